@@ -1,0 +1,310 @@
+//! One verifier for both token sources.
+//!
+//! The unverified `iss` claim picks the source; that source then checks the token fully
+//! with its own key, so peeking grants nothing:
+//! - TalkApp's own issuer: HS256 with the built-in signing key, then the sign-in session
+//!   must be live (not revoked, not expired, not idle longer than `auth.idle_timeout_secs`);
+//! - the external provider's issuer (Supabase): HS256 with the project's JWT secret, or the
+//!   provider's JWKS key named by `kid`; `exp`, `aud` and `iss` checked; `sub` is the user.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use secrecy::ExposeSecret;
+use talkapp_common::ErrorCode;
+use talkapp_common::config::AuthConfig;
+use talkapp_store::Store;
+use uuid::Uuid;
+
+use super::jwks::{JwksCache, JwksError};
+use super::tokens::{AccessClaims, AccessTokens};
+use crate::problem::ApiError;
+
+/// Where a caller's token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// TalkApp's built-in accounts; carries the sign-in session.
+    Builtin {
+        /// The sign-in session.
+        session_id: Uuid,
+    },
+    /// The external identity provider.
+    External,
+}
+
+/// A verified caller.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The user id (`sub`).
+    pub user_id: Uuid,
+    /// Email, when the token carries one.
+    pub email: Option<String>,
+    /// Which source vouched for it.
+    pub source: TokenSource,
+}
+
+struct ExternalProvider {
+    hs256_key: Option<DecodingKey>,
+    jwks: Option<JwksCache>,
+    issuer: String,
+    audience: String,
+}
+
+/// Verifies bearer tokens from either source.
+pub struct TokenVerifier {
+    builtin: Option<AccessTokens>,
+    external: Option<ExternalProvider>,
+    store: Arc<dyn Store>,
+    idle_timeout: chrono::TimeDelta,
+}
+
+/// How often a live session's `last_seen_at` is written at most.
+const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+impl TokenVerifier {
+    /// A verifier per `config`; `builtin` is `None` when built-in accounts are off.
+    pub fn new(
+        config: &AuthConfig,
+        builtin: Option<AccessTokens>,
+        store: Arc<dyn Store>,
+    ) -> anyhow::Result<Self> {
+        let external_config = &config.external;
+        let external = if external_config.is_enabled() {
+            let secret = external_config.hs256_secret.expose_secret();
+            Some(ExternalProvider {
+                hs256_key: (!secret.is_empty())
+                    .then(|| DecodingKey::from_secret(secret.as_bytes())),
+                jwks: if external_config.jwks_url.is_empty() {
+                    None
+                } else {
+                    Some(JwksCache::new(
+                        external_config.jwks_url.clone(),
+                        Duration::from_secs(external_config.jwks_refresh_secs.max(1)),
+                    )?)
+                },
+                issuer: external_config.issuer.clone(),
+                audience: external_config.audience.clone(),
+            })
+        } else {
+            None
+        };
+        Ok(Self {
+            builtin,
+            external,
+            store,
+            idle_timeout: chrono::TimeDelta::seconds(
+                i64::try_from(config.idle_timeout_secs).unwrap_or(i64::MAX / 1_000_000),
+            ),
+        })
+    }
+
+    /// Verifies `token` and returns the caller.
+    pub async fn verify(&self, token: &str) -> Result<Identity, ApiError> {
+        let issuer = unverified_issuer(token)
+            .ok_or_else(|| invalid("the token is not a well-formed JWT"))?;
+        if let Some(builtin) = &self.builtin
+            && issuer == builtin.issuer()
+        {
+            let claims = builtin.decode(token).map_err(map_jwt_error)?;
+            return self.check_builtin_session(claims).await;
+        }
+        if let Some(external) = &self.external
+            && issuer == external.issuer
+        {
+            return verify_external(external, token).await;
+        }
+        Err(invalid("the token's issuer is not accepted"))
+    }
+
+    async fn check_builtin_session(&self, claims: AccessClaims) -> Result<Identity, ApiError> {
+        let user_id = parse_subject(&claims.sub)?;
+        let session_id = claims
+            .sid
+            .as_deref()
+            .and_then(|sid| Uuid::parse_str(sid).ok())
+            .ok_or_else(|| invalid("the token has no session"))?;
+        let session = self
+            .store
+            .auth_session(session_id)
+            .await?
+            .filter(|session| session.user_id == user_id)
+            .ok_or_else(|| ApiError::new(ErrorCode::SessionExpired, "the session has ended"))?;
+        let now = talkapp_store::now();
+        ensure_session_live(&*self.store, &session, now, self.idle_timeout).await?;
+        if now - session.last_seen_at > TOUCH_EVERY {
+            self.store.touch_auth_session(session_id, now).await?;
+        }
+        Ok(Identity {
+            user_id,
+            email: claims.email,
+            source: TokenSource::Builtin { session_id },
+        })
+    }
+}
+
+/// Fails with `session_expired` (revoking the session where it timed out) unless the
+/// sign-in session is live at `now`.
+pub async fn ensure_session_live(
+    store: &dyn Store,
+    session: &talkapp_store::AuthSession,
+    now: chrono::DateTime<chrono::Utc>,
+    idle_timeout: chrono::TimeDelta,
+) -> Result<(), ApiError> {
+    if session.revoked_at.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::SessionExpired,
+            "the session has ended",
+        ));
+    }
+    let reason = if now >= session.expires_at {
+        "expired"
+    } else if now - session.last_seen_at > idle_timeout {
+        "idle_timeout"
+    } else {
+        return Ok(());
+    };
+    store.revoke_auth_session(session.id, now, reason).await?;
+    Err(ApiError::new(
+        ErrorCode::SessionExpired,
+        format!("the session has ended ({reason}); sign in again"),
+    ))
+}
+
+async fn verify_external(external: &ExternalProvider, token: &str) -> Result<Identity, ApiError> {
+    let header = jsonwebtoken::decode_header(token).map_err(map_jwt_error)?;
+    let (key, algorithm) = match header.alg {
+        Algorithm::HS256 => (
+            external
+                .hs256_key
+                .clone()
+                .ok_or_else(|| invalid("HS256 tokens are not accepted from this issuer"))?,
+            Algorithm::HS256,
+        ),
+        _ => {
+            let jwks = external
+                .jwks
+                .as_ref()
+                .ok_or_else(|| invalid("asymmetric tokens are not accepted from this issuer"))?;
+            let kid = header
+                .kid
+                .as_deref()
+                .ok_or_else(|| invalid("the token names no key (kid)"))?;
+            let (key, algorithm) = jwks.key(kid).await.map_err(|error| match error {
+                JwksError::UnknownKey => invalid("the token's key is not known"),
+                JwksError::Unavailable(cause) => {
+                    tracing::warn!(%cause, "jwks unavailable");
+                    let mut api_error = ApiError::new(
+                        ErrorCode::ServiceUnavailable,
+                        "the identity provider's keys cannot be fetched",
+                    );
+                    api_error.retry_after_secs = Some(5);
+                    api_error
+                }
+            })?;
+            if algorithm != header.alg {
+                return Err(invalid("the token's algorithm does not match its key"));
+            }
+            (key, algorithm)
+        }
+    };
+    let mut validation = Validation::new(algorithm);
+    validation.set_issuer(&[&external.issuer]);
+    validation.set_audience(&[&external.audience]);
+    validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+    validation.leeway = 5;
+    let claims = jsonwebtoken::decode::<ExternalClaims>(token, &key, &validation)
+        .map_err(map_jwt_error)?
+        .claims;
+    Ok(Identity {
+        user_id: parse_subject(&claims.sub)?,
+        email: claims.email.filter(|email| !email.is_empty()),
+        source: TokenSource::External,
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct ExternalClaims {
+    sub: String,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+fn parse_subject(sub: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(sub).map_err(|_| invalid("the token's subject is not a user id"))
+}
+
+fn invalid(detail: &str) -> ApiError {
+    ApiError::new(ErrorCode::TokenInvalid, detail)
+}
+
+fn map_jwt_error(error: jsonwebtoken::errors::Error) -> ApiError {
+    match error.kind() {
+        ErrorKind::ExpiredSignature => {
+            ApiError::new(ErrorCode::TokenExpired, "the access token has expired")
+        }
+        ErrorKind::InvalidSignature => invalid("the token's signature is not valid"),
+        ErrorKind::InvalidIssuer => invalid("the token's issuer is not accepted"),
+        ErrorKind::InvalidAudience => invalid("the token's audience is not accepted"),
+        ErrorKind::ImmatureSignature => invalid("the token is not valid yet"),
+        ErrorKind::InvalidAlgorithm => invalid("the token's algorithm is not accepted"),
+        ErrorKind::MissingRequiredClaim(claim) => {
+            invalid(&format!("the token has no {claim} claim"))
+        }
+        _ => invalid("the token cannot be read"),
+    }
+}
+
+/// The `iss` claim, read without verification (only to pick the verifying source).
+fn unverified_issuer(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    if token.len() > MAX_TOKEN_BYTES {
+        return None;
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    #[derive(serde::Deserialize)]
+    struct IssuerOnly {
+        iss: Option<String>,
+    }
+    serde_json::from_slice::<IssuerOnly>(&bytes).ok()?.iss
+}
+
+/// Tokens longer than this are refused before any parsing.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// Reads the bearer token of a request's `Authorization` header.
+pub fn bearer_token(request: &actix_web::HttpRequest) -> Result<&str, ApiError> {
+    let header = request
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthenticated,
+                "send Authorization: Bearer <token>",
+            )
+        })?;
+    let value = header.to_str().map_err(|_| {
+        ApiError::new(
+            ErrorCode::Unauthenticated,
+            "the Authorization header is not text",
+        )
+    })?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthenticated,
+                "the Authorization scheme must be Bearer",
+            )
+        })?;
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(invalid("the token is too long"));
+    }
+    Ok(token)
+}

@@ -1,0 +1,149 @@
+//! The TalkApp gateway: the REST (and later WebSocket) face of the backend.
+//!
+//! It authenticates every request (built-in accounts or an external identity provider),
+//! refuses a `{user_id}` path that is not the caller's before any work, validates input,
+//! answers errors as problem+json, documents itself (`/openapi.json`, `/docs`), and calls
+//! the services over gRPC.
+//!
+//! # Layout
+//! - [`Application`]: build on a listener, run until a shutdown token fires.
+//! - [`routes`]: handlers, one module per area.
+//! - [`auth`]: password hashing, tokens, the verifier, the extractors.
+//! - [`problem`]: the error type and the problem+json rewriting.
+//! - [`clients`]: typed gRPC clients of the services.
+//! - [`middleware`]: request spans and metrics.
+//! - [`openapi`]: the OpenAPI document.
+
+pub mod auth;
+pub mod clients;
+pub mod middleware;
+pub mod openapi;
+pub mod problem;
+pub mod routes;
+pub mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
+use talkapp_common::config::Config;
+use talkapp_common::probe::Probe;
+use talkapp_store::{Store, StoreProbe};
+use tokio_util::sync::CancellationToken;
+
+pub use clients::ServiceEndpoints;
+
+use crate::auth::tokens::AccessTokens;
+use crate::auth::verifier::TokenVerifier;
+use crate::clients::ServiceClients;
+use crate::state::AppState;
+
+/// The gateway, bound and ready to run.
+pub struct Application {
+    server: actix_web::dev::Server,
+    port: u16,
+}
+
+impl Application {
+    /// Builds the gateway on `listener`, over `store`, calling the services at `endpoints`.
+    pub fn build(
+        config: &Config,
+        store: Arc<dyn Store>,
+        endpoints: &ServiceEndpoints,
+        listener: std::net::TcpListener,
+    ) -> anyhow::Result<Self> {
+        // reqwest (JWKS) uses rustls; pick its crypto once per process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // Install the metrics recorder before the first request records anything.
+        talkapp_common::telemetry::prometheus();
+        let access_tokens = if config.auth.builtin_enabled {
+            Some(AccessTokens::new(
+                &auth::tokens::signing_secret(config)?,
+                &config.auth.issuer,
+                &config.auth.audience,
+                config.auth.access_token_ttl_secs,
+            ))
+        } else {
+            None
+        };
+        let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(StoreProbe(Arc::clone(&store)))];
+        probes.extend(talkapp_common::probe::broker_and_cache_probes(config)?);
+        let state = web::Data::new(AppState {
+            config: Arc::new(config.clone()),
+            verifier: TokenVerifier::new(&config.auth, access_tokens.clone(), Arc::clone(&store))?,
+            store,
+            access_tokens,
+            services: ServiceClients::connect_lazy(
+                endpoints,
+                Duration::from_millis(config.gateway.grpc_timeout_ms),
+            )?,
+            probes,
+        });
+
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
+        let json_limit = config.gateway.max_json_body_bytes;
+        let builtin_accounts = config.auth.builtin_enabled;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(problem::extractor_config::json(json_limit))
+                .app_data(problem::extractor_config::path())
+                .app_data(problem::extractor_config::query())
+                .app_data(web::PayloadConfig::new(json_limit))
+                .configure(|service_config| routes::configure(service_config, builtin_accounts))
+                .default_service(web::to(not_found))
+                .wrap(ErrorHandlers::new().default_handler(problem::rewrite_bare_errors))
+                .wrap(from_fn(middleware::request_telemetry))
+        })
+        .listen(listener)?
+        // Stop signals are ours to handle (run_until_stopped), not actix's.
+        .disable_signals()
+        .shutdown_timeout(config.gateway.shutdown_grace_secs);
+        if config.gateway.workers > 0 {
+            server = server.workers(config.gateway.workers);
+        }
+        Ok(Self {
+            server: server.run(),
+            port,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` fires, then stops accepting and lets in-flight requests
+    /// finish (up to `gateway.shutdown_grace_secs`).
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            handle.stop(true).await;
+        });
+        tracing::info!(port = self.port, "gateway serving");
+        self.server.await?;
+        Ok(())
+    }
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, problem::ApiError> {
+    Err(problem::ApiError::new(
+        talkapp_common::ErrorCode::NotFound,
+        "no such route",
+    ))
+}
+
+/// Runs the gateway as its own process would: store from `database.url`, services at the
+/// configured URLs, listening on `gateway.listen`, until `shutdown` fires.
+pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let store = talkapp_store::connect(&config.database).await?;
+    let listener = std::net::TcpListener::bind(config.gateway.listen)
+        .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", config.gateway.listen))?;
+    let endpoints = ServiceEndpoints::from_config(&config.gateway);
+    Application::build(&config, store, &endpoints, listener)?
+        .run_until_stopped(shutdown)
+        .await
+}

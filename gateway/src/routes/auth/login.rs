@@ -1,0 +1,47 @@
+//! `POST /auth/login`.
+
+use actix_web::{HttpResponse, web};
+use talkapp_common::ErrorCode;
+
+use super::{Credentials, TokenPair, start_session, validate_credentials};
+use crate::auth::password;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// Signs in with email and password.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = Credentials,
+    responses(
+        (status = 200, body = TokenPair),
+        (status = 401, description = "`invalid_credentials`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<Credentials>,
+) -> Result<HttpResponse, ApiError> {
+    let credentials = body.into_inner();
+    let wrong = || ApiError::new(ErrorCode::InvalidCredentials, "wrong email or password");
+    // A malformed email or password cannot belong to an account; same answer as a wrong one.
+    let email_normalized = validate_credentials(&credentials, 1).map_err(|_| wrong())?;
+    let stored = state
+        .store
+        .user_credentials_by_email(&email_normalized)
+        .await?;
+    let matches = password::verify(
+        credentials.password,
+        stored.as_ref().map(|stored| stored.password_hash.clone()),
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    let Some(stored) = stored.filter(|_| matches) else {
+        tracing::info!("sign-in refused");
+        return Err(wrong());
+    };
+    let now = talkapp_store::now();
+    state.store.record_sign_in(stored.user.id, now).await?;
+    let mut user = stored.user;
+    user.last_sign_in_at = Some(now);
+    let pair: TokenPair = start_session(&state, &user).await?;
+    tracing::info!(user_id = %user.id, "signed in");
+    Ok(HttpResponse::Ok().json(pair))
+}

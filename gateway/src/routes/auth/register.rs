@@ -1,0 +1,61 @@
+//! `POST /auth/register`.
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use talkapp_common::ErrorCode;
+use talkapp_store::{NewUser, StoreError};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{Credentials, UserView, validate_credentials};
+use crate::auth::password;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// The created account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Registered {
+    /// The new user.
+    pub user: UserView,
+}
+
+/// Creates a built-in account.
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = Credentials,
+    responses(
+        (status = 201, body = Registered),
+        (status = 409, description = "`email_taken`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn register(
+    state: web::Data<AppState>,
+    body: web::Json<Credentials>,
+) -> Result<HttpResponse, ApiError> {
+    let credentials = body.into_inner();
+    let email_normalized =
+        validate_credentials(&credentials, state.config.auth.min_password_length)?;
+    let password_hash = password::hash(credentials.password)
+        .await
+        .map_err(ApiError::internal)?;
+    let new_user = NewUser {
+        id: Uuid::new_v4(),
+        email: credentials.email.trim().to_owned(),
+        email_normalized,
+        password_hash,
+        created_at: talkapp_store::now(),
+    };
+    let user = match state.store.create_user(&new_user).await {
+        Ok(user) => user,
+        Err(StoreError::Conflict("users.email")) => {
+            return Err(ApiError::new(
+                ErrorCode::EmailTaken,
+                "an account with this email exists",
+            ));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    tracing::info!(user_id = %user.id, "account registered");
+    Ok(HttpResponse::Created().json(Registered {
+        user: UserView::from(&user),
+    }))
+}

@@ -1,0 +1,439 @@
+//! The one TalkApp configuration.
+//!
+//! Sources, later ones winning: the embedded defaults (`default.toml` beside this file),
+//! an optional TOML file, then environment variables `TALKAPP_<SECTION>__<KEY>`
+//! (`TALKAPP_GATEWAY__LISTEN=0.0.0.0:8080`). [`Config::load`] validates the result and
+//! names the offending key in its error.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+const EMBEDDED_DEFAULTS: &str = include_str!("default.toml");
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A source could not be read or a value had the wrong type.
+    #[error("configuration could not be read: {0}")]
+    Source(#[from] config::ConfigError),
+    /// A value was read but is not acceptable.
+    #[error("configuration key `{key}` is invalid: {reason}")]
+    Invalid {
+        /// Dotted key, as in the file (`gateway.listen`).
+        key: &'static str,
+        /// What is wrong and what would be accepted.
+        reason: String,
+    },
+}
+
+/// The whole configuration; each process reads the sections it needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    /// Logging.
+    pub log: LogConfig,
+    /// Trace export.
+    pub telemetry: TelemetryConfig,
+    /// Local data (SQLite file, media, generated secrets) for the embedded default.
+    pub data: DataConfig,
+    /// The relational store.
+    pub database: DatabaseConfig,
+    /// Redis (optional: empty URL means not used).
+    pub redis: RedisConfig,
+    /// RabbitMQ (optional: empty URL means not used).
+    pub amqp: AmqpConfig,
+    /// The REST/WebSocket gateway.
+    pub gateway: GatewayConfig,
+    /// Token verification and the built-in accounts.
+    pub auth: AuthConfig,
+    /// The chat service.
+    pub chat_service: ServiceConfig,
+    /// The media service.
+    pub media_service: ServiceConfig,
+    /// The search service.
+    pub search_service: ServiceConfig,
+    /// The realtime service.
+    pub realtime_service: ServiceConfig,
+    /// Dependency probes behind health and readiness.
+    pub probes: ProbeConfig,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogConfig {
+    /// `text` for people, `json` for log pipelines.
+    pub format: LogFormat,
+    /// An `EnvFilter` directive such as `info` or `talkapp_gateway=debug,info`;
+    /// `RUST_LOG` overrides it when set.
+    pub filter: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Trace export.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetryConfig {
+    /// OTLP/gRPC collector endpoint (`http://127.0.0.1:4317`); empty disables export.
+    pub otlp_endpoint: String,
+    /// Fraction of root traces sampled, 0.0 to 1.0.
+    pub sample_ratio: f64,
+}
+
+/// Local data.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DataConfig {
+    /// Directory for the SQLite file, local media and generated secrets.
+    pub dir: PathBuf,
+}
+
+/// The relational store.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseConfig {
+    /// `sqlite://path/to/file.db` (embedded default) or `postgres://user@host/db`.
+    pub url: SecretString,
+    /// Pool size for PostgreSQL.
+    pub max_connections: usize,
+    /// How long to wait for a connection before failing the request.
+    pub connect_timeout_ms: u64,
+    /// How long a starting process waits for an unreachable database before giving up.
+    pub startup_timeout_ms: u64,
+}
+
+/// Redis.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisConfig {
+    /// `redis://127.0.0.1:6379`; empty means Redis is not used by this process.
+    pub url: SecretString,
+}
+
+/// RabbitMQ.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AmqpConfig {
+    /// `amqp://guest:guest@127.0.0.1:5672/%2f`; empty means RabbitMQ is not used.
+    pub url: SecretString,
+}
+
+/// The gateway.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GatewayConfig {
+    /// Address the REST/WebSocket server binds.
+    pub listen: SocketAddr,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Largest JSON request body accepted, in bytes.
+    pub max_json_body_bytes: usize,
+    /// Deadline for each call to a service.
+    pub grpc_timeout_ms: u64,
+    /// How long in-flight requests may take to finish after a stop signal.
+    pub shutdown_grace_secs: u64,
+    /// Where the chat service listens (split mode).
+    pub chat_service_url: String,
+    /// Where the media service listens (split mode).
+    pub media_service_url: String,
+    /// Where the search service listens (split mode).
+    pub search_service_url: String,
+    /// Where the realtime service listens (split mode).
+    pub realtime_service_url: String,
+}
+
+/// Token verification and built-in accounts.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthConfig {
+    /// Whether `/auth/register`, `/auth/login`, ... are served.
+    pub builtin_enabled: bool,
+    /// `iss` of built-in access tokens.
+    pub issuer: String,
+    /// `aud` of built-in access tokens (Supabase uses `authenticated`).
+    pub audience: String,
+    /// HS256 key for built-in access tokens, at least 32 bytes. Empty: a random key is
+    /// generated once and kept in `<data.dir>/token-signing.key` (one gateway only).
+    pub signing_secret: SecretString,
+    /// Lifetime of an access token.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of a refresh-token family from sign-in.
+    pub refresh_token_ttl_secs: u64,
+    /// A sign-in session unused for this long is ended.
+    pub idle_timeout_secs: u64,
+    /// Shortest password accepted at registration.
+    pub min_password_length: usize,
+    /// An external identity provider (Supabase).
+    pub external: ExternalAuthConfig,
+}
+
+/// An external identity provider whose JWTs are accepted (Supabase).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExternalAuthConfig {
+    /// The project's JWT secret for HS256 tokens; empty if not used.
+    pub hs256_secret: SecretString,
+    /// JWKS URL for asymmetric tokens (`https://<ref>.supabase.co/auth/v1/.well-known/jwks.json`).
+    pub jwks_url: String,
+    /// Expected `iss` (`https://<ref>.supabase.co/auth/v1`). Required when either key is set.
+    pub issuer: String,
+    /// Expected `aud`.
+    pub audience: String,
+    /// How often the JWKS is fetched again (an unknown `kid` also triggers a fetch).
+    pub jwks_refresh_secs: u64,
+}
+
+impl ExternalAuthConfig {
+    /// Whether an external provider is configured at all.
+    pub fn is_enabled(&self) -> bool {
+        !self.hs256_secret.expose_secret().is_empty() || !self.jwks_url.is_empty()
+    }
+}
+
+/// A gRPC service process.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServiceConfig {
+    /// Address the service binds (gRPC, gRPC health and HTTP `/metrics` on one port).
+    pub listen: SocketAddr,
+}
+
+/// Dependency probes.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProbeConfig {
+    /// How often each process checks its dependencies.
+    pub interval_ms: u64,
+    /// How long one check may take before the dependency counts as down.
+    pub timeout_ms: u64,
+}
+
+/// Where the configuration file comes from.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSources {
+    /// An optional TOML file.
+    pub file: Option<PathBuf>,
+    /// Extra `(key, value)` overrides applied last (tests use this instead of the
+    /// process environment, which is shared between tests).
+    pub overrides: Vec<(String, String)>,
+    /// Whether `TALKAPP_*` environment variables are read.
+    pub read_environment: bool,
+}
+
+impl ConfigSources {
+    /// The sources a process uses: `--config <file>` or `TALKAPP_CONFIG`, then the environment.
+    pub fn from_process() -> Self {
+        let mut args = std::env::args().skip(1);
+        let mut file = std::env::var_os("TALKAPP_CONFIG").map(PathBuf::from);
+        while let Some(arg) = args.next() {
+            if arg == "--config" {
+                file = args.next().map(PathBuf::from);
+            } else if let Some(path) = arg.strip_prefix("--config=") {
+                file = Some(PathBuf::from(path));
+            }
+        }
+        Self {
+            file,
+            overrides: Vec::new(),
+            read_environment: true,
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates the configuration.
+    pub fn load(sources: &ConfigSources) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            EMBEDDED_DEFAULTS,
+            config::FileFormat::Toml,
+        ));
+        if let Some(file) = &sources.file {
+            builder = builder.add_source(config::File::from(file.as_path()).required(true));
+        }
+        if sources.read_environment {
+            builder = builder.add_source(
+                config::Environment::with_prefix("TALKAPP")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .ignore_empty(false),
+            );
+        }
+        for (key, value) in &sources.overrides {
+            builder = builder.set_override(key.as_str(), value.as_str())?;
+        }
+        let config: Config = builder.build()?.try_deserialize()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The defaults alone (tests start from here).
+    pub fn embedded_defaults() -> Result<Self, ConfigError> {
+        Self::load(&ConfigSources::default())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &'static str, reason: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                reason: reason.to_owned(),
+            })
+        };
+        let database_url = self.database.url.expose_secret();
+        if !(database_url.starts_with("sqlite://")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return invalid(
+                "database.url",
+                "must start with sqlite://, postgres:// or postgresql://",
+            );
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections", "must be at least 1");
+        }
+        let redis_url = self.redis.url.expose_secret();
+        if !redis_url.is_empty() && !redis_url.starts_with("redis://") {
+            return invalid("redis.url", "must be empty or start with redis://");
+        }
+        let amqp_url = self.amqp.url.expose_secret();
+        if !amqp_url.is_empty() && !amqp_url.starts_with("amqp://") {
+            return invalid("amqp.url", "must be empty or start with amqp://");
+        }
+        if !(0.0..=1.0).contains(&self.telemetry.sample_ratio) {
+            return invalid("telemetry.sample_ratio", "must be between 0.0 and 1.0");
+        }
+        for (key, url) in [
+            ("gateway.chat_service_url", &self.gateway.chat_service_url),
+            ("gateway.media_service_url", &self.gateway.media_service_url),
+            (
+                "gateway.search_service_url",
+                &self.gateway.search_service_url,
+            ),
+            (
+                "gateway.realtime_service_url",
+                &self.gateway.realtime_service_url,
+            ),
+        ] {
+            if !url.starts_with("http://") && !url.starts_with("https://") {
+                return invalid(key, "must start with http:// or https://");
+            }
+        }
+        if self.gateway.max_json_body_bytes < 1024 {
+            return invalid("gateway.max_json_body_bytes", "must be at least 1024");
+        }
+        if self.gateway.grpc_timeout_ms == 0 {
+            return invalid("gateway.grpc_timeout_ms", "must be at least 1");
+        }
+        let signing_secret = self.auth.signing_secret.expose_secret();
+        if !signing_secret.is_empty() && signing_secret.len() < 32 {
+            return invalid("auth.signing_secret", "must be empty or at least 32 bytes");
+        }
+        if self.auth.access_token_ttl_secs == 0 || self.auth.access_token_ttl_secs > 86_400 {
+            return invalid(
+                "auth.access_token_ttl_secs",
+                "must be between 1 and 86400 (access tokens are short-lived)",
+            );
+        }
+        if self.auth.refresh_token_ttl_secs < self.auth.access_token_ttl_secs {
+            return invalid(
+                "auth.refresh_token_ttl_secs",
+                "must not be shorter than auth.access_token_ttl_secs",
+            );
+        }
+        if self.auth.idle_timeout_secs == 0 {
+            return invalid("auth.idle_timeout_secs", "must be at least 1");
+        }
+        if self.auth.min_password_length < 8 {
+            return invalid("auth.min_password_length", "must be at least 8");
+        }
+        let external = &self.auth.external;
+        if external.is_enabled() && external.issuer.is_empty() {
+            return invalid(
+                "auth.external.issuer",
+                "must be set when auth.external.hs256_secret or auth.external.jwks_url is set",
+            );
+        }
+        if !external.jwks_url.is_empty()
+            && !external.jwks_url.starts_with("https://")
+            && !external.jwks_url.starts_with("http://")
+        {
+            return invalid("auth.external.jwks_url", "must be an http(s) URL");
+        }
+        if !external.is_enabled() && !self.auth.builtin_enabled {
+            return invalid(
+                "auth.builtin_enabled",
+                "cannot be false unless an external provider is configured (auth.external)",
+            );
+        }
+        if self.probes.interval_ms == 0 || self.probes.timeout_ms == 0 {
+            return invalid(
+                "probes.interval_ms",
+                "probe interval and timeout must be positive",
+            );
+        }
+        Ok(())
+    }
+
+    /// Path of the SQLite file when the store is SQLite.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        self.database
+            .url
+            .expose_secret()
+            .strip_prefix("sqlite://")
+            .map(Path::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_with(overrides: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::load(&ConfigSources {
+            file: None,
+            overrides: overrides
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+                .collect(),
+            read_environment: false,
+        })
+    }
+
+    #[test]
+    fn embedded_defaults_are_valid_and_serve_on_port_8080() {
+        let config = load_with(&[]).expect("defaults load");
+        assert_eq!(config.gateway.listen.to_string(), "127.0.0.1:8080");
+        assert!(config.sqlite_path().is_some());
+    }
+
+    #[test]
+    fn a_bad_value_is_refused_with_its_key_named() {
+        let error = load_with(&[("database.url", "mysql://x")]).expect_err("refused");
+        assert!(error.to_string().contains("`database.url`"), "{error}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_refused_with_its_key_named() {
+        let error = load_with(&[("gateway.listen", "not-an-address")]).expect_err("refused");
+        assert!(error.to_string().contains("gateway.listen"), "{error}");
+    }
+
+    #[test]
+    fn an_external_provider_without_issuer_is_refused() {
+        let error = load_with(&[(
+            "auth.external.hs256_secret",
+            "s3cret-s3cret-s3cret-s3cret-123",
+        )])
+        .expect_err("refused");
+        assert!(
+            error.to_string().contains("auth.external.issuer"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_short_signing_secret_is_refused() {
+        let error = load_with(&[("auth.signing_secret", "short")]).expect_err("refused");
+        assert!(error.to_string().contains("auth.signing_secret"), "{error}");
+    }
+}

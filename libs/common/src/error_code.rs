@@ -1,0 +1,235 @@
+//! Stable error codes shared by the REST API (problem+json `code`) and gRPC.
+//!
+//! A code never changes meaning once published; clients switch on it. Each maps to one
+//! HTTP status and one `tonic::Code`, exhaustively, so adding a code forces a decision in
+//! both places.
+
+use tonic::Code;
+
+/// A stable, machine-readable error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// No or unusable credentials.
+    Unauthenticated,
+    /// The access token has expired.
+    TokenExpired,
+    /// The token's signature, issuer or audience is not accepted.
+    TokenInvalid,
+    /// The sign-in session was ended (logout, inactivity, refresh reuse).
+    SessionExpired,
+    /// Email or password is wrong.
+    InvalidCredentials,
+    /// The refresh token is unknown or expired.
+    RefreshTokenInvalid,
+    /// A spent refresh token was presented again; its whole family is revoked.
+    RefreshTokenReused,
+    /// Authenticated, but this resource belongs to someone else.
+    Forbidden,
+    /// No such resource (or route).
+    NotFound,
+    /// The HTTP method is not served on this path.
+    MethodNotAllowed,
+    /// The request body is not valid JSON.
+    MalformedJson,
+    /// The body or a parameter failed validation.
+    ValidationFailed,
+    /// The body is larger than accepted.
+    PayloadTooLarge,
+    /// The `Content-Type` is not accepted here.
+    UnsupportedMediaType,
+    /// The email is already registered.
+    EmailTaken,
+    /// Too many requests; see `Retry-After`.
+    RateLimited,
+    /// A dependency (database, service, broker) is not reachable right now.
+    ServiceUnavailable,
+    /// A dependency did not answer in time.
+    Timeout,
+    /// Something failed that the caller cannot fix; details are in the logs only.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The wire form, `snake_case`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "unauthenticated",
+            Self::TokenExpired => "token_expired",
+            Self::TokenInvalid => "token_invalid",
+            Self::SessionExpired => "session_expired",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::RefreshTokenInvalid => "refresh_token_invalid",
+            Self::RefreshTokenReused => "refresh_token_reused",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::MalformedJson => "malformed_json",
+            Self::ValidationFailed => "validation_failed",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::EmailTaken => "email_taken",
+            Self::RateLimited => "rate_limited",
+            Self::ServiceUnavailable => "service_unavailable",
+            Self::Timeout => "timeout",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status this code is answered with.
+    pub const fn http_status(self) -> u16 {
+        match self {
+            Self::Unauthenticated
+            | Self::TokenExpired
+            | Self::TokenInvalid
+            | Self::SessionExpired
+            | Self::InvalidCredentials
+            | Self::RefreshTokenInvalid
+            | Self::RefreshTokenReused => 401,
+            Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::EmailTaken => 409,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::MalformedJson => 400,
+            Self::ValidationFailed => 422,
+            Self::RateLimited => 429,
+            Self::Internal => 500,
+            Self::ServiceUnavailable => 503,
+            Self::Timeout => 504,
+        }
+    }
+
+    /// A short human title (problem+json `title`).
+    pub const fn title(self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "Authentication required",
+            Self::TokenExpired => "Access token expired",
+            Self::TokenInvalid => "Access token not accepted",
+            Self::SessionExpired => "Session ended",
+            Self::InvalidCredentials => "Wrong email or password",
+            Self::RefreshTokenInvalid => "Refresh token not accepted",
+            Self::RefreshTokenReused => "Refresh token reused",
+            Self::Forbidden => "Forbidden",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::MalformedJson => "Malformed JSON",
+            Self::ValidationFailed => "Validation failed",
+            Self::PayloadTooLarge => "Payload too large",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::EmailTaken => "Email already registered",
+            Self::RateLimited => "Too many requests",
+            Self::ServiceUnavailable => "Service unavailable",
+            Self::Timeout => "Upstream timeout",
+            Self::Internal => "Internal error",
+        }
+    }
+
+    /// The gRPC status code for the same condition.
+    pub const fn grpc_code(self) -> Code {
+        match self {
+            Self::Unauthenticated
+            | Self::TokenExpired
+            | Self::TokenInvalid
+            | Self::SessionExpired
+            | Self::InvalidCredentials
+            | Self::RefreshTokenInvalid
+            | Self::RefreshTokenReused => Code::Unauthenticated,
+            Self::Forbidden => Code::PermissionDenied,
+            Self::NotFound => Code::NotFound,
+            Self::MethodNotAllowed => Code::Unimplemented,
+            Self::MalformedJson | Self::ValidationFailed | Self::UnsupportedMediaType => {
+                Code::InvalidArgument
+            }
+            Self::PayloadTooLarge => Code::OutOfRange,
+            Self::EmailTaken => Code::AlreadyExists,
+            Self::RateLimited => Code::ResourceExhausted,
+            Self::ServiceUnavailable => Code::Unavailable,
+            Self::Timeout => Code::DeadlineExceeded,
+            Self::Internal => Code::Internal,
+        }
+    }
+
+    /// The code for a status received from a service. The services put the code's wire
+    /// form in the `talkapp-error-code` metadata; without it the gRPC code decides.
+    pub fn from_grpc_status(status: &tonic::Status) -> Self {
+        if let Some(code) = status
+            .metadata()
+            .get(ERROR_CODE_METADATA_KEY)
+            .and_then(|value| value.to_str().ok())
+            .and_then(Self::parse)
+        {
+            return code;
+        }
+        match status.code() {
+            Code::Unauthenticated => Self::Unauthenticated,
+            Code::PermissionDenied => Self::Forbidden,
+            Code::NotFound => Self::NotFound,
+            Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+                Self::ValidationFailed
+            }
+            Code::AlreadyExists | Code::Aborted => Self::ValidationFailed,
+            Code::ResourceExhausted => Self::RateLimited,
+            Code::Unavailable | Code::Cancelled => Self::ServiceUnavailable,
+            Code::DeadlineExceeded => Self::Timeout,
+            Code::Ok | Code::Unknown | Code::Unimplemented | Code::Internal | Code::DataLoss => {
+                Self::Internal
+            }
+        }
+    }
+
+    /// Parses the wire form.
+    pub fn parse(wire: &str) -> Option<Self> {
+        ALL.iter().copied().find(|code| code.as_str() == wire)
+    }
+
+    /// A gRPC status carrying this code.
+    pub fn to_grpc_status(self, message: impl Into<String>) -> tonic::Status {
+        let mut status = tonic::Status::new(self.grpc_code(), message);
+        status.metadata_mut().insert(
+            ERROR_CODE_METADATA_KEY,
+            tonic::metadata::MetadataValue::from_static(self.as_str()),
+        );
+        status
+    }
+}
+
+/// gRPC metadata key that carries an [`ErrorCode`] from a service to the gateway.
+pub const ERROR_CODE_METADATA_KEY: &str = "talkapp-error-code";
+
+/// Every code, for parsing and for the OpenAPI description.
+pub const ALL: &[ErrorCode] = &[
+    ErrorCode::Unauthenticated,
+    ErrorCode::TokenExpired,
+    ErrorCode::TokenInvalid,
+    ErrorCode::SessionExpired,
+    ErrorCode::InvalidCredentials,
+    ErrorCode::RefreshTokenInvalid,
+    ErrorCode::RefreshTokenReused,
+    ErrorCode::Forbidden,
+    ErrorCode::NotFound,
+    ErrorCode::MethodNotAllowed,
+    ErrorCode::MalformedJson,
+    ErrorCode::ValidationFailed,
+    ErrorCode::PayloadTooLarge,
+    ErrorCode::UnsupportedMediaType,
+    ErrorCode::EmailTaken,
+    ErrorCode::RateLimited,
+    ErrorCode::ServiceUnavailable,
+    ErrorCode::Timeout,
+    ErrorCode::Internal,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_round_trips_through_its_wire_form_and_grpc_metadata() {
+        for code in ALL {
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(*code));
+            let status = code.to_grpc_status("x");
+            assert_eq!(ErrorCode::from_grpc_status(&status), *code);
+        }
+    }
+}

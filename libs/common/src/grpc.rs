@@ -1,0 +1,224 @@
+//! Serving and calling TalkApp gRPC services.
+//!
+//! [`serve`] runs a service's tonic routes together with gRPC health and an HTTP/1
+//! `GET /metrics` on one port, wrapped in [`RequestTelemetryLayer`] (request counts,
+//! latency histograms, errors by code, and a span whose parent is the caller's trace).
+//! [`TraceContextInterceptor`] puts the caller's trace context into outgoing metadata.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use opentelemetry::propagation::{Extractor, Injector};
+use talkapp_proto::tonic_health::ServingStatus;
+use talkapp_proto::tonic_health::server::HealthReporter;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::config::ProbeConfig;
+use crate::probe::{self, Probe};
+
+/// Serves `routes` (plus `/metrics`) on `listener` until `shutdown` is cancelled, then
+/// lets in-flight calls finish.
+pub async fn serve(
+    listener: TcpListener,
+    routes: Routes,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let router = routes
+        .into_axum_router()
+        .route("/metrics", axum::routing::get(render_metrics));
+    tonic::transport::Server::builder()
+        // HTTP/1 only so that Prometheus can scrape `/metrics` on the same port.
+        .accept_http1(true)
+        .layer(RequestTelemetryLayer)
+        .add_routes(Routes::from(router))
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener),
+            shutdown.cancelled_owned(),
+        )
+        .await?;
+    Ok(())
+}
+
+async fn render_metrics() -> String {
+    crate::telemetry::prometheus().render()
+}
+
+/// Keeps `service_name`'s gRPC health in step with its dependencies: `SERVING` while
+/// every probe answers, `NOT_SERVING` otherwise. The empty service name (the whole
+/// server) follows the same status.
+pub fn spawn_health_updates(
+    reporter: HealthReporter,
+    service_name: &'static str,
+    probes: Vec<Arc<dyn Probe>>,
+    config: ProbeConfig,
+    shutdown: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let timeout = Duration::from_millis(config.timeout_ms);
+        let mut tick = tokio::time::interval(Duration::from_millis(config.interval_ms));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last: Option<ServingStatus> = None;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = shutdown.cancelled() => {
+                    reporter.set_service_status("", ServingStatus::NotServing).await;
+                    reporter.set_service_status(service_name, ServingStatus::NotServing).await;
+                    break;
+                }
+            }
+            let outcomes = probe::check_all(&probes, timeout).await;
+            let status = if outcomes.iter().all(|outcome| outcome.ok) {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            if last != Some(status) {
+                for outcome in outcomes.iter().filter(|outcome| !outcome.ok) {
+                    tracing::warn!(service = service_name, dependency = outcome.name, error = ?outcome.error, "dependency down");
+                }
+                tracing::info!(service = service_name, ?status, "health changed");
+                reporter.set_service_status("", status).await;
+                reporter.set_service_status(service_name, status).await;
+                last = Some(status);
+            }
+        }
+    });
+}
+
+/// Tower layer recording metrics and a trace span for every gRPC request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestTelemetryLayer;
+
+impl<S> tower::Layer<S> for RequestTelemetryLayer {
+    type Service = RequestTelemetry<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestTelemetry { inner }
+    }
+}
+
+/// The service made by [`RequestTelemetryLayer`].
+#[derive(Debug, Clone)]
+pub struct RequestTelemetry<S> {
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for RequestTelemetry<S>
+where
+    S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        // Take the ready service and leave a fresh clone behind (tower's clone-swap).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let is_grpc = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("application/grpc"));
+        if !is_grpc {
+            return Box::pin(inner.call(request));
+        }
+        let path = request.uri().path().to_owned();
+        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&HeaderExtractor(request.headers()))
+        });
+        let span = tracing::info_span!(
+            "grpc.server",
+            otel.name = %path,
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.grpc.status_code = tracing::field::Empty,
+        );
+        let _ = span.set_parent(parent);
+        let started = Instant::now();
+        Box::pin(
+            async move {
+                let result = inner.call(request).await;
+                // Errors raised by a handler come back "trailers-only", with grpc-status in
+                // the headers; a missing header means the call succeeded (status in the
+                // trailers is 0).
+                let status_code = match &result {
+                    Ok(response) => response
+                        .headers()
+                        .get("grpc-status")
+                        .and_then(|value| value.to_str().ok())
+                        .unwrap_or("0")
+                        .to_owned(),
+                    Err(_) => "transport".to_owned(),
+                };
+                tracing::Span::current().record("rpc.grpc.status_code", status_code.as_str());
+                let elapsed = started.elapsed().as_secs_f64();
+                metrics::counter!("talkapp_grpc_server_requests_total", "method" => path.clone(), "code" => status_code)
+                    .increment(1);
+                metrics::histogram!("talkapp_grpc_server_request_duration_seconds", "method" => path)
+                    .record(elapsed);
+                result
+            }
+            .instrument(span),
+        )
+    }
+}
+
+struct HeaderExtractor<'a>(&'a http::HeaderMap);
+
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+/// Client interceptor that carries the current span's trace context to the service.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TraceContextInterceptor;
+
+impl tonic::service::Interceptor for TraceContextInterceptor {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        let context = tracing::Span::current().context();
+        opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.inject_context(&context, &mut MetadataInjector(request.metadata_mut()));
+        });
+        Ok(request)
+    }
+}
+
+struct MetadataInjector<'a>(&'a mut tonic::metadata::MetadataMap);
+
+impl Injector for MetadataInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(key), Ok(value)) = (
+            tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
+            tonic::metadata::MetadataValue::try_from(value.as_str()),
+        ) {
+            self.0.insert(key, value);
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! What every TalkApp process shares.
+//!
+//! # Layout
+//! - [`config`]: the one configuration (embedded defaults, optional file, `TALKAPP_*` env),
+//!   validated at start with messages that name the bad key.
+//! - [`telemetry`]: logs (text or JSON), the Prometheus recorder, OTLP trace export.
+//! - [`error_code`]: the stable error codes shared by HTTP (problem+json) and gRPC.
+//! - [`grpc`]: serving a tonic service with health, `/metrics`, request metrics and
+//!   trace-context extraction; the client-side trace-context interceptor.
+//! - [`probe`]: dependency probes (Redis, RabbitMQ, ...) used by health and `/readyz`.
+//! - [`process`]: the shared thin `main` (config, telemetry, run, flush).
+//! - [`service_host`]: one gRPC service with health and `/metrics` on one listener.
+//! - [`shutdown`]: the signal-to-`CancellationToken` bridge.
+
+pub mod config;
+pub mod error_code;
+pub mod grpc;
+pub mod probe;
+pub mod process;
+pub mod service_host;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use error_code::ErrorCode;

@@ -1,0 +1,133 @@
+//! Logs, metrics and traces.
+//!
+//! [`init`] installs the global `tracing` subscriber (text or JSON lines, plus the
+//! OpenTelemetry layer when an OTLP endpoint is configured) and the W3C trace-context
+//! propagator. [`prometheus`] installs the process-wide Prometheus recorder once; every
+//! `metrics::counter!`/`histogram!` in the process lands there and `/metrics` renders it.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::config::{LogConfig, LogFormat, TelemetryConfig};
+
+/// Latency buckets in seconds, fine below 100 ms where the targets are.
+const LATENCY_BUCKETS_SECONDS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Keeps the trace pipeline alive; [`TelemetryGuard::shutdown`] flushes it.
+#[must_use = "dropping the guard without shutdown may lose the last spans"]
+pub struct TelemetryGuard {
+    tracer_provider: Option<SdkTracerProvider>,
+}
+
+impl TelemetryGuard {
+    /// Flushes and stops the trace exporter, if any.
+    pub fn shutdown(self) {
+        if let Some(provider) = self.tracer_provider
+            && let Err(error) = provider.shutdown()
+        {
+            eprintln!("trace exporter did not shut down cleanly: {error}");
+        }
+    }
+}
+
+/// Installs logging, tracing and the propagator for a process named `service_name`.
+pub fn init(
+    service_name: &'static str,
+    log: &LogConfig,
+    telemetry: &TelemetryConfig,
+) -> anyhow::Result<TelemetryGuard> {
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    let filter = EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(&log.filter))?;
+
+    let tracer_provider = if telemetry.otlp_endpoint.is_empty() {
+        None
+    } else {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(telemetry.otlp_endpoint.clone())
+            .with_timeout(Duration::from_secs(5))
+            .build()?;
+        let provider = SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+                telemetry.sample_ratio,
+            ))))
+            .with_resource(
+                opentelemetry_sdk::Resource::builder()
+                    .with_service_name(service_name)
+                    .build(),
+            )
+            .build();
+        opentelemetry::global::set_tracer_provider(provider.clone());
+        Some(provider)
+    };
+    let otel_layer = tracer_provider
+        .as_ref()
+        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name)));
+
+    let registry = tracing_subscriber::registry().with(filter).with(otel_layer);
+    match log.format {
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true),
+            )
+            .try_init()?,
+        LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+            )
+            .try_init()?,
+    }
+    Ok(TelemetryGuard { tracer_provider })
+}
+
+/// The process-wide Prometheus recorder, installed on first use.
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Suffix("_seconds".to_owned()),
+                LATENCY_BUCKETS_SECONDS,
+            )
+            .expect("latency buckets are not empty");
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed (a test harness); then ours still
+        // renders what is recorded through it directly, and the global one is left alone.
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed");
+        }
+        handle
+    })
+}
+
+/// Spawns the periodic upkeep the Prometheus recorder needs (histogram draining).
+pub fn spawn_metrics_upkeep(shutdown: tokio_util::sync::CancellationToken) {
+    let handle = prometheus().clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => handle.run_upkeep(),
+                () = shutdown.cancelled() => break,
+            }
+        }
+    });
+}

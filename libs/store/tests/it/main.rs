@@ -1,0 +1,71 @@
+//! Conformance suite for `talkapp_store::Store`: every test in [`conformance`] runs against
+//! PostgreSQL (`postgres::<test>`) and SQLite (`sqlite::<test>`), each on a fresh database.
+//!
+//! PostgreSQL must be reachable at `TALKAPP_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`) with rights to create databases.
+//! Run one backend with e.g. `cargo nextest run -p talkapp-store -E 'test(/^sqlite::/)'`.
+
+mod conformance;
+mod helpers;
+
+/// Generates, for each named test in [`conformance`], one `#[tokio::test]` per backend,
+/// grouped in the modules `postgres` and `sqlite` (`macro_rules!` cannot build the
+/// identifier `postgres_<name>`, so the backend is the module instead).
+///
+/// Tests under `store` take the store; tests under `reopening` also take a
+/// [`helpers::StoreOpener`] to open more stores on the same database.
+macro_rules! conformance_tests {
+    (
+        store: [$($test:ident),* $(,)?],
+        reopening: [$($reopening:ident),* $(,)?] $(,)?
+    ) => {
+        conformance_tests!(@backend postgres, Postgres, [$($test),*], [$($reopening),*]);
+        conformance_tests!(@backend sqlite, Sqlite, [$($test),*], [$($reopening),*]);
+    };
+    (@backend $module:ident, $backend:ident, [$($test:ident),*], [$($reopening:ident),*]) => {
+        mod $module {
+            use crate::conformance;
+            use crate::helpers::{Backend, run};
+
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    run(Backend::$backend, |store, _| conformance::$test(store)).await;
+                }
+            )*
+
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $reopening() {
+                    run(Backend::$backend, conformance::$reopening).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance_tests! {
+    store: [
+        the_store_answers_a_ping,
+        a_created_user_is_found_by_id_and_by_normalised_email,
+        an_unknown_user_is_not_found,
+        a_duplicate_email_is_a_conflict,
+        recording_a_sign_in_sets_last_sign_in_at,
+        an_auth_session_round_trips,
+        an_unknown_auth_session_is_not_found,
+        touching_a_session_moves_last_seen_forward_but_never_backward,
+        revoking_a_session_sets_revoked_at_and_a_second_revoke_keeps_the_first_time,
+        an_unknown_refresh_token_is_unknown,
+        rotating_a_refresh_token_returns_the_session_before_this_use_and_moves_last_seen_at,
+        presenting_a_spent_refresh_token_again_revokes_the_session,
+        reusing_a_token_of_a_signed_out_session_keeps_the_sign_out_time,
+        concurrent_rotations_of_one_token_let_exactly_one_through,
+        linked_telegram_sessions_are_numbered_per_user_and_listed_in_order,
+        a_user_without_telegram_sessions_has_an_empty_list,
+        large_telegram_user_ids_and_unicode_names_round_trip,
+        concurrent_links_of_one_user_get_distinct_indexes,
+    ],
+    reopening: [
+        opening_the_same_database_again_keeps_the_schema_and_the_data,
+    ],
+}

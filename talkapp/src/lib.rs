@@ -1,0 +1,144 @@
+//! TalkApp all-in-one: the gateway and every service in one process.
+//!
+//! This is the embedded default (`cargo run --release`): SQLite under `data/`, no servers
+//! to install. The services run exactly the code they run as separate processes; here
+//! they listen on private loopback ports chosen by the OS and the gateway calls them over
+//! gRPC as it would in split mode (see `docs/adr/0002-embedded-mode-over-loopback-grpc.md`).
+//!
+//! # Layout
+//! - [`Backend`]: build everything from one [`Config`], run until a shutdown token fires.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use talkapp_common::config::Config;
+use talkapp_gateway::ServiceEndpoints;
+use talkapp_store::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Every TalkApp process in one, bound and ready to run.
+pub struct Backend {
+    gateway: talkapp_gateway::Application,
+    chat: talkapp_chat_service::Application,
+    media: talkapp_media_service::Application,
+    search: talkapp_search_service::Application,
+    realtime: talkapp_realtime_service::Application,
+    store: Arc<dyn Store>,
+}
+
+async fn private_listener() -> anyhow::Result<TcpListener> {
+    talkapp_common::service_host::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+}
+
+impl Backend {
+    /// Opens the store, binds every service on a private loopback port and the gateway on
+    /// `gateway.listen`.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let store = talkapp_store::connect(&config.database).await?;
+        let chat = talkapp_chat_service::Application::build(
+            config,
+            Arc::clone(&store),
+            private_listener().await?,
+        )?;
+        let media = talkapp_media_service::Application::build(
+            config,
+            Arc::clone(&store),
+            private_listener().await?,
+        )?;
+        let search = talkapp_search_service::Application::build(
+            config,
+            Arc::clone(&store),
+            private_listener().await?,
+        )?;
+        let realtime =
+            talkapp_realtime_service::Application::build(config, private_listener().await?)?;
+        let loopback = |port: u16| format!("http://127.0.0.1:{port}");
+        let endpoints = ServiceEndpoints {
+            chat: loopback(chat.port()),
+            media: loopback(media.port()),
+            search: loopback(search.port()),
+            realtime: loopback(realtime.port()),
+        };
+        let gateway_listener =
+            std::net::TcpListener::bind(config.gateway.listen).map_err(|error| {
+                anyhow::anyhow!("cannot listen on {}: {error}", config.gateway.listen)
+            })?;
+        let gateway = talkapp_gateway::Application::build(
+            config,
+            Arc::clone(&store),
+            &endpoints,
+            gateway_listener,
+        )?;
+        Ok(Self {
+            gateway,
+            chat,
+            media,
+            search,
+            realtime,
+            store,
+        })
+    }
+
+    /// The gateway's port.
+    pub fn port(&self) -> u16 {
+        self.gateway.port()
+    }
+
+    /// The store every part shares.
+    pub fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.store)
+    }
+
+    /// Runs every part until `shutdown` fires or one of them fails (which stops the rest).
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let stop_all = |result: anyhow::Result<()>, shutdown: CancellationToken| {
+            shutdown.cancel();
+            result
+        };
+        let (gateway, chat, media, search, realtime) = tokio::join!(
+            async {
+                stop_all(
+                    self.gateway.run_until_stopped(shutdown.clone()).await,
+                    shutdown.clone(),
+                )
+            },
+            async {
+                stop_all(
+                    self.chat.run_until_stopped(shutdown.clone()).await,
+                    shutdown.clone(),
+                )
+            },
+            async {
+                stop_all(
+                    self.media.run_until_stopped(shutdown.clone()).await,
+                    shutdown.clone(),
+                )
+            },
+            async {
+                stop_all(
+                    self.search.run_until_stopped(shutdown.clone()).await,
+                    shutdown.clone(),
+                )
+            },
+            async {
+                stop_all(
+                    self.realtime.run_until_stopped(shutdown.clone()).await,
+                    shutdown.clone(),
+                )
+            },
+        );
+        gateway.and(chat).and(media).and(search).and(realtime)
+    }
+}
+
+/// Runs the whole backend in this process until `shutdown` fires.
+pub async fn run_all(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let backend = Backend::build(&config).await?;
+    tracing::info!(
+        url = %format!("http://{}:{}", config.gateway.listen.ip(), backend.port()),
+        docs = "/docs",
+        "talkapp ready"
+    );
+    backend.run_until_stopped(shutdown).await
+}

@@ -1,0 +1,394 @@
+//! Starting the backend for a test, and request helpers.
+
+use std::path::PathBuf;
+use std::sync::Once;
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use talkapp_common::config::{Config, ConfigSources};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// The external provider's (Supabase's) HS256 secret in tests.
+pub(crate) const SUPABASE_SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters-long";
+/// The external provider's issuer in tests.
+pub(crate) const SUPABASE_ISSUER: &str = "https://test-project.supabase.co/auth/v1";
+/// The built-in signing secret in tests (known so tests can mint expired or forged tokens).
+pub(crate) const SIGNING_SECRET: &str = "test-signing-secret-0123456789abcdef0123456789";
+
+pub(crate) const PASSWORD: &str = "correct horse battery";
+
+static TRACING: Once = Once::new();
+
+/// Logs for failing tests: `TEST_LOG=debug cargo nextest run`.
+pub(crate) fn init_test_tracing() {
+    TRACING.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            let _ = tracing_subscriber_init(&filter);
+        }
+    });
+}
+
+fn tracing_subscriber_init(filter: &str) -> anyhow::Result<()> {
+    let config = Config::load(&ConfigSources {
+        overrides: vec![("log.filter".into(), filter.into())],
+        ..ConfigSources::default()
+    })?;
+    let guard = talkapp_common::telemetry::init("test", &config.log, &config.telemetry)?;
+    std::mem::forget(guard);
+    Ok(())
+}
+
+/// A fresh directory under the system temp dir.
+pub(crate) fn temp_dir(prefix: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A running backend (all in one process) and a client for it.
+pub(crate) struct TestApp {
+    pub(crate) address: String,
+    pub(crate) client: reqwest::Client,
+    store: std::sync::Arc<dyn talkapp_store::Store>,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    data_dir: PathBuf,
+}
+
+/// Starts the embedded default on SQLite, the gateway on a free port.
+pub(crate) async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Like [`spawn_app`], with configuration overrides (`("auth.idle_timeout_secs", "1")`).
+pub(crate) async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    init_test_tracing();
+    let data_dir = temp_dir("talkapp-it");
+    let database_url = format!("sqlite://{}/talkapp.db", data_dir.display());
+    spawn_app_on(&database_url, data_dir, overrides).await
+}
+
+/// Starts the all-in-one backend with its store at `database_url`.
+pub(crate) async fn spawn_app_on(
+    database_url: &str,
+    data_dir: PathBuf,
+    overrides: &[(&str, &str)],
+) -> TestApp {
+    let mut settings: Vec<(String, String)> = vec![
+        ("database.url".into(), database_url.into()),
+        ("data.dir".into(), data_dir.display().to_string()),
+        ("gateway.listen".into(), "127.0.0.1:0".into()),
+        ("gateway.workers".into(), "1".into()),
+        ("auth.signing_secret".into(), SIGNING_SECRET.into()),
+        ("auth.external.hs256_secret".into(), SUPABASE_SECRET.into()),
+        ("auth.external.issuer".into(), SUPABASE_ISSUER.into()),
+        ("probes.interval_ms".into(), "200".into()),
+    ];
+    settings.extend(
+        overrides
+            .iter()
+            .map(|(key, value)| ((*key).into(), (*value).into())),
+    );
+    let config = Config::load(&ConfigSources {
+        file: None,
+        overrides: settings,
+        read_environment: false,
+    })
+    .expect("test config is valid");
+    let backend = talkapp::Backend::build(&config)
+        .await
+        .expect("backend builds");
+    let address = format!("http://127.0.0.1:{}", backend.port());
+    let store = backend.store();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(backend.run_until_stopped(shutdown.clone()));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        store,
+        shutdown,
+        task,
+        data_dir,
+    }
+}
+
+impl TestApp {
+    /// The store behind the backend (to arrange what no endpoint creates yet).
+    pub(crate) fn store(&self) -> std::sync::Arc<dyn talkapp_store::Store> {
+        std::sync::Arc::clone(&self.store)
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub(crate) async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub(crate) async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub(crate) async fn get_with_token(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub(crate) async fn register(&self, email: &str) -> reqwest::Response {
+        self.post_json(
+            "/auth/register",
+            &json!({"email": email, "password": PASSWORD}),
+        )
+        .await
+    }
+
+    /// Registers `email` and signs in; returns the login reply.
+    pub(crate) async fn signed_in_user(&self, email: &str) -> Value {
+        assert_eq!(self.register(email).await.status(), 201);
+        let response = self
+            .post_json(
+                "/auth/login",
+                &json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("json")
+    }
+
+    /// Stops the backend and waits for it to finish.
+    pub(crate) async fn stop(self) {
+        self.shutdown.cancel();
+        self.task
+            .await
+            .expect("backend task joins")
+            .expect("backend stops cleanly");
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// Reads a problem+json reply and checks its status and `code`.
+pub(crate) async fn assert_problem(response: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem body is json");
+    assert_eq!(body["code"], code, "problem: {body}");
+    assert_eq!(body["status"], status);
+    body
+}
+
+/// Claims for a token minted by a test.
+pub(crate) struct Mint<'a> {
+    pub(crate) sub: String,
+    pub(crate) iss: &'a str,
+    pub(crate) aud: &'a str,
+    pub(crate) expires_in_secs: i64,
+    pub(crate) sid: Option<String>,
+}
+
+impl Mint<'_> {
+    /// A Supabase-style access token for `sub`, valid for an hour.
+    pub(crate) fn supabase(sub: Uuid) -> Self {
+        Mint {
+            sub: sub.to_string(),
+            iss: SUPABASE_ISSUER,
+            aud: "authenticated",
+            expires_in_secs: 3600,
+            sid: None,
+        }
+    }
+
+    pub(crate) fn claims(&self) -> Value {
+        let now = chrono::Utc::now().timestamp();
+        let mut claims = json!({
+            "sub": self.sub,
+            "iss": self.iss,
+            "aud": self.aud,
+            "exp": now + self.expires_in_secs,
+            "iat": now - 10,
+            "email": "someone@example.com",
+            "role": "authenticated",
+        });
+        if let Some(sid) = &self.sid {
+            claims["sid"] = json!(sid);
+        }
+        claims
+    }
+
+    /// Signs with HS256 and `secret`.
+    pub(crate) fn sign_hs256(&self, secret: &str) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &self.claims(),
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .expect("token signs")
+    }
+}
+
+/// Decodes a JWT's payload without checking it.
+pub(crate) fn jwt_payload(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("jwt has a payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("payload is base64url");
+    serde_json::from_slice(&bytes).expect("payload is json")
+}
+
+/// PostgreSQL admin URL for tests (`TALKAPP_TEST_POSTGRES_URL`).
+pub(crate) fn postgres_admin_url() -> String {
+    std::env::var("TALKAPP_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A fresh PostgreSQL database for one test.
+pub(crate) struct TestDatabase {
+    pub(crate) name: String,
+}
+
+impl TestDatabase {
+    /// Creates `talkapp_it_<random>`.
+    pub(crate) async fn create() -> Self {
+        let name = format!("talkapp_it_{}", Uuid::new_v4().simple());
+        let (client, connection) =
+            tokio_postgres::connect(&postgres_admin_url(), tokio_postgres::NoTls)
+                .await
+                .expect("postgres is reachable (start it: see .ci/run)");
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("database created");
+        Self { name }
+    }
+
+    /// Its URL through `host_port` (a proxy, or the server itself).
+    pub(crate) fn url_via(&self, host_port: &str) -> String {
+        format!("postgres://postgres@{host_port}/{}", self.name)
+    }
+
+    /// Drops it (connections are closed by force).
+    pub(crate) async fn drop_database(self) {
+        if let Ok((client, connection)) =
+            tokio_postgres::connect(&postgres_admin_url(), tokio_postgres::NoTls).await
+        {
+            tokio::spawn(connection);
+            let _ = client
+                .batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ))
+                .await;
+        }
+    }
+}
+
+/// A TCP proxy on loopback whose link can be cut and restored, to take a dependency away
+/// from the processes under test without stopping the shared server behind it.
+pub(crate) struct TcpProxy {
+    pub(crate) port: u16,
+    target: String,
+    running: std::sync::Mutex<CancellationToken>,
+}
+
+impl TcpProxy {
+    /// A proxy to `target` (`127.0.0.1:5672`) on a free port.
+    pub(crate) async fn start(target: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let token = CancellationToken::new();
+        spawn_proxy_loop(listener, target.to_owned(), token.clone());
+        Self {
+            port,
+            target: target.to_owned(),
+            running: std::sync::Mutex::new(token),
+        }
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub(crate) fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Refuses new connections and drops every open one.
+    pub(crate) fn cut(&self) {
+        self.running.lock().expect("lock").cancel();
+    }
+
+    /// Accepts connections again on the same port.
+    pub(crate) async fn restore(&self) {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_reuseaddr(true).expect("reuseaddr");
+        socket
+            .bind(format!("127.0.0.1:{}", self.port).parse().expect("address"))
+            .expect("rebind the proxy port");
+        let listener = socket.listen(128).expect("listen");
+        let token = CancellationToken::new();
+        spawn_proxy_loop(listener, self.target.clone(), token.clone());
+        *self.running.lock().expect("lock") = token;
+    }
+}
+
+fn spawn_proxy_loop(listener: tokio::net::TcpListener, target: String, token: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = token.cancelled() => return,
+            };
+            let Ok((mut inbound, _)) = accepted else {
+                continue;
+            };
+            let target = target.clone();
+            let token = token.clone();
+            tokio::spawn(async move {
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                    return;
+                };
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    () = token.cancelled() => {}
+                }
+            });
+        }
+    });
+}
+
+/// A free loopback port (bound and released; good enough on a test machine).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("free port")
+        .port()
+}

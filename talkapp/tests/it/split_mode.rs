@@ -1,0 +1,298 @@
+//! Split mode: the gateway and each service as separate processes on loopback ports,
+//! against the real PostgreSQL, Redis and RabbitMQ (reached through cuttable proxies).
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+use crate::helpers::{PASSWORD, SIGNING_SECRET, TcpProxy, TestDatabase, free_port, temp_dir};
+
+const SERVICES: [&str; 4] = [
+    "chat-service",
+    "media-service",
+    "search-service",
+    "realtime-service",
+];
+
+fn redis_address() -> String {
+    std::env::var("TALKAPP_TEST_REDIS_ADDRESS").unwrap_or_else(|_| "127.0.0.1:6379".into())
+}
+
+fn amqp_address() -> String {
+    std::env::var("TALKAPP_TEST_AMQP_ADDRESS").unwrap_or_else(|_| "127.0.0.1:5672".into())
+}
+
+fn postgres_address() -> String {
+    std::env::var("TALKAPP_TEST_POSTGRES_ADDRESS").unwrap_or_else(|_| "127.0.0.1:5432".into())
+}
+
+/// The five processes of a split deployment.
+struct SplitDeployment {
+    environment: HashMap<String, String>,
+    processes: HashMap<&'static str, Child>,
+    gateway_url: String,
+    client: reqwest::Client,
+}
+
+impl SplitDeployment {
+    async fn start(database_url: &str, redis: &str, amqp: &str) -> Self {
+        let data_dir = temp_dir("talkapp-split");
+        let mut environment: HashMap<String, String> = HashMap::from([
+            ("TALKAPP_DATABASE__URL".into(), database_url.into()),
+            ("TALKAPP_DATABASE__CONNECT_TIMEOUT_MS".into(), "1000".into()),
+            ("TALKAPP_REDIS__URL".into(), format!("redis://{redis}")),
+            (
+                "TALKAPP_AMQP__URL".into(),
+                format!("amqp://guest:guest@{amqp}/%2f"),
+            ),
+            ("TALKAPP_AUTH__SIGNING_SECRET".into(), SIGNING_SECRET.into()),
+            ("TALKAPP_DATA__DIR".into(), data_dir.display().to_string()),
+            ("TALKAPP_PROBES__INTERVAL_MS".into(), "250".into()),
+            ("TALKAPP_PROBES__TIMEOUT_MS".into(), "1000".into()),
+            ("TALKAPP_GATEWAY__WORKERS".into(), "1".into()),
+            (
+                "TALKAPP_LOG__FILTER".into(),
+                std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()),
+            ),
+        ]);
+        let gateway_port = free_port();
+        environment.insert(
+            "TALKAPP_GATEWAY__LISTEN".into(),
+            format!("127.0.0.1:{gateway_port}"),
+        );
+        for service in SERVICES {
+            let port = free_port();
+            let section = service.replace('-', "_").to_uppercase();
+            environment.insert(
+                format!("TALKAPP_{section}__LISTEN"),
+                format!("127.0.0.1:{port}"),
+            );
+            environment.insert(
+                format!("TALKAPP_GATEWAY__{section}_URL"),
+                format!("http://127.0.0.1:{port}"),
+            );
+        }
+        let mut deployment = Self {
+            environment,
+            processes: HashMap::new(),
+            gateway_url: format!("http://127.0.0.1:{gateway_port}"),
+            client: reqwest::Client::new(),
+        };
+        for role in SERVICES.into_iter().chain(["gateway"]) {
+            deployment.start_process(role);
+        }
+        deployment
+    }
+
+    fn start_process(&mut self, role: &'static str) {
+        let child = Command::new(env!("CARGO_BIN_EXE_talkapp"))
+            .arg(role)
+            .env_clear()
+            .envs(&self.environment)
+            .stdin(Stdio::null())
+            .stdout(if std::env::var_os("TEST_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("process starts");
+        self.processes.insert(role, child);
+    }
+
+    async fn kill(&mut self, role: &'static str) {
+        let mut child = self.processes.remove(role).expect("running");
+        child.kill().await.expect("killed");
+    }
+
+    /// SIGTERM, then wait: the process must drain and exit 0.
+    async fn stop_gracefully(&mut self, role: &'static str) {
+        let mut child = self.processes.remove(role).expect("running");
+        let pid = child.id().expect("pid");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+            .await
+            .expect("stops within the grace period")
+            .expect("exit status");
+        assert!(exit.success(), "{role} exited with {exit}");
+    }
+
+    async fn readyz(&self) -> Option<(u16, Value)> {
+        let response = self
+            .client
+            .get(format!("{}/readyz", self.gateway_url))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.json().await.ok()?))
+    }
+
+    /// Polls `/readyz` until `accept` holds, or fails after `within`.
+    async fn wait_for_readyz(
+        &self,
+        within: Duration,
+        what: &str,
+        accept: impl Fn(u16, &Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + within;
+        let mut last = None;
+        while Instant::now() < deadline {
+            if let Some((status, body)) = self.readyz().await {
+                if accept(status, &body) {
+                    return body;
+                }
+                last = Some((status, body));
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        panic!("readyz never became {what}; last answer: {last:?}");
+    }
+
+    async fn wait_ready(&self) {
+        self.wait_for_readyz(Duration::from_secs(60), "ready", |status, _| status == 200)
+            .await;
+    }
+
+    async fn wait_down(&self, check: &str) -> Value {
+        self.wait_for_readyz(
+            Duration::from_secs(20),
+            &format!("red for {check}"),
+            |status, body| status == 503 && failing_checks(body).contains(&check.to_owned()),
+        )
+        .await
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.gateway_url))
+            .json(body)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .expect("sent")
+    }
+}
+
+fn failing_checks(body: &Value) -> Vec<String> {
+    body["checks"]
+        .as_array()
+        .map(|checks| {
+            checks
+                .iter()
+                .filter(|check| check["ok"] == false)
+                .filter_map(|check| check["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn split_processes_serve_the_api_and_readyz_follows_every_process_and_dependency() {
+    crate::helpers::init_test_tracing();
+    let database = TestDatabase::create().await;
+    let postgres = TcpProxy::start(&postgres_address()).await;
+    let redis = TcpProxy::start(&redis_address()).await;
+    let amqp = TcpProxy::start(&amqp_address()).await;
+    let mut deployment = SplitDeployment::start(
+        &database.url_via(&postgres.address()),
+        &redis.address(),
+        &amqp.address(),
+    )
+    .await;
+    deployment.wait_ready().await;
+
+    // The whole auth flow, and a call that goes gateway -> chat-service -> PostgreSQL.
+    assert_eq!(
+        deployment
+            .post(
+                "/auth/register",
+                &json!({"email": "split@example.com", "password": PASSWORD})
+            )
+            .await
+            .status(),
+        201
+    );
+    let login: Value = deployment
+        .post(
+            "/auth/login",
+            &json!({"email": "split@example.com", "password": PASSWORD}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let user_id = login["user"]["id"].as_str().expect("id");
+    let sessions = deployment
+        .client
+        .get(format!("{}/me/sessions/{user_id}", deployment.gateway_url))
+        .bearer_auth(login["access_token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(sessions.status(), 200);
+
+    // A service process dies: red, then green once it is back.
+    deployment.kill("media-service").await;
+    deployment.wait_down("media-service").await;
+    deployment.start_process("media-service");
+    deployment.wait_ready().await;
+
+    // Each dependency goes away and comes back.
+    for (proxy, check) in [(&amqp, "amqp"), (&redis, "redis"), (&postgres, "database")] {
+        proxy.cut();
+        let body = deployment.wait_down(check).await;
+        assert_eq!(body["code"], "service_unavailable");
+        proxy.restore().await;
+        deployment.wait_ready().await;
+    }
+
+    // With the database away, a sign-in fails clearly and quickly, then works again.
+    postgres.cut();
+    let started = Instant::now();
+    let refused = deployment
+        .post(
+            "/auth/login",
+            &json!({"email": "split@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(refused.status(), 503);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    let problem: Value = refused.json().await.expect("json");
+    assert_eq!(problem["code"], "service_unavailable");
+    postgres.restore().await;
+    deployment.wait_ready().await;
+    let again = deployment
+        .post(
+            "/auth/login",
+            &json!({"email": "split@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(again.status(), 200);
+
+    // SIGTERM drains and exits cleanly.
+    for role in [
+        "gateway",
+        "chat-service",
+        "media-service",
+        "search-service",
+        "realtime-service",
+    ] {
+        deployment.stop_gracefully(role).await;
+    }
+    database.drop_database().await;
+}

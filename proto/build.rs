@@ -1,4 +1,7 @@
 //! Generates the gRPC code for every `talkapp.<area>.v1` package into `OUT_DIR`.
+//!
+//! The protos are parsed by `protox` (pure Rust), so building needs no `protoc`: a fresh
+//! machine with only a Rust toolchain can `cargo run`.
 
 const PROTOS: &[&str] = &[
     "talkapp/chat/v1/chat.proto",
@@ -11,10 +14,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for proto in PROTOS {
         println!("cargo:rerun-if-changed={proto}");
     }
+    let descriptors = protox::compile(PROTOS, ["."])?;
     let descriptor_path =
         std::path::PathBuf::from(std::env::var("OUT_DIR")?).join("talkapp_descriptor.bin");
-    tonic_prost_build::configure()
-        .file_descriptor_set_path(descriptor_path)
-        .compile_protos(PROTOS, &["."])?;
+    std::fs::write(&descriptor_path, prost::Message::encode_to_vec(&descriptors))?;
+    tonic_prost_build::configure().compile_fds(descriptors)?;
     Ok(())
 }

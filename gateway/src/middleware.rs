@@ -28,15 +28,19 @@ pub async fn request_telemetry(
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let method = request.method().to_string();
+    // Resolved from the resource map, so it is known before routing runs.
+    let route = request
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract(&HeaderExtractor(request.headers()))
     });
     let span = tracing::info_span!(
         "http.request",
         otel.kind = "server",
-        otel.name = tracing::field::Empty,
+        otel.name = %format!("{method} {route}"),
         http.request.method = %method,
-        http.route = tracing::field::Empty,
+        http.route = %route,
         http.response.status_code = tracing::field::Empty,
         request_id = %request_id,
     );
@@ -44,13 +48,7 @@ pub async fn request_telemetry(
     let started = Instant::now();
     let mut response = next.call(request).instrument(span.clone()).await?;
 
-    let route = response
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
     let status = response.status().as_u16();
-    span.record("otel.name", format!("{method} {route}"));
-    span.record("http.route", route.as_str());
     span.record("http.response.status_code", status);
     if let Some(ErrorCodeTag(code)) = response.response().extensions().get::<ErrorCodeTag>() {
         metrics::counter!("talkapp_http_errors_total", "code" => code.as_str()).increment(1);

@@ -87,6 +87,8 @@ pub struct TelemetryConfig {
     pub otlp_endpoint: String,
     /// Fraction of root traces sampled, 0.0 to 1.0.
     pub sample_ratio: f64,
+    /// Which spans are exported, as an `EnvFilter` directive (independent of `log.filter`).
+    pub filter: String,
 }
 
 /// Local data.

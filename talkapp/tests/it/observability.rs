@@ -197,6 +197,30 @@ async fn every_response_carries_a_request_id_and_echoes_the_callers() {
 }
 
 #[tokio::test]
+async fn a_request_in_flight_when_shutdown_begins_still_gets_its_answer() {
+    let app = spawn_app().await;
+    assert_eq!(app.register("drain@example.com").await.status(), 201);
+    let login = {
+        let client = app.client.clone();
+        let url = app.url("/auth/login");
+        // Password hashing keeps a login busy for tens of milliseconds.
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .json(&serde_json::json!({"email": "drain@example.com", "password": crate::helpers::PASSWORD}))
+                .send()
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+
+    app.stop().await;
+
+    let response = login.await.expect("joined").expect("answered, not cut off");
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
 async fn after_shutdown_the_backend_stops_and_refuses_new_connections() {
     let app = spawn_app().await;
     let address = app.url("/healthz");

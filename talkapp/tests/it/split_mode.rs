@@ -39,6 +39,15 @@ struct SplitDeployment {
 
 impl SplitDeployment {
     async fn start(database_url: &str, redis: &str, amqp: &str) -> Self {
+        Self::start_with(database_url, redis, amqp, &[]).await
+    }
+
+    async fn start_with(
+        database_url: &str,
+        redis: &str,
+        amqp: &str,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let data_dir = temp_dir("talkapp-split");
         let mut environment: HashMap<String, String> = HashMap::from([
             ("TALKAPP_DATABASE__URL".into(), database_url.into()),
@@ -58,6 +67,11 @@ impl SplitDeployment {
                 std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()),
             ),
         ]);
+        environment.extend(
+            extra
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
+        );
         let gateway_port = free_port();
         environment.insert(
             "TALKAPP_GATEWAY__LISTEN".into(),
@@ -242,6 +256,30 @@ async fn split_processes_serve_the_api_and_readyz_follows_every_process_and_depe
         .expect("sent");
     assert_eq!(sessions.status(), 200);
 
+    // Every service serves Prometheus metrics on its gRPC port, counting the health calls
+    // the gateway's readiness checks made.
+    for service in SERVICES {
+        let section = service.replace('-', "_").to_uppercase();
+        let listen = &deployment.environment[&format!("TALKAPP_{section}__LISTEN")];
+        let metrics = deployment
+            .client
+            .get(format!("http://{listen}/metrics"))
+            .send()
+            .await
+            .expect("sent")
+            .text()
+            .await
+            .expect("text");
+        assert!(
+            metrics.contains(r#"talkapp_grpc_server_requests_total{method="/grpc.health.v1.Health/Check",code="0"}"#),
+            "{service}: {metrics}"
+        );
+        assert!(
+            metrics.contains("talkapp_grpc_server_request_duration_seconds_bucket"),
+            "{service}"
+        );
+    }
+
     // A service process dies: red, then green once it is back.
     deployment.kill("media-service").await;
     deployment.wait_down("media-service").await;
@@ -294,5 +332,168 @@ async fn split_processes_serve_the_api_and_readyz_follows_every_process_and_depe
     ] {
         deployment.stop_gracefully(role).await;
     }
+    database.drop_database().await;
+}
+
+/// An OTLP/gRPC trace collector on loopback that keeps what it receives.
+mod collector {
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+        TraceService, TraceServiceServer,
+    };
+    use opentelemetry_proto::tonic::collector::trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+    };
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+    use talkapp_proto::tonic::{self, Request, Response, Status};
+
+    /// One received span: the service that sent it, its trace id, its name.
+    #[derive(Debug, Clone)]
+    pub(crate) struct ReceivedSpan {
+        pub(crate) service: String,
+        pub(crate) trace_id: Vec<u8>,
+        pub(crate) name: String,
+    }
+
+    #[derive(Clone, Default)]
+    struct Collector {
+        spans: Arc<Mutex<Vec<ReceivedSpan>>>,
+    }
+
+    #[tonic::async_trait]
+    impl TraceService for Collector {
+        async fn export(
+            &self,
+            request: Request<ExportTraceServiceRequest>,
+        ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+            let mut spans = self.spans.lock().expect("lock");
+            for resource_spans in request.into_inner().resource_spans {
+                let service = resource_spans
+                    .resource
+                    .iter()
+                    .flat_map(|resource| resource.attributes.iter())
+                    .find(|attribute| attribute.key == "service.name")
+                    .and_then(|attribute| attribute.value.as_ref()?.value.clone())
+                    .and_then(|value| match value {
+                        AnyValue::StringValue(name) => Some(name),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                for scope_spans in resource_spans.scope_spans {
+                    for span in scope_spans.spans {
+                        spans.push(ReceivedSpan {
+                            service: service.clone(),
+                            trace_id: span.trace_id,
+                            name: span.name,
+                        });
+                    }
+                }
+            }
+            Ok(Response::new(ExportTraceServiceResponse::default()))
+        }
+    }
+
+    /// Starts a collector; returns its endpoint and what it has received so far.
+    pub(crate) async fn start() -> (String, Arc<Mutex<Vec<ReceivedSpan>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let endpoint = format!("http://{}", listener.local_addr().expect("address"));
+        let collector = Collector::default();
+        let spans = Arc::clone(&collector.spans);
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(TraceServiceServer::new(collector))
+                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
+        );
+        (endpoint, spans)
+    }
+}
+
+#[tokio::test]
+async fn a_callers_trace_continues_through_the_gateway_into_the_chat_service() {
+    crate::helpers::init_test_tracing();
+    let database = TestDatabase::create().await;
+    let (collector_endpoint, received) = collector::start().await;
+    let mut deployment = SplitDeployment::start_with(
+        &database.url_via(&postgres_address()),
+        &redis_address(),
+        &amqp_address(),
+        &[("TALKAPP_TELEMETRY__OTLP_ENDPOINT", &collector_endpoint)],
+    )
+    .await;
+    deployment.wait_ready().await;
+    assert_eq!(
+        deployment
+            .post(
+                "/auth/register",
+                &json!({"email": "trace@example.com", "password": PASSWORD})
+            )
+            .await
+            .status(),
+        201
+    );
+    let login: Value = deployment
+        .post(
+            "/auth/login",
+            &json!({"email": "trace@example.com", "password": PASSWORD}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let trace_id_hex = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+    let response = deployment
+        .client
+        .get(format!(
+            "{}/me/sessions/{}",
+            deployment.gateway_url,
+            login["user"]["id"].as_str().expect("id")
+        ))
+        .bearer_auth(login["access_token"].as_str().expect("token"))
+        .header(
+            "traceparent",
+            format!("00-{trace_id_hex}-00f067aa0ba902b7-01"),
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    // A graceful stop flushes every process's spans to the collector.
+    for role in [
+        "gateway",
+        "chat-service",
+        "media-service",
+        "search-service",
+        "realtime-service",
+    ] {
+        deployment.stop_gracefully(role).await;
+    }
+
+    let trace_id: Vec<u8> = (0..trace_id_hex.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&trace_id_hex[at..at + 2], 16).expect("hex"))
+        .collect();
+    let in_trace: Vec<collector::ReceivedSpan> = received
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|span| span.trace_id == trace_id)
+        .cloned()
+        .collect();
+    assert!(
+        in_trace
+            .iter()
+            .any(|span| span.service == "gateway" && span.name.contains("/me/sessions/{user_id}")),
+        "no gateway span in the caller's trace: {in_trace:?}"
+    );
+    assert!(
+        in_trace
+            .iter()
+            .any(|span| span.service == "chat-service" && span.name.contains("ListSessions")),
+        "no chat-service span in the caller's trace: {in_trace:?}"
+    );
     database.drop_database().await;
 }

@@ -12,6 +12,7 @@
 //! - [`problem`]: the error type and the problem+json rewriting.
 //! - [`clients`]: typed gRPC clients of the services.
 //! - [`middleware`]: request spans and metrics.
+//! - [`rate_limit`]: per-address and per-user limits (GCRA in Redis or memory).
 //! - [`openapi`]: the OpenAPI document.
 
 pub mod auth;
@@ -19,6 +20,7 @@ pub mod clients;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
+pub mod rate_limit;
 pub mod routes;
 pub mod state;
 
@@ -27,6 +29,7 @@ use std::time::Duration;
 
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
+use secrecy::ExposeSecret;
 use talkapp_common::config::Config;
 use talkapp_common::probe::Probe;
 use talkapp_store::{Store, StoreProbe};
@@ -69,7 +72,17 @@ impl Application {
         };
         let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(StoreProbe(Arc::clone(&store)))];
         probes.extend(talkapp_common::probe::broker_and_cache_probes(config)?);
+        let limiter_store: Arc<dyn rate_limit::LimiterStore> =
+            if config.redis.url.expose_secret().is_empty() {
+                Arc::new(rate_limit::memory::MemoryLimiter::default())
+            } else {
+                Arc::new(rate_limit::redis::RedisLimiter::new(
+                    redis::Client::open(config.redis.url.expose_secret())?,
+                    &config.rate_limit.redis_key_prefix,
+                )?)
+            };
         let state = web::Data::new(AppState {
+            rate_limiter: rate_limit::RateLimiter::new(&config.rate_limit, Some(limiter_store)),
             config: Arc::new(config.clone()),
             verifier: TokenVerifier::new(&config.auth, access_tokens.clone(), Arc::clone(&store))?,
             store,

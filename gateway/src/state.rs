@@ -9,6 +9,7 @@ use talkapp_store::Store;
 use crate::auth::tokens::AccessTokens;
 use crate::auth::verifier::TokenVerifier;
 use crate::clients::ServiceClients;
+use crate::rate_limit::RateLimiter;
 
 /// Shared by every worker; cloned cheaply through `web::Data`.
 pub struct AppState {
@@ -24,4 +25,28 @@ pub struct AppState {
     pub services: ServiceClients,
     /// The gateway's own dependencies, for `/readyz`.
     pub probes: Vec<Arc<dyn Probe>>,
+    /// Request rate limits.
+    pub rate_limiter: RateLimiter,
+}
+
+impl AppState {
+    /// The client's address: the TCP peer, or the first `X-Forwarded-For` entry when
+    /// `rate_limit.trust_forwarded_for` says a proxy in front sets it.
+    pub fn client_address(&self, request: &actix_web::HttpRequest) -> String {
+        if self.config.rate_limit.trust_forwarded_for
+            && let Some(forwarded) = request
+                .headers()
+                .get("x-forwarded-for")
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.split(',').next())
+                .map(str::trim)
+                .filter(|value| !value.is_empty() && value.len() <= 64)
+        {
+            return forwarded.to_owned();
+        }
+        request
+            .peer_addr()
+            .map(|address| address.ip().to_string())
+            .unwrap_or_else(|| "unknown".to_owned())
+    }
 }

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::verifier::{Identity, bearer_token};
 use crate::problem::{ApiError, FieldError};
+use crate::rate_limit::Bucket;
 use crate::state::AppState;
 
 /// Any caller with a valid token.
@@ -70,6 +71,11 @@ fn start_verification(
     Box::pin(async move {
         let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
         let token = token?;
-        state.verifier.verify(&token).await
+        let identity = state.verifier.verify(&token).await?;
+        state
+            .rate_limiter
+            .check(Bucket::Api, &identity.user_id.to_string())
+            .await?;
+        Ok(identity)
     })
 }

@@ -58,6 +58,28 @@ pub struct Config {
     pub realtime_service: ServiceConfig,
     /// Dependency probes behind health and readiness.
     pub probes: ProbeConfig,
+    /// Request rate limits.
+    pub rate_limit: RateLimitConfig,
+}
+
+/// Request rate limits (GCRA; in Redis when configured, else in memory).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimitConfig {
+    /// Whether limits apply at all.
+    pub enabled: bool,
+    /// Sign-in, registration and refresh requests a minute per client address.
+    pub auth_per_minute: u32,
+    /// How many of those may come at once.
+    pub auth_burst: u32,
+    /// Authenticated API requests a minute per user.
+    pub api_per_minute: u32,
+    /// How many of those may come at once.
+    pub api_burst: u32,
+    /// Prefix of the limiter's Redis keys (separates deployments sharing one Redis).
+    pub redis_key_prefix: String,
+    /// Trust the first address of `X-Forwarded-For` as the client's (only behind a proxy
+    /// that sets it; otherwise clients could pick their own address).
+    pub trust_forwarded_for: bool,
 }
 
 /// Logging.
@@ -366,6 +388,16 @@ impl Config {
                 "auth.builtin_enabled",
                 "cannot be false unless an external provider is configured (auth.external)",
             );
+        }
+        let limits = &self.rate_limit;
+        if limits.auth_per_minute == 0 || limits.api_per_minute == 0 {
+            return invalid(
+                "rate_limit.auth_per_minute",
+                "rates must be at least 1 a minute",
+            );
+        }
+        if limits.auth_burst == 0 || limits.api_burst == 0 {
+            return invalid("rate_limit.auth_burst", "bursts must be at least 1");
         }
         if self.probes.interval_ms == 0 || self.probes.timeout_ms == 0 {
             return invalid(

@@ -108,3 +108,59 @@ async fn an_authorization_header_of_another_scheme_is_unauthenticated() {
     assert_problem(response, 401, "unauthenticated").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn sign_in_attempts_beyond_the_burst_are_refused_with_rate_limited_and_retry_after() {
+    let app = crate::helpers::spawn_app_with(&[
+        ("rate_limit.auth_burst", "3"),
+        ("rate_limit.auth_per_minute", "6"),
+    ])
+    .await;
+    let guess = json!({"email": "target@example.com", "password": "guess guess guess"});
+    for _ in 0..3 {
+        assert_problem(
+            app.post_json("/auth/login", &guess).await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+
+    let response = app.post_json("/auth/login", &guess).await;
+
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("seconds");
+    assert!((1..=10).contains(&retry_after), "{retry_after}");
+    assert_problem(response, 429, "rate_limited").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn api_calls_beyond_a_users_burst_are_refused_for_that_user_only() {
+    let app = crate::helpers::spawn_app_with(&[
+        ("rate_limit.api_burst", "2"),
+        ("rate_limit.api_per_minute", "2"),
+    ])
+    .await;
+    let busy = app.signed_in_user("busy@example.com").await;
+    let calm = app.signed_in_user("calm@example.com").await;
+    let busy_token = busy["access_token"].as_str().expect("token");
+    for _ in 0..2 {
+        assert_eq!(
+            app.get_with_token("/auth/me", busy_token).await.status(),
+            200
+        );
+    }
+
+    let limited = app.get_with_token("/auth/me", busy_token).await;
+    let other_user = app
+        .get_with_token("/auth/me", calm["access_token"].as_str().expect("token"))
+        .await;
+
+    assert_problem(limited, 429, "rate_limited").await;
+    assert_eq!(other_user.status(), 200);
+    app.stop().await;
+}

@@ -62,6 +62,11 @@ impl SplitDeployment {
             ("TALKAPP_PROBES__INTERVAL_MS".into(), "250".into()),
             ("TALKAPP_PROBES__TIMEOUT_MS".into(), "1000".into()),
             ("TALKAPP_GATEWAY__WORKERS".into(), "1".into()),
+            // Each deployment its own rate-limit keys in the shared Redis.
+            (
+                "TALKAPP_RATE_LIMIT__REDIS_KEY_PREFIX".into(),
+                format!("talkapp-it-{}", uuid::Uuid::new_v4().simple()),
+            ),
             (
                 "TALKAPP_LOG__FILTER".into(),
                 std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()),

@@ -1,11 +1,12 @@
 //! `POST /auth/login`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use talkapp_common::ErrorCode;
 
 use super::{Credentials, TokenPair, start_session, validate_credentials};
 use crate::auth::password;
 use crate::problem::ApiError;
+use crate::rate_limit::Bucket;
 use crate::state::AppState;
 
 /// Signs in with email and password.
@@ -16,9 +17,14 @@ use crate::state::AppState;
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn login(
+    request: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .rate_limiter
+        .check(Bucket::Auth, &state.client_address(&request))
+        .await?;
     let credentials = body.into_inner();
     let wrong = || ApiError::new(ErrorCode::InvalidCredentials, "wrong email or password");
     // A malformed email or password cannot belong to an account; same answer as a wrong one.

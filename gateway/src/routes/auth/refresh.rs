@@ -1,6 +1,6 @@
 //! `POST /auth/refresh`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use talkapp_common::ErrorCode;
 use talkapp_store::RefreshOutcome;
@@ -10,6 +10,7 @@ use super::{TokenPair, UserView, builtin_tokens};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::auth::verifier::ensure_session_live;
 use crate::problem::ApiError;
+use crate::rate_limit::Bucket;
 use crate::state::AppState;
 
 /// A refresh token.
@@ -29,9 +30,14 @@ pub struct RefreshRequest {
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn refresh(
+    request: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .rate_limiter
+        .check(Bucket::Auth, &state.client_address(&request))
+        .await?;
     let tokens = builtin_tokens(&state)?;
     let presented = body.into_inner().refresh_token;
     if presented.is_empty() || presented.len() > 256 {

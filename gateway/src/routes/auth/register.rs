@@ -1,6 +1,6 @@
 //! `POST /auth/register`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use talkapp_common::ErrorCode;
 use talkapp_store::{NewUser, StoreError};
@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::{Credentials, UserView, validate_credentials};
 use crate::auth::password;
 use crate::problem::ApiError;
+use crate::rate_limit::Bucket;
 use crate::state::AppState;
 
 /// The created account.
@@ -28,9 +29,14 @@ pub struct Registered {
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn register(
+    request: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .rate_limiter
+        .check(Bucket::Auth, &state.client_address(&request))
+        .await?;
     let credentials = body.into_inner();
     let email_normalized =
         validate_credentials(&credentials, state.config.auth.min_password_length)?;

@@ -1,0 +1,49 @@
+# syntax=docker/dockerfile:1
+#
+# One image, six binaries: gateway, chat-service, media-service, search-service,
+# realtime-service and talkapp (all in one). The image starts `talkapp` by default;
+# docker-compose.yml and the Kubernetes manifests under deploy/ pick the binary with
+# `command:`.
+#
+#   docker build -t talkapp:dev .
+#   docker run --rm -p 8080:8080 talkapp:dev                 # all in one, SQLite
+#   docker run --rm talkapp:dev gateway                      # one split process
+
+ARG RUST_IMAGE=rust:1-bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
+
+FROM ${RUST_IMAGE} AS builder
+# The protos are compiled by protox (pure Rust): no protoc to install.
+WORKDIR /src
+COPY . .
+# Cache mounts keep the registry and the target directory between builds (BuildKit);
+# the binaries are copied out of the cached target directory in the same step.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/usr/local/cargo/git \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --workspace --locked \
+    && mkdir -p /out \
+    && for bin in gateway chat-service media-service search-service realtime-service talkapp; do \
+         cp "target/release/${bin}" /out/; \
+       done
+
+FROM ${RUNTIME_IMAGE} AS runtime
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 talkapp \
+    && useradd --system --uid 10001 --gid talkapp --home-dir /var/lib/talkapp \
+         --shell /usr/sbin/nologin talkapp \
+    && mkdir -p /var/lib/talkapp/data \
+    && chown -R talkapp:talkapp /var/lib/talkapp
+COPY --from=builder /out/ /usr/local/bin/
+# The embedded default keeps its SQLite file, media and generated key under ./data;
+# in the image that is /var/lib/talkapp/data (mount a volume there to keep it).
+# Listening on all interfaces is what a container needs; the split services get their
+# own `*_SERVICE__LISTEN` from compose or Kubernetes.
+WORKDIR /var/lib/talkapp
+ENV TALKAPP_DATA__DIR=/var/lib/talkapp/data \
+    TALKAPP_GATEWAY__LISTEN=0.0.0.0:8080
+USER 10001:10001
+EXPOSE 8080 50051 50052 50053 50054
+CMD ["talkapp"]

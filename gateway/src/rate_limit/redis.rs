@@ -1,0 +1,75 @@
+//! GCRA state in Redis, shared by every gateway replica. The whole decision is one Lua
+//! script (atomic), timed by the Redis server's clock so replicas' clocks do not matter.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::{Decision, LimiterStore, Quota};
+
+/// KEYS[1]: the key. ARGV: interval and burst tolerance in microseconds.
+/// Returns {1, 0} when allowed, {0, wait_micros} when limited.
+const GCRA_SCRIPT: &str = r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - tolerance
+if now < allow_at then
+  return {0, allow_at - now}
+end
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1)
+return {1, 0}
+";
+
+/// Redis-backed limiter state.
+pub struct RedisLimiter {
+    connection: ConnectionManager,
+    script: redis::Script,
+    key_prefix: String,
+}
+
+impl RedisLimiter {
+    /// A limiter on the Redis of `client`, its keys under `key_prefix`. It connects on first
+    /// use and reconnects by itself, so a gateway starts and serves while Redis is down.
+    pub fn new(client: redis::Client, key_prefix: &str) -> anyhow::Result<Self> {
+        // Every request waits on the limiter: its timeouts are short and its retries few,
+        // so an outage costs a request at most about a second before it fails open.
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(300)))
+            .set_response_timeout(Some(Duration::from_millis(300)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        Ok(Self {
+            connection: ConnectionManager::new_lazy_with_config(client, config)?,
+            script: redis::Script::new(GCRA_SCRIPT),
+            key_prefix: format!("{key_prefix}:ratelimit:"),
+        })
+    }
+}
+
+#[async_trait]
+impl LimiterStore for RedisLimiter {
+    async fn acquire(&self, key: &str, quota: Quota) -> anyhow::Result<Decision> {
+        let interval = u64::try_from(quota.interval.as_micros()).unwrap_or(u64::MAX / 4);
+        let tolerance = interval.saturating_mul(u64::from(quota.burst));
+        let mut connection = self.connection.clone();
+        let (allowed, wait_micros): (i64, i64) = self
+            .script
+            .key(format!("{}{key}", self.key_prefix))
+            .arg(interval)
+            .arg(tolerance)
+            .invoke_async(&mut connection)
+            .await?;
+        if allowed == 1 {
+            return Ok(Decision::Allowed);
+        }
+        Ok(Decision::Limited {
+            retry_after: Duration::from_micros(u64::try_from(wait_micros).unwrap_or(0)),
+        })
+    }
+}

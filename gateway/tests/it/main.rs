@@ -1,0 +1,3 @@
+//! The gateway's rate limiter: one conformance suite for the in-memory and Redis stores.
+
+mod rate_limit;

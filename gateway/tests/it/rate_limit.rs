@@ -1,0 +1,143 @@
+//! Every limiter store behaves the same (GCRA): the burst passes, the next request waits
+//! about one interval, keys are independent, and the allowance refills with time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use talkapp_gateway::rate_limit::memory::MemoryLimiter;
+use talkapp_gateway::rate_limit::redis::RedisLimiter;
+use talkapp_gateway::rate_limit::{Decision, LimiterStore, Quota};
+
+fn redis_url() -> String {
+    std::env::var("TALKAPP_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+fn unique_key(name: &str) -> String {
+    format!("{name}:{}", uuid::Uuid::new_v4().simple())
+}
+
+fn redis_store() -> Arc<dyn LimiterStore> {
+    let prefix = format!("talkapp-test-{}", uuid::Uuid::new_v4().simple());
+    Arc::new(
+        RedisLimiter::new(
+            redis::Client::open(redis_url()).expect("redis url"),
+            &prefix,
+        )
+        .expect("limiter"),
+    )
+}
+
+fn memory_store() -> Arc<dyn LimiterStore> {
+    Arc::new(MemoryLimiter::default())
+}
+
+async fn the_burst_passes_and_the_next_request_waits_about_one_interval(
+    store: Arc<dyn LimiterStore>,
+) {
+    let quota = Quota {
+        interval: Duration::from_secs(10),
+        burst: 3,
+    };
+    let key = unique_key("burst");
+    for attempt in 0..3 {
+        assert_eq!(
+            store.acquire(&key, quota).await.expect("store answers"),
+            Decision::Allowed,
+            "attempt {attempt}"
+        );
+    }
+    match store.acquire(&key, quota).await.expect("store answers") {
+        Decision::Limited { retry_after } => {
+            assert!(retry_after > Duration::from_secs(9), "{retry_after:?}");
+            assert!(retry_after <= Duration::from_secs(10), "{retry_after:?}");
+        }
+        Decision::Allowed => panic!("the fourth request passed a burst of three"),
+    }
+}
+
+async fn keys_are_limited_independently(store: Arc<dyn LimiterStore>) {
+    let quota = Quota {
+        interval: Duration::from_secs(10),
+        burst: 1,
+    };
+    let first = unique_key("first");
+    let second = unique_key("second");
+    assert_eq!(
+        store.acquire(&first, quota).await.expect("answers"),
+        Decision::Allowed
+    );
+    assert!(matches!(
+        store.acquire(&first, quota).await.expect("answers"),
+        Decision::Limited { .. }
+    ));
+    assert_eq!(
+        store.acquire(&second, quota).await.expect("answers"),
+        Decision::Allowed
+    );
+}
+
+async fn the_allowance_refills_after_an_interval(store: Arc<dyn LimiterStore>) {
+    let quota = Quota {
+        interval: Duration::from_millis(100),
+        burst: 1,
+    };
+    let key = unique_key("refill");
+    assert_eq!(
+        store.acquire(&key, quota).await.expect("answers"),
+        Decision::Allowed
+    );
+    assert!(matches!(
+        store.acquire(&key, quota).await.expect("answers"),
+        Decision::Limited { .. }
+    ));
+    tokio::time::sleep(Duration::from_millis(130)).await;
+    assert_eq!(
+        store.acquire(&key, quota).await.expect("answers"),
+        Decision::Allowed
+    );
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test] async fn $name() { super::$name(super::memory_store()).await; })*
+        }
+        mod redis_store {
+            $(#[tokio::test] async fn $name() { super::$name(super::redis_store()).await; })*
+        }
+    };
+}
+
+conformance!(
+    the_burst_passes_and_the_next_request_waits_about_one_interval,
+    keys_are_limited_independently,
+    the_allowance_refills_after_an_interval,
+);
+
+#[tokio::test]
+async fn an_unreachable_redis_is_an_error_the_facade_turns_into_a_pass() {
+    let store: Arc<dyn LimiterStore> = Arc::new(
+        RedisLimiter::new(
+            redis::Client::open("redis://127.0.0.1:1").expect("url"),
+            "talkapp-test",
+        )
+        .expect("limiter"),
+    );
+    let quota = Quota::per_minute(1, 1);
+    assert!(store.acquire("down", quota).await.is_err());
+
+    let config = talkapp_common::config::Config::embedded_defaults().expect("defaults");
+    let limiter = talkapp_gateway::rate_limit::RateLimiter::new(&config.rate_limit, Some(store));
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        limiter
+            .check(talkapp_gateway::rate_limit::Bucket::Auth, "127.0.0.1")
+            .await
+            .expect("fails open while the store is down");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "an outage must not hold requests: {:?}",
+        started.elapsed()
+    );
+}

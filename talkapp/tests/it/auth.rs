@@ -389,3 +389,53 @@ async fn linked_sessions_are_listed_through_the_chat_service_in_index_order() {
     assert_eq!(sessions[1]["telegram_user"]["phone"], "9996620002");
     app.stop().await;
 }
+
+/// Guards every documented route with `{user_id}`, present and future: each must refuse
+/// a caller whose token is for another user, before it looks at anything else.
+#[tokio::test]
+async fn every_documented_route_with_a_user_id_refuses_another_users_token() {
+    let app = spawn_app().await;
+    let caller = app.signed_in_user("guard@example.com").await;
+    let token = caller["access_token"].as_str().expect("token");
+    let someone_else = Uuid::new_v4().to_string();
+    let document: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let mut checked = 0;
+    for (path, operations) in document["paths"].as_object().expect("paths") {
+        if !path.contains("{user_id}") {
+            continue;
+        }
+        let concrete = path
+            .replace("{user_id}", &someone_else)
+            .replace("{session_index}", "1")
+            .replace("{chat_id}", "1")
+            .replace("{job_id}", "1")
+            .replace("{login_id}", "1");
+        for method in operations.as_object().expect("operations").keys() {
+            let request = match method.as_str() {
+                "get" => app.client.get(app.url(&concrete)),
+                "post" => app.client.post(app.url(&concrete)).json(&json!({})),
+                "delete" => app.client.delete(app.url(&concrete)),
+                "put" => app.client.put(app.url(&concrete)).json(&json!({})),
+                "patch" => app.client.patch(app.url(&concrete)).json(&json!({})),
+                other => panic!("unexpected method {other} on {path}"),
+            };
+            let response = request.bearer_auth(token).send().await.expect("sent");
+            assert_eq!(
+                response.status(),
+                403,
+                "{method} {path} did not refuse another user"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "no route with {{user_id}} was documented");
+    app.stop().await;
+}

@@ -120,37 +120,12 @@ pub fn hash_refresh_token(token: &str) -> Vec<u8> {
 pub fn signing_secret(config: &talkapp_common::config::Config) -> anyhow::Result<Vec<u8>> {
     use secrecy::ExposeSecret;
     let configured = config.auth.signing_secret.expose_secret();
-    if !configured.is_empty() {
-        return Ok(configured.as_bytes().to_vec());
-    }
-    let path = config.data.dir.join("token-signing.key");
-    if let Ok(existing) = std::fs::read(&path) {
-        if existing.len() >= 32 {
-            return Ok(existing);
-        }
-        anyhow::bail!("{} is shorter than 32 bytes", path.display());
-    }
-    std::fs::create_dir_all(&config.data.dir)?;
-    let mut secret = vec![0_u8; 64];
-    rand::rng().fill_bytes(&mut secret);
-    write_private_file(&path, &secret)?;
-    tracing::info!(path = %path.display(), "generated a token signing key");
-    Ok(secret)
-}
-
-fn write_private_file(path: &std::path::Path, contents: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()?;
-    Ok(())
+    talkapp_common::secrets::configured_or_generated(
+        (!configured.is_empty()).then(|| configured.as_bytes().to_vec()),
+        &config.data.dir,
+        "token-signing.key",
+        64,
+    )
 }
 
 #[cfg(test)]

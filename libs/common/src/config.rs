@@ -60,6 +60,36 @@ pub struct Config {
     pub probes: ProbeConfig,
     /// Request rate limits.
     pub rate_limit: RateLimitConfig,
+    /// Reaching Telegram.
+    pub telegram: TelegramConfig,
+}
+
+/// Which Telegram to talk to.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TelegramMode {
+    /// The local sandbox data center (in process in the embedded default).
+    Sandbox,
+    /// Telegram itself (needs `api_id` and `api_hash` from my.telegram.org).
+    Telegram,
+}
+
+/// Reaching Telegram.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelegramConfig {
+    /// `sandbox` or `telegram`.
+    pub mode: TelegramMode,
+    /// The application's `api_id` (any positive number for the sandbox).
+    pub api_id: i32,
+    /// The application's `api_hash`.
+    pub api_hash: SecretString,
+    /// Base64 of the 32-byte AES-256-GCM key that seals Telegram sessions at rest. Empty: a
+    /// random key is generated once into `<data.dir>/telegram-session.key` (one process).
+    pub session_key: SecretString,
+    /// How long a pending login (code sent, password asked) stays valid.
+    pub login_ttl_secs: u64,
+    /// Wrong codes or passwords accepted for one login before it must start again.
+    pub max_login_attempts: u32,
 }
 
 /// Request rate limits (GCRA; in Redis when configured, else in memory).
@@ -399,6 +429,29 @@ impl Config {
         if limits.auth_burst == 0 || limits.api_burst == 0 {
             return invalid("rate_limit.auth_burst", "bursts must be at least 1");
         }
+        let telegram = &self.telegram;
+        if telegram.api_id <= 0 {
+            return invalid("telegram.api_id", "must be a positive number");
+        }
+        if telegram.mode == TelegramMode::Telegram && telegram.api_hash.expose_secret().is_empty() {
+            return invalid(
+                "telegram.api_hash",
+                "is required when telegram.mode is telegram",
+            );
+        }
+        let session_key = telegram.session_key.expose_secret();
+        if !session_key.is_empty() && decode_base64_key(session_key).is_none() {
+            return invalid(
+                "telegram.session_key",
+                "must be empty or base64 of exactly 32 bytes",
+            );
+        }
+        if telegram.login_ttl_secs < 60 {
+            return invalid("telegram.login_ttl_secs", "must be at least 60");
+        }
+        if telegram.max_login_attempts == 0 {
+            return invalid("telegram.max_login_attempts", "must be at least 1");
+        }
         if self.probes.interval_ms == 0 || self.probes.timeout_ms == 0 {
             return invalid(
                 "probes.interval_ms",
@@ -406,6 +459,11 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    /// The configured session-sealing key, if one is set (validated at load).
+    pub fn telegram_session_key(&self) -> Option<[u8; 32]> {
+        decode_base64_key(self.telegram.session_key.expose_secret())
     }
 
     /// Path of the SQLite file when the store is SQLite.
@@ -416,6 +474,16 @@ impl Config {
             .strip_prefix("sqlite://")
             .map(Path::new)
     }
+}
+
+/// Decodes standard base64 of exactly 32 bytes.
+fn decode_base64_key(text: &str) -> Option<[u8; 32]> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()?
+        .try_into()
+        .ok()
 }
 
 #[cfg(test)]
@@ -463,6 +531,26 @@ mod tests {
             error.to_string().contains("auth.external.issuer"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_session_key_must_be_32_bytes_of_base64() {
+        let good = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let config = load_with(&[("telegram.session_key", good)]).expect("accepted");
+        let key = config.telegram_session_key().expect("decoded");
+        assert_eq!(key[0], 0);
+        assert_eq!(key[31], 31);
+        let error = load_with(&[("telegram.session_key", "c2hvcnQ=")]).expect_err("refused");
+        assert!(
+            error.to_string().contains("telegram.session_key"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn real_telegram_needs_an_api_hash() {
+        let error = load_with(&[("telegram.mode", "telegram")]).expect_err("refused");
+        assert!(error.to_string().contains("telegram.api_hash"), "{error}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //!   trace-context extraction; the client-side trace-context interceptor.
 //! - [`probe`]: dependency probes (Redis, RabbitMQ, ...) used by health and `/readyz`.
 //! - [`process`]: the shared thin `main` (config, telemetry, run, flush).
+//! - [`secrets`]: configured secrets, or ones the embedded default generates and keeps.
 //! - [`service_host`]: one gRPC service with health and `/metrics` on one listener.
 //! - [`shutdown`]: the signal-to-`CancellationToken` bridge.
 
@@ -17,6 +18,7 @@ pub mod error_code;
 pub mod grpc;
 pub mod probe;
 pub mod process;
+pub mod secrets;
 pub mod service_host;
 pub mod shutdown;
 pub mod telemetry;

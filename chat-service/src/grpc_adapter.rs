@@ -5,28 +5,64 @@ use talkapp_proto::chat::v1 as proto;
 use talkapp_proto::tonic::{self, Request, Response, Status};
 use talkapp_store::{SessionStatus, TelegramSession};
 
-use crate::service::{ChatError, ChatService};
+use crate::linking::LinkStep;
+use crate::proto_views::{to_proto_chat, to_proto_details, to_proto_job, to_proto_message};
+use crate::reads::HistoryParams;
+use crate::sends::SendRequest;
+use crate::service::{ChatError, ChatService, parse_chat_id};
 
 /// The gRPC face of [`ChatService`].
 pub struct ChatGrpcAdapter {
-    service: ChatService,
+    service: std::sync::Arc<ChatService>,
 }
 
 impl ChatGrpcAdapter {
     /// Wraps `service`.
-    pub fn new(service: ChatService) -> Self {
+    pub fn new(service: std::sync::Arc<ChatService>) -> Self {
         Self { service }
+    }
+
+    async fn key(
+        &self,
+        session: Option<proto::SessionRef>,
+    ) -> Result<talkapp_store::SessionKey, Status> {
+        let session = session.ok_or_else(|| {
+            talkapp_common::ErrorCode::ValidationFailed.to_grpc_status("session is required")
+        })?;
+        self.service
+            .session(&session.user_id, session.session_index)
+            .await
+            .map_err(to_status)
     }
 }
 
+fn optional(text: String) -> Option<String> {
+    (!text.is_empty()).then_some(text)
+}
+
+fn optional_date(unix: i64) -> Option<i64> {
+    (unix != 0).then_some(unix)
+}
+
 fn to_status(error: ChatError) -> Status {
-    let code = error.code();
-    match code.http_status() {
-        500.. => {
+    let (code, retry_after) = error.code();
+    let message = match code.http_status() {
+        500 => {
             tracing::warn!(%error, "chat call failed");
-            code.to_grpc_status("internal error")
+            "internal error".to_owned()
         }
-        _ => code.to_grpc_status(error.to_string()),
+        501.. => {
+            tracing::warn!(%error, "chat call failed");
+            error.to_string()
+        }
+        _ => {
+            tracing::info!(%error, "chat call refused");
+            error.to_string()
+        }
+    };
+    match retry_after {
+        Some(seconds) => code.to_grpc_status_with_retry(message, seconds),
+        None => code.to_grpc_status(message),
     }
 }
 
@@ -70,5 +106,267 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
         Ok(Response::new(proto::ListSessionsResponse {
             sessions: sessions.into_iter().map(to_proto_session).collect(),
         }))
+    }
+
+    async fn start_login(
+        &self,
+        request: Request<proto::StartLoginRequest>,
+    ) -> Result<Response<proto::StartLoginResponse>, Status> {
+        let request = request.into_inner();
+        let started = self
+            .service
+            .start_login(&request.user_id, &request.phone)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::StartLoginResponse {
+            login_id: started.login_id.to_string(),
+            expires_at: started
+                .expires_at
+                .to_rfc3339_opts(SecondsFormat::Millis, true),
+        }))
+    }
+
+    async fn submit_login_code(
+        &self,
+        request: Request<proto::SubmitLoginCodeRequest>,
+    ) -> Result<Response<proto::LoginStepResponse>, Status> {
+        let request = request.into_inner();
+        let step = self
+            .service
+            .submit_login_code(&request.user_id, &request.login_id, &request.code)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(to_proto_step(step)))
+    }
+
+    async fn submit_login_password(
+        &self,
+        request: Request<proto::SubmitLoginPasswordRequest>,
+    ) -> Result<Response<proto::LoginStepResponse>, Status> {
+        let request = request.into_inner();
+        let step = self
+            .service
+            .submit_login_password(&request.user_id, &request.login_id, &request.password)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(to_proto_step(step)))
+    }
+
+    async fn unlink_session(
+        &self,
+        request: Request<proto::UnlinkSessionRequest>,
+    ) -> Result<Response<proto::UnlinkSessionResponse>, Status> {
+        let request = request.into_inner();
+        self.service
+            .unlink_session(&request.user_id, request.session_index)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::UnlinkSessionResponse {}))
+    }
+
+    async fn list_chats(
+        &self,
+        request: Request<proto::ListChatsRequest>,
+    ) -> Result<Response<proto::ListChatsResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let archived = match request.archived.as_str() {
+            "" => None,
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => {
+                return Err(to_status(ChatError::InvalidArgument(
+                    "archived must be true or false".into(),
+                )));
+            }
+        };
+        let page = self
+            .service
+            .list_chats(
+                key,
+                optional(request.kind),
+                archived,
+                optional(request.cursor).as_deref(),
+                (request.limit > 0).then_some(request.limit),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::ListChatsResponse {
+            chats: page.chats.into_iter().map(to_proto_chat).collect(),
+            next_cursor: page.next_cursor.unwrap_or_default(),
+        }))
+    }
+
+    async fn get_chat(
+        &self,
+        request: Request<proto::GetChatRequest>,
+    ) -> Result<Response<proto::ChatDetails>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        let details = self.service.chat(key, chat_id).await.map_err(to_status)?;
+        Ok(Response::new(to_proto_details(details)))
+    }
+
+    async fn get_history(
+        &self,
+        request: Request<proto::GetHistoryRequest>,
+    ) -> Result<Response<proto::GetHistoryResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        let page = self
+            .service
+            .history(
+                key,
+                chat_id,
+                HistoryParams {
+                    before: optional(request.before),
+                    after: optional(request.after),
+                    from_date: optional_date(request.from_date),
+                    to_date: optional_date(request.to_date),
+                    limit: (request.limit > 0).then_some(request.limit),
+                },
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::GetHistoryResponse {
+            messages: page.messages.into_iter().map(to_proto_message).collect(),
+            next_cursor: page.next_cursor.unwrap_or_default(),
+            prev_cursor: page.prev_cursor.unwrap_or_default(),
+        }))
+    }
+
+    async fn send_message(
+        &self,
+        request: Request<proto::SendMessageRequest>,
+    ) -> Result<Response<proto::SendJob>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        let job = self
+            .service
+            .send_message(
+                key,
+                SendRequest {
+                    chat_id,
+                    text: request.text,
+                    reply_to: (request.reply_to > 0).then_some(request.reply_to),
+                    silent: request.silent,
+                    client_message_id: optional(request.client_message_id),
+                },
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(to_proto_job(job)))
+    }
+
+    async fn get_message_status(
+        &self,
+        request: Request<proto::GetMessageStatusRequest>,
+    ) -> Result<Response<proto::SendJob>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let job = self
+            .service
+            .message_status(key, &request.job_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(to_proto_job(job)))
+    }
+
+    async fn send_chat_action(
+        &self,
+        request: Request<proto::SendChatActionRequest>,
+    ) -> Result<Response<proto::SendChatActionResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        self.service
+            .send_chat_action(key, chat_id, &request.action, request.forwarded)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::SendChatActionResponse {}))
+    }
+
+    async fn mark_read(
+        &self,
+        request: Request<proto::MarkReadRequest>,
+    ) -> Result<Response<proto::MarkReadResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        self.service
+            .mark_read(key, chat_id, request.max_id, request.forwarded)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::MarkReadResponse {}))
+    }
+
+    async fn fetch_older_history(
+        &self,
+        request: Request<proto::FetchOlderHistoryRequest>,
+    ) -> Result<Response<proto::FetchOlderHistoryResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        let stored = self
+            .service
+            .fetch_older_local(
+                key,
+                chat_id,
+                request.below_id,
+                optional_date(request.down_to_date),
+                i32::try_from(request.limit).unwrap_or(100),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::FetchOlderHistoryResponse { stored }))
+    }
+
+    async fn fetch_chat_details(
+        &self,
+        request: Request<proto::GetChatRequest>,
+    ) -> Result<Response<proto::ChatDetails>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        let full = self
+            .service
+            .chat_full_local(key, chat_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::ChatDetails {
+            chat: Some(proto::Chat {
+                chat_id: chat_id.to_string(),
+                members_count: full.members_count.unwrap_or(-1),
+                ..proto::Chat::default()
+            }),
+            description: full.about,
+            pinned_message: full.pinned_message_id.map(|id| proto::Message {
+                id,
+                ..proto::Message::default()
+            }),
+            linked_chat_id: full
+                .linked_chat_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+            online_count: full.online_count.unwrap_or(-1),
+            details_complete: true,
+            ..proto::ChatDetails::default()
+        }))
+    }
+}
+
+fn to_proto_step(step: LinkStep) -> proto::LoginStepResponse {
+    proto::LoginStepResponse {
+        step: Some(match step {
+            LinkStep::PasswordNeeded { hint } => {
+                proto::login_step_response::Step::PasswordHint(hint)
+            }
+            LinkStep::Linked(session) => {
+                proto::login_step_response::Step::Session(to_proto_session(session))
+            }
+        }),
     }
 }

@@ -1,43 +1,200 @@
 //! The chat service: chats, history, send jobs, groups, contacts and profiles, and the
 //! host of linked Telegram accounts.
 //!
-//! Implemented so far: the list of a user's linked Telegram accounts (sessions). The
-//! Telegram-facing capabilities arrive with their issues.
+//! Implemented: linking Telegram accounts (login code, 2FA password, unlink); hosting
+//! them (each connected from exactly one replica, reconnected when it drops, its session
+//! kept sealed in the store); the chat cache filled by backfill and kept fresh from
+//! updates; reads (chat list, details, history with read-through); sends as durable,
+//! ordered, de-duplicated jobs. Groups, contacts, profiles and media are not yet.
 //!
 //! # Layout
 //! - [`service`]: the domain logic ([`service::ChatService`]), free of gRPC types.
 //! - [`grpc_adapter`]: maps the domain to `talkapp.chat.v1.ChatService`.
+//! - [`linking`]: the login steps, their state in the store.
+//! - [`host`]: [`host::SessionHost`], the supervised connections of the hosted accounts.
+//! - [`telegram`]: which Telegram to reach (real, external sandbox, in-process sandbox).
+//! - [`cache`]: the chat cache (backfill, updates, older history on demand).
+//! - [`reads`]: chat list, chat details, history.
+//! - [`sends`]: send jobs, the shard consumers and the per-account send workers.
+//! - [`ownership`]: which replica holds which shard (advisory locks, or all of them).
+//! - [`routing`]: reaching the host of an account from any replica.
+//! - [`hosting`]: what happens when shards and accounts arrive and leave.
 //! - [`Application`]: build and run, shared by `main.rs`, the all-in-one binary and tests.
 
+pub mod cache;
+pub mod events;
 pub mod grpc_adapter;
+pub mod host;
+pub mod hosting;
+pub mod linking;
+pub mod ownership;
+pub mod proto_views;
+pub mod reads;
+pub mod routing;
+pub mod sends;
 pub mod service;
+pub mod telegram;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use secrecy::ExposeSecret as _;
+use talkapp_bus::{Bus, JobQueue};
 use talkapp_common::config::Config;
 use talkapp_common::probe::Probe;
 use talkapp_common::service_host::ServiceHost;
 use talkapp_proto::chat::v1::chat_service_server::ChatServiceServer;
 use talkapp_proto::tonic;
 use talkapp_store::{Store, StoreProbe};
+use talkapp_telegram::account::AccountOptions;
+use talkapp_telegram::login::Login;
+use talkapp_tg_sandbox::SandboxHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::cache::{BackfillLimits, ChatCache};
+use crate::events::EventPublisher;
+use crate::host::SessionHost;
+use crate::hosting::{AccountLifecycle, CacheAndEvents, ShardHosting};
+use crate::linking::Linking;
+use crate::ownership::{LeaseBackend, LeaseTimings, Ownership};
+use crate::routing::Router;
+use crate::sends::{SendOptions, SendWorker, Sends};
+use crate::telegram::TelegramSetup;
+
+/// How often expired pending logins are purged.
+const LOGIN_PURGE_INTERVAL: Duration = Duration::from_secs(60);
+/// How often the accounts of held shards are compared with the store (accounts linked
+/// through another replica are connected by the shard's holder this way).
+const RECONCILE_INTERVAL: Duration = Duration::from_secs(3);
 
 /// The chat service, bound and ready to run.
 pub struct Application {
     host: ServiceHost,
+    sessions: Arc<SessionHost>,
+    worker: Arc<SendWorker>,
+    ownership: Arc<Ownership>,
+    hosting: CancellationToken,
+    store: Arc<dyn Store>,
+    sandbox: Option<Arc<SandboxHandle>>,
+    queue: Arc<dyn JobQueue>,
+}
+
+/// How this replica is reached by the others.
+fn advertised_url(config: &Config, listener: &TcpListener) -> String {
+    if !config.chat_service.advertise_url.is_empty() {
+        return config.chat_service.advertise_url.clone();
+    }
+    let address = listener.local_addr().unwrap_or(config.chat_service.listen);
+    let host = if address.ip().is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        address.ip()
+    };
+    format!("http://{host}:{}", address.port())
 }
 
 impl Application {
-    /// Builds the service on `listener` over `store`.
-    pub fn build(
+    /// Builds the service on `listener` over `store` and `bus`, reaching Telegram as
+    /// configured (starting an in-process sandbox when that is what is configured).
+    pub async fn build(
         config: &Config,
         store: Arc<dyn Store>,
+        bus: Bus,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
+        let telegram = TelegramSetup::from_config(config).await?;
+        Self::build_with(config, store, bus, listener, telegram)
+    }
+
+    /// Builds the service with Telegram set up already (tests bring their own).
+    pub fn build_with(
+        config: &Config,
+        store: Arc<dyn Store>,
+        bus: Bus,
+        listener: TcpListener,
+        telegram: TelegramSetup,
+    ) -> anyhow::Result<Self> {
+        let queue = Arc::clone(&bus.jobs);
         let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(StoreProbe(Arc::clone(&store)))];
         probes.extend(talkapp_common::probe::broker_and_cache_probes(config)?);
-        let adapter = grpc_adapter::ChatGrpcAdapter::new(service::ChatService::new(store));
+        let sealer = telegram::session_sealer(config)?;
+        let hosting = CancellationToken::new();
+        let cache = ChatCache::new(Arc::clone(&store));
+        let sessions = SessionHost::new(
+            Arc::clone(&store),
+            telegram.endpoint.clone(),
+            sealer.clone(),
+            AccountOptions {
+                keepalive: Duration::from_secs(config.telegram.keepalive_secs),
+                ..AccountOptions::default()
+            },
+            hosting.clone(),
+        );
+        let backend = match config.sqlite_path() {
+            Some(_) => LeaseBackend::Local,
+            None => LeaseBackend::Postgres {
+                url: config.database.url.expose_secret().to_owned(),
+            },
+        };
+        let ownership = Ownership::new(
+            advertised_url(config, &listener),
+            backend,
+            LeaseTimings::default(),
+        );
+        let router = Arc::new(Router::new(Arc::clone(&ownership), Arc::clone(&sessions)));
+        let reads = Arc::new(reads::Reads::new(
+            Arc::clone(&store),
+            cache.clone(),
+            Arc::clone(&router),
+        ));
+        let events = Arc::new(EventPublisher::new(
+            Arc::clone(&store),
+            Arc::clone(&bus.events),
+            Arc::clone(&reads),
+            hosting.clone(),
+        ));
+        let worker = SendWorker::new(
+            Arc::clone(&store),
+            Arc::clone(&queue),
+            Arc::clone(&sessions),
+            Arc::clone(&events),
+            SendOptions {
+                max_attempts: config.sends.max_attempts,
+                prefetch: config.sends.prefetch,
+                max_backoff: Duration::from_secs(config.sends.max_backoff_secs),
+                ..SendOptions::default()
+            },
+            hosting.clone(),
+        );
+        sessions.set_handlers(
+            Arc::new(CacheAndEvents {
+                cache: cache.clone(),
+                events,
+            }),
+            Arc::new(AccountLifecycle {
+                cache,
+                worker: Arc::clone(&worker),
+                limits: BackfillLimits::default(),
+            }),
+        );
+        let linking = Linking::new(
+            Arc::clone(&store),
+            Login::new(telegram.endpoint),
+            sealer,
+            config.telegram.login_ttl_secs,
+            config.telegram.max_login_attempts,
+        );
+        let service = Arc::new(service::ChatService::new(
+            Arc::clone(&store),
+            linking,
+            Arc::clone(&sessions),
+            Arc::clone(&ownership),
+            reads,
+            Sends::new(Arc::clone(&store), Arc::clone(&queue)),
+            router,
+        ));
+        let adapter = grpc_adapter::ChatGrpcAdapter::new(service);
         let routes = tonic::service::Routes::new(ChatServiceServer::new(adapter));
         Ok(Self {
             host: ServiceHost::new(
@@ -47,6 +204,13 @@ impl Application {
                 probes,
                 config.probes.clone(),
             ),
+            sessions,
+            worker,
+            ownership,
+            hosting,
+            store,
+            sandbox: telegram.sandbox,
+            queue,
         })
     }
 
@@ -55,9 +219,101 @@ impl Application {
         self.host.port()
     }
 
-    /// Serves until `shutdown` is cancelled.
+    /// The hosted accounts.
+    pub fn sessions(&self) -> Arc<SessionHost> {
+        Arc::clone(&self.sessions)
+    }
+
+    /// Which shards this replica holds.
+    pub fn ownership(&self) -> Arc<Ownership> {
+        Arc::clone(&self.ownership)
+    }
+
+    /// The send-job queues.
+    pub fn queue(&self) -> Arc<dyn JobQueue> {
+        Arc::clone(&self.queue)
+    }
+
+    /// The in-process sandbox, when this service runs one.
+    pub fn sandbox(&self) -> Option<Arc<SandboxHandle>> {
+        self.sandbox.clone()
+    }
+
+    /// Takes its share of the shards (connecting their accounts, consuming their send
+    /// queues) and serves until `shutdown` is cancelled; then drains in-flight calls,
+    /// hands its shards back and disconnects the accounts (their last state written).
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        self.host.run_until_stopped(shutdown).await
+        let sessions = Arc::clone(&self.sessions);
+        let leasing = tokio::spawn(Arc::clone(&self.ownership).run(
+            Arc::new(ShardHosting {
+                host: Arc::clone(&self.sessions),
+                worker: Arc::clone(&self.worker),
+            }),
+            self.hosting.clone(),
+        ));
+        tokio::spawn(reconcile_hosted_accounts(
+            Arc::clone(&self.sessions),
+            Arc::clone(&self.ownership),
+            self.hosting.clone(),
+        ));
+        tokio::spawn(purge_expired_logins(
+            Arc::clone(&self.store),
+            self.hosting.clone(),
+        ));
+        let served = self.host.run_until_stopped(shutdown).await;
+        self.hosting.cancel();
+        if let Err(error) = leasing.await {
+            tracing::warn!(%error, "lease task failed");
+        }
+        sessions.stopped().await;
+        if let Some(sandbox) = &self.sandbox
+            && let Err(error) = sandbox.save().await
+        {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "cannot save the sandbox state"
+            );
+        }
+        served
+    }
+}
+
+async fn reconcile_hosted_accounts(
+    sessions: Arc<SessionHost>,
+    ownership: Arc<Ownership>,
+    stop: CancellationToken,
+) {
+    let mut interval = tokio::time::interval(RECONCILE_INTERVAL);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = interval.tick() => {}
+        }
+        let held = ownership.held();
+        if held.is_empty() {
+            continue;
+        }
+        if let Err(error) = sessions.host_shards(&held).await {
+            tracing::debug!(%error, "cannot compare hosted accounts with the store");
+        }
+    }
+}
+
+async fn purge_expired_logins(store: Arc<dyn Store>, stop: CancellationToken) {
+    let mut interval = tokio::time::interval(LOGIN_PURGE_INTERVAL);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = interval.tick() => {}
+        }
+        match store
+            .delete_expired_telegram_logins(talkapp_store::now())
+            .await
+        {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "expired logins purged"),
+            Err(error) => tracing::warn!(%error, "cannot purge expired logins"),
+        }
     }
 }
 
@@ -66,7 +322,8 @@ impl Application {
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let store = talkapp_store::connect(&config.database).await?;
     let listener = talkapp_common::service_host::bind(config.chat_service.listen).await?;
-    Application::build(&config, store, listener)?
+    Application::build(&config, store, Bus::from_config(&config.amqp), listener)
+        .await?
         .run_until_stopped(shutdown)
         .await
 }

@@ -1,10 +1,25 @@
 //! Chat domain logic, independent of the transport.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use talkapp_common::ErrorCode;
-use talkapp_store::{Store, StoreError, TelegramSession};
+use talkapp_proto::chat::v1 as proto;
+use talkapp_store::{SendJob, SessionKey, Store, StoreError, TelegramSession};
+use talkapp_telegram::error::TelegramError;
+use talkapp_telegram::model::{ChatAction, ChatFullInfo};
 use uuid::Uuid;
+
+use crate::host::SessionHost;
+use crate::linking::{LinkError, LinkStep, Linking, StartedLogin};
+use crate::ownership::Ownership;
+use crate::reads::{ChatDetailsView, ChatPage, HistoryPage, HistoryParams, ReadError, Reads};
+use crate::routing::{Route, Router};
+use crate::sends::{SendError, SendRequest, Sends};
+
+/// How long a session known to exist is not looked up again.
+const SESSION_CHECK_TTL: Duration = Duration::from_secs(10);
 
 /// Why a chat operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -12,40 +27,415 @@ pub enum ChatError {
     /// The request is not acceptable.
     #[error("{0}")]
     InvalidArgument(String),
+    /// The user has no such linked account.
+    #[error("no linked telegram account {0}")]
+    SessionNotFound(u32),
+    /// No such send job.
+    #[error("no such send job")]
+    JobNotFound,
+    /// Linking failed.
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    /// A read failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// A send was not accepted.
+    #[error(transparent)]
+    Send(#[from] SendError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
+fn telegram_code(error: &TelegramError) -> (ErrorCode, Option<u64>) {
+    match error {
+        TelegramError::FloodWait { seconds } => {
+            (ErrorCode::TelegramFloodWait, Some(u64::from(*seconds)))
+        }
+        TelegramError::UnknownChat(_) => (ErrorCode::NotFound, None),
+        TelegramError::Refused { code: 403, .. } => (ErrorCode::Forbidden, None),
+        TelegramError::Refused { .. } => (ErrorCode::ValidationFailed, None),
+        TelegramError::Unavailable(_) | TelegramError::NotConnected => {
+            (ErrorCode::TelegramUnavailable, Some(5))
+        }
+        TelegramError::LoggedOut(_) => (ErrorCode::Forbidden, None),
+        TelegramError::Internal(_) => (ErrorCode::Internal, None),
+    }
+}
+
 impl ChatError {
-    /// The stable code for this error.
-    pub fn code(&self) -> ErrorCode {
+    /// The stable code for this error, and the seconds to wait where that applies.
+    pub fn code(&self) -> (ErrorCode, Option<u64>) {
         match self {
-            Self::InvalidArgument(_) => ErrorCode::ValidationFailed,
-            Self::Store(StoreError::Conflict(_)) => ErrorCode::ValidationFailed,
-            Self::Store(StoreError::Unavailable(_)) => ErrorCode::ServiceUnavailable,
-            Self::Store(StoreError::Internal(_)) => ErrorCode::Internal,
+            Self::InvalidArgument(_)
+            | Self::Read(ReadError::Invalid(_))
+            | Self::Send(SendError::Invalid(_)) => (ErrorCode::ValidationFailed, None),
+            Self::SessionNotFound(_)
+            | Self::JobNotFound
+            | Self::Read(ReadError::ChatNotFound(_)) => (ErrorCode::NotFound, None),
+            Self::Link(error) => error.code(),
+            Self::Read(ReadError::Unavailable) => (ErrorCode::TelegramUnavailable, Some(5)),
+            Self::Read(ReadError::Telegram(error)) => telegram_code(error),
+            Self::Read(ReadError::Peer(_)) => (ErrorCode::ServiceUnavailable, Some(2)),
+            Self::Store(error)
+            | Self::Read(ReadError::Store(error))
+            | Self::Send(SendError::Store(error)) => match error {
+                StoreError::Conflict(_) => (ErrorCode::ValidationFailed, None),
+                StoreError::Unavailable(_) => (ErrorCode::ServiceUnavailable, Some(2)),
+                StoreError::Internal(_) => (ErrorCode::Internal, None),
+            },
         }
     }
 }
 
+fn parse_uuid(field: &str, value: &str) -> Result<Uuid, ChatError> {
+    Uuid::parse_str(value)
+        .map_err(|_| ChatError::InvalidArgument(format!("{field} must be a UUID")))
+}
+
+/// Parses a Bot-API-style chat id.
+pub fn parse_chat_id(value: &str) -> Result<i64, ChatError> {
+    value
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id != 0)
+        .ok_or_else(|| ChatError::InvalidArgument("chat_id must be a Telegram chat id".into()))
+}
+
 /// The chat service's operations.
-#[derive(Clone)]
 pub struct ChatService {
     store: Arc<dyn Store>,
+    linking: Linking,
+    host: Arc<SessionHost>,
+    ownership: Arc<Ownership>,
+    reads: Arc<Reads>,
+    sends: Sends,
+    router: Arc<Router>,
+    known_sessions: Mutex<HashMap<SessionKey, Instant>>,
 }
 
 impl ChatService {
-    /// A service over `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+    /// The service's parts.
+    pub fn new(
+        store: Arc<dyn Store>,
+        linking: Linking,
+        host: Arc<SessionHost>,
+        ownership: Arc<Ownership>,
+        reads: Arc<Reads>,
+        sends: Sends,
+        router: Arc<Router>,
+    ) -> Self {
+        Self {
+            store,
+            linking,
+            host,
+            ownership,
+            reads,
+            sends,
+            router,
+            known_sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The linked account `user_id`/`session_index`, checked to exist.
+    pub async fn session(
+        &self,
+        user_id: &str,
+        session_index: u32,
+    ) -> Result<SessionKey, ChatError> {
+        let key = SessionKey {
+            user_id: parse_uuid("user_id", user_id)?,
+            session_index,
+        };
+        if session_index == 0 {
+            return Err(ChatError::InvalidArgument(
+                "session_index starts at 1".into(),
+            ));
+        }
+        let fresh = self
+            .known_sessions
+            .lock()
+            .ok()
+            .and_then(|known| known.get(&key).copied())
+            .is_some_and(|at| at.elapsed() < SESSION_CHECK_TTL);
+        if fresh {
+            return Ok(key);
+        }
+        if self
+            .store
+            .hosted_session(key.user_id, key.session_index)
+            .await?
+            .is_none()
+        {
+            return Err(ChatError::SessionNotFound(session_index));
+        }
+        if let Ok(mut known) = self.known_sessions.lock() {
+            if known.len() > 100_000 {
+                known.clear();
+            }
+            known.insert(key, Instant::now());
+        }
+        Ok(key)
+    }
+
+    fn forget_session(&self, key: SessionKey) {
+        if let Ok(mut known) = self.known_sessions.lock() {
+            known.remove(&key);
+        }
     }
 
     /// The Telegram accounts `user_id` has linked, by `session_index`.
     #[tracing::instrument(skip(self))]
     pub async fn list_sessions(&self, user_id: &str) -> Result<Vec<TelegramSession>, ChatError> {
-        let user_id = Uuid::parse_str(user_id)
-            .map_err(|_| ChatError::InvalidArgument("user_id must be a UUID".into()))?;
+        let user_id = parse_uuid("user_id", user_id)?;
         Ok(self.store.telegram_sessions(user_id).await?)
+    }
+
+    /// Starts linking the account of `phone`.
+    #[tracing::instrument(skip_all)]
+    pub async fn start_login(&self, user_id: &str, phone: &str) -> Result<StartedLogin, ChatError> {
+        let user_id = parse_uuid("user_id", user_id)?;
+        Ok(self.linking.start(user_id, phone).await?)
+    }
+
+    /// Checks a login code; connects the account when it is linked.
+    #[tracing::instrument(skip_all)]
+    pub async fn submit_login_code(
+        &self,
+        user_id: &str,
+        login_id: &str,
+        code: &str,
+    ) -> Result<LinkStep, ChatError> {
+        let user_id = parse_uuid("user_id", user_id)?;
+        let login_id = parse_uuid("login_id", login_id)?;
+        let step = self.linking.submit_code(user_id, login_id, code).await?;
+        self.connect_if_linked(&step).await?;
+        Ok(step)
+    }
+
+    /// Checks a 2FA password; connects the account.
+    #[tracing::instrument(skip_all)]
+    pub async fn submit_login_password(
+        &self,
+        user_id: &str,
+        login_id: &str,
+        password: &str,
+    ) -> Result<LinkStep, ChatError> {
+        let user_id = parse_uuid("user_id", user_id)?;
+        let login_id = parse_uuid("login_id", login_id)?;
+        let step = self
+            .linking
+            .submit_password(user_id, login_id, password)
+            .await?;
+        self.connect_if_linked(&step).await?;
+        Ok(step)
+    }
+
+    /// A newly linked account is connected by whichever replica holds its shard: here
+    /// at once when that is this one, else by the holder's next look at its shards.
+    async fn connect_if_linked(&self, step: &LinkStep) -> Result<(), ChatError> {
+        if let LinkStep::Linked(session) = step
+            && let Some(hosted) = self
+                .store
+                .hosted_session(session.user_id, session.session_index)
+                .await?
+        {
+            self.host_if_held(hosted);
+        }
+        Ok(())
+    }
+
+    fn host_if_held(&self, hosted: talkapp_store::HostedSession) {
+        let shard = talkapp_store::shard_of(hosted.session.user_id, hosted.session.session_index);
+        if self.ownership.holds(shard) {
+            self.host.host(hosted);
+        }
+    }
+
+    /// Disconnects the account, logs it out at Telegram and forgets it and its cache.
+    #[tracing::instrument(skip(self))]
+    pub async fn unlink_session(&self, user_id: &str, session_index: u32) -> Result<(), ChatError> {
+        let user_id = parse_uuid("user_id", user_id)?;
+        if session_index == 0 {
+            return Err(ChatError::InvalidArgument(
+                "session_index starts at 1".into(),
+            ));
+        }
+        let key = SessionKey {
+            user_id,
+            session_index,
+        };
+        self.host.release(key).await;
+        match self.linking.unlink(user_id, session_index).await {
+            Ok(()) => {
+                self.forget_session(key);
+                self.store.clear_cache(key).await?;
+                Ok(())
+            }
+            Err(error) => {
+                // Not logged out (Telegram away): the account stays linked, so it must stay
+                // connected too.
+                if let Ok(Some(hosted)) = self.store.hosted_session(user_id, session_index).await {
+                    self.host_if_held(hosted);
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    /// A page of the account's chats.
+    pub async fn list_chats(
+        &self,
+        key: SessionKey,
+        kind: Option<String>,
+        archived: Option<bool>,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<ChatPage, ChatError> {
+        Ok(self
+            .reads
+            .list_chats(key, kind, archived, cursor, limit)
+            .await?)
+    }
+
+    /// A chat with its details.
+    pub async fn chat(&self, key: SessionKey, chat_id: i64) -> Result<ChatDetailsView, ChatError> {
+        Ok(self.reads.chat_details(key, chat_id).await?)
+    }
+
+    /// A page of a chat's history.
+    pub async fn history(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        params: HistoryParams,
+    ) -> Result<HistoryPage, ChatError> {
+        Ok(self.reads.history(key, chat_id, params).await?)
+    }
+
+    /// Queues a message; the chat must be one the account knows.
+    pub async fn send_message(
+        &self,
+        key: SessionKey,
+        request: SendRequest,
+    ) -> Result<SendJob, ChatError> {
+        if self
+            .store
+            .cached_chat(key, request.chat_id)
+            .await?
+            .is_none()
+        {
+            return Err(ReadError::ChatNotFound(request.chat_id).into());
+        }
+        Ok(self.sends.submit(key, request).await?)
+    }
+
+    /// Where a send job stands.
+    pub async fn message_status(
+        &self,
+        key: SessionKey,
+        job_id: &str,
+    ) -> Result<SendJob, ChatError> {
+        let job_id = parse_uuid("job_id", job_id)?;
+        self.store
+            .send_job(key, job_id)
+            .await?
+            .ok_or(ChatError::JobNotFound)
+    }
+
+    /// Fetches older history into the cache (this replica hosts the account).
+    pub async fn fetch_older_local(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        below_id: i32,
+        down_to_date: Option<i64>,
+        limit: i32,
+    ) -> Result<u32, ChatError> {
+        Ok(self
+            .reads
+            .fetch_older_local(key, chat_id, below_id, down_to_date, limit.clamp(1, 1000))
+            .await?)
+    }
+
+    /// Tells the chat what the user is doing, through the account's host.
+    pub async fn send_chat_action(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        action: &str,
+        forwarded: bool,
+    ) -> Result<(), ChatError> {
+        let chat_action = match action {
+            "typing" => ChatAction::Typing,
+            "cancel" => ChatAction::Cancel,
+            "recording_voice" => ChatAction::RecordingVoice,
+            "recording_video" => ChatAction::RecordingVideo,
+            "uploading_photo" => ChatAction::UploadingPhoto,
+            "uploading_video" => ChatAction::UploadingVideo,
+            "uploading_document" => ChatAction::UploadingDocument,
+            _ => {
+                return Err(ChatError::InvalidArgument(
+                    "action must be typing, cancel, recording_voice, recording_video, uploading_photo, uploading_video or uploading_document".into(),
+                ));
+            }
+        };
+        match self.router.route(key) {
+            Route::Local(account) => account
+                .set_typing(chat_id, chat_action)
+                .await
+                .map_err(|error| ReadError::Telegram(error).into()),
+            Route::Remote(mut client) if !forwarded => client
+                .send_chat_action(proto::SendChatActionRequest {
+                    session: Some(crate::routing::session_ref(key)),
+                    chat_id: chat_id.to_string(),
+                    action: action.to_owned(),
+                    forwarded: true,
+                })
+                .await
+                .map(drop)
+                .map_err(|status| ReadError::Peer(status.message().to_owned()).into()),
+            Route::Remote(_) | Route::Unavailable => Err(ReadError::Unavailable.into()),
+        }
+    }
+
+    /// Marks the chat read up to `max_id` (0: all), through the account's host.
+    pub async fn mark_read(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        max_id: i32,
+        forwarded: bool,
+    ) -> Result<(), ChatError> {
+        if self.store.cached_chat(key, chat_id).await?.is_none() {
+            return Err(ReadError::ChatNotFound(chat_id).into());
+        }
+        match self.router.route(key) {
+            Route::Local(account) => account
+                .read_history(chat_id, max_id.max(0))
+                .await
+                .map_err(|error| ReadError::Telegram(error).into()),
+            Route::Remote(mut client) if !forwarded => client
+                .mark_read(proto::MarkReadRequest {
+                    session: Some(crate::routing::session_ref(key)),
+                    chat_id: chat_id.to_string(),
+                    max_id,
+                    forwarded: true,
+                })
+                .await
+                .map(drop)
+                .map_err(|status| ReadError::Peer(status.message().to_owned()).into()),
+            Route::Remote(_) | Route::Unavailable => Err(ReadError::Unavailable.into()),
+        }
+    }
+
+    /// What Telegram tells of a chat (this replica hosts the account).
+    pub async fn chat_full_local(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+    ) -> Result<ChatFullInfo, ChatError> {
+        Ok(self.reads.full_info_local(key, chat_id).await?)
     }
 }

@@ -7,6 +7,9 @@ use talkapp_common::grpc::TraceContextInterceptor;
 use talkapp_common::probe::ProbeOutcome;
 use talkapp_proto::chat::v1 as chat;
 use talkapp_proto::chat::v1::chat_service_client::ChatServiceClient;
+use talkapp_proto::realtime::v1 as realtime;
+use talkapp_proto::realtime::v1::realtime_service_client::RealtimeServiceClient;
+use talkapp_proto::tonic::Streaming;
 use talkapp_proto::tonic::codegen::InterceptedService;
 use talkapp_proto::tonic::transport::{Channel, Endpoint};
 use talkapp_proto::tonic_health::pb::HealthCheckRequest;
@@ -50,6 +53,7 @@ struct HealthTarget {
 /// Connections to every service (opened lazily, re-established after a service restart).
 pub struct ServiceClients {
     chat: ChatServiceClient<InterceptedService<Channel, TraceContextInterceptor>>,
+    realtime: RealtimeServiceClient<InterceptedService<Channel, TraceContextInterceptor>>,
     health: Vec<HealthTarget>,
 }
 
@@ -70,6 +74,14 @@ impl ServiceClients {
         call_timeout: Duration,
     ) -> anyhow::Result<Self> {
         let chat_channel = lazy_channel(&endpoints.chat, call_timeout)?;
+        // Event streams last as long as their WebSocket: no call timeout on this channel
+        // (its unary calls are quick).
+        let realtime_channel = Endpoint::from_shared(endpoints.realtime.clone())?
+            .connect_timeout(Duration::from_secs(1))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_while_idle(true)
+            .connect_lazy();
         let health = vec![
             HealthTarget {
                 name: "chat-service",
@@ -94,6 +106,10 @@ impl ServiceClients {
         ];
         Ok(Self {
             chat: ChatServiceClient::with_interceptor(chat_channel, TraceContextInterceptor),
+            realtime: RealtimeServiceClient::with_interceptor(
+                realtime_channel,
+                TraceContextInterceptor,
+            ),
             health,
         })
     }
@@ -108,6 +124,198 @@ impl ServiceClients {
             })
             .await?;
         Ok(response.into_inner().sessions)
+    }
+
+    /// Starts linking the account of `phone`.
+    pub async fn start_login(
+        &self,
+        user_id: Uuid,
+        phone: &str,
+    ) -> Result<chat::StartLoginResponse, ApiError> {
+        let response = self
+            .chat
+            .clone()
+            .start_login(chat::StartLoginRequest {
+                user_id: user_id.to_string(),
+                phone: phone.to_owned(),
+            })
+            .await?;
+        Ok(response.into_inner())
+    }
+
+    /// Checks a login code.
+    pub async fn submit_login_code(
+        &self,
+        user_id: Uuid,
+        login_id: &str,
+        code: &str,
+    ) -> Result<chat::LoginStepResponse, ApiError> {
+        let response = self
+            .chat
+            .clone()
+            .submit_login_code(chat::SubmitLoginCodeRequest {
+                user_id: user_id.to_string(),
+                login_id: login_id.to_owned(),
+                code: code.to_owned(),
+            })
+            .await?;
+        Ok(response.into_inner())
+    }
+
+    /// Checks a 2FA password.
+    pub async fn submit_login_password(
+        &self,
+        user_id: Uuid,
+        login_id: &str,
+        password: &str,
+    ) -> Result<chat::LoginStepResponse, ApiError> {
+        let response = self
+            .chat
+            .clone()
+            .submit_login_password(chat::SubmitLoginPasswordRequest {
+                user_id: user_id.to_string(),
+                login_id: login_id.to_owned(),
+                password: password.to_owned(),
+            })
+            .await?;
+        Ok(response.into_inner())
+    }
+
+    /// Logs a linked account out and forgets it.
+    pub async fn unlink_session(&self, user_id: Uuid, session_index: u32) -> Result<(), ApiError> {
+        self.chat
+            .clone()
+            .unlink_session(chat::UnlinkSessionRequest {
+                user_id: user_id.to_string(),
+                session_index,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// A page of an account's chats.
+    pub async fn list_chats(
+        &self,
+        request: chat::ListChatsRequest,
+    ) -> Result<chat::ListChatsResponse, ApiError> {
+        Ok(self.chat.clone().list_chats(request).await?.into_inner())
+    }
+
+    /// A chat's details.
+    pub async fn chat_details(
+        &self,
+        request: chat::GetChatRequest,
+    ) -> Result<chat::ChatDetails, ApiError> {
+        Ok(self.chat.clone().get_chat(request).await?.into_inner())
+    }
+
+    /// A page of a chat's history.
+    pub async fn history(
+        &self,
+        request: chat::GetHistoryRequest,
+    ) -> Result<chat::GetHistoryResponse, ApiError> {
+        Ok(self.chat.clone().get_history(request).await?.into_inner())
+    }
+
+    /// Queues a message.
+    pub async fn send_message(
+        &self,
+        request: chat::SendMessageRequest,
+    ) -> Result<chat::SendJob, ApiError> {
+        Ok(self.chat.clone().send_message(request).await?.into_inner())
+    }
+
+    /// Where a send job stands.
+    pub async fn message_status(
+        &self,
+        request: chat::GetMessageStatusRequest,
+    ) -> Result<chat::SendJob, ApiError> {
+        Ok(self
+            .chat
+            .clone()
+            .get_message_status(request)
+            .await?
+            .into_inner())
+    }
+
+    /// Tells a chat what the user is doing.
+    pub async fn send_chat_action(
+        &self,
+        request: chat::SendChatActionRequest,
+    ) -> Result<(), ApiError> {
+        self.chat.clone().send_chat_action(request).await?;
+        Ok(())
+    }
+
+    /// Marks a chat read.
+    pub async fn mark_read(&self, request: chat::MarkReadRequest) -> Result<(), ApiError> {
+        self.chat.clone().mark_read(request).await?;
+        Ok(())
+    }
+
+    /// An account's event stream, and (without `since`) the id it starts after; `None`
+    /// there means the log was empty (resume with `from_log_start`).
+    pub async fn subscribe_events(
+        &self,
+        request: realtime::SubscribeRequest,
+    ) -> Result<(Streaming<realtime::Event>, Option<i64>), ApiError> {
+        let response = self.realtime.clone().subscribe(request).await?;
+        let start_after = response
+            .metadata()
+            .get(realtime::START_AFTER_METADATA)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse().ok());
+        Ok((response.into_inner(), start_after))
+    }
+
+    /// How many live connections a user has.
+    pub async fn presence(&self, user_id: Uuid) -> Result<u32, ApiError> {
+        Ok(self
+            .realtime
+            .clone()
+            .presence(realtime::PresenceRequest {
+                user_id: user_id.to_string(),
+            })
+            .await?
+            .into_inner()
+            .connections)
+    }
+
+    /// Registers a browser's push subscription.
+    pub async fn add_push_subscription(
+        &self,
+        request: realtime::PushSubscription,
+    ) -> Result<realtime::PushSubscriptionsReply, ApiError> {
+        Ok(self
+            .realtime
+            .clone()
+            .add_push_subscription(request)
+            .await?
+            .into_inner())
+    }
+
+    /// Forgets a browser's push subscription.
+    pub async fn remove_push_subscription(
+        &self,
+        request: realtime::RemovePushSubscriptionRequest,
+    ) -> Result<realtime::PushSubscriptionsReply, ApiError> {
+        Ok(self
+            .realtime
+            .clone()
+            .remove_push_subscription(request)
+            .await?
+            .into_inner())
+    }
+
+    /// The VAPID public key for `applicationServerKey`.
+    pub async fn push_public_key(&self) -> Result<String, ApiError> {
+        Ok(self
+            .realtime
+            .clone()
+            .push_public_key(realtime::PushPublicKeyRequest {})
+            .await?
+            .into_inner()
+            .public_key)
     }
 
     /// Each service's gRPC health, each check bounded by `timeout`.

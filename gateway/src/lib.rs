@@ -12,17 +12,21 @@
 //! - [`problem`]: the error type and the problem+json rewriting.
 //! - [`clients`]: typed gRPC clients of the services.
 //! - [`middleware`]: request spans and metrics.
+//! - [`cors`]: CORS for browsers on other origins (`gateway.cors_allowed_origins`).
 //! - [`rate_limit`]: per-address and per-user limits (GCRA in Redis or memory).
 //! - [`openapi`]: the OpenAPI document.
+//! - [`ws`]: the WebSocket of events (tickets, frames, connections).
 
 pub mod auth;
 pub mod clients;
+pub mod cors;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
 pub mod routes;
 pub mod state;
+pub mod ws;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +50,7 @@ use crate::state::AppState;
 pub struct Application {
     server: actix_web::dev::Server,
     port: u16,
+    ws_connections: Arc<ws::registry::Connections>,
 }
 
 impl Application {
@@ -81,7 +86,26 @@ impl Application {
                     &config.rate_limit.redis_key_prefix,
                 )?)
             };
+        let ws_secret = auth::tokens::signing_secret(config)?;
+        let ws_tickets = if config.redis.url.expose_secret().is_empty() {
+            ws::tickets::WsTickets::local(&ws_secret)
+        } else {
+            ws::tickets::WsTickets::redis(
+                &ws_secret,
+                redis::aio::ConnectionManager::new_lazy_with_config(
+                    redis::Client::open(config.redis.url.expose_secret())?,
+                    redis::aio::ConnectionManagerConfig::new()
+                        .set_connection_timeout(Some(Duration::from_secs(2)))
+                        .set_response_timeout(Some(Duration::from_secs(2))),
+                )?,
+                &config.redis.prefix,
+            )
+        };
+        let ws_connections =
+            ws::registry::Connections::new(config.gateway.ws_max_connections_per_user);
         let state = web::Data::new(AppState {
+            ws_tickets,
+            ws_connections: Arc::clone(&ws_connections),
             rate_limiter: rate_limit::RateLimiter::new(&config.rate_limit, Some(limiter_store)),
             config: Arc::new(config.clone()),
             verifier: TokenVerifier::new(&config.auth, access_tokens.clone(), Arc::clone(&store))?,
@@ -98,6 +122,9 @@ impl Application {
         let port = listener.local_addr()?.port();
         let json_limit = config.gateway.max_json_body_bytes;
         let builtin_accounts = config.auth.builtin_enabled;
+        let cors = cors::Cors::new(&config.gateway.cors_allowed_origins);
+        // One ledger for every worker: a token's second arrival may reach another one.
+        let refresh_reuse = web::Data::new(auth::refresh_reuse::RefreshReuse::from_config(config)?);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -105,9 +132,13 @@ impl Application {
                 .app_data(problem::extractor_config::path())
                 .app_data(problem::extractor_config::query())
                 .app_data(web::PayloadConfig::new(json_limit))
+                .app_data(refresh_reuse.clone())
                 .configure(|service_config| routes::configure(service_config, builtin_accounts))
                 .default_service(web::to(not_found))
                 .wrap(ErrorHandlers::new().default_handler(problem::rewrite_bare_errors))
+                // Outside the rewriting above: /auth/v1 answers GoTrue's errors, not problems.
+                .wrap(from_fn(routes::auth::gotrue::error::keep_gotrue_errors))
+                .wrap(cors.clone())
                 .wrap(from_fn(middleware::request_telemetry))
         })
         .listen(listener)?
@@ -120,6 +151,7 @@ impl Application {
         Ok(Self {
             server: server.run(),
             port,
+            ws_connections,
         })
     }
 
@@ -132,8 +164,12 @@ impl Application {
     /// finish (up to `gateway.shutdown_grace_secs`).
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let handle = self.server.handle();
+        let ws_connections = self.ws_connections;
         tokio::spawn(async move {
             shutdown.cancelled().await;
+            // Sockets close at once ("going away": their clients reconnect elsewhere with
+            // `since`); requests in flight get the grace period.
+            ws_connections.stop_all();
             handle.stop(true).await;
         });
         tracing::info!(port = self.port, "gateway serving");

@@ -181,7 +181,13 @@ impl From<talkapp_store::StoreError> for ApiError {
 impl From<tonic::Status> for ApiError {
     fn from(status: tonic::Status) -> Self {
         let code = ErrorCode::from_grpc_status(&status);
-        if code.http_status() >= 500 {
+        // A service's own 5xx outcomes (Telegram away) say what happened; only
+        // transport-level failures and internal errors get the generic reply.
+        let generic = matches!(
+            code,
+            ErrorCode::Internal | ErrorCode::ServiceUnavailable | ErrorCode::Timeout
+        );
+        if generic && code.http_status() >= 500 {
             let mut api_error = ApiError::internal(format!("service call failed: {status}"));
             api_error.code = code;
             if code != ErrorCode::Internal {
@@ -190,7 +196,9 @@ impl From<tonic::Status> for ApiError {
             }
             return api_error;
         }
-        ApiError::new(code, status.message().to_owned())
+        let mut api_error = ApiError::new(code, status.message().to_owned());
+        api_error.retry_after_secs = talkapp_common::error_code::retry_after_secs(&status);
+        api_error
     }
 }
 

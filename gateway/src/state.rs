@@ -10,6 +10,7 @@ use crate::auth::tokens::AccessTokens;
 use crate::auth::verifier::TokenVerifier;
 use crate::clients::ServiceClients;
 use crate::rate_limit::RateLimiter;
+use crate::ws::tickets::WsTickets;
 
 /// Shared by every worker; cloned cheaply through `web::Data`.
 pub struct AppState {
@@ -27,6 +28,10 @@ pub struct AppState {
     pub probes: Vec<Arc<dyn Probe>>,
     /// Request rate limits.
     pub rate_limiter: RateLimiter,
+    /// WebSocket tickets.
+    pub ws_tickets: WsTickets,
+    /// Live WebSocket connections.
+    pub ws_connections: Arc<crate::ws::registry::Connections>,
 }
 
 impl AppState {

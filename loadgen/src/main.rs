@@ -16,25 +16,48 @@
 //! ```
 //!
 //! Scenarios: `me` (`GET /auth/me`), `sessions` (`GET /me/sessions/{user_id}`, through
-//! the chat service), `healthz` (no auth). More arrive with the endpoints they measure.
+//! the chat service), `healthz` (no auth), and, for users with a linked Telegram account,
+//! `chats` (`GET /me/chats/...`), `history` (`GET /me/chat/messages/...`, 50 messages of
+//! the user's first private chat) and `send` (`POST /me/send_message/...`, the 202).
+//!
+//! The chat scenarios need each user to have a sandbox account linked: with `--link`,
+//! user N (a fixed id, so a second run finds its account linked already) links the
+//! sandbox's extra account N (`+99966 2 NNNN` from `0003` on, login code `22222`) before
+//! the measurement starts, and waits until its chat list is cached. The sandbox must
+//! have at least as many extra accounts as there are users (`tg-sandbox --demo-scale
+//! accounts=N` or `telegram.sandbox_seed`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-const USAGE: &str = "usage: loadgen [--url URL] [--users N] [--seconds S] [--warmup-seconds S] \
-[--interval-ms N] [--scenario me|sessions|healthz] [--secret HS256_SECRET] [--issuer ISS]";
+mod realtime;
+mod setup;
 
-struct Options {
-    url: String,
-    users: usize,
-    seconds: u64,
-    warmup_seconds: u64,
+const USAGE: &str = "usage: loadgen [--url URL] [--users N] [--seconds S] [--warmup-seconds S] \
+[--interval-ms N] [--scenario me|sessions|healthz|chats|history|send|ws|ws-idle] [--link] \
+[--connections-per-user K] [--pid GATEWAY_PID] [--secret HS256_SECRET] [--issuer ISS]";
+
+pub(crate) struct Options {
+    pub(crate) url: String,
+    pub(crate) users: usize,
+    pub(crate) seconds: u64,
+    pub(crate) warmup_seconds: u64,
     scenario: String,
-    interval_ms: Option<u64>,
+    pub(crate) interval_ms: Option<u64>,
+    /// `ws-idle`: sockets per user.
+    pub(crate) connections_per_user: usize,
+    /// `ws-idle`: the gateway's process, whose memory is measured.
+    pub(crate) pid: Option<u32>,
     secret: String,
     issuer: String,
+    pub(crate) link: bool,
+}
+
+/// Whether a scenario needs each user to have a linked Telegram account.
+fn needs_account(scenario: &str) -> bool {
+    matches!(scenario, "chats" | "history" | "send" | "ws" | "ws-idle")
 }
 
 fn parse_options() -> anyhow::Result<Options> {
@@ -45,8 +68,11 @@ fn parse_options() -> anyhow::Result<Options> {
         warmup_seconds: 3,
         scenario: "me".into(),
         interval_ms: None,
+        connections_per_user: 1,
+        pid: None,
         secret: "loadgen-secret-loadgen-secret-loadgen-secret".into(),
         issuer: "https://loadgen.supabase.co/auth/v1".into(),
+        link: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -63,6 +89,9 @@ fn parse_options() -> anyhow::Result<Options> {
             "--interval-ms" => options.interval_ms = Some(value()?.parse()?),
             "--secret" => options.secret = value()?,
             "--issuer" => options.issuer = value()?,
+            "--link" => options.link = true,
+            "--connections-per-user" => options.connections_per_user = value()?.parse()?,
+            "--pid" => options.pid = Some(value()?.parse()?),
             "--help" | "-h" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -72,14 +101,17 @@ fn parse_options() -> anyhow::Result<Options> {
     }
     anyhow::ensure!(options.users > 0, "--users must be at least 1");
     anyhow::ensure!(
-        matches!(options.scenario.as_str(), "me" | "sessions" | "healthz"),
+        matches!(
+            options.scenario.as_str(),
+            "me" | "sessions" | "healthz" | "chats" | "history" | "send" | "ws" | "ws-idle"
+        ),
         "unknown scenario {}; {USAGE}",
         options.scenario
     );
     Ok(options)
 }
 
-fn mint_token(options: &Options, user_id: uuid::Uuid) -> anyhow::Result<String> {
+pub(crate) fn mint_token(options: &Options, user_id: uuid::Uuid) -> anyhow::Result<String> {
     let now = chrono::Utc::now().timestamp();
     let claims = serde_json::json!({
         "sub": user_id.to_string(),
@@ -103,10 +135,19 @@ struct Tally {
     statuses: std::collections::BTreeMap<u16, u64>,
 }
 
-async fn run_user(
-    client: reqwest::Client,
+/// One user's request: what to send and which status counts as success.
+#[derive(Clone)]
+struct Request {
     url: String,
     token: Option<String>,
+    /// A POST with this JSON body (`{n}` in its `text` becomes a counter), else a GET.
+    body: Option<serde_json::Value>,
+    success: u16,
+}
+
+async fn run_user(
+    client: reqwest::Client,
+    spec: Request,
     pacing: Option<(Duration, Duration)>,
     warmup_until: Instant,
     stop_at: Instant,
@@ -118,12 +159,24 @@ async fn run_user(
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks
     });
+    let mut sent: u64 = 0;
     while Instant::now() < stop_at {
         if let Some(ticks) = ticks.as_mut() {
             ticks.tick().await;
         }
-        let mut request = client.get(&url);
-        if let Some(token) = &token {
+        sent += 1;
+        let mut request = match &spec.body {
+            Some(body) => {
+                let mut body = body.clone();
+                if let Some(text) = body.get("text").and_then(|text| text.as_str()) {
+                    body["text"] =
+                        serde_json::Value::String(text.replace("{n}", &sent.to_string()));
+                }
+                client.post(&spec.url).json(&body)
+            }
+            None => client.get(&spec.url),
+        };
+        if let Some(token) = &spec.token {
             request = request.bearer_auth(token);
         }
         let started = Instant::now();
@@ -144,7 +197,7 @@ async fn run_user(
         match outcome {
             Some((status, true)) => {
                 *tally.statuses.entry(status).or_default() += 1;
-                if status == 200 {
+                if status == spec.success {
                     tally
                         .latencies_micros
                         .push(u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX));
@@ -158,12 +211,18 @@ async fn run_user(
     tally
 }
 
-fn percentile(sorted: &[u32], fraction: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[u32], fraction: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
     let rank = ((sorted.len() as f64) * fraction).ceil() as usize;
     f64::from(sorted[rank.clamp(1, sorted.len()) - 1]) / 1000.0
+}
+
+fn account_of(accounts: &[setup::Account], user: usize) -> anyhow::Result<&setup::Account> {
+    accounts
+        .get(user)
+        .with_context(|| format!("user {user} has no prepared account"))
 }
 
 #[tokio::main]
@@ -174,6 +233,23 @@ async fn main() -> anyhow::Result<()> {
         .pool_max_idle_per_host(options.users)
         .timeout(Duration::from_secs(10))
         .build()?;
+    let accounts = if needs_account(&options.scenario) {
+        let setup_started = Instant::now();
+        let accounts = setup::prepare_accounts(&client, &options).await?;
+        eprintln!(
+            "{} users have a linked account with a cached chat list ({:.1} s)",
+            accounts.len(),
+            setup_started.elapsed().as_secs_f64()
+        );
+        accounts
+    } else {
+        Vec::new()
+    };
+    match options.scenario.as_str() {
+        "ws" => return realtime::run_flow(&client, &options, &accounts).await,
+        "ws-idle" => return realtime::run_idle(&options, &accounts).await,
+        _ => {}
+    }
     let started = Instant::now();
     let warmup_until = started + Duration::from_secs(options.warmup_seconds);
     let stop_at = warmup_until + Duration::from_secs(options.seconds);
@@ -188,18 +264,52 @@ async fn main() -> anyhow::Result<()> {
             )
         });
         let user_id = uuid::Uuid::new_v4();
-        let (path, token) = match options.scenario.as_str() {
-            "me" => ("/auth/me".to_owned(), Some(mint_token(&options, user_id)?)),
-            "sessions" => (
+        let get = |path: String, token: Option<String>| Request {
+            url: format!("{}{path}", options.url),
+            token,
+            body: None,
+            success: 200,
+        };
+        let spec = match options.scenario.as_str() {
+            "me" => get("/auth/me".to_owned(), Some(mint_token(&options, user_id)?)),
+            "sessions" => get(
                 format!("/me/sessions/{user_id}"),
                 Some(mint_token(&options, user_id)?),
             ),
-            _ => ("/healthz".to_owned(), None),
+            "chats" => {
+                let account = account_of(&accounts, user)?;
+                get(
+                    format!("/me/chats/{}/1?limit=20", account.user_id),
+                    Some(account.token.clone()),
+                )
+            }
+            "history" => {
+                let account = account_of(&accounts, user)?;
+                get(
+                    format!(
+                        "/me/chat/messages/{}/1/{}?limit=50",
+                        account.user_id, account.chat_id
+                    ),
+                    Some(account.token.clone()),
+                )
+            }
+            "send" => {
+                let account = account_of(&accounts, user)?;
+                Request {
+                    url: format!("{}/me/send_message/{}/1", options.url, account.user_id),
+                    token: Some(account.token.clone()),
+                    body: Some(serde_json::json!({
+                        "chat_id": account.chat_id,
+                        "text": format!("load from user {user}, message {{n}}"),
+                    })),
+                    success: 202,
+                }
+            }
+            _ => get("/healthz".to_owned(), None),
         };
         tasks.push(tokio::spawn(run_user(
             client.clone(),
-            format!("{}{path}", options.url),
-            token,
+            spec,
             pacing,
             warmup_until,
             stop_at,

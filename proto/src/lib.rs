@@ -35,6 +35,9 @@ pub mod realtime {
         tonic::include_proto!("talkapp.realtime.v1");
         /// The service name used for its gRPC health status.
         pub const SERVICE_NAME: &str = "talkapp.realtime.v1.RealtimeService";
+        /// Reply metadata of `Subscribe` without `since`: the id the stream starts after
+        /// (absent when the log was empty).
+        pub const START_AFTER_METADATA: &str = "talkapp-start-after";
     }
 }
 

@@ -1,41 +1,128 @@
-//! The realtime service: streaming update events to gateways, presence and push notifications.
+//! The realtime service: the update events of linked accounts, replayed and streamed to
+//! gateways; presence; Web Push notifications.
 //!
-//! Not implemented yet: the service runs as its own process or inside the all-in-one
-//! binary, answers gRPC health following its dependencies (Redis and RabbitMQ when configured) and serves
-//! `/metrics`; `talkapp.realtime.v1.RealtimeService` has no calls until the issue that builds
-//! the capability adds them.
+//! Events come from the account hosts on the event bus. This service is the single
+//! active consumer of its queue: it appends each event to the replay log (Redis, or in
+//! process) before acknowledging it, and sends a push notification for a new incoming
+//! message to users with no live connection. Gateways subscribe per WebSocket connection
+//! (`Subscribe`): they get the log after the client's `since`, then its tail.
 //!
 //! # Layout
+//! - [`ingest`]: from the bus into the log (and to push).
+//! - [`subscribe`]: one connection's event stream.
+//! - [`presence`]: live connections per user.
+//! - [`push`]: Web Push notifications.
+//! - [`grpc_adapter`]: the gRPC face (`talkapp.realtime.v1.RealtimeService`).
 //! - [`Application`]: build and run, shared by `main.rs`, the all-in-one binary and tests.
 
-use std::sync::Arc;
+pub mod grpc_adapter;
+pub mod ingest;
+pub mod presence;
+pub mod push;
+pub mod subscribe;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use secrecy::ExposeSecret as _;
+use talkapp_bus::Bus;
 use talkapp_common::config::Config;
 use talkapp_common::probe::Probe;
 use talkapp_common::service_host::ServiceHost;
-use talkapp_proto::realtime::v1::realtime_service_server::{
-    RealtimeService, RealtimeServiceServer,
-};
+use talkapp_eventlog::memory::MemoryEventLog;
+use talkapp_eventlog::redis::{RedisEventLog, RedisOptions};
+use talkapp_eventlog::{EventLog, Retention};
+use talkapp_proto::realtime::v1::realtime_service_server::RealtimeServiceServer;
 use talkapp_proto::tonic;
-
+use talkapp_store::{Store, StoreProbe};
+use talkapp_webpush::{SenderConfig, VapidKey, VapidSigner, WebPushSender};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// The gRPC face of the realtime service (no calls yet).
-struct RealtimeGrpcAdapter;
-
-impl RealtimeService for RealtimeGrpcAdapter {}
+use crate::presence::Presence;
+use crate::push::Notifier;
 
 /// The realtime service, bound and ready to run.
 pub struct Application {
     host: ServiceHost,
+    bus: Bus,
+    log: Arc<dyn EventLog>,
+    notifier: Arc<Notifier>,
+    ingesting: CancellationToken,
+}
+
+/// The VAPID key: configured, or generated once into the data directory.
+fn vapid_key(config: &Config) -> anyhow::Result<VapidKey> {
+    let configured = config.realtime.vapid_private_key.expose_secret();
+    if !configured.is_empty() {
+        return VapidKey::from_base64url(configured)
+            .map_err(|error| anyhow::anyhow!("realtime.vapid_private_key: {error}"));
+    }
+    let bytes =
+        talkapp_common::secrets::configured_or_generated(None, &config.data.dir, "vapid.key", 32)?;
+    VapidKey::from_base64url(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+        .map_err(|error| anyhow::anyhow!("the generated VAPID key is unusable: {error}"))
 }
 
 impl Application {
-    /// Builds the service on `listener` (it keeps nothing in the relational store).
-    pub fn build(config: &Config, listener: TcpListener) -> anyhow::Result<Self> {
-        let probes: Vec<Arc<dyn Probe>> = talkapp_common::probe::broker_and_cache_probes(config)?;
-        let routes = tonic::service::Routes::new(RealtimeServiceServer::new(RealtimeGrpcAdapter));
+    /// Builds the service on `listener`: events from `bus`, push subscriptions and muted
+    /// chats from `store`, the replay log and presence in Redis when configured.
+    pub async fn build(
+        config: &Config,
+        store: Arc<dyn Store>,
+        bus: Bus,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(StoreProbe(Arc::clone(&store)))];
+        probes.extend(talkapp_common::probe::broker_and_cache_probes(config)?);
+        let retention = Retention {
+            max_events_per_session: config.realtime.retained_events,
+            max_age: Duration::from_secs(config.realtime.retention_secs),
+        };
+        let redis_url = config.redis.url.expose_secret();
+        let (log, presence): (Arc<dyn EventLog>, Arc<Presence>) = if redis_url.is_empty() {
+            (Arc::new(MemoryEventLog::new(retention)), Presence::local())
+        } else {
+            let log = RedisEventLog::new(RedisOptions {
+                url: redis_url.to_owned(),
+                prefix: config.redis.prefix.clone(),
+                retention,
+            })
+            .map_err(|error| anyhow::anyhow!("redis.url: {error}"))?;
+            let client = redis::Client::open(redis_url)
+                .map_err(|error| anyhow::anyhow!("redis.url: {error}"))?;
+            // Connects lazily and again after a loss; calls fail meanwhile.
+            let manager = redis::aio::ConnectionManager::new_lazy_with_config(
+                client,
+                redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(2)))
+                    .set_response_timeout(Some(Duration::from_secs(2))),
+            )
+            .map_err(|error| anyhow::anyhow!("redis.url: {error}"))?;
+            (
+                Arc::new(log),
+                Presence::redis(manager, &config.redis.prefix),
+            )
+        };
+        let signer = VapidSigner::new(vapid_key(config)?, &config.realtime.vapid_subject)
+            .map_err(|error| anyhow::anyhow!("realtime.vapid_subject: {error}"))?;
+        let sender = WebPushSender::new(
+            signer,
+            SenderConfig {
+                allow_http_loopback: config.realtime.push_allow_http_loopback,
+                ..SenderConfig::default()
+            },
+        )
+        .map_err(|error| anyhow::anyhow!("push sender: {error}"))?;
+        let notifier = Notifier::new(Arc::clone(&store), Arc::clone(&presence), sender);
+        let adapter = grpc_adapter::RealtimeGrpcAdapter::new(
+            Arc::clone(&log),
+            presence,
+            Arc::clone(&notifier),
+            store,
+        );
+        let routes = tonic::service::Routes::new(RealtimeServiceServer::new(adapter));
         Ok(Self {
             host: ServiceHost::new(
                 talkapp_proto::realtime::v1::SERVICE_NAME,
@@ -44,6 +131,10 @@ impl Application {
                 probes,
                 config.probes.clone(),
             ),
+            bus,
+            log,
+            notifier,
+            ingesting: CancellationToken::new(),
         })
     }
 
@@ -52,17 +143,36 @@ impl Application {
         self.host.port()
     }
 
-    /// Serves until `shutdown` is cancelled.
+    /// The VAPID public key browsers subscribe with.
+    pub fn push_public_key(&self) -> String {
+        self.notifier.public_key().to_owned()
+    }
+
+    /// Consumes events and serves until `shutdown` is cancelled.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        self.host.run_until_stopped(shutdown).await
+        let ingest = tokio::spawn(ingest::run(
+            Arc::clone(&self.bus.events),
+            Arc::clone(&self.log),
+            Some(Arc::clone(&self.notifier)),
+            self.ingesting.clone(),
+        ));
+        let served = self.host.run_until_stopped(shutdown).await;
+        self.ingesting.cancel();
+        if let Err(error) = ingest.await {
+            tracing::warn!(%error, "event ingest task failed");
+        }
+        served
     }
 }
 
-/// Runs the service as its own process would: listening on `realtime_service.listen`, until
-/// `shutdown` fires.
+/// Runs the service as its own process would: listening on `realtime_service.listen`,
+/// until `shutdown` fires.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let store = talkapp_store::connect(&config.database).await?;
     let listener = talkapp_common::service_host::bind(config.realtime_service.listen).await?;
-    Application::build(&config, listener)?
+    let bus = Bus::from_config(&config.amqp);
+    Application::build(&config, store, bus, listener)
+        .await?
         .run_until_stopped(shutdown)
         .await
 }

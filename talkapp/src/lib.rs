@@ -36,11 +36,15 @@ impl Backend {
     /// `gateway.listen`.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let store = talkapp_store::connect(&config.database).await?;
+        // One bus for the parts of this process: in process unless RabbitMQ is configured.
+        let bus = talkapp_bus::Bus::from_config(&config.amqp);
         let chat = talkapp_chat_service::Application::build(
             config,
             Arc::clone(&store),
+            bus.clone(),
             private_listener().await?,
-        )?;
+        )
+        .await?;
         let media = talkapp_media_service::Application::build(
             config,
             Arc::clone(&store),
@@ -51,8 +55,13 @@ impl Backend {
             Arc::clone(&store),
             private_listener().await?,
         )?;
-        let realtime =
-            talkapp_realtime_service::Application::build(config, private_listener().await?)?;
+        let realtime = talkapp_realtime_service::Application::build(
+            config,
+            Arc::clone(&store),
+            bus,
+            private_listener().await?,
+        )
+        .await?;
         let loopback = |port: u16| format!("http://127.0.0.1:{port}");
         let endpoints = ServiceEndpoints {
             chat: loopback(chat.port()),
@@ -83,6 +92,16 @@ impl Backend {
     /// The gateway's port.
     pub fn port(&self) -> u16 {
         self.gateway.port()
+    }
+
+    /// The hosted Telegram accounts.
+    pub fn sessions(&self) -> Arc<talkapp_chat_service::host::SessionHost> {
+        self.chat.sessions()
+    }
+
+    /// The in-process Telegram sandbox, when one runs (the embedded default).
+    pub fn sandbox(&self) -> Option<Arc<talkapp_tg_sandbox::SandboxHandle>> {
+        self.chat.sandbox()
     }
 
     /// The store every part shares.

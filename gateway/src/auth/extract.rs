@@ -79,3 +79,28 @@ fn start_verification(
         Ok(identity)
     })
 }
+
+/// A [`PathOwner`] and its JSON body, checked in that order: a caller on another user's
+/// path is refused (403) before the body is even read, whatever it holds.
+#[derive(Debug)]
+pub struct OwnedJson<T> {
+    /// The verified owner.
+    pub owner: PathOwner,
+    /// The body.
+    pub body: T,
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for OwnedJson<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let owner = PathOwner::from_request(request, payload);
+        let body = web::Json::<T>::from_request(request, payload);
+        Box::pin(async move {
+            let owner = owner.await?;
+            let body = body.await?.into_inner();
+            Ok(Self { owner, body })
+        })
+    }
+}

@@ -5,6 +5,7 @@
 //! - [`tokens`]: built-in access tokens (short-lived HS256 JWTs) and refresh tokens
 //!   (random, stored only as SHA-256 hashes, rotated on every use).
 //! - [`jwks`]: the external provider's public keys, fetched and cached.
+//! - [`refresh_reuse`]: the reuse interval of the Supabase-compatible refresh.
 //! - [`verifier`]: one verifier for both token sources (built-in and Supabase).
 //! - [`extract`]: actix extractors [`extract::Caller`] (any valid token) and
 //!   [`extract::PathOwner`] (the token's user is the `{user_id}` of the path).
@@ -12,5 +13,6 @@
 pub mod extract;
 pub mod jwks;
 pub mod password;
+pub mod refresh_reuse;
 pub mod tokens;
 pub mod verifier;

@@ -100,7 +100,27 @@ impl AccessTokens {
         jsonwebtoken::decode::<AccessClaims>(token, &self.decoding_key, &self.validation)
             .map(|data| data.claims)
     }
+
+    /// The refresh token that replaces `presented` on the Supabase-compatible refresh,
+    /// and its hash: HMAC-SHA256 of `presented` under the signing key, so presenting the
+    /// same spent token again within the reuse interval yields the same successor without
+    /// anyone keeping it in plain text. The domain prefix contains `:`, which no JWT
+    /// signing input (base64url `.` base64url) does, so the two uses of the key never sign
+    /// the same message.
+    pub fn successor_refresh_token(
+        &self,
+        presented: &str,
+    ) -> Result<(String, Vec<u8>), jsonwebtoken::errors::Error> {
+        let message = format!("{SUCCESSOR_DOMAIN}{presented}");
+        let token =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding_key, Algorithm::HS256)?;
+        let hash = hash_refresh_token(&token);
+        Ok((token, hash))
+    }
 }
+
+/// Domain separation of [`AccessTokens::successor_refresh_token`].
+const SUCCESSOR_DOMAIN: &str = "talkapp:refresh-successor:v1:";
 
 /// A fresh refresh token (shown to the client once) and its hash (kept).
 pub fn new_refresh_token() -> (String, Vec<u8>) {
@@ -145,6 +165,24 @@ mod tests {
         );
         let other = AccessTokens::new(&[8; 32], "talkapp", "authenticated", 60);
         assert!(other.decode(&token).is_err());
+    }
+
+    #[test]
+    fn a_successor_is_the_same_for_the_same_token_and_unguessable_without_the_key() {
+        let tokens = AccessTokens::new(&[7; 32], "talkapp", "authenticated", 60);
+        let (presented, _) = new_refresh_token();
+        let (first, first_hash) = tokens.successor_refresh_token(&presented).expect("derive");
+        let (again, _) = tokens.successor_refresh_token(&presented).expect("derive");
+        assert_eq!(first, again);
+        assert_eq!(first.len(), presented.len());
+        assert_eq!(hash_refresh_token(&first), first_hash);
+        let other_key = AccessTokens::new(&[8; 32], "talkapp", "authenticated", 60);
+        let (other, _) = other_key
+            .successor_refresh_token(&presented)
+            .expect("derive");
+        assert_ne!(first, other);
+        let (next, _) = tokens.successor_refresh_token(&first).expect("derive");
+        assert_ne!(first, next);
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! HTTP routes, one module per area and one file per handler where they grow.
 
 pub mod auth;
+pub mod chats;
 pub mod docs;
 pub mod health;
+pub mod linking;
+pub mod push;
 pub mod sessions;
+pub mod ws;
 
 use actix_web::web;
 
@@ -18,11 +22,49 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         .service(web::resource("/docs").get(docs::docs_page))
         .service(web::resource("/auth/me").get(auth::me::me))
         .service(web::resource("/auth/logout").post(auth::logout::logout))
-        .service(web::resource("/me/sessions/{user_id}").get(sessions::list_sessions));
+        .service(
+            web::resource("/me/sessions/{user_id}")
+                .get(sessions::list_sessions)
+                .post(linking::start_login),
+        )
+        .service(
+            web::resource("/me/sessions/{user_id}/login/{login_id}/code")
+                .post(linking::submit_code),
+        )
+        .service(
+            web::resource("/me/sessions/{user_id}/login/{login_id}/password")
+                .post(linking::submit_password),
+        )
+        .service(web::resource("/me/sessions/{user_id}/{session_index}").delete(linking::unlink))
+        .service(web::resource("/me/chats/{user_id}/{session_index}").get(chats::list_chats))
+        .service(
+            web::resource("/me/chat/messages/{user_id}/{session_index}/{chat_id}")
+                .get(chats::history),
+        )
+        .service(
+            web::resource("/me/chat/{user_id}/{session_index}/{chat_id}").get(chats::chat_details),
+        )
+        .service(
+            web::resource("/me/send_message/{user_id}/{session_index}").post(chats::send_message),
+        )
+        .service(
+            web::resource("/me/message_status/{user_id}/{session_index}/{job_id}")
+                .get(chats::message_status),
+        )
+        .service(web::resource("/ws/ticket").post(ws::ticket))
+        .service(web::resource("/ws/{user_id}/{session_index}").get(ws::connect))
+        .service(
+            web::resource("/me/push/{user_id}")
+                .post(push::subscribe)
+                .delete(push::unsubscribe),
+        )
+        .service(web::resource("/push/vapid_public_key").get(push::vapid_public_key));
     if builtin_accounts {
         config
             .service(web::resource("/auth/register").post(auth::register::register))
             .service(web::resource("/auth/login").post(auth::login::login))
             .service(web::resource("/auth/refresh").post(auth::refresh::refresh));
+        // Supabase Auth (GoTrue) compatible, for supabase-js pointed at the gateway.
+        config.service(auth::gotrue::scope());
     }
 }

@@ -54,8 +54,24 @@ fn status_name(status: i32) -> &'static str {
     }
 }
 
-/// The Telegram accounts this user has linked (linking itself arrives with the Telegram
-/// issue; until then the list holds what the store holds).
+impl From<chat::Session> for SessionView {
+    fn from(session: chat::Session) -> Self {
+        Self {
+            session_index: session.session_index,
+            status: status_name(session.status),
+            telegram_user: session.telegram_user.map(|user| TelegramUserView {
+                id: user.id,
+                first_name: user.first_name,
+                last_name: user.last_name,
+                username: user.username,
+                phone: user.phone,
+            }),
+            linked_at: session.linked_at,
+        }
+    }
+}
+
+/// The Telegram accounts this user has linked, with their connection state.
 #[utoipa::path(get, path = "/me/sessions/{user_id}", tag = "sessions",
     params(("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user")),
     security(("bearer" = [])),
@@ -70,20 +86,6 @@ pub async fn list_sessions(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let sessions = state.services.list_sessions(owner.user_id).await?;
-    let sessions = sessions
-        .into_iter()
-        .map(|session| SessionView {
-            session_index: session.session_index,
-            status: status_name(session.status),
-            telegram_user: session.telegram_user.map(|user| TelegramUserView {
-                id: user.id,
-                first_name: user.first_name,
-                last_name: user.last_name,
-                username: user.username,
-                phone: user.phone,
-            }),
-            linked_at: session.linked_at,
-        })
-        .collect();
+    let sessions = sessions.into_iter().map(SessionView::from).collect();
     Ok(HttpResponse::Ok().json(SessionList { sessions }))
 }

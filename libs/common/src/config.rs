@@ -62,6 +62,37 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// Reaching Telegram.
     pub telegram: TelegramConfig,
+    /// Sending messages.
+    pub sends: SendsConfig,
+    /// Real-time events and push notifications.
+    pub realtime: RealtimeConfig,
+}
+
+/// Real-time events (the replay log) and Web Push notifications.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RealtimeConfig {
+    /// Events kept per linked account for clients that reconnect with `since`.
+    pub retained_events: usize,
+    /// Events older than this are not replayed (seconds).
+    pub retention_secs: u64,
+    /// Base64url of the VAPID private key (32 bytes) that signs push requests. Empty: one
+    /// is generated once into `<data.dir>/vapid.key` (one process).
+    pub vapid_private_key: SecretString,
+    /// Who push services contact about this sender (`mailto:` or `https:` URL).
+    pub vapid_subject: String,
+    /// Accept `http://` push endpoints on loopback (tests with a local push service).
+    pub push_allow_http_loopback: bool,
+}
+
+/// Sending messages (durable jobs).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SendsConfig {
+    /// Tries of a send before it fails with `attempts_exhausted`.
+    pub max_attempts: u32,
+    /// Unacknowledged queue messages a shard's consumer holds at once.
+    pub prefetch: u16,
+    /// The longest pause between retries of a failed send (seconds).
+    pub max_backoff_secs: u64,
 }
 
 /// Which Telegram to talk to.
@@ -90,6 +121,15 @@ pub struct TelegramConfig {
     pub login_ttl_secs: u64,
     /// Wrong codes or passwords accepted for one login before it must start again.
     pub max_login_attempts: u32,
+    /// `host:port` of a sandbox running as its own process (`tg-sandbox`); empty: the
+    /// chat service runs one in-process, its state under `<data.dir>/sandbox`.
+    pub sandbox_address: String,
+    /// The admin API of that sandbox (`http://127.0.0.1:9444`), where keys are issued.
+    pub sandbox_admin_url: String,
+    /// A seed file for the in-process sandbox's first start; empty: the demo world.
+    pub sandbox_seed: String,
+    /// How often an idle account connection is checked (and reconnected if it dropped).
+    pub keepalive_secs: u64,
 }
 
 /// Request rate limits (GCRA; in Redis when configured, else in memory).
@@ -168,6 +208,8 @@ pub struct DatabaseConfig {
 pub struct RedisConfig {
     /// `redis://127.0.0.1:6379`; empty means Redis is not used by this process.
     pub url: SecretString,
+    /// Prefix of TalkApp's Redis keys (separates deployments sharing one Redis).
+    pub prefix: String,
 }
 
 /// RabbitMQ.
@@ -175,6 +217,14 @@ pub struct RedisConfig {
 pub struct AmqpConfig {
     /// `amqp://guest:guest@127.0.0.1:5672/%2f`; empty means RabbitMQ is not used.
     pub url: SecretString,
+    /// Prefix of TalkApp's queue and exchange names (separates deployments on one broker).
+    pub prefix: String,
+    /// `quorum` (replicated, the production choice) or `classic` queues.
+    pub queue_type: String,
+    /// Queues left without a consumer this long are deleted by the broker; 0 keeps them
+    /// (the production choice: a shard's queue must outlive its replicas). Tests and
+    /// throwaway deployments set it so that their queues do not pile up on the broker.
+    pub queue_expires_secs: u64,
 }
 
 /// The gateway.
@@ -198,6 +248,14 @@ pub struct GatewayConfig {
     pub search_service_url: String,
     /// Where the realtime service listens (split mode).
     pub realtime_service_url: String,
+    /// Browser origins allowed to call the gateway from another origin (CORS), such as
+    /// `http://localhost:8080`. Empty: no CORS headers at all (same-origin or non-browser
+    /// clients only). `*`: any origin, without credentials (development only). From the
+    /// environment: comma-separated (`TALKAPP_GATEWAY__CORS_ALLOWED_ORIGINS=http://a,http://b`).
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub cors_allowed_origins: Vec<String>,
+    /// WebSocket connections one user may hold at once (tabs × linked accounts).
+    pub ws_max_connections_per_user: u32,
 }
 
 /// Token verification and built-in accounts.
@@ -220,6 +278,13 @@ pub struct AuthConfig {
     pub idle_timeout_secs: u64,
     /// Shortest password accepted at registration.
     pub min_password_length: usize,
+    /// The `apikey` the Supabase-compatible routes (`/auth/v1/*`) require, i.e. the value
+    /// the frontend is built with as `VITE_SUPABASE_ANON_KEY`. Empty: any value is accepted.
+    pub supabase_anon_key: SecretString,
+    /// How long a spent refresh token may be presented again on `/auth/v1/token` and get
+    /// the successor it already got, instead of ending the session (several supabase-js
+    /// clients share one token). 0: never; `/auth/refresh` never tolerates reuse.
+    pub refresh_reuse_interval_secs: u64,
     /// An external identity provider (Supabase).
     pub external: ExternalAuthConfig,
 }
@@ -251,6 +316,10 @@ impl ExternalAuthConfig {
 pub struct ServiceConfig {
     /// Address the service binds (gRPC, gRPC health and HTTP `/metrics` on one port).
     pub listen: SocketAddr,
+    /// How other replicas reach this one (`http://10.0.0.5:50051`); empty: derived from
+    /// `listen` (which must then not be a wildcard address).
+    #[serde(default)]
+    pub advertise_url: String,
 }
 
 /// Dependency probes.
@@ -400,6 +469,15 @@ impl Config {
         if self.auth.min_password_length < 8 {
             return invalid("auth.min_password_length", "must be at least 8");
         }
+        if self.auth.refresh_reuse_interval_secs > 300 {
+            return invalid(
+                "auth.refresh_reuse_interval_secs",
+                "must be at most 300 (a reused refresh token is normally a theft signal)",
+            );
+        }
+        if let Err(reason) = validate_cors_origins(&self.gateway.cors_allowed_origins) {
+            return invalid("gateway.cors_allowed_origins", &reason);
+        }
         let external = &self.auth.external;
         if external.is_enabled() && external.issuer.is_empty() {
             return invalid(
@@ -452,6 +530,52 @@ impl Config {
         if telegram.max_login_attempts == 0 {
             return invalid("telegram.max_login_attempts", "must be at least 1");
         }
+        if !telegram.sandbox_address.is_empty() {
+            if telegram
+                .sandbox_address
+                .parse::<std::net::SocketAddrV4>()
+                .is_err()
+            {
+                return invalid(
+                    "telegram.sandbox_address",
+                    "must be an IPv4 host:port such as 127.0.0.1:9443",
+                );
+            }
+            if !telegram.sandbox_admin_url.starts_with("http://")
+                && !telegram.sandbox_admin_url.starts_with("https://")
+            {
+                return invalid(
+                    "telegram.sandbox_admin_url",
+                    "must be the sandbox's admin URL when telegram.sandbox_address is set",
+                );
+            }
+        }
+        if !matches!(self.amqp.queue_type.as_str(), "quorum" | "classic") {
+            return invalid("amqp.queue_type", "must be quorum or classic");
+        }
+        if self.amqp.prefix.is_empty() {
+            return invalid("amqp.prefix", "must not be empty");
+        }
+        if self.sends.max_attempts == 0 || self.sends.prefetch == 0 {
+            return invalid(
+                "sends.max_attempts",
+                "attempts and prefetch must be at least 1",
+            );
+        }
+        if self.realtime.retained_events == 0 || self.realtime.retention_secs == 0 {
+            return invalid(
+                "realtime.retained_events",
+                "retention must keep at least one event for at least one second",
+            );
+        }
+        if !self.realtime.vapid_subject.starts_with("mailto:")
+            && !self.realtime.vapid_subject.starts_with("https://")
+        {
+            return invalid("realtime.vapid_subject", "must be a mailto: or https: URL");
+        }
+        if telegram.keepalive_secs == 0 {
+            return invalid("telegram.keepalive_secs", "must be at least 1");
+        }
         if self.probes.interval_ms == 0 || self.probes.timeout_ms == 0 {
             return invalid(
                 "probes.interval_ms",
@@ -474,6 +598,55 @@ impl Config {
             .strip_prefix("sqlite://")
             .map(Path::new)
     }
+}
+
+/// Accepts a list (TOML array) or one comma-separated string (environment variables).
+fn list_or_comma_separated<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        Text(String),
+    }
+    let items = match ListOrString::deserialize(deserializer)? {
+        ListOrString::List(items) => items,
+        ListOrString::Text(text) => text.split(',').map(str::to_owned).collect(),
+    };
+    Ok(items
+        .into_iter()
+        .map(|item| item.trim().to_owned())
+        .filter(|item| !item.is_empty())
+        .collect())
+}
+
+/// Each entry is `*` alone or an origin: `http(s)://host[:port]`, no path, no trailing `/`.
+fn validate_cors_origins(origins: &[String]) -> Result<(), String> {
+    if origins.iter().any(|origin| origin == "*") {
+        return if origins.len() == 1 {
+            Ok(())
+        } else {
+            Err("`*` must be the only entry".to_owned())
+        };
+    }
+    for origin in origins {
+        let host_and_port = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"));
+        let well_formed = host_and_port.is_some_and(|rest| {
+            !rest.is_empty()
+                && !rest.contains(['/', '?', '#', '@', '*'])
+                && !rest.chars().any(char::is_whitespace)
+        });
+        if !well_formed {
+            return Err(format!(
+                "`{origin}` is not an origin such as http://localhost:8080 (scheme, host, optional port; no path)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Decodes standard base64 of exactly 32 bytes.
@@ -551,6 +724,33 @@ mod tests {
     fn real_telegram_needs_an_api_hash() {
         let error = load_with(&[("telegram.mode", "telegram")]).expect_err("refused");
         assert!(error.to_string().contains("telegram.api_hash"), "{error}");
+    }
+
+    #[test]
+    fn cors_origins_come_from_a_list_or_a_comma_separated_string() {
+        let config = load_with(&[(
+            "gateway.cors_allowed_origins",
+            "http://localhost:8080, https://app.example.com",
+        )])
+        .expect("accepted");
+        assert_eq!(
+            config.gateway.cors_allowed_origins,
+            ["http://localhost:8080", "https://app.example.com"]
+        );
+        assert!(
+            load_with(&[])
+                .expect("defaults")
+                .gateway
+                .cors_allowed_origins
+                .is_empty()
+        );
+        for bad in ["localhost:8080", "http://a.example/", "*,http://a.example"] {
+            let error = load_with(&[("gateway.cors_allowed_origins", bad)]).expect_err("refused");
+            assert!(
+                error.to_string().contains("gateway.cors_allowed_origins"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

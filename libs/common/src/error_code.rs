@@ -39,8 +39,30 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// The email is already registered.
     EmailTaken,
+    /// Telegram does not accept the phone number.
+    PhoneInvalid,
+    /// This user has linked this phone already.
+    PhoneAlreadyLinked,
+    /// The login code is wrong.
+    TelegramCodeInvalid,
+    /// The 2FA password is wrong.
+    TelegramPasswordInvalid,
+    /// The number has no Telegram account (accounts are created in the official apps).
+    TelegramAccountMissing,
+    /// No such pending login (or not this user's).
+    LoginNotFound,
+    /// The pending login expired or used up its attempts; start again.
+    LoginExpired,
+    /// The login is not at this step (a password before the code, say).
+    LoginStepMismatch,
+    /// Telegram asks to wait; see `Retry-After`.
+    TelegramFloodWait,
+    /// Telegram cannot be reached right now.
+    TelegramUnavailable,
     /// Too many requests; see `Retry-After`.
     RateLimited,
+    /// The user holds as many live connections (WebSockets) as allowed; close one first.
+    TooManyConnections,
     /// A dependency (database, service, broker) is not reachable right now.
     ServiceUnavailable,
     /// A dependency did not answer in time.
@@ -68,7 +90,18 @@ impl ErrorCode {
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::EmailTaken => "email_taken",
+            Self::PhoneInvalid => "phone_invalid",
+            Self::PhoneAlreadyLinked => "phone_already_linked",
+            Self::TelegramCodeInvalid => "telegram_code_invalid",
+            Self::TelegramPasswordInvalid => "telegram_password_invalid",
+            Self::TelegramAccountMissing => "telegram_account_missing",
+            Self::LoginNotFound => "login_not_found",
+            Self::LoginExpired => "login_expired",
+            Self::LoginStepMismatch => "login_step_mismatch",
+            Self::TelegramFloodWait => "telegram_flood_wait",
+            Self::TelegramUnavailable => "telegram_unavailable",
             Self::RateLimited => "rate_limited",
+            Self::TooManyConnections => "too_many_connections",
             Self::ServiceUnavailable => "service_unavailable",
             Self::Timeout => "timeout",
             Self::Internal => "internal",
@@ -86,16 +119,21 @@ impl ErrorCode {
             | Self::RefreshTokenInvalid
             | Self::RefreshTokenReused => 401,
             Self::Forbidden => 403,
-            Self::NotFound => 404,
+            Self::NotFound | Self::LoginNotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::EmailTaken => 409,
+            Self::EmailTaken | Self::PhoneAlreadyLinked | Self::LoginStepMismatch => 409,
+            Self::LoginExpired => 410,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::MalformedJson => 400,
-            Self::ValidationFailed => 422,
-            Self::RateLimited => 429,
+            Self::ValidationFailed
+            | Self::PhoneInvalid
+            | Self::TelegramCodeInvalid
+            | Self::TelegramPasswordInvalid
+            | Self::TelegramAccountMissing => 422,
+            Self::RateLimited | Self::TelegramFloodWait | Self::TooManyConnections => 429,
             Self::Internal => 500,
-            Self::ServiceUnavailable => 503,
+            Self::ServiceUnavailable | Self::TelegramUnavailable => 503,
             Self::Timeout => 504,
         }
     }
@@ -118,7 +156,18 @@ impl ErrorCode {
             Self::PayloadTooLarge => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::EmailTaken => "Email already registered",
+            Self::PhoneInvalid => "Phone number not accepted",
+            Self::PhoneAlreadyLinked => "Phone already linked",
+            Self::TelegramCodeInvalid => "Wrong login code",
+            Self::TelegramPasswordInvalid => "Wrong 2FA password",
+            Self::TelegramAccountMissing => "No Telegram account for this number",
+            Self::LoginNotFound => "Login not found",
+            Self::LoginExpired => "Login expired",
+            Self::LoginStepMismatch => "Not the login's current step",
+            Self::TelegramFloodWait => "Telegram asks to wait",
+            Self::TelegramUnavailable => "Telegram unavailable",
             Self::RateLimited => "Too many requests",
+            Self::TooManyConnections => "Too many connections",
             Self::ServiceUnavailable => "Service unavailable",
             Self::Timeout => "Upstream timeout",
             Self::Internal => "Internal error",
@@ -136,14 +185,22 @@ impl ErrorCode {
             | Self::RefreshTokenInvalid
             | Self::RefreshTokenReused => Code::Unauthenticated,
             Self::Forbidden => Code::PermissionDenied,
-            Self::NotFound => Code::NotFound,
+            Self::NotFound | Self::LoginNotFound => Code::NotFound,
+            Self::PhoneInvalid
+            | Self::TelegramCodeInvalid
+            | Self::TelegramPasswordInvalid
+            | Self::TelegramAccountMissing => Code::InvalidArgument,
+            Self::PhoneAlreadyLinked => Code::AlreadyExists,
+            Self::LoginExpired | Self::LoginStepMismatch => Code::FailedPrecondition,
+            Self::TelegramFloodWait => Code::ResourceExhausted,
+            Self::TelegramUnavailable => Code::Unavailable,
             Self::MethodNotAllowed => Code::Unimplemented,
             Self::MalformedJson | Self::ValidationFailed | Self::UnsupportedMediaType => {
                 Code::InvalidArgument
             }
             Self::PayloadTooLarge => Code::OutOfRange,
             Self::EmailTaken => Code::AlreadyExists,
-            Self::RateLimited => Code::ResourceExhausted,
+            Self::RateLimited | Self::TooManyConnections => Code::ResourceExhausted,
             Self::ServiceUnavailable => Code::Unavailable,
             Self::Timeout => Code::DeadlineExceeded,
             Self::Internal => Code::Internal,
@@ -183,6 +240,21 @@ impl ErrorCode {
         ALL.iter().copied().find(|code| code.as_str() == wire)
     }
 
+    /// A gRPC status carrying this code and the seconds to wait before retrying.
+    pub fn to_grpc_status_with_retry(
+        self,
+        message: impl Into<String>,
+        retry_after_secs: u64,
+    ) -> tonic::Status {
+        let mut status = self.to_grpc_status(message);
+        if let Ok(value) = retry_after_secs.to_string().parse() {
+            status
+                .metadata_mut()
+                .insert(RETRY_AFTER_METADATA_KEY, value);
+        }
+        status
+    }
+
     /// A gRPC status carrying this code.
     pub fn to_grpc_status(self, message: impl Into<String>) -> tonic::Status {
         let mut status = tonic::Status::new(self.grpc_code(), message);
@@ -196,6 +268,17 @@ impl ErrorCode {
 
 /// gRPC metadata key that carries an [`ErrorCode`] from a service to the gateway.
 pub const ERROR_CODE_METADATA_KEY: &str = "talkapp-error-code";
+/// gRPC metadata key that carries the seconds to wait before retrying.
+pub const RETRY_AFTER_METADATA_KEY: &str = "talkapp-retry-after";
+
+/// The seconds a service asked the caller to wait, if any.
+pub fn retry_after_secs(status: &tonic::Status) -> Option<u64> {
+    status
+        .metadata()
+        .get(RETRY_AFTER_METADATA_KEY)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+}
 
 /// Every code, for parsing and for the OpenAPI description.
 pub const ALL: &[ErrorCode] = &[
@@ -214,7 +297,18 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::PayloadTooLarge,
     ErrorCode::UnsupportedMediaType,
     ErrorCode::EmailTaken,
+    ErrorCode::PhoneInvalid,
+    ErrorCode::PhoneAlreadyLinked,
+    ErrorCode::TelegramCodeInvalid,
+    ErrorCode::TelegramPasswordInvalid,
+    ErrorCode::TelegramAccountMissing,
+    ErrorCode::LoginNotFound,
+    ErrorCode::LoginExpired,
+    ErrorCode::LoginStepMismatch,
+    ErrorCode::TelegramFloodWait,
+    ErrorCode::TelegramUnavailable,
     ErrorCode::RateLimited,
+    ErrorCode::TooManyConnections,
     ErrorCode::ServiceUnavailable,
     ErrorCode::Timeout,
     ErrorCode::Internal,

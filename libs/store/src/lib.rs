@@ -6,12 +6,16 @@
 //! embedded default (one file, `migrations/sqlite`).
 //!
 //! # Layout
-//! - [`model`]: the records the store keeps (users, sign-in sessions, Telegram sessions).
-//! - [`postgres`], [`sqlite`]: the implementations and their migration runners.
+//! - [`model`]: the records the store keeps (users, sign-in sessions, Telegram sessions and
+//!   logins).
+//! - The traits, one per area ([`AccountStore`], [`TelegramStore`]), gathered by [`Store`].
+//! - [`postgres`], [`sqlite`]: the implementations and their migration runners, one file
+//!   per area.
 //! - [`connect`]: picks the implementation from `database.url`.
 
 pub mod model;
 pub mod postgres;
+pub mod records;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -22,6 +26,7 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 pub use model::*;
+pub use records::*;
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -40,15 +45,22 @@ pub enum StoreError {
 /// `Result` with [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Everything TalkApp keeps in its relational database.
+/// Everything TalkApp keeps in its relational database: one object implements every
+/// area's trait, so a process holds one `Arc<dyn Store>`.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    AccountStore + TelegramStore + ChatCacheStore + SendJobStore + PushStore + Send + Sync + 'static
+{
     /// `postgres` or `sqlite`.
     fn backend(&self) -> &'static str;
 
     /// Answers when the database is reachable.
     async fn ping(&self) -> Result<()>;
+}
 
+/// Built-in TalkApp accounts, their sign-in sessions and refresh tokens.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
     /// Adds a built-in account; [`StoreError::Conflict`]`("users.email")` when the
     /// normalised email is taken.
     async fn create_user(&self, new_user: &NewUser) -> Result<User>;
@@ -94,19 +106,249 @@ pub trait Store: Send + Sync + 'static {
         next_hash: &[u8],
         at: DateTime<Utc>,
     ) -> Result<RefreshOutcome>;
+}
 
+/// Linked Telegram accounts (sessions) and the logins that link them.
+#[async_trait]
+pub trait TelegramStore: Send + Sync {
     /// Records a newly linked Telegram account under the next never-used
-    /// `session_index` of the user (1, 2, 3, ...; a freed index is not reused).
+    /// `session_index` of the user (1, 2, 3, ...; a freed index is not reused), with its
+    /// sealed grammers session. [`StoreError::Conflict`]`("telegram_sessions.phone")` when
+    /// the user has linked this phone already.
     async fn link_telegram_session(
         &self,
         user_id: Uuid,
         account: &TelegramAccount,
         status: SessionStatus,
+        sealed_session: &[u8],
         at: DateTime<Utc>,
     ) -> Result<TelegramSession>;
 
     /// The user's linked Telegram accounts, by `session_index`.
     async fn telegram_sessions(&self, user_id: Uuid) -> Result<Vec<TelegramSession>>;
+
+    /// One linked account with its sealed session.
+    async fn hosted_session(
+        &self,
+        user_id: Uuid,
+        session_index: u32,
+    ) -> Result<Option<HostedSession>>;
+
+    /// Every linked account of the given shards, for the replica that hosts them.
+    async fn hosted_sessions(&self, shards: &[u16]) -> Result<Vec<HostedSession>>;
+
+    /// Replaces the sealed session (the grammers state moves: peers, update state);
+    /// `None` erases it (Telegram ended the authorisation). False when no such session.
+    async fn save_sealed_session(
+        &self,
+        user_id: Uuid,
+        session_index: u32,
+        sealed_session: Option<&[u8]>,
+    ) -> Result<bool>;
+
+    /// Records the connection state shown to the user. False when no such session.
+    async fn set_session_status(
+        &self,
+        user_id: Uuid,
+        session_index: u32,
+        status: SessionStatus,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+
+    /// Forgets a linked account and its keys; its index is never given out again.
+    /// False when no such session.
+    async fn unlink_telegram_session(&self, user_id: Uuid, session_index: u32) -> Result<bool>;
+
+    /// Stores a new pending login.
+    async fn create_telegram_login(&self, login: &TelegramLogin) -> Result<()>;
+
+    /// A pending login by id.
+    async fn telegram_login(&self, login_id: Uuid) -> Result<Option<TelegramLogin>>;
+
+    /// Counts one more try of a pending login and returns the new count; `None` when the
+    /// login is gone. Atomic, so concurrent tries cannot exceed the limit unnoticed.
+    async fn record_login_attempt(&self, login_id: Uuid) -> Result<Option<u32>>;
+
+    /// Moves a pending login to `state` with the session the last step left.
+    async fn advance_telegram_login(
+        &self,
+        login_id: Uuid,
+        state: LoginState,
+        sealed_session: &[u8],
+    ) -> Result<()>;
+
+    /// Forgets a pending login.
+    async fn delete_telegram_login(&self, login_id: Uuid) -> Result<()>;
+
+    /// Forgets every pending login that expired before `now`; returns how many.
+    async fn delete_expired_telegram_logins(&self, now: DateTime<Utc>) -> Result<u64>;
+
+    /// Allocates `count` event ids of a linked account, strictly above every id given
+    /// before; returns the first (the others follow it). `None` when no such account.
+    async fn next_event_ids(&self, key: SessionKey, count: u32) -> Result<Option<i64>>;
+}
+
+/// Web Push subscriptions of TalkApp users (their browsers).
+#[async_trait]
+pub trait PushStore: Send + Sync {
+    /// Adds (or refreshes the keys of) a subscription.
+    async fn add_push_subscription(&self, subscription: &PushSubscription) -> Result<()>;
+
+    /// Removes a subscription; false when there was none.
+    async fn remove_push_subscription(&self, user_id: Uuid, endpoint: &str) -> Result<bool>;
+
+    /// The user's subscriptions.
+    async fn push_subscriptions(&self, user_id: Uuid) -> Result<Vec<PushSubscription>>;
+}
+
+/// The cache of each linked account's chats, messages and users, kept fresh from
+/// Telegram's updates and backfills.
+#[async_trait]
+pub trait ChatCacheStore: Send + Sync {
+    /// Records what is known of chats (from a reply or update that mentions them),
+    /// leaving their list state and history bounds as they are.
+    async fn upsert_chat_profiles(&self, key: SessionKey, chats: &[ChatProfile]) -> Result<()>;
+
+    /// Records chats as they stand in the account's list (a backfill or refresh).
+    async fn upsert_dialogs(
+        &self,
+        key: SessionKey,
+        dialogs: &[(ChatProfile, DialogState)],
+    ) -> Result<()>;
+
+    /// Records users.
+    async fn upsert_users(&self, key: SessionKey, users: &[CachedUser]) -> Result<()>;
+
+    /// Stores messages as they are now (new or edited). A message newer than its chat's
+    /// newest becomes the newest, and the chat enters the list; with `count_unread`, an
+    /// incoming message not stored before and above the read mark counts as unread.
+    /// Returns how many were not stored before.
+    async fn upsert_messages(
+        &self,
+        key: SessionKey,
+        messages: &[CachedMessage],
+        count_unread: bool,
+    ) -> Result<u64>;
+
+    /// Forgets messages. With `chat_id`, in that chat; without, wherever they are (ids
+    /// of private chats and basic groups are unique per account). Returns the chats
+    /// they were in.
+    async fn delete_messages(
+        &self,
+        key: SessionKey,
+        chat_id: Option<i64>,
+        message_ids: &[i32],
+    ) -> Result<Vec<i64>>;
+
+    /// The account read incoming messages up to `max_id`; `still_unread` remain.
+    async fn set_read_inbox(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        max_id: i32,
+        still_unread: i32,
+    ) -> Result<()>;
+
+    /// The peer read the account's messages up to `max_id`.
+    async fn set_read_outbox(&self, key: SessionKey, chat_id: i64, max_id: i32) -> Result<()>;
+
+    /// Moves a chat's cached-history bounds: every message at or above `floor` is cached;
+    /// `complete` when nothing older exists.
+    async fn set_history_floor(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        floor: i32,
+        complete: bool,
+    ) -> Result<()>;
+
+    /// A page of the account's chat list, newest activity first (pinned chats are not
+    /// put first: the list is ordered by activity so that the cursor is stable).
+    async fn list_chats(&self, key: SessionKey, query: &ChatListQuery) -> Result<Vec<CachedChat>>;
+
+    /// One chat.
+    async fn cached_chat(&self, key: SessionKey, chat_id: i64) -> Result<Option<CachedChat>>;
+
+    /// Messages of a chat, newest first.
+    async fn cached_messages(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        query: &HistoryQuery,
+    ) -> Result<Vec<CachedMessage>>;
+
+    /// Messages by chat and id, across chats (the newest message of each listed chat).
+    async fn cached_messages_at(
+        &self,
+        key: SessionKey,
+        chat_messages: &[(i64, i32)],
+    ) -> Result<Vec<CachedMessage>>;
+
+    /// Some messages of a chat by id (those cached).
+    async fn cached_messages_by_id(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_ids: &[i32],
+    ) -> Result<Vec<CachedMessage>>;
+
+    /// Users by id (those cached).
+    async fn cached_users(&self, key: SessionKey, tg_user_ids: &[i64]) -> Result<Vec<CachedUser>>;
+
+    /// Forgets everything cached for the account (it was unlinked).
+    async fn clear_cache(&self, key: SessionKey) -> Result<()>;
+}
+
+/// Send jobs: what users asked to send, in order per account, and where each stands.
+#[async_trait]
+pub trait SendJobStore: Send + Sync {
+    /// Records a job; when its idempotency key was used before, returns that job instead.
+    async fn create_send_job(&self, job: &NewSendJob) -> Result<JobCreated>;
+
+    /// One job of the account.
+    async fn send_job(&self, key: SessionKey, job_id: Uuid) -> Result<Option<SendJob>>;
+
+    /// Records that the bus confirmed the job.
+    async fn mark_job_published(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<()>;
+
+    /// The account's jobs still to send (queued or sending), oldest first.
+    async fn pending_jobs(&self, key: SessionKey, limit: u32) -> Result<Vec<SendJob>>;
+
+    /// Jobs never confirmed by the bus, created before `before`, of the given shards.
+    async fn unpublished_jobs(
+        &self,
+        shards: &[u16],
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<SendJob>>;
+
+    /// Takes a job for a try: queued or sending becomes sending with one more attempt.
+    /// `None` when the job is already final.
+    async fn claim_job(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<Option<SendJob>>;
+
+    /// Back to queued after a failed try that will be retried.
+    async fn requeue_job(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<()>;
+
+    /// Telegram accepted it.
+    async fn complete_job(
+        &self,
+        job_id: Uuid,
+        message_id: i32,
+        sent_date: i64,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// It will not be sent, for `reason`.
+    async fn fail_job(&self, job_id: Uuid, reason: &str, at: DateTime<Utc>) -> Result<()>;
+
+    /// Sent jobs in a chat up to `max_id` were read by the peer; returns them.
+    async fn mark_jobs_read(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        max_id: i32,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<SendJob>>;
 }
 
 /// Opens the store named by `database.url` and brings its schema up to date. While the

@@ -137,3 +137,103 @@ pub struct TelegramSession {
     /// When it was linked.
     pub linked_at: DateTime<Utc>,
 }
+
+/// Number of shards linked accounts are spread over; a chat-service replica hosts the
+/// accounts of the shards it holds. Fixed: changing it would move every account.
+pub const SHARD_COUNT: u16 = 64;
+
+/// The shard of a linked account: stable for its lifetime, spread evenly.
+pub fn shard_of(user_id: Uuid, session_index: u32) -> u16 {
+    // FNV-1a over the id and the index: stable across processes and Rust versions (the
+    // standard hasher is not).
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in user_id
+        .as_bytes()
+        .iter()
+        .chain(session_index.to_be_bytes().iter())
+    {
+        hash ^= u32::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    (hash % u32::from(SHARD_COUNT)) as u16
+}
+
+/// A linked account as the host of its connection needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostedSession {
+    /// The account's session, as listed to its user.
+    pub session: TelegramSession,
+    /// Its shard.
+    pub shard: u16,
+    /// The sealed grammers session; `None` once Telegram ended the authorisation.
+    pub sealed_session: Option<Vec<u8>>,
+}
+
+/// Where a pending login stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginState {
+    /// The code was sent; the code is next.
+    CodeSent,
+    /// The code was right and the account has 2FA; the password is next.
+    PasswordNeeded,
+}
+
+impl LoginState {
+    /// Database form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::CodeSent => "code_sent",
+            Self::PasswordNeeded => "password_needed",
+        }
+    }
+
+    /// Parses the database form.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "code_sent" => Some(Self::CodeSent),
+            "password_needed" => Some(Self::PasswordNeeded),
+            _ => None,
+        }
+    }
+}
+
+/// A login in progress: the code was requested and the account is not linked yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelegramLogin {
+    /// Its id, handed to the user for the next steps.
+    pub login_id: Uuid,
+    /// Who is linking.
+    pub user_id: Uuid,
+    /// The phone, digits only.
+    pub phone: String,
+    /// Telegram's handle of the code that was sent.
+    pub phone_code_hash: String,
+    /// The sealed grammers session the code is bound to.
+    pub sealed_session: Vec<u8>,
+    /// The next step.
+    pub state: LoginState,
+    /// Codes or passwords tried so far.
+    pub attempts: u32,
+    /// When it started.
+    pub created_at: DateTime<Utc>,
+    /// When it stops being accepted.
+    pub expires_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_stable_and_spread_over_every_shard() {
+        let user = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        assert_eq!(shard_of(user, 1), shard_of(user, 1));
+        let mut seen = std::collections::HashSet::new();
+        for n in 0..4096_u128 {
+            let shard = shard_of(Uuid::from_u128(n.wrapping_mul(0x9e37_79b9_7f4a_7c15)), 1);
+            assert!(shard < SHARD_COUNT);
+            seen.insert(shard);
+        }
+        assert_eq!(seen.len(), usize::from(SHARD_COUNT));
+    }
+}

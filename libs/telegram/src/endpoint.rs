@@ -1,13 +1,19 @@
 //! Where Telegram is, and opening a grammers connection to it.
 
 use std::net::SocketAddrV4;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use grammers_client::Client;
 use grammers_mtsender::{ConnectionParams, NoRetries, SenderPool};
+use grammers_session::updates::UpdatesLike;
+use tokio::sync::mpsc;
 
-use crate::session::StoredSession;
+use crate::session::{SessionSnapshot, StoredSession};
+
+/// The smallest updates buffer a connection gets.
+const MIN_UPDATES_CAPACITY: usize = 100;
 
 /// Gives out auth keys that a local data center knows (it cannot do Telegram's RSA key
 /// exchange, whose public keys are compiled into grammers).
@@ -65,9 +71,44 @@ impl TelegramEndpoint {
         }
     }
 
+    /// `snapshot` made ready for this endpoint: for a local data center, the session's
+    /// address of it is set to where it listens now (a sandbox may move between runs;
+    /// the keys it issued stay valid). Telegram's own addresses are left as they are.
+    pub fn adapt(&self, mut snapshot: SessionSnapshot) -> SessionSnapshot {
+        if let Target::Preset { dc_id, address, .. } = &self.target {
+            for option in &mut snapshot.dc_options {
+                if option.id == *dc_id {
+                    option.ipv4 = *address;
+                    option.ipv6 = std::net::SocketAddrV6::new(
+                        address.ip().to_ipv6_mapped(),
+                        address.port(),
+                        0,
+                        0,
+                    );
+                }
+            }
+        }
+        snapshot
+    }
+
     /// Opens a client over `session`. The runner drives the connection until the
-    /// [`Connection`] is closed or dropped.
+    /// [`Connection`] is closed or dropped. Updates are not listened to (a login's
+    /// short-lived connection); see [`TelegramEndpoint::connect_with_updates`].
     pub fn connect(&self, session: Arc<StoredSession>) -> Connection {
+        let mut connection = self.connect_with_updates(session, MIN_UPDATES_CAPACITY);
+        // Dropping the receiver tells the sender to stop forwarding updates.
+        connection.updates = None;
+        connection
+    }
+
+    /// Opens a client over `session` whose updates arrive on [`Connection::updates`],
+    /// buffered up to `updates_capacity` (grammers drops updates beyond that; the gap is
+    /// then recovered through getDifference, at a cost, so the buffer should be ample).
+    pub fn connect_with_updates(
+        &self,
+        session: Arc<StoredSession>,
+        updates_capacity: usize,
+    ) -> Connection {
         let pool = SenderPool::with_configuration(
             Arc::clone(&session),
             self.api_id,
@@ -78,6 +119,10 @@ impl TelegramEndpoint {
                 // grammers' default sleeps through FLOOD_WAIT inside the call; TalkApp
                 // surfaces it instead, so that jobs are rescheduled and no worker blocks.
                 retry_policy: Box::new(NoRetries),
+                updates_channel_capacity: NonZeroUsize::new(
+                    updates_capacity.max(MIN_UPDATES_CAPACITY),
+                )
+                .unwrap_or(NonZeroUsize::MIN),
                 ..ConnectionParams::default()
             },
         );
@@ -86,6 +131,7 @@ impl TelegramEndpoint {
         Connection {
             client,
             session,
+            updates: Some(pool.updates),
             runner,
         }
     }
@@ -97,6 +143,8 @@ pub struct Connection {
     pub client: Client,
     /// Its session (snapshot it to persist).
     pub session: Arc<StoredSession>,
+    /// The updates Telegram pushes, for [`Client::stream_updates`] (taken once).
+    pub updates: Option<mpsc::Receiver<UpdatesLike>>,
     runner: tokio::task::JoinHandle<()>,
 }
 
@@ -115,5 +163,51 @@ impl Connection {
 impl Drop for Connection {
     fn drop(&mut self) {
         self.runner.abort();
+    }
+}
+
+/// Keys from a sandbox running as its own process, through its admin API
+/// (`POST /v1/auth_keys`).
+pub struct SandboxAdminIssuer {
+    url: String,
+    http: reqwest::Client,
+}
+
+impl SandboxAdminIssuer {
+    /// An issuer asking the admin API at `admin_url` (`http://127.0.0.1:9444`).
+    pub fn new(admin_url: &str) -> Result<Self, IssueError> {
+        // reqwest is built without a default TLS crypto provider; pick one for the process
+        // (a no-op when one is installed already).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()?;
+        Ok(Self {
+            url: format!("{}/v1/auth_keys", admin_url.trim_end_matches('/')),
+            http,
+        })
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct IssuedKey {
+    auth_key: String,
+}
+
+#[async_trait]
+impl AuthKeyIssuer for SandboxAdminIssuer {
+    async fn issue_auth_key(&self) -> Result<[u8; 256], IssueError> {
+        use base64::Engine as _;
+        let issued: IssuedKey = self
+            .http
+            .post(&self.url)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(issued.auth_key)?;
+        <[u8; 256]>::try_from(bytes.as_slice())
+            .map_err(|_| format!("the sandbox issued a key of {} bytes", bytes.len()).into())
     }
 }

@@ -1,8 +1,8 @@
 //! Everything TalkApp knows about talking to Telegram.
 //!
-//! Work in progress (issue 3). So far: reaching Telegram (or the local sandbox), linking an
-//! account step by step with state that can be persisted between steps, Telegram sessions
-//! as grammers sees them, and their sealing at rest.
+//! This crate is TalkApp's one way to Telegram: the services use its [`account::Account`]
+//! and [`login::Login`] and never grammers directly. Everything goes through the real
+//! grammers client over MTProto, to Telegram itself or to the local sandbox.
 //!
 //! # Layout
 //! - [`session`]: [`session::StoredSession`], a grammers `Session` whose whole state can be
@@ -13,8 +13,17 @@
 //! - [`login`]: send the code, check it, check the 2FA password; each step starts from a
 //!   session snapshot and returns the next one, so any process can take the next step.
 //! - [`sealing`]: AES-256-GCM sealing of snapshots, bound to the row they belong to.
+//! - [`account`]: a linked account, connected: its supervised task (reconnects, ordered
+//!   updates with gap recovery, session snapshots) and the calls made through it.
+//! - [`model`]: chats, messages, users and updates as TalkApp sees them.
+//! - [`convert`]: TL objects to [`model`] (pure functions).
+//! - [`error`]: [`error::TelegramError`], what a failed call means for TalkApp.
 
+pub mod account;
+pub mod convert;
 pub mod endpoint;
+pub mod error;
 pub mod login;
+pub mod model;
 pub mod sealing;
 pub mod session;

@@ -179,9 +179,9 @@ impl Login {
         phone_code_hash: &str,
         code: &str,
     ) -> Result<AfterCode, LoginError> {
-        let connection = self
-            .endpoint
-            .connect(Arc::new(StoredSession::from_snapshot(session)));
+        let connection = self.endpoint.connect(Arc::new(StoredSession::from_snapshot(
+            self.endpoint.adapt(session),
+        )));
         let result = connection
             .client
             .invoke(&tl::functions::auth::SignIn {
@@ -228,9 +228,9 @@ impl Login {
         session: SessionSnapshot,
         password: &str,
     ) -> Result<LoggedIn, LoginError> {
-        let connection = self
-            .endpoint
-            .connect(Arc::new(StoredSession::from_snapshot(session)));
+        let connection = self.endpoint.connect(Arc::new(StoredSession::from_snapshot(
+            self.endpoint.adapt(session),
+        )));
         let outcome = async {
             let tl::enums::account::Password::Password(parameters) = connection
                 .client
@@ -265,6 +265,27 @@ impl Login {
             user,
             session: snapshot.map_err(|error| LoginError::Telegram(error.to_string()))?,
         })
+    }
+}
+
+impl Login {
+    /// Ends the authorisation of `session` at Telegram (`auth.logOut`). A key Telegram
+    /// no longer knows counts as logged out already.
+    #[tracing::instrument(skip_all)]
+    pub async fn log_out(&self, session: SessionSnapshot) -> Result<(), LoginError> {
+        let connection = self.endpoint.connect(Arc::new(StoredSession::from_snapshot(
+            self.endpoint.adapt(session),
+        )));
+        let result = connection
+            .client
+            .invoke(&tl::functions::auth::LogOut {})
+            .await;
+        connection.close().await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(InvocationError::Rpc(rpc)) if rpc.code == 401 => Ok(()),
+            Err(error) => Err(LoginError::from_invocation(error)),
+        }
     }
 }
 

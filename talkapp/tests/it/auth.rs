@@ -365,6 +365,7 @@ async fn linked_sessions_are_listed_through_the_chat_service_in_index_order() {
                     phone: phone.into(),
                 },
                 talkapp_store::SessionStatus::Connected,
+                b"not hosted by this test",
                 talkapp_store::now(),
             )
             .await

@@ -52,6 +52,8 @@ pub(crate) struct TestApp {
     pub(crate) address: String,
     pub(crate) client: reqwest::Client,
     store: std::sync::Arc<dyn talkapp_store::Store>,
+    pub(crate) sessions: std::sync::Arc<talkapp_chat_service::host::SessionHost>,
+    pub(crate) sandbox: Option<std::sync::Arc<talkapp_tg_sandbox::SandboxHandle>>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     data_dir: PathBuf,
@@ -102,12 +104,16 @@ pub(crate) async fn spawn_app_on(
         .expect("backend builds");
     let address = format!("http://127.0.0.1:{}", backend.port());
     let store = backend.store();
+    let sessions = backend.sessions();
+    let sandbox = backend.sandbox();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(backend.run_until_stopped(shutdown.clone()));
     TestApp {
         address,
         client: reqwest::Client::new(),
         store,
+        sessions,
+        sandbox,
         shutdown,
         task,
         data_dir,
@@ -178,14 +184,49 @@ impl TestApp {
         response.json().await.expect("json")
     }
 
+    /// The auth key of a linked account, read back from the store the way the chat
+    /// service reads it (sealed with the generated key in the data directory).
+    pub(crate) async fn telegram_auth_key(&self, user_id: &str, session_index: u32) -> [u8; 256] {
+        let user_id = Uuid::parse_str(user_id).expect("uuid");
+        let key_bytes =
+            std::fs::read(self.data_dir.join("telegram-session.key")).expect("generated key");
+        let key: [u8; 32] = key_bytes.as_slice().try_into().expect("32 bytes");
+        let hosted = self
+            .store
+            .hosted_session(user_id, session_index)
+            .await
+            .expect("read")
+            .expect("linked");
+        let sealed = hosted.sealed_session.expect("keys kept");
+        let opened = talkapp_telegram::sealing::Sealer::new(&key)
+            .open(
+                &sealed,
+                &talkapp_chat_service::linking::session_seal_context(user_id),
+            )
+            .expect("opens for its owner");
+        let snapshot =
+            talkapp_telegram::session::SessionSnapshot::from_bytes(&opened).expect("snapshot");
+        snapshot
+            .dc_options
+            .iter()
+            .find_map(|option| option.auth_key)
+            .expect("an auth key")
+    }
+
     /// Stops the backend and waits for it to finish.
     pub(crate) async fn stop(self) {
+        let data_dir = self.stop_keeping_data().await;
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+
+    /// Stops the backend, keeping its data directory (to start it again on it).
+    pub(crate) async fn stop_keeping_data(self) -> PathBuf {
         self.shutdown.cancel();
         self.task
             .await
             .expect("backend task joins")
             .expect("backend stops cleanly");
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        self.data_dir
     }
 }
 

@@ -2,8 +2,13 @@
 //! gRPC, on SQLite (embedded) and PostgreSQL, in one process and split into processes.
 
 mod auth;
+mod chats;
 mod errors;
 mod external_tokens;
 mod helpers;
+mod linking;
 mod observability;
+mod realtime;
+mod replicas;
 mod split_mode;
+mod supabase;

@@ -57,6 +57,21 @@ impl SplitDeployment {
                 "TALKAPP_AMQP__URL".into(),
                 format!("amqp://guest:guest@{amqp}/%2f"),
             ),
+            // Queues and Redis keys of this deployment's own, which the broker deletes
+            // once the test is over.
+            (
+                "TALKAPP_AMQP__PREFIX".into(),
+                format!("talkapp-it-{}", uuid::Uuid::new_v4().simple()),
+            ),
+            ("TALKAPP_AMQP__QUEUE_EXPIRES_SECS".into(), "30".into()),
+            // Classic queues: these tests are about the processes, not about queue
+            // durability (the replica tests and the bus suite run quorum queues), and the
+            // broker on a test machine has few file descriptors for quorum queues' logs.
+            ("TALKAPP_AMQP__QUEUE_TYPE".into(), "classic".into()),
+            (
+                "TALKAPP_REDIS__PREFIX".into(),
+                format!("talkapp-it-{}", uuid::Uuid::new_v4().simple()),
+            ),
             ("TALKAPP_AUTH__SIGNING_SECRET".into(), SIGNING_SECRET.into()),
             ("TALKAPP_DATA__DIR".into(), data_dir.display().to_string()),
             ("TALKAPP_PROBES__INTERVAL_MS".into(), "250".into()),

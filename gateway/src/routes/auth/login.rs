@@ -2,6 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use talkapp_common::ErrorCode;
+use talkapp_store::User;
 
 use super::{Credentials, TokenPair, start_session, validate_credentials};
 use crate::auth::password;
@@ -25,7 +26,17 @@ pub async fn login(
         .rate_limiter
         .check(Bucket::Auth, &state.client_address(&request))
         .await?;
-    let credentials = body.into_inner();
+    let user = authenticate(&state, body.into_inner()).await?;
+    let pair = TokenPair::from(start_session(&state, user).await?);
+    Ok(HttpResponse::Ok().json(pair))
+}
+
+/// The account whose email and password these are, its sign-in recorded; otherwise
+/// `invalid_credentials`, the same for an unknown email and a wrong password.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    credentials: Credentials,
+) -> Result<User, ApiError> {
     let wrong = || ApiError::new(ErrorCode::InvalidCredentials, "wrong email or password");
     // A malformed email or password cannot belong to an account; same answer as a wrong one.
     let email_normalized = validate_credentials(&credentials, 1).map_err(|_| wrong())?;
@@ -47,7 +58,6 @@ pub async fn login(
     state.store.record_sign_in(stored.user.id, now).await?;
     let mut user = stored.user;
     user.last_sign_in_at = Some(now);
-    let pair: TokenPair = start_session(&state, &user).await?;
     tracing::info!(user_id = %user.id, "signed in");
-    Ok(HttpResponse::Ok().json(pair))
+    Ok(user)
 }

@@ -2,7 +2,15 @@
 //!
 //! Reply shapes follow what TorexTalkWeb already reads (Supabase's): `access_token`,
 //! `token_type`, `expires_in`, `refresh_token`, `user`.
+//!
+//! # Layout
+//! - one file per handler of TalkApp's own API (`/auth/register`, `/auth/login`, ...);
+//!   each exposes its core ([`register::create_account`], [`login::authenticate`],
+//!   [`refresh::exchange`]) so that
+//! - [`gotrue`], the Supabase Auth (GoTrue) compatible routes under `/auth/v1`, answer
+//!   from the same accounts, sessions and tokens.
 
+pub mod gotrue;
 pub mod login;
 pub mod logout;
 pub mod me;
@@ -125,9 +133,64 @@ pub(crate) fn builtin_tokens(state: &AppState) -> Result<&AccessTokens, ApiError
         .ok_or_else(|| ApiError::internal("built-in accounts are disabled"))
 }
 
-/// Starts a sign-in session for `user` and returns its first token pair.
-pub(crate) async fn start_session(state: &AppState, user: &User) -> Result<TokenPair, ApiError> {
+/// Tokens just issued for a user's sign-in session.
+#[derive(Debug)]
+pub(crate) struct Issued {
+    /// The access token (JWT).
+    pub(crate) access_token: String,
+    /// Its lifetime in seconds.
+    pub(crate) expires_in: u64,
+    /// When it expires.
+    pub(crate) expires_at: DateTime<Utc>,
+    /// The refresh token to present next.
+    pub(crate) refresh_token: String,
+    /// The sign-in session (refresh-token family).
+    pub(crate) session_id: Uuid,
+    /// The account.
+    pub(crate) user: User,
+}
+
+impl From<Issued> for TokenPair {
+    fn from(issued: Issued) -> Self {
+        Self {
+            access_token: issued.access_token,
+            token_type: "bearer",
+            expires_in: issued.expires_in,
+            refresh_token: issued.refresh_token,
+            user: UserView::from(&issued.user),
+        }
+    }
+}
+
+/// A new access token for `user` in the (live) sign-in session `session_id`, handed out
+/// with `refresh_token`.
+pub(crate) fn issue_access_token(
+    state: &AppState,
+    user: User,
+    session_id: Uuid,
+    refresh_token: String,
+    now: DateTime<Utc>,
+) -> Result<Issued, ApiError> {
     let tokens = builtin_tokens(state)?;
+    let access_token = tokens
+        .issue(user.id, &user.email, session_id, now)
+        .map_err(ApiError::internal)?;
+    let expires_in = tokens.ttl_secs();
+    Ok(Issued {
+        access_token,
+        expires_in,
+        expires_at: now
+            + chrono::TimeDelta::seconds(i64::try_from(expires_in).unwrap_or(i64::MAX / 1_000_000)),
+        refresh_token,
+        session_id,
+        user,
+    })
+}
+
+/// Starts a sign-in session for `user` and returns its first token pair.
+pub(crate) async fn start_session(state: &AppState, user: User) -> Result<Issued, ApiError> {
+    // Fail before writing a session that no token could be issued for.
+    builtin_tokens(state)?;
     let now = talkapp_store::now();
     let session = AuthSession {
         id: Uuid::new_v4(),
@@ -146,14 +209,5 @@ pub(crate) async fn start_session(state: &AppState, user: &User) -> Result<Token
         .store
         .create_auth_session(&session, &refresh_hash)
         .await?;
-    let access_token = tokens
-        .issue(user.id, &user.email, session.id, now)
-        .map_err(ApiError::internal)?;
-    Ok(TokenPair {
-        access_token,
-        token_type: "bearer",
-        expires_in: tokens.ttl_secs(),
-        refresh_token,
-        user: UserView::from(user),
-    })
+    issue_access_token(state, user, session.id, refresh_token, now)
 }

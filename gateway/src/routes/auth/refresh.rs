@@ -6,7 +6,7 @@ use talkapp_common::ErrorCode;
 use talkapp_store::RefreshOutcome;
 use utoipa::ToSchema;
 
-use super::{TokenPair, UserView, builtin_tokens};
+use super::{Issued, TokenPair, builtin_tokens, issue_access_token};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::auth::verifier::ensure_session_live;
 use crate::problem::ApiError;
@@ -38,19 +38,33 @@ pub async fn refresh(
         .rate_limiter
         .check(Bucket::Auth, &state.client_address(&request))
         .await?;
-    let tokens = builtin_tokens(&state)?;
     let presented = body.into_inner().refresh_token;
+    let (next_token, next_hash) = new_refresh_token();
+    let issued = exchange(&state, &presented, next_token, &next_hash).await?;
+    Ok(HttpResponse::Ok().json(TokenPair::from(issued)))
+}
+
+/// Spends `presented` and stores `next_hash` (the hash of `next_token`) as its successor
+/// in one store transaction, then issues an access token for the session:
+/// `refresh_token_invalid` for an unknown token, `refresh_token_reused` (the family is
+/// revoked) for a spent one, `session_expired` for an ended session.
+pub(crate) async fn exchange(
+    state: &AppState,
+    presented: &str,
+    next_token: String,
+    next_hash: &[u8],
+) -> Result<Issued, ApiError> {
+    builtin_tokens(state)?;
     if presented.is_empty() || presented.len() > 256 {
         return Err(ApiError::new(
             ErrorCode::RefreshTokenInvalid,
             "unknown refresh token",
         ));
     }
-    let (next_token, next_hash) = new_refresh_token();
     let now = talkapp_store::now();
     let session = match state
         .store
-        .rotate_refresh_token(&hash_refresh_token(&presented), &next_hash, now)
+        .rotate_refresh_token(&hash_refresh_token(presented), next_hash, now)
         .await?
     {
         RefreshOutcome::Rotated(session) => session,
@@ -78,14 +92,5 @@ pub async fn refresh(
         .user_by_id(session.user_id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::SessionExpired, "the account no longer exists"))?;
-    let access_token = tokens
-        .issue(user.id, &user.email, session.id, now)
-        .map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok().json(TokenPair {
-        access_token,
-        token_type: "bearer",
-        expires_in: tokens.ttl_secs(),
-        refresh_token: next_token,
-        user: UserView::from(&user),
-    }))
+    issue_access_token(state, user, session.id, next_token, now)
 }

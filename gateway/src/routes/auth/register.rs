@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use talkapp_common::ErrorCode;
-use talkapp_store::{NewUser, StoreError};
+use talkapp_store::{NewUser, StoreError, User};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -37,7 +37,18 @@ pub async fn register(
         .rate_limiter
         .check(Bucket::Auth, &state.client_address(&request))
         .await?;
-    let credentials = body.into_inner();
+    let user = create_account(&state, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(Registered {
+        user: UserView::from(&user),
+    }))
+}
+
+/// Creates the built-in account for `credentials` (validated here): `validation_failed`
+/// for bad fields, `email_taken` when the normalised email has an account.
+pub(crate) async fn create_account(
+    state: &AppState,
+    credentials: Credentials,
+) -> Result<User, ApiError> {
     let email_normalized =
         validate_credentials(&credentials, state.config.auth.min_password_length)?;
     let password_hash = password::hash(credentials.password)
@@ -61,7 +72,5 @@ pub async fn register(
         Err(error) => return Err(error.into()),
     };
     tracing::info!(user_id = %user.id, "account registered");
-    Ok(HttpResponse::Created().json(Registered {
-        user: UserView::from(&user),
-    }))
+    Ok(user)
 }

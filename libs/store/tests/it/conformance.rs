@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use talkapp_store::{
-    AuthSession, NewUser, RefreshOutcome, SessionStatus, Store, StoreError, TelegramAccount,
-    TelegramSession, User, now,
+    AuthSession, CachedMessage, CachedUser, ChatListQuery, ChatProfile, DialogState, HistoryQuery,
+    JobCreated, JobStatus, LoginState, NewSendJob, NewUser, PushSubscription, RefreshOutcome,
+    SessionKey, SessionStatus, Store, StoreError, TelegramAccount, TelegramLogin, TelegramSession,
+    User, now, shard_of,
 };
 use uuid::Uuid;
 
@@ -68,6 +70,9 @@ fn token_hash(seed: u8) -> Vec<u8> {
     (0..32u8).map(|byte| byte.wrapping_mul(31) ^ seed).collect()
 }
 
+/// Stands in for a sealed grammers session (the store keeps the bytes as given).
+const SEALED: &[u8] = b"\x01sealed-session-bytes";
+
 fn telegram_account(telegram_user_id: i64, first_name: &str) -> TelegramAccount {
     TelegramAccount {
         telegram_user_id,
@@ -100,6 +105,7 @@ pub(crate) async fn opening_the_same_database_again_keeps_the_schema_and_the_dat
             user.id,
             &telegram_account(42, "Ada"),
             SessionStatus::Connected,
+            SEALED,
             now(),
         )
         .await
@@ -124,6 +130,7 @@ pub(crate) async fn opening_the_same_database_again_keeps_the_schema_and_the_dat
             user.id,
             &telegram_account(43, "Grace"),
             SessionStatus::Connecting,
+            SEALED,
             now(),
         )
         .await
@@ -577,7 +584,7 @@ pub(crate) async fn linked_telegram_sessions_are_numbered_per_user_and_listed_in
     for (offset, (user_id, account, status)) in (0i64..).zip(links) {
         let at = start + TimeDelta::seconds(offset);
         let session = store
-            .link_telegram_session(user_id, &account, status, at)
+            .link_telegram_session(user_id, &account, status, SEALED, at)
             .await
             .expect("link telegram session");
         assert_eq!(session.user_id, user_id);
@@ -615,6 +622,7 @@ pub(crate) async fn a_user_without_telegram_sessions_has_an_empty_list(store: Ar
             Uuid::new_v4(),
             &telegram_account(5, "Eve"),
             SessionStatus::Connected,
+            SEALED,
             now(),
         )
         .await
@@ -642,7 +650,7 @@ pub(crate) async fn large_telegram_user_ids_and_unicode_names_round_trip(store: 
     for account in &accounts {
         linked.push(
             store
-                .link_telegram_session(user_id, account, SessionStatus::Connected, at)
+                .link_telegram_session(user_id, account, SessionStatus::Connected, SEALED, at)
                 .await
                 .expect("link"),
         );
@@ -665,6 +673,7 @@ pub(crate) async fn concurrent_links_of_one_user_get_distinct_indexes(store: Arc
                         user_id,
                         &telegram_account(n, "Con"),
                         SessionStatus::Connecting,
+                        SEALED,
                         now(),
                     )
                     .await
@@ -687,4 +696,1211 @@ pub(crate) async fn concurrent_links_of_one_user_get_distinct_indexes(store: Arc
         .map(|session| session.session_index)
         .collect();
     assert_eq!(listed, indexes);
+}
+
+pub(crate) async fn a_phone_is_linked_once_per_user_but_other_users_may_link_it(
+    store: Arc<dyn Store>,
+) {
+    let alice = Uuid::new_v4();
+    let bob = Uuid::new_v4();
+    let account = telegram_account(77, "Dup");
+    store
+        .link_telegram_session(alice, &account, SessionStatus::Connected, SEALED, now())
+        .await
+        .expect("first link");
+    let again = store
+        .link_telegram_session(alice, &account, SessionStatus::Connected, SEALED, now())
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict("telegram_sessions.phone"))),
+        "{again:?}"
+    );
+    let bobs = store
+        .link_telegram_session(bob, &account, SessionStatus::Connected, SEALED, now())
+        .await
+        .expect("another user links the same account");
+    assert_eq!(bobs.session_index, 1);
+    assert_eq!(store.telegram_sessions(alice).await.expect("list").len(), 1);
+}
+
+pub(crate) async fn a_hosted_session_carries_its_sealed_blob_shard_and_status(
+    store: Arc<dyn Store>,
+) {
+    let user_id = Uuid::new_v4();
+    let linked = store
+        .link_telegram_session(
+            user_id,
+            &telegram_account(501, "Host"),
+            SessionStatus::Connected,
+            SEALED,
+            now(),
+        )
+        .await
+        .expect("link");
+    let hosted = store
+        .hosted_session(user_id, linked.session_index)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(hosted.session, linked);
+    assert_eq!(hosted.sealed_session.as_deref(), Some(SEALED));
+    assert_eq!(hosted.shard, shard_of(user_id, linked.session_index));
+
+    let newer: &[u8] = b"\x01newer-state";
+    assert!(
+        store
+            .save_sealed_session(user_id, 1, Some(newer))
+            .await
+            .expect("save")
+    );
+    assert!(
+        store
+            .set_session_status(user_id, 1, SessionStatus::FloodWait, now())
+            .await
+            .expect("status")
+    );
+    let hosted = store
+        .hosted_session(user_id, 1)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(hosted.sealed_session.as_deref(), Some(newer));
+    assert_eq!(hosted.session.status, SessionStatus::FloodWait);
+
+    assert!(
+        store
+            .save_sealed_session(user_id, 1, None)
+            .await
+            .expect("erase")
+    );
+    let hosted = store
+        .hosted_session(user_id, 1)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(hosted.sealed_session, None, "the keys are erased");
+
+    assert!(
+        !store
+            .save_sealed_session(user_id, 9, Some(newer))
+            .await
+            .expect("save unknown")
+    );
+    assert!(
+        !store
+            .set_session_status(user_id, 9, SessionStatus::Connected, now())
+            .await
+            .expect("status unknown")
+    );
+    assert_eq!(store.hosted_session(user_id, 9).await.expect("read"), None);
+}
+
+pub(crate) async fn hosted_sessions_are_selected_by_shard(store: Arc<dyn Store>) {
+    let mut by_shard: std::collections::HashMap<u16, Vec<(Uuid, u32)>> =
+        std::collections::HashMap::new();
+    for n in 0..12_i64 {
+        let user_id = Uuid::new_v4();
+        let session = store
+            .link_telegram_session(
+                user_id,
+                &telegram_account(900 + n, "Shard"),
+                SessionStatus::Connecting,
+                SEALED,
+                now(),
+            )
+            .await
+            .expect("link");
+        by_shard
+            .entry(shard_of(user_id, session.session_index))
+            .or_default()
+            .push((user_id, session.session_index));
+    }
+    let some_shards: Vec<u16> = by_shard.keys().copied().take(3).collect();
+    let mut expected: Vec<(Uuid, u32)> = some_shards
+        .iter()
+        .flat_map(|shard| by_shard[shard].clone())
+        .collect();
+    expected.sort();
+    let mut hosted: Vec<(Uuid, u32)> = store
+        .hosted_sessions(&some_shards)
+        .await
+        .expect("hosted")
+        .into_iter()
+        .map(|hosted| {
+            assert!(some_shards.contains(&hosted.shard));
+            (hosted.session.user_id, hosted.session.session_index)
+        })
+        .collect();
+    hosted.sort();
+    assert_eq!(hosted, expected);
+    assert!(store.hosted_sessions(&[]).await.expect("none").is_empty());
+}
+
+pub(crate) async fn an_unlinked_index_is_never_given_out_again(store: Arc<dyn Store>) {
+    let user_id = Uuid::new_v4();
+    for n in 1..=2_i64 {
+        store
+            .link_telegram_session(
+                user_id,
+                &telegram_account(600 + n, "Idx"),
+                SessionStatus::Connected,
+                SEALED,
+                now(),
+            )
+            .await
+            .expect("link");
+    }
+    assert!(
+        store
+            .unlink_telegram_session(user_id, 2)
+            .await
+            .expect("unlink")
+    );
+    assert!(
+        !store
+            .unlink_telegram_session(user_id, 2)
+            .await
+            .expect("unlink again")
+    );
+    let relinked = store
+        .link_telegram_session(
+            user_id,
+            &telegram_account(602, "Idx"),
+            SessionStatus::Connected,
+            SEALED,
+            now(),
+        )
+        .await
+        .expect("link the same phone again");
+    assert_eq!(relinked.session_index, 3);
+    let indexes: Vec<u32> = store
+        .telegram_sessions(user_id)
+        .await
+        .expect("list")
+        .iter()
+        .map(|session| session.session_index)
+        .collect();
+    assert_eq!(indexes, vec![1, 3]);
+}
+
+fn pending_login(user_id: Uuid, expires_in: TimeDelta) -> TelegramLogin {
+    let created_at = now();
+    TelegramLogin {
+        login_id: Uuid::new_v4(),
+        user_id,
+        phone: "9996620001".to_owned(),
+        phone_code_hash: "hash-1".to_owned(),
+        sealed_session: b"\x01login-session".to_vec(),
+        state: LoginState::CodeSent,
+        attempts: 0,
+        created_at,
+        expires_at: created_at + expires_in,
+    }
+}
+
+pub(crate) async fn a_pending_login_round_trips_counts_attempts_and_advances(
+    store: Arc<dyn Store>,
+) {
+    let login = pending_login(Uuid::new_v4(), TimeDelta::minutes(10));
+    store.create_telegram_login(&login).await.expect("create");
+    assert_eq!(
+        store.telegram_login(login.login_id).await.expect("read"),
+        Some(login.clone())
+    );
+    assert_eq!(
+        store
+            .record_login_attempt(login.login_id)
+            .await
+            .expect("attempt"),
+        Some(1)
+    );
+    assert_eq!(
+        store
+            .record_login_attempt(login.login_id)
+            .await
+            .expect("attempt"),
+        Some(2)
+    );
+    store
+        .advance_telegram_login(login.login_id, LoginState::PasswordNeeded, b"\x01next")
+        .await
+        .expect("advance");
+    let advanced = store
+        .telegram_login(login.login_id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(advanced.state, LoginState::PasswordNeeded);
+    assert_eq!(advanced.sealed_session, b"\x01next".to_vec());
+    assert_eq!(advanced.attempts, 2);
+
+    store
+        .delete_telegram_login(login.login_id)
+        .await
+        .expect("delete");
+    assert_eq!(
+        store.telegram_login(login.login_id).await.expect("read"),
+        None
+    );
+    assert_eq!(
+        store
+            .record_login_attempt(login.login_id)
+            .await
+            .expect("attempt on a deleted login"),
+        None
+    );
+}
+
+pub(crate) async fn concurrent_login_attempts_are_each_counted(store: Arc<dyn Store>) {
+    let login = pending_login(Uuid::new_v4(), TimeDelta::minutes(10));
+    store.create_telegram_login(&login).await.expect("create");
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .record_login_attempt(login.login_id)
+                    .await
+                    .expect("attempt")
+                    .expect("exists")
+            })
+        })
+        .collect();
+    let mut counts = Vec::new();
+    for task in tasks {
+        counts.push(task.await.expect("task"));
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=8).collect::<Vec<u32>>());
+}
+
+pub(crate) async fn expired_logins_are_purged_and_live_ones_kept(store: Arc<dyn Store>) {
+    let user_id = Uuid::new_v4();
+    let expired = pending_login(user_id, TimeDelta::seconds(-1));
+    let live = pending_login(user_id, TimeDelta::minutes(5));
+    store.create_telegram_login(&expired).await.expect("create");
+    store.create_telegram_login(&live).await.expect("create");
+    assert_eq!(
+        store
+            .delete_expired_telegram_logins(now())
+            .await
+            .expect("purge"),
+        1
+    );
+    assert_eq!(
+        store.telegram_login(expired.login_id).await.expect("read"),
+        None
+    );
+    assert!(
+        store
+            .telegram_login(live.login_id)
+            .await
+            .expect("read")
+            .is_some()
+    );
+}
+
+// ----------------------------------------------------------------------------------------
+// Chat cache
+
+fn session_key() -> SessionKey {
+    SessionKey {
+        user_id: Uuid::new_v4(),
+        session_index: 1,
+    }
+}
+
+fn profile(chat_id: i64, kind: &str, title: &str) -> ChatProfile {
+    ChatProfile {
+        chat_id,
+        kind: kind.to_owned(),
+        title: title.to_owned(),
+        username: String::new(),
+        photo: None,
+        members_count: None,
+        is_creator: false,
+        is_admin: false,
+        has_left: false,
+    }
+}
+
+fn dialog(top_message_id: i32, top_date: i64, archived: bool) -> DialogState {
+    DialogState {
+        unread_count: 0,
+        read_inbox_max_id: 0,
+        read_outbox_max_id: 0,
+        top_message_id,
+        top_date,
+        pinned: false,
+        archived,
+        muted_until: 0,
+    }
+}
+
+fn cached_message(chat_id: i64, message_id: i32, date: i64, outgoing: bool) -> CachedMessage {
+    CachedMessage {
+        chat_id,
+        message_id,
+        date,
+        edit_date: None,
+        sender_id: Some(if outgoing { 1 } else { 2 }),
+        outgoing,
+        text: format!("message {message_id}"),
+        reply_to: None,
+        views: None,
+        service: None,
+        details: "{}".to_owned(),
+    }
+}
+
+pub(crate) async fn the_chat_list_pages_by_activity_with_filters_and_no_repeats(
+    store: Arc<dyn Store>,
+) {
+    let key = session_key();
+    let mut dialogs = Vec::new();
+    for n in 0..25_i64 {
+        let (kind, chat_id) = match n % 4 {
+            0 => ("private", 100 + n),
+            1 => ("group", -(100 + n)),
+            2 => ("supergroup", -1_000_000_000_100 - n),
+            _ => ("channel", -1_000_000_000_200 - n),
+        };
+        // Two chats share each date: the chat id breaks the tie.
+        dialogs.push((
+            profile(chat_id, kind, &format!("chat {n}")),
+            dialog(
+                i32::try_from(n).expect("small"),
+                1_700_000_000 + n / 2,
+                n % 5 == 0,
+            ),
+        ));
+    }
+    store.upsert_dialogs(key, &dialogs).await.expect("upsert");
+    // A chat only mentioned somewhere is not in the list.
+    store
+        .upsert_chat_profiles(key, &[profile(999, "private", "stranger")])
+        .await
+        .expect("profile");
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_chats(
+                key,
+                &ChatListQuery {
+                    after,
+                    limit: 4,
+                    ..ChatListQuery::default()
+                },
+            )
+            .await
+            .expect("page");
+        if page.is_empty() {
+            break;
+        }
+        let last = page.last().expect("non-empty");
+        let last_dialog = last.dialog.as_ref().expect("listed chats have a dialog");
+        after = Some((last_dialog.top_date, last.profile.chat_id));
+        seen.extend(page.iter().map(|chat| chat.profile.chat_id));
+    }
+    let mut expected: Vec<(i64, i64)> = dialogs
+        .iter()
+        .map(|(profile, dialog)| (dialog.top_date, profile.chat_id))
+        .collect();
+    expected.sort_by(|a, b| b.cmp(a));
+    assert_eq!(
+        seen,
+        expected.iter().map(|(_, id)| *id).collect::<Vec<_>>(),
+        "every chat once, newest activity first"
+    );
+
+    let channels = store
+        .list_chats(
+            key,
+            &ChatListQuery {
+                kind: Some("channel".into()),
+                limit: 100,
+                ..ChatListQuery::default()
+            },
+        )
+        .await
+        .expect("channels");
+    assert_eq!(channels.len(), 6);
+    assert!(channels.iter().all(|chat| chat.profile.kind == "channel"));
+    let archived = store
+        .list_chats(
+            key,
+            &ChatListQuery {
+                archived: Some(true),
+                limit: 100,
+                ..ChatListQuery::default()
+            },
+        )
+        .await
+        .expect("archived");
+    assert_eq!(archived.len(), 5);
+    let stranger = store
+        .cached_chat(key, 999)
+        .await
+        .expect("read")
+        .expect("known");
+    assert_eq!(stranger.dialog, None);
+    assert_eq!(stranger.profile.title, "stranger");
+    // Another account sees nothing of this one's cache.
+    assert!(
+        store
+            .list_chats(
+                session_key(),
+                &ChatListQuery {
+                    limit: 10,
+                    ..ChatListQuery::default()
+                }
+            )
+            .await
+            .expect("other")
+            .is_empty()
+    );
+}
+
+pub(crate) async fn new_messages_move_the_chat_up_and_count_unread_once(store: Arc<dyn Store>) {
+    let key = session_key();
+    store
+        .upsert_dialogs(
+            key,
+            &[(profile(5, "private", "Bob"), dialog(10, 1_000, false))],
+        )
+        .await
+        .expect("dialog");
+    store.set_read_inbox(key, 5, 10, 0).await.expect("read");
+
+    let incoming = cached_message(5, 11, 1_100, false);
+    let outgoing = cached_message(5, 12, 1_200, true);
+    let inserted = store
+        .upsert_messages(key, &[incoming.clone(), outgoing.clone()], true)
+        .await
+        .expect("upsert");
+    assert_eq!(inserted, 2);
+    // The same messages again (a replayed update) count nothing twice.
+    let inserted = store
+        .upsert_messages(key, std::slice::from_ref(&incoming), true)
+        .await
+        .expect("again");
+    assert_eq!(inserted, 0);
+    // An older message (a history page) does not move the top.
+    store
+        .upsert_messages(key, &[cached_message(5, 3, 300, false)], false)
+        .await
+        .expect("old");
+    let chat = store
+        .cached_chat(key, 5)
+        .await
+        .expect("read")
+        .expect("chat");
+    let dialog = chat.dialog.expect("listed");
+    assert_eq!(dialog.top_message_id, 12);
+    assert_eq!(dialog.top_date, 1_200);
+    assert_eq!(dialog.unread_count, 1, "only the new incoming message");
+
+    // An edit replaces the text and keeps the rest.
+    let mut edited = incoming.clone();
+    edited.text = "edited".into();
+    edited.edit_date = Some(1_150);
+    store
+        .upsert_messages(key, &[edited.clone()], false)
+        .await
+        .expect("edit");
+    let stored = store
+        .cached_messages_by_id(key, 5, &[11])
+        .await
+        .expect("by id");
+    assert_eq!(stored, vec![edited]);
+
+    // Messages are found across chats by (chat, id).
+    let mut at = store
+        .cached_messages_at(key, &[(5, 12), (5, 11), (6, 1)])
+        .await
+        .expect("at");
+    at.sort_by_key(|message| message.message_id);
+    assert_eq!(
+        at.iter()
+            .map(|message| message.message_id)
+            .collect::<Vec<_>>(),
+        vec![11, 12]
+    );
+
+    // A message in a chat not known before puts that chat in the list.
+    store
+        .upsert_messages(key, &[cached_message(77, 1, 2_000, false)], true)
+        .await
+        .expect("new chat");
+    let new_chat = store
+        .cached_chat(key, 77)
+        .await
+        .expect("read")
+        .expect("chat");
+    assert_eq!(new_chat.profile.kind, "private");
+    assert_eq!(new_chat.dialog.expect("listed").unread_count, 1);
+
+    store.set_read_inbox(key, 5, 12, 0).await.expect("read all");
+    store
+        .set_read_inbox(key, 5, 4, 0)
+        .await
+        .expect("an older mark");
+    let dialog = store
+        .cached_chat(key, 5)
+        .await
+        .expect("read")
+        .expect("chat")
+        .dialog
+        .expect("listed");
+    assert_eq!(
+        dialog.read_inbox_max_id, 12,
+        "the read mark never moves back"
+    );
+    assert_eq!(dialog.unread_count, 0);
+    store.set_read_outbox(key, 5, 12).await.expect("peer read");
+    store.set_read_outbox(key, 5, 2).await.expect("older");
+    let dialog = store
+        .cached_chat(key, 5)
+        .await
+        .expect("read")
+        .expect("chat")
+        .dialog
+        .expect("listed");
+    assert_eq!(dialog.read_outbox_max_id, 12);
+}
+
+pub(crate) async fn history_pages_by_id_and_the_date_filter_is_exact_at_its_edges(
+    store: Arc<dyn Store>,
+) {
+    let key = session_key();
+    let chat = -1_000_000_000_042;
+    store
+        .upsert_chat_profiles(key, &[profile(chat, "supergroup", "Lounge")])
+        .await
+        .expect("profile");
+    let messages: Vec<CachedMessage> = (1..=30)
+        .map(|id| cached_message(chat, id, 10_000 + i64::from(id) * 10, id % 2 == 0))
+        .collect();
+    store
+        .upsert_messages(key, &messages, false)
+        .await
+        .expect("upsert");
+
+    let ids = |page: &[CachedMessage]| page.iter().map(|m| m.message_id).collect::<Vec<_>>();
+    let newest = store
+        .cached_messages(
+            key,
+            chat,
+            &HistoryQuery {
+                limit: 5,
+                ..HistoryQuery::default()
+            },
+        )
+        .await
+        .expect("newest");
+    assert_eq!(ids(&newest), vec![30, 29, 28, 27, 26]);
+    let older = store
+        .cached_messages(
+            key,
+            chat,
+            &HistoryQuery {
+                before_id: Some(26),
+                limit: 5,
+                ..HistoryQuery::default()
+            },
+        )
+        .await
+        .expect("older");
+    assert_eq!(ids(&older), vec![25, 24, 23, 22, 21]);
+    let newer = store
+        .cached_messages(
+            key,
+            chat,
+            &HistoryQuery {
+                after_id: Some(10),
+                limit: 3,
+                oldest_first: true,
+                ..HistoryQuery::default()
+            },
+        )
+        .await
+        .expect("newer");
+    assert_eq!(
+        ids(&newer),
+        vec![13, 12, 11],
+        "the next newer page, newest first"
+    );
+
+    // Message 5 is at 10_050, message 8 at 10_080: from is inclusive, to exclusive.
+    let day = store
+        .cached_messages(
+            key,
+            chat,
+            &HistoryQuery {
+                from_date: Some(10_050),
+                to_date: Some(10_080),
+                limit: 100,
+                ..HistoryQuery::default()
+            },
+        )
+        .await
+        .expect("range");
+    assert_eq!(ids(&day), vec![7, 6, 5]);
+}
+
+pub(crate) async fn deletions_without_a_chat_spare_channels_and_move_the_top(
+    store: Arc<dyn Store>,
+) {
+    let key = session_key();
+    let channel = -1_000_000_000_007;
+    store
+        .upsert_messages(
+            key,
+            &[
+                cached_message(5, 1, 100, false),
+                cached_message(5, 2, 200, false),
+                cached_message(channel, 2, 250, false),
+            ],
+            false,
+        )
+        .await
+        .expect("upsert");
+
+    let chats = store
+        .delete_messages(key, None, &[2])
+        .await
+        .expect("delete");
+
+    assert_eq!(chats, vec![5]);
+    let chat = store
+        .cached_chat(key, 5)
+        .await
+        .expect("read")
+        .expect("chat");
+    assert_eq!(chat.dialog.expect("listed").top_message_id, 1);
+    assert_eq!(
+        store
+            .cached_messages_by_id(key, channel, &[2])
+            .await
+            .expect("channel")
+            .len(),
+        1,
+        "channel ids are per channel"
+    );
+    let chats = store
+        .delete_messages(key, Some(channel), &[2])
+        .await
+        .expect("delete in channel");
+    assert_eq!(chats, vec![channel]);
+    assert!(
+        store
+            .cached_messages_by_id(key, channel, &[2])
+            .await
+            .expect("gone")
+            .is_empty()
+    );
+}
+
+pub(crate) async fn the_history_floor_only_moves_down_and_completeness_sticks(
+    store: Arc<dyn Store>,
+) {
+    let key = session_key();
+    store
+        .upsert_chat_profiles(key, &[profile(9, "private", "Floor")])
+        .await
+        .expect("profile");
+    store
+        .set_history_floor(key, 9, 50, false)
+        .await
+        .expect("floor");
+    store
+        .set_history_floor(key, 9, 70, false)
+        .await
+        .expect("higher");
+    let chat = store
+        .cached_chat(key, 9)
+        .await
+        .expect("read")
+        .expect("chat");
+    assert_eq!(chat.history_floor, Some(50));
+    assert!(!chat.history_complete);
+    store
+        .set_history_floor(key, 9, 1, true)
+        .await
+        .expect("start");
+    store
+        .set_history_floor(key, 9, 40, false)
+        .await
+        .expect("again");
+    let chat = store
+        .cached_chat(key, 9)
+        .await
+        .expect("read")
+        .expect("chat");
+    assert_eq!(chat.history_floor, Some(1));
+    assert!(chat.history_complete);
+}
+
+pub(crate) async fn users_are_upserted_keeping_a_known_phone_and_caches_clear(
+    store: Arc<dyn Store>,
+) {
+    let key = session_key();
+    let user = CachedUser {
+        tg_user_id: 7_000_000_000_001,
+        first_name: "Zoë".into(),
+        last_name: String::new(),
+        username: "zoe".into(),
+        phone: "9996620001".into(),
+        details: "{\"is_contact\":true}".into(),
+    };
+    store
+        .upsert_users(key, std::slice::from_ref(&user))
+        .await
+        .expect("user");
+    let renamed = CachedUser {
+        first_name: "Zoe".into(),
+        phone: String::new(),
+        ..user.clone()
+    };
+    store.upsert_users(key, &[renamed]).await.expect("renamed");
+    let users = store
+        .cached_users(key, &[user.tg_user_id, 1])
+        .await
+        .expect("users");
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].first_name, "Zoe");
+    assert_eq!(
+        users[0].phone, "9996620001",
+        "a hidden phone keeps the known one"
+    );
+
+    store
+        .upsert_messages(key, &[cached_message(5, 1, 100, false)], true)
+        .await
+        .expect("message");
+    store.clear_cache(key).await.expect("clear");
+    assert!(
+        store
+            .cached_users(key, &[user.tg_user_id])
+            .await
+            .expect("users")
+            .is_empty()
+    );
+    assert_eq!(store.cached_chat(key, 5).await.expect("chat"), None);
+    assert!(
+        store
+            .cached_messages(
+                key,
+                5,
+                &HistoryQuery {
+                    limit: 10,
+                    ..HistoryQuery::default()
+                }
+            )
+            .await
+            .expect("messages")
+            .is_empty()
+    );
+}
+
+// ----------------------------------------------------------------------------------------
+// Send jobs
+
+fn new_job(key: SessionKey, client_message_id: Option<&str>, text: &str) -> NewSendJob {
+    NewSendJob {
+        job_id: Uuid::new_v4(),
+        key,
+        client_message_id: client_message_id.map(str::to_owned),
+        chat_id: 42,
+        text: text.to_owned(),
+        reply_to: None,
+        silent: false,
+        random_id: i64::from_le_bytes(Uuid::new_v4().as_bytes()[..8].try_into().expect("8")),
+        created_at: now(),
+    }
+}
+
+pub(crate) async fn a_repeated_idempotency_key_returns_the_first_job(store: Arc<dyn Store>) {
+    let key = session_key();
+    let first = store
+        .create_send_job(&new_job(key, Some("client-1"), "hello"))
+        .await
+        .expect("create");
+    let JobCreated::New(first) = first else {
+        panic!("the first is new");
+    };
+    assert_eq!(first.status, JobStatus::Queued);
+    assert_eq!(first.attempts, 0);
+
+    let again = store
+        .create_send_job(&new_job(key, Some("client-1"), "hello again"))
+        .await
+        .expect("create again");
+    assert_eq!(again, JobCreated::Existing(first.clone()));
+
+    let other_session = SessionKey {
+        session_index: 2,
+        ..key
+    };
+    let elsewhere = store
+        .create_send_job(&new_job(other_session, Some("client-1"), "hello"))
+        .await
+        .expect("create elsewhere");
+    assert!(matches!(elsewhere, JobCreated::New(_)));
+    let without_key = store
+        .create_send_job(&new_job(key, None, "no key"))
+        .await
+        .expect("create without key");
+    assert!(matches!(without_key, JobCreated::New(_)));
+    assert_eq!(
+        store
+            .send_job(key, first.job.job_id)
+            .await
+            .expect("read")
+            .expect("exists"),
+        first
+    );
+    assert_eq!(
+        store
+            .send_job(other_session, first.job.job_id)
+            .await
+            .expect("read"),
+        None,
+        "a job is found through its own account only"
+    );
+}
+
+pub(crate) async fn concurrent_creates_with_one_idempotency_key_make_one_job(
+    store: Arc<dyn Store>,
+) {
+    let key = session_key();
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .create_send_job(&new_job(key, Some("same"), "once"))
+                    .await
+                    .expect("create")
+            })
+        })
+        .collect();
+    let mut new = 0;
+    let mut ids = std::collections::HashSet::new();
+    for task in tasks {
+        let created = task.await.expect("task");
+        if matches!(created, JobCreated::New(_)) {
+            new += 1;
+        }
+        ids.insert(created.job().job.job_id);
+    }
+    assert_eq!(new, 1);
+    assert_eq!(ids.len(), 1);
+}
+
+pub(crate) async fn a_job_moves_from_queued_to_sent_or_failed_and_then_stays(
+    store: Arc<dyn Store>,
+) {
+    let key = session_key();
+    let mut jobs = Vec::new();
+    for text in ["one", "two", "three"] {
+        jobs.push(
+            store
+                .create_send_job(&new_job(key, None, text))
+                .await
+                .expect("create")
+                .job()
+                .clone(),
+        );
+    }
+    let pending = store.pending_jobs(key, 10).await.expect("pending");
+    assert_eq!(
+        pending
+            .iter()
+            .map(|job| job.job.text.as_str())
+            .collect::<Vec<_>>(),
+        vec!["one", "two", "three"],
+        "in the order they were asked for"
+    );
+    assert!(pending.windows(2).all(|pair| pair[0].seq < pair[1].seq));
+
+    let one = jobs[0].job.job_id;
+    let claimed = store
+        .claim_job(one, now())
+        .await
+        .expect("claim")
+        .expect("claimable");
+    assert_eq!(claimed.status, JobStatus::Sending);
+    assert_eq!(claimed.attempts, 1);
+    // Its sender died mid-send: the next owner claims it again.
+    let again = store
+        .claim_job(one, now())
+        .await
+        .expect("claim")
+        .expect("claimable");
+    assert_eq!(again.attempts, 2);
+    store.requeue_job(one, now()).await.expect("requeue");
+    assert_eq!(
+        store
+            .send_job(key, one)
+            .await
+            .expect("read")
+            .expect("job")
+            .status,
+        JobStatus::Queued
+    );
+    store.claim_job(one, now()).await.expect("claim");
+    store
+        .complete_job(one, 77, 1_700_000_000, now())
+        .await
+        .expect("sent");
+    let sent = store.send_job(key, one).await.expect("read").expect("job");
+    assert_eq!(sent.status, JobStatus::Sent);
+    assert_eq!(sent.message_id, Some(77));
+    assert_eq!(sent.sent_date, Some(1_700_000_000));
+    assert_eq!(store.claim_job(one, now()).await.expect("claim"), None);
+    store.fail_job(one, "late", now()).await.expect("no effect");
+    assert_eq!(
+        store
+            .send_job(key, one)
+            .await
+            .expect("read")
+            .expect("job")
+            .status,
+        JobStatus::Sent,
+        "a final job stays final"
+    );
+
+    let two = jobs[1].job.job_id;
+    store
+        .fail_job(two, "chat_write_forbidden", now())
+        .await
+        .expect("fail");
+    let failed = store.send_job(key, two).await.expect("read").expect("job");
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert_eq!(failed.failure.as_deref(), Some("chat_write_forbidden"));
+    let pending = store.pending_jobs(key, 10).await.expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].job.job_id, jobs[2].job.job_id);
+}
+
+pub(crate) async fn sent_jobs_up_to_the_read_mark_become_read(store: Arc<dyn Store>) {
+    let key = session_key();
+    let mut ids = Vec::new();
+    for message_id in [10, 11, 12] {
+        let job = store
+            .create_send_job(&new_job(key, None, "x"))
+            .await
+            .expect("create")
+            .job()
+            .clone();
+        store.claim_job(job.job.job_id, now()).await.expect("claim");
+        store
+            .complete_job(job.job.job_id, message_id, 1, now())
+            .await
+            .expect("sent");
+        ids.push(job.job.job_id);
+    }
+    let queued = store
+        .create_send_job(&new_job(key, None, "still queued"))
+        .await
+        .expect("create")
+        .job()
+        .clone();
+
+    let read = store
+        .mark_jobs_read(key, 42, 11, now())
+        .await
+        .expect("read");
+
+    assert_eq!(
+        read.iter().map(|job| job.job.job_id).collect::<Vec<_>>(),
+        ids[..2].to_vec()
+    );
+    assert!(read.iter().all(|job| job.status == JobStatus::Read));
+    assert_eq!(
+        store
+            .send_job(key, ids[2])
+            .await
+            .expect("read")
+            .expect("job")
+            .status,
+        JobStatus::Sent
+    );
+    assert_eq!(
+        store
+            .send_job(key, queued.job.job_id)
+            .await
+            .expect("read")
+            .expect("job")
+            .status,
+        JobStatus::Queued
+    );
+    assert!(
+        store
+            .mark_jobs_read(key, 43, 100, now())
+            .await
+            .expect("other chat")
+            .is_empty()
+    );
+}
+
+pub(crate) async fn unpublished_jobs_are_found_by_shard_until_published(store: Arc<dyn Store>) {
+    let key = session_key();
+    let shard = shard_of(key.user_id, key.session_index);
+    let job = store
+        .create_send_job(&new_job(key, None, "lost publish"))
+        .await
+        .expect("create")
+        .job()
+        .clone();
+    let later = now() + TimeDelta::seconds(1);
+
+    let found = store
+        .unpublished_jobs(&[shard], later, 10)
+        .await
+        .expect("unpublished");
+    assert_eq!(
+        found.iter().map(|job| job.job.job_id).collect::<Vec<_>>(),
+        vec![job.job.job_id]
+    );
+    let other_shard = (shard + 1) % talkapp_store::SHARD_COUNT;
+    assert!(
+        store
+            .unpublished_jobs(&[other_shard], later, 10)
+            .await
+            .expect("other shard")
+            .is_empty()
+    );
+    assert!(
+        store
+            .unpublished_jobs(&[shard], job.job.created_at, 10)
+            .await
+            .expect("too recent")
+            .is_empty(),
+        "jobs younger than the bound are left to their publisher"
+    );
+    store
+        .mark_job_published(job.job.job_id, now())
+        .await
+        .expect("published");
+    assert!(
+        store
+            .unpublished_jobs(&[shard], later, 10)
+            .await
+            .expect("after")
+            .is_empty()
+    );
+}
+
+// ----------------------------------------------------------------------------------------
+// Event ids and push subscriptions
+
+pub(crate) async fn event_ids_only_grow_and_are_never_given_twice(store: Arc<dyn Store>) {
+    let user_id = Uuid::new_v4();
+    store
+        .link_telegram_session(
+            user_id,
+            &telegram_account(801, "Ev"),
+            SessionStatus::Connected,
+            SEALED,
+            now(),
+        )
+        .await
+        .expect("link");
+    let key = SessionKey {
+        user_id,
+        session_index: 1,
+    };
+    assert_eq!(store.next_event_ids(key, 1).await.expect("ids"), Some(1));
+    assert_eq!(store.next_event_ids(key, 3).await.expect("ids"), Some(2));
+    assert_eq!(store.next_event_ids(key, 1).await.expect("ids"), Some(5));
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .next_event_ids(key, 2)
+                    .await
+                    .expect("ids")
+                    .expect("linked")
+            })
+        })
+        .collect();
+    let mut firsts = Vec::new();
+    for task in tasks {
+        firsts.push(task.await.expect("task"));
+    }
+    firsts.sort_unstable();
+    assert_eq!(firsts, (0..8).map(|n| 6 + 2 * n).collect::<Vec<i64>>());
+    assert_eq!(
+        store
+            .next_event_ids(
+                SessionKey {
+                    user_id,
+                    session_index: 9
+                },
+                1
+            )
+            .await
+            .expect("ids"),
+        None
+    );
+}
+
+pub(crate) async fn push_subscriptions_are_kept_per_user_and_endpoint(store: Arc<dyn Store>) {
+    let user_id = Uuid::new_v4();
+    let subscription = |endpoint: &str, p256dh: &str| PushSubscription {
+        user_id,
+        endpoint: endpoint.to_owned(),
+        p256dh: p256dh.to_owned(),
+        auth: "auth-secret".to_owned(),
+        created_at: now(),
+    };
+    store
+        .add_push_subscription(&subscription("https://push.example/1", "key-1"))
+        .await
+        .expect("add");
+    store
+        .add_push_subscription(&subscription("https://push.example/2", "key-2"))
+        .await
+        .expect("add");
+    store
+        .add_push_subscription(&subscription("https://push.example/1", "key-1b"))
+        .await
+        .expect("refresh keys");
+    let listed = store.push_subscriptions(user_id).await.expect("list");
+    assert_eq!(listed.len(), 2);
+    assert_eq!(
+        listed
+            .iter()
+            .find(|s| s.endpoint == "https://push.example/1")
+            .map(|s| s.p256dh.as_str()),
+        Some("key-1b")
+    );
+    assert!(
+        store
+            .push_subscriptions(Uuid::new_v4())
+            .await
+            .expect("other")
+            .is_empty()
+    );
+    assert!(
+        store
+            .remove_push_subscription(user_id, "https://push.example/1")
+            .await
+            .expect("remove")
+    );
+    assert!(
+        !store
+            .remove_push_subscription(user_id, "https://push.example/1")
+            .await
+            .expect("again")
+    );
+    assert_eq!(
+        store.push_subscriptions(user_id).await.expect("list").len(),
+        1
+    );
 }

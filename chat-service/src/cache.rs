@@ -1,0 +1,484 @@
+//! The chat cache: Telegram's chats, messages and users as the store keeps them, filled
+//! by a backfill when an account is first connected and kept fresh from its updates.
+//!
+//! Invariant of each cached chat: every message with an id at or above its
+//! `history_floor` is cached (updates arrive gapless, and each history page fetched
+//! from Telegram is contiguous with what is below the floor), so a page of history
+//! above the floor is served from the cache alone; below it, the account's host fetches
+//! from Telegram first (see [`ChatCache::fetch_older`]).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use talkapp_store::{
+    CachedMessage, CachedUser, ChatProfile, DialogState, SessionKey, Store, StoreError,
+};
+use talkapp_telegram::account::{Account, DialogOffset, HistoryRequest};
+use talkapp_telegram::convert;
+use talkapp_telegram::error::TelegramError;
+use talkapp_telegram::model::{
+    ChatInfo, DialogInfo, ForwardInfo, MediaInfo, Message, PhotoRef, Presence, TelegramUpdate,
+    TextEntity, TgUser,
+};
+
+use crate::host::{HostedUpdate, UpdateSink};
+
+/// How much a first backfill takes from Telegram.
+#[derive(Debug, Clone, Copy)]
+pub struct BackfillLimits {
+    /// Chats of the list (in pages of 100).
+    pub max_chats: usize,
+    /// Chats whose newest messages are fetched too.
+    pub chats_with_history: usize,
+    /// Messages fetched for each of those.
+    pub messages_per_chat: i32,
+}
+
+impl Default for BackfillLimits {
+    fn default() -> Self {
+        Self {
+            max_chats: 500,
+            chats_with_history: 30,
+            messages_per_chat: 50,
+        }
+    }
+}
+
+/// What a cached message keeps beyond its columns.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct MessageDetails {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    entities: Vec<TextEntity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    forward: Option<ForwardInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    media: Option<MediaInfo>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    silent: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pinned: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    grouped_id: Option<i64>,
+}
+
+/// What a cached user keeps beyond its columns.
+#[derive(Debug, Serialize, Deserialize)]
+struct UserDetails {
+    #[serde(default)]
+    is_bot: bool,
+    #[serde(default)]
+    is_contact: bool,
+    #[serde(default)]
+    is_self: bool,
+    #[serde(default)]
+    is_deleted: bool,
+    presence: Presence,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    photo: Option<PhotoRef>,
+}
+
+/// A message as the store keeps it.
+pub fn message_record(message: &Message) -> CachedMessage {
+    let details = MessageDetails {
+        entities: message.entities.clone(),
+        forward: message.forward.clone(),
+        media: message.media.clone(),
+        silent: message.silent,
+        pinned: message.pinned,
+        grouped_id: message.grouped_id,
+    };
+    CachedMessage {
+        chat_id: message.chat_id,
+        message_id: message.id,
+        date: message.date,
+        edit_date: message.edit_date,
+        sender_id: message.sender_id,
+        outgoing: message.outgoing,
+        text: message.text.clone(),
+        reply_to: message.reply_to,
+        views: message.views,
+        service: message.service.clone(),
+        // Serialising plain data cannot fail; an empty object is the safe fallback.
+        details: serde_json::to_string(&details).unwrap_or_else(|_| "{}".to_owned()),
+    }
+}
+
+/// A message from the store.
+pub fn message_from_record(record: &CachedMessage) -> Message {
+    let details: MessageDetails = serde_json::from_str(&record.details).unwrap_or_default();
+    Message {
+        chat_id: record.chat_id,
+        id: record.message_id,
+        sender_id: record.sender_id,
+        outgoing: record.outgoing,
+        date: record.date,
+        edit_date: record.edit_date,
+        text: record.text.clone(),
+        entities: details.entities,
+        reply_to: record.reply_to,
+        forward: details.forward,
+        media: details.media,
+        views: record.views,
+        service: record.service.clone(),
+        silent: details.silent,
+        pinned: details.pinned,
+        grouped_id: details.grouped_id,
+    }
+}
+
+/// A chat's profile as the store keeps it.
+pub fn profile_record(chat: &ChatInfo) -> ChatProfile {
+    ChatProfile {
+        chat_id: chat.id,
+        kind: chat.kind.as_str().to_owned(),
+        title: chat.title.clone(),
+        username: chat.username.clone(),
+        photo: chat
+            .photo
+            .as_ref()
+            .and_then(|photo| serde_json::to_string(photo).ok()),
+        members_count: chat.members_count,
+        is_creator: chat.is_creator,
+        is_admin: chat.is_admin,
+        has_left: chat.has_left,
+    }
+}
+
+/// A chat's photo from its stored profile.
+pub fn profile_photo(profile: &ChatProfile) -> Option<PhotoRef> {
+    profile
+        .photo
+        .as_deref()
+        .and_then(|photo| serde_json::from_str(photo).ok())
+}
+
+/// A user as the store keeps them.
+pub fn user_record(user: &TgUser) -> CachedUser {
+    let details = UserDetails {
+        is_bot: user.is_bot,
+        is_contact: user.is_contact,
+        is_self: user.is_self,
+        is_deleted: user.is_deleted,
+        presence: user.presence,
+        photo: user.photo.clone(),
+    };
+    CachedUser {
+        tg_user_id: user.id,
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+        username: user.username.clone(),
+        phone: user.phone.clone(),
+        details: serde_json::to_string(&details).unwrap_or_else(|_| "{}".to_owned()),
+    }
+}
+
+/// A user from the store.
+pub fn user_from_record(record: &CachedUser) -> TgUser {
+    let details: Option<UserDetails> = serde_json::from_str(&record.details).ok();
+    TgUser {
+        id: record.tg_user_id,
+        first_name: record.first_name.clone(),
+        last_name: record.last_name.clone(),
+        username: record.username.clone(),
+        phone: record.phone.clone(),
+        is_bot: details.as_ref().is_some_and(|d| d.is_bot),
+        is_contact: details.as_ref().is_some_and(|d| d.is_contact),
+        is_self: details.as_ref().is_some_and(|d| d.is_self),
+        is_deleted: details.as_ref().is_some_and(|d| d.is_deleted),
+        presence: details
+            .as_ref()
+            .map_or(Presence::Unknown, |details| details.presence),
+        photo: details.and_then(|details| details.photo),
+    }
+}
+
+fn dialog_state(dialog: &DialogInfo, top_date: i64) -> DialogState {
+    DialogState {
+        unread_count: dialog.unread_count,
+        read_inbox_max_id: dialog.read_inbox_max_id,
+        read_outbox_max_id: dialog.read_outbox_max_id,
+        top_message_id: dialog.top_message_id,
+        top_date,
+        pinned: dialog.pinned,
+        archived: dialog.archived,
+        muted_until: dialog.muted_until,
+    }
+}
+
+/// Why filling the cache from Telegram failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FillError {
+    /// Telegram said no or was away.
+    #[error(transparent)]
+    Telegram(#[from] TelegramError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Reads and writes the cache.
+#[derive(Clone)]
+pub struct ChatCache {
+    store: Arc<dyn Store>,
+}
+
+impl ChatCache {
+    /// A cache over `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// Records users and chats that came with a reply or an update.
+    async fn remember(
+        &self,
+        key: SessionKey,
+        users: &[TgUser],
+        chats: &[ChatInfo],
+    ) -> Result<(), StoreError> {
+        let user_records: Vec<CachedUser> = users.iter().map(user_record).collect();
+        self.store.upsert_users(key, &user_records).await?;
+        let profiles: Vec<ChatProfile> = chats.iter().map(profile_record).collect();
+        self.store.upsert_chat_profiles(key, &profiles).await
+    }
+
+    /// The profile of a private chat from its user, when the cache lacks it.
+    async fn ensure_private_chat(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        users: &[TgUser],
+    ) -> Result<(), StoreError> {
+        if chat_id <= 0 || self.store.cached_chat(key, chat_id).await?.is_some() {
+            return Ok(());
+        }
+        if let Some(user) = users.iter().find(|user| user.id == chat_id) {
+            self.store
+                .upsert_chat_profiles(key, &[profile_record(&convert::private_chat(user))])
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Applies one update of a hosted account.
+    pub async fn apply(&self, hosted: &HostedUpdate) -> Result<(), StoreError> {
+        let key = hosted.key;
+        self.remember(key, &hosted.users, &hosted.chats).await?;
+        match &hosted.update {
+            TelegramUpdate::NewMessage { message } => {
+                self.ensure_private_chat(key, message.chat_id, &hosted.users)
+                    .await?;
+                self.store
+                    .upsert_messages(key, &[message_record(message)], true)
+                    .await?;
+                // Updates arrive without gaps: the cache is contiguous from here up.
+                self.store
+                    .set_history_floor(key, message.chat_id, message.id, false)
+                    .await
+            }
+            TelegramUpdate::MessageEdited { message } => self
+                .store
+                .upsert_messages(key, &[message_record(message)], false)
+                .await
+                .map(drop),
+            TelegramUpdate::MessagesDeleted {
+                chat_id,
+                message_ids,
+            } => self
+                .store
+                .delete_messages(key, *chat_id, message_ids)
+                .await
+                .map(drop),
+            TelegramUpdate::ReadInbox {
+                chat_id,
+                max_id,
+                still_unread_count,
+            } => {
+                self.store
+                    .set_read_inbox(key, *chat_id, *max_id, *still_unread_count)
+                    .await
+            }
+            // The jobs this marks read are moved by the events, which tell of them.
+            TelegramUpdate::ReadOutbox { chat_id, max_id } => {
+                self.store.set_read_outbox(key, *chat_id, *max_id).await
+            }
+            TelegramUpdate::UserStatus { .. }
+            | TelegramUpdate::Typing { .. }
+            | TelegramUpdate::ChatMember { .. }
+            | TelegramUpdate::ChatChanged { .. }
+            | TelegramUpdate::DialogPinned { .. }
+            | TelegramUpdate::NotifySettings { .. } => Ok(()),
+        }
+    }
+
+    /// Fills the cache of a newly connected account: its chat list (up to
+    /// `limits.max_chats`) and the newest messages of its most recent chats. When the
+    /// account has a cached list already (a restart), only the first page of the list
+    /// is refreshed: the updates missed meanwhile are caught up by the update stream.
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn backfill(
+        &self,
+        key: SessionKey,
+        account: &Account,
+        limits: BackfillLimits,
+    ) -> Result<(), FillError> {
+        let has_cache = !self
+            .store
+            .list_chats(
+                key,
+                &talkapp_store::ChatListQuery {
+                    limit: 1,
+                    ..talkapp_store::ChatListQuery::default()
+                },
+            )
+            .await?
+            .is_empty();
+        let mut offset: Option<DialogOffset> = None;
+        let mut listed = Vec::new();
+        for archived in [false, true] {
+            loop {
+                let page = account.dialogs(offset, 100, archived).await?;
+                self.store_dialog_page(key, &page).await?;
+                listed.extend(page.dialogs.iter().map(|dialog| dialog.chat.id));
+                let last = page.dialogs.last().map(|dialog| {
+                    let date = page
+                        .messages
+                        .iter()
+                        .find(|m| m.chat_id == dialog.chat.id && m.id == dialog.top_message_id)
+                        .map_or(0, |m| m.date);
+                    DialogOffset {
+                        chat_id: dialog.chat.id,
+                        message_id: dialog.top_message_id,
+                        date: i32::try_from(date).unwrap_or(0),
+                    }
+                });
+                if has_cache || page.complete || listed.len() >= limits.max_chats {
+                    break;
+                }
+                match last {
+                    Some(last) => offset = Some(last),
+                    None => break,
+                }
+            }
+            offset = None;
+            if has_cache {
+                break;
+            }
+        }
+        if has_cache {
+            return Ok(());
+        }
+        for chat_id in listed.into_iter().take(limits.chats_with_history) {
+            match self
+                .fetch_older(key, account, chat_id, 0, None, limits.messages_per_chat)
+                .await
+            {
+                Ok(_) => {}
+                // One chat that cannot be read (left, banned) does not stop the rest.
+                Err(FillError::Telegram(error)) if !error.is_transient() => {
+                    tracing::info!(chat_id, %error, "chat history not available");
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        tracing::info!("chat cache filled");
+        Ok(())
+    }
+
+    async fn store_dialog_page(
+        &self,
+        key: SessionKey,
+        page: &talkapp_telegram::model::DialogsPage,
+    ) -> Result<(), StoreError> {
+        let users: Vec<CachedUser> = page.users.iter().map(user_record).collect();
+        self.store.upsert_users(key, &users).await?;
+        let dialogs: Vec<(ChatProfile, DialogState)> = page
+            .dialogs
+            .iter()
+            .map(|dialog| {
+                let top_date = page
+                    .messages
+                    .iter()
+                    .find(|m| m.chat_id == dialog.chat.id && m.id == dialog.top_message_id)
+                    .map_or(0, |m| m.date);
+                (profile_record(&dialog.chat), dialog_state(dialog, top_date))
+            })
+            .collect();
+        self.store.upsert_dialogs(key, &dialogs).await?;
+        let messages: Vec<CachedMessage> = page.messages.iter().map(message_record).collect();
+        self.store.upsert_messages(key, &messages, false).await?;
+        Ok(())
+    }
+
+    /// Fetches history older than `below_id` (0: from the newest) from Telegram into the
+    /// cache, page after page, until `limit` messages are stored, the chat's beginning is
+    /// reached, or (with `down_to_date`) messages older than that date are cached.
+    /// Returns how many messages were stored.
+    #[tracing::instrument(skip_all, fields(chat_id, below_id))]
+    pub async fn fetch_older(
+        &self,
+        key: SessionKey,
+        account: &Account,
+        chat_id: i64,
+        below_id: i32,
+        down_to_date: Option<i64>,
+        limit: i32,
+    ) -> Result<u32, FillError> {
+        const PAGE: i32 = 100;
+        let mut offset_id = below_id;
+        let mut stored: u32 = 0;
+        let mut remaining = limit.max(1);
+        loop {
+            let page_size = remaining.min(PAGE);
+            let page = account
+                .history(
+                    chat_id,
+                    HistoryRequest {
+                        offset_id,
+                        limit: page_size,
+                        ..HistoryRequest::default()
+                    },
+                )
+                .await?;
+            self.remember(key, &page.users, &page.chats).await?;
+            let records: Vec<CachedMessage> = page.messages.iter().map(message_record).collect();
+            self.store.upsert_messages(key, &records, false).await?;
+            stored += u32::try_from(records.len()).unwrap_or(0);
+            let reached_start = page.messages.len() < usize::try_from(page_size).unwrap_or(0);
+            let oldest = page.messages.iter().min_by_key(|message| message.id);
+            match oldest {
+                Some(oldest) => {
+                    self.store
+                        .set_history_floor(key, chat_id, oldest.id, reached_start)
+                        .await?;
+                    offset_id = oldest.id;
+                }
+                None => {
+                    // Nothing older: the cache holds the whole history.
+                    self.store
+                        .set_history_floor(key, chat_id, offset_id.max(1), true)
+                        .await?;
+                }
+            }
+            remaining -= page_size;
+            let deep_enough = match (down_to_date, oldest) {
+                (Some(date), Some(oldest)) => oldest.date < date,
+                (Some(_), None) => true,
+                (None, _) => remaining <= 0,
+            };
+            if reached_start || deep_enough || (down_to_date.is_some() && stored >= 5_000) {
+                return Ok(stored);
+            }
+            if down_to_date.is_some() {
+                remaining = PAGE;
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl UpdateSink for ChatCache {
+    async fn apply(&self, update: &HostedUpdate) -> Result<(), StoreError> {
+        ChatCache::apply(self, update).await
+    }
+}

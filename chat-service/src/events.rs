@@ -1,0 +1,300 @@
+//! Update events: what changed in a linked account, told to its clients.
+//!
+//! The account's host turns each Telegram update (after the cache has taken it) and each
+//! send job that reaches `sent`, `failed` or `read` into TalkApp events (`message.new`,
+//! `message.edited`, `message.deleted`, `message.status`, `chat.updated`, `chat.member`,
+//! `user.status`, `typing`), carrying the same shapes as the REST replies. Each gets the
+//! next id of its account (strictly increasing, from the store, so across restarts and
+//! replicas) and goes to the event exchange with the routing key
+//! `<user_id>.<session_index>.<type>`. Publishing waits for the broker's confirmation and
+//! is retried until it succeeds: events are never dropped, and a failure holds the
+//! account's later updates back (they wait; Telegram keeps them).
+//!
+//! An account's events leave in the order of their ids: its update pump and its send
+//! worker publish concurrently, so taking ids and publishing them happen under one lock
+//! per account (striped). The realtime log relies on that order: it keeps an account's
+//! events by increasing id and takes an id at or below its newest as a repeat.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prost::Message as _;
+use talkapp_bus::EventBus;
+use talkapp_proto::realtime::v1 as realtime;
+use talkapp_store::{SendJob, SessionKey, Store, StoreError};
+use talkapp_telegram::model::{ChatAction, Presence, TelegramUpdate};
+use tokio_util::sync::CancellationToken;
+
+use crate::host::HostedUpdate;
+use crate::proto_views::{rfc3339, to_proto_chat, to_proto_job, to_proto_message};
+use crate::reads::Reads;
+
+/// An event before it has its id.
+struct Pending {
+    kind: &'static str,
+    payload: realtime::event::Payload,
+}
+
+/// Produces and publishes the events of the accounts hosted here.
+pub struct EventPublisher {
+    store: Arc<dyn Store>,
+    bus: Arc<dyn EventBus>,
+    reads: Arc<Reads>,
+    stop: CancellationToken,
+    /// Orders each account's id allocation and publishing (an account always maps to the
+    /// same stripe; unrelated accounts rarely share one).
+    stripes: Vec<tokio::sync::Mutex<()>>,
+}
+
+/// Locks ordering the accounts' events.
+const STRIPES: usize = 1024;
+
+fn stripe_of(key: SessionKey) -> usize {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key
+        .user_id
+        .as_bytes()
+        .iter()
+        .chain(key.session_index.to_be_bytes().iter())
+    {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    usize::try_from(hash % STRIPES as u64).unwrap_or(0)
+}
+
+fn presence_fields(presence: Presence) -> (&'static str, String) {
+    match presence {
+        Presence::Online { expires } => ("online", rfc3339(expires)),
+        Presence::Offline { was_online } => ("offline", rfc3339(was_online)),
+        Presence::Recently => ("recently", String::new()),
+        Presence::LastWeek => ("last_week", String::new()),
+        Presence::LastMonth => ("last_month", String::new()),
+        Presence::Unknown => ("unknown", String::new()),
+    }
+}
+
+fn action_name(action: ChatAction) -> &'static str {
+    match action {
+        ChatAction::Typing => "typing",
+        ChatAction::Cancel => "cancel",
+        ChatAction::RecordingVoice => "recording_voice",
+        ChatAction::RecordingVideo => "recording_video",
+        ChatAction::UploadingPhoto => "uploading_photo",
+        ChatAction::UploadingVideo => "uploading_video",
+        ChatAction::UploadingDocument => "uploading_document",
+        ChatAction::Other => "other",
+    }
+}
+
+impl EventPublisher {
+    /// Events of accounts in `store`, shaped through `reads`, published on `bus`, retried
+    /// until `stop` fires.
+    pub fn new(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn EventBus>,
+        reads: Arc<Reads>,
+        stop: CancellationToken,
+    ) -> Self {
+        Self {
+            store,
+            bus,
+            reads,
+            stop,
+            stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
+    }
+
+    async fn chat_event(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+    ) -> Result<Option<Pending>, StoreError> {
+        Ok(self
+            .reads
+            .chat_view(key, chat_id)
+            .await?
+            .map(|chat| Pending {
+                kind: "chat.updated",
+                payload: realtime::event::Payload::Chat(to_proto_chat(chat)),
+            }))
+    }
+
+    /// The events an update (already in the cache) stands for; read receipts also move
+    /// the account's sent jobs to `read`.
+    async fn events_of(&self, hosted: &HostedUpdate) -> Result<Vec<Pending>, StoreError> {
+        let key = hosted.key;
+        let mut events = Vec::new();
+        match &hosted.update {
+            TelegramUpdate::NewMessage { message } => {
+                let view = self.reads.message_view(key, message.clone()).await?;
+                events.push(Pending {
+                    kind: "message.new",
+                    payload: realtime::event::Payload::Message(to_proto_message(view)),
+                });
+            }
+            TelegramUpdate::MessageEdited { message } => {
+                let view = self.reads.message_view(key, message.clone()).await?;
+                events.push(Pending {
+                    kind: "message.edited",
+                    payload: realtime::event::Payload::Message(to_proto_message(view)),
+                });
+            }
+            TelegramUpdate::MessagesDeleted {
+                chat_id,
+                message_ids,
+            } => events.push(Pending {
+                kind: "message.deleted",
+                payload: realtime::event::Payload::Deleted(realtime::MessagesDeleted {
+                    chat_id: chat_id.map(|id| id.to_string()).unwrap_or_default(),
+                    message_ids: message_ids.clone(),
+                }),
+            }),
+            TelegramUpdate::ReadInbox { chat_id, .. }
+            | TelegramUpdate::ChatChanged { chat_id }
+            | TelegramUpdate::DialogPinned { chat_id, .. }
+            | TelegramUpdate::NotifySettings { chat_id, .. } => {
+                events.extend(self.chat_event(key, *chat_id).await?);
+            }
+            TelegramUpdate::ReadOutbox { chat_id, max_id } => {
+                let read = self
+                    .store
+                    .mark_jobs_read(key, *chat_id, *max_id, talkapp_store::now())
+                    .await?;
+                events.extend(read.into_iter().map(|job| Pending {
+                    kind: "message.status",
+                    payload: realtime::event::Payload::Job(to_proto_job(job)),
+                }));
+                events.extend(self.chat_event(key, *chat_id).await?);
+            }
+            TelegramUpdate::UserStatus { user_id, presence } => {
+                let (status, at) = presence_fields(*presence);
+                events.push(Pending {
+                    kind: "user.status",
+                    payload: realtime::event::Payload::UserStatus(realtime::UserStatus {
+                        user_id: user_id.to_string(),
+                        status: status.to_owned(),
+                        at,
+                    }),
+                });
+            }
+            TelegramUpdate::Typing {
+                chat_id,
+                sender_id,
+                action,
+            } => events.push(Pending {
+                kind: "typing",
+                payload: realtime::event::Payload::Typing(realtime::Typing {
+                    chat_id: chat_id.to_string(),
+                    sender_id: sender_id.to_string(),
+                    action: action_name(*action).to_owned(),
+                }),
+            }),
+            TelegramUpdate::ChatMember {
+                chat_id,
+                user_id,
+                joined,
+            } => events.push(Pending {
+                kind: "chat.member",
+                payload: realtime::event::Payload::Member(realtime::ChatMember {
+                    chat_id: chat_id.to_string(),
+                    user_id: user_id.to_string(),
+                    joined: *joined,
+                }),
+            }),
+        }
+        Ok(events)
+    }
+
+    /// Publishes the events of a hosted update; returns once every one is confirmed by
+    /// the broker (or the host is stopping).
+    pub async fn publish_update(&self, hosted: &HostedUpdate) {
+        let Some(events) = self.retry("build events", || self.events_of(hosted)).await else {
+            return;
+        };
+        self.publish(hosted.key, events).await;
+    }
+
+    /// Publishes a job that reached `sent`, `failed` or `read`.
+    pub async fn publish_job(&self, job: SendJob) {
+        let key = job.job.key;
+        self.publish(
+            key,
+            vec![Pending {
+                kind: "message.status",
+                payload: realtime::event::Payload::Job(to_proto_job(job)),
+            }],
+        )
+        .await;
+    }
+
+    async fn publish(&self, key: SessionKey, events: Vec<Pending>) {
+        if events.is_empty() {
+            return;
+        }
+        let count = u32::try_from(events.len()).unwrap_or(u32::MAX);
+        // Ids taken and published in one go per account: in id order on the bus.
+        let _ordered = self.stripes[stripe_of(key)].lock().await;
+        let Some(first) = self
+            .retry("allocate event ids", || async {
+                self.store.next_event_ids(key, count).await
+            })
+            .await
+        else {
+            return;
+        };
+        // The account was unlinked meanwhile: nobody is left to tell.
+        let Some(first) = first else {
+            return;
+        };
+        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        for (offset, pending) in (0_i64..).zip(events) {
+            let event = realtime::Event {
+                event_id: first + offset,
+                user_id: key.user_id.to_string(),
+                session_index: key.session_index,
+                r#type: pending.kind.to_owned(),
+                at: at.clone(),
+                payload: Some(pending.payload),
+            };
+            let routing_key = format!("{}.{}.{}", key.user_id, key.session_index, pending.kind);
+            let body = event.encode_to_vec();
+            let published = self
+                .retry("publish event", || async {
+                    self.bus
+                        .publish_event(&routing_key, &body)
+                        .await
+                        .map_err(|error| StoreError::Unavailable(error.to_string()))
+                })
+                .await;
+            if published.is_none() {
+                return;
+            }
+        }
+    }
+
+    /// Runs `work` until it succeeds; `None` only when stopping.
+    async fn retry<T, F, Fut>(&self, what: &str, mut work: F) -> Option<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let mut failures: u32 = 0;
+        loop {
+            match work().await {
+                Ok(value) => return Some(value),
+                Err(error) => {
+                    failures += 1;
+                    if failures == 1 || failures.is_multiple_of(20) {
+                        tracing::warn!(what, %error, failures, "event step failed; retrying");
+                    }
+                }
+            }
+            let pause = Duration::from_millis(100_u64 << failures.min(5));
+            tokio::select! {
+                () = self.stop.cancelled() => return None,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! The host of linked Telegram accounts: each account of the shards this process holds
+//! is connected from here, through its own supervised task (see
+//! [`talkapp_telegram::account`]), and what its task reports is written down:
+//!
+//! * session snapshots, sealed for their owner, into the store (so a restart resumes
+//!   where the account was, keys and update state included);
+//! * connection states into the store (what `GET /me/sessions` shows);
+//! * updates to the [`UpdateSink`], in order, retried until taken: a sink that fails
+//!   (its database is away) holds the account's updates back instead of losing them.
+//!
+//! An account whose authorisation Telegram ended is marked `logged_out`, its keys are
+//! erased, and it is not connected again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use talkapp_store::{HostedSession, SessionStatus, Store, StoreError};
+use talkapp_telegram::account::{self, Account, AccountEvent, AccountOptions, AccountStatus};
+use talkapp_telegram::endpoint::TelegramEndpoint;
+use talkapp_telegram::model::{ChatInfo, TelegramUpdate, TgUser};
+use talkapp_telegram::sealing::Sealer;
+use talkapp_telegram::session::SessionSnapshot;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::linking::session_seal_context;
+
+pub use talkapp_store::SessionKey;
+
+/// An update of one hosted account, with the users and chats it mentions.
+#[derive(Debug, Clone)]
+pub struct HostedUpdate {
+    /// Whose.
+    pub key: SessionKey,
+    /// What changed.
+    pub update: TelegramUpdate,
+    /// Users it mentions.
+    pub users: Vec<TgUser>,
+    /// Chats it mentions.
+    pub chats: Vec<ChatInfo>,
+}
+
+/// Where hosted accounts' updates go (the chat cache, the event bus). Called in order per
+/// account; an error makes the host retry the same update later.
+#[async_trait]
+pub trait UpdateSink: Send + Sync + 'static {
+    /// Takes one update.
+    async fn apply(&self, update: &HostedUpdate) -> Result<(), StoreError>;
+}
+
+/// What else happens when an account is connected here or let go.
+pub trait AccountHooks: Send + Sync + 'static {
+    /// The account connected for the first time since it was hosted here (fill its
+    /// cache, resume its sends). Must not block: spawn the work.
+    fn connected(&self, key: SessionKey, account: Account);
+    /// The account is no longer hosted here (released, logged out or shut down).
+    fn released(&self, key: SessionKey);
+}
+
+struct Running {
+    account: Account,
+    stop: CancellationToken,
+    done: CancellationToken,
+}
+
+/// Connects and supervises the accounts this process hosts.
+pub struct SessionHost {
+    store: Arc<dyn Store>,
+    endpoint: TelegramEndpoint,
+    sealer: Sealer,
+    options: AccountOptions,
+    sink: std::sync::OnceLock<Arc<dyn UpdateSink>>,
+    hooks: std::sync::OnceLock<Arc<dyn AccountHooks>>,
+    running: Mutex<HashMap<SessionKey, Running>>,
+    updates: broadcast::Sender<HostedUpdate>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+/// How long a failed store or sink write waits before it is tried again.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+/// Events buffered between an account's task and its writer.
+const EVENTS_CAPACITY: usize = 1024;
+
+fn session_status(status: AccountStatus) -> SessionStatus {
+    match status {
+        AccountStatus::Connecting => SessionStatus::Connecting,
+        AccountStatus::Connected => SessionStatus::Connected,
+        AccountStatus::FloodWait { .. } => SessionStatus::FloodWait,
+        AccountStatus::LoggedOut => SessionStatus::LoggedOut,
+    }
+}
+
+impl SessionHost {
+    /// A host connecting through `endpoint` and sealing with `sealer`; it stops every
+    /// account when `shutdown` fires. Where updates go is set with
+    /// [`SessionHost::set_handlers`] before anything is hosted.
+    pub fn new(
+        store: Arc<dyn Store>,
+        endpoint: TelegramEndpoint,
+        sealer: Sealer,
+        options: AccountOptions,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
+        let (updates, _) = broadcast::channel(4096);
+        Arc::new(Self {
+            store,
+            endpoint,
+            sealer,
+            options,
+            sink: std::sync::OnceLock::new(),
+            hooks: std::sync::OnceLock::new(),
+            running: Mutex::new(HashMap::new()),
+            updates,
+            shutdown,
+            tasks: TaskTracker::new(),
+        })
+    }
+
+    /// Sets where updates go and what else happens when accounts connect and go (once,
+    /// before anything is hosted).
+    pub fn set_handlers(&self, sink: Arc<dyn UpdateSink>, hooks: Arc<dyn AccountHooks>) {
+        if self.sink.set(sink).is_err() || self.hooks.set(hooks).is_err() {
+            tracing::warn!("host handlers were set already; keeping the first");
+        }
+    }
+
+    fn hooks(&self) -> Option<&Arc<dyn AccountHooks>> {
+        self.hooks.get()
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<SessionKey, Running>> {
+        // A panic while holding the lock leaves a plain map: keep using it.
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Every update of every hosted account, as it is written to the sink. Slow
+    /// receivers miss updates (they are for observers; the sink is the durable path).
+    pub fn subscribe(&self) -> broadcast::Receiver<HostedUpdate> {
+        self.updates.subscribe()
+    }
+
+    /// The connected account, when it is hosted here.
+    pub fn account(&self, key: SessionKey) -> Option<Account> {
+        self.running()
+            .get(&key)
+            .filter(|running| !running.done.is_cancelled())
+            .map(|running| running.account.clone())
+    }
+
+    /// How many accounts are connected from here.
+    pub fn hosted_count(&self) -> usize {
+        self.running()
+            .values()
+            .filter(|running| !running.done.is_cancelled())
+            .count()
+    }
+
+    /// Connects every linked account of `shards` that still has its keys.
+    pub async fn host_shards(self: &Arc<Self>, shards: &[u16]) -> Result<usize, StoreError> {
+        let sessions = self.store.hosted_sessions(shards).await?;
+        let mut started = 0;
+        for hosted in sessions {
+            if self.host(hosted) {
+                started += 1;
+            }
+        }
+        if started > 0 {
+            tracing::info!(
+                shards = shards.len(),
+                accounts = started,
+                "hosting accounts"
+            );
+        }
+        Ok(started)
+    }
+
+    /// Connects one linked account (unless it is already connected here, or its keys
+    /// are gone). Returns whether it was started.
+    pub fn host(self: &Arc<Self>, hosted: HostedSession) -> bool {
+        let key = SessionKey {
+            user_id: hosted.session.user_id,
+            session_index: hosted.session.session_index,
+        };
+        let Some(sealed) = hosted.sealed_session else {
+            return false;
+        };
+        if self.shutdown.is_cancelled() {
+            return false;
+        }
+        let snapshot = match self
+            .sealer
+            .open(&sealed, &session_seal_context(key.user_id))
+            .map_err(|error| error.to_string())
+            .and_then(|bytes| {
+                SessionSnapshot::from_bytes(&bytes).map_err(|error| error.to_string())
+            }) {
+            Ok(snapshot) => snapshot,
+            Err(error) => {
+                tracing::error!(user_id = %key.user_id, session_index = key.session_index, %error, "stored telegram session does not open; not connecting it");
+                return false;
+            }
+        };
+        let mut running = self.running();
+        if running
+            .get(&key)
+            .is_some_and(|existing| !existing.done.is_cancelled())
+        {
+            return false;
+        }
+        let stop = self.shutdown.child_token();
+        let done = CancellationToken::new();
+        let (events_sender, events) = mpsc::channel(EVENTS_CAPACITY);
+        let (account, account_task) = account::start(
+            &self.endpoint,
+            self.endpoint.adapt(snapshot),
+            self.options.clone(),
+            events_sender,
+            stop.clone(),
+        );
+        running.insert(
+            key,
+            Running {
+                account: account.clone(),
+                stop: stop.clone(),
+                done: done.clone(),
+            },
+        );
+        drop(running);
+        let host = Arc::clone(self);
+        self.tasks.spawn(async move {
+            host.write_events(key, account, events).await;
+            if let Some(hooks) = host.hooks() {
+                hooks.released(key);
+            }
+            match account_task.await {
+                Ok(exit) => tracing::info!(user_id = %key.user_id, session_index = key.session_index, ?exit, "account disconnected"),
+                Err(error) => tracing::error!(user_id = %key.user_id, session_index = key.session_index, %error, "account task failed"),
+            }
+            done.cancel();
+        });
+        tracing::info!(user_id = %key.user_id, session_index = key.session_index, "account connecting");
+        true
+    }
+
+    /// Disconnects an account hosted here and waits until its last state is written.
+    pub async fn release(&self, key: SessionKey) {
+        let running = self.running().remove(&key);
+        if let Some(running) = running {
+            running.stop.cancel();
+            running.done.cancelled().await;
+        }
+    }
+
+    /// Disconnects every account of `shards` (ownership moved elsewhere).
+    pub async fn release_shards(&self, shards: &[u16]) {
+        let keys: Vec<SessionKey> = self
+            .running()
+            .keys()
+            .filter(|key| shards.contains(&talkapp_store::shard_of(key.user_id, key.session_index)))
+            .copied()
+            .collect();
+        for key in keys {
+            self.release(key).await;
+        }
+    }
+
+    /// Waits until every account task has ended (after `shutdown` fired).
+    pub async fn stopped(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+
+    /// Writes what an account's task reports until the task ends.
+    async fn write_events(
+        &self,
+        key: SessionKey,
+        account: Account,
+        mut events: mpsc::Receiver<AccountEvent>,
+    ) {
+        let mut told_connected = false;
+        while let Some(event) = events.recv().await {
+            match event {
+                AccountEvent::Status(status) => {
+                    self.write_status(key, status).await;
+                    if status == AccountStatus::Connected && !told_connected {
+                        told_connected = true;
+                        if let Some(hooks) = self.hooks() {
+                            hooks.connected(key, account.clone());
+                        }
+                    }
+                }
+                AccountEvent::Session(snapshot) => self.write_session(key, &snapshot).await,
+                AccountEvent::Update {
+                    update,
+                    users,
+                    chats,
+                } => {
+                    let hosted = HostedUpdate {
+                        key,
+                        update: *update,
+                        users,
+                        chats,
+                    };
+                    if let Some(sink) = self.sink.get() {
+                        self.retry("apply update", key, || sink.apply(&hosted))
+                            .await;
+                    }
+                    // Nobody listening is fine.
+                    let _ = self.updates.send(hosted);
+                }
+            }
+        }
+    }
+
+    async fn write_status(&self, key: SessionKey, status: AccountStatus) {
+        tracing::info!(user_id = %key.user_id, session_index = key.session_index, ?status, "account status");
+        let stored = session_status(status);
+        self.retry("record status", key, || async {
+            self.store
+                .set_session_status(key.user_id, key.session_index, stored, talkapp_store::now())
+                .await
+                .map(drop)
+        })
+        .await;
+        if status == AccountStatus::LoggedOut {
+            // The key no longer signs in: keeping it would only keep a secret around.
+            self.retry("erase keys", key, || async {
+                self.store
+                    .save_sealed_session(key.user_id, key.session_index, None)
+                    .await
+                    .map(drop)
+            })
+            .await;
+        }
+    }
+
+    async fn write_session(&self, key: SessionKey, snapshot: &SessionSnapshot) {
+        let sealed = match snapshot
+            .to_bytes()
+            .map_err(|error| error.to_string())
+            .and_then(|bytes| {
+                self.sealer
+                    .seal(&bytes, &session_seal_context(key.user_id))
+                    .map_err(|error| error.to_string())
+            }) {
+            Ok(sealed) => sealed,
+            Err(error) => {
+                tracing::error!(%error, "cannot seal the telegram session");
+                return;
+            }
+        };
+        self.retry("save session", key, || async {
+            self.store
+                .save_sealed_session(key.user_id, key.session_index, Some(&sealed))
+                .await
+                .map(drop)
+        })
+        .await;
+    }
+
+    /// Runs `write` until it succeeds, pausing between tries; gives up only when the
+    /// host shuts down (what was not written is then redone from the persisted state on
+    /// the next start).
+    async fn retry<F, Fut>(&self, what: &str, key: SessionKey, mut write: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(), StoreError>>,
+    {
+        let mut failures: u32 = 0;
+        loop {
+            match write().await {
+                Ok(()) => return,
+                Err(StoreError::Conflict(_) | StoreError::Internal(_)) if failures >= 3 => {
+                    tracing::error!(what, user_id = %key.user_id, session_index = key.session_index, "write keeps failing; skipped");
+                    return;
+                }
+                Err(error) => {
+                    failures += 1;
+                    if failures == 1 || failures.is_multiple_of(20) {
+                        tracing::warn!(what, user_id = %key.user_id, session_index = key.session_index, %error, failures, "write failed; retrying");
+                    }
+                }
+            }
+            if self.shutdown.is_cancelled() && failures > 3 {
+                return;
+            }
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+    }
+}

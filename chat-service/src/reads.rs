@@ -1,0 +1,694 @@
+//! The read path: the chat list, a chat's details and its history, from the cache; what
+//! the cache does not hold is fetched through the account's host first.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use talkapp_proto::chat::v1 as proto;
+use talkapp_store::{
+    CachedChat, ChatListQuery, ChatProfile, DialogState, HistoryQuery, SessionKey, Store,
+    StoreError,
+};
+use talkapp_telegram::error::TelegramError;
+use talkapp_telegram::model::{ChatFullInfo, ChatKind, Message};
+
+use crate::cache::{ChatCache, FillError, message_from_record, user_from_record};
+use crate::routing::{Route, Router, session_ref};
+
+/// Chats or messages per page when the caller does not say.
+pub const DEFAULT_PAGE: u32 = 50;
+/// The most per page.
+pub const MAX_PAGE: u32 = 100;
+/// How long Telegram-only chat details are reused.
+const DETAILS_TTL: Duration = Duration::from_secs(60);
+/// Details kept at most (oldest dropped first).
+const DETAILS_CAPACITY: usize = 10_000;
+
+/// Why a read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A parameter is not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such chat in this account.
+    #[error("no chat {0} in this account")]
+    ChatNotFound(i64),
+    /// The part of the history asked for is not cached and its host cannot be reached.
+    #[error("telegram is not reachable for this account right now")]
+    Unavailable,
+    /// Telegram refused.
+    #[error(transparent)]
+    Telegram(TelegramError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Another replica failed.
+    #[error("the account's host failed: {0}")]
+    Peer(String),
+}
+
+impl From<FillError> for ReadError {
+    fn from(error: FillError) -> Self {
+        match error {
+            FillError::Store(error) => Self::Store(error),
+            FillError::Telegram(error) if error.is_transient() => Self::Unavailable,
+            FillError::Telegram(error) => Self::Telegram(error),
+        }
+    }
+}
+
+/// Who sent a message, for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderView {
+    /// User or chat id.
+    pub id: i64,
+    /// `user` or `chat`.
+    pub kind: &'static str,
+    /// Display name.
+    pub name: String,
+    /// Username.
+    pub username: String,
+}
+
+/// A message with its sender resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageView {
+    /// The message.
+    pub message: Message,
+    /// Its sender.
+    pub sender: Option<SenderView>,
+    /// The original sender of a forward.
+    pub forward_from: Option<SenderView>,
+}
+
+/// A chat of the list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatView {
+    /// The chat.
+    pub profile: ChatProfile,
+    /// Its list state (absent for chats outside the list).
+    pub dialog: Option<DialogState>,
+    /// Its newest message.
+    pub last_message: Option<MessageView>,
+}
+
+/// A page of chats.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatPage {
+    /// The chats.
+    pub chats: Vec<ChatView>,
+    /// The next page, if any.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryPage {
+    /// Newest first.
+    pub messages: Vec<MessageView>,
+    /// Older messages.
+    pub next_cursor: Option<String>,
+    /// Newer messages.
+    pub prev_cursor: Option<String>,
+}
+
+/// A chat with its details.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatDetailsView {
+    /// The chat.
+    pub chat: ChatView,
+    /// What Telegram tells beyond the listing, when it could be asked.
+    pub full: Option<ChatFullInfo>,
+    /// The pinned message, when cached.
+    pub pinned: Option<MessageView>,
+}
+
+/// What a history read asks for.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryParams {
+    /// Older than this cursor.
+    pub before: Option<String>,
+    /// Newer than this cursor.
+    pub after: Option<String>,
+    /// At or after (Unix seconds).
+    pub from_date: Option<i64>,
+    /// Before (Unix seconds).
+    pub to_date: Option<i64>,
+    /// At most this many.
+    pub limit: Option<u32>,
+}
+
+fn encode_cursor(text: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+fn decode_cursor(field: &str, cursor: &str) -> Result<Vec<i64>, ReadError> {
+    let invalid = || ReadError::Invalid(format!("{field} is not a cursor this API gave out"));
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let mut parts = text.split(':');
+    if parts.next() != Some("v1") {
+        return Err(invalid());
+    }
+    parts
+        .map(|part| part.parse::<i64>().map_err(|_| invalid()))
+        .collect()
+}
+
+fn message_cursor(field: &str, cursor: &str) -> Result<i32, ReadError> {
+    match decode_cursor(field, cursor)?.as_slice() {
+        [id] => i32::try_from(*id)
+            .map_err(|_| ReadError::Invalid(format!("{field} is not a cursor this API gave out"))),
+        _ => Err(ReadError::Invalid(format!(
+            "{field} is not a cursor this API gave out"
+        ))),
+    }
+}
+
+fn page_limit(limit: Option<u32>) -> Result<u32, ReadError> {
+    match limit {
+        None => Ok(DEFAULT_PAGE),
+        Some(limit @ 1..=MAX_PAGE) => Ok(limit),
+        Some(_) => Err(ReadError::Invalid(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        ))),
+    }
+}
+
+/// Serves reads.
+pub struct Reads {
+    store: Arc<dyn Store>,
+    cache: ChatCache,
+    router: Arc<Router>,
+    details: Mutex<HashMap<(SessionKey, i64), (Instant, ChatFullInfo)>>,
+}
+
+impl Reads {
+    /// Reads of `store`'s cache, filled through `router` when needed.
+    pub fn new(store: Arc<dyn Store>, cache: ChatCache, router: Arc<Router>) -> Self {
+        Self {
+            store,
+            cache,
+            router,
+            details: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Senders (and forward origins) of `messages`, resolved from the cache.
+    async fn views(
+        &self,
+        key: SessionKey,
+        messages: Vec<Message>,
+    ) -> Result<Vec<MessageView>, StoreError> {
+        let mut user_ids: Vec<i64> = Vec::new();
+        let mut chat_ids: Vec<i64> = Vec::new();
+        for message in &messages {
+            for id in message
+                .sender_id
+                .iter()
+                .chain(message.forward.as_ref().and_then(|f| f.from_id.as_ref()))
+            {
+                if *id > 0 {
+                    user_ids.push(*id);
+                } else {
+                    chat_ids.push(*id);
+                }
+            }
+        }
+        user_ids.sort_unstable();
+        user_ids.dedup();
+        chat_ids.sort_unstable();
+        chat_ids.dedup();
+        let mut senders: HashMap<i64, SenderView> = HashMap::new();
+        for user in self.store.cached_users(key, &user_ids).await? {
+            let user = user_from_record(&user);
+            senders.insert(
+                user.id,
+                SenderView {
+                    id: user.id,
+                    kind: "user",
+                    name: if user.is_deleted {
+                        "Deleted Account".to_owned()
+                    } else {
+                        user.full_name()
+                    },
+                    username: user.username.clone(),
+                },
+            );
+        }
+        for chat_id in chat_ids {
+            if let Some(chat) = self.store.cached_chat(key, chat_id).await? {
+                senders.insert(
+                    chat_id,
+                    SenderView {
+                        id: chat_id,
+                        kind: "chat",
+                        name: chat.profile.title,
+                        username: chat.profile.username,
+                    },
+                );
+            }
+        }
+        let unknown = |id: i64| SenderView {
+            id,
+            kind: if id > 0 { "user" } else { "chat" },
+            name: String::new(),
+            username: String::new(),
+        };
+        Ok(messages
+            .into_iter()
+            .map(|message| MessageView {
+                sender: message
+                    .sender_id
+                    .map(|id| senders.get(&id).cloned().unwrap_or_else(|| unknown(id))),
+                forward_from: message
+                    .forward
+                    .as_ref()
+                    .and_then(|forward| forward.from_id)
+                    .map(|id| senders.get(&id).cloned().unwrap_or_else(|| unknown(id))),
+                message,
+            })
+            .collect())
+    }
+
+    /// One message with its sender resolved.
+    pub(crate) async fn message_view(
+        &self,
+        key: SessionKey,
+        message: Message,
+    ) -> Result<MessageView, StoreError> {
+        self.views(key, vec![message])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Internal("a message view went missing".into()))
+    }
+
+    /// One chat as listed, with its newest message.
+    pub(crate) async fn chat_view(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+    ) -> Result<Option<ChatView>, StoreError> {
+        let Some(chat) = self.store.cached_chat(key, chat_id).await? else {
+            return Ok(None);
+        };
+        Ok(self.chat_views(key, vec![chat]).await?.into_iter().next())
+    }
+
+    /// A page of the chat list.
+    #[tracing::instrument(skip(self))]
+    pub async fn list_chats(
+        &self,
+        key: SessionKey,
+        kind: Option<String>,
+        archived: Option<bool>,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<ChatPage, ReadError> {
+        if let Some(kind) = &kind
+            && ChatKind::parse(kind).is_none()
+        {
+            return Err(ReadError::Invalid(
+                "type must be private, group, supergroup or channel".into(),
+            ));
+        }
+        let limit = page_limit(limit)?;
+        let after = match cursor {
+            Some(cursor) => match decode_cursor("cursor", cursor)?.as_slice() {
+                [date, chat] => Some((*date, *chat)),
+                _ => {
+                    return Err(ReadError::Invalid(
+                        "cursor is not a cursor this API gave out".into(),
+                    ));
+                }
+            },
+            None => None,
+        };
+        let mut chats = self
+            .store
+            .list_chats(
+                key,
+                &ChatListQuery {
+                    kind,
+                    archived,
+                    after,
+                    limit: limit + 1,
+                },
+            )
+            .await?;
+        let more = chats.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        chats.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let next_cursor = if more {
+            chats.last().and_then(|chat| {
+                chat.dialog.as_ref().map(|dialog| {
+                    encode_cursor(&format!("v1:{}:{}", dialog.top_date, chat.profile.chat_id))
+                })
+            })
+        } else {
+            None
+        };
+        let chats = self.chat_views(key, chats).await?;
+        Ok(ChatPage { chats, next_cursor })
+    }
+
+    async fn chat_views(
+        &self,
+        key: SessionKey,
+        chats: Vec<CachedChat>,
+    ) -> Result<Vec<ChatView>, StoreError> {
+        let tops: Vec<(i64, i32)> = chats
+            .iter()
+            .filter_map(|chat| {
+                chat.dialog
+                    .as_ref()
+                    .filter(|dialog| dialog.top_message_id > 0)
+                    .map(|dialog| (chat.profile.chat_id, dialog.top_message_id))
+            })
+            .collect();
+        let top_messages: Vec<Message> = self
+            .store
+            .cached_messages_at(key, &tops)
+            .await?
+            .iter()
+            .map(message_from_record)
+            .collect();
+        let mut top_views: HashMap<i64, MessageView> = self
+            .views(key, top_messages)
+            .await?
+            .into_iter()
+            .map(|view| (view.message.chat_id, view))
+            .collect();
+        Ok(chats
+            .into_iter()
+            .map(|chat| ChatView {
+                last_message: top_views.remove(&chat.profile.chat_id),
+                profile: chat.profile,
+                dialog: chat.dialog,
+            })
+            .collect())
+    }
+
+    async fn cached_chat(&self, key: SessionKey, chat_id: i64) -> Result<CachedChat, ReadError> {
+        self.store
+            .cached_chat(key, chat_id)
+            .await?
+            .ok_or(ReadError::ChatNotFound(chat_id))
+    }
+
+    /// One chat with what Telegram tells of it beyond the list.
+    #[tracing::instrument(skip(self))]
+    pub async fn chat_details(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+    ) -> Result<ChatDetailsView, ReadError> {
+        let cached = self.cached_chat(key, chat_id).await?;
+        let full = self.full_info(key, chat_id).await;
+        let pinned_id = full.as_ref().and_then(|full| full.pinned_message_id);
+        let pinned = match pinned_id {
+            Some(id) => {
+                let messages: Vec<Message> = self
+                    .store
+                    .cached_messages_by_id(key, chat_id, &[id])
+                    .await?
+                    .iter()
+                    .map(message_from_record)
+                    .collect();
+                self.views(key, messages).await?.into_iter().next()
+            }
+            None => None,
+        };
+        let chat = self
+            .chat_views(key, vec![cached])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(ReadError::ChatNotFound(chat_id))?;
+        Ok(ChatDetailsView { chat, full, pinned })
+    }
+
+    /// Telegram-only details, recent ones reused; `None` when the host cannot be asked.
+    async fn full_info(&self, key: SessionKey, chat_id: i64) -> Option<ChatFullInfo> {
+        if let Some((at, full)) = self
+            .details
+            .lock()
+            .ok()
+            .and_then(|details| details.get(&(key, chat_id)).cloned())
+            && at.elapsed() < DETAILS_TTL
+        {
+            return Some(full);
+        }
+        let full = match self.router.route(key) {
+            Route::Local(account) => account.chat_full(chat_id).await.ok(),
+            Route::Remote(mut client) => client
+                .fetch_chat_details(proto::GetChatRequest {
+                    session: Some(session_ref(key)),
+                    chat_id: chat_id.to_string(),
+                })
+                .await
+                .ok()
+                .map(|reply| full_from_proto(&reply.into_inner())),
+            Route::Unavailable => None,
+        }?;
+        if let Ok(mut details) = self.details.lock() {
+            if details.len() >= DETAILS_CAPACITY {
+                details.retain(|_, (at, _)| at.elapsed() < DETAILS_TTL);
+                if details.len() >= DETAILS_CAPACITY {
+                    details.clear();
+                }
+            }
+            details.insert((key, chat_id), (Instant::now(), full.clone()));
+        }
+        Some(full)
+    }
+
+    /// What Telegram tells of a chat, asked here (this replica hosts the account).
+    pub async fn full_info_local(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+    ) -> Result<ChatFullInfo, ReadError> {
+        match self.router.route(key) {
+            Route::Local(account) => account.chat_full(chat_id).await.map_err(|error| {
+                if error.is_transient() {
+                    ReadError::Unavailable
+                } else {
+                    ReadError::Telegram(error)
+                }
+            }),
+            Route::Remote(_) | Route::Unavailable => Err(ReadError::Unavailable),
+        }
+    }
+
+    /// Fetches older history into the cache, here (this replica hosts the account).
+    pub async fn fetch_older_local(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        below_id: i32,
+        down_to_date: Option<i64>,
+        limit: i32,
+    ) -> Result<u32, ReadError> {
+        match self.router.route(key) {
+            Route::Local(account) => Ok(self
+                .cache
+                .fetch_older(key, &account, chat_id, below_id, down_to_date, limit)
+                .await?),
+            Route::Remote(_) | Route::Unavailable => Err(ReadError::Unavailable),
+        }
+    }
+
+    /// Asks the account's host (here or elsewhere) to cache older history.
+    async fn fetch_older(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        below_id: i32,
+        down_to_date: Option<i64>,
+        limit: i32,
+    ) -> Result<(), ReadError> {
+        match self.router.route(key) {
+            Route::Local(account) => {
+                self.cache
+                    .fetch_older(key, &account, chat_id, below_id, down_to_date, limit)
+                    .await?;
+                Ok(())
+            }
+            Route::Remote(mut client) => client
+                .fetch_older_history(proto::FetchOlderHistoryRequest {
+                    session: Some(session_ref(key)),
+                    chat_id: chat_id.to_string(),
+                    below_id,
+                    down_to_date: down_to_date.unwrap_or(0),
+                    limit: u32::try_from(limit).unwrap_or(0),
+                })
+                .await
+                .map(drop)
+                .map_err(|status| match status.code() {
+                    talkapp_proto::tonic::Code::Unavailable
+                    | talkapp_proto::tonic::Code::DeadlineExceeded => ReadError::Unavailable,
+                    _ => ReadError::Peer(status.message().to_owned()),
+                }),
+            Route::Unavailable => Err(ReadError::Unavailable),
+        }
+    }
+
+    /// A page of a chat's history, newest first.
+    #[tracing::instrument(skip(self))]
+    pub async fn history(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        params: HistoryParams,
+    ) -> Result<HistoryPage, ReadError> {
+        if params.before.is_some() && params.after.is_some() {
+            return Err(ReadError::Invalid(
+                "give either before or after, not both".into(),
+            ));
+        }
+        if let (Some(from), Some(to)) = (params.from_date, params.to_date)
+            && from >= to
+        {
+            return Err(ReadError::Invalid("from must be earlier than to".into()));
+        }
+        let limit = page_limit(params.limit)?;
+        let before_id = params
+            .before
+            .as_deref()
+            .map(|cursor| message_cursor("before", cursor))
+            .transpose()?;
+        let after_id = params
+            .after
+            .as_deref()
+            .map(|cursor| message_cursor("after", cursor))
+            .transpose()?;
+        let mut chat = self.cached_chat(key, chat_id).await?;
+        let query = HistoryQuery {
+            before_id,
+            after_id,
+            from_date: params.from_date,
+            to_date: params.to_date,
+            limit: limit + 1,
+            oldest_first: after_id.is_some(),
+        };
+        let wanted = usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut page = self.store.cached_messages(key, chat_id, &query).await?;
+        let mut fetched = false;
+        loop {
+            let covered = if chat.history_complete {
+                i32::MIN
+            } else {
+                chat.history_floor.unwrap_or(i32::MAX)
+            };
+            // Below the floor the cache may have holes: those messages wait for a fetch.
+            page.retain(|message| message.message_id >= covered);
+            let filled = page.len() > wanted;
+            let passed_from = match (params.from_date, page.last()) {
+                (Some(from), Some(oldest)) => oldest.date < from,
+                _ => false,
+            };
+            let may_have_older = !chat.history_complete && after_id.is_none();
+            if filled || passed_from || !may_have_older || fetched {
+                break;
+            }
+            let below = if covered == i32::MAX { 0 } else { covered };
+            let down_to = params.from_date.or(params.to_date);
+            match self
+                .fetch_older(
+                    key,
+                    chat_id,
+                    below,
+                    down_to,
+                    i32::try_from(limit + 1).unwrap_or(101).max(50),
+                )
+                .await
+            {
+                Ok(()) => {}
+                // Serve what is cached; the cursor lets the caller come back for more.
+                Err(ReadError::Unavailable) if !page.is_empty() => break,
+                Err(error) => return Err(error),
+            }
+            fetched = true;
+            chat = self.cached_chat(key, chat_id).await?;
+            page = self.store.cached_messages(key, chat_id, &query).await?;
+        }
+        let more_older = page.len() > wanted || (!chat.history_complete && after_id.is_none());
+        let more_newer = page.len() > wanted && after_id.is_some();
+        if after_id.is_some() {
+            // Paging towards newer: the page is the `limit` oldest of what is newer.
+            let excess = page.len().saturating_sub(wanted);
+            page.drain(..excess);
+        } else {
+            page.truncate(wanted);
+        }
+        let oldest = page.last().map(|message| message.message_id);
+        let newest = page.first().map(|message| message.message_id);
+        let next_cursor = match (after_id, oldest) {
+            (Some(_), Some(oldest)) => Some(oldest),
+            (None, Some(oldest)) if more_older => Some(oldest),
+            (None, None) if more_older => before_id,
+            _ => None,
+        }
+        .map(|id| encode_cursor(&format!("v1:{id}")));
+        let prev_cursor = match (after_id, newest) {
+            (Some(_), Some(newest)) if more_newer => Some(newest),
+            (Some(_), _) => None,
+            (None, Some(newest)) => Some(newest),
+            (None, None) => before_id.map(|id| id - 1),
+        }
+        .map(|id| encode_cursor(&format!("v1:{id}")));
+        let messages: Vec<Message> = page.iter().map(message_from_record).collect();
+        Ok(HistoryPage {
+            messages: self.views(key, messages).await?,
+            next_cursor,
+            prev_cursor,
+        })
+    }
+}
+
+/// The Telegram-only details a peer replica sent.
+fn full_from_proto(details: &proto::ChatDetails) -> ChatFullInfo {
+    ChatFullInfo {
+        about: details.description.clone(),
+        members_count: details
+            .chat
+            .as_ref()
+            .map(|chat| chat.members_count)
+            .filter(|count| *count >= 0),
+        online_count: Some(details.online_count).filter(|count| *count >= 0),
+        pinned_message_id: details
+            .pinned_message
+            .as_ref()
+            .map(|message| message.id)
+            .filter(|id| *id > 0),
+        linked_chat_id: details.linked_chat_id.parse().ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_foreign_ones_are_refused() {
+        let cursor = encode_cursor("v1:42");
+        assert_eq!(message_cursor("before", &cursor).expect("decodes"), 42);
+        assert!(message_cursor("before", "not-base64!").is_err());
+        assert!(message_cursor("before", &encode_cursor("v2:42")).is_err());
+        assert!(message_cursor("before", &encode_cursor("v1:x")).is_err());
+        assert!(message_cursor("before", &encode_cursor("v1:1:2")).is_err());
+    }
+
+    #[test]
+    fn page_limits_are_bounded() {
+        assert_eq!(page_limit(None).expect("default"), DEFAULT_PAGE);
+        assert_eq!(page_limit(Some(100)).expect("max"), 100);
+        assert!(page_limit(Some(0)).is_err());
+        assert!(page_limit(Some(101)).is_err());
+    }
+}

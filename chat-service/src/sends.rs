@@ -1,0 +1,659 @@
+//! Sending messages as durable jobs.
+//!
+//! Any replica takes a send: the job is written to the store (the idempotency key makes
+//! a repeat return the first job) and a message naming it is published, with publisher
+//! confirms, to the queue of the account's shard. The replica hosting the shard consumes
+//! that queue and hands each message to the account's own worker, which sends the
+//! account's pending jobs strictly in the order they were asked for (the store's `seq`),
+//! and acknowledges a message only once its job is final. So:
+//!
+//! * **Nothing is lost**: a job is in the store before the send is accepted; a message
+//!   not acknowledged goes back to the queue when its consumer dies; a job whose publish
+//!   failed (broker away) is published again by the relay, and is anyway sent when its
+//!   account's worker next looks at its pending jobs.
+//! * **Nothing is sent twice**: each job has a fixed Telegram `random_id`; Telegram
+//!   de-duplicates on it, and a job already final is never sent again.
+//! * **Order holds per account** (hence per chat), whatever order messages arrive in.
+//! * **FLOOD_WAIT** pauses that account's worker for the time Telegram asks (the job goes
+//!   back to `queued`), never a thread and never another account. Transient failures
+//!   retry with back-off; a job out of attempts, or refused by Telegram, is `failed`
+//!   with a stable reason and parked on the dead-letter queue.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use talkapp_bus::{Delivery, JobQueue};
+use talkapp_store::{JobCreated, NewSendJob, SendJob, SessionKey, Store, StoreError};
+use talkapp_telegram::account::{AccountStatus, OutgoingText};
+use talkapp_telegram::error::TelegramError;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::events::EventPublisher;
+use crate::host::SessionHost;
+
+/// The longest text Telegram takes in one message.
+pub const MAX_TEXT_CHARS: usize = 4096;
+/// The longest idempotency key accepted.
+pub const MAX_CLIENT_MESSAGE_ID_CHARS: usize = 128;
+
+/// Names the jobs derived from idempotency keys (UUIDv5 namespace).
+const JOB_NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_3c2e_8d4a_4f6b_9e21_7a5c_0d3b_1e90);
+
+/// A message on a shard queue: the job to look at.
+#[derive(Debug, Serialize, Deserialize)]
+struct JobMessage {
+    job_id: Uuid,
+    user_id: Uuid,
+    session_index: u32,
+}
+
+/// How sends are retried.
+#[derive(Debug, Clone)]
+pub struct SendOptions {
+    /// Tries before a job fails with `attempts_exhausted`.
+    pub max_attempts: u32,
+    /// Unacknowledged messages a shard's consumer holds.
+    pub prefetch: u16,
+    /// The longest pause between retries of a transient failure.
+    pub max_backoff: Duration,
+    /// How often unconfirmed jobs are published again.
+    pub relay_interval: Duration,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        Self {
+            max_attempts: 10,
+            prefetch: 256,
+            max_backoff: Duration::from_secs(30),
+            relay_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A send as asked for.
+#[derive(Debug, Clone)]
+pub struct SendRequest {
+    /// Where.
+    pub chat_id: i64,
+    /// What.
+    pub text: String,
+    /// In reply to.
+    pub reply_to: Option<i32>,
+    /// Without notification.
+    pub silent: bool,
+    /// The caller's idempotency key.
+    pub client_message_id: Option<String>,
+}
+
+/// Why a send was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// A field is not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The job id for an idempotency key: the same key of the same account, the same job.
+fn job_id_for(key: SessionKey, client_message_id: Option<&str>) -> Uuid {
+    match client_message_id {
+        Some(client_message_id) => Uuid::new_v5(
+            &JOB_NAMESPACE,
+            format!("{}/{}/{client_message_id}", key.user_id, key.session_index).as_bytes(),
+        ),
+        None => Uuid::new_v4(),
+    }
+}
+
+/// Telegram's `random_id` for a job: fixed by its id, so every try is the same send.
+fn random_id_for(job_id: Uuid) -> i64 {
+    let bytes = job_id.as_bytes();
+    i64::from_le_bytes([
+        bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+    ])
+}
+
+/// Accepts sends (any replica).
+#[derive(Clone)]
+pub struct Sends {
+    store: Arc<dyn Store>,
+    queue: Arc<dyn JobQueue>,
+}
+
+impl Sends {
+    /// Sends recorded in `store`, announced on `queue`.
+    pub fn new(store: Arc<dyn Store>, queue: Arc<dyn JobQueue>) -> Self {
+        Self { store, queue }
+    }
+
+    /// Records and queues a send; a repeated idempotency key returns the first job.
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn submit(
+        &self,
+        key: SessionKey,
+        request: SendRequest,
+    ) -> Result<SendJob, SendError> {
+        if request.text.trim().is_empty() {
+            return Err(SendError::Invalid("text must not be empty".into()));
+        }
+        if request.text.chars().count() > MAX_TEXT_CHARS {
+            return Err(SendError::Invalid(format!(
+                "text must have at most {MAX_TEXT_CHARS} characters"
+            )));
+        }
+        if let Some(client_message_id) = &request.client_message_id
+            && (client_message_id.is_empty()
+                || client_message_id.chars().count() > MAX_CLIENT_MESSAGE_ID_CHARS)
+        {
+            return Err(SendError::Invalid(format!(
+                "client_message_id must have 1 to {MAX_CLIENT_MESSAGE_ID_CHARS} characters"
+            )));
+        }
+        let job_id = job_id_for(key, request.client_message_id.as_deref());
+        let created = self
+            .store
+            .create_send_job(&NewSendJob {
+                job_id,
+                key,
+                client_message_id: request.client_message_id,
+                chat_id: request.chat_id,
+                text: request.text,
+                reply_to: request.reply_to,
+                silent: request.silent,
+                random_id: random_id_for(job_id),
+                created_at: talkapp_store::now(),
+            })
+            .await?;
+        let job = match created {
+            JobCreated::New(job) => job,
+            JobCreated::Existing(job) => {
+                if job.published_at.is_some() || job.status.is_final() {
+                    return Ok(job);
+                }
+                job
+            }
+        };
+        publish(self.store.as_ref(), self.queue.as_ref(), &job).await;
+        Ok(job)
+    }
+}
+
+/// Announces a job on its shard's queue and records the broker's confirmation. A failure
+/// is logged and left to the relay: the job is safe in the store.
+async fn publish(store: &dyn Store, queue: &dyn JobQueue, job: &SendJob) {
+    let key = job.job.key;
+    let message = JobMessage {
+        job_id: job.job.job_id,
+        user_id: key.user_id,
+        session_index: key.session_index,
+    };
+    let Ok(body) = serde_json::to_vec(&message) else {
+        return;
+    };
+    let shard = talkapp_store::shard_of(key.user_id, key.session_index);
+    match queue.publish(shard, &body).await {
+        Ok(()) => {
+            if let Err(error) = store
+                .mark_job_published(job.job.job_id, talkapp_store::now())
+                .await
+            {
+                tracing::warn!(%error, job_id = %job.job.job_id, "cannot record the publish");
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, job_id = %job.job.job_id, "job not published yet; the relay will");
+        }
+    }
+}
+
+/// What an account's worker is given.
+enum Work {
+    /// A queue message: send what is pending, then acknowledge it.
+    Delivery(Delivery),
+    /// Look at the pending jobs (the account connected).
+    Scan,
+}
+
+/// Sends the jobs of the accounts hosted here (the replica holding their shards).
+pub struct SendWorker {
+    store: Arc<dyn Store>,
+    queue: Arc<dyn JobQueue>,
+    host: Arc<SessionHost>,
+    events: Arc<EventPublisher>,
+    options: SendOptions,
+    accounts: Mutex<HashMap<SessionKey, WorkerHandle>>,
+    shards: Mutex<HashMap<u16, CancellationToken>>,
+    shutdown: CancellationToken,
+}
+
+/// An account's worker: where its work goes, and how it is stopped.
+struct WorkerHandle {
+    work: mpsc::UnboundedSender<Work>,
+    stop: CancellationToken,
+}
+
+/// Why a job could not be taken further now.
+enum Blocked {
+    /// The worker is stopping (shut down, or its account moved elsewhere).
+    Stopping,
+}
+
+fn backoff(attempt: u32, max: Duration) -> Duration {
+    Duration::from_millis(200_u64.saturating_mul(1_u64 << attempt.min(16))).min(max)
+}
+
+impl SendWorker {
+    /// A worker sending through `host`'s accounts, telling `events` of finished jobs,
+    /// stopping when `shutdown` fires.
+    pub fn new(
+        store: Arc<dyn Store>,
+        queue: Arc<dyn JobQueue>,
+        host: Arc<SessionHost>,
+        events: Arc<EventPublisher>,
+        options: SendOptions,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            queue,
+            host,
+            events,
+            options,
+            accounts: Mutex::new(HashMap::new()),
+            shards: Mutex::new(HashMap::new()),
+            shutdown,
+        })
+    }
+
+    fn accounts(&self) -> std::sync::MutexGuard<'_, HashMap<SessionKey, WorkerHandle>> {
+        self.accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn shard_tokens(&self) -> std::sync::MutexGuard<'_, HashMap<u16, CancellationToken>> {
+        self.shards
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Starts consuming the queues of `shards` (now hosted here) and relaying their
+    /// unconfirmed jobs.
+    pub fn start_shards(self: &Arc<Self>, shards: &[u16]) {
+        for &shard in shards {
+            let stop = self.shutdown.child_token();
+            if let Some(previous) = self.shard_tokens().insert(shard, stop.clone()) {
+                previous.cancel();
+            }
+            tokio::spawn(Arc::clone(self).consume_shard(shard, stop.clone()));
+            tokio::spawn(Arc::clone(self).relay_shard(shard, stop));
+        }
+    }
+
+    /// Stops consuming `shards` (their unacknowledged messages go back to the queue for
+    /// the next host) and stops the workers of their accounts.
+    pub fn stop_shards(&self, shards: &[u16]) {
+        let mut tokens = self.shard_tokens();
+        for shard in shards {
+            if let Some(token) = tokens.remove(shard) {
+                token.cancel();
+            }
+        }
+        drop(tokens);
+        self.accounts().retain(|key, worker| {
+            let moved = shards.contains(&talkapp_store::shard_of(key.user_id, key.session_index));
+            if moved {
+                worker.stop.cancel();
+            }
+            !moved
+        });
+    }
+
+    /// The account connected: send whatever it has pending.
+    pub fn account_connected(self: &Arc<Self>, key: SessionKey) {
+        self.dispatch(key, Work::Scan);
+    }
+
+    /// The account is no longer hosted here: stop its worker.
+    pub fn account_released(&self, key: SessionKey) {
+        if let Some(worker) = self.accounts().remove(&key) {
+            worker.stop.cancel();
+        }
+    }
+
+    fn start_worker(self: &Arc<Self>, key: SessionKey) -> WorkerHandle {
+        let (work, receiver) = mpsc::unbounded_channel();
+        let stop = self.shutdown.child_token();
+        tokio::spawn(Arc::clone(self).account_worker(key, receiver, stop.clone()));
+        WorkerHandle { work, stop }
+    }
+
+    fn dispatch(self: &Arc<Self>, key: SessionKey, work: Work) {
+        let mut accounts = self.accounts();
+        let worker = accounts
+            .entry(key)
+            .or_insert_with(|| self.start_worker(key));
+        if let Err(mpsc::error::SendError(work)) = worker.work.send(work) {
+            // The worker ended: start a new one.
+            let worker = self.start_worker(key);
+            let _ = worker.work.send(work);
+            accounts.insert(key, worker);
+        }
+    }
+
+    async fn consume_shard(self: Arc<Self>, shard: u16, stop: CancellationToken) {
+        let mut failures = 0;
+        while !stop.is_cancelled() {
+            let mut subscription = match self.queue.consume(shard, self.options.prefetch).await {
+                Ok(subscription) => {
+                    failures = 0;
+                    subscription
+                }
+                Err(error) => {
+                    if failures == 0 {
+                        tracing::warn!(%error, shard, "cannot consume the send queue; retrying");
+                    }
+                    failures += 1;
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(backoff(failures, Duration::from_secs(5))) => {}
+                    }
+                    continue;
+                }
+            };
+            loop {
+                let delivery = tokio::select! {
+                    () = stop.cancelled() => return,
+                    delivery = subscription.next() => delivery,
+                };
+                let Some(delivery) = delivery else {
+                    tracing::info!(shard, "send queue consumer ended; subscribing again");
+                    break;
+                };
+                match serde_json::from_slice::<JobMessage>(&delivery.body) {
+                    Ok(message) => self.dispatch(
+                        SessionKey {
+                            user_id: message.user_id,
+                            session_index: message.session_index,
+                        },
+                        Work::Delivery(delivery),
+                    ),
+                    Err(error) => {
+                        tracing::error!(%error, shard, "unreadable send queue message; parked");
+                        let _ = self.queue.dead_letter(&delivery.body).await;
+                        let _ = delivery.ack().await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Publishes the shard's jobs whose publish was never confirmed (the broker was away).
+    async fn relay_shard(self: Arc<Self>, shard: u16, stop: CancellationToken) {
+        let mut interval = tokio::time::interval(self.options.relay_interval);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = interval.tick() => {}
+            }
+            let before = talkapp_store::now()
+                - chrono::TimeDelta::from_std(self.options.relay_interval)
+                    .unwrap_or(chrono::TimeDelta::seconds(5));
+            match self.store.unpublished_jobs(&[shard], before, 500).await {
+                Ok(jobs) => {
+                    for job in jobs {
+                        publish(self.store.as_ref(), self.queue.as_ref(), &job).await;
+                    }
+                }
+                Err(error) => tracing::debug!(%error, shard, "relay cannot read the store"),
+            }
+        }
+    }
+
+    async fn account_worker(
+        self: Arc<Self>,
+        key: SessionKey,
+        mut work: mpsc::UnboundedReceiver<Work>,
+        stop: CancellationToken,
+    ) {
+        loop {
+            let next = tokio::select! {
+                () = stop.cancelled() => return,
+                next = work.recv() => next,
+            };
+            let Some(next) = next else {
+                return;
+            };
+            match self.send_pending(key, &stop).await {
+                Ok(()) => {}
+                Err(Blocked::Stopping) => return,
+            }
+            if let Work::Delivery(delivery) = next
+                && let Err(error) = delivery.ack().await
+            {
+                // The consumer is gone: the message will come back and find its job final.
+                tracing::debug!(%error, "acknowledgement not delivered");
+            }
+        }
+    }
+
+    /// Sends the account's pending jobs, oldest first, until none is left.
+    async fn send_pending(&self, key: SessionKey, stop: &CancellationToken) -> Result<(), Blocked> {
+        loop {
+            let pending = loop {
+                match self.store.pending_jobs(key, 20).await {
+                    Ok(pending) => break pending,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot read pending jobs; retrying");
+                        pause(stop, Duration::from_secs(1)).await?;
+                    }
+                }
+            };
+            if pending.is_empty() {
+                return Ok(());
+            }
+            for job in pending {
+                self.send_one(key, job, stop).await?;
+            }
+        }
+    }
+
+    /// Takes one job to a final state (or until stopping).
+    async fn send_one(
+        &self,
+        key: SessionKey,
+        job: SendJob,
+        stop: &CancellationToken,
+    ) -> Result<(), Blocked> {
+        let job_id = job.job.job_id;
+        loop {
+            if stop.is_cancelled() {
+                return Err(Blocked::Stopping);
+            }
+            let Some(account) = self.host.account(key) else {
+                match self
+                    .store
+                    .hosted_session(key.user_id, key.session_index)
+                    .await
+                {
+                    Ok(None) => return self.fail(&job, stop, "session_unlinked").await,
+                    Ok(Some(hosted)) if hosted.sealed_session.is_none() => {
+                        return self.fail(&job, stop, "session_logged_out").await;
+                    }
+                    // Connecting, or hosted elsewhere for a moment: wait.
+                    Ok(Some(_)) | Err(_) => {
+                        pause(stop, Duration::from_millis(300)).await?;
+                        continue;
+                    }
+                }
+            };
+            if account.status() == AccountStatus::LoggedOut {
+                return self.fail(&job, stop, "session_logged_out").await;
+            }
+            let claimed = match self.store.claim_job(job_id, talkapp_store::now()).await {
+                Ok(Some(claimed)) => claimed,
+                // Final already (sent by an earlier try, or failed).
+                Ok(None) => return Ok(()),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot claim job; retrying");
+                    pause(stop, Duration::from_secs(1)).await?;
+                    continue;
+                }
+            };
+            if claimed.attempts > self.options.max_attempts {
+                return self.fail(&claimed, stop, "attempts_exhausted").await;
+            }
+            let outgoing = OutgoingText {
+                chat_id: claimed.job.chat_id,
+                text: claimed.job.text.clone(),
+                reply_to: claimed.job.reply_to,
+                silent: claimed.job.silent,
+                random_id: claimed.job.random_id,
+            };
+            match account.send_text(&outgoing).await {
+                Ok(sent) => {
+                    write_until_done(stop, || {
+                        self.store
+                            .complete_job(job_id, sent.id, sent.date, talkapp_store::now())
+                    })
+                    .await?;
+                    tracing::debug!(%job_id, message_id = sent.id, "job sent");
+                    self.tell(key, job_id).await;
+                    return Ok(());
+                }
+                Err(TelegramError::FloodWait { seconds }) => {
+                    tracing::info!(%job_id, seconds, "telegram asks to wait; the account's sends pause");
+                    requeue(self.store.as_ref(), job_id, stop).await?;
+                    pause(stop, Duration::from_secs(u64::from(seconds))).await?;
+                }
+                Err(error) if error.is_transient() => {
+                    tracing::info!(%job_id, %error, attempt = claimed.attempts, "send failed; retrying");
+                    requeue(self.store.as_ref(), job_id, stop).await?;
+                    pause(stop, backoff(claimed.attempts, self.options.max_backoff)).await?;
+                }
+                Err(TelegramError::Refused { name, .. }) if name == "RANDOM_ID_DUPLICATE" => {
+                    // An earlier try went through; Telegram does not say the id again.
+                    write_until_done(stop, || {
+                        self.store.complete_job(
+                            job_id,
+                            0,
+                            talkapp_store::now().timestamp(),
+                            talkapp_store::now(),
+                        )
+                    })
+                    .await?;
+                    self.tell(key, job_id).await;
+                    return Ok(());
+                }
+                Err(TelegramError::UnknownChat(_)) => {
+                    return self.fail(&claimed, stop, "chat_not_found").await;
+                }
+                Err(TelegramError::LoggedOut(_)) => {
+                    return self.fail(&claimed, stop, "session_logged_out").await;
+                }
+                Err(TelegramError::Refused { name, .. }) => {
+                    return self.fail(&claimed, stop, &name.to_ascii_lowercase()).await;
+                }
+                Err(error) => {
+                    tracing::warn!(%job_id, %error, "send failed for good");
+                    return self.fail(&claimed, stop, "internal_error").await;
+                }
+            }
+        }
+    }
+
+    /// Publishes the job's final state as a `message.status` event.
+    async fn tell(&self, key: SessionKey, job_id: Uuid) {
+        match self.store.send_job(key, job_id).await {
+            Ok(Some(job)) => self.events.publish_job(job).await,
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, %job_id, "job status not told"),
+        }
+    }
+
+    /// Marks the job failed and parks it on the dead-letter queue.
+    async fn fail(
+        &self,
+        job: &SendJob,
+        stop: &CancellationToken,
+        reason: &str,
+    ) -> Result<(), Blocked> {
+        let job_id = job.job.job_id;
+        tracing::info!(%job_id, reason, "job failed");
+        write_until_done(stop, || {
+            self.store.fail_job(job_id, reason, talkapp_store::now())
+        })
+        .await?;
+        self.tell(job.job.key, job_id).await;
+        let parked = serde_json::json!({
+            "job_id": job_id,
+            "user_id": job.job.key.user_id,
+            "session_index": job.job.key.session_index,
+            "chat_id": job.job.chat_id,
+            "reason": reason,
+            "attempts": job.attempts,
+        });
+        if let Err(error) = self.queue.dead_letter(parked.to_string().as_bytes()).await {
+            tracing::warn!(%error, %job_id, "cannot park the failed job");
+        }
+        Ok(())
+    }
+}
+
+async fn pause(stop: &CancellationToken, duration: Duration) -> Result<(), Blocked> {
+    tokio::select! {
+        () = stop.cancelled() => Err(Blocked::Stopping),
+        () = tokio::time::sleep(duration) => Ok(()),
+    }
+}
+
+async fn requeue(store: &dyn Store, job_id: Uuid, stop: &CancellationToken) -> Result<(), Blocked> {
+    write_until_done(stop, || store.requeue_job(job_id, talkapp_store::now())).await
+}
+
+/// Retries a store write until it succeeds (the database came back) or stopping.
+async fn write_until_done<F, Fut>(stop: &CancellationToken, mut write: F) -> Result<(), Blocked>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
+    loop {
+        match write().await {
+            Ok(()) => return Ok(()),
+            Err(error) => {
+                tracing::warn!(%error, "job write failed; retrying");
+                pause(stop, Duration::from_millis(500)).await?;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idempotency_key_names_one_job_per_account() {
+        let key = SessionKey {
+            user_id: Uuid::from_u128(1),
+            session_index: 1,
+        };
+        let other = SessionKey {
+            session_index: 2,
+            ..key
+        };
+        assert_eq!(job_id_for(key, Some("a")), job_id_for(key, Some("a")));
+        assert_ne!(job_id_for(key, Some("a")), job_id_for(key, Some("b")));
+        assert_ne!(job_id_for(key, Some("a")), job_id_for(other, Some("a")));
+        assert_ne!(job_id_for(key, None), job_id_for(key, None));
+        let job = job_id_for(key, Some("a"));
+        assert_eq!(random_id_for(job), random_id_for(job));
+    }
+}

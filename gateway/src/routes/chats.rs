@@ -1,0 +1,636 @@
+//! Chats, history and sending, for one linked account (`{session_index}`) of the path's
+//! user: the user's own plan's endpoints, verbatim.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use talkapp_proto::chat::v1 as chat;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::extract::{OwnedJson, PathOwner};
+use crate::problem::{ApiError, FieldError};
+use crate::state::AppState;
+
+fn field_error(field: &str, message: &str) -> ApiError {
+    ApiError::validation(vec![FieldError {
+        field: field.into(),
+        message: message.into(),
+    }])
+}
+
+fn session_ref(owner: &PathOwner, session_index: u32) -> Result<chat::SessionRef, ApiError> {
+    if session_index == 0 {
+        return Err(field_error("session_index", "starts at 1"));
+    }
+    Ok(chat::SessionRef {
+        user_id: owner.user_id.to_string(),
+        session_index,
+    })
+}
+
+fn non_empty(text: String) -> Option<String> {
+    (!text.is_empty()).then_some(text)
+}
+
+/// Who sent a message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SenderView {
+    /// User id, or chat id for posts and anonymous admins (a string: ids can exceed 2^53).
+    pub id: String,
+    /// `user` or `chat`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Display name.
+    pub name: String,
+    /// Username without `@`, if any.
+    pub username: Option<String>,
+}
+
+impl From<chat::Sender> for SenderView {
+    fn from(sender: chat::Sender) -> Self {
+        Self {
+            id: sender.id,
+            kind: sender.kind,
+            name: sender.name,
+            username: non_empty(sender.username),
+        }
+    }
+}
+
+/// A formatting or link span (offsets in UTF-16 code units).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntityView {
+    /// `bold`, `italic`, `url`, `text_url`, `mention`, `code`, `pre`, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Start.
+    pub offset: i32,
+    /// Length.
+    pub length: i32,
+    /// For `text_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// For `mention_name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// For `pre`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+}
+
+/// Where a forwarded message came from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForwardView {
+    /// The original sender, when not hidden.
+    pub from: Option<SenderView>,
+    /// The original sender's name, when the id is hidden.
+    pub from_name: Option<String>,
+    /// The original date (RFC 3339).
+    pub date: String,
+    /// The original post, for channel posts.
+    pub channel_post: Option<i32>,
+}
+
+/// A message's media.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MediaView {
+    /// `photo`, `video`, `voice`, `audio`, `document`, `animation`, `sticker`,
+    /// `video_note`, `location`, `contact`, `poll`, `web_page`, `other`.
+    pub kind: String,
+    /// Reference of the file for the media service (absent for kinds without a file).
+    pub file_id: Option<String>,
+    /// Reference of its preview.
+    pub thumbnail_id: Option<String>,
+    /// MIME type.
+    pub mime_type: Option<String>,
+    /// Bytes.
+    pub size: Option<i64>,
+    /// Original file name.
+    pub file_name: Option<String>,
+    /// Pixels.
+    pub width: Option<i32>,
+    /// Pixels.
+    pub height: Option<i32>,
+    /// Seconds.
+    pub duration: Option<f64>,
+    /// Voice waveform: 5-bit samples packed, as Telegram sends them.
+    pub waveform: Option<Vec<u8>>,
+    /// Audio title, venue or contact name.
+    pub title: Option<String>,
+    /// Audio performer.
+    pub performer: Option<String>,
+    /// For locations.
+    pub latitude: Option<f64>,
+    /// For locations.
+    pub longitude: Option<f64>,
+}
+
+fn positive<T: PartialOrd + Default>(value: T) -> Option<T> {
+    (value > T::default()).then_some(value)
+}
+
+impl From<chat::Media> for MediaView {
+    fn from(media: chat::Media) -> Self {
+        Self {
+            kind: media.kind,
+            file_id: non_empty(media.file_id),
+            thumbnail_id: non_empty(media.thumbnail_id),
+            mime_type: non_empty(media.mime_type),
+            size: positive(media.size),
+            file_name: non_empty(media.file_name),
+            width: positive(media.width),
+            height: positive(media.height),
+            duration: positive(media.duration),
+            waveform: (!media.waveform.is_empty()).then_some(media.waveform),
+            title: non_empty(media.title),
+            performer: non_empty(media.performer),
+            latitude: media.has_location.then_some(media.latitude),
+            longitude: media.has_location.then_some(media.longitude),
+        }
+    }
+}
+
+/// A message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageView {
+    /// Id within the chat.
+    pub id: i32,
+    /// The chat.
+    pub chat_id: String,
+    /// When sent (RFC 3339, UTC).
+    pub date: String,
+    /// Who sent it (absent for anonymous posts).
+    pub sender: Option<SenderView>,
+    /// Sent by this account.
+    pub outgoing: bool,
+    /// Text or caption.
+    pub text: String,
+    /// Formatting and links.
+    pub entities: Vec<EntityView>,
+    /// The message it replies to.
+    pub reply_to: Option<i32>,
+    /// Forward header.
+    pub forward: Option<ForwardView>,
+    /// When last edited.
+    pub edit_date: Option<String>,
+    /// Media.
+    pub media: Option<MediaView>,
+    /// Views, for channel posts.
+    pub views: Option<i32>,
+    /// For service messages: what happened (`members_joined`, `title_changed`, ...).
+    pub service: Option<String>,
+    /// Sent without notification.
+    pub silent: bool,
+    /// Pinned in the chat.
+    pub pinned: bool,
+    /// Album id, for messages sent as one group.
+    pub grouped_id: Option<String>,
+}
+
+impl From<chat::Message> for MessageView {
+    fn from(message: chat::Message) -> Self {
+        Self {
+            id: message.id,
+            chat_id: message.chat_id,
+            date: message.date,
+            sender: message.sender.map(SenderView::from),
+            outgoing: message.outgoing,
+            text: message.text,
+            entities: message
+                .entities
+                .into_iter()
+                .map(|entity| EntityView {
+                    kind: entity.kind,
+                    offset: entity.offset,
+                    length: entity.length,
+                    url: non_empty(entity.url),
+                    user_id: non_empty(entity.user_id),
+                    language: non_empty(entity.language),
+                })
+                .collect(),
+            reply_to: positive(message.reply_to),
+            forward: message.forward.map(|forward| ForwardView {
+                from: forward.from.map(SenderView::from),
+                from_name: non_empty(forward.from_name),
+                date: forward.date,
+                channel_post: positive(forward.channel_post),
+            }),
+            edit_date: non_empty(message.edit_date),
+            media: message.media.map(MediaView::from),
+            views: (message.views >= 0).then_some(message.views),
+            service: non_empty(message.service),
+            silent: message.silent,
+            pinned: message.pinned,
+            grouped_id: non_empty(message.grouped_id),
+        }
+    }
+}
+
+/// A chat of the list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChatView {
+    /// Bot-API-style id: the user's id for private chats, negative for groups, `-100…` for
+    /// supergroups and channels.
+    pub chat_id: String,
+    /// `private`, `group`, `supergroup` or `channel`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Title (the other user's name for private chats).
+    pub title: String,
+    /// Public username, if any.
+    pub username: Option<String>,
+    /// Reference of the chat's photo for the media service.
+    pub photo_id: Option<String>,
+    /// Unread incoming messages.
+    pub unread_count: i32,
+    /// The newest message.
+    pub last_message: Option<MessageView>,
+    /// Pinned in the chat list.
+    pub pinned: bool,
+    /// In the archive.
+    pub archived: bool,
+    /// Notifications muted.
+    pub muted: bool,
+    /// Muted until (RFC 3339).
+    pub muted_until: Option<String>,
+    /// Members, where known.
+    pub members_count: Option<i32>,
+    /// Incoming messages read up to this id.
+    pub read_inbox_max_id: i32,
+    /// The peer read this account's messages up to this id.
+    pub read_outbox_max_id: i32,
+    /// Date of the newest message (RFC 3339).
+    pub last_activity: Option<String>,
+}
+
+impl From<chat::Chat> for ChatView {
+    fn from(chat: chat::Chat) -> Self {
+        Self {
+            chat_id: chat.chat_id,
+            kind: chat.kind,
+            title: chat.title,
+            username: non_empty(chat.username),
+            photo_id: non_empty(chat.photo_id),
+            unread_count: chat.unread_count,
+            last_message: chat.last_message.map(MessageView::from),
+            pinned: chat.pinned,
+            archived: chat.archived,
+            muted: !chat.muted_until.is_empty(),
+            muted_until: non_empty(chat.muted_until),
+            members_count: (chat.members_count >= 0).then_some(chat.members_count),
+            read_inbox_max_id: chat.read_inbox_max_id,
+            read_outbox_max_id: chat.read_outbox_max_id,
+            last_activity: non_empty(chat.last_activity),
+        }
+    }
+}
+
+/// A page of chats.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChatList {
+    /// Newest activity first.
+    pub chats: Vec<ChatView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Chat list filters and paging.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ChatListQuery {
+    /// Only `private`, `group`, `supergroup` or `channel` chats.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Only archived (`true`) or only not archived (`false`) chats.
+    pub archived: Option<bool>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// 1 to 100 (default 50).
+    pub limit: Option<u32>,
+}
+
+/// The account's chats: private chats, groups, supergroups and channels, newest activity
+/// first, from TalkApp's cache of the account.
+#[utoipa::path(get, path = "/me/chats/{user_id}/{session_index}", tag = "chats",
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
+        ("session_index" = u32, Path, description = "Which linked account (1, 2, ...)"),
+        ChatListQuery,
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ChatList),
+        (status = 404, description = "`not_found`: no such linked account", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
+pub async fn list_chats(
+    owner: PathOwner,
+    state: web::Data<AppState>,
+    path: web::Path<(String, u32)>,
+    query: web::Query<ChatListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let reply = state
+        .services
+        .list_chats(chat::ListChatsRequest {
+            session: Some(session_ref(&owner, path.1)?),
+            kind: query.kind.unwrap_or_default(),
+            archived: query.archived.map(|a| a.to_string()).unwrap_or_default(),
+            cursor: query.cursor.unwrap_or_default(),
+            limit: query.limit.unwrap_or(0),
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(ChatList {
+        chats: reply.chats.into_iter().map(ChatView::from).collect(),
+        next_cursor: non_empty(reply.next_cursor),
+    }))
+}
+
+/// A chat with its details.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChatDetailsView {
+    /// The chat as listed.
+    #[serde(flatten)]
+    pub chat: ChatView,
+    /// Description (a user's bio for private chats).
+    pub description: Option<String>,
+    /// This account's role: `creator`, `admin`, `member` or `left`.
+    pub role: String,
+    /// Whether this account may post.
+    pub can_send_messages: bool,
+    /// The pinned message, when known.
+    pub pinned_message: Option<MessageView>,
+    /// The linked discussion group or channel.
+    pub linked_chat_id: Option<String>,
+    /// Members online now, where Telegram says.
+    pub online_count: Option<i32>,
+    /// False when Telegram could not be asked just now (description, online count and
+    /// pinned message may then be missing).
+    pub details_complete: bool,
+}
+
+/// A chat's details: description, members, this account's role, pinned message, linked
+/// chat, online count.
+#[utoipa::path(get, path = "/me/chat/{user_id}/{session_index}/{chat_id}", tag = "chats",
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
+        ("session_index" = u32, Path, description = "Which linked account"),
+        ("chat_id" = String, Path, description = "Bot-API-style chat id"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = ChatDetailsView),
+        (status = 404, description = "`not_found`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
+pub async fn chat_details(
+    owner: PathOwner,
+    state: web::Data<AppState>,
+    path: web::Path<(String, u32, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, session_index, chat_id) = path.into_inner();
+    let details = state
+        .services
+        .chat_details(chat::GetChatRequest {
+            session: Some(session_ref(&owner, session_index)?),
+            chat_id,
+        })
+        .await?;
+    let chat = details
+        .chat
+        .ok_or_else(|| ApiError::internal("chat details without the chat"))?;
+    Ok(HttpResponse::Ok().json(ChatDetailsView {
+        chat: ChatView::from(chat),
+        description: non_empty(details.description),
+        role: details.role,
+        can_send_messages: details.can_send_messages,
+        pinned_message: details.pinned_message.map(MessageView::from),
+        linked_chat_id: non_empty(details.linked_chat_id),
+        online_count: (details.online_count >= 0).then_some(details.online_count),
+        details_complete: details.details_complete,
+    }))
+}
+
+/// History paging and the date filter.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Older than this cursor (a previous page's `next_cursor`).
+    pub before: Option<String>,
+    /// Newer than this cursor (a previous page's `prev_cursor`).
+    pub after: Option<String>,
+    /// Only messages sent at or after this time (RFC 3339; inclusive).
+    pub from: Option<String>,
+    /// Only messages sent before this time (RFC 3339; exclusive).
+    pub to: Option<String>,
+    /// 1 to 100 (default 50).
+    pub limit: Option<u32>,
+}
+
+/// A page of history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryPage {
+    /// Newest first.
+    pub messages: Vec<MessageView>,
+    /// Pass as `before` for older messages; absent when there are none.
+    pub next_cursor: Option<String>,
+    /// Pass as `after` for newer messages (poll it for new ones).
+    pub prev_cursor: Option<String>,
+}
+
+fn unix_seconds(field: &str, value: Option<String>) -> Result<i64, ApiError> {
+    match value {
+        None => Ok(0),
+        Some(value) => chrono::DateTime::parse_from_rfc3339(&value)
+            .map(|at| at.timestamp())
+            .map_err(|_| {
+                field_error(
+                    field,
+                    "must be an RFC 3339 time such as 2026-01-31T12:00:00Z",
+                )
+            }),
+    }
+}
+
+/// A chat's history, newest first, with cursors both ways and a date filter. Pages older
+/// than TalkApp's cache are fetched from Telegram first.
+#[utoipa::path(get, path = "/me/chat/messages/{user_id}/{session_index}/{chat_id}", tag = "chats",
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
+        ("session_index" = u32, Path, description = "Which linked account"),
+        ("chat_id" = String, Path, description = "Bot-API-style chat id"),
+        HistoryQuery,
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = HistoryPage),
+        (status = 404, description = "`not_found`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`telegram_unavailable`: not cached and Telegram cannot be reached now", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
+pub async fn history(
+    owner: PathOwner,
+    state: web::Data<AppState>,
+    path: web::Path<(String, u32, String)>,
+    query: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, session_index, chat_id) = path.into_inner();
+    let query = query.into_inner();
+    let from_date = unix_seconds("from", query.from)?;
+    let to_date = unix_seconds("to", query.to)?;
+    let reply = state
+        .services
+        .history(chat::GetHistoryRequest {
+            session: Some(session_ref(&owner, session_index)?),
+            chat_id,
+            before: query.before.unwrap_or_default(),
+            after: query.after.unwrap_or_default(),
+            from_date,
+            to_date,
+            limit: query.limit.unwrap_or(0),
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(HistoryPage {
+        messages: reply.messages.into_iter().map(MessageView::from).collect(),
+        next_cursor: non_empty(reply.next_cursor),
+        prev_cursor: non_empty(reply.prev_cursor),
+    }))
+}
+
+/// A text message to send.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessage {
+    /// The chat (a string or a number).
+    #[schema(value_type = String)]
+    pub chat_id: serde_json::Value,
+    /// Up to 4096 characters.
+    pub text: String,
+    /// Reply to this message.
+    pub reply_to: Option<i32>,
+    /// Without notification.
+    #[serde(default)]
+    pub silent: bool,
+    /// Idempotency key: the same key twice makes one job and one Telegram message.
+    pub client_message_id: Option<String>,
+}
+
+/// A send job.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SendJobView {
+    /// The job.
+    pub job_id: String,
+    /// `queued`, `sending`, `sent`, `failed` or `read`.
+    pub status: String,
+    /// The chat.
+    pub chat_id: String,
+    /// The Telegram message, once sent.
+    pub message_id: Option<i32>,
+    /// When Telegram accepted it (RFC 3339).
+    pub sent_at: Option<String>,
+    /// Why it failed: `chat_not_found`, `session_logged_out`, `attempts_exhausted`,
+    /// or Telegram's error name in lower case (`chat_write_forbidden`, ...).
+    pub failure: Option<String>,
+    /// The idempotency key given.
+    pub client_message_id: Option<String>,
+    /// When the send was asked for.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+    /// Tries so far.
+    pub attempts: u32,
+}
+
+impl From<chat::SendJob> for SendJobView {
+    fn from(job: chat::SendJob) -> Self {
+        Self {
+            job_id: job.job_id,
+            status: job.status,
+            chat_id: job.chat_id,
+            message_id: positive(job.message_id),
+            sent_at: non_empty(job.sent_at),
+            failure: non_empty(job.failure),
+            client_message_id: non_empty(job.client_message_id),
+            created_at: job.created_at,
+            updated_at: job.updated_at,
+            attempts: job.attempts,
+        }
+    }
+}
+
+fn chat_id_text(value: &serde_json::Value) -> Result<String, ApiError> {
+    match value {
+        serde_json::Value::String(text) => Ok(text.clone()),
+        serde_json::Value::Number(number) if number.is_i64() => Ok(number.to_string()),
+        _ => Err(field_error(
+            "chat_id",
+            "must be a chat id (string or integer)",
+        )),
+    }
+}
+
+/// Queues a text message; 202 with the job. Watch it with `message_status` (or the
+/// WebSocket). The same `client_message_id` twice yields the same job.
+#[utoipa::path(post, path = "/me/send_message/{user_id}/{session_index}", tag = "chats", request_body = SendMessage,
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
+        ("session_index" = u32, Path, description = "Which linked account"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, body = SendJobView),
+        (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
+pub async fn send_message(
+    request: OwnedJson<SendMessage>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, u32)>,
+) -> Result<HttpResponse, ApiError> {
+    let OwnedJson { owner, body } = request;
+    let chat_id = chat_id_text(&body.chat_id)?;
+    let job = state
+        .services
+        .send_message(chat::SendMessageRequest {
+            session: Some(session_ref(&owner, path.1)?),
+            chat_id,
+            text: body.text,
+            reply_to: body.reply_to.unwrap_or(0),
+            silent: body.silent,
+            client_message_id: body.client_message_id.unwrap_or_default(),
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(SendJobView::from(job)))
+}
+
+/// Where a send stands: `queued`, `sending`, `sent` (with the message id), `failed` (with
+/// a reason), `read` once the peer read it.
+#[utoipa::path(get, path = "/me/message_status/{user_id}/{session_index}/{job_id}", tag = "chats",
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
+        ("session_index" = u32, Path, description = "Which linked account"),
+        ("job_id" = uuid::Uuid, Path, description = "From the send"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = SendJobView),
+        (status = 404, description = "`not_found`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
+pub async fn message_status(
+    owner: PathOwner,
+    state: web::Data<AppState>,
+    path: web::Path<(String, u32, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, session_index, job_id) = path.into_inner();
+    let job = state
+        .services
+        .message_status(chat::GetMessageStatusRequest {
+            session: Some(session_ref(&owner, session_index)?),
+            job_id,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(SendJobView::from(job)))
+}

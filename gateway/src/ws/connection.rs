@@ -1,0 +1,394 @@
+//! One WebSocket connection.
+
+use std::time::{Duration, Instant};
+
+use actix_web::web;
+use actix_ws::{CloseCode, CloseReason, Message, MessageStream, Session};
+use futures::StreamExt as _;
+use talkapp_proto::chat::v1 as chat;
+use talkapp_proto::realtime::v1 as realtime;
+use talkapp_proto::tonic::Streaming;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::frames::{ClientFrame, Reply, chat_id_text, event_json};
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// Limits and timings of connections.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The largest frame a client may send.
+    pub max_frame_bytes: usize,
+    /// Client frames a second, sustained.
+    pub frames_per_second: f64,
+    /// Client frames allowed in a burst.
+    pub frame_burst: f64,
+    /// How often the server pings.
+    pub ping_interval: Duration,
+    /// A connection silent this long (no frame, no pong) is closed.
+    pub idle_timeout: Duration,
+    /// An event the client does not take within this long closes the connection: a
+    /// client that cannot keep up is let go instead of buffering without bound.
+    pub send_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: 4096,
+            frames_per_second: 20.0,
+            frame_burst: 40.0,
+            ping_interval: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(45),
+            send_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Close code for a client that does not read its events fast enough.
+pub const CLOSE_TOO_SLOW: u16 = 4008;
+/// Close code for a client that sends frames too fast.
+pub const CLOSE_TOO_MANY_FRAMES: u16 = 4029;
+
+/// Who the connection serves.
+#[derive(Debug, Clone)]
+pub struct Subscriber {
+    /// The TalkApp user.
+    pub user_id: Uuid,
+    /// The linked account.
+    pub session_index: u32,
+    /// Replay after this event (a reconnecting client's last one).
+    pub since: Option<i64>,
+}
+
+/// Events buffered between the realtime stream and the socket.
+const EVENT_BUFFER: usize = 64;
+
+/// Where the events a connection has not had yet begin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cursor {
+    /// After this id.
+    After(i64),
+    /// From the start of what the log holds (it was empty when the connection began).
+    LogStart,
+}
+
+/// The account's event stream of one connection, opened before the upgrade.
+pub struct OpenedEvents {
+    stream: Streaming<realtime::Event>,
+    cursor: Cursor,
+    connection_id: String,
+}
+
+fn subscribe_request(
+    subscriber: &Subscriber,
+    cursor: Option<Cursor>,
+    connection_id: &str,
+) -> realtime::SubscribeRequest {
+    let (since, has_since, from_log_start) = match cursor {
+        None => (0, false, false),
+        Some(Cursor::After(after)) if after > 0 => (after, true, false),
+        Some(Cursor::After(_) | Cursor::LogStart) => (0, false, true),
+    };
+    realtime::SubscribeRequest {
+        user_id: subscriber.user_id.to_string(),
+        session_index: subscriber.session_index,
+        since,
+        has_since,
+        connection_id: connection_id.to_owned(),
+        from_log_start,
+    }
+}
+
+/// Opens the account's event stream for a new connection. Once this returns, its start
+/// is fixed (the client's `since`, or the log's newest event): every event after it
+/// reaches the socket, including those appended while the upgrade completes.
+pub async fn open_events(
+    state: &AppState,
+    subscriber: &Subscriber,
+) -> Result<OpenedEvents, ApiError> {
+    let connection_id = Uuid::new_v4().to_string();
+    let first = subscriber.since.map(Cursor::After);
+    let (stream, start_after) = state
+        .services
+        .subscribe_events(subscribe_request(subscriber, first, &connection_id))
+        .await?;
+    let cursor = first.unwrap_or(match start_after {
+        Some(after) => Cursor::After(after),
+        None => Cursor::LogStart,
+    });
+    Ok(OpenedEvents {
+        stream,
+        cursor,
+        connection_id,
+    })
+}
+
+/// Relays the account's events from the realtime service into `events` until `stop`,
+/// resuming after the last event whenever the stream breaks (the realtime service
+/// restarted): events are neither lost nor repeated.
+async fn pump_events(
+    state: web::Data<AppState>,
+    subscriber: Subscriber,
+    opened: OpenedEvents,
+    events: mpsc::Sender<realtime::Event>,
+    stop: CancellationToken,
+) {
+    let OpenedEvents {
+        stream,
+        mut cursor,
+        connection_id,
+    } = opened;
+    let mut stream = Some(stream);
+    let mut failures: u32 = 0;
+    while !stop.is_cancelled() {
+        let mut current = match stream.take() {
+            Some(stream) => stream,
+            None => {
+                let request = subscribe_request(&subscriber, Some(cursor), &connection_id);
+                match state.services.subscribe_events(request).await {
+                    Ok((stream, _)) => {
+                        failures = 0;
+                        stream
+                    }
+                    Err(error) => {
+                        failures += 1;
+                        if failures == 1 {
+                            tracing::info!(%error, "event stream not available; retrying");
+                        }
+                        let pause = Duration::from_millis(200 * u64::from(failures.min(10)));
+                        tokio::select! {
+                            () = stop.cancelled() => return,
+                            () = tokio::time::sleep(pause) => {}
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        loop {
+            let next = tokio::select! {
+                () = stop.cancelled() => return,
+                next = current.message() => next,
+            };
+            let Ok(Some(event)) = next else {
+                // Resubscribe after the last event delivered.
+                break;
+            };
+            let last = match cursor {
+                Cursor::After(last) => Some(last),
+                Cursor::LogStart => None,
+            };
+            if last.is_some_and(|last| event.event_id <= last) && event.r#type != "resync_required"
+            {
+                continue;
+            }
+            // A `since` this old means starting over: later ones follow it.
+            cursor = Cursor::After(event.event_id.max(last.unwrap_or(0)));
+            if events.send(event).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// A token bucket for client frames.
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn take(&mut self, limits: &Limits) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens
+            + now.duration_since(self.at).as_secs_f64() * limits.frames_per_second)
+            .min(limits.frame_burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Runs a connection until either side ends it.
+pub async fn run(
+    state: web::Data<AppState>,
+    // Held for the connection's life: its place in the user's count.
+    _admission: crate::ws::registry::Admission,
+    mut session: Session,
+    messages: MessageStream,
+    subscriber: Subscriber,
+    opened: OpenedEvents,
+    limits: Limits,
+) {
+    metrics::gauge!("talkapp_ws_connections").increment(1.0);
+    let stop = CancellationToken::new();
+    let (events_sender, mut events) = mpsc::channel(EVENT_BUFFER);
+    actix_web::rt::spawn(pump_events(
+        state.clone(),
+        subscriber.clone(),
+        opened,
+        events_sender,
+        stop.clone(),
+    ));
+    let mut messages = messages.max_frame_size(limits.max_frame_bytes);
+    let mut bucket = Bucket {
+        tokens: limits.frame_burst,
+        at: Instant::now(),
+    };
+    let mut last_heard = Instant::now();
+    let mut pings = tokio::time::interval(limits.ping_interval);
+    pings.reset();
+    let stopping = state.ws_connections.stopping();
+    let close = loop {
+        tokio::select! {
+            () = stopping.cancelled() => {
+                break Some(CloseReason {
+                    code: CloseCode::Away,
+                    description: Some("the server is restarting; reconnect with since".into()),
+                });
+            }
+            event = events.recv() => {
+                let Some(event) = event else { break None };
+                let text = event_json(event).to_string();
+                match tokio::time::timeout(limits.send_timeout, session.text(text)).await {
+                    Ok(Ok(())) => metrics::counter!("talkapp_ws_events_sent_total").increment(1),
+                    Ok(Err(_)) => break None,
+                    Err(_) => {
+                        metrics::counter!("talkapp_ws_slow_clients_total").increment(1);
+                        break Some(CloseReason {
+                            code: CloseCode::Other(CLOSE_TOO_SLOW),
+                            description: Some("the client does not read its events fast enough".into()),
+                        });
+                    }
+                }
+            }
+            message = messages.next() => {
+                let Some(message) = message else { break None };
+                last_heard = Instant::now();
+                match message {
+                    Ok(Message::Text(text)) => {
+                        if !bucket.take(&limits) {
+                            break Some(CloseReason {
+                                code: CloseCode::Other(CLOSE_TOO_MANY_FRAMES),
+                                description: Some("too many frames".into()),
+                            });
+                        }
+                        let reply = handle_frame(&state, &subscriber, &text).await;
+                        if session.text(serde_json::to_string(&reply).unwrap_or_default()).await.is_err() {
+                            break None;
+                        }
+                    }
+                    Ok(Message::Ping(bytes)) => {
+                        if session.pong(&bytes).await.is_err() {
+                            break None;
+                        }
+                    }
+                    Ok(Message::Pong(_)) => {}
+                    Ok(Message::Close(_)) => break None,
+                    Ok(Message::Binary(_) | Message::Continuation(_)) => {
+                        break Some(CloseReason {
+                            code: CloseCode::Unsupported,
+                            description: Some("only JSON text frames are taken".into()),
+                        });
+                    }
+                    Ok(Message::Nop) => {}
+                    Err(actix_ws::ProtocolError::Overflow) => {
+                        break Some(CloseReason {
+                            code: CloseCode::Size,
+                            description: Some(format!("frames are limited to {} bytes", limits.max_frame_bytes)),
+                        });
+                    }
+                    Err(_) => {
+                        break Some(CloseReason {
+                            code: CloseCode::Protocol,
+                            description: Some("protocol error".into()),
+                        });
+                    }
+                }
+            }
+            _ = pings.tick() => {
+                if last_heard.elapsed() > limits.idle_timeout {
+                    break Some(CloseReason {
+                        code: CloseCode::Away,
+                        description: Some("no answer to pings".into()),
+                    });
+                }
+                if session.ping(b"talkapp").await.is_err() {
+                    break None;
+                }
+            }
+        }
+    };
+    stop.cancel();
+    let _ = session.close(close).await;
+    metrics::gauge!("talkapp_ws_connections").decrement(1.0);
+}
+
+async fn handle_frame(state: &AppState, subscriber: &Subscriber, text: &str) -> Reply {
+    let frame: ClientFrame = match serde_json::from_str(text) {
+        Ok(frame) => frame,
+        Err(error) => {
+            return Reply::error(
+                None,
+                "validation_failed",
+                format!("not a frame this socket takes: {error}"),
+            );
+        }
+    };
+    let session = chat::SessionRef {
+        user_id: subscriber.user_id.to_string(),
+        session_index: subscriber.session_index,
+    };
+    match frame {
+        ClientFrame::Ping { id } => Reply::ok("pong", id),
+        ClientFrame::Typing {
+            id,
+            chat_id,
+            action,
+        } => {
+            let Some(chat_id) = chat_id_text(&chat_id) else {
+                return Reply::error(id, "validation_failed", "chat_id must be a chat id");
+            };
+            let request = chat::SendChatActionRequest {
+                session: Some(session),
+                chat_id,
+                action: action.unwrap_or_else(|| "typing".to_owned()),
+                forwarded: false,
+            };
+            match state.services.send_chat_action(request).await {
+                Ok(()) => Reply::ok("ack", id),
+                Err(error) => {
+                    Reply::error(id, error.code.as_str(), error.detail.unwrap_or_default())
+                }
+            }
+        }
+        ClientFrame::Read {
+            id,
+            chat_id,
+            max_id,
+        } => {
+            let Some(chat_id) = chat_id_text(&chat_id) else {
+                return Reply::error(id, "validation_failed", "chat_id must be a chat id");
+            };
+            let request = chat::MarkReadRequest {
+                session: Some(session),
+                chat_id,
+                max_id,
+                forwarded: false,
+            };
+            match state.services.mark_read(request).await {
+                Ok(()) => Reply::ok("ack", id),
+                Err(error) => {
+                    Reply::error(id, error.code.as_str(), error.detail.unwrap_or_default())
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! TalkApp's message bus.
+//!
+//! [`JobQueue`]: one durable queue per shard of linked accounts, consumed by the
+//! chat-service replica that hosts the shard. A message stays on its queue until the
+//! consumer acknowledges it; a consumer that goes away (closed, crashed, cut off) hands
+//! its unacknowledged messages back, in their order, to the next consumer. At most one
+//! consumer of a queue receives messages at a time (single active consumer).
+//!
+//! Two implementations pass the same conformance suite (`tests/it`):
+//! [`amqp::AmqpJobQueue`] on RabbitMQ (persistent messages, publisher confirms, durable
+//! quorum or classic queues with `x-single-active-consumer`), and
+//! [`memory::MemoryJobQueue`] in process for the embedded default (nothing survives the
+//! process: the embedded chat service re-reads pending jobs from its store on start).
+//!
+//! [`EventBus`]: the update events every account's host produces, on a durable topic
+//! exchange; consumers (the realtime service, later search) read them from durable queues
+//! bound by routing pattern, which exist from the producer's first connection on, so an
+//! event published while its consumer is away waits for it.
+//!
+//! # Layout
+//! - [`JobQueue`], [`EventBus`], [`Subscription`], [`Delivery`]: the contract.
+//! - [`memory`]: in process.
+//! - [`amqp`]: RabbitMQ, with reconnection.
+
+pub mod amqp;
+pub mod memory;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+/// Why a bus call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BusError {
+    /// The broker is not reachable (or the connection dropped); try again later.
+    #[error("bus unavailable: {0}")]
+    Unavailable(String),
+    /// The broker refused (the message was not accepted).
+    #[error("bus refused: {0}")]
+    Refused(String),
+}
+
+/// Settles a delivery with its broker.
+#[async_trait]
+pub trait Settle: Send + Sync {
+    /// Done with it: the broker forgets it.
+    async fn ack(&self) -> Result<(), BusError>;
+    /// Give it back to the queue, to be delivered again.
+    async fn requeue(&self) -> Result<(), BusError>;
+}
+
+/// One message handed to a consumer.
+pub struct Delivery {
+    /// The message.
+    pub body: Vec<u8>,
+    /// Delivered before (to a consumer that did not acknowledge it).
+    pub redelivered: bool,
+    settle: Box<dyn Settle>,
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery")
+            .field("bytes", &self.body.len())
+            .field("redelivered", &self.redelivered)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Delivery {
+    /// A delivery settled through `settle`.
+    pub fn new(body: Vec<u8>, redelivered: bool, settle: Box<dyn Settle>) -> Self {
+        Self {
+            body,
+            redelivered,
+            settle,
+        }
+    }
+
+    /// Acknowledges: the message is done with.
+    pub async fn ack(self) -> Result<(), BusError> {
+        self.settle.ack().await
+    }
+
+    /// Returns the message to its queue.
+    pub async fn requeue(self) -> Result<(), BusError> {
+        self.settle.requeue().await
+    }
+}
+
+/// A consumer of one queue. Deliveries arrive on [`Subscription::next`]; `None` means
+/// the consumer is gone (stopped, or its connection was lost: subscribe again).
+/// Dropping it cancels the consumer; what it had not acknowledged goes back to the queue.
+pub struct Subscription {
+    deliveries: mpsc::Receiver<Delivery>,
+    _cancel: tokio_util::sync::DropGuard,
+}
+
+impl Subscription {
+    /// A subscription fed by `deliveries`, cancelled (through `cancel`) when dropped.
+    pub fn new(
+        deliveries: mpsc::Receiver<Delivery>,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> Self {
+        Self {
+            deliveries,
+            _cancel: cancel.drop_guard(),
+        }
+    }
+
+    /// The next delivery; `None` once the consumer is gone.
+    pub async fn next(&mut self) -> Option<Delivery> {
+        self.deliveries.recv().await
+    }
+}
+
+/// The stream of update events: a durable topic exchange, and durable queues bound to it
+/// by routing pattern. Routing keys are `<user_id>.<session_index>.<type>`.
+#[async_trait]
+pub trait EventBus: Send + Sync + 'static {
+    /// `rabbitmq` or `memory`.
+    fn backend(&self) -> &'static str;
+
+    /// Publishes one event; returns once the broker holds it durably in every queue bound
+    /// to it.
+    async fn publish_event(&self, routing_key: &str, body: &[u8]) -> Result<(), BusError>;
+
+    /// Consumes the durable queue `name`, bound to `pattern` (topic syntax: `*` one word,
+    /// `#` any), as its single active consumer.
+    async fn consume_events(
+        &self,
+        name: &str,
+        pattern: &str,
+        prefetch: u16,
+    ) -> Result<Subscription, BusError>;
+}
+
+/// Durable per-shard job queues.
+#[async_trait]
+pub trait JobQueue: Send + Sync + 'static {
+    /// `rabbitmq` or `memory`.
+    fn backend(&self) -> &'static str;
+
+    /// Appends `body` to the shard's queue; returns once the broker holds it durably.
+    async fn publish(&self, shard: u16, body: &[u8]) -> Result<(), BusError>;
+
+    /// Consumes the shard's queue, at most `prefetch` unacknowledged deliveries at a time.
+    /// While another consumer of the queue is active this one receives nothing; it takes
+    /// over when the other goes away.
+    async fn consume(&self, shard: u16, prefetch: u16) -> Result<Subscription, BusError>;
+
+    /// Parks a message that will not be processed (its job failed for good), for people
+    /// to look at.
+    async fn dead_letter(&self, body: &[u8]) -> Result<(), BusError>;
+}
+
+/// The realtime service's event queue: every event, kept for the realtime service while it
+/// is away (declared by producers too, so nothing is published into the void).
+pub const REALTIME_EVENTS: (&str, &str) = ("realtime", "#");
+
+/// Both faces of one bus.
+#[derive(Clone)]
+pub struct Bus {
+    /// Send-job queues.
+    pub jobs: Arc<dyn JobQueue>,
+    /// The event stream.
+    pub events: Arc<dyn EventBus>,
+}
+
+impl Bus {
+    /// RabbitMQ when `amqp` is given, else in process; the standing event queues are the
+    /// realtime service's.
+    pub fn new(amqp: Option<amqp::AmqpOptions>) -> Self {
+        let standing = [REALTIME_EVENTS];
+        match amqp {
+            Some(mut options) => {
+                options.standing_event_queues = standing
+                    .iter()
+                    .map(|(name, pattern)| ((*name).to_owned(), (*pattern).to_owned()))
+                    .collect();
+                let bus = Arc::new(amqp::AmqpBus::new(options));
+                Self {
+                    jobs: bus.clone(),
+                    events: bus,
+                }
+            }
+            None => {
+                let bus = Arc::new(memory::MemoryBus::with_event_queues(&standing));
+                Self {
+                    jobs: bus.clone(),
+                    events: bus,
+                }
+            }
+        }
+    }
+
+    /// The bus `[amqp]` configures: RabbitMQ when its `url` is set, else in process (the
+    /// embedded default, where everything runs in one process).
+    pub fn from_config(config: &talkapp_common::config::AmqpConfig) -> Self {
+        use secrecy::ExposeSecret as _;
+        let url = config.url.expose_secret();
+        Self::new((!url.is_empty()).then(|| {
+            amqp::AmqpOptions {
+                url: url.to_owned(),
+                prefix: config.prefix.clone(),
+                queue_type: if config.queue_type == "classic" {
+                    amqp::QueueType::Classic
+                } else {
+                    amqp::QueueType::Quorum
+                },
+                queue_expires: (config.queue_expires_secs > 0)
+                    .then(|| std::time::Duration::from_secs(config.queue_expires_secs)),
+                ..amqp::AmqpOptions::default()
+            }
+        }))
+    }
+}

@@ -1,0 +1,238 @@
+//! The in-process [`EventLog`] of the embedded default: the same rules as on Redis
+//! (order, idempotence, retention, floors, wake-ups), none of its durability (a restart
+//! forgets every session, and clients resync).
+//!
+//! Memory is bounded by the retention: at most `max_events_per_session` events per
+//! session, and a session without an append for `max_age` is dropped — when it is next
+//! touched, or by a sweep of every session that runs at most every `max_age / 8` (at
+//! least a second apart) on an append.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+
+use crate::clock::{Clock, SystemClock, unix_millis};
+use crate::watch::{Watch, Watchers};
+use crate::{EventLog, LogError, LoggedEvent, Replay, Retention, SessionKey};
+
+struct Stored {
+    event_id: i64,
+    /// When it was appended, in clock milliseconds; never below its predecessor's.
+    appended_at: i64,
+    payload: Vec<u8>,
+}
+
+struct SessionLog {
+    /// Oldest first, ids strictly increasing; never empty.
+    events: VecDeque<Stored>,
+    /// The log vouches for every event above this id.
+    floor: i64,
+    /// Whether anything was trimmed since the session's first event.
+    trimmed: bool,
+}
+
+impl SessionLog {
+    fn newest(&self) -> Option<&Stored> {
+        self.events.back()
+    }
+
+    /// Drops what retention says to drop. `false`: the whole session aged out.
+    fn trim(&mut self, cutoff: i64, max_events: usize) -> bool {
+        if self
+            .newest()
+            .is_none_or(|newest| newest.appended_at < cutoff)
+        {
+            return false;
+        }
+        let aged = self
+            .events
+            .iter()
+            .take_while(|event| event.appended_at < cutoff)
+            .count();
+        let over = self.events.len().saturating_sub(max_events);
+        for _ in 0..aged.max(over) {
+            if let Some(dropped) = self.events.pop_front() {
+                self.floor = dropped.event_id;
+                self.trimmed = true;
+            }
+        }
+        true
+    }
+}
+
+#[derive(Default)]
+struct State {
+    sessions: HashMap<SessionKey, SessionLog>,
+    /// Clock milliseconds at which idle sessions are next swept.
+    next_sweep: i64,
+}
+
+/// Event logs in this process. Clones share the same logs.
+#[derive(Clone)]
+pub struct MemoryEventLog {
+    state: Arc<Mutex<State>>,
+    watchers: Arc<Watchers>,
+    retention: Retention,
+    clock: Arc<dyn Clock>,
+}
+
+impl MemoryEventLog {
+    /// Empty logs kept as `retention` says, timed by the system clock.
+    pub fn new(retention: Retention) -> Self {
+        Self {
+            state: Arc::default(),
+            watchers: Arc::default(),
+            retention,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The same, timed by `clock`.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How many sessions are held (idle ones not yet swept included).
+    pub fn session_count(&self) -> usize {
+        self.lock().sessions.len()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every mutation is a few container operations; a panic cannot leave them torn.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The session, trimmed as of `now`; `None` (and forgotten) when it aged out.
+    fn session<'a>(
+        &self,
+        state: &'a mut State,
+        session: SessionKey,
+        now: i64,
+    ) -> Option<&'a mut SessionLog> {
+        let cutoff = now.saturating_sub(self.retention.max_age_millis());
+        let alive = state
+            .sessions
+            .get_mut(&session)
+            .is_some_and(|log| log.trim(cutoff, self.retention.max_events()));
+        if !alive {
+            state.sessions.remove(&session);
+            return None;
+        }
+        state.sessions.get_mut(&session)
+    }
+
+    /// Drops every session idle for `max_age`, at most every `max_age / 8`.
+    fn sweep(&self, state: &mut State, now: i64) {
+        if now < state.next_sweep {
+            return;
+        }
+        let max_age = self.retention.max_age_millis();
+        let cutoff = now.saturating_sub(max_age);
+        state.sessions.retain(|_, log| {
+            log.newest()
+                .is_some_and(|newest| newest.appended_at >= cutoff)
+        });
+        state.next_sweep = now.saturating_add((max_age / 8).max(1000));
+    }
+}
+
+#[async_trait]
+impl EventLog for MemoryEventLog {
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn append(
+        &self,
+        session: SessionKey,
+        event_id: i64,
+        payload: &[u8],
+    ) -> Result<bool, LogError> {
+        if event_id == i64::MIN {
+            return Err(LogError::InvalidEventId(event_id));
+        }
+        let now = unix_millis(self.clock.as_ref());
+        {
+            let mut state = self.lock();
+            self.sweep(&mut state, now);
+            let appended_at = match self.session(&mut state, session, now) {
+                Some(log) => match log.newest() {
+                    Some(newest) if newest.event_id >= event_id => return Ok(false),
+                    Some(newest) => now.max(newest.appended_at),
+                    None => now,
+                },
+                None => now,
+            };
+            let log = state.sessions.entry(session).or_insert_with(|| SessionLog {
+                events: VecDeque::new(),
+                // A new session vouches for nothing before its first event.
+                floor: event_id - 1,
+                trimmed: false,
+            });
+            log.events.push_back(Stored {
+                event_id,
+                appended_at,
+                payload: payload.to_vec(),
+            });
+            let cutoff = now.saturating_sub(self.retention.max_age_millis());
+            log.trim(cutoff, self.retention.max_events());
+        }
+        self.watchers.announce(session, event_id);
+        Ok(true)
+    }
+
+    async fn read_since(
+        &self,
+        session: SessionKey,
+        since: Option<i64>,
+        limit: usize,
+    ) -> Result<Replay, LogError> {
+        let now = unix_millis(self.clock.as_ref());
+        let mut state = self.lock();
+        let Some(log) = self.session(&mut state, session, now) else {
+            return Ok(Replay::NoHistory);
+        };
+        let complete = match since {
+            Some(cursor) => cursor >= log.floor,
+            None => !log.trimmed,
+        };
+        if !complete {
+            return Ok(Replay::TooOld {
+                retained_after: log.floor,
+                oldest_retained: log.events.front().map_or(log.floor, |e| e.event_id),
+            });
+        }
+        let first = match since {
+            Some(cursor) => log.events.partition_point(|event| event.event_id <= cursor),
+            None => 0,
+        };
+        Ok(Replay::Events(
+            log.events
+                .iter()
+                .skip(first)
+                .take(limit)
+                .map(|event| LoggedEvent {
+                    event_id: event.event_id,
+                    payload: event.payload.clone(),
+                })
+                .collect(),
+        ))
+    }
+
+    async fn newest(&self, session: SessionKey) -> Result<Option<i64>, LogError> {
+        let now = unix_millis(self.clock.as_ref());
+        let mut state = self.lock();
+        Ok(self
+            .session(&mut state, session, now)
+            .and_then(|log| log.newest().map(|event| event.event_id)))
+    }
+
+    async fn watch(&self, session: SessionKey) -> Result<Watch, LogError> {
+        self.watchers
+            .register(session)
+            .ok_or_else(|| LogError::Unavailable("the in-process watchers are closed".into()))
+    }
+}

@@ -1,0 +1,590 @@
+//! The chat cache.
+
+use super::{PostgresStore, Result, Row, StoreError, async_trait, map_error};
+use crate::{
+    CachedChat, CachedMessage, CachedUser, ChatCacheStore, ChatListQuery, ChatProfile, DialogState,
+    HistoryQuery, SessionKey, kind_of_chat_id,
+};
+
+fn index(key: SessionKey) -> Result<i32> {
+    i32::try_from(key.session_index)
+        .map_err(|_| StoreError::Internal(format!("session_index {}", key.session_index)))
+}
+
+fn limit(limit: u32) -> i64 {
+    i64::from(limit.clamp(1, 1000))
+}
+
+fn chat_from_row(row: &Row) -> CachedChat {
+    let in_dialogs: bool = row.get("in_dialogs");
+    CachedChat {
+        profile: ChatProfile {
+            chat_id: row.get("chat_id"),
+            kind: row.get("kind"),
+            title: row.get("title"),
+            username: row.get("username"),
+            photo: row.get("photo"),
+            members_count: row.get("members_count"),
+            is_creator: row.get("is_creator"),
+            is_admin: row.get("is_admin"),
+            has_left: row.get("has_left"),
+        },
+        dialog: in_dialogs.then(|| DialogState {
+            unread_count: row.get("unread_count"),
+            read_inbox_max_id: row.get("read_inbox_max_id"),
+            read_outbox_max_id: row.get("read_outbox_max_id"),
+            top_message_id: row.get("top_message_id"),
+            top_date: row.get("top_date"),
+            pinned: row.get("pinned"),
+            archived: row.get("archived"),
+            muted_until: row.get("muted_until"),
+        }),
+        history_floor: row.get("history_floor"),
+        history_complete: row.get("history_complete"),
+    }
+}
+
+fn message_from_row(row: &Row) -> CachedMessage {
+    CachedMessage {
+        chat_id: row.get("chat_id"),
+        message_id: row.get("message_id"),
+        date: row.get("date"),
+        edit_date: row.get("edit_date"),
+        sender_id: row.get("sender_id"),
+        outgoing: row.get("outgoing"),
+        text: row.get("text"),
+        reply_to: row.get("reply_to"),
+        views: row.get("views"),
+        service: row.get("service"),
+        details: row.get("details"),
+    }
+}
+
+fn user_from_row(row: &Row) -> CachedUser {
+    CachedUser {
+        tg_user_id: row.get("tg_user_id"),
+        first_name: row.get("first_name"),
+        last_name: row.get("last_name"),
+        username: row.get("username"),
+        phone: row.get("phone"),
+        details: row.get("details"),
+    }
+}
+
+const UPSERT_PROFILE: &str = "
+    INSERT INTO tg_chats (user_id, session_index, chat_id, kind, title, username, photo,
+                          members_count, is_creator, is_admin, has_left)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    ON CONFLICT (user_id, session_index, chat_id) DO UPDATE SET
+        kind = EXCLUDED.kind, title = EXCLUDED.title, username = EXCLUDED.username,
+        photo = EXCLUDED.photo,
+        members_count = COALESCE(EXCLUDED.members_count, tg_chats.members_count),
+        is_creator = EXCLUDED.is_creator, is_admin = EXCLUDED.is_admin,
+        has_left = EXCLUDED.has_left";
+
+const UPSERT_DIALOG: &str = "
+    UPDATE tg_chats SET in_dialogs = true, unread_count = $4, read_inbox_max_id = $5,
+        read_outbox_max_id = $6, top_message_id = $7, top_date = $8, pinned = $9,
+        archived = $10, muted_until = $11
+    WHERE user_id = $1 AND session_index = $2 AND chat_id = $3";
+
+#[async_trait]
+impl ChatCacheStore for PostgresStore {
+    async fn upsert_chat_profiles(&self, key: SessionKey, chats: &[ChatProfile]) -> Result<()> {
+        if chats.is_empty() {
+            return Ok(());
+        }
+        let index = index(key)?;
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.map_err(map_error)?;
+        let statement = transaction
+            .prepare_cached(UPSERT_PROFILE)
+            .await
+            .map_err(map_error)?;
+        for chat in chats {
+            transaction
+                .execute(
+                    &statement,
+                    &[
+                        &key.user_id,
+                        &index,
+                        &chat.chat_id,
+                        &chat.kind,
+                        &chat.title,
+                        &chat.username,
+                        &chat.photo,
+                        &chat.members_count,
+                        &chat.is_creator,
+                        &chat.is_admin,
+                        &chat.has_left,
+                    ],
+                )
+                .await
+                .map_err(map_error)?;
+        }
+        transaction.commit().await.map_err(map_error)
+    }
+
+    async fn upsert_dialogs(
+        &self,
+        key: SessionKey,
+        dialogs: &[(ChatProfile, DialogState)],
+    ) -> Result<()> {
+        if dialogs.is_empty() {
+            return Ok(());
+        }
+        let index = index(key)?;
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.map_err(map_error)?;
+        let profile = transaction
+            .prepare_cached(UPSERT_PROFILE)
+            .await
+            .map_err(map_error)?;
+        let dialog_statement = transaction
+            .prepare_cached(UPSERT_DIALOG)
+            .await
+            .map_err(map_error)?;
+        for (chat, dialog) in dialogs {
+            transaction
+                .execute(
+                    &profile,
+                    &[
+                        &key.user_id,
+                        &index,
+                        &chat.chat_id,
+                        &chat.kind,
+                        &chat.title,
+                        &chat.username,
+                        &chat.photo,
+                        &chat.members_count,
+                        &chat.is_creator,
+                        &chat.is_admin,
+                        &chat.has_left,
+                    ],
+                )
+                .await
+                .map_err(map_error)?;
+            transaction
+                .execute(
+                    &dialog_statement,
+                    &[
+                        &key.user_id,
+                        &index,
+                        &chat.chat_id,
+                        &dialog.unread_count,
+                        &dialog.read_inbox_max_id,
+                        &dialog.read_outbox_max_id,
+                        &dialog.top_message_id,
+                        &dialog.top_date,
+                        &dialog.pinned,
+                        &dialog.archived,
+                        &dialog.muted_until,
+                    ],
+                )
+                .await
+                .map_err(map_error)?;
+        }
+        transaction.commit().await.map_err(map_error)
+    }
+
+    async fn upsert_users(&self, key: SessionKey, users: &[CachedUser]) -> Result<()> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let index = index(key)?;
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.map_err(map_error)?;
+        let statement = transaction
+            .prepare_cached(
+                "INSERT INTO tg_users (user_id, session_index, tg_user_id, first_name, last_name,
+                                       username, phone, details)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (user_id, session_index, tg_user_id) DO UPDATE SET
+                     first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,
+                     username = EXCLUDED.username,
+                     phone = CASE WHEN EXCLUDED.phone = '' THEN tg_users.phone ELSE EXCLUDED.phone END,
+                     details = EXCLUDED.details",
+            )
+            .await
+            .map_err(map_error)?;
+        for user in users {
+            transaction
+                .execute(
+                    &statement,
+                    &[
+                        &key.user_id,
+                        &index,
+                        &user.tg_user_id,
+                        &user.first_name,
+                        &user.last_name,
+                        &user.username,
+                        &user.phone,
+                        &user.details,
+                    ],
+                )
+                .await
+                .map_err(map_error)?;
+        }
+        transaction.commit().await.map_err(map_error)
+    }
+
+    async fn upsert_messages(
+        &self,
+        key: SessionKey,
+        messages: &[CachedMessage],
+        count_unread: bool,
+    ) -> Result<u64> {
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        let index = index(key)?;
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.map_err(map_error)?;
+        // `xmax = 0` holds for a freshly inserted row, not for an updated one.
+        let upsert = transaction
+            .prepare_cached(
+                "INSERT INTO tg_messages (user_id, session_index, chat_id, message_id, date,
+                     edit_date, sender_id, outgoing, text, reply_to, views, service, details)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                 ON CONFLICT (user_id, session_index, chat_id, message_id) DO UPDATE SET
+                     date = EXCLUDED.date, edit_date = EXCLUDED.edit_date,
+                     sender_id = EXCLUDED.sender_id, outgoing = EXCLUDED.outgoing,
+                     text = EXCLUDED.text, reply_to = EXCLUDED.reply_to,
+                     views = EXCLUDED.views, service = EXCLUDED.service,
+                     details = EXCLUDED.details
+                 RETURNING (xmax = 0) AS inserted",
+            )
+            .await
+            .map_err(map_error)?;
+        let top = transaction
+            .prepare_cached(
+                "INSERT INTO tg_chats (user_id, session_index, chat_id, kind, title, username,
+                                       in_dialogs, top_message_id, top_date, unread_count)
+                 VALUES ($1, $2, $3, $4, '', '', true, $5, $6, $7)
+                 ON CONFLICT (user_id, session_index, chat_id) DO UPDATE SET
+                     in_dialogs = true,
+                     top_date = CASE WHEN EXCLUDED.top_message_id >= tg_chats.top_message_id
+                                     THEN EXCLUDED.top_date ELSE tg_chats.top_date END,
+                     top_message_id = GREATEST(tg_chats.top_message_id, EXCLUDED.top_message_id),
+                     unread_count = tg_chats.unread_count + CASE
+                         WHEN EXCLUDED.unread_count > 0
+                              AND EXCLUDED.top_message_id > tg_chats.read_inbox_max_id
+                         THEN 1 ELSE 0 END",
+            )
+            .await
+            .map_err(map_error)?;
+        let mut inserted_count = 0;
+        for message in messages {
+            let row = transaction
+                .query_one(
+                    &upsert,
+                    &[
+                        &key.user_id,
+                        &index,
+                        &message.chat_id,
+                        &message.message_id,
+                        &message.date,
+                        &message.edit_date,
+                        &message.sender_id,
+                        &message.outgoing,
+                        &message.text,
+                        &message.reply_to,
+                        &message.views,
+                        &message.service,
+                        &message.details,
+                    ],
+                )
+                .await
+                .map_err(map_error)?;
+            let inserted: bool = row.get("inserted");
+            if inserted {
+                inserted_count += 1;
+            }
+            let unread: i32 = i32::from(inserted && count_unread && !message.outgoing);
+            transaction
+                .execute(
+                    &top,
+                    &[
+                        &key.user_id,
+                        &index,
+                        &message.chat_id,
+                        &kind_of_chat_id(message.chat_id),
+                        &message.message_id,
+                        &message.date,
+                        &unread,
+                    ],
+                )
+                .await
+                .map_err(map_error)?;
+        }
+        transaction.commit().await.map_err(map_error)?;
+        Ok(inserted_count)
+    }
+
+    async fn delete_messages(
+        &self,
+        key: SessionKey,
+        chat_id: Option<i64>,
+        message_ids: &[i32],
+    ) -> Result<Vec<i64>> {
+        if message_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let index = index(key)?;
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.map_err(map_error)?;
+        let rows = match chat_id {
+            Some(chat_id) => transaction
+                .query(
+                    "DELETE FROM tg_messages WHERE user_id = $1 AND session_index = $2
+                         AND chat_id = $3 AND message_id = ANY($4) RETURNING chat_id",
+                    &[&key.user_id, &index, &chat_id, &message_ids],
+                )
+                .await
+                .map_err(map_error)?,
+            // Without a chat: the account-wide ids of private chats and basic groups
+            // (channels number their messages on their own).
+            None => transaction
+                .query(
+                    "DELETE FROM tg_messages WHERE user_id = $1 AND session_index = $2
+                         AND chat_id > -1000000000000 AND message_id = ANY($3)
+                     RETURNING chat_id",
+                    &[&key.user_id, &index, &message_ids],
+                )
+                .await
+                .map_err(map_error)?,
+        };
+        let mut chats: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
+        chats.sort_unstable();
+        chats.dedup();
+        for chat in &chats {
+            // When the newest message went, the newest cached one takes its place.
+            transaction
+                .execute(
+                    "UPDATE tg_chats c SET top_message_id = m.message_id, top_date = m.date
+                     FROM (SELECT message_id, date FROM tg_messages
+                           WHERE user_id = $1 AND session_index = $2 AND chat_id = $3
+                           ORDER BY message_id DESC LIMIT 1) m
+                     WHERE c.user_id = $1 AND c.session_index = $2 AND c.chat_id = $3
+                       AND c.top_message_id = ANY($4)",
+                    &[&key.user_id, &index, chat, &message_ids],
+                )
+                .await
+                .map_err(map_error)?;
+        }
+        transaction.commit().await.map_err(map_error)?;
+        Ok(chats)
+    }
+
+    async fn set_read_inbox(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        max_id: i32,
+        still_unread: i32,
+    ) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE tg_chats SET read_inbox_max_id = GREATEST(read_inbox_max_id, $4),
+                     unread_count = $5
+                 WHERE user_id = $1 AND session_index = $2 AND chat_id = $3",
+                &[&key.user_id, &index(key)?, &chat_id, &max_id, &still_unread],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn set_read_outbox(&self, key: SessionKey, chat_id: i64, max_id: i32) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE tg_chats SET read_outbox_max_id = GREATEST(read_outbox_max_id, $4)
+                 WHERE user_id = $1 AND session_index = $2 AND chat_id = $3",
+                &[&key.user_id, &index(key)?, &chat_id, &max_id],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn set_history_floor(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        floor: i32,
+        complete: bool,
+    ) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE tg_chats SET
+                     history_floor = LEAST(COALESCE(history_floor, $4), $4),
+                     history_complete = history_complete OR $5
+                 WHERE user_id = $1 AND session_index = $2 AND chat_id = $3",
+                &[&key.user_id, &index(key)?, &chat_id, &floor, &complete],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn list_chats(&self, key: SessionKey, query: &ChatListQuery) -> Result<Vec<CachedChat>> {
+        let client = self.client().await?;
+        let (after_date, after_chat) = query.after.unzip();
+        let rows = client
+            .query(
+                "SELECT * FROM tg_chats
+                 WHERE user_id = $1 AND session_index = $2 AND in_dialogs
+                   AND ($3::text IS NULL OR kind = $3)
+                   AND ($4::boolean IS NULL OR archived = $4)
+                   AND ($5::bigint IS NULL OR (top_date, chat_id) < ($5, $6))
+                 ORDER BY top_date DESC, chat_id DESC
+                 LIMIT $7",
+                &[
+                    &key.user_id,
+                    &index(key)?,
+                    &query.kind,
+                    &query.archived,
+                    &after_date,
+                    &after_chat,
+                    &limit(query.limit),
+                ],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(rows.iter().map(chat_from_row).collect())
+    }
+
+    async fn cached_chat(&self, key: SessionKey, chat_id: i64) -> Result<Option<CachedChat>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT * FROM tg_chats WHERE user_id = $1 AND session_index = $2 AND chat_id = $3",
+                &[&key.user_id, &index(key)?, &chat_id],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(row.as_ref().map(chat_from_row))
+    }
+
+    async fn cached_messages(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        query: &HistoryQuery,
+    ) -> Result<Vec<CachedMessage>> {
+        let client = self.client().await?;
+        let order = if query.oldest_first { "ASC" } else { "DESC" };
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT * FROM tg_messages
+                     WHERE user_id = $1 AND session_index = $2 AND chat_id = $3
+                       AND ($4::integer IS NULL OR message_id < $4)
+                       AND ($5::integer IS NULL OR message_id > $5)
+                       AND ($6::bigint IS NULL OR date >= $6)
+                       AND ($7::bigint IS NULL OR date < $7)
+                     ORDER BY message_id {order}
+                     LIMIT $8"
+                ),
+                &[
+                    &key.user_id,
+                    &index(key)?,
+                    &chat_id,
+                    &query.before_id,
+                    &query.after_id,
+                    &query.from_date,
+                    &query.to_date,
+                    &limit(query.limit),
+                ],
+            )
+            .await
+            .map_err(map_error)?;
+        let mut messages: Vec<CachedMessage> = rows.iter().map(message_from_row).collect();
+        if query.oldest_first {
+            messages.reverse();
+        }
+        Ok(messages)
+    }
+
+    async fn cached_messages_at(
+        &self,
+        key: SessionKey,
+        chat_messages: &[(i64, i32)],
+    ) -> Result<Vec<CachedMessage>> {
+        if chat_messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (chats, ids): (Vec<i64>, Vec<i32>) = chat_messages.iter().copied().unzip();
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT m.* FROM tg_messages m
+                 JOIN unnest($3::bigint[], $4::integer[]) AS wanted(chat_id, message_id)
+                   ON m.chat_id = wanted.chat_id AND m.message_id = wanted.message_id
+                 WHERE m.user_id = $1 AND m.session_index = $2",
+                &[&key.user_id, &index(key)?, &chats, &ids],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(rows.iter().map(message_from_row).collect())
+    }
+
+    async fn cached_messages_by_id(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_ids: &[i32],
+    ) -> Result<Vec<CachedMessage>> {
+        if message_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT * FROM tg_messages
+                 WHERE user_id = $1 AND session_index = $2 AND chat_id = $3
+                   AND message_id = ANY($4)
+                 ORDER BY message_id DESC",
+                &[&key.user_id, &index(key)?, &chat_id, &message_ids],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(rows.iter().map(message_from_row).collect())
+    }
+
+    async fn cached_users(&self, key: SessionKey, tg_user_ids: &[i64]) -> Result<Vec<CachedUser>> {
+        if tg_user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT * FROM tg_users
+                 WHERE user_id = $1 AND session_index = $2 AND tg_user_id = ANY($3)
+                 ORDER BY tg_user_id",
+                &[&key.user_id, &index(key)?, &tg_user_ids],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(rows.iter().map(user_from_row).collect())
+    }
+
+    async fn clear_cache(&self, key: SessionKey) -> Result<()> {
+        let index = index(key)?;
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.map_err(map_error)?;
+        for table in ["tg_messages", "tg_chats", "tg_users"] {
+            transaction
+                .execute(
+                    &format!("DELETE FROM {table} WHERE user_id = $1 AND session_index = $2"),
+                    &[&key.user_id, &index],
+                )
+                .await
+                .map_err(map_error)?;
+        }
+        transaction.commit().await.map_err(map_error)
+    }
+}

@@ -1,0 +1,215 @@
+//! The PostgreSQL store (production): a deadpool pool and versioned migrations.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{NoTls, Row};
+use uuid::Uuid;
+
+use crate::{
+    AccountStore, AuthSession, HostedSession, LoginState, NewUser, RefreshOutcome, Result,
+    SessionStatus, Store, StoreError, TelegramAccount, TelegramLogin, TelegramSession,
+    TelegramStore, User, UserCredentials,
+};
+
+mod accounts;
+mod cache;
+mod jobs;
+mod push;
+mod telegram;
+
+/// Versioned migrations, applied in order, each once.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "accounts",
+        include_str!("../../migrations/postgres/0001_accounts.sql"),
+    ),
+    (
+        2,
+        "telegram_links",
+        include_str!("../../migrations/postgres/0002_telegram_links.sql"),
+    ),
+    (
+        3,
+        "chat_cache_and_sends",
+        include_str!("../../migrations/postgres/0003_chat_cache_and_sends.sql"),
+    ),
+    (
+        4,
+        "chat_replicas",
+        include_str!("../../migrations/postgres/0004_chat_replicas.sql"),
+    ),
+    (
+        5,
+        "events_and_push",
+        include_str!("../../migrations/postgres/0005_events_and_push.sql"),
+    ),
+];
+
+/// Advisory-lock key serialising migrations when several replicas start at once.
+const MIGRATION_LOCK_KEY: i64 = 0x0074_616c_6b61_7070;
+
+/// The PostgreSQL implementation of [`Store`].
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl PostgresStore {
+    /// Connects to `url`, with up to `max_connections` pooled connections, and migrates.
+    pub async fn connect(url: &str, max_connections: usize, timeout: Duration) -> Result<Self> {
+        let pg_config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|error| StoreError::Internal(format!("database.url: {error}")))?;
+        let manager = Manager::from_config(
+            pg_config,
+            NoTls,
+            // Fast recycling skips a round trip per checkout; a broken connection is
+            // detected by the failing query and dropped by the pool.
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max_connections)
+            .runtime(Runtime::Tokio1)
+            // Bounded waits: a request fails with "unavailable" instead of hanging when
+            // the database is gone.
+            .wait_timeout(Some(timeout))
+            .create_timeout(Some(timeout))
+            .recycle_timeout(Some(timeout))
+            .build()
+            .map_err(|error| StoreError::Internal(error.to_string()))?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool
+            .get()
+            .await
+            .map_err(|error| StoreError::Unavailable(error.to_string()))
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.map_err(map_error)?;
+        // The lock comes first: replicas starting together would otherwise race even on
+        // `CREATE TABLE IF NOT EXISTS` (it is not atomic in PostgreSQL).
+        transaction
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
+            .await
+            .map_err(map_error)?;
+        transaction
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                     version    bigint PRIMARY KEY,
+                     name       text NOT NULL,
+                     applied_at timestamptz NOT NULL DEFAULT now()
+                 )",
+            )
+            .await
+            .map_err(map_error)?;
+        let applied: Vec<i64> = transaction
+            .query("SELECT version FROM schema_migrations", &[])
+            .await
+            .map_err(map_error)?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        for (version, name, sql) in MIGRATIONS {
+            if applied.contains(version) {
+                continue;
+            }
+            tracing::info!(version, name, "applying migration");
+            transaction.batch_execute(sql).await.map_err(map_error)?;
+            transaction
+                .execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                    &[version, name],
+                )
+                .await
+                .map_err(map_error)?;
+        }
+        transaction.commit().await.map_err(map_error)
+    }
+}
+
+fn map_error(error: tokio_postgres::Error) -> StoreError {
+    if let Some(db_error) = error.as_db_error() {
+        if *db_error.code() == SqlState::UNIQUE_VIOLATION {
+            return match db_error.constraint() {
+                Some("users_email_normalized_key") => StoreError::Conflict("users.email"),
+                Some("telegram_sessions_user_phone") => {
+                    StoreError::Conflict("telegram_sessions.phone")
+                }
+                _ => StoreError::Conflict("unique"),
+            };
+        }
+        return StoreError::Internal(db_error.to_string());
+    }
+    if error.is_closed() {
+        return StoreError::Unavailable(error.to_string());
+    }
+    StoreError::Unavailable(error.to_string())
+}
+
+fn user_from_row(row: &Row) -> User {
+    User {
+        id: row.get("id"),
+        email: row.get("email"),
+        created_at: row.get("created_at"),
+        last_sign_in_at: row.get("last_sign_in_at"),
+    }
+}
+
+fn auth_session_from_row(row: &Row) -> AuthSession {
+    AuthSession {
+        id: row.get("id"),
+        user_id: row.get("user_id"),
+        created_at: row.get("created_at"),
+        last_seen_at: row.get("last_seen_at"),
+        expires_at: row.get("expires_at"),
+        revoked_at: row.get("revoked_at"),
+    }
+}
+
+fn telegram_session_from_row(row: &Row) -> Result<TelegramSession> {
+    let status: String = row.get("status");
+    let session_index: i32 = row.get("session_index");
+    Ok(TelegramSession {
+        user_id: row.get("user_id"),
+        session_index: u32::try_from(session_index)
+            .map_err(|_| StoreError::Internal(format!("session_index {session_index}")))?,
+        account: TelegramAccount {
+            telegram_user_id: row.get("telegram_user_id"),
+            first_name: row.get("first_name"),
+            last_name: row.get("last_name"),
+            username: row.get("username"),
+            phone: row.get("phone"),
+        },
+        status: SessionStatus::parse(&status)
+            .ok_or_else(|| StoreError::Internal(format!("unknown session status {status}")))?,
+        linked_at: row.get("linked_at"),
+    })
+}
+
+const AUTH_SESSION_COLUMNS: &str = "id, user_id, created_at, last_seen_at, expires_at, revoked_at";
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await.map_err(map_error)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,630 @@
+//! The chat cache. Lists of ids travel as JSON arrays (`json_each`), so every statement
+//! has a fixed text and is prepared once.
+
+use rusqlite::{Connection, Transaction};
+
+use super::{OptionalExtension, Result, Row, SqliteStore, async_trait, map_error, params};
+use crate::{
+    CachedChat, CachedMessage, CachedUser, ChatCacheStore, ChatListQuery, ChatProfile, DialogState,
+    HistoryQuery, SessionKey, kind_of_chat_id,
+};
+
+fn json_ids<T: std::fmt::Display>(ids: &[T]) -> String {
+    let items: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    format!("[{}]", items.join(","))
+}
+
+fn limit(limit: u32) -> i64 {
+    i64::from(limit.clamp(1, 1000))
+}
+
+fn chat_from_row(row: &Row<'_>) -> rusqlite::Result<CachedChat> {
+    let in_dialogs: bool = row.get("in_dialogs")?;
+    Ok(CachedChat {
+        profile: ChatProfile {
+            chat_id: row.get("chat_id")?,
+            kind: row.get("kind")?,
+            title: row.get("title")?,
+            username: row.get("username")?,
+            photo: row.get("photo")?,
+            members_count: row.get("members_count")?,
+            is_creator: row.get("is_creator")?,
+            is_admin: row.get("is_admin")?,
+            has_left: row.get("has_left")?,
+        },
+        dialog: if in_dialogs {
+            Some(DialogState {
+                unread_count: row.get("unread_count")?,
+                read_inbox_max_id: row.get("read_inbox_max_id")?,
+                read_outbox_max_id: row.get("read_outbox_max_id")?,
+                top_message_id: row.get("top_message_id")?,
+                top_date: row.get("top_date")?,
+                pinned: row.get("pinned")?,
+                archived: row.get("archived")?,
+                muted_until: row.get("muted_until")?,
+            })
+        } else {
+            None
+        },
+        history_floor: row.get("history_floor")?,
+        history_complete: row.get("history_complete")?,
+    })
+}
+
+fn message_from_row(row: &Row<'_>) -> rusqlite::Result<CachedMessage> {
+    Ok(CachedMessage {
+        chat_id: row.get("chat_id")?,
+        message_id: row.get("message_id")?,
+        date: row.get("date")?,
+        edit_date: row.get("edit_date")?,
+        sender_id: row.get("sender_id")?,
+        outgoing: row.get("outgoing")?,
+        text: row.get("text")?,
+        reply_to: row.get("reply_to")?,
+        views: row.get("views")?,
+        service: row.get("service")?,
+        details: row.get("details")?,
+    })
+}
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<CachedUser> {
+    Ok(CachedUser {
+        tg_user_id: row.get("tg_user_id")?,
+        first_name: row.get("first_name")?,
+        last_name: row.get("last_name")?,
+        username: row.get("username")?,
+        phone: row.get("phone")?,
+        details: row.get("details")?,
+    })
+}
+
+fn upsert_profile(
+    transaction: &Transaction<'_>,
+    key: SessionKey,
+    chat: &ChatProfile,
+) -> rusqlite::Result<usize> {
+    transaction
+        .prepare_cached(
+            "INSERT INTO tg_chats (user_id, session_index, chat_id, kind, title, username, photo,
+                                   members_count, is_creator, is_admin, has_left)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (user_id, session_index, chat_id) DO UPDATE SET
+                 kind = excluded.kind, title = excluded.title, username = excluded.username,
+                 photo = excluded.photo,
+                 members_count = COALESCE(excluded.members_count, tg_chats.members_count),
+                 is_creator = excluded.is_creator, is_admin = excluded.is_admin,
+                 has_left = excluded.has_left",
+        )?
+        .execute(params![
+            key.user_id.to_string(),
+            key.session_index,
+            chat.chat_id,
+            chat.kind,
+            chat.title,
+            chat.username,
+            chat.photo,
+            chat.members_count,
+            chat.is_creator,
+            chat.is_admin,
+            chat.has_left,
+        ])
+}
+
+fn query_rows<T>(
+    connection: &Connection,
+    sql: &str,
+    parameters: impl rusqlite::Params,
+    map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let mut statement = connection.prepare_cached(sql).map_err(map_error)?;
+    let rows = statement.query_map(parameters, map).map_err(map_error)?;
+    rows.collect::<rusqlite::Result<Vec<T>>>()
+        .map_err(map_error)
+}
+
+#[async_trait]
+impl ChatCacheStore for SqliteStore {
+    async fn upsert_chat_profiles(&self, key: SessionKey, chats: &[ChatProfile]) -> Result<()> {
+        if chats.is_empty() {
+            return Ok(());
+        }
+        let chats = chats.to_vec();
+        self.call(move |connection| {
+            let transaction = connection.transaction().map_err(map_error)?;
+            for chat in &chats {
+                upsert_profile(&transaction, key, chat).map_err(map_error)?;
+            }
+            transaction.commit().map_err(map_error)
+        })
+        .await
+    }
+
+    async fn upsert_dialogs(
+        &self,
+        key: SessionKey,
+        dialogs: &[(ChatProfile, DialogState)],
+    ) -> Result<()> {
+        if dialogs.is_empty() {
+            return Ok(());
+        }
+        let dialogs = dialogs.to_vec();
+        self.call(move |connection| {
+            let transaction = connection.transaction().map_err(map_error)?;
+            for (chat, dialog) in &dialogs {
+                upsert_profile(&transaction, key, chat).map_err(map_error)?;
+                transaction
+                    .prepare_cached(
+                        "UPDATE tg_chats SET in_dialogs = 1, unread_count = ?4,
+                             read_inbox_max_id = ?5, read_outbox_max_id = ?6,
+                             top_message_id = ?7, top_date = ?8, pinned = ?9, archived = ?10,
+                             muted_until = ?11
+                         WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3",
+                    )
+                    .map_err(map_error)?
+                    .execute(params![
+                        key.user_id.to_string(),
+                        key.session_index,
+                        chat.chat_id,
+                        dialog.unread_count,
+                        dialog.read_inbox_max_id,
+                        dialog.read_outbox_max_id,
+                        dialog.top_message_id,
+                        dialog.top_date,
+                        dialog.pinned,
+                        dialog.archived,
+                        dialog.muted_until,
+                    ])
+                    .map_err(map_error)?;
+            }
+            transaction.commit().map_err(map_error)
+        })
+        .await
+    }
+
+    async fn upsert_users(&self, key: SessionKey, users: &[CachedUser]) -> Result<()> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let users = users.to_vec();
+        self.call(move |connection| {
+            let transaction = connection.transaction().map_err(map_error)?;
+            for user in &users {
+                transaction
+                    .prepare_cached(
+                        "INSERT INTO tg_users (user_id, session_index, tg_user_id, first_name,
+                                               last_name, username, phone, details)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                         ON CONFLICT (user_id, session_index, tg_user_id) DO UPDATE SET
+                             first_name = excluded.first_name, last_name = excluded.last_name,
+                             username = excluded.username,
+                             phone = CASE WHEN excluded.phone = '' THEN tg_users.phone
+                                          ELSE excluded.phone END,
+                             details = excluded.details",
+                    )
+                    .map_err(map_error)?
+                    .execute(params![
+                        key.user_id.to_string(),
+                        key.session_index,
+                        user.tg_user_id,
+                        user.first_name,
+                        user.last_name,
+                        user.username,
+                        user.phone,
+                        user.details,
+                    ])
+                    .map_err(map_error)?;
+            }
+            transaction.commit().map_err(map_error)
+        })
+        .await
+    }
+
+    async fn upsert_messages(
+        &self,
+        key: SessionKey,
+        messages: &[CachedMessage],
+        count_unread: bool,
+    ) -> Result<u64> {
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        let messages = messages.to_vec();
+        self.call(move |connection| {
+            let transaction = connection.transaction().map_err(map_error)?;
+            let user_id = key.user_id.to_string();
+            let mut inserted_count = 0;
+            for message in &messages {
+                let existed: bool = transaction
+                    .prepare_cached(
+                        "SELECT EXISTS (SELECT 1 FROM tg_messages WHERE user_id = ?1
+                             AND session_index = ?2 AND chat_id = ?3 AND message_id = ?4)",
+                    )
+                    .map_err(map_error)?
+                    .query_row(
+                        params![
+                            user_id,
+                            key.session_index,
+                            message.chat_id,
+                            message.message_id
+                        ],
+                        |row| row.get(0),
+                    )
+                    .map_err(map_error)?;
+                transaction
+                    .prepare_cached(
+                        "INSERT INTO tg_messages (user_id, session_index, chat_id, message_id,
+                             date, edit_date, sender_id, outgoing, text, reply_to, views,
+                             service, details)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                         ON CONFLICT (user_id, session_index, chat_id, message_id) DO UPDATE SET
+                             date = excluded.date, edit_date = excluded.edit_date,
+                             sender_id = excluded.sender_id, outgoing = excluded.outgoing,
+                             text = excluded.text, reply_to = excluded.reply_to,
+                             views = excluded.views, service = excluded.service,
+                             details = excluded.details",
+                    )
+                    .map_err(map_error)?
+                    .execute(params![
+                        user_id,
+                        key.session_index,
+                        message.chat_id,
+                        message.message_id,
+                        message.date,
+                        message.edit_date,
+                        message.sender_id,
+                        message.outgoing,
+                        message.text,
+                        message.reply_to,
+                        message.views,
+                        message.service,
+                        message.details,
+                    ])
+                    .map_err(map_error)?;
+                if !existed {
+                    inserted_count += 1;
+                }
+                let unread = i32::from(!existed && count_unread && !message.outgoing);
+                transaction
+                    .prepare_cached(
+                        "INSERT INTO tg_chats (user_id, session_index, chat_id, kind, title,
+                             username, in_dialogs, top_message_id, top_date, unread_count)
+                         VALUES (?1, ?2, ?3, ?4, '', '', 1, ?5, ?6, ?7)
+                         ON CONFLICT (user_id, session_index, chat_id) DO UPDATE SET
+                             in_dialogs = 1,
+                             top_date = CASE WHEN excluded.top_message_id >= tg_chats.top_message_id
+                                             THEN excluded.top_date ELSE tg_chats.top_date END,
+                             top_message_id = MAX(tg_chats.top_message_id, excluded.top_message_id),
+                             unread_count = tg_chats.unread_count + CASE
+                                 WHEN excluded.unread_count > 0
+                                      AND excluded.top_message_id > tg_chats.read_inbox_max_id
+                                 THEN 1 ELSE 0 END",
+                    )
+                    .map_err(map_error)?
+                    .execute(params![
+                        user_id,
+                        key.session_index,
+                        message.chat_id,
+                        kind_of_chat_id(message.chat_id),
+                        message.message_id,
+                        message.date,
+                        unread,
+                    ])
+                    .map_err(map_error)?;
+            }
+            transaction.commit().map_err(map_error)?;
+            Ok(inserted_count)
+        })
+        .await
+    }
+
+    async fn delete_messages(
+        &self,
+        key: SessionKey,
+        chat_id: Option<i64>,
+        message_ids: &[i32],
+    ) -> Result<Vec<i64>> {
+        if message_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = json_ids(message_ids);
+        self.call(move |connection| {
+            let transaction = connection.transaction().map_err(map_error)?;
+            let user_id = key.user_id.to_string();
+            let mut chats: Vec<i64> = match chat_id {
+                Some(chat_id) => query_rows(
+                    &transaction,
+                    "DELETE FROM tg_messages WHERE user_id = ?1 AND session_index = ?2
+                         AND chat_id = ?3 AND message_id IN (SELECT value FROM json_each(?4))
+                     RETURNING chat_id",
+                    params![user_id, key.session_index, chat_id, ids],
+                    |row| row.get(0),
+                )?,
+                // Without a chat: the account-wide ids of private chats and basic groups.
+                None => query_rows(
+                    &transaction,
+                    "DELETE FROM tg_messages WHERE user_id = ?1 AND session_index = ?2
+                         AND chat_id > -1000000000000
+                         AND message_id IN (SELECT value FROM json_each(?3))
+                     RETURNING chat_id",
+                    params![user_id, key.session_index, ids],
+                    |row| row.get(0),
+                )?,
+            };
+            chats.sort_unstable();
+            chats.dedup();
+            for chat in &chats {
+                let newest: Option<(i32, i64)> = transaction
+                    .query_row(
+                        "SELECT message_id, date FROM tg_messages
+                         WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3
+                         ORDER BY message_id DESC LIMIT 1",
+                        params![user_id, key.session_index, chat],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
+                    .optional()
+                    .map_err(map_error)?;
+                if let Some((message_id, date)) = newest {
+                    transaction
+                        .execute(
+                            "UPDATE tg_chats SET top_message_id = ?4, top_date = ?5
+                             WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3
+                               AND top_message_id IN (SELECT value FROM json_each(?6))",
+                            params![user_id, key.session_index, chat, message_id, date, ids],
+                        )
+                        .map_err(map_error)?;
+                }
+            }
+            transaction.commit().map_err(map_error)?;
+            Ok(chats)
+        })
+        .await
+    }
+
+    async fn set_read_inbox(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        max_id: i32,
+        still_unread: i32,
+    ) -> Result<()> {
+        self.call(move |connection| {
+            connection
+                .execute(
+                    "UPDATE tg_chats SET read_inbox_max_id = MAX(read_inbox_max_id, ?4),
+                         unread_count = ?5
+                     WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3",
+                    params![
+                        key.user_id.to_string(),
+                        key.session_index,
+                        chat_id,
+                        max_id,
+                        still_unread
+                    ],
+                )
+                .map(drop)
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn set_read_outbox(&self, key: SessionKey, chat_id: i64, max_id: i32) -> Result<()> {
+        self.call(move |connection| {
+            connection
+                .execute(
+                    "UPDATE tg_chats SET read_outbox_max_id = MAX(read_outbox_max_id, ?4)
+                     WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3",
+                    params![key.user_id.to_string(), key.session_index, chat_id, max_id],
+                )
+                .map(drop)
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn set_history_floor(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        floor: i32,
+        complete: bool,
+    ) -> Result<()> {
+        self.call(move |connection| {
+            connection
+                .execute(
+                    "UPDATE tg_chats SET
+                         history_floor = MIN(COALESCE(history_floor, ?4), ?4),
+                         history_complete = history_complete OR ?5
+                     WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3",
+                    params![
+                        key.user_id.to_string(),
+                        key.session_index,
+                        chat_id,
+                        floor,
+                        complete
+                    ],
+                )
+                .map(drop)
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn list_chats(&self, key: SessionKey, query: &ChatListQuery) -> Result<Vec<CachedChat>> {
+        let query = query.clone();
+        self.call(move |connection| {
+            let (after_date, after_chat) = query.after.unzip();
+            query_rows(
+                connection,
+                "SELECT * FROM tg_chats
+                 WHERE user_id = ?1 AND session_index = ?2 AND in_dialogs
+                   AND (?3 IS NULL OR kind = ?3)
+                   AND (?4 IS NULL OR archived = ?4)
+                   AND (?5 IS NULL OR (top_date, chat_id) < (?5, ?6))
+                 ORDER BY top_date DESC, chat_id DESC
+                 LIMIT ?7",
+                params![
+                    key.user_id.to_string(),
+                    key.session_index,
+                    query.kind,
+                    query.archived,
+                    after_date,
+                    after_chat,
+                    limit(query.limit),
+                ],
+                chat_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn cached_chat(&self, key: SessionKey, chat_id: i64) -> Result<Option<CachedChat>> {
+        self.call(move |connection| {
+            connection
+                .query_row(
+                    "SELECT * FROM tg_chats
+                     WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3",
+                    params![key.user_id.to_string(), key.session_index, chat_id],
+                    chat_from_row,
+                )
+                .optional()
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn cached_messages(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        query: &HistoryQuery,
+    ) -> Result<Vec<CachedMessage>> {
+        let query = query.clone();
+        self.call(move |connection| {
+            let sql = if query.oldest_first {
+                "SELECT * FROM tg_messages
+                 WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3
+                   AND (?4 IS NULL OR message_id < ?4) AND (?5 IS NULL OR message_id > ?5)
+                   AND (?6 IS NULL OR date >= ?6) AND (?7 IS NULL OR date < ?7)
+                 ORDER BY message_id ASC LIMIT ?8"
+            } else {
+                "SELECT * FROM tg_messages
+                 WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3
+                   AND (?4 IS NULL OR message_id < ?4) AND (?5 IS NULL OR message_id > ?5)
+                   AND (?6 IS NULL OR date >= ?6) AND (?7 IS NULL OR date < ?7)
+                 ORDER BY message_id DESC LIMIT ?8"
+            };
+            let mut messages = query_rows(
+                connection,
+                sql,
+                params![
+                    key.user_id.to_string(),
+                    key.session_index,
+                    chat_id,
+                    query.before_id,
+                    query.after_id,
+                    query.from_date,
+                    query.to_date,
+                    limit(query.limit),
+                ],
+                message_from_row,
+            )?;
+            if query.oldest_first {
+                messages.reverse();
+            }
+            Ok(messages)
+        })
+        .await
+    }
+
+    async fn cached_messages_at(
+        &self,
+        key: SessionKey,
+        chat_messages: &[(i64, i32)],
+    ) -> Result<Vec<CachedMessage>> {
+        if chat_messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pairs = format!(
+            "[{}]",
+            chat_messages
+                .iter()
+                .map(|(chat, id)| format!("[{chat},{id}]"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        self.call(move |connection| {
+            query_rows(
+                connection,
+                "SELECT m.* FROM tg_messages m
+                 JOIN (SELECT json_extract(value, '$[0]') AS chat_id,
+                              json_extract(value, '$[1]') AS message_id
+                       FROM json_each(?3)) wanted
+                   ON m.chat_id = wanted.chat_id AND m.message_id = wanted.message_id
+                 WHERE m.user_id = ?1 AND m.session_index = ?2",
+                params![key.user_id.to_string(), key.session_index, pairs],
+                message_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn cached_messages_by_id(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_ids: &[i32],
+    ) -> Result<Vec<CachedMessage>> {
+        if message_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = json_ids(message_ids);
+        self.call(move |connection| {
+            query_rows(
+                connection,
+                "SELECT * FROM tg_messages
+                 WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3
+                   AND message_id IN (SELECT value FROM json_each(?4))
+                 ORDER BY message_id DESC",
+                params![key.user_id.to_string(), key.session_index, chat_id, ids],
+                message_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn cached_users(&self, key: SessionKey, tg_user_ids: &[i64]) -> Result<Vec<CachedUser>> {
+        if tg_user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = json_ids(tg_user_ids);
+        self.call(move |connection| {
+            query_rows(
+                connection,
+                "SELECT * FROM tg_users
+                 WHERE user_id = ?1 AND session_index = ?2
+                   AND tg_user_id IN (SELECT value FROM json_each(?3))
+                 ORDER BY tg_user_id",
+                params![key.user_id.to_string(), key.session_index, ids],
+                user_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn clear_cache(&self, key: SessionKey) -> Result<()> {
+        self.call(move |connection| {
+            let transaction = connection.transaction().map_err(map_error)?;
+            for sql in [
+                "DELETE FROM tg_messages WHERE user_id = ?1 AND session_index = ?2",
+                "DELETE FROM tg_chats WHERE user_id = ?1 AND session_index = ?2",
+                "DELETE FROM tg_users WHERE user_id = ?1 AND session_index = ?2",
+            ] {
+                transaction
+                    .execute(sql, params![key.user_id.to_string(), key.session_index])
+                    .map_err(map_error)?;
+            }
+            transaction.commit().map_err(map_error)
+        })
+        .await
+    }
+}

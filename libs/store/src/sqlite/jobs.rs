@@ -1,0 +1,271 @@
+//! Send jobs. `seq` is the table's rowid, which only grows (AUTOINCREMENT).
+
+use super::{
+    DateTime, OptionalExtension, Result, Row, SqliteStore, Utc, Uuid, async_trait, map_error,
+    micros, optional_time_at, params, time_at, uuid_at,
+};
+use crate::{JobCreated, JobStatus, NewSendJob, SendJob, SendJobStore, SessionKey, shard_of};
+
+fn job_from_row(row: &Row<'_>) -> rusqlite::Result<SendJob> {
+    let status: String = row.get("status")?;
+    Ok(SendJob {
+        job: NewSendJob {
+            job_id: uuid_at(row, "job_id")?,
+            key: SessionKey {
+                user_id: uuid_at(row, "user_id")?,
+                session_index: row.get("session_index")?,
+            },
+            client_message_id: row.get("client_message_id")?,
+            chat_id: row.get("chat_id")?,
+            text: row.get("text")?,
+            reply_to: row.get("reply_to")?,
+            silent: row.get("silent")?,
+            random_id: row.get("random_id")?,
+            created_at: time_at(row, "created_at")?,
+        },
+        seq: row.get("seq")?,
+        status: JobStatus::parse(&status).ok_or_else(|| super::invalid("status"))?,
+        attempts: row.get("attempts")?,
+        message_id: row.get("message_id")?,
+        sent_date: row.get("sent_date")?,
+        failure: row.get("failure")?,
+        updated_at: time_at(row, "updated_at")?,
+        published_at: optional_time_at(row, "published_at")?,
+    })
+}
+
+fn jobs(
+    connection: &rusqlite::Connection,
+    sql: &str,
+    parameters: impl rusqlite::Params,
+) -> Result<Vec<SendJob>> {
+    let mut statement = connection.prepare_cached(sql).map_err(map_error)?;
+    let rows = statement
+        .query_map(parameters, job_from_row)
+        .map_err(map_error)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(map_error)
+}
+
+#[async_trait]
+impl SendJobStore for SqliteStore {
+    async fn create_send_job(&self, job: &NewSendJob) -> Result<JobCreated> {
+        let job = job.clone();
+        self.call(move |connection| {
+            let transaction = connection
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(map_error)?;
+            let existing = transaction
+                .query_row(
+                    "SELECT * FROM send_jobs WHERE job_id = ?1
+                        OR (user_id = ?2 AND session_index = ?3 AND client_message_id = ?4)",
+                    params![
+                        job.job_id.to_string(),
+                        job.key.user_id.to_string(),
+                        job.key.session_index,
+                        job.client_message_id,
+                    ],
+                    job_from_row,
+                )
+                .optional()
+                .map_err(map_error)?;
+            if let Some(existing) = existing {
+                return Ok(JobCreated::Existing(existing));
+            }
+            let created = transaction
+                .query_row(
+                    "INSERT INTO send_jobs (job_id, user_id, session_index, shard,
+                         client_message_id, chat_id, text, reply_to, silent, random_id, status,
+                         created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?11)
+                     RETURNING *",
+                    params![
+                        job.job_id.to_string(),
+                        job.key.user_id.to_string(),
+                        job.key.session_index,
+                        shard_of(job.key.user_id, job.key.session_index),
+                        job.client_message_id,
+                        job.chat_id,
+                        job.text,
+                        job.reply_to,
+                        job.silent,
+                        job.random_id,
+                        micros(job.created_at),
+                    ],
+                    job_from_row,
+                )
+                .map_err(map_error)?;
+            transaction.commit().map_err(map_error)?;
+            Ok(JobCreated::New(created))
+        })
+        .await
+    }
+
+    async fn send_job(&self, key: SessionKey, job_id: Uuid) -> Result<Option<SendJob>> {
+        self.call(move |connection| {
+            connection
+                .query_row(
+                    "SELECT * FROM send_jobs
+                     WHERE job_id = ?1 AND user_id = ?2 AND session_index = ?3",
+                    params![
+                        job_id.to_string(),
+                        key.user_id.to_string(),
+                        key.session_index
+                    ],
+                    job_from_row,
+                )
+                .optional()
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn mark_job_published(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<()> {
+        self.call(move |connection| {
+            connection
+                .execute(
+                    "UPDATE send_jobs SET published_at = ?2
+                     WHERE job_id = ?1 AND published_at IS NULL",
+                    params![job_id.to_string(), micros(at)],
+                )
+                .map(drop)
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn pending_jobs(&self, key: SessionKey, limit: u32) -> Result<Vec<SendJob>> {
+        self.call(move |connection| {
+            jobs(
+                connection,
+                "SELECT * FROM send_jobs
+                 WHERE user_id = ?1 AND session_index = ?2 AND status IN ('queued', 'sending')
+                 ORDER BY seq LIMIT ?3",
+                params![key.user_id.to_string(), key.session_index, limit.max(1)],
+            )
+        })
+        .await
+    }
+
+    async fn unpublished_jobs(
+        &self,
+        shards: &[u16],
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<SendJob>> {
+        let shards = format!(
+            "[{}]",
+            shards
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        self.call(move |connection| {
+            jobs(
+                connection,
+                "SELECT * FROM send_jobs
+                 WHERE shard IN (SELECT value FROM json_each(?1)) AND published_at IS NULL
+                   AND status IN ('queued', 'sending') AND created_at < ?2
+                 ORDER BY seq LIMIT ?3",
+                params![shards, micros(before), limit.max(1)],
+            )
+        })
+        .await
+    }
+
+    async fn claim_job(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<Option<SendJob>> {
+        self.call(move |connection| {
+            connection
+                .query_row(
+                    "UPDATE send_jobs SET status = 'sending', attempts = attempts + 1,
+                         updated_at = ?2
+                     WHERE job_id = ?1 AND status IN ('queued', 'sending')
+                     RETURNING *",
+                    params![job_id.to_string(), micros(at)],
+                    job_from_row,
+                )
+                .optional()
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn requeue_job(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<()> {
+        self.call(move |connection| {
+            connection
+                .execute(
+                    "UPDATE send_jobs SET status = 'queued', updated_at = ?2
+                     WHERE job_id = ?1 AND status = 'sending'",
+                    params![job_id.to_string(), micros(at)],
+                )
+                .map(drop)
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn complete_job(
+        &self,
+        job_id: Uuid,
+        message_id: i32,
+        sent_date: i64,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.call(move |connection| {
+            connection
+                .execute(
+                    "UPDATE send_jobs SET status = 'sent', message_id = ?2, sent_date = ?3,
+                         updated_at = ?4
+                     WHERE job_id = ?1 AND status IN ('queued', 'sending')",
+                    params![job_id.to_string(), message_id, sent_date, micros(at)],
+                )
+                .map(drop)
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn fail_job(&self, job_id: Uuid, reason: &str, at: DateTime<Utc>) -> Result<()> {
+        let reason = reason.to_owned();
+        self.call(move |connection| {
+            connection
+                .execute(
+                    "UPDATE send_jobs SET status = 'failed', failure = ?2, updated_at = ?3
+                     WHERE job_id = ?1 AND status IN ('queued', 'sending')",
+                    params![job_id.to_string(), reason, micros(at)],
+                )
+                .map(drop)
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn mark_jobs_read(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        max_id: i32,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<SendJob>> {
+        self.call(move |connection| {
+            let mut read = jobs(
+                connection,
+                "UPDATE send_jobs SET status = 'read', updated_at = ?5
+                 WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3
+                   AND status = 'sent' AND message_id <= ?4
+                 RETURNING *",
+                params![
+                    key.user_id.to_string(),
+                    key.session_index,
+                    chat_id,
+                    max_id,
+                    micros(at)
+                ],
+            )?;
+            read.sort_by_key(|job| job.seq);
+            Ok(read)
+        })
+        .await
+    }
+}

@@ -1,0 +1,249 @@
+//! The SQLite store (the embedded default): one file, one connection, calls run on the
+//! blocking pool so they never stall the async runtime.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use uuid::Uuid;
+
+use crate::{
+    AccountStore, AuthSession, HostedSession, LoginState, NewUser, RefreshOutcome, Result,
+    SessionStatus, Store, StoreError, TelegramAccount, TelegramLogin, TelegramSession,
+    TelegramStore, User, UserCredentials,
+};
+
+mod accounts;
+mod cache;
+mod jobs;
+mod push;
+mod telegram;
+
+/// Versioned migrations, applied in order, each once.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "accounts",
+        include_str!("../../migrations/sqlite/0001_accounts.sql"),
+    ),
+    (
+        2,
+        "telegram_links",
+        include_str!("../../migrations/sqlite/0002_telegram_links.sql"),
+    ),
+    (
+        3,
+        "chat_cache_and_sends",
+        include_str!("../../migrations/sqlite/0003_chat_cache_and_sends.sql"),
+    ),
+    (
+        4,
+        "events_and_push",
+        include_str!("../../migrations/sqlite/0004_events_and_push.sql"),
+    ),
+];
+
+/// The SQLite implementation of [`Store`].
+#[derive(Clone)]
+pub struct SqliteStore {
+    // One connection: SQLite serialises writers anyway, and the embedded default serves
+    // one machine. A poisoned lock (a panic mid-call) is reported as an internal error.
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` and migrates it.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let path = path.to_owned();
+        let connection = tokio::task::spawn_blocking(move || -> Result<Connection> {
+            if let Some(parent) = path
+                .parent()
+                .filter(|parent| !parent.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(parent).map_err(|error| {
+                    StoreError::Unavailable(format!("cannot create {}: {error}", parent.display()))
+                })?;
+            }
+            let mut connection = Connection::open(&path).map_err(map_error)?;
+            connection
+                .execute_batch(
+                    // WAL lets readers proceed during a write; NORMAL sync is durable across
+                    // process crashes in WAL mode; the busy timeout covers a second process
+                    // opening the same file (tools, tests).
+                    "PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = NORMAL;
+                     PRAGMA foreign_keys = ON;
+                     PRAGMA busy_timeout = 5000;",
+                )
+                .map_err(map_error)?;
+            migrate(&mut connection)?;
+            Ok(connection)
+        })
+        .await
+        .map_err(|error| StoreError::Internal(error.to_string()))??;
+        Ok(Self {
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    async fn call<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let connection = Arc::clone(&self.connection);
+        tokio::task::spawn_blocking(move || {
+            let mut connection = connection
+                .lock()
+                .map_err(|_| StoreError::Internal("sqlite connection lock poisoned".into()))?;
+            work(&mut connection)
+        })
+        .await
+        .map_err(|error| StoreError::Internal(error.to_string()))?
+    }
+}
+
+fn migrate(connection: &mut Connection) -> Result<()> {
+    connection
+        .execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    INTEGER PRIMARY KEY,
+                 name       TEXT NOT NULL,
+                 applied_at INTEGER NOT NULL
+             )",
+        )
+        .map_err(map_error)?;
+    let transaction = connection.transaction().map_err(map_error)?;
+    for (version, name, sql) in MIGRATIONS {
+        let applied: bool = transaction
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
+                [version],
+                |row| row.get(0),
+            )
+            .map_err(map_error)?;
+        if applied {
+            continue;
+        }
+        tracing::info!(version, name, "applying migration");
+        transaction.execute_batch(sql).map_err(map_error)?;
+        transaction
+            .execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+                params![version, name, micros(crate::now())],
+            )
+            .map_err(map_error)?;
+    }
+    transaction.commit().map_err(map_error)
+}
+
+fn map_error(error: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(failure, message) = &error {
+        if failure.code == rusqlite::ErrorCode::ConstraintViolation {
+            let message = message.as_deref().unwrap_or_default();
+            if message.contains("users.email_normalized") {
+                return StoreError::Conflict("users.email");
+            }
+            if message.contains("telegram_sessions.user_id, telegram_sessions.phone") {
+                return StoreError::Conflict("telegram_sessions.phone");
+            }
+            if message.contains("UNIQUE") {
+                return StoreError::Conflict("unique");
+            }
+        }
+        if matches!(
+            failure.code,
+            rusqlite::ErrorCode::DatabaseBusy
+                | rusqlite::ErrorCode::DatabaseLocked
+                | rusqlite::ErrorCode::CannotOpen
+                | rusqlite::ErrorCode::DiskFull
+                | rusqlite::ErrorCode::SystemIoFailure
+        ) {
+            return StoreError::Unavailable(error.to_string());
+        }
+    }
+    StoreError::Internal(error.to_string())
+}
+
+fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+fn time_at(row: &Row<'_>, column: &str) -> rusqlite::Result<DateTime<Utc>> {
+    let value: i64 = row.get(column)?;
+    DateTime::from_timestamp_micros(value).ok_or_else(|| invalid(column))
+}
+
+fn optional_time_at(row: &Row<'_>, column: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let value: Option<i64> = row.get(column)?;
+    value
+        .map(|value| DateTime::from_timestamp_micros(value).ok_or_else(|| invalid(column)))
+        .transpose()
+}
+
+fn uuid_at(row: &Row<'_>, column: &str) -> rusqlite::Result<Uuid> {
+    let value: String = row.get(column)?;
+    Uuid::parse_str(&value).map_err(|_| invalid(column))
+}
+
+fn invalid(column: &str) -> rusqlite::Error {
+    rusqlite::Error::InvalidColumnName(format!("{column} holds a value out of range"))
+}
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: uuid_at(row, "id")?,
+        email: row.get("email")?,
+        created_at: time_at(row, "created_at")?,
+        last_sign_in_at: optional_time_at(row, "last_sign_in_at")?,
+    })
+}
+
+fn auth_session_from_row(row: &Row<'_>) -> rusqlite::Result<AuthSession> {
+    Ok(AuthSession {
+        id: uuid_at(row, "id")?,
+        user_id: uuid_at(row, "user_id")?,
+        created_at: time_at(row, "created_at")?,
+        last_seen_at: time_at(row, "last_seen_at")?,
+        expires_at: time_at(row, "expires_at")?,
+        revoked_at: optional_time_at(row, "revoked_at")?,
+    })
+}
+
+fn telegram_session_from_row(row: &Row<'_>) -> rusqlite::Result<TelegramSession> {
+    let status: String = row.get("status")?;
+    Ok(TelegramSession {
+        user_id: uuid_at(row, "user_id")?,
+        session_index: row.get("session_index")?,
+        account: TelegramAccount {
+            telegram_user_id: row.get("telegram_user_id")?,
+            first_name: row.get("first_name")?,
+            last_name: row.get("last_name")?,
+            username: row.get("username")?,
+            phone: row.get("phone")?,
+        },
+        status: SessionStatus::parse(&status).ok_or_else(|| invalid("status"))?,
+        linked_at: time_at(row, "linked_at")?,
+    })
+}
+
+const AUTH_SESSION_COLUMNS: &str = "id, user_id, created_at, last_seen_at, expires_at, revoked_at";
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.call(|connection| {
+            connection
+                .query_row("SELECT 1", [], |row| row.get::<_, i64>(0))
+                .map(drop)
+                .map_err(map_error)
+        })
+        .await
+    }
+}

@@ -1,0 +1,165 @@
+//! Basic groups over the API: `messages.createChat`, `messages.addChatUser`,
+//! `messages.getFullChat`.
+
+use grammers_tl_types::{self as tl, functions as f};
+
+use super::super::{Call, RpcError, resolve};
+use super::announce;
+use crate::render::{self, Mentions};
+use crate::world::{GroupError, Peer, UserId};
+
+impl From<GroupError> for RpcError {
+    fn from(error: GroupError) -> Self {
+        match error {
+            GroupError::TitleEmpty => RpcError::bad_request("CHAT_TITLE_EMPTY"),
+            GroupError::UsersTooFew => RpcError::bad_request("USERS_TOO_FEW"),
+            GroupError::ChatInvalid => RpcError::bad_request("CHAT_ID_INVALID"),
+            GroupError::UserAlreadyParticipant => RpcError::bad_request("USER_ALREADY_PARTICIPANT"),
+            GroupError::AdminRequired => RpcError::bad_request("CHAT_ADMIN_REQUIRED"),
+            GroupError::ChannelPrivate => RpcError::bad_request("CHANNEL_PRIVATE"),
+            GroupError::Send(error) => error.into(),
+        }
+    }
+}
+
+/// The users an `InputUser` list names; `USER_ID_INVALID` for one that names nobody.
+pub(crate) fn input_users(
+    call: &Call,
+    viewer: UserId,
+    inputs: &[tl::enums::InputUser],
+) -> Result<Vec<UserId>, RpcError> {
+    inputs
+        .iter()
+        .map(|input| {
+            resolve::user(&call.state.world, viewer, input)
+                .ok_or_else(|| RpcError::bad_request("USER_ID_INVALID"))
+        })
+        .collect()
+}
+
+pub(crate) fn invited(updates: tl::enums::Updates) -> tl::enums::messages::InvitedUsers {
+    tl::types::messages::InvitedUsers {
+        updates,
+        missing_invitees: Vec::new(),
+    }
+    .into()
+}
+
+/// `messages.createChat`: a basic group; every member gets `messageActionChatCreate`.
+pub(crate) fn create_chat(
+    call: &mut Call,
+    request: f::messages::CreateChat,
+) -> Result<tl::enums::messages::InvitedUsers, RpcError> {
+    let creator = call.require_user()?;
+    let users = input_users(call, creator, &request.users)?;
+    let (_, sent) = call
+        .state
+        .world
+        .create_chat(creator, &request.title, &users, call.now)?;
+    Ok(invited(announce(call, creator, &sent, None, false)))
+}
+
+/// `messages.addChatUser`: every member (the new one too) gets
+/// `messageActionChatAddUser`. The new member does not get earlier history
+/// (`fwd_limit` is not applied).
+pub(crate) fn add_chat_user(
+    call: &mut Call,
+    request: f::messages::AddChatUser,
+) -> Result<tl::enums::messages::InvitedUsers, RpcError> {
+    let by = call.require_user()?;
+    let user = input_users(call, by, std::slice::from_ref(&request.user_id))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| RpcError::bad_request("USER_ID_INVALID"))?;
+    let sent = call
+        .state
+        .world
+        .add_chat_user(by, request.chat_id, user, call.now)?;
+    Ok(invited(announce(call, by, &sent, None, false)))
+}
+
+/// `messages.getFullChat`: a basic group's description, members and photo.
+pub(crate) fn get_full_chat(
+    call: &mut Call,
+    request: f::messages::GetFullChat,
+) -> Result<tl::enums::messages::ChatFull, RpcError> {
+    let viewer = call.require_user()?;
+    let world = &call.state.world;
+    let chat = world
+        .chats
+        .get(&request.chat_id)
+        .ok_or_else(|| RpcError::bad_request("CHAT_ID_INVALID"))?;
+    let mut mentions = Mentions::with_user(viewer);
+    mentions.peer(Peer::Chat(request.chat_id));
+    let participants = if chat.members.contains(&viewer) {
+        let list = chat
+            .members
+            .iter()
+            .map(|member| {
+                mentions.peer(Peer::User(*member));
+                match chat.joined.get(member) {
+                    _ if *member == chat.creator => tl::types::ChatParticipantCreator {
+                        user_id: *member,
+                        rank: None,
+                    }
+                    .into(),
+                    Some(joined) => tl::types::ChatParticipant {
+                        user_id: *member,
+                        inviter_id: joined.inviter,
+                        date: joined.date,
+                        rank: None,
+                    }
+                    .into(),
+                    None => tl::types::ChatParticipant {
+                        user_id: *member,
+                        inviter_id: chat.creator,
+                        date: chat.date,
+                        rank: None,
+                    }
+                    .into(),
+                }
+            })
+            .collect();
+        tl::types::ChatParticipants {
+            chat_id: request.chat_id,
+            participants: list,
+            version: chat.version,
+        }
+        .into()
+    } else {
+        tl::types::ChatParticipantsForbidden {
+            chat_id: request.chat_id,
+            self_participant: None,
+        }
+        .into()
+    };
+    let full = tl::types::ChatFull {
+        can_set_username: false,
+        has_scheduled: false,
+        translations_disabled: false,
+        has_welcome_messages: false,
+        id: request.chat_id,
+        about: chat.about.clone(),
+        participants,
+        chat_photo: chat.photo.map(|photo| render::photo(world, photo)),
+        notify_settings: render::notify_settings(),
+        exported_invite: None,
+        bot_info: Some(Vec::new()),
+        pinned_msg_id: None,
+        folder_id: None,
+        call: None,
+        ttl_period: None,
+        groupcall_default_join_as: None,
+        theme_emoticon: None,
+        requests_pending: None,
+        recent_requesters: None,
+        available_reactions: None,
+        reactions_limit: None,
+    };
+    Ok(tl::types::messages::ChatFull {
+        full_chat: full.into(),
+        chats: mentions.chats(world, viewer),
+        users: mentions.users(world, viewer),
+    }
+    .into())
+}

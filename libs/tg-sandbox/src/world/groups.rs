@@ -1,0 +1,151 @@
+//! Creating groups and channels over the API and adding members to them.
+
+use super::{Draft, Joined, Peer, SendError, Sent, ServiceAction, UserId, World};
+
+/// Why a group operation was refused; mapped to Telegram's errors by the RPC layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GroupError {
+    TitleEmpty,
+    UsersTooFew,
+    ChatInvalid,
+    UserAlreadyParticipant,
+    AdminRequired,
+    ChannelPrivate,
+    Send(SendError),
+}
+
+impl From<SendError> for GroupError {
+    fn from(error: SendError) -> Self {
+        GroupError::Send(error)
+    }
+}
+
+/// Telegram's limit for a group or channel title.
+const TITLE_LENGTH_MAX: usize = 128;
+
+fn check_title(title: &str) -> Result<String, GroupError> {
+    let title = title.trim();
+    if title.is_empty() {
+        return Err(GroupError::TitleEmpty);
+    }
+    Ok(title.chars().take(TITLE_LENGTH_MAX).collect())
+}
+
+impl World {
+    /// `messages.createChat`: a basic group of the creator and `users`.
+    pub(crate) fn create_chat(
+        &mut self,
+        creator: UserId,
+        title: &str,
+        users: &[UserId],
+        date: i32,
+    ) -> Result<(i64, Sent), GroupError> {
+        let title = check_title(title)?;
+        if users.iter().all(|u| *u == creator) {
+            return Err(GroupError::UsersTooFew);
+        }
+        self.create_basic_group_sent(creator, &title, users, date)
+            .map_err(|_| GroupError::Send(SendError::PeerInvalid))
+    }
+
+    /// `channels.createChannel`: a supergroup or broadcast channel with its creator alone.
+    pub(crate) fn create_channel_by(
+        &mut self,
+        creator: UserId,
+        title: &str,
+        about: &str,
+        broadcast: bool,
+        date: i32,
+    ) -> Result<(i64, Sent), GroupError> {
+        let title = check_title(title)?;
+        let (id, sent) = self
+            .create_channel_sent(creator, &title, broadcast, &[], date)
+            .map_err(|_| GroupError::Send(SendError::PeerInvalid))?;
+        if let Some(channel) = self.channels.get_mut(&id) {
+            channel.about = about.to_owned();
+        }
+        Ok((id, sent))
+    }
+
+    /// `messages.addChatUser`: any member may add someone to a basic group; everyone,
+    /// the new member included, gets `messageActionChatAddUser`.
+    pub(crate) fn add_chat_user(
+        &mut self,
+        by: UserId,
+        chat: i64,
+        user: UserId,
+        date: i32,
+    ) -> Result<Sent, GroupError> {
+        let group = self.chats.get_mut(&chat).ok_or(GroupError::ChatInvalid)?;
+        if !group.members.contains(&by) {
+            return Err(GroupError::ChatInvalid);
+        }
+        if !group.members.insert(user) {
+            return Err(GroupError::UserAlreadyParticipant);
+        }
+        group.joined.insert(user, Joined { inviter: by, date });
+        group.version += 1;
+        let draft = Draft {
+            action: Some(ServiceAction::ChatAddUser { users: vec![user] }),
+            ..Draft::default()
+        };
+        let copies = self.deliver_to_boxes(by, Peer::Chat(chat), draft, date)?;
+        Ok(Sent::Boxes {
+            copies,
+            duplicate: false,
+        })
+    }
+
+    /// `channels.inviteToChannel`: members of a supergroup may invite, only the creator
+    /// into a broadcast channel. Returns who was added and, in a supergroup, the
+    /// `messageActionChatAddUser` message.
+    pub(crate) fn invite_to_channel(
+        &mut self,
+        by: UserId,
+        channel: i64,
+        users: &[UserId],
+        date: i32,
+    ) -> Result<(Vec<UserId>, Option<Sent>), GroupError> {
+        let record = self
+            .channels
+            .get_mut(&channel)
+            .ok_or(GroupError::ChatInvalid)?;
+        if !record.members.contains(&by) {
+            return Err(GroupError::ChannelPrivate);
+        }
+        if record.broadcast && record.creator != by {
+            return Err(GroupError::AdminRequired);
+        }
+        let added: Vec<UserId> = users
+            .iter()
+            .copied()
+            .filter(|u| !record.members.contains(u))
+            .collect();
+        if added.is_empty() {
+            return Err(GroupError::UserAlreadyParticipant);
+        }
+        for user in &added {
+            record.members.insert(*user);
+            record.joined.insert(*user, Joined { inviter: by, date });
+        }
+        if record.broadcast {
+            return Ok((added, None));
+        }
+        let draft = Draft {
+            action: Some(ServiceAction::ChatAddUser {
+                users: added.clone(),
+            }),
+            ..Draft::default()
+        };
+        let (id, pts) = self.post_to_channel(by, channel, draft, date)?;
+        Ok((
+            added,
+            Some(Sent::Channel {
+                channel,
+                id,
+                pts,
+                duplicate: false,
+            }),
+        ))
+    }
+}

@@ -1,0 +1,402 @@
+//! The WebSocket scenarios.
+//!
+//! `ws`: every user holds a WebSocket of its linked account while users send to each
+//! other in pairs (user 2k and 2k+1, whose sandbox accounts share a private chat), one
+//! send every `--interval-ms`. Each text carries a marker; the receiving socket's
+//! `message.new` frame is matched to the send's 202, and the report gives the latency from
+//! the acceptance (the 202) to the peer's frame, and from the request to the frame.
+//!
+//! `ws-idle`: opens `--connections-per-user` sockets per user and keeps them idle
+//! (answering the server's pings); with `--pid` (the gateway's process) it reports the
+//! gateway's resident memory before and after, per connection and as connections per GiB.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use futures::StreamExt as _;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+
+use crate::setup::Account;
+use crate::{Options, percentile};
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens the account's WebSocket with the bearer token in the header.
+async fn open(options: &Options, account: &Account) -> anyhow::Result<Socket> {
+    let url = format!(
+        "{}/ws/{}/1",
+        options.url.replacen("http", "ws", 1),
+        account.user_id
+    );
+    let mut request = url.into_client_request()?;
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", account.token).parse()?,
+    );
+    let (socket, _) = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio_tungstenite::connect_async(request),
+    )
+    .await
+    .context("opening a WebSocket timed out")?
+    .context("opening a WebSocket")?;
+    Ok(socket)
+}
+
+/// What is known of one marked send.
+#[derive(Default, Clone, Copy)]
+struct Trace {
+    requested: Option<Instant>,
+    accepted: Option<Instant>,
+    delivered: Option<Instant>,
+}
+
+type Traces = Arc<Mutex<HashMap<String, Trace>>>;
+
+fn trace(traces: &Traces, marker: &str, update: impl FnOnce(&mut Trace)) {
+    let mut traces = traces.lock().unwrap_or_else(PoisonError::into_inner);
+    update(traces.entry(marker.to_owned()).or_default());
+}
+
+/// The user `n` sends to: its pair's other half (the last of an odd count sends to the
+/// one before it).
+fn partner(n: usize, users: usize) -> usize {
+    let other = n ^ 1;
+    if other < users {
+        other
+    } else {
+        n.saturating_sub(1)
+    }
+}
+
+/// What one socket saw.
+struct Received {
+    frames: u64,
+    /// The server closed it (or it broke) before the end.
+    ended_early: Option<String>,
+}
+
+/// Reads one socket: marks the arrival of `message.new` frames addressed to `me`.
+async fn receive(mut socket: Socket, me: usize, traces: Traces, stop_at: Instant) -> Received {
+    let mut frames = 0;
+    let ended_early = loop {
+        let frame = match tokio::time::timeout_at(stop_at.into(), socket.next()).await {
+            Err(_) => break None,
+            Ok(None) => break Some("closed".to_owned()),
+            Ok(Some(Err(error))) => break Some(error.to_string()),
+            Ok(Some(Ok(Message::Close(close)))) => break Some(format!("close frame {close:?}")),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Message::Text(text) = frame else { continue };
+        frames += 1;
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        if event["type"] != "message.new" {
+            continue;
+        }
+        let Some(body) = event["data"]["text"].as_str() else {
+            continue;
+        };
+        if let Some(marker) = body.strip_prefix("lg ")
+            && marker
+                .rsplit_once('>')
+                .is_some_and(|(_, to)| to.parse() == Ok(me))
+        {
+            let now = Instant::now();
+            trace(&traces, marker, |trace| {
+                trace.delivered.get_or_insert(now);
+            });
+        }
+    };
+    if ended_early.is_none() {
+        let _ = socket.close(None).await;
+    }
+    Received {
+        frames,
+        ended_early,
+    }
+}
+
+/// One user's sends: from user `from` to user `to` (whose account is `chat_id`).
+struct Sender {
+    client: reqwest::Client,
+    url: String,
+    token: String,
+    chat_id: String,
+    from: usize,
+    to: usize,
+}
+
+/// Sends every `interval` (after `offset`) until `stop_at`: (accepted, refused).
+async fn send_loop(
+    sender: Sender,
+    (offset, interval): (Duration, Duration),
+    traces: Traces,
+    stop_at: Instant,
+) -> (u64, u64) {
+    let Sender {
+        client,
+        url,
+        token,
+        chat_id,
+        from,
+        to,
+    } = sender;
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut accepted, mut refused) = (0, 0);
+    let mut sequence = 0_u64;
+    while Instant::now() < stop_at {
+        ticks.tick().await;
+        sequence += 1;
+        let marker = format!("{from}.{sequence}>{to}");
+        let requested = Instant::now();
+        trace(&traces, &marker, |trace| trace.requested = Some(requested));
+        let response = client
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "chat_id": chat_id, "text": format!("lg {marker}") }))
+            .send()
+            .await;
+        match response {
+            Ok(response) if response.status().as_u16() == 202 => {
+                let now = Instant::now();
+                trace(&traces, &marker, |trace| trace.accepted = Some(now));
+                accepted += 1;
+            }
+            _ => refused += 1,
+        }
+    }
+    (accepted, refused)
+}
+
+/// The `ws` scenario.
+pub(crate) async fn run_flow(
+    client: &reqwest::Client,
+    options: &Arc<Options>,
+    accounts: &[Account],
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        accounts.len() >= 2,
+        "the ws scenario needs at least 2 users"
+    );
+    let interval = Duration::from_millis(options.interval_ms.unwrap_or(1000).max(1));
+    let opened = Instant::now();
+    let sockets: Vec<Socket> = futures::stream::iter(accounts)
+        .map(|account| open(options, account))
+        .buffered(64)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    eprintln!(
+        "{} WebSockets open ({:.1} s)",
+        sockets.len(),
+        opened.elapsed().as_secs_f64()
+    );
+    let traces: Traces = Arc::default();
+    let started = Instant::now();
+    let warmup_until = started + Duration::from_secs(options.warmup_seconds);
+    let sends_end = warmup_until + Duration::from_secs(options.seconds);
+    // Frames of the last sends get a few seconds to arrive.
+    let receive_end = sends_end + Duration::from_secs(5);
+    let receivers: Vec<_> = sockets
+        .into_iter()
+        .enumerate()
+        .map(|(n, socket)| tokio::spawn(receive(socket, n, Arc::clone(&traces), receive_end)))
+        .collect();
+    let users = accounts.len();
+    let senders: Vec<_> = accounts
+        .iter()
+        .enumerate()
+        .map(|(n, account)| {
+            let to = partner(n, users);
+            let offset =
+                interval * u32::try_from(n).unwrap_or(0) / u32::try_from(users).unwrap_or(1);
+            tokio::spawn(send_loop(
+                Sender {
+                    client: client.clone(),
+                    url: format!("{}/me/send_message/{}/1", options.url, account.user_id),
+                    token: account.token.clone(),
+                    chat_id: accounts[to].telegram_id.clone(),
+                    from: n,
+                    to,
+                },
+                (offset, interval),
+                Arc::clone(&traces),
+                sends_end,
+            ))
+        })
+        .collect();
+    let (mut accepted, mut refused) = (0, 0);
+    for sender in senders {
+        let (ok, failed) = sender.await?;
+        accepted += ok;
+        refused += failed;
+    }
+    let mut frames = 0;
+    let mut ended_early = Vec::new();
+    for (n, receiver) in receivers.into_iter().enumerate() {
+        let received = receiver.await?;
+        frames += received.frames;
+        if let Some(why) = received.ended_early {
+            ended_early.push(format!("user {n}: {why}"));
+        }
+    }
+    if !ended_early.is_empty() {
+        eprintln!(
+            "{} sockets ended before the run did, e.g. {:?}",
+            ended_early.len(),
+            &ended_early[..ended_early.len().min(5)]
+        );
+    }
+    let traces = std::mem::take(&mut *traces.lock().unwrap_or_else(PoisonError::into_inner));
+    let measured: Vec<(String, Trace)> = traces
+        .into_iter()
+        .filter(|(_, trace)| trace.requested.is_some_and(|at| at >= warmup_until))
+        .collect();
+    let mut from_accept: Vec<u32> = Vec::new();
+    let mut from_request: Vec<u32> = Vec::new();
+    let mut lost = Vec::new();
+    for (marker, trace) in &measured {
+        match (trace.requested, trace.accepted, trace.delivered) {
+            (Some(requested), Some(accepted), Some(delivered)) => {
+                let micros = |from: Instant| {
+                    u32::try_from(delivered.saturating_duration_since(from).as_micros())
+                        .unwrap_or(u32::MAX)
+                };
+                from_accept.push(micros(accepted));
+                from_request.push(micros(requested));
+            }
+            (_, Some(_), None) => lost.push(marker.clone()),
+            _ => {}
+        }
+    }
+    if !lost.is_empty() {
+        lost.sort();
+        eprintln!(
+            "accepted but never seen on the peer's socket (from.sequence>to), e.g. {:?}",
+            &lost[..lost.len().min(10)]
+        );
+    }
+    from_accept.sort_unstable();
+    from_request.sort_unstable();
+    println!(
+        "scenario=ws users={} sockets={} interval_ms={} seconds={} accepted={} refused={} delivered={} undelivered={} frames={} sockets_ended_early={} \
+accept_to_frame p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms; request_to_frame p50={:.2}ms p99={:.2}ms",
+        users,
+        users,
+        interval.as_millis(),
+        options.seconds,
+        accepted,
+        refused,
+        from_accept.len(),
+        lost.len(),
+        frames,
+        ended_early.len(),
+        percentile(&from_accept, 0.50),
+        percentile(&from_accept, 0.90),
+        percentile(&from_accept, 0.99),
+        percentile(&from_accept, 1.0),
+        percentile(&from_request, 0.50),
+        percentile(&from_request, 0.99),
+    );
+    anyhow::ensure!(
+        !from_accept.is_empty(),
+        "no message reached its peer's socket"
+    );
+    Ok(())
+}
+
+/// Resident memory of process `pid`, in bytes.
+fn resident_bytes(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status"))?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.split_whitespace().next())
+        .and_then(|value| value.parse().ok())
+        .context("no VmRSS")?;
+    Ok(kib * 1024)
+}
+
+/// Keeps a socket open and idle, answering pings, until `stop_at`; whether it lasted.
+async fn hold(mut socket: Socket, stop_at: Instant) -> bool {
+    loop {
+        match tokio::time::timeout_at(stop_at.into(), socket.next()).await {
+            Err(_) => {
+                let _ = socket.close(None).await;
+                return true;
+            }
+            Ok(Some(Ok(_))) => {}
+            Ok(_) => return false,
+        }
+    }
+}
+
+/// The `ws-idle` scenario.
+pub(crate) async fn run_idle(options: &Arc<Options>, accounts: &[Account]) -> anyhow::Result<()> {
+    let per_user = options.connections_per_user.max(1);
+    let before = options.pid.map(resident_bytes).transpose()?;
+    let opened = Instant::now();
+    let targets: Vec<&Account> = accounts
+        .iter()
+        .flat_map(|account| std::iter::repeat_n(account, per_user))
+        .collect();
+    let sockets: Vec<Socket> = futures::stream::iter(targets)
+        .map(|account| open(options, account))
+        .buffer_unordered(64)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    let count = sockets.len();
+    eprintln!(
+        "{count} idle WebSockets open ({:.1} s)",
+        opened.elapsed().as_secs_f64()
+    );
+    let stop_at = Instant::now() + Duration::from_secs(options.seconds);
+    let holders: Vec<_> = sockets
+        .into_iter()
+        .map(|socket| tokio::spawn(hold(socket, stop_at)))
+        .collect();
+    // Let the gateway settle (buffers, the subscriptions behind each socket), then measure
+    // while they are all held.
+    tokio::time::sleep(Duration::from_secs(options.seconds.min(10) / 2)).await;
+    let after = options.pid.map(resident_bytes).transpose()?;
+    let mut lasted = 0;
+    for holder in holders {
+        lasted += usize::from(holder.await?);
+    }
+    let memory = match (before, after) {
+        (Some(before), Some(after)) => {
+            let grown = after.saturating_sub(before).max(1);
+            let per_connection = grown as f64 / count as f64;
+            format!(
+                " rss_before={:.1}MiB rss_after={:.1}MiB per_connection={:.1}KiB connections_per_GiB={:.0}",
+                before as f64 / 1048576.0,
+                after as f64 / 1048576.0,
+                per_connection / 1024.0,
+                1073741824.0 / per_connection
+            )
+        }
+        _ => String::new(),
+    };
+    println!(
+        "scenario=ws-idle users={} sockets={count} held_for={}s lasted={lasted}{memory}",
+        accounts.len(),
+        options.seconds
+    );
+    anyhow::ensure!(
+        lasted == count,
+        "{} sockets dropped while idle",
+        count - lasted
+    );
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! `talkapp.realtime.v1.RealtimeService`.
+
+use std::sync::Arc;
+
+use talkapp_common::ErrorCode;
+use talkapp_eventlog::{EventLog, SessionKey};
+use talkapp_proto::realtime::v1 as proto;
+use talkapp_proto::tonic::{self, Request, Response, Status};
+use talkapp_store::{PushSubscription, Store};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::presence::Presence;
+use crate::push::Notifier;
+use crate::subscribe;
+
+/// Events buffered per stream before the stream waits for its reader.
+const STREAM_BUFFER: usize = 256;
+/// The longest push endpoint accepted.
+const MAX_ENDPOINT_LEN: usize = 2048;
+
+/// The gRPC face of the realtime service.
+pub struct RealtimeGrpcAdapter {
+    log: Arc<dyn EventLog>,
+    presence: Arc<Presence>,
+    notifier: Arc<Notifier>,
+    store: Arc<dyn Store>,
+}
+
+impl RealtimeGrpcAdapter {
+    /// Serves `log`, counts in `presence`, keeps push subscriptions in `store`.
+    pub fn new(
+        log: Arc<dyn EventLog>,
+        presence: Arc<Presence>,
+        notifier: Arc<Notifier>,
+        store: Arc<dyn Store>,
+    ) -> Self {
+        Self {
+            log,
+            presence,
+            notifier,
+            store,
+        }
+    }
+}
+
+fn user(user_id: &str) -> Result<uuid::Uuid, Status> {
+    uuid::Uuid::parse_str(user_id)
+        .map_err(|_| ErrorCode::ValidationFailed.to_grpc_status("user_id must be a UUID"))
+}
+
+fn store_status(error: talkapp_store::StoreError) -> Status {
+    ErrorCode::ServiceUnavailable.to_grpc_status(error.to_string())
+}
+
+#[tonic::async_trait]
+impl proto::realtime_service_server::RealtimeService for RealtimeGrpcAdapter {
+    type SubscribeStream = ReceiverStream<Result<proto::Event, Status>>;
+
+    async fn subscribe(
+        &self,
+        request: Request<proto::SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let request = request.into_inner();
+        let session = SessionKey::new(user(&request.user_id)?, request.session_index);
+        // The start is fixed here, before the reply: whatever is appended once the caller
+        // has the reply reaches the stream.
+        let start = if request.has_since && request.since > 0 {
+            subscribe::Start::After(request.since)
+        } else if request.from_log_start {
+            subscribe::Start::Resolved(None)
+        } else {
+            let newest = self
+                .log
+                .newest(session)
+                .await
+                .map_err(|error| subscribe::unavailable(&error))?;
+            subscribe::Start::Resolved(newest)
+        };
+        let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+        tokio::spawn(subscribe::stream(
+            Arc::clone(&self.log),
+            Arc::clone(&self.presence),
+            session,
+            start,
+            request.connection_id,
+            sender,
+        ));
+        let mut response = Response::new(ReceiverStream::new(receiver));
+        if let subscribe::Start::Resolved(Some(after)) = start {
+            response.metadata_mut().insert(
+                proto::START_AFTER_METADATA,
+                after
+                    .to_string()
+                    .parse()
+                    .map_err(|_| Status::internal("cursor"))?,
+            );
+        }
+        Ok(response)
+    }
+
+    async fn presence(
+        &self,
+        request: Request<proto::PresenceRequest>,
+    ) -> Result<Response<proto::PresenceResponse>, Status> {
+        let user_id = user(&request.into_inner().user_id)?;
+        Ok(Response::new(proto::PresenceResponse {
+            connections: self.presence.connections(user_id).await,
+        }))
+    }
+
+    async fn add_push_subscription(
+        &self,
+        request: Request<proto::PushSubscription>,
+    ) -> Result<Response<proto::PushSubscriptionsReply>, Status> {
+        let request = request.into_inner();
+        let user_id = user(&request.user_id)?;
+        if request.endpoint.len() > MAX_ENDPOINT_LEN
+            || !(request.endpoint.starts_with("https://")
+                || request.endpoint.starts_with("http://"))
+        {
+            return Err(ErrorCode::ValidationFailed
+                .to_grpc_status("endpoint must be the push service's URL"));
+        }
+        // The keys must be what a browser hands over: the sender refuses them otherwise.
+        talkapp_webpush::encrypt(b"check", &request.p256dh, &request.auth).map_err(|_| {
+            ErrorCode::ValidationFailed
+                .to_grpc_status("keys.p256dh and keys.auth must be a browser's subscription keys")
+        })?;
+        self.store
+            .add_push_subscription(&PushSubscription {
+                user_id,
+                endpoint: request.endpoint,
+                p256dh: request.p256dh,
+                auth: request.auth,
+                created_at: talkapp_store::now(),
+            })
+            .await
+            .map_err(store_status)?;
+        let subscriptions = self
+            .store
+            .push_subscriptions(user_id)
+            .await
+            .map_err(store_status)?;
+        Ok(Response::new(proto::PushSubscriptionsReply {
+            subscriptions: u32::try_from(subscriptions.len()).unwrap_or(u32::MAX),
+            removed: false,
+        }))
+    }
+
+    async fn remove_push_subscription(
+        &self,
+        request: Request<proto::RemovePushSubscriptionRequest>,
+    ) -> Result<Response<proto::PushSubscriptionsReply>, Status> {
+        let request = request.into_inner();
+        let user_id = user(&request.user_id)?;
+        let removed = self
+            .store
+            .remove_push_subscription(user_id, &request.endpoint)
+            .await
+            .map_err(store_status)?;
+        let subscriptions = self
+            .store
+            .push_subscriptions(user_id)
+            .await
+            .map_err(store_status)?;
+        Ok(Response::new(proto::PushSubscriptionsReply {
+            subscriptions: u32::try_from(subscriptions.len()).unwrap_or(u32::MAX),
+            removed,
+        }))
+    }
+
+    async fn push_public_key(
+        &self,
+        _request: Request<proto::PushPublicKeyRequest>,
+    ) -> Result<Response<proto::PushPublicKeyReply>, Status> {
+        Ok(Response::new(proto::PushPublicKeyReply {
+            public_key: self.notifier.public_key().to_owned(),
+        }))
+    }
+}

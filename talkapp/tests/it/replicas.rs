@@ -1,0 +1,675 @@
+//! Chat-service replicas as separate processes against the real PostgreSQL and RabbitMQ,
+//! with Telegram (the sandbox) in the test process: sends survive a SIGKILL exactly once
+//! and in order, and a dead replica's accounts move to the living one.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use talkapp_tg_sandbox::{Peer, Sandbox, SandboxHandle, World};
+use tokio::process::{Child, Command};
+
+use crate::helpers::{PASSWORD, SIGNING_SECRET, TestDatabase, free_port, temp_dir};
+
+fn amqp_url() -> String {
+    std::env::var("TALKAPP_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+fn redis_url() -> String {
+    std::env::var("TALKAPP_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A gateway and chat-service replicas, each its own process.
+struct Replicas {
+    environment: HashMap<String, String>,
+    processes: HashMap<String, Child>,
+    chat_ports: HashMap<String, u16>,
+    realtime_port: u16,
+    gateway_url: String,
+    client: reqwest::Client,
+}
+
+impl Replicas {
+    /// The environment every process shares: the database, the broker (queues of a
+    /// prefix of their own), the sandbox outside.
+    fn new(database_url: &str, sandbox: &SandboxHandle, admin: std::net::SocketAddr) -> Self {
+        let data_dir = temp_dir("talkapp-replicas");
+        let environment: HashMap<String, String> = HashMap::from([
+            ("TALKAPP_DATABASE__URL".into(), database_url.into()),
+            ("TALKAPP_AMQP__URL".into(), amqp_url()),
+            (
+                "TALKAPP_AMQP__PREFIX".into(),
+                format!("talkapp-it-{}", uuid::Uuid::new_v4().simple()),
+            ),
+            // The broker deletes this deployment's queues once the test is over.
+            ("TALKAPP_AMQP__QUEUE_EXPIRES_SECS".into(), "30".into()),
+            // The realtime service's event log and the gateway's tickets in Redis, under
+            // keys of this deployment's own.
+            ("TALKAPP_REDIS__URL".into(), redis_url()),
+            (
+                "TALKAPP_REDIS__PREFIX".into(),
+                format!("talkapp-it-{}", uuid::Uuid::new_v4().simple()),
+            ),
+            ("TALKAPP_AUTH__SIGNING_SECRET".into(), SIGNING_SECRET.into()),
+            (
+                "TALKAPP_TELEGRAM__SESSION_KEY".into(),
+                // base64 of 32 bytes: every replica opens every sealed session.
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into(),
+            ),
+            (
+                "TALKAPP_TELEGRAM__SANDBOX_ADDRESS".into(),
+                sandbox.addr().to_string(),
+            ),
+            (
+                "TALKAPP_TELEGRAM__SANDBOX_ADMIN_URL".into(),
+                format!("http://{admin}"),
+            ),
+            ("TALKAPP_TELEGRAM__KEEPALIVE_SECS".into(), "2".into()),
+            ("TALKAPP_DATA__DIR".into(), data_dir.display().to_string()),
+            ("TALKAPP_PROBES__INTERVAL_MS".into(), "250".into()),
+            ("TALKAPP_GATEWAY__WORKERS".into(), "1".into()),
+            ("TALKAPP_RATE_LIMIT__ENABLED".into(), "false".into()),
+            (
+                "TALKAPP_LOG__FILTER".into(),
+                std::env::var("TEST_LOG").unwrap_or_else(|_| "error".into()),
+            ),
+        ]);
+        Self {
+            environment,
+            processes: HashMap::new(),
+            chat_ports: HashMap::new(),
+            realtime_port: free_port(),
+            gateway_url: String::new(),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    fn spawn(&mut self, name: &str, role: &str, extra: &[(String, String)]) {
+        let child = Command::new(env!("CARGO_BIN_EXE_talkapp"))
+            .arg(role)
+            .env_clear()
+            .envs(&self.environment)
+            .envs(extra.iter().cloned())
+            .stdin(Stdio::null())
+            .stdout(if std::env::var_os("TEST_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("process starts");
+        self.processes.insert(name.to_owned(), child);
+    }
+
+    /// Starts chat-service replica `name` (again on its old port when restarted).
+    fn start_chat(&mut self, name: &str) {
+        let port = *self
+            .chat_ports
+            .entry(name.to_owned())
+            .or_insert_with(free_port);
+        self.spawn(
+            name,
+            "chat-service",
+            &[(
+                "TALKAPP_CHAT_SERVICE__LISTEN".into(),
+                format!("127.0.0.1:{port}"),
+            )],
+        );
+    }
+
+    /// Starts the realtime service (again on its old port when restarted).
+    fn start_realtime(&mut self) {
+        let port = self.realtime_port;
+        self.spawn(
+            "realtime",
+            "realtime-service",
+            &[(
+                "TALKAPP_REALTIME_SERVICE__LISTEN".into(),
+                format!("127.0.0.1:{port}"),
+            )],
+        );
+    }
+
+    /// Starts the gateway in front of replica `chat`.
+    fn start_gateway(&mut self, chat: &str) {
+        let port = free_port();
+        let chat_port = self.chat_ports[chat];
+        self.gateway_url = format!("http://127.0.0.1:{port}");
+        self.spawn(
+            "gateway",
+            "gateway",
+            &[
+                (
+                    "TALKAPP_GATEWAY__LISTEN".into(),
+                    format!("127.0.0.1:{port}"),
+                ),
+                (
+                    "TALKAPP_GATEWAY__CHAT_SERVICE_URL".into(),
+                    format!("http://127.0.0.1:{chat_port}"),
+                ),
+                (
+                    "TALKAPP_GATEWAY__REALTIME_SERVICE_URL".into(),
+                    format!("http://127.0.0.1:{}", self.realtime_port),
+                ),
+            ],
+        );
+    }
+
+    /// SIGKILL: no goodbye, no drain.
+    async fn kill(&mut self, name: &str) {
+        let mut child = self.processes.remove(name).expect("running");
+        child.kill().await.expect("killed");
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway_url)
+    }
+
+    async fn wait_until_serving(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(response) = self.client.get(self.url("/healthz")).send().await
+                && response.status() == 200
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the gateway never served");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Registers a user and signs in: (user id, token).
+    async fn user(&self, email: &str) -> (String, String) {
+        let registered = self
+            .client
+            .post(self.url("/auth/register"))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(registered.status(), 201);
+        let login: Value = self
+            .client
+            .post(self.url("/auth/login"))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json");
+        (
+            login["user"]["id"].as_str().expect("id").to_owned(),
+            login["access_token"].as_str().expect("token").to_owned(),
+        )
+    }
+
+    async fn post(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        // Retried while the chat service behind the gateway is (re)starting.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let response = self
+                .client
+                .post(self.url(path))
+                .bearer_auth(token)
+                .json(body)
+                .send()
+                .await
+                .expect("sent");
+            if response.status() != 503 || Instant::now() > deadline {
+                return response;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let response = self
+                .client
+                .get(self.url(path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("sent");
+            if response.status() == 200 {
+                return response.json().await.expect("json");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "GET {path}: {}",
+                response.status()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Links the sandbox account of `phone` (no 2FA) for `user`.
+    async fn link(&self, user: &(String, String), phone: &str) -> u64 {
+        let (user_id, token) = user;
+        let started: Value = self
+            .post(
+                &format!("/me/sessions/{user_id}"),
+                token,
+                &json!({"phone": phone}),
+            )
+            .await
+            .json()
+            .await
+            .expect("json");
+        let login_id = started["login_id"].as_str().expect("login id");
+        let digit = &phone[phone.len() - 5..phone.len() - 4];
+        let response = self
+            .post(
+                &format!("/me/sessions/{user_id}/login/{login_id}/code"),
+                token,
+                &json!({"code": digit.repeat(5)}),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "linked {phone}");
+        let session: Value = response.json().await.expect("json");
+        session["session_index"].as_u64().expect("index")
+    }
+
+    /// Waits until the account's chat list is cached (its host connected it).
+    async fn wait_for_chats(&self, user: &(String, String), index: u64) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let chats = self
+                .get(&format!("/me/chats/{}/{index}", user.0), &user.1)
+                .await;
+            if chats["chats"]
+                .as_array()
+                .is_some_and(|chats| !chats.is_empty())
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chats of {} never cached",
+                user.0
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+async fn sandbox_with_admin() -> (SandboxHandle, std::net::SocketAddr) {
+    let sandbox = Sandbox::start(World::demo().expect("demo world"))
+        .await
+        .expect("sandbox starts");
+    let admin = sandbox
+        .serve_admin("127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("admin api");
+    (sandbox, admin)
+}
+
+fn fault_texts_at_bob(sandbox: &SandboxHandle, alice: i64, bob: i64) -> Vec<String> {
+    sandbox.world(|world| {
+        let mut ids = world.message_ids(bob, Peer::User(alice));
+        ids.sort_unstable();
+        ids.iter()
+            .filter_map(|id| world.message_text(bob, Peer::User(alice), *id))
+            .filter(|text| text.starts_with("fault "))
+            .map(str::to_owned)
+            .collect()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_sends_survive_a_sigkill_of_the_chat_service_exactly_once_and_in_order() {
+    crate::helpers::init_test_tracing();
+    let database = TestDatabase::create().await;
+    let (sandbox, admin) = sandbox_with_admin().await;
+    let (alice, bob) = sandbox.world(|world| {
+        (
+            world.user_by_phone("9996620001").expect("alice"),
+            world.user_by_phone("9996620002").expect("bob"),
+        )
+    });
+    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
+    replicas.start_chat("chat-a");
+    replicas.start_gateway("chat-a");
+    replicas.wait_until_serving().await;
+    let user = replicas.user("fault@example.com").await;
+    let index = replicas.link(&user, "+9996620001").await;
+    replicas.wait_for_chats(&user, index).await;
+
+    // Telegram makes Alice wait: every send queues up behind the first.
+    sandbox.set_flood_wait(alice, Some(2));
+    const SENDS: usize = 300;
+    let mut jobs = Vec::with_capacity(SENDS);
+    for n in 0..SENDS {
+        let response = replicas
+            .post(
+                &format!("/me/send_message/{}/{index}", user.0),
+                &user.1,
+                &json!({
+                    "chat_id": bob,
+                    "text": format!("fault {n:03}"),
+                    "client_message_id": format!("fault-{n}"),
+                }),
+            )
+            .await;
+        assert_eq!(response.status(), 202, "send {n} accepted");
+        let job: Value = response.json().await.expect("json");
+        jobs.push(job["job_id"].as_str().expect("job id").to_owned());
+    }
+    sandbox.set_flood_wait(alice, None);
+
+    // Kill the chat service in the middle of sending.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while fault_texts_at_bob(&sandbox, alice, bob).len() < 30 {
+        assert!(Instant::now() < deadline, "sending never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    replicas.kill("chat-a").await;
+    let at_kill = fault_texts_at_bob(&sandbox, alice, bob).len();
+    assert!(at_kill < SENDS, "the kill came after everything was sent");
+
+    replicas.start_chat("chat-a");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let last = replicas
+            .get(
+                &format!("/me/message_status/{}/{index}/{}", user.0, jobs[SENDS - 1]),
+                &user.1,
+            )
+            .await;
+        if last["status"] == "sent" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not all sent after the restart: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let delivered = fault_texts_at_bob(&sandbox, alice, bob);
+    let expected: Vec<String> = (0..SENDS).map(|n| format!("fault {n:03}")).collect();
+    assert_eq!(
+        delivered, expected,
+        "every send exactly once, in the order asked (killed after {at_kill})"
+    );
+    for job in &jobs {
+        let status = replicas
+            .get(
+                &format!("/me/message_status/{}/{index}/{job}", user.0),
+                &user.1,
+            )
+            .await;
+        assert_eq!(status["status"], "sent", "{status}");
+    }
+    drop(replicas);
+    sandbox.shutdown().await;
+    database.drop_database().await;
+}
+
+/// Reads which replica (by address) holds each shard.
+async fn shard_owners(database_url: &str) -> HashMap<i16, String> {
+    let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
+        .await
+        .expect("postgres");
+    tokio::spawn(connection);
+    client
+        .query("SELECT shard, address FROM shard_owners", &[])
+        .await
+        .map(|rows| rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+        .unwrap_or_default()
+}
+
+fn shard_of(user_id: &str, index: u64) -> i16 {
+    let user = uuid::Uuid::parse_str(user_id).expect("uuid");
+    i16::try_from(talkapp_store::shard_of(
+        user,
+        u32::try_from(index).expect("small"),
+    ))
+    .expect("shard")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_replicas_accounts_move_to_the_living_one_within_ten_seconds() {
+    crate::helpers::init_test_tracing();
+    let database = TestDatabase::create().await;
+    let database_url = database.url_via("127.0.0.1:5432");
+    let (sandbox, admin) = sandbox_with_admin().await;
+    let mut replicas = Replicas::new(&database_url, &sandbox, admin);
+    replicas.start_chat("chat-a");
+    replicas.start_chat("chat-b");
+    replicas.start_gateway("chat-a");
+    replicas.wait_until_serving().await;
+    let address_of =
+        |name: &str, replicas: &Replicas| format!("http://127.0.0.1:{}", replicas.chat_ports[name]);
+
+    // Both replicas take a share of the shards.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let owners = shard_owners(&database_url).await;
+        let a = owners
+            .values()
+            .filter(|address| **address == address_of("chat-a", &replicas))
+            .count();
+        let b = owners.len() - a;
+        if owners.len() == 64 && a >= 16 && b >= 16 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "shards never shared: {a} and {b} of {}",
+            owners.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Accounts of several users, until at least one lives on each replica.
+    let phones = [
+        "+9996620001",
+        "+9996620003",
+        "+9996620004",
+        "+9996620005",
+        "+9996620006",
+        "+9996620007",
+        "+9996620008",
+        "+9996620009",
+    ];
+    let owners = shard_owners(&database_url).await;
+    let mut linked: Vec<((String, String), u64, String)> = Vec::new();
+    for (n, phone) in phones.iter().enumerate() {
+        // Half the accounts on each replica: a user's first account (index 1) lives on
+        // the shard its id hashes to, so users are registered until one falls right.
+        let wanted = address_of(if n % 2 == 0 { "chat-a" } else { "chat-b" }, &replicas);
+        let mut attempt = 0;
+        let user = loop {
+            let user = replicas
+                .user(&format!("replica{n}-{attempt}@example.com"))
+                .await;
+            if owners[&shard_of(&user.0, 1)] == wanted || attempt == 40 {
+                break user;
+            }
+            attempt += 1;
+        };
+        let index = replicas.link(&user, phone).await;
+        let host = owners[&shard_of(&user.0, index)].clone();
+        linked.push((user, index, host));
+    }
+    let on_b: Vec<&((String, String), u64, String)> = linked
+        .iter()
+        .filter(|(_, _, host)| *host == address_of("chat-b", &replicas))
+        .collect();
+    assert!(!on_b.is_empty(), "no account landed on replica b");
+    assert!(on_b.len() < linked.len(), "no account landed on replica a");
+    for (user, index, _) in &linked {
+        replicas.wait_for_chats(user, *index).await;
+    }
+
+    replicas.kill("chat-b").await;
+    let killed_at = Instant::now();
+    loop {
+        let owners = shard_owners(&database_url).await;
+        if owners.len() == 64
+            && owners
+                .values()
+                .all(|address| *address == address_of("chat-a", &replicas))
+        {
+            break;
+        }
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(10),
+            "shards not taken over within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let moved_after = killed_at.elapsed();
+
+    // The moved accounts work again: a send through each is delivered.
+    for ((user_id, token), index, _) in on_b {
+        // Every account of these is in the demo's supergroup.
+        let groups: Value = replicas
+            .get(
+                &format!("/me/chats/{user_id}/{index}?type=supergroup"),
+                token,
+            )
+            .await;
+        let chat_id = groups["chats"][0]["chat_id"]
+            .as_str()
+            .expect("a supergroup")
+            .to_owned();
+        let job: Value = replicas
+            .post(
+                &format!("/me/send_message/{user_id}/{index}"),
+                token,
+                &json!({"chat_id": chat_id, "text": "after the move"}),
+            )
+            .await
+            .json()
+            .await
+            .expect("json");
+        let job_id = job["job_id"].as_str().expect("job id");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let status = replicas
+                .get(
+                    &format!("/me/message_status/{user_id}/{index}/{job_id}"),
+                    token,
+                )
+                .await;
+            if status["status"] == "sent" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "moved account does not send: {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    eprintln!("shards moved {moved_after:?} after the kill");
+    drop(replicas);
+    sandbox.shutdown().await;
+    database.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connected_client_loses_no_event_when_the_realtime_service_or_the_gateway_dies() {
+    use futures::StreamExt as _;
+
+    crate::helpers::init_test_tracing();
+    let database = TestDatabase::create().await;
+    let (sandbox, admin) = sandbox_with_admin().await;
+    let (alice, bob) = sandbox.world(|world| {
+        (
+            world.user_by_phone("9996620001").expect("alice"),
+            world.user_by_phone("9996620002").expect("bob"),
+        )
+    });
+    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
+    replicas.start_chat("chat-a");
+    replicas.start_realtime();
+    replicas.start_gateway("chat-a");
+    replicas.wait_until_serving().await;
+    let user = replicas.user("ws-kill@example.com").await;
+    let index = replicas.link(&user, "+9996620001").await;
+    replicas.wait_for_chats(&user, index).await;
+    let path = format!("/ws/{}/{index}", user.0);
+    let mut socket =
+        crate::realtime::connect_with_token(&replicas.gateway_url, &path, &user.1).await;
+
+    // Bob writes steadily while the realtime service is killed and restarted.
+    let writer = {
+        let sandbox = sandbox.clone();
+        tokio::spawn(async move {
+            for n in 0..30 {
+                sandbox
+                    .send_message(bob, Peer::User(alice), &format!("steady {n:02}"))
+                    .expect("bob writes");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    replicas.kill("realtime").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    replicas.start_realtime();
+
+    let mut texts = Vec::new();
+    let mut last_id = 0;
+    while texts.len() < 30 {
+        let event = crate::realtime::next_event(&mut socket, Duration::from_secs(30)).await;
+        let id = event["event_id"].as_i64().expect("id");
+        assert!(id > last_id, "in order, never twice: {id} after {last_id}");
+        last_id = id;
+        if event["type"] == "message.new" {
+            texts.push(event["data"]["text"].as_str().expect("text").to_owned());
+        }
+    }
+    writer.await.expect("writer");
+    let expected: Vec<String> = (0..30).map(|n| format!("steady {n:02}")).collect();
+    assert_eq!(texts, expected, "every event exactly once, in order");
+
+    // Now the gateway dies: the client reconnects to its successor with `since`.
+    replicas.kill("gateway").await;
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(_)) = socket.next().await {}
+    })
+    .await;
+    assert!(closed.is_ok(), "the socket ends with its gateway");
+    for n in 0..5 {
+        sandbox
+            .send_message(bob, Peer::User(alice), &format!("while away {n}"))
+            .expect("bob writes");
+    }
+    replicas.start_gateway("chat-a");
+    replicas.wait_until_serving().await;
+    let mut socket = crate::realtime::connect_with_token(
+        &replicas.gateway_url,
+        &format!("{path}?since={last_id}"),
+        &user.1,
+    )
+    .await;
+    let mut away = Vec::new();
+    while away.len() < 5 {
+        let event = crate::realtime::next_event(&mut socket, Duration::from_secs(30)).await;
+        let id = event["event_id"].as_i64().expect("id");
+        assert!(id > last_id, "nothing twice across the reconnect");
+        last_id = id;
+        if event["type"] == "message.new" {
+            away.push(event["data"]["text"].as_str().expect("text").to_owned());
+        }
+    }
+    assert_eq!(
+        away,
+        (0..5)
+            .map(|n| format!("while away {n}"))
+            .collect::<Vec<_>>()
+    );
+    drop(replicas);
+    sandbox.shutdown().await;
+    database.drop_database().await;
+}

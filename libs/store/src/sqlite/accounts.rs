@@ -1,9 +1,9 @@
 //! Built-in accounts, sign-in sessions and refresh tokens.
 
 use super::{
-    AUTH_SESSION_COLUMNS, AccountStore, AuthSession, DateTime, NewUser, OptionalExtension,
-    RefreshOutcome, Result, SqliteStore, StoreError, User, UserCredentials, Utc, Uuid, async_trait,
-    auth_session_from_row, map_error, micros, params, user_from_row,
+    AUTH_SESSION_COLUMNS, AccountStore, AuthSession, CachedStatements, DateTime, NewUser,
+    OptionalExtension, RefreshOutcome, Result, SqliteStore, StoreError, User, UserCredentials, Utc,
+    Uuid, async_trait, auth_session_from_row, map_error, micros, params, user_from_row,
 };
 
 #[async_trait]
@@ -12,7 +12,7 @@ impl AccountStore for SqliteStore {
         let new_user = new_user.clone();
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "INSERT INTO users (id, email, email_normalized, password_hash, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![
@@ -41,7 +41,7 @@ impl AccountStore for SqliteStore {
         let email_normalized = email_normalized.to_owned();
         self.call(move |connection| {
             connection
-                .query_row(
+                .query_row_cached(
                     "SELECT id, email, created_at, last_sign_in_at, password_hash
                      FROM users WHERE email_normalized = ?1",
                     [email_normalized],
@@ -61,7 +61,7 @@ impl AccountStore for SqliteStore {
     async fn user_by_id(&self, user_id: Uuid) -> Result<Option<User>> {
         self.call(move |connection| {
             connection
-                .query_row(
+                .query_row_cached(
                     "SELECT id, email, created_at, last_sign_in_at FROM users WHERE id = ?1",
                     [user_id.to_string()],
                     user_from_row,
@@ -75,7 +75,7 @@ impl AccountStore for SqliteStore {
     async fn record_sign_in(&self, user_id: Uuid, at: DateTime<Utc>) -> Result<()> {
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "UPDATE users SET last_sign_in_at = ?2 WHERE id = ?1",
                     params![user_id.to_string(), micros(at)],
                 )
@@ -95,7 +95,7 @@ impl AccountStore for SqliteStore {
         self.call(move |connection| {
             let transaction = connection.transaction().map_err(map_error)?;
             transaction
-                .execute(
+                .execute_cached(
                     "INSERT INTO auth_sessions (id, user_id, created_at, last_seen_at, expires_at)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![
@@ -108,7 +108,7 @@ impl AccountStore for SqliteStore {
                 )
                 .map_err(map_error)?;
             transaction
-                .execute(
+                .execute_cached(
                     "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)",
                     params![refresh_token_hash, session.id.to_string(), micros(session.created_at)],
                 )
@@ -135,7 +135,7 @@ impl AccountStore for SqliteStore {
     async fn touch_auth_session(&self, session_id: Uuid, at: DateTime<Utc>) -> Result<()> {
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "UPDATE auth_sessions SET last_seen_at = MAX(last_seen_at, ?2) WHERE id = ?1",
                     params![session_id.to_string(), micros(at)],
                 )
@@ -154,7 +154,7 @@ impl AccountStore for SqliteStore {
         let reason = reason.to_owned();
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "UPDATE auth_sessions SET revoked_at = ?2, revoked_reason = ?3
                      WHERE id = ?1 AND revoked_at IS NULL",
                     params![session_id.to_string(), micros(at), reason],
@@ -180,7 +180,7 @@ impl AccountStore for SqliteStore {
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(map_error)?;
             let token: Option<(String, Option<i64>)> = transaction
-                .query_row(
+                .query_row_cached(
                     "SELECT session_id, spent_at FROM refresh_tokens WHERE token_hash = ?1",
                     [&presented_hash],
                     |row| Ok((row.get(0)?, row.get(1)?)),
@@ -194,7 +194,7 @@ impl AccountStore for SqliteStore {
                 .map_err(|error| StoreError::Internal(error.to_string()))?;
             if spent_at.is_some() {
                 transaction
-                    .execute(
+                    .execute_cached(
                         "UPDATE auth_sessions SET revoked_at = ?2, revoked_reason = 'refresh_token_reused'
                          WHERE id = ?1 AND revoked_at IS NULL",
                         params![session_id_text, micros(at)],
@@ -204,13 +204,13 @@ impl AccountStore for SqliteStore {
                 return Ok(RefreshOutcome::Reused { session_id });
             }
             transaction
-                .execute(
+                .execute_cached(
                     "UPDATE refresh_tokens SET spent_at = ?2 WHERE token_hash = ?1",
                     params![presented_hash, micros(at)],
                 )
                 .map_err(map_error)?;
             transaction
-                .execute(
+                .execute_cached(
                     "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)",
                     params![next_hash, session_id_text, micros(at)],
                 )
@@ -223,7 +223,7 @@ impl AccountStore for SqliteStore {
                 )
                 .map_err(map_error)?;
             transaction
-                .execute(
+                .execute_cached(
                     "UPDATE auth_sessions SET last_seen_at = MAX(last_seen_at, ?2) WHERE id = ?1",
                     params![session_id_text, micros(at)],
                 )

@@ -3,7 +3,9 @@
 
 use rusqlite::{Connection, Transaction};
 
-use super::{OptionalExtension, Result, Row, SqliteStore, async_trait, map_error, params};
+use super::{
+    CachedStatements, OptionalExtension, Result, Row, SqliteStore, async_trait, map_error, params,
+};
 use crate::{
     CachedChat, CachedMessage, CachedUser, ChatCacheStore, ChatListQuery, ChatProfile, DialogState,
     HistoryQuery, SessionKey, kind_of_chat_id,
@@ -354,7 +356,7 @@ impl ChatCacheStore for SqliteStore {
             chats.dedup();
             for chat in &chats {
                 let newest: Option<(i32, i64)> = transaction
-                    .query_row(
+                    .query_row_cached(
                         "SELECT message_id, date FROM tg_messages
                          WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3
                          ORDER BY message_id DESC LIMIT 1",
@@ -365,7 +367,7 @@ impl ChatCacheStore for SqliteStore {
                     .map_err(map_error)?;
                 if let Some((message_id, date)) = newest {
                     transaction
-                        .execute(
+                        .execute_cached(
                             "UPDATE tg_chats SET top_message_id = ?4, top_date = ?5
                              WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3
                                AND top_message_id IN (SELECT value FROM json_each(?6))",
@@ -389,7 +391,7 @@ impl ChatCacheStore for SqliteStore {
     ) -> Result<()> {
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "UPDATE tg_chats SET read_inbox_max_id = MAX(read_inbox_max_id, ?4),
                          unread_count = ?5
                      WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3",
@@ -410,7 +412,7 @@ impl ChatCacheStore for SqliteStore {
     async fn set_read_outbox(&self, key: SessionKey, chat_id: i64, max_id: i32) -> Result<()> {
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "UPDATE tg_chats SET read_outbox_max_id = MAX(read_outbox_max_id, ?4)
                      WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3",
                     params![key.user_id.to_string(), key.session_index, chat_id, max_id],
@@ -430,7 +432,7 @@ impl ChatCacheStore for SqliteStore {
     ) -> Result<()> {
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "UPDATE tg_chats SET
                          history_floor = MIN(COALESCE(history_floor, ?4), ?4),
                          history_complete = history_complete OR ?5
@@ -480,7 +482,7 @@ impl ChatCacheStore for SqliteStore {
     async fn cached_chat(&self, key: SessionKey, chat_id: i64) -> Result<Option<CachedChat>> {
         self.call(move |connection| {
             connection
-                .query_row(
+                .query_row_cached(
                     "SELECT * FROM tg_chats
                      WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3",
                     params![key.user_id.to_string(), key.session_index, chat_id],
@@ -620,7 +622,7 @@ impl ChatCacheStore for SqliteStore {
                 "DELETE FROM tg_users WHERE user_id = ?1 AND session_index = ?2",
             ] {
                 transaction
-                    .execute(sql, params![key.user_id.to_string(), key.session_index])
+                    .execute_cached(sql, params![key.user_id.to_string(), key.session_index])
                     .map_err(map_error)?;
             }
             transaction.commit().map_err(map_error)

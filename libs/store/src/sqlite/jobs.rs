@@ -1,8 +1,8 @@
 //! Send jobs. `seq` is the table's rowid, which only grows (AUTOINCREMENT).
 
 use super::{
-    DateTime, OptionalExtension, Result, Row, SqliteStore, Utc, Uuid, async_trait, map_error,
-    micros, optional_time_at, params, time_at, uuid_at,
+    CachedStatements, DateTime, OptionalExtension, Result, Row, SqliteStore, Utc, Uuid,
+    async_trait, map_error, micros, optional_time_at, params, time_at, uuid_at,
 };
 use crate::{JobCreated, JobStatus, NewSendJob, SendJob, SendJobStore, SessionKey, shard_of};
 
@@ -56,7 +56,7 @@ impl SendJobStore for SqliteStore {
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(map_error)?;
             let existing = transaction
-                .query_row(
+                .query_row_cached(
                     "SELECT * FROM send_jobs WHERE job_id = ?1
                         OR (user_id = ?2 AND session_index = ?3 AND client_message_id = ?4)",
                     params![
@@ -73,7 +73,7 @@ impl SendJobStore for SqliteStore {
                 return Ok(JobCreated::Existing(existing));
             }
             let created = transaction
-                .query_row(
+                .query_row_cached(
                     "INSERT INTO send_jobs (job_id, user_id, session_index, shard,
                          client_message_id, chat_id, text, reply_to, silent, random_id, status,
                          created_at, updated_at)
@@ -104,7 +104,7 @@ impl SendJobStore for SqliteStore {
     async fn send_job(&self, key: SessionKey, job_id: Uuid) -> Result<Option<SendJob>> {
         self.call(move |connection| {
             connection
-                .query_row(
+                .query_row_cached(
                     "SELECT * FROM send_jobs
                      WHERE job_id = ?1 AND user_id = ?2 AND session_index = ?3",
                     params![
@@ -123,7 +123,7 @@ impl SendJobStore for SqliteStore {
     async fn mark_job_published(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<()> {
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "UPDATE send_jobs SET published_at = ?2
                      WHERE job_id = ?1 AND published_at IS NULL",
                     params![job_id.to_string(), micros(at)],
@@ -177,7 +177,7 @@ impl SendJobStore for SqliteStore {
     async fn claim_job(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<Option<SendJob>> {
         self.call(move |connection| {
             connection
-                .query_row(
+                .query_row_cached(
                     "UPDATE send_jobs SET status = 'sending', attempts = attempts + 1,
                          updated_at = ?2
                      WHERE job_id = ?1 AND status IN ('queued', 'sending')
@@ -194,7 +194,7 @@ impl SendJobStore for SqliteStore {
     async fn requeue_job(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<()> {
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "UPDATE send_jobs SET status = 'queued', updated_at = ?2
                      WHERE job_id = ?1 AND status = 'sending'",
                     params![job_id.to_string(), micros(at)],
@@ -214,7 +214,7 @@ impl SendJobStore for SqliteStore {
     ) -> Result<()> {
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "UPDATE send_jobs SET status = 'sent', message_id = ?2, sent_date = ?3,
                          updated_at = ?4
                      WHERE job_id = ?1 AND status IN ('queued', 'sending')",
@@ -230,7 +230,7 @@ impl SendJobStore for SqliteStore {
         let reason = reason.to_owned();
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "UPDATE send_jobs SET status = 'failed', failure = ?2, updated_at = ?3
                      WHERE job_id = ?1 AND status IN ('queued', 'sending')",
                     params![job_id.to_string(), reason, micros(at)],

@@ -45,6 +45,34 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// Statements through the connection's statement cache: each text is parsed once, not on
+/// every call.
+trait CachedStatements {
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, map: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&Row<'_>) -> rusqlite::Result<T>;
+}
+
+impl CachedStatements for Connection {
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, map: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, map)
+    }
+}
+
+/// Distinct statement texts kept prepared (the store has fewer than this).
+const STATEMENT_CACHE: usize = 128;
+
 /// The SQLite implementation of [`Store`].
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -79,6 +107,7 @@ impl SqliteStore {
                 )
                 .map_err(map_error)?;
             migrate(&mut connection)?;
+            connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
             Ok(connection)
         })
         .await
@@ -118,7 +147,7 @@ fn migrate(connection: &mut Connection) -> Result<()> {
     let transaction = connection.transaction().map_err(map_error)?;
     for (version, name, sql) in MIGRATIONS {
         let applied: bool = transaction
-            .query_row(
+            .query_row_cached(
                 "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
                 [version],
                 |row| row.get(0),
@@ -130,7 +159,7 @@ fn migrate(connection: &mut Connection) -> Result<()> {
         tracing::info!(version, name, "applying migration");
         transaction.execute_batch(sql).map_err(map_error)?;
         transaction
-            .execute(
+            .execute_cached(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
                 params![version, name, micros(crate::now())],
             )
@@ -240,7 +269,7 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
         self.call(|connection| {
             connection
-                .query_row("SELECT 1", [], |row| row.get::<_, i64>(0))
+                .query_row_cached("SELECT 1", [], |row| row.get::<_, i64>(0))
                 .map(drop)
                 .map_err(map_error)
         })

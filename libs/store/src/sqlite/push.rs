@@ -1,7 +1,8 @@
 //! Web Push subscriptions.
 
 use super::{
-    Result, Row, SqliteStore, Uuid, async_trait, map_error, micros, params, time_at, uuid_at,
+    CachedStatements, Result, Row, SqliteStore, Uuid, async_trait, map_error, micros, params,
+    time_at, uuid_at,
 };
 use crate::{PushStore, PushSubscription};
 
@@ -21,7 +22,7 @@ impl PushStore for SqliteStore {
         let subscription = subscription.clone();
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT (user_id, endpoint) DO UPDATE
@@ -44,7 +45,7 @@ impl PushStore for SqliteStore {
         let endpoint = endpoint.to_owned();
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "DELETE FROM push_subscriptions WHERE user_id = ?1 AND endpoint = ?2",
                     params![user_id.to_string(), endpoint],
                 )

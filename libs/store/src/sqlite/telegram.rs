@@ -1,9 +1,10 @@
 //! Linked Telegram accounts and logins in progress.
 
 use super::{
-    DateTime, HostedSession, LoginState, OptionalExtension, Result, Row, SessionStatus,
-    SqliteStore, TelegramAccount, TelegramLogin, TelegramSession, TelegramStore, Utc, Uuid,
-    async_trait, invalid, map_error, micros, params, telegram_session_from_row, time_at, uuid_at,
+    CachedStatements, DateTime, HostedSession, LoginState, OptionalExtension, Result, Row,
+    SessionStatus, SqliteStore, TelegramAccount, TelegramLogin, TelegramSession, TelegramStore,
+    Utc, Uuid, async_trait, invalid, map_error, micros, params, telegram_session_from_row, time_at,
+    uuid_at,
 };
 
 fn hosted_session_from_row(row: &Row<'_>) -> rusqlite::Result<HostedSession> {
@@ -46,7 +47,7 @@ impl TelegramStore for SqliteStore {
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(map_error)?;
             let session_index: u32 = transaction
-                .query_row(
+                .query_row_cached(
                     "INSERT INTO session_index_counters (user_id, last_index) VALUES (?1, 1)
                      ON CONFLICT (user_id) DO UPDATE SET last_index = last_index + 1
                      RETURNING last_index",
@@ -55,7 +56,7 @@ impl TelegramStore for SqliteStore {
                 )
                 .map_err(map_error)?;
             transaction
-                .execute(
+                .execute_cached(
                     "INSERT INTO telegram_sessions
                          (user_id, session_index, telegram_user_id, first_name, last_name, username,
                           phone, status, linked_at, sealed_session, shard, status_changed_at)
@@ -110,7 +111,7 @@ impl TelegramStore for SqliteStore {
     ) -> Result<Option<HostedSession>> {
         self.call(move |connection| {
             connection
-                .query_row(
+                .query_row_cached(
                     "SELECT * FROM telegram_sessions WHERE user_id = ?1 AND session_index = ?2",
                     params![user_id.to_string(), session_index],
                     hosted_session_from_row,
@@ -151,7 +152,7 @@ impl TelegramStore for SqliteStore {
         let sealed_session = sealed_session.map(<[u8]>::to_vec);
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "UPDATE telegram_sessions SET sealed_session = ?3
                      WHERE user_id = ?1 AND session_index = ?2",
                     params![user_id.to_string(), session_index, sealed_session],
@@ -171,7 +172,7 @@ impl TelegramStore for SqliteStore {
     ) -> Result<bool> {
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "UPDATE telegram_sessions SET status = ?3, status_changed_at = ?4
                      WHERE user_id = ?1 AND session_index = ?2",
                     params![
@@ -190,7 +191,7 @@ impl TelegramStore for SqliteStore {
     async fn unlink_telegram_session(&self, user_id: Uuid, session_index: u32) -> Result<bool> {
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "DELETE FROM telegram_sessions WHERE user_id = ?1 AND session_index = ?2",
                     params![user_id.to_string(), session_index],
                 )
@@ -204,7 +205,7 @@ impl TelegramStore for SqliteStore {
         let login = login.clone();
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "INSERT INTO telegram_logins
                          (login_id, user_id, phone, phone_code_hash, sealed_session, state,
                           attempts, created_at, expires_at)
@@ -230,7 +231,7 @@ impl TelegramStore for SqliteStore {
     async fn telegram_login(&self, login_id: Uuid) -> Result<Option<TelegramLogin>> {
         self.call(move |connection| {
             connection
-                .query_row(
+                .query_row_cached(
                     "SELECT * FROM telegram_logins WHERE login_id = ?1",
                     [login_id.to_string()],
                     login_from_row,
@@ -244,7 +245,7 @@ impl TelegramStore for SqliteStore {
     async fn record_login_attempt(&self, login_id: Uuid) -> Result<Option<u32>> {
         self.call(move |connection| {
             connection
-                .query_row(
+                .query_row_cached(
                     "UPDATE telegram_logins SET attempts = attempts + 1 WHERE login_id = ?1
                      RETURNING attempts",
                     [login_id.to_string()],
@@ -265,7 +266,7 @@ impl TelegramStore for SqliteStore {
         let sealed_session = sealed_session.to_vec();
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "UPDATE telegram_logins SET state = ?2, sealed_session = ?3 WHERE login_id = ?1",
                     params![login_id.to_string(), state.as_str(), sealed_session],
                 )
@@ -278,7 +279,7 @@ impl TelegramStore for SqliteStore {
     async fn delete_telegram_login(&self, login_id: Uuid) -> Result<()> {
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "DELETE FROM telegram_logins WHERE login_id = ?1",
                     [login_id.to_string()],
                 )
@@ -291,7 +292,7 @@ impl TelegramStore for SqliteStore {
     async fn delete_expired_telegram_logins(&self, now: DateTime<Utc>) -> Result<u64> {
         self.call(move |connection| {
             connection
-                .execute(
+                .execute_cached(
                     "DELETE FROM telegram_logins WHERE expires_at <= ?1",
                     [micros(now)],
                 )
@@ -305,7 +306,7 @@ impl TelegramStore for SqliteStore {
         let count = i64::from(count.max(1));
         self.call(move |connection| {
             connection
-                .query_row(
+                .query_row_cached(
                     "UPDATE telegram_sessions SET last_event_id = last_event_id + ?3
                      WHERE user_id = ?1 AND session_index = ?2
                      RETURNING last_event_id",

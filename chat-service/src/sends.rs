@@ -180,14 +180,20 @@ impl Sends {
                 job
             }
         };
-        publish(self.store.as_ref(), self.queue.as_ref(), &job).await;
+        if publish(self.queue.as_ref(), &job).await {
+            // Bookkeeping off the reply's path: should it be lost, the relay publishes
+            // the job again, which its worker takes as a no-op.
+            let store = Arc::clone(&self.store);
+            let job_id = job.job.job_id;
+            tokio::spawn(async move { mark_published(store.as_ref(), job_id).await });
+        }
         Ok(job)
     }
 }
 
-/// Announces a job on its shard's queue and records the broker's confirmation. A failure
+/// Announces a job on its shard's queue; `true` once the broker confirmed it. A failure
 /// is logged and left to the relay: the job is safe in the store.
-async fn publish(store: &dyn Store, queue: &dyn JobQueue, job: &SendJob) {
+async fn publish(queue: &dyn JobQueue, job: &SendJob) -> bool {
     let key = job.job.key;
     let message = JobMessage {
         job_id: job.job.job_id,
@@ -195,21 +201,22 @@ async fn publish(store: &dyn Store, queue: &dyn JobQueue, job: &SendJob) {
         session_index: key.session_index,
     };
     let Ok(body) = serde_json::to_vec(&message) else {
-        return;
+        return false;
     };
     let shard = talkapp_store::shard_of(key.user_id, key.session_index);
     match queue.publish(shard, &body).await {
-        Ok(()) => {
-            if let Err(error) = store
-                .mark_job_published(job.job.job_id, talkapp_store::now())
-                .await
-            {
-                tracing::warn!(%error, job_id = %job.job.job_id, "cannot record the publish");
-            }
-        }
+        Ok(()) => true,
         Err(error) => {
             tracing::warn!(%error, job_id = %job.job.job_id, "job not published yet; the relay will");
+            false
         }
+    }
+}
+
+/// Records the broker's confirmation of a job's publish (so the relay leaves it alone).
+async fn mark_published(store: &dyn Store, job_id: Uuid) {
+    if let Err(error) = store.mark_job_published(job_id, talkapp_store::now()).await {
+        tracing::warn!(%error, %job_id, "cannot record the publish");
     }
 }
 
@@ -409,7 +416,9 @@ impl SendWorker {
             match self.store.unpublished_jobs(&[shard], before, 500).await {
                 Ok(jobs) => {
                     for job in jobs {
-                        publish(self.store.as_ref(), self.queue.as_ref(), &job).await;
+                        if publish(self.queue.as_ref(), &job).await {
+                            mark_published(self.store.as_ref(), job.job.job_id).await;
+                        }
                     }
                 }
                 Err(error) => tracing::debug!(%error, shard, "relay cannot read the store"),

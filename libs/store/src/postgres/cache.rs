@@ -88,6 +88,21 @@ const UPSERT_DIALOG: &str = "
         archived = $10, muted_until = $11
     WHERE user_id = $1 AND session_index = $2 AND chat_id = $3";
 
+/// A transaction of cache writes, committed without waiting for the WAL flush: the cache
+/// is rebuilt from Telegram, and the synchronous commits that follow (the account's
+/// update state, jobs, event ids) flush the WAL up to and including these anyway, so
+/// a crash can lose only cache rows whose updates Telegram gives again.
+async fn cache_transaction(
+    client: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>> {
+    let transaction = client.transaction().await.map_err(map_error)?;
+    transaction
+        .batch_execute("SET LOCAL synchronous_commit = off")
+        .await
+        .map_err(map_error)?;
+    Ok(transaction)
+}
+
 #[async_trait]
 impl ChatCacheStore for PostgresStore {
     async fn upsert_chat_profiles(&self, key: SessionKey, chats: &[ChatProfile]) -> Result<()> {
@@ -96,7 +111,7 @@ impl ChatCacheStore for PostgresStore {
         }
         let index = index(key)?;
         let mut client = self.client().await?;
-        let transaction = client.transaction().await.map_err(map_error)?;
+        let transaction = cache_transaction(&mut client).await?;
         let statement = transaction
             .prepare_cached(UPSERT_PROFILE)
             .await
@@ -135,7 +150,7 @@ impl ChatCacheStore for PostgresStore {
         }
         let index = index(key)?;
         let mut client = self.client().await?;
-        let transaction = client.transaction().await.map_err(map_error)?;
+        let transaction = cache_transaction(&mut client).await?;
         let profile = transaction
             .prepare_cached(UPSERT_PROFILE)
             .await
@@ -193,7 +208,7 @@ impl ChatCacheStore for PostgresStore {
         }
         let index = index(key)?;
         let mut client = self.client().await?;
-        let transaction = client.transaction().await.map_err(map_error)?;
+        let transaction = cache_transaction(&mut client).await?;
         let statement = transaction
             .prepare_cached(
                 "INSERT INTO tg_users (user_id, session_index, tg_user_id, first_name, last_name,
@@ -239,7 +254,7 @@ impl ChatCacheStore for PostgresStore {
         }
         let index = index(key)?;
         let mut client = self.client().await?;
-        let transaction = client.transaction().await.map_err(map_error)?;
+        let transaction = cache_transaction(&mut client).await?;
         // `xmax = 0` holds for a freshly inserted row, not for an updated one.
         let upsert = transaction
             .prepare_cached(
@@ -332,7 +347,7 @@ impl ChatCacheStore for PostgresStore {
         }
         let index = index(key)?;
         let mut client = self.client().await?;
-        let transaction = client.transaction().await.map_err(map_error)?;
+        let transaction = cache_transaction(&mut client).await?;
         let rows = match chat_id {
             Some(chat_id) => transaction
                 .query(

@@ -133,7 +133,12 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
         let request = request.into_inner();
         let step = self
             .service
-            .submit_login_code(&request.user_id, &request.login_id, &request.code)
+            .submit_login_code(
+                &request.user_id,
+                &request.login_id,
+                &request.phone,
+                &request.code,
+            )
             .await
             .map_err(to_status)?;
         Ok(Response::new(to_proto_step(step)))
@@ -146,7 +151,12 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
         let request = request.into_inner();
         let step = self
             .service
-            .submit_login_password(&request.user_id, &request.login_id, &request.password)
+            .submit_login_password(
+                &request.user_id,
+                &request.login_id,
+                &request.phone,
+                &request.password,
+            )
             .await
             .map_err(to_status)?;
         Ok(Response::new(to_proto_step(step)))

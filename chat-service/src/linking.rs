@@ -208,6 +208,16 @@ impl Linking {
         })
     }
 
+    /// The id of the user's newest pending login of `phone`.
+    pub async fn login_by_phone(&self, user_id: Uuid, phone: &str) -> Result<Uuid, LinkError> {
+        let phone = normalize_phone(phone)?;
+        self.store
+            .latest_telegram_login_by_phone(user_id, &phone)
+            .await?
+            .map(|login| login.login_id)
+            .ok_or(LinkError::LoginNotFound)
+    }
+
     /// The user's live login at `expected` step, counting this try.
     async fn pending(
         &self,

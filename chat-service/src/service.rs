@@ -199,31 +199,48 @@ impl ChatService {
         Ok(self.linking.start(user_id, phone).await?)
     }
 
-    /// Checks a login code; connects the account when it is linked.
+    /// The login named by its id or, when `login_id` is empty, by its phone.
+    async fn login_named(
+        &self,
+        user_id: Uuid,
+        login_id: &str,
+        phone: &str,
+    ) -> Result<Uuid, ChatError> {
+        if login_id.is_empty() && !phone.is_empty() {
+            return Ok(self.linking.login_by_phone(user_id, phone).await?);
+        }
+        parse_uuid("login_id", login_id)
+    }
+
+    /// Checks a login code (of the login `login_id`, or of the newest login of `phone`
+    /// when `login_id` is empty); connects the account when it is linked.
     #[tracing::instrument(skip_all)]
     pub async fn submit_login_code(
         &self,
         user_id: &str,
         login_id: &str,
+        phone: &str,
         code: &str,
     ) -> Result<LinkStep, ChatError> {
         let user_id = parse_uuid("user_id", user_id)?;
-        let login_id = parse_uuid("login_id", login_id)?;
+        let login_id = self.login_named(user_id, login_id, phone).await?;
         let step = self.linking.submit_code(user_id, login_id, code).await?;
         self.connect_if_linked(&step).await?;
         Ok(step)
     }
 
-    /// Checks a 2FA password; connects the account.
+    /// Checks a 2FA password (login named as for `submit_login_code`); connects the
+    /// account.
     #[tracing::instrument(skip_all)]
     pub async fn submit_login_password(
         &self,
         user_id: &str,
         login_id: &str,
+        phone: &str,
         password: &str,
     ) -> Result<LinkStep, ChatError> {
         let user_id = parse_uuid("user_id", user_id)?;
-        let login_id = parse_uuid("login_id", login_id)?;
+        let login_id = self.login_named(user_id, login_id, phone).await?;
         let step = self
             .linking
             .submit_password(user_id, login_id, password)

@@ -157,6 +157,7 @@ impl ServiceClients {
                 user_id: user_id.to_string(),
                 login_id: login_id.to_owned(),
                 code: code.to_owned(),
+                phone: String::new(),
             })
             .await?;
         Ok(response.into_inner())
@@ -176,6 +177,48 @@ impl ServiceClients {
                 user_id: user_id.to_string(),
                 login_id: login_id.to_owned(),
                 password: password.to_owned(),
+                phone: String::new(),
+            })
+            .await?;
+        Ok(response.into_inner())
+    }
+
+    /// Checks a login code of the user's newest pending login of `phone` (for clients
+    /// that name a login by its phone).
+    pub async fn submit_login_code_by_phone(
+        &self,
+        user_id: Uuid,
+        phone: &str,
+        code: &str,
+    ) -> Result<chat::LoginStepResponse, ApiError> {
+        let response = self
+            .chat
+            .clone()
+            .submit_login_code(chat::SubmitLoginCodeRequest {
+                user_id: user_id.to_string(),
+                login_id: String::new(),
+                code: code.to_owned(),
+                phone: phone.to_owned(),
+            })
+            .await?;
+        Ok(response.into_inner())
+    }
+
+    /// Checks a 2FA password of the user's newest pending login of `phone`.
+    pub async fn submit_login_password_by_phone(
+        &self,
+        user_id: Uuid,
+        phone: &str,
+        password: &str,
+    ) -> Result<chat::LoginStepResponse, ApiError> {
+        let response = self
+            .chat
+            .clone()
+            .submit_login_password(chat::SubmitLoginPasswordRequest {
+                user_id: user_id.to_string(),
+                login_id: String::new(),
+                password: password.to_owned(),
+                phone: phone.to_owned(),
             })
             .await?;
         Ok(response.into_inner())

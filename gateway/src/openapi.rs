@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::{FieldError, Problem};
-use crate::routes::{auth, chats, health, linking, push, sessions, ws};
+use crate::routes::{auth, chats, compat, health, linking, push, sessions, ws};
 
 /// The whole REST API.
 #[derive(OpenApi)]
@@ -42,6 +42,15 @@ use crate::routes::{auth, chats, health, linking, push, sessions, ws};
         push::subscribe,
         push::unsubscribe,
         push::vapid_public_key,
+        compat::login::start_login,
+        compat::login::verify_code,
+        compat::login::verify_password,
+        compat::accounts::list_accounts,
+        compat::accounts::delete_account,
+        compat::accounts::delete_all_accounts,
+        compat::chat_lists::private_chats,
+        compat::chat_lists::groups,
+        compat::messages::messages,
     ),
     components(schemas(
         Problem,
@@ -84,6 +93,23 @@ use crate::routes::{auth, chats, health, linking, push, sessions, ws};
         push::OldPushSubscription,
         push::PushSubscriptions,
         push::VapidPublicKey,
+        compat::login::StartLoginIn,
+        compat::login::VerifyCodeIn,
+        compat::login::VerifyPasswordIn,
+        compat::login::LoginStartedOut,
+        compat::login::LoginStepOut,
+        compat::accounts::TelegramAccountsOut,
+        compat::accounts::TelegramAccountOut,
+        compat::accounts::LogoutOneOut,
+        compat::accounts::LogoutAllOut,
+        compat::accounts::LogoutResultOut,
+        compat::chat_lists::PrivateChatsOut,
+        compat::chat_lists::PrivateChatOut,
+        compat::chat_lists::GroupsOut,
+        compat::chat_lists::GroupOut,
+        compat::messages::MessagesOut,
+        compat::messages::MessageOut,
+        compat::messages::FromUserOut,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -93,6 +119,7 @@ use crate::routes::{auth, chats, health, linking, push, sessions, ws};
         (name = "chats", description = "Chats, history and sending, per linked account"),
         (name = "realtime", description = "The WebSocket of events, and push notifications"),
         (name = "health", description = "Liveness, readiness, metrics"),
+        (name = "torextalkweb", description = "TorexTalkWeb compatibility: the legacy backend's paths and JSON shapes for the unchanged frontend (docs/compat/torextalkweb-contract.md); the caller is the token's user, errors are problem+json"),
     )
 )]
 pub struct ApiDoc;

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod chats;
+pub mod compat;
 pub mod docs;
 pub mod health;
 pub mod linking;
@@ -13,6 +14,9 @@ use actix_web::web;
 
 /// Registers every route.
 pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
+    // TorexTalkWeb compatibility first: actix matches in registration order and
+    // `/me/chats/{chat_id}/messages` must win over `/me/chats/{user_id}/{session_index}`.
+    compat::configure(config);
     // `web::resource` answers 405 for a known path with an unserved method.
     config
         .service(web::resource("/healthz").get(health::healthz))

@@ -165,6 +165,14 @@ pub trait TelegramStore: Send + Sync {
     /// A pending login by id.
     async fn telegram_login(&self, login_id: Uuid) -> Result<Option<TelegramLogin>>;
 
+    /// The user's newest pending login of `phone` (digits only), for clients that name
+    /// a login by its phone instead of its id (the TorexTalkWeb compatibility routes).
+    async fn latest_telegram_login_by_phone(
+        &self,
+        user_id: Uuid,
+        phone: &str,
+    ) -> Result<Option<TelegramLogin>>;
+
     /// Counts one more try of a pending login and returns the new count; `None` when the
     /// login is gone. Atomic, so concurrent tries cannot exceed the limit unnoticed.
     async fn record_login_attempt(&self, login_id: Uuid) -> Result<Option<u32>>;

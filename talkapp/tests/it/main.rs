@@ -12,3 +12,4 @@ mod realtime;
 mod replicas;
 mod split_mode;
 mod supabase;
+mod torextalkweb;

@@ -242,6 +242,25 @@ impl TelegramStore for PostgresStore {
             .transpose()
     }
 
+    async fn latest_telegram_login_by_phone(
+        &self,
+        user_id: Uuid,
+        phone: &str,
+    ) -> Result<Option<TelegramLogin>> {
+        let client = self.client().await?;
+        client
+            .query_opt(
+                "SELECT * FROM telegram_logins WHERE user_id = $1 AND phone = $2
+                 ORDER BY created_at DESC LIMIT 1",
+                &[&user_id, &phone],
+            )
+            .await
+            .map_err(map_error)?
+            .as_ref()
+            .map(login_from_row)
+            .transpose()
+    }
+
     async fn record_login_attempt(&self, login_id: Uuid) -> Result<Option<u32>> {
         let client = self.client().await?;
         let row = client

@@ -242,6 +242,26 @@ impl TelegramStore for SqliteStore {
         .await
     }
 
+    async fn latest_telegram_login_by_phone(
+        &self,
+        user_id: Uuid,
+        phone: &str,
+    ) -> Result<Option<TelegramLogin>> {
+        let phone = phone.to_owned();
+        self.call(move |connection| {
+            connection
+                .query_row(
+                    "SELECT * FROM telegram_logins WHERE user_id = ?1 AND phone = ?2
+                     ORDER BY created_at DESC LIMIT 1",
+                    params![user_id.to_string(), phone],
+                    login_from_row,
+                )
+                .optional()
+                .map_err(map_error)
+        })
+        .await
+    }
+
     async fn record_login_attempt(&self, login_id: Uuid) -> Result<Option<u32>> {
         self.call(move |connection| {
             connection

@@ -907,6 +907,34 @@ pub(crate) async fn a_pending_login_round_trips_counts_attempts_and_advances(
         store.telegram_login(login.login_id).await.expect("read"),
         Some(login.clone())
     );
+    // Named by its phone: the user's newest login of that phone, nobody else's.
+    let mut newer = pending_login(login.user_id, TimeDelta::minutes(10));
+    newer.created_at = login.created_at + TimeDelta::seconds(1);
+    store.create_telegram_login(&newer).await.expect("create");
+    let by_phone = |user_id: Uuid, phone: &'static str| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .latest_telegram_login_by_phone(user_id, phone)
+                .await
+                .expect("read")
+                .map(|found| found.login_id)
+        }
+    };
+    assert_eq!(
+        by_phone(login.user_id, "9996620001").await,
+        Some(newer.login_id)
+    );
+    assert_eq!(by_phone(login.user_id, "9996620002").await, None);
+    assert_eq!(by_phone(Uuid::new_v4(), "9996620001").await, None);
+    store
+        .delete_telegram_login(newer.login_id)
+        .await
+        .expect("delete");
+    assert_eq!(
+        by_phone(login.user_id, "9996620001").await,
+        Some(login.login_id)
+    );
     assert_eq!(
         store
             .record_login_attempt(login.login_id)

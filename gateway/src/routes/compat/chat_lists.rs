@@ -1,0 +1,217 @@
+//! Private chats and groups of one of the caller's accounts (contract §5), from TalkApp's
+//! cache of the account (no Telegram round trip).
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use talkapp_proto::chat::v1 as chat;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{CompatError, account_index, field_error, id_number, non_empty, session_ref};
+use crate::auth::extract::Caller;
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// The avatar path the legacy backend sends when it has no photo file; `photo_url` may not
+/// be null in the contract.
+// TODO(media): real avatar URLs come with `/me/download_media` (media download work);
+// until then every chat gets this path, which (as before) does not resolve.
+pub const DEFAULT_AVATAR: &str = "/media/avatars/default.jpg";
+
+/// Chat list size.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DialogQuery {
+    /// 1 to 100 (default 10).
+    pub dialog_limit: Option<u32>,
+}
+
+/// A private chat.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PrivateChatOut {
+    /// The other user's Telegram id (= chat id, positive).
+    pub id: i64,
+    /// Their name; null when empty (deleted accounts).
+    pub full_name: Option<String>,
+    /// Username without `@`.
+    pub username: Option<String>,
+    /// `online`, `offline`, `recently`, `last_week`, `last_month`, `long_ago` or null.
+    // TODO: the chat cache keeps no user status (it only flows by as real-time events),
+    // so this is null and `is_online` false for now.
+    pub last_seen: Option<String>,
+    /// Online now.
+    pub is_online: bool,
+    /// The chat has a photo.
+    pub has_photo: bool,
+    /// Root-relative avatar URL (see [`DEFAULT_AVATAR`]).
+    pub photo_url: String,
+    /// Telegram Premium (not cached: always false).
+    pub is_premium: bool,
+    /// Emoji status sticker URL (none yet: null).
+    pub emoji_url: Option<String>,
+}
+
+/// A group or supergroup.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupOut {
+    /// Negative chat id (`-N` groups, `-100…` supergroups).
+    pub id: i64,
+    /// Title.
+    pub title: String,
+    /// Public username.
+    pub username: Option<String>,
+    /// Members, 0 when unknown.
+    pub member_count: i32,
+    /// Members online.
+    // TODO: only Telegram knows (GetChat asks it per chat, too slow for a list): 0, which
+    // the legacy backend also answered whenever it could not tell.
+    pub online_count: i32,
+    /// The group has a photo.
+    pub has_photo: bool,
+    /// Root-relative avatar URL (see [`DEFAULT_AVATAR`]).
+    pub photo_url: String,
+}
+
+/// `GET /me/private_chats/{session_index}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PrivateChatsOut {
+    /// Always `true`.
+    pub ok: bool,
+    /// `items.len()`.
+    pub count: usize,
+    /// Pinned first, then newest activity first.
+    pub items: Vec<PrivateChatOut>,
+}
+
+/// `GET /me/groups/{session_index}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupsOut {
+    /// Always `true`.
+    pub ok: bool,
+    /// `items.len()`.
+    pub count: usize,
+    /// Pinned first, then newest activity first.
+    pub items: Vec<GroupOut>,
+}
+
+fn dialog_limit(query: &DialogQuery) -> Result<u32, ApiError> {
+    match query.dialog_limit {
+        None => Ok(10),
+        Some(limit) if (1..=100).contains(&limit) => Ok(limit),
+        Some(_) => Err(field_error("dialog_limit", "must be 1 to 100")),
+    }
+}
+
+/// Up to `limit` chats of each of `kinds`, pinned first then by newest activity.
+async fn chats_of_kinds(
+    state: &AppState,
+    session: &chat::SessionRef,
+    kinds: &[&str],
+    limit: u32,
+) -> Result<Vec<chat::Chat>, ApiError> {
+    let replies = futures::future::try_join_all(kinds.iter().map(|kind| {
+        state.services.list_chats(chat::ListChatsRequest {
+            session: Some(session.clone()),
+            kind: (*kind).to_owned(),
+            archived: String::new(),
+            cursor: String::new(),
+            limit,
+        })
+    }))
+    .await?;
+    let mut chats: Vec<chat::Chat> = replies.into_iter().flat_map(|reply| reply.chats).collect();
+    if kinds.len() > 1 {
+        // RFC 3339 UTC strings of one format order as their times.
+        chats.sort_by(|a, b| {
+            b.pinned
+                .cmp(&a.pinned)
+                .then_with(|| b.last_activity.cmp(&a.last_activity))
+        });
+    }
+    chats.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(chats)
+}
+
+/// The account's private chats (bots included: TalkApp does not tell them apart yet).
+#[utoipa::path(get, path = "/me/private_chats/{session_index}", tag = "torextalkweb",
+    params(
+        ("session_index" = String, Path, description = "The account `index` from `/me/telegrams`"),
+        DialogQuery,
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = PrivateChatsOut),
+        (status = 404, description = "`not_found`: the caller has no such account", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %caller.0.user_id))]
+pub async fn private_chats(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<DialogQuery>,
+) -> Result<HttpResponse, CompatError> {
+    let index = account_index("session_index", &path)?;
+    let limit = dialog_limit(&query)?;
+    let session = session_ref(caller.0.user_id, index);
+    let chats = chats_of_kinds(&state, &session, &["private"], limit).await?;
+    let items: Vec<PrivateChatOut> = chats
+        .into_iter()
+        .map(|chat| PrivateChatOut {
+            id: id_number(&chat.chat_id),
+            full_name: non_empty(chat.title),
+            username: non_empty(chat.username),
+            last_seen: None,
+            is_online: false,
+            has_photo: !chat.photo_id.is_empty(),
+            photo_url: DEFAULT_AVATAR.to_owned(),
+            is_premium: false,
+            emoji_url: None,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(PrivateChatsOut {
+        ok: true,
+        count: items.len(),
+        items,
+    }))
+}
+
+/// The account's groups and supergroups (channels left out).
+#[utoipa::path(get, path = "/me/groups/{session_index}", tag = "torextalkweb",
+    params(
+        ("session_index" = String, Path, description = "The account `index` from `/me/telegrams`"),
+        DialogQuery,
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = GroupsOut),
+        (status = 404, description = "`not_found`: the caller has no such account", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %caller.0.user_id))]
+pub async fn groups(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<DialogQuery>,
+) -> Result<HttpResponse, CompatError> {
+    let index = account_index("session_index", &path)?;
+    let limit = dialog_limit(&query)?;
+    let session = session_ref(caller.0.user_id, index);
+    let chats = chats_of_kinds(&state, &session, &["group", "supergroup"], limit).await?;
+    let items: Vec<GroupOut> = chats
+        .into_iter()
+        .map(|chat| GroupOut {
+            id: id_number(&chat.chat_id),
+            title: chat.title,
+            username: non_empty(chat.username),
+            member_count: chat.members_count.max(0),
+            online_count: 0,
+            has_photo: !chat.photo_id.is_empty(),
+            photo_url: DEFAULT_AVATAR.to_owned(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(GroupsOut {
+        ok: true,
+        count: items.len(),
+        items,
+    }))
+}

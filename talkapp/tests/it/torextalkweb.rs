@@ -579,3 +579,50 @@ async fn message_queries_are_validated_and_posts_get_a_from_user() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_torextalkweb_routes() {
+    let app = spawn_app().await;
+    let document: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    for (path, method) in [
+        ("/start_login", "post"),
+        ("/verify_code", "post"),
+        ("/verify_password", "post"),
+        ("/me/telegrams", "get"),
+        ("/me/telegrams", "delete"),
+        ("/me/telegrams/{index}", "delete"),
+        ("/me/private_chats/{session_index}", "get"),
+        ("/me/groups/{session_index}", "get"),
+        ("/me/chats/{chat_id}/messages", "get"),
+    ] {
+        let operation = &document["paths"][path][method];
+        assert_eq!(
+            operation["tags"],
+            json!(["torextalkweb"]),
+            "{method} {path}"
+        );
+    }
+    let schemas = &document["components"]["schemas"];
+    assert_eq!(
+        schemas["TelegramAccountOut"]["properties"]["index"]["type"],
+        "string"
+    );
+    assert!(schemas["MessageOut"]["properties"]["from_user"].is_object());
+    assert!(
+        document["paths"]
+            .as_object()
+            .expect("paths")
+            .keys()
+            .all(|path| path != "/me/download_media"),
+        "media download is another piece of work"
+    );
+    app.stop().await;
+}

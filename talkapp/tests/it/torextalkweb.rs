@@ -439,6 +439,13 @@ async fn messages_come_newest_first_paged_by_offset_with_from_user() {
         .expect("a message of Bob");
     assert_eq!(bob_says["from_user"]["first_name"], "Bob Sandbox");
     assert_eq!(messages[0]["text"], "Call me when you can.");
+    // The two newest (from Bob) are unread; everything before was read on both sides.
+    assert_eq!(messages[0]["is_read"], false);
+    assert_eq!(messages[1]["is_read"], false);
+    assert!(
+        messages[2..].iter().all(|m| m["is_read"] == true),
+        "{messages:?}"
+    );
     assert!(messages[0]["caption"].is_null());
     assert!(messages[0]["media_type"].is_null());
 
@@ -576,6 +583,30 @@ async fn message_queries_are_validated_and_posts_get_a_from_user() {
         assert_eq!(post["chat_type"], "channel");
         assert!(post["from_user"]["id"].is_i64(), "{post}");
         assert_eq!(post["from_user"]["first_name"], "Sandbox News", "{post}");
+    }
+
+    // Supergroup messages say so (the frontend groups them by sender).
+    let groups = app.get_json("/me/groups/1?dialog_limit=100", token).await;
+    let lounge = groups["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|item| item["title"] == "Sandbox Lounge")
+        .expect("lounge")["id"]
+        .as_i64()
+        .expect("id");
+    let page = app
+        .get_json(
+            &format!("/me/chats/{lounge}/messages?limit=10&session_index=1"),
+            token,
+        )
+        .await;
+    let messages = page["messages"].as_array().expect("messages");
+    assert_eq!(messages.len(), 10);
+    for message in messages {
+        assert_eq!(message["chat_type"], "supergroup");
+        assert!(message["from_user"]["id"].is_i64(), "{message}");
+        assert!(message["from_user"]["first_name"].is_string(), "{message}");
     }
     app.stop().await;
 }

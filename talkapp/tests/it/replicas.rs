@@ -22,19 +22,24 @@ fn redis_url() -> String {
 }
 
 /// A gateway and chat-service replicas, each its own process.
-struct Replicas {
+pub(crate) struct Replicas {
     environment: HashMap<String, String>,
     processes: HashMap<String, Child>,
     chat_ports: HashMap<String, u16>,
     realtime_port: u16,
-    gateway_url: String,
+    /// The gateway requests go to.
+    pub(crate) gateway_url: String,
     client: reqwest::Client,
 }
 
 impl Replicas {
     /// The environment every process shares: the database, the broker (queues of a
     /// prefix of their own), the sandbox outside.
-    fn new(database_url: &str, sandbox: &SandboxHandle, admin: std::net::SocketAddr) -> Self {
+    pub(crate) fn new(
+        database_url: &str,
+        sandbox: &SandboxHandle,
+        admin: std::net::SocketAddr,
+    ) -> Self {
         let data_dir = temp_dir("talkapp-replicas");
         let environment: HashMap<String, String> = HashMap::from([
             ("TALKAPP_DATABASE__URL".into(), database_url.into()),
@@ -106,7 +111,7 @@ impl Replicas {
     }
 
     /// Starts chat-service replica `name` (again on its old port when restarted).
-    fn start_chat(&mut self, name: &str) {
+    pub(crate) fn start_chat(&mut self, name: &str) {
         let port = *self
             .chat_ports
             .entry(name.to_owned())
@@ -136,11 +141,15 @@ impl Replicas {
 
     /// Starts the gateway in front of replica `chat`.
     fn start_gateway(&mut self, chat: &str) {
+        self.gateway_url = self.start_gateway_named("gateway", chat);
+    }
+
+    /// Starts gateway process `name` in front of replica `chat`; returns its URL.
+    pub(crate) fn start_gateway_named(&mut self, name: &str, chat: &str) -> String {
         let port = free_port();
         let chat_port = self.chat_ports[chat];
-        self.gateway_url = format!("http://127.0.0.1:{port}");
         self.spawn(
-            "gateway",
+            name,
             "gateway",
             &[
                 (
@@ -157,6 +166,7 @@ impl Replicas {
                 ),
             ],
         );
+        format!("http://127.0.0.1:{port}")
     }
 
     /// SIGKILL: no goodbye, no drain.
@@ -169,7 +179,7 @@ impl Replicas {
         format!("{}{path}", self.gateway_url)
     }
 
-    async fn wait_until_serving(&self) {
+    pub(crate) async fn wait_until_serving(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(response) = self.client.get(self.url("/healthz")).send().await
@@ -183,7 +193,7 @@ impl Replicas {
     }
 
     /// Registers a user and signs in: (user id, token).
-    async fn user(&self, email: &str) -> (String, String) {
+    pub(crate) async fn user(&self, email: &str) -> (String, String) {
         let registered = self
             .client
             .post(self.url("/auth/register"))
@@ -208,7 +218,7 @@ impl Replicas {
         )
     }
 
-    async fn post(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+    pub(crate) async fn post(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
         // Retried while the chat service behind the gateway is (re)starting.
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -227,7 +237,7 @@ impl Replicas {
         }
     }
 
-    async fn get(&self, path: &str, token: &str) -> Value {
+    pub(crate) async fn get(&self, path: &str, token: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let response = self
@@ -299,7 +309,7 @@ impl Replicas {
     }
 }
 
-async fn sandbox_with_admin() -> (SandboxHandle, std::net::SocketAddr) {
+pub(crate) async fn sandbox_with_admin() -> (SandboxHandle, std::net::SocketAddr) {
     let sandbox = Sandbox::start(World::demo().expect("demo world"))
         .await
         .expect("sandbox starts");

@@ -6,8 +6,9 @@
 use serde_json::{Value, json};
 
 use crate::chats::linked_alice;
-use crate::helpers::{TestApp, assert_problem, spawn_app};
+use crate::helpers::{TestApp, TestDatabase, assert_problem, spawn_app};
 use crate::linking::Linker;
+use crate::replicas::{Replicas, sandbox_with_admin};
 
 impl TestApp {
     async fn compat_post(&self, linker: &Linker, path: &str, body: Value) -> reqwest::Response {
@@ -656,4 +657,68 @@ async fn the_openapi_document_lists_the_torextalkweb_routes() {
         "media download is another piece of work"
     );
     app.stop().await;
+}
+
+/// The frontend names the login by its phone only; the steps may land on different
+/// gateway and chat-service replicas (separate processes on one PostgreSQL) and still
+/// find it, because the pending login lives in the store, not in a process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_steps_can_land_on_different_gateway_and_chat_service_replicas() {
+    crate::helpers::init_test_tracing();
+    let database = TestDatabase::create().await;
+    let (sandbox, admin) = sandbox_with_admin().await;
+    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
+    replicas.start_chat("chat-a");
+    replicas.start_chat("chat-b");
+    let gateway_b = replicas.start_gateway_named("gateway-b", "chat-b");
+    replicas.gateway_url = gateway_b.clone();
+    replicas.wait_until_serving().await;
+    let gateway_a = replicas.start_gateway_named("gateway-a", "chat-a");
+    replicas.gateway_url = gateway_a.clone();
+    replicas.wait_until_serving().await;
+    let (_, token) = replicas.user("tw-replicas@example.com").await;
+
+    let started = replicas
+        .post(
+            "/start_login",
+            &token,
+            &json!({ "phone_number": "+9996620002" }),
+        )
+        .await;
+    assert_eq!(started.status(), 200);
+
+    replicas.gateway_url = gateway_b;
+    let step = replicas
+        .post(
+            "/verify_code",
+            &token,
+            &json!({ "phone_number": "+9996620002", "code": "22222" }),
+        )
+        .await;
+    assert_eq!(step.status(), 200);
+    let step: Value = step.json().await.expect("json");
+    assert_eq!(step["status"], "PASSWORD_REQUIRED");
+
+    replicas.gateway_url = gateway_a;
+    let linked = replicas
+        .post(
+            "/verify_password",
+            &token,
+            &json!({ "phone_number": "+9996620002", "password": "sandbox-2fa" }),
+        )
+        .await;
+    assert_eq!(linked.status(), 200);
+    let linked: Value = linked.json().await.expect("json");
+    assert_eq!(linked["status"], "LOGGED_IN");
+    assert_eq!(linked["account_index"], 1);
+
+    let accounts = replicas.get("/me/telegrams", &token).await;
+    assert_eq!(accounts["telegram_accounts"][0]["index"], "1");
+    assert_eq!(
+        accounts["telegram_accounts"][0]["phone_number"],
+        "9996620002"
+    );
+    drop(replicas);
+    sandbox.shutdown().await;
+    database.drop_database().await;
 }

@@ -77,7 +77,7 @@ pub struct PrivateChatsOut {
     pub ok: bool,
     /// `items.len()`.
     pub count: usize,
-    /// Pinned first, then newest activity first.
+    /// Newest activity first.
     pub items: Vec<PrivateChatOut>,
 }
 
@@ -88,7 +88,7 @@ pub struct GroupsOut {
     pub ok: bool,
     /// `items.len()`.
     pub count: usize,
-    /// Pinned first, then newest activity first.
+    /// Newest activity first.
     pub items: Vec<GroupOut>,
 }
 
@@ -100,7 +100,7 @@ fn dialog_limit(query: &DialogQuery) -> Result<u32, ApiError> {
     }
 }
 
-/// Up to `limit` chats of each of `kinds`, pinned first then by newest activity.
+/// Up to `limit` chats of `kinds`, newest activity first (the cache's order).
 async fn chats_of_kinds(
     state: &AppState,
     session: &chat::SessionRef,
@@ -121,9 +121,9 @@ async fn chats_of_kinds(
     if kinds.len() > 1 {
         // RFC 3339 UTC strings of one format order as their times.
         chats.sort_by(|a, b| {
-            b.pinned
-                .cmp(&a.pinned)
-                .then_with(|| b.last_activity.cmp(&a.last_activity))
+            b.last_activity
+                .cmp(&a.last_activity)
+                .then_with(|| id_number(&b.chat_id).cmp(&id_number(&a.chat_id)))
         });
     }
     chats.truncate(usize::try_from(limit).unwrap_or(usize::MAX));

@@ -250,7 +250,7 @@ impl TelegramStore for SqliteStore {
         let phone = phone.to_owned();
         self.call(move |connection| {
             connection
-                .query_row(
+                .query_row_cached(
                     "SELECT * FROM telegram_logins WHERE user_id = ?1 AND phone = ?2
                      ORDER BY created_at DESC LIMIT 1",
                     params![user_id.to_string(), phone],

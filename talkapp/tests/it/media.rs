@@ -410,3 +410,91 @@ async fn a_stale_file_reference_is_refreshed_by_fetching_the_message_again() {
     }
     app.stop().await;
 }
+
+/// Bob sends Alice a document; waits until her history shows it; returns its `file_id`.
+async fn received_document(app: &TestApp, alice: &Alice, name: &str, bytes: Vec<u8>) -> String {
+    alice
+        .sandbox
+        .send_document(
+            alice.bob,
+            Peer::User(alice.alice),
+            talkapp_tg_sandbox::SeedFile {
+                name: name.to_owned(),
+                mime_type: "application/octet-stream".to_owned(),
+                bytes,
+                voice_seconds: None,
+            },
+            "",
+        )
+        .expect("sent");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let page = app
+            .get_json(
+                &format!("{}?limit=10", alice.history_path(alice.bob)),
+                &alice.linker.token,
+            )
+            .await;
+        let file_id = page["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .find(|message| message["media"]["file_name"] == name)
+            .and_then(|message| message["media"]["file_id"].as_str())
+            .map(str::to_owned);
+        if let Some(file_id) = file_id {
+            return file_id;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} never reached the history"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_large_document_streams_in_chunks_with_ranges_across_their_boundaries() {
+    let app = spawn_app_with(&[("downloads.max_file_bytes", "2000000")]).await;
+    let alice = linked_alice(&app, "media-large@example.com").await;
+    let file: Vec<u8> = (0..1_572_867_u32)
+        .map(|n| (n.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let file_id = received_document(&app, &alice, "large.bin", file.clone()).await;
+    let path = alice.media_path(&file_id);
+    let token = Some(alice.linker.token.as_str());
+
+    let response = get(&app, &path, token, None).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "content-length"), file.len().to_string());
+    assert_eq!(
+        header(&response, "content-disposition"),
+        "attachment; filename=\"large.bin\"; filename*=UTF-8''large.bin"
+    );
+    assert!(response.bytes().await.expect("body").as_ref() == file.as_slice());
+
+    // Across a 512 KiB chunk boundary, across the 1 MiB boundary, and the tail.
+    for (first, last) in [
+        (524_287, 524_288),
+        (1_000_000, 1_100_000),
+        (4_096, 1_500_000),
+        (1_572_000, 1_572_866),
+    ] {
+        let response = get(&app, &path, token, Some(&format!("bytes={first}-{last}"))).await;
+        assert_eq!(response.status(), 206, "{first}-{last}");
+        assert_eq!(
+            header(&response, "content-range"),
+            format!("bytes {first}-{last}/{}", file.len())
+        );
+        assert!(
+            response.bytes().await.expect("body").as_ref() == &file[first..=last],
+            "bytes {first}-{last}"
+        );
+    }
+
+    // Above downloads.max_file_bytes.
+    let too_large = received_document(&app, &alice, "too-large.bin", vec![7; 2_000_001]).await;
+    let response = get(&app, &alice.media_path(&too_large), token, None).await;
+    assert_problem(response, 413, "media_too_large").await;
+    app.stop().await;
+}

@@ -18,6 +18,7 @@
 //! - [`reads`]: chat list, chat details, history.
 //! - [`media`]: media downloads (references resolved from the cache, files fetched
 //!   through the account, stale file references refreshed).
+//! - [`media_cache`]: the in-memory LRU of recently served small files.
 //! - [`sends`]: send jobs, the shard consumers and the per-account send workers.
 //! - [`ownership`]: which replica holds which shard (advisory locks, or all of them).
 //! - [`routing`]: reaching the host of an account from any replica.
@@ -31,6 +32,7 @@ pub mod host;
 pub mod hosting;
 pub mod linking;
 pub mod media;
+pub mod media_cache;
 pub mod ownership;
 pub mod proto_views;
 pub mod reads;
@@ -197,7 +199,11 @@ impl Application {
             reads,
             Sends::new(Arc::clone(&store), Arc::clone(&queue)),
             router,
-            media::Media::new(Arc::clone(&store), config.downloads.max_file_bytes),
+            media::Media::new(
+                Arc::clone(&store),
+                config.downloads.max_file_bytes,
+                config.downloads.cache_bytes,
+            ),
         ));
         let adapter = grpc_adapter::ChatGrpcAdapter::new(service);
         let routes = tonic::service::Routes::new(ChatServiceServer::new(adapter));

@@ -25,9 +25,12 @@ use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::model::{MediaInfo, MediaKind};
 
 use crate::cache::{message_from_record, message_record, profile_photo};
+use crate::media_cache::{CachedFile, FileKey, MediaCache};
 
 /// Largest file served from memory (photo sizes and thumbnails are far smaller).
 const BUFFERED_MAX_BYTES: u64 = 20 * 1024 * 1024;
+/// Largest file kept in the cache of recently served files (thumbnails, chat photos).
+const CACHED_FILE_MAX_BYTES: usize = 512 * 1024;
 
 /// Why a download failed.
 #[derive(Debug, thiserror::Error)]
@@ -193,14 +196,20 @@ pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>, MediaError>> + 
 pub struct Media {
     store: Arc<dyn Store>,
     max_file_bytes: u64,
+    recent: MediaCache,
 }
 
 impl Media {
-    /// Downloads over `store`'s cache, refusing files above `max_file_bytes`.
-    pub fn new(store: Arc<dyn Store>, max_file_bytes: u64) -> Self {
+    /// Downloads over `store`'s cache, refusing files above `max_file_bytes`, keeping
+    /// up to `cache_bytes` of recently served small files in memory.
+    pub fn new(store: Arc<dyn Store>, max_file_bytes: u64, cache_bytes: u64) -> Self {
         Self {
             store,
             max_file_bytes,
+            recent: MediaCache::new(
+                usize::try_from(cache_bytes).unwrap_or(usize::MAX),
+                CACHED_FILE_MAX_BYTES,
+            ),
         }
     }
 
@@ -389,8 +398,31 @@ impl Media {
         {
             return Err(MediaError::TooLarge { size, max });
         }
+        let cache_key = FileKey::new(key, &resolved.source);
+        let file = match self.recent.get(&cache_key) {
+            Some(file) => file,
+            None => {
+                let file = self
+                    .fetch_whole(&account, key, media_ref, resolved, max)
+                    .await?;
+                self.recent.put(cache_key, file.clone());
+                file
+            }
+        };
+        Ok(from_memory(&file, range))
+    }
+
+    /// Fetches a whole small file, its type sniffed from its bytes.
+    async fn fetch_whole(
+        &self,
+        account: &Account,
+        key: SessionKey,
+        media_ref: MediaRef,
+        resolved: Resolved,
+        max: u64,
+    ) -> Result<CachedFile, MediaError> {
         let (resolved, mut download, first) = self
-            .start(&account, key, media_ref, resolved, 0, None)
+            .start(account, key, media_ref, resolved, 0, None)
             .await?;
         let mut bytes = first.unwrap_or_default();
         while let Some(chunk) = download.next_chunk().await? {
@@ -402,40 +434,50 @@ impl Media {
                 });
             }
         }
-        let size = bytes.len() as u64;
         let mime_type = sniff_image(&bytes)
             .map(str::to_owned)
             .or(resolved.mime_type.clone().filter(|mime| !mime.is_empty()))
             .unwrap_or_else(|| "application/octet-stream".to_owned());
-        let mut header = proto::MediaHeader {
+        Ok(CachedFile {
             mime_type,
-            size,
             file_name: resolved.file_name.unwrap_or_default(),
-            offset: 0,
-            length: 0,
-            range_satisfiable: false,
-        };
-        let Some((offset, length)) = range.within(size) else {
-            return Ok(MediaDownload {
-                header,
-                chunks: Box::pin(futures::stream::empty()),
-            });
-        };
-        header.offset = offset;
-        header.length = length;
-        header.range_satisfiable = true;
-        let start = usize::try_from(offset).unwrap_or(usize::MAX);
-        let end = usize::try_from(offset + length).unwrap_or(usize::MAX);
-        let slice = bytes.get(start..end).unwrap_or_default().to_vec();
-        let chunks: Vec<Result<Vec<u8>, MediaError>> = if slice.is_empty() {
-            Vec::new()
-        } else {
-            vec![Ok(slice)]
-        };
-        Ok(MediaDownload {
-            header,
-            chunks: Box::pin(futures::stream::iter(chunks)),
+            bytes: bytes.into(),
         })
+    }
+}
+
+/// A download of `range` of a file held in memory.
+fn from_memory(file: &CachedFile, range: ByteRange) -> MediaDownload {
+    let bytes = &file.bytes;
+    let size = bytes.len() as u64;
+    let mut header = proto::MediaHeader {
+        mime_type: file.mime_type.clone(),
+        size,
+        file_name: file.file_name.clone(),
+        offset: 0,
+        length: 0,
+        range_satisfiable: false,
+    };
+    let Some((offset, length)) = range.within(size) else {
+        return MediaDownload {
+            header,
+            chunks: Box::pin(futures::stream::empty()),
+        };
+    };
+    header.offset = offset;
+    header.length = length;
+    header.range_satisfiable = true;
+    let start = usize::try_from(offset).unwrap_or(usize::MAX);
+    let end = usize::try_from(offset + length).unwrap_or(usize::MAX);
+    let slice = bytes.get(start..end).unwrap_or_default().to_vec();
+    let chunks: Vec<Result<Vec<u8>, MediaError>> = if slice.is_empty() {
+        Vec::new()
+    } else {
+        vec![Ok(slice)]
+    };
+    MediaDownload {
+        header,
+        chunks: Box::pin(futures::stream::iter(chunks)),
     }
 }
 

@@ -383,6 +383,7 @@ pub async fn signed_url(
         (status = 403, description = "`media_link_invalid`: an altered or foreign link", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such file (any more)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 416, description = "`range_not_satisfiable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: the link's user spent their API allowance, or `telegram_flood_wait`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn by_link(
@@ -398,6 +399,11 @@ pub async fn by_link(
             LinkError::Expired => ApiError::new(ErrorCode::MediaLinkExpired, error.to_string()),
             LinkError::Invalid => ApiError::new(ErrorCode::MediaLinkInvalid, error.to_string()),
         })?;
+    // A link spends its user's API allowance, as the bearer route does.
+    state
+        .rate_limiter
+        .check(crate::rate_limit::Bucket::Api, &grant.user_id.to_string())
+        .await?;
     serve(
         &state,
         session_ref(grant.user_id, grant.session_index)?,

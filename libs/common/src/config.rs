@@ -75,6 +75,9 @@ pub struct Config {
 pub struct DownloadsConfig {
     /// Largest file served, in bytes; larger ones are refused with `media_too_large`.
     pub max_file_bytes: u64,
+    /// Memory for recently served small files (thumbnails, chat photos) per chat-service
+    /// replica, in bytes; 0: none kept.
+    pub cache_bytes: u64,
     /// How long a signed media URL (`/media/t/{token}`) works, in seconds.
     pub signed_url_ttl_secs: u64,
 }

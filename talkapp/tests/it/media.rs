@@ -498,3 +498,32 @@ async fn a_large_document_streams_in_chunks_with_ranges_across_their_boundaries(
     assert_problem(response, 413, "media_too_large").await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn recently_served_thumbnails_come_from_memory_while_telegram_asks_to_wait() {
+    let app = spawn_app().await;
+    let alice = linked_alice(&app, "media-cache@example.com").await;
+    let photo = media_message(&app, &alice, "photo").await;
+    let document = media_message(&app, &alice, "document").await;
+    let thumbnail = photo.thumbnail_id.expect("the photo has a thumbnail");
+    let token = Some(alice.linker.token.as_str());
+    let first = get(&app, &alice.media_path(&thumbnail), token, None).await;
+    assert_eq!(first.status(), 200);
+    let first = first.bytes().await.expect("body");
+
+    alice.sandbox.set_flood_wait(alice.alice, Some(30));
+    let again = get(
+        &app,
+        &alice.media_path(&thumbnail),
+        token,
+        Some("bytes=0-9"),
+    )
+    .await;
+    assert_eq!(again.status(), 206, "served from memory");
+    assert_eq!(again.bytes().await.expect("body").as_ref(), &first[..10]);
+    let response = get(&app, &alice.media_path(&document.file_id), token, None).await;
+    assert_eq!(header(&response, "retry-after"), "30");
+    assert_problem(response, 429, "telegram_flood_wait").await;
+    alice.sandbox.set_flood_wait(alice.alice, None);
+    app.stop().await;
+}

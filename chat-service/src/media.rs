@@ -29,6 +29,8 @@ use crate::media_cache::{CachedFile, FileKey, MediaCache};
 
 /// Largest file served from memory (photo sizes and thumbnails are far smaller).
 const BUFFERED_MAX_BYTES: u64 = 20 * 1024 * 1024;
+/// Bytes per message when a file held in memory is sent.
+const MEMORY_CHUNK_BYTES: usize = 256 * 1024;
 /// Largest file kept in the cache of recently served files (thumbnails, chat photos).
 const CACHED_FILE_MAX_BYTES: usize = 512 * 1024;
 
@@ -469,12 +471,13 @@ fn from_memory(file: &CachedFile, range: ByteRange) -> MediaDownload {
     header.range_satisfiable = true;
     let start = usize::try_from(offset).unwrap_or(usize::MAX);
     let end = usize::try_from(offset + length).unwrap_or(usize::MAX);
-    let slice = bytes.get(start..end).unwrap_or_default().to_vec();
-    let chunks: Vec<Result<Vec<u8>, MediaError>> = if slice.is_empty() {
-        Vec::new()
-    } else {
-        vec![Ok(slice)]
-    };
+    // In pieces well under gRPC's default 4 MiB message limit.
+    let chunks: Vec<Result<Vec<u8>, MediaError>> = bytes
+        .get(start..end)
+        .unwrap_or_default()
+        .chunks(MEMORY_CHUNK_BYTES)
+        .map(|piece| Ok(piece.to_vec()))
+        .collect();
     MediaDownload {
         header,
         chunks: Box::pin(futures::stream::iter(chunks)),
@@ -549,6 +552,43 @@ mod tests {
         ] {
             assert_eq!(MediaRef::parse(bad), None, "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_file_in_memory_goes_out_in_pieces_under_the_grpc_message_limit() {
+        use futures::StreamExt as _;
+        let file = CachedFile {
+            mime_type: "image/png".into(),
+            file_name: String::new(),
+            bytes: (0..600 * 1024)
+                .map(|n| (n % 251) as u8)
+                .collect::<Vec<u8>>()
+                .into(),
+        };
+        let download = from_memory(
+            &file,
+            ByteRange {
+                offset: 10,
+                length: None,
+                suffix: None,
+            },
+        );
+        assert_eq!(
+            (
+                download.header.offset,
+                download.header.length,
+                download.header.size
+            ),
+            (10, 600 * 1024 - 10, 600 * 1024)
+        );
+        let pieces: Vec<Vec<u8>> = download
+            .chunks
+            .map(|piece| piece.expect("in memory"))
+            .collect()
+            .await;
+        assert_eq!(pieces.len(), 3);
+        assert!(pieces.iter().all(|piece| piece.len() <= MEMORY_CHUNK_BYTES));
+        assert_eq!(pieces.concat(), file.bytes[10..].to_vec());
     }
 
     #[test]

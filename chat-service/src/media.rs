@@ -12,6 +12,12 @@
 //! A stale file reference (`FILE_REFERENCE_EXPIRED`) is refreshed once by fetching the
 //! message again (`messages.getMessages` / `channels.getMessages`); the cache keeps the
 //! fresh copy.
+//!
+//! Not yet: a reference that expires in the middle of a long streamed download is not
+//! refreshed there (the stream fails; the client asks again with a `Range` from where it
+//! stopped, which refreshes); a message that is not in the cache is not fetched from
+//! Telegram for its media (every reference a client holds came from the cache, but a
+//! cleared cache answers 404 until the history is read again).
 
 use std::pin::Pin;
 use std::sync::Arc;

@@ -7,6 +7,9 @@
 //! link (`POST /me/media/.../url`, then `GET /media/t/{token}`), which `<img>` and
 //! `<video>` can load without headers.
 //!
+//! Not yet: `HEAD`, validators (`ETag`, `If-Range` always means the whole file) and
+//! multipart ranges (several ranges are answered with the whole file).
+//!
 //! User content is served from the API's origin, so it is never allowed to act there:
 //! `nosniff`, a sandboxing CSP, and only images, audio and video shown inline (anything
 //! else, SVG included, is an attachment).

@@ -6,6 +6,7 @@ use talkapp_proto::tonic::{self, Request, Response, Status};
 use talkapp_store::{SessionStatus, TelegramSession};
 
 use crate::linking::LinkStep;
+use crate::media::ByteRange;
 use crate::proto_views::{to_proto_chat, to_proto_details, to_proto_job, to_proto_message};
 use crate::reads::HistoryParams;
 use crate::sends::SendRequest;
@@ -92,8 +93,44 @@ fn to_proto_session(session: TelegramSession) -> proto::Session {
     }
 }
 
+/// The chunks of a download: the header first, then the bytes.
+pub type DownloadStream = std::pin::Pin<
+    Box<dyn futures::Stream<Item = Result<proto::DownloadMediaChunk, Status>> + Send>,
+>;
+
 #[tonic::async_trait]
 impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
+    type DownloadMediaStream = DownloadStream;
+
+    async fn download_media(
+        &self,
+        request: Request<proto::DownloadMediaRequest>,
+    ) -> Result<Response<Self::DownloadMediaStream>, Status> {
+        use futures::StreamExt as _;
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let range = ByteRange {
+            offset: request.offset,
+            length: (request.length > 0).then_some(request.length),
+            suffix: (request.suffix > 0).then_some(request.suffix),
+        };
+        let download = self
+            .service
+            .download_media(key, &request.media_ref, range, request.forwarded)
+            .await
+            .map_err(to_status)?;
+        let header = futures::stream::once(futures::future::ready(Ok(proto::DownloadMediaChunk {
+            header: Some(download.header),
+            data: Vec::new(),
+        })));
+        let data = download.chunks.map(|chunk| {
+            chunk
+                .map(|data| proto::DownloadMediaChunk { header: None, data })
+                .map_err(|error| to_status(error.into()))
+        });
+        Ok(Response::new(Box::pin(header.chain(data))))
+    }
+
     async fn list_sessions(
         &self,
         request: Request<proto::ListSessionsRequest>,

@@ -5,7 +5,8 @@
 //! them (each connected from exactly one replica, reconnected when it drops, its session
 //! kept sealed in the store); the chat cache filled by backfill and kept fresh from
 //! updates; reads (chat list, details, history with read-through); sends as durable,
-//! ordered, de-duplicated jobs. Groups, contacts, profiles and media are not yet.
+//! ordered, de-duplicated jobs; media downloads (with byte ranges) through the account's
+//! host. Groups, contacts, profiles and media uploads are not yet.
 //!
 //! # Layout
 //! - [`service`]: the domain logic ([`service::ChatService`]), free of gRPC types.
@@ -15,6 +16,9 @@
 //! - [`telegram`]: which Telegram to reach (real, external sandbox, in-process sandbox).
 //! - [`cache`]: the chat cache (backfill, updates, older history on demand).
 //! - [`reads`]: chat list, chat details, history.
+//! - [`media`]: media downloads (references resolved from the cache, files fetched
+//!   through the account, stale file references refreshed).
+//! - [`media_cache`]: the in-memory LRU of recently served small files.
 //! - [`sends`]: send jobs, the shard consumers and the per-account send workers.
 //! - [`ownership`]: which replica holds which shard (advisory locks, or all of them).
 //! - [`routing`]: reaching the host of an account from any replica.
@@ -27,6 +31,8 @@ pub mod grpc_adapter;
 pub mod host;
 pub mod hosting;
 pub mod linking;
+pub mod media;
+pub mod media_cache;
 pub mod ownership;
 pub mod proto_views;
 pub mod reads;
@@ -193,6 +199,11 @@ impl Application {
             reads,
             Sends::new(Arc::clone(&store), Arc::clone(&queue)),
             router,
+            media::Media::new(
+                Arc::clone(&store),
+                config.downloads.max_file_bytes,
+                config.downloads.cache_bytes,
+            ),
         ));
         let adapter = grpc_adapter::ChatGrpcAdapter::new(service);
         let routes = tonic::service::Routes::new(ChatServiceServer::new(adapter));

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use talkapp_common::ErrorCode;
 use talkapp_proto::chat::v1 as proto;
+use talkapp_proto::tonic;
 use talkapp_store::{SendJob, SessionKey, Store, StoreError, TelegramSession};
 use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
@@ -13,6 +14,7 @@ use uuid::Uuid;
 
 use crate::host::SessionHost;
 use crate::linking::{LinkError, LinkStep, Linking, StartedLogin};
+use crate::media::{ByteRange, Media, MediaDownload, MediaError};
 use crate::ownership::Ownership;
 use crate::reads::{ChatDetailsView, ChatPage, HistoryPage, HistoryParams, ReadError, Reads};
 use crate::routing::{Route, Router};
@@ -42,6 +44,9 @@ pub enum ChatError {
     /// A send was not accepted.
     #[error(transparent)]
     Send(#[from] SendError),
+    /// A download failed.
+    #[error(transparent)]
+    Media(#[from] MediaError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -77,7 +82,20 @@ impl ChatError {
             Self::Read(ReadError::Unavailable) => (ErrorCode::TelegramUnavailable, Some(5)),
             Self::Read(ReadError::Telegram(error)) => telegram_code(error),
             Self::Read(ReadError::Peer(_)) => (ErrorCode::ServiceUnavailable, Some(2)),
+            Self::Media(MediaError::NotFound) => (ErrorCode::NotFound, None),
+            Self::Media(MediaError::TooLarge { .. }) => (ErrorCode::MediaTooLarge, None),
+            Self::Media(MediaError::Unavailable) => (ErrorCode::TelegramUnavailable, Some(5)),
+            Self::Media(MediaError::Peer { code, .. }) => (*code, None),
+            // A file Telegram refuses to serve (a location gone stale, a deleted file) is
+            // not there for the caller.
+            Self::Media(MediaError::Telegram(TelegramError::Refused { code, .. }))
+                if *code != 403 =>
+            {
+                (ErrorCode::NotFound, None)
+            }
+            Self::Media(MediaError::Telegram(error)) => telegram_code(error),
             Self::Store(error)
+            | Self::Media(MediaError::Store(error))
             | Self::Read(ReadError::Store(error))
             | Self::Send(SendError::Store(error)) => match error {
                 StoreError::Conflict(_) => (ErrorCode::ValidationFailed, None),
@@ -112,11 +130,16 @@ pub struct ChatService {
     reads: Arc<Reads>,
     sends: Sends,
     router: Arc<Router>,
+    media: Media,
     known_sessions: Mutex<HashMap<SessionKey, Instant>>,
 }
 
 impl ChatService {
     /// The service's parts.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per part, each built once by Application::build"
+    )]
     pub fn new(
         store: Arc<dyn Store>,
         linking: Linking,
@@ -125,6 +148,7 @@ impl ChatService {
         reads: Arc<Reads>,
         sends: Sends,
         router: Arc<Router>,
+        media: Media,
     ) -> Self {
         Self {
             store,
@@ -134,6 +158,7 @@ impl ChatService {
             reads,
             sends,
             router,
+            media,
             known_sessions: Mutex::new(HashMap::new()),
         }
     }
@@ -444,6 +469,69 @@ impl ChatService {
                 .map(drop)
                 .map_err(|status| ReadError::Peer(status.message().to_owned()).into()),
             Route::Remote(_) | Route::Unavailable => Err(ReadError::Unavailable.into()),
+        }
+    }
+
+    /// Downloads (part of) a file of the account, through the account's host.
+    pub async fn download_media(
+        &self,
+        key: SessionKey,
+        media_ref: &str,
+        range: ByteRange,
+        forwarded: bool,
+    ) -> Result<MediaDownload, ChatError> {
+        match self.router.route(key) {
+            Route::Local(account) => {
+                Ok(self.media.download(account, key, media_ref, range).await?)
+            }
+            Route::Remote(mut client) if !forwarded => {
+                let peer_error = |status: tonic::Status| MediaError::Peer {
+                    code: ErrorCode::from_grpc_status(&status),
+                    message: status.message().to_owned(),
+                };
+                let mut stream = client
+                    .download_media(proto::DownloadMediaRequest {
+                        session: Some(crate::routing::session_ref(key)),
+                        media_ref: media_ref.to_owned(),
+                        offset: range.offset,
+                        length: range.length.unwrap_or(0),
+                        suffix: range.suffix.unwrap_or(0),
+                        forwarded: true,
+                    })
+                    .await
+                    .map_err(peer_error)?
+                    .into_inner();
+                let first = stream.message().await.map_err(peer_error)?.ok_or_else(|| {
+                    MediaError::Peer {
+                        code: ErrorCode::ServiceUnavailable,
+                        message: "the account's host ended the download early".into(),
+                    }
+                })?;
+                let header = first.header.ok_or_else(|| MediaError::Peer {
+                    code: ErrorCode::Internal,
+                    message: "the account's host sent no header".into(),
+                })?;
+                let first_data = (!first.data.is_empty()).then_some(first.data);
+                let chunks = futures::stream::unfold(
+                    (Some(stream), first_data),
+                    move |(stream, pending)| async move {
+                        if let Some(data) = pending {
+                            return Some((Ok(data), (stream, None)));
+                        }
+                        let mut stream = stream?;
+                        match stream.message().await {
+                            Ok(Some(chunk)) => Some((Ok(chunk.data), (Some(stream), None))),
+                            Ok(None) => None,
+                            Err(status) => Some((Err(peer_error(status)), (None, None))),
+                        }
+                    },
+                );
+                Ok(MediaDownload {
+                    header,
+                    chunks: Box::pin(chunks),
+                })
+            }
+            Route::Remote(_) | Route::Unavailable => Err(MediaError::Unavailable.into()),
         }
     }
 

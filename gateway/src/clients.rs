@@ -290,6 +290,19 @@ impl ServiceClients {
         Ok(())
     }
 
+    /// Downloads a file of an account: the header first, then the bytes.
+    pub async fn download_media(
+        &self,
+        request: chat::DownloadMediaRequest,
+    ) -> Result<Streaming<chat::DownloadMediaChunk>, ApiError> {
+        Ok(self
+            .chat
+            .clone()
+            .download_media(request)
+            .await?
+            .into_inner())
+    }
+
     /// Marks a chat read.
     pub async fn mark_read(&self, request: chat::MarkReadRequest) -> Result<(), ApiError> {
         self.chat.clone().mark_read(request).await?;

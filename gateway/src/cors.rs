@@ -31,7 +31,7 @@ use crate::problem::ApiError;
 /// Methods the gateway serves, listed in every preflight answer.
 const ALLOWED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 /// Response headers scripts may read beyond the CORS-safelisted ones.
-const EXPOSED_HEADERS: &str = "Retry-After, X-Request-Id, X-Supabase-Api-Version, X-Sb-Error-Code, WWW-Authenticate, Content-Disposition, Location";
+const EXPOSED_HEADERS: &str = "Retry-After, X-Request-Id, X-Supabase-Api-Version, X-Sb-Error-Code, WWW-Authenticate, Content-Disposition, Location, Content-Range, Accept-Ranges, Content-Length";
 /// How long a browser may reuse a preflight answer (Chromium caps it at 7200 s); short, so
 /// a changed configuration takes effect soon.
 const PREFLIGHT_MAX_AGE_SECS: &str = "600";

@@ -12,6 +12,7 @@
 //! - [`problem`]: the error type and the problem+json rewriting.
 //! - [`clients`]: typed gRPC clients of the services.
 //! - [`middleware`]: request spans and metrics.
+//! - [`media_links`]: signed, short-lived links to media for `<img>` / `<video>`.
 //! - [`cors`]: CORS for browsers on other origins (`gateway.cors_allowed_origins`).
 //! - [`rate_limit`]: per-address and per-user limits (GCRA in Redis or memory).
 //! - [`openapi`]: the OpenAPI document.
@@ -20,6 +21,7 @@
 pub mod auth;
 pub mod clients;
 pub mod cors;
+pub mod media_links;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
@@ -103,7 +105,10 @@ impl Application {
         };
         let ws_connections =
             ws::registry::Connections::new(config.gateway.ws_max_connections_per_user);
+        let media_links =
+            media_links::MediaLinks::new(&ws_secret, config.downloads.signed_url_ttl_secs);
         let state = web::Data::new(AppState {
+            media_links,
             ws_tickets,
             ws_connections: Arc::clone(&ws_connections),
             rate_limiter: rate_limit::RateLimiter::new(&config.rate_limit, Some(limiter_store)),

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::{FieldError, Problem};
-use crate::routes::{auth, chats, compat, health, linking, push, sessions, ws};
+use crate::routes::{auth, chats, compat, health, linking, media, push, sessions, ws};
 
 /// The whole REST API.
 #[derive(OpenApi)]
@@ -37,6 +37,9 @@ use crate::routes::{auth, chats, compat, health, linking, push, sessions, ws};
         chats::history,
         chats::send_message,
         chats::message_status,
+        media::download,
+        media::signed_url,
+        media::by_link,
         ws::ticket,
         ws::connect,
         push::subscribe,
@@ -87,6 +90,7 @@ use crate::routes::{auth, chats, compat, health, linking, push, sessions, ws};
         chats::HistoryPage,
         chats::SendMessage,
         chats::SendJobView,
+        media::MediaLink,
         ws::WsTicket,
         push::NewPushSubscription,
         push::PushKeys,
@@ -117,6 +121,7 @@ use crate::routes::{auth, chats, compat, health, linking, push, sessions, ws};
         (name = "supabase-auth", description = "Supabase Auth (GoTrue) compatible sign-in for supabase-js (the same accounts and tokens); errors here are GoTrue's JSON, not problem+json"),
         (name = "sessions", description = "Linked Telegram accounts"),
         (name = "chats", description = "Chats, history and sending, per linked account"),
+        (name = "media", description = "Telegram files (photos, documents, thumbnails, chat photos), by bearer token or signed link, with byte ranges"),
         (name = "realtime", description = "The WebSocket of events, and push notifications"),
         (name = "health", description = "Liveness, readiness, metrics"),
         (name = "torextalkweb", description = "TorexTalkWeb compatibility: the legacy backend's paths and JSON shapes for the unchanged frontend (docs/compat/torextalkweb-contract.md); the caller is the token's user, errors are problem+json"),

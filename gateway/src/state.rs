@@ -30,6 +30,8 @@ pub struct AppState {
     pub rate_limiter: RateLimiter,
     /// WebSocket tickets.
     pub ws_tickets: WsTickets,
+    /// Signed media links.
+    pub media_links: crate::media_links::MediaLinks,
     /// Live WebSocket connections.
     pub ws_connections: Arc<crate::ws::registry::Connections>,
 }

@@ -6,6 +6,7 @@ pub mod compat;
 pub mod docs;
 pub mod health;
 pub mod linking;
+pub mod media;
 pub mod push;
 pub mod sessions;
 pub mod ws;
@@ -55,6 +56,14 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
             web::resource("/me/message_status/{user_id}/{session_index}/{job_id}")
                 .get(chats::message_status),
         )
+        .service(
+            web::resource("/me/media/{user_id}/{session_index}/{media_ref}").get(media::download),
+        )
+        .service(
+            web::resource("/me/media/{user_id}/{session_index}/{media_ref}/url")
+                .post(media::signed_url),
+        )
+        .service(web::resource("/media/t/{token}").get(media::by_link))
         .service(web::resource("/ws/ticket").post(ws::ticket))
         .service(web::resource("/ws/{user_id}/{session_index}").get(ws::connect))
         .service(

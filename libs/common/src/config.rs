@@ -66,6 +66,20 @@ pub struct Config {
     pub sends: SendsConfig,
     /// Real-time events and push notifications.
     pub realtime: RealtimeConfig,
+    /// Serving Telegram files (media downloads).
+    pub downloads: DownloadsConfig,
+}
+
+/// Serving Telegram files through the account that can see them.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DownloadsConfig {
+    /// Largest file served, in bytes; larger ones are refused with `media_too_large`.
+    pub max_file_bytes: u64,
+    /// Memory for recently served small files (thumbnails, chat photos) per chat-service
+    /// replica, in bytes; 0: none kept.
+    pub cache_bytes: u64,
+    /// How long a signed media URL (`/media/t/{token}`) works, in seconds.
+    pub signed_url_ttl_secs: u64,
 }
 
 /// Real-time events (the replay log) and Web Push notifications.
@@ -443,6 +457,15 @@ impl Config {
         }
         if self.gateway.max_json_body_bytes < 1024 {
             return invalid("gateway.max_json_body_bytes", "must be at least 1024");
+        }
+        if self.downloads.max_file_bytes == 0 {
+            return invalid("downloads.max_file_bytes", "must be at least 1");
+        }
+        if self.downloads.signed_url_ttl_secs == 0 || self.downloads.signed_url_ttl_secs > 86_400 {
+            return invalid(
+                "downloads.signed_url_ttl_secs",
+                "must be between 1 and 86400 (signed links are short-lived)",
+            );
         }
         if self.gateway.grpc_timeout_ms == 0 {
             return invalid("gateway.grpc_timeout_ms", "must be at least 1");

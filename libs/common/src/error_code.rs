@@ -63,6 +63,14 @@ pub enum ErrorCode {
     RateLimited,
     /// The user holds as many live connections (WebSockets) as allowed; close one first.
     TooManyConnections,
+    /// The file is larger than this deployment serves (`downloads.max_file_bytes`).
+    MediaTooLarge,
+    /// The requested byte range lies outside the file; see `Content-Range`.
+    RangeNotSatisfiable,
+    /// A signed media link whose time is up: ask for a new one.
+    MediaLinkExpired,
+    /// A signed media link that was altered or not issued here.
+    MediaLinkInvalid,
     /// A dependency (database, service, broker) is not reachable right now.
     ServiceUnavailable,
     /// A dependency did not answer in time.
@@ -102,6 +110,10 @@ impl ErrorCode {
             Self::TelegramUnavailable => "telegram_unavailable",
             Self::RateLimited => "rate_limited",
             Self::TooManyConnections => "too_many_connections",
+            Self::MediaTooLarge => "media_too_large",
+            Self::RangeNotSatisfiable => "range_not_satisfiable",
+            Self::MediaLinkExpired => "media_link_expired",
+            Self::MediaLinkInvalid => "media_link_invalid",
             Self::ServiceUnavailable => "service_unavailable",
             Self::Timeout => "timeout",
             Self::Internal => "internal",
@@ -117,13 +129,15 @@ impl ErrorCode {
             | Self::SessionExpired
             | Self::InvalidCredentials
             | Self::RefreshTokenInvalid
-            | Self::RefreshTokenReused => 401,
-            Self::Forbidden => 403,
+            | Self::RefreshTokenReused
+            | Self::MediaLinkExpired => 401,
+            Self::Forbidden | Self::MediaLinkInvalid => 403,
             Self::NotFound | Self::LoginNotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::EmailTaken | Self::PhoneAlreadyLinked | Self::LoginStepMismatch => 409,
             Self::LoginExpired => 410,
-            Self::PayloadTooLarge => 413,
+            Self::PayloadTooLarge | Self::MediaTooLarge => 413,
+            Self::RangeNotSatisfiable => 416,
             Self::UnsupportedMediaType => 415,
             Self::MalformedJson => 400,
             Self::ValidationFailed
@@ -168,6 +182,10 @@ impl ErrorCode {
             Self::TelegramUnavailable => "Telegram unavailable",
             Self::RateLimited => "Too many requests",
             Self::TooManyConnections => "Too many connections",
+            Self::MediaTooLarge => "File too large to serve",
+            Self::RangeNotSatisfiable => "Range not satisfiable",
+            Self::MediaLinkExpired => "Media link expired",
+            Self::MediaLinkInvalid => "Media link not accepted",
             Self::ServiceUnavailable => "Service unavailable",
             Self::Timeout => "Upstream timeout",
             Self::Internal => "Internal error",
@@ -183,8 +201,9 @@ impl ErrorCode {
             | Self::SessionExpired
             | Self::InvalidCredentials
             | Self::RefreshTokenInvalid
-            | Self::RefreshTokenReused => Code::Unauthenticated,
-            Self::Forbidden => Code::PermissionDenied,
+            | Self::RefreshTokenReused
+            | Self::MediaLinkExpired => Code::Unauthenticated,
+            Self::Forbidden | Self::MediaLinkInvalid => Code::PermissionDenied,
             Self::NotFound | Self::LoginNotFound => Code::NotFound,
             Self::PhoneInvalid
             | Self::TelegramCodeInvalid
@@ -198,7 +217,9 @@ impl ErrorCode {
             Self::MalformedJson | Self::ValidationFailed | Self::UnsupportedMediaType => {
                 Code::InvalidArgument
             }
-            Self::PayloadTooLarge => Code::OutOfRange,
+            Self::PayloadTooLarge | Self::MediaTooLarge | Self::RangeNotSatisfiable => {
+                Code::OutOfRange
+            }
             Self::EmailTaken => Code::AlreadyExists,
             Self::RateLimited | Self::TooManyConnections => Code::ResourceExhausted,
             Self::ServiceUnavailable => Code::Unavailable,
@@ -309,6 +330,10 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::TelegramUnavailable,
     ErrorCode::RateLimited,
     ErrorCode::TooManyConnections,
+    ErrorCode::MediaTooLarge,
+    ErrorCode::RangeNotSatisfiable,
+    ErrorCode::MediaLinkExpired,
+    ErrorCode::MediaLinkInvalid,
     ErrorCode::ServiceUnavailable,
     ErrorCode::Timeout,
     ErrorCode::Internal,

@@ -32,10 +32,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::convert;
+use crate::download::{ChunkPlan, DownloadSource, RawLocation, Trimmer, input_location};
 use crate::endpoint::TelegramEndpoint;
 use crate::error::TelegramError;
 use crate::model::{
-    ChatAction, ChatFullInfo, ChatId, ChatInfo, DialogsPage, MessagesPage, SentMessage,
+    ChatAction, ChatFullInfo, ChatId, ChatInfo, DialogsPage, Message, MessagesPage, SentMessage,
     TelegramUpdate, TgUser,
 };
 use crate::session::{SessionSnapshot, StoredSession};
@@ -537,18 +538,20 @@ impl Account {
         }
         match self.shared.client.invoke(request).await {
             Ok(result) => Ok(result),
-            Err(error) => {
-                let error = TelegramError::from(error);
-                match &error {
-                    TelegramError::FloodWait { seconds } => self.enter_flood_wait(*seconds),
-                    TelegramError::LoggedOut(_) => {
-                        set_status(&self.shared, AccountStatus::LoggedOut);
-                    }
-                    _ => {}
-                }
-                Err(error)
-            }
+            Err(error) => Err(self.noted(TelegramError::from(error))),
         }
+    }
+
+    /// Reflects a failed call in the status (flood wait, logged out); returns it.
+    fn noted(&self, error: TelegramError) -> TelegramError {
+        match &error {
+            TelegramError::FloodWait { seconds } => self.enter_flood_wait(*seconds),
+            TelegramError::LoggedOut(_) => {
+                set_status(&self.shared, AccountStatus::LoggedOut);
+            }
+            _ => {}
+        }
+        error
     }
 
     /// Shows `flood_wait` until the wait is over (unless something else happened since).
@@ -871,12 +874,161 @@ impl Account {
         }
     }
 
+    /// Starts downloading `length` bytes (`None`: to the end) of `source` from `offset`,
+    /// with `upload.getFile` in aligned chunks (see [`ChunkPlan`]), trimmed to the range.
+    /// A stale file reference fails with `FILE_REFERENCE_EXPIRED` (as
+    /// [`TelegramError::Refused`]): fetch the message again ([`Self::message`]) for a
+    /// fresh location.
+    pub async fn download(
+        &self,
+        source: &DownloadSource,
+        offset: u64,
+        length: Option<u64>,
+    ) -> Result<Download, TelegramError> {
+        if self.stopped.is_cancelled() {
+            return Err(TelegramError::NotConnected);
+        }
+        let raw = match source {
+            DownloadSource::File(location) => {
+                let (location, dc_id) = input_location(location);
+                RawLocation {
+                    location,
+                    dc_id: Some(dc_id),
+                }
+            }
+            DownloadSource::ChatPhoto {
+                chat_id,
+                photo_id,
+                big,
+            } => RawLocation {
+                location: tl::types::InputPeerPhotoFileLocation {
+                    big: *big,
+                    peer: self.input_peer(*chat_id).await?,
+                    photo_id: *photo_id,
+                }
+                .into(),
+                dc_id: None,
+            },
+        };
+        let plan = ChunkPlan::new(offset, length);
+        let chunks = self
+            .shared
+            .client
+            .iter_download(&raw)
+            .chunk_size(i32::try_from(plan.chunk_size).unwrap_or(i32::MAX))
+            .skip_chunks(
+                i32::try_from(plan.first_chunk)
+                    .map_err(|_| TelegramError::Internal("download offset out of range".into()))?,
+            );
+        Ok(Download {
+            account: self.clone(),
+            chunks,
+            trimmer: Trimmer::new(&plan),
+            chunk_size: plan.chunk_size,
+            finished: false,
+        })
+    }
+
+    /// One message, fetched again from Telegram (for a fresh file reference); `None`
+    /// when it is gone.
+    pub async fn message(
+        &self,
+        chat_id: ChatId,
+        message_id: i32,
+    ) -> Result<Option<Message>, TelegramError> {
+        let wanted = vec![tl::enums::InputMessage::Id(tl::types::InputMessageId {
+            id: message_id,
+        })];
+        let reply = match self.input_peer(chat_id).await? {
+            tl::enums::InputPeer::Channel(channel) => {
+                self.call(&tl::functions::channels::GetMessages {
+                    channel: tl::enums::InputChannel::Channel(tl::types::InputChannel {
+                        channel_id: channel.channel_id,
+                        access_hash: channel.access_hash,
+                    }),
+                    id: wanted,
+                })
+                .await?
+            }
+            _ => {
+                self.call(&tl::functions::messages::GetMessages { id: wanted })
+                    .await?
+            }
+        };
+        let (messages, chats, users) = match reply {
+            tl::enums::messages::Messages::Messages(all) => (all.messages, all.chats, all.users),
+            tl::enums::messages::Messages::Slice(slice) => {
+                (slice.messages, slice.chats, slice.users)
+            }
+            tl::enums::messages::Messages::ChannelMessages(channel) => {
+                (channel.messages, channel.chats, channel.users)
+            }
+            tl::enums::messages::Messages::NotModified(_) => {
+                return Err(TelegramError::Internal(
+                    "messages.getMessages answered not-modified".into(),
+                ));
+            }
+        };
+        self.remember(&users, &chats).await;
+        Ok(messages
+            .iter()
+            .filter_map(convert::message)
+            .find(|message| message.id == message_id && message.chat_id == chat_id))
+    }
+
     /// Ends the authorisation at Telegram. The task notices and stops.
     pub async fn log_out(&self) -> Result<(), TelegramError> {
         match self.call(&tl::functions::auth::LogOut {}).await {
             Ok(_) | Err(TelegramError::LoggedOut(_)) => Ok(()),
             Err(error) => Err(error),
         }
+    }
+}
+
+/// A download under way (from [`Account::download`]).
+pub struct Download {
+    account: Account,
+    chunks: grammers_client::client::DownloadIter,
+    trimmer: Trimmer,
+    chunk_size: u64,
+    finished: bool,
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("chunk_size", &self.chunk_size)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Download {
+    /// The next bytes of the range, in order; `None` once it is all handed out (or the
+    /// file ended before the range did).
+    pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, TelegramError> {
+        while !self.finished && !self.trimmer.is_done() {
+            if self.account.stopped.is_cancelled() {
+                return Err(TelegramError::NotConnected);
+            }
+            let chunk = match self.chunks.next().await {
+                Ok(chunk) => chunk,
+                Err(error) => return Err(self.account.noted(TelegramError::from(error))),
+            };
+            let Some(chunk) = chunk else {
+                self.finished = true;
+                break;
+            };
+            // A short chunk is the file's last.
+            if (chunk.len() as u64) < self.chunk_size {
+                self.finished = true;
+            }
+            let wanted = self.trimmer.take(chunk);
+            if !wanted.is_empty() {
+                return Ok(Some(wanted));
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -15,12 +15,14 @@
 //! - [`sealing`]: AES-256-GCM sealing of snapshots, bound to the row they belong to.
 //! - [`account`]: a linked account, connected: its supervised task (reconnects, ordered
 //!   updates with gap recovery, session snapshots) and the calls made through it.
+//! - [`download`]: what a download names and how a byte range maps onto `upload.getFile`.
 //! - [`model`]: chats, messages, users and updates as TalkApp sees them.
 //! - [`convert`]: TL objects to [`model`] (pure functions).
 //! - [`error`]: [`error::TelegramError`], what a failed call means for TalkApp.
 
 pub mod account;
 pub mod convert;
+pub mod download;
 pub mod endpoint;
 pub mod error;
 pub mod login;

@@ -392,11 +392,55 @@ impl SandboxHandle {
         to: Peer,
         text: &str,
     ) -> Result<i32, SendFailure> {
+        self.send_draft(from, to, |_| Ok(crate::world::Draft::text(text)))
+    }
+
+    /// Sends a file as a document as `from`, exactly as if one of its clients had
+    /// uploaded it and called `messages.sendMedia`: every connected client of every
+    /// participant gets the update. Returns the message id the sender sees.
+    ///
+    /// # Errors
+    /// With Telegram's error when the send is refused.
+    pub fn send_document(
+        &self,
+        from: UserId,
+        to: Peer,
+        file: crate::world::SeedFile,
+        caption: &str,
+    ) -> anyhow::Result<i32> {
+        self.send_draft(from, to, |world| {
+            world.check_can_write(from, to)?;
+            let now = crate::world::unix_now();
+            let document = world.create_document(
+                file.bytes,
+                file.mime_type,
+                vec![crate::world::DocAttribute::Filename { name: file.name }],
+                None,
+                now,
+            );
+            Ok(crate::world::Draft {
+                media: Some(crate::world::MessageMedia::Document(document)),
+                ..crate::world::Draft::text(caption)
+            })
+        })
+        .map_err(|failure| match failure {
+            SendFailure::Refused(e) => anyhow::anyhow!("{} {}", e.code, e.message),
+        })
+    }
+
+    /// Sends what `draft` builds (from the world, under its lock) and pushes the updates.
+    fn send_draft(
+        &self,
+        from: UserId,
+        to: Peer,
+        draft: impl FnOnce(&mut World) -> Result<crate::world::Draft, crate::world::SendError>,
+    ) -> Result<i32, SendFailure> {
         let mut state = self.core.shared.lock();
         let now = crate::world::unix_now();
+        let draft = draft(&mut state.world).map_err(|e| SendFailure::Refused(RpcError::from(e)))?;
         let sent = state
             .world
-            .send(from, to, crate::world::Draft::text(text), None, now)
+            .send(from, to, draft, None, now)
             .map_err(|e| SendFailure::Refused(RpcError::from(e)))?;
         let id = sent.sender_message_id();
         // The pushes are built by the same code that answers RPC calls; no connection

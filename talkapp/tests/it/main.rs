@@ -7,6 +7,7 @@ mod errors;
 mod external_tokens;
 mod helpers;
 mod linking;
+mod media;
 mod observability;
 mod realtime;
 mod replicas;

@@ -586,6 +586,125 @@ async fn a_dead_replicas_accounts_move_to_the_living_one_within_ten_seconds() {
     database.drop_database().await;
 }
 
+/// Waits until both replicas hold a share of the shards; returns the owners.
+async fn shards_shared(database_url: &str, address_of_a: &str) -> HashMap<i16, String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let owners = shard_owners(database_url).await;
+        let a = owners
+            .values()
+            .filter(|address| *address == address_of_a)
+            .count();
+        let b = owners.len() - a;
+        if owners.len() == 64 && a >= 16 && b >= 16 {
+            return owners;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "shards never shared: {a} and {b} of {}",
+            owners.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_asked_of_another_replica_is_downloaded_by_the_accounts_host() {
+    crate::helpers::init_test_tracing();
+    let database = TestDatabase::create().await;
+    let database_url = database.url_via("127.0.0.1:5432");
+    let (sandbox, admin) = sandbox_with_admin().await;
+    let mut replicas = Replicas::new(&database_url, &sandbox, admin);
+    replicas.start_chat("chat-a");
+    replicas.start_chat("chat-b");
+    replicas.start_gateway("chat-a");
+    replicas.wait_until_serving().await;
+    let host_b = format!("http://127.0.0.1:{}", replicas.chat_ports["chat-b"]);
+    let owners = shards_shared(
+        &database_url,
+        &format!("http://127.0.0.1:{}", replicas.chat_ports["chat-a"]),
+    )
+    .await;
+
+    // Alice's account on replica b, behind a gateway that calls replica a.
+    let mut attempt = 0;
+    let user = loop {
+        let user = replicas
+            .user(&format!("media-replica-{attempt}@example.com"))
+            .await;
+        if owners[&shard_of(&user.0, 1)] == host_b {
+            break user;
+        }
+        attempt += 1;
+        assert!(attempt < 60, "no user landed on replica b");
+    };
+    let index = replicas.link(&user, "+9996620001").await;
+    replicas.wait_for_chats(&user, index).await;
+    let (alice, bob) = sandbox.world(|world| {
+        (
+            world.user_by_phone("9996620001").expect("alice"),
+            world.user_by_phone("9996620002").expect("bob"),
+        )
+    });
+    let history = replicas
+        .get(
+            &format!("/me/chat/messages/{}/{index}/{bob}?limit=100", user.0),
+            &user.1,
+        )
+        .await;
+    let document = history["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|message| message["media"]["kind"] == "document")
+        .expect("the demo's document")
+        .clone();
+    let message_id = i32::try_from(document["id"].as_i64().expect("id")).expect("i32");
+    let expected = sandbox
+        .world(|world| world.message_file(alice, Peer::User(bob), message_id))
+        .expect("the sandbox holds the file");
+    let path = format!(
+        "/me/media/{}/{index}/{}",
+        user.0,
+        document["media"]["file_id"].as_str().expect("file_id")
+    );
+
+    let response = replicas
+        .client
+        .get(replicas.url(&path))
+        .bearer_auth(&user.1)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await.expect("body").as_ref(), expected);
+    let response = replicas
+        .client
+        .get(replicas.url(&path))
+        .bearer_auth(&user.1)
+        .header("range", "bytes=3-9")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 206);
+    assert_eq!(
+        response.bytes().await.expect("body").as_ref(),
+        &expected[3..10]
+    );
+    let response = replicas
+        .client
+        .get(replicas.url(&format!("/me/media/{}/{index}/m:{bob}:999999", user.0)))
+        .bearer_auth(&user.1)
+        .send()
+        .await
+        .expect("sent");
+    crate::helpers::assert_problem(response, 404, "not_found").await;
+
+    drop(replicas);
+    sandbox.shutdown().await;
+    database.drop_database().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connected_client_loses_no_event_when_the_realtime_service_or_the_gateway_dies() {
     use futures::StreamExt as _;

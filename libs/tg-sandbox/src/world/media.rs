@@ -635,6 +635,31 @@ impl World {
     }
 }
 
+impl World {
+    /// The bytes of a message's file as `viewer` sees it: a photo's largest size or a
+    /// document's contents (for tests comparing downloads).
+    pub fn message_file(&self, viewer: UserId, peer: Peer, message_id: i32) -> Option<Vec<u8>> {
+        let blob = match self.message(viewer, peer, message_id)?.media? {
+            super::MessageMedia::Photo(id) => self.photos.get(&id)?.sizes.last()?.blob,
+            super::MessageMedia::Document(id) => self.documents.get(&id)?.blob,
+        };
+        self.blobs.get(&blob).map(|bytes| bytes.to_vec())
+    }
+
+    /// Gives every photo and document a new file reference, as Telegram does from time
+    /// to time: a client presenting an old one gets `FILE_REFERENCE_EXPIRED` until it
+    /// fetches the message (or photo) again.
+    pub fn renew_file_references(&mut self) {
+        let renewed = |old: &[u8]| Sha256::digest(old)[..16].to_vec();
+        for photo in self.photos.values_mut() {
+            photo.file_reference = renewed(&photo.file_reference);
+        }
+        for document in self.documents.values_mut() {
+            document.file_reference = renewed(&document.file_reference);
+        }
+    }
+}
+
 /// A file to send as a document with [`World::send_document_at`].
 #[derive(Clone, Debug)]
 pub struct SeedFile {

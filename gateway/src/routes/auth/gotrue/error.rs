@@ -252,7 +252,11 @@ impl GoTrueError {
             | ErrorCode::LoginStepMismatch
             | ErrorCode::TelegramFloodWait
             | ErrorCode::TelegramUnavailable
-            | ErrorCode::TooManyConnections => {
+            | ErrorCode::TooManyConnections
+            | ErrorCode::MediaTooLarge
+            | ErrorCode::RangeNotSatisfiable
+            | ErrorCode::MediaLinkExpired
+            | ErrorCode::MediaLinkInvalid => {
                 let code = if status.is_server_error() {
                     "unexpected_failure"
                 } else {

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The embedded-default benchmarks of docs/BENCHMARKS.md, end to end: a scaled Telegram
+# sandbox as its own process, the all-in-one backend (SQLite) pointed at it, 1,000 users
+# linked, then each scenario. Prints one result line per scenario (and keeps the logs in
+# $WORK). Needs the release binaries:
+#   cargo build --release -p talkapp -p talkapp-loadgen -p talkapp-tg-sandbox
+# Usage: loadgen/bench-embedded.sh [USERS] [SECONDS]
+set -euo pipefail
+
+USERS=${1:-1000}
+SECONDS_PER_RUN=${2:-15}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
+WORK=${WORK:-/tmp/talkapp-bench}
+SECRET=loadgen-secret-loadgen-secret-loadgen-secret
+ISSUER=https://loadgen.supabase.co/auth/v1
+
+rm -rf "$WORK" && mkdir -p "$WORK"
+ulimit -n 65536 2>/dev/null || ulimit -n 20000
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+# Accounts for the users plus the two named demo ones; users 2k and 2k+1 share a chat.
+"$BIN/tg-sandbox" --listen 127.0.0.1:9443 --admin 127.0.0.1:9444 --state "$WORK/tg.json" \
+  --demo-scale "accounts=$((USERS + 2)),ring_chats=1" 2>"$WORK/tg-sandbox.log" &
+pids+=($!)
+
+(
+  cd "$WORK"
+  TALKAPP_AUTH__EXTERNAL__HS256_SECRET=$SECRET \
+  TALKAPP_AUTH__EXTERNAL__ISSUER=$ISSUER \
+  TALKAPP_TELEGRAM__SANDBOX_ADDRESS=127.0.0.1:9443 \
+  TALKAPP_TELEGRAM__SANDBOX_ADMIN_URL=http://127.0.0.1:9444 \
+  TALKAPP_RATE_LIMIT__API_PER_MINUTE=100000 \
+  TALKAPP_LOG__FILTER=warn \
+    exec "$BIN/talkapp" 2>"$WORK/talkapp.log"
+) &
+pids+=($!)
+GATEWAY_PID=$!
+
+for _ in $(seq 1 120); do
+  curl -fsS http://127.0.0.1:8080/readyz >/dev/null 2>&1 && break
+  sleep 1
+done
+
+run() { # scenario, extra loadgen arguments...
+  local scenario=$1
+  shift
+  "$BIN/loadgen" --users "$USERS" --seconds "$SECONDS_PER_RUN" --scenario "$scenario" \
+    --secret "$SECRET" --issuer "$ISSUER" --link "$@" 2>>"$WORK/loadgen.log" | tail -n 3
+}
+
+start=$(date +%s)
+run chats --interval-ms 1000 >/dev/null
+echo "linked $USERS accounts in $(( $(date +%s) - start )) s"
+run chats --interval-ms 500
+run history --interval-ms 500
+run send --interval-ms 5000
+run ws --interval-ms 5000
+run ws-idle --connections-per-user 10 --pid "$GATEWAY_PID"

@@ -131,7 +131,7 @@ enum Access {
 
 /// Whether a reference is well formed (`m|t|p:{chat}:{id}`); the chat service decides
 /// whether the account has it.
-fn well_formed(media_ref: &str) -> bool {
+pub(crate) fn well_formed(media_ref: &str) -> bool {
     let mut parts = media_ref.split(':');
     matches!(
         (parts.next(), parts.next(), parts.next(), parts.next()),

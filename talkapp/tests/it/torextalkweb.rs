@@ -329,11 +329,10 @@ async fn private_chats_and_groups_have_the_contract_fields() {
     assert_eq!(bob["full_name"], "Bob Sandbox");
     assert_eq!(bob["username"], "bob_sandbox");
     assert_eq!(bob["has_photo"], true);
-    assert!(
-        bob["photo_url"]
-            .as_str()
-            .is_some_and(|url| url.starts_with('/'))
-    );
+    let photo_url = bob["photo_url"].as_str().expect("photo_url");
+    assert!(photo_url.starts_with("/media/t/"), "{photo_url}");
+    let photo = reqwest::get(app.url(photo_url)).await.expect("loaded");
+    assert_eq!(photo.status(), 200, "the photo loads without headers");
     assert!(bob["last_seen"].is_null());
     assert_eq!(bob["is_online"], false);
     assert_eq!(bob["is_premium"], false);
@@ -421,7 +420,13 @@ async fn messages_come_newest_first_paged_by_offset_with_from_user() {
             alice.bob
         };
         assert_eq!(from["id"], expected, "{message}");
-        assert!(message["thumb_url"].is_null());
+        assert!(
+            message["thumb_url"].is_null()
+                || message["thumb_url"]
+                    .as_str()
+                    .is_some_and(|url| url.starts_with("/media/t/")),
+            "{message}"
+        );
         assert!(message["file_url"].is_null());
         for key in [
             "text",
@@ -473,6 +478,68 @@ async fn messages_come_newest_first_paged_by_offset_with_from_user() {
     assert!(photo["text"].is_null());
     assert!(photo["file_size"].is_string());
     assert!(photo.get("duration_seconds").is_none());
+
+    // The browser loads the links it gets without any header.
+    let load = |url: &str| {
+        let url = app.url(url);
+        async move {
+            let response = reqwest::get(url).await.expect("loaded");
+            assert_eq!(response.status(), 200);
+            response.bytes().await.expect("bytes")
+        }
+    };
+    let thumb = photo["thumb_url"]
+        .as_str()
+        .expect("a photo has a thumbnail");
+    assert!(!load(thumb).await.is_empty());
+    let file_id = photo["file_id"].as_str().expect("file_id");
+    assert!(
+        file_id.ends_with("@1"),
+        "the id names its account: {file_id}"
+    );
+    let download = app
+        .get_json(
+            &format!("/me/download_media?account_index=1&file_id={file_id}&media_type=photo"),
+            token,
+        )
+        .await;
+    assert_eq!(download["ok"], true, "{download}");
+    let url = download["url"].as_str().expect("url");
+    assert!(url.starts_with("/media/t/"), "{url}");
+    let bytes = load(url).await;
+    assert_eq!(Some(bytes.len() as u64), download["size"].as_u64());
+
+    // Another user cannot reach the file, whichever account index they name.
+    let other = app.linker("tw-messages-other@example.com").await;
+    for index in ["1", "2"] {
+        let response = app
+            .get_with_token(
+                &format!(
+                    "/me/download_media?account_index={index}&file_id={file_id}&media_type=photo"
+                ),
+                &other.token,
+            )
+            .await;
+        assert_eq!(response.status(), 404);
+    }
+    // Bad queries are named.
+    for query in [
+        format!("account_index=1&file_id={file_id}&media_type=gif"),
+        "account_index=1&file_id=&media_type=photo".to_owned(),
+        format!("account_index=0&file_id={file_id}&media_type=photo"),
+    ] {
+        let response = app
+            .get_with_token(&format!("/me/download_media?{query}"), token)
+            .await;
+        assert_eq!(response.status(), 422, "{query}");
+    }
+    let legacy_path = app
+        .get_with_token(
+            "/me/download_media?account_index=1&file_id=/media/downloads/x/1/y.jpg&media_type=photo",
+            token,
+        )
+        .await;
+    assert_eq!(legacy_path.status(), 404);
 
     let document = messages
         .iter()
@@ -648,13 +715,9 @@ async fn the_openapi_document_lists_the_torextalkweb_routes() {
         "string"
     );
     assert!(schemas["MessageOut"]["properties"]["from_user"].is_object());
-    assert!(
-        document["paths"]
-            .as_object()
-            .expect("paths")
-            .keys()
-            .all(|path| path != "/me/download_media"),
-        "media download is another piece of work"
+    assert_eq!(
+        document["paths"]["/me/download_media"]["get"]["tags"],
+        json!(["torextalkweb"])
     );
     app.stop().await;
 }

@@ -153,6 +153,7 @@ pub async fn private_chats(
     let limit = dialog_limit(&query)?;
     let session = session_ref(caller.0.user_id, index);
     let chats = chats_of_kinds(&state, &session, &["private"], limit).await?;
+    let links = super::media::Links::new(&state, caller.0.user_id, index);
     let items: Vec<PrivateChatOut> = chats
         .into_iter()
         .map(|chat| PrivateChatOut {
@@ -162,7 +163,7 @@ pub async fn private_chats(
             last_seen: None,
             is_online: false,
             has_photo: !chat.photo_id.is_empty(),
-            photo_url: DEFAULT_AVATAR.to_owned(),
+            photo_url: links.photo_url(&chat.photo_id),
             is_premium: false,
             emoji_url: None,
         })
@@ -197,6 +198,7 @@ pub async fn groups(
     let limit = dialog_limit(&query)?;
     let session = session_ref(caller.0.user_id, index);
     let chats = chats_of_kinds(&state, &session, &["group", "supergroup"], limit).await?;
+    let links = super::media::Links::new(&state, caller.0.user_id, index);
     let items: Vec<GroupOut> = chats
         .into_iter()
         .map(|chat| GroupOut {
@@ -206,7 +208,7 @@ pub async fn groups(
             member_count: chat.members_count.max(0),
             online_count: 0,
             has_photo: !chat.photo_id.is_empty(),
-            photo_url: DEFAULT_AVATAR.to_owned(),
+            photo_url: links.photo_url(&chat.photo_id),
         })
         .collect();
     Ok(HttpResponse::Ok().json(GroupsOut {

@@ -217,7 +217,11 @@ fn from_user(sender: Option<chat::Sender>, chat_id: i64, facts: &ChatFacts) -> F
     }
 }
 
-fn message_out(message: chat::Message, facts: &ChatFacts) -> MessageOut {
+fn message_out(
+    message: chat::Message,
+    facts: &ChatFacts,
+    links: &super::media::Links<'_>,
+) -> MessageOut {
     let chat_id = id_number(&message.chat_id);
     let is_read = if message.outgoing {
         message.id <= facts.read_outbox_max_id
@@ -260,7 +264,8 @@ fn message_out(message: chat::Message, facts: &ChatFacts) -> MessageOut {
     }
     out.caption = text;
     out.media_type = kind.map(str::to_owned);
-    out.file_id = non_empty(media.file_id);
+    out.file_id = non_empty(media.file_id).map(|media_ref| links.file_id(&media_ref));
+    out.thumb_url = non_empty(media.thumbnail_id).map(|media_ref| links.url(&media_ref));
     out.file_name = non_empty(media.file_name);
     out.mime_type = non_empty(media.mime_type);
     if out.file_id.is_some() {
@@ -383,9 +388,10 @@ pub async fn messages(
         chat_facts(&state, &session, chat_id),
     )
     .await;
+    let links = super::media::Links::new(&state, caller.0.user_id, session_index);
     let messages: Vec<MessageOut> = messages?
         .into_iter()
-        .map(|message| message_out(message, &facts))
+        .map(|message| message_out(message, &facts, &links))
         .collect();
     Ok(HttpResponse::Ok().json(MessagesOut {
         ok: true,

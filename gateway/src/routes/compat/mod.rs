@@ -8,15 +8,16 @@
 //! for people), with a few statuses changed to the ones the contract lists (see
 //! [`CompatError`]).
 //!
-//! Not here: `/me/download_media` and every media URL (`photo_url`, `profile_picture`,
-//! `thumb_url`, `file_url`); they belong to the media download work and are sent as
-//! `null` (or the legacy default avatar path where the contract forbids `null`) until then.
+//! Media: `/me/download_media`, message thumbnails (`thumb_url`) and chat photos
+//! (`photo_url`) are short-lived signed links ([`media`]); the account photo of
+//! `/me/telegrams` (`profile_picture`) is not yet (`null`).
 //!
 //! [`Caller`]: crate::auth::extract::Caller
 
 pub mod accounts;
 pub mod chat_lists;
 pub mod login;
+pub mod media;
 pub mod messages;
 
 use actix_web::body::BoxBody;
@@ -43,7 +44,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(web::resource("/me/telegrams/{index}").delete(accounts::delete_account))
         .service(web::resource("/me/private_chats/{session_index}").get(chat_lists::private_chats))
         .service(web::resource("/me/groups/{session_index}").get(chat_lists::groups))
-        .service(web::resource("/me/chats/{chat_id}/messages").get(messages::messages));
+        .service(web::resource("/me/chats/{chat_id}/messages").get(messages::messages))
+        .service(web::resource("/me/download_media").get(media::download_media));
 }
 
 /// An [`ApiError`] answered with the status the contract gives for it, when that differs

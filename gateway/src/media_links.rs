@@ -89,6 +89,19 @@ impl MediaLinks {
         (format!("{body}.{signature}"), self.ttl_secs)
     }
 
+    /// Like [`Self::issue`], as the root-relative path that serves the file
+    /// (`/media/t/<token>`).
+    pub fn issue_path(
+        &self,
+        user_id: Uuid,
+        session_index: u32,
+        media_ref: &str,
+        now: i64,
+    ) -> (String, u64) {
+        let (token, expires_in) = self.issue(user_id, session_index, media_ref, now);
+        (format!("/media/t/{token}"), expires_in)
+    }
+
     /// What a link grants at `now`, when it is genuine and unexpired. The signature is
     /// checked first (in constant time), so an altered expiry is `Invalid`.
     pub fn verify(&self, link: &str, now: i64) -> Result<MediaGrant, LinkError> {

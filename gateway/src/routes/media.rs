@@ -360,16 +360,13 @@ pub async fn signed_url(
     if !well_formed(&media_ref) {
         return Err(not_found());
     }
-    let (token, expires_in) = state.media_links.issue(
+    let (url, expires_in) = state.media_links.issue_path(
         owner.user_id,
         session_index,
         &media_ref,
         chrono::Utc::now().timestamp(),
     );
-    Ok(HttpResponse::Created().json(MediaLink {
-        url: format!("/media/t/{token}"),
-        expires_in,
-    }))
+    Ok(HttpResponse::Created().json(MediaLink { url, expires_in }))
 }
 
 /// Serves the file a signed link names, to anyone holding the link (no headers needed;

@@ -35,13 +35,15 @@ const MAX_FILE_ID: usize = 128;
 
 /// A signed, root-relative link to `media_ref` of the caller's account `session_index`.
 pub fn signed_path(state: &AppState, user_id: Uuid, session_index: u32, media_ref: &str) -> String {
-    let (token, _) = state.media_links.issue(
-        user_id,
-        session_index,
-        media_ref,
-        chrono::Utc::now().timestamp(),
-    );
-    format!("/media/t/{token}")
+    state
+        .media_links
+        .issue_path(
+            user_id,
+            session_index,
+            media_ref,
+            chrono::Utc::now().timestamp(),
+        )
+        .0
 }
 
 /// A legacy `file_id`: a media reference and the account it belongs to.

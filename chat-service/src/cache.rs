@@ -260,6 +260,25 @@ impl ChatCache {
         Ok(())
     }
 
+    /// Keeps a cached user's online state current. A user the cache lacks is not added:
+    /// a status update carries no name.
+    async fn set_presence(
+        &self,
+        key: SessionKey,
+        user_id: i64,
+        presence: Presence,
+    ) -> Result<(), StoreError> {
+        let Some(record) = self.store.cached_users(key, &[user_id]).await?.pop() else {
+            return Ok(());
+        };
+        let mut user = user_from_record(&record);
+        if user.presence == presence {
+            return Ok(());
+        }
+        user.presence = presence;
+        self.store.upsert_users(key, &[user_record(&user)]).await
+    }
+
     /// Applies one update of a hosted account.
     pub async fn apply(&self, hosted: &HostedUpdate) -> Result<(), StoreError> {
         let key = hosted.key;
@@ -302,8 +321,10 @@ impl ChatCache {
             TelegramUpdate::ReadOutbox { chat_id, max_id } => {
                 self.store.set_read_outbox(key, *chat_id, *max_id).await
             }
-            TelegramUpdate::UserStatus { .. }
-            | TelegramUpdate::Typing { .. }
+            TelegramUpdate::UserStatus { user_id, presence } => {
+                self.set_presence(key, *user_id, *presence).await
+            }
+            TelegramUpdate::Typing { .. }
             | TelegramUpdate::ChatMember { .. }
             | TelegramUpdate::ChatChanged { .. }
             | TelegramUpdate::DialogPinned { .. }
@@ -322,6 +343,10 @@ impl ChatCache {
         account: &Account,
         limits: BackfillLimits,
     ) -> Result<(), FillError> {
+        // The account's own user, for its name and photo in the account list (Telegram
+        // may have changed them since the link or the last connection).
+        let me = account.me().await?;
+        self.store.upsert_users(key, &[user_record(&me)]).await?;
         let has_cache = !self
             .store
             .list_chats(

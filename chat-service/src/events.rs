@@ -22,11 +22,11 @@ use prost::Message as _;
 use talkapp_bus::EventBus;
 use talkapp_proto::realtime::v1 as realtime;
 use talkapp_store::{SendJob, SessionKey, Store, StoreError};
-use talkapp_telegram::model::{ChatAction, Presence, TelegramUpdate};
+use talkapp_telegram::model::{ChatAction, TelegramUpdate};
 use tokio_util::sync::CancellationToken;
 
 use crate::host::HostedUpdate;
-use crate::proto_views::{rfc3339, to_proto_chat, to_proto_job, to_proto_message};
+use crate::proto_views::{presence_fields, to_proto_chat, to_proto_job, to_proto_message};
 use crate::reads::Reads;
 
 /// An event before it has its id.
@@ -61,17 +61,6 @@ fn stripe_of(key: SessionKey) -> usize {
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     usize::try_from(hash % STRIPES as u64).unwrap_or(0)
-}
-
-fn presence_fields(presence: Presence) -> (&'static str, String) {
-    match presence {
-        Presence::Online { expires } => ("online", rfc3339(expires)),
-        Presence::Offline { was_online } => ("offline", rfc3339(was_online)),
-        Presence::Recently => ("recently", String::new()),
-        Presence::LastWeek => ("last_week", String::new()),
-        Presence::LastMonth => ("last_month", String::new()),
-        Presence::Unknown => ("unknown", String::new()),
-    }
 }
 
 fn action_name(action: ChatAction) -> &'static str {

@@ -4,10 +4,13 @@ use chrono::SecondsFormat;
 use talkapp_proto::chat::v1 as proto;
 use talkapp_proto::tonic::{self, Request, Response, Status};
 use talkapp_store::{SessionStatus, TelegramSession};
+use talkapp_telegram::model::PhotoRef;
 
 use crate::linking::LinkStep;
 use crate::media::ByteRange;
-use crate::proto_views::{to_proto_chat, to_proto_details, to_proto_job, to_proto_message};
+use crate::proto_views::{
+    photo_reference, to_proto_chat, to_proto_details, to_proto_job, to_proto_message,
+};
 use crate::reads::HistoryParams;
 use crate::sends::SendRequest;
 use crate::service::{ChatError, ChatService, parse_chat_id};
@@ -76,15 +79,19 @@ fn to_proto_status(status: SessionStatus) -> proto::SessionStatus {
     }
 }
 
-fn to_proto_session(session: TelegramSession) -> proto::Session {
+fn to_proto_session(session: TelegramSession, photo: Option<&PhotoRef>) -> proto::Session {
+    let telegram_user_id = session.account.telegram_user_id;
     proto::Session {
         session_index: session.session_index,
         telegram_user: Some(proto::TelegramUser {
-            id: session.account.telegram_user_id.to_string(),
+            id: telegram_user_id.to_string(),
             first_name: session.account.first_name,
             last_name: session.account.last_name,
             username: session.account.username,
             phone: session.account.phone,
+            photo_id: photo
+                .map(|photo| photo_reference(telegram_user_id, photo))
+                .unwrap_or_default(),
         }),
         status: to_proto_status(session.status).into(),
         linked_at: session
@@ -141,7 +148,10 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
             .await
             .map_err(to_status)?;
         Ok(Response::new(proto::ListSessionsResponse {
-            sessions: sessions.into_iter().map(to_proto_session).collect(),
+            sessions: sessions
+                .into_iter()
+                .map(|listed| to_proto_session(listed.session, listed.photo.as_ref()))
+                .collect(),
         }))
     }
 
@@ -412,7 +422,7 @@ fn to_proto_step(step: LinkStep) -> proto::LoginStepResponse {
                 proto::login_step_response::Step::PasswordHint(hint)
             }
             LinkStep::Linked(session) => {
-                proto::login_step_response::Step::Session(to_proto_session(session))
+                proto::login_step_response::Step::Session(to_proto_session(session, None))
             }
         }),
     }

@@ -30,7 +30,7 @@ use talkapp_telegram::download::DownloadSource;
 use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::model::{MediaInfo, MediaKind};
 
-use crate::cache::{message_from_record, message_record, profile_photo};
+use crate::cache::{message_from_record, message_record, profile_photo, user_from_record};
 use crate::media_cache::{CachedFile, FileKey, MediaCache};
 
 /// Largest file served from memory (photo sizes and thumbnails are far smaller).
@@ -223,12 +223,19 @@ impl Media {
 
     async fn resolve(&self, key: SessionKey, media_ref: MediaRef) -> Result<Resolved, MediaError> {
         if let MediaRef::ChatPhoto { chat_id, photo_id } = media_ref {
-            let chat = self
-                .store
-                .cached_chat(key, chat_id)
-                .await?
-                .ok_or(MediaError::NotFound)?;
-            let current = profile_photo(&chat.profile).ok_or(MediaError::NotFound)?;
+            let current = match self.store.cached_chat(key, chat_id).await? {
+                Some(chat) => profile_photo(&chat.profile),
+                // A user without a chat in the list (the account itself, a sender): the
+                // photo the cache has of the user.
+                None if chat_id > 0 => self
+                    .store
+                    .cached_users(key, &[chat_id])
+                    .await?
+                    .first()
+                    .and_then(|record| user_from_record(record).photo),
+                None => None,
+            }
+            .ok_or(MediaError::NotFound)?;
             if current.photo_id != photo_id {
                 return Err(MediaError::NotFound);
             }

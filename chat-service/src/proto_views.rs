@@ -3,6 +3,7 @@
 
 use chrono::SecondsFormat;
 use talkapp_proto::chat::v1 as proto;
+use talkapp_telegram::model::{PhotoRef, Presence};
 
 use crate::reads::{ChatDetailsView, ChatView, MessageView, SenderView};
 
@@ -12,12 +13,34 @@ pub(crate) fn rfc3339(unix: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A user's online state as the API words it: the state, and until when (online) or since
+/// when (offline) as RFC 3339, empty when Telegram hides it.
+pub(crate) fn presence_fields(presence: Presence) -> (&'static str, String) {
+    match presence {
+        Presence::Online { expires } => ("online", rfc3339(expires)),
+        Presence::Offline { was_online } => ("offline", rfc3339(was_online)),
+        Presence::Recently => ("recently", String::new()),
+        Presence::LastWeek => ("last_week", String::new()),
+        Presence::LastMonth => ("last_month", String::new()),
+        Presence::Unknown => ("unknown", String::new()),
+    }
+}
+
+/// The media reference of a chat's (or user's) current photo.
+pub(crate) fn photo_reference(chat_id: i64, photo: &PhotoRef) -> String {
+    format!("p:{chat_id}:{}", photo.photo_id)
+}
+
 pub(crate) fn to_proto_sender(sender: SenderView) -> proto::Sender {
     proto::Sender {
         id: sender.id.to_string(),
         kind: sender.kind.to_owned(),
         name: sender.name,
         username: sender.username,
+        photo_id: sender
+            .photo
+            .map(|photo| photo_reference(sender.id, &photo))
+            .unwrap_or_default(),
     }
 }
 
@@ -112,7 +135,7 @@ pub(crate) fn to_proto_chat(view: ChatView) -> proto::Chat {
         title: view.profile.title,
         username: view.profile.username,
         photo_id: photo
-            .map(|photo| format!("p:{}:{}", view.profile.chat_id, photo.photo_id))
+            .map(|photo| photo_reference(view.profile.chat_id, &photo))
             .unwrap_or_default(),
         unread_count: dialog.unread_count,
         last_message: view.last_message.map(to_proto_message),
@@ -131,6 +154,13 @@ pub(crate) fn to_proto_chat(view: ChatView) -> proto::Chat {
         } else {
             String::new()
         },
+        presence: view.presence.map(|presence| {
+            let (status, at) = presence_fields(presence);
+            proto::Presence {
+                status: status.to_owned(),
+                at,
+            }
+        }),
     }
 }
 

@@ -12,9 +12,9 @@ use talkapp_store::{
     StoreError,
 };
 use talkapp_telegram::error::TelegramError;
-use talkapp_telegram::model::{ChatFullInfo, ChatKind, Message};
+use talkapp_telegram::model::{ChatFullInfo, ChatKind, Message, PhotoRef, Presence, TgUser};
 
-use crate::cache::{ChatCache, FillError, message_from_record, user_from_record};
+use crate::cache::{ChatCache, FillError, message_from_record, profile_photo, user_from_record};
 use crate::routing::{Route, Router, session_ref};
 
 /// Chats or messages per page when the caller does not say.
@@ -70,6 +70,8 @@ pub struct SenderView {
     pub name: String,
     /// Username.
     pub username: String,
+    /// Their current photo, when cached.
+    pub photo: Option<PhotoRef>,
 }
 
 /// A message with its sender resolved.
@@ -92,6 +94,8 @@ pub struct ChatView {
     pub dialog: Option<DialogState>,
     /// Its newest message.
     pub last_message: Option<MessageView>,
+    /// A private chat's other user's online state, when the cache knows the user.
+    pub presence: Option<Presence>,
 }
 
 /// A page of chats.
@@ -204,7 +208,17 @@ impl Reads {
         key: SessionKey,
         messages: Vec<Message>,
     ) -> Result<Vec<MessageView>, StoreError> {
-        let mut user_ids: Vec<i64> = Vec::new();
+        Ok(self.views_and_users(key, messages, Vec::new()).await?.0)
+    }
+
+    /// [`Self::views`], and the cached users among the senders and `user_ids`, read from
+    /// the store together.
+    async fn views_and_users(
+        &self,
+        key: SessionKey,
+        messages: Vec<Message>,
+        mut user_ids: Vec<i64>,
+    ) -> Result<(Vec<MessageView>, HashMap<i64, TgUser>), StoreError> {
         let mut chat_ids: Vec<i64> = Vec::new();
         for message in &messages {
             for id in message
@@ -224,8 +238,17 @@ impl Reads {
         chat_ids.sort_unstable();
         chat_ids.dedup();
         let mut senders: HashMap<i64, SenderView> = HashMap::new();
-        for user in self.store.cached_users(key, &user_ids).await? {
-            let user = user_from_record(&user);
+        let users: HashMap<i64, TgUser> = self
+            .store
+            .cached_users(key, &user_ids)
+            .await?
+            .iter()
+            .map(|record| {
+                let user = user_from_record(record);
+                (user.id, user)
+            })
+            .collect();
+        for user in users.values() {
             senders.insert(
                 user.id,
                 SenderView {
@@ -237,6 +260,7 @@ impl Reads {
                         user.full_name()
                     },
                     username: user.username.clone(),
+                    photo: user.photo.clone(),
                 },
             );
         }
@@ -247,6 +271,7 @@ impl Reads {
                     SenderView {
                         id: chat_id,
                         kind: "chat",
+                        photo: profile_photo(&chat.profile),
                         name: chat.profile.title,
                         username: chat.profile.username,
                     },
@@ -258,8 +283,9 @@ impl Reads {
             kind: if id > 0 { "user" } else { "chat" },
             name: String::new(),
             username: String::new(),
+            photo: None,
         };
-        Ok(messages
+        let views = messages
             .into_iter()
             .map(|message| MessageView {
                 sender: message
@@ -272,7 +298,8 @@ impl Reads {
                     .map(|id| senders.get(&id).cloned().unwrap_or_else(|| unknown(id))),
                 message,
             })
-            .collect())
+            .collect();
+        Ok((views, users))
     }
 
     /// One message with its sender resolved.
@@ -377,9 +404,14 @@ impl Reads {
             .iter()
             .map(message_from_record)
             .collect();
-        let mut top_views: HashMap<i64, MessageView> = self
-            .views(key, top_messages)
-            .await?
+        // A private chat's id is its other user's id.
+        let peers: Vec<i64> = chats
+            .iter()
+            .map(|chat| chat.profile.chat_id)
+            .filter(|chat_id| *chat_id > 0)
+            .collect();
+        let (top_views, users) = self.views_and_users(key, top_messages, peers).await?;
+        let mut top_views: HashMap<i64, MessageView> = top_views
             .into_iter()
             .map(|view| (view.message.chat_id, view))
             .collect();
@@ -387,6 +419,7 @@ impl Reads {
             .into_iter()
             .map(|chat| ChatView {
                 last_message: top_views.remove(&chat.profile.chat_id),
+                presence: users.get(&chat.profile.chat_id).map(|user| user.presence),
                 profile: chat.profile,
                 dialog: chat.dialog,
             })

@@ -9,9 +9,10 @@ use talkapp_proto::chat::v1 as proto;
 use talkapp_proto::tonic;
 use talkapp_store::{SendJob, SessionKey, Store, StoreError, TelegramSession};
 use talkapp_telegram::error::TelegramError;
-use talkapp_telegram::model::{ChatAction, ChatFullInfo};
+use talkapp_telegram::model::{ChatAction, ChatFullInfo, PhotoRef};
 use uuid::Uuid;
 
+use crate::cache::user_from_record;
 use crate::host::SessionHost;
 use crate::linking::{LinkError, LinkStep, Linking, StartedLogin};
 use crate::media::{ByteRange, Media, MediaDownload, MediaError};
@@ -121,6 +122,15 @@ pub fn parse_chat_id(value: &str) -> Result<i64, ChatError> {
         .ok_or_else(|| ChatError::InvalidArgument("chat_id must be a Telegram chat id".into()))
 }
 
+/// A linked account as listed.
+#[derive(Debug, Clone)]
+pub struct ListedSession {
+    /// The session.
+    pub session: TelegramSession,
+    /// The account's profile photo, when its host has cached its own user.
+    pub photo: Option<PhotoRef>,
+}
+
 /// The chat service's operations.
 pub struct ChatService {
     store: Arc<dyn Store>,
@@ -212,9 +222,24 @@ impl ChatService {
 
     /// The Telegram accounts `user_id` has linked, by `session_index`.
     #[tracing::instrument(skip(self))]
-    pub async fn list_sessions(&self, user_id: &str) -> Result<Vec<TelegramSession>, ChatError> {
+    pub async fn list_sessions(&self, user_id: &str) -> Result<Vec<ListedSession>, ChatError> {
         let user_id = parse_uuid("user_id", user_id)?;
-        Ok(self.store.telegram_sessions(user_id).await?)
+        let sessions = self.store.telegram_sessions(user_id).await?;
+        let mut listed = Vec::with_capacity(sessions.len());
+        for session in sessions {
+            let key = SessionKey {
+                user_id,
+                session_index: session.session_index,
+            };
+            let photo = self
+                .store
+                .cached_users(key, &[session.account.telegram_user_id])
+                .await?
+                .first()
+                .and_then(|record| user_from_record(record).photo);
+            listed.push(ListedSession { session, photo });
+        }
+        Ok(listed)
     }
 
     /// Starts linking the account of `phone`.

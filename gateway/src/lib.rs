@@ -105,8 +105,11 @@ impl Application {
         };
         let ws_connections =
             ws::registry::Connections::new(config.gateway.ws_max_connections_per_user);
-        let media_links =
-            media_links::MediaLinks::new(&ws_secret, config.downloads.signed_url_ttl_secs);
+        let media_links = media_links::MediaLinks::new(
+            &ws_secret,
+            config.downloads.signed_url_ttl_secs,
+            config.downloads.legacy_link_ttl_secs,
+        );
         let state = web::Data::new(AppState {
             media_links,
             ws_tickets,

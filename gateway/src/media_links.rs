@@ -44,21 +44,28 @@ pub struct MediaGrant {
     pub expires_at: i64,
 }
 
+/// Lasting links expire on a multiple of this (seconds), so that those issued within one
+/// such window are the same URL (and a browser's cache serves them).
+const LASTING_WINDOW_SECS: i64 = 3600;
+
 /// Issues and checks media links.
 pub struct MediaLinks {
     key: Vec<u8>,
     ttl_secs: u64,
+    lasting_ttl_secs: u64,
 }
 
 impl MediaLinks {
-    /// Links keyed from `secret` (the gateway's signing secret), valid for `ttl_secs`.
-    pub fn new(secret: &[u8], ttl_secs: u64) -> Self {
+    /// Links keyed from `secret` (the gateway's signing secret), valid for `ttl_secs`;
+    /// lasting ones (see [`Self::issue_lasting_path`]) for at least `lasting_ttl_secs`.
+    pub fn new(secret: &[u8], ttl_secs: u64, lasting_ttl_secs: u64) -> Self {
         let mut hasher = Sha256::new();
         hasher.update(b"talkapp/media-link/v1\0");
         hasher.update(secret);
         Self {
             key: hasher.finalize().to_vec(),
             ttl_secs,
+            lasting_ttl_secs,
         }
     }
 
@@ -80,13 +87,47 @@ impl MediaLinks {
         now: i64,
     ) -> (String, u64) {
         let expires_at = now.saturating_add(i64::try_from(self.ttl_secs).unwrap_or(i64::MAX));
+        (
+            self.link_until(user_id, session_index, media_ref, expires_at),
+            self.ttl_secs,
+        )
+    }
+
+    fn link_until(
+        &self,
+        user_id: Uuid,
+        session_index: u32,
+        media_ref: &str,
+        expires_at: i64,
+    ) -> String {
         let body = format!(
             "v1.{}.{session_index}.{}.{expires_at}",
             user_id.simple(),
             URL_SAFE_NO_PAD.encode(media_ref.as_bytes()),
         );
         let signature = URL_SAFE_NO_PAD.encode(self.sign(&body).finalize().into_bytes());
-        (format!("{body}.{signature}"), self.ttl_secs)
+        format!("{body}.{signature}")
+    }
+
+    /// A path like [`Self::issue_path`]'s that works for at least the lasting lifetime,
+    /// its expiry rounded up to a whole window: for pages that keep a URL as long as they
+    /// are open (the TorexTalkWeb replies), and list the same files again and again.
+    pub fn issue_lasting_path(
+        &self,
+        user_id: Uuid,
+        session_index: u32,
+        media_ref: &str,
+        now: i64,
+    ) -> String {
+        let earliest = now.saturating_add(i64::try_from(self.lasting_ttl_secs).unwrap_or(i64::MAX));
+        let expires_at = earliest
+            .div_euclid(LASTING_WINDOW_SECS)
+            .saturating_add(1)
+            .saturating_mul(LASTING_WINDOW_SECS);
+        format!(
+            "/media/t/{}",
+            self.link_until(user_id, session_index, media_ref, expires_at)
+        )
     }
 
     /// Like [`Self::issue`], as the root-relative path that serves the file
@@ -151,7 +192,7 @@ mod tests {
 
     #[test]
     fn an_issued_link_grants_its_file_until_it_expires() {
-        let links = MediaLinks::new(&[7; 64], 300);
+        let links = MediaLinks::new(&[7; 64], 300, 86_400);
         let user_id = Uuid::new_v4();
         let (link, expires_in) = links.issue(user_id, 2, "m:-1001:7", NOW);
         assert_eq!(expires_in, 300);
@@ -175,7 +216,7 @@ mod tests {
 
     #[test]
     fn an_altered_or_foreign_link_is_invalid() {
-        let links = MediaLinks::new(&[7; 64], 300);
+        let links = MediaLinks::new(&[7; 64], 300, 86_400);
         let (link, _) = links.issue(Uuid::new_v4(), 1, "t:5:9", NOW);
         // Another reference, session or a later expiry, with the old signature.
         let (body, signature) = link.rsplit_once('.').expect("signed");
@@ -205,7 +246,29 @@ mod tests {
         for link in altered {
             assert_eq!(links.verify(&link, NOW), Err(LinkError::Invalid), "{link}");
         }
-        let other_key = MediaLinks::new(&[8; 64], 300);
+        let other_key = MediaLinks::new(&[8; 64], 300, 86_400);
         assert_eq!(other_key.verify(&link, NOW), Err(LinkError::Invalid));
+    }
+
+    #[test]
+    fn lasting_links_are_the_same_within_an_hour_and_last_at_least_their_ttl() {
+        let links = MediaLinks::new(&[7; 64], 300, 86_400);
+        let user_id = Uuid::new_v4();
+        let window_start = NOW - NOW.rem_euclid(3600);
+        let first = links.issue_lasting_path(user_id, 1, "p:5:9", window_start);
+        let later = links.issue_lasting_path(user_id, 1, "p:5:9", window_start + 3599);
+        assert_eq!(first, later, "one URL per window, for the browser's cache");
+        let next_window = links.issue_lasting_path(user_id, 1, "p:5:9", window_start + 3600);
+        assert_ne!(first, next_window);
+
+        let token = later.strip_prefix("/media/t/").expect("a media path");
+        let grant = links.verify(token, window_start + 3599).expect("valid");
+        assert!(grant.expires_at >= window_start + 3599 + 86_400);
+        assert_eq!(grant.expires_at.rem_euclid(3600), 0);
+        assert_eq!(
+            links.verify(token, grant.expires_at),
+            Err(LinkError::Expired),
+            "lasting, not forever"
+        );
     }
 }

@@ -43,6 +43,8 @@ pub struct SenderView {
     pub name: String,
     /// Username without `@`, if any.
     pub username: Option<String>,
+    /// Reference of their photo for the media routes, when cached.
+    pub photo_id: Option<String>,
 }
 
 impl From<chat::Sender> for SenderView {
@@ -52,6 +54,7 @@ impl From<chat::Sender> for SenderView {
             kind: sender.kind,
             name: sender.name,
             username: non_empty(sender.username),
+            photo_id: non_empty(sender.photo_id),
         }
     }
 }
@@ -260,6 +263,19 @@ pub struct ChatView {
     pub read_outbox_max_id: i32,
     /// Date of the newest message (RFC 3339).
     pub last_activity: Option<String>,
+    /// A private chat's other user's online state, as Telegram last told it; absent for
+    /// other chats and users not cached yet.
+    pub presence: Option<PresenceView>,
+}
+
+/// A user's online state (as in the WebSocket's `user.status` events).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PresenceView {
+    /// `online`, `offline`, `recently`, `last_week`, `last_month` or `unknown`.
+    pub status: String,
+    /// RFC 3339: until when online (unless renewed), or when last seen; absent when
+    /// hidden.
+    pub at: Option<String>,
 }
 
 impl From<chat::Chat> for ChatView {
@@ -280,6 +296,10 @@ impl From<chat::Chat> for ChatView {
             read_inbox_max_id: chat.read_inbox_max_id,
             read_outbox_max_id: chat.read_outbox_max_id,
             last_activity: non_empty(chat.last_activity),
+            presence: chat.presence.map(|presence| PresenceView {
+                status: presence.status,
+                at: non_empty(presence.at),
+            }),
         }
     }
 }

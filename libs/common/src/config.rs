@@ -80,6 +80,11 @@ pub struct DownloadsConfig {
     pub cache_bytes: u64,
     /// How long a signed media URL (`/media/t/{token}`) works, in seconds.
     pub signed_url_ttl_secs: u64,
+    /// How long, at least, the signed media URLs in TorexTalkWeb replies (`photo_url`,
+    /// `thumb_url`, `profile_picture`, `/me/download_media`) work, in seconds: that
+    /// frontend keeps them for as long as a page is open. Their expiry is rounded up to
+    /// the hour, so listings within one hour give the same, browser-cacheable URL.
+    pub legacy_link_ttl_secs: u64,
 }
 
 /// Real-time events (the replay log) and Web Push notifications.
@@ -465,6 +470,13 @@ impl Config {
             return invalid(
                 "downloads.signed_url_ttl_secs",
                 "must be between 1 and 86400 (signed links are short-lived)",
+            );
+        }
+        if self.downloads.legacy_link_ttl_secs == 0 || self.downloads.legacy_link_ttl_secs > 604_800
+        {
+            return invalid(
+                "downloads.legacy_link_ttl_secs",
+                "must be between 1 and 604800 (a week)",
             );
         }
         if self.gateway.grpc_timeout_ms == 0 {

@@ -36,8 +36,8 @@ use crate::download::{ChunkPlan, DownloadSource, RawLocation, Trimmer, input_loc
 use crate::endpoint::TelegramEndpoint;
 use crate::error::TelegramError;
 use crate::model::{
-    ChatAction, ChatFullInfo, ChatId, ChatInfo, DialogsPage, Message, MessagesPage, SentMessage,
-    TelegramUpdate, TgUser,
+    ChatAction, ChatFullInfo, ChatId, ChatInfo, DialogsPage, Message, MessagesPage, Presence,
+    SentMessage, TelegramUpdate, TgUser,
 };
 use crate::session::{SessionSnapshot, StoredSession};
 
@@ -851,7 +851,10 @@ impl Account {
                     })
                     .await?;
                 self.remember(&full.users, &full.chats).await;
-                Ok(full_info(&full.full_chat))
+                let mut info = full_info(&full.full_chat);
+                // Telegram gives a basic group's members with their users, not a count.
+                info.online_count = online_members(&full.full_chat, &full.users, unix_now());
+                Ok(info)
             }
             tl::enums::InputPeer::User(user) => {
                 let tl::enums::users::UserFull::Full(full) = self
@@ -1056,6 +1059,33 @@ fn full_info(full: &tl::enums::ChatFull) -> ChatFullInfo {
         // Communities are not chats TalkApp shows.
         tl::enums::ChatFull::CommunityFull(_) => ChatFullInfo::default(),
     }
+}
+
+/// How many of a basic group's members are online at `now`; `None` when Telegram did not
+/// list the members.
+fn online_members(full: &tl::enums::ChatFull, users: &[tl::enums::User], now: i64) -> Option<i32> {
+    let tl::enums::ChatFull::Full(group) = full else {
+        return None;
+    };
+    let tl::enums::ChatParticipants::Participants(participants) = &group.participants else {
+        return None;
+    };
+    let members: std::collections::HashSet<i64> = participants
+        .participants
+        .iter()
+        .map(|participant| match participant {
+            tl::enums::ChatParticipant::Participant(p) => p.user_id,
+            tl::enums::ChatParticipant::Creator(p) => p.user_id,
+            tl::enums::ChatParticipant::Admin(p) => p.user_id,
+        })
+        .collect();
+    let online = users
+        .iter()
+        .filter_map(convert::user)
+        .filter(|user| members.contains(&user.id))
+        .filter(|user| matches!(user.presence, Presence::Online { expires } if expires > now))
+        .count();
+    i32::try_from(online).ok()
 }
 
 /// The message a send produced, from the updates Telegram answered with.

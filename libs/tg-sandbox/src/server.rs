@@ -456,6 +456,26 @@ impl SandboxHandle {
         Ok(id)
     }
 
+    /// Puts `user` online (for five minutes) or offline, exactly as if one of its
+    /// clients had called `account.updateStatus`: the accounts that have it as a
+    /// contact get `updateUserStatus`.
+    ///
+    /// # Errors
+    /// When there is no such user.
+    pub fn set_online(&self, user: UserId, online: bool) -> anyhow::Result<()> {
+        let mut state = self.core.shared.lock();
+        let mut call = Call::new(&mut state, 0, 0);
+        crate::rpc::account::set_status(&mut call, user, !online)
+            .map_err(|e| anyhow::anyhow!("{} {}", e.code, e.message))?;
+        let pushes: Vec<Push> = std::mem::take(&mut call.pushes);
+        for push in pushes {
+            state.push(push);
+        }
+        drop(state);
+        self.core.shared.changed();
+        Ok(())
+    }
+
     /// [`SandboxHandle::issue_auth_key`] without blocking the runtime: the key is saved
     /// (with a state file) before it is returned, and a failed save is an error.
     ///

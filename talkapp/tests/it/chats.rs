@@ -227,6 +227,35 @@ async fn chat_details_tell_the_role_description_and_members() {
 }
 
 #[tokio::test]
+async fn a_basic_groups_details_count_its_members_online() {
+    let app = spawn_app().await;
+    let alice = linked_alice(&app, "group-online@example.com").await;
+    let friends = alice.sandbox.world(|world| {
+        world
+            .basic_group_ids()
+            .into_iter()
+            .find(|id| world.title(Peer::Chat(*id)) == Some("Sandbox Friends"))
+            .expect("the demo group")
+    });
+    // Bob (a member) is online; nobody else in the group is (Alice's own TalkApp
+    // connection does not tell Telegram she is online).
+    alice.sandbox.set_online(alice.bob, true).expect("online");
+
+    let details = app
+        .get_json(
+            &format!("/me/chat/{}/1/{}", alice.linker.user_id, -friends),
+            &alice.linker.token,
+        )
+        .await;
+
+    assert_eq!(details["type"], "group");
+    assert_eq!(details["details_complete"], true);
+    assert_eq!(details["members_count"], 4);
+    assert_eq!(details["online_count"], 1, "{details}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn history_pages_have_no_gaps_or_repeats_while_new_messages_arrive() {
     let app = spawn_app().await;
     let alice = linked_alice(&app, "paging@example.com").await;

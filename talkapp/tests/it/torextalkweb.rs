@@ -3,10 +3,12 @@
 //! in-process sandbox and the real grammers client; field names and JSON types as the
 //! contract lists them.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
-use crate::chats::linked_alice;
-use crate::helpers::{TestApp, TestDatabase, assert_problem, spawn_app};
+use crate::chats::{Alice, linked_alice};
+use crate::helpers::{TestApp, TestDatabase, assert_problem, spawn_app, spawn_app_with};
 use crate::linking::Linker;
 use crate::replicas::{Replicas, sandbox_with_admin};
 
@@ -83,7 +85,15 @@ async fn start_login_and_verify_code_link_an_account_without_2fa() {
     assert_eq!(account["username"], "alice_sandbox");
     assert_eq!(account["phone_number"], "9996620001", "digits, no +");
     assert_eq!(account["telegram_id"], alice_id, "telegram_id is a number");
-    assert!(account["profile_picture"].is_null());
+    // Null until the account's host has cached its own user (right after the link), then
+    // a signed link (see an_accounts_profile_picture_is_a_signed_link_to_its_photo).
+    assert!(
+        account["profile_picture"].is_null()
+            || account["profile_picture"]
+                .as_str()
+                .is_some_and(|url| url.starts_with("/media/t/")),
+        "{account}"
+    );
     assert_eq!(account["profile_url"], "https://t.me/alice_sandbox");
     app.stop().await;
 }
@@ -333,7 +343,7 @@ async fn private_chats_and_groups_have_the_contract_fields() {
     assert!(photo_url.starts_with("/media/t/"), "{photo_url}");
     let photo = reqwest::get(app.url(photo_url)).await.expect("loaded");
     assert_eq!(photo.status(), 200, "the photo loads without headers");
-    assert!(bob["last_seen"].is_null());
+    assert_eq!(bob["last_seen"], "offline", "the sandbox's Bob is offline");
     assert_eq!(bob["is_online"], false);
     assert_eq!(bob["is_premium"], false);
     assert!(bob["emoji_url"].is_null());
@@ -378,6 +388,138 @@ async fn private_chats_and_groups_have_the_contract_fields() {
     );
     assert_eq!(lounge["username"], "sandbox_lounge");
     assert_eq!(lounge["has_photo"], true);
+    app.stop().await;
+}
+
+/// Polls `/me/private_chats` until Bob's entry satisfies `wanted`; returns it.
+async fn bob_in_private_chats(
+    app: &TestApp,
+    alice: &Alice,
+    wanted: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let private = app
+            .get_json("/me/private_chats/1?dialog_limit=100", &alice.linker.token)
+            .await;
+        let bob = private["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|item| item["id"] == alice.bob))
+            .cloned()
+            .unwrap_or(Value::Null);
+        if wanted(&bob) {
+            return bob;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Bob never became as wanted: {bob}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_private_chat_shows_the_users_online_state_as_telegram_updates_it() {
+    let app = spawn_app().await;
+    let alice = linked_alice(&app, "tw-presence@example.com").await;
+    bob_in_private_chats(&app, &alice, |bob| bob["last_seen"] == "offline").await;
+
+    // Bob's own client goes online: Alice, who has him as a contact, is told.
+    alice.sandbox.set_online(alice.bob, true).expect("online");
+    let bob = bob_in_private_chats(&app, &alice, |bob| bob["is_online"] == true).await;
+    assert_eq!(bob["last_seen"], "online");
+    let chats = app
+        .get_json(
+            &format!("{}?type=private&limit=100", alice.chats_path()),
+            &alice.linker.token,
+        )
+        .await;
+    let native = chats["chats"]
+        .as_array()
+        .and_then(|chats| {
+            chats
+                .iter()
+                .find(|chat| chat["chat_id"].as_str() == Some(alice.bob.to_string().as_str()))
+        })
+        .unwrap_or_else(|| panic!("Bob in {chats}"));
+    assert_eq!(native["presence"]["status"], "online");
+    let until = chrono::DateTime::parse_from_rfc3339(
+        native["presence"]["at"].as_str().expect("online until"),
+    )
+    .expect("RFC 3339");
+    assert!(until > chrono::Utc::now(), "online until a future time");
+
+    alice.sandbox.set_online(alice.bob, false).expect("offline");
+    let bob = bob_in_private_chats(&app, &alice, |bob| bob["is_online"] == false).await;
+    assert_eq!(bob["last_seen"], "offline");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_frontends_photo_urls_outlast_the_short_signed_links_and_repeat_within_the_hour() {
+    // The frontend keeps its URLs as long as a page is open: its links last (a day by
+    // default) even where the native, short-lived links are down to a second.
+    let app = spawn_app_with(&[("downloads.signed_url_ttl_secs", "1")]).await;
+    let alice = linked_alice(&app, "tw-lasting@example.com").await;
+    let bob = bob_in_private_chats(&app, &alice, |bob| bob["has_photo"] == true).await;
+    let photo_url = bob["photo_url"].as_str().expect("photo_url").to_owned();
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let photo = reqwest::get(app.url(&photo_url)).await.expect("loaded");
+    assert_eq!(photo.status(), 200, "still loads after the short TTL");
+    let again = bob_in_private_chats(&app, &alice, |bob| bob["has_photo"] == true).await;
+    // The same URL unless the hour turned meanwhile (then the next one is as good).
+    let repeated = again["photo_url"] == photo_url.as_str();
+    let crossed_hour = chrono::Utc::now().timestamp() % 3600 < 5;
+    assert!(
+        repeated || crossed_hour,
+        "{photo_url} then {}",
+        again["photo_url"]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_accounts_profile_picture_is_a_signed_link_to_its_photo() {
+    let app = spawn_app().await;
+    // Alice has a profile photo in the sandbox.
+    let alice = linked_alice(&app, "tw-avatar@example.com").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let picture = loop {
+        let accounts = app.telegrams(&alice.linker).await;
+        if let Some(picture) = accounts["telegram_accounts"][0]["profile_picture"].as_str() {
+            break picture.to_owned();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no profile_picture: {accounts}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(picture.starts_with("/media/t/"), "{picture}");
+    let photo = reqwest::get(app.url(&picture)).await.expect("loaded");
+    assert_eq!(photo.status(), 200, "the photo loads without headers");
+    let content_type = photo
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(content_type.starts_with("image/"), "{content_type}");
+    let bytes = photo.bytes().await.expect("bytes");
+    assert!(!bytes.is_empty());
+
+    // Only the photo the account has now: another photo id of the same user is not found.
+    let stale = app
+        .get_with_token(
+            &format!(
+                "/me/media/{}/1/p:{}:12345",
+                alice.linker.user_id, alice.alice
+            ),
+            &alice.linker.token,
+        )
+        .await;
+    assert_problem(stale, 404, "not_found").await;
     app.stop().await;
 }
 
@@ -444,6 +586,13 @@ async fn messages_come_newest_first_paged_by_offset_with_from_user() {
         .find(|m| m["from_user"]["id"] == alice.bob)
         .expect("a message of Bob");
     assert_eq!(bob_says["from_user"]["first_name"], "Bob Sandbox");
+    // Bob has a profile photo in the sandbox: his avatar beside his messages.
+    let avatar = bob_says["from_user"]["photo_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a photo_url: {bob_says}"));
+    assert!(avatar.starts_with("/media/t/"), "{avatar}");
+    let avatar = reqwest::get(app.url(avatar)).await.expect("loaded");
+    assert_eq!(avatar.status(), 200, "the avatar loads without headers");
     assert_eq!(messages[0]["text"], "Call me when you can.");
     // The two newest (from Bob) are unread; everything before was read on both sides.
     assert_eq!(messages[0]["is_read"], false);

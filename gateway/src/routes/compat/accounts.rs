@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use talkapp_proto::chat::v1 as chat;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use super::{CompatError, account_index, id_number};
 use crate::auth::extract::Caller;
@@ -24,9 +25,9 @@ pub struct TelegramAccountOut {
     pub phone_number: Option<String>,
     /// Telegram user id (a number).
     pub telegram_id: i64,
-    /// Root-relative URL of the account's photo.
-    // TODO(media): set once `/me/download_media` and avatar URLs exist (media download
-    // work); always null until then.
+    /// Root-relative, short-lived signed URL of the account's photo (as `photo_url` of a
+    /// chat); null when the account has none, or until its host has connected it once
+    /// since it was linked.
     pub profile_picture: Option<String>,
     /// `https://t.me/<username>`, when there is a username.
     pub profile_url: Option<String>,
@@ -77,7 +78,11 @@ fn non_empty(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
-fn account_out(session: chat::Session) -> Option<TelegramAccountOut> {
+fn account_out(
+    state: &AppState,
+    user_id: Uuid,
+    session: chat::Session,
+) -> Option<TelegramAccountOut> {
     if session.status == chat::SessionStatus::LoggedOut as i32 {
         return None;
     }
@@ -95,7 +100,9 @@ fn account_out(session: chat::Session) -> Option<TelegramAccountOut> {
         username: non_empty(&user.username),
         phone_number: non_empty(&phone),
         telegram_id: id_number(&user.id),
-        profile_picture: None,
+        profile_picture: non_empty(&user.photo_id).map(|photo_id| {
+            super::media::signed_path(state, user_id, session.session_index, &photo_id)
+        }),
         profile_url: non_empty(&user.username).map(|username| format!("https://t.me/{username}")),
     })
 }
@@ -119,7 +126,10 @@ pub async fn list_accounts(
         ok: true,
         user_id: user_id.to_string(),
         email: caller.0.email.clone(),
-        telegram_accounts: sessions.into_iter().filter_map(account_out).collect(),
+        telegram_accounts: sessions
+            .into_iter()
+            .filter_map(|session| account_out(&state, user_id, session))
+            .collect(),
     }))
 }
 

@@ -11,10 +11,9 @@ use crate::auth::extract::Caller;
 use crate::problem::ApiError;
 use crate::state::AppState;
 
-/// The avatar path the legacy backend sends when it has no photo file; `photo_url` may not
-/// be null in the contract.
-// TODO(media): real avatar URLs come with `/me/download_media` (media download work);
-// until then every chat gets this path, which (as before) does not resolve.
+/// The avatar path the legacy backend sends for a chat without a photo; `photo_url` may
+/// not be null in the contract (and, as before, this path does not resolve: the frontend
+/// shows initials when `has_photo` is false).
 pub const DEFAULT_AVATAR: &str = "/media/avatars/default.jpg";
 
 /// Chat list size.
@@ -33,11 +32,10 @@ pub struct PrivateChatOut {
     pub full_name: Option<String>,
     /// Username without `@`.
     pub username: Option<String>,
-    /// `online`, `offline`, `recently`, `last_week`, `last_month`, `long_ago` or null.
-    // TODO: the chat cache keeps no user status (it only flows by as real-time events),
-    // so this is null and `is_online` false for now.
+    /// `online`, `offline`, `recently`, `last_week`, `last_month`, `long_ago` or null
+    /// (unknown), as Telegram last told (its status updates keep the cache current).
     pub last_seen: Option<String>,
-    /// Online now.
+    /// Online now (`last_seen` is `online` and has not lapsed).
     pub is_online: bool,
     /// The chat has a photo.
     pub has_photo: bool,
@@ -60,9 +58,10 @@ pub struct GroupOut {
     pub username: Option<String>,
     /// Members, 0 when unknown.
     pub member_count: i32,
-    /// Members online.
-    // TODO: only Telegram knows (GetChat asks it per chat, too slow for a list): 0, which
-    // the legacy backend also answered whenever it could not tell.
+    /// Members online: always 0 for now (not yet done). Only Telegram knows, one call per
+    /// group, which a list of up to 100 groups must not make each time (FLOOD_WAIT would
+    /// stop the whole account); the legacy backend also answered 0 when it could not tell.
+    /// `GET /me/chat/{user_id}/{session_index}/{chat_id}` has the count.
     pub online_count: i32,
     /// The group has a photo.
     pub has_photo: bool,
@@ -90,6 +89,30 @@ pub struct GroupsOut {
     pub count: usize,
     /// Newest activity first.
     pub items: Vec<GroupOut>,
+}
+
+/// Whether a presence says online now: Telegram's online state lapses at its `at`
+/// unless renewed, and the lapse sends no update.
+fn is_online(presence: Option<&chat::Presence>, now: chrono::DateTime<chrono::Utc>) -> bool {
+    presence.is_some_and(|presence| {
+        presence.status == "online"
+            && chrono::DateTime::parse_from_rfc3339(&presence.at)
+                .is_ok_and(|until| until.with_timezone(&chrono::Utc) > now)
+    })
+}
+
+/// The legacy `last_seen` word of a presence; a lapsed online state reads `offline`.
+fn last_seen(
+    presence: Option<&chat::Presence>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<String> {
+    let presence = presence?;
+    match presence.status.as_str() {
+        "online" if is_online(Some(presence), now) => Some("online".to_owned()),
+        "online" | "offline" => Some("offline".to_owned()),
+        "recently" | "last_week" | "last_month" => Some(presence.status.clone()),
+        _ => None,
+    }
 }
 
 fn dialog_limit(query: &DialogQuery) -> Result<u32, ApiError> {
@@ -154,14 +177,15 @@ pub async fn private_chats(
     let session = session_ref(caller.0.user_id, index);
     let chats = chats_of_kinds(&state, &session, &["private"], limit).await?;
     let links = super::media::Links::new(&state, caller.0.user_id, index);
+    let now = chrono::Utc::now();
     let items: Vec<PrivateChatOut> = chats
         .into_iter()
         .map(|chat| PrivateChatOut {
             id: id_number(&chat.chat_id),
             full_name: non_empty(chat.title),
             username: non_empty(chat.username),
-            last_seen: None,
-            is_online: false,
+            last_seen: last_seen(chat.presence.as_ref(), now),
+            is_online: is_online(chat.presence.as_ref(), now),
             has_photo: !chat.photo_id.is_empty(),
             photo_url: links.photo_url(&chat.photo_id),
             is_premium: false,

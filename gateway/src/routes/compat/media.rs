@@ -33,17 +33,16 @@ const MEDIA_TYPES: [&str; 8] = [
 /// The longest `file_id` taken.
 const MAX_FILE_ID: usize = 128;
 
-/// A signed, root-relative link to `media_ref` of the caller's account `session_index`.
+/// A signed, root-relative link to `media_ref` of the caller's account `session_index`,
+/// lasting (`downloads.legacy_link_ttl_secs`): the frontend keeps its URLs while a page is
+/// open, and re-renders `<img>`s from them.
 pub fn signed_path(state: &AppState, user_id: Uuid, session_index: u32, media_ref: &str) -> String {
-    state
-        .media_links
-        .issue_path(
-            user_id,
-            session_index,
-            media_ref,
-            chrono::Utc::now().timestamp(),
-        )
-        .0
+    state.media_links.issue_lasting_path(
+        user_id,
+        session_index,
+        media_ref,
+        chrono::Utc::now().timestamp(),
+    )
 }
 
 /// A legacy `file_id`: a media reference and the account it belongs to.
@@ -114,7 +113,8 @@ pub struct DownloadQuery {
 pub struct DownloadOut {
     /// Always true.
     pub ok: bool,
-    /// Root-relative signed link, good for `downloads.signed_url_ttl_secs` without headers.
+    /// Root-relative signed link, good for `downloads.legacy_link_ttl_secs` (at least)
+    /// without headers.
     pub url: String,
     /// The file's size in bytes.
     pub size: u64,

@@ -47,8 +47,8 @@ pub struct FromUserOut {
     pub username: Option<String>,
     /// Not known from history: null.
     pub phone_number: Option<String>,
-    /// Root-relative avatar URL.
-    // TODO(media): avatar URLs come with `/me/download_media`; null until then.
+    /// Root-relative, signed avatar URL (as a chat's `photo_url`); null when the sender
+    /// has no photo or the cache does not know it.
     pub photo_url: Option<String>,
     /// Not cached: null.
     pub status: Option<String>,
@@ -131,6 +131,7 @@ struct ChatFacts {
     kind: String,
     title: Option<String>,
     username: Option<String>,
+    photo_id: Option<String>,
     read_inbox_max_id: i32,
     read_outbox_max_id: i32,
 }
@@ -149,6 +150,7 @@ impl ChatFacts {
             kind: kind.to_owned(),
             title: None,
             username: None,
+            photo_id: None,
             read_inbox_max_id: 0,
             read_outbox_max_id: 0,
         }
@@ -194,15 +196,26 @@ fn media_type(kind: &str) -> Option<&'static str> {
     })
 }
 
-fn from_user(sender: Option<chat::Sender>, chat_id: i64, facts: &ChatFacts) -> FromUserOut {
-    let (id, name, username) = match sender {
+fn from_user(
+    sender: Option<chat::Sender>,
+    chat_id: i64,
+    facts: &ChatFacts,
+    links: &super::media::Links<'_>,
+) -> FromUserOut {
+    let (id, name, username, photo_id) = match sender {
         Some(sender) => (
             id_number(&sender.id),
             non_empty(sender.name),
             non_empty(sender.username),
+            non_empty(sender.photo_id),
         ),
         // Anonymous posts: the chat speaks (contract quirk 2: never null).
-        None => (chat_id, facts.title.clone(), facts.username.clone()),
+        None => (
+            chat_id,
+            facts.title.clone(),
+            facts.username.clone(),
+            facts.photo_id.clone(),
+        ),
     };
     FromUserOut {
         id,
@@ -210,7 +223,7 @@ fn from_user(sender: Option<chat::Sender>, chat_id: i64, facts: &ChatFacts) -> F
         last_name: None,
         username,
         phone_number: None,
-        photo_url: None,
+        photo_url: photo_id.map(|photo_id| links.url(&photo_id)),
         status: None,
         is_premium: false,
         emoji_url: None,
@@ -237,7 +250,7 @@ fn message_out(
         chat_type: facts.kind.clone(),
         is_read,
         is_outgoing: message.outgoing,
-        from_user: from_user(message.sender, chat_id, facts),
+        from_user: from_user(message.sender, chat_id, facts, links),
         text: None,
         caption: None,
         media_type: None,
@@ -299,6 +312,7 @@ async fn chat_facts(state: &AppState, session: &chat::SessionRef, chat_id: i64) 
             kind: chat.kind,
             title: non_empty(chat.title),
             username: non_empty(chat.username),
+            photo_id: non_empty(chat.photo_id),
             read_inbox_max_id: chat.read_inbox_max_id,
             read_outbox_max_id: chat.read_outbox_max_id,
         },

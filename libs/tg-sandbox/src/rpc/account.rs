@@ -20,6 +20,12 @@ pub(super) fn update_status(
     request: f::account::UpdateStatus,
 ) -> Result<bool, RpcError> {
     let user = call.require_user()?;
+    set_status(call, user, request.offline)
+}
+
+/// `user` goes online (for five minutes) or offline, as with `account.updateStatus`; the
+/// updates for its watchers go to `call.pushes`.
+pub(crate) fn set_status(call: &mut Call, user: UserId, offline: bool) -> Result<bool, RpcError> {
     let now = call.now;
     let world = &mut call.state.world;
     let record = world
@@ -27,11 +33,7 @@ pub(super) fn update_status(
         .get_mut(&user)
         .ok_or_else(RpcError::unauthorized)?;
     record.was_online = now;
-    record.online_until = if request.offline {
-        0
-    } else {
-        now + ONLINE_FOR_SECONDS
-    };
+    record.online_until = if offline { 0 } else { now + ONLINE_FOR_SECONDS };
     let world = &call.state.world;
     let Some(record) = world.users.get(&user) else {
         return Ok(true);

@@ -5,7 +5,7 @@
 //! declares (the compiler checks it against `RemoteCall::Return`); the updates they cause
 //! for other connections are collected in [`Call::pushes`].
 
-mod account;
+pub(crate) mod account;
 mod auth;
 mod channels;
 mod contacts;

@@ -34,7 +34,7 @@ pids+=($!)
   TALKAPP_TELEGRAM__SANDBOX_ADMIN_URL=http://127.0.0.1:9444 \
   TALKAPP_RATE_LIMIT__API_PER_MINUTE=100000 \
   TALKAPP_LOG__FILTER=warn \
-    exec "$BIN/talkapp" 2>"$WORK/talkapp.log"
+    exec "$BIN/talkapp" >"$WORK/talkapp.log" 2>&1
 ) &
 pids+=($!)
 GATEWAY_PID=$!

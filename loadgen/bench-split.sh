@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The split-mode benchmarks of docs/BENCHMARKS.md, end to end: a scaled Telegram sandbox as
+# its own process, then the five processes of a split deployment (`talkapp gateway`,
+# `chat-service`, `media-service`, `search-service`, `realtime-service`) on the local
+# PostgreSQL, Redis and RabbitMQ (a fresh database `talkapp_bench`, its own queue and key
+# prefixes), 1,000 users linked, then each scenario. Prints one result line per scenario
+# (and keeps the logs in $WORK). Needs the release binaries:
+#   cargo build --release -p talkapp -p talkapp-loadgen -p talkapp-tg-sandbox
+# Usage: loadgen/bench-split.sh [USERS] [SECONDS]
+# Servers: POSTGRES (127.0.0.1:5432, user postgres, trust), REDIS (127.0.0.1:6379),
+# AMQP (127.0.0.1:5672, guest/guest); override with the variables of those names. The
+# gateway listens on 127.0.0.1:$PORT (8080).
+set -euo pipefail
+
+USERS=${1:-1000}
+SECONDS_PER_RUN=${2:-15}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
+WORK=${WORK:-/tmp/talkapp-bench-split}
+POSTGRES=${POSTGRES:-127.0.0.1:5432}
+REDIS=${REDIS:-127.0.0.1:6379}
+AMQP=${AMQP:-127.0.0.1:5672}
+PORT=${PORT:-8080}
+DATABASE=talkapp_bench
+PREFIX=talkapp-bench-$$
+SECRET=loadgen-secret-loadgen-secret-loadgen-secret
+ISSUER=https://loadgen.supabase.co/auth/v1
+
+rm -rf "$WORK" && mkdir -p "$WORK/data"
+ulimit -n 65536 2>/dev/null || ulimit -n 20000
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+psql -q "postgres://postgres@$POSTGRES/postgres" \
+  -c "DROP DATABASE IF EXISTS $DATABASE WITH (FORCE)" -c "CREATE DATABASE $DATABASE"
+
+# Accounts for the users plus the two named demo ones; users 2k and 2k+1 share a chat.
+"$BIN/tg-sandbox" --listen 127.0.0.1:9443 --admin 127.0.0.1:9444 --state "$WORK/tg.json" \
+  --demo-scale "accounts=$((USERS + 2)),ring_chats=1" 2>"$WORK/tg-sandbox.log" &
+pids+=($!)
+
+export TALKAPP_DATABASE__URL=postgres://postgres@$POSTGRES/$DATABASE
+export TALKAPP_REDIS__URL=redis://$REDIS
+export TALKAPP_REDIS__PREFIX=$PREFIX
+export TALKAPP_RATE_LIMIT__REDIS_KEY_PREFIX=$PREFIX
+export TALKAPP_AMQP__URL=amqp://guest:guest@$AMQP/%2f
+export TALKAPP_AMQP__PREFIX=$PREFIX
+export TALKAPP_AMQP__QUEUE_EXPIRES_SECS=60
+export TALKAPP_AUTH__SIGNING_SECRET=$SECRET
+export TALKAPP_AUTH__EXTERNAL__HS256_SECRET=$SECRET
+export TALKAPP_AUTH__EXTERNAL__ISSUER=$ISSUER
+export TALKAPP_TELEGRAM__SANDBOX_ADDRESS=127.0.0.1:9443
+export TALKAPP_TELEGRAM__SANDBOX_ADMIN_URL=http://127.0.0.1:9444
+export TALKAPP_RATE_LIMIT__API_PER_MINUTE=100000
+export TALKAPP_DATA__DIR=$WORK/data
+export TALKAPP_LOG__FILTER=warn
+export TALKAPP_GATEWAY__LISTEN=127.0.0.1:$PORT
+
+for role in chat-service media-service search-service realtime-service gateway; do
+  "$BIN/talkapp" "$role" >"$WORK/$role.log" 2>&1 &
+  pids+=($!)
+  [ "$role" = gateway ] && GATEWAY_PID=$!
+done
+
+ready=
+for _ in $(seq 1 120); do
+  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && { ready=1; break; }
+  sleep 1
+done
+[ -n "$ready" ] || { echo "the gateway never became ready; logs in $WORK" >&2; exit 1; }
+
+run() { # scenario, extra loadgen arguments...
+  local scenario=$1
+  shift
+  "$BIN/loadgen" --url "http://127.0.0.1:$PORT" --users "$USERS" --seconds "$SECONDS_PER_RUN" --scenario "$scenario" \
+    --secret "$SECRET" --issuer "$ISSUER" --link "$@" 2>>"$WORK/loadgen.log" | tail -n 3
+}
+
+start=$(date +%s)
+run chats --interval-ms 1000 >/dev/null
+echo "linked $USERS accounts in $(( $(date +%s) - start )) s"
+run chats --interval-ms 500
+run history --interval-ms 500
+run send --interval-ms 5000
+run ws --interval-ms 5000
+run ws-idle --connections-per-user 10 --pid "$GATEWAY_PID"

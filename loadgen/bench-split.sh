@@ -26,6 +26,10 @@ PREFIX=talkapp-bench-$$
 SECRET=loadgen-secret-loadgen-secret-loadgen-secret
 ISSUER=https://loadgen.supabase.co/auth/v1
 
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+  echo "127.0.0.1:$PORT is taken (an earlier run still going?); set PORT" >&2
+  exit 1
+fi
 rm -rf "$WORK" && mkdir -p "$WORK/data"
 ulimit -n 65536 2>/dev/null || ulimit -n 20000
 pids=()
@@ -47,6 +51,9 @@ export TALKAPP_RATE_LIMIT__REDIS_KEY_PREFIX=$PREFIX
 export TALKAPP_AMQP__URL=amqp://guest:guest@$AMQP/%2f
 export TALKAPP_AMQP__PREFIX=$PREFIX
 export TALKAPP_AMQP__QUEUE_EXPIRES_SECS=60
+# One broker node here: classic queues, as docker-compose.yml (ADR 0012); QUEUE_TYPE=quorum
+# measures the cluster setting on the same node.
+export TALKAPP_AMQP__QUEUE_TYPE=${QUEUE_TYPE:-classic}
 export TALKAPP_AUTH__SIGNING_SECRET=$SECRET
 export TALKAPP_AUTH__EXTERNAL__HS256_SECRET=$SECRET
 export TALKAPP_AUTH__EXTERNAL__ISSUER=$ISSUER

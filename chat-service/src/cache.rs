@@ -7,6 +7,8 @@
 //! above the floor is served from the cache alone; below it, the account's host fetches
 //! from Telegram first (see [`ChatCache::fetch_older`]).
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher as _};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -217,16 +219,117 @@ pub enum FillError {
     Store(#[from] StoreError),
 }
 
+/// Users and chat profiles a cached account holds per account before its memo starts over.
+const WRITTEN_PER_ACCOUNT: usize = 4096;
+
+/// What this replica last wrote of each user and chat profile of the accounts it hosts
+/// (a hash per record). Telegram repeats the same user and chat objects with every
+/// update; a record equal to the last one written is not written again (each write is
+/// a transaction, several per message otherwise). Only an account's host writes its
+/// cache, and the memo of an account starts over whenever it is hosted here again, so a
+/// record another replica wrote meanwhile is never taken for ours.
+#[derive(Default)]
+struct WrittenMemo {
+    accounts: std::sync::Mutex<HashMap<SessionKey, HashMap<(bool, i64), u64>>>,
+}
+
+impl WrittenMemo {
+    fn hash_of(record: &impl Hash) -> u64 {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        record.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// The records of `items` that differ from what was last written.
+    fn changed<'a, T: Hash>(
+        &self,
+        key: SessionKey,
+        items: &'a [T],
+        id: impl Fn(&T) -> (bool, i64),
+    ) -> Vec<&'a T> {
+        let Ok(accounts) = self.accounts.lock() else {
+            return items.iter().collect();
+        };
+        let written = accounts.get(&key);
+        items
+            .iter()
+            .filter(|item| {
+                written.and_then(|written| written.get(&id(item))) != Some(&Self::hash_of(*item))
+            })
+            .collect()
+    }
+
+    fn wrote<T: Hash>(&self, key: SessionKey, items: &[&T], id: impl Fn(&T) -> (bool, i64)) {
+        if let Ok(mut accounts) = self.accounts.lock() {
+            let written = accounts.entry(key).or_default();
+            if written.len() + items.len() > WRITTEN_PER_ACCOUNT {
+                written.clear();
+            }
+            for item in items {
+                written.insert(id(item), Self::hash_of(*item));
+            }
+        }
+    }
+
+    fn forget(&self, key: SessionKey) {
+        if let Ok(mut accounts) = self.accounts.lock() {
+            accounts.remove(&key);
+        }
+    }
+}
+
+/// The memo's name of a user.
+fn user_memo_id(user: &CachedUser) -> (bool, i64) {
+    (true, user.tg_user_id)
+}
+
+/// The memo's name of a chat profile.
+fn profile_memo_id(profile: &ChatProfile) -> (bool, i64) {
+    (false, profile.chat_id)
+}
+
 /// Reads and writes the cache.
 #[derive(Clone)]
 pub struct ChatCache {
     store: Arc<dyn Store>,
+    written: Arc<WrittenMemo>,
 }
 
 impl ChatCache {
     /// A cache over `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            store,
+            written: Arc::default(),
+        }
+    }
+
+    /// Writes the users that differ from what was last written of them.
+    async fn write_users(&self, key: SessionKey, users: &[CachedUser]) -> Result<(), StoreError> {
+        let changed = self.written.changed(key, users, user_memo_id);
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let records: Vec<CachedUser> = changed.iter().map(|user| (*user).clone()).collect();
+        self.store.upsert_users(key, &records).await?;
+        self.written.wrote(key, &changed, user_memo_id);
+        Ok(())
+    }
+
+    /// Writes the chat profiles that differ from what was last written of them.
+    async fn write_profiles(
+        &self,
+        key: SessionKey,
+        profiles: &[ChatProfile],
+    ) -> Result<(), StoreError> {
+        let changed = self.written.changed(key, profiles, profile_memo_id);
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let records: Vec<ChatProfile> = changed.iter().map(|profile| (*profile).clone()).collect();
+        self.store.upsert_chat_profiles(key, &records).await?;
+        self.written.wrote(key, &changed, profile_memo_id);
+        Ok(())
     }
 
     /// Records users and chats that came with a reply or an update.
@@ -237,9 +340,9 @@ impl ChatCache {
         chats: &[ChatInfo],
     ) -> Result<(), StoreError> {
         let user_records: Vec<CachedUser> = users.iter().map(user_record).collect();
-        self.store.upsert_users(key, &user_records).await?;
+        self.write_users(key, &user_records).await?;
         let profiles: Vec<ChatProfile> = chats.iter().map(profile_record).collect();
-        self.store.upsert_chat_profiles(key, &profiles).await
+        self.write_profiles(key, &profiles).await
     }
 
     /// The profile of a private chat from its user, when the cache lacks it.
@@ -253,8 +356,7 @@ impl ChatCache {
             return Ok(());
         }
         if let Some(user) = users.iter().find(|user| user.id == chat_id) {
-            self.store
-                .upsert_chat_profiles(key, &[profile_record(&convert::private_chat(user))])
+            self.write_profiles(key, &[profile_record(&convert::private_chat(user))])
                 .await?;
         }
         Ok(())
@@ -276,7 +378,7 @@ impl ChatCache {
             return Ok(());
         }
         user.presence = presence;
-        self.store.upsert_users(key, &[user_record(&user)]).await
+        self.write_users(key, &[user_record(&user)]).await
     }
 
     /// Applies one update of a hosted account.
@@ -343,10 +445,12 @@ impl ChatCache {
         account: &Account,
         limits: BackfillLimits,
     ) -> Result<(), FillError> {
+        // Hosted here (again): what another replica wrote meanwhile is unknown here.
+        self.written.forget(key);
         // The account's own user, for its name and photo in the account list (Telegram
         // may have changed them since the link or the last connection).
         let me = account.me().await?;
-        self.store.upsert_users(key, &[user_record(&me)]).await?;
+        self.write_users(key, &[user_record(&me)]).await?;
         let has_cache = !self
             .store
             .list_chats(
@@ -416,7 +520,7 @@ impl ChatCache {
         page: &talkapp_telegram::model::DialogsPage,
     ) -> Result<(), StoreError> {
         let users: Vec<CachedUser> = page.users.iter().map(user_record).collect();
-        self.store.upsert_users(key, &users).await?;
+        self.write_users(key, &users).await?;
         let dialogs: Vec<(ChatProfile, DialogState)> = page
             .dialogs
             .iter()
@@ -430,6 +534,8 @@ impl ChatCache {
             })
             .collect();
         self.store.upsert_dialogs(key, &dialogs).await?;
+        let profiles: Vec<&ChatProfile> = dialogs.iter().map(|(profile, _)| profile).collect();
+        self.written.wrote(key, &profiles, profile_memo_id);
         let messages: Vec<CachedMessage> = page.messages.iter().map(message_record).collect();
         self.store.upsert_messages(key, &messages, false).await?;
         Ok(())
@@ -505,5 +611,56 @@ impl ChatCache {
 impl UpdateSink for ChatCache {
     async fn apply(&self, update: &HostedUpdate) -> Result<(), StoreError> {
         ChatCache::apply(self, update).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: i64, first_name: &str) -> CachedUser {
+        CachedUser {
+            tg_user_id: id,
+            first_name: first_name.to_owned(),
+            last_name: String::new(),
+            username: String::new(),
+            phone: String::new(),
+            details: "{}".to_owned(),
+        }
+    }
+
+    fn key(index: u32) -> SessionKey {
+        SessionKey {
+            user_id: uuid::Uuid::from_u128(7),
+            session_index: index,
+        }
+    }
+
+    #[test]
+    fn a_record_is_written_again_only_when_it_changed_or_the_account_was_hosted_anew() {
+        let memo = WrittenMemo::default();
+        let ada = user(1, "Ada");
+        let bob = user(2, "Bob");
+        let both = [ada.clone(), bob.clone()];
+        assert_eq!(
+            memo.changed(key(1), &both, user_memo_id).len(),
+            2,
+            "never written"
+        );
+
+        memo.wrote(key(1), &[&ada, &bob], user_memo_id);
+        assert!(memo.changed(key(1), &both, user_memo_id).is_empty());
+        assert_eq!(
+            memo.changed(key(2), &both, user_memo_id).len(),
+            2,
+            "another account's cache is another"
+        );
+        let renamed = [user(1, "Ada L."), bob.clone()];
+        let changed = memo.changed(key(1), &renamed, user_memo_id);
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[0].first_name, "Ada L.");
+
+        memo.forget(key(1));
+        assert_eq!(memo.changed(key(1), &both, user_memo_id).len(), 2);
     }
 }

@@ -1,8 +1,8 @@
 //! Sending messages as durable jobs.
 //!
 //! Any replica takes a send: the job is written to the store (the idempotency key makes
-//! a repeat return the first job) and a message naming it is published, with publisher
-//! confirms, to the queue of the account's shard. The replica hosting the shard consumes
+//! a repeat return the first job), the send is accepted, and a message naming it is
+//! published, with publisher confirms, to the queue of the account's shard. The replica hosting the shard consumes
 //! that queue and hands each message to the account's own worker, which sends the
 //! account's pending jobs strictly in the order they were asked for (the store's `seq`),
 //! and acknowledges a message only once its job is final. So:
@@ -180,13 +180,18 @@ impl Sends {
                 job
             }
         };
-        if publish(self.queue.as_ref(), &job).await {
-            // Bookkeeping off the reply's path: should it be lost, the relay publishes
-            // the job again, which its worker takes as a no-op.
-            let store = Arc::clone(&self.store);
-            let job_id = job.job.job_id;
-            tokio::spawn(async move { mark_published(store.as_ref(), job_id).await });
-        }
+        // The job is safe in the store from here: the announcement (and the broker's
+        // confirm, a quorum write) is off the reply's path. Should it be lost, the relay
+        // publishes the job again, and its account's worker finds it anyway when it next
+        // looks at the pending jobs; a job announced twice is sent once.
+        let queue = Arc::clone(&self.queue);
+        let store = Arc::clone(&self.store);
+        let announced = job.clone();
+        tokio::spawn(async move {
+            if publish(queue.as_ref(), &announced).await {
+                mark_published(store.as_ref(), announced.job.job_id).await;
+            }
+        });
         Ok(job)
     }
 }

@@ -1,16 +1,19 @@
-//! Taking events from the bus into the log: every event of every account, in order, as
-//! the single active consumer of the realtime queue. An event is acknowledged only once
+//! Taking events from the bus into the log: every event of every account, in order per
+//! account (accounts are spread over lanes that write concurrently), as the single
+//! active consumer of the realtime queue. An event is acknowledged only once
 //! the log holds it, so nothing is lost while the log (Redis) is away: the bus keeps it.
 //! A new incoming message also goes to the user's browsers as a push notification when
 //! the user has no live connection.
 
+use std::hash::{Hash as _, Hasher as _};
 use std::sync::Arc;
 use std::time::Duration;
 
 use prost::Message as _;
-use talkapp_bus::{EventBus, REALTIME_EVENTS};
+use talkapp_bus::{Delivery, EventBus, REALTIME_EVENTS};
 use talkapp_eventlog::{EventLog, SessionKey};
 use talkapp_proto::realtime::v1 as proto;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::push::Notifier;
@@ -45,6 +48,21 @@ pub async fn run(
                 continue;
             }
         };
+        // One lane per stripe of accounts: an account's events stay in order (the bus
+        // delivers them in order and one lane takes them all), while the log writes of
+        // different accounts overlap instead of waiting on each other's round trips.
+        let mut lanes = Vec::with_capacity(LANES);
+        let mut lane_tasks = Vec::with_capacity(LANES);
+        for _ in 0..LANES {
+            let (sender, receiver) = mpsc::channel(usize::from(PREFETCH));
+            lane_tasks.push(tokio::spawn(run_lane(
+                receiver,
+                Arc::clone(&log),
+                notifier.clone(),
+                stop.clone(),
+            )));
+            lanes.push(sender);
+        }
         loop {
             let delivery = tokio::select! {
                 () = stop.cancelled() => return,
@@ -52,6 +70,13 @@ pub async fn run(
             };
             let Some(delivery) = delivery else {
                 tracing::info!("event consumer ended; subscribing again");
+                // What the lanes hold goes into the log before the next subscription's
+                // events do (their acknowledgements fail: those come again, and the log
+                // takes each id once).
+                drop(lanes);
+                for task in lane_tasks {
+                    let _ = task.await;
+                }
                 break;
             };
             let event = match proto::Event::decode(delivery.body.as_slice()) {
@@ -68,24 +93,50 @@ pub async fn run(
                 continue;
             };
             let session = SessionKey::new(user_id, event.session_index);
-            let appended = loop {
-                match log.append(session, event.event_id, &delivery.body).await {
-                    Ok(appended) => break appended,
-                    Err(error) => {
-                        tracing::warn!(%error, "event log unavailable; holding the event");
-                        tokio::select! {
-                            () = stop.cancelled() => return,
-                            () = tokio::time::sleep(Duration::from_millis(500)) => {}
-                        }
+            let lane = &lanes[lane_of(session)];
+            if lane.send((delivery, event, session)).await.is_err() {
+                // Only when stopping; the unacknowledged event comes again.
+                return;
+            }
+        }
+    }
+}
+
+/// Lanes the log writes are spread over.
+const LANES: usize = 32;
+
+fn lane_of(session: SessionKey) -> usize {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    session.hash(&mut hasher);
+    usize::try_from(hasher.finish() % LANES as u64).unwrap_or(0)
+}
+
+/// Writes one lane's events to the log in order, acknowledging each once the log holds
+/// it (an event the log refuses is held and tried again: the bus keeps it meanwhile).
+async fn run_lane(
+    mut events: mpsc::Receiver<(Delivery, proto::Event, SessionKey)>,
+    log: Arc<dyn EventLog>,
+    notifier: Option<Arc<Notifier>>,
+    stop: CancellationToken,
+) {
+    while let Some((delivery, event, session)) = events.recv().await {
+        let appended = loop {
+            match log.append(session, event.event_id, &delivery.body).await {
+                Ok(appended) => break appended,
+                Err(error) => {
+                    tracing::warn!(%error, "event log unavailable; holding the event");
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_millis(500)) => {}
                     }
                 }
-            };
-            if appended && let Some(notifier) = &notifier {
-                notifier.consider(&event);
             }
-            if let Err(error) = delivery.ack().await {
-                tracing::debug!(%error, "event acknowledgement lost; it will come again");
-            }
+        };
+        if appended && let Some(notifier) = &notifier {
+            notifier.consider(&event);
+        }
+        if let Err(error) = delivery.ack().await {
+            tracing::debug!(%error, "event acknowledgement lost; it will come again");
         }
     }
 }

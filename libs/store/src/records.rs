@@ -32,7 +32,7 @@ pub fn kind_of_chat_id(chat_id: i64) -> &'static str {
 }
 
 /// What is known of a chat itself (from any reply or update that mentions it).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ChatProfile {
     /// Bot-API-style chat id.
     pub chat_id: i64,
@@ -116,7 +116,7 @@ pub struct CachedMessage {
 }
 
 /// A cached Telegram user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CachedUser {
     /// Telegram user id.
     pub tg_user_id: i64,

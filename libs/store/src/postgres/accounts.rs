@@ -2,8 +2,8 @@
 
 use super::{
     AUTH_SESSION_COLUMNS, AccountStore, AuthSession, DateTime, NewUser, PostgresStore,
-    RefreshOutcome, Result, User, UserCredentials, Utc, Uuid, async_trait, auth_session_from_row,
-    map_error, user_from_row,
+    Prepared as _, RefreshOutcome, Result, User, UserCredentials, Utc, Uuid, async_trait,
+    auth_session_from_row, map_error, user_from_row,
 };
 
 #[async_trait]
@@ -12,7 +12,7 @@ impl AccountStore for PostgresStore {
     async fn create_user(&self, new_user: &NewUser) -> Result<User> {
         let client = self.client().await?;
         let row = client
-            .query_one(
+            .prepared_query_one(
                 "INSERT INTO users (id, email, email_normalized, password_hash, created_at)
                  VALUES ($1, $2, $3, $4, $5)
                  RETURNING id, email, created_at, last_sign_in_at",
@@ -36,7 +36,7 @@ impl AccountStore for PostgresStore {
     ) -> Result<Option<UserCredentials>> {
         let client = self.client().await?;
         let row = client
-            .query_opt(
+            .prepared_query_opt(
                 "SELECT id, email, created_at, last_sign_in_at, password_hash
                  FROM users WHERE email_normalized = $1",
                 &[&email_normalized],
@@ -53,7 +53,7 @@ impl AccountStore for PostgresStore {
     async fn user_by_id(&self, user_id: Uuid) -> Result<Option<User>> {
         let client = self.client().await?;
         let row = client
-            .query_opt(
+            .prepared_query_opt(
                 "SELECT id, email, created_at, last_sign_in_at FROM users WHERE id = $1",
                 &[&user_id],
             )
@@ -65,7 +65,7 @@ impl AccountStore for PostgresStore {
     async fn record_sign_in(&self, user_id: Uuid, at: DateTime<Utc>) -> Result<()> {
         let client = self.client().await?;
         client
-            .execute(
+            .prepared_execute(
                 "UPDATE users SET last_sign_in_at = $2 WHERE id = $1",
                 &[&user_id, &at],
             )
@@ -83,7 +83,7 @@ impl AccountStore for PostgresStore {
         let mut client = self.client().await?;
         let transaction = client.transaction().await.map_err(map_error)?;
         transaction
-            .execute(
+            .prepared_execute(
                 "INSERT INTO auth_sessions (id, user_id, created_at, last_seen_at, expires_at)
                  VALUES ($1, $2, $3, $4, $5)",
                 &[
@@ -97,7 +97,7 @@ impl AccountStore for PostgresStore {
             .await
             .map_err(map_error)?;
         transaction
-            .execute(
+            .prepared_execute(
                 "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
                 &[&refresh_token_hash, &session.id, &session.created_at],
             )
@@ -110,7 +110,7 @@ impl AccountStore for PostgresStore {
     async fn auth_session(&self, session_id: Uuid) -> Result<Option<AuthSession>> {
         let client = self.client().await?;
         let row = client
-            .query_opt(
+            .prepared_query_opt(
                 &format!("SELECT {AUTH_SESSION_COLUMNS} FROM auth_sessions WHERE id = $1"),
                 &[&session_id],
             )
@@ -122,7 +122,7 @@ impl AccountStore for PostgresStore {
     async fn touch_auth_session(&self, session_id: Uuid, at: DateTime<Utc>) -> Result<()> {
         let client = self.client().await?;
         client
-            .execute(
+            .prepared_execute(
                 "UPDATE auth_sessions SET last_seen_at = GREATEST(last_seen_at, $2) WHERE id = $1",
                 &[&session_id, &at],
             )
@@ -139,7 +139,7 @@ impl AccountStore for PostgresStore {
     ) -> Result<()> {
         let client = self.client().await?;
         client
-            .execute(
+            .prepared_execute(
                 "UPDATE auth_sessions SET revoked_at = $2, revoked_reason = $3
                  WHERE id = $1 AND revoked_at IS NULL",
                 &[&session_id, &at, &reason],
@@ -161,7 +161,7 @@ impl AccountStore for PostgresStore {
         // Lock the presented token's row so that two concurrent refreshes with the same
         // token serialise: the second sees it spent and revokes the family.
         let Some(token) = transaction
-            .query_opt(
+            .prepared_query_opt(
                 "SELECT session_id, spent_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
                 &[&presented_hash],
             )
@@ -174,7 +174,7 @@ impl AccountStore for PostgresStore {
         let spent_at: Option<DateTime<Utc>> = token.get("spent_at");
         if spent_at.is_some() {
             transaction
-                .execute(
+                .prepared_execute(
                     "UPDATE auth_sessions SET revoked_at = $2, revoked_reason = 'refresh_token_reused'
                      WHERE id = $1 AND revoked_at IS NULL",
                     &[&session_id, &at],
@@ -185,28 +185,28 @@ impl AccountStore for PostgresStore {
             return Ok(RefreshOutcome::Reused { session_id });
         }
         transaction
-            .execute(
+            .prepared_execute(
                 "UPDATE refresh_tokens SET spent_at = $2 WHERE token_hash = $1",
                 &[&presented_hash, &at],
             )
             .await
             .map_err(map_error)?;
         transaction
-            .execute(
+            .prepared_execute(
                 "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
                 &[&next_hash, &session_id, &at],
             )
             .await
             .map_err(map_error)?;
         let session = transaction
-            .query_one(
+            .prepared_query_one(
                 &format!("SELECT {AUTH_SESSION_COLUMNS} FROM auth_sessions WHERE id = $1"),
                 &[&session_id],
             )
             .await
             .map_err(map_error)?;
         transaction
-            .execute(
+            .prepared_execute(
                 "UPDATE auth_sessions SET last_seen_at = GREATEST(last_seen_at, $2) WHERE id = $1",
                 &[&session_id, &at],
             )

@@ -1,6 +1,6 @@
 //! The chat cache.
 
-use super::{PostgresStore, Result, Row, StoreError, async_trait, map_error};
+use super::{PostgresStore, Prepared as _, Result, Row, StoreError, async_trait, map_error};
 use crate::{
     CachedChat, CachedMessage, CachedUser, ChatCacheStore, ChatListQuery, ChatProfile, DialogState,
     HistoryQuery, SessionKey, kind_of_chat_id,
@@ -350,7 +350,7 @@ impl ChatCacheStore for PostgresStore {
         let transaction = cache_transaction(&mut client).await?;
         let rows = match chat_id {
             Some(chat_id) => transaction
-                .query(
+                .prepared_query(
                     "DELETE FROM tg_messages WHERE user_id = $1 AND session_index = $2
                          AND chat_id = $3 AND message_id = ANY($4) RETURNING chat_id",
                     &[&key.user_id, &index, &chat_id, &message_ids],
@@ -360,7 +360,7 @@ impl ChatCacheStore for PostgresStore {
             // Without a chat: the account-wide ids of private chats and basic groups
             // (channels number their messages on their own).
             None => transaction
-                .query(
+                .prepared_query(
                     "DELETE FROM tg_messages WHERE user_id = $1 AND session_index = $2
                          AND chat_id > -1000000000000 AND message_id = ANY($3)
                      RETURNING chat_id",
@@ -375,7 +375,7 @@ impl ChatCacheStore for PostgresStore {
         for chat in &chats {
             // When the newest message went, the newest cached one takes its place.
             transaction
-                .execute(
+                .prepared_execute(
                     "UPDATE tg_chats c SET top_message_id = m.message_id, top_date = m.date
                      FROM (SELECT message_id, date FROM tg_messages
                            WHERE user_id = $1 AND session_index = $2 AND chat_id = $3
@@ -400,7 +400,7 @@ impl ChatCacheStore for PostgresStore {
     ) -> Result<()> {
         let client = self.client().await?;
         client
-            .execute(
+            .prepared_execute(
                 "UPDATE tg_chats SET read_inbox_max_id = GREATEST(read_inbox_max_id, $4),
                      unread_count = $5
                  WHERE user_id = $1 AND session_index = $2 AND chat_id = $3",
@@ -414,7 +414,7 @@ impl ChatCacheStore for PostgresStore {
     async fn set_read_outbox(&self, key: SessionKey, chat_id: i64, max_id: i32) -> Result<()> {
         let client = self.client().await?;
         client
-            .execute(
+            .prepared_execute(
                 "UPDATE tg_chats SET read_outbox_max_id = GREATEST(read_outbox_max_id, $4)
                  WHERE user_id = $1 AND session_index = $2 AND chat_id = $3",
                 &[&key.user_id, &index(key)?, &chat_id, &max_id],
@@ -433,11 +433,15 @@ impl ChatCacheStore for PostgresStore {
     ) -> Result<()> {
         let client = self.client().await?;
         client
-            .execute(
+            .prepared_execute(
+                // Only when something changes: most calls (a new message above the
+                // floor) would write an identical row version and its WAL.
                 "UPDATE tg_chats SET
                      history_floor = LEAST(COALESCE(history_floor, $4), $4),
                      history_complete = history_complete OR $5
-                 WHERE user_id = $1 AND session_index = $2 AND chat_id = $3",
+                 WHERE user_id = $1 AND session_index = $2 AND chat_id = $3
+                   AND (history_floor IS NULL OR history_floor > $4
+                        OR ($5 AND NOT history_complete))",
                 &[&key.user_id, &index(key)?, &chat_id, &floor, &complete],
             )
             .await
@@ -449,7 +453,7 @@ impl ChatCacheStore for PostgresStore {
         let client = self.client().await?;
         let (after_date, after_chat) = query.after.unzip();
         let rows = client
-            .query(
+            .prepared_query(
                 "SELECT * FROM tg_chats
                  WHERE user_id = $1 AND session_index = $2 AND in_dialogs
                    AND ($3::text IS NULL OR kind = $3)
@@ -475,7 +479,7 @@ impl ChatCacheStore for PostgresStore {
     async fn cached_chat(&self, key: SessionKey, chat_id: i64) -> Result<Option<CachedChat>> {
         let client = self.client().await?;
         let row = client
-            .query_opt(
+            .prepared_query_opt(
                 "SELECT * FROM tg_chats WHERE user_id = $1 AND session_index = $2 AND chat_id = $3",
                 &[&key.user_id, &index(key)?, &chat_id],
             )
@@ -493,7 +497,7 @@ impl ChatCacheStore for PostgresStore {
         let client = self.client().await?;
         let order = if query.oldest_first { "ASC" } else { "DESC" };
         let rows = client
-            .query(
+            .prepared_query(
                 &format!(
                     "SELECT * FROM tg_messages
                      WHERE user_id = $1 AND session_index = $2 AND chat_id = $3
@@ -535,7 +539,7 @@ impl ChatCacheStore for PostgresStore {
         let (chats, ids): (Vec<i64>, Vec<i32>) = chat_messages.iter().copied().unzip();
         let client = self.client().await?;
         let rows = client
-            .query(
+            .prepared_query(
                 "SELECT m.* FROM tg_messages m
                  JOIN unnest($3::bigint[], $4::integer[]) AS wanted(chat_id, message_id)
                    ON m.chat_id = wanted.chat_id AND m.message_id = wanted.message_id
@@ -558,7 +562,7 @@ impl ChatCacheStore for PostgresStore {
         }
         let client = self.client().await?;
         let rows = client
-            .query(
+            .prepared_query(
                 "SELECT * FROM tg_messages
                  WHERE user_id = $1 AND session_index = $2 AND chat_id = $3
                    AND message_id = ANY($4)
@@ -576,7 +580,7 @@ impl ChatCacheStore for PostgresStore {
         }
         let client = self.client().await?;
         let rows = client
-            .query(
+            .prepared_query(
                 "SELECT * FROM tg_users
                  WHERE user_id = $1 AND session_index = $2 AND tg_user_id = ANY($3)
                  ORDER BY tg_user_id",
@@ -593,7 +597,7 @@ impl ChatCacheStore for PostgresStore {
         let transaction = client.transaction().await.map_err(map_error)?;
         for table in ["tg_messages", "tg_chats", "tg_users"] {
             transaction
-                .execute(
+                .prepared_execute(
                     &format!("DELETE FROM {table} WHERE user_id = $1 AND session_index = $2"),
                     &[&key.user_id, &index],
                 )

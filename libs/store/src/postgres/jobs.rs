@@ -1,6 +1,9 @@
 //! Send jobs.
 
-use super::{DateTime, PostgresStore, Result, Row, StoreError, Utc, Uuid, async_trait, map_error};
+use super::{
+    DateTime, PostgresStore, Prepared as _, Result, Row, StoreError, Utc, Uuid, async_trait,
+    map_error,
+};
 use crate::{JobCreated, JobStatus, NewSendJob, SendJob, SendJobStore, SessionKey, shard_of};
 
 fn index(key: SessionKey) -> Result<i32> {
@@ -51,7 +54,7 @@ impl SendJobStore for PostgresStore {
         let client = self.client().await?;
         let shard = i16::try_from(shard_of(job.key.user_id, job.key.session_index)).unwrap_or(0);
         let created = client
-            .query_opt(
+            .prepared_query_opt(
                 "INSERT INTO send_jobs (job_id, user_id, session_index, shard, client_message_id,
                      chat_id, text, reply_to, silent, random_id, status, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $11)
@@ -77,7 +80,7 @@ impl SendJobStore for PostgresStore {
             return Ok(JobCreated::New(job_from_row(&row)?));
         }
         let existing = client
-            .query_opt(
+            .prepared_query_opt(
                 "SELECT * FROM send_jobs
                  WHERE job_id = $1
                     OR (user_id = $2 AND session_index = $3 AND client_message_id = $4)",
@@ -97,7 +100,7 @@ impl SendJobStore for PostgresStore {
     async fn send_job(&self, key: SessionKey, job_id: Uuid) -> Result<Option<SendJob>> {
         let client = self.client().await?;
         client
-            .query_opt(
+            .prepared_query_opt(
                 "SELECT * FROM send_jobs WHERE job_id = $1 AND user_id = $2 AND session_index = $3",
                 &[&job_id, &key.user_id, &index(key)?],
             )
@@ -111,7 +114,7 @@ impl SendJobStore for PostgresStore {
     async fn mark_job_published(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<()> {
         let client = self.client().await?;
         client
-            .execute(
+            .prepared_execute(
                 "UPDATE send_jobs SET published_at = $2 WHERE job_id = $1 AND published_at IS NULL",
                 &[&job_id, &at],
             )
@@ -123,7 +126,7 @@ impl SendJobStore for PostgresStore {
     async fn pending_jobs(&self, key: SessionKey, limit: u32) -> Result<Vec<SendJob>> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .prepared_query(
                 "SELECT * FROM send_jobs
                  WHERE user_id = $1 AND session_index = $2 AND status IN ('queued', 'sending')
                  ORDER BY seq LIMIT $3",
@@ -146,7 +149,7 @@ impl SendJobStore for PostgresStore {
             .collect();
         let client = self.client().await?;
         let rows = client
-            .query(
+            .prepared_query(
                 "SELECT * FROM send_jobs
                  WHERE shard = ANY($1) AND published_at IS NULL
                    AND status IN ('queued', 'sending') AND created_at < $2
@@ -161,7 +164,7 @@ impl SendJobStore for PostgresStore {
     async fn claim_job(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<Option<SendJob>> {
         let client = self.client().await?;
         client
-            .query_opt(
+            .prepared_query_opt(
                 "UPDATE send_jobs SET status = 'sending', attempts = attempts + 1, updated_at = $2
                  WHERE job_id = $1 AND status IN ('queued', 'sending')
                  RETURNING *",
@@ -177,7 +180,7 @@ impl SendJobStore for PostgresStore {
     async fn requeue_job(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<()> {
         let client = self.client().await?;
         client
-            .execute(
+            .prepared_execute(
                 "UPDATE send_jobs SET status = 'queued', updated_at = $2
                  WHERE job_id = $1 AND status = 'sending'",
                 &[&job_id, &at],
@@ -196,7 +199,7 @@ impl SendJobStore for PostgresStore {
     ) -> Result<()> {
         let client = self.client().await?;
         client
-            .execute(
+            .prepared_execute(
                 "UPDATE send_jobs SET status = 'sent', message_id = $2, sent_date = $3,
                      updated_at = $4
                  WHERE job_id = $1 AND status IN ('queued', 'sending')",
@@ -210,7 +213,7 @@ impl SendJobStore for PostgresStore {
     async fn fail_job(&self, job_id: Uuid, reason: &str, at: DateTime<Utc>) -> Result<()> {
         let client = self.client().await?;
         client
-            .execute(
+            .prepared_execute(
                 "UPDATE send_jobs SET status = 'failed', failure = $2, updated_at = $3
                  WHERE job_id = $1 AND status IN ('queued', 'sending')",
                 &[&job_id, &reason, &at],
@@ -229,7 +232,7 @@ impl SendJobStore for PostgresStore {
     ) -> Result<Vec<SendJob>> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .prepared_query(
                 "UPDATE send_jobs SET status = 'read', updated_at = $5
                  WHERE user_id = $1 AND session_index = $2 AND chat_id = $3
                    AND status = 'sent' AND message_id <= $4

@@ -1,6 +1,6 @@
 //! Web Push subscriptions.
 
-use super::{PostgresStore, Result, Row, Uuid, async_trait, map_error};
+use super::{PostgresStore, Prepared as _, Result, Row, Uuid, async_trait, map_error};
 use crate::{PushStore, PushSubscription};
 
 fn subscription_from_row(row: &Row) -> PushSubscription {
@@ -18,7 +18,7 @@ impl PushStore for PostgresStore {
     async fn add_push_subscription(&self, subscription: &PushSubscription) -> Result<()> {
         let client = self.client().await?;
         client
-            .execute(
+            .prepared_execute(
                 "INSERT INTO push_subscriptions (user_id, endpoint, p256dh, auth, created_at)
                  VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (user_id, endpoint) DO UPDATE
@@ -39,7 +39,7 @@ impl PushStore for PostgresStore {
     async fn remove_push_subscription(&self, user_id: Uuid, endpoint: &str) -> Result<bool> {
         let client = self.client().await?;
         let removed = client
-            .execute(
+            .prepared_execute(
                 "DELETE FROM push_subscriptions WHERE user_id = $1 AND endpoint = $2",
                 &[&user_id, &endpoint],
             )
@@ -51,7 +51,7 @@ impl PushStore for PostgresStore {
     async fn push_subscriptions(&self, user_id: Uuid) -> Result<Vec<PushSubscription>> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .prepared_query(
                 "SELECT * FROM push_subscriptions WHERE user_id = $1 ORDER BY created_at, endpoint",
                 &[&user_id],
             )

@@ -1,9 +1,9 @@
 //! Linked Telegram accounts and logins in progress.
 
 use super::{
-    DateTime, HostedSession, LoginState, PostgresStore, Result, Row, SessionStatus, StoreError,
-    TelegramAccount, TelegramLogin, TelegramSession, TelegramStore, Utc, Uuid, async_trait,
-    map_error, telegram_session_from_row,
+    DateTime, HostedSession, LoginState, PostgresStore, Prepared as _, Result, Row, SessionStatus,
+    StoreError, TelegramAccount, TelegramLogin, TelegramSession, TelegramStore, Utc, Uuid,
+    async_trait, map_error, telegram_session_from_row,
 };
 
 fn index_param(session_index: u32) -> Result<i32> {
@@ -51,7 +51,7 @@ impl TelegramStore for PostgresStore {
         let mut client = self.client().await?;
         let transaction = client.transaction().await.map_err(map_error)?;
         let index_row = transaction
-            .query_one(
+            .prepared_query_one(
                 "INSERT INTO session_index_counters (user_id, last_index) VALUES ($1, 1)
                  ON CONFLICT (user_id) DO UPDATE SET last_index = session_index_counters.last_index + 1
                  RETURNING last_index",
@@ -66,7 +66,7 @@ impl TelegramStore for PostgresStore {
         ))
         .unwrap_or(0);
         let row = transaction
-            .query_one(
+            .prepared_query_one(
                 "INSERT INTO telegram_sessions
                      (user_id, session_index, telegram_user_id, first_name, last_name, username,
                       phone, status, linked_at, sealed_session, shard, status_changed_at)
@@ -96,7 +96,7 @@ impl TelegramStore for PostgresStore {
     async fn telegram_sessions(&self, user_id: Uuid) -> Result<Vec<TelegramSession>> {
         let client = self.client().await?;
         client
-            .query(
+            .prepared_query(
                 "SELECT * FROM telegram_sessions WHERE user_id = $1 ORDER BY session_index",
                 &[&user_id],
             )
@@ -115,7 +115,7 @@ impl TelegramStore for PostgresStore {
     ) -> Result<Option<HostedSession>> {
         let client = self.client().await?;
         client
-            .query_opt(
+            .prepared_query_opt(
                 "SELECT * FROM telegram_sessions WHERE user_id = $1 AND session_index = $2",
                 &[&user_id, &index_param(session_index)?],
             )
@@ -134,7 +134,7 @@ impl TelegramStore for PostgresStore {
             .collect();
         let client = self.client().await?;
         client
-            .query(
+            .prepared_query(
                 "SELECT * FROM telegram_sessions WHERE shard = ANY($1)
                  ORDER BY user_id, session_index",
                 &[&shards],
@@ -154,7 +154,7 @@ impl TelegramStore for PostgresStore {
     ) -> Result<bool> {
         let client = self.client().await?;
         let updated = client
-            .execute(
+            .prepared_execute(
                 "UPDATE telegram_sessions SET sealed_session = $3
                  WHERE user_id = $1 AND session_index = $2",
                 &[&user_id, &index_param(session_index)?, &sealed_session],
@@ -173,7 +173,7 @@ impl TelegramStore for PostgresStore {
     ) -> Result<bool> {
         let client = self.client().await?;
         let updated = client
-            .execute(
+            .prepared_execute(
                 "UPDATE telegram_sessions SET status = $3, status_changed_at = $4
                  WHERE user_id = $1 AND session_index = $2",
                 &[
@@ -192,7 +192,7 @@ impl TelegramStore for PostgresStore {
     async fn unlink_telegram_session(&self, user_id: Uuid, session_index: u32) -> Result<bool> {
         let client = self.client().await?;
         let deleted = client
-            .execute(
+            .prepared_execute(
                 "DELETE FROM telegram_sessions WHERE user_id = $1 AND session_index = $2",
                 &[&user_id, &index_param(session_index)?],
             )
@@ -206,7 +206,7 @@ impl TelegramStore for PostgresStore {
         let client = self.client().await?;
         let attempts = i32::try_from(login.attempts).unwrap_or(i32::MAX);
         client
-            .execute(
+            .prepared_execute(
                 "INSERT INTO telegram_logins
                      (login_id, user_id, phone, phone_code_hash, sealed_session, state, attempts,
                       created_at, expires_at)
@@ -231,7 +231,7 @@ impl TelegramStore for PostgresStore {
     async fn telegram_login(&self, login_id: Uuid) -> Result<Option<TelegramLogin>> {
         let client = self.client().await?;
         client
-            .query_opt(
+            .prepared_query_opt(
                 "SELECT * FROM telegram_logins WHERE login_id = $1",
                 &[&login_id],
             )
@@ -249,7 +249,7 @@ impl TelegramStore for PostgresStore {
     ) -> Result<Option<TelegramLogin>> {
         let client = self.client().await?;
         client
-            .query_opt(
+            .prepared_query_opt(
                 "SELECT * FROM telegram_logins WHERE user_id = $1 AND phone = $2
                  ORDER BY created_at DESC LIMIT 1",
                 &[&user_id, &phone],
@@ -264,7 +264,7 @@ impl TelegramStore for PostgresStore {
     async fn record_login_attempt(&self, login_id: Uuid) -> Result<Option<u32>> {
         let client = self.client().await?;
         let row = client
-            .query_opt(
+            .prepared_query_opt(
                 "UPDATE telegram_logins SET attempts = attempts + 1 WHERE login_id = $1
                  RETURNING attempts",
                 &[&login_id],
@@ -282,7 +282,7 @@ impl TelegramStore for PostgresStore {
     ) -> Result<()> {
         let client = self.client().await?;
         client
-            .execute(
+            .prepared_execute(
                 "UPDATE telegram_logins SET state = $2, sealed_session = $3 WHERE login_id = $1",
                 &[&login_id, &state.as_str(), &sealed_session],
             )
@@ -294,7 +294,7 @@ impl TelegramStore for PostgresStore {
     async fn delete_telegram_login(&self, login_id: Uuid) -> Result<()> {
         let client = self.client().await?;
         client
-            .execute(
+            .prepared_execute(
                 "DELETE FROM telegram_logins WHERE login_id = $1",
                 &[&login_id],
             )
@@ -306,7 +306,7 @@ impl TelegramStore for PostgresStore {
     async fn delete_expired_telegram_logins(&self, now: DateTime<Utc>) -> Result<u64> {
         let client = self.client().await?;
         client
-            .execute(
+            .prepared_execute(
                 "DELETE FROM telegram_logins WHERE expires_at <= $1",
                 &[&now],
             )
@@ -317,7 +317,7 @@ impl TelegramStore for PostgresStore {
     async fn next_event_ids(&self, key: crate::SessionKey, count: u32) -> Result<Option<i64>> {
         let client = self.client().await?;
         let row = client
-            .query_opt(
+            .prepared_query_opt(
                 "UPDATE telegram_sessions SET last_event_id = last_event_id + $3
                  WHERE user_id = $1 AND session_index = $2
                  RETURNING last_event_id",

@@ -436,7 +436,9 @@ impl ChatCacheStore for SqliteStore {
                     "UPDATE tg_chats SET
                          history_floor = MIN(COALESCE(history_floor, ?4), ?4),
                          history_complete = history_complete OR ?5
-                     WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3",
+                     WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3
+                       AND (history_floor IS NULL OR history_floor > ?4
+                            OR (?5 AND NOT history_complete))",
                     params![
                         key.user_id.to_string(),
                         key.session_index,

@@ -4,7 +4,7 @@
 # linked, then each scenario. Prints one result line per scenario (and keeps the logs in
 # $WORK). Needs the release binaries:
 #   cargo build --release -p talkapp -p talkapp-loadgen -p talkapp-tg-sandbox
-# Usage: loadgen/bench-embedded.sh [USERS] [SECONDS]
+# Usage: [HOLD=1] loadgen/bench-embedded.sh [USERS] [SECONDS]
 set -euo pipefail
 
 USERS=${1:-1000}
@@ -54,6 +54,11 @@ run() { # scenario, extra loadgen arguments...
 start=$(date +%s)
 run chats --interval-ms 1000 >/dev/null
 echo "linked $USERS accounts in $(( $(date +%s) - start )) s"
+if [ -n "${HOLD:-}" ]; then
+  # For measuring by hand: the backend stays up (gateway pid $GATEWAY_PID) until killed.
+  echo "holding; loadgen --url http://127.0.0.1:${PORT:-8080} --secret $SECRET --issuer $ISSUER --link ..."
+  wait
+fi
 run chats --interval-ms 500
 run history --interval-ms 500
 run send --interval-ms 5000

@@ -6,7 +6,7 @@
 # prefixes), 1,000 users linked, then each scenario. Prints one result line per scenario
 # (and keeps the logs in $WORK). Needs the release binaries:
 #   cargo build --release -p talkapp -p talkapp-loadgen -p talkapp-tg-sandbox
-# Usage: loadgen/bench-split.sh [USERS] [SECONDS]
+# Usage: [HOLD=1] loadgen/bench-split.sh [USERS] [SECONDS]
 # Servers: POSTGRES (127.0.0.1:5432, user postgres, trust), REDIS (127.0.0.1:6379),
 # AMQP (127.0.0.1:5672, guest/guest); override with the variables of those names. The
 # gateway listens on 127.0.0.1:$PORT (8080).
@@ -26,10 +26,15 @@ PREFIX=talkapp-bench-$$
 SECRET=loadgen-secret-loadgen-secret-loadgen-secret
 ISSUER=https://loadgen.supabase.co/auth/v1
 
-if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
-  echo "127.0.0.1:$PORT is taken (an earlier run still going?); set PORT" >&2
+# The ports this run takes must be free (an earlier run may still be draining).
+for port in "$PORT" 50051 50052 50053 50054 9443 9444; do
+  for _ in $(seq 1 30); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || continue 2
+    sleep 1
+  done
+  echo "127.0.0.1:$port is taken (an earlier run still going?)" >&2
   exit 1
-fi
+done
 rm -rf "$WORK" && mkdir -p "$WORK/data"
 ulimit -n 65536 2>/dev/null || ulimit -n 20000
 pids=()
@@ -87,6 +92,11 @@ run() { # scenario, extra loadgen arguments...
 start=$(date +%s)
 run chats --interval-ms 1000 >/dev/null
 echo "linked $USERS accounts in $(( $(date +%s) - start )) s"
+if [ -n "${HOLD:-}" ]; then
+  # For measuring by hand: the backend stays up (gateway pid $GATEWAY_PID) until killed.
+  echo "holding; loadgen --url http://127.0.0.1:${PORT:-8080} --secret $SECRET --issuer $ISSUER --link ..."
+  wait
+fi
 run chats --interval-ms 500
 run history --interval-ms 500
 run send --interval-ms 5000

@@ -166,6 +166,9 @@ impl Drop for Connection {
     }
 }
 
+/// Tries of one key request to the sandbox's admin API.
+const ISSUE_ATTEMPTS: u32 = 4;
+
 /// Keys from a sandbox running as its own process, through its admin API
 /// (`POST /v1/auth_keys`).
 pub struct SandboxAdminIssuer {
@@ -198,14 +201,35 @@ struct IssuedKey {
 impl AuthKeyIssuer for SandboxAdminIssuer {
     async fn issue_auth_key(&self) -> Result<[u8; 256], IssueError> {
         use base64::Engine as _;
-        let issued: IssuedKey = self
-            .http
-            .post(&self.url)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        // A burst of logins (a thousand at once in the benchmarks) can keep the admin API
+        // busy past a request's timeout. Asking again is safe: a key issued but never
+        // used is only an unused key.
+        let mut attempt = 0_u32;
+        let issued: IssuedKey = loop {
+            attempt += 1;
+            let answer = async {
+                self.http
+                    .post(&self.url)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json::<IssuedKey>()
+                    .await
+            }
+            .await;
+            match answer {
+                Ok(issued) => break issued,
+                Err(error)
+                    if attempt < ISSUE_ATTEMPTS
+                        && (error.is_connect() || error.is_timeout() || error.is_request()) =>
+                {
+                    tracing::debug!(%error, attempt, "sandbox admin api busy; asking again");
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)))
+                        .await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        };
         let bytes = base64::engine::general_purpose::STANDARD.decode(issued.auth_key)?;
         <[u8; 256]>::try_from(bytes.as_slice())
             .map_err(|_| format!("the sandbox issued a key of {} bytes", bytes.len()).into())

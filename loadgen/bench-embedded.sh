@@ -14,6 +14,7 @@ BIN=${BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
 WORK=${WORK:-/tmp/talkapp-bench}
 SECRET=loadgen-secret-loadgen-secret-loadgen-secret
 ISSUER=https://loadgen.supabase.co/auth/v1
+PORT=${PORT:-8080}
 
 rm -rf "$WORK" && mkdir -p "$WORK"
 ulimit -n 65536 2>/dev/null || ulimit -n 20000
@@ -34,33 +35,10 @@ pids+=($!)
   TALKAPP_TELEGRAM__SANDBOX_ADMIN_URL=http://127.0.0.1:9444 \
   TALKAPP_RATE_LIMIT__API_PER_MINUTE=100000 \
   TALKAPP_LOG__FILTER=warn \
+  TALKAPP_GATEWAY__LISTEN=127.0.0.1:$PORT \
     exec "$BIN/talkapp" >"$WORK/talkapp.log" 2>&1
 ) &
 pids+=($!)
 GATEWAY_PID=$!
 
-for _ in $(seq 1 120); do
-  curl -fsS http://127.0.0.1:8080/readyz >/dev/null 2>&1 && break
-  sleep 1
-done
-
-run() { # scenario, extra loadgen arguments...
-  local scenario=$1
-  shift
-  "$BIN/loadgen" --users "$USERS" --seconds "$SECONDS_PER_RUN" --scenario "$scenario" \
-    --secret "$SECRET" --issuer "$ISSUER" --link "$@" 2>>"$WORK/loadgen.log" | tail -n 3
-}
-
-start=$(date +%s)
-run chats --interval-ms 1000 >/dev/null
-echo "linked $USERS accounts in $(( $(date +%s) - start )) s"
-if [ -n "${HOLD:-}" ]; then
-  # For measuring by hand: the backend stays up (gateway pid $GATEWAY_PID) until killed.
-  echo "holding; loadgen --url http://127.0.0.1:${PORT:-8080} --secret $SECRET --issuer $ISSUER --link ..."
-  wait
-fi
-run chats --interval-ms 500
-run history --interval-ms 500
-run send --interval-ms 5000
-run ws --interval-ms 5000
-run ws-idle --connections-per-user 10 --pid "$GATEWAY_PID"
+source "$ROOT/loadgen/bench-scenarios.sh"

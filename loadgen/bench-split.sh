@@ -75,30 +75,4 @@ for role in chat-service media-service search-service realtime-service gateway; 
   [ "$role" = gateway ] && GATEWAY_PID=$!
 done
 
-ready=
-for _ in $(seq 1 120); do
-  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && { ready=1; break; }
-  sleep 1
-done
-[ -n "$ready" ] || { echo "the gateway never became ready; logs in $WORK" >&2; exit 1; }
-
-run() { # scenario, extra loadgen arguments...
-  local scenario=$1
-  shift
-  "$BIN/loadgen" --url "http://127.0.0.1:$PORT" --users "$USERS" --seconds "$SECONDS_PER_RUN" --scenario "$scenario" \
-    --secret "$SECRET" --issuer "$ISSUER" --link "$@" 2>>"$WORK/loadgen.log" | tail -n 3
-}
-
-start=$(date +%s)
-run chats --interval-ms 1000 >/dev/null
-echo "linked $USERS accounts in $(( $(date +%s) - start )) s"
-if [ -n "${HOLD:-}" ]; then
-  # For measuring by hand: the backend stays up (gateway pid $GATEWAY_PID) until killed.
-  echo "holding; loadgen --url http://127.0.0.1:${PORT:-8080} --secret $SECRET --issuer $ISSUER --link ..."
-  wait
-fi
-run chats --interval-ms 500
-run history --interval-ms 500
-run send --interval-ms 5000
-run ws --interval-ms 5000
-run ws-idle --connections-per-user 10 --pid "$GATEWAY_PID"
+source "$ROOT/loadgen/bench-scenarios.sh"

@@ -230,8 +230,11 @@ const WRITTEN_PER_ACCOUNT: usize = 4096;
 /// record another replica wrote meanwhile is never taken for ours.
 #[derive(Default)]
 struct WrittenMemo {
-    accounts: std::sync::Mutex<HashMap<SessionKey, HashMap<(bool, i64), u64>>>,
+    accounts: std::sync::Mutex<HashMap<SessionKey, WrittenHashes>>,
 }
+
+/// A hash of the record last written, by (is a user, id).
+type WrittenHashes = HashMap<(bool, i64), u64>;
 
 impl WrittenMemo {
     fn hash_of(record: &impl Hash) -> u64 {

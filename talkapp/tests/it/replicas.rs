@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use talkapp_tg_sandbox::{Peer, Sandbox, SandboxHandle, World};
 use tokio::process::{Child, Command};
 
-use crate::helpers::{PASSWORD, SIGNING_SECRET, TestDatabase, free_port, temp_dir};
+use crate::helpers::{PASSWORD, SIGNING_SECRET, TcpProxy, TestDatabase, free_port, temp_dir};
 
 fn amqp_url() -> String {
     std::env::var("TALKAPP_TEST_AMQP_URL")
@@ -417,6 +417,86 @@ async fn queued_sends_survive_a_sigkill_of_the_chat_service_exactly_once_and_in_
             .await;
         assert_eq!(status["status"], "sent", "{status}");
     }
+    drop(replicas);
+    sandbox.shutdown().await;
+    database.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_accepted_while_the_broker_is_away_are_delivered_once_it_is_back() {
+    crate::helpers::init_test_tracing();
+    let database = TestDatabase::create().await;
+    let (sandbox, admin) = sandbox_with_admin().await;
+    let (alice, bob) = sandbox.world(|world| {
+        (
+            world.user_by_phone("9996620001").expect("alice"),
+            world.user_by_phone("9996620002").expect("bob"),
+        )
+    });
+    let broker_target = amqp_url()
+        .split_once('@')
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map_or_else(|| "127.0.0.1:5672".to_owned(), |(host, _)| host.to_owned());
+    let broker = TcpProxy::start(&broker_target).await;
+    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
+    replicas.environment.insert(
+        "TALKAPP_AMQP__URL".into(),
+        format!("amqp://guest:guest@{}/%2f", broker.address()),
+    );
+    replicas.start_chat("chat-a");
+    replicas.start_gateway("chat-a");
+    replicas.wait_until_serving().await;
+    let user = replicas.user("broker-away@example.com").await;
+    let index = replicas.link(&user, "+9996620001").await;
+    replicas.wait_for_chats(&user, index).await;
+
+    // The broker goes away: the sends are still accepted (the store holds them).
+    broker.cut();
+    const SENDS: usize = 20;
+    let mut jobs = Vec::with_capacity(SENDS);
+    for n in 0..SENDS {
+        let response = replicas
+            .post(
+                &format!("/me/send_message/{}/{index}", user.0),
+                &user.1,
+                &json!({
+                    "chat_id": bob,
+                    "text": format!("fault {n:03}"),
+                    "client_message_id": format!("away-{n}"),
+                }),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            202,
+            "send {n} accepted with the broker away"
+        );
+        let job: Value = response.json().await.expect("json");
+        jobs.push(job["job_id"].as_str().expect("job id").to_owned());
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    broker.restore().await;
+
+    // Once it is back, the relay announces them and every one goes out, once, in order.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let last = replicas
+            .get(
+                &format!("/me/message_status/{}/{index}/{}", user.0, jobs[SENDS - 1]),
+                &user.1,
+            )
+            .await;
+        if last["status"] == "sent" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not all sent after the broker came back: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let expected: Vec<String> = (0..SENDS).map(|n| format!("fault {n:03}")).collect();
+    assert_eq!(fault_texts_at_bob(&sandbox, alice, bob), expected);
     drop(replicas);
     sandbox.shutdown().await;
     database.drop_database().await;

@@ -4,6 +4,7 @@
 //! machine with only a Rust toolchain can `cargo run`.
 
 const PROTOS: &[&str] = &[
+    "talkapp/chat/v1/account_host.proto",
     "talkapp/chat/v1/chat.proto",
     "talkapp/media/v1/media.proto",
     "talkapp/realtime/v1/realtime.proto",

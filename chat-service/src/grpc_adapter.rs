@@ -1,4 +1,6 @@
-//! `talkapp.chat.v1.ChatService` over [`ChatService`].
+//! The chat service's gRPC faces: `talkapp.chat.v1.ChatService` (the gateway's) over
+//! [`ChatService`], and `talkapp.chat.v1.AccountHost` (the other replicas') over this
+//! replica's [`LocalHost`].
 
 use chrono::SecondsFormat;
 use talkapp_proto::chat::v1 as proto;
@@ -6,10 +8,13 @@ use talkapp_proto::tonic::{self, Request, Response, Status};
 use talkapp_store::{SessionStatus, TelegramSession};
 use talkapp_telegram::model::PhotoRef;
 
+use crate::account_host::{AccountHost, HostError, LocalHost, OlderHistory, remote};
+use crate::actions::parse_action;
 use crate::linking::LinkStep;
-use crate::media::ByteRange;
+use crate::media::{ByteRange, MediaDownload};
 use crate::proto_views::{
-    photo_reference, to_proto_chat, to_proto_details, to_proto_job, to_proto_message,
+    file_header_to_proto, photo_reference, to_proto_chat, to_proto_details, to_proto_job,
+    to_proto_message,
 };
 use crate::reads::HistoryParams;
 use crate::sends::SendRequest;
@@ -113,29 +118,14 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
         &self,
         request: Request<proto::DownloadMediaRequest>,
     ) -> Result<Response<Self::DownloadMediaStream>, Status> {
-        use futures::StreamExt as _;
-        let request = request.into_inner();
-        let key = self.key(request.session).await?;
-        let range = ByteRange {
-            offset: request.offset,
-            length: (request.length > 0).then_some(request.length),
-            suffix: (request.suffix > 0).then_some(request.suffix),
-        };
+        let mut request = request.into_inner();
+        let key = self.key(request.session.take()).await?;
         let download = self
             .service
-            .download_media(key, &request.media_ref, range, request.forwarded)
+            .download_media(key, &request.media_ref, byte_range(&request))
             .await
             .map_err(to_status)?;
-        let header = futures::stream::once(futures::future::ready(Ok(proto::DownloadMediaChunk {
-            header: Some(download.header),
-            data: Vec::new(),
-        })));
-        let data = download.chunks.map(|chunk| {
-            chunk
-                .map(|data| proto::DownloadMediaChunk { header: None, data })
-                .map_err(|error| to_status(error.into()))
-        });
-        Ok(Response::new(Box::pin(header.chain(data))))
+        Ok(Response::new(download_stream(download)))
     }
 
     async fn list_sessions(
@@ -340,7 +330,7 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
         let key = self.key(request.session).await?;
         let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
         self.service
-            .send_chat_action(key, chat_id, &request.action, request.forwarded)
+            .send_chat_action(key, chat_id, &request.action)
             .await
             .map_err(to_status)?;
         Ok(Response::new(proto::SendChatActionResponse {}))
@@ -354,64 +344,10 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
         let key = self.key(request.session).await?;
         let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
         self.service
-            .mark_read(key, chat_id, request.max_id, request.forwarded)
+            .mark_read(key, chat_id, request.max_id)
             .await
             .map_err(to_status)?;
         Ok(Response::new(proto::MarkReadResponse {}))
-    }
-
-    async fn fetch_older_history(
-        &self,
-        request: Request<proto::FetchOlderHistoryRequest>,
-    ) -> Result<Response<proto::FetchOlderHistoryResponse>, Status> {
-        let request = request.into_inner();
-        let key = self.key(request.session).await?;
-        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
-        let stored = self
-            .service
-            .fetch_older_local(
-                key,
-                chat_id,
-                request.below_id,
-                optional_date(request.down_to_date),
-                i32::try_from(request.limit).unwrap_or(100),
-            )
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(proto::FetchOlderHistoryResponse { stored }))
-    }
-
-    async fn fetch_chat_details(
-        &self,
-        request: Request<proto::GetChatRequest>,
-    ) -> Result<Response<proto::ChatDetails>, Status> {
-        let request = request.into_inner();
-        let key = self.key(request.session).await?;
-        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
-        let full = self
-            .service
-            .chat_full_local(key, chat_id)
-            .await
-            .map_err(to_status)?;
-        Ok(Response::new(proto::ChatDetails {
-            chat: Some(proto::Chat {
-                chat_id: chat_id.to_string(),
-                members_count: full.members_count.unwrap_or(-1),
-                ..proto::Chat::default()
-            }),
-            description: full.about,
-            pinned_message: full.pinned_message_id.map(|id| proto::Message {
-                id,
-                ..proto::Message::default()
-            }),
-            linked_chat_id: full
-                .linked_chat_id
-                .map(|id| id.to_string())
-                .unwrap_or_default(),
-            online_count: full.online_count.unwrap_or(-1),
-            details_complete: true,
-            ..proto::ChatDetails::default()
-        }))
     }
 }
 
@@ -425,5 +361,152 @@ fn to_proto_step(step: LinkStep) -> proto::LoginStepResponse {
                 proto::login_step_response::Step::Session(to_proto_session(session, None))
             }
         }),
+    }
+}
+
+/// The range a download request asks for.
+fn byte_range(request: &proto::DownloadMediaRequest) -> ByteRange {
+    ByteRange {
+        offset: request.offset,
+        length: (request.length > 0).then_some(request.length),
+        suffix: (request.suffix > 0).then_some(request.suffix),
+    }
+}
+
+/// A download on the wire: the header first, then the bytes.
+fn download_stream(download: MediaDownload) -> DownloadStream {
+    use futures::StreamExt as _;
+    let header = futures::stream::once(futures::future::ready(Ok(proto::DownloadMediaChunk {
+        header: Some(file_header_to_proto(&download.header)),
+        data: Vec::new(),
+    })));
+    let data = download.chunks.map(|chunk| {
+        chunk
+            .map(|data| proto::DownloadMediaChunk { header: None, data })
+            .map_err(|error| remote::to_status(&error))
+    });
+    Box::pin(header.chain(data))
+}
+
+/// The gRPC face of this replica's [`LocalHost`], for the other replicas: it serves the
+/// accounts connected here and never passes a call on.
+pub struct AccountHostGrpcAdapter {
+    local: std::sync::Arc<LocalHost>,
+}
+
+impl AccountHostGrpcAdapter {
+    /// Wraps `local`.
+    pub fn new(local: std::sync::Arc<LocalHost>) -> Self {
+        Self { local }
+    }
+}
+
+/// The account a host call names (parsed only: the host answers `Unavailable` for an
+/// account it does not host, whether or not it exists).
+fn host_key(session: Option<proto::SessionRef>) -> Result<talkapp_store::SessionKey, Status> {
+    let invalid = |message: &str| {
+        talkapp_common::ErrorCode::ValidationFailed.to_grpc_status(message.to_owned())
+    };
+    let session = session.ok_or_else(|| invalid("session is required"))?;
+    Ok(talkapp_store::SessionKey {
+        user_id: uuid::Uuid::parse_str(&session.user_id)
+            .map_err(|_| invalid("user_id must be a UUID"))?,
+        session_index: session.session_index,
+    })
+}
+
+fn host_status(error: HostError) -> Status {
+    remote::to_status(&error)
+}
+
+#[tonic::async_trait]
+impl proto::account_host_server::AccountHost for AccountHostGrpcAdapter {
+    type DownloadMediaStream = DownloadStream;
+
+    async fn send_chat_action(
+        &self,
+        request: Request<proto::SendChatActionRequest>,
+    ) -> Result<Response<proto::SendChatActionResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        let action = parse_action(&request.action).ok_or_else(|| {
+            talkapp_common::ErrorCode::ValidationFailed.to_grpc_status("unknown chat action")
+        })?;
+        self.local
+            .send_chat_action(key, chat_id, action)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::SendChatActionResponse {}))
+    }
+
+    async fn mark_read(
+        &self,
+        request: Request<proto::MarkReadRequest>,
+    ) -> Result<Response<proto::MarkReadResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        self.local
+            .mark_read(key, chat_id, request.max_id)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::MarkReadResponse {}))
+    }
+
+    async fn fetch_older_history(
+        &self,
+        request: Request<proto::FetchOlderHistoryRequest>,
+    ) -> Result<Response<proto::FetchOlderHistoryResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        let stored = self
+            .local
+            .fetch_older_history(
+                key,
+                OlderHistory {
+                    chat_id: request.chat_id,
+                    below_id: request.below_id,
+                    down_to_date: request.down_to_date,
+                    limit: request.limit,
+                },
+            )
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::FetchOlderHistoryResponse { stored }))
+    }
+
+    async fn fetch_chat_details(
+        &self,
+        request: Request<proto::FetchChatDetailsRequest>,
+    ) -> Result<Response<proto::TelegramChatDetails>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        let full = self
+            .local
+            .chat_full(key, request.chat_id)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::TelegramChatDetails {
+            about: full.about,
+            members_count: full.members_count,
+            online_count: full.online_count,
+            pinned_message_id: full.pinned_message_id,
+            linked_chat_id: full.linked_chat_id,
+        }))
+    }
+
+    async fn download_media(
+        &self,
+        request: Request<proto::DownloadMediaRequest>,
+    ) -> Result<Response<Self::DownloadMediaStream>, Status> {
+        let mut request = request.into_inner();
+        let key = host_key(request.session.take())?;
+        let download = self
+            .local
+            .download(key, &request.media_ref, byte_range(&request))
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(download_stream(download)))
     }
 }

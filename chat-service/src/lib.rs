@@ -10,7 +10,9 @@
 //!
 //! # Layout
 //! - [`service`]: the domain logic ([`service::ChatService`]), free of gRPC types.
-//! - [`grpc_adapter`]: maps the domain to `talkapp.chat.v1.ChatService`.
+//! - [`grpc_adapter`]: maps the domain to `talkapp.chat.v1.ChatService`, and this
+//!   replica's accounts to `talkapp.chat.v1.AccountHost` (for the other replicas).
+//! - [`proto_views`]: the domain's views in their proto form.
 //! - [`linking`]: the login steps, their state in the store.
 //! - [`host`]: [`host::SessionHost`], the supervised connections of the hosted accounts.
 //! - [`telegram`]: which Telegram to reach (real, external sandbox, in-process sandbox).
@@ -21,10 +23,14 @@
 //! - [`media_cache`]: the in-memory LRU of recently served small files.
 //! - [`sends`]: send jobs, the shard consumers and the per-account send workers.
 //! - [`ownership`]: which replica holds which shard (advisory locks, or all of them).
-//! - [`routing`]: reaching the host of an account from any replica.
+//! - [`account_host`]: what only an account's host can do, here ([`account_host::LocalHost`])
+//!   or on the peer that hosts it, and the [`account_host::Router`] that picks, once.
+//! - [`actions`]: chat actions by their API names.
 //! - [`hosting`]: what happens when shards and accounts arrive and leave.
 //! - [`Application`]: build and run, shared by `main.rs`, the all-in-one binary and tests.
 
+pub mod account_host;
+pub mod actions;
 pub mod cache;
 pub mod events;
 pub mod grpc_adapter;
@@ -36,7 +42,6 @@ pub mod media_cache;
 pub mod ownership;
 pub mod proto_views;
 pub mod reads;
-pub mod routing;
 pub mod sends;
 pub mod service;
 pub mod telegram;
@@ -49,6 +54,7 @@ use talkapp_bus::{Bus, JobQueue};
 use talkapp_common::config::Config;
 use talkapp_common::probe::Probe;
 use talkapp_common::service_host::ServiceHost;
+use talkapp_proto::chat::v1::account_host_server::AccountHostServer;
 use talkapp_proto::chat::v1::chat_service_server::ChatServiceServer;
 use talkapp_proto::tonic;
 use talkapp_store::{Store, StoreProbe};
@@ -58,13 +64,13 @@ use talkapp_tg_sandbox::SandboxHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::account_host::{LocalHost, Router};
 use crate::cache::{BackfillLimits, ChatCache};
 use crate::events::EventPublisher;
 use crate::host::SessionHost;
 use crate::hosting::{AccountLifecycle, CacheAndEvents, ShardHosting};
 use crate::linking::Linking;
 use crate::ownership::{LeaseBackend, LeaseTimings, Ownership};
-use crate::routing::Router;
 use crate::sends::{SendOptions, SendWorker, Sends};
 use crate::telegram::TelegramSetup;
 
@@ -148,12 +154,17 @@ impl Application {
             backend,
             LeaseTimings::default(),
         );
-        let router = Arc::new(Router::new(Arc::clone(&ownership), Arc::clone(&sessions)));
-        let reads = Arc::new(reads::Reads::new(
-            Arc::clone(&store),
+        let local_host = Arc::new(LocalHost::new(
+            Arc::clone(&sessions),
             cache.clone(),
-            Arc::clone(&router),
+            media::Media::new(
+                Arc::clone(&store),
+                config.downloads.max_file_bytes,
+                config.downloads.cache_bytes,
+            ),
         ));
+        let router = Arc::new(Router::new(Arc::clone(&ownership), Arc::clone(&local_host)));
+        let reads = Arc::new(reads::Reads::new(Arc::clone(&store), Arc::clone(&router)));
         let events = Arc::new(EventPublisher::new(
             Arc::clone(&store),
             Arc::clone(&bus.events),
@@ -199,14 +210,13 @@ impl Application {
             reads,
             Sends::new(Arc::clone(&store), Arc::clone(&queue)),
             router,
-            media::Media::new(
-                Arc::clone(&store),
-                config.downloads.max_file_bytes,
-                config.downloads.cache_bytes,
-            ),
         ));
-        let adapter = grpc_adapter::ChatGrpcAdapter::new(service);
-        let routes = tonic::service::Routes::new(ChatServiceServer::new(adapter));
+        let routes = tonic::service::Routes::new(ChatServiceServer::new(
+            grpc_adapter::ChatGrpcAdapter::new(service),
+        ))
+        .add_service(AccountHostServer::new(
+            grpc_adapter::AccountHostGrpcAdapter::new(local_host),
+        ));
         Ok(Self {
             host: ServiceHost::new(
                 talkapp_proto::chat::v1::SERVICE_NAME,

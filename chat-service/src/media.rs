@@ -22,14 +22,14 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use futures::Stream;
-use talkapp_proto::chat::v1 as proto;
-use talkapp_store::{SessionKey, Store, StoreError};
+use futures::{Stream, StreamExt as _};
+use talkapp_store::{SessionKey, Store};
 use talkapp_telegram::account::{Account, Download};
 use talkapp_telegram::download::DownloadSource;
 use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::model::{MediaInfo, MediaKind};
 
+use crate::account_host::HostError;
 use crate::cache::{message_from_record, message_record, profile_photo, user_from_record};
 use crate::media_cache::{CachedFile, FileKey, MediaCache};
 
@@ -39,40 +39,6 @@ const BUFFERED_MAX_BYTES: u64 = 20 * 1024 * 1024;
 const MEMORY_CHUNK_BYTES: usize = 256 * 1024;
 /// Largest file kept in the cache of recently served files (thumbnails, chat photos).
 const CACHED_FILE_MAX_BYTES: usize = 512 * 1024;
-
-/// Why a download failed.
-#[derive(Debug, thiserror::Error)]
-pub enum MediaError {
-    /// Not a reference this account has (malformed, unknown, another account's, or a
-    /// message without that file).
-    #[error("no such media")]
-    NotFound,
-    /// Larger than `downloads.max_file_bytes` (or than what is served from memory).
-    #[error("the file is {size} bytes, more than the {max} served")]
-    TooLarge {
-        /// The file's size (or the bytes read before giving up).
-        size: u64,
-        /// The limit.
-        max: u64,
-    },
-    /// Telegram refused or failed.
-    #[error(transparent)]
-    Telegram(#[from] TelegramError),
-    /// Nobody hosts the account right now.
-    #[error("the account is not connected right now")]
-    Unavailable,
-    /// The account's host answered with an error; its code is kept.
-    #[error("{message}")]
-    Peer {
-        /// The host's code.
-        code: talkapp_common::ErrorCode,
-        /// The host's message.
-        message: String,
-    },
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// What a reference names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,16 +155,30 @@ struct Resolved {
     size: Option<u64>,
 }
 
+/// What a download serves, before its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileHeader {
+    /// The file's type (`application/octet-stream` when unknown).
+    pub mime_type: String,
+    /// The whole file's size in bytes.
+    pub size: u64,
+    /// Its name; empty when it has none (photos).
+    pub file_name: String,
+    /// The bytes that follow, `(offset, length)`; `None` when the range asked for lies
+    /// outside the file (nothing follows).
+    pub range: Option<(u64, u64)>,
+}
+
 /// A download: its header, then its bytes.
 pub struct MediaDownload {
     /// Type, size, name and the range that follows.
-    pub header: proto::MediaHeader,
+    pub header: FileHeader,
     /// The bytes, in order.
     pub chunks: ChunkStream,
 }
 
 /// The bytes of a download.
-pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>, MediaError>> + Send>>;
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>, HostError>> + Send>>;
 
 /// Resolves references and downloads files through a connected account.
 pub struct Media {
@@ -221,7 +201,7 @@ impl Media {
         }
     }
 
-    async fn resolve(&self, key: SessionKey, media_ref: MediaRef) -> Result<Resolved, MediaError> {
+    async fn resolve(&self, key: SessionKey, media_ref: MediaRef) -> Result<Resolved, HostError> {
         if let MediaRef::ChatPhoto { chat_id, photo_id } = media_ref {
             let current = match self.store.cached_chat(key, chat_id).await? {
                 Some(chat) => profile_photo(&chat.profile),
@@ -235,9 +215,9 @@ impl Media {
                     .and_then(|record| user_from_record(record).photo),
                 None => None,
             }
-            .ok_or(MediaError::NotFound)?;
+            .ok_or(HostError::MediaNotFound)?;
             if current.photo_id != photo_id {
-                return Err(MediaError::NotFound);
+                return Err(HostError::MediaNotFound);
             }
             return Ok(Resolved {
                 source: DownloadSource::ChatPhoto {
@@ -251,7 +231,7 @@ impl Media {
                 size: None,
             });
         }
-        let (chat_id, message_id) = media_ref.message().ok_or(MediaError::NotFound)?;
+        let (chat_id, message_id) = media_ref.message().ok_or(HostError::MediaNotFound)?;
         let records = self
             .store
             .cached_messages_by_id(key, chat_id, &[message_id])
@@ -261,8 +241,8 @@ impl Media {
             .map(message_from_record)
             .find(|message| message.id == message_id)
             .and_then(|message| message.media)
-            .ok_or(MediaError::NotFound)?;
-        resolved_from(&media, media_ref).ok_or(MediaError::NotFound)
+            .ok_or(HostError::MediaNotFound)?;
+        resolved_from(&media, media_ref).ok_or(HostError::MediaNotFound)
     }
 
     /// Fetches the message again for a fresh file reference, keeps it in the cache, and
@@ -272,17 +252,17 @@ impl Media {
         account: &Account,
         key: SessionKey,
         media_ref: MediaRef,
-    ) -> Result<Resolved, MediaError> {
-        let (chat_id, message_id) = media_ref.message().ok_or(MediaError::NotFound)?;
+    ) -> Result<Resolved, HostError> {
+        let (chat_id, message_id) = media_ref.message().ok_or(HostError::MediaNotFound)?;
         let message = account
             .message(chat_id, message_id)
             .await?
-            .ok_or(MediaError::NotFound)?;
+            .ok_or(HostError::MediaNotFound)?;
         self.store
             .upsert_messages(key, &[message_record(&message)], false)
             .await?;
-        let media = message.media.ok_or(MediaError::NotFound)?;
-        resolved_from(&media, media_ref).ok_or(MediaError::NotFound)
+        let media = message.media.ok_or(HostError::MediaNotFound)?;
+        resolved_from(&media, media_ref).ok_or(HostError::MediaNotFound)
     }
 
     /// Starts a download and fetches its first bytes, refreshing a stale file reference
@@ -295,7 +275,7 @@ impl Media {
         mut resolved: Resolved,
         offset: u64,
         length: Option<u64>,
-    ) -> Result<(Resolved, Download, Option<Vec<u8>>), MediaError> {
+    ) -> Result<(Resolved, Download, Option<Vec<u8>>), HostError> {
         let mut refreshed = false;
         loop {
             let mut download = account.download(&resolved.source, offset, length).await?;
@@ -321,10 +301,10 @@ impl Media {
         key: SessionKey,
         media_ref: &str,
         range: ByteRange,
-    ) -> Result<MediaDownload, MediaError> {
-        let media_ref = MediaRef::parse(media_ref).ok_or(MediaError::NotFound)?;
+    ) -> Result<MediaDownload, HostError> {
+        let media_ref = MediaRef::parse(media_ref).ok_or(HostError::MediaNotFound)?;
         let resolved = self.resolve(key, media_ref).await?;
-        match resolved.size {
+        let download = match resolved.size {
             Some(size) if resolved.kind != Some(MediaKind::Photo) => {
                 self.streamed(account, key, media_ref, resolved, size, range)
                     .await
@@ -334,6 +314,11 @@ impl Media {
                     .await
             }
         }
+        .map_err(file_gone)?;
+        Ok(MediaDownload {
+            header: download.header,
+            chunks: Box::pin(download.chunks.map(|chunk| chunk.map_err(file_gone))),
+        })
     }
 
     async fn streamed(
@@ -344,14 +329,14 @@ impl Media {
         resolved: Resolved,
         size: u64,
         range: ByteRange,
-    ) -> Result<MediaDownload, MediaError> {
+    ) -> Result<MediaDownload, HostError> {
         if size > self.max_file_bytes {
-            return Err(MediaError::TooLarge {
+            return Err(HostError::TooLarge {
                 size,
                 max: self.max_file_bytes,
             });
         }
-        let mut header = proto::MediaHeader {
+        let mut header = FileHeader {
             mime_type: resolved
                 .mime_type
                 .clone()
@@ -359,9 +344,7 @@ impl Media {
                 .unwrap_or_else(|| "application/octet-stream".to_owned()),
             size,
             file_name: resolved.file_name.clone().unwrap_or_default(),
-            offset: 0,
-            length: 0,
-            range_satisfiable: false,
+            range: None,
         };
         let Some((offset, length)) = range.within(size) else {
             return Ok(MediaDownload {
@@ -369,9 +352,7 @@ impl Media {
                 chunks: Box::pin(futures::stream::empty()),
             });
         };
-        header.offset = offset;
-        header.length = length;
-        header.range_satisfiable = true;
+        header.range = Some((offset, length));
         if length == 0 {
             return Ok(MediaDownload {
                 header,
@@ -406,12 +387,12 @@ impl Media {
         media_ref: MediaRef,
         resolved: Resolved,
         range: ByteRange,
-    ) -> Result<MediaDownload, MediaError> {
+    ) -> Result<MediaDownload, HostError> {
         let max = self.max_file_bytes.min(BUFFERED_MAX_BYTES);
         if let Some(size) = resolved.size
             && size > max
         {
-            return Err(MediaError::TooLarge { size, max });
+            return Err(HostError::TooLarge { size, max });
         }
         let cache_key = FileKey::new(key, &resolved.source);
         let file = match self.recent.get(&cache_key) {
@@ -435,7 +416,7 @@ impl Media {
         media_ref: MediaRef,
         resolved: Resolved,
         max: u64,
-    ) -> Result<CachedFile, MediaError> {
+    ) -> Result<CachedFile, HostError> {
         let (resolved, mut download, first) = self
             .start(account, key, media_ref, resolved, 0, None)
             .await?;
@@ -443,7 +424,7 @@ impl Media {
         while let Some(chunk) = download.next_chunk().await? {
             bytes.extend_from_slice(&chunk);
             if bytes.len() as u64 > max {
-                return Err(MediaError::TooLarge {
+                return Err(HostError::TooLarge {
                     size: bytes.len() as u64,
                     max,
                 });
@@ -461,17 +442,26 @@ impl Media {
     }
 }
 
+/// A file Telegram refuses to serve (a location gone stale, a deleted file) is not there
+/// for the caller; other errors stay as they are.
+fn file_gone(error: HostError) -> HostError {
+    match error {
+        HostError::Telegram(TelegramError::Refused { code, .. }) if code != 403 => {
+            HostError::MediaNotFound
+        }
+        other => other,
+    }
+}
+
 /// A download of `range` of a file held in memory.
 fn from_memory(file: &CachedFile, range: ByteRange) -> MediaDownload {
     let bytes = &file.bytes;
     let size = bytes.len() as u64;
-    let mut header = proto::MediaHeader {
+    let mut header = FileHeader {
         mime_type: file.mime_type.clone(),
         size,
         file_name: file.file_name.clone(),
-        offset: 0,
-        length: 0,
-        range_satisfiable: false,
+        range: None,
     };
     let Some((offset, length)) = range.within(size) else {
         return MediaDownload {
@@ -479,13 +469,11 @@ fn from_memory(file: &CachedFile, range: ByteRange) -> MediaDownload {
             chunks: Box::pin(futures::stream::empty()),
         };
     };
-    header.offset = offset;
-    header.length = length;
-    header.range_satisfiable = true;
+    header.range = Some((offset, length));
     let start = usize::try_from(offset).unwrap_or(usize::MAX);
     let end = usize::try_from(offset + length).unwrap_or(usize::MAX);
     // In pieces well under gRPC's default 4 MiB message limit.
-    let chunks: Vec<Result<Vec<u8>, MediaError>> = bytes
+    let chunks: Vec<Result<Vec<u8>, HostError>> = bytes
         .get(start..end)
         .unwrap_or_default()
         .chunks(MEMORY_CHUNK_BYTES)
@@ -587,12 +575,8 @@ mod tests {
             },
         );
         assert_eq!(
-            (
-                download.header.offset,
-                download.header.length,
-                download.header.size
-            ),
-            (10, 600 * 1024 - 10, 600 * 1024)
+            (download.header.range, download.header.size),
+            (Some((10, 600 * 1024 - 10)), 600 * 1024)
         );
         let pieces: Vec<Vec<u8>> = download
             .chunks

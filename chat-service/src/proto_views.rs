@@ -5,7 +5,33 @@ use chrono::SecondsFormat;
 use talkapp_proto::chat::v1 as proto;
 use talkapp_telegram::model::{PhotoRef, Presence};
 
+use crate::media::FileHeader;
 use crate::reads::{ChatDetailsView, ChatView, MessageView, SenderView};
+
+/// A download's header on the wire.
+pub(crate) fn file_header_to_proto(header: &FileHeader) -> proto::MediaHeader {
+    let (offset, length) = header.range.unwrap_or((0, 0));
+    proto::MediaHeader {
+        mime_type: header.mime_type.clone(),
+        size: header.size,
+        file_name: header.file_name.clone(),
+        offset,
+        length,
+        range_satisfiable: header.range.is_some(),
+    }
+}
+
+/// A download's header from the wire.
+pub(crate) fn file_header_from_proto(header: &proto::MediaHeader) -> FileHeader {
+    FileHeader {
+        mime_type: header.mime_type.clone(),
+        size: header.size,
+        file_name: header.file_name.clone(),
+        range: header
+            .range_satisfiable
+            .then_some((header.offset, header.length)),
+    }
+}
 
 pub(crate) fn rfc3339(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0)

@@ -6,16 +6,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use talkapp_proto::chat::v1 as proto;
 use talkapp_store::{
     CachedChat, ChatListQuery, ChatProfile, DialogState, HistoryQuery, SessionKey, Store,
     StoreError,
 };
-use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::model::{ChatFullInfo, ChatKind, Message, PhotoRef, Presence, TgUser};
 
-use crate::cache::{ChatCache, FillError, message_from_record, profile_photo, user_from_record};
-use crate::routing::{Route, Router, session_ref};
+use crate::account_host::{HostError, OlderHistory, Router};
+use crate::cache::{message_from_record, profile_photo, user_from_record};
 
 /// Chats or messages per page when the caller does not say.
 pub const DEFAULT_PAGE: u32 = 50;
@@ -35,28 +33,12 @@ pub enum ReadError {
     /// No such chat in this account.
     #[error("no chat {0} in this account")]
     ChatNotFound(i64),
-    /// The part of the history asked for is not cached and its host cannot be reached.
-    #[error("telegram is not reachable for this account right now")]
-    Unavailable,
-    /// Telegram refused.
+    /// The part of the history asked for is not cached and its host could not fetch it.
     #[error(transparent)]
-    Telegram(TelegramError),
+    Host(#[from] HostError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Another replica failed.
-    #[error("the account's host failed: {0}")]
-    Peer(String),
-}
-
-impl From<FillError> for ReadError {
-    fn from(error: FillError) -> Self {
-        match error {
-            FillError::Store(error) => Self::Store(error),
-            FillError::Telegram(error) if error.is_transient() => Self::Unavailable,
-            FillError::Telegram(error) => Self::Telegram(error),
-        }
-    }
 }
 
 /// Who sent a message, for display.
@@ -186,17 +168,16 @@ fn page_limit(limit: Option<u32>) -> Result<u32, ReadError> {
 /// Serves reads.
 pub struct Reads {
     store: Arc<dyn Store>,
-    cache: ChatCache,
     router: Arc<Router>,
     details: Mutex<HashMap<(SessionKey, i64), (Instant, ChatFullInfo)>>,
 }
 
 impl Reads {
-    /// Reads of `store`'s cache, filled through `router` when needed.
-    pub fn new(store: Arc<dyn Store>, cache: ChatCache, router: Arc<Router>) -> Self {
+    /// Reads of `store`'s cache, filled through the accounts' hosts (`router`) when
+    /// needed.
+    pub fn new(store: Arc<dyn Store>, router: Arc<Router>) -> Self {
         Self {
             store,
-            cache,
             router,
             details: Mutex::new(HashMap::new()),
         }
@@ -476,18 +457,12 @@ impl Reads {
         {
             return Some(full);
         }
-        let full = match self.router.route(key) {
-            Route::Local(account) => account.chat_full(chat_id).await.ok(),
-            Route::Remote(mut client) => client
-                .fetch_chat_details(proto::GetChatRequest {
-                    session: Some(session_ref(key)),
-                    chat_id: chat_id.to_string(),
-                })
-                .await
-                .ok()
-                .map(|reply| full_from_proto(&reply.into_inner())),
-            Route::Unavailable => None,
-        }?;
+        let full = match self.router.host_of(key) {
+            Ok(host) => host.chat_full(key, chat_id).await,
+            Err(error) => Err(error),
+        }
+        .inspect_err(|error| tracing::debug!(%error, chat_id, "chat details not available"))
+        .ok()?;
         if let Ok(mut details) = self.details.lock() {
             if details.len() >= DETAILS_CAPACITY {
                 details.retain(|_, (at, _)| at.elapsed() < DETAILS_TTL);
@@ -500,75 +475,13 @@ impl Reads {
         Some(full)
     }
 
-    /// What Telegram tells of a chat, asked here (this replica hosts the account).
-    pub async fn full_info_local(
-        &self,
-        key: SessionKey,
-        chat_id: i64,
-    ) -> Result<ChatFullInfo, ReadError> {
-        match self.router.route(key) {
-            Route::Local(account) => account.chat_full(chat_id).await.map_err(|error| {
-                if error.is_transient() {
-                    ReadError::Unavailable
-                } else {
-                    ReadError::Telegram(error)
-                }
-            }),
-            Route::Remote(_) | Route::Unavailable => Err(ReadError::Unavailable),
-        }
-    }
-
-    /// Fetches older history into the cache, here (this replica hosts the account).
-    pub async fn fetch_older_local(
-        &self,
-        key: SessionKey,
-        chat_id: i64,
-        below_id: i32,
-        down_to_date: Option<i64>,
-        limit: i32,
-    ) -> Result<u32, ReadError> {
-        match self.router.route(key) {
-            Route::Local(account) => Ok(self
-                .cache
-                .fetch_older(key, &account, chat_id, below_id, down_to_date, limit)
-                .await?),
-            Route::Remote(_) | Route::Unavailable => Err(ReadError::Unavailable),
-        }
-    }
-
     /// Asks the account's host (here or elsewhere) to cache older history.
-    async fn fetch_older(
-        &self,
-        key: SessionKey,
-        chat_id: i64,
-        below_id: i32,
-        down_to_date: Option<i64>,
-        limit: i32,
-    ) -> Result<(), ReadError> {
-        match self.router.route(key) {
-            Route::Local(account) => {
-                self.cache
-                    .fetch_older(key, &account, chat_id, below_id, down_to_date, limit)
-                    .await?;
-                Ok(())
-            }
-            Route::Remote(mut client) => client
-                .fetch_older_history(proto::FetchOlderHistoryRequest {
-                    session: Some(session_ref(key)),
-                    chat_id: chat_id.to_string(),
-                    below_id,
-                    down_to_date: down_to_date.unwrap_or(0),
-                    limit: u32::try_from(limit).unwrap_or(0),
-                })
-                .await
-                .map(drop)
-                .map_err(|status| match status.code() {
-                    talkapp_proto::tonic::Code::Unavailable
-                    | talkapp_proto::tonic::Code::DeadlineExceeded => ReadError::Unavailable,
-                    _ => ReadError::Peer(status.message().to_owned()),
-                }),
-            Route::Unavailable => Err(ReadError::Unavailable),
-        }
+    async fn fetch_older(&self, key: SessionKey, older: OlderHistory) -> Result<(), HostError> {
+        self.router
+            .host_of(key)?
+            .fetch_older_history(key, older)
+            .await
+            .map(drop)
     }
 
     /// A page of a chat's history, newest first.
@@ -629,22 +542,17 @@ impl Reads {
             if filled || passed_from || !may_have_older || fetched {
                 break;
             }
-            let below = if covered == i32::MAX { 0 } else { covered };
-            let down_to = params.from_date.or(params.to_date);
-            match self
-                .fetch_older(
-                    key,
-                    chat_id,
-                    below,
-                    down_to,
-                    i32::try_from(limit + 1).unwrap_or(101).max(50),
-                )
-                .await
-            {
+            let older = OlderHistory {
+                chat_id,
+                below_id: (covered != i32::MAX).then_some(covered),
+                down_to_date: params.from_date.or(params.to_date),
+                limit: (limit + 1).max(50),
+            };
+            match self.fetch_older(key, older).await {
                 Ok(()) => {}
                 // Serve what is cached; the cursor lets the caller come back for more.
-                Err(ReadError::Unavailable) if !page.is_empty() => break,
-                Err(error) => return Err(error),
+                Err(error) if error.is_unavailable() && !page.is_empty() => break,
+                Err(error) => return Err(error.into()),
             }
             fetched = true;
             chat = self.cached_chat(key, chat_id).await?;
@@ -681,25 +589,6 @@ impl Reads {
             next_cursor,
             prev_cursor,
         })
-    }
-}
-
-/// The Telegram-only details a peer replica sent.
-fn full_from_proto(details: &proto::ChatDetails) -> ChatFullInfo {
-    ChatFullInfo {
-        about: details.description.clone(),
-        members_count: details
-            .chat
-            .as_ref()
-            .map(|chat| chat.members_count)
-            .filter(|count| *count >= 0),
-        online_count: Some(details.online_count).filter(|count| *count >= 0),
-        pinned_message_id: details
-            .pinned_message
-            .as_ref()
-            .map(|message| message.id)
-            .filter(|id| *id > 0),
-        linked_chat_id: details.linked_chat_id.parse().ok(),
     }
 }
 

@@ -5,20 +5,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use talkapp_common::ErrorCode;
-use talkapp_proto::chat::v1 as proto;
-use talkapp_proto::tonic;
 use talkapp_store::{SendJob, SessionKey, Store, StoreError, TelegramSession};
-use talkapp_telegram::error::TelegramError;
-use talkapp_telegram::model::{ChatAction, ChatFullInfo, PhotoRef};
+use talkapp_telegram::model::PhotoRef;
 use uuid::Uuid;
 
+use crate::account_host::{HostError, Router, store_code};
+use crate::actions::{action_names, parse_action};
 use crate::cache::user_from_record;
 use crate::host::SessionHost;
 use crate::linking::{LinkError, LinkStep, Linking, StartedLogin};
-use crate::media::{ByteRange, Media, MediaDownload, MediaError};
+use crate::media::{ByteRange, MediaDownload};
 use crate::ownership::Ownership;
 use crate::reads::{ChatDetailsView, ChatPage, HistoryPage, HistoryParams, ReadError, Reads};
-use crate::routing::{Route, Router};
 use crate::sends::{SendError, SendRequest, Sends};
 
 /// How long a session known to exist is not looked up again.
@@ -45,28 +43,12 @@ pub enum ChatError {
     /// A send was not accepted.
     #[error(transparent)]
     Send(#[from] SendError),
-    /// A download failed.
+    /// The account's host could not do it.
     #[error(transparent)]
-    Media(#[from] MediaError),
+    Host(#[from] HostError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-fn telegram_code(error: &TelegramError) -> (ErrorCode, Option<u64>) {
-    match error {
-        TelegramError::FloodWait { seconds } => {
-            (ErrorCode::TelegramFloodWait, Some(u64::from(*seconds)))
-        }
-        TelegramError::UnknownChat(_) => (ErrorCode::NotFound, None),
-        TelegramError::Refused { code: 403, .. } => (ErrorCode::Forbidden, None),
-        TelegramError::Refused { .. } => (ErrorCode::ValidationFailed, None),
-        TelegramError::Unavailable(_) | TelegramError::NotConnected => {
-            (ErrorCode::TelegramUnavailable, Some(5))
-        }
-        TelegramError::LoggedOut(_) => (ErrorCode::Forbidden, None),
-        TelegramError::Internal(_) => (ErrorCode::Internal, None),
-    }
 }
 
 impl ChatError {
@@ -80,29 +62,10 @@ impl ChatError {
             | Self::JobNotFound
             | Self::Read(ReadError::ChatNotFound(_)) => (ErrorCode::NotFound, None),
             Self::Link(error) => error.code(),
-            Self::Read(ReadError::Unavailable) => (ErrorCode::TelegramUnavailable, Some(5)),
-            Self::Read(ReadError::Telegram(error)) => telegram_code(error),
-            Self::Read(ReadError::Peer(_)) => (ErrorCode::ServiceUnavailable, Some(2)),
-            Self::Media(MediaError::NotFound) => (ErrorCode::NotFound, None),
-            Self::Media(MediaError::TooLarge { .. }) => (ErrorCode::MediaTooLarge, None),
-            Self::Media(MediaError::Unavailable) => (ErrorCode::TelegramUnavailable, Some(5)),
-            Self::Media(MediaError::Peer { code, .. }) => (*code, None),
-            // A file Telegram refuses to serve (a location gone stale, a deleted file) is
-            // not there for the caller.
-            Self::Media(MediaError::Telegram(TelegramError::Refused { code, .. }))
-                if *code != 403 =>
-            {
-                (ErrorCode::NotFound, None)
-            }
-            Self::Media(MediaError::Telegram(error)) => telegram_code(error),
+            Self::Host(error) | Self::Read(ReadError::Host(error)) => error.code(),
             Self::Store(error)
-            | Self::Media(MediaError::Store(error))
             | Self::Read(ReadError::Store(error))
-            | Self::Send(SendError::Store(error)) => match error {
-                StoreError::Conflict(_) => (ErrorCode::ValidationFailed, None),
-                StoreError::Unavailable(_) => (ErrorCode::ServiceUnavailable, Some(2)),
-                StoreError::Internal(_) => (ErrorCode::Internal, None),
-            },
+            | Self::Send(SendError::Store(error)) => store_code(error),
         }
     }
 }
@@ -140,16 +103,11 @@ pub struct ChatService {
     reads: Arc<Reads>,
     sends: Sends,
     router: Arc<Router>,
-    media: Media,
     known_sessions: Mutex<HashMap<SessionKey, Instant>>,
 }
 
 impl ChatService {
     /// The service's parts.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one argument per part, each built once by Application::build"
-    )]
     pub fn new(
         store: Arc<dyn Store>,
         linking: Linking,
@@ -158,7 +116,6 @@ impl ChatService {
         reads: Arc<Reads>,
         sends: Sends,
         router: Arc<Router>,
-        media: Media,
     ) -> Self {
         Self {
             store,
@@ -168,7 +125,6 @@ impl ChatService {
             reads,
             sends,
             router,
-            media,
             known_sessions: Mutex::new(HashMap::new()),
         }
     }
@@ -411,60 +367,21 @@ impl ChatService {
             .ok_or(ChatError::JobNotFound)
     }
 
-    /// Fetches older history into the cache (this replica hosts the account).
-    pub async fn fetch_older_local(
-        &self,
-        key: SessionKey,
-        chat_id: i64,
-        below_id: i32,
-        down_to_date: Option<i64>,
-        limit: i32,
-    ) -> Result<u32, ChatError> {
-        Ok(self
-            .reads
-            .fetch_older_local(key, chat_id, below_id, down_to_date, limit.clamp(1, 1000))
-            .await?)
-    }
-
     /// Tells the chat what the user is doing, through the account's host.
     pub async fn send_chat_action(
         &self,
         key: SessionKey,
         chat_id: i64,
         action: &str,
-        forwarded: bool,
     ) -> Result<(), ChatError> {
-        let chat_action = match action {
-            "typing" => ChatAction::Typing,
-            "cancel" => ChatAction::Cancel,
-            "recording_voice" => ChatAction::RecordingVoice,
-            "recording_video" => ChatAction::RecordingVideo,
-            "uploading_photo" => ChatAction::UploadingPhoto,
-            "uploading_video" => ChatAction::UploadingVideo,
-            "uploading_document" => ChatAction::UploadingDocument,
-            _ => {
-                return Err(ChatError::InvalidArgument(
-                    "action must be typing, cancel, recording_voice, recording_video, uploading_photo, uploading_video or uploading_document".into(),
-                ));
-            }
-        };
-        match self.router.route(key) {
-            Route::Local(account) => account
-                .set_typing(chat_id, chat_action)
-                .await
-                .map_err(|error| ReadError::Telegram(error).into()),
-            Route::Remote(mut client) if !forwarded => client
-                .send_chat_action(proto::SendChatActionRequest {
-                    session: Some(crate::routing::session_ref(key)),
-                    chat_id: chat_id.to_string(),
-                    action: action.to_owned(),
-                    forwarded: true,
-                })
-                .await
-                .map(drop)
-                .map_err(|status| ReadError::Peer(status.message().to_owned()).into()),
-            Route::Remote(_) | Route::Unavailable => Err(ReadError::Unavailable.into()),
-        }
+        let action = parse_action(action).ok_or_else(|| {
+            ChatError::InvalidArgument(format!("action must be one of {}", action_names()))
+        })?;
+        Ok(self
+            .router
+            .host_of(key)?
+            .send_chat_action(key, chat_id, action)
+            .await?)
     }
 
     /// Marks the chat read up to `max_id` (0: all), through the account's host.
@@ -473,28 +390,15 @@ impl ChatService {
         key: SessionKey,
         chat_id: i64,
         max_id: i32,
-        forwarded: bool,
     ) -> Result<(), ChatError> {
         if self.store.cached_chat(key, chat_id).await?.is_none() {
             return Err(ReadError::ChatNotFound(chat_id).into());
         }
-        match self.router.route(key) {
-            Route::Local(account) => account
-                .read_history(chat_id, max_id.max(0))
-                .await
-                .map_err(|error| ReadError::Telegram(error).into()),
-            Route::Remote(mut client) if !forwarded => client
-                .mark_read(proto::MarkReadRequest {
-                    session: Some(crate::routing::session_ref(key)),
-                    chat_id: chat_id.to_string(),
-                    max_id,
-                    forwarded: true,
-                })
-                .await
-                .map(drop)
-                .map_err(|status| ReadError::Peer(status.message().to_owned()).into()),
-            Route::Remote(_) | Route::Unavailable => Err(ReadError::Unavailable.into()),
-        }
+        Ok(self
+            .router
+            .host_of(key)?
+            .mark_read(key, chat_id, max_id)
+            .await?)
     }
 
     /// Downloads (part of) a file of the account, through the account's host.
@@ -503,69 +407,11 @@ impl ChatService {
         key: SessionKey,
         media_ref: &str,
         range: ByteRange,
-        forwarded: bool,
     ) -> Result<MediaDownload, ChatError> {
-        match self.router.route(key) {
-            Route::Local(account) => {
-                Ok(self.media.download(account, key, media_ref, range).await?)
-            }
-            Route::Remote(mut client) if !forwarded => {
-                let peer_error = |status: tonic::Status| MediaError::Peer {
-                    code: ErrorCode::from_grpc_status(&status),
-                    message: status.message().to_owned(),
-                };
-                let mut stream = client
-                    .download_media(proto::DownloadMediaRequest {
-                        session: Some(crate::routing::session_ref(key)),
-                        media_ref: media_ref.to_owned(),
-                        offset: range.offset,
-                        length: range.length.unwrap_or(0),
-                        suffix: range.suffix.unwrap_or(0),
-                        forwarded: true,
-                    })
-                    .await
-                    .map_err(peer_error)?
-                    .into_inner();
-                let first = stream.message().await.map_err(peer_error)?.ok_or_else(|| {
-                    MediaError::Peer {
-                        code: ErrorCode::ServiceUnavailable,
-                        message: "the account's host ended the download early".into(),
-                    }
-                })?;
-                let header = first.header.ok_or_else(|| MediaError::Peer {
-                    code: ErrorCode::Internal,
-                    message: "the account's host sent no header".into(),
-                })?;
-                let first_data = (!first.data.is_empty()).then_some(first.data);
-                let chunks = futures::stream::unfold(
-                    (Some(stream), first_data),
-                    move |(stream, pending)| async move {
-                        if let Some(data) = pending {
-                            return Some((Ok(data), (stream, None)));
-                        }
-                        let mut stream = stream?;
-                        match stream.message().await {
-                            Ok(Some(chunk)) => Some((Ok(chunk.data), (Some(stream), None))),
-                            Ok(None) => None,
-                            Err(status) => Some((Err(peer_error(status)), (None, None))),
-                        }
-                    },
-                );
-                Ok(MediaDownload {
-                    header,
-                    chunks: Box::pin(chunks),
-                })
-            }
-            Route::Remote(_) | Route::Unavailable => Err(MediaError::Unavailable.into()),
-        }
-    }
-
-    /// What Telegram tells of a chat (this replica hosts the account).
-    pub async fn chat_full_local(
-        &self,
-        key: SessionKey,
-        chat_id: i64,
-    ) -> Result<ChatFullInfo, ChatError> {
-        Ok(self.reads.full_info_local(key, chat_id).await?)
+        Ok(self
+            .router
+            .host_of(key)?
+            .download(key, media_ref, range)
+            .await?)
     }
 }

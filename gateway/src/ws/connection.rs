@@ -360,7 +360,6 @@ async fn handle_frame(state: &AppState, subscriber: &Subscriber, text: &str) -> 
                 session: Some(session),
                 chat_id,
                 action: action.unwrap_or_else(|| "typing".to_owned()),
-                forwarded: false,
             };
             match state.services.send_chat_action(request).await {
                 Ok(()) => Reply::ok("ack", id),
@@ -381,7 +380,6 @@ async fn handle_frame(state: &AppState, subscriber: &Subscriber, text: &str) -> 
                 session: Some(session),
                 chat_id,
                 max_id,
-                forwarded: false,
             };
             match state.services.mark_read(request).await {
                 Ok(()) => Reply::ok("ack", id),

@@ -1,0 +1,102 @@
+//! The accounts connected on this replica.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use talkapp_store::SessionKey;
+use talkapp_telegram::account::Account;
+use talkapp_telegram::model::{ChatAction, ChatFullInfo};
+
+use super::{AccountHost, HostError, OlderHistory};
+use crate::cache::{ChatCache, FillError};
+use crate::host::SessionHost;
+use crate::media::{ByteRange, Media, MediaDownload};
+
+/// Most messages one fetch of older history stores when no date is given.
+const MAX_OLDER_LIMIT: u32 = 1000;
+
+/// Serves the calls of the accounts this replica hosts, through their connections.
+pub struct LocalHost {
+    connections: Arc<SessionHost>,
+    cache: ChatCache,
+    media: Media,
+}
+
+impl From<FillError> for HostError {
+    fn from(error: FillError) -> Self {
+        match error {
+            FillError::Store(error) => Self::Store(error),
+            FillError::Telegram(error) => Self::Telegram(error),
+        }
+    }
+}
+
+impl LocalHost {
+    /// Calls through the accounts `connections` holds; older history goes into `cache`,
+    /// files come through `media`.
+    pub fn new(connections: Arc<SessionHost>, cache: ChatCache, media: Media) -> Self {
+        Self {
+            connections,
+            cache,
+            media,
+        }
+    }
+
+    /// The account's connection, when it is connected here.
+    fn account(&self, key: SessionKey) -> Result<Account, HostError> {
+        self.connections.account(key).ok_or(HostError::Unavailable)
+    }
+}
+
+#[async_trait]
+impl AccountHost for LocalHost {
+    async fn send_chat_action(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        action: ChatAction,
+    ) -> Result<(), HostError> {
+        Ok(self.account(key)?.set_typing(chat_id, action).await?)
+    }
+
+    async fn mark_read(&self, key: SessionKey, chat_id: i64, max_id: i32) -> Result<(), HostError> {
+        Ok(self
+            .account(key)?
+            .read_history(chat_id, max_id.max(0))
+            .await?)
+    }
+
+    async fn fetch_older_history(
+        &self,
+        key: SessionKey,
+        older: OlderHistory,
+    ) -> Result<u32, HostError> {
+        let account = self.account(key)?;
+        let limit = i32::try_from(older.limit.clamp(1, MAX_OLDER_LIMIT)).unwrap_or(100);
+        Ok(self
+            .cache
+            .fetch_older(
+                key,
+                &account,
+                older.chat_id,
+                older.below_id.unwrap_or(0),
+                older.down_to_date,
+                limit,
+            )
+            .await?)
+    }
+
+    async fn chat_full(&self, key: SessionKey, chat_id: i64) -> Result<ChatFullInfo, HostError> {
+        Ok(self.account(key)?.chat_full(chat_id).await?)
+    }
+
+    async fn download(
+        &self,
+        key: SessionKey,
+        media_ref: &str,
+        range: ByteRange,
+    ) -> Result<MediaDownload, HostError> {
+        let account = self.account(key)?;
+        self.media.download(account, key, media_ref, range).await
+    }
+}

@@ -1,0 +1,220 @@
+//! What only the replica that hosts an account can do (it holds the account's Telegram
+//! connection), behind one trait, and the one place that decides where that is.
+//!
+//! Every chat-service replica answers every request. Most are served from the store
+//! (the chat cache); the few that need the account's Telegram connection (a typing
+//! notice, a read mark, older history, a chat's full details, a file) go to its host:
+//! [`LocalHost`] when this replica holds the account's shard, else [`RemoteHost`], the
+//! peer replica that does, over the internal `talkapp.chat.v1.AccountHost` gRPC service.
+//! [`Router::host_of`] makes that choice, once per call; the domain code calls the
+//! [`AccountHost`] it gets and never knows which it was. A peer serves `AccountHost`
+//! calls with its own [`LocalHost`] only, so a call is passed on at most once.
+//!
+//! # Layout
+//! - [`AccountHost`], [`HostError`], [`OlderHistory`]: the contract.
+//! - [`local`]: [`LocalHost`], the accounts connected here.
+//! - [`remote`]: [`RemoteHost`], a peer replica over gRPC, and the error mapping both ways.
+//! - [`Router`]: which of the two hosts an account now.
+
+pub mod local;
+pub mod remote;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use talkapp_common::ErrorCode;
+use talkapp_store::{SessionKey, StoreError};
+use talkapp_telegram::error::TelegramError;
+use talkapp_telegram::model::{ChatAction, ChatFullInfo};
+
+pub use local::LocalHost;
+pub use remote::RemoteHost;
+
+use crate::media::{ByteRange, MediaDownload};
+use crate::ownership::{Ownership, ShardHost};
+
+/// Why a call to an account's host failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// Nobody can reach the account's Telegram connection right now: its shard is
+    /// moving, it is still connecting, or its host replica does not answer.
+    #[error("telegram is not reachable for this account right now")]
+    Unavailable,
+    /// Not a file this account has (a malformed or unknown reference, another account's,
+    /// a message without that file, or a file Telegram no longer serves).
+    #[error("no such media")]
+    MediaNotFound,
+    /// A file larger than what is served.
+    #[error("the file is {size} bytes, more than the {max} served")]
+    TooLarge {
+        /// The file's size (or the bytes read before giving up).
+        size: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// Telegram refused or failed.
+    #[error(transparent)]
+    Telegram(#[from] TelegramError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The host replica answered with an error; its code is kept.
+    #[error("{message}")]
+    Remote {
+        /// The host's code.
+        code: ErrorCode,
+        /// The host's message.
+        message: String,
+        /// The seconds the host asked to wait, where that applies.
+        retry_after: Option<u64>,
+    },
+}
+
+impl HostError {
+    /// The stable code for this error, and the seconds to wait where that applies.
+    pub fn code(&self) -> (ErrorCode, Option<u64>) {
+        match self {
+            Self::Unavailable => (ErrorCode::TelegramUnavailable, Some(5)),
+            Self::MediaNotFound => (ErrorCode::NotFound, None),
+            Self::TooLarge { .. } => (ErrorCode::MediaTooLarge, None),
+            Self::Telegram(error) => telegram_code(error),
+            Self::Store(error) => store_code(error),
+            Self::Remote {
+                code, retry_after, ..
+            } => (*code, *retry_after),
+        }
+    }
+
+    /// Whether the account could not be reached (as opposed to a refusal): a read can
+    /// then serve what the cache holds.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Unavailable => true,
+            Self::Telegram(error) => error.is_transient(),
+            Self::Remote { code, .. } => matches!(
+                code,
+                ErrorCode::TelegramUnavailable | ErrorCode::ServiceUnavailable | ErrorCode::Timeout
+            ),
+            Self::MediaNotFound | Self::TooLarge { .. } | Self::Store(_) => false,
+        }
+    }
+}
+
+/// The code of a Telegram error, and the seconds to wait where that applies.
+pub fn telegram_code(error: &TelegramError) -> (ErrorCode, Option<u64>) {
+    match error {
+        TelegramError::FloodWait { seconds } => {
+            (ErrorCode::TelegramFloodWait, Some(u64::from(*seconds)))
+        }
+        TelegramError::UnknownChat(_) => (ErrorCode::NotFound, None),
+        TelegramError::Refused { code: 403, .. } => (ErrorCode::Forbidden, None),
+        TelegramError::Refused { .. } => (ErrorCode::ValidationFailed, None),
+        TelegramError::Unavailable(_) | TelegramError::NotConnected => {
+            (ErrorCode::TelegramUnavailable, Some(5))
+        }
+        TelegramError::LoggedOut(_) => (ErrorCode::Forbidden, None),
+        TelegramError::Internal(_) => (ErrorCode::Internal, None),
+    }
+}
+
+/// The code of a store error, and the seconds to wait where that applies.
+pub fn store_code(error: &StoreError) -> (ErrorCode, Option<u64>) {
+    match error {
+        StoreError::Conflict(_) => (ErrorCode::ValidationFailed, None),
+        StoreError::Unavailable(_) => (ErrorCode::ServiceUnavailable, Some(2)),
+        StoreError::Internal(_) => (ErrorCode::Internal, None),
+    }
+}
+
+/// Older history to fetch into the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OlderHistory {
+    /// The chat.
+    pub chat_id: i64,
+    /// Messages older than this id; `None`: from the newest.
+    pub below_id: Option<i32>,
+    /// Keep fetching until messages older than this date (Unix seconds) are cached too.
+    pub down_to_date: Option<i64>,
+    /// At least this many (when no date is given), at most 1,000.
+    pub limit: u32,
+}
+
+/// What only an account's host can do.
+#[async_trait]
+pub trait AccountHost: Send + Sync {
+    /// Tells a chat what the user is doing.
+    async fn send_chat_action(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        action: ChatAction,
+    ) -> Result<(), HostError>;
+
+    /// Marks a chat read up to `max_id` (0: everything).
+    async fn mark_read(&self, key: SessionKey, chat_id: i64, max_id: i32) -> Result<(), HostError>;
+
+    /// Fetches older history from Telegram into the cache; returns how many messages were
+    /// stored.
+    async fn fetch_older_history(
+        &self,
+        key: SessionKey,
+        older: OlderHistory,
+    ) -> Result<u32, HostError>;
+
+    /// What Telegram tells of a chat beyond the chat list.
+    async fn chat_full(&self, key: SessionKey, chat_id: i64) -> Result<ChatFullInfo, HostError>;
+
+    /// Downloads `range` of the file `media_ref` names.
+    async fn download(
+        &self,
+        key: SessionKey,
+        media_ref: &str,
+        range: ByteRange,
+    ) -> Result<MediaDownload, HostError>;
+}
+
+/// Finds the host of an account: this replica or the peer that holds its shard.
+pub struct Router {
+    ownership: Arc<Ownership>,
+    local: Arc<LocalHost>,
+    peers: Mutex<HashMap<String, Arc<RemoteHost>>>,
+}
+
+impl Router {
+    /// A router over this replica's shard `ownership` and its `local` accounts.
+    pub fn new(ownership: Arc<Ownership>, local: Arc<LocalHost>) -> Self {
+        Self {
+            ownership,
+            local,
+            peers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Where the account's calls go now: [`HostError::Unavailable`] while nobody holds
+    /// its shard (it is moving between replicas).
+    pub fn host_of(&self, key: SessionKey) -> Result<Arc<dyn AccountHost>, HostError> {
+        let shard = talkapp_store::shard_of(key.user_id, key.session_index);
+        match self.ownership.host_of(shard) {
+            ShardHost::Local => Ok(Arc::clone(&self.local) as Arc<dyn AccountHost>),
+            ShardHost::Remote(address) => Ok(self.peer(&address)? as Arc<dyn AccountHost>),
+            ShardHost::Unknown => Err(HostError::Unavailable),
+        }
+    }
+
+    fn peer(&self, address: &str) -> Result<Arc<RemoteHost>, HostError> {
+        let mut peers = self
+            .peers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(peer) = peers.get(address) {
+            return Ok(Arc::clone(peer));
+        }
+        let peer = Arc::new(RemoteHost::connect_lazy(address).map_err(|error| {
+            tracing::warn!(%error, address, "a peer replica's address is not usable");
+            HostError::Unavailable
+        })?);
+        peers.insert(address.to_owned(), Arc::clone(&peer));
+        Ok(peer)
+    }
+}

@@ -1,0 +1,212 @@
+//! A peer replica that hosts an account, reached over the internal
+//! `talkapp.chat.v1.AccountHost` gRPC service; and the mapping of [`HostError`] to gRPC
+//! statuses and back, so a host's error code reaches the caller unchanged.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt as _;
+use talkapp_common::ErrorCode;
+use talkapp_common::grpc::TraceContextInterceptor;
+use talkapp_proto::chat::v1 as proto;
+use talkapp_proto::chat::v1::account_host_client::AccountHostClient;
+use talkapp_proto::tonic::codegen::InterceptedService;
+use talkapp_proto::tonic::transport::{Channel, Endpoint};
+use talkapp_proto::tonic::{self, Code, Status};
+use talkapp_store::SessionKey;
+use talkapp_telegram::model::{ChatAction, ChatFullInfo};
+
+use super::{AccountHost, HostError, OlderHistory};
+use crate::actions::action_name;
+use crate::media::{ByteRange, MediaDownload};
+use crate::proto_views::file_header_from_proto;
+
+/// How long a peer may take to accept a connection before the account counts as
+/// unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Bounds every unary call to a peer (a download's stream is bounded per message).
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A peer replica, for the accounts it hosts.
+pub struct RemoteHost {
+    client: AccountHostClient<InterceptedService<Channel, TraceContextInterceptor>>,
+}
+
+impl RemoteHost {
+    /// A client of the replica at `address` (`http://host:port`), connected on first use.
+    pub fn connect_lazy(address: &str) -> Result<Self, tonic::transport::Error> {
+        let channel = Endpoint::from_shared(address.to_owned())?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(CALL_TIMEOUT)
+            // Replies span several segments; without it each waits for a delayed ACK.
+            .tcp_nodelay(true)
+            .connect_lazy();
+        Ok(Self {
+            client: AccountHostClient::with_interceptor(channel, TraceContextInterceptor),
+        })
+    }
+
+    fn client(&self) -> AccountHostClient<InterceptedService<Channel, TraceContextInterceptor>> {
+        self.client.clone()
+    }
+}
+
+/// The account's reference on the wire.
+pub fn session_ref(key: SessionKey) -> proto::SessionRef {
+    proto::SessionRef {
+        user_id: key.user_id.to_string(),
+        session_index: key.session_index,
+    }
+}
+
+/// A host's error as a gRPC status: its code (and the seconds to wait) in the metadata;
+/// a 500's details stay in the log.
+pub fn to_status(error: &HostError) -> Status {
+    let (code, retry_after) = error.code();
+    let message = if code == ErrorCode::Internal {
+        tracing::warn!(%error, "account host call failed");
+        "internal error".to_owned()
+    } else {
+        error.to_string()
+    };
+    match retry_after {
+        Some(seconds) => code.to_grpc_status_with_retry(message, seconds),
+        None => code.to_grpc_status(message),
+    }
+}
+
+/// A status from a peer as a [`HostError`]: the peer's own code when it sent one; a peer
+/// that could not be reached at all is [`HostError::Unavailable`].
+pub fn from_status(status: &Status) -> HostError {
+    let coded = status
+        .metadata()
+        .contains_key(talkapp_common::error_code::ERROR_CODE_METADATA_KEY);
+    if !coded
+        && matches!(
+            status.code(),
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled
+        )
+    {
+        return HostError::Unavailable;
+    }
+    HostError::Remote {
+        code: ErrorCode::from_grpc_status(status),
+        message: status.message().to_owned(),
+        retry_after: talkapp_common::error_code::retry_after_secs(status),
+    }
+}
+
+#[async_trait]
+impl AccountHost for RemoteHost {
+    async fn send_chat_action(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        action: ChatAction,
+    ) -> Result<(), HostError> {
+        self.client()
+            .send_chat_action(proto::SendChatActionRequest {
+                session: Some(session_ref(key)),
+                chat_id: chat_id.to_string(),
+                action: action_name(action).to_owned(),
+            })
+            .await
+            .map_err(|status| from_status(&status))?;
+        Ok(())
+    }
+
+    async fn mark_read(&self, key: SessionKey, chat_id: i64, max_id: i32) -> Result<(), HostError> {
+        self.client()
+            .mark_read(proto::MarkReadRequest {
+                session: Some(session_ref(key)),
+                chat_id: chat_id.to_string(),
+                max_id,
+            })
+            .await
+            .map_err(|status| from_status(&status))?;
+        Ok(())
+    }
+
+    async fn fetch_older_history(
+        &self,
+        key: SessionKey,
+        older: OlderHistory,
+    ) -> Result<u32, HostError> {
+        let reply = self
+            .client()
+            .fetch_older_history(proto::FetchOlderHistoryRequest {
+                session: Some(session_ref(key)),
+                chat_id: older.chat_id,
+                below_id: older.below_id,
+                down_to_date: older.down_to_date,
+                limit: older.limit,
+            })
+            .await
+            .map_err(|status| from_status(&status))?;
+        Ok(reply.into_inner().stored)
+    }
+
+    async fn chat_full(&self, key: SessionKey, chat_id: i64) -> Result<ChatFullInfo, HostError> {
+        let details = self
+            .client()
+            .fetch_chat_details(proto::FetchChatDetailsRequest {
+                session: Some(session_ref(key)),
+                chat_id,
+            })
+            .await
+            .map_err(|status| from_status(&status))?
+            .into_inner();
+        Ok(ChatFullInfo {
+            about: details.about,
+            members_count: details.members_count,
+            online_count: details.online_count,
+            pinned_message_id: details.pinned_message_id,
+            linked_chat_id: details.linked_chat_id,
+        })
+    }
+
+    async fn download(
+        &self,
+        key: SessionKey,
+        media_ref: &str,
+        range: ByteRange,
+    ) -> Result<MediaDownload, HostError> {
+        let mut stream = self
+            .client()
+            .download_media(proto::DownloadMediaRequest {
+                session: Some(session_ref(key)),
+                media_ref: media_ref.to_owned(),
+                offset: range.offset,
+                length: range.length.unwrap_or(0),
+                suffix: range.suffix.unwrap_or(0),
+            })
+            .await
+            .map_err(|status| from_status(&status))?
+            .into_inner();
+        let first = stream
+            .message()
+            .await
+            .map_err(|status| from_status(&status))?
+            .ok_or(HostError::Unavailable)?;
+        let header = first
+            .header
+            .as_ref()
+            .map(file_header_from_proto)
+            .ok_or_else(|| HostError::Remote {
+                code: ErrorCode::Internal,
+                message: "the account's host sent no header".into(),
+                retry_after: None,
+            })?;
+        let first_data = (!first.data.is_empty()).then_some(first.data);
+        let rest = stream.map(|chunk| {
+            chunk
+                .map(|chunk| chunk.data)
+                .map_err(|status| from_status(&status))
+        });
+        let chunks = futures::stream::iter(first_data.map(Ok)).chain(rest);
+        Ok(MediaDownload {
+            header,
+            chunks: Box::pin(chunks),
+        })
+    }
+}

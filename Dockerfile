@@ -1,13 +1,15 @@
 # syntax=docker/dockerfile:1
 #
 # One image, six binaries: gateway, chat-service, media-service, search-service,
-# realtime-service and talkapp (all in one). The image starts `talkapp` by default;
-# docker-compose.yml and the Kubernetes manifests under deploy/ pick the binary with
-# `command:`.
+# realtime-service and talkapp (all in one, with the local Telegram sandbox inside). The
+# image starts `talkapp` by default; docker-compose.yml and the Kubernetes manifests under
+# deploy/ pick the binary with `command:`. The split services' binaries carry no test
+# Telegram; the sandbox as its own process is the separate target `tg-sandbox`.
 #
 #   docker build -t talkapp:dev .
 #   docker run --rm -p 8080:8080 talkapp:dev                 # all in one, SQLite
 #   docker run --rm talkapp:dev gateway                      # one split process
+#   docker build --target tg-sandbox -t talkapp-tg-sandbox:dev .
 
 ARG RUST_IMAGE=rust:1-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
@@ -22,11 +24,25 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     --mount=type=cache,target=/src/target \
     cargo build --release --workspace --locked \
-    && mkdir -p /out \
+    && mkdir -p /out /out-sandbox \
     && for bin in gateway chat-service media-service search-service realtime-service talkapp; do \
          cp "target/release/${bin}" /out/; \
-       done
+       done \
+    && cp target/release/tg-sandbox /out-sandbox/
 
+# The local Telegram sandbox as its own process (compose's `tg-sandbox` service).
+FROM ${RUNTIME_IMAGE} AS tg-sandbox
+RUN groupadd --system --gid 10001 talkapp \
+    && useradd --system --uid 10001 --gid talkapp --home-dir /var/lib/tg-sandbox \
+         --shell /usr/sbin/nologin talkapp \
+    && mkdir -p /var/lib/tg-sandbox \
+    && chown -R talkapp:talkapp /var/lib/tg-sandbox
+COPY --from=builder /out-sandbox/ /usr/local/bin/
+USER 10001:10001
+EXPOSE 9443 9444
+ENTRYPOINT ["tg-sandbox"]
+
+# The default target (last): the services and the all-in-one binary.
 FROM ${RUNTIME_IMAGE} AS runtime
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \

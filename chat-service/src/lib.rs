@@ -15,7 +15,8 @@
 //! - [`proto_views`]: the domain's views in their proto form.
 //! - [`linking`]: the login steps, their state in the store.
 //! - [`host`]: [`host::SessionHost`], the supervised connections of the hosted accounts.
-//! - [`telegram`]: which Telegram to reach (real, external sandbox, in-process sandbox).
+//! - [`telegram`]: which Telegram to reach (real, or a sandbox process; the all-in-one
+//!   binary brings its in-process sandbox itself).
 //! - [`cache`]: the chat cache (backfill, updates, older history on demand).
 //! - [`reads`]: chat list, chat details, history.
 //! - [`media`]: media downloads (references resolved from the cache, files fetched
@@ -60,7 +61,6 @@ use talkapp_proto::tonic;
 use talkapp_store::{Store, StoreProbe};
 use talkapp_telegram::account::AccountOptions;
 use talkapp_telegram::login::Login;
-use talkapp_tg_sandbox::SandboxHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -88,7 +88,6 @@ pub struct Application {
     ownership: Arc<Ownership>,
     hosting: CancellationToken,
     store: Arc<dyn Store>,
-    sandbox: Option<Arc<SandboxHandle>>,
     queue: Arc<dyn JobQueue>,
 }
 
@@ -108,14 +107,14 @@ fn advertised_url(config: &Config, listener: &TcpListener) -> String {
 
 impl Application {
     /// Builds the service on `listener` over `store` and `bus`, reaching Telegram as
-    /// configured (starting an in-process sandbox when that is what is configured).
-    pub async fn build(
+    /// configured.
+    pub fn build(
         config: &Config,
         store: Arc<dyn Store>,
         bus: Bus,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
-        let telegram = TelegramSetup::from_config(config).await?;
+        let telegram = TelegramSetup::from_config(config)?;
         Self::build_with(config, store, bus, listener, telegram)
     }
 
@@ -230,7 +229,6 @@ impl Application {
             ownership,
             hosting,
             store,
-            sandbox: telegram.sandbox,
             queue,
         })
     }
@@ -253,11 +251,6 @@ impl Application {
     /// The send-job queues.
     pub fn queue(&self) -> Arc<dyn JobQueue> {
         Arc::clone(&self.queue)
-    }
-
-    /// The in-process sandbox, when this service runs one.
-    pub fn sandbox(&self) -> Option<Arc<SandboxHandle>> {
-        self.sandbox.clone()
     }
 
     /// Takes its share of the shards (connecting their accounts, consuming their send
@@ -287,14 +280,6 @@ impl Application {
             tracing::warn!(%error, "lease task failed");
         }
         sessions.stopped().await;
-        if let Some(sandbox) = &self.sandbox
-            && let Err(error) = sandbox.save().await
-        {
-            tracing::warn!(
-                error = format!("{error:#}"),
-                "cannot save the sandbox state"
-            );
-        }
         served
     }
 }
@@ -343,8 +328,7 @@ async fn purge_expired_logins(store: Arc<dyn Store>, stop: CancellationToken) {
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let store = talkapp_store::connect(&config.database).await?;
     let listener = talkapp_common::service_host::bind(config.chat_service.listen).await?;
-    Application::build(&config, store, Bus::from_config(&config.amqp), listener)
-        .await?
+    Application::build(&config, store, Bus::from_config(&config.amqp), listener)?
         .run_until_stopped(shutdown)
         .await
 }

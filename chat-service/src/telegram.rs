@@ -1,41 +1,29 @@
 //! Which Telegram the chat service talks to, from the configuration: Telegram itself
-//! (`telegram.mode = "telegram"`), a sandbox running as its own process
-//! (`telegram.sandbox_address`), or a sandbox inside this process (the embedded default).
+//! (`telegram.mode = "telegram"`) or a sandbox running as its own process
+//! (`telegram.sandbox_address`). The sandbox inside the process (the embedded default) is
+//! not linked into this crate: the all-in-one binary (`talkapp`) starts it and hands the
+//! chat service its [`TelegramSetup`], so a production chat-service carries no test
+//! Telegram.
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use secrecy::ExposeSecret as _;
 use talkapp_common::config::{Config, TelegramMode};
-use talkapp_telegram::endpoint::{
-    AuthKeyIssuer, IssueError, SandboxAdminIssuer, Target, TelegramEndpoint,
-};
+use talkapp_telegram::endpoint::{SANDBOX_DC_ID, SandboxAdminIssuer, Target, TelegramEndpoint};
 use talkapp_telegram::sealing::Sealer;
-use talkapp_tg_sandbox::{DemoScale, SANDBOX_DC_ID, Sandbox, SandboxHandle, SandboxOptions, Seed};
 
-/// Keys from a sandbox in this process (saved in its state file before they are used).
-struct InProcessIssuer(Arc<SandboxHandle>);
-
-#[async_trait]
-impl AuthKeyIssuer for InProcessIssuer {
-    async fn issue_auth_key(&self) -> Result<[u8; 256], IssueError> {
-        Ok(self.0.create_auth_key().await?.auth_key)
-    }
-}
-
-/// Where Telegram is, and the sandbox this process runs if it runs one.
+/// Where Telegram is.
 pub struct TelegramSetup {
     /// How accounts are reached.
     pub endpoint: TelegramEndpoint,
-    /// The in-process sandbox, when there is one.
-    pub sandbox: Option<Arc<SandboxHandle>>,
 }
 
 impl TelegramSetup {
-    /// Reads `telegram.*`: starts an in-process sandbox when the mode is `sandbox` and
-    /// no external one is configured.
-    pub async fn from_config(config: &Config) -> anyhow::Result<Self> {
+    /// Reads `telegram.*`. A sandbox inside the process is not started here: in sandbox
+    /// mode `telegram.sandbox_address` names a sandbox process, or the caller (the
+    /// all-in-one binary) builds the setup itself.
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
         let telegram = &config.telegram;
         let api_hash = telegram.api_hash.expose_secret().to_owned();
         match telegram.mode {
@@ -45,7 +33,6 @@ impl TelegramSetup {
                     api_hash,
                     target: Target::Telegram,
                 },
-                sandbox: None,
             }),
             TelegramMode::Sandbox if !telegram.sandbox_address.is_empty() => {
                 let address: SocketAddrV4 = telegram.sandbox_address.parse()?;
@@ -61,51 +48,13 @@ impl TelegramSetup {
                             issuer: Arc::new(issuer),
                         },
                     },
-                    sandbox: None,
                 })
             }
-            TelegramMode::Sandbox => {
-                // The world is built from the seed (or the demo) only on the first start;
-                // afterwards it is resumed from the state file, with the keys it issued.
-                let options = if telegram.sandbox_seed.is_empty() {
-                    SandboxOptions::seed(Seed::demo(DemoScale::default()))
-                } else {
-                    let text =
-                        std::fs::read_to_string(&telegram.sandbox_seed).map_err(|error| {
-                            anyhow::anyhow!(
-                                "telegram.sandbox_seed: cannot read {}: {error}",
-                                telegram.sandbox_seed
-                            )
-                        })?;
-                    SandboxOptions::seed(Seed::from_json(&text)?)
-                };
-                let state_file = config.data.dir.join("sandbox").join("state.json");
-                if let Some(parent) = state_file.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                let sandbox = Arc::new(
-                    Sandbox::start_with(
-                        options
-                            .listen(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-                            .state_file(state_file),
-                    )
-                    .await?,
-                );
-                let address = SocketAddrV4::new(Ipv4Addr::LOCALHOST, sandbox.port());
-                tracing::info!(%address, "telegram sandbox running in process");
-                Ok(Self {
-                    endpoint: TelegramEndpoint {
-                        api_id: telegram.api_id,
-                        api_hash,
-                        target: Target::Preset {
-                            dc_id: SANDBOX_DC_ID,
-                            address,
-                            issuer: Arc::new(InProcessIssuer(Arc::clone(&sandbox))),
-                        },
-                    },
-                    sandbox: Some(sandbox),
-                })
-            }
+            TelegramMode::Sandbox => anyhow::bail!(
+                "configuration key `telegram.sandbox_address` is required in sandbox mode: \
+                 the chat service reaches a sandbox process there (the sandbox inside the \
+                 process runs only in the all-in-one binary, `talkapp`)"
+            ),
         }
     }
 }

@@ -7,6 +7,10 @@
 //!
 //! # Layout
 //! - [`Backend`]: build everything from one [`Config`], run until a shutdown token fires.
+//! - [`sandbox`]: the local Telegram sandbox inside the process (only here: the services'
+//!   own binaries reach a sandbox process or Telegram).
+
+pub mod sandbox;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -25,6 +29,7 @@ pub struct Backend {
     search: talkapp_search_service::Application,
     realtime: talkapp_realtime_service::Application,
     store: Arc<dyn Store>,
+    sandbox: Option<Arc<talkapp_tg_sandbox::SandboxHandle>>,
 }
 
 async fn private_listener() -> anyhow::Result<TcpListener> {
@@ -38,13 +43,22 @@ impl Backend {
         let store = talkapp_store::connect(&config.database).await?;
         // One bus for the parts of this process: in process unless RabbitMQ is configured.
         let bus = talkapp_bus::Bus::from_config(&config.amqp);
-        let chat = talkapp_chat_service::Application::build(
+        let (telegram, sandbox) = if sandbox::wanted(config) {
+            let (telegram, sandbox) = sandbox::start(config).await?;
+            (telegram, Some(sandbox))
+        } else {
+            (
+                talkapp_chat_service::telegram::TelegramSetup::from_config(config)?,
+                None,
+            )
+        };
+        let chat = talkapp_chat_service::Application::build_with(
             config,
             Arc::clone(&store),
             bus.clone(),
             private_listener().await?,
-        )
-        .await?;
+            telegram,
+        )?;
         let media = talkapp_media_service::Application::build(
             config,
             Arc::clone(&store),
@@ -86,6 +100,7 @@ impl Backend {
             search,
             realtime,
             store,
+            sandbox,
         })
     }
 
@@ -101,7 +116,7 @@ impl Backend {
 
     /// The in-process Telegram sandbox, when one runs (the embedded default).
     pub fn sandbox(&self) -> Option<Arc<talkapp_tg_sandbox::SandboxHandle>> {
-        self.chat.sandbox()
+        self.sandbox.clone()
     }
 
     /// The store every part shares.
@@ -123,10 +138,17 @@ impl Backend {
                 )
             },
             async {
-                stop_all(
-                    self.chat.run_until_stopped(shutdown.clone()).await,
-                    shutdown.clone(),
-                )
+                let stopped = self.chat.run_until_stopped(shutdown.clone()).await;
+                // Once the accounts are disconnected (their last state written).
+                if let Some(sandbox) = &self.sandbox
+                    && let Err(error) = sandbox.save().await
+                {
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "cannot save the sandbox state"
+                    );
+                }
+                stop_all(stopped, shutdown.clone())
             },
             async {
                 stop_all(

@@ -42,6 +42,10 @@ pub enum Target {
     },
 }
 
+/// The data center id a sandbox process serves (`talkapp_tg_sandbox::SANDBOX_DC_ID`; the
+/// all-in-one binary's tests check that the two agree).
+pub const SANDBOX_DC_ID: i32 = 2;
+
 /// How TalkApp reaches Telegram.
 #[derive(Clone)]
 pub struct TelegramEndpoint {

@@ -35,6 +35,9 @@ struct SplitDeployment {
     processes: HashMap<&'static str, Child>,
     gateway_url: String,
     client: reqwest::Client,
+    /// The Telegram the chat service reaches (a sandbox outside its process, as in a
+    /// real split deployment).
+    _sandbox: talkapp_tg_sandbox::SandboxHandle,
 }
 
 impl SplitDeployment {
@@ -49,7 +52,16 @@ impl SplitDeployment {
         extra: &[(&str, &str)],
     ) -> Self {
         let data_dir = temp_dir("talkapp-split");
+        let (sandbox, sandbox_admin) = crate::replicas::sandbox_with_admin().await;
         let mut environment: HashMap<String, String> = HashMap::from([
+            (
+                "TALKAPP_TELEGRAM__SANDBOX_ADDRESS".into(),
+                sandbox.addr().to_string(),
+            ),
+            (
+                "TALKAPP_TELEGRAM__SANDBOX_ADMIN_URL".into(),
+                format!("http://{sandbox_admin}"),
+            ),
             ("TALKAPP_DATABASE__URL".into(), database_url.into()),
             ("TALKAPP_DATABASE__CONNECT_TIMEOUT_MS".into(), "1000".into()),
             ("TALKAPP_REDIS__URL".into(), format!("redis://{redis}")),
@@ -114,6 +126,7 @@ impl SplitDeployment {
             processes: HashMap::new(),
             gateway_url: format!("http://127.0.0.1:{gateway_port}"),
             client: reqwest::Client::new(),
+            _sandbox: sandbox,
         };
         for role in SERVICES.into_iter().chain(["gateway"]) {
             deployment.start_process(role);

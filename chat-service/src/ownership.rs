@@ -16,12 +16,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use talkapp_store::SHARD_COUNT;
+use talkapp_store::postgres::leases::LeaseSession;
+use talkapp_store::{SHARD_COUNT, StoreError};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-
-/// Advisory-lock namespace (the first key) of shard locks.
-const LOCK_NAMESPACE: i32 = 0x7461_6c6b; // "talk"
 
 /// Told when shards come and go.
 #[async_trait]
@@ -166,40 +164,20 @@ impl Ownership {
     ) {
         let mut failures: u32 = 0;
         while !stop.is_cancelled() {
-            match tokio_postgres::connect(url, tokio_postgres::NoTls).await {
-                Ok((client, connection)) => {
+            match LeaseSession::open(url).await {
+                Ok(session) => {
                     failures = 0;
-                    let lost = CancellationToken::new();
-                    let lost_signal = lost.clone();
-                    // The connection ends when the server or the network goes away: every
-                    // advisory lock ends with it.
-                    tokio::spawn(async move {
-                        if let Err(error) = connection.await {
-                            tracing::warn!(%error, "lease connection ended");
-                        }
-                        lost_signal.cancel();
-                    });
-                    self.lease_rounds(&client, &lost, listener.as_ref(), &stop)
-                        .await;
+                    self.lease_rounds(&session, listener.as_ref(), &stop).await;
                     let held = self.held();
                     if !held.is_empty() {
                         listener.released(&held).await;
                         self.set_held(&BTreeSet::new());
                     }
-                    if !lost.is_cancelled() {
-                        // Stopping: say goodbye so the others take over at once.
-                        let _ = client
-                            .execute(
-                                "DELETE FROM shard_owners WHERE replica_id = $1",
-                                &[&self.replica_id],
-                            )
-                            .await;
-                        let _ = client
-                            .execute(
-                                "DELETE FROM chat_replicas WHERE replica_id = $1",
-                                &[&self.replica_id],
-                            )
-                            .await;
+                    if !session.lost().is_cancelled()
+                        && let Err(error) = session.leave(self.replica_id).await
+                    {
+                        // The others take over once this heartbeat ages instead.
+                        tracing::warn!(%error, "cannot announce this replica's leaving");
                     }
                 }
                 Err(error) => {
@@ -219,11 +197,11 @@ impl Ownership {
     /// Lease rounds on one connection, until it is lost or `stop` fires.
     async fn lease_rounds(
         &self,
-        client: &tokio_postgres::Client,
-        lost: &CancellationToken,
+        session: &LeaseSession,
         listener: &dyn ShardListener,
         stop: &CancellationToken,
     ) {
+        let lost = session.lost();
         let mut interval = tokio::time::interval(self.timings.interval);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -232,9 +210,9 @@ impl Ownership {
                 () = lost.cancelled() => return,
                 _ = interval.tick() => {}
             }
-            if let Err(error) = self.lease_round(client, listener).await {
+            if let Err(error) = self.lease_round(session, listener).await {
                 tracing::warn!(%error, "lease round failed");
-                if client.is_closed() {
+                if session.is_closed() {
                     return;
                 }
             }
@@ -243,27 +221,15 @@ impl Ownership {
 
     async fn lease_round(
         &self,
-        client: &tokio_postgres::Client,
+        session: &LeaseSession,
         listener: &dyn ShardListener,
-    ) -> Result<(), tokio_postgres::Error> {
-        let timeout_secs = self.timings.replica_timeout.as_secs_f64();
-        client
-            .execute(
-                "INSERT INTO chat_replicas (replica_id, address, heartbeat_at)
-                 VALUES ($1, $2, now())
-                 ON CONFLICT (replica_id) DO UPDATE SET address = $2, heartbeat_at = now()",
-                &[&self.replica_id, &self.address],
-            )
-            .await?;
-        let live: i64 = client
-            .query_one(
-                "SELECT count(*) FROM chat_replicas
-                 WHERE heartbeat_at > now() - make_interval(secs => $1)",
-                &[&timeout_secs],
-            )
+    ) -> Result<(), StoreError> {
+        session.heartbeat(self.replica_id, &self.address).await?;
+        let live = session
+            .live_replicas(self.timings.replica_timeout)
             .await?
-            .get(0);
-        let live = u16::try_from(live.max(1)).unwrap_or(u16::MAX);
+            .max(1);
+        let live = u16::try_from(live).unwrap_or(u16::MAX);
         let share = SHARD_COUNT.div_ceil(live);
         let mut held: BTreeSet<u16> = self.held().into_iter().collect();
 
@@ -279,18 +245,7 @@ impl Ownership {
             for shard in &extra {
                 held.remove(shard);
                 self.set_held(&held);
-                client
-                    .execute(
-                        "SELECT pg_advisory_unlock($1, $2)",
-                        &[&LOCK_NAMESPACE, &i32::from(*shard)],
-                    )
-                    .await?;
-                client
-                    .execute(
-                        "DELETE FROM shard_owners WHERE shard = $1 AND replica_id = $2",
-                        &[&i16::try_from(*shard).unwrap_or(0), &self.replica_id],
-                    )
-                    .await?;
+                session.hand_back(*shard, self.replica_id).await?;
             }
             tracing::info!(released = ?extra, share, live, "shards handed back");
         }
@@ -306,32 +261,13 @@ impl Ownership {
                     break;
                 }
                 let shard = (offset + step) % SHARD_COUNT;
-                if held.contains(&shard) {
+                if held.contains(&shard)
+                    || !session
+                        .try_take(shard, self.replica_id, &self.address)
+                        .await?
+                {
                     continue;
                 }
-                let locked: bool = client
-                    .query_one(
-                        "SELECT pg_try_advisory_lock($1, $2)",
-                        &[&LOCK_NAMESPACE, &i32::from(shard)],
-                    )
-                    .await?
-                    .get(0);
-                if !locked {
-                    continue;
-                }
-                client
-                    .execute(
-                        "INSERT INTO shard_owners (shard, replica_id, address, since)
-                         VALUES ($1, $2, $3, now())
-                         ON CONFLICT (shard) DO UPDATE
-                         SET replica_id = $2, address = $3, since = now()",
-                        &[
-                            &i16::try_from(shard).unwrap_or(0),
-                            &self.replica_id,
-                            &self.address,
-                        ],
-                    )
-                    .await?;
                 held.insert(shard);
                 acquired.push(shard);
             }
@@ -342,14 +278,11 @@ impl Ownership {
             }
         }
 
-        let owners: HashMap<u16, (Uuid, String)> = client
-            .query("SELECT shard, replica_id, address FROM shard_owners", &[])
+        let owners: HashMap<u16, (Uuid, String)> = session
+            .owners()
             .await?
-            .iter()
-            .filter_map(|row| {
-                let shard: i16 = row.get(0);
-                Some((u16::try_from(shard).ok()?, (row.get(1), row.get(2))))
-            })
+            .into_iter()
+            .map(|(shard, replica, address)| (shard, (replica, address)))
             .collect();
         if let Ok(mut current) = self.owners.write() {
             *current = owners;

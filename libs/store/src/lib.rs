@@ -8,7 +8,9 @@
 //! # Layout
 //! - [`model`]: the records the store keeps (users, sign-in sessions, Telegram sessions and
 //!   logins).
-//! - The traits, one per area ([`AccountStore`], [`TelegramStore`]), gathered by [`Store`].
+//! - The traits, one per area ([`AccountStore`], [`TelegramStore`], [`ChatCacheStore`],
+//!   [`SendJobStore`], [`EventIdStore`], [`PushStore`]), gathered by [`Store`]; a consumer
+//!   that needs one area takes that trait.
 //! - [`postgres`], [`sqlite`]: the implementations and their migration runners, one file
 //!   per area.
 //! - [`connect`]: picks the implementation from `database.url`.
@@ -49,7 +51,15 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// area's trait, so a process holds one `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store:
-    AccountStore + TelegramStore + ChatCacheStore + SendJobStore + PushStore + Send + Sync + 'static
+    AccountStore
+    + TelegramStore
+    + ChatCacheStore
+    + SendJobStore
+    + EventIdStore
+    + PushStore
+    + Send
+    + Sync
+    + 'static
 {
     /// `postgres` or `sqlite`.
     fn backend(&self) -> &'static str;
@@ -190,7 +200,12 @@ pub trait TelegramStore: Send + Sync {
 
     /// Forgets every pending login that expired before `now`; returns how many.
     async fn delete_expired_telegram_logins(&self, now: DateTime<Utc>) -> Result<u64>;
+}
 
+/// Each linked account's event ids (the realtime log's order), strictly increasing across
+/// restarts and replicas.
+#[async_trait]
+pub trait EventIdStore: Send + Sync {
     /// Allocates `count` event ids of a linked account, strictly above every id given
     /// before; returns the first (the others follow it). `None` when no such account.
     async fn next_event_ids(&self, key: SessionKey, count: u32) -> Result<Option<i64>>;

@@ -19,6 +19,7 @@ use crate::{
 mod accounts;
 mod cache;
 mod jobs;
+pub mod leases;
 mod push;
 mod telegram;
 

@@ -313,7 +313,10 @@ impl TelegramStore for PostgresStore {
             .await
             .map_err(map_error)
     }
+}
 
+#[async_trait]
+impl crate::EventIdStore for PostgresStore {
     async fn next_event_ids(&self, key: crate::SessionKey, count: u32) -> Result<Option<i64>> {
         let client = self.client().await?;
         let row = client

@@ -40,8 +40,13 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         4,
+        "chat_replicas",
+        include_str!("../../migrations/sqlite/0004_chat_replicas.sql"),
+    ),
+    (
+        5,
         "events_and_push",
-        include_str!("../../migrations/sqlite/0004_events_and_push.sql"),
+        include_str!("../../migrations/sqlite/0005_events_and_push.sql"),
     ),
 ];
 
@@ -145,6 +150,16 @@ fn migrate(connection: &mut Connection) -> Result<()> {
         )
         .map_err(map_error)?;
     let transaction = connection.transaction().map_err(map_error)?;
+    // Before both sets shared their numbers, SQLite's events_and_push was version 4 (it is
+    // PostgreSQL's 5; 4 is PostgreSQL's chat_replicas): such a database is renumbered
+    // rather than migrated again.
+    transaction
+        .execute_cached(
+            "UPDATE schema_migrations SET version = 5
+             WHERE version = 4 AND name = 'events_and_push'",
+            [],
+        )
+        .map_err(map_error)?;
     for (version, name, sql) in MIGRATIONS {
         let applied: bool = transaction
             .query_row_cached(

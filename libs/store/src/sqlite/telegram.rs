@@ -321,7 +321,10 @@ impl TelegramStore for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl crate::EventIdStore for SqliteStore {
     async fn next_event_ids(&self, key: crate::SessionKey, count: u32) -> Result<Option<i64>> {
         let count = i64::from(count.max(1));
         self.call(move |connection| {

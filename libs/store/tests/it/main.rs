@@ -7,6 +7,7 @@
 
 mod conformance;
 mod helpers;
+mod sqlite_migrations;
 
 /// Generates, for each named test in [`conformance`], one `#[tokio::test]` per backend,
 /// grouped in the modules `postgres` and `sqlite` (`macro_rules!` cannot build the

@@ -1,0 +1,3 @@
+-- PostgreSQL's migration 4 holds the chat-service replicas' heartbeats and shard owners
+-- (leases across processes). The embedded default is one process holding every shard,
+-- so SQLite needs nothing here; the version is kept so both sets share their numbers.

@@ -26,6 +26,7 @@ trap cleanup EXIT
 "$BIN/tg-sandbox" --listen 127.0.0.1:9443 --admin 127.0.0.1:9444 --state "$WORK/tg.json" \
   --demo-scale "accounts=$((USERS + 2)),ring_chats=1" 2>"$WORK/tg-sandbox.log" &
 pids+=($!)
+SANDBOX_PID=$!
 
 (
   cd "$WORK"
@@ -40,5 +41,6 @@ pids+=($!)
 ) &
 pids+=($!)
 GATEWAY_PID=$!
+WATCH=(--watch "talkapp=$GATEWAY_PID" --watch "tg-sandbox=$SANDBOX_PID")
 
 source "$ROOT/loadgen/bench-scenarios.sh"

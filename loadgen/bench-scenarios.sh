@@ -1,6 +1,8 @@
 # The part of loadgen/bench-embedded.sh and loadgen/bench-split.sh after the backend is
 # started (sourced by both): wait for the gateway, link the users, then each scenario.
-# Needs BIN, WORK, PORT, USERS, SECONDS_PER_RUN, SECRET, ISSUER and GATEWAY_PID.
+# Needs BIN, WORK, PORT, USERS, SECONDS_PER_RUN, SECRET, ISSUER and GATEWAY_PID, and
+# WATCH: the `--watch name=...` arguments of the processes whose CPU per request is
+# reported (the TalkApp processes, the sandbox, and the servers the mode uses).
 
 ready=
 for _ in $(seq 1 120); do
@@ -13,8 +15,8 @@ run() { # scenario, extra loadgen arguments...
   local scenario=$1
   shift
   "$BIN/loadgen" --url "http://127.0.0.1:$PORT" --users "$USERS" --seconds "$SECONDS_PER_RUN" \
-    --scenario "$scenario" --secret "$SECRET" --issuer "$ISSUER" --link "$@" \
-    2>>"$WORK/loadgen.log" | tail -n 3
+    --scenario "$scenario" --secret "$SECRET" --issuer "$ISSUER" --link "${WATCH[@]}" "$@" \
+    2>>"$WORK/loadgen.log" | tail -n 4
 }
 
 start=$(date +%s)

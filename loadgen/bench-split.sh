@@ -48,6 +48,7 @@ psql -q "postgres://postgres@$POSTGRES/postgres" \
 "$BIN/tg-sandbox" --listen 127.0.0.1:9443 --admin 127.0.0.1:9444 --state "$WORK/tg.json" \
   --demo-scale "accounts=$((USERS + 2)),ring_chats=1" 2>"$WORK/tg-sandbox.log" &
 pids+=($!)
+WATCH=(--watch "tg-sandbox=$!")
 
 export TALKAPP_DATABASE__URL=postgres://postgres@$POSTGRES/$DATABASE
 export TALKAPP_REDIS__URL=redis://$REDIS
@@ -72,7 +73,11 @@ export TALKAPP_GATEWAY__LISTEN=127.0.0.1:$PORT
 for role in chat-service media-service search-service realtime-service gateway; do
   "$BIN/talkapp" "$role" >"$WORK/$role.log" 2>&1 &
   pids+=($!)
+  WATCH+=(--watch "$role=$!")
   [ "$role" = gateway ] && GATEWAY_PID=$!
 done
+# The servers, reported apart from TalkApp's own processes.
+WATCH+=(--watch "postgres=comm:postgres" --watch "redis=comm:redis-server" \
+  --watch "rabbitmq=comm:beam.smp")
 
 source "$ROOT/loadgen/bench-scenarios.sh"

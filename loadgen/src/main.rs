@@ -32,12 +32,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
+mod cpu;
 mod realtime;
 mod setup;
 
 const USAGE: &str = "usage: loadgen [--url URL] [--users N] [--seconds S] [--warmup-seconds S] \
 [--interval-ms N] [--scenario me|sessions|healthz|chats|history|send|ws|ws-idle] [--link] \
-[--connections-per-user K] [--pid GATEWAY_PID] [--secret HS256_SECRET] [--issuer ISS]";
+[--connections-per-user K] [--pid GATEWAY_PID] [--watch NAME=PID[+PID...]|NAME=comm:COMMAND]... \
+[--secret HS256_SECRET] [--issuer ISS]";
 
 pub(crate) struct Options {
     pub(crate) url: String,
@@ -53,6 +55,8 @@ pub(crate) struct Options {
     secret: String,
     issuer: String,
     pub(crate) link: bool,
+    /// Processes whose CPU per request is reported.
+    pub(crate) watch: Vec<cpu::Watched>,
 }
 
 /// Whether a scenario needs each user to have a linked Telegram account.
@@ -73,6 +77,7 @@ fn parse_options() -> anyhow::Result<Options> {
         secret: "loadgen-secret-loadgen-secret-loadgen-secret".into(),
         issuer: "https://loadgen.supabase.co/auth/v1".into(),
         link: false,
+        watch: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -92,6 +97,7 @@ fn parse_options() -> anyhow::Result<Options> {
             "--link" => options.link = true,
             "--connections-per-user" => options.connections_per_user = value()?.parse()?,
             "--pid" => options.pid = Some(value()?.parse()?),
+            "--watch" => options.watch.push(cpu::parse_watch(&value()?)?),
             "--help" | "-h" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -315,6 +321,14 @@ async fn main() -> anyhow::Result<()> {
             stop_at,
         )));
     }
+    let watched = options.watch.clone();
+    let cpu_window = tokio::spawn(async move {
+        tokio::time::sleep_until(warmup_until.into()).await;
+        let watched = cpu::resolve(&watched);
+        let before = cpu::sample(&watched);
+        tokio::time::sleep_until(stop_at.into()).await;
+        (before, cpu::sample(&watched))
+    });
     let mut total = Tally::default();
     for task in tasks {
         let tally = task.await?;
@@ -343,6 +357,11 @@ async fn main() -> anyhow::Result<()> {
         percentile(&total.latencies_micros, 0.99),
         percentile(&total.latencies_micros, 1.0),
         total.statuses,
+    );
+    let (before, after) = cpu_window.await?;
+    println!(
+        "{}",
+        cpu::report(&before, &after, ok, Duration::from_secs(options.seconds))
     );
     anyhow::ensure!(ok > 0, "no request succeeded");
     Ok(())

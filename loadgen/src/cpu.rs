@@ -1,0 +1,199 @@
+//! CPU spent per request, per process, from `/proc`: the processes named with `--watch`
+//! (and the load generator itself) are sampled when the measurement window opens and when
+//! it closes; their user + system time over the window, divided by the requests answered
+//! in it, is the work each request cost them. The machine's idle share over the window
+//! says whether the figures were taken on a saturated machine.
+
+use std::time::Duration;
+
+/// Linux reports process times in USER_HZ ticks, 100 per second on every architecture's
+/// user-visible ABI.
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// A process group to watch: a name and its pids (PostgreSQL is several processes).
+#[derive(Debug, Clone)]
+pub(crate) struct Watched {
+    pub(crate) name: String,
+    /// Given pids.
+    pub(crate) pids: Vec<u32>,
+    /// Or every process whose command name (`/proc/<pid>/comm`) is this, found when the
+    /// window opens (a process that starts later is not counted).
+    pub(crate) command: Option<String>,
+}
+
+/// Parses `name=pid[+pid...]` or `name=comm:COMMAND`.
+pub(crate) fn parse_watch(spec: &str) -> anyhow::Result<Watched> {
+    let (name, what) = spec.split_once('=').ok_or_else(|| {
+        anyhow::anyhow!("--watch takes name=pid[+pid...] or name=comm:COMMAND, not {spec:?}")
+    })?;
+    if let Some(command) = what.strip_prefix("comm:") {
+        anyhow::ensure!(!command.is_empty(), "--watch {name}=comm: names no command");
+        return Ok(Watched {
+            name: name.to_owned(),
+            pids: Vec::new(),
+            command: Some(command.to_owned()),
+        });
+    }
+    let pids = what
+        .split('+')
+        .filter(|pid| !pid.is_empty())
+        .map(|pid| pid.parse::<u32>())
+        .collect::<Result<Vec<u32>, _>>()?;
+    anyhow::ensure!(!pids.is_empty(), "--watch {name}= names no pid");
+    Ok(Watched {
+        name: name.to_owned(),
+        pids,
+        command: None,
+    })
+}
+
+/// The pids of the processes whose command name is `command`.
+fn pids_of_command(command: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+            (comm.trim_end() == command).then_some(pid)
+        })
+        .collect()
+}
+
+/// The watched groups with their pids resolved (for those named by command).
+pub(crate) fn resolve(watched: &[Watched]) -> Vec<Watched> {
+    watched
+        .iter()
+        .map(|group| match &group.command {
+            Some(command) => Watched {
+                name: group.name.clone(),
+                pids: pids_of_command(command),
+                command: None,
+            },
+            None => group.clone(),
+        })
+        .collect()
+}
+
+/// Seconds of CPU (user + system) a process has used, `None` once it is gone.
+fn process_cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after it are plain.
+    let after_name = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / TICKS_PER_SECOND)
+}
+
+/// The machine's busy and total jiffies so far (`/proc/stat`'s first line).
+fn machine_jiffies() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?;
+    let values: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|value| value.parse().ok())
+        .collect();
+    let total: u64 = values.iter().sum();
+    // idle + iowait
+    let idle = values.get(3).copied().unwrap_or(0) + values.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
+}
+
+/// The CPU model, as `/proc/cpuinfo` names it, and the number of CPUs.
+pub(crate) fn cpu_model() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = info
+        .lines()
+        .find_map(|line| line.strip_prefix("model name"))
+        .and_then(|rest| rest.split_once(':'))
+        .map_or("unknown", |(_, model)| model.trim());
+    let cpus = info
+        .lines()
+        .filter(|line| line.starts_with("processor"))
+        .count();
+    format!("{model} x{cpus}")
+}
+
+/// What was read when the window opened.
+pub(crate) struct Sample {
+    processes: Vec<(String, f64)>,
+    machine: Option<(u64, u64)>,
+}
+
+/// Reads the watched processes (and this one) now.
+pub(crate) fn sample(watched: &[Watched]) -> Sample {
+    let mut processes: Vec<(String, f64)> = watched
+        .iter()
+        .map(|group| {
+            let seconds = group
+                .pids
+                .iter()
+                .filter_map(|pid| process_cpu_seconds(&pid.to_string()))
+                .sum();
+            (group.name.clone(), seconds)
+        })
+        .collect();
+    processes.push((
+        "loadgen".to_owned(),
+        process_cpu_seconds("self").unwrap_or(0.0),
+    ));
+    Sample {
+        processes,
+        machine: machine_jiffies(),
+    }
+}
+
+/// One line: each process's CPU per request (µs) and its share of one core over the
+/// window, the machine's idle share, and the CPU model.
+pub(crate) fn report(before: &Sample, after: &Sample, requests: usize, window: Duration) -> String {
+    let mut parts = Vec::new();
+    let requests = requests.max(1) as f64;
+    for ((name, start), (_, end)) in before.processes.iter().zip(&after.processes) {
+        let used = (end - start).max(0.0);
+        parts.push(format!(
+            "{name}={:.0}us/req({:.0}%core)",
+            used * 1e6 / requests,
+            used * 100.0 / window.as_secs_f64().max(0.001)
+        ));
+    }
+    let idle = match (before.machine, after.machine) {
+        (Some((busy0, total0)), Some((busy1, total1))) if total1 > total0 => {
+            let busy = busy1.saturating_sub(busy0) as f64;
+            let total = (total1 - total0) as f64;
+            format!("{:.0}%", 100.0 * (1.0 - busy / total))
+        }
+        _ => "unknown".to_owned(),
+    };
+    format!(
+        "cpu {} machine_idle={idle} cpu_model=\"{}\"",
+        parts.join(" "),
+        cpu_model()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_specs_parse_and_bad_ones_do_not() {
+        let watched = parse_watch("postgres=10+11").expect("parses");
+        assert_eq!(watched.name, "postgres");
+        assert_eq!(watched.pids, vec![10, 11]);
+        let by_command = parse_watch("redis=comm:redis-server").expect("parses");
+        assert_eq!(by_command.command.as_deref(), Some("redis-server"));
+        assert!(parse_watch("redis=comm:").is_err());
+        assert!(parse_watch("postgres").is_err());
+        assert!(parse_watch("postgres=").is_err());
+        assert!(parse_watch("postgres=x").is_err());
+    }
+
+    #[test]
+    fn this_process_has_a_cpu_time() {
+        assert!(process_cpu_seconds("self").is_some());
+    }
+}

@@ -1,0 +1,186 @@
+//! Linking, reads and sends through the service's gRPC API.
+
+use std::time::{Duration, Instant};
+
+use talkapp_common::ErrorCode;
+use talkapp_proto::chat::v1 as proto;
+use talkapp_tg_sandbox::{DEMO_PHONE, Peer};
+
+use crate::support::{Backing, ChatApp, code_of};
+
+async fn a_linked_account_is_listed_and_its_chats_and_history_are_served(backing: Backing) {
+    let app = ChatApp::start(backing).await;
+    let session = app.link(DEMO_PHONE).await;
+
+    let sessions = app
+        .client
+        .clone()
+        .list_sessions(proto::ListSessionsRequest {
+            user_id: session.user_id.clone(),
+        })
+        .await
+        .expect("sessions")
+        .into_inner()
+        .sessions;
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].session_index, session.session_index);
+    let chats = app.chats_once_cached(&session).await;
+    let private = chats
+        .iter()
+        .find(|chat| chat.kind == "private" && chat.last_message.is_some())
+        .expect("a private chat with a message");
+    let history = app
+        .client
+        .clone()
+        .get_history(proto::GetHistoryRequest {
+            session: Some(session.clone()),
+            chat_id: private.chat_id.clone(),
+            limit: 10,
+            ..proto::GetHistoryRequest::default()
+        })
+        .await
+        .expect("history")
+        .into_inner();
+
+    assert!(!history.messages.is_empty());
+    assert_eq!(
+        history.messages.first().map(|message| message.id),
+        private.last_message.as_ref().map(|message| message.id),
+        "the newest message of the history is the chat's last message"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_a_linked_account_is_listed_and_its_chats_and_history_are_served() {
+    a_linked_account_is_listed_and_its_chats_and_history_are_served(Backing::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_a_linked_account_is_listed_and_its_chats_and_history_are_served() {
+    a_linked_account_is_listed_and_its_chats_and_history_are_served(Backing::Servers).await;
+}
+
+async fn a_send_asked_twice_is_one_job_and_one_telegram_message(backing: Backing) {
+    let app = ChatApp::start(backing).await;
+    let session = app.link(DEMO_PHONE).await;
+    let chats = app.chats_once_cached(&session).await;
+    let chat = chats
+        .iter()
+        .find(|chat| chat.kind == "private")
+        .expect("a private chat");
+    let peer: i64 = chat.chat_id.parse().expect("chat id");
+    let alice = app
+        .sandbox
+        .user_by_phone(DEMO_PHONE)
+        .expect("the demo account")
+        .id;
+    let text = format!("boundary test {}", uuid::Uuid::new_v4());
+    let request = proto::SendMessageRequest {
+        session: Some(session.clone()),
+        chat_id: chat.chat_id.clone(),
+        text: text.clone(),
+        client_message_id: "boundary-1".into(),
+        ..proto::SendMessageRequest::default()
+    };
+
+    let first = app
+        .client
+        .clone()
+        .send_message(request.clone())
+        .await
+        .expect("queued")
+        .into_inner();
+    let again = app
+        .client
+        .clone()
+        .send_message(request)
+        .await
+        .expect("the same job")
+        .into_inner();
+
+    assert_eq!(first.job_id, again.job_id);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let sent = loop {
+        let job = app
+            .client
+            .clone()
+            .get_message_status(proto::GetMessageStatusRequest {
+                session: Some(session.clone()),
+                job_id: first.job_id.clone(),
+            })
+            .await
+            .expect("status")
+            .into_inner();
+        if job.status == "sent" {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "not sent in 20 s: {job:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let copies = app.sandbox.world(|world| {
+        world
+            .message_ids(alice, Peer::User(peer))
+            .into_iter()
+            .filter(|id| world.message_text(alice, Peer::User(peer), *id) == Some(text.as_str()))
+            .count()
+    });
+    assert_eq!(copies, 1, "Telegram holds the message exactly once");
+    assert!(sent.message_id > 0);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_a_send_asked_twice_is_one_job_and_one_telegram_message() {
+    a_send_asked_twice_is_one_job_and_one_telegram_message(Backing::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_a_send_asked_twice_is_one_job_and_one_telegram_message() {
+    a_send_asked_twice_is_one_job_and_one_telegram_message(Backing::Servers).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_naming_no_account_or_an_unknown_one_are_refused_with_stable_codes() {
+    let app = ChatApp::start(Backing::Embedded).await;
+    let mut client = app.client.clone();
+
+    let no_session = client
+        .list_chats(proto::ListChatsRequest::default())
+        .await
+        .expect_err("refused");
+    let bad_user = client
+        .list_chats(proto::ListChatsRequest {
+            session: Some(proto::SessionRef {
+                user_id: "not-a-uuid".into(),
+                session_index: 1,
+            }),
+            ..proto::ListChatsRequest::default()
+        })
+        .await
+        .expect_err("refused");
+    let unknown = client
+        .list_chats(proto::ListChatsRequest {
+            session: Some(proto::SessionRef {
+                user_id: uuid::Uuid::new_v4().to_string(),
+                session_index: 1,
+            }),
+            ..proto::ListChatsRequest::default()
+        })
+        .await
+        .expect_err("refused");
+    let bad_action = client
+        .send_chat_action(proto::SendChatActionRequest {
+            session: Some(app.link(DEMO_PHONE).await),
+            chat_id: "1".into(),
+            action: "dancing".into(),
+        })
+        .await
+        .expect_err("refused");
+
+    assert_eq!(code_of(&no_session), ErrorCode::ValidationFailed);
+    assert_eq!(code_of(&bad_user), ErrorCode::ValidationFailed);
+    assert_eq!(code_of(&unknown), ErrorCode::NotFound);
+    assert_eq!(code_of(&bad_action), ErrorCode::ValidationFailed);
+    app.stop().await;
+}

@@ -9,6 +9,7 @@ use talkapp_proto::tonic::{self, Request, Response, Status};
 use talkapp_store::{PushSubscription, Store};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
 
 use crate::presence::Presence;
 use crate::push::Notifier;
@@ -25,21 +26,26 @@ pub struct RealtimeGrpcAdapter {
     presence: Arc<Presence>,
     notifier: Arc<Notifier>,
     store: Arc<dyn Store>,
+    closing: CancellationToken,
 }
 
 impl RealtimeGrpcAdapter {
-    /// Serves `log`, counts in `presence`, keeps push subscriptions in `store`.
+    /// Serves `log`, counts in `presence`, keeps push subscriptions in `store`; event
+    /// streams end when `closing` fires (their gateways resume them elsewhere, or here
+    /// after the restart, from their last event).
     pub fn new(
         log: Arc<dyn EventLog>,
         presence: Arc<Presence>,
         notifier: Arc<Notifier>,
         store: Arc<dyn Store>,
+        closing: CancellationToken,
     ) -> Self {
         Self {
             log,
             presence,
             notifier,
             store,
+            closing,
         }
     }
 }
@@ -85,6 +91,7 @@ impl proto::realtime_service_server::RealtimeService for RealtimeGrpcAdapter {
             start,
             request.connection_id,
             sender,
+            self.closing.clone(),
         ));
         let mut response = Response::new(ReceiverStream::new(receiver));
         if let subscribe::Start::Resolved(Some(after)) = start {

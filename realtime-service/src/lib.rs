@@ -50,6 +50,9 @@ pub struct Application {
     log: Arc<dyn EventLog>,
     notifier: Arc<Notifier>,
     ingesting: CancellationToken,
+    /// Ends the event streams when the service stops (a graceful stop waits for every
+    /// call in flight, and a stream lasts as long as its WebSocket).
+    closing_streams: CancellationToken,
 }
 
 /// The VAPID key: configured, or generated once into the data directory.
@@ -116,11 +119,13 @@ impl Application {
         )
         .map_err(|error| anyhow::anyhow!("push sender: {error}"))?;
         let notifier = Notifier::new(Arc::clone(&store), Arc::clone(&presence), sender);
+        let closing_streams = CancellationToken::new();
         let adapter = grpc_adapter::RealtimeGrpcAdapter::new(
             Arc::clone(&log),
             presence,
             Arc::clone(&notifier),
             store,
+            closing_streams.clone(),
         );
         let routes = tonic::service::Routes::new(RealtimeServiceServer::new(adapter));
         Ok(Self {
@@ -135,6 +140,7 @@ impl Application {
             log,
             notifier,
             ingesting: CancellationToken::new(),
+            closing_streams,
         })
     }
 
@@ -156,6 +162,12 @@ impl Application {
             Some(Arc::clone(&self.notifier)),
             self.ingesting.clone(),
         ));
+        let closing_streams = self.closing_streams.clone();
+        let stopping = shutdown.clone();
+        tokio::spawn(async move {
+            stopping.cancelled().await;
+            closing_streams.cancel();
+        });
         let served = self.host.run_until_stopped(shutdown).await;
         self.ingesting.cancel();
         if let Err(error) = ingest.await {

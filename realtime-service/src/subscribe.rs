@@ -10,6 +10,7 @@ use talkapp_eventlog::{EventLog, LogError, Replay, SessionKey};
 use talkapp_proto::realtime::v1 as proto;
 use talkapp_proto::tonic::Status;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::presence::{PRESENCE_REFRESH, Presence};
 
@@ -46,7 +47,9 @@ pub(crate) fn unavailable(error: &LogError) -> Status {
         .to_grpc_status(format!("the event log is not reachable: {error}"))
 }
 
-/// Streams the events of `session` after `start` into `out` until the receiver goes away.
+/// Streams the events of `session` after `start` into `out` until the receiver goes away
+/// or `closing` fires (the service stops: the stream ends, and its gateway resumes it
+/// from its last event).
 pub async fn stream(
     log: Arc<dyn EventLog>,
     presence: Arc<Presence>,
@@ -54,9 +57,13 @@ pub async fn stream(
     start: Start,
     connection_id: String,
     out: mpsc::Sender<Result<proto::Event, Status>>,
+    closing: CancellationToken,
 ) {
     presence.connected(session.user_id, &connection_id).await;
-    let outcome = relay(log, &presence, session, start, &connection_id, &out).await;
+    let outcome = tokio::select! {
+        outcome = relay(log, &presence, session, start, &connection_id, &out) => outcome,
+        () = closing.cancelled() => Ok(()),
+    };
     if let Err(status) = outcome {
         let _ = out.send(Err(status)).await;
     }

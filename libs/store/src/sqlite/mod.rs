@@ -18,6 +18,7 @@ use crate::{
 mod accounts;
 mod cache;
 mod jobs;
+mod media;
 mod push;
 mod telegram;
 
@@ -42,6 +43,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "events_and_push",
         include_str!("../../migrations/sqlite/0004_events_and_push.sql"),
+    ),
+    (
+        6,
+        "media_files",
+        include_str!("../../migrations/sqlite/0006_media_files.sql"),
     ),
 ];
 

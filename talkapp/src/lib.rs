@@ -35,7 +35,8 @@ impl Backend {
     /// Opens the store, binds every service on a private loopback port and the gateway on
     /// `gateway.listen`.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let store = talkapp_store::connect(&config.database).await?;
+        let stores = talkapp_store::connect_stores(&config.database).await?;
+        let store = Arc::clone(&stores.store);
         // One bus for the parts of this process: in process unless RabbitMQ is configured.
         let bus = talkapp_bus::Bus::from_config(&config.amqp);
         let chat = talkapp_chat_service::Application::build(
@@ -47,7 +48,7 @@ impl Backend {
         .await?;
         let media = talkapp_media_service::Application::build(
             config,
-            Arc::clone(&store),
+            stores.media,
             private_listener().await?,
         )?;
         let search = talkapp_search_service::Application::build(

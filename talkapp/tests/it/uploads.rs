@@ -33,7 +33,13 @@ fn png(width: u32, height: u32) -> Vec<u8> {
     let row_bytes = width.div_ceil(8) as usize;
     for y in 0..height {
         raw.push(0);
-        raw.extend((0..row_bytes).map(|x| if (x as u32 + y) % 2 == 0 { 0xAA } else { 0x55 }));
+        raw.extend((0..row_bytes).map(|x| {
+            if (x as u32 + y).is_multiple_of(2) {
+                0xAA
+            } else {
+                0x55
+            }
+        }));
     }
     let mut zlib = vec![0x78, 0x01];
     for (index, block) in raw.chunks(65_535).enumerate() {

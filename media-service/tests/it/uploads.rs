@@ -520,8 +520,9 @@ async fn the_sweep_removes_what_a_killed_upload_left() {
         .set_modified(old)
         .expect("age it");
 
-    let report = service.core.sweep().await.expect("sweep");
-    assert_eq!((report.abandoned_files, report.temporary_objects), (1, 1));
+    // The service's own periodic sweep may run too; either way, after this one nothing
+    // of the killed upload is left.
+    service.core.sweep().await.expect("sweep");
     assert_eq!(service.store.media_usage(user).await.expect("usage"), 0);
     assert!(
         service

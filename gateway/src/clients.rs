@@ -7,6 +7,8 @@ use talkapp_common::grpc::TraceContextInterceptor;
 use talkapp_common::probe::ProbeOutcome;
 use talkapp_proto::chat::v1 as chat;
 use talkapp_proto::chat::v1::chat_service_client::ChatServiceClient;
+use talkapp_proto::media::v1 as media;
+use talkapp_proto::media::v1::media_service_client::MediaServiceClient;
 use talkapp_proto::realtime::v1 as realtime;
 use talkapp_proto::realtime::v1::realtime_service_client::RealtimeServiceClient;
 use talkapp_proto::tonic::Streaming;
@@ -54,8 +56,15 @@ struct HealthTarget {
 pub struct ServiceClients {
     chat: ChatServiceClient<InterceptedService<Channel, TraceContextInterceptor>>,
     realtime: RealtimeServiceClient<InterceptedService<Channel, TraceContextInterceptor>>,
+    media: MediaServiceClient<InterceptedService<Channel, TraceContextInterceptor>>,
+    /// Bounds the media calls that are not streams of file bytes.
+    call_timeout: Duration,
     health: Vec<HealthTarget>,
 }
+
+/// Largest gRPC message the gateway takes from the media service (a 256 KiB chunk and
+/// its header).
+const MAX_MEDIA_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
 fn lazy_channel(url: &str, call_timeout: Duration) -> anyhow::Result<Channel> {
     Ok(Endpoint::from_shared(url.to_owned())?
@@ -81,6 +90,13 @@ impl ServiceClients {
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_while_idle(true)
+            .connect_lazy();
+        // Uploads and downloads of big files last as long as the bytes take: no call
+        // timeout on this channel; unary calls get one per request.
+        let media_channel = Endpoint::from_shared(endpoints.media.clone())?
+            .connect_timeout(Duration::from_secs(1))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
             .connect_lazy();
         let health = vec![
             HealthTarget {
@@ -110,8 +126,50 @@ impl ServiceClients {
                 realtime_channel,
                 TraceContextInterceptor,
             ),
+            media: MediaServiceClient::with_interceptor(media_channel, TraceContextInterceptor)
+                .max_decoding_message_size(MAX_MEDIA_MESSAGE_BYTES),
+            call_timeout,
             health,
         })
+    }
+
+    /// Streams an upload to the media service (`start`, chunks, `end`).
+    pub async fn upload(
+        &self,
+        messages: impl futures::Stream<Item = media::UploadRequest> + Send + 'static,
+    ) -> Result<media::FileInfo, ApiError> {
+        Ok(self.media.clone().upload(messages).await?.into_inner())
+    }
+
+    /// An uploaded file's bytes (or a range): the header first, then the bytes.
+    pub async fn download_file(
+        &self,
+        request: media::DownloadRequest,
+    ) -> Result<Streaming<media::DownloadChunk>, ApiError> {
+        Ok(self.media.clone().download(request).await?.into_inner())
+    }
+
+    /// An uploaded file's preview image: the header first, then the bytes.
+    pub async fn file_preview(
+        &self,
+        file: media::FileRef,
+    ) -> Result<Streaming<media::DownloadChunk>, ApiError> {
+        Ok(self.media.clone().preview(file).await?.into_inner())
+    }
+
+    /// An uploaded file's metadata.
+    pub async fn stat_file(&self, file: media::FileRef) -> Result<media::FileInfo, ApiError> {
+        let mut request = talkapp_proto::tonic::Request::new(file);
+        request.set_timeout(self.call_timeout);
+        Ok(self.media.clone().stat(request).await?.into_inner())
+    }
+
+    /// Deletes an uploaded file.
+    pub async fn delete_file(&self, file: media::FileRef) -> Result<(), ApiError> {
+        let mut request = talkapp_proto::tonic::Request::new(file);
+        request.set_timeout(self.call_timeout);
+        self.media.clone().delete(request).await?;
+        Ok(())
     }
 
     /// The Telegram accounts `user_id` has linked.

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::{FieldError, Problem};
-use crate::routes::{auth, chats, compat, health, linking, media, push, sessions, ws};
+use crate::routes::{auth, chats, compat, health, linking, media, push, sessions, uploads, ws};
 
 /// The whole REST API.
 #[derive(OpenApi)]
@@ -55,6 +55,12 @@ use crate::routes::{auth, chats, compat, health, linking, media, push, sessions,
         compat::chat_lists::groups,
         compat::messages::messages,
         compat::media::download_media,
+        uploads::upload,
+        uploads::download,
+        uploads::head,
+        uploads::preview,
+        uploads::delete,
+        uploads::signed_url,
     ),
     components(schemas(
         Problem,
@@ -117,6 +123,7 @@ use crate::routes::{auth, chats, compat, health, linking, media, push, sessions,
         compat::messages::MessagesOut,
         compat::messages::MessageOut,
         compat::messages::FromUserOut,
+        uploads::UploadedFile,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -127,6 +134,7 @@ use crate::routes::{auth, chats, compat, health, linking, media, push, sessions,
         (name = "media", description = "Telegram files (photos, documents, thumbnails, chat photos), by bearer token or signed link, with byte ranges"),
         (name = "realtime", description = "The WebSocket of events, and push notifications"),
         (name = "health", description = "Liveness, readiness, metrics"),
+        (name = "files", description = "Uploaded files: streamed uploads typed by their bytes, downloads with ranges and validators, previews, deletes, signed links"),
         (name = "torextalkweb", description = "TorexTalkWeb compatibility: the legacy backend's paths and JSON shapes for the unchanged frontend (docs/compat/torextalkweb-contract.md); the caller is the token's user, errors are problem+json"),
     )
 )]

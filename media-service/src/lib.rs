@@ -1,44 +1,81 @@
-//! The media service: upload, type and size checks, storage, previews, download (with Range) and delete of files.
+//! The media service: uploads (type from the bytes, size and quota checked while the
+//! bytes stream in), content-addressed storage through `object_store` (a local directory
+//! or S3), previews, downloads with byte ranges, and deletes.
 //!
-//! Not implemented yet: the service runs as its own process or inside the all-in-one
-//! binary, answers gRPC health following its dependencies (the store and, when configured, Redis and RabbitMQ) and serves
-//! `/metrics`; `talkapp.media.v1.MediaService` has no calls until the issue that builds
-//! the capability adds them.
+//! It owns uploaded files (`docs/adr/0013-media-service-owns-uploaded-files.md`); the
+//! files of Telegram messages are still downloaded through the account's host in
+//! chat-service (ADR 0010).
 //!
 //! # Layout
 //! - [`Application`]: build and run, shared by `main.rs`, the all-in-one binary and tests.
+//! - [`service`]: the domain core ([`MediaCore`]): upload, download, stat, preview,
+//!   delete, the sweep. No proto types.
+//! - `grpc_adapter`: `talkapp.media.v1.MediaService` over the core.
+//! - [`storage`]: the object store (local or S3) and the keys used in it.
+//! - `sniff`: the type of a file from its magic numbers; `names`: safe file names;
+//!   `analyze`: dimensions, durations and previews.
+//! - [`error`]: [`MediaError`] and its stable codes.
+
+pub mod error;
+pub mod service;
+pub mod storage;
+
+mod analyze;
+mod grpc_adapter;
+mod names;
+mod sniff;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use talkapp_common::config::Config;
 use talkapp_common::probe::Probe;
 use talkapp_common::service_host::ServiceHost;
-use talkapp_proto::media::v1::media_service_server::{MediaService, MediaServiceServer};
+use talkapp_proto::media::v1::media_service_server::MediaServiceServer;
 use talkapp_proto::tonic;
-use talkapp_store::{Store, StoreProbe};
+use talkapp_store::{MediaStore, MediaStoreProbe};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// The gRPC face of the media service (no calls yet).
-struct MediaGrpcAdapter;
+pub use error::MediaError;
+pub use service::MediaCore;
+pub use storage::Storage;
 
-impl MediaService for MediaGrpcAdapter {}
+/// Largest gRPC message accepted: an upload's chunk (the gateway sends 256 KiB).
+const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// The media service, bound and ready to run.
 pub struct Application {
     host: ServiceHost,
+    core: MediaCore,
+    sweep_interval: Duration,
 }
 
 impl Application {
-    /// Builds the service on `listener` over `store`.
+    /// Builds the service on `listener` over `store` (metadata) and the object store the
+    /// configuration names (bytes).
     pub fn build(
         config: &Config,
-        store: Arc<dyn Store>,
+        store: Arc<dyn MediaStore>,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
-        let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(StoreProbe(store))];
+        let storage = Storage::from_config(config)?;
+        Self::build_with_storage(config, store, storage, listener)
+    }
+
+    /// Like [`Self::build`] with the object store given (tests).
+    pub fn build_with_storage(
+        config: &Config,
+        store: Arc<dyn MediaStore>,
+        storage: Storage,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(MediaStoreProbe(Arc::clone(&store)))];
         probes.extend(talkapp_common::probe::broker_and_cache_probes(config)?);
-        let routes = tonic::service::Routes::new(MediaServiceServer::new(MediaGrpcAdapter));
+        let core = MediaCore::new(store, storage, config.media.clone());
+        let server = MediaServiceServer::new(grpc_adapter::MediaGrpcAdapter { core: core.clone() })
+            .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        let routes = tonic::service::Routes::new(server);
         Ok(Self {
             host: ServiceHost::new(
                 talkapp_proto::media::v1::SERVICE_NAME,
@@ -47,6 +84,8 @@ impl Application {
                 probes,
                 config.probes.clone(),
             ),
+            core,
+            sweep_interval: Duration::from_secs(config.media.sweep_interval_secs),
         })
     }
 
@@ -55,18 +94,40 @@ impl Application {
         self.host.port()
     }
 
-    /// Serves until `shutdown` is cancelled.
+    /// The domain core (tests).
+    pub fn core(&self) -> MediaCore {
+        self.core.clone()
+    }
+
+    /// Serves (and sweeps now and then) until `shutdown` is cancelled.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        self.host.run_until_stopped(shutdown).await
+        let core = self.core;
+        let interval = self.sweep_interval;
+        let sweep_shutdown = shutdown.clone();
+        let sweeper = tokio::spawn(async move {
+            loop {
+                match core.sweep().await {
+                    Ok(report) => tracing::debug!(?report, "media sweep done"),
+                    Err(error) => tracing::warn!(%error, "media sweep failed"),
+                }
+                tokio::select! {
+                    () = sweep_shutdown.cancelled() => return,
+                    () = tokio::time::sleep(interval) => {}
+                }
+            }
+        });
+        let served = self.host.run_until_stopped(shutdown).await;
+        sweeper.abort();
+        served
     }
 }
 
-/// Runs the service as its own process would: store from `database.url`, listening on
-/// `media_service.listen`, until `shutdown` fires.
+/// Runs the service as its own process would: store from `database.url`, bytes where
+/// `storage` says, listening on `media_service.listen`, until `shutdown` fires.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let store = talkapp_store::connect(&config.database).await?;
+    let stores = talkapp_store::connect_stores(&config.database).await?;
     let listener = talkapp_common::service_host::bind(config.media_service.listen).await?;
-    Application::build(&config, store, listener)?
+    Application::build(&config, stores.media, listener)?
         .run_until_stopped(shutdown)
         .await
 }

@@ -40,7 +40,8 @@ impl Backend {
     /// Opens the store, binds every service on a private loopback port and the gateway on
     /// `gateway.listen`.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let store = talkapp_store::connect(&config.database).await?;
+        let stores = talkapp_store::connect_stores(&config.database).await?;
+        let store = Arc::clone(&stores.store);
         // One bus for the parts of this process: in process unless RabbitMQ is configured.
         let bus = talkapp_bus::Bus::from_config(&config.amqp);
         let (telegram, sandbox) = if sandbox::wanted(config) {
@@ -61,7 +62,7 @@ impl Backend {
         )?;
         let media = talkapp_media_service::Application::build(
             config,
-            Arc::clone(&store),
+            stores.media,
             private_listener().await?,
         )?;
         let search = talkapp_search_service::Application::build(

@@ -161,7 +161,7 @@ fn extension(mime_type: &str) -> &'static str {
 
 /// `Content-Disposition`: inline for images, audio and video (not SVG, which can
 /// script), an attachment otherwise; the name as ASCII and as RFC 8187 UTF-8.
-fn content_disposition(mime_type: &str, file_name: &str, media_ref: &str) -> String {
+pub(crate) fn content_disposition(mime_type: &str, file_name: &str, media_ref: &str) -> String {
     let inline = (mime_type.starts_with("image/")
         || mime_type.starts_with("audio/")
         || mime_type.starts_with("video/"))
@@ -404,6 +404,23 @@ pub async fn by_link(
         .rate_limiter
         .check(crate::rate_limit::Bucket::Api, &grant.user_id.to_string())
         .await?;
+    // An uploaded file (media service) rather than a Telegram file (chat service).
+    if let Some(file_id) = grant
+        .media_ref
+        .strip_prefix(crate::routes::uploads::UPLOAD_REF_PREFIX)
+    {
+        return crate::routes::uploads::serve_file(
+            &state,
+            grant.user_id,
+            file_id,
+            &request,
+            crate::routes::uploads::Access::Link {
+                remaining_secs: grant.expires_at - now,
+            },
+            false,
+        )
+        .await;
+    }
     serve(
         &state,
         session_ref(grant.user_id, grant.session_index)?,

@@ -9,6 +9,7 @@ pub mod linking;
 pub mod media;
 pub mod push;
 pub mod sessions;
+pub mod uploads;
 pub mod ws;
 
 use actix_web::web;
@@ -64,6 +65,16 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
                 .post(media::signed_url),
         )
         .service(web::resource("/media/t/{token}").get(media::by_link))
+        // Uploaded files (after `/media/t/{token}`, which must win).
+        .service(web::resource("/upload").post(uploads::upload))
+        .service(
+            web::resource("/media/{file_id}")
+                .get(uploads::download)
+                .route(web::head().to(uploads::head))
+                .delete(uploads::delete),
+        )
+        .service(web::resource("/media/{file_id}/preview").get(uploads::preview))
+        .service(web::resource("/media/{file_id}/url").post(uploads::signed_url))
         .service(web::resource("/ws/ticket").post(ws::ticket))
         .service(web::resource("/ws/{user_id}/{session_index}").get(ws::connect))
         .service(

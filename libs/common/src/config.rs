@@ -68,6 +68,67 @@ pub struct Config {
     pub realtime: RealtimeConfig,
     /// Serving Telegram files (media downloads).
     pub downloads: DownloadsConfig,
+    /// Uploaded files: limits, quota, previews.
+    pub media: MediaConfig,
+    /// Where uploaded files' bytes are kept.
+    pub storage: StorageConfig,
+}
+
+/// Uploaded files (the media service).
+#[derive(Debug, Clone, Deserialize)]
+pub struct MediaConfig {
+    /// Largest upload accepted, in bytes (Telegram's own limit is 2 GiB); checked while
+    /// the bytes stream in.
+    pub max_file_bytes: u64,
+    /// Bytes one user's files may take in all (every upload counts, even of bytes stored
+    /// once for several users).
+    pub quota_bytes: u64,
+    /// Whether executables (PE, ELF, Mach-O, scripts with `#!`) may be uploaded.
+    pub allow_executables: bool,
+    /// Images with more pixels than this are refused from their header, before decoding
+    /// (decompression bombs).
+    pub max_image_pixels: u64,
+    /// The longest side of a preview image, in pixels.
+    pub preview_max_side: u32,
+    /// Largest image file a preview is made of (bytes); larger images get none.
+    pub preview_max_source_bytes: u64,
+    /// How often the sweep removes what interrupted uploads and deletes left (seconds).
+    pub sweep_interval_secs: u64,
+    /// An upload not finished after this long is abandoned by the sweep (seconds).
+    pub stale_upload_secs: u64,
+}
+
+/// Which object store keeps the bytes of uploaded files.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// Files under a local directory (the embedded default).
+    Local,
+    /// An S3-compatible object store (AWS S3, MinIO, ...).
+    S3,
+}
+
+/// Where uploaded files' bytes are kept.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StorageConfig {
+    /// `local` or `s3`.
+    pub backend: StorageBackend,
+    /// The directory of the `local` backend; empty: `<data.dir>/media`.
+    pub local_dir: String,
+    /// The bucket of the `s3` backend.
+    pub s3_bucket: String,
+    /// The S3 endpoint (`http://127.0.0.1:9000` for MinIO); empty: AWS for `s3_region`.
+    pub s3_endpoint: String,
+    /// The bucket's region.
+    pub s3_region: String,
+    /// The access key id.
+    pub s3_access_key_id: SecretString,
+    /// The secret access key.
+    pub s3_secret_access_key: SecretString,
+    /// Accept an `http://` endpoint (a local MinIO or test server).
+    pub s3_allow_http: bool,
+    /// Path-style requests (`endpoint/bucket/key`), which MinIO and most non-AWS servers want.
+    pub s3_path_style: bool,
 }
 
 /// Serving Telegram files through the account that can see them.
@@ -610,6 +671,44 @@ impl Config {
         }
         if telegram.keepalive_secs == 0 {
             return invalid("telegram.keepalive_secs", "must be at least 1");
+        }
+        if self.media.max_file_bytes == 0 || self.media.quota_bytes == 0 {
+            return invalid(
+                "media.max_file_bytes",
+                "the file size limit and the quota must be at least 1",
+            );
+        }
+        if self.media.preview_max_side < 16 || self.media.max_image_pixels == 0 {
+            return invalid(
+                "media.preview_max_side",
+                "must be at least 16 (and media.max_image_pixels at least 1)",
+            );
+        }
+        if self.media.sweep_interval_secs == 0 || self.media.stale_upload_secs == 0 {
+            return invalid(
+                "media.sweep_interval_secs",
+                "the sweep interval and the stale-upload age must be at least 1",
+            );
+        }
+        if self.storage.backend == StorageBackend::S3 {
+            if self.storage.s3_bucket.is_empty() {
+                return invalid(
+                    "storage.s3_bucket",
+                    "is required when storage.backend is s3",
+                );
+            }
+            if !self.storage.s3_endpoint.is_empty()
+                && !self.storage.s3_endpoint.starts_with("http://")
+                && !self.storage.s3_endpoint.starts_with("https://")
+            {
+                return invalid("storage.s3_endpoint", "must be empty or an http(s) URL");
+            }
+            if self.storage.s3_endpoint.starts_with("http://") && !self.storage.s3_allow_http {
+                return invalid(
+                    "storage.s3_endpoint",
+                    "is plain http: set storage.s3_allow_http = true to allow it",
+                );
+            }
         }
         if self.probes.interval_ms == 0 || self.probes.timeout_ms == 0 {
             return invalid(

@@ -71,6 +71,16 @@ pub enum ErrorCode {
     MediaLinkExpired,
     /// A signed media link that was altered or not issued here.
     MediaLinkInvalid,
+    /// The upload would take the user's files past their quota (`media.quota_bytes`).
+    QuotaExceeded,
+    /// The file's bytes are of a type not accepted (executables, unknown binaries).
+    FileTypeNotAllowed,
+    /// An image larger (in pixels) than accepted; refused from its header.
+    ImageTooLarge,
+    /// The upload had no bytes.
+    EmptyFile,
+    /// The upload ended before all of it arrived (truncated body, client gone).
+    UploadIncomplete,
     /// A dependency (database, service, broker) is not reachable right now.
     ServiceUnavailable,
     /// A dependency did not answer in time.
@@ -114,6 +124,11 @@ impl ErrorCode {
             Self::RangeNotSatisfiable => "range_not_satisfiable",
             Self::MediaLinkExpired => "media_link_expired",
             Self::MediaLinkInvalid => "media_link_invalid",
+            Self::QuotaExceeded => "quota_exceeded",
+            Self::FileTypeNotAllowed => "file_type_not_allowed",
+            Self::ImageTooLarge => "image_too_large",
+            Self::EmptyFile => "empty_file",
+            Self::UploadIncomplete => "upload_incomplete",
             Self::ServiceUnavailable => "service_unavailable",
             Self::Timeout => "timeout",
             Self::Internal => "internal",
@@ -136,7 +151,10 @@ impl ErrorCode {
             Self::MethodNotAllowed => 405,
             Self::EmailTaken | Self::PhoneAlreadyLinked | Self::LoginStepMismatch => 409,
             Self::LoginExpired => 410,
-            Self::PayloadTooLarge | Self::MediaTooLarge => 413,
+            Self::PayloadTooLarge | Self::MediaTooLarge | Self::QuotaExceeded => 413,
+            Self::FileTypeNotAllowed => 415,
+            Self::ImageTooLarge | Self::EmptyFile => 422,
+            Self::UploadIncomplete => 400,
             Self::RangeNotSatisfiable => 416,
             Self::UnsupportedMediaType => 415,
             Self::MalformedJson => 400,
@@ -186,6 +204,11 @@ impl ErrorCode {
             Self::RangeNotSatisfiable => "Range not satisfiable",
             Self::MediaLinkExpired => "Media link expired",
             Self::MediaLinkInvalid => "Media link not accepted",
+            Self::QuotaExceeded => "Storage quota exceeded",
+            Self::FileTypeNotAllowed => "File type not allowed",
+            Self::ImageTooLarge => "Image too large",
+            Self::EmptyFile => "Empty file",
+            Self::UploadIncomplete => "Upload incomplete",
             Self::ServiceUnavailable => "Service unavailable",
             Self::Timeout => "Upstream timeout",
             Self::Internal => "Internal error",
@@ -210,6 +233,11 @@ impl ErrorCode {
             | Self::TelegramPasswordInvalid
             | Self::TelegramAccountMissing => Code::InvalidArgument,
             Self::PhoneAlreadyLinked => Code::AlreadyExists,
+            Self::QuotaExceeded => Code::ResourceExhausted,
+            Self::FileTypeNotAllowed
+            | Self::ImageTooLarge
+            | Self::EmptyFile
+            | Self::UploadIncomplete => Code::InvalidArgument,
             Self::LoginExpired | Self::LoginStepMismatch => Code::FailedPrecondition,
             Self::TelegramFloodWait => Code::ResourceExhausted,
             Self::TelegramUnavailable => Code::Unavailable,
@@ -334,6 +362,11 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::RangeNotSatisfiable,
     ErrorCode::MediaLinkExpired,
     ErrorCode::MediaLinkInvalid,
+    ErrorCode::QuotaExceeded,
+    ErrorCode::FileTypeNotAllowed,
+    ErrorCode::ImageTooLarge,
+    ErrorCode::EmptyFile,
+    ErrorCode::UploadIncomplete,
     ErrorCode::ServiceUnavailable,
     ErrorCode::Timeout,
     ErrorCode::Internal,

@@ -13,8 +13,11 @@
 //!   that needs one area takes that trait.
 //! - [`postgres`], [`sqlite`]: the implementations and their migration runners, one file
 //!   per area.
-//! - [`connect`]: picks the implementation from `database.url`.
+//! - [`media`]: the narrow [`MediaStore`] of uploaded files (not part of [`Store`]: the
+//!   media service holds only this one, through [`connect_stores`]).
+//! - [`connect`], [`connect_stores`]: pick the implementation from `database.url`.
 
+pub mod media;
 pub mod model;
 pub mod postgres;
 pub mod records;
@@ -27,6 +30,7 @@ use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
+pub use media::{MediaBlob, MediaFile, MediaKind, MediaStore, Reservation};
 pub use model::*;
 pub use records::*;
 
@@ -394,18 +398,57 @@ pub async fn connect(config: &talkapp_common::config::DatabaseConfig) -> Result<
 }
 
 async fn open(config: &talkapp_common::config::DatabaseConfig) -> Result<Arc<dyn Store>> {
+    Ok(open_stores(config).await?.store)
+}
+
+/// One database seen through the traits a process needs: the whole [`Store`], and the
+/// narrow [`MediaStore`] the media service holds (the same connections).
+#[derive(Clone)]
+pub struct Stores {
+    /// Every area.
+    pub store: Arc<dyn Store>,
+    /// Uploaded files only.
+    pub media: Arc<dyn MediaStore>,
+}
+
+/// Like [`connect`], giving both views of the one store.
+pub async fn connect_stores(config: &talkapp_common::config::DatabaseConfig) -> Result<Stores> {
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_millis(config.startup_timeout_ms);
+    let mut pause = std::time::Duration::from_millis(100);
+    loop {
+        match open_stores(config).await {
+            Err(StoreError::Unavailable(cause)) if std::time::Instant::now() < deadline => {
+                tracing::warn!(%cause, retry_in_ms = pause.as_millis() as u64, "database not reachable yet");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(2));
+            }
+            result => return result,
+        }
+    }
+}
+
+async fn open_stores(config: &talkapp_common::config::DatabaseConfig) -> Result<Stores> {
     let url = config.url.expose_secret();
     if let Some(path) = url.strip_prefix("sqlite://") {
-        let store = sqlite::SqliteStore::open(std::path::Path::new(path)).await?;
-        Ok(Arc::new(store))
+        let store = Arc::new(sqlite::SqliteStore::open(std::path::Path::new(path)).await?);
+        Ok(Stores {
+            store: Arc::clone(&store) as Arc<dyn Store>,
+            media: store,
+        })
     } else {
-        let store = postgres::PostgresStore::connect(
-            url,
-            config.max_connections,
-            std::time::Duration::from_millis(config.connect_timeout_ms),
-        )
-        .await?;
-        Ok(Arc::new(store))
+        let store = Arc::new(
+            postgres::PostgresStore::connect(
+                url,
+                config.max_connections,
+                std::time::Duration::from_millis(config.connect_timeout_ms),
+            )
+            .await?,
+        );
+        Ok(Stores {
+            store: Arc::clone(&store) as Arc<dyn Store>,
+            media: store,
+        })
     }
 }
 
@@ -416,6 +459,20 @@ pub fn now() -> DateTime<Utc> {
     let now = Utc::now();
     now.duration_trunc(chrono::TimeDelta::microseconds(1))
         .unwrap_or(now)
+}
+
+/// The media store as a readiness probe.
+pub struct MediaStoreProbe(pub Arc<dyn MediaStore>);
+
+#[async_trait]
+impl talkapp_common::probe::Probe for MediaStoreProbe {
+    fn name(&self) -> &'static str {
+        "database"
+    }
+
+    async fn check(&self) -> std::result::Result<(), String> {
+        self.0.ping_media().await.map_err(|error| error.to_string())
+    }
 }
 
 /// The store as a readiness probe.

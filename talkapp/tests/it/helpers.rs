@@ -126,6 +126,11 @@ impl TestApp {
         std::sync::Arc::clone(&self.store)
     }
 
+    /// The backend's data directory (SQLite file, local media under `media/`).
+    pub(crate) fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -14,3 +14,4 @@ mod replicas;
 mod split_mode;
 mod supabase;
 mod torextalkweb;
+mod uploads;

@@ -20,6 +20,7 @@ mod accounts;
 mod cache;
 mod jobs;
 pub mod leases;
+mod media;
 mod push;
 mod telegram;
 
@@ -49,6 +50,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "events_and_push",
         include_str!("../../migrations/postgres/0005_events_and_push.sql"),
+    ),
+    (
+        6,
+        "media_files",
+        include_str!("../../migrations/postgres/0006_media_files.sql"),
     ),
 ];
 

@@ -18,6 +18,7 @@ use crate::{
 mod accounts;
 mod cache;
 mod jobs;
+mod media;
 mod push;
 mod telegram;
 
@@ -47,6 +48,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "events_and_push",
         include_str!("../../migrations/sqlite/0005_events_and_push.sql"),
+    ),
+    (
+        6,
+        "media_files",
+        include_str!("../../migrations/sqlite/0006_media_files.sql"),
     ),
 ];
 

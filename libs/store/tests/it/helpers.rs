@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use talkapp_store::Store;
 use talkapp_store::postgres::PostgresStore;
 use talkapp_store::sqlite::SqliteStore;
+use talkapp_store::{MediaStore, Store};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
@@ -38,6 +38,22 @@ pub(crate) enum StoreOpener {
 }
 
 impl StoreOpener {
+    /// The media store's view of a new store on this test's database.
+    pub(crate) async fn open_media(&self) -> Arc<dyn MediaStore> {
+        match self {
+            Self::Postgres { url } => Arc::new(
+                PostgresStore::connect(url, 4, Duration::from_secs(5))
+                    .await
+                    .expect("connect the PostgreSQL store to the test database"),
+            ),
+            Self::Sqlite { path } => Arc::new(
+                SqliteStore::open(path)
+                    .await
+                    .expect("open the SQLite store on the test file"),
+            ),
+        }
+    }
+
     /// A new store on this test's database.
     pub(crate) async fn open(&self) -> Arc<dyn Store> {
         match self {

@@ -8,22 +8,25 @@
 mod conformance;
 mod helpers;
 mod sqlite_migrations;
+mod media;
 
 /// Generates, for each named test in [`conformance`], one `#[tokio::test]` per backend,
 /// grouped in the modules `postgres` and `sqlite` (`macro_rules!` cannot build the
 /// identifier `postgres_<name>`, so the backend is the module instead).
 ///
 /// Tests under `store` take the store; tests under `reopening` also take a
-/// [`helpers::StoreOpener`] to open more stores on the same database.
+/// [`helpers::StoreOpener`] to open more stores on the same database; tests under `media`
+/// take the narrow `MediaStore` (`media.rs`).
 macro_rules! conformance_tests {
     (
         store: [$($test:ident),* $(,)?],
-        reopening: [$($reopening:ident),* $(,)?] $(,)?
+        reopening: [$($reopening:ident),* $(,)?],
+        media: [$($media:ident),* $(,)?] $(,)?
     ) => {
-        conformance_tests!(@backend postgres, Postgres, [$($test),*], [$($reopening),*]);
-        conformance_tests!(@backend sqlite, Sqlite, [$($test),*], [$($reopening),*]);
+        conformance_tests!(@backend postgres, Postgres, [$($test),*], [$($reopening),*], [$($media),*]);
+        conformance_tests!(@backend sqlite, Sqlite, [$($test),*], [$($reopening),*], [$($media),*]);
     };
-    (@backend $module:ident, $backend:ident, [$($test:ident),*], [$($reopening:ident),*]) => {
+    (@backend $module:ident, $backend:ident, [$($test:ident),*], [$($reopening:ident),*], [$($media:ident),*]) => {
         mod $module {
             use crate::conformance;
             use crate::helpers::{Backend, run};
@@ -39,6 +42,16 @@ macro_rules! conformance_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $reopening() {
                     run(Backend::$backend, conformance::$reopening).await;
+                }
+            )*
+
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $media() {
+                    run(Backend::$backend, |_, opener| async move {
+                        crate::media::$media(opener.open_media().await).await;
+                    })
+                    .await;
                 }
             )*
         }
@@ -88,5 +101,15 @@ conformance_tests! {
     ],
     reopening: [
         opening_the_same_database_again_keeps_the_schema_and_the_data,
+    ],
+    media: [
+        a_reserved_file_is_invisible_until_completed_and_then_only_to_its_owner,
+        the_quota_counts_every_reference_and_deletes_and_aborts_give_it_back,
+        concurrent_reservations_never_pass_the_quota,
+        identical_bytes_are_one_blob_collected_only_when_no_reference_remains,
+        a_pinned_blob_outlives_the_deleted_file_until_the_pin_is_released,
+        a_blob_being_deleted_turns_reservations_away_until_it_is_forgotten,
+        stale_pending_files_are_found_for_the_sweep,
+        media_metadata_round_trips,
     ],
 }

@@ -256,7 +256,12 @@ impl GoTrueError {
             | ErrorCode::MediaTooLarge
             | ErrorCode::RangeNotSatisfiable
             | ErrorCode::MediaLinkExpired
-            | ErrorCode::MediaLinkInvalid => {
+            | ErrorCode::MediaLinkInvalid
+            | ErrorCode::QuotaExceeded
+            | ErrorCode::FileTypeNotAllowed
+            | ErrorCode::ImageTooLarge
+            | ErrorCode::EmptyFile
+            | ErrorCode::UploadIncomplete => {
                 let code = if status.is_server_error() {
                     "unexpected_failure"
                 } else {

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The upload benchmarks of docs/BENCHMARKS.md (issue 11): the all-in-one backend in
+# release mode (SQLite, files under its data directory), then
+#   1. a 100 MiB and a 1 GiB upload (raw body, streamed) against a plain disk copy of the
+#      same file on the same run (`cp` + `sync`), throughput and their ratio;
+#   2. the backend's memory growth over those uploads (peak RSS less the RSS before);
+#   3. 50 concurrent 10 MiB uploads: wall time, throughput, CPU per request.
+# Needs the release binary (`cargo build --release -p talkapp`) and curl.
+# Usage: [WORK=/tmp/talkapp-bench-uploads] [PORT=8090] loadgen/bench-uploads.sh
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
+WORK=${WORK:-/tmp/talkapp-bench-uploads}
+PORT=${PORT:-8090}
+BASE=http://127.0.0.1:$PORT
+
+rm -rf "$WORK" && mkdir -p "$WORK/data"
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK/files"; }
+trap cleanup EXIT
+
+TALKAPP_DATA__DIR="$WORK/data" \
+TALKAPP_DATABASE__URL="sqlite://$WORK/data/talkapp.db" \
+TALKAPP_GATEWAY__LISTEN=127.0.0.1:$PORT \
+TALKAPP_MEDIA__QUOTA_BYTES=$((64 * 1024 * 1024 * 1024)) \
+TALKAPP_RATE_LIMIT__API_PER_MINUTE=100000 \
+TALKAPP_LOG__FILTER=warn \
+  "$BIN/talkapp" >"$WORK/talkapp.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.2; done
+
+email="bench-$RANDOM@example.com"
+curl -sf -XPOST "$BASE/auth/register" -H 'content-type: application/json' \
+  -d "{\"email\":\"$email\",\"password\":\"correct horse battery\"}" >/dev/null
+token=$(curl -sf -XPOST "$BASE/auth/login" -H 'content-type: application/json' \
+  -d "{\"email\":\"$email\",\"password\":\"correct horse battery\"}" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+
+# A PDF header then random bytes: accepted as a document, incompressible, no preview.
+make_file() { # path MiB
+  { printf '%%PDF-1.7\n'; head -c $(($2 * 1024 * 1024 - 9)) /dev/urandom; } >"$1"
+}
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
+hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$pid/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+now() { date +%s.%N; }
+
+mkdir -p "$WORK/files"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); commit $(git -C "$ROOT" rev-parse --short HEAD); $(date -u +%F)"
+baseline=$(rss_kib)
+for size in 100 1024; do
+  file="$WORK/files/upload-$size.pdf"
+  make_file "$file" "$size"
+  sync
+  start=$(now); cp "$file" "$WORK/files/copy-$size.pdf"; sync; copy_s=$(echo "$(now) - $start" | bc -l)
+  rm -f "$WORK/files/copy-$size.pdf"
+  start=$(now)
+  status=$(curl -s -o "$WORK/upload-$size.json" -w '%{http_code}' -XPOST "$BASE/upload?filename=f.pdf" \
+    -H "authorization: Bearer $token" -H 'content-type: application/pdf' -T "$file")
+  sync
+  upload_s=$(echo "$(now) - $start" | bc -l)
+  [ "$status" = 201 ] || { echo "upload of $size MiB answered $status: $(cat "$WORK/upload-$size.json")"; exit 1; }
+  printf 'upload %5s MiB: %6.2f s (%7.1f MiB/s); disk copy %6.2f s (%7.1f MiB/s); ratio %.2f\n' \
+    "$size" "$upload_s" "$(echo "$size / $upload_s" | bc -l)" "$copy_s" "$(echo "$size / $copy_s" | bc -l)" \
+    "$(echo "$copy_s / $upload_s" | bc -l)"
+  rm -f "$file"
+done
+peak=$(hwm_kib)
+printf 'memory: RSS before %d MiB, peak during the uploads %d MiB, growth %d MiB\n' \
+  $((baseline / 1024)) $((peak / 1024)) $(((peak - baseline) / 1024))
+
+make_file "$WORK/files/ten.pdf" 10
+for i in $(seq 1 50); do
+  # Distinct bytes per upload (the first 8 bytes after the header), so none is deduplicated.
+  { printf '%%PDF-1.7\n%08d' "$i"; tail -c +18 "$WORK/files/ten.pdf"; } >"$WORK/files/ten-$i.pdf"
+done
+ticks_before=$(cpu_ticks)
+start=$(now)
+seq 1 50 | xargs -P 50 -I{} curl -s -o /dev/null -w '%{http_code}\n' -XPOST "$BASE/upload" \
+  -H "authorization: Bearer $token" -H 'content-type: application/pdf' -T "$WORK/files/ten-{}.pdf" \
+  >"$WORK/concurrent.txt"
+wall=$(echo "$(now) - $start" | bc -l)
+ticks=$(($(cpu_ticks) - ticks_before))
+ok=$(grep -c '^201$' "$WORK/concurrent.txt" || true)
+printf '50 concurrent 10 MiB uploads: %d x 201 in %.2f s (%.1f MiB/s), CPU %.0f ms per upload\n' \
+  "$ok" "$wall" "$(echo "500 / $wall" | bc -l)" "$(echo "$ticks * 1000 / $(getconf CLK_TCK) / 50" | bc -l)"

@@ -1,0 +1,199 @@
+//! The gRPC face of [`MediaCore`]: converts between proto messages and the core's types,
+//! and maps [`MediaError`] to a status carrying its stable code.
+
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt as _};
+use talkapp_proto::media::v1 as proto;
+use talkapp_proto::media::v1::media_service_server::MediaService;
+use talkapp_proto::tonic::{self, Request, Response, Status, Streaming};
+use talkapp_store::MediaFile;
+use uuid::Uuid;
+
+use crate::error::MediaError;
+use crate::service::{ByteRange, Download, MediaCore, UploadPart, UploadStart};
+
+/// Serves [`MediaCore`] over gRPC.
+pub(crate) struct MediaGrpcAdapter {
+    pub(crate) core: MediaCore,
+}
+
+fn status(error: MediaError) -> Status {
+    let code = error.code();
+    if code.http_status() >= 500 {
+        tracing::warn!(%error, "media call failed");
+    } else {
+        tracing::info!(%error, "media call refused");
+    }
+    // 500 bodies stay opaque.
+    let message = if matches!(error, MediaError::Internal(_)) {
+        "internal error".to_owned()
+    } else {
+        error.to_string()
+    };
+    code.to_grpc_status(message)
+}
+
+fn uuid(field: &str, value: &str) -> Result<Uuid, Status> {
+    Uuid::parse_str(value).map_err(|_| {
+        status(MediaError::InvalidArgument(format!(
+            "{field} is not a UUID"
+        )))
+    })
+}
+
+/// A file id that is not a UUID names no file: not found, as an unknown one.
+fn file_ref(file: Option<proto::FileRef>) -> Result<(Uuid, Uuid), Status> {
+    let file =
+        file.ok_or_else(|| status(MediaError::InvalidArgument("file is required".into())))?;
+    let user_id = uuid("user_id", &file.user_id)?;
+    let file_id = Uuid::parse_str(&file.file_id).map_err(|_| status(MediaError::NotFound))?;
+    Ok((user_id, file_id))
+}
+
+pub(crate) fn file_info(file: &MediaFile) -> proto::FileInfo {
+    proto::FileInfo {
+        file_id: file.file_id.to_string(),
+        size: file.blob.size,
+        mime: file.blob.mime.clone(),
+        kind: file.blob.kind.as_str().to_owned(),
+        sha256: file.blob.sha256.clone(),
+        width: file.blob.width,
+        height: file.blob.height,
+        duration_ms: file.blob.duration_ms,
+        has_preview: file.blob.preview_size.is_some(),
+        file_name: file.file_name.clone(),
+        waveform: file.blob.waveform.clone().map(Into::into),
+        created_at: file.created_at.timestamp(),
+    }
+}
+
+type ChunkStream = Pin<Box<dyn Stream<Item = Result<proto::DownloadChunk, Status>> + Send>>;
+
+fn download_stream(download: Download) -> ChunkStream {
+    let (offset, length) = download.range.unwrap_or((0, 0));
+    let header = proto::DownloadChunk {
+        header: Some(proto::DownloadHeader {
+            file: Some(file_info(&download.file)),
+            mime: download.mime,
+            size: download.size,
+            offset,
+            length,
+            range_satisfiable: download.range.is_some(),
+        }),
+        data: bytes::Bytes::new(),
+    };
+    let body = download.body.map(|chunk| {
+        chunk
+            .map(|data| proto::DownloadChunk { header: None, data })
+            .map_err(status)
+    });
+    futures::stream::once(async move { Ok(header) })
+        .chain(body)
+        .boxed()
+}
+
+#[tonic::async_trait]
+impl MediaService for MediaGrpcAdapter {
+    async fn upload(
+        &self,
+        request: Request<Streaming<proto::UploadRequest>>,
+    ) -> Result<Response<proto::FileInfo>, Status> {
+        let mut parts = request.into_inner();
+        let first = parts
+            .message()
+            .await?
+            .and_then(|first| first.part)
+            .ok_or_else(|| {
+                status(MediaError::InvalidArgument(
+                    "an upload starts with `start`".into(),
+                ))
+            })?;
+        let proto::upload_request::Part::Start(start) = first else {
+            return Err(status(MediaError::InvalidArgument(
+                "an upload starts with `start`".into(),
+            )));
+        };
+        let start = UploadStart {
+            user_id: uuid("user_id", &start.user_id)?,
+            file_name: start.file_name,
+            declared_size: start.declared_size,
+        };
+        let parts = parts.map(|message| match message {
+            Ok(proto::UploadRequest {
+                part: Some(proto::upload_request::Part::Chunk(chunk)),
+            }) => Ok(UploadPart::Chunk(chunk)),
+            Ok(proto::UploadRequest {
+                part: Some(proto::upload_request::Part::End(end)),
+            }) => Ok(UploadPart::End { size: end.size }),
+            Ok(_) => Err(MediaError::InvalidArgument(
+                "`start` comes once, first".into(),
+            )),
+            Err(error) => Err(MediaError::Incomplete(format!(
+                "the client went away: {}",
+                error.message()
+            ))),
+        });
+        let core = self.core.clone();
+        // The upload runs to its end (or its clean-up) in a task of its own, even if
+        // this call is dropped half way.
+        let stored = tokio::spawn(async move { core.upload(start, parts.boxed()).await })
+            .await
+            .map_err(|error| status(MediaError::Internal(error.to_string())))?
+            .map_err(status)?;
+        Ok(Response::new(file_info(&stored)))
+    }
+
+    type DownloadStream = ChunkStream;
+
+    async fn download(
+        &self,
+        request: Request<proto::DownloadRequest>,
+    ) -> Result<Response<Self::DownloadStream>, Status> {
+        let request = request.into_inner();
+        let (user_id, file_id) = file_ref(request.file)?;
+        let range = match (request.suffix, request.offset) {
+            (Some(suffix), _) => ByteRange::Suffix(suffix),
+            (None, Some(offset)) => ByteRange::From {
+                offset,
+                length: request.length,
+            },
+            (None, None) => ByteRange::Whole,
+        };
+        let download = self
+            .core
+            .download(user_id, file_id, range)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(download_stream(download)))
+    }
+
+    async fn stat(
+        &self,
+        request: Request<proto::FileRef>,
+    ) -> Result<Response<proto::FileInfo>, Status> {
+        let (user_id, file_id) = file_ref(Some(request.into_inner()))?;
+        let file = self.core.stat(user_id, file_id).await.map_err(status)?;
+        Ok(Response::new(file_info(&file)))
+    }
+
+    type PreviewStream = ChunkStream;
+
+    async fn preview(
+        &self,
+        request: Request<proto::FileRef>,
+    ) -> Result<Response<Self::PreviewStream>, Status> {
+        let (user_id, file_id) = file_ref(Some(request.into_inner()))?;
+        let download = self.core.preview(user_id, file_id).await.map_err(status)?;
+        Ok(Response::new(download_stream(download)))
+    }
+
+    async fn delete(
+        &self,
+        request: Request<proto::FileRef>,
+    ) -> Result<Response<proto::DeleteResponse>, Status> {
+        let (user_id, file_id) = file_ref(Some(request.into_inner()))?;
+        self.core.delete(user_id, file_id).await.map_err(status)?;
+        Ok(Response::new(proto::DeleteResponse {}))
+    }
+}

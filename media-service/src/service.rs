@@ -1,0 +1,644 @@
+//! The media service's domain core: no proto types here (the gRPC adapter converts).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt as _};
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, ObjectStoreExt as _, PutPayload, WriteMultipart};
+use sha2::{Digest as _, Sha256};
+use talkapp_common::config::MediaConfig;
+use talkapp_store::{MediaBlob, MediaFile, MediaStore, Reservation};
+use uuid::Uuid;
+
+use crate::analyze::{AnalysisLimits, analyze};
+use crate::error::{MediaError, Result};
+use crate::names::sanitize_file_name;
+use crate::sniff::{SNIFF_BYTES, Sniffed, sniff};
+use crate::storage::{Storage, TEMPORARY_PREFIX, blob_path, preview_path, temporary_path};
+
+/// Bytes per message of a download (the object store may read in smaller pieces).
+const DOWNLOAD_CHUNK_BYTES: usize = 256 * 1024;
+/// Parts of a streamed write in flight at once.
+const WRITE_CONCURRENCY: usize = 2;
+/// How long an upload waits for a blob being collected to go (then it stores it anew).
+const BLOB_BUSY_WAIT: Duration = Duration::from_secs(5);
+
+/// What starts an upload.
+#[derive(Debug, Clone)]
+pub struct UploadStart {
+    /// Who uploads.
+    pub user_id: Uuid,
+    /// The name the client gave (sanitised here).
+    pub file_name: String,
+    /// The size the client announced, when it did.
+    pub declared_size: Option<u64>,
+}
+
+/// What follows the start of an upload.
+#[derive(Debug, Clone)]
+pub enum UploadPart {
+    /// More bytes.
+    Chunk(Bytes),
+    /// The end, with the size the client sent.
+    End {
+        /// Bytes sent.
+        size: u64,
+    },
+}
+
+/// The bytes a download asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ByteRange {
+    /// The whole file.
+    #[default]
+    Whole,
+    /// From `offset`, `length` bytes (`None`: to the end).
+    From {
+        /// First byte.
+        offset: u64,
+        /// Bytes wanted.
+        length: Option<u64>,
+    },
+    /// The last this many bytes.
+    Suffix(u64),
+}
+
+impl ByteRange {
+    /// `[start, end)` within `size`, or `None` when the range lies outside the file.
+    fn resolve(self, size: u64) -> Option<(u64, u64)> {
+        match self {
+            Self::Whole => Some((0, size)),
+            Self::From { offset, .. } if offset >= size => None,
+            Self::From { offset, length } => {
+                let end = length.map_or(size, |length| offset.saturating_add(length).min(size));
+                (end > offset).then_some((offset, end))
+            }
+            Self::Suffix(0) => None,
+            Self::Suffix(suffix) => (size > 0).then(|| (size.saturating_sub(suffix), size)),
+        }
+    }
+}
+
+/// A download about to stream.
+pub struct Download {
+    /// The file.
+    pub file: MediaFile,
+    /// The type and size of what is served (the file's, or its preview's).
+    pub mime: String,
+    /// Bytes of what is served in whole.
+    pub size: u64,
+    /// The bytes that follow: `[offset, offset + length)`; `None` when the range lies
+    /// outside (nothing follows).
+    pub range: Option<(u64, u64)>,
+    /// The bytes.
+    pub body: BoxStream<'static, Result<Bytes>>,
+}
+
+/// The media service.
+#[derive(Clone)]
+pub struct MediaCore {
+    store: Arc<dyn MediaStore>,
+    storage: Storage,
+    config: MediaConfig,
+}
+
+impl MediaCore {
+    /// The service over `store` (metadata) and `storage` (bytes).
+    pub fn new(store: Arc<dyn MediaStore>, storage: Storage, config: MediaConfig) -> Self {
+        Self {
+            store,
+            storage,
+            config,
+        }
+    }
+
+    fn limits(&self) -> AnalysisLimits {
+        AnalysisLimits {
+            max_image_pixels: self.config.max_image_pixels,
+            preview_max_side: self.config.preview_max_side,
+            preview_max_source_bytes: self.config.preview_max_source_bytes,
+        }
+    }
+
+    /// Stores an upload: type from the bytes, limits while streaming, content-addressed,
+    /// previewed; visible only once everything is in place. Whatever fails, nothing of it
+    /// is left behind (a crash is cleaned up by [`Self::sweep`]).
+    #[tracing::instrument(skip_all, fields(user_id = %start.user_id))]
+    pub async fn upload<S>(&self, start: UploadStart, parts: S) -> Result<MediaFile>
+    where
+        S: Stream<Item = Result<UploadPart>> + Send + Unpin,
+    {
+        let max = self.config.max_file_bytes;
+        let quota = self.config.quota_bytes;
+        if start.declared_size.is_some_and(|declared| declared > max) {
+            return Err(MediaError::TooLarge { limit: max });
+        }
+        let used = self.store.media_usage(start.user_id).await?;
+        let over_quota = |bytes: u64| used.saturating_add(bytes) > quota;
+        if over_quota(start.declared_size.unwrap_or(0)) || used >= quota {
+            return Err(MediaError::QuotaExceeded { used, quota });
+        }
+        let upload_id = Uuid::new_v4();
+        let temporary = temporary_path(upload_id);
+        let received = self
+            .receive(&temporary, parts, max, &over_quota, used, quota)
+            .await?;
+        let outcome = self.commit(&start, &temporary, received).await;
+        if outcome.is_err() {
+            // Best effort: the sweep removes what this leaves.
+            if let Err(error) = self.storage.objects().delete(&temporary).await
+                && !matches!(error, object_store::Error::NotFound { .. })
+            {
+                tracing::warn!(%error, "could not remove an abandoned upload");
+            }
+        }
+        outcome
+    }
+
+    /// Streams the parts into `temporary`; returns what was received.
+    async fn receive<S>(
+        &self,
+        temporary: &Path,
+        mut parts: S,
+        max: u64,
+        over_quota: &(dyn Fn(u64) -> bool + Sync),
+        used: u64,
+        quota: u64,
+    ) -> Result<Received>
+    where
+        S: Stream<Item = Result<UploadPart>> + Send + Unpin,
+    {
+        let mut head = BytesMut::new();
+        let mut hasher = Sha256::new();
+        let mut size = 0_u64;
+        let mut writer: Option<WriteMultipart> = None;
+        let mut sniffed = None;
+        let result: Result<u64> = async {
+            loop {
+                let part = parts.next().await.ok_or_else(|| {
+                    MediaError::Incomplete("the stream ended before its end message".into())
+                })??;
+                let chunk = match part {
+                    UploadPart::Chunk(chunk) => chunk,
+                    UploadPart::End { size: sent } => {
+                        if sent != size {
+                            return Err(MediaError::Incomplete(format!(
+                                "{sent} bytes announced, {size} received"
+                            )));
+                        }
+                        break;
+                    }
+                };
+                size = size.saturating_add(chunk.len() as u64);
+                if size > max {
+                    return Err(MediaError::TooLarge { limit: max });
+                }
+                if over_quota(size) {
+                    return Err(MediaError::QuotaExceeded { used, quota });
+                }
+                hasher.update(&chunk);
+                if sniffed.is_none() {
+                    head.extend_from_slice(&chunk);
+                    if head.len() < SNIFF_BYTES {
+                        continue;
+                    }
+                    sniffed = Some(self.judge(&head, false)?);
+                    writer = Some(self.start_write(temporary).await?);
+                    if let Some(writer) = writer.as_mut() {
+                        writer.write(&head);
+                    }
+                    continue;
+                }
+                if let Some(writer) = writer.as_mut() {
+                    writer.wait_for_capacity(WRITE_CONCURRENCY).await?;
+                    writer.put(chunk);
+                }
+            }
+            Ok(size)
+        }
+        .await;
+        match result {
+            Ok(size) => {
+                if size == 0 {
+                    return Err(MediaError::Empty);
+                }
+                let sniffed = match sniffed {
+                    Some(sniffed) => sniffed,
+                    None => self.judge(&head, true)?,
+                };
+                match writer {
+                    Some(writer) => {
+                        writer.finish().await?;
+                    }
+                    None => {
+                        self.storage
+                            .objects()
+                            .put(temporary, PutPayload::from_bytes(head.clone().freeze()))
+                            .await?;
+                    }
+                }
+                Ok(Received {
+                    size,
+                    sha256: format!("{:x}", hasher.finalize()),
+                    head: head.freeze(),
+                    mime: sniffed.0,
+                    kind: sniffed.1,
+                })
+            }
+            Err(error) => {
+                if let Some(writer) = writer
+                    && let Err(abort_error) = writer.abort().await
+                {
+                    tracing::warn!(error = %abort_error, "could not abort a partial upload");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn judge(
+        &self,
+        head: &[u8],
+        complete: bool,
+    ) -> Result<(&'static str, talkapp_store::MediaKind)> {
+        match sniff(head, complete) {
+            Sniffed::Allowed { mime, kind } => Ok((mime, kind)),
+            Sniffed::Executable(what) if !self.config.allow_executables => Err(
+                MediaError::TypeNotAllowed(format!("{what}: executables are not accepted")),
+            ),
+            Sniffed::Executable(_) => Ok((
+                "application/octet-stream",
+                talkapp_store::MediaKind::Document,
+            )),
+            Sniffed::Unknown => Err(MediaError::TypeNotAllowed(
+                "the bytes are not of an accepted type (images, audio, video, PDF, archives, text)"
+                    .into(),
+            )),
+        }
+    }
+
+    async fn start_write(&self, temporary: &Path) -> Result<WriteMultipart> {
+        let upload = self.storage.objects().put_multipart(temporary).await?;
+        Ok(WriteMultipart::new_with_chunk_size(
+            upload,
+            self.storage.part_bytes,
+        ))
+    }
+
+    /// Analyses the stored bytes, reserves the file, moves the bytes into place.
+    async fn commit(
+        &self,
+        start: &UploadStart,
+        temporary: &Path,
+        received: Received,
+    ) -> Result<MediaFile> {
+        let objects = self.storage.objects();
+        let findings = analyze(
+            objects.as_ref(),
+            temporary,
+            received.size,
+            received.mime,
+            received.kind,
+            &received.head,
+            self.limits(),
+        )
+        .await?;
+        let now = talkapp_store::now();
+        let file = MediaFile {
+            file_id: Uuid::new_v4(),
+            user_id: start.user_id,
+            file_name: sanitize_file_name(&start.file_name),
+            created_at: now,
+            blob: MediaBlob {
+                sha256: received.sha256.clone(),
+                size: received.size,
+                mime: received.mime.to_owned(),
+                kind: received.kind,
+                width: findings.width,
+                height: findings.height,
+                duration_ms: findings.duration_ms,
+                waveform: None,
+                preview_size: findings
+                    .preview
+                    .as_ref()
+                    .map(|preview| preview.len() as u64),
+                created_at: now,
+            },
+        };
+        let deadline = tokio::time::Instant::now() + BLOB_BUSY_WAIT;
+        loop {
+            match self
+                .store
+                .reserve_media_file(&file, self.config.quota_bytes)
+                .await?
+            {
+                Reservation::Reserved => break,
+                Reservation::QuotaExceeded { used } => {
+                    return Err(MediaError::QuotaExceeded {
+                        used,
+                        quota: self.config.quota_bytes,
+                    });
+                }
+                Reservation::BlobBusy if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Reservation::BlobBusy => {
+                    return Err(MediaError::Unavailable(
+                        "the same bytes are being removed; try again".into(),
+                    ));
+                }
+            }
+        }
+        let placed: Result<Option<MediaFile>> = async {
+            // The same bytes in place already are simply replaced by themselves.
+            objects
+                .rename(temporary, &blob_path(&received.sha256))
+                .await?;
+            if let Some(preview) = findings.preview {
+                objects
+                    .put(
+                        &preview_path(&received.sha256),
+                        PutPayload::from_bytes(preview),
+                    )
+                    .await?;
+            }
+            Ok(self.store.complete_media_file(file.file_id).await?)
+        }
+        .await;
+        match placed {
+            Ok(Some(stored)) => Ok(stored),
+            Ok(None) => Err(MediaError::Internal("the reserved file vanished".into())),
+            Err(error) => {
+                if let Err(abort_error) = self.store.abort_media_file(file.file_id).await {
+                    tracing::warn!(error = %abort_error, "could not undo a reservation (the sweep will)");
+                } else {
+                    self.collect(&received.sha256).await;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// A file's metadata.
+    pub async fn stat(&self, user_id: Uuid, file_id: Uuid) -> Result<MediaFile> {
+        self.store
+            .media_file(user_id, file_id)
+            .await?
+            .ok_or(MediaError::NotFound)
+    }
+
+    /// The bytes of a file, or of the range asked for.
+    pub async fn download(
+        &self,
+        user_id: Uuid,
+        file_id: Uuid,
+        range: ByteRange,
+    ) -> Result<Download> {
+        let file = self.stat(user_id, file_id).await?;
+        let size = file.blob.size;
+        let path = blob_path(&file.blob.sha256);
+        let mime = file.blob.mime.clone();
+        self.serve(file, path, mime, size, range).await
+    }
+
+    /// The preview image of a file.
+    pub async fn preview(&self, user_id: Uuid, file_id: Uuid) -> Result<Download> {
+        let file = self.stat(user_id, file_id).await?;
+        let Some(size) = file.blob.preview_size else {
+            return Err(MediaError::NotFound);
+        };
+        let path = preview_path(&file.blob.sha256);
+        self.serve(file, path, "image/jpeg".to_owned(), size, ByteRange::Whole)
+            .await
+    }
+
+    async fn serve(
+        &self,
+        file: MediaFile,
+        path: Path,
+        mime: String,
+        size: u64,
+        range: ByteRange,
+    ) -> Result<Download> {
+        let Some((start, end)) = range.resolve(size) else {
+            return Ok(Download {
+                file,
+                mime,
+                size,
+                range: None,
+                body: futures::stream::empty().boxed(),
+            });
+        };
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(start..end)),
+            ..GetOptions::default()
+        };
+        let result = self.storage.objects().get_opts(&path, options).await?;
+        let body = rechunk(
+            result
+                .into_stream()
+                .map(|chunk| chunk.map_err(MediaError::from)),
+        );
+        Ok(Download {
+            file,
+            mime,
+            size,
+            range: Some((start, end - start)),
+            body,
+        })
+    }
+
+    /// Removes the user's file; its bytes go once nothing refers to them.
+    pub async fn delete(&self, user_id: Uuid, file_id: Uuid) -> Result<()> {
+        let sha256 = self
+            .store
+            .delete_media_file(user_id, file_id)
+            .await?
+            .ok_or(MediaError::NotFound)?;
+        self.collect(&sha256).await;
+        Ok(())
+    }
+
+    /// Removes a blob's bytes when nothing refers to it (best effort: the sweep retries).
+    pub async fn collect(&self, sha256: &str) {
+        let claimed = match self.store.claim_unreferenced_blob(sha256).await {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::warn!(%error, "could not check a blob for collection");
+                return;
+            }
+        };
+        let Some(blob) = claimed else { return };
+        let objects = self.storage.objects();
+        for path in [blob_path(&blob.sha256), preview_path(&blob.sha256)] {
+            match objects.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "could not delete a blob's object (the sweep retries)");
+                    return;
+                }
+            }
+        }
+        if let Err(error) = self.store.forget_blob(&blob.sha256).await {
+            tracing::warn!(%error, "could not forget a deleted blob (the sweep retries)");
+        }
+    }
+
+    /// Removes what interrupted uploads and deletes left: pending files and temporary
+    /// objects older than `media.stale_upload_secs`, and blobs nothing refers to.
+    pub async fn sweep(&self) -> Result<SweepReport> {
+        let mut report = SweepReport::default();
+        let stale_age = Duration::from_secs(self.config.stale_upload_secs);
+        let cutoff = talkapp_store::now()
+            - chrono::TimeDelta::from_std(stale_age).unwrap_or(chrono::TimeDelta::hours(1));
+        for file_id in self.store.stale_pending_files(cutoff, 1000).await? {
+            if self.store.abort_media_file(file_id).await? {
+                report.abandoned_files += 1;
+            }
+        }
+        for sha256 in self.store.unreferenced_blobs(1000).await? {
+            self.collect(&sha256).await;
+            report.collected_blobs += 1;
+        }
+        report.temporary_objects = self.sweep_temporary(cutoff).await?;
+        Ok(report)
+    }
+
+    async fn sweep_temporary(&self, cutoff: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+        let mut removed = 0;
+        if let Some(root) = self.storage.local_root() {
+            // Staging files of interrupted writes (`tmp/<id>#<n>`) are invisible to
+            // `list`: look at the directory itself.
+            let directory = root.join(TEMPORARY_PREFIX);
+            let cutoff = std::time::SystemTime::from(cutoff);
+            removed = tokio::task::spawn_blocking(move || {
+                let mut removed = 0_u64;
+                let Ok(entries) = std::fs::read_dir(&directory) else {
+                    return removed;
+                };
+                for entry in entries.flatten() {
+                    let old = entry
+                        .metadata()
+                        .and_then(|metadata| metadata.modified())
+                        .is_ok_and(|modified| modified < cutoff);
+                    if old && std::fs::remove_file(entry.path()).is_ok() {
+                        removed += 1;
+                    }
+                }
+                removed
+            })
+            .await
+            .map_err(|error| MediaError::Internal(error.to_string()))?;
+            return Ok(removed);
+        }
+        let objects = self.storage.objects();
+        let mut listing = objects.list(Some(&Path::from(TEMPORARY_PREFIX)));
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            if meta.last_modified < cutoff {
+                objects.delete(&meta.location).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// What one sweep removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Pending files given up.
+    pub abandoned_files: u64,
+    /// Blobs checked for collection.
+    pub collected_blobs: u64,
+    /// Temporary objects removed.
+    pub temporary_objects: u64,
+}
+
+struct Received {
+    size: u64,
+    sha256: String,
+    head: Bytes,
+    mime: &'static str,
+    kind: talkapp_store::MediaKind,
+}
+
+/// Regroups a byte stream into pieces of about [`DOWNLOAD_CHUNK_BYTES`].
+fn rechunk(
+    stream: impl Stream<Item = Result<Bytes>> + Send + 'static,
+) -> BoxStream<'static, Result<Bytes>> {
+    let mut stream = Box::pin(stream);
+    async_stream(move |sender| async move {
+        let mut buffer = BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(chunk) => {
+                    buffer.extend_from_slice(&chunk);
+                    if buffer.len() >= DOWNLOAD_CHUNK_BYTES
+                        && sender.send(Ok(buffer.split().freeze())).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(error) => {
+                    let _ = sender.send(Err(error)).await;
+                    return;
+                }
+            }
+        }
+        if !buffer.is_empty() {
+            let _ = sender.send(Ok(buffer.freeze())).await;
+        }
+    })
+}
+
+/// A stream fed by a task through a small channel (back-pressure: one piece ahead).
+fn async_stream<F, Fut>(produce: F) -> BoxStream<'static, Result<Bytes>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<Bytes>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(produce(sender));
+    tokio_stream::wrappers::ReceiverStream::new(receiver).boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_resolve_within_the_file() {
+        assert_eq!(ByteRange::Whole.resolve(10), Some((0, 10)));
+        assert_eq!(
+            ByteRange::From {
+                offset: 2,
+                length: Some(3)
+            }
+            .resolve(10),
+            Some((2, 5))
+        );
+        assert_eq!(
+            ByteRange::From {
+                offset: 8,
+                length: Some(30)
+            }
+            .resolve(10),
+            Some((8, 10))
+        );
+        assert_eq!(
+            ByteRange::From {
+                offset: 10,
+                length: None
+            }
+            .resolve(10),
+            None
+        );
+        assert_eq!(ByteRange::Suffix(4).resolve(10), Some((6, 10)));
+        assert_eq!(ByteRange::Suffix(40).resolve(10), Some((0, 10)));
+        assert_eq!(ByteRange::Suffix(0).resolve(10), None);
+    }
+}

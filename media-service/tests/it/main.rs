@@ -1,0 +1,7 @@
+//! The media service at its gRPC boundary, on a real store (SQLite, and PostgreSQL where
+//! named) and a real object store (a local directory; S3 in `s3.rs`, against the
+//! S3-compatible server `.ci/run` starts).
+
+mod helpers;
+mod s3;
+mod uploads;

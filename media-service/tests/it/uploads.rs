@@ -1,0 +1,537 @@
+//! Uploads, downloads, previews and deletes at the service's gRPC boundary.
+
+use sha2::{Digest as _, Sha256};
+use talkapp_proto::tonic::Code;
+use uuid::Uuid;
+
+use crate::helpers::{Database, Objects, TestService, assert_refused, file_ref, pdf_of_size, png};
+
+async fn an_uploaded_file_is_typed_by_its_bytes_and_downloads_whole_and_in_ranges(
+    database: Database,
+) {
+    let service = TestService::start(database).await;
+    let user = Uuid::new_v4();
+    let bytes = pdf_of_size(300_000);
+
+    // A lying name: the bytes decide.
+    let info = service
+        .upload(user, "holiday.jpg", &bytes)
+        .await
+        .expect("upload");
+    assert_eq!(info.mime, "application/pdf");
+    assert_eq!(info.kind, "document");
+    assert_eq!(info.size, 300_000);
+    assert_eq!(info.sha256, format!("{:x}", Sha256::digest(&bytes)));
+    assert_eq!(info.file_name, "holiday.jpg");
+    assert!(!info.has_preview);
+
+    let (header, whole) = service
+        .download(user, &info.file_id, None, None)
+        .await
+        .expect("download");
+    assert!(header.range_satisfiable);
+    assert_eq!(
+        (header.offset, header.length, header.size),
+        (0, 300_000, 300_000)
+    );
+    assert_eq!(whole, bytes);
+
+    let (header, part) = service
+        .download(user, &info.file_id, Some(299_990), Some(100))
+        .await
+        .expect("range");
+    assert_eq!((header.offset, header.length), (299_990, 10));
+    assert_eq!(part, bytes[299_990..]);
+
+    let (header, nothing) = service
+        .download(user, &info.file_id, Some(300_000), None)
+        .await
+        .expect("outside");
+    assert!(!header.range_satisfiable);
+    assert!(nothing.is_empty());
+
+    let stat = service
+        .client
+        .clone()
+        .stat(file_ref(user, &info.file_id))
+        .await
+        .expect("stat")
+        .into_inner();
+    assert_eq!(stat, info);
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn an_uploaded_file_is_typed_by_its_bytes_and_downloads_whole_and_in_ranges_on_sqlite() {
+    an_uploaded_file_is_typed_by_its_bytes_and_downloads_whole_and_in_ranges(Database::Sqlite)
+        .await;
+}
+
+#[tokio::test]
+async fn an_uploaded_file_is_typed_by_its_bytes_and_downloads_whole_and_in_ranges_on_postgres() {
+    an_uploaded_file_is_typed_by_its_bytes_and_downloads_whole_and_in_ranges(Database::Postgres)
+        .await;
+}
+
+/// A JPEG whose EXIF says "rotate 90° clockwise to show" (orientation 6), with a GPS-like
+/// marker string inside the EXIF block.
+fn rotated_jpeg(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, _| {
+        image::Rgb([if x < width / 2 { 255 } else { 0 }, 0, 0])
+    });
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut jpeg, image::ImageFormat::Jpeg)
+        .expect("encode jpeg");
+    let jpeg = jpeg.into_inner();
+    let mut tiff = b"MM\0\x2a\0\0\0\x08".to_vec();
+    tiff.extend([0, 1]); // one entry
+    tiff.extend([0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0]); // Orientation = 6
+    tiff.extend([0, 0, 0, 0]); // no next IFD
+    tiff.extend(b"GPS-SECRET-41.3111N-69.2797E");
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend(tiff);
+    let length = u16::try_from(app1.len() + 2).expect("short");
+    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
+    out.extend(length.to_be_bytes());
+    out.extend(app1);
+    out.extend(&jpeg[2..]);
+    out
+}
+
+#[tokio::test]
+async fn a_photo_gets_its_upright_dimensions_and_a_preview_without_metadata() {
+    let service = TestService::start(Database::Sqlite).await;
+    let user = Uuid::new_v4();
+    let info = service
+        .upload(user, "IMG_0001.JPG", &rotated_jpeg(800, 400))
+        .await
+        .expect("upload");
+    assert_eq!(
+        (info.mime.as_str(), info.kind.as_str()),
+        ("image/jpeg", "photo")
+    );
+    assert_eq!(
+        (info.width, info.height),
+        (Some(400), Some(800)),
+        "as shown, upright"
+    );
+    assert!(info.has_preview);
+
+    let (header, preview) = service.preview(user, &info.file_id).await.expect("preview");
+    assert_eq!(header.mime, "image/jpeg");
+    assert_eq!(header.size as usize, preview.len());
+    let decoded = image::load_from_memory(&preview).expect("a JPEG");
+    assert_eq!(
+        (decoded.width(), decoded.height()),
+        (160, 320),
+        "upright, longest side 320"
+    );
+    assert!(
+        !preview.windows(4).any(|window| window == b"Exif"),
+        "no EXIF in the preview"
+    );
+    assert!(
+        !preview.windows(10).any(|window| window == b"GPS-SECRET"),
+        "no GPS in the preview"
+    );
+    // The left half was red: upright, that is the top.
+    let top = decoded.to_rgb8().get_pixel(80, 40).0;
+    assert!(top[0] > 200 && top[1] < 60, "rotated: {top:?}");
+
+    let png = service
+        .upload(user, "small.png", &png(100, 50))
+        .await
+        .expect("png");
+    assert_eq!((png.width, png.height), (Some(100), Some(50)));
+    let (_, preview) = service.preview(user, &png.file_id).await.expect("preview");
+    let decoded = image::load_from_memory(&preview).expect("a JPEG");
+    assert_eq!(
+        (decoded.width(), decoded.height()),
+        (100, 50),
+        "never enlarged"
+    );
+
+    let document = service
+        .upload(user, "a.txt", b"just text")
+        .await
+        .expect("text");
+    assert_refused(
+        service.preview(user, &document.file_id).await,
+        Code::NotFound,
+        "not_found",
+    );
+    service.stop().await;
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFF_u32;
+    for byte in bytes {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// The signature and header of a 60000 x 60000 RGBA PNG, and one small data chunk: 14
+/// GB once decoded.
+fn bomb_png() -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend(60_000_u32.to_be_bytes());
+    ihdr.extend(60_000_u32.to_be_bytes());
+    ihdr.extend([8, 6, 0, 0, 0]);
+    out.extend(13_u32.to_be_bytes());
+    out.extend(&ihdr);
+    out.extend(crc32(&ihdr).to_be_bytes());
+    let mut idat = b"IDAT".to_vec();
+    idat.extend([0x78, 0x9c, 0x63, 0, 0, 0, 1, 0, 1]);
+    out.extend(9_u32.to_be_bytes());
+    out.extend(&idat);
+    out.extend(crc32(&idat).to_be_bytes());
+    out
+}
+
+#[tokio::test]
+async fn a_decompression_bomb_is_refused_from_its_header_and_leaves_nothing() {
+    let service = TestService::start(Database::Sqlite).await;
+    let user = Uuid::new_v4();
+    assert_refused(
+        service.upload(user, "bomb.png", &bomb_png()).await,
+        Code::InvalidArgument,
+        "image_too_large",
+    );
+    assert_eq!(service.store.media_usage(user).await.expect("usage"), 0);
+    assert!(
+        service.stored_files("").is_empty(),
+        "{:?}",
+        service.stored_files("")
+    );
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn executables_unknown_binaries_and_empty_files_are_refused_and_leave_nothing() {
+    let service = TestService::start(Database::Sqlite).await;
+    let user = Uuid::new_v4();
+    let mut program = b"MZ\x90\0\x03\0\0\0".to_vec();
+    program.extend(vec![0_u8; 20_000]);
+    // A lying name and a big enough body to be streamed in parts.
+    assert_refused(
+        service.upload(user, "report.pdf", &program).await,
+        Code::InvalidArgument,
+        "file_type_not_allowed",
+    );
+    assert_refused(
+        service.upload(user, "x.sh", b"#!/bin/sh\nrm -rf /\n").await,
+        Code::InvalidArgument,
+        "file_type_not_allowed",
+    );
+    assert_refused(
+        service.upload(user, "x.bin", &[0, 1, 2, 3, 0, 9]).await,
+        Code::InvalidArgument,
+        "file_type_not_allowed",
+    );
+    assert_refused(
+        service.upload(user, "empty.txt", b"").await,
+        Code::InvalidArgument,
+        "empty_file",
+    );
+    assert_eq!(service.store.media_usage(user).await.expect("usage"), 0);
+    assert!(
+        service.stored_files("").is_empty(),
+        "{:?}",
+        service.stored_files("")
+    );
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn an_upload_that_stops_without_its_end_stores_nothing() {
+    let service = TestService::start(Database::Sqlite).await;
+    let user = Uuid::new_v4();
+    let bytes = pdf_of_size(3 * 1024 * 1024);
+    assert_refused(
+        service.upload_parts(user, "cut.pdf", &bytes, false).await,
+        Code::InvalidArgument,
+        "upload_incomplete",
+    );
+    assert_eq!(service.store.media_usage(user).await.expect("usage"), 0);
+    assert!(service.stored_files("blobs").is_empty());
+    assert!(
+        service.stored_files("tmp").is_empty(),
+        "{:?}",
+        service.stored_files("tmp")
+    );
+    // A retry works.
+    service
+        .upload(user, "cut.pdf", &bytes)
+        .await
+        .expect("retry");
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn the_size_limit_is_checked_while_streaming_and_the_quota_with_quota_exceeded() {
+    let service = TestService::start_with(
+        Database::Sqlite,
+        Objects::Local,
+        &[
+            ("media.max_file_bytes", "2000000"),
+            ("media.quota_bytes", "3000000"),
+        ],
+    )
+    .await;
+    let user = Uuid::new_v4();
+    assert_refused(
+        service
+            .upload(user, "big.pdf", &pdf_of_size(2_000_001))
+            .await,
+        Code::OutOfRange,
+        "media_too_large",
+    );
+    service
+        .upload(user, "a.pdf", &pdf_of_size(1_500_000))
+        .await
+        .expect("within the quota");
+    assert_refused(
+        service.upload(user, "b.pdf", &pdf_of_size(1_600_000)).await,
+        Code::ResourceExhausted,
+        "quota_exceeded",
+    );
+    assert_eq!(
+        service.store.media_usage(user).await.expect("usage"),
+        1_500_000
+    );
+    // Another user has their own quota.
+    service
+        .upload(Uuid::new_v4(), "b.pdf", &pdf_of_size(1_600_000))
+        .await
+        .expect("another user");
+    assert!(service.stored_files("tmp").is_empty());
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn another_users_file_is_not_found_for_every_call() {
+    let service = TestService::start(Database::Sqlite).await;
+    let owner = Uuid::new_v4();
+    let stranger = Uuid::new_v4();
+    let info = service
+        .upload(owner, "cat.png", &png(20, 20))
+        .await
+        .expect("upload");
+    assert_refused(
+        service.download(stranger, &info.file_id, None, None).await,
+        Code::NotFound,
+        "not_found",
+    );
+    assert_refused(
+        service.preview(stranger, &info.file_id).await,
+        Code::NotFound,
+        "not_found",
+    );
+    assert_refused(
+        service
+            .client
+            .clone()
+            .stat(file_ref(stranger, &info.file_id))
+            .await,
+        Code::NotFound,
+        "not_found",
+    );
+    assert_refused(
+        service
+            .client
+            .clone()
+            .delete(file_ref(stranger, &info.file_id))
+            .await,
+        Code::NotFound,
+        "not_found",
+    );
+    assert_refused(
+        service.download(owner, "not-a-uuid", None, None).await,
+        Code::NotFound,
+        "not_found",
+    );
+    service
+        .download(owner, &info.file_id, None, None)
+        .await
+        .expect("still there for its owner");
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn identical_bytes_are_stored_once_and_go_with_the_last_reference() {
+    let service = TestService::start(Database::Sqlite).await;
+    let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    let bytes = png(64, 64);
+    let first = service.upload(alice, "a.png", &bytes).await.expect("alice");
+    let second = service.upload(bob, "b.png", &bytes).await.expect("bob");
+    assert_ne!(first.file_id, second.file_id);
+    assert_eq!(first.sha256, second.sha256);
+    assert_eq!(service.stored_files("blobs").len(), 1, "stored once");
+    assert_eq!(service.stored_files("previews").len(), 1);
+
+    service
+        .client
+        .clone()
+        .delete(file_ref(alice, &first.file_id))
+        .await
+        .expect("delete");
+    assert_refused(
+        service.download(alice, &first.file_id, None, None).await,
+        Code::NotFound,
+        "not_found",
+    );
+    assert_refused(
+        service
+            .client
+            .clone()
+            .delete(file_ref(alice, &first.file_id))
+            .await,
+        Code::NotFound,
+        "not_found",
+    );
+    let (_, still) = service
+        .download(bob, &second.file_id, None, None)
+        .await
+        .expect("bob's stays");
+    assert_eq!(still, bytes);
+    assert_eq!(service.stored_files("blobs").len(), 1);
+
+    service
+        .client
+        .clone()
+        .delete(file_ref(bob, &second.file_id))
+        .await
+        .expect("delete");
+    assert!(
+        service.stored_files("blobs").is_empty(),
+        "the bytes go with the last reference"
+    );
+    assert!(service.stored_files("previews").is_empty());
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn a_pinned_file_keeps_its_bytes_after_delete_until_released() {
+    let service = TestService::start(Database::Sqlite).await;
+    let user = Uuid::new_v4();
+    let info = service
+        .upload(user, "a.pdf", &pdf_of_size(10_000))
+        .await
+        .expect("upload");
+    let file_id = Uuid::parse_str(&info.file_id).expect("uuid");
+    let job_id = Uuid::new_v4();
+    assert!(
+        service
+            .store
+            .pin_media_file(user, file_id, job_id)
+            .await
+            .expect("pin")
+    );
+    service
+        .client
+        .clone()
+        .delete(file_ref(user, &info.file_id))
+        .await
+        .expect("delete");
+    assert_eq!(
+        service.stored_files("blobs").len(),
+        1,
+        "a queued send still needs it"
+    );
+    for sha256 in service
+        .store
+        .release_media_pins(job_id)
+        .await
+        .expect("release")
+    {
+        service.core.collect(&sha256).await;
+    }
+    assert!(service.stored_files("blobs").is_empty());
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn file_names_are_sanitised() {
+    let service = TestService::start(Database::Sqlite).await;
+    let user = Uuid::new_v4();
+    let info = service
+        .upload(user, "../../etc/invoice\u{202E}fdp.exe\u{0}.txt", b"hello")
+        .await
+        .expect("upload");
+    assert_eq!(info.file_name, "invoicefdp.exe.txt");
+    assert_eq!(info.mime, "text/plain");
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn the_sweep_removes_what_a_killed_upload_left() {
+    let service = TestService::start(Database::Sqlite).await;
+    let user = Uuid::new_v4();
+    // What a process killed mid-upload leaves: a half-written temporary file, and a
+    // reservation whose bytes never moved into place.
+    let tmp = service.dir.join("media").join("tmp");
+    std::fs::create_dir_all(&tmp).expect("tmp");
+    std::fs::write(tmp.join(format!("{}#1", Uuid::new_v4())), b"half").expect("write");
+    let stale = talkapp_store::MediaFile {
+        file_id: Uuid::new_v4(),
+        user_id: user,
+        file_name: "x".into(),
+        created_at: talkapp_store::now() - chrono::TimeDelta::hours(2),
+        blob: talkapp_store::MediaBlob {
+            sha256: format!("{:0>64}", "5"),
+            size: 4,
+            mime: "text/plain".into(),
+            kind: talkapp_store::MediaKind::Document,
+            width: None,
+            height: None,
+            duration_ms: None,
+            waveform: None,
+            preview_size: None,
+            created_at: talkapp_store::now(),
+        },
+    };
+    service
+        .store
+        .reserve_media_file(&stale, 1000)
+        .await
+        .expect("reserve");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(
+            std::fs::read_dir(&tmp)
+                .expect("dir")
+                .next()
+                .expect("entry")
+                .expect("entry")
+                .path(),
+        )
+        .expect("open")
+        .set_modified(old)
+        .expect("age it");
+
+    // The service's own periodic sweep may run too; either way, after this one nothing
+    // of the killed upload is left.
+    service.core.sweep().await.expect("sweep");
+    assert_eq!(service.store.media_usage(user).await.expect("usage"), 0);
+    assert!(
+        service
+            .store
+            .unreferenced_blobs(10)
+            .await
+            .expect("blobs")
+            .is_empty()
+    );
+    assert!(service.stored_files("tmp").is_empty());
+    service.stop().await;
+}

@@ -1,0 +1,521 @@
+//! Uploaded files end to end: `POST /upload` (multipart and raw, streamed through the
+//! gateway to the media service), `GET`/`HEAD /media/{file_id}`, previews, signed links,
+//! deletes, and the bad inputs (each a problem+json, nothing left behind).
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::AsyncWriteExt as _;
+
+use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
+
+const BOUNDARY: &str = "talkapp-test-boundary-7MA4YWxkTrZu0gW";
+
+/// A `multipart/form-data` body: an optional `filename` field, then the `file` part.
+fn multipart(filename_field: Option<&str>, part_name: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    if let Some(name) = filename_field {
+        body.extend(format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"filename\"\r\n\r\n{name}\r\n"
+        ).as_bytes());
+    }
+    body.extend(format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{part_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    ).as_bytes());
+    body.extend(bytes);
+    body.extend(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    // A real PNG (1-bit grey, stored deflate blocks), built here without an image crate.
+    let mut raw = Vec::new();
+    let row_bytes = width.div_ceil(8) as usize;
+    for y in 0..height {
+        raw.push(0);
+        raw.extend((0..row_bytes).map(|x| {
+            if (x as u32 + y).is_multiple_of(2) {
+                0xAA
+            } else {
+                0x55
+            }
+        }));
+    }
+    let mut zlib = vec![0x78, 0x01];
+    for (index, block) in raw.chunks(65_535).enumerate() {
+        let last = index == raw.len().div_ceil(65_535) - 1;
+        zlib.push(u8::from(last));
+        let length = u16::try_from(block.len()).expect("block");
+        zlib.extend(length.to_le_bytes());
+        zlib.extend((!length).to_le_bytes());
+        zlib.extend(block);
+    }
+    let (mut a, mut b) = (1_u32, 0_u32);
+    for byte in &raw {
+        a = (a + u32::from(*byte)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    zlib.extend(((b << 16) | a).to_be_bytes());
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        png.extend(u32::try_from(data.len()).expect("len").to_be_bytes());
+        let mut crc_input = kind.to_vec();
+        crc_input.extend(data);
+        png.extend(&crc_input);
+        png.extend(crc32(&crc_input).to_be_bytes());
+    };
+    let mut ihdr = width.to_be_bytes().to_vec();
+    ihdr.extend(height.to_be_bytes());
+    ihdr.extend([1, 0, 0, 0, 0]);
+    chunk(b"IHDR", &ihdr);
+    chunk(b"IDAT", &zlib);
+    chunk(b"IEND", &[]);
+    png
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFF_u32;
+    for byte in bytes {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+struct Uploader<'a> {
+    app: &'a TestApp,
+    token: String,
+}
+
+impl<'a> Uploader<'a> {
+    async fn new(app: &'a TestApp, email: &str) -> Self {
+        let login = app.signed_in_user(email).await;
+        Self {
+            app,
+            token: login["access_token"].as_str().expect("token").to_owned(),
+        }
+    }
+
+    async fn upload_form(&self, body: Vec<u8>) -> reqwest::Response {
+        self.app
+            .client
+            .post(self.app.url("/upload"))
+            .bearer_auth(&self.token)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .expect("sent")
+    }
+
+    async fn upload_raw(
+        &self,
+        content_type: &str,
+        query: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        self.app
+            .client
+            .post(self.app.url(&format!("/upload{query}")))
+            .bearer_auth(&self.token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("sent")
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.app
+            .client
+            .request(method, self.app.url(path))
+            .bearer_auth(&self.token)
+    }
+}
+
+async fn created(response: reqwest::Response) -> Value {
+    let status = response.status();
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+/// Files under the backend's local media directory (`blobs`, `previews`, `tmp`).
+fn stored_files(app: &TestApp, under: &str) -> usize {
+    fn walk(dir: &std::path::Path) -> usize {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        entries
+            .flatten()
+            .map(|entry| {
+                if entry.path().is_dir() {
+                    walk(&entry.path())
+                } else {
+                    1
+                }
+            })
+            .sum()
+    }
+    walk(&app.data_dir().join("media").join(under))
+}
+
+#[tokio::test]
+async fn an_uploaded_photo_is_served_with_ranges_validators_a_preview_and_a_signed_link() {
+    let app = spawn_app().await;
+    let ada = Uploader::new(&app, "ada@example.com").await;
+    let bytes = png(640, 480);
+
+    let file = created(
+        ada.upload_form(multipart(Some("Holiday photo.png"), "ignored.bin", &bytes))
+            .await,
+    )
+    .await;
+    assert_eq!(file["mime"], "image/png");
+    assert_eq!(file["kind"], "photo");
+    assert_eq!(file["size"], bytes.len());
+    assert_eq!(
+        (file["width"].as_u64(), file["height"].as_u64()),
+        (Some(640), Some(480))
+    );
+    assert_eq!(file["file_name"], "Holiday photo.png");
+    let file_id = file["file_id"].as_str().expect("id").to_owned();
+    assert_eq!(file["preview_id"], file_id.as_str());
+    let etag = format!("\"{}\"", file["sha256"].as_str().expect("sha"));
+
+    let whole = ada
+        .request(reqwest::Method::GET, &format!("/media/{file_id}"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(whole.status(), 200);
+    let headers = whole.headers().clone();
+    assert_eq!(headers["content-type"], "image/png");
+    assert_eq!(headers["etag"], etag.as_str());
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .expect("csp")
+            .contains("sandbox")
+    );
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .expect("cd")
+            .starts_with("inline; filename=\"Holiday photo.png\"")
+    );
+    assert_eq!(whole.bytes().await.expect("body"), bytes);
+
+    let ranged = ada
+        .request(reqwest::Method::GET, &format!("/media/{file_id}"))
+        .header("range", "bytes=8-23")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(ranged.status(), 206);
+    assert_eq!(
+        ranged.headers()["content-range"],
+        format!("bytes 8-23/{}", bytes.len()).as_str()
+    );
+    assert_eq!(ranged.bytes().await.expect("body"), bytes[8..24]);
+
+    let outside = ada
+        .request(reqwest::Method::GET, &format!("/media/{file_id}"))
+        .header("range", format!("bytes={}-", bytes.len() + 10))
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(
+        outside.headers()["content-range"],
+        format!("bytes */{}", bytes.len()).as_str()
+    );
+    assert_problem(outside, 416, "range_not_satisfiable").await;
+
+    let cached = ada
+        .request(reqwest::Method::GET, &format!("/media/{file_id}"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("conditional");
+    assert_eq!(cached.status(), 304);
+
+    let head = ada
+        .request(reqwest::Method::HEAD, &format!("/media/{file_id}"))
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(head.status(), 200);
+    assert_eq!(
+        head.headers()["content-length"],
+        bytes.len().to_string().as_str()
+    );
+    assert!(head.bytes().await.expect("body").is_empty());
+
+    let preview = ada
+        .request(reqwest::Method::GET, &format!("/media/{file_id}/preview"))
+        .send()
+        .await
+        .expect("preview");
+    assert_eq!(preview.status(), 200);
+    assert_eq!(preview.headers()["content-type"], "image/jpeg");
+    let preview = preview.bytes().await.expect("body");
+    assert!(preview.starts_with(&[0xFF, 0xD8, 0xFF]), "a JPEG");
+
+    let link = ada
+        .request(reqwest::Method::POST, &format!("/media/{file_id}/url"))
+        .send()
+        .await
+        .expect("url");
+    let link: Value = created(link).await;
+    let url = link["url"].as_str().expect("url");
+    assert!(url.starts_with("/media/t/"), "{url}");
+    let by_link = app
+        .client
+        .get(app.url(url))
+        .header("range", "bytes=0-7")
+        .send()
+        .await
+        .expect("by link");
+    assert_eq!(by_link.status(), 206, "no token needed");
+    assert_eq!(by_link.bytes().await.expect("body"), bytes[..8]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_bytes_decide_the_type_and_active_types_are_attachments() {
+    let app = spawn_app().await;
+    let ada = Uploader::new(&app, "ada@example.com").await;
+    // A lying Content-Type and name: the bytes are HTML.
+    let html = b"<!DOCTYPE html><script>alert(1)</script>".to_vec();
+    let file = created(
+        ada.upload_raw("image/png", "?filename=cat.png", html.clone())
+            .await,
+    )
+    .await;
+    assert_eq!(file["mime"], "text/html");
+    assert_eq!(file["kind"], "document");
+    let served = ada
+        .request(
+            reqwest::Method::GET,
+            &format!("/media/{}", file["file_id"].as_str().expect("id")),
+        )
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(served.headers()["content-type"], "text/html");
+    assert!(
+        served.headers()["content-disposition"]
+            .to_str()
+            .expect("cd")
+            .starts_with("attachment")
+    );
+    assert!(
+        served.headers()["content-security-policy"]
+            .to_str()
+            .expect("csp")
+            .contains("sandbox")
+    );
+    assert_eq!(served.headers()["x-content-type-options"], "nosniff");
+
+    let named = created(
+        ada.upload_raw(
+            "text/plain",
+            "?filename=..%2F..%2Fevil%E2%80%AEgpj.exe",
+            b"plain".to_vec(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(named["file_name"], "evilgpj.exe");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_uploads_are_refused_with_problem_json_and_leave_nothing() {
+    let app = spawn_app_with(&[
+        ("media.max_file_bytes", "3000000"),
+        ("media.quota_bytes", "4000000"),
+    ])
+    .await;
+    let ada = Uploader::new(&app, "ada@example.com").await;
+    let mut program = b"MZ\x90\0".to_vec();
+    program.extend(vec![7_u8; 100_000]);
+
+    assert_problem(
+        ada.upload_form(multipart(None, "report.pdf", &program))
+            .await,
+        415,
+        "file_type_not_allowed",
+    )
+    .await;
+    assert_problem(
+        ada.upload_raw("application/pdf", "", Vec::new()).await,
+        422,
+        "empty_file",
+    )
+    .await;
+    let mut cut = multipart(None, "a.txt", &vec![b'a'; 200_000]);
+    cut.truncate(cut.len() - 40);
+    assert_problem(ada.upload_form(cut).await, 400, "upload_incomplete").await;
+    let no_file = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nx\r\n--{BOUNDARY}--\r\n"
+    );
+    assert_problem(
+        ada.upload_form(no_file.into_bytes()).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    let mut big = b"%PDF-1.7\n".to_vec();
+    big.resize(3_000_001, b'x');
+    assert_problem(
+        ada.upload_raw("application/pdf", "", big).await,
+        413,
+        "media_too_large",
+    )
+    .await;
+    let mut fits = b"%PDF-1.7\n".to_vec();
+    fits.resize(2_500_000, b'y');
+    created(ada.upload_raw("application/pdf", "", fits.clone()).await).await;
+    fits.push(b'z');
+    assert_problem(
+        ada.upload_raw("application/pdf", "", fits).await,
+        413,
+        "quota_exceeded",
+    )
+    .await;
+    let anonymous = app
+        .client
+        .post(app.url("/upload"))
+        .body("x")
+        .send()
+        .await
+        .expect("sent");
+    assert_problem(anonymous, 401, "unauthenticated").await;
+
+    assert_eq!(stored_files(&app, "blobs"), 1, "only the accepted file");
+    assert_eq!(stored_files(&app, "tmp"), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn another_users_file_is_not_found_and_a_delete_is_204_then_404() {
+    let app = spawn_app().await;
+    let ada = Uploader::new(&app, "ada@example.com").await;
+    let eve = Uploader::new(&app, "eve@example.com").await;
+    let file = created(
+        ada.upload_raw("text/plain", "", b"ada's notes".to_vec())
+            .await,
+    )
+    .await;
+    let path = format!("/media/{}", file["file_id"].as_str().expect("id"));
+
+    for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
+        assert_problem(
+            eve.request(method, &path).send().await.expect("sent"),
+            404,
+            "not_found",
+        )
+        .await;
+    }
+    assert_problem(
+        eve.request(reqwest::Method::POST, &format!("{path}/url"))
+            .send()
+            .await
+            .expect("sent"),
+        404,
+        "not_found",
+    )
+    .await;
+    assert_problem(
+        ada.request(reqwest::Method::GET, "/media/not-a-file")
+            .send()
+            .await
+            .expect("sent"),
+        404,
+        "not_found",
+    )
+    .await;
+
+    let deleted = ada
+        .request(reqwest::Method::DELETE, &path)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(deleted.status(), 204);
+    assert_problem(
+        ada.request(reqwest::Method::GET, &path)
+            .send()
+            .await
+            .expect("get"),
+        404,
+        "not_found",
+    )
+    .await;
+    assert_problem(
+        ada.request(reqwest::Method::DELETE, &path)
+            .send()
+            .await
+            .expect("again"),
+        404,
+        "not_found",
+    )
+    .await;
+    assert_eq!(
+        stored_files(&app, "blobs"),
+        0,
+        "no reference left: the bytes went"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_mid_upload_leaves_nothing_and_a_retry_works() {
+    let app = spawn_app().await;
+    let ada = Uploader::new(&app, "ada@example.com").await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let announced = 5_000_000;
+    socket
+        .write_all(format!(
+            "POST /upload HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\nContent-Type: application/pdf\r\nContent-Length: {announced}\r\n\r\n",
+            ada.token
+        ).as_bytes())
+        .await
+        .expect("head");
+    let mut sent = b"%PDF-1.7\n".to_vec();
+    sent.resize(1_000_000, b'q');
+    socket.write_all(&sent).await.expect("part of the body");
+    socket.flush().await.expect("flush");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(socket);
+
+    // Give the services a moment to see the end of the stream and clean up.
+    let mut left = usize::MAX;
+    for _ in 0..50 {
+        left = stored_files(&app, "tmp") + stored_files(&app, "blobs");
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "no orphan bytes");
+
+    let mut whole = b"%PDF-1.7\n".to_vec();
+    whole.resize(announced, b'q');
+    let file = created(ada.upload_raw("application/pdf", "", whole).await).await;
+    assert_eq!(file["size"], announced);
+    app.stop().await;
+}

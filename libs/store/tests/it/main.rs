@@ -7,8 +7,8 @@
 
 mod conformance;
 mod helpers;
-mod sqlite_migrations;
 mod media;
+mod sqlite_migrations;
 
 /// Generates, for each named test in [`conformance`], one `#[tokio::test]` per backend,
 /// grouped in the modules `postgres` and `sqlite` (`macro_rules!` cannot build the

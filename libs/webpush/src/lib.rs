@@ -30,8 +30,8 @@
 //!   [`VapidSigner`] (the `Authorization: vapid t=…, k=…` header) and
 //!   [`verify_vapid_header`], the push service's side, for test push endpoints.
 //! - [`encrypt`](mod@encrypt): RFC 8291 message encryption, one `aes128gcm` record.
-//! - [`decrypt`](mod@decrypt): the user agent's side: [`decrypt()`](decrypt::decrypt) and
-//!   [`UserAgentKeys`], so tests can play the browser.
+//! - `decrypt` (feature `user-agent`, tests only): the user agent's side, `decrypt()` and
+//!   `UserAgentKeys`, so tests can play the browser.
 //! - [`sender`]: [`WebPushSender`], its [`SenderConfig`], [`SendOptions`] and the
 //!   [`SendOutcome`] of one push.
 //! - [`subscription`]: [`Subscription`], what the browser hands over.
@@ -40,6 +40,9 @@
 //!   `base64url` and `random` (private): encoding and key/salt generation helpers.
 
 mod base64url;
+/// The browser's side, for tests that stand in for a browser (feature `user-agent`; not in
+/// production builds).
+#[cfg(any(test, feature = "user-agent"))]
 pub mod decrypt;
 mod ece;
 pub mod encrypt;
@@ -49,12 +52,14 @@ pub mod sender;
 pub mod subscription;
 pub mod vapid;
 
+#[cfg(any(test, feature = "user-agent"))]
 pub use decrypt::{UserAgentKeys, decrypt};
 pub use ece::{MAX_BODY_LEN, MAX_PAYLOAD_LEN, RECORD_SIZE};
 pub use encrypt::encrypt;
 pub use error::{Result, WebPushError};
-/// The elliptic-curve crate whose key types appear in this API ([`decrypt()`] takes a
-/// [`p256::SecretKey`]), re-exported so callers use the very same version.
+/// The elliptic-curve crate whose key types appear in this API (the user agent's
+/// `decrypt()` takes a [`p256::SecretKey`]), re-exported so callers use the very same
+/// version.
 pub use p256;
 pub use sender::{SendOptions, SendOutcome, SenderConfig, Urgency, WebPushSender};
 pub use subscription::Subscription;

@@ -303,6 +303,15 @@ pub trait ChatCacheStore: Send + Sync {
     /// Users by id (those cached).
     async fn cached_users(&self, key: SessionKey, tg_user_ids: &[i64]) -> Result<Vec<CachedUser>>;
 
+    /// A page of every cached message of the account, across its chats, in (chat, id)
+    /// order after `after` (a rebuild of the search index reads the cache this way).
+    async fn cached_messages_page(
+        &self,
+        key: SessionKey,
+        after: Option<(i64, i32)>,
+        limit: u32,
+    ) -> Result<Vec<CachedMessage>>;
+
     /// Forgets everything cached for the account (it was unlinked).
     async fn clear_cache(&self, key: SessionKey) -> Result<()>;
 }

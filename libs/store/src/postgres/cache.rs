@@ -574,6 +574,34 @@ impl ChatCacheStore for PostgresStore {
         Ok(rows.iter().map(message_from_row).collect())
     }
 
+    async fn cached_messages_page(
+        &self,
+        key: SessionKey,
+        after: Option<(i64, i32)>,
+        count: u32,
+    ) -> Result<Vec<CachedMessage>> {
+        let client = self.client().await?;
+        let (after_chat, after_message) = after.unzip();
+        let rows = client
+            .prepared_query(
+                "SELECT * FROM tg_messages
+                 WHERE user_id = $1 AND session_index = $2
+                   AND ($3::bigint IS NULL OR (chat_id, message_id) > ($3, $4))
+                 ORDER BY chat_id, message_id
+                 LIMIT $5",
+                &[
+                    &key.user_id,
+                    &index(key)?,
+                    &after_chat,
+                    &after_message,
+                    &limit(count),
+                ],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(rows.iter().map(message_from_row).collect())
+    }
+
     async fn cached_users(&self, key: SessionKey, tg_user_ids: &[i64]) -> Result<Vec<CachedUser>> {
         if tg_user_ids.is_empty() {
             return Ok(Vec::new());

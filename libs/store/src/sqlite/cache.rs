@@ -596,6 +596,34 @@ impl ChatCacheStore for SqliteStore {
         .await
     }
 
+    async fn cached_messages_page(
+        &self,
+        key: SessionKey,
+        after: Option<(i64, i32)>,
+        count: u32,
+    ) -> Result<Vec<CachedMessage>> {
+        self.call(move |connection| {
+            let (after_chat, after_message) = after.unzip();
+            query_rows(
+                connection,
+                "SELECT * FROM tg_messages
+                 WHERE user_id = ?1 AND session_index = ?2
+                   AND (?3 IS NULL OR (chat_id, message_id) > (?3, ?4))
+                 ORDER BY chat_id, message_id
+                 LIMIT ?5",
+                params![
+                    key.user_id.to_string(),
+                    key.session_index,
+                    after_chat,
+                    after_message,
+                    limit(count),
+                ],
+                message_from_row,
+            )
+        })
+        .await
+    }
+
     async fn cached_users(&self, key: SessionKey, tg_user_ids: &[i64]) -> Result<Vec<CachedUser>> {
         if tg_user_ids.is_empty() {
             return Ok(Vec::new());

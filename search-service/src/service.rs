@@ -605,7 +605,7 @@ impl SearchCore {
                 }
             }
         }
-        candidates.sort_by(|left, right| right.1.place.cmp(&left.1.place));
+        candidates.sort_by_key(|(_, candidate)| std::cmp::Reverse(candidate.place));
         let wanted = usize::try_from(limit).unwrap_or(usize::MAX);
         let more = candidates.len() > wanted;
         candidates.truncate(wanted);

@@ -9,6 +9,8 @@ use talkapp_proto::chat::v1 as chat;
 use talkapp_proto::chat::v1::chat_service_client::ChatServiceClient;
 use talkapp_proto::realtime::v1 as realtime;
 use talkapp_proto::realtime::v1::realtime_service_client::RealtimeServiceClient;
+use talkapp_proto::search::v1 as search;
+use talkapp_proto::search::v1::search_service_client::SearchServiceClient;
 use talkapp_proto::tonic::Streaming;
 use talkapp_proto::tonic::codegen::InterceptedService;
 use talkapp_proto::tonic::transport::{Channel, Endpoint};
@@ -54,6 +56,7 @@ struct HealthTarget {
 pub struct ServiceClients {
     chat: ChatServiceClient<InterceptedService<Channel, TraceContextInterceptor>>,
     realtime: RealtimeServiceClient<InterceptedService<Channel, TraceContextInterceptor>>,
+    search: SearchServiceClient<InterceptedService<Channel, TraceContextInterceptor>>,
     health: Vec<HealthTarget>,
 }
 
@@ -82,6 +85,7 @@ impl ServiceClients {
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_while_idle(true)
             .connect_lazy();
+        let search_channel = lazy_channel(&endpoints.search, call_timeout)?;
         let health = vec![
             HealthTarget {
                 name: "chat-service",
@@ -96,7 +100,7 @@ impl ServiceClients {
             HealthTarget {
                 name: "search-service",
                 service_name: talkapp_proto::search::v1::SERVICE_NAME,
-                client: HealthClient::new(lazy_channel(&endpoints.search, call_timeout)?),
+                client: HealthClient::new(search_channel.clone()),
             },
             HealthTarget {
                 name: "realtime-service",
@@ -110,6 +114,7 @@ impl ServiceClients {
                 realtime_channel,
                 TraceContextInterceptor,
             ),
+            search: SearchServiceClient::with_interceptor(search_channel, TraceContextInterceptor),
             health,
         })
     }
@@ -234,6 +239,32 @@ impl ServiceClients {
             })
             .await?;
         Ok(())
+    }
+
+    /// Chats of an account matching a search.
+    pub async fn search_chats(
+        &self,
+        request: search::SearchChatsRequest,
+    ) -> Result<search::SearchChatsResponse, ApiError> {
+        Ok(self
+            .search
+            .clone()
+            .search_chats(request)
+            .await?
+            .into_inner())
+    }
+
+    /// Messages of one account, or of all the user's accounts, matching a search.
+    pub async fn search_messages(
+        &self,
+        request: search::SearchMessagesRequest,
+    ) -> Result<search::SearchMessagesResponse, ApiError> {
+        Ok(self
+            .search
+            .clone()
+            .search_messages(request)
+            .await?
+            .into_inner())
     }
 
     /// A page of an account's chats.

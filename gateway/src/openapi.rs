@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::{FieldError, Problem};
-use crate::routes::{auth, chats, compat, health, linking, media, push, sessions, ws};
+use crate::routes::{auth, chats, compat, health, linking, media, push, search, sessions, ws};
 
 /// The whole REST API.
 #[derive(OpenApi)]
@@ -55,6 +55,9 @@ use crate::routes::{auth, chats, compat, health, linking, media, push, sessions,
         compat::chat_lists::groups,
         compat::messages::messages,
         compat::media::download_media,
+        search::search_chats,
+        search::search_messages,
+        search::search_all_messages,
     ),
     components(schemas(
         Problem,
@@ -117,6 +120,11 @@ use crate::routes::{auth, chats, compat, health, linking, media, push, sessions,
         compat::messages::MessagesOut,
         compat::messages::MessageOut,
         compat::messages::FromUserOut,
+        search::MatchView,
+        search::MessageHitView,
+        search::MessageHits,
+        search::ChatHitView,
+        search::ChatHits,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -127,6 +135,7 @@ use crate::routes::{auth, chats, compat, health, linking, media, push, sessions,
         (name = "media", description = "Telegram files (photos, documents, thumbnails, chat photos), by bearer token or signed link, with byte ranges"),
         (name = "realtime", description = "The WebSocket of events, and push notifications"),
         (name = "health", description = "Liveness, readiness, metrics"),
+        (name = "search", description = "Chats and messages of the linked accounts, from TalkApp's index of their cache (plain-text queries: word prefixes, any case, Uzbek apostrophes, Latin or Cyrillic)"),
         (name = "torextalkweb", description = "TorexTalkWeb compatibility: the legacy backend's paths and JSON shapes for the unchanged frontend (docs/compat/torextalkweb-contract.md); the caller is the token's user, errors are problem+json"),
     )
 )]

@@ -314,3 +314,86 @@ async fn another_users_search_paths_are_403() {
     assert!(own["hits"].as_array().expect("hits").is_empty());
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_split_mode_the_search_process_indexes_from_the_broker_and_catches_up_after_a_kill() {
+    use crate::helpers::TestDatabase;
+    use crate::replicas::{Replicas, sandbox_with_admin};
+
+    crate::helpers::init_test_tracing();
+    let database = TestDatabase::create().await;
+    let (sandbox, admin) = sandbox_with_admin().await;
+    let (alice, bob) = sandbox.world(|world| {
+        (
+            world.user_by_phone("9996620001").expect("alice"),
+            world.user_by_phone("9996620002").expect("bob"),
+        )
+    });
+    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
+    replicas.start_chat("chat-a");
+    replicas.start_search();
+    replicas.start_gateway("chat-a");
+    replicas.wait_until_serving().await;
+    let user = replicas.user("split-search@example.com").await;
+    let index = replicas.link(&user, "+9996620001").await;
+    replicas.wait_for_chats(&user, index).await;
+    let search = |query: &str| {
+        format!(
+            "/me/search/messages/{}/{index}?q={}",
+            user.0,
+            encoded(query)
+        )
+    };
+    sandbox
+        .send_message(bob, Peer::User(alice), "bo'lingan rejim ishlayapti")
+        .expect("bob writes");
+    until_texts(
+        &replicas,
+        &search("bolingan"),
+        &user.1,
+        &["bo'lingan rejim ishlayapti"],
+    )
+    .await;
+
+    // Events published while search-service is away wait in its queue.
+    replicas.kill("search").await;
+    sandbox
+        .send_message(bob, Peer::User(alice), "Навбатда кутган хабар")
+        .expect("bob writes");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    replicas.start_search();
+    until_texts(
+        &replicas,
+        &search("navbat"),
+        &user.1,
+        &["Навбатда кутган хабар"],
+    )
+    .await;
+    database.drop_database().await;
+}
+
+/// Polls a split deployment's search until its hits' texts are `expected`.
+async fn until_texts(
+    replicas: &crate::replicas::Replicas,
+    path: &str,
+    token: &str,
+    expected: &[&str],
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let reply = replicas.get(path, token).await;
+        let found: Vec<String> = reply["hits"]
+            .as_array()
+            .map(|hits| {
+                hits.iter()
+                    .filter_map(|hit| hit["message"]["text"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if found == expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{path}: {found:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -147,7 +147,12 @@ fn cpu_time() -> Duration {
     // Fields after the command name (which may hold spaces) start past the last ')'.
     let after = stat.rsplit(')').next().unwrap_or_default();
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |index: usize| fields.get(index).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
@@ -211,7 +216,10 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into()),
         )
     } else {
-        (format!("sqlite://{}/talkapp.db", work.display()), String::new())
+        (
+            format!("sqlite://{}/talkapp.db", work.display()),
+            String::new(),
+        )
     };
     let config = Config::load(&ConfigSources {
         file: None,
@@ -248,7 +256,12 @@ async fn main() -> anyhow::Result<()> {
             .map(|i| {
                 let id = i32::try_from(i + 1).unwrap_or(i32::MAX);
                 let chat_id = 1_000 + i64::try_from(i % 20).unwrap_or(0);
-                cached(chat_id, id, base_date + i64::from(id) * 60, text(&mut random, &words))
+                cached(
+                    chat_id,
+                    id,
+                    base_date + i64::from(id) * 60,
+                    text(&mut random, &words),
+                )
             })
             .collect();
         for chunk in messages.chunks(500) {
@@ -285,10 +298,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Warm up (connections, statement caches), not counted.
     for key in keys.iter().take(50) {
-        let _ = client
-            .clone()
-            .search_messages(query(*key, &words[0]))
-            .await;
+        let _ = client.clone().search_messages(query(*key, &words[0])).await;
     }
 
     let stop_probes = CancellationToken::new();
@@ -325,7 +335,9 @@ async fn main() -> anyhow::Result<()> {
         let sender = sender.clone();
         tokio::spawn(async move {
             let outcome = client.search_messages(query(key, &text)).await;
-            let hits = outcome.as_ref().map_or(0, |reply| reply.get_ref().hits.len());
+            let hits = outcome
+                .as_ref()
+                .map_or(0, |reply| reply.get_ref().hits.len());
             let _ = sender.send((due.elapsed(), outcome.is_ok(), hits));
         });
     }
@@ -349,7 +361,11 @@ async fn main() -> anyhow::Result<()> {
     latencies.sort_unstable();
     lags.sort_unstable();
 
-    println!("seeded {} messages in {:.0} s", accounts * per_account, seeded_in.as_secs_f64());
+    println!(
+        "seeded {} messages in {:.0} s",
+        accounts * per_account,
+        seeded_in.as_secs_f64()
+    );
     println!(
         "search: {} queries in {:.1} s ({:.0}/s), errors {errors}, without hits {empty}",
         latencies.len(),

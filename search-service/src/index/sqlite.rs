@@ -175,44 +175,27 @@ fn apply_change(transaction: &rusqlite::Transaction<'_>, change: &IndexChange) -
             message_ids,
         } => {
             for message_id in message_ids {
-                let removed: Vec<i64> = match chat_id {
-                    Some(chat_id) => transaction
-                        .prepare_cached(
-                            "DELETE FROM search_messages
-                             WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3
-                               AND message_id = ?4
-                             RETURNING id",
-                        )
-                        .map_err(failed)?
-                        .query_map(
-                            params![
-                                key.user_id.to_string(),
-                                key.session_index,
-                                chat_id,
-                                message_id
-                            ],
-                            |row| row.get(0),
-                        )
-                        .map_err(failed)?
-                        .collect::<rusqlite::Result<_>>()
-                        .map_err(failed)?,
-                    // Without a chat: the account-wide ids of private chats and basic groups.
-                    None => transaction
-                        .prepare_cached(
-                            "DELETE FROM search_messages
-                             WHERE user_id = ?1 AND session_index = ?2
-                               AND chat_id > -1000000000000 AND message_id = ?3
-                             RETURNING id",
-                        )
-                        .map_err(failed)?
-                        .query_map(
-                            params![key.user_id.to_string(), key.session_index, message_id],
-                            |row| row.get(0),
-                        )
-                        .map_err(failed)?
-                        .collect::<rusqlite::Result<_>>()
-                        .map_err(failed)?,
-                };
+                // Without a chat: the account-wide ids of private chats and basic groups.
+                let removed: Vec<i64> = transaction
+                    .prepare_cached(
+                        "DELETE FROM search_messages
+                         WHERE user_id = ?1 AND session_index = ?2 AND message_id = ?3
+                           AND ((?4 IS NULL AND chat_id > -1000000000000) OR chat_id = ?4)
+                         RETURNING id",
+                    )
+                    .map_err(failed)?
+                    .query_map(
+                        params![
+                            key.user_id.to_string(),
+                            key.session_index,
+                            message_id,
+                            chat_id
+                        ],
+                        |row| row.get(0),
+                    )
+                    .map_err(failed)?
+                    .collect::<rusqlite::Result<_>>()
+                    .map_err(failed)?;
                 for id in removed {
                     transaction
                         .prepare_cached("DELETE FROM search_terms WHERE rowid = ?1")
@@ -396,10 +379,12 @@ impl SearchIndex for SqliteIndex {
                 return rows.collect::<rusqlite::Result<Vec<_>>>().map_err(failed);
             }
             let expression = match_expression(&scope_of(key), &query.terms);
+            // The full-text match runs once, as a set the account's rows are checked
+            // against; as the inner side of a join it would run again for every row.
             let sql = format!(
-                "SELECT m.chat_id, m.message_id, m.date
-                 FROM search_terms t JOIN search_messages m ON m.id = t.rowid
-                 WHERE search_terms MATCH ?12 AND {filters} {order}"
+                "SELECT m.chat_id, m.message_id, m.date FROM search_messages m
+                 WHERE m.id IN (SELECT rowid FROM search_terms WHERE search_terms MATCH ?12)
+                   AND {filters} {order}"
             );
             let mut statement = connection.prepare_cached(&sql).map_err(failed)?;
             let rows = statement

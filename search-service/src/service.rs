@@ -657,9 +657,15 @@ impl SearchCore {
             chat_ids.dedup();
             user_ids.sort_unstable();
             user_ids.dedup();
+            let mut cached: HashMap<i64, CachedChat> = self
+                .store
+                .cached_chats(*key, &chat_ids)
+                .await?
+                .into_iter()
+                .map(|chat| (chat.profile.chat_id, chat))
+                .collect();
             for chat_id in chat_ids {
-                let cached = self.store.cached_chat(*key, chat_id).await?;
-                let chat = cached.or_else(|| {
+                let chat = cached.remove(&chat_id).or_else(|| {
                     remote
                         .and_then(|hits| hits.chats.iter().find(|chat| chat.chat_id == chat_id))
                         .map(|profile| CachedChat {
@@ -771,10 +777,18 @@ impl SearchCore {
             ranked.iter().skip(offset).take(wanted).cloned().collect();
         let next_cursor = (ranked.len() > offset + wanted)
             .then(|| encode_cursor(&format!("s1:{}", offset + wanted)));
+        let page_ids: Vec<i64> = page.iter().map(|(_, chat)| chat.chat_id).collect();
+        let mut cached: HashMap<i64, CachedChat> = self
+            .store
+            .cached_chats(key, &page_ids)
+            .await?
+            .into_iter()
+            .map(|chat| (chat.profile.chat_id, chat))
+            .collect();
         let mut hits = Vec::with_capacity(page.len());
         for (typos, indexed) in page {
             // Shown from the cache; a chat the cache dropped is shown as the index knows it.
-            let chat = match self.store.cached_chat(key, indexed.chat_id).await? {
+            let chat = match cached.remove(&indexed.chat_id) {
                 Some(chat) => chat,
                 None => CachedChat {
                     profile: ChatProfile {

@@ -277,6 +277,9 @@ pub trait ChatCacheStore: Send + Sync {
     /// One chat.
     async fn cached_chat(&self, key: SessionKey, chat_id: i64) -> Result<Option<CachedChat>>;
 
+    /// Some chats by id (those cached), in one read.
+    async fn cached_chats(&self, key: SessionKey, chat_ids: &[i64]) -> Result<Vec<CachedChat>>;
+
     /// Messages of a chat, newest first.
     async fn cached_messages(
         &self,

@@ -488,6 +488,23 @@ impl ChatCacheStore for PostgresStore {
         Ok(row.as_ref().map(chat_from_row))
     }
 
+    async fn cached_chats(&self, key: SessionKey, chat_ids: &[i64]) -> Result<Vec<CachedChat>> {
+        if chat_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let rows = client
+            .prepared_query(
+                "SELECT * FROM tg_chats
+                 WHERE user_id = $1 AND session_index = $2 AND chat_id = ANY($3)
+                 ORDER BY chat_id",
+                &[&key.user_id, &index(key)?, &chat_ids],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(rows.iter().map(chat_from_row).collect())
+    }
+
     async fn cached_messages(
         &self,
         key: SessionKey,

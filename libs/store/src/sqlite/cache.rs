@@ -496,6 +496,25 @@ impl ChatCacheStore for SqliteStore {
         .await
     }
 
+    async fn cached_chats(&self, key: SessionKey, chat_ids: &[i64]) -> Result<Vec<CachedChat>> {
+        if chat_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = json_ids(chat_ids);
+        self.call(move |connection| {
+            query_rows(
+                connection,
+                "SELECT * FROM tg_chats
+                 WHERE user_id = ?1 AND session_index = ?2
+                   AND chat_id IN (SELECT value FROM json_each(?3))
+                 ORDER BY chat_id",
+                params![key.user_id.to_string(), key.session_index, ids],
+                chat_from_row,
+            )
+        })
+        .await
+    }
+
     async fn cached_messages(
         &self,
         key: SessionKey,

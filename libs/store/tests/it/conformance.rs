@@ -1431,7 +1431,7 @@ pub(crate) async fn deletions_without_a_chat_spare_channels_and_move_the_top(
     );
 }
 
-pub(crate) async fn every_cached_message_of_an_account_is_read_in_pages_by_chat_and_id(
+pub(crate) async fn an_accounts_cached_messages_are_read_in_pages_and_its_chats_by_id(
     store: Arc<dyn Store>,
 ) {
     let key = session_key();
@@ -1482,6 +1482,24 @@ pub(crate) async fn every_cached_message_of_an_account_is_read_in_pages_by_chat_
         .await
         .expect("first");
     assert_eq!(first[0].text, "message 1", "the whole record comes back");
+
+    let chats = store
+        .cached_chats(key, &[42, -55, 999, -1_000_000_000_077])
+        .await
+        .expect("chats by id");
+    let ids: Vec<i64> = chats.iter().map(|chat| chat.profile.chat_id).collect();
+    assert_eq!(
+        ids,
+        vec![-1_000_000_000_077, -55, 42],
+        "those cached, by id"
+    );
+    assert!(
+        store
+            .cached_chats(other, &[42, -55])
+            .await
+            .expect("another account's")
+            .is_empty()
+    );
 }
 
 pub(crate) async fn the_history_floor_only_moves_down_and_completeness_sticks(

@@ -397,3 +397,62 @@ async fn until_texts(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn the_search_routes_declare_their_parameters_where_they_are() {
+    let app = spawn_app().await;
+    let document: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    for (path, path_params, query_params) in [
+        (
+            "/me/search/chats/{user_id}/{session_index}",
+            vec!["user_id", "session_index"],
+            vec!["q", "type", "limit", "cursor"],
+        ),
+        (
+            "/me/search/messages/{user_id}/{session_index}",
+            vec!["user_id", "session_index"],
+            vec![
+                "q", "chat_id", "from", "to", "sender", "kind", "limit", "cursor",
+            ],
+        ),
+        (
+            "/me/search/messages/{user_id}",
+            vec!["user_id"],
+            vec![
+                "q", "chat_id", "from", "to", "sender", "kind", "limit", "cursor",
+            ],
+        ),
+    ] {
+        let parameters = document["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{path} is documented"));
+        let named = |place: &str| {
+            let mut names: Vec<&str> = parameters
+                .iter()
+                .filter(|parameter| parameter["in"] == place)
+                .filter_map(|parameter| parameter["name"].as_str())
+                .collect();
+            names.sort_unstable();
+            names
+        };
+        let sorted = |mut names: Vec<&'static str>| {
+            names.sort_unstable();
+            names
+        };
+        assert_eq!(named("path"), sorted(path_params), "{path}");
+        assert_eq!(named("query"), sorted(query_params), "{path}");
+        let responses = &document["paths"][path]["get"]["responses"];
+        for status in ["200", "403", "422", "429"] {
+            assert!(responses.get(status).is_some(), "{path} {status}");
+        }
+    }
+    app.stop().await;
+}

@@ -578,12 +578,14 @@ impl ChatCacheStore for SqliteStore {
         self.call(move |connection| {
             query_rows(
                 connection,
-                "SELECT m.* FROM tg_messages m
-                 JOIN (SELECT json_extract(value, '$[0]') AS chat_id,
-                              json_extract(value, '$[1]') AS message_id
-                       FROM json_each(?3)) wanted
-                   ON m.chat_id = wanted.chat_id AND m.message_id = wanted.message_id
-                 WHERE m.user_id = ?1 AND m.session_index = ?2",
+                // CROSS JOIN keeps the wanted pairs outside: each is one primary-key
+                // lookup, instead of the pairs parsed again for every row of the account.
+                "SELECT m.* FROM (SELECT json_extract(value, '$[0]') AS chat_id,
+                                         json_extract(value, '$[1]') AS message_id
+                                  FROM json_each(?3)) wanted
+                 CROSS JOIN tg_messages m
+                 WHERE m.user_id = ?1 AND m.session_index = ?2
+                   AND m.chat_id = wanted.chat_id AND m.message_id = wanted.message_id",
                 params![key.user_id.to_string(), key.session_index, pairs],
                 message_from_row,
             )

@@ -11,6 +11,8 @@ use talkapp_proto::media::v1 as media;
 use talkapp_proto::media::v1::media_service_client::MediaServiceClient;
 use talkapp_proto::realtime::v1 as realtime;
 use talkapp_proto::realtime::v1::realtime_service_client::RealtimeServiceClient;
+use talkapp_proto::search::v1 as search;
+use talkapp_proto::search::v1::search_service_client::SearchServiceClient;
 use talkapp_proto::tonic::Streaming;
 use talkapp_proto::tonic::codegen::InterceptedService;
 use talkapp_proto::tonic::transport::{Channel, Endpoint};
@@ -59,6 +61,7 @@ pub struct ServiceClients {
     media: MediaServiceClient<InterceptedService<Channel, TraceContextInterceptor>>,
     /// Bounds the media calls that are not streams of file bytes.
     call_timeout: Duration,
+    search: SearchServiceClient<InterceptedService<Channel, TraceContextInterceptor>>,
     health: Vec<HealthTarget>,
 }
 
@@ -98,6 +101,7 @@ impl ServiceClients {
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
             .connect_lazy();
+        let search_channel = lazy_channel(&endpoints.search, call_timeout)?;
         let health = vec![
             HealthTarget {
                 name: "chat-service",
@@ -112,7 +116,7 @@ impl ServiceClients {
             HealthTarget {
                 name: "search-service",
                 service_name: talkapp_proto::search::v1::SERVICE_NAME,
-                client: HealthClient::new(lazy_channel(&endpoints.search, call_timeout)?),
+                client: HealthClient::new(search_channel.clone()),
             },
             HealthTarget {
                 name: "realtime-service",
@@ -129,6 +133,7 @@ impl ServiceClients {
             media: MediaServiceClient::with_interceptor(media_channel, TraceContextInterceptor)
                 .max_decoding_message_size(MAX_MEDIA_MESSAGE_BYTES),
             call_timeout,
+            search: SearchServiceClient::with_interceptor(search_channel, TraceContextInterceptor),
             health,
         })
     }
@@ -292,6 +297,32 @@ impl ServiceClients {
             })
             .await?;
         Ok(())
+    }
+
+    /// Chats of an account matching a search.
+    pub async fn search_chats(
+        &self,
+        request: search::SearchChatsRequest,
+    ) -> Result<search::SearchChatsResponse, ApiError> {
+        Ok(self
+            .search
+            .clone()
+            .search_chats(request)
+            .await?
+            .into_inner())
+    }
+
+    /// Messages of one account, or of all the user's accounts, matching a search.
+    pub async fn search_messages(
+        &self,
+        request: search::SearchMessagesRequest,
+    ) -> Result<search::SearchMessagesResponse, ApiError> {
+        Ok(self
+            .search
+            .clone()
+            .search_messages(request)
+            .await?
+            .into_inner())
     }
 
     /// A page of an account's chats.

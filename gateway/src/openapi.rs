@@ -4,7 +4,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::{FieldError, Problem};
-use crate::routes::{auth, chats, compat, health, linking, media, push, sessions, uploads, ws};
+use crate::routes::{
+    auth, chats, compat, health, linking, media, push, search, sessions, uploads, ws,
+};
 
 /// The whole REST API.
 #[derive(OpenApi)]
@@ -61,6 +63,9 @@ use crate::routes::{auth, chats, compat, health, linking, media, push, sessions,
         uploads::preview,
         uploads::delete,
         uploads::signed_url,
+        search::search_chats,
+        search::search_messages,
+        search::search_all_messages,
     ),
     components(schemas(
         Problem,
@@ -124,6 +129,11 @@ use crate::routes::{auth, chats, compat, health, linking, media, push, sessions,
         compat::messages::MessageOut,
         compat::messages::FromUserOut,
         uploads::UploadedFile,
+        search::MatchView,
+        search::MessageHitView,
+        search::MessageHits,
+        search::ChatHitView,
+        search::ChatHits,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -135,6 +145,7 @@ use crate::routes::{auth, chats, compat, health, linking, media, push, sessions,
         (name = "realtime", description = "The WebSocket of events, and push notifications"),
         (name = "health", description = "Liveness, readiness, metrics"),
         (name = "files", description = "Uploaded files: streamed uploads typed by their bytes, downloads with ranges and validators, previews, deletes, signed links"),
+        (name = "search", description = "Chats and messages of the linked accounts, from TalkApp's index of their cache (plain-text queries: word prefixes, any case, Uzbek apostrophes, Latin or Cyrillic)"),
         (name = "torextalkweb", description = "TorexTalkWeb compatibility: the legacy backend's paths and JSON shapes for the unchanged frontend (docs/compat/torextalkweb-contract.md); the caller is the token's user, errors are problem+json"),
     )
 )]

@@ -1,44 +1,96 @@
-//! The search service: chat, message and contact search, indexed from update events.
+//! The search service: chat and message search over an index of each linked account's
+//! cache, kept current from the update events.
 //!
-//! Not implemented yet: the service runs as its own process or inside the all-in-one
-//! binary, answers gRPC health following its dependencies (the store and, when configured, Redis and RabbitMQ) and serves
-//! `/metrics`; `talkapp.search.v1.SearchService` has no calls until the issue that builds
-//! the capability adds them.
+//! The index ([`index::SearchIndex`]) follows `message.new`, `message.edited`,
+//! `message.deleted` and `chat.updated` from its own queue on the event bus
+//! ([`ingest`]), and is built from the chat cache for accounts it has not seen and for
+//! newly linked ones while their backfill runs ([`rebuild`]). Text is folded in Rust
+//! ([`normalize`]: case, Uzbek apostrophes, Cyrillic and Latin, word prefixes) so every
+//! backend sees the same terms. Hits are shown from the cache.
+//!
+//! Not yet (wave 2): Telegram's own search (`messages.search`, `messages.searchGlobal`,
+//! `contacts.search`) for messages older than the cache, and the contacts list. The core
+//! takes it through [`remote::TelegramSearch`]; until chat-service answers it, the service
+//! searches the cache alone.
 //!
 //! # Layout
+//! - [`normalize`]: words, folding, prefixes, typo distance.
+//! - [`index`]: the index contract and its SQLite (FTS5) and PostgreSQL backends.
+//! - [`service`]: the search core ([`service::SearchCore`]), free of gRPC types.
+//! - [`remote`]: the port to Telegram's own search.
+//! - [`ingest`]: from the bus into the index.
+//! - [`rebuild`]: from the cache into the index.
+//! - [`grpc_adapter`]: the gRPC face (`talkapp.search.v1.SearchService`).
 //! - [`Application`]: build and run, shared by `main.rs`, the all-in-one binary and tests.
 
-use std::sync::Arc;
+pub mod grpc_adapter;
+pub mod index;
+pub mod ingest;
+pub mod normalize;
+pub mod rebuild;
+pub mod remote;
+pub mod service;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use talkapp_bus::Bus;
 use talkapp_common::config::Config;
 use talkapp_common::probe::Probe;
 use talkapp_common::service_host::ServiceHost;
-use talkapp_proto::search::v1::search_service_server::{SearchService, SearchServiceServer};
+use talkapp_proto::search::v1::search_service_server::SearchServiceServer;
 use talkapp_proto::tonic;
 use talkapp_store::{Store, StoreProbe};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-/// The gRPC face of the search service (no calls yet).
-struct SearchGrpcAdapter;
+use crate::index::SearchIndex;
+use crate::remote::TelegramSearch;
+use crate::service::SearchCore;
 
-impl SearchService for SearchGrpcAdapter {}
+/// How often linked accounts are compared with what the index has built.
+const RECONCILE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The search service, bound and ready to run.
 pub struct Application {
     host: ServiceHost,
+    bus: Bus,
+    store: Arc<dyn Store>,
+    index: Arc<dyn SearchIndex>,
 }
 
 impl Application {
-    /// Builds the service on `listener` over `store`.
-    pub fn build(
+    /// Builds the service on `listener`: its index as `database.url` implies, events from
+    /// `bus`, hits shown from `store`'s cache. No Telegram-side search yet (wave 2).
+    pub async fn build(
         config: &Config,
         store: Arc<dyn Store>,
+        bus: Bus,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
-        let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(StoreProbe(store))];
+        let index = index::open(config).await?;
+        Self::build_with(config, store, bus, index, None, listener)
+    }
+
+    /// Builds the service on a given index and, when given, Telegram-side search.
+    pub fn build_with(
+        config: &Config,
+        store: Arc<dyn Store>,
+        bus: Bus,
+        index: Arc<dyn SearchIndex>,
+        telegram: Option<Arc<dyn TelegramSearch>>,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(StoreProbe(Arc::clone(&store)))];
         probes.extend(talkapp_common::probe::broker_and_cache_probes(config)?);
-        let routes = tonic::service::Routes::new(SearchServiceServer::new(SearchGrpcAdapter));
+        let core = Arc::new(SearchCore::new(
+            Arc::clone(&index),
+            Arc::clone(&store),
+            telegram,
+        ));
+        let adapter =
+            grpc_adapter::SearchGrpcAdapter::new(core, Arc::clone(&store), Arc::clone(&index));
+        let routes = tonic::service::Routes::new(SearchServiceServer::new(adapter));
         Ok(Self {
             host: ServiceHost::new(
                 talkapp_proto::search::v1::SERVICE_NAME,
@@ -47,6 +99,9 @@ impl Application {
                 probes,
                 config.probes.clone(),
             ),
+            bus,
+            store,
+            index,
         })
     }
 
@@ -55,18 +110,45 @@ impl Application {
         self.host.port()
     }
 
-    /// Serves until `shutdown` is cancelled.
+    /// The index it searches.
+    pub fn index(&self) -> Arc<dyn SearchIndex> {
+        Arc::clone(&self.index)
+    }
+
+    /// Follows events, builds missing accounts and serves until `shutdown` is cancelled.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        self.host.run_until_stopped(shutdown).await
+        let background = CancellationToken::new();
+        let ingest = tokio::spawn(ingest::run(
+            Arc::clone(&self.bus.events),
+            Arc::clone(&self.index),
+            Arc::clone(&self.store),
+            background.clone(),
+        ));
+        let reconcile = tokio::spawn(rebuild::run(
+            Arc::clone(&self.store),
+            Arc::clone(&self.index),
+            RECONCILE_INTERVAL,
+            background.clone(),
+        ));
+        let served = self.host.run_until_stopped(shutdown).await;
+        background.cancel();
+        for task in [ingest, reconcile] {
+            if let Err(error) = task.await {
+                tracing::warn!(%error, "search background task failed");
+            }
+        }
+        served
     }
 }
 
-/// Runs the service as its own process would: store from `database.url`, listening on
-/// `search_service.listen`, until `shutdown` fires.
+/// Runs the service as its own process would: listening on `search_service.listen`,
+/// until `shutdown` fires.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let store = talkapp_store::connect(&config.database).await?;
     let listener = talkapp_common::service_host::bind(config.search_service.listen).await?;
-    Application::build(&config, store, listener)?
+    let bus = Bus::from_config(&config.amqp);
+    Application::build(&config, store, bus, listener)
+        .await?
         .run_until_stopped(shutdown)
         .await
 }

@@ -68,8 +68,10 @@ impl Backend {
         let search = talkapp_search_service::Application::build(
             config,
             Arc::clone(&store),
+            bus.clone(),
             private_listener().await?,
-        )?;
+        )
+        .await?;
         let realtime = talkapp_realtime_service::Application::build(
             config,
             Arc::clone(&store),

@@ -8,6 +8,7 @@ pub mod health;
 pub mod linking;
 pub mod media;
 pub mod push;
+pub mod search;
 pub mod sessions;
 pub mod uploads;
 pub mod ws;
@@ -82,7 +83,15 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
                 .post(push::subscribe)
                 .delete(push::unsubscribe),
         )
-        .service(web::resource("/push/vapid_public_key").get(push::vapid_public_key));
+        .service(web::resource("/push/vapid_public_key").get(push::vapid_public_key))
+        .service(
+            web::resource("/me/search/chats/{user_id}/{session_index}").get(search::search_chats),
+        )
+        .service(
+            web::resource("/me/search/messages/{user_id}/{session_index}")
+                .get(search::search_messages),
+        )
+        .service(web::resource("/me/search/messages/{user_id}").get(search::search_all_messages));
     if builtin_accounts {
         config
             .service(web::resource("/auth/register").post(auth::register::register))

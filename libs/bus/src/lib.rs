@@ -13,7 +13,7 @@
 //! process: the embedded chat service re-reads pending jobs from its store on start).
 //!
 //! [`EventBus`]: the update events every account's host produces, on a durable topic
-//! exchange; consumers (the realtime service, later search) read them from durable queues
+//! exchange; consumers (the realtime service, the search service) read them from durable queues
 //! bound by routing pattern, which exist from the producer's first connection on, so an
 //! event published while its consumer is away waits for it.
 //!
@@ -159,6 +159,12 @@ pub trait JobQueue: Send + Sync + 'static {
 /// is away (declared by producers too, so nothing is published into the void).
 pub const REALTIME_EVENTS: (&str, &str) = ("realtime", "#");
 
+/// The search service's event queue: the message and chat events it indexes, kept for
+/// it while it is away (declared by producers too). One queue, two bindings (the patterns
+/// are disjoint, so an event lands in it once); consumers name the first.
+pub const SEARCH_EVENTS: [(&str, &str); 2] =
+    [("search", "*.*.message.*"), ("search", "*.*.chat.updated")];
+
 /// Both faces of one bus.
 #[derive(Clone)]
 pub struct Bus {
@@ -170,9 +176,9 @@ pub struct Bus {
 
 impl Bus {
     /// RabbitMQ when `amqp` is given, else in process; the standing event queues are the
-    /// realtime service's.
+    /// realtime service's and the search service's.
     pub fn new(amqp: Option<amqp::AmqpOptions>) -> Self {
-        let standing = [REALTIME_EVENTS];
+        let standing = [REALTIME_EVENTS, SEARCH_EVENTS[0], SEARCH_EVENTS[1]];
         match amqp {
             Some(mut options) => {
                 options.standing_event_queues = standing

@@ -296,6 +296,9 @@ pub trait ChatCacheStore: Send + Sync {
     /// One chat.
     async fn cached_chat(&self, key: SessionKey, chat_id: i64) -> Result<Option<CachedChat>>;
 
+    /// Some chats by id (those cached), in one read.
+    async fn cached_chats(&self, key: SessionKey, chat_ids: &[i64]) -> Result<Vec<CachedChat>>;
+
     /// Messages of a chat, newest first.
     async fn cached_messages(
         &self,
@@ -321,6 +324,15 @@ pub trait ChatCacheStore: Send + Sync {
 
     /// Users by id (those cached).
     async fn cached_users(&self, key: SessionKey, tg_user_ids: &[i64]) -> Result<Vec<CachedUser>>;
+
+    /// A page of every cached message of the account, across its chats, in (chat, id)
+    /// order after `after` (a rebuild of the search index reads the cache this way).
+    async fn cached_messages_page(
+        &self,
+        key: SessionKey,
+        after: Option<(i64, i32)>,
+        limit: u32,
+    ) -> Result<Vec<CachedMessage>>;
 
     /// Forgets everything cached for the account (it was unlinked).
     async fn clear_cache(&self, key: SessionKey) -> Result<()>;

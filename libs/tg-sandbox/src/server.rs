@@ -456,6 +456,45 @@ impl SandboxHandle {
         Ok(id)
     }
 
+    /// Edits a message's text as `by`, exactly as if one of its clients had called
+    /// `messages.editMessage`: every participant's clients get the edit update.
+    ///
+    /// # Errors
+    /// With Telegram's error (e.g. `MESSAGE_AUTHOR_REQUIRED`) when the edit is refused.
+    pub fn edit_message(&self, by: UserId, peer: Peer, id: i32, text: &str) -> anyhow::Result<()> {
+        let mut state = self.core.shared.lock();
+        let now = crate::world::unix_now();
+        let edited = state.world.edit(by, peer, id, text, now).map_err(|e| {
+            let error = RpcError::from(e);
+            anyhow::anyhow!("{} {}", error.code, error.message)
+        })?;
+        let mut call = Call::new(&mut state, 0, 0);
+        crate::rpc::announce_edited(&mut call, by, &edited);
+        let pushes: Vec<Push> = std::mem::take(&mut call.pushes);
+        for push in pushes {
+            state.push(push);
+        }
+        drop(state);
+        self.core.shared.changed();
+        Ok(())
+    }
+
+    /// Deletes messages of `by`'s private chats and basic groups (ids as `by` sees them),
+    /// for everyone when `revoke`, exactly as if one of its clients had called
+    /// `messages.deleteMessages`: each box that lost a copy gets `updateDeleteMessages`.
+    pub fn delete_messages(&self, by: UserId, ids: &[i32], revoke: bool) {
+        let mut state = self.core.shared.lock();
+        let change = state.world.delete_box_messages(by, ids, revoke);
+        let mut call = Call::new(&mut state, 0, 0);
+        crate::rpc::push_box_events(&mut call, &change.events);
+        let pushes: Vec<Push> = std::mem::take(&mut call.pushes);
+        for push in pushes {
+            state.push(push);
+        }
+        drop(state);
+        self.core.shared.changed();
+    }
+
     /// Puts `user` online (for five minutes) or offline, exactly as if one of its
     /// clients had called `account.updateStatus`: the accounts that have it as a
     /// contact get `updateUserStatus`.

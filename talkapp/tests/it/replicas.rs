@@ -27,6 +27,7 @@ pub(crate) struct Replicas {
     processes: HashMap<String, Child>,
     chat_ports: HashMap<String, u16>,
     realtime_port: u16,
+    search_port: u16,
     /// The gateway requests go to.
     pub(crate) gateway_url: String,
     client: reqwest::Client,
@@ -86,6 +87,7 @@ impl Replicas {
             processes: HashMap::new(),
             chat_ports: HashMap::new(),
             realtime_port: free_port(),
+            search_port: free_port(),
             gateway_url: String::new(),
             client: reqwest::Client::new(),
         }
@@ -139,8 +141,21 @@ impl Replicas {
         );
     }
 
+    /// Starts the search service (again on its old port when restarted).
+    pub(crate) fn start_search(&mut self) {
+        let port = self.search_port;
+        self.spawn(
+            "search",
+            "search-service",
+            &[(
+                "TALKAPP_SEARCH_SERVICE__LISTEN".into(),
+                format!("127.0.0.1:{port}"),
+            )],
+        );
+    }
+
     /// Starts the gateway in front of replica `chat`.
-    fn start_gateway(&mut self, chat: &str) {
+    pub(crate) fn start_gateway(&mut self, chat: &str) {
         self.gateway_url = self.start_gateway_named("gateway", chat);
     }
 
@@ -164,13 +179,17 @@ impl Replicas {
                     "TALKAPP_GATEWAY__REALTIME_SERVICE_URL".into(),
                     format!("http://127.0.0.1:{}", self.realtime_port),
                 ),
+                (
+                    "TALKAPP_GATEWAY__SEARCH_SERVICE_URL".into(),
+                    format!("http://127.0.0.1:{}", self.search_port),
+                ),
             ],
         );
         format!("http://127.0.0.1:{port}")
     }
 
     /// SIGKILL: no goodbye, no drain.
-    async fn kill(&mut self, name: &str) {
+    pub(crate) async fn kill(&mut self, name: &str) {
         let mut child = self.processes.remove(name).expect("running");
         child.kill().await.expect("killed");
     }
@@ -260,7 +279,7 @@ impl Replicas {
     }
 
     /// Links the sandbox account of `phone` (no 2FA) for `user`.
-    async fn link(&self, user: &(String, String), phone: &str) -> u64 {
+    pub(crate) async fn link(&self, user: &(String, String), phone: &str) -> u64 {
         let (user_id, token) = user;
         let started: Value = self
             .post(
@@ -287,7 +306,7 @@ impl Replicas {
     }
 
     /// Waits until the account's chat list is cached (its host connected it).
-    async fn wait_for_chats(&self, user: &(String, String), index: u64) {
+    pub(crate) async fn wait_for_chats(&self, user: &(String, String), index: u64) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let chats = self

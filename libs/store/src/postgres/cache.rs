@@ -488,6 +488,23 @@ impl ChatCacheStore for PostgresStore {
         Ok(row.as_ref().map(chat_from_row))
     }
 
+    async fn cached_chats(&self, key: SessionKey, chat_ids: &[i64]) -> Result<Vec<CachedChat>> {
+        if chat_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let rows = client
+            .prepared_query(
+                "SELECT * FROM tg_chats
+                 WHERE user_id = $1 AND session_index = $2 AND chat_id = ANY($3)
+                 ORDER BY chat_id",
+                &[&key.user_id, &index(key)?, &chat_ids],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(rows.iter().map(chat_from_row).collect())
+    }
+
     async fn cached_messages(
         &self,
         key: SessionKey,
@@ -568,6 +585,34 @@ impl ChatCacheStore for PostgresStore {
                    AND message_id = ANY($4)
                  ORDER BY message_id DESC",
                 &[&key.user_id, &index(key)?, &chat_id, &message_ids],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(rows.iter().map(message_from_row).collect())
+    }
+
+    async fn cached_messages_page(
+        &self,
+        key: SessionKey,
+        after: Option<(i64, i32)>,
+        count: u32,
+    ) -> Result<Vec<CachedMessage>> {
+        let client = self.client().await?;
+        let (after_chat, after_message) = after.unzip();
+        let rows = client
+            .prepared_query(
+                "SELECT * FROM tg_messages
+                 WHERE user_id = $1 AND session_index = $2
+                   AND ($3::bigint IS NULL OR (chat_id, message_id) > ($3, $4))
+                 ORDER BY chat_id, message_id
+                 LIMIT $5",
+                &[
+                    &key.user_id,
+                    &index(key)?,
+                    &after_chat,
+                    &after_message,
+                    &limit(count),
+                ],
             )
             .await
             .map_err(map_error)?;

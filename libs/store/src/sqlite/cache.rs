@@ -496,6 +496,25 @@ impl ChatCacheStore for SqliteStore {
         .await
     }
 
+    async fn cached_chats(&self, key: SessionKey, chat_ids: &[i64]) -> Result<Vec<CachedChat>> {
+        if chat_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = json_ids(chat_ids);
+        self.call(move |connection| {
+            query_rows(
+                connection,
+                "SELECT * FROM tg_chats
+                 WHERE user_id = ?1 AND session_index = ?2
+                   AND chat_id IN (SELECT value FROM json_each(?3))
+                 ORDER BY chat_id",
+                params![key.user_id.to_string(), key.session_index, ids],
+                chat_from_row,
+            )
+        })
+        .await
+    }
+
     async fn cached_messages(
         &self,
         key: SessionKey,
@@ -559,12 +578,14 @@ impl ChatCacheStore for SqliteStore {
         self.call(move |connection| {
             query_rows(
                 connection,
-                "SELECT m.* FROM tg_messages m
-                 JOIN (SELECT json_extract(value, '$[0]') AS chat_id,
-                              json_extract(value, '$[1]') AS message_id
-                       FROM json_each(?3)) wanted
-                   ON m.chat_id = wanted.chat_id AND m.message_id = wanted.message_id
-                 WHERE m.user_id = ?1 AND m.session_index = ?2",
+                // CROSS JOIN keeps the wanted pairs outside: each is one primary-key
+                // lookup, instead of the pairs parsed again for every row of the account.
+                "SELECT m.* FROM (SELECT json_extract(value, '$[0]') AS chat_id,
+                                         json_extract(value, '$[1]') AS message_id
+                                  FROM json_each(?3)) wanted
+                 CROSS JOIN tg_messages m
+                 WHERE m.user_id = ?1 AND m.session_index = ?2
+                   AND m.chat_id = wanted.chat_id AND m.message_id = wanted.message_id",
                 params![key.user_id.to_string(), key.session_index, pairs],
                 message_from_row,
             )
@@ -590,6 +611,34 @@ impl ChatCacheStore for SqliteStore {
                    AND message_id IN (SELECT value FROM json_each(?4))
                  ORDER BY message_id DESC",
                 params![key.user_id.to_string(), key.session_index, chat_id, ids],
+                message_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn cached_messages_page(
+        &self,
+        key: SessionKey,
+        after: Option<(i64, i32)>,
+        count: u32,
+    ) -> Result<Vec<CachedMessage>> {
+        self.call(move |connection| {
+            let (after_chat, after_message) = after.unzip();
+            query_rows(
+                connection,
+                "SELECT * FROM tg_messages
+                 WHERE user_id = ?1 AND session_index = ?2
+                   AND (?3 IS NULL OR (chat_id, message_id) > (?3, ?4))
+                 ORDER BY chat_id, message_id
+                 LIMIT ?5",
+                params![
+                    key.user_id.to_string(),
+                    key.session_index,
+                    after_chat,
+                    after_message,
+                    limit(count),
+                ],
                 message_from_row,
             )
         })

@@ -1431,6 +1431,77 @@ pub(crate) async fn deletions_without_a_chat_spare_channels_and_move_the_top(
     );
 }
 
+pub(crate) async fn an_accounts_cached_messages_are_read_in_pages_and_its_chats_by_id(
+    store: Arc<dyn Store>,
+) {
+    let key = session_key();
+    let other = session_key();
+    let chats = [-1_000_000_000_077_i64, -55, 42];
+    let mut messages = Vec::new();
+    for chat in chats {
+        for id in [3, 1, 2] {
+            messages.push(cached_message(chat, id, 1_000 + i64::from(id), false));
+        }
+    }
+    store
+        .upsert_messages(key, &messages, false)
+        .await
+        .expect("upsert");
+    store
+        .upsert_messages(other, &[cached_message(7, 1, 1, false)], false)
+        .await
+        .expect("another account's");
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .cached_messages_page(key, after, 4)
+            .await
+            .expect("page");
+        assert!(page.len() <= 4);
+        let Some(last) = page.last() else { break };
+        after = Some((last.chat_id, last.message_id));
+        seen.extend(page.iter().map(|m| (m.chat_id, m.message_id)));
+    }
+    let mut expected: Vec<(i64, i32)> = chats
+        .iter()
+        .flat_map(|chat| [1, 2, 3].map(|id| (*chat, id)))
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(seen, expected, "every message once, in (chat, id) order");
+    assert!(
+        store
+            .cached_messages_page(key, Some((42, 3)), 10)
+            .await
+            .expect("past the end")
+            .is_empty()
+    );
+    let first = store
+        .cached_messages_page(key, None, 1)
+        .await
+        .expect("first");
+    assert_eq!(first[0].text, "message 1", "the whole record comes back");
+
+    let chats = store
+        .cached_chats(key, &[42, -55, 999, -1_000_000_000_077])
+        .await
+        .expect("chats by id");
+    let ids: Vec<i64> = chats.iter().map(|chat| chat.profile.chat_id).collect();
+    assert_eq!(
+        ids,
+        vec![-1_000_000_000_077, -55, 42],
+        "those cached, by id"
+    );
+    assert!(
+        store
+            .cached_chats(other, &[42, -55])
+            .await
+            .expect("another account's")
+            .is_empty()
+    );
+}
+
 pub(crate) async fn the_history_floor_only_moves_down_and_completeness_sticks(
     store: Arc<dyn Store>,
 ) {

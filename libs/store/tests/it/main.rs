@@ -90,6 +90,7 @@ conformance_tests! {
         history_pages_by_id_and_the_date_filter_is_exact_at_its_edges,
         deletions_without_a_chat_spare_channels_and_move_the_top,
         the_history_floor_only_moves_down_and_completeness_sticks,
+        an_accounts_cached_messages_are_read_in_pages_and_its_chats_by_id,
         users_are_upserted_keeping_a_known_phone_and_caches_clear,
         a_repeated_idempotency_key_returns_the_first_job,
         concurrent_creates_with_one_idempotency_key_make_one_job,

@@ -375,3 +375,8 @@ pub(crate) fn push_box_events(call: &mut Call, events: &[crate::world::BoxEvent]
 pub(crate) fn announce_sent(call: &mut Call, actor: UserId, sent: &crate::world::Sent) {
     messages::announce(call, actor, sent, None, false);
 }
+
+/// Tells every participant's clients about an edit, as `messages.editMessage` does.
+pub(crate) fn announce_edited(call: &mut Call, actor: UserId, edited: &crate::world::Sent) {
+    messages::announce(call, actor, edited, None, true);
+}

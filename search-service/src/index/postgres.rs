@@ -1,0 +1,423 @@
+//! The index in PostgreSQL (split mode): tables in the main database under search-service's
+//! own migration table, the scoped terms as a GIN-indexed `tsvector` built from the terms
+//! as they are (`array_to_tsvector`: PostgreSQL's parser and dictionaries never see them),
+//! searched with prefix `tsquery`s.
+//!
+//! Several search-service replicas share it: queries run on any of them, and the event
+//! queue's single active consumer is the one writer of events.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use talkapp_store::SessionKey;
+use tokio_postgres::NoTls;
+use tokio_postgres::types::ToSql;
+
+use super::{
+    IndexChange, IndexError, IndexedChat, MessageQuery, MessageRef, Result, SearchIndex, scope_of,
+    scoped_term,
+};
+
+/// Versioned migrations of the index's own tables, applied in order, each once.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "search_index",
+    include_str!("../../migrations/postgres/0001_search_index.sql"),
+)];
+
+/// Advisory-lock key serialising the index's migrations when replicas start together.
+const MIGRATION_LOCK_KEY: i64 = 0x7365_6172_6368_0001;
+
+/// The PostgreSQL implementation of [`SearchIndex`].
+#[derive(Clone)]
+pub struct PostgresIndex {
+    pool: Pool,
+}
+
+fn failed(error: tokio_postgres::Error) -> IndexError {
+    match error.as_db_error() {
+        Some(db_error) => IndexError::Internal(db_error.to_string()),
+        None => IndexError::Unavailable(error.to_string()),
+    }
+}
+
+/// The prefix `tsquery` of `terms` for the account with `scope`: each term a quoted
+/// lexeme with `:*`, all required (`&`). Terms are folded words (letters and digits), and
+/// quotes and backslashes are dropped anyway, so nothing a user typed is syntax.
+fn tsquery(scope: &str, terms: &[String]) -> String {
+    terms
+        .iter()
+        .map(|term| {
+            let lexeme: String = scoped_term(scope, term)
+                .chars()
+                .filter(|c| !matches!(c, '\'' | '\\'))
+                .collect();
+            format!("'{lexeme}':*")
+        })
+        .collect::<Vec<_>>()
+        .join(" & ")
+}
+
+impl PostgresIndex {
+    /// Connects to `url` with up to `max_connections` pooled connections and migrates;
+    /// while the database is unreachable it keeps trying for `startup`.
+    pub async fn connect(
+        url: &str,
+        max_connections: usize,
+        timeout: Duration,
+        startup: Duration,
+    ) -> Result<Self> {
+        let pg_config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|error| IndexError::Internal(format!("database.url: {error}")))?;
+        let manager = Manager::from_config(
+            pg_config,
+            NoTls,
+            // Fast recycling skips a round trip per checkout; a broken connection is
+            // detected by its failing query and dropped.
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max_connections.max(1))
+            .runtime(Runtime::Tokio1)
+            // Bounded waits: a search fails as unavailable instead of hanging.
+            .wait_timeout(Some(timeout))
+            .create_timeout(Some(timeout))
+            .recycle_timeout(Some(timeout))
+            .build()
+            .map_err(|error| IndexError::Internal(error.to_string()))?;
+        let index = Self { pool };
+        let deadline = std::time::Instant::now() + startup;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match index.migrate().await {
+                Err(IndexError::Unavailable(cause)) if std::time::Instant::now() < deadline => {
+                    tracing::warn!(%cause, "search index database not reachable yet");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                result => return result.map(|()| index),
+            }
+        }
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool
+            .get()
+            .await
+            .map_err(|error| IndexError::Unavailable(error.to_string()))
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.map_err(failed)?;
+        transaction
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
+            .await
+            .map_err(failed)?;
+        transaction
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS search_schema_migrations (
+                     version    bigint PRIMARY KEY,
+                     name       text NOT NULL,
+                     applied_at timestamptz NOT NULL DEFAULT now()
+                 )",
+            )
+            .await
+            .map_err(failed)?;
+        let applied: Vec<i64> = transaction
+            .query("SELECT version FROM search_schema_migrations", &[])
+            .await
+            .map_err(failed)?
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        for (version, name, sql) in MIGRATIONS {
+            if applied.contains(version) {
+                continue;
+            }
+            tracing::info!(version, name, "applying search index migration");
+            transaction.batch_execute(sql).await.map_err(failed)?;
+            transaction
+                .execute(
+                    "INSERT INTO search_schema_migrations (version, name) VALUES ($1, $2)",
+                    &[version, name],
+                )
+                .await
+                .map_err(failed)?;
+        }
+        transaction.commit().await.map_err(failed)
+    }
+}
+
+fn session_index(key: SessionKey) -> i32 {
+    i32::try_from(key.session_index).unwrap_or(i32::MAX)
+}
+
+async fn query_rows(
+    client: &deadpool_postgres::Object,
+    sql: &str,
+    parameters: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<tokio_postgres::Row>> {
+    let statement = client.prepare_cached(sql).await.map_err(failed)?;
+    client.query(&statement, parameters).await.map_err(failed)
+}
+
+#[async_trait]
+impl SearchIndex for PostgresIndex {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn apply(&self, changes: &[IndexChange]) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.map_err(failed)?;
+        for change in changes {
+            match change {
+                IndexChange::UpsertMessage(message) => {
+                    let scope = scope_of(message.key);
+                    let terms: Vec<String> = message
+                        .terms
+                        .iter()
+                        .map(|term| scoped_term(&scope, term))
+                        .collect();
+                    let statement = transaction
+                        .prepare_cached(
+                            "INSERT INTO search_messages (user_id, session_index, chat_id,
+                                 message_id, date, sender_id, kinds, terms)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, array_to_tsvector($8::text[]))
+                             ON CONFLICT (user_id, session_index, chat_id, message_id) DO UPDATE
+                             SET date = excluded.date, sender_id = excluded.sender_id,
+                                 kinds = excluded.kinds, terms = excluded.terms",
+                        )
+                        .await
+                        .map_err(failed)?;
+                    transaction
+                        .execute(
+                            &statement,
+                            &[
+                                &message.key.user_id,
+                                &session_index(message.key),
+                                &message.chat_id,
+                                &message.message_id,
+                                &message.date,
+                                &message.sender_id,
+                                &message.kinds,
+                                &terms,
+                            ],
+                        )
+                        .await
+                        .map_err(failed)?;
+                }
+                IndexChange::DeleteMessages {
+                    key,
+                    chat_id,
+                    message_ids,
+                } => {
+                    let statement = transaction
+                        .prepare_cached(
+                            "DELETE FROM search_messages
+                             WHERE user_id = $1 AND session_index = $2
+                               AND message_id = ANY($3)
+                               AND (($4::bigint IS NULL AND chat_id > -1000000000000)
+                                    OR chat_id = $4)",
+                        )
+                        .await
+                        .map_err(failed)?;
+                    transaction
+                        .execute(
+                            &statement,
+                            &[&key.user_id, &session_index(*key), message_ids, chat_id],
+                        )
+                        .await
+                        .map_err(failed)?;
+                }
+                IndexChange::UpsertChat(chat) => {
+                    let statement = transaction
+                        .prepare_cached(
+                            "INSERT INTO search_chats (user_id, session_index, chat_id, kind,
+                                 title, username, phone, top_date)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                             ON CONFLICT (user_id, session_index, chat_id) DO UPDATE SET
+                                 kind = excluded.kind, title = excluded.title,
+                                 username = excluded.username,
+                                 phone = CASE WHEN excluded.phone = '' THEN search_chats.phone
+                                              ELSE excluded.phone END,
+                                 top_date = GREATEST(search_chats.top_date, excluded.top_date)",
+                        )
+                        .await
+                        .map_err(failed)?;
+                    transaction
+                        .execute(
+                            &statement,
+                            &[
+                                &chat.key.user_id,
+                                &session_index(chat.key),
+                                &chat.chat_id,
+                                &chat.kind,
+                                &chat.title,
+                                &chat.username,
+                                &chat.phone,
+                                &chat.top_date,
+                            ],
+                        )
+                        .await
+                        .map_err(failed)?;
+                }
+            }
+        }
+        transaction.commit().await.map_err(failed)
+    }
+
+    async fn search_messages(
+        &self,
+        key: SessionKey,
+        query: &MessageQuery,
+    ) -> Result<Vec<MessageRef>> {
+        let client = self.client().await?;
+        let (before_date, before_chat, before_message) = match query.before {
+            Some((date, chat, message)) => (Some(date), Some(chat), Some(message)),
+            None => (None, None, None),
+        };
+        let text_query = (!query.terms.is_empty()).then(|| tsquery(&scope_of(key), &query.terms));
+        let limit = i64::from(query.limit.clamp(1, 1000));
+        let rows = query_rows(
+            &client,
+            "SELECT chat_id, message_id, date FROM search_messages
+             WHERE user_id = $1 AND session_index = $2
+               AND ($3::text IS NULL OR terms @@ $3::tsquery)
+               AND ($4::bigint IS NULL OR chat_id = $4)
+               AND ($5::bigint IS NULL OR date >= $5) AND ($6::bigint IS NULL OR date <= $6)
+               AND ($7::bigint IS NULL OR sender_id = $7)
+               AND ($8::int IS NULL OR (kinds & $8) <> 0)
+               AND ($9::bigint IS NULL OR (date, chat_id, message_id) < ($9, $10, $11))
+             ORDER BY date DESC, chat_id DESC, message_id DESC
+             LIMIT $12",
+            &[
+                &key.user_id,
+                &session_index(key),
+                &text_query,
+                &query.chat_id,
+                &query.from_date,
+                &query.to_date,
+                &query.sender_id,
+                &query.kinds,
+                &before_date,
+                &before_chat,
+                &before_message,
+                &limit,
+            ],
+        )
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| MessageRef {
+                chat_id: row.get(0),
+                message_id: row.get(1),
+                date: row.get(2),
+            })
+            .collect())
+    }
+
+    async fn chats(&self, key: SessionKey, limit: u32) -> Result<Vec<IndexedChat>> {
+        let client = self.client().await?;
+        let rows = query_rows(
+            &client,
+            "SELECT chat_id, kind, title, username, phone, top_date FROM search_chats
+             WHERE user_id = $1 AND session_index = $2
+             ORDER BY top_date DESC, chat_id DESC LIMIT $3",
+            &[&key.user_id, &session_index(key), &i64::from(limit)],
+        )
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| IndexedChat {
+                key,
+                chat_id: row.get(0),
+                kind: row.get(1),
+                title: row.get(2),
+                username: row.get(3),
+                phone: row.get(4),
+                top_date: row.get(5),
+            })
+            .collect())
+    }
+
+    async fn forget_account(&self, key: SessionKey) -> Result<()> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.map_err(failed)?;
+        for sql in [
+            "DELETE FROM search_messages WHERE user_id = $1 AND session_index = $2",
+            "DELETE FROM search_chats WHERE user_id = $1 AND session_index = $2",
+            "DELETE FROM search_accounts WHERE user_id = $1 AND session_index = $2",
+        ] {
+            transaction
+                .execute(sql, &[&key.user_id, &session_index(key)])
+                .await
+                .map_err(failed)?;
+        }
+        transaction.commit().await.map_err(failed)
+    }
+
+    async fn mark_built(&self, key: SessionKey) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO search_accounts (user_id, session_index, built_at)
+                 VALUES ($1, $2, now())
+                 ON CONFLICT (user_id, session_index) DO UPDATE SET built_at = now()",
+                &[&key.user_id, &session_index(key)],
+            )
+            .await
+            .map(drop)
+            .map_err(failed)
+    }
+
+    async fn built_accounts(&self) -> Result<Vec<SessionKey>> {
+        let client = self.client().await?;
+        let rows = query_rows(
+            &client,
+            "SELECT user_id, session_index FROM search_accounts",
+            &[],
+        )
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| SessionKey {
+                user_id: row.get(0),
+                session_index: u32::try_from(row.get::<_, i32>(1)).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    async fn message_count(&self, key: SessionKey) -> Result<u64> {
+        let client = self.client().await?;
+        let rows = query_rows(
+            &client,
+            "SELECT COUNT(*) FROM search_messages WHERE user_id = $1 AND session_index = $2",
+            &[&key.user_id, &session_index(key)],
+        )
+        .await?;
+        let count: i64 = rows.first().map_or(0, |row| row.get(0));
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn size_on_disk(&self) -> Result<u64> {
+        let client = self.client().await?;
+        let rows = query_rows(
+            &client,
+            "SELECT COALESCE(SUM(pg_total_relation_size(name::regclass)), 0)::bigint
+             FROM unnest(ARRAY['search_messages', 'search_chats', 'search_accounts']) AS name",
+            &[],
+        )
+        .await?;
+        let bytes: i64 = rows.first().map_or(0, |row| row.get(0));
+        Ok(u64::try_from(bytes).unwrap_or(0))
+    }
+}

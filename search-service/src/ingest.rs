@@ -1,0 +1,204 @@
+//! Following the accounts' update events: `message.new`, `message.edited`,
+//! `message.deleted` and `chat.updated` from the search queue on the bus (the same events
+//! the WebSocket gets), applied to the index in batches. An event is acknowledged only
+//! once the index holds it, so nothing is lost while the index is away: the bus keeps it,
+//! and the queue holds events while search-service is down.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt as _;
+use prost::Message as _;
+use talkapp_bus::{Delivery, EventBus, SEARCH_EVENTS};
+use talkapp_proto::chat::v1 as chat;
+use talkapp_proto::realtime::v1 as realtime;
+use talkapp_store::{SessionKey, Store};
+use tokio_util::sync::CancellationToken;
+
+use crate::index::{IndexChange, IndexedChat, IndexedMessage, SearchIndex, kind};
+use crate::normalize;
+
+/// Events held unacknowledged at once (and the largest batch written together).
+const PREFETCH: u16 = 256;
+
+fn unix_seconds(rfc3339: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .ok()
+        .map(|at| at.timestamp())
+}
+
+/// The index record of a message as events carry it.
+pub fn indexed_message(key: SessionKey, message: &chat::Message) -> Option<IndexedMessage> {
+    let chat_id = message.chat_id.parse().ok()?;
+    let media = message.media.as_ref();
+    let mut text = message.text.clone();
+    if let Some(media) = media {
+        for extra in [&media.file_name, &media.title, &media.performer] {
+            if !extra.is_empty() {
+                text.push(' ');
+                text.push_str(extra);
+            }
+        }
+    }
+    Some(IndexedMessage {
+        key,
+        chat_id,
+        message_id: message.id,
+        date: unix_seconds(&message.date)?,
+        sender_id: message
+            .sender
+            .as_ref()
+            .and_then(|sender| sender.id.parse().ok()),
+        kinds: kind::of_message(
+            &message.text,
+            media.map(|media| media.kind.as_str()),
+            message.entities.iter().map(|entity| entity.kind.as_str()),
+        ),
+        terms: normalize::terms(&text),
+    })
+}
+
+/// What one event changes in the index (nothing for the kinds search does not follow).
+async fn changes_of(store: &dyn Store, event: &realtime::Event) -> Vec<IndexChange> {
+    let Ok(user_id) = uuid::Uuid::parse_str(&event.user_id) else {
+        return Vec::new();
+    };
+    let key = SessionKey {
+        user_id,
+        session_index: event.session_index,
+    };
+    match (event.r#type.as_str(), &event.payload) {
+        ("message.new" | "message.edited", Some(realtime::event::Payload::Message(message))) => {
+            indexed_message(key, message)
+                .map(IndexChange::UpsertMessage)
+                .into_iter()
+                .collect()
+        }
+        ("message.deleted", Some(realtime::event::Payload::Deleted(deleted))) => {
+            vec![IndexChange::DeleteMessages {
+                key,
+                chat_id: deleted.chat_id.parse().ok(),
+                message_ids: deleted.message_ids.clone(),
+            }]
+        }
+        ("chat.updated", Some(realtime::event::Payload::Chat(chat))) => {
+            let Ok(chat_id) = chat.chat_id.parse::<i64>() else {
+                return Vec::new();
+            };
+            // A private chat's id is the other person's: their phone, when cached.
+            let phone = if chat_id > 0 {
+                store
+                    .cached_users(key, &[chat_id])
+                    .await
+                    .ok()
+                    .and_then(|users| users.into_iter().next())
+                    .map(|user| user.phone)
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
+            vec![IndexChange::UpsertChat(IndexedChat {
+                key,
+                chat_id,
+                kind: chat.kind.clone(),
+                title: chat.title.clone(),
+                username: chat.username.clone(),
+                phone,
+                top_date: unix_seconds(&chat.last_activity).unwrap_or(0),
+            })]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Consumes the search queue until `stop` fires.
+pub async fn run(
+    bus: Arc<dyn EventBus>,
+    index: Arc<dyn SearchIndex>,
+    store: Arc<dyn Store>,
+    stop: CancellationToken,
+) {
+    let (name, pattern) = SEARCH_EVENTS[0];
+    let mut failures: u32 = 0;
+    while !stop.is_cancelled() {
+        let mut subscription = match bus.consume_events(name, pattern, PREFETCH).await {
+            Ok(subscription) => {
+                failures = 0;
+                subscription
+            }
+            Err(error) => {
+                if failures == 0 {
+                    tracing::warn!(%error, "cannot consume search events; retrying");
+                }
+                failures += 1;
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_millis(200 << failures.min(5))) => {}
+                }
+                continue;
+            }
+        };
+        loop {
+            let first = tokio::select! {
+                () = stop.cancelled() => return,
+                delivery = subscription.next() => delivery,
+            };
+            let Some(first) = first else {
+                tracing::info!("search event consumer ended; subscribing again");
+                break;
+            };
+            // Whatever else is already here joins the batch: one transaction for all.
+            let mut batch = vec![first];
+            while batch.len() < usize::from(PREFETCH) {
+                match subscription.next().now_or_never() {
+                    Some(Some(delivery)) => batch.push(delivery),
+                    _ => break,
+                }
+            }
+            if !apply_batch(&batch, index.as_ref(), store.as_ref(), &stop).await {
+                return;
+            }
+            for delivery in batch {
+                if let Err(error) = delivery.ack().await {
+                    tracing::debug!(%error, "event acknowledgement lost; it will come again");
+                }
+            }
+        }
+    }
+}
+
+/// Applies a batch's changes, retrying while the index is away; false when stopping.
+async fn apply_batch(
+    batch: &[Delivery],
+    index: &dyn SearchIndex,
+    store: &dyn Store,
+    stop: &CancellationToken,
+) -> bool {
+    let mut changes = Vec::new();
+    for delivery in batch {
+        match realtime::Event::decode(delivery.body.as_slice()) {
+            Ok(event) => changes.extend(changes_of(store, &event).await),
+            Err(error) => tracing::error!(%error, "unreadable event skipped"),
+        }
+    }
+    let mut failures: u32 = 0;
+    loop {
+        match index.apply(&changes).await {
+            Ok(()) => {
+                metrics::counter!("talkapp_search_indexed_changes_total")
+                    .increment(u64::try_from(changes.len()).unwrap_or(0));
+                return true;
+            }
+            Err(error) => {
+                failures += 1;
+                if failures == 1 || failures.is_multiple_of(20) {
+                    tracing::warn!(%error, failures, "search index unavailable; holding the events");
+                }
+                tokio::select! {
+                    () = stop.cancelled() => return false,
+                    () = tokio::time::sleep(Duration::from_millis(100 << failures.min(4))) => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! The behaviour every [`SearchIndex`] backend must have, written once and run on each
+//! (`index_conformance_tests!` in `main.rs`), each run on fresh databases.
+
+use std::sync::Arc;
+
+use talkapp_search_service::index::{
+    IndexChange, IndexedChat, IndexedMessage, MessageQuery, MessageRef, SearchIndex, kind,
+};
+use talkapp_search_service::normalize;
+use talkapp_store::SessionKey;
+use uuid::Uuid;
+
+use crate::helpers::TestPlace;
+
+fn account() -> SessionKey {
+    SessionKey {
+        user_id: Uuid::new_v4(),
+        session_index: 1,
+    }
+}
+
+fn message(
+    key: SessionKey,
+    chat_id: i64,
+    message_id: i32,
+    date: i64,
+    text: &str,
+) -> IndexedMessage {
+    IndexedMessage {
+        key,
+        chat_id,
+        message_id,
+        date,
+        sender_id: Some(100 + i64::from(message_id % 3)),
+        kinds: kind::of_message(text, None, []),
+        terms: normalize::terms(text),
+    }
+}
+
+fn upsert(messages: Vec<IndexedMessage>) -> Vec<IndexChange> {
+    messages
+        .into_iter()
+        .map(IndexChange::UpsertMessage)
+        .collect()
+}
+
+fn query(text: &str) -> MessageQuery {
+    MessageQuery {
+        terms: normalize::query_terms(text),
+        limit: 50,
+        ..MessageQuery::default()
+    }
+}
+
+fn ids(found: &[MessageRef]) -> Vec<i32> {
+    found.iter().map(|found| found.message_id).collect()
+}
+
+pub(crate) async fn word_prefixes_find_messages_of_that_account_only(place: Arc<TestPlace>) {
+    let index = place.open_index().await;
+    let (alice, bob) = (account(), account());
+    index
+        .apply(&upsert(vec![
+            message(alice, 5, 1, 100, "Salomlar, dunyo!"),
+            message(alice, 5, 2, 200, "Ассалому алайкум, салом"),
+            message(alice, 6, 3, 300, "nothing here"),
+            message(bob, 5, 1, 100, "salom from bob"),
+        ]))
+        .await
+        .expect("indexed");
+
+    let found = index
+        .search_messages(alice, &query("salom"))
+        .await
+        .expect("search");
+    assert_eq!(
+        ids(&found),
+        vec![2, 1],
+        "newest first, Latin finds Cyrillic"
+    );
+    assert_eq!(
+        ids(&index
+            .search_messages(alice, &query("SALOM dun"))
+            .await
+            .expect("search")),
+        vec![1],
+        "every term must match"
+    );
+    assert!(
+        index
+            .search_messages(alice, &query("alom"))
+            .await
+            .expect("search")
+            .is_empty(),
+        "a prefix of a word, not any substring"
+    );
+    assert_eq!(
+        ids(&index
+            .search_messages(bob, &query("salom"))
+            .await
+            .expect("search")),
+        vec![1]
+    );
+    let other = SessionKey {
+        session_index: 2,
+        ..alice
+    };
+    assert!(
+        index
+            .search_messages(other, &query("salom"))
+            .await
+            .expect("search")
+            .is_empty(),
+        "another account of the same user has its own index"
+    );
+    assert_eq!(index.message_count(alice).await.expect("count"), 3);
+}
+
+pub(crate) async fn an_edit_replaces_the_terms_and_a_deletion_removes_them(place: Arc<TestPlace>) {
+    let index = place.open_index().await;
+    let key = account();
+    index
+        .apply(&upsert(vec![
+            message(key, 5, 1, 100, "first draft"),
+            message(key, -1_000_000_000_123, 1, 100, "channel post draft"),
+        ]))
+        .await
+        .expect("indexed");
+    index
+        .apply(&upsert(vec![message(key, 5, 1, 100, "final version")]))
+        .await
+        .expect("edited");
+    assert_eq!(
+        ids(&index
+            .search_messages(key, &query("draft"))
+            .await
+            .expect("search")),
+        vec![1],
+        "only the channel post still says draft"
+    );
+    assert_eq!(
+        ids(&index
+            .search_messages(key, &query("final"))
+            .await
+            .expect("search")),
+        vec![1]
+    );
+    // Without a chat: private chats and basic groups only; the channel's id 1 stays.
+    index
+        .apply(&[IndexChange::DeleteMessages {
+            key,
+            chat_id: None,
+            message_ids: vec![1],
+        }])
+        .await
+        .expect("deleted");
+    assert!(
+        index
+            .search_messages(key, &query("final"))
+            .await
+            .expect("search")
+            .is_empty()
+    );
+    assert_eq!(
+        ids(&index
+            .search_messages(key, &query("draft"))
+            .await
+            .expect("search")),
+        vec![1]
+    );
+    index
+        .apply(&[IndexChange::DeleteMessages {
+            key,
+            chat_id: Some(-1_000_000_000_123),
+            message_ids: vec![1, 99],
+        }])
+        .await
+        .expect("deleted in the channel");
+    assert_eq!(index.message_count(key).await.expect("count"), 0);
+}
+
+pub(crate) async fn filters_are_exact_at_their_edges_and_pages_follow_the_order(
+    place: Arc<TestPlace>,
+) {
+    let index = place.open_index().await;
+    let key = account();
+    let mut messages: Vec<IndexedMessage> = (1..=10)
+        .map(|id| {
+            message(
+                key,
+                if id % 2 == 0 { 7 } else { 8 },
+                id,
+                1_000 + i64::from(id) * 10,
+                "hisobot",
+            )
+        })
+        .collect();
+    messages[0].kinds = kind::PHOTO | kind::LINK;
+    // Two messages at the same second: the order is then by chat, then id.
+    messages.push(message(key, 9, 11, 1_100, "hisobot"));
+    index.apply(&upsert(messages)).await.expect("indexed");
+
+    let with = |change: fn(&mut MessageQuery)| {
+        let mut query = query("hisobot");
+        change(&mut query);
+        query
+    };
+    let all = index
+        .search_messages(key, &query("hisobot"))
+        .await
+        .expect("all");
+    assert_eq!(ids(&all), vec![11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+    let dated = index
+        .search_messages(
+            key,
+            &with(|query| {
+                query.from_date = Some(1_030);
+                query.to_date = Some(1_060);
+            }),
+        )
+        .await
+        .expect("dated");
+    assert_eq!(ids(&dated), vec![6, 5, 4, 3], "from and to are inclusive");
+    let in_chat = index
+        .search_messages(key, &with(|query| query.chat_id = Some(7)))
+        .await
+        .expect("chat");
+    assert_eq!(ids(&in_chat), vec![10, 8, 6, 4, 2]);
+    let by_sender = index
+        .search_messages(key, &with(|query| query.sender_id = Some(100)))
+        .await
+        .expect("sender");
+    assert_eq!(ids(&by_sender), vec![9, 6, 3]);
+    let links = index
+        .search_messages(key, &with(|query| query.kinds = Some(kind::LINK)))
+        .await
+        .expect("kind");
+    assert_eq!(ids(&links), vec![1]);
+    let no_text = index
+        .search_messages(
+            key,
+            &MessageQuery {
+                chat_id: Some(9),
+                limit: 10,
+                ..MessageQuery::default()
+            },
+        )
+        .await
+        .expect("filters alone");
+    assert_eq!(ids(&no_text), vec![11]);
+
+    let mut pages = Vec::new();
+    let mut before = None;
+    loop {
+        let page = index
+            .search_messages(
+                key,
+                &MessageQuery {
+                    before,
+                    limit: 3,
+                    ..query("hisobot")
+                },
+            )
+            .await
+            .expect("page");
+        let Some(last) = page.last() else { break };
+        before = Some((last.date, last.chat_id, last.message_id));
+        pages.extend(ids(&page));
+    }
+    assert_eq!(pages, ids(&all), "pages neither repeat nor skip");
+}
+
+pub(crate) async fn chats_keep_a_known_phone_and_accounts_are_forgotten_whole(
+    place: Arc<TestPlace>,
+) {
+    let index = place.open_index().await;
+    let key = account();
+    let chat = |title: &str, phone: &str, top_date: i64| IndexedChat {
+        key,
+        chat_id: 42,
+        kind: "private".into(),
+        title: title.into(),
+        username: "ali_v".into(),
+        phone: phone.into(),
+        top_date,
+    };
+    index
+        .apply(&[IndexChange::UpsertChat(chat("Ali", "998901112233", 50))])
+        .await
+        .expect("chat");
+    index
+        .apply(&[
+            IndexChange::UpsertChat(chat("Ali Valiyev", "", 40)),
+            IndexChange::UpsertMessage(message(key, 42, 1, 1, "salom")),
+        ])
+        .await
+        .expect("renamed");
+    let chats = index.chats(key, 10).await.expect("chats");
+    assert_eq!(chats.len(), 1);
+    assert_eq!(chats[0].title, "Ali Valiyev");
+    assert_eq!(
+        chats[0].phone, "998901112233",
+        "an unknown phone keeps the known one"
+    );
+    assert_eq!(chats[0].top_date, 50, "activity only moves forward");
+
+    assert!(index.built_accounts().await.expect("built").is_empty());
+    index.mark_built(key).await.expect("built");
+    assert_eq!(index.built_accounts().await.expect("built"), vec![key]);
+    assert!(index.size_on_disk().await.expect("size") > 0);
+
+    index.forget_account(key).await.expect("forgotten");
+    assert!(index.chats(key, 10).await.expect("chats").is_empty());
+    assert_eq!(index.message_count(key).await.expect("count"), 0);
+    assert!(index.built_accounts().await.expect("built").is_empty());
+}
+
+pub(crate) async fn reopening_keeps_the_schema_and_the_data(place: Arc<TestPlace>) {
+    let key = account();
+    {
+        let index = place.open_index().await;
+        index
+            .apply(&upsert(vec![message(key, 1, 1, 1, "kept across restarts")]))
+            .await
+            .expect("indexed");
+    }
+    let again: Arc<dyn SearchIndex> = place.open_index().await;
+    assert_eq!(
+        ids(&again
+            .search_messages(key, &query("restarts"))
+            .await
+            .expect("search")),
+        vec![1]
+    );
+}
+
+pub(crate) async fn search_syntax_in_terms_is_never_an_error(place: Arc<TestPlace>) {
+    let index = place.open_index().await;
+    let key = account();
+    index
+        .apply(&upsert(vec![message(
+            key,
+            1,
+            1,
+            1,
+            "or near and not salom",
+        )]))
+        .await
+        .expect("indexed");
+    for text in [
+        "\"salom",
+        "salom*",
+        "NEAR(salom or)",
+        "salom OR near",
+        "terms: salom",
+        "(salom",
+        "'; DROP TABLE search_messages; --",
+        "salom AND NOT",
+        "^salom",
+        "-salom",
+        "salom\\",
+        "'salom':*",
+    ] {
+        let found = index
+            .search_messages(
+                key,
+                &MessageQuery {
+                    terms: normalize::query_terms(text),
+                    limit: 10,
+                    ..MessageQuery::default()
+                },
+            )
+            .await;
+        assert!(found.is_ok(), "{text:?}: {found:?}");
+    }
+    assert_eq!(
+        ids(&index
+            .search_messages(key, &query("NEAR(salom"))
+            .await
+            .expect("search")),
+        vec![1],
+        "the words are found as words"
+    );
+}

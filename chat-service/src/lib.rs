@@ -238,6 +238,11 @@ impl Application {
         self.host.port()
     }
 
+    /// Its gRPC routes, for a gateway in the same process (the embedded default).
+    pub fn routes(&self) -> talkapp_proto::tonic::service::Routes {
+        self.host.routes()
+    }
+
     /// The hosted accounts.
     pub fn sessions(&self) -> Arc<SessionHost> {
         Arc::clone(&self.sessions)

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use talkapp_common::grpc::TraceContextInterceptor;
+use talkapp_common::grpc::{InProcess, TraceContextInterceptor, Transport};
 use talkapp_common::probe::ProbeOutcome;
 use talkapp_proto::chat::v1 as chat;
 use talkapp_proto::chat::v1::chat_service_client::ChatServiceClient;
@@ -34,6 +34,22 @@ pub struct ServiceEndpoints {
     pub search: String,
     /// The realtime service.
     pub realtime: String,
+    /// The services' routers in this process (the embedded default): calls go to them
+    /// directly instead of through the addresses above, which still serve health.
+    pub in_process: Option<InProcessServices>,
+}
+
+/// The services' gRPC routers, when they run in the gateway's process.
+#[derive(Debug, Clone)]
+pub struct InProcessServices {
+    /// The chat service.
+    pub chat: InProcess,
+    /// The media service.
+    pub media: InProcess,
+    /// The search service.
+    pub search: InProcess,
+    /// The realtime service.
+    pub realtime: InProcess,
 }
 
 impl ServiceEndpoints {
@@ -44,6 +60,7 @@ impl ServiceEndpoints {
             media: config.media_service_url.clone(),
             search: config.search_service_url.clone(),
             realtime: config.realtime_service_url.clone(),
+            in_process: None,
         }
     }
 }
@@ -56,12 +73,12 @@ struct HealthTarget {
 
 /// Connections to every service (opened lazily, re-established after a service restart).
 pub struct ServiceClients {
-    chat: ChatServiceClient<InterceptedService<Channel, TraceContextInterceptor>>,
-    realtime: RealtimeServiceClient<InterceptedService<Channel, TraceContextInterceptor>>,
-    media: MediaServiceClient<InterceptedService<Channel, TraceContextInterceptor>>,
+    chat: ChatServiceClient<InterceptedService<Transport, TraceContextInterceptor>>,
+    realtime: RealtimeServiceClient<InterceptedService<Transport, TraceContextInterceptor>>,
+    media: MediaServiceClient<InterceptedService<Transport, TraceContextInterceptor>>,
     /// Bounds the media calls that are not streams of file bytes.
     call_timeout: Duration,
-    search: SearchServiceClient<InterceptedService<Channel, TraceContextInterceptor>>,
+    search: SearchServiceClient<InterceptedService<Transport, TraceContextInterceptor>>,
     health: Vec<HealthTarget>,
 }
 
@@ -102,6 +119,14 @@ impl ServiceClients {
             .http2_keep_alive_interval(Duration::from_secs(30))
             .connect_lazy();
         let search_channel = lazy_channel(&endpoints.search, call_timeout)?;
+        let in_process = endpoints.in_process.as_ref();
+        // In process, a call is bounded as its channel would bound it.
+        let transport = |channel: Channel,
+                         routes: Option<&InProcess>,
+                         timeout: Option<Duration>| match routes {
+            Some(routes) => Transport::InProcess(routes.with_timeout(timeout)),
+            None => Transport::Network(channel),
+        };
         let health = vec![
             HealthTarget {
                 name: "chat-service",
@@ -125,15 +150,40 @@ impl ServiceClients {
             },
         ];
         Ok(Self {
-            chat: ChatServiceClient::with_interceptor(chat_channel, TraceContextInterceptor),
-            realtime: RealtimeServiceClient::with_interceptor(
-                realtime_channel,
+            chat: ChatServiceClient::with_interceptor(
+                transport(
+                    chat_channel,
+                    in_process.map(|services| &services.chat),
+                    Some(call_timeout),
+                ),
                 TraceContextInterceptor,
             ),
-            media: MediaServiceClient::with_interceptor(media_channel, TraceContextInterceptor)
-                .max_decoding_message_size(MAX_MEDIA_MESSAGE_BYTES),
+            realtime: RealtimeServiceClient::with_interceptor(
+                transport(
+                    realtime_channel,
+                    in_process.map(|services| &services.realtime),
+                    None,
+                ),
+                TraceContextInterceptor,
+            ),
+            media: MediaServiceClient::with_interceptor(
+                transport(
+                    media_channel,
+                    in_process.map(|services| &services.media),
+                    None,
+                ),
+                TraceContextInterceptor,
+            )
+            .max_decoding_message_size(MAX_MEDIA_MESSAGE_BYTES),
             call_timeout,
-            search: SearchServiceClient::with_interceptor(search_channel, TraceContextInterceptor),
+            search: SearchServiceClient::with_interceptor(
+                transport(
+                    search_channel,
+                    in_process.map(|services| &services.search),
+                    Some(call_timeout),
+                ),
+                TraceContextInterceptor,
+            ),
             health,
         })
     }

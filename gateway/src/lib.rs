@@ -41,7 +41,7 @@ use talkapp_common::probe::Probe;
 use talkapp_store::{Store, StoreProbe};
 use tokio_util::sync::CancellationToken;
 
-pub use clients::ServiceEndpoints;
+pub use clients::{InProcessServices, ServiceEndpoints};
 
 use crate::auth::tokens::AccessTokens;
 use crate::auth::verifier::TokenVerifier;

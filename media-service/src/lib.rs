@@ -94,6 +94,11 @@ impl Application {
         self.host.port()
     }
 
+    /// Its gRPC routes, for a gateway in the same process (the embedded default).
+    pub fn routes(&self) -> talkapp_proto::tonic::service::Routes {
+        self.host.routes()
+    }
+
     /// The domain core (tests).
     pub fn core(&self) -> MediaCore {
         self.core.clone()

@@ -149,6 +149,11 @@ impl Application {
         self.host.port()
     }
 
+    /// Its gRPC routes, for a gateway in the same process (the embedded default).
+    pub fn routes(&self) -> talkapp_proto::tonic::service::Routes {
+        self.host.routes()
+    }
+
     /// The VAPID public key browsers subscribe with.
     pub fn push_public_key(&self) -> String {
         self.notifier.public_key().to_owned()

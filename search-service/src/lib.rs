@@ -110,6 +110,11 @@ impl Application {
         self.host.port()
     }
 
+    /// Its gRPC routes, for a gateway in the same process (the embedded default).
+    pub fn routes(&self) -> talkapp_proto::tonic::service::Routes {
+        self.host.routes()
+    }
+
     /// The index it searches.
     pub fn index(&self) -> Arc<dyn SearchIndex> {
         Arc::clone(&self.index)

@@ -80,11 +80,21 @@ impl Backend {
         )
         .await?;
         let loopback = |port: u16| format!("http://127.0.0.1:{port}");
+        let runtime = tokio::runtime::Handle::current();
+        let in_process =
+            |routes| talkapp_common::grpc::InProcess::new(routes, runtime.clone(), None);
         let endpoints = ServiceEndpoints {
             chat: loopback(chat.port()),
             media: loopback(media.port()),
             search: loopback(search.port()),
             realtime: loopback(realtime.port()),
+            // Calls go to the routers directly; the ports above serve health and metrics.
+            in_process: Some(talkapp_gateway::InProcessServices {
+                chat: in_process(chat.routes()),
+                media: in_process(media.routes()),
+                search: in_process(search.routes()),
+                realtime: in_process(realtime.routes()),
+            }),
         };
         let gateway_listener =
             std::net::TcpListener::bind(config.gateway.listen).map_err(|error| {

@@ -4,6 +4,8 @@
 //! `GET /metrics` on one port, wrapped in [`RequestTelemetryLayer`] (request counts,
 //! latency histograms, errors by code, and a span whose parent is the caller's trace).
 //! [`TraceContextInterceptor`] puts the caller's trace context into outgoing metadata.
+//! [`Transport`] is how a client reaches a service: a network channel, or the service's
+//! router in this process ([`InProcess`], the embedded default).
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -221,6 +223,105 @@ impl Injector for MetadataInjector<'_> {
             tonic::metadata::MetadataValue::try_from(value.as_str()),
         ) {
             self.0.insert(key, value);
+        }
+    }
+}
+
+/// How a client reaches a service: over the network (split mode), or the service's own
+/// router in this process (the embedded default), with no socket, no HTTP/2 framing and
+/// no connection tasks in between: the call is handed to the service's runtime as a task
+/// and its reply taken back. Both carry the same gRPC messages, so the clients, the
+/// adapters and their error mapping are the same code in both modes (ADR 0002).
+#[derive(Clone)]
+pub enum Transport {
+    /// A channel to the service's address.
+    Network(tonic::transport::Channel),
+    /// The service's router in this process.
+    InProcess(InProcess),
+}
+
+/// A service's router in this process.
+#[derive(Clone)]
+pub struct InProcess {
+    routes: Routes,
+    runtime: tokio::runtime::Handle,
+    timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for InProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InProcess")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InProcess {
+    /// Calls `routes` on `runtime` (the service's: a call never runs on the caller's
+    /// threads, as it would not in split mode), each bounded by `timeout` when given (the
+    /// time to the reply's headers: a unary call's whole run, a stream's start).
+    pub fn new(routes: Routes, runtime: tokio::runtime::Handle, timeout: Option<Duration>) -> Self {
+        Self {
+            routes,
+            runtime,
+            timeout,
+        }
+    }
+
+    /// The same router with another bound per call.
+    pub fn with_timeout(&self, timeout: Option<Duration>) -> Self {
+        Self {
+            timeout,
+            ..self.clone()
+        }
+    }
+}
+
+type TransportFuture =
+    BoxFuture<'static, Result<http::Response<tonic::body::Body>, tower::BoxError>>;
+
+impl tower::Service<http::Request<tonic::body::Body>> for Transport {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = tower::BoxError;
+    type Future = TransportFuture;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        match self {
+            Self::Network(channel) => channel.poll_ready(context).map_err(Into::into),
+            // The router is always ready; the service's own limits apply inside.
+            Self::InProcess(_) => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        match self {
+            Self::Network(channel) => {
+                let call = channel.call(request);
+                Box::pin(async move { call.await.map_err(Into::into) })
+            }
+            Self::InProcess(target) => {
+                use tower::ServiceExt as _;
+                let routes = target.routes.clone();
+                let timeout = target.timeout;
+                let task = target.runtime.spawn(routes.oneshot(request));
+                Box::pin(async move {
+                    let joined = match timeout {
+                        Some(limit) => tokio::time::timeout(limit, task).await.map_err(|_| {
+                            tower::BoxError::from(tonic::Status::deadline_exceeded(
+                                "the service did not answer in time",
+                            ))
+                        })?,
+                        None => task.await,
+                    };
+                    match joined {
+                        Ok(Ok(response)) => Ok(response),
+                        Ok(Err(never)) => match never {},
+                        Err(error) => Err(tower::BoxError::from(tonic::Status::internal(format!(
+                            "the service's call failed: {error}"
+                        )))),
+                    }
+                })
+            }
         }
     }
 }

@@ -48,6 +48,12 @@ impl ServiceHost {
             .unwrap_or(0)
     }
 
+    /// The service's gRPC routes, for callers in the same process
+    /// ([`crate::grpc::InProcess`]).
+    pub fn routes(&self) -> Routes {
+        self.routes.clone()
+    }
+
     /// Serves until `shutdown` is cancelled, then drains in-flight calls.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let (reporter, health_service) = talkapp_proto::tonic_health::server::health_reporter();

@@ -101,6 +101,13 @@ pub enum SendError {
     Store(#[from] StoreError),
 }
 
+/// Characters a message text may not hold: C0 and C1 controls and DEL (a NUL reached
+/// Telegram as a message of its own; escape sequences would reach terminals and logs),
+/// except the line breaks and tab that text uses.
+fn forbidden_in_text(c: char) -> bool {
+    c.is_control() && !matches!(c, '\n' | '\r' | '\t')
+}
+
 /// The job id for an idempotency key: the same key of the same account, the same job.
 fn job_id_for(key: SessionKey, client_message_id: Option<&str>) -> Uuid {
     match client_message_id {
@@ -148,9 +155,20 @@ impl Sends {
                 "text must have at most {MAX_TEXT_CHARS} characters"
             )));
         }
+        if request.text.chars().any(forbidden_in_text) {
+            return Err(SendError::Invalid(
+                "text must not contain control characters (line breaks and tabs are fine)".into(),
+            ));
+        }
+        if request.reply_to.is_some_and(|message_id| message_id < 1) {
+            return Err(SendError::Invalid(
+                "reply_to must be a message id (1 or more)".into(),
+            ));
+        }
         if let Some(client_message_id) = &request.client_message_id
             && (client_message_id.is_empty()
-                || client_message_id.chars().count() > MAX_CLIENT_MESSAGE_ID_CHARS)
+                || client_message_id.chars().count() > MAX_CLIENT_MESSAGE_ID_CHARS
+                || client_message_id.chars().any(char::is_control))
         {
             return Err(SendError::Invalid(format!(
                 "client_message_id must have 1 to {MAX_CLIENT_MESSAGE_ID_CHARS} characters"

@@ -525,9 +525,10 @@ pub struct SendMessage {
     /// The chat (a string or a number).
     #[schema(value_type = String)]
     pub chat_id: serde_json::Value,
-    /// Up to 4096 characters.
+    /// 1 to 4096 characters; no control characters but line breaks and tabs.
     pub text: String,
-    /// Reply to this message.
+    /// Reply to this message (1 or more).
+    #[schema(minimum = 1)]
     pub reply_to: Option<i32>,
     /// Without notification.
     #[serde(default)]
@@ -611,6 +612,9 @@ pub async fn send_message(
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
     let chat_id = chat_id_text(&body.chat_id)?;
+    if body.reply_to.is_some_and(|message_id| message_id < 1) {
+        return Err(field_error("reply_to", "must be a message id (1 or more)"));
+    }
     let job = state
         .services
         .send_message(chat::SendMessageRequest {

@@ -9,6 +9,20 @@ use std::path::Path;
 
 use rand::RngCore;
 
+/// Creates `dir` and any missing parents readable by their owner only (0700): the data
+/// directory holds cached messages, phone numbers, push keys and session keys. An
+/// existing directory is left as its operator made it.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
 /// The configured secret when there is one, else the bytes of `<data_dir>/<file_name>`,
 /// created with `length` random bytes on first use.
 pub fn configured_or_generated(
@@ -31,7 +45,7 @@ pub fn configured_or_generated(
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
         Err(error) => anyhow::bail!("cannot read {}: {error}", path.display()),
     }
-    std::fs::create_dir_all(data_dir)?;
+    create_private_dir(data_dir)?;
     let mut secret = vec![0_u8; length];
     rand::rng().fill_bytes(&mut secret);
     let mut options = std::fs::OpenOptions::new();

@@ -90,10 +90,11 @@ impl SqliteStore {
                 .parent()
                 .filter(|parent| !parent.as_os_str().is_empty())
             {
-                std::fs::create_dir_all(parent).map_err(|error| {
+                talkapp_common::secrets::create_private_dir(parent).map_err(|error| {
                     StoreError::Unavailable(format!("cannot create {}: {error}", parent.display()))
                 })?;
             }
+            owner_only(&path)?;
             let mut connection = Connection::open(&path).map_err(map_error)?;
             connection
                 .execute_batch(
@@ -132,6 +133,36 @@ impl SqliteStore {
         .await
         .map_err(|error| StoreError::Internal(error.to_string()))?
     }
+}
+
+/// Creates the database file readable and writable by its owner only (0600), or takes
+/// an existing one to that mode: it holds cached messages and phone numbers. SQLite
+/// gives its `-wal` and `-shm` files the database file's mode.
+fn owner_only(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let unavailable = |error: std::io::Error| {
+            StoreError::Unavailable(format!("cannot open {}: {error}", path.display()))
+        };
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(unavailable)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut sidecar = path.as_os_str().to_owned();
+            sidecar.push(suffix);
+            let sidecar = Path::new(&sidecar);
+            if sidecar.exists() {
+                std::fs::set_permissions(sidecar, std::fs::Permissions::from_mode(0o600))
+                    .map_err(unavailable)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn migrate(connection: &mut Connection) -> Result<()> {

@@ -13,6 +13,7 @@
 //! - [`clients`]: typed gRPC clients of the services.
 //! - [`middleware`]: request spans and metrics.
 //! - [`media_links`]: signed, short-lived links to media for `<img>` / `<video>`.
+//! - [`revocations`]: ended sign-in sessions and accounts, told to every gateway.
 //! - [`cors`]: CORS for browsers on other origins (`gateway.cors_allowed_origins`).
 //! - [`rate_limit`]: per-address and per-user limits (GCRA in Redis or memory).
 //! - [`openapi`]: the OpenAPI document.
@@ -26,6 +27,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
+pub mod revocations;
 pub mod routes;
 pub mod state;
 pub mod ws;
@@ -53,6 +55,7 @@ pub struct Application {
     server: actix_web::dev::Server,
     port: u16,
     ws_connections: Arc<ws::registry::Connections>,
+    revocations: Arc<revocations::Revocations>,
 }
 
 impl Application {
@@ -105,6 +108,21 @@ impl Application {
         };
         let ws_connections =
             ws::registry::Connections::new(config.gateway.ws_max_connections_per_user);
+        let revocations = if config.redis.url.expose_secret().is_empty() {
+            revocations::Revocations::local()
+        } else {
+            let client = redis::Client::open(config.redis.url.expose_secret())?;
+            revocations::Revocations::redis(
+                client.clone(),
+                redis::aio::ConnectionManager::new_lazy_with_config(
+                    client,
+                    redis::aio::ConnectionManagerConfig::new()
+                        .set_connection_timeout(Some(Duration::from_secs(2)))
+                        .set_response_timeout(Some(Duration::from_secs(2))),
+                )?,
+                &config.redis.prefix,
+            )
+        };
         let media_links = media_links::MediaLinks::new(
             &ws_secret,
             config.downloads.signed_url_ttl_secs,
@@ -114,6 +132,7 @@ impl Application {
             media_links,
             ws_tickets,
             ws_connections: Arc::clone(&ws_connections),
+            revocations: Arc::clone(&revocations),
             rate_limiter: rate_limit::RateLimiter::new(&config.rate_limit, Some(limiter_store)),
             config: Arc::new(config.clone()),
             verifier: TokenVerifier::new(&config.auth, access_tokens.clone(), Arc::clone(&store))?,
@@ -160,6 +179,7 @@ impl Application {
             server: server.run(),
             port,
             ws_connections,
+            revocations,
         })
     }
 
@@ -173,6 +193,7 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let ws_connections = self.ws_connections;
+        tokio::spawn(Arc::clone(&self.revocations).listen(shutdown.clone()));
         tokio::spawn(async move {
             shutdown.cancelled().await;
             // Sockets close at once ("going away": their clients reconnect elsewhere with

@@ -214,5 +214,12 @@ pub async fn unlink(
         .services
         .unlink_session(owner.user_id, session_index)
         .await?;
+    state
+        .revocations
+        .revoke(crate::revocations::Revoked::Account {
+            user_id: owner.user_id,
+            session_index,
+        })
+        .await;
     Ok(HttpResponse::NoContent().finish())
 }

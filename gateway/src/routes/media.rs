@@ -362,6 +362,7 @@ pub async fn signed_url(
     }
     let (url, expires_in) = state.media_links.issue_path(
         owner.user_id,
+        owner.identity.sign_in_session(),
         session_index,
         &media_ref,
         chrono::Utc::now().timestamp(),
@@ -379,7 +380,7 @@ pub async fn signed_url(
     responses(
         (status = 200, description = "The whole file; `Cache-Control: private, max-age=<seconds the link has left>`, `Access-Control-Allow-Origin: *`", content_type = "application/octet-stream"),
         (status = 206, description = "The range asked for", content_type = "application/octet-stream"),
-        (status = 401, description = "`media_link_expired`: ask for a new link", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`media_link_expired`: ask for a new link; `session_expired`: the sign-in session it was issued in has ended", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 403, description = "`media_link_invalid`: an altered or foreign link", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such file (any more)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 416, description = "`range_not_satisfiable`", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -399,6 +400,16 @@ pub async fn by_link(
             LinkError::Expired => ApiError::new(ErrorCode::MediaLinkExpired, error.to_string()),
             LinkError::Invalid => ApiError::new(ErrorCode::MediaLinkInvalid, error.to_string()),
         })?;
+    // A link of an ended sign-in session no longer works (memory only: no store read).
+    if grant
+        .sign_in
+        .is_some_and(|id| state.revocations.is_session_ended(id))
+    {
+        return Err(ApiError::new(
+            ErrorCode::SessionExpired,
+            "the session this link was issued in has ended",
+        ));
+    }
     // A link spends its user's API allowance, as the bearer route does.
     state
         .rate_limiter

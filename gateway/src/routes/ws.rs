@@ -30,7 +30,9 @@ pub struct WsTicket {
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn ticket(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let (ticket, expires_in) = state.ws_tickets.issue(caller.0.user_id);
+    let (ticket, expires_in) = state
+        .ws_tickets
+        .issue(caller.0.user_id, caller.0.sign_in_session());
     Ok(HttpResponse::Created().json(WsTicket { ticket, expires_in }))
 }
 
@@ -73,9 +75,9 @@ pub async fn connect(
 ) -> Result<HttpResponse, actix_web::Error> {
     let (path_user, session_index) = path.into_inner();
     let query = query.into_inner();
-    let user_id = match &query.ticket {
+    let (user_id, sign_in) = match &query.ticket {
         Some(ticket) => {
-            let user_id = state.ws_tickets.redeem(ticket).await.map_err(|error| {
+            let (user_id, sign_in) = state.ws_tickets.redeem(ticket).await.map_err(|error| {
                 let code = match error {
                     TicketError::Unavailable => ErrorCode::ServiceUnavailable,
                     TicketError::Invalid | TicketError::Expired | TicketError::Spent => {
@@ -97,11 +99,20 @@ pub async fn connect(
                 )
                 .into());
             }
-            user_id
+            // A ticket is worth no more than the sign-in session it was issued in.
+            if let Some(session_id) = sign_in {
+                if state.revocations.is_session_ended(session_id) {
+                    return Err(
+                        ApiError::new(ErrorCode::SessionExpired, "the session has ended").into(),
+                    );
+                }
+                state.verifier.ensure_session(user_id, session_id).await?;
+            }
+            (user_id, sign_in)
         }
         None => {
             let owner = <PathOwner as actix_web::FromRequest>::extract(&request).await?;
-            owner.user_id
+            (owner.user_id, owner.identity.sign_in_session())
         }
     };
     if session_index == 0 {
@@ -132,6 +143,7 @@ pub async fn connect(
     };
     let subscriber = Subscriber {
         user_id,
+        sign_in,
         session_index,
         since: query.since.filter(|since| *since > 0),
     };

@@ -3,10 +3,13 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 
-use serde_json::json;
+use futures::SinkExt as _;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::chats::linked_alice;
-use crate::helpers::{assert_problem, spawn_app, spawn_app_on, temp_dir};
+use crate::helpers::{PASSWORD, TestApp, assert_problem, spawn_app, spawn_app_on, temp_dir};
+use crate::realtime::{close_code, connect_with_token};
 
 fn mode_of(path: &std::path::Path) -> u32 {
     std::fs::metadata(path)
@@ -112,5 +115,126 @@ async fn control_characters_and_message_ids_below_one_are_refused() {
         )
         .await;
     assert_eq!(fine.status(), 202);
+    app.stop().await;
+}
+
+/// The Sandbox Lounge's photo, as a signed link of `token`'s sign-in session.
+async fn lounge_photo_link(app: &TestApp, user_id: &str, token: &str) -> String {
+    let chats: Value = app
+        .get_with_token(&format!("/me/chats/{user_id}/1?limit=100"), token)
+        .await
+        .json()
+        .await
+        .expect("chats");
+    let photo = chats["chats"]
+        .as_array()
+        .expect("chats")
+        .iter()
+        .find(|chat| chat["title"] == "Sandbox Lounge")
+        .and_then(|chat| chat["photo_id"].as_str())
+        .expect("the lounge has a photo")
+        .to_owned();
+    let response = app
+        .post_with_token(
+            &format!("/me/media/{user_id}/1/{photo}/url"),
+            token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(response.status(), 201, "link issued");
+    let body: Value = response.json().await.expect("json");
+    body["url"].as_str().expect("url").to_owned()
+}
+
+#[tokio::test]
+async fn signing_out_closes_the_sessions_sockets_and_ends_its_tickets_and_media_links() {
+    let app = spawn_app().await;
+    let alice = linked_alice(&app, "signout-ws@example.com").await;
+    let user_id = alice.linker.user_id.clone();
+    let token = alice.linker.token.clone();
+    // A second sign-in of the same user: its socket must stay.
+    let other: Value = app
+        .post_json(
+            "/auth/login",
+            &json!({"email": "signout-ws@example.com", "password": PASSWORD}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let other_token = other["access_token"].as_str().expect("token").to_owned();
+
+    let path = format!("/ws/{user_id}/1");
+    let mut socket = connect_with_token(&app.address, &path, &token).await;
+    let mut other_socket = connect_with_token(&app.address, &path, &other_token).await;
+    let ticket = app.ws_ticket(&token).await;
+    let link = lounge_photo_link(&app, &user_id, &token).await;
+    let before = app.client.get(app.url(&link)).send().await.expect("sent");
+    assert_eq!(
+        before.status(),
+        200,
+        "the link works while the session lasts"
+    );
+
+    let logout = app
+        .client
+        .post(app.url("/auth/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(logout.status(), 204);
+
+    // The session's socket closes at once, with the reason; the other session's stays.
+    assert_eq!(close_code(&mut socket).await, 4001);
+    let ping = other_socket
+        .send(Message::Text(r#"{"type":"ping"}"#.into()))
+        .await;
+    assert!(ping.is_ok(), "the other sign-in's socket is open");
+    // A ticket issued before the sign-out opens nothing.
+    let with_ticket = format!(
+        "{}/ws/{user_id}/1?ticket={ticket}",
+        app.address.replacen("http", "ws", 1)
+    );
+    match tokio_tungstenite::connect_async(with_ticket).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 401);
+        }
+        Err(error) => panic!("unexpected error: {error}"),
+        Ok(_) => panic!("a ticket of an ended session opened a socket"),
+    }
+    // Its media links stop working.
+    let after = app.client.get(app.url(&link)).send().await.expect("sent");
+    assert_problem(after, 401, "session_expired").await;
+    // Another session's link still works.
+    let other_link = lounge_photo_link(&app, &user_id, &other_token).await;
+    let response = app
+        .client
+        .get(app.url(&other_link))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unlinking_an_account_closes_its_sockets() {
+    let app = spawn_app().await;
+    let alice = linked_alice(&app, "unlink-ws@example.com").await;
+    let user_id = alice.linker.user_id.clone();
+    let mut socket = connect_with_token(
+        &app.address,
+        &format!("/ws/{user_id}/1"),
+        &alice.linker.token,
+    )
+    .await;
+
+    let response = app
+        .delete_with_token(&format!("/me/sessions/{user_id}/1"), &alice.linker.token)
+        .await;
+    assert_eq!(response.status(), 204);
+
+    assert_eq!(close_code(&mut socket).await, 4004);
     app.stop().await;
 }

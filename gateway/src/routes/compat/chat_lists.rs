@@ -176,7 +176,7 @@ pub async fn private_chats(
     let limit = dialog_limit(&query)?;
     let session = session_ref(caller.0.user_id, index);
     let chats = chats_of_kinds(&state, &session, &["private"], limit).await?;
-    let links = super::media::Links::new(&state, caller.0.user_id, index);
+    let links = super::media::Links::new(&state, &caller.0, index);
     let now = chrono::Utc::now();
     let items: Vec<PrivateChatOut> = chats
         .into_iter()
@@ -222,7 +222,7 @@ pub async fn groups(
     let limit = dialog_limit(&query)?;
     let session = session_ref(caller.0.user_id, index);
     let chats = chats_of_kinds(&state, &session, &["group", "supergroup"], limit).await?;
-    let links = super::media::Links::new(&state, caller.0.user_id, index);
+    let links = super::media::Links::new(&state, &caller.0, index);
     let items: Vec<GroupOut> = chats
         .into_iter()
         .map(|chat| GroupOut {

@@ -402,7 +402,7 @@ pub async fn messages(
         chat_facts(&state, &session, chat_id),
     )
     .await;
-    let links = super::media::Links::new(&state, caller.0.user_id, session_index);
+    let links = super::media::Links::new(&state, &caller.0, session_index);
     let messages: Vec<MessageOut> = messages?
         .into_iter()
         .map(|message| message_out(message, &facts, &links))

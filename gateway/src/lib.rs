@@ -14,6 +14,7 @@
 //! - [`middleware`]: request spans and metrics.
 //! - [`media_links`]: signed, short-lived links to media for `<img>` / `<video>`.
 //! - [`revocations`]: ended sign-in sessions and accounts, told to every gateway.
+//! - [`slow_clients`]: the body deadline, connections per client address, the file limit.
 //! - [`cors`]: CORS for browsers on other origins (`gateway.cors_allowed_origins`).
 //! - [`rate_limit`]: per-address and per-user limits (GCRA in Redis or memory).
 //! - [`openapi`]: the OpenAPI document.
@@ -29,6 +30,7 @@ pub mod problem;
 pub mod rate_limit;
 pub mod revocations;
 pub mod routes;
+pub mod slow_clients;
 pub mod state;
 pub mod ws;
 
@@ -152,6 +154,16 @@ impl Application {
         let cors = cors::Cors::new(&config.gateway.cors_allowed_origins);
         // One ledger for every worker: a token's second arrival may reach another one.
         let refresh_reuse = web::Data::new(auth::refresh_reuse::RefreshReuse::from_config(config)?);
+        if let Some(limit) = slow_clients::raise_open_file_limit() {
+            tracing::debug!(limit, "open file limit");
+        }
+        let connection_slots = Arc::new(slow_clients::ConnectionSlots::default());
+        // Behind a proxy every connection has the proxy's address: no per-address limit.
+        let per_client_limit = if config.rate_limit.trust_forwarded_for {
+            0
+        } else {
+            config.gateway.max_connections_per_client
+        };
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -162,11 +174,15 @@ impl Application {
                 .app_data(refresh_reuse.clone())
                 .configure(|service_config| routes::configure(service_config, builtin_accounts))
                 .default_service(web::to(not_found))
+                .wrap(from_fn(slow_clients::guard))
                 .wrap(ErrorHandlers::new().default_handler(problem::rewrite_bare_errors))
                 // Outside the rewriting above: /auth/v1 answers GoTrue's errors, not problems.
                 .wrap(from_fn(routes::auth::gotrue::error::keep_gotrue_errors))
                 .wrap(cors.clone())
                 .wrap(from_fn(middleware::request_telemetry))
+        })
+        .on_connect(move |connection, data| {
+            slow_clients::on_connect(&connection_slots, per_client_limit, connection, data);
         })
         .listen(listener)?
         // Stop signals are ours to handle (run_until_stopped), not actix's.

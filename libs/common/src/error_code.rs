@@ -75,6 +75,8 @@ pub enum ErrorCode {
     ServiceUnavailable,
     /// A dependency did not answer in time.
     Timeout,
+    /// The client did not send its request (its body) within the gateway's deadline.
+    RequestTimeout,
     /// Something failed that the caller cannot fix; details are in the logs only.
     Internal,
 }
@@ -116,6 +118,7 @@ impl ErrorCode {
             Self::MediaLinkInvalid => "media_link_invalid",
             Self::ServiceUnavailable => "service_unavailable",
             Self::Timeout => "timeout",
+            Self::RequestTimeout => "request_timeout",
             Self::Internal => "internal",
         }
     }
@@ -149,6 +152,7 @@ impl ErrorCode {
             Self::Internal => 500,
             Self::ServiceUnavailable | Self::TelegramUnavailable => 503,
             Self::Timeout => 504,
+            Self::RequestTimeout => 408,
         }
     }
 
@@ -188,6 +192,7 @@ impl ErrorCode {
             Self::MediaLinkInvalid => "Media link not accepted",
             Self::ServiceUnavailable => "Service unavailable",
             Self::Timeout => "Upstream timeout",
+            Self::RequestTimeout => "Request timeout",
             Self::Internal => "Internal error",
         }
     }
@@ -223,7 +228,7 @@ impl ErrorCode {
             Self::EmailTaken => Code::AlreadyExists,
             Self::RateLimited | Self::TooManyConnections => Code::ResourceExhausted,
             Self::ServiceUnavailable => Code::Unavailable,
-            Self::Timeout => Code::DeadlineExceeded,
+            Self::Timeout | Self::RequestTimeout => Code::DeadlineExceeded,
             Self::Internal => Code::Internal,
         }
     }
@@ -337,6 +342,7 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::ServiceUnavailable,
     ErrorCode::Timeout,
     ErrorCode::Internal,
+    ErrorCode::RequestTimeout,
 ];
 
 #[cfg(test)]

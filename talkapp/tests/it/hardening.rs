@@ -2,13 +2,16 @@
 //! private, slow clients cut off, sign-out ending everything the session opened.
 
 use std::os::unix::fs::PermissionsExt as _;
+use std::time::{Duration, Instant};
 
 use futures::SinkExt as _;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::chats::linked_alice;
-use crate::helpers::{PASSWORD, TestApp, assert_problem, spawn_app, spawn_app_on, temp_dir};
+use crate::helpers::{
+    PASSWORD, TestApp, assert_problem, spawn_app, spawn_app_on, spawn_app_with, temp_dir,
+};
 use crate::realtime::{close_code, connect_with_token};
 
 fn mode_of(path: &std::path::Path) -> u32 {
@@ -236,5 +239,105 @@ async fn unlinking_an_account_closes_its_sockets() {
     assert_eq!(response.status(), 204);
 
     assert_eq!(close_code(&mut socket).await, 4004);
+    app.stop().await;
+}
+
+/// Sends `head` on a new connection to the app and returns the stream.
+async fn raw_connection(app: &TestApp, head: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt as _;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connects");
+    stream.write_all(head.as_bytes()).await.expect("head sent");
+    stream
+}
+
+/// Everything the server sends until it closes the connection, within `within`.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, within: Duration) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(within, stream.read_to_end(&mut received)).await;
+    assert!(
+        read.is_ok(),
+        "the server kept the connection open past {within:?}; it sent {:?}",
+        String::from_utf8_lossy(&received)
+    );
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+#[tokio::test]
+async fn a_body_that_trickles_is_answered_408_and_its_connection_closed_at_the_deadline() {
+    use tokio::io::AsyncWriteExt as _;
+    let app = spawn_app_with(&[("gateway.body_timeout_secs", "2")]).await;
+    let started = Instant::now();
+    let mut stream = raw_connection(
+        &app,
+        "POST /auth/login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 60000\r\n\r\n{\"email\":",
+    )
+    .await;
+    // A byte now and then: never a whole body.
+    let trickle = async {
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if stream.write_all(b" ").await.is_err() {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(2500), trickle).await;
+    let answer = read_until_closed(&mut stream, Duration::from_secs(8)).await;
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "a 408 for the unfinished body: {answer:?}"
+    );
+    assert!(answer.contains("request_timeout"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "answered at the deadline, not later"
+    );
+    // The server is fine for everyone else.
+    let health = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(health.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn one_client_address_holds_at_most_its_connections_and_the_rest_are_turned_away() {
+    let app = spawn_app_with(&[("gateway.max_connections_per_client", "4")]).await;
+    // Four connections held with unfinished bodies.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(
+            raw_connection(
+                &app,
+                "POST /auth/login HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{",
+            )
+            .await,
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // A fifth is answered at once and closed.
+    let mut fifth = raw_connection(&app, "GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    let answer = read_until_closed(&mut fifth, Duration::from_secs(3)).await;
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer:?}");
+    assert!(answer.contains("too_many_connections"), "{answer}");
+
+    // Once they are gone, the address is served again.
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut again = raw_connection(
+        &app,
+        "GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    let answer = read_until_closed(&mut again, Duration::from_secs(3)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
     app.stop().await;
 }

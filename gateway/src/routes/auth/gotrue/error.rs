@@ -256,7 +256,8 @@ impl GoTrueError {
             | ErrorCode::MediaTooLarge
             | ErrorCode::RangeNotSatisfiable
             | ErrorCode::MediaLinkExpired
-            | ErrorCode::MediaLinkInvalid => {
+            | ErrorCode::MediaLinkInvalid
+            | ErrorCode::RequestTimeout => {
                 let code = if status.is_server_error() {
                     "unexpected_failure"
                 } else {

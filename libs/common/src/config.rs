@@ -169,6 +169,12 @@ pub struct RateLimitConfig {
     /// Trust the first address of `X-Forwarded-For` as the client's (only behind a proxy
     /// that sets it; otherwise clients could pick their own address).
     pub trust_forwarded_for: bool,
+    /// Telegram login steps (starting a login, a code, a 2FA password) an hour, counted
+    /// per user, per phone number and per client address each: login codes cannot be
+    /// guessed in bulk.
+    pub telegram_login_per_hour: u32,
+    /// How many of those may come at once.
+    pub telegram_login_burst: u32,
 }
 
 /// Logging.

@@ -341,3 +341,78 @@ async fn one_client_address_holds_at_most_its_connections_and_the_rest_are_turne
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn telegram_login_steps_are_limited_per_user_per_phone_and_per_address() {
+    let app = spawn_app_with(&[
+        ("rate_limit.telegram_login_burst", "4"),
+        ("rate_limit.telegram_login_per_hour", "1"),
+    ])
+    .await;
+    let guesser = app.linker("guesser@example.com").await;
+    let login_id = app.start_login(&guesser, "+9996620001").await;
+    let code_path = format!("/me/sessions/{}/login/{login_id}/code", guesser.user_id);
+    // The start and three wrong codes are taken; the next guess is refused.
+    for _ in 0..3 {
+        let wrong = app
+            .post_with_token(&code_path, &guesser.token, &json!({"code": "00000"}))
+            .await;
+        assert_problem(wrong, 422, "telegram_code_invalid").await;
+    }
+    let refused = app
+        .post_with_token(&code_path, &guesser.token, &json!({"code": "11111"}))
+        .await;
+    let retry_after: u64 = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .expect("Retry-After");
+    assert!(retry_after >= 1, "{retry_after}");
+    assert_problem(refused, 429, "rate_limited").await;
+    let start_again = app
+        .post_with_token(
+            &format!("/me/sessions/{}", guesser.user_id),
+            &guesser.token,
+            &json!({"phone": "+9996620002"}),
+        )
+        .await;
+    assert_problem(start_again, 429, "rate_limited").await;
+    // The TorexTalkWeb routes share the allowance.
+    let legacy = app
+        .post_with_token(
+            "/verify_code",
+            &guesser.token,
+            &json!({"phone_number": "+9996620001", "code": "22222"}),
+        )
+        .await;
+    assert_problem(legacy, 429, "rate_limited").await;
+    app.stop().await;
+
+    // Per phone: other users (from other addresses, as far as the limiter knows) cannot
+    // go on starting logins of the same number.
+    let app = spawn_app_with(&[
+        ("rate_limit.telegram_login_burst", "3"),
+        ("rate_limit.telegram_login_per_hour", "1"),
+        ("rate_limit.trust_forwarded_for", "true"),
+    ])
+    .await;
+    for n in 0..4 {
+        let user = app.linker(&format!("phone-{n}@example.com")).await;
+        let response = app
+            .client
+            .post(app.url(&format!("/me/sessions/{}", user.user_id)))
+            .bearer_auth(&user.token)
+            .header("x-forwarded-for", format!("203.0.113.{n}"))
+            .json(&json!({"phone": "+9996620001"}))
+            .send()
+            .await
+            .expect("sent");
+        if n < 3 {
+            assert_eq!(response.status(), 201, "start {n}");
+        } else {
+            assert_problem(response, 429, "rate_limited").await;
+        }
+    }
+    app.stop().await;
+}

@@ -38,11 +38,15 @@ pub async fn ticket(caller: Caller, state: web::Data<AppState>) -> Result<HttpRe
 
 /// How to connect.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectQuery {
-    /// A ticket from `POST /ws/ticket` (instead of an `Authorization` header).
+    /// A ticket from `POST /ws/ticket` (instead of an `Authorization` header; a bad,
+    /// expired or spent one: 401 `unauthenticated`).
+    #[param(max_length = 256)]
     pub ticket: Option<String>,
     /// The last `event_id` the client has: events after it are replayed first.
+    #[param(minimum = 0)]
     pub since: Option<i64>,
 }
 

@@ -416,3 +416,182 @@ async fn telegram_login_steps_are_limited_per_user_per_phone_and_per_address() {
     }
     app.stop().await;
 }
+
+/// A value a declared parameter's schema accepts.
+fn example_for(schema: &Value) -> String {
+    let kind = schema["type"]
+        .as_str()
+        .or_else(|| {
+            schema["type"].as_array().and_then(|kinds| {
+                kinds
+                    .iter()
+                    .find_map(|kind| kind.as_str().filter(|k| *k != "null"))
+            })
+        })
+        .unwrap_or("string");
+    match kind {
+        "integer" | "number" => schema["minimum"].as_i64().unwrap_or(1).max(1).to_string(),
+        "boolean" => "true".to_owned(),
+        _ if schema["format"] == "date-time" => "2026-01-01T00:00:00Z".to_owned(),
+        _ if schema["format"] == "uuid" => uuid::Uuid::new_v4().to_string(),
+        _ => match schema["pattern"].as_str() {
+            Some(pattern) => pattern
+                .trim_start_matches("^(")
+                .split(['|', ')'])
+                .next()
+                .unwrap_or("x")
+                .to_owned(),
+            None => "1".to_owned(),
+        },
+    }
+}
+
+#[tokio::test]
+async fn every_parameter_of_the_openapi_document_is_declared_where_it_is_and_accepted_there() {
+    let app = spawn_app().await;
+    let alice = linked_alice(&app, "openapi-params@example.com").await;
+    let document: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let path_values = |name: &str| -> String {
+        match name {
+            "user_id" => alice.linker.user_id.clone(),
+            "session_index" | "index" => "1".to_owned(),
+            "chat_id" => alice.bob.to_string(),
+            "media_ref" => "p:1:1".to_owned(),
+            _ => uuid::Uuid::new_v4().to_string(),
+        }
+    };
+    let mut checked_queries = 0;
+    for (template, operations) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in operations.as_object().expect("operations") {
+            let parameters = operation["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let mut path = template.clone();
+            let mut query = Vec::new();
+            for parameter in &parameters {
+                let name = parameter["name"].as_str().expect("name");
+                let placeholder = format!("{{{name}}}");
+                match parameter["in"].as_str().expect("in") {
+                    "path" => {
+                        assert!(
+                            template.contains(&placeholder),
+                            "{method} {template}: `{name}` is declared in the path but is not in it"
+                        );
+                        path = path.replace(&placeholder, &path_values(name));
+                    }
+                    "query" => {
+                        assert!(
+                            !template.contains(&placeholder),
+                            "{method} {template}: `{name}` is in the path but declared in the query"
+                        );
+                        assert!(
+                            parameter["schema"].is_object(),
+                            "{method} {template}: `{name}` has no schema"
+                        );
+                        query.push((name.to_owned(), example_for(&parameter["schema"])));
+                    }
+                    "header" | "cookie" => {}
+                    other => panic!("{method} {template}: `{name}` in {other}"),
+                }
+            }
+            assert!(
+                !path.contains('{'),
+                "{method} {template}: a path parameter is not declared"
+            );
+            if query.is_empty() {
+                continue;
+            }
+            // Every declared query parameter, with a value its schema takes, gets past
+            // the query parsing (whatever the route then says of the values).
+            let request = app
+                .client
+                .request(
+                    method.to_uppercase().parse().expect("method"),
+                    app.url(&path),
+                )
+                .bearer_auth(&alice.linker.token)
+                .header("apikey", "any")
+                .query(&query);
+            let response = request.send().await.expect("sent");
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            assert!(
+                !body.contains("invalid query"),
+                "{method} {path} {query:?}: a declared parameter was refused ({status}): {body}"
+            );
+            checked_queries += 1;
+        }
+    }
+    assert!(
+        checked_queries >= 6,
+        "query parameters checked on {checked_queries} operations"
+    );
+
+    // And the check can fail: an undeclared parameter is refused.
+    let undeclared = app
+        .get_with_token(
+            &format!("/me/chats/{}/1?not_declared=1", alice.linker.user_id),
+            &alice.linker.token,
+        )
+        .await;
+    let problem = assert_problem(undeclared, 422, "validation_failed").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("invalid query")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn swagger_ui_is_served_offline_with_the_document() {
+    let app = spawn_app().await;
+    let page = app
+        .client
+        .get(app.url("/swagger-ui/"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(
+        !html.contains("https://"),
+        "no CDN: everything from the gateway"
+    );
+    let initializer = app
+        .client
+        .get(app.url("/swagger-ui/swagger-initializer.js"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(initializer.status(), 200);
+    assert!(
+        initializer
+            .text()
+            .await
+            .expect("js")
+            .contains("/swagger-ui/openapi.json")
+    );
+    let document: Value = app
+        .client
+        .get(app.url("/swagger-ui/openapi.json"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert!(document["paths"]["/me/chats/{user_id}/{session_index}"].is_object());
+    app.stop().await;
+}

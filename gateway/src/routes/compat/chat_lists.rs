@@ -18,8 +18,10 @@ pub const DEFAULT_AVATAR: &str = "/media/avatars/default.jpg";
 
 /// Chat list size.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DialogQuery {
     /// 1 to 100 (default 10).
+    #[param(minimum = 1, maximum = 100)]
     pub dialog_limit: Option<u32>,
 }
 

@@ -116,10 +116,13 @@ fn parse_file_id(file_id: &str, fallback: u32) -> Option<(&str, u32)> {
 
 /// What `/me/download_media` is asked.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DownloadQuery {
     /// The account (`1`, `2`, ...); a `file_id` from the messages names its own.
+    #[param(max_length = 10)]
     pub account_index: Option<String>,
-    /// A message's `file_id`.
+    /// A message's `file_id` (at most 128 characters).
+    #[param(max_length = 128)]
     pub file_id: Option<String>,
     /// `photo`, `video`, `audio`, `document`, `voice`, `sticker`, `animation` or `video_note`.
     pub media_type: Option<String>,

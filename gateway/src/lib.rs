@@ -14,6 +14,7 @@
 //! - [`middleware`]: request spans and metrics.
 //! - [`media_links`]: signed, short-lived links to media for `<img>` / `<video>`.
 //! - [`revocations`]: ended sign-in sessions and accounts, told to every gateway.
+//! - [`openapi_responses`]: the error responses every operation can give, in the document.
 //! - [`slow_clients`]: the body deadline, connections per client address, the file limit.
 //! - [`cors`]: CORS for browsers on other origins (`gateway.cors_allowed_origins`).
 //! - [`rate_limit`]: per-address and per-user limits (GCRA in Redis or memory).
@@ -26,6 +27,7 @@ pub mod cors;
 pub mod media_links;
 pub mod middleware;
 pub mod openapi;
+pub mod openapi_responses;
 pub mod problem;
 pub mod rate_limit;
 pub mod revocations;

@@ -308,8 +308,8 @@ fn session_ref(user_id: uuid::Uuid, session_index: u32) -> Result<chat::SessionR
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The whole file, with `Content-Type`, `Content-Length`, `Content-Disposition` and `Accept-Ranges: bytes`", content_type = "application/octet-stream"),
-        (status = 206, description = "The range asked for, with `Content-Range`", content_type = "application/octet-stream"),
+        (status = 200, description = "The whole file in its own type (`image/jpeg`, `video/mp4`, ...), with `Content-Type`, `Content-Length`, `Content-Disposition` and `Accept-Ranges: bytes`", content_type = "*/*"),
+        (status = 206, description = "The range asked for, with `Content-Range`", content_type = "*/*"),
         (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account, or no such file for it", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 413, description = "`media_too_large`: larger than `downloads.max_file_bytes`", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -378,8 +378,8 @@ pub async fn signed_url(
         ("Range" = Option<String>, Header, description = "One byte range"),
     ),
     responses(
-        (status = 200, description = "The whole file; `Cache-Control: private, max-age=<seconds the link has left>`, `Access-Control-Allow-Origin: *`", content_type = "application/octet-stream"),
-        (status = 206, description = "The range asked for", content_type = "application/octet-stream"),
+        (status = 200, description = "The whole file in its own type (`image/jpeg`, `video/mp4`, ...); `Cache-Control: private, max-age=<seconds the link has left>`, `Access-Control-Allow-Origin: *`", content_type = "*/*"),
+        (status = 206, description = "The range asked for", content_type = "*/*"),
         (status = 401, description = "`media_link_expired`: ask for a new link; `session_expired`: the sign-in session it was issued in has ended", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 403, description = "`media_link_invalid`: an altered or foreign link", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such file (any more)", body = crate::problem::Problem, content_type = "application/problem+json"),

@@ -595,3 +595,130 @@ async fn swagger_ui_is_served_offline_with_the_document() {
     assert!(document["paths"]["/me/chats/{user_id}/{session_index}"].is_object());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_errors_each_operation_gives_are_in_the_openapi_document() {
+    let app = spawn_app().await;
+    let alice = linked_alice(&app, "openapi-errors@example.com").await;
+    let stranger = app.linker("openapi-stranger@example.com").await;
+    let document: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let mut undeclared = Vec::new();
+    let mut probes = 0;
+    for (template, operations) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in operations.as_object().expect("operations") {
+            let declared = |status: u16| operation["responses"][status.to_string()].is_object();
+            let fill = |user_id: &str| -> String {
+                let mut path = template.clone();
+                for (name, value) in [
+                    ("user_id", user_id.to_owned()),
+                    ("session_index", "1".to_owned()),
+                    ("index", "1".to_owned()),
+                    ("chat_id", alice.bob.to_string()),
+                    ("media_ref", "p:1:1".to_owned()),
+                    ("token", "v2.x".to_owned()),
+                ] {
+                    path = path.replace(&format!("{{{name}}}"), &value);
+                }
+                while let (Some(start), Some(end)) = (path.find('{'), path.find('}')) {
+                    path.replace_range(start..=end, &uuid::Uuid::new_v4().to_string());
+                }
+                path
+            };
+            let method: reqwest::Method = method.to_uppercase().parse().expect("method");
+            let bearer = operation["security"]
+                .as_array()
+                .is_some_and(|requirements| requirements.iter().any(|r| r.get("bearer").is_some()));
+            let json_body = operation["requestBody"]["content"]["application/json"].is_object();
+            let mut check = |what: &str, status: u16| {
+                probes += 1;
+                if !declared(status) && status != 404 && status != 405 {
+                    undeclared.push(format!("{method} {template} ({what}): {status}"));
+                }
+            };
+            if bearer {
+                let response = app
+                    .client
+                    .request(method.clone(), app.url(&fill(&alice.linker.user_id)))
+                    .send()
+                    .await
+                    .expect("sent");
+                check("no token", response.status().as_u16());
+                if template.contains("{user_id}") {
+                    let response = app
+                        .client
+                        .request(method.clone(), app.url(&fill(&alice.linker.user_id)))
+                        .bearer_auth(&stranger.token)
+                        .json(&json!({}))
+                        .send()
+                        .await
+                        .expect("sent");
+                    check("another user's path", response.status().as_u16());
+                }
+            }
+            if json_body {
+                for (what, content_type, body) in [
+                    ("malformed json", "application/json", "{"),
+                    ("not json", "text/plain", "hello"),
+                    ("wrong shape", "application/json", "[1]"),
+                ] {
+                    let response = app
+                        .client
+                        .request(method.clone(), app.url(&fill(&alice.linker.user_id)))
+                        .bearer_auth(&alice.linker.token)
+                        .header("apikey", "any")
+                        .header("content-type", content_type)
+                        .body(body)
+                        .send()
+                        .await
+                        .expect("sent");
+                    check(what, response.status().as_u16());
+                }
+            }
+        }
+    }
+    assert!(probes > 50, "{probes} probes");
+    assert!(
+        undeclared.is_empty(),
+        "answers the document does not declare:\n{}",
+        undeclared.join("\n")
+    );
+
+    // GoTrue's legacy error shape has the status as its `code`; the schema says so.
+    let code_schema = &document["components"]["schemas"]["GoTrueErrorBody"]["properties"]["code"];
+    let kinds: Vec<&str> = code_schema["oneOf"]
+        .as_array()
+        .expect("code is one of several types")
+        .iter()
+        .filter_map(|schema| schema["type"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"string") && kinds.contains(&"integer"),
+        "{code_schema}"
+    );
+    let legacy = app
+        .client
+        .post(app.url("/auth/v1/token?grant_type=password"))
+        .header("apikey", "any")
+        .json(&json!({"email": "nobody@example.com", "password": "wrong password"}))
+        .send()
+        .await
+        .expect("sent");
+    let body: Value = legacy.json().await.expect("json");
+    assert!(
+        body["code"].is_number() || body["code"].is_string(),
+        "{body}"
+    );
+
+    // A signed link serves the file in its own type: the document does not pin one.
+    let link = &document["paths"]["/media/t/{token}"]["get"]["responses"]["200"]["content"];
+    assert!(link.get("*/*").is_some(), "{link}");
+    app.stop().await;
+}

@@ -722,3 +722,27 @@ async fn the_errors_each_operation_gives_are_in_the_openapi_document() {
     assert!(link.get("*/*").is_some(), "{link}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_steps_that_overlap_never_answer_500() {
+    let app = spawn_app().await;
+    let linker = app.linker("overlap-2fa@example.com").await;
+    let login_id = app.start_login(&linker, "+9996620002").await;
+    let response = app.submit_code(&linker, &login_id, "22222").await;
+    assert_eq!(response.status(), 200);
+
+    // The same password sent several times at once (a retried request, a double click):
+    // each call asks Telegram for the SRP parameters, which a later ask replaces.
+    let attempts = (0..4)
+        .map(|_| app.submit_password(&linker, &login_id, talkapp_tg_sandbox::DEMO_2FA_PASSWORD));
+    let responses = futures::future::join_all(attempts).await;
+    let mut statuses = Vec::new();
+    for response in responses {
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        assert!(status < 500, "a password step answered {status}: {body}");
+        statuses.push(status);
+    }
+    assert!(statuses.contains(&201), "one of them linked: {statuses:?}");
+    app.stop().await;
+}

@@ -10,7 +10,10 @@
 //! * **Nothing is lost**: a job is in the store before the send is accepted; a message
 //!   not acknowledged goes back to the queue when its consumer dies; a job whose publish
 //!   failed (broker away) is published again by the relay, and is anyway sent when its
-//!   account's worker next looks at its pending jobs.
+//!   account's worker next looks at its pending jobs. The relay also asks the worker of
+//!   each account with a job older than two relay intervals still waiting to look again:
+//!   a queue whose consumer link went silent (no error, no end, no deliveries) holds up
+//!   nothing for longer than that (issue 16, finding 12).
 //! * **Nothing is sent twice**: each job has a fixed Telegram `random_id`; Telegram
 //!   de-duplicates on it, and a job already final is never sent again.
 //! * **Order holds per account** (hence per chat), whatever order messages arrive in.
@@ -267,6 +270,8 @@ pub struct SendWorker {
 struct WorkerHandle {
     work: mpsc::UnboundedSender<Work>,
     stop: CancellationToken,
+    /// A scan is asked for and not yet begun (scans asked for meanwhile are the same).
+    scan_asked: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Why a job could not be taken further now.
@@ -361,8 +366,29 @@ impl SendWorker {
     fn start_worker(self: &Arc<Self>, key: SessionKey) -> WorkerHandle {
         let (work, receiver) = mpsc::unbounded_channel();
         let stop = self.shutdown.child_token();
-        tokio::spawn(Arc::clone(self).account_worker(key, receiver, stop.clone()));
-        WorkerHandle { work, stop }
+        let scan_asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        tokio::spawn(Arc::clone(self).account_worker(
+            key,
+            receiver,
+            stop.clone(),
+            Arc::clone(&scan_asked),
+        ));
+        WorkerHandle {
+            work,
+            stop,
+            scan_asked,
+        }
+    }
+
+    /// Asks the account's worker to look at its pending jobs, unless it is asked already.
+    fn ask_scan(self: &Arc<Self>, key: SessionKey) {
+        let asked = self
+            .accounts()
+            .get(&key)
+            .is_some_and(|worker| worker.scan_asked.load(std::sync::atomic::Ordering::Relaxed));
+        if !asked {
+            self.dispatch(key, Work::Scan);
+        }
     }
 
     fn dispatch(self: &Arc<Self>, key: SessionKey, work: Work) {
@@ -370,6 +396,11 @@ impl SendWorker {
         let worker = accounts
             .entry(key)
             .or_insert_with(|| self.start_worker(key));
+        if matches!(work, Work::Scan) {
+            worker
+                .scan_asked
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         if let Err(mpsc::error::SendError(work)) = worker.work.send(work) {
             // The worker ended: start a new one.
             let worker = self.start_worker(key);
@@ -439,8 +470,29 @@ impl SendWorker {
             match self.store.unpublished_jobs(&[shard], before, 500).await {
                 Ok(jobs) => {
                     for job in jobs {
-                        if publish(self.queue.as_ref(), &job).await {
-                            mark_published(self.store.as_ref(), job.job.job_id).await;
+                        if !publish(self.queue.as_ref(), &job).await {
+                            // The broker is away: the rest waits for the next round
+                            // (the check for overdue jobs below must not wait for it).
+                            break;
+                        }
+                        mark_published(self.store.as_ref(), job.job.job_id).await;
+                    }
+                }
+                Err(error) => tracing::debug!(%error, shard, "relay cannot read the store"),
+            }
+            // Jobs the queue should have brought by now: their workers look again.
+            let overdue = talkapp_store::now()
+                - chrono::TimeDelta::from_std(self.options.relay_interval * 2)
+                    .unwrap_or(chrono::TimeDelta::seconds(10));
+            match self
+                .store
+                .accounts_with_waiting_jobs(&[shard], overdue, 500)
+                .await
+            {
+                Ok(accounts) => {
+                    for key in accounts {
+                        if self.host.account(key).is_some() {
+                            self.ask_scan(key);
                         }
                     }
                 }
@@ -454,6 +506,7 @@ impl SendWorker {
         key: SessionKey,
         mut work: mpsc::UnboundedReceiver<Work>,
         stop: CancellationToken,
+        scan_asked: Arc<std::sync::atomic::AtomicBool>,
     ) {
         loop {
             let next = tokio::select! {
@@ -463,6 +516,9 @@ impl SendWorker {
             let Some(next) = next else {
                 return;
             };
+            if matches!(next, Work::Scan) {
+                scan_asked.store(false, std::sync::atomic::Ordering::Relaxed);
+            }
             match self.send_pending(key, &stop).await {
                 Ok(()) => {}
                 Err(Blocked::Stopping) => return,

@@ -2,7 +2,9 @@
 //! processes under test without touching it: [`StallingProxy::cut`] drops every link and
 //! refuses new ones (a server that went away), [`StallingProxy::stall`] keeps every link
 //! open while nothing passes in either direction (a server, or a network, that stopped
-//! answering: no FIN, no RST, only silence).
+//! answering: no FIN, no RST, only silence), and [`StallingProxy::silence_open_links`]
+//! does so for the links open now only, new ones working (a connection lost in a NAT or
+//! a half-open TCP link, while the server itself is fine).
 
 use std::sync::Mutex;
 
@@ -16,7 +18,9 @@ pub struct StallingProxy {
     port: u16,
     target: String,
     running: Mutex<CancellationToken>,
-    stalled: watch::Sender<bool>,
+    stalled: std::sync::Arc<Mutex<watch::Sender<bool>>>,
+    /// The switches of silenced links, kept so that their links stay open.
+    silenced: Mutex<Vec<watch::Sender<bool>>>,
 }
 
 impl StallingProxy {
@@ -25,13 +29,14 @@ impl StallingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("address").port();
         let token = CancellationToken::new();
-        let (stalled, _) = watch::channel(false);
+        let stalled = std::sync::Arc::new(Mutex::new(watch::channel(false).0));
         spawn_accept_loop(listener, target.to_owned(), token.clone(), stalled.clone());
         Self {
             port,
             target: target.to_owned(),
             running: Mutex::new(token),
             stalled,
+            silenced: Mutex::new(Vec::new()),
         }
     }
 
@@ -48,12 +53,30 @@ impl StallingProxy {
     /// Nothing passes any more, in either direction, on open links and new ones; links
     /// stay open.
     pub fn stall(&self) {
-        self.stalled.send_replace(true);
+        self.current().send_replace(true);
     }
 
     /// Bytes flow again (what was held back is delivered).
     pub fn resume(&self) {
-        self.stalled.send_replace(false);
+        self.current().send_replace(false);
+    }
+
+    /// The links open now go silent for good (they stay open, nothing passes); links
+    /// opened from now on work.
+    pub fn silence_open_links(&self) {
+        let mut current = self.current();
+        current.send_replace(true);
+        let silenced = std::mem::replace(&mut *current, watch::channel(false).0);
+        self.silenced
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(silenced);
+    }
+
+    fn current(&self) -> std::sync::MutexGuard<'_, watch::Sender<bool>> {
+        self.stalled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Refuses new connections and drops every open one.
@@ -96,7 +119,7 @@ fn spawn_accept_loop(
     listener: TcpListener,
     target: String,
     token: CancellationToken,
-    stalled: watch::Sender<bool>,
+    stalled: std::sync::Arc<Mutex<watch::Sender<bool>>>,
 ) {
     tokio::spawn(async move {
         loop {
@@ -109,7 +132,10 @@ fn spawn_accept_loop(
             };
             let target = target.clone();
             let token = token.clone();
-            let stalled = stalled.subscribe();
+            let stalled = stalled
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .subscribe();
             tokio::spawn(async move {
                 let Ok(outbound) = TcpStream::connect(&target).await else {
                     return;

@@ -23,7 +23,7 @@ fn redis_url() -> String {
 
 /// A gateway and chat-service replicas, each its own process.
 pub(crate) struct Replicas {
-    environment: HashMap<String, String>,
+    pub(crate) environment: HashMap<String, String>,
     processes: HashMap<String, Child>,
     chat_ports: HashMap<String, u16>,
     realtime_port: u16,
@@ -127,7 +127,7 @@ impl Replicas {
     }
 
     /// Starts the realtime service (again on its old port when restarted).
-    fn start_realtime(&mut self) {
+    pub(crate) fn start_realtime(&mut self) {
         let port = self.realtime_port;
         self.spawn(
             "realtime",
@@ -140,7 +140,7 @@ impl Replicas {
     }
 
     /// Starts the gateway in front of replica `chat`.
-    fn start_gateway(&mut self, chat: &str) {
+    pub(crate) fn start_gateway(&mut self, chat: &str) {
         self.gateway_url = self.start_gateway_named("gateway", chat);
     }
 
@@ -170,12 +170,12 @@ impl Replicas {
     }
 
     /// SIGKILL: no goodbye, no drain.
-    async fn kill(&mut self, name: &str) {
+    pub(crate) async fn kill(&mut self, name: &str) {
         let mut child = self.processes.remove(name).expect("running");
         child.kill().await.expect("killed");
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.gateway_url)
     }
 
@@ -216,6 +216,22 @@ impl Replicas {
             login["user"]["id"].as_str().expect("id").to_owned(),
             login["access_token"].as_str().expect("token").to_owned(),
         )
+    }
+
+    /// One POST, not retried (a 503 is the answer).
+    pub(crate) async fn client_post(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("sent")
     }
 
     pub(crate) async fn post(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
@@ -260,7 +276,7 @@ impl Replicas {
     }
 
     /// Links the sandbox account of `phone` (no 2FA) for `user`.
-    async fn link(&self, user: &(String, String), phone: &str) -> u64 {
+    pub(crate) async fn link(&self, user: &(String, String), phone: &str) -> u64 {
         let (user_id, token) = user;
         let started: Value = self
             .post(
@@ -287,7 +303,7 @@ impl Replicas {
     }
 
     /// Waits until the account's chat list is cached (its host connected it).
-    async fn wait_for_chats(&self, user: &(String, String), index: u64) {
+    pub(crate) async fn wait_for_chats(&self, user: &(String, String), index: u64) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let chats = self
@@ -320,7 +336,7 @@ pub(crate) async fn sandbox_with_admin() -> (SandboxHandle, std::net::SocketAddr
     (sandbox, admin)
 }
 
-fn fault_texts_at_bob(sandbox: &SandboxHandle, alice: i64, bob: i64) -> Vec<String> {
+pub(crate) fn fault_texts_at_bob(sandbox: &SandboxHandle, alice: i64, bob: i64) -> Vec<String> {
     sandbox.world(|world| {
         let mut ids = world.message_ids(bob, Peer::User(alice));
         ids.sort_unstable();

@@ -49,6 +49,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "events_and_push",
         include_str!("../../migrations/postgres/0005_events_and_push.sql"),
     ),
+    (
+        6,
+        "waiting_jobs",
+        include_str!("../../migrations/postgres/0006_waiting_jobs.sql"),
+    ),
 ];
 
 /// Statements through the connection's cache: each text is parsed and planned once per

@@ -43,6 +43,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "events_and_push",
         include_str!("../../migrations/sqlite/0004_events_and_push.sql"),
     ),
+    (
+        5,
+        "waiting_jobs",
+        include_str!("../../migrations/sqlite/0005_waiting_jobs.sql"),
+    ),
 ];
 
 /// Statements through the connection's statement cache: each text is parsed once, not on

@@ -43,6 +43,9 @@ pub const MAX_TEXT_CHARS: usize = 4096;
 /// The longest idempotency key accepted.
 pub const MAX_CLIENT_MESSAGE_ID_CHARS: usize = 128;
 
+/// Tries of a job whose chat Telegram does not know yet before it fails `chat_not_found`.
+const UNKNOWN_CHAT_TRIES: u32 = 4;
+
 /// Names the jobs derived from idempotency keys (UUIDv5 namespace).
 const JOB_NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_3c2e_8d4a_4f6b_9e21_7a5c_0d3b_1e90);
 
@@ -639,6 +642,18 @@ impl SendWorker {
                     .await?;
                     self.tell(key, job_id).await;
                     return Ok(());
+                }
+                // The chat was known when the send was taken (it is checked then): an
+                // account that just moved to this replica may not have its peers back
+                // yet. A few tries before giving up.
+                Err(TelegramError::UnknownChat(_)) if claimed.attempts < UNKNOWN_CHAT_TRIES => {
+                    tracing::info!(%job_id, attempt = claimed.attempts, "chat not resolved yet; retrying");
+                    requeue(self.store.as_ref(), job_id, stop).await?;
+                    pause(
+                        stop,
+                        backoff(claimed.attempts + 1, self.options.max_backoff),
+                    )
+                    .await?;
                 }
                 Err(TelegramError::UnknownChat(_)) => {
                     return self.fail(&claimed, stop, "chat_not_found").await;

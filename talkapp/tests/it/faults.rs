@@ -290,3 +290,83 @@ async fn every_live_message_reaches_its_socket_across_a_redis_restart() {
     sandbox.shutdown().await;
     database.drop_database().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_restarts_empty_costs_sockets_a_resync_never_a_silent_gap() {
+    crate::helpers::init_test_tracing();
+    let mut redis = PrivateRedis::start().await;
+    let database = TestDatabase::create().await;
+    let (sandbox, admin) = sandbox_with_admin().await;
+    let (alice, bob) = sandbox.world(|world| {
+        (
+            world.user_by_phone("9996620001").expect("alice"),
+            world.user_by_phone("9996620002").expect("bob"),
+        )
+    });
+    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
+    replicas
+        .environment
+        .insert("TALKAPP_REDIS__URL".into(), redis.url());
+    replicas
+        .environment
+        .insert("TALKAPP_AMQP__QUEUE_TYPE".into(), "classic".into());
+    replicas.start_chat("chat-a");
+    replicas.start_realtime();
+    replicas.start_gateway("chat-a");
+    replicas.wait_until_serving().await;
+    let user = replicas.user("redis-empty@example.com").await;
+    let index = replicas.link(&user, "+9996620001").await;
+    replicas.wait_for_chats(&user, index).await;
+    let path = format!("/ws/{}/{index}", user.0);
+    let mut socket =
+        crate::realtime::connect_with_token(&replicas.gateway_url, &path, &user.1).await;
+
+    // Bob writes steadily while Redis restarts with nothing (no persistence).
+    const MESSAGES: usize = 30;
+    let writer = {
+        let sandbox = sandbox.clone();
+        tokio::spawn(async move {
+            for n in 0..MESSAGES {
+                sandbox
+                    .send_message(bob, Peer::User(alice), &format!("steady {n:02}"))
+                    .expect("bob writes");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    redis.restart_empty().await;
+    writer.await.expect("writer");
+
+    // Each message reaches the socket, or the socket is told to resync before the
+    // messages after the gap: the client never misses one without knowing.
+    let mut texts = Vec::new();
+    let mut resynced = false;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !texts.contains(&format!("steady {:02}", MESSAGES - 1)) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "only these reached the socket: {texts:?}");
+        let event = crate::realtime::next_event(&mut socket, left).await;
+        if event["type"] == "resync_required" {
+            resynced = true;
+        }
+        if event["type"] == "message.new"
+            && let Some(text) = event["data"]["text"].as_str()
+            && text.starts_with("steady ")
+        {
+            texts.push(text.to_owned());
+        }
+    }
+    let expected: Vec<String> = (0..MESSAGES).map(|n| format!("steady {n:02}")).collect();
+    assert!(
+        texts == expected || resynced,
+        "a gap without resync_required: {texts:?}"
+    );
+    eprintln!(
+        "{} of {MESSAGES} live, resync_required: {resynced}",
+        texts.len()
+    );
+    drop(replicas);
+    sandbox.shutdown().await;
+    database.drop_database().await;
+}

@@ -2,7 +2,7 @@
 //!
 //! * **Body deadline**: a request body must arrive whole within
 //!   `gateway.body_timeout_secs` of its headers (actix already cuts slow headers after
-//!   5 s with 408). A body still trickling then is answered 408 `request_timeout` with
+//!   5 s with 408). WebSocket upgrades are left alone: their stream is the socket. A body still trickling then is answered 408 `request_timeout` with
 //!   `Connection: close`, so the connection is let go.
 //! * **Connections per client address**: each accepted TCP connection takes a slot of its
 //!   peer address (`on_connect`), given back when the connection ends. A request on a
@@ -168,6 +168,17 @@ pub async fn guard(
             .head_mut()
             .set_connection_type(ConnectionType::Close);
         return Ok(request.into_response(response).map_into_right_body());
+    }
+    // A WebSocket reads its frames from the request's stream for as long as it lives:
+    // that is no body to time out.
+    if request
+        .headers()
+        .contains_key(actix_web::http::header::UPGRADE)
+    {
+        return next
+            .call(request)
+            .await
+            .map(ServiceResponse::map_into_left_body);
     }
     let timeout = request
         .app_data::<web::Data<crate::state::AppState>>()

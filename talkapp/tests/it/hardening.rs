@@ -867,3 +867,27 @@ async fn a_burst_of_wrong_passwords_leaves_no_memory_behind() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_websocket_outlives_the_body_deadline() {
+    let app = spawn_app_with(&[("gateway.body_timeout_secs", "1")]).await;
+    let alice = linked_alice(&app, "ws-outlives@example.com").await;
+    let mut socket = connect_with_token(
+        &app.address,
+        &format!("/ws/{}/1", alice.linker.user_id),
+        &alice.linker.token,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    socket
+        .send(Message::Text(r#"{"type":"ping"}"#.into()))
+        .await
+        .expect("still open");
+    let reply = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .expect("a reply")
+        .expect("open")
+        .expect("frame");
+    assert!(matches!(reply, Message::Text(_)), "{reply:?}");
+    app.stop().await;
+}

@@ -111,6 +111,17 @@ pub struct Linking {
     sealer: Sealer,
     login_ttl: chrono::TimeDelta,
     max_attempts: u32,
+    /// One step of a login at a time in this process (striped by login id): a step sent
+    /// twice at once (a retried request, a double click) would otherwise race its twin
+    /// at Telegram (each password try replaces the SRP parameters the other uses).
+    steps: Arc<Vec<tokio::sync::Mutex<()>>>,
+}
+
+/// Locks serialising the steps of one login.
+const STEP_STRIPES: usize = 64;
+
+fn step_stripe(login_id: Uuid) -> usize {
+    usize::try_from(login_id.as_u128() % STEP_STRIPES as u128).unwrap_or(0)
 }
 
 /// The associated data a pending login's session is sealed under.
@@ -153,6 +164,11 @@ impl Linking {
             sealer,
             login_ttl: chrono::TimeDelta::seconds(i64::try_from(login_ttl_secs).unwrap_or(600)),
             max_attempts,
+            steps: Arc::new(
+                (0..STEP_STRIPES)
+                    .map(|_| tokio::sync::Mutex::new(()))
+                    .collect(),
+            ),
         }
     }
 
@@ -265,6 +281,7 @@ impl Linking {
                 "code must be the digits Telegram sent".into(),
             ));
         }
+        let _one_step = self.steps[step_stripe(login_id)].lock().await;
         let (login, snapshot) = self
             .pending(user_id, login_id, LoginState::CodeSent)
             .await?;
@@ -304,10 +321,21 @@ impl Linking {
                 "password must have 1 to 1024 bytes".into(),
             ));
         }
+        let _one_step = self.steps[step_stripe(login_id)].lock().await;
         let (login, snapshot) = self
             .pending(user_id, login_id, LoginState::PasswordNeeded)
             .await?;
-        let logged_in = self.login.submit_password(snapshot, password).await?;
+        let logged_in = match self.login.submit_password(snapshot, password).await {
+            Ok(logged_in) => logged_in,
+            // Another try of this login (a retried request) finished it meanwhile.
+            Err(LoginError::CodeExpired) => {
+                return Err(match self.store.telegram_login(login_id).await? {
+                    Some(_) => LinkError::LoginExpired,
+                    None => LinkError::LoginNotFound,
+                });
+            }
+            Err(error) => return Err(error.into()),
+        };
         self.finish(&login, logged_in).await
     }
 

@@ -10,7 +10,10 @@
 //! * **Nothing is lost**: a job is in the store before the send is accepted; a message
 //!   not acknowledged goes back to the queue when its consumer dies; a job whose publish
 //!   failed (broker away) is published again by the relay, and is anyway sent when its
-//!   account's worker next looks at its pending jobs.
+//!   account's worker next looks at its pending jobs. The relay also asks the worker of
+//!   each account with a job older than two relay intervals still waiting to look again:
+//!   a queue whose consumer link went silent (no error, no end, no deliveries) holds up
+//!   nothing for longer than that (issue 16, finding 12).
 //! * **Nothing is sent twice**: each job has a fixed Telegram `random_id`; Telegram
 //!   de-duplicates on it, and a job already final is never sent again.
 //! * **Order holds per account** (hence per chat), whatever order messages arrive in.
@@ -39,6 +42,9 @@ use crate::host::SessionHost;
 pub const MAX_TEXT_CHARS: usize = 4096;
 /// The longest idempotency key accepted.
 pub const MAX_CLIENT_MESSAGE_ID_CHARS: usize = 128;
+
+/// Tries of a job whose chat Telegram does not know yet before it fails `chat_not_found`.
+const UNKNOWN_CHAT_TRIES: u32 = 4;
 
 /// Names the jobs derived from idempotency keys (UUIDv5 namespace).
 const JOB_NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_3c2e_8d4a_4f6b_9e21_7a5c_0d3b_1e90);
@@ -101,6 +107,13 @@ pub enum SendError {
     Store(#[from] StoreError),
 }
 
+/// Characters a message text may not hold: C0 and C1 controls and DEL (a NUL reached
+/// Telegram as a message of its own; escape sequences would reach terminals and logs),
+/// except the line breaks and tab that text uses.
+fn forbidden_in_text(c: char) -> bool {
+    c.is_control() && !matches!(c, '\n' | '\r' | '\t')
+}
+
 /// The job id for an idempotency key: the same key of the same account, the same job.
 fn job_id_for(key: SessionKey, client_message_id: Option<&str>) -> Uuid {
     match client_message_id {
@@ -148,9 +161,20 @@ impl Sends {
                 "text must have at most {MAX_TEXT_CHARS} characters"
             )));
         }
+        if request.text.chars().any(forbidden_in_text) {
+            return Err(SendError::Invalid(
+                "text must not contain control characters (line breaks and tabs are fine)".into(),
+            ));
+        }
+        if request.reply_to.is_some_and(|message_id| message_id < 1) {
+            return Err(SendError::Invalid(
+                "reply_to must be a message id (1 or more)".into(),
+            ));
+        }
         if let Some(client_message_id) = &request.client_message_id
             && (client_message_id.is_empty()
-                || client_message_id.chars().count() > MAX_CLIENT_MESSAGE_ID_CHARS)
+                || client_message_id.chars().count() > MAX_CLIENT_MESSAGE_ID_CHARS
+                || client_message_id.chars().any(char::is_control))
         {
             return Err(SendError::Invalid(format!(
                 "client_message_id must have 1 to {MAX_CLIENT_MESSAGE_ID_CHARS} characters"
@@ -249,6 +273,8 @@ pub struct SendWorker {
 struct WorkerHandle {
     work: mpsc::UnboundedSender<Work>,
     stop: CancellationToken,
+    /// A scan is asked for and not yet begun (scans asked for meanwhile are the same).
+    scan_asked: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Why a job could not be taken further now.
@@ -343,8 +369,29 @@ impl SendWorker {
     fn start_worker(self: &Arc<Self>, key: SessionKey) -> WorkerHandle {
         let (work, receiver) = mpsc::unbounded_channel();
         let stop = self.shutdown.child_token();
-        tokio::spawn(Arc::clone(self).account_worker(key, receiver, stop.clone()));
-        WorkerHandle { work, stop }
+        let scan_asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        tokio::spawn(Arc::clone(self).account_worker(
+            key,
+            receiver,
+            stop.clone(),
+            Arc::clone(&scan_asked),
+        ));
+        WorkerHandle {
+            work,
+            stop,
+            scan_asked,
+        }
+    }
+
+    /// Asks the account's worker to look at its pending jobs, unless it is asked already.
+    fn ask_scan(self: &Arc<Self>, key: SessionKey) {
+        let asked = self
+            .accounts()
+            .get(&key)
+            .is_some_and(|worker| worker.scan_asked.load(std::sync::atomic::Ordering::Relaxed));
+        if !asked {
+            self.dispatch(key, Work::Scan);
+        }
     }
 
     fn dispatch(self: &Arc<Self>, key: SessionKey, work: Work) {
@@ -352,6 +399,11 @@ impl SendWorker {
         let worker = accounts
             .entry(key)
             .or_insert_with(|| self.start_worker(key));
+        if matches!(work, Work::Scan) {
+            worker
+                .scan_asked
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         if let Err(mpsc::error::SendError(work)) = worker.work.send(work) {
             // The worker ended: start a new one.
             let worker = self.start_worker(key);
@@ -421,8 +473,29 @@ impl SendWorker {
             match self.store.unpublished_jobs(&[shard], before, 500).await {
                 Ok(jobs) => {
                     for job in jobs {
-                        if publish(self.queue.as_ref(), &job).await {
-                            mark_published(self.store.as_ref(), job.job.job_id).await;
+                        if !publish(self.queue.as_ref(), &job).await {
+                            // The broker is away: the rest waits for the next round
+                            // (the check for overdue jobs below must not wait for it).
+                            break;
+                        }
+                        mark_published(self.store.as_ref(), job.job.job_id).await;
+                    }
+                }
+                Err(error) => tracing::debug!(%error, shard, "relay cannot read the store"),
+            }
+            // Jobs the queue should have brought by now: their workers look again.
+            let overdue = talkapp_store::now()
+                - chrono::TimeDelta::from_std(self.options.relay_interval * 2)
+                    .unwrap_or(chrono::TimeDelta::seconds(10));
+            match self
+                .store
+                .accounts_with_waiting_jobs(&[shard], overdue, 500)
+                .await
+            {
+                Ok(accounts) => {
+                    for key in accounts {
+                        if self.host.account(key).is_some() {
+                            self.ask_scan(key);
                         }
                     }
                 }
@@ -436,6 +509,7 @@ impl SendWorker {
         key: SessionKey,
         mut work: mpsc::UnboundedReceiver<Work>,
         stop: CancellationToken,
+        scan_asked: Arc<std::sync::atomic::AtomicBool>,
     ) {
         loop {
             let next = tokio::select! {
@@ -445,6 +519,9 @@ impl SendWorker {
             let Some(next) = next else {
                 return;
             };
+            if matches!(next, Work::Scan) {
+                scan_asked.store(false, std::sync::atomic::Ordering::Relaxed);
+            }
             match self.send_pending(key, &stop).await {
                 Ok(()) => {}
                 Err(Blocked::Stopping) => return,
@@ -565,6 +642,18 @@ impl SendWorker {
                     .await?;
                     self.tell(key, job_id).await;
                     return Ok(());
+                }
+                // The chat was known when the send was taken (it is checked then): an
+                // account that just moved to this replica may not have its peers back
+                // yet. A few tries before giving up.
+                Err(TelegramError::UnknownChat(_)) if claimed.attempts < UNKNOWN_CHAT_TRIES => {
+                    tracing::info!(%job_id, attempt = claimed.attempts, "chat not resolved yet; retrying");
+                    requeue(self.store.as_ref(), job_id, stop).await?;
+                    pause(
+                        stop,
+                        backoff(claimed.attempts + 1, self.options.max_backoff),
+                    )
+                    .await?;
                 }
                 Err(TelegramError::UnknownChat(_)) => {
                     return self.fail(&claimed, stop, "chat_not_found").await;

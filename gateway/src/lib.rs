@@ -13,6 +13,9 @@
 //! - [`clients`]: typed gRPC clients of the services.
 //! - [`middleware`]: request spans and metrics.
 //! - [`media_links`]: signed, short-lived links to media for `<img>` / `<video>`.
+//! - [`revocations`]: ended sign-in sessions and accounts, told to every gateway.
+//! - [`openapi_responses`]: the error responses every operation can give, in the document.
+//! - [`slow_clients`]: the body deadline, connections per client address, the file limit.
 //! - [`cors`]: CORS for browsers on other origins (`gateway.cors_allowed_origins`).
 //! - [`rate_limit`]: per-address and per-user limits (GCRA in Redis or memory).
 //! - [`openapi`]: the OpenAPI document.
@@ -24,9 +27,12 @@ pub mod cors;
 pub mod media_links;
 pub mod middleware;
 pub mod openapi;
+pub mod openapi_responses;
 pub mod problem;
 pub mod rate_limit;
+pub mod revocations;
 pub mod routes;
+pub mod slow_clients;
 pub mod state;
 pub mod ws;
 
@@ -53,6 +59,7 @@ pub struct Application {
     server: actix_web::dev::Server,
     port: u16,
     ws_connections: Arc<ws::registry::Connections>,
+    revocations: Arc<revocations::Revocations>,
 }
 
 impl Application {
@@ -105,6 +112,21 @@ impl Application {
         };
         let ws_connections =
             ws::registry::Connections::new(config.gateway.ws_max_connections_per_user);
+        let revocations = if config.redis.url.expose_secret().is_empty() {
+            revocations::Revocations::local()
+        } else {
+            let client = redis::Client::open(config.redis.url.expose_secret())?;
+            revocations::Revocations::redis(
+                client.clone(),
+                redis::aio::ConnectionManager::new_lazy_with_config(
+                    client,
+                    redis::aio::ConnectionManagerConfig::new()
+                        .set_connection_timeout(Some(Duration::from_secs(2)))
+                        .set_response_timeout(Some(Duration::from_secs(2))),
+                )?,
+                &config.redis.prefix,
+            )
+        };
         let media_links = media_links::MediaLinks::new(
             &ws_secret,
             config.downloads.signed_url_ttl_secs,
@@ -114,6 +136,7 @@ impl Application {
             media_links,
             ws_tickets,
             ws_connections: Arc::clone(&ws_connections),
+            revocations: Arc::clone(&revocations),
             rate_limiter: rate_limit::RateLimiter::new(&config.rate_limit, Some(limiter_store)),
             config: Arc::new(config.clone()),
             verifier: TokenVerifier::new(&config.auth, access_tokens.clone(), Arc::clone(&store))?,
@@ -133,6 +156,16 @@ impl Application {
         let cors = cors::Cors::new(&config.gateway.cors_allowed_origins);
         // One ledger for every worker: a token's second arrival may reach another one.
         let refresh_reuse = web::Data::new(auth::refresh_reuse::RefreshReuse::from_config(config)?);
+        if let Some(limit) = slow_clients::raise_open_file_limit() {
+            tracing::debug!(limit, "open file limit");
+        }
+        let connection_slots = Arc::new(slow_clients::ConnectionSlots::default());
+        // Behind a proxy every connection has the proxy's address: no per-address limit.
+        let per_client_limit = if config.rate_limit.trust_forwarded_for {
+            0
+        } else {
+            config.gateway.max_connections_per_client
+        };
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -143,11 +176,15 @@ impl Application {
                 .app_data(refresh_reuse.clone())
                 .configure(|service_config| routes::configure(service_config, builtin_accounts))
                 .default_service(web::to(not_found))
+                .wrap(from_fn(slow_clients::guard))
                 .wrap(ErrorHandlers::new().default_handler(problem::rewrite_bare_errors))
                 // Outside the rewriting above: /auth/v1 answers GoTrue's errors, not problems.
                 .wrap(from_fn(routes::auth::gotrue::error::keep_gotrue_errors))
                 .wrap(cors.clone())
                 .wrap(from_fn(middleware::request_telemetry))
+        })
+        .on_connect(move |connection, data| {
+            slow_clients::on_connect(&connection_slots, per_client_limit, connection, data);
         })
         .listen(listener)?
         // Stop signals are ours to handle (run_until_stopped), not actix's.
@@ -160,6 +197,7 @@ impl Application {
             server: server.run(),
             port,
             ws_connections,
+            revocations,
         })
     }
 
@@ -173,6 +211,7 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let ws_connections = self.ws_connections;
+        tokio::spawn(Arc::clone(&self.revocations).listen(shutdown.clone()));
         tokio::spawn(async move {
             shutdown.cancelled().await;
             // Sockets close at once ("going away": their clients reconnect elsewhere with

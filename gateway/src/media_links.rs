@@ -1,13 +1,15 @@
 //! Signed media links: `POST /me/media/.../url` trades the bearer token for a short-lived
 //! URL a browser can put in `<img>` or `<video>` (which send no `Authorization`).
 //!
-//! A link names one file of one linked account of one user and its expiry, and is signed
+//! A link names one file of one linked account of one user, the sign-in session it was
+//! issued in (it stops working when that session ends: the gateway's in-memory
+//! revocations, no store read per file) and its expiry, and is signed
 //! with HMAC-SHA-256 under a key derived from the gateway's signing secret (so any gateway
 //! accepts it, and its signature is never an access token's or a WebSocket ticket's).
 //! Unlike a ticket it is not spent on use: a video is fetched in many range requests.
 //!
-//! Form: `v1.{user_id}.{session_index}.{base64url(ref)}.{expires_unix}.{base64url(mac)}`,
-//! the MAC over everything before its dot.
+//! Form: `v2.{user_id}.{sign_in_session|x}.{session_index}.{base64url(ref)}.{expires_unix}.{base64url(mac)}`,
+//! the MAC over everything before its dot (`x`: issued to an external provider's token).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -36,6 +38,8 @@ pub enum LinkError {
 pub struct MediaGrant {
     /// The TalkApp user.
     pub user_id: Uuid,
+    /// The sign-in session it was issued in (none: an external provider's token).
+    pub sign_in: Option<Uuid>,
     /// Their linked account.
     pub session_index: u32,
     /// The file.
@@ -82,13 +86,14 @@ impl MediaLinks {
     pub fn issue(
         &self,
         user_id: Uuid,
+        sign_in: Option<Uuid>,
         session_index: u32,
         media_ref: &str,
         now: i64,
     ) -> (String, u64) {
         let expires_at = now.saturating_add(i64::try_from(self.ttl_secs).unwrap_or(i64::MAX));
         (
-            self.link_until(user_id, session_index, media_ref, expires_at),
+            self.link_until(user_id, sign_in, session_index, media_ref, expires_at),
             self.ttl_secs,
         )
     }
@@ -96,12 +101,14 @@ impl MediaLinks {
     fn link_until(
         &self,
         user_id: Uuid,
+        sign_in: Option<Uuid>,
         session_index: u32,
         media_ref: &str,
         expires_at: i64,
     ) -> String {
+        let sign_in = sign_in.map_or_else(|| "x".to_owned(), |id| id.simple().to_string());
         let body = format!(
-            "v1.{}.{session_index}.{}.{expires_at}",
+            "v2.{}.{sign_in}.{session_index}.{}.{expires_at}",
             user_id.simple(),
             URL_SAFE_NO_PAD.encode(media_ref.as_bytes()),
         );
@@ -115,6 +122,7 @@ impl MediaLinks {
     pub fn issue_lasting_path(
         &self,
         user_id: Uuid,
+        sign_in: Option<Uuid>,
         session_index: u32,
         media_ref: &str,
         now: i64,
@@ -126,7 +134,7 @@ impl MediaLinks {
             .saturating_mul(LASTING_WINDOW_SECS);
         format!(
             "/media/t/{}",
-            self.link_until(user_id, session_index, media_ref, expires_at)
+            self.link_until(user_id, sign_in, session_index, media_ref, expires_at)
         )
     }
 
@@ -135,11 +143,12 @@ impl MediaLinks {
     pub fn issue_path(
         &self,
         user_id: Uuid,
+        sign_in: Option<Uuid>,
         session_index: u32,
         media_ref: &str,
         now: i64,
     ) -> (String, u64) {
-        let (token, expires_in) = self.issue(user_id, session_index, media_ref, now);
+        let (token, expires_in) = self.issue(user_id, sign_in, session_index, media_ref, now);
         (format!("/media/t/{token}"), expires_in)
     }
 
@@ -157,18 +166,32 @@ impl MediaLinks {
             .verify_slice(&given)
             .map_err(|_| LinkError::Invalid)?;
         let mut parts = body.split('.');
-        let (Some("v1"), Some(user), Some(session), Some(media_ref), Some(expires), None) = (
+        let (
+            Some("v2"),
+            Some(user),
+            Some(sign_in),
+            Some(session),
+            Some(media_ref),
+            Some(expires),
+            None,
+        ) = (
             parts.next(),
             parts.next(),
             parts.next(),
             parts.next(),
             parts.next(),
             parts.next(),
-        ) else {
+            parts.next(),
+        )
+        else {
             return Err(LinkError::Invalid);
         };
         let grant = MediaGrant {
             user_id: Uuid::parse_str(user).map_err(|_| LinkError::Invalid)?,
+            sign_in: match sign_in {
+                "x" => None,
+                id => Some(Uuid::parse_str(id).map_err(|_| LinkError::Invalid)?),
+            },
             session_index: session.parse().map_err(|_| LinkError::Invalid)?,
             media_ref: URL_SAFE_NO_PAD
                 .decode(media_ref)
@@ -194,7 +217,8 @@ mod tests {
     fn an_issued_link_grants_its_file_until_it_expires() {
         let links = MediaLinks::new(&[7; 64], 300, 86_400);
         let user_id = Uuid::new_v4();
-        let (link, expires_in) = links.issue(user_id, 2, "m:-1001:7", NOW);
+        let sign_in = Some(Uuid::new_v4());
+        let (link, expires_in) = links.issue(user_id, sign_in, 2, "m:-1001:7", NOW);
         assert_eq!(expires_in, 300);
         assert!(
             link.chars()
@@ -206,6 +230,7 @@ mod tests {
             grant,
             MediaGrant {
                 user_id,
+                sign_in,
                 session_index: 2,
                 media_ref: "m:-1001:7".into(),
                 expires_at: NOW + 300,
@@ -217,27 +242,37 @@ mod tests {
     #[test]
     fn an_altered_or_foreign_link_is_invalid() {
         let links = MediaLinks::new(&[7; 64], 300, 86_400);
-        let (link, _) = links.issue(Uuid::new_v4(), 1, "t:5:9", NOW);
+        let (link, _) = links.issue(Uuid::new_v4(), None, 1, "t:5:9", NOW);
         // Another reference, session or a later expiry, with the old signature.
         let (body, signature) = link.rsplit_once('.').expect("signed");
         let parts: Vec<&str> = body.split('.').collect();
         let other_ref = URL_SAFE_NO_PAD.encode("m:5:9");
         let altered = [
             format!(
-                "{}.{}.{}.{other_ref}.{}.{signature}",
-                parts[0], parts[1], parts[2], parts[4]
+                "{}.{}.{}.{}.{other_ref}.{}.{signature}",
+                parts[0], parts[1], parts[2], parts[3], parts[5]
             ),
             format!(
-                "{}.{}.7.{}.{}.{signature}",
-                parts[0], parts[1], parts[3], parts[4]
+                "{}.{}.{}.7.{}.{}.{signature}",
+                parts[0], parts[1], parts[2], parts[4], parts[5]
             ),
             format!(
-                "{}.{}.{}.{}.{}.{signature}",
+                "{}.{}.{}.{}.{}.{}.{signature}",
                 parts[0],
                 parts[1],
                 parts[2],
                 parts[3],
+                parts[4],
                 NOW + 99_999
+            ),
+            format!(
+                "{}.{}.{}.{}.{}.{}.{signature}",
+                parts[0],
+                parts[1],
+                Uuid::new_v4().simple(),
+                parts[3],
+                parts[4],
+                parts[5]
             ),
             format!("{body}.{}", URL_SAFE_NO_PAD.encode([0_u8; 32])),
             "v1.garbage".to_owned(),
@@ -255,10 +290,10 @@ mod tests {
         let links = MediaLinks::new(&[7; 64], 300, 86_400);
         let user_id = Uuid::new_v4();
         let window_start = NOW - NOW.rem_euclid(3600);
-        let first = links.issue_lasting_path(user_id, 1, "p:5:9", window_start);
-        let later = links.issue_lasting_path(user_id, 1, "p:5:9", window_start + 3599);
+        let first = links.issue_lasting_path(user_id, None, 1, "p:5:9", window_start);
+        let later = links.issue_lasting_path(user_id, None, 1, "p:5:9", window_start + 3599);
         assert_eq!(first, later, "one URL per window, for the browser's cache");
-        let next_window = links.issue_lasting_path(user_id, 1, "p:5:9", window_start + 3600);
+        let next_window = links.issue_lasting_path(user_id, None, 1, "p:5:9", window_start + 3600);
         assert_ne!(first, next_window);
 
         let token = later.strip_prefix("/media/t/").expect("a media path");

@@ -34,6 +34,8 @@ pub struct AppState {
     pub media_links: crate::media_links::MediaLinks,
     /// Live WebSocket connections.
     pub ws_connections: Arc<crate::ws::registry::Connections>,
+    /// Ended sign-in sessions and accounts, told to every gateway.
+    pub revocations: Arc<crate::revocations::Revocations>,
 }
 
 impl AppState {

@@ -69,7 +69,8 @@ impl Storage {
 
     /// Files under `root` (created when missing).
     pub fn local(root: PathBuf) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&root)
+        // Users' files: the owner's only.
+        talkapp_common::secrets::create_private_dir(&root)
             .map_err(|error| anyhow::anyhow!("cannot create {}: {error}", root.display()))?;
         let objects = object_store::local::LocalFileSystem::new_with_prefix(&root)?
             // Deleting the last file of a directory removes the directory too.

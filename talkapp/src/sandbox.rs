@@ -47,7 +47,7 @@ pub async fn start(config: &Config) -> anyhow::Result<(TelegramSetup, Arc<Sandbo
     };
     let state_file = config.data.dir.join("sandbox").join("state.json");
     if let Some(parent) = state_file.parent() {
-        std::fs::create_dir_all(parent)?;
+        talkapp_common::secrets::create_private_dir(parent)?;
     }
     let sandbox = Arc::new(
         Sandbox::start_with(

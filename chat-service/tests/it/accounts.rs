@@ -29,25 +29,35 @@ async fn a_linked_account_is_listed_and_its_chats_and_history_are_served(backing
         .iter()
         .find(|chat| chat.kind == "private" && chat.last_message.is_some())
         .expect("a private chat with a message");
-    let history = app
-        .client
-        .clone()
-        .get_history(proto::GetHistoryRequest {
-            session: Some(session.clone()),
-            chat_id: private.chat_id.clone(),
-            limit: 10,
-            ..proto::GetHistoryRequest::default()
-        })
-        .await
-        .expect("history")
-        .into_inner();
-
-    assert!(!history.messages.is_empty());
-    assert_eq!(
-        history.messages.first().map(|message| message.id),
-        private.last_message.as_ref().map(|message| message.id),
-        "the newest message of the history is the chat's last message"
-    );
+    // The backfill may still be writing the chat's messages when the list first shows
+    // it: the history comes to agree with the list.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let history = app
+            .client
+            .clone()
+            .get_history(proto::GetHistoryRequest {
+                session: Some(session.clone()),
+                chat_id: private.chat_id.clone(),
+                limit: 10,
+                ..proto::GetHistoryRequest::default()
+            })
+            .await
+            .expect("history")
+            .into_inner();
+        let newest = history.messages.first().map(|message| message.id);
+        if !history.messages.is_empty()
+            && newest == private.last_message.as_ref().map(|message| message.id)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the history's newest message {newest:?} is not the chat's last message {:?}",
+            private.last_message.as_ref().map(|message| message.id)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     app.stop().await;
 }
 

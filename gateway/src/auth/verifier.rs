@@ -47,6 +47,16 @@ pub struct Identity {
     pub source: TokenSource,
 }
 
+impl Identity {
+    /// The built-in sign-in session the token belongs to (none for an external token).
+    pub fn sign_in_session(&self) -> Option<Uuid> {
+        match self.source {
+            TokenSource::Builtin { session_id } => Some(session_id),
+            TokenSource::External => None,
+        }
+    }
+}
+
 struct ExternalProvider {
     hs256_key: Option<DecodingKey>,
     jwks: Option<JwksCache>,
@@ -118,6 +128,24 @@ impl TokenVerifier {
             return verify_external(external, token).await;
         }
         Err(invalid("the token's issuer is not accepted"))
+    }
+
+    /// Fails with `session_expired` unless `user_id`'s sign-in session `session_id` is
+    /// live (for credentials issued in a session, like WebSocket tickets).
+    pub async fn ensure_session(&self, user_id: Uuid, session_id: Uuid) -> Result<(), ApiError> {
+        let session = self
+            .store
+            .auth_session(session_id)
+            .await?
+            .filter(|session| session.user_id == user_id)
+            .ok_or_else(|| ApiError::new(ErrorCode::SessionExpired, "the session has ended"))?;
+        ensure_session_live(
+            &*self.store,
+            &session,
+            talkapp_store::now(),
+            self.idle_timeout,
+        )
+        .await
     }
 
     async fn check_builtin_session(&self, claims: AccessClaims) -> Result<Identity, ApiError> {

@@ -29,6 +29,9 @@ pub enum Bucket {
     Auth,
     /// Authenticated API calls, per user.
     Api,
+    /// Telegram login steps (start, code, 2FA password), per user, phone and address:
+    /// codes and passwords cannot be guessed in bulk.
+    TelegramLogin,
 }
 
 impl Bucket {
@@ -37,6 +40,7 @@ impl Bucket {
         match self {
             Self::Auth => "auth",
             Self::Api => "api",
+            Self::TelegramLogin => "tglogin",
         }
     }
 }
@@ -51,6 +55,14 @@ pub struct Quota {
 }
 
 impl Quota {
+    /// `per_hour` requests an hour, `burst` at once.
+    pub fn per_hour(per_hour: u32, burst: u32) -> Self {
+        Self {
+            interval: Duration::from_secs(3600) / per_hour.max(1),
+            burst: burst.max(1),
+        }
+    }
+
     /// `per_minute` requests a minute, `burst` at once.
     pub fn per_minute(per_minute: u32, burst: u32) -> Self {
         Self {
@@ -85,6 +97,7 @@ pub struct RateLimiter {
     store: Option<Arc<dyn LimiterStore>>,
     auth: Quota,
     api: Quota,
+    telegram_login: Quota,
 }
 
 impl RateLimiter {
@@ -94,7 +107,31 @@ impl RateLimiter {
             store: store.filter(|_| config.enabled),
             auth: Quota::per_minute(config.auth_per_minute, config.auth_burst),
             api: Quota::per_minute(config.api_per_minute, config.api_burst),
+            telegram_login: Quota::per_hour(
+                config.telegram_login_per_hour,
+                config.telegram_login_burst,
+            ),
         }
+    }
+
+    /// Takes one Telegram login step of `user_id` from `address`, for `phone` when the
+    /// step names it: each of the three has its own allowance, and any refusal is
+    /// `429 rate_limited` with `Retry-After`.
+    pub async fn check_telegram_login(
+        &self,
+        user_id: uuid::Uuid,
+        phone: Option<&str>,
+        address: &str,
+    ) -> Result<(), ApiError> {
+        self.check(Bucket::TelegramLogin, &format!("user:{user_id}"))
+            .await?;
+        if let Some(phone) = phone {
+            let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+            self.check(Bucket::TelegramLogin, &format!("phone:{digits}"))
+                .await?;
+        }
+        self.check(Bucket::TelegramLogin, &format!("addr:{address}"))
+            .await
     }
 
     /// Takes one request of `bucket` for `subject` (an address or a user id); a refusal is
@@ -108,6 +145,7 @@ impl RateLimiter {
         let quota = match bucket {
             Bucket::Auth => self.auth,
             Bucket::Api => self.api,
+            Bucket::TelegramLogin => self.telegram_login,
         };
         let key = format!("{}:{subject}", bucket.as_str());
         match store.acquire(&key, quota).await {

@@ -315,16 +315,20 @@ pub struct ChatList {
 
 /// Chat list filters and paging.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ChatListQuery {
-    /// Only `private`, `group`, `supergroup` or `channel` chats.
+    /// Only `private`, `group`, `supergroup` or `channel` chats (else 422 `validation_failed`).
     #[serde(rename = "type")]
+    #[param(rename = "type", pattern = "^(private|group|supergroup|channel)$")]
     pub kind: Option<String>,
     /// Only archived (`true`) or only not archived (`false`) chats.
     pub archived: Option<bool>,
-    /// From a previous page's `next_cursor`.
+    /// From a previous page's `next_cursor` (an unknown cursor: 422 `validation_failed`).
+    #[param(max_length = 256)]
     pub cursor: Option<String>,
-    /// 1 to 100 (default 50).
+    /// 1 to 100 (default 50; else 422 `validation_failed`).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
@@ -433,17 +437,25 @@ pub async fn chat_details(
 
 /// History paging and the date filter.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
-    /// Older than this cursor (a previous page's `next_cursor`).
+    /// Older than this cursor (a previous page's `next_cursor`; else 422 `validation_failed`).
+    #[param(max_length = 256)]
     pub before: Option<String>,
-    /// Newer than this cursor (a previous page's `prev_cursor`).
+    /// Newer than this cursor (a previous page's `prev_cursor`; else 422 `validation_failed`).
+    #[param(max_length = 256)]
     pub after: Option<String>,
-    /// Only messages sent at or after this time (RFC 3339; inclusive).
+    /// Only messages sent at or after this time (RFC 3339; inclusive; else 422
+    /// `validation_failed`).
+    #[param(format = DateTime)]
     pub from: Option<String>,
-    /// Only messages sent before this time (RFC 3339; exclusive).
+    /// Only messages sent before this time (RFC 3339; exclusive; else 422
+    /// `validation_failed`).
+    #[param(format = DateTime)]
     pub to: Option<String>,
-    /// 1 to 100 (default 50).
+    /// 1 to 100 (default 50; else 422 `validation_failed`).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
@@ -525,9 +537,10 @@ pub struct SendMessage {
     /// The chat (a string or a number).
     #[schema(value_type = String)]
     pub chat_id: serde_json::Value,
-    /// Up to 4096 characters.
+    /// 1 to 4096 characters; no control characters but line breaks and tabs.
     pub text: String,
-    /// Reply to this message.
+    /// Reply to this message (1 or more).
+    #[schema(minimum = 1)]
     pub reply_to: Option<i32>,
     /// Without notification.
     #[serde(default)]
@@ -611,6 +624,9 @@ pub async fn send_message(
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
     let chat_id = chat_id_text(&body.chat_id)?;
+    if body.reply_to.is_some_and(|message_id| message_id < 1) {
+        return Err(field_error("reply_to", "must be a message id (1 or more)"));
+    }
     let job = state
         .services
         .send_message(chat::SendMessageRequest {

@@ -1,4 +1,5 @@
-//! The OpenAPI document and a browsable page for it.
+//! The OpenAPI document, a browsable page for it (`/docs`), and Swagger UI with "try it
+//! out" (`/swagger-ui/`, its files vendored in the binary).
 
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
@@ -22,3 +23,9 @@ pub async fn docs_page() -> HttpResponse {
 }
 
 const DOCS_PAGE: &str = include_str!("docs.html");
+
+/// Swagger UI at `/swagger-ui/`, reading the document at `/swagger-ui/openapi.json`.
+pub fn swagger_ui() -> utoipa_swagger_ui::SwaggerUi {
+    utoipa_swagger_ui::SwaggerUi::new("/swagger-ui/{_:.*}")
+        .url("/swagger-ui/openapi.json", ApiDoc::openapi())
+}

@@ -1,6 +1,6 @@
 //! Linking Telegram accounts: send the code, check it, check the 2FA password, unlink.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use talkapp_proto::chat::v1 as chat;
 use utoipa::ToSchema;
@@ -103,15 +103,24 @@ fn step_reply(step: chat::LoginStepResponse) -> Result<HttpResponse, ApiError> {
         (status = 201, body = LoginStarted),
         (status = 409, description = "`phone_already_linked`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`phone_invalid`, `telegram_account_missing`, `validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait` (see Retry-After)", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`telegram_flood_wait`, or `rate_limited`: too many login steps for this user, phone or address (`rate_limit.telegram_login_per_hour`); see Retry-After", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn start_login(
     request: OwnedJson<StartLogin>,
     state: web::Data<AppState>,
+    http_request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
     check_length("phone", &body.phone)?;
+    state
+        .rate_limiter
+        .check_telegram_login(
+            owner.user_id,
+            Some(&body.phone),
+            &state.client_address(&http_request),
+        )
+        .await?;
     let started = state
         .services
         .start_login(owner.user_id, &body.phone)
@@ -137,15 +146,21 @@ pub async fn start_login(
         (status = 404, description = "`login_not_found`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 410, description = "`login_expired`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`telegram_code_invalid`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many login steps for this user or address; see Retry-After", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn submit_code(
     request: OwnedJson<SubmitCode>,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
+    http_request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
     check_length("code", &body.code)?;
+    state
+        .rate_limiter
+        .check_telegram_login(owner.user_id, None, &state.client_address(&http_request))
+        .await?;
     let login_id = login_id(&path)?;
     let step = state
         .services
@@ -167,15 +182,21 @@ pub async fn submit_code(
         (status = 409, description = "`login_step_mismatch`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 410, description = "`login_expired`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`telegram_password_invalid`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many login steps for this user or address; see Retry-After", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn submit_password(
     request: OwnedJson<SubmitPassword>,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
+    http_request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
     check_length("password", &body.password)?;
+    state
+        .rate_limiter
+        .check_telegram_login(owner.user_id, None, &state.client_address(&http_request))
+        .await?;
     let login_id = login_id(&path)?;
     let step = state
         .services
@@ -214,5 +235,12 @@ pub async fn unlink(
         .services
         .unlink_session(owner.user_id, session_index)
         .await?;
+    state
+        .revocations
+        .revoke(crate::revocations::Revoked::Account {
+            user_id: owner.user_id,
+            session_index,
+        })
+        .await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -308,8 +308,8 @@ fn session_ref(user_id: uuid::Uuid, session_index: u32) -> Result<chat::SessionR
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The whole file, with `Content-Type`, `Content-Length`, `Content-Disposition` and `Accept-Ranges: bytes`", content_type = "application/octet-stream"),
-        (status = 206, description = "The range asked for, with `Content-Range`", content_type = "application/octet-stream"),
+        (status = 200, description = "The whole file in its own type (`image/jpeg`, `video/mp4`, ...), with `Content-Type`, `Content-Length`, `Content-Disposition` and `Accept-Ranges: bytes`", content_type = "*/*"),
+        (status = 206, description = "The range asked for, with `Content-Range`", content_type = "*/*"),
         (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account, or no such file for it", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 413, description = "`media_too_large`: larger than `downloads.max_file_bytes`", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -362,6 +362,7 @@ pub async fn signed_url(
     }
     let (url, expires_in) = state.media_links.issue_path(
         owner.user_id,
+        owner.identity.sign_in_session(),
         session_index,
         &media_ref,
         chrono::Utc::now().timestamp(),
@@ -377,9 +378,9 @@ pub async fn signed_url(
         ("Range" = Option<String>, Header, description = "One byte range"),
     ),
     responses(
-        (status = 200, description = "The whole file; `Cache-Control: private, max-age=<seconds the link has left>`, `Access-Control-Allow-Origin: *`", content_type = "application/octet-stream"),
-        (status = 206, description = "The range asked for", content_type = "application/octet-stream"),
-        (status = 401, description = "`media_link_expired`: ask for a new link", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The whole file in its own type (`image/jpeg`, `video/mp4`, ...); `Cache-Control: private, max-age=<seconds the link has left>`, `Access-Control-Allow-Origin: *`", content_type = "*/*"),
+        (status = 206, description = "The range asked for", content_type = "*/*"),
+        (status = 401, description = "`media_link_expired`: ask for a new link; `session_expired`: the sign-in session it was issued in has ended", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 403, description = "`media_link_invalid`: an altered or foreign link", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such file (any more)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 416, description = "`range_not_satisfiable`", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -399,6 +400,16 @@ pub async fn by_link(
             LinkError::Expired => ApiError::new(ErrorCode::MediaLinkExpired, error.to_string()),
             LinkError::Invalid => ApiError::new(ErrorCode::MediaLinkInvalid, error.to_string()),
         })?;
+    // A link of an ended sign-in session no longer works (memory only: no store read).
+    if grant
+        .sign_in
+        .is_some_and(|id| state.revocations.is_session_ended(id))
+    {
+        return Err(ApiError::new(
+            ErrorCode::SessionExpired,
+            "the session this link was issued in has ended",
+        ));
+    }
     // A link spends its user's API allowance, as the bearer route does.
     state
         .rate_limiter

@@ -27,6 +27,8 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         .service(web::resource("/metrics").get(health::metrics))
         .service(web::resource("/openapi.json").get(docs::openapi_json))
         .service(web::resource("/docs").get(docs::docs_page))
+        // Swagger UI ("try it out"), its files from the binary: works offline.
+        .service(docs::swagger_ui())
         .service(web::resource("/auth/me").get(auth::me::me))
         .service(web::resource("/auth/logout").post(auth::logout::logout))
         .service(

@@ -82,6 +82,7 @@ impl From<media::FileInfo> for UploadedFile {
 
 /// `?filename=` for raw uploads.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// The file's name, for a raw body (a multipart form names it in its `filename`
     /// field or the `file` part).
@@ -620,6 +621,7 @@ pub async fn signed_url(
         .await?;
     let (url, expires_in) = state.media_links.issue_path(
         caller.0.user_id,
+        caller.0.sign_in_session(),
         0,
         &format!("{UPLOAD_REF_PREFIX}{file_id}"),
         chrono::Utc::now().timestamp(),

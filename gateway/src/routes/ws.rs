@@ -30,17 +30,23 @@ pub struct WsTicket {
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn ticket(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let (ticket, expires_in) = state.ws_tickets.issue(caller.0.user_id);
+    let (ticket, expires_in) = state
+        .ws_tickets
+        .issue(caller.0.user_id, caller.0.sign_in_session());
     Ok(HttpResponse::Created().json(WsTicket { ticket, expires_in }))
 }
 
 /// How to connect.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectQuery {
-    /// A ticket from `POST /ws/ticket` (instead of an `Authorization` header).
+    /// A ticket from `POST /ws/ticket` (instead of an `Authorization` header; a bad,
+    /// expired or spent one: 401 `unauthenticated`).
+    #[param(max_length = 256)]
     pub ticket: Option<String>,
     /// The last `event_id` the client has: events after it are replayed first.
+    #[param(minimum = 0)]
     pub since: Option<i64>,
 }
 
@@ -73,9 +79,9 @@ pub async fn connect(
 ) -> Result<HttpResponse, actix_web::Error> {
     let (path_user, session_index) = path.into_inner();
     let query = query.into_inner();
-    let user_id = match &query.ticket {
+    let (user_id, sign_in) = match &query.ticket {
         Some(ticket) => {
-            let user_id = state.ws_tickets.redeem(ticket).await.map_err(|error| {
+            let (user_id, sign_in) = state.ws_tickets.redeem(ticket).await.map_err(|error| {
                 let code = match error {
                     TicketError::Unavailable => ErrorCode::ServiceUnavailable,
                     TicketError::Invalid | TicketError::Expired | TicketError::Spent => {
@@ -97,11 +103,20 @@ pub async fn connect(
                 )
                 .into());
             }
-            user_id
+            // A ticket is worth no more than the sign-in session it was issued in.
+            if let Some(session_id) = sign_in {
+                if state.revocations.is_session_ended(session_id) {
+                    return Err(
+                        ApiError::new(ErrorCode::SessionExpired, "the session has ended").into(),
+                    );
+                }
+                state.verifier.ensure_session(user_id, session_id).await?;
+            }
+            (user_id, sign_in)
         }
         None => {
             let owner = <PathOwner as actix_web::FromRequest>::extract(&request).await?;
-            owner.user_id
+            (owner.user_id, owner.identity.sign_in_session())
         }
     };
     if session_index == 0 {
@@ -132,6 +147,7 @@ pub async fn connect(
     };
     let subscriber = Subscriber {
         user_id,
+        sign_in,
         session_index,
         since: query.since.filter(|since| *since > 0),
     };

@@ -8,7 +8,7 @@ use futures::StreamExt as _;
 use talkapp_proto::chat::v1 as chat;
 use talkapp_proto::realtime::v1 as realtime;
 use talkapp_proto::tonic::Streaming;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -51,12 +51,20 @@ impl Default for Limits {
 pub const CLOSE_TOO_SLOW: u16 = 4008;
 /// Close code for a client that sends frames too fast.
 pub const CLOSE_TOO_MANY_FRAMES: u16 = 4029;
+/// Close code for a socket whose sign-in session ended (sign-out, a revoked refresh
+/// family) or whose user is gone: sign in again.
+pub const CLOSE_SESSION_ENDED: u16 = 4001;
+/// Close code for a socket whose linked account was unlinked.
+pub const CLOSE_ACCOUNT_UNLINKED: u16 = 4004;
 
 /// Who the connection serves.
 #[derive(Debug, Clone)]
 pub struct Subscriber {
     /// The TalkApp user.
     pub user_id: Uuid,
+    /// The sign-in session the socket was opened in (none for an external token): its
+    /// end closes the socket.
+    pub sign_in: Option<Uuid>,
     /// The linked account.
     pub session_index: u32,
     /// Replay after this event (a reconnecting client's last one).
@@ -246,6 +254,17 @@ pub async fn run(
     let mut pings = tokio::time::interval(limits.ping_interval);
     pings.reset();
     let stopping = state.ws_connections.stopping();
+    let mut revocations = state.revocations.subscribe();
+    // Ended between the checks before the upgrade and the subscription just above.
+    if subscriber
+        .sign_in
+        .is_some_and(|id| state.revocations.is_session_ended(id))
+    {
+        stop.cancel();
+        let _ = session.close(Some(session_ended())).await;
+        metrics::gauge!("talkapp_ws_connections").decrement(1.0);
+        return;
+    }
     let close = loop {
         tokio::select! {
             () = stopping.cancelled() => {
@@ -253,6 +272,27 @@ pub async fn run(
                     code: CloseCode::Away,
                     description: Some("the server is restarting; reconnect with since".into()),
                 });
+            }
+            revoked = revocations.recv() => {
+                match revoked {
+                    Ok(revoked) if revoked.ends(subscriber.user_id, subscriber.session_index, subscriber.sign_in) => {
+                        break Some(match revoked {
+                            crate::revocations::Revoked::Account { .. } => CloseReason {
+                                code: CloseCode::Other(CLOSE_ACCOUNT_UNLINKED),
+                                description: Some("account_unlinked".into()),
+                            },
+                            crate::revocations::Revoked::Session(_) | crate::revocations::Revoked::User(_) => session_ended(),
+                        });
+                    }
+                    Ok(_) => {}
+                    // Missed some: whether this socket's session is among them is known.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        if subscriber.sign_in.is_some_and(|id| state.revocations.is_session_ended(id)) {
+                            break Some(session_ended());
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => {}
+                }
             }
             event = events.recv() => {
                 let Some(event) = event else { break None };
@@ -329,6 +369,13 @@ pub async fn run(
     stop.cancel();
     let _ = session.close(close).await;
     metrics::gauge!("talkapp_ws_connections").decrement(1.0);
+}
+
+fn session_ended() -> CloseReason {
+    CloseReason {
+        code: CloseCode::Other(CLOSE_SESSION_ENDED),
+        description: Some("session_ended".into()),
+    }
 }
 
 async fn handle_frame(state: &AppState, subscriber: &Subscriber, text: &str) -> Reply {

@@ -1,5 +1,6 @@
 //! Single-use WebSocket tickets: `POST /ws/ticket` trades a bearer token for a ticket a
-//! browser can put in the WebSocket URL. A ticket names its user, expires in seconds, is
+//! browser can put in the WebSocket URL. A ticket names its user and the sign-in session
+//! it was issued in (a ticket of an ended session opens nothing), expires in seconds, is
 //! signed (HMAC-SHA-256 with a key derived from the gateway's signing secret, so any
 //! gateway accepts it) and is spent on first use (in Redis when configured, so across
 //! gateways; else in this process).
@@ -89,13 +90,15 @@ impl WsTickets {
         <HmacSha256 as Mac>::new_from_slice(&self.key).map_err(|_| TicketError::Invalid)
     }
 
-    /// A ticket for `user_id`, and its lifetime in seconds.
-    pub fn issue(&self, user_id: Uuid) -> (String, u64) {
+    /// A ticket for `user_id` in sign-in session `sign_in` (none for an external
+    /// token), and its lifetime in seconds.
+    pub fn issue(&self, user_id: Uuid, sign_in: Option<Uuid>) -> (String, u64) {
         let mut nonce = [0_u8; 16];
         rand::rng().fill_bytes(&mut nonce);
         let expires = now_unix() + i64::try_from(TICKET_TTL.as_secs()).unwrap_or(30);
+        let session = sign_in.map_or_else(|| "x".to_owned(), |id| id.simple().to_string());
         let body = format!(
-            "v1.{}.{expires}.{}",
+            "v2.{}.{session}.{expires}.{}",
             user_id.simple(),
             URL_SAFE_NO_PAD.encode(nonce)
         );
@@ -109,8 +112,8 @@ impl WsTickets {
         (format!("{body}.{signature}"), TICKET_TTL.as_secs())
     }
 
-    /// The user of a valid, unexpired, unspent ticket; spends it.
-    pub async fn redeem(&self, ticket: &str) -> Result<Uuid, TicketError> {
+    /// The user (and sign-in session) of a valid, unexpired, unspent ticket; spends it.
+    pub async fn redeem(&self, ticket: &str) -> Result<(Uuid, Option<Uuid>), TicketError> {
         if ticket.len() > 256 {
             return Err(TicketError::Invalid);
         }
@@ -123,7 +126,8 @@ impl WsTickets {
         // Constant-time comparison.
         mac.verify_slice(&given).map_err(|_| TicketError::Invalid)?;
         let mut parts = body.split('.');
-        let (Some("v1"), Some(user), Some(expires), Some(nonce), None) = (
+        let (Some("v2"), Some(user), Some(session), Some(expires), Some(nonce), None) = (
+            parts.next(),
             parts.next(),
             parts.next(),
             parts.next(),
@@ -133,12 +137,16 @@ impl WsTickets {
             return Err(TicketError::Invalid);
         };
         let user_id = Uuid::parse_str(user).map_err(|_| TicketError::Invalid)?;
+        let sign_in = match session {
+            "x" => None,
+            id => Some(Uuid::parse_str(id).map_err(|_| TicketError::Invalid)?),
+        };
         let expires: i64 = expires.parse().map_err(|_| TicketError::Invalid)?;
         if now_unix() > expires {
             return Err(TicketError::Expired);
         }
         self.spend(nonce).await?;
-        Ok(user_id)
+        Ok((user_id, sign_in))
     }
 
     async fn spend(&self, nonce: &str) -> Result<(), TicketError> {
@@ -180,9 +188,10 @@ mod tests {
     async fn a_ticket_names_its_user_and_is_spent_on_first_use() {
         let tickets = WsTickets::local(b"secret-secret-secret-secret-secret");
         let user = Uuid::new_v4();
-        let (ticket, ttl) = tickets.issue(user);
+        let sign_in = Some(Uuid::new_v4());
+        let (ticket, ttl) = tickets.issue(user, sign_in);
         assert_eq!(ttl, 30);
-        assert_eq!(tickets.redeem(&ticket).await, Ok(user));
+        assert_eq!(tickets.redeem(&ticket).await, Ok((user, sign_in)));
         assert_eq!(tickets.redeem(&ticket).await, Err(TicketError::Spent));
     }
 
@@ -190,13 +199,13 @@ mod tests {
     async fn forged_tampered_and_foreign_tickets_are_refused() {
         let tickets = WsTickets::local(b"secret-secret-secret-secret-secret");
         let other = WsTickets::local(b"another-secret-another-secret-xx");
-        let (ticket, _) = tickets.issue(Uuid::new_v4());
+        let (ticket, _) = tickets.issue(Uuid::new_v4(), None);
         assert_eq!(
             other.redeem(&ticket).await,
             Err(TicketError::Invalid),
             "signed with another key"
         );
-        let tampered = ticket.replacen("v1.", "v1.0", 1);
+        let tampered = ticket.replacen("v2.", "v2.0", 1);
         assert_eq!(tickets.redeem(&tampered).await, Err(TicketError::Invalid));
         assert_eq!(
             tickets.redeem("not a ticket").await,

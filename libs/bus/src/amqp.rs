@@ -10,6 +10,14 @@
 //! * Connections: one for publishing, one for consumers (a consumer's channel each),
 //!   opened lazily and opened again after a failure; a lost consumer connection ends its
 //!   subscriptions, whose owners subscribe again.
+//! * Deadlines: every round trip to the broker (a publish and its confirm, opening a
+//!   channel, declaring, consuming, settling) is given up after [`OPERATION_TIMEOUT`] as
+//!   `Unavailable`, and the connection it was on is closed and replaced. A confirm can
+//!   be lost (a link that went silent, a connection closed while the publish was being
+//!   written): waiting for it without a deadline held the account's event lock and so
+//!   its send worker forever (issue 16, finding 12). A publish given up may still have
+//!   reached the broker; callers republish, and consumers take repeats (event ids, job
+//!   states) as such.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -58,9 +66,11 @@ pub struct AmqpOptions {
 /// A connection and the queues declared on it.
 struct Link {
     // Kept with its channel: the channel lives on it.
-    _connection: Connection,
+    connection: Connection,
     channel: Channel,
     declared: HashSet<String>,
+    /// Tells this link from the ones before and after it (a channel number is reused).
+    generation: u64,
 }
 
 /// The bus on RabbitMQ: job queues and the event exchange.
@@ -71,13 +81,46 @@ pub struct AmqpBus {
     options: AmqpOptions,
     publisher: Mutex<Option<Link>>,
     consumers: Mutex<Option<Connection>>,
+    links_opened: std::sync::atomic::AtomicU64,
 }
 
 /// A connection attempt is given up after this long.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Any other round trip to the broker (a publish's confirm, a declare, opening a
+/// channel) is given up after this long. A healthy broker answers in milliseconds; a
+/// quorum queue's confirm under load in well under a second. Long enough not to give up
+/// on a busy broker, short enough that an account whose confirm was lost resumes within
+/// seconds.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn unavailable(error: impl std::fmt::Display) -> BusError {
     BusError::Unavailable(error.to_string())
+}
+
+/// `work` within [`OPERATION_TIMEOUT`]; past it, `Unavailable` naming `what`.
+async fn within_deadline<T, E: std::fmt::Display>(
+    what: &str,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, BusError> {
+    match tokio::time::timeout(OPERATION_TIMEOUT, work).await {
+        Ok(outcome) => outcome.map_err(unavailable),
+        Err(_) => Err(BusError::Unavailable(format!(
+            "the broker did not answer {what} within {OPERATION_TIMEOUT:?}"
+        ))),
+    }
+}
+
+/// Closes a connection that is given up on, in the background (a silent link would make
+/// the close itself wait).
+fn abandon(connection: Connection) {
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(
+            OPERATION_TIMEOUT,
+            connection.close(320, "given up by talkapp".into()),
+        )
+        .await;
+    });
 }
 
 impl AmqpBus {
@@ -87,6 +130,7 @@ impl AmqpBus {
             options,
             publisher: Mutex::new(None),
             consumers: Mutex::new(None),
+            links_opened: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -116,21 +160,23 @@ impl AmqpBus {
         self.declare_event_exchange(channel).await?;
         let queue = self.event_queue(name);
         self.declare(channel, &queue, true).await?;
-        channel
-            .queue_bind(
+        within_deadline(
+            "queue.bind",
+            channel.queue_bind(
                 queue.as_str().into(),
                 self.event_exchange().as_str().into(),
                 pattern.into(),
                 QueueBindOptions::default(),
                 FieldTable::default(),
-            )
-            .await
-            .map_err(unavailable)
+            ),
+        )
+        .await
     }
 
     async fn declare_event_exchange(&self, channel: &Channel) -> Result<(), BusError> {
-        channel
-            .exchange_declare(
+        within_deadline(
+            "exchange.declare",
+            channel.exchange_declare(
                 self.event_exchange().as_str().into(),
                 ExchangeKind::Topic,
                 // Durable: the exchange and its bindings survive a broker restart.
@@ -139,9 +185,9 @@ impl AmqpBus {
                     ..ExchangeDeclareOptions::default()
                 },
                 FieldTable::default(),
-            )
-            .await
-            .map_err(unavailable)
+            ),
+        )
+        .await
     }
 
     fn queue_arguments(&self, single_active_consumer: bool) -> FieldTable {
@@ -185,8 +231,9 @@ impl AmqpBus {
         queue: &str,
         single_active: bool,
     ) -> Result<(), BusError> {
-        channel
-            .queue_declare(
+        within_deadline(
+            "queue.declare",
+            channel.queue_declare(
                 queue.into(),
                 // Durable: the queue (and its persistent messages) survive a broker restart.
                 QueueDeclareOptions {
@@ -194,39 +241,56 @@ impl AmqpBus {
                     ..QueueDeclareOptions::default()
                 },
                 self.queue_arguments(single_active),
-            )
-            .await
-            .map(drop)
-            .map_err(unavailable)
+            ),
+        )
+        .await
+        .map(drop)
     }
 
-    /// The publishing channel, with `queue` declared on it.
+    /// The publishing channel (and its link's generation), with `queue` declared on it.
     async fn publishing_channel(
         &self,
         queue: &str,
         single_active: bool,
-    ) -> Result<Channel, BusError> {
+    ) -> Result<(Channel, u64), BusError> {
         let mut publisher = self.publisher.lock().await;
         if publisher
             .as_ref()
             .is_some_and(|link| !link.channel.status().connected())
+            && let Some(link) = publisher.take()
         {
-            *publisher = None;
+            abandon(link.connection);
         }
         if publisher.is_none() {
             let connection = self.connect().await?;
-            let channel = connection.create_channel().await.map_err(unavailable)?;
-            channel
-                .confirm_select(ConfirmSelectOptions::default())
-                .await
-                .map_err(unavailable)?;
-            for (name, pattern) in &self.options.standing_event_queues {
-                self.declare_event_queue(&channel, name, pattern).await?;
+            let ready = async {
+                let channel =
+                    within_deadline("opening a channel", connection.create_channel()).await?;
+                within_deadline(
+                    "confirm.select",
+                    channel.confirm_select(ConfirmSelectOptions::default()),
+                )
+                .await?;
+                for (name, pattern) in &self.options.standing_event_queues {
+                    self.declare_event_queue(&channel, name, pattern).await?;
+                }
+                Ok::<_, BusError>(channel)
             }
+            .await;
+            let channel = match ready {
+                Ok(channel) => channel,
+                Err(error) => {
+                    abandon(connection);
+                    return Err(error);
+                }
+            };
             *publisher = Some(Link {
-                _connection: connection,
+                connection,
                 channel,
                 declared: HashSet::new(),
+                generation: self
+                    .links_opened
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             });
         }
         let Some(link) = publisher.as_mut() else {
@@ -234,12 +298,14 @@ impl AmqpBus {
         };
         if !link.declared.contains(queue) {
             if let Err(error) = self.declare(&link.channel, queue, single_active).await {
-                *publisher = None;
+                if let Some(link) = publisher.take() {
+                    abandon(link.connection);
+                }
                 return Err(error);
             }
             link.declared.insert(queue.to_owned());
         }
-        Ok(link.channel.clone())
+        Ok((link.channel.clone(), link.generation))
     }
 
     async fn publish_to(
@@ -249,19 +315,19 @@ impl AmqpBus {
         body: &[u8],
     ) -> Result<(), BusError> {
         let channel = self.publishing_channel(queue, single_active).await?;
-        self.confirmed_publish(&channel, "", queue, body).await
+        self.confirmed_publish(channel, "", queue, body).await
     }
 
     /// Publishes with `mandatory` (an unroutable message is an error), persistent (the
     /// broker writes it to disk before confirming), and waits for the confirmation.
     async fn confirmed_publish(
         &self,
-        channel: &Channel,
+        (channel, generation): (Channel, u64),
         exchange: &str,
         routing_key: &str,
         body: &[u8],
     ) -> Result<(), BusError> {
-        let outcome = async {
+        let outcome = tokio::time::timeout(OPERATION_TIMEOUT, async {
             channel
                 .basic_publish(
                     exchange.into(),
@@ -275,8 +341,20 @@ impl AmqpBus {
                 )
                 .await?
                 .await
-        }
+        })
         .await;
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                // No confirm (nor error) in time: the message may or may not be on the
+                // broker. This channel's confirms can no longer be trusted to come:
+                // start over on a new connection, and let the caller publish again.
+                self.drop_publisher_link(generation).await;
+                return Err(BusError::Unavailable(format!(
+                    "no publisher confirm for {routing_key:?} within {OPERATION_TIMEOUT:?}"
+                )));
+            }
+        };
         match outcome {
             Ok(Confirmation::Ack(None)) => Ok(()),
             Ok(Confirmation::Ack(Some(_))) => Err(BusError::Refused(format!(
@@ -290,9 +368,22 @@ impl AmqpBus {
             )),
             Err(error) => {
                 // The channel may be broken: start over on the next publish.
-                *self.publisher.lock().await = None;
+                self.drop_publisher_link(generation).await;
                 Err(unavailable(error))
             }
+        }
+    }
+
+    /// Closes the publishing connection if it is (still) the link of `generation`; a
+    /// link that another publish already replaced is left alone.
+    async fn drop_publisher_link(&self, generation: u64) {
+        let mut publisher = self.publisher.lock().await;
+        if publisher
+            .as_ref()
+            .is_some_and(|link| link.generation == generation)
+            && let Some(link) = publisher.take()
+        {
+            abandon(link.connection);
         }
     }
 
@@ -308,11 +399,13 @@ impl AmqpBus {
         let Some(connection) = consumers.as_ref() else {
             return Err(unavailable("no consumer connection"));
         };
-        match connection.create_channel().await {
+        match within_deadline("opening a channel", connection.create_channel()).await {
             Ok(channel) => Ok(channel),
             Err(error) => {
-                *consumers = None;
-                Err(unavailable(error))
+                if let Some(connection) = consumers.take() {
+                    abandon(connection);
+                }
+                Err(error)
             }
         }
     }
@@ -325,22 +418,21 @@ struct AmqpSettle {
 #[async_trait]
 impl Settle for AmqpSettle {
     async fn ack(&self) -> Result<(), BusError> {
-        self.acker
-            .ack(BasicAckOptions::default())
+        within_deadline("basic.ack", self.acker.ack(BasicAckOptions::default()))
             .await
             .map(drop)
-            .map_err(unavailable)
     }
 
     async fn requeue(&self) -> Result<(), BusError> {
-        self.acker
-            .nack(BasicNackOptions {
+        within_deadline(
+            "basic.nack",
+            self.acker.nack(BasicNackOptions {
                 requeue: true,
                 ..BasicNackOptions::default()
-            })
-            .await
-            .map(drop)
-            .map_err(unavailable)
+            }),
+        )
+        .await
+        .map(drop)
     }
 }
 
@@ -358,10 +450,11 @@ impl JobQueue for AmqpBus {
         let queue = self.shard_queue(shard);
         let channel = self.consumer_channel().await?;
         // At most `prefetch` unacknowledged messages in flight to this consumer.
-        channel
-            .basic_qos(prefetch.max(1), BasicQosOptions::default())
-            .await
-            .map_err(unavailable)?;
+        within_deadline(
+            "basic.qos",
+            channel.basic_qos(prefetch.max(1), BasicQosOptions::default()),
+        )
+        .await?;
         self.declare(&channel, &queue, true).await?;
         consume_queue(channel, queue, prefetch).await
     }
@@ -380,7 +473,7 @@ impl EventBus for AmqpBus {
     async fn publish_event(&self, routing_key: &str, body: &[u8]) -> Result<(), BusError> {
         // The publishing channel; opening it declares the standing event queues.
         let channel = self.publishing_channel(&self.dead_queue(), false).await?;
-        self.confirmed_publish(&channel, &self.event_exchange(), routing_key, body)
+        self.confirmed_publish(channel, &self.event_exchange(), routing_key, body)
             .await
     }
 
@@ -391,10 +484,11 @@ impl EventBus for AmqpBus {
         prefetch: u16,
     ) -> Result<Subscription, BusError> {
         let channel = self.consumer_channel().await?;
-        channel
-            .basic_qos(prefetch.max(1), BasicQosOptions::default())
-            .await
-            .map_err(unavailable)?;
+        within_deadline(
+            "basic.qos",
+            channel.basic_qos(prefetch.max(1), BasicQosOptions::default()),
+        )
+        .await?;
         self.declare_event_queue(&channel, name, pattern).await?;
         consume_queue(channel, self.event_queue(name), prefetch).await
     }
@@ -407,15 +501,16 @@ async fn consume_queue(
     prefetch: u16,
 ) -> Result<Subscription, BusError> {
     {
-        let mut consumer = channel
-            .basic_consume(
+        let mut consumer = within_deadline(
+            "basic.consume",
+            channel.basic_consume(
                 queue.as_str().into(),
                 ShortString::from(""),
                 BasicConsumeOptions::default(),
                 FieldTable::default(),
-            )
-            .await
-            .map_err(unavailable)?;
+            ),
+        )
+        .await?;
         let (sender, receiver) = mpsc::channel(usize::from(prefetch.max(1)));
         let cancel = CancellationToken::new();
         let stopped = cancel.clone();

@@ -230,6 +230,12 @@ pub struct RateLimitConfig {
     /// Trust the first address of `X-Forwarded-For` as the client's (only behind a proxy
     /// that sets it; otherwise clients could pick their own address).
     pub trust_forwarded_for: bool,
+    /// Telegram login steps (starting a login, a code, a 2FA password) an hour, counted
+    /// per user, per phone number and per client address each: login codes cannot be
+    /// guessed in bulk.
+    pub telegram_login_per_hour: u32,
+    /// How many of those may come at once.
+    pub telegram_login_burst: u32,
 }
 
 /// Logging.
@@ -336,6 +342,14 @@ pub struct GatewayConfig {
     pub cors_allowed_origins: Vec<String>,
     /// WebSocket connections one user may hold at once (tabs × linked accounts).
     pub ws_max_connections_per_user: u32,
+    /// A request body not received whole within this many seconds of the request's
+    /// headers is answered 408 `request_timeout` and its connection closed: a client
+    /// trickling a body holds no connection longer (slow headers are cut after 5 s).
+    pub body_timeout_secs: u64,
+    /// Open TCP connections one client address may hold; a request on a connection
+    /// beyond them is answered 429 `too_many_connections` and the connection closed at
+    /// once. 0: no limit (behind a proxy, whose address every connection has).
+    pub max_connections_per_client: usize,
 }
 
 /// Token verification and built-in accounts.
@@ -542,6 +556,9 @@ impl Config {
         }
         if self.gateway.grpc_timeout_ms == 0 {
             return invalid("gateway.grpc_timeout_ms", "must be at least 1");
+        }
+        if self.gateway.body_timeout_secs == 0 {
+            return invalid("gateway.body_timeout_secs", "must be at least 1");
         }
         let signing_secret = self.auth.signing_secret.expose_secret();
         if !signing_secret.is_empty() && signing_secret.len() < 32 {

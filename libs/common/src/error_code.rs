@@ -85,6 +85,8 @@ pub enum ErrorCode {
     ServiceUnavailable,
     /// A dependency did not answer in time.
     Timeout,
+    /// The client did not send its request (its body) within the gateway's deadline.
+    RequestTimeout,
     /// Something failed that the caller cannot fix; details are in the logs only.
     Internal,
 }
@@ -131,6 +133,7 @@ impl ErrorCode {
             Self::UploadIncomplete => "upload_incomplete",
             Self::ServiceUnavailable => "service_unavailable",
             Self::Timeout => "timeout",
+            Self::RequestTimeout => "request_timeout",
             Self::Internal => "internal",
         }
     }
@@ -167,6 +170,7 @@ impl ErrorCode {
             Self::Internal => 500,
             Self::ServiceUnavailable | Self::TelegramUnavailable => 503,
             Self::Timeout => 504,
+            Self::RequestTimeout => 408,
         }
     }
 
@@ -211,6 +215,7 @@ impl ErrorCode {
             Self::UploadIncomplete => "Upload incomplete",
             Self::ServiceUnavailable => "Service unavailable",
             Self::Timeout => "Upstream timeout",
+            Self::RequestTimeout => "Request timeout",
             Self::Internal => "Internal error",
         }
     }
@@ -251,7 +256,7 @@ impl ErrorCode {
             Self::EmailTaken => Code::AlreadyExists,
             Self::RateLimited | Self::TooManyConnections => Code::ResourceExhausted,
             Self::ServiceUnavailable => Code::Unavailable,
-            Self::Timeout => Code::DeadlineExceeded,
+            Self::Timeout | Self::RequestTimeout => Code::DeadlineExceeded,
             Self::Internal => Code::Internal,
         }
     }
@@ -370,6 +375,7 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::ServiceUnavailable,
     ErrorCode::Timeout,
     ErrorCode::Internal,
+    ErrorCode::RequestTimeout,
 ];
 
 #[cfg(test)]

@@ -9,6 +9,47 @@ use std::path::Path;
 
 use rand::RngCore;
 
+/// Creates `dir` and any missing parents readable by their owner only (0700): the data
+/// directory holds cached messages, phone numbers, push keys and session keys. An
+/// existing directory is left as its operator made it.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Creates the SQLite database file at `path` readable and writable by its owner only
+/// (0600), or takes an existing one (and its `-wal` and `-shm` files, which SQLite gives
+/// the database file's mode) to that mode: such files hold messages and phone numbers.
+pub fn private_database_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut sidecar = path.as_os_str().to_owned();
+            sidecar.push(suffix);
+            let sidecar = Path::new(&sidecar);
+            if sidecar.exists() {
+                std::fs::set_permissions(sidecar, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// The configured secret when there is one, else the bytes of `<data_dir>/<file_name>`,
 /// created with `length` random bytes on first use.
 pub fn configured_or_generated(
@@ -31,7 +72,7 @@ pub fn configured_or_generated(
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
         Err(error) => anyhow::bail!("cannot read {}: {error}", path.display()),
     }
-    std::fs::create_dir_all(data_dir)?;
+    create_private_dir(data_dir)?;
     let mut secret = vec![0_u8; length];
     rand::rng().fill_bytes(&mut secret);
     let mut options = std::fs::OpenOptions::new();

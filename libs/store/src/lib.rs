@@ -361,6 +361,16 @@ pub trait SendJobStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<SendJob>>;
 
+    /// Accounts of the given shards with a job still to send (queued or sending) that
+    /// was created before `before`, at most `limit` of them: what the shard's queue
+    /// should have brought already.
+    async fn accounts_with_waiting_jobs(
+        &self,
+        shards: &[u16],
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<SessionKey>>;
+
     /// Takes a job for a try: queued or sending becomes sending with one more attempt.
     /// `None` when the job is already final.
     async fn claim_job(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<Option<SendJob>>;

@@ -62,6 +62,9 @@ pub enum LoginError {
     Telegram(String),
 }
 
+/// How often a password proof is tried with fresh SRP parameters.
+const SRP_TRIES: u32 = 3;
+
 impl LoginError {
     fn from_invocation(error: InvocationError) -> Self {
         match &error {
@@ -72,11 +75,13 @@ impl LoginError {
             InvocationError::Rpc(rpc) if rpc.is("PHONE_CODE_EXPIRED") => Self::CodeExpired,
             InvocationError::Rpc(rpc) if rpc.is("PHONE_CODE_*") => Self::InvalidCode,
             InvocationError::Rpc(rpc) if rpc.is("PASSWORD_HASH_INVALID") => Self::InvalidPassword,
+            // Telegram's own trouble (500 INTERNAL, -503 Timeout): try again later.
+            InvocationError::Rpc(rpc) if rpc.code >= 500 || rpc.code == -503 => {
+                Self::Unavailable(rpc.to_string())
+            }
             InvocationError::Rpc(rpc) => Self::Telegram(rpc.to_string()),
-            InvocationError::Io(_)
-            | InvocationError::Dropped(_)
-            | InvocationError::Transport(_) => Self::Unavailable(error.to_string()),
-            _ => Self::Telegram(error.to_string()),
+            // Anything else is the link to Telegram failing, not Telegram refusing.
+            _ => Self::Unavailable(error.to_string()),
         }
     }
 }
@@ -232,29 +237,47 @@ impl Login {
             self.endpoint.adapt(session),
         )));
         let outcome = async {
-            let tl::enums::account::Password::Password(parameters) = connection
-                .client
-                .invoke(&tl::functions::account::GetPassword {})
-                .await
-                .map_err(LoginError::from_invocation)?;
-            if parameters.current_algo.is_none()
-                || parameters.srp_b.is_none()
-                || parameters.srp_id.is_none()
-            {
-                return Err(LoginError::Telegram(
-                    "the account has no 2FA password".into(),
-                ));
+            // The SRP parameters are replaced whenever they are asked for again (another
+            // try of the same login running at once, a retried request): Telegram then
+            // answers SRP_ID_INVALID, and the client asks for fresh ones and proves again.
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                let tl::enums::account::Password::Password(parameters) = connection
+                    .client
+                    .invoke(&tl::functions::account::GetPassword {})
+                    .await
+                    .map_err(LoginError::from_invocation)?;
+                if parameters.current_algo.is_none()
+                    || parameters.srp_b.is_none()
+                    || parameters.srp_id.is_none()
+                {
+                    return Err(LoginError::Telegram(
+                        "the account has no 2FA password".into(),
+                    ));
+                }
+                let checked = connection
+                    .client
+                    .check_password(PasswordToken::new(parameters), password.as_bytes())
+                    .await;
+                match checked {
+                    Ok(user) => return Ok(user_from_raw(&user.raw)),
+                    Err(SignInError::InvalidPassword(_)) => {
+                        return Err(LoginError::InvalidPassword);
+                    }
+                    Err(SignInError::Other(InvocationError::Rpc(rpc)))
+                        if rpc.is("SRP_ID_INVALID") && tries < SRP_TRIES => {}
+                    Err(SignInError::Other(InvocationError::Rpc(rpc))) if rpc.code == 401 => {
+                        // The key is no longer waiting for a password: another try of
+                        // this login finished it.
+                        return Err(LoginError::CodeExpired);
+                    }
+                    Err(SignInError::Other(error)) => {
+                        return Err(LoginError::from_invocation(error));
+                    }
+                    Err(other) => return Err(LoginError::Telegram(other.to_string())),
+                }
             }
-            let user = connection
-                .client
-                .check_password(PasswordToken::new(parameters), password.as_bytes())
-                .await
-                .map_err(|error| match error {
-                    SignInError::InvalidPassword(_) => LoginError::InvalidPassword,
-                    SignInError::Other(error) => LoginError::from_invocation(error),
-                    other => LoginError::Telegram(other.to_string()),
-                })?;
-            Ok(user_from_raw(&user.raw))
         }
         .await;
         let snapshot = connection.session.snapshot();

@@ -245,10 +245,13 @@ impl SqliteIndex {
                 .parent()
                 .filter(|parent| !parent.as_os_str().is_empty())
             {
-                std::fs::create_dir_all(parent).map_err(|error| {
+                talkapp_common::secrets::create_private_dir(parent).map_err(|error| {
                     unavailable(format!("cannot create {}: {error}", parent.display()))
                 })?;
             }
+            // The index holds the accounts' messages: its owner's only.
+            talkapp_common::secrets::private_database_file(&path)
+                .map_err(|error| unavailable(format!("cannot open {}: {error}", path.display())))?;
             let mut writer = open_connection(&path)?;
             migrate(&mut writer)?;
             let readers = (0..READERS)

@@ -358,78 +358,10 @@ impl TestDatabase {
     }
 }
 
-/// A TCP proxy on loopback whose link can be cut and restored, to take a dependency away
-/// from the processes under test without stopping the shared server behind it.
-pub(crate) struct TcpProxy {
-    pub(crate) port: u16,
-    target: String,
-    running: std::sync::Mutex<CancellationToken>,
-}
-
-impl TcpProxy {
-    /// A proxy to `target` (`127.0.0.1:5672`) on a free port.
-    pub(crate) async fn start(target: &str) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("address").port();
-        let token = CancellationToken::new();
-        spawn_proxy_loop(listener, target.to_owned(), token.clone());
-        Self {
-            port,
-            target: target.to_owned(),
-            running: std::sync::Mutex::new(token),
-        }
-    }
-
-    /// `127.0.0.1:<port>`.
-    pub(crate) fn address(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// Refuses new connections and drops every open one.
-    pub(crate) fn cut(&self) {
-        self.running.lock().expect("lock").cancel();
-    }
-
-    /// Accepts connections again on the same port.
-    pub(crate) async fn restore(&self) {
-        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-        socket.set_reuseaddr(true).expect("reuseaddr");
-        socket
-            .bind(format!("127.0.0.1:{}", self.port).parse().expect("address"))
-            .expect("rebind the proxy port");
-        let listener = socket.listen(128).expect("listen");
-        let token = CancellationToken::new();
-        spawn_proxy_loop(listener, self.target.clone(), token.clone());
-        *self.running.lock().expect("lock") = token;
-    }
-}
-
-fn spawn_proxy_loop(listener: tokio::net::TcpListener, target: String, token: CancellationToken) {
-    tokio::spawn(async move {
-        loop {
-            let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
-                () = token.cancelled() => return,
-            };
-            let Ok((mut inbound, _)) = accepted else {
-                continue;
-            };
-            let target = target.clone();
-            let token = token.clone();
-            tokio::spawn(async move {
-                let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
-                    return;
-                };
-                tokio::select! {
-                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                    () = token.cancelled() => {}
-                }
-            });
-        }
-    });
-}
+/// A TCP proxy on loopback whose link can be cut and restored (or stalled), to take a
+/// dependency away from the processes under test without stopping the shared server
+/// behind it.
+pub(crate) use talkapp_testkit::StallingProxy as TcpProxy;
 
 /// A free loopback port (bound and released; good enough on a test machine).
 pub(crate) fn free_port() -> u16 {

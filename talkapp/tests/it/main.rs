@@ -5,6 +5,8 @@ mod auth;
 mod chats;
 mod errors;
 mod external_tokens;
+mod faults;
+mod hardening;
 mod helpers;
 mod linking;
 mod media;

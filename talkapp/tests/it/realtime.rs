@@ -84,7 +84,7 @@ async fn next_reply(socket: &mut Socket) -> Value {
 }
 
 /// The close frame's code, skipping everything before it.
-async fn close_code(socket: &mut Socket) -> u16 {
+pub(crate) async fn close_code(socket: &mut Socket) -> u16 {
     loop {
         match tokio::time::timeout(Duration::from_secs(10), socket.next())
             .await
@@ -99,7 +99,7 @@ async fn close_code(socket: &mut Socket) -> u16 {
 }
 
 impl TestApp {
-    async fn ws_ticket(&self, token: &str) -> String {
+    pub(crate) async fn ws_ticket(&self, token: &str) -> String {
         let response = self
             .client
             .post(self.url("/ws/ticket"))

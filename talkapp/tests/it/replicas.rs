@@ -23,7 +23,7 @@ fn redis_url() -> String {
 
 /// A gateway and chat-service replicas, each its own process.
 pub(crate) struct Replicas {
-    environment: HashMap<String, String>,
+    pub(crate) environment: HashMap<String, String>,
     processes: HashMap<String, Child>,
     chat_ports: HashMap<String, u16>,
     realtime_port: u16,
@@ -129,7 +129,7 @@ impl Replicas {
     }
 
     /// Starts the realtime service (again on its old port when restarted).
-    fn start_realtime(&mut self) {
+    pub(crate) fn start_realtime(&mut self) {
         let port = self.realtime_port;
         self.spawn(
             "realtime",
@@ -194,7 +194,7 @@ impl Replicas {
         child.kill().await.expect("killed");
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.gateway_url)
     }
 
@@ -235,6 +235,22 @@ impl Replicas {
             login["user"]["id"].as_str().expect("id").to_owned(),
             login["access_token"].as_str().expect("token").to_owned(),
         )
+    }
+
+    /// One POST, not retried (a 503 is the answer).
+    pub(crate) async fn client_post(
+        &self,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("sent")
     }
 
     pub(crate) async fn post(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
@@ -339,7 +355,7 @@ pub(crate) async fn sandbox_with_admin() -> (SandboxHandle, std::net::SocketAddr
     (sandbox, admin)
 }
 
-fn fault_texts_at_bob(sandbox: &SandboxHandle, alice: i64, bob: i64) -> Vec<String> {
+pub(crate) fn fault_texts_at_bob(sandbox: &SandboxHandle, alice: i64, bob: i64) -> Vec<String> {
     sandbox.world(|world| {
         let mut ids = world.message_ids(bob, Peer::User(alice));
         ids.sort_unstable();
@@ -896,6 +912,102 @@ async fn a_connected_client_loses_no_event_when_the_realtime_service_or_the_gate
         (0..5)
             .map(|n| format!("while away {n}"))
             .collect::<Vec<_>>()
+    );
+    drop(replicas);
+    sandbox.shutdown().await;
+    database.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_on_one_gateway_closes_the_sessions_sockets_and_links_on_another() {
+    crate::helpers::init_test_tracing();
+    let database = TestDatabase::create().await;
+    let (sandbox, admin) = sandbox_with_admin().await;
+    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
+    replicas.start_chat("chat-a");
+    replicas.start_realtime();
+    replicas.start_gateway("chat-a");
+    let other_gateway = replicas.start_gateway_named("gateway-b", "chat-a");
+    replicas.wait_until_serving().await;
+    let user = replicas.user("signout-replicas@example.com").await;
+    let index = replicas.link(&user, "+9996620001").await;
+    replicas.wait_for_chats(&user, index).await;
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client
+        .get(format!("{other_gateway}/healthz"))
+        .send()
+        .await
+        .map_or(true, |response| response.status() != 200)
+    {
+        assert!(Instant::now() < deadline, "gateway b never served");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A socket, a ticket and a media link, all from the other gateway.
+    let path = format!("/ws/{}/{index}", user.0);
+    let mut socket = crate::realtime::connect_with_token(&other_gateway, &path, &user.1).await;
+    let ticket: Value = client
+        .post(format!("{other_gateway}/ws/ticket"))
+        .bearer_auth(&user.1)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let ticket = ticket["ticket"].as_str().expect("ticket").to_owned();
+    let link: Value = client
+        .post(format!(
+            "{other_gateway}/me/media/{}/{index}/p:1:1/url",
+            user.0
+        ))
+        .bearer_auth(&user.1)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let link = link["url"].as_str().expect("url").to_owned();
+    let before = client
+        .get(format!("{other_gateway}{link}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_ne!(
+        before.status(),
+        401,
+        "the link is accepted before the sign-out"
+    );
+
+    // Signed out through the first gateway.
+    let logout = client
+        .post(replicas.url("/auth/logout"))
+        .bearer_auth(&user.1)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(logout.status(), 204);
+
+    assert_eq!(crate::realtime::close_code(&mut socket).await, 4001);
+    let with_ticket = format!(
+        "{}{path}?ticket={ticket}",
+        other_gateway.replacen("http", "ws", 1)
+    );
+    assert!(
+        tokio_tungstenite::connect_async(with_ticket).await.is_err(),
+        "a ticket of an ended session opens nothing"
+    );
+    let after = client
+        .get(format!("{other_gateway}{link}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        after.status(),
+        401,
+        "the link of an ended session is refused"
     );
     drop(replicas);
     sandbox.shutdown().await;

@@ -1035,8 +1035,8 @@ async fn the_openapi_document_lists_the_supabase_routes() {
 
 /// supabase-js 2.84.0 itself (`compat/supabase-js-test/test.mjs`) against the backend:
 /// sign up, sign in, refresh (and a second client re-presenting the spent token), read
-/// the user, sign out, and the errors. Needs Node.js 20+ and `npm ci` in that folder
-/// (`.ci/run` does both); without them this test fails and says so.
+/// the user, sign out, and the errors. Needs Node.js 20+ with npm; the test runs `npm ci`
+/// in that folder itself when its packages are missing (a fresh clone).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn supabase_js_2_84_0_signs_up_signs_in_refreshes_reads_the_user_and_signs_out() {
     let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../compat/supabase-js-test");
@@ -1051,6 +1051,25 @@ async fn supabase_js_2_84_0_signs_up_signs_in_refreshes_reads_the_user_and_signs
         ),
     };
     let installed = folder.join("node_modules/@supabase/supabase-js/package.json");
+    if !installed.exists() {
+        // A fresh clone: install the locked packages here, as `.ci/run` does, so that the
+        // README's test command passes as it is.
+        let npm = tokio::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&folder)
+            .kill_on_drop(true)
+            .output();
+        let npm = tokio::time::timeout(Duration::from_secs(300), npm)
+            .await
+            .expect("npm ci finishes within five minutes");
+        match npm {
+            Ok(output) if output.status.success() => {}
+            other => panic!(
+                "`npm ci` in {} failed ({other:?}); install Node.js 20+ with npm",
+                folder.display()
+            ),
+        }
+    }
     let installed: Value = match std::fs::read(&installed) {
         Ok(bytes) => serde_json::from_slice(&bytes).expect("package.json"),
         Err(error) => panic!(

@@ -22,6 +22,11 @@ pub async fn logout(caller: Caller, state: web::Data<AppState>) -> Result<HttpRe
             .store
             .revoke_auth_session(session_id, talkapp_store::now(), "logout")
             .await?;
+        // Its sockets close and its media links stop, in every gateway.
+        state
+            .revocations
+            .revoke(crate::revocations::Revoked::Session(session_id))
+            .await;
         tracing::info!(user_id = %caller.0.user_id, %session_id, "signed out");
     }
     Ok(HttpResponse::NoContent().finish())

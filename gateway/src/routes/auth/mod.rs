@@ -98,7 +98,7 @@ pub fn validate_credentials(
     let mut errors = Vec::new();
     let email = credentials.email.trim();
     let email_ok = email.chars().count() <= MAX_EMAIL_CHARS
-        && !email.chars().any(char::is_whitespace)
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email.split_once('@').is_some_and(|(local, domain)| {
             !local.is_empty()
                 && !domain.is_empty()

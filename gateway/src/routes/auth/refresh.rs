@@ -70,6 +70,10 @@ pub(crate) async fn exchange(
         RefreshOutcome::Rotated(session) => session,
         RefreshOutcome::Reused { session_id } => {
             tracing::warn!(%session_id, "spent refresh token presented again; session revoked");
+            state
+                .revocations
+                .revoke(crate::revocations::Revoked::Session(session_id))
+                .await;
             return Err(ApiError::new(
                 ErrorCode::RefreshTokenReused,
                 "this refresh token was used before; the session is ended, sign in again",

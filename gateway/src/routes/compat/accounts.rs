@@ -81,6 +81,7 @@ fn non_empty(text: &str) -> Option<String> {
 fn account_out(
     state: &AppState,
     user_id: Uuid,
+    sign_in: Option<Uuid>,
     session: chat::Session,
 ) -> Option<TelegramAccountOut> {
     if session.status == chat::SessionStatus::LoggedOut as i32 {
@@ -101,7 +102,7 @@ fn account_out(
         phone_number: non_empty(&phone),
         telegram_id: id_number(&user.id),
         profile_picture: non_empty(&user.photo_id).map(|photo_id| {
-            super::media::signed_path(state, user_id, session.session_index, &photo_id)
+            super::media::signed_path(state, user_id, sign_in, session.session_index, &photo_id)
         }),
         profile_url: non_empty(&user.username).map(|username| format!("https://t.me/{username}")),
     })
@@ -128,7 +129,7 @@ pub async fn list_accounts(
         email: caller.0.email.clone(),
         telegram_accounts: sessions
             .into_iter()
-            .filter_map(|session| account_out(&state, user_id, session))
+            .filter_map(|session| account_out(&state, user_id, caller.0.sign_in_session(), session))
             .collect(),
     }))
 }
@@ -154,6 +155,13 @@ pub async fn delete_account(
         .services
         .unlink_session(caller.0.user_id, index)
         .await?;
+    state
+        .revocations
+        .revoke(crate::revocations::Revoked::Account {
+            user_id: caller.0.user_id,
+            session_index: index,
+        })
+        .await;
     Ok(HttpResponse::Ok().json(LogoutOneOut {
         ok: true,
         result: LogoutResultOut {
@@ -185,6 +193,13 @@ pub async fn delete_all_accounts(
             .services
             .unlink_session(user_id, session.session_index)
             .await?;
+        state
+            .revocations
+            .revoke(crate::revocations::Revoked::Account {
+                user_id,
+                session_index: session.session_index,
+            })
+            .await;
         results.push(LogoutResultOut {
             index: session.session_index.to_string(),
             status: "logged_out",

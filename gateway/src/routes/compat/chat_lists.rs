@@ -18,8 +18,10 @@ pub const DEFAULT_AVATAR: &str = "/media/avatars/default.jpg";
 
 /// Chat list size.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DialogQuery {
     /// 1 to 100 (default 10).
+    #[param(minimum = 1, maximum = 100)]
     pub dialog_limit: Option<u32>,
 }
 
@@ -176,7 +178,7 @@ pub async fn private_chats(
     let limit = dialog_limit(&query)?;
     let session = session_ref(caller.0.user_id, index);
     let chats = chats_of_kinds(&state, &session, &["private"], limit).await?;
-    let links = super::media::Links::new(&state, caller.0.user_id, index);
+    let links = super::media::Links::new(&state, &caller.0, index);
     let now = chrono::Utc::now();
     let items: Vec<PrivateChatOut> = chats
         .into_iter()
@@ -222,7 +224,7 @@ pub async fn groups(
     let limit = dialog_limit(&query)?;
     let session = session_ref(caller.0.user_id, index);
     let chats = chats_of_kinds(&state, &session, &["group", "supergroup"], limit).await?;
-    let links = super::media::Links::new(&state, caller.0.user_id, index);
+    let links = super::media::Links::new(&state, &caller.0, index);
     let items: Vec<GroupOut> = chats
         .into_iter()
         .map(|chat| GroupOut {

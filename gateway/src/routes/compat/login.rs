@@ -4,7 +4,7 @@
 //! the next step; the gateway keeps nothing.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use talkapp_common::ErrorCode;
 use talkapp_proto::chat::v1 as chat;
@@ -185,16 +185,22 @@ async fn step_out(
         (status = 400, description = "`phone_invalid`, `validation_failed`, `telegram_account_missing`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`phone_already_linked`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: body or field missing", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait` (see Retry-After)", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`telegram_flood_wait`, or `rate_limited`: too many login steps for this user, phone or address; see Retry-After", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.0.user_id))]
 pub async fn start_login(
     caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<StartLoginIn>,
+    http_request: HttpRequest,
 ) -> Result<HttpResponse, CompatError> {
     let user_id = caller.0.user_id;
     let phone = check_phone(&body.phone_number).map_err(login_error)?;
+    state
+        .rate_limiter
+        .check_telegram_login(user_id, Some(&phone), &state.client_address(&http_request))
+        .await
+        .map_err(login_error)?;
     let account_index = expected_index(&state, user_id).await?;
     let started = state
         .services
@@ -219,16 +225,22 @@ pub async fn start_login(
         (status = 400, description = "`telegram_code_invalid`, `phone_invalid`, `validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`login_not_found`, `login_expired`: no pending login for this phone; start again", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`login_step_mismatch`: the password is next", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait` (see Retry-After)", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`telegram_flood_wait`, or `rate_limited`: too many login steps for this user, phone or address; see Retry-After", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.0.user_id))]
 pub async fn verify_code(
     caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<VerifyCodeIn>,
+    http_request: HttpRequest,
 ) -> Result<HttpResponse, CompatError> {
     let user_id = caller.0.user_id;
     let phone = check_phone(&body.phone_number).map_err(login_error)?;
+    state
+        .rate_limiter
+        .check_telegram_login(user_id, Some(&phone), &state.client_address(&http_request))
+        .await
+        .map_err(login_error)?;
     check_length("code", &body.code).map_err(login_error)?;
     let step = state
         .services
@@ -246,16 +258,22 @@ pub async fn verify_code(
         (status = 400, description = "`telegram_password_invalid` (try again), `validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`login_not_found`, `login_expired`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`login_step_mismatch`: the code is next", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait` (see Retry-After)", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`telegram_flood_wait`, or `rate_limited`: too many login steps for this user, phone or address; see Retry-After", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.0.user_id))]
 pub async fn verify_password(
     caller: Caller,
     state: web::Data<AppState>,
     body: web::Json<VerifyPasswordIn>,
+    http_request: HttpRequest,
 ) -> Result<HttpResponse, CompatError> {
     let user_id = caller.0.user_id;
     let phone = check_phone(&body.phone_number).map_err(login_error)?;
+    state
+        .rate_limiter
+        .check_telegram_login(user_id, Some(&phone), &state.client_address(&http_request))
+        .await
+        .map_err(login_error)?;
     check_length("password", &body.password).map_err(login_error)?;
     let step = state
         .services

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::{CompatError, account_index, field_error, session_ref};
 use crate::auth::extract::Caller;
+use crate::auth::verifier::Identity;
 use crate::problem::ApiError;
 use crate::routes::media::well_formed;
 use crate::state::AppState;
@@ -36,9 +37,16 @@ const MAX_FILE_ID: usize = 128;
 /// A signed, root-relative link to `media_ref` of the caller's account `session_index`,
 /// lasting (`downloads.legacy_link_ttl_secs`): the frontend keeps its URLs while a page is
 /// open, and re-renders `<img>`s from them.
-pub fn signed_path(state: &AppState, user_id: Uuid, session_index: u32, media_ref: &str) -> String {
+pub fn signed_path(
+    state: &AppState,
+    user_id: Uuid,
+    sign_in: Option<Uuid>,
+    session_index: u32,
+    media_ref: &str,
+) -> String {
     state.media_links.issue_lasting_path(
         user_id,
+        sign_in,
         session_index,
         media_ref,
         chrono::Utc::now().timestamp(),
@@ -54,22 +62,31 @@ pub fn file_id(media_ref: &str, session_index: u32) -> String {
 pub struct Links<'a> {
     state: &'a AppState,
     user_id: Uuid,
+    sign_in: Option<Uuid>,
     session_index: u32,
 }
 
 impl<'a> Links<'a> {
-    /// Links to files of `user_id`'s account `session_index`.
-    pub fn new(state: &'a AppState, user_id: Uuid, session_index: u32) -> Self {
+    /// Links to files of the caller's account `session_index`, for as long as the
+    /// caller's sign-in session lasts.
+    pub fn new(state: &'a AppState, caller: &Identity, session_index: u32) -> Self {
         Self {
             state,
-            user_id,
+            user_id: caller.user_id,
+            sign_in: caller.sign_in_session(),
             session_index,
         }
     }
 
     /// A signed link to `media_ref`.
     pub fn url(&self, media_ref: &str) -> String {
-        signed_path(self.state, self.user_id, self.session_index, media_ref)
+        signed_path(
+            self.state,
+            self.user_id,
+            self.sign_in,
+            self.session_index,
+            media_ref,
+        )
     }
 
     /// The legacy `file_id` of `media_ref`.
@@ -99,10 +116,13 @@ fn parse_file_id(file_id: &str, fallback: u32) -> Option<(&str, u32)> {
 
 /// What `/me/download_media` is asked.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DownloadQuery {
     /// The account (`1`, `2`, ...); a `file_id` from the messages names its own.
+    #[param(max_length = 10)]
     pub account_index: Option<String>,
-    /// A message's `file_id`.
+    /// A message's `file_id` (at most 128 characters).
+    #[param(max_length = 128)]
     pub file_id: Option<String>,
     /// `photo`, `video`, `audio`, `document`, `voice`, `sticker`, `animation` or `video_note`.
     pub media_type: Option<String>,
@@ -179,7 +199,13 @@ pub async fn download_media(
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such file"))?;
     Ok(HttpResponse::Ok().json(DownloadOut {
         ok: true,
-        url: signed_path(&state, caller.0.user_id, session_index, media_ref),
+        url: signed_path(
+            &state,
+            caller.0.user_id,
+            caller.0.sign_in_session(),
+            session_index,
+            media_ref,
+        ),
         size: header.size,
     }))
 }

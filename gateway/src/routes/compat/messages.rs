@@ -24,13 +24,17 @@ const DETAILS_WAIT: Duration = Duration::from_millis(1500);
 
 /// Paging, and which account.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MessagesQuery {
-    /// The account `index` from `/me/telegrams` (required).
+    /// The account `index` from `/me/telegrams` (required; else 422 `validation_failed`).
+    #[param(max_length = 10)]
     pub session_index: Option<String>,
     /// 1 to 100 (default 10).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// How many of the newest messages to skip (a count, not an id), 0 to 5000
     /// (default 0).
+    #[param(minimum = 0, maximum = 5000)]
     pub offset: Option<u32>,
 }
 
@@ -402,7 +406,7 @@ pub async fn messages(
         chat_facts(&state, &session, chat_id),
     )
     .await;
-    let links = super::media::Links::new(&state, caller.0.user_id, session_index);
+    let links = super::media::Links::new(&state, &caller.0, session_index);
     let messages: Vec<MessageOut> = messages?
         .into_iter()
         .map(|message| message_out(message, &facts, &links))

@@ -4,6 +4,7 @@
 //! deletes a minute after the test) and in process (`memory::<test>`).
 
 mod conformance;
+mod faults;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -161,6 +161,38 @@ impl SendJobStore for PostgresStore {
         jobs_from_rows(&rows)
     }
 
+    async fn accounts_with_waiting_jobs(
+        &self,
+        shards: &[u16],
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<SessionKey>> {
+        let shards: Vec<i16> = shards
+            .iter()
+            .filter_map(|shard| i16::try_from(*shard).ok())
+            .collect();
+        let client = self.client().await?;
+        let rows = client
+            .prepared_query(
+                "SELECT DISTINCT user_id, session_index FROM send_jobs
+                 WHERE shard = ANY($1) AND status IN ('queued', 'sending') AND created_at < $2
+                 LIMIT $3",
+                &[&shards, &before, &i64::from(limit.max(1))],
+            )
+            .await
+            .map_err(map_error)?;
+        rows.iter()
+            .map(|row| {
+                let session_index: i32 = row.get("session_index");
+                Ok(SessionKey {
+                    user_id: row.get("user_id"),
+                    session_index: u32::try_from(session_index)
+                        .map_err(|_| StoreError::Internal("negative session index".into()))?,
+                })
+            })
+            .collect()
+    }
+
     async fn claim_job(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<Option<SendJob>> {
         let client = self.client().await?;
         client

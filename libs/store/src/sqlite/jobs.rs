@@ -4,7 +4,9 @@ use super::{
     CachedStatements, DateTime, OptionalExtension, Result, Row, SqliteStore, Utc, Uuid,
     async_trait, map_error, micros, optional_time_at, params, time_at, uuid_at,
 };
-use crate::{JobCreated, JobStatus, NewSendJob, SendJob, SendJobStore, SessionKey, shard_of};
+use crate::{
+    JobCreated, JobStatus, NewSendJob, SendJob, SendJobStore, SessionKey, StoreError, shard_of,
+};
 
 fn job_from_row(row: &Row<'_>) -> rusqlite::Result<SendJob> {
     let status: String = row.get("status")?;
@@ -170,6 +172,48 @@ impl SendJobStore for SqliteStore {
                  ORDER BY seq LIMIT ?3",
                 params![shards, micros(before), limit.max(1)],
             )
+        })
+        .await
+    }
+
+    async fn accounts_with_waiting_jobs(
+        &self,
+        shards: &[u16],
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<SessionKey>> {
+        let shards = format!(
+            "[{}]",
+            shards
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        self.call(move |connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT DISTINCT user_id, session_index FROM send_jobs
+                     WHERE shard IN (SELECT value FROM json_each(?1))
+                       AND status IN ('queued', 'sending') AND created_at < ?2
+                     LIMIT ?3",
+                )
+                .map_err(map_error)?;
+            let rows = statement
+                .query_map(params![shards, micros(before), limit.max(1)], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
+                .map_err(map_error)?;
+            rows.map(|row| {
+                let (user_id, session_index) = row.map_err(map_error)?;
+                Ok(SessionKey {
+                    user_id: Uuid::parse_str(&user_id)
+                        .map_err(|error| StoreError::Internal(error.to_string()))?,
+                    session_index: u32::try_from(session_index)
+                        .map_err(|_| StoreError::Internal("bad session index".into()))?,
+                })
+            })
+            .collect()
         })
         .await
     }

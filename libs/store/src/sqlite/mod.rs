@@ -54,6 +54,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "media_files",
         include_str!("../../migrations/sqlite/0006_media_files.sql"),
     ),
+    (
+        7,
+        "waiting_jobs",
+        include_str!("../../migrations/sqlite/0007_waiting_jobs.sql"),
+    ),
 ];
 
 /// Statements through the connection's statement cache: each text is parsed once, not on
@@ -101,10 +106,11 @@ impl SqliteStore {
                 .parent()
                 .filter(|parent| !parent.as_os_str().is_empty())
             {
-                std::fs::create_dir_all(parent).map_err(|error| {
+                talkapp_common::secrets::create_private_dir(parent).map_err(|error| {
                     StoreError::Unavailable(format!("cannot create {}: {error}", parent.display()))
                 })?;
             }
+            owner_only(&path)?;
             let mut connection = Connection::open(&path).map_err(map_error)?;
             connection
                 .execute_batch(
@@ -143,6 +149,15 @@ impl SqliteStore {
         .await
         .map_err(|error| StoreError::Internal(error.to_string()))?
     }
+}
+
+/// Creates the database file readable and writable by its owner only (0600), or takes
+/// an existing one to that mode: it holds cached messages and phone numbers. SQLite
+/// gives its `-wal` and `-shm` files the database file's mode.
+fn owner_only(path: &Path) -> Result<()> {
+    talkapp_common::secrets::private_database_file(path).map_err(|error| {
+        StoreError::Unavailable(format!("cannot open {}: {error}", path.display()))
+    })
 }
 
 fn migrate(connection: &mut Connection) -> Result<()> {

@@ -1894,6 +1894,72 @@ pub(crate) async fn unpublished_jobs_are_found_by_shard_until_published(store: A
     );
 }
 
+pub(crate) async fn accounts_with_waiting_jobs_are_found_by_shard_and_age_until_done(
+    store: Arc<dyn Store>,
+) {
+    let key = session_key();
+    let shard = shard_of(key.user_id, key.session_index);
+    let first = store
+        .create_send_job(&new_job(key, None, "waiting one"))
+        .await
+        .expect("create")
+        .job()
+        .clone();
+    let second = store
+        .create_send_job(&new_job(key, None, "waiting two"))
+        .await
+        .expect("create")
+        .job()
+        .clone();
+    // Published or not: the queue may not have brought it.
+    store
+        .mark_job_published(first.job.job_id, now())
+        .await
+        .expect("published");
+    let later = now() + TimeDelta::seconds(1);
+
+    let found = store
+        .accounts_with_waiting_jobs(&[shard], later, 10)
+        .await
+        .expect("waiting");
+    assert_eq!(found, vec![key], "one entry per account");
+    let other_shard = (shard + 1) % talkapp_store::SHARD_COUNT;
+    assert!(
+        store
+            .accounts_with_waiting_jobs(&[other_shard], later, 10)
+            .await
+            .expect("other shard")
+            .is_empty()
+    );
+    assert!(
+        store
+            .accounts_with_waiting_jobs(&[shard], first.job.created_at, 10)
+            .await
+            .expect("too recent")
+            .is_empty(),
+        "jobs younger than the bound are left to the queue"
+    );
+    for job in [&first, &second] {
+        store
+            .claim_job(job.job.job_id, now())
+            .await
+            .expect("claim")
+            .expect("claimed");
+        store
+            .complete_job(job.job.job_id, 7, now().timestamp(), now())
+            .await
+            .expect("sent");
+    }
+    assert!(
+        store
+            .accounts_with_waiting_jobs(&[shard], later, 10)
+            .await
+            .expect("after")
+            .is_empty(),
+        "sent jobs wait for nothing"
+    );
+}
+
 // ----------------------------------------------------------------------------------------
 // Event ids and push subscriptions
 

@@ -97,6 +97,7 @@ conformance_tests! {
         a_job_moves_from_queued_to_sent_or_failed_and_then_stays,
         sent_jobs_up_to_the_read_mark_become_read,
         unpublished_jobs_are_found_by_shard_until_published,
+        accounts_with_waiting_jobs_are_found_by_shard_and_age_until_done,
         event_ids_only_grow_and_are_never_given_twice,
         push_subscriptions_are_kept_per_user_and_endpoint,
     ],

@@ -29,13 +29,25 @@ const API_VERSION_2024_01_01: &str = "2024-01-01";
 /// GoTrue repeats the error code in this header.
 const ERROR_CODE_HEADER: HeaderName = HeaderName::from_static("x-sb-error-code");
 
+/// GoTrue's `code`: a string, or in the legacy shape the HTTP status as a number.
+fn string_or_status() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String))
+            .item(ObjectBuilder::new().schema_type(Type::Integer))
+            .build(),
+    )
+}
+
 /// A GoTrue error body (either API version; OAuth-style errors carry `error` and
 /// `error_description` instead).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GoTrueErrorBody {
     /// The error code (`invalid_credentials`, `user_already_exists`, ...); in the legacy
-    /// shape (no `X-Supabase-Api-Version: 2024-01-01` on the request), the HTTP status.
-    #[schema(value_type = String)]
+    /// shape (no `X-Supabase-Api-Version: 2024-01-01` on the request), the HTTP status
+    /// (a number).
+    #[schema(schema_with = string_or_status)]
     pub code: serde_json::Value,
     /// The error code (both shapes; what supabase-js reads when it cannot see the version
     /// header).
@@ -261,7 +273,8 @@ impl GoTrueError {
             | ErrorCode::FileTypeNotAllowed
             | ErrorCode::ImageTooLarge
             | ErrorCode::EmptyFile
-            | ErrorCode::UploadIncomplete => {
+            | ErrorCode::UploadIncomplete
+            | ErrorCode::RequestTimeout => {
                 let code = if status.is_server_error() {
                     "unexpected_failure"
                 } else {

@@ -64,6 +64,10 @@ async fn sign_out(request: &HttpRequest, state: &AppState) -> Result<(), GoTrueE
             .revoke_auth_session(session_id, talkapp_store::now(), "logout")
             .await
             .map_err(|error| GoTrueError::from_api(error.into()))?;
+        state
+            .revocations
+            .revoke(crate::revocations::Revoked::Session(session_id))
+            .await;
         tracing::info!(user_id = %identity.user_id, %session_id, %scope, "signed out");
     }
     Ok(())

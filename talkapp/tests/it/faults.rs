@@ -1,0 +1,372 @@
+//! Split mode across a dependency's restart (issue 16, finding 12): exactly once must hold
+//! across every dependency's restart, not only crashes. Each test runs a RabbitMQ,
+//! PostgreSQL or Redis of its own (`talkapp_testkit`), so that stopping it disturbs no
+//! other test; the chat service, realtime service and gateway are separate processes
+//! (`Replicas`), Telegram the sandbox in this process.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use talkapp_testkit::{PrivatePostgres, PrivateRabbitMq, PrivateRedis, StallingProxy};
+use talkapp_tg_sandbox::Peer;
+
+use crate::helpers::TestDatabase;
+use crate::replicas::{Replicas, fault_texts_at_bob, sandbox_with_admin};
+
+/// Sends `fault NNN` for `numbers` to Bob; returns the accepted jobs' ids (in order) and
+/// how many were refused (503 while a dependency is away: the client may retry).
+async fn send_faults(
+    replicas: &Replicas,
+    user: &(String, String),
+    index: u64,
+    bob: i64,
+    numbers: std::ops::Range<usize>,
+) -> (Vec<(usize, String)>, usize) {
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    for n in numbers {
+        let response = replicas
+            .client_post(
+                &format!("/me/send_message/{}/{index}", user.0),
+                &user.1,
+                &json!({
+                    "chat_id": bob,
+                    "text": format!("fault {n:03}"),
+                    "client_message_id": format!("fault-{n}"),
+                }),
+            )
+            .await;
+        match response.status().as_u16() {
+            202 => {
+                let job: Value = response.json().await.expect("json");
+                accepted.push((n, job["job_id"].as_str().expect("job id").to_owned()));
+            }
+            500..=599 => refused += 1,
+            other => panic!("send {n}: unexpected {other}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (accepted, refused)
+}
+
+/// Waits until every job is `sent` (or fails after `within`).
+async fn wait_all_sent(
+    replicas: &Replicas,
+    user: &(String, String),
+    index: u64,
+    jobs: &[(usize, String)],
+    within: Duration,
+) {
+    let deadline = Instant::now() + within;
+    for (n, job) in jobs {
+        loop {
+            let status = replicas
+                .get(
+                    &format!("/me/message_status/{}/{index}/{job}", user.0),
+                    &user.1,
+                )
+                .await;
+            if status["status"] == "sent" || status["status"] == "read" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "send {n} still {} after {within:?}",
+                status["status"]
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// What Bob received: each accepted send exactly once, in the order asked.
+fn assert_exactly_once_in_order(
+    sandbox: &talkapp_tg_sandbox::SandboxHandle,
+    alice: i64,
+    bob: i64,
+    accepted: &[(usize, String)],
+) {
+    let received = fault_texts_at_bob(sandbox, alice, bob);
+    let expected: Vec<String> = accepted
+        .iter()
+        .map(|(n, _)| format!("fault {n:03}"))
+        .collect();
+    assert_eq!(received, expected, "each accepted send once, in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_keep_flowing_when_the_brokers_link_goes_silent_and_across_a_broker_restart() {
+    crate::helpers::init_test_tracing();
+    let broker = PrivateRabbitMq::start().await;
+    let link = StallingProxy::start(&broker.address()).await;
+    let database = TestDatabase::create().await;
+    let (sandbox, admin) = sandbox_with_admin().await;
+    let (alice, bob) = sandbox.world(|world| {
+        (
+            world.user_by_phone("9996620001").expect("alice"),
+            world.user_by_phone("9996620002").expect("bob"),
+        )
+    });
+    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
+    replicas.environment.insert(
+        "TALKAPP_AMQP__URL".into(),
+        format!("amqp://guest:guest@{}/%2f", link.address()),
+    );
+    replicas
+        .environment
+        .insert("TALKAPP_AMQP__QUEUE_TYPE".into(), "classic".into());
+    replicas.start_chat("chat-a");
+    replicas.start_realtime();
+    replicas.start_gateway("chat-a");
+    replicas.wait_until_serving().await;
+    let user = replicas.user("broker-faults@example.com").await;
+    let index = replicas.link(&user, "+9996620001").await;
+    replicas.wait_for_chats(&user, index).await;
+
+    let (mut accepted, refused) = send_faults(&replicas, &user, index, bob, 0..10).await;
+    assert_eq!(refused, 0);
+    // The open links to the broker go silent (a publish's confirm never comes); new
+    // links work. Before the bus had deadlines, the account's sends stopped here until
+    // the broker's heartbeat gave up on the link, minutes later.
+    link.silence_open_links();
+    let (more, refused) = send_faults(&replicas, &user, index, bob, 10..20).await;
+    assert_eq!(refused, 0, "the store takes sends whatever the broker does");
+    accepted.extend(more);
+    wait_all_sent(&replicas, &user, index, &accepted, Duration::from_secs(40)).await;
+
+    // The whole broker node restarts while sends go on.
+    let restart = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        broker.restart().await;
+    };
+    let sending = send_faults(&replicas, &user, index, bob, 20..40);
+    let ((more, refused), ()) = tokio::join!(sending, restart);
+    assert_eq!(refused, 0, "the store takes sends whatever the broker does");
+    accepted.extend(more);
+    wait_all_sent(&replicas, &user, index, &accepted, Duration::from_secs(60)).await;
+    assert_exactly_once_in_order(&sandbox, alice, bob, &accepted);
+    drop(replicas);
+    sandbox.shutdown().await;
+    database.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_accepted_around_a_postgresql_restart_go_out_exactly_once_and_in_order() {
+    crate::helpers::init_test_tracing();
+    let postgres = PrivatePostgres::start().await;
+    let (sandbox, admin) = sandbox_with_admin().await;
+    let (alice, bob) = sandbox.world(|world| {
+        (
+            world.user_by_phone("9996620001").expect("alice"),
+            world.user_by_phone("9996620002").expect("bob"),
+        )
+    });
+    let mut replicas = Replicas::new(&postgres.url("postgres"), &sandbox, admin);
+    replicas
+        .environment
+        .insert("TALKAPP_AMQP__QUEUE_TYPE".into(), "classic".into());
+    replicas
+        .environment
+        .insert("TALKAPP_DATABASE__CONNECT_TIMEOUT_MS".into(), "1000".into());
+    replicas.start_chat("chat-a");
+    replicas.start_realtime();
+    replicas.start_gateway("chat-a");
+    replicas.wait_until_serving().await;
+    let user = replicas.user("postgres-faults@example.com").await;
+    let index = replicas.link(&user, "+9996620001").await;
+    replicas.wait_for_chats(&user, index).await;
+    let path = format!("/ws/{}/{index}", user.0);
+    let mut socket =
+        crate::realtime::connect_with_token(&replicas.gateway_url, &path, &user.1).await;
+
+    let restart = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        postgres.restart().await;
+    };
+    let sending = send_faults(&replicas, &user, index, bob, 0..40);
+    let ((accepted, refused), ()) = tokio::join!(sending, restart);
+    eprintln!(
+        "{} accepted, {refused} refused across the restart",
+        accepted.len()
+    );
+    assert!(accepted.len() >= 20, "most sends are accepted");
+    wait_all_sent(&replicas, &user, index, &accepted, Duration::from_secs(90)).await;
+    assert_exactly_once_in_order(&sandbox, alice, bob, &accepted);
+
+    // Every accepted send's `sent` status reaches the socket.
+    let mut told: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let wanted: std::collections::HashSet<String> =
+        accepted.iter().map(|(_, job)| job.clone()).collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !wanted.is_subset(&told) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "statuses never told: {:?}",
+            wanted.difference(&told)
+        );
+        let event = crate::realtime::next_event(&mut socket, left).await;
+        if event["type"] == "message.status" && event["data"]["status"] == "sent" {
+            told.insert(
+                event["data"]["job_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+    }
+    drop(replicas);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_live_message_reaches_its_socket_across_a_redis_restart() {
+    crate::helpers::init_test_tracing();
+    let mut redis = PrivateRedis::start().await;
+    let database = TestDatabase::create().await;
+    let (sandbox, admin) = sandbox_with_admin().await;
+    let (alice, bob) = sandbox.world(|world| {
+        (
+            world.user_by_phone("9996620001").expect("alice"),
+            world.user_by_phone("9996620002").expect("bob"),
+        )
+    });
+    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
+    replicas
+        .environment
+        .insert("TALKAPP_REDIS__URL".into(), redis.url());
+    replicas
+        .environment
+        .insert("TALKAPP_AMQP__QUEUE_TYPE".into(), "classic".into());
+    replicas.start_chat("chat-a");
+    replicas.start_realtime();
+    replicas.start_gateway("chat-a");
+    replicas.wait_until_serving().await;
+    let user = replicas.user("redis-faults@example.com").await;
+    let index = replicas.link(&user, "+9996620001").await;
+    replicas.wait_for_chats(&user, index).await;
+    let path = format!("/ws/{}/{index}", user.0);
+    let mut socket =
+        crate::realtime::connect_with_token(&replicas.gateway_url, &path, &user.1).await;
+
+    // Bob writes steadily while Redis restarts (its data kept, as a production Redis
+    // with an append-only file does).
+    const MESSAGES: usize = 30;
+    let writer = {
+        let sandbox = sandbox.clone();
+        tokio::spawn(async move {
+            for n in 0..MESSAGES {
+                sandbox
+                    .send_message(bob, Peer::User(alice), &format!("steady {n:02}"))
+                    .expect("bob writes");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    redis.restart().await;
+    writer.await.expect("writer");
+
+    let mut texts = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while texts.len() < MESSAGES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "only these reached the socket: {texts:?}");
+        let event = crate::realtime::next_event(&mut socket, left).await;
+        assert_ne!(
+            event["type"], "resync_required",
+            "nothing was lost: {event}"
+        );
+        if event["type"] == "message.new"
+            && let Some(text) = event["data"]["text"].as_str()
+            && text.starts_with("steady ")
+        {
+            texts.push(text.to_owned());
+        }
+    }
+    let expected: Vec<String> = (0..MESSAGES).map(|n| format!("steady {n:02}")).collect();
+    assert_eq!(texts, expected, "every live message once, in order");
+    drop(replicas);
+    sandbox.shutdown().await;
+    database.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_restarts_empty_costs_sockets_a_resync_never_a_silent_gap() {
+    crate::helpers::init_test_tracing();
+    let mut redis = PrivateRedis::start().await;
+    let database = TestDatabase::create().await;
+    let (sandbox, admin) = sandbox_with_admin().await;
+    let (alice, bob) = sandbox.world(|world| {
+        (
+            world.user_by_phone("9996620001").expect("alice"),
+            world.user_by_phone("9996620002").expect("bob"),
+        )
+    });
+    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
+    replicas
+        .environment
+        .insert("TALKAPP_REDIS__URL".into(), redis.url());
+    replicas
+        .environment
+        .insert("TALKAPP_AMQP__QUEUE_TYPE".into(), "classic".into());
+    replicas.start_chat("chat-a");
+    replicas.start_realtime();
+    replicas.start_gateway("chat-a");
+    replicas.wait_until_serving().await;
+    let user = replicas.user("redis-empty@example.com").await;
+    let index = replicas.link(&user, "+9996620001").await;
+    replicas.wait_for_chats(&user, index).await;
+    let path = format!("/ws/{}/{index}", user.0);
+    let mut socket =
+        crate::realtime::connect_with_token(&replicas.gateway_url, &path, &user.1).await;
+
+    // Bob writes steadily while Redis restarts with nothing (no persistence).
+    const MESSAGES: usize = 30;
+    let writer = {
+        let sandbox = sandbox.clone();
+        tokio::spawn(async move {
+            for n in 0..MESSAGES {
+                sandbox
+                    .send_message(bob, Peer::User(alice), &format!("steady {n:02}"))
+                    .expect("bob writes");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    redis.restart_empty().await;
+    writer.await.expect("writer");
+
+    // Each message reaches the socket, or the socket is told to resync before the
+    // messages after the gap: the client never misses one without knowing.
+    let mut texts = Vec::new();
+    let mut resynced = false;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !texts.contains(&format!("steady {:02}", MESSAGES - 1)) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "only these reached the socket: {texts:?}");
+        let event = crate::realtime::next_event(&mut socket, left).await;
+        if event["type"] == "resync_required" {
+            resynced = true;
+        }
+        if event["type"] == "message.new"
+            && let Some(text) = event["data"]["text"].as_str()
+            && text.starts_with("steady ")
+        {
+            texts.push(text.to_owned());
+        }
+    }
+    let expected: Vec<String> = (0..MESSAGES).map(|n| format!("steady {n:02}")).collect();
+    assert!(
+        texts == expected || resynced,
+        "a gap without resync_required: {texts:?}"
+    );
+    eprintln!(
+        "{} of {MESSAGES} live, resync_required: {resynced}",
+        texts.len()
+    );
+    drop(replicas);
+    sandbox.shutdown().await;
+    database.drop_database().await;
+}

@@ -516,9 +516,13 @@ fn send_multi_media(
     }
 }
 
-/// The (message id, grouped id) of each new message in an answer, and the ids assigned
-/// to random ids.
-fn album_answer(updates: &tl::enums::Updates) -> (Vec<(i32, Option<i64>)>, Vec<(i64, i32)>) {
+/// (message id, grouped id) of a new message.
+type NewInAlbum = (i32, Option<i64>);
+/// (random id, message id) of an `updateMessageID`.
+type Assigned = (i64, i32);
+
+/// The new messages of an answer, and the ids assigned to random ids.
+fn album_answer(updates: &tl::enums::Updates) -> (Vec<NewInAlbum>, Vec<Assigned>) {
     let tl::enums::Updates::Updates(updates) = updates else {
         panic!("expected updates, got {updates:?}");
     };

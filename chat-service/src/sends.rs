@@ -169,6 +169,7 @@ impl Sends {
                 silent: request.silent,
                 random_id: random_id_for(job_id),
                 created_at: talkapp_store::now(),
+                media: None,
             })
             .await?;
         let job = match created {

@@ -56,6 +56,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "media_files",
         include_str!("../../migrations/postgres/0006_media_files.sql"),
     ),
+    (
+        7,
+        "send_media",
+        include_str!("../../migrations/postgres/0007_send_media.sql"),
+    ),
 ];
 
 /// Statements through the connection's cache: each text is parsed and planned once per

@@ -54,6 +54,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "media_files",
         include_str!("../../migrations/sqlite/0006_media_files.sql"),
     ),
+    (
+        7,
+        "send_media",
+        include_str!("../../migrations/sqlite/0007_send_media.sql"),
+    ),
 ];
 
 /// Statements through the connection's statement cache: each text is parsed once, not on

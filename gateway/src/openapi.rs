@@ -4,7 +4,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::{FieldError, Problem};
-use crate::routes::{auth, chats, compat, health, linking, media, push, sessions, uploads, ws};
+use crate::routes::{
+    auth, chats, compat, health, linking, media, push, send_media, sessions, uploads, ws,
+};
 
 /// The whole REST API.
 #[derive(OpenApi)]
@@ -37,6 +39,7 @@ use crate::routes::{auth, chats, compat, health, linking, media, push, sessions,
         chats::history,
         chats::send_message,
         chats::message_status,
+        send_media::send_media,
         media::download,
         media::signed_url,
         media::by_link,
@@ -98,6 +101,10 @@ use crate::routes::{auth, chats, compat, health, linking, media, push, sessions,
         chats::HistoryPage,
         chats::SendMessage,
         chats::SendJobView,
+        chats::SendJobMediaView,
+        chats::SendJobFileView,
+        send_media::SendMedia,
+        send_media::SendMediaForm,
         media::MediaLink,
         ws::WsTicket,
         push::NewPushSubscription,

@@ -8,6 +8,7 @@ pub mod health;
 pub mod linking;
 pub mod media;
 pub mod push;
+pub mod send_media;
 pub mod sessions;
 pub mod uploads;
 pub mod ws;
@@ -52,6 +53,9 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         )
         .service(
             web::resource("/me/send_message/{user_id}/{session_index}").post(chats::send_message),
+        )
+        .service(
+            web::resource("/me/send_media/{user_id}/{session_index}").post(send_media::send_media),
         )
         .service(
             web::resource("/me/message_status/{user_id}/{session_index}/{job_id}")

@@ -261,7 +261,8 @@ impl GoTrueError {
             | ErrorCode::FileTypeNotAllowed
             | ErrorCode::ImageTooLarge
             | ErrorCode::EmptyFile
-            | ErrorCode::UploadIncomplete => {
+            | ErrorCode::UploadIncomplete
+            | ErrorCode::MediaKindNotSendable => {
                 let code = if status.is_server_error() {
                     "unexpected_failure"
                 } else {

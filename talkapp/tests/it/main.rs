@@ -11,6 +11,7 @@ mod media;
 mod observability;
 mod realtime;
 mod replicas;
+mod send_media;
 mod split_mode;
 mod supabase;
 mod torextalkweb;

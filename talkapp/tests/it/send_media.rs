@@ -4,7 +4,7 @@
 //! `message.status` and `message.new` with the media; idempotency; a file deleted while
 //! its send waits still goes; and the bad inputs.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use talkapp_tg_sandbox::{DEMO_VOICE_OGG, Peer, sample_png};
@@ -494,4 +494,127 @@ async fn bad_sends_are_problems_and_another_users_file_is_not_found() {
     .await;
     sent(&app, &alice, &job).await;
     app.stop().await;
+}
+
+/// Split mode: the gateway, the media service and the chat service each their own
+/// process (PostgreSQL, RabbitMQ). Text and media sends queued together survive a SIGKILL
+/// of the chat service exactly once and in order, and every file arrives whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_and_text_sends_survive_a_sigkill_of_the_chat_service_exactly_once_and_in_order() {
+    use crate::replicas::{Replicas, sandbox_with_admin};
+
+    crate::helpers::init_test_tracing();
+    let database = crate::helpers::TestDatabase::create().await;
+    let (sandbox, admin) = sandbox_with_admin().await;
+    let (alice, bob) = sandbox.world(|world| {
+        (
+            world.user_by_phone("9996620001").expect("alice"),
+            world.user_by_phone("9996620002").expect("bob"),
+        )
+    });
+    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
+    replicas.start_media();
+    replicas.start_chat("chat-a");
+    replicas.start_gateway("chat-a");
+    replicas.wait_until_serving().await;
+    let user = replicas.user("media-fault@example.com").await;
+    let index = replicas.link(&user, "+9996620001").await;
+    replicas.wait_for_chats(&user, index).await;
+    let photo_bytes = sample_png(91, 300, 200);
+    let document_bytes = pdf("fault");
+    let photo = file_id(&replicas.upload(&user.1, "f.png", &photo_bytes).await);
+    let document = file_id(&replicas.upload(&user.1, "f.pdf", &document_bytes).await);
+
+    // Telegram makes Alice wait: every send queues up behind the first.
+    sandbox.set_flood_wait(alice, Some(2));
+    const SENDS: usize = 60;
+    let mut jobs = Vec::with_capacity(SENDS);
+    for n in 0..SENDS {
+        let text = format!("mfault {n:03}");
+        let (path, body) = match n % 3 {
+            0 => (
+                "send_message",
+                json!({"chat_id": bob, "text": text, "client_message_id": format!("m-{n}")}),
+            ),
+            1 => (
+                "send_media",
+                json!({"chat_id": bob, "file_id": photo, "caption": text, "client_message_id": format!("m-{n}")}),
+            ),
+            _ => (
+                "send_media",
+                json!({"chat_id": bob, "file_id": document, "caption": text, "client_message_id": format!("m-{n}")}),
+            ),
+        };
+        let response = replicas
+            .post(&format!("/me/{path}/{}/{index}", user.0), &user.1, &body)
+            .await;
+        assert_eq!(response.status(), 202, "send {n} accepted");
+        let job: Value = response.json().await.expect("json");
+        jobs.push(job["job_id"].as_str().expect("job id").to_owned());
+    }
+    sandbox.set_flood_wait(alice, None);
+
+    let at_bob = |sandbox: &talkapp_tg_sandbox::SandboxHandle| {
+        sandbox.world(|world| {
+            let mut ids = world.message_ids(bob, Peer::User(alice));
+            ids.sort_unstable();
+            ids.into_iter()
+                .filter_map(|id| {
+                    let text = world.message_text(bob, Peer::User(alice), id)?;
+                    text.starts_with("mfault ").then(|| {
+                        (
+                            text.to_owned(),
+                            world.message_file(bob, Peer::User(alice), id),
+                        )
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while at_bob(&sandbox).len() < 6 {
+        assert!(Instant::now() < deadline, "sending never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    replicas.kill("chat-a").await;
+    let at_kill = at_bob(&sandbox).len();
+    assert!(at_kill < SENDS, "the kill came after everything was sent");
+
+    replicas.start_chat("chat-a");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let last = replicas
+            .get(
+                &format!("/me/message_status/{}/{index}/{}", user.0, jobs[SENDS - 1]),
+                &user.1,
+            )
+            .await;
+        if last["status"] == "sent" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not all sent after the restart: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let delivered = at_bob(&sandbox);
+    let texts: Vec<&str> = delivered.iter().map(|(text, _)| text.as_str()).collect();
+    let expected: Vec<String> = (0..SENDS).map(|n| format!("mfault {n:03}")).collect();
+    assert_eq!(
+        texts, expected,
+        "every send exactly once, in the order asked (killed after {at_kill})"
+    );
+    for (n, (_, file)) in delivered.iter().enumerate() {
+        let expected_file = match n % 3 {
+            0 => None,
+            1 => Some(&photo_bytes),
+            _ => Some(&document_bytes),
+        };
+        assert_eq!(file.as_ref(), expected_file, "send {n}'s file");
+    }
+    drop(replicas);
+    sandbox.shutdown().await;
+    database.drop_database().await;
 }

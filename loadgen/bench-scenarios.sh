@@ -30,5 +30,9 @@ fi
 run chats --interval-ms 500
 run history --interval-ms 500
 run send --interval-ms 5000
+# Media: 100 photo sends/s in all (each user one every USERS × 10 ms), the 202; then the
+# time from a photo send's 202 to the peer's message.new.
+run send-media --interval-ms $((USERS * 10))
 run ws --interval-ms 5000
+run ws-media --interval-ms $((USERS * 10))
 run ws-idle --connections-per-user 10 --pid "$GATEWAY_PID"

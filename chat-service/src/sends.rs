@@ -48,6 +48,8 @@ use crate::media_files::{MediaFiles, MediaFilesError, PinnedFile};
 
 /// The longest text Telegram takes in one message.
 pub const MAX_TEXT_CHARS: usize = 4096;
+/// The largest photo Telegram takes as a photo (larger ones go as documents).
+pub const MAX_PHOTO_BYTES: u64 = 10 * 1024 * 1024;
 /// The longest idempotency key accepted.
 pub const MAX_CLIENT_MESSAGE_ID_CHARS: usize = 128;
 
@@ -176,9 +178,10 @@ fn send_as_of(kind: Option<SendAs>, files: &[PinnedFile]) -> Result<SendAs, Send
             SendAs::Document => true,
             // An album of photos and videos sends each as what it is.
             SendAs::Photo | SendAs::Video if album => {
-                matches!(file.kind, MediaKind::Photo | MediaKind::Video)
+                file.kind == MediaKind::Video
+                    || (file.kind == MediaKind::Photo && file.size <= MAX_PHOTO_BYTES)
             }
-            SendAs::Photo => file.kind == MediaKind::Photo,
+            SendAs::Photo => file.kind == MediaKind::Photo && file.size <= MAX_PHOTO_BYTES,
             SendAs::Video => file.kind == MediaKind::Video,
             SendAs::Voice => file.kind == MediaKind::Voice && !album,
             SendAs::Audio => matches!(file.kind, MediaKind::Audio | MediaKind::Voice),
@@ -186,6 +189,11 @@ fn send_as_of(kind: Option<SendAs>, files: &[PinnedFile]) -> Result<SendAs, Send
         if !fits {
             let why = if album && wanted == SendAs::Voice {
                 "a voice note cannot be part of an album".to_owned()
+            } else if file.kind == MediaKind::Photo && file.size > MAX_PHOTO_BYTES {
+                format!(
+                    "file {} is larger than the {MAX_PHOTO_BYTES} bytes of a photo; send it as a document",
+                    file.file_id
+                )
             } else {
                 format!(
                     "file {} is {} ({}), which cannot be sent as {}",
@@ -978,5 +986,64 @@ mod tests {
         assert_ne!(job_id_for(key, None), job_id_for(key, None));
         let job = job_id_for(key, Some("a"));
         assert_eq!(random_id_for(job), random_id_for(job));
+    }
+
+    fn pinned(kind: MediaKind, size: u64) -> PinnedFile {
+        PinnedFile {
+            file_id: Uuid::new_v4(),
+            kind,
+            sha256: "00".repeat(32),
+            size,
+            mime: "x/y".into(),
+            file_name: String::new(),
+            width: None,
+            height: None,
+            duration_ms: None,
+            waveform: None,
+        }
+    }
+
+    #[test]
+    fn files_go_as_what_they_are_or_as_a_kind_they_can_be_sent_as() {
+        let photo = pinned(MediaKind::Photo, 1000);
+        let video = pinned(MediaKind::Video, 1000);
+        let voice = pinned(MediaKind::Voice, 1000);
+        let document = pinned(MediaKind::Document, 1000);
+        let huge_photo = pinned(MediaKind::Photo, MAX_PHOTO_BYTES + 1);
+        let kind = |kind, files: &[PinnedFile]| send_as_of(kind, files).ok();
+
+        assert_eq!(
+            kind(None, std::slice::from_ref(&photo)),
+            Some(SendAs::Photo)
+        );
+        assert_eq!(
+            kind(None, std::slice::from_ref(&voice)),
+            Some(SendAs::Voice)
+        );
+        assert_eq!(
+            kind(Some(SendAs::Audio), std::slice::from_ref(&voice)),
+            Some(SendAs::Audio)
+        );
+        assert_eq!(
+            kind(Some(SendAs::Document), std::slice::from_ref(&photo)),
+            Some(SendAs::Document)
+        );
+        assert_eq!(
+            kind(Some(SendAs::Photo), std::slice::from_ref(&document)),
+            None
+        );
+        assert_eq!(kind(None, std::slice::from_ref(&huge_photo)), None);
+        assert_eq!(
+            kind(Some(SendAs::Document), std::slice::from_ref(&huge_photo)),
+            Some(SendAs::Document)
+        );
+        // Albums: photos with videos, never a voice note.
+        assert_eq!(
+            kind(None, &[photo.clone(), video.clone()]),
+            Some(SendAs::Photo)
+        );
+        assert_eq!(kind(None, &[photo.clone(), voice.clone()]), None);
+        assert_eq!(kind(None, &[voice.clone(), voice]), None);
+        assert_eq!(kind(None, &[photo, document]), None);
     }
 }

@@ -5,8 +5,9 @@
 //! them (each connected from exactly one replica, reconnected when it drops, its session
 //! kept sealed in the store); the chat cache filled by backfill and kept fresh from
 //! updates; reads (chat list, details, history with read-through); sends as durable,
-//! ordered, de-duplicated jobs; media downloads (with byte ranges) through the account's
-//! host. Groups, contacts, profiles and media uploads are not yet.
+//! ordered, de-duplicated jobs, text and media (uploaded files pinned at the media service,
+//! streamed to Telegram by the account's host); media downloads (with byte ranges) through
+//! the account's host. Groups, contacts and profiles are not yet.
 //!
 //! # Layout
 //! - [`service`]: the domain logic ([`service::ChatService`]), free of gRPC types.

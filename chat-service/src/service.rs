@@ -346,15 +346,16 @@ impl ChatService {
         key: SessionKey,
         request: SendRequest,
     ) -> Result<SendJob, ChatError> {
-        if self
-            .store
-            .cached_chat(key, request.chat_id)
-            .await?
-            .is_none()
-        {
-            return Err(ReadError::ChatNotFound(request.chat_id).into());
-        }
+        self.known_chat(key, request.chat_id).await?;
         Ok(self.sends.submit(key, request).await?)
+    }
+
+    /// Sends go only to chats the account knows (its cache has them).
+    async fn known_chat(&self, key: SessionKey, chat_id: i64) -> Result<(), ChatError> {
+        if self.store.cached_chat(key, chat_id).await?.is_none() {
+            return Err(ReadError::ChatNotFound(chat_id).into());
+        }
+        Ok(())
     }
 
     /// Queues uploaded files as a message; the chat must be one the account knows.
@@ -363,14 +364,7 @@ impl ChatService {
         key: SessionKey,
         request: MediaSendRequest,
     ) -> Result<SendJob, ChatError> {
-        if self
-            .store
-            .cached_chat(key, request.chat_id)
-            .await?
-            .is_none()
-        {
-            return Err(ReadError::ChatNotFound(request.chat_id).into());
-        }
+        self.known_chat(key, request.chat_id).await?;
         Ok(self.sends.submit_media(key, request).await?)
     }
 

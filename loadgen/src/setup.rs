@@ -148,59 +148,9 @@ pub(crate) async fn prepare_accounts(
     Ok(prepared.into_iter().map(|(_, account)| account).collect())
 }
 
-/// A small real PNG (one colour), built here: a stored-deflate image of `side`×`side`.
-fn small_png(side: u32, seed: u8) -> Vec<u8> {
-    fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = 0xffff_ffff_u32;
-        for byte in bytes {
-            crc ^= u32::from(*byte);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xedb8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-    // Each row: filter byte 0, then the pixels.
-    let row: Vec<u8> = std::iter::once(0)
-        .chain((0..side).flat_map(|_| [seed, 128, 255 - seed]))
-        .collect();
-    let raw: Vec<u8> = (0..side).flat_map(|_| row.iter().copied()).collect();
-    let mut zlib = vec![0x78, 0x01];
-    let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
-    for (index, block) in blocks.iter().enumerate() {
-        zlib.push(u8::from(index + 1 == blocks.len()));
-        let length = u16::try_from(block.len()).unwrap_or(u16::MAX);
-        zlib.extend(length.to_le_bytes());
-        zlib.extend((!length).to_le_bytes());
-        zlib.extend(*block);
-    }
-    let (mut a, mut b) = (1_u32, 0_u32);
-    for byte in &raw {
-        a = (a + u32::from(*byte)) % 65_521;
-        b = (b + a) % 65_521;
-    }
-    zlib.extend(((b << 16) | a).to_be_bytes());
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut chunk = |kind: &[u8], data: &[u8]| {
-        png.extend(u32::try_from(data.len()).unwrap_or(0).to_be_bytes());
-        let mut body = kind.to_vec();
-        body.extend(data);
-        png.extend(&body);
-        png.extend(crc32(&body).to_be_bytes());
-    };
-    let mut header = Vec::new();
-    header.extend(side.to_be_bytes());
-    header.extend(side.to_be_bytes());
-    header.extend([8, 2, 0, 0, 0]);
-    chunk(b"IHDR", &header);
-    chunk(b"IDAT", &zlib);
-    chunk(b"IEND", &[]);
-    png
-}
+/// A real JPEG photo (320×240), the sandbox's fixture: the same bytes for every user
+/// (stored once by the media service, uploaded to Telegram once per account).
+const PHOTO_JPEG: &[u8] = include_bytes!("../../libs/tg-sandbox/fixtures/photo.jpg");
 
 /// Uploads one photo per account (`POST /upload`); their `file_id`s, in account order.
 pub(crate) async fn upload_photos(
@@ -209,12 +159,12 @@ pub(crate) async fn upload_photos(
     accounts: &[Account],
 ) -> anyhow::Result<Vec<String>> {
     let mut photos = Vec::with_capacity(accounts.len());
-    for (n, account) in accounts.iter().enumerate() {
+    for account in accounts {
         let (status, body) = send(
             client
-                .post(format!("{}/upload?filename=load.png", options.url))
+                .post(format!("{}/upload?filename=load.jpg", options.url))
                 .bearer_auth(&account.token)
-                .body(small_png(64, u8::try_from(n % 256).unwrap_or(0))),
+                .body(PHOTO_JPEG),
             "upload a photo",
         )
         .await?;

@@ -782,19 +782,7 @@ impl Account {
                 invert_media: false,
                 allow_paid_floodskip: false,
                 peer,
-                reply_to: outgoing.reply_to.map(|reply_to_msg_id| {
-                    tl::enums::InputReplyTo::Message(tl::types::InputReplyToMessage {
-                        reply_to_msg_id,
-                        top_msg_id: None,
-                        reply_to_peer_id: None,
-                        quote_text: None,
-                        quote_entities: None,
-                        quote_offset: None,
-                        monoforum_peer_id: None,
-                        todo_item_id: None,
-                        poll_option: None,
-                    })
-                }),
+                reply_to: reply_header(outgoing.reply_to),
                 message: outgoing.text.clone(),
                 random_id: outgoing.random_id,
                 reply_markup: None,
@@ -1113,6 +1101,23 @@ fn online_members(full: &tl::enums::ChatFull, users: &[tl::enums::User], now: i6
 }
 
 /// The message a send produced, from the updates Telegram answered with.
+/// A plain reply to a message of the same chat.
+pub(crate) fn reply_header(reply_to: Option<i32>) -> Option<tl::enums::InputReplyTo> {
+    reply_to.map(|reply_to_msg_id| {
+        tl::enums::InputReplyTo::Message(tl::types::InputReplyToMessage {
+            reply_to_msg_id,
+            top_msg_id: None,
+            reply_to_peer_id: None,
+            quote_text: None,
+            quote_entities: None,
+            quote_offset: None,
+            monoforum_peer_id: None,
+            todo_item_id: None,
+            poll_option: None,
+        })
+    })
+}
+
 pub(crate) fn sent_message(updates: &tl::enums::Updates, random_id: i64) -> Option<SentMessage> {
     match updates {
         tl::enums::Updates::UpdateShortSentMessage(sent) => Some(SentMessage {

@@ -25,7 +25,7 @@ use futures::StreamExt as _;
 use futures::stream::{BoxStream, FuturesUnordered};
 use grammers_client::tl;
 
-use crate::account::{Account, sent_message};
+use crate::account::{Account, reply_header, sent_message};
 use crate::error::TelegramError;
 use crate::model::{ChatId, SentMessage};
 
@@ -361,22 +361,6 @@ fn media_of_message(updates: &tl::enums::Updates, id: i32) -> Option<tl::enums::
             tl::enums::Message::Message(message) if message.id == id => message.media.clone(),
             _ => None,
         }
-    })
-}
-
-fn reply_header(reply_to: Option<i32>) -> Option<tl::enums::InputReplyTo> {
-    reply_to.map(|reply_to_msg_id| {
-        tl::enums::InputReplyTo::Message(tl::types::InputReplyToMessage {
-            reply_to_msg_id,
-            top_msg_id: None,
-            reply_to_peer_id: None,
-            quote_text: None,
-            quote_entities: None,
-            quote_offset: None,
-            monoforum_peer_id: None,
-            todo_item_id: None,
-            poll_option: None,
-        })
     })
 }
 

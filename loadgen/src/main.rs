@@ -114,7 +114,15 @@ fn parse_options() -> anyhow::Result<Options> {
     anyhow::ensure!(
         matches!(
             options.scenario.as_str(),
-            "me" | "sessions" | "healthz" | "chats" | "history" | "send" | "ws" | "ws-idle"
+            "me" | "sessions"
+                | "healthz"
+                | "chats"
+                | "history"
+                | "send"
+                | "send-media"
+                | "ws"
+                | "ws-media"
+                | "ws-idle"
         ),
         "unknown scenario {}; {USAGE}",
         options.scenario

@@ -16,6 +16,9 @@
 //! * **Albums** (2 to 10 files, or 1) are sent the way Telegram requires: each item is
 //!   uploaded with `messages.uploadMedia` first, then all are sent by reference with
 //!   `messages.sendMultiMedia`; the caption goes on the first item.
+//!
+//! Not yet: thumbnails for videos and documents (`thumb` is never sent: Telegram shows
+//! them without a preview frame), captions with formatting entities.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

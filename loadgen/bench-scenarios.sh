@@ -14,13 +14,17 @@ done
 run() { # scenario, extra loadgen arguments...
   local scenario=$1
   shift
+  # SCENARIOS="send-media ws-media" runs only those (the linking run always runs).
+  if [ -n "${SCENARIOS:-}" ] && [[ " $SCENARIOS " != *" $scenario "* ]]; then
+    return 0
+  fi
   "$BIN/loadgen" --url "http://127.0.0.1:$PORT" --users "$USERS" --seconds "$SECONDS_PER_RUN" \
     --scenario "$scenario" --secret "$SECRET" --issuer "$ISSUER" --link "${WATCH[@]}" "$@" \
     2>>"$WORK/loadgen.log" | tail -n 4
 }
 
 start=$(date +%s)
-run chats --interval-ms 1000 >/dev/null
+SCENARIOS= run chats --interval-ms 1000 >/dev/null
 echo "linked $USERS accounts in $(( $(date +%s) - start )) s"
 if [ -n "${HOLD:-}" ]; then
   # For measuring by hand: the backend stays up (gateway pid $GATEWAY_PID) until killed.
@@ -30,5 +34,9 @@ fi
 run chats --interval-ms 500
 run history --interval-ms 500
 run send --interval-ms 5000
+# Media: 100 photo sends/s in all (each user one every USERS × 10 ms), the 202; then the
+# time from a photo send's 202 to the peer's message.new.
+run send-media --interval-ms $((USERS * 10))
 run ws --interval-ms 5000
+run ws-media --interval-ms $((USERS * 10))
 run ws-idle --connections-per-user 10 --pid "$GATEWAY_PID"

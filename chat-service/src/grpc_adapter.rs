@@ -7,6 +7,8 @@ use talkapp_proto::chat::v1 as proto;
 use talkapp_proto::tonic::{self, Request, Response, Status};
 use talkapp_store::{SessionStatus, TelegramSession};
 use talkapp_telegram::model::PhotoRef;
+use talkapp_telegram::send_media::SendAs;
+use uuid::Uuid;
 
 use crate::account_host::{AccountHost, HostError, LocalHost, OlderHistory, remote};
 use crate::actions::parse_action;
@@ -17,7 +19,7 @@ use crate::proto_views::{
     to_proto_message,
 };
 use crate::reads::HistoryParams;
-use crate::sends::SendRequest;
+use crate::sends::{MediaSendRequest, SendError, SendRequest};
 use crate::service::{ChatError, ChatService, parse_chat_id};
 
 /// The gRPC face of [`ChatService`].
@@ -301,6 +303,50 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
                     reply_to: (request.reply_to > 0).then_some(request.reply_to),
                     silent: request.silent,
                     client_message_id: optional(request.client_message_id),
+                },
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(to_proto_job(job)))
+    }
+
+    async fn send_media(
+        &self,
+        request: Request<proto::SendMediaRequest>,
+    ) -> Result<Response<proto::SendJob>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        // A file id that is not a UUID names no file of the user: not found.
+        let file_ids = request
+            .file_ids
+            .iter()
+            .map(|file_id| Uuid::parse_str(file_id))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| to_status(ChatError::Send(SendError::FileNotFound)))?;
+        let kind = request
+            .kind
+            .as_deref()
+            .map(|kind| {
+                SendAs::parse(kind).ok_or_else(|| {
+                    to_status(ChatError::InvalidArgument(
+                        "kind must be photo, video, document, voice or audio".into(),
+                    ))
+                })
+            })
+            .transpose()?;
+        let job = self
+            .service
+            .send_media(
+                key,
+                MediaSendRequest {
+                    chat_id,
+                    file_ids,
+                    kind,
+                    caption: request.caption.unwrap_or_default(),
+                    reply_to: request.reply_to.filter(|reply_to| *reply_to > 0),
+                    silent: request.silent,
+                    client_message_id: request.client_message_id,
                 },
             )
             .await

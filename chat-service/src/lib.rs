@@ -5,8 +5,9 @@
 //! them (each connected from exactly one replica, reconnected when it drops, its session
 //! kept sealed in the store); the chat cache filled by backfill and kept fresh from
 //! updates; reads (chat list, details, history with read-through); sends as durable,
-//! ordered, de-duplicated jobs; media downloads (with byte ranges) through the account's
-//! host. Groups, contacts, profiles and media uploads are not yet.
+//! ordered, de-duplicated jobs, text and media (uploaded files pinned at the media service,
+//! streamed to Telegram by the account's host); media downloads (with byte ranges) through
+//! the account's host. Groups, contacts and profiles are not yet.
 //!
 //! # Layout
 //! - [`service`]: the domain logic ([`service::ChatService`]), free of gRPC types.
@@ -22,7 +23,10 @@
 //! - [`media`]: media downloads (references resolved from the cache, files fetched
 //!   through the account, stale file references refreshed).
 //! - [`media_cache`]: the in-memory LRU of recently served small files.
-//! - [`sends`]: send jobs, the shard consumers and the per-account send workers.
+//! - [`sends`]: send jobs (text and media), the shard consumers and the per-account send
+//!   workers.
+//! - [`media_files`]: the uploaded files media sends carry, pinned and read at the media
+//!   service.
 //! - [`ownership`]: which replica holds which shard (advisory locks, or all of them).
 //! - [`account_host`]: what only an account's host can do, here ([`account_host::LocalHost`])
 //!   or on the peer that hosts it, and the [`account_host::Router`] that picks, once.
@@ -40,6 +44,7 @@ pub mod hosting;
 pub mod linking;
 pub mod media;
 pub mod media_cache;
+pub mod media_files;
 pub mod ownership;
 pub mod proto_views;
 pub mod reads;
@@ -70,6 +75,7 @@ use crate::events::EventPublisher;
 use crate::host::SessionHost;
 use crate::hosting::{AccountLifecycle, CacheAndEvents, ShardHosting};
 use crate::linking::Linking;
+use crate::media_files::{GrpcMediaFiles, MediaFiles};
 use crate::ownership::{LeaseBackend, LeaseTimings, Ownership};
 use crate::sends::{SendOptions, SendWorker, Sends};
 use crate::telegram::TelegramSetup;
@@ -163,6 +169,14 @@ impl Application {
             ),
         ));
         let router = Arc::new(Router::new(Arc::clone(&ownership), Arc::clone(&local_host)));
+        let media_files: Arc<dyn MediaFiles> = Arc::new(
+            GrpcMediaFiles::connect_lazy(&config.sends.media_service_url).map_err(|error| {
+                anyhow::anyhow!(
+                    "sends.media_service_url {:?} is not usable: {error}",
+                    config.sends.media_service_url
+                )
+            })?,
+        );
         let reads = Arc::new(reads::Reads::new(Arc::clone(&store), Arc::clone(&router)));
         let events = Arc::new(EventPublisher::new(
             Arc::clone(&store),
@@ -174,6 +188,7 @@ impl Application {
             Arc::clone(&store),
             Arc::clone(&queue),
             Arc::clone(&sessions),
+            Arc::clone(&media_files),
             Arc::clone(&events),
             SendOptions {
                 max_attempts: config.sends.max_attempts,
@@ -207,7 +222,7 @@ impl Application {
             Arc::clone(&sessions),
             Arc::clone(&ownership),
             reads,
-            Sends::new(Arc::clone(&store), Arc::clone(&queue)),
+            Sends::new(Arc::clone(&store), Arc::clone(&queue), media_files),
             router,
         ));
         let routes = tonic::service::Routes::new(ChatServiceServer::new(

@@ -245,5 +245,22 @@ pub(crate) fn to_proto_job(job: talkapp_store::SendJob) -> proto::SendJob {
             .to_rfc3339_opts(SecondsFormat::Millis, true),
         updated_at: job.updated_at.to_rfc3339_opts(SecondsFormat::Millis, true),
         attempts: job.attempts,
+        media: job.job.media.map(|media| proto::SendJobMedia {
+            kind: media.send_as,
+            files: media
+                .files
+                .into_iter()
+                .map(|file| proto::SendJobFile {
+                    file_id: file.file_id.to_string(),
+                    size: file.size,
+                    mime: file.mime,
+                    file_name: file.file_name,
+                    width: file.width,
+                    height: file.height,
+                    duration_ms: file.duration_ms,
+                })
+                .collect(),
+        }),
+        text: job.job.text,
     }
 }

@@ -21,6 +21,11 @@
 //!   back to `queued`), never a thread and never another account. Transient failures
 //!   retry with back-off; a job out of attempts, or refused by Telegram, is `failed`
 //!   with a stable reason and parked on the dead-letter queue.
+//! * **Media sends take the same path.** A media send pins its files at the media
+//!   service before its job is written (a `DELETE` of a file meanwhile does not break
+//!   it), the account's host streams them from there to Telegram when the job's turn
+//!   comes (never the whole file in memory), and the pins are released when the job is
+//!   final.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -28,18 +33,26 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use talkapp_bus::{Delivery, JobQueue};
-use talkapp_store::{JobCreated, NewSendJob, SendJob, SessionKey, Store, StoreError};
+use talkapp_store::{
+    JobCreated, JobFile, JobMedia, MediaKind, NewSendJob, SendJob, SessionKey, Store, StoreError,
+};
 use talkapp_telegram::account::{AccountStatus, OutgoingText};
 use talkapp_telegram::error::TelegramError;
+use talkapp_telegram::send_media::{
+    ByteStream, FileSource, MAX_ALBUM_FILES, MAX_CAPTION_CHARS, OutgoingFile, OutgoingMedia, SendAs,
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::events::EventPublisher;
 use crate::host::SessionHost;
+use crate::media_files::{MediaFiles, MediaFilesError, PinnedFile};
 
 /// The longest text Telegram takes in one message.
 pub const MAX_TEXT_CHARS: usize = 4096;
+/// The largest photo Telegram takes as a photo (larger ones go as documents).
+pub const MAX_PHOTO_BYTES: u64 = 10 * 1024 * 1024;
 /// The longest idempotency key accepted.
 pub const MAX_CLIENT_MESSAGE_ID_CHARS: usize = 128;
 
@@ -96,12 +109,40 @@ pub struct SendRequest {
     pub client_message_id: Option<String>,
 }
 
+/// A media send as asked for.
+#[derive(Debug, Clone)]
+pub struct MediaSendRequest {
+    /// Where.
+    pub chat_id: i64,
+    /// The uploaded files: one, or an album of up to [`MAX_ALBUM_FILES`].
+    pub file_ids: Vec<Uuid>,
+    /// How to send them; `None`: as the first file is.
+    pub kind: Option<SendAs>,
+    /// Up to [`MAX_CAPTION_CHARS`] characters.
+    pub caption: String,
+    /// In reply to.
+    pub reply_to: Option<i32>,
+    /// Without notification.
+    pub silent: bool,
+    /// The caller's idempotency key (required: a media send is never anonymous).
+    pub client_message_id: String,
+}
+
 /// Why a send was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// A field is not acceptable.
     #[error("{0}")]
     Invalid(String),
+    /// A file is not the user's (or does not exist).
+    #[error("no such file")]
+    FileNotFound,
+    /// A file cannot be sent as the kind asked for.
+    #[error("{0}")]
+    NotSendableAs(String),
+    /// The media service is not reachable now.
+    #[error("the media service is not reachable")]
+    MediaUnavailable,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -133,17 +174,178 @@ fn random_id_for(job_id: Uuid) -> i64 {
     ])
 }
 
+/// How each file of a media send goes to Telegram, or why it cannot.
+fn send_as_of(kind: Option<SendAs>, files: &[PinnedFile]) -> Result<SendAs, SendError> {
+    let first = files.first().ok_or(SendError::FileNotFound)?;
+    let natural = |kind: MediaKind| match kind {
+        MediaKind::Photo => SendAs::Photo,
+        MediaKind::Video => SendAs::Video,
+        MediaKind::Audio => SendAs::Audio,
+        MediaKind::Voice => SendAs::Voice,
+        MediaKind::Document => SendAs::Document,
+    };
+    let wanted = kind.unwrap_or_else(|| natural(first.kind));
+    let album = files.len() > 1;
+    for file in files {
+        let fits = match wanted {
+            SendAs::Document => true,
+            // An album of photos and videos sends each as what it is.
+            SendAs::Photo | SendAs::Video if album => {
+                file.kind == MediaKind::Video
+                    || (file.kind == MediaKind::Photo && file.size <= MAX_PHOTO_BYTES)
+            }
+            SendAs::Photo => file.kind == MediaKind::Photo && file.size <= MAX_PHOTO_BYTES,
+            SendAs::Video => file.kind == MediaKind::Video,
+            SendAs::Voice => file.kind == MediaKind::Voice && !album,
+            SendAs::Audio => matches!(file.kind, MediaKind::Audio | MediaKind::Voice),
+        };
+        if !fits {
+            let why = if album && wanted == SendAs::Voice {
+                "a voice note cannot be part of an album".to_owned()
+            } else if file.kind == MediaKind::Photo && file.size > MAX_PHOTO_BYTES {
+                format!(
+                    "file {} is larger than the {MAX_PHOTO_BYTES} bytes of a photo; send it as a document",
+                    file.file_id
+                )
+            } else {
+                format!(
+                    "file {} is {} ({}), which cannot be sent as {}",
+                    file.file_id,
+                    file.kind.as_str(),
+                    file.mime,
+                    wanted.as_str()
+                )
+            };
+            return Err(SendError::NotSendableAs(why));
+        }
+    }
+    Ok(wanted)
+}
+
+fn check_client_message_id(client_message_id: &str) -> Result<(), SendError> {
+    if client_message_id.is_empty()
+        || client_message_id.chars().count() > MAX_CLIENT_MESSAGE_ID_CHARS
+        || client_message_id.chars().any(char::is_control)
+    {
+        return Err(SendError::Invalid(format!(
+            "client_message_id must have 1 to {MAX_CLIENT_MESSAGE_ID_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
 /// Accepts sends (any replica).
 #[derive(Clone)]
 pub struct Sends {
     store: Arc<dyn Store>,
     queue: Arc<dyn JobQueue>,
+    media: Arc<dyn MediaFiles>,
 }
 
 impl Sends {
-    /// Sends recorded in `store`, announced on `queue`.
-    pub fn new(store: Arc<dyn Store>, queue: Arc<dyn JobQueue>) -> Self {
-        Self { store, queue }
+    /// Sends recorded in `store`, announced on `queue`; media files pinned at `media`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        queue: Arc<dyn JobQueue>,
+        media: Arc<dyn MediaFiles>,
+    ) -> Self {
+        Self {
+            store,
+            queue,
+            media,
+        }
+    }
+
+    /// Records and queues a media send: its files pinned for the job first, then the job
+    /// written. A repeated idempotency key returns the first job (and pins nothing).
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn submit_media(
+        &self,
+        key: SessionKey,
+        request: MediaSendRequest,
+    ) -> Result<SendJob, SendError> {
+        check_client_message_id(&request.client_message_id)?;
+        if request.file_ids.is_empty() || request.file_ids.len() > MAX_ALBUM_FILES {
+            return Err(SendError::Invalid(format!(
+                "name 1 to {MAX_ALBUM_FILES} files (file_id, or file_ids for an album)"
+            )));
+        }
+        let mut distinct = request.file_ids.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() != request.file_ids.len() {
+            return Err(SendError::Invalid("file_ids must not repeat a file".into()));
+        }
+        if request.caption.chars().count() > MAX_CAPTION_CHARS {
+            return Err(SendError::Invalid(format!(
+                "caption must have at most {MAX_CAPTION_CHARS} characters"
+            )));
+        }
+        let job_id = job_id_for(key, Some(&request.client_message_id));
+        if let Some(existing) = self.store.send_job(key, job_id).await? {
+            return Ok(existing);
+        }
+        let pinned = match self.media.pin(key.user_id, job_id, &request.file_ids).await {
+            Ok(pinned) => pinned,
+            Err(error) => {
+                self.release_unused(job_id).await;
+                return Err(match error {
+                    MediaFilesError::NotFound => SendError::FileNotFound,
+                    MediaFilesError::Unavailable(_) | MediaFilesError::Failed(_) => {
+                        tracing::warn!(%error, "cannot pin the files of a media send");
+                        SendError::MediaUnavailable
+                    }
+                });
+            }
+        };
+        let send_as = match send_as_of(request.kind, &pinned) {
+            Ok(send_as) => send_as,
+            Err(error) => {
+                self.release_unused(job_id).await;
+                return Err(error);
+            }
+        };
+        let media = JobMedia {
+            send_as: send_as.as_str().to_owned(),
+            files: pinned
+                .into_iter()
+                .map(|file| JobFile {
+                    file_id: file.file_id,
+                    sha256: file.sha256,
+                    size: file.size,
+                    mime: file.mime,
+                    file_name: file.file_name,
+                    width: file.width,
+                    height: file.height,
+                    duration_ms: file.duration_ms,
+                    waveform: file.waveform,
+                })
+                .collect(),
+        };
+        let created = self
+            .store
+            .create_send_job(&NewSendJob {
+                job_id,
+                key,
+                client_message_id: Some(request.client_message_id),
+                chat_id: request.chat_id,
+                text: request.caption,
+                reply_to: request.reply_to,
+                silent: request.silent,
+                random_id: random_id_for(job_id),
+                created_at: talkapp_store::now(),
+                media: Some(media),
+            })
+            .await?;
+        Ok(self.announce(created))
+    }
+
+    /// Releases pins made for a job that was not written after all (a job that exists
+    /// never gets here, so its pins are never taken away).
+    async fn release_unused(&self, job_id: Uuid) {
+        if let Err(error) = self.media.release(job_id).await {
+            tracing::warn!(%error, %job_id, "pins of a refused media send not released");
+        }
     }
 
     /// Records and queues a send; a repeated idempotency key returns the first job.
@@ -171,14 +373,8 @@ impl Sends {
                 "reply_to must be a message id (1 or more)".into(),
             ));
         }
-        if let Some(client_message_id) = &request.client_message_id
-            && (client_message_id.is_empty()
-                || client_message_id.chars().count() > MAX_CLIENT_MESSAGE_ID_CHARS
-                || client_message_id.chars().any(char::is_control))
-        {
-            return Err(SendError::Invalid(format!(
-                "client_message_id must have 1 to {MAX_CLIENT_MESSAGE_ID_CHARS} characters"
-            )));
+        if let Some(client_message_id) = &request.client_message_id {
+            check_client_message_id(client_message_id)?;
         }
         let job_id = job_id_for(key, request.client_message_id.as_deref());
         let created = self
@@ -193,13 +389,19 @@ impl Sends {
                 silent: request.silent,
                 random_id: random_id_for(job_id),
                 created_at: talkapp_store::now(),
+                media: None,
             })
             .await?;
+        Ok(self.announce(created))
+    }
+
+    /// Announces a job just written (or one written before and never announced).
+    fn announce(&self, created: JobCreated) -> SendJob {
         let job = match created {
             JobCreated::New(job) => job,
             JobCreated::Existing(job) => {
                 if job.published_at.is_some() || job.status.is_final() {
-                    return Ok(job);
+                    return job;
                 }
                 job
             }
@@ -216,7 +418,7 @@ impl Sends {
                 mark_published(store.as_ref(), announced.job.job_id).await;
             }
         });
-        Ok(job)
+        job
     }
 }
 
@@ -257,11 +459,79 @@ enum Work {
     Scan,
 }
 
+/// The files of a media job, read from the media service as Telegram takes them.
+struct PinnedSource {
+    media: Arc<dyn MediaFiles>,
+    job_id: Uuid,
+    file_ids: Vec<Uuid>,
+}
+
+#[async_trait::async_trait]
+impl FileSource for PinnedSource {
+    async fn open(&self, index: usize) -> Result<ByteStream, TelegramError> {
+        let file_id = self
+            .file_ids
+            .get(index)
+            .ok_or_else(|| TelegramError::Internal(format!("no file {index} in the job")))?;
+        self.media
+            .open(self.job_id, *file_id)
+            .await
+            .map_err(|error| match error {
+                // The pin is gone: nothing will bring the bytes back.
+                MediaFilesError::NotFound => TelegramError::Refused {
+                    code: 404,
+                    name: "MEDIA_FILE_GONE".into(),
+                },
+                MediaFilesError::Unavailable(message) => TelegramError::Unavailable(message),
+                MediaFilesError::Failed(message) => TelegramError::Internal(message),
+            })
+    }
+}
+
+/// What Telegram is asked to send for a media job.
+fn outgoing_media(job: &SendJob, media: &JobMedia) -> Result<OutgoingMedia, TelegramError> {
+    let wanted = SendAs::parse(&media.send_as)
+        .ok_or_else(|| TelegramError::Internal(format!("unknown kind {}", media.send_as)))?;
+    let album = media.files.len() > 1;
+    Ok(OutgoingMedia {
+        chat_id: job.job.chat_id,
+        files: media
+            .files
+            .iter()
+            .map(|file| OutgoingFile {
+                sha256: file.sha256.clone(),
+                size: file.size,
+                file_name: file.file_name.clone(),
+                mime: file.mime.clone(),
+                // An album of photos and videos sends each as what it is.
+                send_as: if album && matches!(wanted, SendAs::Photo | SendAs::Video) {
+                    if file.mime.starts_with("video/") {
+                        SendAs::Video
+                    } else {
+                        SendAs::Photo
+                    }
+                } else {
+                    wanted
+                },
+                width: file.width,
+                height: file.height,
+                duration_ms: file.duration_ms,
+                waveform: file.waveform.clone(),
+            })
+            .collect(),
+        caption: job.job.text.clone(),
+        reply_to: job.job.reply_to,
+        silent: job.job.silent,
+        random_id: job.job.random_id,
+    })
+}
+
 /// Sends the jobs of the accounts hosted here (the replica holding their shards).
 pub struct SendWorker {
     store: Arc<dyn Store>,
     queue: Arc<dyn JobQueue>,
     host: Arc<SessionHost>,
+    media: Arc<dyn MediaFiles>,
     events: Arc<EventPublisher>,
     options: SendOptions,
     accounts: Mutex<HashMap<SessionKey, WorkerHandle>>,
@@ -294,6 +564,7 @@ impl SendWorker {
         store: Arc<dyn Store>,
         queue: Arc<dyn JobQueue>,
         host: Arc<SessionHost>,
+        media: Arc<dyn MediaFiles>,
         events: Arc<EventPublisher>,
         options: SendOptions,
         shutdown: CancellationToken,
@@ -302,6 +573,7 @@ impl SendWorker {
             store,
             queue,
             host,
+            media,
             events,
             options,
             accounts: Mutex::new(HashMap::new()),
@@ -590,8 +862,14 @@ impl SendWorker {
             }
             let claimed = match self.store.claim_job(job_id, talkapp_store::now()).await {
                 Ok(Some(claimed)) => claimed,
-                // Final already (sent by an earlier try, or failed).
-                Ok(None) => return Ok(()),
+                // Final already (sent by an earlier try, or failed): its pins may have
+                // outlived a crash.
+                Ok(None) => {
+                    if job.job.media.is_some() {
+                        self.release_pins(job_id).await;
+                    }
+                    return Ok(());
+                }
                 Err(error) => {
                     tracing::warn!(%error, "cannot claim job; retrying");
                     pause(stop, Duration::from_secs(1)).await?;
@@ -601,14 +879,39 @@ impl SendWorker {
             if claimed.attempts > self.options.max_attempts {
                 return self.fail(&claimed, stop, "attempts_exhausted").await;
             }
-            let outgoing = OutgoingText {
-                chat_id: claimed.job.chat_id,
-                text: claimed.job.text.clone(),
-                reply_to: claimed.job.reply_to,
-                silent: claimed.job.silent,
-                random_id: claimed.job.random_id,
+            let sent = match &claimed.job.media {
+                None => {
+                    let outgoing = OutgoingText {
+                        chat_id: claimed.job.chat_id,
+                        text: claimed.job.text.clone(),
+                        reply_to: claimed.job.reply_to,
+                        silent: claimed.job.silent,
+                        random_id: claimed.job.random_id,
+                    };
+                    account.send_text(&outgoing).await
+                }
+                Some(media) => {
+                    let source = PinnedSource {
+                        media: Arc::clone(&self.media),
+                        job_id,
+                        file_ids: media.files.iter().map(|file| file.file_id).collect(),
+                    };
+                    match outgoing_media(&claimed, media) {
+                        Ok(outgoing) => {
+                            account
+                                .send_media(&outgoing, &source)
+                                .await
+                                .and_then(|sent| {
+                                    sent.into_iter().next().ok_or_else(|| {
+                                        TelegramError::Internal("no message was sent".into())
+                                    })
+                                })
+                        }
+                        Err(error) => Err(error),
+                    }
+                }
             };
-            match account.send_text(&outgoing).await {
+            match sent {
                 Ok(sent) => {
                     write_until_done(stop, || {
                         self.store
@@ -672,10 +975,24 @@ impl SendWorker {
         }
     }
 
-    /// Publishes the job's final state as a `message.status` event.
+    /// Releases the pins of a final media job (best effort: a pin left behind keeps its
+    /// bytes, not the job).
+    async fn release_pins(&self, job_id: Uuid) {
+        if let Err(error) = self.media.release(job_id).await {
+            tracing::warn!(%error, %job_id, "pins of a final media job not released");
+        }
+    }
+
+    /// Publishes the job's final state as a `message.status` event (and releases a media
+    /// job's pins).
     async fn tell(&self, key: SessionKey, job_id: Uuid) {
         match self.store.send_job(key, job_id).await {
-            Ok(Some(job)) => self.events.publish_job(job).await,
+            Ok(Some(job)) => {
+                if job.job.media.is_some() {
+                    self.release_pins(job_id).await;
+                }
+                self.events.publish_job(job).await;
+            }
             Ok(None) => {}
             Err(error) => tracing::warn!(%error, %job_id, "job status not told"),
         }
@@ -758,5 +1075,64 @@ mod tests {
         assert_ne!(job_id_for(key, None), job_id_for(key, None));
         let job = job_id_for(key, Some("a"));
         assert_eq!(random_id_for(job), random_id_for(job));
+    }
+
+    fn pinned(kind: MediaKind, size: u64) -> PinnedFile {
+        PinnedFile {
+            file_id: Uuid::new_v4(),
+            kind,
+            sha256: "00".repeat(32),
+            size,
+            mime: "x/y".into(),
+            file_name: String::new(),
+            width: None,
+            height: None,
+            duration_ms: None,
+            waveform: None,
+        }
+    }
+
+    #[test]
+    fn files_go_as_what_they_are_or_as_a_kind_they_can_be_sent_as() {
+        let photo = pinned(MediaKind::Photo, 1000);
+        let video = pinned(MediaKind::Video, 1000);
+        let voice = pinned(MediaKind::Voice, 1000);
+        let document = pinned(MediaKind::Document, 1000);
+        let huge_photo = pinned(MediaKind::Photo, MAX_PHOTO_BYTES + 1);
+        let kind = |kind, files: &[PinnedFile]| send_as_of(kind, files).ok();
+
+        assert_eq!(
+            kind(None, std::slice::from_ref(&photo)),
+            Some(SendAs::Photo)
+        );
+        assert_eq!(
+            kind(None, std::slice::from_ref(&voice)),
+            Some(SendAs::Voice)
+        );
+        assert_eq!(
+            kind(Some(SendAs::Audio), std::slice::from_ref(&voice)),
+            Some(SendAs::Audio)
+        );
+        assert_eq!(
+            kind(Some(SendAs::Document), std::slice::from_ref(&photo)),
+            Some(SendAs::Document)
+        );
+        assert_eq!(
+            kind(Some(SendAs::Photo), std::slice::from_ref(&document)),
+            None
+        );
+        assert_eq!(kind(None, std::slice::from_ref(&huge_photo)), None);
+        assert_eq!(
+            kind(Some(SendAs::Document), std::slice::from_ref(&huge_photo)),
+            Some(SendAs::Document)
+        );
+        // Albums: photos with videos, never a voice note.
+        assert_eq!(
+            kind(None, &[photo.clone(), video.clone()]),
+            Some(SendAs::Photo)
+        );
+        assert_eq!(kind(None, &[photo.clone(), voice.clone()]), None);
+        assert_eq!(kind(None, &[voice.clone(), voice]), None);
+        assert_eq!(kind(None, &[photo, document]), None);
     }
 }

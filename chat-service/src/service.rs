@@ -17,7 +17,7 @@ use crate::linking::{LinkError, LinkStep, Linking, StartedLogin};
 use crate::media::{ByteRange, MediaDownload};
 use crate::ownership::Ownership;
 use crate::reads::{ChatDetailsView, ChatPage, HistoryPage, HistoryParams, ReadError, Reads};
-use crate::sends::{SendError, SendRequest, Sends};
+use crate::sends::{MediaSendRequest, SendError, SendRequest, Sends};
 
 /// How long a session known to exist is not looked up again.
 const SESSION_CHECK_TTL: Duration = Duration::from_secs(10);
@@ -60,7 +60,10 @@ impl ChatError {
             | Self::Send(SendError::Invalid(_)) => (ErrorCode::ValidationFailed, None),
             Self::SessionNotFound(_)
             | Self::JobNotFound
+            | Self::Send(SendError::FileNotFound)
             | Self::Read(ReadError::ChatNotFound(_)) => (ErrorCode::NotFound, None),
+            Self::Send(SendError::NotSendableAs(_)) => (ErrorCode::MediaKindNotSendable, None),
+            Self::Send(SendError::MediaUnavailable) => (ErrorCode::ServiceUnavailable, Some(2)),
             Self::Link(error) => error.code(),
             Self::Host(error) | Self::Read(ReadError::Host(error)) => error.code(),
             Self::Store(error)
@@ -343,15 +346,26 @@ impl ChatService {
         key: SessionKey,
         request: SendRequest,
     ) -> Result<SendJob, ChatError> {
-        if self
-            .store
-            .cached_chat(key, request.chat_id)
-            .await?
-            .is_none()
-        {
-            return Err(ReadError::ChatNotFound(request.chat_id).into());
-        }
+        self.known_chat(key, request.chat_id).await?;
         Ok(self.sends.submit(key, request).await?)
+    }
+
+    /// Sends go only to chats the account knows (its cache has them).
+    async fn known_chat(&self, key: SessionKey, chat_id: i64) -> Result<(), ChatError> {
+        if self.store.cached_chat(key, chat_id).await?.is_none() {
+            return Err(ReadError::ChatNotFound(chat_id).into());
+        }
+        Ok(())
+    }
+
+    /// Queues uploaded files as a message; the chat must be one the account knows.
+    pub async fn send_media(
+        &self,
+        key: SessionKey,
+        request: MediaSendRequest,
+    ) -> Result<SendJob, ChatError> {
+        self.known_chat(key, request.chat_id).await?;
+        Ok(self.sends.submit_media(key, request).await?)
     }
 
     /// Where a send job stands.

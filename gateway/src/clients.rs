@@ -399,6 +399,14 @@ impl ServiceClients {
         Ok(self.chat.clone().get_history(request).await?.into_inner())
     }
 
+    /// Queues uploaded files as a message.
+    pub async fn send_media(
+        &self,
+        request: chat::SendMediaRequest,
+    ) -> Result<chat::SendJob, ApiError> {
+        Ok(self.chat.clone().send_media(request).await?.into_inner())
+    }
+
     /// Queues a message.
     pub async fn send_message(
         &self,

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 use crate::openapi_responses::CommonResponses;
 use crate::problem::{FieldError, Problem};
 use crate::routes::{
-    auth, chats, compat, health, linking, media, push, search, sessions, uploads, ws,
+    auth, chats, compat, health, linking, media, push, search, send_media, sessions, uploads, ws,
 };
 
 /// The whole REST API.
@@ -40,6 +40,7 @@ use crate::routes::{
         chats::history,
         chats::send_message,
         chats::message_status,
+        send_media::send_media,
         media::download,
         media::signed_url,
         media::by_link,
@@ -104,6 +105,10 @@ use crate::routes::{
         chats::HistoryPage,
         chats::SendMessage,
         chats::SendJobView,
+        chats::SendJobMediaView,
+        chats::SendJobFileView,
+        send_media::SendMedia,
+        send_media::SendMediaForm,
         media::MediaLink,
         ws::WsTicket,
         push::NewPushSubscription,

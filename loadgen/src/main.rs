@@ -18,7 +18,9 @@
 //! Scenarios: `me` (`GET /auth/me`), `sessions` (`GET /me/sessions/{user_id}`, through
 //! the chat service), `healthz` (no auth), and, for users with a linked Telegram account,
 //! `chats` (`GET /me/chats/...`), `history` (`GET /me/chat/messages/...`, 50 messages of
-//! the user's first private chat) and `send` (`POST /me/send_message/...`, the 202).
+//! the user's first private chat) and `send` (`POST /me/send_message/...`, the 202), and
+//! `send-media` (`POST /me/send_media/...`, the 202: a photo each user uploads once
+//! before the measurement, sent again with a new `client_message_id` every time).
 //!
 //! The chat scenarios need each user to have a sandbox account linked: with `--link`,
 //! user N (a fixed id, so a second run finds its account linked already) links the
@@ -37,7 +39,7 @@ mod realtime;
 mod setup;
 
 const USAGE: &str = "usage: loadgen [--url URL] [--users N] [--seconds S] [--warmup-seconds S] \
-[--interval-ms N] [--scenario me|sessions|healthz|chats|history|send|ws|ws-idle] [--link] \
+[--interval-ms N] [--scenario me|sessions|healthz|chats|history|send|send-media|ws|ws-media|ws-idle] [--link] \
 [--connections-per-user K] [--pid GATEWAY_PID] [--watch NAME=PID[+PID...]|NAME=comm:COMMAND]... \
 [--secret HS256_SECRET] [--issuer ISS]";
 
@@ -61,7 +63,10 @@ pub(crate) struct Options {
 
 /// Whether a scenario needs each user to have a linked Telegram account.
 fn needs_account(scenario: &str) -> bool {
-    matches!(scenario, "chats" | "history" | "send" | "ws" | "ws-idle")
+    matches!(
+        scenario,
+        "chats" | "history" | "send" | "send-media" | "ws" | "ws-media" | "ws-idle"
+    )
 }
 
 fn parse_options() -> anyhow::Result<Options> {
@@ -109,7 +114,15 @@ fn parse_options() -> anyhow::Result<Options> {
     anyhow::ensure!(
         matches!(
             options.scenario.as_str(),
-            "me" | "sessions" | "healthz" | "chats" | "history" | "send" | "ws" | "ws-idle"
+            "me" | "sessions"
+                | "healthz"
+                | "chats"
+                | "history"
+                | "send"
+                | "send-media"
+                | "ws"
+                | "ws-media"
+                | "ws-idle"
         ),
         "unknown scenario {}; {USAGE}",
         options.scenario
@@ -174,9 +187,11 @@ async fn run_user(
         let mut request = match &spec.body {
             Some(body) => {
                 let mut body = body.clone();
-                if let Some(text) = body.get("text").and_then(|text| text.as_str()) {
-                    body["text"] =
-                        serde_json::Value::String(text.replace("{n}", &sent.to_string()));
+                for field in ["text", "caption", "client_message_id"] {
+                    if let Some(text) = body.get(field).and_then(|text| text.as_str()) {
+                        body[field] =
+                            serde_json::Value::String(text.replace("{n}", &sent.to_string()));
+                    }
                 }
                 client.post(&spec.url).json(&body)
             }
@@ -251,8 +266,18 @@ async fn main() -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
+    let photos = if matches!(options.scenario.as_str(), "send-media" | "ws-media") {
+        setup::upload_photos(&client, &options, &accounts).await?
+    } else {
+        Vec::new()
+    };
+    // A run's own idempotency keys (a second run must not find the first's jobs).
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
     match options.scenario.as_str() {
-        "ws" => return realtime::run_flow(&client, &options, &accounts).await,
+        "ws" => return realtime::run_flow(&client, &options, &accounts, None).await,
+        "ws-media" => {
+            return realtime::run_flow(&client, &options, &accounts, Some(&photos)).await;
+        }
         "ws-idle" => return realtime::run_idle(&options, &accounts).await,
         _ => {}
     }
@@ -307,6 +332,20 @@ async fn main() -> anyhow::Result<()> {
                     body: Some(serde_json::json!({
                         "chat_id": account.chat_id,
                         "text": format!("load from user {user}, message {{n}}"),
+                    })),
+                    success: 202,
+                }
+            }
+            "send-media" => {
+                let account = account_of(&accounts, user)?;
+                Request {
+                    url: format!("{}/me/send_media/{}/1", options.url, account.user_id),
+                    token: Some(account.token.clone()),
+                    body: Some(serde_json::json!({
+                        "chat_id": account.chat_id,
+                        "file_id": photos.get(user).context("no photo uploaded")?,
+                        "caption": format!("load from user {user}, photo {{n}}"),
+                        "client_message_id": format!("lg-{run_id}-{user}-{{n}}"),
                     })),
                     success: 202,
                 }

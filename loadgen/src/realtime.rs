@@ -6,6 +6,9 @@
 //! `message.new` frame is matched to the send's 202, and the report gives the latency from
 //! the acceptance (the 202) to the peer's frame, and from the request to the frame.
 //!
+//! `ws-media`: the same with a photo each (`POST /me/send_media`, the marker in the
+//! caption): the latency from a photo send's acceptance to the peer's `message.new`.
+//!
 //! `ws-idle`: opens `--connections-per-user` sockets per user and keeps them idle
 //! (answering the server's pings); with `--pid` (the gateway's process) it reports the
 //! gateway's resident memory before and after, per connection and as connections per GiB.
@@ -130,6 +133,8 @@ struct Sender {
     chat_id: String,
     from: usize,
     to: usize,
+    /// Sends this uploaded photo (`send_media`) instead of text.
+    photo: Option<String>,
 }
 
 /// Sends every `interval` (after `offset`) until `stop_at`: (accepted, refused).
@@ -146,7 +151,9 @@ async fn send_loop(
         chat_id,
         from,
         to,
+        photo,
     } = sender;
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (mut accepted, mut refused) = (0, 0);
@@ -160,7 +167,15 @@ async fn send_loop(
         let response = client
             .post(&url)
             .bearer_auth(&token)
-            .json(&serde_json::json!({ "chat_id": chat_id, "text": format!("lg {marker}") }))
+            .json(&match &photo {
+                None => serde_json::json!({ "chat_id": chat_id, "text": format!("lg {marker}") }),
+                Some(file_id) => serde_json::json!({
+                    "chat_id": chat_id,
+                    "file_id": file_id,
+                    "caption": format!("lg {marker}"),
+                    "client_message_id": format!("{run_id}-{sequence}"),
+                }),
+            })
             .send()
             .await;
         match response {
@@ -180,6 +195,7 @@ pub(crate) async fn run_flow(
     client: &reqwest::Client,
     options: &Arc<Options>,
     accounts: &[Account],
+    photos: Option<&[String]>,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(
         accounts.len() >= 2,
@@ -221,11 +237,15 @@ pub(crate) async fn run_flow(
             tokio::spawn(send_loop(
                 Sender {
                     client: client.clone(),
-                    url: format!("{}/me/send_message/{}/1", options.url, account.user_id),
+                    url: match photos {
+                        None => format!("{}/me/send_message/{}/1", options.url, account.user_id),
+                        Some(_) => format!("{}/me/send_media/{}/1", options.url, account.user_id),
+                    },
                     token: account.token.clone(),
                     chat_id: accounts[to].telegram_id.clone(),
                     from: n,
                     to,
+                    photo: photos.and_then(|photos| photos.get(n).cloned()),
                 },
                 (offset, interval),
                 Arc::clone(&traces),
@@ -287,8 +307,9 @@ pub(crate) async fn run_flow(
     from_accept.sort_unstable();
     from_request.sort_unstable();
     println!(
-        "scenario=ws users={} sockets={} interval_ms={} seconds={} accepted={} refused={} delivered={} undelivered={} frames={} sockets_ended_early={} \
+        "scenario={} users={} sockets={} interval_ms={} seconds={} accepted={} refused={} delivered={} undelivered={} frames={} sockets_ended_early={} \
 accept_to_frame p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms; request_to_frame p50={:.2}ms p99={:.2}ms",
+        if photos.is_some() { "ws-media" } else { "ws" },
         users,
         users,
         interval.as_millis(),

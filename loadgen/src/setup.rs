@@ -147,3 +147,34 @@ pub(crate) async fn prepare_accounts(
     prepared.sort_by_key(|(n, _)| *n);
     Ok(prepared.into_iter().map(|(_, account)| account).collect())
 }
+
+/// A real JPEG photo (320×240), the sandbox's fixture: the same bytes for every user
+/// (stored once by the media service, uploaded to Telegram once per account).
+const PHOTO_JPEG: &[u8] = include_bytes!("../../libs/tg-sandbox/fixtures/photo.jpg");
+
+/// Uploads one photo per account (`POST /upload`); their `file_id`s, in account order.
+pub(crate) async fn upload_photos(
+    client: &reqwest::Client,
+    options: &Options,
+    accounts: &[Account],
+) -> anyhow::Result<Vec<String>> {
+    let mut photos = Vec::with_capacity(accounts.len());
+    for account in accounts {
+        let (status, body) = send(
+            client
+                .post(format!("{}/upload?filename=load.jpg", options.url))
+                .bearer_auth(&account.token)
+                .body(PHOTO_JPEG),
+            "upload a photo",
+        )
+        .await?;
+        anyhow::ensure!(status.as_u16() == 201, "upload refused: {status} {body}");
+        photos.push(
+            body["file_id"]
+                .as_str()
+                .context("an upload without a file_id")?
+                .to_owned(),
+        );
+    }
+    Ok(photos)
+}

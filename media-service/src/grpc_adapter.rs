@@ -13,6 +13,9 @@ use uuid::Uuid;
 use crate::error::MediaError;
 use crate::service::{ByteRange, Download, MediaCore, UploadPart, UploadStart};
 
+/// The most files one job pins (an album's ten).
+const MAX_PINNED_FILES: usize = 10;
+
 /// Serves [`MediaCore`] over gRPC.
 pub(crate) struct MediaGrpcAdapter {
     pub(crate) core: MediaCore,
@@ -195,5 +198,59 @@ impl MediaService for MediaGrpcAdapter {
         let (user_id, file_id) = file_ref(Some(request.into_inner()))?;
         self.core.delete(user_id, file_id).await.map_err(status)?;
         Ok(Response::new(proto::DeleteResponse {}))
+    }
+
+    async fn pin_files(
+        &self,
+        request: Request<proto::PinFilesRequest>,
+    ) -> Result<Response<proto::PinFilesResponse>, Status> {
+        let request = request.into_inner();
+        let user_id = uuid("user_id", &request.user_id)?;
+        let job_id = uuid("job_id", &request.job_id)?;
+        if request.file_ids.is_empty() || request.file_ids.len() > MAX_PINNED_FILES {
+            return Err(status(MediaError::InvalidArgument(format!(
+                "file_ids must name 1 to {MAX_PINNED_FILES} files"
+            ))));
+        }
+        let file_ids = request
+            .file_ids
+            .iter()
+            .map(|file_id| Uuid::parse_str(file_id).map_err(|_| status(MediaError::NotFound)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let files = self
+            .core
+            .pin(user_id, job_id, &file_ids)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(proto::PinFilesResponse {
+            files: files.iter().map(file_info).collect(),
+        }))
+    }
+
+    async fn release_pins(
+        &self,
+        request: Request<proto::ReleasePinsRequest>,
+    ) -> Result<Response<proto::ReleasePinsResponse>, Status> {
+        let job_id = uuid("job_id", &request.into_inner().job_id)?;
+        self.core.release_pins(job_id).await.map_err(status)?;
+        Ok(Response::new(proto::ReleasePinsResponse {}))
+    }
+
+    type ReadPinnedStream = ChunkStream;
+
+    async fn read_pinned(
+        &self,
+        request: Request<proto::ReadPinnedRequest>,
+    ) -> Result<Response<Self::ReadPinnedStream>, Status> {
+        let request = request.into_inner();
+        let job_id = uuid("job_id", &request.job_id)?;
+        let file_id =
+            Uuid::parse_str(&request.file_id).map_err(|_| status(MediaError::NotFound))?;
+        let download = self
+            .core
+            .read_pinned(job_id, file_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(download_stream(download)))
     }
 }

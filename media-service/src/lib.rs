@@ -9,7 +9,8 @@
 //! # Layout
 //! - [`Application`]: build and run, shared by `main.rs`, the all-in-one binary and tests.
 //! - [`service`]: the domain core ([`MediaCore`]): upload, download, stat, preview,
-//!   delete, the sweep. No proto types.
+//!   delete, the sweep, and the pins of queued sends (pin, read pinned, release). No
+//!   proto types.
 //! - `grpc_adapter`: `talkapp.media.v1.MediaService` over the core.
 //! - [`storage`]: the object store (local or S3) and the keys used in it.
 //! - `sniff`: the type of a file from its magic numbers; `names`: safe file names;

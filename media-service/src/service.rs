@@ -451,6 +451,72 @@ impl MediaCore {
         })
     }
 
+    /// Pins the user's files for `job_id` (a send job): their bytes stay until
+    /// [`Self::release_pins`], whatever the user deletes meanwhile. `NotFound` when one
+    /// is not the user's; what was pinned before it stays pinned (the caller releases
+    /// the job).
+    #[tracing::instrument(skip_all, fields(%user_id, %job_id))]
+    pub async fn pin(
+        &self,
+        user_id: Uuid,
+        job_id: Uuid,
+        file_ids: &[Uuid],
+    ) -> Result<Vec<MediaFile>> {
+        let mut files = Vec::with_capacity(file_ids.len());
+        for file_id in file_ids {
+            if !self.store.pin_media_file(user_id, *file_id, job_id).await? {
+                return Err(MediaError::NotFound);
+            }
+            // Read after pinning: a delete in between leaves the pin holding the bytes.
+            let blob = self
+                .store
+                .pinned_media_blob(job_id, *file_id)
+                .await?
+                .ok_or(MediaError::NotFound)?;
+            let file = match self.store.media_file(user_id, *file_id).await? {
+                Some(file) => file,
+                None => MediaFile {
+                    file_id: *file_id,
+                    user_id,
+                    file_name: String::new(),
+                    created_at: blob.created_at,
+                    blob,
+                },
+            };
+            files.push(file);
+        }
+        Ok(files)
+    }
+
+    /// Releases the pins of a final job; bytes nothing refers to any more are collected.
+    #[tracing::instrument(skip_all, fields(%job_id))]
+    pub async fn release_pins(&self, job_id: Uuid) -> Result<()> {
+        for sha256 in self.store.release_media_pins(job_id).await? {
+            self.collect(&sha256).await;
+        }
+        Ok(())
+    }
+
+    /// The whole of a file `job_id` pinned, even if its owner deleted it since.
+    pub async fn read_pinned(&self, job_id: Uuid, file_id: Uuid) -> Result<Download> {
+        let blob = self
+            .store
+            .pinned_media_blob(job_id, file_id)
+            .await?
+            .ok_or(MediaError::NotFound)?;
+        let size = blob.size;
+        let path = blob_path(&blob.sha256);
+        let mime = blob.mime.clone();
+        let file = MediaFile {
+            file_id,
+            user_id: Uuid::nil(),
+            file_name: String::new(),
+            created_at: blob.created_at,
+            blob,
+        };
+        self.serve(file, path, mime, size, ByteRange::Whole).await
+    }
+
     /// Removes the user's file; its bytes go once nothing refers to them.
     pub async fn delete(&self, user_id: Uuid, file_id: Uuid) -> Result<()> {
         let sha256 = self

@@ -53,17 +53,20 @@ impl Backend {
                 None,
             )
         };
-        let chat = talkapp_chat_service::Application::build_with(
-            config,
-            Arc::clone(&store),
-            bus.clone(),
-            private_listener().await?,
-            telegram,
-        )?;
         let media = talkapp_media_service::Application::build(
             config,
             stores.media,
             private_listener().await?,
+        )?;
+        // Media sends reach this process's own media service.
+        let mut chat_config = config.clone();
+        chat_config.sends.media_service_url = format!("http://127.0.0.1:{}", media.port());
+        let chat = talkapp_chat_service::Application::build_with(
+            &chat_config,
+            Arc::clone(&store),
+            bus.clone(),
+            private_listener().await?,
+            telegram,
         )?;
         let search = talkapp_search_service::Application::build(
             config,

@@ -24,11 +24,22 @@ async fn a_linked_account_is_listed_and_its_chats_and_history_are_served(backing
         .sessions;
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].session_index, session.session_index);
-    let chats = app.chats_once_cached(&session).await;
-    let private = chats
-        .iter()
-        .find(|chat| chat.kind == "private" && chat.last_message.is_some())
-        .expect("a private chat with a message");
+    // The backfill caches the chat list before the chats' messages: wait for both.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let private = loop {
+        let chats = app.chats_once_cached(&session).await;
+        if let Some(private) = chats
+            .into_iter()
+            .find(|chat| chat.kind == "private" && chat.last_message.is_some())
+        {
+            break private;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no private chat with a message was cached"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     // The backfill may still be writing the chat's messages when the list first shows
     // it: the history comes to agree with the list.
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -5,4 +5,5 @@
 
 mod accounts;
 mod host;
+mod sends;
 mod support;

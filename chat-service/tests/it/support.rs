@@ -10,6 +10,7 @@ use talkapp_common::config::{Config, ConfigSources};
 use talkapp_proto::chat::v1 as proto;
 use talkapp_proto::chat::v1::account_host_client::AccountHostClient;
 use talkapp_proto::chat::v1::chat_service_client::ChatServiceClient;
+use talkapp_proto::media::v1::media_service_client::MediaServiceClient;
 use talkapp_proto::tonic::transport::Channel;
 use talkapp_telegram::endpoint::{AuthKeyIssuer, IssueError, Target, TelegramEndpoint};
 use talkapp_tg_sandbox::{Sandbox, SandboxHandle, World};
@@ -47,9 +48,12 @@ fn postgres_admin_url() -> String {
 pub(crate) struct ChatApp {
     pub(crate) client: ChatServiceClient<Channel>,
     pub(crate) host_client: AccountHostClient<Channel>,
+    /// The media service media sends read their files from (on the same database).
+    pub(crate) media_client: MediaServiceClient<Channel>,
     pub(crate) sandbox: Arc<SandboxHandle>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    media_task: tokio::task::JoinHandle<anyhow::Result<()>>,
     database: Option<String>,
 }
 
@@ -103,15 +107,28 @@ impl ChatApp {
                 Some(name)
             }
         };
+        let media_listener =
+            talkapp_common::service_host::bind("127.0.0.1:0".parse().expect("address"))
+                .await
+                .expect("listener");
+        let media_url = format!(
+            "http://127.0.0.1:{}",
+            media_listener.local_addr().expect("address").port()
+        );
+        settings.push(("sends.media_service_url".into(), media_url.clone()));
         let config = Config::load(&ConfigSources {
             file: None,
             overrides: settings,
             read_environment: false,
         })
         .expect("test config is valid");
-        let store = talkapp_store::connect(&config.database)
+        let stores = talkapp_store::connect_stores(&config.database)
             .await
             .expect("store opens");
+        let store = stores.store;
+        let media =
+            talkapp_media_service::Application::build(&config, stores.media, media_listener)
+                .expect("media service builds");
         let listener = talkapp_common::service_host::bind("127.0.0.1:0".parse().expect("address"))
             .await
             .expect("listener");
@@ -140,13 +157,18 @@ impl ChatApp {
         let url = format!("http://127.0.0.1:{}", app.port());
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
+        let media_task = tokio::spawn(media.run_until_stopped(shutdown.clone()));
         let channel = Channel::from_shared(url).expect("url").connect_lazy();
         Self {
             client: ChatServiceClient::new(channel.clone()),
             host_client: AccountHostClient::new(channel),
+            media_client: MediaServiceClient::new(
+                Channel::from_shared(media_url).expect("url").connect_lazy(),
+            ),
             sandbox,
             shutdown,
             task,
+            media_task,
             database,
         }
     }
@@ -159,6 +181,7 @@ impl ChatApp {
             .expect("stops in time")
             .expect("task");
         stopped.expect("stops cleanly");
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.media_task).await;
         if let Some(name) = self.database
             && let Ok((client, connection)) =
                 tokio_postgres::connect(&postgres_admin_url(), tokio_postgres::NoTls).await

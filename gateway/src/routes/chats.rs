@@ -10,14 +10,17 @@ use crate::auth::extract::{OwnedJson, PathOwner};
 use crate::problem::{ApiError, FieldError};
 use crate::state::AppState;
 
-fn field_error(field: &str, message: &str) -> ApiError {
+pub(crate) fn field_error(field: &str, message: &str) -> ApiError {
     ApiError::validation(vec![FieldError {
         field: field.into(),
         message: message.into(),
     }])
 }
 
-fn session_ref(owner: &PathOwner, session_index: u32) -> Result<chat::SessionRef, ApiError> {
+pub(crate) fn session_ref(
+    owner: &PathOwner,
+    session_index: u32,
+) -> Result<chat::SessionRef, ApiError> {
     if session_index == 0 {
         return Err(field_error("session_index", "starts at 1"));
     }
@@ -573,6 +576,62 @@ pub struct SendJobView {
     pub updated_at: String,
     /// Tries so far.
     pub attempts: u32,
+    /// A media send's files (absent for text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media: Option<SendJobMediaView>,
+}
+
+/// What a media send carries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SendJobMediaView {
+    /// How the files are sent: `photo`, `video`, `document`, `voice` or `audio` (an album
+    /// of photos and videos sends each as what it is).
+    pub kind: String,
+    /// The uploaded files, in order (an album's first carries the caption).
+    pub files: Vec<SendJobFileView>,
+}
+
+/// One file of a media send.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SendJobFileView {
+    /// The uploaded file (`GET /media/{file_id}` while its owner keeps it).
+    pub file_id: String,
+    /// Bytes.
+    pub size: u64,
+    /// The type of its bytes.
+    pub mime: String,
+    /// Its name (may be empty).
+    pub file_name: String,
+    /// Pixels, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Pixels, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Seconds (millisecond precision), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+}
+
+impl From<chat::SendJobMedia> for SendJobMediaView {
+    fn from(media: chat::SendJobMedia) -> Self {
+        Self {
+            kind: media.kind,
+            files: media
+                .files
+                .into_iter()
+                .map(|file| SendJobFileView {
+                    file_id: file.file_id,
+                    size: file.size,
+                    mime: file.mime,
+                    file_name: file.file_name,
+                    width: file.width,
+                    height: file.height,
+                    duration: file.duration_ms.map(|ms| ms as f64 / 1000.0),
+                })
+                .collect(),
+        }
+    }
 }
 
 impl From<chat::SendJob> for SendJobView {
@@ -588,11 +647,12 @@ impl From<chat::SendJob> for SendJobView {
             created_at: job.created_at,
             updated_at: job.updated_at,
             attempts: job.attempts,
+            media: job.media.map(SendJobMediaView::from),
         }
     }
 }
 
-fn chat_id_text(value: &serde_json::Value) -> Result<String, ApiError> {
+pub(crate) fn chat_id_text(value: &serde_json::Value) -> Result<String, ApiError> {
     match value {
         serde_json::Value::String(text) => Ok(text.clone()),
         serde_json::Value::Number(number) if number.is_i64() => Ok(number.to_string()),

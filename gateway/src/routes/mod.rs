@@ -9,6 +9,7 @@ pub mod linking;
 pub mod media;
 pub mod push;
 pub mod search;
+pub mod send_media;
 pub mod sessions;
 pub mod uploads;
 pub mod ws;
@@ -55,6 +56,9 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         )
         .service(
             web::resource("/me/send_message/{user_id}/{session_index}").post(chats::send_message),
+        )
+        .service(
+            web::resource("/me/send_media/{user_id}/{session_index}").post(send_media::send_media),
         )
         .service(
             web::resource("/me/message_status/{user_id}/{session_index}/{job_id}")

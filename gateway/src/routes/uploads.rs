@@ -32,7 +32,7 @@ const UPLOAD_CHUNK_BYTES: usize = 256 * 1024;
 /// Longest `filename` form field or query value read.
 const MAX_FILENAME_FIELD_BYTES: u64 = 4096;
 /// Messages in flight towards the media service (back-pressure on the client).
-const UPLOAD_QUEUE: usize = 8;
+pub(crate) const UPLOAD_QUEUE: usize = 8;
 
 /// An uploaded file.
 #[derive(Debug, Serialize, ToSchema)]
@@ -89,13 +89,13 @@ pub struct UploadQuery {
     pub filename: Option<String>,
 }
 
-fn incomplete(detail: impl Into<String>) -> ApiError {
+pub(crate) fn incomplete(detail: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::UploadIncomplete, detail)
 }
 
 /// Sends `bytes` in messages of at most [`UPLOAD_CHUNK_BYTES`]; false when the media
 /// service stopped listening (its answer says why).
-async fn forward(sender: &mpsc::Sender<media::UploadRequest>, mut bytes: Bytes) -> bool {
+pub(crate) async fn forward(sender: &mpsc::Sender<media::UploadRequest>, mut bytes: Bytes) -> bool {
     while !bytes.is_empty() {
         let piece = bytes.split_to(bytes.len().min(UPLOAD_CHUNK_BYTES));
         let message = media::UploadRequest {
@@ -108,7 +108,7 @@ async fn forward(sender: &mpsc::Sender<media::UploadRequest>, mut bytes: Bytes) 
     true
 }
 
-fn start_message(
+pub(crate) fn start_message(
     user_id: Uuid,
     file_name: String,
     declared_size: Option<u64>,
@@ -122,7 +122,7 @@ fn start_message(
     }
 }
 
-fn end_message(size: u64) -> media::UploadRequest {
+pub(crate) fn end_message(size: u64) -> media::UploadRequest {
     media::UploadRequest {
         part: Some(Part::End(media::UploadEnd { size })),
     }
@@ -152,7 +152,10 @@ async fn feed_raw(
 
 /// Copies the request body into a channel: the multipart parser needs a `Send` stream,
 /// which actix's payload is not.
-async fn pump(mut payload: web::Payload, sender: mpsc::Sender<Result<Bytes, std::io::Error>>) {
+pub(crate) async fn pump(
+    mut payload: web::Payload,
+    sender: mpsc::Sender<Result<Bytes, std::io::Error>>,
+) {
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|error| std::io::Error::other(error.to_string()));
         let failed = chunk.is_err();
@@ -299,7 +302,7 @@ pub async fn upload(
         .json(UploadedFile::from(stored)))
 }
 
-fn file_ref(user_id: Uuid, file_id: &str) -> media::FileRef {
+pub(crate) fn file_ref(user_id: Uuid, file_id: &str) -> media::FileRef {
     media::FileRef {
         user_id: user_id.to_string(),
         file_id: file_id.to_owned(),

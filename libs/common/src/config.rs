@@ -173,6 +173,14 @@ pub struct SendsConfig {
     pub prefetch: u16,
     /// The longest pause between retries of a failed send (seconds).
     pub max_backoff_secs: u64,
+    /// Where chat-service reaches the media service for media sends (pins and the files'
+    /// bytes). The all-in-one binary points it at its own media service.
+    #[serde(default = "default_media_service_url")]
+    pub media_service_url: String,
+}
+
+fn default_media_service_url() -> String {
+    "http://127.0.0.1:50052".to_owned()
 }
 
 /// Which Telegram to talk to.

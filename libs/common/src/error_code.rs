@@ -81,6 +81,9 @@ pub enum ErrorCode {
     EmptyFile,
     /// The upload ended before all of it arrived (truncated body, client gone).
     UploadIncomplete,
+    /// The file cannot be sent as the kind asked for (a PDF as a photo, a voice note in an
+    /// album).
+    MediaKindNotSendable,
     /// A dependency (database, service, broker) is not reachable right now.
     ServiceUnavailable,
     /// A dependency did not answer in time.
@@ -131,6 +134,7 @@ impl ErrorCode {
             Self::ImageTooLarge => "image_too_large",
             Self::EmptyFile => "empty_file",
             Self::UploadIncomplete => "upload_incomplete",
+            Self::MediaKindNotSendable => "media_kind_not_sendable",
             Self::ServiceUnavailable => "service_unavailable",
             Self::Timeout => "timeout",
             Self::RequestTimeout => "request_timeout",
@@ -158,6 +162,7 @@ impl ErrorCode {
             Self::FileTypeNotAllowed => 415,
             Self::ImageTooLarge | Self::EmptyFile => 422,
             Self::UploadIncomplete => 400,
+            Self::MediaKindNotSendable => 422,
             Self::RangeNotSatisfiable => 416,
             Self::UnsupportedMediaType => 415,
             Self::MalformedJson => 400,
@@ -213,6 +218,7 @@ impl ErrorCode {
             Self::ImageTooLarge => "Image too large",
             Self::EmptyFile => "Empty file",
             Self::UploadIncomplete => "Upload incomplete",
+            Self::MediaKindNotSendable => "Cannot send the file as this kind",
             Self::ServiceUnavailable => "Service unavailable",
             Self::Timeout => "Upstream timeout",
             Self::RequestTimeout => "Request timeout",
@@ -242,7 +248,8 @@ impl ErrorCode {
             Self::FileTypeNotAllowed
             | Self::ImageTooLarge
             | Self::EmptyFile
-            | Self::UploadIncomplete => Code::InvalidArgument,
+            | Self::UploadIncomplete
+            | Self::MediaKindNotSendable => Code::InvalidArgument,
             Self::LoginExpired | Self::LoginStepMismatch => Code::FailedPrecondition,
             Self::TelegramFloodWait => Code::ResourceExhausted,
             Self::TelegramUnavailable => Code::Unavailable,
@@ -372,6 +379,7 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::ImageTooLarge,
     ErrorCode::EmptyFile,
     ErrorCode::UploadIncomplete,
+    ErrorCode::MediaKindNotSendable,
     ErrorCode::ServiceUnavailable,
     ErrorCode::Timeout,
     ErrorCode::Internal,

@@ -154,6 +154,10 @@ pub trait MediaStore: Send + Sync + 'static {
     /// Pinning the same file for the same job twice is one pin.
     async fn pin_media_file(&self, user_id: Uuid, file_id: Uuid, job_id: Uuid) -> Result<bool>;
 
+    /// The blob `job_id` pinned for `file_id` (whether or not the file was deleted since);
+    /// `None` when the job holds no such pin.
+    async fn pinned_media_blob(&self, job_id: Uuid, file_id: Uuid) -> Result<Option<MediaBlob>>;
+
     /// Releases every pin of `job_id`; returns the SHA-256 of the blobs it pinned.
     async fn release_media_pins(&self, job_id: Uuid) -> Result<Vec<String>>;
 

@@ -229,6 +229,57 @@ pub struct NewSendJob {
     pub random_id: i64,
     /// When requested.
     pub created_at: DateTime<Utc>,
+    /// The files of a media send (`text` is then the caption); `None` for text.
+    pub media: Option<JobMedia>,
+}
+
+/// The files a media send carries, as the media service described them when the job was
+/// accepted (their bytes are pinned for the job there). Kept with the job as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JobMedia {
+    /// How they are sent: `photo`, `video`, `document`, `voice` or `audio`.
+    pub send_as: String,
+    /// One file, or an album's, in order.
+    pub files: Vec<JobFile>,
+}
+
+/// One file of a media send.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JobFile {
+    /// The uploaded file (the media service's id).
+    pub file_id: Uuid,
+    /// Lower-case hex SHA-256 of its bytes.
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+    /// The type of its bytes.
+    pub mime: String,
+    /// Its name (may be empty).
+    pub file_name: String,
+    /// Pixels, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Pixels, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Milliseconds, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// A voice note's waveform (0..=31 per value), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waveform: Option<Vec<u8>>,
+}
+
+impl JobMedia {
+    /// The stored form.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// From the stored form; `None` when it is not readable.
+    pub fn from_json(json: &str) -> Option<Self> {
+        serde_json::from_str(json).ok()
+    }
 }
 
 /// A send job.

@@ -158,6 +158,8 @@ struct Shared {
     client: Client,
     session: Arc<StoredSession>,
     status: watch::Sender<AccountStatus>,
+    /// What this account uploaded already (see [`crate::send_media`]).
+    uploads: crate::send_media::UploadMemory,
 }
 
 /// A connected account; cheap to clone. Calls fail with
@@ -195,6 +197,7 @@ pub fn start(
         client: connection.client.clone(),
         session,
         status,
+        uploads: crate::send_media::UploadMemory::default(),
     });
     let stopped = CancellationToken::new();
     let account = Account {
@@ -522,6 +525,21 @@ fn mentioned_peers(
 }
 
 impl Account {
+    /// What this account uploaded already.
+    pub(crate) fn uploads(&self) -> &crate::send_media::UploadMemory {
+        &self.shared.uploads
+    }
+
+    /// The grammers client (for calls made concurrently, such as file parts).
+    pub(crate) fn client(&self) -> &Client {
+        &self.shared.client
+    }
+
+    /// Whether the account's task has stopped.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.is_cancelled()
+    }
+
     /// The connection state now.
     pub fn status(&self) -> AccountStatus {
         *self.shared.status.borrow()
@@ -532,7 +550,10 @@ impl Account {
         self.shared.status.subscribe()
     }
 
-    async fn call<R: tl::RemoteCall>(&self, request: &R) -> Result<R::Return, TelegramError> {
+    pub(crate) async fn call<R: tl::RemoteCall>(
+        &self,
+        request: &R,
+    ) -> Result<R::Return, TelegramError> {
         if self.stopped.is_cancelled() {
             return Err(TelegramError::NotConnected);
         }
@@ -578,7 +599,7 @@ impl Account {
 
     /// Remembers the access hashes of the users and chats of a reply, so they can be
     /// addressed later (also after a restart: they are part of the session).
-    async fn remember(&self, users: &[tl::enums::User], chats: &[tl::enums::Chat]) {
+    pub(crate) async fn remember(&self, users: &[tl::enums::User], chats: &[tl::enums::Chat]) {
         let peers: Vec<PeerInfo> = users
             .iter()
             .cloned()
@@ -591,7 +612,10 @@ impl Account {
     }
 
     /// How to address a chat, from the session's peer cache.
-    async fn input_peer(&self, chat_id: ChatId) -> Result<tl::enums::InputPeer, TelegramError> {
+    pub(crate) async fn input_peer(
+        &self,
+        chat_id: ChatId,
+    ) -> Result<tl::enums::InputPeer, TelegramError> {
         let peer_id =
             PeerId::from_bot_api_dialog_id(chat_id).ok_or(TelegramError::UnknownChat(chat_id))?;
         let peer_ref = self
@@ -758,19 +782,7 @@ impl Account {
                 invert_media: false,
                 allow_paid_floodskip: false,
                 peer,
-                reply_to: outgoing.reply_to.map(|reply_to_msg_id| {
-                    tl::enums::InputReplyTo::Message(tl::types::InputReplyToMessage {
-                        reply_to_msg_id,
-                        top_msg_id: None,
-                        reply_to_peer_id: None,
-                        quote_text: None,
-                        quote_entities: None,
-                        quote_offset: None,
-                        monoforum_peer_id: None,
-                        todo_item_id: None,
-                        poll_option: None,
-                    })
-                }),
+                reply_to: reply_header(outgoing.reply_to),
                 message: outgoing.text.clone(),
                 random_id: outgoing.random_id,
                 reply_markup: None,
@@ -1089,7 +1101,24 @@ fn online_members(full: &tl::enums::ChatFull, users: &[tl::enums::User], now: i6
 }
 
 /// The message a send produced, from the updates Telegram answered with.
-fn sent_message(updates: &tl::enums::Updates, random_id: i64) -> Option<SentMessage> {
+/// A plain reply to a message of the same chat.
+pub(crate) fn reply_header(reply_to: Option<i32>) -> Option<tl::enums::InputReplyTo> {
+    reply_to.map(|reply_to_msg_id| {
+        tl::enums::InputReplyTo::Message(tl::types::InputReplyToMessage {
+            reply_to_msg_id,
+            top_msg_id: None,
+            reply_to_peer_id: None,
+            quote_text: None,
+            quote_entities: None,
+            quote_offset: None,
+            monoforum_peer_id: None,
+            todo_item_id: None,
+            poll_option: None,
+        })
+    })
+}
+
+pub(crate) fn sent_message(updates: &tl::enums::Updates, random_id: i64) -> Option<SentMessage> {
     match updates {
         tl::enums::Updates::UpdateShortSentMessage(sent) => Some(SentMessage {
             id: sent.id,

@@ -16,6 +16,8 @@
 //! - [`account`]: a linked account, connected: its supervised task (reconnects, ordered
 //!   updates with gap recovery, session snapshots) and the calls made through it.
 //! - [`download`]: what a download names and how a byte range maps onto `upload.getFile`.
+//! - [`send_media`]: sending files: uploads in parallel parts, `messages.sendMedia` and
+//!   albums (`messages.sendMultiMedia`), and what each account uploaded already.
 //! - [`model`]: chats, messages, users and updates as TalkApp sees them.
 //! - [`convert`]: TL objects to [`model`] (pure functions).
 //! - [`error`]: [`error::TelegramError`], what a failed call means for TalkApp.
@@ -28,4 +30,5 @@ pub mod error;
 pub mod login;
 pub mod model;
 pub mod sealing;
+pub mod send_media;
 pub mod session;

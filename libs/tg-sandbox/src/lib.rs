@@ -132,4 +132,7 @@ pub use seed::{
 pub use server::{
     AuthKeyGrant, DEFAULT_SAVE_INTERVAL, SANDBOX_DC_ID, Sandbox, SandboxHandle, SandboxOptions,
 };
-pub use world::{NewUser, Peer, SeedFile, UserId, UserInfo, World, sample_png};
+pub use world::{
+    DEMO_CLIP_MP4, DEMO_PHOTO_JPEG, DEMO_VOICE_OGG, NewUser, Peer, SeedFile, SeedVideo, UserId,
+    UserInfo, World, sample_png,
+};

@@ -306,7 +306,7 @@ pub(crate) fn message(world: &World, viewer: UserId, stored: &StoredMessage) -> 
         replies: None,
         edit_date: stored.edit_date,
         post_author: None,
-        grouped_id: None,
+        grouped_id: stored.grouped_id,
         reactions: None,
         restriction_reason: None,
         ttl_period: None,

@@ -478,6 +478,7 @@ impl World {
                 mime_type: "text/plain".to_owned(),
                 bytes: LINES.join("\n").into_bytes(),
                 voice_seconds: None,
+                video: None,
             },
             "Notes from today",
             clock,
@@ -489,15 +490,29 @@ impl World {
             SeedFile {
                 name: "voice.ogg".to_owned(),
                 mime_type: "audio/ogg".to_owned(),
-                bytes: b"OggS\0\x02sandbox voice note"
-                    .iter()
-                    .copied()
-                    .cycle()
-                    .take(4096)
-                    .collect(),
+                bytes: crate::world::DEMO_VOICE_OGG.to_vec(),
                 voice_seconds: Some(3),
+                video: None,
             },
             "",
+            clock,
+        )?;
+        clock += 60;
+        world.send_document_at(
+            alice,
+            Peer::User(bob),
+            SeedFile {
+                name: "clip.mp4".to_owned(),
+                mime_type: "video/mp4".to_owned(),
+                bytes: crate::world::DEMO_CLIP_MP4.to_vec(),
+                voice_seconds: None,
+                video: Some(crate::world::SeedVideo {
+                    seconds: 2.0,
+                    width: 160,
+                    height: 120,
+                }),
+            },
+            "A short clip",
             clock,
         )?;
         for (seed, user) in [(1, alice), (2, bob), (3, carol)] {

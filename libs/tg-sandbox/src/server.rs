@@ -360,6 +360,12 @@ impl SandboxHandle {
         read(&self.core.shared.lock().world)
     }
 
+    /// Files clients have uploaded parts of (`upload.saveFilePart`/`saveBigFilePart`)
+    /// and that are still kept (a day): tests tell an upload from a send by reference.
+    pub fn uploaded_file_count(&self) -> usize {
+        self.core.shared.lock().uploads.len()
+    }
+
     /// Changes the world directly (for tests and embedders), marking it for saving. No
     /// client is told: use the other methods for changes clients must hear about.
     pub fn update_world<R>(&self, change: impl FnOnce(&mut World) -> R) -> R {

@@ -282,7 +282,7 @@ pub(crate) fn file_ref(user_id: Uuid, file_id: &str) -> proto::FileRef {
     }
 }
 
-async fn collect(
+pub(crate) async fn collect(
     mut stream: talkapp_proto::tonic::Streaming<proto::DownloadChunk>,
 ) -> Result<(proto::DownloadHeader, Vec<u8>), Status> {
     let header = stream

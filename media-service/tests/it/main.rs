@@ -3,5 +3,6 @@
 //! S3-compatible server `.ci/run` starts).
 
 mod helpers;
+mod pins;
 mod s3;
 mod uploads;

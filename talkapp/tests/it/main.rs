@@ -14,6 +14,7 @@ mod observability;
 mod realtime;
 mod replicas;
 mod search;
+mod send_media;
 mod split_mode;
 mod supabase;
 mod torextalkweb;

@@ -423,6 +423,7 @@ async fn received_document(app: &TestApp, alice: &Alice, name: &str, bytes: Vec<
                 mime_type: "application/octet-stream".to_owned(),
                 bytes,
                 voice_seconds: None,
+                video: None,
             },
             "",
         )

@@ -28,6 +28,7 @@ pub(crate) struct Replicas {
     chat_ports: HashMap<String, u16>,
     realtime_port: u16,
     search_port: u16,
+    media_port: u16,
     /// The gateway requests go to.
     pub(crate) gateway_url: String,
     client: reqwest::Client,
@@ -42,7 +43,17 @@ impl Replicas {
         admin: std::net::SocketAddr,
     ) -> Self {
         let data_dir = temp_dir("talkapp-replicas");
+        let media_port = free_port();
         let environment: HashMap<String, String> = HashMap::from([
+            // Where the media service listens when a test starts one (`start_media`).
+            (
+                "TALKAPP_SENDS__MEDIA_SERVICE_URL".into(),
+                format!("http://127.0.0.1:{media_port}"),
+            ),
+            (
+                "TALKAPP_GATEWAY__MEDIA_SERVICE_URL".into(),
+                format!("http://127.0.0.1:{media_port}"),
+            ),
             ("TALKAPP_DATABASE__URL".into(), database_url.into()),
             ("TALKAPP_AMQP__URL".into(), amqp_url()),
             (
@@ -88,6 +99,7 @@ impl Replicas {
             chat_ports: HashMap::new(),
             realtime_port: free_port(),
             search_port: free_port(),
+            media_port,
             gateway_url: String::new(),
             client: reqwest::Client::new(),
         }
@@ -126,6 +138,43 @@ impl Replicas {
                 format!("127.0.0.1:{port}"),
             )],
         );
+    }
+
+    /// Starts the media service (local storage under the shared data directory).
+    pub(crate) fn start_media(&mut self) {
+        let port = self.media_port;
+        self.spawn(
+            "media",
+            "media-service",
+            &[(
+                "TALKAPP_MEDIA_SERVICE__LISTEN".into(),
+                format!("127.0.0.1:{port}"),
+            )],
+        );
+    }
+
+    /// Uploads `bytes` as `token`'s user; the upload's reply.
+    pub(crate) async fn upload(&self, token: &str, name: &str, bytes: &[u8]) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let response = self
+                .client
+                .post(self.url(&format!("/upload?filename={name}")))
+                .bearer_auth(token)
+                .body(bytes.to_vec())
+                .send()
+                .await
+                .expect("sent");
+            if response.status() == 201 {
+                return response.json().await.expect("json");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "upload refused: {}",
+                response.status()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Starts the realtime service (again on its old port when restarted).

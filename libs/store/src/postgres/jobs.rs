@@ -4,7 +4,9 @@ use super::{
     DateTime, PostgresStore, Prepared as _, Result, Row, StoreError, Utc, Uuid, async_trait,
     map_error,
 };
-use crate::{JobCreated, JobStatus, NewSendJob, SendJob, SendJobStore, SessionKey, shard_of};
+use crate::{
+    JobCreated, JobMedia, JobStatus, NewSendJob, SendJob, SendJobStore, SessionKey, shard_of,
+};
 
 fn index(key: SessionKey) -> Result<i32> {
     i32::try_from(key.session_index)
@@ -30,6 +32,14 @@ fn job_from_row(row: &Row) -> Result<SendJob> {
             silent: row.get("silent"),
             random_id: row.get("random_id"),
             created_at: row.get("created_at"),
+            media: row
+                .get::<_, Option<String>>("media")
+                .as_deref()
+                .map(|json| {
+                    JobMedia::from_json(json)
+                        .ok_or_else(|| StoreError::Internal("unreadable send_jobs.media".into()))
+                })
+                .transpose()?,
         },
         seq: row.get("seq"),
         status: JobStatus::parse(&status)
@@ -56,8 +66,9 @@ impl SendJobStore for PostgresStore {
         let created = client
             .prepared_query_opt(
                 "INSERT INTO send_jobs (job_id, user_id, session_index, shard, client_message_id,
-                     chat_id, text, reply_to, silent, random_id, status, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $11)
+                     chat_id, text, reply_to, silent, random_id, status, created_at, updated_at,
+                     media)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $11, $12)
                  ON CONFLICT DO NOTHING
                  RETURNING *",
                 &[
@@ -72,6 +83,7 @@ impl SendJobStore for PostgresStore {
                     &job.silent,
                     &job.random_id,
                     &job.created_at,
+                    &job.media.as_ref().map(JobMedia::to_json),
                 ],
             )
             .await

@@ -289,6 +289,21 @@ impl MediaStore for PostgresStore {
         Ok(!pinned.is_empty())
     }
 
+    async fn pinned_media_blob(&self, job_id: Uuid, file_id: Uuid) -> Result<Option<MediaBlob>> {
+        let client = self.client().await?;
+        client
+            .prepared_query_opt(
+                "SELECT b.* FROM media_pins p JOIN media_blobs b ON b.sha256 = p.sha256
+                 WHERE p.job_id = $1 AND p.file_id = $2",
+                &[&job_id, &file_id],
+            )
+            .await
+            .map_err(map_error)?
+            .as_ref()
+            .map(blob_from_row)
+            .transpose()
+    }
+
     async fn release_media_pins(&self, job_id: Uuid) -> Result<Vec<String>> {
         let client = self.client().await?;
         let rows = client

@@ -61,6 +61,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "waiting_jobs",
         include_str!("../../migrations/postgres/0007_waiting_jobs.sql"),
     ),
+    (
+        8,
+        "send_media",
+        include_str!("../../migrations/postgres/0008_send_media.sql"),
+    ),
 ];
 
 /// Statements through the connection's cache: each text is parsed and planned once per

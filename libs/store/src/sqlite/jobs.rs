@@ -5,7 +5,8 @@ use super::{
     async_trait, map_error, micros, optional_time_at, params, time_at, uuid_at,
 };
 use crate::{
-    JobCreated, JobStatus, NewSendJob, SendJob, SendJobStore, SessionKey, StoreError, shard_of,
+    JobCreated, JobMedia, JobStatus, NewSendJob, SendJob, SendJobStore, SessionKey, StoreError,
+    shard_of,
 };
 
 fn job_from_row(row: &Row<'_>) -> rusqlite::Result<SendJob> {
@@ -24,6 +25,11 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<SendJob> {
             silent: row.get("silent")?,
             random_id: row.get("random_id")?,
             created_at: time_at(row, "created_at")?,
+            media: row
+                .get::<_, Option<String>>("media")?
+                .as_deref()
+                .map(|json| JobMedia::from_json(json).ok_or_else(|| super::invalid("media")))
+                .transpose()?,
         },
         seq: row.get("seq")?,
         status: JobStatus::parse(&status).ok_or_else(|| super::invalid("status"))?,
@@ -78,8 +84,8 @@ impl SendJobStore for SqliteStore {
                 .query_row_cached(
                     "INSERT INTO send_jobs (job_id, user_id, session_index, shard,
                          client_message_id, chat_id, text, reply_to, silent, random_id, status,
-                         created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?11)
+                         created_at, updated_at, media)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?11, ?12)
                      RETURNING *",
                     params![
                         job.job_id.to_string(),
@@ -93,6 +99,7 @@ impl SendJobStore for SqliteStore {
                         job.silent,
                         job.random_id,
                         micros(job.created_at),
+                        job.media.as_ref().map(JobMedia::to_json),
                     ],
                     job_from_row,
                 )

@@ -274,6 +274,21 @@ impl MediaStore for SqliteStore {
         .await
     }
 
+    async fn pinned_media_blob(&self, job_id: Uuid, file_id: Uuid) -> Result<Option<MediaBlob>> {
+        self.call(move |connection| {
+            connection
+                .query_row_cached(
+                    "SELECT b.* FROM media_pins p JOIN media_blobs b ON b.sha256 = p.sha256
+                     WHERE p.job_id = ?1 AND p.file_id = ?2",
+                    params![job_id.to_string(), file_id.to_string()],
+                    blob_from_row,
+                )
+                .optional()
+                .map_err(map_error)
+        })
+        .await
+    }
+
     async fn release_media_pins(&self, job_id: Uuid) -> Result<Vec<String>> {
         self.call(move |connection| {
             let mut statement = connection

@@ -59,6 +59,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "waiting_jobs",
         include_str!("../../migrations/sqlite/0007_waiting_jobs.sql"),
     ),
+    (
+        8,
+        "send_media",
+        include_str!("../../migrations/sqlite/0008_send_media.sql"),
+    ),
 ];
 
 /// Statements through the connection's statement cache: each text is parsed once, not on

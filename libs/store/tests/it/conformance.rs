@@ -1618,7 +1618,45 @@ fn new_job(key: SessionKey, client_message_id: Option<&str>, text: &str) -> NewS
         silent: false,
         random_id: i64::from_le_bytes(Uuid::new_v4().as_bytes()[..8].try_into().expect("8")),
         created_at: now(),
+        media: None,
     }
+}
+
+pub(crate) async fn a_media_job_keeps_its_files(store: Arc<dyn Store>) {
+    let key = session_key();
+    let media = talkapp_store::JobMedia {
+        send_as: "photo".into(),
+        files: vec![talkapp_store::JobFile {
+            file_id: Uuid::new_v4(),
+            sha256: "ab".repeat(32),
+            size: 1234,
+            mime: "image/png".into(),
+            file_name: "a.png".into(),
+            width: Some(10),
+            height: Some(20),
+            duration_ms: None,
+            waveform: Some(vec![1, 2, 31]),
+        }],
+    };
+    let job = NewSendJob {
+        media: Some(media.clone()),
+        ..new_job(key, Some("media-1"), "a caption")
+    };
+
+    let created = store.create_send_job(&job).await.expect("create");
+    let read = store
+        .send_job(key, job.job_id)
+        .await
+        .expect("read")
+        .expect("exists");
+
+    assert_eq!(created.job().job.media.as_ref(), Some(&media));
+    assert_eq!(read.job.media, Some(media));
+    let text_job = store
+        .create_send_job(&new_job(key, Some("text-1"), "hi"))
+        .await
+        .expect("create");
+    assert_eq!(text_job.job().job.media, None);
 }
 
 pub(crate) async fn a_repeated_idempotency_key_returns_the_first_job(store: Arc<dyn Store>) {

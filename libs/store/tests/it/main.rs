@@ -93,6 +93,7 @@ conformance_tests! {
         an_accounts_cached_messages_are_read_in_pages_and_its_chats_by_id,
         users_are_upserted_keeping_a_known_phone_and_caches_clear,
         a_repeated_idempotency_key_returns_the_first_job,
+        a_media_job_keeps_its_files,
         concurrent_creates_with_one_idempotency_key_make_one_job,
         a_job_moves_from_queued_to_sent_or_failed_and_then_stays,
         sent_jobs_up_to_the_read_mark_become_read,

@@ -320,6 +320,23 @@ pub(crate) async fn a_pinned_blob_outlives_the_deleted_file_until_the_pin_is_rel
     );
     assert_eq!(
         store
+            .pinned_media_blob(job_id, file.file_id)
+            .await
+            .expect("read the pin")
+            .map(|blob| blob.sha256),
+        Some(pinned_blob.sha256.clone()),
+        "the job still reads its file after the delete"
+    );
+    assert_eq!(
+        store
+            .pinned_media_blob(Uuid::new_v4(), file.file_id)
+            .await
+            .expect("read the pin"),
+        None,
+        "another job holds no pin"
+    );
+    assert_eq!(
+        store
             .claim_unreferenced_blob(&pinned_blob.sha256)
             .await
             .expect("claim"),
@@ -330,6 +347,14 @@ pub(crate) async fn a_pinned_blob_outlives_the_deleted_file_until_the_pin_is_rel
     assert_eq!(
         store.release_media_pins(job_id).await.expect("release"),
         vec![pinned_blob.sha256.clone()]
+    );
+    assert_eq!(
+        store
+            .pinned_media_blob(job_id, file.file_id)
+            .await
+            .expect("read the pin"),
+        None,
+        "released"
     );
     assert!(
         store

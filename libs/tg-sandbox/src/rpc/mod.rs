@@ -284,6 +284,9 @@ fn dispatch(call: &mut Call, id: u32, cursor: &mut Cursor) -> Result<Vec<u8>, Rp
         f::messages::UploadMedia::CONSTRUCTOR_ID => {
             run(cursor, |r| messages::media::upload_media(call, r))
         }
+        f::messages::SendMultiMedia::CONSTRUCTOR_ID => {
+            run(cursor, |r| messages::media::send_multi_media(call, r))
+        }
         f::upload::SaveFilePart::CONSTRUCTOR_ID => run(cursor, |r| upload::save_file_part(call, r)),
         f::upload::SaveBigFilePart::CONSTRUCTOR_ID => {
             run(cursor, |r| upload::save_big_file_part(call, r))

@@ -206,6 +206,21 @@ impl World {
         (id, i64::from_le_bytes(access), reference)
     }
 
+    /// The `grouped_id` of the album `from` sends with `first_random_id` first: unique per
+    /// album, and the same for a repeat of it.
+    pub(crate) fn album_id(&self, from: UserId, first_random_id: i64) -> i64 {
+        let hash = Sha256::new()
+            .chain_update(self.hash_secret)
+            .chain_update(b"album")
+            .chain_update(from.to_le_bytes())
+            .chain_update(first_random_id.to_le_bytes())
+            .finalize();
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&hash[..8]);
+        // Positive, as Telegram's are.
+        i64::from_le_bytes(id) & i64::MAX
+    }
+
     /// Keeps file contents; returns the blob id records refer to.
     pub(crate) fn store_blob(&mut self, bytes: Vec<u8>) -> u64 {
         let id = self.next_blob_id;
@@ -573,6 +588,15 @@ impl World {
                 waveform: (0..63u8).map(|n| n.wrapping_mul(37) % 32).collect(),
             });
         }
+        if let Some(video) = file.video {
+            attributes.push(DocAttribute::Video {
+                duration: video.seconds,
+                w: video.width,
+                h: video.height,
+                round_message: false,
+                supports_streaming: true,
+            });
+        }
         let document = self.create_document(file.bytes, file.mime_type, attributes, None, date);
         self.send_media_draft(
             from,
@@ -668,7 +692,24 @@ pub struct SeedFile {
     pub bytes: Vec<u8>,
     /// Sends it as a voice note of this many seconds.
     pub voice_seconds: Option<i32>,
+    /// Sends it as a video of this length and size.
+    pub video: Option<SeedVideo>,
 }
+
+/// What a video document says of itself.
+#[derive(Clone, Copy, Debug)]
+pub struct SeedVideo {
+    pub seconds: f64,
+    pub width: i32,
+    pub height: i32,
+}
+
+/// A real Ogg Opus voice note (3 s, a 440 Hz tone), playable in a browser.
+pub const DEMO_VOICE_OGG: &[u8] = include_bytes!("../../fixtures/voice.ogg");
+/// A real MP4 video (H.264, 160×120, 2 s, no sound), playable in a browser.
+pub const DEMO_CLIP_MP4: &[u8] = include_bytes!("../../fixtures/clip.mp4");
+/// A real JPEG photo (320×240).
+pub const DEMO_PHOTO_JPEG: &[u8] = include_bytes!("../../fixtures/photo.jpg");
 
 /// A deterministic PNG picture (diagonal bands in two colours picked by `seed`), for
 /// seeding worlds and for tests that upload photos.

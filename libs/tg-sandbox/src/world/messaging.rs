@@ -33,6 +33,9 @@ pub(crate) struct Draft {
     pub(crate) action: Option<ServiceAction>,
     pub(crate) media: Option<MessageMedia>,
     pub(crate) fwd: Option<Forwarded>,
+    /// The album it belongs to (`messages.sendMultiMedia`), the same for each of its
+    /// messages.
+    pub(crate) grouped_id: Option<i64>,
 }
 
 impl Draft {
@@ -318,6 +321,7 @@ impl World {
                     logical_id,
                     media: draft.media,
                     fwd: draft.fwd,
+                    grouped_id: draft.grouped_id,
                 },
             );
             user_box.by_peer.entry(peer).or_default().insert(id);
@@ -370,6 +374,7 @@ impl World {
                 logical_id: 0,
                 media: draft.media,
                 fwd: draft.fwd,
+                grouped_id: draft.grouped_id,
             },
         );
         record.log.push(Logged {
@@ -551,6 +556,7 @@ impl World {
                     action: None,
                     media: original.media,
                     fwd,
+                    grouped_id: None,
                 },
             ));
         }

@@ -28,10 +28,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub(crate) use groups::GroupError;
+pub use media::{DEMO_CLIP_MP4, DEMO_PHOTO_JPEG, DEMO_VOICE_OGG, SeedFile, SeedVideo, sample_png};
 pub(crate) use media::{
     DocAttribute, Document, FileLocation, MediaError, NewMedia, Photo, PhotoSizeRecord,
 };
-pub use media::{SeedFile, sample_png};
 pub(crate) use messaging::{Draft, Forward, SendError, Sent};
 pub(crate) use query::{Dialog, HistoryQuery};
 pub(crate) use reading::BoxEvent;
@@ -221,6 +221,9 @@ pub(crate) struct StoredMessage {
     pub(crate) media: Option<MessageMedia>,
     #[serde(default)]
     pub(crate) fwd: Option<Forwarded>,
+    /// The album it belongs to, when it was sent as one.
+    #[serde(default)]
+    pub(crate) grouped_id: Option<i64>,
 }
 
 /// An event in a message box or channel, in `pts` order, replayed by getDifference.

@@ -434,3 +434,211 @@ async fn uploaded_media_can_be_sent_later_by_reference_and_voice_notes_keep_thei
         tl::enums::DocumentAttribute::Audio(a) if a.voice && a.duration == 3 && a.waveform.is_some())));
     assert!(voice.raw.voice);
 }
+
+/// `messages.uploadMedia` for a photo: the photo by reference, for an album.
+async fn uploaded_photo(
+    client: &grammers_client::Client,
+    peer: grammers_session::types::PeerRef,
+    bytes: &[u8],
+) -> tl::enums::InputMedia {
+    let uploaded = upload(client, bytes, "p.png").await;
+    let media = within(
+        "upload media",
+        client.invoke(&tl::functions::messages::UploadMedia {
+            business_connection_id: None,
+            peer: peer.into(),
+            media: tl::types::InputMediaUploadedPhoto {
+                spoiler: false,
+                live_photo: false,
+                file: uploaded.raw,
+                stickers: None,
+                ttl_seconds: None,
+                video: None,
+            }
+            .into(),
+        }),
+    )
+    .await
+    .expect("uploaded");
+    let tl::enums::MessageMedia::Photo(tl::types::MessageMediaPhoto {
+        photo: Some(tl::enums::Photo::Photo(photo)),
+        ..
+    }) = media
+    else {
+        panic!("expected a photo, got {media:?}");
+    };
+    tl::types::InputMediaPhoto {
+        spoiler: false,
+        live_photo: false,
+        id: tl::types::InputPhoto {
+            id: photo.id,
+            access_hash: photo.access_hash,
+            file_reference: photo.file_reference,
+        }
+        .into(),
+        ttl_seconds: None,
+        video: None,
+    }
+    .into()
+}
+
+fn send_multi_media(
+    peer: grammers_session::types::PeerRef,
+    items: Vec<(tl::enums::InputMedia, i64, &str)>,
+) -> tl::functions::messages::SendMultiMedia {
+    tl::functions::messages::SendMultiMedia {
+        silent: false,
+        background: false,
+        clear_draft: false,
+        noforwards: false,
+        update_stickersets_order: false,
+        invert_media: false,
+        allow_paid_floodskip: false,
+        peer: peer.into(),
+        reply_to: None,
+        multi_media: items
+            .into_iter()
+            .map(|(media, random_id, caption)| {
+                tl::types::InputSingleMedia {
+                    media,
+                    random_id,
+                    message: caption.to_owned(),
+                    entities: None,
+                }
+                .into()
+            })
+            .collect(),
+        schedule_date: None,
+        send_as: None,
+        quick_reply_shortcut: None,
+        effect: None,
+        allow_paid_stars: None,
+    }
+}
+
+/// (message id, grouped id) of a new message.
+type NewInAlbum = (i32, Option<i64>);
+/// (random id, message id) of an `updateMessageID`.
+type Assigned = (i64, i32);
+
+/// The new messages of an answer, and the ids assigned to random ids.
+fn album_answer(updates: &tl::enums::Updates) -> (Vec<NewInAlbum>, Vec<Assigned>) {
+    let tl::enums::Updates::Updates(updates) = updates else {
+        panic!("expected updates, got {updates:?}");
+    };
+    let mut messages = Vec::new();
+    let mut assigned = Vec::new();
+    for update in &updates.updates {
+        match update {
+            tl::enums::Update::NewMessage(new) => {
+                if let tl::enums::Message::Message(message) = &new.message {
+                    messages.push((message.id, message.grouped_id));
+                }
+            }
+            tl::enums::Update::MessageId(id) => assigned.push((id.random_id, id.id)),
+            _ => {}
+        }
+    }
+    (messages, assigned)
+}
+
+#[tokio::test]
+async fn an_album_is_sent_as_grouped_messages_once_per_random_id() {
+    let demo = demo().await;
+    let alice = signed_in(&demo.sandbox, demo.alice);
+    let mut bob = signed_in(&demo.sandbox, demo.bob);
+    let (mut bob_updates, _listening) = listen(&mut bob).await;
+    let to_bob = dialog_ref(&alice.client, Peer::User(demo.bob)).await;
+    let mut items = Vec::new();
+    for seed in 0..3_u64 {
+        let photo = uploaded_photo(&alice.client, to_bob, &sample_png(20 + seed, 64, 48)).await;
+        items.push((
+            photo,
+            7_000 + seed as i64,
+            if seed == 0 { "album" } else { "" },
+        ));
+    }
+
+    let answer = within(
+        "album",
+        alice
+            .client
+            .invoke(&send_multi_media(to_bob, items.clone())),
+    )
+    .await
+    .expect("sent");
+
+    let (messages, assigned) = album_answer(&answer);
+    assert_eq!(messages.len(), 3, "one new message per item: {answer:?}");
+    assert_eq!(assigned.len(), 3, "one updateMessageID per random_id");
+    let grouped = messages[0].1.expect("a grouped_id");
+    assert!(messages.iter().all(|(_, group)| *group == Some(grouped)));
+    // Bob gets three messages of the same album, the caption on the first.
+    let mut received = Vec::new();
+    while received.len() < 3 {
+        let message = next_matching(&mut bob_updates, "album at bob", |update| match update {
+            Update::NewMessage(message) if message.grouped_id().is_some() => {
+                Some((message.grouped_id(), message.text().to_owned()))
+            }
+            _ => None,
+        })
+        .await;
+        received.push(message);
+    }
+    assert!(received.iter().all(|(group, _)| *group == received[0].0));
+    assert_eq!(received[0].1, "album");
+
+    // The same random ids again: the same messages, nothing new.
+    let count = |sandbox: &talkapp_tg_sandbox::SandboxHandle| {
+        sandbox.world(|w| w.message_count(demo.bob, Peer::User(demo.alice)))
+    };
+    let before = count(&demo.sandbox);
+    let again = within(
+        "album again",
+        alice.client.invoke(&send_multi_media(to_bob, items)),
+    )
+    .await
+    .expect("answered");
+    let (_, assigned_again) = album_answer(&again);
+    assert_eq!(assigned_again, assigned);
+    assert_eq!(count(&demo.sandbox), before);
+}
+
+#[tokio::test]
+async fn an_album_refuses_items_not_uploaded_first_and_more_than_ten() {
+    let demo = demo().await;
+    let alice = signed_in(&demo.sandbox, demo.alice);
+    let to_bob = dialog_ref(&alice.client, Peer::User(demo.bob)).await;
+    let uploaded = upload(&alice.client, &sample_png(3, 32, 32), "p.png").await;
+    let not_by_reference: tl::enums::InputMedia = tl::types::InputMediaUploadedPhoto {
+        spoiler: false,
+        live_photo: false,
+        file: uploaded.raw,
+        stickers: None,
+        ttl_seconds: None,
+        video: None,
+    }
+    .into();
+    let refused = within(
+        "album",
+        alice
+            .client
+            .invoke(&send_multi_media(to_bob, vec![(not_by_reference, 1, "")])),
+    )
+    .await;
+    match refused {
+        Err(error) => assert!(error.is("MEDIA_INVALID"), "{error:?}"),
+        Ok(answer) => panic!("an uploaded item was accepted: {answer:?}"),
+    }
+    let photo = uploaded_photo(&alice.client, to_bob, &sample_png(4, 32, 32)).await;
+    let eleven = (0..11).map(|n| (photo.clone(), 100 + n, "")).collect();
+    match within(
+        "album",
+        alice.client.invoke(&send_multi_media(to_bob, eleven)),
+    )
+    .await
+    {
+        Err(error) => assert!(error.is("MULTI_MEDIA_TOO_LONG"), "{error:?}"),
+        Ok(answer) => panic!("eleven items were accepted: {answer:?}"),
+    }
+}

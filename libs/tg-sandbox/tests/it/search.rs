@@ -132,7 +132,7 @@ async fn searching_a_chat_matches_text_sender_dates_and_media_filters() {
             F::InputMessagesFilterUrl,
             vec!["see https://example.org/report"],
         ),
-        (F::InputMessagesFilterVideo, vec![]),
+        (F::InputMessagesFilterVideo, vec!["A short clip"]),
     ];
     for (filter, expected) in cases {
         let label = format!("{filter:?}");

@@ -274,7 +274,8 @@ impl GoTrueError {
             | ErrorCode::ImageTooLarge
             | ErrorCode::EmptyFile
             | ErrorCode::UploadIncomplete
-            | ErrorCode::RequestTimeout => {
+            | ErrorCode::RequestTimeout
+            | ErrorCode::MediaKindNotSendable => {
                 let code = if status.is_server_error() {
                     "unexpected_failure"
                 } else {

@@ -1,12 +1,15 @@
-//! `messages.sendMedia` and `messages.uploadMedia`: photos and documents, uploaded or
-//! sent again by reference.
+//! `messages.sendMedia`, `messages.sendMultiMedia` (albums) and `messages.uploadMedia`:
+//! photos and documents, uploaded or sent again by reference.
 
 use grammers_tl_types::{self as tl, functions as f};
 
 use super::super::{Call, RpcError, resolve, upload};
-use super::{announce, reply_to_id};
-use crate::render;
-use crate::world::{DocAttribute, Draft, MessageMedia, NewMedia, Peer};
+use super::{announce, announce_parts, reply_to_id};
+use crate::render::{self, Mentions};
+use crate::world::{DocAttribute, Draft, MessageMedia, NewMedia, Peer, World};
+
+/// Most items in an album (`MULTI_MEDIA_TOO_LONG` beyond).
+const ALBUM_MAX_ITEMS: usize = 10;
 
 /// What the sandbox keeps of a document attribute (the others are dropped).
 fn attribute(attribute: &tl::enums::DocumentAttribute) -> Option<DocAttribute> {
@@ -141,4 +144,128 @@ pub(crate) fn upload_media(
     let media = media_of(call, &request.media)?;
     render::message_media(&call.state.world, media)
         .ok_or_else(|| RpcError::bad_request("MEDIA_INVALID"))
+}
+
+/// What may share an album with what: photos with videos, music with music, files with
+/// files. Voice notes, round videos and animations are never grouped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AlbumClass {
+    Visual,
+    Music,
+    Files,
+}
+
+fn album_class(world: &World, media: MessageMedia) -> Option<AlbumClass> {
+    match media {
+        MessageMedia::Photo(_) => Some(AlbumClass::Visual),
+        MessageMedia::Document(id) => {
+            let document = world.documents.get(&id)?;
+            if document.is_voice() || document.is_round() || document.is_animated() {
+                None
+            } else if document.is_video() {
+                Some(AlbumClass::Visual)
+            } else if document.is_music() {
+                Some(AlbumClass::Music)
+            } else {
+                Some(AlbumClass::Files)
+            }
+        }
+    }
+}
+
+/// `messages.sendMultiMedia`: an album of up to 10 photos/videos, files or music tracks,
+/// each already uploaded (`messages.uploadMedia`) and named by reference, as Telegram
+/// requires: an `inputMediaUploaded*` item is `MEDIA_INVALID`. The messages share a
+/// `grouped_id`; each has its own `random_id` and caption. When the first `random_id`
+/// was used before, the earlier album is answered and nothing is stored.
+pub(crate) fn send_multi_media(
+    call: &mut Call,
+    request: f::messages::SendMultiMedia,
+) -> Result<tl::enums::Updates, RpcError> {
+    let viewer = call.require_user()?;
+    let peer = resolve::peer(&call.state.world, viewer, &request.peer)?;
+    call.state.world.check_can_write(viewer, peer)?;
+    if request.multi_media.is_empty() {
+        return Err(RpcError::bad_request("MEDIA_EMPTY"));
+    }
+    if request.multi_media.len() > ALBUM_MAX_ITEMS {
+        return Err(RpcError::bad_request("MULTI_MEDIA_TOO_LONG"));
+    }
+    let items: Vec<tl::types::InputSingleMedia> = request
+        .multi_media
+        .into_iter()
+        .map(|tl::enums::InputSingleMedia::Media(item)| item)
+        .collect();
+    let mut random_ids: Vec<i64> = items.iter().map(|item| item.random_id).collect();
+    random_ids.sort_unstable();
+    random_ids.dedup();
+    if random_ids.len() != items.len() {
+        return Err(RpcError::bad_request("RANDOM_ID_INVALID"));
+    }
+    // A repeated album: the messages the first try created, nothing new.
+    let mut repeated = Vec::new();
+    for item in &items {
+        if let Some(sent) = call
+            .state
+            .world
+            .repeated_send(viewer, peer, item.random_id)?
+        {
+            repeated.push((item.random_id, sent));
+        }
+    }
+    if !repeated.is_empty() {
+        return Ok(announce_all(call, viewer, &repeated));
+    }
+    let mut drafts = Vec::with_capacity(items.len());
+    let mut class = None;
+    for item in &items {
+        let media = match &item.media {
+            tl::enums::InputMedia::Photo(_) | tl::enums::InputMedia::Document(_) => {
+                media_of(call, &item.media)?
+            }
+            tl::enums::InputMedia::Empty => return Err(RpcError::bad_request("MEDIA_EMPTY")),
+            _ => return Err(RpcError::bad_request("MEDIA_INVALID")),
+        };
+        let this_class = album_class(&call.state.world, media)
+            .ok_or_else(|| RpcError::bad_request("MEDIA_INVALID"))?;
+        if class.is_some_and(|class| class != this_class) {
+            return Err(RpcError::bad_request("MEDIA_INVALID"));
+        }
+        class = Some(this_class);
+        drafts.push((item.random_id, media, item.message.clone()));
+    }
+    let grouped_id = call.state.world.album_id(viewer, items[0].random_id);
+    let reply_to = reply_to_id(request.reply_to.as_ref());
+    let mut sent = Vec::with_capacity(drafts.len());
+    for (random_id, media, caption) in drafts {
+        let draft = Draft {
+            reply_to,
+            media: Some(media),
+            grouped_id: Some(grouped_id),
+            ..Draft::text(&caption)
+        };
+        sent.push((
+            random_id,
+            call.state
+                .world
+                .send(viewer, peer, draft, Some(random_id), call.now)?,
+        ));
+    }
+    Ok(announce_all(call, viewer, &sent))
+}
+
+/// One answer for several sends: an `updateMessageID` and a new-message update each.
+fn announce_all(
+    call: &mut Call,
+    viewer: crate::world::UserId,
+    sent: &[(i64, crate::world::Sent)],
+) -> tl::enums::Updates {
+    let mut updates = Vec::with_capacity(sent.len() * 2);
+    let mut mentions = Mentions::with_user(viewer);
+    for (random_id, sent) in sent {
+        let (mut part, mentioned) = announce_parts(call, viewer, sent, Some(*random_id), false);
+        updates.append(&mut part);
+        mentions.extend(mentioned);
+    }
+    render::updates(&call.state.world, viewer, updates, &mentions, call.now)
 }

@@ -8,6 +8,7 @@
 //! # Layout
 //! - [`Application`]: build on a listener, run until a shutdown token fires.
 //! - [`routes`]: handlers, one module per area.
+//! - [`audit`]: which requests the audit log records, and its batching writer.
 //! - [`auth`]: password hashing, tokens, the verifier, the extractors.
 //! - [`problem`]: the error type and the problem+json rewriting.
 //! - [`clients`]: typed gRPC clients of the services.
@@ -21,6 +22,7 @@
 //! - [`openapi`]: the OpenAPI document.
 //! - [`ws`]: the WebSocket of events (tickets, frames, connections).
 
+pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod cors;
@@ -60,6 +62,7 @@ pub struct Application {
     port: u16,
     ws_connections: Arc<ws::registry::Connections>,
     revocations: Arc<revocations::Revocations>,
+    audit_writer: Option<audit::AuditWriter>,
 }
 
 impl Application {
@@ -132,14 +135,27 @@ impl Application {
             config.downloads.signed_url_ttl_secs,
             config.downloads.legacy_link_ttl_secs,
         );
+        let (audit, audit_writer) = if config.audit.enabled {
+            let (audit, writer) =
+                audit::AuditLog::start(Arc::clone(&store), config.audit.retention_days);
+            (Some(audit), Some(writer))
+        } else {
+            (None, None)
+        };
         let state = web::Data::new(AppState {
+            audit,
             media_links,
             ws_tickets,
             ws_connections: Arc::clone(&ws_connections),
             revocations: Arc::clone(&revocations),
             rate_limiter: rate_limit::RateLimiter::new(&config.rate_limit, Some(limiter_store)),
             config: Arc::new(config.clone()),
-            verifier: TokenVerifier::new(&config.auth, access_tokens.clone(), Arc::clone(&store))?,
+            verifier: TokenVerifier::new(
+                &config.auth,
+                access_tokens.clone(),
+                Arc::clone(&store),
+                Arc::clone(&revocations),
+            )?,
             store,
             access_tokens,
             services: ServiceClients::connect_lazy(
@@ -181,6 +197,7 @@ impl Application {
                 // Outside the rewriting above: /auth/v1 answers GoTrue's errors, not problems.
                 .wrap(from_fn(routes::auth::gotrue::error::keep_gotrue_errors))
                 .wrap(cors.clone())
+                .wrap(from_fn(audit::record_actions))
                 .wrap(from_fn(middleware::request_telemetry))
         })
         .on_connect(move |connection, data| {
@@ -198,6 +215,7 @@ impl Application {
             port,
             ws_connections,
             revocations,
+            audit_writer,
         })
     }
 
@@ -221,6 +239,11 @@ impl Application {
         });
         tracing::info!(port = self.port, "gateway serving");
         self.server.await?;
+        // The server and with it every handle to the audit log are gone: the writer
+        // stores what is queued and ends.
+        if let Some(writer) = self.audit_writer {
+            writer.finish(Duration::from_secs(10)).await;
+        }
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use actix_web::HttpMessage as _;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -14,6 +15,10 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use crate::problem::ErrorCodeTag;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request's id, in the request's extensions for the layers inside (the audit log).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
 
 /// Records the request; see the module docs.
 pub async fn request_telemetry(
@@ -27,6 +32,9 @@ pub async fn request_telemetry(
         .filter(|value| value.len() <= 128 && !value.is_empty())
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
     let method = request.method().to_string();
     // Resolved from the resource map, so it is known before routing runs.
     let route = request

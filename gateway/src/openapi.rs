@@ -6,7 +6,8 @@ use utoipa::{Modify, OpenApi};
 use crate::openapi_responses::CommonResponses;
 use crate::problem::{FieldError, Problem};
 use crate::routes::{
-    auth, chats, compat, health, linking, media, push, search, send_media, sessions, uploads, ws,
+    audit, auth, chats, compat, health, linking, media, push, search, send_media, sessions,
+    uploads, ws,
 };
 
 /// The whole REST API.
@@ -25,6 +26,7 @@ use crate::routes::{
         auth::refresh::refresh,
         auth::logout::logout,
         auth::me::me,
+        audit::own_audit_log,
         auth::gotrue::signup::signup,
         auth::gotrue::token::token,
         auth::gotrue::user::user,
@@ -135,6 +137,8 @@ use crate::routes::{
         compat::messages::MessageOut,
         compat::messages::FromUserOut,
         uploads::UploadedFile,
+        audit::AuditPage,
+        audit::AuditRecordView,
         search::MatchView,
         search::MessageHitView,
         search::MessageHits,

@@ -36,6 +36,8 @@ pub struct AppState {
     pub ws_connections: Arc<crate::ws::registry::Connections>,
     /// Ended sign-in sessions and accounts, told to every gateway.
     pub revocations: Arc<crate::revocations::Revocations>,
+    /// The audit log's writer (`None` when `audit.enabled` is off).
+    pub audit: Option<Arc<crate::audit::AuditLog>>,
 }
 
 impl AppState {

@@ -68,10 +68,12 @@ fn start_verification(
 ) -> LocalBoxFuture<'static, Result<Identity, ApiError>> {
     let state = request.app_data::<web::Data<AppState>>().cloned();
     let token = bearer_token(request).map(str::to_owned);
+    crate::audit::note_path(request);
     Box::pin(async move {
         let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
         let token = token?;
         let identity = state.verifier.verify(&token).await?;
+        crate::audit::note_caller(identity.user_id);
         state
             .rate_limiter
             .check(Bucket::Api, &identity.user_id.to_string())

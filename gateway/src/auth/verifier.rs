@@ -6,9 +6,15 @@
 //!   must be live (not revoked, not expired, not idle longer than `auth.idle_timeout_secs`);
 //! - the external provider's issuer (Supabase): HS256 with the project's JWT secret, or the
 //!   provider's JWKS key named by `kid`; `exp`, `aud` and `iss` checked; `sub` is the user.
+//!
+//! A live built-in session is read from the store once per [`LIVE_SESSION_TTL`] and kept
+//! in memory meanwhile: an ended one is known at once from the revocations every gateway
+//! hears (sign-out, a reused refresh token, a deleted user: ADR 0017), and expiry and
+//! idleness are checked against the copy on every request.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,12 +23,50 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use secrecy::ExposeSecret;
 use talkapp_common::ErrorCode;
 use talkapp_common::config::AuthConfig;
-use talkapp_store::Store;
+use talkapp_store::{AuthSession, Store};
 use uuid::Uuid;
 
 use super::jwks::{JwksCache, JwksError};
 use super::tokens::{AccessClaims, AccessTokens};
 use crate::problem::ApiError;
+use crate::revocations::Revocations;
+
+/// How long a live sign-in session read from the store is trusted without reading it
+/// again (revocations reach the verifier sooner, through [`Revocations`]).
+pub const LIVE_SESSION_TTL: Duration = Duration::from_secs(30);
+/// Live sessions kept at most (all forgotten when full: each costs a store read again).
+const LIVE_SESSIONS_CAPACITY: usize = 100_000;
+
+/// Recently read live sessions.
+#[derive(Default)]
+struct LiveSessions {
+    entries: Mutex<HashMap<Uuid, (Instant, AuthSession)>>,
+}
+
+impl LiveSessions {
+    fn get(&self, id: Uuid) -> Option<AuthSession> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .get(&id)
+            .filter(|(read_at, _)| read_at.elapsed() < LIVE_SESSION_TTL)
+            .map(|(_, session)| session.clone())
+    }
+
+    fn put(&self, session: AuthSession) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= LIVE_SESSIONS_CAPACITY {
+            entries.clear();
+        }
+        entries.insert(session.id, (Instant::now(), session));
+    }
+
+    fn forget(&self, id: Uuid) {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+    }
+}
 
 /// Where a caller's token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,17 +114,21 @@ pub struct TokenVerifier {
     external: Option<ExternalProvider>,
     store: Arc<dyn Store>,
     idle_timeout: chrono::TimeDelta,
+    revocations: Arc<Revocations>,
+    live: LiveSessions,
 }
 
 /// How often a live session's `last_seen_at` is written at most.
 const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 impl TokenVerifier {
-    /// A verifier per `config`; `builtin` is `None` when built-in accounts are off.
+    /// A verifier per `config`; `builtin` is `None` when built-in accounts are off;
+    /// `revocations` tells which sign-in sessions ended.
     pub fn new(
         config: &AuthConfig,
         builtin: Option<AccessTokens>,
         store: Arc<dyn Store>,
+        revocations: Arc<Revocations>,
     ) -> anyhow::Result<Self> {
         let external_config = &config.external;
         let external = if external_config.is_enabled() {
@@ -109,6 +157,8 @@ impl TokenVerifier {
             idle_timeout: chrono::TimeDelta::seconds(
                 i64::try_from(config.idle_timeout_secs).unwrap_or(i64::MAX / 1_000_000),
             ),
+            revocations,
+            live: LiveSessions::default(),
         })
     }
 
@@ -155,16 +205,37 @@ impl TokenVerifier {
             .as_deref()
             .and_then(|sid| Uuid::parse_str(sid).ok())
             .ok_or_else(|| invalid("the token has no session"))?;
-        let session = self
-            .store
-            .auth_session(session_id)
-            .await?
-            .filter(|session| session.user_id == user_id)
-            .ok_or_else(|| ApiError::new(ErrorCode::SessionExpired, "the session has ended"))?;
+        let ended = || ApiError::new(ErrorCode::SessionExpired, "the session has ended");
+        if self.revocations.is_session_ended(session_id) {
+            self.live.forget(session_id);
+            return Err(ended());
+        }
+        let mut session = match self.live.get(session_id) {
+            Some(session) => session,
+            None => {
+                let session = self
+                    .store
+                    .auth_session(session_id)
+                    .await?
+                    .ok_or_else(ended)?;
+                self.live.put(session.clone());
+                session
+            }
+        };
+        if session.user_id != user_id {
+            return Err(ended());
+        }
         let now = talkapp_store::now();
-        ensure_session_live(&*self.store, &session, now, self.idle_timeout).await?;
+        if let Err(error) =
+            ensure_session_live(&*self.store, &session, now, self.idle_timeout).await
+        {
+            self.live.forget(session_id);
+            return Err(error);
+        }
         if now - session.last_seen_at > TOUCH_EVERY {
             self.store.touch_auth_session(session_id, now).await?;
+            session.last_seen_at = now;
+            self.live.put(session);
         }
         Ok(Identity {
             user_id,

@@ -684,6 +684,7 @@ pub async fn send_message(
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
     let chat_id = chat_id_text(&body.chat_id)?;
+    note_send_target(&chat_id, body.client_message_id.as_deref());
     if body.reply_to.is_some_and(|message_id| message_id < 1) {
         return Err(field_error("reply_to", "must be a message id (1 or more)"));
     }
@@ -699,6 +700,18 @@ pub async fn send_message(
         })
         .await?;
     Ok(HttpResponse::Accepted().json(SendJobView::from(job)))
+}
+
+/// Adds a send's chat and client id to its audit record.
+pub(crate) fn note_send_target(chat_id: &str, client_message_id: Option<&str>) {
+    let chat_id = chat_id.to_owned();
+    let client_message_id = client_message_id.map(|id| id.chars().take(128).collect::<String>());
+    crate::audit::note(|note| {
+        note.target.push(("chat_id".to_owned(), chat_id));
+        if let Some(id) = client_message_id {
+            note.target.push(("client_message_id".to_owned(), id));
+        }
+    });
 }
 
 /// Where a send stands: `queued`, `sending`, `sent` (with the message id), `failed` (with

@@ -1,5 +1,6 @@
 //! HTTP routes, one module per area and one file per handler where they grow.
 
+pub mod audit;
 pub mod auth;
 pub mod chats;
 pub mod compat;
@@ -32,6 +33,7 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         .service(docs::swagger_ui())
         .service(web::resource("/auth/me").get(auth::me::me))
         .service(web::resource("/auth/logout").post(auth::logout::logout))
+        .service(web::resource("/me/audit/{user_id}").get(audit::own_audit_log))
         .service(
             web::resource("/me/sessions/{user_id}")
                 .get(sessions::list_sessions)

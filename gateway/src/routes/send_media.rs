@@ -334,11 +334,13 @@ pub async fn send_media(
     };
     check_kind(body.kind.as_deref())?;
     check_client_message_id(&body.client_message_id)?;
+    let chat_id = chat_id_text(&body.chat_id)?;
+    crate::routes::chats::note_send_target(&chat_id, Some(&body.client_message_id));
     let job = state
         .services
         .send_media(chat::SendMediaRequest {
             session: Some(session),
-            chat_id: chat_id_text(&body.chat_id)?,
+            chat_id,
             file_ids,
             kind: body.kind,
             caption: body.caption,

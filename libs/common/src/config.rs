@@ -72,6 +72,29 @@ pub struct Config {
     pub media: MediaConfig,
     /// Where uploaded files' bytes are kept.
     pub storage: StorageConfig,
+    /// The audit log of security-relevant actions.
+    pub audit: AuditConfig,
+    /// Operators: who may read every user's audit log and activity and disable users.
+    pub operator: OperatorConfig,
+}
+
+/// The audit log (the gateway writes it, in the store).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuditConfig {
+    /// Whether actions are recorded at all.
+    pub enabled: bool,
+    /// Records older than this many days are removed (checked hourly); 0: kept forever.
+    pub retention_days: u32,
+}
+
+/// Operators (the `/admin` routes). Their tokens are not user tokens: each is a random
+/// secret of which only the SHA-256 is configured (`talkapp operator-token` makes one).
+#[derive(Debug, Clone, Deserialize)]
+pub struct OperatorConfig {
+    /// Hex SHA-256 of each operator token; empty: no operator routes (404). From the
+    /// environment: comma-separated.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub token_sha256: Vec<String>,
 }
 
 /// Uploaded files (the media service).
@@ -594,6 +617,17 @@ impl Config {
             return invalid(
                 "auth.refresh_reuse_interval_secs",
                 "must be at most 300 (a reused refresh token is normally a theft signal)",
+            );
+        }
+        if self
+            .operator
+            .token_sha256
+            .iter()
+            .any(|hash| hash.len() != 64 || !hash.bytes().all(|byte| byte.is_ascii_hexdigit()))
+        {
+            return invalid(
+                "operator.token_sha256",
+                "each entry must be 64 hex digits (the SHA-256 of an operator token)",
             );
         }
         if let Err(reason) = validate_cors_origins(&self.gateway.cors_allowed_origins) {

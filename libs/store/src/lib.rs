@@ -9,7 +9,7 @@
 //! - [`model`]: the records the store keeps (users, sign-in sessions, Telegram sessions and
 //!   logins).
 //! - The traits, one per area ([`AccountStore`], [`TelegramStore`], [`ChatCacheStore`],
-//!   [`SendJobStore`], [`EventIdStore`], [`PushStore`]), gathered by [`Store`]; a consumer
+//!   [`SendJobStore`], [`EventIdStore`], [`PushStore`], [`AuditStore`]), gathered by [`Store`]; a consumer
 //!   that needs one area takes that trait.
 //! - [`postgres`], [`sqlite`]: the implementations and their migration runners, one file
 //!   per area.
@@ -17,6 +17,7 @@
 //!   media service holds only this one, through [`connect_stores`]).
 //! - [`connect`], [`connect_stores`]: pick the implementation from `database.url`.
 
+pub mod audit;
 pub mod media;
 pub mod model;
 pub mod postgres;
@@ -30,6 +31,9 @@ use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
+pub use audit::{
+    AuditActor, AuditEntry, AuditOutcome, AuditQuery, AuditStore, MAX_AUDIT_PAGE, NewAuditEntry,
+};
 pub use media::{MediaBlob, MediaFile, MediaKind, MediaStore, Reservation};
 pub use model::*;
 pub use records::*;
@@ -61,6 +65,7 @@ pub trait Store:
     + SendJobStore
     + EventIdStore
     + PushStore
+    + AuditStore
     + Send
     + Sync
     + 'static

@@ -1,6 +1,7 @@
 //! End-to-end tests of the TalkApp backend: the real gateway and services over HTTP and
 //! gRPC, on SQLite (embedded) and PostgreSQL, in one process and split into processes.
 
+mod audit;
 mod auth;
 mod chats;
 mod errors;

@@ -50,6 +50,11 @@ pub(crate) async fn authenticate(
     )
     .await
     .map_err(ApiError::internal)?;
+    if let Some(stored) = &stored {
+        // A failed attempt is recorded in the log of the account it named.
+        let user_id = stored.user.id;
+        crate::audit::note(|note| note.user_id = Some(user_id));
+    }
     let Some(stored) = stored.filter(|_| matches) else {
         tracing::info!("sign-in refused");
         return Err(wrong());
@@ -59,5 +64,6 @@ pub(crate) async fn authenticate(
     let mut user = stored.user;
     user.last_sign_in_at = Some(now);
     tracing::info!(user_id = %user.id, "signed in");
+    crate::audit::note_caller(user.id);
     Ok(user)
 }

@@ -70,6 +70,17 @@ pub(crate) async fn exchange(
         RefreshOutcome::Rotated(session) => session,
         RefreshOutcome::Reused { session_id } => {
             tracing::warn!(%session_id, "spent refresh token presented again; session revoked");
+            let owner = state
+                .store
+                .auth_session(session_id)
+                .await
+                .ok()
+                .flatten()
+                .map(|session| session.user_id);
+            crate::audit::note(|note| {
+                note.action = Some("auth.refresh_reused");
+                note.user_id = owner;
+            });
             state
                 .revocations
                 .revoke(crate::revocations::Revoked::Session(session_id))

@@ -72,5 +72,6 @@ pub(crate) async fn create_account(
         Err(error) => return Err(error.into()),
     };
     tracing::info!(user_id = %user.id, "account registered");
+    crate::audit::note_caller(user.id);
     Ok(user)
 }

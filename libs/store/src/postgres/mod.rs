@@ -17,6 +17,7 @@ use crate::{
 };
 
 mod accounts;
+mod audit;
 mod cache;
 mod jobs;
 pub mod leases;
@@ -65,6 +66,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "send_media",
         include_str!("../../migrations/postgres/0008_send_media.sql"),
+    ),
+    (
+        11,
+        "audit_log",
+        include_str!("../../migrations/postgres/0011_audit_log.sql"),
     ),
 ];
 

@@ -39,7 +39,7 @@ impl AccountStore for SqliteStore {
         email_normalized: &str,
     ) -> Result<Option<UserCredentials>> {
         let email_normalized = email_normalized.to_owned();
-        self.call(move |connection| {
+        self.read(move |connection| {
             connection
                 .query_row_cached(
                     "SELECT id, email, created_at, last_sign_in_at, password_hash
@@ -59,7 +59,7 @@ impl AccountStore for SqliteStore {
     }
 
     async fn user_by_id(&self, user_id: Uuid) -> Result<Option<User>> {
-        self.call(move |connection| {
+        self.read(move |connection| {
             connection
                 .query_row_cached(
                     "SELECT id, email, created_at, last_sign_in_at FROM users WHERE id = ?1",
@@ -119,7 +119,7 @@ impl AccountStore for SqliteStore {
     }
 
     async fn auth_session(&self, session_id: Uuid) -> Result<Option<AuthSession>> {
-        self.call(move |connection| {
+        self.read(move |connection| {
             connection
                 .query_row(
                     &format!("SELECT {AUTH_SESSION_COLUMNS} FROM auth_sessions WHERE id = ?1"),

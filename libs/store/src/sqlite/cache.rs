@@ -455,7 +455,7 @@ impl ChatCacheStore for SqliteStore {
 
     async fn list_chats(&self, key: SessionKey, query: &ChatListQuery) -> Result<Vec<CachedChat>> {
         let query = query.clone();
-        self.call(move |connection| {
+        self.read(move |connection| {
             let (after_date, after_chat) = query.after.unzip();
             query_rows(
                 connection,
@@ -482,7 +482,7 @@ impl ChatCacheStore for SqliteStore {
     }
 
     async fn cached_chat(&self, key: SessionKey, chat_id: i64) -> Result<Option<CachedChat>> {
-        self.call(move |connection| {
+        self.read(move |connection| {
             connection
                 .query_row_cached(
                     "SELECT * FROM tg_chats
@@ -501,7 +501,7 @@ impl ChatCacheStore for SqliteStore {
             return Ok(Vec::new());
         }
         let ids = json_ids(chat_ids);
-        self.call(move |connection| {
+        self.read(move |connection| {
             query_rows(
                 connection,
                 "SELECT * FROM tg_chats
@@ -522,7 +522,7 @@ impl ChatCacheStore for SqliteStore {
         query: &HistoryQuery,
     ) -> Result<Vec<CachedMessage>> {
         let query = query.clone();
-        self.call(move |connection| {
+        self.read(move |connection| {
             let sql = if query.oldest_first {
                 "SELECT * FROM tg_messages
                  WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3
@@ -575,7 +575,7 @@ impl ChatCacheStore for SqliteStore {
                 .collect::<Vec<_>>()
                 .join(",")
         );
-        self.call(move |connection| {
+        self.read(move |connection| {
             query_rows(
                 connection,
                 // CROSS JOIN keeps the wanted pairs outside: each is one primary-key
@@ -603,7 +603,7 @@ impl ChatCacheStore for SqliteStore {
             return Ok(Vec::new());
         }
         let ids = json_ids(message_ids);
-        self.call(move |connection| {
+        self.read(move |connection| {
             query_rows(
                 connection,
                 "SELECT * FROM tg_messages
@@ -623,7 +623,7 @@ impl ChatCacheStore for SqliteStore {
         after: Option<(i64, i32)>,
         count: u32,
     ) -> Result<Vec<CachedMessage>> {
-        self.call(move |connection| {
+        self.read(move |connection| {
             let (after_chat, after_message) = after.unzip();
             query_rows(
                 connection,
@@ -650,7 +650,7 @@ impl ChatCacheStore for SqliteStore {
             return Ok(Vec::new());
         }
         let ids = json_ids(tg_user_ids);
-        self.call(move |connection| {
+        self.read(move |connection| {
             query_rows(
                 connection,
                 "SELECT * FROM tg_users

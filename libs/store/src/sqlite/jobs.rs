@@ -111,7 +111,7 @@ impl SendJobStore for SqliteStore {
     }
 
     async fn send_job(&self, key: SessionKey, job_id: Uuid) -> Result<Option<SendJob>> {
-        self.call(move |connection| {
+        self.read(move |connection| {
             connection
                 .query_row_cached(
                     "SELECT * FROM send_jobs
@@ -144,7 +144,7 @@ impl SendJobStore for SqliteStore {
     }
 
     async fn pending_jobs(&self, key: SessionKey, limit: u32) -> Result<Vec<SendJob>> {
-        self.call(move |connection| {
+        self.read(move |connection| {
             jobs(
                 connection,
                 "SELECT * FROM send_jobs

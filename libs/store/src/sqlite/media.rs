@@ -206,7 +206,7 @@ impl MediaStore for SqliteStore {
     }
 
     async fn media_file(&self, user_id: Uuid, file_id: Uuid) -> Result<Option<MediaFile>> {
-        self.call(move |connection| {
+        self.read(move |connection| {
             connection
                 .query_row_cached(
                     &format!(

@@ -16,6 +16,7 @@ use crate::{
 };
 
 mod accounts;
+mod audit;
 mod cache;
 mod jobs;
 mod media;
@@ -64,6 +65,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "send_media",
         include_str!("../../migrations/sqlite/0008_send_media.sql"),
     ),
+    (
+        11,
+        "audit_log",
+        include_str!("../../migrations/sqlite/0011_audit_log.sql"),
+    ),
 ];
 
 /// Statements through the connection's statement cache: each text is parsed once, not on
@@ -94,49 +100,96 @@ impl CachedStatements for Connection {
 /// Distinct statement texts kept prepared (the store has fewer than this).
 const STATEMENT_CACHE: usize = 128;
 
+/// Connections that only read, beside the one that writes.
+const READERS: usize = 4;
+
 /// The SQLite implementation of [`Store`].
 #[derive(Clone)]
 pub struct SqliteStore {
-    // One connection: SQLite serialises writers anyway, and the embedded default serves
-    // one machine. A poisoned lock (a panic mid-call) is reported as an internal error.
+    // One connection writes: SQLite serialises writers anyway, and the embedded default
+    // serves one machine. A poisoned lock (a panic mid-call) is reported as an internal
+    // error.
     connection: Arc<Mutex<Connection>>,
+    // Readers (WAL: they see every committed write and never wait for the writer). A read
+    // runs on the caller's thread when a reader is free: an indexed page takes tens of
+    // microseconds, less than handing it to the blocking pool and back costs.
+    readers: Arc<[Mutex<Connection>]>,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path` and migrates it.
     pub async fn open(path: &Path) -> Result<Self> {
         let path = path.to_owned();
-        let connection = tokio::task::spawn_blocking(move || -> Result<Connection> {
-            if let Some(parent) = path
-                .parent()
-                .filter(|parent| !parent.as_os_str().is_empty())
-            {
-                talkapp_common::secrets::create_private_dir(parent).map_err(|error| {
-                    StoreError::Unavailable(format!("cannot create {}: {error}", parent.display()))
-                })?;
-            }
-            owner_only(&path)?;
-            let mut connection = Connection::open(&path).map_err(map_error)?;
-            connection
-                .execute_batch(
-                    // WAL lets readers proceed during a write; NORMAL sync is durable across
-                    // process crashes in WAL mode; the busy timeout covers a second process
-                    // opening the same file (tools, tests).
-                    "PRAGMA journal_mode = WAL;
+        let connection =
+            tokio::task::spawn_blocking(move || -> Result<(Connection, Vec<Mutex<Connection>>)> {
+                if let Some(parent) = path
+                    .parent()
+                    .filter(|parent| !parent.as_os_str().is_empty())
+                {
+                    talkapp_common::secrets::create_private_dir(parent).map_err(|error| {
+                        StoreError::Unavailable(format!(
+                            "cannot create {}: {error}",
+                            parent.display()
+                        ))
+                    })?;
+                }
+                owner_only(&path)?;
+                let mut connection = Connection::open(&path).map_err(map_error)?;
+                connection
+                    .execute_batch(
+                        // WAL lets readers proceed during a write; NORMAL sync is durable across
+                        // process crashes in WAL mode; the busy timeout covers a second process
+                        // opening the same file (tools, tests).
+                        "PRAGMA journal_mode = WAL;
                      PRAGMA synchronous = NORMAL;
                      PRAGMA foreign_keys = ON;
                      PRAGMA busy_timeout = 5000;",
-                )
-                .map_err(map_error)?;
-            migrate(&mut connection)?;
-            connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-            Ok(connection)
-        })
-        .await
-        .map_err(|error| StoreError::Internal(error.to_string()))??;
+                    )
+                    .map_err(map_error)?;
+                migrate(&mut connection)?;
+                connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+                let readers = (0..READERS)
+                    .map(|_| open_reader(&path).map(Mutex::new))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((connection, readers))
+            })
+            .await
+            .map_err(|error| StoreError::Internal(error.to_string()))??;
+        let (connection, readers) = connection;
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
+            readers: readers.into(),
         })
+    }
+
+    /// Runs `work` on a reading connection: at once on this thread when one is free, else
+    /// on the blocking pool once one is.
+    async fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        for reader in self.readers.iter() {
+            match reader.try_lock() {
+                Ok(connection) => return work(&connection),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+                Err(std::sync::TryLockError::Poisoned(_)) => {
+                    return Err(StoreError::Internal("sqlite reader lock poisoned".into()));
+                }
+            }
+        }
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || {
+            let reader = readers
+                .first()
+                .ok_or_else(|| StoreError::Internal("no sqlite reader".into()))?;
+            let connection = reader
+                .lock()
+                .map_err(|_| StoreError::Internal("sqlite reader lock poisoned".into()))?;
+            work(&connection)
+        })
+        .await
+        .map_err(|error| StoreError::Internal(error.to_string()))?
     }
 
     async fn call<T, F>(&self, work: F) -> Result<T>
@@ -163,6 +216,19 @@ fn owner_only(path: &Path) -> Result<()> {
     talkapp_common::secrets::private_database_file(path).map_err(|error| {
         StoreError::Unavailable(format!("cannot open {}: {error}", path.display()))
     })
+}
+
+/// A connection that only reads (`query_only`), on the migrated file.
+fn open_reader(path: &Path) -> Result<Connection> {
+    let connection = Connection::open(path).map_err(map_error)?;
+    connection
+        .execute_batch(
+            "PRAGMA query_only = ON;
+             PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(map_error)?;
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(connection)
 }
 
 fn migrate(connection: &mut Connection) -> Result<()> {

@@ -56,7 +56,7 @@ impl PushStore for SqliteStore {
     }
 
     async fn push_subscriptions(&self, user_id: Uuid) -> Result<Vec<PushSubscription>> {
-        self.call(move |connection| {
+        self.read(move |connection| {
             let mut statement = connection
                 .prepare_cached(
                     "SELECT * FROM push_subscriptions WHERE user_id = ?1

@@ -89,7 +89,7 @@ impl TelegramStore for SqliteStore {
     }
 
     async fn telegram_sessions(&self, user_id: Uuid) -> Result<Vec<TelegramSession>> {
-        self.call(move |connection| {
+        self.read(move |connection| {
             let mut statement = connection
                 .prepare_cached(
                     "SELECT * FROM telegram_sessions WHERE user_id = ?1 ORDER BY session_index",
@@ -109,7 +109,7 @@ impl TelegramStore for SqliteStore {
         user_id: Uuid,
         session_index: u32,
     ) -> Result<Option<HostedSession>> {
-        self.call(move |connection| {
+        self.read(move |connection| {
             connection
                 .query_row_cached(
                     "SELECT * FROM telegram_sessions WHERE user_id = ?1 AND session_index = ?2",

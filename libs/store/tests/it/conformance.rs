@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use talkapp_store::{
-    AuthSession, CachedMessage, CachedUser, ChatListQuery, ChatProfile, DialogState, HistoryQuery,
-    JobCreated, JobStatus, LoginState, NewSendJob, NewUser, PushSubscription, RefreshOutcome,
-    SessionKey, SessionStatus, Store, StoreError, TelegramAccount, TelegramLogin, TelegramSession,
-    User, now, shard_of,
+    AuditActor, AuditOutcome, AuditQuery, AuthSession, CachedMessage, CachedUser, ChatListQuery,
+    ChatProfile, DialogState, HistoryQuery, JobCreated, JobStatus, LoginState, NewAuditEntry,
+    NewSendJob, NewUser, PushSubscription, RefreshOutcome, SessionKey, SessionStatus, Store,
+    StoreError, TelegramAccount, TelegramLogin, TelegramSession, User, now, shard_of,
 };
 use uuid::Uuid;
 
@@ -2105,5 +2105,171 @@ pub(crate) async fn push_subscriptions_are_kept_per_user_and_endpoint(store: Arc
     assert_eq!(
         store.push_subscriptions(user_id).await.expect("list").len(),
         1
+    );
+}
+
+// ----------------------------------------------------------------------------------------
+// Audit log
+
+fn audit_entry(user_id: Option<Uuid>, action: &str, at: DateTime<Utc>) -> NewAuditEntry {
+    NewAuditEntry {
+        at,
+        user_id,
+        actor: if user_id.is_some() {
+            AuditActor::User
+        } else {
+            AuditActor::Anonymous
+        },
+        action: action.to_owned(),
+        target: Some(r#"{"session_index":"1","chat_id":"-100123"}"#.to_owned()),
+        outcome: AuditOutcome::Success,
+        status: 202,
+        error_code: None,
+        client_address: Some("203.0.113.7".to_owned()),
+        user_agent: Some("Mozilla/5.0 (ünïcode)".to_owned()),
+        request_id: Some("r-1".to_owned()),
+        trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".to_owned()),
+    }
+}
+
+pub(crate) async fn audit_records_are_paged_newest_first_per_user_and_by_action(
+    store: Arc<dyn Store>,
+) {
+    let ada = Uuid::new_v4();
+    let bob = Uuid::new_v4();
+    let start = now();
+    let mut appended = Vec::new();
+    for index in 0..7 {
+        let mut entry = audit_entry(
+            Some(if index % 2 == 0 { ada } else { bob }),
+            if index < 3 {
+                "auth.sign_in"
+            } else {
+                "telegram.message.send"
+            },
+            start + TimeDelta::milliseconds(index),
+        );
+        if index == 5 {
+            entry.outcome = AuditOutcome::Denied;
+            entry.status = 403;
+            entry.error_code = Some("forbidden".to_owned());
+            entry.target = None;
+            entry.trace_id = None;
+        }
+        appended.push(entry);
+    }
+    // One batch and one alone: the order of appending is the order of ids.
+    store.append_audit(&appended[..6]).await.expect("append");
+    store.append_audit(&appended[6..]).await.expect("append");
+    store.append_audit(&[]).await.expect("append nothing");
+
+    let everyone = store
+        .audit_entries(&AuditQuery {
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("all");
+    assert_eq!(everyone.len(), 7);
+    assert!(everyone.windows(2).all(|pair| pair[0].id > pair[1].id));
+    let newest_first: Vec<_> = appended.iter().rev().cloned().collect();
+    assert_eq!(
+        everyone
+            .iter()
+            .map(|entry| entry.entry.clone())
+            .collect::<Vec<_>>(),
+        newest_first,
+        "every field round-trips"
+    );
+
+    // Ada's log in pages of two, with the cursor: no repeats, nothing of Bob's.
+    let mut pages = Vec::new();
+    let mut before_id = None;
+    loop {
+        let page = store
+            .audit_entries(&AuditQuery {
+                user_id: Some(ada),
+                before_id,
+                limit: 2,
+                ..AuditQuery::default()
+            })
+            .await
+            .expect("page");
+        if page.is_empty() {
+            break;
+        }
+        before_id = page.last().map(|entry| entry.id);
+        pages.extend(page);
+    }
+    assert_eq!(pages.len(), 4);
+    assert!(pages.iter().all(|entry| entry.entry.user_id == Some(ada)));
+    assert!(pages.windows(2).all(|pair| pair[0].id > pair[1].id));
+
+    let sends = store
+        .audit_entries(&AuditQuery {
+            user_id: Some(bob),
+            action_prefix: Some("telegram.".to_owned()),
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("by action");
+    assert_eq!(sends.len(), 2);
+    assert!(
+        sends
+            .iter()
+            .all(|entry| entry.entry.action == "telegram.message.send")
+    );
+    // The prefix is literal: `_` and `%` are not wildcards.
+    let literal = store
+        .audit_entries(&AuditQuery {
+            action_prefix: Some("auth_".to_owned()),
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("literal prefix");
+    assert!(literal.is_empty());
+    let capped = store
+        .audit_entries(&AuditQuery {
+            limit: u32::MAX,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("capped");
+    assert_eq!(capped.len(), 7);
+}
+
+pub(crate) async fn the_audit_retention_sweep_removes_only_older_records(store: Arc<dyn Store>) {
+    let ada = Uuid::new_v4();
+    let now = now();
+    store
+        .append_audit(&[
+            audit_entry(Some(ada), "auth.sign_in", now - TimeDelta::days(400)),
+            audit_entry(None, "auth.sign_in", now - TimeDelta::days(366)),
+            audit_entry(Some(ada), "auth.sign_out", now - TimeDelta::days(1)),
+        ])
+        .await
+        .expect("append");
+    let removed = store
+        .purge_audit(now - TimeDelta::days(365))
+        .await
+        .expect("purge");
+    assert_eq!(removed, 2);
+    let left = store
+        .audit_entries(&AuditQuery {
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("left");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].entry.action, "auth.sign_out");
+    assert_eq!(
+        store
+            .purge_audit(now - TimeDelta::days(365))
+            .await
+            .expect("again"),
+        0
     );
 }

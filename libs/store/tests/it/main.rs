@@ -101,6 +101,8 @@ conformance_tests! {
         accounts_with_waiting_jobs_are_found_by_shard_and_age_until_done,
         event_ids_only_grow_and_are_never_given_twice,
         push_subscriptions_are_kept_per_user_and_endpoint,
+        audit_records_are_paged_newest_first_per_user_and_by_action,
+        the_audit_retention_sweep_removes_only_older_records,
     ],
     reopening: [
         opening_the_same_database_again_keeps_the_schema_and_the_data,

@@ -341,6 +341,7 @@ async fn authenticated_caller(
         .verify(token)
         .await
         .map_err(GoTrueError::from_api)?;
+    crate::audit::note_caller(identity.user_id);
     state
         .rate_limiter
         .check(

@@ -96,6 +96,7 @@ async fn grant(
 }
 
 async fn password_grant(state: &AppState, body: TokenRequest) -> Result<Issued, GoTrueError> {
+    crate::audit::note(|note| note.action = Some("auth.sign_in"));
     let email = body.email.unwrap_or_default();
     let phone = body.phone.unwrap_or_default();
     if !email.is_empty() && !phone.is_empty() {

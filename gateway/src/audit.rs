@@ -83,6 +83,8 @@ const RULES: &[Rule] = rules![
     POST "/me/send_message/{user_id}/{session_index}" => Some("telegram.message.send"),
     POST "/me/send_media/{user_id}/{session_index}" => Some("telegram.media.send"),
     DELETE "/media/{file_id}" => Some("media.delete"),
+    POST "/admin/users/{user_id}/disable" => Some("operator.user.disable"),
+    POST "/admin/users/{user_id}/enable" => Some("operator.user.enable"),
     POST "/me/push/{user_id}" => Some("push.subscribe"),
     DELETE "/me/push/{user_id}" => Some("push.unsubscribe"),
 ];
@@ -101,6 +103,8 @@ pub struct AuditNote {
     pub user_id: Option<Uuid>,
     /// Whether `user_id` signed in (else it is the account a sign-in attempt named).
     pub authenticated: bool,
+    /// Whether an operator acted (on `user_id`).
+    pub operator: bool,
     /// A more precise action than the route's (or the only one, for rules without one).
     pub action: Option<&'static str>,
     /// What the action was done to: the path's parameters (but `user_id`), then what
@@ -365,7 +369,9 @@ pub async fn record_actions(
         .record(NewAuditEntry {
             at: talkapp_store::now(),
             user_id: note.user_id,
-            actor: if note.authenticated {
+            actor: if note.operator {
+                AuditActor::Operator
+            } else if note.authenticated {
                 AuditActor::User
             } else {
                 AuditActor::Anonymous

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 use crate::openapi_responses::CommonResponses;
 use crate::problem::{FieldError, Problem};
 use crate::routes::{
-    audit, auth, chats, compat, health, linking, media, push, search, send_media, sessions,
+    admin, audit, auth, chats, compat, health, linking, media, push, search, send_media, sessions,
     uploads, ws,
 };
 
@@ -27,6 +27,11 @@ use crate::routes::{
         auth::logout::logout,
         auth::me::me,
         audit::own_audit_log,
+        admin::audit,
+        admin::users,
+        admin::user,
+        admin::disable,
+        admin::enable,
         auth::gotrue::signup::signup,
         auth::gotrue::token::token,
         auth::gotrue::user::user,
@@ -139,6 +144,9 @@ use crate::routes::{
         uploads::UploadedFile,
         audit::AuditPage,
         audit::AuditRecordView,
+        admin::UserOverviewView,
+        admin::UserList,
+        admin::UserActivity,
         search::MatchView,
         search::MessageHitView,
         search::MessageHits,
@@ -153,6 +161,7 @@ use crate::routes::{
         (name = "chats", description = "Chats, history and sending, per linked account"),
         (name = "media", description = "Telegram files (photos, documents, thumbnails, chat photos), by bearer token or signed link, with byte ranges"),
         (name = "realtime", description = "The WebSocket of events, and push notifications"),
+        (name = "admin", description = "Operators only (an operator token, not a user's): every user's audit log, the users and their activity, disabling a user"),
         (name = "health", description = "Liveness, readiness, metrics"),
         (name = "files", description = "Uploaded files: streamed uploads typed by their bytes, downloads with ranges and validators, previews, deletes, signed links"),
         (name = "search", description = "Chats and messages of the linked accounts, from TalkApp's index of their cache (plain-text queries: word prefixes, any case, Uzbek apostrophes, Latin or Cyrillic)"),
@@ -174,6 +183,17 @@ impl Modify for BearerAuth {
                     .bearer_format("JWT")
                     .description(Some(
                         "A TalkApp access token (POST /auth/login) or the configured identity provider's (Supabase) access token",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "operator",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An operator token (`talkapp operator-token` makes one; its SHA-256 goes in operator.token_sha256)",
                     ))
                     .build(),
             ),

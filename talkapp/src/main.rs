@@ -1,8 +1,9 @@
 //! `talkapp`: the whole backend in one process (the embedded default), or any one part of
 //! it: `talkapp [all|gateway|chat-service|media-service|search-service|realtime-service]`.
 //! A part runs exactly what its own binary runs; one image then serves every role.
+//! `talkapp operator-token` prints a new operator token and the hash to configure for it.
 
-const USAGE: &str = "usage: talkapp [all|gateway|chat-service|media-service|search-service|realtime-service] [--config FILE]";
+const USAGE: &str = "usage: talkapp [all|gateway|chat-service|media-service|search-service|realtime-service|operator-token] [--config FILE]";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -15,6 +16,12 @@ async fn main() -> anyhow::Result<()> {
         "media-service" => run_process("media-service", talkapp_media_service::run).await,
         "search-service" => run_process("search-service", talkapp_search_service::run).await,
         "realtime-service" => run_process("realtime-service", talkapp_realtime_service::run).await,
+        "operator-token" => {
+            let (token, hash) = talkapp_gateway::auth::operator::new_operator_token();
+            println!("operator token (give it to the operator; it is not stored): {token}");
+            println!("configure its hash: TALKAPP_OPERATOR__TOKEN_SHA256={hash}");
+            Ok(())
+        }
         "help" | "-h" => {
             println!("{USAGE}");
             Ok(())

@@ -12,6 +12,7 @@
 
 pub mod extract;
 pub mod jwks;
+pub mod operator;
 pub mod password;
 pub mod refresh_reuse;
 pub mod tokens;

@@ -1,5 +1,6 @@
 //! HTTP routes, one module per area and one file per handler where they grow.
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod chats;
@@ -34,6 +35,11 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         .service(web::resource("/auth/me").get(auth::me::me))
         .service(web::resource("/auth/logout").post(auth::logout::logout))
         .service(web::resource("/me/audit/{user_id}").get(audit::own_audit_log))
+        .service(web::resource("/admin/audit").get(admin::audit))
+        .service(web::resource("/admin/users").get(admin::users))
+        .service(web::resource("/admin/users/{user_id}").get(admin::user))
+        .service(web::resource("/admin/users/{user_id}/disable").post(admin::disable))
+        .service(web::resource("/admin/users/{user_id}/enable").post(admin::enable))
         .service(
             web::resource("/me/sessions/{user_id}")
                 .get(sessions::list_sessions)

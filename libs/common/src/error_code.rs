@@ -25,6 +25,8 @@ pub enum ErrorCode {
     RefreshTokenReused,
     /// Authenticated, but this resource belongs to someone else.
     Forbidden,
+    /// An operator disabled this account; it cannot sign in.
+    AccountDisabled,
     /// No such resource (or route).
     NotFound,
     /// The HTTP method is not served on this path.
@@ -106,6 +108,7 @@ impl ErrorCode {
             Self::RefreshTokenInvalid => "refresh_token_invalid",
             Self::RefreshTokenReused => "refresh_token_reused",
             Self::Forbidden => "forbidden",
+            Self::AccountDisabled => "account_disabled",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::MalformedJson => "malformed_json",
@@ -153,7 +156,7 @@ impl ErrorCode {
             | Self::RefreshTokenInvalid
             | Self::RefreshTokenReused
             | Self::MediaLinkExpired => 401,
-            Self::Forbidden | Self::MediaLinkInvalid => 403,
+            Self::Forbidden | Self::MediaLinkInvalid | Self::AccountDisabled => 403,
             Self::NotFound | Self::LoginNotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::EmailTaken | Self::PhoneAlreadyLinked | Self::LoginStepMismatch => 409,
@@ -190,6 +193,7 @@ impl ErrorCode {
             Self::RefreshTokenInvalid => "Refresh token not accepted",
             Self::RefreshTokenReused => "Refresh token reused",
             Self::Forbidden => "Forbidden",
+            Self::AccountDisabled => "Account disabled",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed => "Method not allowed",
             Self::MalformedJson => "Malformed JSON",
@@ -237,7 +241,9 @@ impl ErrorCode {
             | Self::RefreshTokenInvalid
             | Self::RefreshTokenReused
             | Self::MediaLinkExpired => Code::Unauthenticated,
-            Self::Forbidden | Self::MediaLinkInvalid => Code::PermissionDenied,
+            Self::Forbidden | Self::MediaLinkInvalid | Self::AccountDisabled => {
+                Code::PermissionDenied
+            }
             Self::NotFound | Self::LoginNotFound => Code::NotFound,
             Self::PhoneInvalid
             | Self::TelegramCodeInvalid
@@ -351,6 +357,7 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::RefreshTokenInvalid,
     ErrorCode::RefreshTokenReused,
     ErrorCode::Forbidden,
+    ErrorCode::AccountDisabled,
     ErrorCode::NotFound,
     ErrorCode::MethodNotAllowed,
     ErrorCode::MalformedJson,

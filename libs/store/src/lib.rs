@@ -9,7 +9,7 @@
 //! - [`model`]: the records the store keeps (users, sign-in sessions, Telegram sessions and
 //!   logins).
 //! - The traits, one per area ([`AccountStore`], [`TelegramStore`], [`ChatCacheStore`],
-//!   [`SendJobStore`], [`EventIdStore`], [`PushStore`], [`AuditStore`]), gathered by [`Store`]; a consumer
+//!   [`SendJobStore`], [`EventIdStore`], [`PushStore`], [`AuditStore`], [`UserAdminStore`]), gathered by [`Store`]; a consumer
 //!   that needs one area takes that trait.
 //! - [`postgres`], [`sqlite`]: the implementations and their migration runners, one file
 //!   per area.
@@ -17,6 +17,7 @@
 //!   media service holds only this one, through [`connect_stores`]).
 //! - [`connect`], [`connect_stores`]: pick the implementation from `database.url`.
 
+pub mod admin;
 pub mod audit;
 pub mod media;
 pub mod model;
@@ -31,6 +32,7 @@ use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
+pub use admin::{MAX_USERS_PAGE, UserAdminStore, UserCursor, UserOverview};
 pub use audit::{
     AuditActor, AuditEntry, AuditOutcome, AuditQuery, AuditStore, MAX_AUDIT_PAGE, NewAuditEntry,
 };
@@ -66,6 +68,7 @@ pub trait Store:
     + EventIdStore
     + PushStore
     + AuditStore
+    + UserAdminStore
     + Send
     + Sync
     + 'static

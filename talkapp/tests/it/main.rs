@@ -12,6 +12,7 @@ mod helpers;
 mod linking;
 mod media;
 mod observability;
+mod operator;
 mod realtime;
 mod replicas;
 mod search;

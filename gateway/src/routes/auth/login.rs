@@ -15,6 +15,7 @@ use crate::state::AppState;
     responses(
         (status = 200, body = TokenPair),
         (status = 401, description = "`invalid_credentials`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_disabled`: an operator disabled the account", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn login(
@@ -59,6 +60,18 @@ pub(crate) async fn authenticate(
         tracing::info!("sign-in refused");
         return Err(wrong());
     };
+    if state
+        .store
+        .user_disabled_at(stored.user.id)
+        .await?
+        .is_some()
+    {
+        tracing::info!(user_id = %stored.user.id, "sign-in of a disabled account refused");
+        return Err(ApiError::new(
+            ErrorCode::AccountDisabled,
+            "this account is disabled; ask the operator",
+        ));
+    }
     let now = talkapp_store::now();
     state.store.record_sign_in(stored.user.id, now).await?;
     let mut user = stored.user;

@@ -17,6 +17,7 @@ use crate::{
 };
 
 mod accounts;
+mod admin;
 mod audit;
 mod cache;
 mod jobs;
@@ -71,6 +72,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "audit_log",
         include_str!("../../migrations/postgres/0011_audit_log.sql"),
+    ),
+    (
+        12,
+        "disabled_users",
+        include_str!("../../migrations/postgres/0012_disabled_users.sql"),
     ),
 ];
 

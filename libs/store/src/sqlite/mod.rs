@@ -16,6 +16,7 @@ use crate::{
 };
 
 mod accounts;
+mod admin;
 mod audit;
 mod cache;
 mod jobs;
@@ -69,6 +70,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         11,
         "audit_log",
         include_str!("../../migrations/sqlite/0011_audit_log.sql"),
+    ),
+    (
+        12,
+        "disabled_users",
+        include_str!("../../migrations/sqlite/0012_disabled_users.sql"),
     ),
 ];
 

@@ -9,7 +9,7 @@ use talkapp_store::{
     AuditActor, AuditOutcome, AuditQuery, AuthSession, CachedMessage, CachedUser, ChatListQuery,
     ChatProfile, DialogState, HistoryQuery, JobCreated, JobStatus, LoginState, NewAuditEntry,
     NewSendJob, NewUser, PushSubscription, RefreshOutcome, SessionKey, SessionStatus, Store,
-    StoreError, TelegramAccount, TelegramLogin, TelegramSession, User, now, shard_of,
+    StoreError, TelegramAccount, TelegramLogin, TelegramSession, User, UserCursor, now, shard_of,
 };
 use uuid::Uuid;
 
@@ -2272,4 +2272,155 @@ pub(crate) async fn the_audit_retention_sweep_removes_only_older_records(store: 
             .expect("again"),
         0
     );
+}
+
+// ----------------------------------------------------------------------------------------
+// Operators' view of the accounts
+
+pub(crate) async fn users_are_listed_in_creation_order_with_their_counts(store: Arc<dyn Store>) {
+    let mut created = Vec::new();
+    for index in 0..5 {
+        let mut user = new_user(&format!("listed-{index}@example.com"));
+        // Two accounts created in the same microsecond are ordered by id.
+        user.created_at =
+            DateTime::from_timestamp_micros(1_700_000_000_000_000 + index / 2).expect("time");
+        created.push(store.create_user(&user).await.expect("create"));
+    }
+    created.sort_by_key(|user| (user.created_at, user.id));
+    let first = &created[0];
+    for seed in 0..2 {
+        store
+            .create_auth_session(&new_auth_session(first.id, now()), &token_hash(seed))
+            .await
+            .expect("session");
+    }
+    store
+        .link_telegram_session(
+            first.id,
+            &telegram_account(1, "Listed"),
+            SessionStatus::Connected,
+            SEALED,
+            now(),
+        )
+        .await
+        .expect("link");
+
+    let mut listed = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.list_users(after, 2).await.expect("page");
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(|overview| UserCursor {
+            created_at: overview.user.created_at,
+            id: overview.user.id,
+        });
+        listed.extend(page);
+    }
+    assert_eq!(
+        listed
+            .iter()
+            .map(|overview| overview.user.clone())
+            .collect::<Vec<_>>(),
+        created
+    );
+    assert_eq!(listed[0].linked_accounts, 1);
+    assert_eq!(listed[0].open_sign_ins, 2);
+    assert!(
+        listed[1..]
+            .iter()
+            .all(|overview| overview.linked_accounts == 0
+                && overview.open_sign_ins == 0
+                && overview.disabled_at.is_none())
+    );
+    assert_eq!(
+        store
+            .user_overview(first.id)
+            .await
+            .expect("overview")
+            .expect("found"),
+        listed[0]
+    );
+    assert!(
+        store
+            .user_overview(Uuid::new_v4())
+            .await
+            .expect("none")
+            .is_none()
+    );
+}
+
+pub(crate) async fn disabling_keeps_the_first_time_and_ending_sessions_names_them(
+    store: Arc<dyn Store>,
+) {
+    let user = create_user(&*store, "disabled@example.com").await;
+    let other = create_user(&*store, "untouched@example.com").await;
+    let live = new_auth_session(user.id, now());
+    let ended = new_auth_session(user.id, now());
+    let others = new_auth_session(other.id, now());
+    for (session, byte) in [(&live, 1), (&ended, 2), (&others, 3)] {
+        store
+            .create_auth_session(session, &token_hash(byte))
+            .await
+            .expect("session");
+    }
+    store
+        .revoke_auth_session(ended.id, now(), "sign-out")
+        .await
+        .expect("sign out");
+
+    assert_eq!(store.user_disabled_at(user.id).await.expect("read"), None);
+    let first = DateTime::from_timestamp_micros(now().timestamp_micros()).expect("time");
+    assert!(
+        store
+            .set_user_disabled(user.id, Some(first))
+            .await
+            .expect("disable")
+    );
+    assert!(
+        store
+            .set_user_disabled(user.id, Some(first + TimeDelta::hours(1)))
+            .await
+            .expect("again")
+    );
+    assert_eq!(
+        store.user_disabled_at(user.id).await.expect("read"),
+        Some(first)
+    );
+    assert!(
+        !store
+            .set_user_disabled(Uuid::new_v4(), Some(first))
+            .await
+            .expect("nobody")
+    );
+    assert_eq!(store.user_disabled_at(other.id).await.expect("read"), None);
+
+    let revoked = store
+        .revoke_user_sessions(user.id, now(), "disabled")
+        .await
+        .expect("revoke");
+    assert_eq!(revoked, [live.id]);
+    assert!(stored_session(&*store, live.id).await.revoked_at.is_some());
+    assert!(
+        stored_session(&*store, others.id)
+            .await
+            .revoked_at
+            .is_none()
+    );
+    assert!(
+        store
+            .revoke_user_sessions(user.id, now(), "disabled")
+            .await
+            .expect("again")
+            .is_empty()
+    );
+
+    assert!(
+        store
+            .set_user_disabled(user.id, None)
+            .await
+            .expect("enable")
+    );
+    assert_eq!(store.user_disabled_at(user.id).await.expect("read"), None);
 }

@@ -103,6 +103,8 @@ conformance_tests! {
         push_subscriptions_are_kept_per_user_and_endpoint,
         audit_records_are_paged_newest_first_per_user_and_by_action,
         the_audit_retention_sweep_removes_only_older_records,
+        users_are_listed_in_creation_order_with_their_counts,
+        disabling_keeps_the_first_time_and_ending_sessions_names_them,
     ],
     reopening: [
         opening_the_same_database_again_keeps_the_schema_and_the_data,

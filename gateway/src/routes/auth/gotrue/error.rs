@@ -222,6 +222,10 @@ impl GoTrueError {
                 "Invalid Refresh Token: Already Used".into(),
             ),
             ErrorCode::Forbidden => (StatusCode::FORBIDDEN, "no_authorization", detail),
+            // GoTrue's answer for a banned user.
+            ErrorCode::AccountDisabled => {
+                (StatusCode::BAD_REQUEST, "user_banned", "User is banned".into())
+            }
             ErrorCode::NotFound => (StatusCode::NOT_FOUND, "not_found", detail),
             ErrorCode::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -1,0 +1,312 @@
+//! `/admin`: the operator's routes (an operator token, `auth::operator`): every user's
+//! audit log, the users with their activity, disabling and enabling a user.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use talkapp_common::ErrorCode;
+use talkapp_store::{MAX_USERS_PAGE, UserCursor, UserOverview};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::operator::Operator;
+use crate::problem::ApiError;
+use crate::revocations::Revoked;
+use crate::routes::audit::{AuditLogQuery, AuditPage, AuditRecordView, read_page};
+use crate::routes::auth::rfc3339;
+use crate::routes::chats::field_error;
+use crate::state::AppState;
+
+/// Every user's audit log, or one user's, with the same filters as `/me/audit`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AdminAuditQuery {
+    /// Only this user's records.
+    pub user_id: Option<Uuid>,
+    /// Only actions starting with this (lowercase letters, digits, `.`, `_`; up to 64).
+    #[param(max_length = 64, pattern = "^[a-z0-9._]+$")]
+    pub action: Option<String>,
+    /// From a previous page's `next_cursor`.
+    #[param(max_length = 20)]
+    pub cursor: Option<String>,
+    /// 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+/// The audit log of every user (or of `user_id`), newest first.
+#[utoipa::path(get, path = "/admin/audit", tag = "admin",
+    params(AdminAuditQuery),
+    security(("operator" = [])),
+    responses(
+        (status = 200, body = AuditPage),
+        (status = 401, description = "`unauthenticated` or `token_invalid`: not an operator token", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn audit(
+    _operator: Operator,
+    state: web::Data<AppState>,
+    query: web::Query<AdminAuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let store_query = AuditLogQuery {
+        action: query.action,
+        cursor: query.cursor,
+        limit: query.limit,
+    }
+    .to_store_query(query.user_id)?;
+    Ok(HttpResponse::Ok().json(read_page(&state, store_query).await?))
+}
+
+/// A user as an operator sees them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserOverviewView {
+    /// TalkApp user id.
+    pub id: Uuid,
+    /// Email as registered.
+    pub email: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// The last successful sign-in (RFC 3339).
+    pub last_sign_in_at: Option<String>,
+    /// When an operator disabled the account (absent: enabled).
+    pub disabled_at: Option<String>,
+    /// Linked Telegram accounts.
+    pub linked_accounts: u32,
+    /// Sign-in sessions not ended.
+    pub open_sign_ins: u32,
+}
+
+impl From<UserOverview> for UserOverviewView {
+    fn from(overview: UserOverview) -> Self {
+        Self {
+            id: overview.user.id,
+            email: overview.user.email,
+            created_at: rfc3339(overview.user.created_at),
+            last_sign_in_at: overview.user.last_sign_in_at.map(rfc3339),
+            disabled_at: overview.disabled_at.map(rfc3339),
+            linked_accounts: overview.linked_accounts,
+            open_sign_ins: overview.open_sign_ins,
+        }
+    }
+}
+
+/// A page of users.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    /// Oldest account first.
+    pub users: Vec<UserOverviewView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Paging of the users.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct UserListQuery {
+    /// From a previous page's `next_cursor` (else 422 `validation_failed`).
+    #[param(max_length = 64)]
+    pub cursor: Option<String>,
+    /// 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+fn encode_cursor(overview: &UserOverview) -> String {
+    format!(
+        "{}.{}",
+        overview.user.created_at.timestamp_micros(),
+        overview.user.id.simple()
+    )
+}
+
+fn decode_cursor(text: &str) -> Option<UserCursor> {
+    let (micros, id) = text.split_once('.')?;
+    Some(UserCursor {
+        created_at: chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        id: Uuid::parse_str(id).ok()?,
+    })
+}
+
+/// Every built-in account, oldest first, with its activity.
+#[utoipa::path(get, path = "/admin/users", tag = "admin",
+    params(UserListQuery),
+    security(("operator" = [])),
+    responses(
+        (status = 200, body = UserList),
+        (status = 401, description = "`unauthenticated` or `token_invalid`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn users(
+    _operator: Operator,
+    state: web::Data<AppState>,
+    query: web::Query<UserListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=MAX_USERS_PAGE).contains(&limit) {
+        return Err(field_error("limit", "must be 1 to 200"));
+    }
+    let after = match query.cursor.as_deref() {
+        None => None,
+        Some(text) => Some(
+            decode_cursor(text)
+                .ok_or_else(|| field_error("cursor", "is not a cursor this route gave"))?,
+        ),
+    };
+    let users = state.store.list_users(after, limit).await?;
+    let next_cursor = (users.len() == limit as usize)
+        .then(|| users.last().map(encode_cursor))
+        .flatten();
+    Ok(HttpResponse::Ok().json(UserList {
+        users: users.into_iter().map(UserOverviewView::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// One user's activity: the account, and the latest records of their audit log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserActivity {
+    /// The account.
+    pub user: UserOverviewView,
+    /// Their 20 latest audit records, newest first.
+    pub recent: Vec<AuditRecordView>,
+}
+
+async fn overview_of(state: &AppState, user_id: Uuid) -> Result<UserOverview, ApiError> {
+    state
+        .store
+        .user_overview(user_id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such user"))
+}
+
+/// One user's account and latest activity.
+#[utoipa::path(get, path = "/admin/users/{user_id}", tag = "admin",
+    params(("user_id" = Uuid, Path, description = "The user")),
+    security(("operator" = [])),
+    responses(
+        (status = 200, body = UserActivity),
+        (status = 401, description = "`unauthenticated` or `token_invalid`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such user, or no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn user(
+    _operator: Operator,
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = path.into_inner();
+    let overview = overview_of(&state, user_id).await?;
+    // With the audit log off there is no activity to show, which is no error.
+    let recent = if state.audit.is_some() {
+        let query = talkapp_store::AuditQuery {
+            user_id: Some(user_id),
+            action_prefix: None,
+            before_id: None,
+            limit: 20,
+        };
+        read_page(&state, query).await?.records
+    } else {
+        Vec::new()
+    };
+    Ok(HttpResponse::Ok().json(UserActivity {
+        user: overview.into(),
+        recent,
+    }))
+}
+
+/// Disables a user: they cannot sign in; every sign-in session of theirs ends, and with
+/// it their tokens, sockets (close 4001), tickets and media links, in every gateway.
+#[utoipa::path(post, path = "/admin/users/{user_id}/disable", tag = "admin",
+    params(("user_id" = Uuid, Path, description = "The user")),
+    security(("operator" = [])),
+    responses(
+        (status = 200, body = UserOverviewView),
+        (status = 401, description = "`unauthenticated` or `token_invalid`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such user, or no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn disable(
+    _operator: Operator,
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = path.into_inner();
+    crate::audit::note(|note| note.user_id = Some(user_id));
+    let now = talkapp_store::now();
+    if !state.store.set_user_disabled(user_id, Some(now)).await? {
+        return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
+    }
+    let ended = state
+        .store
+        .revoke_user_sessions(user_id, now, "disabled by an operator")
+        .await?;
+    for session_id in &ended {
+        state
+            .revocations
+            .revoke(Revoked::Session(*session_id))
+            .await;
+    }
+    // Sockets opened with an external provider's token belong to no sign-in session.
+    state.revocations.revoke(Revoked::User(user_id)).await;
+    tracing::warn!(%user_id, sessions = ended.len(), "user disabled by an operator");
+    Ok(HttpResponse::Ok().json(UserOverviewView::from(overview_of(&state, user_id).await?)))
+}
+
+/// Enables a disabled user again (they sign in anew; ended sessions stay ended).
+#[utoipa::path(post, path = "/admin/users/{user_id}/enable", tag = "admin",
+    params(("user_id" = Uuid, Path, description = "The user")),
+    security(("operator" = [])),
+    responses(
+        (status = 200, body = UserOverviewView),
+        (status = 401, description = "`unauthenticated` or `token_invalid`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such user, or no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn enable(
+    _operator: Operator,
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = path.into_inner();
+    crate::audit::note(|note| note.user_id = Some(user_id));
+    if !state.store.set_user_disabled(user_id, None).await? {
+        return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
+    }
+    tracing::info!(%user_id, "user enabled by an operator");
+    Ok(HttpResponse::Ok().json(UserOverviewView::from(overview_of(&state, user_id).await?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_round_trips_and_garbage_is_no_cursor() {
+        let overview = UserOverview {
+            user: talkapp_store::User {
+                id: Uuid::new_v4(),
+                email: "a@example.com".into(),
+                created_at: talkapp_store::now(),
+                last_sign_in_at: None,
+            },
+            disabled_at: None,
+            linked_accounts: 0,
+            open_sign_ins: 0,
+        };
+        let cursor = decode_cursor(&encode_cursor(&overview)).expect("decodes");
+        assert_eq!(cursor.id, overview.user.id);
+        assert_eq!(
+            cursor.created_at.timestamp_micros(),
+            overview.user.created_at.timestamp_micros()
+        );
+        for garbage in ["", ".", "1.", "x.y", "123", "1.not-a-uuid"] {
+            assert!(decode_cursor(garbage).is_none(), "{garbage}");
+        }
+    }
+}

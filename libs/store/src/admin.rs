@@ -1,0 +1,58 @@
+//! What operators need of the accounts: listing users with their activity, disabling and
+//! enabling them, ending all of a user's sign-in sessions at once.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::{Result, User};
+
+/// The most users one [`UserAdminStore::list_users`] call returns.
+pub const MAX_USERS_PAGE: u32 = 200;
+
+/// A built-in account as an operator sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserOverview {
+    /// The account.
+    pub user: User,
+    /// When an operator disabled it (`None`: enabled).
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// Linked Telegram accounts.
+    pub linked_accounts: u32,
+    /// Sign-in sessions not ended (live or idle).
+    pub open_sign_ins: u32,
+}
+
+/// Where a page of users starts: after this account (ordered by creation, then id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserCursor {
+    /// The previous page's last account's creation time.
+    pub created_at: DateTime<Utc>,
+    /// And its id.
+    pub id: Uuid,
+}
+
+/// Operators' view of the accounts.
+#[async_trait]
+pub trait UserAdminStore: Send + Sync {
+    /// Accounts in order of creation (oldest first), after `after`.
+    async fn list_users(&self, after: Option<UserCursor>, limit: u32) -> Result<Vec<UserOverview>>;
+
+    /// One account's overview.
+    async fn user_overview(&self, user_id: Uuid) -> Result<Option<UserOverview>>;
+
+    /// Disables (`Some(at)`) or enables (`None`) an account; false when there is none.
+    /// Disabling keeps the first time when repeated.
+    async fn set_user_disabled(&self, user_id: Uuid, at: Option<DateTime<Utc>>) -> Result<bool>;
+
+    /// When the account was disabled (`None`: enabled, or no such account).
+    async fn user_disabled_at(&self, user_id: Uuid) -> Result<Option<DateTime<Utc>>>;
+
+    /// Ends every open sign-in session of the account; the ids of those it ended.
+    async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<Vec<Uuid>>;
+}

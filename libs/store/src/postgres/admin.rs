@@ -1,0 +1,108 @@
+//! Operators' view of the accounts.
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    PostgresStore, Prepared as _, Result, Row, Uuid, async_trait, map_error, user_from_row,
+};
+use crate::admin::{MAX_USERS_PAGE, UserAdminStore, UserCursor, UserOverview};
+
+/// The account with its counts.
+const OVERVIEW: &str = "SELECT users.*,
+        (SELECT COUNT(*) FROM telegram_sessions t WHERE t.user_id = users.id) AS linked_accounts,
+        (SELECT COUNT(*) FROM auth_sessions s
+          WHERE s.user_id = users.id AND s.revoked_at IS NULL) AS open_sign_ins
+     FROM users";
+
+fn overview_from_row(row: &Row) -> UserOverview {
+    let linked: i64 = row.get("linked_accounts");
+    let open: i64 = row.get("open_sign_ins");
+    UserOverview {
+        user: user_from_row(row),
+        disabled_at: row.get("disabled_at"),
+        linked_accounts: u32::try_from(linked).unwrap_or(u32::MAX),
+        open_sign_ins: u32::try_from(open).unwrap_or(u32::MAX),
+    }
+}
+
+#[async_trait]
+impl UserAdminStore for PostgresStore {
+    async fn list_users(&self, after: Option<UserCursor>, limit: u32) -> Result<Vec<UserOverview>> {
+        let client = self.client().await?;
+        let limit = i64::from(limit.min(MAX_USERS_PAGE));
+        let rows = match after {
+            Some(cursor) => {
+                client
+                    .prepared_query(
+                        &format!(
+                            "{OVERVIEW} WHERE (created_at, id) > ($1, $2)
+                             ORDER BY created_at, id LIMIT $3"
+                        ),
+                        &[&cursor.created_at, &cursor.id, &limit],
+                    )
+                    .await
+            }
+            None => {
+                client
+                    .prepared_query(
+                        &format!("{OVERVIEW} ORDER BY created_at, id LIMIT $1"),
+                        &[&limit],
+                    )
+                    .await
+            }
+        }
+        .map_err(map_error)?;
+        Ok(rows.iter().map(overview_from_row).collect())
+    }
+
+    async fn user_overview(&self, user_id: Uuid) -> Result<Option<UserOverview>> {
+        let client = self.client().await?;
+        let row = client
+            .prepared_query_opt(&format!("{OVERVIEW} WHERE id = $1"), &[&user_id])
+            .await
+            .map_err(map_error)?;
+        Ok(row.as_ref().map(overview_from_row))
+    }
+
+    async fn set_user_disabled(&self, user_id: Uuid, at: Option<DateTime<Utc>>) -> Result<bool> {
+        let client = self.client().await?;
+        let changed = client
+            .prepared_execute(
+                "UPDATE users SET disabled_at = CASE
+                     WHEN $2::timestamptz IS NULL THEN NULL ELSE COALESCE(disabled_at, $2) END
+                 WHERE id = $1",
+                &[&user_id, &at],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(changed > 0)
+    }
+
+    async fn user_disabled_at(&self, user_id: Uuid) -> Result<Option<DateTime<Utc>>> {
+        let client = self.client().await?;
+        let row = client
+            .prepared_query_opt("SELECT disabled_at FROM users WHERE id = $1", &[&user_id])
+            .await
+            .map_err(map_error)?;
+        Ok(row.and_then(|row| row.get("disabled_at")))
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<Vec<Uuid>> {
+        let client = self.client().await?;
+        let rows = client
+            .prepared_query(
+                "UPDATE auth_sessions SET revoked_at = $2, revoked_reason = $3
+                 WHERE user_id = $1 AND revoked_at IS NULL
+                 RETURNING id",
+                &[&user_id, &at, &reason],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(rows.iter().map(|row| row.get("id")).collect())
+    }
+}

@@ -1,0 +1,259 @@
+//! The operator role: its own tokens, every user's audit log, the users with their
+//! activity, disabling a user (sign-in refused, tokens and sockets ended at once).
+
+use futures::StreamExt as _;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::helpers::{PASSWORD, TestApp, assert_problem, spawn_app, spawn_app_with};
+
+async fn operator_app() -> (TestApp, String) {
+    let (token, hash) = talkapp_gateway::auth::operator::new_operator_token();
+    let app = spawn_app_with(&[("operator.token_sha256", &hash)]).await;
+    (app, token)
+}
+
+#[tokio::test]
+async fn without_a_configured_operator_the_admin_routes_do_not_exist() {
+    let app = spawn_app().await;
+    let (token, _) = talkapp_gateway::auth::operator::new_operator_token();
+    for path in ["/admin/users", "/admin/audit"] {
+        let response = app.get_with_token(path, &token).await;
+        assert_problem(response, 404, "not_found").await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn only_an_operator_token_opens_the_admin_routes() {
+    let (app, operator) = operator_app().await;
+    let user = app.signed_in_user("not-an-operator@example.com").await;
+    let user_token = user["access_token"].as_str().expect("token");
+    let (stranger, _) = talkapp_gateway::auth::operator::new_operator_token();
+
+    let response = app
+        .client
+        .get(app.url("/admin/users"))
+        .send()
+        .await
+        .expect("sent");
+    assert_problem(response, 401, "unauthenticated").await;
+    for token in [user_token, stranger.as_str()] {
+        let response = app.get_with_token("/admin/users", token).await;
+        assert_problem(response, 401, "token_invalid").await;
+    }
+    // And an operator token is no user's.
+    let response = app.get_with_token("/auth/me", &operator).await;
+    assert_eq!(response.status(), 401);
+
+    let users = app.get_json("/admin/users", &operator).await;
+    assert_eq!(users["users"][0]["email"], "not-an-operator@example.com");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_operator_pages_users_and_reads_everyones_audit_log() {
+    let (app, operator) = operator_app().await;
+    let mut ids = Vec::new();
+    for index in 0..5 {
+        let user = app
+            .signed_in_user(&format!("user-{index}@example.com"))
+            .await;
+        ids.push(user["user"]["id"].as_str().expect("id").to_owned());
+    }
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = cursor.map_or(String::new(), |cursor| format!("&cursor={cursor}"));
+        let page = app
+            .get_json(&format!("/admin/users?limit=2{query}"), &operator)
+            .await;
+        for user in page["users"].as_array().expect("users") {
+            assert_eq!(user["linked_accounts"], 0);
+            assert_eq!(user["open_sign_ins"], 1);
+            assert!(user["last_sign_in_at"].is_string());
+            assert_eq!(user["disabled_at"], Value::Null);
+            seen.push(user["id"].as_str().expect("id").to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids, "every user once, oldest first");
+    for query in ["?limit=0", "?limit=201", "?cursor=nonsense", "?cursor=1.2"] {
+        let response = app
+            .get_with_token(&format!("/admin/users{query}"), &operator)
+            .await;
+        assert_problem(response, 422, "validation_failed").await;
+    }
+
+    let everyone = app
+        .get_json("/admin/audit?action=auth.register", &operator)
+        .await;
+    assert_eq!(everyone["records"].as_array().expect("records").len(), 5);
+    let one = app
+        .get_json(&format!("/admin/audit?user_id={}", ids[2]), &operator)
+        .await;
+    let records = one["records"].as_array().expect("records");
+    assert_eq!(records.len(), 2, "register and sign-in");
+    assert!(
+        records
+            .iter()
+            .all(|record| record["user_id"] == ids[2].as_str())
+    );
+
+    let activity = app
+        .get_json(&format!("/admin/users/{}", ids[2]), &operator)
+        .await;
+    assert_eq!(activity["user"]["email"], "user-2@example.com");
+    assert_eq!(activity["recent"].as_array().expect("recent").len(), 2);
+    let response = app
+        .get_with_token(&format!("/admin/users/{}", uuid::Uuid::new_v4()), &operator)
+        .await;
+    assert_problem(response, 404, "not_found").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_disabled_user_loses_tokens_and_sockets_at_once_and_cannot_sign_in_until_enabled() {
+    let (app, operator) = operator_app().await;
+    let user = app.signed_in_user("to-disable@example.com").await;
+    let user_id = user["user"]["id"].as_str().expect("id").to_owned();
+    let token = user["access_token"].as_str().expect("token").to_owned();
+    let refresh = user["refresh_token"].as_str().expect("refresh").to_owned();
+    let bystander = app.signed_in_user("bystander@example.com").await;
+    let bystander_token = bystander["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_eq!(app.get_with_token("/auth/me", &token).await.status(), 200);
+
+    let disabled = app
+        .client
+        .post(app.url(&format!("/admin/users/{user_id}/disable")))
+        .bearer_auth(&operator)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(disabled.status(), 200);
+    let disabled: Value = disabled.json().await.expect("json");
+    assert!(disabled["disabled_at"].is_string());
+    assert_eq!(disabled["open_sign_ins"], 0);
+
+    let response = app.get_with_token("/auth/me", &token).await;
+    assert_problem(response, 401, "session_expired").await;
+    let response = app
+        .post_json("/auth/refresh", &json!({"refresh_token": refresh}))
+        .await;
+    assert_eq!(response.status(), 401);
+    let response = app
+        .post_json(
+            "/auth/login",
+            &json!({"email": "to-disable@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_problem(response, 403, "account_disabled").await;
+    // A wrong password still says only that.
+    let response = app
+        .post_json(
+            "/auth/login",
+            &json!({"email": "to-disable@example.com", "password": "wrong password"}),
+        )
+        .await;
+    assert_problem(response, 401, "invalid_credentials").await;
+    // Nobody else is touched.
+    assert_eq!(
+        app.get_with_token("/auth/me", &bystander_token)
+            .await
+            .status(),
+        200
+    );
+
+    let enabled = app
+        .client
+        .post(app.url(&format!("/admin/users/{user_id}/enable")))
+        .bearer_auth(&operator)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(enabled.status(), 200);
+    let response = app
+        .post_json(
+            "/auth/login",
+            &json!({"email": "to-disable@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+
+    // Both operator actions are in the user's log, as the operator's.
+    let log = app
+        .get_json(
+            &format!("/admin/audit?user_id={user_id}&action=operator."),
+            &operator,
+        )
+        .await;
+    let actions: Vec<(&str, &str)> = log["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|record| {
+            (
+                record["action"].as_str().expect("action"),
+                record["actor"].as_str().expect("actor"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("operator.user.enable", "operator"),
+            ("operator.user.disable", "operator")
+        ]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn disabling_a_user_closes_their_open_sockets() {
+    let (app, operator) = operator_app().await;
+    let alice = crate::chats::linked_alice(&app, "socket-disabled@example.com").await;
+    let url = app
+        .url(&format!("/ws/{}/1", alice.linker.user_id))
+        .replace("http://", "ws://");
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
+            .expect("request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", alice.linker.token)
+            .parse()
+            .expect("header"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("socket opens");
+
+    let response = app
+        .client
+        .post(app.url(&format!("/admin/users/{}/disable", alice.linker.user_id)))
+        .bearer_auth(&operator)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(frame) = socket.next().await {
+            if let Ok(Message::Close(close)) = frame {
+                return close.map(|close| u16::from(close.code));
+            }
+        }
+        None
+    })
+    .await
+    .expect("the socket is closed within 5 s");
+    assert_eq!(closed, Some(4001));
+    app.stop().await;
+}

@@ -116,6 +116,8 @@ impl EventPublisher {
         let mut events = Vec::new();
         match &hosted.update {
             TelegramUpdate::NewMessage { message } => {
+                let direction = if message.outgoing { "out" } else { "in" };
+                metrics::counter!("talkapp_messages_total", "direction" => direction).increment(1);
                 let view = self.reads.message_view(key, message.clone()).await?;
                 events.push(Pending {
                     kind: "message.new",

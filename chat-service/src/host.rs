@@ -322,6 +322,8 @@ impl SessionHost {
     async fn write_status(&self, key: SessionKey, status: AccountStatus) {
         tracing::info!(user_id = %key.user_id, session_index = key.session_index, ?status, "account status");
         let stored = session_status(status);
+        metrics::counter!("talkapp_telegram_status_changes_total", "status" => stored.as_str())
+            .increment(1);
         self.retry("record status", key, || async {
             self.store
                 .set_session_status(key.user_id, key.session_index, stored, talkapp_store::now())

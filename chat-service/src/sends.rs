@@ -913,6 +913,13 @@ impl SendWorker {
             };
             match sent {
                 Ok(sent) => {
+                    let kind = if claimed.job.media.is_some() {
+                        "media"
+                    } else {
+                        "text"
+                    };
+                    metrics::counter!("talkapp_sends_total", "kind" => kind, "outcome" => "sent")
+                        .increment(1);
                     write_until_done(stop, || {
                         self.store
                             .complete_job(job_id, sent.id, sent.date, talkapp_store::now())
@@ -924,6 +931,10 @@ impl SendWorker {
                 }
                 Err(TelegramError::FloodWait { seconds }) => {
                     tracing::info!(%job_id, seconds, "telegram asks to wait; the account's sends pause");
+                    metrics::counter!("talkapp_telegram_flood_waits_total", "call" => "send")
+                        .increment(1);
+                    metrics::histogram!("talkapp_telegram_flood_wait_seconds")
+                        .record(f64::from(seconds));
                     requeue(self.store.as_ref(), job_id, stop).await?;
                     pause(stop, Duration::from_secs(u64::from(seconds))).await?;
                 }
@@ -1007,6 +1018,13 @@ impl SendWorker {
     ) -> Result<(), Blocked> {
         let job_id = job.job.job_id;
         tracing::info!(%job_id, reason, "job failed");
+        let kind = if job.job.media.is_some() {
+            "media"
+        } else {
+            "text"
+        };
+        metrics::counter!("talkapp_sends_total", "kind" => kind, "outcome" => "failed")
+            .increment(1);
         write_until_done(stop, || {
             self.store.fail_job(job_id, reason, talkapp_store::now())
         })

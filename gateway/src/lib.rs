@@ -16,6 +16,7 @@
 //! - [`media_links`]: signed, short-lived links to media for `<img>` / `<video>`.
 //! - [`revocations`]: ended sign-in sessions and accounts, told to every gateway.
 //! - [`openapi_responses`]: the error responses every operation can give, in the document.
+//! - [`stats`]: service-wide gauges (users, active users, accounts, waiting sends).
 //! - [`slow_clients`]: the body deadline, connections per client address, the file limit.
 //! - [`cors`]: CORS for browsers on other origins (`gateway.cors_allowed_origins`).
 //! - [`rate_limit`]: per-address and per-user limits (GCRA in Redis or memory).
@@ -36,6 +37,7 @@ pub mod revocations;
 pub mod routes;
 pub mod slow_clients;
 pub mod state;
+pub mod stats;
 pub mod ws;
 
 use std::sync::Arc;
@@ -63,6 +65,7 @@ pub struct Application {
     ws_connections: Arc<ws::registry::Connections>,
     revocations: Arc<revocations::Revocations>,
     audit_writer: Option<audit::AuditWriter>,
+    store: Arc<dyn Store>,
 }
 
 impl Application {
@@ -142,6 +145,7 @@ impl Application {
         } else {
             (None, None)
         };
+        let stats_store = Arc::clone(&store);
         let state = web::Data::new(AppState {
             audit,
             media_links,
@@ -216,6 +220,7 @@ impl Application {
             ws_connections,
             revocations,
             audit_writer,
+            store: stats_store,
         })
     }
 
@@ -230,6 +235,7 @@ impl Application {
         let handle = self.server.handle();
         let ws_connections = self.ws_connections;
         tokio::spawn(Arc::clone(&self.revocations).listen(shutdown.clone()));
+        tokio::spawn(stats::export(Arc::clone(&self.store), shutdown.clone()));
         tokio::spawn(async move {
             shutdown.cancelled().await;
             // Sockets close at once ("going away": their clients reconnect elsewhere with

@@ -117,8 +117,83 @@ pub fn prometheus() -> &'static PrometheusHandle {
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("a metrics recorder was already installed");
         }
+        describe_metrics();
         handle
     })
+}
+
+/// The service-level metrics the dashboard (`deploy/grafana/`) and the alert rules
+/// (`deploy/prometheus/rules.yaml`) use, described once, and those that count rare events
+/// registered at zero so that every series exists from the start (a rate over a series
+/// that appears only with its first event hides that first event).
+fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "talkapp_http_requests_total",
+        "HTTP requests by method, route and status"
+    );
+    describe_histogram!(
+        "talkapp_http_request_duration_seconds",
+        "HTTP request duration by method and route"
+    );
+    describe_counter!(
+        "talkapp_http_errors_total",
+        "HTTP error responses by problem code"
+    );
+    describe_gauge!("talkapp_ws_connections", "Open WebSocket connections");
+    describe_gauge!("talkapp_users", "Built-in accounts");
+    describe_gauge!(
+        "talkapp_active_users",
+        "Users whose sign-in was used within the window (1d, 7d)"
+    );
+    describe_gauge!(
+        "talkapp_linked_accounts",
+        "Linked Telegram accounts by connection status"
+    );
+    describe_gauge!(
+        "talkapp_send_jobs_waiting",
+        "Send jobs accepted and not final yet"
+    );
+    describe_gauge!(
+        "talkapp_send_job_oldest_age_seconds",
+        "Age of the oldest send job not final yet"
+    );
+    describe_counter!(
+        "talkapp_sends_total",
+        "Send jobs that reached sent or failed, by kind"
+    );
+    describe_counter!(
+        "talkapp_messages_total",
+        "New messages seen on linked accounts, by direction"
+    );
+    describe_counter!(
+        "talkapp_telegram_flood_waits_total",
+        "FLOOD_WAIT answers from Telegram, by call"
+    );
+    describe_counter!(
+        "talkapp_telegram_status_changes_total",
+        "Linked accounts' connection status changes, by new status"
+    );
+    describe_counter!("talkapp_audit_records_total", "Audit records stored");
+    describe_counter!(
+        "talkapp_audit_logged_instead_total",
+        "Audit records the store did not take, written to the log instead"
+    );
+    for kind in ["text", "media"] {
+        for outcome in ["sent", "failed"] {
+            metrics::counter!("talkapp_sends_total", "kind" => kind, "outcome" => outcome)
+                .increment(0);
+        }
+    }
+    for direction in ["in", "out"] {
+        metrics::counter!("talkapp_messages_total", "direction" => direction).increment(0);
+    }
+    metrics::counter!("talkapp_telegram_flood_waits_total", "call" => "send").increment(0);
+    for status in ["connected", "connecting", "logged_out", "flood_wait"] {
+        metrics::counter!("talkapp_telegram_status_changes_total", "status" => status).increment(0);
+    }
+    metrics::counter!("talkapp_audit_records_total").increment(0);
+    metrics::counter!("talkapp_audit_logged_instead_total").increment(0);
 }
 
 /// Spawns the periodic upkeep the Prometheus recorder needs (histogram draining).

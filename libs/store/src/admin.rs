@@ -32,9 +32,29 @@ pub struct UserCursor {
     pub id: Uuid,
 }
 
+/// Figures about the whole service, for the gauges an operator's dashboard shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivitySummary {
+    /// Built-in accounts.
+    pub users: u64,
+    /// Users whose sign-in session was used in the last day (built-in accounts).
+    pub active_1d: u64,
+    /// ... in the last seven days.
+    pub active_7d: u64,
+    /// Linked Telegram accounts, by connection status (`connected`, `reconnecting`, ...).
+    pub linked_accounts: Vec<(String, u64)>,
+    /// Send jobs not final yet (`queued` or `sending`).
+    pub waiting_jobs: u64,
+    /// When the oldest of them was accepted.
+    pub oldest_waiting_at: Option<DateTime<Utc>>,
+}
+
 /// Operators' view of the accounts.
 #[async_trait]
 pub trait UserAdminStore: Send + Sync {
+    /// The service's figures as of `now`.
+    async fn activity_summary(&self, now: DateTime<Utc>) -> Result<ActivitySummary>;
+
     /// Accounts in order of creation (oldest first), after `after`.
     async fn list_users(&self, after: Option<UserCursor>, limit: u32) -> Result<Vec<UserOverview>>;
 

@@ -235,3 +235,101 @@ async fn after_shutdown_the_backend_stops_and_refuses_new_connections() {
     let fresh = reqwest::Client::new();
     assert!(fresh.get(&address).send().await.is_err());
 }
+
+/// The metric names a PromQL text uses (`talkapp_*`).
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("talkapp_") {
+        let tail = &rest[start..];
+        let end = tail
+            .find(|character: char| !(character.is_ascii_alphanumeric() || character == '_'))
+            .unwrap_or(tail.len());
+        names.insert(tail[..end].to_owned());
+        rest = &tail[end..];
+    }
+    names
+}
+
+#[tokio::test]
+async fn every_metric_the_dashboard_and_the_alert_rules_use_is_exported() {
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(deploy.join("grafana/talkapp.json")).expect("dashboard"),
+    )
+    .expect("dashboard is json");
+    let mut used = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            used.extend(metric_names(target["expr"].as_str().expect("expr")));
+        }
+    }
+    let rules = std::fs::read_to_string(deploy.join("prometheus/rules.yaml")).expect("rules");
+    used.extend(metric_names(&rules));
+    assert!(used.len() >= 12, "the dashboard and rules use {used:?}");
+
+    // A backend that has served a user: signed in, linked an account, sent, a socket open.
+    let app = spawn_app().await;
+    let alice = crate::chats::linked_alice(&app, "metrics@example.com").await;
+    let response = app
+        .post_with_token(
+            &format!("/me/send_message/{}/1", alice.linker.user_id),
+            &alice.linker.token,
+            &serde_json::json!({"chat_id": alice.bob.to_string(), "text": "counted"}),
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    let job: Value = response.json().await.expect("json");
+    app.wait_for_job(
+        &alice.linker,
+        job["job_id"].as_str().expect("job"),
+        "sent",
+        std::time::Duration::from_secs(15),
+    )
+    .await;
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+            app.url(&format!("/ws/{}/1", alice.linker.user_id))
+                .replace("http://", "ws://"),
+        )
+        .expect("request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", alice.linker.token)
+            .parse()
+            .expect("header"),
+    );
+    let (_socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("socket opens");
+    let missing = app
+        .get_with_token("/no/such/route", &alice.linker.token)
+        .await;
+    assert_eq!(missing.status(), 404);
+
+    let exported = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    let exported: std::collections::BTreeSet<String> = exported
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .filter_map(|line| line.split(['{', ' ']).next())
+        .map(str::to_owned)
+        .collect();
+    let absent: Vec<&String> = used
+        .iter()
+        // A histogram is exported as its `_bucket`, `_sum` and `_count` series.
+        .filter(|name| !exported.contains(*name) && !exported.contains(&format!("{name}_bucket")))
+        .collect();
+    assert!(
+        absent.is_empty(),
+        "used by the dashboard or the rules but not exported: {absent:?}"
+    );
+    app.stop().await;
+}

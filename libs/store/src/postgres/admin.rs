@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::{
     PostgresStore, Prepared as _, Result, Row, Uuid, async_trait, map_error, user_from_row,
 };
-use crate::admin::{MAX_USERS_PAGE, UserAdminStore, UserCursor, UserOverview};
+use crate::admin::{ActivitySummary, MAX_USERS_PAGE, UserAdminStore, UserCursor, UserOverview};
 
 /// The account with its counts.
 const OVERVIEW: &str = "SELECT users.*,
@@ -27,6 +27,48 @@ fn overview_from_row(row: &Row) -> UserOverview {
 
 #[async_trait]
 impl UserAdminStore for PostgresStore {
+    async fn activity_summary(&self, now: DateTime<Utc>) -> Result<ActivitySummary> {
+        let client = self.client().await?;
+        let day = now - chrono::TimeDelta::days(1);
+        let week = now - chrono::TimeDelta::days(7);
+        let totals = client
+            .prepared_query_one(
+                "SELECT
+                    (SELECT COUNT(*) FROM users) AS users,
+                    (SELECT COUNT(DISTINCT user_id) FROM auth_sessions
+                      WHERE last_seen_at >= $1) AS active_1d,
+                    (SELECT COUNT(DISTINCT user_id) FROM auth_sessions
+                      WHERE last_seen_at >= $2) AS active_7d,
+                    (SELECT COUNT(*) FROM send_jobs
+                      WHERE status IN ('queued', 'sending')) AS waiting_jobs,
+                    (SELECT MIN(created_at) FROM send_jobs
+                      WHERE status IN ('queued', 'sending')) AS oldest_waiting_at",
+                &[&day, &week],
+            )
+            .await
+            .map_err(map_error)?;
+        let by_status = client
+            .prepared_query(
+                "SELECT status, COUNT(*) AS count FROM telegram_sessions
+                 GROUP BY status ORDER BY status",
+                &[],
+            )
+            .await
+            .map_err(map_error)?;
+        let unsigned = |value: i64| u64::try_from(value).unwrap_or_default();
+        Ok(ActivitySummary {
+            users: unsigned(totals.get("users")),
+            active_1d: unsigned(totals.get("active_1d")),
+            active_7d: unsigned(totals.get("active_7d")),
+            linked_accounts: by_status
+                .iter()
+                .map(|row| (row.get("status"), unsigned(row.get("count"))))
+                .collect(),
+            waiting_jobs: unsigned(totals.get("waiting_jobs")),
+            oldest_waiting_at: totals.get("oldest_waiting_at"),
+        })
+    }
+
     async fn list_users(&self, after: Option<UserCursor>, limit: u32) -> Result<Vec<UserOverview>> {
         let client = self.client().await?;
         let limit = i64::from(limit.min(MAX_USERS_PAGE));

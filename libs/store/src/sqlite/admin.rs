@@ -6,7 +6,7 @@ use super::{
     CachedStatements, OptionalExtension, Result, Row, SqliteStore, Uuid, async_trait, map_error,
     micros, optional_time_at, params, user_from_row,
 };
-use crate::admin::{MAX_USERS_PAGE, UserAdminStore, UserCursor, UserOverview};
+use crate::admin::{ActivitySummary, MAX_USERS_PAGE, UserAdminStore, UserCursor, UserOverview};
 
 /// The account with its counts; `?1`: the condition's parameters follow.
 const OVERVIEW: &str = "SELECT users.*,
@@ -28,6 +28,54 @@ fn overview_from_row(row: &Row<'_>) -> rusqlite::Result<UserOverview> {
 
 #[async_trait]
 impl UserAdminStore for SqliteStore {
+    async fn activity_summary(&self, now: DateTime<Utc>) -> Result<ActivitySummary> {
+        let day = micros(now - chrono::TimeDelta::days(1));
+        let week = micros(now - chrono::TimeDelta::days(7));
+        self.read(move |connection| {
+            let count = |sql: &str, parameter: Option<i64>| -> Result<u64> {
+                let value: i64 = match parameter {
+                    Some(parameter) => connection.query_row_cached(sql, [parameter], |row| row.get(0)),
+                    None => connection.query_row_cached(sql, [], |row| row.get(0)),
+                }
+                .map_err(map_error)?;
+                Ok(u64::try_from(value).unwrap_or_default())
+            };
+            let active = "SELECT COUNT(DISTINCT user_id) FROM auth_sessions WHERE last_seen_at >= ?1";
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT status, COUNT(*) FROM telegram_sessions GROUP BY status ORDER BY status",
+                )
+                .map_err(map_error)?;
+            let linked_accounts = statement
+                .query_map([], |row| {
+                    let count: i64 = row.get(1)?;
+                    Ok((row.get::<_, String>(0)?, u64::try_from(count).unwrap_or_default()))
+                })
+                .map_err(map_error)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(map_error)?;
+            let oldest: Option<i64> = connection
+                .query_row_cached(
+                    "SELECT MIN(created_at) FROM send_jobs WHERE status IN ('queued', 'sending')",
+                    [],
+                    |row| row.get(0),
+                )
+                .map_err(map_error)?;
+            Ok(ActivitySummary {
+                users: count("SELECT COUNT(*) FROM users", None)?,
+                active_1d: count(active, Some(day))?,
+                active_7d: count(active, Some(week))?,
+                linked_accounts,
+                waiting_jobs: count(
+                    "SELECT COUNT(*) FROM send_jobs WHERE status IN ('queued', 'sending')",
+                    None,
+                )?,
+                oldest_waiting_at: oldest.and_then(chrono::DateTime::from_timestamp_micros),
+            })
+        })
+        .await
+    }
+
     async fn list_users(&self, after: Option<UserCursor>, limit: u32) -> Result<Vec<UserOverview>> {
         let (after_at, after_id) = match after {
             Some(cursor) => (micros(cursor.created_at), cursor.id.to_string()),

@@ -2424,3 +2424,75 @@ pub(crate) async fn disabling_keeps_the_first_time_and_ending_sessions_names_the
     );
     assert_eq!(store.user_disabled_at(user.id).await.expect("read"), None);
 }
+
+pub(crate) async fn the_activity_summary_counts_users_active_ones_accounts_and_waiting_jobs(
+    store: Arc<dyn Store>,
+) {
+    let now = DateTime::from_timestamp_micros(now().timestamp_micros()).expect("time");
+    let empty = store.activity_summary(now).await.expect("empty");
+    assert_eq!(empty, talkapp_store::ActivitySummary::default());
+
+    let today = create_user(&*store, "today@example.com").await;
+    let this_week = create_user(&*store, "week@example.com").await;
+    let long_ago = create_user(&*store, "long-ago@example.com").await;
+    for (user, seen, seed) in [
+        (&today, now - TimeDelta::hours(2), 1),
+        (&today, now - TimeDelta::days(3), 2),
+        (&this_week, now - TimeDelta::days(3), 3),
+        (&long_ago, now - TimeDelta::days(30), 4),
+    ] {
+        let session = AuthSession {
+            last_seen_at: seen,
+            ..new_auth_session(user.id, seen)
+        };
+        store
+            .create_auth_session(&session, &token_hash(seed))
+            .await
+            .expect("session");
+    }
+    for (user, status, id) in [
+        (&today, SessionStatus::Connected, 1),
+        (&this_week, SessionStatus::Connected, 2),
+        (&long_ago, SessionStatus::Connecting, 3),
+    ] {
+        store
+            .link_telegram_session(
+                user.id,
+                &telegram_account(id, "Summary"),
+                status,
+                SEALED,
+                now,
+            )
+            .await
+            .expect("link");
+    }
+    let key = SessionKey {
+        user_id: today.id,
+        session_index: 1,
+    };
+    let mut oldest = new_job(key, Some("oldest"), "first");
+    oldest.created_at = now - TimeDelta::minutes(5);
+    store.create_send_job(&oldest).await.expect("job");
+    store
+        .create_send_job(&new_job(key, Some("newer"), "second"))
+        .await
+        .expect("job");
+    let done = new_job(key, Some("done"), "third");
+    store.create_send_job(&done).await.expect("job");
+    store
+        .fail_job(done.job_id, "gave up", now)
+        .await
+        .expect("fail");
+
+    let summary = store.activity_summary(now).await.expect("summary");
+    assert_eq!(summary.users, 3);
+    assert_eq!(summary.active_1d, 1);
+    assert_eq!(summary.active_7d, 2);
+    let connected = SessionStatus::Connected.as_str().to_owned();
+    let connecting = SessionStatus::Connecting.as_str().to_owned();
+    let mut expected = vec![(connected, 2), (connecting, 1)];
+    expected.sort();
+    assert_eq!(summary.linked_accounts, expected);
+    assert_eq!(summary.waiting_jobs, 2);
+    assert_eq!(summary.oldest_waiting_at, Some(oldest.created_at));
+}

@@ -105,6 +105,7 @@ conformance_tests! {
         the_audit_retention_sweep_removes_only_older_records,
         users_are_listed_in_creation_order_with_their_counts,
         disabling_keeps_the_first_time_and_ending_sessions_names_them,
+        the_activity_summary_counts_users_active_ones_accounts_and_waiting_jobs,
     ],
     reopening: [
         opening_the_same_database_again_keeps_the_schema_and_the_data,

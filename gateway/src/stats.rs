@@ -1,0 +1,59 @@
+//! Service-wide gauges for the operators' dashboard, read from the store every
+//! [`INTERVAL`]: users, active users (1 and 7 days), linked accounts by connection status,
+//! send jobs waiting and the age of the oldest. Labels are bounded (a window, a status),
+//! never a user. In split mode every gateway exports the same figures; a dashboard takes
+//! their `max`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use talkapp_store::Store;
+use tokio_util::sync::CancellationToken;
+
+/// How often the figures are read.
+pub const INTERVAL: Duration = Duration::from_secs(30);
+
+/// The connection states a linked account can be in, so every series exists (at 0).
+const STATUSES: &[talkapp_store::SessionStatus] = &[
+    talkapp_store::SessionStatus::Connected,
+    talkapp_store::SessionStatus::Connecting,
+    talkapp_store::SessionStatus::LoggedOut,
+    talkapp_store::SessionStatus::FloodWait,
+];
+
+/// Reads the figures every [`INTERVAL`] until `stop`.
+pub async fn export(store: Arc<dyn Store>, stop: CancellationToken) {
+    let mut ticks = tokio::time::interval(INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let now = talkapp_store::now();
+        match store.activity_summary(now).await {
+            Ok(summary) => {
+                metrics::gauge!("talkapp_users").set(summary.users as f64);
+                metrics::gauge!("talkapp_active_users", "window" => "1d")
+                    .set(summary.active_1d as f64);
+                metrics::gauge!("talkapp_active_users", "window" => "7d")
+                    .set(summary.active_7d as f64);
+                for status in STATUSES {
+                    let count = summary
+                        .linked_accounts
+                        .iter()
+                        .find(|(name, _)| name == status.as_str())
+                        .map_or(0, |(_, count)| *count);
+                    metrics::gauge!("talkapp_linked_accounts", "status" => status.as_str())
+                        .set(count as f64);
+                }
+                metrics::gauge!("talkapp_send_jobs_waiting").set(summary.waiting_jobs as f64);
+                let oldest_age = summary
+                    .oldest_waiting_at
+                    .map_or(0.0, |at| (now - at).as_seconds_f64().max(0.0));
+                metrics::gauge!("talkapp_send_job_oldest_age_seconds").set(oldest_age);
+            }
+            Err(error) => tracing::warn!(%error, "service figures not read; next round again"),
+        }
+    }
+}

@@ -52,6 +52,7 @@ pub async fn request_telemetry(
         http.response.status_code = tracing::field::Empty,
         request_id = %request_id,
     );
+    // Without an OpenTelemetry layer the span takes no parent; the request is served the same.
     let _ = span.set_parent(parent);
     let started = Instant::now();
     let mut response = next.call(request).instrument(span.clone()).await?;

@@ -288,6 +288,7 @@ impl Revocations {
             for id in recent.iter().filter_map(|id| Uuid::parse_str(id).ok()) {
                 if !ended.contains(id) {
                     ended.insert(id, now);
+                    // No socket listening on this gateway is fine: nobody to tell.
                     let _ = self.told.send(Revoked::Session(id));
                 }
             }

@@ -650,12 +650,14 @@ fn rechunk(
                     }
                 }
                 Err(error) => {
+                    // The caller stopped reading the download: nothing left to send to.
                     let _ = sender.send(Err(error)).await;
                     return;
                 }
             }
         }
         if !buffer.is_empty() {
+            // The caller stopped reading the download: nothing left to send to.
             let _ = sender.send(Ok(buffer.freeze())).await;
         }
     })

@@ -75,7 +75,9 @@ pub async fn run(
                 // takes each id once).
                 drop(lanes);
                 for task in lane_tasks {
-                    let _ = task.await;
+                    if let Err(error) = task.await {
+                        tracing::error!(%error, "an event lane ended abnormally");
+                    }
                 }
                 break;
             };
@@ -83,13 +85,15 @@ pub async fn run(
                 Ok(event) => event,
                 Err(error) => {
                     tracing::error!(%error, "unreadable event dropped");
-                    let _ = delivery.ack().await;
+                    // Unacknowledged, it would come back forever; a failed ack brings it
+                    // back once more, to be dropped again.
+                    let _redelivered_if_failed = delivery.ack().await;
                     continue;
                 }
             };
             let Ok(user_id) = uuid::Uuid::parse_str(&event.user_id) else {
                 tracing::error!(user_id = event.user_id, "event without a user dropped");
-                let _ = delivery.ack().await;
+                let _redelivered_if_failed = delivery.ack().await;
                 continue;
             };
             let session = SessionKey::new(user_id, event.session_index);

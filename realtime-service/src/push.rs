@@ -164,11 +164,8 @@ impl Notifier {
                     metrics::counter!("talkapp_push_sent_total").increment(1);
                 }
                 Ok(SendOutcome::Gone { .. }) => {
-                    tracing::info!("push subscription gone; removed");
-                    let _ = self
-                        .store
-                        .remove_push_subscription(user_id, &subscription.endpoint)
-                        .await;
+                    tracing::info!("push subscription gone; removing it");
+                    self.forget(user_id, &subscription.endpoint).await;
                 }
                 Ok(outcome) => {
                     metrics::counter!("talkapp_push_failed_total").increment(1);
@@ -178,11 +175,8 @@ impl Notifier {
                     error @ (WebPushError::InvalidBase64 { .. } | WebPushError::InvalidKey { .. }),
                 ) => {
                     metrics::counter!("talkapp_push_failed_total").increment(1);
-                    tracing::info!(%error, "push subscription has unusable keys; removed");
-                    let _ = self
-                        .store
-                        .remove_push_subscription(user_id, &subscription.endpoint)
-                        .await;
+                    tracing::info!(%error, "push subscription has unusable keys; removing it");
+                    self.forget(user_id, &subscription.endpoint).await;
                 }
                 Err(error) => {
                     // Our side (the payload, the endpoint's scheme): the subscription stays.
@@ -190,6 +184,14 @@ impl Notifier {
                     tracing::warn!(%error, "push not sent");
                 }
             }
+        }
+    }
+
+    /// Removes a subscription the push service will not take again. One the store fails
+    /// to remove is tried again, and removed then, the next time a push goes to it.
+    async fn forget(&self, user_id: uuid::Uuid, endpoint: &str) {
+        if let Err(error) = self.store.remove_push_subscription(user_id, endpoint).await {
+            tracing::warn!(%error, %user_id, "dead push subscription not removed; next push retries");
         }
     }
 }

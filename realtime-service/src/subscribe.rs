@@ -65,6 +65,7 @@ pub async fn stream(
         () = closing.cancelled() => Ok(()),
     };
     if let Err(status) = outcome {
+        // The gateway stopped reading this stream: nobody left to tell.
         let _ = out.send(Err(status)).await;
     }
     presence.disconnected(session.user_id, &connection_id).await;

@@ -195,6 +195,7 @@ async fn feed_form(
         ));
     }
     if service_listening {
+        // The media service already ended the call (with its own answer, read next).
         let _ = sender.send(end_message(size)).await;
     }
     Ok(fields)

@@ -146,6 +146,7 @@ async fn feed_raw(
             return Ok(());
         }
     }
+    // The media service already ended the call (with its own answer, read next).
     let _ = sender.send(end_message(size)).await;
     Ok(())
 }
@@ -214,6 +215,7 @@ async fn feed_multipart(
                 while let Some(field) = form.next_field().await.map_err(malformed)? {
                     drop(field);
                 }
+                // The media service already ended the call (with its own answer, read next).
                 let _ = sender.send(end_message(size)).await;
                 return Ok(());
             }

@@ -261,6 +261,7 @@ pub async fn run(
         .is_some_and(|id| state.revocations.is_session_ended(id))
     {
         stop.cancel();
+        // The client may be gone already; closing is all that is left to do either way.
         let _ = session.close(Some(session_ended())).await;
         metrics::gauge!("talkapp_ws_connections").decrement(1.0);
         return;
@@ -367,6 +368,7 @@ pub async fn run(
         }
     };
     stop.cancel();
+    // The client may be gone already; closing is all that is left to do either way.
     let _ = session.close(close).await;
     metrics::gauge!("talkapp_ws_connections").decrement(1.0);
 }

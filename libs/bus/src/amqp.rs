@@ -115,6 +115,7 @@ async fn within_deadline<T, E: std::fmt::Display>(
 /// the close itself wait).
 fn abandon(connection: Connection) {
     tokio::spawn(async move {
+        // Given up on already: whether it closes cleanly, fails or times out, it is dropped.
         let _ = tokio::time::timeout(
             OPERATION_TIMEOUT,
             connection.close(320, "given up by talkapp".into()),
@@ -542,6 +543,8 @@ async fn consume_queue(
             }
             // Closing the channel hands every unacknowledged message back to the queue.
             if channel.status().connected() {
+                // A channel that fails to close is gone with its connection, which hands the
+                // messages back just the same.
                 let _ = channel.close(200, "consumer stopped".into()).await;
             }
         });

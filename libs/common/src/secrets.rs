@@ -45,6 +45,7 @@ pub fn private_database_file(path: &Path) -> std::io::Result<()> {
             }
         }
     }
+    // No file modes to set off Unix; `path` is otherwise unused there.
     #[cfg(not(unix))]
     let _ = path;
     Ok(())

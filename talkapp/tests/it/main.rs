@@ -17,5 +17,6 @@ mod search;
 mod send_media;
 mod split_mode;
 mod supabase;
+mod telegram_search;
 mod torextalkweb;
 mod uploads;

@@ -190,17 +190,22 @@ impl Replicas {
         );
     }
 
-    /// Starts the search service (again on its old port when restarted).
+    /// Starts the search service (again on its old port when restarted); Telegram's own
+    /// search and the contact list go to the first chat replica started (any replica
+    /// passes them to the account's host).
     pub(crate) fn start_search(&mut self) {
         let port = self.search_port;
-        self.spawn(
-            "search",
-            "search-service",
-            &[(
-                "TALKAPP_SEARCH_SERVICE__LISTEN".into(),
-                format!("127.0.0.1:{port}"),
-            )],
-        );
+        let mut env = vec![(
+            "TALKAPP_SEARCH_SERVICE__LISTEN".into(),
+            format!("127.0.0.1:{port}"),
+        )];
+        if let Some(chat_port) = self.chat_ports.values().min() {
+            env.push((
+                "TALKAPP_SEARCH__CHAT_SERVICE_URL".into(),
+                format!("http://127.0.0.1:{chat_port}"),
+            ));
+        }
+        self.spawn("search", "search-service", &env);
     }
 
     /// Starts the gateway in front of replica `chat`.

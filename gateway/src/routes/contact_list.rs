@@ -44,7 +44,8 @@ pub struct ContactView {
     pub username: Option<String>,
     /// Phone number (digits), when Telegram shows it.
     pub phone: Option<String>,
-    /// Profile photo as a media reference for `GET /me/media/...`; absent when none.
+    /// Profile photo as a media reference for `GET /me/media/{user_id}/{session_index}/{media_ref}`;
+    /// absent when none.
     pub photo_id: Option<String>,
     /// Whether they have this account in their contacts too.
     pub mutual: bool,

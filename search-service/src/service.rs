@@ -444,7 +444,8 @@ pub struct SearchCore {
 
 impl SearchCore {
     /// Searches `index`, shows hits from `store`'s cache, and merges Telegram's own hits
-    /// when `telegram` is given (wave 2; none yet in production).
+    /// when `telegram` is given (in production the chat service:
+    /// [`crate::remote::ChatServiceTelegram`]).
     pub fn new(
         index: Arc<dyn SearchIndex>,
         store: Arc<dyn Store>,

@@ -20,8 +20,8 @@ use talkapp_telegram::account::{Account, DialogOffset, HistoryRequest};
 use talkapp_telegram::convert;
 use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::model::{
-    ChatInfo, DialogInfo, ForwardInfo, MediaInfo, Message, PhotoRef, Presence, TelegramUpdate,
-    TextEntity, TgUser,
+    ChatInfo, DialogInfo, ForwardInfo, MediaInfo, Message, MessagesPage, PhotoRef, Presence,
+    TelegramUpdate, TextEntity, TgUser,
 };
 
 use crate::host::{HostedUpdate, UpdateSink};
@@ -346,6 +346,37 @@ impl ChatCache {
         self.write_users(key, &user_records).await?;
         let profiles: Vec<ChatProfile> = chats.iter().map(profile_record).collect();
         self.write_profiles(key, &profiles).await
+    }
+
+    /// Stores what Telegram's own search found (messages older than the cache among
+    /// them), with the users and chats they mention, so the caller reads them from the
+    /// cache like any other. Below a chat's history floor the cache already tolerates
+    /// holes, so a lone old message does not pretend the history around it is cached.
+    pub async fn store_found(
+        &self,
+        key: SessionKey,
+        page: &MessagesPage,
+    ) -> Result<(), StoreError> {
+        self.remember(key, &page.users, &page.chats).await?;
+        let mut private_chats: Vec<i64> = page
+            .messages
+            .iter()
+            .map(|message| message.chat_id)
+            .filter(|chat_id| *chat_id > 0)
+            .collect();
+        private_chats.sort_unstable();
+        private_chats.dedup();
+        for chat_id in private_chats {
+            self.ensure_private_chat(key, chat_id, &page.users).await?;
+        }
+        let records: Vec<CachedMessage> = page.messages.iter().map(message_record).collect();
+        self.store.upsert_messages(key, &records, false).await?;
+        Ok(())
+    }
+
+    /// Stores the users of the account's contact list (their names and presence).
+    pub async fn store_users(&self, key: SessionKey, users: &[TgUser]) -> Result<(), StoreError> {
+        self.remember(key, users, &[]).await
     }
 
     /// The profile of a private chat from its user, when the cache lacks it.

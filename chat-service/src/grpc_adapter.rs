@@ -7,6 +7,7 @@ use talkapp_proto::chat::v1 as proto;
 use talkapp_proto::tonic::{self, Request, Response, Status};
 use talkapp_store::{SessionStatus, TelegramSession};
 use talkapp_telegram::model::PhotoRef;
+use talkapp_telegram::search::{Contact, MessageSearch, SearchFilter};
 use talkapp_telegram::send_media::SendAs;
 use uuid::Uuid;
 
@@ -14,6 +15,7 @@ use crate::account_host::{AccountHost, HostError, LocalHost, OlderHistory, remot
 use crate::actions::parse_action;
 use crate::linking::LinkStep;
 use crate::media::{ByteRange, MediaDownload};
+use crate::proto_views::presence_fields;
 use crate::proto_views::{
     file_header_to_proto, photo_reference, to_proto_chat, to_proto_details, to_proto_job,
     to_proto_message,
@@ -395,6 +397,91 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
             .map_err(to_status)?;
         Ok(Response::new(proto::MarkReadResponse {}))
     }
+
+    async fn search_telegram_messages(
+        &self,
+        request: Request<proto::SearchTelegramMessagesRequest>,
+    ) -> Result<Response<proto::SearchTelegramMessagesResponse>, Status> {
+        let mut request = request.into_inner();
+        let key = self.key(request.session.take()).await?;
+        let search = message_search(request)?;
+        let found = self
+            .service
+            .search_telegram_messages(key, &search)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(found_messages(found)))
+    }
+
+    async fn list_contacts(
+        &self,
+        request: Request<proto::ListContactsRequest>,
+    ) -> Result<Response<proto::ListContactsResponse>, Status> {
+        let key = self.key(request.into_inner().session).await?;
+        let contacts = self.service.contacts(key).await.map_err(to_status)?;
+        Ok(Response::new(proto::ListContactsResponse {
+            contacts: contacts.iter().map(to_proto_contact).collect(),
+        }))
+    }
+}
+
+/// A Telegram search from the wire (the session taken out already).
+fn message_search(request: proto::SearchTelegramMessagesRequest) -> Result<MessageSearch, Status> {
+    let filter = request
+        .filter
+        .as_deref()
+        .map(|name| {
+            SearchFilter::parse(name).ok_or_else(|| {
+                talkapp_common::ErrorCode::ValidationFailed
+                    .to_grpc_status("filter must be photo, video, document, voice or link")
+            })
+        })
+        .transpose()?;
+    Ok(MessageSearch {
+        text: request.query,
+        chat_id: request.chat_id,
+        from_date: request.from_date,
+        to_date: request.to_date,
+        sender_id: request.sender_id,
+        filter,
+        limit: i32::try_from(request.limit).unwrap_or(i32::MAX),
+    })
+}
+
+fn found_messages(found: Vec<(i64, i32)>) -> proto::SearchTelegramMessagesResponse {
+    proto::SearchTelegramMessagesResponse {
+        messages: found
+            .into_iter()
+            .map(|(chat_id, message_id)| proto::FoundMessage {
+                chat_id,
+                message_id,
+            })
+            .collect(),
+    }
+}
+
+fn to_proto_contact(contact: &Contact) -> proto::Contact {
+    let user = &contact.user;
+    let (status, at) = presence_fields(user.presence);
+    proto::Contact {
+        user: Some(proto::TelegramUser {
+            id: user.id.to_string(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            username: user.username.clone(),
+            phone: user.phone.clone(),
+            photo_id: user
+                .photo
+                .as_ref()
+                .map(|photo| photo_reference(user.id, photo))
+                .unwrap_or_default(),
+        }),
+        mutual: contact.mutual,
+        presence: Some(proto::Presence {
+            status: status.to_owned(),
+            at,
+        }),
+    }
 }
 
 fn to_proto_step(step: LinkStep) -> proto::LoginStepResponse {
@@ -554,5 +641,37 @@ impl proto::account_host_server::AccountHost for AccountHostGrpcAdapter {
             .await
             .map_err(host_status)?;
         Ok(Response::new(download_stream(download)))
+    }
+
+    async fn search_telegram_messages(
+        &self,
+        request: Request<proto::SearchTelegramMessagesRequest>,
+    ) -> Result<Response<proto::SearchTelegramMessagesResponse>, Status> {
+        let mut request = request.into_inner();
+        let key = host_key(request.session.take())?;
+        let search = message_search(request)?;
+        let found = self
+            .local
+            .search_messages(key, &search)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(found_messages(found)))
+    }
+
+    async fn list_contacts(
+        &self,
+        request: Request<proto::ListContactsRequest>,
+    ) -> Result<Response<proto::ContactRefsResponse>, Status> {
+        let key = host_key(request.into_inner().session)?;
+        let contacts = self.local.contacts(key).await.map_err(host_status)?;
+        Ok(Response::new(proto::ContactRefsResponse {
+            contacts: contacts
+                .into_iter()
+                .map(|contact| proto::ContactRef {
+                    user_id: contact.user_id,
+                    mutual: contact.mutual,
+                })
+                .collect(),
+        }))
     }
 }

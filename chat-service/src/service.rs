@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use talkapp_common::ErrorCode;
 use talkapp_store::{SendJob, SessionKey, Store, StoreError, TelegramSession};
 use talkapp_telegram::model::PhotoRef;
+use talkapp_telegram::search::{Contact, MessageSearch};
 use uuid::Uuid;
 
 use crate::account_host::{HostError, Router, store_code};
@@ -18,6 +19,11 @@ use crate::media::{ByteRange, MediaDownload};
 use crate::ownership::Ownership;
 use crate::reads::{ChatDetailsView, ChatPage, HistoryPage, HistoryParams, ReadError, Reads};
 use crate::sends::{MediaSendRequest, SendError, SendRequest, Sends};
+
+/// The longest text of a Telegram search, in characters (as search-service's queries).
+const MAX_SEARCH_CHARS: usize = 256;
+/// The most messages one Telegram search returns (Telegram's own page size).
+const MAX_SEARCH_LIMIT: i32 = 100;
 
 /// How long a session known to exist is not looked up again.
 const SESSION_CHECK_TTL: Duration = Duration::from_secs(10);
@@ -427,5 +433,57 @@ impl ChatService {
             .host_of(key)?
             .download(key, media_ref, range)
             .await?)
+    }
+
+    /// Telegram's own message search, through the account's host: what it finds is
+    /// stored in the cache and named, newest first, as (chat id, message id).
+    pub async fn search_telegram_messages(
+        &self,
+        key: SessionKey,
+        search: &MessageSearch,
+    ) -> Result<Vec<(i64, i32)>, ChatError> {
+        let invalid = |message: &str| ChatError::InvalidArgument(message.to_owned());
+        if search.text.trim().is_empty() {
+            return Err(invalid("query must not be empty"));
+        }
+        if search.text.chars().count() > MAX_SEARCH_CHARS {
+            return Err(invalid("query must be at most 256 characters"));
+        }
+        if !(1..=MAX_SEARCH_LIMIT).contains(&search.limit) {
+            return Err(invalid("limit must be between 1 and 100"));
+        }
+        if let (Some(from), Some(to)) = (search.from_date, search.to_date)
+            && from > to
+        {
+            return Err(invalid("from_date must not be after to_date"));
+        }
+        Ok(self
+            .router
+            .host_of(key)?
+            .search_messages(key, search)
+            .await?)
+    }
+
+    /// The account's contacts with their presence, in Telegram's order: the list is asked
+    /// of Telegram through the account's host, the users are read from the cache it fills.
+    pub async fn contacts(&self, key: SessionKey) -> Result<Vec<Contact>, ChatError> {
+        let contacts = self.router.host_of(key)?.contacts(key).await?;
+        let ids: Vec<i64> = contacts.iter().map(|contact| contact.user_id).collect();
+        let users: HashMap<i64, talkapp_store::CachedUser> = self
+            .store
+            .cached_users(key, &ids)
+            .await?
+            .into_iter()
+            .map(|user| (user.tg_user_id, user))
+            .collect();
+        Ok(contacts
+            .iter()
+            .filter_map(|contact| {
+                users.get(&contact.user_id).map(|user| Contact {
+                    user: user_from_record(user),
+                    mutual: contact.mutual,
+                })
+            })
+            .collect())
     }
 }

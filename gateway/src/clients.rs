@@ -375,6 +375,19 @@ impl ServiceClients {
             .into_inner())
     }
 
+    /// An account's contacts, filtered and paged.
+    pub async fn search_contacts(
+        &self,
+        request: search::SearchContactsRequest,
+    ) -> Result<search::SearchContactsResponse, ApiError> {
+        Ok(self
+            .search
+            .clone()
+            .search_contacts(request)
+            .await?
+            .into_inner())
+    }
+
     /// A page of an account's chats.
     pub async fn list_chats(
         &self,

@@ -6,8 +6,8 @@ use utoipa::{Modify, OpenApi};
 use crate::openapi_responses::CommonResponses;
 use crate::problem::{FieldError, Problem};
 use crate::routes::{
-    admin, audit, auth, chats, compat, health, linking, media, push, search, send_media, sessions,
-    uploads, ws,
+    admin, audit, auth, chats, compat, contact_list, health, linking, media, push, search,
+    send_media, sessions, uploads, ws,
 };
 
 /// The whole REST API.
@@ -75,6 +75,7 @@ use crate::routes::{
         search::search_chats,
         search::search_messages,
         search::search_all_messages,
+        contact_list::contacts,
     ),
     components(schemas(
         Problem,
@@ -152,6 +153,8 @@ use crate::routes::{
         search::MessageHits,
         search::ChatHitView,
         search::ChatHits,
+        contact_list::ContactView,
+        contact_list::Contacts,
     )),
     modifiers(&BearerAuth, &CommonResponses),
     tags(

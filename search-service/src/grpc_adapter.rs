@@ -20,8 +20,8 @@ use talkapp_telegram::model::{ForwardInfo, MediaInfo, TextEntity};
 use crate::index::SearchIndex;
 use crate::rebuild;
 use crate::service::{
-    ChatHit, ChatSearch, HitSource, MessageHit, MessageSearch, SearchCore, SearchError,
-    SenderRecord,
+    ChatHit, ChatSearch, ContactHit, ContactSearch, HitSource, MessageHit, MessageSearch,
+    SearchCore, SearchError, SenderRecord,
 };
 
 /// The gRPC face of the search service.
@@ -51,6 +51,18 @@ fn status(error: SearchError) -> Status {
         SearchError::Unavailable(cause) => {
             tracing::warn!(%cause, "search unavailable");
             ErrorCode::ServiceUnavailable.to_grpc_status("search is unavailable right now")
+        }
+        SearchError::TelegramFloodWait { seconds } => {
+            tracing::info!(seconds, "telegram asked to wait");
+            ErrorCode::TelegramFloodWait.to_grpc_status_with_retry(
+                format!("telegram asks to wait {seconds} s"),
+                u64::from(seconds),
+            )
+        }
+        SearchError::TelegramUnavailable(cause) => {
+            tracing::warn!(%cause, "telegram unavailable");
+            ErrorCode::TelegramUnavailable
+                .to_grpc_status_with_retry("telegram is not reachable for this account now", 5)
         }
         SearchError::Internal(cause) => {
             tracing::warn!(%cause, "search failed");
@@ -261,8 +273,53 @@ fn to_proto_chat_hit(hit: ChatHit) -> proto::ChatHit {
     }
 }
 
+fn to_proto_contact_hit(hit: ContactHit) -> proto::ContactHit {
+    let contact = hit.contact;
+    proto::ContactHit {
+        contact: Some(chat::Contact {
+            user: Some(chat::TelegramUser {
+                id: contact.user_id.to_string(),
+                first_name: contact.first_name,
+                last_name: contact.last_name,
+                username: contact.username,
+                phone: contact.phone,
+                photo_id: contact.photo_id,
+            }),
+            mutual: contact.mutual,
+            presence: Some(chat::Presence {
+                status: contact.presence,
+                at: contact.presence_at,
+            }),
+        }),
+        name_ranges: ranges(hit.ranges),
+        typos: u32::try_from(hit.typos).unwrap_or(u32::MAX),
+    }
+}
+
 #[tonic::async_trait]
 impl proto::search_service_server::SearchService for SearchGrpcAdapter {
+    async fn search_contacts(
+        &self,
+        request: Request<proto::SearchContactsRequest>,
+    ) -> Result<Response<proto::SearchContactsResponse>, Status> {
+        let request = request.into_inner();
+        let page = self
+            .core
+            .search_contacts(ContactSearch {
+                user_id: user(&request.user_id)?,
+                session_index: request.session_index,
+                query: request.query,
+                cursor: request.cursor.filter(|cursor| !cursor.is_empty()),
+                limit: request.limit,
+            })
+            .await
+            .map_err(status)?;
+        Ok(Response::new(proto::SearchContactsResponse {
+            hits: page.hits.into_iter().map(to_proto_contact_hit).collect(),
+            next_cursor: page.next_cursor,
+        }))
+    }
+
     async fn search_chats(
         &self,
         request: Request<proto::SearchChatsRequest>,

@@ -8,16 +8,16 @@
 //! ([`normalize`]: case, Uzbek apostrophes, Cyrillic and Latin, word prefixes) so every
 //! backend sees the same terms. Hits are shown from the cache.
 //!
-//! Not yet (wave 2): Telegram's own search (`messages.search`, `messages.searchGlobal`,
-//! `contacts.search`) for messages older than the cache, and the contacts list. The core
-//! takes it through [`remote::TelegramSearch`]; until chat-service answers it, the service
-//! searches the cache alone.
+//! Telegram's own search (`messages.search`, `messages.searchGlobal`) finds messages older
+//! than the cache, and the contact list (`contacts.getContacts`) is filtered like chats:
+//! both are asked of the chat service ([`remote::ChatServiceTelegram`]), which passes them
+//! to the account's host. Not yet: `contacts.search` (people outside the contact list).
 //!
 //! # Layout
 //! - [`normalize`]: words, folding, prefixes, typo distance.
 //! - [`index`]: the index contract and its SQLite (FTS5) and PostgreSQL backends.
 //! - [`service`]: the search core ([`service::SearchCore`]), free of gRPC types.
-//! - [`remote`]: the port to Telegram's own search.
+//! - [`remote`]: the port to Telegram's own search and contacts, and its chat-service client.
 //! - [`ingest`]: from the bus into the index.
 //! - [`rebuild`]: from the cache into the index.
 //! - [`grpc_adapter`]: the gRPC face (`talkapp.search.v1.SearchService`).
@@ -61,7 +61,8 @@ pub struct Application {
 
 impl Application {
     /// Builds the service on `listener`: its index as `database.url` implies, events from
-    /// `bus`, hits shown from `store`'s cache. No Telegram-side search yet (wave 2).
+    /// `bus`, hits shown from `store`'s cache, Telegram's own search and the contact list
+    /// through the chat service at `search.chat_service_url`.
     pub async fn build(
         config: &Config,
         store: Arc<dyn Store>,
@@ -69,7 +70,19 @@ impl Application {
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
         let index = index::open(config).await?;
-        Self::build_with(config, store, bus, index, None, listener)
+        let telegram = remote::ChatServiceTelegram::connect_lazy(
+            &config.search.chat_service_url,
+            Arc::clone(&store),
+            Duration::from_millis(config.search.telegram_timeout_ms),
+        )
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "search.chat_service_url {:?} is not usable: {error}",
+                config.search.chat_service_url
+            )
+        })?;
+        let telegram: Arc<dyn TelegramSearch> = Arc::new(telegram);
+        Self::build_with(config, store, bus, index, Some(telegram), listener)
     }
 
     /// Builds the service on a given index and, when given, Telegram-side search.

@@ -1,17 +1,28 @@
-//! Telegram's own search, as the search core sees it: a small port the account's host
-//! answers (`messages.search`, `messages.searchGlobal`), so that a message older than the
+//! Telegram's own search and the contact list, as the search core sees them: a small port
+//! ([`TelegramSearch`]) that the account's host answers (`messages.search`,
+//! `messages.searchGlobal`, `contacts.getContacts`), so that a message older than the
 //! cache is still found.
 //!
-//! Wave 1 (this code): nothing implements it in production yet; the service runs with no
-//! Telegram-side search and answers from its index of the cache alone. The call into the
-//! account's host arrives in wave 2, once chat-service's core and its "this replica or the
-//! account's host" router are in place (issue 15); it implements [`TelegramSearch`] and is
-//! passed to [`crate::service::SearchCore::new`]. The merge, the de-duplication and the
-//! `partial` marking that use it are tested now, with an in-process implementation that
-//! lives in the tests only.
+//! In production it is [`ChatServiceTelegram`]: search-service asks the chat service
+//! (`talkapp.chat.v1.ChatService`, at `search.chat_service_url`), whose router passes the
+//! call to the replica that hosts the account (its `AccountHost`). The host stores what
+//! Telegram found in the chat cache and names it, so the hits are read from the cache
+//! like any other (ADR 0022). Tests may pass another implementation.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use talkapp_store::{CachedMessage, CachedUser, ChatProfile, SessionKey};
+use talkapp_common::ErrorCode;
+use talkapp_common::grpc::TraceContextInterceptor;
+use talkapp_proto::chat::v1 as chat;
+use talkapp_proto::chat::v1::chat_service_client::ChatServiceClient;
+use talkapp_proto::tonic::codegen::InterceptedService;
+use talkapp_proto::tonic::transport::{Channel, Endpoint};
+use talkapp_proto::tonic::{self, Status};
+use talkapp_store::{CachedMessage, CachedUser, ChatProfile, SessionKey, Store};
+
+use crate::index::kind;
 
 /// What Telegram is asked for (the same filters as the index query).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +71,39 @@ pub enum RemoteError {
     Unavailable(String),
 }
 
-/// Telegram's search through the account's host.
+/// One of the account's contacts, as the chat service shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteContact {
+    /// Telegram user id.
+    pub user_id: i64,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// Username without `@`.
+    pub username: String,
+    /// Phone, digits only, when visible.
+    pub phone: String,
+    /// Their profile photo as a media reference; empty when none is known.
+    pub photo_id: String,
+    /// Whether they have the account in their contacts too.
+    pub mutual: bool,
+    /// `online`, `offline`, `recently`, `last_week`, `last_month` or `unknown`.
+    pub presence: String,
+    /// RFC 3339: until when online, or when last seen; empty when hidden.
+    pub presence_at: String,
+}
+
+impl RemoteContact {
+    /// "First Last", trimmed.
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name)
+            .trim()
+            .to_owned()
+    }
+}
+
+/// Telegram's search and contact list through the account's host.
 #[async_trait]
 pub trait TelegramSearch: Send + Sync + 'static {
     /// Messages of the account matching `query`, as Telegram finds them.
@@ -69,4 +112,178 @@ pub trait TelegramSearch: Send + Sync + 'static {
         key: SessionKey,
         query: &RemoteQuery,
     ) -> Result<RemoteHits, RemoteError>;
+
+    /// The account's contacts, in Telegram's order.
+    async fn contacts(&self, key: SessionKey) -> Result<Vec<RemoteContact>, RemoteError>;
+}
+
+/// The one [`kind`] a Telegram filter can ask for (Telegram takes one `MessagesFilter`
+/// per call; text has none: every message is asked for and the core filters).
+fn telegram_filter(kinds: Option<i32>) -> Option<&'static str> {
+    match kinds? {
+        kind::PHOTO => Some("photo"),
+        kind::VIDEO => Some("video"),
+        kind::DOCUMENT => Some("document"),
+        kind::VOICE => Some("voice"),
+        kind::LINK => Some("link"),
+        _ => None,
+    }
+}
+
+/// A refusal from the chat service as the core sees it: Telegram's wait, or unreachable.
+fn remote_error(status: &Status) -> RemoteError {
+    match ErrorCode::from_grpc_status(status) {
+        ErrorCode::TelegramFloodWait => RemoteError::FloodWait {
+            seconds: talkapp_common::error_code::retry_after_secs(status)
+                .and_then(|seconds| u32::try_from(seconds).ok())
+                .unwrap_or(1),
+        },
+        code => RemoteError::Unavailable(format!("{}: {}", code.as_str(), status.message())),
+    }
+}
+
+/// Telegram's search and contacts through the chat service (which routes each call to the
+/// account's host); found messages are read from the chat cache the host fills.
+pub struct ChatServiceTelegram {
+    client: ChatServiceClient<InterceptedService<Channel, TraceContextInterceptor>>,
+    store: Arc<dyn Store>,
+    timeout: Duration,
+}
+
+impl ChatServiceTelegram {
+    /// A client of the chat service at `address` (`http://host:port`), connected on first
+    /// use; found messages are read from `store`; a call waits at most `timeout`.
+    pub fn connect_lazy(
+        address: &str,
+        store: Arc<dyn Store>,
+        timeout: Duration,
+    ) -> Result<Self, tonic::transport::Error> {
+        let channel = Endpoint::from_shared(address.to_owned())?
+            // A chat service that does not accept within a second counts as unreachable:
+            // the search answers with its cached hits (partial).
+            .connect_timeout(Duration::from_secs(1))
+            .timeout(timeout)
+            // Replies span several segments; without it each waits for a delayed ACK.
+            .tcp_nodelay(true)
+            .connect_lazy();
+        Ok(Self {
+            client: ChatServiceClient::with_interceptor(channel, TraceContextInterceptor),
+            store,
+            timeout,
+        })
+    }
+
+    fn session(key: SessionKey) -> Option<chat::SessionRef> {
+        Some(chat::SessionRef {
+            user_id: key.user_id.to_string(),
+            session_index: key.session_index,
+        })
+    }
+}
+
+#[async_trait]
+impl TelegramSearch for ChatServiceTelegram {
+    async fn search_messages(
+        &self,
+        key: SessionKey,
+        query: &RemoteQuery,
+    ) -> Result<RemoteHits, RemoteError> {
+        // A later page: only what is not newer than the previous page's last hit (the
+        // core drops what is not strictly after it).
+        let to_date = match (query.to_date, query.before) {
+            (Some(to), Some((date, _, _))) => Some(to.min(date)),
+            (None, Some((date, _, _))) => Some(date),
+            (to, None) => to,
+        };
+        let request = chat::SearchTelegramMessagesRequest {
+            session: Self::session(key),
+            query: query.text.clone(),
+            chat_id: query.chat_id,
+            from_date: query.from_date,
+            to_date,
+            // Across chats Telegram has no sender filter; the core applies it.
+            sender_id: query.chat_id.and(query.sender_id),
+            filter: telegram_filter(query.kinds).map(str::to_owned),
+            limit: query.limit.clamp(1, 100),
+        };
+        let mut client = self.client.clone();
+        let call = client.search_telegram_messages(request);
+        let reply = tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| RemoteError::Unavailable("telegram search timed out".into()))?
+            .map_err(|status| remote_error(&status))?
+            .into_inner();
+        let found: Vec<(i64, i32)> = reply
+            .messages
+            .iter()
+            .map(|found| (found.chat_id, found.message_id))
+            .collect();
+        let messages = self
+            .store
+            .cached_messages_at(key, &found)
+            .await
+            .map_err(|error| RemoteError::Unavailable(error.to_string()))?;
+        // Chats and senders are in the cache too (the host stored them with the hits).
+        Ok(RemoteHits {
+            messages,
+            chats: Vec::new(),
+            users: Vec::new(),
+        })
+    }
+
+    async fn contacts(&self, key: SessionKey) -> Result<Vec<RemoteContact>, RemoteError> {
+        let mut client = self.client.clone();
+        let call = client.list_contacts(chat::ListContactsRequest {
+            session: Self::session(key),
+        });
+        let reply = tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| RemoteError::Unavailable("contact list timed out".into()))?
+            .map_err(|status| remote_error(&status))?
+            .into_inner();
+        Ok(reply
+            .contacts
+            .into_iter()
+            .filter_map(|contact| {
+                let user = contact.user?;
+                let presence = contact.presence.unwrap_or_default();
+                Some(RemoteContact {
+                    user_id: user.id.parse().ok()?,
+                    first_name: user.first_name,
+                    last_name: user.last_name,
+                    username: user.username,
+                    phone: user.phone,
+                    photo_id: user.photo_id,
+                    mutual: contact.mutual,
+                    presence: presence.status,
+                    presence_at: presence.at,
+                })
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_kind_becomes_telegrams_filter_and_text_asks_for_everything() {
+        assert_eq!(telegram_filter(None), None);
+        assert_eq!(telegram_filter(Some(kind::TEXT)), None);
+        assert_eq!(telegram_filter(Some(kind::PHOTO)), Some("photo"));
+        assert_eq!(telegram_filter(Some(kind::LINK)), Some("link"));
+        assert_eq!(telegram_filter(Some(kind::PHOTO | kind::VIDEO)), None);
+    }
+
+    #[test]
+    fn a_flood_wait_keeps_its_seconds() {
+        let status = ErrorCode::TelegramFloodWait.to_grpc_status_with_retry("wait", 42);
+        assert_eq!(
+            remote_error(&status),
+            RemoteError::FloodWait { seconds: 42 }
+        );
+        let status = ErrorCode::TelegramUnavailable.to_grpc_status("away");
+        assert!(matches!(remote_error(&status), RemoteError::Unavailable(_)));
+    }
 }

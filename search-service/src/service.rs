@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::index::{IndexError, IndexedChat, MessageQuery, SearchIndex, kind};
 use crate::normalize;
-use crate::remote::{RemoteError, RemoteHits, RemoteQuery, TelegramSearch};
+use crate::remote::{RemoteContact, RemoteError, RemoteHits, RemoteQuery, TelegramSearch};
 
 /// Hits per page when the caller does not say.
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -45,6 +45,15 @@ pub enum SearchError {
     /// The index or the store cannot be reached now.
     #[error("search unavailable: {0}")]
     Unavailable(String),
+    /// Telegram asked to wait (a call that has no cached answer to fall back on).
+    #[error("telegram asked to wait {seconds} s")]
+    TelegramFloodWait {
+        /// How long.
+        seconds: u32,
+    },
+    /// Telegram (or the account's host) cannot be reached now, and nothing cached answers.
+    #[error("telegram unavailable: {0}")]
+    TelegramUnavailable(String),
     /// A bug or corrupted data.
     #[error("search failure: {0}")]
     Internal(String),
@@ -189,6 +198,41 @@ pub struct ChatHit {
 pub struct ChatPage {
     /// Best matches first.
     pub hits: Vec<ChatHit>,
+    /// The next page, if any.
+    pub next_cursor: Option<String>,
+}
+
+/// A look at one account's contacts.
+#[derive(Debug, Clone, Default)]
+pub struct ContactSearch {
+    /// The TalkApp user.
+    pub user_id: Uuid,
+    /// The linked account.
+    pub session_index: u32,
+    /// Names, username or phone digits; empty: every contact.
+    pub query: String,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Contacts per page.
+    pub limit: Option<u32>,
+}
+
+/// One contact found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactHit {
+    /// The contact, as Telegram lists them, with their presence.
+    pub contact: RemoteContact,
+    /// Typos it took to match (0: every word matched as a prefix, or no query).
+    pub typos: usize,
+    /// Matched words in "first last": UTF-16 offset and length.
+    pub ranges: Vec<(u32, u32)>,
+}
+
+/// A page of contacts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactPage {
+    /// Best matches first; without a query, by name.
+    pub hits: Vec<ContactHit>,
     /// The next page, if any.
     pub next_cursor: Option<String>,
 }
@@ -400,7 +444,8 @@ pub struct SearchCore {
 
 impl SearchCore {
     /// Searches `index`, shows hits from `store`'s cache, and merges Telegram's own hits
-    /// when `telegram` is given (wave 2; none yet in production).
+    /// when `telegram` is given (in production the chat service:
+    /// [`crate::remote::ChatServiceTelegram`]).
     pub fn new(
         index: Arc<dyn SearchIndex>,
         store: Arc<dyn Store>,
@@ -814,6 +859,92 @@ impl SearchCore {
             });
         }
         Ok(ChatPage { hits, next_cursor })
+    }
+}
+
+impl SearchCore {
+    /// The contacts of one account (asked of Telegram through the account's host),
+    /// filtered by `query` as chats are (word prefixes after folding, a typo forgiven in
+    /// names, phone digits), best matches first; every contact, by name, without a query.
+    #[tracing::instrument(skip_all, fields(user_id = %search.user_id, session_index = search.session_index))]
+    pub async fn search_contacts(&self, search: ContactSearch) -> Result<ContactPage, SearchError> {
+        check_query_length(&search.query)?;
+        let limit = page_limit(search.limit)?;
+        let offset = search
+            .cursor
+            .as_deref()
+            .map(chat_cursor)
+            .transpose()?
+            .unwrap_or(0);
+        self.linked_session(search.user_id, search.session_index)
+            .await?;
+        let key = SessionKey {
+            user_id: search.user_id,
+            session_index: search.session_index,
+        };
+        let Some(telegram) = &self.telegram else {
+            return Err(SearchError::TelegramUnavailable(
+                "no chat service to ask for contacts".into(),
+            ));
+        };
+        let contacts = telegram.contacts(key).await.map_err(|error| match error {
+            RemoteError::FloodWait { seconds } => SearchError::TelegramFloodWait { seconds },
+            RemoteError::Unavailable(cause) => SearchError::TelegramUnavailable(cause),
+        })?;
+        let terms = normalize::query_terms(&search.query);
+        // Text that yields no words (only punctuation) finds no one; no text: everyone.
+        if terms.is_empty() && !search.query.trim().is_empty() {
+            return Ok(ContactPage {
+                hits: Vec::new(),
+                next_cursor: None,
+            });
+        }
+        let mut ranked: Vec<(usize, String, RemoteContact)> = contacts
+            .into_iter()
+            .filter_map(|contact| {
+                let typos = if terms.is_empty() {
+                    0
+                } else {
+                    chat_typos(&contact_as_chat(key, &contact), &terms)?
+                };
+                Some((typos, contact.full_name().to_lowercase(), contact))
+            })
+            .collect();
+        ranked.sort_by(
+            |(left_typos, left_name, left), (right_typos, right_name, right)| {
+                left_typos
+                    .cmp(right_typos)
+                    .then(left_name.cmp(right_name))
+                    .then(left.user_id.cmp(&right.user_id))
+            },
+        );
+        let wanted = usize::try_from(limit).unwrap_or(usize::MAX);
+        let next_cursor = (ranked.len() > offset + wanted)
+            .then(|| encode_cursor(&format!("s1:{}", offset + wanted)));
+        let hits = ranked
+            .into_iter()
+            .skip(offset)
+            .take(wanted)
+            .map(|(typos, _, contact)| ContactHit {
+                ranges: normalize::matched_ranges(&contact.full_name(), &terms),
+                contact,
+                typos,
+            })
+            .collect();
+        Ok(ContactPage { hits, next_cursor })
+    }
+}
+
+/// A contact as the chat matcher sees a private chat: their name, username and phone.
+fn contact_as_chat(key: SessionKey, contact: &RemoteContact) -> IndexedChat {
+    IndexedChat {
+        key,
+        chat_id: contact.user_id,
+        kind: "private".into(),
+        title: contact.full_name(),
+        username: contact.username.clone(),
+        phone: contact.phone.clone(),
+        top_date: 0,
     }
 }
 

@@ -68,8 +68,11 @@ impl Backend {
             private_listener().await?,
             telegram,
         )?;
+        // Telegram's own search and the contact list reach this process's chat service.
+        let mut search_config = config.clone();
+        search_config.search.chat_service_url = format!("http://127.0.0.1:{}", chat.port());
         let search = talkapp_search_service::Application::build(
-            config,
+            &search_config,
             Arc::clone(&store),
             bus.clone(),
             private_listener().await?,

@@ -6,8 +6,9 @@ use async_trait::async_trait;
 use talkapp_store::SessionKey;
 use talkapp_telegram::account::Account;
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
+use talkapp_telegram::search::MessageSearch;
 
-use super::{AccountHost, HostError, OlderHistory};
+use super::{AccountHost, ContactRef, HostError, OlderHistory};
 use crate::cache::{ChatCache, FillError};
 use crate::host::SessionHost;
 use crate::media::{ByteRange, Media, MediaDownload};
@@ -98,5 +99,35 @@ impl AccountHost for LocalHost {
     ) -> Result<MediaDownload, HostError> {
         let account = self.account(key)?;
         self.media.download(account, key, media_ref, range).await
+    }
+
+    async fn search_messages(
+        &self,
+        key: SessionKey,
+        search: &MessageSearch,
+    ) -> Result<Vec<(i64, i32)>, HostError> {
+        let page = self.account(key)?.search_messages(search).await?;
+        self.cache.store_found(key, &page).await?;
+        Ok(page
+            .messages
+            .iter()
+            .map(|message| (message.chat_id, message.id))
+            .collect())
+    }
+
+    async fn contacts(&self, key: SessionKey) -> Result<Vec<ContactRef>, HostError> {
+        let contacts = self.account(key)?.contacts().await?;
+        let users: Vec<_> = contacts
+            .iter()
+            .map(|contact| contact.user.clone())
+            .collect();
+        self.cache.store_users(key, &users).await?;
+        Ok(contacts
+            .iter()
+            .map(|contact| ContactRef {
+                user_id: contact.user.id,
+                mutual: contact.mutual,
+            })
+            .collect())
     }
 }

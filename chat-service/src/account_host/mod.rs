@@ -11,7 +11,7 @@
 //! calls with its own [`LocalHost`] only, so a call is passed on at most once.
 //!
 //! # Layout
-//! - [`AccountHost`], [`HostError`], [`OlderHistory`]: the contract.
+//! - [`AccountHost`], [`HostError`], [`OlderHistory`], [`ContactRef`]: the contract.
 //! - [`local`]: [`LocalHost`], the accounts connected here.
 //! - [`remote`]: [`RemoteHost`], a peer replica over gRPC, and the error mapping both ways.
 //! - [`Router`]: which of the two hosts an account now.
@@ -27,6 +27,7 @@ use talkapp_common::ErrorCode;
 use talkapp_store::{SessionKey, StoreError};
 use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
+use talkapp_telegram::search::MessageSearch;
 
 pub use local::LocalHost;
 pub use remote::RemoteHost;
@@ -140,6 +141,15 @@ pub struct OlderHistory {
     pub limit: u32,
 }
 
+/// One of the account's contacts, as its host names it (the user is in the cache).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContactRef {
+    /// The contact's Telegram user id.
+    pub user_id: i64,
+    /// Whether they have the account in their contacts too.
+    pub mutual: bool,
+}
+
 /// What only an account's host can do.
 #[async_trait]
 pub trait AccountHost: Send + Sync {
@@ -172,6 +182,18 @@ pub trait AccountHost: Send + Sync {
         media_ref: &str,
         range: ByteRange,
     ) -> Result<MediaDownload, HostError>;
+
+    /// Telegram's own message search; what it finds is stored in the cache (older
+    /// messages among them) and named, newest first, as (chat id, message id).
+    async fn search_messages(
+        &self,
+        key: SessionKey,
+        search: &MessageSearch,
+    ) -> Result<Vec<(i64, i32)>, HostError>;
+
+    /// The account's contacts, in Telegram's order; their users (names, presence,
+    /// photos) are stored in the cache, where the caller reads them.
+    async fn contacts(&self, key: SessionKey) -> Result<Vec<ContactRef>, HostError>;
 }
 
 /// Finds the host of an account: this replica or the peer that holds its shard.

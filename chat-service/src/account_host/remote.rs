@@ -15,8 +15,9 @@ use talkapp_proto::tonic::transport::{Channel, Endpoint};
 use talkapp_proto::tonic::{self, Code, Status};
 use talkapp_store::SessionKey;
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
+use talkapp_telegram::search::MessageSearch;
 
-use super::{AccountHost, HostError, OlderHistory};
+use super::{AccountHost, ContactRef, HostError, OlderHistory};
 use crate::actions::action_name;
 use crate::media::{ByteRange, MediaDownload};
 use crate::proto_views::file_header_from_proto;
@@ -208,5 +209,59 @@ impl AccountHost for RemoteHost {
             header,
             chunks: Box::pin(chunks),
         })
+    }
+
+    async fn search_messages(
+        &self,
+        key: SessionKey,
+        search: &MessageSearch,
+    ) -> Result<Vec<(i64, i32)>, HostError> {
+        let reply = self
+            .client()
+            .search_telegram_messages(search_request(key, search))
+            .await
+            .map_err(|status| from_status(&status))?;
+        Ok(reply
+            .into_inner()
+            .messages
+            .into_iter()
+            .map(|found| (found.chat_id, found.message_id))
+            .collect())
+    }
+
+    async fn contacts(&self, key: SessionKey) -> Result<Vec<ContactRef>, HostError> {
+        let reply = self
+            .client()
+            .list_contacts(proto::ListContactsRequest {
+                session: Some(session_ref(key)),
+            })
+            .await
+            .map_err(|status| from_status(&status))?;
+        Ok(reply
+            .into_inner()
+            .contacts
+            .into_iter()
+            .map(|contact| ContactRef {
+                user_id: contact.user_id,
+                mutual: contact.mutual,
+            })
+            .collect())
+    }
+}
+
+/// A Telegram search on the wire.
+pub fn search_request(
+    key: SessionKey,
+    search: &MessageSearch,
+) -> proto::SearchTelegramMessagesRequest {
+    proto::SearchTelegramMessagesRequest {
+        session: Some(session_ref(key)),
+        query: search.text.clone(),
+        chat_id: search.chat_id,
+        from_date: search.from_date,
+        to_date: search.to_date,
+        sender_id: search.sender_id,
+        filter: search.filter.map(|filter| filter.name().to_owned()),
+        limit: u32::try_from(search.limit).unwrap_or(0),
     }
 }

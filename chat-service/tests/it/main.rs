@@ -7,3 +7,4 @@ mod accounts;
 mod host;
 mod sends;
 mod support;
+mod telegram_search;

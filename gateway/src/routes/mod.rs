@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod chats;
 pub mod compat;
+pub mod contact_list;
 pub mod docs;
 pub mod health;
 pub mod linking;
@@ -105,7 +106,10 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
             web::resource("/me/search/messages/{user_id}/{session_index}")
                 .get(search::search_messages),
         )
-        .service(web::resource("/me/search/messages/{user_id}").get(search::search_all_messages));
+        .service(web::resource("/me/search/messages/{user_id}").get(search::search_all_messages))
+        .service(
+            web::resource("/me/contacts/{user_id}/{session_index}").get(contact_list::contacts),
+        );
     if builtin_accounts {
         config
             .service(web::resource("/auth/register").post(auth::register::register))

@@ -3,9 +3,10 @@
 //!
 //! `q` is plain text: every word is matched as a word prefix, ignoring case, Uzbek
 //! apostrophe variants and the Latin/Cyrillic script; search syntax in it means nothing.
-//! Hits come from TalkApp's index of each account's cache. Not yet: Telegram's own search
-//! for messages older than the cache (`partial` is for when it cannot be asked) and
-//! `GET /me/contacts`; both arrive with the next wave.
+//! Hits come from TalkApp's index of each account's cache and from Telegram's own search
+//! (`messages.search`, `messages.searchGlobal`), merged without duplicates, so a message
+//! older than the cache is found too; when Telegram asks to wait or cannot be reached the
+//! cached hits come alone with `partial: true`.
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -102,8 +103,8 @@ pub struct MessageHits {
     pub hits: Vec<MessageHitView>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
-    /// True when Telegram's own search could not be asked (it asked to wait): these are
-    /// the cached hits only.
+    /// True when Telegram's own search could not be asked (it asked to wait, or the
+    /// account's connection was not reachable): these are the cached hits only.
     pub partial: bool,
 }
 

@@ -76,6 +76,9 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Operators: who may read every user's audit log and activity and disable users.
     pub operator: OperatorConfig,
+    /// The search service's calls to Telegram's own search (through the chat service).
+    #[serde(default)]
+    pub search: SearchConfig,
 }
 
 /// The audit log (the gateway writes it, in the store).
@@ -95,6 +98,37 @@ pub struct OperatorConfig {
     /// environment: comma-separated.
     #[serde(deserialize_with = "list_or_comma_separated")]
     pub token_sha256: Vec<String>,
+}
+
+/// The search service's reach into Telegram (issue 12, wave 2).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SearchConfig {
+    /// Where search-service reaches the chat service, which passes Telegram searches and
+    /// contact lists to the account's host. The all-in-one binary points it at its own
+    /// chat service.
+    #[serde(default = "default_chat_service_url")]
+    pub chat_service_url: String,
+    /// How long a message search waits for Telegram's own hits before it answers with
+    /// the cached ones, marked partial (milliseconds).
+    #[serde(default = "default_telegram_search_timeout_ms")]
+    pub telegram_timeout_ms: u64,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            chat_service_url: default_chat_service_url(),
+            telegram_timeout_ms: default_telegram_search_timeout_ms(),
+        }
+    }
+}
+
+fn default_chat_service_url() -> String {
+    "http://127.0.0.1:50051".to_owned()
+}
+
+fn default_telegram_search_timeout_ms() -> u64 {
+    3_000
 }
 
 /// Uploaded files (the media service).
@@ -553,6 +587,7 @@ impl Config {
         for (key, url) in [
             ("gateway.chat_service_url", &self.gateway.chat_service_url),
             ("gateway.media_service_url", &self.gateway.media_service_url),
+            ("search.chat_service_url", &self.search.chat_service_url),
             (
                 "gateway.search_service_url",
                 &self.gateway.search_service_url,
@@ -571,6 +606,9 @@ impl Config {
         }
         if self.downloads.max_file_bytes == 0 {
             return invalid("downloads.max_file_bytes", "must be at least 1");
+        }
+        if !(1..=60_000).contains(&self.search.telegram_timeout_ms) {
+            return invalid("search.telegram_timeout_ms", "must be between 1 and 60000");
         }
         if self.downloads.signed_url_ttl_secs == 0 || self.downloads.signed_url_ttl_secs > 86_400 {
             return invalid(

@@ -18,6 +18,7 @@
 //! - [`download`]: what a download names and how a byte range maps onto `upload.getFile`.
 //! - [`send_media`]: sending files: uploads in parallel parts, `messages.sendMedia` and
 //!   albums (`messages.sendMultiMedia`), and what each account uploaded already.
+//! - [`search`]: Telegram's own message search and the contact list.
 //! - [`model`]: chats, messages, users and updates as TalkApp sees them.
 //! - [`convert`]: TL objects to [`model`] (pure functions).
 //! - [`error`]: [`error::TelegramError`], what a failed call means for TalkApp.
@@ -30,5 +31,6 @@ pub mod error;
 pub mod login;
 pub mod model;
 pub mod sealing;
+pub mod search;
 pub mod send_media;
 pub mod session;

@@ -52,4 +52,5 @@ on_every_backend! {
     service::the_index_is_built_from_the_cache_at_start_and_on_demand,
     service::chats_are_found_by_title_username_name_and_phone_with_a_typo,
     service::telegram_hits_are_merged_without_duplicates_and_flood_wait_marks_partial,
+    service::contacts_are_filtered_with_the_search_folding_and_paged,
 }

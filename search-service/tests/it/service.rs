@@ -6,7 +6,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use talkapp_common::ErrorCode;
 use talkapp_proto::search::v1 as proto;
-use talkapp_search_service::remote::{RemoteError, RemoteHits, RemoteQuery, TelegramSearch};
+use talkapp_search_service::remote::{
+    RemoteContact, RemoteError, RemoteHits, RemoteQuery, TelegramSearch,
+};
 use talkapp_store::{CachedMessage, ChatProfile, SessionKey};
 
 use crate::helpers::{SearchApp, TestPlace, eventually, request, text_message};
@@ -543,6 +545,7 @@ pub(crate) async fn chats_are_found_by_title_username_name_and_phone_with_a_typo
 struct ScriptedTelegram {
     answer: Mutex<Result<RemoteHits, RemoteError>>,
     asked: Mutex<Vec<RemoteQuery>>,
+    contacts: Mutex<Result<Vec<RemoteContact>, RemoteError>>,
 }
 
 #[async_trait]
@@ -555,6 +558,10 @@ impl TelegramSearch for ScriptedTelegram {
         self.asked.lock().expect("lock").push(query.clone());
         self.answer.lock().expect("lock").clone()
     }
+
+    async fn contacts(&self, _key: SessionKey) -> Result<Vec<RemoteContact>, RemoteError> {
+        self.contacts.lock().expect("lock").clone()
+    }
 }
 
 pub(crate) async fn telegram_hits_are_merged_without_duplicates_and_flood_wait_marks_partial(
@@ -563,6 +570,7 @@ pub(crate) async fn telegram_hits_are_merged_without_duplicates_and_flood_wait_m
     let telegram = Arc::new(ScriptedTelegram {
         answer: Mutex::new(Ok(RemoteHits::default())),
         asked: Mutex::new(Vec::new()),
+        contacts: Mutex::new(Ok(Vec::new())),
     });
     let app = SearchApp::spawn(&place, Some(telegram.clone() as Arc<dyn TelegramSearch>)).await;
     let key = app.linked_account().await;
@@ -630,6 +638,99 @@ pub(crate) async fn telegram_hits_are_merged_without_duplicates_and_flood_wait_m
             .collect::<Vec<_>>(),
         vec![10],
         "the cached hits are still returned"
+    );
+    app.stop().await;
+}
+
+fn contact(user_id: i64, first_name: &str, last_name: &str, username: &str) -> RemoteContact {
+    RemoteContact {
+        user_id,
+        first_name: first_name.into(),
+        last_name: last_name.into(),
+        username: username.into(),
+        phone: format!("99890{user_id:07}"),
+        photo_id: String::new(),
+        mutual: user_id % 2 == 0,
+        presence: "recently".into(),
+        presence_at: String::new(),
+    }
+}
+
+pub(crate) async fn contacts_are_filtered_with_the_search_folding_and_paged(place: Arc<TestPlace>) {
+    let telegram = Arc::new(ScriptedTelegram {
+        answer: Mutex::new(Ok(RemoteHits::default())),
+        asked: Mutex::new(Vec::new()),
+        contacts: Mutex::new(Ok(vec![
+            contact(4, "Shoxrux", "Oʻrinov", "shoxrux"),
+            contact(2, "Дилноза", "Каримова", ""),
+            contact(3, "Alisher", "G‘aniyev", "alisher_g"),
+        ])),
+    });
+    let app = SearchApp::spawn(&place, Some(telegram.clone() as Arc<dyn TelegramSearch>)).await;
+    let key = app.linked_account().await;
+    let ask = |query: &str, cursor: Option<String>, limit: Option<u32>| {
+        let mut client = app.client.clone();
+        let request = proto::SearchContactsRequest {
+            user_id: key.user_id.to_string(),
+            session_index: key.session_index,
+            query: query.into(),
+            cursor,
+            limit,
+        };
+        async move { client.search_contacts(request).await }
+    };
+    let names = |reply: &proto::SearchContactsResponse| -> Vec<String> {
+        reply
+            .hits
+            .iter()
+            .filter_map(|hit| hit.contact.as_ref()?.user.as_ref())
+            .map(|user| user.first_name.clone())
+            .collect()
+    };
+
+    let all = ask("", None, None).await.expect("all").into_inner();
+    assert_eq!(
+        names(&all),
+        vec!["Alisher", "Shoxrux", "Дилноза"],
+        "by name"
+    );
+    for (query, expected) in [
+        ("dilnoza", vec!["Дилноза"]),
+        ("каримова", vec!["Дилноза"]),
+        ("o'rinov", vec!["Shoxrux"]),
+        ("ganiyev", vec!["Alisher"]),
+        ("alishr", vec!["Alisher"]),
+        ("alisher_g", vec!["Alisher"]),
+        ("0000003", vec!["Alisher"]),
+        ("nobody", vec![]),
+        ("\"((\"", vec![]),
+    ] {
+        let reply = ask(query, None, None).await.expect(query).into_inner();
+        assert_eq!(names(&reply), expected, "{query}");
+    }
+    let first = ask("", None, Some(2)).await.expect("page").into_inner();
+    assert_eq!(names(&first), vec!["Alisher", "Shoxrux"]);
+    let second = ask("", first.next_cursor.clone(), Some(2))
+        .await
+        .expect("next")
+        .into_inner();
+    assert_eq!(names(&second), vec!["Дилноза"]);
+    assert!(second.next_cursor.is_none());
+
+    let refused = ask("", None, Some(101)).await.expect_err("over the limit");
+    assert_eq!(
+        ErrorCode::from_grpc_status(&refused),
+        ErrorCode::ValidationFailed
+    );
+    *telegram.contacts.lock().expect("lock") = Err(RemoteError::FloodWait { seconds: 7 });
+    let waited = ask("", None, None).await.expect_err("flood wait");
+    assert_eq!(
+        ErrorCode::from_grpc_status(&waited),
+        ErrorCode::TelegramFloodWait
+    );
+    assert_eq!(
+        talkapp_common::error_code::retry_after_secs(&waited),
+        Some(7)
     );
     app.stop().await;
 }

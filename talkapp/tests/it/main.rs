@@ -19,5 +19,6 @@ mod search;
 mod send_media;
 mod split_mode;
 mod supabase;
+mod telegram_search;
 mod torextalkweb;
 mod uploads;

@@ -190,17 +190,37 @@ impl Replicas {
         );
     }
 
-    /// Starts the search service (again on its old port when restarted).
+    /// Starts the search service (again on its old port when restarted); Telegram's own
+    /// search and the contact list go to the first chat replica started (any replica
+    /// passes them to the account's host).
     pub(crate) fn start_search(&mut self) {
         let port = self.search_port;
-        self.spawn(
-            "search",
-            "search-service",
-            &[(
+        let mut env = vec![(
+            "TALKAPP_SEARCH_SERVICE__LISTEN".into(),
+            format!("127.0.0.1:{port}"),
+        )];
+        if let Some(chat_port) = self.chat_ports.values().min() {
+            env.push((
+                "TALKAPP_SEARCH__CHAT_SERVICE_URL".into(),
+                format!("http://127.0.0.1:{chat_port}"),
+            ));
+        }
+        self.spawn("search", "search-service", &env);
+    }
+
+    /// Starts the search service asking chat replica `chat` for Telegram's search.
+    pub(crate) fn start_search_towards(&mut self, chat: &str) {
+        let env = [
+            (
                 "TALKAPP_SEARCH_SERVICE__LISTEN".into(),
-                format!("127.0.0.1:{port}"),
-            )],
-        );
+                format!("127.0.0.1:{}", self.search_port),
+            ),
+            (
+                "TALKAPP_SEARCH__CHAT_SERVICE_URL".into(),
+                format!("http://127.0.0.1:{}", self.chat_ports[chat]),
+            ),
+        ];
+        self.spawn("search", "search-service", &env);
     }
 
     /// Starts the gateway in front of replica `chat`.
@@ -773,7 +793,8 @@ async fn shards_shared(database_url: &str, address_of_a: &str) -> HashMap<i16, S
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn media_asked_of_another_replica_is_downloaded_by_the_accounts_host() {
+async fn media_telegram_search_and_contacts_asked_of_another_replica_are_done_by_the_accounts_host()
+{
     crate::helpers::init_test_tracing();
     let database = TestDatabase::create().await;
     let database_url = database.url_via("127.0.0.1:5432");
@@ -863,6 +884,39 @@ async fn media_asked_of_another_replica_is_downloaded_by_the_accounts_host() {
         .await
         .expect("sent");
     crate::helpers::assert_problem(response, 404, "not_found").await;
+
+    // Telegram's own search and the contact list, asked of replica a by the search
+    // process, are done by the host, b (AccountHost over gRPC).
+    replicas.start_search_towards("chat-a");
+    replicas.wait_until_serving().await;
+    let old_date = i32::try_from(chrono::Utc::now().timestamp()).expect("date") - 86_400;
+    sandbox.update_world(|world| {
+        world
+            .send_text_at(
+                bob,
+                Peer::User(alice),
+                "Replikadan eski xabar",
+                None,
+                old_date,
+            )
+            .expect("an old message")
+    });
+    let search = format!("/me/search/messages/{}/{index}?q=replikadan", user.0);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let reply = replicas.get(&search, &user.1).await;
+        if reply["hits"][0]["source"] == "telegram" {
+            assert_eq!(reply["hits"][0]["message"]["text"], "Replikadan eski xabar");
+            assert_eq!(reply["partial"], false);
+            break;
+        }
+        assert!(Instant::now() < deadline, "never found through b: {reply}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let contacts = replicas
+        .get(&format!("/me/contacts/{}/{index}?q=bob", user.0), &user.1)
+        .await;
+    assert_eq!(contacts["contacts"][0]["first_name"], "Bob", "{contacts}");
 
     drop(replicas);
     sandbox.shutdown().await;

@@ -30,8 +30,9 @@ pub(crate) struct SearchQuery {
     pub(crate) text: String,
     pub(crate) from: Option<UserId>,
     pub(crate) filter: SearchFilter,
-    /// 0: no bound.
+    /// Only messages sent after this date, exclusive as Telegram's; 0: no bound.
     pub(crate) min_date: i32,
+    /// Only messages sent before this date, exclusive; 0: no bound.
     pub(crate) max_date: i32,
 }
 
@@ -74,10 +75,12 @@ impl World {
         if message.action.is_some() {
             return false;
         }
-        if query.min_date > 0 && message.date < query.min_date {
+        // Telegram's bounds are exclusive: "date bigger than min_date", "smaller than
+        // max_date" (messages.search, messages.searchGlobal).
+        if query.min_date > 0 && message.date <= query.min_date {
             return false;
         }
-        if query.max_date > 0 && message.date > query.max_date {
+        if query.max_date > 0 && message.date >= query.max_date {
             return false;
         }
         if query.from.is_some() && message.from != query.from {

@@ -319,3 +319,33 @@ async fn contact_search_puts_the_accounts_own_matches_apart_from_public_ones() {
     );
     let _ = DEMO_PHONE;
 }
+
+#[tokio::test]
+async fn date_bounds_are_exclusive_as_telegrams() {
+    let demo = demo().await;
+    let alice = signed_in(&demo.sandbox, demo.alice);
+    let date = 1_700_000_000;
+    demo.sandbox.update_world(|world| {
+        world
+            .send_text_at(demo.bob, Peer::User(demo.alice), "dated edge", None, date)
+            .expect("sent")
+    });
+    let to_bob = dialog_ref(&alice.client, Peer::User(demo.bob)).await;
+    for (min_date, max_date, expected) in [
+        (date - 1, date + 1, 1),
+        (date, 0, 0),
+        (0, date, 0),
+        (date - 1, 0, 1),
+        (0, date + 1, 1),
+    ] {
+        let mut request = search_request(to_bob.into(), "dated edge");
+        request.min_date = min_date;
+        request.max_date = max_date;
+        let (count, _) = texts(
+            within("dates", alice.client.invoke(&request))
+                .await
+                .expect("dates"),
+        );
+        assert_eq!(count, expected, "min {min_date} max {max_date}");
+    }
+}

@@ -395,6 +395,52 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
             .map_err(to_status)?;
         Ok(Response::new(proto::MarkReadResponse {}))
     }
+
+    async fn create_group(
+        &self,
+        request: Request<proto::CreateGroupRequest>,
+    ) -> Result<Response<proto::CreateGroupResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let created = self
+            .service
+            .create_group(
+                key,
+                &request.title,
+                &request.kind,
+                &request.about,
+                &request.members,
+                &request.idempotency_key,
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::CreateGroupResponse {
+            chat: Some(to_proto_chat(created.chat)),
+            missing_members: created
+                .missing_members
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        }))
+    }
+
+    async fn add_member(
+        &self,
+        request: Request<proto::AddMemberRequest>,
+    ) -> Result<Response<proto::AddMemberResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        let user_id = self
+            .service
+            .add_member(key, chat_id, &request.user, &request.idempotency_key)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::AddMemberResponse {
+            chat_id: chat_id.to_string(),
+            user_id: user_id.to_string(),
+        }))
+    }
 }
 
 fn to_proto_step(step: LinkStep) -> proto::LoginStepResponse {
@@ -554,5 +600,46 @@ impl proto::account_host_server::AccountHost for AccountHostGrpcAdapter {
             .await
             .map_err(host_status)?;
         Ok(Response::new(download_stream(download)))
+    }
+
+    async fn create_group(
+        &self,
+        request: Request<proto::HostCreateGroupRequest>,
+    ) -> Result<Response<proto::HostCreateGroupResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        // Checked by the replica that took the request; parsed again from the wire.
+        let new = crate::groups::new_group(
+            &request.title,
+            &request.kind,
+            &request.about,
+            &request.members,
+        )
+        .map_err(|reason| talkapp_common::ErrorCode::ValidationFailed.to_grpc_status(reason))?;
+        let created = self
+            .local
+            .create_group(key, new)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::HostCreateGroupResponse {
+            chat_id: created.chat_id,
+            missing_members: created.missing_members,
+        }))
+    }
+
+    async fn add_member(
+        &self,
+        request: Request<proto::HostAddMemberRequest>,
+    ) -> Result<Response<proto::HostAddMemberResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        let user = crate::groups::parse_member(&request.user)
+            .map_err(|reason| talkapp_common::ErrorCode::ValidationFailed.to_grpc_status(reason))?;
+        let user_id = self
+            .local
+            .add_member(key, request.chat_id, user)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::HostAddMemberResponse { user_id }))
     }
 }

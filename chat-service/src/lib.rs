@@ -38,6 +38,7 @@ pub mod account_host;
 pub mod actions;
 pub mod cache;
 pub mod events;
+pub mod groups;
 pub mod grpc_adapter;
 pub mod host;
 pub mod hosting;

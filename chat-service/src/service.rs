@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use talkapp_common::ErrorCode;
-use talkapp_store::{SendJob, SessionKey, Store, StoreError, TelegramSession};
+use talkapp_store::{
+    ActionClaim, ActionClaimed, SendJob, SessionKey, Store, StoreError, TelegramSession,
+};
 use talkapp_telegram::model::PhotoRef;
 use uuid::Uuid;
 
@@ -18,6 +20,26 @@ use crate::media::{ByteRange, MediaDownload};
 use crate::ownership::Ownership;
 use crate::reads::{ChatDetailsView, ChatPage, HistoryPage, HistoryParams, ReadError, Reads};
 use crate::sends::{MediaSendRequest, SendError, SendRequest, Sends};
+
+/// How long an unfinished idempotent action keeps its key before a retry may take it
+/// over (its process died midway); longer than any call to an account's host.
+const ACTION_CLAIM_STALE_AFTER: Duration = Duration::from_secs(120);
+
+/// A group or channel created, as listed.
+#[derive(Debug, Clone)]
+pub struct CreatedGroupView {
+    /// The chat as the chat list shows it.
+    pub chat: crate::reads::ChatView,
+    /// Telegram user ids whose privacy kept them out.
+    pub missing_members: Vec<i64>,
+}
+
+/// What a finished `create_group` keeps for its retries.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CreateGroupOutcome {
+    chat_id: i64,
+    missing_members: Vec<i64>,
+}
 
 /// How long a session known to exist is not looked up again.
 const SESSION_CHECK_TTL: Duration = Duration::from_secs(10);
@@ -49,6 +71,12 @@ pub enum ChatError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The idempotency key was used before for another request.
+    #[error("the idempotency key was used for another request")]
+    IdempotencyKeyReused,
+    /// The first request with the idempotency key is still being carried out.
+    #[error("the first request with this idempotency key is still running; retry shortly")]
+    ActionInProgress,
 }
 
 impl ChatError {
@@ -69,6 +97,8 @@ impl ChatError {
             Self::Store(error)
             | Self::Read(ReadError::Store(error))
             | Self::Send(SendError::Store(error)) => store_code(error),
+            Self::IdempotencyKeyReused => (ErrorCode::IdempotencyKeyReused, None),
+            Self::ActionInProgress => (ErrorCode::RequestInProgress, Some(1)),
         }
     }
 }
@@ -413,6 +443,150 @@ impl ChatService {
             .host_of(key)?
             .mark_read(key, chat_id, max_id)
             .await?)
+    }
+
+    /// Does `act` once per idempotency key: a retry with the key gets the first result
+    /// (as `act` returned it), another request under the key is refused. Without a key
+    /// `act` just runs. A failed `act` gives the key up, so a retry tries again.
+    async fn once<F, Fut>(
+        &self,
+        key: SessionKey,
+        idempotency_key: Option<&str>,
+        action: &str,
+        request_digest: String,
+        act: F,
+    ) -> Result<String, ChatError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<String, ChatError>>,
+    {
+        let Some(idempotency_key) = idempotency_key else {
+            return act().await;
+        };
+        let claim = ActionClaim {
+            key,
+            idempotency_key: idempotency_key.to_owned(),
+            action: action.to_owned(),
+            request_hash: request_digest,
+            at: chrono::Utc::now(),
+            stale_after: chrono::Duration::from_std(ACTION_CLAIM_STALE_AFTER)
+                .unwrap_or_else(|_| chrono::Duration::seconds(120)),
+        };
+        match self.store.claim_action(&claim).await? {
+            ActionClaimed::Claimed => {}
+            ActionClaimed::Done(result) => return Ok(result),
+            ActionClaimed::InProgress => return Err(ChatError::ActionInProgress),
+            ActionClaimed::Mismatch => return Err(ChatError::IdempotencyKeyReused),
+        }
+        match act().await {
+            Ok(result) => {
+                self.store
+                    .finish_action(key, idempotency_key, &result)
+                    .await?;
+                Ok(result)
+            }
+            Err(error) => {
+                if let Err(release_error) = self.store.release_action(key, idempotency_key).await {
+                    tracing::warn!(%release_error, "idempotency key not released");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Creates a group, supergroup or channel through the account's host; the same
+    /// idempotency key gives the first one again.
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn create_group(
+        &self,
+        key: SessionKey,
+        title: &str,
+        kind: &str,
+        about: &str,
+        members: &[String],
+        idempotency_key: &str,
+    ) -> Result<CreatedGroupView, ChatError> {
+        let new = crate::groups::new_group(title, kind, about, members)
+            .map_err(ChatError::InvalidArgument)?;
+        let idempotency_key =
+            crate::groups::idempotency_key(idempotency_key).map_err(ChatError::InvalidArgument)?;
+        let member_texts: Vec<String> =
+            new.members.iter().map(crate::groups::member_text).collect();
+        let mut parts = vec![new.title.as_str(), kind, new.about.as_str()];
+        parts.extend(member_texts.iter().map(String::as_str));
+        let digest = crate::groups::request_digest(&parts);
+        let outcome = self
+            .once(
+                key,
+                idempotency_key.as_deref(),
+                "create_group",
+                digest,
+                || async {
+                    let created = self.router.host_of(key)?.create_group(key, new).await?;
+                    serde_json::to_string(&CreateGroupOutcome {
+                        chat_id: created.chat_id,
+                        missing_members: created.missing_members,
+                    })
+                    .map_err(|error| ChatError::Store(StoreError::Internal(error.to_string())))
+                },
+            )
+            .await?;
+        let outcome: CreateGroupOutcome = serde_json::from_str(&outcome).map_err(|error| {
+            StoreError::Internal(format!("a kept create_group result: {error}"))
+        })?;
+        let chat = self
+            .reads
+            .chat_view(key, outcome.chat_id)
+            .await?
+            .ok_or(ReadError::ChatNotFound(outcome.chat_id))?;
+        Ok(CreatedGroupView {
+            chat,
+            missing_members: outcome.missing_members,
+        })
+    }
+
+    /// Adds a user (id, username or phone) to a group, supergroup or channel through
+    /// the account's host; returns their id. The same idempotency key gives the first
+    /// result again.
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn add_member(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        user: &str,
+        idempotency_key: &str,
+    ) -> Result<i64, ChatError> {
+        let member = crate::groups::parse_member(user).map_err(ChatError::InvalidArgument)?;
+        let idempotency_key =
+            crate::groups::idempotency_key(idempotency_key).map_err(ChatError::InvalidArgument)?;
+        if chat_id > 0 {
+            return Err(ChatError::InvalidArgument(
+                "members are added to groups, supergroups and channels, not private chats".into(),
+            ));
+        }
+        self.known_chat(key, chat_id).await?;
+        let chat_text = chat_id.to_string();
+        let member_text = crate::groups::member_text(&member);
+        let digest = crate::groups::request_digest(&[&chat_text, &member_text]);
+        let user_id = self
+            .once(
+                key,
+                idempotency_key.as_deref(),
+                "add_member",
+                digest,
+                || async {
+                    let user_id = self
+                        .router
+                        .host_of(key)?
+                        .add_member(key, chat_id, member)
+                        .await?;
+                    Ok::<String, ChatError>(user_id.to_string())
+                },
+            )
+            .await?;
+        user_id
+            .parse()
+            .map_err(|_| ChatError::Store(StoreError::Internal("a kept add_member result".into())))
     }
 
     /// Downloads (part of) a file of the account, through the account's host.

@@ -450,6 +450,22 @@ impl ServiceClients {
             .into_inner())
     }
 
+    /// Creates a group or channel.
+    pub async fn create_group(
+        &self,
+        request: chat::CreateGroupRequest,
+    ) -> Result<chat::CreateGroupResponse, ApiError> {
+        Ok(self.chat.clone().create_group(request).await?.into_inner())
+    }
+
+    /// Adds a member to a group or channel.
+    pub async fn add_member(
+        &self,
+        request: chat::AddMemberRequest,
+    ) -> Result<chat::AddMemberResponse, ApiError> {
+        Ok(self.chat.clone().add_member(request).await?.into_inner())
+    }
+
     /// Marks a chat read.
     pub async fn mark_read(&self, request: chat::MarkReadRequest) -> Result<(), ApiError> {
         self.chat.clone().mark_read(request).await?;

@@ -6,7 +6,8 @@ use utoipa::{Modify, OpenApi};
 use crate::openapi_responses::CommonResponses;
 use crate::problem::{FieldError, Problem};
 use crate::routes::{
-    auth, chats, compat, health, linking, media, push, search, send_media, sessions, uploads, ws,
+    auth, chats, compat, groups, health, linking, media, push, search, send_media, sessions,
+    uploads, ws,
 };
 
 /// The whole REST API.
@@ -41,6 +42,8 @@ use crate::routes::{
         chats::send_message,
         chats::message_status,
         send_media::send_media,
+        groups::create_group,
+        groups::add_member,
         media::download,
         media::signed_url,
         media::by_link,
@@ -97,6 +100,10 @@ use crate::routes::{
         chats::ChatView,
         chats::PresenceView,
         chats::ChatDetailsView,
+        groups::CreateGroup,
+        groups::CreatedGroup,
+        groups::AddMember,
+        groups::MemberAdded,
         chats::MessageView,
         chats::SenderView,
         chats::EntityView,
@@ -147,6 +154,7 @@ use crate::routes::{
         (name = "supabase-auth", description = "Supabase Auth (GoTrue) compatible sign-in for supabase-js (the same accounts and tokens); errors here are GoTrue's JSON, not problem+json"),
         (name = "sessions", description = "Linked Telegram accounts"),
         (name = "chats", description = "Chats, history and sending, per linked account"),
+        (name = "groups", description = "Creating groups and channels, adding members, per linked account"),
         (name = "media", description = "Telegram files (photos, documents, thumbnails, chat photos), by bearer token or signed link, with byte ranges"),
         (name = "realtime", description = "The WebSocket of events, and push notifications"),
         (name = "health", description = "Liveness, readiness, metrics"),

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use talkapp_store::SessionKey;
 use talkapp_telegram::account::Account;
+use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
 
-use super::{AccountHost, HostError, OlderHistory};
+use super::{AccountHost, GroupCreated, HostError, OlderHistory};
 use crate::cache::{ChatCache, FillError};
 use crate::host::SessionHost;
 use crate::media::{ByteRange, Media, MediaDownload};
@@ -98,5 +99,36 @@ impl AccountHost for LocalHost {
     ) -> Result<MediaDownload, HostError> {
         let account = self.account(key)?;
         self.media.download(account, key, media_ref, range).await
+    }
+
+    async fn create_group(
+        &self,
+        key: SessionKey,
+        new: NewGroup,
+    ) -> Result<GroupCreated, HostError> {
+        let account = self.account(key)?;
+        let created = account.create_group(&new).await?;
+        self.cache
+            .refresh_chat(key, &account, created.chat.id, Some(&created.chat))
+            .await?;
+        Ok(GroupCreated {
+            chat_id: created.chat.id,
+            missing_members: created.missing_members,
+        })
+    }
+
+    async fn add_member(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        user: UserRef,
+    ) -> Result<i64, HostError> {
+        let account = self.account(key)?;
+        let user_id = account.add_member(chat_id, &user).await?;
+        // The member count and the service message; the member is added either way.
+        if let Err(error) = self.cache.refresh_chat(key, &account, chat_id, None).await {
+            tracing::info!(%error, chat_id, "chat not refreshed after adding a member");
+        }
+        Ok(user_id)
     }
 }

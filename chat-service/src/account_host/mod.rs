@@ -26,6 +26,7 @@ use async_trait::async_trait;
 use talkapp_common::ErrorCode;
 use talkapp_store::{SessionKey, StoreError};
 use talkapp_telegram::error::TelegramError;
+use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
 
 pub use local::LocalHost;
@@ -108,13 +109,40 @@ pub fn telegram_code(error: &TelegramError) -> (ErrorCode, Option<u64>) {
             (ErrorCode::TelegramFloodWait, Some(u64::from(*seconds)))
         }
         TelegramError::UnknownChat(_) => (ErrorCode::NotFound, None),
-        TelegramError::Refused { code: 403, .. } => (ErrorCode::Forbidden, None),
-        TelegramError::Refused { .. } => (ErrorCode::ValidationFailed, None),
+        TelegramError::Refused { code, name } => refusal_code(*code, name),
         TelegramError::Unavailable(_) | TelegramError::NotConnected => {
             (ErrorCode::TelegramUnavailable, Some(5))
         }
         TelegramError::LoggedOut(_) => (ErrorCode::Forbidden, None),
         TelegramError::Internal(_) => (ErrorCode::Internal, None),
+    }
+}
+
+/// How long to wait after `PEER_FLOOD`: Telegram limits the account for adding or
+/// messaging strangers and does not say for how long; an hour is a cautious first wait.
+const PEER_FLOOD_RETRY_AFTER_SECS: u64 = 3600;
+
+/// The code of a Telegram refusal, by Telegram's error name.
+fn refusal_code(code: i32, name: &str) -> (ErrorCode, Option<u64>) {
+    match name {
+        "USER_PRIVACY_RESTRICTED" | "USER_NOT_MUTUAL_CONTACT" => {
+            (ErrorCode::TelegramPrivacyRestricted, None)
+        }
+        "USER_ALREADY_PARTICIPANT" => (ErrorCode::AlreadyParticipant, None),
+        "CHAT_ADMIN_REQUIRED" | "RIGHT_FORBIDDEN" => (ErrorCode::TelegramAdminRequired, None),
+        "PEER_FLOOD" => (
+            ErrorCode::TelegramFloodWait,
+            Some(PEER_FLOOD_RETRY_AFTER_SECS),
+        ),
+        "CHANNEL_INVALID"
+        | "CHANNEL_PRIVATE"
+        | "CHAT_ID_INVALID"
+        | "PEER_ID_INVALID"
+        | "USER_ID_INVALID"
+        | "USERNAME_NOT_OCCUPIED"
+        | "PHONE_NOT_OCCUPIED" => (ErrorCode::NotFound, None),
+        _ if code == 403 => (ErrorCode::Forbidden, None),
+        _ => (ErrorCode::ValidationFailed, None),
     }
 }
 
@@ -138,6 +166,15 @@ pub struct OlderHistory {
     pub down_to_date: Option<i64>,
     /// At least this many (when no date is given), at most 1,000.
     pub limit: u32,
+}
+
+/// A group or channel its host created (and cached).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupCreated {
+    /// The chat.
+    pub chat_id: i64,
+    /// Telegram user ids their privacy kept out.
+    pub missing_members: Vec<i64>,
 }
 
 /// What only an account's host can do.
@@ -172,6 +209,18 @@ pub trait AccountHost: Send + Sync {
         media_ref: &str,
         range: ByteRange,
     ) -> Result<MediaDownload, HostError>;
+
+    /// Creates a group or channel with members and caches it as listed.
+    async fn create_group(&self, key: SessionKey, new: NewGroup)
+    -> Result<GroupCreated, HostError>;
+
+    /// Adds `user` to the chat and caches the chat anew; returns the user's id.
+    async fn add_member(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        user: UserRef,
+    ) -> Result<i64, HostError>;
 }
 
 /// Finds the host of an account: this replica or the peer that holds its shard.

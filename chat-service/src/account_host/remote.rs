@@ -14,10 +14,12 @@ use talkapp_proto::tonic::codegen::InterceptedService;
 use talkapp_proto::tonic::transport::{Channel, Endpoint};
 use talkapp_proto::tonic::{self, Code, Status};
 use talkapp_store::SessionKey;
+use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
 
-use super::{AccountHost, HostError, OlderHistory};
+use super::{AccountHost, GroupCreated, HostError, OlderHistory};
 use crate::actions::action_name;
+use crate::groups::{kind_name, member_text};
 use crate::media::{ByteRange, MediaDownload};
 use crate::proto_views::file_header_from_proto;
 
@@ -208,5 +210,47 @@ impl AccountHost for RemoteHost {
             header,
             chunks: Box::pin(chunks),
         })
+    }
+
+    async fn create_group(
+        &self,
+        key: SessionKey,
+        new: NewGroup,
+    ) -> Result<GroupCreated, HostError> {
+        let reply = self
+            .client()
+            .create_group(proto::HostCreateGroupRequest {
+                session: Some(session_ref(key)),
+                title: new.title,
+                kind: kind_name(new.kind).to_owned(),
+                about: new.about,
+                members: new.members.iter().map(member_text).collect(),
+            })
+            .await
+            .map_err(|status| from_status(&status))?
+            .into_inner();
+        Ok(GroupCreated {
+            chat_id: reply.chat_id,
+            missing_members: reply.missing_members,
+        })
+    }
+
+    async fn add_member(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        user: UserRef,
+    ) -> Result<i64, HostError> {
+        let reply = self
+            .client()
+            .add_member(proto::HostAddMemberRequest {
+                session: Some(session_ref(key)),
+                chat_id,
+                user: member_text(&user),
+            })
+            .await
+            .map_err(|status| from_status(&status))?
+            .into_inner();
+        Ok(reply.user_id)
     }
 }

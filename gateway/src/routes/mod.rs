@@ -4,6 +4,7 @@ pub mod auth;
 pub mod chats;
 pub mod compat;
 pub mod docs;
+pub mod groups;
 pub mod health;
 pub mod linking;
 pub mod media;
@@ -59,6 +60,13 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         )
         .service(
             web::resource("/me/send_media/{user_id}/{session_index}").post(send_media::send_media),
+        )
+        .service(
+            web::resource("/me/create_group/{user_id}/{session_index}").post(groups::create_group),
+        )
+        .service(
+            web::resource("/me/add_member/{user_id}/{session_index}/{chat_id}")
+                .post(groups::add_member),
         )
         .service(
             web::resource("/me/message_status/{user_id}/{session_index}/{job_id}")

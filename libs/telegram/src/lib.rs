@@ -18,6 +18,8 @@
 //! - [`download`]: what a download names and how a byte range maps onto `upload.getFile`.
 //! - [`send_media`]: sending files: uploads in parallel parts, `messages.sendMedia` and
 //!   albums (`messages.sendMultiMedia`), and what each account uploaded already.
+//! - [`groups`]: creating groups and channels, adding members, naming users by id,
+//!   username or phone.
 //! - [`model`]: chats, messages, users and updates as TalkApp sees them.
 //! - [`convert`]: TL objects to [`model`] (pure functions).
 //! - [`error`]: [`error::TelegramError`], what a failed call means for TalkApp.
@@ -27,6 +29,7 @@ pub mod convert;
 pub mod download;
 pub mod endpoint;
 pub mod error;
+pub mod groups;
 pub mod login;
 pub mod model;
 pub mod sealing;

@@ -6,6 +6,7 @@ mod chats;
 mod errors;
 mod external_tokens;
 mod faults;
+mod groups;
 mod hardening;
 mod helpers;
 mod linking;

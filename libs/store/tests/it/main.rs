@@ -101,6 +101,8 @@ conformance_tests! {
         accounts_with_waiting_jobs_are_found_by_shard_and_age_until_done,
         event_ids_only_grow_and_are_never_given_twice,
         push_subscriptions_are_kept_per_user_and_endpoint,
+        an_action_key_gives_retries_the_first_result_and_refuses_other_requests,
+        concurrent_claims_of_one_action_key_let_one_caller_act,
     ],
     reopening: [
         opening_the_same_database_again_keeps_the_schema_and_the_data,

@@ -424,6 +424,35 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
         }))
     }
 
+    async fn edit_message(
+        &self,
+        request: Request<proto::EditMessageRequest>,
+    ) -> Result<Response<proto::Message>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        let edited = self
+            .service
+            .edit_message(key, chat_id, request.message_id, &request.text)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(to_proto_message(edited)))
+    }
+
+    async fn delete_messages(
+        &self,
+        request: Request<proto::DeleteMessagesRequest>,
+    ) -> Result<Response<proto::DeleteMessagesResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        self.service
+            .delete_messages(key, chat_id, &request.message_ids, request.for_everyone)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::DeleteMessagesResponse {}))
+    }
+
     async fn add_member(
         &self,
         request: Request<proto::AddMemberRequest>,
@@ -625,6 +654,32 @@ impl proto::account_host_server::AccountHost for AccountHostGrpcAdapter {
             chat_id: created.chat_id,
             missing_members: created.missing_members,
         }))
+    }
+
+    async fn edit_message(
+        &self,
+        request: Request<proto::HostEditMessageRequest>,
+    ) -> Result<Response<proto::HostEditMessageResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        self.local
+            .edit_message(key, request.chat_id, request.message_id, request.text)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::HostEditMessageResponse {}))
+    }
+
+    async fn delete_messages(
+        &self,
+        request: Request<proto::HostDeleteMessagesRequest>,
+    ) -> Result<Response<proto::HostDeleteMessagesResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        self.local
+            .delete_messages(key, request.chat_id, request.message_ids, request.revoke)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::HostDeleteMessagesResponse {}))
     }
 
     async fn add_member(

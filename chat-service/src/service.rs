@@ -41,6 +41,9 @@ struct CreateGroupOutcome {
     missing_members: Vec<i64>,
 }
 
+/// Telegram's most messages deleted by one call.
+pub const MAX_DELETED_AT_ONCE: usize = 100;
+
 /// How long a session known to exist is not looked up again.
 const SESSION_CHECK_TTL: Duration = Duration::from_secs(10);
 
@@ -587,6 +590,71 @@ impl ChatService {
         user_id
             .parse()
             .map_err(|_| ChatError::Store(StoreError::Internal("a kept add_member result".into())))
+    }
+
+    /// Replaces the text of a message the account sent, through the account's host;
+    /// returns the message as edited.
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn edit_message(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_id: i32,
+        text: &str,
+    ) -> Result<crate::reads::MessageView, ChatError> {
+        if message_id < 1 {
+            return Err(ChatError::InvalidArgument(
+                "message_id must be a message id (1 or more)".into(),
+            ));
+        }
+        if text.trim().is_empty()
+            || text.chars().count() > crate::sends::MAX_TEXT_CHARS
+            || text.chars().any(crate::sends::forbidden_in_text)
+        {
+            return Err(ChatError::InvalidArgument(format!(
+                "text must be 1 to {} characters without control characters",
+                crate::sends::MAX_TEXT_CHARS
+            )));
+        }
+        self.known_chat(key, chat_id).await?;
+        self.router
+            .host_of(key)?
+            .edit_message(key, chat_id, message_id, text.to_owned())
+            .await?;
+        let edited = self
+            .store
+            .cached_messages_by_id(key, chat_id, &[message_id])
+            .await?
+            .first()
+            .map(crate::cache::message_from_record)
+            .ok_or_else(|| StoreError::Internal("an edited message is not cached".into()))?;
+        Ok(self.reads.message_view(key, edited).await?)
+    }
+
+    /// Deletes messages of a chat, for the account only or for everyone, through the
+    /// account's host.
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn delete_messages(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_ids: &[i32],
+        for_everyone: bool,
+    ) -> Result<(), ChatError> {
+        if message_ids.is_empty()
+            || message_ids.len() > MAX_DELETED_AT_ONCE
+            || message_ids.iter().any(|id| *id < 1)
+        {
+            return Err(ChatError::InvalidArgument(format!(
+                "message_ids must be 1 to {MAX_DELETED_AT_ONCE} message ids (1 or more)"
+            )));
+        }
+        self.known_chat(key, chat_id).await?;
+        Ok(self
+            .router
+            .host_of(key)?
+            .delete_messages(key, chat_id, message_ids.to_vec(), for_everyone)
+            .await?)
     }
 
     /// Downloads (part of) a file of the account, through the account's host.

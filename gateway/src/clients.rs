@@ -450,6 +450,23 @@ impl ServiceClients {
             .into_inner())
     }
 
+    /// Edits a message's text.
+    pub async fn edit_message(
+        &self,
+        request: chat::EditMessageRequest,
+    ) -> Result<chat::Message, ApiError> {
+        Ok(self.chat.clone().edit_message(request).await?.into_inner())
+    }
+
+    /// Deletes messages.
+    pub async fn delete_messages(
+        &self,
+        request: chat::DeleteMessagesRequest,
+    ) -> Result<(), ApiError> {
+        self.chat.clone().delete_messages(request).await?;
+        Ok(())
+    }
+
     /// Creates a group or channel.
     pub async fn create_group(
         &self,

@@ -6,8 +6,8 @@ use utoipa::{Modify, OpenApi};
 use crate::openapi_responses::CommonResponses;
 use crate::problem::{FieldError, Problem};
 use crate::routes::{
-    auth, chats, compat, groups, health, linking, media, push, search, send_media, sessions,
-    uploads, ws,
+    auth, chats, compat, groups, health, linking, media, message_actions, push, search, send_media,
+    sessions, uploads, ws,
 };
 
 /// The whole REST API.
@@ -42,6 +42,9 @@ use crate::routes::{
         chats::send_message,
         chats::message_status,
         send_media::send_media,
+        message_actions::edit_message,
+        message_actions::delete_messages,
+        message_actions::mark_read,
         groups::create_group,
         groups::add_member,
         media::download,
@@ -100,6 +103,9 @@ use crate::routes::{
         chats::ChatView,
         chats::PresenceView,
         chats::ChatDetailsView,
+        message_actions::EditMessage,
+        message_actions::DeleteMessages,
+        message_actions::MarkRead,
         groups::CreateGroup,
         groups::CreatedGroup,
         groups::AddMember,

@@ -6,11 +6,11 @@ use async_trait::async_trait;
 use talkapp_store::SessionKey;
 use talkapp_telegram::account::Account;
 use talkapp_telegram::groups::{NewGroup, UserRef};
-use talkapp_telegram::model::{ChatAction, ChatFullInfo};
+use talkapp_telegram::model::{ChatAction, ChatFullInfo, TelegramUpdate};
 
 use super::{AccountHost, GroupCreated, HostError, OlderHistory};
 use crate::cache::{ChatCache, FillError};
-use crate::host::SessionHost;
+use crate::host::{HostedUpdate, SessionHost};
 use crate::media::{ByteRange, Media, MediaDownload};
 
 /// Most messages one fetch of older history stores when no date is given.
@@ -115,6 +115,58 @@ impl AccountHost for LocalHost {
             chat_id: created.chat.id,
             missing_members: created.missing_members,
         })
+    }
+
+    async fn edit_message(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_id: i32,
+        text: String,
+    ) -> Result<(), HostError> {
+        let account = self.account(key)?;
+        let message = account.edit_text(chat_id, message_id, &text).await?;
+        // The account's update stream brings the edit too (and its event); the cache is
+        // written now so the caller reads the edited message.
+        self.cache
+            .apply(&HostedUpdate {
+                key,
+                update: TelegramUpdate::MessageEdited { message },
+                users: Vec::new(),
+                chats: Vec::new(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_messages(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_ids: Vec<i32>,
+        revoke: bool,
+    ) -> Result<(), HostError> {
+        let account = self.account(key)?;
+        let in_channel = account
+            .delete_messages(chat_id, &message_ids, revoke)
+            .await?;
+        let deleted = HostedUpdate {
+            key,
+            update: TelegramUpdate::MessagesDeleted {
+                chat_id: Some(chat_id),
+                message_ids,
+            },
+            users: Vec::new(),
+            chats: Vec::new(),
+        };
+        if in_channel {
+            // Telegram's answer names the messages: the update stream brings the event.
+            self.cache.apply(&deleted).await?;
+        } else {
+            // It does not for private chats and basic groups: the event is made here.
+            self.connections.apply_own_update(deleted).await?;
+        }
+        Ok(())
     }
 
     async fn add_member(

@@ -214,6 +214,26 @@ pub trait AccountHost: Send + Sync {
     async fn create_group(&self, key: SessionKey, new: NewGroup)
     -> Result<GroupCreated, HostError>;
 
+    /// Replaces a sent message's text; the cache has the edited message when this
+    /// returns.
+    async fn edit_message(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_id: i32,
+        text: String,
+    ) -> Result<(), HostError>;
+
+    /// Deletes messages (for everyone when `revoke`; always in supergroups and
+    /// channels); the cache and the account's event stream follow.
+    async fn delete_messages(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_ids: Vec<i32>,
+        revoke: bool,
+    ) -> Result<(), HostError>;
+
     /// Adds `user` to the chat and caches the chat anew; returns the user's id.
     async fn add_member(
         &self,

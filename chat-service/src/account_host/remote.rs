@@ -235,6 +235,44 @@ impl AccountHost for RemoteHost {
         })
     }
 
+    async fn edit_message(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_id: i32,
+        text: String,
+    ) -> Result<(), HostError> {
+        self.client()
+            .edit_message(proto::HostEditMessageRequest {
+                session: Some(session_ref(key)),
+                chat_id,
+                message_id,
+                text,
+            })
+            .await
+            .map_err(|status| from_status(&status))?;
+        Ok(())
+    }
+
+    async fn delete_messages(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_ids: Vec<i32>,
+        revoke: bool,
+    ) -> Result<(), HostError> {
+        self.client()
+            .delete_messages(proto::HostDeleteMessagesRequest {
+                session: Some(session_ref(key)),
+                chat_id,
+                message_ids,
+                revoke,
+            })
+            .await
+            .map_err(|status| from_status(&status))?;
+        Ok(())
+    }
+
     async fn add_member(
         &self,
         key: SessionKey,

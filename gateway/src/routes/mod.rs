@@ -8,6 +8,7 @@ pub mod groups;
 pub mod health;
 pub mod linking;
 pub mod media;
+pub mod message_actions;
 pub mod push;
 pub mod search;
 pub mod send_media;
@@ -60,6 +61,18 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         )
         .service(
             web::resource("/me/send_media/{user_id}/{session_index}").post(send_media::send_media),
+        )
+        .service(
+            web::resource("/me/edit_message/{user_id}/{session_index}")
+                .post(message_actions::edit_message),
+        )
+        .service(
+            web::resource("/me/delete_messages/{user_id}/{session_index}")
+                .post(message_actions::delete_messages),
+        )
+        .service(
+            web::resource("/me/mark_read/{user_id}/{session_index}/{chat_id}")
+                .post(message_actions::mark_read),
         )
         .service(
             web::resource("/me/create_group/{user_id}/{session_index}").post(groups::create_group),

@@ -20,6 +20,7 @@
 //!   albums (`messages.sendMultiMedia`), and what each account uploaded already.
 //! - [`groups`]: creating groups and channels, adding members, naming users by id,
 //!   username or phone.
+//! - [`message_actions`]: editing and deleting sent messages.
 //! - [`model`]: chats, messages, users and updates as TalkApp sees them.
 //! - [`convert`]: TL objects to [`model`] (pure functions).
 //! - [`error`]: [`error::TelegramError`], what a failed call means for TalkApp.
@@ -31,6 +32,7 @@ pub mod endpoint;
 pub mod error;
 pub mod groups;
 pub mod login;
+pub mod message_actions;
 pub mod model;
 pub mod sealing;
 pub mod send_media;

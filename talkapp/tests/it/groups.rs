@@ -400,7 +400,8 @@ async fn bad_input_is_refused_before_telegram_and_another_users_ids_are_forbidde
 
 /// Split mode: the gateway calls replica a, the account lives on replica b (PostgreSQL,
 /// RabbitMQ, one process each): the group is made by b's connection, the idempotency
-/// key is kept in PostgreSQL, and Telegram's refusals come back through a unchanged.
+/// key is kept in PostgreSQL, Telegram's refusals come back through a unchanged, and
+/// edits and deletions take the same way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_split_mode_group_actions_go_to_the_accounts_host_and_their_keys_to_postgres() {
     use crate::replicas::{Replicas, sandbox_with_admin, shard_of, shards_shared};
@@ -477,6 +478,55 @@ async fn in_split_mode_group_actions_go_to_the_accounts_host_and_their_keys_to_p
         .expect("sent");
     assert_eq!(added.status(), 200);
     assert!(sandbox.world(|world| world.members(peer_of(chat_id)).contains(&carol)));
+
+    // Editing and deleting go the same way: one of Alice's demo messages to Bob.
+    let history = replicas
+        .get(
+            &format!("/me/chat/messages/{}/{index}/{bob}?limit=100", user.0),
+            &user.1,
+        )
+        .await;
+    let mine = history["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|message| {
+            message["outgoing"] == true
+                && message["service"].is_null()
+                && message["media"].is_null()
+        })
+        .and_then(|message| message["id"].as_i64())
+        .expect("a text Alice sent");
+    let edited = keyed(
+        format!("/me/edit_message/{}/{index}", user.0),
+        "unused",
+        json!({"chat_id": bob, "message_id": mine, "text": "edited in split mode"}),
+    )
+    .await
+    .expect("sent");
+    assert_eq!(edited.status(), 200);
+    let edited: Value = edited.json().await.expect("json");
+    assert_eq!(edited["text"], "edited in split mode");
+    let alice = sandbox.world(|world| world.user_by_phone("9996620001").expect("alice"));
+    assert_eq!(
+        sandbox.world(|world| world
+            .message_text(alice, Peer::User(bob), i32::try_from(mine).expect("i32"))
+            .map(str::to_owned)),
+        Some("edited in split mode".to_owned())
+    );
+    let deleted = keyed(
+        format!("/me/delete_messages/{}/{index}", user.0),
+        "unused",
+        json!({"chat_id": bob, "message_ids": [mine], "for_everyone": true}),
+    )
+    .await
+    .expect("sent");
+    assert_eq!(deleted.status(), 204);
+    assert!(
+        !sandbox
+            .world(|world| world.message_ids(alice, Peer::User(bob)))
+            .contains(&i32::try_from(mine).expect("i32"))
+    );
 
     drop(replicas);
     sandbox.shutdown().await;

@@ -11,6 +11,7 @@ mod hardening;
 mod helpers;
 mod linking;
 mod media;
+mod message_actions;
 mod observability;
 mod realtime;
 mod replicas;

@@ -453,6 +453,31 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
         Ok(Response::new(proto::DeleteMessagesResponse {}))
     }
 
+    async fn forward_messages(
+        &self,
+        request: Request<proto::ForwardMessagesRequest>,
+    ) -> Result<Response<proto::ForwardMessagesResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let from_chat_id = parse_chat_id(&request.from_chat_id).map_err(to_status)?;
+        let to_chat_id = parse_chat_id(&request.to_chat_id).map_err(to_status)?;
+        let copies = self
+            .service
+            .forward_messages(
+                key,
+                from_chat_id,
+                &request.message_ids,
+                to_chat_id,
+                request.silent,
+                &request.idempotency_key,
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::ForwardMessagesResponse {
+            messages: copies.into_iter().map(to_proto_message).collect(),
+        }))
+    }
+
     async fn add_member(
         &self,
         request: Request<proto::AddMemberRequest>,
@@ -680,6 +705,31 @@ impl proto::account_host_server::AccountHost for AccountHostGrpcAdapter {
             .await
             .map_err(host_status)?;
         Ok(Response::new(proto::HostDeleteMessagesResponse {}))
+    }
+
+    async fn forward_messages(
+        &self,
+        request: Request<proto::HostForwardMessagesRequest>,
+    ) -> Result<Response<proto::HostForwardMessagesResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        let message_ids = self
+            .local
+            .forward_messages(
+                key,
+                crate::account_host::ForwardRequest {
+                    from_chat_id: request.from_chat_id,
+                    message_ids: request.message_ids,
+                    to_chat_id: request.to_chat_id,
+                    random_ids: request.random_ids,
+                    silent: request.silent,
+                },
+            )
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::HostForwardMessagesResponse {
+            message_ids,
+        }))
     }
 
     async fn add_member(

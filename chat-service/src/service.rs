@@ -657,6 +657,93 @@ impl ChatService {
             .await?)
     }
 
+    /// Forwards messages to another chat the account knows, through the account's host;
+    /// returns the copies. The same idempotency key gives the first copies (and the same
+    /// `random_id`s, so Telegram makes none again even when the key was taken over).
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn forward_messages(
+        &self,
+        key: SessionKey,
+        from_chat_id: i64,
+        message_ids: &[i32],
+        to_chat_id: i64,
+        silent: bool,
+        idempotency_key: &str,
+    ) -> Result<Vec<crate::reads::MessageView>, ChatError> {
+        if message_ids.is_empty()
+            || message_ids.len() > MAX_DELETED_AT_ONCE
+            || message_ids.iter().any(|id| *id < 1)
+        {
+            return Err(ChatError::InvalidArgument(format!(
+                "message_ids must be 1 to {MAX_DELETED_AT_ONCE} message ids (1 or more)"
+            )));
+        }
+        let idempotency_key =
+            crate::groups::idempotency_key(idempotency_key).map_err(ChatError::InvalidArgument)?;
+        self.known_chat(key, from_chat_id).await?;
+        self.known_chat(key, to_chat_id).await?;
+        let ids_text: Vec<String> = message_ids.iter().map(ToString::to_string).collect();
+        let mut parts = vec![from_chat_id.to_string(), to_chat_id.to_string()];
+        parts.extend(ids_text);
+        let part_refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let digest = crate::groups::request_digest(&part_refs);
+        let random_base = match &idempotency_key {
+            Some(idempotency_key) => {
+                let seed = crate::groups::request_digest(&[
+                    &key.user_id.to_string(),
+                    &key.session_index.to_string(),
+                    idempotency_key,
+                ]);
+                i64::from_str_radix(&seed[..15], 16).unwrap_or(1)
+            }
+            None => {
+                i64::from_le_bytes(Uuid::new_v4().as_bytes()[..8].try_into().unwrap_or([1; 8])) >> 8
+            }
+        };
+        let forward = crate::account_host::ForwardRequest {
+            from_chat_id,
+            message_ids: message_ids.to_vec(),
+            to_chat_id,
+            random_ids: (0..message_ids.len())
+                .map(|index| random_base.wrapping_add(i64::try_from(index).unwrap_or(0)))
+                .collect(),
+            silent,
+        };
+        let copies = self
+            .once(
+                key,
+                idempotency_key.as_deref(),
+                "forward_messages",
+                digest,
+                || async {
+                    let copies = self
+                        .router
+                        .host_of(key)?
+                        .forward_messages(key, forward)
+                        .await?;
+                    serde_json::to_string(&copies)
+                        .map_err(|error| ChatError::Store(StoreError::Internal(error.to_string())))
+                },
+            )
+            .await?;
+        let copies: Vec<i32> = serde_json::from_str(&copies).map_err(|error| {
+            StoreError::Internal(format!("a kept forward_messages result: {error}"))
+        })?;
+        let mut messages: Vec<_> = self
+            .store
+            .cached_messages_by_id(key, to_chat_id, &copies)
+            .await?
+            .iter()
+            .map(crate::cache::message_from_record)
+            .collect();
+        messages.sort_by_key(|message| message.id);
+        let mut views = Vec::with_capacity(messages.len());
+        for message in messages {
+            views.push(self.reads.message_view(key, message).await?);
+        }
+        Ok(views)
+    }
+
     /// Downloads (part of) a file of the account, through the account's host.
     pub async fn download_media(
         &self,

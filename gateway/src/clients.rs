@@ -467,6 +467,19 @@ impl ServiceClients {
         Ok(())
     }
 
+    /// Forwards messages.
+    pub async fn forward_messages(
+        &self,
+        request: chat::ForwardMessagesRequest,
+    ) -> Result<chat::ForwardMessagesResponse, ApiError> {
+        Ok(self
+            .chat
+            .clone()
+            .forward_messages(request)
+            .await?
+            .into_inner())
+    }
+
     /// Creates a group or channel.
     pub async fn create_group(
         &self,

@@ -8,7 +8,7 @@ use talkapp_telegram::account::Account;
 use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo, TelegramUpdate};
 
-use super::{AccountHost, GroupCreated, HostError, OlderHistory};
+use super::{AccountHost, ForwardRequest, GroupCreated, HostError, OlderHistory};
 use crate::cache::{ChatCache, FillError};
 use crate::host::{HostedUpdate, SessionHost};
 use crate::media::{ByteRange, Media, MediaDownload};
@@ -167,6 +167,37 @@ impl AccountHost for LocalHost {
             self.connections.apply_own_update(deleted).await?;
         }
         Ok(())
+    }
+
+    async fn forward_messages(
+        &self,
+        key: SessionKey,
+        forward: ForwardRequest,
+    ) -> Result<Vec<i32>, HostError> {
+        let account = self.account(key)?;
+        let copies = account
+            .forward_messages(
+                forward.from_chat_id,
+                &forward.message_ids,
+                forward.to_chat_id,
+                &forward.random_ids,
+                forward.silent,
+            )
+            .await?;
+        let ids = copies.iter().map(|message| message.id).collect();
+        // The update stream brings them too (with `message.new`); cached now so the
+        // caller reads them.
+        for message in copies {
+            self.cache
+                .apply(&HostedUpdate {
+                    key,
+                    update: TelegramUpdate::NewMessage { message },
+                    users: Vec::new(),
+                    chats: Vec::new(),
+                })
+                .await?;
+        }
+        Ok(ids)
     }
 
     async fn add_member(

@@ -177,6 +177,21 @@ pub struct GroupCreated {
     pub missing_members: Vec<i64>,
 }
 
+/// Messages to forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardRequest {
+    /// Where they are.
+    pub from_chat_id: i64,
+    /// Which.
+    pub message_ids: Vec<i32>,
+    /// Where they go.
+    pub to_chat_id: i64,
+    /// One per message: the same ids again make no second copies.
+    pub random_ids: Vec<i64>,
+    /// Without notification.
+    pub silent: bool,
+}
+
 /// What only an account's host can do.
 #[async_trait]
 pub trait AccountHost: Send + Sync {
@@ -233,6 +248,13 @@ pub trait AccountHost: Send + Sync {
         message_ids: Vec<i32>,
         revoke: bool,
     ) -> Result<(), HostError>;
+
+    /// Forwards messages; the copies are cached when this returns. Returns their ids.
+    async fn forward_messages(
+        &self,
+        key: SessionKey,
+        forward: ForwardRequest,
+    ) -> Result<Vec<i32>, HostError>;
 
     /// Adds `user` to the chat and caches the chat anew; returns the user's id.
     async fn add_member(

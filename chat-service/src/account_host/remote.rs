@@ -17,7 +17,7 @@ use talkapp_store::SessionKey;
 use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
 
-use super::{AccountHost, GroupCreated, HostError, OlderHistory};
+use super::{AccountHost, ForwardRequest, GroupCreated, HostError, OlderHistory};
 use crate::actions::action_name;
 use crate::groups::{kind_name, member_text};
 use crate::media::{ByteRange, MediaDownload};
@@ -271,6 +271,27 @@ impl AccountHost for RemoteHost {
             .await
             .map_err(|status| from_status(&status))?;
         Ok(())
+    }
+
+    async fn forward_messages(
+        &self,
+        key: SessionKey,
+        forward: ForwardRequest,
+    ) -> Result<Vec<i32>, HostError> {
+        let reply = self
+            .client()
+            .forward_messages(proto::HostForwardMessagesRequest {
+                session: Some(session_ref(key)),
+                from_chat_id: forward.from_chat_id,
+                message_ids: forward.message_ids,
+                to_chat_id: forward.to_chat_id,
+                random_ids: forward.random_ids,
+                silent: forward.silent,
+            })
+            .await
+            .map_err(|status| from_status(&status))?
+            .into_inner();
+        Ok(reply.message_ids)
     }
 
     async fn add_member(

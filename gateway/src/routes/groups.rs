@@ -85,7 +85,10 @@ fn member_text(field: &str, value: &serde_json::Value) -> Result<String, ApiErro
 
 /// The idempotency key of a request: the header or `client_request_id` (the same one
 /// when both are given).
-fn idempotency_key(request: &HttpRequest, body_key: Option<String>) -> Result<String, ApiError> {
+pub(crate) fn idempotency_key(
+    request: &HttpRequest,
+    body_key: Option<String>,
+) -> Result<String, ApiError> {
     let header = match request.headers().get(IDEMPOTENCY_KEY_HEADER) {
         Some(value) => Some(
             value

@@ -1,10 +1,11 @@
 //! Changing messages of one linked account (`{session_index}`) of the path's user:
-//! editing a text, deleting (for the account or for everyone), marking a chat read.
+//! editing a text, deleting (for the account or for everyone), forwarding, marking a
+//! chat read.
 //! The changes reach the account's WebSocket clients as `message.edited`,
 //! `message.deleted` and `chat.updated` events.
 
-use actix_web::{HttpResponse, web};
-use serde::Deserialize;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
 use talkapp_proto::chat::v1 as chat;
 use utoipa::ToSchema;
 
@@ -44,6 +45,33 @@ pub struct DeleteMessages {
     /// only. In supergroups and channels a deletion is always for everyone.
     #[serde(default)]
     pub for_everyone: bool,
+}
+
+/// Messages to forward.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardMessages {
+    /// Where they are (a string or a number).
+    #[schema(value_type = String)]
+    pub from_chat_id: serde_json::Value,
+    /// 1 to 100 message ids.
+    #[schema(max_items = 100, min_items = 1)]
+    pub message_ids: Vec<i32>,
+    /// Where they go (a chat of the account's).
+    #[schema(value_type = String)]
+    pub to_chat_id: serde_json::Value,
+    /// Without notification.
+    #[serde(default)]
+    pub silent: bool,
+    /// Idempotency key, when the `Idempotency-Key` header is not used.
+    pub client_request_id: Option<String>,
+}
+
+/// The forwarded copies.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Forwarded {
+    /// In the target chat, oldest first.
+    pub messages: Vec<MessageView>,
 }
 
 /// How far to mark a chat read.
@@ -134,6 +162,59 @@ pub async fn delete_messages(
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Forwards messages to another chat; 200 with the copies. The same `Idempotency-Key`
+/// (or `client_request_id`) answers the first copies (Telegram makes none again).
+/// Clients get `message.new`.
+#[utoipa::path(post, path = "/me/forward_messages/{user_id}/{session_index}", tag = "chats", request_body = ForwardMessages,
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
+        ("session_index" = u32, Path, description = "Which linked account"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Forwarded),
+        (status = 403, description = "`forbidden`: another user's path, or Telegram refuses (CHAT_WRITE_FORBIDDEN, CHAT_FORWARDS_RESTRICTED)", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`request_in_progress`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`; `idempotency_key_reused`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
+pub async fn forward_messages(
+    http: HttpRequest,
+    request: OwnedJson<ForwardMessages>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, u32)>,
+) -> Result<HttpResponse, ApiError> {
+    let OwnedJson { owner, body } = request;
+    let from_chat_id = chat_id_text(&body.from_chat_id)?;
+    let to_chat_id = chat_id_text(&body.to_chat_id)?;
+    if body.message_ids.is_empty() || body.message_ids.len() > MAX_DELETED {
+        return Err(field_error("message_ids", "1 to 100 message ids"));
+    }
+    let idempotency_key = crate::routes::groups::idempotency_key(&http, body.client_request_id)?;
+    let forwarded = state
+        .services
+        .forward_messages(chat::ForwardMessagesRequest {
+            session: Some(session_ref(&owner, path.1)?),
+            from_chat_id,
+            message_ids: body.message_ids,
+            to_chat_id,
+            silent: body.silent,
+            idempotency_key,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Forwarded {
+        messages: forwarded
+            .messages
+            .into_iter()
+            .map(MessageView::from)
+            .collect(),
+    }))
 }
 
 /// Marks a chat read up to a message (or all of it); 204. The sender sees it as read,

@@ -71,6 +71,10 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
                 .post(message_actions::delete_messages),
         )
         .service(
+            web::resource("/me/forward_messages/{user_id}/{session_index}")
+                .post(message_actions::forward_messages),
+        )
+        .service(
             web::resource("/me/mark_read/{user_id}/{session_index}/{chat_id}")
                 .post(message_actions::mark_read),
         )

@@ -1,7 +1,9 @@
-//! Changing sent messages: editing a text (`messages.editMessage`) and deleting
-//! (`messages.deleteMessages` for me or for everyone, `channels.deleteMessages`).
+//! Changing and passing on messages: editing a text (`messages.editMessage`), deleting
+//! (`messages.deleteMessages` for me or for everyone, `channels.deleteMessages`) and
+//! forwarding (`messages.forwardMessages`, de-duplicated by Telegram through each
+//! copy's `random_id`).
 //!
-//! Not yet: forwarding, pinning, editing media or formatting entities.
+//! Not yet: pinning, editing media or formatting entities.
 
 use grammers_client::tl;
 
@@ -26,7 +28,66 @@ fn message_in(updates: &tl::enums::Updates, message_id: i32) -> Option<Message> 
     .filter(|message| message.id == message_id)
 }
 
+/// The messages an `Updates` answer adds to `chat_id`, in the order given.
+fn new_messages_in(updates: &tl::enums::Updates, chat_id: ChatId) -> Vec<Message> {
+    let all: &[tl::enums::Update] = match updates {
+        tl::enums::Updates::Updates(all) => &all.updates,
+        tl::enums::Updates::Combined(all) => &all.updates,
+        _ => &[],
+    };
+    all.iter()
+        .filter_map(|update| match update {
+            tl::enums::Update::NewMessage(new) => convert::message(&new.message),
+            tl::enums::Update::NewChannelMessage(new) => convert::message(&new.message),
+            _ => None,
+        })
+        .filter(|message| message.chat_id == chat_id)
+        .collect()
+}
+
 impl Account {
+    /// Forwards messages of `from_chat` to `to_chat`, one `random_ids` entry per
+    /// message (the same ids again: Telegram answers with the first copies). Returns the
+    /// copies in `to_chat`.
+    pub async fn forward_messages(
+        &self,
+        from_chat: ChatId,
+        message_ids: &[i32],
+        to_chat: ChatId,
+        random_ids: &[i64],
+        silent: bool,
+    ) -> Result<Vec<Message>, TelegramError> {
+        let from_peer = self.input_peer(from_chat).await?;
+        let to_peer = self.input_peer(to_chat).await?;
+        let updates = self
+            .call(&tl::functions::messages::ForwardMessages {
+                silent,
+                background: false,
+                with_my_score: false,
+                drop_author: false,
+                drop_media_captions: false,
+                noforwards: false,
+                allow_paid_floodskip: false,
+                from_ephemeral: false,
+                from_peer,
+                id: message_ids.to_vec(),
+                random_id: random_ids.to_vec(),
+                to_peer,
+                top_msg_id: None,
+                reply_to: None,
+                schedule_date: None,
+                schedule_repeat_period: None,
+                send_as: None,
+                quick_reply_shortcut: None,
+                effect: None,
+                video_timestamp: None,
+                allow_paid_stars: None,
+                suggested_post: None,
+            })
+            .await?;
+        Ok(new_messages_in(&updates, to_chat))
+    }
+
     /// Replaces the text (or caption) of a message this account sent;
     /// `MESSAGE_NOT_MODIFIED` when it is the same, `MESSAGE_AUTHOR_REQUIRED` for another's,
     /// `MESSAGE_ID_INVALID` for none. Returns the message as edited.

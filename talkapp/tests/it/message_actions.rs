@@ -288,3 +288,89 @@ async fn message_changes_refuse_bad_input_others_messages_and_other_users() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn forwarded_messages_arrive_once_per_key_with_their_forward_header() {
+    let app = spawn_app().await;
+    let alice = linked_alice(&app, "forward@example.com").await;
+    let created: Value = app
+        .post_with_token(
+            &format!("/me/create_group/{}/1", alice.linker.user_id),
+            &alice.linker.token,
+            &json!({"title": "Forwards", "kind": "supergroup", "members": [alice.bob]}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let group: i64 = created["chat_id"]
+        .as_str()
+        .expect("chat id")
+        .parse()
+        .expect("number");
+    let history = app
+        .get_json(&alice.history_path(alice.bob), &alice.linker.token)
+        .await;
+    let from_bob = history["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|message| {
+            message["outgoing"] == false
+                && message["service"].is_null()
+                && message["media"].is_null()
+        })
+        .cloned()
+        .expect("a text from Bob");
+    let peer = Peer::Channel(-group - 1_000_000_000_000);
+    let before = alice
+        .sandbox
+        .world(|world| world.message_count(alice.alice, peer));
+    let body =
+        json!({"from_chat_id": alice.bob, "message_ids": [from_bob["id"]], "to_chat_id": group});
+    let forward = |key: &'static str| {
+        app.client
+            .post(app.url(&alice.path("forward_messages")))
+            .bearer_auth(&alice.linker.token)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+    };
+
+    let first = forward("fwd-1").await.expect("sent");
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.expect("json");
+    let copies = first["messages"].as_array().expect("messages");
+    assert_eq!(copies.len(), 1, "{first}");
+    assert_eq!(copies[0]["text"], from_bob["text"]);
+    assert_eq!(copies[0]["chat_id"], group.to_string());
+    assert_eq!(copies[0]["forward"]["from"]["id"], alice.bob.to_string());
+    let again = forward("fwd-1").await.expect("sent");
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.json::<Value>().await.expect("json"), first);
+    assert_eq!(
+        alice
+            .sandbox
+            .world(|world| world.message_count(alice.alice, peer)),
+        before + 1,
+        "one copy for one key"
+    );
+
+    let unknown = app
+        .post_with_token(
+            &alice.path("forward_messages"),
+            &alice.linker.token,
+            &json!({"from_chat_id": alice.bob, "message_ids": [1], "to_chat_id": -1_000_000_999_999_i64}),
+        )
+        .await;
+    assert_problem(unknown, 404, "not_found").await;
+    let empty = app
+        .post_with_token(
+            &alice.path("forward_messages"),
+            &alice.linker.token,
+            &json!({"from_chat_id": alice.bob, "message_ids": [], "to_chat_id": group}),
+        )
+        .await;
+    assert_problem(empty, 422, "validation_failed").await;
+    app.stop().await;
+}

@@ -478,6 +478,20 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
         }))
     }
 
+    async fn get_user_profile(
+        &self,
+        request: Request<proto::GetUserProfileRequest>,
+    ) -> Result<Response<proto::UserProfile>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let profile = self
+            .service
+            .user_profile(key, &request.telegram_user_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(crate::profiles::to_proto_profile(profile)))
+    }
+
     async fn add_member(
         &self,
         request: Request<proto::AddMemberRequest>,
@@ -730,6 +744,20 @@ impl proto::account_host_server::AccountHost for AccountHostGrpcAdapter {
         Ok(Response::new(proto::HostForwardMessagesResponse {
             message_ids,
         }))
+    }
+
+    async fn fetch_user_profile(
+        &self,
+        request: Request<proto::FetchUserProfileRequest>,
+    ) -> Result<Response<proto::HostUserProfile>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        let profile = self
+            .local
+            .user_profile(key, request.user_id)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(crate::profiles::to_host_proto(&profile)))
     }
 
     async fn add_member(

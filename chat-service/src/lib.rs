@@ -47,6 +47,7 @@ pub mod media;
 pub mod media_cache;
 pub mod media_files;
 pub mod ownership;
+pub mod profiles;
 pub mod proto_views;
 pub mod reads;
 pub mod sends;

@@ -744,6 +744,24 @@ impl ChatService {
         Ok(views)
     }
 
+    /// A Telegram user's profile, asked of Telegram through the account's host.
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn user_profile(
+        &self,
+        key: SessionKey,
+        telegram_user_id: &str,
+    ) -> Result<talkapp_telegram::profiles::UserProfile, ChatError> {
+        let user_id = telegram_user_id
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or_else(|| {
+                ChatError::InvalidArgument("telegram_user_id must be a Telegram user id".into())
+            })?;
+        Ok(self.router.host_of(key)?.user_profile(key, user_id).await?)
+    }
+
     /// Downloads (part of) a file of the account, through the account's host.
     pub async fn download_media(
         &self,

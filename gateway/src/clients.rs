@@ -480,6 +480,19 @@ impl ServiceClients {
             .into_inner())
     }
 
+    /// A Telegram user's profile.
+    pub async fn user_profile(
+        &self,
+        request: chat::GetUserProfileRequest,
+    ) -> Result<chat::UserProfile, ApiError> {
+        Ok(self
+            .chat
+            .clone()
+            .get_user_profile(request)
+            .await?
+            .into_inner())
+    }
+
     /// Creates a group or channel.
     pub async fn create_group(
         &self,

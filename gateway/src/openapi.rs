@@ -6,8 +6,8 @@ use utoipa::{Modify, OpenApi};
 use crate::openapi_responses::CommonResponses;
 use crate::problem::{FieldError, Problem};
 use crate::routes::{
-    auth, chats, compat, groups, health, linking, media, message_actions, push, search, send_media,
-    sessions, uploads, ws,
+    auth, chats, compat, groups, health, linking, media, message_actions, profiles, push, search,
+    send_media, sessions, uploads, ws,
 };
 
 /// The whole REST API.
@@ -44,6 +44,7 @@ use crate::routes::{
         send_media::send_media,
         message_actions::edit_message,
         message_actions::delete_messages,
+        profiles::user_profile,
         message_actions::forward_messages,
         message_actions::mark_read,
         groups::create_group,
@@ -109,6 +110,7 @@ use crate::routes::{
         message_actions::MarkRead,
         message_actions::ForwardMessages,
         message_actions::Forwarded,
+        profiles::UserProfileView,
         groups::CreateGroup,
         groups::CreatedGroup,
         groups::AddMember,

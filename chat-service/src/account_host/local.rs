@@ -7,6 +7,7 @@ use talkapp_store::SessionKey;
 use talkapp_telegram::account::Account;
 use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo, TelegramUpdate};
+use talkapp_telegram::profiles::UserProfile;
 
 use super::{AccountHost, ForwardRequest, GroupCreated, HostError, OlderHistory};
 use crate::cache::{ChatCache, FillError};
@@ -198,6 +199,10 @@ impl AccountHost for LocalHost {
                 .await?;
         }
         Ok(ids)
+    }
+
+    async fn user_profile(&self, key: SessionKey, user_id: i64) -> Result<UserProfile, HostError> {
+        Ok(self.account(key)?.user_profile(user_id).await?)
     }
 
     async fn add_member(

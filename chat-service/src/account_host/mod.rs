@@ -28,6 +28,7 @@ use talkapp_store::{SessionKey, StoreError};
 use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
+use talkapp_telegram::profiles::UserProfile;
 
 pub use local::LocalHost;
 pub use remote::RemoteHost;
@@ -255,6 +256,9 @@ pub trait AccountHost: Send + Sync {
         key: SessionKey,
         forward: ForwardRequest,
     ) -> Result<Vec<i32>, HostError>;
+
+    /// A user's profile as the account sees it.
+    async fn user_profile(&self, key: SessionKey, user_id: i64) -> Result<UserProfile, HostError>;
 
     /// Adds `user` to the chat and caches the chat anew; returns the user's id.
     async fn add_member(

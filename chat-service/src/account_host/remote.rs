@@ -16,6 +16,7 @@ use talkapp_proto::tonic::{self, Code, Status};
 use talkapp_store::SessionKey;
 use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
+use talkapp_telegram::profiles::UserProfile;
 
 use super::{AccountHost, ForwardRequest, GroupCreated, HostError, OlderHistory};
 use crate::actions::action_name;
@@ -292,6 +293,19 @@ impl AccountHost for RemoteHost {
             .map_err(|status| from_status(&status))?
             .into_inner();
         Ok(reply.message_ids)
+    }
+
+    async fn user_profile(&self, key: SessionKey, user_id: i64) -> Result<UserProfile, HostError> {
+        let reply = self
+            .client()
+            .fetch_user_profile(proto::FetchUserProfileRequest {
+                session: Some(session_ref(key)),
+                user_id,
+            })
+            .await
+            .map_err(|status| from_status(&status))?
+            .into_inner();
+        Ok(crate::profiles::from_host_proto(reply))
     }
 
     async fn add_member(

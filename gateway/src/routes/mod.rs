@@ -9,6 +9,7 @@ pub mod health;
 pub mod linking;
 pub mod media;
 pub mod message_actions;
+pub mod profiles;
 pub mod push;
 pub mod search;
 pub mod send_media;
@@ -69,6 +70,10 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         .service(
             web::resource("/me/delete_messages/{user_id}/{session_index}")
                 .post(message_actions::delete_messages),
+        )
+        .service(
+            web::resource("/me/user_profile/{user_id}/{session_index}/{telegram_user_id}")
+                .get(profiles::user_profile),
         )
         .service(
             web::resource("/me/forward_messages/{user_id}/{session_index}")

@@ -21,6 +21,7 @@
 //! - [`groups`]: creating groups and channels, adding members, naming users by id,
 //!   username or phone.
 //! - [`message_actions`]: editing and deleting sent messages.
+//! - [`profiles`]: a user's profile (`users.getFullUser`).
 //! - [`model`]: chats, messages, users and updates as TalkApp sees them.
 //! - [`convert`]: TL objects to [`model`] (pure functions).
 //! - [`error`]: [`error::TelegramError`], what a failed call means for TalkApp.
@@ -34,6 +35,7 @@ pub mod groups;
 pub mod login;
 pub mod message_actions;
 pub mod model;
+pub mod profiles;
 pub mod sealing;
 pub mod send_media;
 pub mod session;

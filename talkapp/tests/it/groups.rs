@@ -401,7 +401,7 @@ async fn bad_input_is_refused_before_telegram_and_another_users_ids_are_forbidde
 /// Split mode: the gateway calls replica a, the account lives on replica b (PostgreSQL,
 /// RabbitMQ, one process each): the group is made by b's connection, the idempotency
 /// key is kept in PostgreSQL, Telegram's refusals come back through a unchanged, and
-/// edits and deletions take the same way.
+/// edits, deletions and profiles take the same way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_split_mode_group_actions_go_to_the_accounts_host_and_their_keys_to_postgres() {
     use crate::replicas::{Replicas, sandbox_with_admin, shard_of, shards_shared};
@@ -522,6 +522,14 @@ async fn in_split_mode_group_actions_go_to_the_accounts_host_and_their_keys_to_p
     .await
     .expect("sent");
     assert_eq!(deleted.status(), 204);
+    let profile = replicas
+        .get(
+            &format!("/me/user_profile/{}/{index}/{bob}", user.0),
+            &user.1,
+        )
+        .await;
+    assert_eq!(profile["first_name"], "Bob");
+    assert_eq!(profile["is_contact"], true);
     assert!(
         !sandbox
             .world(|world| world.message_ids(alice, Peer::User(bob)))

@@ -13,6 +13,7 @@ mod linking;
 mod media;
 mod message_actions;
 mod observability;
+mod profiles;
 mod realtime;
 mod replicas;
 mod search;

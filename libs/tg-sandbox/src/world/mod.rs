@@ -593,6 +593,11 @@ impl World {
         }
     }
 
+    /// Whether `channel` is a broadcast channel (not a supergroup).
+    pub fn is_broadcast(&self, channel: i64) -> bool {
+        self.channels.get(&channel).is_some_and(|c| c.broadcast)
+    }
+
     /// How many members a supergroup or channel has (0 if there is none).
     pub fn channel_member_count(&self, channel: i64) -> usize {
         self.channels.get(&channel).map_or(0, |c| c.members.len())

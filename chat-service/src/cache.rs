@@ -548,6 +548,25 @@ impl ChatCache {
         Ok(())
     }
 
+    /// Caches one chat as Telegram lists it now (its profile, its dialog and newest
+    /// message), after this account made or changed it.
+    /// `known`: the chat as a reply just described it (kept even when Telegram does not
+    /// list it as a dialog).
+    pub async fn refresh_chat(
+        &self,
+        key: SessionKey,
+        account: &Account,
+        chat_id: i64,
+        known: Option<&ChatInfo>,
+    ) -> Result<(), FillError> {
+        if let Some(chat) = known {
+            self.write_profiles(key, &[profile_record(chat)]).await?;
+        }
+        let page = account.peer_dialog(chat_id).await?;
+        self.store_dialog_page(key, &page).await?;
+        Ok(())
+    }
+
     async fn store_dialog_page(
         &self,
         key: SessionKey,

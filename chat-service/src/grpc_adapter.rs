@@ -398,6 +398,120 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
         Ok(Response::new(proto::MarkReadResponse {}))
     }
 
+    async fn create_group(
+        &self,
+        request: Request<proto::CreateGroupRequest>,
+    ) -> Result<Response<proto::CreateGroupResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let created = self
+            .service
+            .create_group(
+                key,
+                &request.title,
+                &request.kind,
+                &request.about,
+                &request.members,
+                &request.idempotency_key,
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::CreateGroupResponse {
+            chat: Some(to_proto_chat(created.chat)),
+            missing_members: created
+                .missing_members
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        }))
+    }
+
+    async fn edit_message(
+        &self,
+        request: Request<proto::EditMessageRequest>,
+    ) -> Result<Response<proto::Message>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        let edited = self
+            .service
+            .edit_message(key, chat_id, request.message_id, &request.text)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(to_proto_message(edited)))
+    }
+
+    async fn delete_messages(
+        &self,
+        request: Request<proto::DeleteMessagesRequest>,
+    ) -> Result<Response<proto::DeleteMessagesResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        self.service
+            .delete_messages(key, chat_id, &request.message_ids, request.for_everyone)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::DeleteMessagesResponse {}))
+    }
+
+    async fn forward_messages(
+        &self,
+        request: Request<proto::ForwardMessagesRequest>,
+    ) -> Result<Response<proto::ForwardMessagesResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let from_chat_id = parse_chat_id(&request.from_chat_id).map_err(to_status)?;
+        let to_chat_id = parse_chat_id(&request.to_chat_id).map_err(to_status)?;
+        let copies = self
+            .service
+            .forward_messages(
+                key,
+                from_chat_id,
+                &request.message_ids,
+                to_chat_id,
+                request.silent,
+                &request.idempotency_key,
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::ForwardMessagesResponse {
+            messages: copies.into_iter().map(to_proto_message).collect(),
+        }))
+    }
+
+    async fn get_user_profile(
+        &self,
+        request: Request<proto::GetUserProfileRequest>,
+    ) -> Result<Response<proto::UserProfile>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let profile = self
+            .service
+            .user_profile(key, &request.telegram_user_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(crate::profiles::to_proto_profile(profile)))
+    }
+
+    async fn add_member(
+        &self,
+        request: Request<proto::AddMemberRequest>,
+    ) -> Result<Response<proto::AddMemberResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        let user_id = self
+            .service
+            .add_member(key, chat_id, &request.user, &request.idempotency_key)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::AddMemberResponse {
+            chat_id: chat_id.to_string(),
+            user_id: user_id.to_string(),
+        }))
+    }
+
     async fn search_telegram_messages(
         &self,
         request: Request<proto::SearchTelegramMessagesRequest>,
@@ -673,5 +787,110 @@ impl proto::account_host_server::AccountHost for AccountHostGrpcAdapter {
                 })
                 .collect(),
         }))
+    }
+    async fn create_group(
+        &self,
+        request: Request<proto::HostCreateGroupRequest>,
+    ) -> Result<Response<proto::HostCreateGroupResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        // Checked by the replica that took the request; parsed again from the wire.
+        let new = crate::groups::new_group(
+            &request.title,
+            &request.kind,
+            &request.about,
+            &request.members,
+        )
+        .map_err(|reason| talkapp_common::ErrorCode::ValidationFailed.to_grpc_status(reason))?;
+        let created = self
+            .local
+            .create_group(key, new)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::HostCreateGroupResponse {
+            chat_id: created.chat_id,
+            missing_members: created.missing_members,
+        }))
+    }
+
+    async fn edit_message(
+        &self,
+        request: Request<proto::HostEditMessageRequest>,
+    ) -> Result<Response<proto::HostEditMessageResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        self.local
+            .edit_message(key, request.chat_id, request.message_id, request.text)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::HostEditMessageResponse {}))
+    }
+
+    async fn delete_messages(
+        &self,
+        request: Request<proto::HostDeleteMessagesRequest>,
+    ) -> Result<Response<proto::HostDeleteMessagesResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        self.local
+            .delete_messages(key, request.chat_id, request.message_ids, request.revoke)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::HostDeleteMessagesResponse {}))
+    }
+
+    async fn forward_messages(
+        &self,
+        request: Request<proto::HostForwardMessagesRequest>,
+    ) -> Result<Response<proto::HostForwardMessagesResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        let message_ids = self
+            .local
+            .forward_messages(
+                key,
+                crate::account_host::ForwardRequest {
+                    from_chat_id: request.from_chat_id,
+                    message_ids: request.message_ids,
+                    to_chat_id: request.to_chat_id,
+                    random_ids: request.random_ids,
+                    silent: request.silent,
+                },
+            )
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::HostForwardMessagesResponse {
+            message_ids,
+        }))
+    }
+
+    async fn fetch_user_profile(
+        &self,
+        request: Request<proto::FetchUserProfileRequest>,
+    ) -> Result<Response<proto::HostUserProfile>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        let profile = self
+            .local
+            .user_profile(key, request.user_id)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(crate::profiles::to_host_proto(&profile)))
+    }
+
+    async fn add_member(
+        &self,
+        request: Request<proto::HostAddMemberRequest>,
+    ) -> Result<Response<proto::HostAddMemberResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        let user = crate::groups::parse_member(&request.user)
+            .map_err(|reason| talkapp_common::ErrorCode::ValidationFailed.to_grpc_status(reason))?;
+        let user_id = self
+            .local
+            .add_member(key, request.chat_id, user)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::HostAddMemberResponse { user_id }))
     }
 }

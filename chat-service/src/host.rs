@@ -249,6 +249,19 @@ impl SessionHost {
         true
     }
 
+    /// Applies an update this replica caused and Telegram's answer does not tell (a
+    /// private chat's or basic group's deletion names no message ids to the account's
+    /// own update stream): to the sink (cache, events) and the observers, as if it had
+    /// come from Telegram.
+    pub async fn apply_own_update(&self, hosted: HostedUpdate) -> Result<(), StoreError> {
+        if let Some(sink) = self.sink.get() {
+            sink.apply(&hosted).await?;
+        }
+        // Nobody listening is fine.
+        let _ = self.updates.send(hosted);
+        Ok(())
+    }
+
     /// Disconnects an account hosted here and waits until its last state is written.
     pub async fn release(&self, key: SessionKey) {
         let running = self.running().remove(&key);

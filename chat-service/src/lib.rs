@@ -7,7 +7,10 @@
 //! updates; reads (chat list, details, history with read-through); sends as durable,
 //! ordered, de-duplicated jobs, text and media (uploaded files pinned at the media service,
 //! streamed to Telegram by the account's host); media downloads (with byte ranges) through
-//! the account's host. Groups, contacts and profiles are not yet.
+//! the account's host; creating groups and channels and adding members, editing,
+//! deleting and forwarding messages, users' profiles (through the account's host; the
+//! non-send actions once per idempotency key, ADR 0021). Not yet: removing members,
+//! leaving, admins, titles, joining, pins, the own profile, contacts.
 //!
 //! # Layout
 //! - [`service`]: the domain logic ([`service::ChatService`]), free of gRPC types.
@@ -30,6 +33,9 @@
 //! - [`ownership`]: which replica holds which shard (advisory locks, or all of them).
 //! - [`account_host`]: what only an account's host can do, here ([`account_host::LocalHost`])
 //!   or on the peer that hosts it, and the [`account_host::Router`] that picks, once.
+//! - [`groups`]: group and member requests checked, members on the wire, idempotency
+//!   digests.
+//! - [`profiles`]: users' profiles on the wire.
 //! - [`actions`]: chat actions by their API names.
 //! - [`hosting`]: what happens when shards and accounts arrive and leave.
 //! - [`Application`]: build and run, shared by `main.rs`, the all-in-one binary and tests.
@@ -38,6 +44,7 @@ pub mod account_host;
 pub mod actions;
 pub mod cache;
 pub mod events;
+pub mod groups;
 pub mod grpc_adapter;
 pub mod host;
 pub mod hosting;
@@ -46,6 +53,7 @@ pub mod media;
 pub mod media_cache;
 pub mod media_files;
 pub mod ownership;
+pub mod profiles;
 pub mod proto_views;
 pub mod reads;
 pub mod sends;

@@ -151,7 +151,7 @@ pub enum SendError {
 /// Characters a message text may not hold: C0 and C1 controls and DEL (a NUL reached
 /// Telegram as a message of its own; escape sequences would reach terminals and logs),
 /// except the line breaks and tab that text uses.
-fn forbidden_in_text(c: char) -> bool {
+pub(crate) fn forbidden_in_text(c: char) -> bool {
     c.is_control() && !matches!(c, '\n' | '\r' | '\t')
 }
 

@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use talkapp_common::ErrorCode;
-use talkapp_store::{SendJob, SessionKey, Store, StoreError, TelegramSession};
+use talkapp_store::{
+    ActionClaim, ActionClaimed, SendJob, SessionKey, Store, StoreError, TelegramSession,
+};
 use talkapp_telegram::model::PhotoRef;
 use talkapp_telegram::search::{Contact, MessageSearch};
 use uuid::Uuid;
@@ -24,6 +26,29 @@ use crate::sends::{MediaSendRequest, SendError, SendRequest, Sends};
 const MAX_SEARCH_CHARS: usize = 256;
 /// The most messages one Telegram search returns (Telegram's own page size).
 const MAX_SEARCH_LIMIT: i32 = 100;
+
+/// How long an unfinished idempotent action keeps its key before a retry may take it
+/// over (its process died midway); longer than any call to an account's host.
+const ACTION_CLAIM_STALE_AFTER: Duration = Duration::from_secs(120);
+
+/// A group or channel created, as listed.
+#[derive(Debug, Clone)]
+pub struct CreatedGroupView {
+    /// The chat as the chat list shows it.
+    pub chat: crate::reads::ChatView,
+    /// Telegram user ids whose privacy kept them out.
+    pub missing_members: Vec<i64>,
+}
+
+/// What a finished `create_group` keeps for its retries.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CreateGroupOutcome {
+    chat_id: i64,
+    missing_members: Vec<i64>,
+}
+
+/// Telegram's most messages deleted by one call.
+pub const MAX_DELETED_AT_ONCE: usize = 100;
 
 /// How long a session known to exist is not looked up again.
 const SESSION_CHECK_TTL: Duration = Duration::from_secs(10);
@@ -55,6 +80,12 @@ pub enum ChatError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The idempotency key was used before for another request.
+    #[error("the idempotency key was used for another request")]
+    IdempotencyKeyReused,
+    /// The first request with the idempotency key is still being carried out.
+    #[error("the first request with this idempotency key is still running; retry shortly")]
+    ActionInProgress,
 }
 
 impl ChatError {
@@ -75,6 +106,8 @@ impl ChatError {
             Self::Store(error)
             | Self::Read(ReadError::Store(error))
             | Self::Send(SendError::Store(error)) => store_code(error),
+            Self::IdempotencyKeyReused => (ErrorCode::IdempotencyKeyReused, None),
+            Self::ActionInProgress => (ErrorCode::RequestInProgress, Some(1)),
         }
     }
 }
@@ -419,6 +452,320 @@ impl ChatService {
             .host_of(key)?
             .mark_read(key, chat_id, max_id)
             .await?)
+    }
+
+    /// Does `act` once per idempotency key: a retry with the key gets the first result
+    /// (as `act` returned it), another request under the key is refused. Without a key
+    /// `act` just runs. A failed `act` gives the key up, so a retry tries again.
+    async fn once<F, Fut>(
+        &self,
+        key: SessionKey,
+        idempotency_key: Option<&str>,
+        action: &str,
+        request_digest: String,
+        act: F,
+    ) -> Result<String, ChatError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<String, ChatError>>,
+    {
+        let Some(idempotency_key) = idempotency_key else {
+            return act().await;
+        };
+        let claim = ActionClaim {
+            key,
+            idempotency_key: idempotency_key.to_owned(),
+            action: action.to_owned(),
+            request_hash: request_digest,
+            at: chrono::Utc::now(),
+            stale_after: chrono::Duration::from_std(ACTION_CLAIM_STALE_AFTER)
+                .unwrap_or_else(|_| chrono::Duration::seconds(120)),
+        };
+        match self.store.claim_action(&claim).await? {
+            ActionClaimed::Claimed => {}
+            ActionClaimed::Done(result) => return Ok(result),
+            ActionClaimed::InProgress => return Err(ChatError::ActionInProgress),
+            ActionClaimed::Mismatch => return Err(ChatError::IdempotencyKeyReused),
+        }
+        match act().await {
+            Ok(result) => {
+                self.store
+                    .finish_action(key, idempotency_key, &result)
+                    .await?;
+                Ok(result)
+            }
+            Err(error) => {
+                if let Err(release_error) = self.store.release_action(key, idempotency_key).await {
+                    tracing::warn!(%release_error, "idempotency key not released");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Creates a group, supergroup or channel through the account's host; the same
+    /// idempotency key gives the first one again.
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn create_group(
+        &self,
+        key: SessionKey,
+        title: &str,
+        kind: &str,
+        about: &str,
+        members: &[String],
+        idempotency_key: &str,
+    ) -> Result<CreatedGroupView, ChatError> {
+        let new = crate::groups::new_group(title, kind, about, members)
+            .map_err(ChatError::InvalidArgument)?;
+        let idempotency_key =
+            crate::groups::idempotency_key(idempotency_key).map_err(ChatError::InvalidArgument)?;
+        let member_texts: Vec<String> =
+            new.members.iter().map(crate::groups::member_text).collect();
+        let mut parts = vec![new.title.as_str(), kind, new.about.as_str()];
+        parts.extend(member_texts.iter().map(String::as_str));
+        let digest = crate::groups::request_digest(&parts);
+        let outcome = self
+            .once(
+                key,
+                idempotency_key.as_deref(),
+                "create_group",
+                digest,
+                || async {
+                    let created = self.router.host_of(key)?.create_group(key, new).await?;
+                    serde_json::to_string(&CreateGroupOutcome {
+                        chat_id: created.chat_id,
+                        missing_members: created.missing_members,
+                    })
+                    .map_err(|error| ChatError::Store(StoreError::Internal(error.to_string())))
+                },
+            )
+            .await?;
+        let outcome: CreateGroupOutcome = serde_json::from_str(&outcome).map_err(|error| {
+            StoreError::Internal(format!("a kept create_group result: {error}"))
+        })?;
+        let chat = self
+            .reads
+            .chat_view(key, outcome.chat_id)
+            .await?
+            .ok_or(ReadError::ChatNotFound(outcome.chat_id))?;
+        Ok(CreatedGroupView {
+            chat,
+            missing_members: outcome.missing_members,
+        })
+    }
+
+    /// Adds a user (id, username or phone) to a group, supergroup or channel through
+    /// the account's host; returns their id. The same idempotency key gives the first
+    /// result again.
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn add_member(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        user: &str,
+        idempotency_key: &str,
+    ) -> Result<i64, ChatError> {
+        let member = crate::groups::parse_member(user).map_err(ChatError::InvalidArgument)?;
+        let idempotency_key =
+            crate::groups::idempotency_key(idempotency_key).map_err(ChatError::InvalidArgument)?;
+        if chat_id > 0 {
+            return Err(ChatError::InvalidArgument(
+                "members are added to groups, supergroups and channels, not private chats".into(),
+            ));
+        }
+        self.known_chat(key, chat_id).await?;
+        let chat_text = chat_id.to_string();
+        let member_text = crate::groups::member_text(&member);
+        let digest = crate::groups::request_digest(&[&chat_text, &member_text]);
+        let user_id = self
+            .once(
+                key,
+                idempotency_key.as_deref(),
+                "add_member",
+                digest,
+                || async {
+                    let user_id = self
+                        .router
+                        .host_of(key)?
+                        .add_member(key, chat_id, member)
+                        .await?;
+                    Ok::<String, ChatError>(user_id.to_string())
+                },
+            )
+            .await?;
+        user_id
+            .parse()
+            .map_err(|_| ChatError::Store(StoreError::Internal("a kept add_member result".into())))
+    }
+
+    /// Replaces the text of a message the account sent, through the account's host;
+    /// returns the message as edited.
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn edit_message(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_id: i32,
+        text: &str,
+    ) -> Result<crate::reads::MessageView, ChatError> {
+        if message_id < 1 {
+            return Err(ChatError::InvalidArgument(
+                "message_id must be a message id (1 or more)".into(),
+            ));
+        }
+        if text.trim().is_empty()
+            || text.chars().count() > crate::sends::MAX_TEXT_CHARS
+            || text.chars().any(crate::sends::forbidden_in_text)
+        {
+            return Err(ChatError::InvalidArgument(format!(
+                "text must be 1 to {} characters without control characters",
+                crate::sends::MAX_TEXT_CHARS
+            )));
+        }
+        self.known_chat(key, chat_id).await?;
+        self.router
+            .host_of(key)?
+            .edit_message(key, chat_id, message_id, text.to_owned())
+            .await?;
+        let edited = self
+            .store
+            .cached_messages_by_id(key, chat_id, &[message_id])
+            .await?
+            .first()
+            .map(crate::cache::message_from_record)
+            .ok_or_else(|| StoreError::Internal("an edited message is not cached".into()))?;
+        Ok(self.reads.message_view(key, edited).await?)
+    }
+
+    /// Deletes messages of a chat, for the account only or for everyone, through the
+    /// account's host.
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn delete_messages(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_ids: &[i32],
+        for_everyone: bool,
+    ) -> Result<(), ChatError> {
+        if message_ids.is_empty()
+            || message_ids.len() > MAX_DELETED_AT_ONCE
+            || message_ids.iter().any(|id| *id < 1)
+        {
+            return Err(ChatError::InvalidArgument(format!(
+                "message_ids must be 1 to {MAX_DELETED_AT_ONCE} message ids (1 or more)"
+            )));
+        }
+        self.known_chat(key, chat_id).await?;
+        Ok(self
+            .router
+            .host_of(key)?
+            .delete_messages(key, chat_id, message_ids.to_vec(), for_everyone)
+            .await?)
+    }
+
+    /// Forwards messages to another chat the account knows, through the account's host;
+    /// returns the copies. The same idempotency key gives the first copies (and the same
+    /// `random_id`s, so Telegram makes none again even when the key was taken over).
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn forward_messages(
+        &self,
+        key: SessionKey,
+        from_chat_id: i64,
+        message_ids: &[i32],
+        to_chat_id: i64,
+        silent: bool,
+        idempotency_key: &str,
+    ) -> Result<Vec<crate::reads::MessageView>, ChatError> {
+        if message_ids.is_empty()
+            || message_ids.len() > MAX_DELETED_AT_ONCE
+            || message_ids.iter().any(|id| *id < 1)
+        {
+            return Err(ChatError::InvalidArgument(format!(
+                "message_ids must be 1 to {MAX_DELETED_AT_ONCE} message ids (1 or more)"
+            )));
+        }
+        let idempotency_key =
+            crate::groups::idempotency_key(idempotency_key).map_err(ChatError::InvalidArgument)?;
+        self.known_chat(key, from_chat_id).await?;
+        self.known_chat(key, to_chat_id).await?;
+        let ids_text: Vec<String> = message_ids.iter().map(ToString::to_string).collect();
+        let mut parts = vec![from_chat_id.to_string(), to_chat_id.to_string()];
+        parts.extend(ids_text);
+        let part_refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let digest = crate::groups::request_digest(&part_refs);
+        let random_base = match &idempotency_key {
+            Some(idempotency_key) => {
+                let seed = crate::groups::request_digest(&[
+                    &key.user_id.to_string(),
+                    &key.session_index.to_string(),
+                    idempotency_key,
+                ]);
+                i64::from_str_radix(&seed[..15], 16).unwrap_or(1)
+            }
+            None => {
+                i64::from_le_bytes(Uuid::new_v4().as_bytes()[..8].try_into().unwrap_or([1; 8])) >> 8
+            }
+        };
+        let forward = crate::account_host::ForwardRequest {
+            from_chat_id,
+            message_ids: message_ids.to_vec(),
+            to_chat_id,
+            random_ids: (0..message_ids.len())
+                .map(|index| random_base.wrapping_add(i64::try_from(index).unwrap_or(0)))
+                .collect(),
+            silent,
+        };
+        let copies = self
+            .once(
+                key,
+                idempotency_key.as_deref(),
+                "forward_messages",
+                digest,
+                || async {
+                    let copies = self
+                        .router
+                        .host_of(key)?
+                        .forward_messages(key, forward)
+                        .await?;
+                    serde_json::to_string(&copies)
+                        .map_err(|error| ChatError::Store(StoreError::Internal(error.to_string())))
+                },
+            )
+            .await?;
+        let copies: Vec<i32> = serde_json::from_str(&copies).map_err(|error| {
+            StoreError::Internal(format!("a kept forward_messages result: {error}"))
+        })?;
+        let mut messages: Vec<_> = self
+            .store
+            .cached_messages_by_id(key, to_chat_id, &copies)
+            .await?
+            .iter()
+            .map(crate::cache::message_from_record)
+            .collect();
+        messages.sort_by_key(|message| message.id);
+        let mut views = Vec::with_capacity(messages.len());
+        for message in messages {
+            views.push(self.reads.message_view(key, message).await?);
+        }
+        Ok(views)
+    }
+
+    /// A Telegram user's profile, asked of Telegram through the account's host.
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn user_profile(
+        &self,
+        key: SessionKey,
+        telegram_user_id: &str,
+    ) -> Result<talkapp_telegram::profiles::UserProfile, ChatError> {
+        let user_id = telegram_user_id
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or_else(|| {
+                ChatError::InvalidArgument("telegram_user_id must be a Telegram user id".into())
+            })?;
+        Ok(self.router.host_of(key)?.user_profile(key, user_id).await?)
     }
 
     /// Downloads (part of) a file of the account, through the account's host.

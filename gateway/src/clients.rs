@@ -463,6 +463,65 @@ impl ServiceClients {
             .into_inner())
     }
 
+    /// Edits a message's text.
+    pub async fn edit_message(
+        &self,
+        request: chat::EditMessageRequest,
+    ) -> Result<chat::Message, ApiError> {
+        Ok(self.chat.clone().edit_message(request).await?.into_inner())
+    }
+
+    /// Deletes messages.
+    pub async fn delete_messages(
+        &self,
+        request: chat::DeleteMessagesRequest,
+    ) -> Result<(), ApiError> {
+        self.chat.clone().delete_messages(request).await?;
+        Ok(())
+    }
+
+    /// Forwards messages.
+    pub async fn forward_messages(
+        &self,
+        request: chat::ForwardMessagesRequest,
+    ) -> Result<chat::ForwardMessagesResponse, ApiError> {
+        Ok(self
+            .chat
+            .clone()
+            .forward_messages(request)
+            .await?
+            .into_inner())
+    }
+
+    /// A Telegram user's profile.
+    pub async fn user_profile(
+        &self,
+        request: chat::GetUserProfileRequest,
+    ) -> Result<chat::UserProfile, ApiError> {
+        Ok(self
+            .chat
+            .clone()
+            .get_user_profile(request)
+            .await?
+            .into_inner())
+    }
+
+    /// Creates a group or channel.
+    pub async fn create_group(
+        &self,
+        request: chat::CreateGroupRequest,
+    ) -> Result<chat::CreateGroupResponse, ApiError> {
+        Ok(self.chat.clone().create_group(request).await?.into_inner())
+    }
+
+    /// Adds a member to a group or channel.
+    pub async fn add_member(
+        &self,
+        request: chat::AddMemberRequest,
+    ) -> Result<chat::AddMemberResponse, ApiError> {
+        Ok(self.chat.clone().add_member(request).await?.into_inner())
+    }
+
     /// Marks a chat read.
     pub async fn mark_read(&self, request: chat::MarkReadRequest) -> Result<(), ApiError> {
         self.chat.clone().mark_read(request).await?;

@@ -6,8 +6,8 @@ use utoipa::{Modify, OpenApi};
 use crate::openapi_responses::CommonResponses;
 use crate::problem::{FieldError, Problem};
 use crate::routes::{
-    admin, audit, auth, chats, compat, contact_list, health, linking, media, push, search,
-    send_media, sessions, uploads, ws,
+    admin, audit, auth, chats, compat, contact_list, groups, health, linking, media,
+    message_actions, profiles, push, search, send_media, sessions, uploads, ws,
 };
 
 /// The whole REST API.
@@ -48,6 +48,13 @@ use crate::routes::{
         chats::send_message,
         chats::message_status,
         send_media::send_media,
+        message_actions::edit_message,
+        message_actions::delete_messages,
+        profiles::user_profile,
+        message_actions::forward_messages,
+        message_actions::mark_read,
+        groups::create_group,
+        groups::add_member,
         media::download,
         media::signed_url,
         media::by_link,
@@ -105,6 +112,16 @@ use crate::routes::{
         chats::ChatView,
         chats::PresenceView,
         chats::ChatDetailsView,
+        message_actions::EditMessage,
+        message_actions::DeleteMessages,
+        message_actions::MarkRead,
+        message_actions::ForwardMessages,
+        message_actions::Forwarded,
+        profiles::UserProfileView,
+        groups::CreateGroup,
+        groups::CreatedGroup,
+        groups::AddMember,
+        groups::MemberAdded,
         chats::MessageView,
         chats::SenderView,
         chats::EntityView,
@@ -162,6 +179,7 @@ use crate::routes::{
         (name = "supabase-auth", description = "Supabase Auth (GoTrue) compatible sign-in for supabase-js (the same accounts and tokens); errors here are GoTrue's JSON, not problem+json"),
         (name = "sessions", description = "Linked Telegram accounts"),
         (name = "chats", description = "Chats, history and sending, per linked account"),
+        (name = "groups", description = "Creating groups and channels, adding members, per linked account"),
         (name = "media", description = "Telegram files (photos, documents, thumbnails, chat photos), by bearer token or signed link, with byte ranges"),
         (name = "realtime", description = "The WebSocket of events, and push notifications"),
         (name = "admin", description = "Operators only (an operator token, not a user's): every user's audit log, the users and their activity, disabling a user"),

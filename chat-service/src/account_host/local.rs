@@ -5,12 +5,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use talkapp_store::SessionKey;
 use talkapp_telegram::account::Account;
-use talkapp_telegram::model::{ChatAction, ChatFullInfo};
+use talkapp_telegram::groups::{NewGroup, UserRef};
+use talkapp_telegram::model::{ChatAction, ChatFullInfo, TelegramUpdate};
+use talkapp_telegram::profiles::UserProfile;
 use talkapp_telegram::search::MessageSearch;
 
-use super::{AccountHost, ContactRef, HostError, OlderHistory};
+use super::{AccountHost, ContactRef, ForwardRequest, GroupCreated, HostError, OlderHistory};
 use crate::cache::{ChatCache, FillError};
-use crate::host::SessionHost;
+use crate::host::{HostedUpdate, SessionHost};
 use crate::media::{ByteRange, Media, MediaDownload};
 
 /// Most messages one fetch of older history stores when no date is given.
@@ -129,5 +131,123 @@ impl AccountHost for LocalHost {
                 mutual: contact.mutual,
             })
             .collect())
+    }
+
+    async fn create_group(
+        &self,
+        key: SessionKey,
+        new: NewGroup,
+    ) -> Result<GroupCreated, HostError> {
+        let account = self.account(key)?;
+        let created = account.create_group(&new).await?;
+        self.cache
+            .refresh_chat(key, &account, created.chat.id, Some(&created.chat))
+            .await?;
+        Ok(GroupCreated {
+            chat_id: created.chat.id,
+            missing_members: created.missing_members,
+        })
+    }
+
+    async fn edit_message(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_id: i32,
+        text: String,
+    ) -> Result<(), HostError> {
+        let account = self.account(key)?;
+        let message = account.edit_text(chat_id, message_id, &text).await?;
+        // The account's update stream brings the edit too (and its event); the cache is
+        // written now so the caller reads the edited message.
+        self.cache
+            .apply(&HostedUpdate {
+                key,
+                update: TelegramUpdate::MessageEdited { message },
+                users: Vec::new(),
+                chats: Vec::new(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_messages(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_ids: Vec<i32>,
+        revoke: bool,
+    ) -> Result<(), HostError> {
+        let account = self.account(key)?;
+        let in_channel = account
+            .delete_messages(chat_id, &message_ids, revoke)
+            .await?;
+        let deleted = HostedUpdate {
+            key,
+            update: TelegramUpdate::MessagesDeleted {
+                chat_id: Some(chat_id),
+                message_ids,
+            },
+            users: Vec::new(),
+            chats: Vec::new(),
+        };
+        if in_channel {
+            // Telegram's answer names the messages: the update stream brings the event.
+            self.cache.apply(&deleted).await?;
+        } else {
+            // It does not for private chats and basic groups: the event is made here.
+            self.connections.apply_own_update(deleted).await?;
+        }
+        Ok(())
+    }
+
+    async fn forward_messages(
+        &self,
+        key: SessionKey,
+        forward: ForwardRequest,
+    ) -> Result<Vec<i32>, HostError> {
+        let account = self.account(key)?;
+        let copies = account
+            .forward_messages(
+                forward.from_chat_id,
+                &forward.message_ids,
+                forward.to_chat_id,
+                &forward.random_ids,
+                forward.silent,
+            )
+            .await?;
+        let ids = copies.iter().map(|message| message.id).collect();
+        // The update stream brings them too (with `message.new`); cached now so the
+        // caller reads them.
+        for message in copies {
+            self.cache
+                .apply(&HostedUpdate {
+                    key,
+                    update: TelegramUpdate::NewMessage { message },
+                    users: Vec::new(),
+                    chats: Vec::new(),
+                })
+                .await?;
+        }
+        Ok(ids)
+    }
+
+    async fn user_profile(&self, key: SessionKey, user_id: i64) -> Result<UserProfile, HostError> {
+        Ok(self.account(key)?.user_profile(user_id).await?)
+    }
+
+    async fn add_member(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        user: UserRef,
+    ) -> Result<i64, HostError> {
+        let account = self.account(key)?;
+        let user_id = account.add_member(chat_id, &user).await?;
+        // The member count and the service message; the member is added either way.
+        if let Err(error) = self.cache.refresh_chat(key, &account, chat_id, None).await {
+            tracing::info!(%error, chat_id, "chat not refreshed after adding a member");
+        }
+        Ok(user_id)
     }
 }

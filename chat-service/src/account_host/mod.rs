@@ -26,7 +26,9 @@ use async_trait::async_trait;
 use talkapp_common::ErrorCode;
 use talkapp_store::{SessionKey, StoreError};
 use talkapp_telegram::error::TelegramError;
+use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
+use talkapp_telegram::profiles::UserProfile;
 use talkapp_telegram::search::MessageSearch;
 
 pub use local::LocalHost;
@@ -109,13 +111,40 @@ pub fn telegram_code(error: &TelegramError) -> (ErrorCode, Option<u64>) {
             (ErrorCode::TelegramFloodWait, Some(u64::from(*seconds)))
         }
         TelegramError::UnknownChat(_) => (ErrorCode::NotFound, None),
-        TelegramError::Refused { code: 403, .. } => (ErrorCode::Forbidden, None),
-        TelegramError::Refused { .. } => (ErrorCode::ValidationFailed, None),
+        TelegramError::Refused { code, name } => refusal_code(*code, name),
         TelegramError::Unavailable(_) | TelegramError::NotConnected => {
             (ErrorCode::TelegramUnavailable, Some(5))
         }
         TelegramError::LoggedOut(_) => (ErrorCode::Forbidden, None),
         TelegramError::Internal(_) => (ErrorCode::Internal, None),
+    }
+}
+
+/// How long to wait after `PEER_FLOOD`: Telegram limits the account for adding or
+/// messaging strangers and does not say for how long; an hour is a cautious first wait.
+const PEER_FLOOD_RETRY_AFTER_SECS: u64 = 3600;
+
+/// The code of a Telegram refusal, by Telegram's error name.
+fn refusal_code(code: i32, name: &str) -> (ErrorCode, Option<u64>) {
+    match name {
+        "USER_PRIVACY_RESTRICTED" | "USER_NOT_MUTUAL_CONTACT" => {
+            (ErrorCode::TelegramPrivacyRestricted, None)
+        }
+        "USER_ALREADY_PARTICIPANT" => (ErrorCode::AlreadyParticipant, None),
+        "CHAT_ADMIN_REQUIRED" | "RIGHT_FORBIDDEN" => (ErrorCode::TelegramAdminRequired, None),
+        "PEER_FLOOD" => (
+            ErrorCode::TelegramFloodWait,
+            Some(PEER_FLOOD_RETRY_AFTER_SECS),
+        ),
+        "CHANNEL_INVALID"
+        | "CHANNEL_PRIVATE"
+        | "CHAT_ID_INVALID"
+        | "PEER_ID_INVALID"
+        | "USER_ID_INVALID"
+        | "USERNAME_NOT_OCCUPIED"
+        | "PHONE_NOT_OCCUPIED" => (ErrorCode::NotFound, None),
+        _ if code == 403 => (ErrorCode::Forbidden, None),
+        _ => (ErrorCode::ValidationFailed, None),
     }
 }
 
@@ -148,6 +177,30 @@ pub struct ContactRef {
     pub user_id: i64,
     /// Whether they have the account in their contacts too.
     pub mutual: bool,
+}
+
+/// A group or channel its host created (and cached).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupCreated {
+    /// The chat.
+    pub chat_id: i64,
+    /// Telegram user ids their privacy kept out.
+    pub missing_members: Vec<i64>,
+}
+
+/// Messages to forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardRequest {
+    /// Where they are.
+    pub from_chat_id: i64,
+    /// Which.
+    pub message_ids: Vec<i32>,
+    /// Where they go.
+    pub to_chat_id: i64,
+    /// One per message: the same ids again make no second copies.
+    pub random_ids: Vec<i64>,
+    /// Without notification.
+    pub silent: bool,
 }
 
 /// What only an account's host can do.
@@ -194,6 +247,47 @@ pub trait AccountHost: Send + Sync {
     /// The account's contacts, in Telegram's order; their users (names, presence,
     /// photos) are stored in the cache, where the caller reads them.
     async fn contacts(&self, key: SessionKey) -> Result<Vec<ContactRef>, HostError>;
+    /// Creates a group or channel with members and caches it as listed.
+    async fn create_group(&self, key: SessionKey, new: NewGroup)
+    -> Result<GroupCreated, HostError>;
+
+    /// Replaces a sent message's text; the cache has the edited message when this
+    /// returns.
+    async fn edit_message(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_id: i32,
+        text: String,
+    ) -> Result<(), HostError>;
+
+    /// Deletes messages (for everyone when `revoke`; always in supergroups and
+    /// channels); the cache and the account's event stream follow.
+    async fn delete_messages(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_ids: Vec<i32>,
+        revoke: bool,
+    ) -> Result<(), HostError>;
+
+    /// Forwards messages; the copies are cached when this returns. Returns their ids.
+    async fn forward_messages(
+        &self,
+        key: SessionKey,
+        forward: ForwardRequest,
+    ) -> Result<Vec<i32>, HostError>;
+
+    /// A user's profile as the account sees it.
+    async fn user_profile(&self, key: SessionKey, user_id: i64) -> Result<UserProfile, HostError>;
+
+    /// Adds `user` to the chat and caches the chat anew; returns the user's id.
+    async fn add_member(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        user: UserRef,
+    ) -> Result<i64, HostError>;
 }
 
 /// Finds the host of an account: this replica or the peer that holds its shard.

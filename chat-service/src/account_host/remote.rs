@@ -14,11 +14,14 @@ use talkapp_proto::tonic::codegen::InterceptedService;
 use talkapp_proto::tonic::transport::{Channel, Endpoint};
 use talkapp_proto::tonic::{self, Code, Status};
 use talkapp_store::SessionKey;
+use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
+use talkapp_telegram::profiles::UserProfile;
 use talkapp_telegram::search::MessageSearch;
 
-use super::{AccountHost, ContactRef, HostError, OlderHistory};
+use super::{AccountHost, ContactRef, ForwardRequest, GroupCreated, HostError, OlderHistory};
 use crate::actions::action_name;
+use crate::groups::{kind_name, member_text};
 use crate::media::{ByteRange, MediaDownload};
 use crate::proto_views::file_header_from_proto;
 
@@ -209,6 +212,120 @@ impl AccountHost for RemoteHost {
             header,
             chunks: Box::pin(chunks),
         })
+    }
+
+    async fn create_group(
+        &self,
+        key: SessionKey,
+        new: NewGroup,
+    ) -> Result<GroupCreated, HostError> {
+        let reply = self
+            .client()
+            .create_group(proto::HostCreateGroupRequest {
+                session: Some(session_ref(key)),
+                title: new.title,
+                kind: kind_name(new.kind).to_owned(),
+                about: new.about,
+                members: new.members.iter().map(member_text).collect(),
+            })
+            .await
+            .map_err(|status| from_status(&status))?
+            .into_inner();
+        Ok(GroupCreated {
+            chat_id: reply.chat_id,
+            missing_members: reply.missing_members,
+        })
+    }
+
+    async fn edit_message(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_id: i32,
+        text: String,
+    ) -> Result<(), HostError> {
+        self.client()
+            .edit_message(proto::HostEditMessageRequest {
+                session: Some(session_ref(key)),
+                chat_id,
+                message_id,
+                text,
+            })
+            .await
+            .map_err(|status| from_status(&status))?;
+        Ok(())
+    }
+
+    async fn delete_messages(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_ids: Vec<i32>,
+        revoke: bool,
+    ) -> Result<(), HostError> {
+        self.client()
+            .delete_messages(proto::HostDeleteMessagesRequest {
+                session: Some(session_ref(key)),
+                chat_id,
+                message_ids,
+                revoke,
+            })
+            .await
+            .map_err(|status| from_status(&status))?;
+        Ok(())
+    }
+
+    async fn forward_messages(
+        &self,
+        key: SessionKey,
+        forward: ForwardRequest,
+    ) -> Result<Vec<i32>, HostError> {
+        let reply = self
+            .client()
+            .forward_messages(proto::HostForwardMessagesRequest {
+                session: Some(session_ref(key)),
+                from_chat_id: forward.from_chat_id,
+                message_ids: forward.message_ids,
+                to_chat_id: forward.to_chat_id,
+                random_ids: forward.random_ids,
+                silent: forward.silent,
+            })
+            .await
+            .map_err(|status| from_status(&status))?
+            .into_inner();
+        Ok(reply.message_ids)
+    }
+
+    async fn user_profile(&self, key: SessionKey, user_id: i64) -> Result<UserProfile, HostError> {
+        let reply = self
+            .client()
+            .fetch_user_profile(proto::FetchUserProfileRequest {
+                session: Some(session_ref(key)),
+                user_id,
+            })
+            .await
+            .map_err(|status| from_status(&status))?
+            .into_inner();
+        Ok(crate::profiles::from_host_proto(reply))
+    }
+
+    async fn add_member(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        user: UserRef,
+    ) -> Result<i64, HostError> {
+        let reply = self
+            .client()
+            .add_member(proto::HostAddMemberRequest {
+                session: Some(session_ref(key)),
+                chat_id,
+                user: member_text(&user),
+            })
+            .await
+            .map_err(|status| from_status(&status))?
+            .into_inner();
+        Ok(reply.user_id)
     }
 
     async fn search_messages(

@@ -7,9 +7,12 @@ pub mod chats;
 pub mod compat;
 pub mod contact_list;
 pub mod docs;
+pub mod groups;
 pub mod health;
 pub mod linking;
 pub mod media;
+pub mod message_actions;
+pub mod profiles;
 pub mod push;
 pub mod search;
 pub mod send_media;
@@ -68,6 +71,33 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         )
         .service(
             web::resource("/me/send_media/{user_id}/{session_index}").post(send_media::send_media),
+        )
+        .service(
+            web::resource("/me/edit_message/{user_id}/{session_index}")
+                .post(message_actions::edit_message),
+        )
+        .service(
+            web::resource("/me/delete_messages/{user_id}/{session_index}")
+                .post(message_actions::delete_messages),
+        )
+        .service(
+            web::resource("/me/user_profile/{user_id}/{session_index}/{telegram_user_id}")
+                .get(profiles::user_profile),
+        )
+        .service(
+            web::resource("/me/forward_messages/{user_id}/{session_index}")
+                .post(message_actions::forward_messages),
+        )
+        .service(
+            web::resource("/me/mark_read/{user_id}/{session_index}/{chat_id}")
+                .post(message_actions::mark_read),
+        )
+        .service(
+            web::resource("/me/create_group/{user_id}/{session_index}").post(groups::create_group),
+        )
+        .service(
+            web::resource("/me/add_member/{user_id}/{session_index}/{chat_id}")
+                .post(groups::add_member),
         )
         .service(
             web::resource("/me/message_status/{user_id}/{session_index}/{job_id}")

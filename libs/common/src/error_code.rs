@@ -94,6 +94,17 @@ pub enum ErrorCode {
     RequestTimeout,
     /// Something failed that the caller cannot fix; details are in the logs only.
     Internal,
+    /// The user's Telegram privacy settings do not let this account do it (add them to
+    /// a group, say).
+    TelegramPrivacyRestricted,
+    /// Telegram wants admin rights in the chat for this.
+    TelegramAdminRequired,
+    /// The user is in the chat already.
+    AlreadyParticipant,
+    /// An `Idempotency-Key` (or `client_request_id`) used before with another request.
+    IdempotencyKeyReused,
+    /// The first request with this idempotency key is still being carried out.
+    RequestInProgress,
 }
 
 impl ErrorCode {
@@ -142,6 +153,11 @@ impl ErrorCode {
             Self::Timeout => "timeout",
             Self::RequestTimeout => "request_timeout",
             Self::Internal => "internal",
+            Self::TelegramPrivacyRestricted => "telegram_privacy_restricted",
+            Self::TelegramAdminRequired => "telegram_admin_required",
+            Self::AlreadyParticipant => "already_participant",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::RequestInProgress => "request_in_progress",
         }
     }
 
@@ -156,10 +172,19 @@ impl ErrorCode {
             | Self::RefreshTokenInvalid
             | Self::RefreshTokenReused
             | Self::MediaLinkExpired => 401,
-            Self::Forbidden | Self::MediaLinkInvalid | Self::AccountDisabled => 403,
+            Self::Forbidden
+            | Self::MediaLinkInvalid
+            | Self::AccountDisabled
+            | Self::TelegramPrivacyRestricted
+            | Self::TelegramAdminRequired => 403,
             Self::NotFound | Self::LoginNotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::EmailTaken | Self::PhoneAlreadyLinked | Self::LoginStepMismatch => 409,
+            Self::EmailTaken
+            | Self::PhoneAlreadyLinked
+            | Self::LoginStepMismatch
+            | Self::AlreadyParticipant
+            | Self::RequestInProgress => 409,
+            Self::IdempotencyKeyReused => 422,
             Self::LoginExpired => 410,
             Self::PayloadTooLarge | Self::MediaTooLarge | Self::QuotaExceeded => 413,
             Self::FileTypeNotAllowed => 415,
@@ -227,6 +252,11 @@ impl ErrorCode {
             Self::Timeout => "Upstream timeout",
             Self::RequestTimeout => "Request timeout",
             Self::Internal => "Internal error",
+            Self::TelegramPrivacyRestricted => "Not allowed by the user's privacy settings",
+            Self::TelegramAdminRequired => "Admin rights needed",
+            Self::AlreadyParticipant => "Already a member",
+            Self::IdempotencyKeyReused => "Idempotency key used for another request",
+            Self::RequestInProgress => "The first request with this key is still running",
         }
     }
 
@@ -241,9 +271,14 @@ impl ErrorCode {
             | Self::RefreshTokenInvalid
             | Self::RefreshTokenReused
             | Self::MediaLinkExpired => Code::Unauthenticated,
-            Self::Forbidden | Self::MediaLinkInvalid | Self::AccountDisabled => {
-                Code::PermissionDenied
-            }
+            Self::Forbidden
+            | Self::MediaLinkInvalid
+            | Self::AccountDisabled
+            | Self::TelegramPrivacyRestricted
+            | Self::TelegramAdminRequired => Code::PermissionDenied,
+            Self::AlreadyParticipant => Code::AlreadyExists,
+            Self::IdempotencyKeyReused => Code::InvalidArgument,
+            Self::RequestInProgress => Code::Aborted,
             Self::NotFound | Self::LoginNotFound => Code::NotFound,
             Self::PhoneInvalid
             | Self::TelegramCodeInvalid
@@ -391,6 +426,11 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::Timeout,
     ErrorCode::Internal,
     ErrorCode::RequestTimeout,
+    ErrorCode::TelegramPrivacyRestricted,
+    ErrorCode::TelegramAdminRequired,
+    ErrorCode::AlreadyParticipant,
+    ErrorCode::IdempotencyKeyReused,
+    ErrorCode::RequestInProgress,
 ];
 
 #[cfg(test)]

@@ -9,7 +9,8 @@
 //! - [`model`]: the records the store keeps (users, sign-in sessions, Telegram sessions and
 //!   logins).
 //! - The traits, one per area ([`AccountStore`], [`TelegramStore`], [`ChatCacheStore`],
-//!   [`SendJobStore`], [`EventIdStore`], [`PushStore`], [`AuditStore`], [`UserAdminStore`]), gathered by [`Store`]; a consumer
+//!   [`SendJobStore`], [`EventIdStore`], [`PushStore`], [`ActionStore`], [`AuditStore`],
+//!   [`UserAdminStore`]), gathered by [`Store`]; a consumer
 //!   that needs one area takes that trait.
 //! - [`postgres`], [`sqlite`]: the implementations and their migration runners, one file
 //!   per area.
@@ -67,6 +68,7 @@ pub trait Store:
     + SendJobStore
     + EventIdStore
     + PushStore
+    + ActionStore
     + AuditStore
     + UserAdminStore
     + Send
@@ -221,6 +223,27 @@ pub trait EventIdStore: Send + Sync {
     /// Allocates `count` event ids of a linked account, strictly above every id given
     /// before; returns the first (the others follow it). `None` when no such account.
     async fn next_event_ids(&self, key: SessionKey, count: u32) -> Result<Option<i64>>;
+}
+
+/// Idempotency keys of the actions that change Telegram state other than sends
+/// (creating a group, adding a member): the first request with a key does the action,
+/// a retry gets its result instead of doing it again.
+#[async_trait]
+pub trait ActionStore: Send + Sync {
+    /// Takes the key for this request, or says who has it or what it gave. A claim
+    /// older than `claim.stale_after` that was never finished is taken over.
+    async fn claim_action(&self, claim: &ActionClaim) -> Result<ActionClaimed>;
+
+    /// Records the result of a claimed action; retries get it from now on.
+    async fn finish_action(
+        &self,
+        key: SessionKey,
+        idempotency_key: &str,
+        result: &str,
+    ) -> Result<()>;
+
+    /// Gives up an unfinished claim (the action failed): a retry does it again.
+    async fn release_action(&self, key: SessionKey, idempotency_key: &str) -> Result<()>;
 }
 
 /// Web Push subscriptions of TalkApp users (their browsers).

@@ -337,3 +337,35 @@ pub struct PushSubscription {
     /// When it was added.
     pub created_at: DateTime<Utc>,
 }
+
+/// An idempotency key taken for an action that changes Telegram state other than a send
+/// (creating a group, adding a member): the first request with the key does it, retries
+/// get its result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionClaim {
+    /// The account acting.
+    pub key: SessionKey,
+    /// The caller's `Idempotency-Key` (or `client_request_id`).
+    pub idempotency_key: String,
+    /// What the action is (`create_group`, `add_member`).
+    pub action: String,
+    /// A digest of the request, to tell a retry from another request under the same key.
+    pub request_hash: String,
+    /// Now.
+    pub at: DateTime<Utc>,
+    /// A claim left unfinished this long (its process died midway) may be taken again.
+    pub stale_after: chrono::Duration,
+}
+
+/// What claiming an idempotency key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionClaimed {
+    /// The key is this caller's now: do the action, then finish or release it.
+    Claimed,
+    /// Another request with the key is being carried out.
+    InProgress,
+    /// The action was done: its result.
+    Done(String),
+    /// The key was used for another action or request.
+    Mismatch,
+}

@@ -36,8 +36,8 @@ use crate::download::{ChunkPlan, DownloadSource, RawLocation, Trimmer, input_loc
 use crate::endpoint::TelegramEndpoint;
 use crate::error::TelegramError;
 use crate::model::{
-    ChatAction, ChatFullInfo, ChatId, ChatInfo, DialogsPage, Message, MessagesPage, Presence,
-    SentMessage, TelegramUpdate, TgUser,
+    ChatAction, ChatFullInfo, ChatId, ChatInfo, DialogInfo, DialogsPage, Message, MessagesPage,
+    Presence, SentMessage, TelegramUpdate, TgUser,
 };
 use crate::session::{SessionSnapshot, StoredSession};
 
@@ -524,6 +524,34 @@ fn mentioned_peers(
     (users, chats)
 }
 
+/// The dialogs of a reply whose chat is among its `users` and `chats`.
+pub(crate) fn dialog_infos(
+    dialogs: &[tl::enums::Dialog],
+    known_users: &[TgUser],
+    known_chats: &[ChatInfo],
+) -> Vec<DialogInfo> {
+    dialogs
+        .iter()
+        .filter_map(|dialog| {
+            let tl::enums::Dialog::Dialog(dialog) = dialog else {
+                return None;
+            };
+            let chat_id = convert::chat_id_of(&dialog.peer);
+            let chat = match convert::bare_peer(chat_id)? {
+                convert::BarePeer::User(user_id) => known_users
+                    .iter()
+                    .find(|user| user.id == user_id)
+                    .map(convert::private_chat)?,
+                convert::BarePeer::Chat(_) | convert::BarePeer::Channel(_) => known_chats
+                    .iter()
+                    .find(|chat| chat.id == chat_id)
+                    .cloned()?,
+            };
+            Some(convert::dialog(dialog, chat))
+        })
+        .collect()
+}
+
 impl Account {
     /// What this account uploaded already.
     pub(crate) fn uploads(&self) -> &crate::send_media::UploadMemory {
@@ -690,26 +718,7 @@ impl Account {
         let known_users: Vec<TgUser> = users.iter().filter_map(convert::user).collect();
         let known_chats: Vec<ChatInfo> = chats.iter().filter_map(convert::chat).collect();
         let complete = total.is_none() || dialogs.len() < usize::try_from(limit).unwrap_or(0);
-        let dialogs = dialogs
-            .iter()
-            .filter_map(|dialog| {
-                let tl::enums::Dialog::Dialog(dialog) = dialog else {
-                    return None;
-                };
-                let chat_id = convert::chat_id_of(&dialog.peer);
-                let chat = match convert::bare_peer(chat_id)? {
-                    convert::BarePeer::User(user_id) => known_users
-                        .iter()
-                        .find(|user| user.id == user_id)
-                        .map(convert::private_chat)?,
-                    convert::BarePeer::Chat(_) | convert::BarePeer::Channel(_) => known_chats
-                        .iter()
-                        .find(|chat| chat.id == chat_id)
-                        .cloned()?,
-                };
-                Some(convert::dialog(dialog, chat))
-            })
-            .collect();
+        let dialogs = dialog_infos(&dialogs, &known_users, &known_chats);
         Ok(DialogsPage {
             dialogs,
             messages: messages.iter().filter_map(convert::message).collect(),

@@ -18,6 +18,10 @@
 //! - [`download`]: what a download names and how a byte range maps onto `upload.getFile`.
 //! - [`send_media`]: sending files: uploads in parallel parts, `messages.sendMedia` and
 //!   albums (`messages.sendMultiMedia`), and what each account uploaded already.
+//! - [`groups`]: creating groups and channels, adding members, naming users by id,
+//!   username or phone.
+//! - [`message_actions`]: editing and deleting sent messages.
+//! - [`profiles`]: a user's profile (`users.getFullUser`).
 //! - [`search`]: Telegram's own message search and the contact list.
 //! - [`model`]: chats, messages, users and updates as TalkApp sees them.
 //! - [`convert`]: TL objects to [`model`] (pure functions).
@@ -28,8 +32,11 @@ pub mod convert;
 pub mod download;
 pub mod endpoint;
 pub mod error;
+pub mod groups;
 pub mod login;
+pub mod message_actions;
 pub mod model;
+pub mod profiles;
 pub mod sealing;
 pub mod search;
 pub mod send_media;

@@ -449,6 +449,9 @@ impl World {
         for (a, b) in [(alice, dave), (bob, erin), (erin, bob), (bob, frank)] {
             world.add_contact(a, b)?;
         }
+        // Erin lets only her contacts add her to groups: Bob may, Alice gets
+        // USER_PRIVACY_RESTRICTED.
+        world.restrict_invites_to_contacts(erin)?;
 
         // History starts a week ago and moves forward a few minutes per message.
         let mut clock = unix_now() - 7 * 24 * 3600;

@@ -25,13 +25,13 @@ fn redis_url() -> String {
 pub(crate) struct Replicas {
     pub(crate) environment: HashMap<String, String>,
     processes: HashMap<String, Child>,
-    chat_ports: HashMap<String, u16>,
+    pub(crate) chat_ports: HashMap<String, u16>,
     realtime_port: u16,
     search_port: u16,
     media_port: u16,
     /// The gateway requests go to.
     pub(crate) gateway_url: String,
-    client: reqwest::Client,
+    pub(crate) client: reqwest::Client,
 }
 
 impl Replicas {
@@ -619,7 +619,7 @@ async fn shard_owners(database_url: &str) -> HashMap<i16, String> {
         .unwrap_or_default()
 }
 
-fn shard_of(user_id: &str, index: u64) -> i16 {
+pub(crate) fn shard_of(user_id: &str, index: u64) -> i16 {
     let user = uuid::Uuid::parse_str(user_id).expect("uuid");
     i16::try_from(talkapp_store::shard_of(
         user,
@@ -771,7 +771,7 @@ async fn a_dead_replicas_accounts_move_to_the_living_one_within_ten_seconds() {
 }
 
 /// Waits until both replicas hold a share of the shards; returns the owners.
-async fn shards_shared(database_url: &str, address_of_a: &str) -> HashMap<i16, String> {
+pub(crate) async fn shards_shared(database_url: &str, address_of_a: &str) -> HashMap<i16, String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let owners = shard_owners(database_url).await;

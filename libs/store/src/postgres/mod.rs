@@ -17,6 +17,7 @@ use crate::{
 };
 
 mod accounts;
+mod actions;
 mod admin;
 mod audit;
 mod cache;
@@ -67,6 +68,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "send_media",
         include_str!("../../migrations/postgres/0008_send_media.sql"),
+    ),
+    (
+        9,
+        "chat_actions",
+        include_str!("../../migrations/postgres/0009_chat_actions.sql"),
     ),
     (
         11,

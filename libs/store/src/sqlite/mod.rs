@@ -16,6 +16,7 @@ use crate::{
 };
 
 mod accounts;
+mod actions;
 mod admin;
 mod audit;
 mod cache;
@@ -65,6 +66,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "send_media",
         include_str!("../../migrations/sqlite/0008_send_media.sql"),
+    ),
+    (
+        9,
+        "chat_actions",
+        include_str!("../../migrations/sqlite/0009_chat_actions.sql"),
     ),
     (
         11,

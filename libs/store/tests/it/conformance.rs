@@ -2496,3 +2496,122 @@ pub(crate) async fn the_activity_summary_counts_users_active_ones_accounts_and_w
     assert_eq!(summary.waiting_jobs, 2);
     assert_eq!(summary.oldest_waiting_at, Some(oldest.created_at));
 }
+
+// Idempotency keys of non-send actions
+
+fn action_claim(
+    key: SessionKey,
+    idempotency_key: &str,
+    request_hash: &str,
+) -> talkapp_store::ActionClaim {
+    talkapp_store::ActionClaim {
+        key,
+        idempotency_key: idempotency_key.to_owned(),
+        action: "create_group".to_owned(),
+        request_hash: request_hash.to_owned(),
+        at: now(),
+        stale_after: TimeDelta::seconds(60),
+    }
+}
+
+pub(crate) async fn an_action_key_gives_retries_the_first_result_and_refuses_other_requests(
+    store: Arc<dyn Store>,
+) {
+    use talkapp_store::ActionClaimed;
+    let key = SessionKey {
+        user_id: Uuid::new_v4(),
+        session_index: 1,
+    };
+    let first = action_claim(key, "k1", "hash-a");
+    assert_eq!(
+        store.claim_action(&first).await.expect("claim"),
+        ActionClaimed::Claimed
+    );
+    assert_eq!(
+        store.claim_action(&first).await.expect("claim again"),
+        ActionClaimed::InProgress,
+        "a retry while the first is running waits"
+    );
+    assert_eq!(
+        store
+            .claim_action(&action_claim(key, "k1", "hash-b"))
+            .await
+            .expect("claim for another request"),
+        ActionClaimed::Mismatch
+    );
+    store
+        .finish_action(key, "k1", "-1001")
+        .await
+        .expect("finish");
+    assert_eq!(
+        store.claim_action(&first).await.expect("claim after"),
+        ActionClaimed::Done("-1001".into())
+    );
+    // Released claims can be taken again; a finished one is not released.
+    store.release_action(key, "k1").await.expect("release");
+    assert_eq!(
+        store.claim_action(&first).await.expect("still done"),
+        ActionClaimed::Done("-1001".into())
+    );
+    let failing = action_claim(key, "k2", "hash-a");
+    assert_eq!(
+        store.claim_action(&failing).await.expect("claim"),
+        ActionClaimed::Claimed
+    );
+    store.release_action(key, "k2").await.expect("release");
+    assert_eq!(
+        store.claim_action(&failing).await.expect("claim again"),
+        ActionClaimed::Claimed
+    );
+    // A claim never finished is taken over once stale.
+    let abandoned = talkapp_store::ActionClaim {
+        at: now() - TimeDelta::seconds(120),
+        ..action_claim(key, "k3", "hash-a")
+    };
+    assert_eq!(
+        store.claim_action(&abandoned).await.expect("claim"),
+        ActionClaimed::Claimed
+    );
+    assert_eq!(
+        store
+            .claim_action(&action_claim(key, "k3", "hash-a"))
+            .await
+            .expect("take over"),
+        ActionClaimed::Claimed
+    );
+    // Keys are per account.
+    let other = SessionKey {
+        session_index: 2,
+        ..key
+    };
+    assert_eq!(
+        store
+            .claim_action(&action_claim(other, "k1", "hash-b"))
+            .await
+            .expect("claim on another account"),
+        ActionClaimed::Claimed
+    );
+}
+
+pub(crate) async fn concurrent_claims_of_one_action_key_let_one_caller_act(store: Arc<dyn Store>) {
+    use talkapp_store::ActionClaimed;
+    let key = SessionKey {
+        user_id: Uuid::new_v4(),
+        session_index: 1,
+    };
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.claim_action(&action_claim(key, "same", "h")).await })
+        })
+        .collect();
+    let mut claimed = 0;
+    for task in tasks {
+        match task.await.expect("task").expect("claim") {
+            ActionClaimed::Claimed => claimed += 1,
+            ActionClaimed::InProgress => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(claimed, 1);
+}

@@ -65,7 +65,11 @@ pub(super) fn invite_to_channel(
     let by = call.require_user()?;
     let channel_id = resolve::channel_id(&call.state.world, by, &request.channel)?;
     let users = input_users(call, by, &request.users)?;
-    let (added, sent) = call
+    let crate::world::Invited {
+        added,
+        missing,
+        sent,
+    } = call
         .state
         .world
         .invite_to_channel(by, channel_id, &users, call.now)?;
@@ -99,7 +103,7 @@ pub(super) fn invite_to_channel(
             )
         }
     };
-    Ok(invited(updates))
+    Ok(invited(updates, &missing))
 }
 
 fn full_admin_rights() -> tl::enums::ChatAdminRights {

@@ -121,3 +121,29 @@ pub(super) fn resolve_username(
     }
     .into())
 }
+
+/// `contacts.resolvePhone`: the user with a phone number (Telegram finds a number
+/// whatever the format: digits are compared). `PHONE_NOT_OCCUPIED` when nobody has it.
+pub(super) fn resolve_phone(
+    call: &mut Call,
+    request: f::contacts::ResolvePhone,
+) -> Result<tl::enums::contacts::ResolvedPeer, RpcError> {
+    let viewer = call.require_user()?;
+    let digits = crate::world::normalize_phone(&request.phone);
+    if digits.len() < 5 || digits.len() > 15 {
+        return Err(RpcError::bad_request("PHONE_NUMBER_INVALID"));
+    }
+    let world = &call.state.world;
+    let user = world
+        .user_by_phone(&digits)
+        .ok_or_else(|| RpcError::bad_request("PHONE_NOT_OCCUPIED"))?;
+    let peer = Peer::User(user);
+    let mut mentions = Mentions::with_user(viewer);
+    mentions.peer(peer);
+    Ok(tl::types::contacts::ResolvedPeer {
+        peer: render::peer(peer),
+        chats: mentions.chats(world, viewer),
+        users: mentions.users(world, viewer),
+    }
+    .into())
+}

@@ -192,6 +192,7 @@ fn changes_nothing_kept(id: u32) -> bool {
             | f::contacts::GetStatuses::CONSTRUCTOR_ID
             | f::contacts::Search::CONSTRUCTOR_ID
             | f::contacts::ResolveUsername::CONSTRUCTOR_ID
+            | f::contacts::ResolvePhone::CONSTRUCTOR_ID
             | f::messages::GetDialogs::CONSTRUCTOR_ID
             | f::messages::GetHistory::CONSTRUCTOR_ID
             | f::messages::GetChats::CONSTRUCTOR_ID
@@ -321,6 +322,9 @@ fn dispatch(call: &mut Call, id: u32, cursor: &mut Cursor) -> Result<Vec<u8>, Rp
         f::users::GetFullUser::CONSTRUCTOR_ID => run(cursor, |r| users::get_full_user(call, r)),
         f::contacts::ResolveUsername::CONSTRUCTOR_ID => {
             run(cursor, |r| contacts::resolve_username(call, r))
+        }
+        f::contacts::ResolvePhone::CONSTRUCTOR_ID => {
+            run(cursor, |r| contacts::resolve_phone(call, r))
         }
         f::messages::GetPeerDialogs::CONSTRUCTOR_ID => {
             run(cursor, |r| messages::get_peer_dialogs(call, r))

@@ -11,6 +11,8 @@ pub(crate) enum GroupError {
     UserAlreadyParticipant,
     AdminRequired,
     ChannelPrivate,
+    /// Every user asked for forbids this adder to add them (their chat-invite privacy).
+    PrivacyRestricted,
     Send(SendError),
 }
 
@@ -18,6 +20,16 @@ impl From<SendError> for GroupError {
     fn from(error: SendError) -> Self {
         GroupError::Send(error)
     }
+}
+
+/// What `channels.inviteToChannel` did.
+pub(crate) struct Invited {
+    /// The users added.
+    pub(crate) added: Vec<UserId>,
+    /// The users their privacy kept out (`missing_invitees`).
+    pub(crate) missing: Vec<UserId>,
+    /// In a supergroup, the `messageActionChatAddUser` message.
+    pub(crate) sent: Option<Sent>,
 }
 
 /// Telegram's limit for a group or channel title.
@@ -32,20 +44,37 @@ fn check_title(title: &str) -> Result<String, GroupError> {
 }
 
 impl World {
-    /// `messages.createChat`: a basic group of the creator and `users`.
+    /// Splits `users` into those `by` may add and those whose privacy forbids it.
+    pub(crate) fn split_by_privacy(
+        &self,
+        by: UserId,
+        users: &[UserId],
+    ) -> (Vec<UserId>, Vec<UserId>) {
+        users
+            .iter()
+            .copied()
+            .partition(|user| self.may_invite(by, *user))
+    }
+
+    /// `messages.createChat`: a basic group of the creator and the `users` whose privacy
+    /// lets the creator add them; the others are returned (Telegram's
+    /// `missing_invitees`). The group is created as long as one user was named.
     pub(crate) fn create_chat(
         &mut self,
         creator: UserId,
         title: &str,
         users: &[UserId],
         date: i32,
-    ) -> Result<(i64, Sent), GroupError> {
+    ) -> Result<(i64, Sent, Vec<UserId>), GroupError> {
         let title = check_title(title)?;
         if users.iter().all(|u| *u == creator) {
             return Err(GroupError::UsersTooFew);
         }
-        self.create_basic_group_sent(creator, &title, users, date)
-            .map_err(|_| GroupError::Send(SendError::PeerInvalid))
+        let (allowed, missing) = self.split_by_privacy(creator, users);
+        let (id, sent) = self
+            .create_basic_group_sent(creator, &title, &allowed, date)
+            .map_err(|_| GroupError::Send(SendError::PeerInvalid))?;
+        Ok((id, sent, missing))
     }
 
     /// `channels.createChannel`: a supergroup or broadcast channel with its creator alone.
@@ -76,10 +105,17 @@ impl World {
         user: UserId,
         date: i32,
     ) -> Result<Sent, GroupError> {
-        let group = self.chats.get_mut(&chat).ok_or(GroupError::ChatInvalid)?;
+        let group = self.chats.get(&chat).ok_or(GroupError::ChatInvalid)?;
         if !group.members.contains(&by) {
             return Err(GroupError::ChatInvalid);
         }
+        if group.members.contains(&user) {
+            return Err(GroupError::UserAlreadyParticipant);
+        }
+        if !self.may_invite(by, user) {
+            return Err(GroupError::PrivacyRestricted);
+        }
+        let group = self.chats.get_mut(&chat).ok_or(GroupError::ChatInvalid)?;
         if !group.members.insert(user) {
             return Err(GroupError::UserAlreadyParticipant);
         }
@@ -97,15 +133,17 @@ impl World {
     }
 
     /// `channels.inviteToChannel`: members of a supergroup may invite, only the creator
-    /// into a broadcast channel. Returns who was added and, in a supergroup, the
-    /// `messageActionChatAddUser` message.
+    /// into a broadcast channel. Returns who was added, who was not for their privacy
+    /// (`missing_invitees`) and, in a supergroup, the `messageActionChatAddUser` message.
+    /// `USER_PRIVACY_RESTRICTED` when nobody could be added and privacy was the reason.
     pub(crate) fn invite_to_channel(
         &mut self,
         by: UserId,
         channel: i64,
         users: &[UserId],
         date: i32,
-    ) -> Result<(Vec<UserId>, Option<Sent>), GroupError> {
+    ) -> Result<Invited, GroupError> {
+        let (allowed, missing) = self.split_by_privacy(by, users);
         let record = self
             .channels
             .get_mut(&channel)
@@ -116,11 +154,13 @@ impl World {
         if record.broadcast && record.creator != by {
             return Err(GroupError::AdminRequired);
         }
-        let added: Vec<UserId> = users
-            .iter()
-            .copied()
+        let added: Vec<UserId> = allowed
+            .into_iter()
             .filter(|u| !record.members.contains(u))
             .collect();
+        if added.is_empty() && !missing.is_empty() {
+            return Err(GroupError::PrivacyRestricted);
+        }
         if added.is_empty() {
             return Err(GroupError::UserAlreadyParticipant);
         }
@@ -129,7 +169,11 @@ impl World {
             record.joined.insert(*user, Joined { inviter: by, date });
         }
         if record.broadcast {
-            return Ok((added, None));
+            return Ok(Invited {
+                added,
+                missing,
+                sent: None,
+            });
         }
         let draft = Draft {
             action: Some(ServiceAction::ChatAddUser {
@@ -138,14 +182,15 @@ impl World {
             ..Draft::default()
         };
         let (id, pts) = self.post_to_channel(by, channel, draft, date)?;
-        Ok((
+        Ok(Invited {
             added,
-            Some(Sent::Channel {
+            missing,
+            sent: Some(Sent::Channel {
                 channel,
                 id,
                 pts,
                 duplicate: false,
             }),
-        ))
+        })
     }
 }

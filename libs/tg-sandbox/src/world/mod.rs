@@ -27,7 +27,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub(crate) use groups::GroupError;
+pub(crate) use groups::{GroupError, Invited};
 pub use media::{DEMO_CLIP_MP4, DEMO_PHOTO_JPEG, DEMO_VOICE_OGG, SeedFile, SeedVideo, sample_png};
 pub(crate) use media::{
     DocAttribute, Document, FileLocation, MediaError, NewMedia, Photo, PhotoSizeRecord,
@@ -110,6 +110,11 @@ pub(crate) struct UserRecord {
     /// The profile photo, a photo of [`World::photos`].
     #[serde(default)]
     pub(crate) photo: Option<i64>,
+    /// Telegram's chat-invite privacy (`privacyKeyChatInvite`) set to "my contacts":
+    /// only the user's contacts may add them to groups and channels; anyone else gets
+    /// `USER_PRIVACY_RESTRICTED`.
+    #[serde(default)]
+    pub(crate) invites_from_contacts_only: bool,
 }
 
 /// When and by whom a member was added to a group or channel.
@@ -450,6 +455,7 @@ impl World {
                 online_until: 0,
                 about: None,
                 photo: None,
+                invites_from_contacts_only: false,
             },
         );
         self.boxes.insert(
@@ -497,6 +503,26 @@ impl World {
     }
 
     /// The account with this phone number (any formatting).
+    /// Lets only `user`'s contacts add them to groups and channels (the chat-invite
+    /// privacy set to "my contacts").
+    ///
+    /// # Errors
+    /// When there is no such user.
+    pub fn restrict_invites_to_contacts(&mut self, user: UserId) -> anyhow::Result<()> {
+        self.users
+            .get_mut(&user)
+            .ok_or_else(|| anyhow::anyhow!("no user {user}"))?
+            .invites_from_contacts_only = true;
+        Ok(())
+    }
+
+    /// Whether `by` may add `user` to a group or channel under `user`'s privacy.
+    pub(crate) fn may_invite(&self, by: UserId, user: UserId) -> bool {
+        self.users.get(&user).is_none_or(|record| {
+            !record.invites_from_contacts_only || record.contacts.contains(&by)
+        })
+    }
+
     pub fn user_by_phone(&self, phone: &str) -> Option<UserId> {
         self.by_phone.get(&normalize_phone(phone)).copied()
     }
@@ -547,6 +573,29 @@ impl World {
             Peer::Chat(id) => self.chats.get(&id).map(|c| c.title.as_str()),
             Peer::Channel(id) => self.channels.get(&id).map(|c| c.title.as_str()),
         }
+    }
+
+    /// The members of a basic group, supergroup or channel, ascending (empty if there
+    /// is none).
+    pub fn members(&self, peer: Peer) -> Vec<UserId> {
+        match peer {
+            Peer::User(_) => Vec::new(),
+            Peer::Chat(id) => self
+                .chats
+                .get(&id)
+                .map(|c| c.members.iter().copied().collect())
+                .unwrap_or_default(),
+            Peer::Channel(id) => self
+                .channels
+                .get(&id)
+                .map(|c| c.members.iter().copied().collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Whether `channel` is a broadcast channel (not a supergroup).
+    pub fn is_broadcast(&self, channel: i64) -> bool {
+        self.channels.get(&channel).is_some_and(|c| c.broadcast)
     }
 
     /// How many members a supergroup or channel has (0 if there is none).

@@ -463,3 +463,104 @@ async fn messages_are_fetched_by_id_and_missing_ones_come_back_empty() {
         ));
     }
 }
+
+/// Erin (`+9996620005`) as `client` finds her by phone number.
+async fn erin_by_phone(client: &grammers_client::Client) -> (i64, tl::enums::InputUser) {
+    let resolved = within(
+        "resolve phone",
+        client.invoke(&tl::functions::contacts::ResolvePhone {
+            phone: "+999 662 0005".into(),
+        }),
+    )
+    .await
+    .expect("resolved");
+    let tl::enums::contacts::ResolvedPeer::Peer(resolved) = resolved;
+    let tl::enums::Peer::User(peer) = &resolved.peer else {
+        panic!("a user: {:?}", resolved.peer);
+    };
+    let Some(erin) = resolved.users.iter().find_map(|user| match user {
+        tl::enums::User::User(user) if user.id == peer.user_id => Some(user),
+        _ => None,
+    }) else {
+        panic!("the user is in the answer: {:?}", resolved.users);
+    };
+    assert_eq!(erin.first_name.as_deref(), Some("Erin"));
+    let input = tl::types::InputUser {
+        user_id: erin.id,
+        access_hash: erin.access_hash.expect("access hash"),
+    };
+    (erin.id, input.into())
+}
+
+#[tokio::test]
+async fn a_user_who_lets_only_contacts_add_her_is_refused_to_others_and_left_out_of_new_groups() {
+    let demo = demo().await;
+    let alice = signed_in(&demo.sandbox, demo.alice);
+    let bob = signed_in(&demo.sandbox, demo.bob);
+    let bob_ref = dialog_ref(&alice.client, Peer::User(demo.bob)).await;
+    let (erin, erin_for_alice) = erin_by_phone(&alice.client).await;
+    let (_, erin_for_bob) = erin_by_phone(&bob.client).await;
+
+    // Alice is not Erin's contact: the group is made without her, and she is named.
+    let created = within(
+        "create chat",
+        alice.client.invoke(&tl::functions::messages::CreateChat {
+            users: vec![input_user(bob_ref), erin_for_alice.clone()],
+            title: "Privacy".into(),
+            ttl_period: None,
+        }),
+    )
+    .await
+    .expect("created");
+    let tl::enums::messages::InvitedUsers::Users(created) = created;
+    let missing: Vec<i64> = created
+        .missing_invitees
+        .iter()
+        .map(|tl::enums::MissingInvitee::Invitee(m)| m.user_id)
+        .collect();
+    assert_eq!(missing, [erin]);
+    let tl::enums::Updates::Updates(updates) = created.updates else {
+        panic!("expected updates");
+    };
+    let Some(tl::enums::Chat::Chat(chat)) = updates.chats.first() else {
+        panic!("the new chat is in the answer");
+    };
+    assert_eq!(chat.participants_count, 2);
+    let chat_id = chat.id;
+
+    let refused = within(
+        "alice adds erin",
+        alice.client.invoke(&tl::functions::messages::AddChatUser {
+            chat_id,
+            user_id: erin_for_alice,
+            fwd_limit: 0,
+        }),
+    )
+    .await;
+    assert_eq!(rpc_name(refused), "USER_PRIVACY_RESTRICTED");
+
+    // Bob is her contact: he may.
+    within(
+        "bob adds erin",
+        bob.client.invoke(&tl::functions::messages::AddChatUser {
+            chat_id,
+            user_id: erin_for_bob,
+            fwd_limit: 0,
+        }),
+    )
+    .await
+    .expect("bob may add his contact");
+    assert!(
+        demo.sandbox
+            .world(|w| w.dialog_peers(erin).contains(&Peer::Chat(chat_id)))
+    );
+
+    let nobody = within(
+        "resolve an unknown phone",
+        alice.client.invoke(&tl::functions::contacts::ResolvePhone {
+            phone: "+9996629999".into(),
+        }),
+    )
+    .await;
+    assert_eq!(rpc_name(nobody), "PHONE_NOT_OCCUPIED");
+}

@@ -279,7 +279,12 @@ impl GoTrueError {
             | ErrorCode::EmptyFile
             | ErrorCode::UploadIncomplete
             | ErrorCode::RequestTimeout
-            | ErrorCode::MediaKindNotSendable => {
+            | ErrorCode::MediaKindNotSendable
+            | ErrorCode::TelegramPrivacyRestricted
+            | ErrorCode::TelegramAdminRequired
+            | ErrorCode::AlreadyParticipant
+            | ErrorCode::IdempotencyKeyReused
+            | ErrorCode::RequestInProgress => {
                 let code = if status.is_server_error() {
                     "unexpected_failure"
                 } else {

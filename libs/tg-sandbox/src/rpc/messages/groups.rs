@@ -17,6 +17,7 @@ impl From<GroupError> for RpcError {
             GroupError::UserAlreadyParticipant => RpcError::bad_request("USER_ALREADY_PARTICIPANT"),
             GroupError::AdminRequired => RpcError::bad_request("CHAT_ADMIN_REQUIRED"),
             GroupError::ChannelPrivate => RpcError::bad_request("CHANNEL_PRIVATE"),
+            GroupError::PrivacyRestricted => RpcError::new(403, "USER_PRIVACY_RESTRICTED"),
             GroupError::Send(error) => error.into(),
         }
     }
@@ -37,26 +38,46 @@ pub(crate) fn input_users(
         .collect()
 }
 
-pub(crate) fn invited(updates: tl::enums::Updates) -> tl::enums::messages::InvitedUsers {
+/// The answer of the calls that add members: the updates, and the users whose privacy
+/// kept them out (`missing_invitees`), as Telegram reports them since layer 166.
+pub(crate) fn invited(
+    updates: tl::enums::Updates,
+    missing: &[UserId],
+) -> tl::enums::messages::InvitedUsers {
     tl::types::messages::InvitedUsers {
         updates,
-        missing_invitees: Vec::new(),
+        missing_invitees: missing
+            .iter()
+            .map(|user_id| {
+                tl::types::MissingInvitee {
+                    premium_would_allow_invite: false,
+                    premium_required_for_pm: false,
+                    user_id: *user_id,
+                }
+                .into()
+            })
+            .collect(),
     }
     .into()
 }
 
 /// `messages.createChat`: a basic group; every member gets `messageActionChatCreate`.
+/// Users whose privacy forbids the creator to add them are left out and listed in
+/// `missing_invitees`.
 pub(crate) fn create_chat(
     call: &mut Call,
     request: f::messages::CreateChat,
 ) -> Result<tl::enums::messages::InvitedUsers, RpcError> {
     let creator = call.require_user()?;
     let users = input_users(call, creator, &request.users)?;
-    let (_, sent) = call
-        .state
-        .world
-        .create_chat(creator, &request.title, &users, call.now)?;
-    Ok(invited(announce(call, creator, &sent, None, false)))
+    let (_, sent, missing) =
+        call.state
+            .world
+            .create_chat(creator, &request.title, &users, call.now)?;
+    Ok(invited(
+        announce(call, creator, &sent, None, false),
+        &missing,
+    ))
 }
 
 /// `messages.addChatUser`: every member (the new one too) gets
@@ -75,7 +96,7 @@ pub(crate) fn add_chat_user(
         .state
         .world
         .add_chat_user(by, request.chat_id, user, call.now)?;
-    Ok(invited(announce(call, by, &sent, None, false)))
+    Ok(invited(announce(call, by, &sent, None, false), &[]))
 }
 
 /// `messages.getFullChat`: a basic group's description, members and photo.

@@ -1,0 +1,259 @@
+//! Changing messages of one linked account (`{session_index}`) of the path's user:
+//! editing a text, deleting (for the account or for everyone), forwarding, marking a
+//! chat read.
+//! The changes reach the account's WebSocket clients as `message.edited`,
+//! `message.deleted` and `chat.updated` events.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use talkapp_proto::chat::v1 as chat;
+use utoipa::ToSchema;
+
+use crate::auth::extract::OwnedJson;
+use crate::problem::ApiError;
+use crate::routes::chats::{MessageView, chat_id_text, field_error, session_ref};
+use crate::state::AppState;
+
+/// Most messages deleted in one request (Telegram's limit for one call).
+const MAX_DELETED: usize = 100;
+
+/// A new text for a sent message.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditMessage {
+    /// The chat (a string or a number).
+    #[schema(value_type = String)]
+    pub chat_id: serde_json::Value,
+    /// A message this account sent.
+    #[schema(minimum = 1)]
+    pub message_id: i32,
+    /// 1 to 4096 characters; no control characters but line breaks and tabs.
+    pub text: String,
+}
+
+/// Messages to delete.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteMessages {
+    /// The chat (a string or a number).
+    #[schema(value_type = String)]
+    pub chat_id: serde_json::Value,
+    /// 1 to 100 message ids.
+    #[schema(max_items = 100, min_items = 1)]
+    pub message_ids: Vec<i32>,
+    /// Delete for everyone (private chats and basic groups); false: for this account
+    /// only. In supergroups and channels a deletion is always for everyone.
+    #[serde(default)]
+    pub for_everyone: bool,
+}
+
+/// Messages to forward.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardMessages {
+    /// Where they are (a string or a number).
+    #[schema(value_type = String)]
+    pub from_chat_id: serde_json::Value,
+    /// 1 to 100 message ids.
+    #[schema(max_items = 100, min_items = 1)]
+    pub message_ids: Vec<i32>,
+    /// Where they go (a chat of the account's).
+    #[schema(value_type = String)]
+    pub to_chat_id: serde_json::Value,
+    /// Without notification.
+    #[serde(default)]
+    pub silent: bool,
+    /// Idempotency key, when the `Idempotency-Key` header is not used.
+    pub client_request_id: Option<String>,
+}
+
+/// The forwarded copies.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Forwarded {
+    /// In the target chat, oldest first.
+    pub messages: Vec<MessageView>,
+}
+
+/// How far to mark a chat read.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkRead {
+    /// Up to this message (absent or 0: everything).
+    #[schema(minimum = 0)]
+    pub max_id: Option<i32>,
+}
+
+/// Replaces the text of a message this account sent; 200 with the message as edited.
+/// Other clients get `message.edited`.
+#[utoipa::path(post, path = "/me/edit_message/{user_id}/{session_index}", tag = "chats", request_body = EditMessage,
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
+        ("session_index" = u32, Path, description = "Which linked account"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = MessageView),
+        (status = 403, description = "`forbidden`: another user's path, or not this account's message (MESSAGE_AUTHOR_REQUIRED)", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: bad input, no such message (MESSAGE_ID_INVALID), the same text (MESSAGE_NOT_MODIFIED)", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
+pub async fn edit_message(
+    request: OwnedJson<EditMessage>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, u32)>,
+) -> Result<HttpResponse, ApiError> {
+    let OwnedJson { owner, body } = request;
+    let chat_id = chat_id_text(&body.chat_id)?;
+    if body.message_id < 1 {
+        return Err(field_error(
+            "message_id",
+            "must be a message id (1 or more)",
+        ));
+    }
+    let message = state
+        .services
+        .edit_message(chat::EditMessageRequest {
+            session: Some(session_ref(&owner, path.1)?),
+            chat_id,
+            message_id: body.message_id,
+            text: body.text,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(MessageView::from(message)))
+}
+
+/// Deletes messages, for this account only or for everyone; 204. Clients get
+/// `message.deleted`.
+#[utoipa::path(post, path = "/me/delete_messages/{user_id}/{session_index}", tag = "chats", request_body = DeleteMessages,
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
+        ("session_index" = u32, Path, description = "Which linked account"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: others' messages in a group need admin rights", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
+pub async fn delete_messages(
+    request: OwnedJson<DeleteMessages>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, u32)>,
+) -> Result<HttpResponse, ApiError> {
+    let OwnedJson { owner, body } = request;
+    let chat_id = chat_id_text(&body.chat_id)?;
+    if body.message_ids.is_empty() || body.message_ids.len() > MAX_DELETED {
+        return Err(field_error("message_ids", "1 to 100 message ids"));
+    }
+    state
+        .services
+        .delete_messages(chat::DeleteMessagesRequest {
+            session: Some(session_ref(&owner, path.1)?),
+            chat_id,
+            message_ids: body.message_ids,
+            for_everyone: body.for_everyone,
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Forwards messages to another chat; 200 with the copies. The same `Idempotency-Key`
+/// (or `client_request_id`) answers the first copies (Telegram makes none again).
+/// Clients get `message.new`.
+#[utoipa::path(post, path = "/me/forward_messages/{user_id}/{session_index}", tag = "chats", request_body = ForwardMessages,
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
+        ("session_index" = u32, Path, description = "Which linked account"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Forwarded),
+        (status = 403, description = "`forbidden`: another user's path, or Telegram refuses (CHAT_WRITE_FORBIDDEN, CHAT_FORWARDS_RESTRICTED)", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`request_in_progress`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`; `idempotency_key_reused`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
+pub async fn forward_messages(
+    http: HttpRequest,
+    request: OwnedJson<ForwardMessages>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, u32)>,
+) -> Result<HttpResponse, ApiError> {
+    let OwnedJson { owner, body } = request;
+    let from_chat_id = chat_id_text(&body.from_chat_id)?;
+    let to_chat_id = chat_id_text(&body.to_chat_id)?;
+    if body.message_ids.is_empty() || body.message_ids.len() > MAX_DELETED {
+        return Err(field_error("message_ids", "1 to 100 message ids"));
+    }
+    let idempotency_key = crate::routes::groups::idempotency_key(&http, body.client_request_id)?;
+    let forwarded = state
+        .services
+        .forward_messages(chat::ForwardMessagesRequest {
+            session: Some(session_ref(&owner, path.1)?),
+            from_chat_id,
+            message_ids: body.message_ids,
+            to_chat_id,
+            silent: body.silent,
+            idempotency_key,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Forwarded {
+        messages: forwarded
+            .messages
+            .into_iter()
+            .map(MessageView::from)
+            .collect(),
+    }))
+}
+
+/// Marks a chat read up to a message (or all of it); 204. The sender sees it as read,
+/// clients get `chat.updated`.
+#[utoipa::path(post, path = "/me/mark_read/{user_id}/{session_index}/{chat_id}", tag = "chats", request_body = MarkRead,
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
+        ("session_index" = u32, Path, description = "Which linked account"),
+        ("chat_id" = String, Path, description = "Bot-API-style chat id"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Marked read"),
+        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
+pub async fn mark_read(
+    request: OwnedJson<MarkRead>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, u32, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let OwnedJson { owner, body } = request;
+    let (_, session_index, chat_id) = path.into_inner();
+    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
+    let max_id = body.max_id.unwrap_or(0);
+    if max_id < 0 {
+        return Err(field_error("max_id", "must be 0 or a message id"));
+    }
+    state
+        .services
+        .mark_read(chat::MarkReadRequest {
+            session: Some(session_ref(&owner, session_index)?),
+            chat_id,
+            max_id,
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -31,6 +31,8 @@ if [ -n "${HOLD:-}" ]; then
   echo "holding; loadgen --url http://127.0.0.1:$PORT --secret $SECRET --issuer $ISSUER --link ..."
   wait
 fi
+run me --interval-ms 500
+run sessions --interval-ms 500
 run chats --interval-ms 500
 run history --interval-ms 500
 run send --interval-ms 5000

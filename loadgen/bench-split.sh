@@ -66,6 +66,11 @@ export TALKAPP_AUTH__EXTERNAL__ISSUER=$ISSUER
 export TALKAPP_TELEGRAM__SANDBOX_ADDRESS=127.0.0.1:9443
 export TALKAPP_TELEGRAM__SANDBOX_ADMIN_URL=http://127.0.0.1:9444
 export TALKAPP_RATE_LIMIT__API_PER_MINUTE=100000
+# Every user links from this one address: the login limit per address would refuse them.
+export TALKAPP_RATE_LIMIT__TELEGRAM_LOGIN_PER_HOUR=1000000
+export TALKAPP_RATE_LIMIT__TELEGRAM_LOGIN_BURST=100000
+# Every socket comes from this one address too (0: no limit per address).
+export TALKAPP_GATEWAY__MAX_CONNECTIONS_PER_CLIENT=0
 export TALKAPP_DATA__DIR=$WORK/data
 export TALKAPP_LOG__FILTER=warn
 export TALKAPP_GATEWAY__LISTEN=127.0.0.1:$PORT

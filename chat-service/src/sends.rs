@@ -913,13 +913,7 @@ impl SendWorker {
             };
             match sent {
                 Ok(sent) => {
-                    let kind = if claimed.job.media.is_some() {
-                        "media"
-                    } else {
-                        "text"
-                    };
-                    metrics::counter!("talkapp_sends_total", "kind" => kind, "outcome" => "sent")
-                        .increment(1);
+                    count_final(&claimed, "sent");
                     write_until_done(stop, || {
                         self.store
                             .complete_job(job_id, sent.id, sent.date, talkapp_store::now())
@@ -1018,13 +1012,7 @@ impl SendWorker {
     ) -> Result<(), Blocked> {
         let job_id = job.job.job_id;
         tracing::info!(%job_id, reason, "job failed");
-        let kind = if job.job.media.is_some() {
-            "media"
-        } else {
-            "text"
-        };
-        metrics::counter!("talkapp_sends_total", "kind" => kind, "outcome" => "failed")
-            .increment(1);
+        count_final(job, "failed");
         write_until_done(stop, || {
             self.store.fail_job(job_id, reason, talkapp_store::now())
         })
@@ -1071,6 +1059,16 @@ where
             }
         }
     }
+}
+
+/// Counts a job that reached `outcome` (`sent`, `failed`) by its kind (`text`, `media`).
+fn count_final(job: &SendJob, outcome: &'static str) {
+    let kind = if job.job.media.is_some() {
+        "media"
+    } else {
+        "text"
+    };
+    metrics::counter!("talkapp_sends_total", "kind" => kind, "outcome" => outcome).increment(1);
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use uuid::Uuid;
 
-use crate::middleware::RequestId;
+use crate::middleware::{RequestId, RoutePattern};
 use crate::problem::ErrorCodeTag;
 use crate::state::AppState;
 
@@ -320,9 +320,11 @@ pub async fn record_actions(
     let audit = request
         .app_data::<web::Data<AppState>>()
         .and_then(|state| state.audit.clone().map(|audit| (state.clone(), audit)));
+    // The telemetry layer outside resolved the pattern already.
     let rule = request
-        .match_pattern()
-        .and_then(|pattern| rule_for(request.method(), &pattern));
+        .extensions()
+        .get::<RoutePattern>()
+        .and_then(|pattern| rule_for(request.method(), &pattern.0));
     let (Some((state, audit)), Some(rule)) = (audit, rule) else {
         return next.call(request).await;
     };

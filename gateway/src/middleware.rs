@@ -20,6 +20,11 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// The request's route pattern (`/me/chats/{user_id}/{session_index}`), resolved once here
+/// and kept in the request's extensions for the layers inside; absent when no route matched.
+#[derive(Debug, Clone)]
+pub struct RoutePattern(pub String);
+
 /// Records the request; see the module docs.
 pub async fn request_telemetry(
     request: ServiceRequest,
@@ -32,14 +37,17 @@ pub async fn request_telemetry(
         .filter(|value| value.len() <= 128 && !value.is_empty())
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    request
-        .extensions_mut()
-        .insert(RequestId(request_id.clone()));
     let method = request.method().to_string();
     // Resolved from the resource map, so it is known before routing runs.
-    let route = request
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let pattern = request.match_pattern();
+    let route = pattern.clone().unwrap_or_else(|| "unmatched".to_owned());
+    {
+        let mut extensions = request.extensions_mut();
+        extensions.insert(RequestId(request_id.clone()));
+        if let Some(pattern) = pattern {
+            extensions.insert(RoutePattern(pattern));
+        }
+    }
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract(&HeaderExtractor(request.headers()))
     });

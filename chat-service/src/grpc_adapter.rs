@@ -106,6 +106,9 @@ fn to_proto_session(session: TelegramSession, photo: Option<&PhotoRef>) -> proto
         linked_at: session
             .linked_at
             .to_rfc3339_opts(SecondsFormat::Millis, true),
+        link_stalled_at: session
+            .link_stalled_at
+            .map(|at| at.to_rfc3339_opts(SecondsFormat::Millis, true)),
     }
 }
 

@@ -9,7 +9,10 @@
 //!   (its database is away) holds the account's updates back instead of losing them.
 //!
 //! An account whose authorisation Telegram ended is marked `logged_out`, its keys are
-//! erased, and it is not connected again.
+//! erased, and it is not connected again. An account whose link went quiet
+//! ([`AccountExit::Stalled`]) is connected again at once on a new link, from the session
+//! its task handed out last; it is counted (`talkapp_telegram_links_replaced_total`) and
+//! the time is recorded for `GET /me/sessions`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,7 +20,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use talkapp_store::{HostedSession, SessionStatus, Store, StoreError};
-use talkapp_telegram::account::{self, Account, AccountEvent, AccountOptions, AccountStatus};
+use talkapp_telegram::account::{
+    self, Account, AccountEvent, AccountExit, AccountOptions, AccountStatus,
+};
 use talkapp_telegram::endpoint::TelegramEndpoint;
 use talkapp_telegram::model::{ChatInfo, TelegramUpdate, TgUser};
 use talkapp_telegram::sealing::Sealer;
@@ -235,18 +240,68 @@ impl SessionHost {
         drop(running);
         let host = Arc::clone(self);
         self.tasks.spawn(async move {
-            host.write_events(key, account, events).await;
-            if let Some(hooks) = host.hooks() {
-                hooks.released(key);
-            }
-            match account_task.await {
-                Ok(exit) => tracing::info!(user_id = %key.user_id, session_index = key.session_index, ?exit, "account disconnected"),
-                Err(error) => tracing::error!(user_id = %key.user_id, session_index = key.session_index, %error, "account task failed"),
+            let (mut account, mut account_task, mut events) = (account, account_task, events);
+            loop {
+                let last_session = host.write_events(key, account, events).await;
+                if let Some(hooks) = host.hooks() {
+                    hooks.released(key);
+                }
+                let exit = match account_task.await {
+                    Ok(exit) => exit,
+                    Err(error) => {
+                        tracing::error!(user_id = %key.user_id, session_index = key.session_index, %error, "account task failed");
+                        break;
+                    }
+                };
+                tracing::info!(user_id = %key.user_id, session_index = key.session_index, ?exit, "account disconnected");
+                let (AccountExit::Stalled, Some(snapshot)) = (exit, last_session) else {
+                    break;
+                };
+                if stop.is_cancelled() {
+                    break;
+                }
+                (account, account_task, events) = host.replace_link(key, snapshot, &stop).await;
             }
             done.cancel();
         });
         tracing::info!(user_id = %key.user_id, session_index = key.session_index, "account connecting");
         true
+    }
+
+    /// Starts `key`'s account again on a new link after its link went quiet, and makes it
+    /// the one [`SessionHost::account`] hands out.
+    async fn replace_link(
+        &self,
+        key: SessionKey,
+        snapshot: SessionSnapshot,
+        stop: &CancellationToken,
+    ) -> (
+        Account,
+        tokio::task::JoinHandle<AccountExit>,
+        mpsc::Receiver<AccountEvent>,
+    ) {
+        metrics::counter!("talkapp_telegram_links_replaced_total", "reason" => "updates_stalled")
+            .increment(1);
+        tracing::warn!(user_id = %key.user_id, session_index = key.session_index, "telegram link delivered no updates; connecting again");
+        self.retry("record the stalled link", key, || async {
+            self.store
+                .note_link_stalled(key.user_id, key.session_index, talkapp_store::now())
+                .await
+                .map(drop)
+        })
+        .await;
+        let (events_sender, events) = mpsc::channel(EVENTS_CAPACITY);
+        let (account, account_task) = account::start(
+            &self.endpoint,
+            self.endpoint.adapt(snapshot),
+            self.options.clone(),
+            events_sender,
+            stop.clone(),
+        );
+        if let Some(running) = self.running().get_mut(&key) {
+            running.account = account.clone();
+        }
+        (account, account_task, events)
     }
 
     /// Applies an update this replica caused and Telegram's answer does not tell (a
@@ -291,13 +346,15 @@ impl SessionHost {
     }
 
     /// Writes what an account's task reports until the task ends.
+    /// Returns the last session snapshot it wrote.
     async fn write_events(
         &self,
         key: SessionKey,
         account: Account,
         mut events: mpsc::Receiver<AccountEvent>,
-    ) {
+    ) -> Option<SessionSnapshot> {
         let mut told_connected = false;
+        let mut last_session = None;
         while let Some(event) = events.recv().await {
             match event {
                 AccountEvent::Status(status) => {
@@ -309,7 +366,10 @@ impl SessionHost {
                         }
                     }
                 }
-                AccountEvent::Session(snapshot) => self.write_session(key, &snapshot).await,
+                AccountEvent::Session(snapshot) => {
+                    self.write_session(key, &snapshot).await;
+                    last_session = Some(snapshot);
+                }
                 AccountEvent::Update {
                     update,
                     users,
@@ -330,6 +390,7 @@ impl SessionHost {
                 }
             }
         }
+        last_session
     }
 
     async fn write_status(&self, key: SessionKey, status: AccountStatus) {

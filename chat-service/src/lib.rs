@@ -152,6 +152,7 @@ impl Application {
             sealer.clone(),
             AccountOptions {
                 keepalive: Duration::from_secs(config.telegram.keepalive_secs),
+                stall_grace: Duration::from_secs(config.telegram.stall_grace_secs),
                 ..AccountOptions::default()
             },
             hosting.clone(),

@@ -22,6 +22,10 @@
 //! `send-media` (`POST /me/send_media/...`, the 202: a photo each user uploads once
 //! before the measurement, sent again with a new `client_message_id` every time).
 //!
+//! `faults` is the load of the fault suite (`scripts/fault-suite.sh`; see `faults.rs`):
+//! paced sends and reads that retry like a client, then a check that every accepted send
+//! was delivered once and in order.
+//!
 //! The chat scenarios need each user to have a sandbox account linked: with `--link`,
 //! user N (a fixed id, so a second run finds its account linked already) links the
 //! sandbox's extra account N (`+99966 2 NNNN` from `0003` on, login code `22222`) before
@@ -35,13 +39,15 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 mod cpu;
+mod faults;
 mod realtime;
 mod setup;
 
 const USAGE: &str = "usage: loadgen [--url URL] [--users N] [--seconds S] [--warmup-seconds S] \
-[--interval-ms N] [--scenario me|sessions|healthz|chats|history|send|send-media|ws|ws-media|ws-idle] [--link] \
+[--interval-ms N] [--scenario me|sessions|healthz|chats|history|send|send-media|ws|ws-media|ws-idle|faults] [--link] \
 [--connections-per-user K] [--pid GATEWAY_PID] [--watch NAME=PID[+PID...]|NAME=comm:COMMAND]... \
-[--secret HS256_SECRET] [--issuer ISS]";
+[--secret HS256_SECRET] [--issuer ISS] \
+[faults: --label NAME --fault-at-secs S --settle-seconds S --give-up-seconds S]";
 
 pub(crate) struct Options {
     pub(crate) url: String,
@@ -59,13 +65,21 @@ pub(crate) struct Options {
     pub(crate) link: bool,
     /// Processes whose CPU per request is reported.
     pub(crate) watch: Vec<cpu::Watched>,
+    /// `faults`: what the suite does meanwhile (printed in the result line).
+    pub(crate) label: String,
+    /// `faults`: when (seconds into the run) the suite does it.
+    pub(crate) fault_at_secs: Option<u64>,
+    /// `faults`: how long accepted sends may take to go out once the load is over.
+    pub(crate) settle_seconds: u64,
+    /// `faults`: how long a client keeps trying one send.
+    pub(crate) give_up_seconds: u64,
 }
 
 /// Whether a scenario needs each user to have a linked Telegram account.
 fn needs_account(scenario: &str) -> bool {
     matches!(
         scenario,
-        "chats" | "history" | "send" | "send-media" | "ws" | "ws-media" | "ws-idle"
+        "chats" | "history" | "send" | "send-media" | "ws" | "ws-media" | "ws-idle" | "faults"
     )
 }
 
@@ -83,6 +97,10 @@ fn parse_options() -> anyhow::Result<Options> {
         issuer: "https://loadgen.supabase.co/auth/v1".into(),
         link: false,
         watch: Vec::new(),
+        label: "none".into(),
+        fault_at_secs: None,
+        settle_seconds: 180,
+        give_up_seconds: 60,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -103,6 +121,10 @@ fn parse_options() -> anyhow::Result<Options> {
             "--connections-per-user" => options.connections_per_user = value()?.parse()?,
             "--pid" => options.pid = Some(value()?.parse()?),
             "--watch" => options.watch.push(cpu::parse_watch(&value()?)?),
+            "--label" => options.label = value()?,
+            "--fault-at-secs" => options.fault_at_secs = Some(value()?.parse()?),
+            "--settle-seconds" => options.settle_seconds = value()?.parse()?,
+            "--give-up-seconds" => options.give_up_seconds = value()?.parse()?,
             "--help" | "-h" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -123,6 +145,7 @@ fn parse_options() -> anyhow::Result<Options> {
                 | "ws"
                 | "ws-media"
                 | "ws-idle"
+                | "faults"
         ),
         "unknown scenario {}; {USAGE}",
         options.scenario
@@ -279,6 +302,7 @@ async fn main() -> anyhow::Result<()> {
             return realtime::run_flow(&client, &options, &accounts, Some(&photos)).await;
         }
         "ws-idle" => return realtime::run_idle(&options, &accounts).await,
+        "faults" => return faults::run(&client, &options, &accounts).await,
         _ => {}
     }
     let started = Instant::now();

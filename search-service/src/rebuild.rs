@@ -115,14 +115,63 @@ pub async fn rebuild_account(
     build_account(store, index, key).await
 }
 
-/// How long after linking an account is built again at every pass: its first backfill
-/// fills the cache then, and backfilled messages come as no event.
-const SETTLING: chrono::TimeDelta = chrono::TimeDelta::minutes(3);
+/// When, after linking, an account is built again: its first backfill fills the cache in
+/// its first minutes, and backfilled messages come as no event. Once at each of these ages
+/// (not at every pass: a pass every few seconds over every account linked in the last
+/// minutes rebuilt thousands of accounts over and over after a wave of linking).
+const REBUILD_AFTER_LINKING: [chrono::TimeDelta; 2] = [
+    chrono::TimeDelta::seconds(30),
+    chrono::TimeDelta::minutes(3),
+];
+
+/// Which of the [`REBUILD_AFTER_LINKING`] builds each recently linked account has had.
+#[derive(Debug, Default)]
+pub struct Settling {
+    done: std::collections::HashMap<SessionKey, usize>,
+}
+
+/// How many of the [`REBUILD_AFTER_LINKING`] ages an account linked `age` ago has passed.
+fn stages_passed(age: chrono::TimeDelta) -> usize {
+    REBUILD_AFTER_LINKING
+        .iter()
+        .filter(|after| age >= **after)
+        .count()
+}
+
+impl Settling {
+    /// Whether an account the index has built must be built again now. An account met
+    /// for the first time (a restart of this service) is taken as built for the ages it
+    /// has passed.
+    fn due(&mut self, key: SessionKey, age: chrono::TimeDelta) -> bool {
+        let passed = stages_passed(age);
+        let done = self.done.entry(key).or_insert(passed);
+        let due = passed > *done;
+        *done = passed;
+        due
+    }
+
+    /// An account built now: it has had every build its age asks for.
+    fn built(&mut self, key: SessionKey, age: chrono::TimeDelta) {
+        self.done.insert(key, stages_passed(age));
+    }
+
+    /// Forgets accounts past every age, and those no longer linked.
+    fn prune(&mut self, linked: &std::collections::HashSet<SessionKey>) {
+        self.done
+            .retain(|key, done| linked.contains(key) && *done < REBUILD_AFTER_LINKING.len());
+    }
+}
 
 /// One pass: builds every linked account the index has not built yet, builds again those
-/// linked less than [`SETTLING`] ago, and forgets accounts no longer linked. Failures are
-/// logged and left for the next pass; events keep the index current meanwhile.
-pub async fn reconcile(store: &dyn Store, index: &dyn SearchIndex, stop: &CancellationToken) {
+/// whose age since linking passed one of [`REBUILD_AFTER_LINKING`] since the last pass,
+/// and forgets accounts no longer linked. Failures are logged and left for the next pass;
+/// events keep the index current meanwhile.
+pub async fn reconcile(
+    store: &dyn Store,
+    index: &dyn SearchIndex,
+    settling: &mut Settling,
+    stop: &CancellationToken,
+) {
     let shards: Vec<u16> = (0..talkapp_store::SHARD_COUNT).collect();
     let accounts = match store.hosted_sessions(&shards).await {
         Ok(accounts) => accounts,
@@ -138,7 +187,7 @@ pub async fn reconcile(store: &dyn Store, index: &dyn SearchIndex, stop: &Cancel
             return;
         }
     };
-    let settling_since = chrono::Utc::now() - SETTLING;
+    let now = chrono::Utc::now();
     let mut linked = std::collections::HashSet::new();
     for account in accounts {
         if stop.is_cancelled() {
@@ -149,17 +198,21 @@ pub async fn reconcile(store: &dyn Store, index: &dyn SearchIndex, stop: &Cancel
             session_index: account.session.session_index,
         };
         linked.insert(key);
-        if built.contains(&key) && account.session.linked_at < settling_since {
+        let age = now - account.session.linked_at;
+        if built.contains(&key) && !settling.due(key, age) {
             continue;
         }
         match build_account(store, index, key).await {
-            Ok(result) => tracing::debug!(
-                user_id = %key.user_id,
-                session_index = key.session_index,
-                messages = result.messages,
-                chats = result.chats,
-                "search index built from the cache"
-            ),
+            Ok(result) => {
+                settling.built(key, age);
+                tracing::debug!(
+                    user_id = %key.user_id,
+                    session_index = key.session_index,
+                    messages = result.messages,
+                    chats = result.chats,
+                    "search index built from the cache"
+                );
+            }
             Err(error) => tracing::warn!(
                 user_id = %key.user_id,
                 session_index = key.session_index,
@@ -168,6 +221,7 @@ pub async fn reconcile(store: &dyn Store, index: &dyn SearchIndex, stop: &Cancel
             ),
         }
     }
+    settling.prune(&linked);
     for gone in built.difference(&linked) {
         if let Err(error) = index.forget_account(*gone).await {
             tracing::warn!(%error, "cannot forget an unlinked account's index");
@@ -182,11 +236,54 @@ pub async fn run(
     interval: std::time::Duration,
     stop: CancellationToken,
 ) {
+    let mut settling = Settling::default();
     loop {
-        reconcile(store.as_ref(), index.as_ref(), &stop).await;
+        reconcile(store.as_ref(), index.as_ref(), &mut settling, &stop).await;
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(interval) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> SessionKey {
+        SessionKey {
+            user_id: uuid::Uuid::from_u128(7),
+            session_index: 1,
+        }
+    }
+
+    #[test]
+    fn a_new_account_is_built_again_once_at_each_age_not_at_every_pass() {
+        let mut settling = Settling::default();
+        // Built at first sight, 2 s after linking.
+        settling.built(key(), chrono::TimeDelta::seconds(2));
+        let due_at = |settling: &mut Settling, seconds| {
+            settling.due(key(), chrono::TimeDelta::seconds(seconds))
+        };
+        assert!(!due_at(&mut settling, 7));
+        assert!(!due_at(&mut settling, 25));
+        assert!(due_at(&mut settling, 31), "30 s after linking");
+        assert!(!due_at(&mut settling, 36));
+        assert!(!due_at(&mut settling, 170));
+        assert!(due_at(&mut settling, 181), "3 min after linking");
+        assert!(!due_at(&mut settling, 186));
+        let linked = std::iter::once(key()).collect();
+        settling.prune(&linked);
+        assert!(settling.done.is_empty(), "past every age: forgotten");
+    }
+
+    #[test]
+    fn an_account_met_after_a_restart_is_not_built_again_for_ages_it_passed() {
+        let mut settling = Settling::default();
+        assert!(!settling.due(key(), chrono::TimeDelta::seconds(100)));
+        assert!(settling.due(key(), chrono::TimeDelta::seconds(200)));
+        // An account older than every age never is.
+        let mut settling = Settling::default();
+        assert!(!settling.due(key(), chrono::TimeDelta::days(3)));
     }
 }

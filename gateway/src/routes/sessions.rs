@@ -35,6 +35,11 @@ pub struct SessionView {
     pub status: &'static str,
     /// When it was linked (RFC 3339, UTC).
     pub linked_at: String,
+    /// When its Telegram link was last found open but delivering no updates while
+    /// Telegram's state moved on, and was replaced by a new one that caught up (RFC 3339,
+    /// UTC). Absent when that never happened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_stalled_at: Option<String>,
 }
 
 /// The user's sessions.
@@ -67,6 +72,7 @@ impl From<chat::Session> for SessionView {
                 phone: user.phone,
             }),
             linked_at: session.linked_at,
+            link_stalled_at: session.link_stalled_at,
         }
     }
 }

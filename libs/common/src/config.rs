@@ -273,8 +273,12 @@ pub struct TelegramConfig {
     pub sandbox_admin_url: String,
     /// A seed file for the in-process sandbox's first start; empty: the demo world.
     pub sandbox_seed: String,
-    /// How often an idle account connection is checked (and reconnected if it dropped).
+    /// How often an idle account connection is checked (and reconnected if it dropped),
+    /// and its update state compared with Telegram's.
     pub keepalive_secs: u64,
+    /// How long Telegram's update state may stay ahead of an idle link, with nothing
+    /// received, before the link is judged silent and replaced (it catches up).
+    pub stall_grace_secs: u64,
 }
 
 /// Request rate limits (GCRA; in Redis when configured, else in memory).
@@ -768,6 +772,9 @@ impl Config {
         }
         if telegram.keepalive_secs == 0 {
             return invalid("telegram.keepalive_secs", "must be at least 1");
+        }
+        if telegram.stall_grace_secs == 0 {
+            return invalid("telegram.stall_grace_secs", "must be at least 1");
         }
         if self.media.max_file_bytes == 0 || self.media.quota_bytes == 0 {
             return invalid(

@@ -179,6 +179,15 @@ pub trait TelegramStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<bool>;
 
+    /// Records that the account's Telegram link was found silent at `at` and replaced.
+    /// False when no such session.
+    async fn note_link_stalled(
+        &self,
+        user_id: Uuid,
+        session_index: u32,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+
     /// Forgets a linked account and its keys; its index is never given out again.
     /// False when no such session.
     async fn unlink_telegram_session(&self, user_id: Uuid, session_index: u32) -> Result<bool>;

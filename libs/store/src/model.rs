@@ -136,6 +136,9 @@ pub struct TelegramSession {
     pub status: SessionStatus,
     /// When it was linked.
     pub linked_at: DateTime<Utc>,
+    /// When its Telegram link was last found open but delivering no updates (and was
+    /// replaced).
+    pub link_stalled_at: Option<DateTime<Utc>>,
 }
 
 /// Number of shards linked accounts are spread over; a chat-service replica hosts the

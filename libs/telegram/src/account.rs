@@ -17,6 +17,15 @@
 //!   [`TelegramError::FloodWait`] to the caller and as a status, never slept through
 //!   inside a call. The authorisation ended: the status turns `logged_out` and the task
 //!   stops.
+//! * **A link that goes quiet is noticed.** A connection can stay open, answer calls and
+//!   still deliver no updates. Whenever the stream has been idle for `keepalive`, the task
+//!   asks Telegram for the account's update state (`updates.getState`, which also proves
+//!   the link alive); when Telegram's common `pts`/`qts` is ahead of what the stream has
+//!   applied and is still ahead `stall_grace` later, with nothing received meanwhile, the
+//!   task ends with [`AccountExit::Stalled`] and the host opens a new link, which catches
+//!   up from the persisted state (`updates.getDifference`). Channels keep their own `pts`,
+//!   which `updates.getState` does not report: a link silent only for channel updates is
+//!   not noticed this way (grammers' own no-updates deadline, 15 minutes, still applies).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,8 +57,12 @@ pub struct AccountOptions {
     pub updates_capacity: usize,
     /// How long session changes settle before a snapshot is handed out.
     pub persist_after: Duration,
-    /// How often an idle connection is checked.
+    /// How often an idle connection is checked (and its update state compared with
+    /// Telegram's).
     pub keepalive: Duration,
+    /// How long Telegram's update state may stay ahead of the stream, with nothing
+    /// received, before the link is judged silent and replaced.
+    pub stall_grace: Duration,
     /// The longest pause between reconnection attempts.
     pub max_backoff: Duration,
 }
@@ -60,6 +73,7 @@ impl Default for AccountOptions {
             updates_capacity: 10_000,
             persist_after: Duration::from_millis(500),
             keepalive: Duration::from_secs(30),
+            stall_grace: Duration::from_secs(10),
             max_backoff: Duration::from_secs(30),
         }
     }
@@ -109,6 +123,9 @@ pub enum AccountExit {
     LoggedOut,
     /// The events receiver went away.
     Abandoned,
+    /// The link stayed open but delivered no updates while Telegram's state moved on:
+    /// start the account again on a new link (it catches up from the persisted state).
+    Stalled,
 }
 
 /// Where a page of the chat list starts: after this chat, as the previous page ended.
@@ -290,15 +307,12 @@ async fn run(
         stream,
         Arc::clone(shared),
         events.clone(),
-        options.max_backoff,
+        options.clone(),
         stop_stream.clone(),
     ));
     // The pump stops with this loop, whichever ends first.
     let _stop_stream = stop_stream.drop_guard();
 
-    let mut keepalive = tokio::time::interval(options.keepalive);
-    keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    keepalive.reset();
     let mut persist_due: Option<tokio::time::Instant> = None;
     loop {
         let persist_at = persist_due;
@@ -317,7 +331,6 @@ async fn run(
                     return AccountExit::LoggedOut;
                 }
             }
-            _ = keepalive.tick() => check_connection(shared).await,
             changed = session_changes.changed() => {
                 if changed.is_ok() && persist_due.is_none() {
                     persist_due = Some(tokio::time::Instant::now() + options.persist_after);
@@ -336,18 +349,31 @@ async fn run(
     }
 }
 
+/// Telegram's update state, seen ahead of the stream's, to be checked again.
+#[derive(Debug, Clone, Copy)]
+struct Behind {
+    pts: i32,
+    qts: i32,
+    recheck_at: tokio::time::Instant,
+}
+
 /// Owns the update stream: hands each update over in order, and records the stream's
 /// state in the session only when it is drained, so the persisted state never covers an
-/// update that was not handed over.
+/// update that was not handed over. While idle it probes the link (see the module docs).
 async fn pump_updates(
     mut stream: grammers_client::client::UpdateStream,
     shared: Arc<Shared>,
     events: mpsc::Sender<AccountEvent>,
-    max_backoff: Duration,
+    options: AccountOptions,
     stop: CancellationToken,
 ) -> AccountExit {
+    let max_backoff = options.max_backoff;
     let mut handed_over_since_sync = false;
     let mut failures: u32 = 0;
+    let mut probe = tokio::time::interval(options.keepalive);
+    probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    probe.reset();
+    let mut behind: Option<Behind> = None;
     loop {
         // An update already buffered is taken without waiting. When none is, everything
         // the message box has applied was handed over: its state is safe to record.
@@ -365,6 +391,31 @@ async fn pump_updates(
                 tokio::select! {
                     () = stop.cancelled() => return AccountExit::Stopped,
                     next = stream.next_raw() => next,
+                    _ = probe.tick() => {
+                        if behind.is_none() {
+                            behind = probe_link(&stream, &shared, options.stall_grace).await;
+                        } else {
+                            check_connection(&shared).await;
+                        }
+                        continue;
+                    }
+                    () = sleep_until(behind.map(|behind| behind.recheck_at)) => {
+                        if let Some(seen) = behind.take()
+                            && let Some((pts, qts)) = applied_state(&stream, &shared).await
+                            && (pts < seen.pts || qts < seen.qts)
+                        {
+                            tracing::warn!(
+                                applied_pts = pts,
+                                telegram_pts = seen.pts,
+                                applied_qts = qts,
+                                telegram_qts = seen.qts,
+                                "the telegram link delivers no updates; replacing it"
+                            );
+                            set_status(&shared, AccountStatus::Connecting);
+                            return AccountExit::Stalled;
+                        }
+                        continue;
+                    }
                 }
             }
         };
@@ -422,28 +473,67 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
+/// The stream's applied `(pts, qts)`, recorded into the session first. Only called while
+/// the stream has nothing buffered, so recording it covers only updates handed over.
+async fn applied_state(
+    stream: &grammers_client::client::UpdateStream,
+    shared: &Shared,
+) -> Option<(i32, i32)> {
+    if let Err(error) = stream.sync_update_state().await {
+        tracing::warn!(%error, "cannot record the update state");
+        return None;
+    }
+    match shared.session.updates_state().await {
+        Ok(state) => Some((state.pts, state.qts)),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the update state");
+            None
+        }
+    }
+}
+
+/// Probes an idle link ([`check_connection`]) and compares Telegram's update state with
+/// the stream's: `Some` when Telegram is ahead (to be checked again after `grace`).
+async fn probe_link(
+    stream: &grammers_client::client::UpdateStream,
+    shared: &Shared,
+    grace: Duration,
+) -> Option<Behind> {
+    let tl::enums::updates::State::State(telegram) = check_connection(shared).await?;
+    let (pts, qts) = applied_state(stream, shared).await?;
+    (telegram.pts > pts || telegram.qts > qts).then(|| Behind {
+        pts: telegram.pts,
+        qts: telegram.qts,
+        recheck_at: tokio::time::Instant::now() + grace,
+    })
+}
+
 /// A cheap call on an idle connection: proves it alive (or reconnects it) and notices an
 /// authorisation that ended while nothing happened (the status change ends the task).
-async fn check_connection(shared: &Shared) {
+/// Returns Telegram's update state when the call succeeded.
+async fn check_connection(shared: &Shared) -> Option<tl::enums::updates::State> {
     match shared
         .client
         .invoke(&tl::functions::updates::GetState {})
         .await
         .map_err(TelegramError::from)
     {
-        Ok(_) => {
+        Ok(state) => {
             if matches!(*shared.status.borrow(), AccountStatus::Connecting) {
                 set_status(shared, AccountStatus::Connected);
             }
+            Some(state)
         }
         Err(TelegramError::LoggedOut(reason)) => {
             tracing::info!(%reason, "telegram authorisation ended");
             set_status(shared, AccountStatus::LoggedOut);
+            None
         }
-        Err(TelegramError::FloodWait { .. }) => {}
+        Err(TelegramError::FloodWait { .. }) => None,
         Err(error) => {
             tracing::debug!(%error, "keepalive failed");
             set_status(shared, AccountStatus::Connecting);
+            None
         }
     }
 }

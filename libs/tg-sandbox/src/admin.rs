@@ -7,6 +7,8 @@
 //! * `GET /v1/users?phone=...` → the account's [`UserInfo`]
 //! * `POST /v1/users/{id}/flood_wait` `{"seconds":N}` or `{"seconds":null}`
 //! * `POST /v1/users/{id}/disconnect` → `{"closed":n}`
+//! * `POST /v1/users/{id}/silence` → `{"silenced":n}`: the account's open connections stop
+//!   getting updates (they stay open and answer calls)
 //! * `POST /v1/messages` `{"from":id,"to":{"user":id}|{"chat":id}|{"channel":id},
 //!   "text":"..."}` → `201 {"id":n}` (the id the sender sees), pushed to connected clients
 //!
@@ -79,6 +81,7 @@ pub(crate) fn router(sandbox: SandboxHandle) -> Router {
         .route("/v1/users", get(find_user))
         .route("/v1/users/{id}/flood_wait", post(set_flood_wait))
         .route("/v1/users/{id}/disconnect", post(disconnect))
+        .route("/v1/users/{id}/silence", post(silence))
         .route("/v1/messages", post(send_message))
         .with_state(sandbox)
 }
@@ -196,6 +199,21 @@ async fn disconnect(
     existing_user(&sandbox, id)?;
     Ok(Json(Closed {
         closed: sandbox.disconnect_user(id),
+    }))
+}
+
+#[derive(Serialize)]
+struct Silenced {
+    silenced: usize,
+}
+
+async fn silence(
+    State(sandbox): State<SandboxHandle>,
+    Path(id): Path<UserId>,
+) -> AdminResult<Json<Silenced>> {
+    existing_user(&sandbox, id)?;
+    Ok(Json(Silenced {
+        silenced: sandbox.silence_updates(id),
     }))
 }
 

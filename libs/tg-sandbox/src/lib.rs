@@ -40,6 +40,7 @@
 //! * The admin API ([`SandboxHandle::serve_admin`], plain HTTP/1.1 JSON on loopback):
 //!   `GET /healthz`, `POST /v1/auth_keys`, `GET /v1/users?phone=`,
 //!   `POST /v1/users/{id}/flood_wait`, `POST /v1/users/{id}/disconnect`,
+//!   `POST /v1/users/{id}/silence`,
 //!   `POST /v1/messages`. The same operations are methods of [`SandboxHandle`].
 //!
 //! # What is served

@@ -550,6 +550,15 @@ impl SandboxHandle {
         self.core.shared.lock().disconnect_user(user)
     }
 
+    /// Makes the connections now open as `user` go quiet: they stay open and answer every
+    /// call (`updates.getState` included, so the account's state moves on), but no update
+    /// is pushed to them any more. Connections opened afterwards get updates as usual.
+    /// Returns how many were silenced. This is the failure of a long-lived link that
+    /// gateways of this kind meet most: open, and delivering nothing.
+    pub fn silence_updates(&self, user: UserId) -> usize {
+        self.core.shared.lock().silence_user(user)
+    }
+
     /// Makes every request of `user` (except staying in sync and logging out) fail with
     /// `420 FLOOD_WAIT_{seconds}`, or stops doing so with `None`.
     pub fn set_flood_wait(&self, user: UserId, seconds: Option<u32>) {

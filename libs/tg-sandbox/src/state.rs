@@ -56,6 +56,10 @@ pub(crate) struct ConnectionEntry {
     pub(crate) user: Option<UserId>,
     pub(crate) outbound: mpsc::UnboundedSender<Outbound>,
     pub(crate) cancel: CancellationToken,
+    /// Updates are no longer pushed to it, though it stays open and answers calls: the
+    /// link that "goes quiet", as Telegram's sometimes do (see
+    /// [`crate::SandboxHandle::silence_updates`]).
+    pub(crate) silenced: bool,
 }
 
 /// Updates for one account, to every connection of it but `except`.
@@ -146,6 +150,7 @@ impl State {
                 user: None,
                 outbound,
                 cancel,
+                silenced: false,
             },
         );
         id
@@ -155,13 +160,29 @@ impl State {
     pub(crate) fn push(&self, push: Push) {
         let body = push.updates.to_bytes();
         for (id, connection) in &self.connections {
-            if connection.user == Some(push.user) && Some(*id) != push.except {
+            if connection.user == Some(push.user)
+                && Some(*id) != push.except
+                && !connection.silenced
+            {
                 // A closed channel means the connection is going away; nothing to do.
                 let _ = connection
                     .outbound
                     .send(Outbound::Push { body: body.clone() });
             }
         }
+    }
+
+    /// Stops pushing updates to the account's open connections, which stay open and keep
+    /// answering calls; connections opened later are not affected.
+    pub(crate) fn silence_user(&mut self, user: UserId) -> usize {
+        let mut silenced = 0;
+        for connection in self.connections.values_mut() {
+            if connection.user == Some(user) && !connection.silenced {
+                connection.silenced = true;
+                silenced += 1;
+            }
+        }
+        silenced
     }
 
     /// Closes every connection of the account (they may reconnect).

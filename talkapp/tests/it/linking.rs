@@ -428,3 +428,143 @@ async fn updates_missed_while_telegram_was_unreachable_are_caught_up_in_order() 
     app.stop().await;
     sandbox.shutdown().await;
 }
+
+/// The sandbox outside the backend, with its admin API, and a backend that probes idle
+/// links every second and replaces one whose update state stays behind for two.
+async fn app_probing_links_quickly() -> (TestApp, talkapp_tg_sandbox::SandboxHandle) {
+    let sandbox =
+        talkapp_tg_sandbox::Sandbox::start(talkapp_tg_sandbox::World::demo().expect("demo world"))
+            .await
+            .expect("sandbox starts");
+    let admin = sandbox
+        .serve_admin("127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("admin api");
+    let app = spawn_app_with(&[
+        ("telegram.sandbox_address", &sandbox.addr().to_string()),
+        ("telegram.sandbox_admin_url", &format!("http://{admin}")),
+        ("telegram.keepalive_secs", "1"),
+        ("telegram.stall_grace_secs", "2"),
+    ])
+    .await;
+    (app, sandbox)
+}
+
+#[tokio::test]
+async fn a_link_that_stays_open_but_goes_quiet_is_replaced_and_what_it_missed_arrives() {
+    let (app, sandbox) = app_probing_links_quickly().await;
+    let linker = app.linker("quiet@example.com").await;
+    app.link(&linker, "+9996620001").await;
+    app.wait_for_status(&linker, 1, "connected").await;
+    let (alice, bob) = sandbox.world(|world| {
+        (
+            world.user_by_phone("9996620001").expect("alice"),
+            world.user_by_phone("9996620002").expect("bob"),
+        )
+    });
+    let mut updates = app.sessions.subscribe();
+
+    // The link stays open and answers calls, but Telegram pushes nothing more on it.
+    assert!(sandbox.silence_updates(alice) >= 1, "alice's link is open");
+    let missed = ["quiet one", "quiet two", "quiet three"];
+    for text in missed {
+        sandbox
+            .send_message(bob, talkapp_tg_sandbox::Peer::User(alice), text)
+            .expect("bob writes");
+    }
+
+    // Noticed (probe every 1 s, 2 s of grace), replaced, caught up, in order.
+    let mut ids = Vec::new();
+    for text in missed {
+        ids.push(next_message_with_text(&mut updates, text).await.id);
+    }
+    assert!(
+        ids.windows(2).all(|pair| pair[0] < pair[1]),
+        "in order: {ids:?}"
+    );
+    // The new link gets what comes next as it happens.
+    sandbox
+        .send_message(bob, talkapp_tg_sandbox::Peer::User(alice), "live again")
+        .expect("bob writes");
+    next_message_with_text(&mut updates, "live again").await;
+
+    // What happened is on the session and in the metrics.
+    app.wait_for_status(&linker, 1, "connected").await;
+    let sessions = app.sessions_of(&linker).await;
+    let stalled_at = sessions[0]["link_stalled_at"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the replacement is recorded: {sessions:?}"));
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(stalled_at).is_ok(),
+        "{stalled_at}"
+    );
+    let metrics = reqwest::get(app.url("/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.lines().any(
+            |line| line.starts_with("talkapp_telegram_links_replaced_total{")
+                && line.contains("reason=\"updates_stalled\"")
+                && !line.ends_with(" 0")
+        ),
+        "counted"
+    );
+    app.stop().await;
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_busy_link_that_delivers_is_never_taken_for_a_quiet_one() {
+    let (app, sandbox) = app_probing_links_quickly().await;
+    let linker = app.linker("busy-link@example.com").await;
+    app.link(&linker, "+9996620001").await;
+    app.wait_for_status(&linker, 1, "connected").await;
+    let (alice, bob) = sandbox.world(|world| {
+        (
+            world.user_by_phone("9996620001").expect("alice"),
+            world.user_by_phone("9996620002").expect("bob"),
+        )
+    });
+    let mut updates = app.sessions.subscribe();
+
+    // Updates pushed, the account's own sends (their state comes back as the call's
+    // answer) and read marks (an `affectedMessages` answer, no update at all) move the
+    // account's state on Telegram; none of it may look like a silent link.
+    for round in 0..3 {
+        let text = format!("busy {round}");
+        sandbox
+            .send_message(bob, talkapp_tg_sandbox::Peer::User(alice), &text)
+            .expect("bob writes");
+        let message = next_message_with_text(&mut updates, &text).await;
+        let response = app
+            .post_with_token(
+                &format!("/me/send_message/{}/1", linker.user_id),
+                &linker.token,
+                &json!({ "chat_id": bob.to_string(), "text": format!("reply {round}") }),
+            )
+            .await;
+        assert_eq!(response.status(), 202);
+        let response = app
+            .post_with_token(
+                &format!("/me/mark_read/{}/1/{bob}", linker.user_id),
+                &linker.token,
+                &json!({ "max_id": message.id }),
+            )
+            .await;
+        assert_eq!(response.status(), 204, "{:?}", response.text().await);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    // Several probes and more than a grace period later.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let sessions = app.sessions_of(&linker).await;
+    assert_eq!(sessions[0]["status"], "connected");
+    assert!(
+        sessions[0].get("link_stalled_at").is_none(),
+        "a delivering link was replaced: {sessions:?}"
+    );
+    app.stop().await;
+    sandbox.shutdown().await;
+}

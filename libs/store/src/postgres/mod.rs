@@ -84,6 +84,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "disabled_users",
         include_str!("../../migrations/postgres/0012_disabled_users.sql"),
     ),
+    (
+        16,
+        "stalled_links",
+        include_str!("../../migrations/postgres/0016_stalled_links.sql"),
+    ),
 ];
 
 /// Statements through the connection's cache: each text is parsed and planned once per
@@ -308,6 +313,7 @@ fn telegram_session_from_row(row: &Row) -> Result<TelegramSession> {
         status: SessionStatus::parse(&status)
             .ok_or_else(|| StoreError::Internal(format!("unknown session status {status}")))?,
         linked_at: row.get("linked_at"),
+        link_stalled_at: row.get("link_stalled_at"),
     })
 }
 

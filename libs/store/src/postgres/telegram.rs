@@ -188,6 +188,24 @@ impl TelegramStore for PostgresStore {
         Ok(updated > 0)
     }
 
+    async fn note_link_stalled(
+        &self,
+        user_id: Uuid,
+        session_index: u32,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let client = self.client().await?;
+        let updated = client
+            .prepared_execute(
+                "UPDATE telegram_sessions SET link_stalled_at = $3
+                 WHERE user_id = $1 AND session_index = $2",
+                &[&user_id, &index_param(session_index)?, &at],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(updated > 0)
+    }
+
     #[tracing::instrument(skip_all)]
     async fn unlink_telegram_session(&self, user_id: Uuid, session_index: u32) -> Result<bool> {
         let client = self.client().await?;

@@ -82,6 +82,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "disabled_users",
         include_str!("../../migrations/sqlite/0012_disabled_users.sql"),
     ),
+    (
+        16,
+        "stalled_links",
+        include_str!("../../migrations/sqlite/0016_stalled_links.sql"),
+    ),
 ];
 
 /// Statements through the connection's statement cache: each text is parsed once, not on
@@ -374,6 +379,7 @@ fn telegram_session_from_row(row: &Row<'_>) -> rusqlite::Result<TelegramSession>
         },
         status: SessionStatus::parse(&status).ok_or_else(|| invalid("status"))?,
         linked_at: time_at(row, "linked_at")?,
+        link_stalled_at: optional_time_at(row, "link_stalled_at")?,
     })
 }
 

@@ -83,6 +83,7 @@ impl TelegramStore for SqliteStore {
                 account,
                 status,
                 linked_at: at,
+                link_stalled_at: None,
             })
         })
         .await
@@ -181,6 +182,25 @@ impl TelegramStore for SqliteStore {
                         status.as_str(),
                         micros(at)
                     ],
+                )
+                .map(|updated| updated > 0)
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn note_link_stalled(
+        &self,
+        user_id: Uuid,
+        session_index: u32,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.call(move |connection| {
+            connection
+                .execute_cached(
+                    "UPDATE telegram_sessions SET link_stalled_at = ?3
+                     WHERE user_id = ?1 AND session_index = ?2",
+                    params![user_id.to_string(), session_index, micros(at)],
                 )
                 .map(|updated| updated > 0)
                 .map_err(map_error)

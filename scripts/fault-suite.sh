@@ -49,7 +49,9 @@ done
 
 rm -rf "$WORK" && mkdir -p "$WORK/data" "$WORK/rabbit" "$WORK/pgsock"
 ulimit -n 65536 2>/dev/null || ulimit -n 20000
-declare -A PIDS=()
+# Every process this run starts writes its pid into $WORK/pids/NAME (a fault restarts a
+# service from a subshell, so the files, not a variable, know the current one).
+mkdir -p "$WORK/pids"
 
 # --- the servers of this run -------------------------------------------------------------
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -78,13 +80,17 @@ rabbit() {
     RABBITMQ_ENABLED_PLUGINS_FILE="$WORK/rabbit/enabled_plugins" \
     RABBITMQ_CONFIG_FILE="$WORK/rabbit/rabbitmq.conf" RABBITMQ_PID_FILE="$WORK/rabbit/pid" "$@"
 }
+# Up when the broker answers the AMQP protocol header with a method frame (type 1).
+amqp_answers() {
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$AMQP_PORT" || exit 1
+    printf 'AMQP\x00\x00\x09\x01' >&3
+    timeout 2 head -c1 <&3 | od -An -tx1 | grep -q 01
+  ) 2>/dev/null
+}
 amqp_up() {
   for _ in $(seq 1 120); do
-    if exec 3<>"/dev/tcp/127.0.0.1/$AMQP_PORT" 2>/dev/null; then
-      printf 'AMQP\x00\x00\x09\x01' >&3
-      if timeout 2 head -c1 <&3 | od -An -tx1 | grep -q 01; then exec 3>&-; return; fi
-      exec 3>&-
-    fi
+    amqp_answers && return
     sleep 0.5
   done
   echo "RabbitMQ did not come up (see $WORK/rabbit/log)" >&2
@@ -99,7 +105,7 @@ rabbit /usr/lib/rabbitmq/bin/rabbitmq-server -detached
 amqp_up
 
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for file in "$WORK"/pids/*; do [ -f "$file" ] && kill "$(cat "$file")" 2>/dev/null; done
   wait 2>/dev/null || true
   rabbit /usr/lib/rabbitmq/bin/rabbitmqctl -n $RABBIT_NODE shutdown >/dev/null 2>&1 || true
   redis_stop
@@ -110,7 +116,11 @@ trap cleanup EXIT
 # --- Telegram and TalkApp ----------------------------------------------------------------
 "$BIN/tg-sandbox" --listen 127.0.0.1:9453 --admin 127.0.0.1:9454 --state "$WORK/tg.json" \
   --demo-scale "accounts=$((USERS + 2)),ring_chats=1" 2>"$WORK/tg-sandbox.log" &
-PIDS[tg-sandbox]=$!
+echo $! >"$WORK/pids/tg-sandbox"
+for _ in $(seq 1 120); do
+  curl -fs http://127.0.0.1:9454/healthz >/dev/null 2>&1 && break
+  sleep 0.5
+done
 
 export TALKAPP_DATABASE__URL=postgres://postgres@127.0.0.1:$PG_PORT/postgres
 export TALKAPP_REDIS__URL=redis://127.0.0.1:$REDIS_PORT
@@ -132,7 +142,7 @@ export TALKAPP_GATEWAY__LISTEN=127.0.0.1:$PORT
 ROLES=(chat-service media-service search-service realtime-service gateway)
 start_role() {
   "$BIN/talkapp" "$1" >>"$WORK/$1.log" 2>&1 &
-  PIDS[$1]=$!
+  echo $! >"$WORK/pids/$1"
 }
 for role in "${ROLES[@]}"; do start_role "$role"; done
 for _ in $(seq 1 120); do
@@ -150,8 +160,9 @@ inject() {
   case "$1" in
     none) ;;
     chat-service | media-service | search-service | realtime-service | gateway)
-      kill -9 "${PIDS[$1]}"
-      wait "${PIDS[$1]}" 2>/dev/null || true
+      pid=$(cat "$WORK/pids/$1")
+      kill -9 "$pid"
+      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
       sleep 1
       start_role "$1" ;;
     postgresql) pg_stop; sleep "$DOWN_SECONDS"; pg_start ;;

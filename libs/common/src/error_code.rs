@@ -331,6 +331,11 @@ impl ErrorCode {
             Code::ResourceExhausted => Self::RateLimited,
             Code::Unavailable | Code::Cancelled => Self::ServiceUnavailable,
             Code::DeadlineExceeded => Self::Timeout,
+            // The client's own transport failed (the service went away mid-call: a reset
+            // connection, a broken stream). A status a service sent has no source.
+            Code::Unknown if std::error::Error::source(status).is_some() => {
+                Self::ServiceUnavailable
+            }
             Code::Ok | Code::Unknown | Code::Unimplemented | Code::Internal | Code::DataLoss => {
                 Self::Internal
             }
@@ -444,5 +449,21 @@ mod tests {
             let status = code.to_grpc_status("x");
             assert_eq!(ErrorCode::from_grpc_status(&status), *code);
         }
+    }
+
+    #[test]
+    fn a_service_lost_mid_call_is_unavailable_and_a_sent_unknown_status_is_internal() {
+        // What tonic makes of a connection reset while the call was under way.
+        let reset = tonic::Status::from_error(Box::new(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset by peer",
+        )));
+        assert_eq!(reset.code(), Code::Unknown);
+        assert_eq!(
+            ErrorCode::from_grpc_status(&reset),
+            ErrorCode::ServiceUnavailable
+        );
+        let sent = tonic::Status::unknown("the service said so");
+        assert_eq!(ErrorCode::from_grpc_status(&sent), ErrorCode::Internal);
     }
 }

@@ -177,10 +177,12 @@ inject() {
       rabbit /usr/lib/rabbitmq/bin/rabbitmq-server -detached
       amqp_up ;;
     quiet-links)
-      # The first four users' accounts (sandbox accounts 0003..0006): their open links
-      # stop getting updates; the backend must notice, replace them and catch up.
-      for n in 3 4 5 6; do
-        id=$(curl -fs "http://127.0.0.1:9454/v1/users?phone=99966200$(printf %02d $n)" | sed 's/.*"id":\([0-9]*\).*/\1/')
+      # The first half of the users' accounts (the sandbox's accounts from 0003 on): their
+      # open links stop getting updates (they stay open and answer calls). Each that is
+      # written to meanwhile must be noticed, replaced and caught up; the peers' copies
+      # of the texts (`missing_at_peer`) show whether it was.
+      for n in $(seq 3 $((USERS / 2 + 2))); do
+        id=$(curl -fs "http://127.0.0.1:9454/v1/users?phone=999662$(printf %04d "$n")" | sed 's/.*"id":\([0-9]*\).*/\1/')
         curl -fs -XPOST "http://127.0.0.1:9454/v1/users/$id/silence" >/dev/null
       done ;;
   esac

@@ -100,18 +100,36 @@ fn text_of(run: &str, user: usize, seq: u64) -> String {
     format!("fault {run} u{user} #{seq}")
 }
 
-async fn run_user(
+/// One user's part of the run.
+struct UserPlan {
     client: reqwest::Client,
     base: String,
-    account: (String, String, String),
+    user_id: String,
+    token: String,
+    chat_id: String,
     user: usize,
     run: String,
+    /// The first send's delay, and the pause between sends.
     pacing: (Duration, Duration),
     started_run: Instant,
     stop_at: Instant,
     give_up: Duration,
-) -> UserLog {
-    let (user_id, token, chat_id) = account;
+}
+
+async fn run_user(plan: UserPlan) -> UserLog {
+    let UserPlan {
+        client,
+        base,
+        user_id,
+        token,
+        chat_id,
+        user,
+        run,
+        pacing,
+        started_run,
+        stop_at,
+        give_up,
+    } = plan;
     let mut log = UserLog::default();
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + pacing.0, pacing.1);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -389,21 +407,19 @@ pub(crate) async fn run(
     for (user, account) in accounts.iter().enumerate() {
         let offset =
             interval * u32::try_from(user).unwrap_or(0) / u32::try_from(users).unwrap_or(1);
-        tasks.push(tokio::spawn(run_user(
-            client.clone(),
-            options.url.clone(),
-            (
-                account.user_id.to_string(),
-                account.token.clone(),
-                account.chat_id.clone(),
-            ),
+        tasks.push(tokio::spawn(run_user(UserPlan {
+            client: client.clone(),
+            base: options.url.clone(),
+            user_id: account.user_id.to_string(),
+            token: account.token.clone(),
+            chat_id: account.chat_id.clone(),
             user,
-            run.clone(),
-            (offset, interval),
+            run: run.clone(),
+            pacing: (offset, interval),
             started_run,
             stop_at,
             give_up,
-        )));
+        })));
     }
     let mut logs = Vec::with_capacity(users);
     for task in tasks {

@@ -65,6 +65,13 @@ pub trait AccountHooks: Send + Sync + 'static {
     fn released(&self, key: SessionKey);
 }
 
+/// A started account: its handle, its task, and what the task reports.
+type Link = (
+    Account,
+    tokio::task::JoinHandle<AccountExit>,
+    mpsc::Receiver<AccountEvent>,
+);
+
 struct Running {
     account: Account,
     stop: CancellationToken,
@@ -221,14 +228,7 @@ impl SessionHost {
         }
         let stop = self.shutdown.child_token();
         let done = CancellationToken::new();
-        let (events_sender, events) = mpsc::channel(EVENTS_CAPACITY);
-        let (account, account_task) = account::start(
-            &self.endpoint,
-            self.endpoint.adapt(snapshot),
-            self.options.clone(),
-            events_sender,
-            stop.clone(),
-        );
+        let (account, account_task, events) = self.start_link(snapshot, &stop);
         running.insert(
             key,
             Running {
@@ -275,11 +275,7 @@ impl SessionHost {
         key: SessionKey,
         snapshot: SessionSnapshot,
         stop: &CancellationToken,
-    ) -> (
-        Account,
-        tokio::task::JoinHandle<AccountExit>,
-        mpsc::Receiver<AccountEvent>,
-    ) {
+    ) -> Link {
         metrics::counter!("talkapp_telegram_links_replaced_total", "reason" => "updates_stalled")
             .increment(1);
         tracing::warn!(user_id = %key.user_id, session_index = key.session_index, "telegram link delivered no updates; connecting again");
@@ -290,6 +286,15 @@ impl SessionHost {
                 .map(drop)
         })
         .await;
+        let (account, account_task, events) = self.start_link(snapshot, stop);
+        if let Some(running) = self.running().get_mut(&key) {
+            running.account = account.clone();
+        }
+        (account, account_task, events)
+    }
+
+    /// Connects an account from `snapshot` on a new link; its task stops with `stop`.
+    fn start_link(&self, snapshot: SessionSnapshot, stop: &CancellationToken) -> Link {
         let (events_sender, events) = mpsc::channel(EVENTS_CAPACITY);
         let (account, account_task) = account::start(
             &self.endpoint,
@@ -298,9 +303,6 @@ impl SessionHost {
             events_sender,
             stop.clone(),
         );
-        if let Some(running) = self.running().get_mut(&key) {
-            running.account = account.clone();
-        }
         (account, account_task, events)
     }
 

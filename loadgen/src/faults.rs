@@ -483,14 +483,6 @@ pub(crate) async fn run(
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     };
-    let Counts {
-        lost,
-        doubled,
-        out_of_order,
-        ghosts,
-        missing_at_peer,
-        doubled_at_peer,
-    } = counts;
 
     let mut send_errors: BTreeMap<String, u64> = BTreeMap::new();
     let mut read_errors: BTreeMap<String, u64> = BTreeMap::new();
@@ -539,12 +531,12 @@ pub(crate) async fn run(
         secs(first_error),
         secs(last_error),
         recovered_after,
-        lost,
-        doubled,
-        out_of_order,
-        ghosts,
-        missing_at_peer,
-        doubled_at_peer,
+        counts.lost,
+        counts.doubled,
+        counts.out_of_order,
+        counts.ghosts,
+        counts.missing_at_peer,
+        counts.doubled_at_peer,
         verify_started.elapsed().as_secs_f64(),
         failed_jobs,
         pending_jobs,
@@ -554,8 +546,7 @@ pub(crate) async fn run(
     );
     anyhow::ensure!(
         counts.complete() && pending_jobs == 0,
-        "deliveries broke: lost={lost} doubled={doubled} out_of_order={out_of_order} \
-         missing_at_peer={missing_at_peer} doubled_at_peer={doubled_at_peer} unsent={pending_jobs}"
+        "deliveries broke: {counts:?}, unsent={pending_jobs}"
     );
     Ok(())
 }

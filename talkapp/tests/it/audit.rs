@@ -1,6 +1,7 @@
 //! The audit log: what is recorded (sign-ins, failed ones, linking, sends, refusals,
 //! sign-outs), with whom, from where and how it ended; the owner reads it, nobody else;
-//! nothing writes it through the API; records queued at shutdown are kept.
+//! nothing writes it through the API; records queued at shutdown are kept, and so are
+//! records the database refused while it was away.
 
 use serde_json::{Value, json};
 
@@ -268,4 +269,58 @@ async fn records_queued_when_the_backend_stops_are_stored() {
     // register + sign-in + 6 attempts + this sign-in.
     assert_eq!(records.len(), 9, "{:?}", actions(&records));
     app.stop().await;
+}
+
+#[tokio::test]
+async fn records_made_while_the_database_is_away_are_stored_once_it_is_back() {
+    let database = crate::helpers::TestDatabase::create().await;
+    let link = crate::helpers::TcpProxy::start("127.0.0.1:5432").await;
+    let app = spawn_app_on(
+        &database.url_via(&link.address()),
+        crate::helpers::temp_dir("audit-database-away"),
+        &[],
+    )
+    .await;
+    let user = app.signed_in_user("database-away@example.com").await;
+    let user_id = user["user"]["id"].as_str().expect("id").to_owned();
+    let token = user["access_token"].as_str().expect("token").to_owned();
+
+    // The database goes away: signing out cannot be done, and says so; the attempt is
+    // recorded all the same, by a writer that keeps the record until the store takes it.
+    link.cut();
+    let response = app
+        .post_with_token("/auth/logout", &token, &json!({}))
+        .await;
+    assert_problem(response, 503, "service_unavailable").await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    link.restore().await;
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let records = audit_log(&app, &user_id, &token, "?limit=50").await;
+        let refused_sign_out = records
+            .iter()
+            .find(|record| record["action"] == "auth.sign_out" && record["status"] == 503);
+        if let Some(record) = refused_sign_out {
+            assert_eq!(record["outcome"], "failure", "{record}");
+            assert_eq!(record["error_code"], "service_unavailable", "{record}");
+            // Stored once, next to what came before it.
+            assert_eq!(
+                actions(&records)
+                    .iter()
+                    .filter(|(action, _)| action == "auth.sign_out")
+                    .count(),
+                1
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the refused sign-out was never stored: {:?}",
+            actions(&records)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    app.stop().await;
+    database.drop_database().await;
 }

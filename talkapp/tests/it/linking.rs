@@ -380,14 +380,7 @@ async fn a_linked_account_reconnects_by_itself_after_a_restart_of_the_process() 
 #[tokio::test]
 async fn updates_missed_while_telegram_was_unreachable_are_caught_up_in_order() {
     // Telegram (the sandbox) runs outside the backend, behind a link the test can cut.
-    let sandbox =
-        talkapp_tg_sandbox::Sandbox::start(talkapp_tg_sandbox::World::demo().expect("demo world"))
-            .await
-            .expect("sandbox starts");
-    let admin = sandbox
-        .serve_admin("127.0.0.1:0".parse().expect("address"))
-        .await
-        .expect("admin api");
+    let (sandbox, admin) = crate::replicas::sandbox_with_admin().await;
     let link = crate::helpers::TcpProxy::start(&sandbox.addr().to_string()).await;
     let app = spawn_app_with(&[
         ("telegram.sandbox_address", &link.address()),
@@ -429,17 +422,33 @@ async fn updates_missed_while_telegram_was_unreachable_are_caught_up_in_order() 
     sandbox.shutdown().await;
 }
 
-/// The sandbox outside the backend, with its admin API, and a backend that probes idle
-/// links every second and replaces one whose update state stays behind for two.
+/// Alice (`email`) linked and connected to a backend that probes idle links every second
+/// and replaces one whose update state stays behind for two; the sandbox runs outside it,
+/// with its admin API. Also Alice's and Bob's Telegram ids.
+async fn alice_probing_links_quickly(
+    email: &str,
+) -> (
+    TestApp,
+    talkapp_tg_sandbox::SandboxHandle,
+    Linker,
+    talkapp_tg_sandbox::UserId,
+    talkapp_tg_sandbox::UserId,
+) {
+    let (app, sandbox) = app_probing_links_quickly().await;
+    let linker = app.linker(email).await;
+    app.link(&linker, "+9996620001").await;
+    app.wait_for_status(&linker, 1, "connected").await;
+    let (alice, bob) = sandbox.world(|world| {
+        (
+            world.user_by_phone("9996620001").expect("alice"),
+            world.user_by_phone("9996620002").expect("bob"),
+        )
+    });
+    (app, sandbox, linker, alice, bob)
+}
+
 async fn app_probing_links_quickly() -> (TestApp, talkapp_tg_sandbox::SandboxHandle) {
-    let sandbox =
-        talkapp_tg_sandbox::Sandbox::start(talkapp_tg_sandbox::World::demo().expect("demo world"))
-            .await
-            .expect("sandbox starts");
-    let admin = sandbox
-        .serve_admin("127.0.0.1:0".parse().expect("address"))
-        .await
-        .expect("admin api");
+    let (sandbox, admin) = crate::replicas::sandbox_with_admin().await;
     let app = spawn_app_with(&[
         ("telegram.sandbox_address", &sandbox.addr().to_string()),
         ("telegram.sandbox_admin_url", &format!("http://{admin}")),
@@ -452,16 +461,7 @@ async fn app_probing_links_quickly() -> (TestApp, talkapp_tg_sandbox::SandboxHan
 
 #[tokio::test]
 async fn a_link_that_stays_open_but_goes_quiet_is_replaced_and_what_it_missed_arrives() {
-    let (app, sandbox) = app_probing_links_quickly().await;
-    let linker = app.linker("quiet@example.com").await;
-    app.link(&linker, "+9996620001").await;
-    app.wait_for_status(&linker, 1, "connected").await;
-    let (alice, bob) = sandbox.world(|world| {
-        (
-            world.user_by_phone("9996620001").expect("alice"),
-            world.user_by_phone("9996620002").expect("bob"),
-        )
-    });
+    let (app, sandbox, linker, alice, bob) = alice_probing_links_quickly("quiet@example.com").await;
     let mut updates = app.sessions.subscribe();
 
     // The link stays open and answers calls, but Telegram pushes nothing more on it.
@@ -518,16 +518,8 @@ async fn a_link_that_stays_open_but_goes_quiet_is_replaced_and_what_it_missed_ar
 
 #[tokio::test]
 async fn a_busy_link_that_delivers_is_never_taken_for_a_quiet_one() {
-    let (app, sandbox) = app_probing_links_quickly().await;
-    let linker = app.linker("busy-link@example.com").await;
-    app.link(&linker, "+9996620001").await;
-    app.wait_for_status(&linker, 1, "connected").await;
-    let (alice, bob) = sandbox.world(|world| {
-        (
-            world.user_by_phone("9996620001").expect("alice"),
-            world.user_by_phone("9996620002").expect("bob"),
-        )
-    });
+    let (app, sandbox, linker, alice, bob) =
+        alice_probing_links_quickly("busy-link@example.com").await;
     let mut updates = app.sessions.subscribe();
 
     // Updates pushed, the account's own sends (their state comes back as the call's

@@ -285,6 +285,9 @@ async fn records_made_while_the_database_is_away_are_stored_once_it_is_back() {
     let user_id = user["user"]["id"].as_str().expect("id").to_owned();
     let token = user["access_token"].as_str().expect("token").to_owned();
 
+    // The token in use (its session is known live for a while without a read).
+    let me = app.get_with_token("/auth/me", &token).await;
+    assert_eq!(me.status(), 200);
     // The database goes away: signing out cannot be done, and says so; the attempt is
     // recorded all the same, by a writer that keeps the record until the store takes it.
     link.cut();

@@ -79,6 +79,11 @@ async fn changing_the_own_profile_reaches_telegram_the_session_list_and_other_ac
     assert_eq!(sessions[0]["telegram_user"]["first_name"], "Alicia");
     assert_eq!(sessions[0]["telegram_user"]["last_name"], "");
     assert_eq!(sessions[0]["telegram_user"]["username"], "alicia_new");
+    let telegrams = app.get_json("/me/telegrams", &alice.linker.token).await;
+    let account = &telegrams["telegram_accounts"][0];
+    assert_eq!(account["full_name"], "Alicia", "{telegrams}");
+    assert_eq!(account["username"], "alicia_new");
+    assert_eq!(account["profile_url"], "https://t.me/alicia_new");
 
     // Carol, Alice's contact, linked by another TalkApp user, sees the new name.
     let carol = app.linker("own-profile-carol@example.com").await;

@@ -231,3 +231,67 @@ async fn another_users_contacts_cannot_be_changed() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn profile_and_contact_changes_are_in_the_audit_log() {
+    let app = spawn_app().await;
+    let alice = linked_alice(&app, "contact-audit@example.com").await;
+    let user = alice.linker.user_id.clone();
+    let token = alice.linker.token.clone();
+    let changed = app
+        .client
+        .patch(app.url(&format!("/me/profile/{user}/1")))
+        .bearer_auth(&token)
+        .json(&json!({"username": "bob_sandbox"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(changed.status(), 409);
+    let added = app
+        .post_with_token(
+            &format!("/me/contacts/{user}/1"),
+            &token,
+            &json!({"phone": "+9996620005", "first_name": "Erin"}),
+        )
+        .await;
+    assert_eq!(added.status(), 201);
+    let erin = alice
+        .sandbox
+        .world(|world| world.user_by_phone("9996620005").expect("erin"));
+    let deleted = app
+        .delete_with_token(&format!("/me/contacts/{user}/1/{erin}"), &token)
+        .await;
+    assert_eq!(deleted.status(), 204);
+
+    let page = app
+        .get_json(&format!("/me/audit/{user}?action=telegram."), &token)
+        .await;
+
+    let recorded: Vec<(String, String, String)> = page["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|record| {
+            (
+                record["action"].as_str().unwrap_or_default().to_owned(),
+                record["outcome"].as_str().unwrap_or_default().to_owned(),
+                record["status"].to_string(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("telegram.profile.update", "failure", "409"),
+        ("telegram.contact.add", "success", "201"),
+        ("telegram.contact.delete", "success", "204"),
+    ] {
+        assert!(
+            recorded.contains(&(
+                expected.0.to_owned(),
+                expected.1.to_owned(),
+                expected.2.to_owned()
+            )),
+            "{expected:?} in {recorded:?}"
+        );
+    }
+    app.stop().await;
+}

@@ -540,6 +540,99 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
             contacts: contacts.iter().map(to_proto_contact).collect(),
         }))
     }
+
+    async fn get_own_profile(
+        &self,
+        request: Request<proto::GetOwnProfileRequest>,
+    ) -> Result<Response<proto::UserProfile>, Status> {
+        let key = self.key(request.into_inner().session).await?;
+        let profile = self.service.own_profile(key).await.map_err(to_status)?;
+        Ok(Response::new(crate::profiles::to_proto_profile(profile)))
+    }
+
+    async fn update_own_profile(
+        &self,
+        request: Request<proto::UpdateOwnProfileRequest>,
+    ) -> Result<Response<proto::UserProfile>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let profile = self
+            .service
+            .update_own_profile(
+                key,
+                crate::service::ProfileFields {
+                    first_name: request.first_name.as_deref(),
+                    last_name: request.last_name.as_deref(),
+                    bio: request.bio.as_deref(),
+                    username: request.username.as_deref(),
+                },
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(crate::profiles::to_proto_profile(profile)))
+    }
+
+    async fn add_contact(
+        &self,
+        request: Request<proto::AddContactRequest>,
+    ) -> Result<Response<proto::Contact>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let contact = self
+            .service
+            .add_contact(
+                key,
+                &request.user,
+                &request.first_name,
+                &request.last_name,
+                &request.idempotency_key,
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(to_proto_contact(&contact)))
+    }
+
+    async fn delete_contact(
+        &self,
+        request: Request<proto::DeleteContactRequest>,
+    ) -> Result<Response<proto::DeleteContactResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        self.service
+            .delete_contact(key, &request.telegram_user_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::DeleteContactResponse {}))
+    }
+
+    async fn search_people(
+        &self,
+        request: Request<proto::SearchPeopleRequest>,
+    ) -> Result<Response<proto::SearchPeopleResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let people = self
+            .service
+            .search_people(key, &request.query, request.limit)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::SearchPeopleResponse {
+            people: people
+                .iter()
+                .map(|user| {
+                    let as_contact = to_proto_contact(&Contact {
+                        user: user.clone(),
+                        mutual: false,
+                    });
+                    proto::Person {
+                        user: as_contact.user,
+                        is_contact: user.is_contact,
+                        presence: as_contact.presence,
+                    }
+                })
+                .collect(),
+        }))
+    }
 }
 
 /// A Telegram search from the wire (the session taken out already).
@@ -895,5 +988,86 @@ impl proto::account_host_server::AccountHost for AccountHostGrpcAdapter {
             .await
             .map_err(host_status)?;
         Ok(Response::new(proto::HostAddMemberResponse { user_id }))
+    }
+
+    async fn fetch_own_profile(
+        &self,
+        request: Request<proto::FetchOwnProfileRequest>,
+    ) -> Result<Response<proto::HostUserProfile>, Status> {
+        let key = host_key(request.into_inner().session)?;
+        let profile = self.local.own_profile(key).await.map_err(host_status)?;
+        Ok(Response::new(crate::profiles::to_host_proto(&profile)))
+    }
+
+    async fn update_own_profile(
+        &self,
+        request: Request<proto::HostUpdateOwnProfileRequest>,
+    ) -> Result<Response<proto::HostUserProfile>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        // Checked by the replica that took the request; checked again from the wire.
+        let change = crate::profile_edits::profile_change(
+            request.first_name.as_deref(),
+            request.last_name.as_deref(),
+            request.bio.as_deref(),
+            request.username.as_deref(),
+        )
+        .map_err(|reason| talkapp_common::ErrorCode::ValidationFailed.to_grpc_status(reason))?;
+        let profile = self
+            .local
+            .update_own_profile(key, change)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(crate::profiles::to_host_proto(&profile)))
+    }
+
+    async fn add_contact(
+        &self,
+        request: Request<proto::HostAddContactRequest>,
+    ) -> Result<Response<proto::ContactRef>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        let contact = crate::profile_edits::new_contact(
+            &request.user,
+            &request.first_name,
+            &request.last_name,
+        )
+        .map_err(|reason| talkapp_common::ErrorCode::ValidationFailed.to_grpc_status(reason))?;
+        let added = self
+            .local
+            .add_contact(key, contact)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::ContactRef {
+            user_id: added.user_id,
+            mutual: added.mutual,
+        }))
+    }
+
+    async fn delete_contact(
+        &self,
+        request: Request<proto::HostDeleteContactRequest>,
+    ) -> Result<Response<proto::HostDeleteContactResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        self.local
+            .delete_contact(key, request.user_id)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::HostDeleteContactResponse {}))
+    }
+
+    async fn search_people(
+        &self,
+        request: Request<proto::HostSearchPeopleRequest>,
+    ) -> Result<Response<proto::HostSearchPeopleResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        let user_ids = self
+            .local
+            .search_people(key, &request.query, request.limit.clamp(1, 100))
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::HostSearchPeopleResponse { user_ids }))
     }
 }

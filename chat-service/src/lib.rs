@@ -9,8 +9,9 @@
 //! streamed to Telegram by the account's host); media downloads (with byte ranges) through
 //! the account's host; creating groups and channels and adding members, editing,
 //! deleting and forwarding messages, users' profiles (through the account's host; the
-//! non-send actions once per idempotency key, ADR 0021). Not yet: removing members,
-//! leaving, admins, titles, joining, pins, the own profile, contacts.
+//! non-send actions once per idempotency key, ADR 0021); the account's own profile (read,
+//! names, bio, username) and adding and deleting contacts. Not yet: removing members,
+//! leaving, admins, titles, joining, pins, the own profile photo.
 //!
 //! # Layout
 //! - [`service`]: the domain logic ([`service::ChatService`]), free of gRPC types.
@@ -36,6 +37,8 @@
 //! - [`groups`]: group and member requests checked, members on the wire, idempotency
 //!   digests.
 //! - [`profiles`]: users' profiles on the wire.
+//! - [`profile_edits`]: own-profile and contact changes checked, Telegram's refusals of
+//!   them coded.
 //! - [`actions`]: chat actions by their API names.
 //! - [`hosting`]: what happens when shards and accounts arrive and leave.
 //! - [`Application`]: build and run, shared by `main.rs`, the all-in-one binary and tests.
@@ -53,6 +56,7 @@ pub mod media;
 pub mod media_cache;
 pub mod media_files;
 pub mod ownership;
+pub mod profile_edits;
 pub mod profiles;
 pub mod proto_views;
 pub mod reads;

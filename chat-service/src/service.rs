@@ -22,6 +22,10 @@ use crate::ownership::Ownership;
 use crate::reads::{ChatDetailsView, ChatPage, HistoryPage, HistoryParams, ReadError, Reads};
 use crate::sends::{MediaSendRequest, SendError, SendRequest, Sends};
 
+mod people_search;
+mod profile_actions;
+pub use profile_actions::ProfileFields;
+
 /// The longest text of a Telegram search, in characters (as search-service's queries).
 const MAX_SEARCH_CHARS: usize = 256;
 /// The most messages one Telegram search returns (Telegram's own page size).

@@ -92,6 +92,9 @@ const RULES: &[Rule] = rules![
     POST "/admin/users/{user_id}/enable" => Some("operator.user.enable"),
     POST "/me/push/{user_id}" => Some("push.subscribe"),
     DELETE "/me/push/{user_id}" => Some("push.unsubscribe"),
+    PATCH "/me/profile/{user_id}/{session_index}" => Some("telegram.profile.update"),
+    POST "/me/contacts/{user_id}/{session_index}" => Some("telegram.contact.add"),
+    DELETE "/me/contacts/{user_id}/{session_index}/{telegram_user_id}" => Some("telegram.contact.delete"),
 ];
 
 fn rule_for(method: &Method, pattern: &str) -> Option<&'static Rule> {

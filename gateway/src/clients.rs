@@ -506,6 +506,57 @@ impl ServiceClients {
             .into_inner())
     }
 
+    /// The account's own profile.
+    pub async fn own_profile(
+        &self,
+        request: chat::GetOwnProfileRequest,
+    ) -> Result<chat::UserProfile, ApiError> {
+        Ok(self
+            .chat
+            .clone()
+            .get_own_profile(request)
+            .await?
+            .into_inner())
+    }
+
+    /// Changes the account's own profile.
+    pub async fn update_own_profile(
+        &self,
+        request: chat::UpdateOwnProfileRequest,
+    ) -> Result<chat::UserProfile, ApiError> {
+        Ok(self
+            .chat
+            .clone()
+            .update_own_profile(request)
+            .await?
+            .into_inner())
+    }
+
+    /// Adds a contact.
+    pub async fn add_contact(
+        &self,
+        request: chat::AddContactRequest,
+    ) -> Result<chat::Contact, ApiError> {
+        Ok(self.chat.clone().add_contact(request).await?.into_inner())
+    }
+
+    /// Deletes a contact.
+    pub async fn delete_contact(
+        &self,
+        request: chat::DeleteContactRequest,
+    ) -> Result<(), ApiError> {
+        self.chat.clone().delete_contact(request).await?;
+        Ok(())
+    }
+
+    /// Telegram's people search.
+    pub async fn search_people(
+        &self,
+        request: chat::SearchPeopleRequest,
+    ) -> Result<chat::SearchPeopleResponse, ApiError> {
+        Ok(self.chat.clone().search_people(request).await?.into_inner())
+    }
+
     /// Creates a group or channel.
     pub async fn create_group(
         &self,

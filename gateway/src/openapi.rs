@@ -9,6 +9,7 @@ use crate::routes::{
     admin, audit, auth, chats, compat, contact_list, groups, health, linking, media,
     message_actions, profiles, push, search, send_media, sessions, uploads, ws,
 };
+use crate::routes::{contact_changes, own_profile, people_search};
 
 /// The whole REST API.
 #[derive(OpenApi)]
@@ -83,6 +84,11 @@ use crate::routes::{
         search::search_messages,
         search::search_all_messages,
         contact_list::contacts,
+        own_profile::own_profile,
+        own_profile::update_own_profile,
+        contact_changes::add_contact,
+        contact_changes::delete_contact,
+        people_search::search_people,
     ),
     components(schemas(
         Problem,
@@ -172,6 +178,10 @@ use crate::routes::{
         search::ChatHits,
         contact_list::ContactView,
         contact_list::Contacts,
+        own_profile::ProfileUpdate,
+        contact_changes::NewContact,
+        people_search::PersonView,
+        people_search::People,
     )),
     modifiers(&BearerAuth, &CommonResponses),
     tags(
@@ -187,6 +197,8 @@ use crate::routes::{
         (name = "files", description = "Uploaded files: streamed uploads typed by their bytes, downloads with ranges and validators, previews, deletes, signed links"),
         (name = "search", description = "Chats and messages of the linked accounts, from TalkApp's index of their cache (plain-text queries: word prefixes, any case, Uzbek apostrophes, Latin or Cyrillic)"),
         (name = "torextalkweb", description = "TorexTalkWeb compatibility: the legacy backend's paths and JSON shapes for the unchanged frontend (docs/compat/torextalkweb-contract.md); the caller is the token's user, errors are problem+json"),
+        (name = "profiles", description = "The linked account's own Telegram profile: read it, change its names, bio and username"),
+        (name = "contacts", description = "Adding and deleting the linked account's contacts (the list is under search)"),
     )
 )]
 pub struct ApiDoc;

@@ -9,6 +9,7 @@ use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo, TelegramUpdate};
 use talkapp_telegram::profiles::UserProfile;
 use talkapp_telegram::search::MessageSearch;
+use talkapp_telegram::{contact_changes::NewContact, own_profile::ProfileChange};
 
 use super::{AccountHost, ContactRef, ForwardRequest, GroupCreated, HostError, OlderHistory};
 use crate::cache::{ChatCache, FillError};
@@ -249,5 +250,59 @@ impl AccountHost for LocalHost {
             tracing::info!(%error, chat_id, "chat not refreshed after adding a member");
         }
         Ok(user_id)
+    }
+
+    async fn own_profile(&self, key: SessionKey) -> Result<UserProfile, HostError> {
+        let profile = self.account(key)?.own_profile().await?;
+        self.cache
+            .store_users(key, std::slice::from_ref(&profile.user))
+            .await?;
+        Ok(profile)
+    }
+
+    async fn update_own_profile(
+        &self,
+        key: SessionKey,
+        change: ProfileChange,
+    ) -> Result<UserProfile, HostError> {
+        let profile = self.account(key)?.update_own_profile(&change).await?;
+        self.cache
+            .store_users(key, std::slice::from_ref(&profile.user))
+            .await?;
+        Ok(profile)
+    }
+
+    async fn add_contact(
+        &self,
+        key: SessionKey,
+        contact: NewContact,
+    ) -> Result<ContactRef, HostError> {
+        let added = self.account(key)?.add_contact(&contact).await?;
+        self.cache
+            .store_users(key, std::slice::from_ref(&added.user))
+            .await?;
+        Ok(ContactRef {
+            user_id: added.user.id,
+            mutual: added.mutual,
+        })
+    }
+
+    async fn delete_contact(&self, key: SessionKey, user_id: i64) -> Result<(), HostError> {
+        let deleted = self.account(key)?.delete_contact(user_id).await?;
+        self.cache
+            .store_users(key, std::slice::from_ref(&deleted.user))
+            .await?;
+        Ok(())
+    }
+
+    async fn search_people(
+        &self,
+        key: SessionKey,
+        query: &str,
+        limit: i32,
+    ) -> Result<Vec<i64>, HostError> {
+        let people = self.account(key)?.search_people(query, limit).await?;
+        self.cache.store_users(key, &people).await?;
+        Ok(people.iter().map(|person| person.id).collect())
     }
 }

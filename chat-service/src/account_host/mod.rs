@@ -30,6 +30,7 @@ use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
 use talkapp_telegram::profiles::UserProfile;
 use talkapp_telegram::search::MessageSearch;
+use talkapp_telegram::{contact_changes::NewContact, own_profile::ProfileChange};
 
 pub use local::LocalHost;
 pub use remote::RemoteHost;
@@ -126,6 +127,9 @@ const PEER_FLOOD_RETRY_AFTER_SECS: u64 = 3600;
 
 /// The code of a Telegram refusal, by Telegram's error name.
 fn refusal_code(code: i32, name: &str) -> (ErrorCode, Option<u64>) {
+    if let Some(profile_code) = crate::profile_edits::refusal_code(name) {
+        return (profile_code, None);
+    }
     match name {
         "USER_PRIVACY_RESTRICTED" | "USER_NOT_MUTUAL_CONTACT" => {
             (ErrorCode::TelegramPrivacyRestricted, None)
@@ -288,6 +292,37 @@ pub trait AccountHost: Send + Sync {
         chat_id: i64,
         user: UserRef,
     ) -> Result<i64, HostError>;
+
+    /// The account's own profile.
+    async fn own_profile(&self, key: SessionKey) -> Result<UserProfile, HostError>;
+
+    /// Changes the account's names, bio and username; answers the profile as it is
+    /// afterwards.
+    async fn update_own_profile(
+        &self,
+        key: SessionKey,
+        change: ProfileChange,
+    ) -> Result<UserProfile, HostError>;
+
+    /// Adds a contact (by phone, id or username); their user, as saved, is stored in the
+    /// cache.
+    async fn add_contact(
+        &self,
+        key: SessionKey,
+        contact: NewContact,
+    ) -> Result<ContactRef, HostError>;
+
+    /// Deletes a contact; their user in the cache follows.
+    async fn delete_contact(&self, key: SessionKey, user_id: i64) -> Result<(), HostError>;
+
+    /// Telegram's people search; the users found are stored in the cache and named, in
+    /// Telegram's order.
+    async fn search_people(
+        &self,
+        key: SessionKey,
+        query: &str,
+        limit: i32,
+    ) -> Result<Vec<i64>, HostError>;
 }
 
 /// Finds the host of an account: this replica or the peer that holds its shard.

@@ -18,6 +18,7 @@ use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
 use talkapp_telegram::profiles::UserProfile;
 use talkapp_telegram::search::MessageSearch;
+use talkapp_telegram::{contact_changes::NewContact, own_profile::ProfileChange};
 
 use super::{AccountHost, ContactRef, ForwardRequest, GroupCreated, HostError, OlderHistory};
 use crate::actions::action_name;
@@ -363,6 +364,90 @@ impl AccountHost for RemoteHost {
                 mutual: contact.mutual,
             })
             .collect())
+    }
+
+    async fn own_profile(&self, key: SessionKey) -> Result<UserProfile, HostError> {
+        let reply = self
+            .client()
+            .fetch_own_profile(proto::FetchOwnProfileRequest {
+                session: Some(session_ref(key)),
+            })
+            .await
+            .map_err(|status| from_status(&status))?
+            .into_inner();
+        Ok(crate::profiles::from_host_proto(reply))
+    }
+
+    async fn update_own_profile(
+        &self,
+        key: SessionKey,
+        change: ProfileChange,
+    ) -> Result<UserProfile, HostError> {
+        let reply = self
+            .client()
+            .update_own_profile(proto::HostUpdateOwnProfileRequest {
+                session: Some(session_ref(key)),
+                first_name: change.first_name,
+                last_name: change.last_name,
+                bio: change.bio,
+                username: change.username,
+            })
+            .await
+            .map_err(|status| from_status(&status))?
+            .into_inner();
+        Ok(crate::profiles::from_host_proto(reply))
+    }
+
+    async fn add_contact(
+        &self,
+        key: SessionKey,
+        contact: NewContact,
+    ) -> Result<ContactRef, HostError> {
+        let reply = self
+            .client()
+            .add_contact(proto::HostAddContactRequest {
+                session: Some(session_ref(key)),
+                user: member_text(&contact.user),
+                first_name: contact.first_name,
+                last_name: contact.last_name,
+            })
+            .await
+            .map_err(|status| from_status(&status))?
+            .into_inner();
+        Ok(ContactRef {
+            user_id: reply.user_id,
+            mutual: reply.mutual,
+        })
+    }
+
+    async fn delete_contact(&self, key: SessionKey, user_id: i64) -> Result<(), HostError> {
+        self.client()
+            .delete_contact(proto::HostDeleteContactRequest {
+                session: Some(session_ref(key)),
+                user_id,
+            })
+            .await
+            .map_err(|status| from_status(&status))?;
+        Ok(())
+    }
+
+    async fn search_people(
+        &self,
+        key: SessionKey,
+        query: &str,
+        limit: i32,
+    ) -> Result<Vec<i64>, HostError> {
+        let reply = self
+            .client()
+            .search_people(proto::HostSearchPeopleRequest {
+                session: Some(session_ref(key)),
+                query: query.to_owned(),
+                limit,
+            })
+            .await
+            .map_err(|status| from_status(&status))?
+            .into_inner();
+        Ok(reply.user_ids)
     }
 }
 

@@ -4,7 +4,9 @@
 //! Latin/Cyrillic, a typo forgiven in names, phone digits), paged by cursor.
 //!
 //! Served by search-service, which asks the chat service for the list: the same folding
-//! as search, in one place. Not yet: `contacts.search` (people outside the list).
+//! as search, in one place. People outside the list (`contacts.search`) are found by
+//! `GET /me/search/people` (`people_search`); contacts are added and deleted by
+//! `contact_changes`.
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};

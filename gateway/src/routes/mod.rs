@@ -19,6 +19,10 @@ pub mod send_media;
 pub mod sessions;
 pub mod uploads;
 pub mod ws;
+// Appended (own profile and contact changes), kept apart from the list above.
+pub mod contact_changes;
+pub mod own_profile;
+pub mod people_search;
 
 use actix_web::web;
 
@@ -138,7 +142,22 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         )
         .service(web::resource("/me/search/messages/{user_id}").get(search::search_all_messages))
         .service(
-            web::resource("/me/contacts/{user_id}/{session_index}").get(contact_list::contacts),
+            web::resource("/me/contacts/{user_id}/{session_index}")
+                .get(contact_list::contacts)
+                .post(contact_changes::add_contact),
+        )
+        .service(
+            web::resource("/me/contacts/{user_id}/{session_index}/{telegram_user_id}")
+                .delete(contact_changes::delete_contact),
+        )
+        .service(
+            web::resource("/me/profile/{user_id}/{session_index}")
+                .get(own_profile::own_profile)
+                .patch(own_profile::update_own_profile),
+        )
+        .service(
+            web::resource("/me/search/people/{user_id}/{session_index}")
+                .get(people_search::search_people),
         );
     if builtin_accounts {
         config

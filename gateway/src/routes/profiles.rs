@@ -78,10 +78,15 @@ pub async fn user_profile(
             telegram_user_id,
         })
         .await?;
+    Ok(HttpResponse::Ok().json(profile_view(profile)?))
+}
+
+/// A profile as shown.
+pub(crate) fn profile_view(profile: chat::UserProfile) -> Result<UserProfileView, ApiError> {
     let user = profile
         .user
         .ok_or_else(|| ApiError::internal("a profile without the user"))?;
-    Ok(HttpResponse::Ok().json(UserProfileView {
+    Ok(UserProfileView {
         id: user.id,
         first_name: user.first_name,
         last_name: non_empty(user.last_name),
@@ -98,5 +103,5 @@ pub async fn user_profile(
         is_verified: profile.is_verified,
         is_self: profile.is_self,
         common_chats_count: profile.common_chats_count,
-    }))
+    })
 }

@@ -105,6 +105,10 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     /// The first request with this idempotency key is still being carried out.
     RequestInProgress,
+    /// Another Telegram user or channel holds the username.
+    UsernameTaken,
+    /// Telegram does not accept the username.
+    UsernameInvalid,
 }
 
 impl ErrorCode {
@@ -158,6 +162,8 @@ impl ErrorCode {
             Self::AlreadyParticipant => "already_participant",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::RequestInProgress => "request_in_progress",
+            Self::UsernameTaken => "username_taken",
+            Self::UsernameInvalid => "username_invalid",
         }
     }
 
@@ -185,6 +191,8 @@ impl ErrorCode {
             | Self::AlreadyParticipant
             | Self::RequestInProgress => 409,
             Self::IdempotencyKeyReused => 422,
+            Self::UsernameTaken => 409,
+            Self::UsernameInvalid => 422,
             Self::LoginExpired => 410,
             Self::PayloadTooLarge | Self::MediaTooLarge | Self::QuotaExceeded => 413,
             Self::FileTypeNotAllowed => 415,
@@ -257,6 +265,8 @@ impl ErrorCode {
             Self::AlreadyParticipant => "Already a member",
             Self::IdempotencyKeyReused => "Idempotency key used for another request",
             Self::RequestInProgress => "The first request with this key is still running",
+            Self::UsernameTaken => "Username taken",
+            Self::UsernameInvalid => "Username not accepted",
         }
     }
 
@@ -279,6 +289,8 @@ impl ErrorCode {
             Self::AlreadyParticipant => Code::AlreadyExists,
             Self::IdempotencyKeyReused => Code::InvalidArgument,
             Self::RequestInProgress => Code::Aborted,
+            Self::UsernameTaken => Code::AlreadyExists,
+            Self::UsernameInvalid => Code::InvalidArgument,
             Self::NotFound | Self::LoginNotFound => Code::NotFound,
             Self::PhoneInvalid
             | Self::TelegramCodeInvalid
@@ -436,6 +448,8 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::AlreadyParticipant,
     ErrorCode::IdempotencyKeyReused,
     ErrorCode::RequestInProgress,
+    ErrorCode::UsernameTaken,
+    ErrorCode::UsernameInvalid,
 ];
 
 #[cfg(test)]

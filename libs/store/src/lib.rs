@@ -188,6 +188,17 @@ pub trait TelegramStore: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<bool>;
 
+    /// Records the account's names as Telegram now has them (its profile changed).
+    /// False when no such session.
+    async fn set_session_names(
+        &self,
+        user_id: Uuid,
+        session_index: u32,
+        first_name: &str,
+        last_name: &str,
+        username: &str,
+    ) -> Result<bool>;
+
     /// Forgets a linked account and its keys; its index is never given out again.
     /// False when no such session.
     async fn unlink_telegram_session(&self, user_id: Uuid, session_index: u32) -> Result<bool>;

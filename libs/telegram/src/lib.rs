@@ -22,12 +22,16 @@
 //!   username or phone.
 //! - [`message_actions`]: editing and deleting sent messages.
 //! - [`profiles`]: a user's profile (`users.getFullUser`).
+//! - [`own_profile`]: the account's own profile, read and changed (names, bio, username).
+//! - [`contact_changes`]: adding contacts (by phone, id or username) and deleting them.
+//! - [`people_search`]: Telegram's people search (`contacts.search`).
 //! - [`search`]: Telegram's own message search and the contact list.
 //! - [`model`]: chats, messages, users and updates as TalkApp sees them.
 //! - [`convert`]: TL objects to [`model`] (pure functions).
 //! - [`error`]: [`error::TelegramError`], what a failed call means for TalkApp.
 
 pub mod account;
+pub mod contact_changes;
 pub mod convert;
 pub mod download;
 pub mod endpoint;
@@ -36,6 +40,8 @@ pub mod groups;
 pub mod login;
 pub mod message_actions;
 pub mod model;
+pub mod own_profile;
+pub mod people_search;
 pub mod profiles;
 pub mod sealing;
 pub mod search;

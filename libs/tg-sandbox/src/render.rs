@@ -33,6 +33,12 @@ pub(crate) fn user(world: &World, viewer: UserId, id: UserId) -> tl::enums::User
     let mutual_contact = contact && record.contacts.contains(&viewer);
     // Telegram shows a phone number to the account itself and to its contacts.
     let phone = (is_self || contact).then(|| record.info.phone.clone());
+    // A contact is shown under the name the account saved them as.
+    let saved_name = world
+        .users
+        .get(&viewer)
+        .filter(|_| contact && !is_self)
+        .and_then(|v| v.contact_names.get(&id));
     tl::types::User {
         is_self,
         contact,
@@ -66,8 +72,14 @@ pub(crate) fn user(world: &World, viewer: UserId, id: UserId) -> tl::enums::User
         bot_guard: false,
         id,
         access_hash: Some(world.access_hash(viewer, HashKind::User, id)),
-        first_name: Some(record.info.first_name.clone()),
-        last_name: record.info.last_name.clone(),
+        first_name: Some(saved_name.map_or_else(
+            || record.info.first_name.clone(),
+            |name| name.first_name.clone(),
+        )),
+        last_name: saved_name.map_or_else(
+            || record.info.last_name.clone(),
+            |name| name.last_name.clone(),
+        ),
         username: record.info.username.clone(),
         phone,
         photo: Some(match record.photo {

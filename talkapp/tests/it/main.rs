@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod chats;
+mod contact_changes;
 mod errors;
 mod external_tokens;
 mod faults;
@@ -15,6 +16,8 @@ mod media;
 mod message_actions;
 mod observability;
 mod operator;
+mod own_profile;
+mod people_search;
 mod profiles;
 mod realtime;
 mod replicas;

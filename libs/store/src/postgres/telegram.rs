@@ -207,6 +207,33 @@ impl TelegramStore for PostgresStore {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn set_session_names(
+        &self,
+        user_id: Uuid,
+        session_index: u32,
+        first_name: &str,
+        last_name: &str,
+        username: &str,
+    ) -> Result<bool> {
+        let client = self.client().await?;
+        let updated = client
+            .prepared_execute(
+                "UPDATE telegram_sessions SET first_name = $3, last_name = $4, username = $5
+                 WHERE user_id = $1 AND session_index = $2",
+                &[
+                    &user_id,
+                    &index_param(session_index)?,
+                    &first_name,
+                    &last_name,
+                    &username,
+                ],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(updated > 0)
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn unlink_telegram_session(&self, user_id: Uuid, session_index: u32) -> Result<bool> {
         let client = self.client().await?;
         let deleted = client

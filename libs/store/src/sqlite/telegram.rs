@@ -208,6 +208,38 @@ impl TelegramStore for SqliteStore {
         .await
     }
 
+    async fn set_session_names(
+        &self,
+        user_id: Uuid,
+        session_index: u32,
+        first_name: &str,
+        last_name: &str,
+        username: &str,
+    ) -> Result<bool> {
+        let (first_name, last_name, username) = (
+            first_name.to_owned(),
+            last_name.to_owned(),
+            username.to_owned(),
+        );
+        self.call(move |connection| {
+            connection
+                .execute_cached(
+                    "UPDATE telegram_sessions SET first_name = ?3, last_name = ?4, username = ?5
+                     WHERE user_id = ?1 AND session_index = ?2",
+                    params![
+                        user_id.to_string(),
+                        session_index,
+                        first_name,
+                        last_name,
+                        username
+                    ],
+                )
+                .map(|updated| updated > 0)
+                .map_err(map_error)
+        })
+        .await
+    }
+
     async fn unlink_telegram_session(&self, user_id: Uuid, session_index: u32) -> Result<bool> {
         self.call(move |connection| {
             connection

@@ -2615,3 +2615,43 @@ pub(crate) async fn concurrent_claims_of_one_action_key_let_one_caller_act(store
     }
     assert_eq!(claimed, 1);
 }
+
+pub(crate) async fn a_sessions_names_follow_the_accounts_profile(store: Arc<dyn Store>) {
+    let user_id = Uuid::new_v4();
+    let linked = store
+        .link_telegram_session(
+            user_id,
+            &telegram_account(601, "Before"),
+            SessionStatus::Connected,
+            SEALED,
+            now(),
+        )
+        .await
+        .expect("link");
+
+    let updated = store
+        .set_session_names(user_id, linked.session_index, "Ануш", "", "anush_k")
+        .await
+        .expect("set names");
+
+    assert!(updated);
+    let listed = store.telegram_sessions(user_id).await.expect("list");
+    let account = &listed[0].account;
+    assert_eq!(
+        (
+            account.first_name.as_str(),
+            account.last_name.as_str(),
+            account.username.as_str()
+        ),
+        ("Ануш", "", "anush_k")
+    );
+    assert_eq!(account.telegram_user_id, 601, "the rest stays");
+    assert_eq!(account.phone, "4915601");
+    assert!(
+        !store
+            .set_session_names(user_id, 9, "Nobody", "", "")
+            .await
+            .expect("set names of an unknown session"),
+        "no such session"
+    );
+}

@@ -108,6 +108,7 @@ conformance_tests! {
         the_activity_summary_counts_users_active_ones_accounts_and_waiting_jobs,
         an_action_key_gives_retries_the_first_result_and_refuses_other_requests,
         concurrent_claims_of_one_action_key_let_one_caller_act,
+        a_sessions_names_follow_the_accounts_profile,
     ],
     reopening: [
         opening_the_same_database_again_keeps_the_schema_and_the_data,

@@ -15,6 +15,9 @@ mod resolve;
 mod updates;
 mod upload;
 mod users;
+// Appended (own profile and contact changes), kept apart from the lists above.
+mod contact_edits;
+mod profile_edits;
 
 use grammers_tl_types::{
     self as tl, Cursor, Deserializable, Identifiable, RemoteCall, Serializable,
@@ -352,6 +355,24 @@ fn dispatch(call: &mut Call, id: u32, cursor: &mut Cursor) -> Result<Vec<u8>, Rp
         }
         f::channels::GetChannels::CONSTRUCTOR_ID => {
             run(cursor, |r| channels::get_channels(call, r))
+        }
+        f::account::UpdateProfile::CONSTRUCTOR_ID => {
+            run(cursor, |r| profile_edits::update_profile(call, r))
+        }
+        f::account::CheckUsername::CONSTRUCTOR_ID => {
+            run(cursor, |r| profile_edits::check_username(call, r))
+        }
+        f::account::UpdateUsername::CONSTRUCTOR_ID => {
+            run(cursor, |r| profile_edits::update_username(call, r))
+        }
+        f::contacts::ImportContacts::CONSTRUCTOR_ID => {
+            run(cursor, |r| contact_edits::import_contacts(call, r))
+        }
+        f::contacts::AddContact::CONSTRUCTOR_ID => {
+            run(cursor, |r| contact_edits::add_contact(call, r))
+        }
+        f::contacts::DeleteContacts::CONSTRUCTOR_ID => {
+            run(cursor, |r| contact_edits::delete_contacts(call, r))
         }
         // Telegram's answer to a constructor it does not serve.
         _ => Err(RpcError::bad_request("INPUT_METHOD_INVALID")),

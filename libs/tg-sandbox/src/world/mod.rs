@@ -115,6 +115,18 @@ pub(crate) struct UserRecord {
     /// `USER_PRIVACY_RESTRICTED`.
     #[serde(default)]
     pub(crate) invites_from_contacts_only: bool,
+    /// The names this account gave its contacts (`contacts.importContacts`,
+    /// `contacts.addContact`): Telegram shows a contact to the account under the name it
+    /// saved, not the contact's own.
+    #[serde(default)]
+    pub(crate) contact_names: BTreeMap<UserId, ContactName>,
+}
+
+/// The name an account saved a contact under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ContactName {
+    pub(crate) first_name: String,
+    pub(crate) last_name: Option<String>,
 }
 
 /// When and by whom a member was added to a group or channel.
@@ -456,6 +468,7 @@ impl World {
                 about: None,
                 photo: None,
                 invites_from_contacts_only: false,
+                contact_names: BTreeMap::new(),
             },
         );
         self.boxes.insert(
@@ -549,6 +562,14 @@ impl World {
     /// What is known about an account.
     pub fn user(&self, id: UserId) -> Option<&UserInfo> {
         self.users.get(&id).map(|u| &u.info)
+    }
+
+    /// An account's contacts, ascending (empty for an unknown account).
+    pub fn contacts_of(&self, id: UserId) -> Vec<UserId> {
+        self.users
+            .get(&id)
+            .map(|u| u.contacts.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     /// All account ids, ascending.

@@ -210,18 +210,21 @@ impl World {
         query: &str,
         limit: usize,
     ) -> (Vec<Peer>, Vec<Peer>) {
-        let contacts = self.users.get(&viewer).map(|u| &u.contacts);
+        let viewer_record = self.users.get(&viewer);
+        let contacts = viewer_record.map(|u| &u.contacts);
         let mut mine = Vec::new();
         let mut public = Vec::new();
         for user in self.users.values() {
             if user.info.id == viewer {
                 continue;
             }
-            let name = format!(
-                "{} {}",
-                user.info.first_name,
-                user.info.last_name.as_deref().unwrap_or_default()
-            );
+            // A contact is found by the name the account saved them under.
+            let saved = viewer_record.and_then(|v| v.contact_names.get(&user.info.id));
+            let (first_name, last_name) = match saved {
+                Some(saved) => (&saved.first_name, &saved.last_name),
+                None => (&user.info.first_name, &user.info.last_name),
+            };
+            let name = format!("{first_name} {}", last_name.as_deref().unwrap_or_default());
             let is_contact = contacts.is_some_and(|c| c.contains(&user.info.id));
             if is_contact && name_matches(query, &name, user.info.username.as_deref()) {
                 mine.push(Peer::User(user.info.id));

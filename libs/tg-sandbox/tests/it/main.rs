@@ -9,6 +9,7 @@ mod groups;
 mod login;
 mod media;
 mod persistence;
+mod profile_edits;
 mod robustness;
 mod search;
 mod support;

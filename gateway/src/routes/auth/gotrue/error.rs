@@ -284,7 +284,9 @@ impl GoTrueError {
             | ErrorCode::TelegramAdminRequired
             | ErrorCode::AlreadyParticipant
             | ErrorCode::IdempotencyKeyReused
-            | ErrorCode::RequestInProgress => {
+            | ErrorCode::RequestInProgress
+            | ErrorCode::UsernameTaken
+            | ErrorCode::UsernameInvalid => {
                 let code = if status.is_server_error() {
                     "unexpected_failure"
                 } else {

@@ -670,6 +670,32 @@ impl World {
         self.blobs.get(&blob).map(|bytes| bytes.to_vec())
     }
 
+    /// A voice message's waveform as `viewer` has it: the bytes of its
+    /// `documentAttributeAudio` (5-bit values packed as Telegram packs them), for tests.
+    pub fn message_voice_waveform(
+        &self,
+        viewer: UserId,
+        peer: Peer,
+        message_id: i32,
+    ) -> Option<Vec<u8>> {
+        let super::MessageMedia::Document(id) = self.message(viewer, peer, message_id)?.media?
+        else {
+            return None;
+        };
+        self.documents
+            .get(&id)?
+            .attributes
+            .iter()
+            .find_map(|attribute| match attribute {
+                DocAttribute::Audio {
+                    voice: true,
+                    waveform,
+                    ..
+                } => Some(waveform.clone()),
+                _ => None,
+            })
+    }
+
     /// Gives every photo and document a new file reference, as Telegram does from time
     /// to time: a client presenting an old one gets `FILE_REFERENCE_EXPIRED` until it
     /// fetches the message (or photo) again.

@@ -528,6 +528,14 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_live_webm_without_a_duration_is_timed_by_its_last_cluster() {
+        let live = include_bytes!("../fixtures/live.webm");
+        let findings = analyze_stored(live, "video/webm", MediaKind::Video).await;
+        assert_near(findings.duration_ms, 3000);
+        assert_eq!(findings.width, None, "no video track");
+    }
+
+    #[tokio::test]
     async fn a_cbr_mp3_after_an_id3_tag_is_timed_by_its_bit_rate() {
         let findings = analyze_stored(
             include_bytes!("../fixtures/cbr.mp3"),

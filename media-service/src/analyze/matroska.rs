@@ -4,9 +4,11 @@
 //! and Tracks are found or the first Cluster is reached; Info or Tracks written after the
 //! media (rare) are found through the SeekHead.
 //!
-//! Not done: a file without a Duration (a live WebM, as a browser's `MediaRecorder` writes
-//! it, whose sizes are unknown) gets no duration, as reading it would mean walking every
-//! Cluster.
+//! A file without a Duration (a live WebM, as a browser's `MediaRecorder` or a pipe writes
+//! it) is timed by its last Cluster: its Timecode plus its last block's, read from the
+//! last [`MAX_TAIL_BYTES`] of the file. Not done: a file whose last Cluster starts before
+//! that tail gets no duration (walking every Cluster would read the whole file), and the
+//! last block's own length is not added (a frame, some 20 to 40 ms, short).
 
 use super::Findings;
 use super::window::Window;
@@ -29,11 +31,18 @@ const VIDEO: u32 = 0xE0;
 const PIXEL_WIDTH: u32 = 0xB0;
 const PIXEL_HEIGHT: u32 = 0xBA;
 const CLUSTER: u32 = 0x1F43_B675;
+const CLUSTER_ID_BYTES: [u8; 4] = [0x1F, 0x43, 0xB6, 0x75];
+const CLUSTER_TIMECODE: u32 = 0xE7;
+const SIMPLE_BLOCK: u32 = 0xA3;
+const BLOCK_GROUP: u32 = 0xA0;
+const BLOCK: u32 = 0xA1;
 
 /// Largest Info or Tracks element read (both are a few hundred bytes in practice).
 const MAX_HEADER_ELEMENT_BYTES: u64 = 1024 * 1024;
 /// Top-level elements of a Segment looked at before giving up.
 const MAX_SEGMENT_CHILDREN: usize = 256;
+/// The end of a file searched for its last Cluster when Info has no Duration.
+const MAX_TAIL_BYTES: u64 = 4 * 1024 * 1024;
 /// The nanoseconds of a tick when the file does not say (Matroska's default).
 const DEFAULT_TIMECODE_SCALE: u64 = 1_000_000;
 
@@ -130,21 +139,83 @@ fn float(payload: &[u8]) -> Option<f64> {
     }
 }
 
-/// Milliseconds from an Info element's payload.
-fn info_duration_ms(info: &[u8]) -> Option<u64> {
-    let mut scale = DEFAULT_TIMECODE_SCALE;
-    let mut ticks = None;
-    for (id, payload) in children(info) {
-        match id {
-            TIMECODE_SCALE => scale = unsigned(payload).filter(|scale| *scale > 0)?,
-            DURATION => ticks = float(payload),
-            _ => {}
-        }
+/// The nanoseconds of a tick from an Info element's payload (`None`: a scale of 0,
+/// which is not Matroska).
+fn info_timecode_scale(info: &[u8]) -> Option<u64> {
+    match children(info)
+        .into_iter()
+        .find(|(id, _)| *id == TIMECODE_SCALE)
+    {
+        Some((_, payload)) => unsigned(payload).filter(|scale| *scale > 0),
+        None => Some(DEFAULT_TIMECODE_SCALE),
     }
-    let milliseconds = ticks? * scale as f64 / 1_000_000.0;
-    // A NaN, negative or absurd (over a year) duration is a damaged header, not a fact.
+}
+
+/// Milliseconds of `ticks` at `scale` nanoseconds each; `None` for a NaN, negative or
+/// absurd (over a year) duration, a damaged header rather than a fact.
+fn ticks_to_ms(ticks: f64, scale: u64) -> Option<u64> {
+    let milliseconds = ticks * scale as f64 / 1_000_000.0;
     (milliseconds.is_finite() && (0.0..3.2e10).contains(&milliseconds))
         .then(|| milliseconds.round() as u64)
+}
+
+/// Milliseconds from an Info element's payload.
+fn info_duration_ms(info: &[u8]) -> Option<u64> {
+    let scale = info_timecode_scale(info)?;
+    let ticks = children(info)
+        .into_iter()
+        .find(|(id, _)| *id == DURATION)
+        .and_then(|(_, payload)| float(payload))?;
+    ticks_to_ms(ticks, scale)
+}
+
+/// The relative timecode of a (Simple)Block's payload: after the track number (a
+/// variable-length integer), a signed 16-bit count of ticks.
+fn block_timecode(block: &[u8]) -> Option<i64> {
+    let (_, track_len) = element_size(block)?;
+    let bytes = block.get(track_len..track_len + 2)?;
+    Some(i64::from(i16::from_be_bytes([bytes[0], bytes[1]])))
+}
+
+/// The latest block time (ticks) of the last Cluster in `tail`: the last occurrence of the
+/// Cluster id whose first child is its Timecode, then its blocks.
+fn last_cluster_end_ticks(tail: &[u8]) -> Option<u64> {
+    let candidates = tail
+        .windows(CLUSTER_ID_BYTES.len())
+        .enumerate()
+        .filter(|(_, bytes)| *bytes == CLUSTER_ID_BYTES)
+        .map(|(at, _)| at);
+    let clusters: Vec<usize> = candidates.collect();
+    clusters.into_iter().rev().find_map(|at| {
+        let cluster = header(&tail[at..])?;
+        let start = at + usize::try_from(cluster.header_len).ok()?;
+        let end = cluster
+            .size
+            .and_then(|size| usize::try_from(size).ok())
+            .map_or(tail.len(), |size| {
+                start.saturating_add(size).min(tail.len())
+            });
+        let fields = children(tail.get(start..end)?);
+        let (first_id, first_payload) = fields.first()?;
+        if *first_id != CLUSTER_TIMECODE {
+            return None;
+        }
+        let base = i64::try_from(unsigned(first_payload)?).ok()?;
+        let latest = fields
+            .iter()
+            .filter_map(|(id, payload)| match *id {
+                SIMPLE_BLOCK => block_timecode(payload),
+                BLOCK_GROUP => children(payload)
+                    .into_iter()
+                    .find(|(id, _)| *id == BLOCK)
+                    .and_then(|(_, block)| block_timecode(block)),
+                _ => None,
+            })
+            .map(|relative| base + relative)
+            .max()
+            .unwrap_or(base);
+        u64::try_from(latest).ok()
+    })
 }
 
 /// The first video track's pixel size from a Tracks element's payload.
@@ -199,6 +270,8 @@ fn seek_positions(seek_head: &[u8]) -> Vec<(u32, u64)> {
 #[derive(Default)]
 struct Found {
     duration_ms: Option<u64>,
+    /// Nanoseconds a tick, from Info.
+    timecode_scale: Option<u64>,
     video_size: Option<(u32, u32)>,
     info_seen: bool,
     tracks_seen: bool,
@@ -210,6 +283,7 @@ impl Found {
             INFO => {
                 self.info_seen = true;
                 self.duration_ms = info_duration_ms(payload);
+                self.timecode_scale = info_timecode_scale(payload);
             }
             TRACKS => {
                 self.tracks_seen = true;
@@ -312,6 +386,19 @@ pub(super) async fn analyze_matroska(window: &mut Window<'_>) -> Result<Option<F
         }
     }
 
+    if found.duration_ms.is_none()
+        && let Some(scale) = found.timecode_scale
+    {
+        let tail_start = segment_end
+            .saturating_sub(MAX_TAIL_BYTES)
+            .max(segment_start);
+        let tail = window
+            .read(tail_start, segment_end.saturating_sub(tail_start))
+            .await?;
+        found.duration_ms =
+            last_cluster_end_ticks(&tail).and_then(|ticks| ticks_to_ms(ticks as f64, scale));
+    }
+
     Ok(Some(Findings {
         duration_ms: found.duration_ms,
         width: found.video_size.map(|(width, _)| width),
@@ -341,6 +428,27 @@ mod tests {
         );
         assert_eq!(element_size(&[0x00]), None);
         assert_eq!(element_size(&[0x40]), None);
+    }
+
+    #[test]
+    fn a_live_cluster_of_unknown_size_is_timed_by_its_latest_block() {
+        // Cluster (unknown size) { Timecode 5000, SimpleBlock at +40, BlockGroup { Block
+        // at +60 }, SimpleBlock whose bytes happen to hold a Cluster id }.
+        let mut tail = vec![0xAB; 7];
+        tail.extend([
+            0x1F, 0x43, 0xB6, 0x75, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        ]);
+        tail.extend([0xE7, 0x82, 0x13, 0x88]);
+        tail.extend([0xA3, 0x85, 0x81, 0x00, 0x28, 0x80, 0x00]);
+        tail.extend([0xA0, 0x87, 0xA1, 0x85, 0x81, 0x00, 0x3C, 0x80, 0x00]);
+        tail.extend([0xA3, 0x88, 0x81, 0x00, 0x14, 0x80, 0x1F, 0x43, 0xB6, 0x75]);
+        assert_eq!(last_cluster_end_ticks(&tail), Some(5060));
+        // No Timecode first: not a Cluster.
+        assert_eq!(
+            last_cluster_end_ticks(&[0x1F, 0x43, 0xB6, 0x75, 0x83, 0xA3, 0x81, 0x00]),
+            None
+        );
+        assert_eq!(block_timecode(&[0x81, 0xFF, 0xF6, 0x80]), Some(-10));
     }
 
     #[test]

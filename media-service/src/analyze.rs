@@ -544,6 +544,13 @@ mod tests {
         )
         .await;
         assert_near(findings.duration_ms, 3030);
+
+        // An ID3v1 tag at the end is not audio: the same duration.
+        let mut with_id3v1 = include_bytes!("../fixtures/cbr.mp3").to_vec();
+        with_id3v1.extend(b"TAG");
+        with_id3v1.extend([b' '; 125]);
+        let tagged = analyze_stored(&with_id3v1, "audio/mpeg", MediaKind::Audio).await;
+        assert_eq!(tagged.duration_ms, findings.duration_ms);
     }
 
     #[tokio::test]

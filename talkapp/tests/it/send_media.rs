@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use talkapp_tg_sandbox::{DEMO_VOICE_OGG, Peer, sample_png};
+use talkapp_tg_sandbox::{DEMO_VOICE_OGG, DEMO_VOICE_WAVEFORM, Peer, sample_png};
 
 use crate::chats::{Alice, linked_alice};
 use crate::helpers::{TestApp, assert_problem, spawn_app};
@@ -191,6 +191,11 @@ async fn a_photo_document_voice_note_and_album_reach_bob_with_identical_bytes_an
     assert_eq!(voice["kind"], "voice");
     let waveform: Vec<u8> = serde_json::from_value(voice["waveform"].clone()).expect("a waveform");
     assert_eq!(waveform.len(), 100);
+    assert_eq!(
+        unpack_waveform(&DEMO_VOICE_WAVEFORM),
+        waveform,
+        "the sandbox seeds its demo voice note with the waveform computed here"
+    );
     let job = accepted(
         &app,
         &alice,

@@ -330,7 +330,15 @@ async fn analyze_ogg(
     let samples = granule.saturating_sub(pre_skip);
     let waveform = match opus_head {
         Some(opus_head) if kind == MediaKind::Voice => {
-            waveform::voice_waveform(objects, path, size, samples, opus_head).await?
+            waveform::voice_waveform(
+                objects,
+                path,
+                size,
+                samples,
+                opus_head,
+                waveform::MAX_READ_BYTES,
+            )
+            .await?
         }
         _ => None,
     };
@@ -586,6 +594,35 @@ mod tests {
         };
         assert!(quarter(0..25) < quarter(25..50), "{waveform:?}");
         assert!(quarter(25..50) < quarter(50..75), "{waveform:?}");
+    }
+
+    #[tokio::test]
+    async fn a_waveform_reads_no_more_than_its_byte_budget() {
+        let voice = include_bytes!("../fixtures/rising.ogg");
+        let objects = object_store::memory::InMemory::new();
+        let path = Path::from("voice");
+        objects
+            .put(&path, voice.to_vec().into())
+            .await
+            .expect("stored");
+        let head = waveform::OpusHead {
+            channels: 1,
+            pre_skip: 312,
+        };
+        let size = voice.len() as u64;
+        let samples = 4 * 48_000;
+        let whole = waveform::voice_waveform(&objects, &path, size, samples, head, size)
+            .await
+            .expect("read")
+            .expect("a waveform");
+        // Half the bytes: the second half of the bars is never reached (zero).
+        let half = waveform::voice_waveform(&objects, &path, size, samples, head, size / 2)
+            .await
+            .expect("read")
+            .expect("a waveform");
+        assert!(whole[90..].iter().all(|value| *value > 20), "{whole:?}");
+        assert!(half[90..].iter().all(|value| *value == 0), "{half:?}");
+        assert!(half[..20].iter().any(|value| *value > 0), "{half:?}");
     }
 
     #[tokio::test]

@@ -7,8 +7,8 @@
 //! The Ogg pages are read in ranges of [`READ_BYTES`] and decoded as they come, off the
 //! async runtime, so memory stays bounded whatever the file's size. Only the first
 //! [`MAX_DECODED_SECONDS`] are decoded: a longer recording's waveform shows its first ten
-//! minutes. Only the first logical stream, of one or two channels, is read (a
-//! multichannel stream gets no waveform).
+//! minutes; and at most [`MAX_READ_BYTES`] of the file are read. Only the first logical
+//! stream, of one or two channels, is read (a multichannel stream gets no waveform).
 //!
 //! The decoder is libopus (the reference decoder, fuzzed upstream) through the `opus`
 //! crate, linked from the system (`libopus-dev` to build, `libopus0` to run). A pure-Rust
@@ -34,6 +34,10 @@ const SAMPLE_RATE: u64 = 48_000;
 const MAX_PACKET_SAMPLES: usize = 5760;
 /// Bytes of the file read at a time.
 const READ_BYTES: u64 = 256 * 1024;
+/// Bytes of the file read at most: ten minutes at Opus's highest rate (510 kbit/s) are
+/// 38 MiB, so a file whose pages are mostly of another stream (skipped, never decoded)
+/// cannot make the analysis read gigabytes.
+pub(super) const MAX_READ_BYTES: u64 = 48 * 1024 * 1024;
 /// A packet longer than this is not Opus (the largest is 120 ms at 510 kbit/s, ~8 KiB
 /// of frames; multistream packets are not read): the stream is given up.
 const MAX_PACKET_BYTES: usize = 64 * 1024;
@@ -230,13 +234,15 @@ impl OpusHead {
 }
 
 /// The waveform of the Ogg Opus object at `path` (`size` bytes, described by `head`)
-/// whose audio lasts `total_samples` at 48 kHz. `None` when the stream cannot be decoded.
+/// whose audio lasts `total_samples` at 48 kHz, reading at most `max_read_bytes` of it.
+/// `None` when the stream cannot be decoded.
 pub(super) async fn voice_waveform(
     objects: &dyn ObjectStore,
     path: &Path,
     size: u64,
     total_samples: u64,
     head: OpusHead,
+    max_read_bytes: u64,
 ) -> Result<Option<Vec<u8>>> {
     if total_samples == 0 {
         return Ok(None);
@@ -260,8 +266,9 @@ pub(super) async fn voice_waveform(
     };
     let mut pages = OggPackets::default();
     let mut offset = 0;
-    while offset < size && !decoding.peaks.full() {
-        let end = offset.saturating_add(READ_BYTES).min(size);
+    let readable = size.min(max_read_bytes);
+    while offset < readable && !decoding.peaks.full() {
+        let end = offset.saturating_add(READ_BYTES).min(readable);
         let bytes = read_range(objects, path, offset, end).await?;
         offset = end;
         let packets = match pages.push(&bytes) {

@@ -195,13 +195,17 @@ fn last_cluster_end_ticks(tail: &[u8]) -> Option<u64> {
             .map_or(tail.len(), |size| {
                 start.saturating_add(size).min(tail.len())
             });
-        let fields = children(tail.get(start..end)?);
-        let (first_id, first_payload) = fields.first()?;
-        if *first_id != CLUSTER_TIMECODE {
+        let body = tail.get(start..end)?;
+        // The first child decides, before any walk: the children are walked once, for
+        // the one Cluster taken, whatever the tail holds.
+        let first = header(body)?;
+        if first.id != CLUSTER_TIMECODE {
             return None;
         }
-        let base = i64::try_from(unsigned(first_payload)?).ok()?;
-        let latest = fields
+        let first_start = usize::try_from(first.header_len).ok()?;
+        let first_end = first_start.checked_add(usize::try_from(first.size?).ok()?)?;
+        let base = i64::try_from(unsigned(body.get(first_start..first_end)?)?).ok()?;
+        let latest = children(body)
             .iter()
             .filter_map(|(id, payload)| match *id {
                 SIMPLE_BLOCK => block_timecode(payload),
@@ -214,7 +218,7 @@ fn last_cluster_end_ticks(tail: &[u8]) -> Option<u64> {
             .map(|relative| base + relative)
             .max()
             .unwrap_or(base);
-        u64::try_from(latest).ok()
+        Some(u64::try_from(latest).unwrap_or(0))
     })
 }
 

@@ -7,9 +7,10 @@
 //! metadata), MP4/M4A/QuickTime (`mvhd` duration, `tkhd` dimensions), Ogg Opus and
 //! Vorbis (duration from the last granule position), FLAC (STREAMINFO), WAV (`fmt ` and
 //! `data`), WebM/Matroska (duration and video dimensions, [`matroska`]), MP3 (duration,
-//! [`mpeg_audio`]), and the waveform of an Ogg Opus voice note (decoded in safe Rust,
-//! [`waveform`]). Not done: video frame previews and PDF page previews (no decoder for
-//! them in this build).
+//! [`mpeg_audio`]), and the waveform of an Ogg Opus voice note (decoded with libopus,
+//! [`waveform`]). Not done: video frame previews and PDF page previews (ADR 0027: the
+//! sound way is ffmpeg as a limited child process, not built yet); see each submodule
+//! for what it leaves out.
 
 use std::io::Cursor;
 

@@ -15,7 +15,11 @@ ARG RUST_IMAGE=rust:1-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 FROM ${RUST_IMAGE} AS builder
-# The protos are compiled by protox (pure Rust): no protoc to install.
+# The protos are compiled by protox (pure Rust): no protoc to install. The media service
+# links libopus (voice waveforms), found through pkg-config.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libopus-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 # Cache mounts keep the registry and the target directory between builds (BuildKit);
@@ -45,7 +49,7 @@ ENTRYPOINT ["tg-sandbox"]
 # The default target (last): the services and the all-in-one binary.
 FROM ${RUNTIME_IMAGE} AS runtime
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates libopus0 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 talkapp \
     && useradd --system --uid 10001 --gid talkapp --home-dir /var/lib/talkapp \

@@ -6,8 +6,11 @@
 //! before decoding, a downscaled JPEG preview with the EXIF orientation applied and no
 //! metadata), MP4/M4A/QuickTime (`mvhd` duration, `tkhd` dimensions), Ogg Opus and
 //! Vorbis (duration from the last granule position), FLAC (STREAMINFO), WAV (`fmt ` and
-//! `data`). Not done: WebM/Matroska and MP3 durations, video frame previews, voice
-//! waveforms (they need an Opus decoder; none is in this build).
+//! `data`), WebM/Matroska (duration and video dimensions, [`matroska`]), MP3 (duration,
+//! [`mpeg_audio`]), and the waveform of an Ogg Opus voice note (decoded with libopus,
+//! [`waveform`]). Not done: video frame previews and PDF page previews (ADR 0027: the
+//! sound way is ffmpeg as a limited child process, not built yet); see each submodule
+//! for what it leaves out.
 
 use std::io::Cursor;
 
@@ -19,12 +22,19 @@ use talkapp_store::MediaKind;
 
 use crate::error::{MediaError, Result};
 
+mod matroska;
+mod mpeg_audio;
+mod waveform;
+mod window;
+
 /// What analysis found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Findings {
     pub(crate) width: Option<u32>,
     pub(crate) height: Option<u32>,
     pub(crate) duration_ms: Option<u64>,
+    /// A voice note's waveform: 100 values of 0..=31.
+    pub(crate) waveform: Option<Vec<u8>>,
     /// A JPEG preview.
     pub(crate) preview: Option<Bytes>,
 }
@@ -62,9 +72,21 @@ pub(crate) async fn analyze(
         (_, "video/mp4" | "video/quicktime" | "audio/mp4") => {
             Ok(analyze_mp4(objects, path, size).await?.unwrap_or_default())
         }
-        (_, "audio/ogg" | "video/ogg") => Ok(analyze_ogg(objects, path, size, head)
+        (_, "audio/ogg" | "video/ogg") => Ok(analyze_ogg(objects, path, size, kind, head)
             .await?
             .unwrap_or_default()),
+        (_, "video/webm" | "video/x-matroska") => {
+            let mut window = window::Window::new(objects, path, size);
+            Ok(matroska::analyze_matroska(&mut window)
+                .await?
+                .unwrap_or_default())
+        }
+        (_, "audio/mpeg") => {
+            let mut window = window::Window::new(objects, path, size);
+            Ok(mpeg_audio::analyze_mp3(&mut window)
+                .await?
+                .unwrap_or_default())
+        }
         (_, "audio/flac") => Ok(Findings {
             duration_ms: flac_duration(head),
             ..Findings::default()
@@ -270,17 +292,19 @@ fn parse_moov(moov: &[u8]) -> Findings {
 }
 
 /// Duration from the last page's granule position: samples at 48 kHz less the pre-skip
-/// for Opus, at the stream's rate for Vorbis.
+/// for Opus, at the stream's rate for Vorbis; and a voice note's waveform.
 async fn analyze_ogg(
     objects: &dyn ObjectStore,
     path: &Path,
     size: u64,
+    kind: MediaKind,
     head: &[u8],
 ) -> Result<Option<Findings>> {
     let packet_start = head.get(26).map(|segments| 27 + usize::from(*segments));
     let Some(packet) = packet_start.and_then(|start| head.get(start..)) else {
         return Ok(None);
     };
+    let opus_head = waveform::OpusHead::parse(packet);
     let (rate, pre_skip) = if packet.starts_with(b"OpusHead") {
         let pre_skip = packet
             .get(10..12)
@@ -301,8 +325,27 @@ async fn analyze_ogg(
         .and_then(|bytes| bytes.try_into().ok())
         .map(i64::from_le_bytes)
         .and_then(|granule| u64::try_from(granule).ok());
-    Ok(granule.map(|granule| Findings {
-        duration_ms: Some(granule.saturating_sub(pre_skip).saturating_mul(1000) / rate),
+    let Some(granule) = granule else {
+        return Ok(None);
+    };
+    let samples = granule.saturating_sub(pre_skip);
+    let waveform = match opus_head {
+        Some(opus_head) if kind == MediaKind::Voice => {
+            waveform::voice_waveform(
+                objects,
+                path,
+                size,
+                samples,
+                opus_head,
+                waveform::MAX_READ_BYTES,
+            )
+            .await?
+        }
+        _ => None,
+    };
+    Ok(Some(Findings {
+        duration_ms: Some(samples.saturating_mul(1000) / rate),
+        waveform,
         ..Findings::default()
     }))
 }
@@ -385,5 +428,252 @@ mod tests {
         info[14..18].copy_from_slice(&88200_u32.to_be_bytes());
         flac.extend(info);
         assert_eq!(flac_duration(&flac), Some(2000));
+    }
+
+    /// Analyses `bytes` as the upload path does: stored, then read by ranges.
+    async fn analyze_stored(bytes: &[u8], mime: &str, kind: MediaKind) -> Findings {
+        let objects = object_store::memory::InMemory::new();
+        let path = Path::from("fixture");
+        objects
+            .put(&path, bytes.to_vec().into())
+            .await
+            .expect("stored");
+        let head = &bytes[..bytes.len().min(crate::sniff::SNIFF_BYTES)];
+        let limits = AnalysisLimits {
+            max_image_pixels: 1 << 24,
+            preview_max_side: 320,
+            preview_max_source_bytes: 1 << 20,
+        };
+        analyze(
+            &objects,
+            &path,
+            bytes.len() as u64,
+            mime,
+            kind,
+            head,
+            limits,
+        )
+        .await
+        .expect("analysed")
+    }
+
+    fn assert_near(found: Option<u64>, expected_ms: u64) {
+        let found = found.expect("a duration");
+        assert!(
+            found.abs_diff(expected_ms) <= 60,
+            "{found} ms, expected about {expected_ms} ms"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_webm_video_has_its_duration_and_dimensions() {
+        let findings = analyze_stored(
+            include_bytes!("../fixtures/clip.webm"),
+            "video/webm",
+            MediaKind::Video,
+        )
+        .await;
+        assert_near(findings.duration_ms, 2010);
+        assert_eq!((findings.width, findings.height), (Some(160), Some(120)));
+    }
+
+    #[tokio::test]
+    async fn a_matroska_file_with_info_after_its_clusters_is_read_through_its_seek_head() {
+        // Built here: muxers write Info first, and none here can be told otherwise.
+        fn element(id: &[u8], payload: &[u8]) -> Vec<u8> {
+            let size = u64::try_from(payload.len()).expect("small");
+            // 8-byte sizes: 0x01 then 7 bytes.
+            let mut out = id.to_vec();
+            out.push(0x01);
+            out.extend(&size.to_be_bytes()[1..]);
+            out.extend(payload);
+            out
+        }
+        let duration = element(&[0x44, 0x89], &2000.0_f64.to_be_bytes());
+        let info = element(&[0x15, 0x49, 0xA9, 0x66], &duration);
+        let video = element(
+            &[0xE0],
+            &[element(&[0xB0], &[96]), element(&[0xBA], &[64])].concat(),
+        );
+        let entry = element(&[0xAE], &[element(&[0x83], &[1]), video].concat());
+        let tracks = element(&[0x16, 0x54, 0xAE, 0x6B], &entry);
+        let cluster = element(&[0x1F, 0x43, 0xB6, 0x75], &[0; 300]);
+        let seek = |id: &[u8], position: u64| {
+            element(
+                &[0x4D, 0xBB],
+                &[
+                    element(&[0x53, 0xAB], id),
+                    element(&[0x53, 0xAC], &position.to_be_bytes()),
+                ]
+                .concat(),
+            )
+        };
+        // Each Seek is 2 + 8 + (2 + 8 + 4) + (2 + 8 + 8) bytes; the SeekHead's header 12.
+        let seek_head_len = 12 + 2 * 42;
+        let tracks_at = (seek_head_len + cluster.len()) as u64;
+        let info_at = tracks_at + tracks.len() as u64;
+        let seek_head = element(
+            &[0x11, 0x4D, 0x9B, 0x74],
+            &[
+                seek(&[0x16, 0x54, 0xAE, 0x6B], tracks_at),
+                seek(&[0x15, 0x49, 0xA9, 0x66], info_at),
+            ]
+            .concat(),
+        );
+        assert_eq!(seek_head.len(), seek_head_len);
+        let ebml = element(
+            &[0x1A, 0x45, 0xDF, 0xA3],
+            &element(&[0x42, 0x82], b"matroska"),
+        );
+        let mut segment = vec![
+            0x18, 0x53, 0x80, 0x67, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        ];
+        segment.extend([seek_head, cluster, tracks, info].concat());
+        let file = [ebml, segment].concat();
+
+        let findings = analyze_stored(&file, "video/x-matroska", MediaKind::Video).await;
+        assert_eq!(findings.duration_ms, Some(2000));
+        assert_eq!((findings.width, findings.height), (Some(96), Some(64)));
+    }
+
+    #[tokio::test]
+    async fn a_live_webm_without_a_duration_is_timed_by_its_last_cluster() {
+        let live = include_bytes!("../fixtures/live.webm");
+        let findings = analyze_stored(live, "video/webm", MediaKind::Video).await;
+        assert_near(findings.duration_ms, 3000);
+        assert_eq!(findings.width, None, "no video track");
+    }
+
+    #[tokio::test]
+    async fn a_cbr_mp3_after_an_id3_tag_is_timed_by_its_bit_rate() {
+        let findings = analyze_stored(
+            include_bytes!("../fixtures/cbr.mp3"),
+            "audio/mpeg",
+            MediaKind::Audio,
+        )
+        .await;
+        assert_near(findings.duration_ms, 3030);
+
+        // An ID3v1 tag at the end is not audio: the same duration.
+        let mut with_id3v1 = include_bytes!("../fixtures/cbr.mp3").to_vec();
+        with_id3v1.extend(b"TAG");
+        with_id3v1.extend([b' '; 125]);
+        let tagged = analyze_stored(&with_id3v1, "audio/mpeg", MediaKind::Audio).await;
+        assert_eq!(tagged.duration_ms, findings.duration_ms);
+    }
+
+    #[tokio::test]
+    async fn a_vbr_mp3_is_timed_by_its_xing_frame_count() {
+        let findings = analyze_stored(
+            include_bytes!("../fixtures/vbr.mp3"),
+            "audio/mpeg",
+            MediaKind::Audio,
+        )
+        .await;
+        assert_near(findings.duration_ms, 4060);
+    }
+
+    #[tokio::test]
+    async fn a_voice_note_gets_a_waveform_of_its_decoded_audio() {
+        // A tone whose loudness rises linearly over 4 s.
+        let findings = analyze_stored(
+            include_bytes!("../fixtures/rising.ogg"),
+            "audio/ogg",
+            MediaKind::Voice,
+        )
+        .await;
+        assert_near(findings.duration_ms, 4000);
+        let waveform = findings.waveform.expect("a waveform");
+        assert_eq!(waveform.len(), 100);
+        assert!(waveform[0] <= 2, "{waveform:?}");
+        assert_eq!(waveform[99], 31, "{waveform:?}");
+        let quarter = |range: std::ops::Range<usize>| {
+            waveform[range]
+                .iter()
+                .map(|value| u32::from(*value))
+                .sum::<u32>()
+        };
+        assert!(quarter(0..25) < quarter(25..50), "{waveform:?}");
+        assert!(quarter(25..50) < quarter(50..75), "{waveform:?}");
+    }
+
+    #[tokio::test]
+    async fn a_waveform_reads_no_more_than_its_byte_budget() {
+        let voice = include_bytes!("../fixtures/rising.ogg");
+        let objects = object_store::memory::InMemory::new();
+        let path = Path::from("voice");
+        objects
+            .put(&path, voice.to_vec().into())
+            .await
+            .expect("stored");
+        let head = waveform::OpusHead {
+            channels: 1,
+            pre_skip: 312,
+        };
+        let size = voice.len() as u64;
+        let samples = 4 * 48_000;
+        let whole = waveform::voice_waveform(&objects, &path, size, samples, head, size)
+            .await
+            .expect("read")
+            .expect("a waveform");
+        // Half the bytes: the second half of the bars is never reached (zero).
+        let half = waveform::voice_waveform(&objects, &path, size, samples, head, size / 2)
+            .await
+            .expect("read")
+            .expect("a waveform");
+        assert!(whole[90..].iter().all(|value| *value > 20), "{whole:?}");
+        assert!(half[90..].iter().all(|value| *value == 0), "{half:?}");
+        assert!(half[..20].iter().any(|value| *value > 0), "{half:?}");
+    }
+
+    #[tokio::test]
+    async fn a_stereo_voice_note_is_drawn_from_its_louder_channel() {
+        // Left silent; right a tone for the first half second of one.
+        let findings = analyze_stored(
+            include_bytes!("../fixtures/stereo-right.ogg"),
+            "audio/ogg",
+            MediaKind::Voice,
+        )
+        .await;
+        let waveform = findings.waveform.expect("a waveform");
+        assert!(
+            waveform[5..45].iter().all(|value| *value >= 20),
+            "{waveform:?}"
+        );
+        assert!(
+            waveform[60..].iter().all(|value| *value <= 1),
+            "{waveform:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn damaged_containers_give_no_findings_rather_than_an_error() {
+        let webm = include_bytes!("../fixtures/clip.webm");
+        let mp3 = include_bytes!("../fixtures/cbr.mp3");
+        let voice = include_bytes!("../fixtures/rising.ogg");
+        // Junk where the fourth page should start: the stream is not Ogg from there on.
+        let fourth_page = voice
+            .windows(4)
+            .enumerate()
+            .filter(|(_, bytes)| bytes == b"OggS")
+            .nth(3)
+            .map(|(at, _)| at)
+            .expect("pages");
+        let cut_voice = [
+            &voice[..fourth_page],
+            &b"not ogg at all, but some other bytes"[..],
+            &voice[fourth_page..],
+        ]
+        .concat();
+        let truncated = [
+            (&webm[..40], "video/webm", MediaKind::Video),
+            (&mp3[..200], "audio/mpeg", MediaKind::Audio),
+            (&cut_voice[..], "audio/ogg", MediaKind::Voice),
+        ];
+        for (bytes, mime, kind) in truncated {
+            let findings = analyze_stored(bytes, mime, kind).await;
+            assert_eq!(findings.waveform, None, "{mime}");
+            assert_eq!(findings.width, None, "{mime}");
+        }
     }
 }

@@ -320,7 +320,7 @@ impl MediaCore {
                 width: findings.width,
                 height: findings.height,
                 duration_ms: findings.duration_ms,
-                waveform: None,
+                waveform: findings.waveform,
                 preview_size: findings
                     .preview
                     .as_ref()

@@ -58,6 +58,10 @@ pub struct UploadedFile {
     /// Seconds (millisecond precision), for audio and video whose container says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
+    /// A voice note's waveform: 100 values of 0..=31 (Telegram's voice bars), when its
+    /// audio decodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waveform: Option<Vec<u8>>,
     /// Set when the file has a preview image: `GET /media/{preview_id}/preview`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preview_id: Option<String>,
@@ -68,6 +72,7 @@ impl From<media::FileInfo> for UploadedFile {
         Self {
             preview_id: info.has_preview.then(|| info.file_id.clone()),
             duration: info.duration_ms.map(|ms| ms as f64 / 1000.0),
+            waveform: info.waveform.map(|waveform| waveform.to_vec()),
             file_id: info.file_id,
             size: info.size,
             mime: info.mime,

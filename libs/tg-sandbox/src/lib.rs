@@ -134,6 +134,6 @@ pub use server::{
     AuthKeyGrant, DEFAULT_SAVE_INTERVAL, SANDBOX_DC_ID, Sandbox, SandboxHandle, SandboxOptions,
 };
 pub use world::{
-    DEMO_CLIP_MP4, DEMO_PHOTO_JPEG, DEMO_VOICE_OGG, NewUser, Peer, SeedFile, SeedVideo, UserId,
-    UserInfo, World, sample_png,
+    DEMO_CLIP_MP4, DEMO_PHOTO_JPEG, DEMO_VOICE_OGG, DEMO_VOICE_WAVEFORM, NewUser, Peer, SeedFile,
+    SeedVideo, UserId, UserInfo, World, sample_png,
 };

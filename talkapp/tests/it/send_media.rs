@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use talkapp_tg_sandbox::{DEMO_VOICE_OGG, Peer, sample_png};
+use talkapp_tg_sandbox::{DEMO_VOICE_OGG, DEMO_VOICE_WAVEFORM, Peer, sample_png};
 
 use crate::chats::{Alice, linked_alice};
 use crate::helpers::{TestApp, assert_problem, spawn_app};
@@ -47,10 +47,37 @@ impl Alice {
             .expect("the message has a file")
     }
 
+    /// The `documentAttributeAudio` waveform of the newest message Bob has from Alice.
+    fn newest_voice_waveform_at_bob(&self) -> Vec<u8> {
+        self.sandbox
+            .world(|world| {
+                let newest = world
+                    .message_ids(self.bob, Peer::User(self.alice))
+                    .into_iter()
+                    .max()?;
+                world.message_voice_waveform(self.bob, Peer::User(self.alice), newest)
+            })
+            .expect("bob has a voice note from alice")
+    }
+
     fn messages_at_bob(&self) -> usize {
         self.sandbox
             .world(|world| world.message_count(self.bob, Peer::User(self.alice)))
     }
+}
+
+/// Telegram's packed waveform (5 bits a value, least significant bits first) as values;
+/// written here from the TL documentation, apart from the packing under test.
+fn unpack_waveform(packed: &[u8]) -> Vec<u8> {
+    let values = packed.len() * 8 / 5;
+    (0..values)
+        .map(|index| {
+            let bit = index * 5;
+            let low = u16::from(packed[bit / 8]);
+            let high = u16::from(packed.get(bit / 8 + 1).copied().unwrap_or(0));
+            u8::try_from(((low | (high << 8)) >> (bit % 8)) & 31).expect("5 bits")
+        })
+        .collect()
 }
 
 /// Uploads `bytes` as Alice; the upload's reply.
@@ -162,6 +189,13 @@ async fn a_photo_document_voice_note_and_album_reach_bob_with_identical_bytes_an
     assert_eq!(alice.newest_file_at_bob(), document_bytes);
     let voice = upload(&app, &alice, "note.ogg", DEMO_VOICE_OGG).await;
     assert_eq!(voice["kind"], "voice");
+    let waveform: Vec<u8> = serde_json::from_value(voice["waveform"].clone()).expect("a waveform");
+    assert_eq!(waveform.len(), 100);
+    assert_eq!(
+        unpack_waveform(&DEMO_VOICE_WAVEFORM),
+        waveform,
+        "the sandbox seeds its demo voice note with the waveform computed here"
+    );
     let job = accepted(
         &app,
         &alice,
@@ -170,6 +204,11 @@ async fn a_photo_document_voice_note_and_album_reach_bob_with_identical_bytes_an
     .await;
     let done = sent(&app, &alice, &job).await;
     assert_eq!(alice.newest_file_at_bob(), DEMO_VOICE_OGG);
+    assert_eq!(
+        unpack_waveform(&alice.newest_voice_waveform_at_bob()),
+        waveform,
+        "bob's voice note carries the upload's waveform"
+    );
     let (_, new) = status_and_new(&mut socket, &job, &done["message_id"]).await;
     assert_eq!(new["data"]["media"]["kind"], "voice");
 

@@ -341,6 +341,74 @@ async fn the_bytes_decide_the_type_and_active_types_are_attachments() {
 }
 
 #[tokio::test]
+async fn webm_and_mp3_uploads_tell_their_durations_and_a_voice_note_its_waveform() {
+    let app = spawn_app().await;
+    let ada = Uploader::new(&app, "ada@example.com").await;
+    let seconds = |file: &Value| file["duration"].as_f64().expect("a duration");
+
+    // A real VP8 + Opus WebM (2 s, 160×120), sent as a form.
+    let webm = created(
+        ada.upload_form(multipart(
+            None,
+            "clip.webm",
+            include_bytes!("../../../media-service/fixtures/clip.webm"),
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (webm["mime"].as_str(), webm["kind"].as_str()),
+        (Some("video/webm"), Some("video"))
+    );
+    assert!((seconds(&webm) - 2.01).abs() < 0.06, "{webm}");
+    assert_eq!(
+        (webm["width"].as_u64(), webm["height"].as_u64()),
+        (Some(160), Some(120))
+    );
+
+    // A real LAME MP3 (3 s at 32 kbit/s behind an ID3v2 tag), raw.
+    let mp3 = created(
+        ada.upload_raw(
+            "application/octet-stream",
+            "?filename=tone.mp3",
+            include_bytes!("../../../media-service/fixtures/cbr.mp3").to_vec(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (mp3["mime"].as_str(), mp3["kind"].as_str()),
+        (Some("audio/mpeg"), Some("audio"))
+    );
+    assert!((seconds(&mp3) - 3.03).abs() < 0.06, "{mp3}");
+    assert!(mp3.get("waveform").is_none(), "{mp3}");
+
+    // A voice note whose tone grows louder: its waveform rises from silence to the top.
+    let voice = created(
+        ada.upload_raw(
+            "audio/ogg",
+            "?filename=rising.ogg",
+            include_bytes!("../../../media-service/fixtures/rising.ogg").to_vec(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(voice["kind"], "voice");
+    assert!((seconds(&voice) - 4.0).abs() < 0.06, "{voice}");
+    let waveform: Vec<u64> = voice["waveform"]
+        .as_array()
+        .expect("a waveform")
+        .iter()
+        .map(|value| value.as_u64().expect("a number"))
+        .collect();
+    assert_eq!(waveform.len(), 100);
+    assert!(waveform.iter().all(|value| *value <= 31), "{waveform:?}");
+    assert!(waveform[0] <= 2 && waveform[99] == 31, "{waveform:?}");
+
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn bad_uploads_are_refused_with_problem_json_and_leave_nothing() {
     let app = spawn_app_with(&[
         ("media.max_file_bytes", "3000000"),

@@ -585,7 +585,8 @@ impl World {
                 duration: voice_seconds,
                 title: None,
                 performer: None,
-                waveform: (0..63u8).map(|n| n.wrapping_mul(37) % 32).collect(),
+                // The seeded voice note is the demo one.
+                waveform: DEMO_VOICE_WAVEFORM.to_vec(),
             });
         }
         if let Some(video) = file.video {
@@ -670,6 +671,32 @@ impl World {
         self.blobs.get(&blob).map(|bytes| bytes.to_vec())
     }
 
+    /// A voice message's waveform as `viewer` has it: the bytes of its
+    /// `documentAttributeAudio` (5-bit values packed as Telegram packs them), for tests.
+    pub fn message_voice_waveform(
+        &self,
+        viewer: UserId,
+        peer: Peer,
+        message_id: i32,
+    ) -> Option<Vec<u8>> {
+        let super::MessageMedia::Document(id) = self.message(viewer, peer, message_id)?.media?
+        else {
+            return None;
+        };
+        self.documents
+            .get(&id)?
+            .attributes
+            .iter()
+            .find_map(|attribute| match attribute {
+                DocAttribute::Audio {
+                    voice: true,
+                    waveform,
+                    ..
+                } => Some(waveform.clone()),
+                _ => None,
+            })
+    }
+
     /// Gives every photo and document a new file reference, as Telegram does from time
     /// to time: a client presenting an old one gets `FILE_REFERENCE_EXPIRED` until it
     /// fetches the message (or photo) again.
@@ -706,6 +733,15 @@ pub struct SeedVideo {
 
 /// A real Ogg Opus voice note (3 s, a 440 Hz tone), playable in a browser.
 pub const DEMO_VOICE_OGG: &[u8] = include_bytes!("../../fixtures/voice.ogg");
+/// The waveform of [`DEMO_VOICE_OGG`] as Telegram carries it (100 values of 5 bits,
+/// packed), as TalkApp's media service computes it from the decoded audio (the test
+/// `send_media::a_photo_document_voice_note_*` checks that they agree).
+pub const DEMO_VOICE_WAVEFORM: [u8; 63] = [
+    130, 152, 180, 218, 123, 239, 189, 247, 222, 123, 239, 189, 247, 222, 123, 239, 189, 247, 222,
+    123, 239, 61, 248, 222, 123, 240, 189, 247, 32, 124, 239, 193, 247, 222, 123, 240, 189, 247,
+    224, 123, 15, 190, 7, 223, 131, 239, 193, 7, 31, 132, 239, 193, 247, 224, 123, 142, 45, 149,
+    144, 41, 100, 136, 0,
+];
 /// A real MP4 video (H.264, 160×120, 2 s, no sound), playable in a browser.
 pub const DEMO_CLIP_MP4: &[u8] = include_bytes!("../../fixtures/clip.mp4");
 /// A real JPEG photo (320×240).

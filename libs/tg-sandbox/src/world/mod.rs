@@ -28,7 +28,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub(crate) use groups::{GroupError, Invited};
-pub use media::{DEMO_CLIP_MP4, DEMO_PHOTO_JPEG, DEMO_VOICE_OGG, SeedFile, SeedVideo, sample_png};
+pub use media::{
+    DEMO_CLIP_MP4, DEMO_PHOTO_JPEG, DEMO_VOICE_OGG, DEMO_VOICE_WAVEFORM, SeedFile, SeedVideo,
+    sample_png,
+};
 pub(crate) use media::{
     DocAttribute, Document, FileLocation, MediaError, NewMedia, Photo, PhotoSizeRecord,
 };

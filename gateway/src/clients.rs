@@ -522,6 +522,19 @@ impl ServiceClients {
         Ok(self.chat.clone().add_member(request).await?.into_inner())
     }
 
+    /// Removes a member, leaves, or promotes / demotes an admin.
+    pub async fn change_members(
+        &self,
+        request: chat::ChangeMembersRequest,
+    ) -> Result<chat::ChangeMembersResponse, ApiError> {
+        Ok(self
+            .chat
+            .clone()
+            .change_members(request)
+            .await?
+            .into_inner())
+    }
+
     /// Marks a chat read.
     pub async fn mark_read(&self, request: chat::MarkReadRequest) -> Result<(), ApiError> {
         self.chat.clone().mark_read(request).await?;

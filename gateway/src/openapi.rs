@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 use crate::openapi_responses::CommonResponses;
 use crate::problem::{FieldError, Problem};
 use crate::routes::{
-    admin, audit, auth, chats, compat, contact_list, groups, health, linking, media,
+    admin, audit, auth, chat_members, chats, compat, contact_list, groups, health, linking, media,
     message_actions, profiles, push, search, send_media, sessions, uploads, ws,
 };
 
@@ -55,6 +55,9 @@ use crate::routes::{
         message_actions::mark_read,
         groups::create_group,
         groups::add_member,
+        chat_members::remove_member,
+        chat_members::leave_chat,
+        chat_members::set_admin,
         media::download,
         media::signed_url,
         media::by_link,
@@ -122,6 +125,10 @@ use crate::routes::{
         groups::CreatedGroup,
         groups::AddMember,
         groups::MemberAdded,
+        chat_members::RemoveMember,
+        chat_members::LeaveChat,
+        chat_members::SetAdmin,
+        chat_members::MemberChanged,
         chats::MessageView,
         chats::SenderView,
         chats::EntityView,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use talkapp_store::SessionKey;
 use talkapp_telegram::account::Account;
+use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo, TelegramUpdate};
 use talkapp_telegram::profiles::UserProfile;
@@ -247,6 +248,47 @@ impl AccountHost for LocalHost {
         // The member count and the service message; the member is added either way.
         if let Err(error) = self.cache.refresh_chat(key, &account, chat_id, None).await {
             tracing::info!(%error, chat_id, "chat not refreshed after adding a member");
+        }
+        Ok(user_id)
+    }
+
+    async fn change_members(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        change: MemberChange,
+    ) -> Result<i64, HostError> {
+        let account = self.account(key)?;
+        let user_id = account.change_members(chat_id, &change).await?;
+        let own_update = match change {
+            MemberChange::Leave => {
+                // A chat left cannot be read from Telegram any more: marked here.
+                self.cache.mark_left(key, chat_id).await?;
+                Some(TelegramUpdate::ChatChanged { chat_id })
+            }
+            MemberChange::Remove(_) | MemberChange::SetAdmin { .. } => {
+                // The member count and the service message; the change is done either way.
+                if let Err(error) = self.cache.refresh_chat(key, &account, chat_id, None).await {
+                    tracing::info!(%error, chat_id, "chat not refreshed after a member change");
+                }
+                matches!(change, MemberChange::Remove(_)).then_some(TelegramUpdate::ChatMember {
+                    chat_id,
+                    user_id,
+                    joined: false,
+                })
+            }
+        };
+        // Telegram's answer to the account tells of the chat, not of the member: the
+        // account's own sockets hear it from here.
+        if let Some(update) = own_update {
+            self.connections
+                .apply_own_update(HostedUpdate {
+                    key,
+                    update,
+                    users: Vec::new(),
+                    chats: Vec::new(),
+                })
+                .await?;
         }
         Ok(user_id)
     }

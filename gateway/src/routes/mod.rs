@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod chat_members;
 pub mod chats;
 pub mod compat;
 pub mod contact_list;
@@ -98,6 +99,18 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         .service(
             web::resource("/me/add_member/{user_id}/{session_index}/{chat_id}")
                 .post(groups::add_member),
+        )
+        .service(
+            web::resource("/me/remove_member/{user_id}/{session_index}/{chat_id}")
+                .post(chat_members::remove_member),
+        )
+        .service(
+            web::resource("/me/leave_chat/{user_id}/{session_index}/{chat_id}")
+                .post(chat_members::leave_chat),
+        )
+        .service(
+            web::resource("/me/set_admin/{user_id}/{session_index}/{chat_id}")
+                .post(chat_members::set_admin),
         )
         .service(
             web::resource("/me/message_status/{user_id}/{session_index}/{job_id}")

@@ -105,6 +105,14 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     /// The first request with this idempotency key is still being carried out.
     RequestInProgress,
+    /// The user named is not a member of the chat (Telegram's `USER_NOT_PARTICIPANT`).
+    NotParticipant,
+    /// The member is an admin this account may not remove or change (one it did not
+    /// promote; Telegram's `USER_ADMIN_INVALID`).
+    TelegramAdminInvalid,
+    /// The chat's creator cannot do this or have it done (leave their channel, be
+    /// demoted; Telegram's `USER_CREATOR`).
+    ChatCreator,
 }
 
 impl ErrorCode {
@@ -158,6 +166,9 @@ impl ErrorCode {
             Self::AlreadyParticipant => "already_participant",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::RequestInProgress => "request_in_progress",
+            Self::NotParticipant => "not_participant",
+            Self::TelegramAdminInvalid => "telegram_admin_invalid",
+            Self::ChatCreator => "chat_creator",
         }
     }
 
@@ -176,14 +187,16 @@ impl ErrorCode {
             | Self::MediaLinkInvalid
             | Self::AccountDisabled
             | Self::TelegramPrivacyRestricted
-            | Self::TelegramAdminRequired => 403,
-            Self::NotFound | Self::LoginNotFound => 404,
+            | Self::TelegramAdminRequired
+            | Self::TelegramAdminInvalid => 403,
+            Self::NotFound | Self::LoginNotFound | Self::NotParticipant => 404,
             Self::MethodNotAllowed => 405,
             Self::EmailTaken
             | Self::PhoneAlreadyLinked
             | Self::LoginStepMismatch
             | Self::AlreadyParticipant
-            | Self::RequestInProgress => 409,
+            | Self::RequestInProgress
+            | Self::ChatCreator => 409,
             Self::IdempotencyKeyReused => 422,
             Self::LoginExpired => 410,
             Self::PayloadTooLarge | Self::MediaTooLarge | Self::QuotaExceeded => 413,
@@ -257,6 +270,9 @@ impl ErrorCode {
             Self::AlreadyParticipant => "Already a member",
             Self::IdempotencyKeyReused => "Idempotency key used for another request",
             Self::RequestInProgress => "The first request with this key is still running",
+            Self::NotParticipant => "Not a member of the chat",
+            Self::TelegramAdminInvalid => "An admin this account may not change",
+            Self::ChatCreator => "Not possible for the chat's creator",
         }
     }
 
@@ -275,8 +291,11 @@ impl ErrorCode {
             | Self::MediaLinkInvalid
             | Self::AccountDisabled
             | Self::TelegramPrivacyRestricted
-            | Self::TelegramAdminRequired => Code::PermissionDenied,
+            | Self::TelegramAdminRequired
+            | Self::TelegramAdminInvalid => Code::PermissionDenied,
             Self::AlreadyParticipant => Code::AlreadyExists,
+            Self::NotParticipant => Code::NotFound,
+            Self::ChatCreator => Code::FailedPrecondition,
             Self::IdempotencyKeyReused => Code::InvalidArgument,
             Self::RequestInProgress => Code::Aborted,
             Self::NotFound | Self::LoginNotFound => Code::NotFound,
@@ -431,6 +450,9 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::AlreadyParticipant,
     ErrorCode::IdempotencyKeyReused,
     ErrorCode::RequestInProgress,
+    ErrorCode::NotParticipant,
+    ErrorCode::TelegramAdminInvalid,
+    ErrorCode::ChatCreator,
 ];
 
 #[cfg(test)]

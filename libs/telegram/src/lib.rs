@@ -20,6 +20,7 @@
 //!   albums (`messages.sendMultiMedia`), and what each account uploaded already.
 //! - [`groups`]: creating groups and channels, adding members, naming users by id,
 //!   username or phone.
+//! - [`chat_members`]: removing members, leaving chats, promoting and demoting admins.
 //! - [`message_actions`]: editing and deleting sent messages.
 //! - [`profiles`]: a user's profile (`users.getFullUser`).
 //! - [`search`]: Telegram's own message search and the contact list.
@@ -28,6 +29,7 @@
 //! - [`error`]: [`error::TelegramError`], what a failed call means for TalkApp.
 
 pub mod account;
+pub mod chat_members;
 pub mod convert;
 pub mod download;
 pub mod endpoint;

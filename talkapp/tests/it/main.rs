@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod chat_members;
 mod chats;
 mod errors;
 mod external_tokens;

@@ -353,6 +353,17 @@ fn dispatch(call: &mut Call, id: u32, cursor: &mut Cursor) -> Result<Vec<u8>, Rp
         f::channels::GetChannels::CONSTRUCTOR_ID => {
             run(cursor, |r| channels::get_channels(call, r))
         }
+        f::messages::DeleteChatUser::CONSTRUCTOR_ID => {
+            run(cursor, |r| messages::groups::delete_chat_user(call, r))
+        }
+        f::messages::EditChatAdmin::CONSTRUCTOR_ID => {
+            run(cursor, |r| messages::groups::edit_chat_admin(call, r))
+        }
+        f::channels::EditBanned::CONSTRUCTOR_ID => run(cursor, |r| channels::edit_banned(call, r)),
+        f::channels::LeaveChannel::CONSTRUCTOR_ID => {
+            run(cursor, |r| channels::leave_channel(call, r))
+        }
+        f::channels::EditAdmin::CONSTRUCTOR_ID => run(cursor, |r| channels::edit_admin(call, r)),
         // Telegram's answer to a constructor it does not serve.
         _ => Err(RpcError::bad_request("INPUT_METHOD_INVALID")),
     }

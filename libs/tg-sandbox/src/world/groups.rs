@@ -13,6 +13,12 @@ pub(crate) enum GroupError {
     ChannelPrivate,
     /// Every user asked for forbids this adder to add them (their chat-invite privacy).
     PrivacyRestricted,
+    /// The user named is not a member (`USER_NOT_PARTICIPANT`).
+    UserNotParticipant,
+    /// The user is an admin the actor may not touch (`USER_ADMIN_INVALID`).
+    UserAdminInvalid,
+    /// The user is the chat's creator (`USER_CREATOR`).
+    UserCreator,
     Send(SendError),
 }
 

@@ -15,6 +15,7 @@
 
 mod groups;
 mod media;
+mod membership;
 mod messaging;
 mod query;
 mod reading;
@@ -140,6 +141,9 @@ pub(crate) struct BasicGroup {
     /// Bumped on every membership change (`chatParticipants.version`).
     #[serde(default)]
     pub(crate) version: i32,
+    /// Members the creator made admins (`messages.editChatAdmin`).
+    #[serde(default)]
+    pub(crate) admins: BTreeSet<UserId>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -172,14 +176,28 @@ pub(crate) struct ChannelRecord {
     /// The discussion group of a broadcast channel, or the channel a group discusses.
     #[serde(default)]
     pub(crate) linked_chat_id: Option<i64>,
+    /// Admins other than the creator, and who promoted each (`channels.editAdmin`).
+    #[serde(default)]
+    pub(crate) admins: BTreeMap<UserId, UserId>,
 }
 
 /// What a service message records.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum ServiceAction {
-    ChatCreate { title: String, users: Vec<UserId> },
-    ChannelCreate { title: String },
-    ChatAddUser { users: Vec<UserId> },
+    ChatCreate {
+        title: String,
+        users: Vec<UserId>,
+    },
+    ChannelCreate {
+        title: String,
+    },
+    ChatAddUser {
+        users: Vec<UserId>,
+    },
+    /// A member left or was removed (`messageActionChatDeleteUser`).
+    ChatDeleteUser {
+        user: UserId,
+    },
 }
 
 /// What a message carries besides its text.
@@ -687,6 +705,7 @@ impl World {
                 about: String::new(),
                 photo: None,
                 version: 1,
+                admins: BTreeSet::new(),
             },
         );
         let action = ServiceAction::ChatCreate {
@@ -789,6 +808,7 @@ impl World {
                 photo: None,
                 pinned_msg_id: None,
                 linked_chat_id: None,
+                admins: BTreeMap::new(),
             },
         );
         let action = ServiceAction::ChannelCreate {

@@ -284,7 +284,10 @@ impl GoTrueError {
             | ErrorCode::TelegramAdminRequired
             | ErrorCode::AlreadyParticipant
             | ErrorCode::IdempotencyKeyReused
-            | ErrorCode::RequestInProgress => {
+            | ErrorCode::RequestInProgress
+            | ErrorCode::NotParticipant
+            | ErrorCode::TelegramAdminInvalid
+            | ErrorCode::ChatCreator => {
                 let code = if status.is_server_error() {
                     "unexpected_failure"
                 } else {

@@ -18,6 +18,9 @@ impl From<GroupError> for RpcError {
             GroupError::AdminRequired => RpcError::bad_request("CHAT_ADMIN_REQUIRED"),
             GroupError::ChannelPrivate => RpcError::bad_request("CHANNEL_PRIVATE"),
             GroupError::PrivacyRestricted => RpcError::new(403, "USER_PRIVACY_RESTRICTED"),
+            GroupError::UserNotParticipant => RpcError::bad_request("USER_NOT_PARTICIPANT"),
+            GroupError::UserAdminInvalid => RpcError::bad_request("USER_ADMIN_INVALID"),
+            GroupError::UserCreator => RpcError::bad_request("USER_CREATOR"),
             GroupError::Send(error) => error.into(),
         }
     }
@@ -183,4 +186,41 @@ pub(crate) fn get_full_chat(
         users: mentions.users(world, viewer),
     }
     .into())
+}
+
+/// `messages.deleteChatUser`: removes a member from a basic group (or the caller, who
+/// leaves it); every member, the removed one too, gets `messageActionChatDeleteUser`.
+/// `revoke_history` is not applied (the history stays).
+pub(crate) fn delete_chat_user(
+    call: &mut Call,
+    request: f::messages::DeleteChatUser,
+) -> Result<tl::enums::Updates, RpcError> {
+    let by = call.require_user()?;
+    let user = input_users(call, by, std::slice::from_ref(&request.user_id))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| RpcError::bad_request("USER_ID_INVALID"))?;
+    let removed = call
+        .state
+        .world
+        .delete_chat_user(by, request.chat_id, user, call.now)?;
+    let sent = removed.sent.ok_or_else(|| RpcError::new(500, "INTERNAL"))?;
+    Ok(announce(call, by, &sent, None, false))
+}
+
+/// `messages.editChatAdmin`: the creator makes a member an admin or takes it back;
+/// `true` also when nothing changed, as Telegram answers.
+pub(crate) fn edit_chat_admin(
+    call: &mut Call,
+    request: f::messages::EditChatAdmin,
+) -> Result<bool, RpcError> {
+    let by = call.require_user()?;
+    let user = input_users(call, by, std::slice::from_ref(&request.user_id))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| RpcError::bad_request("USER_ID_INVALID"))?;
+    call.state
+        .world
+        .edit_chat_admin(by, request.chat_id, user, request.is_admin)?;
+    Ok(true)
 }

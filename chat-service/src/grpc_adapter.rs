@@ -512,6 +512,21 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
         }))
     }
 
+    async fn edit_chat(
+        &self,
+        request: Request<proto::EditChatRequest>,
+    ) -> Result<Response<proto::Chat>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        let chat = self
+            .service
+            .edit_chat(key, chat_id, request.title, request.about)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(to_proto_chat(chat)))
+    }
+
     async fn change_members(
         &self,
         request: Request<proto::ChangeMembersRequest>,
@@ -928,5 +943,21 @@ impl proto::account_host_server::AccountHost for AccountHostGrpcAdapter {
             .await
             .map_err(host_status)?;
         Ok(Response::new(proto::HostChangeMembersResponse { user_id }))
+    }
+
+    async fn edit_chat(
+        &self,
+        request: Request<proto::HostEditChatRequest>,
+    ) -> Result<Response<proto::HostEditChatResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        // Checked by the replica that took the request; checked again from the wire.
+        let edit = crate::groups::chat_edit(request.title, request.about)
+            .map_err(|reason| talkapp_common::ErrorCode::ValidationFailed.to_grpc_status(reason))?;
+        self.local
+            .edit_chat(key, request.chat_id, edit)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::HostEditChatResponse {}))
     }
 }

@@ -10,8 +10,8 @@
 //! the account's host; creating groups and channels, adding and removing members,
 //! leaving chats, promoting and demoting admins (ADR 0025), editing, deleting and
 //! forwarding messages, users' profiles (through the account's host; the non-send actions
-//! once per idempotency key, ADR 0021). Not yet: titles, descriptions and photos,
-//! joining, pins, the own profile, contacts.
+//! once per idempotency key, ADR 0021), changing a chat's title and description. Not
+//! yet: chat photos, joining, pins, the own profile, contacts.
 //!
 //! # Layout
 //! - [`service`]: the domain logic ([`service::ChatService`]), free of gRPC types.

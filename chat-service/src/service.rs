@@ -815,6 +815,34 @@ impl ChatService {
         })
     }
 
+    /// Changes a group's or channel's title and / or description through the account's
+    /// host; the chat as listed afterwards (unchanged when it had them already).
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn edit_chat(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        title: Option<String>,
+        about: Option<String>,
+    ) -> Result<crate::reads::ChatView, ChatError> {
+        let edit = crate::groups::chat_edit(title, about).map_err(ChatError::InvalidArgument)?;
+        if chat_id > 0 {
+            return Err(ChatError::InvalidArgument(
+                "private chats have no title or about to change".into(),
+            ));
+        }
+        self.known_chat(key, chat_id).await?;
+        self.router
+            .host_of(key)?
+            .edit_chat(key, chat_id, edit)
+            .await?;
+        Ok(self
+            .reads
+            .chat_view(key, chat_id)
+            .await?
+            .ok_or(ReadError::ChatNotFound(chat_id))?)
+    }
+
     /// Downloads (part of) a file of the account, through the account's host.
     pub async fn download_media(
         &self,

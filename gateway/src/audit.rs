@@ -90,6 +90,7 @@ const RULES: &[Rule] = rules![
     POST "/me/remove_member/{user_id}/{session_index}/{chat_id}" => Some("telegram.group.remove_member"),
     POST "/me/leave_chat/{user_id}/{session_index}/{chat_id}" => Some("telegram.group.leave"),
     POST "/me/set_admin/{user_id}/{session_index}/{chat_id}" => Some("telegram.group.set_admin"),
+    POST "/me/edit_chat/{user_id}/{session_index}/{chat_id}" => Some("telegram.group.edit"),
     DELETE "/media/{file_id}" => Some("media.delete"),
     POST "/admin/users/{user_id}/disable" => Some("operator.user.disable"),
     POST "/admin/users/{user_id}/enable" => Some("operator.user.enable"),

@@ -535,6 +535,11 @@ impl ServiceClients {
             .into_inner())
     }
 
+    /// Changes a chat's title and / or description; the chat as listed.
+    pub async fn edit_chat(&self, request: chat::EditChatRequest) -> Result<chat::Chat, ApiError> {
+        Ok(self.chat.clone().edit_chat(request).await?.into_inner())
+    }
+
     /// Marks a chat read.
     pub async fn mark_read(&self, request: chat::MarkReadRequest) -> Result<(), ApiError> {
         self.chat.clone().mark_read(request).await?;

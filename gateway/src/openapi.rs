@@ -6,8 +6,8 @@ use utoipa::{Modify, OpenApi};
 use crate::openapi_responses::CommonResponses;
 use crate::problem::{FieldError, Problem};
 use crate::routes::{
-    admin, audit, auth, chat_members, chats, compat, contact_list, groups, health, linking, media,
-    message_actions, profiles, push, search, send_media, sessions, uploads, ws,
+    admin, audit, auth, chat_info, chat_members, chats, compat, contact_list, groups, health,
+    linking, media, message_actions, profiles, push, search, send_media, sessions, uploads, ws,
 };
 
 /// The whole REST API.
@@ -58,6 +58,7 @@ use crate::routes::{
         chat_members::remove_member,
         chat_members::leave_chat,
         chat_members::set_admin,
+        chat_info::edit_chat,
         media::download,
         media::signed_url,
         media::by_link,
@@ -129,6 +130,7 @@ use crate::routes::{
         chat_members::LeaveChat,
         chat_members::SetAdmin,
         chat_members::MemberChanged,
+        chat_info::EditChat,
         chats::MessageView,
         chats::SenderView,
         chats::EntityView,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use talkapp_store::SessionKey;
 use talkapp_telegram::account::Account;
+use talkapp_telegram::chat_info::ChatEdit;
 use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo, TelegramUpdate};
@@ -291,5 +292,31 @@ impl AccountHost for LocalHost {
                 .await?;
         }
         Ok(user_id)
+    }
+
+    async fn edit_chat(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        edit: ChatEdit,
+    ) -> Result<(), HostError> {
+        let account = self.account(key)?;
+        if !account.edit_chat(chat_id, &edit).await? {
+            return Ok(());
+        }
+        self.cache
+            .refresh_chat(key, &account, chat_id, None)
+            .await?;
+        // Telegram's answer brings the title's service message; the chat's own event
+        // (its title, and a description Telegram tells of in no update) is made here.
+        self.connections
+            .apply_own_update(HostedUpdate {
+                key,
+                update: TelegramUpdate::ChatChanged { chat_id },
+                users: Vec::new(),
+                chats: Vec::new(),
+            })
+            .await?;
+        Ok(())
     }
 }

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use talkapp_common::ErrorCode;
 use talkapp_store::{SessionKey, StoreError};
+use talkapp_telegram::chat_info::ChatEdit;
 use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::groups::{NewGroup, UserRef};
@@ -302,6 +303,15 @@ pub trait AccountHost: Send + Sync {
         chat_id: i64,
         change: MemberChange,
     ) -> Result<i64, HostError>;
+
+    /// Changes a chat's title and / or description (a change to what it has already is
+    /// no change); the cache has the chat as Telegram lists it now when this returns.
+    async fn edit_chat(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        edit: ChatEdit,
+    ) -> Result<(), HostError>;
 }
 
 /// Finds the host of an account: this replica or the peer that holds its shard.

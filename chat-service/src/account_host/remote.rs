@@ -14,6 +14,7 @@ use talkapp_proto::tonic::codegen::InterceptedService;
 use talkapp_proto::tonic::transport::{Channel, Endpoint};
 use talkapp_proto::tonic::{self, Code, Status};
 use talkapp_store::SessionKey;
+use talkapp_telegram::chat_info::ChatEdit;
 use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
@@ -348,6 +349,24 @@ impl AccountHost for RemoteHost {
             .map_err(|status| from_status(&status))?
             .into_inner();
         Ok(reply.user_id)
+    }
+
+    async fn edit_chat(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        edit: ChatEdit,
+    ) -> Result<(), HostError> {
+        self.client()
+            .edit_chat(proto::HostEditChatRequest {
+                session: Some(session_ref(key)),
+                chat_id,
+                title: edit.title,
+                about: edit.about,
+            })
+            .await
+            .map_err(|status| from_status(&status))?;
+        Ok(())
     }
 
     async fn search_messages(

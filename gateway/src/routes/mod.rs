@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod chat_info;
 pub mod chat_members;
 pub mod chats;
 pub mod compat;
@@ -111,6 +112,10 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         .service(
             web::resource("/me/set_admin/{user_id}/{session_index}/{chat_id}")
                 .post(chat_members::set_admin),
+        )
+        .service(
+            web::resource("/me/edit_chat/{user_id}/{session_index}/{chat_id}")
+                .post(chat_info::edit_chat),
         )
         .service(
             web::resource("/me/message_status/{user_id}/{session_index}/{job_id}")

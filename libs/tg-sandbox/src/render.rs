@@ -277,6 +277,10 @@ pub(crate) fn message(world: &World, viewer: UserId, stored: &StoredMessage) -> 
             ServiceAction::ChatDeleteUser { user } => {
                 tl::types::MessageActionChatDeleteUser { user_id: *user }.into()
             }
+            ServiceAction::ChatEditTitle { title } => tl::types::MessageActionChatEditTitle {
+                title: title.clone(),
+            }
+            .into(),
         };
         return tl::types::MessageService {
             out,

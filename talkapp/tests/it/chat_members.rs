@@ -1,4 +1,5 @@
-//! Removing members, leaving chats, promoting and demoting admins through REST: the real
+//! Removing members, leaving chats, promoting and demoting admins, and changing a chat's
+//! title and description through REST: the real
 //! grammers client against the sandbox (embedded default on SQLite; split mode on
 //! PostgreSQL with a replica that passes the call to the account's host), Telegram's
 //! refusals as stable problem codes, the chat list following, and the events seen on a
@@ -435,6 +436,7 @@ async fn bad_member_changes_are_refused_before_telegram_and_another_users_ids_ar
         ("remove_member", json!({"user": "@bob_sandbox"})),
         ("leave_chat", json!({})),
         ("set_admin", json!({"user": "@bob_sandbox", "admin": true})),
+        ("edit_chat", json!({"title": "Not mine"})),
     ] {
         let foreign = app
             .post_with_token(&alice.members_path(route, lounge), &stranger.token, &body)
@@ -444,11 +446,146 @@ async fn bad_member_changes_are_refused_before_telegram_and_another_users_ids_ar
     app.stop().await;
 }
 
+#[tokio::test]
+async fn a_chats_title_and_about_change_in_telegram_the_list_and_a_second_socket() {
+    let app = spawn_app().await;
+    let alice = linked_alice(&app, "members-edit@example.com").await;
+    let mut socket = connect_with_token(
+        &app.address,
+        &format!("/ws/{}/1", alice.linker.user_id),
+        &alice.linker.token,
+    )
+    .await;
+
+    for kind in ["supergroup", "group"] {
+        let chat_id = alice
+            .group_with_bob_and_carol(&app, kind, &format!("Before {kind}"))
+            .await;
+        let path = alice.members_path("edit_chat", chat_id);
+        let title = format!("After {kind}");
+        let body = json!({"title": title, "about": format!("About the {kind}")});
+        let edited = app.post_with_token(&path, &alice.linker.token, &body).await;
+        assert_eq!(edited.status(), 200, "{kind}");
+        let edited: Value = edited.json().await.expect("json");
+        assert_eq!(edited["title"], title.as_str());
+        assert_eq!(edited["chat_id"], chat_id.to_string());
+        let (telegram_title, telegram_about) = alice.sandbox.world(|world| {
+            (
+                world.title(peer_of(chat_id)).map(str::to_owned),
+                world.about(peer_of(chat_id)).to_owned(),
+            )
+        });
+        assert_eq!(telegram_title.as_deref(), Some(title.as_str()));
+        assert_eq!(telegram_about, format!("About the {kind}"));
+        let chat_text = chat_id.to_string();
+        let event = wait_for_event(&mut socket, Duration::from_secs(10), |event| {
+            event["type"] == "chat.updated"
+                && event["data"]["chat_id"] == chat_text.as_str()
+                && event["data"]["title"] == title.as_str()
+        })
+        .await;
+        assert_eq!(event["data"]["type"], kind);
+        let details = app
+            .get_json(
+                &format!("/me/chat/{}/1/{chat_id}", alice.linker.user_id),
+                &alice.linker.token,
+            )
+            .await;
+        assert_eq!(
+            details["description"],
+            format!("About the {kind}"),
+            "{details}"
+        );
+
+        // The same again: Telegram changes nothing (CHAT_NOT_MODIFIED), and it is no error.
+        let messages_before = alice
+            .sandbox
+            .world(|world| world.message_count(alice.alice, peer_of(chat_id)));
+        let again = app.post_with_token(&path, &alice.linker.token, &body).await;
+        assert_eq!(again.status(), 200, "{kind}");
+        assert_eq!(
+            again.json::<Value>().await.expect("json")["title"],
+            title.as_str()
+        );
+        assert_eq!(
+            alice
+                .sandbox
+                .world(|world| world.message_count(alice.alice, peer_of(chat_id))),
+            messages_before,
+            "{kind}: no second title message"
+        );
+    }
+
+    // Carol's supergroup, where Alice is a member only.
+    let lounge = demo_chat(&alice.sandbox, "Sandbox Lounge");
+    let refused = app
+        .post_with_token(
+            &alice.members_path("edit_chat", lounge),
+            &alice.linker.token,
+            &json!({"title": "Alice's lounge"}),
+        )
+        .await;
+    assert_problem(refused, 403, "telegram_admin_required").await;
+    assert_eq!(
+        alice
+            .sandbox
+            .world(|world| world.title(peer_of(lounge)).map(str::to_owned)),
+        Some("Sandbox Lounge".to_owned())
+    );
+
+    // Bad input, before Telegram is asked.
+    for body in [
+        json!({}),
+        json!({"title": ""}),
+        json!({"title": "t".repeat(129)}),
+        json!({"title": "two\nlines"}),
+        json!({"about": "a".repeat(256)}),
+        json!({"title": "Photo", "photo_file_id": "f"}),
+    ] {
+        let response = app
+            .post_with_token(
+                &alice.members_path("edit_chat", lounge),
+                &alice.linker.token,
+                &body,
+            )
+            .await;
+        assert_problem(response, 422, "validation_failed").await;
+    }
+    let private = app
+        .post_with_token(
+            &alice.members_path("edit_chat", alice.bob),
+            &alice.linker.token,
+            &json!({"title": "Bob"}),
+        )
+        .await;
+    assert_problem(private, 422, "validation_failed").await;
+
+    // Telegram asks to wait: 429 with its seconds.
+    alice.sandbox.set_flood_wait(alice.alice, Some(11));
+    let flood = app
+        .post_with_token(
+            &alice.members_path("edit_chat", lounge),
+            &alice.linker.token,
+            &json!({"title": "Later"}),
+        )
+        .await;
+    assert_eq!(
+        flood
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("11")
+    );
+    assert_problem(flood, 429, "telegram_flood_wait").await;
+    alice.sandbox.set_flood_wait(alice.alice, None);
+    app.stop().await;
+}
+
 /// Split mode: the gateway calls replica a, the account lives on replica b (PostgreSQL,
-/// RabbitMQ, one process each): promoting, removing and leaving are done by b's
+/// RabbitMQ, one process each): promoting, removing, leaving and renaming are done by b's
 /// connection, and Telegram's refusals come back through a unchanged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_split_mode_member_changes_go_to_the_accounts_host() {
+async fn in_split_mode_member_changes_and_edits_go_to_the_accounts_host() {
     use crate::replicas::{Replicas, sandbox_with_admin, shard_of, shards_shared};
 
     crate::helpers::init_test_tracing();
@@ -542,6 +679,22 @@ async fn in_split_mode_member_changes_go_to_the_accounts_host() {
     .await
     .expect("sent");
     assert_problem(creator, 409, "chat_creator").await;
+    let renamed = post(
+        format!("/me/edit_chat/{}/{index}/{chat_id}", user.0),
+        "unused",
+        json!({"title": "Split renamed", "about": "Renamed by b"}),
+    )
+    .await
+    .expect("sent");
+    assert_eq!(renamed.status(), 200);
+    assert_eq!(
+        renamed.json::<Value>().await.expect("json")["title"],
+        "Split renamed"
+    );
+    assert_eq!(
+        sandbox.world(|world| world.about(peer_of(chat_id)).to_owned()),
+        "Renamed by b"
+    );
 
     let news = demo_chat(&sandbox, "Sandbox News");
     let left = post(

@@ -391,8 +391,8 @@ fn push_channel_update(call: &mut Call, user: UserId, channel_id: i64) {
     });
 }
 
-/// The caller's answer to a membership change: the service message where there is one
-/// (a supergroup's), and `updateChannel`.
+/// The caller's answer to a membership or info change: the service message where there
+/// is one, and `updateChannel`.
 fn removal_answer(
     call: &mut Call,
     actor: UserId,
@@ -484,4 +484,19 @@ pub(super) fn edit_admin(
         push_channel_update(call, user, channel_id);
     }
     Ok(removal_answer(call, by, channel_id, None))
+}
+
+/// `channels.editTitle`: a supergroup's or channel's new title, told by
+/// `messageActionChatEditTitle` in the channel.
+pub(super) fn edit_title(
+    call: &mut Call,
+    request: f::channels::EditTitle,
+) -> Result<tl::enums::Updates, RpcError> {
+    let by = call.require_user()?;
+    let channel_id = resolve::channel_id(&call.state.world, by, &request.channel)?;
+    let sent =
+        call.state
+            .world
+            .edit_title(by, Peer::Channel(channel_id), &request.title, call.now)?;
+    Ok(removal_answer(call, by, channel_id, Some(&sent)))
 }

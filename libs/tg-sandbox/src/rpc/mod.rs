@@ -364,6 +364,13 @@ fn dispatch(call: &mut Call, id: u32, cursor: &mut Cursor) -> Result<Vec<u8>, Rp
             run(cursor, |r| channels::leave_channel(call, r))
         }
         f::channels::EditAdmin::CONSTRUCTOR_ID => run(cursor, |r| channels::edit_admin(call, r)),
+        f::messages::EditChatTitle::CONSTRUCTOR_ID => {
+            run(cursor, |r| messages::groups::edit_chat_title(call, r))
+        }
+        f::messages::EditChatAbout::CONSTRUCTOR_ID => {
+            run(cursor, |r| messages::groups::edit_chat_about(call, r))
+        }
+        f::channels::EditTitle::CONSTRUCTOR_ID => run(cursor, |r| channels::edit_title(call, r)),
         // Telegram's answer to a constructor it does not serve.
         _ => Err(RpcError::bad_request("INPUT_METHOD_INVALID")),
     }

@@ -13,6 +13,7 @@
 //! The world knows nothing of connections; the RPC layer renders it into TL objects and
 //! pushes the updates it produces.
 
+mod chat_info;
 mod groups;
 mod media;
 mod membership;
@@ -197,6 +198,10 @@ pub(crate) enum ServiceAction {
     /// A member left or was removed (`messageActionChatDeleteUser`).
     ChatDeleteUser {
         user: UserId,
+    },
+    /// The title changed (`messageActionChatEditTitle`).
+    ChatEditTitle {
+        title: String,
     },
 }
 

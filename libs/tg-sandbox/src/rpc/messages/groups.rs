@@ -21,6 +21,9 @@ impl From<GroupError> for RpcError {
             GroupError::UserNotParticipant => RpcError::bad_request("USER_NOT_PARTICIPANT"),
             GroupError::UserAdminInvalid => RpcError::bad_request("USER_ADMIN_INVALID"),
             GroupError::UserCreator => RpcError::bad_request("USER_CREATOR"),
+            GroupError::NotModified => RpcError::bad_request("CHAT_NOT_MODIFIED"),
+            GroupError::AboutNotModified => RpcError::bad_request("CHAT_ABOUT_NOT_MODIFIED"),
+            GroupError::AboutTooLong => RpcError::bad_request("CHAT_ABOUT_TOO_LONG"),
             GroupError::Send(error) => error.into(),
         }
     }
@@ -222,5 +225,30 @@ pub(crate) fn edit_chat_admin(
     call.state
         .world
         .edit_chat_admin(by, request.chat_id, user, request.is_admin)?;
+    Ok(true)
+}
+
+/// `messages.editChatTitle`: a basic group's new title; every member gets
+/// `messageActionChatEditTitle`.
+pub(crate) fn edit_chat_title(
+    call: &mut Call,
+    request: f::messages::EditChatTitle,
+) -> Result<tl::enums::Updates, RpcError> {
+    let by = call.require_user()?;
+    let sent =
+        call.state
+            .world
+            .edit_title(by, Peer::Chat(request.chat_id), &request.title, call.now)?;
+    Ok(announce(call, by, &sent, None, false))
+}
+
+/// `messages.editChatAbout`: a group's or channel's new description.
+pub(crate) fn edit_chat_about(
+    call: &mut Call,
+    request: f::messages::EditChatAbout,
+) -> Result<bool, RpcError> {
+    let by = call.require_user()?;
+    let peer = resolve::peer(&call.state.world, by, &request.peer)?;
+    call.state.world.edit_about(by, peer, &request.about)?;
     Ok(true)
 }

@@ -832,15 +832,23 @@ impl ChatService {
             ));
         }
         self.known_chat(key, chat_id).await?;
+        let new_title = edit.title.clone();
         self.router
             .host_of(key)?
             .edit_chat(key, chat_id, edit)
             .await?;
-        Ok(self
+        let mut view = self
             .reads
             .chat_view(key, chat_id)
             .await?
-            .ok_or(ReadError::ChatNotFound(chat_id))?)
+            .ok_or(ReadError::ChatNotFound(chat_id))?;
+        // The host cached the new title, but an older update of the account's may still
+        // be applied over it (the cache catches up with the title's own update): the
+        // answer names the title Telegram accepted.
+        if let Some(title) = new_title {
+            view.profile.title = title;
+        }
+        Ok(view)
     }
 
     /// Downloads (part of) a file of the account, through the account's host.

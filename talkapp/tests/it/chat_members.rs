@@ -686,11 +686,32 @@ async fn in_split_mode_member_changes_and_edits_go_to_the_accounts_host() {
     )
     .await
     .expect("sent");
-    assert_eq!(renamed.status(), 200);
-    assert_eq!(
-        renamed.json::<Value>().await.expect("json")["title"],
-        "Split renamed"
-    );
+    let status = renamed.status();
+    let renamed: Value = renamed.json().await.expect("json");
+    assert_eq!(status, 200, "{renamed}");
+    assert_eq!(renamed["title"], "Split renamed");
+    // The list catches up with Telegram's updates.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let chat_text = chat_id.to_string();
+    loop {
+        let chats = replicas
+            .get(&format!("/me/chats/{}/{index}?limit=100", user.0), &user.1)
+            .await;
+        let listed_title = chats["chats"]
+            .as_array()
+            .expect("chats")
+            .iter()
+            .find(|chat| chat["chat_id"] == chat_text.as_str())
+            .map(|chat| chat["title"].clone());
+        if listed_title == Some(json!("Split renamed")) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the list still has {listed_title:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(
         sandbox.world(|world| world.about(peer_of(chat_id)).to_owned()),
         "Renamed by b"

@@ -567,6 +567,19 @@ impl ChatCache {
         Ok(())
     }
 
+    /// Marks a chat the account left (it is no longer listed; its details and cached
+    /// messages stay readable).
+    pub async fn mark_left(&self, key: SessionKey, chat_id: i64) -> Result<(), StoreError> {
+        let Some(chat) = self.store.cached_chat(key, chat_id).await? else {
+            return Ok(());
+        };
+        let profile = ChatProfile {
+            has_left: true,
+            ..chat.profile
+        };
+        self.write_profiles(key, &[profile]).await
+    }
+
     async fn store_dialog_page(
         &self,
         key: SessionKey,

@@ -4,6 +4,7 @@
 //! of an `Idempotency-Key` is kept in the store and given to retries, ADR 0021).
 
 use sha2::{Digest as _, Sha256};
+use talkapp_telegram::chat_info::ChatEdit;
 use talkapp_telegram::groups::{GroupKind, NewGroup, UserRef};
 
 /// Telegram's longest group or channel title.
@@ -123,6 +124,38 @@ pub fn new_group(
     })
 }
 
+/// Checks a change of a chat's title and / or description (at least one); the reason
+/// when it is not acceptable.
+pub fn chat_edit(title: Option<String>, about: Option<String>) -> Result<ChatEdit, String> {
+    if title.is_none() && about.is_none() {
+        return Err("give a title, an about, or both".into());
+    }
+    let title = match title {
+        Some(title) => {
+            let title = title.trim();
+            if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+                return Err(format!("title must be 1 to {MAX_TITLE_CHARS} characters"));
+            }
+            if has_control_characters(title) || title.contains('\n') {
+                return Err("title must be one line without control characters".into());
+            }
+            Some(title.to_owned())
+        }
+        None => None,
+    };
+    if let Some(about) = &about
+        && (about.chars().count() > MAX_ABOUT_CHARS || has_control_characters(about))
+    {
+        return Err(format!(
+            "about must be at most {MAX_ABOUT_CHARS} characters without control characters"
+        ));
+    }
+    Ok(ChatEdit {
+        title,
+        about: about.map(|about| about.trim().to_owned()),
+    })
+}
+
 /// Checks an idempotency key: `None` for none, the reason when it is not acceptable.
 pub fn idempotency_key(key: &str) -> Result<Option<String>, String> {
     if key.is_empty() {
@@ -215,6 +248,24 @@ mod tests {
         assert!(new_group("Pl\u{7}ans", "supergroup", "", &bob).is_err());
         let too_many: Vec<String> = (1..=201).map(|id| id.to_string()).collect();
         assert!(new_group("Plans", "supergroup", "", &too_many).is_err());
+    }
+
+    #[test]
+    fn a_chat_edit_names_something_to_change_within_telegrams_limits() {
+        assert!(chat_edit(None, None).is_err());
+        assert_eq!(
+            chat_edit(Some(" Plans ".into()), None).map(|edit| edit.title),
+            Ok(Some("Plans".into()))
+        );
+        assert_eq!(
+            chat_edit(None, Some(String::new())).map(|edit| edit.about),
+            Ok(Some(String::new()))
+        );
+        assert!(chat_edit(Some(" ".into()), None).is_err());
+        assert!(chat_edit(Some("t".repeat(129)), None).is_err());
+        assert!(chat_edit(Some("two\nlines".into()), None).is_err());
+        assert!(chat_edit(None, Some("a".repeat(256))).is_err());
+        assert!(chat_edit(None, Some("bell\u{7}".into())).is_err());
     }
 
     #[test]

@@ -15,11 +15,11 @@ use crate::account_host::{AccountHost, HostError, LocalHost, OlderHistory, remot
 use crate::actions::parse_action;
 use crate::linking::LinkStep;
 use crate::media::{ByteRange, MediaDownload};
-use crate::proto_views::presence_fields;
 use crate::proto_views::{
     file_header_to_proto, photo_reference, to_proto_chat, to_proto_details, to_proto_job,
     to_proto_message,
 };
+use crate::proto_views::{member_change_from_proto, presence_fields};
 use crate::reads::HistoryParams;
 use crate::sends::{MediaSendRequest, SendError, SendRequest};
 use crate::service::{ChatError, ChatService, parse_chat_id};
@@ -510,6 +510,41 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
             .await
             .map_err(to_status)?;
         Ok(Response::new(proto::AddMemberResponse {
+            chat_id: chat_id.to_string(),
+            user_id: user_id.to_string(),
+        }))
+    }
+
+    async fn edit_chat(
+        &self,
+        request: Request<proto::EditChatRequest>,
+    ) -> Result<Response<proto::Chat>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        let chat = self
+            .service
+            .edit_chat(key, chat_id, request.title, request.about)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(to_proto_chat(chat)))
+    }
+
+    async fn change_members(
+        &self,
+        request: Request<proto::ChangeMembersRequest>,
+    ) -> Result<Response<proto::ChangeMembersResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        let change = member_change_from_proto(request.action, request.user.as_deref())
+            .map_err(|reason| to_status(ChatError::InvalidArgument(reason)))?;
+        let user_id = self
+            .service
+            .change_members(key, chat_id, change, &request.idempotency_key)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::ChangeMembersResponse {
             chat_id: chat_id.to_string(),
             user_id: user_id.to_string(),
         }))
@@ -1069,5 +1104,35 @@ impl proto::account_host_server::AccountHost for AccountHostGrpcAdapter {
             .await
             .map_err(host_status)?;
         Ok(Response::new(proto::HostSearchPeopleResponse { user_ids }))
+    async fn change_members(
+        &self,
+        request: Request<proto::HostChangeMembersRequest>,
+    ) -> Result<Response<proto::HostChangeMembersResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        let change = member_change_from_proto(request.action, request.user.as_deref())
+            .map_err(|reason| talkapp_common::ErrorCode::ValidationFailed.to_grpc_status(reason))?;
+        let user_id = self
+            .local
+            .change_members(key, request.chat_id, change)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::HostChangeMembersResponse { user_id }))
+    }
+
+    async fn edit_chat(
+        &self,
+        request: Request<proto::HostEditChatRequest>,
+    ) -> Result<Response<proto::HostEditChatResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        // Checked by the replica that took the request; checked again from the wire.
+        let edit = crate::groups::chat_edit(request.title, request.about)
+            .map_err(|reason| talkapp_common::ErrorCode::ValidationFailed.to_grpc_status(reason))?;
+        self.local
+            .edit_chat(key, request.chat_id, edit)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::HostEditChatResponse {}))
     }
 }

@@ -7,11 +7,12 @@
 //! updates; reads (chat list, details, history with read-through); sends as durable,
 //! ordered, de-duplicated jobs, text and media (uploaded files pinned at the media service,
 //! streamed to Telegram by the account's host); media downloads (with byte ranges) through
-//! the account's host; creating groups and channels and adding members, editing,
-//! deleting and forwarding messages, users' profiles (through the account's host; the
-//! non-send actions once per idempotency key, ADR 0021); the account's own profile (read,
-//! names, bio, username) and adding and deleting contacts. Not yet: removing members,
-//! leaving, admins, titles, joining, pins, the own profile photo.
+//! the account's host; creating groups and channels, adding and removing members,
+//! leaving chats, promoting and demoting admins (ADR 0025), editing, deleting and
+//! forwarding messages, users' profiles (through the account's host; the non-send actions
+//! once per idempotency key, ADR 0021), changing a chat's title and description; the
+//! account's own profile (read, names, bio, username) and adding and deleting contacts
+//! (ADR 0026). Not yet: chat photos, joining, pins, the own profile photo.
 //!
 //! # Layout
 //! - [`service`]: the domain logic ([`service::ChatService`]), free of gRPC types.

@@ -3,6 +3,7 @@
 
 use chrono::SecondsFormat;
 use talkapp_proto::chat::v1 as proto;
+use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::model::{PhotoRef, Presence};
 
 use crate::media::FileHeader;
@@ -262,5 +263,56 @@ pub(crate) fn to_proto_job(job: talkapp_store::SendJob) -> proto::SendJob {
                 .collect(),
         }),
         text: job.job.text,
+    }
+}
+
+/// A member change as the wire names it: the action and, except for leaving, the user
+/// (`123`, `@name` or `+phone`); the reason when it is not acceptable.
+pub(crate) fn member_change_from_proto(
+    action: i32,
+    user: Option<&str>,
+) -> Result<MemberChange, String> {
+    let action = proto::MemberAction::try_from(action)
+        .map_err(|_| "action must be remove, leave, promote or demote".to_owned())?;
+    let user = || {
+        user.filter(|user| !user.trim().is_empty())
+            .ok_or_else(|| "user is required".to_owned())
+            .and_then(crate::groups::parse_member)
+    };
+    match action {
+        proto::MemberAction::Unspecified => {
+            Err("action must be remove, leave, promote or demote".into())
+        }
+        proto::MemberAction::Remove => Ok(MemberChange::Remove(user()?)),
+        proto::MemberAction::Leave => Ok(MemberChange::Leave),
+        proto::MemberAction::Promote => Ok(MemberChange::SetAdmin {
+            user: user()?,
+            admin: true,
+        }),
+        proto::MemberAction::Demote => Ok(MemberChange::SetAdmin {
+            user: user()?,
+            admin: false,
+        }),
+    }
+}
+
+/// The wire form of a member change, the inverse of [`member_change_from_proto`].
+pub(crate) fn member_change_to_proto(
+    change: &MemberChange,
+) -> (proto::MemberAction, Option<String>) {
+    match change {
+        MemberChange::Remove(user) => (
+            proto::MemberAction::Remove,
+            Some(crate::groups::member_text(user)),
+        ),
+        MemberChange::Leave => (proto::MemberAction::Leave, None),
+        MemberChange::SetAdmin { user, admin } => (
+            if *admin {
+                proto::MemberAction::Promote
+            } else {
+                proto::MemberAction::Demote
+            },
+            Some(crate::groups::member_text(user)),
+        ),
     }
 }

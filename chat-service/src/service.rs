@@ -8,6 +8,7 @@ use talkapp_common::ErrorCode;
 use talkapp_store::{
     ActionClaim, ActionClaimed, SendJob, SessionKey, Store, StoreError, TelegramSession,
 };
+use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::model::PhotoRef;
 use talkapp_telegram::search::{Contact, MessageSearch};
 use uuid::Uuid;
@@ -770,6 +771,88 @@ impl ChatService {
                 ChatError::InvalidArgument("telegram_user_id must be a Telegram user id".into())
             })?;
         Ok(self.router.host_of(key)?.user_profile(key, user_id).await?)
+    }
+
+    /// Removes a member, leaves, or promotes / demotes an admin in a group, supergroup
+    /// or channel, through the account's host; returns the user the change was about.
+    /// The same idempotency key gives the first result again.
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn change_members(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        change: MemberChange,
+        idempotency_key: &str,
+    ) -> Result<i64, ChatError> {
+        let idempotency_key =
+            crate::groups::idempotency_key(idempotency_key).map_err(ChatError::InvalidArgument)?;
+        if chat_id > 0 {
+            return Err(ChatError::InvalidArgument(
+                "members change in groups, supergroups and channels, not private chats".into(),
+            ));
+        }
+        self.known_chat(key, chat_id).await?;
+        let (action, user_text) = match &change {
+            MemberChange::Remove(user) => ("remove_member", crate::groups::member_text(user)),
+            MemberChange::Leave => ("leave_chat", String::new()),
+            MemberChange::SetAdmin { user, admin: true } => {
+                ("promote_admin", crate::groups::member_text(user))
+            }
+            MemberChange::SetAdmin { user, admin: false } => {
+                ("demote_admin", crate::groups::member_text(user))
+            }
+        };
+        let chat_text = chat_id.to_string();
+        let digest = crate::groups::request_digest(&[action, &chat_text, &user_text]);
+        let user_id = self
+            .once(key, idempotency_key.as_deref(), action, digest, || async {
+                let user_id = self
+                    .router
+                    .host_of(key)?
+                    .change_members(key, chat_id, change)
+                    .await?;
+                Ok::<String, ChatError>(user_id.to_string())
+            })
+            .await?;
+        user_id.parse().map_err(|_| {
+            ChatError::Store(StoreError::Internal("a kept member change result".into()))
+        })
+    }
+
+    /// Changes a group's or channel's title and / or description through the account's
+    /// host; the chat as listed afterwards (unchanged when it had them already).
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn edit_chat(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        title: Option<String>,
+        about: Option<String>,
+    ) -> Result<crate::reads::ChatView, ChatError> {
+        let edit = crate::groups::chat_edit(title, about).map_err(ChatError::InvalidArgument)?;
+        if chat_id > 0 {
+            return Err(ChatError::InvalidArgument(
+                "private chats have no title or about to change".into(),
+            ));
+        }
+        self.known_chat(key, chat_id).await?;
+        let new_title = edit.title.clone();
+        self.router
+            .host_of(key)?
+            .edit_chat(key, chat_id, edit)
+            .await?;
+        let mut view = self
+            .reads
+            .chat_view(key, chat_id)
+            .await?
+            .ok_or(ReadError::ChatNotFound(chat_id))?;
+        // The host cached the new title, but an older update of the account's may still
+        // be applied over it (the cache catches up with the title's own update): the
+        // answer names the title Telegram accepted.
+        if let Some(title) = new_title {
+            view.profile.title = title;
+        }
+        Ok(view)
     }
 
     /// Downloads (part of) a file of the account, through the account's host.

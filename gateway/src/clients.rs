@@ -573,6 +573,24 @@ impl ServiceClients {
         Ok(self.chat.clone().add_member(request).await?.into_inner())
     }
 
+    /// Removes a member, leaves, or promotes / demotes an admin.
+    pub async fn change_members(
+        &self,
+        request: chat::ChangeMembersRequest,
+    ) -> Result<chat::ChangeMembersResponse, ApiError> {
+        Ok(self
+            .chat
+            .clone()
+            .change_members(request)
+            .await?
+            .into_inner())
+    }
+
+    /// Changes a chat's title and / or description; the chat as listed.
+    pub async fn edit_chat(&self, request: chat::EditChatRequest) -> Result<chat::Chat, ApiError> {
+        Ok(self.chat.clone().edit_chat(request).await?.into_inner())
+    }
+
     /// Marks a chat read.
     pub async fn mark_read(&self, request: chat::MarkReadRequest) -> Result<(), ApiError> {
         self.chat.clone().mark_read(request).await?;

@@ -6,8 +6,8 @@ use utoipa::{Modify, OpenApi};
 use crate::openapi_responses::CommonResponses;
 use crate::problem::{FieldError, Problem};
 use crate::routes::{
-    admin, audit, auth, chats, compat, contact_list, groups, health, linking, media,
-    message_actions, profiles, push, search, send_media, sessions, uploads, ws,
+    admin, audit, auth, chat_info, chat_members, chats, compat, contact_list, groups, health,
+    linking, media, message_actions, profiles, push, search, send_media, sessions, uploads, ws,
 };
 use crate::routes::{contact_changes, own_profile, people_search};
 
@@ -56,6 +56,10 @@ use crate::routes::{contact_changes, own_profile, people_search};
         message_actions::mark_read,
         groups::create_group,
         groups::add_member,
+        chat_members::remove_member,
+        chat_members::leave_chat,
+        chat_members::set_admin,
+        chat_info::edit_chat,
         media::download,
         media::signed_url,
         media::by_link,
@@ -128,6 +132,11 @@ use crate::routes::{contact_changes, own_profile, people_search};
         groups::CreatedGroup,
         groups::AddMember,
         groups::MemberAdded,
+        chat_members::RemoveMember,
+        chat_members::LeaveChat,
+        chat_members::SetAdmin,
+        chat_members::MemberChanged,
+        chat_info::EditChat,
         chats::MessageView,
         chats::SenderView,
         chats::EntityView,

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use talkapp_store::SessionKey;
 use talkapp_telegram::account::Account;
+use talkapp_telegram::chat_info::ChatEdit;
+use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo, TelegramUpdate};
 use talkapp_telegram::profiles::UserProfile;
@@ -304,5 +306,71 @@ impl AccountHost for LocalHost {
         let people = self.account(key)?.search_people(query, limit).await?;
         self.cache.store_users(key, &people).await?;
         Ok(people.iter().map(|person| person.id).collect())
+    }
+    async fn change_members(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        change: MemberChange,
+    ) -> Result<i64, HostError> {
+        let account = self.account(key)?;
+        let user_id = account.change_members(chat_id, &change).await?;
+        let own_update = match change {
+            MemberChange::Leave => {
+                // A chat left cannot be read from Telegram any more: marked here.
+                self.cache.mark_left(key, chat_id).await?;
+                Some(TelegramUpdate::ChatChanged { chat_id })
+            }
+            MemberChange::Remove(_) | MemberChange::SetAdmin { .. } => {
+                // The member count and the service message; the change is done either way.
+                if let Err(error) = self.cache.refresh_chat(key, &account, chat_id, None).await {
+                    tracing::info!(%error, chat_id, "chat not refreshed after a member change");
+                }
+                matches!(change, MemberChange::Remove(_)).then_some(TelegramUpdate::ChatMember {
+                    chat_id,
+                    user_id,
+                    joined: false,
+                })
+            }
+        };
+        // Telegram's answer to the account tells of the chat, not of the member: the
+        // account's own sockets hear it from here.
+        if let Some(update) = own_update {
+            self.connections
+                .apply_own_update(HostedUpdate {
+                    key,
+                    update,
+                    users: Vec::new(),
+                    chats: Vec::new(),
+                })
+                .await?;
+        }
+        Ok(user_id)
+    }
+
+    async fn edit_chat(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        edit: ChatEdit,
+    ) -> Result<(), HostError> {
+        let account = self.account(key)?;
+        if !account.edit_chat(chat_id, &edit).await? {
+            return Ok(());
+        }
+        self.cache
+            .refresh_chat(key, &account, chat_id, None)
+            .await?;
+        // Telegram's answer brings the title's service message; the chat's own event
+        // (its title, and a description Telegram tells of in no update) is made here.
+        self.connections
+            .apply_own_update(HostedUpdate {
+                key,
+                update: TelegramUpdate::ChatChanged { chat_id },
+                users: Vec::new(),
+                chats: Vec::new(),
+            })
+            .await?;
+        Ok(())
     }
 }

@@ -25,6 +25,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use talkapp_common::ErrorCode;
 use talkapp_store::{SessionKey, StoreError};
+use talkapp_telegram::chat_info::ChatEdit;
+use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
@@ -135,6 +137,9 @@ fn refusal_code(code: i32, name: &str) -> (ErrorCode, Option<u64>) {
             (ErrorCode::TelegramPrivacyRestricted, None)
         }
         "USER_ALREADY_PARTICIPANT" => (ErrorCode::AlreadyParticipant, None),
+        "USER_NOT_PARTICIPANT" => (ErrorCode::NotParticipant, None),
+        "USER_ADMIN_INVALID" => (ErrorCode::TelegramAdminInvalid, None),
+        "USER_CREATOR" => (ErrorCode::ChatCreator, None),
         "CHAT_ADMIN_REQUIRED" | "RIGHT_FORBIDDEN" => (ErrorCode::TelegramAdminRequired, None),
         "PEER_FLOOD" => (
             ErrorCode::TelegramFloodWait,
@@ -323,6 +328,24 @@ pub trait AccountHost: Send + Sync {
         query: &str,
         limit: i32,
     ) -> Result<Vec<i64>, HostError>;
+    /// Removes a member, leaves, or promotes / demotes an admin; the cache follows (a
+    /// chat left is marked left, which takes it off the chat list). Returns the user the
+    /// change was about (the account's own when it left).
+    async fn change_members(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        change: MemberChange,
+    ) -> Result<i64, HostError>;
+
+    /// Changes a chat's title and / or description (a change to what it has already is
+    /// no change); the cache has the chat as Telegram lists it now when this returns.
+    async fn edit_chat(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        edit: ChatEdit,
+    ) -> Result<(), HostError>;
 }
 
 /// Finds the host of an account: this replica or the peer that holds its shard.

@@ -14,6 +14,8 @@ use talkapp_proto::tonic::codegen::InterceptedService;
 use talkapp_proto::tonic::transport::{Channel, Endpoint};
 use talkapp_proto::tonic::{self, Code, Status};
 use talkapp_store::SessionKey;
+use talkapp_telegram::chat_info::ChatEdit;
+use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
 use talkapp_telegram::profiles::UserProfile;
@@ -24,7 +26,7 @@ use super::{AccountHost, ContactRef, ForwardRequest, GroupCreated, HostError, Ol
 use crate::actions::action_name;
 use crate::groups::{kind_name, member_text};
 use crate::media::{ByteRange, MediaDownload};
-use crate::proto_views::file_header_from_proto;
+use crate::proto_views::{file_header_from_proto, member_change_to_proto};
 
 /// How long a peer may take to accept a connection before the account counts as
 /// unreachable.
@@ -327,6 +329,45 @@ impl AccountHost for RemoteHost {
             .map_err(|status| from_status(&status))?
             .into_inner();
         Ok(reply.user_id)
+    }
+
+    async fn change_members(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        change: MemberChange,
+    ) -> Result<i64, HostError> {
+        let (action, user) = member_change_to_proto(&change);
+        let reply = self
+            .client()
+            .change_members(proto::HostChangeMembersRequest {
+                session: Some(session_ref(key)),
+                chat_id,
+                action: action.into(),
+                user,
+            })
+            .await
+            .map_err(|status| from_status(&status))?
+            .into_inner();
+        Ok(reply.user_id)
+    }
+
+    async fn edit_chat(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        edit: ChatEdit,
+    ) -> Result<(), HostError> {
+        self.client()
+            .edit_chat(proto::HostEditChatRequest {
+                session: Some(session_ref(key)),
+                chat_id,
+                title: edit.title,
+                about: edit.about,
+            })
+            .await
+            .map_err(|status| from_status(&status))?;
+        Ok(())
     }
 
     async fn search_messages(

@@ -30,7 +30,8 @@ pub struct AuditRecordView {
     /// `auth.refresh_reused`, `telegram.link.start`, `telegram.link.code`,
     /// `telegram.link.password`, `telegram.unlink`, `telegram.message.send`,
     /// `telegram.media.send`, `telegram.message.edit`, `telegram.message.delete`,
-    /// `telegram.message.forward`, `telegram.group.create`, `telegram.group.add_member`, `media.delete`, `push.subscribe`, `push.unsubscribe`,
+    /// `telegram.message.forward`, `telegram.group.create`, `telegram.group.add_member`, `telegram.group.remove_member`, `telegram.group.leave`,
+    /// `telegram.group.set_admin`, `telegram.group.edit`, `media.delete`, `push.subscribe`, `push.unsubscribe`,
     /// `operator.*`.
     pub action: String,
     /// What it was done to (the path's ids, a chat id, a client message id).

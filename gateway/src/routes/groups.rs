@@ -72,7 +72,7 @@ pub struct MemberAdded {
 }
 
 /// A member as text: a JSON number is a user id.
-fn member_text(field: &str, value: &serde_json::Value) -> Result<String, ApiError> {
+pub(crate) fn member_text(field: &str, value: &serde_json::Value) -> Result<String, ApiError> {
     match value {
         serde_json::Value::String(text) => Ok(text.clone()),
         serde_json::Value::Number(number) if number.is_i64() => Ok(number.to_string()),

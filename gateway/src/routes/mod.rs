@@ -3,6 +3,8 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod chat_info;
+pub mod chat_members;
 pub mod chats;
 pub mod compat;
 pub mod contact_list;
@@ -102,6 +104,22 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         .service(
             web::resource("/me/add_member/{user_id}/{session_index}/{chat_id}")
                 .post(groups::add_member),
+        )
+        .service(
+            web::resource("/me/remove_member/{user_id}/{session_index}/{chat_id}")
+                .post(chat_members::remove_member),
+        )
+        .service(
+            web::resource("/me/leave_chat/{user_id}/{session_index}/{chat_id}")
+                .post(chat_members::leave_chat),
+        )
+        .service(
+            web::resource("/me/set_admin/{user_id}/{session_index}/{chat_id}")
+                .post(chat_members::set_admin),
+        )
+        .service(
+            web::resource("/me/edit_chat/{user_id}/{session_index}/{chat_id}")
+                .post(chat_info::edit_chat),
         )
         .service(
             web::resource("/me/message_status/{user_id}/{session_index}/{job_id}")

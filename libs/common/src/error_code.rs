@@ -109,6 +109,14 @@ pub enum ErrorCode {
     UsernameTaken,
     /// Telegram does not accept the username.
     UsernameInvalid,
+    /// The user named is not a member of the chat (Telegram's `USER_NOT_PARTICIPANT`).
+    NotParticipant,
+    /// The member is an admin this account may not remove or change (one it did not
+    /// promote; Telegram's `USER_ADMIN_INVALID`).
+    TelegramAdminInvalid,
+    /// The chat's creator cannot do this or have it done (leave their channel, be
+    /// demoted; Telegram's `USER_CREATOR`).
+    ChatCreator,
 }
 
 impl ErrorCode {
@@ -164,6 +172,9 @@ impl ErrorCode {
             Self::RequestInProgress => "request_in_progress",
             Self::UsernameTaken => "username_taken",
             Self::UsernameInvalid => "username_invalid",
+            Self::NotParticipant => "not_participant",
+            Self::TelegramAdminInvalid => "telegram_admin_invalid",
+            Self::ChatCreator => "chat_creator",
         }
     }
 
@@ -182,14 +193,16 @@ impl ErrorCode {
             | Self::MediaLinkInvalid
             | Self::AccountDisabled
             | Self::TelegramPrivacyRestricted
-            | Self::TelegramAdminRequired => 403,
-            Self::NotFound | Self::LoginNotFound => 404,
+            | Self::TelegramAdminRequired
+            | Self::TelegramAdminInvalid => 403,
+            Self::NotFound | Self::LoginNotFound | Self::NotParticipant => 404,
             Self::MethodNotAllowed => 405,
             Self::EmailTaken
             | Self::PhoneAlreadyLinked
             | Self::LoginStepMismatch
             | Self::AlreadyParticipant
-            | Self::RequestInProgress => 409,
+            | Self::RequestInProgress
+            | Self::ChatCreator => 409,
             Self::IdempotencyKeyReused => 422,
             Self::UsernameTaken => 409,
             Self::UsernameInvalid => 422,
@@ -267,6 +280,9 @@ impl ErrorCode {
             Self::RequestInProgress => "The first request with this key is still running",
             Self::UsernameTaken => "Username taken",
             Self::UsernameInvalid => "Username not accepted",
+            Self::NotParticipant => "Not a member of the chat",
+            Self::TelegramAdminInvalid => "An admin this account may not change",
+            Self::ChatCreator => "Not possible for the chat's creator",
         }
     }
 
@@ -285,8 +301,11 @@ impl ErrorCode {
             | Self::MediaLinkInvalid
             | Self::AccountDisabled
             | Self::TelegramPrivacyRestricted
-            | Self::TelegramAdminRequired => Code::PermissionDenied,
+            | Self::TelegramAdminRequired
+            | Self::TelegramAdminInvalid => Code::PermissionDenied,
             Self::AlreadyParticipant => Code::AlreadyExists,
+            Self::NotParticipant => Code::NotFound,
+            Self::ChatCreator => Code::FailedPrecondition,
             Self::IdempotencyKeyReused => Code::InvalidArgument,
             Self::RequestInProgress => Code::Aborted,
             Self::UsernameTaken => Code::AlreadyExists,
@@ -450,6 +469,9 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::RequestInProgress,
     ErrorCode::UsernameTaken,
     ErrorCode::UsernameInvalid,
+    ErrorCode::NotParticipant,
+    ErrorCode::TelegramAdminInvalid,
+    ErrorCode::ChatCreator,
 ];
 
 #[cfg(test)]

@@ -341,7 +341,8 @@ pub trait ChatCacheStore: Send + Sync {
     ) -> Result<()>;
 
     /// A page of the account's chat list, newest activity first (pinned chats are not
-    /// put first: the list is ordered by activity so that the cursor is stable).
+    /// put first: the list is ordered by activity so that the cursor is stable). Chats
+    /// the account left are not listed (they stay readable by id).
     async fn list_chats(&self, key: SessionKey, query: &ChatListQuery) -> Result<Vec<CachedChat>>;
 
     /// One chat.

@@ -20,6 +20,8 @@
 //!   albums (`messages.sendMultiMedia`), and what each account uploaded already.
 //! - [`groups`]: creating groups and channels, adding members, naming users by id,
 //!   username or phone.
+//! - [`chat_info`]: a group's or channel's title and description.
+//! - [`chat_members`]: removing members, leaving chats, promoting and demoting admins.
 //! - [`message_actions`]: editing and deleting sent messages.
 //! - [`profiles`]: a user's profile (`users.getFullUser`).
 //! - [`own_profile`]: the account's own profile, read and changed (names, bio, username).
@@ -32,6 +34,8 @@
 
 pub mod account;
 pub mod contact_changes;
+pub mod chat_info;
+pub mod chat_members;
 pub mod convert;
 pub mod download;
 pub mod endpoint;

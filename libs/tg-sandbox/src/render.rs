@@ -112,6 +112,33 @@ pub(crate) fn user(world: &World, viewer: UserId, id: UserId) -> tl::enums::User
 }
 
 /// A basic group, supergroup or channel as `viewer` sees it.
+/// The rights every admin other than the creator holds here (one set for all: the
+/// sandbox does not keep rights per admin).
+pub(crate) fn admin_rights() -> tl::enums::ChatAdminRights {
+    tl::types::ChatAdminRights {
+        change_info: true,
+        post_messages: true,
+        edit_messages: true,
+        delete_messages: true,
+        ban_users: true,
+        invite_users: true,
+        pin_messages: true,
+        add_admins: false,
+        anonymous: false,
+        manage_call: true,
+        other: true,
+        manage_topics: false,
+        post_stories: false,
+        edit_stories: false,
+        delete_stories: false,
+        manage_direct_messages: false,
+        manage_ranks: false,
+        manage_linked_peers: false,
+        manage_welcome_messages: false,
+    }
+    .into()
+}
+
 pub(crate) fn chat(world: &World, viewer: UserId, peer: Peer) -> Option<tl::enums::Chat> {
     match peer {
         Peer::User(_) => None,
@@ -132,7 +159,7 @@ pub(crate) fn chat(world: &World, viewer: UserId, peer: Peer) -> Option<tl::enum
                     date: chat.date,
                     version: 1,
                     migrated_to: None,
-                    admin_rights: None,
+                    admin_rights: chat.admins.contains(&viewer).then(admin_rights),
                     default_banned_rights: None,
                 }
                 .into(),
@@ -177,7 +204,7 @@ pub(crate) fn chat(world: &World, viewer: UserId, peer: Peer) -> Option<tl::enum
                     photo: chat_photo(channel.photo),
                     date: channel.date,
                     restriction_reason: None,
-                    admin_rights: None,
+                    admin_rights: channel.admins.contains_key(&viewer).then(admin_rights),
                     banned_rights: None,
                     default_banned_rights: None,
                     participants_count: Some(channel.members.len() as i32),
@@ -257,6 +284,13 @@ pub(crate) fn message(world: &World, viewer: UserId, stored: &StoredMessage) -> 
             .into(),
             ServiceAction::ChatAddUser { users } => tl::types::MessageActionChatAddUser {
                 users: users.clone(),
+            }
+            .into(),
+            ServiceAction::ChatDeleteUser { user } => {
+                tl::types::MessageActionChatDeleteUser { user_id: *user }.into()
+            }
+            ServiceAction::ChatEditTitle { title } => tl::types::MessageActionChatEditTitle {
+                title: title.clone(),
             }
             .into(),
         };
@@ -375,6 +409,9 @@ impl Mentions {
         ) = &stored.action
         {
             self.users.extend(users.iter().copied());
+        }
+        if let Some(ServiceAction::ChatDeleteUser { user }) = &stored.action {
+            self.users.insert(*user);
         }
         if let Some(from) = stored.fwd.and_then(|f| f.from) {
             self.peer(from);

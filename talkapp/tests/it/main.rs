@@ -3,6 +3,7 @@
 
 mod audit;
 mod auth;
+mod chat_members;
 mod chats;
 mod contact_changes;
 mod errors;

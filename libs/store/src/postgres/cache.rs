@@ -455,7 +455,7 @@ impl ChatCacheStore for PostgresStore {
         let rows = client
             .prepared_query(
                 "SELECT * FROM tg_chats
-                 WHERE user_id = $1 AND session_index = $2 AND in_dialogs
+                 WHERE user_id = $1 AND session_index = $2 AND in_dialogs AND NOT has_left
                    AND ($3::text IS NULL OR kind = $3)
                    AND ($4::boolean IS NULL OR archived = $4)
                    AND ($5::bigint IS NULL OR (top_date, chat_id) < ($5, $6))

@@ -460,7 +460,7 @@ impl ChatCacheStore for SqliteStore {
             query_rows(
                 connection,
                 "SELECT * FROM tg_chats
-                 WHERE user_id = ?1 AND session_index = ?2 AND in_dialogs
+                 WHERE user_id = ?1 AND session_index = ?2 AND in_dialogs AND NOT has_left
                    AND (?3 IS NULL OR kind = ?3)
                    AND (?4 IS NULL OR archived = ?4)
                    AND (?5 IS NULL OR (top_date, chat_id) < (?5, ?6))

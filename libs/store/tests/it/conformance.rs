@@ -1191,6 +1191,75 @@ pub(crate) async fn the_chat_list_pages_by_activity_with_filters_and_no_repeats(
     );
 }
 
+pub(crate) async fn a_chat_the_account_left_is_not_listed_but_still_known(store: Arc<dyn Store>) {
+    let key = session_key();
+    store
+        .upsert_dialogs(
+            key,
+            &[
+                (
+                    profile(-1_000_000_000_001, "supergroup", "Stays"),
+                    dialog(1, 1_000, false),
+                ),
+                (
+                    profile(-1_000_000_000_002, "channel", "Left"),
+                    dialog(2, 2_000, false),
+                ),
+            ],
+        )
+        .await
+        .expect("upsert");
+    let left = ChatProfile {
+        has_left: true,
+        ..profile(-1_000_000_000_002, "channel", "Left")
+    };
+    store
+        .upsert_chat_profiles(key, &[left])
+        .await
+        .expect("left");
+
+    let listed = store
+        .list_chats(
+            key,
+            &ChatListQuery {
+                limit: 10,
+                ..ChatListQuery::default()
+            },
+        )
+        .await
+        .expect("list");
+    assert_eq!(
+        listed
+            .iter()
+            .map(|chat| chat.profile.chat_id)
+            .collect::<Vec<_>>(),
+        vec![-1_000_000_000_001]
+    );
+    let known = store
+        .cached_chat(key, -1_000_000_000_002)
+        .await
+        .expect("read")
+        .expect("still known");
+    assert!(known.profile.has_left);
+
+    // Added again: listed again.
+    store
+        .upsert_chat_profiles(key, &[profile(-1_000_000_000_002, "channel", "Left")])
+        .await
+        .expect("back");
+    let listed = store
+        .list_chats(
+            key,
+            &ChatListQuery {
+                limit: 10,
+                ..ChatListQuery::default()
+            },
+        )
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 2);
+}
+
 pub(crate) async fn new_messages_move_the_chat_up_and_count_unread_once(store: Arc<dyn Store>) {
     let key = session_key();
     store

@@ -174,7 +174,9 @@ pub(super) fn get_participants(
     let contacts = world.users.get(&viewer).map(|u| &u.contacts);
     let mut members: Vec<UserId> = match &request.filter {
         Filter::ChannelParticipantsRecent => channel.members.iter().copied().collect(),
-        Filter::ChannelParticipantsAdmins => vec![channel.creator],
+        Filter::ChannelParticipantsAdmins => std::iter::once(channel.creator)
+            .chain(channel.admins.keys().copied())
+            .collect(),
         Filter::ChannelParticipantsSearch(search) => channel
             .members
             .iter()
@@ -207,6 +209,18 @@ pub(super) fn get_participants(
                 tl::types::ChannelParticipantCreator {
                     user_id: *member,
                     admin_rights: full_admin_rights(),
+                    rank: None,
+                }
+                .into()
+            } else if let Some(promoted_by) = channel.admins.get(member) {
+                tl::types::ChannelParticipantAdmin {
+                    can_edit: viewer == channel.creator || viewer == *promoted_by,
+                    is_self: *member == viewer,
+                    user_id: *member,
+                    inviter_id: Some(inviter),
+                    promoted_by: *promoted_by,
+                    date,
+                    admin_rights: render::admin_rights(),
                     rank: None,
                 }
                 .into()
@@ -271,7 +285,7 @@ pub(super) fn get_full_channel(
                 .is_some_and(|u| u.online_until > call.now)
         })
         .count();
-    let is_admin = channel.creator == viewer;
+    let is_admin = channel.creator == viewer || channel.admins.contains_key(&viewer);
     let mut mentions = Mentions::with_user(viewer);
     mentions.peer(Peer::Channel(channel_id));
     if let Some(linked) = channel.linked_chat_id {
@@ -303,7 +317,7 @@ pub(super) fn get_full_channel(
         id: channel_id,
         about: channel.about.clone(),
         participants_count: Some(channel.members.len() as i32),
-        admins_count: Some(1),
+        admins_count: Some(1 + channel.admins.len() as i32),
         kicked_count: None,
         banned_count: None,
         online_count: Some(online as i32),
@@ -356,4 +370,133 @@ pub(super) fn get_full_channel(
         users: mentions.users(world, viewer),
     }
     .into())
+}
+
+/// Tells `user`'s clients that their standing in a channel changed (`updateChannel`),
+/// as Telegram does for a member removed or promoted.
+fn push_channel_update(call: &mut Call, user: UserId, channel_id: i64) {
+    let mut mentions = Mentions::with_user(user);
+    mentions.peer(Peer::Channel(channel_id));
+    let updates = render::updates(
+        &call.state.world,
+        user,
+        vec![tl::types::UpdateChannel { channel_id }.into()],
+        &mentions,
+        call.now,
+    );
+    call.pushes.push(Push {
+        user,
+        updates,
+        except: None,
+    });
+}
+
+/// The caller's answer to a membership or info change: the service message where there
+/// is one, and `updateChannel`.
+fn removal_answer(
+    call: &mut Call,
+    actor: UserId,
+    channel_id: i64,
+    sent: Option<&crate::world::Sent>,
+) -> tl::enums::Updates {
+    let (mut updates, mut mentions) = match sent {
+        Some(sent) => announce_parts(call, actor, sent, None, false),
+        None => (Vec::new(), Mentions::with_user(actor)),
+    };
+    mentions.peer(Peer::Channel(channel_id));
+    updates.insert(0, tl::types::UpdateChannel { channel_id }.into());
+    render::updates(&call.state.world, actor, updates, &mentions, call.now)
+}
+
+/// `channels.editBanned`: with `view_messages` banned, an admin removes the member
+/// (who gets `updateChannel`; a supergroup's members get `messageActionChatDeleteUser`).
+/// Other restrictions are not served: `BANNED_RIGHTS_INVALID`.
+pub(super) fn edit_banned(
+    call: &mut Call,
+    request: f::channels::EditBanned,
+) -> Result<tl::enums::Updates, RpcError> {
+    let by = call.require_user()?;
+    let channel_id = resolve::channel_id(&call.state.world, by, &request.channel)?;
+    let tl::enums::ChatBannedRights::Rights(rights) = &request.banned_rights;
+    if !rights.view_messages {
+        return Err(RpcError::bad_request("BANNED_RIGHTS_INVALID"));
+    }
+    let Peer::User(user) = resolve::peer(&call.state.world, by, &request.participant)? else {
+        return Err(RpcError::bad_request("PARTICIPANT_ID_INVALID"));
+    };
+    let removed = call
+        .state
+        .world
+        .ban_from_channel(by, channel_id, user, call.now)?;
+    push_channel_update(call, user, channel_id);
+    Ok(removal_answer(call, by, channel_id, removed.sent.as_ref()))
+}
+
+/// `channels.leaveChannel`: the caller leaves; `USER_CREATOR` for its creator.
+pub(super) fn leave_channel(
+    call: &mut Call,
+    request: f::channels::LeaveChannel,
+) -> Result<tl::enums::Updates, RpcError> {
+    let user = call.require_user()?;
+    let channel_id = resolve::channel_id(&call.state.world, user, &request.channel)?;
+    let removed = call.state.world.leave_channel(user, channel_id, call.now)?;
+    Ok(removal_answer(
+        call,
+        user,
+        channel_id,
+        removed.sent.as_ref(),
+    ))
+}
+
+/// Whether admin rights grant anything (empty rights demote).
+fn grants_anything(rights: &tl::types::ChatAdminRights) -> bool {
+    rights.change_info
+        || rights.post_messages
+        || rights.edit_messages
+        || rights.delete_messages
+        || rights.ban_users
+        || rights.invite_users
+        || rights.pin_messages
+        || rights.add_admins
+        || rights.manage_call
+        || rights.other
+}
+
+/// `channels.editAdmin`: the creator promotes a member (any right given) or demotes an
+/// admin (no rights); the user gets `updateChannel`. Every admin holds the same rights
+/// here, whatever was asked.
+pub(super) fn edit_admin(
+    call: &mut Call,
+    request: f::channels::EditAdmin,
+) -> Result<tl::enums::Updates, RpcError> {
+    let by = call.require_user()?;
+    let channel_id = resolve::channel_id(&call.state.world, by, &request.channel)?;
+    let user = input_users(call, by, std::slice::from_ref(&request.user_id))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| RpcError::bad_request("USER_ID_INVALID"))?;
+    let tl::enums::ChatAdminRights::Rights(rights) = &request.admin_rights;
+    let changed =
+        call.state
+            .world
+            .edit_channel_admin(by, channel_id, user, grants_anything(rights))?;
+    if changed {
+        push_channel_update(call, user, channel_id);
+    }
+    Ok(removal_answer(call, by, channel_id, None))
+}
+
+/// `channels.editTitle`: a supergroup's or channel's new title, told by
+/// `messageActionChatEditTitle` in the channel.
+pub(super) fn edit_title(
+    call: &mut Call,
+    request: f::channels::EditTitle,
+) -> Result<tl::enums::Updates, RpcError> {
+    let by = call.require_user()?;
+    let channel_id = resolve::channel_id(&call.state.world, by, &request.channel)?;
+    let sent =
+        call.state
+            .world
+            .edit_title(by, Peer::Channel(channel_id), &request.title, call.now)?;
+    Ok(removal_answer(call, by, channel_id, Some(&sent)))
 }

@@ -374,6 +374,24 @@ fn dispatch(call: &mut Call, id: u32, cursor: &mut Cursor) -> Result<Vec<u8>, Rp
         f::contacts::DeleteContacts::CONSTRUCTOR_ID => {
             run(cursor, |r| contact_edits::delete_contacts(call, r))
         }
+        f::messages::DeleteChatUser::CONSTRUCTOR_ID => {
+            run(cursor, |r| messages::groups::delete_chat_user(call, r))
+        }
+        f::messages::EditChatAdmin::CONSTRUCTOR_ID => {
+            run(cursor, |r| messages::groups::edit_chat_admin(call, r))
+        }
+        f::channels::EditBanned::CONSTRUCTOR_ID => run(cursor, |r| channels::edit_banned(call, r)),
+        f::channels::LeaveChannel::CONSTRUCTOR_ID => {
+            run(cursor, |r| channels::leave_channel(call, r))
+        }
+        f::channels::EditAdmin::CONSTRUCTOR_ID => run(cursor, |r| channels::edit_admin(call, r)),
+        f::messages::EditChatTitle::CONSTRUCTOR_ID => {
+            run(cursor, |r| messages::groups::edit_chat_title(call, r))
+        }
+        f::messages::EditChatAbout::CONSTRUCTOR_ID => {
+            run(cursor, |r| messages::groups::edit_chat_about(call, r))
+        }
+        f::channels::EditTitle::CONSTRUCTOR_ID => run(cursor, |r| channels::edit_title(call, r)),
         // Telegram's answer to a constructor it does not serve.
         _ => Err(RpcError::bad_request("INPUT_METHOD_INVALID")),
     }

@@ -13,6 +13,18 @@ pub(crate) enum GroupError {
     ChannelPrivate,
     /// Every user asked for forbids this adder to add them (their chat-invite privacy).
     PrivacyRestricted,
+    /// The user named is not a member (`USER_NOT_PARTICIPANT`).
+    UserNotParticipant,
+    /// The user is an admin the actor may not touch (`USER_ADMIN_INVALID`).
+    UserAdminInvalid,
+    /// The user is the chat's creator (`USER_CREATOR`).
+    UserCreator,
+    /// The title asked for is the title it has (`CHAT_NOT_MODIFIED`).
+    NotModified,
+    /// The description asked for is the one it has (`CHAT_ABOUT_NOT_MODIFIED`).
+    AboutNotModified,
+    /// A description longer than Telegram takes (`CHAT_ABOUT_TOO_LONG`).
+    AboutTooLong,
     Send(SendError),
 }
 
@@ -35,7 +47,7 @@ pub(crate) struct Invited {
 /// Telegram's limit for a group or channel title.
 const TITLE_LENGTH_MAX: usize = 128;
 
-fn check_title(title: &str) -> Result<String, GroupError> {
+pub(super) fn check_title(title: &str) -> Result<String, GroupError> {
     let title = title.trim();
     if title.is_empty() {
         return Err(GroupError::TitleEmpty);

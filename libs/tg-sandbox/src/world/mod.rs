@@ -13,8 +13,10 @@
 //! The world knows nothing of connections; the RPC layer renders it into TL objects and
 //! pushes the updates it produces.
 
+mod chat_info;
 mod groups;
 mod media;
+mod membership;
 mod messaging;
 mod query;
 mod reading;
@@ -155,6 +157,9 @@ pub(crate) struct BasicGroup {
     /// Bumped on every membership change (`chatParticipants.version`).
     #[serde(default)]
     pub(crate) version: i32,
+    /// Members the creator made admins (`messages.editChatAdmin`).
+    #[serde(default)]
+    pub(crate) admins: BTreeSet<UserId>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -187,14 +192,32 @@ pub(crate) struct ChannelRecord {
     /// The discussion group of a broadcast channel, or the channel a group discusses.
     #[serde(default)]
     pub(crate) linked_chat_id: Option<i64>,
+    /// Admins other than the creator, and who promoted each (`channels.editAdmin`).
+    #[serde(default)]
+    pub(crate) admins: BTreeMap<UserId, UserId>,
 }
 
 /// What a service message records.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum ServiceAction {
-    ChatCreate { title: String, users: Vec<UserId> },
-    ChannelCreate { title: String },
-    ChatAddUser { users: Vec<UserId> },
+    ChatCreate {
+        title: String,
+        users: Vec<UserId>,
+    },
+    ChannelCreate {
+        title: String,
+    },
+    ChatAddUser {
+        users: Vec<UserId>,
+    },
+    /// A member left or was removed (`messageActionChatDeleteUser`).
+    ChatDeleteUser {
+        user: UserId,
+    },
+    /// The title changed (`messageActionChatEditTitle`).
+    ChatEditTitle {
+        title: String,
+    },
 }
 
 /// What a message carries besides its text.
@@ -711,6 +734,7 @@ impl World {
                 about: String::new(),
                 photo: None,
                 version: 1,
+                admins: BTreeSet::new(),
             },
         );
         let action = ServiceAction::ChatCreate {
@@ -813,6 +837,7 @@ impl World {
                 photo: None,
                 pinned_msg_id: None,
                 linked_chat_id: None,
+                admins: BTreeMap::new(),
             },
         );
         let action = ServiceAction::ChannelCreate {

@@ -286,7 +286,10 @@ impl GoTrueError {
             | ErrorCode::IdempotencyKeyReused
             | ErrorCode::RequestInProgress
             | ErrorCode::UsernameTaken
-            | ErrorCode::UsernameInvalid => {
+            | ErrorCode::UsernameInvalid
+            | ErrorCode::NotParticipant
+            | ErrorCode::TelegramAdminInvalid
+            | ErrorCode::ChatCreator => {
                 let code = if status.is_server_error() {
                     "unexpected_failure"
                 } else {

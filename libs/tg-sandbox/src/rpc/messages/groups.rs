@@ -18,6 +18,12 @@ impl From<GroupError> for RpcError {
             GroupError::AdminRequired => RpcError::bad_request("CHAT_ADMIN_REQUIRED"),
             GroupError::ChannelPrivate => RpcError::bad_request("CHANNEL_PRIVATE"),
             GroupError::PrivacyRestricted => RpcError::new(403, "USER_PRIVACY_RESTRICTED"),
+            GroupError::UserNotParticipant => RpcError::bad_request("USER_NOT_PARTICIPANT"),
+            GroupError::UserAdminInvalid => RpcError::bad_request("USER_ADMIN_INVALID"),
+            GroupError::UserCreator => RpcError::bad_request("USER_CREATOR"),
+            GroupError::NotModified => RpcError::bad_request("CHAT_NOT_MODIFIED"),
+            GroupError::AboutNotModified => RpcError::bad_request("CHAT_ABOUT_NOT_MODIFIED"),
+            GroupError::AboutTooLong => RpcError::bad_request("CHAT_ABOUT_TOO_LONG"),
             GroupError::Send(error) => error.into(),
         }
     }
@@ -183,4 +189,66 @@ pub(crate) fn get_full_chat(
         users: mentions.users(world, viewer),
     }
     .into())
+}
+
+/// `messages.deleteChatUser`: removes a member from a basic group (or the caller, who
+/// leaves it); every member, the removed one too, gets `messageActionChatDeleteUser`.
+/// `revoke_history` is not applied (the history stays).
+pub(crate) fn delete_chat_user(
+    call: &mut Call,
+    request: f::messages::DeleteChatUser,
+) -> Result<tl::enums::Updates, RpcError> {
+    let by = call.require_user()?;
+    let user = input_users(call, by, std::slice::from_ref(&request.user_id))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| RpcError::bad_request("USER_ID_INVALID"))?;
+    let removed = call
+        .state
+        .world
+        .delete_chat_user(by, request.chat_id, user, call.now)?;
+    let sent = removed.sent.ok_or_else(|| RpcError::new(500, "INTERNAL"))?;
+    Ok(announce(call, by, &sent, None, false))
+}
+
+/// `messages.editChatAdmin`: the creator makes a member an admin or takes it back;
+/// `true` also when nothing changed, as Telegram answers.
+pub(crate) fn edit_chat_admin(
+    call: &mut Call,
+    request: f::messages::EditChatAdmin,
+) -> Result<bool, RpcError> {
+    let by = call.require_user()?;
+    let user = input_users(call, by, std::slice::from_ref(&request.user_id))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| RpcError::bad_request("USER_ID_INVALID"))?;
+    call.state
+        .world
+        .edit_chat_admin(by, request.chat_id, user, request.is_admin)?;
+    Ok(true)
+}
+
+/// `messages.editChatTitle`: a basic group's new title; every member gets
+/// `messageActionChatEditTitle`.
+pub(crate) fn edit_chat_title(
+    call: &mut Call,
+    request: f::messages::EditChatTitle,
+) -> Result<tl::enums::Updates, RpcError> {
+    let by = call.require_user()?;
+    let sent =
+        call.state
+            .world
+            .edit_title(by, Peer::Chat(request.chat_id), &request.title, call.now)?;
+    Ok(announce(call, by, &sent, None, false))
+}
+
+/// `messages.editChatAbout`: a group's or channel's new description.
+pub(crate) fn edit_chat_about(
+    call: &mut Call,
+    request: f::messages::EditChatAbout,
+) -> Result<bool, RpcError> {
+    let by = call.require_user()?;
+    let peer = resolve::peer(&call.state.world, by, &request.peer)?;
+    call.state.world.edit_about(by, peer, &request.about)?;
+    Ok(true)
 }

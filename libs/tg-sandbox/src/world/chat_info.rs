@@ -1,0 +1,126 @@
+//! A group's or channel's title and description over the API:
+//! `messages.editChatTitle`, `channels.editTitle`, `messages.editChatAbout`.
+//!
+//! Telegram's rules kept: only the creator and admins change them
+//! (`CHAT_ADMIN_REQUIRED`); the same title again is `CHAT_NOT_MODIFIED`, the same
+//! description `CHAT_ABOUT_NOT_MODIFIED`, one over 255 characters `CHAT_ABOUT_TOO_LONG`; a
+//! new title is told by `messageActionChatEditTitle`.
+//!
+//! Not yet: photos (`messages.editChatPhoto`, `channels.editPhoto`).
+
+use super::groups::check_title;
+use super::{Draft, GroupError, Peer, Sent, ServiceAction, UserId, World};
+
+/// Telegram's longest description.
+const ABOUT_LENGTH_MAX: usize = 255;
+
+impl World {
+    /// Whether `by` may change the chat's info: its creator or an admin (`Err` when the
+    /// chat does not exist or `by` is not a member).
+    fn may_change_info(&self, by: UserId, peer: Peer) -> Result<bool, GroupError> {
+        match peer {
+            Peer::Chat(id) => {
+                let group = self.chats.get(&id).ok_or(GroupError::ChatInvalid)?;
+                if !group.members.contains(&by) {
+                    return Err(GroupError::ChatInvalid);
+                }
+                Ok(group.creator == by || group.admins.contains(&by))
+            }
+            Peer::Channel(id) => {
+                let record = self.channels.get(&id).ok_or(GroupError::ChatInvalid)?;
+                if !record.members.contains(&by) {
+                    return Err(GroupError::ChannelPrivate);
+                }
+                Ok(record.creator == by || record.admins.contains_key(&by))
+            }
+            Peer::User(_) => Err(GroupError::ChatInvalid),
+        }
+    }
+
+    /// `messages.editChatTitle` / `channels.editTitle`: a new title, told to every member
+    /// by `messageActionChatEditTitle`.
+    pub(crate) fn edit_title(
+        &mut self,
+        by: UserId,
+        peer: Peer,
+        title: &str,
+        date: i32,
+    ) -> Result<Sent, GroupError> {
+        if !self.may_change_info(by, peer)? {
+            return Err(GroupError::AdminRequired);
+        }
+        let title = check_title(title)?;
+        if self.title(peer) == Some(title.as_str()) {
+            return Err(GroupError::NotModified);
+        }
+        let draft = Draft {
+            action: Some(ServiceAction::ChatEditTitle {
+                title: title.clone(),
+            }),
+            ..Draft::default()
+        };
+        match peer {
+            Peer::Chat(id) => {
+                let copies = self.deliver_to_boxes(by, peer, draft, date)?;
+                if let Some(group) = self.chats.get_mut(&id) {
+                    group.title = title;
+                }
+                Ok(Sent::Boxes {
+                    copies,
+                    duplicate: false,
+                })
+            }
+            Peer::Channel(id) => {
+                if let Some(record) = self.channels.get_mut(&id) {
+                    record.title = title;
+                }
+                let (message_id, pts) = self.post_to_channel(by, id, draft, date)?;
+                Ok(Sent::Channel {
+                    channel: id,
+                    id: message_id,
+                    pts,
+                    duplicate: false,
+                })
+            }
+            Peer::User(_) => Err(GroupError::ChatInvalid),
+        }
+    }
+
+    /// `messages.editChatAbout`: a new description of a group or channel.
+    pub(crate) fn edit_about(
+        &mut self,
+        by: UserId,
+        peer: Peer,
+        about: &str,
+    ) -> Result<(), GroupError> {
+        if !self.may_change_info(by, peer)? {
+            return Err(GroupError::AdminRequired);
+        }
+        if about.chars().count() > ABOUT_LENGTH_MAX {
+            return Err(GroupError::AboutTooLong);
+        }
+        let current = match peer {
+            Peer::Chat(id) => self.chats.get_mut(&id).map(|group| &mut group.about),
+            Peer::Channel(id) => self.channels.get_mut(&id).map(|record| &mut record.about),
+            Peer::User(_) => None,
+        }
+        .ok_or(GroupError::ChatInvalid)?;
+        if current == about {
+            return Err(GroupError::AboutNotModified);
+        }
+        about.clone_into(current);
+        Ok(())
+    }
+
+    /// A group's or channel's description (empty when there is none or no such chat).
+    pub fn about(&self, peer: Peer) -> &str {
+        match peer {
+            Peer::Chat(id) => self.chats.get(&id).map_or("", |group| group.about.as_str()),
+            Peer::Channel(id) => self
+                .channels
+                .get(&id)
+                .map_or("", |record| record.about.as_str()),
+            Peer::User(_) => "",
+        }
+    }
+}

@@ -919,6 +919,7 @@ impl proto::account_host_server::AccountHost for AccountHostGrpcAdapter {
                 .collect(),
         }))
     }
+
     async fn create_group(
         &self,
         request: Request<proto::HostCreateGroupRequest>,
@@ -1104,6 +1105,8 @@ impl proto::account_host_server::AccountHost for AccountHostGrpcAdapter {
             .await
             .map_err(host_status)?;
         Ok(Response::new(proto::HostSearchPeopleResponse { user_ids }))
+    }
+
     async fn change_members(
         &self,
         request: Request<proto::HostChangeMembersRequest>,

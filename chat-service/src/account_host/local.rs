@@ -307,6 +307,7 @@ impl AccountHost for LocalHost {
         self.cache.store_users(key, &people).await?;
         Ok(people.iter().map(|person| person.id).collect())
     }
+
     async fn change_members(
         &self,
         key: SessionKey,

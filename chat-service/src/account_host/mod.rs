@@ -328,6 +328,7 @@ pub trait AccountHost: Send + Sync {
         query: &str,
         limit: i32,
     ) -> Result<Vec<i64>, HostError>;
+
     /// Removes a member, leaves, or promotes / demotes an admin; the cache follows (a
     /// chat left is marked left, which takes it off the chat list). Returns the user the
     /// change was about (the account's own when it left).

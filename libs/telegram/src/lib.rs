@@ -33,9 +33,9 @@
 //! - [`error`]: [`error::TelegramError`], what a failed call means for TalkApp.
 
 pub mod account;
-pub mod contact_changes;
 pub mod chat_info;
 pub mod chat_members;
+pub mod contact_changes;
 pub mod convert;
 pub mod download;
 pub mod endpoint;

@@ -234,24 +234,35 @@ async fn a_photo_document_voice_note_and_album_reach_bob_with_identical_bytes_an
     for (offset, bytes) in pictures.iter().enumerate() {
         assert_eq!(&alice.file_of(first + offset as i64), bytes);
     }
-    let history = app
-        .get_json(
-            &format!("{}?limit=3", alice.history_path(alice.bob)),
-            &alice.linker.token,
-        )
-        .await;
-    let groups: Vec<&Value> = history["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|message| &message["grouped_id"])
-        .collect();
-    assert!(
-        groups
+    // Alice's history follows her own update stream: the album's last items may land a
+    // moment after the job is `sent`.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let history = app
+            .get_json(
+                &format!("{}?limit=3", alice.history_path(alice.bob)),
+                &alice.linker.token,
+            )
+            .await;
+        let groups: Vec<&Value> = history["messages"]
+            .as_array()
+            .expect("messages")
             .iter()
-            .all(|group| !group.is_null() && *group == groups[0]),
-        "one album: {history}"
-    );
+            .map(|message| &message["grouped_id"])
+            .collect();
+        if groups.len() == 3
+            && groups
+                .iter()
+                .all(|group| !group.is_null() && *group == groups[0])
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "one album: {history}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     app.stop().await;
 }
 

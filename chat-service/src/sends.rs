@@ -679,6 +679,9 @@ impl SendWorker {
         if let Err(mpsc::error::SendError(work)) = worker.work.send(work) {
             // The worker ended: start a new one.
             let worker = self.start_worker(key);
+            // A worker just started holds its receiver until it stops, which it does at
+            // once only when shutting down; the work is then dropped with it (a delivery
+            // left unacknowledged comes back from the broker, a scan is redone at start).
             let _ = worker.work.send(work);
             accounts.insert(key, worker);
         }
@@ -722,9 +725,20 @@ impl SendWorker {
                         Work::Delivery(delivery),
                     ),
                     Err(error) => {
-                        tracing::error!(%error, shard, "unreadable send queue message; parked");
-                        let _ = self.queue.dead_letter(&delivery.body).await;
-                        let _ = delivery.ack().await;
+                        tracing::error!(%error, shard, "unreadable send queue message; parking it");
+                        match self.queue.dead_letter(&delivery.body).await {
+                            Ok(()) => {
+                                if let Err(error) = delivery.ack().await {
+                                    // Delivered again after the link is back, and parked again.
+                                    tracing::warn!(%error, shard, "parked message not acknowledged");
+                                }
+                            }
+                            // Left unacknowledged: it comes back when the broker link is
+                            // restored, and is parked then.
+                            Err(error) => {
+                                tracing::warn!(%error, shard, "unreadable message not parked yet");
+                            }
+                        }
                     }
                 }
             }

@@ -586,36 +586,13 @@ async fn a_chats_title_and_about_change_in_telegram_the_list_and_a_second_socket
 /// connection, and Telegram's refusals come back through a unchanged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_split_mode_member_changes_and_edits_go_to_the_accounts_host() {
-    use crate::replicas::{Replicas, sandbox_with_admin, shard_of, shards_shared};
-
-    crate::helpers::init_test_tracing();
-    let database = crate::helpers::TestDatabase::create().await;
-    let database_url = database.url_via("127.0.0.1:5432");
-    let (sandbox, admin) = sandbox_with_admin().await;
-    let mut replicas = Replicas::new(&database_url, &sandbox, admin);
-    replicas.start_chat("chat-a");
-    replicas.start_chat("chat-b");
-    replicas.start_gateway("chat-a");
-    replicas.wait_until_serving().await;
-    let host_b = format!("http://127.0.0.1:{}", replicas.chat_ports["chat-b"]);
-    let owners = shards_shared(
-        &database_url,
-        &format!("http://127.0.0.1:{}", replicas.chat_ports["chat-a"]),
-    )
-    .await;
-    let mut attempt = 0;
-    let user = loop {
-        let user = replicas
-            .user(&format!("members-replica-{attempt}@example.com"))
-            .await;
-        if owners[&shard_of(&user.0, 1)] == host_b {
-            break user;
-        }
-        attempt += 1;
-        assert!(attempt < 60, "no user landed on replica b");
-    };
-    let index = replicas.link(&user, "+9996620001").await;
-    replicas.wait_for_chats(&user, index).await;
+    let crate::replicas::OnReplicaB {
+        database,
+        sandbox,
+        replicas,
+        user,
+        index,
+    } = crate::replicas::user_on_replica_b("members-replica").await;
     let (alice, bob) = sandbox.world(|world| {
         (
             world.user_by_phone("9996620001").expect("alice"),

@@ -413,6 +413,57 @@ impl Replicas {
     }
 }
 
+/// Split mode as most split-mode tests want it: two chat-service replicas on a fresh
+/// PostgreSQL database, a gateway that calls replica a, and a user whose account replica
+/// b hosts (the first `{prefix}-{n}@example.com` whose shard b holds), linked to the
+/// sandbox's `+9996620001` with its chat list cached.
+pub(crate) struct OnReplicaB {
+    pub(crate) database: TestDatabase,
+    pub(crate) sandbox: SandboxHandle,
+    pub(crate) replicas: Replicas,
+    /// (user id, access token).
+    pub(crate) user: (String, String),
+    pub(crate) index: u64,
+}
+
+pub(crate) async fn user_on_replica_b(prefix: &str) -> OnReplicaB {
+    crate::helpers::init_test_tracing();
+    let database = TestDatabase::create().await;
+    let database_url = database.url_via("127.0.0.1:5432");
+    let (sandbox, admin) = sandbox_with_admin().await;
+    let mut replicas = Replicas::new(&database_url, &sandbox, admin);
+    replicas.start_chat("chat-a");
+    replicas.start_chat("chat-b");
+    replicas.start_gateway("chat-a");
+    replicas.wait_until_serving().await;
+    let host_b = format!("http://127.0.0.1:{}", replicas.chat_ports["chat-b"]);
+    let owners = shards_shared(
+        &database_url,
+        &format!("http://127.0.0.1:{}", replicas.chat_ports["chat-a"]),
+    )
+    .await;
+    let mut attempt = 0;
+    let user = loop {
+        let user = replicas
+            .user(&format!("{prefix}-{attempt}@example.com"))
+            .await;
+        if owners[&shard_of(&user.0, 1)] == host_b {
+            break user;
+        }
+        attempt += 1;
+        assert!(attempt < 60, "no user landed on replica b");
+    };
+    let index = replicas.link(&user, "+9996620001").await;
+    replicas.wait_for_chats(&user, index).await;
+    OnReplicaB {
+        database,
+        sandbox,
+        replicas,
+        user,
+        index,
+    }
+}
+
 pub(crate) async fn sandbox_with_admin() -> (SandboxHandle, std::net::SocketAddr) {
     let sandbox = Sandbox::start(World::demo().expect("demo world"))
         .await
@@ -795,36 +846,13 @@ pub(crate) async fn shards_shared(database_url: &str, address_of_a: &str) -> Has
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_telegram_search_and_contacts_asked_of_another_replica_are_done_by_the_accounts_host()
 {
-    crate::helpers::init_test_tracing();
-    let database = TestDatabase::create().await;
-    let database_url = database.url_via("127.0.0.1:5432");
-    let (sandbox, admin) = sandbox_with_admin().await;
-    let mut replicas = Replicas::new(&database_url, &sandbox, admin);
-    replicas.start_chat("chat-a");
-    replicas.start_chat("chat-b");
-    replicas.start_gateway("chat-a");
-    replicas.wait_until_serving().await;
-    let host_b = format!("http://127.0.0.1:{}", replicas.chat_ports["chat-b"]);
-    let owners = shards_shared(
-        &database_url,
-        &format!("http://127.0.0.1:{}", replicas.chat_ports["chat-a"]),
-    )
-    .await;
-
-    // Alice's account on replica b, behind a gateway that calls replica a.
-    let mut attempt = 0;
-    let user = loop {
-        let user = replicas
-            .user(&format!("media-replica-{attempt}@example.com"))
-            .await;
-        if owners[&shard_of(&user.0, 1)] == host_b {
-            break user;
-        }
-        attempt += 1;
-        assert!(attempt < 60, "no user landed on replica b");
-    };
-    let index = replicas.link(&user, "+9996620001").await;
-    replicas.wait_for_chats(&user, index).await;
+    let crate::replicas::OnReplicaB {
+        database,
+        sandbox,
+        mut replicas,
+        user,
+        index,
+    } = crate::replicas::user_on_replica_b("media-replica").await;
     let (alice, bob) = sandbox.world(|world| {
         (
             world.user_by_phone("9996620001").expect("alice"),

@@ -241,37 +241,7 @@ impl SearchApp {
 
     /// Links one more Telegram account to `user_id` (created when new).
     pub(crate) async fn link(&self, user_id: Uuid) -> SessionKey {
-        let _ = self
-            .store
-            .create_user(&talkapp_store::NewUser {
-                id: user_id,
-                email: format!("{}@example.com", user_id.simple()),
-                email_normalized: format!("{}@example.com", user_id.simple()),
-                password_hash: "$argon2id$test".into(),
-                created_at: talkapp_store::now(),
-            })
-            .await;
-        let linked = self
-            .store
-            .link_telegram_session(
-                user_id,
-                &TelegramAccount {
-                    telegram_user_id: i64::from(rand_u16()) + 10_000,
-                    first_name: "Test".into(),
-                    last_name: String::new(),
-                    username: String::new(),
-                    phone: format!("99890{}", rand_u16()),
-                },
-                SessionStatus::Connected,
-                b"sealed",
-                talkapp_store::now(),
-            )
-            .await
-            .expect("account linked");
-        SessionKey {
-            user_id,
-            session_index: linked.session_index,
-        }
+        link_account(self.store.as_ref(), user_id).await
     }
 
     /// What an account's host does for a new message: the cache first, then the event.
@@ -478,6 +448,41 @@ pub(crate) fn message_payload(message: &CachedMessage) -> realtime::event::Paylo
         media,
         ..chat::Message::default()
     })
+}
+
+/// Links one more Telegram account to `user_id` (created when new) in `store`, as the
+/// gateway does: the search service may be running or not.
+pub(crate) async fn link_account(store: &dyn Store, user_id: Uuid) -> SessionKey {
+    // Refused when the user exists already (a second account): that is the point.
+    let _ = store
+        .create_user(&talkapp_store::NewUser {
+            id: user_id,
+            email: format!("{}@example.com", user_id.simple()),
+            email_normalized: format!("{}@example.com", user_id.simple()),
+            password_hash: "$argon2id$test".into(),
+            created_at: talkapp_store::now(),
+        })
+        .await;
+    let linked = store
+        .link_telegram_session(
+            user_id,
+            &TelegramAccount {
+                telegram_user_id: i64::from(rand_u16()) + 10_000,
+                first_name: "Test".into(),
+                last_name: String::new(),
+                username: String::new(),
+                phone: format!("99890{}", rand_u16()),
+            },
+            SessionStatus::Connected,
+            b"sealed",
+            talkapp_store::now(),
+        )
+        .await
+        .expect("account linked");
+    SessionKey {
+        user_id,
+        session_index: linked.session_index,
+    }
 }
 
 /// Waits until `check` holds (polling), or fails after `within`.

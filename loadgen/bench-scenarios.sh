@@ -18,9 +18,23 @@ run() { # scenario, extra loadgen arguments...
   if [ -n "${SCENARIOS:-}" ] && [[ " $SCENARIOS " != *" $scenario "* ]]; then
     return 0
   fi
+  local perf_pid=
+  if [ -n "${PROFILE:-}" ]; then
+    # PROFILE=1: a perf profile of the gateway process (all of TalkApp in the embedded
+    # default) over the middle of the run, in $WORK/perf-<scenario>.data; read it with
+    # `perf report -i ... --no-children`. It costs CPU: not for the figures' runs.
+    (sleep $((SECONDS_PER_RUN / 3)) &&
+      exec perf record -F 999 -g -p "$GATEWAY_PID" -o "$WORK/perf-$scenario.data" \
+        -- sleep $((SECONDS_PER_RUN / 2))) >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   "$BIN/loadgen" --url "http://127.0.0.1:$PORT" --users "$USERS" --seconds "$SECONDS_PER_RUN" \
     --scenario "$scenario" --secret "$SECRET" --issuer "$ISSUER" --link "${WATCH[@]}" "$@" \
     2>>"$WORK/loadgen.log" | tail -n 4
+  if [ -n "$perf_pid" ]; then
+    wait "$perf_pid" || true
+    echo "profile: perf report -i $WORK/perf-$scenario.data --no-children"
+  fi
 }
 
 start=$(date +%s)

@@ -50,30 +50,20 @@ psql -q "postgres://postgres@$POSTGRES/postgres" \
 pids+=($!)
 WATCH=(--watch "tg-sandbox=$!")
 
-export TALKAPP_DATABASE__URL=postgres://postgres@$POSTGRES/$DATABASE
-export TALKAPP_REDIS__URL=redis://$REDIS
+DATABASE_URL=postgres://postgres@$POSTGRES/$DATABASE
+REDIS_URL=redis://$REDIS
+AMQP_URL=amqp://guest:guest@$AMQP/%2f
+SANDBOX=127.0.0.1:9443
+SANDBOX_ADMIN=127.0.0.1:9444
+source "$ROOT/loadgen/split-env.sh"
 export TALKAPP_REDIS__PREFIX=$PREFIX
 export TALKAPP_RATE_LIMIT__REDIS_KEY_PREFIX=$PREFIX
-export TALKAPP_AMQP__URL=amqp://guest:guest@$AMQP/%2f
 export TALKAPP_AMQP__PREFIX=$PREFIX
 export TALKAPP_AMQP__QUEUE_EXPIRES_SECS=60
 # One broker node here: classic queues, as docker-compose.yml (ADR 0012); QUEUE_TYPE=quorum
 # measures the cluster setting on the same node.
 export TALKAPP_AMQP__QUEUE_TYPE=${QUEUE_TYPE:-classic}
-export TALKAPP_AUTH__SIGNING_SECRET=$SECRET
-export TALKAPP_AUTH__EXTERNAL__HS256_SECRET=$SECRET
-export TALKAPP_AUTH__EXTERNAL__ISSUER=$ISSUER
-export TALKAPP_TELEGRAM__SANDBOX_ADDRESS=127.0.0.1:9443
-export TALKAPP_TELEGRAM__SANDBOX_ADMIN_URL=http://127.0.0.1:9444
-export TALKAPP_RATE_LIMIT__API_PER_MINUTE=100000
-# Every user links from this one address: the login limit per address would refuse them.
-export TALKAPP_RATE_LIMIT__TELEGRAM_LOGIN_PER_HOUR=1000000
-export TALKAPP_RATE_LIMIT__TELEGRAM_LOGIN_BURST=100000
-# Every socket comes from this one address too (0: no limit per address).
-export TALKAPP_GATEWAY__MAX_CONNECTIONS_PER_CLIENT=0
-export TALKAPP_DATA__DIR=$WORK/data
 export TALKAPP_LOG__FILTER=warn
-export TALKAPP_GATEWAY__LISTEN=127.0.0.1:$PORT
 
 for role in chat-service media-service search-service realtime-service gateway; do
   "$BIN/talkapp" "$role" >"$WORK/$role.log" 2>&1 &

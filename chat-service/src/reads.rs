@@ -1,14 +1,14 @@
 //! The read path: the chat list, a chat's details and its history, from the cache; what
 //! the cache does not hold is fetched through the account's host first.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use talkapp_store::{
-    CachedChat, ChatListQuery, ChatProfile, DialogState, HistoryQuery, SessionKey, Store,
-    StoreError,
+    CachedChat, ChatListPage, ChatListQuery, ChatProfile, DialogState, HistoryQuery, SessionKey,
+    Store, StoreError,
 };
 use talkapp_telegram::model::{ChatFullInfo, ChatKind, Message, PhotoRef, Presence, TgUser};
 
@@ -54,6 +54,41 @@ pub struct SenderView {
     pub username: String,
     /// Their current photo, when cached.
     pub photo: Option<PhotoRef>,
+}
+
+/// Who a page's messages may name, as far as the caller has read them already.
+#[derive(Default)]
+struct Known {
+    /// Cached users by id.
+    users: HashMap<i64, TgUser>,
+    /// Chats (as senders) by id.
+    chats: HashMap<i64, SenderView>,
+    /// User ids already looked up, found or not (not looked up again).
+    looked_up: HashSet<i64>,
+}
+
+fn chat_sender(profile: &ChatProfile) -> SenderView {
+    SenderView {
+        id: profile.chat_id,
+        kind: "chat",
+        photo: profile_photo(profile),
+        name: profile.title.clone(),
+        username: profile.username.clone(),
+    }
+}
+
+fn user_sender(user: &TgUser) -> SenderView {
+    SenderView {
+        id: user.id,
+        kind: "user",
+        name: if user.is_deleted {
+            "Deleted Account".to_owned()
+        } else {
+            user.full_name()
+        },
+        username: user.username.clone(),
+        photo: user.photo.clone(),
+    }
 }
 
 /// A message with its sender resolved.
@@ -189,16 +224,20 @@ impl Reads {
         key: SessionKey,
         messages: Vec<Message>,
     ) -> Result<Vec<MessageView>, StoreError> {
-        Ok(self.views_and_users(key, messages, Vec::new()).await?.0)
+        Ok(self
+            .views_and_users(key, messages, Vec::new(), Known::default())
+            .await?
+            .0)
     }
 
     /// [`Self::views`], and the cached users among the senders and `user_ids`, read from
-    /// the store together.
+    /// the store together; what `known` holds already is not read again.
     async fn views_and_users(
         &self,
         key: SessionKey,
         messages: Vec<Message>,
         mut user_ids: Vec<i64>,
+        mut known: Known,
     ) -> Result<(Vec<MessageView>, HashMap<i64, TgUser>), StoreError> {
         let mut chat_ids: Vec<i64> = Vec::new();
         for message in &messages {
@@ -214,50 +253,29 @@ impl Reads {
                 }
             }
         }
+        user_ids.retain(|id| !known.users.contains_key(id) && !known.looked_up.contains(id));
         user_ids.sort_unstable();
         user_ids.dedup();
+        chat_ids.retain(|id| !known.chats.contains_key(id));
         chat_ids.sort_unstable();
         chat_ids.dedup();
-        let mut senders: HashMap<i64, SenderView> = HashMap::new();
-        let users: HashMap<i64, TgUser> = self
-            .store
-            .cached_users(key, &user_ids)
-            .await?
-            .iter()
-            .map(|record| {
-                let user = user_from_record(record);
-                (user.id, user)
-            })
-            .collect();
-        for user in users.values() {
-            senders.insert(
-                user.id,
-                SenderView {
-                    id: user.id,
-                    kind: "user",
-                    name: if user.is_deleted {
-                        "Deleted Account".to_owned()
-                    } else {
-                        user.full_name()
-                    },
-                    username: user.username.clone(),
-                    photo: user.photo.clone(),
-                },
-            );
-        }
-        for chat_id in chat_ids {
-            if let Some(chat) = self.store.cached_chat(key, chat_id).await? {
-                senders.insert(
-                    chat_id,
-                    SenderView {
-                        id: chat_id,
-                        kind: "chat",
-                        photo: profile_photo(&chat.profile),
-                        name: chat.profile.title,
-                        username: chat.profile.username,
-                    },
-                );
+        if !user_ids.is_empty() {
+            for record in self.store.cached_users(key, &user_ids).await? {
+                let user = user_from_record(&record);
+                known.users.insert(user.id, user);
             }
+        }
+        // Channels posting (and forwards from chats): one read for all of them.
+        if !chat_ids.is_empty() {
+            for chat in self.store.cached_chats(key, &chat_ids).await? {
+                known
+                    .chats
+                    .insert(chat.profile.chat_id, chat_sender(&chat.profile));
+            }
+        }
+        let mut senders: HashMap<i64, SenderView> = known.chats;
+        for user in known.users.values() {
+            senders.insert(user.id, user_sender(user));
         }
         let unknown = |id: i64| SenderView {
             id,
@@ -280,7 +298,7 @@ impl Reads {
                 message,
             })
             .collect();
-        Ok((views, users))
+        Ok((views, known.users))
     }
 
     /// One message with its sender resolved.
@@ -337,9 +355,9 @@ impl Reads {
             },
             None => None,
         };
-        let mut chats = self
+        let mut page = self
             .store
-            .list_chats(
+            .chat_list_page(
                 key,
                 &ChatListQuery {
                     kind,
@@ -349,21 +367,67 @@ impl Reads {
                 },
             )
             .await?;
-        let more = chats.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-        chats.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let more = page.chats.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        page.chats
+            .truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         let next_cursor = if more {
-            chats.last().and_then(|chat| {
-                chat.dialog.as_ref().map(|dialog| {
-                    encode_cursor(&format!("v1:{}:{}", dialog.top_date, chat.profile.chat_id))
+            page.chats.last().and_then(|listed| {
+                listed.chat.dialog.as_ref().map(|dialog| {
+                    encode_cursor(&format!(
+                        "v1:{}:{}",
+                        dialog.top_date, listed.chat.profile.chat_id
+                    ))
                 })
             })
         } else {
             None
         };
-        let chats = self.chat_views(key, chats).await?;
+        let chats = self.page_views(key, page).await?;
         Ok(ChatPage { chats, next_cursor })
     }
 
+    /// The chats of a page read with their newest messages and the users they name: only
+    /// senders the page did not carry (forward origins, chats posting in another chat)
+    /// are read after it.
+    async fn page_views(
+        &self,
+        key: SessionKey,
+        page: ChatListPage,
+    ) -> Result<Vec<ChatView>, StoreError> {
+        let mut known = Known::default();
+        for record in &page.users {
+            let user = user_from_record(record);
+            known.users.insert(user.id, user);
+        }
+        let mut tops = Vec::new();
+        let mut chats = Vec::with_capacity(page.chats.len());
+        for listed in page.chats {
+            let chat_id = listed.chat.profile.chat_id;
+            // The page looked up a private chat's user and its newest message's sender.
+            if chat_id > 0 {
+                known.looked_up.insert(chat_id);
+            }
+            if let Some(top) = &listed.top_message {
+                match top.sender_id {
+                    Some(id) if id > 0 => {
+                        known.looked_up.insert(id);
+                    }
+                    // A channel's own post.
+                    Some(id) if id == chat_id => {
+                        known
+                            .chats
+                            .insert(chat_id, chat_sender(&listed.chat.profile));
+                    }
+                    _ => {}
+                }
+                tops.push(message_from_record(top));
+            }
+            chats.push(listed.chat);
+        }
+        self.views_from(key, chats, tops, known).await
+    }
+
+    /// Chats as listed, their newest messages read for them.
     async fn chat_views(
         &self,
         key: SessionKey,
@@ -385,13 +449,26 @@ impl Reads {
             .iter()
             .map(message_from_record)
             .collect();
+        self.views_from(key, chats, top_messages, Known::default())
+            .await
+    }
+
+    /// Chats as listed from their newest messages (`tops`): senders resolved, and each
+    /// private chat's other user read for its presence (unless `known` has it).
+    async fn views_from(
+        &self,
+        key: SessionKey,
+        chats: Vec<CachedChat>,
+        tops: Vec<Message>,
+        known: Known,
+    ) -> Result<Vec<ChatView>, StoreError> {
         // A private chat's id is its other user's id.
         let peers: Vec<i64> = chats
             .iter()
             .map(|chat| chat.profile.chat_id)
             .filter(|chat_id| *chat_id > 0)
             .collect();
-        let (top_views, users) = self.views_and_users(key, top_messages, peers).await?;
+        let (top_views, users) = self.views_and_users(key, tops, peers, known).await?;
         let mut top_views: HashMap<i64, MessageView> = top_views
             .into_iter()
             .map(|view| (view.message.chat_id, view))

@@ -20,6 +20,7 @@
 
 pub mod admin;
 pub mod audit;
+mod cache_columns;
 pub mod media;
 pub mod model;
 pub mod postgres;
@@ -344,6 +345,10 @@ pub trait ChatCacheStore: Send + Sync {
     /// put first: the list is ordered by activity so that the cursor is stable). Chats
     /// the account left are not listed (they stay readable by id).
     async fn list_chats(&self, key: SessionKey, query: &ChatListQuery) -> Result<Vec<CachedChat>>;
+
+    /// The page [`Self::list_chats`] gives, with each chat's newest message and the users
+    /// the page shows, in one read (a chat list is the most frequent read).
+    async fn chat_list_page(&self, key: SessionKey, query: &ChatListQuery) -> Result<ChatListPage>;
 
     /// One chat.
     async fn cached_chat(&self, key: SessionKey, chat_id: i64) -> Result<Option<CachedChat>>;

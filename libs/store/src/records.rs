@@ -132,6 +132,49 @@ pub struct CachedUser {
     pub details: String,
 }
 
+/// A chat as the chat list shows it: with its newest message, when that is cached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedChat {
+    /// The chat.
+    pub chat: CachedChat,
+    /// Its newest message (`top_message_id`), when cached.
+    pub top_message: Option<CachedMessage>,
+}
+
+/// A page of the chat list with what it shows, read together
+/// ([`crate::ChatCacheStore::chat_list_page`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChatListPage {
+    /// The chats, newest activity first.
+    pub chats: Vec<ListedChat>,
+    /// The cached users the page names: each private chat's other user, and each newest
+    /// message's sender when that is a user other than the chat itself; each once.
+    pub users: Vec<CachedUser>,
+}
+
+impl ChatListPage {
+    /// The page from a joined read's rows: each chat with its newest message, its other
+    /// user (a private chat) and that message's sender (users kept once each).
+    pub(crate) fn from_rows(
+        rows: Vec<(ListedChat, Option<CachedUser>, Option<CachedUser>)>,
+    ) -> Self {
+        let mut page = Self::default();
+        for (chat, peer, sender) in rows {
+            page.chats.push(chat);
+            for user in peer.into_iter().chain(sender) {
+                if !page
+                    .users
+                    .iter()
+                    .any(|known| known.tg_user_id == user.tg_user_id)
+                {
+                    page.users.push(user);
+                }
+            }
+        }
+        page
+    }
+}
+
 /// A page of the chat list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChatListQuery {

@@ -1,9 +1,13 @@
 //! The chat cache.
 
 use super::{PostgresStore, Prepared as _, Result, Row, StoreError, async_trait, map_error};
+use crate::cache_columns::{
+    CHAT_WIDTH, MESSAGE_WIDTH, USER_WIDTH, chat_columns, chat_list_filter, message_columns,
+    user_columns,
+};
 use crate::{
-    CachedChat, CachedMessage, CachedUser, ChatCacheStore, ChatListQuery, ChatProfile, DialogState,
-    HistoryQuery, SessionKey, kind_of_chat_id,
+    CachedChat, CachedMessage, CachedUser, ChatCacheStore, ChatListPage, ChatListQuery,
+    ChatProfile, DialogState, HistoryQuery, ListedChat, SessionKey, kind_of_chat_id,
 };
 
 fn index(key: SessionKey) -> Result<i32> {
@@ -15,59 +19,97 @@ fn limit(limit: u32) -> i64 {
     i64::from(limit.clamp(1, 1000))
 }
 
-fn chat_from_row(row: &Row) -> CachedChat {
-    let in_dialogs: bool = row.get("in_dialogs");
+/// A chat from the [`chat_columns`] starting at column `at`.
+fn chat_at(row: &Row, at: usize) -> CachedChat {
+    let in_dialogs: bool = row.get(at + 9);
     CachedChat {
         profile: ChatProfile {
-            chat_id: row.get("chat_id"),
-            kind: row.get("kind"),
-            title: row.get("title"),
-            username: row.get("username"),
-            photo: row.get("photo"),
-            members_count: row.get("members_count"),
-            is_creator: row.get("is_creator"),
-            is_admin: row.get("is_admin"),
-            has_left: row.get("has_left"),
+            chat_id: row.get(at),
+            kind: row.get(at + 1),
+            title: row.get(at + 2),
+            username: row.get(at + 3),
+            photo: row.get(at + 4),
+            members_count: row.get(at + 5),
+            is_creator: row.get(at + 6),
+            is_admin: row.get(at + 7),
+            has_left: row.get(at + 8),
         },
         dialog: in_dialogs.then(|| DialogState {
-            unread_count: row.get("unread_count"),
-            read_inbox_max_id: row.get("read_inbox_max_id"),
-            read_outbox_max_id: row.get("read_outbox_max_id"),
-            top_message_id: row.get("top_message_id"),
-            top_date: row.get("top_date"),
-            pinned: row.get("pinned"),
-            archived: row.get("archived"),
-            muted_until: row.get("muted_until"),
+            unread_count: row.get(at + 10),
+            read_inbox_max_id: row.get(at + 11),
+            read_outbox_max_id: row.get(at + 12),
+            top_message_id: row.get(at + 13),
+            top_date: row.get(at + 14),
+            pinned: row.get(at + 15),
+            archived: row.get(at + 16),
+            muted_until: row.get(at + 17),
         }),
-        history_floor: row.get("history_floor"),
-        history_complete: row.get("history_complete"),
+        history_floor: row.get(at + 18),
+        history_complete: row.get(at + 19),
     }
+}
+
+fn chat_from_row(row: &Row) -> CachedChat {
+    chat_at(row, 0)
+}
+
+/// A message from the [`message_columns`] starting at column `at`; `None` where a left
+/// join found none.
+fn message_at(row: &Row, at: usize) -> Option<CachedMessage> {
+    let message_id: i32 = row.get::<_, Option<i32>>(at + 1)?;
+    Some(CachedMessage {
+        chat_id: row.get(at),
+        message_id,
+        date: row.get(at + 2),
+        edit_date: row.get(at + 3),
+        sender_id: row.get(at + 4),
+        outgoing: row.get(at + 5),
+        text: row.get(at + 6),
+        reply_to: row.get(at + 7),
+        views: row.get(at + 8),
+        service: row.get(at + 9),
+        details: row.get(at + 10),
+    })
 }
 
 fn message_from_row(row: &Row) -> CachedMessage {
     CachedMessage {
-        chat_id: row.get("chat_id"),
-        message_id: row.get("message_id"),
-        date: row.get("date"),
-        edit_date: row.get("edit_date"),
-        sender_id: row.get("sender_id"),
-        outgoing: row.get("outgoing"),
-        text: row.get("text"),
-        reply_to: row.get("reply_to"),
-        views: row.get("views"),
-        service: row.get("service"),
-        details: row.get("details"),
+        chat_id: row.get(0),
+        message_id: row.get(1),
+        date: row.get(2),
+        edit_date: row.get(3),
+        sender_id: row.get(4),
+        outgoing: row.get(5),
+        text: row.get(6),
+        reply_to: row.get(7),
+        views: row.get(8),
+        service: row.get(9),
+        details: row.get(10),
     }
+}
+
+/// A user from the [`user_columns`] starting at column `at`; `None` where a left join
+/// found none.
+fn user_at(row: &Row, at: usize) -> Option<CachedUser> {
+    let tg_user_id: i64 = row.get::<_, Option<i64>>(at)?;
+    Some(CachedUser {
+        tg_user_id,
+        first_name: row.get(at + 1),
+        last_name: row.get(at + 2),
+        username: row.get(at + 3),
+        phone: row.get(at + 4),
+        details: row.get(at + 5),
+    })
 }
 
 fn user_from_row(row: &Row) -> CachedUser {
     CachedUser {
-        tg_user_id: row.get("tg_user_id"),
-        first_name: row.get("first_name"),
-        last_name: row.get("last_name"),
-        username: row.get("username"),
-        phone: row.get("phone"),
-        details: row.get("details"),
+        tg_user_id: row.get(0),
+        first_name: row.get(1),
+        last_name: row.get(2),
+        username: row.get(3),
+        phone: row.get(4),
+        details: row.get(5),
     }
 }
 
@@ -454,13 +496,13 @@ impl ChatCacheStore for PostgresStore {
         let (after_date, after_chat) = query.after.unzip();
         let rows = client
             .prepared_query(
-                "SELECT * FROM tg_chats
-                 WHERE user_id = $1 AND session_index = $2 AND in_dialogs AND NOT has_left
-                   AND ($3::text IS NULL OR kind = $3)
-                   AND ($4::boolean IS NULL OR archived = $4)
-                   AND ($5::bigint IS NULL OR (top_date, chat_id) < ($5, $6))
-                 ORDER BY top_date DESC, chat_id DESC
-                 LIMIT $7",
+                concat!(
+                    "SELECT ",
+                    chat_columns!(""),
+                    " FROM tg_chats WHERE ",
+                    chat_list_filter!(postgres),
+                    " ORDER BY top_date DESC, chat_id DESC LIMIT $7"
+                ),
                 &[
                     &key.user_id,
                     &index(key)?,
@@ -476,11 +518,76 @@ impl ChatCacheStore for PostgresStore {
         Ok(rows.iter().map(chat_from_row).collect())
     }
 
+    async fn chat_list_page(&self, key: SessionKey, query: &ChatListQuery) -> Result<ChatListPage> {
+        let client = self.client().await?;
+        let (after_date, after_chat) = query.after.unzip();
+        let rows = client
+            .prepared_query(
+                // The page first, then for each of its chats one primary-key lookup of
+                // its newest message, of a private chat's other user, and of that
+                // message's sender.
+                concat!(
+                    "SELECT ",
+                    chat_columns!("c."),
+                    ", ",
+                    message_columns!("m."),
+                    ", ",
+                    user_columns!("p."),
+                    ", ",
+                    user_columns!("s."),
+                    " FROM (SELECT ",
+                    chat_columns!(""),
+                    " FROM tg_chats WHERE ",
+                    chat_list_filter!(postgres),
+                    " ORDER BY top_date DESC, chat_id DESC LIMIT $7) c
+                     LEFT JOIN tg_messages m
+                       ON m.user_id = $1 AND m.session_index = $2
+                      AND m.chat_id = c.chat_id AND m.message_id = c.top_message_id
+                     LEFT JOIN tg_users p
+                       ON c.chat_id > 0 AND p.user_id = $1 AND p.session_index = $2
+                      AND p.tg_user_id = c.chat_id
+                     LEFT JOIN tg_users s
+                       ON m.sender_id > 0 AND m.sender_id <> c.chat_id
+                      AND s.user_id = $1 AND s.session_index = $2 AND s.tg_user_id = m.sender_id
+                     ORDER BY c.top_date DESC, c.chat_id DESC"
+                ),
+                &[
+                    &key.user_id,
+                    &index(key)?,
+                    &query.kind,
+                    &query.archived,
+                    &after_date,
+                    &after_chat,
+                    &limit(query.limit),
+                ],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(ChatListPage::from_rows(
+            rows.iter()
+                .map(|row| {
+                    (
+                        ListedChat {
+                            chat: chat_at(row, 0),
+                            top_message: message_at(row, CHAT_WIDTH),
+                        },
+                        user_at(row, CHAT_WIDTH + MESSAGE_WIDTH),
+                        user_at(row, CHAT_WIDTH + MESSAGE_WIDTH + USER_WIDTH),
+                    )
+                })
+                .collect(),
+        ))
+    }
+
     async fn cached_chat(&self, key: SessionKey, chat_id: i64) -> Result<Option<CachedChat>> {
         let client = self.client().await?;
         let row = client
             .prepared_query_opt(
-                "SELECT * FROM tg_chats WHERE user_id = $1 AND session_index = $2 AND chat_id = $3",
+                concat!(
+                    "SELECT ",
+                    chat_columns!(""),
+                    " FROM tg_chats WHERE user_id = $1 AND session_index = $2 AND chat_id = $3"
+                ),
                 &[&key.user_id, &index(key)?, &chat_id],
             )
             .await
@@ -495,9 +602,13 @@ impl ChatCacheStore for PostgresStore {
         let client = self.client().await?;
         let rows = client
             .prepared_query(
-                "SELECT * FROM tg_chats
+                concat!(
+                    "SELECT ",
+                    chat_columns!(""),
+                    " FROM tg_chats
                  WHERE user_id = $1 AND session_index = $2 AND chat_id = ANY($3)
-                 ORDER BY chat_id",
+                 ORDER BY chat_id"
+                ),
                 &[&key.user_id, &index(key)?, &chat_ids],
             )
             .await
@@ -516,7 +627,10 @@ impl ChatCacheStore for PostgresStore {
         let rows = client
             .prepared_query(
                 &format!(
-                    "SELECT * FROM tg_messages
+                    concat!(
+                        "SELECT ",
+                        message_columns!(""),
+                        " FROM tg_messages
                      WHERE user_id = $1 AND session_index = $2 AND chat_id = $3
                        AND ($4::integer IS NULL OR message_id < $4)
                        AND ($5::integer IS NULL OR message_id > $5)
@@ -524,6 +638,8 @@ impl ChatCacheStore for PostgresStore {
                        AND ($7::bigint IS NULL OR date < $7)
                      ORDER BY message_id {order}
                      LIMIT $8"
+                    ),
+                    order = order
                 ),
                 &[
                     &key.user_id,
@@ -557,10 +673,14 @@ impl ChatCacheStore for PostgresStore {
         let client = self.client().await?;
         let rows = client
             .prepared_query(
-                "SELECT m.* FROM tg_messages m
-                 JOIN unnest($3::bigint[], $4::integer[]) AS wanted(chat_id, message_id)
-                   ON m.chat_id = wanted.chat_id AND m.message_id = wanted.message_id
-                 WHERE m.user_id = $1 AND m.session_index = $2",
+                concat!(
+                    "SELECT ",
+                    message_columns!("m."),
+                    " FROM tg_messages m
+                     JOIN unnest($3::bigint[], $4::integer[]) AS wanted(chat_id, message_id)
+                       ON m.chat_id = wanted.chat_id AND m.message_id = wanted.message_id
+                     WHERE m.user_id = $1 AND m.session_index = $2"
+                ),
                 &[&key.user_id, &index(key)?, &chats, &ids],
             )
             .await
@@ -580,10 +700,14 @@ impl ChatCacheStore for PostgresStore {
         let client = self.client().await?;
         let rows = client
             .prepared_query(
-                "SELECT * FROM tg_messages
+                concat!(
+                    "SELECT ",
+                    message_columns!(""),
+                    " FROM tg_messages
                  WHERE user_id = $1 AND session_index = $2 AND chat_id = $3
                    AND message_id = ANY($4)
-                 ORDER BY message_id DESC",
+                 ORDER BY message_id DESC"
+                ),
                 &[&key.user_id, &index(key)?, &chat_id, &message_ids],
             )
             .await
@@ -601,11 +725,15 @@ impl ChatCacheStore for PostgresStore {
         let (after_chat, after_message) = after.unzip();
         let rows = client
             .prepared_query(
-                "SELECT * FROM tg_messages
+                concat!(
+                    "SELECT ",
+                    message_columns!(""),
+                    " FROM tg_messages
                  WHERE user_id = $1 AND session_index = $2
                    AND ($3::bigint IS NULL OR (chat_id, message_id) > ($3, $4))
                  ORDER BY chat_id, message_id
-                 LIMIT $5",
+                 LIMIT $5"
+                ),
                 &[
                     &key.user_id,
                     &index(key)?,
@@ -626,9 +754,13 @@ impl ChatCacheStore for PostgresStore {
         let client = self.client().await?;
         let rows = client
             .prepared_query(
-                "SELECT * FROM tg_users
+                concat!(
+                    "SELECT ",
+                    user_columns!(""),
+                    " FROM tg_users
                  WHERE user_id = $1 AND session_index = $2 AND tg_user_id = ANY($3)
-                 ORDER BY tg_user_id",
+                 ORDER BY tg_user_id"
+                ),
                 &[&key.user_id, &index(key)?, &tg_user_ids],
             )
             .await

@@ -6,9 +6,13 @@ use rusqlite::{Connection, Transaction};
 use super::{
     CachedStatements, OptionalExtension, Result, Row, SqliteStore, async_trait, map_error, params,
 };
+use crate::cache_columns::{
+    CHAT_WIDTH, MESSAGE_WIDTH, USER_WIDTH, chat_columns, chat_list_filter, message_columns,
+    user_columns,
+};
 use crate::{
-    CachedChat, CachedMessage, CachedUser, ChatCacheStore, ChatListQuery, ChatProfile, DialogState,
-    HistoryQuery, SessionKey, kind_of_chat_id,
+    CachedChat, CachedMessage, CachedUser, ChatCacheStore, ChatListPage, ChatListQuery,
+    ChatProfile, DialogState, HistoryQuery, ListedChat, SessionKey, kind_of_chat_id,
 };
 
 fn json_ids<T: std::fmt::Display>(ids: &[T]) -> String {
@@ -20,64 +24,95 @@ fn limit(limit: u32) -> i64 {
     i64::from(limit.clamp(1, 1000))
 }
 
-fn chat_from_row(row: &Row<'_>) -> rusqlite::Result<CachedChat> {
-    let in_dialogs: bool = row.get("in_dialogs")?;
+/// A chat from the [`chat_columns`] starting at column `at`.
+fn chat_at(row: &Row<'_>, at: usize) -> rusqlite::Result<CachedChat> {
+    let in_dialogs: bool = row.get(at + 9)?;
     Ok(CachedChat {
         profile: ChatProfile {
-            chat_id: row.get("chat_id")?,
-            kind: row.get("kind")?,
-            title: row.get("title")?,
-            username: row.get("username")?,
-            photo: row.get("photo")?,
-            members_count: row.get("members_count")?,
-            is_creator: row.get("is_creator")?,
-            is_admin: row.get("is_admin")?,
-            has_left: row.get("has_left")?,
+            chat_id: row.get(at)?,
+            kind: row.get(at + 1)?,
+            title: row.get(at + 2)?,
+            username: row.get(at + 3)?,
+            photo: row.get(at + 4)?,
+            members_count: row.get(at + 5)?,
+            is_creator: row.get(at + 6)?,
+            is_admin: row.get(at + 7)?,
+            has_left: row.get(at + 8)?,
         },
         dialog: if in_dialogs {
             Some(DialogState {
-                unread_count: row.get("unread_count")?,
-                read_inbox_max_id: row.get("read_inbox_max_id")?,
-                read_outbox_max_id: row.get("read_outbox_max_id")?,
-                top_message_id: row.get("top_message_id")?,
-                top_date: row.get("top_date")?,
-                pinned: row.get("pinned")?,
-                archived: row.get("archived")?,
-                muted_until: row.get("muted_until")?,
+                unread_count: row.get(at + 10)?,
+                read_inbox_max_id: row.get(at + 11)?,
+                read_outbox_max_id: row.get(at + 12)?,
+                top_message_id: row.get(at + 13)?,
+                top_date: row.get(at + 14)?,
+                pinned: row.get(at + 15)?,
+                archived: row.get(at + 16)?,
+                muted_until: row.get(at + 17)?,
             })
         } else {
             None
         },
-        history_floor: row.get("history_floor")?,
-        history_complete: row.get("history_complete")?,
+        history_floor: row.get(at + 18)?,
+        history_complete: row.get(at + 19)?,
     })
+}
+
+fn chat_from_row(row: &Row<'_>) -> rusqlite::Result<CachedChat> {
+    chat_at(row, 0)
+}
+
+/// A message from the [`message_columns`] starting at column `at`; `None` where a left
+/// join found none.
+fn message_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<CachedMessage>> {
+    let Some(message_id) = row.get(at + 1)? else {
+        return Ok(None);
+    };
+    Ok(Some(CachedMessage {
+        chat_id: row.get(at)?,
+        message_id,
+        date: row.get(at + 2)?,
+        edit_date: row.get(at + 3)?,
+        sender_id: row.get(at + 4)?,
+        outgoing: row.get(at + 5)?,
+        text: row.get(at + 6)?,
+        reply_to: row.get(at + 7)?,
+        views: row.get(at + 8)?,
+        service: row.get(at + 9)?,
+        details: row.get(at + 10)?,
+    }))
 }
 
 fn message_from_row(row: &Row<'_>) -> rusqlite::Result<CachedMessage> {
-    Ok(CachedMessage {
-        chat_id: row.get("chat_id")?,
-        message_id: row.get("message_id")?,
-        date: row.get("date")?,
-        edit_date: row.get("edit_date")?,
-        sender_id: row.get("sender_id")?,
-        outgoing: row.get("outgoing")?,
-        text: row.get("text")?,
-        reply_to: row.get("reply_to")?,
-        views: row.get("views")?,
-        service: row.get("service")?,
-        details: row.get("details")?,
-    })
+    message_at(row, 0)?.ok_or(rusqlite::Error::InvalidColumnType(
+        1,
+        "message_id".into(),
+        rusqlite::types::Type::Null,
+    ))
+}
+
+/// A user from the [`user_columns`] starting at column `at`; `None` where a left join
+/// found none.
+fn user_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<CachedUser>> {
+    let Some(tg_user_id) = row.get(at)? else {
+        return Ok(None);
+    };
+    Ok(Some(CachedUser {
+        tg_user_id,
+        first_name: row.get(at + 1)?,
+        last_name: row.get(at + 2)?,
+        username: row.get(at + 3)?,
+        phone: row.get(at + 4)?,
+        details: row.get(at + 5)?,
+    }))
 }
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<CachedUser> {
-    Ok(CachedUser {
-        tg_user_id: row.get("tg_user_id")?,
-        first_name: row.get("first_name")?,
-        last_name: row.get("last_name")?,
-        username: row.get("username")?,
-        phone: row.get("phone")?,
-        details: row.get("details")?,
-    })
+    user_at(row, 0)?.ok_or(rusqlite::Error::InvalidColumnType(
+        0,
+        "tg_user_id".into(),
+        rusqlite::types::Type::Null,
+    ))
 }
 
 fn upsert_profile(
@@ -459,13 +494,13 @@ impl ChatCacheStore for SqliteStore {
             let (after_date, after_chat) = query.after.unzip();
             query_rows(
                 connection,
-                "SELECT * FROM tg_chats
-                 WHERE user_id = ?1 AND session_index = ?2 AND in_dialogs AND NOT has_left
-                   AND (?3 IS NULL OR kind = ?3)
-                   AND (?4 IS NULL OR archived = ?4)
-                   AND (?5 IS NULL OR (top_date, chat_id) < (?5, ?6))
-                 ORDER BY top_date DESC, chat_id DESC
-                 LIMIT ?7",
+                concat!(
+                    "SELECT ",
+                    chat_columns!(""),
+                    " FROM tg_chats WHERE ",
+                    chat_list_filter!(sqlite),
+                    " ORDER BY top_date DESC, chat_id DESC LIMIT ?7"
+                ),
                 params![
                     key.user_id.to_string(),
                     key.session_index,
@@ -481,12 +516,75 @@ impl ChatCacheStore for SqliteStore {
         .await
     }
 
+    async fn chat_list_page(&self, key: SessionKey, query: &ChatListQuery) -> Result<ChatListPage> {
+        let query = query.clone();
+        self.read(move |connection| {
+            let (after_date, after_chat) = query.after.unzip();
+            let rows = query_rows(
+                connection,
+                // The page first, then for each of its chats one primary-key lookup of
+                // its newest message, of a private chat's other user, and of that
+                // message's sender.
+                concat!(
+                    "SELECT ",
+                    chat_columns!("c."),
+                    ", ",
+                    message_columns!("m."),
+                    ", ",
+                    user_columns!("p."),
+                    ", ",
+                    user_columns!("s."),
+                    " FROM (SELECT ",
+                    chat_columns!(""),
+                    " FROM tg_chats WHERE ",
+                    chat_list_filter!(sqlite),
+                    " ORDER BY top_date DESC, chat_id DESC LIMIT ?7) c
+                     LEFT JOIN tg_messages m
+                       ON m.user_id = ?1 AND m.session_index = ?2
+                      AND m.chat_id = c.chat_id AND m.message_id = c.top_message_id
+                     LEFT JOIN tg_users p
+                       ON c.chat_id > 0 AND p.user_id = ?1 AND p.session_index = ?2
+                      AND p.tg_user_id = c.chat_id
+                     LEFT JOIN tg_users s
+                       ON m.sender_id > 0 AND m.sender_id <> c.chat_id
+                      AND s.user_id = ?1 AND s.session_index = ?2 AND s.tg_user_id = m.sender_id
+                     ORDER BY c.top_date DESC, c.chat_id DESC"
+                ),
+                params![
+                    key.user_id.to_string(),
+                    key.session_index,
+                    query.kind,
+                    query.archived,
+                    after_date,
+                    after_chat,
+                    limit(query.limit),
+                ],
+                |row| {
+                    Ok((
+                        ListedChat {
+                            chat: chat_at(row, 0)?,
+                            top_message: message_at(row, CHAT_WIDTH)?,
+                        },
+                        user_at(row, CHAT_WIDTH + MESSAGE_WIDTH)?,
+                        user_at(row, CHAT_WIDTH + MESSAGE_WIDTH + USER_WIDTH)?,
+                    ))
+                },
+            )?;
+            Ok(ChatListPage::from_rows(rows))
+        })
+        .await
+    }
+
     async fn cached_chat(&self, key: SessionKey, chat_id: i64) -> Result<Option<CachedChat>> {
         self.read(move |connection| {
             connection
                 .query_row_cached(
-                    "SELECT * FROM tg_chats
-                     WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3",
+                    concat!(
+                        "SELECT ",
+                        chat_columns!(""),
+                        " FROM tg_chats
+                     WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3"
+                    ),
                     params![key.user_id.to_string(), key.session_index, chat_id],
                     chat_from_row,
                 )
@@ -504,10 +602,14 @@ impl ChatCacheStore for SqliteStore {
         self.read(move |connection| {
             query_rows(
                 connection,
-                "SELECT * FROM tg_chats
+                concat!(
+                    "SELECT ",
+                    chat_columns!(""),
+                    " FROM tg_chats
                  WHERE user_id = ?1 AND session_index = ?2
                    AND chat_id IN (SELECT value FROM json_each(?3))
-                 ORDER BY chat_id",
+                 ORDER BY chat_id"
+                ),
                 params![key.user_id.to_string(), key.session_index, ids],
                 chat_from_row,
             )
@@ -524,17 +626,25 @@ impl ChatCacheStore for SqliteStore {
         let query = query.clone();
         self.read(move |connection| {
             let sql = if query.oldest_first {
-                "SELECT * FROM tg_messages
+                concat!(
+                    "SELECT ",
+                    message_columns!(""),
+                    " FROM tg_messages
                  WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3
                    AND (?4 IS NULL OR message_id < ?4) AND (?5 IS NULL OR message_id > ?5)
                    AND (?6 IS NULL OR date >= ?6) AND (?7 IS NULL OR date < ?7)
                  ORDER BY message_id ASC LIMIT ?8"
+                )
             } else {
-                "SELECT * FROM tg_messages
+                concat!(
+                    "SELECT ",
+                    message_columns!(""),
+                    " FROM tg_messages
                  WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3
                    AND (?4 IS NULL OR message_id < ?4) AND (?5 IS NULL OR message_id > ?5)
                    AND (?6 IS NULL OR date >= ?6) AND (?7 IS NULL OR date < ?7)
                  ORDER BY message_id DESC LIMIT ?8"
+                )
             };
             let mut messages = query_rows(
                 connection,
@@ -580,12 +690,16 @@ impl ChatCacheStore for SqliteStore {
                 connection,
                 // CROSS JOIN keeps the wanted pairs outside: each is one primary-key
                 // lookup, instead of the pairs parsed again for every row of the account.
-                "SELECT m.* FROM (SELECT json_extract(value, '$[0]') AS chat_id,
+                concat!(
+                    "SELECT ",
+                    message_columns!("m."),
+                    " FROM (SELECT json_extract(value, '$[0]') AS chat_id,
                                          json_extract(value, '$[1]') AS message_id
                                   FROM json_each(?3)) wanted
                  CROSS JOIN tg_messages m
                  WHERE m.user_id = ?1 AND m.session_index = ?2
-                   AND m.chat_id = wanted.chat_id AND m.message_id = wanted.message_id",
+                   AND m.chat_id = wanted.chat_id AND m.message_id = wanted.message_id"
+                ),
                 params![key.user_id.to_string(), key.session_index, pairs],
                 message_from_row,
             )
@@ -606,10 +720,14 @@ impl ChatCacheStore for SqliteStore {
         self.read(move |connection| {
             query_rows(
                 connection,
-                "SELECT * FROM tg_messages
+                concat!(
+                    "SELECT ",
+                    message_columns!(""),
+                    " FROM tg_messages
                  WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3
                    AND message_id IN (SELECT value FROM json_each(?4))
-                 ORDER BY message_id DESC",
+                 ORDER BY message_id DESC"
+                ),
                 params![key.user_id.to_string(), key.session_index, chat_id, ids],
                 message_from_row,
             )
@@ -627,11 +745,15 @@ impl ChatCacheStore for SqliteStore {
             let (after_chat, after_message) = after.unzip();
             query_rows(
                 connection,
-                "SELECT * FROM tg_messages
+                concat!(
+                    "SELECT ",
+                    message_columns!(""),
+                    " FROM tg_messages
                  WHERE user_id = ?1 AND session_index = ?2
                    AND (?3 IS NULL OR (chat_id, message_id) > (?3, ?4))
                  ORDER BY chat_id, message_id
-                 LIMIT ?5",
+                 LIMIT ?5"
+                ),
                 params![
                     key.user_id.to_string(),
                     key.session_index,
@@ -653,10 +775,14 @@ impl ChatCacheStore for SqliteStore {
         self.read(move |connection| {
             query_rows(
                 connection,
-                "SELECT * FROM tg_users
+                concat!(
+                    "SELECT ",
+                    user_columns!(""),
+                    " FROM tg_users
                  WHERE user_id = ?1 AND session_index = ?2
                    AND tg_user_id IN (SELECT value FROM json_each(?3))
-                 ORDER BY tg_user_id",
+                 ORDER BY tg_user_id"
+                ),
                 params![key.user_id.to_string(), key.session_index, ids],
                 user_from_row,
             )

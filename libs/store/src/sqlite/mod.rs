@@ -164,6 +164,7 @@ impl SqliteStore {
                     )
                     .map_err(map_error)?;
                 migrate(&mut connection)?;
+                plan_once(&connection)?;
                 connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
                 let readers = (0..READERS)
                     .map(|_| open_reader(&path).map(Mutex::new))
@@ -244,8 +245,26 @@ fn open_reader(path: &Path) -> Result<Connection> {
              PRAGMA busy_timeout = 5000;",
         )
         .map_err(map_error)?;
+    plan_once(&connection)?;
     connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(connection)
+}
+
+/// Plans each statement once, whatever its parameters are bound to (SQLite's query
+/// planner stability guarantee). Without it SQLite folds bound values into the plan where
+/// it can (`?3 IS NULL OR kind = ?3`, `LIMIT ?7`) and prepares the statement again
+/// whenever one of them changes: the chat list and history statements were prepared
+/// anew on nearly every call, 13 % of the process's CPU under the chat-list benchmark
+/// (docs/BENCHMARKS.md, 2026-12-05 evening). Every statement here looks rows up by key,
+/// so the plans are the same either way (checked with `EXPLAIN QUERY PLAN`).
+fn plan_once(connection: &Connection) -> Result<()> {
+    connection
+        .set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .map(drop)
+        .map_err(map_error)
 }
 
 fn migrate(connection: &mut Connection) -> Result<()> {
@@ -399,5 +418,42 @@ impl Store for SqliteStore {
                 .map_err(map_error)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statement_is_not_prepared_again_for_new_parameters() {
+        let connection = Connection::open_in_memory().expect("open");
+        connection
+            .execute_batch(
+                "CREATE TABLE t (a TEXT NOT NULL, b INTEGER NOT NULL, PRIMARY KEY (a, b));",
+            )
+            .expect("schema");
+        let reprepares = |connection: &Connection| {
+            let mut statement = connection
+                .prepare(
+                    "SELECT * FROM t WHERE a = ?1 AND (?2 IS NULL OR b < ?2)
+                     ORDER BY b DESC LIMIT ?3",
+                )
+                .expect("prepare");
+            for n in 0..5_i64 {
+                let bound: Option<i64> = (n % 2 == 0).then_some(n);
+                let mut rows = statement
+                    .query(rusqlite::params![format!("user {n}"), bound, n + 1])
+                    .expect("query");
+                while rows.next().expect("step").is_some() {}
+            }
+            statement.get_status(rusqlite::StatementStatus::RePrepare)
+        };
+        assert!(
+            reprepares(&connection) > 0,
+            "SQLite's default prepares such a statement again (else this test shows nothing)"
+        );
+        plan_once(&connection).expect("configured");
+        assert_eq!(reprepares(&connection), 0);
     }
 }

@@ -1191,6 +1191,138 @@ pub(crate) async fn the_chat_list_pages_by_activity_with_filters_and_no_repeats(
     );
 }
 
+pub(crate) async fn a_chat_list_page_carries_each_chats_newest_message_and_the_users_it_shows(
+    store: Arc<dyn Store>,
+) {
+    let key = session_key();
+    let channel = -1_000_000_000_200;
+    let user = |id: i64, name: &str| CachedUser {
+        tg_user_id: id,
+        first_name: name.to_owned(),
+        last_name: String::new(),
+        username: name.to_lowercase(),
+        phone: String::new(),
+        details: format!("{{\"n\":{id}}}"),
+    };
+    // Dave (9) is cached but named by no chat of the page; 6 and 1 (the account) are not
+    // cached at all.
+    store
+        .upsert_users(key, &[user(5, "Bob"), user(7, "Carol"), user(9, "Dave")])
+        .await
+        .expect("users");
+    store
+        .upsert_dialogs(
+            key,
+            &[
+                (profile(5, "private", "Bob"), dialog(12, 1_600, false)),
+                (profile(-100, "group", "Friends"), dialog(3, 1_500, false)),
+                (
+                    profile(-101, "group", "Bob's group"),
+                    dialog(8, 1_400, false),
+                ),
+                (profile(channel, "channel", "News"), dialog(4, 1_300, true)),
+                // Its newest message is not cached, nor its user.
+                (profile(6, "private", "Eve"), dialog(20, 1_200, false)),
+                // No message at all.
+                (profile(-102, "group", "Empty"), dialog(0, 1_100, false)),
+            ],
+        )
+        .await
+        .expect("dialogs");
+    let message = |chat_id: i64, message_id: i32, date: i64, sender: i64| CachedMessage {
+        sender_id: Some(sender),
+        details: format!("{{\"m\":{message_id}}}"),
+        ..cached_message(chat_id, message_id, date, sender == 1)
+    };
+    let newest = [
+        message(5, 12, 1_600, 1),
+        message(-100, 3, 1_500, 7),
+        message(-101, 8, 1_400, 5),
+        message(channel, 4, 1_300, channel),
+    ];
+    store
+        .upsert_messages(
+            key,
+            &[newest.to_vec(), vec![message(5, 11, 1_000, 5)]].concat(),
+            false,
+        )
+        .await
+        .expect("messages");
+
+    let all = ChatListQuery {
+        limit: 10,
+        ..ChatListQuery::default()
+    };
+    let page = store.chat_list_page(key, &all).await.expect("page");
+    let listed = store.list_chats(key, &all).await.expect("list");
+    assert_eq!(
+        page.chats
+            .iter()
+            .map(|listed| listed.chat.clone())
+            .collect::<Vec<_>>(),
+        listed,
+        "the same chats, in the same order, as the list"
+    );
+    let tops: Vec<(i64, Option<CachedMessage>)> = page
+        .chats
+        .iter()
+        .map(|listed| (listed.chat.profile.chat_id, listed.top_message.clone()))
+        .collect();
+    assert_eq!(
+        tops,
+        vec![
+            (5, Some(newest[0].clone())),
+            (-100, Some(newest[1].clone())),
+            (-101, Some(newest[2].clone())),
+            (channel, Some(newest[3].clone())),
+            (6, None),
+            (-102, None),
+        ]
+    );
+    let mut users = page.users.clone();
+    users.sort_by_key(|user| user.tg_user_id);
+    assert_eq!(
+        users,
+        vec![user(5, "Bob"), user(7, "Carol")],
+        "Bob as a chat's other user and as a sender, once; Carol as a sender"
+    );
+
+    // Filters and the cursor are the list's.
+    let groups = store
+        .chat_list_page(
+            key,
+            &ChatListQuery {
+                kind: Some("group".into()),
+                limit: 1,
+                after: Some((1_500, -100)),
+                ..ChatListQuery::default()
+            },
+        )
+        .await
+        .expect("groups");
+    assert_eq!(groups.chats.len(), 1);
+    assert_eq!(groups.chats[0].chat.profile.chat_id, -101);
+    assert_eq!(groups.users, vec![user(5, "Bob")]);
+    let archived = store
+        .chat_list_page(
+            key,
+            &ChatListQuery {
+                archived: Some(true),
+                ..all.clone()
+            },
+        )
+        .await
+        .expect("archived");
+    assert_eq!(archived.chats.len(), 1);
+    assert_eq!(archived.users, Vec::new(), "a channel posting is no user");
+    // Another account sees nothing of this one's cache.
+    let other = store
+        .chat_list_page(session_key(), &all)
+        .await
+        .expect("other");
+    assert!(other.chats.is_empty() && other.users.is_empty());
+}
+
 pub(crate) async fn a_chat_the_account_left_is_not_listed_but_still_known(store: Arc<dyn Store>) {
     let key = session_key();
     store

@@ -86,6 +86,7 @@ conformance_tests! {
         concurrent_login_attempts_are_each_counted,
         expired_logins_are_purged_and_live_ones_kept,
         the_chat_list_pages_by_activity_with_filters_and_no_repeats,
+        a_chat_list_page_carries_each_chats_newest_message_and_the_users_it_shows,
         a_chat_the_account_left_is_not_listed_but_still_known,
         new_messages_move_the_chat_up_and_count_unread_once,
         history_pages_by_id_and_the_date_filter_is_exact_at_its_edges,

@@ -14,7 +14,7 @@
 use std::collections::BTreeSet;
 
 use super::reading::BoxEvent;
-use super::{Draft, Event, Logged, Peer, SendError, ServiceAction, Sent, UserId, World};
+use super::{Draft, Event, Logged, Peer, SendError, Sent, ServiceAction, UserId, World};
 
 /// What `messages.updatePinnedMessage` asks for.
 #[derive(Clone, Copy, Debug)]
@@ -378,13 +378,20 @@ mod tests {
         let (mut world, a, b) = two_users();
         let id = world.send_text(a, Peer::User(b), "pin me").expect("sends");
         let b_id = world.boxes[&b].by_logical[&world.boxes[&a].messages[&id].logical_id];
-        let change = world.pin_message(a, pin(Peer::User(b), id), 10).expect("pins");
+        let change = world
+            .pin_message(a, pin(Peer::User(b), id), 10)
+            .expect("pins");
         assert_eq!(change.box_events.len(), 2);
         assert!(change.service.is_some());
         assert_eq!(world.pinned_msg_id(a, Peer::User(b)), Some(id));
         assert_eq!(world.pinned_msg_id(b, Peer::User(a)), Some(b_id));
-        let again = world.pin_message(a, pin(Peer::User(b), id), 11).expect("no error");
-        assert!(again.is_empty(), "a pinned message pinned again changes nothing");
+        let again = world
+            .pin_message(a, pin(Peer::User(b), id), 11)
+            .expect("no error");
+        assert!(
+            again.is_empty(),
+            "a pinned message pinned again changes nothing"
+        );
 
         let unpin = Pin {
             unpin: true,
@@ -410,9 +417,7 @@ mod tests {
             .send_text(b, Peer::Channel(group), "from ben")
             .expect("sends");
         assert_eq!(
-            world
-                .pin_message(b, pin(Peer::Channel(group), id), 1)
-                .err(),
+            world.pin_message(b, pin(Peer::Channel(group), id), 1).err(),
             Some(SendError::AdminRequired)
         );
         let change = world

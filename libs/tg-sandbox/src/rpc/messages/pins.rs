@@ -110,9 +110,7 @@ pub(crate) fn unpin_all_messages(
     let world = &call.state.world;
     let (pts, pts_count) = match (&change.channel_event, change.box_events.first()) {
         (Some((_, logged)), _) => (logged.pts, logged.pts_count),
-        (None, Some(event)) if event.owner == viewer => {
-            (event.logged.pts, event.logged.pts_count)
-        }
+        (None, Some(event)) if event.owner == viewer => (event.logged.pts, event.logged.pts_count),
         _ => match peer {
             Peer::Channel(channel) => (world.channel_pts(channel).unwrap_or(0), 0),
             _ => (world.box_pts(viewer), 0),

@@ -154,10 +154,10 @@ impl World {
             .channels
             .get_mut(&channel)
             .ok_or(SendError::PeerInvalid)?;
-        if !record
+        if record
             .messages
             .get(&pin.id)
-            .is_some_and(|m| m.action.is_none())
+            .is_none_or(|m| m.action.is_some())
         {
             return Err(SendError::MessageIdInvalid);
         }

@@ -415,6 +415,36 @@ impl ChatCache {
         self.write_users(key, &[user_record(&user)]).await
     }
 
+    /// Marks cached messages pinned or not (those not cached are left to the next
+    /// fetch, which brings Telegram's flag).
+    async fn set_pinned(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_ids: &[i32],
+        pinned: bool,
+    ) -> Result<(), StoreError> {
+        let changed: Vec<CachedMessage> = self
+            .store
+            .cached_messages_by_id(key, chat_id, message_ids)
+            .await?
+            .iter()
+            .map(message_from_record)
+            .filter(|message| message.pinned != pinned)
+            .map(|mut message| {
+                message.pinned = pinned;
+                message_record(&message)
+            })
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .upsert_messages(key, &changed, false)
+            .await
+            .map(drop)
+    }
+
     /// Applies one update of a hosted account.
     pub async fn apply(&self, hosted: &HostedUpdate) -> Result<(), StoreError> {
         let key = hosted.key;
@@ -460,6 +490,11 @@ impl ChatCache {
             TelegramUpdate::UserStatus { user_id, presence } => {
                 self.set_presence(key, *user_id, *presence).await
             }
+            TelegramUpdate::MessagesPinned {
+                chat_id,
+                message_ids,
+                pinned,
+            } => self.set_pinned(key, *chat_id, message_ids, *pinned).await,
             TelegramUpdate::Typing { .. }
             | TelegramUpdate::ChatMember { .. }
             | TelegramUpdate::ChatChanged { .. }

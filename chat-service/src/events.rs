@@ -147,6 +147,22 @@ impl EventPublisher {
             | TelegramUpdate::NotifySettings { chat_id, .. } => {
                 events.extend(self.chat_event(key, *chat_id).await?);
             }
+            TelegramUpdate::MessagesPinned {
+                chat_id,
+                message_ids,
+                pinned,
+            } => {
+                // The chat's pinned message (in its details) changed too.
+                self.reads.forget_details(key, *chat_id);
+                events.push(Pending {
+                    kind: "message.pinned",
+                    payload: realtime::event::Payload::Pinned(realtime::MessagesPinned {
+                        chat_id: chat_id.to_string(),
+                        message_ids: message_ids.clone(),
+                        pinned: *pinned,
+                    }),
+                });
+            }
             TelegramUpdate::ReadOutbox { chat_id, max_id } => {
                 let read = self
                     .store

@@ -6,6 +6,7 @@ use chrono::SecondsFormat;
 use talkapp_proto::chat::v1 as proto;
 use talkapp_proto::tonic::{self, Request, Response, Status};
 use talkapp_store::{SessionStatus, TelegramSession};
+use talkapp_telegram::message_actions::PinOptions;
 use talkapp_telegram::model::PhotoRef;
 use talkapp_telegram::search::{Contact, MessageSearch, SearchFilter};
 use talkapp_telegram::send_media::SendAs;
@@ -442,6 +443,43 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
             .await
             .map_err(to_status)?;
         Ok(Response::new(to_proto_message(edited)))
+    }
+
+    async fn pin_message(
+        &self,
+        request: Request<proto::PinMessageRequest>,
+    ) -> Result<Response<proto::PinMessageResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        self.service
+            .pin_message(
+                key,
+                chat_id,
+                request.message_id,
+                PinOptions {
+                    unpin: request.unpin,
+                    silent: request.silent,
+                    one_side: request.for_me_only,
+                },
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::PinMessageResponse {}))
+    }
+
+    async fn unpin_all_messages(
+        &self,
+        request: Request<proto::UnpinAllMessagesRequest>,
+    ) -> Result<Response<proto::UnpinAllMessagesResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        self.service
+            .unpin_all_messages(key, chat_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::UnpinAllMessagesResponse {}))
     }
 
     async fn delete_messages(
@@ -956,6 +994,41 @@ impl proto::account_host_server::AccountHost for AccountHostGrpcAdapter {
             .await
             .map_err(host_status)?;
         Ok(Response::new(proto::HostEditMessageResponse {}))
+    }
+
+    async fn pin_message(
+        &self,
+        request: Request<proto::HostPinMessageRequest>,
+    ) -> Result<Response<proto::HostPinMessageResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        self.local
+            .pin_message(
+                key,
+                request.chat_id,
+                request.message_id,
+                PinOptions {
+                    unpin: request.unpin,
+                    silent: request.silent,
+                    one_side: request.one_side,
+                },
+            )
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::HostPinMessageResponse {}))
+    }
+
+    async fn unpin_all_messages(
+        &self,
+        request: Request<proto::HostUnpinAllMessagesRequest>,
+    ) -> Result<Response<proto::HostUnpinAllMessagesResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        self.local
+            .unpin_all_messages(key, request.chat_id)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::HostUnpinAllMessagesResponse {}))
     }
 
     async fn delete_messages(

@@ -218,6 +218,7 @@ pub(crate) fn to_proto_details(details: ChatDetailsView) -> proto::ChatDetails {
         role: role.to_owned(),
         can_send_messages,
         pinned_message: details.pinned.map(to_proto_message),
+        pinned_message_id: full.as_ref().and_then(|full| full.pinned_message_id),
         linked_chat_id: full
             .as_ref()
             .and_then(|full| full.linked_chat_id)

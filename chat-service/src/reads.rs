@@ -523,6 +523,14 @@ impl Reads {
         Ok(ChatDetailsView { chat, full, pinned })
     }
 
+    /// Forgets the Telegram-only details kept for a chat (its pinned message changed):
+    /// the next read asks Telegram again.
+    pub fn forget_details(&self, key: SessionKey, chat_id: i64) {
+        if let Ok(mut details) = self.details.lock() {
+            details.remove(&(key, chat_id));
+        }
+    }
+
     /// Telegram-only details, recent ones reused; `None` when the host cannot be asked.
     async fn full_info(&self, key: SessionKey, chat_id: i64) -> Option<ChatFullInfo> {
         if let Some((at, full)) = self

@@ -9,6 +9,7 @@ use talkapp_store::{
     ActionClaim, ActionClaimed, SendJob, SessionKey, Store, StoreError, TelegramSession,
 };
 use talkapp_telegram::chat_members::MemberChange;
+use talkapp_telegram::message_actions::PinOptions;
 use talkapp_telegram::model::PhotoRef;
 use talkapp_telegram::search::{Contact, MessageSearch};
 use uuid::Uuid;
@@ -666,6 +667,50 @@ impl ChatService {
             .host_of(key)?
             .delete_messages(key, chat_id, message_ids.to_vec(), for_everyone)
             .await?)
+    }
+
+    /// Pins or unpins (`pin.unpin`) a message of a chat the account knows, through the
+    /// account's host; `pin.one_side` only in a private chat. A pin of a pinned message
+    /// is no error.
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn pin_message(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_id: i32,
+        pin: PinOptions,
+    ) -> Result<(), ChatError> {
+        if message_id < 1 {
+            return Err(ChatError::InvalidArgument(
+                "message_id must be a message id (1 or more)".into(),
+            ));
+        }
+        // Private chats have the other user's (positive) id.
+        if pin.one_side && chat_id <= 0 {
+            return Err(ChatError::InvalidArgument(
+                "for_me_only is for private chats only".into(),
+            ));
+        }
+        self.known_chat(key, chat_id).await?;
+        self.router
+            .host_of(key)?
+            .pin_message(key, chat_id, message_id, pin)
+            .await?;
+        self.reads.forget_details(key, chat_id);
+        Ok(())
+    }
+
+    /// Unpins every pinned message of a chat the account knows, through the account's
+    /// host.
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn unpin_all_messages(&self, key: SessionKey, chat_id: i64) -> Result<(), ChatError> {
+        self.known_chat(key, chat_id).await?;
+        self.router
+            .host_of(key)?
+            .unpin_all_messages(key, chat_id)
+            .await?;
+        self.reads.forget_details(key, chat_id);
+        Ok(())
     }
 
     /// Forwards messages to another chat the account knows, through the account's host;

@@ -480,6 +480,21 @@ impl ServiceClients {
         Ok(())
     }
 
+    /// Pins or unpins a message.
+    pub async fn pin_message(&self, request: chat::PinMessageRequest) -> Result<(), ApiError> {
+        self.chat.clone().pin_message(request).await?;
+        Ok(())
+    }
+
+    /// Unpins every pinned message of a chat.
+    pub async fn unpin_all_messages(
+        &self,
+        request: chat::UnpinAllMessagesRequest,
+    ) -> Result<(), ApiError> {
+        self.chat.clone().unpin_all_messages(request).await?;
+        Ok(())
+    }
+
     /// Forwards messages.
     pub async fn forward_messages(
         &self,

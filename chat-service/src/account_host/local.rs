@@ -7,7 +7,9 @@ use talkapp_store::SessionKey;
 use talkapp_telegram::account::Account;
 use talkapp_telegram::chat_info::ChatEdit;
 use talkapp_telegram::chat_members::MemberChange;
+use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::groups::{NewGroup, UserRef};
+use talkapp_telegram::message_actions::PinOptions;
 use talkapp_telegram::model::{ChatAction, ChatFullInfo, TelegramUpdate};
 use talkapp_telegram::profiles::UserProfile;
 use talkapp_telegram::search::MessageSearch;
@@ -172,6 +174,31 @@ impl AccountHost for LocalHost {
             })
             .await?;
         Ok(())
+    }
+
+    async fn pin_message(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_id: i32,
+        pin: PinOptions,
+    ) -> Result<(), HostError> {
+        let account = self.account(key)?;
+        // The pin (and a pin's service message) come back through the account's update
+        // stream, which updates the cache and tells the account's sockets.
+        account
+            .pin_message(chat_id, message_id, pin)
+            .await
+            .map_err(|error| match error {
+                TelegramError::Refused { name, .. } if name == "MESSAGE_ID_INVALID" => {
+                    HostError::MessageNotFound
+                }
+                other => HostError::Telegram(other),
+            })
+    }
+
+    async fn unpin_all_messages(&self, key: SessionKey, chat_id: i64) -> Result<(), HostError> {
+        Ok(self.account(key)?.unpin_all_messages(chat_id).await?)
     }
 
     async fn delete_messages(

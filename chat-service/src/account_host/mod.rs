@@ -29,6 +29,7 @@ use talkapp_telegram::chat_info::ChatEdit;
 use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::groups::{NewGroup, UserRef};
+use talkapp_telegram::message_actions::PinOptions;
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
 use talkapp_telegram::profiles::UserProfile;
 use talkapp_telegram::search::MessageSearch;
@@ -51,6 +52,10 @@ pub enum HostError {
     /// a message without that file, or a file Telegram no longer serves).
     #[error("no such media")]
     MediaNotFound,
+    /// No such message in the chat (Telegram's `MESSAGE_ID_INVALID` where a missing
+    /// message is what it means: pinning).
+    #[error("no such message")]
+    MessageNotFound,
     /// A file larger than what is served.
     #[error("the file is {size} bytes, more than the {max} served")]
     TooLarge {
@@ -82,7 +87,7 @@ impl HostError {
     pub fn code(&self) -> (ErrorCode, Option<u64>) {
         match self {
             Self::Unavailable => (ErrorCode::TelegramUnavailable, Some(5)),
-            Self::MediaNotFound => (ErrorCode::NotFound, None),
+            Self::MediaNotFound | Self::MessageNotFound => (ErrorCode::NotFound, None),
             Self::TooLarge { .. } => (ErrorCode::MediaTooLarge, None),
             Self::Telegram(error) => telegram_code(error),
             Self::Store(error) => store_code(error),
@@ -102,7 +107,10 @@ impl HostError {
                 code,
                 ErrorCode::TelegramUnavailable | ErrorCode::ServiceUnavailable | ErrorCode::Timeout
             ),
-            Self::MediaNotFound | Self::TooLarge { .. } | Self::Store(_) => false,
+            Self::MediaNotFound
+            | Self::MessageNotFound
+            | Self::TooLarge { .. }
+            | Self::Store(_) => false,
         }
     }
 }
@@ -279,6 +287,20 @@ pub trait AccountHost: Send + Sync {
         message_ids: Vec<i32>,
         revoke: bool,
     ) -> Result<(), HostError>;
+
+    /// Pins or unpins (`pin.unpin`) a message; the cache and the account's events
+    /// follow Telegram's updates. A message Telegram does not know is
+    /// [`HostError::MessageNotFound`].
+    async fn pin_message(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_id: i32,
+        pin: PinOptions,
+    ) -> Result<(), HostError>;
+
+    /// Unpins every pinned message of a chat; the cache and the events follow.
+    async fn unpin_all_messages(&self, key: SessionKey, chat_id: i64) -> Result<(), HostError>;
 
     /// Forwards messages; the copies are cached when this returns. Returns their ids.
     async fn forward_messages(

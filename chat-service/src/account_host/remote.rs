@@ -17,6 +17,7 @@ use talkapp_store::SessionKey;
 use talkapp_telegram::chat_info::ChatEdit;
 use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::groups::{NewGroup, UserRef};
+use talkapp_telegram::message_actions::PinOptions;
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
 use talkapp_telegram::profiles::UserProfile;
 use talkapp_telegram::search::MessageSearch;
@@ -253,6 +254,38 @@ impl AccountHost for RemoteHost {
                 chat_id,
                 message_id,
                 text,
+            })
+            .await
+            .map_err(|status| from_status(&status))?;
+        Ok(())
+    }
+
+    async fn pin_message(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        message_id: i32,
+        pin: PinOptions,
+    ) -> Result<(), HostError> {
+        self.client()
+            .pin_message(proto::HostPinMessageRequest {
+                session: Some(session_ref(key)),
+                chat_id,
+                message_id,
+                unpin: pin.unpin,
+                silent: pin.silent,
+                one_side: pin.one_side,
+            })
+            .await
+            .map_err(|status| from_status(&status))?;
+        Ok(())
+    }
+
+    async fn unpin_all_messages(&self, key: SessionKey, chat_id: i64) -> Result<(), HostError> {
+        self.client()
+            .unpin_all_messages(proto::HostUnpinAllMessagesRequest {
+                session: Some(session_ref(key)),
+                chat_id,
             })
             .await
             .map_err(|status| from_status(&status))?;

@@ -30,7 +30,8 @@ pub struct AuditRecordView {
     /// `auth.refresh_reused`, `telegram.link.start`, `telegram.link.code`,
     /// `telegram.link.password`, `telegram.unlink`, `telegram.message.send`,
     /// `telegram.media.send`, `telegram.message.edit`, `telegram.message.delete`,
-    /// `telegram.message.forward`, `telegram.group.create`, `telegram.group.add_member`, `telegram.group.remove_member`, `telegram.group.leave`,
+    /// `telegram.message.forward`, `telegram.message.pin`, `telegram.message.unpin`,
+    /// `telegram.message.unpin_all`, `telegram.group.create`, `telegram.group.add_member`, `telegram.group.remove_member`, `telegram.group.leave`,
     /// `telegram.group.set_admin`, `telegram.group.edit`, `media.delete`, `push.subscribe`, `push.unsubscribe`,
     /// `operator.*`.
     pub action: String,

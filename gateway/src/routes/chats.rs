@@ -385,8 +385,11 @@ pub struct ChatDetailsView {
     pub role: String,
     /// Whether this account may post.
     pub can_send_messages: bool,
-    /// The pinned message, when known.
+    /// The pinned message (the newest, when several are), when it is cached.
     pub pinned_message: Option<MessageView>,
+    /// The pinned message's id (the newest, when several are), cached or not; absent
+    /// when none is pinned.
+    pub pinned_message_id: Option<i32>,
     /// The linked discussion group or channel.
     pub linked_chat_id: Option<String>,
     /// Members online now, where Telegram says.
@@ -432,6 +435,7 @@ pub async fn chat_details(
         role: details.role,
         can_send_messages: details.can_send_messages,
         pinned_message: details.pinned_message.map(MessageView::from),
+        pinned_message_id: details.pinned_message_id,
         linked_chat_id: non_empty(details.linked_chat_id),
         online_count: (details.online_count >= 0).then_some(details.online_count),
         details_complete: details.details_complete,

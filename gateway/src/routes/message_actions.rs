@@ -1,8 +1,8 @@
 //! Changing messages of one linked account (`{session_index}`) of the path's user:
 //! editing a text, deleting (for the account or for everyone), forwarding, marking a
-//! chat read.
+//! chat read, pinning and unpinning.
 //! The changes reach the account's WebSocket clients as `message.edited`,
-//! `message.deleted` and `chat.updated` events.
+//! `message.deleted`, `message.pinned` and `chat.updated` events.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -81,6 +81,37 @@ pub struct MarkRead {
     /// Up to this message (absent or 0: everything).
     #[schema(minimum = 0)]
     pub max_id: Option<i32>,
+}
+
+/// A message to pin.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PinMessage {
+    /// The chat (a string or a number).
+    #[schema(value_type = String)]
+    pub chat_id: serde_json::Value,
+    /// The message.
+    #[schema(minimum = 1)]
+    pub message_id: i32,
+    /// Without notifying the chat's members.
+    #[serde(default)]
+    pub silent: bool,
+    /// Private chats only: pinned for this account alone (Telegram's `pm_oneside`);
+    /// otherwise for both sides.
+    #[serde(default)]
+    pub for_me_only: bool,
+}
+
+/// A message to unpin.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnpinMessage {
+    /// The chat (a string or a number).
+    #[schema(value_type = String)]
+    pub chat_id: serde_json::Value,
+    /// The message.
+    #[schema(minimum = 1)]
+    pub message_id: i32,
 }
 
 /// Replaces the text of a message this account sent; 200 with the message as edited.
@@ -253,6 +284,145 @@ pub async fn mark_read(
             session: Some(session_ref(&owner, session_index)?),
             chat_id,
             max_id,
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Notes what a pin route acts on in the audit record.
+fn note_pin_target(chat_id: &str, message_id: Option<i32>) {
+    crate::audit::note(|note| {
+        note.target.push(("chat_id".to_owned(), chat_id.to_owned()));
+        if let Some(message_id) = message_id {
+            note.target
+                .push(("message_id".to_owned(), message_id.to_string()));
+        }
+    });
+}
+
+fn checked_message_id(message_id: i32) -> Result<i32, ApiError> {
+    if message_id < 1 {
+        return Err(field_error(
+            "message_id",
+            "must be a message id (1 or more)",
+        ));
+    }
+    Ok(message_id)
+}
+
+/// Pins a message (for both sides of a private chat unless `for_me_only`); 204. A
+/// message already pinned is no error. In a group, Telegram adds a "pinned" service
+/// message (`message.new`); every member's clients get `message.pinned`, and the chat's
+/// `pinned_message` follows.
+#[utoipa::path(post, path = "/me/pin_message/{user_id}/{session_index}", tag = "chats", request_body = PinMessage,
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
+        ("session_index" = u32, Path, description = "Which linked account"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Pinned (or pinned already)"),
+        (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: pinning in this supergroup or channel needs admin rights (CHAT_ADMIN_REQUIRED)", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such account or chat, or no such message in it (MESSAGE_ID_INVALID)", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: bad input, `for_me_only` outside a private chat", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
+pub async fn pin_message(
+    request: OwnedJson<PinMessage>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, u32)>,
+) -> Result<HttpResponse, ApiError> {
+    let OwnedJson { owner, body } = request;
+    let chat_id = chat_id_text(&body.chat_id)?;
+    let message_id = checked_message_id(body.message_id)?;
+    note_pin_target(&chat_id, Some(message_id));
+    state
+        .services
+        .pin_message(chat::PinMessageRequest {
+            session: Some(session_ref(&owner, path.1)?),
+            chat_id,
+            message_id,
+            unpin: false,
+            silent: body.silent,
+            for_me_only: body.for_me_only,
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Unpins a message; 204 (also when it was not pinned). Clients get `message.pinned`
+/// with `pinned: false`.
+#[utoipa::path(post, path = "/me/unpin_message/{user_id}/{session_index}", tag = "chats", request_body = UnpinMessage,
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
+        ("session_index" = u32, Path, description = "Which linked account"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Unpinned"),
+        (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: needs admin rights in this supergroup or channel", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such account, chat or message", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
+pub async fn unpin_message(
+    request: OwnedJson<UnpinMessage>,
+    state: web::Data<AppState>,
+    path: web::Path<(String, u32)>,
+) -> Result<HttpResponse, ApiError> {
+    let OwnedJson { owner, body } = request;
+    let chat_id = chat_id_text(&body.chat_id)?;
+    let message_id = checked_message_id(body.message_id)?;
+    note_pin_target(&chat_id, Some(message_id));
+    state
+        .services
+        .pin_message(chat::PinMessageRequest {
+            session: Some(session_ref(&owner, path.1)?),
+            chat_id,
+            message_id,
+            unpin: true,
+            silent: false,
+            for_me_only: false,
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Unpins every pinned message of a chat (`messages.unpinAllMessages`); 204. Clients
+/// get `message.pinned` with `pinned: false`.
+#[utoipa::path(post, path = "/me/unpin_all/{user_id}/{session_index}/{chat_id}", tag = "chats",
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
+        ("session_index" = u32, Path, description = "Which linked account"),
+        ("chat_id" = String, Path, description = "Bot-API-style chat id"),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Nothing is pinned any more"),
+        (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: needs admin rights in this supergroup or channel", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
+pub async fn unpin_all(
+    owner: crate::auth::extract::PathOwner,
+    state: web::Data<AppState>,
+    path: web::Path<(String, u32, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, session_index, chat_id) = path.into_inner();
+    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
+    note_pin_target(&chat_id, None);
+    state
+        .services
+        .unpin_all_messages(chat::UnpinAllMessagesRequest {
+            session: Some(session_ref(&owner, session_index)?),
+            chat_id,
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

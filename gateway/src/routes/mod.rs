@@ -99,6 +99,18 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
                 .post(message_actions::mark_read),
         )
         .service(
+            web::resource("/me/pin_message/{user_id}/{session_index}")
+                .post(message_actions::pin_message),
+        )
+        .service(
+            web::resource("/me/unpin_message/{user_id}/{session_index}")
+                .post(message_actions::unpin_message),
+        )
+        .service(
+            web::resource("/me/unpin_all/{user_id}/{session_index}/{chat_id}")
+                .post(message_actions::unpin_all),
+        )
+        .service(
             web::resource("/me/create_group/{user_id}/{session_index}").post(groups::create_group),
         )
         .service(

@@ -51,7 +51,7 @@ pub struct ConnectQuery {
 }
 
 /// A linked account's events as they happen: `message.new`, `message.edited`,
-/// `message.deleted`, `message.status`, `chat.updated`, `chat.member`, `user.status`,
+/// `message.deleted`, `message.pinned` (`{chat_id, message_ids, pinned}`), `message.status`, `chat.updated`, `chat.member`, `user.status`,
 /// `typing`, and `resync_required` when `since` is older than what is kept. Clients may
 /// send `typing`, `read` and `ping` frames. See the gateway's `ws::frames` docs.
 #[utoipa::path(get, path = "/ws/{user_id}/{session_index}", tag = "realtime",

@@ -4,7 +4,8 @@
 //! `{"event_id": 42, "session_index": 1, "type": "message.new", "at": "...", "data": {...}}`
 //! where `data` has the REST shapes: a message (`message.new`, `message.edited`), a send
 //! job (`message.status`), a chat as listed (`chat.updated`), or `{chat_id, message_ids}`
-//! (`message.deleted`), `{chat_id, user_id, joined}` (`chat.member`),
+//! (`message.deleted`), `{chat_id, message_ids, pinned}` (`message.pinned`: pinned or
+//! unpinned, on any device or by another member), `{chat_id, user_id, joined}` (`chat.member`),
 //! `{user_id, status, at}` (`user.status`), `{chat_id, sender_id, action}` (`typing`),
 //! `{oldest_retained}` (`resync_required`: reload what you show, then carry on). Replies
 //! to client frames are `{"type": "pong" | "ack" | "error", "id": ...}`.
@@ -45,6 +46,11 @@ pub fn event_json(event: realtime::Event) -> Value {
             "chat_id": typing.chat_id,
             "sender_id": typing.sender_id,
             "action": typing.action,
+        }),
+        Some(Payload::Pinned(pinned)) => json!({
+            "chat_id": pinned.chat_id,
+            "message_ids": pinned.message_ids,
+            "pinned": pinned.pinned,
         }),
         Some(Payload::Resync(resync)) => json!({ "oldest_retained": resync.oldest_retained }),
         None => Value::Null,

@@ -572,6 +572,7 @@ fn referenced_chat_ids(update: &TelegramUpdate) -> Vec<ChatId> {
         | TelegramUpdate::ReadOutbox { chat_id, .. }
         | TelegramUpdate::ChatChanged { chat_id }
         | TelegramUpdate::DialogPinned { chat_id, .. }
+        | TelegramUpdate::MessagesPinned { chat_id, .. }
         | TelegramUpdate::NotifySettings { chat_id, .. } => vec![*chat_id],
         TelegramUpdate::UserStatus { user_id, .. } => vec![convert::user_chat_id(*user_id)],
         TelegramUpdate::Typing {

@@ -676,6 +676,16 @@ pub fn update(update: &tl::enums::Update) -> Vec<TelegramUpdate> {
                 chat_id: group_chat_id(forbidden.chat_id),
             }),
         },
+        U::PinnedMessages(pinned) => one(TelegramUpdate::MessagesPinned {
+            chat_id: chat_id_of(&pinned.peer),
+            message_ids: pinned.messages.clone(),
+            pinned: pinned.pinned,
+        }),
+        U::PinnedChannelMessages(pinned) => one(TelegramUpdate::MessagesPinned {
+            chat_id: channel_chat_id(pinned.channel_id),
+            message_ids: pinned.messages.clone(),
+            pinned: pinned.pinned,
+        }),
         U::DialogPinned(pinned) => match &pinned.peer {
             tl::enums::DialogPeer::Peer(peer) => one(TelegramUpdate::DialogPinned {
                 chat_id: chat_id_of(&peer.peer),

@@ -1,9 +1,10 @@
 //! Changing and passing on messages: editing a text (`messages.editMessage`), deleting
 //! (`messages.deleteMessages` for me or for everyone, `channels.deleteMessages`) and
 //! forwarding (`messages.forwardMessages`, de-duplicated by Telegram through each
-//! copy's `random_id`).
+//! copy's `random_id`), pinning and unpinning (`messages.updatePinnedMessage`,
+//! `messages.unpinAllMessages`).
 //!
-//! Not yet: pinning, editing media or formatting entities.
+//! Not yet: editing media or formatting entities.
 
 use grammers_client::tl;
 
@@ -152,4 +153,59 @@ impl Account {
             }
         }
     }
+
+    /// Pins (or with `unpin`, unpins) a message; `silent` notifies nobody, `one_side`
+    /// pins a private chat's message for this account alone. A pin of a pinned message
+    /// is no error. `MESSAGE_ID_INVALID` for a message that is not there,
+    /// `CHAT_ADMIN_REQUIRED` without the right to pin. The pin comes back as an update
+    /// (and Telegram's service message as a new message) through the update stream.
+    pub async fn pin_message(
+        &self,
+        chat_id: ChatId,
+        message_id: i32,
+        pin: PinOptions,
+    ) -> Result<(), TelegramError> {
+        let peer = self.input_peer(chat_id).await?;
+        self.call(&tl::functions::messages::UpdatePinnedMessage {
+            silent: pin.silent,
+            unpin: pin.unpin,
+            pm_oneside: pin.one_side,
+            peer,
+            id: message_id,
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Unpins every pinned message of a chat (`messages.unpinAllMessages`, repeated
+    /// while Telegram says there is more: `offset` above 0).
+    pub async fn unpin_all_messages(&self, chat_id: ChatId) -> Result<(), TelegramError> {
+        let peer = self.input_peer(chat_id).await?;
+        // Telegram unpins in batches; a bounded number of rounds keeps a misbehaving
+        // answer from looping forever.
+        for _ in 0..100 {
+            let tl::enums::messages::AffectedHistory::History(affected) = self
+                .call(&tl::functions::messages::UnpinAllMessages {
+                    peer: peer.clone(),
+                    top_msg_id: None,
+                    saved_peer_id: None,
+                })
+                .await?;
+            if affected.offset <= 0 {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a message is pinned.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PinOptions {
+    /// Unpin instead.
+    pub unpin: bool,
+    /// Without notifying the chat's members.
+    pub silent: bool,
+    /// A private chat's message pinned for this account only (`pm_oneside`).
+    pub one_side: bool,
 }

@@ -465,6 +465,15 @@ pub enum TelegramUpdate {
         /// The chat.
         chat_id: ChatId,
     },
+    /// Messages were pinned or unpinned in a chat (on any device, by anyone allowed).
+    MessagesPinned {
+        /// The chat.
+        chat_id: ChatId,
+        /// Their ids.
+        message_ids: Vec<i32>,
+        /// Pinned now (else unpinned).
+        pinned: bool,
+    },
     /// A chat was pinned or unpinned in the chat list.
     DialogPinned {
         /// The chat.

@@ -63,7 +63,8 @@
 //! * Messages: `messages.sendMessage`, `messages.sendMedia`, `messages.editMessage`,
 //!   `messages.forwardMessages`, `messages.deleteMessages`, `channels.deleteMessages`,
 //!   `messages.readHistory`, `channels.readHistory`, `messages.setTyping`,
-//!   `messages.search`, `messages.searchGlobal`.
+//!   `messages.search`, `messages.searchGlobal`, `messages.updatePinnedMessage`,
+//!   `messages.unpinAllMessages`.
 //! * Files: `upload.saveFilePart`, `upload.saveBigFilePart`, `messages.uploadMedia`,
 //!   `upload.getFile` (photo sizes, documents and their thumbnails, profile and chat
 //!   photos).
@@ -73,7 +74,7 @@
 //!
 //! # Not there yet
 //!
-//! Pinning, reactions, polls, stickers, GIF search, inline bots, secret chats, calls,
+//! Reactions, polls, stickers, GIF search, inline bots, secret chats, calls,
 //! stories, forums (topics), folders and archiving, drafts, scheduled messages, message
 //! entities (formatting is dropped), editing media, leaving/kicking/banning and admin
 //! rights beyond "the creator", invite links, joining public channels, profile and chat

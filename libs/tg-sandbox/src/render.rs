@@ -293,6 +293,7 @@ pub(crate) fn message(world: &World, viewer: UserId, stored: &StoredMessage) -> 
                 title: title.clone(),
             }
             .into(),
+            ServiceAction::PinMessage => tl::enums::MessageAction::PinMessage,
         };
         return tl::types::MessageService {
             out,
@@ -306,7 +307,8 @@ pub(crate) fn message(world: &World, viewer: UserId, stored: &StoredMessage) -> 
             from_id,
             peer_id,
             saved_peer_id: None,
-            reply_to: None,
+            // A pin's service message replies to the pinned message.
+            reply_to: reply_header(stored.reply_to),
             date: stored.date,
             action,
             reactions: None,
@@ -324,7 +326,7 @@ pub(crate) fn message(world: &World, viewer: UserId, stored: &StoredMessage) -> 
         from_scheduled: false,
         legacy: false,
         edit_hide: false,
-        pinned: false,
+        pinned: world.is_pinned(viewer, stored.peer, stored.id),
         noforwards: false,
         invert_media: false,
         offline: false,
@@ -595,6 +597,31 @@ pub(crate) fn logged_update(
                 pts_count: logged.pts_count,
             }
             .into()
+        }
+        Event::Pinned {
+            peer: pinned_peer,
+            ids,
+            pinned,
+        } => {
+            mentions.peer(*pinned_peer);
+            match pinned_peer {
+                Peer::Channel(channel_id) => tl::types::UpdatePinnedChannelMessages {
+                    pinned: *pinned,
+                    channel_id: *channel_id,
+                    messages: ids.clone(),
+                    pts: logged.pts,
+                    pts_count: logged.pts_count,
+                }
+                .into(),
+                _ => tl::types::UpdatePinnedMessages {
+                    pinned: *pinned,
+                    peer: peer(*pinned_peer),
+                    messages: ids.clone(),
+                    pts: logged.pts,
+                    pts_count: logged.pts_count,
+                }
+                .into(),
+            }
         }
     };
     Some((update, mentions))

@@ -12,13 +12,13 @@ use crate::helpers::{TestApp, assert_problem, spawn_app};
 use crate::realtime::{connect_with_token, wait_for_event};
 
 impl Alice {
-    fn path(&self, route: &str) -> String {
+    pub(crate) fn path(&self, route: &str) -> String {
         format!("/me/{route}/{}/1", self.linker.user_id)
     }
 }
 
 /// Alice sends `text` to `chat_id` through the API; the sent message's id.
-async fn sent(app: &TestApp, alice: &Alice, chat_id: i64, text: &str) -> i32 {
+pub(crate) async fn sent(app: &TestApp, alice: &Alice, chat_id: i64, text: &str) -> i32 {
     let job: Value = app
         .post_with_token(
             &alice.path("send_message"),

@@ -114,7 +114,7 @@ impl TestApp {
 }
 
 /// Bob (`+9996620002`, 2FA) linked as session 1 of his own TalkApp user.
-async fn linked_bob(app: &TestApp, email: &str) -> Linker {
+pub(crate) async fn linked_bob(app: &TestApp, email: &str) -> Linker {
     let linker = app.linker(email).await;
     let login_id = app.start_login(&linker, "+9996620002").await;
     assert_eq!(

@@ -333,7 +333,7 @@ pub(super) fn get_full_channel(
         bot_info: Vec::new(),
         migrated_from_chat_id: None,
         migrated_from_max_id: None,
-        pinned_msg_id: channel.pinned_msg_id,
+        pinned_msg_id: world.pinned_msg_id(viewer, Peer::Channel(channel.id)),
         stickerset: None,
         available_min_id: None,
         folder_id: None,

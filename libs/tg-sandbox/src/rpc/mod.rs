@@ -272,6 +272,12 @@ fn dispatch(call: &mut Call, id: u32, cursor: &mut Cursor) -> Result<Vec<u8>, Rp
         f::messages::EditMessage::CONSTRUCTOR_ID => {
             run(cursor, |r| messages::edit_message(call, r))
         }
+        f::messages::UpdatePinnedMessage::CONSTRUCTOR_ID => {
+            run(cursor, |r| messages::pins::update_pinned_message(call, r))
+        }
+        f::messages::UnpinAllMessages::CONSTRUCTOR_ID => {
+            run(cursor, |r| messages::pins::unpin_all_messages(call, r))
+        }
         f::messages::GetChats::CONSTRUCTOR_ID => run(cursor, |r| messages::get_chats(call, r)),
         f::messages::ForwardMessages::CONSTRUCTOR_ID => {
             run(cursor, |r| messages::forward_messages(call, r))

@@ -101,7 +101,7 @@ pub(super) fn get_full_user(
         fallback_photo: None,
         notify_settings: render::notify_settings(),
         bot_info: None,
-        pinned_msg_id: None,
+        pinned_msg_id: world.pinned_msg_id(viewer, Peer::User(user)),
         common_chats_count: common_chats as i32,
         folder_id: None,
         ttl_period: None,

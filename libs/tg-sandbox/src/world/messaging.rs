@@ -65,6 +65,8 @@ pub(crate) enum SendError {
     DeleteForbidden,
     /// `random_id` missing, or not one per forwarded message.
     RandomIdInvalid,
+    /// Pinning in a supergroup or channel without admin rights.
+    AdminRequired,
 }
 
 /// One account's copy of a message and the `pts` its arrival (or edit) took.

@@ -18,6 +18,7 @@ mod groups;
 mod media;
 mod membership;
 mod messaging;
+mod pinning;
 mod query;
 mod reading;
 mod search;
@@ -38,6 +39,7 @@ pub(crate) use media::{
     DocAttribute, Document, FileLocation, MediaError, NewMedia, Photo, PhotoSizeRecord,
 };
 pub(crate) use messaging::{Draft, Forward, SendError, Sent};
+pub(crate) use pinning::{Pin, PinChange};
 pub(crate) use query::{Dialog, HistoryQuery};
 pub(crate) use reading::BoxEvent;
 pub(crate) use search::{GlobalScope, SearchFilter, SearchQuery, name_matches};
@@ -195,6 +197,9 @@ pub(crate) struct ChannelRecord {
     /// Admins other than the creator, and who promoted each (`channels.editAdmin`).
     #[serde(default)]
     pub(crate) admins: BTreeMap<UserId, UserId>,
+    /// Every pinned message (`pinned_msg_id` is the newest of them).
+    #[serde(default)]
+    pub(crate) pinned: BTreeSet<i32>,
 }
 
 /// What a service message records.
@@ -218,6 +223,9 @@ pub(crate) enum ServiceAction {
     ChatEditTitle {
         title: String,
     },
+    /// A message was pinned (`messageActionPinMessage`; the message's `reply_to` names
+    /// the pinned one).
+    PinMessage,
 }
 
 /// What a message carries besides its text.
@@ -288,6 +296,13 @@ pub(crate) enum Event {
         peer: Peer,
         max_id: i32,
     },
+    /// Messages of `peer` were pinned or unpinned (`updatePinnedMessages`, or
+    /// `updatePinnedChannelMessages` in a channel's log).
+    Pinned {
+        peer: Peer,
+        ids: Vec<i32>,
+        pinned: bool,
+    },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -321,6 +336,9 @@ pub(crate) struct UserBox {
     /// Per peer: the highest incoming message id read.
     #[serde(with = "serde_util::pairs")]
     pub(crate) read_inbox: HashMap<Peer, i32>,
+    /// Per peer: the messages pinned, as this box numbers them.
+    #[serde(default, with = "serde_util::pairs")]
+    pub(crate) pinned: HashMap<Peer, BTreeSet<i32>>,
 }
 
 impl UserBox {
@@ -838,6 +856,7 @@ impl World {
                 pinned_msg_id: None,
                 linked_chat_id: None,
                 admins: BTreeMap::new(),
+                pinned: BTreeSet::new(),
             },
         );
         let action = ServiceAction::ChannelCreate {
@@ -920,6 +939,7 @@ impl World {
             );
         }
         record.pinned_msg_id = pinned_msg_id;
+        record.pinned = pinned_msg_id.into_iter().collect();
         record.linked_chat_id = linked_chat_id;
         Ok(())
     }

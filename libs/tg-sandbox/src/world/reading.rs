@@ -37,7 +37,7 @@ pub(crate) struct ChannelRead {
 }
 
 impl UserBox {
-    fn log(&mut self, pts_count: i32, event: Event) -> Logged {
+    pub(super) fn log(&mut self, pts_count: i32, event: Event) -> Logged {
         self.pts += pts_count;
         let logged = Logged {
             pts: self.pts,
@@ -60,7 +60,7 @@ impl UserBox {
 
 impl World {
     /// The other participants of a box chat, each with the peer the chat is to them.
-    fn counterparts(&self, viewer: UserId, peer: Peer) -> Vec<(UserId, Peer)> {
+    pub(super) fn counterparts(&self, viewer: UserId, peer: Peer) -> Vec<(UserId, Peer)> {
         match peer {
             Peer::User(user) if user == viewer => Vec::new(),
             Peer::User(user) => vec![(user, Peer::User(viewer))],

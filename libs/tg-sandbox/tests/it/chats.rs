@@ -488,3 +488,101 @@ async fn dialogs_page_by_offset_peer_with_the_total_count() {
     }
     assert_eq!(seen, expected);
 }
+
+#[tokio::test]
+async fn a_client_that_was_away_catches_up_on_a_pin_and_its_service_message() {
+    let demo = demo().await;
+    let alice = signed_in(&demo.sandbox, demo.alice);
+    let session = {
+        let bob = signed_in(&demo.sandbox, demo.bob);
+        let tl::enums::updates::State::State(state) = within(
+            "get state",
+            bob.client.invoke(&tl::functions::updates::GetState {}),
+        )
+        .await
+        .expect("state");
+        bob.session
+            .set_update_state(UpdateState::All(UpdatesState {
+                pts: state.pts,
+                qts: state.qts,
+                date: state.date,
+                seq: state.seq,
+                channels: Vec::new(),
+            }))
+            .await
+            .expect("state saved");
+        std::sync::Arc::clone(&bob.session)
+    };
+
+    let to_bob = peer_ref(&alice.client, Peer::User(demo.bob)).await;
+    let sent = within("send", alice.client.send_message(to_bob, "pin me"))
+        .await
+        .expect("sent");
+    let answer = within(
+        "pin",
+        alice
+            .client
+            .invoke(&tl::functions::messages::UpdatePinnedMessage {
+                silent: false,
+                unpin: false,
+                pm_oneside: false,
+                peer: (&to_bob).into(),
+                id: sent.id(),
+            }),
+    )
+    .await
+    .expect("pinned");
+    let tl::enums::Updates::Updates(answer) = answer else {
+        panic!("a pin answers updates");
+    };
+    assert!(answer.updates.iter().any(|update| matches!(
+        update,
+        tl::enums::Update::PinnedMessages(pinned) if pinned.pinned && pinned.messages == [sent.id()]
+    )));
+    let bobs_copy = demo
+        .sandbox
+        .world(|w| w.pinned_ids(demo.bob, Peer::User(demo.alice)));
+    assert_eq!(bobs_copy.len(), 1);
+
+    // Bob comes back: the difference has the pin and Telegram's service message.
+    let mut bob = connect_session(session);
+    let mut stream = within(
+        "stream",
+        bob.client.stream_updates(
+            bob.updates.take().expect("updates receiver"),
+            UpdatesConfiguration { catch_up: true },
+        ),
+    )
+    .await
+    .expect("update stream");
+    let mut pinned = None;
+    let mut service_reply = None;
+    while pinned.is_none() || service_reply.is_none() {
+        match within("catch-up update", stream.next())
+            .await
+            .expect("update")
+        {
+            Update::Raw(raw) => {
+                if let tl::enums::Update::PinnedMessages(update) = raw.raw {
+                    pinned = Some(update);
+                }
+            }
+            Update::NewMessage(message) => {
+                // The update's message, through the wrapper's `Deref`.
+                if let tl::enums::Message::Service(service) = &(*message).raw
+                    && matches!(service.action, tl::enums::MessageAction::PinMessage)
+                {
+                    service_reply = Some(service.reply_to.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    let pinned = pinned.expect("pinned");
+    assert!(pinned.pinned);
+    assert_eq!(pinned.messages, bobs_copy);
+    let Some(Some(tl::enums::MessageReplyHeader::Header(header))) = service_reply else {
+        panic!("the service message replies to the pinned message");
+    };
+    assert_eq!(header.reply_to_msg_id, Some(bobs_copy[0]));
+}

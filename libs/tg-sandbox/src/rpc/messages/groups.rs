@@ -172,7 +172,7 @@ pub(crate) fn get_full_chat(
         notify_settings: render::notify_settings(),
         exported_invite: None,
         bot_info: Some(Vec::new()),
-        pinned_msg_id: None,
+        pinned_msg_id: world.pinned_msg_id(viewer, Peer::Chat(request.chat_id)),
         folder_id: None,
         call: None,
         ttl_period: None,

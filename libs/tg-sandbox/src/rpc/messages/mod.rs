@@ -3,6 +3,7 @@
 
 pub(super) mod groups;
 pub(super) mod media;
+pub(super) mod pins;
 pub(super) mod reading;
 pub(super) mod search;
 
@@ -39,6 +40,7 @@ impl From<SendError> for RpcError {
             SendError::RandomIdDuplicate => RpcError::bad_request("RANDOM_ID_DUPLICATE"),
             SendError::DeleteForbidden => RpcError::new(403, "MESSAGE_DELETE_FORBIDDEN"),
             SendError::RandomIdInvalid => RpcError::bad_request("RANDOM_ID_INVALID"),
+            SendError::AdminRequired => RpcError::bad_request("CHAT_ADMIN_REQUIRED"),
         }
     }
 }
@@ -427,7 +429,7 @@ fn input_message_id(
         tl::enums::InputMessage::Id(m) => Some(m.id),
         tl::enums::InputMessage::ReplyTo(m) => stored(m.id)?.reply_to,
         tl::enums::InputMessage::Pinned => {
-            channel.and_then(|c| world.channels.get(&c)?.pinned_msg_id)
+            channel.and_then(|c| world.pinned_msg_id(viewer, Peer::Channel(c)))
         }
         _ => None,
     }

@@ -588,16 +588,47 @@ pub fn send_action(action: ChatAction) -> tl::enums::SendMessageAction {
     }
 }
 
+/// A new message, and the members it says joined: Telegram tells a chat's members of
+/// someone joining (added, by link, by an approved request) with a service message, not
+/// with an update of its own (`updateChatParticipantAdd` is for basic groups only, and
+/// not always sent).
+fn with_joins(converted: Message, raw: &tl::enums::Message) -> Vec<TelegramUpdate> {
+    use tl::enums::MessageAction as A;
+    let chat_id = converted.chat_id;
+    let joined: Vec<i64> = match raw {
+        tl::enums::Message::Service(service) => match &service.action {
+            A::ChatAddUser(added) => added.users.clone(),
+            A::ChatJoinedByLink(_) | A::ChatJoinedByRequest => match &service.from_id {
+                Some(tl::enums::Peer::User(user)) => vec![user.user_id],
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let mut updates = vec![TelegramUpdate::NewMessage { message: converted }];
+    updates.extend(
+        joined
+            .into_iter()
+            .map(|user_id| TelegramUpdate::ChatMember {
+                chat_id,
+                user_id,
+                joined: true,
+            }),
+    );
+    updates
+}
+
 /// The normalised updates one TL update stands for (most give one, some none).
 pub fn update(update: &tl::enums::Update) -> Vec<TelegramUpdate> {
     use tl::enums::Update as U;
     let one = |update: TelegramUpdate| vec![update];
     match update {
         U::NewMessage(new) => message(&new.message)
-            .map(|message| one(TelegramUpdate::NewMessage { message }))
+            .map(|converted| with_joins(converted, &new.message))
             .unwrap_or_default(),
         U::NewChannelMessage(new) => message(&new.message)
-            .map(|message| one(TelegramUpdate::NewMessage { message }))
+            .map(|converted| with_joins(converted, &new.message))
             .unwrap_or_default(),
         U::EditMessage(edit) => message(&edit.message)
             .map(|message| one(TelegramUpdate::MessageEdited { message }))

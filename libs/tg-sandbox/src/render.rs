@@ -293,6 +293,12 @@ pub(crate) fn message(world: &World, viewer: UserId, stored: &StoredMessage) -> 
                 title: title.clone(),
             }
             .into(),
+            ServiceAction::ChatJoinedByLink { inviter } => {
+                tl::types::MessageActionChatJoinedByLink {
+                    inviter_id: *inviter,
+                }
+                .into()
+            }
         };
         return tl::types::MessageService {
             out,
@@ -410,7 +416,11 @@ impl Mentions {
         {
             self.users.extend(users.iter().copied());
         }
-        if let Some(ServiceAction::ChatDeleteUser { user }) = &stored.action {
+        if let Some(
+            ServiceAction::ChatDeleteUser { user }
+            | ServiceAction::ChatJoinedByLink { inviter: user },
+        ) = &stored.action
+        {
             self.users.insert(*user);
         }
         if let Some(from) = stored.fwd.and_then(|f| f.from) {

@@ -329,3 +329,108 @@ impl World {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::NewUser;
+    use super::*;
+
+    fn world_of_two() -> (World, UserId, UserId, i64) {
+        let mut world = World::new();
+        let ann = world
+            .add_user(NewUser::new("Ann", None, "9996621001"))
+            .expect("adds");
+        let ben = world
+            .add_user(NewUser::new("Ben", None, "9996621002"))
+            .expect("adds");
+        let channel = world
+            .create_channel_at(ann, "Public", false, &[], 100)
+            .expect("creates");
+        (world, ann, ben, channel)
+    }
+
+    #[test]
+    fn links_are_used_up_expire_and_only_admins_make_them() {
+        let (mut world, ann, ben, channel) = world_of_two();
+        let peer = Peer::Channel(channel);
+        assert_eq!(
+            world
+                .export_invite(ben, peer, InviteRequest::default(), 100)
+                .err(),
+            Some(GroupError::ChannelPrivate)
+        );
+        let once = InviteRequest {
+            usage_limit: Some(1),
+            ..InviteRequest::default()
+        };
+        let (hash, _) = world.export_invite(ann, peer, once, 100).expect("exports");
+        assert!(matches!(
+            world.check_invite(ben, &hash, 101),
+            Ok(InviteCheck::Preview { .. })
+        ));
+        let joined = world.import_invite(ben, &hash, 101).expect("joins");
+        assert_eq!(joined.peer, peer);
+        assert!(world.members(peer).contains(&ben));
+        assert!(matches!(
+            world.check_invite(ben, &hash, 102),
+            Err(GroupError::InviteHashExpired)
+        ));
+        assert_eq!(world.invite_links(peer), vec![(hash, 1)]);
+        let brief = InviteRequest {
+            expire_date: Some(200),
+            ..InviteRequest::default()
+        };
+        let (hash, _) = world.export_invite(ann, peer, brief, 100).expect("exports");
+        assert!(matches!(
+            world.import_invite(ann, &hash, 150),
+            Err(GroupError::UserAlreadyParticipant)
+        ));
+        assert!(matches!(
+            world.import_invite(ben, &hash, 200),
+            Err(GroupError::InviteHashExpired)
+        ));
+        assert!(matches!(
+            world.import_invite(ben, "nope", 150),
+            Err(GroupError::InviteHashInvalid)
+        ));
+        assert!(matches!(
+            world.import_invite(ben, " ", 150),
+            Err(GroupError::InviteHashEmpty)
+        ));
+        assert_eq!(
+            world
+                .export_invite(ben, peer, InviteRequest::default(), 100)
+                .err(),
+            Some(GroupError::AdminRequired)
+        );
+    }
+
+    #[test]
+    fn public_channels_are_joined_by_anyone_not_barred_and_not_in_too_many() {
+        let (mut world, ann, ben, channel) = world_of_two();
+        assert!(matches!(
+            world.join_channel(ben, channel, 100),
+            Err(GroupError::ChannelPrivate)
+        ));
+        world
+            .set_channel_profile(channel, Some("public_one"), None)
+            .expect("named");
+        world.bar_from_channel(channel, ben).expect("bars");
+        assert!(matches!(
+            world.join_channel(ben, channel, 100),
+            Err(GroupError::ChannelPrivate)
+        ));
+        world.joining.barred.clear();
+        for n in 0..MAX_CHANNELS_PER_USER {
+            world
+                .create_channel_at(ann, &format!("Full {n}"), true, &[ben], 100)
+                .expect("creates");
+        }
+        assert!(matches!(
+            world.join_channel(ben, channel, 100),
+            Err(GroupError::ChannelsTooMuch)
+        ));
+        let joined = world.join_channel(ann, channel, 100);
+        assert!(matches!(joined, Err(GroupError::UserAlreadyParticipant)));
+    }
+}

@@ -850,6 +850,78 @@ mod tests {
         assert!(converted.outgoing);
     }
 
+    fn service_message(
+        peer: tl::enums::Peer,
+        from: i64,
+        action: tl::enums::MessageAction,
+    ) -> tl::enums::Update {
+        tl::enums::Update::NewMessage(tl::types::UpdateNewMessage {
+            message: tl::enums::Message::Service(tl::types::MessageService {
+                out: false,
+                mentioned: false,
+                media_unread: false,
+                reactions_are_possible: false,
+                silent: false,
+                post: false,
+                legacy: false,
+                id: 9,
+                from_id: Some(tl::enums::Peer::User(tl::types::PeerUser { user_id: from })),
+                peer_id: peer,
+                saved_peer_id: None,
+                reply_to: None,
+                date: 1_700_000_000,
+                action,
+                reactions: None,
+                ttl_period: None,
+            }),
+            pts: 1,
+            pts_count: 1,
+        })
+    }
+
+    #[test]
+    fn service_messages_of_joins_also_tell_who_joined() {
+        let group = tl::enums::Peer::Chat(tl::types::PeerChat { chat_id: 3 });
+        let by_link = update(&service_message(
+            group.clone(),
+            77,
+            tl::types::MessageActionChatJoinedByLink { inviter_id: 5 }.into(),
+        ));
+        assert_eq!(by_link.len(), 2, "{by_link:?}");
+        assert!(matches!(by_link[0], TelegramUpdate::NewMessage { .. }));
+        assert_eq!(
+            by_link[1],
+            TelegramUpdate::ChatMember {
+                chat_id: -3,
+                user_id: 77,
+                joined: true
+            }
+        );
+        let added = update(&service_message(
+            group.clone(),
+            5,
+            tl::types::MessageActionChatAddUser {
+                users: vec![77, 78],
+            }
+            .into(),
+        ));
+        assert_eq!(added.len(), 3, "{added:?}");
+        assert_eq!(
+            added[2],
+            TelegramUpdate::ChatMember {
+                chat_id: -3,
+                user_id: 78,
+                joined: true
+            }
+        );
+        let left = update(&service_message(
+            group,
+            77,
+            tl::types::MessageActionChatDeleteUser { user_id: 77 }.into(),
+        ));
+        assert_eq!(left.len(), 1, "a departure has its own update: {left:?}");
+    }
+
     #[test]
     fn read_receipts_and_deletions_become_their_updates() {
         let read = tl::enums::Update::ReadHistoryOutbox(tl::types::UpdateReadHistoryOutbox {

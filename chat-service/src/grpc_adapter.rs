@@ -588,6 +588,90 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
         }))
     }
 
+    async fn join_chat(
+        &self,
+        request: Request<proto::JoinChatRequest>,
+    ) -> Result<Response<proto::JoinChatResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let joined = self
+            .service
+            .join_chat(
+                key,
+                request.username.as_deref(),
+                request.invite_link.as_deref(),
+                &request.idempotency_key,
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::JoinChatResponse {
+            pending_approval: joined.chat.is_none(),
+            chat: joined.chat.map(to_proto_chat),
+        }))
+    }
+
+    async fn check_invite(
+        &self,
+        request: Request<proto::CheckInviteRequest>,
+    ) -> Result<Response<proto::InvitePreview>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let preview = self
+            .service
+            .check_invite(key, &request.invite_link)
+            .await
+            .map_err(to_status)?;
+        let (chat_id, chat) = match preview.member_of {
+            Some((chat_id, chat)) => (Some(chat_id.to_string()), chat.map(to_proto_chat)),
+            None => (None, None),
+        };
+        Ok(Response::new(proto::InvitePreview {
+            already_member: chat_id.is_some(),
+            chat,
+            title: preview.title,
+            about: preview.about,
+            kind: preview.kind,
+            members_count: preview.members_count,
+            request_needed: preview.request_needed,
+            public: preview.public,
+            chat_id,
+        }))
+    }
+
+    async fn export_invite(
+        &self,
+        request: Request<proto::ExportInviteRequest>,
+    ) -> Result<Response<proto::InviteLink>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        let link = self
+            .service
+            .export_invite(
+                key,
+                chat_id,
+                request.expire_date,
+                request.usage_limit,
+                request.title,
+                request.request_needed,
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::InviteLink {
+            link: link.link,
+            admin_id: link.admin_id.to_string(),
+            date: i64::from(link.date),
+            expire_date: link.expire_date.map(i64::from),
+            usage_limit: link.usage_limit,
+            usage: link.usage,
+            title: link.title,
+            request_needed: link.request_needed,
+            revoked: link.revoked,
+            permanent: link.permanent,
+            chat_id: chat_id.to_string(),
+        }))
+    }
+
     async fn search_telegram_messages(
         &self,
         request: Request<proto::SearchTelegramMessagesRequest>,
@@ -1210,5 +1294,65 @@ impl proto::account_host_server::AccountHost for AccountHostGrpcAdapter {
             .await
             .map_err(host_status)?;
         Ok(Response::new(proto::HostEditChatResponse {}))
+    }
+
+    async fn join_chat(
+        &self,
+        request: Request<proto::HostJoinChatRequest>,
+    ) -> Result<Response<proto::HostJoinChatResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        let invalid =
+            |reason: String| talkapp_common::ErrorCode::ValidationFailed.to_grpc_status(reason);
+        // Checked by the replica that took the request; checked again from the wire.
+        let target = match (request.username, request.invite_hash) {
+            (Some(username), None) => crate::joins::username(&username)
+                .map(talkapp_telegram::joins::JoinTarget::Username)
+                .map_err(invalid)?,
+            (None, Some(hash)) => crate::joins::invite_hash(&format!("t.me/+{hash}"))
+                .map(talkapp_telegram::joins::JoinTarget::InviteHash)
+                .map_err(invalid)?,
+            _ => return Err(invalid("give a username or an invite hash".into())),
+        };
+        let chat_id = self
+            .local
+            .join_chat(key, target)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::HostJoinChatResponse { chat_id }))
+    }
+
+    async fn check_invite(
+        &self,
+        request: Request<proto::HostCheckInviteRequest>,
+    ) -> Result<Response<proto::HostInvitePreview>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        let check = self
+            .local
+            .check_invite(key, &request.invite_hash)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(remote::invite_check_to_proto(check)))
+    }
+
+    async fn export_invite(
+        &self,
+        request: Request<proto::HostExportInviteRequest>,
+    ) -> Result<Response<proto::HostInviteLink>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        let settings = talkapp_telegram::joins::InviteSettings {
+            expire_date: request.expire_date,
+            usage_limit: request.usage_limit,
+            title: request.title,
+            request_needed: request.request_needed,
+        };
+        let link = self
+            .local
+            .export_invite(key, request.chat_id, settings)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(remote::invite_link_to_proto(link)))
     }
 }

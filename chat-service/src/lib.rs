@@ -42,6 +42,7 @@
 //!   them coded.
 //! - [`actions`]: chat actions by their API names.
 //! - [`hosting`]: what happens when shards and accounts arrive and leave.
+//! - [`joins`]: joining by username or invite link and invite links' settings, checked.
 //! - [`Application`]: build and run, shared by `main.rs`, the all-in-one binary and tests.
 
 pub mod account_host;
@@ -52,6 +53,7 @@ pub mod groups;
 pub mod grpc_adapter;
 pub mod host;
 pub mod hosting;
+pub mod joins;
 pub mod linking;
 pub mod media;
 pub mod media_cache;

@@ -24,8 +24,10 @@ use crate::ownership::Ownership;
 use crate::reads::{ChatDetailsView, ChatPage, HistoryPage, HistoryParams, ReadError, Reads};
 use crate::sends::{MediaSendRequest, SendError, SendRequest, Sends};
 
+mod joins;
 mod people_search;
 mod profile_actions;
+pub use joins::{InvitePreviewView, JoinedView};
 pub use profile_actions::ProfileFields;
 
 /// The longest text of a Telegram search, in characters (as search-service's queries).

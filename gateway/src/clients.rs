@@ -601,6 +601,30 @@ impl ServiceClients {
             .into_inner())
     }
 
+    /// Joins a chat by username or invite link.
+    pub async fn join_chat(
+        &self,
+        request: chat::JoinChatRequest,
+    ) -> Result<chat::JoinChatResponse, ApiError> {
+        Ok(self.chat.clone().join_chat(request).await?.into_inner())
+    }
+
+    /// What an invite link shows.
+    pub async fn check_invite(
+        &self,
+        request: chat::CheckInviteRequest,
+    ) -> Result<chat::InvitePreview, ApiError> {
+        Ok(self.chat.clone().check_invite(request).await?.into_inner())
+    }
+
+    /// A new invite link to a chat the account administers.
+    pub async fn export_invite(
+        &self,
+        request: chat::ExportInviteRequest,
+    ) -> Result<chat::InviteLink, ApiError> {
+        Ok(self.chat.clone().export_invite(request).await?.into_inner())
+    }
+
     /// Changes a chat's title and / or description; the chat as listed.
     pub async fn edit_chat(&self, request: chat::EditChatRequest) -> Result<chat::Chat, ApiError> {
         Ok(self.chat.clone().edit_chat(request).await?.into_inner())

@@ -9,7 +9,7 @@ use crate::routes::{
     admin, audit, auth, chat_info, chat_members, chats, compat, contact_list, groups, health,
     linking, media, message_actions, profiles, push, search, send_media, sessions, uploads, ws,
 };
-use crate::routes::{contact_changes, own_profile, people_search};
+use crate::routes::{contact_changes, joins, own_profile, people_search};
 
 /// The whole REST API.
 #[derive(OpenApi)]
@@ -63,6 +63,9 @@ use crate::routes::{contact_changes, own_profile, people_search};
         chat_members::leave_chat,
         chat_members::set_admin,
         chat_info::edit_chat,
+        joins::join_chat,
+        joins::check_invite,
+        joins::export_invite,
         media::download,
         media::signed_url,
         media::by_link,
@@ -142,6 +145,11 @@ use crate::routes::{contact_changes, own_profile, people_search};
         chat_members::SetAdmin,
         chat_members::MemberChanged,
         chat_info::EditChat,
+        joins::JoinChat,
+        joins::JoinRequested,
+        joins::InvitePreviewView,
+        joins::ExportInvite,
+        joins::InviteLinkView,
         chats::MessageView,
         chats::SenderView,
         chats::EntityView,
@@ -203,7 +211,7 @@ use crate::routes::{contact_changes, own_profile, people_search};
         (name = "supabase-auth", description = "Supabase Auth (GoTrue) compatible sign-in for supabase-js (the same accounts and tokens); errors here are GoTrue's JSON, not problem+json"),
         (name = "sessions", description = "Linked Telegram accounts"),
         (name = "chats", description = "Chats, history and sending, per linked account"),
-        (name = "groups", description = "Creating groups and channels, adding members, per linked account"),
+        (name = "groups", description = "Creating groups and channels, adding members, joining by username or invite link, invite links, per linked account"),
         (name = "media", description = "Telegram files (photos, documents, thumbnails, chat photos), by bearer token or signed link, with byte ranges"),
         (name = "realtime", description = "The WebSocket of events, and push notifications"),
         (name = "admin", description = "Operators only (an operator token, not a user's): every user's audit log, the users and their activity, disabling a user"),

@@ -10,12 +10,15 @@ use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::message_actions::PinOptions;
+use talkapp_telegram::joins::{InviteLink, InvitePreview, InviteSettings, JoinOutcome, JoinTarget};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo, TelegramUpdate};
 use talkapp_telegram::profiles::UserProfile;
 use talkapp_telegram::search::MessageSearch;
 use talkapp_telegram::{contact_changes::NewContact, own_profile::ProfileChange};
 
-use super::{AccountHost, ContactRef, ForwardRequest, GroupCreated, HostError, OlderHistory};
+use super::{
+    AccountHost, ContactRef, ForwardRequest, GroupCreated, HostError, InviteCheck, OlderHistory,
+};
 use crate::cache::{ChatCache, FillError};
 use crate::host::{HostedUpdate, SessionHost};
 use crate::media::{ByteRange, Media, MediaDownload};
@@ -400,5 +403,72 @@ impl AccountHost for LocalHost {
             })
             .await?;
         Ok(())
+    }
+
+    async fn join_chat(
+        &self,
+        key: SessionKey,
+        target: JoinTarget,
+    ) -> Result<Option<i64>, HostError> {
+        let account = self.account(key)?;
+        let chat = match account.join_chat(&target).await? {
+            JoinOutcome::Requested => return Ok(None),
+            JoinOutcome::Joined(chat) => chat,
+        };
+        // Cached now (a chat left before is listed again) so the caller reads it.
+        self.cache
+            .refresh_chat(key, &account, chat.id, Some(&chat))
+            .await?;
+        // Telegram's answer tells the account of the chat, its update stream may not
+        // (a broadcast channel shows no service message): the sockets hear it from here.
+        self.connections
+            .apply_own_update(HostedUpdate {
+                key,
+                update: TelegramUpdate::ChatChanged { chat_id: chat.id },
+                users: Vec::new(),
+                chats: Vec::new(),
+            })
+            .await?;
+        Ok(Some(chat.id))
+    }
+
+    async fn check_invite(&self, key: SessionKey, hash: &str) -> Result<InviteCheck, HostError> {
+        let account = self.account(key)?;
+        match account.check_invite(hash).await? {
+            InvitePreview::Member(chat) => {
+                if let Err(error) = self
+                    .cache
+                    .refresh_chat(key, &account, chat.id, Some(&chat))
+                    .await
+                {
+                    tracing::info!(%error, chat_id = chat.id, "invite's chat not refreshed");
+                }
+                Ok(InviteCheck::Member(chat.id))
+            }
+            InvitePreview::Invite {
+                title,
+                about,
+                kind,
+                members_count,
+                request_needed,
+                public,
+            } => Ok(InviteCheck::Preview {
+                title,
+                about,
+                kind: kind.as_str().to_owned(),
+                members_count,
+                request_needed,
+                public,
+            }),
+        }
+    }
+
+    async fn export_invite(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        settings: InviteSettings,
+    ) -> Result<InviteLink, HostError> {
+        Ok(self.account(key)?.export_invite(chat_id, &settings).await?)
     }
 }

@@ -30,6 +30,7 @@ use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::message_actions::PinOptions;
+use talkapp_telegram::joins::{InviteLink, InviteSettings, JoinTarget};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
 use talkapp_telegram::profiles::UserProfile;
 use talkapp_telegram::search::MessageSearch;
@@ -148,13 +149,16 @@ fn refusal_code(code: i32, name: &str) -> (ErrorCode, Option<u64>) {
         "USER_NOT_PARTICIPANT" => (ErrorCode::NotParticipant, None),
         "USER_ADMIN_INVALID" => (ErrorCode::TelegramAdminInvalid, None),
         "USER_CREATOR" => (ErrorCode::ChatCreator, None),
+        "INVITE_HASH_EXPIRED" => (ErrorCode::InviteExpired, None),
+        "INVITE_HASH_INVALID" | "INVITE_HASH_EMPTY" => (ErrorCode::InviteInvalid, None),
+        "CHANNEL_PRIVATE" => (ErrorCode::ChannelPrivate, None),
+        "CHANNELS_TOO_MUCH" | "USER_CHANNELS_TOO_MUCH" => (ErrorCode::TooManyChannels, None),
         "CHAT_ADMIN_REQUIRED" | "RIGHT_FORBIDDEN" => (ErrorCode::TelegramAdminRequired, None),
         "PEER_FLOOD" => (
             ErrorCode::TelegramFloodWait,
             Some(PEER_FLOOD_RETRY_AFTER_SECS),
         ),
         "CHANNEL_INVALID"
-        | "CHANNEL_PRIVATE"
         | "CHAT_ID_INVALID"
         | "PEER_ID_INVALID"
         | "USER_ID_INVALID"
@@ -203,6 +207,28 @@ pub struct GroupCreated {
     pub chat_id: i64,
     /// Telegram user ids their privacy kept out.
     pub missing_members: Vec<i64>,
+}
+
+/// What an invite link shows, as its host tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InviteCheck {
+    /// The account is a member: the chat (cached by the host).
+    Member(i64),
+    /// Not a member: a preview.
+    Preview {
+        /// The chat's title.
+        title: String,
+        /// Its description.
+        about: String,
+        /// `group`, `supergroup` or `channel`.
+        kind: String,
+        /// How many members it has.
+        members_count: i32,
+        /// Joining needs an admin's approval.
+        request_needed: bool,
+        /// The chat has a username.
+        public: bool,
+    },
 }
 
 /// Messages to forward.
@@ -369,6 +395,26 @@ pub trait AccountHost: Send + Sync {
         chat_id: i64,
         edit: ChatEdit,
     ) -> Result<(), HostError>;
+
+    /// Joins a chat by username or invite link; the chat is cached as listed and the
+    /// account's sockets hear `chat.updated`. `None` when a join request was sent
+    /// instead (the link needs an admin's approval).
+    async fn join_chat(
+        &self,
+        key: SessionKey,
+        target: JoinTarget,
+    ) -> Result<Option<i64>, HostError>;
+
+    /// What an invite link shows; a chat the account is in is cached.
+    async fn check_invite(&self, key: SessionKey, hash: &str) -> Result<InviteCheck, HostError>;
+
+    /// A new invite link to a chat the account administers.
+    async fn export_invite(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        settings: InviteSettings,
+    ) -> Result<InviteLink, HostError>;
 }
 
 /// Finds the host of an account: this replica or the peer that holds its shard.

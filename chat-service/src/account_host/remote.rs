@@ -18,12 +18,15 @@ use talkapp_telegram::chat_info::ChatEdit;
 use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::message_actions::PinOptions;
+use talkapp_telegram::joins::{InviteLink, InviteSettings, JoinTarget};
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
 use talkapp_telegram::profiles::UserProfile;
 use talkapp_telegram::search::MessageSearch;
 use talkapp_telegram::{contact_changes::NewContact, own_profile::ProfileChange};
 
-use super::{AccountHost, ContactRef, ForwardRequest, GroupCreated, HostError, OlderHistory};
+use super::{
+    AccountHost, ContactRef, ForwardRequest, GroupCreated, HostError, InviteCheck, OlderHistory,
+};
 use crate::actions::action_name;
 use crate::groups::{kind_name, member_text};
 use crate::media::{ByteRange, MediaDownload};
@@ -403,6 +406,73 @@ impl AccountHost for RemoteHost {
         Ok(())
     }
 
+    async fn join_chat(
+        &self,
+        key: SessionKey,
+        target: JoinTarget,
+    ) -> Result<Option<i64>, HostError> {
+        let (username, invite_hash) = match target {
+            JoinTarget::Username(username) => (Some(username), None),
+            JoinTarget::InviteHash(hash) => (None, Some(hash)),
+        };
+        let reply = self
+            .client()
+            .join_chat(proto::HostJoinChatRequest {
+                session: Some(session_ref(key)),
+                username,
+                invite_hash,
+            })
+            .await
+            .map_err(|status| from_status(&status))?
+            .into_inner();
+        Ok(reply.chat_id)
+    }
+
+    async fn check_invite(&self, key: SessionKey, hash: &str) -> Result<InviteCheck, HostError> {
+        let reply = self
+            .client()
+            .check_invite(proto::HostCheckInviteRequest {
+                session: Some(session_ref(key)),
+                invite_hash: hash.to_owned(),
+            })
+            .await
+            .map_err(|status| from_status(&status))?
+            .into_inner();
+        Ok(match reply.member_of {
+            Some(chat_id) => InviteCheck::Member(chat_id),
+            None => InviteCheck::Preview {
+                title: reply.title,
+                about: reply.about,
+                kind: reply.kind,
+                members_count: reply.members_count,
+                request_needed: reply.request_needed,
+                public: reply.public,
+            },
+        })
+    }
+
+    async fn export_invite(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        settings: InviteSettings,
+    ) -> Result<InviteLink, HostError> {
+        let reply = self
+            .client()
+            .export_invite(proto::HostExportInviteRequest {
+                session: Some(session_ref(key)),
+                chat_id,
+                expire_date: settings.expire_date,
+                usage_limit: settings.usage_limit,
+                title: settings.title,
+                request_needed: settings.request_needed,
+            })
+            .await
+            .map_err(|status| from_status(&status))?
+            .into_inner();
+        Ok(invite_link_from_proto(reply))
+    }
+
     async fn search_messages(
         &self,
         key: SessionKey,
@@ -522,6 +592,64 @@ impl AccountHost for RemoteHost {
             .map_err(|status| from_status(&status))?
             .into_inner();
         Ok(reply.user_ids)
+    }
+}
+
+/// An invite link from the wire.
+pub fn invite_link_from_proto(link: proto::HostInviteLink) -> InviteLink {
+    InviteLink {
+        link: link.link,
+        admin_id: link.admin_id,
+        date: link.date,
+        expire_date: link.expire_date,
+        usage_limit: link.usage_limit,
+        usage: link.usage,
+        title: link.title,
+        request_needed: link.request_needed,
+        revoked: link.revoked,
+        permanent: link.permanent,
+    }
+}
+
+/// An invite link on the wire.
+pub fn invite_link_to_proto(link: InviteLink) -> proto::HostInviteLink {
+    proto::HostInviteLink {
+        link: link.link,
+        admin_id: link.admin_id,
+        date: link.date,
+        expire_date: link.expire_date,
+        usage_limit: link.usage_limit,
+        usage: link.usage,
+        title: link.title,
+        request_needed: link.request_needed,
+        revoked: link.revoked,
+        permanent: link.permanent,
+    }
+}
+
+/// What an invite link shows, on the wire.
+pub fn invite_check_to_proto(check: InviteCheck) -> proto::HostInvitePreview {
+    match check {
+        InviteCheck::Member(chat_id) => proto::HostInvitePreview {
+            member_of: Some(chat_id),
+            ..proto::HostInvitePreview::default()
+        },
+        InviteCheck::Preview {
+            title,
+            about,
+            kind,
+            members_count,
+            request_needed,
+            public,
+        } => proto::HostInvitePreview {
+            member_of: None,
+            title,
+            about,
+            kind,
+            members_count,
+            request_needed,
+            public,
+        },
     }
 }
 

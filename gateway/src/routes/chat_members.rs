@@ -3,8 +3,8 @@
 //! demoting an admin. Removing and leaving are done once per `Idempotency-Key` header
 //! (or `client_request_id`): a retry gets the first answer.
 //!
-//! Not yet: joining a chat by username or invite link, pinning messages (issue 13,
-//! later parts); titles and descriptions are in [`super::chat_info`].
+//! Not yet: pinning messages (issue 13, a later part); titles and descriptions are in
+//! [`super::chat_info`], joining and invite links in [`super::joins`].
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};

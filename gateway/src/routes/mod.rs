@@ -11,6 +11,7 @@ pub mod contact_list;
 pub mod docs;
 pub mod groups;
 pub mod health;
+pub mod joins;
 pub mod linking;
 pub mod media;
 pub mod message_actions;
@@ -132,6 +133,14 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         .service(
             web::resource("/me/edit_chat/{user_id}/{session_index}/{chat_id}")
                 .post(chat_info::edit_chat),
+        )
+        .service(web::resource("/me/join_chat/{user_id}/{session_index}").post(joins::join_chat))
+        .service(
+            web::resource("/me/check_invite/{user_id}/{session_index}").get(joins::check_invite),
+        )
+        .service(
+            web::resource("/me/export_invite/{user_id}/{session_index}/{chat_id}")
+                .post(joins::export_invite),
         )
         .service(
             web::resource("/me/message_status/{user_id}/{session_index}/{job_id}")

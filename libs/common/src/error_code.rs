@@ -117,6 +117,16 @@ pub enum ErrorCode {
     /// The chat's creator cannot do this or have it done (leave their channel, be
     /// demoted; Telegram's `USER_CREATOR`).
     ChatCreator,
+    /// The invite link was revoked, expired or used up (Telegram's `INVITE_HASH_EXPIRED`).
+    InviteExpired,
+    /// No such invite link (Telegram's `INVITE_HASH_INVALID` / `INVITE_HASH_EMPTY`).
+    InviteInvalid,
+    /// The channel is private to this account: not public, or the account was banned
+    /// from it (Telegram's `CHANNEL_PRIVATE`).
+    ChannelPrivate,
+    /// The account is in as many supergroups and channels as Telegram allows (its
+    /// `CHANNELS_TOO_MUCH`); leave one first.
+    TooManyChannels,
 }
 
 impl ErrorCode {
@@ -175,6 +185,10 @@ impl ErrorCode {
             Self::NotParticipant => "not_participant",
             Self::TelegramAdminInvalid => "telegram_admin_invalid",
             Self::ChatCreator => "chat_creator",
+            Self::InviteExpired => "invite_expired",
+            Self::InviteInvalid => "invite_invalid",
+            Self::ChannelPrivate => "channel_private",
+            Self::TooManyChannels => "too_many_channels",
         }
     }
 
@@ -194,19 +208,23 @@ impl ErrorCode {
             | Self::AccountDisabled
             | Self::TelegramPrivacyRestricted
             | Self::TelegramAdminRequired
-            | Self::TelegramAdminInvalid => 403,
-            Self::NotFound | Self::LoginNotFound | Self::NotParticipant => 404,
+            | Self::TelegramAdminInvalid
+            | Self::ChannelPrivate => 403,
+            Self::NotFound | Self::LoginNotFound | Self::NotParticipant | Self::InviteInvalid => {
+                404
+            }
             Self::MethodNotAllowed => 405,
             Self::EmailTaken
             | Self::PhoneAlreadyLinked
             | Self::LoginStepMismatch
             | Self::AlreadyParticipant
             | Self::RequestInProgress
-            | Self::ChatCreator => 409,
+            | Self::ChatCreator
+            | Self::TooManyChannels => 409,
             Self::IdempotencyKeyReused => 422,
             Self::UsernameTaken => 409,
             Self::UsernameInvalid => 422,
-            Self::LoginExpired => 410,
+            Self::LoginExpired | Self::InviteExpired => 410,
             Self::PayloadTooLarge | Self::MediaTooLarge | Self::QuotaExceeded => 413,
             Self::FileTypeNotAllowed => 415,
             Self::ImageTooLarge | Self::EmptyFile => 422,
@@ -283,6 +301,10 @@ impl ErrorCode {
             Self::NotParticipant => "Not a member of the chat",
             Self::TelegramAdminInvalid => "An admin this account may not change",
             Self::ChatCreator => "Not possible for the chat's creator",
+            Self::InviteExpired => "Invite link expired",
+            Self::InviteInvalid => "No such invite link",
+            Self::ChannelPrivate => "The channel is private",
+            Self::TooManyChannels => "In too many channels",
         }
     }
 
@@ -302,7 +324,10 @@ impl ErrorCode {
             | Self::AccountDisabled
             | Self::TelegramPrivacyRestricted
             | Self::TelegramAdminRequired
-            | Self::TelegramAdminInvalid => Code::PermissionDenied,
+            | Self::TelegramAdminInvalid
+            | Self::ChannelPrivate => Code::PermissionDenied,
+            Self::InviteExpired | Self::TooManyChannels => Code::FailedPrecondition,
+            Self::InviteInvalid => Code::NotFound,
             Self::AlreadyParticipant => Code::AlreadyExists,
             Self::NotParticipant => Code::NotFound,
             Self::ChatCreator => Code::FailedPrecondition,
@@ -472,6 +497,10 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::NotParticipant,
     ErrorCode::TelegramAdminInvalid,
     ErrorCode::ChatCreator,
+    ErrorCode::InviteExpired,
+    ErrorCode::InviteInvalid,
+    ErrorCode::ChannelPrivate,
+    ErrorCode::TooManyChannels,
 ];
 
 #[cfg(test)]

@@ -588,16 +588,47 @@ pub fn send_action(action: ChatAction) -> tl::enums::SendMessageAction {
     }
 }
 
+/// A new message, and the members it says joined: Telegram tells a chat's members of
+/// someone joining (added, by link, by an approved request) with a service message, not
+/// with an update of its own (`updateChatParticipantAdd` is for basic groups only, and
+/// not always sent).
+fn with_joins(converted: Message, raw: &tl::enums::Message) -> Vec<TelegramUpdate> {
+    use tl::enums::MessageAction as A;
+    let chat_id = converted.chat_id;
+    let joined: Vec<i64> = match raw {
+        tl::enums::Message::Service(service) => match &service.action {
+            A::ChatAddUser(added) => added.users.clone(),
+            A::ChatJoinedByLink(_) | A::ChatJoinedByRequest => match &service.from_id {
+                Some(tl::enums::Peer::User(user)) => vec![user.user_id],
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let mut updates = vec![TelegramUpdate::NewMessage { message: converted }];
+    updates.extend(
+        joined
+            .into_iter()
+            .map(|user_id| TelegramUpdate::ChatMember {
+                chat_id,
+                user_id,
+                joined: true,
+            }),
+    );
+    updates
+}
+
 /// The normalised updates one TL update stands for (most give one, some none).
 pub fn update(update: &tl::enums::Update) -> Vec<TelegramUpdate> {
     use tl::enums::Update as U;
     let one = |update: TelegramUpdate| vec![update];
     match update {
         U::NewMessage(new) => message(&new.message)
-            .map(|message| one(TelegramUpdate::NewMessage { message }))
+            .map(|converted| with_joins(converted, &new.message))
             .unwrap_or_default(),
         U::NewChannelMessage(new) => message(&new.message)
-            .map(|message| one(TelegramUpdate::NewMessage { message }))
+            .map(|converted| with_joins(converted, &new.message))
             .unwrap_or_default(),
         U::EditMessage(edit) => message(&edit.message)
             .map(|message| one(TelegramUpdate::MessageEdited { message }))
@@ -827,6 +858,78 @@ mod tests {
         assert_eq!(converted.chat_id, -1_000_000_000_005);
         assert_eq!(converted.sender_id, Some(11));
         assert!(converted.outgoing);
+    }
+
+    fn service_message(
+        peer: tl::enums::Peer,
+        from: i64,
+        action: tl::enums::MessageAction,
+    ) -> tl::enums::Update {
+        tl::enums::Update::NewMessage(tl::types::UpdateNewMessage {
+            message: tl::enums::Message::Service(tl::types::MessageService {
+                out: false,
+                mentioned: false,
+                media_unread: false,
+                reactions_are_possible: false,
+                silent: false,
+                post: false,
+                legacy: false,
+                id: 9,
+                from_id: Some(tl::enums::Peer::User(tl::types::PeerUser { user_id: from })),
+                peer_id: peer,
+                saved_peer_id: None,
+                reply_to: None,
+                date: 1_700_000_000,
+                action,
+                reactions: None,
+                ttl_period: None,
+            }),
+            pts: 1,
+            pts_count: 1,
+        })
+    }
+
+    #[test]
+    fn service_messages_of_joins_also_tell_who_joined() {
+        let group = tl::enums::Peer::Chat(tl::types::PeerChat { chat_id: 3 });
+        let by_link = update(&service_message(
+            group.clone(),
+            77,
+            tl::types::MessageActionChatJoinedByLink { inviter_id: 5 }.into(),
+        ));
+        assert_eq!(by_link.len(), 2, "{by_link:?}");
+        assert!(matches!(by_link[0], TelegramUpdate::NewMessage { .. }));
+        assert_eq!(
+            by_link[1],
+            TelegramUpdate::ChatMember {
+                chat_id: -3,
+                user_id: 77,
+                joined: true
+            }
+        );
+        let added = update(&service_message(
+            group.clone(),
+            5,
+            tl::types::MessageActionChatAddUser {
+                users: vec![77, 78],
+            }
+            .into(),
+        ));
+        assert_eq!(added.len(), 3, "{added:?}");
+        assert_eq!(
+            added[2],
+            TelegramUpdate::ChatMember {
+                chat_id: -3,
+                user_id: 78,
+                joined: true
+            }
+        );
+        let left = update(&service_message(
+            group,
+            77,
+            tl::types::MessageActionChatDeleteUser { user_id: 77 }.into(),
+        ));
+        assert_eq!(left.len(), 1, "a departure has its own update: {left:?}");
     }
 
     #[test]

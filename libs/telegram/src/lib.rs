@@ -41,6 +41,7 @@ pub mod download;
 pub mod endpoint;
 pub mod error;
 pub mod groups;
+pub mod joins;
 pub mod login;
 pub mod message_actions;
 pub mod model;

@@ -294,6 +294,12 @@ pub(crate) fn message(world: &World, viewer: UserId, stored: &StoredMessage) -> 
             }
             .into(),
             ServiceAction::PinMessage => tl::enums::MessageAction::PinMessage,
+            ServiceAction::ChatJoinedByLink { inviter } => {
+                tl::types::MessageActionChatJoinedByLink {
+                    inviter_id: *inviter,
+                }
+                .into()
+            }
         };
         return tl::types::MessageService {
             out,
@@ -412,7 +418,11 @@ impl Mentions {
         {
             self.users.extend(users.iter().copied());
         }
-        if let Some(ServiceAction::ChatDeleteUser { user }) = &stored.action {
+        if let Some(
+            ServiceAction::ChatDeleteUser { user }
+            | ServiceAction::ChatJoinedByLink { inviter: user },
+        ) = &stored.action
+        {
             self.users.insert(*user);
         }
         if let Some(from) = stored.fwd.and_then(|f| f.from) {

@@ -587,6 +587,23 @@ impl World {
             scale.channel_posts,
         )?;
 
+        // A public supergroup none of the named demo accounts is in, to join by username.
+        clock += 60;
+        let plaza = world.create_channel_at(frank, "Sandbox Plaza", false, &[], clock)?;
+        world.set_channel_profile(
+            plaza,
+            Some("sandbox_plaza"),
+            Some("Anyone may join: a public supergroup."),
+        )?;
+        clock += 60;
+        world.send_text_at(
+            frank,
+            Peer::Channel(plaza),
+            "Welcome to the plaza!",
+            None,
+            clock,
+        )?;
+
         // Ring chats: extra account n talks with n+1, n+2, ... (each chat dated within the
         // demo week, so that big worlds do not run into the future).
         let ring_start = unix_now() - 7 * 24 * 3600;

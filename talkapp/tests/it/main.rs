@@ -12,6 +12,7 @@ mod faults;
 mod groups;
 mod hardening;
 mod helpers;
+mod joins;
 mod linking;
 mod media;
 mod message_actions;

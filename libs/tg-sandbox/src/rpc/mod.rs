@@ -18,6 +18,8 @@ mod users;
 // Appended (own profile and contact changes), kept apart from the lists above.
 mod contact_edits;
 mod profile_edits;
+// Appended (invite links and joining).
+mod invites;
 
 use grammers_tl_types::{
     self as tl, Cursor, Deserializable, Identifiable, RemoteCall, Serializable,
@@ -196,6 +198,7 @@ fn changes_nothing_kept(id: u32) -> bool {
             | f::contacts::Search::CONSTRUCTOR_ID
             | f::contacts::ResolveUsername::CONSTRUCTOR_ID
             | f::contacts::ResolvePhone::CONSTRUCTOR_ID
+            | f::messages::CheckChatInvite::CONSTRUCTOR_ID
             | f::messages::GetDialogs::CONSTRUCTOR_ID
             | f::messages::GetHistory::CONSTRUCTOR_ID
             | f::messages::GetChats::CONSTRUCTOR_ID
@@ -398,6 +401,16 @@ fn dispatch(call: &mut Call, id: u32, cursor: &mut Cursor) -> Result<Vec<u8>, Rp
             run(cursor, |r| messages::groups::edit_chat_about(call, r))
         }
         f::channels::EditTitle::CONSTRUCTOR_ID => run(cursor, |r| channels::edit_title(call, r)),
+        f::messages::ExportChatInvite::CONSTRUCTOR_ID => {
+            run(cursor, |r| invites::export_chat_invite(call, r))
+        }
+        f::messages::CheckChatInvite::CONSTRUCTOR_ID => {
+            run(cursor, |r| invites::check_chat_invite(call, r))
+        }
+        f::messages::ImportChatInvite::CONSTRUCTOR_ID => {
+            run(cursor, |r| invites::import_chat_invite(call, r))
+        }
+        f::channels::JoinChannel::CONSTRUCTOR_ID => run(cursor, |r| invites::join_channel(call, r)),
         // Telegram's answer to a constructor it does not serve.
         _ => Err(RpcError::bad_request("INPUT_METHOD_INVALID")),
     }

@@ -25,6 +25,17 @@ pub(crate) enum GroupError {
     AboutNotModified,
     /// A description longer than Telegram takes (`CHAT_ABOUT_TOO_LONG`).
     AboutTooLong,
+    /// No invite link has the hash (`INVITE_HASH_INVALID`).
+    InviteHashInvalid,
+    /// An empty hash (`INVITE_HASH_EMPTY`).
+    InviteHashEmpty,
+    /// The link was revoked, expired or used up (`INVITE_HASH_EXPIRED`).
+    InviteHashExpired,
+    /// The link needs an admin's approval; the request was recorded
+    /// (`INVITE_REQUEST_SENT`).
+    InviteRequestSent,
+    /// The user is in as many supergroups and channels as allowed (`CHANNELS_TOO_MUCH`).
+    ChannelsTooMuch,
     Send(SendError),
 }
 

@@ -15,6 +15,7 @@
 
 mod chat_info;
 mod groups;
+mod invites;
 mod media;
 mod membership;
 mod messaging;
@@ -31,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub(crate) use groups::{GroupError, Invited};
+pub(crate) use invites::{InviteCheck, InviteRequest, JoinedChat, Joining};
 pub use media::{
     DEMO_CLIP_MP4, DEMO_PHOTO_JPEG, DEMO_VOICE_OGG, DEMO_VOICE_WAVEFORM, SeedFile, SeedVideo,
     sample_png,
@@ -226,6 +228,10 @@ pub(crate) enum ServiceAction {
     /// A message was pinned (`messageActionPinMessage`; the message's `reply_to` names
     /// the pinned one).
     PinMessage,
+    /// A user joined through an invite link (`messageActionChatJoinedByLink`).
+    ChatJoinedByLink {
+        inviter: UserId,
+    },
 }
 
 /// What a message carries besides its text.
@@ -382,6 +388,9 @@ pub struct World {
     next_media_id: i64,
     #[serde(default = "first_blob_id")]
     next_blob_id: u64,
+    /// Invite links and the channels users may not join.
+    #[serde(default)]
+    pub(crate) joining: Joining,
     /// Phone number (digits) to account (rebuilt on load).
     #[serde(skip)]
     by_phone: HashMap<String, UserId>,
@@ -450,6 +459,7 @@ impl World {
             next_logical_id: 1,
             next_media_id: first_media_id(),
             next_blob_id: first_blob_id(),
+            joining: Joining::default(),
             by_phone: HashMap::new(),
         }
     }

@@ -289,7 +289,11 @@ impl GoTrueError {
             | ErrorCode::UsernameInvalid
             | ErrorCode::NotParticipant
             | ErrorCode::TelegramAdminInvalid
-            | ErrorCode::ChatCreator => {
+            | ErrorCode::ChatCreator
+            | ErrorCode::InviteExpired
+            | ErrorCode::InviteInvalid
+            | ErrorCode::ChannelPrivate
+            | ErrorCode::TooManyChannels => {
                 let code = if status.is_server_error() {
                     "unexpected_failure"
                 } else {

@@ -24,6 +24,11 @@ impl From<GroupError> for RpcError {
             GroupError::NotModified => RpcError::bad_request("CHAT_NOT_MODIFIED"),
             GroupError::AboutNotModified => RpcError::bad_request("CHAT_ABOUT_NOT_MODIFIED"),
             GroupError::AboutTooLong => RpcError::bad_request("CHAT_ABOUT_TOO_LONG"),
+            GroupError::InviteHashInvalid => RpcError::bad_request("INVITE_HASH_INVALID"),
+            GroupError::InviteHashEmpty => RpcError::bad_request("INVITE_HASH_EMPTY"),
+            GroupError::InviteHashExpired => RpcError::bad_request("INVITE_HASH_EXPIRED"),
+            GroupError::InviteRequestSent => RpcError::bad_request("INVITE_REQUEST_SENT"),
+            GroupError::ChannelsTooMuch => RpcError::bad_request("CHANNELS_TOO_MUCH"),
             GroupError::Send(error) => error.into(),
         }
     }

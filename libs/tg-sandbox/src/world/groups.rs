@@ -25,6 +25,10 @@ pub(crate) enum GroupError {
     AboutNotModified,
     /// A description longer than Telegram takes (`CHAT_ABOUT_TOO_LONG`).
     AboutTooLong,
+    /// A photo of bytes that are no image (`IMAGE_PROCESS_FAILED`).
+    ImageProcessFailed,
+    /// A photo smaller than 160×160 (`PHOTO_CROP_SIZE_SMALL`).
+    PhotoCropSizeSmall,
     Send(SendError),
 }
 

@@ -35,7 +35,8 @@ pub use media::{
     sample_png,
 };
 pub(crate) use media::{
-    DocAttribute, Document, FileLocation, MediaError, NewMedia, Photo, PhotoSizeRecord,
+    DocAttribute, Document, FileLocation, MediaError, NewMedia, PeerPhotoError, Photo,
+    PhotoSizeRecord,
 };
 pub(crate) use messaging::{Draft, Forward, SendError, Sent};
 pub(crate) use query::{Dialog, HistoryQuery};
@@ -218,6 +219,12 @@ pub(crate) enum ServiceAction {
     ChatEditTitle {
         title: String,
     },
+    /// A new photo (`messageActionChatEditPhoto`), a photo of [`World::photos`].
+    ChatEditPhoto {
+        photo: i64,
+    },
+    /// The photo was removed (`messageActionChatDeletePhoto`).
+    ChatDeletePhoto,
 }
 
 /// What a message carries besides its text.

@@ -173,16 +173,6 @@ impl Application {
             backend,
             LeaseTimings::default(),
         );
-        let local_host = Arc::new(LocalHost::new(
-            Arc::clone(&sessions),
-            cache.clone(),
-            media::Media::new(
-                Arc::clone(&store),
-                config.downloads.max_file_bytes,
-                config.downloads.cache_bytes,
-            ),
-        ));
-        let router = Arc::new(Router::new(Arc::clone(&ownership), Arc::clone(&local_host)));
         let media_files: Arc<dyn MediaFiles> = Arc::new(
             GrpcMediaFiles::connect_lazy(&config.sends.media_service_url).map_err(|error| {
                 anyhow::anyhow!(
@@ -191,6 +181,17 @@ impl Application {
                 )
             })?,
         );
+        let local_host = Arc::new(LocalHost::new(
+            Arc::clone(&sessions),
+            cache.clone(),
+            media::Media::new(
+                Arc::clone(&store),
+                config.downloads.max_file_bytes,
+                config.downloads.cache_bytes,
+            ),
+            Arc::clone(&media_files),
+        ));
+        let router = Arc::new(Router::new(Arc::clone(&ownership), Arc::clone(&local_host)));
         let reads = Arc::new(reads::Reads::new(Arc::clone(&store), Arc::clone(&router)));
         let events = Arc::new(EventPublisher::new(
             Arc::clone(&store),

@@ -24,6 +24,7 @@ use crate::reads::{ChatDetailsView, ChatPage, HistoryPage, HistoryParams, ReadEr
 use crate::sends::{MediaSendRequest, SendError, SendRequest, Sends};
 
 mod people_search;
+mod photos;
 mod profile_actions;
 pub use profile_actions::ProfileFields;
 
@@ -91,6 +92,9 @@ pub enum ChatError {
     /// The first request with the idempotency key is still being carried out.
     #[error("the first request with this idempotency key is still running; retry shortly")]
     ActionInProgress,
+    /// The file asked for as a photo is no still image.
+    #[error("{0}")]
+    PhotoInvalid(String),
 }
 
 impl ChatError {
@@ -113,6 +117,7 @@ impl ChatError {
             | Self::Send(SendError::Store(error)) => store_code(error),
             Self::IdempotencyKeyReused => (ErrorCode::IdempotencyKeyReused, None),
             Self::ActionInProgress => (ErrorCode::RequestInProgress, Some(1)),
+            Self::PhotoInvalid(_) => (ErrorCode::PhotoInvalid, None),
         }
     }
 }

@@ -117,6 +117,12 @@ pub enum ErrorCode {
     /// The chat's creator cannot do this or have it done (leave their channel, be
     /// demoted; Telegram's `USER_CREATOR`).
     ChatCreator,
+    /// The file is no image Telegram can make a chat or profile photo of (not a photo,
+    /// or Telegram's `PHOTO_INVALID` / `IMAGE_PROCESS_FAILED`).
+    PhotoInvalid,
+    /// The image is smaller than Telegram crops a chat or profile photo from (160×160,
+    /// `PHOTO_CROP_SIZE_SMALL`).
+    PhotoTooSmall,
 }
 
 impl ErrorCode {
@@ -175,6 +181,8 @@ impl ErrorCode {
             Self::NotParticipant => "not_participant",
             Self::TelegramAdminInvalid => "telegram_admin_invalid",
             Self::ChatCreator => "chat_creator",
+            Self::PhotoInvalid => "photo_invalid",
+            Self::PhotoTooSmall => "photo_too_small",
         }
     }
 
@@ -212,6 +220,7 @@ impl ErrorCode {
             Self::ImageTooLarge | Self::EmptyFile => 422,
             Self::UploadIncomplete => 400,
             Self::MediaKindNotSendable => 422,
+            Self::PhotoInvalid | Self::PhotoTooSmall => 422,
             Self::RangeNotSatisfiable => 416,
             Self::UnsupportedMediaType => 415,
             Self::MalformedJson => 400,
@@ -283,6 +292,8 @@ impl ErrorCode {
             Self::NotParticipant => "Not a member of the chat",
             Self::TelegramAdminInvalid => "An admin this account may not change",
             Self::ChatCreator => "Not possible for the chat's creator",
+            Self::PhotoInvalid => "Not an image that can be a photo",
+            Self::PhotoTooSmall => "Image too small for a photo",
         }
     }
 
@@ -321,7 +332,9 @@ impl ErrorCode {
             | Self::ImageTooLarge
             | Self::EmptyFile
             | Self::UploadIncomplete
-            | Self::MediaKindNotSendable => Code::InvalidArgument,
+            | Self::MediaKindNotSendable
+            | Self::PhotoInvalid
+            | Self::PhotoTooSmall => Code::InvalidArgument,
             Self::LoginExpired | Self::LoginStepMismatch => Code::FailedPrecondition,
             Self::TelegramFloodWait => Code::ResourceExhausted,
             Self::TelegramUnavailable => Code::Unavailable,
@@ -472,6 +485,8 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::NotParticipant,
     ErrorCode::TelegramAdminInvalid,
     ErrorCode::ChatCreator,
+    ErrorCode::PhotoInvalid,
+    ErrorCode::PhotoTooSmall,
 ];
 
 #[cfg(test)]

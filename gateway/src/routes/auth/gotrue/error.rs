@@ -289,7 +289,9 @@ impl GoTrueError {
             | ErrorCode::UsernameInvalid
             | ErrorCode::NotParticipant
             | ErrorCode::TelegramAdminInvalid
-            | ErrorCode::ChatCreator => {
+            | ErrorCode::ChatCreator
+            | ErrorCode::PhotoInvalid
+            | ErrorCode::PhotoTooSmall => {
                 let code = if status.is_server_error() {
                     "unexpected_failure"
                 } else {

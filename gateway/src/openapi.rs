@@ -9,7 +9,7 @@ use crate::routes::{
     admin, audit, auth, chat_info, chat_members, chats, compat, contact_list, groups, health,
     linking, media, message_actions, profiles, push, search, send_media, sessions, uploads, ws,
 };
-use crate::routes::{contact_changes, own_profile, people_search};
+use crate::routes::{contact_changes, own_profile, people_search, photos};
 
 /// The whole REST API.
 #[derive(OpenApi)]
@@ -60,6 +60,10 @@ use crate::routes::{contact_changes, own_profile, people_search};
         chat_members::leave_chat,
         chat_members::set_admin,
         chat_info::edit_chat,
+        photos::set_chat_photo,
+        photos::delete_chat_photo,
+        photos::set_own_photo,
+        photos::delete_own_photo,
         media::download,
         media::signed_url,
         media::by_link,
@@ -137,6 +141,7 @@ use crate::routes::{contact_changes, own_profile, people_search};
         chat_members::SetAdmin,
         chat_members::MemberChanged,
         chat_info::EditChat,
+        photos::PhotoFile,
         chats::MessageView,
         chats::SenderView,
         chats::EntityView,

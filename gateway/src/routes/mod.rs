@@ -25,6 +25,7 @@ pub mod ws;
 pub mod contact_changes;
 pub mod own_profile;
 pub mod people_search;
+pub mod photos;
 
 use actix_web::web;
 
@@ -120,6 +121,16 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         .service(
             web::resource("/me/edit_chat/{user_id}/{session_index}/{chat_id}")
                 .post(chat_info::edit_chat),
+        )
+        .service(
+            web::resource("/me/chat_photo/{user_id}/{session_index}/{chat_id}")
+                .put(photos::set_chat_photo)
+                .delete(photos::delete_chat_photo),
+        )
+        .service(
+            web::resource("/me/profile/photo/{user_id}/{session_index}")
+                .put(photos::set_own_photo)
+                .delete(photos::delete_own_photo),
         )
         .service(
             web::resource("/me/message_status/{user_id}/{session_index}/{job_id}")

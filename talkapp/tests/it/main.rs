@@ -19,6 +19,7 @@ mod observability;
 mod operator;
 mod own_profile;
 mod people_search;
+mod photos;
 mod profiles;
 mod realtime;
 mod replicas;

@@ -202,6 +202,19 @@ impl World {
         Ok(())
     }
 
+    /// The id of a basic group's or channel's current photo (tests).
+    pub fn chat_photo_id(&self, peer: Peer) -> Option<i64> {
+        match peer {
+            Peer::Chat(_) | Peer::Channel(_) => self.peer_photo(peer),
+            Peer::User(_) => None,
+        }
+    }
+
+    /// The id of a user's current profile photo (tests).
+    pub fn user_photo_id(&self, user: UserId) -> Option<i64> {
+        self.peer_photo(Peer::User(user))
+    }
+
     /// A group's or channel's description (empty when there is none or no such chat).
     pub fn about(&self, peer: Peer) -> &str {
         match peer {

@@ -12,7 +12,8 @@
 //! forwarding messages, users' profiles (through the account's host; the non-send actions
 //! once per idempotency key, ADR 0021), changing a chat's title and description; the
 //! account's own profile (read, names, bio, username) and adding and deleting contacts
-//! (ADR 0026). Not yet: chat photos, joining, pins, the own profile photo.
+//! (ADR 0026); chat photos and the own profile photo from uploaded files (ADR 0031).
+//! Not yet: joining, pins.
 //!
 //! # Layout
 //! - [`service`]: the domain logic ([`service::ChatService`]), free of gRPC types.

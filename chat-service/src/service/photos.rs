@@ -14,12 +14,22 @@ use super::{ChatError, ChatService, parse_uuid};
 use crate::account_host::PhotoFile;
 use crate::reads::{ChatView, ReadError};
 
+/// Telegram's largest photo (10 MiB); a larger image is refused before it is uploaded.
+const MAX_PHOTO_BYTES: u64 = 10 * 1024 * 1024;
+
 impl ChatService {
     /// Pins the user's uploaded file `file_id` for a photo; a file that is no still
     /// image is released again and refused.
     async fn pin_photo(&self, key: SessionKey, file_id: &str) -> Result<PhotoFile, ChatError> {
         let file_id = parse_uuid("file_id", file_id)?;
         let (job_id, pinned) = self.sends.pin_photo(key.user_id, file_id).await?;
+        if pinned.kind == MediaKind::Photo && pinned.size > MAX_PHOTO_BYTES {
+            self.sends.release_photo(job_id).await;
+            return Err(ChatError::PhotoInvalid(format!(
+                "a photo may have at most {} MiB (Telegram's limit)",
+                MAX_PHOTO_BYTES / (1024 * 1024)
+            )));
+        }
         if pinned.kind != MediaKind::Photo {
             self.sends.release_photo(job_id).await;
             return Err(ChatError::PhotoInvalid(format!(

@@ -22,7 +22,7 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct PhotoFile {
     /// An uploaded file of the caller's (`POST /upload`) whose `kind` is `photo`; the
-    /// smaller side at least 160 pixels.
+    /// smaller side at least 160 pixels, at most 10 MiB.
     #[schema(format = "uuid", max_length = 36)]
     pub file_id: String,
 }
@@ -53,7 +53,7 @@ fn file_id(body: PhotoFile) -> Result<String, ApiError> {
         (status = 200, body = ChatView, description = "The chat as listed, with its new `photo_id`"),
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: only admins change a chat's photo", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account, chat, or uploaded file of the caller's", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`photo_invalid`: the file is no image (or Telegram cannot read it: PHOTO_INVALID, IMAGE_PROCESS_FAILED); `photo_too_small`: under 160×160 (PHOTO_CROP_SIZE_SMALL); `validation_failed`: a `file_id` that is no UUID, a private chat", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`photo_invalid`: the file is no image, over 10 MiB, or Telegram cannot read it (PHOTO_INVALID, IMAGE_PROCESS_FAILED); `photo_too_small`: under 160×160 (PHOTO_CROP_SIZE_SMALL); `validation_failed`: a `file_id` that is no UUID, a private chat", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`telegram_unavailable`, `service_unavailable` (the media service)", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
@@ -127,7 +127,7 @@ pub async fn delete_chat_photo(
         (status = 200, body = UserProfileView),
         (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account, or uploaded file of the caller's", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`photo_invalid`: the file is no image (or Telegram cannot read it); `photo_too_small`: under 160×160; `validation_failed`: a `file_id` that is no UUID", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`photo_invalid`: the file is no image, over 10 MiB, or Telegram cannot read it; `photo_too_small`: under 160×160; `validation_failed`: a `file_id` that is no UUID", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`telegram_unavailable`, `service_unavailable` (the media service)", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]

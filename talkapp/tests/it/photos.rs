@@ -60,6 +60,14 @@ fn pdf() -> Vec<u8> {
 
 /// Uploads `bytes` as `token`'s user; the file id.
 async fn upload(app: &TestApp, token: &str, name: &str, bytes: &[u8]) -> String {
+    uploaded(app, token, name, bytes).await["file_id"]
+        .as_str()
+        .expect("file_id")
+        .to_owned()
+}
+
+/// Uploads `bytes` as `token`'s user; the upload's reply.
+async fn uploaded(app: &TestApp, token: &str, name: &str, bytes: &[u8]) -> Value {
     let response = app
         .client
         .post(app.url(&format!("/upload?filename={name}")))
@@ -70,8 +78,7 @@ async fn upload(app: &TestApp, token: &str, name: &str, bytes: &[u8]) -> String 
         .await
         .expect("sent");
     assert_eq!(response.status(), 201, "uploaded");
-    let uploaded: Value = response.json().await.expect("json");
-    uploaded["file_id"].as_str().expect("file_id").to_owned()
+    response.json().await.expect("json")
 }
 
 async fn put(app: &TestApp, path: &str, token: &str, body: &Value) -> reqwest::Response {
@@ -350,6 +357,18 @@ async fn photos_that_are_no_image_too_small_not_the_users_or_not_the_accounts_to
         )
         .await;
     }
+    // Over Telegram's 10 MiB for a photo: refused before it is uploaded.
+    let mut heavy = sample_png(6, 200, 200);
+    heavy.resize(heavy.len() + 10 * 1024 * 1024, 0);
+    let heavy = uploaded(&app, token, "heavy.png", &heavy).await;
+    assert_eq!(heavy["kind"], "photo", "{heavy}");
+    let heavy = heavy["file_id"].as_str().expect("file_id");
+    assert_problem(
+        put(&app, &path, token, &json!({"file_id": heavy})).await,
+        422,
+        "photo_invalid",
+    )
+    .await;
     assert_eq!(
         listed(&app, &alice.linker, friends).await.expect("listed")["photo_id"],
         Value::Null

@@ -123,6 +123,14 @@ impl EventPublisher {
                     kind: "message.new",
                     payload: realtime::event::Payload::Message(to_proto_message(view)),
                 });
+                // A new title or photo told by a service message: the chat as listed now
+                // (its profile came with the update), for every member's sockets.
+                if matches!(
+                    message.service.as_deref(),
+                    Some("title_changed" | "photo_changed" | "photo_removed")
+                ) {
+                    events.extend(self.chat_event(key, message.chat_id).await?);
+                }
             }
             TelegramUpdate::MessageEdited { message } => {
                 let view = self.reads.message_view(key, message.clone()).await?;

@@ -568,6 +568,35 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
         Ok(Response::new(to_proto_chat(chat)))
     }
 
+    async fn set_chat_photo(
+        &self,
+        request: Request<proto::SetChatPhotoRequest>,
+    ) -> Result<Response<proto::Chat>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        let chat = self
+            .service
+            .set_chat_photo(key, chat_id, request.file_id.as_deref())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(to_proto_chat(chat)))
+    }
+
+    async fn set_own_photo(
+        &self,
+        request: Request<proto::SetOwnPhotoRequest>,
+    ) -> Result<Response<proto::UserProfile>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let profile = self
+            .service
+            .set_own_photo(key, request.file_id.as_deref())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(crate::profiles::to_proto_profile(profile)))
+    }
+
     async fn change_members(
         &self,
         request: Request<proto::ChangeMembersRequest>,
@@ -1354,5 +1383,42 @@ impl proto::account_host_server::AccountHost for AccountHostGrpcAdapter {
             .await
             .map_err(host_status)?;
         Ok(Response::new(remote::invite_link_to_proto(link)))
+    }
+
+    async fn set_chat_photo(
+        &self,
+        request: Request<proto::HostSetChatPhotoRequest>,
+    ) -> Result<Response<proto::HostSetChatPhotoResponse>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        let photo = request
+            .photo
+            .map(remote::photo_from_proto)
+            .transpose()
+            .map_err(|reason| talkapp_common::ErrorCode::ValidationFailed.to_grpc_status(reason))?;
+        self.local
+            .set_chat_photo(key, request.chat_id, photo)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(proto::HostSetChatPhotoResponse {}))
+    }
+
+    async fn set_own_photo(
+        &self,
+        request: Request<proto::HostSetOwnPhotoRequest>,
+    ) -> Result<Response<proto::HostUserProfile>, Status> {
+        let request = request.into_inner();
+        let key = host_key(request.session)?;
+        let photo = request
+            .photo
+            .map(remote::photo_from_proto)
+            .transpose()
+            .map_err(|reason| talkapp_common::ErrorCode::ValidationFailed.to_grpc_status(reason))?;
+        let profile = self
+            .local
+            .set_own_photo(key, photo)
+            .await
+            .map_err(host_status)?;
+        Ok(Response::new(crate::profiles::to_host_proto(&profile)))
     }
 }

@@ -12,7 +12,8 @@
 //! forwarding messages, users' profiles (through the account's host; the non-send actions
 //! once per idempotency key, ADR 0021), changing a chat's title and description; the
 //! account's own profile (read, names, bio, username) and adding and deleting contacts
-//! (ADR 0026). Not yet: chat photos, joining, pins, the own profile photo.
+//! (ADR 0026); chat photos and the own profile photo from uploaded files (ADR 0031).
+//! Not yet: joining, pins.
 //!
 //! # Layout
 //! - [`service`]: the domain logic ([`service::ChatService`]), free of gRPC types.
@@ -175,16 +176,6 @@ impl Application {
             backend,
             LeaseTimings::default(),
         );
-        let local_host = Arc::new(LocalHost::new(
-            Arc::clone(&sessions),
-            cache.clone(),
-            media::Media::new(
-                Arc::clone(&store),
-                config.downloads.max_file_bytes,
-                config.downloads.cache_bytes,
-            ),
-        ));
-        let router = Arc::new(Router::new(Arc::clone(&ownership), Arc::clone(&local_host)));
         let media_files: Arc<dyn MediaFiles> = Arc::new(
             GrpcMediaFiles::connect_lazy(&config.sends.media_service_url).map_err(|error| {
                 anyhow::anyhow!(
@@ -193,6 +184,17 @@ impl Application {
                 )
             })?,
         );
+        let local_host = Arc::new(LocalHost::new(
+            Arc::clone(&sessions),
+            cache.clone(),
+            media::Media::new(
+                Arc::clone(&store),
+                config.downloads.max_file_bytes,
+                config.downloads.cache_bytes,
+            ),
+            Arc::clone(&media_files),
+        ));
+        let router = Arc::new(Router::new(Arc::clone(&ownership), Arc::clone(&local_host)));
         let reads = Arc::new(reads::Reads::new(Arc::clone(&store), Arc::clone(&router)));
         let events = Arc::new(EventPublisher::new(
             Arc::clone(&store),

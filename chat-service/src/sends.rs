@@ -340,6 +340,34 @@ impl Sends {
         Ok(self.announce(created))
     }
 
+    /// Pins the user's uploaded file for a photo change (a chat's or the account's own):
+    /// a job of its own that is never written, whose pin the caller releases with
+    /// [`Sends::release_photo`] once the change is done. Answers the job and the file.
+    /// (Should the process stop in between, the pin keeps the bytes, not the job.)
+    pub async fn pin_photo(
+        &self,
+        user_id: Uuid,
+        file_id: Uuid,
+    ) -> Result<(Uuid, PinnedFile), SendError> {
+        let job_id = Uuid::new_v4();
+        let error = match self.media.pin(user_id, job_id, &[file_id]).await {
+            Ok(mut files) if files.len() == 1 => return Ok((job_id, files.remove(0))),
+            Ok(_) => SendError::MediaUnavailable,
+            Err(MediaFilesError::NotFound) => SendError::FileNotFound,
+            Err(error) => {
+                tracing::warn!(%error, "cannot pin the file of a photo");
+                SendError::MediaUnavailable
+            }
+        };
+        self.release_unused(job_id).await;
+        Err(error)
+    }
+
+    /// Releases the pin of a photo change ([`Sends::pin_photo`]).
+    pub async fn release_photo(&self, job_id: Uuid) {
+        self.release_unused(job_id).await;
+    }
+
     /// Releases pins made for a job that was not written after all (a job that exists
     /// never gets here, so its pins are never taken away).
     async fn release_unused(&self, job_id: Uuid) {
@@ -459,11 +487,12 @@ enum Work {
     Scan,
 }
 
-/// The files of a media job, read from the media service as Telegram takes them.
-struct PinnedSource {
-    media: Arc<dyn MediaFiles>,
-    job_id: Uuid,
-    file_ids: Vec<Uuid>,
+/// The files of a media job, read from the media service as Telegram takes them (also
+/// the file a chat or profile photo is made of, [`Sends::pin_photo`]).
+pub(crate) struct PinnedSource {
+    pub(crate) media: Arc<dyn MediaFiles>,
+    pub(crate) job_id: Uuid,
+    pub(crate) file_ids: Vec<Uuid>,
 }
 
 #[async_trait::async_trait]

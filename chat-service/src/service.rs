@@ -26,6 +26,7 @@ use crate::sends::{MediaSendRequest, SendError, SendRequest, Sends};
 
 mod joins;
 mod people_search;
+mod photos;
 mod profile_actions;
 pub use joins::{InvitePreviewView, JoinedView};
 pub use profile_actions::ProfileFields;
@@ -94,6 +95,9 @@ pub enum ChatError {
     /// The first request with the idempotency key is still being carried out.
     #[error("the first request with this idempotency key is still running; retry shortly")]
     ActionInProgress,
+    /// The file asked for as a photo is no still image.
+    #[error("{0}")]
+    PhotoInvalid(String),
 }
 
 impl ChatError {
@@ -116,6 +120,7 @@ impl ChatError {
             | Self::Send(SendError::Store(error)) => store_code(error),
             Self::IdempotencyKeyReused => (ErrorCode::IdempotencyKeyReused, None),
             Self::ActionInProgress => (ErrorCode::RequestInProgress, Some(1)),
+            Self::PhotoInvalid(_) => (ErrorCode::PhotoInvalid, None),
         }
     }
 }

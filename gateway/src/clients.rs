@@ -630,6 +630,27 @@ impl ServiceClients {
         Ok(self.chat.clone().edit_chat(request).await?.into_inner())
     }
 
+    /// Sets or removes a chat's photo; the chat as listed.
+    pub async fn set_chat_photo(
+        &self,
+        request: chat::SetChatPhotoRequest,
+    ) -> Result<chat::Chat, ApiError> {
+        Ok(self
+            .chat
+            .clone()
+            .set_chat_photo(request)
+            .await?
+            .into_inner())
+    }
+
+    /// Sets or removes the account's own profile photo; the profile afterwards.
+    pub async fn set_own_photo(
+        &self,
+        request: chat::SetOwnPhotoRequest,
+    ) -> Result<chat::UserProfile, ApiError> {
+        Ok(self.chat.clone().set_own_photo(request).await?.into_inner())
+    }
+
     /// Marks a chat read.
     pub async fn mark_read(&self, request: chat::MarkReadRequest) -> Result<(), ApiError> {
         self.chat.clone().mark_read(request).await?;

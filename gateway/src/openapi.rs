@@ -9,7 +9,7 @@ use crate::routes::{
     admin, audit, auth, chat_info, chat_members, chats, compat, contact_list, groups, health,
     linking, media, message_actions, profiles, push, search, send_media, sessions, uploads, ws,
 };
-use crate::routes::{contact_changes, joins, own_profile, people_search};
+use crate::routes::{contact_changes, joins, own_profile, people_search, photos};
 
 /// The whole REST API.
 #[derive(OpenApi)]
@@ -66,6 +66,10 @@ use crate::routes::{contact_changes, joins, own_profile, people_search};
         joins::join_chat,
         joins::check_invite,
         joins::export_invite,
+        photos::set_chat_photo,
+        photos::delete_chat_photo,
+        photos::set_own_photo,
+        photos::delete_own_photo,
         media::download,
         media::signed_url,
         media::by_link,
@@ -150,6 +154,7 @@ use crate::routes::{contact_changes, joins, own_profile, people_search};
         joins::InvitePreviewView,
         joins::ExportInvite,
         joins::InviteLinkView,
+        photos::PhotoFile,
         chats::MessageView,
         chats::SenderView,
         chats::EntityView,

@@ -18,10 +18,15 @@ use talkapp_telegram::{contact_changes::NewContact, own_profile::ProfileChange};
 
 use super::{
     AccountHost, ContactRef, ForwardRequest, GroupCreated, HostError, InviteCheck, OlderHistory,
+    PhotoFile,
 };
 use crate::cache::{ChatCache, FillError};
 use crate::host::{HostedUpdate, SessionHost};
 use crate::media::{ByteRange, Media, MediaDownload};
+use crate::media_files::MediaFiles;
+use crate::sends::PinnedSource;
+use talkapp_telegram::photos::NewPhoto;
+use talkapp_telegram::send_media::{OutgoingFile, SendAs};
 
 /// Most messages one fetch of older history stores when no date is given.
 const MAX_OLDER_LIMIT: u32 = 1000;
@@ -31,6 +36,7 @@ pub struct LocalHost {
     connections: Arc<SessionHost>,
     cache: ChatCache,
     media: Media,
+    files: Arc<dyn MediaFiles>,
 }
 
 impl From<FillError> for HostError {
@@ -44,13 +50,40 @@ impl From<FillError> for HostError {
 
 impl LocalHost {
     /// Calls through the accounts `connections` holds; older history goes into `cache`,
-    /// files come through `media`.
-    pub fn new(connections: Arc<SessionHost>, cache: ChatCache, media: Media) -> Self {
+    /// files come through `media`; uploaded files (photos) are read from `files`.
+    pub fn new(
+        connections: Arc<SessionHost>,
+        cache: ChatCache,
+        media: Media,
+        files: Arc<dyn MediaFiles>,
+    ) -> Self {
         Self {
             connections,
             cache,
             media,
+            files,
         }
+    }
+
+    /// Where a pinned photo's bytes come from, and the file as Telegram gets it.
+    fn photo_source(&self, photo: &PhotoFile) -> (OutgoingFile, PinnedSource) {
+        let file = OutgoingFile {
+            sha256: photo.sha256.clone(),
+            size: photo.size,
+            file_name: photo.file_name.clone(),
+            mime: photo.mime.clone(),
+            send_as: SendAs::Photo,
+            width: None,
+            height: None,
+            duration_ms: None,
+            waveform: None,
+        };
+        let source = PinnedSource {
+            media: Arc::clone(&self.files),
+            job_id: photo.job_id,
+            file_ids: vec![photo.file_id],
+        };
+        (file, source)
     }
 
     /// The account's connection, when it is connected here.
@@ -470,5 +503,65 @@ impl AccountHost for LocalHost {
         settings: InviteSettings,
     ) -> Result<InviteLink, HostError> {
         Ok(self.account(key)?.export_invite(chat_id, &settings).await?)
+    }
+
+    async fn set_chat_photo(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        photo: Option<PhotoFile>,
+    ) -> Result<(), HostError> {
+        let account = self.account(key)?;
+        let changed = match &photo {
+            Some(photo) => {
+                let (file, source) = self.photo_source(photo);
+                let new = NewPhoto {
+                    file: &file,
+                    source: &source,
+                };
+                account.set_chat_photo(chat_id, Some(new)).await?
+            }
+            None => account.set_chat_photo(chat_id, None).await?,
+        };
+        if !changed {
+            return Ok(());
+        }
+        self.cache
+            .refresh_chat(key, &account, chat_id, None)
+            .await?;
+        // As for a title: the account's own sockets hear of the chat from here.
+        self.connections
+            .apply_own_update(HostedUpdate {
+                key,
+                update: TelegramUpdate::ChatChanged { chat_id },
+                users: Vec::new(),
+                chats: Vec::new(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn set_own_photo(
+        &self,
+        key: SessionKey,
+        photo: Option<PhotoFile>,
+    ) -> Result<UserProfile, HostError> {
+        let account = self.account(key)?;
+        let profile = match &photo {
+            Some(photo) => {
+                let (file, source) = self.photo_source(photo);
+                account
+                    .set_own_photo(NewPhoto {
+                        file: &file,
+                        source: &source,
+                    })
+                    .await?
+            }
+            None => account.delete_own_photo().await?,
+        };
+        self.cache
+            .store_users(key, std::slice::from_ref(&profile.user))
+            .await?;
+        Ok(profile)
     }
 }

@@ -154,6 +154,12 @@ fn refusal_code(code: i32, name: &str) -> (ErrorCode, Option<u64>) {
         "CHANNEL_PRIVATE" => (ErrorCode::ChannelPrivate, None),
         "CHANNELS_TOO_MUCH" | "USER_CHANNELS_TOO_MUCH" => (ErrorCode::TooManyChannels, None),
         "CHAT_ADMIN_REQUIRED" | "RIGHT_FORBIDDEN" => (ErrorCode::TelegramAdminRequired, None),
+        "PHOTO_INVALID"
+        | "IMAGE_PROCESS_FAILED"
+        | "PHOTO_INVALID_DIMENSIONS"
+        | "PHOTO_EXT_INVALID"
+        | "PHOTO_FILE_MISSING" => (ErrorCode::PhotoInvalid, None),
+        "PHOTO_CROP_SIZE_SMALL" => (ErrorCode::PhotoTooSmall, None),
         "PEER_FLOOD" => (
             ErrorCode::TelegramFloodWait,
             Some(PEER_FLOOD_RETRY_AFTER_SECS),
@@ -415,6 +421,40 @@ pub trait AccountHost: Send + Sync {
         chat_id: i64,
         settings: InviteSettings,
     ) -> Result<InviteLink, HostError>;
+    /// Sets a chat's photo from a pinned file (`Some`) or removes it (removing none is
+    /// no change); the cache has the chat as Telegram lists it now when this returns.
+    async fn set_chat_photo(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        photo: Option<PhotoFile>,
+    ) -> Result<(), HostError>;
+
+    /// Sets the account's profile photo from a pinned file (`Some`) or removes the
+    /// current one; answers the profile as it is afterwards (its user in the cache).
+    async fn set_own_photo(
+        &self,
+        key: SessionKey,
+        photo: Option<PhotoFile>,
+    ) -> Result<UserProfile, HostError>;
+}
+
+/// An uploaded file pinned at the media service for a photo change; the account's host
+/// reads its bytes from there, as a media send's (ADR 0020).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoFile {
+    /// The job the file is pinned for.
+    pub job_id: uuid::Uuid,
+    /// The file.
+    pub file_id: uuid::Uuid,
+    /// Lower-case hex SHA-256.
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+    /// The type of its bytes.
+    pub mime: String,
+    /// Its name (may be empty).
+    pub file_name: String,
 }
 
 /// Finds the host of an account: this replica or the peer that holds its shard.

@@ -26,6 +26,7 @@ use talkapp_telegram::{contact_changes::NewContact, own_profile::ProfileChange};
 
 use super::{
     AccountHost, ContactRef, ForwardRequest, GroupCreated, HostError, InviteCheck, OlderHistory,
+    PhotoFile,
 };
 use crate::actions::action_name;
 use crate::groups::{kind_name, member_text};
@@ -105,6 +106,33 @@ pub fn from_status(status: &Status) -> HostError {
         message: status.message().to_owned(),
         retry_after: talkapp_common::error_code::retry_after_secs(status),
     }
+}
+
+/// A pinned photo file on the wire.
+fn photo_to_proto(photo: PhotoFile) -> proto::HostPhotoFile {
+    proto::HostPhotoFile {
+        job_id: photo.job_id.to_string(),
+        file_id: photo.file_id.to_string(),
+        sha256: photo.sha256,
+        size: photo.size,
+        mime: photo.mime,
+        file_name: photo.file_name,
+    }
+}
+
+/// A pinned photo file from the wire.
+pub(crate) fn photo_from_proto(photo: proto::HostPhotoFile) -> Result<PhotoFile, String> {
+    let uuid = |field: &str, value: &str| {
+        uuid::Uuid::parse_str(value).map_err(|_| format!("{field} must be a UUID"))
+    };
+    Ok(PhotoFile {
+        job_id: uuid("job_id", &photo.job_id)?,
+        file_id: uuid("file_id", &photo.file_id)?,
+        sha256: photo.sha256,
+        size: photo.size,
+        mime: photo.mime,
+        file_name: photo.file_name,
+    })
 }
 
 #[async_trait]
@@ -471,6 +499,40 @@ impl AccountHost for RemoteHost {
             .map_err(|status| from_status(&status))?
             .into_inner();
         Ok(invite_link_from_proto(reply))
+    }
+
+    async fn set_chat_photo(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        photo: Option<PhotoFile>,
+    ) -> Result<(), HostError> {
+        self.client()
+            .set_chat_photo(proto::HostSetChatPhotoRequest {
+                session: Some(session_ref(key)),
+                chat_id,
+                photo: photo.map(photo_to_proto),
+            })
+            .await
+            .map_err(|status| from_status(&status))?;
+        Ok(())
+    }
+
+    async fn set_own_photo(
+        &self,
+        key: SessionKey,
+        photo: Option<PhotoFile>,
+    ) -> Result<UserProfile, HostError> {
+        let reply = self
+            .client()
+            .set_own_photo(proto::HostSetOwnPhotoRequest {
+                session: Some(session_ref(key)),
+                photo: photo.map(photo_to_proto),
+            })
+            .await
+            .map_err(|status| from_status(&status))?
+            .into_inner();
+        Ok(crate::profiles::from_host_proto(reply))
     }
 
     async fn search_messages(

@@ -71,7 +71,11 @@ impl ChatService {
     }
 
     /// Keeps the session's names (shown by the session list) as Telegram has them.
-    async fn follow_names(&self, key: SessionKey, profile: &UserProfile) -> Result<(), ChatError> {
+    pub(super) async fn follow_names(
+        &self,
+        key: SessionKey,
+        profile: &UserProfile,
+    ) -> Result<(), ChatError> {
         let user = &profile.user;
         self.store
             .set_session_names(

@@ -1,9 +1,8 @@
 //! A group's or channel's title and description, changed through one linked account
 //! (`{session_index}`) of the path's user. Setting what the chat has already is no
-//! change, answered like one (Telegram's `CHAT_NOT_MODIFIED`).
-//!
-//! Not yet: the chat's photo from an uploaded file (`photo_file_id` is refused as an
-//! unknown field until it is done).
+//! change, answered like one (Telegram's `CHAT_NOT_MODIFIED`). The photo from an
+//! uploaded file (`photo_file_id`) is set first, as `PUT /me/chat_photo` sets it
+//! ([`crate::routes::photos`]): when it is refused, nothing has changed.
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -15,7 +14,7 @@ use crate::problem::ApiError;
 use crate::routes::chats::{ChatView, chat_id_text, session_ref};
 use crate::state::AppState;
 
-/// What to change; at least one of the two.
+/// What to change; at least one of the three.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditChat {
@@ -25,11 +24,16 @@ pub struct EditChat {
     /// The new description, up to 255 characters (empty: none).
     #[schema(max_length = 255)]
     pub about: Option<String>,
+    /// The new photo: an uploaded image of the caller's (`POST /upload`, `kind` photo,
+    /// at least 160×160), as `PUT /me/chat_photo` takes it. Removing the photo is
+    /// `DELETE /me/chat_photo`.
+    #[schema(format = "uuid", max_length = 36)]
+    pub photo_file_id: Option<String>,
 }
 
-/// Changes a group's or channel's title and / or description through the account (an
-/// admin of it); answers the chat as the chat list shows it. A `chat.updated` event
-/// reaches the account's sockets.
+/// Changes a group's or channel's title, description and / or photo through the
+/// account (an admin of it); answers the chat as the chat list shows it. A
+/// `chat.updated` event reaches the account's sockets.
 #[utoipa::path(post, path = "/me/edit_chat/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = EditChat,
     params(
         ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
@@ -40,8 +44,8 @@ pub struct EditChat {
     responses(
         (status = 200, body = ChatView, description = "The chat as listed (unchanged when it had that title and about already)"),
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: only admins change a chat's info", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`: nothing to change, a title or about out of bounds, a private chat", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such account or chat, or a `photo_file_id` that is no uploaded file of the caller's", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: nothing to change, a title or about out of bounds, a private chat; `photo_invalid`, `photo_too_small`: as `PUT /me/chat_photo`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
@@ -54,6 +58,25 @@ pub async fn edit_chat(
     let OwnedJson { owner, body } = request;
     let (_, session_index, chat_id) = path.into_inner();
     let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
+    if let Some(photo_file_id) = body.photo_file_id {
+        if photo_file_id.len() > 36 {
+            return Err(ApiError::new(
+                talkapp_common::ErrorCode::ValidationFailed,
+                "photo_file_id must be a UUID",
+            ));
+        }
+        let with_photo = state
+            .services
+            .set_chat_photo(chat::SetChatPhotoRequest {
+                session: Some(session_ref(&owner, session_index)?),
+                chat_id: chat_id.clone(),
+                file_id: Some(photo_file_id),
+            })
+            .await?;
+        if body.title.is_none() && body.about.is_none() {
+            return Ok(HttpResponse::Ok().json(ChatView::from(with_photo)));
+        }
+    }
     let edited = state
         .services
         .edit_chat(chat::EditChatRequest {

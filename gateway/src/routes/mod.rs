@@ -26,6 +26,7 @@ pub mod ws;
 pub mod contact_changes;
 pub mod own_profile;
 pub mod people_search;
+pub mod photos;
 
 use actix_web::web;
 
@@ -141,6 +142,16 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         .service(
             web::resource("/me/export_invite/{user_id}/{session_index}/{chat_id}")
                 .post(joins::export_invite),
+        )
+        .service(
+            web::resource("/me/chat_photo/{user_id}/{session_index}/{chat_id}")
+                .put(photos::set_chat_photo)
+                .delete(photos::delete_chat_photo),
+        )
+        .service(
+            web::resource("/me/profile/photo/{user_id}/{session_index}")
+                .put(photos::set_own_photo)
+                .delete(photos::delete_own_photo),
         )
         .service(
             web::resource("/me/message_status/{user_id}/{session_index}/{job_id}")

@@ -2,7 +2,7 @@
 //! Telegram profile (in the shape of `GET /me/user_profile`), and changing its first and
 //! last name, bio and username (`account.updateProfile`, `account.updateUsername`).
 //! The session list (`GET /me/sessions`, `/me/telegrams`) shows the new names after a
-//! change. Not yet: the profile photo.
+//! change. The profile photo has routes of its own ([`crate::routes::photos`]).
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;

@@ -127,6 +127,12 @@ pub enum ErrorCode {
     /// The account is in as many supergroups and channels as Telegram allows (its
     /// `CHANNELS_TOO_MUCH`); leave one first.
     TooManyChannels,
+    /// The file is no image Telegram can make a chat or profile photo of (not a photo,
+    /// or Telegram's `PHOTO_INVALID` / `IMAGE_PROCESS_FAILED`).
+    PhotoInvalid,
+    /// The image is smaller than Telegram crops a chat or profile photo from (160×160,
+    /// `PHOTO_CROP_SIZE_SMALL`).
+    PhotoTooSmall,
 }
 
 impl ErrorCode {
@@ -189,6 +195,8 @@ impl ErrorCode {
             Self::InviteInvalid => "invite_invalid",
             Self::ChannelPrivate => "channel_private",
             Self::TooManyChannels => "too_many_channels",
+            Self::PhotoInvalid => "photo_invalid",
+            Self::PhotoTooSmall => "photo_too_small",
         }
     }
 
@@ -230,6 +238,7 @@ impl ErrorCode {
             Self::ImageTooLarge | Self::EmptyFile => 422,
             Self::UploadIncomplete => 400,
             Self::MediaKindNotSendable => 422,
+            Self::PhotoInvalid | Self::PhotoTooSmall => 422,
             Self::RangeNotSatisfiable => 416,
             Self::UnsupportedMediaType => 415,
             Self::MalformedJson => 400,
@@ -305,6 +314,8 @@ impl ErrorCode {
             Self::InviteInvalid => "No such invite link",
             Self::ChannelPrivate => "The channel is private",
             Self::TooManyChannels => "In too many channels",
+            Self::PhotoInvalid => "Not an image that can be a photo",
+            Self::PhotoTooSmall => "Image too small for a photo",
         }
     }
 
@@ -346,7 +357,9 @@ impl ErrorCode {
             | Self::ImageTooLarge
             | Self::EmptyFile
             | Self::UploadIncomplete
-            | Self::MediaKindNotSendable => Code::InvalidArgument,
+            | Self::MediaKindNotSendable
+            | Self::PhotoInvalid
+            | Self::PhotoTooSmall => Code::InvalidArgument,
             Self::LoginExpired | Self::LoginStepMismatch => Code::FailedPrecondition,
             Self::TelegramFloodWait => Code::ResourceExhausted,
             Self::TelegramUnavailable => Code::Unavailable,
@@ -501,6 +514,8 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::InviteInvalid,
     ErrorCode::ChannelPrivate,
     ErrorCode::TooManyChannels,
+    ErrorCode::PhotoInvalid,
+    ErrorCode::PhotoTooSmall,
 ];
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! `messages.editChatAbout` for both. A change to what the chat has already
 //! (`CHAT_NOT_MODIFIED`, `CHAT_ABOUT_NOT_MODIFIED`) is no change, not an error.
 //!
-//! Not yet: the chat's photo (`messages.editChatPhoto`, `channels.editPhoto`).
+//! The photo is in [`crate::photos`].
 
 use grammers_client::tl;
 

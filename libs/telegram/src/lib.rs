@@ -26,6 +26,7 @@
 //! - [`profiles`]: a user's profile (`users.getFullUser`).
 //! - [`own_profile`]: the account's own profile, read and changed (names, bio, username).
 //! - [`contact_changes`]: adding contacts (by phone, id or username) and deleting them.
+//! - [`photos`]: chat photos and the account's own profile photo, from uploaded files.
 //! - [`people_search`]: Telegram's people search (`contacts.search`).
 //! - [`search`]: Telegram's own message search and the contact list.
 //! - [`model`]: chats, messages, users and updates as TalkApp sees them.
@@ -47,6 +48,7 @@ pub mod message_actions;
 pub mod model;
 pub mod own_profile;
 pub mod people_search;
+pub mod photos;
 pub mod profiles;
 pub mod sealing;
 pub mod search;

@@ -6,7 +6,7 @@
 //! A change of username and of names is two calls: the username goes first (the one
 //! Telegram refuses most, `USERNAME_OCCUPIED`), so a refused username changes nothing.
 //! The names and bio are checked by the caller before; should Telegram still refuse
-//! them, the username stays changed. Not done: the profile photo.
+//! them, the username stays changed. The profile photo is in [`crate::photos`].
 
 use grammers_client::tl;
 

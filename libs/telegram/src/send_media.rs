@@ -541,8 +541,9 @@ impl Account {
             .collect()
     }
 
-    /// Uploads file number `index` from `source` in parts, [`PARALLEL_PARTS`] at a time.
-    async fn upload(
+    /// Uploads file number `index` from `source` in parts, [`PARALLEL_PARTS`] at a time
+    /// (also the bytes of chat and profile photos, [`crate::photos`]).
+    pub(crate) async fn upload(
         &self,
         file: &OutgoingFile,
         source: &dyn FileSource,

@@ -257,6 +257,24 @@ pub(crate) fn resize(image: &Rgb, width: u32, height: u32) -> Rgb {
     }
 }
 
+/// The centred square of a picture (what Telegram crops a profile or chat photo to).
+pub(crate) fn crop_square(image: &Rgb) -> Rgb {
+    let side = image.width.min(image.height);
+    let (left, top) = ((image.width - side) / 2, (image.height - side) / 2);
+    let mut pixels = Vec::with_capacity(side as usize * side as usize * 3);
+    for y in top..top + side {
+        let start = (y as usize * image.width as usize + left as usize) * 3;
+        let end = start + side as usize * 3;
+        pixels.extend_from_slice(image.pixels.get(start..end).unwrap_or(&[]));
+    }
+    pixels.resize(side as usize * side as usize * 3, 0);
+    Rgb {
+        width: side,
+        height: side,
+        pixels,
+    }
+}
+
 /// A deterministic picture: diagonal bands in two colours picked by `seed`.
 pub(crate) fn pattern(seed: u64, width: u32, height: u32) -> Rgb {
     let colour = |shift: u32| {

@@ -300,6 +300,11 @@ pub(crate) fn message(world: &World, viewer: UserId, stored: &StoredMessage) -> 
                 }
                 .into()
             }
+            ServiceAction::ChatEditPhoto { photo: id } => tl::types::MessageActionChatEditPhoto {
+                photo: photo(world, *id),
+            }
+            .into(),
+            ServiceAction::ChatDeletePhoto => tl::enums::MessageAction::ChatDeletePhoto,
         };
         return tl::types::MessageService {
             out,

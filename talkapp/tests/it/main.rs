@@ -20,6 +20,7 @@ mod observability;
 mod operator;
 mod own_profile;
 mod people_search;
+mod photos;
 mod pins;
 mod profiles;
 mod realtime;

@@ -2,7 +2,7 @@
 
 use grammers_tl_types::{self as tl, functions as f};
 
-use super::messages::groups::{input_users, invited};
+use super::messages::groups::{chat_photo_bytes, input_users, invited};
 use super::messages::{announce, announce_parts};
 use super::{Call, RpcError, resolve};
 use crate::render::{self, Mentions};
@@ -498,5 +498,22 @@ pub(super) fn edit_title(
         call.state
             .world
             .edit_title(by, Peer::Channel(channel_id), &request.title, call.now)?;
+    Ok(removal_answer(call, by, channel_id, Some(&sent)))
+}
+
+/// `channels.editPhoto`: a supergroup's or channel's new photo, or none, told by
+/// `updateChannel` and `messageActionChatEditPhoto` / `messageActionChatDeletePhoto`
+/// in the channel.
+pub(super) fn edit_photo(
+    call: &mut Call,
+    request: f::channels::EditPhoto,
+) -> Result<tl::enums::Updates, RpcError> {
+    let by = call.require_user()?;
+    let channel_id = resolve::channel_id(&call.state.world, by, &request.channel)?;
+    let bytes = chat_photo_bytes(call, &request.photo)?;
+    let sent = call
+        .state
+        .world
+        .edit_photo(by, Peer::Channel(channel_id), bytes, call.now)?;
     Ok(removal_answer(call, by, channel_id, Some(&sent)))
 }

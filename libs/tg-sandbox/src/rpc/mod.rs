@@ -11,6 +11,7 @@ mod channels;
 mod contacts;
 mod help;
 mod messages;
+mod photos;
 mod resolve;
 mod updates;
 mod upload;
@@ -212,6 +213,7 @@ fn changes_nothing_kept(id: u32) -> bool {
             | f::channels::GetFullChannel::CONSTRUCTOR_ID
             | f::channels::GetMessages::CONSTRUCTOR_ID
             | f::channels::GetParticipants::CONSTRUCTOR_ID
+            | f::photos::GetUserPhotos::CONSTRUCTOR_ID
             | f::upload::GetFile::CONSTRUCTOR_ID
             | f::upload::SaveFilePart::CONSTRUCTOR_ID
             | f::upload::SaveBigFilePart::CONSTRUCTOR_ID
@@ -411,6 +413,17 @@ fn dispatch(call: &mut Call, id: u32, cursor: &mut Cursor) -> Result<Vec<u8>, Rp
             run(cursor, |r| invites::import_chat_invite(call, r))
         }
         f::channels::JoinChannel::CONSTRUCTOR_ID => run(cursor, |r| invites::join_channel(call, r)),
+        f::messages::EditChatPhoto::CONSTRUCTOR_ID => {
+            run(cursor, |r| messages::groups::edit_chat_photo(call, r))
+        }
+        f::channels::EditPhoto::CONSTRUCTOR_ID => run(cursor, |r| channels::edit_photo(call, r)),
+        f::photos::UploadProfilePhoto::CONSTRUCTOR_ID => {
+            run(cursor, |r| photos::upload_profile_photo(call, r))
+        }
+        f::photos::GetUserPhotos::CONSTRUCTOR_ID => {
+            run(cursor, |r| photos::get_user_photos(call, r))
+        }
+        f::photos::DeletePhotos::CONSTRUCTOR_ID => run(cursor, |r| photos::delete_photos(call, r)),
         // Telegram's answer to a constructor it does not serve.
         _ => Err(RpcError::bad_request("INPUT_METHOD_INVALID")),
     }

@@ -6,10 +6,16 @@
 //! description `CHAT_ABOUT_NOT_MODIFIED`, one over 255 characters `CHAT_ABOUT_TOO_LONG`; a
 //! new title is told by `messageActionChatEditTitle`.
 //!
-//! Not yet: photos (`messages.editChatPhoto`, `channels.editPhoto`).
+//! Photos (`messages.editChatPhoto`, `channels.editPhoto`) and the account's own
+//! (`photos.uploadProfilePhoto`, `photos.deletePhotos`): a new one is made of the
+//! uploaded bytes (`IMAGE_PROCESS_FAILED` when they are no image,
+//! `PHOTO_CROP_SIZE_SMALL` under 160×160) and told by `messageActionChatEditPhoto`,
+//! a removed one by `messageActionChatDeletePhoto`; removing an absent one is
+//! `CHAT_NOT_MODIFIED`. A user keeps only the current photo (Telegram keeps the older
+//! ones, and makes the previous one current when the current one is deleted).
 
 use super::groups::check_title;
-use super::{Draft, GroupError, Peer, Sent, ServiceAction, UserId, World};
+use super::{Draft, GroupError, Peer, PeerPhotoError, Sent, ServiceAction, UserId, World};
 
 /// Telegram's longest description.
 const ABOUT_LENGTH_MAX: usize = 255;
@@ -86,6 +92,90 @@ impl World {
         }
     }
 
+    /// `messages.editChatPhoto` / `channels.editPhoto`: a new photo made of uploaded
+    /// `bytes`, or none; told to every member by `messageActionChatEditPhoto` /
+    /// `messageActionChatDeletePhoto`.
+    pub(crate) fn edit_photo(
+        &mut self,
+        by: UserId,
+        peer: Peer,
+        bytes: Option<Vec<u8>>,
+        date: i32,
+    ) -> Result<Sent, GroupError> {
+        if !self.may_change_info(by, peer)? {
+            return Err(GroupError::AdminRequired);
+        }
+        let photo = match bytes {
+            Some(bytes) => Some(self.create_peer_photo(bytes, date).map_err(
+                |error| match error {
+                    PeerPhotoError::NotAnImage => GroupError::ImageProcessFailed,
+                    PeerPhotoError::TooSmall => GroupError::PhotoCropSizeSmall,
+                },
+            )?),
+            None if self.peer_photo(peer).is_none() => return Err(GroupError::NotModified),
+            None => None,
+        };
+        let draft = Draft {
+            action: Some(match photo {
+                Some(photo) => ServiceAction::ChatEditPhoto { photo },
+                None => ServiceAction::ChatDeletePhoto,
+            }),
+            ..Draft::default()
+        };
+        match peer {
+            Peer::Chat(id) => {
+                if let Some(group) = self.chats.get_mut(&id) {
+                    group.photo = photo;
+                }
+                let copies = self.deliver_to_boxes(by, peer, draft, date)?;
+                Ok(Sent::Boxes {
+                    copies,
+                    duplicate: false,
+                })
+            }
+            Peer::Channel(id) => {
+                if let Some(record) = self.channels.get_mut(&id) {
+                    record.photo = photo;
+                }
+                let (message_id, pts) = self.post_to_channel(by, id, draft, date)?;
+                Ok(Sent::Channel {
+                    channel: id,
+                    id: message_id,
+                    pts,
+                    duplicate: false,
+                })
+            }
+            Peer::User(_) => Err(GroupError::ChatInvalid),
+        }
+    }
+
+    /// `photos.uploadProfilePhoto`: the user's new profile photo, made of uploaded
+    /// `bytes`.
+    pub(crate) fn set_own_photo(
+        &mut self,
+        user: UserId,
+        bytes: Vec<u8>,
+        date: i32,
+    ) -> Result<i64, PeerPhotoError> {
+        let photo = self.create_peer_photo(bytes, date)?;
+        if let Some(record) = self.users.get_mut(&user) {
+            record.photo = Some(photo);
+        }
+        Ok(photo)
+    }
+
+    /// `photos.deletePhotos`: removes the user's photo `photo_id` if it is the current
+    /// one; whether it was.
+    pub(crate) fn delete_own_photo(&mut self, user: UserId, photo_id: i64) -> bool {
+        match self.users.get_mut(&user) {
+            Some(record) if record.photo == Some(photo_id) => {
+                record.photo = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// `messages.editChatAbout`: a new description of a group or channel.
     pub(crate) fn edit_about(
         &mut self,
@@ -110,6 +200,19 @@ impl World {
         }
         about.clone_into(current);
         Ok(())
+    }
+
+    /// The id of a basic group's or channel's current photo (tests).
+    pub fn chat_photo_id(&self, peer: Peer) -> Option<i64> {
+        match peer {
+            Peer::Chat(_) | Peer::Channel(_) => self.peer_photo(peer),
+            Peer::User(_) => None,
+        }
+    }
+
+    /// The id of a user's current profile photo (tests).
+    pub fn user_photo_id(&self, user: UserId) -> Option<i64> {
+        self.peer_photo(Peer::User(user))
     }
 
     /// A group's or channel's description (empty when there is none or no such chat).

@@ -36,6 +36,10 @@ pub(crate) enum GroupError {
     InviteRequestSent,
     /// The user is in as many supergroups and channels as allowed (`CHANNELS_TOO_MUCH`).
     ChannelsTooMuch,
+    /// A photo of bytes that are no image (`IMAGE_PROCESS_FAILED`).
+    ImageProcessFailed,
+    /// A photo smaller than 160×160 (`PHOTO_CROP_SIZE_SMALL`).
+    PhotoCropSizeSmall,
     Send(SendError),
 }
 

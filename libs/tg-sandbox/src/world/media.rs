@@ -173,6 +173,18 @@ pub(crate) enum MediaError {
     LocationInvalid,
 }
 
+/// Why uploaded bytes make no profile or chat photo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PeerPhotoError {
+    /// Not an image the sandbox can read the size of (`IMAGE_PROCESS_FAILED`).
+    NotAnImage,
+    /// Smaller than 160×160 (`PHOTO_CROP_SIZE_SMALL`).
+    TooSmall,
+}
+
+/// The smallest side Telegram crops a profile or chat photo from.
+const PEER_PHOTO_MIN_SIDE: u32 = 160;
+
 /// What `upload.getFile` needs to answer.
 pub(crate) struct FileContent {
     pub(crate) bytes: Arc<[u8]>,
@@ -303,6 +315,53 @@ impl World {
             },
         );
         id
+    }
+
+    /// Stores an uploaded picture as a profile or chat photo: cropped to its centred
+    /// square, sizes `a`, `b` and `c` (160, 320 and 640 pixels, never enlarged; PNGs
+    /// scaled, flat stand-ins for other formats but the biggest, which keeps the bytes).
+    pub(crate) fn create_peer_photo(
+        &mut self,
+        bytes: Vec<u8>,
+        date: i32,
+    ) -> Result<i64, PeerPhotoError> {
+        let (width, height) = image::dimensions(&bytes).ok_or(PeerPhotoError::NotAnImage)?;
+        if width.min(height) < PEER_PHOTO_MIN_SIDE {
+            return Err(PeerPhotoError::TooSmall);
+        }
+        let square = image::decode_png(&bytes).map(|picture| image::crop_square(&picture));
+        let side = width.min(height);
+        let mut sizes = Vec::with_capacity(PROFILE_SIZES.len());
+        for (index, (kind, max)) in PROFILE_SIZES.into_iter().enumerate() {
+            let wanted = side.min(max);
+            let record = match &square {
+                Some(square) => self.size_record(kind, &image::resize(square, wanted, wanted)),
+                None if index + 1 == PROFILE_SIZES.len() => {
+                    let size = bytes.len() as i64;
+                    PhotoSizeRecord {
+                        kind: kind.to_owned(),
+                        w: width as i32,
+                        h: height as i32,
+                        blob: self.store_blob(bytes.clone()),
+                        size,
+                    }
+                }
+                None => self.size_record(kind, &image::placeholder(&bytes, wanted, wanted)),
+            };
+            sizes.push(record);
+        }
+        let (id, access_hash, file_reference) = self.next_media_ids();
+        self.photos.insert(
+            id,
+            Photo {
+                id,
+                access_hash,
+                file_reference,
+                date,
+                sizes,
+            },
+        );
+        Ok(id)
     }
 
     /// Stores an uploaded file as a document. An image sent as a file keeps its size in

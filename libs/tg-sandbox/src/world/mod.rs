@@ -38,7 +38,8 @@ pub use media::{
     sample_png,
 };
 pub(crate) use media::{
-    DocAttribute, Document, FileLocation, MediaError, NewMedia, Photo, PhotoSizeRecord,
+    DocAttribute, Document, FileLocation, MediaError, NewMedia, PeerPhotoError, Photo,
+    PhotoSizeRecord,
 };
 pub(crate) use messaging::{Draft, Forward, SendError, Sent};
 pub(crate) use pinning::{Pin, PinChange};
@@ -232,6 +233,12 @@ pub(crate) enum ServiceAction {
     ChatJoinedByLink {
         inviter: UserId,
     },
+    /// A new photo (`messageActionChatEditPhoto`), a photo of [`World::photos`].
+    ChatEditPhoto {
+        photo: i64,
+    },
+    /// The photo was removed (`messageActionChatDeletePhoto`).
+    ChatDeletePhoto,
 }
 
 /// What a message carries besides its text.

@@ -293,7 +293,9 @@ impl GoTrueError {
             | ErrorCode::InviteExpired
             | ErrorCode::InviteInvalid
             | ErrorCode::ChannelPrivate
-            | ErrorCode::TooManyChannels => {
+            | ErrorCode::TooManyChannels
+            | ErrorCode::PhotoInvalid
+            | ErrorCode::PhotoTooSmall => {
                 let code = if status.is_server_error() {
                     "unexpected_failure"
                 } else {

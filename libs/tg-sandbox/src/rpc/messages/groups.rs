@@ -3,7 +3,7 @@
 
 use grammers_tl_types::{self as tl, functions as f};
 
-use super::super::{Call, RpcError, resolve};
+use super::super::{Call, RpcError, resolve, upload};
 use super::announce;
 use crate::render::{self, Mentions};
 use crate::world::{GroupError, Peer, UserId};
@@ -29,6 +29,8 @@ impl From<GroupError> for RpcError {
             GroupError::InviteHashExpired => RpcError::bad_request("INVITE_HASH_EXPIRED"),
             GroupError::InviteRequestSent => RpcError::bad_request("INVITE_REQUEST_SENT"),
             GroupError::ChannelsTooMuch => RpcError::bad_request("CHANNELS_TOO_MUCH"),
+            GroupError::ImageProcessFailed => RpcError::bad_request("IMAGE_PROCESS_FAILED"),
+            GroupError::PhotoCropSizeSmall => RpcError::bad_request("PHOTO_CROP_SIZE_SMALL"),
             GroupError::Send(error) => error.into(),
         }
     }
@@ -244,6 +246,38 @@ pub(crate) fn edit_chat_title(
         call.state
             .world
             .edit_title(by, Peer::Chat(request.chat_id), &request.title, call.now)?;
+    Ok(announce(call, by, &sent, None, false))
+}
+
+/// The bytes of the photo an `InputChatPhoto` uploads, `None` for `inputChatPhotoEmpty`.
+/// Setting an existing photo again (`inputChatPhoto`) or a video is not served here:
+/// `PHOTO_INVALID`.
+pub(crate) fn chat_photo_bytes(
+    call: &Call,
+    photo: &tl::enums::InputChatPhoto,
+) -> Result<Option<Vec<u8>>, RpcError> {
+    match photo {
+        tl::enums::InputChatPhoto::Empty => Ok(None),
+        tl::enums::InputChatPhoto::InputChatUploadedPhoto(uploaded) => match &uploaded.file {
+            Some(file) => upload::uploaded_bytes(call, file).map(Some),
+            None => Err(RpcError::bad_request("PHOTO_INVALID")),
+        },
+        tl::enums::InputChatPhoto::Photo(_) => Err(RpcError::bad_request("PHOTO_INVALID")),
+    }
+}
+
+/// `messages.editChatPhoto`: a basic group's new photo, or none; every member gets
+/// `messageActionChatEditPhoto` / `messageActionChatDeletePhoto`.
+pub(crate) fn edit_chat_photo(
+    call: &mut Call,
+    request: f::messages::EditChatPhoto,
+) -> Result<tl::enums::Updates, RpcError> {
+    let by = call.require_user()?;
+    let bytes = chat_photo_bytes(call, &request.photo)?;
+    let sent = call
+        .state
+        .world
+        .edit_photo(by, Peer::Chat(request.chat_id), bytes, call.now)?;
     Ok(announce(call, by, &sent, None, false))
 }
 

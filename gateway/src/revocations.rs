@@ -11,6 +11,14 @@
 //!   `<redis.prefix>:revoked`, and an ended session is also added to the sorted set
 //!   `<redis.prefix>:revoked-sessions` (scored by when): a gateway that starts, or whose
 //!   subscriber connection was lost and comes back, reads the set, so it misses none.
+//! * **Redis away**: a revocation that cannot be told is kept (at most [`MAX_UNTOLD`])
+//!   and told again every second (by [`Revocations::listen`]) until Redis takes it, so the
+//!   other gateways' open sockets and media links of a user disabled meanwhile still end
+//!   once it is back. **Not yet**: a user's or an account's revocation is only published,
+//!   not kept in a set as ended sessions are, so a gateway whose own subscription comes
+//!   back after it was told again misses it (its requests are refused from the store
+//!   anyway; its open sockets of that user stay open). Keeping those needs a time on each
+//!   revocation and on each socket (a user enabled again opens new ones), not built.
 //! * Without Redis (the embedded default, one gateway), only this process is told.
 
 use std::collections::{HashMap, VecDeque};
@@ -29,6 +37,14 @@ pub const KEEP: Duration = Duration::from_secs(26 * 3600);
 
 /// The most ended sessions remembered at once (about 100 bytes each: 20 MB at most).
 pub const MAX_SESSIONS: usize = 200_000;
+
+/// The most revocations kept to be told again while Redis is away (the oldest are
+/// dropped first, counted in `talkapp_revocations_untold_dropped_total`; each gateway's
+/// requests are refused anyway, from the store).
+pub const MAX_UNTOLD: usize = 100_000;
+
+/// How often revocations not told yet are told again.
+const RETELL_EVERY: Duration = Duration::from_secs(1);
 
 /// Something that ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +145,8 @@ struct RedisLink {
     connection: redis::aio::ConnectionManager,
     channel: String,
     sessions_key: String,
+    /// Told here, not yet to Redis (oldest first).
+    untold: Mutex<VecDeque<Revoked>>,
 }
 
 /// The revocations this gateway knows of, and where new ones are told.
@@ -167,6 +185,7 @@ impl Revocations {
                 connection,
                 channel: format!("{prefix}:revoked"),
                 sessions_key: format!("{prefix}:revoked-sessions"),
+                untold: Mutex::new(VecDeque::new()),
             }),
         })
     }
@@ -182,15 +201,42 @@ impl Revocations {
         let _ = self.told.send(revoked);
     }
 
-    /// Ends `revoked` here at once, and tells the other gateways. A failure to tell
-    /// them (Redis away) is logged: the store has the revocation, so their requests are
-    /// refused anyway; only their open sockets and media links wait for Redis.
+    /// Ends `revoked` here at once, and tells the other gateways. When Redis cannot be
+    /// told (away), the revocation is kept and told again until it can: the store has
+    /// it, so the other gateways refuse its requests meanwhile; their open sockets and
+    /// media links end once Redis is back.
     pub async fn revoke(&self, revoked: Revoked) {
         self.apply(revoked);
         metrics::counter!("talkapp_revocations_total").increment(1);
         let Some(redis) = &self.redis else {
             return;
         };
+        // Redis known to be away: no wait for its timeouts; told with the others later.
+        let waiting = !redis
+            .untold
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty();
+        let told = if waiting {
+            Err(redis::RedisError::from(std::io::Error::other(
+                "earlier revocations are not told yet",
+            )))
+        } else {
+            Self::tell(redis, revoked).await
+        };
+        if let Err(error) = told {
+            tracing::warn!(%error, ?revoked, "revocation not told to the other gateways yet; told again once redis answers");
+            let mut untold = redis.untold.lock().unwrap_or_else(PoisonError::into_inner);
+            untold.push_back(revoked);
+            while untold.len() > MAX_UNTOLD {
+                untold.pop_front();
+                metrics::counter!("talkapp_revocations_untold_dropped_total").increment(1);
+            }
+        }
+    }
+
+    /// Publishes `revoked` (and adds an ended session to the set a starting gateway reads).
+    async fn tell(redis: &RedisLink, revoked: Revoked) -> Result<(), redis::RedisError> {
         let mut connection = redis.connection.clone();
         let mut pipeline = redis::pipe();
         if let Revoked::Session(id) = revoked {
@@ -217,8 +263,27 @@ impl Revocations {
             .arg(&redis.channel)
             .arg(revoked.encode())
             .ignore();
-        if let Err(error) = pipeline.query_async::<()>(&mut connection).await {
-            tracing::warn!(%error, ?revoked, "revocation not told to the other gateways");
+        pipeline.query_async::<()>(&mut connection).await
+    }
+
+    /// Tells Redis the revocations it could not take before, oldest first, until one
+    /// fails again (kept for the next time).
+    async fn tell_untold(redis: &RedisLink) {
+        loop {
+            let next = redis
+                .untold
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .front()
+                .copied();
+            let Some(revoked) = next else { return };
+            if Self::tell(redis, revoked).await.is_err() {
+                return;
+            }
+            let mut untold = redis.untold.lock().unwrap_or_else(PoisonError::into_inner);
+            if untold.front() == Some(&revoked) {
+                untold.pop_front();
+            }
         }
     }
 
@@ -244,6 +309,7 @@ impl Revocations {
         };
         let mut failures: u32 = 0;
         while !stop.is_cancelled() {
+            Self::tell_untold(redis).await;
             match self.listen_once(redis, &stop).await {
                 Ok(()) => return,
                 Err(error) => {
@@ -294,9 +360,15 @@ impl Revocations {
             }
         }
         let mut messages = pubsub.into_on_message();
+        let mut retell = tokio::time::interval(RETELL_EVERY);
+        retell.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let message = tokio::select! {
                 () = stop.cancelled() => return Ok(()),
+                _ = retell.tick() => {
+                    Self::tell_untold(redis).await;
+                    continue;
+                }
                 message = messages.next() => message,
             };
             let Some(message) = message else {

@@ -1,3 +1,5 @@
-//! The gateway's rate limiter: one conformance suite for the in-memory and Redis stores.
+//! The gateway against a real Redis: the rate limiter (one conformance suite for the
+//! in-memory and Redis stores) and revocations told across gateways.
 
 mod rate_limit;
+mod revocations;

@@ -324,6 +324,41 @@ async fn adding_members_gives_telegrams_refusals_as_problems_and_a_retry_the_fir
     );
     assert_problem(flood, 429, "telegram_flood_wait").await;
     alice.sandbox.set_flood_wait(alice.alice, None);
+
+    // Both changes to Telegram are in the account's audit log, the refusals too.
+    let audit_path = format!("/me/audit/{}?action=telegram.group.", alice.linker.user_id);
+    let expected = [
+        ("telegram.group.create", "201"),
+        ("telegram.group.add_member", "200"),
+        ("telegram.group.add_member", "429"),
+    ];
+    let mut recorded: Vec<(String, String)> = Vec::new();
+    for _ in 0..100 {
+        let page = app.get_json(&audit_path, &alice.linker.token).await;
+        recorded = page["records"]
+            .as_array()
+            .expect("records")
+            .iter()
+            .map(|record| {
+                (
+                    record["action"].as_str().unwrap_or_default().to_owned(),
+                    record["status"].to_string(),
+                )
+            })
+            .collect();
+        if expected.iter().all(|(action, status)| {
+            recorded.contains(&((*action).to_owned(), (*status).to_owned()))
+        }) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for (action, status) in expected {
+        assert!(
+            recorded.contains(&(action.to_owned(), status.to_owned())),
+            "{action} {status} in {recorded:?}"
+        );
+    }
     app.stop().await;
 }
 

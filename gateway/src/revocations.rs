@@ -211,27 +211,26 @@ impl Revocations {
         let Some(redis) = &self.redis else {
             return;
         };
-        // Redis known to be away: no wait for its timeouts; told with the others later.
+        // Redis known to be away (revocations wait already): no wait for its timeouts;
+        // this one is told with the others later.
         let waiting = !redis
             .untold
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_empty();
-        let told = if waiting {
-            Err(redis::RedisError::from(std::io::Error::other(
-                "earlier revocations are not told yet",
-            )))
-        } else {
-            Self::tell(redis, revoked).await
-        };
-        if let Err(error) = told {
-            tracing::warn!(%error, ?revoked, "revocation not told to the other gateways yet; told again once redis answers");
-            let mut untold = redis.untold.lock().unwrap_or_else(PoisonError::into_inner);
-            untold.push_back(revoked);
-            while untold.len() > MAX_UNTOLD {
-                untold.pop_front();
-                metrics::counter!("talkapp_revocations_untold_dropped_total").increment(1);
+        if !waiting {
+            match Self::tell(redis, revoked).await {
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::warn!(%error, ?revoked, "revocation not told to the other gateways yet; told again once redis answers")
+                }
             }
+        }
+        let mut untold = redis.untold.lock().unwrap_or_else(PoisonError::into_inner);
+        untold.push_back(revoked);
+        while untold.len() > MAX_UNTOLD {
+            untold.pop_front();
+            metrics::counter!("talkapp_revocations_untold_dropped_total").increment(1);
         }
     }
 

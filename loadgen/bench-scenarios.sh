@@ -30,7 +30,7 @@ run() { # scenario, extra loadgen arguments...
   fi
   "$BIN/loadgen" --url "http://127.0.0.1:$PORT" --users "$USERS" --seconds "$SECONDS_PER_RUN" \
     --scenario "$scenario" --secret "$SECRET" --issuer "$ISSUER" --link "${WATCH[@]}" "$@" \
-    2>>"$WORK/loadgen.log" | tail -n 4
+    2>>"$WORK/loadgen.log" | tail -n "${TAIL_LINES:-4}"
   if [ -n "$perf_pid" ]; then
     wait "$perf_pid" || true
     echo "profile: perf report -i $WORK/perf-$scenario.data --no-children"
@@ -56,3 +56,10 @@ run send-media --interval-ms $((USERS * 10))
 run ws --interval-ms 5000
 run ws-media --interval-ms $((USERS * 10))
 run ws-idle --connections-per-user 10 --pid "$GATEWAY_PID"
+# A load that looks like real use, held for MIX_SECONDS (600 by default): every user on a
+# socket, 20 % reading every 2 s, 5 % sending every 10 s; a line of figures (and each
+# process's memory and CPU) every 30 s. Only when asked for: SCENARIOS="mix".
+if [[ " ${SCENARIOS:-} " == *" mix "* ]]; then
+  TAIL_LINES=100 SECONDS_PER_RUN=${MIX_SECONDS:-600} run mix --interval-ms 2000 --readers-percent 20 \
+    --senders-percent 5 --send-interval-ms 10000 --sample-seconds 30
+fi

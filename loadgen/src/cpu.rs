@@ -77,7 +77,7 @@ pub(crate) fn resolve(watched: &[Watched]) -> Vec<Watched> {
 }
 
 /// Seconds of CPU (user + system) a process has used, `None` once it is gone.
-fn process_cpu_seconds(pid: &str) -> Option<f64> {
+pub(crate) fn process_cpu_seconds(pid: &str) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces; the fields after it are plain.
     let after_name = stat.rsplit_once(')')?.1;

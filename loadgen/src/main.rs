@@ -22,6 +22,9 @@
 //! `send-media` (`POST /me/send_media/...`, the 202: a photo each user uploads once
 //! before the measurement, sent again with a new `client_message_id` every time).
 //!
+//! `mix` is a load that looks like real use (most users idle on a socket, some reading, a
+//! few sending), held for minutes, with memory and CPU per process over time (see `mix.rs`).
+//!
 //! `faults` is the load of the fault suite (`scripts/fault-suite.sh`; see `faults.rs`):
 //! paced sends and reads that retry like a client, then a check that every accepted send
 //! was delivered once and in order.
@@ -40,14 +43,16 @@ use anyhow::Context as _;
 
 mod cpu;
 mod faults;
+mod mix;
 mod realtime;
 mod setup;
 
 const USAGE: &str = "usage: loadgen [--url URL] [--users N] [--seconds S] [--warmup-seconds S] \
-[--interval-ms N] [--scenario me|sessions|healthz|chats|history|send|send-media|ws|ws-media|ws-idle|faults] [--link] \
+[--interval-ms N] [--scenario me|sessions|healthz|chats|history|send|send-media|ws|ws-media|ws-idle|faults|mix] [--link] \
 [--connections-per-user K] [--pid GATEWAY_PID] [--watch NAME=PID[+PID...]|NAME=comm:COMMAND]... \
 [--secret HS256_SECRET] [--issuer ISS] \
-[faults: --label NAME --fault-at-secs S --settle-seconds S --give-up-seconds S]";
+[faults: --label NAME --fault-at-secs S --settle-seconds S --give-up-seconds S] \
+[mix: --readers-percent P --senders-percent P --send-interval-ms N --sample-seconds S]";
 
 pub(crate) struct Options {
     pub(crate) url: String,
@@ -73,13 +78,29 @@ pub(crate) struct Options {
     pub(crate) settle_seconds: u64,
     /// `faults`: how long a client keeps trying one send.
     pub(crate) give_up_seconds: u64,
+    /// `mix`: the share of users who read (the chat list and history, every `--interval-ms`).
+    pub(crate) readers_percent: usize,
+    /// `mix`: the share of users who send.
+    pub(crate) senders_percent: usize,
+    /// `mix`: how often each sender sends.
+    pub(crate) send_interval_ms: u64,
+    /// `mix`: how often a line of figures is printed.
+    pub(crate) sample_seconds: u64,
 }
 
 /// Whether a scenario needs each user to have a linked Telegram account.
 fn needs_account(scenario: &str) -> bool {
     matches!(
         scenario,
-        "chats" | "history" | "send" | "send-media" | "ws" | "ws-media" | "ws-idle" | "faults"
+        "chats"
+            | "history"
+            | "send"
+            | "send-media"
+            | "ws"
+            | "ws-media"
+            | "ws-idle"
+            | "faults"
+            | "mix"
     )
 }
 
@@ -101,6 +122,10 @@ fn parse_options() -> anyhow::Result<Options> {
         fault_at_secs: None,
         settle_seconds: 180,
         give_up_seconds: 60,
+        readers_percent: 20,
+        senders_percent: 5,
+        send_interval_ms: 10_000,
+        sample_seconds: 30,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -125,6 +150,10 @@ fn parse_options() -> anyhow::Result<Options> {
             "--fault-at-secs" => options.fault_at_secs = Some(value()?.parse()?),
             "--settle-seconds" => options.settle_seconds = value()?.parse()?,
             "--give-up-seconds" => options.give_up_seconds = value()?.parse()?,
+            "--readers-percent" => options.readers_percent = value()?.parse()?,
+            "--senders-percent" => options.senders_percent = value()?.parse()?,
+            "--send-interval-ms" => options.send_interval_ms = value()?.parse()?,
+            "--sample-seconds" => options.sample_seconds = value()?.parse()?,
             "--help" | "-h" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -146,6 +175,7 @@ fn parse_options() -> anyhow::Result<Options> {
                 | "ws-media"
                 | "ws-idle"
                 | "faults"
+                | "mix"
         ),
         "unknown scenario {}; {USAGE}",
         options.scenario
@@ -303,6 +333,7 @@ async fn main() -> anyhow::Result<()> {
         }
         "ws-idle" => return realtime::run_idle(&options, &accounts).await,
         "faults" => return faults::run(&client, &options, &accounts).await,
+        "mix" => return mix::run(&client, &options, &accounts).await,
         _ => {}
     }
     let started = Instant::now();

@@ -25,11 +25,11 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use crate::setup::Account;
 use crate::{Options, percentile};
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Opens the account's WebSocket with the bearer token in the header.
-async fn open(options: &Options, account: &Account) -> anyhow::Result<Socket> {
+pub(crate) async fn open(options: &Options, account: &Account) -> anyhow::Result<Socket> {
     let url = format!(
         "{}/ws/{}/1",
         options.url.replacen("http", "ws", 1),
@@ -52,13 +52,13 @@ async fn open(options: &Options, account: &Account) -> anyhow::Result<Socket> {
 
 /// What is known of one marked send.
 #[derive(Default, Clone, Copy)]
-struct Trace {
+pub(crate) struct Trace {
     requested: Option<Instant>,
     accepted: Option<Instant>,
     delivered: Option<Instant>,
 }
 
-type Traces = Arc<Mutex<HashMap<String, Trace>>>;
+pub(crate) type Traces = Arc<Mutex<HashMap<String, Trace>>>;
 
 fn trace(traces: &Traces, marker: &str, update: impl FnOnce(&mut Trace)) {
     let mut traces = traces.lock().unwrap_or_else(PoisonError::into_inner);
@@ -67,7 +67,7 @@ fn trace(traces: &Traces, marker: &str, update: impl FnOnce(&mut Trace)) {
 
 /// The user `n` sends to: its pair's other half (the last of an odd count sends to the
 /// one before it).
-fn partner(n: usize, users: usize) -> usize {
+pub(crate) fn partner(n: usize, users: usize) -> usize {
     let other = n ^ 1;
     if other < users {
         other
@@ -77,14 +77,19 @@ fn partner(n: usize, users: usize) -> usize {
 }
 
 /// What one socket saw.
-struct Received {
-    frames: u64,
+pub(crate) struct Received {
+    pub(crate) frames: u64,
     /// The server closed it (or it broke) before the end.
-    ended_early: Option<String>,
+    pub(crate) ended_early: Option<String>,
 }
 
 /// Reads one socket: marks the arrival of `message.new` frames addressed to `me`.
-async fn receive(mut socket: Socket, me: usize, traces: Traces, stop_at: Instant) -> Received {
+pub(crate) async fn receive(
+    mut socket: Socket,
+    me: usize,
+    traces: Traces,
+    stop_at: Instant,
+) -> Received {
     let mut frames = 0;
     let ended_early = loop {
         let frame = match tokio::time::timeout_at(stop_at.into(), socket.next()).await {
@@ -126,19 +131,19 @@ async fn receive(mut socket: Socket, me: usize, traces: Traces, stop_at: Instant
 }
 
 /// One user's sends: from user `from` to user `to` (whose account is `chat_id`).
-struct Sender {
-    client: reqwest::Client,
-    url: String,
-    token: String,
-    chat_id: String,
-    from: usize,
-    to: usize,
+pub(crate) struct Sender {
+    pub(crate) client: reqwest::Client,
+    pub(crate) url: String,
+    pub(crate) token: String,
+    pub(crate) chat_id: String,
+    pub(crate) from: usize,
+    pub(crate) to: usize,
     /// Sends this uploaded photo (`send_media`) instead of text.
-    photo: Option<String>,
+    pub(crate) photo: Option<String>,
 }
 
 /// Sends every `interval` (after `offset`) until `stop_at`: (accepted, refused).
-async fn send_loop(
+pub(crate) async fn send_loop(
     sender: Sender,
     (offset, interval): (Duration, Duration),
     traces: Traces,
@@ -193,6 +198,55 @@ async fn send_loop(
         }
     }
     (accepted, refused)
+}
+
+/// Where the marked sends of a run went (those requested after the warm-up).
+pub(crate) struct Delivery {
+    /// From the 202 to the peer's frame, in µs, sorted.
+    pub(crate) from_accept: Vec<u32>,
+    /// From the request to the peer's frame, in µs, sorted.
+    pub(crate) from_request: Vec<u32>,
+    /// Accepted and never seen on the peer's socket (`from.sequence>to`).
+    pub(crate) lost: Vec<String>,
+}
+
+impl Delivery {
+    /// Takes the run's traces (and says which sends were lost, if any).
+    pub(crate) fn of(traces: &Traces, warmup_until: Instant) -> Delivery {
+        let traces = std::mem::take(&mut *traces.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut delivery = Delivery {
+            from_accept: Vec::new(),
+            from_request: Vec::new(),
+            lost: Vec::new(),
+        };
+        for (marker, trace) in traces {
+            if trace.requested.is_none_or(|at| at < warmup_until) {
+                continue;
+            }
+            match (trace.requested, trace.accepted, trace.delivered) {
+                (Some(requested), Some(accepted), Some(delivered)) => {
+                    let micros = |from: Instant| {
+                        u32::try_from(delivered.saturating_duration_since(from).as_micros())
+                            .unwrap_or(u32::MAX)
+                    };
+                    delivery.from_accept.push(micros(accepted));
+                    delivery.from_request.push(micros(requested));
+                }
+                (_, Some(_), None) => delivery.lost.push(marker),
+                _ => {}
+            }
+        }
+        if !delivery.lost.is_empty() {
+            delivery.lost.sort();
+            eprintln!(
+                "accepted but never seen on the peer's socket (from.sequence>to), e.g. {:?}",
+                &delivery.lost[..delivery.lost.len().min(10)]
+            );
+        }
+        delivery.from_accept.sort_unstable();
+        delivery.from_request.sort_unstable();
+        delivery
+    }
 }
 
 /// The `ws` scenario.
@@ -280,37 +334,11 @@ pub(crate) async fn run_flow(
             &ended_early[..ended_early.len().min(5)]
         );
     }
-    let traces = std::mem::take(&mut *traces.lock().unwrap_or_else(PoisonError::into_inner));
-    let measured: Vec<(String, Trace)> = traces
-        .into_iter()
-        .filter(|(_, trace)| trace.requested.is_some_and(|at| at >= warmup_until))
-        .collect();
-    let mut from_accept: Vec<u32> = Vec::new();
-    let mut from_request: Vec<u32> = Vec::new();
-    let mut lost = Vec::new();
-    for (marker, trace) in &measured {
-        match (trace.requested, trace.accepted, trace.delivered) {
-            (Some(requested), Some(accepted), Some(delivered)) => {
-                let micros = |from: Instant| {
-                    u32::try_from(delivered.saturating_duration_since(from).as_micros())
-                        .unwrap_or(u32::MAX)
-                };
-                from_accept.push(micros(accepted));
-                from_request.push(micros(requested));
-            }
-            (_, Some(_), None) => lost.push(marker.clone()),
-            _ => {}
-        }
-    }
-    if !lost.is_empty() {
-        lost.sort();
-        eprintln!(
-            "accepted but never seen on the peer's socket (from.sequence>to), e.g. {:?}",
-            &lost[..lost.len().min(10)]
-        );
-    }
-    from_accept.sort_unstable();
-    from_request.sort_unstable();
+    let Delivery {
+        from_accept,
+        from_request,
+        lost,
+    } = Delivery::of(&traces, warmup_until);
     println!(
         "scenario={} users={} sockets={} interval_ms={} seconds={} accepted={} refused={} delivered={} undelivered={} frames={} sockets_ended_early={} \
 accept_to_frame p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms; request_to_frame p50={:.2}ms p99={:.2}ms",
@@ -340,7 +368,7 @@ accept_to_frame p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms; request_to_fram
 }
 
 /// Resident memory of process `pid`, in bytes.
-fn resident_bytes(pid: u32) -> anyhow::Result<u64> {
+pub(crate) fn resident_bytes(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("reading /proc/{pid}/status"))?;
     let kib: u64 = status

@@ -26,6 +26,12 @@ trap cleanup EXIT
 "$BIN/tg-sandbox" --listen 127.0.0.1:9443 --admin 127.0.0.1:9444 --state "$WORK/tg.json" \
   --demo-scale "accounts=$((USERS + 2)),ring_chats=1" 2>"$WORK/tg-sandbox.log" &
 pids+=($!)
+# The sandbox builds its world before it listens (longer with debug binaries): linking
+# must not start before it answers.
+for _ in $(seq 1 240); do
+  curl -fs http://127.0.0.1:9444/healthz >/dev/null 2>&1 && break
+  sleep 0.5
+done
 SANDBOX_PID=$!
 
 (

@@ -54,6 +54,10 @@ run send --interval-ms 5000
 # time from a photo send's 202 to the peer's message.new.
 run send-media --interval-ms $((USERS * 10))
 run ws --interval-ms 5000
+if [ -n "${RELAY_PORT:-}" ]; then
+  # The same load with the sockets on the Node relay (bench-split.sh's RELAY=1).
+  run ws --interval-ms 5000 --ws-url "http://127.0.0.1:$RELAY_PORT"
+fi
 run ws-media --interval-ms $((USERS * 10))
 run ws-idle --connections-per-user 10 --pid "$GATEWAY_PID"
 # A load that looks like real use, held for MIX_SECONDS (600 by default): every user on a

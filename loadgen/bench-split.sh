@@ -48,7 +48,14 @@ psql -q "postgres://postgres@$POSTGRES/postgres" \
 "$BIN/tg-sandbox" --listen 127.0.0.1:9443 --admin 127.0.0.1:9444 --state "$WORK/tg.json" \
   --demo-scale "accounts=$((USERS + 2)),ring_chats=1" 2>"$WORK/tg-sandbox.log" &
 pids+=($!)
-WATCH=(--watch "tg-sandbox=$!")
+SANDBOX_PID=$!
+# The sandbox builds its world before it listens (longer with debug binaries): linking
+# must not start before it answers.
+for _ in $(seq 1 240); do
+  curl -fs http://127.0.0.1:9444/healthz >/dev/null 2>&1 && break
+  sleep 0.5
+done
+WATCH=(--watch "tg-sandbox=$SANDBOX_PID")
 
 DATABASE_URL=postgres://postgres@$POSTGRES/$DATABASE
 REDIS_URL=redis://$REDIS
@@ -74,5 +81,16 @@ done
 # The servers, reported apart from TalkApp's own processes.
 WATCH+=(--watch "postgres=comm:postgres" --watch "redis=comm:redis-server" \
   --watch "rabbitmq=comm:beam.smp")
+
+# RELAY=1: the baseline of issue 14 too, a Node relay from RabbitMQ to WebSockets
+# (loadgen/baselines/node-relay, `npm ci` there first): the `ws` scenario runs again with
+# its sockets on the relay, and the relay's CPU is reported beside the TalkApp processes'.
+if [ -n "${RELAY:-}" ]; then
+  RELAY_PORT=${RELAY_PORT:-8099}
+  AMQP_URL=$AMQP_URL AMQP_PREFIX=$PREFIX PORT=$RELAY_PORT SECRET=$SECRET ISSUER=$ISSUER \
+    node "$ROOT/loadgen/baselines/node-relay/relay.js" 2>"$WORK/node-relay.log" &
+  pids+=($!)
+  WATCH+=(--watch "node-relay=$!")
+fi
 
 source "$ROOT/loadgen/bench-scenarios.sh"

@@ -6,13 +6,25 @@
 //! every accepted send is followed until `sent` (for up to `--settle-seconds`) and each
 //! user's history is read back: every accepted text must be there once, in the order it
 //! was sent. One `fault=...` line reports what clients saw and what was delivered.
+//!
+//! Every `--media-every`th send (5th by default; 0: none) is a photo with the numbered
+//! text as its caption (`POST /me/send_media`, a photo each user uploads before the run),
+//! so media jobs go through the same faults. And every user holds its account's WebSocket
+//! for the whole run, reconnecting as a client should (after half a second, with `since`
+//! = the last `event_id` it saw): every accepted send of its peer must reach it as one
+//! `message.new` frame (`frames_missing`, `frames_doubled`), unless the socket was told
+//! `resync_required` (the event log lost what it kept: the client reads history again,
+//! which the history check covers), counted apart.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use futures::StreamExt as _;
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
 use crate::Options;
 use crate::setup::Account;
@@ -57,6 +69,8 @@ struct Accepted {
     seq: u64,
     job_id: String,
     accepted_at: chrono::DateTime<chrono::Utc>,
+    /// The same moment, for the frame's latency.
+    accepted_instant: Instant,
 }
 
 #[derive(Default)]
@@ -66,6 +80,8 @@ struct UserLog {
     accepted: Vec<Accepted>,
     given_up: u64,
     attempted: u64,
+    /// Sends that were photos.
+    media: u64,
 }
 
 async fn request(
@@ -114,6 +130,9 @@ struct UserPlan {
     started_run: Instant,
     stop_at: Instant,
     give_up: Duration,
+    /// The uploaded photo every `media_every`th send carries.
+    photo: Option<String>,
+    media_every: u64,
 }
 
 async fn run_user(plan: UserPlan) -> UserLog {
@@ -129,6 +148,8 @@ async fn run_user(plan: UserPlan) -> UserLog {
         started_run,
         stop_at,
         give_up,
+        photo,
+        media_every,
     } = plan;
     let mut log = UserLog::default();
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + pacing.0, pacing.1);
@@ -138,16 +159,34 @@ async fn run_user(plan: UserPlan) -> UserLog {
         ticks.tick().await;
         seq += 1;
         log.attempted += 1;
-        let body = json!({
-            "chat_id": chat_id,
-            "text": text_of(&run, user, seq),
-            "client_message_id": format!("fault-{run}-{user}-{seq}"),
-        });
+        let client_message_id = format!("fault-{run}-{user}-{seq}");
+        let (path, body) = match &photo {
+            Some(file_id) if media_every > 0 && seq % media_every == 0 => {
+                log.media += 1;
+                (
+                    "send_media",
+                    json!({
+                        "chat_id": chat_id,
+                        "file_id": file_id,
+                        "caption": text_of(&run, user, seq),
+                        "client_message_id": client_message_id,
+                    }),
+                )
+            }
+            _ => (
+                "send_message",
+                json!({
+                    "chat_id": chat_id,
+                    "text": text_of(&run, user, seq),
+                    "client_message_id": client_message_id,
+                }),
+            ),
+        };
         let first_try = Instant::now();
         loop {
             let (attempt, answer) = request(
                 client
-                    .post(format!("{base}/me/send_message/{user_id}/1"))
+                    .post(format!("{base}/me/{path}/{user_id}/1"))
                     .bearer_auth(&token)
                     .json(&body),
                 202,
@@ -167,6 +206,7 @@ async fn run_user(plan: UserPlan) -> UserLog {
                         seq,
                         job_id,
                         accepted_at: chrono::Utc::now(),
+                        accepted_instant: Instant::now(),
                     });
                     break;
                 }
@@ -197,6 +237,190 @@ async fn run_user(plan: UserPlan) -> UserLog {
         log.reads.push(attempt);
     }
     log
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// What one user's WebSocket saw over the run.
+#[derive(Default)]
+struct SocketLog {
+    /// This run's texts seen in `message.new` frames: (sender, seq) → the event ids that
+    /// carried it (one, unless a frame was doubled) and when the first came.
+    texts: HashMap<(usize, u64), (Vec<i64>, Instant)>,
+    /// Opened at least once.
+    opened: bool,
+    /// Opened again after the socket ended.
+    reconnects: u64,
+    /// Openings that failed.
+    open_failures: u64,
+    /// `resync_required` frames: the log no longer had what `since` asked for.
+    resyncs: u64,
+}
+
+type SharedSocketLog = Arc<Mutex<SocketLog>>;
+
+fn note(log: &SharedSocketLog, update: impl FnOnce(&mut SocketLog)) {
+    update(&mut log.lock().unwrap_or_else(PoisonError::into_inner));
+}
+
+async fn open_socket(
+    base: &str,
+    user_id: &str,
+    token: &str,
+    since: Option<i64>,
+) -> anyhow::Result<Socket> {
+    let mut url = format!("{}/ws/{user_id}/1", base.replacen("http", "ws", 1));
+    if let Some(since) = since {
+        url.push_str(&format!("?since={since}"));
+    }
+    let mut request = url.into_client_request()?;
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    let (socket, _) =
+        tokio::time::timeout(REQUEST_TIMEOUT, tokio_tungstenite::connect_async(request))
+            .await
+            .context("opening the WebSocket timed out")??;
+    Ok(socket)
+}
+
+/// What a frame says, for the check.
+enum Frame {
+    /// A `message.new` of this run's text `(sender, seq)`.
+    Text(i64, usize, u64),
+    Resync,
+    Other,
+}
+
+fn read_frame(text: &str, prefix: &str) -> (Option<i64>, Frame) {
+    let Ok(frame) = serde_json::from_str::<Value>(text) else {
+        return (None, Frame::Other);
+    };
+    let event_id = frame["event_id"].as_i64();
+    let kind = match frame["type"].as_str() {
+        Some("resync_required") => Frame::Resync,
+        Some("message.new") => frame["data"]["text"]
+            .as_str()
+            .and_then(|text| text.strip_prefix(prefix))
+            .and_then(|rest| rest.split_once(" #"))
+            .and_then(|(user, seq)| Some((user.parse().ok()?, seq.parse().ok()?)))
+            .map_or(Frame::Other, |(user, seq)| {
+                Frame::Text(event_id.unwrap_or(0), user, seq)
+            }),
+        _ => Frame::Other,
+    };
+    (event_id, kind)
+}
+
+/// Holds a user's WebSocket until `stop` turns true, opening it again (after half a
+/// second, with `since` = the last event id seen) whenever it ends.
+async fn watch_socket(
+    (base, user_id, token): (String, String, String),
+    run: String,
+    log: SharedSocketLog,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let prefix = format!("fault {run} u");
+    let mut last_event: Option<i64> = None;
+    let mut ended_before = false;
+    while !*stop.borrow() {
+        if ended_before {
+            note(&log, |log| log.reconnects += 1);
+            tokio::select! {
+                _ = stop.changed() => return,
+                () = tokio::time::sleep(RETRY_PAUSE) => {}
+            }
+        }
+        ended_before = true;
+        let opened = tokio::select! {
+            _ = stop.changed() => return,
+            opened = open_socket(&base, &user_id, &token, last_event) => opened,
+        };
+        let Ok(mut socket) = opened else {
+            note(&log, |log| log.open_failures += 1);
+            continue;
+        };
+        note(&log, |log| log.opened = true);
+        loop {
+            let frame = tokio::select! {
+                _ = stop.changed() => {
+                    let _ = socket.close(None).await;
+                    return;
+                }
+                frame = socket.next() => frame,
+            };
+            let text = match frame {
+                Some(Ok(Message::Text(text))) => text,
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                Some(Ok(_)) => continue,
+            };
+            let (event_id, frame) = read_frame(&text, &prefix);
+            if let Some(event_id) = event_id {
+                last_event = Some(last_event.map_or(event_id, |last| last.max(event_id)));
+            }
+            match frame {
+                Frame::Text(event_id, sender, seq) => {
+                    let now = Instant::now();
+                    note(&log, |log| {
+                        log.texts
+                            .entry((sender, seq))
+                            .or_insert_with(|| (Vec::new(), now))
+                            .0
+                            .push(event_id);
+                    });
+                }
+                Frame::Resync => note(&log, |log| log.resyncs += 1),
+                Frame::Other => {}
+            }
+        }
+    }
+}
+
+/// The frames the sockets saw against the peers' accepted sends.
+#[derive(Debug, Default)]
+struct FrameCounts {
+    /// An accepted send of the peer that never reached the socket, on a socket never told
+    /// to resync.
+    missing: usize,
+    /// The same, on a socket that was told `resync_required`.
+    missing_after_resync: usize,
+    /// A text in more than one frame.
+    doubled: usize,
+    /// From the peer's 202 to the frame, in ms, sorted.
+    accept_to_frame_ms: Vec<u32>,
+}
+
+fn count_frames(
+    peers: &[Option<usize>],
+    logs: &[UserLog],
+    sockets: &[SharedSocketLog],
+) -> FrameCounts {
+    let mut counts = FrameCounts::default();
+    for (user, socket) in sockets.iter().enumerate() {
+        let socket = socket.lock().unwrap_or_else(PoisonError::into_inner);
+        counts.doubled += socket
+            .texts
+            .values()
+            .filter(|(event_ids, _)| event_ids.len() > 1)
+            .count();
+        let Some(peer) = peers[user] else { continue };
+        for accepted in &logs[peer].accepted {
+            match socket.texts.get(&(peer, accepted.seq)) {
+                Some((_, at)) => counts.accept_to_frame_ms.push(
+                    u32::try_from(
+                        at.saturating_duration_since(accepted.accepted_instant)
+                            .as_millis(),
+                    )
+                    .unwrap_or(u32::MAX),
+                ),
+                None if socket.resyncs > 0 => counts.missing_after_resync += 1,
+                None => counts.missing += 1,
+            }
+        }
+    }
+    counts.accept_to_frame_ms.sort_unstable();
+    counts
 }
 
 /// Follows a job until it is `sent` (its Telegram send time) or `failed`.
@@ -396,8 +620,50 @@ pub(crate) async fn run(
     client: &reqwest::Client,
     options: &Options,
     accounts: &[Account],
+    photos: &[String],
 ) -> anyhow::Result<()> {
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    // Who writes into whose private chat: the peer's accepted sends are the frames a
+    // user's socket must see.
+    let peers: Vec<Option<usize>> = accounts
+        .iter()
+        .map(|account| {
+            accounts.iter().position(|other| {
+                other.telegram_id == account.chat_id && other.chat_id == account.telegram_id
+            })
+        })
+        .collect();
+    let (stop_sockets, stop_receiver) = tokio::sync::watch::channel(false);
+    let sockets: Vec<SharedSocketLog> = accounts
+        .iter()
+        .map(|_| SharedSocketLog::default())
+        .collect();
+    let watchers: Vec<_> = accounts
+        .iter()
+        .zip(&sockets)
+        .map(|(account, log)| {
+            tokio::spawn(watch_socket(
+                (
+                    options.url.clone(),
+                    account.user_id.to_string(),
+                    account.token.clone(),
+                ),
+                run.clone(),
+                Arc::clone(log),
+                stop_receiver.clone(),
+            ))
+        })
+        .collect();
+    // The sends start once every socket is open (or after 30 s: those that could not
+    // open then count their frames as missing).
+    let opening_deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < opening_deadline
+        && !sockets
+            .iter()
+            .all(|log| log.lock().unwrap_or_else(PoisonError::into_inner).opened)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let interval = Duration::from_millis(options.interval_ms.unwrap_or(1000).max(10));
     let started_run = Instant::now();
     let stop_at = started_run + Duration::from_secs(options.seconds);
@@ -419,6 +685,8 @@ pub(crate) async fn run(
             started_run,
             stop_at,
             give_up,
+            photo: photos.get(user).cloned(),
+            media_every: options.media_every,
         })));
     }
     let mut logs = Vec::with_capacity(users);
@@ -483,6 +751,27 @@ pub(crate) async fn run(
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     };
+    // And what each socket saw, waited for as long.
+    let frames = loop {
+        let frames = count_frames(&peers, &logs, &sockets);
+        if frames.missing + frames.missing_after_resync == 0 || Instant::now() > settle_deadline {
+            break frames;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    // No watcher left listening is no error: there is nothing to stop then.
+    let _ = stop_sockets.send(true);
+    for watcher in watchers {
+        watcher.await?;
+    }
+    let (reconnects, open_failures, resyncs) = sockets.iter().fold((0, 0, 0), |sum, log| {
+        let log = log.lock().unwrap_or_else(PoisonError::into_inner);
+        (
+            sum.0 + log.reconnects,
+            sum.1 + log.open_failures,
+            sum.2 + log.resyncs,
+        )
+    });
 
     let mut send_errors: BTreeMap<String, u64> = BTreeMap::new();
     let mut read_errors: BTreeMap<String, u64> = BTreeMap::new();
@@ -519,7 +808,7 @@ pub(crate) async fn run(
         (None, Some(_)) => "-".to_owned(),
     };
     println!(
-        "fault={} users={} load_s={:.0} sends={} accepted={} given_up={} send_errors={:?} read_errors={:?} first_error_s={} last_error_s={} recovered_after_s={} lost={} doubled={} out_of_order={} sent_unaccepted={} missing_at_peer={} doubled_at_peer={} complete_after_s={:.1} failed_jobs={} unsent_after_settle={} accept_to_sent_p50_ms={:.0} p99_ms={:.0} max_ms={:.0}",
+        "fault={} users={} load_s={:.0} sends={} accepted={} given_up={} send_errors={:?} read_errors={:?} first_error_s={} last_error_s={} recovered_after_s={} lost={} doubled={} out_of_order={} sent_unaccepted={} missing_at_peer={} doubled_at_peer={} complete_after_s={:.1} failed_jobs={} unsent_after_settle={} accept_to_sent_p50_ms={:.0} p99_ms={:.0} max_ms={:.0} media_sends={} frames_missing={} frames_missing_after_resync={} frames_doubled={} resyncs={} reconnects={} socket_open_failures={} accept_to_frame_p50_ms={:.0} p99_ms={:.0} max_ms={:.0}",
         options.label,
         users,
         load_ended.as_secs_f64(),
@@ -543,10 +832,26 @@ pub(crate) async fn run(
         crate::percentile(&accept_to_sent_ms, 0.5) * 1000.0,
         crate::percentile(&accept_to_sent_ms, 0.99) * 1000.0,
         crate::percentile(&accept_to_sent_ms, 1.0) * 1000.0,
+        logs.iter().map(|log| log.media).sum::<u64>(),
+        frames.missing,
+        frames.missing_after_resync,
+        frames.doubled,
+        resyncs,
+        reconnects,
+        open_failures,
+        crate::percentile(&frames.accept_to_frame_ms, 0.5) * 1000.0,
+        crate::percentile(&frames.accept_to_frame_ms, 0.99) * 1000.0,
+        crate::percentile(&frames.accept_to_frame_ms, 1.0) * 1000.0,
     );
     anyhow::ensure!(
         counts.complete() && pending_jobs == 0,
         "deliveries broke: {counts:?}, unsent={pending_jobs}"
+    );
+    anyhow::ensure!(
+        frames.missing == 0 && frames.doubled == 0,
+        "frames broke: {} missing, {} doubled",
+        frames.missing,
+        frames.doubled
     );
     Ok(())
 }

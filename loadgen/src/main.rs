@@ -49,9 +49,9 @@ mod setup;
 
 const USAGE: &str = "usage: loadgen [--url URL] [--users N] [--seconds S] [--warmup-seconds S] \
 [--interval-ms N] [--scenario me|sessions|healthz|chats|history|send|send-media|ws|ws-media|ws-idle|faults|mix] [--link] \
-[--connections-per-user K] [--pid GATEWAY_PID] [--watch NAME=PID[+PID...]|NAME=comm:COMMAND]... \
+[--connections-per-user K] [--ws-url URL] [--pid GATEWAY_PID] [--watch NAME=PID[+PID...]|NAME=comm:COMMAND]... \
 [--secret HS256_SECRET] [--issuer ISS] \
-[faults: --label NAME --fault-at-secs S --settle-seconds S --give-up-seconds S] \
+[faults: --label NAME --fault-at-secs S --settle-seconds S --give-up-seconds S --media-every N] \
 [mix: --readers-percent P --senders-percent P --send-interval-ms N --sample-seconds S]";
 
 pub(crate) struct Options {
@@ -78,6 +78,10 @@ pub(crate) struct Options {
     pub(crate) settle_seconds: u64,
     /// `faults`: how long a client keeps trying one send.
     pub(crate) give_up_seconds: u64,
+    /// `ws`: where the sockets open, when not at `url` (a baseline relay).
+    pub(crate) ws_url: Option<String>,
+    /// `faults`: every how many sends one is a photo (0: none).
+    pub(crate) media_every: u64,
     /// `mix`: the share of users who read (the chat list and history, every `--interval-ms`).
     pub(crate) readers_percent: usize,
     /// `mix`: the share of users who send.
@@ -122,6 +126,8 @@ fn parse_options() -> anyhow::Result<Options> {
         fault_at_secs: None,
         settle_seconds: 180,
         give_up_seconds: 60,
+        ws_url: None,
+        media_every: 5,
         readers_percent: 20,
         senders_percent: 5,
         send_interval_ms: 10_000,
@@ -150,6 +156,8 @@ fn parse_options() -> anyhow::Result<Options> {
             "--fault-at-secs" => options.fault_at_secs = Some(value()?.parse()?),
             "--settle-seconds" => options.settle_seconds = value()?.parse()?,
             "--give-up-seconds" => options.give_up_seconds = value()?.parse()?,
+            "--ws-url" => options.ws_url = Some(value()?),
+            "--media-every" => options.media_every = value()?.parse()?,
             "--readers-percent" => options.readers_percent = value()?.parse()?,
             "--senders-percent" => options.senders_percent = value()?.parse()?,
             "--send-interval-ms" => options.send_interval_ms = value()?.parse()?,
@@ -319,7 +327,10 @@ async fn main() -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
-    let photos = if matches!(options.scenario.as_str(), "send-media" | "ws-media") {
+    let photos = if matches!(
+        options.scenario.as_str(),
+        "send-media" | "ws-media" | "faults"
+    ) {
         setup::upload_photos(&client, &options, &accounts).await?
     } else {
         Vec::new()
@@ -332,7 +343,7 @@ async fn main() -> anyhow::Result<()> {
             return realtime::run_flow(&client, &options, &accounts, Some(&photos)).await;
         }
         "ws-idle" => return realtime::run_idle(&options, &accounts).await,
-        "faults" => return faults::run(&client, &options, &accounts).await,
+        "faults" => return faults::run(&client, &options, &accounts, &photos).await,
         "mix" => return mix::run(&client, &options, &accounts).await,
         _ => {}
     }

@@ -6,6 +6,10 @@
 //! `message.new` frame is matched to the send's 202, and the report gives the latency from
 //! the acceptance (the 202) to the peer's frame, and from the request to the frame.
 //!
+//! With `--ws-url` the sockets open there instead of at `--url` (the sends still go to
+//! `--url`): the Node relay of `loadgen/baselines/node-relay` is measured so, against the
+//! gateway's own sockets, with the CPU per delivered send of each watched process.
+//!
 //! `ws-media`: the same with a photo each (`POST /me/send_media`, the marker in the
 //! caption): the latency from a photo send's acceptance to the peer's `message.new`.
 //!
@@ -23,7 +27,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
 use crate::setup::Account;
-use crate::{Options, percentile};
+use crate::{Options, cpu, percentile};
 
 pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -32,7 +36,11 @@ pub(crate) type Socket =
 pub(crate) async fn open(options: &Options, account: &Account) -> anyhow::Result<Socket> {
     let url = format!(
         "{}/ws/{}/1",
-        options.url.replacen("http", "ws", 1),
+        options
+            .ws_url
+            .as_deref()
+            .unwrap_or(&options.url)
+            .replacen("http", "ws", 1),
         account.user_id
     );
     let mut request = url.into_client_request()?;
@@ -312,6 +320,14 @@ pub(crate) async fn run_flow(
             ))
         })
         .collect();
+    let watched = options.watch.clone();
+    let cpu_window = tokio::spawn(async move {
+        tokio::time::sleep_until(warmup_until.into()).await;
+        let watched = cpu::resolve(&watched);
+        let before = cpu::sample(&watched);
+        tokio::time::sleep_until(sends_end.into()).await;
+        (before, cpu::sample(&watched))
+    });
     let (mut accepted, mut refused) = (0, 0);
     for sender in senders {
         let (ok, failed) = sender.await?;
@@ -359,6 +375,18 @@ accept_to_frame p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms; request_to_fram
         percentile(&from_accept, 1.0),
         percentile(&from_request, 0.50),
         percentile(&from_request, 0.99),
+    );
+    // Per delivered send: its 202 and its frame (and, when the sockets are on another
+    // relay, that relay's whole cost).
+    let (before, after) = cpu_window.await?;
+    println!(
+        "{} (per delivered send)",
+        cpu::report(
+            &before,
+            &after,
+            from_accept.len(),
+            Duration::from_secs(options.seconds)
+        )
     );
     anyhow::ensure!(
         !from_accept.is_empty(),

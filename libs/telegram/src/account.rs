@@ -229,6 +229,7 @@ pub fn start(
         stopped.cancel();
         // Whatever the session holds now (the last update state) goes out last.
         if let Ok(snapshot) = shared.session.snapshot() {
+            // A receiver that is gone has stopped the account: nobody is left to keep it.
             let _ = events.send(AccountEvent::Session(snapshot)).await;
         }
         connection.close().await;
@@ -270,6 +271,7 @@ async fn run(
             Err(TelegramError::LoggedOut(reason)) => {
                 tracing::info!(%reason, "telegram authorisation ended");
                 set_status(shared, AccountStatus::LoggedOut);
+                // The account ends either way; a receiver that is gone needs no status.
                 let _ = forward_status(&mut status_changes, events).await;
                 return AccountExit::LoggedOut;
             }
@@ -319,6 +321,7 @@ async fn run(
         tokio::select! {
             () = shutdown.cancelled() => return AccountExit::Stopped,
             exit = &mut stream_task => {
+                // The account ends either way; a receiver that is gone needs no status.
                 let _ = forward_status(&mut status_changes, events).await;
                 return exit.unwrap_or(AccountExit::Abandoned);
             }

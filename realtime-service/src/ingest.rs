@@ -106,6 +106,29 @@ pub async fn run(
     }
 }
 
+/// What makes an event the same as one told before under another id: a message's
+/// arrival, and its edit at one edit time. A producer that restarts tells again what it
+/// told after its last saved Telegram state (its events are at least once); the log
+/// keeps each of these once, so a socket gets one `message.new` of a message, and a
+/// push notification goes out once. Other events (a status, a deletion, typing) are
+/// harmless when repeated.
+fn repeat_key(event: &proto::Event) -> Option<String> {
+    let Some(proto::event::Payload::Message(message)) = &event.payload else {
+        return None;
+    };
+    if message.id == 0 {
+        return None;
+    }
+    match event.r#type.as_str() {
+        "message.new" => Some(format!("new:{}:{}", message.chat_id, message.id)),
+        "message.edited" => Some(format!(
+            "edited:{}:{}:{}",
+            message.chat_id, message.id, message.edit_date
+        )),
+        _ => None,
+    }
+}
+
 /// Lanes the log writes are spread over.
 const LANES: usize = 32;
 
@@ -125,7 +148,14 @@ async fn run_lane(
 ) {
     while let Some((delivery, event, session)) = events.recv().await {
         let appended = loop {
-            match log.append(session, event.event_id, &delivery.body).await {
+            let appended = match repeat_key(&event) {
+                Some(key) => {
+                    log.append_unless_repeat(session, event.event_id, &delivery.body, &key)
+                        .await
+                }
+                None => log.append(session, event.event_id, &delivery.body).await,
+            };
+            match appended {
                 Ok(appended) => break appended,
                 Err(error) => {
                     tracing::warn!(%error, "event log unavailable; holding the event");
@@ -142,5 +172,57 @@ async fn run_lane(
         if let Err(error) = delivery.ack().await {
             tracing::debug!(%error, "event acknowledgement lost; it will come again");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, chat_id: &str, id: i32, edit_date: &str) -> proto::Event {
+        proto::Event {
+            r#type: kind.to_owned(),
+            payload: Some(proto::event::Payload::Message(
+                talkapp_proto::chat::v1::Message {
+                    id,
+                    chat_id: chat_id.to_owned(),
+                    edit_date: edit_date.to_owned(),
+                    ..Default::default()
+                },
+            )),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_message_and_each_of_its_edits_are_told_once_and_other_events_are_not_keyed() {
+        let new = repeat_key(&event("message.new", "42", 7, "")).expect("keyed");
+        assert_eq!(
+            new,
+            repeat_key(&event("message.new", "42", 7, "")).expect("keyed")
+        );
+        assert_ne!(
+            new,
+            repeat_key(&event("message.new", "43", 7, "")).expect("keyed")
+        );
+        assert_ne!(
+            new,
+            repeat_key(&event("message.new", "42", 8, "")).expect("keyed")
+        );
+        let edited = repeat_key(&event("message.edited", "42", 7, "2026-12-05T10:00:00Z"));
+        assert!(edited.is_some());
+        assert_ne!(edited.as_deref(), Some(new.as_str()));
+        assert_ne!(
+            edited,
+            repeat_key(&event("message.edited", "42", 7, "2026-12-05T10:01:00Z")),
+            "a later edit is news"
+        );
+        assert_eq!(repeat_key(&event("message.status", "42", 7, "")), None);
+        assert_eq!(repeat_key(&event("message.new", "42", 0, "")), None);
+        let typing = proto::Event {
+            r#type: "typing".to_owned(),
+            ..Default::default()
+        };
+        assert_eq!(repeat_key(&typing), None);
     }
 }

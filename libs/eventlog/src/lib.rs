@@ -174,6 +174,21 @@ pub trait EventLog: Send + Sync + 'static {
         payload: &[u8],
     ) -> Result<bool, LogError>;
 
+    /// [`append`](Self::append), unless the session's log took an event with the same
+    /// `repeat_key` (the same content under another id, e.g. a message told again after
+    /// its producer restarted) within its retention: then nothing changes and the answer
+    /// is `false`. The newest `max_events_per_session` repeat keys are remembered, while
+    /// the session lives (until it is idle for `max_age`). A repeat key names content
+    /// that never legitimately comes again (a message's chat and id), so remembering it
+    /// longer than its event is harmless.
+    async fn append_unless_repeat(
+        &self,
+        session: SessionKey,
+        event_id: i64,
+        payload: &[u8],
+        repeat_key: &str,
+    ) -> Result<bool, LogError>;
+
     /// The session's events after `since`, oldest first, at most `limit` of them;
     /// `since: None` reads from the start of what the log knows of the session, which is
     /// complete unless something was trimmed since the session's first event. See

@@ -7,7 +7,7 @@
 //! touched, or by a sweep of every session that runs at most every `max_age / 8` (at
 //! least a second apart) on an append.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -30,6 +30,10 @@ struct SessionLog {
     floor: i64,
     /// Whether anything was trimmed since the session's first event.
     trimmed: bool,
+    /// The repeat keys of appended events, oldest first.
+    repeat_keys: VecDeque<String>,
+    /// The same keys, for the lookup.
+    repeat_set: HashSet<String>,
 }
 
 impl SessionLog {
@@ -58,6 +62,15 @@ impl SessionLog {
             }
         }
         true
+    }
+
+    /// Keeps the newest `max_events` repeat keys.
+    fn trim_repeat_keys(&mut self, max_events: usize) {
+        while self.repeat_keys.len() > max_events {
+            if let Some(key) = self.repeat_keys.pop_front() {
+                self.repeat_set.remove(&key);
+            }
+        }
     }
 }
 
@@ -124,6 +137,58 @@ impl MemoryEventLog {
         state.sessions.get_mut(&session)
     }
 
+    /// Appends, unless the id or `repeat_key` says it is a repeat.
+    fn append_keyed(
+        &self,
+        session: SessionKey,
+        event_id: i64,
+        payload: &[u8],
+        repeat_key: Option<&str>,
+    ) -> Result<bool, LogError> {
+        if event_id == i64::MIN {
+            return Err(LogError::InvalidEventId(event_id));
+        }
+        let now = unix_millis(self.clock.as_ref());
+        {
+            let mut state = self.lock();
+            self.sweep(&mut state, now);
+            let appended_at = match self.session(&mut state, session, now) {
+                Some(log) => match log.newest() {
+                    Some(newest) if newest.event_id >= event_id => return Ok(false),
+                    _ if repeat_key.is_some_and(|key| log.repeat_set.contains(key)) => {
+                        return Ok(false);
+                    }
+                    Some(newest) => now.max(newest.appended_at),
+                    None => now,
+                },
+                None => now,
+            };
+            let log = state.sessions.entry(session).or_insert_with(|| SessionLog {
+                events: VecDeque::new(),
+                // A new session vouches for nothing before its first event.
+                floor: event_id - 1,
+                trimmed: false,
+                repeat_keys: VecDeque::new(),
+                repeat_set: HashSet::new(),
+            });
+            log.events.push_back(Stored {
+                event_id,
+                appended_at,
+                payload: payload.to_vec(),
+            });
+            if let Some(key) = repeat_key
+                && log.repeat_set.insert(key.to_owned())
+            {
+                log.repeat_keys.push_back(key.to_owned());
+            }
+            let cutoff = now.saturating_sub(self.retention.max_age_millis());
+            log.trim(cutoff, self.retention.max_events());
+            log.trim_repeat_keys(self.retention.max_events());
+        }
+        self.watchers.announce(session, event_id);
+        Ok(true)
+    }
+
     /// Drops every session idle for `max_age`, at most every `max_age / 8`.
     fn sweep(&self, state: &mut State, now: i64) {
         if now < state.next_sweep {
@@ -151,37 +216,17 @@ impl EventLog for MemoryEventLog {
         event_id: i64,
         payload: &[u8],
     ) -> Result<bool, LogError> {
-        if event_id == i64::MIN {
-            return Err(LogError::InvalidEventId(event_id));
-        }
-        let now = unix_millis(self.clock.as_ref());
-        {
-            let mut state = self.lock();
-            self.sweep(&mut state, now);
-            let appended_at = match self.session(&mut state, session, now) {
-                Some(log) => match log.newest() {
-                    Some(newest) if newest.event_id >= event_id => return Ok(false),
-                    Some(newest) => now.max(newest.appended_at),
-                    None => now,
-                },
-                None => now,
-            };
-            let log = state.sessions.entry(session).or_insert_with(|| SessionLog {
-                events: VecDeque::new(),
-                // A new session vouches for nothing before its first event.
-                floor: event_id - 1,
-                trimmed: false,
-            });
-            log.events.push_back(Stored {
-                event_id,
-                appended_at,
-                payload: payload.to_vec(),
-            });
-            let cutoff = now.saturating_sub(self.retention.max_age_millis());
-            log.trim(cutoff, self.retention.max_events());
-        }
-        self.watchers.announce(session, event_id);
-        Ok(true)
+        self.append_keyed(session, event_id, payload, None)
+    }
+
+    async fn append_unless_repeat(
+        &self,
+        session: SessionKey,
+        event_id: i64,
+        payload: &[u8],
+        repeat_key: &str,
+    ) -> Result<bool, LogError> {
+        self.append_keyed(session, event_id, payload, Some(repeat_key))
     }
 
     async fn read_since(

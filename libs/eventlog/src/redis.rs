@@ -15,8 +15,12 @@
 //!   by rank.
 //! * `…:meta` — a hash: `floor` (8 bytes: the log vouches for every event above it) and
 //!   `trimmed` (present once anything was trimmed since the session's first event).
+//! * `…:seen` — a sorted set of the repeat keys of events appended with one
+//!   ([`EventLog::append_unless_repeat`]), scored by their event's id (as a double: ids
+//!   past 2^53 that round alike tie, and ties trim in key order), the newest
+//!   `max_events` kept.
 //!
-//! All three get a TTL of `max_age` on each append. Every call is one Lua script, so it
+//! All four get a TTL of `max_age` on each append. Every call is one Lua script, so it
 //! is atomic, and each starts by applying retention as of the caller's clock: a session
 //! whose newest event is older than `max_age` is deleted outright (the same as the TTL
 //! does, but by the clock the caller uses, which tests drive).
@@ -64,11 +68,11 @@ pub struct RedisOptions {
 }
 
 /// Shared by every script: retention, applied before anything else.
-/// KEYS: events, at, meta. `trim(cutoff, max_events)` returns whether the session is
-/// still there.
+/// KEYS: events, at, meta, seen. `trim(cutoff, max_events)` returns whether the session
+/// is still there.
 const PRELUDE: &str = r"
 local function forget()
-  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 end
 
 local function trim(cutoff, max_events)
@@ -92,13 +96,19 @@ end
 ";
 
 /// ARGV: cutoff, max_events, id (8 bytes), id - 1 (8 bytes), member, now, ttl in
-/// milliseconds, wake-up channel, wake-up message. Returns 1 when appended, 0 when the
-/// session already holds an id at or above it.
+/// milliseconds, wake-up channel, wake-up message, repeat key (empty: none), id as a
+/// number. Returns 1
+/// when appended, 0 when the session already holds an id at or above it or took the
+/// repeat key.
 const APPEND: &str = r"
 local score = ARGV[6]
+local repeat_key = ARGV[10]
 if trim(ARGV[1], ARGV[2]) then
   local not_older = redis.call('ZRANGEBYLEX', KEYS[1], '[' .. ARGV[3], '+', 'LIMIT', 0, 1)
   if #not_older > 0 then
+    return 0
+  end
+  if repeat_key ~= '' and redis.call('ZSCORE', KEYS[4], repeat_key) then
     return 0
   end
   local previous = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2]
@@ -110,8 +120,15 @@ else
 end
 redis.call('ZADD', KEYS[1], 0, ARGV[5])
 redis.call('ZADD', KEYS[2], score, ARGV[3])
+if repeat_key ~= '' then
+  redis.call('ZADD', KEYS[4], ARGV[11], repeat_key)
+end
 trim(ARGV[1], ARGV[2])
-for i = 1, 3 do
+local over = redis.call('ZCARD', KEYS[4]) - tonumber(ARGV[2])
+if over > 0 then
+  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, over - 1)
+end
+for i = 1, 4 do
   redis.call('PEXPIRE', KEYS[i], ARGV[7])
 end
 redis.call('PUBLISH', ARGV[8], ARGV[9])
@@ -233,15 +250,50 @@ impl RedisEventLog {
         self
     }
 
-    /// The session's keys: events, append times, meta.
-    fn keys(&self, session: SessionKey) -> [String; 3] {
+    /// Appends, unless the id or `repeat_key` (empty: none) says it is a repeat.
+    async fn append_keyed(
+        &self,
+        session: SessionKey,
+        event_id: i64,
+        payload: &[u8],
+        repeat_key: &str,
+    ) -> Result<bool, LogError> {
+        let Some(previous_id) = event_id.checked_sub(1) else {
+            return Err(LogError::InvalidEventId(event_id));
+        };
+        let now = unix_millis(self.clock.as_ref());
+        let id_bytes = ordered_bytes(event_id);
+        let mut member = Vec::with_capacity(8 + payload.len());
+        member.extend_from_slice(&id_bytes);
+        member.extend_from_slice(payload);
+        let mut invocation = self.invocation(&self.scripts.append, session, now);
+        invocation
+            .arg(&id_bytes[..])
+            .arg(&ordered_bytes(previous_id)[..])
+            .arg(member)
+            .arg(now)
+            .arg(self.retention.max_age_millis())
+            .arg(&self.wake_channel)
+            .arg(wake_up_message(session, event_id))
+            .arg(repeat_key)
+            .arg(event_id);
+        let appended: i64 = invocation
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(|error| log_error(&error))?;
+        Ok(appended == 1)
+    }
+
+    /// The session's keys: events, append times, meta, repeat keys.
+    fn keys(&self, session: SessionKey) -> [String; 4] {
         let events = format!(
             "{}:ev:{{{}:{}}}",
             self.prefix, session.user_id, session.session_index
         );
         let append_times = format!("{events}:at");
         let meta = format!("{events}:meta");
-        [events, append_times, meta]
+        let seen = format!("{events}:seen");
+        [events, append_times, meta, seen]
     }
 
     /// A script call on the session's keys, retention's arguments first.
@@ -354,30 +406,20 @@ impl EventLog for RedisEventLog {
         event_id: i64,
         payload: &[u8],
     ) -> Result<bool, LogError> {
-        let Some(previous_id) = event_id.checked_sub(1) else {
-            return Err(LogError::InvalidEventId(event_id));
-        };
-        let now = unix_millis(self.clock.as_ref());
-        let id_bytes = ordered_bytes(event_id);
-        let mut member = Vec::with_capacity(8 + payload.len());
-        member.extend_from_slice(&id_bytes);
-        member.extend_from_slice(payload);
-        let mut invocation = self.invocation(&self.scripts.append, session, now);
-        invocation
-            .arg(&id_bytes[..])
-            .arg(&ordered_bytes(previous_id)[..])
-            .arg(member)
-            .arg(now)
-            .arg(self.retention.max_age_millis())
-            .arg(&self.wake_channel)
-            .arg(wake_up_message(session, event_id));
-        let appended: i64 = invocation
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .map_err(|error| log_error(&error))?;
-        Ok(appended == 1)
+        self.append_keyed(session, event_id, payload, "").await
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(%session, event_id))]
+    async fn append_unless_repeat(
+        &self,
+        session: SessionKey,
+        event_id: i64,
+        payload: &[u8],
+        repeat_key: &str,
+    ) -> Result<bool, LogError> {
+        self.append_keyed(session, event_id, payload, repeat_key)
+            .await
+    }
     #[tracing::instrument(level = "debug", skip_all, fields(%session, since, limit))]
     async fn read_since(
         &self,

@@ -519,3 +519,75 @@ pub(crate) async fn two_handles_appending_the_same_events_log_each_exactly_once(
             .collect::<Vec<_>>()
     );
 }
+
+pub(crate) async fn an_event_whose_repeat_key_was_logged_is_a_repeat_while_the_key_is_kept(
+    logs: &TestLogs,
+) {
+    let log = logs.open(retention(3));
+    let session = new_session();
+    let other = new_session();
+    assert!(
+        log.append_unless_repeat(session, 1, b"new 7", "new:c:7")
+            .await
+            .expect("append")
+    );
+    // The same content under a later id (its producer told it again): not logged.
+    assert!(
+        !log.append_unless_repeat(session, 2, b"new 7 again", "new:c:7")
+            .await
+            .expect("append")
+    );
+    // Another key, no key, and the same key in another session are no repeats.
+    assert!(
+        log.append_unless_repeat(session, 3, b"new 8", "new:c:8")
+            .await
+            .expect("append")
+    );
+    assert!(log.append(session, 4, b"plain").await.expect("append"));
+    assert!(
+        log.append_unless_repeat(other, 1, b"new 7", "new:c:7")
+            .await
+            .expect("append")
+    );
+    assert_eq!(
+        read(log.as_ref(), session, None, ALL).await,
+        vec![
+            (1, "new 7".to_owned()),
+            (3, "new 8".to_owned()),
+            (4, "plain".to_owned())
+        ]
+    );
+    // The id rule still holds for keyed appends.
+    assert!(
+        !log.append_unless_repeat(session, 4, b"four again", "new:c:9")
+            .await
+            .expect("append")
+    );
+    // The newest max_events keys are remembered (3 here)...
+    for (id, key) in [(5, "a"), (6, "b"), (7, "c")] {
+        assert!(
+            log.append_unless_repeat(session, id, key.as_bytes(), key)
+                .await
+                .expect("append")
+        );
+    }
+    assert!(
+        log.append_unless_repeat(session, 8, b"new 7 much later", "new:c:7")
+            .await
+            .expect("append"),
+        "a key older than the newest max_events keys is forgotten"
+    );
+    assert!(
+        !log.append_unless_repeat(session, 9, b"c again", "c")
+            .await
+            .expect("append")
+    );
+    // ... while the session lives.
+    logs.clock.advance(Duration::from_secs(61 * 60));
+    assert!(
+        log.append_unless_repeat(session, 10, b"c after an hour", "c")
+            .await
+            .expect("append"),
+        "a session idle for max_age forgets its keys"
+    );
+}

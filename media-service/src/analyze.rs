@@ -146,7 +146,11 @@ async fn analyze_image(
 
 /// A JPEG of at most `max_side` pixels a side, upright (EXIF orientation applied), with
 /// no metadata (the encoder writes none); and the upright dimensions of the original.
-fn preview_of(bytes: &[u8], max_side: u32, max_pixels: u64) -> Result<(Bytes, u32, u32), String> {
+pub(crate) fn preview_of(
+    bytes: &[u8],
+    max_side: u32,
+    max_pixels: u64,
+) -> Result<(Bytes, u32, u32), String> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|error| error.to_string())?;

@@ -88,6 +88,18 @@ pub(crate) enum ToolError {
     Io(std::io::Error),
 }
 
+/// A stored file to preview.
+pub(crate) struct StoredFile<'a> {
+    pub(crate) objects: &'a dyn ObjectStore,
+    pub(crate) path: &'a Path,
+    /// Its file, for the local backend (read in place).
+    pub(crate) local: Option<PathBuf>,
+    pub(crate) size: u64,
+    pub(crate) mime: &'a str,
+    /// A video's, when its container tells.
+    pub(crate) duration_ms: Option<u64>,
+}
+
 /// What a file is previewed as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
@@ -170,43 +182,31 @@ impl FrameTools {
         }
     }
 
-    /// A JPEG preview of the video or PDF stored at `path` (`size` bytes, of `mime`), or
-    /// `None` (logged) when none could be made within the limits. `local` is the object's
-    /// file for the local backend; `duration_ms` the video's, when known.
-    pub(crate) async fn preview(
-        &self,
-        objects: &dyn ObjectStore,
-        path: &Path,
-        local: Option<PathBuf>,
-        size: u64,
-        mime: &str,
-        duration_ms: Option<u64>,
-    ) -> Option<Bytes> {
+    /// A JPEG preview of the video or PDF `file`, or `None` (logged) when none could be
+    /// made within the limits.
+    pub(crate) async fn preview(&self, file: StoredFile<'_>) -> Option<Bytes> {
         let started = std::time::Instant::now();
-        let made = self
-            .try_preview(objects, path, local, size, mime, duration_ms)
-            .await;
-        match made {
+        match self.try_preview(&file).await {
             Ok(preview) => {
-                tracing::debug!(mime, elapsed = ?started.elapsed(), "preview made");
+                tracing::debug!(mime = file.mime, elapsed = ?started.elapsed(), "preview made");
                 Some(preview)
             }
             Err(error) => {
-                tracing::info!(mime, %error, elapsed = ?started.elapsed(), "no preview");
+                tracing::info!(mime = file.mime, %error, elapsed = ?started.elapsed(), "no preview");
                 None
             }
         }
     }
 
-    async fn try_preview(
-        &self,
-        objects: &dyn ObjectStore,
-        path: &Path,
-        local: Option<PathBuf>,
-        size: u64,
-        mime: &str,
-        duration_ms: Option<u64>,
-    ) -> Result<Bytes, String> {
+    async fn try_preview(&self, file: &StoredFile<'_>) -> Result<Bytes, String> {
+        let StoredFile {
+            objects,
+            path,
+            ref local,
+            size,
+            mime,
+            duration_ms,
+        } = *file;
         let deadline = Instant::now() + self.timeout;
         let source = Source::of(mime).ok_or("not a video or a PDF")?;
         let (Some(prlimit), Some(program)) = (
@@ -225,7 +225,7 @@ impl FrameTools {
         // Dropped last: the copy is removed once the tool is done (or killed).
         let copy;
         let input = match local {
-            Some(file) => file,
+            Some(file) => file.clone(),
             None => {
                 if size > self.max_source_bytes {
                     return Err(format!(
@@ -587,25 +587,24 @@ mod tests {
         dir
     }
 
-    /// The preview of a fixture, read in place (the local backend's way).
+    /// The preview of a file, read in place (the local backend's way).
     async fn preview_in_place(
         tools: &FrameTools,
-        name: &str,
+        file: PathBuf,
         mime: &str,
         duration_ms: Option<u64>,
     ) -> Option<image::DynamicImage> {
-        let file = fixture(name);
         let size = std::fs::metadata(&file).expect("fixture").len();
         let objects = object_store::memory::InMemory::new();
         let preview = tools
-            .preview(
-                &objects,
-                &Path::from("unused"),
-                Some(file),
+            .preview(StoredFile {
+                objects: &objects,
+                path: &Path::from("unused"),
+                local: Some(file),
                 size,
                 mime,
                 duration_ms,
-            )
+            })
             .await?;
         assert!(
             !preview.windows(4).any(|window| window == b"Exif"),
@@ -620,20 +619,20 @@ mod tests {
         assert!(tools.covers("video/mp4") && tools.covers("application/pdf"));
 
         // H.264 in MP4, 96 × 160 (portrait), 2 s.
-        let mp4 = preview_in_place(&tools, "portrait.mp4", "video/mp4", Some(2000))
+        let mp4 = preview_in_place(&tools, fixture("portrait.mp4"), "video/mp4", Some(2000))
             .await
             .expect("a frame of the MP4 (is ffmpeg installed?)");
         assert_eq!(mp4.height(), 64, "{}x{}", mp4.width(), mp4.height());
         assert!((37..=39).contains(&mp4.width()), "{}", mp4.width());
 
         // VP8 in WebM, 160 × 120 (landscape).
-        let webm = preview_in_place(&tools, "clip.webm", "video/webm", Some(2010))
+        let webm = preview_in_place(&tools, fixture("clip.webm"), "video/webm", Some(2010))
             .await
             .expect("a frame of the WebM");
         assert_eq!((webm.width(), webm.height()), (64, 48));
 
         // A 300 × 200 pt page: red over blue.
-        let pdf = preview_in_place(&tools, "page.pdf", "application/pdf", None)
+        let pdf = preview_in_place(&tools, fixture("page.pdf"), "application/pdf", None)
             .await
             .expect("the page (is pdftoppm installed?)");
         assert_eq!(pdf.width(), 64);
@@ -646,7 +645,7 @@ mod tests {
 
         // A small frame is not enlarged.
         let tools = crate::frames::tests::tools(&[]);
-        let mp4 = preview_in_place(&tools, "portrait.mp4", "video/mp4", Some(2000))
+        let mp4 = preview_in_place(&tools, fixture("portrait.mp4"), "video/mp4", Some(2000))
             .await
             .expect("a frame");
         assert_eq!((mp4.width(), mp4.height()), (96, 160));
@@ -663,10 +662,15 @@ mod tests {
         objects.put(&path, webm.into()).await.expect("stored");
 
         let tools = tools(&[("media.frame_temp_dir", &dir_value)]);
-        let preview = tools
-            .preview(&objects, &path, None, size, "video/webm", Some(2010))
-            .await
-            .expect("a frame of the copy");
+        let stored = || StoredFile {
+            objects: &objects,
+            path: &path,
+            local: None,
+            size,
+            mime: "video/webm",
+            duration_ms: Some(2010),
+        };
+        let preview = tools.preview(stored()).await.expect("a frame of the copy");
         assert!(image::load_from_memory(&preview).is_ok());
         assert_eq!(
             std::fs::read_dir(&dir).expect("dir").count(),
@@ -680,12 +684,7 @@ mod tests {
             ("media.frame_temp_dir", &dir_value),
             ("media.frame_max_source_bytes", &small),
         ]);
-        assert!(
-            tools
-                .preview(&objects, &path, None, size, "video/webm", Some(2010))
-                .await
-                .is_none()
-        );
+        assert!(tools.preview(stored()).await.is_none());
         assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 0);
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -704,42 +703,43 @@ mod tests {
         ] {
             let file = dir.join(name);
             std::fs::write(&file, bytes).expect("written");
-            let objects = object_store::memory::InMemory::new();
-            let preview = tools
-                .preview(
-                    &objects,
-                    &Path::from("unused"),
-                    Some(file),
-                    bytes.len() as u64,
-                    mime,
-                    None,
-                )
-                .await;
+            let preview = preview_in_place(&tools, file, mime, None).await;
             assert!(preview.is_none(), "{name}");
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// Runs a `/bin/sh -c` script as a tool, in `dir`.
+    async fn run_script(
+        dir: &FsPath,
+        script: &str,
+        limits: RunLimits,
+        within: Duration,
+    ) -> Result<Vec<u8>, ToolError> {
+        let prlimit = find_on_path("prlimit").expect("prlimit on PATH");
+        run_tool(
+            &prlimit,
+            FsPath::new("/bin/sh"),
+            &[OsString::from("-c"), OsString::from(script)],
+            dir,
+            limits,
+            Instant::now() + within,
+        )
+        .await
+    }
+
     #[tokio::test]
     async fn a_tool_runs_limited_with_an_empty_environment() {
         let dir = scratch();
-        let prlimit = find_on_path("prlimit").expect("prlimit on PATH");
         let limits = RunLimits {
             memory_bytes: 512 * 1024 * 1024,
             cpu_secs: 7,
             max_output_bytes: 1024 * 1024,
         };
         let script = "ulimit -v; ulimit -t; ulimit -c; ulimit -f; echo \"${HOME:-no home}\"; pwd";
-        let output = run_tool(
-            &prlimit,
-            FsPath::new("/bin/sh"),
-            &[OsString::from("-c"), OsString::from(script)],
-            &dir,
-            limits,
-            Instant::now() + Duration::from_secs(20),
-        )
-        .await
-        .expect("ran");
+        let output = run_script(&dir, script, limits, Duration::from_secs(20))
+            .await
+            .expect("ran");
         let output = String::from_utf8(output).expect("text");
         let lines: Vec<&str> = output.lines().collect();
         // `ulimit -v` in KiB, `-f` in 512-byte blocks (POSIX sh).
@@ -761,23 +761,17 @@ mod tests {
     #[tokio::test]
     async fn a_tool_that_hangs_is_killed_at_its_deadline_and_reaped() {
         let dir = scratch();
-        let prlimit = find_on_path("prlimit").expect("prlimit on PATH");
         let limits = RunLimits {
             memory_bytes: 512 * 1024 * 1024,
             cpu_secs: 60,
             max_output_bytes: 1024,
         };
         let started = std::time::Instant::now();
-        let outcome = run_tool(
-            &prlimit,
-            FsPath::new("/bin/sh"),
-            &[
-                OsString::from("-c"),
-                OsString::from("echo $$ > pid; exec sleep 30"),
-            ],
+        let outcome = run_script(
             &dir,
+            "echo $$ > pid; exec sleep 30",
             limits,
-            Instant::now() + Duration::from_millis(700),
+            Duration::from_millis(700),
         )
         .await;
         assert!(matches!(outcome, Err(ToolError::TimedOut)), "{outcome:?}");
@@ -790,16 +784,11 @@ mod tests {
 
         // Writing past the output bound kills it at once, long before its deadline.
         let started = std::time::Instant::now();
-        let outcome = run_tool(
-            &prlimit,
-            FsPath::new("/bin/sh"),
-            &[
-                OsString::from("-c"),
-                OsString::from("head -c 100000 /dev/zero; exec sleep 30"),
-            ],
+        let outcome = run_script(
             &dir,
+            "head -c 100000 /dev/zero; exec sleep 30",
             limits,
-            Instant::now() + Duration::from_secs(30),
+            Duration::from_secs(30),
         )
         .await;
         assert!(

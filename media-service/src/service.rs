@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::analyze::{AnalysisLimits, analyze};
 use crate::error::{MediaError, Result};
-use crate::frames::FrameTools;
+use crate::frames::{FrameTools, StoredFile};
 use crate::names::sanitize_file_name;
 use crate::sniff::{SNIFF_BYTES, Sniffed, sniff};
 use crate::storage::{Storage, TEMPORARY_PREFIX, blob_path, preview_path, temporary_path};
@@ -313,14 +313,14 @@ impl MediaCore {
             // Bounded by media.frame_timeout_ms; a failure only means no preview.
             findings.preview = self
                 .frames
-                .preview(
-                    objects.as_ref(),
-                    temporary,
-                    self.storage.local_file(temporary),
-                    received.size,
-                    received.mime,
-                    findings.duration_ms,
-                )
+                .preview(StoredFile {
+                    objects: objects.as_ref(),
+                    path: temporary,
+                    local: self.storage.local_file(temporary),
+                    size: received.size,
+                    mime: received.mime,
+                    duration_ms: findings.duration_ms,
+                })
                 .await;
         }
         let now = talkapp_store::now();

@@ -8,9 +8,8 @@
 //! Vorbis (duration from the last granule position), FLAC (STREAMINFO), WAV (`fmt ` and
 //! `data`), WebM/Matroska (duration and video dimensions, [`matroska`]), MP3 (duration,
 //! [`mpeg_audio`]), and the waveform of an Ogg Opus voice note (decoded with libopus,
-//! [`waveform`]). Not done: video frame previews and PDF page previews (ADR 0027: the
-//! sound way is ffmpeg as a limited child process, not built yet); see each submodule
-//! for what it leaves out.
+//! [`waveform`]). The previews of videos and PDFs are made by external tools after this
+//! analysis (`crate::frames`, ADR 0034); see each submodule for what it leaves out.
 
 use std::io::Cursor;
 

@@ -47,9 +47,13 @@ EXPOSE 9443 9444
 ENTRYPOINT ["tg-sandbox"]
 
 # The default target (last): the services and the all-in-one binary.
+# ffmpeg and poppler-utils (pdftoppm) make the preview images of uploaded videos and PDFs
+# (optional: without them those get none; prlimit, which limits each run, is in
+# util-linux, always there).
 FROM ${RUNTIME_IMAGE} AS runtime
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates libopus0 \
+         ffmpeg poppler-utils \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 talkapp \
     && useradd --system --uid 10001 --gid talkapp --home-dir /var/lib/talkapp \

@@ -8,9 +8,8 @@
 //! Vorbis (duration from the last granule position), FLAC (STREAMINFO), WAV (`fmt ` and
 //! `data`), WebM/Matroska (duration and video dimensions, [`matroska`]), MP3 (duration,
 //! [`mpeg_audio`]), and the waveform of an Ogg Opus voice note (decoded with libopus,
-//! [`waveform`]). Not done: video frame previews and PDF page previews (ADR 0027: the
-//! sound way is ffmpeg as a limited child process, not built yet); see each submodule
-//! for what it leaves out.
+//! [`waveform`]). The previews of videos and PDFs are made by external tools after this
+//! analysis (`crate::frames`, ADR 0034); see each submodule for what it leaves out.
 
 use std::io::Cursor;
 
@@ -146,7 +145,11 @@ async fn analyze_image(
 
 /// A JPEG of at most `max_side` pixels a side, upright (EXIF orientation applied), with
 /// no metadata (the encoder writes none); and the upright dimensions of the original.
-fn preview_of(bytes: &[u8], max_side: u32, max_pixels: u64) -> Result<(Bytes, u32, u32), String> {
+pub(crate) fn preview_of(
+    bytes: &[u8],
+    max_side: u32,
+    max_pixels: u64,
+) -> Result<(Bytes, u32, u32), String> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|error| error.to_string())?;

@@ -14,7 +14,8 @@
 //! - `grpc_adapter`: `talkapp.media.v1.MediaService` over the core.
 //! - [`storage`]: the object store (local or S3) and the keys used in it.
 //! - `sniff`: the type of a file from its magic numbers; `names`: safe file names;
-//!   `analyze`: dimensions, durations and previews.
+//!   `analyze`: dimensions, durations and previews; `frames`: preview images of videos
+//!   and PDFs by external tools (ffmpeg, pdftoppm) under limits.
 //! - [`error`]: [`MediaError`] and its stable codes.
 
 pub mod error;
@@ -22,6 +23,7 @@ pub mod service;
 pub mod storage;
 
 mod analyze;
+mod frames;
 mod grpc_adapter;
 mod names;
 mod sniff;

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::analyze::{AnalysisLimits, analyze};
 use crate::error::{MediaError, Result};
+use crate::frames::{FrameTools, StoredFile};
 use crate::names::sanitize_file_name;
 use crate::sniff::{SNIFF_BYTES, Sniffed, sniff};
 use crate::storage::{Storage, TEMPORARY_PREFIX, blob_path, preview_path, temporary_path};
@@ -103,6 +104,7 @@ pub struct MediaCore {
     store: Arc<dyn MediaStore>,
     storage: Storage,
     config: MediaConfig,
+    frames: FrameTools,
 }
 
 impl MediaCore {
@@ -111,6 +113,7 @@ impl MediaCore {
         Self {
             store,
             storage,
+            frames: FrameTools::from_config(&config),
             config,
         }
     }
@@ -296,7 +299,7 @@ impl MediaCore {
         received: Received,
     ) -> Result<MediaFile> {
         let objects = self.storage.objects();
-        let findings = analyze(
+        let mut findings = analyze(
             objects.as_ref(),
             temporary,
             received.size,
@@ -306,6 +309,20 @@ impl MediaCore {
             self.limits(),
         )
         .await?;
+        if findings.preview.is_none() && self.frames.covers(received.mime) {
+            // Bounded by media.frame_timeout_ms; a failure only means no preview.
+            findings.preview = self
+                .frames
+                .preview(StoredFile {
+                    objects: objects.as_ref(),
+                    path: temporary,
+                    local: self.storage.local_file(temporary),
+                    size: received.size,
+                    mime: received.mime,
+                    duration_ms: findings.duration_ms,
+                })
+                .await;
+        }
         let now = talkapp_store::now();
         let file = MediaFile {
             file_id: Uuid::new_v4(),

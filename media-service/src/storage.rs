@@ -88,6 +88,12 @@ impl Storage {
         &self.objects
     }
 
+    /// The file an object is kept in, for the local backend (absolute).
+    pub(crate) fn local_file(&self, path: &Path) -> Option<PathBuf> {
+        let file = self.local_root.as_ref()?.join(path.as_ref());
+        std::path::absolute(&file).ok()
+    }
+
     /// The local directory, for the local backend.
     pub(crate) fn local_root(&self) -> Option<&std::path::Path> {
         self.local_root.as_deref()

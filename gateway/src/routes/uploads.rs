@@ -62,7 +62,8 @@ pub struct UploadedFile {
     /// audio decodes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waveform: Option<Vec<u8>>,
-    /// Set when the file has a preview image: `GET /media/{preview_id}/preview`.
+    /// Set when the file has a preview image (photos; videos and PDFs when the server
+    /// has ffmpeg and pdftoppm): `GET /media/{preview_id}/preview`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preview_id: Option<String>,
 }
@@ -539,8 +540,8 @@ pub async fn head(
     .await
 }
 
-/// The preview of an uploaded photo: a JPEG of at most `media.preview_max_side` pixels a
-/// side, upright, without the original's metadata.
+/// The preview of an uploaded photo, video (a frame) or PDF (its first page): a JPEG of at
+/// most `media.preview_max_side` pixels a side, upright, without the original's metadata.
 #[utoipa::path(get, path = "/media/{file_id}/preview", tag = "files",
     params(("file_id" = String, Path, description = "From `POST /upload` (its `preview_id`)")),
     security(("bearer" = [])),

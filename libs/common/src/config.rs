@@ -153,6 +153,26 @@ pub struct MediaConfig {
     pub sweep_interval_secs: u64,
     /// An upload not finished after this long is abandoned by the sweep (seconds).
     pub stale_upload_secs: u64,
+    /// ffmpeg, for a frame of an uploaded video as its preview (ADR 0034): empty, found
+    /// on `PATH`; `off`, none; else its path. Absent: videos get no preview image.
+    pub ffmpeg_path: String,
+    /// pdftoppm (poppler-utils), for a PDF's first page as its preview: as `ffmpeg_path`.
+    pub pdftoppm_path: String,
+    /// The wall-clock time one video or PDF preview may take, waiting for a turn and
+    /// copying an S3-stored file included (milliseconds): the upload's answer waits at
+    /// most this long for it; the tool is killed when it is up.
+    pub frame_timeout_ms: u64,
+    /// The address space a preview tool may take (bytes, `prlimit --as`).
+    pub frame_max_memory_bytes: u64,
+    /// The CPU time a preview tool may take (seconds, `prlimit --cpu`).
+    pub frame_cpu_secs: u64,
+    /// Preview tools running at once (per media-service process).
+    pub frame_concurrency: usize,
+    /// Largest S3-stored video or PDF copied to a local temporary file for its preview
+    /// (bytes); larger ones get none. Files of the local backend are read in place.
+    pub frame_max_source_bytes: u64,
+    /// Where those temporary copies go; empty: the system's (`TMPDIR`).
+    pub frame_temp_dir: String,
 }
 
 /// Which object store keeps the bytes of uploaded files.
@@ -786,6 +806,12 @@ impl Config {
             return invalid(
                 "media.preview_max_side",
                 "must be at least 16 (and media.max_image_pixels at least 1)",
+            );
+        }
+        if self.media.frame_timeout_ms == 0 || self.media.frame_concurrency == 0 {
+            return invalid(
+                "media.frame_timeout_ms",
+                "the preview tools' timeout and media.frame_concurrency must be at least 1",
             );
         }
         if self.media.sweep_interval_secs == 0 || self.media.stale_upload_secs == 0 {

@@ -2,6 +2,7 @@
 //! named) and a real object store (a local directory; S3 in `s3.rs`, against the
 //! S3-compatible server `.ci/run` starts).
 
+mod frames;
 mod helpers;
 mod pins;
 mod s3;

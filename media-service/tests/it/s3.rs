@@ -10,7 +10,7 @@ use crate::helpers::{
 };
 
 /// A new bucket on the test server.
-async fn bucket() -> Objects {
+pub(crate) async fn bucket() -> Objects {
     let endpoint = std::env::var("TALKAPP_TEST_S3_ENDPOINT")
         .unwrap_or_else(|_| DEFAULT_S3_ENDPOINT.to_owned());
     let bucket = format!("talkapp-test-{}", Uuid::new_v4().simple());

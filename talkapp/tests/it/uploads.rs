@@ -340,6 +340,24 @@ async fn the_bytes_decide_the_type_and_active_types_are_attachments() {
     app.stop().await;
 }
 
+/// A baseline JPEG's width and height, from its SOF0 segment.
+fn jpeg_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut at = 2;
+    while at + 9 <= bytes.len() && bytes[at] == 0xFF {
+        let length = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
+        if bytes[at + 1] == 0xC0 {
+            let number =
+                |offset: usize| u32::from(u16::from_be_bytes([bytes[offset], bytes[offset + 1]]));
+            return Some((number(at + 7), number(at + 5)));
+        }
+        at += 2 + length;
+    }
+    None
+}
+
 #[tokio::test]
 async fn webm_and_mp3_uploads_tell_their_durations_and_a_voice_note_its_waveform() {
     let app = spawn_app().await;
@@ -365,6 +383,20 @@ async fn webm_and_mp3_uploads_tell_their_durations_and_a_voice_note_its_waveform
         (webm["width"].as_u64(), webm["height"].as_u64()),
         (Some(160), Some(120))
     );
+    // A frame of it, made by ffmpeg (ADR 0034), is its preview.
+    assert_eq!(webm["preview_id"], webm["file_id"], "{webm}");
+    let preview = ada
+        .request(
+            reqwest::Method::GET,
+            &format!("/media/{}/preview", webm["file_id"].as_str().expect("id")),
+        )
+        .send()
+        .await
+        .expect("preview");
+    assert_eq!(preview.status(), 200);
+    assert_eq!(preview.headers()["content-type"], "image/jpeg");
+    let frame = preview.bytes().await.expect("body");
+    assert_eq!(jpeg_size(&frame), Some((160, 120)));
 
     // A real LAME MP3 (3 s at 32 kbit/s behind an ID3v2 tag), raw.
     let mp3 = created(
@@ -382,6 +414,7 @@ async fn webm_and_mp3_uploads_tell_their_durations_and_a_voice_note_its_waveform
     );
     assert!((seconds(&mp3) - 3.03).abs() < 0.06, "{mp3}");
     assert!(mp3.get("waveform").is_none(), "{mp3}");
+    assert!(mp3.get("preview_id").is_none(), "{mp3}");
 
     // A voice note whose tone grows louder: its waveform rises from silence to the top.
     let voice = created(

@@ -1,0 +1,824 @@
+//! Preview images of videos and PDFs, made by optional external tools (ADR 0034): a frame
+//! of a video by `ffmpeg`, the first page of a PDF by `pdftoppm` (poppler-utils).
+//!
+//! The tools parse uploaded bytes with large decoders, so each run is hemmed in:
+//! - the input is a file path argument, never through a shell: the object itself for the
+//!   local backend, else a copy in a private temporary file (at most
+//!   `media.frame_max_source_bytes`, removed after);
+//! - ffmpeg is told the demuxer the bytes were sniffed as (no probing into playlists or
+//!   other formats) and reads only `file:` URLs;
+//! - `prlimit` caps the child's address space, CPU time, core dumps and the size of any
+//!   file it writes (the workspace forbids `unsafe`, so no `setrlimit` in `pre_exec`);
+//!   its environment is empty, its working directory the temporary directory;
+//! - one wall-clock deadline covers waiting for a turn (a semaphore of
+//!   `media.frame_concurrency`), the copy and the run; at the deadline the child is
+//!   killed (and reaped), as it is when the upload is dropped (`kill_on_drop`);
+//! - its output (a PNG on stdout) and its stderr are read up to a bound; more output
+//!   kills it;
+//! - the PNG is decoded with a pixel limit, checked to be within `media.preview_max_side`,
+//!   and re-encoded as a JPEG by this service's own image code, so nothing of the tool's
+//!   output but pixels goes on.
+//!
+//! Any failure means no preview, never a failed upload. The preview is made inline,
+//! before the upload answers (so `preview_id` is in the answer): the answer waits at most
+//! `media.frame_timeout_ms` for it.
+//!
+//! Not done: a frame chosen for being representative (it is the one at 1 s, or at a
+//! tenth of a shorter video), pages after the first, other documents (office files).
+
+use std::ffi::OsString;
+use std::path::{Path as FsPath, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt as _;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt as _};
+use talkapp_common::config::MediaConfig;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+/// Largest PNG accepted from a tool: a `preview_max_side`² frame is far smaller.
+const MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
+/// The part of a tool's stderr kept for the log.
+const MAX_STDERR_BYTES: usize = 4096;
+
+/// The external tools and the limits they run under; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct FrameTools {
+    ffmpeg: Option<PathBuf>,
+    pdftoppm: Option<PathBuf>,
+    prlimit: Option<PathBuf>,
+    limits: RunLimits,
+    timeout: Duration,
+    turns: Arc<Semaphore>,
+    max_source_bytes: u64,
+    temp_dir: PathBuf,
+    preview_max_side: u32,
+}
+
+/// How one run of a tool is limited (besides its deadline).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunLimits {
+    /// Address space (`prlimit --as`).
+    pub(crate) memory_bytes: u64,
+    /// CPU seconds (`prlimit --cpu`).
+    pub(crate) cpu_secs: u64,
+    /// Bytes of stdout accepted; also the largest file it may write (`--fsize`).
+    pub(crate) max_output_bytes: usize,
+}
+
+/// Why a tool gave no output.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ToolError {
+    #[error("could not start it: {0}")]
+    Spawn(std::io::Error),
+    #[error("it did not finish in time and was killed")]
+    TimedOut,
+    #[error("it wrote more than {0} bytes and was killed")]
+    OutputTooLarge(usize),
+    #[error("it failed ({status}): {stderr}")]
+    Failed { status: String, stderr: String },
+    #[error("it wrote nothing: {stderr}")]
+    Empty { stderr: String },
+    #[error("reading it: {0}")]
+    Io(std::io::Error),
+}
+
+/// A stored file to preview.
+pub(crate) struct StoredFile<'a> {
+    pub(crate) objects: &'a dyn ObjectStore,
+    pub(crate) path: &'a Path,
+    /// Its file, for the local backend (read in place).
+    pub(crate) local: Option<PathBuf>,
+    pub(crate) size: u64,
+    pub(crate) mime: &'a str,
+    /// A video's, when its container tells.
+    pub(crate) duration_ms: Option<u64>,
+}
+
+/// What a file is previewed as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// A video, with ffmpeg's name of its demuxer.
+    Video(&'static str),
+    Pdf,
+}
+
+impl Source {
+    fn of(mime: &str) -> Option<Self> {
+        match mime {
+            "video/mp4" | "video/quicktime" => Some(Self::Video("mov")),
+            "video/webm" | "video/x-matroska" => Some(Self::Video("matroska")),
+            "video/ogg" => Some(Self::Video("ogg")),
+            "application/pdf" => Some(Self::Pdf),
+            _ => None,
+        }
+    }
+}
+
+impl FrameTools {
+    /// The tools `config` names (or `PATH` has); says in the log which previews are off.
+    pub(crate) fn from_config(config: &MediaConfig) -> Self {
+        let prlimit = find_on_path("prlimit");
+        let mut ffmpeg = resolve("ffmpeg", &config.ffmpeg_path);
+        let mut pdftoppm = resolve("pdftoppm", &config.pdftoppm_path);
+        if prlimit.is_none() && (ffmpeg.is_some() || pdftoppm.is_some()) {
+            tracing::warn!(
+                "video and PDF previews are off: prlimit (util-linux), which limits the tools, \
+                 is not on PATH"
+            );
+            ffmpeg = None;
+            pdftoppm = None;
+        }
+        if ffmpeg.is_none() {
+            tracing::warn!(
+                configured = %config.ffmpeg_path,
+                "video previews are off: no ffmpeg (media.ffmpeg_path)"
+            );
+        }
+        if pdftoppm.is_none() {
+            tracing::warn!(
+                configured = %config.pdftoppm_path,
+                "PDF previews are off: no pdftoppm (poppler-utils, media.pdftoppm_path)"
+            );
+        }
+        let temp_dir = if config.frame_temp_dir.is_empty() {
+            std::env::temp_dir()
+        } else {
+            PathBuf::from(&config.frame_temp_dir)
+        };
+        // The tools run in it (and fail to start without it: no preview, logged).
+        if let Err(error) = std::fs::create_dir_all(&temp_dir) {
+            tracing::warn!(%error, dir = %temp_dir.display(), "no directory for the preview tools");
+        }
+        let temp_dir = std::path::absolute(&temp_dir).unwrap_or(temp_dir);
+        Self {
+            ffmpeg,
+            pdftoppm,
+            prlimit,
+            limits: RunLimits {
+                memory_bytes: config.frame_max_memory_bytes,
+                cpu_secs: config.frame_cpu_secs,
+                max_output_bytes: MAX_OUTPUT_BYTES,
+            },
+            timeout: Duration::from_millis(config.frame_timeout_ms),
+            turns: Arc::new(Semaphore::new(config.frame_concurrency.max(1))),
+            max_source_bytes: config.frame_max_source_bytes,
+            temp_dir,
+            preview_max_side: config.preview_max_side,
+        }
+    }
+
+    /// Whether a file of `mime` can get a preview here.
+    pub(crate) fn covers(&self, mime: &str) -> bool {
+        match Source::of(mime) {
+            Some(Source::Video(_)) => self.ffmpeg.is_some(),
+            Some(Source::Pdf) => self.pdftoppm.is_some(),
+            None => false,
+        }
+    }
+
+    /// A JPEG preview of the video or PDF `file`, or `None` (logged) when none could be
+    /// made within the limits.
+    pub(crate) async fn preview(&self, file: StoredFile<'_>) -> Option<Bytes> {
+        let started = std::time::Instant::now();
+        match self.try_preview(&file).await {
+            Ok(preview) => {
+                tracing::debug!(mime = file.mime, elapsed = ?started.elapsed(), "preview made");
+                Some(preview)
+            }
+            Err(error) => {
+                tracing::info!(mime = file.mime, %error, elapsed = ?started.elapsed(), "no preview");
+                None
+            }
+        }
+    }
+
+    async fn try_preview(&self, file: &StoredFile<'_>) -> Result<Bytes, String> {
+        let StoredFile {
+            objects,
+            path,
+            ref local,
+            size,
+            mime,
+            duration_ms,
+        } = *file;
+        let deadline = Instant::now() + self.timeout;
+        let source = Source::of(mime).ok_or("not a video or a PDF")?;
+        let (Some(prlimit), Some(program)) = (
+            self.prlimit.as_deref(),
+            match source {
+                Source::Video(_) => self.ffmpeg.as_deref(),
+                Source::Pdf => self.pdftoppm.as_deref(),
+            },
+        ) else {
+            return Err("its tool is off".into());
+        };
+        let _turn = tokio::time::timeout_at(deadline, self.turns.acquire())
+            .await
+            .map_err(|_| "no turn before the deadline".to_owned())?
+            .map_err(|error| error.to_string())?;
+        // Dropped last: the copy is removed once the tool is done (or killed).
+        let copy;
+        let input = match local {
+            Some(file) => file.clone(),
+            None => {
+                if size > self.max_source_bytes {
+                    return Err(format!(
+                        "{size} bytes, more than media.frame_max_source_bytes to copy"
+                    ));
+                }
+                copy = tokio::time::timeout_at(
+                    deadline,
+                    TempCopy::of(objects, path, &self.temp_dir, self.max_source_bytes),
+                )
+                .await
+                .map_err(|_| "the copy did not finish before the deadline".to_owned())??;
+                copy.path.clone()
+            }
+        };
+        let max_side = self.preview_max_side;
+        let args = match source {
+            Source::Video(demuxer) => ffmpeg_args(demuxer, &input, duration_ms, max_side),
+            Source::Pdf => pdftoppm_args(&input, max_side),
+        };
+        let png = run_tool(
+            prlimit,
+            program,
+            &args,
+            &self.temp_dir,
+            self.limits,
+            deadline,
+        )
+        .await
+        .map_err(|error| format!("{}: {error}", program.display()))?;
+        // Decoding is CPU work: off the async runtime.
+        tokio::task::spawn_blocking(move || reencode(&png, max_side))
+            .await
+            .map_err(|error| error.to_string())?
+    }
+}
+
+/// The output of a tool, checked and re-encoded: a JPEG of at most `max_side` a side.
+fn reencode(png: &[u8], max_side: u32) -> Result<Bytes, String> {
+    let (width, height) =
+        image::ImageReader::with_format(std::io::Cursor::new(png), image::ImageFormat::Png)
+            .into_dimensions()
+            .map_err(|error| format!("the tool's output is not a PNG: {error}"))?;
+    // The tools were told the size: a pixel of rounding, no more (checked before
+    // anything is decoded).
+    if width == 0 || height == 0 || width > max_side + 1 || height > max_side + 1 {
+        return Err(format!(
+            "the tool made a {width} x {height} image, not what was asked"
+        ));
+    }
+    let pixels = u64::from(width) * u64::from(height);
+    let (preview, _, _) = crate::analyze::preview_of(png, max_side, pixels)?;
+    Ok(preview)
+}
+
+/// Where ffmpeg takes the frame: 1 s in, or a tenth of a shorter video.
+fn frame_time_ms(duration_ms: Option<u64>) -> u64 {
+    duration_ms.map_or(0, |duration| (duration / 10).min(1000))
+}
+
+fn ffmpeg_args(
+    demuxer: &str,
+    input: &FsPath,
+    duration_ms: Option<u64>,
+    max_side: u32,
+) -> Vec<OsString> {
+    let at = frame_time_ms(duration_ms);
+    let mut url = OsString::from("file:");
+    url.push(input);
+    let mut args: Vec<OsString> = [
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-threads",
+        "1",
+        "-filter_threads",
+        "1",
+        "-protocol_whitelist",
+        "file",
+        "-f",
+        demuxer,
+        "-ss",
+        &format!("{}.{:03}", at / 1000, at % 1000),
+        "-i",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
+    args.push(url);
+    args.extend(
+        [
+            "-map",
+            "0:v:0",
+            "-frames:v",
+            "1",
+            "-an",
+            "-sn",
+            "-dn",
+            // Downscaled only (never enlarged), the aspect kept; ffmpeg applies a
+            // rotation the container asks for.
+            "-vf",
+            &format!(
+                "scale=w=min({max_side}\\,iw):h=min({max_side}\\,ih):force_original_aspect_ratio=decrease"
+            ),
+            "-c:v",
+            "png",
+            "-f",
+            "image2pipe",
+            "pipe:1",
+        ]
+        .iter()
+        .map(OsString::from),
+    );
+    args
+}
+
+fn pdftoppm_args(input: &FsPath, max_side: u32) -> Vec<OsString> {
+    let mut args: Vec<OsString> = [
+        "-f",
+        "1",
+        "-l",
+        "1",
+        "-singlefile",
+        "-png",
+        "-scale-to",
+        &max_side.to_string(),
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
+    // No output root: the page goes to stdout.
+    args.push(input.as_os_str().to_owned());
+    args
+}
+
+/// Runs `program` with `args` under `prlimit` and returns its stdout, killing it at
+/// `deadline` or when it writes more than allowed.
+pub(crate) async fn run_tool(
+    prlimit: &FsPath,
+    program: &FsPath,
+    args: &[OsString],
+    dir: &FsPath,
+    limits: RunLimits,
+    deadline: Instant,
+) -> Result<Vec<u8>, ToolError> {
+    let mut command = tokio::process::Command::new(prlimit);
+    command
+        .arg(format!("--as={}", limits.memory_bytes))
+        .arg(format!("--cpu={}", limits.cpu_secs))
+        .arg("--core=0")
+        .arg(format!("--fsize={}", limits.max_output_bytes))
+        .arg("--")
+        .arg(program)
+        .args(args)
+        .env_clear()
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command.spawn().map_err(ToolError::Spawn)?;
+    let (Some(mut stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(ToolError::Io(std::io::Error::other("no pipes")));
+    };
+    let work = async {
+        let (output, errors) = tokio::try_join!(
+            read_bounded(&mut stdout, limits.max_output_bytes),
+            read_head(&mut stderr, MAX_STDERR_BYTES),
+        )?;
+        let status = child.wait().await.map_err(ToolError::Io)?;
+        Ok::<_, ToolError>((output, errors, status))
+    };
+    let (output, errors, status) = match tokio::time::timeout_at(deadline, work).await {
+        Ok(Ok(done)) => done,
+        Ok(Err(error)) => {
+            kill(&mut child).await;
+            return Err(error);
+        }
+        Err(_) => {
+            kill(&mut child).await;
+            return Err(ToolError::TimedOut);
+        }
+    };
+    let stderr = String::from_utf8_lossy(&errors).trim().to_owned();
+    if !status.success() {
+        return Err(ToolError::Failed {
+            status: status.to_string(),
+            stderr,
+        });
+    }
+    if output.is_empty() {
+        return Err(ToolError::Empty { stderr });
+    }
+    Ok(output)
+}
+
+async fn kill(child: &mut tokio::process::Child) {
+    if let Err(error) = child.start_kill() {
+        tracing::debug!(%error, "the preview tool had already exited");
+    }
+    // Reaped here: no zombie is left.
+    if let Err(error) = child.wait().await {
+        tracing::warn!(%error, "could not reap a killed preview tool");
+    }
+}
+
+/// All of `reader`, or `OutputTooLarge` as soon as it passes `max` bytes.
+async fn read_bounded(
+    reader: &mut (impl AsyncRead + Unpin),
+    max: usize,
+) -> Result<Vec<u8>, ToolError> {
+    let mut output = Vec::new();
+    reader
+        .take(max as u64 + 1)
+        .read_to_end(&mut output)
+        .await
+        .map_err(ToolError::Io)?;
+    if output.len() > max {
+        return Err(ToolError::OutputTooLarge(max));
+    }
+    Ok(output)
+}
+
+/// The first `keep` bytes of `reader`; the rest is read and dropped (so the child never
+/// blocks on a full pipe).
+async fn read_head(
+    reader: &mut (impl AsyncRead + Unpin),
+    keep: usize,
+) -> Result<Vec<u8>, ToolError> {
+    let mut head = Vec::new();
+    let mut buffer = [0_u8; 4096];
+    loop {
+        let read = reader.read(&mut buffer).await.map_err(ToolError::Io)?;
+        if read == 0 {
+            return Ok(head);
+        }
+        let room = keep.saturating_sub(head.len()).min(read);
+        head.extend_from_slice(&buffer[..room]);
+    }
+}
+
+/// A private local copy of an object, removed when dropped.
+struct TempCopy {
+    path: PathBuf,
+}
+
+impl TempCopy {
+    async fn of(
+        objects: &dyn ObjectStore,
+        path: &Path,
+        dir: &FsPath,
+        max: u64,
+    ) -> Result<Self, String> {
+        let copy = Self {
+            path: dir.join(format!("talkapp-frame-{}", uuid::Uuid::new_v4().simple())),
+        };
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&copy.path)
+            .await
+            .map_err(|error| format!("cannot create {}: {error}", copy.path.display()))?;
+        let mut stream = objects
+            .get(path)
+            .await
+            .map_err(|error| error.to_string())?
+            .into_stream();
+        let mut written = 0_u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|error| error.to_string())?;
+            written = written.saturating_add(chunk.len() as u64);
+            if written > max {
+                return Err("the object grew past media.frame_max_source_bytes".into());
+            }
+            file.write_all(&chunk)
+                .await
+                .map_err(|error| error.to_string())?;
+        }
+        file.flush().await.map_err(|error| error.to_string())?;
+        Ok(copy)
+    }
+}
+
+impl Drop for TempCopy {
+    fn drop(&mut self) {
+        if let Err(error) = std::fs::remove_file(&self.path)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(%error, path = %self.path.display(), "could not remove a preview's copy");
+        }
+    }
+}
+
+/// The tool `configured` names: empty, `name` found on `PATH`; `off`, none; a bare
+/// name, found on `PATH`; else that file, when it is executable.
+fn resolve(name: &str, configured: &str) -> Option<PathBuf> {
+    match configured {
+        "" => find_on_path(name),
+        "off" => None,
+        other if !other.contains('/') => find_on_path(other),
+        path => std::path::absolute(path)
+            .ok()
+            .filter(|path| is_executable(path)),
+    }
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &FsPath) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    path.is_absolute()
+        && std::fs::metadata(path)
+            .is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use talkapp_common::config::{Config, ConfigSources};
+
+    fn tools(overrides: &[(&str, &str)]) -> FrameTools {
+        let config = Config::load(&ConfigSources {
+            overrides: overrides
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+                .collect(),
+            ..ConfigSources::default()
+        })
+        .expect("config");
+        let tools = FrameTools::from_config(&config.media);
+        assert!(
+            tools.prlimit.is_some(),
+            "prlimit (util-linux) must be on PATH for these tests"
+        );
+        tools
+    }
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(name)
+    }
+
+    /// A fresh directory under the system's temporary one.
+    fn scratch() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "talkapp-frames-test-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        dir
+    }
+
+    /// The preview of a file, read in place (the local backend's way).
+    async fn preview_in_place(
+        tools: &FrameTools,
+        file: PathBuf,
+        mime: &str,
+        duration_ms: Option<u64>,
+    ) -> Option<image::DynamicImage> {
+        let size = std::fs::metadata(&file).expect("fixture").len();
+        let objects = object_store::memory::InMemory::new();
+        let preview = tools
+            .preview(StoredFile {
+                objects: &objects,
+                path: &Path::from("unused"),
+                local: Some(file),
+                size,
+                mime,
+                duration_ms,
+            })
+            .await?;
+        assert!(
+            !preview.windows(4).any(|window| window == b"Exif"),
+            "no metadata"
+        );
+        Some(image::load_from_memory(&preview).expect("the preview is an image"))
+    }
+
+    #[tokio::test]
+    async fn a_video_frame_and_a_pdf_page_become_downscaled_jpegs_of_their_orientation() {
+        let tools = tools(&[("media.preview_max_side", "64")]);
+        assert!(tools.covers("video/mp4") && tools.covers("application/pdf"));
+
+        // H.264 in MP4, 96 × 160 (portrait), 2 s.
+        let mp4 = preview_in_place(&tools, fixture("portrait.mp4"), "video/mp4", Some(2000))
+            .await
+            .expect("a frame of the MP4 (is ffmpeg installed?)");
+        assert_eq!(mp4.height(), 64, "{}x{}", mp4.width(), mp4.height());
+        assert!((37..=39).contains(&mp4.width()), "{}", mp4.width());
+
+        // VP8 in WebM, 160 × 120 (landscape).
+        let webm = preview_in_place(&tools, fixture("clip.webm"), "video/webm", Some(2010))
+            .await
+            .expect("a frame of the WebM");
+        assert_eq!((webm.width(), webm.height()), (64, 48));
+
+        // A 300 × 200 pt page: red over blue.
+        let pdf = preview_in_place(&tools, fixture("page.pdf"), "application/pdf", None)
+            .await
+            .expect("the page (is pdftoppm installed?)");
+        assert_eq!(pdf.width(), 64);
+        assert!((42..=44).contains(&pdf.height()), "{}", pdf.height());
+        let pixels = pdf.to_rgb8();
+        let top = pixels.get_pixel(32, 5).0;
+        let bottom = pixels.get_pixel(32, pdf.height() - 5).0;
+        assert!(top[0] > 200 && top[2] < 60, "red on top: {top:?}");
+        assert!(bottom[2] > 200 && bottom[0] < 60, "blue below: {bottom:?}");
+
+        // A small frame is not enlarged.
+        let tools = crate::frames::tests::tools(&[]);
+        let mp4 = preview_in_place(&tools, fixture("portrait.mp4"), "video/mp4", Some(2000))
+            .await
+            .expect("a frame");
+        assert_eq!((mp4.width(), mp4.height()), (96, 160));
+    }
+
+    #[tokio::test]
+    async fn a_stored_object_is_copied_for_its_tool_and_the_copy_removed() {
+        let dir = scratch();
+        let dir_value = dir.display().to_string();
+        let objects = object_store::memory::InMemory::new();
+        let path = Path::from("video");
+        let webm = std::fs::read(fixture("clip.webm")).expect("fixture");
+        let size = webm.len() as u64;
+        objects.put(&path, webm.into()).await.expect("stored");
+
+        let tools = tools(&[("media.frame_temp_dir", &dir_value)]);
+        let stored = || StoredFile {
+            objects: &objects,
+            path: &path,
+            local: None,
+            size,
+            mime: "video/webm",
+            duration_ms: Some(2010),
+        };
+        let preview = tools.preview(stored()).await.expect("a frame of the copy");
+        assert!(image::load_from_memory(&preview).is_ok());
+        assert_eq!(
+            std::fs::read_dir(&dir).expect("dir").count(),
+            0,
+            "copy removed"
+        );
+
+        // Larger than the copy may be: none, and nothing written.
+        let small = size.saturating_sub(1).to_string();
+        let tools = crate::frames::tests::tools(&[
+            ("media.frame_temp_dir", &dir_value),
+            ("media.frame_max_source_bytes", &small),
+        ]);
+        assert!(tools.preview(stored()).await.is_none());
+        assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_video_or_pdf_gets_no_preview() {
+        let dir = scratch();
+        let tools = tools(&[]);
+        // An MP4's `ftyp`, then bytes that are no box at all.
+        let mut video = std::fs::read(fixture("portrait.mp4")).expect("fixture")[..32].to_vec();
+        video.extend((0..20_000_u32).map(|index| (index.wrapping_mul(2_654_435_761) >> 13) as u8));
+        let pdf = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\nno xref, no pages\n";
+        for (name, bytes, mime) in [
+            ("bad.mp4", &video[..], "video/mp4"),
+            ("bad.pdf", &pdf[..], "application/pdf"),
+        ] {
+            let file = dir.join(name);
+            std::fs::write(&file, bytes).expect("written");
+            let preview = preview_in_place(&tools, file, mime, None).await;
+            assert!(preview.is_none(), "{name}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Runs a `/bin/sh -c` script as a tool, in `dir`.
+    async fn run_script(
+        dir: &FsPath,
+        script: &str,
+        limits: RunLimits,
+        within: Duration,
+    ) -> Result<Vec<u8>, ToolError> {
+        let prlimit = find_on_path("prlimit").expect("prlimit on PATH");
+        run_tool(
+            &prlimit,
+            FsPath::new("/bin/sh"),
+            &[OsString::from("-c"), OsString::from(script)],
+            dir,
+            limits,
+            Instant::now() + within,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_tool_runs_limited_with_an_empty_environment() {
+        let dir = scratch();
+        let limits = RunLimits {
+            memory_bytes: 512 * 1024 * 1024,
+            cpu_secs: 7,
+            max_output_bytes: 1024 * 1024,
+        };
+        let script = "ulimit -v; ulimit -t; ulimit -c; ulimit -f; echo \"${HOME:-no home}\"; pwd";
+        let output = run_script(&dir, script, limits, Duration::from_secs(20))
+            .await
+            .expect("ran");
+        let output = String::from_utf8(output).expect("text");
+        let lines: Vec<&str> = output.lines().collect();
+        // `ulimit -v` in KiB, `-f` in 512-byte blocks (POSIX sh).
+        assert_eq!(
+            lines,
+            [
+                "524288",
+                "7",
+                "0",
+                "2048",
+                "no home",
+                dir.to_str().expect("utf-8")
+            ],
+            "{output}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_tool_that_hangs_is_killed_at_its_deadline_and_reaped() {
+        let dir = scratch();
+        let limits = RunLimits {
+            memory_bytes: 512 * 1024 * 1024,
+            cpu_secs: 60,
+            max_output_bytes: 1024,
+        };
+        let started = std::time::Instant::now();
+        let outcome = run_script(
+            &dir,
+            "echo $$ > pid; exec sleep 30",
+            limits,
+            Duration::from_millis(700),
+        )
+        .await;
+        assert!(matches!(outcome, Err(ToolError::TimedOut)), "{outcome:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let pid = std::fs::read_to_string(dir.join("pid")).expect("the script ran");
+        assert!(
+            !FsPath::new(&format!("/proc/{}", pid.trim())).exists(),
+            "the sleeping child is gone (killed and reaped)"
+        );
+
+        // Writing past the output bound kills it at once, long before its deadline.
+        let started = std::time::Instant::now();
+        let outcome = run_script(
+            &dir,
+            "head -c 100000 /dev/zero; exec sleep 30",
+            limits,
+            Duration::from_secs(30),
+        )
+        .await;
+        assert!(
+            matches!(outcome, Err(ToolError::OutputTooLarge(1024))),
+            "{outcome:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_missing_or_switched_off_tool_turns_its_previews_off() {
+        let tools = tools(&[
+            ("media.ffmpeg_path", "/nonexistent/ffmpeg"),
+            ("media.pdftoppm_path", "off"),
+        ]);
+        assert!(!tools.covers("video/mp4"));
+        assert!(!tools.covers("application/pdf"));
+        let tools = crate::frames::tests::tools(&[("media.ffmpeg_path", "no-such-tool-here")]);
+        assert!(!tools.covers("video/webm"));
+        assert!(
+            !tools.covers("image/png"),
+            "images are previewed without a tool"
+        );
+    }
+
+    #[test]
+    fn the_frame_is_taken_at_a_second_or_a_tenth_of_a_short_video() {
+        assert_eq!(frame_time_ms(None), 0);
+        assert_eq!(frame_time_ms(Some(2000)), 200);
+        assert_eq!(frame_time_ms(Some(600_000)), 1000);
+    }
+}

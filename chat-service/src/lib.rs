@@ -17,8 +17,9 @@
 //!
 //! # Layout
 //! - [`service`]: the domain logic ([`service::ChatService`]), free of gRPC types.
-//! - [`grpc_adapter`]: maps the domain to `talkapp.chat.v1.ChatService`, and this
-//!   replica's accounts to `talkapp.chat.v1.AccountHost` (for the other replicas).
+//! - [`grpc_adapter`]: maps the domain to `talkapp.chat.v1.ChatService` (the
+//!   replica's accounts' `talkapp.chat.v1.AccountHost`, for the other replicas, is
+//!   [`account_host::AccountHostGrpcAdapter`]).
 //! - [`proto_views`]: the domain's views in their proto form.
 //! - [`linking`]: the login steps, their state in the store.
 //! - [`host`]: [`host::SessionHost`], the supervised connections of the hosted accounts.
@@ -35,7 +36,9 @@
 //!   service.
 //! - [`ownership`]: which replica holds which shard (advisory locks, or all of them).
 //! - [`account_host`]: what only an account's host can do, here ([`account_host::LocalHost`])
-//!   or on the peer that hosts it, and the [`account_host::Router`] that picks, once.
+//!   or on the peer that hosts it, and the [`account_host::Router`] that picks, once;
+//!   each host call declared once ([`account_host::calls`], ADR 0032), both ends of it
+//!   written from that.
 //! - [`groups`]: group and member requests checked, members on the wire, idempotency
 //!   digests.
 //! - [`profiles`]: users' profiles on the wire.

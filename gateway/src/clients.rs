@@ -96,6 +96,50 @@ fn lazy_channel(url: &str, call_timeout: Duration) -> anyhow::Result<Channel> {
         .connect_lazy())
 }
 
+/// Writes the [`ServiceClients`] calls that hand a request to a service as it is. An
+/// entry `name: service.rpc(Request) -> Response;` answers the service's response;
+/// `name: service.rpc(Request);` answers nothing (the response is empty).
+macro_rules! passed_calls {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident: $service:ident.$rpc:ident($request:ty) $(-> $response:ty)?;
+    )*) => {
+        impl ServiceClients {
+            $(
+                $(#[$doc])*
+                pub async fn $name(
+                    &self,
+                    request: $request,
+                ) -> Result<passed_answer_type!($($response)?), ApiError> {
+                    Ok(passed_answer!(
+                        self.$service.clone().$rpc(request).await? $(, $response)?
+                    ))
+                }
+            )*
+        }
+    };
+}
+
+/// What a passed call answers: the response, or nothing.
+macro_rules! passed_answer_type {
+    () => {
+        ()
+    };
+    ($response:ty) => {
+        $response
+    };
+}
+
+/// The answer of a passed call from the service's reply.
+macro_rules! passed_answer {
+    ($reply:expr) => {{
+        $reply;
+    }};
+    ($reply:expr, $response:ty) => {
+        $reply.into_inner()
+    };
+}
+
 impl ServiceClients {
     /// Clients for `endpoints`; every call is bounded by `call_timeout`.
     pub fn connect_lazy(
@@ -196,14 +240,6 @@ impl ServiceClients {
         Ok(self.media.clone().upload(messages).await?.into_inner())
     }
 
-    /// An uploaded file's bytes (or a range): the header first, then the bytes.
-    pub async fn download_file(
-        &self,
-        request: media::DownloadRequest,
-    ) -> Result<Streaming<media::DownloadChunk>, ApiError> {
-        Ok(self.media.clone().download(request).await?.into_inner())
-    }
-
     /// An uploaded file's preview image: the header first, then the bytes.
     pub async fn file_preview(
         &self,
@@ -263,17 +299,7 @@ impl ServiceClients {
         login_id: &str,
         code: &str,
     ) -> Result<chat::LoginStepResponse, ApiError> {
-        let response = self
-            .chat
-            .clone()
-            .submit_login_code(chat::SubmitLoginCodeRequest {
-                user_id: user_id.to_string(),
-                login_id: login_id.to_owned(),
-                code: code.to_owned(),
-                phone: String::new(),
-            })
-            .await?;
-        Ok(response.into_inner())
+        self.login_code_step(user_id, login_id, "", code).await
     }
 
     /// Checks a 2FA password.
@@ -283,17 +309,8 @@ impl ServiceClients {
         login_id: &str,
         password: &str,
     ) -> Result<chat::LoginStepResponse, ApiError> {
-        let response = self
-            .chat
-            .clone()
-            .submit_login_password(chat::SubmitLoginPasswordRequest {
-                user_id: user_id.to_string(),
-                login_id: login_id.to_owned(),
-                password: password.to_owned(),
-                phone: String::new(),
-            })
-            .await?;
-        Ok(response.into_inner())
+        self.login_password_step(user_id, login_id, "", password)
+            .await
     }
 
     /// Checks a login code of the user's newest pending login of `phone` (for clients
@@ -304,17 +321,7 @@ impl ServiceClients {
         phone: &str,
         code: &str,
     ) -> Result<chat::LoginStepResponse, ApiError> {
-        let response = self
-            .chat
-            .clone()
-            .submit_login_code(chat::SubmitLoginCodeRequest {
-                user_id: user_id.to_string(),
-                login_id: String::new(),
-                code: code.to_owned(),
-                phone: phone.to_owned(),
-            })
-            .await?;
-        Ok(response.into_inner())
+        self.login_code_step(user_id, "", phone, code).await
     }
 
     /// Checks a 2FA password of the user's newest pending login of `phone`.
@@ -324,17 +331,51 @@ impl ServiceClients {
         phone: &str,
         password: &str,
     ) -> Result<chat::LoginStepResponse, ApiError> {
-        let response = self
+        self.login_password_step(user_id, "", phone, password).await
+    }
+
+    /// A login code for the login `login_id`, or (none given) the newest of `phone`.
+    async fn login_code_step(
+        &self,
+        user_id: Uuid,
+        login_id: &str,
+        phone: &str,
+        code: &str,
+    ) -> Result<chat::LoginStepResponse, ApiError> {
+        let request = chat::SubmitLoginCodeRequest {
+            user_id: user_id.to_string(),
+            login_id: login_id.to_owned(),
+            code: code.to_owned(),
+            phone: phone.to_owned(),
+        };
+        Ok(self
             .chat
             .clone()
-            .submit_login_password(chat::SubmitLoginPasswordRequest {
-                user_id: user_id.to_string(),
-                login_id: String::new(),
-                password: password.to_owned(),
-                phone: phone.to_owned(),
-            })
-            .await?;
-        Ok(response.into_inner())
+            .submit_login_code(request)
+            .await?
+            .into_inner())
+    }
+
+    /// A 2FA password for the login `login_id`, or (none given) the newest of `phone`.
+    async fn login_password_step(
+        &self,
+        user_id: Uuid,
+        login_id: &str,
+        phone: &str,
+        password: &str,
+    ) -> Result<chat::LoginStepResponse, ApiError> {
+        let request = chat::SubmitLoginPasswordRequest {
+            user_id: user_id.to_string(),
+            login_id: login_id.to_owned(),
+            password: password.to_owned(),
+            phone: phone.to_owned(),
+        };
+        Ok(self
+            .chat
+            .clone()
+            .submit_login_password(request)
+            .await?
+            .into_inner())
     }
 
     /// Logs a linked account out and forgets it.
@@ -346,314 +387,6 @@ impl ServiceClients {
                 session_index,
             })
             .await?;
-        Ok(())
-    }
-
-    /// Chats of an account matching a search.
-    pub async fn search_chats(
-        &self,
-        request: search::SearchChatsRequest,
-    ) -> Result<search::SearchChatsResponse, ApiError> {
-        Ok(self
-            .search
-            .clone()
-            .search_chats(request)
-            .await?
-            .into_inner())
-    }
-
-    /// Messages of one account, or of all the user's accounts, matching a search.
-    pub async fn search_messages(
-        &self,
-        request: search::SearchMessagesRequest,
-    ) -> Result<search::SearchMessagesResponse, ApiError> {
-        Ok(self
-            .search
-            .clone()
-            .search_messages(request)
-            .await?
-            .into_inner())
-    }
-
-    /// An account's contacts, filtered and paged.
-    pub async fn search_contacts(
-        &self,
-        request: search::SearchContactsRequest,
-    ) -> Result<search::SearchContactsResponse, ApiError> {
-        Ok(self
-            .search
-            .clone()
-            .search_contacts(request)
-            .await?
-            .into_inner())
-    }
-
-    /// A page of an account's chats.
-    pub async fn list_chats(
-        &self,
-        request: chat::ListChatsRequest,
-    ) -> Result<chat::ListChatsResponse, ApiError> {
-        Ok(self.chat.clone().list_chats(request).await?.into_inner())
-    }
-
-    /// A chat's details.
-    pub async fn chat_details(
-        &self,
-        request: chat::GetChatRequest,
-    ) -> Result<chat::ChatDetails, ApiError> {
-        Ok(self.chat.clone().get_chat(request).await?.into_inner())
-    }
-
-    /// A page of a chat's history.
-    pub async fn history(
-        &self,
-        request: chat::GetHistoryRequest,
-    ) -> Result<chat::GetHistoryResponse, ApiError> {
-        Ok(self.chat.clone().get_history(request).await?.into_inner())
-    }
-
-    /// Queues uploaded files as a message.
-    pub async fn send_media(
-        &self,
-        request: chat::SendMediaRequest,
-    ) -> Result<chat::SendJob, ApiError> {
-        Ok(self.chat.clone().send_media(request).await?.into_inner())
-    }
-
-    /// Queues a message.
-    pub async fn send_message(
-        &self,
-        request: chat::SendMessageRequest,
-    ) -> Result<chat::SendJob, ApiError> {
-        Ok(self.chat.clone().send_message(request).await?.into_inner())
-    }
-
-    /// Where a send job stands.
-    pub async fn message_status(
-        &self,
-        request: chat::GetMessageStatusRequest,
-    ) -> Result<chat::SendJob, ApiError> {
-        Ok(self
-            .chat
-            .clone()
-            .get_message_status(request)
-            .await?
-            .into_inner())
-    }
-
-    /// Tells a chat what the user is doing.
-    pub async fn send_chat_action(
-        &self,
-        request: chat::SendChatActionRequest,
-    ) -> Result<(), ApiError> {
-        self.chat.clone().send_chat_action(request).await?;
-        Ok(())
-    }
-
-    /// Downloads a file of an account: the header first, then the bytes.
-    pub async fn download_media(
-        &self,
-        request: chat::DownloadMediaRequest,
-    ) -> Result<Streaming<chat::DownloadMediaChunk>, ApiError> {
-        Ok(self
-            .chat
-            .clone()
-            .download_media(request)
-            .await?
-            .into_inner())
-    }
-
-    /// Edits a message's text.
-    pub async fn edit_message(
-        &self,
-        request: chat::EditMessageRequest,
-    ) -> Result<chat::Message, ApiError> {
-        Ok(self.chat.clone().edit_message(request).await?.into_inner())
-    }
-
-    /// Deletes messages.
-    pub async fn delete_messages(
-        &self,
-        request: chat::DeleteMessagesRequest,
-    ) -> Result<(), ApiError> {
-        self.chat.clone().delete_messages(request).await?;
-        Ok(())
-    }
-
-    /// Pins or unpins a message.
-    pub async fn pin_message(&self, request: chat::PinMessageRequest) -> Result<(), ApiError> {
-        self.chat.clone().pin_message(request).await?;
-        Ok(())
-    }
-
-    /// Unpins every pinned message of a chat.
-    pub async fn unpin_all_messages(
-        &self,
-        request: chat::UnpinAllMessagesRequest,
-    ) -> Result<(), ApiError> {
-        self.chat.clone().unpin_all_messages(request).await?;
-        Ok(())
-    }
-
-    /// Forwards messages.
-    pub async fn forward_messages(
-        &self,
-        request: chat::ForwardMessagesRequest,
-    ) -> Result<chat::ForwardMessagesResponse, ApiError> {
-        Ok(self
-            .chat
-            .clone()
-            .forward_messages(request)
-            .await?
-            .into_inner())
-    }
-
-    /// A Telegram user's profile.
-    pub async fn user_profile(
-        &self,
-        request: chat::GetUserProfileRequest,
-    ) -> Result<chat::UserProfile, ApiError> {
-        Ok(self
-            .chat
-            .clone()
-            .get_user_profile(request)
-            .await?
-            .into_inner())
-    }
-
-    /// The account's own profile.
-    pub async fn own_profile(
-        &self,
-        request: chat::GetOwnProfileRequest,
-    ) -> Result<chat::UserProfile, ApiError> {
-        Ok(self
-            .chat
-            .clone()
-            .get_own_profile(request)
-            .await?
-            .into_inner())
-    }
-
-    /// Changes the account's own profile.
-    pub async fn update_own_profile(
-        &self,
-        request: chat::UpdateOwnProfileRequest,
-    ) -> Result<chat::UserProfile, ApiError> {
-        Ok(self
-            .chat
-            .clone()
-            .update_own_profile(request)
-            .await?
-            .into_inner())
-    }
-
-    /// Adds a contact.
-    pub async fn add_contact(
-        &self,
-        request: chat::AddContactRequest,
-    ) -> Result<chat::Contact, ApiError> {
-        Ok(self.chat.clone().add_contact(request).await?.into_inner())
-    }
-
-    /// Deletes a contact.
-    pub async fn delete_contact(
-        &self,
-        request: chat::DeleteContactRequest,
-    ) -> Result<(), ApiError> {
-        self.chat.clone().delete_contact(request).await?;
-        Ok(())
-    }
-
-    /// Telegram's people search.
-    pub async fn search_people(
-        &self,
-        request: chat::SearchPeopleRequest,
-    ) -> Result<chat::SearchPeopleResponse, ApiError> {
-        Ok(self.chat.clone().search_people(request).await?.into_inner())
-    }
-
-    /// Creates a group or channel.
-    pub async fn create_group(
-        &self,
-        request: chat::CreateGroupRequest,
-    ) -> Result<chat::CreateGroupResponse, ApiError> {
-        Ok(self.chat.clone().create_group(request).await?.into_inner())
-    }
-
-    /// Adds a member to a group or channel.
-    pub async fn add_member(
-        &self,
-        request: chat::AddMemberRequest,
-    ) -> Result<chat::AddMemberResponse, ApiError> {
-        Ok(self.chat.clone().add_member(request).await?.into_inner())
-    }
-
-    /// Removes a member, leaves, or promotes / demotes an admin.
-    pub async fn change_members(
-        &self,
-        request: chat::ChangeMembersRequest,
-    ) -> Result<chat::ChangeMembersResponse, ApiError> {
-        Ok(self
-            .chat
-            .clone()
-            .change_members(request)
-            .await?
-            .into_inner())
-    }
-
-    /// Joins a chat by username or invite link.
-    pub async fn join_chat(
-        &self,
-        request: chat::JoinChatRequest,
-    ) -> Result<chat::JoinChatResponse, ApiError> {
-        Ok(self.chat.clone().join_chat(request).await?.into_inner())
-    }
-
-    /// What an invite link shows.
-    pub async fn check_invite(
-        &self,
-        request: chat::CheckInviteRequest,
-    ) -> Result<chat::InvitePreview, ApiError> {
-        Ok(self.chat.clone().check_invite(request).await?.into_inner())
-    }
-
-    /// A new invite link to a chat the account administers.
-    pub async fn export_invite(
-        &self,
-        request: chat::ExportInviteRequest,
-    ) -> Result<chat::InviteLink, ApiError> {
-        Ok(self.chat.clone().export_invite(request).await?.into_inner())
-    }
-
-    /// Changes a chat's title and / or description; the chat as listed.
-    pub async fn edit_chat(&self, request: chat::EditChatRequest) -> Result<chat::Chat, ApiError> {
-        Ok(self.chat.clone().edit_chat(request).await?.into_inner())
-    }
-
-    /// Sets or removes a chat's photo; the chat as listed.
-    pub async fn set_chat_photo(
-        &self,
-        request: chat::SetChatPhotoRequest,
-    ) -> Result<chat::Chat, ApiError> {
-        Ok(self
-            .chat
-            .clone()
-            .set_chat_photo(request)
-            .await?
-            .into_inner())
-    }
-
-    /// Sets or removes the account's own profile photo; the profile afterwards.
-    pub async fn set_own_photo(
-        &self,
-        request: chat::SetOwnPhotoRequest,
-    ) -> Result<chat::UserProfile, ApiError> {
-        Ok(self.chat.clone().set_own_photo(request).await?.into_inner())
-    }
-
-    /// Marks a chat read.
-    pub async fn mark_read(&self, request: chat::MarkReadRequest) -> Result<(), ApiError> {
-        self.chat.clone().mark_read(request).await?;
         Ok(())
     }
 
@@ -683,32 +416,6 @@ impl ServiceClients {
             .await?
             .into_inner()
             .connections)
-    }
-
-    /// Registers a browser's push subscription.
-    pub async fn add_push_subscription(
-        &self,
-        request: realtime::PushSubscription,
-    ) -> Result<realtime::PushSubscriptionsReply, ApiError> {
-        Ok(self
-            .realtime
-            .clone()
-            .add_push_subscription(request)
-            .await?
-            .into_inner())
-    }
-
-    /// Forgets a browser's push subscription.
-    pub async fn remove_push_subscription(
-        &self,
-        request: realtime::RemovePushSubscriptionRequest,
-    ) -> Result<realtime::PushSubscriptionsReply, ApiError> {
-        Ok(self
-            .realtime
-            .clone()
-            .remove_push_subscription(request)
-            .await?
-            .into_inner())
     }
 
     /// The VAPID public key for `applicationServerKey`.
@@ -749,4 +456,85 @@ impl ServiceClients {
         }))
         .await
     }
+}
+
+passed_calls! {
+    /// An uploaded file's bytes (or a range): the header first, then the bytes.
+    download_file: media.download(media::DownloadRequest) -> Streaming<media::DownloadChunk>;
+    /// Chats of an account matching a search.
+    search_chats: search.search_chats(search::SearchChatsRequest) -> search::SearchChatsResponse;
+    /// Messages of one account, or of all the user's accounts, matching a search.
+    search_messages: search.search_messages(search::SearchMessagesRequest)
+        -> search::SearchMessagesResponse;
+    /// An account's contacts, filtered and paged.
+    search_contacts: search.search_contacts(search::SearchContactsRequest)
+        -> search::SearchContactsResponse;
+    /// A page of an account's chats.
+    list_chats: chat.list_chats(chat::ListChatsRequest) -> chat::ListChatsResponse;
+    /// A chat's details.
+    chat_details: chat.get_chat(chat::GetChatRequest) -> chat::ChatDetails;
+    /// A page of a chat's history.
+    history: chat.get_history(chat::GetHistoryRequest) -> chat::GetHistoryResponse;
+    /// Queues uploaded files as a message.
+    send_media: chat.send_media(chat::SendMediaRequest) -> chat::SendJob;
+    /// Queues a message.
+    send_message: chat.send_message(chat::SendMessageRequest) -> chat::SendJob;
+    /// Where a send job stands.
+    message_status: chat.get_message_status(chat::GetMessageStatusRequest) -> chat::SendJob;
+    /// Downloads a file of an account: the header first, then the bytes.
+    download_media: chat.download_media(chat::DownloadMediaRequest)
+        -> Streaming<chat::DownloadMediaChunk>;
+    /// Edits a message's text.
+    edit_message: chat.edit_message(chat::EditMessageRequest) -> chat::Message;
+    /// Forwards messages.
+    forward_messages: chat.forward_messages(chat::ForwardMessagesRequest)
+        -> chat::ForwardMessagesResponse;
+    /// A Telegram user's profile.
+    user_profile: chat.get_user_profile(chat::GetUserProfileRequest) -> chat::UserProfile;
+    /// The account's own profile.
+    own_profile: chat.get_own_profile(chat::GetOwnProfileRequest) -> chat::UserProfile;
+    /// Changes the account's own profile.
+    update_own_profile: chat.update_own_profile(chat::UpdateOwnProfileRequest) -> chat::UserProfile;
+    /// Adds a contact.
+    add_contact: chat.add_contact(chat::AddContactRequest) -> chat::Contact;
+    /// Telegram's people search.
+    search_people: chat.search_people(chat::SearchPeopleRequest) -> chat::SearchPeopleResponse;
+    /// Creates a group or channel.
+    create_group: chat.create_group(chat::CreateGroupRequest) -> chat::CreateGroupResponse;
+    /// Adds a member to a group or channel.
+    add_member: chat.add_member(chat::AddMemberRequest) -> chat::AddMemberResponse;
+    /// Removes a member, leaves, or promotes / demotes an admin.
+    change_members: chat.change_members(chat::ChangeMembersRequest) -> chat::ChangeMembersResponse;
+    /// Joins a chat by username or invite link.
+    join_chat: chat.join_chat(chat::JoinChatRequest) -> chat::JoinChatResponse;
+    /// What an invite link shows.
+    check_invite: chat.check_invite(chat::CheckInviteRequest) -> chat::InvitePreview;
+    /// A new invite link to a chat the account administers.
+    export_invite: chat.export_invite(chat::ExportInviteRequest) -> chat::InviteLink;
+    /// Changes a chat's title and / or description; the chat as listed.
+    edit_chat: chat.edit_chat(chat::EditChatRequest) -> chat::Chat;
+    /// Sets or removes a chat's photo; the chat as listed.
+    set_chat_photo: chat.set_chat_photo(chat::SetChatPhotoRequest) -> chat::Chat;
+    /// Sets or removes the account's own profile photo; the profile afterwards.
+    set_own_photo: chat.set_own_photo(chat::SetOwnPhotoRequest) -> chat::UserProfile;
+    /// Registers a browser's push subscription.
+    add_push_subscription: realtime.add_push_subscription(realtime::PushSubscription)
+        -> realtime::PushSubscriptionsReply;
+    /// Forgets a browser's push subscription.
+    remove_push_subscription: realtime.remove_push_subscription(
+        realtime::RemovePushSubscriptionRequest
+    )
+        -> realtime::PushSubscriptionsReply;
+    /// Tells a chat what the user is doing.
+    send_chat_action: chat.send_chat_action(chat::SendChatActionRequest);
+    /// Deletes messages.
+    delete_messages: chat.delete_messages(chat::DeleteMessagesRequest);
+    /// Pins or unpins a message.
+    pin_message: chat.pin_message(chat::PinMessageRequest);
+    /// Unpins every pinned message of a chat.
+    unpin_all_messages: chat.unpin_all_messages(chat::UnpinAllMessagesRequest);
+    /// Deletes a contact.
+    delete_contact: chat.delete_contact(chat::DeleteContactRequest);
+    /// Marks a chat read.
+    mark_read: chat.mark_read(chat::MarkReadRequest);
 }

@@ -11,7 +11,7 @@ use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::groups::{NewGroup, UserRef};
 use talkapp_telegram::joins::{InviteLink, InvitePreview, InviteSettings, JoinOutcome, JoinTarget};
 use talkapp_telegram::message_actions::PinOptions;
-use talkapp_telegram::model::{ChatAction, ChatFullInfo, TelegramUpdate};
+use talkapp_telegram::model::{ChatAction, ChatFullInfo, ChatInfo, TelegramUpdate};
 use talkapp_telegram::profiles::UserProfile;
 use talkapp_telegram::search::MessageSearch;
 use talkapp_telegram::{contact_changes::NewContact, own_profile::ProfileChange};
@@ -86,9 +86,37 @@ impl LocalHost {
         (file, source)
     }
 
+    /// A chat the account changed: cached as Telegram lists it now (`listed`, or asked
+    /// for), and `chat.updated` told to the account's own sockets.
+    async fn chat_changed(
+        &self,
+        key: SessionKey,
+        account: &Account,
+        chat_id: i64,
+        listed: Option<&ChatInfo>,
+    ) -> Result<(), HostError> {
+        self.cache
+            .refresh_chat(key, account, chat_id, listed)
+            .await?;
+        self.connections
+            .apply_own_update(own_update(key, TelegramUpdate::ChatChanged { chat_id }))
+            .await?;
+        Ok(())
+    }
+
     /// The account's connection, when it is connected here.
     fn account(&self, key: SessionKey) -> Result<Account, HostError> {
         self.connections.account(key).ok_or(HostError::Unavailable)
+    }
+}
+
+/// An update of the account's own doing, as its host tells it (no users or chats with it).
+fn own_update(key: SessionKey, update: TelegramUpdate) -> HostedUpdate {
+    HostedUpdate {
+        key,
+        update,
+        users: Vec::new(),
+        chats: Vec::new(),
     }
 }
 
@@ -202,12 +230,7 @@ impl AccountHost for LocalHost {
         // The account's update stream brings the edit too (and its event); the cache is
         // written now so the caller reads the edited message.
         self.cache
-            .apply(&HostedUpdate {
-                key,
-                update: TelegramUpdate::MessageEdited { message },
-                users: Vec::new(),
-                chats: Vec::new(),
-            })
+            .apply(&own_update(key, TelegramUpdate::MessageEdited { message }))
             .await?;
         Ok(())
     }
@@ -248,15 +271,13 @@ impl AccountHost for LocalHost {
         let in_channel = account
             .delete_messages(chat_id, &message_ids, revoke)
             .await?;
-        let deleted = HostedUpdate {
+        let deleted = own_update(
             key,
-            update: TelegramUpdate::MessagesDeleted {
+            TelegramUpdate::MessagesDeleted {
                 chat_id: Some(chat_id),
                 message_ids,
             },
-            users: Vec::new(),
-            chats: Vec::new(),
-        };
+        );
         if in_channel {
             // Telegram's answer names the messages: the update stream brings the event.
             self.cache.apply(&deleted).await?;
@@ -287,12 +308,7 @@ impl AccountHost for LocalHost {
         // caller reads them.
         for message in copies {
             self.cache
-                .apply(&HostedUpdate {
-                    key,
-                    update: TelegramUpdate::NewMessage { message },
-                    users: Vec::new(),
-                    chats: Vec::new(),
-                })
+                .apply(&own_update(key, TelegramUpdate::NewMessage { message }))
                 .await?;
         }
         Ok(ids)
@@ -379,7 +395,7 @@ impl AccountHost for LocalHost {
     ) -> Result<i64, HostError> {
         let account = self.account(key)?;
         let user_id = account.change_members(chat_id, &change).await?;
-        let own_update = match change {
+        let told_here = match change {
             MemberChange::Leave => {
                 // A chat left cannot be read from Telegram any more: marked here.
                 self.cache.mark_left(key, chat_id).await?;
@@ -399,14 +415,9 @@ impl AccountHost for LocalHost {
         };
         // Telegram's answer to the account tells of the chat, not of the member: the
         // account's own sockets hear it from here.
-        if let Some(update) = own_update {
+        if let Some(update) = told_here {
             self.connections
-                .apply_own_update(HostedUpdate {
-                    key,
-                    update,
-                    users: Vec::new(),
-                    chats: Vec::new(),
-                })
+                .apply_own_update(own_update(key, update))
                 .await?;
         }
         Ok(user_id)
@@ -422,20 +433,9 @@ impl AccountHost for LocalHost {
         if !account.edit_chat(chat_id, &edit).await? {
             return Ok(());
         }
-        self.cache
-            .refresh_chat(key, &account, chat_id, None)
-            .await?;
         // Telegram's answer brings the title's service message; the chat's own event
         // (its title, and a description Telegram tells of in no update) is made here.
-        self.connections
-            .apply_own_update(HostedUpdate {
-                key,
-                update: TelegramUpdate::ChatChanged { chat_id },
-                users: Vec::new(),
-                chats: Vec::new(),
-            })
-            .await?;
-        Ok(())
+        self.chat_changed(key, &account, chat_id, None).await
     }
 
     async fn join_chat(
@@ -449,18 +449,9 @@ impl AccountHost for LocalHost {
             JoinOutcome::Joined(chat) => chat,
         };
         // Cached now (a chat left before is listed again) so the caller reads it.
-        self.cache
-            .refresh_chat(key, &account, chat.id, Some(&chat))
-            .await?;
         // Telegram's answer tells the account of the chat, its update stream may not
         // (a broadcast channel shows no service message): the sockets hear it from here.
-        self.connections
-            .apply_own_update(HostedUpdate {
-                key,
-                update: TelegramUpdate::ChatChanged { chat_id: chat.id },
-                users: Vec::new(),
-                chats: Vec::new(),
-            })
+        self.chat_changed(key, &account, chat.id, Some(&chat))
             .await?;
         Ok(Some(chat.id))
     }
@@ -526,19 +517,8 @@ impl AccountHost for LocalHost {
         if !changed {
             return Ok(());
         }
-        self.cache
-            .refresh_chat(key, &account, chat_id, None)
-            .await?;
         // As for a title: the account's own sockets hear of the chat from here.
-        self.connections
-            .apply_own_update(HostedUpdate {
-                key,
-                update: TelegramUpdate::ChatChanged { chat_id },
-                users: Vec::new(),
-                chats: Vec::new(),
-            })
-            .await?;
-        Ok(())
+        self.chat_changed(key, &account, chat_id, None).await
     }
 
     async fn set_own_photo(

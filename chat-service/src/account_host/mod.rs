@@ -13,11 +13,19 @@
 //! # Layout
 //! - [`AccountHost`], [`HostError`], [`OlderHistory`], [`ContactRef`]: the contract.
 //! - [`local`]: [`LocalHost`], the accounts connected here.
-//! - [`remote`]: [`RemoteHost`], a peer replica over gRPC, and the error mapping both ways.
+//! - [`calls`]: every host call declared once; both ends of each are written from it.
+//! - [`wire`]: each call's request and answer on the wire, both ways, and the error
+//!   mapping both ways.
+//! - [`remote`]: [`RemoteHost`], a peer replica over gRPC (the caller's end).
+//! - [`server`]: [`AccountHostGrpcAdapter`], this replica's [`LocalHost`] served to the
+//!   peers (the host's end).
 //! - [`Router`]: which of the two hosts an account now.
 
+pub mod calls;
 pub mod local;
 pub mod remote;
+pub mod server;
+pub mod wire;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -38,6 +46,7 @@ use talkapp_telegram::{contact_changes::NewContact, own_profile::ProfileChange};
 
 pub use local::LocalHost;
 pub use remote::RemoteHost;
+pub use server::AccountHostGrpcAdapter;
 
 use crate::media::{ByteRange, MediaDownload};
 use crate::ownership::{Ownership, ShardHost};

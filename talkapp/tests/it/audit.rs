@@ -6,14 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::chats::linked_alice;
-use crate::helpers::{PASSWORD, TestApp, assert_problem, spawn_app, spawn_app_on};
-
-async fn audit_log(app: &TestApp, user_id: &str, token: &str, query: &str) -> Vec<Value> {
-    let page = app
-        .get_json(&format!("/me/audit/{user_id}{query}"), token)
-        .await;
-    page["records"].as_array().expect("records").clone()
-}
+use crate::helpers::{PASSWORD, assert_problem, spawn_app, spawn_app_on};
 
 fn actions(records: &[Value]) -> Vec<(String, String)> {
     records
@@ -67,7 +60,7 @@ async fn a_users_log_holds_sign_ins_failed_ones_linking_sends_refusals_and_sign_
     app.get_json(&format!("/me/chats/{user_id}/1"), &token)
         .await;
 
-    let records = audit_log(&app, &user_id, &token, "?limit=200").await;
+    let records = app.audit_log(&user_id, &token, "?limit=200").await;
     assert_eq!(
         actions(&records),
         [
@@ -119,10 +112,12 @@ async fn a_users_log_holds_sign_ins_failed_ones_linking_sends_refusals_and_sign_
         .await;
     assert_eq!(first["records"].as_array().expect("records").len(), 3);
     let cursor = first["next_cursor"].as_str().expect("more pages");
-    let rest = audit_log(&app, &user_id, &token, &format!("?cursor={cursor}")).await;
+    let rest = app
+        .audit_log(&user_id, &token, &format!("?cursor={cursor}"))
+        .await;
     assert_eq!(rest.len(), 4);
     assert_eq!(rest[0]["id"], records[3]["id"]);
-    let sign_ins = audit_log(&app, &user_id, &token, "?action=auth.").await;
+    let sign_ins = app.audit_log(&user_id, &token, "?action=auth.").await;
     assert_eq!(
         actions(&sign_ins),
         [
@@ -185,7 +180,7 @@ async fn a_users_log_holds_sign_ins_failed_ones_linking_sends_refusals_and_sign_
         .as_str()
         .expect("token")
         .to_owned();
-    let latest = audit_log(&app, &user_id, &token, "?limit=2").await;
+    let latest = app.audit_log(&user_id, &token, "?limit=2").await;
     assert_eq!(
         actions(&latest),
         [("auth.sign_in", "success"), ("auth.sign_out", "success")]
@@ -222,7 +217,7 @@ async fn a_reused_refresh_token_is_recorded_and_ordinary_refreshes_are_not() {
         .await
         .expect("json");
     let token = fresh["access_token"].as_str().expect("token");
-    let records = audit_log(&app, &user_id, token, "").await;
+    let records = app.audit_log(&user_id, token, "").await;
     assert_eq!(
         actions(&records),
         [
@@ -265,7 +260,7 @@ async fn records_queued_when_the_backend_stops_are_stored() {
         .await
         .expect("json");
     let token = login["access_token"].as_str().expect("token");
-    let records = audit_log(&app, &user_id, token, "?limit=200").await;
+    let records = app.audit_log(&user_id, token, "?limit=200").await;
     // register + sign-in + 6 attempts + this sign-in.
     assert_eq!(records.len(), 9, "{:?}", actions(&records));
     app.stop().await;
@@ -300,7 +295,7 @@ async fn records_made_while_the_database_is_away_are_stored_once_it_is_back() {
 
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let records = audit_log(&app, &user_id, &token, "?limit=50").await;
+        let records = app.audit_log(&user_id, &token, "?limit=50").await;
         let refused_sign_out = records
             .iter()
             .find(|record| record["action"] == "auth.sign_out" && record["status"] == 503);

@@ -8,44 +8,15 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use talkapp_tg_sandbox::{Peer, SandboxHandle};
+use talkapp_tg_sandbox::SandboxHandle;
 
 use crate::chats::{Alice, linked_alice};
 use crate::helpers::{TestApp, assert_problem, spawn_app};
-use crate::realtime::{connect_with_token, wait_for_event};
-
-/// Telegram's Bot-API offset of supergroup and channel ids.
-const CHANNEL_ID_OFFSET: i64 = 1_000_000_000_000;
-
-fn peer_of(chat_id: i64) -> Peer {
-    if chat_id < -CHANNEL_ID_OFFSET {
-        Peer::Channel(-chat_id - CHANNEL_ID_OFFSET)
-    } else {
-        Peer::Chat(-chat_id)
-    }
-}
-
-/// The Bot-API id of the demo chat titled `title`.
-fn demo_chat(sandbox: &SandboxHandle, title: &str) -> i64 {
-    sandbox.world(|world| {
-        world
-            .channel_ids()
-            .into_iter()
-            .find(|id| world.title(Peer::Channel(*id)) == Some(title))
-            .map(|id| -CHANNEL_ID_OFFSET - id)
-            .or_else(|| {
-                world
-                    .basic_group_ids()
-                    .into_iter()
-                    .find(|id| world.title(Peer::Chat(*id)) == Some(title))
-                    .map(|id| -id)
-            })
-            .expect("a demo chat")
-    })
-}
+use crate::realtime::wait_for_event;
+use crate::support::{CHANNEL_ID_OFFSET, assert_flood_wait, demo_chat, peer_of, sandbox_user};
 
 fn carol(sandbox: &SandboxHandle) -> i64 {
-    sandbox.world(|world| world.user_by_phone("9996620003").expect("carol"))
+    sandbox_user(sandbox, "9996620003")
 }
 
 impl Alice {
@@ -55,52 +26,9 @@ impl Alice {
 
     /// Creates a group of `kind` with Bob and Carol; its chat id.
     async fn group_with_bob_and_carol(&self, app: &TestApp, kind: &str, title: &str) -> i64 {
-        let response = app
-            .post_with_token(
-                &format!("/me/create_group/{}/1", self.linker.user_id),
-                &self.linker.token,
-                &json!({"title": title, "kind": kind, "members": [self.bob, "+9996620003"]}),
-            )
-            .await;
-        assert_eq!(response.status(), 201);
-        let created: Value = response.json().await.expect("json");
-        created["chat_id"]
-            .as_str()
-            .and_then(|id| id.parse().ok())
-            .expect("a chat id")
+        self.created_group(app, kind, title, json!([self.bob, "+9996620003"]))
+            .await
     }
-
-    async fn listed_chat_ids(&self, app: &TestApp) -> Vec<String> {
-        let chats = app
-            .get_json(
-                &format!("/me/chats/{}/1?limit=100", self.linker.user_id),
-                &self.linker.token,
-            )
-            .await;
-        chats["chats"]
-            .as_array()
-            .expect("chats")
-            .iter()
-            .filter_map(|chat| chat["chat_id"].as_str().map(str::to_owned))
-            .collect()
-    }
-}
-
-async fn post_keyed(
-    app: &TestApp,
-    path: &str,
-    token: &str,
-    key: &str,
-    body: &Value,
-) -> reqwest::Response {
-    app.client
-        .post(app.url(path))
-        .bearer_auth(token)
-        .header("idempotency-key", key)
-        .json(body)
-        .send()
-        .await
-        .expect("sent")
 }
 
 #[tokio::test]
@@ -108,26 +36,21 @@ async fn a_removed_member_leaves_telegram_and_a_second_socket_hears_it_once_per_
     let app = spawn_app().await;
     let alice = linked_alice(&app, "members-remove@example.com").await;
     let carol = carol(&alice.sandbox);
-    let mut socket = connect_with_token(
-        &app.address,
-        &format!("/ws/{}/1", alice.linker.user_id),
-        &alice.linker.token,
-    )
-    .await;
+    let mut socket = alice.socket(&app).await;
 
     for kind in ["supergroup", "group"] {
         let chat_id = alice
             .group_with_bob_and_carol(&app, kind, &format!("Removals {kind}"))
             .await;
         let path = alice.members_path("remove_member", chat_id);
-        let removed = post_keyed(
-            &app,
-            &path,
-            &alice.linker.token,
-            &format!("remove-bob-{kind}"),
-            &json!({"user": "@bob_sandbox"}),
-        )
-        .await;
+        let removed = app
+            .post_keyed(
+                &path,
+                &alice.linker.token,
+                &format!("remove-bob-{kind}"),
+                &json!({"user": "@bob_sandbox"}),
+            )
+            .await;
         assert_eq!(removed.status(), 200, "{kind}");
         let removed: Value = removed.json().await.expect("json");
         assert_eq!(removed["user_id"], alice.bob.to_string());
@@ -148,14 +71,14 @@ async fn a_removed_member_leaves_telegram_and_a_second_socket_hears_it_once_per_
 
         // The retry with the key gets the first answer; without it Telegram is asked
         // again, and Bob is no member any more.
-        let retried = post_keyed(
-            &app,
-            &path,
-            &alice.linker.token,
-            &format!("remove-bob-{kind}"),
-            &json!({"user": "@bob_sandbox"}),
-        )
-        .await;
+        let retried = app
+            .post_keyed(
+                &path,
+                &alice.linker.token,
+                &format!("remove-bob-{kind}"),
+                &json!({"user": "@bob_sandbox"}),
+            )
+            .await;
         assert_eq!(retried.status(), 200);
         assert_eq!(retried.json::<Value>().await.expect("json"), removed);
         let again = app
@@ -170,25 +93,21 @@ async fn a_removed_member_leaves_telegram_and_a_second_socket_hears_it_once_per_
 async fn a_chat_left_is_off_the_list_and_its_creator_cannot_leave_a_channel() {
     let app = spawn_app().await;
     let alice = linked_alice(&app, "members-leave@example.com").await;
-    let mut socket = connect_with_token(
-        &app.address,
-        &format!("/ws/{}/1", alice.linker.user_id),
-        &alice.linker.token,
-    )
-    .await;
+    let mut socket = alice.socket(&app).await;
 
     // Erin's broadcast channel and Alice's own basic group.
     for title in ["Sandbox News", "Sandbox Friends"] {
         let chat_id = demo_chat(&alice.sandbox, title);
         assert!(
-            alice
-                .listed_chat_ids(&app)
+            app.listed_chat_ids(&alice.linker)
                 .await
                 .contains(&chat_id.to_string())
         );
         let path = alice.members_path("leave_chat", chat_id);
         let key = title.replace(' ', "-");
-        let left = post_keyed(&app, &path, &alice.linker.token, &key, &json!({})).await;
+        let left = app
+            .post_keyed(&path, &alice.linker.token, &key, &json!({}))
+            .await;
         assert_eq!(left.status(), 200, "{title}");
         let left: Value = left.json().await.expect("json");
         assert_eq!(left["user_id"], alice.alice.to_string());
@@ -200,8 +119,7 @@ async fn a_chat_left_is_off_the_list_and_its_creator_cannot_leave_a_channel() {
             "{title}"
         );
         assert!(
-            !alice
-                .listed_chat_ids(&app)
+            !app.listed_chat_ids(&alice.linker)
                 .await
                 .contains(&chat_id.to_string())
         );
@@ -238,7 +156,11 @@ async fn a_chat_left_is_off_the_list_and_its_creator_cannot_leave_a_channel() {
         )
         .await;
     assert_problem(refused, 409, "chat_creator").await;
-    assert!(alice.listed_chat_ids(&app).await.contains(&own.to_string()));
+    assert!(
+        app.listed_chat_ids(&alice.linker)
+            .await
+            .contains(&own.to_string())
+    );
     app.stop().await;
 }
 
@@ -362,14 +284,7 @@ async fn admins_are_promoted_and_demoted_and_telegrams_refusals_are_problems() {
             &json!({"user": alice.bob, "admin": true}),
         )
         .await;
-    assert_eq!(
-        flood
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok()),
-        Some("23")
-    );
-    assert_problem(flood, 429, "telegram_flood_wait").await;
+    assert_flood_wait(flood, "23").await;
     alice.sandbox.set_flood_wait(alice.alice, None);
     app.stop().await;
 }
@@ -453,12 +368,7 @@ async fn bad_member_changes_are_refused_before_telegram_and_another_users_ids_ar
 async fn a_chats_title_and_about_change_in_telegram_the_list_and_a_second_socket() {
     let app = spawn_app().await;
     let alice = linked_alice(&app, "members-edit@example.com").await;
-    let mut socket = connect_with_token(
-        &app.address,
-        &format!("/ws/{}/1", alice.linker.user_id),
-        &alice.linker.token,
-    )
-    .await;
+    let mut socket = alice.socket(&app).await;
 
     for kind in ["supergroup", "group"] {
         let chat_id = alice
@@ -572,14 +482,7 @@ async fn a_chats_title_and_about_change_in_telegram_the_list_and_a_second_socket
             &json!({"title": "Later"}),
         )
         .await;
-    assert_eq!(
-        flood
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok()),
-        Some("11")
-    );
-    assert_problem(flood, 429, "telegram_flood_wait").await;
+    assert_flood_wait(flood, "11").await;
     alice.sandbox.set_flood_wait(alice.alice, None);
     app.stop().await;
 }
@@ -602,15 +505,7 @@ async fn in_split_mode_member_changes_and_edits_go_to_the_accounts_host() {
             world.user_by_phone("9996620002").expect("bob"),
         )
     });
-    let post = |path: String, key: &'static str, body: Value| {
-        replicas
-            .client
-            .post(replicas.url(&path))
-            .bearer_auth(&user.1)
-            .header("idempotency-key", key)
-            .json(&body)
-            .send()
-    };
+    let post = replicas.keyed_poster(&user.1);
 
     let created = post(
         format!("/me/create_group/{}/{index}", user.0),
@@ -724,6 +619,7 @@ async fn in_split_mode_member_changes_and_edits_go_to_the_accounts_host() {
         "the channel left is not listed"
     );
 
+    drop(post);
     drop(replicas);
     sandbox.shutdown().await;
     database.drop_database().await;

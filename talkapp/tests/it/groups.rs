@@ -7,29 +7,8 @@ use serde_json::{Value, json};
 use talkapp_tg_sandbox::{Peer, SandboxHandle};
 
 use crate::chats::{Alice, linked_alice};
-use crate::helpers::{TestApp, assert_problem, spawn_app};
-
-/// Telegram's Bot-API offset of supergroup and channel ids.
-const CHANNEL_ID_OFFSET: i64 = 1_000_000_000_000;
-
-/// The sandbox peer of a Bot-API chat id.
-fn peer_of(chat_id: i64) -> Peer {
-    if chat_id < -CHANNEL_ID_OFFSET {
-        Peer::Channel(-chat_id - CHANNEL_ID_OFFSET)
-    } else if chat_id < 0 {
-        Peer::Chat(-chat_id)
-    } else {
-        Peer::User(chat_id)
-    }
-}
-
-fn chat_id_of(created: &Value) -> i64 {
-    created["chat_id"]
-        .as_str()
-        .expect("chat_id is a string")
-        .parse()
-        .expect("a chat id")
-}
+use crate::helpers::{assert_problem, spawn_app};
+use crate::support::{CHANNEL_ID_OFFSET, assert_flood_wait, chat_id_of, peer_of};
 
 /// Carol (`+9996620003`, a contact of Alice) and Erin (`+9996620005`, who lets only
 /// her contacts add her, and Alice is not one).
@@ -64,23 +43,6 @@ impl Alice {
     }
 }
 
-async fn post_keyed(
-    app: &TestApp,
-    path: &str,
-    token: &str,
-    key: &str,
-    body: &Value,
-) -> reqwest::Response {
-    app.client
-        .post(app.url(path))
-        .bearer_auth(token)
-        .header("idempotency-key", key)
-        .json(body)
-        .send()
-        .await
-        .expect("sent")
-}
-
 #[tokio::test]
 async fn a_group_is_created_in_telegram_listed_and_a_retry_with_its_key_gets_the_same_one() {
     let app = spawn_app().await;
@@ -93,14 +55,14 @@ async fn a_group_is_created_in_telegram_listed_and_a_retry_with_its_key_gets_the
         "kind": "group",
         "members": [alice.bob, "+999 662 0005"],
     });
-    let response = post_keyed(
-        &app,
-        &alice.create_group_path(),
-        &alice.linker.token,
-        "create-1",
-        &body,
-    )
-    .await;
+    let response = app
+        .post_keyed(
+            &alice.create_group_path(),
+            &alice.linker.token,
+            "create-1",
+            &body,
+        )
+        .await;
     assert_eq!(response.status(), 201);
     let created: Value = response.json().await.expect("json");
     assert_eq!(created["type"], "group");
@@ -121,14 +83,14 @@ async fn a_group_is_created_in_telegram_listed_and_a_retry_with_its_key_gets_the
     assert_eq!(members, expected, "in Telegram: Alice and Bob, not Erin");
 
     // The retry (the first answer was lost, say) makes no second group.
-    let again = post_keyed(
-        &app,
-        &alice.create_group_path(),
-        &alice.linker.token,
-        "create-1",
-        &body,
-    )
-    .await;
+    let again = app
+        .post_keyed(
+            &alice.create_group_path(),
+            &alice.linker.token,
+            "create-1",
+            &body,
+        )
+        .await;
     assert_eq!(again.status(), 201);
     let again: Value = again.json().await.expect("json");
     assert_eq!(chat_id_of(&again), chat_id);
@@ -136,14 +98,14 @@ async fn a_group_is_created_in_telegram_listed_and_a_retry_with_its_key_gets_the
     assert_eq!(titled(&alice.sandbox, "Weekend plans"), 1);
 
     // The key for another request is refused.
-    let other = post_keyed(
-        &app,
-        &alice.create_group_path(),
-        &alice.linker.token,
-        "create-1",
-        &json!({"title": "Another", "kind": "group", "members": [alice.bob]}),
-    )
-    .await;
+    let other = app
+        .post_keyed(
+            &alice.create_group_path(),
+            &alice.linker.token,
+            "create-1",
+            &json!({"title": "Another", "kind": "group", "members": [alice.bob]}),
+        )
+        .await;
     assert_problem(other, 422, "idempotency_key_reused").await;
 
     // It is in the chat list, as created.
@@ -239,14 +201,14 @@ async fn adding_members_gives_telegrams_refusals_as_problems_and_a_retry_the_fir
     let path = alice.add_member_path(chat_id);
 
     // Carol by phone: added, and the retry with the same key is not "already a member".
-    let added = post_keyed(
-        &app,
-        &path,
-        &alice.linker.token,
-        "add-carol",
-        &json!({"user": "+9996620003"}),
-    )
-    .await;
+    let added = app
+        .post_keyed(
+            &path,
+            &alice.linker.token,
+            "add-carol",
+            &json!({"user": "+9996620003"}),
+        )
+        .await;
     assert_eq!(added.status(), 200);
     let added: Value = added.json().await.expect("json");
     assert_eq!(added["user_id"], carol.to_string());
@@ -256,14 +218,14 @@ async fn adding_members_gives_telegrams_refusals_as_problems_and_a_retry_the_fir
             .sandbox
             .world(|world| world.members(peer_of(chat_id)).contains(&carol))
     );
-    let retried = post_keyed(
-        &app,
-        &path,
-        &alice.linker.token,
-        "add-carol",
-        &json!({"user": "+9996620003"}),
-    )
-    .await;
+    let retried = app
+        .post_keyed(
+            &path,
+            &alice.linker.token,
+            "add-carol",
+            &json!({"user": "+9996620003"}),
+        )
+        .await;
     assert_eq!(retried.status(), 200);
     assert_eq!(retried.json::<Value>().await.expect("json"), added);
 
@@ -315,50 +277,21 @@ async fn adding_members_gives_telegrams_refusals_as_problems_and_a_retry_the_fir
     let flood = app
         .post_with_token(&path, &alice.linker.token, &json!({"user": "@bob_sandbox"}))
         .await;
-    assert_eq!(
-        flood
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok()),
-        Some("17")
-    );
-    assert_problem(flood, 429, "telegram_flood_wait").await;
+    assert_flood_wait(flood, "17").await;
     alice.sandbox.set_flood_wait(alice.alice, None);
 
     // Both changes to Telegram are in the account's audit log, the refusals too.
-    let audit_path = format!("/me/audit/{}?action=telegram.group.", alice.linker.user_id);
-    let expected = [
-        ("telegram.group.create", "201"),
-        ("telegram.group.add_member", "200"),
-        ("telegram.group.add_member", "429"),
-    ];
-    let mut recorded: Vec<(String, String)> = Vec::new();
-    for _ in 0..100 {
-        let page = app.get_json(&audit_path, &alice.linker.token).await;
-        recorded = page["records"]
-            .as_array()
-            .expect("records")
-            .iter()
-            .map(|record| {
-                (
-                    record["action"].as_str().unwrap_or_default().to_owned(),
-                    record["status"].to_string(),
-                )
-            })
-            .collect();
-        if expected.iter().all(|(action, status)| {
-            recorded.contains(&((*action).to_owned(), (*status).to_owned()))
-        }) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    for (action, status) in expected {
-        assert!(
-            recorded.contains(&(action.to_owned(), status.to_owned())),
-            "{action} {status} in {recorded:?}"
-        );
-    }
+    app.wait_for_audit(
+        &alice.linker.user_id,
+        &alice.linker.token,
+        "?action=telegram.group.",
+        &[
+            ("telegram.group.create", 201),
+            ("telegram.group.add_member", 200),
+            ("telegram.group.add_member", 429),
+        ],
+    )
+    .await;
     app.stop().await;
 }
 
@@ -452,15 +385,7 @@ async fn in_split_mode_group_actions_go_to_the_accounts_host_and_their_keys_to_p
             world.user_by_phone("9996620003").expect("carol"),
         )
     });
-    let keyed = |path: String, key: &'static str, body: Value| {
-        replicas
-            .client
-            .post(replicas.url(&path))
-            .bearer_auth(&user.1)
-            .header("idempotency-key", key)
-            .json(&body)
-            .send()
-    };
+    let keyed = replicas.keyed_poster(&user.1);
 
     let create_path = format!("/me/create_group/{}/{index}", user.0);
     let body = json!({"title": "Split plans", "kind": "group", "members": [bob]});
@@ -548,6 +473,7 @@ async fn in_split_mode_group_actions_go_to_the_accounts_host_and_their_keys_to_p
             .contains(&i32::try_from(mine).expect("i32"))
     );
 
+    drop(keyed);
     drop(replicas);
     sandbox.shutdown().await;
     database.drop_database().await;

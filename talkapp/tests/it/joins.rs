@@ -7,42 +7,12 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use talkapp_tg_sandbox::{Peer, SandboxHandle};
 
 use crate::chats::{Alice, linked_alice};
 use crate::helpers::{TestApp, assert_problem, spawn_app};
 use crate::linking::Linker;
-use crate::realtime::{connect_with_token, wait_for_event};
-
-/// Telegram's Bot-API offset of supergroup and channel ids.
-const CHANNEL_ID_OFFSET: i64 = 1_000_000_000_000;
-
-fn peer_of(chat_id: i64) -> Peer {
-    if chat_id < -CHANNEL_ID_OFFSET {
-        Peer::Channel(-chat_id - CHANNEL_ID_OFFSET)
-    } else {
-        Peer::Chat(-chat_id)
-    }
-}
-
-/// The Bot-API id of the demo supergroup or channel titled `title`.
-fn demo_channel(sandbox: &SandboxHandle, title: &str) -> i64 {
-    sandbox.world(|world| {
-        world
-            .channel_ids()
-            .into_iter()
-            .find(|id| world.title(Peer::Channel(*id)) == Some(title))
-            .map(|id| -CHANNEL_ID_OFFSET - id)
-            .expect("a demo channel")
-    })
-}
-
-fn chat_id_of(chat: &Value) -> i64 {
-    chat["chat_id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .unwrap_or_else(|| panic!("a chat id in {chat}"))
-}
+use crate::realtime::wait_for_event;
+use crate::support::{CHANNEL_ID_OFFSET, assert_flood_wait, chat_id_of, demo_chat, peer_of};
 
 /// Carol (`+9996620003`) linked as session 1 of her own TalkApp user, her chats cached.
 async fn linked_carol(app: &TestApp, email: &str) -> Linker {
@@ -75,23 +45,6 @@ fn export_path(linker: &Linker, chat_id: i64) -> String {
     format!("/me/export_invite/{}/1/{chat_id}", linker.user_id)
 }
 
-async fn post_keyed(
-    app: &TestApp,
-    path: &str,
-    token: &str,
-    key: &str,
-    body: &Value,
-) -> reqwest::Response {
-    app.client
-        .post(app.url(path))
-        .bearer_auth(token)
-        .header("idempotency-key", key)
-        .json(body)
-        .send()
-        .await
-        .expect("sent")
-}
-
 async fn check_invite(app: &TestApp, linker: &Linker, link: &str) -> reqwest::Response {
     app.client
         .get(app.url(&format!("/me/check_invite/{}/1", linker.user_id)))
@@ -100,19 +53,6 @@ async fn check_invite(app: &TestApp, linker: &Linker, link: &str) -> reqwest::Re
         .send()
         .await
         .expect("sent")
-}
-
-/// Creates a group of `kind` with Bob through Alice's account; its chat id.
-async fn group_with_bob(app: &TestApp, alice: &Alice, kind: &str, title: &str) -> i64 {
-    let response = app
-        .post_with_token(
-            &format!("/me/create_group/{}/1", alice.linker.user_id),
-            &alice.linker.token,
-            &json!({"title": title, "kind": kind, "members": [alice.bob]}),
-        )
-        .await;
-    assert_eq!(response.status(), 201);
-    chat_id_of(&response.json().await.expect("json"))
 }
 
 /// Exports a link to `chat_id` through Alice's account; the link.
@@ -130,26 +70,11 @@ async fn export(app: &TestApp, alice: &Alice, chat_id: i64, body: &Value) -> Val
     link
 }
 
-async fn listed_chat_ids(app: &TestApp, linker: &Linker) -> Vec<String> {
-    let chats = app
-        .get_json(
-            &format!("/me/chats/{}/1?limit=100", linker.user_id),
-            &linker.token,
-        )
-        .await;
-    chats["chats"]
-        .as_array()
-        .expect("chats")
-        .iter()
-        .filter_map(|chat| chat["chat_id"].as_str().map(str::to_owned))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_public_supergroup_is_joined_by_username_listed_and_a_retry_gets_the_first_answer() {
     let app = spawn_app().await;
     let alice = linked_alice(&app, "joins-username@example.com").await;
-    let plaza = demo_channel(&alice.sandbox, "Sandbox Plaza");
+    let plaza = demo_chat(&alice.sandbox, "Sandbox Plaza");
     assert!(
         !alice
             .sandbox
@@ -157,22 +82,17 @@ async fn a_public_supergroup_is_joined_by_username_listed_and_a_retry_gets_the_f
             .contains(&alice.alice),
         "the seed keeps Alice out of the plaza"
     );
-    let mut socket = connect_with_token(
-        &app.address,
-        &format!("/ws/{}/1", alice.linker.user_id),
-        &alice.linker.token,
-    )
-    .await;
+    let mut socket = alice.socket(&app).await;
 
     let path = join_path(&alice.linker);
-    let joined = post_keyed(
-        &app,
-        &path,
-        &alice.linker.token,
-        "join-plaza",
-        &json!({"username": "@sandbox_plaza"}),
-    )
-    .await;
+    let joined = app
+        .post_keyed(
+            &path,
+            &alice.linker.token,
+            "join-plaza",
+            &json!({"username": "@sandbox_plaza"}),
+        )
+        .await;
     let status = joined.status();
     let joined: Value = joined.json().await.expect("json");
     assert_eq!(status, 200, "{joined}");
@@ -186,7 +106,7 @@ async fn a_public_supergroup_is_joined_by_username_listed_and_a_retry_gets_the_f
             .contains(&alice.alice)
     );
     assert!(
-        listed_chat_ids(&app, &alice.linker)
+        app.listed_chat_ids(&alice.linker)
             .await
             .contains(&plaza.to_string())
     );
@@ -197,14 +117,14 @@ async fn a_public_supergroup_is_joined_by_username_listed_and_a_retry_gets_the_f
     .await;
 
     // The retry with the key gets the first answer; without it Telegram is asked again.
-    let retried = post_keyed(
-        &app,
-        &path,
-        &alice.linker.token,
-        "join-plaza",
-        &json!({"username": "sandbox_plaza"}),
-    )
-    .await;
+    let retried = app
+        .post_keyed(
+            &path,
+            &alice.linker.token,
+            "join-plaza",
+            &json!({"username": "sandbox_plaza"}),
+        )
+        .await;
     assert_eq!(retried.status(), 200);
     let retried: Value = retried.json().await.expect("json");
     assert_eq!(retried["chat_id"], joined["chat_id"]);
@@ -216,14 +136,14 @@ async fn a_public_supergroup_is_joined_by_username_listed_and_a_retry_gets_the_f
         )
         .await;
     assert_problem(again, 409, "already_participant").await;
-    let reused = post_keyed(
-        &app,
-        &path,
-        &alice.linker.token,
-        "join-plaza",
-        &json!({"username": "@sandbox_lounge"}),
-    )
-    .await;
+    let reused = app
+        .post_keyed(
+            &path,
+            &alice.linker.token,
+            "join-plaza",
+            &json!({"username": "@sandbox_lounge"}),
+        )
+        .await;
     assert_problem(reused, 422, "idempotency_key_reused").await;
 
     for (username, code) in [
@@ -268,14 +188,7 @@ async fn a_public_supergroup_is_joined_by_username_listed_and_a_retry_gets_the_f
             &json!({"username": "@sandbox_lounge"}),
         )
         .await;
-    assert_eq!(
-        flooded
-            .headers()
-            .get("retry-after")
-            .and_then(|value| value.to_str().ok()),
-        Some("30")
-    );
-    assert_problem(flooded, 429, "telegram_flood_wait").await;
+    assert_flood_wait(flooded, "30").await;
     alice.sandbox.set_flood_wait(alice.alice, None);
     app.stop().await;
 }
@@ -288,18 +201,15 @@ async fn an_invite_link_exported_by_one_account_lets_another_join_and_the_first_
     let carol_id = alice
         .sandbox
         .world(|world| world.user_by_phone("9996620003").expect("carol"));
-    let mut alices_socket = connect_with_token(
-        &app.address,
-        &format!("/ws/{}/1", alice.linker.user_id),
-        &alice.linker.token,
-    )
-    .await;
+    let mut alices_socket = alice.socket(&app).await;
 
     for (kind, title) in [
         ("group", "Invited group"),
         ("supergroup", "Invited supergroup"),
     ] {
-        let chat_id = group_with_bob(&app, &alice, kind, title).await;
+        let chat_id = alice
+            .created_group(&app, kind, title, json!([alice.bob]))
+            .await;
         let link = export(&app, &alice, chat_id, &json!({"title": "For Carol"})).await;
         let url = link["link"].as_str().expect("link").to_owned();
         assert!(url.starts_with("https://t.me/+"), "{link}");
@@ -319,14 +229,14 @@ async fn an_invite_link_exported_by_one_account_lets_another_join_and_the_first_
 
         // The link in another spelling names the same invite.
         let hash = url.trim_start_matches("https://t.me/+");
-        let joined = post_keyed(
-            &app,
-            &join_path(&carol),
-            &carol.token,
-            &format!("join-{kind}"),
-            &json!({"invite_link": format!("tg://join?invite={hash}")}),
-        )
-        .await;
+        let joined = app
+            .post_keyed(
+                &join_path(&carol),
+                &carol.token,
+                &format!("join-{kind}"),
+                &json!({"invite_link": format!("tg://join?invite={hash}")}),
+            )
+            .await;
         let status = joined.status();
         let joined: Value = joined.json().await.expect("json");
         assert_eq!(status, 200, "{joined}");
@@ -339,7 +249,7 @@ async fn an_invite_link_exported_by_one_account_lets_another_join_and_the_first_
                 .contains(&carol_id)
         );
         assert!(
-            listed_chat_ids(&app, &carol)
+            app.listed_chat_ids(&carol)
                 .await
                 .contains(&chat_id.to_string())
         );
@@ -377,7 +287,9 @@ async fn used_up_expired_and_unknown_links_are_refused_and_bad_input_never_reach
     let app = spawn_app().await;
     let alice = linked_alice(&app, "joins-refusals-alice@example.com").await;
     let carol = linked_carol(&app, "joins-refusals-carol@example.com").await;
-    let chat_id = group_with_bob(&app, &alice, "supergroup", "Limited").await;
+    let chat_id = alice
+        .created_group(&app, "supergroup", "Limited", json!([alice.bob]))
+        .await;
 
     // Used up: one use, then Carol leaves and the link is spent.
     let once = export(&app, &alice, chat_id, &json!({"usage_limit": 1})).await;
@@ -476,7 +388,7 @@ async fn used_up_expired_and_unknown_links_are_refused_and_bad_input_never_reach
     .await;
 
     // Only admins export: Alice is a member of Carol's lounge, not an admin.
-    let lounge = demo_channel(&alice.sandbox, "Sandbox Lounge");
+    let lounge = demo_chat(&alice.sandbox, "Sandbox Lounge");
     let not_admin = app
         .post_with_token(
             &export_path(&alice.linker, lounge),
@@ -584,16 +496,8 @@ async fn in_split_mode_joins_and_invite_links_go_to_the_accounts_host() {
         user,
         index,
     } = crate::replicas::user_on_replica_b("joins-replica").await;
-    let post = |path: String, key: &'static str, body: Value| {
-        replicas
-            .client
-            .post(replicas.url(&path))
-            .bearer_auth(&user.1)
-            .header("idempotency-key", key)
-            .json(&body)
-            .send()
-    };
-    let plaza = demo_channel(&sandbox, "Sandbox Plaza");
+    let post = replicas.keyed_poster(&user.1);
+    let plaza = demo_chat(&sandbox, "Sandbox Plaza");
     let alice = sandbox.world(|world| world.user_by_phone("9996620001").expect("alice"));
 
     let joined = post(
@@ -665,6 +569,7 @@ async fn in_split_mode_joins_and_invite_links_go_to_the_accounts_host() {
         .expect("sent");
     assert_problem(unknown, 404, "invite_invalid").await;
 
+    drop(post);
     drop(replicas);
     sandbox.shutdown().await;
     database.drop_database().await;

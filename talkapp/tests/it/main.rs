@@ -29,6 +29,7 @@ mod search;
 mod send_media;
 mod split_mode;
 mod supabase;
+mod support;
 mod telegram_search;
 mod torextalkweb;
 mod uploads;

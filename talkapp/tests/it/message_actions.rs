@@ -9,7 +9,7 @@ use talkapp_tg_sandbox::Peer;
 
 use crate::chats::{Alice, linked_alice};
 use crate::helpers::{TestApp, assert_problem, spawn_app};
-use crate::realtime::{connect_with_token, wait_for_event};
+use crate::realtime::wait_for_event;
 
 impl Alice {
     pub(crate) fn path(&self, route: &str) -> String {
@@ -44,12 +44,7 @@ pub(crate) async fn sent(app: &TestApp, alice: &Alice, chat_id: i64, text: &str)
 async fn an_edit_and_a_deletion_reach_telegram_the_cache_and_a_second_socket() {
     let app = spawn_app().await;
     let alice = linked_alice(&app, "edit-delete@example.com").await;
-    let mut socket = connect_with_token(
-        &app.address,
-        &format!("/ws/{}/1", alice.linker.user_id),
-        &alice.linker.token,
-    )
-    .await;
+    let mut socket = alice.socket(&app).await;
     let message_id = sent(&app, &alice, alice.bob, "first draft").await;
 
     let response = app
@@ -145,27 +140,10 @@ async fn an_edit_and_a_deletion_reach_telegram_the_cache_and_a_second_socket() {
 async fn a_deletion_in_a_supergroup_names_the_chat_and_mark_read_knows_the_chats() {
     let app = spawn_app().await;
     let alice = linked_alice(&app, "delete-channel@example.com").await;
-    let mut socket = connect_with_token(
-        &app.address,
-        &format!("/ws/{}/1", alice.linker.user_id),
-        &alice.linker.token,
-    )
-    .await;
-    let created: Value = app
-        .post_with_token(
-            &format!("/me/create_group/{}/1", alice.linker.user_id),
-            &alice.linker.token,
-            &json!({"title": "Deleters", "kind": "supergroup", "members": [alice.bob]}),
-        )
-        .await
-        .json()
-        .await
-        .expect("json");
-    let chat_id: i64 = created["chat_id"]
-        .as_str()
-        .expect("chat id")
-        .parse()
-        .expect("number");
+    let mut socket = alice.socket(&app).await;
+    let chat_id = alice
+        .created_group(&app, "supergroup", "Deleters", json!([alice.bob]))
+        .await;
     let message_id = sent(&app, &alice, chat_id, "to be removed").await;
     let response = app
         .post_with_token(
@@ -293,21 +271,9 @@ async fn message_changes_refuse_bad_input_others_messages_and_other_users() {
 async fn forwarded_messages_arrive_once_per_key_with_their_forward_header() {
     let app = spawn_app().await;
     let alice = linked_alice(&app, "forward@example.com").await;
-    let created: Value = app
-        .post_with_token(
-            &format!("/me/create_group/{}/1", alice.linker.user_id),
-            &alice.linker.token,
-            &json!({"title": "Forwards", "kind": "supergroup", "members": [alice.bob]}),
-        )
-        .await
-        .json()
-        .await
-        .expect("json");
-    let group: i64 = created["chat_id"]
-        .as_str()
-        .expect("chat id")
-        .parse()
-        .expect("number");
+    let group = alice
+        .created_group(&app, "supergroup", "Forwards", json!([alice.bob]))
+        .await;
     let history = app
         .get_json(&alice.history_path(alice.bob), &alice.linker.token)
         .await;

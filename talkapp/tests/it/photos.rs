@@ -9,42 +9,13 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use talkapp_tg_sandbox::{Peer, SandboxHandle, sample_png};
+use talkapp_tg_sandbox::sample_png;
 
-use crate::chats::{Alice, linked_alice};
+use crate::chats::linked_alice;
 use crate::helpers::{TestApp, assert_problem, spawn_app};
 use crate::linking::Linker;
 use crate::realtime::{connect_with_token, wait_for_event};
-
-/// Telegram's Bot-API offset of supergroup and channel ids.
-const CHANNEL_ID_OFFSET: i64 = 1_000_000_000_000;
-
-/// The Bot-API id of the demo chat titled `title`.
-fn demo_chat(sandbox: &SandboxHandle, title: &str) -> i64 {
-    sandbox.world(|world| {
-        world
-            .channel_ids()
-            .into_iter()
-            .find(|id| world.title(Peer::Channel(*id)) == Some(title))
-            .map(|id| -CHANNEL_ID_OFFSET - id)
-            .or_else(|| {
-                world
-                    .basic_group_ids()
-                    .into_iter()
-                    .find(|id| world.title(Peer::Chat(*id)) == Some(title))
-                    .map(|id| -id)
-            })
-            .expect("a demo chat")
-    })
-}
-
-fn peer_of(chat_id: i64) -> Peer {
-    if chat_id < -CHANNEL_ID_OFFSET {
-        Peer::Channel(-chat_id - CHANNEL_ID_OFFSET)
-    } else {
-        Peer::Chat(-chat_id)
-    }
-}
+use crate::support::{demo_chat, peer_of};
 
 /// Width and height from a PNG's IHDR.
 fn png_size(bytes: &[u8]) -> (u32, u32) {
@@ -158,25 +129,6 @@ async fn linked_carol(app: &TestApp, email: &str, chat_id: i64) -> Linker {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     carol
-}
-
-impl Alice {
-    /// Creates a supergroup with Bob; its chat id.
-    async fn supergroup_with_bob(&self, app: &TestApp, title: &str) -> i64 {
-        let response = app
-            .post_with_token(
-                &format!("/me/create_group/{}/1", self.linker.user_id),
-                &self.linker.token,
-                &json!({"title": title, "kind": "supergroup", "members": [self.bob]}),
-            )
-            .await;
-        assert_eq!(response.status(), 201);
-        let created: Value = response.json().await.expect("json");
-        created["chat_id"]
-            .as_str()
-            .and_then(|id| id.parse().ok())
-            .expect("a chat id")
-    }
 }
 
 #[tokio::test]
@@ -294,7 +246,9 @@ async fn a_groups_photo_is_set_from_an_upload_listed_downloaded_heard_by_members
 
     // A supergroup (`channels.editPhoto`), and the photo with a new title through
     // `edit_chat`.
-    let supergroup = alice.supergroup_with_bob(&app, "Photo club").await;
+    let supergroup = alice
+        .created_group(&app, "supergroup", "Photo club", json!([alice.bob]))
+        .await;
     let square = upload(
         &app,
         &alice.linker.token,

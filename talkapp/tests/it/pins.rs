@@ -13,22 +13,14 @@ use crate::helpers::assert_problem;
 use crate::helpers::spawn_app;
 use crate::message_actions::sent;
 use crate::realtime::{connect_with_token, linked_bob, wait_for_event};
-
-fn channel_peer(chat_id: i64) -> Peer {
-    Peer::Channel(-chat_id - 1_000_000_000_000)
-}
+use crate::support::peer_of;
 
 #[tokio::test]
 async fn a_pin_reaches_telegram_both_sides_sockets_and_the_chat_details_then_unpins() {
     let app = spawn_app().await;
     let alice = linked_alice(&app, "pin-alice@example.com").await;
     let bob = linked_bob(&app, "pin-bob@example.com").await;
-    let mut alice_socket = connect_with_token(
-        &app.address,
-        &format!("/ws/{}/1", alice.linker.user_id),
-        &alice.linker.token,
-    )
-    .await;
+    let mut alice_socket = alice.socket(&app).await;
     let mut bob_socket =
         connect_with_token(&app.address, &format!("/ws/{}/1", bob.user_id), &bob.token).await;
     let message_id = sent(&app, &alice, alice.bob, "pin this one").await;
@@ -190,21 +182,9 @@ async fn pins_in_a_supergroup_need_an_admin_and_refusals_are_problems_in_the_aud
     let app = spawn_app().await;
     let alice = linked_alice(&app, "pin-group@example.com").await;
     let stranger = app.linker("pin-stranger@example.com").await;
-    let created: Value = app
-        .post_with_token(
-            &format!("/me/create_group/{}/1", alice.linker.user_id),
-            &alice.linker.token,
-            &json!({"title": "Pinners", "kind": "supergroup", "members": [alice.bob]}),
-        )
-        .await
-        .json()
-        .await
-        .expect("json");
-    let group: i64 = created["chat_id"]
-        .as_str()
-        .expect("chat id")
-        .parse()
-        .expect("number");
+    let group = alice
+        .created_group(&app, "supergroup", "Pinners", json!([alice.bob]))
+        .await;
     let message_id = sent(&app, &alice, group, "house rules").await;
     // Bob links after the group exists: his chat list has it.
     let bob = linked_bob(&app, "pin-group-bob@example.com").await;
@@ -222,7 +202,7 @@ async fn pins_in_a_supergroup_need_an_admin_and_refusals_are_problems_in_the_aud
     assert_eq!(
         alice
             .sandbox
-            .world(|world| world.pinned_ids(alice.alice, channel_peer(group))),
+            .world(|world| world.pinned_ids(alice.alice, peer_of(group))),
         vec![message_id]
     );
     let group_text = group.to_string();
@@ -267,7 +247,7 @@ async fn pins_in_a_supergroup_need_an_admin_and_refusals_are_problems_in_the_aud
     assert_eq!(
         alice
             .sandbox
-            .world(|world| world.pinned_ids(alice.bob, channel_peer(group))),
+            .world(|world| world.pinned_ids(alice.bob, peer_of(group))),
         vec![message_id]
     );
 
@@ -324,7 +304,7 @@ async fn pins_in_a_supergroup_need_an_admin_and_refusals_are_problems_in_the_aud
     assert!(
         alice
             .sandbox
-            .world(|world| world.pinned_ids(alice.alice, channel_peer(group)))
+            .world(|world| world.pinned_ids(alice.alice, peer_of(group)))
             .is_empty()
     );
     wait_for_event(&mut bob_socket, Duration::from_secs(15), |event| {
@@ -334,50 +314,24 @@ async fn pins_in_a_supergroup_need_an_admin_and_refusals_are_problems_in_the_aud
     })
     .await;
 
-    let page = app
-        .get_json(
-            &format!(
-                "/me/audit/{}?action=telegram.message.",
-                alice.linker.user_id
-            ),
-            &alice.linker.token,
-        )
-        .await;
-    let recorded: Vec<(String, String)> = page["records"]
-        .as_array()
-        .expect("records")
-        .iter()
-        .map(|record| {
-            (
-                record["action"].as_str().unwrap_or_default().to_owned(),
-                record["status"].to_string(),
-            )
-        })
-        .collect();
-    for expected in [
-        ("telegram.message.pin", "204"),
-        ("telegram.message.pin", "404"),
-        ("telegram.message.unpin_all", "204"),
-    ] {
-        assert!(
-            recorded.contains(&(expected.0.to_owned(), expected.1.to_owned())),
-            "{expected:?} in {recorded:?}"
-        );
-    }
-    let page = app
-        .get_json(
-            &format!("/me/audit/{}?action=telegram.message.", bob.user_id),
-            &bob.token,
-        )
-        .await;
-    assert!(
-        page["records"]
-            .as_array()
-            .expect("records")
-            .iter()
-            .any(|record| record["action"] == "telegram.message.unpin" && record["status"] == 403),
-        "{page}"
-    );
+    app.wait_for_audit(
+        &alice.linker.user_id,
+        &alice.linker.token,
+        "?action=telegram.message.",
+        &[
+            ("telegram.message.pin", 204),
+            ("telegram.message.pin", 404),
+            ("telegram.message.unpin_all", 204),
+        ],
+    )
+    .await;
+    app.wait_for_audit(
+        &bob.user_id,
+        &bob.token,
+        "?action=telegram.message.",
+        &[("telegram.message.unpin", 403)],
+    )
+    .await;
     app.stop().await;
 }
 

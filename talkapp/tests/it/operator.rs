@@ -1,11 +1,16 @@
 //! The operator role: its own tokens, every user's audit log, the users with their
-//! activity, disabling a user (sign-in refused, tokens and sockets ended at once).
+//! activity, disabling a user (sign-in refused, tokens and sockets ended at once), and
+//! disabling an external provider's user (a subject with no account here); such users
+//! count as active.
 
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{PASSWORD, TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{
+    Mint, PASSWORD, SUPABASE_SECRET, TestApp, assert_problem, spawn_app, spawn_app_with,
+};
+use crate::linking::Linker;
 
 async fn operator_app() -> (TestApp, String) {
     let (token, hash) = talkapp_gateway::auth::operator::new_operator_token();
@@ -255,5 +260,229 @@ async fn disabling_a_user_closes_their_open_sockets() {
     .await
     .expect("the socket is closed within 5 s");
     assert_eq!(closed, Some(4001));
+    app.stop().await;
+}
+
+/// The close code `socket` gets within 5 s (`None`: it ended without one).
+async fn close_code<S>(socket: &mut S) -> Option<u16>
+where
+    S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(frame) = socket.next().await {
+            if let Ok(Message::Close(close)) = frame {
+                return close.map(|close| u16::from(close.code));
+            }
+        }
+        None
+    })
+    .await
+    .expect("the socket is closed within 5 s")
+}
+
+async fn open_socket(
+    app: &TestApp,
+    linker: &Linker,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let url = app
+        .url(&format!("/ws/{}/1", linker.user_id))
+        .replace("http://", "ws://");
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
+            .expect("request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", linker.token).parse().expect("header"),
+    );
+    tokio_tungstenite::connect_async(request)
+        .await
+        .expect("socket opens")
+        .0
+}
+
+#[tokio::test]
+async fn an_external_providers_user_is_disabled_at_once_everywhere_and_enabled_again() {
+    let (app, operator) = operator_app().await;
+    let subject = uuid::Uuid::new_v4();
+    let linker = Linker {
+        user_id: subject.to_string(),
+        token: Mint::supabase(subject).sign_hs256(SUPABASE_SECRET),
+    };
+    app.link(&linker, "+9996620001").await;
+    let bystander = Mint::supabase(uuid::Uuid::new_v4()).sign_hs256(SUPABASE_SECRET);
+    let mut socket = open_socket(&app, &linker).await;
+    let ticket: Value = app
+        .post_with_token("/ws/ticket", &linker.token, &json!({}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let ticket = ticket["ticket"].as_str().expect("ticket").to_owned();
+    let link: Value = app
+        .post_with_token(
+            &format!("/me/media/{subject}/1/p:1:1/url"),
+            &linker.token,
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let link = link["url"].as_str().expect("url").to_owned();
+    assert_eq!(
+        app.get_with_token("/auth/me", &linker.token).await.status(),
+        200
+    );
+
+    let disabled = app
+        .client
+        .post(app.url(&format!("/admin/users/{subject}/disable")))
+        .bearer_auth(&operator)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(disabled.status(), 200);
+    let disabled: Value = disabled.json().await.expect("json");
+    assert_eq!(disabled["id"], subject.to_string());
+    assert_eq!(disabled["provider"], "external");
+    assert!(disabled["disabled_at"].is_string());
+    assert_eq!(disabled["linked_accounts"], 1);
+
+    // Its tokens, its open socket, a ticket and a media link issued before: all refused.
+    let response = app.get_with_token("/auth/me", &linker.token).await;
+    assert_problem(response, 403, "account_disabled").await;
+    let response = app
+        .get_with_token(&format!("/me/sessions/{subject}"), &linker.token)
+        .await;
+    assert_problem(response, 403, "account_disabled").await;
+    assert_eq!(close_code(&mut socket).await, Some(4001));
+    let with_ticket = format!(
+        "{}?ticket={ticket}",
+        app.url(&format!("/ws/{subject}/1"))
+            .replace("http://", "ws://")
+    );
+    assert!(
+        tokio_tungstenite::connect_async(with_ticket).await.is_err(),
+        "a ticket of a disabled subject opens nothing"
+    );
+    let response = app.client.get(app.url(&link)).send().await.expect("sent");
+    assert_problem(response, 403, "account_disabled").await;
+    // Nobody else is touched.
+    assert_eq!(
+        app.get_with_token("/auth/me", &bystander).await.status(),
+        200
+    );
+
+    let enabled = app
+        .client
+        .post(app.url(&format!("/admin/users/{subject}/enable")))
+        .bearer_auth(&operator)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(enabled.status(), 200);
+    let enabled: Value = enabled.json().await.expect("json");
+    assert_eq!(enabled["disabled_at"], Value::Null);
+    assert_eq!(
+        app.get_with_token("/auth/me", &linker.token).await.status(),
+        200
+    );
+    let mut socket = open_socket(&app, &linker).await;
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        while let Some(frame) = socket.next().await {
+            if let Ok(Message::Close(close)) = frame {
+                return close;
+            }
+        }
+        None
+    })
+    .await;
+    assert!(
+        closed.is_err(),
+        "a socket opened after enabling stays open: {closed:?}"
+    );
+
+    // Both actions are in the subject's log, as the operator's.
+    let log = app
+        .get_json(
+            &format!("/admin/audit?user_id={subject}&action=operator."),
+            &operator,
+        )
+        .await;
+    let actions: Vec<(&str, &str, &str)> = log["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|record| {
+            (
+                record["action"].as_str().expect("action"),
+                record["actor"].as_str().expect("actor"),
+                record["outcome"].as_str().expect("outcome"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("operator.user.enable", "operator", "success"),
+            ("operator.user.disable", "operator", "success")
+        ]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_an_external_provider_an_unknown_user_cannot_be_disabled() {
+    let (token, hash) = talkapp_gateway::auth::operator::new_operator_token();
+    let app = spawn_app_with(&[
+        ("operator.token_sha256", &hash),
+        ("auth.external.hs256_secret", ""),
+        ("auth.external.jwks_url", ""),
+    ])
+    .await;
+    for action in ["disable", "enable"] {
+        let response = app
+            .client
+            .post(app.url(&format!("/admin/users/{}/{action}", uuid::Uuid::new_v4())))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("sent");
+        assert_problem(response, 404, "not_found").await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_external_providers_user_counts_as_active_once_seen() {
+    let app = spawn_app().await;
+    let store = app.store();
+    let subject = uuid::Uuid::new_v4();
+    let token = Mint::supabase(subject).sign_hs256(SUPABASE_SECRET);
+    let before = store
+        .activity_summary(talkapp_store::now())
+        .await
+        .expect("summary");
+    assert_eq!(before.active_1d, 0);
+    for _ in 0..3 {
+        assert_eq!(app.get_with_token("/auth/me", &token).await.status(), 200);
+    }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let summary = store
+            .activity_summary(talkapp_store::now())
+            .await
+            .expect("summary");
+        if summary.active_1d == 1 {
+            assert_eq!(summary.active_7d, 1);
+            assert_eq!(summary.users, 0, "a subject is no built-in account");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the subject is not counted: {summary:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     app.stop().await;
 }

@@ -306,6 +306,9 @@ impl Subjects {
     }
 }
 
+/// Members of a sorted set with their scores.
+type Scored = Vec<(String, f64)>;
+
 struct RedisLink {
     client: redis::Client,
     connection: redis::aio::ConnectionManager,
@@ -669,7 +672,7 @@ impl Revocations {
     /// subjects' revocations since this gateway last began listening (less a slack).
     async fn read_back(&self, redis: &RedisLink) -> Result<(), redis::RedisError> {
         let mut connection = redis.connection.clone();
-        let (sessions, others): (Vec<(String, f64)>, Vec<(String, f64)>) = redis::pipe()
+        let (sessions, others): (Scored, Scored) = redis::pipe()
             .cmd("ZRANGEBYSCORE")
             .arg(&redis.sessions_key)
             .arg(unix_millis() - keep_millis())

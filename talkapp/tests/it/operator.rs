@@ -135,13 +135,7 @@ async fn a_disabled_user_loses_tokens_and_sockets_at_once_and_cannot_sign_in_unt
         .to_owned();
     assert_eq!(app.get_with_token("/auth/me", &token).await.status(), 200);
 
-    let disabled = app
-        .client
-        .post(app.url(&format!("/admin/users/{user_id}/disable")))
-        .bearer_auth(&operator)
-        .send()
-        .await
-        .expect("sent");
+    let disabled = operator_post(&app, &operator, &user_id, "disable").await;
     assert_eq!(disabled.status(), 200);
     let disabled: Value = disabled.json().await.expect("json");
     assert!(disabled["disabled_at"].is_string());
@@ -176,13 +170,7 @@ async fn a_disabled_user_loses_tokens_and_sockets_at_once_and_cannot_sign_in_unt
         200
     );
 
-    let enabled = app
-        .client
-        .post(app.url(&format!("/admin/users/{user_id}/enable")))
-        .bearer_auth(&operator)
-        .send()
-        .await
-        .expect("sent");
+    let enabled = operator_post(&app, &operator, &user_id, "enable").await;
     assert_eq!(enabled.status(), 200);
     let response = app
         .post_json(
@@ -224,43 +212,26 @@ async fn a_disabled_user_loses_tokens_and_sockets_at_once_and_cannot_sign_in_unt
 async fn disabling_a_user_closes_their_open_sockets() {
     let (app, operator) = operator_app().await;
     let alice = crate::chats::linked_alice(&app, "socket-disabled@example.com").await;
-    let url = app
-        .url(&format!("/ws/{}/1", alice.linker.user_id))
-        .replace("http://", "ws://");
-    let mut request =
-        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
-            .expect("request");
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", alice.linker.token)
-            .parse()
-            .expect("header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("socket opens");
+    let mut socket = open_socket(&app, &alice.linker).await;
+    let response = operator_post(&app, &operator, &alice.linker.user_id, "disable").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(close_code(&mut socket).await, Some(4001));
+    app.stop().await;
+}
 
-    let response = app
-        .client
-        .post(app.url(&format!("/admin/users/{}/disable", alice.linker.user_id)))
-        .bearer_auth(&operator)
+/// `POST /admin/users/{user_id}/{action}` with the operator's token.
+async fn operator_post(
+    app: &TestApp,
+    operator: &str,
+    user_id: &str,
+    action: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/admin/users/{user_id}/{action}")))
+        .bearer_auth(operator)
         .send()
         .await
-        .expect("sent");
-    assert_eq!(response.status(), 200);
-
-    let closed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-        while let Some(frame) = socket.next().await {
-            if let Ok(Message::Close(close)) = frame {
-                return close.map(|close| u16::from(close.code));
-            }
-        }
-        None
-    })
-    .await
-    .expect("the socket is closed within 5 s");
-    assert_eq!(closed, Some(4001));
-    app.stop().await;
+        .expect("sent")
 }
 
 /// The close code `socket` gets within 5 s (`None`: it ended without one).
@@ -334,13 +305,7 @@ async fn an_external_providers_user_is_disabled_at_once_everywhere_and_enabled_a
         200
     );
 
-    let disabled = app
-        .client
-        .post(app.url(&format!("/admin/users/{subject}/disable")))
-        .bearer_auth(&operator)
-        .send()
-        .await
-        .expect("sent");
+    let disabled = operator_post(&app, &operator, &subject.to_string(), "disable").await;
     assert_eq!(disabled.status(), 200);
     let disabled: Value = disabled.json().await.expect("json");
     assert_eq!(disabled["id"], subject.to_string());
@@ -373,13 +338,7 @@ async fn an_external_providers_user_is_disabled_at_once_everywhere_and_enabled_a
         200
     );
 
-    let enabled = app
-        .client
-        .post(app.url(&format!("/admin/users/{subject}/enable")))
-        .bearer_auth(&operator)
-        .send()
-        .await
-        .expect("sent");
+    let enabled = operator_post(&app, &operator, &subject.to_string(), "enable").await;
     assert_eq!(enabled.status(), 200);
     let enabled: Value = enabled.json().await.expect("json");
     assert_eq!(enabled["disabled_at"], Value::Null);
@@ -441,13 +400,7 @@ async fn without_an_external_provider_an_unknown_user_cannot_be_disabled() {
     ])
     .await;
     for action in ["disable", "enable"] {
-        let response = app
-            .client
-            .post(app.url(&format!("/admin/users/{}/{action}", uuid::Uuid::new_v4())))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("sent");
+        let response = operator_post(&app, &token, &uuid::Uuid::new_v4().to_string(), action).await;
         assert_problem(response, 404, "not_found").await;
     }
     app.stop().await;

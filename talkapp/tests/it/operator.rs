@@ -181,13 +181,19 @@ async fn a_disabled_user_loses_tokens_and_sockets_at_once_and_cannot_sign_in_unt
     assert_eq!(response.status(), 200);
 
     // Both operator actions are in the user's log, as the operator's.
+    assert_operator_enabled_after_disabling(&app, &operator, &user_id).await;
+    app.stop().await;
+}
+
+/// `user_id`'s log holds the operator's disabling, then enabling (both succeeded).
+async fn assert_operator_enabled_after_disabling(app: &TestApp, operator: &str, user_id: &str) {
     let log = app
         .get_json(
             &format!("/admin/audit?user_id={user_id}&action=operator."),
-            &operator,
+            operator,
         )
         .await;
-    let actions: Vec<(&str, &str)> = log["records"]
+    let actions: Vec<(&str, &str, &str)> = log["records"]
         .as_array()
         .expect("records")
         .iter()
@@ -195,17 +201,17 @@ async fn a_disabled_user_loses_tokens_and_sockets_at_once_and_cannot_sign_in_unt
             (
                 record["action"].as_str().expect("action"),
                 record["actor"].as_str().expect("actor"),
+                record["outcome"].as_str().expect("outcome"),
             )
         })
         .collect();
     assert_eq!(
         actions,
         [
-            ("operator.user.enable", "operator"),
-            ("operator.user.disable", "operator")
+            ("operator.user.enable", "operator", "success"),
+            ("operator.user.disable", "operator", "success")
         ]
     );
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -234,12 +240,13 @@ async fn operator_post(
         .expect("sent")
 }
 
-/// The close code `socket` gets within 5 s (`None`: it ended without one).
-async fn close_code<S>(socket: &mut S) -> Option<u16>
+/// The close code `socket` gets within `within` (`Err`: none came, the socket is open;
+/// `Ok(None)`: it ended without one).
+async fn close_within<S>(socket: &mut S, within: std::time::Duration) -> Result<Option<u16>, ()>
 where
     S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
-    tokio::time::timeout(std::time::Duration::from_secs(5), async {
+    tokio::time::timeout(within, async {
         while let Some(frame) = socket.next().await {
             if let Ok(Message::Close(close)) = frame {
                 return close.map(|close| u16::from(close.code));
@@ -248,7 +255,17 @@ where
         None
     })
     .await
-    .expect("the socket is closed within 5 s")
+    .map_err(drop)
+}
+
+/// The close code `socket` gets within 5 s (`None`: it ended without one).
+async fn close_code<S>(socket: &mut S) -> Option<u16>
+where
+    S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    close_within(socket, std::time::Duration::from_secs(5))
+        .await
+        .expect("the socket is closed within 5 s")
 }
 
 async fn open_socket(
@@ -347,46 +364,14 @@ async fn an_external_providers_user_is_disabled_at_once_everywhere_and_enabled_a
         200
     );
     let mut socket = open_socket(&app, &linker).await;
-    let closed = tokio::time::timeout(std::time::Duration::from_secs(1), async {
-        while let Some(frame) = socket.next().await {
-            if let Ok(Message::Close(close)) = frame {
-                return close;
-            }
-        }
-        None
-    })
-    .await;
+    let closed = close_within(&mut socket, std::time::Duration::from_secs(1)).await;
     assert!(
         closed.is_err(),
         "a socket opened after enabling stays open: {closed:?}"
     );
 
     // Both actions are in the subject's log, as the operator's.
-    let log = app
-        .get_json(
-            &format!("/admin/audit?user_id={subject}&action=operator."),
-            &operator,
-        )
-        .await;
-    let actions: Vec<(&str, &str, &str)> = log["records"]
-        .as_array()
-        .expect("records")
-        .iter()
-        .map(|record| {
-            (
-                record["action"].as_str().expect("action"),
-                record["actor"].as_str().expect("actor"),
-                record["outcome"].as_str().expect("outcome"),
-            )
-        })
-        .collect();
-    assert_eq!(
-        actions,
-        [
-            ("operator.user.enable", "operator", "success"),
-            ("operator.user.disable", "operator", "success")
-        ]
-    );
+    assert_operator_enabled_after_disabling(&app, &operator, &subject.to_string()).await;
     app.stop().await;
 }
 
@@ -438,4 +423,95 @@ async fn an_external_providers_user_counts_as_active_once_seen() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     app.stop().await;
+}
+
+/// Split mode: an external provider's user is disabled through gateway a while gateway
+/// b's link to Redis is down, then enabled again, and opens another socket on b. Once
+/// b's link is back it reads back what it missed: the socket opened before closes, the
+/// one opened after the enabling stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_whose_redis_comes_back_late_closes_only_the_sockets_opened_before() {
+    use crate::replicas::{Replicas, sandbox_with_admin};
+    use std::time::Duration;
+
+    crate::helpers::init_test_tracing();
+    let database = crate::helpers::TestDatabase::create().await;
+    let (sandbox, admin) = sandbox_with_admin().await;
+    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
+    let (operator, hash) = talkapp_gateway::auth::operator::new_operator_token();
+    for (key, value) in [
+        ("TALKAPP_OPERATOR__TOKEN_SHA256", hash.as_str()),
+        ("TALKAPP_AUTH__EXTERNAL__HS256_SECRET", SUPABASE_SECRET),
+        (
+            "TALKAPP_AUTH__EXTERNAL__ISSUER",
+            crate::helpers::SUPABASE_ISSUER,
+        ),
+    ] {
+        replicas.environment.insert(key.into(), value.into());
+    }
+    replicas.start_chat("chat-a");
+    replicas.start_realtime();
+    replicas.start_gateway("chat-a");
+    // Gateway b reaches Redis through a proxy: its link alone can be cut.
+    let redis_url = replicas.environment["TALKAPP_REDIS__URL"].clone();
+    let proxy = crate::helpers::TcpProxy::start(redis_url.trim_start_matches("redis://")).await;
+    replicas.environment.insert(
+        "TALKAPP_REDIS__URL".into(),
+        format!("redis://{}", proxy.address()),
+    );
+    let gateway_b = replicas.start_gateway_named("gateway-b", "chat-a");
+    replicas
+        .environment
+        .insert("TALKAPP_REDIS__URL".into(), redis_url);
+    replicas.wait_until_serving().await;
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while client
+        .get(format!("{gateway_b}/healthz"))
+        .send()
+        .await
+        .map_or(true, |response| response.status() != 200)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gateway b never served"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let subject = uuid::Uuid::new_v4();
+    let user = (
+        subject.to_string(),
+        Mint::supabase(subject).sign_hs256(SUPABASE_SECRET),
+    );
+    let index = replicas.link(&user, "+9996620001").await;
+    replicas.wait_for_chats(&user, index).await;
+    let path = format!("/ws/{subject}/{index}");
+    let mut before = crate::realtime::connect_with_token(&gateway_b, &path, &user.1).await;
+
+    // b's link to Redis goes; the operator disables the user through a, and enables it.
+    proxy.cut();
+    let admin_post = |action: &'static str| {
+        client
+            .post(replicas.url(&format!("/admin/users/{subject}/{action}")))
+            .bearer_auth(&operator)
+            .send()
+    };
+    assert_eq!(admin_post("disable").await.expect("sent").status(), 200);
+    assert_eq!(admin_post("enable").await.expect("sent").status(), 200);
+    // Past the clocks' slack, the user opens another socket on b.
+    tokio::time::sleep(talkapp_gateway::revocations::CLOCK_SLACK + Duration::from_millis(500))
+        .await;
+    let mut after = crate::realtime::connect_with_token(&gateway_b, &path, &user.1).await;
+
+    proxy.restore().await;
+    assert_eq!(crate::realtime::close_code(&mut before).await, 4001);
+    let closed = close_within(&mut after, Duration::from_secs(3)).await;
+    assert!(
+        closed.is_err(),
+        "the socket opened after the enabling stays open: {closed:?}"
+    );
+    drop(replicas);
+    sandbox.shutdown().await;
+    database.drop_database().await;
 }

@@ -235,6 +235,10 @@ impl Application {
         let handle = self.server.handle();
         let ws_connections = self.ws_connections;
         tokio::spawn(Arc::clone(&self.revocations).listen(shutdown.clone()));
+        let subjects: Arc<dyn talkapp_store::UserAdminStore> = Arc::clone(&self.store) as _;
+        tokio::spawn(
+            Arc::clone(&self.revocations).load_disabled_subjects(subjects, shutdown.clone()),
+        );
         tokio::spawn(stats::export(Arc::clone(&self.store), shutdown.clone()));
         tokio::spawn(async move {
             shutdown.cancelled().await;

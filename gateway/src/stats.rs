@@ -2,7 +2,12 @@
 //! [`INTERVAL`]: users, active users (1 and 7 days), linked accounts by connection status,
 //! send jobs waiting and the age of the oldest. Labels are bounded (a window, a status),
 //! never a user. In split mode every gateway exports the same figures; a dashboard takes
-//! their `max`.
+//! their `max`. Active users are built-in accounts whose sign-in session was used and
+//! external provider's subjects seen (one write per subject a day, `auth::verifier`).
+//!
+//! A store that is away (or failing) costs a warning per round, nothing else: the gateway
+//! serves on, the gauges keep their last figures, and the next round that reads the store
+//! sets them again (test: gateway `stats::*`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +28,13 @@ const STATUSES: &[talkapp_store::SessionStatus] = &[
 
 /// Reads the figures every [`INTERVAL`] until `stop`.
 pub async fn export(store: Arc<dyn Store>, stop: CancellationToken) {
-    let mut ticks = tokio::time::interval(INTERVAL);
+    export_every(store, INTERVAL, stop).await;
+}
+
+/// Reads the figures every `every` until `stop`.
+pub async fn export_every(store: Arc<dyn Store>, every: Duration, stop: CancellationToken) {
+    let mut failing = false;
+    let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -33,6 +44,9 @@ pub async fn export(store: Arc<dyn Store>, stop: CancellationToken) {
         let now = talkapp_store::now();
         match store.activity_summary(now).await {
             Ok(summary) => {
+                if std::mem::take(&mut failing) {
+                    tracing::info!("service figures read again");
+                }
                 metrics::gauge!("talkapp_users").set(summary.users as f64);
                 metrics::gauge!("talkapp_active_users", "window" => "1d")
                     .set(summary.active_1d as f64);
@@ -53,7 +67,10 @@ pub async fn export(store: Arc<dyn Store>, stop: CancellationToken) {
                     .map_or(0.0, |at| (now - at).as_seconds_f64().max(0.0));
                 metrics::gauge!("talkapp_send_job_oldest_age_seconds").set(oldest_age);
             }
-            Err(error) => tracing::warn!(%error, "service figures not read; next round again"),
+            Err(error) => {
+                failing = true;
+                tracing::warn!(%error, "service figures not read (the last ones stay); next round again");
+            }
         }
     }
 }

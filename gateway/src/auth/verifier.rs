@@ -7,6 +7,10 @@
 //! - the external provider's issuer (Supabase): HS256 with the project's JWT secret, or the
 //!   provider's JWKS key named by `kid`; `exp`, `aud` and `iss` checked; `sub` is the user.
 //!
+//! An external subject an operator disabled is refused (403 `account_disabled`) from the
+//! gateway's memory ([`Revocations::is_subject_disabled`]), and the first token of each
+//! external subject each day (UTC) records that it was seen (`talkapp_active_users`).
+//!
 //! A live built-in session is read from the store once per [`LIVE_SESSION_TTL`] and kept
 //! in memory meanwhile: an ended one is known at once from the revocations every gateway
 //! hears (sign-out, a reused refresh token, a deleted user: ADR 0017), and expiry and
@@ -68,6 +72,37 @@ impl LiveSessions {
     }
 }
 
+/// External subjects remembered as seen today at most (all forgotten when full: each
+/// costs a store write again).
+const SEEN_TODAY_CAPACITY: usize = 200_000;
+
+/// The external subjects whose sighting today is written already: at most one store
+/// write per subject per day (UTC) per gateway.
+#[derive(Default)]
+struct SeenToday {
+    seen: Mutex<(chrono::NaiveDate, std::collections::HashSet<Uuid>)>,
+}
+
+impl SeenToday {
+    /// Whether `subject` is seen for the first time today (its sighting to be written).
+    fn first_today(&self, subject: Uuid, now: chrono::DateTime<chrono::Utc>) -> bool {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let today = now.date_naive();
+        if seen.0 != today || seen.1.len() >= SEEN_TODAY_CAPACITY {
+            *seen = (today, std::collections::HashSet::new());
+        }
+        seen.1.insert(subject)
+    }
+}
+
+/// The refusal of an external subject an operator disabled.
+pub fn subject_disabled() -> ApiError {
+    ApiError::new(
+        ErrorCode::AccountDisabled,
+        "an operator disabled this user; ask the operator",
+    )
+}
+
 /// Where a caller's token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenSource {
@@ -116,6 +151,7 @@ pub struct TokenVerifier {
     idle_timeout: chrono::TimeDelta,
     revocations: Arc<Revocations>,
     live: LiveSessions,
+    seen_today: SeenToday,
 }
 
 /// How often a live session's `last_seen_at` is written at most.
@@ -159,6 +195,7 @@ impl TokenVerifier {
             ),
             revocations,
             live: LiveSessions::default(),
+            seen_today: SeenToday::default(),
         })
     }
 
@@ -175,9 +212,29 @@ impl TokenVerifier {
         if let Some(external) = &self.external
             && issuer == external.issuer
         {
-            return verify_external(external, token).await;
+            let identity = verify_external(external, token).await?;
+            if self.revocations.is_subject_disabled(identity.user_id) {
+                return Err(subject_disabled());
+            }
+            self.note_seen(identity.user_id);
+            return Ok(identity);
         }
         Err(invalid("the token's issuer is not accepted"))
+    }
+
+    /// Writes that external subject `subject` was seen, the first time each day (in the
+    /// background: the request does not wait for the store, nor fails with it).
+    fn note_seen(&self, subject: Uuid) {
+        let now = talkapp_store::now();
+        if !self.seen_today.first_today(subject, now) {
+            return;
+        }
+        let store = Arc::clone(&self.store);
+        tokio::spawn(async move {
+            if let Err(error) = store.note_subject_seen(subject, now).await {
+                tracing::warn!(%error, "an external subject's sighting not written; its day may go uncounted");
+            }
+        });
     }
 
     /// Fails with `session_expired` unless `user_id`'s sign-in session `session_id` is
@@ -406,4 +463,25 @@ pub fn bearer_token(request: &actix_web::HttpRequest) -> Result<&str, ApiError> 
         return Err(invalid("the token is too long"));
     }
     Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_external_subject_is_written_once_a_day() {
+        let seen = SeenToday::default();
+        let (subject, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let morning = chrono::DateTime::parse_from_rfc3339("2026-12-05T08:00:00Z")
+            .expect("time")
+            .to_utc();
+        assert!(seen.first_today(subject, morning));
+        assert!(!seen.first_today(subject, morning + chrono::TimeDelta::hours(15)));
+        assert!(seen.first_today(other, morning));
+        assert!(
+            seen.first_today(subject, morning + chrono::TimeDelta::hours(16)),
+            "the next day (UTC) is written again"
+        );
+    }
 }

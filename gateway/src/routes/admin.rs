@@ -1,5 +1,8 @@
 //! `/admin`: the operator's routes (an operator token, `auth::operator`): every user's
-//! audit log, the users with their activity, disabling and enabling a user.
+//! audit log, the users with their activity, disabling and enabling a user: a built-in
+//! account, or an external provider's user (a subject with no account here, when an
+//! external provider is configured), whose tokens every gateway then refuses from memory
+//! (ADR 0033).
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -91,6 +94,38 @@ impl From<UserOverview> for UserOverviewView {
             open_sign_ins: overview.open_sign_ins,
         }
     }
+}
+
+/// Always `external`: the external identity provider owns this user.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectProvider {
+    /// The external provider (Supabase).
+    External,
+}
+
+/// An external identity provider's user (a subject: no account here) as an operator
+/// sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubjectView {
+    /// The subject (the `sub` of the provider's tokens).
+    pub id: Uuid,
+    /// Who owns the user.
+    pub provider: SubjectProvider,
+    /// When an operator disabled it (absent: enabled).
+    pub disabled_at: Option<String>,
+    /// Linked Telegram accounts.
+    pub linked_accounts: u32,
+}
+
+/// A built-in account, or an external provider's user.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum AdminUserView {
+    /// A built-in account.
+    Builtin(UserOverviewView),
+    /// An external provider's user.
+    External(SubjectView),
 }
 
 /// A page of users.
@@ -221,14 +256,17 @@ pub async fn user(
 }
 
 /// Disables a user: they cannot sign in; every sign-in session of theirs ends, and with
-/// it their tokens, sockets (close 4001), tickets and media links, in every gateway.
+/// it their tokens, sockets (close 4001), tickets and media links, in every gateway. An
+/// id with no account here is an external provider's user (when one is configured):
+/// every gateway refuses its tokens (403 `account_disabled`), closes its sockets (4001)
+/// and refuses its tickets and media links, until it is enabled again.
 #[utoipa::path(post, path = "/admin/users/{user_id}/disable", tag = "admin",
-    params(("user_id" = Uuid, Path, description = "The user")),
+    params(("user_id" = Uuid, Path, description = "The user (a built-in account, or an external provider's subject)")),
     security(("operator" = [])),
     responses(
-        (status = 200, body = UserOverviewView),
+        (status = 200, body = AdminUserView),
         (status = 401, description = "`unauthenticated` or `token_invalid`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`: no such user, or no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such user and no external provider configured, or no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn disable(
@@ -240,7 +278,7 @@ pub async fn disable(
     crate::audit::note(|note| note.user_id = Some(user_id));
     let now = talkapp_store::now();
     if !state.store.set_user_disabled(user_id, Some(now)).await? {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
+        return set_subject_disabled(&state, user_id, Some(now)).await;
     }
     let ended = state
         .store
@@ -258,14 +296,47 @@ pub async fn disable(
     Ok(HttpResponse::Ok().json(UserOverviewView::from(overview_of(&state, user_id).await?)))
 }
 
-/// Enables a disabled user again (they sign in anew; ended sessions stay ended).
+/// Disables (`Some(at)`) or enables an external provider's subject `subject_id`, and
+/// tells every gateway; 404 when no external provider is configured (no such user).
+async fn set_subject_disabled(
+    state: &AppState,
+    subject_id: Uuid,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<HttpResponse, ApiError> {
+    if !state.config.auth.external.is_enabled() {
+        return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
+    }
+    let disabled_at = state.store.set_subject_disabled(subject_id, at).await?;
+    if disabled_at.is_some() {
+        state.revocations.revoke(Revoked::Subject(subject_id)).await;
+        tracing::warn!(%subject_id, "external subject disabled by an operator");
+    } else {
+        state
+            .revocations
+            .revoke(Revoked::SubjectEnabled(subject_id))
+            .await;
+        tracing::info!(%subject_id, "external subject enabled by an operator");
+    }
+    let linked_accounts = state.store.telegram_sessions(subject_id).await?.len();
+    Ok(
+        HttpResponse::Ok().json(AdminUserView::External(SubjectView {
+            id: subject_id,
+            provider: SubjectProvider::External,
+            disabled_at: disabled_at.map(rfc3339),
+            linked_accounts: u32::try_from(linked_accounts).unwrap_or(u32::MAX),
+        })),
+    )
+}
+
+/// Enables a disabled user again (they sign in anew; ended sessions stay ended); an
+/// external provider's user's tokens are accepted again by every gateway.
 #[utoipa::path(post, path = "/admin/users/{user_id}/enable", tag = "admin",
-    params(("user_id" = Uuid, Path, description = "The user")),
+    params(("user_id" = Uuid, Path, description = "The user (a built-in account, or an external provider's subject)")),
     security(("operator" = [])),
     responses(
-        (status = 200, body = UserOverviewView),
+        (status = 200, body = AdminUserView),
         (status = 401, description = "`unauthenticated` or `token_invalid`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`: no such user, or no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such user and no external provider configured, or no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn enable(
@@ -276,7 +347,7 @@ pub async fn enable(
     let user_id = path.into_inner();
     crate::audit::note(|note| note.user_id = Some(user_id));
     if !state.store.set_user_disabled(user_id, None).await? {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
+        return set_subject_disabled(&state, user_id, None).await;
     }
     tracing::info!(%user_id, "user enabled by an operator");
     Ok(HttpResponse::Ok().json(UserOverviewView::from(overview_of(&state, user_id).await?)))

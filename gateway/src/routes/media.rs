@@ -381,7 +381,7 @@ pub async fn signed_url(
         (status = 200, description = "The whole file in its own type (`image/jpeg`, `video/mp4`, ...); `Cache-Control: private, max-age=<seconds the link has left>`, `Access-Control-Allow-Origin: *`", content_type = "*/*"),
         (status = 206, description = "The range asked for", content_type = "*/*"),
         (status = 401, description = "`media_link_expired`: ask for a new link; `session_expired`: the sign-in session it was issued in has ended", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`media_link_invalid`: an altered or foreign link", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`media_link_invalid`: an altered or foreign link; `account_disabled`: an operator disabled the external provider's user it was issued to", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such file (any more)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 416, description = "`range_not_satisfiable`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: the link's user spent their API allowance, or `telegram_flood_wait`", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -409,6 +409,10 @@ pub async fn by_link(
             ErrorCode::SessionExpired,
             "the session this link was issued in has ended",
         ));
+    }
+    // A link of an external subject disabled since (memory only, too).
+    if grant.sign_in.is_none() && state.revocations.is_subject_disabled(grant.user_id) {
+        return Err(crate::auth::verifier::subject_disabled());
     }
     // A link spends its user's API allowance, as the bearer route does.
     state

@@ -111,6 +111,9 @@ pub async fn connect(
                     );
                 }
                 state.verifier.ensure_session(user_id, session_id).await?;
+            } else if state.revocations.is_subject_disabled(user_id) {
+                // An external provider's token, whose subject an operator disabled since.
+                return Err(crate::auth::verifier::subject_disabled().into());
             }
             (user_id, sign_in)
         }
@@ -150,6 +153,7 @@ pub async fn connect(
         sign_in,
         session_index,
         since: query.since.filter(|since| *since > 0),
+        opened_at: crate::revocations::unix_millis(),
     };
     // Before the upgrade: once the client has its 101, no event can slip past it.
     let opened = crate::ws::connection::open_events(&state, &subscriber).await?;

@@ -69,6 +69,10 @@ pub struct Subscriber {
     pub session_index: u32,
     /// Replay after this event (a reconnecting client's last one).
     pub since: Option<i64>,
+    /// When it was let in (unix milliseconds): a user's or an account's revocation made
+    /// before ends it, one made earlier and heard late (the user enabled again since)
+    /// does not.
+    pub opened_at: i64,
 }
 
 /// Events buffered between the realtime stream and the socket.
@@ -224,6 +228,27 @@ impl Bucket {
     }
 }
 
+/// What this gateway knows to have ended the connection, if anything.
+fn ended(state: &AppState, subscriber: &Subscriber) -> Option<crate::revocations::Revoked> {
+    state.revocations.ended_connection(
+        subscriber.user_id,
+        subscriber.session_index,
+        subscriber.sign_in,
+        subscriber.opened_at,
+    )
+}
+
+/// How a socket ended by `revoked` is closed.
+fn close_reason(revoked: crate::revocations::Revoked) -> CloseReason {
+    match revoked {
+        crate::revocations::Revoked::Account { .. } => CloseReason {
+            code: CloseCode::Other(CLOSE_ACCOUNT_UNLINKED),
+            description: Some("account_unlinked".into()),
+        },
+        _ => session_ended(),
+    }
+}
+
 /// Runs a connection until either side ends it.
 pub async fn run(
     state: web::Data<AppState>,
@@ -256,13 +281,10 @@ pub async fn run(
     let stopping = state.ws_connections.stopping();
     let mut revocations = state.revocations.subscribe();
     // Ended between the checks before the upgrade and the subscription just above.
-    if subscriber
-        .sign_in
-        .is_some_and(|id| state.revocations.is_session_ended(id))
-    {
+    if let Some(revoked) = ended(&state, &subscriber) {
         stop.cancel();
         // The client may be gone already; closing is all that is left to do either way.
-        let _ = session.close(Some(session_ended())).await;
+        let _ = session.close(Some(close_reason(revoked))).await;
         metrics::gauge!("talkapp_ws_connections").decrement(1.0);
         return;
     }
@@ -276,20 +298,14 @@ pub async fn run(
             }
             revoked = revocations.recv() => {
                 match revoked {
-                    Ok(revoked) if revoked.ends(subscriber.user_id, subscriber.session_index, subscriber.sign_in) => {
-                        break Some(match revoked {
-                            crate::revocations::Revoked::Account { .. } => CloseReason {
-                                code: CloseCode::Other(CLOSE_ACCOUNT_UNLINKED),
-                                description: Some("account_unlinked".into()),
-                            },
-                            crate::revocations::Revoked::Session(_) | crate::revocations::Revoked::User(_) => session_ended(),
-                        });
+                    Ok(told) if told.ends(subscriber.user_id, subscriber.session_index, subscriber.sign_in, subscriber.opened_at) => {
+                        break Some(close_reason(told.revoked));
                     }
                     Ok(_) => {}
-                    // Missed some: whether this socket's session is among them is known.
+                    // Missed some: whether this socket is ended by one of them is known.
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        if subscriber.sign_in.is_some_and(|id| state.revocations.is_session_ended(id)) {
-                            break Some(session_ended());
+                        if let Some(revoked) = ended(&state, &subscriber) {
+                            break Some(close_reason(revoked));
                         }
                     }
                     Err(broadcast::error::RecvError::Closed) => {}

@@ -1,5 +1,7 @@
 //! What operators need of the accounts: listing users with their activity, disabling and
-//! enabling them, ending all of a user's sign-in sessions at once.
+//! enabling them, ending all of a user's sign-in sessions at once; and the external
+//! identity provider's users (subjects, with no account here): disabling them, and when
+//! each was last seen.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -37,7 +39,8 @@ pub struct UserCursor {
 pub struct ActivitySummary {
     /// Built-in accounts.
     pub users: u64,
-    /// Users whose sign-in session was used in the last day (built-in accounts).
+    /// Users whose sign-in session was used in the last day (built-in accounts), and
+    /// external subjects seen in it ([`UserAdminStore::note_subject_seen`]).
     pub active_1d: u64,
     /// ... in the last seven days.
     pub active_7d: u64,
@@ -75,4 +78,20 @@ pub trait UserAdminStore: Send + Sync {
         at: DateTime<Utc>,
         reason: &str,
     ) -> Result<Vec<Uuid>>;
+
+    /// Disables (`Some(at)`) or enables (`None`) an external provider's subject (a user
+    /// with no account here); when it is disabled afterwards (`None`: enabled).
+    /// Disabling keeps the first time when repeated.
+    async fn set_subject_disabled(
+        &self,
+        subject_id: Uuid,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<Option<DateTime<Utc>>>;
+
+    /// Every disabled external subject, with when it was disabled.
+    async fn disabled_subjects(&self) -> Result<Vec<(Uuid, DateTime<Utc>)>>;
+
+    /// Records that external subject `subject_id` was seen at `at` (a later time than the
+    /// one kept replaces it; an earlier one changes nothing).
+    async fn note_subject_seen(&self, subject_id: Uuid, at: DateTime<Utc>) -> Result<()>;
 }

@@ -1,11 +1,16 @@
 //! The operator role: its own tokens, every user's audit log, the users with their
-//! activity, disabling a user (sign-in refused, tokens and sockets ended at once).
+//! activity, disabling a user (sign-in refused, tokens and sockets ended at once), and
+//! disabling an external provider's user (a subject with no account here); such users
+//! count as active.
 
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{PASSWORD, TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{
+    Mint, PASSWORD, SUPABASE_SECRET, TestApp, assert_problem, spawn_app, spawn_app_with,
+};
+use crate::linking::Linker;
 
 async fn operator_app() -> (TestApp, String) {
     let (token, hash) = talkapp_gateway::auth::operator::new_operator_token();
@@ -130,13 +135,7 @@ async fn a_disabled_user_loses_tokens_and_sockets_at_once_and_cannot_sign_in_unt
         .to_owned();
     assert_eq!(app.get_with_token("/auth/me", &token).await.status(), 200);
 
-    let disabled = app
-        .client
-        .post(app.url(&format!("/admin/users/{user_id}/disable")))
-        .bearer_auth(&operator)
-        .send()
-        .await
-        .expect("sent");
+    let disabled = operator_post(&app, &operator, &user_id, "disable").await;
     assert_eq!(disabled.status(), 200);
     let disabled: Value = disabled.json().await.expect("json");
     assert!(disabled["disabled_at"].is_string());
@@ -171,13 +170,7 @@ async fn a_disabled_user_loses_tokens_and_sockets_at_once_and_cannot_sign_in_unt
         200
     );
 
-    let enabled = app
-        .client
-        .post(app.url(&format!("/admin/users/{user_id}/enable")))
-        .bearer_auth(&operator)
-        .send()
-        .await
-        .expect("sent");
+    let enabled = operator_post(&app, &operator, &user_id, "enable").await;
     assert_eq!(enabled.status(), 200);
     let response = app
         .post_json(
@@ -188,13 +181,19 @@ async fn a_disabled_user_loses_tokens_and_sockets_at_once_and_cannot_sign_in_unt
     assert_eq!(response.status(), 200);
 
     // Both operator actions are in the user's log, as the operator's.
+    assert_operator_enabled_after_disabling(&app, &operator, &user_id).await;
+    app.stop().await;
+}
+
+/// `user_id`'s log holds the operator's disabling, then enabling (both succeeded).
+async fn assert_operator_enabled_after_disabling(app: &TestApp, operator: &str, user_id: &str) {
     let log = app
         .get_json(
             &format!("/admin/audit?user_id={user_id}&action=operator."),
-            &operator,
+            operator,
         )
         .await;
-    let actions: Vec<(&str, &str)> = log["records"]
+    let actions: Vec<(&str, &str, &str)> = log["records"]
         .as_array()
         .expect("records")
         .iter()
@@ -202,49 +201,52 @@ async fn a_disabled_user_loses_tokens_and_sockets_at_once_and_cannot_sign_in_unt
             (
                 record["action"].as_str().expect("action"),
                 record["actor"].as_str().expect("actor"),
+                record["outcome"].as_str().expect("outcome"),
             )
         })
         .collect();
     assert_eq!(
         actions,
         [
-            ("operator.user.enable", "operator"),
-            ("operator.user.disable", "operator")
+            ("operator.user.enable", "operator", "success"),
+            ("operator.user.disable", "operator", "success")
         ]
     );
-    app.stop().await;
 }
 
 #[tokio::test]
 async fn disabling_a_user_closes_their_open_sockets() {
     let (app, operator) = operator_app().await;
     let alice = crate::chats::linked_alice(&app, "socket-disabled@example.com").await;
-    let url = app
-        .url(&format!("/ws/{}/1", alice.linker.user_id))
-        .replace("http://", "ws://");
-    let mut request =
-        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
-            .expect("request");
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", alice.linker.token)
-            .parse()
-            .expect("header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("socket opens");
+    let mut socket = open_socket(&app, &alice.linker).await;
+    let response = operator_post(&app, &operator, &alice.linker.user_id, "disable").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(close_code(&mut socket).await, Some(4001));
+    app.stop().await;
+}
 
-    let response = app
-        .client
-        .post(app.url(&format!("/admin/users/{}/disable", alice.linker.user_id)))
-        .bearer_auth(&operator)
+/// `POST /admin/users/{user_id}/{action}` with the operator's token.
+async fn operator_post(
+    app: &TestApp,
+    operator: &str,
+    user_id: &str,
+    action: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/admin/users/{user_id}/{action}")))
+        .bearer_auth(operator)
         .send()
         .await
-        .expect("sent");
-    assert_eq!(response.status(), 200);
+        .expect("sent")
+}
 
-    let closed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+/// The close code `socket` gets within `within` (`Err`: none came, the socket is open;
+/// `Ok(None)`: it ended without one).
+async fn close_within<S>(socket: &mut S, within: std::time::Duration) -> Result<Option<u16>, ()>
+where
+    S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    tokio::time::timeout(within, async {
         while let Some(frame) = socket.next().await {
             if let Ok(Message::Close(close)) = frame {
                 return close.map(|close| u16::from(close.code));
@@ -253,7 +255,263 @@ async fn disabling_a_user_closes_their_open_sockets() {
         None
     })
     .await
-    .expect("the socket is closed within 5 s");
-    assert_eq!(closed, Some(4001));
+    .map_err(drop)
+}
+
+/// The close code `socket` gets within 5 s (`None`: it ended without one).
+async fn close_code<S>(socket: &mut S) -> Option<u16>
+where
+    S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    close_within(socket, std::time::Duration::from_secs(5))
+        .await
+        .expect("the socket is closed within 5 s")
+}
+
+async fn open_socket(
+    app: &TestApp,
+    linker: &Linker,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let url = app
+        .url(&format!("/ws/{}/1", linker.user_id))
+        .replace("http://", "ws://");
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(url)
+            .expect("request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", linker.token).parse().expect("header"),
+    );
+    tokio_tungstenite::connect_async(request)
+        .await
+        .expect("socket opens")
+        .0
+}
+
+#[tokio::test]
+async fn an_external_providers_user_is_disabled_at_once_everywhere_and_enabled_again() {
+    let (app, operator) = operator_app().await;
+    let subject = uuid::Uuid::new_v4();
+    let linker = Linker {
+        user_id: subject.to_string(),
+        token: Mint::supabase(subject).sign_hs256(SUPABASE_SECRET),
+    };
+    app.link(&linker, "+9996620001").await;
+    let bystander = Mint::supabase(uuid::Uuid::new_v4()).sign_hs256(SUPABASE_SECRET);
+    let mut socket = open_socket(&app, &linker).await;
+    let ticket: Value = app
+        .post_with_token("/ws/ticket", &linker.token, &json!({}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let ticket = ticket["ticket"].as_str().expect("ticket").to_owned();
+    let link: Value = app
+        .post_with_token(
+            &format!("/me/media/{subject}/1/p:1:1/url"),
+            &linker.token,
+            &json!({}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let link = link["url"].as_str().expect("url").to_owned();
+    assert_eq!(
+        app.get_with_token("/auth/me", &linker.token).await.status(),
+        200
+    );
+
+    let disabled = operator_post(&app, &operator, &subject.to_string(), "disable").await;
+    assert_eq!(disabled.status(), 200);
+    let disabled: Value = disabled.json().await.expect("json");
+    assert_eq!(disabled["id"], subject.to_string());
+    assert_eq!(disabled["provider"], "external");
+    assert!(disabled["disabled_at"].is_string());
+    assert_eq!(disabled["linked_accounts"], 1);
+
+    // Its tokens, its open socket, a ticket and a media link issued before: all refused.
+    let response = app.get_with_token("/auth/me", &linker.token).await;
+    assert_problem(response, 403, "account_disabled").await;
+    let response = app
+        .get_with_token(&format!("/me/sessions/{subject}"), &linker.token)
+        .await;
+    assert_problem(response, 403, "account_disabled").await;
+    assert_eq!(close_code(&mut socket).await, Some(4001));
+    let with_ticket = format!(
+        "{}?ticket={ticket}",
+        app.url(&format!("/ws/{subject}/1"))
+            .replace("http://", "ws://")
+    );
+    assert!(
+        tokio_tungstenite::connect_async(with_ticket).await.is_err(),
+        "a ticket of a disabled subject opens nothing"
+    );
+    let response = app.client.get(app.url(&link)).send().await.expect("sent");
+    assert_problem(response, 403, "account_disabled").await;
+    // Nobody else is touched.
+    assert_eq!(
+        app.get_with_token("/auth/me", &bystander).await.status(),
+        200
+    );
+
+    let enabled = operator_post(&app, &operator, &subject.to_string(), "enable").await;
+    assert_eq!(enabled.status(), 200);
+    let enabled: Value = enabled.json().await.expect("json");
+    assert_eq!(enabled["disabled_at"], Value::Null);
+    assert_eq!(
+        app.get_with_token("/auth/me", &linker.token).await.status(),
+        200
+    );
+    let mut socket = open_socket(&app, &linker).await;
+    let closed = close_within(&mut socket, std::time::Duration::from_secs(1)).await;
+    assert!(
+        closed.is_err(),
+        "a socket opened after enabling stays open: {closed:?}"
+    );
+
+    // Both actions are in the subject's log, as the operator's.
+    assert_operator_enabled_after_disabling(&app, &operator, &subject.to_string()).await;
     app.stop().await;
+}
+
+#[tokio::test]
+async fn without_an_external_provider_an_unknown_user_cannot_be_disabled() {
+    let (token, hash) = talkapp_gateway::auth::operator::new_operator_token();
+    let app = spawn_app_with(&[
+        ("operator.token_sha256", &hash),
+        ("auth.external.hs256_secret", ""),
+        ("auth.external.jwks_url", ""),
+    ])
+    .await;
+    for action in ["disable", "enable"] {
+        let response = operator_post(&app, &token, &uuid::Uuid::new_v4().to_string(), action).await;
+        assert_problem(response, 404, "not_found").await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_external_providers_user_counts_as_active_once_seen() {
+    let app = spawn_app().await;
+    let store = app.store();
+    let subject = uuid::Uuid::new_v4();
+    let token = Mint::supabase(subject).sign_hs256(SUPABASE_SECRET);
+    let before = store
+        .activity_summary(talkapp_store::now())
+        .await
+        .expect("summary");
+    assert_eq!(before.active_1d, 0);
+    for _ in 0..3 {
+        assert_eq!(app.get_with_token("/auth/me", &token).await.status(), 200);
+    }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let summary = store
+            .activity_summary(talkapp_store::now())
+            .await
+            .expect("summary");
+        if summary.active_1d == 1 {
+            assert_eq!(summary.active_7d, 1);
+            assert_eq!(summary.users, 0, "a subject is no built-in account");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the subject is not counted: {summary:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    app.stop().await;
+}
+
+/// Split mode: an external provider's user is disabled through gateway a while gateway
+/// b's link to Redis is down, then enabled again, and opens another socket on b. Once
+/// b's link is back it reads back what it missed: the socket opened before closes, the
+/// one opened after the enabling stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_whose_redis_comes_back_late_closes_only_the_sockets_opened_before() {
+    use crate::replicas::{Replicas, sandbox_with_admin};
+    use std::time::Duration;
+
+    crate::helpers::init_test_tracing();
+    let database = crate::helpers::TestDatabase::create().await;
+    let (sandbox, admin) = sandbox_with_admin().await;
+    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
+    let (operator, hash) = talkapp_gateway::auth::operator::new_operator_token();
+    for (key, value) in [
+        ("TALKAPP_OPERATOR__TOKEN_SHA256", hash.as_str()),
+        ("TALKAPP_AUTH__EXTERNAL__HS256_SECRET", SUPABASE_SECRET),
+        (
+            "TALKAPP_AUTH__EXTERNAL__ISSUER",
+            crate::helpers::SUPABASE_ISSUER,
+        ),
+    ] {
+        replicas.environment.insert(key.into(), value.into());
+    }
+    replicas.start_chat("chat-a");
+    replicas.start_realtime();
+    replicas.start_gateway("chat-a");
+    // Gateway b reaches Redis through a proxy: its link alone can be cut.
+    let redis_url = replicas.environment["TALKAPP_REDIS__URL"].clone();
+    let proxy = crate::helpers::TcpProxy::start(redis_url.trim_start_matches("redis://")).await;
+    replicas.environment.insert(
+        "TALKAPP_REDIS__URL".into(),
+        format!("redis://{}", proxy.address()),
+    );
+    let gateway_b = replicas.start_gateway_named("gateway-b", "chat-a");
+    replicas
+        .environment
+        .insert("TALKAPP_REDIS__URL".into(), redis_url);
+    replicas.wait_until_serving().await;
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while client
+        .get(format!("{gateway_b}/healthz"))
+        .send()
+        .await
+        .map_or(true, |response| response.status() != 200)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gateway b never served"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let subject = uuid::Uuid::new_v4();
+    let user = (
+        subject.to_string(),
+        Mint::supabase(subject).sign_hs256(SUPABASE_SECRET),
+    );
+    let index = replicas.link(&user, "+9996620001").await;
+    replicas.wait_for_chats(&user, index).await;
+    let path = format!("/ws/{subject}/{index}");
+    let mut before = crate::realtime::connect_with_token(&gateway_b, &path, &user.1).await;
+
+    // b's link to Redis goes; the operator disables the user through a, and enables it.
+    proxy.cut();
+    let admin_post = |action: &'static str| {
+        client
+            .post(replicas.url(&format!("/admin/users/{subject}/{action}")))
+            .bearer_auth(&operator)
+            .send()
+    };
+    assert_eq!(admin_post("disable").await.expect("sent").status(), 200);
+    assert_eq!(admin_post("enable").await.expect("sent").status(), 200);
+    // Past the clocks' slack, the user opens another socket on b.
+    tokio::time::sleep(talkapp_gateway::revocations::CLOCK_SLACK + Duration::from_millis(500))
+        .await;
+    let mut after = crate::realtime::connect_with_token(&gateway_b, &path, &user.1).await;
+
+    proxy.restore().await;
+    assert_eq!(crate::realtime::close_code(&mut before).await, 4001);
+    let closed = close_within(&mut after, Duration::from_secs(3)).await;
+    assert!(
+        closed.is_err(),
+        "the socket opened after the enabling stays open: {closed:?}"
+    );
+    drop(replicas);
+    sandbox.shutdown().await;
+    database.drop_database().await;
 }

@@ -35,10 +35,14 @@ impl UserAdminStore for PostgresStore {
             .prepared_query_one(
                 "SELECT
                     (SELECT COUNT(*) FROM users) AS users,
-                    (SELECT COUNT(DISTINCT user_id) FROM auth_sessions
-                      WHERE last_seen_at >= $1) AS active_1d,
-                    (SELECT COUNT(DISTINCT user_id) FROM auth_sessions
-                      WHERE last_seen_at >= $2) AS active_7d,
+                    (SELECT COUNT(*) FROM (
+                        SELECT user_id FROM auth_sessions WHERE last_seen_at >= $1
+                        UNION SELECT subject_id FROM subjects_seen WHERE last_seen_at >= $1
+                     ) AS seen) AS active_1d,
+                    (SELECT COUNT(*) FROM (
+                        SELECT user_id FROM auth_sessions WHERE last_seen_at >= $2
+                        UNION SELECT subject_id FROM subjects_seen WHERE last_seen_at >= $2
+                     ) AS seen) AS active_7d,
                     (SELECT COUNT(*) FROM send_jobs
                       WHERE status IN ('queued', 'sending')) AS waiting_jobs,
                     (SELECT MIN(created_at) FROM send_jobs
@@ -146,5 +150,64 @@ impl UserAdminStore for PostgresStore {
             .await
             .map_err(map_error)?;
         Ok(rows.iter().map(|row| row.get("id")).collect())
+    }
+
+    async fn set_subject_disabled(
+        &self,
+        subject_id: Uuid,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        let client = self.client().await?;
+        match at {
+            Some(at) => {
+                let row = client
+                    .prepared_query_one(
+                        "INSERT INTO disabled_subjects (subject_id, disabled_at) VALUES ($1, $2)
+                         ON CONFLICT (subject_id)
+                         DO UPDATE SET disabled_at = disabled_subjects.disabled_at
+                         RETURNING disabled_at",
+                        &[&subject_id, &at],
+                    )
+                    .await
+                    .map_err(map_error)?;
+                Ok(Some(row.get("disabled_at")))
+            }
+            None => {
+                client
+                    .prepared_execute(
+                        "DELETE FROM disabled_subjects WHERE subject_id = $1",
+                        &[&subject_id],
+                    )
+                    .await
+                    .map_err(map_error)?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn disabled_subjects(&self) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
+        let client = self.client().await?;
+        let rows = client
+            .prepared_query("SELECT subject_id, disabled_at FROM disabled_subjects", &[])
+            .await
+            .map_err(map_error)?;
+        Ok(rows
+            .iter()
+            .map(|row| (row.get("subject_id"), row.get("disabled_at")))
+            .collect())
+    }
+
+    async fn note_subject_seen(&self, subject_id: Uuid, at: DateTime<Utc>) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .prepared_execute(
+                "INSERT INTO subjects_seen (subject_id, last_seen_at) VALUES ($1, $2)
+                 ON CONFLICT (subject_id) DO UPDATE
+                 SET last_seen_at = GREATEST(subjects_seen.last_seen_at, excluded.last_seen_at)",
+                &[&subject_id, &at],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(())
     }
 }

@@ -75,6 +75,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/postgres/0009_chat_actions.sql"),
     ),
     (
+        10,
+        "external_subjects",
+        include_str!("../../migrations/postgres/0010_external_subjects.sql"),
+    ),
+    (
         11,
         "audit_log",
         include_str!("../../migrations/postgres/0011_audit_log.sql"),

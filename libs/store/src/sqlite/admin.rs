@@ -40,7 +40,9 @@ impl UserAdminStore for SqliteStore {
                 .map_err(map_error)?;
                 Ok(u64::try_from(value).unwrap_or_default())
             };
-            let active = "SELECT COUNT(DISTINCT user_id) FROM auth_sessions WHERE last_seen_at >= ?1";
+            let active = "SELECT COUNT(*) FROM (
+                    SELECT user_id FROM auth_sessions WHERE last_seen_at >= ?1
+                    UNION SELECT subject_id FROM subjects_seen WHERE last_seen_at >= ?1)";
             let mut statement = connection
                 .prepare_cached(
                     "SELECT status, COUNT(*) FROM telegram_sessions GROUP BY status ORDER BY status",
@@ -163,6 +165,66 @@ impl UserAdminStore for SqliteStore {
                 })
                 .map_err(map_error)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn set_subject_disabled(
+        &self,
+        subject_id: Uuid,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<Option<DateTime<Utc>>> {
+        self.call(move |connection| {
+            let id = subject_id.to_string();
+            match at {
+                Some(at) => connection
+                    .query_row_cached(
+                        "INSERT INTO disabled_subjects (subject_id, disabled_at) VALUES (?1, ?2)
+                         ON CONFLICT (subject_id) DO UPDATE SET disabled_at = disabled_at
+                         RETURNING disabled_at",
+                        params![id, micros(at)],
+                        |row| optional_time_at(row, "disabled_at"),
+                    )
+                    .map_err(map_error),
+                None => connection
+                    .execute_cached("DELETE FROM disabled_subjects WHERE subject_id = ?1", [id])
+                    .map(|_| None)
+                    .map_err(map_error),
+            }
+        })
+        .await
+    }
+
+    async fn disabled_subjects(&self) -> Result<Vec<(Uuid, DateTime<Utc>)>> {
+        self.read(move |connection| {
+            let mut statement = connection
+                .prepare_cached("SELECT subject_id, disabled_at FROM disabled_subjects")
+                .map_err(map_error)?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok((
+                        super::uuid_at(row, "subject_id")?,
+                        optional_time_at(row, "disabled_at")?.unwrap_or_default(),
+                    ))
+                })
+                .map_err(map_error)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn note_subject_seen(&self, subject_id: Uuid, at: DateTime<Utc>) -> Result<()> {
+        self.call(move |connection| {
+            connection
+                .execute_cached(
+                    "INSERT INTO subjects_seen (subject_id, last_seen_at) VALUES (?1, ?2)
+                     ON CONFLICT (subject_id) DO UPDATE
+                     SET last_seen_at = MAX(last_seen_at, excluded.last_seen_at)",
+                    params![subject_id.to_string(), micros(at)],
+                )
+                .map(drop)
                 .map_err(map_error)
         })
         .await

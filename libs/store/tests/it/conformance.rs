@@ -2698,6 +2698,90 @@ pub(crate) async fn the_activity_summary_counts_users_active_ones_accounts_and_w
     assert_eq!(summary.oldest_waiting_at, Some(oldest.created_at));
 }
 
+pub(crate) async fn an_external_subject_is_disabled_once_listed_and_enabled_again(
+    store: Arc<dyn Store>,
+) {
+    assert!(store.disabled_subjects().await.expect("none").is_empty());
+    let (subject, other) = (Uuid::new_v4(), Uuid::new_v4());
+    let first = DateTime::from_timestamp_micros(now().timestamp_micros()).expect("time");
+    assert_eq!(
+        store
+            .set_subject_disabled(subject, Some(first))
+            .await
+            .expect("disable"),
+        Some(first)
+    );
+    assert_eq!(
+        store
+            .set_subject_disabled(subject, Some(first + TimeDelta::hours(1)))
+            .await
+            .expect("again"),
+        Some(first),
+        "the first time is kept"
+    );
+    store
+        .set_subject_disabled(other, Some(first))
+        .await
+        .expect("another");
+    let mut listed = store.disabled_subjects().await.expect("listed");
+    listed.sort();
+    let mut expected = vec![(subject, first), (other, first)];
+    expected.sort();
+    assert_eq!(listed, expected);
+    // A built-in account is no subject: its disabling is kept apart.
+    let user = create_user(&*store, "not-a-subject@example.com").await;
+    assert_eq!(store.user_disabled_at(user.id).await.expect("read"), None);
+
+    assert_eq!(
+        store
+            .set_subject_disabled(subject, None)
+            .await
+            .expect("enable"),
+        None
+    );
+    assert_eq!(
+        store.disabled_subjects().await.expect("listed"),
+        [(other, first)]
+    );
+    assert_eq!(
+        store
+            .set_subject_disabled(subject, None)
+            .await
+            .expect("enabling twice is no error"),
+        None
+    );
+}
+
+pub(crate) async fn external_subjects_seen_count_as_active_users(store: Arc<dyn Store>) {
+    let now = DateTime::from_timestamp_micros(now().timestamp_micros()).expect("time");
+    let builtin = create_user(&*store, "builtin-active@example.com").await;
+    store
+        .create_auth_session(
+            &new_auth_session(builtin.id, now - TimeDelta::hours(1)),
+            &token_hash(1),
+        )
+        .await
+        .expect("session");
+    let (today, this_week, long_ago) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    for (subject, seen) in [
+        (today, now - TimeDelta::days(5)),
+        (today, now - TimeDelta::hours(3)),
+        // An earlier sighting told late changes nothing.
+        (today, now - TimeDelta::days(6)),
+        (this_week, now - TimeDelta::days(2)),
+        (long_ago, now - TimeDelta::days(20)),
+    ] {
+        store.note_subject_seen(subject, seen).await.expect("seen");
+    }
+    let summary = store.activity_summary(now).await.expect("summary");
+    assert_eq!(summary.users, 1, "subjects are no built-in accounts");
+    assert_eq!(
+        summary.active_1d, 2,
+        "the built-in user and today's subject"
+    );
+    assert_eq!(summary.active_7d, 3);
+}
+
 // Idempotency keys of non-send actions
 
 fn action_claim(

@@ -108,6 +108,8 @@ conformance_tests! {
         users_are_listed_in_creation_order_with_their_counts,
         disabling_keeps_the_first_time_and_ending_sessions_names_them,
         the_activity_summary_counts_users_active_ones_accounts_and_waiting_jobs,
+        an_external_subject_is_disabled_once_listed_and_enabled_again,
+        external_subjects_seen_count_as_active_users,
         an_action_key_gives_retries_the_first_result_and_refuses_other_requests,
         concurrent_claims_of_one_action_key_let_one_caller_act,
         a_sessions_names_follow_the_accounts_profile,

@@ -15,6 +15,8 @@ WORK=${WORK:-/tmp/talkapp-bench}
 SECRET=loadgen-secret-loadgen-secret-loadgen-secret
 ISSUER=https://loadgen.supabase.co/auth/v1
 PORT=${PORT:-8080}
+# The sandbox's MTProto port (its admin port is the next one).
+SANDBOX_PORT=${SANDBOX_PORT:-9443}
 
 rm -rf "$WORK" && mkdir -p "$WORK"
 ulimit -n 65536 2>/dev/null || ulimit -n 20000
@@ -23,7 +25,7 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 
 # Accounts for the users plus the two named demo ones; users 2k and 2k+1 share a chat.
-"$BIN/tg-sandbox" --listen 127.0.0.1:9443 --admin 127.0.0.1:9444 --state "$WORK/tg.json" \
+"$BIN/tg-sandbox" --listen "127.0.0.1:$SANDBOX_PORT" --admin "127.0.0.1:$((SANDBOX_PORT + 1))" --state "$WORK/tg.json" \
   --demo-scale "accounts=$((USERS + 2)),ring_chats=1" 2>"$WORK/tg-sandbox.log" &
 pids+=($!)
 # The sandbox builds its world before it listens (longer with debug binaries): linking
@@ -33,13 +35,18 @@ for _ in $(seq 1 240); do
   sleep 0.5
 done
 SANDBOX_PID=$!
+# The backend asks the sandbox's admin port at the first link: wait until it answers.
+for _ in $(seq 1 120); do
+  curl -s -o /dev/null "http://127.0.0.1:$((SANDBOX_PORT + 1))/" && break
+  sleep 0.5
+done
 
 (
   cd "$WORK"
   TALKAPP_AUTH__EXTERNAL__HS256_SECRET=$SECRET \
   TALKAPP_AUTH__EXTERNAL__ISSUER=$ISSUER \
-  TALKAPP_TELEGRAM__SANDBOX_ADDRESS=127.0.0.1:9443 \
-  TALKAPP_TELEGRAM__SANDBOX_ADMIN_URL=http://127.0.0.1:9444 \
+  TALKAPP_TELEGRAM__SANDBOX_ADDRESS="127.0.0.1:$SANDBOX_PORT" \
+  TALKAPP_TELEGRAM__SANDBOX_ADMIN_URL="http://127.0.0.1:$((SANDBOX_PORT + 1))" \
   TALKAPP_RATE_LIMIT__API_PER_MINUTE=100000 \
   TALKAPP_RATE_LIMIT__TELEGRAM_LOGIN_PER_HOUR=1000000 \
   TALKAPP_RATE_LIMIT__TELEGRAM_LOGIN_BURST=100000 \

@@ -45,10 +45,18 @@ if [ -n "${HOLD:-}" ]; then
   echo "holding; loadgen --url http://127.0.0.1:$PORT --secret $SECRET --issuer $ISSUER --link ..."
   wait
 fi
+if [ -n "${SETTLE:-}" ]; then
+  # SETTLE=200: wait past search-service's rebuilds of newly linked accounts (30 s and
+  # 3 min after linking) so that they are not part of the figures.
+  sleep "$SETTLE"
+fi
 run me --interval-ms 500
 run sessions --interval-ms 500
 run chats --interval-ms 500
 run history --interval-ms 500
+# Message search, each request also asking Telegram (the sandbox) through the account's host.
+run search --interval-ms 5000
+run search-local --interval-ms 5000
 run send --interval-ms 5000
 # Media: 100 photo sends/s in all (each user one every USERS × 10 ms), the 202; then the
 # time from a photo send's 202 to the peer's message.new.

@@ -20,7 +20,12 @@
 //! `chats` (`GET /me/chats/...`), `history` (`GET /me/chat/messages/...`, 50 messages of
 //! the user's first private chat) and `send` (`POST /me/send_message/...`, the 202), and
 //! `send-media` (`POST /me/send_media/...`, the 202: a photo each user uploads once
-//! before the measurement, sent again with a new `client_message_id` every time).
+//! before the measurement, sent again with a new `client_message_id` every time), and
+//! `search` (`GET /me/search/messages/...?q=WORD`, a word of the sandbox's demo messages,
+//! one per user in turn: the index of the cache and, in every request, Telegram's own
+//! `messages.searchGlobal` through the account's host, merged) and `search-local` (the
+//! same route with a filter and no words, `?chat_id=` of the user's private chat: the
+//! index alone, Telegram is not asked).
 //!
 //! `mix` is a load that looks like real use (most users idle on a socket, some reading, a
 //! few sending), held for minutes, with memory and CPU per process over time (see `mix.rs`).
@@ -48,7 +53,7 @@ mod realtime;
 mod setup;
 
 const USAGE: &str = "usage: loadgen [--url URL] [--users N] [--seconds S] [--warmup-seconds S] \
-[--interval-ms N] [--scenario me|sessions|healthz|chats|history|send|send-media|ws|ws-media|ws-idle|faults|mix] [--link] \
+[--interval-ms N] [--scenario me|sessions|healthz|chats|history|send|send-media|search|search-local|ws|ws-media|ws-idle|faults|mix] [--link] \
 [--connections-per-user K] [--ws-url URL] [--pid GATEWAY_PID] [--watch NAME=PID[+PID...]|NAME=comm:COMMAND]... \
 [--secret HS256_SECRET] [--issuer ISS] \
 [faults: --label NAME --fault-at-secs S --settle-seconds S --give-up-seconds S --media-every N] \
@@ -100,6 +105,8 @@ fn needs_account(scenario: &str) -> bool {
             | "history"
             | "send"
             | "send-media"
+            | "search"
+            | "search-local"
             | "ws"
             | "ws-media"
             | "ws-idle"
@@ -179,6 +186,8 @@ fn parse_options() -> anyhow::Result<Options> {
                 | "history"
                 | "send"
                 | "send-media"
+                | "search"
+                | "search-local"
                 | "ws"
                 | "ws-media"
                 | "ws-idle"
@@ -207,6 +216,11 @@ pub(crate) fn mint_token(options: &Options, user_id: uuid::Uuid) -> anyhow::Resu
         &jsonwebtoken::EncodingKey::from_secret(options.secret.as_bytes()),
     )?)
 }
+
+/// Words of the sandbox's demo messages (`tg-sandbox`'s seed lines), for `search`.
+const SEARCH_WORDS: [&str; 8] = [
+    "good", "sandbox", "review", "release", "coffee", "notes", "call", "ship",
+];
 
 #[derive(Default)]
 struct Tally {
@@ -415,6 +429,27 @@ async fn main() -> anyhow::Result<()> {
                     })),
                     success: 202,
                 }
+            }
+            "search" => {
+                let account = account_of(&accounts, user)?;
+                get(
+                    format!(
+                        "/me/search/messages/{}/1?q={}&limit=20",
+                        account.user_id,
+                        SEARCH_WORDS[user % SEARCH_WORDS.len()]
+                    ),
+                    Some(account.token.clone()),
+                )
+            }
+            "search-local" => {
+                let account = account_of(&accounts, user)?;
+                get(
+                    format!(
+                        "/me/search/messages/{}/1?chat_id={}&limit=20",
+                        account.user_id, account.chat_id
+                    ),
+                    Some(account.token.clone()),
+                )
             }
             _ => get("/healthz".to_owned(), None),
         };

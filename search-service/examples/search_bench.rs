@@ -24,9 +24,8 @@ use talkapp_proto::chat::v1 as chat;
 use talkapp_proto::realtime::v1 as realtime;
 use talkapp_proto::search::v1 as proto;
 use talkapp_proto::search::v1::search_service_client::SearchServiceClient;
-use talkapp_search_service::index::{IndexChange, IndexedMessage, SearchIndex};
-use talkapp_search_service::normalize;
-use talkapp_search_service::service::{kinds_of_record, searchable_text_of_record};
+use talkapp_search_service::index::{IndexChange, SearchIndex};
+use talkapp_search_service::service::indexed_record;
 use talkapp_store::{CachedMessage, SessionKey, SessionStatus, Store, TelegramAccount};
 use tokio_util::sync::CancellationToken;
 
@@ -104,15 +103,7 @@ fn cached(chat_id: i64, message_id: i32, date: i64, text: String) -> CachedMessa
 }
 
 fn indexed(key: SessionKey, message: &CachedMessage) -> IndexChange {
-    IndexChange::UpsertMessage(IndexedMessage {
-        key,
-        chat_id: message.chat_id,
-        message_id: message.message_id,
-        date: message.date,
-        sender_id: message.sender_id,
-        kinds: kinds_of_record(message),
-        terms: normalize::terms(&searchable_text_of_record(message)),
-    })
+    IndexChange::UpsertMessage(indexed_record(key, message))
 }
 
 fn percentile(sorted: &[Duration], fraction: f64) -> Duration {

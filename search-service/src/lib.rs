@@ -11,7 +11,9 @@
 //! Telegram's own search (`messages.search`, `messages.searchGlobal`) finds messages older
 //! than the cache, and the contact list (`contacts.getContacts`) is filtered like chats:
 //! both are asked of the chat service ([`remote::ChatServiceTelegram`]), which passes them
-//! to the account's host. Not yet: `contacts.search` (people outside the contact list).
+//! to the account's host. The messages Telegram finds that the index lacks are indexed by
+//! the search that found them (ADR 0035), so the next search finds them here and their
+//! edits and deletes follow. Not yet: `contacts.search` (people outside the contact list).
 //!
 //! # Layout
 //! - [`normalize`]: words, folding, prefixes, typo distance.

@@ -8,9 +8,8 @@ use std::sync::Arc;
 use talkapp_store::{ChatListQuery, SessionKey, Store};
 use tokio_util::sync::CancellationToken;
 
-use crate::index::{IndexChange, IndexedChat, IndexedMessage, SearchIndex};
-use crate::normalize;
-use crate::service::{SearchError, kinds_of_record, searchable_text_of_record};
+use crate::index::{IndexChange, IndexedChat, SearchIndex};
+use crate::service::{SearchError, indexed_record};
 
 /// Messages read from the cache and written to the index at a time.
 const PAGE: u32 = 500;
@@ -86,17 +85,7 @@ pub async fn build_account(
         after = Some((last.chat_id, last.message_id));
         let changes: Vec<IndexChange> = page
             .iter()
-            .map(|message| {
-                IndexChange::UpsertMessage(IndexedMessage {
-                    key,
-                    chat_id: message.chat_id,
-                    message_id: message.message_id,
-                    date: message.date,
-                    sender_id: message.sender_id,
-                    kinds: kinds_of_record(message),
-                    terms: normalize::terms(&searchable_text_of_record(message)),
-                })
-            })
+            .map(|message| IndexChange::UpsertMessage(indexed_record(key, message)))
             .collect();
         built.messages += u64::try_from(changes.len()).unwrap_or(0);
         index.apply(&changes).await?;

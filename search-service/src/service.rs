@@ -1,5 +1,6 @@
 //! The search core, free of gRPC types: validation, the index queries, the merge with
-//! Telegram's own hits, cursors, and showing hits from the chat cache.
+//! Telegram's own hits (and indexing those the index lacks, ADR 0035), cursors, and
+//! showing hits from the chat cache.
 //!
 //! Message hits are ordered newest first by (date, session_index, chat_id, message_id);
 //! a cursor is the last hit's place in that order, so pages neither repeat nor skip
@@ -15,7 +16,9 @@ use talkapp_store::{
 };
 use uuid::Uuid;
 
-use crate::index::{IndexError, IndexedChat, MessageQuery, SearchIndex, kind};
+use crate::index::{
+    IndexChange, IndexError, IndexedChat, IndexedMessage, MessageQuery, SearchIndex, kind,
+};
 use crate::normalize;
 use crate::remote::{RemoteContact, RemoteError, RemoteHits, RemoteQuery, TelegramSearch};
 
@@ -366,6 +369,19 @@ pub fn kinds_of_record(message: &CachedMessage) -> i32 {
     )
 }
 
+/// The index record of a cached message.
+pub fn indexed_record(key: SessionKey, message: &CachedMessage) -> IndexedMessage {
+    IndexedMessage {
+        key,
+        chat_id: message.chat_id,
+        message_id: message.message_id,
+        date: message.date,
+        sender_id: message.sender_id,
+        kinds: kinds_of_record(message),
+        terms: normalize::terms(&searchable_text_of_record(message)),
+    }
+}
+
 /// The searchable words of a cached message: its text and its file's name and title.
 pub fn searchable_text_of_record(message: &CachedMessage) -> String {
     let details = details_view(&message.details);
@@ -605,6 +621,13 @@ impl SearchCore {
             match remote {
                 Ok(mut hits) => {
                     let messages = std::mem::take(&mut hits.messages);
+                    // What Telegram found beyond this page's index hits: indexed below, so
+                    // the next search finds it here (ADR 0035).
+                    let found: Vec<IndexedMessage> = messages
+                        .iter()
+                        .filter(|message| !seen.contains(&(message.chat_id, message.message_id)))
+                        .map(|message| indexed_record(key, message))
+                        .collect();
                     for message in messages {
                         // Telegram's filters are not ours to trust: the same ones again.
                         let place = (
@@ -633,6 +656,7 @@ impl SearchCore {
                         }
                     }
                     remote_context.insert(session_index, hits);
+                    self.index_found(key, found).await;
                 }
                 Err(error) => {
                     match &error {
@@ -668,6 +692,67 @@ impl SearchCore {
             next_cursor,
             partial,
         })
+    }
+
+    /// Indexes messages Telegram's search found (the account's host stored them in the
+    /// cache, which sends no event) that the index lacks; one it holds already is left to
+    /// its events. A failure costs only this: the message is found through Telegram again.
+    ///
+    /// A deletion may reach the cache after Telegram answered: the cache is deleted from
+    /// before the event is published, so the messages added are looked up in the cache
+    /// once more, and those it no longer holds are taken out. Whichever comes first, the
+    /// index ends without them: a deletion the look-up misses is in the cache after it,
+    /// so its event is applied after the addition.
+    async fn index_found(&self, key: SessionKey, found: Vec<IndexedMessage>) {
+        if found.is_empty() {
+            return;
+        }
+        let added = match self.index.add_found(&found).await {
+            Ok(added) => added,
+            Err(error) => {
+                tracing::warn!(%error, "telegram's hits not indexed; found through telegram again");
+                return;
+            }
+        };
+        if added.is_empty() {
+            return;
+        }
+        let gone: Vec<(i64, i32)> = match self.store.cached_messages_at(key, &added).await {
+            Ok(cached) => {
+                let held: HashSet<(i64, i32)> = cached
+                    .iter()
+                    .map(|message| (message.chat_id, message.message_id))
+                    .collect();
+                added
+                    .iter()
+                    .copied()
+                    .filter(|place| !held.contains(place))
+                    .collect()
+            }
+            // Not known to be cached: out again (found through Telegram next time).
+            Err(_) => added.clone(),
+        };
+        metrics::counter!("talkapp_search_found_indexed_total")
+            .increment(u64::try_from(added.len() - gone.len()).unwrap_or(0));
+        if gone.is_empty() {
+            return;
+        }
+        let mut by_chat: HashMap<i64, Vec<i32>> = HashMap::new();
+        for (chat_id, message_id) in gone {
+            by_chat.entry(chat_id).or_default().push(message_id);
+        }
+        let changes: Vec<IndexChange> = by_chat
+            .into_iter()
+            .map(|(chat_id, message_ids)| IndexChange::DeleteMessages {
+                key,
+                chat_id: Some(chat_id),
+                message_ids,
+            })
+            .collect();
+        if let Err(error) = self.index.apply(&changes).await {
+            // Harmless to what is shown (hits are shown from the cache); a rebuild drops it.
+            tracing::warn!(%error, "a found message the cache no longer holds stays indexed");
+        }
     }
 
     /// Chats, senders and highlight ranges for a page of candidates.

@@ -13,6 +13,12 @@
 //! filters on the account's columns, so a scope collision can never show another
 //! account's message.
 //!
+//! Messages come in three ways: the events ([`SearchIndex::apply`]), a build from the
+//! cache, and what Telegram's own search found and the account's host stored in the cache
+//! ([`SearchIndex::add_found`], ADR 0035). Every one is a message the cache holds, so the
+//! index is bounded as the cache is: a message leaves it when it is deleted, and an
+//! account's whole index when the account is unlinked.
+//!
 //! Two backends pass one conformance suite (`tests/it/index_conformance.rs`):
 //! [`sqlite::SqliteIndex`] (FTS5, the embedded default, its own file under the data
 //! directory) and [`postgres::PostgresIndex`] (a GIN-indexed `tsvector` of the same terms,
@@ -201,6 +207,15 @@ pub trait SearchIndex: Send + Sync + 'static {
 
     /// Applies `changes` in order, all or none.
     async fn apply(&self, changes: &[IndexChange]) -> Result<()>;
+
+    /// Indexes messages found outside the events (Telegram's own search stored them in
+    /// the cache, which publishes no event) that the index does not hold yet, all or
+    /// none; returns those added, as (chat id, message id). A message already indexed is
+    /// left as it is: the events keep it current, and a found copy may be older than its
+    /// last edit. Only accounts the index has built ([`SearchIndex::mark_built`]) take
+    /// them: one not built yet reads them from the cache when it is, and one forgotten
+    /// (unlinked) does not come back through a search that was under way.
+    async fn add_found(&self, messages: &[IndexedMessage]) -> Result<Vec<(i64, i32)>>;
 
     /// An account's messages matching `query`, newest first (date, then chat and message
     /// id, descending).

@@ -15,8 +15,8 @@ use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
 
 use super::{
-    IndexChange, IndexError, IndexedChat, MessageQuery, MessageRef, Result, SearchIndex, scope_of,
-    scoped_term,
+    IndexChange, IndexError, IndexedChat, IndexedMessage, MessageQuery, MessageRef, Result,
+    SearchIndex, scope_of, scoped_term,
 };
 
 /// Versioned migrations of the index's own tables, applied in order, each once.
@@ -157,6 +157,41 @@ fn session_index(key: SessionKey) -> i32 {
     i32::try_from(key.session_index).unwrap_or(i32::MAX)
 }
 
+/// The message's terms as stored: scoped to its account.
+fn scoped_terms(message: &IndexedMessage) -> Vec<String> {
+    let scope = scope_of(message.key);
+    message
+        .terms
+        .iter()
+        .map(|term| scoped_term(&scope, term))
+        .collect()
+}
+
+/// Runs `statement`, a write of `message`'s row (`$1`..`$8`: account, chat, message,
+/// date, sender, kinds, scoped terms); the rows it wrote.
+async fn execute_message(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    statement: &tokio_postgres::Statement,
+    message: &IndexedMessage,
+) -> Result<u64> {
+    transaction
+        .execute(
+            statement,
+            &[
+                &message.key.user_id,
+                &session_index(message.key),
+                &message.chat_id,
+                &message.message_id,
+                &message.date,
+                &message.sender_id,
+                &message.kinds,
+                &scoped_terms(message),
+            ],
+        )
+        .await
+        .map_err(failed)
+}
+
 async fn query_rows(
     client: &deadpool_postgres::Object,
     sql: &str,
@@ -181,12 +216,6 @@ impl SearchIndex for PostgresIndex {
         for change in changes {
             match change {
                 IndexChange::UpsertMessage(message) => {
-                    let scope = scope_of(message.key);
-                    let terms: Vec<String> = message
-                        .terms
-                        .iter()
-                        .map(|term| scoped_term(&scope, term))
-                        .collect();
                     let statement = transaction
                         .prepare_cached(
                             "INSERT INTO search_messages (user_id, session_index, chat_id,
@@ -198,22 +227,7 @@ impl SearchIndex for PostgresIndex {
                         )
                         .await
                         .map_err(failed)?;
-                    transaction
-                        .execute(
-                            &statement,
-                            &[
-                                &message.key.user_id,
-                                &session_index(message.key),
-                                &message.chat_id,
-                                &message.message_id,
-                                &message.date,
-                                &message.sender_id,
-                                &message.kinds,
-                                &terms,
-                            ],
-                        )
-                        .await
-                        .map_err(failed)?;
+                    execute_message(&transaction, &statement, message).await?;
                 }
                 IndexChange::DeleteMessages {
                     key,
@@ -273,6 +287,35 @@ impl SearchIndex for PostgresIndex {
             }
         }
         transaction.commit().await.map_err(failed)
+    }
+
+    async fn add_found(&self, messages: &[IndexedMessage]) -> Result<Vec<(i64, i32)>> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.map_err(failed)?;
+        // Parameters of an INSERT .. SELECT are not typed by the columns: cast each.
+        let statement = transaction
+            .prepare_cached(
+                "INSERT INTO search_messages (user_id, session_index, chat_id, message_id,
+                     date, sender_id, kinds, terms)
+                 SELECT $1::uuid, $2::int, $3::bigint, $4::int, $5::bigint, $6::bigint,
+                        $7::int, array_to_tsvector($8::text[])
+                 WHERE EXISTS (SELECT 1 FROM search_accounts
+                               WHERE user_id = $1::uuid AND session_index = $2::int)
+                 ON CONFLICT (user_id, session_index, chat_id, message_id) DO NOTHING",
+            )
+            .await
+            .map_err(failed)?;
+        let mut added = Vec::new();
+        for message in messages {
+            if execute_message(&transaction, &statement, message).await? > 0 {
+                added.push((message.chat_id, message.message_id));
+            }
+        }
+        transaction.commit().await.map_err(failed)?;
+        Ok(added)
     }
 
     async fn search_messages(

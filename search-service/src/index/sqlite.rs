@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
 use talkapp_store::SessionKey;
 
 use super::{
@@ -131,43 +131,89 @@ fn terms_document(message: &IndexedMessage) -> String {
         .join(" ")
 }
 
+fn insert_terms(
+    transaction: &rusqlite::Transaction<'_>,
+    id: i64,
+    message: &IndexedMessage,
+) -> Result<()> {
+    transaction
+        .prepare_cached("INSERT INTO search_terms (rowid, terms) VALUES (?1, ?2)")
+        .map_err(failed)?
+        .execute(params![id, terms_document(message)])
+        .map_err(failed)?;
+    Ok(())
+}
+
+/// Runs `sql`, an insert of `message`'s row (`?1`..`?7`: account, chat, message, date,
+/// sender, kinds) that returns its row id, when it returns one.
+fn message_row(
+    transaction: &rusqlite::Transaction<'_>,
+    sql: &str,
+    message: &IndexedMessage,
+) -> Result<Option<i64>> {
+    transaction
+        .prepare_cached(sql)
+        .map_err(failed)?
+        .query_row(
+            params![
+                message.key.user_id.to_string(),
+                message.key.session_index,
+                message.chat_id,
+                message.message_id,
+                message.date,
+                message.sender_id,
+                message.kinds,
+            ],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(failed)
+}
+
+/// Adds `message` unless the index holds it already or its account is not built; its
+/// row id when added.
+fn add_found_message(
+    transaction: &rusqlite::Transaction<'_>,
+    message: &IndexedMessage,
+) -> Result<Option<i64>> {
+    let id = message_row(
+        transaction,
+        "INSERT INTO search_messages (user_id, session_index, chat_id, message_id,
+                                      date, sender_id, kinds)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+         WHERE EXISTS (SELECT 1 FROM search_accounts
+                       WHERE user_id = ?1 AND session_index = ?2)
+         ON CONFLICT (user_id, session_index, chat_id, message_id) DO NOTHING
+         RETURNING id",
+        message,
+    )?;
+    if let Some(id) = id {
+        insert_terms(transaction, id, message)?;
+    }
+    Ok(id)
+}
+
 fn apply_change(transaction: &rusqlite::Transaction<'_>, change: &IndexChange) -> Result<()> {
     match change {
         IndexChange::UpsertMessage(message) => {
-            let id: i64 = transaction
-                .prepare_cached(
-                    "INSERT INTO search_messages (user_id, session_index, chat_id, message_id,
-                                                  date, sender_id, kinds)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                     ON CONFLICT (user_id, session_index, chat_id, message_id) DO UPDATE SET
-                         date = excluded.date, sender_id = excluded.sender_id,
-                         kinds = excluded.kinds
-                     RETURNING id",
-                )
-                .map_err(failed)?
-                .query_row(
-                    params![
-                        message.key.user_id.to_string(),
-                        message.key.session_index,
-                        message.chat_id,
-                        message.message_id,
-                        message.date,
-                        message.sender_id,
-                        message.kinds,
-                    ],
-                    |row| row.get(0),
-                )
-                .map_err(failed)?;
+            let id = message_row(
+                transaction,
+                "INSERT INTO search_messages (user_id, session_index, chat_id, message_id,
+                                              date, sender_id, kinds)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (user_id, session_index, chat_id, message_id) DO UPDATE SET
+                     date = excluded.date, sender_id = excluded.sender_id,
+                     kinds = excluded.kinds
+                 RETURNING id",
+                message,
+            )?
+            .ok_or_else(|| IndexError::Internal("an upsert returned no row".into()))?;
             transaction
                 .prepare_cached("DELETE FROM search_terms WHERE rowid = ?1")
                 .map_err(failed)?
                 .execute([id])
                 .map_err(failed)?;
-            transaction
-                .prepare_cached("INSERT INTO search_terms (rowid, terms) VALUES (?1, ?2)")
-                .map_err(failed)?
-                .execute(params![id, terms_document(message)])
-                .map_err(failed)?;
+            insert_terms(transaction, id, message)?;
         }
         IndexChange::DeleteMessages {
             key,
@@ -334,6 +380,25 @@ impl SearchIndex for SqliteIndex {
                 apply_change(&transaction, change)?;
             }
             transaction.commit().map_err(failed)
+        })
+        .await
+    }
+
+    async fn add_found(&self, messages: &[IndexedMessage]) -> Result<Vec<(i64, i32)>> {
+        if messages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let messages = messages.to_vec();
+        self.write(move |connection| {
+            let transaction = connection.transaction().map_err(failed)?;
+            let mut added = Vec::new();
+            for message in &messages {
+                if add_found_message(&transaction, message)?.is_some() {
+                    added.push((message.chat_id, message.message_id));
+                }
+            }
+            transaction.commit().map_err(failed)?;
+            Ok(added)
         })
         .await
     }

@@ -382,3 +382,96 @@ pub(crate) async fn search_syntax_in_terms_is_never_an_error(place: Arc<TestPlac
         "the words are found as words"
     );
 }
+
+pub(crate) async fn found_messages_are_added_once_and_never_over_what_the_events_wrote(
+    place: Arc<TestPlace>,
+) {
+    let index = place.open_index().await;
+    let key = account();
+    let old = message(key, 5, 3, 100, "eski hisobot arxivdan");
+    assert!(
+        index
+            .add_found(std::slice::from_ref(&old))
+            .await
+            .expect("add")
+            .is_empty(),
+        "an account not built yet takes nothing (its build reads the cache)"
+    );
+    assert_eq!(index.message_count(key).await.expect("count"), 0);
+
+    index.mark_built(key).await.expect("built");
+    // Indexed by an event, then edited: the index has the newest text.
+    index
+        .apply(&upsert(vec![message(key, 5, 4, 200, "yangi hisobot")]))
+        .await
+        .expect("indexed");
+    index
+        .apply(&upsert(vec![message(key, 5, 4, 200, "tahrirlangan matn")]))
+        .await
+        .expect("edited");
+    // Telegram's search found the old message and an older copy of the edited one.
+    let added = index
+        .add_found(&[old.clone(), message(key, 5, 4, 200, "yangi hisobot")])
+        .await
+        .expect("add");
+    assert_eq!(added, vec![(5, 3)], "only what the index lacked");
+    assert_eq!(
+        ids(&index
+            .search_messages(key, &query("hisobot"))
+            .await
+            .expect("search")),
+        vec![3],
+        "the found copy did not bring the edited message's old words back"
+    );
+    assert_eq!(
+        ids(&index
+            .search_messages(key, &query("tahrir"))
+            .await
+            .expect("search")),
+        vec![4]
+    );
+    assert!(
+        index.add_found(&[old]).await.expect("again").is_empty(),
+        "found again: nothing to add"
+    );
+    assert_eq!(index.message_count(key).await.expect("count"), 2);
+
+    // A found message follows the events like any other.
+    index
+        .apply(&upsert(vec![message(key, 5, 3, 100, "eski arxiv")]))
+        .await
+        .expect("edited");
+    assert!(
+        index
+            .search_messages(key, &query("hisobot"))
+            .await
+            .expect("search")
+            .is_empty()
+    );
+    index
+        .apply(&[IndexChange::DeleteMessages {
+            key,
+            chat_id: Some(5),
+            message_ids: vec![3],
+        }])
+        .await
+        .expect("deleted");
+    assert!(
+        index
+            .search_messages(key, &query("arxiv"))
+            .await
+            .expect("search")
+            .is_empty()
+    );
+
+    // Forgotten (unlinked): a search still under way adds nothing back.
+    index.forget_account(key).await.expect("forgotten");
+    assert!(
+        index
+            .add_found(&[message(key, 5, 9, 300, "kech qolgan")])
+            .await
+            .expect("add")
+            .is_empty()
+    );
+    assert_eq!(index.message_count(key).await.expect("count"), 0);
+}

@@ -42,6 +42,7 @@ on_every_backend! {
     index_conformance::chats_keep_a_known_phone_and_accounts_are_forgotten_whole,
     index_conformance::reopening_keeps_the_schema_and_the_data,
     index_conformance::search_syntax_in_terms_is_never_an_error,
+    index_conformance::found_messages_are_added_once_and_never_over_what_the_events_wrote,
     service::a_new_message_is_searchable_within_a_second_and_edits_and_deletes_follow,
     service::hits_carry_the_message_its_chat_and_the_matched_ranges,
     service::uzbek_russian_and_english_are_found_across_scripts_and_spellings,
@@ -52,5 +53,6 @@ on_every_backend! {
     service::the_index_is_built_from_the_cache_at_start_and_on_demand,
     service::chats_are_found_by_title_username_name_and_phone_with_a_typo,
     service::telegram_hits_are_merged_without_duplicates_and_flood_wait_marks_partial,
+    service::telegram_hits_are_indexed_and_follow_edits_and_deletes_and_a_stale_one_stays_out,
     service::contacts_are_filtered_with_the_search_folding_and_paged,
 }

@@ -553,6 +553,17 @@ struct ScriptedTelegram {
     contacts: Mutex<Result<Vec<RemoteContact>, RemoteError>>,
 }
 
+impl ScriptedTelegram {
+    /// Finds nothing and has no contacts, until a test says otherwise.
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            answer: Mutex::new(Ok(RemoteHits::default())),
+            asked: Mutex::new(Vec::new()),
+            contacts: Mutex::new(Ok(Vec::new())),
+        })
+    }
+}
+
 #[async_trait]
 impl TelegramSearch for ScriptedTelegram {
     async fn search_messages(
@@ -572,11 +583,7 @@ impl TelegramSearch for ScriptedTelegram {
 pub(crate) async fn telegram_hits_are_merged_without_duplicates_and_flood_wait_marks_partial(
     place: Arc<TestPlace>,
 ) {
-    let telegram = Arc::new(ScriptedTelegram {
-        answer: Mutex::new(Ok(RemoteHits::default())),
-        asked: Mutex::new(Vec::new()),
-        contacts: Mutex::new(Ok(Vec::new())),
-    });
+    let telegram = ScriptedTelegram::new();
     let app = SearchApp::spawn(&place, Some(telegram.clone() as Arc<dyn TelegramSearch>)).await;
     let key = app.linked_account().await;
     app.new_message(key, &text_message(50, 10, 5_000, "yangi hisobot"))
@@ -643,6 +650,103 @@ pub(crate) async fn telegram_hits_are_merged_without_duplicates_and_flood_wait_m
             .collect::<Vec<_>>(),
         vec![10],
         "the cached hits are still returned"
+    );
+    app.stop().await;
+}
+
+/// (id, source) of each hit, and whether the page is partial.
+async fn sourced(app: &SearchApp, key: SessionKey, query: &str) -> (Vec<(i32, String)>, bool) {
+    let reply = app
+        .search(request(key, query))
+        .await
+        .expect("search answers");
+    let hits = reply
+        .hits
+        .iter()
+        .map(|hit| (hit.message.as_ref().map_or(0, |m| m.id), hit.source.clone()))
+        .collect();
+    (hits, reply.partial)
+}
+
+pub(crate) async fn telegram_hits_are_indexed_and_follow_edits_and_deletes_and_a_stale_one_stays_out(
+    place: Arc<TestPlace>,
+) {
+    let telegram = ScriptedTelegram::new();
+    let app = SearchApp::spawn(&place, Some(telegram.clone() as Arc<dyn TelegramSearch>)).await;
+    let key = app.linked_account().await;
+    eventually(WITHIN, "the account is built", || async {
+        app.index
+            .built_accounts()
+            .await
+            .is_ok_and(|built| built.contains(&key))
+    })
+    .await;
+    let answer = |hits: Result<Vec<CachedMessage>, RemoteError>| {
+        *telegram.answer.lock().expect("lock") = hits.map(|messages| RemoteHits {
+            messages,
+            chats: Vec::new(),
+            users: Vec::new(),
+        });
+    };
+    let away = || Err(RemoteError::Unavailable("telegram is away".into()));
+
+    // What the account's host does with Telegram's hits: into the cache, no event. The
+    // second hit was deleted from the cache before Telegram's answer was read (stale).
+    let old = text_message(60, 7, 800, "arxivdagi hisobot");
+    let stale = text_message(60, 8, 700, "o'chirilgan hisobot");
+    app.store
+        .upsert_messages(key, std::slice::from_ref(&old), false)
+        .await
+        .expect("cached by the host");
+    answer(Ok(vec![old.clone(), stale.clone()]));
+    assert_eq!(
+        sourced(&app, key, "hisobot").await,
+        (
+            vec![(7, "telegram".to_owned()), (8, "telegram".to_owned())],
+            false
+        )
+    );
+
+    // Indexed: found without Telegram, and the stale hit is not.
+    answer(away());
+    assert_eq!(
+        sourced(&app, key, "hisobot").await,
+        (vec![(7, "cache".to_owned())], true),
+        "found in the index with Telegram away"
+    );
+    assert_eq!(app.index.message_count(key).await.expect("count"), 1);
+    // With Telegram back: once, from the index.
+    answer(Ok(vec![old.clone(), stale.clone()]));
+    assert_eq!(
+        sourced(&app, key, "hisobot").await,
+        (
+            vec![(7, "cache".to_owned()), (8, "telegram".to_owned())],
+            false
+        )
+    );
+
+    // An edit follows; an older copy Telegram finds again does not undo it.
+    app.edited_message(key, &text_message(60, 7, 800, "arxivdagi hujjat"))
+        .await;
+    answer(away());
+    wait_found(&app, key, "hujjat", &[7]).await;
+    answer(Ok(vec![old.clone()]));
+    sourced(&app, key, "hisobot").await;
+    answer(away());
+    assert_eq!(app.found_ids(key, "hujjat").await, vec![7]);
+    assert_eq!(app.found_ids(key, "hisobot").await, Vec::<i32>::new());
+
+    // A deletion follows; the deleted message found again (stale) is not indexed again.
+    app.deleted_messages(key, Some(60), &[7]).await;
+    wait_found(&app, key, "arxiv", &[]).await;
+    answer(Ok(vec![old]));
+    sourced(&app, key, "arxiv").await;
+    answer(away());
+    assert_eq!(app.found_ids(key, "arxiv").await, Vec::<i32>::new());
+    assert_eq!(
+        app.index.message_count(key).await.expect("count"),
+        0,
+        "nothing the cache lacks stays indexed"
     );
     app.stop().await;
 }

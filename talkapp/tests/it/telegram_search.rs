@@ -5,6 +5,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use talkapp_search_service::index::SearchIndex as _;
+use talkapp_search_service::index::sqlite::SqliteIndex;
+use talkapp_store::SessionKey;
 use talkapp_tg_sandbox::{NewUser, Peer};
 
 use crate::chats::{Alice, linked_alice};
@@ -62,6 +65,28 @@ async fn until_cached(app: &TestApp, alice: &Alice, query: &str, text: &str) {
     }
 }
 
+/// Waits until the search index has built Alice's account from the cache: Telegram's hits
+/// are indexed for built accounts only (ADR 0035), so a test of that starts here.
+async fn until_built(app: &TestApp, alice: &Alice) {
+    let index = SqliteIndex::open(&app.data_dir().join("search.sqlite"))
+        .await
+        .expect("the embedded default's index");
+    let key = SessionKey {
+        user_id: alice.linker.user_id.parse().expect("a user id"),
+        session_index: 1,
+    };
+    let started = Instant::now();
+    while !index
+        .built_accounts()
+        .await
+        .expect("built accounts")
+        .contains(&key)
+    {
+        assert!(started.elapsed() < WITHIN, "the account was never built");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn names(reply: &Value) -> Vec<String> {
     reply["contacts"]
         .as_array()
@@ -93,6 +118,7 @@ async fn a_message_the_cache_lacks_is_found_through_telegram_once_with_exact_dat
         )
         .expect("bob writes");
     until_cached(&app, &alice, "hisobot", "Hisobot yangi: mart oyi").await;
+    until_built(&app, &alice).await;
 
     // Written straight into Telegram's world a month back: no update, no backfill, so the
     // cache and the index never saw it.
@@ -109,6 +135,44 @@ async fn a_message_the_cache_lacks_is_found_through_telegram_once_with_exact_dat
             .expect("an old message")
     });
 
+    // The date edges are inclusive and exact for Telegram's hits (Telegram's own bounds
+    // are exclusive; the host widens them and the search filters again). Asked first:
+    // once Telegram has found the message it is indexed (ADR 0035).
+    let only_old = |extra: String| {
+        let path = search_path(&alice, "hisobot", &extra);
+        let app = &app;
+        let token = alice.linker.token.clone();
+        async move { hits_of(&app.get_json(&path, &token).await) }
+    };
+    let old_text = "Eski hisobot arxivdan".to_owned();
+    assert!(
+        only_old(format!("&from={}", old_date + 1))
+            .await
+            .iter()
+            .all(|hit| hit.0 != old_text),
+        "a second later excludes it"
+    );
+    assert!(
+        only_old(format!("&to={}", old_date - 1)).await.is_empty(),
+        "a second earlier excludes it"
+    );
+    assert!(only_old("&kind=photo".to_owned()).await.is_empty());
+    let path = search_path(
+        &alice,
+        "hisobot",
+        &format!("&from={old_date}&to={old_date}"),
+    );
+    let reply = app.get_json(&path, &alice.linker.token).await;
+    assert_eq!(
+        hits_of(&reply),
+        vec![(old_text.clone(), "telegram".to_owned())],
+        "from = to = its date, found by Telegram"
+    );
+    assert_eq!(reply["partial"], false);
+    assert_eq!(reply["hits"][0]["message"]["sender"]["name"], "Bob Sandbox");
+    assert_eq!(reply["hits"][0]["chat"]["title"], "Bob Sandbox");
+
+    // Now in the index: each message once (Telegram finds both too).
     let reply = app
         .get_json(&search_path(&alice, "hisobot", ""), &alice.linker.token)
         .await;
@@ -116,44 +180,20 @@ async fn a_message_the_cache_lacks_is_found_through_telegram_once_with_exact_dat
         hits_of(&reply),
         vec![
             ("Hisobot yangi: mart oyi".to_owned(), "cache".to_owned()),
-            ("Eski hisobot arxivdan".to_owned(), "telegram".to_owned()),
+            (old_text.clone(), "cache".to_owned()),
         ],
-        "the cached message once (Telegram found it too), the old one from Telegram"
+        "one hit per message, both from the index"
     );
     assert_eq!(reply["partial"], false);
-    assert_eq!(reply["hits"][1]["message"]["sender"]["name"], "Bob Sandbox");
-    assert_eq!(reply["hits"][1]["chat"]["title"], "Bob Sandbox");
-
-    // The date edges are inclusive and exact, for Telegram's hits too (Telegram's own
-    // bounds are exclusive; the host widens them and the search filters again).
-    let only_old = |extra: String| {
-        let path = search_path(&alice, "hisobot", &extra);
-        let app = &app;
-        let token = alice.linker.token.clone();
-        async move { hits_of(&app.get_json(&path, &token).await) }
-    };
-    let old = ("Eski hisobot arxivdan".to_owned(), "telegram".to_owned());
+    let old = (old_text, "cache".to_owned());
     assert_eq!(
         only_old(format!("&from={old_date}&to={old_date}")).await,
         vec![old.clone()],
-        "from = to = its date"
-    );
-    assert!(
-        only_old(format!("&from={}", old_date + 1))
-            .await
-            .iter()
-            .all(|hit| hit.0 != old.0),
-        "a second later excludes it"
-    );
-    assert!(
-        only_old(format!("&to={}", old_date - 1)).await.is_empty(),
-        "a second earlier excludes it"
     );
     assert_eq!(
         only_old(format!("&to={old_date}&kind=text")).await,
         vec![old.clone()]
     );
-    assert!(only_old("&kind=photo".to_owned()).await.is_empty());
     assert_eq!(
         only_old(format!("&chat_id={}", alice.bob)).await.len(),
         2,
@@ -169,6 +209,93 @@ async fn a_message_the_cache_lacks_is_found_through_telegram_once_with_exact_dat
         .await;
     assert_eq!(hits_of(&across), vec![old]);
     assert_eq!(across["hits"][0]["session_index"], 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_message_found_through_telegram_is_indexed_and_follows_edits_and_deletes() {
+    let app = spawn_app().await;
+    let alice = linked_alice(&app, "tg-search-indexed@example.com").await;
+    until_built(&app, &alice).await;
+    // Only Telegram has it: written into its world 40 days back, no update, no backfill.
+    let old_date = i32::try_from(chrono::Utc::now().timestamp()).expect("date") - 40 * 86_400;
+    let text = "Qadimgi shartnoma nusxasi";
+    let bobs_id = alice.sandbox.update_world(|world| {
+        world
+            .send_text_at(alice.bob, Peer::User(alice.alice), text, None, old_date)
+            .expect("an old message")
+    });
+    let search = |query: &str| {
+        let path = search_path(&alice, query, "");
+        let app = &app;
+        let token = alice.linker.token.clone();
+        async move { app.get_json(&path, &token).await }
+    };
+    let found = |source: &str| vec![(text.to_owned(), source.to_owned())];
+
+    let reply = search("shartnoma").await;
+    assert_eq!(hits_of(&reply), found("telegram"), "{reply}");
+    assert_eq!(reply["partial"], false);
+
+    // Telegram asking to wait: found in the index all the same (marked partial).
+    alice.sandbox.set_flood_wait(alice.alice, Some(30));
+    let reply = search("shartnoma").await;
+    assert_eq!(hits_of(&reply), found("cache"), "{reply}");
+    assert_eq!(reply["partial"], true);
+    let reply = search("nusx").await;
+    assert_eq!(hits_of(&reply), found("cache"), "a word prefix, locally");
+    alice.sandbox.set_flood_wait(alice.alice, None);
+
+    // Telegram answering again: once, from the index.
+    let started = Instant::now();
+    loop {
+        let reply = search("shartnoma").await;
+        if reply["partial"] == false {
+            assert_eq!(hits_of(&reply), found("cache"), "{reply}");
+            break;
+        }
+        assert!(started.elapsed() < WITHIN, "still partial: {reply}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Bob edits it: the index follows the edit's event (Telegram finds the new words
+    // too, but the hit comes from the index, and the old words find nothing).
+    let edited = "Qadimgi kelishuv nusxasi";
+    alice
+        .sandbox
+        .edit_message(alice.bob, Peer::User(alice.alice), bobs_id, edited)
+        .expect("bob edits");
+    let started = Instant::now();
+    loop {
+        let reply = search("kelishuv").await;
+        if hits_of(&reply) == vec![(edited.to_owned(), "cache".to_owned())] {
+            break;
+        }
+        assert!(
+            started.elapsed() < WITHIN,
+            "the edit never indexed: {reply}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(hits_of(&search("shartnoma").await).is_empty());
+
+    // Bob deletes it for both: gone from the index too.
+    alice.sandbox.delete_messages(alice.bob, &[bobs_id], true);
+    let started = Instant::now();
+    loop {
+        let reply = search("kelishuv").await;
+        if hits_of(&reply).is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < WITHIN,
+            "the deletion never reached: {reply}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    alice.sandbox.set_flood_wait(alice.alice, Some(30));
+    let reply = search("nusxa").await;
+    assert!(hits_of(&reply).is_empty(), "not in the index: {reply}");
     app.stop().await;
 }
 

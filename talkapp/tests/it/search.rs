@@ -140,7 +140,8 @@ async fn uzbek_russian_and_english_messages_are_found_in_either_script() {
             .send_message(alice.bob, Peer::User(alice.alice), text)
             .expect("bob writes");
     }
-    until_hits(&app, &alice, "quarterly", |found| found.len() == 1).await;
+    // Each polled: Telegram's own search may find a message before its event is indexed,
+    // so one query found says nothing of the others.
     for (query, expected) in [
         ("o'zbekiston", "Ўзбекистон бўйлаб саёҳат режаси"),
         ("O‘ZBEK bo`ylab", "Ўзбекистон бўйлаб саёҳат режаси"),
@@ -150,11 +151,7 @@ async fn uzbek_russian_and_english_messages_are_found_in_either_script() {
         ("как дела", "Привет! Как дела на работе?"),
         ("REPORT", "Quarterly report attached"),
     ] {
-        assert_eq!(
-            texts(&hits(&app, &alice, query).await),
-            vec![expected],
-            "{query}"
-        );
+        until_hits(&app, &alice, query, |found| texts(found) == vec![expected]).await;
     }
 
     let across = app

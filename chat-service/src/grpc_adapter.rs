@@ -682,18 +682,113 @@ impl proto::chat_service_server::ChatService for ChatGrpcAdapter {
             )
             .await
             .map_err(to_status)?;
-        Ok(Response::new(proto::InviteLink {
-            link: link.link,
-            admin_id: link.admin_id.to_string(),
-            date: i64::from(link.date),
-            expire_date: link.expire_date.map(i64::from),
-            usage_limit: link.usage_limit,
-            usage: link.usage,
-            title: link.title,
-            request_needed: link.request_needed,
-            revoked: link.revoked,
-            permanent: link.permanent,
+        Ok(Response::new(invite_link_to_proto(link, chat_id)))
+    }
+
+    async fn list_invites(
+        &self,
+        request: Request<proto::ListInvitesRequest>,
+    ) -> Result<Response<proto::InviteLinksPage>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        let (page, next_cursor) = self
+            .service
+            .list_invites(
+                key,
+                chat_id,
+                request.revoked,
+                request.limit,
+                request.cursor.as_deref(),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::InviteLinksPage {
+            links: page
+                .links
+                .into_iter()
+                .map(|link| invite_link_to_proto(link, chat_id))
+                .collect(),
+            count: page.count,
+            next_cursor,
+        }))
+    }
+
+    async fn edit_invite(
+        &self,
+        request: Request<proto::EditInviteRequest>,
+    ) -> Result<Response<proto::InviteLink>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        let change = crate::service::InviteChange {
+            invite_link: request.invite_link,
+            revoke: request.revoke,
+            expire_date: request.expire_date,
+            usage_limit: request.usage_limit,
+            title: request.title,
+            request_needed: request.request_needed,
+        };
+        let link = self
+            .service
+            .edit_invite(key, chat_id, change, &request.idempotency_key)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(invite_link_to_proto(link, chat_id)))
+    }
+
+    async fn list_join_requests(
+        &self,
+        request: Request<proto::ListJoinRequestsRequest>,
+    ) -> Result<Response<proto::JoinRequestsPage>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        let (page, next_cursor) = self
+            .service
+            .join_requests(key, chat_id, request.limit, request.cursor.as_deref())
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::JoinRequestsPage {
+            requests: page
+                .requests
+                .into_iter()
+                .map(|request| proto::JoinRequest {
+                    user_id: request.user_id.to_string(),
+                    date: i64::from(request.date),
+                    about: request.about,
+                    first_name: request.first_name,
+                    last_name: request.last_name,
+                    username: request.username,
+                })
+                .collect(),
+            count: page.count,
+            next_cursor,
+        }))
+    }
+
+    async fn answer_join_request(
+        &self,
+        request: Request<proto::AnswerJoinRequestRequest>,
+    ) -> Result<Response<proto::AnswerJoinRequestResponse>, Status> {
+        let request = request.into_inner();
+        let key = self.key(request.session).await?;
+        let chat_id = parse_chat_id(&request.chat_id).map_err(to_status)?;
+        let (user_id, approved) = self
+            .service
+            .answer_join_request(
+                key,
+                chat_id,
+                &request.user,
+                request.approve,
+                &request.idempotency_key,
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(proto::AnswerJoinRequestResponse {
             chat_id: chat_id.to_string(),
+            user_id: user_id.to_string(),
+            approved,
         }))
     }
 
@@ -853,5 +948,26 @@ fn to_proto_step(step: LinkStep) -> proto::LoginStepResponse {
                 proto::login_step_response::Step::Session(to_proto_session(session, None))
             }
         }),
+    }
+}
+
+/// An invite link of `chat_id` on the gateway's wire.
+fn invite_link_to_proto(
+    link: talkapp_telegram::joins::InviteLink,
+    chat_id: i64,
+) -> proto::InviteLink {
+    proto::InviteLink {
+        link: link.link,
+        admin_id: link.admin_id.to_string(),
+        date: i64::from(link.date),
+        expire_date: link.expire_date.map(i64::from),
+        usage_limit: link.usage_limit,
+        usage: link.usage,
+        title: link.title,
+        request_needed: link.request_needed,
+        revoked: link.revoked,
+        permanent: link.permanent,
+        chat_id: chat_id.to_string(),
+        requested: link.requested,
     }
 }

@@ -28,7 +28,7 @@ mod joins;
 mod people_search;
 mod photos;
 mod profile_actions;
-pub use joins::{InvitePreviewView, JoinedView};
+pub use joins::{InviteChange, InvitePreviewView, JoinedView};
 pub use profile_actions::ProfileFields;
 
 /// The longest text of a Telegram search, in characters (as search-service's queries).

@@ -511,6 +511,16 @@ passed_calls! {
     check_invite: chat.check_invite(chat::CheckInviteRequest) -> chat::InvitePreview;
     /// A new invite link to a chat the account administers.
     export_invite: chat.export_invite(chat::ExportInviteRequest) -> chat::InviteLink;
+    /// The account's links to a chat.
+    list_invites: chat.list_invites(chat::ListInvitesRequest) -> chat::InviteLinksPage;
+    /// Revokes or changes a link.
+    edit_invite: chat.edit_invite(chat::EditInviteRequest) -> chat::InviteLink;
+    /// A chat's pending requests to join.
+    list_join_requests: chat.list_join_requests(chat::ListJoinRequestsRequest)
+        -> chat::JoinRequestsPage;
+    /// Approves or declines a request to join.
+    answer_join_request: chat.answer_join_request(chat::AnswerJoinRequestRequest)
+        -> chat::AnswerJoinRequestResponse;
     /// Changes a chat's title and / or description; the chat as listed.
     edit_chat: chat.edit_chat(chat::EditChatRequest) -> chat::Chat;
     /// Sets or removes a chat's photo; the chat as listed.

@@ -5,6 +5,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::openapi_responses::CommonResponses;
 use crate::problem::{FieldError, Problem};
+use crate::routes::invites;
 use crate::routes::{
     admin, audit, auth, chat_info, chat_members, chats, compat, contact_list, groups, health,
     linking, media, message_actions, profiles, push, search, send_media, sessions, uploads, ws,
@@ -66,6 +67,11 @@ use crate::routes::{contact_changes, joins, own_profile, people_search, photos};
         joins::join_chat,
         joins::check_invite,
         joins::export_invite,
+        invites::list_invites,
+        invites::revoke_invite,
+        invites::edit_invite,
+        invites::list_join_requests,
+        invites::answer_join_request,
         photos::set_chat_photo,
         photos::delete_chat_photo,
         photos::set_own_photo,
@@ -154,6 +160,13 @@ use crate::routes::{contact_changes, joins, own_profile, people_search, photos};
         joins::InvitePreviewView,
         joins::ExportInvite,
         joins::InviteLinkView,
+        invites::InviteLinksView,
+        invites::RevokeInvite,
+        invites::EditInvite,
+        invites::JoinRequestView,
+        invites::JoinRequestsView,
+        invites::AnswerJoinRequest,
+        invites::JoinRequestAnswered,
         photos::PhotoFile,
         chats::MessageView,
         chats::SenderView,

@@ -19,7 +19,10 @@ use talkapp_store::SessionKey;
 use talkapp_telegram::chat_info::ChatEdit;
 use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::groups::{NewGroup, UserRef};
-use talkapp_telegram::joins::{InviteLink, InviteSettings, JoinTarget};
+use talkapp_telegram::joins::{
+    InviteEdit, InviteLink, InvitePage, InviteQuery, InviteSettings, JoinRequestPage,
+    JoinRequestQuery, JoinTarget,
+};
 use talkapp_telegram::message_actions::PinOptions;
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
 use talkapp_telegram::profiles::UserProfile;
@@ -193,6 +196,14 @@ host_calls! {
         = check_invite(HostCheckInviteRequest) -> HostInvitePreview;
     fn export_invite(chat_id: i64, settings: InviteSettings) -> InviteLink
         = export_invite(HostExportInviteRequest) -> HostInviteLink;
+    fn list_invites(chat_id: i64, query: InviteQuery) -> InvitePage
+        = list_invites(HostListInvitesRequest) -> HostInvitePage;
+    fn edit_invite(chat_id: i64, edit: InviteEdit) -> InviteLink
+        = edit_invite(HostEditInviteRequest) -> HostInviteLink;
+    fn join_requests(chat_id: i64, query: JoinRequestQuery) -> JoinRequestPage
+        = list_join_requests(HostListJoinRequestsRequest) -> HostJoinRequestPage;
+    fn answer_join_request(chat_id: i64, user_id: i64, approve: bool) -> ()
+        = answer_join_request(HostAnswerJoinRequestRequest) -> HostAnswerJoinRequestResponse;
     fn set_chat_photo(chat_id: i64, photo: Option<PhotoFile>) -> ()
         = set_chat_photo(HostSetChatPhotoRequest) -> HostSetChatPhotoResponse;
     fn set_own_photo(photo: Option<PhotoFile>) -> UserProfile

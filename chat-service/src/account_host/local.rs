@@ -9,7 +9,10 @@ use talkapp_telegram::chat_info::ChatEdit;
 use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::groups::{NewGroup, UserRef};
-use talkapp_telegram::joins::{InviteLink, InvitePreview, InviteSettings, JoinOutcome, JoinTarget};
+use talkapp_telegram::joins::{
+    InviteEdit, InviteLink, InvitePage, InvitePreview, InviteQuery, InviteSettings, JoinOutcome,
+    JoinRequestPage, JoinRequestQuery, JoinTarget,
+};
 use talkapp_telegram::message_actions::PinOptions;
 use talkapp_telegram::model::{ChatAction, ChatFullInfo, ChatInfo, TelegramUpdate};
 use talkapp_telegram::profiles::UserProfile;
@@ -494,6 +497,54 @@ impl AccountHost for LocalHost {
         settings: InviteSettings,
     ) -> Result<InviteLink, HostError> {
         Ok(self.account(key)?.export_invite(chat_id, &settings).await?)
+    }
+
+    async fn list_invites(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        query: InviteQuery,
+    ) -> Result<InvitePage, HostError> {
+        Ok(self.account(key)?.list_invites(chat_id, &query).await?)
+    }
+
+    async fn edit_invite(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        edit: InviteEdit,
+    ) -> Result<InviteLink, HostError> {
+        Ok(self.account(key)?.edit_invite(chat_id, &edit).await?)
+    }
+
+    async fn join_requests(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        query: JoinRequestQuery,
+    ) -> Result<JoinRequestPage, HostError> {
+        Ok(self.account(key)?.join_requests(chat_id, query).await?)
+    }
+
+    async fn answer_join_request(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        user_id: i64,
+        approve: bool,
+    ) -> Result<(), HostError> {
+        let account = self.account(key)?;
+        account
+            .answer_join_request(chat_id, user_id, approve)
+            .await?;
+        if !approve {
+            return Ok(());
+        }
+        // A member more: the cached chat (its member count) follows.
+        if let Err(error) = self.cache.refresh_chat(key, &account, chat_id, None).await {
+            tracing::info!(%error, chat_id, "chat not refreshed after an approval");
+        }
+        Ok(())
     }
 
     async fn set_chat_photo(

@@ -37,7 +37,10 @@ use talkapp_telegram::chat_info::ChatEdit;
 use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::groups::{NewGroup, UserRef};
-use talkapp_telegram::joins::{InviteLink, InviteSettings, JoinTarget};
+use talkapp_telegram::joins::{
+    InviteEdit, InviteLink, InvitePage, InviteQuery, InviteSettings, JoinRequestPage,
+    JoinRequestQuery, JoinTarget,
+};
 use talkapp_telegram::message_actions::PinOptions;
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
 use talkapp_telegram::profiles::UserProfile;
@@ -158,7 +161,8 @@ fn refusal_code(code: i32, name: &str) -> (ErrorCode, Option<u64>) {
         "USER_NOT_PARTICIPANT" => (ErrorCode::NotParticipant, None),
         "USER_ADMIN_INVALID" => (ErrorCode::TelegramAdminInvalid, None),
         "USER_CREATOR" => (ErrorCode::ChatCreator, None),
-        "INVITE_HASH_EXPIRED" => (ErrorCode::InviteExpired, None),
+        // INVITE_REVOKED_MISSING: revoking or editing a link revoked already.
+        "INVITE_HASH_EXPIRED" | "INVITE_REVOKED_MISSING" => (ErrorCode::InviteExpired, None),
         "INVITE_HASH_INVALID" | "INVITE_HASH_EMPTY" => (ErrorCode::InviteInvalid, None),
         "CHANNEL_PRIVATE" => (ErrorCode::ChannelPrivate, None),
         "CHANNELS_TOO_MUCH" | "USER_CHANNELS_TOO_MUCH" => (ErrorCode::TooManyChannels, None),
@@ -178,6 +182,7 @@ fn refusal_code(code: i32, name: &str) -> (ErrorCode, Option<u64>) {
         | "PEER_ID_INVALID"
         | "USER_ID_INVALID"
         | "USERNAME_NOT_OCCUPIED"
+        | "HIDE_REQUESTER_MISSING"
         | "PHONE_NOT_OCCUPIED" => (ErrorCode::NotFound, None),
         _ if code == 403 => (ErrorCode::Forbidden, None),
         _ => (ErrorCode::ValidationFailed, None),
@@ -430,6 +435,41 @@ pub trait AccountHost: Send + Sync {
         chat_id: i64,
         settings: InviteSettings,
     ) -> Result<InviteLink, HostError>;
+
+    /// The links the account made to a chat it administers, newest first.
+    async fn list_invites(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        query: InviteQuery,
+    ) -> Result<InvitePage, HostError>;
+
+    /// Revokes one of a chat's links or changes its settings; the link afterwards.
+    async fn edit_invite(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        edit: InviteEdit,
+    ) -> Result<InviteLink, HostError>;
+
+    /// The pending requests to join a chat the account administers, newest first.
+    async fn join_requests(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        query: JoinRequestQuery,
+    ) -> Result<JoinRequestPage, HostError>;
+
+    /// Approves (the user joins; the chat is cached anew) or declines a pending request
+    /// to join.
+    async fn answer_join_request(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        user_id: i64,
+        approve: bool,
+    ) -> Result<(), HostError>;
+
     /// Sets a chat's photo from a pinned file (`Some`) or removes it (removing none is
     /// no change); the cache has the chat as Telegram lists it now when this returns.
     async fn set_chat_photo(

@@ -25,7 +25,10 @@ use talkapp_store::SessionKey;
 use talkapp_telegram::chat_info::ChatEdit;
 use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::groups::{NewGroup, UserRef};
-use talkapp_telegram::joins::{InviteLink, InviteSettings, JoinTarget};
+use talkapp_telegram::joins::{
+    InviteEdit, InviteLink, InvitePage, InviteQuery, InviteSettings, JoinRequest, JoinRequestPage,
+    JoinRequestQuery, JoinTarget,
+};
 use talkapp_telegram::message_actions::PinOptions;
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
 use talkapp_telegram::profiles::UserProfile;
@@ -216,6 +219,13 @@ mirrored_requests! {
     HostCheckInviteRequest { invite_hash: String };
     HostExportInviteRequest { chat_id: i64 }
         + InviteSettings { expire_date, usage_limit, title, request_needed };
+    HostListInvitesRequest { chat_id: i64 }
+        + InviteQuery { revoked, offset_date, offset_hash, limit };
+    HostEditInviteRequest { chat_id: i64 }
+        + InviteEdit { hash, revoke, expire_date, usage_limit, title, request_needed };
+    HostListJoinRequestsRequest { chat_id: i64 }
+        + JoinRequestQuery { offset_date, offset_user, limit };
+    HostAnswerJoinRequestRequest { chat_id: i64, user_id: i64, approve: bool };
 }
 
 mirrored_answers! {
@@ -228,6 +238,7 @@ mirrored_answers! {
     HostDeleteContactResponse {};
     HostEditChatResponse {};
     HostSetChatPhotoResponse {};
+    HostAnswerJoinRequestResponse {};
     FetchOlderHistoryResponse { stored: u32 };
     HostForwardMessagesResponse { message_ids: Vec<i32> };
     HostAddMemberResponse { user_id: i64 };
@@ -241,8 +252,47 @@ mirrored_answers! {
     ContactRef = ContactRef { user_id, mutual };
     HostInviteLink = InviteLink {
         link, admin_id, date, expire_date, usage_limit, usage, title, request_needed,
-        revoked, permanent
+        revoked, permanent, requested
     };
+    HostJoinRequest = JoinRequest {
+        user_id, date, about, first_name, last_name, username
+    };
+}
+
+impl HostAnswer for proto::HostInvitePage {
+    type Answer = InvitePage;
+
+    fn pack(page: InvitePage) -> Self {
+        Self {
+            count: page.count,
+            links: page.links.into_iter().map(HostAnswer::pack).collect(),
+        }
+    }
+
+    fn unpack(self) -> InvitePage {
+        InvitePage {
+            count: self.count,
+            links: self.links.into_iter().map(HostAnswer::unpack).collect(),
+        }
+    }
+}
+
+impl HostAnswer for proto::HostJoinRequestPage {
+    type Answer = JoinRequestPage;
+
+    fn pack(page: JoinRequestPage) -> Self {
+        Self {
+            count: page.count,
+            requests: page.requests.into_iter().map(HostAnswer::pack).collect(),
+        }
+    }
+
+    fn unpack(self) -> JoinRequestPage {
+        JoinRequestPage {
+            count: self.count,
+            requests: self.requests.into_iter().map(HostAnswer::unpack).collect(),
+        }
+    }
 }
 
 impl HostRequest for proto::SendChatActionRequest {

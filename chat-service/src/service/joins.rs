@@ -1,9 +1,13 @@
-//! Joining a group or channel by username or invite link, an invite link's preview, and
-//! exporting a new link, through the account's host. Joining is done once per
-//! idempotency key (ADR 0021), under the action name `join_chat`.
+//! Joining a group or channel by username or invite link, an invite link's preview,
+//! exporting a new link, listing, revoking and editing the account's links, and listing
+//! and answering requests to join, through the account's host. Joining, changing a link
+//! and answering a request are done once per idempotency key (ADR 0021), under the
+//! action names `join_chat`, `edit_invite` and `answer_join_request`.
 
 use talkapp_store::{SessionKey, StoreError};
-use talkapp_telegram::joins::{InviteLink, JoinTarget};
+use talkapp_telegram::joins::{
+    InviteLink, InvitePage, InviteQuery, JoinRequestPage, JoinRequestQuery, JoinTarget,
+};
 
 use super::{ChatError, ChatService};
 use crate::account_host::InviteCheck;
@@ -33,6 +37,30 @@ pub struct InvitePreviewView {
     pub request_needed: bool,
     /// The chat has a username.
     pub public: bool,
+}
+
+/// A change to a link, as asked.
+#[derive(Debug, Clone, Default)]
+pub struct InviteChange {
+    /// The link, in any spelling `join_chat` takes.
+    pub invite_link: String,
+    /// Revoke it.
+    pub revoke: bool,
+    /// Unix seconds in the future; 0: never expires.
+    pub expire_date: Option<i64>,
+    /// 1 to 99999; 0: no limit.
+    pub usage_limit: Option<i32>,
+    /// Up to 32 characters; empty: none.
+    pub title: Option<String>,
+    /// Joining needs an admin's approval.
+    pub request_needed: Option<bool>,
+}
+
+/// What a finished `answer_join_request` keeps for its retries.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct AnsweredKept {
+    user_id: i64,
+    approved: bool,
 }
 
 /// What a finished `join_chat` keeps for its retries.
@@ -163,16 +191,192 @@ impl ChatService {
             chrono::Utc::now().timestamp(),
         )
         .map_err(ChatError::InvalidArgument)?;
-        if chat_id > 0 {
-            return Err(ChatError::InvalidArgument(
-                "invite links are for groups, supergroups and channels, not private chats".into(),
-            ));
-        }
-        self.known_chat(key, chat_id).await?;
+        self.invite_chat(key, chat_id).await?;
         Ok(self
             .router
             .host_of(key)?
             .export_invite(key, chat_id, settings)
             .await?)
+    }
+
+    /// A group, supergroup or channel the account knows; 422 for a private chat.
+    async fn invite_chat(&self, key: SessionKey, chat_id: i64) -> Result<(), ChatError> {
+        if chat_id > 0 {
+            return Err(ChatError::InvalidArgument(
+                "invite links are for groups, supergroups and channels, not private chats".into(),
+            ));
+        }
+        self.known_chat(key, chat_id).await
+    }
+
+    /// The links the account made to a chat it administers, newest first (revoked ones
+    /// or the others), and the cursor of the next page when there may be one.
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn list_invites(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        revoked: bool,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<(InvitePage, Option<String>), ChatError> {
+        let limit = crate::joins::page_limit(limit).map_err(ChatError::InvalidArgument)?;
+        let offset = cursor
+            .map(crate::joins::invite_cursor)
+            .transpose()
+            .map_err(ChatError::InvalidArgument)?;
+        self.invite_chat(key, chat_id).await?;
+        let (offset_date, offset_hash) = offset.unzip();
+        let query = InviteQuery {
+            revoked,
+            offset_date,
+            offset_hash,
+            limit,
+        };
+        let page = self
+            .router
+            .host_of(key)?
+            .list_invites(key, chat_id, query)
+            .await?;
+        let next = page
+            .links
+            .last()
+            .filter(|_| page.links.len() == usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|last| crate::joins::invite_cursor_after(last.date, &last.link));
+        Ok((page, next))
+    }
+
+    /// Revokes a link or changes its settings; the link afterwards. The same
+    /// idempotency key gives the first answer again.
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn edit_invite(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        change: InviteChange,
+        idempotency_key: &str,
+    ) -> Result<InviteLink, ChatError> {
+        let edit = crate::joins::invite_edit(
+            &change.invite_link,
+            change.revoke,
+            change.expire_date,
+            change.usage_limit,
+            change.title,
+            change.request_needed,
+            chrono::Utc::now().timestamp(),
+        )
+        .map_err(ChatError::InvalidArgument)?;
+        let idempotency_key =
+            crate::groups::idempotency_key(idempotency_key).map_err(ChatError::InvalidArgument)?;
+        self.invite_chat(key, chat_id).await?;
+        let optional = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
+        let digest = crate::groups::request_digest(&[
+            &chat_id.to_string(),
+            &edit.hash,
+            &edit.revoke.to_string(),
+            &optional(edit.expire_date.map(|v| v.to_string())),
+            &optional(edit.usage_limit.map(|v| v.to_string())),
+            &optional(edit.title.clone()),
+            &optional(edit.request_needed.map(|v| v.to_string())),
+        ]);
+        let kept = self
+            .once(
+                key,
+                idempotency_key.as_deref(),
+                "edit_invite",
+                digest,
+                || async {
+                    let link = self
+                        .router
+                        .host_of(key)?
+                        .edit_invite(key, chat_id, edit)
+                        .await?;
+                    serde_json::to_string(&link)
+                        .map_err(|error| ChatError::Store(StoreError::Internal(error.to_string())))
+                },
+            )
+            .await?;
+        Ok(serde_json::from_str(&kept)
+            .map_err(|error| StoreError::Internal(format!("a kept edit_invite result: {error}")))?)
+    }
+
+    /// The pending requests to join a chat the account administers, newest first, and
+    /// the cursor of the next page when there may be one.
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn join_requests(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<(JoinRequestPage, Option<String>), ChatError> {
+        let limit = crate::joins::page_limit(limit).map_err(ChatError::InvalidArgument)?;
+        let offset = cursor
+            .map(crate::joins::request_cursor)
+            .transpose()
+            .map_err(ChatError::InvalidArgument)?;
+        self.invite_chat(key, chat_id).await?;
+        let (offset_date, offset_user) = offset.unzip();
+        let query = JoinRequestQuery {
+            offset_date,
+            offset_user,
+            limit,
+        };
+        let page = self
+            .router
+            .host_of(key)?
+            .join_requests(key, chat_id, query)
+            .await?;
+        let next = page
+            .requests
+            .last()
+            .filter(|_| page.requests.len() == usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|last| format!("{}:{}", last.date, last.user_id));
+        Ok((page, next))
+    }
+
+    /// Approves (the user joins) or declines a request to join; the requester's id and
+    /// whether they were let in. The same idempotency key gives the first answer again.
+    #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
+    pub async fn answer_join_request(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        user: &str,
+        approve: bool,
+        idempotency_key: &str,
+    ) -> Result<(i64, bool), ChatError> {
+        let user_id = crate::joins::requester(user).map_err(ChatError::InvalidArgument)?;
+        let idempotency_key =
+            crate::groups::idempotency_key(idempotency_key).map_err(ChatError::InvalidArgument)?;
+        self.invite_chat(key, chat_id).await?;
+        let digest = crate::groups::request_digest(&[
+            &chat_id.to_string(),
+            &user_id.to_string(),
+            &approve.to_string(),
+        ]);
+        let kept = self
+            .once(
+                key,
+                idempotency_key.as_deref(),
+                "answer_join_request",
+                digest,
+                || async {
+                    self.router
+                        .host_of(key)?
+                        .answer_join_request(key, chat_id, user_id, approve)
+                        .await?;
+                    serde_json::to_string(&AnsweredKept {
+                        user_id,
+                        approved: approve,
+                    })
+                    .map_err(|error| ChatError::Store(StoreError::Internal(error.to_string())))
+                },
+            )
+            .await?;
+        let kept: AnsweredKept = serde_json::from_str(&kept).map_err(|error| {
+            StoreError::Internal(format!("a kept answer_join_request result: {error}"))
+        })?;
+        Ok((kept.user_id, kept.approved))
     }
 }

@@ -108,6 +108,8 @@ pub struct InviteLinkView {
     pub revoked: bool,
     /// The chat's permanent link.
     pub permanent: bool,
+    /// How many requests to join through it wait for an admin.
+    pub requested: i32,
 }
 
 /// Joins a public supergroup or channel by username (`contacts.resolveUsername`, then
@@ -244,17 +246,24 @@ pub async fn export_invite(
             request_needed: body.request_needed,
         })
         .await?;
-    Ok(HttpResponse::Created().json(InviteLinkView {
-        link: link.link,
-        chat_id: link.chat_id,
-        admin_id: link.admin_id,
-        date: link.date,
-        expire_date: link.expire_date,
-        usage_limit: link.usage_limit,
-        usage: link.usage,
-        title: link.title,
-        request_needed: link.request_needed,
-        revoked: link.revoked,
-        permanent: link.permanent,
-    }))
+    Ok(HttpResponse::Created().json(InviteLinkView::from(link)))
+}
+
+impl From<chat::InviteLink> for InviteLinkView {
+    fn from(link: chat::InviteLink) -> Self {
+        Self {
+            link: link.link,
+            chat_id: link.chat_id,
+            admin_id: link.admin_id,
+            date: link.date,
+            expire_date: link.expire_date,
+            usage_limit: link.usage_limit,
+            usage: link.usage,
+            title: link.title,
+            request_needed: link.request_needed,
+            revoked: link.revoked,
+            permanent: link.permanent,
+            requested: link.requested,
+        }
+    }
 }

@@ -27,6 +27,8 @@ pub mod contact_changes;
 pub mod own_profile;
 pub mod people_search;
 pub mod photos;
+// Appended (managing invite links and join requests).
+pub mod invites;
 
 use actix_web::web;
 
@@ -142,6 +144,23 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         .service(
             web::resource("/me/export_invite/{user_id}/{session_index}/{chat_id}")
                 .post(joins::export_invite),
+        )
+        .service(
+            web::resource("/me/invites/{user_id}/{session_index}/{chat_id}")
+                .get(invites::list_invites),
+        )
+        .service(
+            web::resource("/me/revoke_invite/{user_id}/{session_index}/{chat_id}")
+                .post(invites::revoke_invite),
+        )
+        .service(
+            web::resource("/me/edit_invite/{user_id}/{session_index}/{chat_id}")
+                .post(invites::edit_invite),
+        )
+        .service(
+            web::resource("/me/join_requests/{user_id}/{session_index}/{chat_id}")
+                .get(invites::list_join_requests)
+                .post(invites::answer_join_request),
         )
         .service(
             web::resource("/me/chat_photo/{user_id}/{session_index}/{chat_id}")

@@ -473,7 +473,9 @@ fn service_action(action: &tl::enums::MessageAction) -> String {
         A::ChatEditTitle(_) => "title_changed".to_owned(),
         A::ChatEditPhoto(_) => "photo_changed".to_owned(),
         A::ChatDeletePhoto => "photo_removed".to_owned(),
-        A::ChatAddUser(_) | A::ChatJoinedByLink(_) => "members_joined".to_owned(),
+        A::ChatAddUser(_) | A::ChatJoinedByLink(_) | A::ChatJoinedByRequest => {
+            "members_joined".to_owned()
+        }
         A::ChatDeleteUser(_) => "member_left".to_owned(),
         A::PinMessage => "message_pinned".to_owned(),
         A::ChatMigrateTo(_) | A::ChannelMigrateFrom(_) => "migrated".to_owned(),

@@ -300,6 +300,7 @@ pub(crate) fn message(world: &World, viewer: UserId, stored: &StoredMessage) -> 
                 }
                 .into()
             }
+            ServiceAction::ChatJoinedByRequest => tl::enums::MessageAction::ChatJoinedByRequest,
             ServiceAction::ChatEditPhoto { photo: id } => tl::types::MessageActionChatEditPhoto {
                 photo: photo(world, *id),
             }

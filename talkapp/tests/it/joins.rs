@@ -15,7 +15,7 @@ use crate::realtime::wait_for_event;
 use crate::support::{CHANNEL_ID_OFFSET, assert_flood_wait, chat_id_of, demo_chat, peer_of};
 
 /// Carol (`+9996620003`) linked as session 1 of her own TalkApp user, her chats cached.
-async fn linked_carol(app: &TestApp, email: &str) -> Linker {
+pub(crate) async fn linked_carol(app: &TestApp, email: &str) -> Linker {
     let carol = app.linker(email).await;
     app.link(&carol, "+9996620003").await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -37,7 +37,7 @@ async fn linked_carol(app: &TestApp, email: &str) -> Linker {
     }
 }
 
-fn join_path(linker: &Linker) -> String {
+pub(crate) fn join_path(linker: &Linker) -> String {
     format!("/me/join_chat/{}/1", linker.user_id)
 }
 
@@ -45,7 +45,7 @@ fn export_path(linker: &Linker, chat_id: i64) -> String {
     format!("/me/export_invite/{}/1/{chat_id}", linker.user_id)
 }
 
-async fn check_invite(app: &TestApp, linker: &Linker, link: &str) -> reqwest::Response {
+pub(crate) async fn check_invite(app: &TestApp, linker: &Linker, link: &str) -> reqwest::Response {
     app.client
         .get(app.url(&format!("/me/check_invite/{}/1", linker.user_id)))
         .bearer_auth(&linker.token)
@@ -56,7 +56,7 @@ async fn check_invite(app: &TestApp, linker: &Linker, link: &str) -> reqwest::Re
 }
 
 /// Exports a link to `chat_id` through Alice's account; the link.
-async fn export(app: &TestApp, alice: &Alice, chat_id: i64, body: &Value) -> Value {
+pub(crate) async fn export(app: &TestApp, alice: &Alice, chat_id: i64, body: &Value) -> Value {
     let response = app
         .post_with_token(
             &export_path(&alice.linker, chat_id),

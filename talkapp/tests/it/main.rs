@@ -13,6 +13,8 @@ mod groups;
 mod hardening;
 mod helpers;
 mod joins;
+// Appended: managing invite links and join requests.
+mod invites;
 mod linking;
 mod media;
 mod message_actions;

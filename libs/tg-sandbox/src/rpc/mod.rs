@@ -406,6 +406,18 @@ fn dispatch(call: &mut Call, id: u32, cursor: &mut Cursor) -> Result<Vec<u8>, Rp
         f::messages::ExportChatInvite::CONSTRUCTOR_ID => {
             run(cursor, |r| invites::export_chat_invite(call, r))
         }
+        f::messages::GetExportedChatInvites::CONSTRUCTOR_ID => {
+            run(cursor, |r| invites::get_exported_chat_invites(call, r))
+        }
+        f::messages::EditExportedChatInvite::CONSTRUCTOR_ID => {
+            run(cursor, |r| invites::edit_exported_chat_invite(call, r))
+        }
+        f::messages::GetChatInviteImporters::CONSTRUCTOR_ID => {
+            run(cursor, |r| invites::get_chat_invite_importers(call, r))
+        }
+        f::messages::HideChatJoinRequest::CONSTRUCTOR_ID => {
+            run(cursor, |r| invites::hide_chat_join_request(call, r))
+        }
         f::messages::CheckChatInvite::CONSTRUCTOR_ID => {
             run(cursor, |r| invites::check_chat_invite(call, r))
         }

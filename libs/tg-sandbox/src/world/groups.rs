@@ -34,6 +34,10 @@ pub(crate) enum GroupError {
     /// The link needs an admin's approval; the request was recorded
     /// (`INVITE_REQUEST_SENT`).
     InviteRequestSent,
+    /// Editing or revoking a link revoked already (`INVITE_REVOKED_MISSING`).
+    InviteRevokedMissing,
+    /// No pending request to join from that user (`HIDE_REQUESTER_MISSING`).
+    HideRequesterMissing,
     /// The user is in as many supergroups and channels as allowed (`CHANNELS_TOO_MUCH`).
     ChannelsTooMuch,
     /// A photo of bytes that are no image (`IMAGE_PROCESS_FAILED`).

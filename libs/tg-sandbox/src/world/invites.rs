@@ -1,11 +1,19 @@
 //! Invite links and joining, over the API: `messages.exportChatInvite`,
-//! `messages.checkChatInvite`, `messages.importChatInvite` and `channels.joinChannel`.
+//! `messages.checkChatInvite`, `messages.importChatInvite` and `channels.joinChannel`;
+//! an admin's links listed (`messages.getExportedChatInvites`), revoked or changed
+//! (`messages.editExportedChatInvite`), and requests to join listed
+//! (`messages.getChatInviteImporters` with `requested`) and approved or declined
+//! (`messages.hideChatJoinRequest`).
 //!
 //! Telegram's rules kept: only the creator and admins export links (basic groups,
-//! supergroups and channels); a link that is revoked, past its `expire_date` or used
-//! `usage_limit` times answers `INVITE_HASH_EXPIRED`, an unknown one
-//! `INVITE_HASH_INVALID`; a link with `request_needed` answers `INVITE_REQUEST_SENT`
-//! (the request is only recorded: approving requests is not served); a member joining
+//! supergroups and channels); an admin lists and changes their own links, the creator
+//! anyone's; a link revoked already is not changed again (`INVITE_REVOKED_MISSING`); a
+//! link that is revoked, past its `expire_date` or used `usage_limit` times answers
+//! `INVITE_HASH_EXPIRED`, an unknown one `INVITE_HASH_INVALID`; a link with
+//! `request_needed` answers `INVITE_REQUEST_SENT` and the request waits, with its date,
+//! until an admin approves it (the user joins, `messageActionChatJoinedByRequest`, the
+//! link counts a use) or declines it; answering no request is `HIDE_REQUESTER_MISSING`;
+//! a member joining
 //! again gets `USER_ALREADY_PARTICIPANT`; a channel without a username cannot be joined
 //! without a link, and a user barred from a channel cannot join it at all
 //! (`CHANNEL_PRIVATE`); nobody is in more than 500 supergroups and channels
@@ -43,9 +51,10 @@ pub(crate) struct InviteRecord {
     pub(crate) title: Option<String>,
     pub(crate) request_needed: bool,
     pub(crate) revoked: bool,
-    /// Who asked to join through it (a link with `request_needed`).
+    /// Who asked to join through it (a link with `request_needed`) and when; an
+    /// admin's approval or refusal takes them off.
     #[serde(default)]
-    pub(crate) requested: BTreeSet<UserId>,
+    pub(crate) pending: BTreeMap<UserId, i32>,
 }
 
 /// Invite links by hash, and who may not join which channel.
@@ -63,6 +72,26 @@ pub(crate) struct InviteRequest {
     pub(crate) usage_limit: Option<i32>,
     pub(crate) title: Option<String>,
     pub(crate) request_needed: bool,
+}
+
+/// A change to a link (`messages.editExportedChatInvite`): `None` leaves a setting as
+/// it is; an `expire_date` or `usage_limit` of 0 removes it, an empty title too.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct InviteEdit {
+    pub(crate) revoke: bool,
+    pub(crate) expire_date: Option<i32>,
+    pub(crate) usage_limit: Option<i32>,
+    pub(crate) title: Option<String>,
+    pub(crate) request_needed: Option<bool>,
+}
+
+/// A pending request to join (`chatInviteImporter` with `requested`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JoinRequest {
+    pub(crate) user: UserId,
+    pub(crate) date: i32,
+    /// The link it came through.
+    pub(crate) hash: String,
 }
 
 /// What `messages.checkChatInvite` tells.
@@ -119,6 +148,193 @@ impl World {
             .collect()
     }
 
+    /// `messages.getExportedChatInvites`: the links `by` made to a chat it administers,
+    /// revoked ones or the others, newest first, after `offset` (the date and hash of the
+    /// last one seen); with how many there are in all.
+    pub(crate) fn exported_invites(
+        &self,
+        by: UserId,
+        peer: Peer,
+        admin: UserId,
+        revoked: bool,
+        offset: Option<(i32, &str)>,
+        limit: usize,
+    ) -> Result<(usize, Vec<(String, InviteRecord)>), GroupError> {
+        // An admin lists their own links; the creator anyone's.
+        if !self.is_admin_of(by, peer)? || (admin != by && self.creator_of(peer) != Some(by)) {
+            return Err(GroupError::AdminRequired);
+        }
+        let mut links: Vec<(&String, &InviteRecord)> = self
+            .joining
+            .invites
+            .iter()
+            .filter(|(_, invite)| {
+                invite.peer == peer && invite.admin == admin && invite.revoked == revoked
+            })
+            .collect();
+        links.sort_by(|a, b| (b.1.date, b.0).cmp(&(a.1.date, a.0)));
+        let count = links.len();
+        let page = links
+            .into_iter()
+            .filter(|(hash, invite)| {
+                offset.is_none_or(|(date, last)| (invite.date, hash.as_str()) < (date, last))
+            })
+            .take(limit)
+            .map(|(hash, invite)| (hash.clone(), invite.clone()))
+            .collect();
+        Ok((count, page))
+    }
+
+    /// `messages.editExportedChatInvite`: revokes a link or changes its settings (its
+    /// maker or the chat's creator, while it is not revoked: `INVITE_REVOKED_MISSING`
+    /// then).
+    pub(crate) fn edit_invite(
+        &mut self,
+        by: UserId,
+        peer: Peer,
+        hash: &str,
+        edit: InviteEdit,
+    ) -> Result<InviteRecord, GroupError> {
+        if !self.is_admin_of(by, peer)? {
+            return Err(GroupError::AdminRequired);
+        }
+        let creator = self.creator_of(peer);
+        let invite = self
+            .joining
+            .invites
+            .get_mut(hash)
+            .filter(|invite| invite.peer == peer)
+            .ok_or(GroupError::InviteHashInvalid)?;
+        if invite.admin != by && creator != Some(by) {
+            return Err(GroupError::AdminRequired);
+        }
+        if invite.revoked {
+            return Err(GroupError::InviteRevokedMissing);
+        }
+        if edit.revoke {
+            invite.revoked = true;
+            return Ok(invite.clone());
+        }
+        if let Some(expire_date) = edit.expire_date {
+            invite.expire_date = (expire_date != 0).then_some(expire_date);
+        }
+        if let Some(usage_limit) = edit.usage_limit {
+            invite.usage_limit = (usage_limit != 0).then_some(usage_limit);
+        }
+        if let Some(title) = edit.title {
+            invite.title = (!title.trim().is_empty()).then_some(title);
+        }
+        if let Some(request_needed) = edit.request_needed {
+            invite.request_needed = request_needed;
+        }
+        if invite.request_needed {
+            // Telegram's rule: a link that needs approval has no usage limit.
+            invite.usage_limit = None;
+        }
+        Ok(invite.clone())
+    }
+
+    /// `messages.getChatInviteImporters` with `requested`: the pending requests to join
+    /// a chat `by` administers, newest first, after `offset` (the date and user of the
+    /// last one seen); with how many there are in all.
+    pub(crate) fn join_requests(
+        &self,
+        by: UserId,
+        peer: Peer,
+        offset: Option<(i32, UserId)>,
+        limit: usize,
+    ) -> Result<(usize, Vec<JoinRequest>), GroupError> {
+        if !self.is_admin_of(by, peer)? {
+            return Err(GroupError::AdminRequired);
+        }
+        let mut requests = self.pending_requests(peer);
+        requests.sort_by_key(|request| std::cmp::Reverse((request.date, request.user)));
+        let count = requests.len();
+        let page = requests
+            .into_iter()
+            .filter(|request| offset.is_none_or(|last| (request.date, request.user) < last))
+            .take(limit)
+            .collect();
+        Ok((count, page))
+    }
+
+    /// Every pending request to join `peer`, one per user (the first made).
+    fn pending_requests(&self, peer: Peer) -> Vec<JoinRequest> {
+        let mut by_user: BTreeMap<UserId, JoinRequest> = BTreeMap::new();
+        for (hash, invite) in &self.joining.invites {
+            if invite.peer != peer {
+                continue;
+            }
+            for (user, date) in &invite.pending {
+                let request = JoinRequest {
+                    user: *user,
+                    date: *date,
+                    hash: hash.clone(),
+                };
+                by_user
+                    .entry(*user)
+                    .and_modify(|first| {
+                        if request.date < first.date {
+                            *first = request.clone();
+                        }
+                    })
+                    .or_insert(request);
+            }
+        }
+        by_user.into_values().collect()
+    }
+
+    /// `messages.hideChatJoinRequest`: approves (the user joins, as by the link, with
+    /// `messageActionChatJoinedByRequest`) or declines a pending request; either way it
+    /// is gone. `HIDE_REQUESTER_MISSING` when there is none.
+    pub(crate) fn hide_join_request(
+        &mut self,
+        by: UserId,
+        peer: Peer,
+        user: UserId,
+        approved: bool,
+        date: i32,
+    ) -> Result<Option<JoinedChat>, GroupError> {
+        if !self.is_admin_of(by, peer)? {
+            return Err(GroupError::AdminRequired);
+        }
+        let request = self
+            .pending_requests(peer)
+            .into_iter()
+            .find(|request| request.user == user)
+            .ok_or(GroupError::HideRequesterMissing)?;
+        for invite in self.joining.invites.values_mut() {
+            if invite.peer == peer {
+                invite.pending.remove(&user);
+            }
+        }
+        if !approved {
+            return Ok(None);
+        }
+        if self.is_member(user, peer) {
+            return Err(GroupError::UserAlreadyParticipant);
+        }
+        if let Peer::Channel(channel) = peer {
+            self.may_join_channel(user, channel)?;
+        }
+        if let Some(invite) = self.joining.invites.get_mut(&request.hash) {
+            invite.usage += 1;
+        }
+        let draft = Draft {
+            action: Some(ServiceAction::ChatJoinedByRequest),
+            ..Draft::default()
+        };
+        self.join(user, peer, by, draft, date).map(Some)
+    }
+
+    fn creator_of(&self, peer: Peer) -> Option<UserId> {
+        match peer {
+            Peer::Chat(id) => self.chats.get(&id).map(|group| group.creator),
+            Peer::Channel(id) => self.channels.get(&id).map(|channel| channel.creator),
+            Peer::User(_) => None,
+        }
+    }
+
     fn is_admin_of(&self, user: UserId, peer: Peer) -> Result<bool, GroupError> {
         match peer {
             Peer::User(_) => Err(GroupError::Send(super::SendError::PeerInvalid)),
@@ -161,7 +377,7 @@ impl World {
             title: request.title.filter(|title| !title.trim().is_empty()),
             request_needed: request.request_needed,
             revoked: false,
-            requested: BTreeSet::new(),
+            pending: BTreeMap::new(),
         };
         self.joining.invites.insert(hash.clone(), invite.clone());
         Ok((hash, invite))
@@ -233,7 +449,7 @@ impl World {
         }
         if request_needed {
             if let Some(invite) = self.joining.invites.get_mut(hash) {
-                invite.requested.insert(user);
+                invite.pending.entry(user).or_insert(date);
             }
             return Err(GroupError::InviteRequestSent);
         }
@@ -432,5 +648,145 @@ mod tests {
         ));
         let joined = world.join_channel(ann, channel, 100);
         assert!(matches!(joined, Err(GroupError::UserAlreadyParticipant)));
+    }
+
+    #[test]
+    fn links_are_listed_newest_first_revoked_apart_and_a_revoked_link_lets_nobody_in() {
+        let (mut world, ann, ben, channel) = world_of_two();
+        let peer = Peer::Channel(channel);
+        let (first, _) = world
+            .export_invite(ann, peer, InviteRequest::default(), 100)
+            .expect("exports");
+        let (second, _) = world
+            .export_invite(ann, peer, InviteRequest::default(), 101)
+            .expect("exports");
+        let listed = |world: &World, revoked: bool, offset: Option<(i32, &str)>| {
+            world
+                .exported_invites(ann, peer, ann, revoked, offset, 10)
+                .map(|(count, links)| {
+                    (
+                        count,
+                        links.into_iter().map(|(hash, _)| hash).collect::<Vec<_>>(),
+                    )
+                })
+        };
+        assert_eq!(
+            listed(&world, false, None),
+            Ok((2, vec![second.clone(), first.clone()]))
+        );
+        assert_eq!(
+            listed(&world, false, Some((101, second.as_str()))),
+            Ok((2, vec![first.clone()]))
+        );
+        assert_eq!(
+            world
+                .exported_invites(ben, peer, ann, false, None, 10)
+                .err(),
+            Some(GroupError::ChannelPrivate)
+        );
+
+        let edited = world
+            .edit_invite(
+                ann,
+                peer,
+                &first,
+                InviteEdit {
+                    usage_limit: Some(3),
+                    title: Some("Three".into()),
+                    ..InviteEdit::default()
+                },
+            )
+            .expect("edits");
+        assert_eq!(
+            (edited.usage_limit, edited.title.as_deref()),
+            (Some(3), Some("Three"))
+        );
+        let revoke = InviteEdit {
+            revoke: true,
+            ..InviteEdit::default()
+        };
+        assert!(
+            world
+                .edit_invite(ann, peer, &first, revoke.clone())
+                .expect("revokes")
+                .revoked
+        );
+        assert_eq!(listed(&world, true, None), Ok((1, vec![first.clone()])));
+        assert_eq!(listed(&world, false, None), Ok((1, vec![second.clone()])));
+        assert!(matches!(
+            world.import_invite(ben, &first, 102),
+            Err(GroupError::InviteHashExpired)
+        ));
+        assert_eq!(
+            world.edit_invite(ann, peer, &first, revoke.clone()).err(),
+            Some(GroupError::InviteRevokedMissing)
+        );
+        assert_eq!(
+            world.edit_invite(ann, peer, "nope", revoke).err(),
+            Some(GroupError::InviteHashInvalid)
+        );
+    }
+
+    #[test]
+    fn join_requests_wait_for_an_admin_who_approves_or_declines_them() {
+        let (mut world, ann, ben, channel) = world_of_two();
+        let cid = world
+            .add_user(NewUser::new("Cid", None, "9996621003"))
+            .expect("adds");
+        let peer = Peer::Channel(channel);
+        let approval = InviteRequest {
+            request_needed: true,
+            ..InviteRequest::default()
+        };
+        let (hash, _) = world
+            .export_invite(ann, peer, approval, 100)
+            .expect("exports");
+        for (user, date) in [(ben, 101), (cid, 102)] {
+            assert!(matches!(
+                world.import_invite(user, &hash, date),
+                Err(GroupError::InviteRequestSent)
+            ));
+        }
+        let (count, requests) = world.join_requests(ann, peer, None, 10).expect("lists");
+        assert_eq!(count, 2);
+        assert_eq!(
+            requests
+                .iter()
+                .map(|r| (r.user, r.date))
+                .collect::<Vec<_>>(),
+            vec![(cid, 102), (ben, 101)]
+        );
+        let (_, after) = world
+            .join_requests(ann, peer, Some((102, cid)), 10)
+            .expect("lists");
+        assert_eq!(after.iter().map(|r| r.user).collect::<Vec<_>>(), vec![ben]);
+        assert_eq!(
+            world.join_requests(ben, peer, None, 10).err(),
+            Some(GroupError::ChannelPrivate)
+        );
+
+        let joined = world
+            .hide_join_request(ann, peer, ben, true, 103)
+            .expect("approves")
+            .expect("joined");
+        assert_eq!(joined.peer, peer);
+        assert!(joined.sent.is_some(), "a supergroup shows the join");
+        assert!(world.members(peer).contains(&ben));
+        assert!(
+            world
+                .hide_join_request(ann, peer, cid, false, 104)
+                .expect("declines")
+                .is_none()
+        );
+        assert!(!world.members(peer).contains(&cid));
+        assert_eq!(
+            world.join_requests(ann, peer, None, 10).map(|(n, _)| n),
+            Ok(0)
+        );
+        assert_eq!(
+            world.hide_join_request(ann, peer, cid, true, 105).err(),
+            Some(GroupError::HideRequesterMissing)
+        );
+        assert_eq!(world.invite_links(peer), vec![(hash, 1)]);
     }
 }

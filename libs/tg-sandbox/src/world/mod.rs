@@ -32,7 +32,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub(crate) use groups::{GroupError, Invited};
-pub(crate) use invites::{InviteCheck, InviteRequest, JoinedChat, Joining};
+pub(crate) use invites::{
+    InviteCheck, InviteEdit, InviteRecord, InviteRequest, JoinedChat, Joining,
+};
 pub use media::{
     DEMO_CLIP_MP4, DEMO_PHOTO_JPEG, DEMO_VOICE_OGG, DEMO_VOICE_WAVEFORM, SeedFile, SeedVideo,
     sample_png,
@@ -233,6 +235,9 @@ pub(crate) enum ServiceAction {
     ChatJoinedByLink {
         inviter: UserId,
     },
+    /// A user joined, an admin having approved their request
+    /// (`messageActionChatJoinedByRequest`; the message is from the user).
+    ChatJoinedByRequest,
     /// A new photo (`messageActionChatEditPhoto`), a photo of [`World::photos`].
     ChatEditPhoto {
         photo: i64,

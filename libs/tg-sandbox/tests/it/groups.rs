@@ -564,3 +564,187 @@ async fn a_user_who_lets_only_contacts_add_her_is_refused_to_others_and_left_out
     .await;
     assert_eq!(rpc_name(nobody), "PHONE_NOT_OCCUPIED");
 }
+
+#[tokio::test]
+async fn links_are_listed_and_revoked_and_requests_to_join_are_listed_and_approved() {
+    let demo = demo().await;
+    let carol_id = carol_of(&demo.sandbox);
+    let alice = signed_in(&demo.sandbox, demo.alice);
+    let mut carol = signed_in(&demo.sandbox, carol_id);
+    let (mut carol_updates, _c) = listen(&mut carol).await;
+    let guild = created_channel(
+        &within(
+            "create",
+            alice.client.invoke(&create_channel("Gated", true)),
+        )
+        .await
+        .expect("created"),
+    );
+    let peer: tl::enums::InputPeer = tl::types::InputPeerChannel {
+        channel_id: guild.id,
+        access_hash: guild.access_hash.expect("hash"),
+    }
+    .into();
+    let exported = within(
+        "export",
+        alice
+            .client
+            .invoke(&tl::functions::messages::ExportChatInvite {
+                legacy_revoke_permanent: false,
+                request_needed: true,
+                peer: peer.clone(),
+                expire_date: None,
+                usage_limit: None,
+                title: Some("Gate".into()),
+                subscription_pricing: None,
+            }),
+    )
+    .await
+    .expect("exported");
+    let tl::enums::ExportedChatInvite::ChatInviteExported(exported) = exported else {
+        panic!("a link");
+    };
+    let hash = exported
+        .link
+        .trim_start_matches("https://t.me/+")
+        .to_owned();
+    let asked = within(
+        "ask",
+        carol
+            .client
+            .invoke(&tl::functions::messages::ImportChatInvite { hash: hash.clone() }),
+    )
+    .await;
+    assert_eq!(rpc_name(asked), "INVITE_REQUEST_SENT");
+
+    // The admin's links: one, with the request counted.
+    let listed = within(
+        "list links",
+        alice
+            .client
+            .invoke(&tl::functions::messages::GetExportedChatInvites {
+                revoked: false,
+                peer: peer.clone(),
+                admin_id: tl::enums::InputUser::UserSelf,
+                offset_date: None,
+                offset_link: None,
+                limit: 10,
+            }),
+    )
+    .await
+    .expect("listed");
+    let tl::enums::messages::ExportedChatInvites::Invites(listed) = listed;
+    assert_eq!(listed.count, 1);
+    let Some(tl::enums::ExportedChatInvite::ChatInviteExported(link)) = listed.invites.first()
+    else {
+        panic!("a link: {:?}", listed.invites);
+    };
+    assert_eq!(
+        (link.requested, link.title.as_deref()),
+        (Some(1), Some("Gate"))
+    );
+
+    // The request, with Carol's user (and her access hash) to answer it.
+    let importers = within(
+        "list requests",
+        alice
+            .client
+            .invoke(&tl::functions::messages::GetChatInviteImporters {
+                requested: true,
+                subscription_expired: false,
+                peer: peer.clone(),
+                link: None,
+                q: None,
+                offset_date: 0,
+                offset_user: tl::enums::InputUser::Empty,
+                limit: 10,
+            }),
+    )
+    .await
+    .expect("listed");
+    let tl::enums::messages::ChatInviteImporters::Importers(importers) = importers;
+    assert_eq!(importers.count, 1);
+    let Some(tl::enums::ChatInviteImporter::Importer(importer)) = importers.importers.first()
+    else {
+        panic!("a request");
+    };
+    assert!(importer.requested);
+    assert_eq!(importer.user_id, carol_id);
+    let Some(tl::enums::User::User(user)) = importers.users.first() else {
+        panic!("carol's user");
+    };
+    let carol_input: tl::enums::InputUser = tl::types::InputUser {
+        user_id: user.id,
+        access_hash: user.access_hash.expect("hash"),
+    }
+    .into();
+
+    // Approved: Carol hears the join from the service message, and is a member.
+    within(
+        "approve",
+        alice
+            .client
+            .invoke(&tl::functions::messages::HideChatJoinRequest {
+                approved: true,
+                peer: peer.clone(),
+                user_id: carol_input.clone(),
+            }),
+    )
+    .await
+    .expect("approved");
+    let action = next_matching(&mut carol_updates, "joined by request", service_action).await;
+    assert!(matches!(
+        action,
+        tl::enums::MessageAction::ChatJoinedByRequest
+    ));
+    assert!(
+        demo.sandbox
+            .world(|w| w.members(Peer::Channel(guild.id)))
+            .contains(&carol_id)
+    );
+    let again = within(
+        "approve again",
+        alice
+            .client
+            .invoke(&tl::functions::messages::HideChatJoinRequest {
+                approved: true,
+                peer: peer.clone(),
+                user_id: carol_input,
+            }),
+    )
+    .await;
+    assert_eq!(rpc_name(again), "HIDE_REQUESTER_MISSING");
+
+    // Revoked: once, then INVITE_REVOKED_MISSING; joining by it is INVITE_HASH_EXPIRED.
+    let revoke = tl::functions::messages::EditExportedChatInvite {
+        revoked: true,
+        peer: peer.clone(),
+        link: exported.link.clone(),
+        expire_date: None,
+        usage_limit: None,
+        request_needed: None,
+        title: None,
+    };
+    let revoked = within("revoke", alice.client.invoke(&revoke))
+        .await
+        .expect("revoked");
+    let tl::enums::messages::ExportedChatInvite::Invite(revoked) = revoked else {
+        panic!("the link, not a replacement");
+    };
+    assert!(matches!(
+        revoked.invite,
+        tl::enums::ExportedChatInvite::ChatInviteExported(ref link) if link.revoked
+    ));
+    assert_eq!(
+        rpc_name(within("revoke again", alice.client.invoke(&revoke)).await),
+        "INVITE_REVOKED_MISSING"
+    );
+    let checked = within(
+        "check",
+        carol
+            .client
+            .invoke(&tl::functions::messages::CheckChatInvite { hash }),
+    )
+    .await;
+    assert_eq!(rpc_name(checked), "INVITE_HASH_EXPIRED");
+}

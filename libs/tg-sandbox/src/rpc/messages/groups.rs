@@ -28,6 +28,8 @@ impl From<GroupError> for RpcError {
             GroupError::InviteHashEmpty => RpcError::bad_request("INVITE_HASH_EMPTY"),
             GroupError::InviteHashExpired => RpcError::bad_request("INVITE_HASH_EXPIRED"),
             GroupError::InviteRequestSent => RpcError::bad_request("INVITE_REQUEST_SENT"),
+            GroupError::InviteRevokedMissing => RpcError::bad_request("INVITE_REVOKED_MISSING"),
+            GroupError::HideRequesterMissing => RpcError::bad_request("HIDE_REQUESTER_MISSING"),
             GroupError::ChannelsTooMuch => RpcError::bad_request("CHANNELS_TOO_MUCH"),
             GroupError::ImageProcessFailed => RpcError::bad_request("IMAGE_PROCESS_FAILED"),
             GroupError::PhotoCropSizeSmall => RpcError::bad_request("PHOTO_CROP_SIZE_SMALL"),

@@ -228,7 +228,7 @@ impl SessionHost {
         }
         let stop = self.shutdown.child_token();
         let done = CancellationToken::new();
-        let (account, account_task, events) = self.start_link(snapshot, &stop);
+        let (account, account_task, events) = self.start_link(key, snapshot, &stop);
         running.insert(
             key,
             Running {
@@ -286,20 +286,33 @@ impl SessionHost {
                 .map(drop)
         })
         .await;
-        let (account, account_task, events) = self.start_link(snapshot, stop);
+        let (account, account_task, events) = self.start_link(key, snapshot, stop);
         if let Some(running) = self.running().get_mut(&key) {
             running.account = account.clone();
         }
         (account, account_task, events)
     }
 
-    /// Connects an account from `snapshot` on a new link; its task stops with `stop`.
-    fn start_link(&self, snapshot: SessionSnapshot, stop: &CancellationToken) -> Link {
+    /// Connects the account `key` from `snapshot` on a new link; its task stops with
+    /// `stop`. The files it sent are remembered in the store.
+    fn start_link(
+        &self,
+        key: SessionKey,
+        snapshot: SessionSnapshot,
+        stop: &CancellationToken,
+    ) -> Link {
         let (events_sender, events) = mpsc::channel(EVENTS_CAPACITY);
+        let options = AccountOptions {
+            sent_files: Some(Arc::new(crate::sent_files::StoredSentFiles::new(
+                Arc::clone(&self.store) as Arc<dyn talkapp_store::SentFileStore>,
+                key,
+            ))),
+            ..self.options.clone()
+        };
         let (account, account_task) = account::start(
             &self.endpoint,
             self.endpoint.adapt(snapshot),
-            self.options.clone(),
+            options,
             events_sender,
             stop.clone(),
         );

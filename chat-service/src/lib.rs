@@ -68,6 +68,7 @@ pub mod profiles;
 pub mod proto_views;
 pub mod reads;
 pub mod sends;
+pub mod sent_files;
 pub mod service;
 pub mod telegram;
 

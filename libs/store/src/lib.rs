@@ -10,7 +10,7 @@
 //!   logins).
 //! - The traits, one per area ([`AccountStore`], [`TelegramStore`], [`ChatCacheStore`],
 //!   [`SendJobStore`], [`EventIdStore`], [`PushStore`], [`ActionStore`], [`AuditStore`],
-//!   [`UserAdminStore`]), gathered by [`Store`]; a consumer
+//!   [`UserAdminStore`], [`SentFileStore`]), gathered by [`Store`]; a consumer
 //!   that needs one area takes that trait.
 //! - [`postgres`], [`sqlite`]: the implementations and their migration runners, one file
 //!   per area.
@@ -72,6 +72,7 @@ pub trait Store:
     + ActionStore
     + AuditStore
     + UserAdminStore
+    + SentFileStore
     + Send
     + Sync
     + 'static
@@ -235,6 +236,36 @@ pub trait TelegramStore: Send + Sync {
 
     /// Forgets every pending login that expired before `now`; returns how many.
     async fn delete_expired_telegram_logins(&self, now: DateTime<Utc>) -> Result<u64>;
+}
+
+/// What each linked account sent to Telegram already: per SHA-256 of a file's bytes and
+/// the kind it went as (`photo`, `document`, ...), the serialized `InputMedia` Telegram
+/// gave back, so the file goes again by reference after a restart. Bounded per account
+/// (the oldest remembered are dropped); unlinking the account forgets its files. Not
+/// secret: a file's id, access hash and file reference, no keys.
+#[async_trait]
+pub trait SentFileStore: Send + Sync {
+    /// The reference remembered for a file, if any.
+    async fn recall_sent_file(
+        &self,
+        key: SessionKey,
+        sha256: &str,
+        kind: &str,
+    ) -> Result<Option<Vec<u8>>>;
+
+    /// Remembers (or replaces) a file's reference as the account's newest, then drops the
+    /// account's oldest beyond `keep`. Nothing is kept for an account that is not linked.
+    async fn remember_sent_file(
+        &self,
+        key: SessionKey,
+        sha256: &str,
+        kind: &str,
+        media: &[u8],
+        keep: u32,
+    ) -> Result<()>;
+
+    /// Forgets a file's reference (Telegram refused it).
+    async fn forget_sent_file(&self, key: SessionKey, sha256: &str, kind: &str) -> Result<()>;
 }
 
 /// Each linked account's event ids (the realtime log's order), strictly increasing across

@@ -65,6 +65,8 @@ pub struct AccountOptions {
     pub stall_grace: Duration,
     /// The longest pause between reconnection attempts.
     pub max_backoff: Duration,
+    /// Where the account keeps the files it sent beyond its process (none: in memory only).
+    pub sent_files: Option<Arc<dyn crate::send_media::SentFileMemory>>,
 }
 
 impl Default for AccountOptions {
@@ -75,6 +77,7 @@ impl Default for AccountOptions {
             keepalive: Duration::from_secs(30),
             stall_grace: Duration::from_secs(10),
             max_backoff: Duration::from_secs(30),
+            sent_files: None,
         }
     }
 }
@@ -214,7 +217,7 @@ pub fn start(
         client: connection.client.clone(),
         session,
         status,
-        uploads: crate::send_media::UploadMemory::default(),
+        uploads: crate::send_media::UploadMemory::new(options.sent_files.clone()),
     });
     let stopped = CancellationToken::new();
     let account = Account {

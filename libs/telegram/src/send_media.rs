@@ -9,7 +9,10 @@
 //!   `messages.uploadMedia`'s answer), the account remembers it by its SHA-256 and how it
 //!   was sent ([`UploadMemory`]) and sends it again by reference. Telegram's file
 //!   references expire: a reference Telegram refuses is forgotten and the file uploaded
-//!   again, once.
+//!   again, once. Given a [`SentFileMemory`] ([`crate::account::AccountOptions`]), the
+//!   account also keeps these references beyond its process (chat-service keeps them in
+//!   the store), so a file sent before a restart, or before the account moved to another
+//!   replica, still goes by reference.
 //! * **A retry is not a second message.** The send carries the job's `random_id` (an
 //!   album's item `i` carries `random_id + i`); Telegram answers a repeat with the first
 //!   message.
@@ -27,6 +30,7 @@ use async_trait::async_trait;
 use futures::StreamExt as _;
 use futures::stream::{BoxStream, FuturesUnordered};
 use grammers_client::tl;
+use grammers_tl_types::{Deserializable as _, Serializable as _};
 
 use crate::account::{Account, reply_header, sent_message};
 use crate::error::TelegramError;
@@ -44,8 +48,9 @@ pub const MAX_ALBUM_FILES: usize = 10;
 pub const MAX_CAPTION_CHARS: usize = 1024;
 /// The most parts of one file (Telegram's 4,000 × 512 KiB).
 const MAX_PARTS: u64 = 4000;
-/// Uploads remembered per account (the oldest are forgotten beyond it).
-const MEMORY_ENTRIES: usize = 1024;
+/// Uploads remembered per account (the oldest are forgotten beyond it), in memory and in
+/// a [`SentFileMemory`].
+pub const REMEMBERED_FILES: usize = 1024;
 
 /// How a file is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -138,12 +143,29 @@ pub trait FileSource: Send + Sync {
     async fn open(&self, index: usize) -> Result<ByteStream, TelegramError>;
 }
 
+/// Where an account keeps, beyond its process, the media Telegram returned for the files
+/// it sent: by the file's SHA-256 and how it was sent, the serialized `InputMedia` (TL
+/// bytes). At most [`REMEMBERED_FILES`] per account, the oldest remembered dropped first.
+/// The references are not secrets (a file's id, access hash and file reference). A memory
+/// that fails answers nothing and keeps nothing: the file is uploaded again.
+#[async_trait]
+pub trait SentFileMemory: Send + Sync + std::fmt::Debug {
+    /// The media remembered for a file.
+    async fn recall(&self, sha256: &str, send_as: SendAs) -> Option<Vec<u8>>;
+    /// Remembers (or replaces) a file's media as the newest.
+    async fn remember(&self, sha256: &str, send_as: SendAs, media: Vec<u8>);
+    /// Forgets a file's media (Telegram refused it).
+    async fn forget(&self, sha256: &str, send_as: SendAs);
+}
+
 /// What an account uploaded already: the media Telegram returned, by the file's SHA-256
-/// and how it was sent. In memory: a restarted account uploads a file again once.
+/// and how it was sent; in memory, and in the account's [`SentFileMemory`] when it has
+/// one (without one, a restarted account uploads a file again once).
 #[derive(Default)]
 pub struct UploadMemory {
     entries: Mutex<HashMap<(String, SendAs), (u64, tl::enums::InputMedia)>>,
     clock: std::sync::atomic::AtomicU64,
+    lasting: Option<std::sync::Arc<dyn SentFileMemory>>,
 }
 
 impl UploadMemory {
@@ -155,18 +177,53 @@ impl UploadMemory {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn get(&self, file: &OutgoingFile) -> Option<tl::enums::InputMedia> {
-        self.lock()
-            .get(&(file.sha256.clone(), file.send_as))
-            .map(|(_, media)| media.clone())
+    /// A memory that also keeps what it learns in `lasting`.
+    pub(crate) fn new(lasting: Option<std::sync::Arc<dyn SentFileMemory>>) -> Self {
+        Self {
+            lasting,
+            ..Self::default()
+        }
     }
 
-    fn remember(&self, file: &OutgoingFile, media: tl::enums::InputMedia) {
+    async fn get(&self, file: &OutgoingFile) -> Option<tl::enums::InputMedia> {
+        let known = self
+            .lock()
+            .get(&(file.sha256.clone(), file.send_as))
+            .map(|(_, media)| media.clone());
+        if known.is_some() {
+            return known;
+        }
+        let lasting = self.lasting.as_ref()?;
+        let bytes = lasting.recall(&file.sha256, file.send_as).await?;
+        match tl::enums::InputMedia::from_bytes(&bytes) {
+            Ok(media) => {
+                self.keep(file, media.clone());
+                Some(media)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "a remembered file does not read back; uploading it again");
+                lasting.forget(&file.sha256, file.send_as).await;
+                None
+            }
+        }
+    }
+
+    async fn remember(&self, file: &OutgoingFile, media: tl::enums::InputMedia) {
+        if let Some(lasting) = &self.lasting {
+            lasting
+                .remember(&file.sha256, file.send_as, media.to_bytes())
+                .await;
+        }
+        self.keep(file, media);
+    }
+
+    /// Keeps `media` in memory only.
+    fn keep(&self, file: &OutgoingFile, media: tl::enums::InputMedia) {
         let tick = self
             .clock
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut entries = self.lock();
-        if entries.len() >= MEMORY_ENTRIES
+        if entries.len() >= REMEMBERED_FILES
             && let Some(oldest) = entries
                 .iter()
                 .min_by_key(|(_, (tick, _))| *tick)
@@ -177,8 +234,11 @@ impl UploadMemory {
         entries.insert((file.sha256.clone(), file.send_as), (tick, media));
     }
 
-    fn forget(&self, file: &OutgoingFile) {
+    async fn forget(&self, file: &OutgoingFile) {
         self.lock().remove(&(file.sha256.clone(), file.send_as));
+        if let Some(lasting) = &self.lasting {
+            lasting.forget(&file.sha256, file.send_as).await;
+        }
     }
 
     /// Whether a file is remembered (tests).
@@ -395,11 +455,11 @@ impl Account {
         source: &dyn FileSource,
     ) -> Result<SentMessage, TelegramError> {
         let file = &media.files[0];
-        if let Some(remembered) = self.uploads().get(file) {
+        if let Some(remembered) = self.uploads().get(file).await {
             match self.send_media_call(media, remembered).await {
                 Err(error) if is_stale_reference(&error) => {
                     tracing::debug!(%error, "a remembered file was refused; uploading it again");
-                    self.uploads().forget(file);
+                    self.uploads().forget(file).await;
                 }
                 sent => return sent,
             }
@@ -447,7 +507,7 @@ impl Account {
             .as_ref()
             .and_then(by_reference)
         {
-            self.uploads().remember(&media.files[0], reference);
+            self.uploads().remember(&media.files[0], reference).await;
         }
         Ok(sent)
     }
@@ -461,7 +521,7 @@ impl Account {
             Err(error) if is_stale_reference(&error) => {
                 tracing::debug!(%error, "a remembered file was refused; uploading the album again");
                 for file in &media.files {
-                    self.uploads().forget(file);
+                    self.uploads().forget(file).await;
                 }
                 self.send_album_once(media, source).await
             }
@@ -477,7 +537,7 @@ impl Account {
         let peer = self.input_peer(media.chat_id).await?;
         let mut items = Vec::with_capacity(media.files.len());
         for (index, file) in media.files.iter().enumerate() {
-            let input = match self.uploads().get(file) {
+            let input = match self.uploads().get(file).await {
                 Some(remembered) => remembered,
                 None => {
                     let uploaded = self.upload(file, source, index).await?;
@@ -491,7 +551,7 @@ impl Account {
                     let reference = by_reference(&stored).ok_or_else(|| {
                         TelegramError::Internal("messages.uploadMedia answered no file".into())
                     })?;
-                    self.uploads().remember(file, reference.clone());
+                    self.uploads().remember(file, reference.clone()).await;
                     reference
                 }
             };

@@ -2,7 +2,8 @@
 //! sent with `POST /me/send_media` as a photo, a document, a voice note and an album, or
 //! in one step as a form; Bob (the sandbox world) gets the very bytes; the socket tells
 //! `message.status` and `message.new` with the media; idempotency; a file deleted while
-//! its send waits still goes; and the bad inputs.
+//! its send waits still goes; a file sent before a restart goes again by reference (and
+//! a refused reference is replaced); and the bad inputs.
 
 use std::time::{Duration, Instant};
 
@@ -10,10 +11,21 @@ use serde_json::{Value, json};
 use talkapp_tg_sandbox::{DEMO_VOICE_OGG, DEMO_VOICE_WAVEFORM, Peer, sample_png};
 
 use crate::chats::{Alice, linked_alice};
-use crate::helpers::{TestApp, assert_problem, spawn_app};
+use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_on};
 use crate::realtime::{Socket, connect_with_token, next_event};
 
 const BOUNDARY: &str = "talkapp-send-media-boundary-91xQ";
+
+/// Stops the backend and starts it again on its data (the in-process sandbox, its world
+/// and Alice's link kept); Alice looks at the new sandbox.
+async fn restarted(app: TestApp, alice: &mut Alice) -> TestApp {
+    let data_dir = app.stop_keeping_data().await;
+    let database_url = format!("sqlite://{}/talkapp.db", data_dir.display());
+    let app = spawn_app_on(&database_url, data_dir, &[]).await;
+    app.wait_for_status(&alice.linker, 1, "connected").await;
+    alice.sandbox = app.sandbox.clone().expect("in-process sandbox");
+    app
+}
 
 /// A small, valid PDF (typed as a document by its bytes).
 fn pdf(marker: &str) -> Vec<u8> {
@@ -309,6 +321,58 @@ async fn a_repeated_send_is_one_message_and_a_file_deleted_while_its_send_waits_
         )
         .await;
     assert_eq!(gone.status(), 404, "the file stays deleted");
+    app.stop().await;
+}
+
+/// The account's memory of the files it sent survives a restart of the process: the same
+/// photo goes again by reference (the sandbox is given no new upload); a remembered
+/// reference Telegram refuses costs one upload and is replaced, and the new one goes by
+/// reference after the next restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_sent_before_a_restart_goes_again_by_reference_and_a_refused_reference_is_replaced()
+{
+    let app = spawn_app().await;
+    let mut alice = linked_alice(&app, "sent-files@example.com").await;
+    let png = sample_png(77, 640, 480);
+    let photo = file_id(&upload(&app, &alice, "kept.png", &png).await);
+    // Sends the photo (the `n`th time) and answers how many uploads it cost.
+    let send_photo = async |app: &TestApp, alice: &Alice, n: u32| {
+        let uploads_before = alice.sandbox.uploaded_file_count();
+        let body = json!({
+            "chat_id": alice.bob,
+            "file_id": photo,
+            "client_message_id": format!("kept-{n}"),
+        });
+        sent(app, alice, &accepted(app, alice, &body).await).await;
+        assert_eq!(alice.newest_file_at_bob(), png, "send {n} arrives whole");
+        alice.sandbox.uploaded_file_count() - uploads_before
+    };
+    assert_eq!(
+        send_photo(&app, &alice, 1).await,
+        1,
+        "the first send uploads"
+    );
+
+    let app = restarted(app, &mut alice).await;
+    assert_eq!(
+        send_photo(&app, &alice, 2).await,
+        0,
+        "sent by the reference remembered before the restart, not uploaded again"
+    );
+    // Telegram renews its file references: the remembered one is refused.
+    alice.sandbox.update_world(|w| w.renew_file_references());
+    assert_eq!(
+        send_photo(&app, &alice, 3).await,
+        1,
+        "uploaded again once the reference was refused"
+    );
+
+    let app = restarted(app, &mut alice).await;
+    assert_eq!(
+        send_photo(&app, &alice, 4).await,
+        0,
+        "the refused reference was replaced by the new one"
+    );
     app.stop().await;
 }
 

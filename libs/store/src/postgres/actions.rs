@@ -3,7 +3,7 @@
 use super::{PostgresStore, Prepared as _, Result, StoreError, async_trait, map_error};
 use crate::{ActionClaim, ActionClaimed, ActionStore, SessionKey};
 
-fn index(key: SessionKey) -> Result<i32> {
+pub(super) fn index(key: SessionKey) -> Result<i32> {
     i32::try_from(key.session_index)
         .map_err(|_| StoreError::Internal(format!("session_index {}", key.session_index)))
 }

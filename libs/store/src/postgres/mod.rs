@@ -25,6 +25,7 @@ mod jobs;
 pub mod leases;
 mod media;
 mod push;
+mod sent_files;
 mod telegram;
 
 /// Versioned migrations, applied in order, each once.
@@ -88,6 +89,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "disabled_users",
         include_str!("../../migrations/postgres/0012_disabled_users.sql"),
+    ),
+    (
+        13,
+        "sent_files",
+        include_str!("../../migrations/postgres/0013_sent_files.sql"),
     ),
     (
         16,

@@ -23,6 +23,7 @@ mod cache;
 mod jobs;
 mod media;
 mod push;
+mod sent_files;
 mod telegram;
 
 /// Versioned migrations, applied in order, each once.
@@ -86,6 +87,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "disabled_users",
         include_str!("../../migrations/sqlite/0012_disabled_users.sql"),
+    ),
+    (
+        13,
+        "sent_files",
+        include_str!("../../migrations/sqlite/0013_sent_files.sql"),
     ),
     (
         16,

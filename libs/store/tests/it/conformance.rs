@@ -2940,3 +2940,120 @@ pub(crate) async fn a_sessions_names_follow_the_accounts_profile(store: Arc<dyn 
         "no such session"
     );
 }
+
+// ----------------------------------------------------------------------------------------
+// Files each account sent to Telegram
+
+pub(crate) async fn an_accounts_sent_files_are_recalled_bounded_forgotten_and_unlinked_with_it(
+    store: Arc<dyn Store>,
+) {
+    let user_id = Uuid::new_v4();
+    let linked = store
+        .link_telegram_session(
+            user_id,
+            &telegram_account(700, "Sender"),
+            SessionStatus::Connected,
+            SEALED,
+            now(),
+        )
+        .await
+        .expect("link");
+    let key = SessionKey {
+        user_id,
+        session_index: linked.session_index,
+    };
+    let other = SessionKey {
+        user_id: Uuid::new_v4(),
+        session_index: 1,
+    };
+    let recall = |key: SessionKey, sha: &'static str, kind: &'static str| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .recall_sent_file(key, sha, kind)
+                .await
+                .expect("recall")
+        }
+    };
+
+    store
+        .remember_sent_file(key, "aa", "photo", b"\x00ref-a1", 3)
+        .await
+        .expect("remember");
+    assert_eq!(
+        recall(key, "aa", "photo").await,
+        Some(b"\x00ref-a1".to_vec())
+    );
+    assert_eq!(recall(key, "aa", "document").await, None, "per kind");
+    assert_eq!(recall(other, "aa", "photo").await, None, "per account");
+    // A newer reference replaces the first and counts as the newest.
+    store
+        .remember_sent_file(key, "aa", "photo", b"\x00ref-a2", 3)
+        .await
+        .expect("replace");
+    assert_eq!(
+        recall(key, "aa", "photo").await,
+        Some(b"\x00ref-a2".to_vec())
+    );
+    // An account that is not linked keeps nothing.
+    store
+        .remember_sent_file(other, "aa", "photo", b"ref", 3)
+        .await
+        .expect("remember for nobody");
+    assert_eq!(recall(other, "aa", "photo").await, None);
+
+    // At most three, the oldest remembered dropped first: "aa" remembered again is newer
+    // than "bb".
+    for (sha, kind) in [("bb", "document"), ("cc", "document"), ("aa", "photo")] {
+        store
+            .remember_sent_file(key, sha, kind, sha.as_bytes(), 3)
+            .await
+            .expect("remember");
+    }
+    store
+        .remember_sent_file(key, "dd", "document", b"dd", 3)
+        .await
+        .expect("remember");
+    assert_eq!(
+        recall(key, "bb", "document").await,
+        None,
+        "the oldest dropped"
+    );
+    assert_eq!(recall(key, "aa", "photo").await, Some(b"aa".to_vec()));
+    store
+        .remember_sent_file(key, "ee", "document", b"ee", 3)
+        .await
+        .expect("remember");
+    assert_eq!(
+        recall(key, "cc", "document").await,
+        None,
+        "then the next oldest"
+    );
+    assert_eq!(recall(key, "aa", "photo").await, Some(b"aa".to_vec()));
+    for sha in ["dd", "ee"] {
+        assert_eq!(
+            recall(key, sha, "document").await,
+            Some(sha.as_bytes().to_vec()),
+            "{sha} kept"
+        );
+    }
+
+    store
+        .forget_sent_file(key, "aa", "photo")
+        .await
+        .expect("forget");
+    assert_eq!(recall(key, "aa", "photo").await, None, "forgotten");
+    assert!(
+        store
+            .unlink_telegram_session(user_id, key.session_index)
+            .await
+            .expect("unlink")
+    );
+    for sha in ["dd", "ee"] {
+        assert_eq!(
+            recall(key, sha, "document").await,
+            None,
+            "gone with the account"
+        );
+    }
+}

@@ -113,6 +113,7 @@ conformance_tests! {
         an_action_key_gives_retries_the_first_result_and_refuses_other_requests,
         concurrent_claims_of_one_action_key_let_one_caller_act,
         a_sessions_names_follow_the_accounts_profile,
+        an_accounts_sent_files_are_recalled_bounded_forgotten_and_unlinked_with_it,
     ],
     reopening: [
         opening_the_same_database_again_keeps_the_schema_and_the_data,

@@ -2,6 +2,7 @@
 //! in-memory and Redis stores) and revocations told across gateways; and its service
 //! figures against a PostgreSQL that goes away.
 
+mod activity;
 mod rate_limit;
 mod revocations;
 mod stats;

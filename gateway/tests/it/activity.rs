@@ -1,26 +1,17 @@
 //! Per-user activity with the store away: a flush that fails keeps its counts, and the
 //! next one, once the database is back, adds them with those counted meanwhile.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use talkapp_gateway::activity::Activity;
-use talkapp_store::{ActivityCounts, Store};
+use talkapp_store::ActivityCounts;
 use talkapp_testkit::postgres::PrivatePostgres;
 use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flush_lost_with_the_store_away_is_added_by_the_next_one() {
     let postgres = PrivatePostgres::start().await;
-    let store: Arc<dyn Store> = Arc::new(
-        talkapp_store::postgres::PostgresStore::connect(
-            &postgres.url("postgres"),
-            4,
-            Duration::from_secs(2),
-        )
-        .await
-        .expect("store"),
-    );
+    let store = crate::private_store(&postgres).await;
     let activity = Activity::default();
     let user = Uuid::new_v4();
     let now = talkapp_store::now();

@@ -516,8 +516,8 @@ async fn a_gateway_whose_redis_comes_back_late_closes_only_the_sockets_opened_be
     database.drop_database().await;
 }
 
-/// `GET /admin/users/{user_id}/activity` until `done` holds for its answer (the gateway
-/// flushes every second here), within 15 s.
+/// `GET /admin/users/{user_id}/activity` until `done` holds for its answer (`null` while
+/// it is 404; the gateway flushes every second here), within 15 s.
 async fn activity_when(
     app: &TestApp,
     operator: &str,
@@ -526,9 +526,16 @@ async fn activity_when(
 ) -> Value {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
-        let activity = app
-            .get_json(&format!("/admin/users/{user_id}/activity"), operator)
+        let response = app
+            .get_with_token(&format!("/admin/users/{user_id}/activity"), operator)
             .await;
+        // An external provider's user is unknown (404) until its first flush.
+        let activity: Value = if response.status() == 404 {
+            Value::Null
+        } else {
+            assert_eq!(response.status(), 200);
+            response.json().await.expect("json")
+        };
         if done(&activity) {
             return activity;
         }
@@ -612,6 +619,27 @@ async fn an_operator_sees_each_users_requests_errors_sends_and_sockets_per_day()
         "linking, the chat list and the send: {day}"
     );
     assert_eq!(alices["days"].as_array().map(Vec::len), Some(1));
+
+    // An external provider's user (no account here) is counted alike.
+    let subject = uuid::Uuid::new_v4();
+    let subject_token = Mint::supabase(subject).sign_hs256(SUPABASE_SECRET);
+    for _ in 0..2 {
+        assert_eq!(
+            app.get_with_token("/auth/me", &subject_token)
+                .await
+                .status(),
+            200
+        );
+    }
+    let subjects = activity_when(&app, operator, &subject.to_string(), |activity| {
+        activity["days"][0]["requests"] == 2
+    })
+    .await;
+    assert_eq!(
+        subjects["days"],
+        json!([{"day": today, "requests": 2, "errors": 0, "client_errors": 0,
+                "server_errors": 0, "sends": 0, "sockets": 0}])
+    );
 
     // Nobody known: 404; out of range: 422; a user's token is no operator's: 401.
     let response = app

@@ -1,9 +1,9 @@
 //! `/admin`: the operator's routes (an operator token, `auth::operator`): every user's
 //! audit log, the users with their activity (their audit records, and their requests,
-//! errors, sends and sockets per day: `crate::activity`), disabling and enabling a user: a built-in
-//! account, or an external provider's user (a subject with no account here, when an
-//! external provider is configured), whose tokens every gateway then refuses from memory
-//! (ADR 0033).
+//! errors, sends and sockets per day: `crate::activity`, ADR 0037), disabling and
+//! enabling a user: a built-in account, or an external provider's user (a subject with no
+//! account here, when an external provider is configured), whose tokens every gateway
+//! then refuses from memory (ADR 0033).
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};

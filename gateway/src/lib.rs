@@ -23,6 +23,7 @@
 //! - [`openapi`]: the OpenAPI document.
 //! - [`ws`]: the WebSocket of events (tickets, frames, connections).
 
+pub mod activity;
 pub mod audit;
 pub mod auth;
 pub mod clients;
@@ -66,6 +67,8 @@ pub struct Application {
     revocations: Arc<revocations::Revocations>,
     audit_writer: Option<audit::AuditWriter>,
     store: Arc<dyn Store>,
+    activity: Arc<activity::Activity>,
+    config: Config,
 }
 
 impl Application {
@@ -146,8 +149,10 @@ impl Application {
             (None, None)
         };
         let stats_store = Arc::clone(&store);
+        let activity = Arc::new(activity::Activity::default());
         let state = web::Data::new(AppState {
             audit,
+            activity: Arc::clone(&activity),
             media_links,
             ws_tickets,
             ws_connections: Arc::clone(&ws_connections),
@@ -201,6 +206,7 @@ impl Application {
                 // Outside the rewriting above: /auth/v1 answers GoTrue's errors, not problems.
                 .wrap(from_fn(routes::auth::gotrue::error::keep_gotrue_errors))
                 .wrap(cors.clone())
+                .wrap(from_fn(activity::count_requests))
                 .wrap(from_fn(audit::record_actions))
                 .wrap(from_fn(middleware::request_telemetry))
         })
@@ -221,6 +227,8 @@ impl Application {
             revocations,
             audit_writer,
             store: stats_store,
+            activity,
+            config: config.clone(),
         })
     }
 
@@ -240,6 +248,15 @@ impl Application {
             Arc::clone(&self.revocations).load_disabled_subjects(subjects, shutdown.clone()),
         );
         tokio::spawn(stats::export(Arc::clone(&self.store), shutdown.clone()));
+        // Its last flush runs once the server stopped (below), with nothing counted after.
+        let activity_stop = CancellationToken::new();
+        let activity_flusher = tokio::spawn(activity::flush_every(
+            Arc::clone(&self.activity),
+            Arc::clone(&self.store) as _,
+            Duration::from_secs(self.config.operator.activity_flush_secs),
+            self.config.operator.activity_retention_days,
+            activity_stop.clone(),
+        ));
         tokio::spawn(async move {
             shutdown.cancelled().await;
             // Sockets close at once ("going away": their clients reconnect elsewhere with
@@ -248,7 +265,15 @@ impl Application {
             handle.stop(true).await;
         });
         tracing::info!(port = self.port, "gateway serving");
-        self.server.await?;
+        let served = self.server.await;
+        activity_stop.cancel();
+        if tokio::time::timeout(Duration::from_secs(10), activity_flusher)
+            .await
+            .is_err()
+        {
+            tracing::warn!("per-user activity not flushed at shutdown in time; it is lost");
+        }
+        served?;
         // The server and with it every handle to the audit log are gone: the writer
         // stores what is queued and ends.
         if let Some(writer) = self.audit_writer {

@@ -38,6 +38,8 @@ pub struct AppState {
     pub revocations: Arc<crate::revocations::Revocations>,
     /// The audit log's writer (`None` when `audit.enabled` is off).
     pub audit: Option<Arc<crate::audit::AuditLog>>,
+    /// Per-user activity counted since the last flush.
+    pub activity: Arc<crate::activity::Activity>,
 }
 
 impl AppState {

@@ -1,6 +1,6 @@
 //! Extractors that authenticate a request before the handler runs.
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, dev::Payload, web};
 use futures::future::LocalBoxFuture;
 use talkapp_common::ErrorCode;
 use uuid::Uuid;
@@ -69,11 +69,16 @@ fn start_verification(
     let state = request.app_data::<web::Data<AppState>>().cloned();
     let token = bearer_token(request).map(str::to_owned);
     crate::audit::note_path(request);
+    let request = request.clone();
     Box::pin(async move {
         let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
         let token = token?;
         let identity = state.verifier.verify(&token).await?;
         crate::audit::note_caller(identity.user_id);
+        // Counted as the user's request (`activity`), whatever the answer.
+        request
+            .extensions_mut()
+            .insert(crate::activity::CountedUser(identity.user_id));
         state
             .rate_limiter
             .check(Bucket::Api, &identity.user_id.to_string())

@@ -1,8 +1,9 @@
 //! `/admin`: the operator's routes (an operator token, `auth::operator`): every user's
-//! audit log, the users with their activity, disabling and enabling a user: a built-in
-//! account, or an external provider's user (a subject with no account here, when an
-//! external provider is configured), whose tokens every gateway then refuses from memory
-//! (ADR 0033).
+//! audit log, the users with their activity (their audit records, and their requests,
+//! errors, sends and sockets per day: `crate::activity`, ADR 0037), disabling and
+//! enabling a user: a built-in account, or an external provider's user (a subject with no
+//! account here, when an external provider is configured), whose tokens every gateway
+//! then refuses from memory (ADR 0033).
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -252,6 +253,89 @@ pub async fn user(
     Ok(HttpResponse::Ok().json(UserActivity {
         user: overview.into(),
         recent,
+    }))
+}
+
+/// How many days of activity to read.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityQuery {
+    /// Today (UTC) and the days before it: 1 to 366 (default 30).
+    #[param(minimum = 1, maximum = 366)]
+    pub days: Option<u32>,
+}
+
+/// What a user did on one day (UTC).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActivityDayView {
+    /// The day (UTC), `YYYY-MM-DD`.
+    pub day: String,
+    /// API requests made with the user's token.
+    pub requests: u64,
+    /// Of them, answered 4xx or 5xx (`client_errors` + `server_errors`).
+    pub errors: u64,
+    /// Of them, answered 4xx.
+    pub client_errors: u64,
+    /// Of them, answered 5xx.
+    pub server_errors: u64,
+    /// Messages accepted for sending (`send_message`, `send_media`).
+    pub sends: u64,
+    /// WebSocket connections opened.
+    pub sockets: u64,
+}
+
+/// A user's activity per day.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserActivityDays {
+    /// The user (a built-in account or an external provider's user).
+    pub user_id: Uuid,
+    /// Days with any activity, newest first (days without any are left out).
+    pub days: Vec<ActivityDayView>,
+}
+
+/// A user's requests, errors, sends and sockets per day, as of the gateways' last flush
+/// (each adds what it counted every `operator.activity_flush_secs`).
+#[utoipa::path(get, path = "/admin/users/{user_id}/activity", tag = "admin",
+    params(("user_id" = Uuid, Path, description = "The user (a built-in account, or an external provider's subject)"), ActivityQuery),
+    security(("operator" = [])),
+    responses(
+        (status = 200, body = UserActivityDays),
+        (status = 401, description = "`unauthenticated` or `token_invalid`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such account and no activity of that id in the days asked for, or no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: `days` out of range", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn activity(
+    _operator: Operator,
+    state: web::Data<AppState>,
+    path: web::Path<Uuid>,
+    query: web::Query<ActivityQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = path.into_inner();
+    let days = query.days.unwrap_or(30);
+    if !(1..=366).contains(&days) {
+        return Err(field_error("days", "must be 1 to 366"));
+    }
+    let since = talkapp_store::now().date_naive() - chrono::TimeDelta::days(i64::from(days) - 1);
+    let rows = state.store.user_activity(user_id, since).await?;
+    if rows.is_empty() && state.store.user_overview(user_id).await?.is_none() {
+        return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
+    }
+    Ok(HttpResponse::Ok().json(UserActivityDays {
+        user_id,
+        days: rows
+            .into_iter()
+            .map(|(day, counts)| ActivityDayView {
+                day: day.format("%Y-%m-%d").to_string(),
+                requests: counts.requests,
+                errors: counts.client_errors.saturating_add(counts.server_errors),
+                client_errors: counts.client_errors,
+                server_errors: counts.server_errors,
+                sends: counts.sends,
+                sockets: counts.sockets,
+            })
+            .collect(),
     }))
 }
 

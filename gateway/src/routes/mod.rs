@@ -52,6 +52,7 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         .service(web::resource("/admin/audit").get(admin::audit))
         .service(web::resource("/admin/users").get(admin::users))
         .service(web::resource("/admin/users/{user_id}").get(admin::user))
+        .service(web::resource("/admin/users/{user_id}/activity").get(admin::activity))
         .service(web::resource("/admin/users/{user_id}/disable").post(admin::disable))
         .service(web::resource("/admin/users/{user_id}/enable").post(admin::enable))
         .service(

@@ -261,6 +261,9 @@ pub async fn run(
     limits: Limits,
 ) {
     metrics::gauge!("talkapp_ws_connections").increment(1.0);
+    state
+        .activity
+        .socket_opened(subscriber.user_id, talkapp_store::now());
     let stop = CancellationToken::new();
     let (events_sender, mut events) = mpsc::channel(EVENT_BUFFER);
     actix_web::rt::spawn(pump_events(

@@ -2,6 +2,22 @@
 //! in-memory and Redis stores) and revocations told across gateways; and its service
 //! figures against a PostgreSQL that goes away.
 
+mod activity;
 mod rate_limit;
 mod revocations;
 mod stats;
+
+/// A store over a PostgreSQL of the test's own (which the test can stop and start).
+pub(crate) async fn private_store(
+    postgres: &talkapp_testkit::postgres::PrivatePostgres,
+) -> std::sync::Arc<dyn talkapp_store::Store> {
+    std::sync::Arc::new(
+        talkapp_store::postgres::PostgresStore::connect(
+            &postgres.url("postgres"),
+            4,
+            std::time::Duration::from_secs(2),
+        )
+        .await
+        .expect("store"),
+    )
+}

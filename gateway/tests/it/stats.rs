@@ -50,15 +50,7 @@ async fn wait_for_users(count: f64, within: Duration) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn figures_survive_a_store_that_is_away_and_are_read_again_once_it_is_back() {
     let postgres = PrivatePostgres::start().await;
-    let store: Arc<dyn Store> = Arc::new(
-        talkapp_store::postgres::PostgresStore::connect(
-            &postgres.url("postgres"),
-            4,
-            Duration::from_secs(2),
-        )
-        .await
-        .expect("store"),
-    );
+    let store = crate::private_store(&postgres).await;
     add_user(&*store).await;
     let stop = CancellationToken::new();
     let exporter = tokio::spawn(export_every(

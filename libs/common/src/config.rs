@@ -98,6 +98,22 @@ pub struct OperatorConfig {
     /// environment: comma-separated.
     #[serde(deserialize_with = "list_or_comma_separated")]
     pub token_sha256: Vec<String>,
+    /// Per-user activity (`GET /admin/users/{user_id}/activity`): days older than this are
+    /// deleted by the gateways' flush (0: kept forever).
+    #[serde(default = "default_activity_retention_days")]
+    pub activity_retention_days: u32,
+    /// How often each gateway adds the activity it counted in memory to the store
+    /// (seconds, 1 to 3600).
+    #[serde(default = "default_activity_flush_secs")]
+    pub activity_flush_secs: u64,
+}
+
+fn default_activity_retention_days() -> u32 {
+    90
+}
+
+fn default_activity_flush_secs() -> u64 {
+    30
 }
 
 /// The search service's reach into Telegram (issue 12, wave 2).
@@ -691,6 +707,9 @@ impl Config {
                 "operator.token_sha256",
                 "each entry must be 64 hex digits (the SHA-256 of an operator token)",
             );
+        }
+        if !(1..=3600).contains(&self.operator.activity_flush_secs) {
+            return invalid("operator.activity_flush_secs", "must be 1 to 3600");
         }
         if let Err(reason) = validate_cors_origins(&self.gateway.cors_allowed_origins) {
             return invalid("gateway.cors_allowed_origins", &reason);

@@ -1,10 +1,11 @@
 //! What operators need of the accounts: listing users with their activity, disabling and
 //! enabling them, ending all of a user's sign-in sessions at once; and the external
 //! identity provider's users (subjects, with no account here): disabling them, and when
-//! each was last seen.
+//! each was last seen; and each user's activity per day (requests, errors, sends,
+//! sockets), added to in batches by the gateways (ADR 0037).
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use crate::{Result, User};
@@ -52,6 +53,43 @@ pub struct ActivitySummary {
     pub oldest_waiting_at: Option<DateTime<Utc>>,
 }
 
+/// What one user did on one day (UTC): counts, added to by every gateway's flush.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ActivityCounts {
+    /// API requests made with the user's token.
+    pub requests: u64,
+    /// Of them, answered 4xx.
+    pub client_errors: u64,
+    /// Of them, answered 5xx.
+    pub server_errors: u64,
+    /// Messages accepted for sending (`send_message` and `send_media` answered 202).
+    pub sends: u64,
+    /// WebSocket connections opened.
+    pub sockets: u64,
+}
+
+impl ActivityCounts {
+    /// Adds `other` to these counts (saturating).
+    pub fn add(&mut self, other: &ActivityCounts) {
+        self.requests = self.requests.saturating_add(other.requests);
+        self.client_errors = self.client_errors.saturating_add(other.client_errors);
+        self.server_errors = self.server_errors.saturating_add(other.server_errors);
+        self.sends = self.sends.saturating_add(other.sends);
+        self.sockets = self.sockets.saturating_add(other.sockets);
+    }
+}
+
+/// Counts to add to one user's day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActivityDelta {
+    /// The user (a built-in account or an external provider's subject).
+    pub user_id: Uuid,
+    /// The day (UTC).
+    pub day: NaiveDate,
+    /// What to add.
+    pub counts: ActivityCounts,
+}
+
 /// Operators' view of the accounts.
 #[async_trait]
 pub trait UserAdminStore: Send + Sync {
@@ -94,4 +132,18 @@ pub trait UserAdminStore: Send + Sync {
     /// Records that external subject `subject_id` was seen at `at` (a later time than the
     /// one kept replaces it; an earlier one changes nothing).
     async fn note_subject_seen(&self, subject_id: Uuid, at: DateTime<Utc>) -> Result<()>;
+
+    /// Adds each delta to its user's day (a day not stored yet starts at zero), all in
+    /// one transaction: either every delta is added or none.
+    async fn add_user_activity(&self, deltas: &[ActivityDelta]) -> Result<()>;
+
+    /// User `user_id`'s days from `since` on (inclusive), newest first.
+    async fn user_activity(
+        &self,
+        user_id: Uuid,
+        since: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, ActivityCounts)>>;
+
+    /// Deletes every user's days before `day`; how many rows went.
+    async fn delete_activity_before(&self, day: NaiveDate) -> Result<u64>;
 }

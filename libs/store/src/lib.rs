@@ -34,7 +34,10 @@ use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
-pub use admin::{ActivitySummary, MAX_USERS_PAGE, UserAdminStore, UserCursor, UserOverview};
+pub use admin::{
+    ActivityCounts, ActivityDelta, ActivitySummary, MAX_USERS_PAGE, UserAdminStore, UserCursor,
+    UserOverview,
+};
 pub use audit::{
     AuditActor, AuditEntry, AuditOutcome, AuditQuery, AuditStore, MAX_AUDIT_PAGE, NewAuditEntry,
 };

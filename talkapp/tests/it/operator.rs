@@ -515,3 +515,152 @@ async fn a_gateway_whose_redis_comes_back_late_closes_only_the_sockets_opened_be
     sandbox.shutdown().await;
     database.drop_database().await;
 }
+
+/// `GET /admin/users/{user_id}/activity` until `done` holds for its answer (`null` while
+/// it is 404; the gateway flushes every second here), within 15 s.
+async fn activity_when(
+    app: &TestApp,
+    operator: &str,
+    user_id: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let response = app
+            .get_with_token(&format!("/admin/users/{user_id}/activity"), operator)
+            .await;
+        // An external provider's user is unknown (404) until its first flush.
+        let activity: Value = if response.status() == 404 {
+            Value::Null
+        } else {
+            assert_eq!(response.status(), 200);
+            response.json().await.expect("json")
+        };
+        if done(&activity) {
+            return activity;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the activity never showed: {activity}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_operator_sees_each_users_requests_errors_sends_and_sockets_per_day() {
+    let (token, hash) = talkapp_gateway::auth::operator::new_operator_token();
+    let app = spawn_app_with(&[
+        ("operator.token_sha256", &hash),
+        ("operator.activity_flush_secs", "1"),
+    ])
+    .await;
+    let operator = token.as_str();
+    let alice = crate::chats::linked_alice(&app, "activity-alice@example.com").await;
+    let carol = app.signed_in_user("activity-carol@example.com").await;
+    let carol_id = carol["user"]["id"].as_str().expect("id").to_owned();
+    let carol_token = carol["access_token"].as_str().expect("token");
+
+    // Carol: three requests answered 200, one refused (another user's path: 403).
+    for _ in 0..3 {
+        assert_eq!(
+            app.get_with_token("/auth/me", carol_token).await.status(),
+            200
+        );
+    }
+    let response = app
+        .get_with_token(
+            &format!("/me/chats/{}/1", alice.linker.user_id),
+            carol_token,
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+    // Alice: a send accepted and a socket opened.
+    let response = app
+        .post_with_token(
+            &format!("/me/send_message/{}/1", alice.linker.user_id),
+            &alice.linker.token,
+            &json!({"chat_id": alice.bob, "text": "counted"}),
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    let _socket = open_socket(&app, &alice.linker).await;
+
+    let today = chrono::Utc::now().date_naive().to_string();
+    let seen = activity_when(&app, operator, &carol_id, |activity| {
+        activity["days"][0]["requests"] == 4
+    })
+    .await;
+    // Flushed again and again meanwhile: nothing is added twice.
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let again = app
+        .get_json(
+            &format!("/admin/users/{carol_id}/activity?days=1"),
+            operator,
+        )
+        .await;
+    for activity in [&seen, &again] {
+        assert_eq!(activity["user_id"], carol_id.as_str());
+        assert_eq!(
+            activity["days"],
+            json!([{"day": today, "requests": 4, "errors": 1, "client_errors": 1,
+                    "server_errors": 0, "sends": 0, "sockets": 0}]),
+            "Carol's own counts, none of Alice's"
+        );
+    }
+    let alices = activity_when(&app, operator, &alice.linker.user_id, |activity| {
+        activity["days"][0]["sends"] == 1 && activity["days"][0]["sockets"] == 1
+    })
+    .await;
+    let day = &alices["days"][0];
+    assert_eq!(day["day"], today.as_str());
+    assert!(
+        day["requests"].as_u64().expect("requests") >= 5,
+        "linking, the chat list and the send: {day}"
+    );
+    assert_eq!(alices["days"].as_array().map(Vec::len), Some(1));
+
+    // An external provider's user (no account here) is counted alike.
+    let subject = uuid::Uuid::new_v4();
+    let subject_token = Mint::supabase(subject).sign_hs256(SUPABASE_SECRET);
+    for _ in 0..2 {
+        assert_eq!(
+            app.get_with_token("/auth/me", &subject_token)
+                .await
+                .status(),
+            200
+        );
+    }
+    let subjects = activity_when(&app, operator, &subject.to_string(), |activity| {
+        activity["days"][0]["requests"] == 2
+    })
+    .await;
+    assert_eq!(
+        subjects["days"],
+        json!([{"day": today, "requests": 2, "errors": 0, "client_errors": 0,
+                "server_errors": 0, "sends": 0, "sockets": 0}])
+    );
+
+    // Nobody known: 404; out of range: 422; a user's token is no operator's: 401.
+    let response = app
+        .get_with_token(
+            &format!("/admin/users/{}/activity", uuid::Uuid::new_v4()),
+            operator,
+        )
+        .await;
+    assert_problem(response, 404, "not_found").await;
+    for days in ["0", "367", "x"] {
+        let response = app
+            .get_with_token(
+                &format!("/admin/users/{carol_id}/activity?days={days}"),
+                operator,
+            )
+            .await;
+        assert_eq!(response.status(), 422, "days={days}");
+    }
+    let response = app
+        .get_with_token(&format!("/admin/users/{carol_id}/activity"), carol_token)
+        .await;
+    assert_problem(response, 401, "token_invalid").await;
+    app.stop().await;
+}

@@ -1,11 +1,24 @@
 //! Operators' view of the accounts.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
     PostgresStore, Prepared as _, Result, Row, Uuid, async_trait, map_error, user_from_row,
 };
-use crate::admin::{ActivitySummary, MAX_USERS_PAGE, UserAdminStore, UserCursor, UserOverview};
+use crate::admin::{
+    ActivityCounts, ActivityDelta, ActivitySummary, MAX_USERS_PAGE, UserAdminStore, UserCursor,
+    UserOverview,
+};
+
+/// A count as PostgreSQL's bigint (saturating).
+fn count_in(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+/// A stored count (a negative one, which no write makes, reads as 0).
+fn count_out(row: &Row, column: &str) -> u64 {
+    u64::try_from(row.get::<_, i64>(column)).unwrap_or(0)
+}
 
 /// The account with its counts.
 const OVERVIEW: &str = "SELECT users.*,
@@ -209,5 +222,85 @@ impl UserAdminStore for PostgresStore {
             .await
             .map_err(map_error)?;
         Ok(())
+    }
+
+    async fn add_user_activity(&self, deltas: &[ActivityDelta]) -> Result<()> {
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.map_err(map_error)?;
+        let statement = transaction
+            .prepare_cached(
+                "INSERT INTO user_activity (user_id, day, requests, client_errors,
+                     server_errors, sends, sockets)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (user_id, day) DO UPDATE SET
+                     requests = user_activity.requests + excluded.requests,
+                     client_errors = user_activity.client_errors + excluded.client_errors,
+                     server_errors = user_activity.server_errors + excluded.server_errors,
+                     sends = user_activity.sends + excluded.sends,
+                     sockets = user_activity.sockets + excluded.sockets",
+            )
+            .await
+            .map_err(map_error)?;
+        for delta in deltas {
+            let counts = &delta.counts;
+            transaction
+                .execute(
+                    &statement,
+                    &[
+                        &delta.user_id,
+                        &delta.day,
+                        &count_in(counts.requests),
+                        &count_in(counts.client_errors),
+                        &count_in(counts.server_errors),
+                        &count_in(counts.sends),
+                        &count_in(counts.sockets),
+                    ],
+                )
+                .await
+                .map_err(map_error)?;
+        }
+        transaction.commit().await.map_err(map_error)
+    }
+
+    async fn user_activity(
+        &self,
+        user_id: Uuid,
+        since: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, ActivityCounts)>> {
+        let client = self.client().await?;
+        let rows = client
+            .prepared_query(
+                "SELECT * FROM user_activity WHERE user_id = $1 AND day >= $2
+                 ORDER BY day DESC",
+                &[&user_id, &since],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                (
+                    row.get("day"),
+                    ActivityCounts {
+                        requests: count_out(row, "requests"),
+                        client_errors: count_out(row, "client_errors"),
+                        server_errors: count_out(row, "server_errors"),
+                        sends: count_out(row, "sends"),
+                        sockets: count_out(row, "sockets"),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    async fn delete_activity_before(&self, day: NaiveDate) -> Result<u64> {
+        let client = self.client().await?;
+        client
+            .prepared_execute("DELETE FROM user_activity WHERE day < $1", &[&day])
+            .await
+            .map_err(map_error)
     }
 }

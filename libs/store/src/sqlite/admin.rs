@@ -1,12 +1,31 @@
 //! Operators' view of the accounts.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
     CachedStatements, OptionalExtension, Result, Row, SqliteStore, Uuid, async_trait, map_error,
     micros, optional_time_at, params, user_from_row,
 };
-use crate::admin::{ActivitySummary, MAX_USERS_PAGE, UserAdminStore, UserCursor, UserOverview};
+use crate::admin::{
+    ActivityCounts, ActivityDelta, ActivitySummary, MAX_USERS_PAGE, UserAdminStore, UserCursor,
+    UserOverview,
+};
+
+/// A count as SQLite's integer (saturating).
+fn count_in(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+/// A stored count (a negative one, which no write makes, reads as 0).
+fn count_out(row: &Row<'_>, column: &str) -> rusqlite::Result<u64> {
+    let value: i64 = row.get(column)?;
+    Ok(u64::try_from(value).unwrap_or(0))
+}
+
+/// A day as stored: `YYYY-MM-DD`, which sorts as the days do.
+fn day_text(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
 
 /// The account with its counts; `?1`: the condition's parameters follow.
 const OVERVIEW: &str = "SELECT users.*,
@@ -225,6 +244,91 @@ impl UserAdminStore for SqliteStore {
                     params![subject_id.to_string(), micros(at)],
                 )
                 .map(drop)
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn add_user_activity(&self, deltas: &[ActivityDelta]) -> Result<()> {
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        let deltas = deltas.to_vec();
+        self.call(move |connection| {
+            let transaction = connection.transaction().map_err(map_error)?;
+            for delta in &deltas {
+                let counts = &delta.counts;
+                transaction
+                    .execute_cached(
+                        "INSERT INTO user_activity (user_id, day, requests, client_errors,
+                             server_errors, sends, sockets)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                         ON CONFLICT (user_id, day) DO UPDATE SET
+                             requests = requests + excluded.requests,
+                             client_errors = client_errors + excluded.client_errors,
+                             server_errors = server_errors + excluded.server_errors,
+                             sends = sends + excluded.sends,
+                             sockets = sockets + excluded.sockets",
+                        params![
+                            delta.user_id.to_string(),
+                            day_text(delta.day),
+                            count_in(counts.requests),
+                            count_in(counts.client_errors),
+                            count_in(counts.server_errors),
+                            count_in(counts.sends),
+                            count_in(counts.sockets),
+                        ],
+                    )
+                    .map_err(map_error)?;
+            }
+            transaction.commit().map_err(map_error)
+        })
+        .await
+    }
+
+    async fn user_activity(
+        &self,
+        user_id: Uuid,
+        since: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, ActivityCounts)>> {
+        self.read(move |connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT * FROM user_activity WHERE user_id = ?1 AND day >= ?2
+                     ORDER BY day DESC",
+                )
+                .map_err(map_error)?;
+            let rows = statement
+                .query_map(params![user_id.to_string(), day_text(since)], |row| {
+                    let day: String = row.get("day")?;
+                    let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                        .map_err(|_| super::invalid("day"))?;
+                    Ok((
+                        day,
+                        ActivityCounts {
+                            requests: count_out(row, "requests")?,
+                            client_errors: count_out(row, "client_errors")?,
+                            server_errors: count_out(row, "server_errors")?,
+                            sends: count_out(row, "sends")?,
+                            sockets: count_out(row, "sockets")?,
+                        },
+                    ))
+                })
+                .map_err(map_error)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn delete_activity_before(&self, day: NaiveDate) -> Result<u64> {
+        self.call(move |connection| {
+            connection
+                .execute_cached(
+                    "DELETE FROM user_activity WHERE day < ?1",
+                    params![day_text(day)],
+                )
+                .map(|deleted| deleted as u64)
                 .map_err(map_error)
         })
         .await

@@ -94,6 +94,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0013_sent_files.sql"),
     ),
     (
+        14,
+        "user_activity",
+        include_str!("../../migrations/sqlite/0014_user_activity.sql"),
+    ),
+    (
         16,
         "stalled_links",
         include_str!("../../migrations/sqlite/0016_stalled_links.sql"),

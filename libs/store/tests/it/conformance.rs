@@ -2782,6 +2782,95 @@ pub(crate) async fn external_subjects_seen_count_as_active_users(store: Arc<dyn 
     assert_eq!(summary.active_7d, 3);
 }
 
+pub(crate) async fn user_activity_adds_up_per_day_and_old_days_go(store: Arc<dyn Store>) {
+    use chrono::NaiveDate;
+    use talkapp_store::{ActivityCounts, ActivityDelta};
+    let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("day");
+    let counts = |requests, client_errors, server_errors, sends, sockets| ActivityCounts {
+        requests,
+        client_errors,
+        server_errors,
+        sends,
+        sockets,
+    };
+    let (user, other) = (Uuid::new_v4(), Uuid::new_v4());
+    let delta = |user_id, on: &str, counts| ActivityDelta {
+        user_id,
+        day: day(on),
+        counts,
+    };
+    assert!(
+        store
+            .user_activity(user, day("2000-01-01"))
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    store.add_user_activity(&[]).await.expect("nothing to add");
+    // Two gateways' flushes of the same days add up; the day boundary keeps days apart.
+    store
+        .add_user_activity(&[
+            delta(user, "2026-03-01", counts(5, 1, 0, 2, 1)),
+            delta(user, "2026-03-02", counts(1, 0, 0, 0, 0)),
+            delta(other, "2026-03-01", counts(7, 0, 7, 0, 0)),
+        ])
+        .await
+        .expect("first flush");
+    store
+        .add_user_activity(&[
+            delta(user, "2026-03-01", counts(3, 2, 1, 1, 0)),
+            delta(user, "2026-02-28", counts(4, 0, 0, 0, 2)),
+        ])
+        .await
+        .expect("second flush");
+    assert_eq!(
+        store
+            .user_activity(user, day("2000-01-01"))
+            .await
+            .expect("read"),
+        [
+            (day("2026-03-02"), counts(1, 0, 0, 0, 0)),
+            (day("2026-03-01"), counts(8, 3, 1, 3, 1)),
+            (day("2026-02-28"), counts(4, 0, 0, 0, 2)),
+        ],
+        "newest first, each day its own sum"
+    );
+    assert_eq!(
+        store
+            .user_activity(user, day("2026-03-01"))
+            .await
+            .expect("read")
+            .len(),
+        2,
+        "`since` is inclusive"
+    );
+    assert_eq!(
+        store
+            .user_activity(other, day("2000-01-01"))
+            .await
+            .expect("read"),
+        [(day("2026-03-01"), counts(7, 0, 7, 0, 0))],
+        "another user's counts are apart"
+    );
+    assert_eq!(
+        store
+            .delete_activity_before(day("2026-03-01"))
+            .await
+            .expect("retention"),
+        1
+    );
+    assert_eq!(
+        store
+            .user_activity(user, day("2000-01-01"))
+            .await
+            .expect("read")
+            .iter()
+            .map(|(day, _)| *day)
+            .collect::<Vec<_>>(),
+        [day("2026-03-02"), day("2026-03-01")]
+    );
+}
+
 // Idempotency keys of non-send actions
 
 fn action_claim(

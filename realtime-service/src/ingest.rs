@@ -121,12 +121,25 @@ fn repeat_key(event: &proto::Event) -> Option<String> {
     }
     match event.r#type.as_str() {
         "message.new" => Some(format!("new:{}:{}", message.chat_id, message.id)),
+        // Telegram's edit times are whole seconds: two edits in one second differ by what
+        // they say, so the edited message itself is part of the key.
         "message.edited" => Some(format!(
-            "edited:{}:{}:{}",
-            message.chat_id, message.id, message.edit_date
+            "edited:{}:{}:{}:{:016x}",
+            message.chat_id,
+            message.id,
+            message.edit_date,
+            fnv1a(&message.encode_to_vec())
         )),
         _ => None,
     }
+}
+
+/// FNV-1a (64 bits): a hash that stays the same across processes and Rust versions, as
+/// keys kept in the log must.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Lanes the log writes are spread over.
@@ -217,6 +230,22 @@ mod tests {
             repeat_key(&event("message.edited", "42", 7, "2026-12-05T10:01:00Z")),
             "a later edit is news"
         );
+        let mut same_second = event("message.edited", "42", 7, "2026-12-05T10:00:00Z");
+        if let Some(proto::event::Payload::Message(message)) = &mut same_second.payload {
+            message.text = "edited again within the second".to_owned();
+        }
+        assert_ne!(
+            edited,
+            repeat_key(&same_second),
+            "a second edit within the same second is news"
+        );
+        assert_eq!(
+            edited,
+            repeat_key(&event("message.edited", "42", 7, "2026-12-05T10:00:00Z")),
+            "the same edit told again is a repeat"
+        );
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
         assert_eq!(repeat_key(&event("message.status", "42", 7, "")), None);
         assert_eq!(repeat_key(&event("message.new", "42", 0, "")), None);
         let typing = proto::Event {

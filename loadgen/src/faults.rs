@@ -24,10 +24,9 @@ use anyhow::Context as _;
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
-use crate::Options;
 use crate::setup::Account;
+use crate::{Options, realtime};
 
 /// How long one request may take before the client counts it as a hang.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -239,9 +238,6 @@ async fn run_user(plan: UserPlan) -> UserLog {
     log
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// What one user's WebSocket saw over the run.
 #[derive(Default)]
 struct SocketLog {
@@ -262,27 +258,6 @@ type SharedSocketLog = Arc<Mutex<SocketLog>>;
 
 fn note(log: &SharedSocketLog, update: impl FnOnce(&mut SocketLog)) {
     update(&mut log.lock().unwrap_or_else(PoisonError::into_inner));
-}
-
-async fn open_socket(
-    base: &str,
-    user_id: &str,
-    token: &str,
-    since: Option<i64>,
-) -> anyhow::Result<Socket> {
-    let mut url = format!("{}/ws/{user_id}/1", base.replacen("http", "ws", 1));
-    if let Some(since) = since {
-        url.push_str(&format!("?since={since}"));
-    }
-    let mut request = url.into_client_request()?;
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse()?);
-    let (socket, _) =
-        tokio::time::timeout(REQUEST_TIMEOUT, tokio_tungstenite::connect_async(request))
-            .await
-            .context("opening the WebSocket timed out")??;
-    Ok(socket)
 }
 
 /// What a frame says, for the check.
@@ -335,7 +310,7 @@ async fn watch_socket(
         ended_before = true;
         let opened = tokio::select! {
             _ = stop.changed() => return,
-            opened = open_socket(&base, &user_id, &token, last_event) => opened,
+            opened = realtime::open_at(&base, &user_id, &token, last_event, REQUEST_TIMEOUT) => opened,
         };
         let Ok(mut socket) = opened else {
             note(&log, |log| log.open_failures += 1);

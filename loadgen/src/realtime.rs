@@ -34,27 +34,37 @@ pub(crate) type Socket =
 
 /// Opens the account's WebSocket with the bearer token in the header.
 pub(crate) async fn open(options: &Options, account: &Account) -> anyhow::Result<Socket> {
-    let url = format!(
-        "{}/ws/{}/1",
-        options
-            .ws_url
-            .as_deref()
-            .unwrap_or(&options.url)
-            .replacen("http", "ws", 1),
-        account.user_id
-    );
-    let mut request = url.into_client_request()?;
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", account.token).parse()?,
-    );
-    let (socket, _) = tokio::time::timeout(
+    open_at(
+        options.ws_url.as_deref().unwrap_or(&options.url),
+        &account.user_id.to_string(),
+        &account.token,
+        None,
         Duration::from_secs(30),
-        tokio_tungstenite::connect_async(request),
     )
     .await
-    .context("opening a WebSocket timed out")?
-    .context("opening a WebSocket")?;
+}
+
+/// Opens `user_id`'s WebSocket at `base` (an `http` URL), replaying after `since` when
+/// given, within `timeout`.
+pub(crate) async fn open_at(
+    base: &str,
+    user_id: &str,
+    token: &str,
+    since: Option<i64>,
+    timeout: Duration,
+) -> anyhow::Result<Socket> {
+    let mut url = format!("{}/ws/{user_id}/1", base.replacen("http", "ws", 1));
+    if let Some(since) = since {
+        url.push_str(&format!("?since={since}"));
+    }
+    let mut request = url.into_client_request()?;
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    let (socket, _) = tokio::time::timeout(timeout, tokio_tungstenite::connect_async(request))
+        .await
+        .context("opening a WebSocket timed out")?
+        .context("opening a WebSocket")?;
     Ok(socket)
 }
 

@@ -8,7 +8,7 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use talkapp_common::ErrorCode;
-use talkapp_store::{MAX_USERS_PAGE, UserCursor, UserOverview};
+use talkapp_store::{MAX_USERS_PAGE, SubjectOverview, UserCursor, UserOverview};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -117,6 +117,31 @@ pub struct SubjectView {
     pub disabled_at: Option<String>,
     /// Linked Telegram accounts.
     pub linked_accounts: u32,
+    /// When it last used TalkApp (RFC 3339; recorded at most once a day per gateway, so
+    /// up to a day early; absent: not recorded yet). Only in `/admin/subjects`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen_at: Option<String>,
+}
+
+impl From<SubjectOverview> for SubjectView {
+    fn from(overview: SubjectOverview) -> Self {
+        Self {
+            id: overview.subject_id,
+            provider: SubjectProvider::External,
+            disabled_at: overview.disabled_at.map(rfc3339),
+            linked_accounts: overview.linked_accounts,
+            last_seen_at: overview.last_seen_at.map(rfc3339),
+        }
+    }
+}
+
+/// A page of an external provider's users.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubjectList {
+    /// In the order of their ids.
+    pub subjects: Vec<SubjectView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// A built-in account, or an external provider's user.
@@ -200,6 +225,49 @@ pub async fn users(
         .flatten();
     Ok(HttpResponse::Ok().json(UserList {
         users: users.into_iter().map(UserOverviewView::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// The external identity provider's users TalkApp knows of (no account here: seen using
+/// TalkApp, disabled by an operator, or owning linked Telegram accounts), in the order
+/// of their ids. Empty when no external provider is configured.
+#[utoipa::path(get, path = "/admin/subjects", tag = "admin",
+    params(UserListQuery),
+    security(("operator" = [])),
+    responses(
+        (status = 200, body = SubjectList),
+        (status = 401, description = "`unauthenticated` or `token_invalid`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+#[tracing::instrument(skip_all)]
+pub async fn subjects(
+    _operator: Operator,
+    state: web::Data<AppState>,
+    query: web::Query<UserListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=MAX_USERS_PAGE).contains(&limit) {
+        return Err(field_error("limit", "must be 1 to 200"));
+    }
+    let after = match query.cursor.as_deref() {
+        None => None,
+        Some(text) => Some(
+            Uuid::try_parse(text)
+                .map_err(|_| field_error("cursor", "is not a cursor this route gave"))?,
+        ),
+    };
+    let subjects = state.store.list_subjects(after, limit).await?;
+    let next_cursor = (subjects.len() == limit as usize)
+        .then(|| {
+            subjects
+                .last()
+                .map(|last| last.subject_id.simple().to_string())
+        })
+        .flatten();
+    Ok(HttpResponse::Ok().json(SubjectList {
+        subjects: subjects.into_iter().map(SubjectView::from).collect(),
         next_cursor,
     }))
 }
@@ -408,6 +476,7 @@ async fn set_subject_disabled(
             provider: SubjectProvider::External,
             disabled_at: disabled_at.map(rfc3339),
             linked_accounts: u32::try_from(linked_accounts).unwrap_or(u32::MAX),
+            last_seen_at: None,
         })),
     )
 }

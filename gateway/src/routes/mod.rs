@@ -51,6 +51,7 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         .service(web::resource("/me/audit/{user_id}").get(audit::own_audit_log))
         .service(web::resource("/admin/audit").get(admin::audit))
         .service(web::resource("/admin/users").get(admin::users))
+        .service(web::resource("/admin/subjects").get(admin::subjects))
         .service(web::resource("/admin/users/{user_id}").get(admin::user))
         .service(web::resource("/admin/users/{user_id}/activity").get(admin::activity))
         .service(web::resource("/admin/users/{user_id}/disable").post(admin::disable))
@@ -184,8 +185,14 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
             web::resource("/me/media/{user_id}/{session_index}/{media_ref}/url")
                 .post(media::signed_url),
         )
-        .service(web::resource("/media/t/{token}").get(media::by_link))
-        // Uploaded files (after `/media/t/{token}`, which must win).
+        // Only GET is a signed link: a guard (not a 405) lets `POST /media/t/url`, the
+        // signed-link route of an uploaded file named `t`, fall through to that route.
+        .service(
+            web::resource("/media/t/{token}")
+                .guard(actix_web::guard::Get())
+                .get(media::by_link),
+        )
+        // Uploaded files (after `/media/t/{token}`, which must win for GET).
         .service(web::resource("/upload").post(uploads::upload))
         .service(
             web::resource("/media/{file_id}")

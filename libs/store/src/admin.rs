@@ -26,6 +26,21 @@ pub struct UserOverview {
     pub open_sign_ins: u32,
 }
 
+/// An external identity provider's user (a subject: no account here) as an operator
+/// sees it: one seen using TalkApp, one an operator disabled, or one with linked
+/// Telegram accounts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubjectOverview {
+    /// The subject (the `sub` of the provider's tokens).
+    pub subject_id: Uuid,
+    /// When it was last seen (recorded at most once a day; `None`: not recorded yet).
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// When an operator disabled it (`None`: enabled).
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// Linked Telegram accounts.
+    pub linked_accounts: u32,
+}
+
 /// Where a page of users starts: after this account (ordered by creation, then id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserCursor {
@@ -128,6 +143,11 @@ pub trait UserAdminStore: Send + Sync {
 
     /// Every disabled external subject, with when it was disabled.
     async fn disabled_subjects(&self) -> Result<Vec<(Uuid, DateTime<Utc>)>>;
+
+    /// External subjects (seen, disabled, or owning linked accounts; never a built-in
+    /// account) in the order of their ids, after `after`; at most `limit`
+    /// (capped at [`MAX_USERS_PAGE`]).
+    async fn list_subjects(&self, after: Option<Uuid>, limit: u32) -> Result<Vec<SubjectOverview>>;
 
     /// Records that external subject `subject_id` was seen at `at` (a later time than the
     /// one kept replaces it; an earlier one changes nothing).

@@ -35,8 +35,8 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 pub use admin::{
-    ActivityCounts, ActivityDelta, ActivitySummary, MAX_USERS_PAGE, UserAdminStore, UserCursor,
-    UserOverview,
+    ActivityCounts, ActivityDelta, ActivitySummary, MAX_USERS_PAGE, SubjectOverview,
+    UserAdminStore, UserCursor, UserOverview,
 };
 pub use audit::{
     AuditActor, AuditEntry, AuditOutcome, AuditQuery, AuditStore, MAX_AUDIT_PAGE, NewAuditEntry,

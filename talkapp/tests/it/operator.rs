@@ -22,7 +22,7 @@ async fn operator_app() -> (TestApp, String) {
 async fn without_a_configured_operator_the_admin_routes_do_not_exist() {
     let app = spawn_app().await;
     let (token, _) = talkapp_gateway::auth::operator::new_operator_token();
-    for path in ["/admin/users", "/admin/audit"] {
+    for path in ["/admin/users", "/admin/subjects", "/admin/audit"] {
         let response = app.get_with_token(path, &token).await;
         assert_problem(response, 404, "not_found").await;
     }
@@ -329,6 +329,27 @@ async fn an_external_providers_user_is_disabled_at_once_everywhere_and_enabled_a
     assert_eq!(disabled["provider"], "external");
     assert!(disabled["disabled_at"].is_string());
     assert_eq!(disabled["linked_accounts"], 1);
+    // Operators find it among the provider's users (paged; the bystander is not seen yet).
+    let listed = app.get_json("/admin/subjects?limit=1", &operator).await;
+    assert_eq!(listed["subjects"][0]["id"], subject.to_string());
+    assert_eq!(listed["subjects"][0]["provider"], "external");
+    assert_eq!(
+        listed["subjects"][0]["disabled_at"],
+        disabled["disabled_at"]
+    );
+    assert_eq!(listed["subjects"][0]["linked_accounts"], 1);
+    let cursor = listed["next_cursor"]
+        .as_str()
+        .expect("a full page has a cursor");
+    let rest = app
+        .get_json(&format!("/admin/subjects?cursor={cursor}"), &operator)
+        .await;
+    assert_eq!(rest["subjects"], json!([]), "{rest}");
+    assert_eq!(rest["next_cursor"], Value::Null);
+    let response = app
+        .get_with_token("/admin/subjects?cursor=nope", &operator)
+        .await;
+    assert_problem(response, 422, "validation_failed").await;
 
     // Its tokens, its open socket, a ticket and a media link issued before: all refused.
     let response = app.get_with_token("/auth/me", &linker.token).await;

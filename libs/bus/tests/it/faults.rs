@@ -89,15 +89,48 @@ async fn a_publish_whose_confirm_never_comes_gives_up_in_bounded_time_and_the_ne
         .expect("job published again");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn publishes_in_flight_across_a_broker_restart_all_return_and_every_confirmed_one_is_kept() {
+/// What [`publish_across_a_broker_restart`] saw.
+struct RestartRun {
+    /// Publishes the broker confirmed, with when each confirm came back.
+    confirmed: Vec<(String, Instant)>,
+    /// Bodies read back from the standing queue after the restart.
+    seen: std::collections::HashSet<String>,
+    /// When `rabbitmqctl stop_app` was called, and when it had finished.
+    stopping: Instant,
+    stopped: Instant,
+}
+
+impl RestartRun {
+    /// The confirmed publishes not read back, each with its confirm's time relative to
+    /// the start of the broker's shutdown (negative: before it).
+    fn missing(&self) -> Vec<(String, f64)> {
+        self.confirmed
+            .iter()
+            .filter(|(body, _)| !self.seen.contains(body))
+            .map(|(body, at)| {
+                let offset = if *at >= self.stopping {
+                    at.duration_since(self.stopping).as_secs_f64()
+                } else {
+                    -self.stopping.duration_since(*at).as_secs_f64()
+                };
+                (body.clone(), offset)
+            })
+            .collect()
+    }
+}
+
+/// Many publishers at once (as the chat service's accounts publish their events) while
+/// a broker of this test's own stops and starts again. Asserts what holds for every
+/// queue type: no publish hangs past [`LONGEST_PUBLISH`], and every publisher gets
+/// through again soon after the broker is back. Returns what was confirmed and what the
+/// standing queue holds afterwards, for the caller's durability check.
+async fn publish_across_a_broker_restart(queue_type: QueueType) -> RestartRun {
     let broker = PrivateRabbitMq::start().await;
-    let bus = bus_at(&broker.address(), QueueType::Classic);
+    let bus = bus_at(&broker.address(), queue_type);
     bus.publish_event("warm.1.up", b"warm-up")
         .await
         .expect("first publish");
 
-    // Many publishers at once, as the chat service's accounts publish their events.
     const PUBLISHERS: u64 = 24;
     let stop = Arc::new(AtomicBool::new(false));
     let longest_ms = Arc::new(AtomicU64::new(0));
@@ -124,8 +157,8 @@ async fn publishes_in_flight_across_a_broker_restart_all_return_and_every_confir
                 longest_ms.fetch_max(took, Ordering::Relaxed);
                 match outcome {
                     Ok(Ok(())) => {
-                        confirmed.push(body);
                         last_success = Instant::now();
+                        confirmed.push((body, last_success));
                         successes.fetch_add(1, Ordering::Relaxed);
                     }
                     Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -137,7 +170,9 @@ async fn publishes_in_flight_across_a_broker_restart_all_return_and_every_confir
         }));
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    let stopping = Instant::now();
     broker.stop_app().await;
+    let stopped = Instant::now();
     tokio::time::sleep(Duration::from_secs(3)).await;
     broker.start_app().await;
     let back = Instant::now();
@@ -149,7 +184,7 @@ async fn publishes_in_flight_across_a_broker_restart_all_return_and_every_confir
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     stop.store(true, Ordering::Relaxed);
-    let mut all_confirmed = std::collections::HashSet::new();
+    let mut all_confirmed = Vec::new();
     for (publisher, task) in tasks.into_iter().enumerate() {
         let (confirmed, last_success) = task.await.expect("publisher task");
         assert!(
@@ -164,17 +199,66 @@ async fn publishes_in_flight_across_a_broker_restart_all_return_and_every_confir
         "a publish took {longest:?} across the restart"
     );
 
-    // Nothing the broker confirmed was lost (durable queue, persistent messages).
     let mut log = bus.consume_events("log", "#", 500).await.expect("consume");
     let mut seen = std::collections::HashSet::new();
     while let Ok(Some(delivery)) = tokio::time::timeout(Duration::from_secs(3), log.next()).await {
         seen.insert(String::from_utf8_lossy(&delivery.body).into_owned());
         delivery.ack().await.expect("ack");
     }
-    let missing: Vec<_> = all_confirmed.difference(&seen).take(5).collect();
+    RestartRun {
+        confirmed: all_confirmed,
+        seen,
+        stopping,
+        stopped,
+    }
+}
+
+/// Quorum queues (the default, `amqp.queue_type = "quorum"`): a confirm means the
+/// message is in the queue's Raft log on disk, so nothing confirmed is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishes_in_flight_across_a_broker_restart_all_return_and_every_confirmed_one_is_kept() {
+    let run = publish_across_a_broker_restart(QueueType::Quorum).await;
+    let missing = run.missing();
     assert!(
         missing.is_empty(),
-        "confirmed events missing after the restart: {missing:?} (of {})",
-        all_confirmed.len()
+        "confirmed events missing after the restart: {} of {}, first ones (body, confirmed \
+         at seconds after the shutdown began): {:?}",
+        missing.len(),
+        run.confirmed.len(),
+        &missing[..missing.len().min(5)]
     );
+}
+
+/// Classic queues (`amqp.queue_type = "classic"`, one broker node: docker-compose.yml,
+/// the benchmarks). Once in CI, under the full suite's load, one publish of 27,263
+/// confirmed during this restart was not in the queue afterwards; in 17 runs alone since,
+/// none was lost. RabbitMQ confirms the messages a classic queue still holds unconfirmed
+/// when that queue process exits normally (rabbitmq-server#1877, #1893), and a broker's
+/// shutdown ends its queues normally: that would explain a loss confirmed during the
+/// shutdown, and nothing else. So this checks that nothing confirmed before the shutdown
+/// began or after it ended is lost, and reports any loss within it (ADR 0012, amended).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classic_queues_keep_every_publish_confirmed_outside_the_brokers_shutdown() {
+    let run = publish_across_a_broker_restart(QueueType::Classic).await;
+    let window = run.stopped.duration_since(run.stopping).as_secs_f64();
+    let missing = run.missing();
+    let outside: Vec<_> = missing
+        .iter()
+        .filter(|(_, offset)| *offset < 0.0 || *offset > window)
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "confirmed events missing that were confirmed outside the shutdown (0 to {window:.2} \
+         s): {} of {}, first ones: {:?}",
+        outside.len(),
+        run.confirmed.len(),
+        &outside[..outside.len().min(5)]
+    );
+    if !missing.is_empty() {
+        eprintln!(
+            "{} confirmed during the broker's shutdown were lost (classic queues): {:?}",
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        );
+    }
 }

@@ -6,8 +6,8 @@ use super::{
     PostgresStore, Prepared as _, Result, Row, Uuid, async_trait, map_error, user_from_row,
 };
 use crate::admin::{
-    ActivityCounts, ActivityDelta, ActivitySummary, MAX_USERS_PAGE, UserAdminStore, UserCursor,
-    UserOverview,
+    ActivityCounts, ActivityDelta, ActivitySummary, MAX_USERS_PAGE, SubjectOverview,
+    UserAdminStore, UserCursor, UserOverview,
 };
 
 /// A count as PostgreSQL's bigint (saturating).
@@ -207,6 +207,38 @@ impl UserAdminStore for PostgresStore {
         Ok(rows
             .iter()
             .map(|row| (row.get("subject_id"), row.get("disabled_at")))
+            .collect())
+    }
+
+    async fn list_subjects(&self, after: Option<Uuid>, limit: u32) -> Result<Vec<SubjectOverview>> {
+        let client = self.client().await?;
+        let limit = i64::from(limit.min(MAX_USERS_PAGE));
+        let rows = client
+            .prepared_query(
+                "SELECT s.subject_id, seen.last_seen_at, d.disabled_at,
+                        (SELECT COUNT(*) FROM telegram_sessions t
+                          WHERE t.user_id = s.subject_id) AS linked_accounts
+                 FROM (SELECT subject_id FROM subjects_seen
+                       UNION SELECT subject_id FROM disabled_subjects
+                       UNION SELECT user_id FROM telegram_sessions) s
+                 LEFT JOIN subjects_seen seen ON seen.subject_id = s.subject_id
+                 LEFT JOIN disabled_subjects d ON d.subject_id = s.subject_id
+                 WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.subject_id)
+                   AND ($1::uuid IS NULL OR s.subject_id > $1)
+                 ORDER BY s.subject_id LIMIT $2",
+                &[&after, &limit],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(rows
+            .iter()
+            .map(|row| SubjectOverview {
+                subject_id: row.get("subject_id"),
+                last_seen_at: row.get("last_seen_at"),
+                disabled_at: row.get("disabled_at"),
+                linked_accounts: u32::try_from(row.get::<_, i64>("linked_accounts"))
+                    .unwrap_or(u32::MAX),
+            })
             .collect())
     }
 

@@ -7,8 +7,8 @@ use super::{
     micros, optional_time_at, params, user_from_row,
 };
 use crate::admin::{
-    ActivityCounts, ActivityDelta, ActivitySummary, MAX_USERS_PAGE, UserAdminStore, UserCursor,
-    UserOverview,
+    ActivityCounts, ActivityDelta, ActivitySummary, MAX_USERS_PAGE, SubjectOverview,
+    UserAdminStore, UserCursor, UserOverview,
 };
 
 /// A count as SQLite's integer (saturating).
@@ -226,6 +226,43 @@ impl UserAdminStore for SqliteStore {
                         super::uuid_at(row, "subject_id")?,
                         optional_time_at(row, "disabled_at")?.unwrap_or_default(),
                     ))
+                })
+                .map_err(map_error)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn list_subjects(&self, after: Option<Uuid>, limit: u32) -> Result<Vec<SubjectOverview>> {
+        let limit = i64::from(limit.min(MAX_USERS_PAGE));
+        // Ids are stored hyphenated and lowercase, which sorts as the ids do.
+        let after = after.map(|id| id.to_string());
+        self.read(move |connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT s.subject_id, seen.last_seen_at, d.disabled_at,
+                            (SELECT COUNT(*) FROM telegram_sessions t
+                              WHERE t.user_id = s.subject_id) AS linked_accounts
+                     FROM (SELECT subject_id FROM subjects_seen
+                           UNION SELECT subject_id FROM disabled_subjects
+                           UNION SELECT user_id FROM telegram_sessions) s
+                     LEFT JOIN subjects_seen seen ON seen.subject_id = s.subject_id
+                     LEFT JOIN disabled_subjects d ON d.subject_id = s.subject_id
+                     WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.subject_id)
+                       AND (?1 IS NULL OR s.subject_id > ?1)
+                     ORDER BY s.subject_id LIMIT ?2",
+                )
+                .map_err(map_error)?;
+            let rows = statement
+                .query_map(params![after, limit], |row| {
+                    Ok(SubjectOverview {
+                        subject_id: super::uuid_at(row, "subject_id")?,
+                        last_seen_at: optional_time_at(row, "last_seen_at")?,
+                        disabled_at: optional_time_at(row, "disabled_at")?,
+                        linked_accounts: u32::try_from(row.get::<_, i64>("linked_accounts")?)
+                            .unwrap_or(u32::MAX),
+                    })
                 })
                 .map_err(map_error)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()

@@ -9,7 +9,8 @@ use talkapp_store::{
     AuditActor, AuditOutcome, AuditQuery, AuthSession, CachedMessage, CachedUser, ChatListQuery,
     ChatProfile, DialogState, HistoryQuery, JobCreated, JobStatus, LoginState, NewAuditEntry,
     NewSendJob, NewUser, PushSubscription, RefreshOutcome, SessionKey, SessionStatus, Store,
-    StoreError, TelegramAccount, TelegramLogin, TelegramSession, User, UserCursor, now, shard_of,
+    StoreError, SubjectOverview, TelegramAccount, TelegramLogin, TelegramSession, User, UserCursor,
+    now, shard_of,
 };
 use uuid::Uuid;
 
@@ -2780,6 +2781,98 @@ pub(crate) async fn external_subjects_seen_count_as_active_users(store: Arc<dyn 
         "the built-in user and today's subject"
     );
     assert_eq!(summary.active_7d, 3);
+}
+
+pub(crate) async fn external_subjects_are_listed_seen_disabled_or_linked_in_id_order(
+    store: Arc<dyn Store>,
+) {
+    assert!(
+        store
+            .list_subjects(None, 10)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    let now = DateTime::from_timestamp_micros(now().timestamp_micros()).expect("time");
+    let mut ids: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
+    ids.sort();
+    let (seen, disabled, linked, everything) = (ids[0], ids[1], ids[2], ids[3]);
+    store.note_subject_seen(seen, now).await.expect("seen");
+    store
+        .set_subject_disabled(disabled, Some(now))
+        .await
+        .expect("disabled");
+    store
+        .link_telegram_session(
+            linked,
+            &telegram_account(3001, "Lin"),
+            SessionStatus::Connected,
+            SEALED,
+            now,
+        )
+        .await
+        .expect("linked");
+    store
+        .note_subject_seen(everything, now)
+        .await
+        .expect("seen");
+    store
+        .set_subject_disabled(everything, Some(now))
+        .await
+        .expect("disabled");
+    for (number, name) in [(3002, "Eve"), (3003, "Eva")] {
+        store
+            .link_telegram_session(
+                everything,
+                &telegram_account(number, name),
+                SessionStatus::Connected,
+                SEALED,
+                now,
+            )
+            .await
+            .expect("linked");
+    }
+    // A built-in account, even with a linked account, is no subject.
+    let builtin = create_user(&*store, "builtin-not-a-subject@example.com").await;
+    store
+        .link_telegram_session(
+            builtin.id,
+            &telegram_account(3004, "Bui"),
+            SessionStatus::Connected,
+            SEALED,
+            now,
+        )
+        .await
+        .expect("linked");
+
+    let first = store.list_subjects(None, 2).await.expect("first page");
+    let rest = store
+        .list_subjects(Some(first[1].subject_id), 10)
+        .await
+        .expect("second page");
+    let listed: Vec<_> = first.into_iter().chain(rest).collect();
+    let view = |subject_id, last_seen_at, disabled_at, linked_accounts| SubjectOverview {
+        subject_id,
+        last_seen_at,
+        disabled_at,
+        linked_accounts,
+    };
+    assert_eq!(
+        listed,
+        [
+            view(seen, Some(now), None, 0),
+            view(disabled, None, Some(now), 0),
+            view(linked, None, None, 1),
+            view(everything, Some(now), Some(now), 2),
+        ]
+    );
+    assert!(
+        store
+            .list_subjects(Some(everything), 10)
+            .await
+            .expect("past the end")
+            .is_empty()
+    );
 }
 
 pub(crate) async fn user_activity_adds_up_per_day_and_old_days_go(store: Arc<dyn Store>) {

@@ -110,6 +110,7 @@ conformance_tests! {
         the_activity_summary_counts_users_active_ones_accounts_and_waiting_jobs,
         an_external_subject_is_disabled_once_listed_and_enabled_again,
         external_subjects_seen_count_as_active_users,
+        external_subjects_are_listed_seen_disabled_or_linked_in_id_order,
         user_activity_adds_up_per_day_and_old_days_go,
         an_action_key_gives_retries_the_first_result_and_refuses_other_requests,
         concurrent_claims_of_one_action_key_let_one_caller_act,

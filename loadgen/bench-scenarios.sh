@@ -14,8 +14,15 @@ done
 run() { # scenario, extra loadgen arguments...
   local scenario=$1
   shift
+  # The name SCENARIOS knows it by (`ws-fanout` is the `ws` scenario with more sockets).
+  local name=$scenario
+  if [ "$scenario" = as ]; then
+    name=$1
+    scenario=$2
+    shift 2
+  fi
   # SCENARIOS="send-media ws-media" runs only those (the linking run always runs).
-  if [ -n "${SCENARIOS:-}" ] && [[ " $SCENARIOS " != *" $scenario "* ]]; then
+  if [ -n "${SCENARIOS:-}" ] && [[ " $SCENARIOS " != *" $name "* ]]; then
     return 0
   fi
   local perf_pid=
@@ -24,7 +31,7 @@ run() { # scenario, extra loadgen arguments...
     # default) over the middle of the run, in $WORK/perf-<scenario>.data; read it with
     # `perf report -i ... --no-children`. It costs CPU: not for the figures' runs.
     (sleep $((SECONDS_PER_RUN / 3)) &&
-      exec perf record -F 999 -g -p "$GATEWAY_PID" -o "$WORK/perf-$scenario.data" \
+      exec perf record -F 999 -g -p "$GATEWAY_PID" -o "$WORK/perf-$name.data" \
         -- sleep $((SECONDS_PER_RUN / 2))) >/dev/null 2>&1 &
     perf_pid=$!
   fi
@@ -33,7 +40,7 @@ run() { # scenario, extra loadgen arguments...
     2>>"$WORK/loadgen.log" | tail -n "${TAIL_LINES:-4}"
   if [ -n "$perf_pid" ]; then
     wait "$perf_pid" || true
-    echo "profile: perf report -i $WORK/perf-$scenario.data --no-children"
+    echo "profile: perf report -i $WORK/perf-$name.data --no-children"
   fi
 }
 
@@ -65,6 +72,16 @@ run ws --interval-ms 5000
 if [ -n "${RELAY_PORT:-}" ]; then
   # The same load with the sockets on the Node relay (bench-split.sh's RELAY=1).
   run ws --interval-ms 5000 --ws-url "http://127.0.0.1:$RELAY_PORT"
+fi
+# Fan-out: FANOUT sockets per user (10 by default), one send per user every 20 s: each
+# message goes to FANOUT sockets, so the socket side dominates. Only when asked for:
+# SCENARIOS="ws-fanout" (with RELAY=1 in split mode, also on the Node relay).
+if [[ " ${SCENARIOS:-} " == *" ws-fanout "* ]]; then
+  run as ws-fanout ws --interval-ms 20000 --connections-per-user "${FANOUT:-10}"
+  if [ -n "${RELAY_PORT:-}" ]; then
+    run as ws-fanout ws --interval-ms 20000 --connections-per-user "${FANOUT:-10}" \
+      --ws-url "http://127.0.0.1:$RELAY_PORT"
+  fi
 fi
 run ws-media --interval-ms $((USERS * 10))
 run ws-idle --connections-per-user 10 --pid "$GATEWAY_PID"

@@ -296,7 +296,7 @@ pub(crate) async fn run(
         frames += received.frames;
         ended_early += usize::from(received.ended_early.is_some());
     }
-    let delivery = realtime::Delivery::of(&traces, warmup_until);
+    let delivery = realtime::Delivery::of(&traces, warmup_until, 1);
     println!(
         "scenario=mix users={users} readers={readers} senders={senders} seconds={} reads: {} | sends accepted={accepted} refused={refused} delivered={} undelivered={} accept_to_frame p50={:.2}ms p99={:.2}ms | frames={frames} sockets_ended_early={ended_early}",
         options.seconds,

@@ -6,6 +6,10 @@
 //! `message.new` frame is matched to the send's 202, and the report gives the latency from
 //! the acceptance (the 202) to the peer's frame, and from the request to the frame.
 //!
+//! With `--connections-per-user K` each user holds K sockets (a fan-out-heavy load: every
+//! message reaches K sockets); a send counts as delivered when all K of its peer's
+//! sockets have its frame, and its latency is to the last of them.
+//!
 //! With `--ws-url` the sockets open there instead of at `--url` (the sends still go to
 //! `--url`): the Node relay of `loadgen/baselines/node-relay` is measured so, against the
 //! gateway's own sockets, with the CPU per delivered send of each watched process.
@@ -73,7 +77,9 @@ pub(crate) async fn open_at(
 pub(crate) struct Trace {
     requested: Option<Instant>,
     accepted: Option<Instant>,
+    /// When the last copy arrived (of `copies`, one per socket of the peer).
     delivered: Option<Instant>,
+    copies: u32,
 }
 
 pub(crate) type Traces = Arc<Mutex<HashMap<String, Trace>>>;
@@ -135,7 +141,8 @@ pub(crate) async fn receive(
         {
             let now = Instant::now();
             trace(&traces, marker, |trace| {
-                trace.delivered.get_or_insert(now);
+                trace.delivered = Some(now);
+                trace.copies += 1;
             });
         }
     };
@@ -229,8 +236,9 @@ pub(crate) struct Delivery {
 }
 
 impl Delivery {
-    /// Takes the run's traces (and says which sends were lost, if any).
-    pub(crate) fn of(traces: &Traces, warmup_until: Instant) -> Delivery {
+    /// Takes the run's traces (and says which sends were lost, if any): a send is
+    /// delivered once `copies` sockets (each of its peer's) have its frame.
+    pub(crate) fn of(traces: &Traces, warmup_until: Instant, copies: u32) -> Delivery {
         let traces = std::mem::take(&mut *traces.lock().unwrap_or_else(PoisonError::into_inner));
         let mut delivery = Delivery {
             from_accept: Vec::new(),
@@ -241,7 +249,8 @@ impl Delivery {
             if trace.requested.is_none_or(|at| at < warmup_until) {
                 continue;
             }
-            match (trace.requested, trace.accepted, trace.delivered) {
+            let delivered = trace.delivered.filter(|_| trace.copies >= copies);
+            match (trace.requested, trace.accepted, delivered) {
                 (Some(requested), Some(accepted), Some(delivered)) => {
                     let micros = |from: Instant| {
                         u32::try_from(delivered.saturating_duration_since(from).as_micros())
@@ -279,14 +288,20 @@ pub(crate) async fn run_flow(
         "the ws scenario needs at least 2 users"
     );
     let interval = Duration::from_millis(options.interval_ms.unwrap_or(1000).max(1));
+    let per_user = options.connections_per_user.max(1);
     let opened = Instant::now();
-    let sockets: Vec<Socket> = futures::stream::iter(accounts)
-        .map(|account| open(options, account))
-        .buffered(64)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<_>>()?;
+    // Socket `k` is user `k / per_user`'s.
+    let sockets: Vec<Socket> = futures::stream::iter(
+        accounts
+            .iter()
+            .flat_map(|account| std::iter::repeat_n(account, per_user)),
+    )
+    .map(|account| open(options, account))
+    .buffered(64)
+    .collect::<Vec<_>>()
+    .await
+    .into_iter()
+    .collect::<anyhow::Result<_>>()?;
     eprintln!(
         "{} WebSockets open ({:.1} s)",
         sockets.len(),
@@ -301,7 +316,14 @@ pub(crate) async fn run_flow(
     let receivers: Vec<_> = sockets
         .into_iter()
         .enumerate()
-        .map(|(n, socket)| tokio::spawn(receive(socket, n, Arc::clone(&traces), receive_end)))
+        .map(|(k, socket)| {
+            tokio::spawn(receive(
+                socket,
+                k / per_user,
+                Arc::clone(&traces),
+                receive_end,
+            ))
+        })
         .collect();
     let users = accounts.len();
     let senders: Vec<_> = accounts
@@ -346,11 +368,11 @@ pub(crate) async fn run_flow(
     }
     let mut frames = 0;
     let mut ended_early = Vec::new();
-    for (n, receiver) in receivers.into_iter().enumerate() {
+    for (k, receiver) in receivers.into_iter().enumerate() {
         let received = receiver.await?;
         frames += received.frames;
         if let Some(why) = received.ended_early {
-            ended_early.push(format!("user {n}: {why}"));
+            ended_early.push(format!("user {}: {why}", k / per_user));
         }
     }
     if !ended_early.is_empty() {
@@ -364,13 +386,17 @@ pub(crate) async fn run_flow(
         from_accept,
         from_request,
         lost,
-    } = Delivery::of(&traces, warmup_until);
+    } = Delivery::of(
+        &traces,
+        warmup_until,
+        u32::try_from(per_user).unwrap_or(u32::MAX),
+    );
     println!(
         "scenario={} users={} sockets={} interval_ms={} seconds={} accepted={} refused={} delivered={} undelivered={} frames={} sockets_ended_early={} \
 accept_to_frame p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms; request_to_frame p50={:.2}ms p99={:.2}ms",
         if photos.is_some() { "ws-media" } else { "ws" },
         users,
-        users,
+        users * per_user,
         interval.as_millis(),
         options.seconds,
         accepted,

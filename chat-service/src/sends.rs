@@ -319,6 +319,7 @@ impl Sends {
                     height: file.height,
                     duration_ms: file.duration_ms,
                     waveform: file.waveform,
+                    has_preview: file.has_preview,
                 })
                 .collect(),
         };
@@ -488,11 +489,14 @@ enum Work {
 }
 
 /// The files of a media job, read from the media service as Telegram takes them (also
-/// the file a chat or profile photo is made of, [`Sends::pin_photo`]).
+/// the file a chat or profile photo is made of, [`Sends::pin_photo`]), and their preview
+/// images as thumbnails.
 pub(crate) struct PinnedSource {
     pub(crate) media: Arc<dyn MediaFiles>,
     pub(crate) job_id: Uuid,
     pub(crate) file_ids: Vec<Uuid>,
+    /// The files (of `file_ids`) that have a preview image; no other is asked for one.
+    pub(crate) previewed: Vec<Uuid>,
 }
 
 #[async_trait::async_trait]
@@ -514,6 +518,22 @@ impl FileSource for PinnedSource {
                 MediaFilesError::Unavailable(message) => TelegramError::Unavailable(message),
                 MediaFilesError::Failed(message) => TelegramError::Internal(message),
             })
+    }
+
+    async fn thumb(&self, index: usize) -> Result<Option<Vec<u8>>, TelegramError> {
+        let Some(file_id) = self
+            .file_ids
+            .get(index)
+            .filter(|file_id| self.previewed.contains(file_id))
+        else {
+            return Ok(None);
+        };
+        match self.media.open_preview(self.job_id, *file_id).await {
+            Ok(preview) => Ok(Some(preview)),
+            Err(MediaFilesError::NotFound) => Ok(None),
+            Err(MediaFilesError::Unavailable(message)) => Err(TelegramError::Unavailable(message)),
+            Err(MediaFilesError::Failed(message)) => Err(TelegramError::Internal(message)),
+        }
     }
 }
 
@@ -938,6 +958,12 @@ impl SendWorker {
                         media: Arc::clone(&self.media),
                         job_id,
                         file_ids: media.files.iter().map(|file| file.file_id).collect(),
+                        previewed: media
+                            .files
+                            .iter()
+                            .filter(|file| file.has_preview)
+                            .map(|file| file.file_id)
+                            .collect(),
                     };
                     match outgoing_media(&claimed, media) {
                         Ok(outgoing) => {
@@ -1148,6 +1174,7 @@ mod tests {
             height: None,
             duration_ms: None,
             waveform: None,
+            has_preview: false,
         }
     }
 

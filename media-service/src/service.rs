@@ -514,16 +514,26 @@ impl MediaCore {
         Ok(())
     }
 
-    /// The whole of a file `job_id` pinned, even if its owner deleted it since.
-    pub async fn read_pinned(&self, job_id: Uuid, file_id: Uuid) -> Result<Download> {
+    /// The whole of a file `job_id` pinned, even if its owner deleted it since; or, with
+    /// `preview`, its preview image (`NotFound` when it has none): the pin keeps the
+    /// blob, and with it the preview stored beside it.
+    pub async fn read_pinned(
+        &self,
+        job_id: Uuid,
+        file_id: Uuid,
+        preview: bool,
+    ) -> Result<Download> {
         let blob = self
             .store
             .pinned_media_blob(job_id, file_id)
             .await?
             .ok_or(MediaError::NotFound)?;
-        let size = blob.size;
-        let path = blob_path(&blob.sha256);
-        let mime = blob.mime.clone();
+        let (path, mime, size) = if preview {
+            let size = blob.preview_size.ok_or(MediaError::NotFound)?;
+            (preview_path(&blob.sha256), "image/jpeg".to_owned(), size)
+        } else {
+            (blob_path(&blob.sha256), blob.mime.clone(), blob.size)
+        };
         let file = MediaFile {
             file_id,
             user_id: Uuid::nil(),

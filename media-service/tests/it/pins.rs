@@ -30,12 +30,23 @@ async fn read_pinned(
     job_id: Uuid,
     file_id: &str,
 ) -> Result<(proto::DownloadHeader, Vec<u8>), talkapp_proto::tonic::Status> {
+    read_pinned_part(service, job_id, file_id, false).await
+}
+
+/// The bytes of a pinned file, or (`preview`) of its preview image.
+async fn read_pinned_part(
+    service: &TestService,
+    job_id: Uuid,
+    file_id: &str,
+    preview: bool,
+) -> Result<(proto::DownloadHeader, Vec<u8>), talkapp_proto::tonic::Status> {
     let stream = service
         .client
         .clone()
         .read_pinned(proto::ReadPinnedRequest {
             job_id: job_id.to_string(),
             file_id: file_id.to_owned(),
+            preview,
         })
         .await?
         .into_inner();
@@ -56,6 +67,10 @@ async fn a_pinned_file_is_read_after_its_delete_until_the_job_releases_it(databa
         .await
         .expect("upload");
     let job_id = Uuid::new_v4();
+    let (_, photo_preview) = service
+        .preview(owner, &first.file_id)
+        .await
+        .expect("the photo has a preview");
 
     let pinned = pin(&service, owner, job_id, &[&first.file_id, &second.file_id])
         .await
@@ -69,6 +84,10 @@ async fn a_pinned_file_is_read_after_its_delete_until_the_job_releases_it(databa
     let (header, bytes) = read_pinned(&service, job_id, &first.file_id)
         .await
         .expect("the job still reads it");
+    let (preview_header, preview) = read_pinned_part(&service, job_id, &first.file_id, true)
+        .await
+        .expect("and its preview (a thumbnail for Telegram)");
+    let no_preview = read_pinned_part(&service, job_id, &second.file_id, true).await;
     service
         .client
         .clone()
@@ -90,6 +109,10 @@ async fn a_pinned_file_is_read_after_its_delete_until_the_job_releases_it(databa
     assert_eq!(pinned.files[1].sha256, second.sha256);
     assert_eq!(bytes, photo);
     assert_eq!(header.size, photo.len() as u64);
+    assert_eq!(preview, photo_preview);
+    assert_eq!(preview_header.mime, "image/jpeg");
+    assert_eq!(preview_header.size, photo_preview.len() as u64);
+    assert_refused(no_preview, Code::NotFound, "not_found");
     assert_refused(
         read_pinned(&service, job_id, &first.file_id).await,
         Code::NotFound,

@@ -3,7 +3,9 @@
 //! in one step as a form; Bob (the sandbox world) gets the very bytes; the socket tells
 //! `message.status` and `message.new` with the media; idempotency; a file deleted while
 //! its send waits still goes; a file sent before a restart goes again by reference (and
-//! a refused reference is replaced); and the bad inputs.
+//! a refused reference is replaced, also when another chat-service replica took the
+//! account over); a video and a PDF carry their preview to Telegram as the thumbnail;
+//! and the bad inputs.
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +17,10 @@ use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_on};
 use crate::realtime::{Socket, connect_with_token, next_event};
 
 const BOUNDARY: &str = "talkapp-send-media-boundary-91xQ";
+/// H.264, 96 × 160, with a preview frame made by ffmpeg.
+const PORTRAIT_MP4: &[u8] = include_bytes!("../../../media-service/fixtures/portrait.mp4");
+/// One page, with a preview made by pdftoppm.
+const PAGE_PDF: &[u8] = include_bytes!("../../../media-service/fixtures/page.pdf");
 
 /// Stops the backend and starts it again on its data (the in-process sandbox, its world
 /// and Alice's link kept); Alice looks at the new sandbox.
@@ -373,6 +379,115 @@ async fn a_file_sent_before_a_restart_goes_again_by_reference_and_a_refused_refe
         0,
         "the refused reference was replaced by the new one"
     );
+    app.stop().await;
+}
+
+/// The message `id` of Alice's history with Bob once it is there with a thumbnail (her
+/// history follows her own update stream: the message may land a moment after the job
+/// is `sent`).
+async fn with_thumbnail_in_history(app: &TestApp, alice: &Alice, id: &Value) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let history = app
+            .get_json(
+                &format!("{}?limit=5", alice.history_path(alice.bob)),
+                &alice.linker.token,
+            )
+            .await;
+        let found = history["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .find(|message| message["id"] == *id && !message["media"]["thumbnail_id"].is_null())
+            .cloned();
+        if let Some(message) = found {
+            return message;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "message {id} with a thumbnail not in the history: {history}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A video and a PDF go to Telegram with their upload's preview (ffmpeg's frame,
+/// pdftoppm's page) as the document's thumbnail: one more part uploaded each, and the
+/// history's `thumbnail_id` downloads, through the account's Telegram connection, the
+/// very preview the media service made; the video keeps its duration and size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_and_a_pdf_reach_telegram_with_their_preview_as_the_thumbnail() {
+    let app = spawn_app().await;
+    let alice = linked_alice(&app, "send-thumbs@example.com").await;
+
+    for (name, bytes, kind) in [
+        ("portrait.mp4", PORTRAIT_MP4, "video"),
+        ("page.pdf", PAGE_PDF, "document"),
+    ] {
+        let uploaded = upload(&app, &alice, name, bytes).await;
+        assert_eq!(uploaded["kind"], kind, "{name}");
+        assert!(
+            uploaded["preview_id"].is_string(),
+            "{name} has a preview (are ffmpeg and pdftoppm installed?): {uploaded}"
+        );
+        let preview = app
+            .get_with_token(
+                &format!("/media/{}/preview", file_id(&uploaded)),
+                &alice.linker.token,
+            )
+            .await;
+        assert_eq!(preview.status(), 200);
+        let preview = preview.bytes().await.expect("preview bytes").to_vec();
+        let parts_before = alice.sandbox.saved_part_count();
+
+        let job = accepted(
+            &app,
+            &alice,
+            &json!({
+                "chat_id": alice.bob,
+                "file_id": file_id(&uploaded),
+                "client_message_id": format!("thumb-{name}"),
+            }),
+        )
+        .await;
+        let done = sent(&app, &alice, &job).await;
+        let message = with_thumbnail_in_history(&app, &alice, &done["message_id"]).await;
+        let thumbnail = app
+            .get_with_token(
+                &format!(
+                    "/me/media/{}/1/{}",
+                    alice.linker.user_id,
+                    message["media"]["thumbnail_id"]
+                        .as_str()
+                        .expect("a reference")
+                ),
+                &alice.linker.token,
+            )
+            .await;
+
+        assert_eq!(
+            alice.sandbox.saved_part_count() - parts_before,
+            2,
+            "{name}: its one part and its thumbnail's"
+        );
+        assert_eq!(alice.newest_file_at_bob(), bytes, "{name} arrives whole");
+        assert_eq!(message["media"]["kind"], kind);
+        assert_eq!(thumbnail.status(), 200, "{name}'s thumbnail downloads");
+        assert_eq!(
+            thumbnail.bytes().await.expect("thumbnail bytes").to_vec(),
+            preview,
+            "{name}'s thumbnail is its preview"
+        );
+        if kind == "video" {
+            assert_eq!(message["media"]["width"], uploaded["width"]);
+            assert_eq!(message["media"]["height"], uploaded["height"]);
+            assert!(
+                message["media"]["duration"]
+                    .as_f64()
+                    .is_some_and(|seconds| seconds > 0.0)
+            );
+        }
+    }
     app.stop().await;
 }
 

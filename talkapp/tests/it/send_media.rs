@@ -847,3 +847,105 @@ async fn media_and_text_sends_survive_a_sigkill_of_the_chat_service_exactly_once
     sandbox.shutdown().await;
     database.drop_database().await;
 }
+
+/// Split mode: the memory of sent files lives in PostgreSQL, not in the replica. A PDF
+/// sent through the account's host (replica b: the file and its thumbnail uploaded) goes
+/// again by reference, no part uploaded, once b is SIGKILLed and replica a has taken
+/// the account over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_sent_before_its_replica_died_goes_by_reference_from_the_replica_taking_over() {
+    use crate::replicas::user_on_replica_b;
+
+    let mut split = user_on_replica_b("sent-files-split").await;
+    // The media service finds pdftoppm and prlimit on the PATH (the processes start
+    // with a cleared environment).
+    if let Ok(path) = std::env::var("PATH") {
+        split.replicas.environment.insert("PATH".into(), path);
+    }
+    split.replicas.start_media();
+    let (user_id, token) = split.user.clone();
+    let index = split.index;
+    let (alice, bob) = split.sandbox.world(|world| {
+        (
+            world.user_by_phone("9996620001").expect("alice"),
+            world.user_by_phone("9996620002").expect("bob"),
+        )
+    });
+    let uploaded = split.replicas.upload(&token, "page.pdf", PAGE_PDF).await;
+    assert!(
+        uploaded["preview_id"].is_string(),
+        "the PDF has a preview (is pdftoppm installed?): {uploaded}"
+    );
+    let document = file_id(&uploaded);
+    let newest_at_bob = |sandbox: &talkapp_tg_sandbox::SandboxHandle| {
+        sandbox.world(|world| {
+            let newest = world
+                .message_ids(bob, Peer::User(alice))
+                .into_iter()
+                .max()?;
+            Some((
+                world
+                    .message_text(bob, Peer::User(alice), newest)?
+                    .to_owned(),
+                world.message_file(bob, Peer::User(alice), newest)?,
+            ))
+        })
+    };
+    // Sends the PDF (the `n`th time) and answers how many parts it cost.
+    let send_document = async |replicas: &crate::replicas::Replicas, n: u32| {
+        let parts_before = split.sandbox.saved_part_count();
+        let response = replicas
+            .post(
+                &format!("/me/send_media/{user_id}/{index}"),
+                &token,
+                &json!({
+                    "chat_id": bob,
+                    "file_id": document,
+                    "caption": format!("split {n}"),
+                    "client_message_id": format!("split-{n}"),
+                }),
+            )
+            .await;
+        assert_eq!(response.status(), 202, "send {n} accepted");
+        let job: Value = response.json().await.expect("json");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let status = replicas
+                .get(
+                    &format!(
+                        "/me/message_status/{user_id}/{index}/{}",
+                        job["job_id"].as_str().expect("job id")
+                    ),
+                    &token,
+                )
+                .await;
+            if status["status"] == "sent" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "send {n} never went: {status}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(
+            newest_at_bob(&split.sandbox),
+            Some((format!("split {n}"), PAGE_PDF.to_vec())),
+            "send {n} arrives whole"
+        );
+        split.sandbox.saved_part_count() - parts_before
+    };
+
+    assert_eq!(
+        send_document(&split.replicas, 1).await,
+        2,
+        "the first send uploads the PDF and its thumbnail"
+    );
+    split.replicas.kill("chat-b").await;
+    assert_eq!(
+        send_document(&split.replicas, 2).await,
+        0,
+        "replica a sends it by the reference replica b kept in the store"
+    );
+
+    drop(split.replicas);
+    split.sandbox.shutdown().await;
+    split.database.drop_database().await;
+}

@@ -1144,6 +1144,86 @@ fn count_final(job: &SendJob, outcome: &'static str) {
 mod tests {
     use super::*;
 
+    /// The media service as far as thumbnails go: previews by file, and what was asked.
+    #[derive(Default)]
+    struct Previews {
+        kept: std::collections::HashMap<Uuid, Result<Vec<u8>, &'static str>>,
+        asked: std::sync::Mutex<Vec<Uuid>>,
+    }
+
+    #[async_trait::async_trait]
+    impl MediaFiles for Previews {
+        async fn pin(
+            &self,
+            _: Uuid,
+            _: Uuid,
+            _: &[Uuid],
+        ) -> Result<Vec<PinnedFile>, MediaFilesError> {
+            Err(MediaFilesError::Failed("not in this test".into()))
+        }
+
+        async fn release(&self, _: Uuid) -> Result<(), MediaFilesError> {
+            Ok(())
+        }
+
+        async fn open(&self, _: Uuid, _: Uuid) -> Result<ByteStream, MediaFilesError> {
+            Err(MediaFilesError::Failed("not in this test".into()))
+        }
+
+        async fn open_preview(&self, _: Uuid, file_id: Uuid) -> Result<Vec<u8>, MediaFilesError> {
+            self.asked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(file_id);
+            match self.kept.get(&file_id) {
+                Some(Ok(preview)) => Ok(preview.clone()),
+                Some(Err(why)) => Err(MediaFilesError::Unavailable((*why).into())),
+                None => Err(MediaFilesError::NotFound),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_asks_only_for_the_previews_its_files_have_and_a_missing_one_is_no_thumbnail() {
+        let (with, gone, away, without) = (
+            Uuid::from_u128(1),
+            Uuid::from_u128(2),
+            Uuid::from_u128(3),
+            Uuid::from_u128(4),
+        );
+        let previews = Arc::new(Previews {
+            kept: [(with, Ok(b"jpeg".to_vec())), (away, Err("unreachable"))].into(),
+            ..Previews::default()
+        });
+        let source = PinnedSource {
+            media: Arc::clone(&previews) as Arc<dyn MediaFiles>,
+            job_id: Uuid::from_u128(9),
+            file_ids: vec![with, gone, away, without],
+            previewed: vec![with, gone, away],
+        };
+
+        assert_eq!(source.thumb(0).await.ok(), Some(Some(b"jpeg".to_vec())));
+        assert_eq!(
+            source.thumb(1).await.ok(),
+            Some(None),
+            "its preview is gone"
+        );
+        assert!(
+            matches!(source.thumb(2).await, Err(TelegramError::Unavailable(_))),
+            "told, for libs/telegram to send it without"
+        );
+        assert_eq!(source.thumb(3).await.ok(), Some(None));
+        assert_eq!(source.thumb(4).await.ok(), Some(None), "no such file");
+        assert_eq!(
+            *previews
+                .asked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            vec![with, gone, away],
+            "a file without a preview is not asked for one"
+        );
+    }
+
     #[test]
     fn an_idempotency_key_names_one_job_per_account() {
         let key = SessionKey {

@@ -5,7 +5,9 @@ use talkapp_proto::media::v1 as proto;
 use talkapp_proto::tonic::Code;
 use uuid::Uuid;
 
-use crate::helpers::{Database, TestService, assert_refused, collect, file_ref, pdf_of_size, png};
+use crate::helpers::{
+    Database, Objects, TestService, assert_refused, collect, file_ref, pdf_of_size, png,
+};
 
 async fn pin(
     service: &TestService,
@@ -175,5 +177,44 @@ async fn only_the_owner_pins_a_file_and_no_other_job_reads_it() {
         Code::NotFound,
         "not_found",
     );
+    service.stop().await;
+}
+
+/// With previews larger than Telegram's thumbnails (`media.preview_max_side` 640), a
+/// send's thumbnail is the preview scaled down to 320 pixels a side; the preview itself
+/// stays as made.
+#[tokio::test]
+async fn a_pinned_files_preview_is_read_within_telegrams_thumbnail_size() {
+    let service = TestService::start_with(
+        Database::Sqlite,
+        Objects::Local,
+        &[("media.preview_max_side", "640")],
+    )
+    .await;
+    let owner = Uuid::new_v4();
+    let file = service
+        .upload(owner, "wide.png", &png(1000, 500))
+        .await
+        .expect("upload");
+    let job_id = Uuid::new_v4();
+    pin(&service, owner, job_id, &[&file.file_id])
+        .await
+        .expect("pinned");
+
+    let (_, preview) = service
+        .preview(owner, &file.file_id)
+        .await
+        .expect("a preview");
+    let (header, thumbnail) = read_pinned_part(&service, job_id, &file.file_id, true)
+        .await
+        .expect("a thumbnail");
+
+    let preview = image::load_from_memory(&preview).expect("the preview decodes");
+    assert_eq!((preview.width(), preview.height()), (640, 320));
+    assert_eq!(header.mime, "image/jpeg");
+    assert_eq!(header.size, thumbnail.len() as u64);
+    let thumbnail = image::load_from_memory_with_format(&thumbnail, image::ImageFormat::Jpeg)
+        .expect("the thumbnail is a JPEG");
+    assert_eq!((thumbnail.width(), thumbnail.height()), (320, 160));
     service.stop().await;
 }

@@ -1,6 +1,7 @@
 //! The uploaded files a media send carries, as the media service keeps them: pinned for
 //! the job when it is accepted, read (streamed) by the account's host when it sends,
-//! released when the job is final. [`MediaFiles`] is what the domain sees;
+//! released when the job is final; a pinned file's preview image is what a video or
+//! document carries to Telegram as its thumbnail. [`MediaFiles`] is what the domain sees;
 //! [`GrpcMediaFiles`] reaches the media service over `talkapp.media.v1.MediaService`.
 
 use std::time::Duration;
@@ -24,6 +25,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest message read from the media service (its chunks are 256 KiB to 1 MiB).
 const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// Largest preview image read for a thumbnail: previews are JPEGs of at most
+/// `media.preview_max_side` a side (tens of KiB); Telegram takes thumbnails of up to
+/// 200 KiB, so a larger one is never read whole.
+pub const MAX_PREVIEW_BYTES: u64 = 1024 * 1024;
 
 /// A file pinned for a job, as the media service describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +53,8 @@ pub struct PinnedFile {
     pub duration_ms: Option<u64>,
     /// A voice note's waveform, when known.
     pub waveform: Option<Vec<u8>>,
+    /// Whether it has a preview image ([`MediaFiles::open_preview`]).
+    pub has_preview: bool,
 }
 
 /// Why the media service could not do it.
@@ -80,6 +87,10 @@ pub trait MediaFiles: Send + Sync {
 
     /// The bytes of a file the job pinned, as a stream.
     async fn open(&self, job_id: Uuid, file_id: Uuid) -> Result<ByteStream, MediaFilesError>;
+
+    /// The preview image (a JPEG) of a file the job pinned, whole; `NotFound` when it has
+    /// none, `Failed` when it is larger than [`MAX_PREVIEW_BYTES`].
+    async fn open_preview(&self, job_id: Uuid, file_id: Uuid) -> Result<Vec<u8>, MediaFilesError>;
 }
 
 /// The media service over gRPC.
@@ -136,7 +147,40 @@ fn pinned_file(info: proto::FileInfo) -> Result<PinnedFile, MediaFilesError> {
         height: info.height,
         duration_ms: info.duration_ms,
         waveform: info.waveform.map(|waveform| waveform.to_vec()),
+        has_preview: info.has_preview,
     })
+}
+
+/// A pinned file's bytes (or its preview's) as the media service streams them: the
+/// header read, the bytes to follow.
+type PinnedStream = tonic::Streaming<proto::DownloadChunk>;
+
+impl GrpcMediaFiles {
+    async fn read_pinned(
+        &self,
+        job_id: Uuid,
+        file_id: Uuid,
+        preview: bool,
+    ) -> Result<(proto::DownloadHeader, PinnedStream), MediaFilesError> {
+        let mut client = self.client.clone();
+        let mut stream = bounded(client.read_pinned(proto::ReadPinnedRequest {
+            job_id: job_id.to_string(),
+            file_id: file_id.to_string(),
+            preview,
+        }))
+        .await?
+        .into_inner();
+        // The header first; the bytes follow.
+        match tokio::time::timeout(CALL_TIMEOUT, stream.message()).await {
+            Ok(Ok(Some(proto::DownloadChunk {
+                header: Some(header),
+                ..
+            }))) => Ok((header, stream)),
+            Ok(Ok(_)) => Err(MediaFilesError::Failed("a read without a header".into())),
+            Ok(Err(status)) => Err(from_status(&status)),
+            Err(_) => Err(MediaFilesError::Unavailable("timed out".into())),
+        }
+    }
 }
 
 #[async_trait]
@@ -168,20 +212,7 @@ impl MediaFiles for GrpcMediaFiles {
     }
 
     async fn open(&self, job_id: Uuid, file_id: Uuid) -> Result<ByteStream, MediaFilesError> {
-        let mut client = self.client.clone();
-        let mut stream = bounded(client.read_pinned(proto::ReadPinnedRequest {
-            job_id: job_id.to_string(),
-            file_id: file_id.to_string(),
-        }))
-        .await?
-        .into_inner();
-        // The header first; the bytes follow.
-        match tokio::time::timeout(CALL_TIMEOUT, stream.message()).await {
-            Ok(Ok(Some(first))) if first.header.is_some() => {}
-            Ok(Ok(_)) => return Err(MediaFilesError::Failed("a read without a header".into())),
-            Ok(Err(status)) => return Err(from_status(&status)),
-            Err(_) => return Err(MediaFilesError::Unavailable("timed out".into())),
-        }
+        let (_, stream) = self.read_pinned(job_id, file_id, false).await?;
         Ok(stream
             .map(|chunk| match chunk {
                 Ok(chunk) => Ok(chunk.data.to_vec()),
@@ -191,5 +222,35 @@ impl MediaFiles for GrpcMediaFiles {
                 ))),
             })
             .boxed())
+    }
+
+    async fn open_preview(&self, job_id: Uuid, file_id: Uuid) -> Result<Vec<u8>, MediaFilesError> {
+        let (header, mut stream) = self.read_pinned(job_id, file_id, true).await?;
+        if header.size > MAX_PREVIEW_BYTES {
+            return Err(MediaFilesError::Failed(format!(
+                "a preview of {} bytes",
+                header.size
+            )));
+        }
+        let mut preview = Vec::with_capacity(usize::try_from(header.size).unwrap_or(0));
+        let read = async {
+            while let Some(chunk) = stream
+                .message()
+                .await
+                .map_err(|status| from_status(&status))?
+            {
+                preview.extend_from_slice(&chunk.data);
+                if preview.len() as u64 > MAX_PREVIEW_BYTES {
+                    return Err(MediaFilesError::Failed("a preview larger than told".into()));
+                }
+            }
+            Ok(())
+        };
+        let outcome = tokio::time::timeout(CALL_TIMEOUT, read).await;
+        match outcome {
+            Ok(Ok(())) => Ok(preview),
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(MediaFilesError::Unavailable("timed out".into())),
+        }
     }
 }

@@ -319,6 +319,7 @@ impl Sends {
                     height: file.height,
                     duration_ms: file.duration_ms,
                     waveform: file.waveform,
+                    has_preview: file.has_preview,
                 })
                 .collect(),
         };
@@ -488,11 +489,14 @@ enum Work {
 }
 
 /// The files of a media job, read from the media service as Telegram takes them (also
-/// the file a chat or profile photo is made of, [`Sends::pin_photo`]).
+/// the file a chat or profile photo is made of, [`Sends::pin_photo`]), and their preview
+/// images as thumbnails.
 pub(crate) struct PinnedSource {
     pub(crate) media: Arc<dyn MediaFiles>,
     pub(crate) job_id: Uuid,
     pub(crate) file_ids: Vec<Uuid>,
+    /// The files (of `file_ids`) that have a preview image; no other is asked for one.
+    pub(crate) previewed: Vec<Uuid>,
 }
 
 #[async_trait::async_trait]
@@ -514,6 +518,22 @@ impl FileSource for PinnedSource {
                 MediaFilesError::Unavailable(message) => TelegramError::Unavailable(message),
                 MediaFilesError::Failed(message) => TelegramError::Internal(message),
             })
+    }
+
+    async fn thumb(&self, index: usize) -> Result<Option<Vec<u8>>, TelegramError> {
+        let Some(file_id) = self
+            .file_ids
+            .get(index)
+            .filter(|file_id| self.previewed.contains(file_id))
+        else {
+            return Ok(None);
+        };
+        match self.media.open_preview(self.job_id, *file_id).await {
+            Ok(preview) => Ok(Some(preview)),
+            Err(MediaFilesError::NotFound) => Ok(None),
+            Err(MediaFilesError::Unavailable(message)) => Err(TelegramError::Unavailable(message)),
+            Err(MediaFilesError::Failed(message)) => Err(TelegramError::Internal(message)),
+        }
     }
 }
 
@@ -938,6 +958,12 @@ impl SendWorker {
                         media: Arc::clone(&self.media),
                         job_id,
                         file_ids: media.files.iter().map(|file| file.file_id).collect(),
+                        previewed: media
+                            .files
+                            .iter()
+                            .filter(|file| file.has_preview)
+                            .map(|file| file.file_id)
+                            .collect(),
                     };
                     match outgoing_media(&claimed, media) {
                         Ok(outgoing) => {
@@ -1118,6 +1144,86 @@ fn count_final(job: &SendJob, outcome: &'static str) {
 mod tests {
     use super::*;
 
+    /// The media service as far as thumbnails go: previews by file, and what was asked.
+    #[derive(Default)]
+    struct Previews {
+        kept: std::collections::HashMap<Uuid, Result<Vec<u8>, &'static str>>,
+        asked: std::sync::Mutex<Vec<Uuid>>,
+    }
+
+    #[async_trait::async_trait]
+    impl MediaFiles for Previews {
+        async fn pin(
+            &self,
+            _: Uuid,
+            _: Uuid,
+            _: &[Uuid],
+        ) -> Result<Vec<PinnedFile>, MediaFilesError> {
+            Err(MediaFilesError::Failed("not in this test".into()))
+        }
+
+        async fn release(&self, _: Uuid) -> Result<(), MediaFilesError> {
+            Ok(())
+        }
+
+        async fn open(&self, _: Uuid, _: Uuid) -> Result<ByteStream, MediaFilesError> {
+            Err(MediaFilesError::Failed("not in this test".into()))
+        }
+
+        async fn open_preview(&self, _: Uuid, file_id: Uuid) -> Result<Vec<u8>, MediaFilesError> {
+            self.asked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(file_id);
+            match self.kept.get(&file_id) {
+                Some(Ok(preview)) => Ok(preview.clone()),
+                Some(Err(why)) => Err(MediaFilesError::Unavailable((*why).into())),
+                None => Err(MediaFilesError::NotFound),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_asks_only_for_the_previews_its_files_have_and_a_missing_one_is_no_thumbnail() {
+        let (with, gone, away, without) = (
+            Uuid::from_u128(1),
+            Uuid::from_u128(2),
+            Uuid::from_u128(3),
+            Uuid::from_u128(4),
+        );
+        let previews = Arc::new(Previews {
+            kept: [(with, Ok(b"jpeg".to_vec())), (away, Err("unreachable"))].into(),
+            ..Previews::default()
+        });
+        let source = PinnedSource {
+            media: Arc::clone(&previews) as Arc<dyn MediaFiles>,
+            job_id: Uuid::from_u128(9),
+            file_ids: vec![with, gone, away, without],
+            previewed: vec![with, gone, away],
+        };
+
+        assert_eq!(source.thumb(0).await.ok(), Some(Some(b"jpeg".to_vec())));
+        assert_eq!(
+            source.thumb(1).await.ok(),
+            Some(None),
+            "its preview is gone"
+        );
+        assert!(
+            matches!(source.thumb(2).await, Err(TelegramError::Unavailable(_))),
+            "told, for libs/telegram to send it without"
+        );
+        assert_eq!(source.thumb(3).await.ok(), Some(None));
+        assert_eq!(source.thumb(4).await.ok(), Some(None), "no such file");
+        assert_eq!(
+            *previews
+                .asked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            vec![with, gone, away],
+            "a file without a preview is not asked for one"
+        );
+    }
+
     #[test]
     fn an_idempotency_key_names_one_job_per_account() {
         let key = SessionKey {
@@ -1148,6 +1254,7 @@ mod tests {
             height: None,
             duration_ms: None,
             waveform: None,
+            has_preview: false,
         }
     }
 

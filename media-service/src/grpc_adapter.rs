@@ -248,7 +248,7 @@ impl MediaService for MediaGrpcAdapter {
             Uuid::parse_str(&request.file_id).map_err(|_| status(MediaError::NotFound))?;
         let download = self
             .core
-            .read_pinned(job_id, file_id)
+            .read_pinned(job_id, file_id, request.preview)
             .await
             .map_err(status)?;
         Ok(Response::new(download_stream(download)))

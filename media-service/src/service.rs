@@ -22,6 +22,10 @@ use crate::storage::{Storage, TEMPORARY_PREFIX, blob_path, preview_path, tempora
 
 /// Bytes per message of a download (the object store may read in smaller pieces).
 const DOWNLOAD_CHUNK_BYTES: usize = 256 * 1024;
+/// The longest side of the preview read for a send ([`MediaService::read_pinned`]): the
+/// largest thumbnail Telegram takes. A larger stored preview (`media.preview_max_side`
+/// above it) is scaled down to it when read.
+pub const THUMBNAIL_MAX_SIDE: u32 = 320;
 /// Parts of a streamed write in flight at once.
 const WRITE_CONCURRENCY: usize = 2;
 /// How long an upload waits for a blob being collected to go (then it stores it anew).
@@ -514,16 +518,31 @@ impl MediaCore {
         Ok(())
     }
 
-    /// The whole of a file `job_id` pinned, even if its owner deleted it since.
-    pub async fn read_pinned(&self, job_id: Uuid, file_id: Uuid) -> Result<Download> {
+    /// The whole of a file `job_id` pinned, even if its owner deleted it since; or, with
+    /// `preview`, its preview image as a send's thumbnail, at most
+    /// [`THUMBNAIL_MAX_SIDE`] a side (`NotFound` when it has none): the pin keeps the
+    /// blob, and with it the preview stored beside it.
+    pub async fn read_pinned(
+        &self,
+        job_id: Uuid,
+        file_id: Uuid,
+        preview: bool,
+    ) -> Result<Download> {
         let blob = self
             .store
             .pinned_media_blob(job_id, file_id)
             .await?
             .ok_or(MediaError::NotFound)?;
-        let size = blob.size;
-        let path = blob_path(&blob.sha256);
-        let mime = blob.mime.clone();
+        let (path, mime, size) = if preview {
+            let size = blob.preview_size.ok_or(MediaError::NotFound)?;
+            let path = preview_path(&blob.sha256);
+            if self.config.preview_max_side > THUMBNAIL_MAX_SIDE {
+                return self.thumbnail(file_id, blob, &path).await;
+            }
+            (path, "image/jpeg".to_owned(), size)
+        } else {
+            (blob_path(&blob.sha256), blob.mime.clone(), blob.size)
+        };
         let file = MediaFile {
             file_id,
             user_id: Uuid::nil(),
@@ -532,6 +551,37 @@ impl MediaCore {
             blob,
         };
         self.serve(file, path, mime, size, ByteRange::Whole).await
+    }
+
+    /// A stored preview larger than Telegram's thumbnails, scaled down to
+    /// [`THUMBNAIL_MAX_SIDE`] (by the image code previews are made with).
+    async fn thumbnail(&self, file_id: Uuid, blob: MediaBlob, path: &Path) -> Result<Download> {
+        let stored = self.storage.objects().get(path).await?.bytes().await?;
+        let max_pixels = self.config.max_image_pixels;
+        // Decoding is CPU work: off the async runtime.
+        let scaled = tokio::task::spawn_blocking(move || {
+            crate::analyze::preview_of(&stored, THUMBNAIL_MAX_SIDE, max_pixels)
+        })
+        .await
+        .map_err(|error| MediaError::Internal(error.to_string()))?
+        .map_err(|error| {
+            MediaError::Internal(format!("a stored preview does not decode: {error}"))
+        })?
+        .0;
+        let size = scaled.len() as u64;
+        Ok(Download {
+            file: MediaFile {
+                file_id,
+                user_id: Uuid::nil(),
+                file_name: String::new(),
+                created_at: blob.created_at,
+                blob,
+            },
+            mime: "image/jpeg".to_owned(),
+            size,
+            range: Some((0, size)),
+            body: futures::stream::once(async move { Ok(scaled) }).boxed(),
+        })
     }
 
     /// Removes the user's file; its bytes go once nothing refers to them.

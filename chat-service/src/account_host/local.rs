@@ -85,6 +85,8 @@ impl LocalHost {
             media: Arc::clone(&self.files),
             job_id: photo.job_id,
             file_ids: vec![photo.file_id],
+            // A chat or profile photo is a picture: Telegram makes its own sizes.
+            previewed: Vec::new(),
         };
         (file, source)
     }

@@ -311,6 +311,10 @@ pub struct JobFile {
     /// A voice note's waveform (0..=31 per value), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waveform: Option<Vec<u8>>,
+    /// Whether the media service has a preview image of it (a video's frame, a PDF's
+    /// first page), sent to Telegram as its thumbnail. Absent in jobs written before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub has_preview: bool,
 }
 
 impl JobMedia {

@@ -20,8 +20,16 @@
 //!   uploaded with `messages.uploadMedia` first, then all are sent by reference with
 //!   `messages.sendMultiMedia`; the caption goes on the first item.
 //!
-//! Not yet: thumbnails for videos and documents (`thumb` is never sent: Telegram shows
-//! them without a preview frame), captions with formatting entities.
+//! * **Thumbnails.** A video, document or music file whose [`FileSource`] has a preview
+//!   image ([`FileSource::thumb`]: a video's frame, a PDF's first page) carries it as the
+//!   `thumb` of its `inputMediaUploadedDocument`, uploaded as one more file, when it is
+//!   what Telegram takes ([`fits_telegram_thumb`]: a JPEG of at most
+//!   [`THUMB_MAX_SIDE`] pixels a side and [`THUMB_MAX_BYTES`]); Telegram keeps it as the
+//!   document's `thumbs`. A preview that cannot be read or does not fit is left out: a
+//!   thumbnail never holds a send back. A file sent again by reference keeps the
+//!   thumbnail it was first sent with.
+//!
+//! Not yet: captions with formatting entities.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -51,6 +59,10 @@ const MAX_PARTS: u64 = 4000;
 /// Uploads remembered per account (the oldest are forgotten beyond it), in memory and in
 /// a [`SentFileMemory`].
 pub const REMEMBERED_FILES: usize = 1024;
+/// The longest side of a thumbnail Telegram takes (<https://core.telegram.org/api/files>).
+pub const THUMB_MAX_SIDE: u32 = 320;
+/// The largest thumbnail Telegram takes (200 KiB).
+pub const THUMB_MAX_BYTES: usize = 200 * 1024;
 
 /// How a file is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -141,6 +153,13 @@ pub type ByteStream = BoxStream<'static, Result<Vec<u8>, TelegramError>>;
 pub trait FileSource: Send + Sync {
     /// The bytes of file number `index`, from the start.
     async fn open(&self, index: usize) -> Result<ByteStream, TelegramError>;
+
+    /// A preview image of file number `index` (a JPEG), sent as its thumbnail when it is
+    /// a video, document or music; `None` (the default) when it has none.
+    async fn thumb(&self, index: usize) -> Result<Option<Vec<u8>>, TelegramError> {
+        let _ = index;
+        Ok(None)
+    }
 }
 
 /// Where an account keeps, beyond its process, the media Telegram returned for the files
@@ -288,8 +307,45 @@ fn pixels(value: Option<u32>) -> i32 {
     i32::try_from(value.unwrap_or(0)).unwrap_or(i32::MAX)
 }
 
-/// The `InputMedia` that sends freshly uploaded bytes as `file` says.
-fn uploaded_media(file: &OutgoingFile, input: tl::enums::InputFile) -> tl::enums::InputMedia {
+/// Width and height of a baseline or progressive JPEG, from its first start-of-frame
+/// marker; `None` for anything that is not a JPEG whose frame header is found.
+fn jpeg_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    if !bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        return None;
+    }
+    let mut at = 2;
+    while at + 9 < bytes.len() {
+        if bytes[at] != 0xff {
+            return None;
+        }
+        let marker = bytes[at + 1];
+        let length = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
+        // SOF0..SOF15, apart from DHT (c4), JPG (c8) and DAC (cc).
+        if (0xc0..=0xcf).contains(&marker) && ![0xc4, 0xc8, 0xcc].contains(&marker) {
+            let height = u16::from_be_bytes([bytes[at + 5], bytes[at + 6]]);
+            let width = u16::from_be_bytes([bytes[at + 7], bytes[at + 8]]);
+            return (width > 0 && height > 0).then_some((u32::from(width), u32::from(height)));
+        }
+        at += 2 + length;
+    }
+    None
+}
+
+/// Whether Telegram takes `bytes` as a thumbnail: a JPEG of at most [`THUMB_MAX_SIDE`]
+/// pixels a side and [`THUMB_MAX_BYTES`] (it drops any other).
+pub fn fits_telegram_thumb(bytes: &[u8]) -> bool {
+    bytes.len() <= THUMB_MAX_BYTES
+        && jpeg_dimensions(bytes)
+            .is_some_and(|(width, height)| width <= THUMB_MAX_SIDE && height <= THUMB_MAX_SIDE)
+}
+
+/// The `InputMedia` that sends freshly uploaded bytes (and their thumbnail, uploaded too)
+/// as `file` says.
+fn uploaded_media(
+    file: &OutgoingFile,
+    input: tl::enums::InputFile,
+    thumb: Option<tl::enums::InputFile>,
+) -> tl::enums::InputMedia {
     if file.send_as == SendAs::Photo {
         return tl::types::InputMediaUploadedPhoto {
             spoiler: false,
@@ -352,7 +408,7 @@ fn uploaded_media(file: &OutgoingFile, input: tl::enums::InputFile) -> tl::enums
         force_file: file.send_as == SendAs::Document,
         spoiler: false,
         file: input,
-        thumb: None,
+        thumb,
         mime_type: file.mime.clone(),
         attributes,
         stickers: None,
@@ -465,7 +521,8 @@ impl Account {
             }
         }
         let input = self.upload(file, source, 0).await?;
-        self.send_media_call(media, uploaded_media(file, input))
+        let thumb = self.upload_thumb(file, source, 0).await?;
+        self.send_media_call(media, uploaded_media(file, input, thumb))
             .await
     }
 
@@ -541,11 +598,12 @@ impl Account {
                 Some(remembered) => remembered,
                 None => {
                     let uploaded = self.upload(file, source, index).await?;
+                    let thumb = self.upload_thumb(file, source, index).await?;
                     let stored = self
                         .call(&tl::functions::messages::UploadMedia {
                             business_connection_id: None,
                             peer: peer.clone(),
-                            media: uploaded_media(file, uploaded),
+                            media: uploaded_media(file, uploaded, thumb),
                         })
                         .await?;
                     let reference = by_reference(&stored).ok_or_else(|| {
@@ -599,6 +657,63 @@ impl Account {
                 })
             })
             .collect()
+    }
+
+    /// Uploads the thumbnail of file number `index` (one part), when it is sent as a
+    /// video, document or music and `source` has a preview Telegram takes; `None`
+    /// otherwise. Only Telegram refusing the upload is an error (as for any part).
+    async fn upload_thumb(
+        &self,
+        file: &OutgoingFile,
+        source: &dyn FileSource,
+        index: usize,
+    ) -> Result<Option<tl::enums::InputFile>, TelegramError> {
+        if !matches!(
+            file.send_as,
+            SendAs::Video | SendAs::Document | SendAs::Audio
+        ) {
+            return Ok(None);
+        }
+        let preview = match source.thumb(index).await {
+            Ok(Some(preview)) => preview,
+            Ok(None) => return Ok(None),
+            Err(error) => {
+                tracing::info!(%error, "the file's preview cannot be read; sent without a thumbnail");
+                return Ok(None);
+            }
+        };
+        if !fits_telegram_thumb(&preview) {
+            tracing::info!(
+                bytes = preview.len(),
+                dimensions = ?jpeg_dimensions(&preview),
+                "the file's preview is no thumbnail telegram takes; sent without one"
+            );
+            return Ok(None);
+        }
+        let file_id: i64 = rand::random();
+        let saved = self
+            .client()
+            .invoke(&tl::functions::upload::SaveFilePart {
+                file_id,
+                file_part: 0,
+                bytes: preview,
+            })
+            .await
+            .map_err(TelegramError::from)?;
+        if !saved {
+            return Err(TelegramError::Unavailable(
+                "telegram did not keep the thumbnail".into(),
+            ));
+        }
+        Ok(Some(
+            tl::types::InputFile {
+                id: file_id,
+                parts: 1,
+                name: "thumb.jpg".into(),
+                md5_checksum: String::new(),
+            }
+            .into(),
+        ))
     }
 
     /// Uploads file number `index` from `source` in parts, [`PARALLEL_PARTS`] at a time
@@ -735,6 +850,67 @@ mod tests {
         );
         assert_eq!(pack_waveform(&[0, 31]), vec![0b1110_0000, 0b0000_0011]);
         assert_eq!(pack_waveform(&[1; 100]).len(), 63);
+    }
+
+    #[test]
+    fn only_a_jpeg_within_telegrams_size_and_weight_is_a_thumbnail() {
+        let jpeg = talkapp_tg_sandbox::DEMO_PHOTO_JPEG;
+        assert_eq!(jpeg_dimensions(jpeg), Some((320, 240)));
+        assert!(fits_telegram_thumb(jpeg));
+        let mut heavy = jpeg.to_vec();
+        heavy.resize(THUMB_MAX_BYTES + 1, 0);
+        assert!(!fits_telegram_thumb(&heavy), "above 200 KiB");
+        assert!(!fits_telegram_thumb(&talkapp_tg_sandbox::sample_png(
+            1, 32, 32
+        )));
+        assert!(!fits_telegram_thumb(&jpeg[..20]), "no frame header");
+        // The same header claiming 640 × 480.
+        let mut wide = jpeg.to_vec();
+        let frame = wide
+            .windows(2)
+            .position(|marker| marker == [0xff, 0xc0])
+            .expect("a baseline frame");
+        wide[frame + 5..frame + 7].copy_from_slice(&480_u16.to_be_bytes());
+        wide[frame + 7..frame + 9].copy_from_slice(&640_u16.to_be_bytes());
+        assert_eq!(jpeg_dimensions(&wide), Some((640, 480)));
+        assert!(!fits_telegram_thumb(&wide), "larger than 320 a side");
+    }
+
+    #[test]
+    fn a_video_goes_with_its_thumbnail_and_its_streaming_attributes() {
+        let video = OutgoingFile {
+            sha256: String::new(),
+            size: 10,
+            file_name: "clip.mp4".into(),
+            mime: "video/mp4".into(),
+            send_as: SendAs::Video,
+            width: Some(160),
+            height: Some(120),
+            duration_ms: Some(2500),
+            waveform: None,
+        };
+        let input = |id: i64| -> tl::enums::InputFile {
+            tl::types::InputFile {
+                id,
+                parts: 1,
+                name: "x".into(),
+                md5_checksum: String::new(),
+            }
+            .into()
+        };
+
+        let media = uploaded_media(&video, input(1), Some(input(2)));
+
+        let tl::enums::InputMedia::UploadedDocument(document) = media else {
+            panic!("a document: {media:?}");
+        };
+        assert_eq!(document.thumb, Some(input(2)));
+        assert!(!document.force_file, "a video, not a file");
+        assert!(document.attributes.iter().any(|attribute| matches!(
+            attribute,
+            tl::enums::DocumentAttribute::Video(video)
+                if video.supports_streaming && video.duration == 2.5 && video.w == 160 && video.h == 120
+        )));
     }
 
     #[test]

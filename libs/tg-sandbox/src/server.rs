@@ -366,6 +366,12 @@ impl SandboxHandle {
         self.core.shared.lock().uploads.len()
     }
 
+    /// File parts received (`upload.saveFilePart` and `upload.saveBigFilePart`, a
+    /// document's thumbnail included) since the sandbox started.
+    pub fn saved_part_count(&self) -> u64 {
+        self.core.shared.lock().saved_parts
+    }
+
     /// Changes the world directly (for tests and embedders), marking it for saving. No
     /// client is told: use the other methods for changes clients must hear about.
     pub fn update_world<R>(&self, change: impl FnOnce(&mut World) -> R) -> R {

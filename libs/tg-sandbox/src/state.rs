@@ -83,6 +83,9 @@ pub(crate) struct State {
     pub(crate) keys: HashMap<u64, KeyRecord>,
     /// Uploads by `(auth key id, file_id)`: file ids are chosen by clients, per key.
     pub(crate) uploads: HashMap<(u64, i64), Upload>,
+    /// Parts received (`upload.saveFilePart` / `saveBigFilePart`) since the start: tests
+    /// tell a file sent by reference from one uploaded again, thumbnails included.
+    pub(crate) saved_parts: u64,
     /// By `phone_code_hash`.
     pub(crate) codes: HashMap<String, PendingCode>,
     pub(crate) connections: HashMap<u64, ConnectionEntry>,
@@ -97,6 +100,7 @@ impl State {
             world,
             keys: HashMap::new(),
             uploads: HashMap::new(),
+            saved_parts: 0,
             codes: HashMap::new(),
             connections: HashMap::new(),
             flood_wait: HashMap::new(),

@@ -3,7 +3,9 @@
 //! in one step as a form; Bob (the sandbox world) gets the very bytes; the socket tells
 //! `message.status` and `message.new` with the media; idempotency; a file deleted while
 //! its send waits still goes; a file sent before a restart goes again by reference (and
-//! a refused reference is replaced); and the bad inputs.
+//! a refused reference is replaced, also when another chat-service replica took the
+//! account over); a video and a PDF carry their preview to Telegram as the thumbnail;
+//! and the bad inputs.
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +17,10 @@ use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_on};
 use crate::realtime::{Socket, connect_with_token, next_event};
 
 const BOUNDARY: &str = "talkapp-send-media-boundary-91xQ";
+/// H.264, 96 × 160, with a preview frame made by ffmpeg.
+const PORTRAIT_MP4: &[u8] = include_bytes!("../../../media-service/fixtures/portrait.mp4");
+/// One page, with a preview made by pdftoppm.
+const PAGE_PDF: &[u8] = include_bytes!("../../../media-service/fixtures/page.pdf");
 
 /// Stops the backend and starts it again on its data (the in-process sandbox, its world
 /// and Alice's link kept); Alice looks at the new sandbox.
@@ -376,6 +382,115 @@ async fn a_file_sent_before_a_restart_goes_again_by_reference_and_a_refused_refe
     app.stop().await;
 }
 
+/// The message `id` of Alice's history with Bob once it is there with a thumbnail (her
+/// history follows her own update stream: the message may land a moment after the job
+/// is `sent`).
+async fn with_thumbnail_in_history(app: &TestApp, alice: &Alice, id: &Value) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let history = app
+            .get_json(
+                &format!("{}?limit=5", alice.history_path(alice.bob)),
+                &alice.linker.token,
+            )
+            .await;
+        let found = history["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .find(|message| message["id"] == *id && !message["media"]["thumbnail_id"].is_null())
+            .cloned();
+        if let Some(message) = found {
+            return message;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "message {id} with a thumbnail not in the history: {history}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A video and a PDF go to Telegram with their upload's preview (ffmpeg's frame,
+/// pdftoppm's page) as the document's thumbnail: one more part uploaded each, and the
+/// history's `thumbnail_id` downloads, through the account's Telegram connection, the
+/// very preview the media service made; the video keeps its duration and size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_and_a_pdf_reach_telegram_with_their_preview_as_the_thumbnail() {
+    let app = spawn_app().await;
+    let alice = linked_alice(&app, "send-thumbs@example.com").await;
+
+    for (name, bytes, kind) in [
+        ("portrait.mp4", PORTRAIT_MP4, "video"),
+        ("page.pdf", PAGE_PDF, "document"),
+    ] {
+        let uploaded = upload(&app, &alice, name, bytes).await;
+        assert_eq!(uploaded["kind"], kind, "{name}");
+        assert!(
+            uploaded["preview_id"].is_string(),
+            "{name} has a preview (are ffmpeg and pdftoppm installed?): {uploaded}"
+        );
+        let preview = app
+            .get_with_token(
+                &format!("/media/{}/preview", file_id(&uploaded)),
+                &alice.linker.token,
+            )
+            .await;
+        assert_eq!(preview.status(), 200);
+        let preview = preview.bytes().await.expect("preview bytes").to_vec();
+        let parts_before = alice.sandbox.saved_part_count();
+
+        let job = accepted(
+            &app,
+            &alice,
+            &json!({
+                "chat_id": alice.bob,
+                "file_id": file_id(&uploaded),
+                "client_message_id": format!("thumb-{name}"),
+            }),
+        )
+        .await;
+        let done = sent(&app, &alice, &job).await;
+        let message = with_thumbnail_in_history(&app, &alice, &done["message_id"]).await;
+        let thumbnail = app
+            .get_with_token(
+                &format!(
+                    "/me/media/{}/1/{}",
+                    alice.linker.user_id,
+                    message["media"]["thumbnail_id"]
+                        .as_str()
+                        .expect("a reference")
+                ),
+                &alice.linker.token,
+            )
+            .await;
+
+        assert_eq!(
+            alice.sandbox.saved_part_count() - parts_before,
+            2,
+            "{name}: its one part and its thumbnail's"
+        );
+        assert_eq!(alice.newest_file_at_bob(), bytes, "{name} arrives whole");
+        assert_eq!(message["media"]["kind"], kind);
+        assert_eq!(thumbnail.status(), 200, "{name}'s thumbnail downloads");
+        assert_eq!(
+            thumbnail.bytes().await.expect("thumbnail bytes").to_vec(),
+            preview,
+            "{name}'s thumbnail is its preview"
+        );
+        if kind == "video" {
+            assert_eq!(message["media"]["width"], uploaded["width"]);
+            assert_eq!(message["media"]["height"], uploaded["height"]);
+            assert!(
+                message["media"]["duration"]
+                    .as_f64()
+                    .is_some_and(|seconds| seconds > 0.0)
+            );
+        }
+    }
+    app.stop().await;
+}
+
 /// A form as TorexTalkWeb's composer would post it: text fields, then the attachment.
 fn form(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> Vec<u8> {
     let mut body = Vec::new();
@@ -731,4 +846,106 @@ async fn media_and_text_sends_survive_a_sigkill_of_the_chat_service_exactly_once
     drop(replicas);
     sandbox.shutdown().await;
     database.drop_database().await;
+}
+
+/// Split mode: the memory of sent files lives in PostgreSQL, not in the replica. A PDF
+/// sent through the account's host (replica b: the file and its thumbnail uploaded) goes
+/// again by reference, no part uploaded, once b is SIGKILLed and replica a has taken
+/// the account over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_sent_before_its_replica_died_goes_by_reference_from_the_replica_taking_over() {
+    use crate::replicas::user_on_replica_b;
+
+    let mut split = user_on_replica_b("sent-files-split").await;
+    // The media service finds pdftoppm and prlimit on the PATH (the processes start
+    // with a cleared environment).
+    if let Ok(path) = std::env::var("PATH") {
+        split.replicas.environment.insert("PATH".into(), path);
+    }
+    split.replicas.start_media();
+    let (user_id, token) = split.user.clone();
+    let index = split.index;
+    let (alice, bob) = split.sandbox.world(|world| {
+        (
+            world.user_by_phone("9996620001").expect("alice"),
+            world.user_by_phone("9996620002").expect("bob"),
+        )
+    });
+    let uploaded = split.replicas.upload(&token, "page.pdf", PAGE_PDF).await;
+    assert!(
+        uploaded["preview_id"].is_string(),
+        "the PDF has a preview (is pdftoppm installed?): {uploaded}"
+    );
+    let document = file_id(&uploaded);
+    let newest_at_bob = |sandbox: &talkapp_tg_sandbox::SandboxHandle| {
+        sandbox.world(|world| {
+            let newest = world
+                .message_ids(bob, Peer::User(alice))
+                .into_iter()
+                .max()?;
+            Some((
+                world
+                    .message_text(bob, Peer::User(alice), newest)?
+                    .to_owned(),
+                world.message_file(bob, Peer::User(alice), newest)?,
+            ))
+        })
+    };
+    // Sends the PDF (the `n`th time) and answers how many parts it cost.
+    let send_document = async |replicas: &crate::replicas::Replicas, n: u32| {
+        let parts_before = split.sandbox.saved_part_count();
+        let response = replicas
+            .post(
+                &format!("/me/send_media/{user_id}/{index}"),
+                &token,
+                &json!({
+                    "chat_id": bob,
+                    "file_id": document,
+                    "caption": format!("split {n}"),
+                    "client_message_id": format!("split-{n}"),
+                }),
+            )
+            .await;
+        assert_eq!(response.status(), 202, "send {n} accepted");
+        let job: Value = response.json().await.expect("json");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let status = replicas
+                .get(
+                    &format!(
+                        "/me/message_status/{user_id}/{index}/{}",
+                        job["job_id"].as_str().expect("job id")
+                    ),
+                    &token,
+                )
+                .await;
+            if status["status"] == "sent" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "send {n} never went: {status}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(
+            newest_at_bob(&split.sandbox),
+            Some((format!("split {n}"), PAGE_PDF.to_vec())),
+            "send {n} arrives whole"
+        );
+        split.sandbox.saved_part_count() - parts_before
+    };
+
+    assert_eq!(
+        send_document(&split.replicas, 1).await,
+        2,
+        "the first send uploads the PDF and its thumbnail"
+    );
+    split.replicas.kill("chat-b").await;
+    assert_eq!(
+        send_document(&split.replicas, 2).await,
+        0,
+        "replica a sends it by the reference replica b kept in the store"
+    );
+
+    drop(split.replicas);
+    split.sandbox.shutdown().await;
+    split.database.drop_database().await;
 }

@@ -1838,6 +1838,7 @@ pub(crate) async fn a_media_job_keeps_its_files(store: Arc<dyn Store>) {
             height: Some(20),
             duration_ms: None,
             waveform: Some(vec![1, 2, 31]),
+            has_preview: true,
         }],
     };
     let job = NewSendJob {

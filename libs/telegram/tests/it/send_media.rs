@@ -1,12 +1,16 @@
 //! `Account::send_media`: uploads in parts, one file or an album, once per random id,
-//! and files sent again by reference (uploaded again when the reference expired).
+//! files sent again by reference (uploaded again when the reference expired), and the
+//! thumbnails of videos and documents.
 
 use async_trait::async_trait;
 use futures::StreamExt as _;
+use talkapp_telegram::download::DownloadSource;
 use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::model::MediaKind;
 use talkapp_telegram::send_media::{ByteStream, FileSource, OutgoingFile, OutgoingMedia, SendAs};
-use talkapp_tg_sandbox::{DEMO_2FA_PHONE, DEMO_PHONE, DEMO_VOICE_OGG, Peer, sample_png};
+use talkapp_tg_sandbox::{
+    DEMO_2FA_PHONE, DEMO_CLIP_MP4, DEMO_PHONE, DEMO_PHOTO_JPEG, DEMO_VOICE_OGG, Peer, sample_png,
+};
 
 use crate::{SignedIn, signed_in, within};
 
@@ -22,6 +26,23 @@ impl FileSource for Files {
             .map(|chunk| Ok(chunk.to_vec()))
             .collect();
         Ok(futures::stream::iter(chunks).boxed())
+    }
+}
+
+/// Files with a preview image each (or none), as the media service keeps them.
+struct Previewed {
+    files: Files,
+    thumbs: Vec<Option<Vec<u8>>>,
+}
+
+#[async_trait]
+impl FileSource for Previewed {
+    async fn open(&self, index: usize) -> Result<ByteStream, TelegramError> {
+        self.files.open(index).await
+    }
+
+    async fn thumb(&self, index: usize) -> Result<Option<Vec<u8>>, TelegramError> {
+        Ok(self.thumbs.get(index).cloned().flatten())
     }
 }
 
@@ -284,4 +305,141 @@ async fn an_album_is_uploaded_item_by_item_and_sent_as_one_group_and_a_voice_not
         .world(|w| w.message_file(people.alice, Peer::User(people.bob), voice_sent[0].id))
         .expect("a file");
     assert_eq!(stored, DEMO_VOICE_OGG);
+}
+
+/// The whole of a message's thumbnail, downloaded through the account.
+async fn thumbnail_of(signed: &SignedIn, chat_id: i64, message_id: i32) -> Option<Vec<u8>> {
+    let message = within("message", signed.account.message(chat_id, message_id))
+        .await
+        .expect("fetched")
+        .expect("exists");
+    let location = message.media.expect("media").thumbnail?;
+    let mut download = within(
+        "download",
+        signed
+            .account
+            .download(&DownloadSource::File(location), 0, None),
+    )
+    .await
+    .expect("download starts");
+    let mut bytes = Vec::new();
+    while let Some(chunk) = within("chunk", download.next_chunk()).await.expect("chunk") {
+        bytes.extend_from_slice(&chunk);
+    }
+    Some(bytes)
+}
+
+/// A video and a PDF go with their preview as Telegram's `thumb` (one more small upload
+/// each), the video with its duration and size; an album's document too; a preview that
+/// is no JPEG Telegram takes is left out and the file still goes; a photo never asks for
+/// one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn videos_and_documents_carry_their_preview_as_a_thumbnail_telegram_keeps() {
+    let alice = signed_in(DEMO_PHONE).await;
+    let people = chat(&alice);
+    let pdf = b"%PDF-1.4\n% thumbs\n%%EOF\n".to_vec();
+    let video = OutgoingFile {
+        width: Some(160),
+        height: Some(120),
+        duration_ms: Some(2000),
+        ..file(DEMO_CLIP_MP4, 40, SendAs::Video, "clip.mp4", "video/mp4")
+    };
+    let one = |file: OutgoingFile, random_id: i64| OutgoingMedia {
+        chat_id: people.bob,
+        files: vec![file],
+        caption: String::new(),
+        reply_to: None,
+        silent: false,
+        random_id,
+    };
+    let with_thumb = |bytes: &[u8], thumb: Option<Vec<u8>>| Previewed {
+        files: Files(vec![bytes.to_vec()]),
+        thumbs: vec![thumb],
+    };
+
+    let parts_before = alice.sandbox.saved_part_count();
+    let sent_video = within(
+        "video",
+        alice.account.send_media(
+            &one(video.clone(), 3001),
+            &with_thumb(DEMO_CLIP_MP4, Some(DEMO_PHOTO_JPEG.to_vec())),
+        ),
+    )
+    .await
+    .expect("sent");
+    let video_parts = alice.sandbox.saved_part_count() - parts_before;
+    let sent_pdf = within(
+        "pdf",
+        alice.account.send_media(
+            &one(
+                file(&pdf, 41, SendAs::Document, "a.pdf", "application/pdf"),
+                3002,
+            ),
+            &with_thumb(&pdf, Some(DEMO_PHOTO_JPEG.to_vec())),
+        ),
+    )
+    .await
+    .expect("sent");
+    let sent_png_thumb = within(
+        "a png preview",
+        alice.account.send_media(
+            &one(
+                file(&pdf, 42, SendAs::Document, "b.pdf", "application/pdf"),
+                3003,
+            ),
+            &with_thumb(&pdf, Some(sample_png(1, 64, 48))),
+        ),
+    )
+    .await
+    .expect("sent without a thumbnail");
+    let album = OutgoingMedia {
+        files: vec![
+            file(&pdf, 43, SendAs::Document, "c.pdf", "application/pdf"),
+            file(&pdf, 44, SendAs::Document, "d.pdf", "application/pdf"),
+        ],
+        ..one(video.clone(), 3004)
+    };
+    let sent_album = within(
+        "album",
+        alice.account.send_media(
+            &album,
+            &Previewed {
+                files: Files(vec![pdf.clone(), pdf.clone()]),
+                thumbs: vec![None, Some(DEMO_PHOTO_JPEG.to_vec())],
+            },
+        ),
+    )
+    .await
+    .expect("sent");
+
+    assert_eq!(video_parts, 2, "the clip's one part and the thumbnail's");
+    for (what, sent, expected) in [
+        ("video", &sent_video[0], Some(DEMO_PHOTO_JPEG)),
+        ("pdf", &sent_pdf[0], Some(DEMO_PHOTO_JPEG)),
+        ("png preview", &sent_png_thumb[0], None),
+        ("album item 0", &sent_album[0], None),
+        ("album item 1", &sent_album[1], Some(DEMO_PHOTO_JPEG)),
+    ] {
+        assert_eq!(
+            thumbnail_of(&alice, people.bob, sent.id).await.as_deref(),
+            expected,
+            "{what}"
+        );
+    }
+    let message = within(
+        "message",
+        alice.account.message(people.bob, sent_video[0].id),
+    )
+    .await
+    .expect("fetched")
+    .expect("exists");
+    let media = message.media.expect("media");
+    assert_eq!(media.kind, MediaKind::Video);
+    assert_eq!((media.width, media.height), (Some(160), Some(120)));
+    assert_eq!(media.duration, Some(2.0));
+    let stored = alice
+        .sandbox
+        .world(|w| w.message_file(people.alice, Peer::User(people.bob), sent_video[0].id))
+        .expect("a file");
+    assert_eq!(stored, DEMO_CLIP_MP4, "the clip itself, not its thumbnail");
 }

@@ -72,6 +72,7 @@ fn save_part(
         });
     upload.total_parts = total_parts.or(upload.total_parts);
     upload.parts.insert(file_part, bytes);
+    call.state.saved_parts += 1;
     Ok(true)
 }
 

@@ -14,6 +14,11 @@ use super::{Peer, UserId, World};
 use crate::image::{self, Format, Rgb};
 use crate::serde_util;
 
+/// The longest side of a document's thumbnail Telegram keeps (a larger one is dropped).
+const THUMB_MAX_SIDE: u32 = 320;
+/// The largest document thumbnail Telegram keeps (200 KiB).
+const THUMB_MAX_BYTES: usize = 200 * 1024;
+
 /// One size variant of a photo (or a document's thumbnail).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct PhotoSizeRecord {
@@ -365,7 +370,10 @@ impl World {
     }
 
     /// Stores an uploaded file as a document. An image sent as a file keeps its size in
-    /// `documentAttributeImageSize` and gets an `m` thumbnail, as on Telegram.
+    /// `documentAttributeImageSize` and gets an `m` thumbnail, as on Telegram. Another
+    /// file keeps the `thumb` its sender uploaded as its `m` thumbnail when Telegram would:
+    /// a JPEG of at most 320 pixels a side and 200 KiB; any other thumb is dropped
+    /// silently, as Telegram does.
     pub(crate) fn create_document(
         &mut self,
         bytes: Vec<u8>,
@@ -394,7 +402,11 @@ impl World {
         }
         if thumbs.is_empty()
             && let Some(thumb) = thumb
+            && thumb.len() <= THUMB_MAX_BYTES
+            && image::format(&thumb) == Some(Format::Jpeg)
             && let Some((width, height)) = image::dimensions(&thumb)
+            && width <= THUMB_MAX_SIDE
+            && height <= THUMB_MAX_SIDE
         {
             let size = thumb.len() as i64;
             thumbs.push(PhotoSizeRecord {

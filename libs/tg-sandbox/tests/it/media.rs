@@ -4,7 +4,7 @@ use grammers_client::media::{Media, Uploaded};
 use grammers_client::message::InputMessage;
 use grammers_client::update::Update;
 use grammers_tl_types as tl;
-use talkapp_tg_sandbox::{Peer, sample_png};
+use talkapp_tg_sandbox::{DEMO_CLIP_MP4, DEMO_PHOTO_JPEG, Peer, sample_png};
 
 use crate::support::{channel_titled, demo, dialog_ref, listen, next_matching, signed_in, within};
 
@@ -82,6 +82,91 @@ async fn an_uploaded_document_reaches_the_recipient_and_downloads_with_identical
     assert_eq!(document.name(), Some("report.bin"));
     assert_eq!(document.size(), Some(bytes.len()));
     assert_eq!(download(&bob.client, &document).await, bytes);
+}
+
+/// `jpeg` with the size in its start-of-frame header changed (the pixels are not read).
+fn jpeg_claiming(jpeg: &[u8], width: u16, height: u16) -> Vec<u8> {
+    let mut bytes = jpeg.to_vec();
+    let mut at = 2;
+    loop {
+        let marker = bytes[at + 1];
+        let length = usize::from(u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]));
+        if marker == 0xc0 {
+            bytes[at + 5..at + 7].copy_from_slice(&height.to_be_bytes());
+            bytes[at + 7..at + 9].copy_from_slice(&width.to_be_bytes());
+            return bytes;
+        }
+        at += 2 + length;
+    }
+}
+
+/// A document's `thumb` is kept as Telegram keeps it: a JPEG within 320 pixels a side and
+/// 200 KiB becomes the document's `m` thumbnail, downloadable by its `thumb_size`; a PNG,
+/// a larger picture or a heavier file is dropped, and the document goes without one.
+#[tokio::test]
+async fn a_documents_thumb_is_kept_when_telegram_would_and_downloads_by_its_size_type() {
+    let demo = demo().await;
+    let alice = signed_in(&demo.sandbox, demo.alice);
+    let bob = signed_in(&demo.sandbox, demo.bob);
+    let to_bob = dialog_ref(&alice.client, Peer::User(demo.bob)).await;
+    let mut heavy = DEMO_PHOTO_JPEG.to_vec();
+    heavy.resize(200 * 1024 + 1, 0);
+    let thumbs: [(&str, Vec<u8>); 4] = [
+        ("fits", DEMO_PHOTO_JPEG.to_vec()),
+        ("png", sample_png(3, 160, 120)),
+        ("wide", jpeg_claiming(DEMO_PHOTO_JPEG, 321, 240)),
+        ("heavy", heavy),
+    ];
+
+    for (caption, thumb) in &thumbs {
+        let clip = upload(&alice.client, DEMO_CLIP_MP4, "clip.mp4").await;
+        let thumb = upload(&alice.client, thumb, "thumb.jpg").await;
+        within(
+            "send",
+            alice.client.send_message(
+                to_bob,
+                InputMessage::new()
+                    .text(*caption)
+                    .document(clip)
+                    .thumbnail(thumb),
+            ),
+        )
+        .await
+        .expect("sent");
+    }
+
+    let from_alice = dialog_ref(&bob.client, Peer::User(demo.alice)).await;
+    let mut history = bob.client.iter_messages(from_alice).limit(4);
+    let mut kept = Vec::new();
+    while let Some(message) = within("history", history.next()).await.expect("history") {
+        let Some(Media::Document(document)) = message.media() else {
+            panic!("expected a document, got {:?}", message.media());
+        };
+        assert_eq!(download(&bob.client, &document).await, DEMO_CLIP_MP4);
+        let thumbs = document.thumbs();
+        let mut described = Vec::new();
+        for thumb in &thumbs {
+            let bytes = download(&bob.client, thumb).await;
+            assert_eq!(bytes.len(), thumb.size());
+            assert_eq!(bytes, DEMO_PHOTO_JPEG, "the thumb comes back unchanged");
+            let grammers_client::media::PhotoSize::Size(size) = thumb else {
+                panic!("a thumb of a known size: {thumb:?}");
+            };
+            described.push((thumb.photo_type(), size.width, size.height));
+        }
+        kept.push((message.text().to_owned(), described));
+    }
+    kept.reverse();
+
+    assert_eq!(
+        kept,
+        [
+            ("fits".to_owned(), vec![("m".to_owned(), 320, 240)]),
+            ("png".to_owned(), vec![]),
+            ("wide".to_owned(), vec![]),
+            ("heavy".to_owned(), vec![]),
+        ]
+    );
 }
 
 #[tokio::test]

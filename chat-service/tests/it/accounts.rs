@@ -50,7 +50,7 @@ async fn a_linked_account_is_listed_and_its_chats_and_history_are_served(backing
             .get_history(proto::GetHistoryRequest {
                 session: Some(session.clone()),
                 chat_id: private.chat_id.clone(),
-                limit: 10,
+                limit: Some(10),
                 ..proto::GetHistoryRequest::default()
             })
             .await
@@ -101,7 +101,7 @@ async fn a_send_asked_twice_is_one_job_and_one_telegram_message(backing: Backing
         session: Some(session.clone()),
         chat_id: chat.chat_id.clone(),
         text: text.clone(),
-        client_message_id: "boundary-1".into(),
+        client_message_id: Some("boundary-1".into()),
         ..proto::SendMessageRequest::default()
     };
 

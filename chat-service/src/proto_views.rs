@@ -237,10 +237,10 @@ pub(crate) fn to_proto_job(job: talkapp_store::SendJob) -> proto::SendJob {
         job_id: job.job.job_id.to_string(),
         status: job.status.as_str().to_owned(),
         chat_id: job.job.chat_id.to_string(),
-        message_id: job.message_id.unwrap_or(0),
-        sent_at: job.sent_date.map(rfc3339).unwrap_or_default(),
-        failure: job.failure.unwrap_or_default(),
-        client_message_id: job.job.client_message_id.unwrap_or_default(),
+        message_id: job.message_id,
+        sent_at: job.sent_date.map(rfc3339),
+        failure: job.failure,
+        client_message_id: job.job.client_message_id,
         created_at: job
             .job
             .created_at

@@ -214,7 +214,7 @@ pub(crate) fn to_proto_details(details: ChatDetailsView) -> proto::ChatDetails {
         description: full
             .as_ref()
             .map(|full| full.about.clone())
-            .unwrap_or_default(),
+            .filter(|about| !about.is_empty()),
         role: role.to_owned(),
         can_send_messages,
         pinned_message: details.pinned.map(to_proto_message),
@@ -222,12 +222,8 @@ pub(crate) fn to_proto_details(details: ChatDetailsView) -> proto::ChatDetails {
         linked_chat_id: full
             .as_ref()
             .and_then(|full| full.linked_chat_id)
-            .map(|id| id.to_string())
-            .unwrap_or_default(),
-        online_count: full
-            .as_ref()
-            .and_then(|full| full.online_count)
-            .unwrap_or(-1),
+            .map(|id| id.to_string()),
+        online_count: full.as_ref().and_then(|full| full.online_count),
         details_complete: full.is_some(),
     }
 }

@@ -431,13 +431,13 @@ pub async fn chat_details(
         .ok_or_else(|| ApiError::internal("chat details without the chat"))?;
     Ok(HttpResponse::Ok().json(ChatDetailsView {
         chat: ChatView::from(chat),
-        description: non_empty(details.description),
+        description: details.description,
         role: details.role,
         can_send_messages: details.can_send_messages,
         pinned_message: details.pinned_message.map(MessageView::from),
         pinned_message_id: details.pinned_message_id,
-        linked_chat_id: non_empty(details.linked_chat_id),
-        online_count: (details.online_count >= 0).then_some(details.online_count),
+        linked_chat_id: details.linked_chat_id,
+        online_count: details.online_count,
         details_complete: details.details_complete,
     }))
 }

@@ -156,11 +156,12 @@ pub fn chat_edit(title: Option<String>, about: Option<String>) -> Result<ChatEdi
     })
 }
 
-/// Checks an idempotency key: `None` for none, the reason when it is not acceptable.
-pub fn idempotency_key(key: &str) -> Result<Option<String>, String> {
-    if key.is_empty() {
+/// Checks an idempotency key: `None` for none (an empty one is none too), the reason
+/// when it is not acceptable.
+pub fn idempotency_key(key: Option<&str>) -> Result<Option<String>, String> {
+    let Some(key) = key.filter(|key| !key.is_empty()) else {
         return Ok(None);
-    }
+    };
     let printable = key.chars().all(|c| c.is_ascii_graphic());
     if key.len() > MAX_IDEMPOTENCY_KEY_CHARS || !printable {
         return Err(format!(
@@ -272,8 +273,13 @@ mod tests {
     fn digests_tell_requests_apart() {
         assert_eq!(request_digest(&["a", "b"]), request_digest(&["a", "b"]));
         assert_ne!(request_digest(&["ab", "c"]), request_digest(&["a", "bc"]));
-        assert!(idempotency_key("").expect("empty is none").is_none());
-        assert!(idempotency_key("key with space").is_err());
-        assert!(idempotency_key(&"k".repeat(129)).is_err());
+        assert!(idempotency_key(None).expect("none").is_none());
+        assert!(idempotency_key(Some("")).expect("empty is none").is_none());
+        assert!(idempotency_key(Some("key with space")).is_err());
+        assert!(idempotency_key(Some(&"k".repeat(129))).is_err());
+        assert_eq!(
+            idempotency_key(Some("k1")).expect("a key"),
+            Some("k1".to_owned())
+        );
     }
 }

@@ -214,7 +214,7 @@ pub(crate) fn to_proto_details(details: ChatDetailsView) -> proto::ChatDetails {
         description: full
             .as_ref()
             .map(|full| full.about.clone())
-            .unwrap_or_default(),
+            .filter(|about| !about.is_empty()),
         role: role.to_owned(),
         can_send_messages,
         pinned_message: details.pinned.map(to_proto_message),
@@ -222,12 +222,8 @@ pub(crate) fn to_proto_details(details: ChatDetailsView) -> proto::ChatDetails {
         linked_chat_id: full
             .as_ref()
             .and_then(|full| full.linked_chat_id)
-            .map(|id| id.to_string())
-            .unwrap_or_default(),
-        online_count: full
-            .as_ref()
-            .and_then(|full| full.online_count)
-            .unwrap_or(-1),
+            .map(|id| id.to_string()),
+        online_count: full.as_ref().and_then(|full| full.online_count),
         details_complete: full.is_some(),
     }
 }
@@ -237,10 +233,10 @@ pub(crate) fn to_proto_job(job: talkapp_store::SendJob) -> proto::SendJob {
         job_id: job.job.job_id.to_string(),
         status: job.status.as_str().to_owned(),
         chat_id: job.job.chat_id.to_string(),
-        message_id: job.message_id.unwrap_or(0),
-        sent_at: job.sent_date.map(rfc3339).unwrap_or_default(),
-        failure: job.failure.unwrap_or_default(),
-        client_message_id: job.job.client_message_id.unwrap_or_default(),
+        message_id: job.message_id,
+        sent_at: job.sent_date.map(rfc3339),
+        failure: job.failure,
+        client_message_id: job.job.client_message_id,
         created_at: job
             .job
             .created_at

@@ -260,27 +260,29 @@ impl ChatService {
         Ok(self.linking.start(user_id, phone).await?)
     }
 
-    /// The login named by its id or, when `login_id` is empty, by its phone.
+    /// The login named by its id or, without one, by its phone.
     async fn login_named(
         &self,
         user_id: Uuid,
-        login_id: &str,
-        phone: &str,
+        login_id: Option<&str>,
+        phone: Option<&str>,
     ) -> Result<Uuid, ChatError> {
-        if login_id.is_empty() && !phone.is_empty() {
-            return Ok(self.linking.login_by_phone(user_id, phone).await?);
+        match (login_id, phone) {
+            (None, Some(phone)) if !phone.is_empty() => {
+                Ok(self.linking.login_by_phone(user_id, phone).await?)
+            }
+            _ => parse_uuid("login_id", login_id.unwrap_or_default()),
         }
-        parse_uuid("login_id", login_id)
     }
 
     /// Checks a login code (of the login `login_id`, or of the newest login of `phone`
-    /// when `login_id` is empty); connects the account when it is linked.
+    /// when there is no `login_id`); connects the account when it is linked.
     #[tracing::instrument(skip_all)]
     pub async fn submit_login_code(
         &self,
         user_id: &str,
-        login_id: &str,
-        phone: &str,
+        login_id: Option<&str>,
+        phone: Option<&str>,
         code: &str,
     ) -> Result<LinkStep, ChatError> {
         let user_id = parse_uuid("user_id", user_id)?;
@@ -296,8 +298,8 @@ impl ChatService {
     pub async fn submit_login_password(
         &self,
         user_id: &str,
-        login_id: &str,
-        phone: &str,
+        login_id: Option<&str>,
+        phone: Option<&str>,
         password: &str,
     ) -> Result<LinkStep, ChatError> {
         let user_id = parse_uuid("user_id", user_id)?;
@@ -526,7 +528,7 @@ impl ChatService {
         kind: &str,
         about: &str,
         members: &[String],
-        idempotency_key: &str,
+        idempotency_key: Option<&str>,
     ) -> Result<CreatedGroupView, ChatError> {
         let new = crate::groups::new_group(title, kind, about, members)
             .map_err(ChatError::InvalidArgument)?;
@@ -576,7 +578,7 @@ impl ChatService {
         key: SessionKey,
         chat_id: i64,
         user: &str,
-        idempotency_key: &str,
+        idempotency_key: Option<&str>,
     ) -> Result<i64, ChatError> {
         let member = crate::groups::parse_member(user).map_err(ChatError::InvalidArgument)?;
         let idempotency_key =
@@ -731,7 +733,7 @@ impl ChatService {
         message_ids: &[i32],
         to_chat_id: i64,
         silent: bool,
-        idempotency_key: &str,
+        idempotency_key: Option<&str>,
     ) -> Result<Vec<crate::reads::MessageView>, ChatError> {
         if message_ids.is_empty()
             || message_ids.len() > MAX_DELETED_AT_ONCE
@@ -834,7 +836,7 @@ impl ChatService {
         key: SessionKey,
         chat_id: i64,
         change: MemberChange,
-        idempotency_key: &str,
+        idempotency_key: Option<&str>,
     ) -> Result<i64, ChatError> {
         let idempotency_key =
             crate::groups::idempotency_key(idempotency_key).map_err(ChatError::InvalidArgument)?;

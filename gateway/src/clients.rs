@@ -299,7 +299,8 @@ impl ServiceClients {
         login_id: &str,
         code: &str,
     ) -> Result<chat::LoginStepResponse, ApiError> {
-        self.login_code_step(user_id, login_id, "", code).await
+        self.login_code_step(user_id, Some(login_id), None, code)
+            .await
     }
 
     /// Checks a 2FA password.
@@ -309,7 +310,7 @@ impl ServiceClients {
         login_id: &str,
         password: &str,
     ) -> Result<chat::LoginStepResponse, ApiError> {
-        self.login_password_step(user_id, login_id, "", password)
+        self.login_password_step(user_id, Some(login_id), None, password)
             .await
     }
 
@@ -321,7 +322,7 @@ impl ServiceClients {
         phone: &str,
         code: &str,
     ) -> Result<chat::LoginStepResponse, ApiError> {
-        self.login_code_step(user_id, "", phone, code).await
+        self.login_code_step(user_id, None, Some(phone), code).await
     }
 
     /// Checks a 2FA password of the user's newest pending login of `phone`.
@@ -331,22 +332,23 @@ impl ServiceClients {
         phone: &str,
         password: &str,
     ) -> Result<chat::LoginStepResponse, ApiError> {
-        self.login_password_step(user_id, "", phone, password).await
+        self.login_password_step(user_id, None, Some(phone), password)
+            .await
     }
 
     /// A login code for the login `login_id`, or (none given) the newest of `phone`.
     async fn login_code_step(
         &self,
         user_id: Uuid,
-        login_id: &str,
-        phone: &str,
+        login_id: Option<&str>,
+        phone: Option<&str>,
         code: &str,
     ) -> Result<chat::LoginStepResponse, ApiError> {
         let request = chat::SubmitLoginCodeRequest {
             user_id: user_id.to_string(),
-            login_id: login_id.to_owned(),
+            login_id: login_id.map(str::to_owned),
             code: code.to_owned(),
-            phone: phone.to_owned(),
+            phone: phone.map(str::to_owned),
         };
         Ok(self
             .chat
@@ -360,15 +362,15 @@ impl ServiceClients {
     async fn login_password_step(
         &self,
         user_id: Uuid,
-        login_id: &str,
-        phone: &str,
+        login_id: Option<&str>,
+        phone: Option<&str>,
         password: &str,
     ) -> Result<chat::LoginStepResponse, ApiError> {
         let request = chat::SubmitLoginPasswordRequest {
             user_id: user_id.to_string(),
-            login_id: login_id.to_owned(),
+            login_id: login_id.map(str::to_owned),
             password: password.to_owned(),
-            phone: phone.to_owned(),
+            phone: phone.map(str::to_owned),
         };
         Ok(self
             .chat

@@ -80,7 +80,7 @@ impl ChatService {
         key: SessionKey,
         username: Option<&str>,
         invite_link: Option<&str>,
-        idempotency_key: &str,
+        idempotency_key: Option<&str>,
     ) -> Result<JoinedView, ChatError> {
         let target =
             crate::joins::join_target(username, invite_link).map_err(ChatError::InvalidArgument)?;
@@ -254,7 +254,7 @@ impl ChatService {
         key: SessionKey,
         chat_id: i64,
         change: InviteChange,
-        idempotency_key: &str,
+        idempotency_key: Option<&str>,
     ) -> Result<InviteLink, ChatError> {
         let edit = crate::joins::invite_edit(
             &change.invite_link,
@@ -344,7 +344,7 @@ impl ChatService {
         chat_id: i64,
         user: &str,
         approve: bool,
-        idempotency_key: &str,
+        idempotency_key: Option<&str>,
     ) -> Result<(i64, bool), ChatError> {
         let user_id = crate::joins::requester(user).map_err(ChatError::InvalidArgument)?;
         let idempotency_key =

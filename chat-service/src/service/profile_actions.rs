@@ -99,7 +99,7 @@ impl ChatService {
         user: &str,
         first_name: &str,
         last_name: &str,
-        idempotency_key: &str,
+        idempotency_key: Option<&str>,
     ) -> Result<Contact, ChatError> {
         let contact =
             new_contact(user, first_name, last_name).map_err(ChatError::InvalidArgument)?;

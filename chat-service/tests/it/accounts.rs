@@ -50,7 +50,7 @@ async fn a_linked_account_is_listed_and_its_chats_and_history_are_served(backing
             .get_history(proto::GetHistoryRequest {
                 session: Some(session.clone()),
                 chat_id: private.chat_id.clone(),
-                limit: 10,
+                limit: Some(10),
                 ..proto::GetHistoryRequest::default()
             })
             .await
@@ -101,7 +101,7 @@ async fn a_send_asked_twice_is_one_job_and_one_telegram_message(backing: Backing
         session: Some(session.clone()),
         chat_id: chat.chat_id.clone(),
         text: text.clone(),
-        client_message_id: "boundary-1".into(),
+        client_message_id: Some("boundary-1".into()),
         ..proto::SendMessageRequest::default()
     };
 
@@ -147,7 +147,7 @@ async fn a_send_asked_twice_is_one_job_and_one_telegram_message(backing: Backing
             .count()
     });
     assert_eq!(copies, 1, "Telegram holds the message exactly once");
-    assert!(sent.message_id > 0);
+    assert!(sent.message_id.is_some_and(|id| id > 0));
     app.stop().await;
 }
 
@@ -203,5 +203,47 @@ async fn requests_naming_no_account_or_an_unknown_one_are_refused_with_stable_co
     assert_eq!(code_of(&bad_user), ErrorCode::ValidationFailed);
     assert_eq!(code_of(&unknown), ErrorCode::NotFound);
     assert_eq!(code_of(&bad_action), ErrorCode::ValidationFailed);
+    app.stop().await;
+}
+
+/// The chat list's filters and pages are typed on the wire: `archived` a bool (the
+/// sandbox archives no chat, so only `false` finds any), `limit` 1 to 100 (0 is refused,
+/// not read as "the default"), and the last page has no cursor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_lists_filters_are_typed_and_its_last_page_has_no_cursor() {
+    let app = ChatApp::start(Backing::Embedded).await;
+    let session = app.link(DEMO_PHONE).await;
+    let cached = app.chats_once_cached(&session).await;
+    let list = |archived: Option<bool>, limit: Option<u32>| {
+        let mut client = app.client.clone();
+        let session = session.clone();
+        async move {
+            client
+                .list_chats(proto::ListChatsRequest {
+                    session: Some(session),
+                    archived,
+                    limit,
+                    ..proto::ListChatsRequest::default()
+                })
+                .await
+        }
+    };
+
+    let archived = list(Some(true), Some(100)).await.expect("archived chats");
+    assert!(archived.get_ref().chats.is_empty(), "{archived:?}");
+    let not_archived = list(Some(false), Some(100)).await.expect("chats");
+    assert!(!not_archived.get_ref().chats.is_empty());
+    assert_eq!(not_archived.get_ref().next_cursor, None);
+
+    let first = list(None, Some(1))
+        .await
+        .expect("a page of one")
+        .into_inner();
+    assert_eq!(first.chats.len(), 1);
+    // The list only grows while the backfill runs: more than one chat cached, a next page.
+    assert!(first.next_cursor.is_some() || cached.len() <= 1);
+
+    let zero = list(None, Some(0)).await.expect_err("limit 0 is refused");
+    assert_eq!(code_of(&zero), ErrorCode::ValidationFailed);
     app.stop().await;
 }

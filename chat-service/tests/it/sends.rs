@@ -112,7 +112,7 @@ async fn media_sends_are_queued_streamed_and_checked(backing: Backing) {
     assert_eq!(job.text, "caption p-1");
     let at_alice = app
         .sandbox
-        .world(|world| world.message_file(alice, Peer::User(bob), sent.message_id))
+        .world(|world| world.message_file(alice, Peer::User(bob), sent.message_id.expect("sent")))
         .expect("a file");
     assert_eq!(at_alice, photo_bytes);
 

@@ -212,9 +212,9 @@ impl ChatApp {
             .clone()
             .submit_login_code(proto::SubmitLoginCodeRequest {
                 user_id: user_id.clone(),
-                login_id: started.login_id,
+                login_id: Some(started.login_id),
                 code: LOGIN_CODE.into(),
-                phone: String::new(),
+                phone: None,
             })
             .await
             .expect("the code is accepted")
@@ -237,7 +237,7 @@ impl ChatApp {
                 .clone()
                 .list_chats(proto::ListChatsRequest {
                     session: Some(session.clone()),
-                    limit: 100,
+                    limit: Some(100),
                     ..proto::ListChatsRequest::default()
                 })
                 .await

@@ -198,7 +198,7 @@ pub async fn set_admin(
             chat_id,
             action: action.into(),
             user: Some(user),
-            idempotency_key: String::new(),
+            idempotency_key: None,
         },
     )
     .await

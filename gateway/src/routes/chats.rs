@@ -361,15 +361,15 @@ pub async fn list_chats(
         .services
         .list_chats(chat::ListChatsRequest {
             session: Some(session_ref(&owner, path.1)?),
-            kind: query.kind.unwrap_or_default(),
-            archived: query.archived.map(|a| a.to_string()).unwrap_or_default(),
-            cursor: query.cursor.unwrap_or_default(),
-            limit: query.limit.unwrap_or(0),
+            kind: query.kind,
+            archived: query.archived,
+            cursor: query.cursor,
+            limit: query.limit,
         })
         .await?;
     Ok(HttpResponse::Ok().json(ChatList {
         chats: reply.chats.into_iter().map(ChatView::from).collect(),
-        next_cursor: non_empty(reply.next_cursor),
+        next_cursor: reply.next_cursor,
     }))
 }
 
@@ -431,13 +431,13 @@ pub async fn chat_details(
         .ok_or_else(|| ApiError::internal("chat details without the chat"))?;
     Ok(HttpResponse::Ok().json(ChatDetailsView {
         chat: ChatView::from(chat),
-        description: non_empty(details.description),
+        description: details.description,
         role: details.role,
         can_send_messages: details.can_send_messages,
         pinned_message: details.pinned_message.map(MessageView::from),
         pinned_message_id: details.pinned_message_id,
-        linked_chat_id: non_empty(details.linked_chat_id),
-        online_count: (details.online_count >= 0).then_some(details.online_count),
+        linked_chat_id: details.linked_chat_id,
+        online_count: details.online_count,
         details_complete: details.details_complete,
     }))
 }
@@ -477,18 +477,19 @@ pub struct HistoryPage {
     pub prev_cursor: Option<String>,
 }
 
-fn unix_seconds(field: &str, value: Option<String>) -> Result<i64, ApiError> {
-    match value {
-        None => Ok(0),
-        Some(value) => chrono::DateTime::parse_from_rfc3339(&value)
-            .map(|at| at.timestamp())
-            .map_err(|_| {
-                field_error(
-                    field,
-                    "must be an RFC 3339 time such as 2026-01-31T12:00:00Z",
-                )
-            }),
-    }
+fn unix_seconds(field: &str, value: Option<String>) -> Result<Option<i64>, ApiError> {
+    value
+        .map(|value| {
+            chrono::DateTime::parse_from_rfc3339(&value)
+                .map(|at| at.timestamp())
+                .map_err(|_| {
+                    field_error(
+                        field,
+                        "must be an RFC 3339 time such as 2026-01-31T12:00:00Z",
+                    )
+                })
+        })
+        .transpose()
 }
 
 /// A chat's history, newest first, with cursors both ways and a date filter. Pages older
@@ -523,17 +524,17 @@ pub async fn history(
         .history(chat::GetHistoryRequest {
             session: Some(session_ref(&owner, session_index)?),
             chat_id,
-            before: query.before.unwrap_or_default(),
-            after: query.after.unwrap_or_default(),
+            before: query.before,
+            after: query.after,
             from_date,
             to_date,
-            limit: query.limit.unwrap_or(0),
+            limit: query.limit,
         })
         .await?;
     Ok(HttpResponse::Ok().json(HistoryPage {
         messages: reply.messages.into_iter().map(MessageView::from).collect(),
-        next_cursor: non_empty(reply.next_cursor),
-        prev_cursor: non_empty(reply.prev_cursor),
+        next_cursor: reply.next_cursor,
+        prev_cursor: reply.prev_cursor,
     }))
 }
 
@@ -644,10 +645,10 @@ impl From<chat::SendJob> for SendJobView {
             job_id: job.job_id,
             status: job.status,
             chat_id: job.chat_id,
-            message_id: positive(job.message_id),
-            sent_at: non_empty(job.sent_at),
-            failure: non_empty(job.failure),
-            client_message_id: non_empty(job.client_message_id),
+            message_id: job.message_id,
+            sent_at: job.sent_at,
+            failure: job.failure,
+            client_message_id: job.client_message_id,
             created_at: job.created_at,
             updated_at: job.updated_at,
             attempts: job.attempts,
@@ -698,9 +699,9 @@ pub async fn send_message(
             session: Some(session_ref(&owner, path.1)?),
             chat_id,
             text: body.text,
-            reply_to: body.reply_to.unwrap_or(0),
+            reply_to: body.reply_to,
             silent: body.silent,
-            client_message_id: body.client_message_id.unwrap_or_default(),
+            client_message_id: body.client_message_id,
         })
         .await?;
     Ok(HttpResponse::Accepted().json(SendJobView::from(job)))

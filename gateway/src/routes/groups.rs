@@ -88,7 +88,7 @@ pub(crate) fn member_text(field: &str, value: &serde_json::Value) -> Result<Stri
 pub(crate) fn idempotency_key(
     request: &HttpRequest,
     body_key: Option<String>,
-) -> Result<String, ApiError> {
+) -> Result<Option<String>, ApiError> {
     let header = match request.headers().get(IDEMPOTENCY_KEY_HEADER) {
         Some(value) => Some(
             value
@@ -103,8 +103,8 @@ pub(crate) fn idempotency_key(
             "client_request_id",
             "differs from the Idempotency-Key header; give one of them",
         )),
-        (Some(key), _) | (None, Some(key)) => Ok(key),
-        (None, None) => Ok(String::new()),
+        (Some(key), _) | (None, Some(key)) => Ok(Some(key)),
+        (None, None) => Ok(None),
     }
 }
 
@@ -150,7 +150,7 @@ pub async fn create_group(
             session: Some(session_ref(&owner, path.1)?),
             title: body.title,
             kind: body.kind,
-            about: body.about.unwrap_or_default(),
+            about: body.about,
             members,
             idempotency_key,
         })

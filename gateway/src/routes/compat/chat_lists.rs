@@ -135,10 +135,9 @@ async fn chats_of_kinds(
     let replies = futures::future::try_join_all(kinds.iter().map(|kind| {
         state.services.list_chats(chat::ListChatsRequest {
             session: Some(session.clone()),
-            kind: (*kind).to_owned(),
-            archived: String::new(),
-            cursor: String::new(),
-            limit,
+            kind: Some((*kind).to_owned()),
+            limit: Some(limit),
+            ..chat::ListChatsRequest::default()
         })
     }))
     .await?;

@@ -334,7 +334,7 @@ async fn page(
 ) -> Result<Vec<chat::Message>, ApiError> {
     let wanted = usize::try_from(offset + limit).unwrap_or(usize::MAX);
     let mut messages = Vec::new();
-    let mut before = String::new();
+    let mut before = None;
     while messages.len() < wanted {
         let missing = u32::try_from(wanted - messages.len()).unwrap_or(SERVICE_PAGE);
         let reply = state
@@ -342,19 +342,19 @@ async fn page(
             .history(chat::GetHistoryRequest {
                 session: Some(session.clone()),
                 chat_id: chat_id.to_string(),
-                before: before.clone(),
-                after: String::new(),
-                from_date: 0,
-                to_date: 0,
-                limit: missing.min(SERVICE_PAGE),
+                before: before.take(),
+                limit: Some(missing.min(SERVICE_PAGE)),
+                ..chat::GetHistoryRequest::default()
             })
             .await?;
-        let done = reply.messages.is_empty() || reply.next_cursor.is_empty();
-        messages.extend(reply.messages);
-        if done {
+        if reply.messages.is_empty() {
             break;
         }
-        before = reply.next_cursor;
+        messages.extend(reply.messages);
+        let Some(next_cursor) = reply.next_cursor else {
+            break;
+        };
+        before = Some(next_cursor);
     }
     Ok(messages
         .into_iter()

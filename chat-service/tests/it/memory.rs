@@ -2,7 +2,8 @@
 //! [`MAX_KIB_PER_ACCOUNT`] for each account linked and connected here (its Telegram link,
 //! its host state, its cache), measured over [`MEASURED`] accounts after a few were linked
 //! to warm the process up. Each grammers connection used to hold two buffers of 1 MiB for
-//! its whole life (about 2.9 MiB per account in all, docs/BENCHMARKS.md); ADR 0038.
+//! its whole life, and mimalloc's transparent huge pages made whole 2 MiB pages resident
+//! around them (about 3 MiB per account in all, docs/BENCHMARKS.md); ADR 0038.
 //!
 //! Linux only (it reads `/proc/self/status`); the test binary uses the processes'
 //! allocator (mimalloc, through `talkapp_common`), so the figure is the one they see.
@@ -15,7 +16,7 @@ use crate::support::{Backing, ChatApp};
 const WARM_UP: usize = 4;
 /// Accounts linked between the two readings.
 const MEASURED: usize = 24;
-/// The bound per account. Before the fix: about 2,100 KiB per account here.
+/// The bound per account. Before the fixes: 4,211 KiB per account here; after: 156–319.
 const MAX_KIB_PER_ACCOUNT: u64 = 512;
 
 /// The process's resident memory, in KiB.

@@ -31,7 +31,7 @@ pids+=($!)
 # The sandbox builds its world before it listens (longer with debug binaries): linking
 # must not start before it answers.
 for _ in $(seq 1 240); do
-  curl -fs http://127.0.0.1:9444/healthz >/dev/null 2>&1 && break
+  curl -fs "http://127.0.0.1:$((SANDBOX_PORT + 1))/healthz" >/dev/null 2>&1 && break
   sleep 0.5
 done
 SANDBOX_PID=$!

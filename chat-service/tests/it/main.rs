@@ -5,6 +5,7 @@
 
 mod accounts;
 mod host;
+mod memory;
 mod sends;
 mod support;
 mod telegram_search;

@@ -60,11 +60,12 @@ pub(crate) struct ChatApp {
 impl ChatApp {
     /// Starts a chat service (with a sandbox of the demo world) on `backing`.
     pub(crate) async fn start(backing: Backing) -> Self {
-        let sandbox = Arc::new(
-            Sandbox::start(World::demo().expect("demo world"))
-                .await
-                .expect("sandbox"),
-        );
+        Self::start_with_world(backing, World::demo().expect("demo world")).await
+    }
+
+    /// Starts a chat service with a sandbox of `world` on `backing`.
+    pub(crate) async fn start_with_world(backing: Backing, world: World) -> Self {
+        let sandbox = Arc::new(Sandbox::start(world).await.expect("sandbox"));
         let data_dir = std::env::temp_dir().join(format!("talkapp-chat-{}", Uuid::new_v4()));
         let mut settings: Vec<(String, String)> = vec![
             ("data.dir".into(), data_dir.display().to_string()),

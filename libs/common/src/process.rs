@@ -11,7 +11,10 @@ use crate::config::{Config, ConfigSources};
 /// mimalloc for every process that links this crate (all of TalkApp's): its free lists
 /// per thread give memory back to the threads that ask next, where glibc's arenas per
 /// thread kept what bursts on many threads (the gateway's workers, the blocking pool)
-/// had used, and it costs less per allocation on the request paths.
+/// had used, and it costs less per allocation on the request paths. The
+/// `system-allocator` feature leaves glibc's in place, for heap profilers that hook
+/// `malloc` (heaptrack, massif): they see nothing of mimalloc's heap.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

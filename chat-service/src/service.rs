@@ -647,7 +647,7 @@ impl ChatService {
             .first()
             .map(crate::cache::message_from_record)
             .ok_or_else(|| StoreError::Internal("an edited message is not cached".into()))?;
-        Ok(self.reads.message_view(key, edited).await?)
+        Ok(self.reads.message_view(key, edited, &[]).await?)
     }
 
     /// Deletes messages of a chat, for the account only or for everyone, through the
@@ -802,7 +802,7 @@ impl ChatService {
         messages.sort_by_key(|message| message.id);
         let mut views = Vec::with_capacity(messages.len());
         for message in messages {
-            views.push(self.reads.message_view(key, message).await?);
+            views.push(self.reads.message_view(key, message, &[]).await?);
         }
         Ok(views)
     }

@@ -127,7 +127,8 @@ impl SendJobStore for PostgresStore {
         let client = self.client().await?;
         client
             .prepared_execute(
-                "UPDATE send_jobs SET published_at = $2 WHERE job_id = $1 AND published_at IS NULL",
+                "UPDATE send_jobs SET published_at = $2
+                 WHERE job_id = $1 AND published_at IS NULL AND status IN ('queued', 'sending')",
                 &[&job_id, &at],
             )
             .await
@@ -221,6 +222,32 @@ impl SendJobStore for PostgresStore {
             .transpose()
     }
 
+    async fn claim_job_in_order(
+        &self,
+        key: SessionKey,
+        job_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<Option<SendJob>> {
+        let client = self.client().await?;
+        client
+            .prepared_query_opt(
+                "UPDATE send_jobs SET status = 'sending', attempts = attempts + 1, updated_at = $4
+                 WHERE job_id = $1 AND user_id = $2 AND session_index = $3
+                   AND status IN ('queued', 'sending')
+                   AND NOT EXISTS (
+                       SELECT 1 FROM send_jobs older
+                       WHERE older.user_id = $2 AND older.session_index = $3
+                         AND older.status IN ('queued', 'sending') AND older.seq < send_jobs.seq)
+                 RETURNING *",
+                &[&job_id, &key.user_id, &index(key)?, &at],
+            )
+            .await
+            .map_err(map_error)?
+            .as_ref()
+            .map(job_from_row)
+            .transpose()
+    }
+
     async fn requeue_job(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<()> {
         let client = self.client().await?;
         client
@@ -240,31 +267,42 @@ impl SendJobStore for PostgresStore {
         message_id: i32,
         sent_date: i64,
         at: DateTime<Utc>,
-    ) -> Result<()> {
+    ) -> Result<Option<SendJob>> {
         let client = self.client().await?;
         client
-            .prepared_execute(
+            .prepared_query_opt(
                 "UPDATE send_jobs SET status = 'sent', message_id = $2, sent_date = $3,
                      updated_at = $4
-                 WHERE job_id = $1 AND status IN ('queued', 'sending')",
+                 WHERE job_id = $1 AND status IN ('queued', 'sending')
+                 RETURNING *",
                 &[&job_id, &message_id, &sent_date, &at],
             )
             .await
-            .map_err(map_error)?;
-        Ok(())
+            .map_err(map_error)?
+            .as_ref()
+            .map(job_from_row)
+            .transpose()
     }
 
-    async fn fail_job(&self, job_id: Uuid, reason: &str, at: DateTime<Utc>) -> Result<()> {
+    async fn fail_job(
+        &self,
+        job_id: Uuid,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<SendJob>> {
         let client = self.client().await?;
         client
-            .prepared_execute(
+            .prepared_query_opt(
                 "UPDATE send_jobs SET status = 'failed', failure = $2, updated_at = $3
-                 WHERE job_id = $1 AND status IN ('queued', 'sending')",
+                 WHERE job_id = $1 AND status IN ('queued', 'sending')
+                 RETURNING *",
                 &[&job_id, &reason, &at],
             )
             .await
-            .map_err(map_error)?;
-        Ok(())
+            .map_err(map_error)?
+            .as_ref()
+            .map(job_from_row)
+            .transpose()
     }
 
     async fn mark_jobs_read(

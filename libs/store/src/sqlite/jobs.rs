@@ -134,7 +134,8 @@ impl SendJobStore for SqliteStore {
             connection
                 .execute_cached(
                     "UPDATE send_jobs SET published_at = ?2
-                     WHERE job_id = ?1 AND published_at IS NULL",
+                     WHERE job_id = ?1 AND published_at IS NULL
+                       AND status IN ('queued', 'sending')",
                     params![job_id.to_string(), micros(at)],
                 )
                 .map(drop)
@@ -242,6 +243,39 @@ impl SendJobStore for SqliteStore {
         .await
     }
 
+    async fn claim_job_in_order(
+        &self,
+        key: SessionKey,
+        job_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<Option<SendJob>> {
+        self.call(move |connection| {
+            connection
+                .query_row_cached(
+                    "UPDATE send_jobs SET status = 'sending', attempts = attempts + 1,
+                         updated_at = ?4
+                     WHERE job_id = ?1 AND user_id = ?2 AND session_index = ?3
+                       AND status IN ('queued', 'sending')
+                       AND NOT EXISTS (
+                           SELECT 1 FROM send_jobs older
+                           WHERE older.user_id = ?2 AND older.session_index = ?3
+                             AND older.status IN ('queued', 'sending')
+                             AND older.seq < send_jobs.seq)
+                     RETURNING *",
+                    params![
+                        job_id.to_string(),
+                        key.user_id.to_string(),
+                        key.session_index,
+                        micros(at)
+                    ],
+                    job_from_row,
+                )
+                .optional()
+                .map_err(map_error)
+        })
+        .await
+    }
+
     async fn requeue_job(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<()> {
         self.call(move |connection| {
             connection
@@ -262,31 +296,40 @@ impl SendJobStore for SqliteStore {
         message_id: i32,
         sent_date: i64,
         at: DateTime<Utc>,
-    ) -> Result<()> {
+    ) -> Result<Option<SendJob>> {
         self.call(move |connection| {
             connection
-                .execute_cached(
+                .query_row_cached(
                     "UPDATE send_jobs SET status = 'sent', message_id = ?2, sent_date = ?3,
                          updated_at = ?4
-                     WHERE job_id = ?1 AND status IN ('queued', 'sending')",
+                     WHERE job_id = ?1 AND status IN ('queued', 'sending')
+                     RETURNING *",
                     params![job_id.to_string(), message_id, sent_date, micros(at)],
+                    job_from_row,
                 )
-                .map(drop)
+                .optional()
                 .map_err(map_error)
         })
         .await
     }
 
-    async fn fail_job(&self, job_id: Uuid, reason: &str, at: DateTime<Utc>) -> Result<()> {
+    async fn fail_job(
+        &self,
+        job_id: Uuid,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<SendJob>> {
         let reason = reason.to_owned();
         self.call(move |connection| {
             connection
-                .execute_cached(
+                .query_row_cached(
                     "UPDATE send_jobs SET status = 'failed', failure = ?2, updated_at = ?3
-                     WHERE job_id = ?1 AND status IN ('queued', 'sending')",
+                     WHERE job_id = ?1 AND status IN ('queued', 'sending')
+                     RETURNING *",
                     params![job_id.to_string(), reason, micros(at)],
+                    job_from_row,
                 )
-                .map(drop)
+                .optional()
                 .map_err(map_error)
         })
         .await

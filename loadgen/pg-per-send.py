@@ -91,6 +91,7 @@ def window(start, end, names):
         if kind in ("parse", "bind"):
             by_app[app][kind] += 1
             continue
+        by_app[app]["round trips"] += 1
         text = normal(sql)
         upper = text.upper()
         if upper in ("BEGIN", "START TRANSACTION"):
@@ -156,16 +157,19 @@ def main():
     print(f"  backend CPU      {per_send(ticks['load1'] - ticks['idle1'], ticks['idle1'] - ticks['idle0']) * 10:8.2f} ms"
           " (this database's backends, utime+stime from /proc; 10 ms ticks)")
 
-    keys = ["statements", "transactions", "synchronous writes", "async writes", "bind", "parse", "ms"]
-    print("\nper send, by service (from the server log):")
-    print("  " + f"{'service':18}" + "".join(f"{k:>20}" for k in keys))
+    keys = ["round trips", "statements", "transactions", "synchronous writes", "async writes", "parse", "ms"]
+    print("\nper send, by service (from the server log; round trips: every statement the server"
+          " ran, BEGIN, COMMIT and SET LOCAL included; statements: those others; synchronous"
+          " writes: transactions that wrote, committed with synchronous_commit on, an UPDATE"
+          " that matched no row counted too):")
+    print("  " + f"{'service':18}" + "".join(f"{k:>19}" for k in keys))
     total = collections.Counter()
     for app in sorted(set(load_app) | set(idle_app)):
         values = [per_send(load_app[app][k], idle_app[app][k]) for k in keys]
         for k, v in zip(keys, values):
             total[k] += v
-        print("  " + f"{app:18}" + "".join(f"{v:20.2f}" for v in values))
-    print("  " + f"{'all':18}" + "".join(f"{total[k]:20.2f}" for k in keys))
+        print("  " + f"{app:18}" + "".join(f"{v:19.2f}" for v in values))
+    print("  " + f"{'all':18}" + "".join(f"{total[k]:19.2f}" for k in keys))
 
     t0, t1, t2 = tables("idle0"), tables("idle1"), tables("load1")
     print("\nrows written per send, by table (inserted / updated (of which HOT) / deleted; index scans):")

@@ -376,13 +376,15 @@ impl Sends {
         }
     }
 
-    /// Records and queues a send; a repeated idempotency key returns the first job.
+    /// Records and queues a send to a chat the account's cache knows (checked with the
+    /// insert, one statement); a repeated idempotency key returns the first job. `None`:
+    /// the cache does not know the chat.
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn submit(
         &self,
         key: SessionKey,
         request: SendRequest,
-    ) -> Result<SendJob, SendError> {
+    ) -> Result<Option<SendJob>, SendError> {
         if request.text.trim().is_empty() {
             return Err(SendError::Invalid("text must not be empty".into()));
         }
@@ -407,7 +409,7 @@ impl Sends {
         let job_id = job_id_for(key, request.client_message_id.as_deref());
         let created = self
             .store
-            .create_send_job(&NewSendJob {
+            .create_send_job_in_known_chat(&NewSendJob {
                 job_id,
                 key,
                 client_message_id: request.client_message_id,
@@ -420,7 +422,7 @@ impl Sends {
                 media: None,
             })
             .await?;
-        Ok(self.announce(created))
+        Ok(created.map(|created| self.announce(created)))
     }
 
     /// Announces a job just written (or one written before and never announced).

@@ -398,8 +398,11 @@ impl ChatService {
         key: SessionKey,
         request: SendRequest,
     ) -> Result<SendJob, ChatError> {
-        self.known_chat(key, request.chat_id).await?;
-        Ok(self.sends.submit(key, request).await?)
+        let chat_id = request.chat_id;
+        self.sends
+            .submit(key, request)
+            .await?
+            .ok_or_else(|| ReadError::ChatNotFound(chat_id).into())
     }
 
     /// Sends go only to chats the account knows (its cache has them).

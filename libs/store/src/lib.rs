@@ -438,6 +438,11 @@ pub trait SendJobStore: Send + Sync {
     /// Records a job; when its idempotency key was used before, returns that job instead.
     async fn create_send_job(&self, job: &NewSendJob) -> Result<JobCreated>;
 
+    /// [`SendJobStore::create_send_job`] for a job whose chat must be one the account's
+    /// cache knows, checked in the same statement as the insert; `None` when the cache
+    /// lacks the chat (unless the idempotency key was used before: its first job answers).
+    async fn create_send_job_in_known_chat(&self, job: &NewSendJob) -> Result<Option<JobCreated>>;
+
     /// One job of the account.
     async fn send_job(&self, key: SessionKey, job_id: Uuid) -> Result<Option<SendJob>>;
 

@@ -55,9 +55,14 @@ fn jobs(
         .map_err(map_error)
 }
 
-#[async_trait]
-impl SendJobStore for SqliteStore {
-    async fn create_send_job(&self, job: &NewSendJob) -> Result<JobCreated> {
+impl SqliteStore {
+    /// Records a job (only in a chat the cache knows, with `in_known_chat`: `None` when
+    /// it does not); a repeated idempotency key answers the first job.
+    async fn create_job(
+        &self,
+        job: &NewSendJob,
+        in_known_chat: bool,
+    ) -> Result<Option<JobCreated>> {
         let job = job.clone();
         self.call(move |connection| {
             let transaction = connection
@@ -78,7 +83,24 @@ impl SendJobStore for SqliteStore {
                 .optional()
                 .map_err(map_error)?;
             if let Some(existing) = existing {
-                return Ok(JobCreated::Existing(existing));
+                return Ok(Some(JobCreated::Existing(existing)));
+            }
+            if in_known_chat {
+                let known: bool = transaction
+                    .query_row_cached(
+                        "SELECT EXISTS (SELECT 1 FROM tg_chats
+                             WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3)",
+                        params![
+                            job.key.user_id.to_string(),
+                            job.key.session_index,
+                            job.chat_id
+                        ],
+                        |row| row.get(0),
+                    )
+                    .map_err(map_error)?;
+                if !known {
+                    return Ok(None);
+                }
             }
             let created = transaction
                 .query_row_cached(
@@ -105,9 +127,22 @@ impl SendJobStore for SqliteStore {
                 )
                 .map_err(map_error)?;
             transaction.commit().map_err(map_error)?;
-            Ok(JobCreated::New(created))
+            Ok(Some(JobCreated::New(created)))
         })
         .await
+    }
+}
+
+#[async_trait]
+impl SendJobStore for SqliteStore {
+    async fn create_send_job(&self, job: &NewSendJob) -> Result<JobCreated> {
+        self.create_job(job, false)
+            .await?
+            .ok_or_else(|| StoreError::Internal("a job without a chat check was not made".into()))
+    }
+
+    async fn create_send_job_in_known_chat(&self, job: &NewSendJob) -> Result<Option<JobCreated>> {
+        self.create_job(job, true).await
     }
 
     async fn send_job(&self, key: SessionKey, job_id: Uuid) -> Result<Option<SendJob>> {

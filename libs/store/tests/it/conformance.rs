@@ -2139,6 +2139,68 @@ pub(crate) async fn sent_jobs_up_to_the_read_mark_become_read(store: Arc<dyn Sto
     );
 }
 
+pub(crate) async fn a_job_in_a_known_chat_is_made_only_when_the_cache_has_the_chat(
+    store: Arc<dyn Store>,
+) {
+    let key = session_key();
+    let mut job = new_job(key, Some("known-1"), "hello");
+    job.chat_id = 4_242;
+    assert_eq!(
+        store
+            .create_send_job_in_known_chat(&job)
+            .await
+            .expect("create"),
+        None,
+        "the cache does not know chat 4242"
+    );
+    assert!(
+        store
+            .pending_jobs(key, 10)
+            .await
+            .expect("pending")
+            .is_empty()
+    );
+    store
+        .upsert_chat_profiles(key, &[profile(4_242, "private", "Known")])
+        .await
+        .expect("profile");
+    let Some(JobCreated::New(first)) = store
+        .create_send_job_in_known_chat(&job)
+        .await
+        .expect("create")
+    else {
+        panic!("a new job in a known chat");
+    };
+    assert_eq!(first.job.chat_id, 4_242);
+    assert_eq!(first.status, JobStatus::Queued);
+    let mut again = job.clone();
+    again.text = "hello again".into();
+    assert_eq!(
+        store
+            .create_send_job_in_known_chat(&again)
+            .await
+            .expect("again"),
+        Some(JobCreated::Existing(first.clone())),
+        "a repeated key answers the first job"
+    );
+    // A repeated key answers its first job even where the chat is not known (any more).
+    let mut elsewhere = new_job(key, Some("known-2"), "first");
+    elsewhere.chat_id = 7_777;
+    let made = store
+        .create_send_job(&elsewhere)
+        .await
+        .expect("unchecked")
+        .job()
+        .clone();
+    assert_eq!(
+        store
+            .create_send_job_in_known_chat(&elsewhere)
+            .await
+            .expect("repeat"),
+        Some(JobCreated::Existing(made))
+    );
+}
+
 pub(crate) async fn an_announced_job_is_claimed_only_when_no_older_job_waits(
     store: Arc<dyn Store>,
 ) {

@@ -100,6 +100,7 @@ conformance_tests! {
         concurrent_creates_with_one_idempotency_key_make_one_job,
         a_job_moves_from_queued_to_sent_or_failed_and_then_stays,
         sent_jobs_up_to_the_read_mark_become_read,
+        a_job_in_a_known_chat_is_made_only_when_the_cache_has_the_chat,
         an_announced_job_is_claimed_only_when_no_older_job_waits,
         a_final_job_is_not_marked_published,
         unpublished_jobs_are_found_by_shard_until_published,

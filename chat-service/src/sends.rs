@@ -885,7 +885,8 @@ impl SendWorker {
         self.send_pending(key, stop).await
     }
 
-    /// Sends the account's pending jobs, oldest first, until none is left.
+    /// Sends the account's pending jobs, oldest first, 20 at a time until a read finds
+    /// fewer (jobs written after that read come with announcements of their own).
     async fn send_pending(&self, key: SessionKey, stop: &CancellationToken) -> Result<(), Blocked> {
         loop {
             let pending = loop {

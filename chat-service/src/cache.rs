@@ -274,6 +274,16 @@ impl WrittenMemo {
         }
     }
 
+    /// Whether a record of this id was written (by this process, since the account was
+    /// last hosted here).
+    fn has(&self, key: SessionKey, id: (bool, i64)) -> bool {
+        self.accounts.lock().is_ok_and(|accounts| {
+            accounts
+                .get(&key)
+                .is_some_and(|written| written.contains_key(&id))
+        })
+    }
+
     fn forget(&self, key: SessionKey) {
         if let Ok(mut accounts) = self.accounts.lock() {
             accounts.remove(&key);
@@ -379,14 +389,20 @@ impl ChatCache {
         self.remember(key, users, &[]).await
     }
 
-    /// The profile of a private chat from its user, when the cache lacks it.
+    /// The profile of a private chat from its user, when the cache lacks it. A profile
+    /// this process wrote since it hosts the account is there (chats are removed only
+    /// with the whole cache, which the account's next hosting writes again): not read
+    /// again for every message of the chat.
     async fn ensure_private_chat(
         &self,
         key: SessionKey,
         chat_id: i64,
         users: &[TgUser],
     ) -> Result<(), StoreError> {
-        if chat_id <= 0 || self.store.cached_chat(key, chat_id).await?.is_some() {
+        if chat_id <= 0
+            || self.written.has(key, (false, chat_id))
+            || self.store.cached_chat(key, chat_id).await?.is_some()
+        {
             return Ok(());
         }
         if let Some(user) = users.iter().find(|user| user.id == chat_id) {
@@ -453,13 +469,12 @@ impl ChatCache {
             TelegramUpdate::NewMessage { message } => {
                 self.ensure_private_chat(key, message.chat_id, &hosted.users)
                     .await?;
+                // Updates arrive without gaps: the cache is contiguous from here up (the
+                // history floor comes down to the message in the same statement).
                 self.store
                     .upsert_messages(key, &[message_record(message)], true)
-                    .await?;
-                // Updates arrive without gaps: the cache is contiguous from here up.
-                self.store
-                    .set_history_floor(key, message.chat_id, message.id, false)
                     .await
+                    .map(drop)
             }
             TelegramUpdate::MessageEdited { message } => self
                 .store

@@ -118,7 +118,10 @@ impl EventPublisher {
             TelegramUpdate::NewMessage { message } => {
                 let direction = if message.outgoing { "out" } else { "in" };
                 metrics::counter!("talkapp_messages_total", "direction" => direction).increment(1);
-                let view = self.reads.message_view(key, message.clone()).await?;
+                let view = self
+                    .reads
+                    .message_view(key, message.clone(), &hosted.users)
+                    .await?;
                 events.push(Pending {
                     kind: "message.new",
                     payload: realtime::event::Payload::Message(to_proto_message(view)),
@@ -133,7 +136,10 @@ impl EventPublisher {
                 }
             }
             TelegramUpdate::MessageEdited { message } => {
-                let view = self.reads.message_view(key, message.clone()).await?;
+                let view = self
+                    .reads
+                    .message_view(key, message.clone(), &hosted.users)
+                    .await?;
                 events.push(Pending {
                     kind: "message.edited",
                     payload: realtime::event::Payload::Message(to_proto_message(view)),

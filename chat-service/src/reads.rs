@@ -301,14 +301,21 @@ impl Reads {
         Ok((views, known.users))
     }
 
-    /// One message with its sender resolved.
+    /// One message with its sender resolved; `users`: users the caller holds as the
+    /// cache has them (an update's, written to the cache just before), not read again.
     pub(crate) async fn message_view(
         &self,
         key: SessionKey,
         message: Message,
+        users: &[TgUser],
     ) -> Result<MessageView, StoreError> {
-        self.views(key, vec![message])
+        let known = Known {
+            users: users.iter().map(|user| (user.id, user.clone())).collect(),
+            ..Known::default()
+        };
+        self.views_and_users(key, vec![message], Vec::new(), known)
             .await?
+            .0
             .into_iter()
             .next()
             .ok_or_else(|| StoreError::Internal("a message view went missing".into()))

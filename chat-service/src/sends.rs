@@ -36,7 +36,7 @@ use talkapp_bus::{Delivery, JobQueue};
 use talkapp_store::{
     JobCreated, JobFile, JobMedia, MediaKind, NewSendJob, SendJob, SessionKey, Store, StoreError,
 };
-use talkapp_telegram::account::{AccountStatus, OutgoingText};
+use talkapp_telegram::account::{Account, AccountStatus, OutgoingText};
 use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::send_media::{
     ByteStream, FileSource, MAX_ALBUM_FILES, MAX_CAPTION_CHARS, OutgoingFile, OutgoingMedia, SendAs,
@@ -377,13 +377,15 @@ impl Sends {
         }
     }
 
-    /// Records and queues a send; a repeated idempotency key returns the first job.
+    /// Records and queues a send to a chat the account's cache knows (checked with the
+    /// insert, one statement); a repeated idempotency key returns the first job. `None`:
+    /// the cache does not know the chat.
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn submit(
         &self,
         key: SessionKey,
         request: SendRequest,
-    ) -> Result<SendJob, SendError> {
+    ) -> Result<Option<SendJob>, SendError> {
         if request.text.trim().is_empty() {
             return Err(SendError::Invalid("text must not be empty".into()));
         }
@@ -408,7 +410,7 @@ impl Sends {
         let job_id = job_id_for(key, request.client_message_id.as_deref());
         let created = self
             .store
-            .create_send_job(&NewSendJob {
+            .create_send_job_in_known_chat(&NewSendJob {
                 job_id,
                 key,
                 client_message_id: request.client_message_id,
@@ -421,7 +423,7 @@ impl Sends {
                 media: None,
             })
             .await?;
-        Ok(self.announce(created))
+        Ok(created.map(|created| self.announce(created)))
     }
 
     /// Announces a job just written (or one written before and never announced).
@@ -438,14 +440,15 @@ impl Sends {
         // The job is safe in the store from here: the announcement (and the broker's
         // confirm, a quorum write) is off the reply's path. Should it be lost, the relay
         // publishes the job again, and its account's worker finds it anyway when it next
-        // looks at the pending jobs; a job announced twice is sent once.
+        // looks at the pending jobs; a job announced twice is sent once. The confirm is
+        // not written down (ADR 0039): that write cost a synchronous commit per send and
+        // mostly waited for the worker's claim of the same row, while a job is usually
+        // final long before the relay would look at it; one still waiting then is
+        // announced once more by the relay, which records that it did.
         let queue = Arc::clone(&self.queue);
-        let store = Arc::clone(&self.store);
         let announced = job.clone();
         tokio::spawn(async move {
-            if publish(queue.as_ref(), &announced).await {
-                mark_published(store.as_ref(), announced.job.job_id).await;
-            }
+            publish(queue.as_ref(), &announced).await;
         });
         job
     }
@@ -482,8 +485,8 @@ async fn mark_published(store: &dyn Store, job_id: Uuid) {
 
 /// What an account's worker is given.
 enum Work {
-    /// A queue message: send what is pending, then acknowledge it.
-    Delivery(Delivery),
+    /// A queue message announcing a job: send what is pending, then acknowledge it.
+    Delivery(Delivery, Uuid),
     /// Look at the pending jobs (the account connected).
     Scan,
 }
@@ -771,7 +774,7 @@ impl SendWorker {
                             user_id: message.user_id,
                             session_index: message.session_index,
                         },
-                        Work::Delivery(delivery),
+                        Work::Delivery(delivery, message.job_id),
                     ),
                     Err(error) => {
                         tracing::error!(%error, shard, "unreadable send queue message; parking it");
@@ -794,7 +797,9 @@ impl SendWorker {
         }
     }
 
-    /// Publishes the shard's jobs whose publish was never confirmed (the broker was away).
+    /// Publishes the shard's jobs still to send a round after they were written and never
+    /// announced by the relay (their first announcement may have been lost with the
+    /// broker, ADR 0039).
     async fn relay_shard(self: Arc<Self>, shard: u16, stop: CancellationToken) {
         let mut interval = tokio::time::interval(self.options.relay_interval);
         loop {
@@ -854,14 +859,17 @@ impl SendWorker {
             let Some(next) = next else {
                 return;
             };
-            if matches!(next, Work::Scan) {
-                scan_asked.store(false, std::sync::atomic::Ordering::Relaxed);
+            let done = match &next {
+                Work::Scan => {
+                    scan_asked.store(false, std::sync::atomic::Ordering::Relaxed);
+                    self.send_pending(key, &stop).await
+                }
+                Work::Delivery(_, job_id) => self.send_announced(key, *job_id, &stop).await,
+            };
+            if let Err(Blocked::Stopping) = done {
+                return;
             }
-            match self.send_pending(key, &stop).await {
-                Ok(()) => {}
-                Err(Blocked::Stopping) => return,
-            }
-            if let Work::Delivery(delivery) = next
+            if let Work::Delivery(delivery, _) = next
                 && let Err(error) = delivery.ack().await
             {
                 // The consumer is gone: the message will come back and find its job final.
@@ -870,7 +878,35 @@ impl SendWorker {
         }
     }
 
-    /// Sends the account's pending jobs, oldest first, until none is left.
+    /// Sends the job a queue message announced when it is the account's oldest still to
+    /// send (its claim says so in one statement), else the account's pending jobs in
+    /// order. Either way no job goes before an older one of its account: the claim is
+    /// taken only when none is older, and jobs announced later come with messages of
+    /// their own (or the relay's, or the overdue scan's).
+    async fn send_announced(
+        &self,
+        key: SessionKey,
+        job_id: Uuid,
+        stop: &CancellationToken,
+    ) -> Result<(), Blocked> {
+        if let Some(account) = self.host.account(key)
+            && account.status() != AccountStatus::LoggedOut
+            && let Ok(Some(claimed)) = self
+                .store
+                .claim_job_in_order(key, job_id, talkapp_store::now())
+                .await
+        {
+            return self
+                .send_one(key, claimed.clone(), Some((account, claimed)), stop)
+                .await;
+        }
+        // Not hosted here right now, an older job first, final already, or the store
+        // away: the general path (which waits, fails or retries as each case needs).
+        self.send_pending(key, stop).await
+    }
+
+    /// Sends the account's pending jobs, oldest first, 20 at a time until a read finds
+    /// fewer (jobs written after that read come with announcements of their own).
     async fn send_pending(&self, key: SessionKey, stop: &CancellationToken) -> Result<(), Blocked> {
         loop {
             let pending = loop {
@@ -885,23 +921,37 @@ impl SendWorker {
             if pending.is_empty() {
                 return Ok(());
             }
+            let full = pending.len() >= 20;
             for job in pending {
-                self.send_one(key, job, stop).await?;
+                self.send_one(key, job, None, stop).await?;
+            }
+            // Fewer than asked for: none was left then, and a job written since comes
+            // with an announcement of its own.
+            if !full {
+                return Ok(());
             }
         }
     }
 
-    /// Takes one job to a final state (or until stopping).
+    /// Takes one job to a final state (or until stopping); `claimed`: its first claim,
+    /// taken already (with the account it was taken for).
     async fn send_one(
         &self,
         key: SessionKey,
         job: SendJob,
+        mut claimed: Option<(Account, SendJob)>,
         stop: &CancellationToken,
     ) -> Result<(), Blocked> {
         let job_id = job.job.job_id;
         loop {
             if stop.is_cancelled() {
                 return Err(Blocked::Stopping);
+            }
+            if let Some((account, claimed)) = claimed.take() {
+                if let Some(done) = self.try_claimed(key, &account, claimed, stop).await? {
+                    return Ok(done);
+                }
+                continue;
             }
             let Some(account) = self.host.account(key) else {
                 match self
@@ -939,114 +989,137 @@ impl SendWorker {
                     continue;
                 }
             };
-            if claimed.attempts > self.options.max_attempts {
-                return self.fail(&claimed, stop, "attempts_exhausted").await;
-            }
-            let sent = match &claimed.job.media {
-                None => {
-                    let outgoing = OutgoingText {
-                        chat_id: claimed.job.chat_id,
-                        text: claimed.job.text.clone(),
-                        reply_to: claimed.job.reply_to,
-                        silent: claimed.job.silent,
-                        random_id: claimed.job.random_id,
-                    };
-                    account.send_text(&outgoing).await
-                }
-                Some(media) => {
-                    let source = PinnedSource {
-                        media: Arc::clone(&self.media),
-                        job_id,
-                        file_ids: media.files.iter().map(|file| file.file_id).collect(),
-                        previewed: media
-                            .files
-                            .iter()
-                            .filter(|file| file.has_preview)
-                            .map(|file| file.file_id)
-                            .collect(),
-                    };
-                    match outgoing_media(&claimed, media) {
-                        Ok(outgoing) => {
-                            account
-                                .send_media(&outgoing, &source)
-                                .await
-                                .and_then(|sent| {
-                                    sent.into_iter().next().ok_or_else(|| {
-                                        TelegramError::Internal("no message was sent".into())
-                                    })
-                                })
-                        }
-                        Err(error) => Err(error),
-                    }
-                }
-            };
-            match sent {
-                Ok(sent) => {
-                    count_final(&claimed, "sent");
-                    write_until_done(stop, || {
-                        self.store
-                            .complete_job(job_id, sent.id, sent.date, talkapp_store::now())
-                    })
-                    .await?;
-                    tracing::debug!(%job_id, message_id = sent.id, "job sent");
-                    self.tell(key, job_id).await;
-                    return Ok(());
-                }
-                Err(TelegramError::FloodWait { seconds }) => {
-                    tracing::info!(%job_id, seconds, "telegram asks to wait; the account's sends pause");
-                    metrics::counter!("talkapp_telegram_flood_waits_total", "call" => "send")
-                        .increment(1);
-                    metrics::histogram!("talkapp_telegram_flood_wait_seconds")
-                        .record(f64::from(seconds));
-                    requeue(self.store.as_ref(), job_id, stop).await?;
-                    pause(stop, Duration::from_secs(u64::from(seconds))).await?;
-                }
-                Err(error) if error.is_transient() => {
-                    tracing::info!(%job_id, %error, attempt = claimed.attempts, "send failed; retrying");
-                    requeue(self.store.as_ref(), job_id, stop).await?;
-                    pause(stop, backoff(claimed.attempts, self.options.max_backoff)).await?;
-                }
-                Err(TelegramError::Refused { name, .. }) if name == "RANDOM_ID_DUPLICATE" => {
-                    // An earlier try went through; Telegram does not say the id again.
-                    write_until_done(stop, || {
-                        self.store.complete_job(
-                            job_id,
-                            0,
-                            talkapp_store::now().timestamp(),
-                            talkapp_store::now(),
-                        )
-                    })
-                    .await?;
-                    self.tell(key, job_id).await;
-                    return Ok(());
-                }
-                // The chat was known when the send was taken (it is checked then): an
-                // account that just moved to this replica may not have its peers back
-                // yet. A few tries before giving up.
-                Err(TelegramError::UnknownChat(_)) if claimed.attempts < UNKNOWN_CHAT_TRIES => {
-                    tracing::info!(%job_id, attempt = claimed.attempts, "chat not resolved yet; retrying");
-                    requeue(self.store.as_ref(), job_id, stop).await?;
-                    pause(
-                        stop,
-                        backoff(claimed.attempts + 1, self.options.max_backoff),
-                    )
-                    .await?;
-                }
-                Err(TelegramError::UnknownChat(_)) => {
-                    return self.fail(&claimed, stop, "chat_not_found").await;
-                }
-                Err(TelegramError::LoggedOut(_)) => {
-                    return self.fail(&claimed, stop, "session_logged_out").await;
-                }
-                Err(TelegramError::Refused { name, .. }) => {
-                    return self.fail(&claimed, stop, &name.to_ascii_lowercase()).await;
-                }
-                Err(error) => {
-                    tracing::warn!(%job_id, %error, "send failed for good");
-                    return self.fail(&claimed, stop, "internal_error").await;
-                }
+            if let Some(done) = self.try_claimed(key, &account, claimed, stop).await? {
+                return Ok(done);
             }
         }
+    }
+
+    /// One try of a claimed job: `Some` once it is final, `None` when it was put back
+    /// to be tried again (after the pause it called for).
+    async fn try_claimed(
+        &self,
+        key: SessionKey,
+        account: &Account,
+        claimed: SendJob,
+        stop: &CancellationToken,
+    ) -> Result<Option<()>, Blocked> {
+        let job_id = claimed.job.job_id;
+        if claimed.attempts > self.options.max_attempts {
+            return self
+                .fail(&claimed, stop, "attempts_exhausted")
+                .await
+                .map(Some);
+        }
+        let sent = match &claimed.job.media {
+            None => {
+                let outgoing = OutgoingText {
+                    chat_id: claimed.job.chat_id,
+                    text: claimed.job.text.clone(),
+                    reply_to: claimed.job.reply_to,
+                    silent: claimed.job.silent,
+                    random_id: claimed.job.random_id,
+                };
+                account.send_text(&outgoing).await
+            }
+            Some(media) => {
+                let source = PinnedSource {
+                    media: Arc::clone(&self.media),
+                    job_id,
+                    file_ids: media.files.iter().map(|file| file.file_id).collect(),
+                    previewed: media
+                        .files
+                        .iter()
+                        .filter(|file| file.has_preview)
+                        .map(|file| file.file_id)
+                        .collect(),
+                };
+                match outgoing_media(&claimed, media) {
+                    Ok(outgoing) => account
+                        .send_media(&outgoing, &source)
+                        .await
+                        .and_then(|sent| {
+                            sent.into_iter().next().ok_or_else(|| {
+                                TelegramError::Internal("no message was sent".into())
+                            })
+                        }),
+                    Err(error) => Err(error),
+                }
+            }
+        };
+        match sent {
+            Ok(sent) => {
+                count_final(&claimed, "sent");
+                let now = write_until_done(stop, || {
+                    self.store
+                        .complete_job(job_id, sent.id, sent.date, talkapp_store::now())
+                })
+                .await?;
+                tracing::debug!(%job_id, message_id = sent.id, "job sent");
+                self.tell(key, job_id, now).await;
+                return Ok(Some(()));
+            }
+            Err(TelegramError::FloodWait { seconds }) => {
+                tracing::info!(%job_id, seconds, "telegram asks to wait; the account's sends pause");
+                metrics::counter!("talkapp_telegram_flood_waits_total", "call" => "send")
+                    .increment(1);
+                metrics::histogram!("talkapp_telegram_flood_wait_seconds")
+                    .record(f64::from(seconds));
+                requeue(self.store.as_ref(), job_id, stop).await?;
+                pause(stop, Duration::from_secs(u64::from(seconds))).await?;
+            }
+            Err(error) if error.is_transient() => {
+                tracing::info!(%job_id, %error, attempt = claimed.attempts, "send failed; retrying");
+                requeue(self.store.as_ref(), job_id, stop).await?;
+                pause(stop, backoff(claimed.attempts, self.options.max_backoff)).await?;
+            }
+            Err(TelegramError::Refused { name, .. }) if name == "RANDOM_ID_DUPLICATE" => {
+                // An earlier try went through; Telegram does not say the id again.
+                let now = write_until_done(stop, || {
+                    self.store.complete_job(
+                        job_id,
+                        0,
+                        talkapp_store::now().timestamp(),
+                        talkapp_store::now(),
+                    )
+                })
+                .await?;
+                self.tell(key, job_id, now).await;
+                return Ok(Some(()));
+            }
+            // The chat was known when the send was taken (it is checked then): an
+            // account that just moved to this replica may not have its peers back
+            // yet. A few tries before giving up.
+            Err(TelegramError::UnknownChat(_)) if claimed.attempts < UNKNOWN_CHAT_TRIES => {
+                tracing::info!(%job_id, attempt = claimed.attempts, "chat not resolved yet; retrying");
+                requeue(self.store.as_ref(), job_id, stop).await?;
+                pause(
+                    stop,
+                    backoff(claimed.attempts + 1, self.options.max_backoff),
+                )
+                .await?;
+            }
+            Err(TelegramError::UnknownChat(_)) => {
+                return self.fail(&claimed, stop, "chat_not_found").await.map(Some);
+            }
+            Err(TelegramError::LoggedOut(_)) => {
+                return self
+                    .fail(&claimed, stop, "session_logged_out")
+                    .await
+                    .map(Some);
+            }
+            Err(TelegramError::Refused { name, .. }) => {
+                return self
+                    .fail(&claimed, stop, &name.to_ascii_lowercase())
+                    .await
+                    .map(Some);
+            }
+            Err(error) => {
+                tracing::warn!(%job_id, %error, "send failed for good");
+                return self.fail(&claimed, stop, "internal_error").await.map(Some);
+            }
+        }
+        Ok(None)
     }
 
     /// Releases the pins of a final media job (best effort: a pin left behind keeps its
@@ -1058,9 +1131,14 @@ impl SendWorker {
     }
 
     /// Publishes the job's final state as a `message.status` event (and releases a media
-    /// job's pins).
-    async fn tell(&self, key: SessionKey, job_id: Uuid) {
-        match self.store.send_job(key, job_id).await {
+    /// job's pins): `now`, the job as its final write returned it, else (that write found
+    /// it final already) as the store has it.
+    async fn tell(&self, key: SessionKey, job_id: Uuid, now: Option<SendJob>) {
+        let job = match now {
+            Some(job) => Ok(Some(job)),
+            None => self.store.send_job(key, job_id).await,
+        };
+        match job {
             Ok(Some(job)) => {
                 if job.job.media.is_some() {
                     self.release_pins(job_id).await;
@@ -1082,11 +1160,11 @@ impl SendWorker {
         let job_id = job.job.job_id;
         tracing::info!(%job_id, reason, "job failed");
         count_final(job, "failed");
-        write_until_done(stop, || {
+        let now = write_until_done(stop, || {
             self.store.fail_job(job_id, reason, talkapp_store::now())
         })
         .await?;
-        self.tell(job.job.key, job_id).await;
+        self.tell(job.job.key, job_id, now).await;
         let parked = serde_json::json!({
             "job_id": job_id,
             "user_id": job.job.key.user_id,
@@ -1113,15 +1191,16 @@ async fn requeue(store: &dyn Store, job_id: Uuid, stop: &CancellationToken) -> R
     write_until_done(stop, || store.requeue_job(job_id, talkapp_store::now())).await
 }
 
-/// Retries a store write until it succeeds (the database came back) or stopping.
-async fn write_until_done<F, Fut>(stop: &CancellationToken, mut write: F) -> Result<(), Blocked>
+/// Retries a store write until it succeeds (the database came back) or stopping; its
+/// answer.
+async fn write_until_done<T, F, Fut>(stop: &CancellationToken, mut write: F) -> Result<T, Blocked>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), StoreError>>,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
 {
     loop {
         match write().await {
-            Ok(()) => return Ok(()),
+            Ok(answer) => return Ok(answer),
             Err(error) => {
                 tracing::warn!(%error, "job write failed; retrying");
                 pause(stop, Duration::from_millis(500)).await?;

@@ -400,8 +400,11 @@ impl ChatService {
         key: SessionKey,
         request: SendRequest,
     ) -> Result<SendJob, ChatError> {
-        self.known_chat(key, request.chat_id).await?;
-        Ok(self.sends.submit(key, request).await?)
+        let chat_id = request.chat_id;
+        self.sends
+            .submit(key, request)
+            .await?
+            .ok_or_else(|| ReadError::ChatNotFound(chat_id).into())
     }
 
     /// Sends go only to chats the account knows (its cache has them).
@@ -649,7 +652,7 @@ impl ChatService {
             .first()
             .map(crate::cache::message_from_record)
             .ok_or_else(|| StoreError::Internal("an edited message is not cached".into()))?;
-        Ok(self.reads.message_view(key, edited).await?)
+        Ok(self.reads.message_view(key, edited, &[]).await?)
     }
 
     /// Deletes messages of a chat, for the account only or for everyone, through the
@@ -804,7 +807,7 @@ impl ChatService {
         messages.sort_by_key(|message| message.id);
         let mut views = Vec::with_capacity(messages.len());
         for message in messages {
-            views.push(self.reads.message_view(key, message).await?);
+            views.push(self.reads.message_view(key, message, &[]).await?);
         }
         Ok(views)
     }

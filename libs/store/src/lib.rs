@@ -333,14 +333,17 @@ pub trait ChatCacheStore: Send + Sync {
     async fn upsert_users(&self, key: SessionKey, users: &[CachedUser]) -> Result<()>;
 
     /// Stores messages as they are now (new or edited). A message newer than its chat's
-    /// newest becomes the newest, and the chat enters the list; with `count_unread`, an
-    /// incoming message not stored before and above the read mark counts as unread.
-    /// Returns how many were not stored before.
+    /// newest becomes the newest, and the chat enters the list. With `from_updates` (they
+    /// came as new-message updates), an incoming message not stored before and above the
+    /// read mark counts as unread, and the chat's history floor comes down to each
+    /// message as [`ChatCacheStore::set_history_floor`] would (`complete` false: updates
+    /// arrive without gaps, so the cache is contiguous from there up), in the same
+    /// statement. Returns how many were not stored before.
     async fn upsert_messages(
         &self,
         key: SessionKey,
         messages: &[CachedMessage],
-        count_unread: bool,
+        from_updates: bool,
     ) -> Result<u64>;
 
     /// Forgets messages. With `chat_id`, in that chat; without, wherever they are (ids
@@ -435,16 +438,24 @@ pub trait SendJobStore: Send + Sync {
     /// Records a job; when its idempotency key was used before, returns that job instead.
     async fn create_send_job(&self, job: &NewSendJob) -> Result<JobCreated>;
 
+    /// [`SendJobStore::create_send_job`] for a job whose chat must be one the account's
+    /// cache knows, checked in the same statement as the insert; `None` when the cache
+    /// lacks the chat (unless the idempotency key was used before: its first job answers).
+    async fn create_send_job_in_known_chat(&self, job: &NewSendJob) -> Result<Option<JobCreated>>;
+
     /// One job of the account.
     async fn send_job(&self, key: SessionKey, job_id: Uuid) -> Result<Option<SendJob>>;
 
-    /// Records that the bus confirmed the job.
+    /// Records that the relay's announcement of the job was confirmed by the bus, while
+    /// the job is still to send (a final one is left alone: the relay never looks at it).
+    /// The announcement made when the job is accepted is not recorded (ADR 0039).
     async fn mark_job_published(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<()>;
 
     /// The account's jobs still to send (queued or sending), oldest first.
     async fn pending_jobs(&self, key: SessionKey, limit: u32) -> Result<Vec<SendJob>>;
 
-    /// Jobs never confirmed by the bus, created before `before`, of the given shards.
+    /// Jobs still to send (queued or sending) and not marked published, created before
+    /// `before`, of the given shards, oldest first.
     async fn unpublished_jobs(
         &self,
         shards: &[u16],
@@ -466,20 +477,39 @@ pub trait SendJobStore: Send + Sync {
     /// `None` when the job is already final.
     async fn claim_job(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<Option<SendJob>>;
 
+    /// [`SendJobStore::claim_job`], only when the job is its account's oldest still to send
+    /// (queued or sending): one statement for what a worker woken by the job's announcement
+    /// would otherwise ask in two (its pending jobs, then the claim). `None` when the job is
+    /// final, not the account's, or an older job waits; the caller then reads the pending
+    /// jobs.
+    async fn claim_job_in_order(
+        &self,
+        key: SessionKey,
+        job_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<Option<SendJob>>;
+
     /// Back to queued after a failed try that will be retried.
     async fn requeue_job(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<()>;
 
-    /// Telegram accepted it.
+    /// Telegram accepted it. Returns the job as it is now, `None` when it was final
+    /// already (and so left alone).
     async fn complete_job(
         &self,
         job_id: Uuid,
         message_id: i32,
         sent_date: i64,
         at: DateTime<Utc>,
-    ) -> Result<()>;
+    ) -> Result<Option<SendJob>>;
 
-    /// It will not be sent, for `reason`.
-    async fn fail_job(&self, job_id: Uuid, reason: &str, at: DateTime<Utc>) -> Result<()>;
+    /// It will not be sent, for `reason`. Returns the job as it is now, `None` when it was
+    /// final already (and so left alone).
+    async fn fail_job(
+        &self,
+        job_id: Uuid,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<SendJob>>;
 
     /// Sent jobs in a chat up to `max_id` were read by the peer; returns them.
     async fn mark_jobs_read(

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use talkapp_store::SessionKey;
 use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
@@ -170,7 +170,7 @@ fn scoped_terms(message: &IndexedMessage) -> Vec<String> {
 /// Runs `statement`, a write of `message`'s row (`$1`..`$8`: account, chat, message,
 /// date, sender, kinds, scoped terms); the rows it wrote.
 async fn execute_message(
-    transaction: &deadpool_postgres::Transaction<'_>,
+    transaction: &impl GenericClient,
     statement: &tokio_postgres::Statement,
     message: &IndexedMessage,
 ) -> Result<u64> {
@@ -201,6 +201,82 @@ async fn query_rows(
     client.query(&statement, parameters).await.map_err(failed)
 }
 
+/// Writes one change through `client` (a transaction or the connection itself).
+async fn apply_change(client: &impl GenericClient, change: &IndexChange) -> Result<()> {
+    match change {
+        IndexChange::UpsertMessage(message) => {
+            let statement = client
+                .prepare_cached(
+                    "INSERT INTO search_messages (user_id, session_index, chat_id,
+                         message_id, date, sender_id, kinds, terms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, array_to_tsvector($8::text[]))
+                     ON CONFLICT (user_id, session_index, chat_id, message_id) DO UPDATE
+                     SET date = excluded.date, sender_id = excluded.sender_id,
+                         kinds = excluded.kinds, terms = excluded.terms",
+                )
+                .await
+                .map_err(failed)?;
+            execute_message(client, &statement, message).await?;
+        }
+        IndexChange::DeleteMessages {
+            key,
+            chat_id,
+            message_ids,
+        } => {
+            let statement = client
+                .prepare_cached(
+                    "DELETE FROM search_messages
+                     WHERE user_id = $1 AND session_index = $2
+                       AND message_id = ANY($3)
+                       AND (($4::bigint IS NULL AND chat_id > -1000000000000)
+                            OR chat_id = $4)",
+                )
+                .await
+                .map_err(failed)?;
+            client
+                .execute(
+                    &statement,
+                    &[&key.user_id, &session_index(*key), message_ids, chat_id],
+                )
+                .await
+                .map_err(failed)?;
+        }
+        IndexChange::UpsertChat(chat) => {
+            let statement = client
+                .prepare_cached(
+                    "INSERT INTO search_chats (user_id, session_index, chat_id, kind,
+                         title, username, phone, top_date)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     ON CONFLICT (user_id, session_index, chat_id) DO UPDATE SET
+                         kind = excluded.kind, title = excluded.title,
+                         username = excluded.username,
+                         phone = CASE WHEN excluded.phone = '' THEN search_chats.phone
+                                      ELSE excluded.phone END,
+                         top_date = GREATEST(search_chats.top_date, excluded.top_date)",
+                )
+                .await
+                .map_err(failed)?;
+            client
+                .execute(
+                    &statement,
+                    &[
+                        &chat.key.user_id,
+                        &session_index(chat.key),
+                        &chat.chat_id,
+                        &chat.kind,
+                        &chat.title,
+                        &chat.username,
+                        &chat.phone,
+                        &chat.top_date,
+                    ],
+                )
+                .await
+                .map_err(failed)?;
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl SearchIndex for PostgresIndex {
     fn backend(&self) -> &'static str {
@@ -212,79 +288,14 @@ impl SearchIndex for PostgresIndex {
             return Ok(());
         }
         let mut client = self.client().await?;
+        // A batch of one change (one event: usual at a low rate) is one statement, not a
+        // transaction of three round trips.
+        if let [change] = changes {
+            return apply_change(&client, change).await;
+        }
         let transaction = client.transaction().await.map_err(failed)?;
         for change in changes {
-            match change {
-                IndexChange::UpsertMessage(message) => {
-                    let statement = transaction
-                        .prepare_cached(
-                            "INSERT INTO search_messages (user_id, session_index, chat_id,
-                                 message_id, date, sender_id, kinds, terms)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, array_to_tsvector($8::text[]))
-                             ON CONFLICT (user_id, session_index, chat_id, message_id) DO UPDATE
-                             SET date = excluded.date, sender_id = excluded.sender_id,
-                                 kinds = excluded.kinds, terms = excluded.terms",
-                        )
-                        .await
-                        .map_err(failed)?;
-                    execute_message(&transaction, &statement, message).await?;
-                }
-                IndexChange::DeleteMessages {
-                    key,
-                    chat_id,
-                    message_ids,
-                } => {
-                    let statement = transaction
-                        .prepare_cached(
-                            "DELETE FROM search_messages
-                             WHERE user_id = $1 AND session_index = $2
-                               AND message_id = ANY($3)
-                               AND (($4::bigint IS NULL AND chat_id > -1000000000000)
-                                    OR chat_id = $4)",
-                        )
-                        .await
-                        .map_err(failed)?;
-                    transaction
-                        .execute(
-                            &statement,
-                            &[&key.user_id, &session_index(*key), message_ids, chat_id],
-                        )
-                        .await
-                        .map_err(failed)?;
-                }
-                IndexChange::UpsertChat(chat) => {
-                    let statement = transaction
-                        .prepare_cached(
-                            "INSERT INTO search_chats (user_id, session_index, chat_id, kind,
-                                 title, username, phone, top_date)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                             ON CONFLICT (user_id, session_index, chat_id) DO UPDATE SET
-                                 kind = excluded.kind, title = excluded.title,
-                                 username = excluded.username,
-                                 phone = CASE WHEN excluded.phone = '' THEN search_chats.phone
-                                              ELSE excluded.phone END,
-                                 top_date = GREATEST(search_chats.top_date, excluded.top_date)",
-                        )
-                        .await
-                        .map_err(failed)?;
-                    transaction
-                        .execute(
-                            &statement,
-                            &[
-                                &chat.key.user_id,
-                                &session_index(chat.key),
-                                &chat.chat_id,
-                                &chat.kind,
-                                &chat.title,
-                                &chat.username,
-                                &chat.phone,
-                                &chat.top_date,
-                            ],
-                        )
-                        .await
-                        .map_err(failed)?;
-                }
-            }
+            apply_change(&transaction, change).await?;
         }
         transaction.commit().await.map_err(failed)
     }

@@ -289,7 +289,7 @@ impl ChatCacheStore for PostgresStore {
         &self,
         key: SessionKey,
         messages: &[CachedMessage],
-        count_unread: bool,
+        from_updates: bool,
     ) -> Result<u64> {
         if messages.is_empty() {
             return Ok(0);
@@ -316,8 +316,10 @@ impl ChatCacheStore for PostgresStore {
         let top = transaction
             .prepare_cached(
                 "INSERT INTO tg_chats (user_id, session_index, chat_id, kind, title, username,
-                                       in_dialogs, top_message_id, top_date, unread_count)
-                 VALUES ($1, $2, $3, $4, '', '', true, $5, $6, $7)
+                                       in_dialogs, top_message_id, top_date, unread_count,
+                                       history_floor)
+                 VALUES ($1, $2, $3, $4, '', '', true, $5, $6, $7,
+                         CASE WHEN $8::boolean THEN $5::integer END)
                  ON CONFLICT (user_id, session_index, chat_id) DO UPDATE SET
                      in_dialogs = true,
                      top_date = CASE WHEN EXCLUDED.top_message_id >= tg_chats.top_message_id
@@ -326,7 +328,10 @@ impl ChatCacheStore for PostgresStore {
                      unread_count = tg_chats.unread_count + CASE
                          WHEN EXCLUDED.unread_count > 0
                               AND EXCLUDED.top_message_id > tg_chats.read_inbox_max_id
-                         THEN 1 ELSE 0 END",
+                         THEN 1 ELSE 0 END,
+                     history_floor = CASE WHEN $8::boolean
+                         THEN LEAST(COALESCE(tg_chats.history_floor, $5::integer), $5::integer)
+                         ELSE tg_chats.history_floor END",
             )
             .await
             .map_err(map_error)?;
@@ -357,7 +362,7 @@ impl ChatCacheStore for PostgresStore {
             if inserted {
                 inserted_count += 1;
             }
-            let unread: i32 = i32::from(inserted && count_unread && !message.outgoing);
+            let unread: i32 = i32::from(inserted && from_updates && !message.outgoing);
             transaction
                 .execute(
                     &top,
@@ -369,6 +374,7 @@ impl ChatCacheStore for PostgresStore {
                         &message.message_id,
                         &message.date,
                         &unread,
+                        &from_updates,
                     ],
                 )
                 .await

@@ -109,6 +109,63 @@ impl SendJobStore for PostgresStore {
         Ok(JobCreated::Existing(job_from_row(&existing)?))
     }
 
+    async fn create_send_job_in_known_chat(&self, job: &NewSendJob) -> Result<Option<JobCreated>> {
+        let client = self.client().await?;
+        let shard = i16::try_from(shard_of(job.key.user_id, job.key.session_index)).unwrap_or(0);
+        // The parameters of an INSERT .. SELECT are not typed by the columns: each is cast.
+        let created = client
+            .prepared_query_opt(
+                "INSERT INTO send_jobs (job_id, user_id, session_index, shard, client_message_id,
+                     chat_id, text, reply_to, silent, random_id, status, created_at, updated_at,
+                     media)
+                 SELECT $1::uuid, $2::uuid, $3::integer, $4::smallint, $5::text, $6::bigint,
+                        $7::text, $8::integer, $9::boolean, $10::bigint, 'queued',
+                        $11::timestamptz, $11::timestamptz, $12::text
+                 WHERE EXISTS (SELECT 1 FROM tg_chats
+                               WHERE user_id = $2 AND session_index = $3 AND chat_id = $6)
+                 ON CONFLICT DO NOTHING
+                 RETURNING *",
+                &[
+                    &job.job_id,
+                    &job.key.user_id,
+                    &index(job.key)?,
+                    &shard,
+                    &job.client_message_id,
+                    &job.chat_id,
+                    &job.text,
+                    &job.reply_to,
+                    &job.silent,
+                    &job.random_id,
+                    &job.created_at,
+                    &job.media.as_ref().map(JobMedia::to_json),
+                ],
+            )
+            .await
+            .map_err(map_error)?;
+        if let Some(row) = created {
+            return Ok(Some(JobCreated::New(job_from_row(&row)?)));
+        }
+        // A repeated key (or the chat unknown): the first job, if there is one.
+        let existing = client
+            .prepared_query_opt(
+                "SELECT * FROM send_jobs
+                 WHERE job_id = $1
+                    OR (user_id = $2 AND session_index = $3 AND client_message_id = $4)",
+                &[
+                    &job.job_id,
+                    &job.key.user_id,
+                    &index(job.key)?,
+                    &job.client_message_id,
+                ],
+            )
+            .await
+            .map_err(map_error)?;
+        existing
+            .as_ref()
+            .map(|row| job_from_row(row).map(JobCreated::Existing))
+            .transpose()
+    }
+
     async fn send_job(&self, key: SessionKey, job_id: Uuid) -> Result<Option<SendJob>> {
         let client = self.client().await?;
         client
@@ -127,7 +184,8 @@ impl SendJobStore for PostgresStore {
         let client = self.client().await?;
         client
             .prepared_execute(
-                "UPDATE send_jobs SET published_at = $2 WHERE job_id = $1 AND published_at IS NULL",
+                "UPDATE send_jobs SET published_at = $2
+                 WHERE job_id = $1 AND published_at IS NULL AND status IN ('queued', 'sending')",
                 &[&job_id, &at],
             )
             .await
@@ -221,6 +279,32 @@ impl SendJobStore for PostgresStore {
             .transpose()
     }
 
+    async fn claim_job_in_order(
+        &self,
+        key: SessionKey,
+        job_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<Option<SendJob>> {
+        let client = self.client().await?;
+        client
+            .prepared_query_opt(
+                "UPDATE send_jobs SET status = 'sending', attempts = attempts + 1, updated_at = $4
+                 WHERE job_id = $1 AND user_id = $2 AND session_index = $3
+                   AND status IN ('queued', 'sending')
+                   AND NOT EXISTS (
+                       SELECT 1 FROM send_jobs older
+                       WHERE older.user_id = $2 AND older.session_index = $3
+                         AND older.status IN ('queued', 'sending') AND older.seq < send_jobs.seq)
+                 RETURNING *",
+                &[&job_id, &key.user_id, &index(key)?, &at],
+            )
+            .await
+            .map_err(map_error)?
+            .as_ref()
+            .map(job_from_row)
+            .transpose()
+    }
+
     async fn requeue_job(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<()> {
         let client = self.client().await?;
         client
@@ -240,31 +324,42 @@ impl SendJobStore for PostgresStore {
         message_id: i32,
         sent_date: i64,
         at: DateTime<Utc>,
-    ) -> Result<()> {
+    ) -> Result<Option<SendJob>> {
         let client = self.client().await?;
         client
-            .prepared_execute(
+            .prepared_query_opt(
                 "UPDATE send_jobs SET status = 'sent', message_id = $2, sent_date = $3,
                      updated_at = $4
-                 WHERE job_id = $1 AND status IN ('queued', 'sending')",
+                 WHERE job_id = $1 AND status IN ('queued', 'sending')
+                 RETURNING *",
                 &[&job_id, &message_id, &sent_date, &at],
             )
             .await
-            .map_err(map_error)?;
-        Ok(())
+            .map_err(map_error)?
+            .as_ref()
+            .map(job_from_row)
+            .transpose()
     }
 
-    async fn fail_job(&self, job_id: Uuid, reason: &str, at: DateTime<Utc>) -> Result<()> {
+    async fn fail_job(
+        &self,
+        job_id: Uuid,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<SendJob>> {
         let client = self.client().await?;
         client
-            .prepared_execute(
+            .prepared_query_opt(
                 "UPDATE send_jobs SET status = 'failed', failure = $2, updated_at = $3
-                 WHERE job_id = $1 AND status IN ('queued', 'sending')",
+                 WHERE job_id = $1 AND status IN ('queued', 'sending')
+                 RETURNING *",
                 &[&job_id, &reason, &at],
             )
             .await
-            .map_err(map_error)?;
-        Ok(())
+            .map_err(map_error)?
+            .as_ref()
+            .map(job_from_row)
+            .transpose()
     }
 
     async fn mark_jobs_read(

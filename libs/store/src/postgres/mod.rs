@@ -105,6 +105,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "stalled_links",
         include_str!("../../migrations/postgres/0016_stalled_links.sql"),
     ),
+    (
+        17,
+        "send_jobs_without_unpublished_index",
+        include_str!("../../migrations/postgres/0017_send_jobs_without_unpublished_index.sql"),
+    ),
 ];
 
 /// Statements through the connection's cache: each text is parsed and planned once per

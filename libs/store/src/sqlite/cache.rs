@@ -260,7 +260,7 @@ impl ChatCacheStore for SqliteStore {
         &self,
         key: SessionKey,
         messages: &[CachedMessage],
-        count_unread: bool,
+        from_updates: bool,
     ) -> Result<u64> {
         if messages.is_empty() {
             return Ok(0);
@@ -320,12 +320,14 @@ impl ChatCacheStore for SqliteStore {
                 if !existed {
                     inserted_count += 1;
                 }
-                let unread = i32::from(!existed && count_unread && !message.outgoing);
+                let unread = i32::from(!existed && from_updates && !message.outgoing);
                 transaction
                     .prepare_cached(
                         "INSERT INTO tg_chats (user_id, session_index, chat_id, kind, title,
-                             username, in_dialogs, top_message_id, top_date, unread_count)
-                         VALUES (?1, ?2, ?3, ?4, '', '', 1, ?5, ?6, ?7)
+                             username, in_dialogs, top_message_id, top_date, unread_count,
+                             history_floor)
+                         VALUES (?1, ?2, ?3, ?4, '', '', 1, ?5, ?6, ?7,
+                                 CASE WHEN ?8 THEN ?5 END)
                          ON CONFLICT (user_id, session_index, chat_id) DO UPDATE SET
                              in_dialogs = 1,
                              top_date = CASE WHEN excluded.top_message_id >= tg_chats.top_message_id
@@ -334,7 +336,10 @@ impl ChatCacheStore for SqliteStore {
                              unread_count = tg_chats.unread_count + CASE
                                  WHEN excluded.unread_count > 0
                                       AND excluded.top_message_id > tg_chats.read_inbox_max_id
-                                 THEN 1 ELSE 0 END",
+                                 THEN 1 ELSE 0 END,
+                             history_floor = CASE WHEN ?8
+                                 THEN MIN(COALESCE(tg_chats.history_floor, ?5), ?5)
+                                 ELSE tg_chats.history_floor END",
                     )
                     .map_err(map_error)?
                     .execute(params![
@@ -345,6 +350,7 @@ impl ChatCacheStore for SqliteStore {
                         message.message_id,
                         message.date,
                         unread,
+                        from_updates,
                     ])
                     .map_err(map_error)?;
             }

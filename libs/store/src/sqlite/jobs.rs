@@ -55,9 +55,14 @@ fn jobs(
         .map_err(map_error)
 }
 
-#[async_trait]
-impl SendJobStore for SqliteStore {
-    async fn create_send_job(&self, job: &NewSendJob) -> Result<JobCreated> {
+impl SqliteStore {
+    /// Records a job (only in a chat the cache knows, with `in_known_chat`: `None` when
+    /// it does not); a repeated idempotency key answers the first job.
+    async fn create_job(
+        &self,
+        job: &NewSendJob,
+        in_known_chat: bool,
+    ) -> Result<Option<JobCreated>> {
         let job = job.clone();
         self.call(move |connection| {
             let transaction = connection
@@ -78,7 +83,24 @@ impl SendJobStore for SqliteStore {
                 .optional()
                 .map_err(map_error)?;
             if let Some(existing) = existing {
-                return Ok(JobCreated::Existing(existing));
+                return Ok(Some(JobCreated::Existing(existing)));
+            }
+            if in_known_chat {
+                let known: bool = transaction
+                    .query_row_cached(
+                        "SELECT EXISTS (SELECT 1 FROM tg_chats
+                             WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3)",
+                        params![
+                            job.key.user_id.to_string(),
+                            job.key.session_index,
+                            job.chat_id
+                        ],
+                        |row| row.get(0),
+                    )
+                    .map_err(map_error)?;
+                if !known {
+                    return Ok(None);
+                }
             }
             let created = transaction
                 .query_row_cached(
@@ -105,9 +127,22 @@ impl SendJobStore for SqliteStore {
                 )
                 .map_err(map_error)?;
             transaction.commit().map_err(map_error)?;
-            Ok(JobCreated::New(created))
+            Ok(Some(JobCreated::New(created)))
         })
         .await
+    }
+}
+
+#[async_trait]
+impl SendJobStore for SqliteStore {
+    async fn create_send_job(&self, job: &NewSendJob) -> Result<JobCreated> {
+        self.create_job(job, false)
+            .await?
+            .ok_or_else(|| StoreError::Internal("a job without a chat check was not made".into()))
+    }
+
+    async fn create_send_job_in_known_chat(&self, job: &NewSendJob) -> Result<Option<JobCreated>> {
+        self.create_job(job, true).await
     }
 
     async fn send_job(&self, key: SessionKey, job_id: Uuid) -> Result<Option<SendJob>> {
@@ -134,7 +169,8 @@ impl SendJobStore for SqliteStore {
             connection
                 .execute_cached(
                     "UPDATE send_jobs SET published_at = ?2
-                     WHERE job_id = ?1 AND published_at IS NULL",
+                     WHERE job_id = ?1 AND published_at IS NULL
+                       AND status IN ('queued', 'sending')",
                     params![job_id.to_string(), micros(at)],
                 )
                 .map(drop)
@@ -242,6 +278,39 @@ impl SendJobStore for SqliteStore {
         .await
     }
 
+    async fn claim_job_in_order(
+        &self,
+        key: SessionKey,
+        job_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<Option<SendJob>> {
+        self.call(move |connection| {
+            connection
+                .query_row_cached(
+                    "UPDATE send_jobs SET status = 'sending', attempts = attempts + 1,
+                         updated_at = ?4
+                     WHERE job_id = ?1 AND user_id = ?2 AND session_index = ?3
+                       AND status IN ('queued', 'sending')
+                       AND NOT EXISTS (
+                           SELECT 1 FROM send_jobs older
+                           WHERE older.user_id = ?2 AND older.session_index = ?3
+                             AND older.status IN ('queued', 'sending')
+                             AND older.seq < send_jobs.seq)
+                     RETURNING *",
+                    params![
+                        job_id.to_string(),
+                        key.user_id.to_string(),
+                        key.session_index,
+                        micros(at)
+                    ],
+                    job_from_row,
+                )
+                .optional()
+                .map_err(map_error)
+        })
+        .await
+    }
+
     async fn requeue_job(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<()> {
         self.call(move |connection| {
             connection
@@ -262,31 +331,40 @@ impl SendJobStore for SqliteStore {
         message_id: i32,
         sent_date: i64,
         at: DateTime<Utc>,
-    ) -> Result<()> {
+    ) -> Result<Option<SendJob>> {
         self.call(move |connection| {
             connection
-                .execute_cached(
+                .query_row_cached(
                     "UPDATE send_jobs SET status = 'sent', message_id = ?2, sent_date = ?3,
                          updated_at = ?4
-                     WHERE job_id = ?1 AND status IN ('queued', 'sending')",
+                     WHERE job_id = ?1 AND status IN ('queued', 'sending')
+                     RETURNING *",
                     params![job_id.to_string(), message_id, sent_date, micros(at)],
+                    job_from_row,
                 )
-                .map(drop)
+                .optional()
                 .map_err(map_error)
         })
         .await
     }
 
-    async fn fail_job(&self, job_id: Uuid, reason: &str, at: DateTime<Utc>) -> Result<()> {
+    async fn fail_job(
+        &self,
+        job_id: Uuid,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<SendJob>> {
         let reason = reason.to_owned();
         self.call(move |connection| {
             connection
-                .execute_cached(
+                .query_row_cached(
                     "UPDATE send_jobs SET status = 'failed', failure = ?2, updated_at = ?3
-                     WHERE job_id = ?1 AND status IN ('queued', 'sending')",
+                     WHERE job_id = ?1 AND status IN ('queued', 'sending')
+                     RETURNING *",
                     params![job_id.to_string(), reason, micros(at)],
+                    job_from_row,
                 )
-                .map(drop)
+                .optional()
                 .map_err(map_error)
         })
         .await

@@ -103,6 +103,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "stalled_links",
         include_str!("../../migrations/sqlite/0016_stalled_links.sql"),
     ),
+    (
+        17,
+        "send_jobs_without_unpublished_index",
+        include_str!("../../migrations/sqlite/0017_send_jobs_without_unpublished_index.sql"),
+    ),
 ];
 
 /// Statements through the connection's statement cache: each text is parsed once, not on

@@ -1744,6 +1744,60 @@ pub(crate) async fn the_history_floor_only_moves_down_and_completeness_sticks(
     assert!(chat.history_complete);
 }
 
+pub(crate) async fn messages_from_updates_bring_the_history_floor_down_as_they_are_stored(
+    store: Arc<dyn Store>,
+) {
+    let key = session_key();
+    // A chat first met through an update: its floor is that message.
+    store
+        .upsert_messages(key, &[cached_message(9, 60, 600, false)], true)
+        .await
+        .expect("new chat");
+    let chat = store
+        .cached_chat(key, 9)
+        .await
+        .expect("read")
+        .expect("chat");
+    assert_eq!(chat.history_floor, Some(60));
+    // Newer updates leave it; an older one (a gap caught up) brings it down.
+    store
+        .upsert_messages(key, &[cached_message(9, 61, 610, true)], true)
+        .await
+        .expect("newer");
+    store
+        .upsert_messages(key, &[cached_message(9, 55, 550, false)], true)
+        .await
+        .expect("older");
+    let chat = store
+        .cached_chat(key, 9)
+        .await
+        .expect("read")
+        .expect("chat");
+    assert_eq!(chat.history_floor, Some(55));
+    assert!(!chat.history_complete);
+    // Fetched messages (a history page) never move it.
+    store
+        .upsert_messages(key, &[cached_message(9, 3, 30, false)], false)
+        .await
+        .expect("fetched");
+    store
+        .upsert_messages(key, &[cached_message(10, 7, 70, false)], false)
+        .await
+        .expect("fetched, new chat");
+    let chat = store
+        .cached_chat(key, 9)
+        .await
+        .expect("read")
+        .expect("chat");
+    assert_eq!(chat.history_floor, Some(55));
+    let other = store
+        .cached_chat(key, 10)
+        .await
+        .expect("read")
+        .expect("chat");
+    assert_eq!(other.history_floor, None);
+}
+
 pub(crate) async fn users_are_upserted_keeping_a_known_phone_and_caches_clear(
     store: Arc<dyn Store>,
 ) {
@@ -2084,6 +2138,198 @@ pub(crate) async fn sent_jobs_up_to_the_read_mark_become_read(store: Arc<dyn Sto
             .await
             .expect("other chat")
             .is_empty()
+    );
+}
+
+pub(crate) async fn a_job_in_a_known_chat_is_made_only_when_the_cache_has_the_chat(
+    store: Arc<dyn Store>,
+) {
+    let key = session_key();
+    let mut job = new_job(key, Some("known-1"), "hello");
+    job.chat_id = 4_242;
+    assert_eq!(
+        store
+            .create_send_job_in_known_chat(&job)
+            .await
+            .expect("create"),
+        None,
+        "the cache does not know chat 4242"
+    );
+    assert!(
+        store
+            .pending_jobs(key, 10)
+            .await
+            .expect("pending")
+            .is_empty()
+    );
+    store
+        .upsert_chat_profiles(key, &[profile(4_242, "private", "Known")])
+        .await
+        .expect("profile");
+    let Some(JobCreated::New(first)) = store
+        .create_send_job_in_known_chat(&job)
+        .await
+        .expect("create")
+    else {
+        panic!("a new job in a known chat");
+    };
+    assert_eq!(first.job.chat_id, 4_242);
+    assert_eq!(first.status, JobStatus::Queued);
+    let mut again = job.clone();
+    again.text = "hello again".into();
+    assert_eq!(
+        store
+            .create_send_job_in_known_chat(&again)
+            .await
+            .expect("again"),
+        Some(JobCreated::Existing(first.clone())),
+        "a repeated key answers the first job"
+    );
+    // A repeated key answers its first job even where the chat is not known (any more).
+    let mut elsewhere = new_job(key, Some("known-2"), "first");
+    elsewhere.chat_id = 7_777;
+    let made = store
+        .create_send_job(&elsewhere)
+        .await
+        .expect("unchecked")
+        .job()
+        .clone();
+    assert_eq!(
+        store
+            .create_send_job_in_known_chat(&elsewhere)
+            .await
+            .expect("repeat"),
+        Some(JobCreated::Existing(made))
+    );
+}
+
+pub(crate) async fn an_announced_job_is_claimed_only_when_no_older_job_waits(
+    store: Arc<dyn Store>,
+) {
+    let key = session_key();
+    let mut jobs = Vec::new();
+    for text in ["first", "second"] {
+        jobs.push(
+            store
+                .create_send_job(&new_job(key, None, text))
+                .await
+                .expect("create")
+                .job()
+                .clone(),
+        );
+    }
+    let (first, second) = (jobs[0].job.job_id, jobs[1].job.job_id);
+    assert_eq!(
+        store
+            .claim_job_in_order(key, second, now())
+            .await
+            .expect("claim"),
+        None,
+        "the older job goes first"
+    );
+    assert_eq!(
+        store
+            .send_job(key, second)
+            .await
+            .expect("read")
+            .expect("job")
+            .status,
+        JobStatus::Queued,
+        "a refused claim changes nothing"
+    );
+    let other_account = SessionKey {
+        session_index: key.session_index + 1,
+        ..key
+    };
+    assert_eq!(
+        store
+            .claim_job_in_order(other_account, first, now())
+            .await
+            .expect("claim"),
+        None,
+        "only the job's own account claims it"
+    );
+    let claimed = store
+        .claim_job_in_order(key, first, now())
+        .await
+        .expect("claim")
+        .expect("the oldest");
+    assert_eq!(claimed.status, JobStatus::Sending);
+    assert_eq!(claimed.attempts, 1);
+    // Claimed again after a crash mid-send: still the oldest, one more attempt.
+    let again = store
+        .claim_job_in_order(key, first, now())
+        .await
+        .expect("claim")
+        .expect("still the oldest");
+    assert_eq!(again.attempts, 2);
+    // Its final write answers the job as it now is; a second one finds it final.
+    let sent = store
+        .complete_job(first, 41, 1_700_000_000, now())
+        .await
+        .expect("sent")
+        .expect("was pending");
+    assert_eq!(sent.status, JobStatus::Sent);
+    assert_eq!(sent.message_id, Some(41));
+    assert_eq!(sent.job.text, "first");
+    assert_eq!(
+        store
+            .complete_job(first, 42, 1_700_000_001, now())
+            .await
+            .expect("again"),
+        None
+    );
+    assert_eq!(
+        store.fail_job(first, "late", now()).await.expect("late"),
+        None
+    );
+    assert_eq!(
+        store
+            .claim_job_in_order(key, first, now())
+            .await
+            .expect("claim"),
+        None,
+        "a final job is never claimed"
+    );
+    let second_claimed = store
+        .claim_job_in_order(key, second, now())
+        .await
+        .expect("claim")
+        .expect("now the oldest");
+    let failed = store
+        .fail_job(second_claimed.job.job_id, "chat_write_forbidden", now())
+        .await
+        .expect("fail")
+        .expect("was pending");
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert_eq!(failed.failure.as_deref(), Some("chat_write_forbidden"));
+}
+
+pub(crate) async fn a_final_job_is_not_marked_published(store: Arc<dyn Store>) {
+    let key = session_key();
+    let job = store
+        .create_send_job(&new_job(key, None, "fast"))
+        .await
+        .expect("create")
+        .job()
+        .clone();
+    store.claim_job(job.job.job_id, now()).await.expect("claim");
+    store
+        .complete_job(job.job.job_id, 5, 1_700_000_000, now())
+        .await
+        .expect("sent");
+    store
+        .mark_job_published(job.job.job_id, now())
+        .await
+        .expect("mark");
+    assert_eq!(
+        store
+            .send_job(key, job.job.job_id)
+            .await
+            .expect("read")
+            .expect("job")
+            .published_at,
+        None
     );
 }
 

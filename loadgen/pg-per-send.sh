@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# What one delivered text send costs PostgreSQL in split mode (docs/BENCHMARKS.md, issue 14):
+# statements, transactions, rows written by table, and which service issued them, per send,
+# at a low rate over a known number of sends. Debug binaries are fine for the counts.
+#
+# The five split-mode processes and a Telegram sandbox (ports of their own, so a run does not
+# collide with bench-split.sh or the tests) on a fresh database `talkapp_pgsend` whose
+# sessions log every statement (`ALTER DATABASE ... SET log_min_duration_statement = 0`: a
+# per-database setting, the shared server is neither restarted nor reloaded). Each process
+# connects with its own `application_name`, so each statement in the server log is named by
+# the backend's pid → service. Then: link USERS accounts, wait SETTLE seconds (past the
+# search index's rebuilds after linking), count an idle window of SECONDS (the background:
+# relay rounds, leases, probes), then the `ws` load (every user on a socket, each sending to
+# its pair's other half every INTERVAL_MS) for SECONDS, then a drain; the idle window's
+# counts are subtracted from the load window's, and the result divided by the sends that
+# reached `sent` in the window.
+#
+# Usage: [BIN=target/debug] loadgen/pg-per-send.sh [USERS=40] [SECONDS=30] [INTERVAL_MS=2000]
+# Needs: psql, read access to /var/log/postgresql/postgresql-15-main.log (the server's log),
+# python3. Prints a report (and keeps it with the logs in $WORK).
+set -euo pipefail
+
+USERS=${1:-40}
+WINDOW=${2:-30}
+INTERVAL_MS=${3:-2000}
+SETTLE=${SETTLE:-200}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug}
+WORK=${WORK:-/tmp/talkapp-pg-per-send}
+PGLOG=${PGLOG:-/var/log/postgresql/postgresql-15-main.log}
+POSTGRES=${POSTGRES:-127.0.0.1:5432}
+REDIS=${REDIS:-127.0.0.1:6379}
+AMQP=${AMQP:-127.0.0.1:5672}
+PORT=${PORT:-18380}
+GRPC_BASE=${GRPC_BASE:-50150}
+SANDBOX_PORT=${SANDBOX_PORT:-9543}
+DATABASE=talkapp_pgsend
+PREFIX=talkapp-pgsend-$$
+SECRET=loadgen-secret-loadgen-secret-loadgen-secret
+ISSUER=https://loadgen.supabase.co/auth/v1
+
+rm -rf "$WORK" && mkdir -p "$WORK/data"
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+PSQL=(psql -qAt "postgres://postgres@$POSTGRES/postgres")
+"${PSQL[@]}" -c "DROP DATABASE IF EXISTS $DATABASE WITH (FORCE)" -c "CREATE DATABASE $DATABASE" \
+  -c "ALTER DATABASE $DATABASE SET log_min_duration_statement = 0"
+DB=(psql -qAt -F '|' "postgres://postgres@$POSTGRES/$DATABASE")
+
+"$BIN/tg-sandbox" --listen "127.0.0.1:$SANDBOX_PORT" --admin "127.0.0.1:$((SANDBOX_PORT + 1))" \
+  --state "$WORK/tg.json" --demo-scale "accounts=$((USERS + 2)),ring_chats=1" \
+  2>"$WORK/tg-sandbox.log" &
+pids+=($!)
+for _ in $(seq 1 240); do
+  curl -fs "http://127.0.0.1:$((SANDBOX_PORT + 1))/healthz" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+
+DATABASE_URL=postgres://postgres@$POSTGRES/$DATABASE
+REDIS_URL=redis://$REDIS
+AMQP_URL=amqp://guest:guest@$AMQP/%2f
+SANDBOX=127.0.0.1:$SANDBOX_PORT
+SANDBOX_ADMIN=127.0.0.1:$((SANDBOX_PORT + 1))
+source "$ROOT/loadgen/split-env.sh"
+export TALKAPP_REDIS__PREFIX=$PREFIX
+export TALKAPP_RATE_LIMIT__REDIS_KEY_PREFIX=$PREFIX
+export TALKAPP_AMQP__PREFIX=$PREFIX
+export TALKAPP_AMQP__QUEUE_EXPIRES_SECS=60
+export TALKAPP_AMQP__QUEUE_TYPE=classic
+export TALKAPP_LOG__FILTER=warn
+CHAT=http://127.0.0.1:$((GRPC_BASE + 1))
+MEDIA=http://127.0.0.1:$((GRPC_BASE + 2))
+SEARCH=http://127.0.0.1:$((GRPC_BASE + 3))
+REALTIME=http://127.0.0.1:$((GRPC_BASE + 4))
+export TALKAPP_CHAT_SERVICE__LISTEN=${CHAT#http://}
+export TALKAPP_MEDIA_SERVICE__LISTEN=${MEDIA#http://}
+export TALKAPP_SEARCH_SERVICE__LISTEN=${SEARCH#http://}
+export TALKAPP_REALTIME_SERVICE__LISTEN=${REALTIME#http://}
+export TALKAPP_GATEWAY__CHAT_SERVICE_URL=$CHAT TALKAPP_GATEWAY__MEDIA_SERVICE_URL=$MEDIA
+export TALKAPP_GATEWAY__SEARCH_SERVICE_URL=$SEARCH TALKAPP_GATEWAY__REALTIME_SERVICE_URL=$REALTIME
+export TALKAPP_SENDS__MEDIA_SERVICE_URL=$MEDIA TALKAPP_SEARCH__CHAT_SERVICE_URL=$CHAT
+
+WATCH=()
+for role in chat-service media-service search-service realtime-service gateway; do
+  TALKAPP_DATABASE__URL="$DATABASE_URL?application_name=$role" \
+    "$BIN/talkapp" "$role" >"$WORK/$role.log" 2>&1 &
+  pids+=($!)
+  WATCH+=(--watch "$role=$!")
+  [ "$role" = gateway ] && GATEWAY_PID=$!
+done
+
+ready=
+for _ in $(seq 1 120); do
+  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && { ready=1; break; }
+  sleep 1
+done
+[ -n "$ready" ] || { echo "the gateway never became ready; logs in $WORK" >&2; exit 1; }
+
+LOADGEN=("$BIN/loadgen" --url "http://127.0.0.1:$PORT" --users "$USERS" --secret "$SECRET"
+  --issuer "$ISSUER" --link)
+"${LOADGEN[@]}" --seconds 5 --scenario chats --interval-ms 1000 >/dev/null 2>>"$WORK/loadgen.log"
+echo "linked $USERS accounts; settling ${SETTLE}s"
+sleep "$SETTLE"
+
+# A snapshot: the database's counters, every table's, the backends' CPU, the log's size.
+snapshot() { # name
+  local name=$1
+  date +%s.%N >"$WORK/$name.time"
+  "${DB[@]}" -c "SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted,
+                        tup_returned, tup_fetched
+                 FROM pg_stat_database WHERE datname = current_database()" >"$WORK/$name.db"
+  "${DB[@]}" -c "SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del,
+                        coalesce(seq_scan, 0), coalesce(idx_scan, 0)
+                 FROM pg_stat_user_tables" >"$WORK/$name.tables"
+  "${DB[@]}" -c "SELECT pid, application_name FROM pg_stat_activity
+                 WHERE datname = current_database()" >"$WORK/$name.backends"
+  local ticks=0
+  while IFS='|' read -r pid _; do
+    [ -r "/proc/$pid/stat" ] || continue
+    ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done <"$WORK/$name.backends"
+  echo "$ticks" >"$WORK/$name.ticks"
+  stat -c %s "$PGLOG" >"$WORK/$name.logpos"
+  "${DB[@]}" -c "SELECT count(*) FROM send_jobs WHERE status IN ('sent', 'read')" >"$WORK/$name.sent"
+  # Counters reach pg_stat_* at the end of each transaction, up to 1 s late (stats_fetch).
+}
+
+"${DB[@]}" -c "SELECT pg_stat_clear_snapshot()" >/dev/null
+sleep 2
+snapshot idle0
+sleep "$WINDOW"
+snapshot idle1
+"${LOADGEN[@]}" --seconds "$WINDOW" --warmup-seconds 0 --scenario ws \
+  --interval-ms "$INTERVAL_MS" "${WATCH[@]}" --watch "postgres=comm:postgres" \
+  2>>"$WORK/loadgen.log" | tee "$WORK/loadgen.out" | tail -n 6
+# Everything accepted in the window is sent and told (and indexed) before the window ends.
+sleep 8
+snapshot load1
+python3 "$ROOT/loadgen/pg-per-send.py" "$WORK" "$PGLOG" "$DATABASE" | tee "$WORK/report.txt"

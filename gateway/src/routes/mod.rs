@@ -185,11 +185,16 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
             web::resource("/me/media/{user_id}/{session_index}/{media_ref}/url")
                 .post(media::signed_url),
         )
-        // Only GET is a signed link: a guard (not a 405) lets `POST /media/t/url`, the
-        // signed-link route of an uploaded file named `t`, fall through to that route.
+        // A signed link is only a GET whose token is not one of the uploaded files' route
+        // names: `POST /media/t/url` and `GET /media/t/preview` (a file named `t`) fall
+        // through to the upload routes (their 404), not this route's 405 or 403.
         .service(
             web::resource("/media/t/{token}")
                 .guard(actix_web::guard::Get())
+                .guard(actix_web::guard::fn_guard(|context| {
+                    let path = context.head().uri.path();
+                    !(path.ends_with("/url") || path.ends_with("/preview"))
+                }))
                 .get(media::by_link),
         )
         // Uploaded files (after `/media/t/{token}`, which must win for GET).

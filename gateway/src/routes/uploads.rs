@@ -488,8 +488,8 @@ pub(crate) async fn serve_file(
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The whole file, with `ETag`, `Content-Type` (from its bytes), `Content-Length`, `Content-Disposition`, `Accept-Ranges: bytes`", content_type = "application/octet-stream"),
-        (status = 206, description = "The range asked for, with `Content-Range`", content_type = "application/octet-stream"),
+        (status = 200, description = "The whole file in its own type (`Content-Type` from its bytes: `image/png`, `video/mp4`, ...; `application/octet-stream` when unknown), with `ETag`, `Content-Length`, `Content-Disposition`, `Accept-Ranges: bytes`", content_type = "*/*"),
+        (status = 206, description = "The range asked for, with `Content-Range`", content_type = "*/*"),
         (status = 304, description = "Not modified (`If-None-Match`)"),
         (status = 401, description = "`unauthenticated`, `token_expired`, ...", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such file of this user (another user's file is 404 too)", body = crate::problem::Problem, content_type = "application/problem+json"),

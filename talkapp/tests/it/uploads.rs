@@ -547,17 +547,19 @@ async fn another_users_file_is_not_found_and_a_delete_is_204_then_404() {
         "not_found",
     )
     .await;
-    // A file named `t` shares its signed-link path with `/media/t/{token}`: only GET
-    // is the link, so this is the upload route's 404, not a 405 (schemathesis found it).
-    assert_problem(
-        ada.request(reqwest::Method::POST, "/media/t/url")
-            .send()
-            .await
-            .expect("sent"),
-        404,
-        "not_found",
-    )
-    .await;
+    // A file named `t` shares its paths with `/media/t/{token}`: these are the upload
+    // routes' 404s, not the link route's 405 or 403 (schemathesis found both).
+    for (method, path) in [
+        (reqwest::Method::POST, "/media/t/url"),
+        (reqwest::Method::GET, "/media/t/preview"),
+    ] {
+        assert_problem(
+            ada.request(method, path).send().await.expect("sent"),
+            404,
+            "not_found",
+        )
+        .await;
+    }
 
     let deleted = ada
         .request(reqwest::Method::DELETE, &path)

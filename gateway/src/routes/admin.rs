@@ -192,6 +192,34 @@ fn decode_cursor(text: &str) -> Option<UserCursor> {
     })
 }
 
+/// A page's size: 1 to [`MAX_USERS_PAGE`] (default 50), else 422.
+fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=MAX_USERS_PAGE).contains(&limit) {
+        return Err(field_error("limit", "must be 1 to 200"));
+    }
+    Ok(limit)
+}
+
+/// Where a page starts: after the cursor `decode` reads (422 when it reads none).
+fn page_start<T>(
+    cursor: Option<&str>,
+    decode: impl FnOnce(&str) -> Option<T>,
+) -> Result<Option<T>, ApiError> {
+    cursor
+        .map(|text| {
+            decode(text).ok_or_else(|| field_error("cursor", "is not a cursor this route gave"))
+        })
+        .transpose()
+}
+
+/// The next page's cursor: the last item's, when the page is full.
+fn next_cursor<T>(page: &[T], limit: u32, encode: impl FnOnce(&T) -> String) -> Option<String> {
+    (page.len() == limit as usize)
+        .then(|| page.last().map(encode))
+        .flatten()
+}
+
 /// Every built-in account, oldest first, with its activity.
 #[utoipa::path(get, path = "/admin/users", tag = "admin",
     params(UserListQuery),
@@ -208,21 +236,10 @@ pub async fn users(
     state: web::Data<AppState>,
     query: web::Query<UserListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=MAX_USERS_PAGE).contains(&limit) {
-        return Err(field_error("limit", "must be 1 to 200"));
-    }
-    let after = match query.cursor.as_deref() {
-        None => None,
-        Some(text) => Some(
-            decode_cursor(text)
-                .ok_or_else(|| field_error("cursor", "is not a cursor this route gave"))?,
-        ),
-    };
+    let limit = page_limit(query.limit)?;
+    let after = page_start(query.cursor.as_deref(), decode_cursor)?;
     let users = state.store.list_users(after, limit).await?;
-    let next_cursor = (users.len() == limit as usize)
-        .then(|| users.last().map(encode_cursor))
-        .flatten();
+    let next_cursor = next_cursor(&users, limit, encode_cursor);
     Ok(HttpResponse::Ok().json(UserList {
         users: users.into_iter().map(UserOverviewView::from).collect(),
         next_cursor,
@@ -247,25 +264,12 @@ pub async fn subjects(
     state: web::Data<AppState>,
     query: web::Query<UserListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=MAX_USERS_PAGE).contains(&limit) {
-        return Err(field_error("limit", "must be 1 to 200"));
-    }
-    let after = match query.cursor.as_deref() {
-        None => None,
-        Some(text) => Some(
-            Uuid::try_parse(text)
-                .map_err(|_| field_error("cursor", "is not a cursor this route gave"))?,
-        ),
-    };
+    let limit = page_limit(query.limit)?;
+    let after = page_start(query.cursor.as_deref(), |text| Uuid::try_parse(text).ok())?;
     let subjects = state.store.list_subjects(after, limit).await?;
-    let next_cursor = (subjects.len() == limit as usize)
-        .then(|| {
-            subjects
-                .last()
-                .map(|last| last.subject_id.simple().to_string())
-        })
-        .flatten();
+    let next_cursor = next_cursor(&subjects, limit, |last| {
+        last.subject_id.simple().to_string()
+    });
     Ok(HttpResponse::Ok().json(SubjectList {
         subjects: subjects.into_iter().map(SubjectView::from).collect(),
         next_cursor,

@@ -57,74 +57,41 @@ fn jobs_from_rows(rows: &[Row]) -> Result<Vec<SendJob>> {
     rows.iter().map(job_from_row).collect()
 }
 
-#[async_trait]
-impl SendJobStore for PostgresStore {
-    #[tracing::instrument(skip_all)]
-    async fn create_send_job(&self, job: &NewSendJob) -> Result<JobCreated> {
-        let client = self.client().await?;
-        let shard = i16::try_from(shard_of(job.key.user_id, job.key.session_index)).unwrap_or(0);
-        let created = client
-            .prepared_query_opt(
-                "INSERT INTO send_jobs (job_id, user_id, session_index, shard, client_message_id,
-                     chat_id, text, reply_to, silent, random_id, status, created_at, updated_at,
-                     media)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $11, $12)
-                 ON CONFLICT DO NOTHING
-                 RETURNING *",
-                &[
-                    &job.job_id,
-                    &job.key.user_id,
-                    &index(job.key)?,
-                    &shard,
-                    &job.client_message_id,
-                    &job.chat_id,
-                    &job.text,
-                    &job.reply_to,
-                    &job.silent,
-                    &job.random_id,
-                    &job.created_at,
-                    &job.media.as_ref().map(JobMedia::to_json),
-                ],
-            )
-            .await
-            .map_err(map_error)?;
-        if let Some(row) = created {
-            return Ok(JobCreated::New(job_from_row(&row)?));
-        }
-        let existing = client
-            .prepared_query_opt(
-                "SELECT * FROM send_jobs
-                 WHERE job_id = $1
-                    OR (user_id = $2 AND session_index = $3 AND client_message_id = $4)",
-                &[
-                    &job.job_id,
-                    &job.key.user_id,
-                    &index(job.key)?,
-                    &job.client_message_id,
-                ],
-            )
-            .await
-            .map_err(map_error)?
-            .ok_or(StoreError::Conflict("send_jobs.job_id"))?;
-        Ok(JobCreated::Existing(job_from_row(&existing)?))
-    }
+/// A job's insert; its values as they are.
+const INSERT_JOB: &str = "INSERT INTO send_jobs (job_id, user_id, session_index, shard,
+         client_message_id, chat_id, text, reply_to, silent, random_id, status, created_at,
+         updated_at, media)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $11, $12)
+     ON CONFLICT DO NOTHING
+     RETURNING *";
 
-    async fn create_send_job_in_known_chat(&self, job: &NewSendJob) -> Result<Option<JobCreated>> {
+/// A job's insert only when its chat is in the account's cache. The parameters of an
+/// INSERT .. SELECT are not typed by the columns: each is cast.
+const INSERT_JOB_IN_KNOWN_CHAT: &str = "INSERT INTO send_jobs (job_id, user_id, session_index,
+         shard, client_message_id, chat_id, text, reply_to, silent, random_id, status,
+         created_at, updated_at, media)
+     SELECT $1::uuid, $2::uuid, $3::integer, $4::smallint, $5::text, $6::bigint,
+            $7::text, $8::integer, $9::boolean, $10::bigint, 'queued',
+            $11::timestamptz, $11::timestamptz, $12::text
+     WHERE EXISTS (SELECT 1 FROM tg_chats
+                   WHERE user_id = $2 AND session_index = $3 AND chat_id = $6)
+     ON CONFLICT DO NOTHING
+     RETURNING *";
+
+impl PostgresStore {
+    /// Writes `job` (only into a chat the account's cache knows, when `check_chat`); a
+    /// repeated key answers the first job. `None`: nothing written and no first job (with
+    /// `check_chat`, the chat is unknown).
+    async fn create_job(&self, job: &NewSendJob, check_chat: bool) -> Result<Option<JobCreated>> {
         let client = self.client().await?;
         let shard = i16::try_from(shard_of(job.key.user_id, job.key.session_index)).unwrap_or(0);
-        // The parameters of an INSERT .. SELECT are not typed by the columns: each is cast.
         let created = client
             .prepared_query_opt(
-                "INSERT INTO send_jobs (job_id, user_id, session_index, shard, client_message_id,
-                     chat_id, text, reply_to, silent, random_id, status, created_at, updated_at,
-                     media)
-                 SELECT $1::uuid, $2::uuid, $3::integer, $4::smallint, $5::text, $6::bigint,
-                        $7::text, $8::integer, $9::boolean, $10::bigint, 'queued',
-                        $11::timestamptz, $11::timestamptz, $12::text
-                 WHERE EXISTS (SELECT 1 FROM tg_chats
-                               WHERE user_id = $2 AND session_index = $3 AND chat_id = $6)
-                 ON CONFLICT DO NOTHING
-                 RETURNING *",
+                if check_chat {
+                    INSERT_JOB_IN_KNOWN_CHAT
+                } else {
+                    INSERT_JOB
+                },
                 &[
                     &job.job_id,
                     &job.key.user_id,
@@ -145,7 +112,7 @@ impl SendJobStore for PostgresStore {
         if let Some(row) = created {
             return Ok(Some(JobCreated::New(job_from_row(&row)?)));
         }
-        // A repeated key (or the chat unknown): the first job, if there is one.
+        // A repeated key (or, with `check_chat`, the chat unknown): the first job, if any.
         let existing = client
             .prepared_query_opt(
                 "SELECT * FROM send_jobs
@@ -164,6 +131,20 @@ impl SendJobStore for PostgresStore {
             .as_ref()
             .map(|row| job_from_row(row).map(JobCreated::Existing))
             .transpose()
+    }
+}
+
+#[async_trait]
+impl SendJobStore for PostgresStore {
+    #[tracing::instrument(skip_all)]
+    async fn create_send_job(&self, job: &NewSendJob) -> Result<JobCreated> {
+        self.create_job(job, false)
+            .await?
+            .ok_or(StoreError::Conflict("send_jobs.job_id"))
+    }
+
+    async fn create_send_job_in_known_chat(&self, job: &NewSendJob) -> Result<Option<JobCreated>> {
+        self.create_job(job, true).await
     }
 
     async fn send_job(&self, key: SessionKey, job_id: Uuid) -> Result<Option<SendJob>> {

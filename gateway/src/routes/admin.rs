@@ -1,6 +1,6 @@
 //! `/admin`: the operator's routes (an operator token, `auth::operator`): every user's
 //! audit log, the users with their activity (their audit records, and their requests,
-//! errors, sends and sockets per day: `crate::activity`, ADR 0037), disabling and
+//! errors, sends and sockets per day: `crate::activity`, ADR 0037), reading, disabling and
 //! enabling a user: a built-in account, or an external provider's user (a subject with no
 //! account here, when an external provider is configured), whose tokens every gateway
 //! then refuses from memory (ADR 0033).
@@ -118,7 +118,8 @@ pub struct SubjectView {
     /// Linked Telegram accounts.
     pub linked_accounts: u32,
     /// When it last used TalkApp (RFC 3339; recorded at most once a day per gateway, so
-    /// up to a day early; absent: not recorded yet). Only in `/admin/subjects`.
+    /// up to a day early; absent: not recorded yet). Only in `/admin/subjects` and
+    /// `/admin/users/{user_id}`, not in the answers of `disable` and `enable`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_seen_at: Option<String>,
 }
@@ -279,10 +280,25 @@ pub async fn subjects(
 /// One user's activity: the account, and the latest records of their audit log.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserActivity {
-    /// The account.
-    pub user: UserOverviewView,
+    /// The built-in account (as `/admin/users` lists it), or the external provider's user
+    /// (as `/admin/subjects` lists it, with `provider: "external"`).
+    pub user: AdminUserView,
     /// Their 20 latest audit records, newest first.
     pub recent: Vec<AuditRecordView>,
+}
+
+/// A built-in account, else an external provider's subject TalkApp knows of (seen,
+/// disabled, or owning linked accounts), else 404.
+async fn admin_user_of(state: &AppState, user_id: Uuid) -> Result<AdminUserView, ApiError> {
+    if let Some(overview) = state.store.user_overview(user_id).await? {
+        return Ok(AdminUserView::Builtin(overview.into()));
+    }
+    state
+        .store
+        .subject_overview(user_id)
+        .await?
+        .map(|subject| AdminUserView::External(subject.into()))
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such user"))
 }
 
 async fn overview_of(state: &AppState, user_id: Uuid) -> Result<UserOverview, ApiError> {
@@ -293,14 +309,16 @@ async fn overview_of(state: &AppState, user_id: Uuid) -> Result<UserOverview, Ap
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such user"))
 }
 
-/// One user's account and latest activity.
+/// One user's account and latest activity: a built-in account, or an external
+/// provider's user TalkApp knows of (seen, disabled, or owning linked accounts; as
+/// `/admin/subjects` lists it).
 #[utoipa::path(get, path = "/admin/users/{user_id}", tag = "admin",
-    params(("user_id" = Uuid, Path, description = "The user")),
+    params(("user_id" = Uuid, Path, description = "The user (a built-in account, or an external provider's subject)")),
     security(("operator" = [])),
     responses(
         (status = 200, body = UserActivity),
         (status = 401, description = "`unauthenticated` or `token_invalid`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`: no such user, or no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such account and no external provider's user of that id known (seen, disabled or owning linked accounts), or no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn user(
@@ -309,7 +327,7 @@ pub async fn user(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let user_id = path.into_inner();
-    let overview = overview_of(&state, user_id).await?;
+    let user = admin_user_of(&state, user_id).await?;
     // With the audit log off there is no activity to show, which is no error.
     let recent = if state.audit.is_some() {
         let query = talkapp_store::AuditQuery {
@@ -322,10 +340,7 @@ pub async fn user(
     } else {
         Vec::new()
     };
-    Ok(HttpResponse::Ok().json(UserActivity {
-        user: overview.into(),
-        recent,
-    }))
+    Ok(HttpResponse::Ok().json(UserActivity { user, recent }))
 }
 
 /// How many days of activity to read.

@@ -1,8 +1,8 @@
 //! What operators need of the accounts: listing users with their activity, disabling and
 //! enabling them, ending all of a user's sign-in sessions at once; and the external
-//! identity provider's users (subjects, with no account here): disabling them, and when
-//! each was last seen; and each user's activity per day (requests, errors, sends,
-//! sockets), added to in batches by the gateways (ADR 0037).
+//! identity provider's users (subjects, with no account here): disabling them, listing
+//! them or reading one, with when each was last seen; and each user's activity per day
+//! (requests, errors, sends, sockets), added to in batches by the gateways (ADR 0037).
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -148,6 +148,11 @@ pub trait UserAdminStore: Send + Sync {
     /// account) in the order of their ids, after `after`; at most `limit`
     /// (capped at [`MAX_USERS_PAGE`]).
     async fn list_subjects(&self, after: Option<Uuid>, limit: u32) -> Result<Vec<SubjectOverview>>;
+
+    /// One external subject's overview: `None` when `subject_id` is a built-in account,
+    /// or a subject neither seen, nor disabled, nor owning linked accounts (one
+    /// [`UserAdminStore::list_subjects`] would not list).
+    async fn subject_overview(&self, subject_id: Uuid) -> Result<Option<SubjectOverview>>;
 
     /// Records that external subject `subject_id` was seen at `at` (a later time than the
     /// one kept replaces it; an earlier one changes nothing).

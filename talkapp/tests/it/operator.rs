@@ -1,7 +1,7 @@
 //! The operator role: its own tokens, every user's audit log, the users with their
 //! activity, disabling a user (sign-in refused, tokens and sockets ended at once), and
-//! disabling an external provider's user (a subject with no account here); such users
-//! count as active.
+//! reading and disabling an external provider's user (a subject with no account here);
+//! such users count as active.
 
 use futures::StreamExt as _;
 use serde_json::{Value, json};
@@ -113,6 +113,10 @@ async fn an_operator_pages_users_and_reads_everyones_audit_log() {
         .get_json(&format!("/admin/users/{}", ids[2]), &operator)
         .await;
     assert_eq!(activity["user"]["email"], "user-2@example.com");
+    assert!(
+        activity["user"].get("provider").is_none(),
+        "a built-in account reads as before: {activity}"
+    );
     assert_eq!(activity["recent"].as_array().expect("recent").len(), 2);
     let response = app
         .get_with_token(&format!("/admin/users/{}", uuid::Uuid::new_v4()), &operator)
@@ -393,6 +397,91 @@ async fn an_external_providers_user_is_disabled_at_once_everywhere_and_enabled_a
 
     // Both actions are in the subject's log, as the operator's.
     assert_operator_enabled_after_disabling(&app, &operator, &subject.to_string()).await;
+    app.stop().await;
+}
+
+/// `GET /admin/users/{user_id}` once it answers with `last_seen_at` (the sighting is
+/// written in the background by the request that made it).
+async fn admin_user_once_seen(app: &TestApp, operator: &str, user_id: uuid::Uuid) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let response = app
+            .get_with_token(&format!("/admin/users/{user_id}"), operator)
+            .await;
+        let status = response.status();
+        let body: Value = response.json().await.expect("json");
+        if status == 200 && body["user"]["last_seen_at"].is_string() {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{user_id} is not seen: {status} {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_operator_reads_an_external_providers_user_as_listed_and_an_unknown_id_is_404() {
+    let (app, operator) = operator_app().await;
+    let subject = uuid::Uuid::new_v4();
+    let linker = Linker {
+        user_id: subject.to_string(),
+        token: Mint::supabase(subject).sign_hs256(SUPABASE_SECRET),
+    };
+    app.link(&linker, "+9996620001").await;
+    let only_seen = uuid::Uuid::new_v4();
+    let only_seen_token = Mint::supabase(only_seen).sign_hs256(SUPABASE_SECRET);
+    assert_eq!(
+        app.get_with_token("/auth/me", &only_seen_token)
+            .await
+            .status(),
+        200
+    );
+
+    let read = admin_user_once_seen(&app, &operator, subject).await;
+    let user = &read["user"];
+    assert_eq!(user["id"], subject.to_string());
+    assert_eq!(user["provider"], "external");
+    assert_eq!(user["linked_accounts"], 1);
+    assert_eq!(user["disabled_at"], Value::Null);
+    assert!(user.get("email").is_none(), "no account here: {user}");
+    let listed = app.get_json("/admin/subjects", &operator).await;
+    let as_listed = listed["subjects"]
+        .as_array()
+        .expect("subjects")
+        .iter()
+        .find(|listed| listed["id"] == subject.to_string())
+        .expect("listed");
+    assert_eq!(user, as_listed, "read as /admin/subjects lists it");
+    let seen = admin_user_once_seen(&app, &operator, only_seen).await;
+    assert_eq!(seen["user"]["linked_accounts"], 0);
+    assert_eq!(seen["user"]["disabled_at"], Value::Null);
+
+    let disabled = operator_post(&app, &operator, &subject.to_string(), "disable").await;
+    assert_eq!(disabled.status(), 200);
+    let disabled: Value = disabled.json().await.expect("json");
+    let read = app
+        .get_json(&format!("/admin/users/{subject}"), &operator)
+        .await;
+    let user = &read["user"];
+    assert!(disabled["disabled_at"].is_string());
+    assert_eq!(user["disabled_at"], disabled["disabled_at"]);
+    assert_eq!(user["last_seen_at"], as_listed["last_seen_at"]);
+    assert_eq!(user["linked_accounts"], 1);
+    let recent = read["recent"].as_array().expect("recent");
+    assert_eq!(recent[0]["action"], "operator.user.disable", "{read}");
+    assert!(
+        recent
+            .iter()
+            .all(|record| record["user_id"] == subject.to_string()),
+        "{read}"
+    );
+
+    let response = app
+        .get_with_token(&format!("/admin/users/{}", uuid::Uuid::new_v4()), &operator)
+        .await;
+    assert_problem(response, 404, "not_found").await;
     app.stop().await;
 }
 

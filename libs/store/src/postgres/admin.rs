@@ -38,6 +38,21 @@ fn overview_from_row(row: &Row) -> UserOverview {
     }
 }
 
+/// The columns of a subject's overview, read from `s.subject_id` (every subject the
+/// query names: seen, disabled, owning linked accounts).
+const SUBJECT_COLUMNS: &str = "SELECT s.subject_id, seen.last_seen_at, d.disabled_at,
+        (SELECT COUNT(*) FROM telegram_sessions t
+          WHERE t.user_id = s.subject_id) AS linked_accounts";
+
+fn subject_from_row(row: &Row) -> SubjectOverview {
+    SubjectOverview {
+        subject_id: row.get("subject_id"),
+        last_seen_at: row.get("last_seen_at"),
+        disabled_at: row.get("disabled_at"),
+        linked_accounts: u32::try_from(row.get::<_, i64>("linked_accounts")).unwrap_or(u32::MAX),
+    }
+}
+
 #[async_trait]
 impl UserAdminStore for PostgresStore {
     async fn activity_summary(&self, now: DateTime<Utc>) -> Result<ActivitySummary> {
@@ -215,31 +230,44 @@ impl UserAdminStore for PostgresStore {
         let limit = i64::from(limit.min(MAX_USERS_PAGE));
         let rows = client
             .prepared_query(
-                "SELECT s.subject_id, seen.last_seen_at, d.disabled_at,
-                        (SELECT COUNT(*) FROM telegram_sessions t
-                          WHERE t.user_id = s.subject_id) AS linked_accounts
-                 FROM (SELECT subject_id FROM subjects_seen
-                       UNION SELECT subject_id FROM disabled_subjects
-                       UNION SELECT user_id FROM telegram_sessions) s
-                 LEFT JOIN subjects_seen seen ON seen.subject_id = s.subject_id
-                 LEFT JOIN disabled_subjects d ON d.subject_id = s.subject_id
-                 WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.subject_id)
-                   AND ($1::uuid IS NULL OR s.subject_id > $1)
-                 ORDER BY s.subject_id LIMIT $2",
+                &format!(
+                    "{SUBJECT_COLUMNS}
+                     FROM (SELECT subject_id FROM subjects_seen
+                           UNION SELECT subject_id FROM disabled_subjects
+                           UNION SELECT user_id FROM telegram_sessions) s
+                     LEFT JOIN subjects_seen seen ON seen.subject_id = s.subject_id
+                     LEFT JOIN disabled_subjects d ON d.subject_id = s.subject_id
+                     WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.subject_id)
+                       AND ($1::uuid IS NULL OR s.subject_id > $1)
+                     ORDER BY s.subject_id LIMIT $2"
+                ),
                 &[&after, &limit],
             )
             .await
             .map_err(map_error)?;
-        Ok(rows
-            .iter()
-            .map(|row| SubjectOverview {
-                subject_id: row.get("subject_id"),
-                last_seen_at: row.get("last_seen_at"),
-                disabled_at: row.get("disabled_at"),
-                linked_accounts: u32::try_from(row.get::<_, i64>("linked_accounts"))
-                    .unwrap_or(u32::MAX),
-            })
-            .collect())
+        Ok(rows.iter().map(subject_from_row).collect())
+    }
+
+    async fn subject_overview(&self, subject_id: Uuid) -> Result<Option<SubjectOverview>> {
+        let client = self.client().await?;
+        // The same three sources as `list_subjects`, each read by its key.
+        let row = client
+            .prepared_query_opt(
+                &format!(
+                    "{SUBJECT_COLUMNS}
+                     FROM (SELECT $1::uuid AS subject_id) s
+                     LEFT JOIN subjects_seen seen ON seen.subject_id = s.subject_id
+                     LEFT JOIN disabled_subjects d ON d.subject_id = s.subject_id
+                     WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.subject_id)
+                       AND (seen.subject_id IS NOT NULL OR d.subject_id IS NOT NULL
+                            OR EXISTS (SELECT 1 FROM telegram_sessions t
+                                        WHERE t.user_id = s.subject_id))"
+                ),
+                &[&subject_id],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(row.as_ref().map(subject_from_row))
     }
 
     async fn note_subject_seen(&self, subject_id: Uuid, at: DateTime<Utc>) -> Result<()> {

@@ -45,6 +45,21 @@ fn overview_from_row(row: &Row<'_>) -> rusqlite::Result<UserOverview> {
     })
 }
 
+/// The columns of a subject's overview, read from `s.subject_id` (every subject the
+/// query names: seen, disabled, owning linked accounts).
+const SUBJECT_COLUMNS: &str = "SELECT s.subject_id, seen.last_seen_at, d.disabled_at,
+        (SELECT COUNT(*) FROM telegram_sessions t
+          WHERE t.user_id = s.subject_id) AS linked_accounts";
+
+fn subject_from_row(row: &Row<'_>) -> rusqlite::Result<SubjectOverview> {
+    Ok(SubjectOverview {
+        subject_id: super::uuid_at(row, "subject_id")?,
+        last_seen_at: optional_time_at(row, "last_seen_at")?,
+        disabled_at: optional_time_at(row, "disabled_at")?,
+        linked_accounts: u32::try_from(row.get::<_, i64>("linked_accounts")?).unwrap_or(u32::MAX),
+    })
+}
+
 #[async_trait]
 impl UserAdminStore for SqliteStore {
     async fn activity_summary(&self, now: DateTime<Utc>) -> Result<ActivitySummary> {
@@ -240,10 +255,8 @@ impl UserAdminStore for SqliteStore {
         let after = after.map(|id| id.to_string());
         self.read(move |connection| {
             let mut statement = connection
-                .prepare_cached(
-                    "SELECT s.subject_id, seen.last_seen_at, d.disabled_at,
-                            (SELECT COUNT(*) FROM telegram_sessions t
-                              WHERE t.user_id = s.subject_id) AS linked_accounts
+                .prepare_cached(&format!(
+                    "{SUBJECT_COLUMNS}
                      FROM (SELECT subject_id FROM subjects_seen
                            UNION SELECT subject_id FROM disabled_subjects
                            UNION SELECT user_id FROM telegram_sessions) s
@@ -251,21 +264,37 @@ impl UserAdminStore for SqliteStore {
                      LEFT JOIN disabled_subjects d ON d.subject_id = s.subject_id
                      WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.subject_id)
                        AND (?1 IS NULL OR s.subject_id > ?1)
-                     ORDER BY s.subject_id LIMIT ?2",
-                )
+                     ORDER BY s.subject_id LIMIT ?2"
+                ))
                 .map_err(map_error)?;
             let rows = statement
-                .query_map(params![after, limit], |row| {
-                    Ok(SubjectOverview {
-                        subject_id: super::uuid_at(row, "subject_id")?,
-                        last_seen_at: optional_time_at(row, "last_seen_at")?,
-                        disabled_at: optional_time_at(row, "disabled_at")?,
-                        linked_accounts: u32::try_from(row.get::<_, i64>("linked_accounts")?)
-                            .unwrap_or(u32::MAX),
-                    })
-                })
+                .query_map(params![after, limit], subject_from_row)
                 .map_err(map_error)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn subject_overview(&self, subject_id: Uuid) -> Result<Option<SubjectOverview>> {
+        self.read(move |connection| {
+            // The same three sources as `list_subjects`, each read by its key.
+            connection
+                .query_row_cached(
+                    &format!(
+                        "{SUBJECT_COLUMNS}
+                         FROM (SELECT ?1 AS subject_id) s
+                         LEFT JOIN subjects_seen seen ON seen.subject_id = s.subject_id
+                         LEFT JOIN disabled_subjects d ON d.subject_id = s.subject_id
+                         WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.subject_id)
+                           AND (seen.subject_id IS NOT NULL OR d.subject_id IS NOT NULL
+                                OR EXISTS (SELECT 1 FROM telegram_sessions t
+                                            WHERE t.user_id = s.subject_id))"
+                    ),
+                    [subject_id.to_string()],
+                    subject_from_row,
+                )
+                .optional()
                 .map_err(map_error)
         })
         .await

@@ -3122,6 +3122,126 @@ pub(crate) async fn external_subjects_are_listed_seen_disabled_or_linked_in_id_o
     );
 }
 
+pub(crate) async fn an_external_subject_is_read_alone_once_seen_disabled_or_linked(
+    store: Arc<dyn Store>,
+) {
+    let now = DateTime::from_timestamp_micros(now().timestamp_micros()).expect("time");
+    let earlier = now - TimeDelta::hours(5);
+    let (seen, disabled, linked, everything) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
+    let overview = |subject_id, last_seen_at, disabled_at, linked_accounts| SubjectOverview {
+        subject_id,
+        last_seen_at,
+        disabled_at,
+        linked_accounts,
+    };
+    let read = |subject_id| {
+        let store = store.clone();
+        async move {
+            store
+                .subject_overview(subject_id)
+                .await
+                .expect("subject read")
+        }
+    };
+    assert_eq!(read(seen).await, None, "unknown yet");
+
+    store.note_subject_seen(seen, now).await.expect("seen");
+    store
+        .set_subject_disabled(disabled, Some(earlier))
+        .await
+        .expect("disabled");
+    store
+        .link_telegram_session(
+            linked,
+            &telegram_account(3101, "Lin"),
+            SessionStatus::Connected,
+            SEALED,
+            now,
+        )
+        .await
+        .expect("linked");
+    store
+        .note_subject_seen(everything, earlier)
+        .await
+        .expect("seen");
+    store
+        .note_subject_seen(everything, now)
+        .await
+        .expect("seen later");
+    store
+        .set_subject_disabled(everything, Some(earlier))
+        .await
+        .expect("disabled");
+    store
+        .set_subject_disabled(everything, Some(now))
+        .await
+        .expect("disabling again keeps the first time");
+    for (number, name) in [(3102, "Eve"), (3103, "Eva")] {
+        store
+            .link_telegram_session(
+                everything,
+                &telegram_account(number, name),
+                SessionStatus::Connected,
+                SEALED,
+                now,
+            )
+            .await
+            .expect("linked");
+    }
+    // A built-in account, even one with a linked account, is no subject.
+    let builtin = create_user(&*store, "builtin-not-read-as-a-subject@example.com").await;
+    store
+        .link_telegram_session(
+            builtin.id,
+            &telegram_account(3104, "Bui"),
+            SessionStatus::Connected,
+            SEALED,
+            now,
+        )
+        .await
+        .expect("linked");
+
+    assert_eq!(read(seen).await, Some(overview(seen, Some(now), None, 0)));
+    assert_eq!(
+        read(disabled).await,
+        Some(overview(disabled, None, Some(earlier), 0))
+    );
+    assert_eq!(read(linked).await, Some(overview(linked, None, None, 1)));
+    assert_eq!(
+        read(everything).await,
+        Some(overview(everything, Some(now), Some(earlier), 2))
+    );
+    assert_eq!(read(builtin.id).await, None);
+    assert_eq!(read(Uuid::new_v4()).await, None);
+    // Each reads as it is listed.
+    let listed = store.list_subjects(None, 10).await.expect("listed");
+    assert_eq!(listed.len(), 4);
+    for subject in listed {
+        assert_eq!(read(subject.subject_id).await, Some(subject));
+    }
+
+    // Enabled again, a subject known only as disabled is no longer known; one that is
+    // also seen stays, enabled.
+    store
+        .set_subject_disabled(disabled, None)
+        .await
+        .expect("enabled");
+    store
+        .set_subject_disabled(everything, None)
+        .await
+        .expect("enabled");
+    assert_eq!(read(disabled).await, None);
+    assert_eq!(
+        read(everything).await,
+        Some(overview(everything, Some(now), None, 2))
+    );
+}
+
 pub(crate) async fn user_activity_adds_up_per_day_and_old_days_go(store: Arc<dyn Store>) {
     use chrono::NaiveDate;
     use talkapp_store::{ActivityCounts, ActivityDelta};

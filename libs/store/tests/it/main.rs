@@ -115,6 +115,7 @@ conformance_tests! {
         an_external_subject_is_disabled_once_listed_and_enabled_again,
         external_subjects_seen_count_as_active_users,
         external_subjects_are_listed_seen_disabled_or_linked_in_id_order,
+        an_external_subject_is_read_alone_once_seen_disabled_or_linked,
         user_activity_adds_up_per_day_and_old_days_go,
         an_action_key_gives_retries_the_first_result_and_refuses_other_requests,
         concurrent_claims_of_one_action_key_let_one_caller_act,

@@ -67,7 +67,7 @@ pub struct ConnectQuery {
         (status = 403, body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`too_many_connections`: the user holds `gateway.ws_max_connections_per_user` sockets already", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`service_unavailable`: the event stream cannot be opened (the realtime service or its log is away)", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`service_unavailable`: the event stream cannot be opened (the realtime service or its log is away, and no socket of this gateway has the account's stream open)", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn connect(

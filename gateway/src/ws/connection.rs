@@ -6,13 +6,11 @@ use actix_web::web;
 use actix_ws::{CloseCode, CloseReason, Message, MessageStream, Session};
 use futures::StreamExt as _;
 use talkapp_proto::chat::v1 as chat;
-use talkapp_proto::realtime::v1 as realtime;
-use talkapp_proto::tonic::Streaming;
-use tokio::sync::{broadcast, mpsc};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::broadcast;
 use uuid::Uuid;
 
-use super::frames::{ClientFrame, Reply, chat_id_text, event_json};
+use super::feeds::Member;
+use super::frames::{ClientFrame, Reply, chat_id_text};
 use crate::problem::ApiError;
 use crate::state::AppState;
 
@@ -75,135 +73,23 @@ pub struct Subscriber {
     pub opened_at: i64,
 }
 
-/// Events buffered between the realtime stream and the socket.
-const EVENT_BUFFER: usize = 64;
-
-/// Where the events a connection has not had yet begin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cursor {
-    /// After this id.
-    After(i64),
-    /// From the start of what the log holds (it was empty when the connection began).
-    LogStart,
-}
-
-/// The account's event stream of one connection, opened before the upgrade.
-pub struct OpenedEvents {
-    stream: Streaming<realtime::Event>,
-    cursor: Cursor,
-    connection_id: String,
-}
-
-fn subscribe_request(
-    subscriber: &Subscriber,
-    cursor: Option<Cursor>,
-    connection_id: &str,
-) -> realtime::SubscribeRequest {
-    let (since, has_since, from_log_start) = match cursor {
-        None => (0, false, false),
-        Some(Cursor::After(after)) if after > 0 => (after, true, false),
-        Some(Cursor::After(_) | Cursor::LogStart) => (0, false, true),
-    };
-    realtime::SubscribeRequest {
-        user_id: subscriber.user_id.to_string(),
-        session_index: subscriber.session_index,
-        since,
-        has_since,
-        connection_id: connection_id.to_owned(),
-        from_log_start,
-    }
-}
-
-/// Opens the account's event stream for a new connection. Once this returns, its start
-/// is fixed (the client's `since`, or the log's newest event): every event after it
+/// Makes a new connection a member of its account's event feed. Once this returns, its
+/// start is fixed (the client's `since`, or where the feed is): every event after it
 /// reaches the socket, including those appended while the upgrade completes.
 pub async fn open_events(
-    state: &AppState,
+    state: &web::Data<AppState>,
     subscriber: &Subscriber,
-) -> Result<OpenedEvents, ApiError> {
-    let connection_id = Uuid::new_v4().to_string();
-    let first = subscriber.since.map(Cursor::After);
-    let (stream, start_after) = state
-        .services
-        .subscribe_events(subscribe_request(subscriber, first, &connection_id))
-        .await?;
-    let cursor = first.unwrap_or(match start_after {
-        Some(after) => Cursor::After(after),
-        None => Cursor::LogStart,
-    });
-    Ok(OpenedEvents {
-        stream,
-        cursor,
-        connection_id,
-    })
-}
-
-/// Relays the account's events from the realtime service into `events` until `stop`,
-/// resuming after the last event whenever the stream breaks (the realtime service
-/// restarted): events are neither lost nor repeated.
-async fn pump_events(
-    state: web::Data<AppState>,
-    subscriber: Subscriber,
-    opened: OpenedEvents,
-    events: mpsc::Sender<realtime::Event>,
-    stop: CancellationToken,
-) {
-    let OpenedEvents {
-        stream,
-        mut cursor,
-        connection_id,
-    } = opened;
-    let mut stream = Some(stream);
-    let mut failures: u32 = 0;
-    while !stop.is_cancelled() {
-        let mut current = match stream.take() {
-            Some(stream) => stream,
-            None => {
-                let request = subscribe_request(&subscriber, Some(cursor), &connection_id);
-                match state.services.subscribe_events(request).await {
-                    Ok((stream, _)) => {
-                        failures = 0;
-                        stream
-                    }
-                    Err(error) => {
-                        failures += 1;
-                        if failures == 1 {
-                            tracing::info!(%error, "event stream not available; retrying");
-                        }
-                        let pause = Duration::from_millis(200 * u64::from(failures.min(10)));
-                        tokio::select! {
-                            () = stop.cancelled() => return,
-                            () = tokio::time::sleep(pause) => {}
-                        }
-                        continue;
-                    }
-                }
-            }
-        };
-        loop {
-            let next = tokio::select! {
-                () = stop.cancelled() => return,
-                next = current.message() => next,
-            };
-            let Ok(Some(event)) = next else {
-                // Resubscribe after the last event delivered.
-                break;
-            };
-            let last = match cursor {
-                Cursor::After(last) => Some(last),
-                Cursor::LogStart => None,
-            };
-            if last.is_some_and(|last| event.event_id <= last) && event.r#type != "resync_required"
-            {
-                continue;
-            }
-            // A `since` this old means starting over: later ones follow it.
-            cursor = Cursor::After(event.event_id.max(last.unwrap_or(0)));
-            if events.send(event).await.is_err() {
-                return;
-            }
-        }
-    }
+) -> Result<Member, ApiError> {
+    state
+        .ws_connections
+        .feeds()
+        .join(
+            state,
+            subscriber.user_id,
+            subscriber.session_index,
+            subscriber.since,
+        )
+        .await
 }
 
 /// A token bucket for client frames.
@@ -257,22 +143,13 @@ pub async fn run(
     mut session: Session,
     messages: MessageStream,
     subscriber: Subscriber,
-    opened: OpenedEvents,
+    mut events: Member,
     limits: Limits,
 ) {
     metrics::gauge!("talkapp_ws_connections").increment(1.0);
     state
         .activity
         .socket_opened(subscriber.user_id, talkapp_store::now());
-    let stop = CancellationToken::new();
-    let (events_sender, mut events) = mpsc::channel(EVENT_BUFFER);
-    actix_web::rt::spawn(pump_events(
-        state.clone(),
-        subscriber.clone(),
-        opened,
-        events_sender,
-        stop.clone(),
-    ));
     let mut messages = messages.max_frame_size(limits.max_frame_bytes);
     let mut bucket = Bucket {
         tokens: limits.frame_burst,
@@ -285,7 +162,6 @@ pub async fn run(
     let mut revocations = state.revocations.subscribe();
     // Ended between the checks before the upgrade and the subscription just above.
     if let Some(revoked) = ended(&state, &subscriber) {
-        stop.cancel();
         // The client may be gone already; closing is all that is left to do either way.
         let _ = session.close(Some(close_reason(revoked))).await;
         metrics::gauge!("talkapp_ws_connections").decrement(1.0);
@@ -314,10 +190,8 @@ pub async fn run(
                     Err(broadcast::error::RecvError::Closed) => {}
                 }
             }
-            event = events.recv() => {
-                let Some(event) = event else { break None };
-                let text = event_json(event).to_string();
-                match tokio::time::timeout(limits.send_timeout, session.text(text)).await {
+            event = events.next(&state) => {
+                match tokio::time::timeout(limits.send_timeout, session.text(event.frame)).await {
                     Ok(Ok(())) => metrics::counter!("talkapp_ws_events_sent_total").increment(1),
                     Ok(Err(_)) => break None,
                     Err(_) => {
@@ -386,7 +260,7 @@ pub async fn run(
             }
         }
     };
-    stop.cancel();
+    drop(events);
     // The client may be gone already; closing is all that is left to do either way.
     let _ = session.close(close).await;
     metrics::gauge!("talkapp_ws_connections").decrement(1.0);

@@ -1,6 +1,7 @@
-//! The gateway's live WebSocket connections: a cap per user, and closing them all when
-//! the gateway stops (a socket would otherwise hold the shutdown for its whole grace
-//! period, and its client would learn of the stop only from a dropped TCP connection).
+//! The gateway's live WebSocket connections: a cap per user, their accounts' shared event
+//! feeds ([`Feeds`]), and closing them all when the gateway stops (a socket would
+//! otherwise hold the shutdown for its whole grace period, and its client would learn of
+//! the stop only from a dropped TCP connection).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -8,11 +9,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::feeds::Feeds;
+
 /// Counts connections per user and tells them when the gateway stops.
 #[derive(Debug)]
 pub struct Connections {
     max_per_user: u32,
     per_user: Mutex<HashMap<Uuid, u32>>,
+    feeds: Feeds,
     stopping: CancellationToken,
 }
 
@@ -29,6 +33,7 @@ impl Connections {
         Arc::new(Self {
             max_per_user: max_per_user.max(1),
             per_user: Mutex::new(HashMap::new()),
+            feeds: Feeds::default(),
             stopping: CancellationToken::new(),
         })
     }
@@ -55,6 +60,11 @@ impl Connections {
             .get(&user_id)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// One event feed per linked account with a connection here.
+    pub fn feeds(&self) -> &Feeds {
+        &self.feeds
     }
 
     /// Fires when the gateway stops: every connection closes with "going away".

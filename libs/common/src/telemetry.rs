@@ -141,6 +141,14 @@ fn describe_metrics() {
         "HTTP error responses by problem code"
     );
     describe_gauge!("talkapp_ws_connections", "Open WebSocket connections");
+    describe_gauge!(
+        "talkapp_ws_feeds",
+        "Linked accounts with a socket on this gateway: one event stream each"
+    );
+    describe_counter!(
+        "talkapp_ws_feed_catch_ups_total",
+        "Sockets that fell behind their account's feed and caught up by their own stream"
+    );
     describe_gauge!("talkapp_users", "Built-in accounts");
     describe_gauge!(
         "talkapp_active_users",

@@ -651,3 +651,132 @@ async fn events_from_sends_and_from_incoming_messages_reach_the_socket_without_a
     }
     app.stop().await;
 }
+
+/// The texts of the `message.new` events a socket gets until it has `last`, checking that
+/// event ids only grow (each event once, in order).
+async fn texts_until(socket: &mut Socket, last: &str) -> Vec<String> {
+    let mut texts = Vec::new();
+    let mut previous: Option<i64> = None;
+    while texts.last().is_none_or(|text| text != last) {
+        let event = next_event(socket, Duration::from_secs(20)).await;
+        let id = event["event_id"].as_i64().expect("id");
+        assert!(
+            event["type"] == "resync_required" || previous.is_none_or(|previous| id > previous),
+            "ids grow: {id} after {previous:?}: {event}"
+        );
+        previous = Some(id);
+        if event["type"] == "message.new" {
+            texts.push(event["data"]["text"].as_str().expect("text").to_owned());
+        }
+    }
+    texts
+}
+
+/// The gateway's `talkapp_ws_feeds` gauge.
+async fn feeds_gauge(app: &TestApp) -> f64 {
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("talkapp_ws_feeds "))
+        .map_or(0.0, |value| value.trim().parse().expect("a number"))
+}
+
+#[tokio::test]
+async fn the_sockets_of_one_account_share_one_stream_and_each_gets_every_event_after_its_start_once()
+ {
+    let app = spawn_app().await;
+    let alice = linked_alice(&app, "feed@example.com").await;
+    let path = format!("/ws/{}/1", alice.linker.user_id);
+    let token = &alice.linker.token;
+    let texts = |names: &[&str]| {
+        names
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect::<Vec<_>>()
+    };
+
+    // An event from before the shared stream begins, with another after it.
+    let mut first = connect_with_token(&app.address, &path, token).await;
+    bob_writes(&alice, &texts(&["zero", "zero b"]));
+    let zero = wait_for_event(&mut first, Duration::from_secs(15), |event| {
+        event["data"]["text"] == "zero"
+    })
+    .await["event_id"]
+        .as_i64()
+        .expect("id");
+    wait_for_event(&mut first, Duration::from_secs(15), |event| {
+        event["data"]["text"] == "zero b"
+    })
+    .await;
+    drop(first);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while feeds_gauge(&app).await > 0.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the last socket's leaving closes the stream"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // A new stream; one socket on it sees "one".
+    let mut now = connect_with_token(&app.address, &path, token).await;
+    bob_writes(&alice, &texts(&["one"]));
+    let one = wait_for_event(&mut now, Duration::from_secs(15), |event| {
+        event["data"]["text"] == "one"
+    })
+    .await["event_id"]
+        .as_i64()
+        .expect("id");
+    // Then three more: from now on, from just behind (served from what the stream keeps),
+    // and from before the stream began (its own reading of the log, then the stream).
+    let mut later = connect_with_token(&app.address, &path, token).await;
+    let mut behind = connect_with_token(&app.address, &format!("{path}?since={one}"), token).await;
+    let mut far_behind =
+        connect_with_token(&app.address, &format!("{path}?since={zero}"), token).await;
+    assert_eq!(
+        feeds_gauge(&app).await,
+        1.0,
+        "four sockets of one account, one stream"
+    );
+    bob_writes(&alice, &texts(&["two", "three"]));
+
+    assert_eq!(
+        texts_until(&mut now, "three").await,
+        texts(&["two", "three"])
+    );
+    assert_eq!(
+        texts_until(&mut later, "three").await,
+        texts(&["two", "three"])
+    );
+    assert_eq!(
+        texts_until(&mut behind, "three").await,
+        texts(&["two", "three"])
+    );
+    assert_eq!(
+        texts_until(&mut far_behind, "three").await,
+        texts(&["zero b", "one", "two", "three"])
+    );
+    // The one that caught up by itself is on the shared stream now, like the others.
+    bob_writes(&alice, &texts(&["four"]));
+    for socket in [&mut now, &mut later, &mut behind, &mut far_behind] {
+        assert_eq!(texts_until(socket, "four").await, texts(&["four"]));
+    }
+    drop((now, later, behind, far_behind));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while feeds_gauge(&app).await > 0.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stream closes with its last socket"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.stop().await;
+}

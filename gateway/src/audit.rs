@@ -26,7 +26,7 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::web;
 use opentelemetry::trace::TraceContextExt as _;
-use talkapp_store::{AuditActor, AuditOutcome, NewAuditEntry, Store};
+use talkapp_store::{AuditActor, AuditOutcome, AuditStore, NewAuditEntry};
 use tokio::sync::{mpsc, oneshot};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use uuid::Uuid;
@@ -199,7 +199,7 @@ impl AuditWriter {
 impl AuditLog {
     /// Starts the writer over `store`, and the hourly retention sweep when
     /// `retention_days` is above zero (it ends with the writer).
-    pub fn start(store: Arc<dyn Store>, retention_days: u32) -> (Arc<Self>, AuditWriter) {
+    pub fn start(store: Arc<dyn AuditStore>, retention_days: u32) -> (Arc<Self>, AuditWriter) {
         let (commands, receiver) = mpsc::channel(QUEUE);
         let writer = tokio::spawn(write_batches(Arc::clone(&store), receiver, retention_days));
         (Arc::new(Self { commands }), AuditWriter(writer))
@@ -238,7 +238,7 @@ impl AuditLog {
 }
 
 async fn write_batches(
-    store: Arc<dyn Store>,
+    store: Arc<dyn AuditStore>,
     mut commands: mpsc::Receiver<Command>,
     retention_days: u32,
 ) {
@@ -272,7 +272,7 @@ async fn write_batches(
     }
 }
 
-async fn append(store: &dyn Store, batch: &mut Vec<NewAuditEntry>) {
+async fn append(store: &dyn AuditStore, batch: &mut Vec<NewAuditEntry>) {
     if batch.is_empty() {
         return;
     }
@@ -300,7 +300,7 @@ async fn append(store: &dyn Store, batch: &mut Vec<NewAuditEntry>) {
     }
 }
 
-async fn purge(store: &dyn Store, retention_days: u32) {
+async fn purge(store: &dyn AuditStore, retention_days: u32) {
     let cutoff = talkapp_store::now() - chrono::TimeDelta::days(i64::from(retention_days));
     match store.purge_audit(cutoff).await {
         Ok(0) => {}

@@ -49,7 +49,7 @@ use actix_web::{App, HttpServer, web};
 use secrecy::ExposeSecret;
 use talkapp_common::config::Config;
 use talkapp_common::probe::Probe;
-use talkapp_store::{Store, StoreProbe};
+use talkapp_store::{GatewayStore, StoreProbe};
 use tokio_util::sync::CancellationToken;
 
 pub use clients::{InProcessServices, ServiceEndpoints};
@@ -66,16 +66,17 @@ pub struct Application {
     ws_connections: Arc<ws::registry::Connections>,
     revocations: Arc<revocations::Revocations>,
     audit_writer: Option<audit::AuditWriter>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn GatewayStore>,
     activity: Arc<activity::Activity>,
     config: Config,
 }
 
 impl Application {
-    /// Builds the gateway on `listener`, over `store`, calling the services at `endpoints`.
+    /// Builds the gateway on `listener`, over `store` (a process's `Arc<dyn Store>`
+    /// coerces to it), calling the services at `endpoints`.
     pub fn build(
         config: &Config,
-        store: Arc<dyn Store>,
+        store: Arc<dyn GatewayStore>,
         endpoints: &ServiceEndpoints,
         listener: std::net::TcpListener,
     ) -> anyhow::Result<Self> {
@@ -143,7 +144,7 @@ impl Application {
         );
         let (audit, audit_writer) = if config.audit.enabled {
             let (audit, writer) =
-                audit::AuditLog::start(Arc::clone(&store), config.audit.retention_days);
+                audit::AuditLog::start(Arc::clone(&store) as _, config.audit.retention_days);
             (Some(audit), Some(writer))
         } else {
             (None, None)
@@ -243,11 +244,14 @@ impl Application {
         let handle = self.server.handle();
         let ws_connections = self.ws_connections;
         tokio::spawn(Arc::clone(&self.revocations).listen(shutdown.clone()));
-        let subjects: Arc<dyn talkapp_store::UserAdminStore> = Arc::clone(&self.store) as _;
         tokio::spawn(
-            Arc::clone(&self.revocations).load_disabled_subjects(subjects, shutdown.clone()),
+            Arc::clone(&self.revocations)
+                .load_disabled_subjects(Arc::clone(&self.store) as _, shutdown.clone()),
         );
-        tokio::spawn(stats::export(Arc::clone(&self.store), shutdown.clone()));
+        tokio::spawn(stats::export(
+            Arc::clone(&self.store) as _,
+            shutdown.clone(),
+        ));
         // Its last flush runs once the server stopped (below), with nothing counted after.
         let activity_stop = CancellationToken::new();
         let activity_flusher = tokio::spawn(activity::flush_every(

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use talkapp_common::config::Config;
 use talkapp_common::probe::Probe;
-use talkapp_store::Store;
+use talkapp_store::GatewayStore;
 
 use crate::auth::tokens::AccessTokens;
 use crate::auth::verifier::TokenVerifier;
@@ -16,8 +16,10 @@ use crate::ws::tickets::WsTickets;
 pub struct AppState {
     /// The whole configuration.
     pub config: Arc<Config>,
-    /// Users and sign-in sessions.
-    pub store: Arc<dyn Store>,
+    /// The store's areas the gateway uses: accounts and sign-in sessions, the audit
+    /// log, the operators' view of users (not the Telegram data nor the send jobs: those
+    /// are the services', reached over gRPC).
+    pub store: Arc<dyn GatewayStore>,
     /// Checks bearer tokens.
     pub verifier: TokenVerifier,
     /// Issues built-in tokens (`None` when built-in accounts are off).

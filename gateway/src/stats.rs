@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use talkapp_store::Store;
+use talkapp_store::UserAdminStore;
 use tokio_util::sync::CancellationToken;
 
 /// How often the figures are read.
@@ -27,12 +27,16 @@ const STATUSES: &[talkapp_store::SessionStatus] = &[
 ];
 
 /// Reads the figures every [`INTERVAL`] until `stop`.
-pub async fn export(store: Arc<dyn Store>, stop: CancellationToken) {
+pub async fn export(store: Arc<dyn UserAdminStore>, stop: CancellationToken) {
     export_every(store, INTERVAL, stop).await;
 }
 
 /// Reads the figures every `every` until `stop`.
-pub async fn export_every(store: Arc<dyn Store>, every: Duration, stop: CancellationToken) {
+pub async fn export_every(
+    store: Arc<dyn UserAdminStore>,
+    every: Duration,
+    stop: CancellationToken,
+) {
     let mut failing = false;
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -108,7 +108,7 @@ impl Backend {
             })?;
         let gateway = talkapp_gateway::Application::build(
             config,
-            Arc::clone(&store),
+            Arc::clone(&store) as _,
             &endpoints,
             gateway_listener,
         )?;

@@ -27,7 +27,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use secrecy::ExposeSecret;
 use talkapp_common::ErrorCode;
 use talkapp_common::config::AuthConfig;
-use talkapp_store::{AuthSession, Store};
+use talkapp_store::{AccountStore, AuthSession, GatewayStore};
 use uuid::Uuid;
 
 use super::jwks::{JwksCache, JwksError};
@@ -147,7 +147,7 @@ struct ExternalProvider {
 pub struct TokenVerifier {
     builtin: Option<AccessTokens>,
     external: Option<ExternalProvider>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn GatewayStore>,
     idle_timeout: chrono::TimeDelta,
     revocations: Arc<Revocations>,
     live: LiveSessions,
@@ -163,7 +163,7 @@ impl TokenVerifier {
     pub fn new(
         config: &AuthConfig,
         builtin: Option<AccessTokens>,
-        store: Arc<dyn Store>,
+        store: Arc<dyn GatewayStore>,
         revocations: Arc<Revocations>,
     ) -> anyhow::Result<Self> {
         let external_config = &config.external;
@@ -305,7 +305,7 @@ impl TokenVerifier {
 /// Fails with `session_expired` (revoking the session where it timed out) unless the
 /// sign-in session is live at `now`.
 pub async fn ensure_session_live(
-    store: &dyn Store,
+    store: &dyn AccountStore,
     session: &talkapp_store::AuthSession,
     now: chrono::DateTime<chrono::Utc>,
     idle_timeout: chrono::TimeDelta,

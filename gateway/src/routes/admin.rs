@@ -488,13 +488,13 @@ async fn set_subject_disabled(
             .await;
         tracing::info!(%subject_id, "external subject enabled by an operator");
     }
-    let linked_accounts = state.store.telegram_sessions(subject_id).await?.len();
+    let linked_accounts = state.store.linked_accounts(subject_id).await?;
     Ok(
         HttpResponse::Ok().json(AdminUserView::External(SubjectView {
             id: subject_id,
             provider: SubjectProvider::External,
             disabled_at: disabled_at.map(rfc3339),
-            linked_accounts: u32::try_from(linked_accounts).unwrap_or(u32::MAX),
+            linked_accounts,
             last_seen_at: None,
         })),
     )

@@ -54,7 +54,7 @@ async fn figures_survive_a_store_that_is_away_and_are_read_again_once_it_is_back
     add_user(&*store).await;
     let stop = CancellationToken::new();
     let exporter = tokio::spawn(export_every(
-        Arc::clone(&store),
+        Arc::clone(&store) as _,
         Duration::from_millis(200),
         stop.clone(),
     ));

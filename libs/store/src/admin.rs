@@ -124,6 +124,10 @@ pub trait UserAdminStore: Send + Sync {
     /// When the account was disabled (`None`: enabled, or no such account).
     async fn user_disabled_at(&self, user_id: Uuid) -> Result<Option<DateTime<Utc>>>;
 
+    /// How many Telegram accounts user `user_id` (a built-in account or an external
+    /// provider's subject) has linked; 0 for an unknown user.
+    async fn linked_accounts(&self, user_id: Uuid) -> Result<u32>;
+
     /// Ends every open sign-in session of the account; the ids of those it ended.
     async fn revoke_user_sessions(
         &self,

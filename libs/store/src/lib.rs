@@ -11,7 +11,8 @@
 //! - The traits, one per area ([`AccountStore`], [`TelegramStore`], [`ChatCacheStore`],
 //!   [`SendJobStore`], [`EventIdStore`], [`PushStore`], [`ActionStore`], [`AuditStore`],
 //!   [`UserAdminStore`], [`SentFileStore`]), gathered by [`Store`]; a consumer
-//!   that needs one area takes that trait.
+//!   that needs one area takes that trait. [`GatewayStore`] gathers the gateway's areas
+//!   (accounts, audit, user admin; not the Telegram data nor the send jobs).
 //! - [`postgres`], [`sqlite`]: the implementations and their migration runners, one file
 //!   per area.
 //! - [`media`]: the narrow [`MediaStore`] of uploaded files (not part of [`Store`]: the
@@ -63,23 +64,28 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Everything TalkApp keeps in its relational database: one object implements every
-/// area's trait, so a process holds one `Arc<dyn Store>`.
-#[async_trait]
+/// area's trait, so a process holds one `Arc<dyn Store>`, and hands each part the narrow
+/// view it uses (an upcast: `Arc<dyn Store>` coerces to `Arc<dyn GatewayStore>`, or to
+/// any one area's `Arc<dyn AccountStore>`, ...).
 pub trait Store:
-    AccountStore
+    GatewayStore
     + TelegramStore
     + ChatCacheStore
     + SendJobStore
     + EventIdStore
     + PushStore
     + ActionStore
-    + AuditStore
-    + UserAdminStore
     + SentFileStore
-    + Send
-    + Sync
-    + 'static
 {
+}
+
+/// The areas the gateway uses, and nothing else: built-in accounts and their sign-in
+/// sessions ([`AccountStore`]), the audit log ([`AuditStore`]), the operators' view of
+/// users and their activity ([`UserAdminStore`]), and the database's health (every
+/// process's readiness probe, [`StoreProbe`]). Linked Telegram accounts, chats, messages
+/// and send jobs are the services' (the gateway reaches them over gRPC).
+#[async_trait]
+pub trait GatewayStore: AccountStore + AuditStore + UserAdminStore + Send + Sync + 'static {
     /// `postgres` or `sqlite`.
     fn backend(&self) -> &'static str;
 
@@ -618,11 +624,12 @@ impl talkapp_common::probe::Probe for MediaStoreProbe {
     }
 }
 
-/// The store as a readiness probe.
-pub struct StoreProbe(pub Arc<dyn Store>);
+/// The store as a readiness probe, over whichever view a process holds (`Arc<dyn Store>`
+/// in the services, `Arc<dyn GatewayStore>` in the gateway).
+pub struct StoreProbe<S: GatewayStore + ?Sized>(pub Arc<S>);
 
 #[async_trait]
-impl talkapp_common::probe::Probe for StoreProbe {
+impl<S: GatewayStore + ?Sized> talkapp_common::probe::Probe for StoreProbe<S> {
     fn name(&self) -> &'static str {
         "database"
     }

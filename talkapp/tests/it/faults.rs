@@ -8,10 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use talkapp_testkit::{PrivatePostgres, PrivateRabbitMq, PrivateRedis, StallingProxy};
-use talkapp_tg_sandbox::Peer;
 
-use crate::helpers::TestDatabase;
-use crate::replicas::{Replicas, fault_texts_at_bob, sandbox_with_admin};
+use crate::replicas::{Replicas, fault_texts_at_bob};
+use crate::support::{SplitSetUp, bob_writes_steadily};
 
 /// Sends `fault NNN` for `numbers` to Bob; returns the accepted jobs' ids (in order) and
 /// how many were refused (503 while a dependency is away: the client may retry).
@@ -79,6 +78,23 @@ async fn wait_all_sent(
     }
 }
 
+/// A deployment over `redis` (classic queues) with the realtime service, Alice linked as
+/// `email` and a socket of her account open.
+async fn alice_with_a_socket_over(
+    redis: &PrivateRedis,
+    email: &str,
+) -> (SplitSetUp, crate::realtime::Socket) {
+    crate::helpers::init_test_tracing();
+    let mut split = SplitSetUp::new().await;
+    split.set(&[
+        ("TALKAPP_REDIS__URL", &redis.url()),
+        ("TALKAPP_AMQP__QUEUE_TYPE", "classic"),
+    ]);
+    let (user, index) = split.alice_on_chat_a(true, email).await;
+    let socket = split.replicas.socket(&user, index).await;
+    (split, socket)
+}
+
 /// What Bob received: each accepted send exactly once, in the order asked.
 fn assert_exactly_once_in_order(
     sandbox: &talkapp_tg_sandbox::SandboxHandle,
@@ -99,99 +115,72 @@ async fn sends_keep_flowing_when_the_brokers_link_goes_silent_and_across_a_broke
     crate::helpers::init_test_tracing();
     let broker = PrivateRabbitMq::start().await;
     let link = StallingProxy::start(&broker.address()).await;
-    let database = TestDatabase::create().await;
-    let (sandbox, admin) = sandbox_with_admin().await;
-    let (alice, bob) = sandbox.world(|world| {
+    let mut split = SplitSetUp::new().await;
+    split.set(&[
         (
-            world.user_by_phone("9996620001").expect("alice"),
-            world.user_by_phone("9996620002").expect("bob"),
-        )
-    });
-    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
-    replicas.environment.insert(
-        "TALKAPP_AMQP__URL".into(),
-        format!("amqp://guest:guest@{}/%2f", link.address()),
-    );
-    replicas
-        .environment
-        .insert("TALKAPP_AMQP__QUEUE_TYPE".into(), "classic".into());
-    replicas.start_chat("chat-a");
-    replicas.start_realtime();
-    replicas.start_gateway("chat-a");
-    replicas.wait_until_serving().await;
-    let user = replicas.user("broker-faults@example.com").await;
-    let index = replicas.link(&user, "+9996620001").await;
-    replicas.wait_for_chats(&user, index).await;
+            "TALKAPP_AMQP__URL",
+            &format!("amqp://guest:guest@{}/%2f", link.address()),
+        ),
+        ("TALKAPP_AMQP__QUEUE_TYPE", "classic"),
+    ]);
+    let (user, index) = split
+        .alice_on_chat_a(true, "broker-faults@example.com")
+        .await;
+    let (sandbox, replicas, alice, bob) = split.parts();
 
-    let (mut accepted, refused) = send_faults(&replicas, &user, index, bob, 0..10).await;
+    let (mut accepted, refused) = send_faults(replicas, &user, index, bob, 0..10).await;
     assert_eq!(refused, 0);
     // The open links to the broker go silent (a publish's confirm never comes); new
     // links work. Before the bus had deadlines, the account's sends stopped here until
     // the broker's heartbeat gave up on the link, minutes later.
     link.silence_open_links();
-    let (more, refused) = send_faults(&replicas, &user, index, bob, 10..20).await;
+    let (more, refused) = send_faults(replicas, &user, index, bob, 10..20).await;
     assert_eq!(refused, 0, "the store takes sends whatever the broker does");
     accepted.extend(more);
-    wait_all_sent(&replicas, &user, index, &accepted, Duration::from_secs(40)).await;
+    wait_all_sent(replicas, &user, index, &accepted, Duration::from_secs(40)).await;
 
     // The whole broker node restarts while sends go on.
     let restart = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
         broker.restart().await;
     };
-    let sending = send_faults(&replicas, &user, index, bob, 20..40);
+    let sending = send_faults(replicas, &user, index, bob, 20..40);
     let ((more, refused), ()) = tokio::join!(sending, restart);
     assert_eq!(refused, 0, "the store takes sends whatever the broker does");
     accepted.extend(more);
-    wait_all_sent(&replicas, &user, index, &accepted, Duration::from_secs(60)).await;
-    assert_exactly_once_in_order(&sandbox, alice, bob, &accepted);
-    drop(replicas);
-    sandbox.shutdown().await;
-    database.drop_database().await;
+    wait_all_sent(replicas, &user, index, &accepted, Duration::from_secs(60)).await;
+    assert_exactly_once_in_order(sandbox, alice, bob, &accepted);
+    split.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_accepted_around_a_postgresql_restart_go_out_exactly_once_and_in_order() {
     crate::helpers::init_test_tracing();
     let postgres = PrivatePostgres::start().await;
-    let (sandbox, admin) = sandbox_with_admin().await;
-    let (alice, bob) = sandbox.world(|world| {
-        (
-            world.user_by_phone("9996620001").expect("alice"),
-            world.user_by_phone("9996620002").expect("bob"),
-        )
-    });
-    let mut replicas = Replicas::new(&postgres.url("postgres"), &sandbox, admin);
-    replicas
-        .environment
-        .insert("TALKAPP_AMQP__QUEUE_TYPE".into(), "classic".into());
-    replicas
-        .environment
-        .insert("TALKAPP_DATABASE__CONNECT_TIMEOUT_MS".into(), "1000".into());
-    replicas.start_chat("chat-a");
-    replicas.start_realtime();
-    replicas.start_gateway("chat-a");
-    replicas.wait_until_serving().await;
-    let user = replicas.user("postgres-faults@example.com").await;
-    let index = replicas.link(&user, "+9996620001").await;
-    replicas.wait_for_chats(&user, index).await;
-    let path = format!("/ws/{}/{index}", user.0);
-    let mut socket =
-        crate::realtime::connect_with_token(&replicas.gateway_url, &path, &user.1).await;
+    let mut split = SplitSetUp::on(&postgres.url("postgres")).await;
+    split.set(&[
+        ("TALKAPP_AMQP__QUEUE_TYPE", "classic"),
+        ("TALKAPP_DATABASE__CONNECT_TIMEOUT_MS", "1000"),
+    ]);
+    let (user, index) = split
+        .alice_on_chat_a(true, "postgres-faults@example.com")
+        .await;
+    let (sandbox, replicas, alice, bob) = split.parts();
+    let mut socket = replicas.socket(&user, index).await;
 
     let restart = async {
         tokio::time::sleep(Duration::from_millis(500)).await;
         postgres.restart().await;
     };
-    let sending = send_faults(&replicas, &user, index, bob, 0..40);
+    let sending = send_faults(replicas, &user, index, bob, 0..40);
     let ((accepted, refused), ()) = tokio::join!(sending, restart);
     eprintln!(
         "{} accepted, {refused} refused across the restart",
         accepted.len()
     );
     assert!(accepted.len() >= 20, "most sends are accepted");
-    wait_all_sent(&replicas, &user, index, &accepted, Duration::from_secs(90)).await;
-    assert_exactly_once_in_order(&sandbox, alice, bob, &accepted);
+    wait_all_sent(replicas, &user, index, &accepted, Duration::from_secs(90)).await;
+    assert_exactly_once_in_order(sandbox, alice, bob, &accepted);
 
     // Every accepted send's `sent` status reaches the socket.
     let mut told: std::collections::HashSet<String> = std::collections::HashSet::new();
@@ -215,54 +204,20 @@ async fn sends_accepted_around_a_postgresql_restart_go_out_exactly_once_and_in_o
             );
         }
     }
-    drop(replicas);
-    sandbox.shutdown().await;
+    split.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_live_message_reaches_its_socket_across_a_redis_restart() {
-    crate::helpers::init_test_tracing();
     let mut redis = PrivateRedis::start().await;
-    let database = TestDatabase::create().await;
-    let (sandbox, admin) = sandbox_with_admin().await;
-    let (alice, bob) = sandbox.world(|world| {
-        (
-            world.user_by_phone("9996620001").expect("alice"),
-            world.user_by_phone("9996620002").expect("bob"),
-        )
-    });
-    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
-    replicas
-        .environment
-        .insert("TALKAPP_REDIS__URL".into(), redis.url());
-    replicas
-        .environment
-        .insert("TALKAPP_AMQP__QUEUE_TYPE".into(), "classic".into());
-    replicas.start_chat("chat-a");
-    replicas.start_realtime();
-    replicas.start_gateway("chat-a");
-    replicas.wait_until_serving().await;
-    let user = replicas.user("redis-faults@example.com").await;
-    let index = replicas.link(&user, "+9996620001").await;
-    replicas.wait_for_chats(&user, index).await;
-    let path = format!("/ws/{}/{index}", user.0);
-    let mut socket =
-        crate::realtime::connect_with_token(&replicas.gateway_url, &path, &user.1).await;
+    let (mut split, mut socket) =
+        alice_with_a_socket_over(&redis, "redis-faults@example.com").await;
+    let (sandbox, _, alice, bob) = split.parts();
 
     // Bob writes steadily while Redis restarts (its data kept, as a production Redis
     // with an append-only file does).
     const MESSAGES: usize = 30;
-    let writer = {
-        let sandbox = sandbox.clone();
-        tokio::spawn(async move {
-            for n in 0..MESSAGES {
-                sandbox
-                    .send_message(bob, Peer::User(alice), &format!("steady {n:02}"))
-                    .expect("bob writes");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-    };
+    let writer = bob_writes_steadily(sandbox, alice, bob, MESSAGES);
     tokio::time::sleep(Duration::from_millis(700)).await;
     redis.restart().await;
     writer.await.expect("writer");
@@ -286,54 +241,18 @@ async fn every_live_message_reaches_its_socket_across_a_redis_restart() {
     }
     let expected: Vec<String> = (0..MESSAGES).map(|n| format!("steady {n:02}")).collect();
     assert_eq!(texts, expected, "every live message once, in order");
-    drop(replicas);
-    sandbox.shutdown().await;
-    database.drop_database().await;
+    split.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_that_restarts_empty_costs_sockets_a_resync_never_a_silent_gap() {
-    crate::helpers::init_test_tracing();
     let mut redis = PrivateRedis::start().await;
-    let database = TestDatabase::create().await;
-    let (sandbox, admin) = sandbox_with_admin().await;
-    let (alice, bob) = sandbox.world(|world| {
-        (
-            world.user_by_phone("9996620001").expect("alice"),
-            world.user_by_phone("9996620002").expect("bob"),
-        )
-    });
-    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
-    replicas
-        .environment
-        .insert("TALKAPP_REDIS__URL".into(), redis.url());
-    replicas
-        .environment
-        .insert("TALKAPP_AMQP__QUEUE_TYPE".into(), "classic".into());
-    replicas.start_chat("chat-a");
-    replicas.start_realtime();
-    replicas.start_gateway("chat-a");
-    replicas.wait_until_serving().await;
-    let user = replicas.user("redis-empty@example.com").await;
-    let index = replicas.link(&user, "+9996620001").await;
-    replicas.wait_for_chats(&user, index).await;
-    let path = format!("/ws/{}/{index}", user.0);
-    let mut socket =
-        crate::realtime::connect_with_token(&replicas.gateway_url, &path, &user.1).await;
+    let (mut split, mut socket) = alice_with_a_socket_over(&redis, "redis-empty@example.com").await;
+    let (sandbox, _, alice, bob) = split.parts();
 
     // Bob writes steadily while Redis restarts with nothing (no persistence).
     const MESSAGES: usize = 30;
-    let writer = {
-        let sandbox = sandbox.clone();
-        tokio::spawn(async move {
-            for n in 0..MESSAGES {
-                sandbox
-                    .send_message(bob, Peer::User(alice), &format!("steady {n:02}"))
-                    .expect("bob writes");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-    };
+    let writer = bob_writes_steadily(sandbox, alice, bob, MESSAGES);
     tokio::time::sleep(Duration::from_millis(700)).await;
     redis.restart_empty().await;
     writer.await.expect("writer");
@@ -366,7 +285,5 @@ async fn a_redis_that_restarts_empty_costs_sockets_a_resync_never_a_silent_gap()
         "{} of {MESSAGES} live, resync_required: {resynced}",
         texts.len()
     );
-    drop(replicas);
-    sandbox.shutdown().await;
-    database.drop_database().await;
+    split.finish().await;
 }

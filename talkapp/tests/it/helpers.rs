@@ -363,6 +363,51 @@ impl TestDatabase {
 /// behind it.
 pub(crate) use talkapp_testkit::StallingProxy as TcpProxy;
 
+/// Starts `talkapp <role>` as a process of a split deployment: its environment is exactly
+/// `environment` (nothing inherited), its output shown only with `TEST_LOG` (its errors
+/// always), and it is killed when the handle is dropped.
+pub(crate) fn spawn_process<K, V>(
+    role: &str,
+    environment: impl IntoIterator<Item = (K, V)>,
+) -> tokio::process::Child
+where
+    K: AsRef<std::ffi::OsStr>,
+    V: AsRef<std::ffi::OsStr>,
+{
+    use std::process::Stdio;
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_talkapp"))
+        .arg(role)
+        .env_clear()
+        .envs(environment)
+        .stdin(Stdio::null())
+        .stdout(if std::env::var_os("TEST_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("process starts")
+}
+
+/// Waits (a minute at most) until `{base_url}/healthz` answers 200.
+pub(crate) async fn wait_until_healthy(client: &reqwest::Client, base_url: &str) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Ok(response) = client.get(format!("{base_url}/healthz")).send().await
+            && response.status() == 200
+        {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{base_url} never served"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// A free loopback port (bound and released; good enough on a test machine).
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

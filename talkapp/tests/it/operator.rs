@@ -541,24 +541,20 @@ async fn an_external_providers_user_counts_as_active_once_seen() {
 /// one opened after the enabling stays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_whose_redis_comes_back_late_closes_only_the_sockets_opened_before() {
-    use crate::replicas::{Replicas, sandbox_with_admin};
+    use crate::support::SplitSetUp;
     use std::time::Duration;
 
-    crate::helpers::init_test_tracing();
-    let database = crate::helpers::TestDatabase::create().await;
-    let (sandbox, admin) = sandbox_with_admin().await;
-    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
+    let mut split = SplitSetUp::new().await;
     let (operator, hash) = talkapp_gateway::auth::operator::new_operator_token();
-    for (key, value) in [
+    split.set(&[
         ("TALKAPP_OPERATOR__TOKEN_SHA256", hash.as_str()),
         ("TALKAPP_AUTH__EXTERNAL__HS256_SECRET", SUPABASE_SECRET),
         (
             "TALKAPP_AUTH__EXTERNAL__ISSUER",
             crate::helpers::SUPABASE_ISSUER,
         ),
-    ] {
-        replicas.environment.insert(key.into(), value.into());
-    }
+    ]);
+    let replicas = &mut split.replicas;
     replicas.start_chat("chat-a");
     replicas.start_realtime();
     replicas.start_gateway("chat-a");
@@ -575,19 +571,7 @@ async fn a_gateway_whose_redis_comes_back_late_closes_only_the_sockets_opened_be
         .insert("TALKAPP_REDIS__URL".into(), redis_url);
     replicas.wait_until_serving().await;
     let client = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while client
-        .get(format!("{gateway_b}/healthz"))
-        .send()
-        .await
-        .map_or(true, |response| response.status() != 200)
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "gateway b never served"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    crate::helpers::wait_until_healthy(&client, &gateway_b).await;
 
     let subject = uuid::Uuid::new_v4();
     let user = (
@@ -621,9 +605,7 @@ async fn a_gateway_whose_redis_comes_back_late_closes_only_the_sockets_opened_be
         closed.is_err(),
         "the socket opened after the enabling stays open: {closed:?}"
     );
-    drop(replicas);
-    sandbox.shutdown().await;
-    database.drop_database().await;
+    split.finish().await;
 }
 
 /// `GET /admin/users/{user_id}/activity` until `done` holds for its answer (`null` while

@@ -3,14 +3,17 @@
 //! and in order, and a dead replica's accounts move to the living one.
 
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use talkapp_tg_sandbox::{Peer, Sandbox, SandboxHandle, World};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-use crate::helpers::{PASSWORD, SIGNING_SECRET, TcpProxy, TestDatabase, free_port, temp_dir};
+use crate::helpers::{
+    PASSWORD, SIGNING_SECRET, TcpProxy, TestDatabase, free_port, spawn_process, temp_dir,
+    wait_until_healthy,
+};
+use crate::support::{SplitSetUp, bob_writes_steadily};
 
 fn amqp_url() -> String {
     std::env::var("TALKAPP_TEST_AMQP_URL")
@@ -106,21 +109,11 @@ impl Replicas {
     }
 
     fn spawn(&mut self, name: &str, role: &str, extra: &[(String, String)]) {
-        let child = Command::new(env!("CARGO_BIN_EXE_talkapp"))
-            .arg(role)
-            .env_clear()
-            .envs(&self.environment)
-            .envs(extra.iter().cloned())
-            .stdin(Stdio::null())
-            .stdout(if std::env::var_os("TEST_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("process starts");
+        let environment = self
+            .environment
+            .iter()
+            .chain(extra.iter().map(|(key, value)| (key, value)));
+        let child = spawn_process(role, environment);
         self.processes.insert(name.to_owned(), child);
     }
 
@@ -155,24 +148,30 @@ impl Replicas {
 
     /// Uploads `bytes` as `token`'s user; the upload's reply.
     pub(crate) async fn upload(&self, token: &str, name: &str, bytes: &[u8]) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let response = self
-                .client
+        self.until_answered(201, "upload refused", || {
+            self.client
                 .post(self.url(&format!("/upload?filename={name}")))
                 .bearer_auth(token)
                 .body(bytes.to_vec())
-                .send()
-                .await
-                .expect("sent");
-            if response.status() == 201 {
+        })
+        .await
+    }
+
+    /// Sends what `request` builds until it is answered `status` (30 s at most; the
+    /// failure says `what`); the answer's JSON.
+    async fn until_answered(
+        &self,
+        status: u16,
+        what: &str,
+        request: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let response = request().send().await.expect("sent");
+            if response.status() == status {
                 return response.json().await.expect("json");
             }
-            assert!(
-                Instant::now() < deadline,
-                "upload refused: {}",
-                response.status()
-            );
+            assert!(Instant::now() < deadline, "{what}: {}", response.status());
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -257,6 +256,28 @@ impl Replicas {
         format!("http://127.0.0.1:{port}")
     }
 
+    /// Kills chat replica `chat` (SIGKILL) once `delivered()` reaches `at_least` (a
+    /// minute at most), and starts it again; how many were delivered at the kill, fewer
+    /// than `total` (the kill came in the middle of sending).
+    pub(crate) async fn kill_chat_while_sending(
+        &mut self,
+        chat: &str,
+        at_least: usize,
+        total: usize,
+        delivered: impl Fn() -> usize,
+    ) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while delivered() < at_least {
+            assert!(Instant::now() < deadline, "sending never started");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.kill(chat).await;
+        let at_kill = delivered();
+        assert!(at_kill < total, "the kill came after everything was sent");
+        self.start_chat(chat);
+        at_kill
+    }
+
     /// SIGKILL: no goodbye, no drain.
     pub(crate) async fn kill(&mut self, name: &str) {
         let mut child = self.processes.remove(name).expect("running");
@@ -268,16 +289,7 @@ impl Replicas {
     }
 
     pub(crate) async fn wait_until_serving(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(response) = self.client.get(self.url("/healthz")).send().await
-                && response.status() == 200
-            {
-                return;
-            }
-            assert!(Instant::now() < deadline, "the gateway never served");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_until_healthy(&self.client, &self.gateway_url).await;
     }
 
     /// Registers a user and signs in: (user id, token).
@@ -342,25 +354,10 @@ impl Replicas {
     }
 
     pub(crate) async fn get(&self, path: &str, token: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let response = self
-                .client
-                .get(self.url(path))
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("sent");
-            if response.status() == 200 {
-                return response.json().await.expect("json");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "GET {path}: {}",
-                response.status()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        self.until_answered(200, &format!("GET {path}"), || {
+            self.client.get(self.url(path)).bearer_auth(token)
+        })
+        .await
     }
 
     /// Links the sandbox account of `phone` (no 2FA) for `user`.
@@ -427,11 +424,14 @@ pub(crate) struct OnReplicaB {
 }
 
 pub(crate) async fn user_on_replica_b(prefix: &str) -> OnReplicaB {
-    crate::helpers::init_test_tracing();
-    let database = TestDatabase::create().await;
+    let SplitSetUp {
+        database,
+        sandbox,
+        mut replicas,
+        ..
+    } = SplitSetUp::new().await;
+    let database = database.expect("a database of its own");
     let database_url = database.url_via("127.0.0.1:5432");
-    let (sandbox, admin) = sandbox_with_admin().await;
-    let mut replicas = Replicas::new(&database_url, &sandbox, admin);
     replicas.start_chat("chat-a");
     replicas.start_chat("chat-b");
     replicas.start_gateway("chat-a");
@@ -475,6 +475,37 @@ pub(crate) async fn sandbox_with_admin() -> (SandboxHandle, std::net::SocketAddr
     (sandbox, admin)
 }
 
+/// Sends `fault 000`, `fault 001`, ... to `bob` (`count` of them, client message ids
+/// `{key}-{n}`), each retried while the gateway answers 503 and then accepted (202);
+/// their jobs' ids, in order.
+async fn fault_sends_accepted(
+    replicas: &Replicas,
+    user: &(String, String),
+    index: u64,
+    bob: i64,
+    count: usize,
+    key: &str,
+) -> Vec<String> {
+    let mut jobs = Vec::with_capacity(count);
+    for n in 0..count {
+        let response = replicas
+            .post(
+                &format!("/me/send_message/{}/{index}", user.0),
+                &user.1,
+                &json!({
+                    "chat_id": bob,
+                    "text": format!("fault {n:03}"),
+                    "client_message_id": format!("{key}-{n}"),
+                }),
+            )
+            .await;
+        assert_eq!(response.status(), 202, "send {n} accepted");
+        let job: Value = response.json().await.expect("json");
+        jobs.push(job["job_id"].as_str().expect("job id").to_owned());
+    }
+    jobs
+}
+
 pub(crate) fn fault_texts_at_bob(sandbox: &SandboxHandle, alice: i64, bob: i64) -> Vec<String> {
     sandbox.world(|world| {
         let mut ids = world.message_ids(bob, Peer::User(alice));
@@ -489,75 +520,27 @@ pub(crate) fn fault_texts_at_bob(sandbox: &SandboxHandle, alice: i64, bob: i64) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_sends_survive_a_sigkill_of_the_chat_service_exactly_once_and_in_order() {
-    crate::helpers::init_test_tracing();
-    let database = TestDatabase::create().await;
-    let (sandbox, admin) = sandbox_with_admin().await;
-    let (alice, bob) = sandbox.world(|world| {
-        (
-            world.user_by_phone("9996620001").expect("alice"),
-            world.user_by_phone("9996620002").expect("bob"),
-        )
-    });
-    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
-    replicas.start_chat("chat-a");
-    replicas.start_gateway("chat-a");
-    replicas.wait_until_serving().await;
-    let user = replicas.user("fault@example.com").await;
-    let index = replicas.link(&user, "+9996620001").await;
-    replicas.wait_for_chats(&user, index).await;
+    let mut split = SplitSetUp::new().await;
+    let (user, index) = split.alice_on_chat_a(false, "fault@example.com").await;
+    let (sandbox, replicas, alice, bob) = split.parts();
 
     // Telegram makes Alice wait: every send queues up behind the first.
     sandbox.set_flood_wait(alice, Some(2));
     const SENDS: usize = 300;
-    let mut jobs = Vec::with_capacity(SENDS);
-    for n in 0..SENDS {
-        let response = replicas
-            .post(
-                &format!("/me/send_message/{}/{index}", user.0),
-                &user.1,
-                &json!({
-                    "chat_id": bob,
-                    "text": format!("fault {n:03}"),
-                    "client_message_id": format!("fault-{n}"),
-                }),
-            )
-            .await;
-        assert_eq!(response.status(), 202, "send {n} accepted");
-        let job: Value = response.json().await.expect("json");
-        jobs.push(job["job_id"].as_str().expect("job id").to_owned());
-    }
+    let jobs = fault_sends_accepted(replicas, &user, index, bob, SENDS, "fault").await;
     sandbox.set_flood_wait(alice, None);
 
     // Kill the chat service in the middle of sending.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while fault_texts_at_bob(&sandbox, alice, bob).len() < 30 {
-        assert!(Instant::now() < deadline, "sending never started");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    replicas.kill("chat-a").await;
-    let at_kill = fault_texts_at_bob(&sandbox, alice, bob).len();
-    assert!(at_kill < SENDS, "the kill came after everything was sent");
+    let at_kill = replicas
+        .kill_chat_while_sending("chat-a", 30, SENDS, || {
+            fault_texts_at_bob(sandbox, alice, bob).len()
+        })
+        .await;
+    replicas
+        .wait_until_sent(&user, index, &jobs[SENDS - 1], 120)
+        .await;
 
-    replicas.start_chat("chat-a");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let last = replicas
-            .get(
-                &format!("/me/message_status/{}/{index}/{}", user.0, jobs[SENDS - 1]),
-                &user.1,
-            )
-            .await;
-        if last["status"] == "sent" {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not all sent after the restart: {last}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-
-    let delivered = fault_texts_at_bob(&sandbox, alice, bob);
+    let delivered = fault_texts_at_bob(sandbox, alice, bob);
     let expected: Vec<String> = (0..SENDS).map(|n| format!("fault {n:03}")).collect();
     assert_eq!(
         delivered, expected,
@@ -572,89 +555,40 @@ async fn queued_sends_survive_a_sigkill_of_the_chat_service_exactly_once_and_in_
             .await;
         assert_eq!(status["status"], "sent", "{status}");
     }
-    drop(replicas);
-    sandbox.shutdown().await;
-    database.drop_database().await;
+    split.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_accepted_while_the_broker_is_away_are_delivered_once_it_is_back() {
-    crate::helpers::init_test_tracing();
-    let database = TestDatabase::create().await;
-    let (sandbox, admin) = sandbox_with_admin().await;
-    let (alice, bob) = sandbox.world(|world| {
-        (
-            world.user_by_phone("9996620001").expect("alice"),
-            world.user_by_phone("9996620002").expect("bob"),
-        )
-    });
+    let mut split = SplitSetUp::new().await;
     let broker_target = amqp_url()
         .split_once('@')
         .and_then(|(_, rest)| rest.split_once('/'))
         .map_or_else(|| "127.0.0.1:5672".to_owned(), |(host, _)| host.to_owned());
     let broker = TcpProxy::start(&broker_target).await;
-    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
-    replicas.environment.insert(
-        "TALKAPP_AMQP__URL".into(),
-        format!("amqp://guest:guest@{}/%2f", broker.address()),
-    );
-    replicas.start_chat("chat-a");
-    replicas.start_gateway("chat-a");
-    replicas.wait_until_serving().await;
-    let user = replicas.user("broker-away@example.com").await;
-    let index = replicas.link(&user, "+9996620001").await;
-    replicas.wait_for_chats(&user, index).await;
+    split.set(&[(
+        "TALKAPP_AMQP__URL",
+        &format!("amqp://guest:guest@{}/%2f", broker.address()),
+    )]);
+    let (user, index) = split
+        .alice_on_chat_a(false, "broker-away@example.com")
+        .await;
+    let (sandbox, replicas, alice, bob) = split.parts();
 
     // The broker goes away: the sends are still accepted (the store holds them).
     broker.cut();
     const SENDS: usize = 20;
-    let mut jobs = Vec::with_capacity(SENDS);
-    for n in 0..SENDS {
-        let response = replicas
-            .post(
-                &format!("/me/send_message/{}/{index}", user.0),
-                &user.1,
-                &json!({
-                    "chat_id": bob,
-                    "text": format!("fault {n:03}"),
-                    "client_message_id": format!("away-{n}"),
-                }),
-            )
-            .await;
-        assert_eq!(
-            response.status(),
-            202,
-            "send {n} accepted with the broker away"
-        );
-        let job: Value = response.json().await.expect("json");
-        jobs.push(job["job_id"].as_str().expect("job id").to_owned());
-    }
+    let jobs = fault_sends_accepted(replicas, &user, index, bob, SENDS, "away").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     broker.restore().await;
 
     // Once it is back, the relay announces them and every one goes out, once, in order.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let last = replicas
-            .get(
-                &format!("/me/message_status/{}/{index}/{}", user.0, jobs[SENDS - 1]),
-                &user.1,
-            )
-            .await;
-        if last["status"] == "sent" {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not all sent after the broker came back: {last}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    replicas
+        .wait_until_sent(&user, index, &jobs[SENDS - 1], 90)
+        .await;
     let expected: Vec<String> = (0..SENDS).map(|n| format!("fault {n:03}")).collect();
-    assert_eq!(fault_texts_at_bob(&sandbox, alice, bob), expected);
-    drop(replicas);
-    sandbox.shutdown().await;
-    database.drop_database().await;
+    assert_eq!(fault_texts_at_bob(sandbox, alice, bob), expected);
+    split.finish().await;
 }
 
 /// Reads which replica (by address) holds each shard.
@@ -681,11 +615,13 @@ pub(crate) fn shard_of(user_id: &str, index: u64) -> i16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_replicas_accounts_move_to_the_living_one_within_ten_seconds() {
-    crate::helpers::init_test_tracing();
-    let database = TestDatabase::create().await;
-    let database_url = database.url_via("127.0.0.1:5432");
-    let (sandbox, admin) = sandbox_with_admin().await;
-    let mut replicas = Replicas::new(&database_url, &sandbox, admin);
+    let mut split = SplitSetUp::new().await;
+    let database_url = split
+        .database
+        .as_ref()
+        .expect("a database of its own")
+        .url_via("127.0.0.1:5432");
+    let replicas = &mut split.replicas;
     replicas.start_chat("chat-a");
     replicas.start_chat("chat-b");
     replicas.start_gateway("chat-a");
@@ -694,24 +630,7 @@ async fn a_dead_replicas_accounts_move_to_the_living_one_within_ten_seconds() {
         |name: &str, replicas: &Replicas| format!("http://127.0.0.1:{}", replicas.chat_ports[name]);
 
     // Both replicas take a share of the shards.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let owners = shard_owners(&database_url).await;
-        let a = owners
-            .values()
-            .filter(|address| **address == address_of("chat-a", &replicas))
-            .count();
-        let b = owners.len() - a;
-        if owners.len() == 64 && a >= 16 && b >= 16 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "shards never shared: {a} and {b} of {}",
-            owners.len()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let owners = shards_shared(&database_url, &address_of("chat-a", replicas)).await;
 
     // Accounts of several users, until at least one lives on each replica.
     let phones = [
@@ -724,12 +643,11 @@ async fn a_dead_replicas_accounts_move_to_the_living_one_within_ten_seconds() {
         "+9996620008",
         "+9996620009",
     ];
-    let owners = shard_owners(&database_url).await;
     let mut linked: Vec<((String, String), u64, String)> = Vec::new();
     for (n, phone) in phones.iter().enumerate() {
         // Half the accounts on each replica: a user's first account (index 1) lives on
         // the shard its id hashes to, so users are registered until one falls right.
-        let wanted = address_of(if n % 2 == 0 { "chat-a" } else { "chat-b" }, &replicas);
+        let wanted = address_of(if n % 2 == 0 { "chat-a" } else { "chat-b" }, replicas);
         let mut attempt = 0;
         let user = loop {
             let user = replicas
@@ -746,7 +664,7 @@ async fn a_dead_replicas_accounts_move_to_the_living_one_within_ten_seconds() {
     }
     let on_b: Vec<&((String, String), u64, String)> = linked
         .iter()
-        .filter(|(_, _, host)| *host == address_of("chat-b", &replicas))
+        .filter(|(_, _, host)| *host == address_of("chat-b", replicas))
         .collect();
     assert!(!on_b.is_empty(), "no account landed on replica b");
     assert!(on_b.len() < linked.len(), "no account landed on replica a");
@@ -761,7 +679,7 @@ async fn a_dead_replicas_accounts_move_to_the_living_one_within_ten_seconds() {
         if owners.len() == 64
             && owners
                 .values()
-                .all(|address| *address == address_of("chat-a", &replicas))
+                .all(|address| *address == address_of("chat-a", replicas))
         {
             break;
         }
@@ -774,7 +692,8 @@ async fn a_dead_replicas_accounts_move_to_the_living_one_within_ten_seconds() {
     let moved_after = killed_at.elapsed();
 
     // The moved accounts work again: a send through each is delivered.
-    for ((user_id, token), index, _) in on_b {
+    for (user, index, _) in on_b {
+        let (user_id, token) = user;
         // Every account of these is in the demo's supergroup.
         let groups: Value = replicas
             .get(
@@ -797,28 +716,10 @@ async fn a_dead_replicas_accounts_move_to_the_living_one_within_ten_seconds() {
             .await
             .expect("json");
         let job_id = job["job_id"].as_str().expect("job id");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let status = replicas
-                .get(
-                    &format!("/me/message_status/{user_id}/{index}/{job_id}"),
-                    token,
-                )
-                .await;
-            if status["status"] == "sent" {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "moved account does not send: {status}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        replicas.wait_until_sent(user, *index, job_id, 30).await;
     }
     eprintln!("shards moved {moved_after:?} after the kill");
-    drop(replicas);
-    sandbox.shutdown().await;
-    database.drop_database().await;
+    split.finish().await;
 }
 
 /// Waits until both replicas hold a share of the shards; returns the owners.
@@ -853,12 +754,7 @@ async fn media_telegram_search_and_contacts_asked_of_another_replica_are_done_by
         user,
         index,
     } = crate::replicas::user_on_replica_b("media-replica").await;
-    let (alice, bob) = sandbox.world(|world| {
-        (
-            world.user_by_phone("9996620001").expect("alice"),
-            world.user_by_phone("9996620002").expect("bob"),
-        )
-    });
+    let (alice, bob) = crate::support::alice_and_bob(&sandbox);
     let history = replicas
         .get(
             &format!("/me/chat/messages/{}/{index}/{bob}?limit=100", user.0),
@@ -917,18 +813,7 @@ async fn media_telegram_search_and_contacts_asked_of_another_replica_are_done_by
     // process, are done by the host, b (AccountHost over gRPC).
     replicas.start_search_towards("chat-a");
     replicas.wait_until_serving().await;
-    let old_date = i32::try_from(chrono::Utc::now().timestamp()).expect("date") - 86_400;
-    sandbox.update_world(|world| {
-        world
-            .send_text_at(
-                bob,
-                Peer::User(alice),
-                "Replikadan eski xabar",
-                None,
-                old_date,
-            )
-            .expect("an old message")
-    });
+    crate::support::old_message_from_bob(&sandbox, alice, bob, "Replikadan eski xabar");
     let search = format!("/me/search/messages/{}/{index}?q=replikadan", user.0);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -955,39 +840,15 @@ async fn media_telegram_search_and_contacts_asked_of_another_replica_are_done_by
 async fn a_connected_client_loses_no_event_when_the_realtime_service_or_the_gateway_dies() {
     use futures::StreamExt as _;
 
-    crate::helpers::init_test_tracing();
-    let database = TestDatabase::create().await;
-    let (sandbox, admin) = sandbox_with_admin().await;
-    let (alice, bob) = sandbox.world(|world| {
-        (
-            world.user_by_phone("9996620001").expect("alice"),
-            world.user_by_phone("9996620002").expect("bob"),
-        )
-    });
-    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
-    replicas.start_chat("chat-a");
-    replicas.start_realtime();
-    replicas.start_gateway("chat-a");
-    replicas.wait_until_serving().await;
-    let user = replicas.user("ws-kill@example.com").await;
-    let index = replicas.link(&user, "+9996620001").await;
-    replicas.wait_for_chats(&user, index).await;
+    let mut split = SplitSetUp::new().await;
+    let (user, index) = split.alice_on_chat_a(true, "ws-kill@example.com").await;
+    let (sandbox, replicas, alice, bob) = split.parts();
     let path = format!("/ws/{}/{index}", user.0);
     let mut socket =
         crate::realtime::connect_with_token(&replicas.gateway_url, &path, &user.1).await;
 
     // Bob writes steadily while the realtime service is killed and restarted.
-    let writer = {
-        let sandbox = sandbox.clone();
-        tokio::spawn(async move {
-            for n in 0..30 {
-                sandbox
-                    .send_message(bob, Peer::User(alice), &format!("steady {n:02}"))
-                    .expect("bob writes");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-    };
+    let writer = bob_writes_steadily(sandbox, alice, bob, 30);
     tokio::time::sleep(Duration::from_millis(800)).await;
     replicas.kill("realtime").await;
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -1044,36 +905,20 @@ async fn a_connected_client_loses_no_event_when_the_realtime_service_or_the_gate
             .map(|n| format!("while away {n}"))
             .collect::<Vec<_>>()
     );
-    drop(replicas);
-    sandbox.shutdown().await;
-    database.drop_database().await;
+    split.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_out_on_one_gateway_closes_the_sessions_sockets_and_links_on_another() {
-    crate::helpers::init_test_tracing();
-    let database = TestDatabase::create().await;
-    let (sandbox, admin) = sandbox_with_admin().await;
-    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
-    replicas.start_chat("chat-a");
-    replicas.start_realtime();
-    replicas.start_gateway("chat-a");
-    let other_gateway = replicas.start_gateway_named("gateway-b", "chat-a");
-    replicas.wait_until_serving().await;
-    let user = replicas.user("signout-replicas@example.com").await;
-    let index = replicas.link(&user, "+9996620001").await;
-    replicas.wait_for_chats(&user, index).await;
+    let mut split = SplitSetUp::new().await;
+    split.replicas.start_chat("chat-a");
+    split.replicas.start_realtime();
+    split.replicas.start_gateway("chat-a");
+    let other_gateway = split.replicas.start_gateway_named("gateway-b", "chat-a");
+    let (user, index) = split.alice_linked("signout-replicas@example.com").await;
+    let replicas = &split.replicas;
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while client
-        .get(format!("{other_gateway}/healthz"))
-        .send()
-        .await
-        .map_or(true, |response| response.status() != 200)
-    {
-        assert!(Instant::now() < deadline, "gateway b never served");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_healthy(&client, &other_gateway).await;
 
     // A socket, a ticket and a media link, all from the other gateway.
     let path = format!("/ws/{}/{index}", user.0);
@@ -1140,7 +985,5 @@ async fn signing_out_on_one_gateway_closes_the_sessions_sockets_and_links_on_ano
         401,
         "the link of an ended session is refused"
     );
-    drop(replicas);
-    sandbox.shutdown().await;
-    database.drop_database().await;
+    split.finish().await;
 }

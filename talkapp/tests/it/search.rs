@@ -322,26 +322,14 @@ async fn another_users_search_paths_are_403() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_split_mode_the_search_process_indexes_from_the_broker_catches_up_after_a_kill_and_asks_telegram()
  {
-    use crate::helpers::TestDatabase;
-    use crate::replicas::{Replicas, sandbox_with_admin};
+    use crate::support::SplitSetUp;
 
-    crate::helpers::init_test_tracing();
-    let database = TestDatabase::create().await;
-    let (sandbox, admin) = sandbox_with_admin().await;
-    let (alice, bob) = sandbox.world(|world| {
-        (
-            world.user_by_phone("9996620001").expect("alice"),
-            world.user_by_phone("9996620002").expect("bob"),
-        )
-    });
-    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
-    replicas.start_chat("chat-a");
-    replicas.start_search();
-    replicas.start_gateway("chat-a");
-    replicas.wait_until_serving().await;
-    let user = replicas.user("split-search@example.com").await;
-    let index = replicas.link(&user, "+9996620001").await;
-    replicas.wait_for_chats(&user, index).await;
+    let mut split = SplitSetUp::new().await;
+    split.replicas.start_chat("chat-a");
+    split.replicas.start_search();
+    split.replicas.start_gateway("chat-a");
+    let (user, index) = split.alice_linked("split-search@example.com").await;
+    let (sandbox, replicas, alice, bob) = split.parts();
     let search = |query: &str| {
         format!(
             "/me/search/messages/{}/{index}?q={}",
@@ -353,7 +341,7 @@ async fn in_split_mode_the_search_process_indexes_from_the_broker_catches_up_aft
         .send_message(bob, Peer::User(alice), "bo'lingan rejim ishlayapti")
         .expect("bob writes");
     until_texts(
-        &replicas,
+        replicas,
         &search("bolingan"),
         &user.1,
         &["bo'lingan rejim ishlayapti"],
@@ -368,7 +356,7 @@ async fn in_split_mode_the_search_process_indexes_from_the_broker_catches_up_aft
     tokio::time::sleep(Duration::from_millis(500)).await;
     replicas.start_search();
     until_texts(
-        &replicas,
+        replicas,
         &search("navbat"),
         &user.1,
         &["Навбатда кутган хабар"],
@@ -377,18 +365,7 @@ async fn in_split_mode_the_search_process_indexes_from_the_broker_catches_up_aft
 
     // Telegram's own search from the search process, through the chat process's host: a
     // message no update carried is found, once.
-    let old_date = i32::try_from(chrono::Utc::now().timestamp()).expect("date") - 86_400;
-    sandbox.update_world(|world| {
-        world
-            .send_text_at(
-                bob,
-                Peer::User(alice),
-                "Navbatdan eski xabar",
-                None,
-                old_date,
-            )
-            .expect("an old message")
-    });
+    crate::support::old_message_from_bob(sandbox, alice, bob, "Navbatdan eski xabar");
     // Found by Telegram first; from then on it is in the index too (ADR 0035).
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -403,13 +380,13 @@ async fn in_split_mode_the_search_process_indexes_from_the_broker_catches_up_aft
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     until_texts(
-        &replicas,
+        replicas,
         &search("navbat"),
         &user.1,
         &["Навбатда кутган хабар", "Navbatdan eski xabar"],
     )
     .await;
-    database.drop_database().await;
+    split.finish().await;
 }
 
 /// Polls a split deployment's search until its hits' texts are `expected`.

@@ -730,25 +730,14 @@ async fn bad_sends_are_problems_and_another_users_file_is_not_found() {
 /// of the chat service exactly once and in order, and every file arrives whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_and_text_sends_survive_a_sigkill_of_the_chat_service_exactly_once_and_in_order() {
-    use crate::replicas::{Replicas, sandbox_with_admin};
+    use crate::support::SplitSetUp;
 
-    crate::helpers::init_test_tracing();
-    let database = crate::helpers::TestDatabase::create().await;
-    let (sandbox, admin) = sandbox_with_admin().await;
-    let (alice, bob) = sandbox.world(|world| {
-        (
-            world.user_by_phone("9996620001").expect("alice"),
-            world.user_by_phone("9996620002").expect("bob"),
-        )
-    });
-    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
-    replicas.start_media();
-    replicas.start_chat("chat-a");
-    replicas.start_gateway("chat-a");
-    replicas.wait_until_serving().await;
-    let user = replicas.user("media-fault@example.com").await;
-    let index = replicas.link(&user, "+9996620001").await;
-    replicas.wait_for_chats(&user, index).await;
+    let mut split = SplitSetUp::new().await;
+    split.replicas.start_media();
+    let (user, index) = split
+        .alice_on_chat_a(false, "media-fault@example.com")
+        .await;
+    let (sandbox, replicas, alice, bob) = split.parts();
     let photo_bytes = sample_png(91, 300, 200);
     let document_bytes = pdf("fault");
     let photo = file_id(&replicas.upload(&user.1, "f.png", &photo_bytes).await);
@@ -800,35 +789,14 @@ async fn media_and_text_sends_survive_a_sigkill_of_the_chat_service_exactly_once
                 .collect::<Vec<_>>()
         })
     };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while at_bob(&sandbox).len() < 6 {
-        assert!(Instant::now() < deadline, "sending never started");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    replicas.kill("chat-a").await;
-    let at_kill = at_bob(&sandbox).len();
-    assert!(at_kill < SENDS, "the kill came after everything was sent");
+    let at_kill = replicas
+        .kill_chat_while_sending("chat-a", 6, SENDS, || at_bob(sandbox).len())
+        .await;
+    replicas
+        .wait_until_sent(&user, index, &jobs[SENDS - 1], 120)
+        .await;
 
-    replicas.start_chat("chat-a");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let last = replicas
-            .get(
-                &format!("/me/message_status/{}/{index}/{}", user.0, jobs[SENDS - 1]),
-                &user.1,
-            )
-            .await;
-        if last["status"] == "sent" {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not all sent after the restart: {last}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-
-    let delivered = at_bob(&sandbox);
+    let delivered = at_bob(sandbox);
     let texts: Vec<&str> = delivered.iter().map(|(text, _)| text.as_str()).collect();
     let expected: Vec<String> = (0..SENDS).map(|n| format!("mfault {n:03}")).collect();
     assert_eq!(
@@ -843,9 +811,7 @@ async fn media_and_text_sends_survive_a_sigkill_of_the_chat_service_exactly_once
         };
         assert_eq!(file.as_ref(), expected_file, "send {n}'s file");
     }
-    drop(replicas);
-    sandbox.shutdown().await;
-    database.drop_database().await;
+    split.finish().await;
 }
 
 /// Split mode: the memory of sent files lives in PostgreSQL, not in the replica. A PDF
@@ -865,12 +831,7 @@ async fn a_file_sent_before_its_replica_died_goes_by_reference_from_the_replica_
     split.replicas.start_media();
     let (user_id, token) = split.user.clone();
     let index = split.index;
-    let (alice, bob) = split.sandbox.world(|world| {
-        (
-            world.user_by_phone("9996620001").expect("alice"),
-            world.user_by_phone("9996620002").expect("bob"),
-        )
-    });
+    let (alice, bob) = crate::support::alice_and_bob(&split.sandbox);
     let uploaded = split.replicas.upload(&token, "page.pdf", PAGE_PDF).await;
     assert!(
         uploaded["preview_id"].is_string(),

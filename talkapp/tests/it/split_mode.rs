@@ -2,13 +2,14 @@
 //! against the real PostgreSQL, Redis and RabbitMQ (reached through cuttable proxies).
 
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-use crate::helpers::{PASSWORD, SIGNING_SECRET, TcpProxy, TestDatabase, free_port, temp_dir};
+use crate::helpers::{
+    PASSWORD, SIGNING_SECRET, TcpProxy, TestDatabase, free_port, spawn_process, temp_dir,
+};
 
 const SERVICES: [&str; 4] = [
     "chat-service",
@@ -135,20 +136,7 @@ impl SplitDeployment {
     }
 
     fn start_process(&mut self, role: &'static str) {
-        let child = Command::new(env!("CARGO_BIN_EXE_talkapp"))
-            .arg(role)
-            .env_clear()
-            .envs(&self.environment)
-            .stdin(Stdio::null())
-            .stdout(if std::env::var_os("TEST_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("process starts");
+        let child = spawn_process(role, &self.environment);
         self.processes.insert(role, child);
     }
 
@@ -220,6 +208,34 @@ impl SplitDeployment {
         .await
     }
 
+    /// Registers `email` and signs in; the sign-in's answer.
+    async fn signed_in(&self, email: &str) -> Value {
+        assert_eq!(
+            self.post(
+                "/auth/register",
+                &json!({"email": email, "password": PASSWORD})
+            )
+            .await
+            .status(),
+            201
+        );
+        self.post(
+            "/auth/login",
+            &json!({"email": email, "password": PASSWORD}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json")
+    }
+
+    /// Stops every process with SIGTERM, each draining and exiting 0.
+    async fn stop_all_gracefully(&mut self) {
+        for role in ["gateway"].into_iter().chain(SERVICES) {
+            self.stop_gracefully(role).await;
+        }
+    }
+
     async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
         self.client
             .post(format!("{}{path}", self.gateway_url))
@@ -260,25 +276,7 @@ async fn split_processes_serve_the_api_and_readyz_follows_every_process_and_depe
     deployment.wait_ready().await;
 
     // The whole auth flow, and a call that goes gateway -> chat-service -> PostgreSQL.
-    assert_eq!(
-        deployment
-            .post(
-                "/auth/register",
-                &json!({"email": "split@example.com", "password": PASSWORD})
-            )
-            .await
-            .status(),
-        201
-    );
-    let login: Value = deployment
-        .post(
-            "/auth/login",
-            &json!({"email": "split@example.com", "password": PASSWORD}),
-        )
-        .await
-        .json()
-        .await
-        .expect("json");
+    let login = deployment.signed_in("split@example.com").await;
     let user_id = login["user"]["id"].as_str().expect("id");
     let sessions = deployment
         .client
@@ -356,15 +354,7 @@ async fn split_processes_serve_the_api_and_readyz_follows_every_process_and_depe
     assert_eq!(again.status(), 200);
 
     // SIGTERM drains and exits cleanly.
-    for role in [
-        "gateway",
-        "chat-service",
-        "media-service",
-        "search-service",
-        "realtime-service",
-    ] {
-        deployment.stop_gracefully(role).await;
-    }
+    deployment.stop_all_gracefully().await;
     database.drop_database().await;
 }
 
@@ -457,25 +447,7 @@ async fn a_callers_trace_continues_through_the_gateway_into_the_chat_service() {
     )
     .await;
     deployment.wait_ready().await;
-    assert_eq!(
-        deployment
-            .post(
-                "/auth/register",
-                &json!({"email": "trace@example.com", "password": PASSWORD})
-            )
-            .await
-            .status(),
-        201
-    );
-    let login: Value = deployment
-        .post(
-            "/auth/login",
-            &json!({"email": "trace@example.com", "password": PASSWORD}),
-        )
-        .await
-        .json()
-        .await
-        .expect("json");
+    let login = deployment.signed_in("trace@example.com").await;
     let trace_id_hex = "4bf92f3577b34da6a3ce929d0e0e4736";
 
     let response = deployment
@@ -495,15 +467,7 @@ async fn a_callers_trace_continues_through_the_gateway_into_the_chat_service() {
         .expect("sent");
     assert_eq!(response.status(), 200);
     // A graceful stop flushes every process's spans to the collector.
-    for role in [
-        "gateway",
-        "chat-service",
-        "media-service",
-        "search-service",
-        "realtime-service",
-    ] {
-        deployment.stop_gracefully(role).await;
-    }
+    deployment.stop_all_gracefully().await;
 
     let trace_id: Vec<u8> = (0..trace_id_hex.len())
         .step_by(2)

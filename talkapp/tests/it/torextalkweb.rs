@@ -8,9 +8,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::chats::{Alice, linked_alice};
-use crate::helpers::{TestApp, TestDatabase, assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with};
 use crate::linking::Linker;
-use crate::replicas::{Replicas, sandbox_with_admin};
+use crate::support::SplitSetUp;
 
 impl TestApp {
     async fn compat_post(&self, linker: &Linker, path: &str, body: Value) -> reqwest::Response {
@@ -877,10 +877,8 @@ async fn the_openapi_document_lists_the_torextalkweb_routes() {
 /// find it, because the pending login lives in the store, not in a process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_login_steps_can_land_on_different_gateway_and_chat_service_replicas() {
-    crate::helpers::init_test_tracing();
-    let database = TestDatabase::create().await;
-    let (sandbox, admin) = sandbox_with_admin().await;
-    let mut replicas = Replicas::new(&database.url_via("127.0.0.1:5432"), &sandbox, admin);
+    let mut split = SplitSetUp::new().await;
+    let replicas = &mut split.replicas;
     replicas.start_chat("chat-a");
     replicas.start_chat("chat-b");
     let gateway_b = replicas.start_gateway_named("gateway-b", "chat-b");
@@ -931,7 +929,5 @@ async fn the_login_steps_can_land_on_different_gateway_and_chat_service_replicas
         accounts["telegram_accounts"][0]["phone_number"],
         "9996620002"
     );
-    drop(replicas);
-    sandbox.shutdown().await;
-    database.drop_database().await;
+    split.finish().await;
 }

@@ -161,6 +161,18 @@ impl UserAdminStore for PostgresStore {
         Ok(row.and_then(|row| row.get("disabled_at")))
     }
 
+    async fn linked_accounts(&self, user_id: Uuid) -> Result<u32> {
+        let client = self.client().await?;
+        let row = client
+            .prepared_query_one(
+                "SELECT COUNT(*) AS linked FROM telegram_sessions WHERE user_id = $1",
+                &[&user_id],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(u32::try_from(row.get::<_, i64>("linked")).unwrap_or(u32::MAX))
+    }
+
     async fn revoke_user_sessions(
         &self,
         user_id: Uuid,

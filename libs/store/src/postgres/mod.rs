@@ -11,8 +11,8 @@ use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
 use crate::{
-    AccountStore, AuthSession, HostedSession, LoginState, NewUser, RefreshOutcome, Result,
-    SessionStatus, Store, StoreError, TelegramAccount, TelegramLogin, TelegramSession,
+    AccountStore, AuthSession, GatewayStore, HostedSession, LoginState, NewUser, RefreshOutcome,
+    Result, SessionStatus, Store, StoreError, TelegramAccount, TelegramLogin, TelegramSession,
     TelegramStore, User, UserCredentials,
 };
 
@@ -340,8 +340,10 @@ fn telegram_session_from_row(row: &Row) -> Result<TelegramSession> {
 
 const AUTH_SESSION_COLUMNS: &str = "id, user_id, created_at, last_seen_at, expires_at, revoked_at";
 
+impl Store for PostgresStore {}
+
 #[async_trait]
-impl Store for PostgresStore {
+impl GatewayStore for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
     }

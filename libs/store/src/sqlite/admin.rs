@@ -178,6 +178,20 @@ impl UserAdminStore for SqliteStore {
         .await
     }
 
+    async fn linked_accounts(&self, user_id: Uuid) -> Result<u32> {
+        self.read(move |connection| {
+            connection
+                .query_row_cached(
+                    "SELECT COUNT(*) FROM telegram_sessions WHERE user_id = ?1",
+                    [user_id.to_string()],
+                    |row| row.get::<_, i64>(0),
+                )
+                .map(|linked| u32::try_from(linked).unwrap_or(u32::MAX))
+                .map_err(map_error)
+        })
+        .await
+    }
+
     async fn revoke_user_sessions(
         &self,
         user_id: Uuid,

@@ -10,8 +10,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
 use crate::{
-    AccountStore, AuthSession, HostedSession, LoginState, NewUser, RefreshOutcome, Result,
-    SessionStatus, Store, StoreError, TelegramAccount, TelegramLogin, TelegramSession,
+    AccountStore, AuthSession, GatewayStore, HostedSession, LoginState, NewUser, RefreshOutcome,
+    Result, SessionStatus, Store, StoreError, TelegramAccount, TelegramLogin, TelegramSession,
     TelegramStore, User, UserCredentials,
 };
 
@@ -425,8 +425,10 @@ fn telegram_session_from_row(row: &Row<'_>) -> rusqlite::Result<TelegramSession>
 
 const AUTH_SESSION_COLUMNS: &str = "id, user_id, created_at, last_seen_at, expires_at, revoked_at";
 
+impl Store for SqliteStore {}
+
 #[async_trait]
-impl Store for SqliteStore {
+impl GatewayStore for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
     }

@@ -2874,6 +2874,42 @@ pub(crate) async fn disabling_keeps_the_first_time_and_ending_sessions_names_the
     assert_eq!(store.user_disabled_at(user.id).await.expect("read"), None);
 }
 
+pub(crate) async fn linked_accounts_are_counted_per_user_and_drop_with_an_unlink(
+    store: Arc<dyn Store>,
+) {
+    let builtin = create_user(&*store, "counted@example.com").await;
+    let (subject, stranger) = (Uuid::new_v4(), Uuid::new_v4());
+    for (user_id, number, name) in [
+        (builtin.id, 4001, "Ann"),
+        (builtin.id, 4002, "Bob"),
+        (subject, 4003, "Cid"),
+    ] {
+        store
+            .link_telegram_session(
+                user_id,
+                &telegram_account(number, name),
+                SessionStatus::Connected,
+                SEALED,
+                now(),
+            )
+            .await
+            .expect("link");
+    }
+    assert_eq!(
+        store.linked_accounts(builtin.id).await.expect("built-in"),
+        2
+    );
+    assert_eq!(store.linked_accounts(subject).await.expect("subject"), 1);
+    assert_eq!(store.linked_accounts(stranger).await.expect("unknown"), 0);
+    assert!(
+        store
+            .unlink_telegram_session(builtin.id, 1)
+            .await
+            .expect("unlink")
+    );
+    assert_eq!(store.linked_accounts(builtin.id).await.expect("after"), 1);
+}
+
 pub(crate) async fn the_activity_summary_counts_users_active_ones_accounts_and_waiting_jobs(
     store: Arc<dyn Store>,
 ) {

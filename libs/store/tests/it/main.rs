@@ -111,6 +111,7 @@ conformance_tests! {
         the_audit_retention_sweep_removes_only_older_records,
         users_are_listed_in_creation_order_with_their_counts,
         disabling_keeps_the_first_time_and_ending_sessions_names_them,
+        linked_accounts_are_counted_per_user_and_drop_with_an_unlink,
         the_activity_summary_counts_users_active_ones_accounts_and_waiting_jobs,
         an_external_subject_is_disabled_once_listed_and_enabled_again,
         external_subjects_seen_count_as_active_users,

@@ -151,7 +151,7 @@ impl EventPublisher {
             } => events.push(Pending {
                 kind: "message.deleted",
                 payload: realtime::event::Payload::Deleted(realtime::MessagesDeleted {
-                    chat_id: chat_id.map(|id| id.to_string()).unwrap_or_default(),
+                    chat_id: chat_id.map(|id| id.to_string()),
                     message_ids: message_ids.clone(),
                 }),
             }),

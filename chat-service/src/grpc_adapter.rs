@@ -25,7 +25,7 @@ use crate::account_host::wire::HostAnswer as _;
 use crate::account_host::wire::{byte_range, download_stream, message_search};
 use crate::linking::{LinkStep, StartedLogin};
 use crate::profiles::to_proto_profile;
-use crate::proto_views::{member_change_from_proto, presence_fields};
+use crate::proto_views::{filled, member_change_from_proto, to_proto_presence, to_proto_user};
 use crate::proto_views::{
     photo_reference, to_proto_chat, to_proto_details, to_proto_job, to_proto_message,
 };
@@ -105,12 +105,10 @@ fn to_proto_session(session: TelegramSession, photo: Option<&PhotoRef>) -> proto
         telegram_user: Some(proto::TelegramUser {
             id: telegram_user_id.to_string(),
             first_name: session.account.first_name,
-            last_name: session.account.last_name,
-            username: session.account.username,
-            phone: session.account.phone,
-            photo_id: photo
-                .map(|photo| photo_reference(telegram_user_id, photo))
-                .unwrap_or_default(),
+            last_name: filled(session.account.last_name),
+            username: filled(session.account.username),
+            phone: filled(session.account.phone),
+            photo_id: photo.map(|photo| photo_reference(telegram_user_id, photo)),
         }),
         status: to_proto_status(session.status).into(),
         linked_at: session
@@ -620,7 +618,7 @@ fn invite_preview_to_proto(preview: InvitePreviewView) -> proto::InvitePreview {
         already_member: chat_id.is_some(),
         chat,
         title: preview.title,
-        about: preview.about,
+        about: filled(preview.about),
         kind: preview.kind,
         members_count: preview.members_count,
         request_needed: preview.request_needed,
@@ -639,10 +637,10 @@ fn join_requests_to_proto(
             .map(|request| proto::JoinRequest {
                 user_id: request.user_id.to_string(),
                 date: i64::from(request.date),
-                about: request.about,
+                about: filled(request.about),
                 first_name: request.first_name,
-                last_name: request.last_name,
-                username: request.username,
+                last_name: filled(request.last_name),
+                username: filled(request.username),
             })
             .collect(),
         count: page.count,
@@ -651,26 +649,10 @@ fn join_requests_to_proto(
 }
 
 fn to_proto_contact(contact: &Contact) -> proto::Contact {
-    let user = &contact.user;
-    let (status, at) = presence_fields(user.presence);
     proto::Contact {
-        user: Some(proto::TelegramUser {
-            id: user.id.to_string(),
-            first_name: user.first_name.clone(),
-            last_name: user.last_name.clone(),
-            username: user.username.clone(),
-            phone: user.phone.clone(),
-            photo_id: user
-                .photo
-                .as_ref()
-                .map(|photo| photo_reference(user.id, photo))
-                .unwrap_or_default(),
-        }),
+        user: Some(to_proto_user(&contact.user)),
         mutual: contact.mutual,
-        presence: Some(proto::Presence {
-            status: status.to_owned(),
-            at,
-        }),
+        presence: Some(to_proto_presence(contact.user.presence)),
     }
 }
 

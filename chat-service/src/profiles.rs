@@ -5,7 +5,7 @@ use talkapp_proto::chat::v1 as proto;
 use talkapp_telegram::model::{PhotoRef, Presence, TgUser};
 use talkapp_telegram::profiles::UserProfile;
 
-use crate::proto_views::{photo_reference, presence_fields};
+use crate::proto_views::{filled, to_proto_presence, to_proto_user};
 
 fn presence_wire(presence: Presence) -> (&'static str, i64) {
     match presence {
@@ -81,25 +81,10 @@ pub(crate) fn from_host_proto(profile: proto::HostUserProfile) -> UserProfile {
 /// A profile as the gateway shows it.
 pub(crate) fn to_proto_profile(profile: UserProfile) -> proto::UserProfile {
     let user = profile.user;
-    let (status, at) = presence_fields(user.presence);
     proto::UserProfile {
-        user: Some(proto::TelegramUser {
-            id: user.id.to_string(),
-            photo_id: user
-                .photo
-                .as_ref()
-                .map(|photo| photo_reference(user.id, photo))
-                .unwrap_or_default(),
-            first_name: user.first_name,
-            last_name: user.last_name,
-            username: user.username,
-            phone: user.phone,
-        }),
-        bio: profile.bio,
-        presence: Some(proto::Presence {
-            status: status.to_owned(),
-            at,
-        }),
+        user: Some(to_proto_user(&user)),
+        bio: filled(profile.bio),
+        presence: Some(to_proto_presence(user.presence)),
         is_contact: user.is_contact,
         is_bot: user.is_bot,
         is_verified: profile.is_verified,

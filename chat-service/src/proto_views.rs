@@ -4,7 +4,7 @@
 use chrono::SecondsFormat;
 use talkapp_proto::chat::v1 as proto;
 use talkapp_telegram::chat_members::MemberChange;
-use talkapp_telegram::model::{PhotoRef, Presence};
+use talkapp_telegram::model::{PhotoRef, Presence, TgUser};
 
 use crate::media::FileHeader;
 use crate::reads::{ChatDetailsView, ChatView, MessageView, SenderView};
@@ -15,7 +15,7 @@ pub(crate) fn file_header_to_proto(header: &FileHeader) -> proto::MediaHeader {
     proto::MediaHeader {
         mime_type: header.mime_type.clone(),
         size: header.size,
-        file_name: header.file_name.clone(),
+        file_name: filled(header.file_name.clone()),
         offset,
         length,
         range_satisfiable: header.range.is_some(),
@@ -27,7 +27,7 @@ pub(crate) fn file_header_from_proto(header: &proto::MediaHeader) -> FileHeader 
     FileHeader {
         mime_type: header.mime_type.clone(),
         size: header.size,
-        file_name: header.file_name.clone(),
+        file_name: header.file_name.clone().unwrap_or_default(),
         range: header
             .range_satisfiable
             .then_some((header.offset, header.length)),
@@ -35,21 +35,59 @@ pub(crate) fn file_header_from_proto(header: &proto::MediaHeader) -> FileHeader 
 }
 
 pub(crate) fn rfc3339(unix: i64) -> String {
+    time(unix).unwrap_or_default()
+}
+
+/// A time as RFC 3339; none when it is out of range.
+fn time(unix: i64) -> Option<String> {
     chrono::DateTime::from_timestamp(unix, 0)
         .map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true))
-        .unwrap_or_default()
+}
+
+/// Text the wire carries only when there is some: an empty string is "none".
+pub(crate) fn filled(text: String) -> Option<String> {
+    Some(text).filter(|text| !text.is_empty())
+}
+
+/// A number the wire carries only when it is one: 0 and below are "unknown".
+fn positive<T: PartialOrd + Default>(value: Option<T>) -> Option<T> {
+    value.filter(|value| *value > T::default())
 }
 
 /// A user's online state as the API words it: the state, and until when (online) or since
-/// when (offline) as RFC 3339, empty when Telegram hides it.
-pub(crate) fn presence_fields(presence: Presence) -> (&'static str, String) {
+/// when (offline) as RFC 3339, none when Telegram hides it.
+pub(crate) fn presence_fields(presence: Presence) -> (&'static str, Option<String>) {
     match presence {
-        Presence::Online { expires } => ("online", rfc3339(expires)),
-        Presence::Offline { was_online } => ("offline", rfc3339(was_online)),
-        Presence::Recently => ("recently", String::new()),
-        Presence::LastWeek => ("last_week", String::new()),
-        Presence::LastMonth => ("last_month", String::new()),
-        Presence::Unknown => ("unknown", String::new()),
+        Presence::Online { expires } => ("online", time(expires)),
+        Presence::Offline { was_online } => ("offline", time(was_online)),
+        Presence::Recently => ("recently", None),
+        Presence::LastWeek => ("last_week", None),
+        Presence::LastMonth => ("last_month", None),
+        Presence::Unknown => ("unknown", None),
+    }
+}
+
+/// A user's online state on the wire.
+pub(crate) fn to_proto_presence(presence: Presence) -> proto::Presence {
+    let (status, at) = presence_fields(presence);
+    proto::Presence {
+        status: status.to_owned(),
+        at,
+    }
+}
+
+/// A Telegram user on the wire (a contact, a person found, a profile).
+pub(crate) fn to_proto_user(user: &TgUser) -> proto::TelegramUser {
+    proto::TelegramUser {
+        id: user.id.to_string(),
+        first_name: user.first_name.clone(),
+        last_name: filled(user.last_name.clone()),
+        username: filled(user.username.clone()),
+        phone: filled(user.phone.clone()),
+        photo_id: user
+            .photo
+            .as_ref()
+            .map(|photo| photo_reference(user.id, photo)),
     }
 }
 
@@ -63,11 +101,8 @@ pub(crate) fn to_proto_sender(sender: SenderView) -> proto::Sender {
         id: sender.id.to_string(),
         kind: sender.kind.to_owned(),
         name: sender.name,
-        username: sender.username,
-        photo_id: sender
-            .photo
-            .map(|photo| photo_reference(sender.id, &photo))
-            .unwrap_or_default(),
+        username: filled(sender.username),
+        photo_id: sender.photo.map(|photo| photo_reference(sender.id, &photo)),
     }
 }
 
@@ -84,25 +119,26 @@ pub(crate) fn to_proto_message(view: MessageView) -> proto::Message {
         file_id: media
             .file
             .as_ref()
-            .map(|_| media_ref(message.chat_id, message.id, "m"))
-            .unwrap_or_default(),
+            .map(|_| media_ref(message.chat_id, message.id, "m")),
         thumbnail_id: media
             .thumbnail
             .as_ref()
-            .map(|_| media_ref(message.chat_id, message.id, "t"))
-            .unwrap_or_default(),
-        mime_type: media.mime_type.clone().unwrap_or_default(),
-        size: media.size.unwrap_or(0),
-        file_name: media.file_name.clone().unwrap_or_default(),
-        width: media.width.unwrap_or(0),
-        height: media.height.unwrap_or(0),
-        duration: media.duration.unwrap_or(0.0),
-        waveform: media.waveform.clone().unwrap_or_default(),
-        title: media.title.clone().unwrap_or_default(),
-        performer: media.performer.clone().unwrap_or_default(),
-        has_location: media.latitude.is_some(),
-        latitude: media.latitude.unwrap_or(0.0),
-        longitude: media.longitude.unwrap_or(0.0),
+            .map(|_| media_ref(message.chat_id, message.id, "t")),
+        mime_type: media.mime_type.clone().and_then(filled),
+        size: positive(media.size),
+        file_name: media.file_name.clone().and_then(filled),
+        width: positive(media.width),
+        height: positive(media.height),
+        duration: positive(media.duration),
+        waveform: media
+            .waveform
+            .clone()
+            .filter(|waveform| !waveform.is_empty()),
+        title: media.title.clone().and_then(filled),
+        performer: media.performer.clone().and_then(filled),
+        latitude: media.latitude,
+        // Both or neither.
+        longitude: media.latitude.map(|_| media.longitude.unwrap_or_default()),
     });
     proto::Message {
         id: message.id,
@@ -118,28 +154,25 @@ pub(crate) fn to_proto_message(view: MessageView) -> proto::Message {
                 kind: entity.kind,
                 offset: entity.offset,
                 length: entity.length,
-                url: entity.url.unwrap_or_default(),
-                user_id: entity.user_id.map(|id| id.to_string()).unwrap_or_default(),
-                language: entity.language.unwrap_or_default(),
+                url: entity.url.and_then(filled),
+                user_id: entity.user_id.map(|id| id.to_string()),
+                language: entity.language.and_then(filled),
             })
             .collect(),
-        reply_to: message.reply_to.unwrap_or(0),
+        reply_to: positive(message.reply_to),
         forward: message.forward.map(|forward| proto::Forward {
             from: view.forward_from.map(to_proto_sender),
-            from_name: forward.from_name.unwrap_or_default(),
+            from_name: forward.from_name.and_then(filled),
             date: rfc3339(forward.date),
-            channel_post: forward.channel_post.unwrap_or(0),
+            channel_post: positive(forward.channel_post),
         }),
-        edit_date: message.edit_date.map(rfc3339).unwrap_or_default(),
+        edit_date: message.edit_date.and_then(time),
         media,
-        views: message.views.unwrap_or(-1),
-        service: message.service.unwrap_or_default(),
+        views: message.views.filter(|views| *views >= 0),
+        service: message.service.and_then(filled),
         silent: message.silent,
         pinned: message.pinned,
-        grouped_id: message
-            .grouped_id
-            .map(|id| id.to_string())
-            .unwrap_or_default(),
+        grouped_id: message.grouped_id.map(|id| id.to_string()),
     }
 }
 
@@ -160,34 +193,22 @@ pub(crate) fn to_proto_chat(view: ChatView) -> proto::Chat {
         chat_id: view.profile.chat_id.to_string(),
         kind: view.profile.kind,
         title: view.profile.title,
-        username: view.profile.username,
-        photo_id: photo
-            .map(|photo| photo_reference(view.profile.chat_id, &photo))
-            .unwrap_or_default(),
+        username: filled(view.profile.username),
+        photo_id: photo.map(|photo| photo_reference(view.profile.chat_id, &photo)),
         unread_count: dialog.unread_count,
         last_message: view.last_message.map(to_proto_message),
         pinned: dialog.pinned,
         archived: dialog.archived,
-        muted_until: if dialog.muted_until > now {
-            rfc3339(dialog.muted_until)
-        } else {
-            String::new()
-        },
-        members_count: view.profile.members_count.unwrap_or(-1),
+        muted_until: (dialog.muted_until > now)
+            .then_some(dialog.muted_until)
+            .and_then(time),
+        members_count: view.profile.members_count.filter(|count| *count >= 0),
         read_inbox_max_id: dialog.read_inbox_max_id,
         read_outbox_max_id: dialog.read_outbox_max_id,
-        last_activity: if dialog.top_date > 0 {
-            rfc3339(dialog.top_date)
-        } else {
-            String::new()
-        },
-        presence: view.presence.map(|presence| {
-            let (status, at) = presence_fields(presence);
-            proto::Presence {
-                status: status.to_owned(),
-                at,
-            }
-        }),
+        last_activity: (dialog.top_date > 0)
+            .then_some(dialog.top_date)
+            .and_then(time),
+        presence: view.presence.map(to_proto_presence),
     }
 }
 
@@ -207,7 +228,7 @@ pub(crate) fn to_proto_details(details: ChatDetailsView) -> proto::ChatDetails {
     let full = details.full;
     let mut chat = to_proto_chat(details.chat);
     if let Some(members) = full.as_ref().and_then(|full| full.members_count) {
-        chat.members_count = members;
+        chat.members_count = Some(members).filter(|count| *count >= 0);
     }
     proto::ChatDetails {
         chat: Some(chat),
@@ -311,5 +332,128 @@ pub(crate) fn member_change_to_proto(
             },
             Some(crate::groups::member_text(user)),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use talkapp_telegram::model::{ForwardInfo, MediaInfo, MediaKind, Message, TextEntity};
+
+    use super::*;
+
+    fn message(media: Option<MediaInfo>) -> Message {
+        Message {
+            chat_id: -100_123,
+            id: 7,
+            sender_id: Some(42),
+            outgoing: false,
+            date: 1_800_000_000,
+            edit_date: None,
+            text: "hi".into(),
+            entities: vec![TextEntity {
+                kind: "pre".into(),
+                offset: 0,
+                length: 2,
+                url: None,
+                user_id: None,
+                language: Some(String::new()),
+            }],
+            reply_to: None,
+            forward: Some(ForwardInfo {
+                from_id: None,
+                from_name: Some(String::new()),
+                date: 1_700_000_000,
+                channel_post: Some(0),
+            }),
+            media,
+            views: None,
+            service: None,
+            silent: false,
+            pinned: false,
+            grouped_id: None,
+        }
+    }
+
+    fn view(message: Message) -> MessageView {
+        MessageView {
+            message,
+            sender: Some(SenderView {
+                id: 42,
+                kind: "user",
+                name: "Ann".into(),
+                username: String::new(),
+                photo: None,
+            }),
+            forward_from: None,
+        }
+    }
+
+    #[test]
+    fn what_a_message_lacks_is_unset_on_the_wire_and_never_an_empty_or_zero_value() {
+        let mut media = MediaInfo::of_kind(MediaKind::Document);
+        media.size = Some(0);
+        media.width = Some(-1);
+        media.duration = Some(0.0);
+        media.mime_type = Some(String::new());
+        media.waveform = Some(Vec::new());
+        let wire = to_proto_message(view(message(Some(media))));
+
+        assert_eq!(wire.reply_to, None);
+        assert_eq!(wire.edit_date, None);
+        assert_eq!(wire.views, None);
+        assert_eq!(wire.service, None);
+        assert_eq!(wire.grouped_id, None);
+        let sender = wire.sender.expect("sender");
+        assert_eq!((sender.username, sender.photo_id), (None, None));
+        let entity = &wire.entities[0];
+        assert_eq!(
+            (&entity.url, &entity.user_id, &entity.language),
+            (&None, &None, &None)
+        );
+        let forward = wire.forward.expect("forward");
+        assert_eq!((forward.from_name, forward.channel_post), (None, None));
+        let media = wire.media.expect("media");
+        assert_eq!(media.kind, "document");
+        assert_eq!((media.file_id, media.thumbnail_id), (None, None));
+        assert_eq!((media.size, media.width, media.height), (None, None, None));
+        assert_eq!(
+            (media.duration, media.mime_type, media.waveform),
+            (None, None, None)
+        );
+        assert_eq!((media.latitude, media.longitude), (None, None));
+    }
+
+    #[test]
+    fn what_a_message_has_is_set_on_the_wire_as_it_is() {
+        let mut media = MediaInfo::of_kind(MediaKind::Location);
+        media.latitude = Some(0.0);
+        media.longitude = Some(69.25);
+        let mut with = message(Some(media));
+        with.reply_to = Some(3);
+        with.edit_date = Some(1_800_000_060);
+        with.views = Some(0);
+        with.service = Some("members_joined".into());
+        with.grouped_id = Some(13_000_000_000_000_000);
+        let wire = to_proto_message(view(with));
+
+        assert_eq!(wire.reply_to, Some(3));
+        assert_eq!(wire.edit_date.as_deref(), Some("2027-01-15T08:01:00Z"));
+        assert_eq!(wire.views, Some(0), "a channel post nobody saw yet");
+        assert_eq!(wire.service.as_deref(), Some("members_joined"));
+        assert_eq!(wire.grouped_id.as_deref(), Some("13000000000000000"));
+        let media = wire.media.expect("media");
+        assert_eq!(media.latitude, Some(0.0), "the equator is a place");
+        assert_eq!(media.longitude, Some(69.25));
+    }
+
+    #[test]
+    fn a_hidden_presence_has_no_time() {
+        let online = to_proto_presence(Presence::Online {
+            expires: 1_800_000_000,
+        });
+        assert_eq!(online.status, "online");
+        assert_eq!(online.at.as_deref(), Some("2027-01-15T08:00:00Z"));
+        let recently = to_proto_presence(Presence::Recently);
+        assert_eq!((recently.status.as_str(), recently.at), ("recently", None));
     }
 }

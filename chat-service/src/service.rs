@@ -455,12 +455,12 @@ impl ChatService {
             .await?)
     }
 
-    /// Marks the chat read up to `max_id` (0: all), through the account's host.
+    /// Marks the chat read up to `max_id` (none: all), through the account's host.
     pub async fn mark_read(
         &self,
         key: SessionKey,
         chat_id: i64,
-        max_id: i32,
+        max_id: Option<i32>,
     ) -> Result<(), ChatError> {
         if self.store.cached_chat(key, chat_id).await?.is_none() {
             return Err(ReadError::ChatNotFound(chat_id).into());

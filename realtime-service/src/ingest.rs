@@ -127,7 +127,7 @@ fn repeat_key(event: &proto::Event) -> Option<String> {
             "edited:{}:{}:{}:{:016x}",
             message.chat_id,
             message.id,
-            message.edit_date,
+            message.edit_date.as_deref().unwrap_or_default(),
             fnv1a(&message.encode_to_vec())
         )),
         _ => None,
@@ -199,7 +199,7 @@ mod tests {
                 talkapp_proto::chat::v1::Message {
                     id,
                     chat_id: chat_id.to_owned(),
-                    edit_date: edit_date.to_owned(),
+                    edit_date: Some(edit_date.to_owned()).filter(|at| !at.is_empty()),
                     ..Default::default()
                 },
             )),

@@ -89,9 +89,23 @@ fn id_field(field: &'static str, value: Option<String>) -> Result<Option<i64>, S
 }
 
 fn rfc3339(unix: i64) -> String {
+    time(unix).unwrap_or_default()
+}
+
+/// A time as RFC 3339; none when it is out of range.
+fn time(unix: i64) -> Option<String> {
     chrono::DateTime::from_timestamp(unix, 0)
         .map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true))
-        .unwrap_or_default()
+}
+
+/// Text the wire carries only when there is some: an empty string is "none".
+fn filled(text: String) -> Option<String> {
+    Some(text).filter(|text| !text.is_empty())
+}
+
+/// A number the wire carries only when it is one: 0 and below are "unknown".
+fn positive<T: PartialOrd + Default>(value: Option<T>) -> Option<T> {
+    value.filter(|value| *value > T::default())
 }
 
 /// What a cached message keeps beyond its columns (as chat-service's cache writes it).
@@ -116,11 +130,10 @@ fn to_proto_sender(sender: SenderRecord) -> chat::Sender {
         id: sender.id.to_string(),
         kind: sender.kind.to_owned(),
         name: sender.name,
-        username: sender.username,
+        username: filled(sender.username),
         photo_id: sender
             .photo_id
-            .map(|photo| format!("p:{}:{photo}", sender.id))
-            .unwrap_or_default(),
+            .map(|photo| format!("p:{}:{photo}", sender.id)),
     }
 }
 
@@ -128,28 +141,20 @@ fn to_proto_media(chat_id: i64, message_id: i32, media: MediaInfo) -> chat::Medi
     let reference = |part: &str| format!("{part}:{chat_id}:{message_id}");
     chat::Media {
         kind: media.kind.as_str().to_owned(),
-        file_id: media
-            .file
-            .as_ref()
-            .map(|_| reference("m"))
-            .unwrap_or_default(),
-        thumbnail_id: media
-            .thumbnail
-            .as_ref()
-            .map(|_| reference("t"))
-            .unwrap_or_default(),
-        mime_type: media.mime_type.unwrap_or_default(),
-        size: media.size.unwrap_or(0),
-        file_name: media.file_name.unwrap_or_default(),
-        width: media.width.unwrap_or(0),
-        height: media.height.unwrap_or(0),
-        duration: media.duration.unwrap_or(0.0),
-        waveform: media.waveform.unwrap_or_default(),
-        title: media.title.unwrap_or_default(),
-        performer: media.performer.unwrap_or_default(),
-        has_location: media.latitude.is_some(),
-        latitude: media.latitude.unwrap_or(0.0),
-        longitude: media.longitude.unwrap_or(0.0),
+        file_id: media.file.as_ref().map(|_| reference("m")),
+        thumbnail_id: media.thumbnail.as_ref().map(|_| reference("t")),
+        mime_type: media.mime_type.and_then(filled),
+        size: positive(media.size),
+        file_name: media.file_name.and_then(filled),
+        width: positive(media.width),
+        height: positive(media.height),
+        duration: positive(media.duration),
+        waveform: media.waveform.filter(|waveform| !waveform.is_empty()),
+        title: media.title.and_then(filled),
+        performer: media.performer.and_then(filled),
+        latitude: media.latitude,
+        // Both or neither.
+        longitude: media.latitude.map(|_| media.longitude.unwrap_or_default()),
     }
 }
 
@@ -174,30 +179,27 @@ fn to_proto_message(
                 kind: entity.kind,
                 offset: entity.offset,
                 length: entity.length,
-                url: entity.url.unwrap_or_default(),
-                user_id: entity.user_id.map(|id| id.to_string()).unwrap_or_default(),
-                language: entity.language.unwrap_or_default(),
+                url: entity.url.and_then(filled),
+                user_id: entity.user_id.map(|id| id.to_string()),
+                language: entity.language.and_then(filled),
             })
             .collect(),
-        reply_to: message.reply_to.unwrap_or(0),
+        reply_to: positive(message.reply_to),
         forward: details.forward.map(|forward| chat::Forward {
             from: forward_from.map(to_proto_sender),
-            from_name: forward.from_name.unwrap_or_default(),
+            from_name: forward.from_name.and_then(filled),
             date: rfc3339(forward.date),
-            channel_post: forward.channel_post.unwrap_or(0),
+            channel_post: positive(forward.channel_post),
         }),
-        edit_date: message.edit_date.map(rfc3339).unwrap_or_default(),
+        edit_date: message.edit_date.and_then(time),
         media: details
             .media
             .map(|media| to_proto_media(message.chat_id, message.message_id, media)),
-        views: message.views.unwrap_or(-1),
-        service: message.service.unwrap_or_default(),
+        views: message.views.filter(|views| *views >= 0),
+        service: message.service.and_then(filled),
         silent: details.silent,
         pinned: details.pinned,
-        grouped_id: details
-            .grouped_id
-            .map(|id| id.to_string())
-            .unwrap_or_default(),
+        grouped_id: details.grouped_id.map(|id| id.to_string()),
     }
 }
 
@@ -217,10 +219,8 @@ fn to_proto_chat(cached: CachedChat) -> chat::Chat {
         chat_id: chat_id.to_string(),
         kind: cached.profile.kind,
         title: cached.profile.title,
-        username: cached.profile.username,
-        photo_id: photo
-            .map(|photo| format!("p:{chat_id}:{photo}"))
-            .unwrap_or_default(),
+        username: filled(cached.profile.username),
+        photo_id: photo.map(|photo| format!("p:{chat_id}:{photo}")),
         unread_count: dialog.as_ref().map_or(0, |dialog| dialog.unread_count),
         last_message: None,
         pinned: dialog.as_ref().is_some_and(|dialog| dialog.pinned),
@@ -228,9 +228,8 @@ fn to_proto_chat(cached: CachedChat) -> chat::Chat {
         muted_until: dialog
             .as_ref()
             .filter(|dialog| dialog.muted_until > now)
-            .map(|dialog| rfc3339(dialog.muted_until))
-            .unwrap_or_default(),
-        members_count: cached.profile.members_count.unwrap_or(-1),
+            .and_then(|dialog| time(dialog.muted_until)),
+        members_count: cached.profile.members_count.filter(|count| *count >= 0),
         read_inbox_max_id: dialog.as_ref().map_or(0, |dialog| dialog.read_inbox_max_id),
         read_outbox_max_id: dialog
             .as_ref()
@@ -238,8 +237,7 @@ fn to_proto_chat(cached: CachedChat) -> chat::Chat {
         last_activity: dialog
             .as_ref()
             .filter(|dialog| dialog.top_date > 0)
-            .map(|dialog| rfc3339(dialog.top_date))
-            .unwrap_or_default(),
+            .and_then(|dialog| time(dialog.top_date)),
         presence: None,
     }
 }
@@ -280,9 +278,9 @@ fn to_proto_contact_hit(hit: ContactHit) -> proto::ContactHit {
             user: Some(chat::TelegramUser {
                 id: contact.user_id.to_string(),
                 first_name: contact.first_name,
-                last_name: contact.last_name,
-                username: contact.username,
-                phone: contact.phone,
+                last_name: filled(contact.last_name),
+                username: filled(contact.username),
+                phone: filled(contact.phone),
                 photo_id: contact.photo_id,
             }),
             mutual: contact.mutual,

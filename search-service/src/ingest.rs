@@ -33,7 +33,10 @@ pub fn indexed_message(key: SessionKey, message: &chat::Message) -> Option<Index
     let media = message.media.as_ref();
     let mut text = message.text.clone();
     if let Some(media) = media {
-        for extra in [&media.file_name, &media.title, &media.performer] {
+        for extra in [&media.file_name, &media.title, &media.performer]
+            .into_iter()
+            .flatten()
+        {
             if !extra.is_empty() {
                 text.push(' ');
                 text.push_str(extra);
@@ -77,7 +80,10 @@ async fn changes_of(store: &dyn Store, event: &realtime::Event) -> Vec<IndexChan
         ("message.deleted", Some(realtime::event::Payload::Deleted(deleted))) => {
             vec![IndexChange::DeleteMessages {
                 key,
-                chat_id: deleted.chat_id.parse().ok(),
+                chat_id: deleted
+                    .chat_id
+                    .as_deref()
+                    .and_then(|chat_id| chat_id.parse().ok()),
                 message_ids: deleted.message_ids.clone(),
             }]
         }
@@ -102,9 +108,13 @@ async fn changes_of(store: &dyn Store, event: &realtime::Event) -> Vec<IndexChan
                 chat_id,
                 kind: chat.kind.clone(),
                 title: chat.title.clone(),
-                username: chat.username.clone(),
+                username: chat.username.clone().unwrap_or_default(),
                 phone,
-                top_date: unix_seconds(&chat.last_activity).unwrap_or(0),
+                top_date: chat
+                    .last_activity
+                    .as_deref()
+                    .and_then(unix_seconds)
+                    .unwrap_or(0),
             })]
         }
         _ => Vec::new(),

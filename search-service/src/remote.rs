@@ -84,14 +84,14 @@ pub struct RemoteContact {
     pub username: String,
     /// Phone, digits only, when visible.
     pub phone: String,
-    /// Their profile photo as a media reference; empty when none is known.
-    pub photo_id: String,
+    /// Their profile photo as a media reference; none when none is known.
+    pub photo_id: Option<String>,
     /// Whether they have the account in their contacts too.
     pub mutual: bool,
     /// `online`, `offline`, `recently`, `last_week`, `last_month` or `unknown`.
     pub presence: String,
-    /// RFC 3339: until when online, or when last seen; empty when hidden.
-    pub presence_at: String,
+    /// RFC 3339: until when online, or when last seen; none when hidden.
+    pub presence_at: Option<String>,
 }
 
 impl RemoteContact {
@@ -250,9 +250,9 @@ impl TelegramSearch for ChatServiceTelegram {
                 Some(RemoteContact {
                     user_id: user.id.parse().ok()?,
                     first_name: user.first_name,
-                    last_name: user.last_name,
-                    username: user.username,
-                    phone: user.phone,
+                    last_name: user.last_name.unwrap_or_default(),
+                    username: user.username.unwrap_or_default(),
+                    phone: user.phone.unwrap_or_default(),
                     photo_id: user.photo_id,
                     mutual: contact.mutual,
                     presence: presence.status,

@@ -149,7 +149,7 @@ host_calls! {
 
     fn send_chat_action(chat_id: i64, action: ChatAction) -> ()
         = send_chat_action(SendChatActionRequest) -> SendChatActionResponse;
-    fn mark_read(chat_id: i64, max_id: i32) -> ()
+    fn mark_read(chat_id: i64, max_id: Option<i32>) -> ()
         = mark_read(MarkReadRequest) -> MarkReadResponse;
     fn fetch_older_history(older: OlderHistory) -> u32
         = fetch_older_history(FetchOlderHistoryRequest) -> FetchOlderHistoryResponse;

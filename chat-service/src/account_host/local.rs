@@ -136,11 +136,15 @@ impl AccountHost for LocalHost {
         Ok(self.account(key)?.set_typing(chat_id, action).await?)
     }
 
-    async fn mark_read(&self, key: SessionKey, chat_id: i64, max_id: i32) -> Result<(), HostError> {
-        Ok(self
-            .account(key)?
-            .read_history(chat_id, max_id.max(0))
-            .await?)
+    async fn mark_read(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        max_id: Option<i32>,
+    ) -> Result<(), HostError> {
+        // Telegram's max_id 0 reads everything.
+        let max_id = max_id.unwrap_or(0).max(0);
+        Ok(self.account(key)?.read_history(chat_id, max_id).await?)
     }
 
     async fn fetch_older_history(

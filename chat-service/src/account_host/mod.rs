@@ -277,8 +277,13 @@ pub trait AccountHost: Send + Sync {
         action: ChatAction,
     ) -> Result<(), HostError>;
 
-    /// Marks a chat read up to `max_id` (0: everything).
-    async fn mark_read(&self, key: SessionKey, chat_id: i64, max_id: i32) -> Result<(), HostError>;
+    /// Marks a chat read up to `max_id` (none: everything).
+    async fn mark_read(
+        &self,
+        key: SessionKey,
+        chat_id: i64,
+        max_id: Option<i32>,
+    ) -> Result<(), HostError>;
 
     /// Fetches older history from Telegram into the cache; returns how many messages were
     /// stored.

@@ -314,7 +314,7 @@ impl HostRequest for proto::SendChatActionRequest {
 }
 
 impl HostRequest for proto::MarkReadRequest {
-    type Args = (i64, i32);
+    type Args = (i64, Option<i32>);
 
     fn pack(session: proto::SessionRef, (chat_id, max_id): Self::Args) -> Self {
         Self {

@@ -73,7 +73,7 @@ async fn a_replica_that_does_not_host_an_account_says_so_instead_of_passing_the_
         .mark_read(proto::MarkReadRequest {
             session: Some(elsewhere),
             chat_id: "42".into(),
-            max_id: 0,
+            max_id: None,
         })
         .await
         .expect_err("not hosted here");

@@ -30,10 +30,6 @@ pub(crate) fn session_ref(
     })
 }
 
-fn non_empty(text: String) -> Option<String> {
-    (!text.is_empty()).then_some(text)
-}
-
 /// Who sent a message.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SenderView {
@@ -56,8 +52,8 @@ impl From<chat::Sender> for SenderView {
             id: sender.id,
             kind: sender.kind,
             name: sender.name,
-            username: non_empty(sender.username),
-            photo_id: non_empty(sender.photo_id),
+            username: sender.username,
+            photo_id: sender.photo_id,
         }
     }
 }
@@ -130,27 +126,23 @@ pub struct MediaView {
     pub longitude: Option<f64>,
 }
 
-fn positive<T: PartialOrd + Default>(value: T) -> Option<T> {
-    (value > T::default()).then_some(value)
-}
-
 impl From<chat::Media> for MediaView {
     fn from(media: chat::Media) -> Self {
         Self {
             kind: media.kind,
-            file_id: non_empty(media.file_id),
-            thumbnail_id: non_empty(media.thumbnail_id),
-            mime_type: non_empty(media.mime_type),
-            size: positive(media.size),
-            file_name: non_empty(media.file_name),
-            width: positive(media.width),
-            height: positive(media.height),
-            duration: positive(media.duration),
-            waveform: (!media.waveform.is_empty()).then_some(media.waveform),
-            title: non_empty(media.title),
-            performer: non_empty(media.performer),
-            latitude: media.has_location.then_some(media.latitude),
-            longitude: media.has_location.then_some(media.longitude),
+            file_id: media.file_id,
+            thumbnail_id: media.thumbnail_id,
+            mime_type: media.mime_type,
+            size: media.size,
+            file_name: media.file_name,
+            width: media.width,
+            height: media.height,
+            duration: media.duration,
+            waveform: media.waveform,
+            title: media.title,
+            performer: media.performer,
+            latitude: media.latitude,
+            longitude: media.longitude,
         }
     }
 }
@@ -208,25 +200,25 @@ impl From<chat::Message> for MessageView {
                     kind: entity.kind,
                     offset: entity.offset,
                     length: entity.length,
-                    url: non_empty(entity.url),
-                    user_id: non_empty(entity.user_id),
-                    language: non_empty(entity.language),
+                    url: entity.url,
+                    user_id: entity.user_id,
+                    language: entity.language,
                 })
                 .collect(),
-            reply_to: positive(message.reply_to),
+            reply_to: message.reply_to,
             forward: message.forward.map(|forward| ForwardView {
                 from: forward.from.map(SenderView::from),
-                from_name: non_empty(forward.from_name),
+                from_name: forward.from_name,
                 date: forward.date,
-                channel_post: positive(forward.channel_post),
+                channel_post: forward.channel_post,
             }),
-            edit_date: non_empty(message.edit_date),
+            edit_date: message.edit_date,
             media: message.media.map(MediaView::from),
-            views: (message.views >= 0).then_some(message.views),
-            service: non_empty(message.service),
+            views: message.views,
+            service: message.service,
             silent: message.silent,
             pinned: message.pinned,
-            grouped_id: non_empty(message.grouped_id),
+            grouped_id: message.grouped_id,
         }
     }
 }
@@ -281,28 +273,39 @@ pub struct PresenceView {
     pub at: Option<String>,
 }
 
+impl From<chat::Presence> for PresenceView {
+    fn from(presence: chat::Presence) -> Self {
+        Self {
+            // A presence Telegram did not word (none on the wire) is unknown.
+            status: if presence.status.is_empty() {
+                "unknown".to_owned()
+            } else {
+                presence.status
+            },
+            at: presence.at,
+        }
+    }
+}
+
 impl From<chat::Chat> for ChatView {
     fn from(chat: chat::Chat) -> Self {
         Self {
             chat_id: chat.chat_id,
             kind: chat.kind,
             title: chat.title,
-            username: non_empty(chat.username),
-            photo_id: non_empty(chat.photo_id),
+            username: chat.username,
+            photo_id: chat.photo_id,
             unread_count: chat.unread_count,
             last_message: chat.last_message.map(MessageView::from),
             pinned: chat.pinned,
             archived: chat.archived,
-            muted: !chat.muted_until.is_empty(),
-            muted_until: non_empty(chat.muted_until),
-            members_count: (chat.members_count >= 0).then_some(chat.members_count),
+            muted: chat.muted_until.is_some(),
+            muted_until: chat.muted_until,
+            members_count: chat.members_count,
             read_inbox_max_id: chat.read_inbox_max_id,
             read_outbox_max_id: chat.read_outbox_max_id,
-            last_activity: non_empty(chat.last_activity),
-            presence: chat.presence.map(|presence| PresenceView {
-                status: presence.status,
-                at: non_empty(presence.at),
-            }),
+            last_activity: chat.last_activity,
+            presence: chat.presence.map(PresenceView::from),
         }
     }
 }
@@ -747,4 +750,47 @@ pub async fn message_status(
         })
         .await?;
     Ok(HttpResponse::Ok().json(SendJobView::from(job)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chat_without_its_optional_parts_serves_nulls_and_not_muted() {
+        let chat = ChatView::from(chat::Chat {
+            chat_id: "-100123".into(),
+            kind: "channel".into(),
+            title: "News".into(),
+            presence: Some(chat::Presence::default()),
+            ..chat::Chat::default()
+        });
+        assert_eq!(
+            serde_json::to_string(&chat).expect("json"),
+            r#"{"chat_id":"-100123","type":"channel","title":"News","username":null,"photo_id":null,"unread_count":0,"last_message":null,"pinned":false,"archived":false,"muted":false,"muted_until":null,"members_count":null,"read_inbox_max_id":0,"read_outbox_max_id":0,"last_activity":null,"presence":{"status":"unknown","at":null}}"#
+        );
+    }
+
+    #[test]
+    fn a_message_serves_what_the_wire_has_in_the_same_keys() {
+        let message = MessageView::from(chat::Message {
+            id: 7,
+            chat_id: "-100123".into(),
+            date: "2027-01-15T08:00:00Z".into(),
+            text: "hi".into(),
+            reply_to: Some(3),
+            views: Some(0),
+            media: Some(chat::Media {
+                kind: "location".into(),
+                latitude: Some(0.0),
+                longitude: Some(69.25),
+                ..chat::Media::default()
+            }),
+            ..chat::Message::default()
+        });
+        assert_eq!(
+            serde_json::to_string(&message).expect("json"),
+            r#"{"id":7,"chat_id":"-100123","date":"2027-01-15T08:00:00Z","sender":null,"outgoing":false,"text":"hi","entities":[],"reply_to":3,"forward":null,"edit_date":null,"media":{"kind":"location","file_id":null,"thumbnail_id":null,"mime_type":null,"size":null,"file_name":null,"width":null,"height":null,"duration":null,"waveform":null,"title":null,"performer":null,"latitude":0.0,"longitude":69.25},"views":0,"service":null,"silent":false,"pinned":false,"grouped_id":null}"#
+        );
+    }
 }

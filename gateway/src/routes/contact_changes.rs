@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::extract::{OwnedJson, PathOwner};
 use crate::problem::ApiError;
-use crate::routes::chats::{PresenceView, field_error, session_ref};
+use crate::routes::chats::{field_error, session_ref};
 use crate::routes::contact_list::ContactView;
 use crate::routes::groups::idempotency_key;
 use crate::state::AppState;
@@ -36,10 +36,6 @@ pub struct NewContact {
     /// Idempotency key, when the `Idempotency-Key` header is not used (up to 128
     /// printable ASCII characters).
     pub client_request_id: Option<String>,
-}
-
-fn non_empty(text: String) -> Option<String> {
-    (!text.is_empty()).then_some(text)
 }
 
 /// Who to add, as the chat service takes it: a user id, `@username` or `+phone`.
@@ -68,29 +64,8 @@ fn contact_user(body: &NewContact) -> Result<String, ApiError> {
 
 /// A contact as the contact list shows it.
 fn contact_view(contact: chat::Contact) -> Result<ContactView, ApiError> {
-    let user = contact
-        .user
-        .ok_or_else(|| ApiError::internal("a contact without the user"))?;
-    let presence = contact.presence.unwrap_or_default();
-    Ok(ContactView {
-        user_id: user.id,
-        first_name: user.first_name,
-        last_name: user.last_name,
-        username: non_empty(user.username),
-        phone: non_empty(user.phone),
-        photo_id: non_empty(user.photo_id),
-        mutual: contact.mutual,
-        presence: PresenceView {
-            status: if presence.status.is_empty() {
-                "unknown".to_owned()
-            } else {
-                presence.status
-            },
-            at: non_empty(presence.at),
-        },
-        name_matches: Vec::new(),
-        typos: 0,
-    })
+    ContactView::from_contact(contact)
+        .ok_or_else(|| ApiError::internal("a contact without the user"))
 }
 
 /// Adds a contact: by phone number, or a user this account can address (id or

@@ -10,6 +10,7 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use talkapp_proto::chat::v1 as chat;
 use talkapp_proto::search::v1 as search;
 use utoipa::{IntoParams, ToSchema};
 
@@ -68,30 +69,28 @@ pub struct Contacts {
     pub next_cursor: Option<String>,
 }
 
-fn non_empty(text: String) -> Option<String> {
-    (!text.is_empty()).then_some(text)
+impl ContactView {
+    /// A contact as the chat service or search service gives it, without matches (none
+    /// when it names no user).
+    pub(crate) fn from_contact(contact: chat::Contact) -> Option<Self> {
+        let user = contact.user?;
+        Some(Self {
+            user_id: user.id,
+            first_name: user.first_name,
+            last_name: user.last_name.unwrap_or_default(),
+            username: user.username,
+            phone: user.phone,
+            photo_id: user.photo_id,
+            mutual: contact.mutual,
+            presence: contact.presence.unwrap_or_default().into(),
+            name_matches: Vec::new(),
+            typos: 0,
+        })
+    }
 }
 
 fn contact_view(hit: search::ContactHit) -> Option<ContactView> {
-    let contact = hit.contact?;
-    let user = contact.user?;
-    let presence = contact.presence.unwrap_or_default();
     Some(ContactView {
-        user_id: user.id,
-        first_name: user.first_name,
-        last_name: user.last_name,
-        username: non_empty(user.username),
-        phone: non_empty(user.phone),
-        photo_id: non_empty(user.photo_id),
-        mutual: contact.mutual,
-        presence: PresenceView {
-            status: if presence.status.is_empty() {
-                "unknown".to_owned()
-            } else {
-                presence.status
-            },
-            at: non_empty(presence.at),
-        },
         name_matches: hit
             .name_ranges
             .into_iter()
@@ -101,6 +100,7 @@ fn contact_view(hit: search::ContactHit) -> Option<ContactView> {
             })
             .collect(),
         typos: hit.typos,
+        ..ContactView::from_contact(hit.contact?)?
     })
 }
 

@@ -137,10 +137,6 @@ pub struct JoinRequestAnswered {
     pub approved: bool,
 }
 
-fn some_text(text: String) -> Option<String> {
-    (!text.is_empty()).then_some(text)
-}
-
 /// The path's session and chat.
 fn session_and_chat(
     owner: &PathOwner,
@@ -334,10 +330,10 @@ pub async fn list_join_requests(
             .map(|request| JoinRequestView {
                 user_id: request.user_id,
                 date: request.date,
-                about: some_text(request.about),
+                about: request.about,
                 first_name: request.first_name,
-                last_name: some_text(request.last_name),
-                username: some_text(request.username),
+                last_name: request.last_name,
+                username: request.username,
             })
             .collect(),
         count: page.count,

@@ -201,7 +201,7 @@ pub async fn check_invite(
         chat: preview.chat.map(ChatView::from),
         chat_id: preview.chat_id,
         title: preview.title,
-        about: (!preview.about.is_empty()).then_some(preview.about),
+        about: preview.about,
         kind: preview.kind,
         members_count: preview.members_count,
         request_needed: preview.request_needed,

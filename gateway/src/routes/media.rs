@@ -251,7 +251,7 @@ async fn serve(
     }
     if let Ok(disposition) = HeaderValue::from_str(&content_disposition(
         &header.mime_type,
-        &header.file_name,
+        header.file_name.as_deref().unwrap_or_default(),
         &media_ref,
     )) {
         builder.insert_header((header::CONTENT_DISPOSITION, disposition));

@@ -283,7 +283,8 @@ pub async fn mark_read(
         .mark_read(chat::MarkReadRequest {
             session: Some(session_ref(&owner, session_index)?),
             chat_id,
-            max_id,
+            // 0: everything, as none.
+            max_id: (max_id > 0).then_some(max_id),
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

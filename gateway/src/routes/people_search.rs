@@ -53,29 +53,17 @@ pub struct People {
     pub people: Vec<PersonView>,
 }
 
-fn non_empty(text: String) -> Option<String> {
-    (!text.is_empty()).then_some(text)
-}
-
 fn person_view(person: chat::Person) -> Option<PersonView> {
     let user = person.user?;
-    let presence = person.presence.unwrap_or_default();
     Some(PersonView {
         user_id: user.id,
         first_name: user.first_name,
-        last_name: user.last_name,
-        username: non_empty(user.username),
-        phone: non_empty(user.phone),
-        photo_id: non_empty(user.photo_id),
+        last_name: user.last_name.unwrap_or_default(),
+        username: user.username,
+        phone: user.phone,
+        photo_id: user.photo_id,
         is_contact: person.is_contact,
-        presence: PresenceView {
-            status: if presence.status.is_empty() {
-                "unknown".to_owned()
-            } else {
-                presence.status
-            },
-            at: non_empty(presence.at),
-        },
+        presence: person.presence.unwrap_or_default().into(),
     })
 }
 

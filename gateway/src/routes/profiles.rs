@@ -42,10 +42,6 @@ pub struct UserProfileView {
     pub common_chats_count: i32,
 }
 
-fn non_empty(text: String) -> Option<String> {
-    (!text.is_empty()).then_some(text)
-}
-
 /// A Telegram user's profile (asked of Telegram through the account): name, username,
 /// bio, photo, phone when visible, presence, whether a contact, a bot, verified, and the
 /// chats in common.
@@ -89,15 +85,12 @@ pub(crate) fn profile_view(profile: chat::UserProfile) -> Result<UserProfileView
     Ok(UserProfileView {
         id: user.id,
         first_name: user.first_name,
-        last_name: non_empty(user.last_name),
-        username: non_empty(user.username),
-        phone: non_empty(user.phone),
-        photo_id: non_empty(user.photo_id),
-        bio: non_empty(profile.bio),
-        presence: profile.presence.map(|presence| PresenceView {
-            status: presence.status,
-            at: non_empty(presence.at),
-        }),
+        last_name: user.last_name,
+        username: user.username,
+        phone: user.phone,
+        photo_id: user.photo_id,
+        bio: profile.bio,
+        presence: profile.presence.map(PresenceView::from),
         is_contact: profile.is_contact,
         is_bot: profile.is_bot,
         is_verified: profile.is_verified,

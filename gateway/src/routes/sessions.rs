@@ -67,9 +67,9 @@ impl From<chat::Session> for SessionView {
             telegram_user: session.telegram_user.map(|user| TelegramUserView {
                 id: user.id,
                 first_name: user.first_name,
-                last_name: user.last_name,
-                username: user.username,
-                phone: user.phone,
+                last_name: user.last_name.unwrap_or_default(),
+                username: user.username.unwrap_or_default(),
+                phone: user.phone.unwrap_or_default(),
             }),
             linked_at: session.linked_at,
             link_stalled_at: session.link_stalled_at,

@@ -321,7 +321,7 @@ async fn handle_frame(state: &AppState, subscriber: &Subscriber, text: &str) -> 
             let request = chat::MarkReadRequest {
                 session: Some(session),
                 chat_id,
-                max_id,
+                max_id: (max_id > 0).then_some(max_id),
             };
             match state.services.mark_read(request).await {
                 Ok(()) => Reply::ok("ack", id),

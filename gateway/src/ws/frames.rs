@@ -29,7 +29,7 @@ pub fn event_json(event: realtime::Event) -> Value {
         Some(Payload::Job(job)) => json!(SendJobView::from(job)),
         Some(Payload::Chat(chat)) => json!(ChatView::from(chat)),
         Some(Payload::Deleted(deleted)) => json!({
-            "chat_id": (!deleted.chat_id.is_empty()).then_some(deleted.chat_id),
+            "chat_id": deleted.chat_id,
             "message_ids": deleted.message_ids,
         }),
         Some(Payload::Member(member)) => json!({
@@ -40,7 +40,7 @@ pub fn event_json(event: realtime::Event) -> Value {
         Some(Payload::UserStatus(status)) => json!({
             "user_id": status.user_id,
             "status": status.status,
-            "at": (!status.at.is_empty()).then_some(status.at),
+            "at": status.at,
         }),
         Some(Payload::Typing(typing)) => json!({
             "chat_id": typing.chat_id,

@@ -279,7 +279,7 @@ impl SearchApp {
             key,
             "message.deleted",
             realtime::event::Payload::Deleted(realtime::MessagesDeleted {
-                chat_id: chat_id.map(|id| id.to_string()).unwrap_or_default(),
+                chat_id: chat_id.map(|id| id.to_string()),
                 message_ids: ids.to_vec(),
             }),
         )
@@ -314,10 +314,9 @@ impl SearchApp {
                 chat_id: chat.chat_id.to_string(),
                 kind: chat.kind,
                 title: chat.title,
-                username: chat.username,
+                username: Some(chat.username).filter(|username| !username.is_empty()),
                 last_activity: chrono::DateTime::from_timestamp(top_date, 0)
-                    .map(|at| at.to_rfc3339())
-                    .unwrap_or_default(),
+                    .map(|at| at.to_rfc3339()),
                 ..chat::Chat::default()
             }),
         )
@@ -411,8 +410,7 @@ pub(crate) fn message_payload(message: &CachedMessage) -> realtime::event::Paylo
         file_name: media
             .get("file_name")
             .and_then(serde_json::Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
+            .map(str::to_owned),
         ..chat::Media::default()
     });
     let entities = details

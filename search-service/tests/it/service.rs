@@ -85,7 +85,7 @@ pub(crate) async fn hits_carry_the_message_its_chat_and_the_matched_ranges(place
     assert_eq!(shown.date, "2023-11-14T22:15:00Z");
     assert_eq!(shown.entities[0].kind, "bold");
     assert_eq!(shown.media.as_ref().expect("media").kind, "photo");
-    assert_eq!(shown.media.as_ref().expect("media").width, 640);
+    assert_eq!(shown.media.as_ref().expect("media").width, Some(640));
     let chat = hit.chat.as_ref().expect("chat");
     assert_eq!((chat.title.as_str(), chat.kind.as_str()), ("Oila", "group"));
     let ranges: Vec<(u32, u32)> = hit.ranges.iter().map(|r| (r.offset, r.length)).collect();
@@ -758,10 +758,10 @@ fn contact(user_id: i64, first_name: &str, last_name: &str, username: &str) -> R
         last_name: last_name.into(),
         username: username.into(),
         phone: format!("99890{user_id:07}"),
-        photo_id: String::new(),
+        photo_id: None,
         mutual: user_id % 2 == 0,
         presence: "recently".into(),
-        presence_at: String::new(),
+        presence_at: None,
     }
 }
 

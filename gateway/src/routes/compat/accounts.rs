@@ -88,23 +88,35 @@ fn account_out(
         return None;
     }
     let user = session.telegram_user?;
-    let phone = user.phone.trim_start_matches('+').to_owned();
-    let name = format!("{} {}", user.first_name, user.last_name)
-        .trim()
+    let phone = user
+        .phone
+        .as_deref()
+        .unwrap_or_default()
+        .trim_start_matches('+')
         .to_owned();
+    let name = format!(
+        "{} {}",
+        user.first_name,
+        user.last_name.as_deref().unwrap_or_default()
+    )
+    .trim()
+    .to_owned();
     let full_name = non_empty(&name)
-        .or_else(|| non_empty(&user.username))
+        .or_else(|| user.username.clone())
         .or_else(|| non_empty(&phone));
     Some(TelegramAccountOut {
         index: session.session_index.to_string(),
         full_name,
-        username: non_empty(&user.username),
         phone_number: non_empty(&phone),
         telegram_id: id_number(&user.id),
-        profile_picture: non_empty(&user.photo_id).map(|photo_id| {
+        profile_picture: user.photo_id.map(|photo_id| {
             super::media::signed_path(state, user_id, sign_in, session.session_index, &photo_id)
         }),
-        profile_url: non_empty(&user.username).map(|username| format!("https://t.me/{username}")),
+        profile_url: user
+            .username
+            .as_deref()
+            .map(|username| format!("https://t.me/{username}")),
+        username: user.username,
     })
 }
 

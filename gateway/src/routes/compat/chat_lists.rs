@@ -98,8 +98,11 @@ pub struct GroupsOut {
 fn is_online(presence: Option<&chat::Presence>, now: chrono::DateTime<chrono::Utc>) -> bool {
     presence.is_some_and(|presence| {
         presence.status == "online"
-            && chrono::DateTime::parse_from_rfc3339(&presence.at)
-                .is_ok_and(|until| until.with_timezone(&chrono::Utc) > now)
+            && presence
+                .at
+                .as_deref()
+                .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+                .is_some_and(|until| until.with_timezone(&chrono::Utc) > now)
     })
 }
 
@@ -184,11 +187,11 @@ pub async fn private_chats(
         .map(|chat| PrivateChatOut {
             id: id_number(&chat.chat_id),
             full_name: non_empty(chat.title),
-            username: non_empty(chat.username),
+            username: chat.username,
             last_seen: last_seen(chat.presence.as_ref(), now),
             is_online: is_online(chat.presence.as_ref(), now),
-            has_photo: !chat.photo_id.is_empty(),
-            photo_url: links.photo_url(&chat.photo_id),
+            has_photo: chat.photo_id.is_some(),
+            photo_url: links.photo_url(chat.photo_id.as_deref()),
             is_premium: false,
             emoji_url: None,
         })
@@ -229,11 +232,11 @@ pub async fn groups(
         .map(|chat| GroupOut {
             id: id_number(&chat.chat_id),
             title: chat.title,
-            username: non_empty(chat.username),
-            member_count: chat.members_count.max(0),
+            username: chat.username,
+            member_count: chat.members_count.unwrap_or(0),
             online_count: 0,
-            has_photo: !chat.photo_id.is_empty(),
-            photo_url: links.photo_url(&chat.photo_id),
+            has_photo: chat.photo_id.is_some(),
+            photo_url: links.photo_url(chat.photo_id.as_deref()),
         })
         .collect();
     Ok(HttpResponse::Ok().json(GroupsOut {

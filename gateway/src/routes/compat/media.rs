@@ -96,12 +96,11 @@ impl<'a> Links<'a> {
 
     /// A chat's `photo_url`: a signed link to its photo, or the legacy default avatar
     /// path when it has none (the field may not be null).
-    pub fn photo_url(&self, photo_id: &str) -> String {
-        if photo_id.is_empty() {
-            super::chat_lists::DEFAULT_AVATAR.to_owned()
-        } else {
-            self.url(photo_id)
-        }
+    pub fn photo_url(&self, photo_id: Option<&str>) -> String {
+        photo_id.map_or_else(
+            || super::chat_lists::DEFAULT_AVATAR.to_owned(),
+            |photo_id| self.url(photo_id),
+        )
     }
 }
 

@@ -210,8 +210,8 @@ fn from_user(
         Some(sender) => (
             id_number(&sender.id),
             non_empty(sender.name),
-            non_empty(sender.username),
-            non_empty(sender.photo_id),
+            sender.username,
+            sender.photo_id,
         ),
         // Anonymous posts: the chat speaks (contract quirk 2: never null).
         None => (
@@ -281,25 +281,23 @@ fn message_out(
     }
     out.caption = text;
     out.media_type = kind.map(str::to_owned);
-    out.file_id = non_empty(media.file_id).map(|media_ref| links.file_id(&media_ref));
-    out.thumb_url = non_empty(media.thumbnail_id).map(|media_ref| links.url(&media_ref));
-    out.file_name = non_empty(media.file_name);
-    out.mime_type = non_empty(media.mime_type);
+    out.file_id = media.file_id.map(|media_ref| links.file_id(&media_ref));
+    out.thumb_url = media.thumbnail_id.map(|media_ref| links.url(&media_ref));
+    out.file_name = media.file_name;
+    out.mime_type = media.mime_type;
     if out.file_id.is_some() {
-        out.file_size = Some(human_size(media.size));
+        out.file_size = Some(human_size(media.size.unwrap_or(0)));
     }
     if matches!(kind, Some("voice" | "video_note")) {
-        let seconds = media.duration.max(0.0).round() as u64;
+        let seconds = media.duration.unwrap_or(0.0).max(0.0).round() as u64;
         out.duration_seconds = Some(seconds);
         out.duration_formatted = Some(minutes_seconds(seconds));
     }
     if kind == Some("voice") {
-        out.waveform = Some(media.waveform);
+        out.waveform = Some(media.waveform.unwrap_or_default());
     }
-    if media.has_location {
-        out.latitude = Some(media.latitude);
-        out.longitude = Some(media.longitude);
-    }
+    out.latitude = media.latitude;
+    out.longitude = media.longitude;
     out
 }
 
@@ -315,8 +313,8 @@ async fn chat_facts(state: &AppState, session: &chat::SessionRef, chat_id: i64) 
         })) => ChatFacts {
             kind: chat.kind,
             title: non_empty(chat.title),
-            username: non_empty(chat.username),
-            photo_id: non_empty(chat.photo_id),
+            username: chat.username,
+            photo_id: chat.photo_id,
             read_inbox_max_id: chat.read_inbox_max_id,
             read_outbox_max_id: chat.read_outbox_max_id,
         },

@@ -389,7 +389,7 @@ pub struct UserActivityDays {
     responses(
         (status = 200, body = UserActivityDays),
         (status = 401, description = "`unauthenticated` or `token_invalid`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`: no such account and no activity of that id in the days asked for, or no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no account and no external provider's user of that id (seen, disabled or owning linked accounts) and no activity of it in the days asked for, or no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `days` out of range", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
@@ -406,7 +406,13 @@ pub async fn activity(
     }
     let since = talkapp_store::now().date_naive() - chrono::TimeDelta::days(i64::from(days) - 1);
     let rows = state.store.user_activity(user_id, since).await?;
-    if rows.is_empty() && state.store.user_overview(user_id).await?.is_none() {
+    // No counts yet (none flushed, or none in these days) is an empty answer for a user
+    // TalkApp knows of: a built-in account, or an external provider's user seen, disabled
+    // or owning linked accounts.
+    if rows.is_empty()
+        && state.store.user_overview(user_id).await?.is_none()
+        && state.store.subject_overview(user_id).await?.is_none()
+    {
         return Err(ApiError::new(ErrorCode::NotFound, "no such user"));
     }
     Ok(HttpResponse::Ok().json(UserActivityDays {

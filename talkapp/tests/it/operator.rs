@@ -457,6 +457,12 @@ async fn an_operator_reads_an_external_providers_user_as_listed_and_an_unknown_i
     let seen = admin_user_once_seen(&app, &operator, only_seen).await;
     assert_eq!(seen["user"]["linked_accounts"], 0);
     assert_eq!(seen["user"]["disabled_at"], Value::Null);
+    // Known before the gateway's first flush of its activity: an answer, not a 404.
+    let activity = app
+        .get_json(&format!("/admin/users/{only_seen}/activity"), &operator)
+        .await;
+    assert_eq!(activity["user_id"], only_seen.to_string());
+    assert!(activity["days"].is_array(), "{activity}");
 
     let disabled = operator_post(&app, &operator, &subject.to_string(), "disable").await;
     assert_eq!(disabled.status(), 200);
@@ -621,7 +627,7 @@ async fn activity_when(
         let response = app
             .get_with_token(&format!("/admin/users/{user_id}/activity"), operator)
             .await;
-        // An external provider's user is unknown (404) until its first flush.
+        // An external provider's user is unknown (404) until the store has seen it.
         let activity: Value = if response.status() == 404 {
             Value::Null
         } else {

@@ -42,10 +42,13 @@ use crate::problem::ApiError;
 use crate::state::AppState;
 
 /// Events a feed keeps after relaying them, for sockets that join with a `since` just
-/// behind (a reconnect) and for members that fall behind.
-const RECENT: usize = 256;
-/// Events the broadcast channel holds for a member before that member loses its place.
-const CHANNEL: usize = 1024;
+/// behind (a reconnect). Small: a feed lives as long as a socket of its account, and a
+/// socket further behind reads the log by its own stream anyway.
+const RECENT: usize = 32;
+/// Events the broadcast channel holds for a member before that member loses its place
+/// (and catches up by its own stream). The channel allocates its slots at once, and each
+/// slot keeps its last frame alive until overwritten: this is memory per account.
+const CHANNEL: usize = 64;
 
 /// Where the events a socket has not had yet begin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

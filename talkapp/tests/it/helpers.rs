@@ -121,6 +121,18 @@ pub(crate) async fn spawn_app_on(
 }
 
 impl TestApp {
+    /// The gateway's Prometheus text (`GET /metrics`).
+    pub(crate) async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("sent")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// The store behind the backend (to arrange what no endpoint creates yet).
     pub(crate) fn store(&self) -> std::sync::Arc<dyn talkapp_store::Store> {
         std::sync::Arc::clone(&self.store)

@@ -498,12 +498,7 @@ async fn a_link_that_stays_open_but_goes_quiet_is_replaced_and_what_it_missed_ar
         chrono::DateTime::parse_from_rfc3339(stalled_at).is_ok(),
         "{stalled_at}"
     );
-    let metrics = reqwest::get(app.url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.lines().any(
             |line| line.starts_with("talkapp_telegram_links_replaced_total{")

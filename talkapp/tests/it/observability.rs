@@ -127,15 +127,7 @@ async fn metrics_count_requests_latency_and_errors_by_code() {
         .await
         .expect("sent");
 
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
 
     assert!(
         metrics
@@ -157,15 +149,7 @@ async fn metrics_count_requests_latency_and_errors_by_code() {
         .send()
         .await
         .expect("sent");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("talkapp_grpc_server_requests_total"),
         "{metrics}"
@@ -307,15 +291,7 @@ async fn every_metric_the_dashboard_and_the_alert_rules_use_is_exported() {
         .await;
     assert_eq!(missing.status(), 404);
 
-    let exported = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let exported = app.metrics().await;
     let exported: std::collections::BTreeSet<String> = exported
         .lines()
         .filter(|line| !line.starts_with('#') && !line.is_empty())

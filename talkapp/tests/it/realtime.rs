@@ -674,15 +674,7 @@ async fn texts_until(socket: &mut Socket, last: &str) -> Vec<String> {
 
 /// The gateway's `talkapp_ws_feeds` gauge.
 async fn feeds_gauge(app: &TestApp) -> f64 {
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     metrics
         .lines()
         .find_map(|line| line.strip_prefix("talkapp_ws_feeds "))

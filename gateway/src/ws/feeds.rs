@@ -162,16 +162,6 @@ fn subscribe_request(
 }
 
 impl Feeds {
-    /// Live feeds (upstream subscriptions) of this gateway.
-    pub fn len(&self) -> usize {
-        locked(&self.feeds).len()
-    }
-
-    /// Whether no feed is live.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Makes a new socket of `(user_id, session_index)` a member of its account's feed,
     /// opening the feed when it is the first. `since`: the client's last event (`None`:
     /// from now on). Once this returns the socket's start is fixed: every event after it

@@ -36,9 +36,13 @@ curl -sf -XPOST "$BASE/auth/register" -H 'content-type: application/json' \
 token=$(curl -sf -XPOST "$BASE/auth/login" -H 'content-type: application/json' \
   -d "{\"email\":\"$email\",\"password\":\"correct horse battery\"}" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
 
-# A PDF header then random bytes: accepted as a document, incompressible, no preview.
-make_file() { # path MiB
-  { printf '%%PDF-1.7\n'; head -c $(($2 * 1024 * 1024 - 9)) /dev/urandom; } >"$1"
+# A well-formed one-page PDF whose bulk is one stream of random bytes: accepted as a
+# document, incompressible, and previewed as a real PDF is (pdftoppm reads the trailer
+# and renders the blank page in milliseconds). Before 2026-12-06 the file was a PDF header
+# then random bytes: with no xref, pdftoppm (when installed) read the whole file trying to
+# rebuild one, which no real upload makes it do. `$3` varies the bytes' first line.
+make_file() { # path MiB [tag]
+  python3 "$ROOT/loadgen/make-pdf.py" "$1" $(($2 * 1024 * 1024)) "${3:-}"
 }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$pid/status"; }
@@ -60,19 +64,18 @@ for size in 100 1024; do
   sync
   upload_s=$(echo "$(now) - $start" | bc -l)
   [ "$status" = 201 ] || { echo "upload of $size MiB answered $status: $(cat "$WORK/upload-$size.json")"; exit 1; }
-  printf 'upload %5s MiB: %6.2f s (%7.1f MiB/s); disk copy %6.2f s (%7.1f MiB/s); ratio %.2f\n' \
+  preview=$(grep -q '"preview_id":"' "$WORK/upload-$size.json" && echo "with a preview" || echo "no preview")
+  printf 'upload %5s MiB: %6.2f s (%7.1f MiB/s); disk copy %6.2f s (%7.1f MiB/s); ratio %.2f (%s)\n' \
     "$size" "$upload_s" "$(echo "$size / $upload_s" | bc -l)" "$copy_s" "$(echo "$size / $copy_s" | bc -l)" \
-    "$(echo "$copy_s / $upload_s" | bc -l)"
+    "$(echo "$copy_s / $upload_s" | bc -l)" "$preview"
   rm -f "$file"
 done
 peak=$(hwm_kib)
 printf 'memory: RSS before %d MiB, peak during the uploads %d MiB, growth %d MiB\n' \
   $((baseline / 1024)) $((peak / 1024)) $(((peak - baseline) / 1024))
 
-make_file "$WORK/files/ten.pdf" 10
 for i in $(seq 1 50); do
-  # Distinct bytes per upload (the first 8 bytes after the header), so none is deduplicated.
-  { printf '%%PDF-1.7\n%08d' "$i"; tail -c +18 "$WORK/files/ten.pdf"; } >"$WORK/files/ten-$i.pdf"
+  make_file "$WORK/files/ten-$i.pdf" 10 "$i" # distinct bytes per upload: none is deduplicated
 done
 ticks_before=$(cpu_ticks)
 start=$(now)

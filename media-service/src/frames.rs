@@ -3,8 +3,9 @@
 //!
 //! The tools parse uploaded bytes with large decoders, so each run is hemmed in:
 //! - the input is a file path argument, never through a shell: the object itself for the
-//!   local backend, else a copy in a private temporary file (at most
-//!   `media.frame_max_source_bytes`, removed after);
+//!   local backend, else a copy in a private temporary file (removed after) of at most
+//!   `media.frame_max_source_bytes`: a larger object is copied as its head and its tail
+//!   in a sparse file of its size ([`TempCopy`]);
 //! - ffmpeg is told the demuxer the bytes were sniffed as (no probing into playlists or
 //!   other formats) and reads only `file:` URLs;
 //! - `prlimit` caps the child's address space, CPU time, core dumps and the size of any
@@ -35,9 +36,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt as _;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt as _};
+use object_store::{GetOptions, GetRange, ObjectStore};
 use talkapp_common::config::MediaConfig;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -227,14 +228,9 @@ impl FrameTools {
         let input = match local {
             Some(file) => file.clone(),
             None => {
-                if size > self.max_source_bytes {
-                    return Err(format!(
-                        "{size} bytes, more than media.frame_max_source_bytes to copy"
-                    ));
-                }
                 copy = tokio::time::timeout_at(
                     deadline,
-                    TempCopy::of(objects, path, &self.temp_dir, self.max_source_bytes),
+                    TempCopy::of(objects, path, &self.temp_dir, size, self.max_source_bytes),
                 )
                 .await
                 .map_err(|_| "the copy did not finish before the deadline".to_owned())??;
@@ -469,6 +465,17 @@ async fn read_head(
 }
 
 /// A private local copy of an object, removed when dropped.
+/// A private temporary copy of a stored object for a tool to read, removed on drop.
+///
+/// An object of at most `max` bytes is copied whole. A larger one becomes a *sparse* file
+/// of its full size holding only its head (three quarters of `max`) and its tail (the
+/// rest), the bytes between them a hole that reads as zeros: a preview needs the start of
+/// a video (its first second, and `moov` in a "fast start" MP4) or of a PDF (its first
+/// page, in a linearised one), and the index at the end (`moov` of a phone's MP4, the
+/// Matroska cues, a PDF's cross-reference table and trailer). So at most `max` bytes
+/// are fetched and written, whatever the object's size. A file whose preview needs bytes
+/// from the middle gets a broken frame or none, which the tool reports as any corrupt
+/// input (no preview, never a failed upload).
 struct TempCopy {
     path: PathBuf,
 }
@@ -478,6 +485,7 @@ impl TempCopy {
         objects: &dyn ObjectStore,
         path: &Path,
         dir: &FsPath,
+        size: u64,
         max: u64,
     ) -> Result<Self, String> {
         let copy = Self {
@@ -490,25 +498,56 @@ impl TempCopy {
             .open(&copy.path)
             .await
             .map_err(|error| format!("cannot create {}: {error}", copy.path.display()))?;
-        let mut stream = objects
-            .get(path)
-            .await
-            .map_err(|error| error.to_string())?
-            .into_stream();
-        let mut written = 0_u64;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|error| error.to_string())?;
-            written = written.saturating_add(chunk.len() as u64);
-            if written > max {
-                return Err("the object grew past media.frame_max_source_bytes".into());
-            }
-            file.write_all(&chunk)
+        if size <= max {
+            copy_range(objects, path, None, max, &mut file).await?;
+        } else {
+            let tail = max / 4;
+            let head = max - tail;
+            // The full length first: what is not written stays a hole.
+            file.set_len(size)
                 .await
                 .map_err(|error| error.to_string())?;
+            copy_range(objects, path, Some(0..head), head, &mut file).await?;
+            file.seek(std::io::SeekFrom::Start(size - tail))
+                .await
+                .map_err(|error| error.to_string())?;
+            copy_range(objects, path, Some(size - tail..size), tail, &mut file).await?;
         }
         file.flush().await.map_err(|error| error.to_string())?;
         Ok(copy)
     }
+}
+
+/// Writes the object's bytes in `range` (all of them: `None`) at `file`'s position,
+/// refusing more than `max` (an object that grew since its size was read).
+async fn copy_range(
+    objects: &dyn ObjectStore,
+    path: &Path,
+    range: Option<std::ops::Range<u64>>,
+    max: u64,
+    file: &mut tokio::fs::File,
+) -> Result<(), String> {
+    let options = GetOptions {
+        range: range.map(GetRange::Bounded),
+        ..GetOptions::default()
+    };
+    let mut stream = objects
+        .get_opts(path, options)
+        .await
+        .map_err(|error| error.to_string())?
+        .into_stream();
+    let mut written = 0_u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|error| error.to_string())?;
+        written = written.saturating_add(chunk.len() as u64);
+        if written > max {
+            return Err("the object grew past media.frame_max_source_bytes".into());
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(|error| error.to_string())?;
+    }
+    Ok(())
 }
 
 impl Drop for TempCopy {
@@ -552,6 +591,7 @@ fn is_executable(path: &FsPath) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use object_store::ObjectStoreExt as _;
     use talkapp_common::config::{Config, ConfigSources};
 
     fn tools(overrides: &[(&str, &str)]) -> FrameTools {
@@ -678,14 +718,130 @@ mod tests {
             "copy removed"
         );
 
-        // Larger than the copy may be: none, and nothing written.
-        let small = size.saturating_sub(1).to_string();
-        let tools = crate::frames::tests::tools(&[
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn an_object_over_the_copy_limit_is_copied_as_its_head_and_tail_in_a_sparse_file() {
+        let dir = scratch();
+        let objects = object_store::memory::InMemory::new();
+        let path = Path::from("large");
+        let size: u64 = 4 * 1024 * 1024 + 123;
+        let bytes: Vec<u8> = (0..size).map(|index| (index % 251 + 1) as u8).collect();
+        objects
+            .put(&path, bytes.clone().into())
+            .await
+            .expect("stored");
+        let max: u64 = 256 * 1024;
+        let (head, tail) = (max - max / 4, max / 4);
+
+        let copy = TempCopy::of(&objects, &path, &dir, size, max)
+            .await
+            .expect("copied");
+        let copied = std::fs::read(&copy.path).expect("the copy");
+        assert_eq!(copied.len() as u64, size, "the object's full length");
+        let (head, tail) = (head as usize, tail as usize);
+        assert!(copied[..head] == bytes[..head], "its head");
+        assert!(
+            copied[copied.len() - tail..] == bytes[bytes.len() - tail..],
+            "its tail"
+        );
+        assert!(
+            copied[head..copied.len() - tail]
+                .iter()
+                .all(|byte| *byte == 0),
+            "a hole between them"
+        );
+        use std::os::unix::fs::MetadataExt as _;
+        let allocated = std::fs::metadata(&copy.path).expect("metadata").blocks() * 512;
+        assert!(
+            allocated <= max + 64 * 1024,
+            "{allocated} bytes on disk for a copy of {max}"
+        );
+        let copy_path = copy.path.clone();
+        drop(copy);
+        assert!(!copy_path.exists(), "removed when dropped");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `page.pdf` with a stream of `padding` bytes between its objects and its
+    /// cross-reference table (which moves; `startxref` says where).
+    fn padded_pdf(padding: usize) -> Vec<u8> {
+        let page = std::fs::read(fixture("page.pdf")).expect("fixture");
+        let at = page
+            .windows(5)
+            .position(|window| window == b"xref\n")
+            .expect("an xref");
+        let mut pdf = page[..at].to_vec();
+        pdf.extend_from_slice(format!("9 0 obj\n<< /Length {padding} >>\nstream\n").as_bytes());
+        pdf.extend((0..padding).map(|index| (index % 89) as u8 + b' '));
+        pdf.extend_from_slice(b"\nendstream\nendobj\n");
+        let xref = pdf.len();
+        let table = &page[at..];
+        let start = table
+            .windows(10)
+            .position(|window| window == b"startxref\n")
+            .expect("startxref");
+        pdf.extend_from_slice(&table[..start]);
+        pdf.extend_from_slice(format!("startxref\n{xref}\n%%EOF\n").as_bytes());
+        pdf
+    }
+
+    #[tokio::test]
+    async fn a_stored_video_or_pdf_over_the_copy_limit_gets_a_preview_from_its_head_and_tail() {
+        let dir = scratch();
+        let dir_value = dir.display().to_string();
+        let tools = tools(&[
             ("media.frame_temp_dir", &dir_value),
-            ("media.frame_max_source_bytes", &small),
+            ("media.frame_max_source_bytes", "65536"),
         ]);
-        assert!(tools.preview(stored()).await.is_none());
-        assert_eq!(std::fs::read_dir(&dir).expect("dir").count(), 0);
+        // A "fast start" MP4 (ftyp, moov, mdat) followed by 1 MiB of a `free` box: all a
+        // frame needs is in the head.
+        let mut mp4 = std::fs::read(fixture("portrait.mp4")).expect("fixture");
+        let padding = 1024 * 1024_u32;
+        mp4.extend_from_slice(&(padding + 8).to_be_bytes());
+        mp4.extend_from_slice(b"free");
+        mp4.resize(mp4.len() + padding as usize, 0);
+        // A PDF whose page is at its start and whose xref is 1 MiB later, at its end.
+        let pdf = padded_pdf(1024 * 1024);
+        let objects = object_store::memory::InMemory::new();
+        for (name, bytes, mime, duration_ms) in [
+            ("large.mp4", mp4, "video/mp4", Some(2000)),
+            ("large.pdf", pdf, "application/pdf", None),
+        ] {
+            let size = bytes.len() as u64;
+            assert!(size > 65536 * 16);
+            let path = Path::from(name);
+            objects.put(&path, bytes.into()).await.expect("stored");
+            let preview = tools
+                .preview(StoredFile {
+                    objects: &objects,
+                    path: &path,
+                    local: None,
+                    size,
+                    mime,
+                    duration_ms,
+                })
+                .await
+                .unwrap_or_else(|| panic!("{name}: a preview from the head and tail"));
+            let image = image::load_from_memory(&preview).expect("an image");
+            match mime {
+                "video/mp4" => assert_eq!((image.width(), image.height()), (96, 160)),
+                _ => {
+                    assert_eq!(image.width(), 320);
+                    let pixels = image.to_rgb8();
+                    let top = pixels.get_pixel(160, 10).0;
+                    let bottom = pixels.get_pixel(160, image.height() - 10).0;
+                    assert!(top[0] > 200 && top[2] < 60, "red on top: {top:?}");
+                    assert!(bottom[2] > 200 && bottom[0] < 60, "blue below: {bottom:?}");
+                }
+            }
+        }
+        assert_eq!(
+            std::fs::read_dir(&dir).expect("dir").count(),
+            0,
+            "copies removed"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

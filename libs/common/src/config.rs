@@ -184,8 +184,9 @@ pub struct MediaConfig {
     pub frame_cpu_secs: u64,
     /// Preview tools running at once (per media-service process).
     pub frame_concurrency: usize,
-    /// Largest S3-stored video or PDF copied to a local temporary file for its preview
-    /// (bytes); larger ones get none. Files of the local backend are read in place.
+    /// Most bytes of an S3-stored video or PDF copied to a local temporary file for its
+    /// preview; a larger one is copied as its head (three quarters of this) and its tail
+    /// in a sparse file. Files of the local backend are read in place.
     pub frame_max_source_bytes: u64,
     /// Where those temporary copies go; empty: the system's (`TMPDIR`).
     pub frame_temp_dir: String,

@@ -84,6 +84,15 @@ if [[ " ${SCENARIOS:-} " == *" ws-fanout "* ]]; then
   fi
 fi
 run ws-media --interval-ms $((USERS * 10))
+# What a video's thumbnail adds: the same two runs with a 2 s MP4 (its upload preview goes
+# to Telegram as one more part). Only when asked for: SCENARIOS="send-video ws-video";
+# run them again with TALKAPP_MEDIA__FFMPEG_PATH=off for the same video with no thumbnail.
+if [[ " ${SCENARIOS:-} " == *" send-video "* ]]; then
+  run as send-video send-media --interval-ms $((USERS * 10)) --media video
+fi
+if [[ " ${SCENARIOS:-} " == *" ws-video "* ]]; then
+  run as ws-video ws-media --interval-ms $((USERS * 10)) --media video
+fi
 run ws-idle --connections-per-user 10 --pid "$GATEWAY_PID"
 # A load that looks like real use, held for MIX_SECONDS (600 by default): every user on a
 # socket, 20 % reading every 2 s, 5 % sending every 10 s; a line of figures (and each

@@ -20,7 +20,9 @@
 //! `chats` (`GET /me/chats/...`), `history` (`GET /me/chat/messages/...`, 50 messages of
 //! the user's first private chat) and `send` (`POST /me/send_message/...`, the 202), and
 //! `send-media` (`POST /me/send_media/...`, the 202: a photo each user uploads once
-//! before the measurement, sent again with a new `client_message_id` every time), and
+//! before the measurement, sent again with a new `client_message_id` every time; with
+//! `--media video` a short MP4 instead, which goes to Telegram with its preview as the
+//! thumbnail), and
 //! `search` (`GET /me/search/messages/...?q=WORD`, a word of the sandbox's demo messages,
 //! one per user in turn: the index of the cache and, in every request, Telegram's own
 //! `messages.searchGlobal` through the account's host, merged) and `search-local` (the
@@ -56,6 +58,7 @@ const USAGE: &str = "usage: loadgen [--url URL] [--users N] [--seconds S] [--war
 [--interval-ms N] [--scenario me|sessions|healthz|chats|history|send|send-media|search|search-local|ws|ws-media|ws-idle|faults|mix] [--link] \
 [--connections-per-user K] [--ws-url URL] [--pid GATEWAY_PID] [--watch NAME=PID[+PID...]|NAME=comm:COMMAND]... \
 [--secret HS256_SECRET] [--issuer ISS] \
+[send-media, ws-media: --media photo|video] \
 [faults: --label NAME --fault-at-secs S --settle-seconds S --give-up-seconds S --media-every N] \
 [mix: --readers-percent P --senders-percent P --send-interval-ms N --sample-seconds S]";
 
@@ -87,6 +90,9 @@ pub(crate) struct Options {
     pub(crate) ws_url: Option<String>,
     /// `faults`: every how many sends one is a photo (0: none).
     pub(crate) media_every: u64,
+    /// `send-media`, `ws-media`: what each user uploads once and sends (`photo`, a
+    /// 320×240 JPEG; `video`, a 2 s MP4 whose preview goes to Telegram as its thumbnail).
+    pub(crate) media: setup::MediaFixture,
     /// `mix`: the share of users who read (the chat list and history, every `--interval-ms`).
     pub(crate) readers_percent: usize,
     /// `mix`: the share of users who send.
@@ -135,6 +141,7 @@ fn parse_options() -> anyhow::Result<Options> {
         give_up_seconds: 60,
         ws_url: None,
         media_every: 5,
+        media: setup::MediaFixture::Photo,
         readers_percent: 20,
         senders_percent: 5,
         send_interval_ms: 10_000,
@@ -165,6 +172,7 @@ fn parse_options() -> anyhow::Result<Options> {
             "--give-up-seconds" => options.give_up_seconds = value()?.parse()?,
             "--ws-url" => options.ws_url = Some(value()?),
             "--media-every" => options.media_every = value()?.parse()?,
+            "--media" => options.media = value()?.parse()?,
             "--readers-percent" => options.readers_percent = value()?.parse()?,
             "--senders-percent" => options.senders_percent = value()?.parse()?,
             "--send-interval-ms" => options.send_interval_ms = value()?.parse()?,
@@ -345,7 +353,7 @@ async fn main() -> anyhow::Result<()> {
         options.scenario.as_str(),
         "send-media" | "ws-media" | "faults"
     ) {
-        setup::upload_photos(&client, &options, &accounts).await?
+        setup::upload_media(&client, &options, &accounts).await?
     } else {
         Vec::new()
     };

@@ -151,21 +151,56 @@ pub(crate) async fn prepare_accounts(
 /// A real JPEG photo (320×240), the sandbox's fixture: the same bytes for every user
 /// (stored once by the media service, uploaded to Telegram once per account).
 const PHOTO_JPEG: &[u8] = include_bytes!("../../libs/tg-sandbox/fixtures/photo.jpg");
+/// A real 2 s H.264 MP4, the sandbox's fixture: a video send, with the upload's preview
+/// (when the media service has ffmpeg) as its thumbnail.
+const CLIP_MP4: &[u8] = include_bytes!("../../libs/tg-sandbox/fixtures/clip.mp4");
 
-/// Uploads one photo per account (`POST /upload`); their `file_id`s, in account order.
-pub(crate) async fn upload_photos(
+/// What the media scenarios upload and send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MediaFixture {
+    /// [`PHOTO_JPEG`].
+    Photo,
+    /// [`CLIP_MP4`].
+    Video,
+}
+
+impl std::str::FromStr for MediaFixture {
+    type Err = anyhow::Error;
+
+    fn from_str(value: &str) -> anyhow::Result<Self> {
+        match value {
+            "photo" => Ok(Self::Photo),
+            "video" => Ok(Self::Video),
+            other => anyhow::bail!("--media is photo or video, not {other:?}"),
+        }
+    }
+}
+
+impl MediaFixture {
+    fn bytes_and_name(self) -> (&'static [u8], &'static str) {
+        match self {
+            Self::Photo => (PHOTO_JPEG, "load.jpg"),
+            Self::Video => (CLIP_MP4, "load.mp4"),
+        }
+    }
+}
+
+/// Uploads one file (`--media`) per account (`POST /upload`); their `file_id`s, in
+/// account order.
+pub(crate) async fn upload_media(
     client: &reqwest::Client,
     options: &Options,
     accounts: &[Account],
 ) -> anyhow::Result<Vec<String>> {
+    let (bytes, name) = options.media.bytes_and_name();
     let mut photos = Vec::with_capacity(accounts.len());
     for account in accounts {
         let (status, body) = send(
             client
-                .post(format!("{}/upload?filename=load.jpg", options.url))
+                .post(format!("{}/upload?filename={name}", options.url))
                 .bearer_auth(&account.token)
-                .body(PHOTO_JPEG),
-            "upload a photo",
+                .body(bytes),
+            "upload a file",
         )
         .await?;
         anyhow::ensure!(status.as_u16() == 201, "upload refused: {status} {body}");

@@ -59,6 +59,7 @@ if [ -n "${SETTLE:-}" ]; then
 fi
 run me --interval-ms 500
 run sessions --interval-ms 500
+run telegrams --interval-ms 500
 run chats --interval-ms 500
 run history --interval-ms 500
 # Message search, each request also asking Telegram (the sandbox) through the account's host.

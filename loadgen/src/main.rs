@@ -16,7 +16,8 @@
 //! ```
 //!
 //! Scenarios: `me` (`GET /auth/me`), `sessions` (`GET /me/sessions/{user_id}`, through
-//! the chat service), `healthz` (no auth), and, for users with a linked Telegram account,
+//! the chat service), `telegrams` (`GET /me/telegrams`, TorexTalkWeb's list of the
+//! user's accounts), `healthz` (no auth), and, for users with a linked Telegram account,
 //! `chats` (`GET /me/chats/...`), `history` (`GET /me/chat/messages/...`, 50 messages of
 //! the user's first private chat) and `send` (`POST /me/send_message/...`, the 202), and
 //! `send-media` (`POST /me/send_media/...`, the 202: a photo each user uploads once
@@ -55,7 +56,7 @@ mod realtime;
 mod setup;
 
 const USAGE: &str = "usage: loadgen [--url URL] [--users N] [--seconds S] [--warmup-seconds S] \
-[--interval-ms N] [--scenario me|sessions|healthz|chats|history|send|send-media|search|search-local|ws|ws-media|ws-idle|faults|mix] [--link] \
+[--interval-ms N] [--scenario me|sessions|telegrams|healthz|chats|history|send|send-media|search|search-local|ws|ws-media|ws-idle|faults|mix] [--link] \
 [--connections-per-user K] [--ws-url URL] [--pid GATEWAY_PID] [--watch NAME=PID[+PID...]|NAME=comm:COMMAND]... \
 [--secret HS256_SECRET] [--issuer ISS] \
 [send-media, ws-media: --media photo|video] \
@@ -108,6 +109,7 @@ fn needs_account(scenario: &str) -> bool {
     matches!(
         scenario,
         "chats"
+            | "telegrams"
             | "history"
             | "send"
             | "send-media"
@@ -189,6 +191,7 @@ fn parse_options() -> anyhow::Result<Options> {
         matches!(
             options.scenario.as_str(),
             "me" | "sessions"
+                | "telegrams"
                 | "healthz"
                 | "chats"
                 | "history"
@@ -394,6 +397,12 @@ async fn main() -> anyhow::Result<()> {
             "sessions" => get(
                 format!("/me/sessions/{user_id}"),
                 Some(mint_token(&options, user_id)?),
+            ),
+            // TorexTalkWeb's list of the user's accounts (the compat route), of users with
+            // one linked account.
+            "telegrams" => get(
+                "/me/telegrams".to_owned(),
+                Some(account_of(&accounts, user)?.token.clone()),
             ),
             "chats" => {
                 let account = account_of(&accounts, user)?;

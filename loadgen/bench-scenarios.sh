@@ -60,8 +60,9 @@ fi
 run me --interval-ms 500
 run sessions --interval-ms 500
 run telegrams --interval-ms 500
-run chats --interval-ms 500
-run history --interval-ms 500
+# READ_INTERVAL_MS=2000 with 5,000 users: issue 14's "5,000 users x 1 read / 2 s".
+run chats --interval-ms "${READ_INTERVAL_MS:-500}"
+run history --interval-ms "${READ_INTERVAL_MS:-500}"
 # Message search, each request also asking Telegram (the sandbox) through the account's host.
 run search --interval-ms 5000
 run search-local --interval-ms 5000

@@ -140,6 +140,18 @@ pub fn parse_chat_id(value: &str) -> Result<i64, ChatError> {
         .ok_or_else(|| ChatError::InvalidArgument("chat_id must be a Telegram chat id".into()))
 }
 
+/// Parses a Telegram user id (`telegram_user_id`: positive).
+pub fn parse_user_id(value: &str) -> Result<i64, ChatError> {
+    value
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            ChatError::InvalidArgument("telegram_user_id must be a Telegram user id".into())
+        })
+}
+
 /// A linked account as listed.
 #[derive(Debug, Clone)]
 pub struct ListedSession {
@@ -819,14 +831,7 @@ impl ChatService {
         key: SessionKey,
         telegram_user_id: &str,
     ) -> Result<talkapp_telegram::profiles::UserProfile, ChatError> {
-        let user_id = telegram_user_id
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|id| *id > 0)
-            .ok_or_else(|| {
-                ChatError::InvalidArgument("telegram_user_id must be a Telegram user id".into())
-            })?;
+        let user_id = parse_user_id(telegram_user_id)?;
         Ok(self.router.host_of(key)?.user_profile(key, user_id).await?)
     }
 

@@ -8,9 +8,9 @@
 //! written out by hand at both ends ([`RemoteHost::download_from_peer`],
 //! [`AccountHostGrpcAdapter::serve_download`]).
 //!
-//! Adding a host call: the rpc and its messages in `account_host.proto`, the method in
-//! [`AccountHost`] and [`super::LocalHost`], the conversions in [`super::wire`], and one
-//! line here.
+//! Adding a host call: the rpc in `account_host.proto` (with ChatService's request where
+//! it carries the same fields, else its own messages), the method in [`AccountHost`] and
+//! [`super::LocalHost`], the conversions in [`super::wire`], and one line here.
 
 use async_trait::async_trait;
 use talkapp_proto::chat::v1 as proto;
@@ -161,35 +161,35 @@ host_calls! {
     fn contacts() -> Vec<ContactRef>
         = list_contacts(ListContactsRequest) -> ContactRefsResponse;
     fn create_group(new: NewGroup) -> GroupCreated
-        = create_group(HostCreateGroupRequest) -> HostCreateGroupResponse;
+        = create_group(CreateGroupRequest) -> HostCreateGroupResponse;
     fn edit_message(chat_id: i64, message_id: i32, text: String) -> ()
-        = edit_message(HostEditMessageRequest) -> HostEditMessageResponse;
+        = edit_message(EditMessageRequest) -> HostEditMessageResponse;
     fn delete_messages(chat_id: i64, message_ids: Vec<i32>, revoke: bool) -> ()
-        = delete_messages(HostDeleteMessagesRequest) -> HostDeleteMessagesResponse;
+        = delete_messages(DeleteMessagesRequest) -> DeleteMessagesResponse;
     fn pin_message(chat_id: i64, message_id: i32, pin: PinOptions) -> ()
-        = pin_message(HostPinMessageRequest) -> HostPinMessageResponse;
+        = pin_message(PinMessageRequest) -> PinMessageResponse;
     fn unpin_all_messages(chat_id: i64) -> ()
-        = unpin_all_messages(HostUnpinAllMessagesRequest) -> HostUnpinAllMessagesResponse;
+        = unpin_all_messages(UnpinAllMessagesRequest) -> UnpinAllMessagesResponse;
     fn forward_messages(forward: ForwardRequest) -> Vec<i32>
         = forward_messages(HostForwardMessagesRequest) -> HostForwardMessagesResponse;
     fn user_profile(user_id: i64) -> UserProfile
-        = fetch_user_profile(FetchUserProfileRequest) -> HostUserProfile;
+        = fetch_user_profile(GetUserProfileRequest) -> HostUserProfile;
     fn add_member(chat_id: i64, user: UserRef) -> i64
-        = add_member(HostAddMemberRequest) -> HostAddMemberResponse;
+        = add_member(AddMemberRequest) -> HostAddMemberResponse;
     fn own_profile() -> UserProfile
-        = fetch_own_profile(FetchOwnProfileRequest) -> HostUserProfile;
+        = fetch_own_profile(GetOwnProfileRequest) -> HostUserProfile;
     fn update_own_profile(change: ProfileChange) -> UserProfile
-        = update_own_profile(HostUpdateOwnProfileRequest) -> HostUserProfile;
+        = update_own_profile(UpdateOwnProfileRequest) -> HostUserProfile;
     fn add_contact(contact: NewContact) -> ContactRef
-        = add_contact(HostAddContactRequest) -> ContactRef;
+        = add_contact(AddContactRequest) -> ContactRef;
     fn delete_contact(user_id: i64) -> ()
-        = delete_contact(HostDeleteContactRequest) -> HostDeleteContactResponse;
+        = delete_contact(DeleteContactRequest) -> DeleteContactResponse;
     fn search_people(query: &str => String, limit: i32) -> Vec<i64>
         = search_people(HostSearchPeopleRequest) -> HostSearchPeopleResponse;
     fn change_members(chat_id: i64, change: MemberChange) -> i64
-        = change_members(HostChangeMembersRequest) -> HostChangeMembersResponse;
+        = change_members(ChangeMembersRequest) -> HostChangeMembersResponse;
     fn edit_chat(chat_id: i64, edit: ChatEdit) -> ()
-        = edit_chat(HostEditChatRequest) -> HostEditChatResponse;
+        = edit_chat(EditChatRequest) -> HostEditChatResponse;
     fn join_chat(target: JoinTarget) -> Option<i64>
         = join_chat(HostJoinChatRequest) -> HostJoinChatResponse;
     fn check_invite(hash: &str => String) -> InviteCheck
@@ -203,7 +203,7 @@ host_calls! {
     fn join_requests(chat_id: i64, query: JoinRequestQuery) -> JoinRequestPage
         = list_join_requests(HostListJoinRequestsRequest) -> HostJoinRequestPage;
     fn answer_join_request(chat_id: i64, user_id: i64, approve: bool) -> ()
-        = answer_join_request(HostAnswerJoinRequestRequest) -> HostAnswerJoinRequestResponse;
+        = answer_join_request(AnswerJoinRequestRequest) -> HostAnswerJoinRequestResponse;
     fn set_chat_photo(chat_id: i64, photo: Option<PhotoFile>) -> ()
         = set_chat_photo(HostSetChatPhotoRequest) -> HostSetChatPhotoResponse;
     fn set_own_photo(photo: Option<PhotoFile>) -> UserProfile

@@ -15,7 +15,9 @@
 //!
 //! Where a proto message carries the same fields as a domain type (or as the call's
 //! arguments), [`mirrored_requests!`] and [`mirrored_answers!`] write both directions
-//! from one list of the fields.
+//! from one list of the fields. A call that takes ChatService's request (ADR 0046) packs
+//! its ids as ChatService's decimal strings and parses them back as ChatService does;
+//! its idempotency key stays unset (the replica that took the call keeps it).
 
 use futures::StreamExt as _;
 use talkapp_common::ErrorCode;
@@ -42,7 +44,7 @@ use crate::actions::{action_name, parse_action};
 use crate::groups::{kind_name, member_text};
 use crate::media::{ByteRange, MediaDownload};
 use crate::proto_views::{file_header_to_proto, member_change_from_proto, member_change_to_proto};
-use crate::service::parse_chat_id;
+use crate::service::{parse_chat_id, parse_user_id};
 
 /// A call's proto request: the account, and the call's arguments after it.
 pub trait HostRequest: Sized {
@@ -127,6 +129,16 @@ fn invalid(reason: impl Into<String>) -> Status {
     ErrorCode::ValidationFailed.to_grpc_status(reason)
 }
 
+/// A chat id from a ChatService message, parsed as ChatService parses it.
+fn chat_id(value: &str) -> Result<i64, Status> {
+    parse_chat_id(value).map_err(|error| invalid(error.to_string()))
+}
+
+/// A Telegram user id from a ChatService message, parsed as ChatService parses it.
+fn user_id(value: &str) -> Result<i64, Status> {
+    parse_user_id(value).map_err(|error| invalid(error.to_string()))
+}
+
 /// Implements [`HostRequest`] for requests that carry the call's arguments as they are:
 /// `Request { argument: Type, ... }` (each field named as the proto names it), then
 /// optionally `+ Domain { field, ... }`, a last argument of a domain type whose fields
@@ -206,16 +218,9 @@ mirrored_requests! {
     FetchOlderHistoryRequest {} + OlderHistory { chat_id, below_id, down_to_date, limit };
     FetchChatDetailsRequest { chat_id: i64 };
     ListContactsRequest {};
-    HostEditMessageRequest { chat_id: i64, message_id: i32, text: String };
-    HostDeleteMessagesRequest { chat_id: i64, message_ids: Vec<i32>, revoke: bool };
-    HostPinMessageRequest { chat_id: i64, message_id: i32 }
-        + PinOptions { unpin, silent, one_side };
-    HostUnpinAllMessagesRequest { chat_id: i64 };
     HostForwardMessagesRequest {}
         + ForwardRequest { from_chat_id, message_ids, to_chat_id, random_ids, silent };
-    FetchUserProfileRequest { user_id: i64 };
-    FetchOwnProfileRequest {};
-    HostDeleteContactRequest { user_id: i64 };
+    GetOwnProfileRequest {};
     HostCheckInviteRequest { invite_hash: String };
     HostExportInviteRequest { chat_id: i64 }
         + InviteSettings { expire_date, usage_limit, title, request_needed };
@@ -225,17 +230,45 @@ mirrored_requests! {
         + InviteEdit { hash, revoke, expire_date, usage_limit, title, request_needed };
     HostListJoinRequestsRequest { chat_id: i64 }
         + JoinRequestQuery { offset_date, offset_user, limit };
-    HostAnswerJoinRequestRequest { chat_id: i64, user_id: i64, approve: bool };
+}
+
+/// Implements [`HostRequest`] for ChatService requests whose one argument is an id, sent
+/// as ChatService's decimal string and parsed back by `parse` as ChatService parses it:
+/// `Request { field: parse }`. The struct literal is exhaustive: a field added to the
+/// request does not compile here.
+macro_rules! id_requests {
+    ($($request:ident { $field:ident: $parse:ident };)*) => {$(
+        impl HostRequest for proto::$request {
+            type Args = (i64,);
+
+            fn pack(session: proto::SessionRef, (id,): Self::Args) -> Self {
+                Self {
+                    session: Some(session),
+                    $field: id.to_string(),
+                }
+            }
+
+            fn unpack(self) -> Result<Self::Args, Status> {
+                Ok(($parse(&self.$field)?,))
+            }
+        }
+    )*};
+}
+
+id_requests! {
+    UnpinAllMessagesRequest { chat_id: chat_id };
+    GetUserProfileRequest { telegram_user_id: user_id };
+    DeleteContactRequest { telegram_user_id: user_id };
 }
 
 mirrored_answers! {
     SendChatActionResponse {};
     MarkReadResponse {};
     HostEditMessageResponse {};
-    HostDeleteMessagesResponse {};
-    HostPinMessageResponse {};
-    HostUnpinAllMessagesResponse {};
-    HostDeleteContactResponse {};
+    DeleteMessagesResponse {};
+    PinMessageResponse {};
+    UnpinAllMessagesResponse {};
+    DeleteContactResponse {};
     HostEditChatResponse {};
     HostSetChatPhotoResponse {};
     HostAnswerJoinRequestResponse {};
@@ -307,7 +340,7 @@ impl HostRequest for proto::SendChatActionRequest {
     }
 
     fn unpack(self) -> Result<Self::Args, Status> {
-        let chat_id = parse_chat_id(&self.chat_id).map_err(|error| invalid(error.to_string()))?;
+        let chat_id = chat_id(&self.chat_id)?;
         let action = parse_action(&self.action).ok_or_else(|| invalid("unknown chat action"))?;
         Ok((chat_id, action))
     }
@@ -325,8 +358,7 @@ impl HostRequest for proto::MarkReadRequest {
     }
 
     fn unpack(self) -> Result<Self::Args, Status> {
-        let chat_id = parse_chat_id(&self.chat_id).map_err(|error| invalid(error.to_string()))?;
-        Ok((chat_id, self.max_id))
+        Ok((chat_id(&self.chat_id)?, self.max_id))
     }
 }
 
@@ -370,7 +402,7 @@ impl HostRequest for proto::SearchTelegramMessagesRequest {
     }
 }
 
-impl HostRequest for proto::HostCreateGroupRequest {
+impl HostRequest for proto::CreateGroupRequest {
     type Args = (NewGroup,);
 
     fn pack(session: proto::SessionRef, (new,): Self::Args) -> Self {
@@ -378,62 +410,70 @@ impl HostRequest for proto::HostCreateGroupRequest {
             session: Some(session),
             title: new.title,
             kind: kind_name(new.kind).to_owned(),
-            about: new.about,
+            about: (!new.about.is_empty()).then_some(new.about),
             members: new.members.iter().map(member_text).collect(),
+            idempotency_key: None,
         }
     }
 
     fn unpack(self) -> Result<Self::Args, Status> {
-        let new = crate::groups::new_group(&self.title, &self.kind, &self.about, &self.members)
-            .map_err(invalid)?;
+        let new = crate::groups::new_group(
+            &self.title,
+            &self.kind,
+            self.about.as_deref().unwrap_or_default(),
+            &self.members,
+        )
+        .map_err(invalid)?;
         Ok((new,))
     }
 }
 
-impl HostRequest for proto::HostAddMemberRequest {
+impl HostRequest for proto::AddMemberRequest {
     type Args = (i64, UserRef);
 
     fn pack(session: proto::SessionRef, (chat_id, user): Self::Args) -> Self {
         Self {
             session: Some(session),
-            chat_id,
+            chat_id: chat_id.to_string(),
             user: member_text(&user),
+            idempotency_key: None,
         }
     }
 
     fn unpack(self) -> Result<Self::Args, Status> {
         let user = crate::groups::parse_member(&self.user).map_err(invalid)?;
-        Ok((self.chat_id, user))
+        Ok((chat_id(&self.chat_id)?, user))
     }
 }
 
-impl HostRequest for proto::HostChangeMembersRequest {
+impl HostRequest for proto::ChangeMembersRequest {
     type Args = (i64, MemberChange);
 
     fn pack(session: proto::SessionRef, (chat_id, change): Self::Args) -> Self {
         let (action, user) = member_change_to_proto(&change);
         Self {
             session: Some(session),
-            chat_id,
+            chat_id: chat_id.to_string(),
             action: action.into(),
             user,
+            idempotency_key: None,
         }
     }
 
     fn unpack(self) -> Result<Self::Args, Status> {
         let change =
             member_change_from_proto(self.action, self.user.as_deref()).map_err(invalid)?;
-        Ok((self.chat_id, change))
+        Ok((chat_id(&self.chat_id)?, change))
     }
 }
 
-impl HostRequest for proto::HostEditChatRequest {
+impl HostRequest for proto::EditChatRequest {
     type Args = (i64, ChatEdit);
 
     fn pack(session: proto::SessionRef, (chat_id, edit): Self::Args) -> Self {
         Self {
             session: Some(session),
-            chat_id,
+            chat_id: chat_id.to_string(),
             title: edit.title,
             about: edit.about,
         }
@@ -441,11 +481,99 @@ impl HostRequest for proto::HostEditChatRequest {
 
     fn unpack(self) -> Result<Self::Args, Status> {
         let edit = crate::groups::chat_edit(self.title, self.about).map_err(invalid)?;
-        Ok((self.chat_id, edit))
+        Ok((chat_id(&self.chat_id)?, edit))
     }
 }
 
-impl HostRequest for proto::HostUpdateOwnProfileRequest {
+impl HostRequest for proto::EditMessageRequest {
+    type Args = (i64, i32, String);
+
+    fn pack(session: proto::SessionRef, (chat_id, message_id, text): Self::Args) -> Self {
+        Self {
+            session: Some(session),
+            chat_id: chat_id.to_string(),
+            message_id,
+            text,
+        }
+    }
+
+    fn unpack(self) -> Result<Self::Args, Status> {
+        Ok((chat_id(&self.chat_id)?, self.message_id, self.text))
+    }
+}
+
+impl HostRequest for proto::DeleteMessagesRequest {
+    type Args = (i64, Vec<i32>, bool);
+
+    fn pack(session: proto::SessionRef, (chat_id, message_ids, for_everyone): Self::Args) -> Self {
+        Self {
+            session: Some(session),
+            chat_id: chat_id.to_string(),
+            message_ids,
+            for_everyone,
+        }
+    }
+
+    fn unpack(self) -> Result<Self::Args, Status> {
+        Ok((chat_id(&self.chat_id)?, self.message_ids, self.for_everyone))
+    }
+}
+
+impl HostRequest for proto::PinMessageRequest {
+    type Args = (i64, i32, PinOptions);
+
+    fn pack(
+        session: proto::SessionRef,
+        (
+            chat_id,
+            message_id,
+            PinOptions {
+                unpin,
+                silent,
+                one_side,
+            },
+        ): Self::Args,
+    ) -> Self {
+        Self {
+            session: Some(session),
+            chat_id: chat_id.to_string(),
+            message_id,
+            unpin,
+            silent,
+            for_me_only: one_side,
+        }
+    }
+
+    fn unpack(self) -> Result<Self::Args, Status> {
+        let pin = PinOptions {
+            unpin: self.unpin,
+            silent: self.silent,
+            one_side: self.for_me_only,
+        };
+        Ok((chat_id(&self.chat_id)?, self.message_id, pin))
+    }
+}
+
+impl HostRequest for proto::AnswerJoinRequestRequest {
+    type Args = (i64, i64, bool);
+
+    fn pack(session: proto::SessionRef, (chat_id, user_id, approve): Self::Args) -> Self {
+        Self {
+            session: Some(session),
+            chat_id: chat_id.to_string(),
+            user: user_id.to_string(),
+            approve,
+            idempotency_key: None,
+        }
+    }
+
+    fn unpack(self) -> Result<Self::Args, Status> {
+        let user_id = crate::joins::requester(&self.user).map_err(invalid)?;
+        Ok((chat_id(&self.chat_id)?, user_id, self.approve))
+    }
+}
+
+impl HostRequest for proto::UpdateOwnProfileRequest {
     type Args = (ProfileChange,);
 
     fn pack(session: proto::SessionRef, (change,): Self::Args) -> Self {
@@ -470,7 +598,7 @@ impl HostRequest for proto::HostUpdateOwnProfileRequest {
     }
 }
 
-impl HostRequest for proto::HostAddContactRequest {
+impl HostRequest for proto::AddContactRequest {
     type Args = (NewContact,);
 
     fn pack(session: proto::SessionRef, (contact,): Self::Args) -> Self {
@@ -479,6 +607,7 @@ impl HostRequest for proto::HostAddContactRequest {
             user: member_text(&contact.user),
             first_name: contact.first_name,
             last_name: contact.last_name,
+            idempotency_key: None,
         }
     }
 

@@ -149,14 +149,7 @@ impl ChatService {
         key: SessionKey,
         telegram_user_id: &str,
     ) -> Result<(), ChatError> {
-        let user_id = telegram_user_id
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|id| *id > 0)
-            .ok_or_else(|| {
-                ChatError::InvalidArgument("telegram_user_id must be a Telegram user id".into())
-            })?;
+        let user_id = super::parse_user_id(telegram_user_id)?;
         Ok(self
             .router
             .host_of(key)?

@@ -85,3 +85,50 @@ async fn a_replica_that_does_not_host_an_account_says_so_instead_of_passing_the_
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_calls_take_chat_service_messages_and_check_their_ids_as_it_does() {
+    let app = ChatApp::start(Backing::Embedded).await;
+    let session = app.link(DEMO_PHONE).await;
+    let chats = app.chats_once_cached(&session).await;
+    let group = chats
+        .iter()
+        .find(|chat| chat.kind == "group")
+        .expect("a basic group")
+        .chat_id
+        .clone();
+    let mut host = app.host_client.clone();
+
+    host.unpin_all_messages(proto::UnpinAllMessagesRequest {
+        session: Some(session.clone()),
+        chat_id: group,
+    })
+    .await
+    .expect("a chat id as ChatService sends it");
+    let own = host
+        .fetch_own_profile(proto::GetOwnProfileRequest {
+            session: Some(session.clone()),
+        })
+        .await
+        .expect("the account's own profile")
+        .into_inner();
+    let bad_chat = host
+        .unpin_all_messages(proto::UnpinAllMessagesRequest {
+            session: Some(session.clone()),
+            chat_id: "not a chat".into(),
+        })
+        .await
+        .expect_err("no chat id");
+    let bad_user = host
+        .fetch_user_profile(proto::GetUserProfileRequest {
+            session: Some(session.clone()),
+            telegram_user_id: "-5".into(),
+        })
+        .await
+        .expect_err("no user id");
+
+    assert!(own.is_self, "the account's own user: {own:?}");
+    assert_eq!(code_of(&bad_chat), ErrorCode::ValidationFailed);
+    assert_eq!(code_of(&bad_user), ErrorCode::ValidationFailed);
+    app.stop().await;
+}

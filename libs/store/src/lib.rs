@@ -13,8 +13,10 @@
 //!   [`UserAdminStore`], [`SentFileStore`]), gathered by [`Store`]; a consumer
 //!   that needs one area takes that trait. [`GatewayStore`] gathers the gateway's areas
 //!   (accounts, audit, user admin; not the Telegram data nor the send jobs).
-//! - [`postgres`], [`sqlite`]: the implementations and their migration runners, one file
-//!   per area.
+//! - [`postgres`], [`sqlite`]: the implementations and their migrations, one file per
+//!   area.
+//! - [`migrations`]: the one migration runner of each database, also used by
+//!   search-service for its index's own set.
 //! - [`media`]: the narrow [`MediaStore`] of uploaded files (not part of [`Store`]: the
 //!   media service holds only this one, through [`connect_stores`]).
 //! - [`connect`], [`connect_stores`]: pick the implementation from `database.url`.
@@ -23,6 +25,7 @@ pub mod admin;
 pub mod audit;
 mod cache_columns;
 pub mod media;
+pub mod migrations;
 pub mod model;
 pub mod postgres;
 pub mod records;

@@ -20,7 +20,7 @@ use super::{
 };
 
 /// Versioned migrations of the index's own tables, applied in order, each once.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
+const MIGRATIONS: &[talkapp_store::migrations::Migration] = &[(
     1,
     "search_index",
     include_str!("../../migrations/postgres/0001_search_index.sql"),
@@ -113,43 +113,14 @@ impl PostgresIndex {
 
     async fn migrate(&self) -> Result<()> {
         let mut client = self.client().await?;
-        let transaction = client.transaction().await.map_err(failed)?;
-        transaction
-            .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
-            .await
-            .map_err(failed)?;
-        transaction
-            .batch_execute(
-                "CREATE TABLE IF NOT EXISTS search_schema_migrations (
-                     version    bigint PRIMARY KEY,
-                     name       text NOT NULL,
-                     applied_at timestamptz NOT NULL DEFAULT now()
-                 )",
-            )
-            .await
-            .map_err(failed)?;
-        let applied: Vec<i64> = transaction
-            .query("SELECT version FROM search_schema_migrations", &[])
-            .await
-            .map_err(failed)?
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
-        for (version, name, sql) in MIGRATIONS {
-            if applied.contains(version) {
-                continue;
-            }
-            tracing::info!(version, name, "applying search index migration");
-            transaction.batch_execute(sql).await.map_err(failed)?;
-            transaction
-                .execute(
-                    "INSERT INTO search_schema_migrations (version, name) VALUES ($1, $2)",
-                    &[version, name],
-                )
-                .await
-                .map_err(failed)?;
-        }
-        transaction.commit().await.map_err(failed)
+        talkapp_store::migrations::apply_postgres(
+            &mut client,
+            MIGRATION_LOCK_KEY,
+            "search_schema_migrations",
+            MIGRATIONS,
+        )
+        .await
+        .map_err(failed)
     }
 }
 

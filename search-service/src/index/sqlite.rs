@@ -19,7 +19,7 @@ use super::{
 };
 
 /// Versioned migrations of the index's own tables, applied in order, each once.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
+const MIGRATIONS: &[talkapp_store::migrations::Migration] = &[(
     1,
     "search_index",
     include_str!("../../migrations/sqlite/0001_search_index.sql"),
@@ -76,38 +76,14 @@ fn open_connection(path: &Path) -> Result<Connection> {
 }
 
 fn migrate(connection: &mut Connection) -> Result<()> {
-    connection
-        .execute_batch(
-            "CREATE TABLE IF NOT EXISTS search_schema_migrations (
-                 version    INTEGER PRIMARY KEY,
-                 name       TEXT NOT NULL,
-                 applied_at INTEGER NOT NULL
-             )",
-        )
-        .map_err(failed)?;
-    let transaction = connection.transaction().map_err(failed)?;
-    for (version, name, sql) in MIGRATIONS {
-        let applied: bool = transaction
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM search_schema_migrations WHERE version = ?1)",
-                [version],
-                |row| row.get(0),
-            )
-            .map_err(failed)?;
-        if applied {
-            continue;
-        }
-        tracing::info!(version, name, "applying search index migration");
-        transaction.execute_batch(sql).map_err(failed)?;
-        transaction
-            .execute(
-                "INSERT INTO search_schema_migrations (version, name, applied_at)
-                 VALUES (?1, ?2, ?3)",
-                params![version, name, chrono::Utc::now().timestamp()],
-            )
-            .map_err(failed)?;
-    }
-    transaction.commit().map_err(failed)
+    talkapp_store::migrations::apply_sqlite(
+        connection,
+        "search_schema_migrations",
+        MIGRATIONS,
+        |_| Ok(()),
+        || chrono::Utc::now().timestamp(),
+    )
+    .map_err(failed)
 }
 
 /// The FTS5 query for `terms` of the account with `scope`: each a quoted prefix, all

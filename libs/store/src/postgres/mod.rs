@@ -29,7 +29,7 @@ mod sent_files;
 mod telegram;
 
 /// Versioned migrations, applied in order, each once.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+const MIGRATIONS: &[crate::migrations::Migration] = &[
     (
         1,
         "accounts",
@@ -236,45 +236,14 @@ impl PostgresStore {
 
     async fn migrate(&self) -> Result<()> {
         let mut client = self.client().await?;
-        let transaction = client.transaction().await.map_err(map_error)?;
-        // The lock comes first: replicas starting together would otherwise race even on
-        // `CREATE TABLE IF NOT EXISTS` (it is not atomic in PostgreSQL).
-        transaction
-            .prepared_execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
-            .await
-            .map_err(map_error)?;
-        transaction
-            .batch_execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (
-                     version    bigint PRIMARY KEY,
-                     name       text NOT NULL,
-                     applied_at timestamptz NOT NULL DEFAULT now()
-                 )",
-            )
-            .await
-            .map_err(map_error)?;
-        let applied: Vec<i64> = transaction
-            .prepared_query("SELECT version FROM schema_migrations", &[])
-            .await
-            .map_err(map_error)?
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
-        for (version, name, sql) in MIGRATIONS {
-            if applied.contains(version) {
-                continue;
-            }
-            tracing::info!(version, name, "applying migration");
-            transaction.batch_execute(sql).await.map_err(map_error)?;
-            transaction
-                .prepared_execute(
-                    "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                    &[version, name],
-                )
-                .await
-                .map_err(map_error)?;
-        }
-        transaction.commit().await.map_err(map_error)
+        crate::migrations::apply_postgres(
+            &mut client,
+            MIGRATION_LOCK_KEY,
+            "schema_migrations",
+            MIGRATIONS,
+        )
+        .await
+        .map_err(map_error)
     }
 }
 

@@ -27,7 +27,7 @@ mod sent_files;
 mod telegram;
 
 /// Versioned migrations, applied in order, each once.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+const MIGRATIONS: &[crate::migrations::Migration] = &[
     (
         1,
         "accounts",
@@ -289,47 +289,25 @@ fn plan_once(connection: &Connection) -> Result<()> {
 }
 
 fn migrate(connection: &mut Connection) -> Result<()> {
-    connection
-        .execute_batch(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                 version    INTEGER PRIMARY KEY,
-                 name       TEXT NOT NULL,
-                 applied_at INTEGER NOT NULL
-             )",
-        )
-        .map_err(map_error)?;
-    let transaction = connection.transaction().map_err(map_error)?;
-    // Before both sets shared their numbers, SQLite's events_and_push was version 4 (it is
-    // PostgreSQL's 5; 4 is PostgreSQL's chat_replicas): such a database is renumbered
-    // rather than migrated again.
-    transaction
-        .execute_cached(
-            "UPDATE schema_migrations SET version = 5
-             WHERE version = 4 AND name = 'events_and_push'",
-            [],
-        )
-        .map_err(map_error)?;
-    for (version, name, sql) in MIGRATIONS {
-        let applied: bool = transaction
-            .query_row_cached(
-                "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
-                [version],
-                |row| row.get(0),
-            )
-            .map_err(map_error)?;
-        if applied {
-            continue;
-        }
-        tracing::info!(version, name, "applying migration");
-        transaction.execute_batch(sql).map_err(map_error)?;
-        transaction
-            .execute_cached(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
-                params![version, name, micros(crate::now())],
-            )
-            .map_err(map_error)?;
-    }
-    transaction.commit().map_err(map_error)
+    crate::migrations::apply_sqlite(
+        connection,
+        "schema_migrations",
+        MIGRATIONS,
+        // Before both sets shared their numbers, SQLite's events_and_push was version 4
+        // (it is PostgreSQL's 5; 4 is PostgreSQL's chat_replicas): such a database is
+        // renumbered rather than migrated again.
+        |transaction| {
+            transaction
+                .execute_cached(
+                    "UPDATE schema_migrations SET version = 5
+                     WHERE version = 4 AND name = 'events_and_push'",
+                    [],
+                )
+                .map(drop)
+        },
+        || micros(crate::now()),
+    )
+    .map_err(map_error)
 }
 
 fn map_error(error: rusqlite::Error) -> StoreError {

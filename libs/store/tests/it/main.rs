@@ -8,6 +8,7 @@
 mod conformance;
 mod helpers;
 mod media;
+mod migration_runner;
 mod sqlite_migrations;
 
 /// Generates, for each named test in [`conformance`], one `#[tokio::test]` per backend,

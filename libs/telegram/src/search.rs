@@ -133,10 +133,10 @@ fn earlier(bound: Option<i64>, other: i64) -> Option<i64> {
 }
 
 /// How `messages.search` in `chat_id` continues after `offset`: (`offset_id`, the inclusive
-/// upper date bound). Telegram's hits in one chat come newest first by id, so the offset's
-/// own chat continues below its id; at the offset's date, a chat with a lower id comes
-/// after it (all of that second is still to come) and one with a higher id before it (only
-/// older seconds are).
+/// upper date bound). Telegram's hits in one chat come newest first by id, and a chat's ids
+/// grow with its dates (history imports aside), so the offset's own chat continues below
+/// its id; at the offset's date, a chat with a lower id comes after it (all of that second
+/// is still to come) and one with a higher id before it (only older seconds are).
 fn chat_continuation(
     chat_id: ChatId,
     to_date: Option<i64>,

@@ -953,6 +953,13 @@ impl ChatService {
         {
             return Err(invalid("from_date must not be after to_date"));
         }
+        if let Some(offset) = search.offset
+            && (offset.message_id < 1 || offset.date < 0)
+        {
+            return Err(invalid(
+                "offset needs a positive message_id and a date not before 1970",
+            ));
+        }
         Ok(self
             .router
             .host_of(key)?

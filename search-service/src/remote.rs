@@ -39,7 +39,9 @@ pub struct RemoteQuery {
     pub sender_id: Option<i64>,
     /// Only messages of these [`crate::index::kind`] bits.
     pub kinds: Option<i32>,
-    /// Older than this (date, chat, message), newest first.
+    /// Older than this (date, chat, message), newest first: the previous page's last hit,
+    /// or, for another account's cursor, its date with `i64::MAX` (every hit of that
+    /// second is still to come) or `i64::MIN` (only older seconds are) as the chat.
     pub before: Option<(i64, i64, i32)>,
     /// At most this many.
     pub limit: u32,
@@ -130,6 +132,31 @@ fn telegram_filter(kinds: Option<i32>) -> Option<&'static str> {
     }
 }
 
+/// How a later page asks Telegram: the inclusive upper date bound, and the hit to
+/// continue after with Telegram's own offsets (ADR 0022). A bound that names no message
+/// (another account's cursor) is a date bound only: every hit of its second, or none.
+fn continuation(
+    query: &RemoteQuery,
+) -> (
+    Option<i64>,
+    Option<chat::search_telegram_messages_request::Offset>,
+) {
+    let earlier = |date: i64| Some(query.to_date.map_or(date, |to| to.min(date)));
+    match query.before {
+        None => (query.to_date, None),
+        Some((date, i64::MAX, _)) => (earlier(date), None),
+        Some((date, i64::MIN, _)) => (earlier(date.saturating_sub(1)), None),
+        Some((date, chat_id, message_id)) => (
+            query.to_date,
+            Some(chat::search_telegram_messages_request::Offset {
+                date,
+                chat_id,
+                message_id,
+            }),
+        ),
+    }
+}
+
 /// A refusal from the chat service as the core sees it: Telegram's wait, or unreachable.
 fn remote_error(status: &Status) -> RemoteError {
     match ErrorCode::from_grpc_status(status) {
@@ -188,13 +215,9 @@ impl TelegramSearch for ChatServiceTelegram {
         key: SessionKey,
         query: &RemoteQuery,
     ) -> Result<RemoteHits, RemoteError> {
-        // A later page: only what is not newer than the previous page's last hit (the
-        // core drops what is not strictly after it).
-        let to_date = match (query.to_date, query.before) {
-            (Some(to), Some((date, _, _))) => Some(to.min(date)),
-            (None, Some((date, _, _))) => Some(date),
-            (to, None) => to,
-        };
+        // A later page continues after the previous page's last hit with Telegram's own
+        // offsets; the core still drops whatever is not strictly after its cursor.
+        let (to_date, offset) = continuation(query);
         let request = chat::SearchTelegramMessagesRequest {
             session: Self::session(key),
             query: query.text.clone(),
@@ -205,6 +228,7 @@ impl TelegramSearch for ChatServiceTelegram {
             sender_id: query.chat_id.and(query.sender_id),
             filter: telegram_filter(query.kinds).map(str::to_owned),
             limit: query.limit.clamp(1, 100),
+            offset,
         };
         let mut client = self.client.clone();
         let call = client.search_telegram_messages(request);
@@ -274,6 +298,46 @@ mod tests {
         assert_eq!(telegram_filter(Some(kind::PHOTO)), Some("photo"));
         assert_eq!(telegram_filter(Some(kind::LINK)), Some("link"));
         assert_eq!(telegram_filter(Some(kind::PHOTO | kind::VIDEO)), None);
+    }
+
+    #[test]
+    fn a_later_page_continues_after_the_last_hit_and_another_accounts_cursor_bounds_dates() {
+        let query = |to_date: Option<i64>, before: Option<(i64, i64, i32)>| RemoteQuery {
+            text: "hisobot".into(),
+            chat_id: None,
+            from_date: None,
+            to_date,
+            sender_id: None,
+            kinds: None,
+            before,
+            limit: 21,
+        };
+        assert_eq!(continuation(&query(Some(9), None)), (Some(9), None));
+        let offset = chat::search_telegram_messages_request::Offset {
+            date: 5_000,
+            chat_id: -42,
+            message_id: 17,
+        };
+        assert_eq!(
+            continuation(&query(None, Some((5_000, -42, 17)))),
+            (None, Some(offset))
+        );
+        assert_eq!(
+            continuation(&query(Some(6_000), Some((5_000, -42, 17)))),
+            (Some(6_000), Some(offset))
+        );
+        assert_eq!(
+            continuation(&query(None, Some((5_000, i64::MAX, i32::MAX)))),
+            (Some(5_000), None)
+        );
+        assert_eq!(
+            continuation(&query(Some(4_000), Some((5_000, i64::MAX, i32::MAX)))),
+            (Some(4_000), None)
+        );
+        assert_eq!(
+            continuation(&query(None, Some((5_000, i64::MIN, i32::MIN)))),
+            (Some(4_999), None)
+        );
     }
 
     #[test]

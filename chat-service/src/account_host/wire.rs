@@ -34,7 +34,7 @@ use talkapp_telegram::joins::{
 use talkapp_telegram::message_actions::PinOptions;
 use talkapp_telegram::model::{ChatAction, ChatFullInfo};
 use talkapp_telegram::profiles::UserProfile;
-use talkapp_telegram::search::{MessageSearch, SearchFilter};
+use talkapp_telegram::search::{MessageSearch, SearchFilter, SearchOffset};
 use talkapp_telegram::{contact_changes::NewContact, own_profile::ProfileChange};
 
 use super::{
@@ -394,6 +394,13 @@ impl HostRequest for proto::SearchTelegramMessagesRequest {
             sender_id: search.sender_id,
             filter: search.filter.map(|filter| filter.name().to_owned()),
             limit: u32::try_from(search.limit).unwrap_or(0),
+            offset: search
+                .offset
+                .map(|offset| proto::search_telegram_messages_request::Offset {
+                    date: offset.date,
+                    chat_id: offset.chat_id,
+                    message_id: offset.message_id,
+                }),
         }
     }
 
@@ -838,6 +845,21 @@ pub(crate) fn message_search(
         sender_id: request.sender_id,
         filter,
         limit: i32::try_from(request.limit).unwrap_or(i32::MAX),
+        offset: request
+            .offset
+            .map(|offset| {
+                if offset.message_id < 1 || offset.date < 0 {
+                    return Err(invalid(
+                        "offset needs a positive message_id and a date not before 1970",
+                    ));
+                }
+                Ok(SearchOffset {
+                    date: offset.date,
+                    chat_id: offset.chat_id,
+                    message_id: offset.message_id,
+                })
+            })
+            .transpose()?,
     })
 }
 
@@ -867,4 +889,63 @@ pub(crate) fn download_stream(download: MediaDownload) -> DownloadStream {
             .map_err(|error| to_status(&error))
     });
     Box::pin(header.chain(data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_keeps_its_offset_across_the_wire_and_a_first_page_has_none() {
+        let session = proto::SessionRef {
+            user_id: "00000000-0000-0000-0000-000000000001".into(),
+            session_index: 1,
+        };
+        let later = MessageSearch {
+            text: "hisobot".into(),
+            chat_id: None,
+            to_date: Some(6_000),
+            limit: 21,
+            offset: Some(SearchOffset {
+                date: 5_000,
+                chat_id: -1_000_000_000_042,
+                message_id: 17,
+            }),
+            ..MessageSearch::default()
+        };
+        let (unpacked,) =
+            proto::SearchTelegramMessagesRequest::pack(session.clone(), (later.clone(),))
+                .unpack()
+                .expect("unpacked");
+        assert_eq!(unpacked, later);
+        let first = MessageSearch {
+            offset: None,
+            ..later
+        };
+        let request = proto::SearchTelegramMessagesRequest::pack(session, (first.clone(),));
+        assert_eq!(request.offset, None);
+        assert_eq!(request.unpack().expect("unpacked").0, first);
+
+        let no_message = MessageSearch {
+            offset: Some(SearchOffset {
+                date: 5_000,
+                chat_id: 42,
+                message_id: 0,
+            }),
+            ..first
+        };
+        let refused = proto::SearchTelegramMessagesRequest::pack(
+            proto::SessionRef {
+                user_id: "00000000-0000-0000-0000-000000000001".into(),
+                session_index: 1,
+            },
+            (no_message,),
+        )
+        .unpack()
+        .expect_err("refused");
+        assert_eq!(
+            ErrorCode::from_grpc_status(&refused),
+            ErrorCode::ValidationFailed
+        );
+    }
 }

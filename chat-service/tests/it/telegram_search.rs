@@ -19,6 +19,7 @@ fn search(session: &proto::SessionRef, query: &str) -> proto::SearchTelegramMess
         sender_id: None,
         filter: None,
         limit: 20,
+        offset: None,
     }
 }
 
@@ -134,6 +135,22 @@ async fn telegram_finds_what_the_cache_lacks_and_names_it_and_lists_contacts(bac
         proto::SearchTelegramMessagesRequest {
             from_date: Some(10),
             to_date: Some(5),
+            ..search(&session, "x")
+        },
+        proto::SearchTelegramMessagesRequest {
+            offset: Some(proto::search_telegram_messages_request::Offset {
+                date: i64::from(date),
+                chat_id: bob,
+                message_id: 0,
+            }),
+            ..search(&session, "x")
+        },
+        proto::SearchTelegramMessagesRequest {
+            offset: Some(proto::search_telegram_messages_request::Offset {
+                date: -1,
+                chat_id: bob,
+                message_id: 5,
+            }),
             ..search(&session, "x")
         },
     ] {

@@ -5,6 +5,12 @@
 //! `max_date`"); [`MessageSearch`] takes inclusive ones, as TalkApp's API does, and widens
 //! them by a second on the wire. Telegram's matching is its own (whole words, its own
 //! folding), so a caller that promises exact filters applies them again to what comes back.
+//!
+//! Later pages continue after the previous page's last hit ([`SearchOffset`]) with
+//! Telegram's own offsets: `offset_id` in one chat (Telegram's messages there come newest
+//! first by id), `offset_rate`, `offset_peer` and `offset_id` across chats (newest first
+//! by date, then chat id, then message id, as TDLib documents `searchMessages`). A date
+//! bound alone would repeat the same hits whenever more than a page share one second.
 
 use grammers_client::tl;
 
@@ -82,6 +88,20 @@ pub struct MessageSearch {
     pub filter: Option<SearchFilter>,
     /// At most this many (Telegram caps a page at 100).
     pub limit: i32,
+    /// A later page: only what comes after this hit, newest first; none: the first page.
+    pub offset: Option<SearchOffset>,
+}
+
+/// Where a later page of a search starts: after this message, in the order of Telegram's
+/// hits (newest first by date, then chat id, then message id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchOffset {
+    /// Its date (Unix seconds).
+    pub date: i64,
+    /// Its chat.
+    pub chat_id: ChatId,
+    /// Its id in that chat.
+    pub message_id: i32,
 }
 
 /// One of the account's contacts.
@@ -107,6 +127,31 @@ fn exclusive_max(date: Option<i64>) -> i32 {
     })
 }
 
+/// The lower of two inclusive upper bounds (none: no bound).
+fn earlier(bound: Option<i64>, other: i64) -> Option<i64> {
+    Some(bound.map_or(other, |bound| bound.min(other)))
+}
+
+/// How `messages.search` in `chat_id` continues after `offset`: (`offset_id`, the inclusive
+/// upper date bound). Telegram's hits in one chat come newest first by id, and a chat's ids
+/// grow with its dates (history imports aside), so the offset's own chat continues below
+/// its id; at the offset's date, a chat with a lower id comes after it (all of that second
+/// is still to come) and one with a higher id before it (only older seconds are).
+fn chat_continuation(
+    chat_id: ChatId,
+    to_date: Option<i64>,
+    offset: Option<SearchOffset>,
+) -> (i32, Option<i64>) {
+    let Some(offset) = offset else {
+        return (0, to_date);
+    };
+    match chat_id.cmp(&offset.chat_id) {
+        std::cmp::Ordering::Equal => (offset.message_id, earlier(to_date, offset.date)),
+        std::cmp::Ordering::Less => (0, earlier(to_date, offset.date)),
+        std::cmp::Ordering::Greater => (0, earlier(to_date, offset.date.saturating_sub(1))),
+    }
+}
+
 impl Account {
     /// Messages matching `search`, newest first, as Telegram finds them.
     pub async fn search_messages(
@@ -119,7 +164,6 @@ impl Account {
         );
         let limit = search.limit.clamp(1, 100);
         let min_date = exclusive_min(search.from_date);
-        let max_date = exclusive_max(search.to_date);
         let reply = match search.chat_id {
             Some(chat_id) => {
                 let peer = self.input_peer(chat_id).await?;
@@ -127,6 +171,8 @@ impl Account {
                     Some(sender_id) => Some(self.input_peer(sender_id).await?),
                     None => None,
                 };
+                let (offset_id, to_date) =
+                    chat_continuation(chat_id, search.to_date, search.offset);
                 self.call(&tl::functions::messages::Search {
                     peer,
                     q: search.text.clone(),
@@ -136,8 +182,9 @@ impl Account {
                     top_msg_id: None,
                     filter,
                     min_date,
-                    max_date,
-                    offset_id: 0,
+                    // Not newer than the offset's second: what is newer came before it.
+                    max_date: exclusive_max(to_date),
+                    offset_id,
                     add_offset: 0,
                     limit,
                     max_id: 0,
@@ -147,6 +194,29 @@ impl Account {
                 .await?
             }
             None => {
+                let (offset_rate, offset_peer, offset_id, to_date) = match search.offset {
+                    None => (0, tl::enums::InputPeer::Empty, 0, search.to_date),
+                    Some(offset) => {
+                        let to_date = earlier(search.to_date, offset.date);
+                        match self.input_peer(offset.chat_id).await {
+                            Ok(peer) => (
+                                i32::try_from(offset.date).unwrap_or(i32::MAX),
+                                peer,
+                                offset.message_id,
+                                to_date,
+                            ),
+                            // A chat the session cannot name (never seen, or left): only
+                            // the offset's second as the bound, as before Telegram's
+                            // offsets were used. The caller drops the hits it has shown,
+                            // but when more than a page share that second this page
+                            // repeats them and cannot reach the older ones.
+                            Err(TelegramError::UnknownChat(_)) => {
+                                (0, tl::enums::InputPeer::Empty, 0, to_date)
+                            }
+                            Err(error) => return Err(error),
+                        }
+                    }
+                };
                 self.call(&tl::functions::messages::SearchGlobal {
                     broadcasts_only: false,
                     groups_only: false,
@@ -156,10 +226,10 @@ impl Account {
                     q: search.text.clone(),
                     filter,
                     min_date,
-                    max_date,
-                    offset_rate: 0,
-                    offset_peer: tl::enums::InputPeer::Empty,
-                    offset_id: 0,
+                    max_date: exclusive_max(to_date),
+                    offset_rate,
+                    offset_peer,
+                    offset_id,
                     limit,
                 })
                 .await?
@@ -234,6 +304,27 @@ mod tests {
         assert_eq!(exclusive_max(Some(1_000)), 1_001);
         assert_eq!(exclusive_max(Some(i64::MAX)), i32::MAX);
         assert_eq!(exclusive_min(Some(0)), 0);
+    }
+
+    #[test]
+    fn one_chat_continues_below_the_offsets_id_or_by_the_offsets_second() {
+        let offset = SearchOffset {
+            date: 5_000,
+            chat_id: 42,
+            message_id: 17,
+        };
+        assert_eq!(chat_continuation(42, None, None), (0, None));
+        assert_eq!(chat_continuation(42, Some(9), None), (0, Some(9)));
+        // Its own chat: below its id, not newer than its second.
+        assert_eq!(chat_continuation(42, None, Some(offset)), (17, Some(5_000)));
+        assert_eq!(
+            chat_continuation(42, Some(4_000), Some(offset)),
+            (17, Some(4_000))
+        );
+        // A lower chat id comes after it within the second: the whole second is left.
+        assert_eq!(chat_continuation(7, None, Some(offset)), (0, Some(5_000)));
+        // A higher one came before it: only older seconds are left.
+        assert_eq!(chat_continuation(99, None, Some(offset)), (0, Some(4_999)));
     }
 
     #[test]

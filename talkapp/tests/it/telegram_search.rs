@@ -212,6 +212,108 @@ async fn a_message_the_cache_lacks_is_found_through_telegram_once_with_exact_dat
     app.stop().await;
 }
 
+/// Every page of a search, following `next_cursor`, as the texts of each page.
+async fn every_page(app: &TestApp, alice: &Alice, query: &str, extra: &str) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..20 {
+        let path = search_path(alice, query, &format!("{extra}{cursor}"));
+        let reply = app.get_json(&path, &alice.linker.token).await;
+        assert_eq!(reply["partial"], false, "{reply}");
+        pages.push(hits_of(&reply).into_iter().map(|(text, _)| text).collect());
+        match reply["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return pages,
+        }
+    }
+    panic!("20 pages and still more: {pages:?}");
+}
+
+#[tokio::test]
+async fn pages_past_the_first_reach_every_old_message_of_a_crowded_second_once() {
+    let app = spawn_app().await;
+    let alice = linked_alice(&app, "tg-search-pages@example.com").await;
+    // A recent message the cache and the index hold, in another chat (Carol's): Telegram
+    // numbers a chat's messages in sending order, so Bob's old ones below are written
+    // into a chat where nothing newer was sent after them.
+    let carol = alice
+        .sandbox
+        .world(|world| world.user_by_phone("9996620003"))
+        .expect("carol");
+    alice
+        .sandbox
+        .send_message(carol, Peer::User(alice.alice), "Kvartal yakuni tayyor")
+        .expect("carol writes");
+    until_cached(&app, &alice, "kvartal", "Kvartal yakuni tayyor").await;
+    until_built(&app, &alice).await;
+
+    // Only Telegram has these: written into its world a month back, all in one second,
+    // more of them than a page holds (no update, no backfill).
+    let old_date = i32::try_from(chrono::Utc::now().timestamp()).expect("date") - 30 * 86_400;
+    let friends = alice.sandbox.world(|world| {
+        world
+            .basic_group_ids()
+            .into_iter()
+            .find(|id| world.title(Peer::Chat(*id)) == Some("Sandbox Friends"))
+            .expect("the demo group")
+    });
+    let mut in_bobs_chat = Vec::new();
+    let mut in_the_group = Vec::new();
+    alice.sandbox.update_world(|world| {
+        for n in 1..=4 {
+            let text = format!("Eski kvartal {n}");
+            world
+                .send_text_at(alice.bob, Peer::User(alice.alice), &text, None, old_date)
+                .expect("an old message");
+            in_bobs_chat.push(text);
+        }
+        for n in 1..=2 {
+            let text = format!("Guruhdagi eski kvartal {n}");
+            world
+                .send_text_at(alice.bob, Peer::Chat(friends), &text, None, old_date)
+                .expect("an old group message");
+            in_the_group.push(text);
+        }
+    });
+
+    // One chat (messages.search): two a page, so the old second spans two pages.
+    let pages = every_page(
+        &app,
+        &alice,
+        "kvartal",
+        &format!("&chat_id={}&limit=2", alice.bob),
+    )
+    .await;
+    let mut expected = in_bobs_chat.clone();
+    assert_each_once(&pages, &expected);
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    assert!(
+        pages[1].iter().all(|text| !pages[0].contains(text)),
+        "page 1 and page 2 are disjoint: {pages:?}"
+    );
+
+    // Every chat (messages.searchGlobal): the recent one first, then the old second,
+    // which the group's old messages share (only Telegram has those).
+    let pages = every_page(&app, &alice, "kvartal", "&limit=2").await;
+    expected.push("Kvartal yakuni tayyor".to_owned());
+    expected.extend(in_the_group.iter().cloned());
+    assert_each_once(&pages, &expected);
+    assert!(
+        pages[1].iter().all(|text| !pages[0].contains(text)),
+        "page 1 and page 2 are disjoint: {pages:?}"
+    );
+    app.stop().await;
+}
+
+/// Every text of `expected` on exactly one page, exactly once, and nothing else.
+fn assert_each_once(pages: &[Vec<String>], expected: &[String]) {
+    let mut found: Vec<&String> = pages.iter().flatten().collect();
+    found.sort();
+    let mut wanted: Vec<&String> = expected.iter().collect();
+    wanted.sort();
+    assert_eq!(found, wanted, "each message once over the pages: {pages:?}");
+}
+
 #[tokio::test]
 async fn a_message_found_through_telegram_is_indexed_and_follows_edits_and_deletes() {
     let app = spawn_app().await;

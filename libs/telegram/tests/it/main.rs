@@ -2,9 +2,11 @@
 //!
 //! # Layout
 //! - this file: a signed-in [`Account`] of a demo user ([`signed_in`]).
+//! - `search`: Telegram's search paged with its own offsets, in one chat and across chats.
 //! - `send_media`: uploads in parts, photos, documents, voice notes, albums, what an
 //!   account remembers of its uploads.
 
+mod search;
 mod send_media;
 
 use std::net::SocketAddrV4;

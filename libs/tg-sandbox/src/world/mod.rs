@@ -68,6 +68,18 @@ pub enum Peer {
     Channel(i64),
 }
 
+impl Peer {
+    /// The Bot-API-style dialog id clients (TDLib, and TalkApp) order chats by: a user's
+    /// id, a basic group's negated, a channel's below -10^12 (`-100` then its id).
+    pub fn dialog_id(self) -> i64 {
+        match self {
+            Self::User(id) => id,
+            Self::Chat(id) => -id,
+            Self::Channel(id) => -1_000_000_000_000 - id,
+        }
+    }
+}
+
 /// The details of a new account.
 #[derive(Clone, Debug)]
 pub struct NewUser {

@@ -147,13 +147,14 @@ impl World {
     }
 
     /// `messages.searchGlobal` over the account's chats, newest first, continuing after
-    /// `(offset_rate, offset_peer, offset_id)` of the previous page.
+    /// `(offset_rate, offset_peer, offset_id)` of the previous page (no peer: after every
+    /// hit of that date).
     pub(crate) fn search_global(
         &self,
         viewer: UserId,
         query: &SearchQuery,
         scope: GlobalScope,
-        offset: Option<(i32, Peer, i32)>,
+        offset: Option<(i32, Option<Peer>, i32)>,
         limit: usize,
     ) -> GlobalPage {
         let wanted = |peer: Peer| {
@@ -167,15 +168,23 @@ impl World {
                 && (!scope.groups_only || group)
                 && (!scope.users_only || matches!(peer, Peer::User(_)))
         };
-        // (date, peer, id): the order of results, newest first.
-        let mut hits: Vec<(i32, Peer, i32)> = Vec::new();
+        // (date, dialog id, id), newest first: the order Telegram answers in (TDLib
+        // documents `searchMessages` as "decreasing (date, chat_id, message_id)", chat_id
+        // being the Bot-API-style dialog id), so a page continues exactly after the
+        // previous page's last hit however many share its second.
+        let mut hits: Vec<(i32, i64, i32, Peer)> = Vec::new();
         if let Some(user_box) = self.boxes.get(&viewer) {
             for message in user_box.messages.values() {
                 if self.can_access(viewer, message.peer)
                     && wanted(message.peer)
                     && self.matches(message, query)
                 {
-                    hits.push((message.date, message.peer, message.id));
+                    hits.push((
+                        message.date,
+                        message.peer.dialog_id(),
+                        message.id,
+                        message.peer,
+                    ));
                 }
             }
         }
@@ -186,18 +195,27 @@ impl World {
             }
             for message in channel.messages.values() {
                 if self.matches(message, query) {
-                    hits.push((message.date, peer, message.id));
+                    hits.push((message.date, peer.dialog_id(), message.id, peer));
                 }
             }
         }
         hits.sort_unstable_by(|a, b| b.cmp(a));
         let count = hits.len();
-        let start = offset.map_or(0, |offset| hits.partition_point(|hit| *hit >= offset));
-        let page: Vec<(i32, Peer, i32)> = hits.iter().skip(start).take(limit).copied().collect();
+        // After the offset: what sorts below (date, dialog id, id). With no offset peer,
+        // below every peer of that date: only older dates.
+        let start = offset.map_or(0, |(rate, peer, id)| {
+            let after = (rate, peer.map_or(i64::MIN, Peer::dialog_id), id);
+            hits.partition_point(|(date, dialog, id, _)| (*date, *dialog, *id) >= after)
+        });
+        let page: Vec<(i32, i64, i32, Peer)> =
+            hits.iter().skip(start).take(limit).copied().collect();
         let more = start + page.len() < count;
         GlobalPage {
-            next_rate: more.then(|| page.last().map_or(0, |(date, _, _)| *date)),
-            hits: page.into_iter().map(|(_, peer, id)| (peer, id)).collect(),
+            next_rate: more.then(|| page.last().map_or(0, |(date, _, _, _)| *date)),
+            hits: page
+                .into_iter()
+                .map(|(_, _, id, peer)| (peer, id))
+                .collect(),
             count,
         }
     }

@@ -349,3 +349,101 @@ async fn date_bounds_are_exclusive_as_telegrams() {
         assert_eq!(count, expected, "min {min_date} max {max_date}");
     }
 }
+
+/// (peer, id) of each message of a messages.Messages answer, and its next_rate.
+fn peers_and_ids(
+    answer: tl::enums::messages::Messages,
+) -> (Vec<(tl::enums::Peer, i32)>, Option<i32>) {
+    let tl::enums::messages::Messages::Slice(slice) = answer else {
+        panic!("a global search answers with a slice");
+    };
+    let found = slice
+        .messages
+        .into_iter()
+        .filter_map(|m| match m {
+            tl::enums::Message::Message(m) => Some((m.peer_id, m.id)),
+            _ => None,
+        })
+        .collect();
+    (found, slice.next_rate)
+}
+
+#[tokio::test]
+async fn global_search_breaks_ties_in_a_second_by_dialog_id_then_id_and_pages_through_them() {
+    let demo = demo().await;
+    let friends = group_titled(&demo.sandbox, "Sandbox Friends");
+    let lounge = channel_titled(&demo.sandbox, "Sandbox Lounge");
+    let date = 1_700_000_000;
+    demo.sandbox.update_world(|world| {
+        for to in [
+            Peer::Channel(lounge),
+            Peer::Chat(friends),
+            Peer::User(demo.alice),
+            Peer::Channel(lounge),
+            Peer::Chat(friends),
+            Peer::User(demo.alice),
+        ] {
+            world
+                .send_text_at(demo.bob, to, "same second tie", None, date)
+                .expect("sent");
+        }
+    });
+    let alice = signed_in(&demo.sandbox, demo.alice);
+
+    // Everything at once: the private chat (a positive dialog id) first, then the group
+    // (-id), then the channel (-100…), each newest id first.
+    let (all, next_rate) = peers_and_ids(
+        within(
+            "global",
+            alice.client.invoke(&global_request("same second tie", 100)),
+        )
+        .await
+        .expect("global"),
+    );
+    assert_eq!(next_rate, None);
+    let peers: Vec<tl::enums::Peer> = all.iter().map(|(peer, _)| peer.clone()).collect();
+    let user = tl::enums::Peer::from(tl::types::PeerUser { user_id: demo.bob });
+    let chat = tl::enums::Peer::from(tl::types::PeerChat { chat_id: friends });
+    let channel = tl::enums::Peer::from(tl::types::PeerChannel { channel_id: lounge });
+    assert_eq!(
+        peers,
+        [
+            user.clone(),
+            user,
+            chat.clone(),
+            chat,
+            channel.clone(),
+            channel
+        ]
+    );
+    assert!(all[0].1 > all[1].1 && all[2].1 > all[3].1 && all[4].1 > all[5].1);
+
+    // Two a page, each continuing after the last hit: the same six, once each, in order.
+    let mut paged = Vec::new();
+    let mut request = global_request("same second tie", 2);
+    loop {
+        let (page, next_rate) = peers_and_ids(
+            within("global", alice.client.invoke(&request))
+                .await
+                .expect("global"),
+        );
+        paged.extend(page.iter().cloned());
+        let Some(next_rate) = next_rate else {
+            break;
+        };
+        assert_eq!(next_rate, date, "the rate is the last hit's date");
+        let (last_peer, last_id) = page.last().cloned().expect("a hit");
+        let offset_peer = match last_peer {
+            tl::enums::Peer::User(u) => dialog_ref(&alice.client, Peer::User(u.user_id)).await,
+            tl::enums::Peer::Chat(c) => dialog_ref(&alice.client, Peer::Chat(c.chat_id)).await,
+            tl::enums::Peer::Channel(c) => {
+                dialog_ref(&alice.client, Peer::Channel(c.channel_id)).await
+            }
+        };
+        request.offset_rate = next_rate;
+        request.offset_peer = offset_peer.into();
+        request.offset_id = last_id;
+        assert!(paged.len() <= all.len(), "pages repeat: {paged:?}");
+    }
+    assert_eq!(paged, all);
+}

@@ -118,9 +118,10 @@ pub(crate) fn search(
     })
 }
 
-/// `messages.searchGlobal`: matches across the account's chats, newest first, paged by
-/// `offset_rate` (the `next_rate` of the previous page), `offset_peer` and `offset_id`
-/// (the last message of the previous page).
+/// `messages.searchGlobal`: matches across the account's chats, newest first by date, then
+/// chat (Bot-API dialog id), then id, paged by `offset_rate` (the `next_rate` of the
+/// previous page, which is its last message's date), `offset_peer` and `offset_id` (the
+/// last message of the previous page).
 pub(crate) fn search_global(
     call: &mut Call,
     request: f::messages::SearchGlobal,
@@ -133,8 +134,8 @@ pub(crate) fn search_global(
     }
     let offset = if request.offset_rate > 0 || request.offset_id > 0 {
         let peer = match &request.offset_peer {
-            tl::enums::InputPeer::Empty => Peer::User(0),
-            input => resolve::peer(world, viewer, input)?,
+            tl::enums::InputPeer::Empty => None,
+            input => Some(resolve::peer(world, viewer, input)?),
         };
         Some((request.offset_rate, peer, request.offset_id))
     } else {

@@ -4,6 +4,11 @@
 //! the log holds it, so nothing is lost while the log (Redis) is away: the bus keeps it.
 //! A new incoming message also goes to the user's browsers as a push notification when
 //! the user has no live connection.
+//!
+//! Events can come again: redelivered, or replayed by their publisher after it lost its
+//! broker connection (ADR 0045: its recent events again, in their order, before anything
+//! newer). The log takes an id at or below the account's newest as a repeat, and only an
+//! event the log appended is pushed, so a repeat reaches no socket and no browser twice.
 
 use std::hash::{Hash as _, Hasher as _};
 use std::sync::Arc;

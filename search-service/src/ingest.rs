@@ -3,6 +3,11 @@
 //! the WebSocket gets), applied to the index in batches. An event is acknowledged only
 //! once the index holds it, so nothing is lost while the index is away: the bus keeps it,
 //! and the queue holds events while search-service is down.
+//!
+//! Events can come again: redelivered, or replayed by their publisher after it lost its
+//! broker connection (ADR 0045: its recent events again, in their order, before anything
+//! newer). Every change is by key (a message upserted or deleted, a chat upserted), so a
+//! repeated run of an account's recent events leaves the index where it was.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -18,6 +18,14 @@
 //!   its send worker forever (issue 16, finding 12). A publish given up may still have
 //!   reached the broker; callers republish, and consumers take repeats (event ids, job
 //!   states) as such.
+//! * Replay (ADR 0045): every event published within the recent window
+//!   ([`AmqpOptions::replay`], [`crate::replay`]) is kept, and a new publishing
+//!   connection publishes the whole window again, in its original order, before any other
+//!   publish goes out on it (they wait for the publishing lock meanwhile). A classic
+//!   queue can lose a publish confirmed during a broker's shutdown; the replay puts it
+//!   back, and the consumers drop the repeats. If the replay fails, the connection is
+//!   given up and the next one replays the whole window again. Job announcements are not
+//!   kept: the store covers them (the relay and the pending-job scan, ADR 0006, 0018).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -35,6 +43,7 @@ use lapin::{
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use crate::replay::{ReplayLimits, ReplayWindow};
 use crate::{BusError, Delivery, EventBus, JobQueue, Settle, Subscription};
 
 /// How queues are made.
@@ -61,6 +70,8 @@ pub struct AmqpOptions {
     /// Event queues (name, routing pattern) declared and bound whenever this process
     /// connects, so that events published before their consumer first runs wait for it.
     pub standing_event_queues: Vec<(String, String)>,
+    /// How many recent events are kept to be published again on a new connection.
+    pub replay: ReplayLimits,
 }
 
 /// A connection and the queues declared on it.
@@ -82,7 +93,14 @@ pub struct AmqpBus {
     publisher: Mutex<Option<Link>>,
     consumers: Mutex<Option<Connection>>,
     links_opened: std::sync::atomic::AtomicU64,
+    /// Recent events, published again first on every new publishing connection.
+    window: ReplayWindow,
 }
+
+/// Replayed events published before their confirms are awaited: enough to keep the
+/// broker busy, few enough that one batch's confirms come well within
+/// [`OPERATION_TIMEOUT`].
+const REPLAY_BATCH: usize = 512;
 
 /// A connection attempt is given up after this long.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -128,6 +146,7 @@ impl AmqpBus {
     /// Queues as `options` say; nothing is connected until first used.
     pub fn new(options: AmqpOptions) -> Self {
         Self {
+            window: ReplayWindow::new(options.replay),
             options,
             publisher: Mutex::new(None),
             consumers: Mutex::new(None),
@@ -275,6 +294,9 @@ impl AmqpBus {
                 for (name, pattern) in &self.options.standing_event_queues {
                     self.declare_event_queue(&channel, name, pattern).await?;
                 }
+                // Before anyone else publishes on it (they wait for this lock): the
+                // events the last connection may have lost.
+                self.replay_window(&channel).await?;
                 Ok::<_, BusError>(channel)
             }
             .await;
@@ -375,6 +397,66 @@ impl AmqpBus {
         }
     }
 
+    /// Publishes every event of the replay window again on `channel` (a new link's), in
+    /// order, and waits for their confirms: in batches, every round trip within
+    /// [`OPERATION_TIMEOUT`]. An error leaves the window as it was, for the next link.
+    async fn replay_window(&self, channel: &Channel) -> Result<(), BusError> {
+        let backlog = self.window.to_replay();
+        if backlog.is_empty() {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let exchange = self.event_exchange();
+        let mut unroutable: u64 = 0;
+        for batch in backlog.chunks(REPLAY_BATCH) {
+            let mut confirms = Vec::with_capacity(batch.len());
+            for kept in batch {
+                confirms.push(
+                    within_deadline(
+                        "a replayed publish",
+                        channel.basic_publish(
+                            exchange.as_str().into(),
+                            (&*kept.routing_key).into(),
+                            BasicPublishOptions {
+                                mandatory: true,
+                                ..BasicPublishOptions::default()
+                            },
+                            &kept.body,
+                            BasicProperties::default().with_delivery_mode(2),
+                        ),
+                    )
+                    .await?,
+                );
+            }
+            for confirm in confirms {
+                match within_deadline("a replayed publish's confirm", confirm).await? {
+                    Confirmation::Ack(None) => {}
+                    // Nothing is bound to it any more: nobody to lose it either.
+                    Confirmation::Ack(Some(_)) => unroutable += 1,
+                    Confirmation::Nack(_) => {
+                        return Err(BusError::Unavailable(
+                            "the broker did not take a replayed event".into(),
+                        ));
+                    }
+                    Confirmation::NotRequested => {
+                        return Err(BusError::Refused(
+                            "publisher confirms are off on this channel".into(),
+                        ));
+                    }
+                }
+            }
+            metrics::counter!("talkapp_bus_events_replayed_total")
+                .increment(u64::try_from(batch.len()).unwrap_or(u64::MAX));
+        }
+        tracing::info!(
+            events = backlog.len(),
+            unroutable,
+            took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "replayed the recent events on a new broker connection"
+        );
+        Ok(())
+    }
+
     /// Closes the publishing connection if it is (still) the link of `generation`; a
     /// link that another publish already replaced is left alone.
     async fn drop_publisher_link(&self, generation: u64) {
@@ -472,10 +554,22 @@ impl EventBus for AmqpBus {
     }
 
     async fn publish_event(&self, routing_key: &str, body: &[u8]) -> Result<(), BusError> {
-        // The publishing channel; opening it declares the standing event queues.
+        // The publishing channel; opening it declares the standing event queues and
+        // replays the window.
         let channel = self.publishing_channel(&self.dead_queue(), false).await?;
-        self.confirmed_publish(channel, &self.event_exchange(), routing_key, body)
-            .await
+        // Kept before it goes out, so that a replay on the next link includes it even if
+        // this link ends between the broker's confirm and this task seeing it.
+        let ticket = self.window.keep(routing_key, body);
+        let published = self
+            .confirmed_publish(channel, &self.event_exchange(), routing_key, body)
+            .await;
+        if published.is_err()
+            && let Some(ticket) = ticket
+        {
+            // The caller publishes it again (after any replay, so in order).
+            self.window.forget(ticket);
+        }
+        published
     }
 
     async fn consume_events(

@@ -20,10 +20,12 @@
 //! # Layout
 //! - [`JobQueue`], [`EventBus`], [`Subscription`], [`Delivery`]: the contract.
 //! - [`memory`]: in process.
-//! - [`amqp`]: RabbitMQ, with reconnection.
+//! - [`amqp`]: RabbitMQ, with reconnection, and [`replay`]: the recent events it
+//!   publishes again on a new connection (ADR 0045).
 
 pub mod amqp;
 pub mod memory;
+pub mod replay;
 
 use std::sync::Arc;
 
@@ -123,7 +125,9 @@ pub trait EventBus: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
 
     /// Publishes one event; returns once the broker holds it durably in every queue bound
-    /// to it.
+    /// to it. On RabbitMQ, events are at least once: a recent one can come again (the
+    /// replay after a lost connection, ADR 0045), always in its original order, so a
+    /// consumer takes an event it has seen as a repeat.
     async fn publish_event(&self, routing_key: &str, body: &[u8]) -> Result<(), BusError>;
 
     /// Consumes the durable queue `name`, bound to `pattern` (topic syntax: `*` one word,
@@ -217,6 +221,11 @@ impl Bus {
                 },
                 queue_expires: (config.queue_expires_secs > 0)
                     .then(|| std::time::Duration::from_secs(config.queue_expires_secs)),
+                replay: replay::ReplayLimits {
+                    max_age: std::time::Duration::from_secs(config.replay_window_secs),
+                    max_events: config.replay_window_events,
+                    max_bytes: config.replay_window_bytes,
+                },
                 ..amqp::AmqpOptions::default()
             }
         }))

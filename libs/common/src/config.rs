@@ -417,6 +417,15 @@ pub struct AmqpConfig {
     /// (the production choice: a shard's queue must outlive its replicas). Tests and
     /// throwaway deployments set it so that their queues do not pile up on the broker.
     pub queue_expires_secs: u64,
+    /// Events published within this many seconds are kept by the publisher and published
+    /// again, first thing, on its next connection after one is lost: a classic queue can
+    /// lose a publish the broker confirmed during its shutdown (ADR 0045). 0 keeps none.
+    pub replay_window_secs: u64,
+    /// At most this many events kept for that replay (the oldest go first). 0 keeps none.
+    pub replay_window_events: usize,
+    /// At most this many bytes of events kept for that replay (the oldest go first).
+    /// 0 keeps none.
+    pub replay_window_bytes: usize,
 }
 
 /// The gateway.

@@ -184,6 +184,14 @@ fn describe_metrics() {
     );
     describe_counter!("talkapp_audit_records_total", "Audit records stored");
     describe_counter!(
+        "talkapp_bus_events_replayed_total",
+        "Recent events published again on a new broker connection (ADR 0045)"
+    );
+    describe_counter!(
+        "talkapp_bus_replay_window_dropped_total",
+        "Events pushed out of the publisher's replay window by its count or byte bound"
+    );
+    describe_counter!(
         "talkapp_audit_logged_instead_total",
         "Audit records the store did not take, written to the log instead"
     );
@@ -197,6 +205,8 @@ fn describe_metrics() {
         metrics::counter!("talkapp_messages_total", "direction" => direction).increment(0);
     }
     metrics::counter!("talkapp_telegram_flood_waits_total", "call" => "send").increment(0);
+    metrics::counter!("talkapp_bus_events_replayed_total").increment(0);
+    metrics::counter!("talkapp_bus_replay_window_dropped_total").increment(0);
     for status in ["connected", "connecting", "logged_out", "flood_wait"] {
         metrics::counter!("talkapp_telegram_status_changes_total", "status" => status).increment(0);
     }

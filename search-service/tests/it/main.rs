@@ -44,6 +44,7 @@ on_every_backend! {
     index_conformance::search_syntax_in_terms_is_never_an_error,
     index_conformance::found_messages_are_added_once_and_never_over_what_the_events_wrote,
     service::a_new_message_is_searchable_within_a_second_and_edits_and_deletes_follow,
+    service::events_told_again_in_their_order_leave_the_index_where_it_was,
     service::hits_carry_the_message_its_chat_and_the_matched_ranges,
     service::uzbek_russian_and_english_are_found_across_scripts_and_spellings,
     service::filters_are_inclusive_and_exact_at_the_edges_and_pages_do_not_repeat,

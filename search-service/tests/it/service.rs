@@ -66,6 +66,40 @@ pub(crate) async fn a_new_message_is_searchable_within_a_second_and_edits_and_de
     app.stop().await;
 }
 
+async fn tell_four_events(app: &SearchApp, key: SessionKey) {
+    app.new_message(key, &text_message(42, 1, 1_700_000_000, "alpha plan"))
+        .await;
+    app.new_message(key, &text_message(42, 2, 1_700_000_001, "gamma plan"))
+        .await;
+    app.edited_message(key, &text_message(42, 1, 1_700_000_000, "beta plan"))
+        .await;
+    app.deleted_messages(key, None, &[2]).await;
+}
+
+/// A publisher that lost its broker connection publishes its recent events again, in
+/// their order, before anything newer (ADR 0045): the index ends where it was.
+pub(crate) async fn events_told_again_in_their_order_leave_the_index_where_it_was(
+    place: Arc<TestPlace>,
+) {
+    let app = SearchApp::spawn(&place, None).await;
+    let key = app.linked_account().await;
+    tell_four_events(&app, key).await;
+    wait_found(&app, key, "gamma", &[]).await;
+    wait_found(&app, key, "plan", &[1]).await;
+
+    // The replay, then a newer event: once the newer one is in, so is the replay.
+    tell_four_events(&app, key).await;
+    app.new_message(key, &text_message(42, 3, 1_700_000_002, "omega"))
+        .await;
+    wait_found(&app, key, "omega", &[3]).await;
+
+    assert_eq!(app.found_ids(key, "beta").await, [1]);
+    assert!(app.found_ids(key, "alpha").await.is_empty());
+    assert!(app.found_ids(key, "gamma").await.is_empty());
+    assert_eq!(app.found_ids(key, "plan").await, [1]);
+    app.stop().await;
+}
+
 pub(crate) async fn hits_carry_the_message_its_chat_and_the_matched_ranges(place: Arc<TestPlace>) {
     let app = SearchApp::spawn(&place, None).await;
     let key = app.linked_account().await;

@@ -38,6 +38,7 @@ pub(crate) fn bus_with(
                     .iter()
                     .map(|(name, pattern)| ((*name).to_owned(), (*pattern).to_owned()))
                     .collect(),
+                ..AmqpOptions::default()
             }));
             (bus.clone(), bus)
         }

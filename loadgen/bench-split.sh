@@ -38,6 +38,7 @@ done
 rm -rf "$WORK" && mkdir -p "$WORK/data"
 ulimit -n 65536 2>/dev/null || ulimit -n 20000
 pids=()
+ROLE_PIDS=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
@@ -76,6 +77,7 @@ for role in chat-service media-service search-service realtime-service gateway; 
   "$BIN/talkapp" "$role" >"$WORK/$role.log" 2>&1 &
   pids+=($!)
   WATCH+=(--watch "$role=$!")
+  ROLE_PIDS+=("$role=$!")
   [ "$role" = gateway ] && GATEWAY_PID=$!
 done
 # The servers, reported apart from TalkApp's own processes.
@@ -94,3 +96,10 @@ if [ -n "${RELAY:-}" ]; then
 fi
 
 source "$ROOT/loadgen/bench-scenarios.sh"
+
+# Each TalkApp process's memory once the scenarios are done: resident now and at its peak.
+for entry in "${ROLE_PIDS[@]}"; do
+  awk -v role="${entry%%=*}" '/^VmRSS/ {rss = $2} /^VmHWM/ {hwm = $2}
+    END {printf "memory %s: rss=%.1fMiB peak=%.1fMiB\n", role, rss / 1024, hwm / 1024}' \
+    "/proc/${entry#*=}/status" 2>/dev/null || echo "memory ${entry%%=*}: process gone"
+done

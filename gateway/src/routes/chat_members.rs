@@ -74,9 +74,7 @@ async fn change_members(
 /// `client_request_id`) answers the first result again.
 #[utoipa::path(post, path = "/me/remove_member/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = RemoveMember,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
+        crate::routes::common::AccountGroupPath,
         ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer"),
     ),
     security(("bearer" = [])),
@@ -86,8 +84,7 @@ async fn change_members(
         (status = 404, description = "`not_found`: no such account, chat or user; `not_participant`: the user is not a member", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`request_in_progress`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` (a private chat, a malformed user); `idempotency_key_reused`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn remove_member(
@@ -119,9 +116,7 @@ pub async fn remove_member(
 /// (or `client_request_id`) answers the first result again.
 #[utoipa::path(post, path = "/me/leave_chat/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = LeaveChat,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
+        crate::routes::common::AccountGroupPath,
         ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer"),
     ),
     security(("bearer" = [])),
@@ -131,8 +126,7 @@ pub async fn remove_member(
         (status = 404, description = "`not_found`: no such account or chat; `not_participant`: the account is not a member", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`chat_creator`: the creator of a supergroup or channel cannot leave it; `request_in_progress`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` (a private chat); `idempotency_key_reused`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn leave_chat(
@@ -162,9 +156,7 @@ pub async fn leave_chat(
 /// the account (the chat's creator). Doing it twice changes nothing more.
 #[utoipa::path(post, path = "/me/set_admin/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = SetAdmin,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
+        crate::routes::common::AccountGroupPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -173,8 +165,7 @@ pub async fn leave_chat(
         (status = 404, description = "`not_found`: no such account, chat or user; `not_participant`: the user is not a member", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`chat_creator`: the creator's rights do not change", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` (a private chat, a malformed user)", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn set_admin(

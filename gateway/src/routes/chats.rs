@@ -406,9 +406,7 @@ pub struct ChatDetailsView {
 /// chat, online count.
 #[utoipa::path(get, path = "/me/chat/{user_id}/{session_index}/{chat_id}", tag = "chats",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id"),
+        crate::routes::common::AccountChatPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -499,9 +497,7 @@ fn unix_seconds(field: &str, value: Option<String>) -> Result<Option<i64>, ApiEr
 /// than TalkApp's cache are fetched from Telegram first.
 #[utoipa::path(get, path = "/me/chat/messages/{user_id}/{session_index}/{chat_id}", tag = "chats",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id"),
+        crate::routes::common::AccountChatPath,
         HistoryQuery,
     ),
     security(("bearer" = [])),
@@ -675,8 +671,7 @@ pub(crate) fn chat_id_text(value: &serde_json::Value) -> Result<String, ApiError
 /// WebSocket). The same `client_message_id` twice yields the same job.
 #[utoipa::path(post, path = "/me/send_message/{user_id}/{session_index}", tag = "chats", request_body = SendMessage,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -726,8 +721,7 @@ pub(crate) fn note_send_target(chat_id: &str, client_message_id: Option<&str>) {
 /// a reason), `read` once the peer read it.
 #[utoipa::path(get, path = "/me/message_status/{user_id}/{session_index}/{job_id}", tag = "chats",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
         ("job_id" = uuid::Uuid, Path, description = "From the send"),
     ),
     security(("bearer" = [])),

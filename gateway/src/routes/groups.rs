@@ -113,8 +113,7 @@ pub(crate) fn idempotency_key(
 /// `Idempotency-Key` (or `client_request_id`) answers the first chat again.
 #[utoipa::path(post, path = "/me/create_group/{user_id}/{session_index}", tag = "groups", request_body = CreateGroup,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
         ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer (up to 128 printable ASCII characters)"),
     ),
     security(("bearer" = [])),
@@ -169,9 +168,7 @@ pub async fn create_group(
 /// result again.
 #[utoipa::path(post, path = "/me/add_member/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = AddMember,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
+        crate::routes::common::AccountGroupPath,
         ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer"),
     ),
     security(("bearer" = [])),

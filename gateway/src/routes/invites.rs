@@ -152,9 +152,7 @@ fn session_and_chat(
 /// the revoked ones; `requested` is how many requests to join through a link wait.
 #[utoipa::path(get, path = "/me/invites/{user_id}/{session_index}/{chat_id}", tag = "groups",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
+        crate::routes::common::AccountGroupPath,
         InvitesQuery,
     ),
     security(("bearer" = [])),
@@ -163,8 +161,7 @@ fn session_and_chat(
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: only the chat's admins have links (CHAT_ADMIN_REQUIRED); `channel_private`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: a private chat, `limit` outside 1 to 100, a cursor this list did not give", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn list_invites(
@@ -198,9 +195,7 @@ pub async fn list_invites(
 /// again.
 #[utoipa::path(post, path = "/me/revoke_invite/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = RevokeInvite,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
+        crate::routes::common::AccountGroupPath,
         ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer (up to 128 printable ASCII characters)"),
     ),
     security(("bearer" = [])),
@@ -211,8 +206,7 @@ pub async fn list_invites(
         (status = 409, description = "`request_in_progress`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 410, description = "`invite_expired`: the link is revoked already (INVITE_REVOKED_MISSING)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: a private chat, not an invite link, over 256 characters; `idempotency_key_reused`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn revoke_invite(
@@ -244,9 +238,7 @@ pub async fn revoke_invite(
 /// `client_request_id`) answers the first result again.
 #[utoipa::path(post, path = "/me/edit_invite/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = EditInvite,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
+        crate::routes::common::AccountGroupPath,
         ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer (up to 128 printable ASCII characters)"),
     ),
     security(("bearer" = [])),
@@ -257,8 +249,7 @@ pub async fn revoke_invite(
         (status = 409, description = "`request_in_progress`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 410, description = "`invite_expired`: the link is revoked (INVITE_REVOKED_MISSING)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: a private chat, not an invite link, no change given, `expire_date` not 0 nor in the future, `usage_limit` outside 0 to 99999 (or above 0 with `request_needed`), a title over 32 characters; `idempotency_key_reused`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn edit_invite(
@@ -291,9 +282,7 @@ pub async fn edit_invite(
 /// administers, newest first (`messages.getChatInviteImporters` with `requested`).
 #[utoipa::path(get, path = "/me/join_requests/{user_id}/{session_index}/{chat_id}", tag = "groups",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
+        crate::routes::common::AccountGroupPath,
         JoinRequestsQuery,
     ),
     security(("bearer" = [])),
@@ -302,8 +291,7 @@ pub async fn edit_invite(
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: only the chat's admins see requests (CHAT_ADMIN_REQUIRED); `channel_private`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: a private chat, `limit` outside 1 to 100, a cursor this list did not give", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn list_join_requests(
@@ -347,9 +335,7 @@ pub async fn list_join_requests(
 /// `client_request_id`) answers the first result again.
 #[utoipa::path(post, path = "/me/join_requests/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = AnswerJoinRequest,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
+        crate::routes::common::AccountGroupPath,
         ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer (up to 128 printable ASCII characters)"),
     ),
     security(("bearer" = [])),
@@ -359,8 +345,7 @@ pub async fn list_join_requests(
         (status = 404, description = "`not_found`: no such account or chat, or no pending request from that user (HIDE_REQUESTER_MISSING, USER_ID_INVALID)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`already_participant` (USER_ALREADY_PARTICIPANT); `too_many_channels` (CHANNELS_TOO_MUCH); `request_in_progress`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: a private chat, `user` not a Telegram user id; `idempotency_key_reused`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn answer_join_request(

@@ -120,8 +120,7 @@ pub struct InviteLinkView {
 /// answers the first result again.
 #[utoipa::path(post, path = "/me/join_chat/{user_id}/{session_index}", tag = "groups", request_body = JoinChat,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
         ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer (up to 128 printable ASCII characters)"),
     ),
     security(("bearer" = [])),
@@ -168,8 +167,7 @@ pub async fn join_chat(
 /// already, the chat itself with `already_member: true`.
 #[utoipa::path(get, path = "/me/check_invite/{user_id}/{session_index}", tag = "groups",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
         CheckInviteQuery,
     ),
     security(("bearer" = [])),
@@ -179,8 +177,7 @@ pub async fn join_chat(
         (status = 404, description = "`not_found`: no such linked account; `invite_invalid`: no such invite link", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 410, description = "`invite_expired`: the link was revoked, expired or used up", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: not an invite link, or over 256 characters", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn check_invite(
@@ -213,9 +210,7 @@ pub async fn check_invite(
 /// (`messages.exportChatInvite`); answers 201 with the link.
 #[utoipa::path(post, path = "/me/export_invite/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = ExportInvite,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
+        crate::routes::common::AccountGroupPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -223,8 +218,7 @@ pub async fn check_invite(
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: only the chat's admins export links (CHAT_ADMIN_REQUIRED); `channel_private`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: a private chat, `expire_date` not in the future, `usage_limit` outside 1 to 99999 (or with `request_needed`), a title over 32 characters", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn export_invite(

@@ -301,8 +301,7 @@ fn session_ref(user_id: uuid::Uuid, session_index: u32) -> Result<chat::SessionR
 /// (`thumbnail_id`) or a chat's photo (`photo_id`). Supports a single `Range`.
 #[utoipa::path(get, path = "/me/media/{user_id}/{session_index}/{media_ref}", tag = "media",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
         ("media_ref" = String, Path, description = "A `file_id`, `thumbnail_id` or `photo_id` from a message or chat (`m:{chat}:{msg}`, `t:{chat}:{msg}`, `p:{chat}:{photo}`)"),
         ("Range" = Option<String>, Header, description = "One byte range (`bytes=0-1023`, `bytes=1024-`, `bytes=-500`)"),
     ),
@@ -339,8 +338,7 @@ pub async fn download(
 /// whether the file exists is checked when it is used.
 #[utoipa::path(post, path = "/me/media/{user_id}/{session_index}/{media_ref}/url", tag = "media",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
         ("media_ref" = String, Path, description = "A `file_id`, `thumbnail_id` or `photo_id`"),
     ),
     security(("bearer" = [])),

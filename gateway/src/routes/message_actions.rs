@@ -118,8 +118,7 @@ pub struct UnpinMessage {
 /// Other clients get `message.edited`.
 #[utoipa::path(post, path = "/me/edit_message/{user_id}/{session_index}", tag = "chats", request_body = EditMessage,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -127,8 +126,7 @@ pub struct UnpinMessage {
         (status = 403, description = "`forbidden`: another user's path, or not this account's message (MESSAGE_AUTHOR_REQUIRED)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: bad input, no such message (MESSAGE_ID_INVALID), the same text (MESSAGE_NOT_MODIFIED)", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn edit_message(
@@ -160,8 +158,7 @@ pub async fn edit_message(
 /// `message.deleted`.
 #[utoipa::path(post, path = "/me/delete_messages/{user_id}/{session_index}", tag = "chats", request_body = DeleteMessages,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -169,8 +166,7 @@ pub async fn edit_message(
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: others' messages in a group need admin rights", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn delete_messages(
@@ -200,8 +196,7 @@ pub async fn delete_messages(
 /// Clients get `message.new`.
 #[utoipa::path(post, path = "/me/forward_messages/{user_id}/{session_index}", tag = "chats", request_body = ForwardMessages,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
         ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer"),
     ),
     security(("bearer" = [])),
@@ -211,8 +206,7 @@ pub async fn delete_messages(
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`request_in_progress`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`; `idempotency_key_reused`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn forward_messages(
@@ -252,9 +246,7 @@ pub async fn forward_messages(
 /// clients get `chat.updated`.
 #[utoipa::path(post, path = "/me/mark_read/{user_id}/{session_index}/{chat_id}", tag = "chats", request_body = MarkRead,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id"),
+        crate::routes::common::AccountChatPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -262,8 +254,7 @@ pub async fn forward_messages(
         (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn mark_read(
@@ -317,8 +308,7 @@ fn checked_message_id(message_id: i32) -> Result<i32, ApiError> {
 /// `pinned_message` follows.
 #[utoipa::path(post, path = "/me/pin_message/{user_id}/{session_index}", tag = "chats", request_body = PinMessage,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -326,8 +316,7 @@ fn checked_message_id(message_id: i32) -> Result<i32, ApiError> {
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: pinning in this supergroup or channel needs admin rights (CHAT_ADMIN_REQUIRED)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat, or no such message in it (MESSAGE_ID_INVALID)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: bad input, `for_me_only` outside a private chat", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn pin_message(
@@ -357,8 +346,7 @@ pub async fn pin_message(
 /// with `pinned: false`.
 #[utoipa::path(post, path = "/me/unpin_message/{user_id}/{session_index}", tag = "chats", request_body = UnpinMessage,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -366,8 +354,7 @@ pub async fn pin_message(
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: needs admin rights in this supergroup or channel", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account, chat or message", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn unpin_message(
@@ -397,9 +384,7 @@ pub async fn unpin_message(
 /// get `message.pinned` with `pinned: false`.
 #[utoipa::path(post, path = "/me/unpin_all/{user_id}/{session_index}/{chat_id}", tag = "chats",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id"),
+        crate::routes::common::AccountChatPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -407,8 +392,7 @@ pub async fn unpin_message(
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: needs admin rights in this supergroup or channel", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn unpin_all(

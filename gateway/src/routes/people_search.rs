@@ -70,8 +70,7 @@ fn person_view(person: chat::Person) -> Option<PersonView> {
 /// People on Telegram by name or username (`contacts.search`), asked through the account.
 #[utoipa::path(get, path = "/me/search/people/{user_id}/{session_index}", tag = "search",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
         PeopleQuery,
     ),
     security(("bearer" = [])),

@@ -44,9 +44,7 @@ fn file_id(body: PhotoFile) -> Result<String, ApiError> {
 /// service message in the chat).
 #[utoipa::path(put, path = "/me/chat_photo/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = PhotoFile,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
+        crate::routes::common::AccountGroupPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -82,9 +80,7 @@ pub async fn set_chat_photo(
 /// answered as it is.
 #[utoipa::path(delete, path = "/me/chat_photo/{user_id}/{session_index}/{chat_id}", tag = "groups",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
+        crate::routes::common::AccountGroupPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -92,8 +88,7 @@ pub async fn set_chat_photo(
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: only admins change a chat's photo", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: a private chat", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn delete_chat_photo(
@@ -119,8 +114,7 @@ pub async fn delete_chat_photo(
 /// session list (`GET /me/sessions`, `/me/telegrams`) shows it.
 #[utoipa::path(put, path = "/me/profile/photo/{user_id}/{session_index}", tag = "profiles", request_body = PhotoFile,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -153,16 +147,14 @@ pub async fn set_own_photo(
 /// is one). Without a photo it is answered as it is.
 #[utoipa::path(delete, path = "/me/profile/photo/{user_id}/{session_index}", tag = "profiles",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
     ),
     security(("bearer" = [])),
     responses(
         (status = 200, body = UserProfileView),
         (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn delete_own_photo(

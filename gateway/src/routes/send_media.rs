@@ -275,8 +275,7 @@ fn check_client_message_id(value: &str) -> Result<(), ApiError> {
         description = "Files uploaded before (JSON), or one file and the fields in one form",
     ),
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
     ),
     security(("bearer" = [])),
     responses(

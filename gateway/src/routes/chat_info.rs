@@ -11,7 +11,8 @@ use utoipa::ToSchema;
 
 use crate::auth::extract::OwnedJson;
 use crate::problem::ApiError;
-use crate::routes::chats::{ChatView, chat_id_text, session_ref};
+use crate::routes::chats::{ChatView, session_ref};
+use crate::routes::photos::checked_file_id;
 use crate::state::AppState;
 
 /// What to change; at least one of the three.
@@ -54,14 +55,8 @@ pub async fn edit_chat(
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
     let (_, session_index, chat_id) = path.into_inner();
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
     if let Some(photo_file_id) = body.photo_file_id {
-        if photo_file_id.len() > 36 {
-            return Err(ApiError::new(
-                talkapp_common::ErrorCode::ValidationFailed,
-                "photo_file_id must be a UUID",
-            ));
-        }
+        let photo_file_id = checked_file_id("photo_file_id", photo_file_id)?;
         let with_photo = state
             .services
             .set_chat_photo(chat::SetChatPhotoRequest {

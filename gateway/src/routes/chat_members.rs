@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::auth::extract::OwnedJson;
 use crate::problem::ApiError;
-use crate::routes::chats::{chat_id_text, session_ref};
+use crate::routes::chats::session_and_chat;
 use crate::routes::groups::{idempotency_key, member_text};
 use crate::state::AppState;
 
@@ -94,14 +94,13 @@ pub async fn remove_member(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let (_, session_index, chat_id) = path.into_inner();
     let user = member_text("user", &body.user)?;
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
     let idempotency_key = idempotency_key(&http, body.client_request_id)?;
+    let (session, chat_id) = session_and_chat(&owner, path)?;
     change_members(
         &state,
         chat::ChangeMembersRequest {
-            session: Some(session_ref(&owner, session_index)?),
+            session: Some(session),
             chat_id,
             action: chat::MemberAction::Remove.into(),
             user: Some(user),
@@ -136,13 +135,12 @@ pub async fn leave_chat(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let (_, session_index, chat_id) = path.into_inner();
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
+    let (session, chat_id) = session_and_chat(&owner, path)?;
     let idempotency_key = idempotency_key(&http, body.client_request_id)?;
     change_members(
         &state,
         chat::ChangeMembersRequest {
-            session: Some(session_ref(&owner, session_index)?),
+            session: Some(session),
             chat_id,
             action: chat::MemberAction::Leave.into(),
             user: None,
@@ -174,18 +172,17 @@ pub async fn set_admin(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let (_, session_index, chat_id) = path.into_inner();
     let user = member_text("user", &body.user)?;
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
     let action = if body.admin {
         chat::MemberAction::Promote
     } else {
         chat::MemberAction::Demote
+    let (session, chat_id) = session_and_chat(&owner, path)?;
     };
     change_members(
         &state,
         chat::ChangeMembersRequest {
-            session: Some(session_ref(&owner, session_index)?),
+            session: Some(session),
             chat_id,
             action: action.into(),
             user: Some(user),

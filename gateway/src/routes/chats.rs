@@ -17,17 +17,41 @@ pub(crate) fn field_error(field: &str, message: &str) -> ApiError {
     }])
 }
 
+/// The path owner's linked account `{session_index}` (422 for 0: they start at 1).
 pub(crate) fn session_ref(
     owner: &PathOwner,
     session_index: u32,
 ) -> Result<chat::SessionRef, ApiError> {
+    user_session_ref(owner.user_id, session_index)
+}
+
+/// The linked account `session_index` of a user (422 for 0: they start at 1).
+pub(crate) fn user_session_ref(
+    user_id: uuid::Uuid,
+    session_index: u32,
+) -> Result<chat::SessionRef, ApiError> {
+    Ok(chat::SessionRef {
+        user_id: user_id.to_string(),
+        session_index: checked_session_index(session_index)?,
+    })
+}
+
+/// A path's `{session_index}`: linked accounts are numbered from 1 (422 for 0).
+pub(crate) fn checked_session_index(session_index: u32) -> Result<u32, ApiError> {
     if session_index == 0 {
         return Err(field_error("session_index", "starts at 1"));
     }
-    Ok(chat::SessionRef {
-        user_id: owner.user_id.to_string(),
-        session_index,
-    })
+    Ok(session_index)
+}
+
+/// The checked `{session_index}` and the `{chat_id}` of a
+/// `.../{user_id}/{session_index}/{chat_id}` path (a path's chat id is text already).
+pub(crate) fn session_and_chat(
+    owner: &PathOwner,
+    path: web::Path<(String, u32, String)>,
+) -> Result<(chat::SessionRef, String), ApiError> {
+    let (_, session_index, chat_id) = path.into_inner();
+    Ok((session_ref(owner, session_index)?, chat_id))
 }
 
 /// Who sent a message.

@@ -15,8 +15,9 @@ use talkapp_proto::search::v1 as search;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::extract::PathOwner;
-use crate::problem::{ApiError, FieldError};
+use crate::problem::ApiError;
 use crate::routes::chats::PresenceView;
+use crate::routes::chats::checked_session_index;
 use crate::routes::search::MatchView;
 use crate::state::AppState;
 
@@ -127,13 +128,7 @@ pub async fn contacts(
     path: web::Path<(String, u32)>,
     query: web::Query<ContactsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let session_index = path.1;
-    if session_index == 0 {
-        return Err(ApiError::validation(vec![FieldError {
-            field: "session_index".into(),
-            message: "starts at 1".into(),
-        }]));
-    }
+    let session_index = checked_session_index(path.1)?;
     let query = query.into_inner();
     let reply = state
         .services

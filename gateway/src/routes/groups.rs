@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::auth::extract::OwnedJson;
 use crate::problem::ApiError;
-use crate::routes::chats::{ChatView, chat_id_text, field_error, session_ref};
+use crate::routes::chats::{ChatView, field_error, session_and_chat, session_ref};
 use crate::state::AppState;
 
 /// The header that makes a request idempotent.
@@ -189,14 +189,13 @@ pub async fn add_member(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let (_, session_index, chat_id) = path.into_inner();
     let user = member_text("user", &body.user)?;
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
+    let (session, chat_id) = session_and_chat(&owner, path)?;
     let idempotency_key = idempotency_key(&http, body.client_request_id)?;
     let added = state
         .services
         .add_member(chat::AddMemberRequest {
-            session: Some(session_ref(&owner, session_index)?),
+            session: Some(session),
             chat_id,
             user,
             idempotency_key,

@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::extract::{OwnedJson, PathOwner};
 use crate::problem::ApiError;
-use crate::routes::chats::{chat_id_text, session_ref};
+use crate::routes::chats::session_and_chat;
 use crate::routes::groups::idempotency_key;
 use crate::routes::joins::InviteLinkView;
 use crate::state::AppState;
@@ -135,16 +135,6 @@ pub struct JoinRequestAnswered {
     pub user_id: String,
     /// Let in (else declined).
     pub approved: bool,
-}
-
-/// The path's session and chat.
-fn session_and_chat(
-    owner: &PathOwner,
-    path: web::Path<(String, u32, String)>,
-) -> Result<(chat::SessionRef, String), ApiError> {
-    let (_, session_index, chat_id) = path.into_inner();
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
-    Ok((session_ref(owner, session_index)?, chat_id))
 }
 
 /// The links the account made to a group, supergroup or channel it administers, newest

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::extract::{OwnedJson, PathOwner};
 use crate::problem::ApiError;
-use crate::routes::chats::{ChatView, chat_id_text, session_ref};
+use crate::routes::chats::{ChatView, session_and_chat, session_ref};
 use crate::routes::groups::idempotency_key;
 use crate::state::AppState;
 
@@ -227,12 +227,11 @@ pub async fn export_invite(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let (_, session_index, chat_id) = path.into_inner();
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
+    let (session, chat_id) = session_and_chat(&owner, path)?;
     let link = state
         .services
         .export_invite(chat::ExportInviteRequest {
-            session: Some(session_ref(&owner, session_index)?),
+            session: Some(session),
             chat_id,
             expire_date: body.expire_date,
             usage_limit: body.usage_limit,

@@ -27,6 +27,7 @@ use utoipa::ToSchema;
 use crate::auth::extract::PathOwner;
 use crate::media_links::LinkError;
 use crate::problem::ApiError;
+use crate::routes::chats::user_session_ref;
 use crate::state::AppState;
 
 /// A signed link to one file.
@@ -197,6 +198,26 @@ pub(crate) fn content_disposition(mime_type: &str, file_name: &str, media_ref: &
     )
 }
 
+/// 416 `range_not_satisfiable` for a file of `size` bytes, with
+/// `Content-Range: bytes */size`.
+pub(crate) fn range_not_satisfiable(size: u64) -> HttpResponse {
+    let mut response = ApiError::new(
+        ErrorCode::RangeNotSatisfiable,
+        format!("the file has {size} bytes"),
+    )
+    .error_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+        response.headers_mut().insert(header::CONTENT_RANGE, value);
+    }
+    response
+}
+
+/// `Content-Range` of the bytes `[offset, offset + length)` (`length` at least 1) of a
+/// file of `size` bytes.
+pub(crate) fn content_range(offset: u64, length: u64, size: u64) -> String {
+    format!("bytes {}-{}/{}", offset, offset + length - 1, size)
+}
+
 /// Downloads through the chat service and answers with the bytes as they arrive.
 async fn serve(
     state: &AppState,
@@ -222,15 +243,7 @@ async fn serve(
         .ok_or_else(|| ApiError::internal("the chat service sent no media header"))?;
 
     if !header.range_satisfiable {
-        let mut response = ApiError::new(
-            ErrorCode::RangeNotSatisfiable,
-            format!("the file has {} bytes", header.size),
-        )
-        .error_response();
-        if let Ok(value) = HeaderValue::from_str(&format!("bytes */{}", header.size)) {
-            response.headers_mut().insert(header::CONTENT_RANGE, value);
-        }
-        return Ok(response);
+        return Ok(range_not_satisfiable(header.size));
     }
     let partial = range.is_ranged() && header.length > 0;
     let mut builder = HttpResponse::build(if partial {
@@ -259,12 +272,7 @@ async fn serve(
     if partial {
         builder.insert_header((
             header::CONTENT_RANGE,
-            format!(
-                "bytes {}-{}/{}",
-                header.offset,
-                header.offset + header.length - 1,
-                header.size
-            ),
+            content_range(header.offset, header.length, header.size),
         ));
     }
     match access {
@@ -282,19 +290,6 @@ async fn serve(
     }
     let body = stream.map(|chunk| chunk.map(|chunk| Bytes::from(chunk.data)));
     Ok(builder.streaming(body))
-}
-
-fn session_ref(user_id: uuid::Uuid, session_index: u32) -> Result<chat::SessionRef, ApiError> {
-    if session_index == 0 {
-        return Err(ApiError::validation(vec![crate::problem::FieldError {
-            field: "session_index".into(),
-            message: "starts at 1".into(),
-        }]));
-    }
-    Ok(chat::SessionRef {
-        user_id: user_id.to_string(),
-        session_index,
-    })
 }
 
 /// Downloads a file of the account: a message's file (`file_id`), its thumbnail
@@ -325,7 +320,7 @@ pub async fn download(
     let (_, session_index, media_ref) = path.into_inner();
     serve(
         &state,
-        session_ref(owner.user_id, session_index)?,
+        user_session_ref(owner.user_id, session_index)?,
         media_ref,
         RangeRequest::from_headers(&request),
         Access::Bearer,
@@ -354,7 +349,7 @@ pub async fn signed_url(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, session_index, media_ref) = path.into_inner();
-    session_ref(owner.user_id, session_index)?;
+    user_session_ref(owner.user_id, session_index)?;
     if !well_formed(&media_ref) {
         return Err(not_found());
     }
@@ -436,7 +431,7 @@ pub async fn by_link(
     }
     serve(
         &state,
-        session_ref(grant.user_id, grant.session_index)?,
+        user_session_ref(grant.user_id, grant.session_index)?,
         grant.media_ref,
         RangeRequest::from_headers(&request),
         Access::Link {

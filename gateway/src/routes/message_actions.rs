@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use talkapp_proto::chat::v1 as chat;
 use utoipa::ToSchema;
 
-use crate::auth::extract::OwnedJson;
+use crate::auth::extract::{OwnedJson, PathOwner};
 use crate::problem::ApiError;
 use crate::routes::chats::{MessageView, chat_id_text, field_error, session_ref};
 use crate::state::AppState;
@@ -136,18 +136,13 @@ pub async fn edit_message(
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
     let chat_id = chat_id_text(&body.chat_id)?;
-    if body.message_id < 1 {
-        return Err(field_error(
-            "message_id",
-            "must be a message id (1 or more)",
-        ));
-    }
+    let message_id = checked_message_id(body.message_id)?;
     let message = state
         .services
         .edit_message(chat::EditMessageRequest {
             session: Some(session_ref(&owner, path.1)?),
             chat_id,
-            message_id: body.message_id,
+            message_id,
             text: body.text,
         })
         .await?;
@@ -176,9 +171,7 @@ pub async fn delete_messages(
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
     let chat_id = chat_id_text(&body.chat_id)?;
-    if body.message_ids.is_empty() || body.message_ids.len() > MAX_DELETED {
-        return Err(field_error("message_ids", "1 to 100 message ids"));
-    }
+    checked_message_ids(&body.message_ids)?;
     state
         .services
         .delete_messages(chat::DeleteMessagesRequest {
@@ -218,9 +211,7 @@ pub async fn forward_messages(
     let OwnedJson { owner, body } = request;
     let from_chat_id = chat_id_text(&body.from_chat_id)?;
     let to_chat_id = chat_id_text(&body.to_chat_id)?;
-    if body.message_ids.is_empty() || body.message_ids.len() > MAX_DELETED {
-        return Err(field_error("message_ids", "1 to 100 message ids"));
-    }
+    checked_message_ids(&body.message_ids)?;
     let idempotency_key = crate::routes::groups::idempotency_key(&http, body.client_request_id)?;
     let forwarded = state
         .services
@@ -264,7 +255,6 @@ pub async fn mark_read(
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
     let (_, session_index, chat_id) = path.into_inner();
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
     let max_id = body.max_id.unwrap_or(0);
     if max_id < 0 {
         return Err(field_error("max_id", "must be 0 or a message id"));
@@ -289,6 +279,7 @@ fn note_pin_target(chat_id: &str, message_id: Option<i32>) {
             note.target
                 .push(("message_id".to_owned(), message_id.to_string()));
         }
+/// A message id of the body: 1 or more.
     });
 }
 
@@ -299,6 +290,40 @@ fn checked_message_id(message_id: i32) -> Result<i32, ApiError> {
             "must be a message id (1 or more)",
         ));
     }
+/// The message ids of a deletion or forwarding: 1 to [`MAX_DELETED`].
+fn checked_message_ids(message_ids: &[i32]) -> Result<(), ApiError> {
+    if message_ids.is_empty() || message_ids.len() > MAX_DELETED {
+        return Err(field_error("message_ids", "1 to 100 message ids"));
+    }
+    Ok(())
+}
+
+/// Pins (or with `unpin`, unpins) a message: the body's chat and message are checked
+/// and noted for the audit record before the account is; 204.
+async fn change_pin(
+    state: &AppState,
+    owner: &PathOwner,
+    session_index: u32,
+    pin: PinMessage,
+    unpin: bool,
+) -> Result<HttpResponse, ApiError> {
+    let chat_id = chat_id_text(&pin.chat_id)?;
+    let message_id = checked_message_id(pin.message_id)?;
+    note_pin_target(&chat_id, Some(message_id));
+    state
+        .services
+        .pin_message(chat::PinMessageRequest {
+            session: Some(session_ref(owner, session_index)?),
+            chat_id,
+            message_id,
+            unpin,
+            silent: pin.silent,
+            for_me_only: pin.for_me_only,
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
     Ok(message_id)
 }
 
@@ -325,21 +350,7 @@ pub async fn pin_message(
     path: web::Path<(String, u32)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let chat_id = chat_id_text(&body.chat_id)?;
-    let message_id = checked_message_id(body.message_id)?;
-    note_pin_target(&chat_id, Some(message_id));
-    state
-        .services
-        .pin_message(chat::PinMessageRequest {
-            session: Some(session_ref(&owner, path.1)?),
-            chat_id,
-            message_id,
-            unpin: false,
-            silent: body.silent,
-            for_me_only: body.for_me_only,
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    change_pin(&state, &owner, path.1, body, false).await
 }
 
 /// Unpins a message; 204 (also when it was not pinned). Clients get `message.pinned`
@@ -363,21 +374,13 @@ pub async fn unpin_message(
     path: web::Path<(String, u32)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let chat_id = chat_id_text(&body.chat_id)?;
-    let message_id = checked_message_id(body.message_id)?;
-    note_pin_target(&chat_id, Some(message_id));
-    state
-        .services
-        .pin_message(chat::PinMessageRequest {
-            session: Some(session_ref(&owner, path.1)?),
-            chat_id,
-            message_id,
-            unpin: true,
-            silent: false,
-            for_me_only: false,
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    let pin = PinMessage {
+        chat_id: body.chat_id,
+        message_id: body.message_id,
+        silent: false,
+        for_me_only: false,
+    };
+    change_pin(&state, &owner, path.1, pin, true).await
 }
 
 /// Unpins every pinned message of a chat (`messages.unpinAllMessages`); 204. Clients
@@ -396,12 +399,11 @@ pub async fn unpin_message(
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn unpin_all(
-    owner: crate::auth::extract::PathOwner,
+    owner: PathOwner,
     state: web::Data<AppState>,
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, session_index, chat_id) = path.into_inner();
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
     note_pin_target(&chat_id, None);
     state
         .services

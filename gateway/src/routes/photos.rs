@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::auth::extract::{OwnedJson, PathOwner};
 use crate::problem::ApiError;
-use crate::routes::chats::{ChatView, chat_id_text, session_ref};
+use crate::routes::chats::{ChatView, session_and_chat, session_ref};
 use crate::routes::profiles::{UserProfileView, profile_view};
 use crate::state::AppState;
 
@@ -27,15 +27,59 @@ pub struct PhotoFile {
     pub file_id: String,
 }
 
-/// The `file_id`, bounded before it goes further (the chat service parses it).
-fn file_id(body: PhotoFile) -> Result<String, ApiError> {
-    if body.file_id.len() > 36 {
+/// An uploaded file's id given as `field`, bounded before it goes further (the chat
+/// service parses it).
+pub(crate) fn checked_file_id(field: &str, file_id: String) -> Result<String, ApiError> {
+    if file_id.len() > 36 {
         return Err(ApiError::new(
             talkapp_common::ErrorCode::ValidationFailed,
-            "file_id must be a UUID",
+            format!("{field} must be a UUID"),
         ));
     }
-    Ok(body.file_id)
+    Ok(file_id)
+}
+
+/// Sets (with a body) or removes a chat's photo; answers the chat as listed.
+async fn change_chat_photo(
+    state: &AppState,
+    owner: &PathOwner,
+    path: web::Path<(String, u32, String)>,
+    body: Option<PhotoFile>,
+) -> Result<HttpResponse, ApiError> {
+    let (session, chat_id) = session_and_chat(owner, path)?;
+    let file_id = body
+        .map(|body| checked_file_id("file_id", body.file_id))
+        .transpose()?;
+    let chat = state
+        .services
+        .set_chat_photo(chat::SetChatPhotoRequest {
+            session: Some(session),
+            chat_id,
+            file_id,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(ChatView::from(chat)))
+}
+
+/// Sets (with a body) or removes the account's profile photo; answers the profile.
+async fn change_own_photo(
+    state: &AppState,
+    owner: &PathOwner,
+    session_index: u32,
+    body: Option<PhotoFile>,
+) -> Result<HttpResponse, ApiError> {
+    let session = session_ref(owner, session_index)?;
+    let file_id = body
+        .map(|body| checked_file_id("file_id", body.file_id))
+        .transpose()?;
+    let profile = state
+        .services
+        .set_own_photo(chat::SetOwnPhotoRequest {
+            session: Some(session),
+            file_id,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(profile_view(profile)?))
 }
 
 /// Sets a group's, supergroup's or channel's photo from the caller's uploaded image,
@@ -62,17 +106,7 @@ pub async fn set_chat_photo(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let (_, session_index, chat_id) = path.into_inner();
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
-    let chat = state
-        .services
-        .set_chat_photo(chat::SetChatPhotoRequest {
-            session: Some(session_ref(&owner, session_index)?),
-            chat_id,
-            file_id: Some(file_id(body)?),
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(ChatView::from(chat)))
+    change_chat_photo(&state, &owner, path, Some(body)).await
 }
 
 /// Removes a group's, supergroup's or channel's photo through the account (an admin of
@@ -96,17 +130,7 @@ pub async fn delete_chat_photo(
     state: web::Data<AppState>,
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, session_index, chat_id) = path.into_inner();
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
-    let chat = state
-        .services
-        .set_chat_photo(chat::SetChatPhotoRequest {
-            session: Some(session_ref(&owner, session_index)?),
-            chat_id,
-            file_id: None,
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(ChatView::from(chat)))
+    change_chat_photo(&state, &owner, path, None).await
 }
 
 /// Makes the caller's uploaded image the account's profile photo
@@ -132,14 +156,7 @@ pub async fn set_own_photo(
     path: web::Path<(String, u32)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let profile = state
-        .services
-        .set_own_photo(chat::SetOwnPhotoRequest {
-            session: Some(session_ref(&owner, path.1)?),
-            file_id: Some(file_id(body)?),
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(profile_view(profile)?))
+    change_own_photo(&state, &owner, path.1, Some(body)).await
 }
 
 /// Removes the account's current profile photo (`photos.deletePhotos`); answers the
@@ -162,12 +179,5 @@ pub async fn delete_own_photo(
     state: web::Data<AppState>,
     path: web::Path<(String, u32)>,
 ) -> Result<HttpResponse, ApiError> {
-    let profile = state
-        .services
-        .set_own_photo(chat::SetOwnPhotoRequest {
-            session: Some(session_ref(&owner, path.1)?),
-            file_id: None,
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(profile_view(profile)?))
+    change_own_photo(&state, &owner, path.1, None).await
 }

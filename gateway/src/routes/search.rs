@@ -14,23 +14,9 @@ use talkapp_proto::search::v1 as search;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::extract::PathOwner;
-use crate::problem::{ApiError, FieldError};
-use crate::routes::chats::{ChatView, MessageView};
+use crate::problem::ApiError;
+use crate::routes::chats::{ChatView, MessageView, checked_session_index, field_error};
 use crate::state::AppState;
-
-fn field_error(field: &str, message: &str) -> ApiError {
-    ApiError::validation(vec![FieldError {
-        field: field.into(),
-        message: message.into(),
-    }])
-}
-
-fn session_index(value: u32) -> Result<u32, ApiError> {
-    if value == 0 {
-        return Err(field_error("session_index", "starts at 1"));
-    }
-    Ok(value)
-}
 
 /// A time given as RFC 3339 or as Unix seconds, in whole seconds: rounded up for a lower
 /// bound and down for an upper one, so both edges stay exact (messages carry whole
@@ -238,7 +224,7 @@ pub async fn search_chats(
         .services
         .search_chats(search::SearchChatsRequest {
             user_id: owner.user_id.to_string(),
-            session_index: session_index(path.1)?,
+            session_index: checked_session_index(path.1)?,
             query: query.q.unwrap_or_default(),
             kind: non_empty(query.kind),
             cursor: non_empty(query.cursor),
@@ -284,7 +270,11 @@ pub async fn search_messages(
     path: web::Path<(String, u32)>,
     query: web::Query<MessageSearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = message_request(&owner, Some(session_index(path.1)?), query.into_inner())?;
+    let request = message_request(
+        &owner,
+        Some(checked_session_index(path.1)?),
+        query.into_inner(),
+    )?;
     let reply = state.services.search_messages(request).await?;
     Ok(HttpResponse::Ok().json(message_hits(reply)))
 }

@@ -121,7 +121,6 @@ pub async fn remove_member(
     security(("bearer" = [])),
     responses(
         (status = 200, body = MemberChanged),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat; `not_participant`: the account is not a member", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`chat_creator`: the creator of a supergroup or channel cannot leave it; `request_in_progress`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` (a private chat); `idempotency_key_reused`", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -135,8 +134,8 @@ pub async fn leave_chat(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let (session, chat_id) = session_and_chat(&owner, path)?;
     let idempotency_key = idempotency_key(&http, body.client_request_id)?;
+    let (session, chat_id) = session_and_chat(&owner, path)?;
     change_members(
         &state,
         chat::ChangeMembersRequest {
@@ -177,8 +176,8 @@ pub async fn set_admin(
         chat::MemberAction::Promote
     } else {
         chat::MemberAction::Demote
-    let (session, chat_id) = session_and_chat(&owner, path)?;
     };
+    let (session, chat_id) = session_and_chat(&owner, path)?;
     change_members(
         &state,
         chat::ChangeMembersRequest {

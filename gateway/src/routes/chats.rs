@@ -374,7 +374,6 @@ pub struct ChatListQuery {
     responses(
         (status = 200, body = ChatList),
         (status = 404, description = "`not_found`: no such linked account", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn list_chats(
@@ -435,7 +434,6 @@ pub struct ChatDetailsView {
     security(("bearer" = [])),
     responses(
         (status = 200, body = ChatDetailsView),
-        (status = 404, description = "`not_found`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn chat_details(
@@ -527,8 +525,6 @@ fn unix_seconds(field: &str, value: Option<String>) -> Result<Option<i64>, ApiEr
     security(("bearer" = [])),
     responses(
         (status = 200, body = HistoryPage),
-        (status = 404, description = "`not_found`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`telegram_unavailable`: not cached and Telegram cannot be reached now", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
@@ -701,7 +697,6 @@ pub(crate) fn chat_id_text(value: &serde_json::Value) -> Result<String, ApiError
     responses(
         (status = 202, body = SendJobView),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn send_message(
@@ -751,7 +746,6 @@ pub(crate) fn note_send_target(chat_id: &str, client_message_id: Option<&str>) {
     security(("bearer" = [])),
     responses(
         (status = 200, body = SendJobView),
-        (status = 404, description = "`not_found`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn message_status(

@@ -80,7 +80,6 @@ fn contact_view(contact: chat::Contact) -> Result<ContactView, ApiError> {
     security(("bearer" = [])),
     responses(
         (status = 201, body = ContactView),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account; no Telegram user has the phone number (PHONE_NOT_OCCUPIED), the username (USERNAME_NOT_OCCUPIED), or an id this account has met (USER_ID_INVALID)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`request_in_progress`: the first request with this key is still running", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: neither or both of phone and user, a malformed phone, id or username, a name over 64 characters or blank (also Telegram's CONTACT_NAME_EMPTY), the account itself (CONTACT_ID_INVALID); `idempotency_key_reused`", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -119,7 +118,6 @@ pub async fn add_contact(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account, or a user this account has not met (USER_ID_INVALID)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: not a Telegram user id", body = crate::problem::Problem, content_type = "application/problem+json"),
         crate::routes::common::TelegramErrors,

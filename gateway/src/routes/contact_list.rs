@@ -115,7 +115,6 @@ fn contact_view(hit: search::ContactHit) -> Option<ContactView> {
     security(("bearer" = [])),
     responses(
         (status = 200, body = Contacts),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `q` over 256 characters, `limit` over 100 or 0, `session_index` 0, a foreign cursor", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`; `telegram_flood_wait`: Telegram asks to wait (`Retry-After`)", body = crate::problem::Problem, content_type = "application/problem+json"),

@@ -119,7 +119,6 @@ pub(crate) fn idempotency_key(
     security(("bearer" = [])),
     responses(
         (status = 201, body = CreatedGroup),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account, or a member Telegram does not know", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`request_in_progress`: the first request with this key is still running", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`; `idempotency_key_reused`: the key was used for another request", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -190,8 +189,8 @@ pub async fn add_member(
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
     let user = member_text("user", &body.user)?;
-    let (session, chat_id) = session_and_chat(&owner, path)?;
     let idempotency_key = idempotency_key(&http, body.client_request_id)?;
+    let (session, chat_id) = session_and_chat(&owner, path)?;
     let added = state
         .services
         .add_member(chat::AddMemberRequest {

@@ -173,7 +173,6 @@ pub async fn join_chat(
     security(("bearer" = [])),
     responses(
         (status = 200, body = InvitePreviewView),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account; `invite_invalid`: no such invite link", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 410, description = "`invite_expired`: the link was revoked, expired or used up", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: not an invite link, or over 256 characters", body = crate::problem::Problem, content_type = "application/problem+json"),

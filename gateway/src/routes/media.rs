@@ -304,7 +304,6 @@ async fn serve(
     responses(
         (status = 200, description = "The whole file in its own type (`image/jpeg`, `video/mp4`, ...), with `Content-Type`, `Content-Length`, `Content-Disposition` and `Accept-Ranges: bytes`", content_type = "*/*"),
         (status = 206, description = "The range asked for, with `Content-Range`", content_type = "*/*"),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account, or no such file for it", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 413, description = "`media_too_large`: larger than `downloads.max_file_bytes`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 416, description = "`range_not_satisfiable`: the range lies outside the file (`Content-Range: bytes */size`)", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -339,7 +338,6 @@ pub async fn download(
     security(("bearer" = [])),
     responses(
         (status = 201, body = MediaLink),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: not a media reference", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]

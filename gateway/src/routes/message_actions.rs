@@ -160,7 +160,6 @@ pub async fn edit_message(
         (status = 204, description = "Deleted"),
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: others' messages in a group need admin rights", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
         crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
@@ -242,9 +241,7 @@ pub async fn forward_messages(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Marked read"),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
         crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
@@ -279,10 +276,10 @@ fn note_pin_target(chat_id: &str, message_id: Option<i32>) {
             note.target
                 .push(("message_id".to_owned(), message_id.to_string()));
         }
-/// A message id of the body: 1 or more.
     });
 }
 
+/// A message id of the body: 1 or more.
 fn checked_message_id(message_id: i32) -> Result<i32, ApiError> {
     if message_id < 1 {
         return Err(field_error(
@@ -290,6 +287,9 @@ fn checked_message_id(message_id: i32) -> Result<i32, ApiError> {
             "must be a message id (1 or more)",
         ));
     }
+    Ok(message_id)
+}
+
 /// The message ids of a deletion or forwarding: 1 to [`MAX_DELETED`].
 fn checked_message_ids(message_ids: &[i32]) -> Result<(), ApiError> {
     if message_ids.is_empty() || message_ids.len() > MAX_DELETED {
@@ -322,9 +322,6 @@ async fn change_pin(
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-    Ok(message_id)
 }
 
 /// Pins a message (for both sides of a private chat unless `for_me_only`); 204. A
@@ -364,7 +361,6 @@ pub async fn pin_message(
         (status = 204, description = "Unpinned"),
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: needs admin rights in this supergroup or channel", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account, chat or message", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
         crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
@@ -394,7 +390,6 @@ pub async fn unpin_message(
         (status = 204, description = "Nothing is pinned any more"),
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: needs admin rights in this supergroup or channel", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
         crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]

@@ -42,7 +42,6 @@ pub struct ProfileUpdate {
     security(("bearer" = [])),
     responses(
         (status = 200, body = UserProfileView),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `session_index` 0", body = crate::problem::Problem, content_type = "application/problem+json"),
         crate::routes::common::TelegramErrors,
@@ -73,7 +72,6 @@ pub async fn own_profile(
     security(("bearer" = [])),
     responses(
         (status = 200, body = UserProfileView),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`username_taken`: another user or channel holds the username (USERNAME_OCCUPIED)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: nothing to change, a name, bio or username over the limits (also Telegram's FIRST_NAME_INVALID, ABOUT_TOO_LONG); `username_invalid`: Telegram does not accept the username (USERNAME_INVALID)", body = crate::problem::Problem, content_type = "application/problem+json"),

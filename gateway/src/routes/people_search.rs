@@ -76,7 +76,6 @@ fn person_view(person: chat::Person) -> Option<PersonView> {
     security(("bearer" = [])),
     responses(
         (status = 200, body = People),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `q` missing, empty or over 256 characters, `limit` 0 or over 100, `session_index` 0", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`; `telegram_flood_wait`: Telegram asks to wait (`Retry-After`)", body = crate::problem::Problem, content_type = "application/problem+json"),

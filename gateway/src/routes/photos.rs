@@ -143,7 +143,6 @@ pub async fn delete_chat_photo(
     security(("bearer" = [])),
     responses(
         (status = 200, body = UserProfileView),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account, or uploaded file of the caller's", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`photo_invalid`: the file is no image, over 10 MiB, or Telegram cannot read it; `photo_too_small`: under 160×160; `validation_failed`: a `file_id` that is no UUID", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -169,7 +168,6 @@ pub async fn set_own_photo(
     security(("bearer" = [])),
     responses(
         (status = 200, body = UserProfileView),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account", body = crate::problem::Problem, content_type = "application/problem+json"),
         crate::routes::common::TelegramErrors,
     ))]

@@ -53,7 +53,6 @@ pub struct UserProfileView {
     security(("bearer" = [])),
     responses(
         (status = 200, body = UserProfileView),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account, or a user this account does not know", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: not a Telegram user id", body = crate::problem::Problem, content_type = "application/problem+json"),
         crate::routes::common::TelegramErrors,

@@ -207,7 +207,6 @@ fn message_hits(reply: search::SearchMessagesResponse) -> MessageHits {
     security(("bearer" = [])),
     responses(
         (status = 200, body = ChatHits),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: empty `q`, `q` over 256 characters, unknown `type`, `limit` over 100, a foreign cursor", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -258,7 +257,6 @@ pub async fn search_chats(
     security(("bearer" = [])),
     responses(
         (status = 200, body = MessageHits),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: no `q` and no filter, `q` over 256 characters, `from` after `to`, an invalid date, unknown `kind`, `limit` over 100, a foreign cursor", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -289,7 +287,6 @@ pub async fn search_messages(
     security(("bearer" = [])),
     responses(
         (status = 200, body = MessageHits),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: empty `q`, `q` over 256 characters, `from` after `to`, an invalid date, unknown `kind`, `limit` over 100, a foreign cursor", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]

@@ -25,7 +25,6 @@ pub struct Registered {
     responses(
         (status = 201, body = Registered),
         (status = 409, description = "`email_taken`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn register(

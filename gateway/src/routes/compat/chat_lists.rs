@@ -167,7 +167,6 @@ async fn chats_of_kinds(
     responses(
         (status = 200, body = PrivateChatsOut),
         (status = 404, description = "`not_found`: the caller has no such account", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.0.user_id))]
 pub async fn private_chats(
@@ -213,7 +212,6 @@ pub async fn private_chats(
     responses(
         (status = 200, body = GroupsOut),
         (status = 404, description = "`not_found`: the caller has no such account", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.0.user_id))]
 pub async fn groups(

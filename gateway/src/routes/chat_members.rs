@@ -75,7 +75,7 @@ async fn change_members(
 #[utoipa::path(post, path = "/me/remove_member/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = RemoveMember,
     params(
         crate::routes::common::AccountGroupPath,
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer"),
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(
@@ -116,7 +116,7 @@ pub async fn remove_member(
 #[utoipa::path(post, path = "/me/leave_chat/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = LeaveChat,
     params(
         crate::routes::common::AccountGroupPath,
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer"),
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(

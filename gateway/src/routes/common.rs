@@ -52,6 +52,18 @@ pub struct AccountGroupPath {
     chat_id: String,
 }
 
+/// The `Idempotency-Key` header of the routes that change something once per key (the
+/// chat service takes 1 to 128 printable ASCII characters); see
+/// [`super::groups::idempotency_key`].
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // Read by the OpenAPI document only.
+pub struct IdempotencyKeyHeader {
+    /// Retries with the same key get the first answer (up to 128 printable ASCII characters)
+    #[param(rename = "Idempotency-Key")]
+    idempotency_key: Option<String>,
+}
+
 /// A problem+json response with `description`.
 pub(crate) fn problem_response(description: &str) -> RefOr<Response> {
     RefOr::T(

@@ -75,7 +75,7 @@ fn contact_view(contact: chat::Contact) -> Result<ContactView, ApiError> {
 #[utoipa::path(post, path = "/me/contacts/{user_id}/{session_index}", tag = "contacts", request_body = NewContact,
     params(
         crate::routes::common::AccountPath,
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer (up to 128 printable ASCII characters)"),
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(

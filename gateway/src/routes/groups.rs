@@ -114,7 +114,7 @@ pub(crate) fn idempotency_key(
 #[utoipa::path(post, path = "/me/create_group/{user_id}/{session_index}", tag = "groups", request_body = CreateGroup,
     params(
         crate::routes::common::AccountPath,
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer (up to 128 printable ASCII characters)"),
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(
@@ -168,7 +168,7 @@ pub async fn create_group(
 #[utoipa::path(post, path = "/me/add_member/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = AddMember,
     params(
         crate::routes::common::AccountGroupPath,
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer"),
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(

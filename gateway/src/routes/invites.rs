@@ -186,7 +186,7 @@ pub async fn list_invites(
 #[utoipa::path(post, path = "/me/revoke_invite/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = RevokeInvite,
     params(
         crate::routes::common::AccountGroupPath,
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer (up to 128 printable ASCII characters)"),
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(
@@ -229,7 +229,7 @@ pub async fn revoke_invite(
 #[utoipa::path(post, path = "/me/edit_invite/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = EditInvite,
     params(
         crate::routes::common::AccountGroupPath,
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer (up to 128 printable ASCII characters)"),
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(
@@ -326,7 +326,7 @@ pub async fn list_join_requests(
 #[utoipa::path(post, path = "/me/join_requests/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = AnswerJoinRequest,
     params(
         crate::routes::common::AccountGroupPath,
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer (up to 128 printable ASCII characters)"),
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(

@@ -121,7 +121,7 @@ pub struct InviteLinkView {
 #[utoipa::path(post, path = "/me/join_chat/{user_id}/{session_index}", tag = "groups", request_body = JoinChat,
     params(
         crate::routes::common::AccountPath,
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer (up to 128 printable ASCII characters)"),
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(

@@ -189,7 +189,7 @@ pub async fn delete_messages(
 #[utoipa::path(post, path = "/me/forward_messages/{user_id}/{session_index}", tag = "chats", request_body = ForwardMessages,
     params(
         crate::routes::common::AccountPath,
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer"),
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(

@@ -53,6 +53,31 @@ impl IntoResponses for OperatorListErrors {
     }
 }
 
+/// `{user_id}` of the routes about one user.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // Read by the OpenAPI document only.
+struct AdminUserPath {
+    /// The user (a built-in account, or an external provider's subject)
+    user_id: Uuid,
+}
+
+/// The errors of disabling and enabling a user: [`NotOperator`], 404 `not_found`.
+struct UserChangeErrors;
+
+impl IntoResponses for UserChangeErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let mut responses = NotOperator::responses();
+        responses.insert(
+            "404".to_owned(),
+            problem_response(
+                "`not_found`: no such user and no external provider configured, or no operator is configured",
+            ),
+        );
+        responses
+    }
+}
+
 /// Every user's audit log, or one user's, with the same filters as `/me/audit`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -342,7 +367,7 @@ async fn overview_of(state: &AppState, user_id: Uuid) -> Result<UserOverview, Ap
 /// provider's user TalkApp knows of (seen, disabled, or owning linked accounts; as
 /// `/admin/subjects` lists it).
 #[utoipa::path(get, path = "/admin/users/{user_id}", tag = "admin",
-    params(("user_id" = Uuid, Path, description = "The user (a built-in account, or an external provider's subject)")),
+    params(AdminUserPath),
     security(("operator" = [])),
     responses(
         (status = 200, body = UserActivity),
@@ -413,7 +438,7 @@ pub struct UserActivityDays {
 /// A user's requests, errors, sends and sockets per day, as of the gateways' last flush
 /// (each adds what it counted every `operator.activity_flush_secs`).
 #[utoipa::path(get, path = "/admin/users/{user_id}/activity", tag = "admin",
-    params(("user_id" = Uuid, Path, description = "The user (a built-in account, or an external provider's subject)"), ActivityQuery),
+    params(AdminUserPath, ActivityQuery),
     security(("operator" = [])),
     responses(
         (status = 200, body = UserActivityDays),
@@ -467,12 +492,11 @@ pub async fn activity(
 /// every gateway refuses its tokens (403 `account_disabled`), closes its sockets (4001)
 /// and refuses its tickets and media links, until it is enabled again.
 #[utoipa::path(post, path = "/admin/users/{user_id}/disable", tag = "admin",
-    params(("user_id" = Uuid, Path, description = "The user (a built-in account, or an external provider's subject)")),
+    params(AdminUserPath),
     security(("operator" = [])),
     responses(
         (status = 200, body = AdminUserView),
-        NotOperator,
-        (status = 404, description = "`not_found`: no such user and no external provider configured, or no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
+        UserChangeErrors,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn disable(
@@ -538,12 +562,11 @@ async fn set_subject_disabled(
 /// Enables a disabled user again (they sign in anew; ended sessions stay ended); an
 /// external provider's user's tokens are accepted again by every gateway.
 #[utoipa::path(post, path = "/admin/users/{user_id}/enable", tag = "admin",
-    params(("user_id" = Uuid, Path, description = "The user (a built-in account, or an external provider's subject)")),
+    params(AdminUserPath),
     security(("operator" = [])),
     responses(
         (status = 200, body = AdminUserView),
-        NotOperator,
-        (status = 404, description = "`not_found`: no such user and no external provider configured, or no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
+        UserChangeErrors,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn enable(

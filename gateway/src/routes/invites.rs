@@ -179,6 +179,31 @@ pub async fn list_invites(
     }))
 }
 
+/// Sends a change of one of the chat's links (revoking is one): the idempotency key
+/// (header or body's `key`) and the path are checked, in this order, before the chat
+/// service is asked; 200 with the link as it is now.
+async fn change_invite(
+    state: &AppState,
+    http: &HttpRequest,
+    owner: &PathOwner,
+    path: web::Path<(String, u32, String)>,
+    key: Option<String>,
+    change: chat::EditInviteRequest,
+) -> Result<HttpResponse, ApiError> {
+    let idempotency_key = idempotency_key(http, key)?;
+    let (session, chat_id) = session_and_chat(owner, path)?;
+    let link = state
+        .services
+        .edit_invite(chat::EditInviteRequest {
+            session: Some(session),
+            chat_id,
+            idempotency_key,
+            ..change
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(InviteLinkView::from(link)))
+}
+
 /// Revokes one of the chat's links (`messages.editExportedChatInvite` with `revoked`):
 /// 200 with the link, `revoked: true`; joining by it answers 410 `invite_expired` from
 /// then on. The same `Idempotency-Key` (or `client_request_id`) answers the first result
@@ -206,20 +231,13 @@ pub async fn revoke_invite(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let idempotency_key = idempotency_key(&http, body.client_request_id)?;
-    let (session, chat_id) = session_and_chat(&owner, path)?;
-    let link = state
-        .services
-        .edit_invite(chat::EditInviteRequest {
-            session: Some(session),
-            chat_id,
-            invite_link: body.invite_link,
-            revoke: true,
-            idempotency_key,
-            ..chat::EditInviteRequest::default()
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(InviteLinkView::from(link)))
+    let change = chat::EditInviteRequest {
+        invite_link: body.invite_link,
+        revoke: true,
+        ..chat::EditInviteRequest::default()
+    };
+    let key = body.client_request_id;
+    change_invite(&state, &http, &owner, path, key, change).await
 }
 
 /// Changes one of the chat's links (`messages.editExportedChatInvite`): its expiry,
@@ -249,23 +267,17 @@ pub async fn edit_invite(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let idempotency_key = idempotency_key(&http, body.client_request_id)?;
-    let (session, chat_id) = session_and_chat(&owner, path)?;
-    let link = state
-        .services
-        .edit_invite(chat::EditInviteRequest {
-            session: Some(session),
-            chat_id,
-            invite_link: body.invite_link,
-            revoke: false,
-            expire_date: body.expire_date,
-            usage_limit: body.usage_limit,
-            title: body.title,
-            request_needed: body.request_needed,
-            idempotency_key,
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(InviteLinkView::from(link)))
+    let change = chat::EditInviteRequest {
+        invite_link: body.invite_link,
+        revoke: false,
+        expire_date: body.expire_date,
+        usage_limit: body.usage_limit,
+        title: body.title,
+        request_needed: body.request_needed,
+        ..chat::EditInviteRequest::default()
+    };
+    let key = body.client_request_id;
+    change_invite(&state, &http, &owner, path, key, change).await
 }
 
 /// The pending requests to join a group, supergroup or channel the account

@@ -12,29 +12,32 @@
 //! - parameters: 422 `validation_failed` (a value of the wrong form), 404 `not_found`
 //!   (path parameters naming nothing).
 //!
-//! Responses an operation declares itself are kept as they are. Operations tagged
-//! `supabase-auth` answer GoTrue's JSON (`GoTrueErrorBody`), the rest problem+json.
+//! Responses an operation declares itself are kept as they are, so a handler's
+//! annotation lists only what it says more about (a 403 with Telegram's reasons, a 404
+//! naming what is missing); the errors of a call through a linked account to Telegram
+//! are [`crate::routes::common::TelegramErrors`]. Operations tagged `supabase-auth`
+//! answer GoTrue's JSON (`GoTrueErrorBody`), the rest problem+json.
 
 use utoipa::Modify;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder, Responses};
 
+use crate::routes::common::problem_response;
+
 /// Adds the error responses of the module docs.
 pub struct CommonResponses;
 
 fn error_response(description: &str, gotrue: bool) -> RefOr<Response> {
-    let (content_type, schema) = if gotrue {
-        ("application/json", "GoTrueErrorBody")
-    } else {
-        ("application/problem+json", "Problem")
-    };
+    if !gotrue {
+        return problem_response(description);
+    }
     RefOr::T(
         ResponseBuilder::new()
             .description(description)
             .content(
-                content_type,
+                "application/json",
                 ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name(schema)))
+                    .schema(Some(Ref::from_schema_name("GoTrueErrorBody")))
                     .build(),
             )
             .build(),

@@ -5,11 +5,14 @@
 //! account here, when an external provider is configured), whose tokens every gateway
 //! then refuses from memory (ADR 0033).
 
+use std::collections::BTreeMap;
+
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use talkapp_common::ErrorCode;
 use talkapp_store::{MAX_USERS_PAGE, SubjectOverview, UserCursor, UserOverview};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::{RefOr, Response};
+use utoipa::{IntoParams, IntoResponses, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::operator::Operator;
@@ -18,7 +21,62 @@ use crate::revocations::Revoked;
 use crate::routes::audit::{AuditLogQuery, AuditPage, AuditRecordView, read_page};
 use crate::routes::auth::rfc3339;
 use crate::routes::chats::field_error;
+use crate::routes::common::problem_response;
 use crate::state::AppState;
+
+/// 401 `unauthenticated` or `token_invalid`: what every operator route answers a
+/// request without the operator's token.
+struct NotOperator;
+
+impl IntoResponses for NotOperator {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([(
+            "401".to_owned(),
+            problem_response("`unauthenticated` or `token_invalid`"),
+        )])
+    }
+}
+
+/// The errors of the operator's lists: [`NotOperator`], 404 `not_found` (no operator
+/// configured) and 422 `validation_failed` (the page's query).
+struct OperatorListErrors;
+
+impl IntoResponses for OperatorListErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let mut responses = NotOperator::responses();
+        responses.insert(
+            "404".to_owned(),
+            problem_response("`not_found`: no operator is configured"),
+        );
+        responses.insert("422".to_owned(), problem_response("`validation_failed`"));
+        responses
+    }
+}
+
+/// `{user_id}` of the routes about one user.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // Read by the OpenAPI document only.
+struct AdminUserPath {
+    /// The user (a built-in account, or an external provider's subject)
+    user_id: Uuid,
+}
+
+/// The errors of disabling and enabling a user: [`NotOperator`], 404 `not_found`.
+struct UserChangeErrors;
+
+impl IntoResponses for UserChangeErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        let mut responses = NotOperator::responses();
+        responses.insert(
+            "404".to_owned(),
+            problem_response(
+                "`not_found`: no such user and no external provider configured, or no operator is configured",
+            ),
+        );
+        responses
+    }
+}
 
 /// Every user's audit log, or one user's, with the same filters as `/me/audit`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -227,9 +285,7 @@ fn next_cursor<T>(page: &[T], limit: u32, encode: impl FnOnce(&T) -> String) -> 
     security(("operator" = [])),
     responses(
         (status = 200, body = UserList),
-        (status = 401, description = "`unauthenticated` or `token_invalid`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`: no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        OperatorListErrors,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn users(
@@ -255,9 +311,7 @@ pub async fn users(
     security(("operator" = [])),
     responses(
         (status = 200, body = SubjectList),
-        (status = 401, description = "`unauthenticated` or `token_invalid`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`: no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        OperatorListErrors,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn subjects(
@@ -313,11 +367,11 @@ async fn overview_of(state: &AppState, user_id: Uuid) -> Result<UserOverview, Ap
 /// provider's user TalkApp knows of (seen, disabled, or owning linked accounts; as
 /// `/admin/subjects` lists it).
 #[utoipa::path(get, path = "/admin/users/{user_id}", tag = "admin",
-    params(("user_id" = Uuid, Path, description = "The user (a built-in account, or an external provider's subject)")),
+    params(AdminUserPath),
     security(("operator" = [])),
     responses(
         (status = 200, body = UserActivity),
-        (status = 401, description = "`unauthenticated` or `token_invalid`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        NotOperator,
         (status = 404, description = "`not_found`: no such account and no external provider's user of that id known (seen, disabled or owning linked accounts), or no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
@@ -384,11 +438,11 @@ pub struct UserActivityDays {
 /// A user's requests, errors, sends and sockets per day, as of the gateways' last flush
 /// (each adds what it counted every `operator.activity_flush_secs`).
 #[utoipa::path(get, path = "/admin/users/{user_id}/activity", tag = "admin",
-    params(("user_id" = Uuid, Path, description = "The user (a built-in account, or an external provider's subject)"), ActivityQuery),
+    params(AdminUserPath, ActivityQuery),
     security(("operator" = [])),
     responses(
         (status = 200, body = UserActivityDays),
-        (status = 401, description = "`unauthenticated` or `token_invalid`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        NotOperator,
         (status = 404, description = "`not_found`: no account and no external provider's user of that id (seen, disabled or owning linked accounts) and no activity of it in the days asked for, or no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `days` out of range", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
@@ -438,12 +492,11 @@ pub async fn activity(
 /// every gateway refuses its tokens (403 `account_disabled`), closes its sockets (4001)
 /// and refuses its tickets and media links, until it is enabled again.
 #[utoipa::path(post, path = "/admin/users/{user_id}/disable", tag = "admin",
-    params(("user_id" = Uuid, Path, description = "The user (a built-in account, or an external provider's subject)")),
+    params(AdminUserPath),
     security(("operator" = [])),
     responses(
         (status = 200, body = AdminUserView),
-        (status = 401, description = "`unauthenticated` or `token_invalid`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`: no such user and no external provider configured, or no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
+        UserChangeErrors,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn disable(
@@ -509,12 +562,11 @@ async fn set_subject_disabled(
 /// Enables a disabled user again (they sign in anew; ended sessions stay ended); an
 /// external provider's user's tokens are accepted again by every gateway.
 #[utoipa::path(post, path = "/admin/users/{user_id}/enable", tag = "admin",
-    params(("user_id" = Uuid, Path, description = "The user (a built-in account, or an external provider's subject)")),
+    params(AdminUserPath),
     security(("operator" = [])),
     responses(
         (status = 200, body = AdminUserView),
-        (status = 401, description = "`unauthenticated` or `token_invalid`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`: no such user and no external provider configured, or no operator is configured", body = crate::problem::Problem, content_type = "application/problem+json"),
+        UserChangeErrors,
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn enable(

@@ -173,7 +173,6 @@ pub(crate) async fn read_page(state: &AppState, query: AuditQuery) -> Result<Aud
     responses(
         (status = 200, body = AuditPage),
         (status = 404, description = "`not_found`: the audit log is off", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn own_audit_log(

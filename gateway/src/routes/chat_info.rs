@@ -11,7 +11,8 @@ use utoipa::ToSchema;
 
 use crate::auth::extract::OwnedJson;
 use crate::problem::ApiError;
-use crate::routes::chats::{ChatView, chat_id_text, session_ref};
+use crate::routes::chats::{ChatView, session_ref};
+use crate::routes::photos::checked_file_id;
 use crate::state::AppState;
 
 /// What to change; at least one of the three.
@@ -36,9 +37,7 @@ pub struct EditChat {
 /// `chat.updated` event reaches the account's sockets.
 #[utoipa::path(post, path = "/me/edit_chat/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = EditChat,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
+        crate::routes::common::AccountGroupPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -46,8 +45,7 @@ pub struct EditChat {
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: only admins change a chat's info", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat, or a `photo_file_id` that is no uploaded file of the caller's", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: nothing to change, a title or about out of bounds, a private chat; `photo_invalid`, `photo_too_small`: as `PUT /me/chat_photo`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn edit_chat(
@@ -57,14 +55,8 @@ pub async fn edit_chat(
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
     let (_, session_index, chat_id) = path.into_inner();
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
     if let Some(photo_file_id) = body.photo_file_id {
-        if photo_file_id.len() > 36 {
-            return Err(ApiError::new(
-                talkapp_common::ErrorCode::ValidationFailed,
-                "photo_file_id must be a UUID",
-            ));
-        }
+        let photo_file_id = checked_file_id("photo_file_id", photo_file_id)?;
         let with_photo = state
             .services
             .set_chat_photo(chat::SetChatPhotoRequest {

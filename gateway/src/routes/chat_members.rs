@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::auth::extract::OwnedJson;
 use crate::problem::ApiError;
-use crate::routes::chats::{chat_id_text, session_ref};
+use crate::routes::chats::session_and_chat;
 use crate::routes::groups::{idempotency_key, member_text};
 use crate::state::AppState;
 
@@ -74,10 +74,8 @@ async fn change_members(
 /// `client_request_id`) answers the first result again.
 #[utoipa::path(post, path = "/me/remove_member/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = RemoveMember,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer"),
+        crate::routes::common::AccountGroupPath,
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(
@@ -86,8 +84,7 @@ async fn change_members(
         (status = 404, description = "`not_found`: no such account, chat or user; `not_participant`: the user is not a member", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`request_in_progress`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` (a private chat, a malformed user); `idempotency_key_reused`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn remove_member(
@@ -97,14 +94,13 @@ pub async fn remove_member(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let (_, session_index, chat_id) = path.into_inner();
     let user = member_text("user", &body.user)?;
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
     let idempotency_key = idempotency_key(&http, body.client_request_id)?;
+    let (session, chat_id) = session_and_chat(&owner, path)?;
     change_members(
         &state,
         chat::ChangeMembersRequest {
-            session: Some(session_ref(&owner, session_index)?),
+            session: Some(session),
             chat_id,
             action: chat::MemberAction::Remove.into(),
             user: Some(user),
@@ -119,20 +115,16 @@ pub async fn remove_member(
 /// (or `client_request_id`) answers the first result again.
 #[utoipa::path(post, path = "/me/leave_chat/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = LeaveChat,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer"),
+        crate::routes::common::AccountGroupPath,
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(
         (status = 200, body = MemberChanged),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat; `not_participant`: the account is not a member", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`chat_creator`: the creator of a supergroup or channel cannot leave it; `request_in_progress`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` (a private chat); `idempotency_key_reused`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn leave_chat(
@@ -142,13 +134,12 @@ pub async fn leave_chat(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let (_, session_index, chat_id) = path.into_inner();
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
     let idempotency_key = idempotency_key(&http, body.client_request_id)?;
+    let (session, chat_id) = session_and_chat(&owner, path)?;
     change_members(
         &state,
         chat::ChangeMembersRequest {
-            session: Some(session_ref(&owner, session_index)?),
+            session: Some(session),
             chat_id,
             action: chat::MemberAction::Leave.into(),
             user: None,
@@ -162,9 +153,7 @@ pub async fn leave_chat(
 /// the account (the chat's creator). Doing it twice changes nothing more.
 #[utoipa::path(post, path = "/me/set_admin/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = SetAdmin,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
+        crate::routes::common::AccountGroupPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -173,8 +162,7 @@ pub async fn leave_chat(
         (status = 404, description = "`not_found`: no such account, chat or user; `not_participant`: the user is not a member", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`chat_creator`: the creator's rights do not change", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` (a private chat, a malformed user)", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn set_admin(
@@ -183,18 +171,17 @@ pub async fn set_admin(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let (_, session_index, chat_id) = path.into_inner();
     let user = member_text("user", &body.user)?;
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
     let action = if body.admin {
         chat::MemberAction::Promote
     } else {
         chat::MemberAction::Demote
     };
+    let (session, chat_id) = session_and_chat(&owner, path)?;
     change_members(
         &state,
         chat::ChangeMembersRequest {
-            session: Some(session_ref(&owner, session_index)?),
+            session: Some(session),
             chat_id,
             action: action.into(),
             user: Some(user),

@@ -17,17 +17,41 @@ pub(crate) fn field_error(field: &str, message: &str) -> ApiError {
     }])
 }
 
+/// The path owner's linked account `{session_index}` (422 for 0: they start at 1).
 pub(crate) fn session_ref(
     owner: &PathOwner,
     session_index: u32,
 ) -> Result<chat::SessionRef, ApiError> {
+    user_session_ref(owner.user_id, session_index)
+}
+
+/// The linked account `session_index` of a user (422 for 0: they start at 1).
+pub(crate) fn user_session_ref(
+    user_id: uuid::Uuid,
+    session_index: u32,
+) -> Result<chat::SessionRef, ApiError> {
+    Ok(chat::SessionRef {
+        user_id: user_id.to_string(),
+        session_index: checked_session_index(session_index)?,
+    })
+}
+
+/// A path's `{session_index}`: linked accounts are numbered from 1 (422 for 0).
+pub(crate) fn checked_session_index(session_index: u32) -> Result<u32, ApiError> {
     if session_index == 0 {
         return Err(field_error("session_index", "starts at 1"));
     }
-    Ok(chat::SessionRef {
-        user_id: owner.user_id.to_string(),
-        session_index,
-    })
+    Ok(session_index)
+}
+
+/// The checked `{session_index}` and the `{chat_id}` of a
+/// `.../{user_id}/{session_index}/{chat_id}` path (a path's chat id is text already).
+pub(crate) fn session_and_chat(
+    owner: &PathOwner,
+    path: web::Path<(String, u32, String)>,
+) -> Result<(chat::SessionRef, String), ApiError> {
+    let (_, session_index, chat_id) = path.into_inner();
+    Ok((session_ref(owner, session_index)?, chat_id))
 }
 
 /// Who sent a message.
@@ -350,7 +374,6 @@ pub struct ChatListQuery {
     responses(
         (status = 200, body = ChatList),
         (status = 404, description = "`not_found`: no such linked account", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn list_chats(
@@ -406,14 +429,11 @@ pub struct ChatDetailsView {
 /// chat, online count.
 #[utoipa::path(get, path = "/me/chat/{user_id}/{session_index}/{chat_id}", tag = "chats",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id"),
+        crate::routes::common::AccountChatPath,
     ),
     security(("bearer" = [])),
     responses(
         (status = 200, body = ChatDetailsView),
-        (status = 404, description = "`not_found`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn chat_details(
@@ -499,16 +519,12 @@ fn unix_seconds(field: &str, value: Option<String>) -> Result<Option<i64>, ApiEr
 /// than TalkApp's cache are fetched from Telegram first.
 #[utoipa::path(get, path = "/me/chat/messages/{user_id}/{session_index}/{chat_id}", tag = "chats",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id"),
+        crate::routes::common::AccountChatPath,
         HistoryQuery,
     ),
     security(("bearer" = [])),
     responses(
         (status = 200, body = HistoryPage),
-        (status = 404, description = "`not_found`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`telegram_unavailable`: not cached and Telegram cannot be reached now", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
@@ -675,14 +691,12 @@ pub(crate) fn chat_id_text(value: &serde_json::Value) -> Result<String, ApiError
 /// WebSocket). The same `client_message_id` twice yields the same job.
 #[utoipa::path(post, path = "/me/send_message/{user_id}/{session_index}", tag = "chats", request_body = SendMessage,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
     ),
     security(("bearer" = [])),
     responses(
         (status = 202, body = SendJobView),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn send_message(
@@ -726,14 +740,12 @@ pub(crate) fn note_send_target(chat_id: &str, client_message_id: Option<&str>) {
 /// a reason), `read` once the peer read it.
 #[utoipa::path(get, path = "/me/message_status/{user_id}/{session_index}/{job_id}", tag = "chats",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
         ("job_id" = uuid::Uuid, Path, description = "From the send"),
     ),
     security(("bearer" = [])),
     responses(
         (status = 200, body = SendJobView),
-        (status = 404, description = "`not_found`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn message_status(

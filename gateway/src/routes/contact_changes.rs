@@ -74,19 +74,16 @@ fn contact_view(contact: chat::Contact) -> Result<ContactView, ApiError> {
 /// first result again.
 #[utoipa::path(post, path = "/me/contacts/{user_id}/{session_index}", tag = "contacts", request_body = NewContact,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer (up to 128 printable ASCII characters)"),
+        crate::routes::common::AccountPath,
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(
         (status = 201, body = ContactView),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account; no Telegram user has the phone number (PHONE_NOT_OCCUPIED), the username (USERNAME_NOT_OCCUPIED), or an id this account has met (USER_ID_INVALID)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`request_in_progress`: the first request with this key is still running", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: neither or both of phone and user, a malformed phone, id or username, a name over 64 characters or blank (also Telegram's CONTACT_NAME_EMPTY), the account itself (CONTACT_ID_INVALID); `idempotency_key_reused`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn add_contact(
@@ -115,18 +112,15 @@ pub async fn add_contact(
 /// contact.
 #[utoipa::path(delete, path = "/me/contacts/{user_id}/{session_index}/{telegram_user_id}", tag = "contacts",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
         ("telegram_user_id" = String, Path, description = "The contact's Telegram user id"),
     ),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account, or a user this account has not met (USER_ID_INVALID)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: not a Telegram user id", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn delete_contact(

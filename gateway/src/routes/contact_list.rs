@@ -15,8 +15,9 @@ use talkapp_proto::search::v1 as search;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::extract::PathOwner;
-use crate::problem::{ApiError, FieldError};
+use crate::problem::ApiError;
 use crate::routes::chats::PresenceView;
+use crate::routes::chats::checked_session_index;
 use crate::routes::search::MatchView;
 use crate::state::AppState;
 
@@ -114,7 +115,6 @@ fn contact_view(hit: search::ContactHit) -> Option<ContactView> {
     security(("bearer" = [])),
     responses(
         (status = 200, body = Contacts),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `q` over 256 characters, `limit` over 100 or 0, `session_index` 0, a foreign cursor", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`; `telegram_flood_wait`: Telegram asks to wait (`Retry-After`)", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -127,13 +127,7 @@ pub async fn contacts(
     path: web::Path<(String, u32)>,
     query: web::Query<ContactsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let session_index = path.1;
-    if session_index == 0 {
-        return Err(ApiError::validation(vec![FieldError {
-            field: "session_index".into(),
-            message: "starts at 1".into(),
-        }]));
-    }
+    let session_index = checked_session_index(path.1)?;
     let query = query.into_inner();
     let reply = state
         .services

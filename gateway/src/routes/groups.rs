@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::auth::extract::OwnedJson;
 use crate::problem::ApiError;
-use crate::routes::chats::{ChatView, chat_id_text, field_error, session_ref};
+use crate::routes::chats::{ChatView, field_error, session_and_chat, session_ref};
 use crate::state::AppState;
 
 /// The header that makes a request idempotent.
@@ -113,14 +113,12 @@ pub(crate) fn idempotency_key(
 /// `Idempotency-Key` (or `client_request_id`) answers the first chat again.
 #[utoipa::path(post, path = "/me/create_group/{user_id}/{session_index}", tag = "groups", request_body = CreateGroup,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer (up to 128 printable ASCII characters)"),
+        crate::routes::common::AccountPath,
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(
         (status = 201, body = CreatedGroup),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account, or a member Telegram does not know", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`request_in_progress`: the first request with this key is still running", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`; `idempotency_key_reused`: the key was used for another request", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -169,10 +167,8 @@ pub async fn create_group(
 /// result again.
 #[utoipa::path(post, path = "/me/add_member/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = AddMember,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer"),
+        crate::routes::common::AccountGroupPath,
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(
@@ -192,14 +188,13 @@ pub async fn add_member(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let (_, session_index, chat_id) = path.into_inner();
     let user = member_text("user", &body.user)?;
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
     let idempotency_key = idempotency_key(&http, body.client_request_id)?;
+    let (session, chat_id) = session_and_chat(&owner, path)?;
     let added = state
         .services
         .add_member(chat::AddMemberRequest {
-            session: Some(session_ref(&owner, session_index)?),
+            session: Some(session),
             chat_id,
             user,
             idempotency_key,

@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::extract::{OwnedJson, PathOwner};
 use crate::problem::ApiError;
-use crate::routes::chats::{chat_id_text, session_ref};
+use crate::routes::chats::session_and_chat;
 use crate::routes::groups::idempotency_key;
 use crate::routes::joins::InviteLinkView;
 use crate::state::AppState;
@@ -137,24 +137,12 @@ pub struct JoinRequestAnswered {
     pub approved: bool,
 }
 
-/// The path's session and chat.
-fn session_and_chat(
-    owner: &PathOwner,
-    path: web::Path<(String, u32, String)>,
-) -> Result<(chat::SessionRef, String), ApiError> {
-    let (_, session_index, chat_id) = path.into_inner();
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
-    Ok((session_ref(owner, session_index)?, chat_id))
-}
-
 /// The links the account made to a group, supergroup or channel it administers, newest
 /// first (`messages.getExportedChatInvites`): the working ones, or with `revoked=true`
 /// the revoked ones; `requested` is how many requests to join through a link wait.
 #[utoipa::path(get, path = "/me/invites/{user_id}/{session_index}/{chat_id}", tag = "groups",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
+        crate::routes::common::AccountGroupPath,
         InvitesQuery,
     ),
     security(("bearer" = [])),
@@ -163,8 +151,7 @@ fn session_and_chat(
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: only the chat's admins have links (CHAT_ADMIN_REQUIRED); `channel_private`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: a private chat, `limit` outside 1 to 100, a cursor this list did not give", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn list_invites(
@@ -192,16 +179,39 @@ pub async fn list_invites(
     }))
 }
 
+/// Sends a change of one of the chat's links (revoking is one): the idempotency key
+/// (header or body's `key`) and the path are checked, in this order, before the chat
+/// service is asked; 200 with the link as it is now.
+async fn change_invite(
+    state: &AppState,
+    http: &HttpRequest,
+    owner: &PathOwner,
+    path: web::Path<(String, u32, String)>,
+    key: Option<String>,
+    change: chat::EditInviteRequest,
+) -> Result<HttpResponse, ApiError> {
+    let idempotency_key = idempotency_key(http, key)?;
+    let (session, chat_id) = session_and_chat(owner, path)?;
+    let link = state
+        .services
+        .edit_invite(chat::EditInviteRequest {
+            session: Some(session),
+            chat_id,
+            idempotency_key,
+            ..change
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(InviteLinkView::from(link)))
+}
+
 /// Revokes one of the chat's links (`messages.editExportedChatInvite` with `revoked`):
 /// 200 with the link, `revoked: true`; joining by it answers 410 `invite_expired` from
 /// then on. The same `Idempotency-Key` (or `client_request_id`) answers the first result
 /// again.
 #[utoipa::path(post, path = "/me/revoke_invite/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = RevokeInvite,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer (up to 128 printable ASCII characters)"),
+        crate::routes::common::AccountGroupPath,
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(
@@ -211,8 +221,7 @@ pub async fn list_invites(
         (status = 409, description = "`request_in_progress`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 410, description = "`invite_expired`: the link is revoked already (INVITE_REVOKED_MISSING)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: a private chat, not an invite link, over 256 characters; `idempotency_key_reused`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn revoke_invite(
@@ -222,20 +231,13 @@ pub async fn revoke_invite(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let idempotency_key = idempotency_key(&http, body.client_request_id)?;
-    let (session, chat_id) = session_and_chat(&owner, path)?;
-    let link = state
-        .services
-        .edit_invite(chat::EditInviteRequest {
-            session: Some(session),
-            chat_id,
-            invite_link: body.invite_link,
-            revoke: true,
-            idempotency_key,
-            ..chat::EditInviteRequest::default()
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(InviteLinkView::from(link)))
+    let change = chat::EditInviteRequest {
+        invite_link: body.invite_link,
+        revoke: true,
+        ..chat::EditInviteRequest::default()
+    };
+    let key = body.client_request_id;
+    change_invite(&state, &http, &owner, path, key, change).await
 }
 
 /// Changes one of the chat's links (`messages.editExportedChatInvite`): its expiry,
@@ -244,10 +246,8 @@ pub async fn revoke_invite(
 /// `client_request_id`) answers the first result again.
 #[utoipa::path(post, path = "/me/edit_invite/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = EditInvite,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer (up to 128 printable ASCII characters)"),
+        crate::routes::common::AccountGroupPath,
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(
@@ -257,8 +257,7 @@ pub async fn revoke_invite(
         (status = 409, description = "`request_in_progress`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 410, description = "`invite_expired`: the link is revoked (INVITE_REVOKED_MISSING)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: a private chat, not an invite link, no change given, `expire_date` not 0 nor in the future, `usage_limit` outside 0 to 99999 (or above 0 with `request_needed`), a title over 32 characters; `idempotency_key_reused`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn edit_invite(
@@ -268,32 +267,24 @@ pub async fn edit_invite(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let idempotency_key = idempotency_key(&http, body.client_request_id)?;
-    let (session, chat_id) = session_and_chat(&owner, path)?;
-    let link = state
-        .services
-        .edit_invite(chat::EditInviteRequest {
-            session: Some(session),
-            chat_id,
-            invite_link: body.invite_link,
-            revoke: false,
-            expire_date: body.expire_date,
-            usage_limit: body.usage_limit,
-            title: body.title,
-            request_needed: body.request_needed,
-            idempotency_key,
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(InviteLinkView::from(link)))
+    let change = chat::EditInviteRequest {
+        invite_link: body.invite_link,
+        revoke: false,
+        expire_date: body.expire_date,
+        usage_limit: body.usage_limit,
+        title: body.title,
+        request_needed: body.request_needed,
+        ..chat::EditInviteRequest::default()
+    };
+    let key = body.client_request_id;
+    change_invite(&state, &http, &owner, path, key, change).await
 }
 
 /// The pending requests to join a group, supergroup or channel the account
 /// administers, newest first (`messages.getChatInviteImporters` with `requested`).
 #[utoipa::path(get, path = "/me/join_requests/{user_id}/{session_index}/{chat_id}", tag = "groups",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
+        crate::routes::common::AccountGroupPath,
         JoinRequestsQuery,
     ),
     security(("bearer" = [])),
@@ -302,8 +293,7 @@ pub async fn edit_invite(
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: only the chat's admins see requests (CHAT_ADMIN_REQUIRED); `channel_private`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: a private chat, `limit` outside 1 to 100, a cursor this list did not give", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn list_join_requests(
@@ -347,10 +337,8 @@ pub async fn list_join_requests(
 /// `client_request_id`) answers the first result again.
 #[utoipa::path(post, path = "/me/join_requests/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = AnswerJoinRequest,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer (up to 128 printable ASCII characters)"),
+        crate::routes::common::AccountGroupPath,
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(
@@ -359,8 +347,7 @@ pub async fn list_join_requests(
         (status = 404, description = "`not_found`: no such account or chat, or no pending request from that user (HIDE_REQUESTER_MISSING, USER_ID_INVALID)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`already_participant` (USER_ALREADY_PARTICIPANT); `too_many_channels` (CHANNELS_TOO_MUCH); `request_in_progress`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: a private chat, `user` not a Telegram user id; `idempotency_key_reused`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn answer_join_request(

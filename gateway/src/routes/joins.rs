@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::extract::{OwnedJson, PathOwner};
 use crate::problem::ApiError;
-use crate::routes::chats::{ChatView, chat_id_text, session_ref};
+use crate::routes::chats::{ChatView, session_and_chat, session_ref};
 use crate::routes::groups::idempotency_key;
 use crate::state::AppState;
 
@@ -120,9 +120,8 @@ pub struct InviteLinkView {
 /// answers the first result again.
 #[utoipa::path(post, path = "/me/join_chat/{user_id}/{session_index}", tag = "groups", request_body = JoinChat,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer (up to 128 printable ASCII characters)"),
+        crate::routes::common::AccountPath,
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(
@@ -168,19 +167,16 @@ pub async fn join_chat(
 /// already, the chat itself with `already_member: true`.
 #[utoipa::path(get, path = "/me/check_invite/{user_id}/{session_index}", tag = "groups",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
         CheckInviteQuery,
     ),
     security(("bearer" = [])),
     responses(
         (status = 200, body = InvitePreviewView),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account; `invite_invalid`: no such invite link", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 410, description = "`invite_expired`: the link was revoked, expired or used up", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: not an invite link, or over 256 characters", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn check_invite(
@@ -213,9 +209,7 @@ pub async fn check_invite(
 /// (`messages.exportChatInvite`); answers 201 with the link.
 #[utoipa::path(post, path = "/me/export_invite/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = ExportInvite,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
+        crate::routes::common::AccountGroupPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -223,8 +217,7 @@ pub async fn check_invite(
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: only the chat's admins export links (CHAT_ADMIN_REQUIRED); `channel_private`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: a private chat, `expire_date` not in the future, `usage_limit` outside 1 to 99999 (or with `request_needed`), a title over 32 characters", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn export_invite(
@@ -233,12 +226,11 @@ pub async fn export_invite(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let (_, session_index, chat_id) = path.into_inner();
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
+    let (session, chat_id) = session_and_chat(&owner, path)?;
     let link = state
         .services
         .export_invite(chat::ExportInviteRequest {
-            session: Some(session_ref(&owner, session_index)?),
+            session: Some(session),
             chat_id,
             expire_date: body.expire_date,
             usage_limit: body.usage_limit,

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::sessions::SessionView;
 use crate::auth::extract::{OwnedJson, PathOwner};
 use crate::problem::{ApiError, FieldError};
+use crate::routes::chats::checked_session_index;
 use crate::state::AppState;
 
 /// Longest phone, code or password field accepted (they are far shorter in practice).
@@ -78,6 +79,24 @@ fn login_id(path: &(String, String)) -> Result<String, ApiError> {
                 message: "must be a UUID".into(),
             }])
         })
+}
+
+/// What the code and password steps check before the chat service is asked, in this
+/// order: the secret's length (`field`, `value`), the caller's login steps against the
+/// rate limit (per user and address), the path's login id (answered).
+async fn login_step(
+    state: &AppState,
+    owner: &PathOwner,
+    (field, value): (&str, &str),
+    path: &(String, String),
+    http_request: &HttpRequest,
+) -> Result<String, ApiError> {
+    check_length(field, value)?;
+    state
+        .rate_limiter
+        .check_telegram_login(owner.user_id, None, &state.client_address(http_request))
+        .await?;
+    login_id(path)
 }
 
 fn step_reply(step: chat::LoginStepResponse) -> Result<HttpResponse, ApiError> {
@@ -156,12 +175,7 @@ pub async fn submit_code(
     http_request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    check_length("code", &body.code)?;
-    state
-        .rate_limiter
-        .check_telegram_login(owner.user_id, None, &state.client_address(&http_request))
-        .await?;
-    let login_id = login_id(&path)?;
+    let login_id = login_step(&state, &owner, ("code", &body.code), &path, &http_request).await?;
     let step = state
         .services
         .submit_login_code(owner.user_id, &login_id, &body.code)
@@ -192,12 +206,14 @@ pub async fn submit_password(
     http_request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    check_length("password", &body.password)?;
-    state
-        .rate_limiter
-        .check_telegram_login(owner.user_id, None, &state.client_address(&http_request))
-        .await?;
-    let login_id = login_id(&path)?;
+    let login_id = login_step(
+        &state,
+        &owner,
+        ("password", &body.password),
+        &path,
+        &http_request,
+    )
+    .await?;
     let step = state
         .services
         .submit_login_password(owner.user_id, &login_id, &body.password)
@@ -224,13 +240,7 @@ pub async fn unlink(
     state: web::Data<AppState>,
     path: web::Path<(String, u32)>,
 ) -> Result<HttpResponse, ApiError> {
-    let session_index = path.1;
-    if session_index == 0 {
-        return Err(ApiError::validation(vec![FieldError {
-            field: "session_index".into(),
-            message: "starts at 1".into(),
-        }]));
-    }
+    let session_index = checked_session_index(path.1)?;
     state
         .services
         .unlink_session(owner.user_id, session_index)

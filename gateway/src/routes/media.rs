@@ -27,6 +27,7 @@ use utoipa::ToSchema;
 use crate::auth::extract::PathOwner;
 use crate::media_links::LinkError;
 use crate::problem::ApiError;
+use crate::routes::chats::user_session_ref;
 use crate::state::AppState;
 
 /// A signed link to one file.
@@ -197,6 +198,26 @@ pub(crate) fn content_disposition(mime_type: &str, file_name: &str, media_ref: &
     )
 }
 
+/// 416 `range_not_satisfiable` for a file of `size` bytes, with
+/// `Content-Range: bytes */size`.
+pub(crate) fn range_not_satisfiable(size: u64) -> HttpResponse {
+    let mut response = ApiError::new(
+        ErrorCode::RangeNotSatisfiable,
+        format!("the file has {size} bytes"),
+    )
+    .error_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+        response.headers_mut().insert(header::CONTENT_RANGE, value);
+    }
+    response
+}
+
+/// `Content-Range` of the bytes `[offset, offset + length)` (`length` at least 1) of a
+/// file of `size` bytes.
+pub(crate) fn content_range(offset: u64, length: u64, size: u64) -> String {
+    format!("bytes {}-{}/{}", offset, offset + length - 1, size)
+}
+
 /// Downloads through the chat service and answers with the bytes as they arrive.
 async fn serve(
     state: &AppState,
@@ -222,15 +243,7 @@ async fn serve(
         .ok_or_else(|| ApiError::internal("the chat service sent no media header"))?;
 
     if !header.range_satisfiable {
-        let mut response = ApiError::new(
-            ErrorCode::RangeNotSatisfiable,
-            format!("the file has {} bytes", header.size),
-        )
-        .error_response();
-        if let Ok(value) = HeaderValue::from_str(&format!("bytes */{}", header.size)) {
-            response.headers_mut().insert(header::CONTENT_RANGE, value);
-        }
-        return Ok(response);
+        return Ok(range_not_satisfiable(header.size));
     }
     let partial = range.is_ranged() && header.length > 0;
     let mut builder = HttpResponse::build(if partial {
@@ -259,12 +272,7 @@ async fn serve(
     if partial {
         builder.insert_header((
             header::CONTENT_RANGE,
-            format!(
-                "bytes {}-{}/{}",
-                header.offset,
-                header.offset + header.length - 1,
-                header.size
-            ),
+            content_range(header.offset, header.length, header.size),
         ));
     }
     match access {
@@ -284,25 +292,11 @@ async fn serve(
     Ok(builder.streaming(body))
 }
 
-fn session_ref(user_id: uuid::Uuid, session_index: u32) -> Result<chat::SessionRef, ApiError> {
-    if session_index == 0 {
-        return Err(ApiError::validation(vec![crate::problem::FieldError {
-            field: "session_index".into(),
-            message: "starts at 1".into(),
-        }]));
-    }
-    Ok(chat::SessionRef {
-        user_id: user_id.to_string(),
-        session_index,
-    })
-}
-
 /// Downloads a file of the account: a message's file (`file_id`), its thumbnail
 /// (`thumbnail_id`) or a chat's photo (`photo_id`). Supports a single `Range`.
 #[utoipa::path(get, path = "/me/media/{user_id}/{session_index}/{media_ref}", tag = "media",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
         ("media_ref" = String, Path, description = "A `file_id`, `thumbnail_id` or `photo_id` from a message or chat (`m:{chat}:{msg}`, `t:{chat}:{msg}`, `p:{chat}:{photo}`)"),
         ("Range" = Option<String>, Header, description = "One byte range (`bytes=0-1023`, `bytes=1024-`, `bytes=-500`)"),
     ),
@@ -310,7 +304,6 @@ fn session_ref(user_id: uuid::Uuid, session_index: u32) -> Result<chat::SessionR
     responses(
         (status = 200, description = "The whole file in its own type (`image/jpeg`, `video/mp4`, ...), with `Content-Type`, `Content-Length`, `Content-Disposition` and `Accept-Ranges: bytes`", content_type = "*/*"),
         (status = 206, description = "The range asked for, with `Content-Range`", content_type = "*/*"),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account, or no such file for it", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 413, description = "`media_too_large`: larger than `downloads.max_file_bytes`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 416, description = "`range_not_satisfiable`: the range lies outside the file (`Content-Range: bytes */size`)", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -326,7 +319,7 @@ pub async fn download(
     let (_, session_index, media_ref) = path.into_inner();
     serve(
         &state,
-        session_ref(owner.user_id, session_index)?,
+        user_session_ref(owner.user_id, session_index)?,
         media_ref,
         RangeRequest::from_headers(&request),
         Access::Bearer,
@@ -339,14 +332,12 @@ pub async fn download(
 /// whether the file exists is checked when it is used.
 #[utoipa::path(post, path = "/me/media/{user_id}/{session_index}/{media_ref}/url", tag = "media",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
         ("media_ref" = String, Path, description = "A `file_id`, `thumbnail_id` or `photo_id`"),
     ),
     security(("bearer" = [])),
     responses(
         (status = 201, body = MediaLink),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: not a media reference", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
@@ -356,7 +347,7 @@ pub async fn signed_url(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, session_index, media_ref) = path.into_inner();
-    session_ref(owner.user_id, session_index)?;
+    user_session_ref(owner.user_id, session_index)?;
     if !well_formed(&media_ref) {
         return Err(not_found());
     }
@@ -438,7 +429,7 @@ pub async fn by_link(
     }
     serve(
         &state,
-        session_ref(grant.user_id, grant.session_index)?,
+        user_session_ref(grant.user_id, grant.session_index)?,
         grant.media_ref,
         RangeRequest::from_headers(&request),
         Access::Link {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use talkapp_proto::chat::v1 as chat;
 use utoipa::ToSchema;
 
-use crate::auth::extract::OwnedJson;
+use crate::auth::extract::{OwnedJson, PathOwner};
 use crate::problem::ApiError;
 use crate::routes::chats::{MessageView, chat_id_text, field_error, session_ref};
 use crate::state::AppState;
@@ -118,8 +118,7 @@ pub struct UnpinMessage {
 /// Other clients get `message.edited`.
 #[utoipa::path(post, path = "/me/edit_message/{user_id}/{session_index}", tag = "chats", request_body = EditMessage,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -127,8 +126,7 @@ pub struct UnpinMessage {
         (status = 403, description = "`forbidden`: another user's path, or not this account's message (MESSAGE_AUTHOR_REQUIRED)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: bad input, no such message (MESSAGE_ID_INVALID), the same text (MESSAGE_NOT_MODIFIED)", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn edit_message(
@@ -138,18 +136,13 @@ pub async fn edit_message(
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
     let chat_id = chat_id_text(&body.chat_id)?;
-    if body.message_id < 1 {
-        return Err(field_error(
-            "message_id",
-            "must be a message id (1 or more)",
-        ));
-    }
+    let message_id = checked_message_id(body.message_id)?;
     let message = state
         .services
         .edit_message(chat::EditMessageRequest {
             session: Some(session_ref(&owner, path.1)?),
             chat_id,
-            message_id: body.message_id,
+            message_id,
             text: body.text,
         })
         .await?;
@@ -160,17 +153,14 @@ pub async fn edit_message(
 /// `message.deleted`.
 #[utoipa::path(post, path = "/me/delete_messages/{user_id}/{session_index}", tag = "chats", request_body = DeleteMessages,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
     ),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: others' messages in a group need admin rights", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn delete_messages(
@@ -180,9 +170,7 @@ pub async fn delete_messages(
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
     let chat_id = chat_id_text(&body.chat_id)?;
-    if body.message_ids.is_empty() || body.message_ids.len() > MAX_DELETED {
-        return Err(field_error("message_ids", "1 to 100 message ids"));
-    }
+    checked_message_ids(&body.message_ids)?;
     state
         .services
         .delete_messages(chat::DeleteMessagesRequest {
@@ -200,9 +188,8 @@ pub async fn delete_messages(
 /// Clients get `message.new`.
 #[utoipa::path(post, path = "/me/forward_messages/{user_id}/{session_index}", tag = "chats", request_body = ForwardMessages,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first answer"),
+        crate::routes::common::AccountPath,
+        crate::routes::common::IdempotencyKeyHeader,
     ),
     security(("bearer" = [])),
     responses(
@@ -211,8 +198,7 @@ pub async fn delete_messages(
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`request_in_progress`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`; `idempotency_key_reused`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn forward_messages(
@@ -224,9 +210,7 @@ pub async fn forward_messages(
     let OwnedJson { owner, body } = request;
     let from_chat_id = chat_id_text(&body.from_chat_id)?;
     let to_chat_id = chat_id_text(&body.to_chat_id)?;
-    if body.message_ids.is_empty() || body.message_ids.len() > MAX_DELETED {
-        return Err(field_error("message_ids", "1 to 100 message ids"));
-    }
+    checked_message_ids(&body.message_ids)?;
     let idempotency_key = crate::routes::groups::idempotency_key(&http, body.client_request_id)?;
     let forwarded = state
         .services
@@ -252,18 +236,13 @@ pub async fn forward_messages(
 /// clients get `chat.updated`.
 #[utoipa::path(post, path = "/me/mark_read/{user_id}/{session_index}/{chat_id}", tag = "chats", request_body = MarkRead,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id"),
+        crate::routes::common::AccountChatPath,
     ),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Marked read"),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn mark_read(
@@ -273,7 +252,6 @@ pub async fn mark_read(
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
     let (_, session_index, chat_id) = path.into_inner();
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
     let max_id = body.max_id.unwrap_or(0);
     if max_id < 0 {
         return Err(field_error("max_id", "must be 0 or a message id"));
@@ -301,6 +279,7 @@ fn note_pin_target(chat_id: &str, message_id: Option<i32>) {
     });
 }
 
+/// A message id of the body: 1 or more.
 fn checked_message_id(message_id: i32) -> Result<i32, ApiError> {
     if message_id < 1 {
         return Err(field_error(
@@ -311,14 +290,47 @@ fn checked_message_id(message_id: i32) -> Result<i32, ApiError> {
     Ok(message_id)
 }
 
+/// The message ids of a deletion or forwarding: 1 to [`MAX_DELETED`].
+fn checked_message_ids(message_ids: &[i32]) -> Result<(), ApiError> {
+    if message_ids.is_empty() || message_ids.len() > MAX_DELETED {
+        return Err(field_error("message_ids", "1 to 100 message ids"));
+    }
+    Ok(())
+}
+
+/// Pins (or with `unpin`, unpins) a message: the body's chat and message are checked
+/// and noted for the audit record before the account is; 204.
+async fn change_pin(
+    state: &AppState,
+    owner: &PathOwner,
+    session_index: u32,
+    pin: PinMessage,
+    unpin: bool,
+) -> Result<HttpResponse, ApiError> {
+    let chat_id = chat_id_text(&pin.chat_id)?;
+    let message_id = checked_message_id(pin.message_id)?;
+    note_pin_target(&chat_id, Some(message_id));
+    state
+        .services
+        .pin_message(chat::PinMessageRequest {
+            session: Some(session_ref(owner, session_index)?),
+            chat_id,
+            message_id,
+            unpin,
+            silent: pin.silent,
+            for_me_only: pin.for_me_only,
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// Pins a message (for both sides of a private chat unless `for_me_only`); 204. A
 /// message already pinned is no error. In a group, Telegram adds a "pinned" service
 /// message (`message.new`); every member's clients get `message.pinned`, and the chat's
 /// `pinned_message` follows.
 #[utoipa::path(post, path = "/me/pin_message/{user_id}/{session_index}", tag = "chats", request_body = PinMessage,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -326,8 +338,7 @@ fn checked_message_id(message_id: i32) -> Result<i32, ApiError> {
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: pinning in this supergroup or channel needs admin rights (CHAT_ADMIN_REQUIRED)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat, or no such message in it (MESSAGE_ID_INVALID)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: bad input, `for_me_only` outside a private chat", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn pin_message(
@@ -336,38 +347,21 @@ pub async fn pin_message(
     path: web::Path<(String, u32)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let chat_id = chat_id_text(&body.chat_id)?;
-    let message_id = checked_message_id(body.message_id)?;
-    note_pin_target(&chat_id, Some(message_id));
-    state
-        .services
-        .pin_message(chat::PinMessageRequest {
-            session: Some(session_ref(&owner, path.1)?),
-            chat_id,
-            message_id,
-            unpin: false,
-            silent: body.silent,
-            for_me_only: body.for_me_only,
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    change_pin(&state, &owner, path.1, body, false).await
 }
 
 /// Unpins a message; 204 (also when it was not pinned). Clients get `message.pinned`
 /// with `pinned: false`.
 #[utoipa::path(post, path = "/me/unpin_message/{user_id}/{session_index}", tag = "chats", request_body = UnpinMessage,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
     ),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Unpinned"),
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: needs admin rights in this supergroup or channel", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account, chat or message", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn unpin_message(
@@ -376,48 +370,35 @@ pub async fn unpin_message(
     path: web::Path<(String, u32)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let chat_id = chat_id_text(&body.chat_id)?;
-    let message_id = checked_message_id(body.message_id)?;
-    note_pin_target(&chat_id, Some(message_id));
-    state
-        .services
-        .pin_message(chat::PinMessageRequest {
-            session: Some(session_ref(&owner, path.1)?),
-            chat_id,
-            message_id,
-            unpin: true,
-            silent: false,
-            for_me_only: false,
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
+    let pin = PinMessage {
+        chat_id: body.chat_id,
+        message_id: body.message_id,
+        silent: false,
+        for_me_only: false,
+    };
+    change_pin(&state, &owner, path.1, pin, true).await
 }
 
 /// Unpins every pinned message of a chat (`messages.unpinAllMessages`); 204. Clients
 /// get `message.pinned` with `pinned: false`.
 #[utoipa::path(post, path = "/me/unpin_all/{user_id}/{session_index}/{chat_id}", tag = "chats",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id"),
+        crate::routes::common::AccountChatPath,
     ),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Nothing is pinned any more"),
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: needs admin rights in this supergroup or channel", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn unpin_all(
-    owner: crate::auth::extract::PathOwner,
+    owner: PathOwner,
     state: web::Data<AppState>,
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, session_index, chat_id) = path.into_inner();
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
     note_pin_target(&chat_id, None);
     state
         .services

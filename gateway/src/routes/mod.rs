@@ -6,6 +6,7 @@ pub mod auth;
 pub mod chat_info;
 pub mod chat_members;
 pub mod chats;
+pub mod common;
 pub mod compat;
 pub mod contact_list;
 pub mod docs;

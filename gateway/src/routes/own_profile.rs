@@ -37,17 +37,14 @@ pub struct ProfileUpdate {
 /// The account's own profile, as Telegram has it now.
 #[utoipa::path(get, path = "/me/profile/{user_id}/{session_index}", tag = "profiles",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
     ),
     security(("bearer" = [])),
     responses(
         (status = 200, body = UserProfileView),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `session_index` 0", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn own_profile(
@@ -70,18 +67,15 @@ pub async fn own_profile(
 /// changes.
 #[utoipa::path(patch, path = "/me/profile/{user_id}/{session_index}", tag = "profiles", request_body = ProfileUpdate,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
     ),
     security(("bearer" = [])),
     responses(
         (status = 200, body = UserProfileView),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`username_taken`: another user or channel holds the username (USERNAME_OCCUPIED)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: nothing to change, a name, bio or username over the limits (also Telegram's FIRST_NAME_INVALID, ABOUT_TOO_LONG); `username_invalid`: Telegram does not accept the username (USERNAME_INVALID)", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %request.owner.user_id))]
 pub async fn update_own_profile(

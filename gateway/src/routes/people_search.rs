@@ -70,14 +70,12 @@ fn person_view(person: chat::Person) -> Option<PersonView> {
 /// People on Telegram by name or username (`contacts.search`), asked through the account.
 #[utoipa::path(get, path = "/me/search/people/{user_id}/{session_index}", tag = "search",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
         PeopleQuery,
     ),
     security(("bearer" = [])),
     responses(
         (status = 200, body = People),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: `q` missing, empty or over 256 characters, `limit` 0 or over 100, `session_index` 0", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`; `telegram_flood_wait`: Telegram asks to wait (`Retry-After`)", body = crate::problem::Problem, content_type = "application/problem+json"),

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::auth::extract::{OwnedJson, PathOwner};
 use crate::problem::ApiError;
-use crate::routes::chats::{ChatView, chat_id_text, session_ref};
+use crate::routes::chats::{ChatView, session_and_chat, session_ref};
 use crate::routes::profiles::{UserProfileView, profile_view};
 use crate::state::AppState;
 
@@ -27,15 +27,59 @@ pub struct PhotoFile {
     pub file_id: String,
 }
 
-/// The `file_id`, bounded before it goes further (the chat service parses it).
-fn file_id(body: PhotoFile) -> Result<String, ApiError> {
-    if body.file_id.len() > 36 {
+/// An uploaded file's id given as `field`, bounded before it goes further (the chat
+/// service parses it).
+pub(crate) fn checked_file_id(field: &str, file_id: String) -> Result<String, ApiError> {
+    if file_id.len() > 36 {
         return Err(ApiError::new(
             talkapp_common::ErrorCode::ValidationFailed,
-            "file_id must be a UUID",
+            format!("{field} must be a UUID"),
         ));
     }
-    Ok(body.file_id)
+    Ok(file_id)
+}
+
+/// Sets (with a body) or removes a chat's photo; answers the chat as listed.
+async fn change_chat_photo(
+    state: &AppState,
+    owner: &PathOwner,
+    path: web::Path<(String, u32, String)>,
+    body: Option<PhotoFile>,
+) -> Result<HttpResponse, ApiError> {
+    let (session, chat_id) = session_and_chat(owner, path)?;
+    let file_id = body
+        .map(|body| checked_file_id("file_id", body.file_id))
+        .transpose()?;
+    let chat = state
+        .services
+        .set_chat_photo(chat::SetChatPhotoRequest {
+            session: Some(session),
+            chat_id,
+            file_id,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(ChatView::from(chat)))
+}
+
+/// Sets (with a body) or removes the account's profile photo; answers the profile.
+async fn change_own_photo(
+    state: &AppState,
+    owner: &PathOwner,
+    session_index: u32,
+    body: Option<PhotoFile>,
+) -> Result<HttpResponse, ApiError> {
+    let session = session_ref(owner, session_index)?;
+    let file_id = body
+        .map(|body| checked_file_id("file_id", body.file_id))
+        .transpose()?;
+    let profile = state
+        .services
+        .set_own_photo(chat::SetOwnPhotoRequest {
+            session: Some(session),
+            file_id,
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(profile_view(profile)?))
 }
 
 /// Sets a group's, supergroup's or channel's photo from the caller's uploaded image,
@@ -44,9 +88,7 @@ fn file_id(body: PhotoFile) -> Result<String, ApiError> {
 /// service message in the chat).
 #[utoipa::path(put, path = "/me/chat_photo/{user_id}/{session_index}/{chat_id}", tag = "groups", request_body = PhotoFile,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
+        crate::routes::common::AccountGroupPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -64,17 +106,7 @@ pub async fn set_chat_photo(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let (_, session_index, chat_id) = path.into_inner();
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
-    let chat = state
-        .services
-        .set_chat_photo(chat::SetChatPhotoRequest {
-            session: Some(session_ref(&owner, session_index)?),
-            chat_id,
-            file_id: Some(file_id(body)?),
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(ChatView::from(chat)))
+    change_chat_photo(&state, &owner, path, Some(body)).await
 }
 
 /// Removes a group's, supergroup's or channel's photo through the account (an admin of
@@ -82,9 +114,7 @@ pub async fn set_chat_photo(
 /// answered as it is.
 #[utoipa::path(delete, path = "/me/chat_photo/{user_id}/{session_index}/{chat_id}", tag = "groups",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
-        ("chat_id" = String, Path, description = "Bot-API-style chat id of a group, supergroup or channel"),
+        crate::routes::common::AccountGroupPath,
     ),
     security(("bearer" = [])),
     responses(
@@ -92,8 +122,7 @@ pub async fn set_chat_photo(
         (status = 403, description = "`forbidden`: another user's path; `telegram_admin_required`: only admins change a chat's photo", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: a private chat", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn delete_chat_photo(
@@ -101,17 +130,7 @@ pub async fn delete_chat_photo(
     state: web::Data<AppState>,
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, session_index, chat_id) = path.into_inner();
-    let chat_id = chat_id_text(&serde_json::Value::String(chat_id))?;
-    let chat = state
-        .services
-        .set_chat_photo(chat::SetChatPhotoRequest {
-            session: Some(session_ref(&owner, session_index)?),
-            chat_id,
-            file_id: None,
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(ChatView::from(chat)))
+    change_chat_photo(&state, &owner, path, None).await
 }
 
 /// Makes the caller's uploaded image the account's profile photo
@@ -119,13 +138,11 @@ pub async fn delete_chat_photo(
 /// session list (`GET /me/sessions`, `/me/telegrams`) shows it.
 #[utoipa::path(put, path = "/me/profile/photo/{user_id}/{session_index}", tag = "profiles", request_body = PhotoFile,
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
     ),
     security(("bearer" = [])),
     responses(
         (status = 200, body = UserProfileView),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account, or uploaded file of the caller's", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`photo_invalid`: the file is no image, over 10 MiB, or Telegram cannot read it; `photo_too_small`: under 160×160; `validation_failed`: a `file_id` that is no UUID", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -138,14 +155,7 @@ pub async fn set_own_photo(
     path: web::Path<(String, u32)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let profile = state
-        .services
-        .set_own_photo(chat::SetOwnPhotoRequest {
-            session: Some(session_ref(&owner, path.1)?),
-            file_id: Some(file_id(body)?),
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(profile_view(profile)?))
+    change_own_photo(&state, &owner, path.1, Some(body)).await
 }
 
 /// Removes the account's current profile photo (`photos.deletePhotos`); answers the
@@ -153,16 +163,13 @@ pub async fn set_own_photo(
 /// is one). Without a photo it is answered as it is.
 #[utoipa::path(delete, path = "/me/profile/photo/{user_id}/{session_index}", tag = "profiles",
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
     ),
     security(("bearer" = [])),
     responses(
         (status = 200, body = UserProfileView),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`telegram_flood_wait`, with `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`telegram_unavailable`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        crate::routes::common::TelegramErrors,
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn delete_own_photo(
@@ -170,12 +177,5 @@ pub async fn delete_own_photo(
     state: web::Data<AppState>,
     path: web::Path<(String, u32)>,
 ) -> Result<HttpResponse, ApiError> {
-    let profile = state
-        .services
-        .set_own_photo(chat::SetOwnPhotoRequest {
-            session: Some(session_ref(&owner, path.1)?),
-            file_id: None,
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(profile_view(profile)?))
+    change_own_photo(&state, &owner, path.1, None).await
 }

@@ -72,7 +72,6 @@ fn too_long(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
     security(("bearer" = [])),
     responses(
         (status = 201, body = PushSubscriptions),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn subscribe(

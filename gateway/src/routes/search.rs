@@ -14,23 +14,9 @@ use talkapp_proto::search::v1 as search;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::extract::PathOwner;
-use crate::problem::{ApiError, FieldError};
-use crate::routes::chats::{ChatView, MessageView};
+use crate::problem::ApiError;
+use crate::routes::chats::{ChatView, MessageView, checked_session_index, field_error};
 use crate::state::AppState;
-
-fn field_error(field: &str, message: &str) -> ApiError {
-    ApiError::validation(vec![FieldError {
-        field: field.into(),
-        message: message.into(),
-    }])
-}
-
-fn session_index(value: u32) -> Result<u32, ApiError> {
-    if value == 0 {
-        return Err(field_error("session_index", "starts at 1"));
-    }
-    Ok(value)
-}
 
 /// A time given as RFC 3339 or as Unix seconds, in whole seconds: rounded up for a lower
 /// bound and down for an upper one, so both edges stay exact (messages carry whole
@@ -221,7 +207,6 @@ fn message_hits(reply: search::SearchMessagesResponse) -> MessageHits {
     security(("bearer" = [])),
     responses(
         (status = 200, body = ChatHits),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: empty `q`, `q` over 256 characters, unknown `type`, `limit` over 100, a foreign cursor", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -238,7 +223,7 @@ pub async fn search_chats(
         .services
         .search_chats(search::SearchChatsRequest {
             user_id: owner.user_id.to_string(),
-            session_index: session_index(path.1)?,
+            session_index: checked_session_index(path.1)?,
             query: query.q.unwrap_or_default(),
             kind: non_empty(query.kind),
             cursor: non_empty(query.cursor),
@@ -272,7 +257,6 @@ pub async fn search_chats(
     security(("bearer" = [])),
     responses(
         (status = 200, body = MessageHits),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such linked account", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: no `q` and no filter, `q` over 256 characters, `from` after `to`, an invalid date, unknown `kind`, `limit` over 100, a foreign cursor", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = crate::problem::Problem, content_type = "application/problem+json"),
@@ -284,7 +268,11 @@ pub async fn search_messages(
     path: web::Path<(String, u32)>,
     query: web::Query<MessageSearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = message_request(&owner, Some(session_index(path.1)?), query.into_inner())?;
+    let request = message_request(
+        &owner,
+        Some(checked_session_index(path.1)?),
+        query.into_inner(),
+    )?;
     let reply = state.services.search_messages(request).await?;
     Ok(HttpResponse::Ok().json(message_hits(reply)))
 }
@@ -299,7 +287,6 @@ pub async fn search_messages(
     security(("bearer" = [])),
     responses(
         (status = 200, body = MessageHits),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: empty `q`, `q` over 256 characters, `from` after `to`, an invalid date, unknown `kind`, `limit` over 100, a foreign cursor", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]

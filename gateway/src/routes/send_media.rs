@@ -275,15 +275,13 @@ fn check_client_message_id(value: &str) -> Result<(), ApiError> {
         description = "Files uploaded before (JSON), or one file and the fields in one form",
     ),
     params(
-        ("user_id" = uuid::Uuid, Path, description = "TalkApp user id; must be the token's user"),
-        ("session_index" = u32, Path, description = "Which linked account"),
+        crate::routes::common::AccountPath,
     ),
     security(("bearer" = [])),
     responses(
         (status = 202, body = SendJobView),
         (status = 400, description = "`malformed_json`; `upload_incomplete`: the form was cut", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 401, description = "`unauthenticated`, `token_expired`, ...", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden`: another user's path", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such account or chat, or a file that is not the user's", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large` (JSON); `media_too_large`, `quota_exceeded` (the form's file)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_media_type`: neither JSON nor a form; `file_type_not_allowed` (the form's file)", body = crate::problem::Problem, content_type = "application/problem+json"),

@@ -11,7 +11,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use talkapp_common::ErrorCode;
@@ -24,7 +24,9 @@ use uuid::Uuid;
 
 use crate::auth::extract::Caller;
 use crate::problem::{ApiError, FieldError};
-use crate::routes::media::{MediaLink, RangeRequest, content_disposition};
+use crate::routes::media::{
+    MediaLink, RangeRequest, content_disposition, content_range, range_not_satisfiable,
+};
 use crate::state::AppState;
 
 /// Bytes per message sent to the media service.
@@ -434,15 +436,7 @@ pub(crate) async fn serve_file(
         .and_then(|first| first.header)
         .ok_or_else(|| ApiError::internal("the media service sent no header"))?;
     if !header.range_satisfiable {
-        let mut response = ApiError::new(
-            ErrorCode::RangeNotSatisfiable,
-            format!("the file has {} bytes", header.size),
-        )
-        .error_response();
-        if let Ok(value) = HeaderValue::from_str(&format!("bytes */{}", header.size)) {
-            response.headers_mut().insert(header::CONTENT_RANGE, value);
-        }
-        return Ok(response);
+        return Ok(range_not_satisfiable(header.size));
     }
     let partial = !matches!(range, RangeRequest::Whole);
     let mut builder = HttpResponse::build(if partial {
@@ -463,12 +457,7 @@ pub(crate) async fn serve_file(
     if partial {
         builder.insert_header((
             header::CONTENT_RANGE,
-            format!(
-                "bytes {}-{}/{}",
-                header.offset,
-                header.offset + header.length - 1,
-                header.size
-            ),
+            content_range(header.offset, header.length, header.size),
         ));
     }
     mark(&mut builder, &access);

@@ -122,13 +122,7 @@ pub async fn connect(
             (owner.user_id, owner.identity.sign_in_session())
         }
     };
-    if session_index == 0 {
-        return Err(ApiError::validation(vec![FieldError {
-            field: "session_index".into(),
-            message: "starts at 1".into(),
-        }])
-        .into());
-    }
+    let session_index = crate::routes::chats::checked_session_index(session_index)?;
     let linked = state
         .services
         .list_sessions(user_id)

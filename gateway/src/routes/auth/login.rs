@@ -4,10 +4,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use talkapp_common::ErrorCode;
 use talkapp_store::User;
 
-use super::{Credentials, TokenPair, start_session, validate_credentials};
+use super::{Credentials, TokenPair, check_auth_rate, start_session, validate_credentials};
 use crate::auth::password;
 use crate::problem::ApiError;
-use crate::rate_limit::Bucket;
 use crate::state::AppState;
 
 /// Signs in with email and password.
@@ -23,10 +22,7 @@ pub async fn login(
     state: web::Data<AppState>,
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .rate_limiter
-        .check(Bucket::Auth, &state.client_address(&request))
-        .await?;
+    check_auth_rate(&state, &request).await?;
     let user = authenticate(&state, body.into_inner()).await?;
     let pair = TokenPair::from(start_session(&state, user).await?);
     Ok(HttpResponse::Ok().json(pair))

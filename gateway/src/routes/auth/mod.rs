@@ -25,7 +25,20 @@ use uuid::Uuid;
 
 use crate::auth::tokens::{AccessTokens, new_refresh_token};
 use crate::problem::{ApiError, FieldError};
+use crate::rate_limit::Bucket;
 use crate::state::AppState;
+
+/// The [`Bucket::Auth`] rate limit of the client's address, which every sign-in, sign-up
+/// and token exchange spends from before anything is checked.
+pub(crate) async fn check_auth_rate(
+    state: &AppState,
+    request: &actix_web::HttpRequest,
+) -> Result<(), ApiError> {
+    state
+        .rate_limiter
+        .check(Bucket::Auth, &state.client_address(request))
+        .await
+}
 
 /// Longest password accepted (hashing cost grows with length; nobody needs more).
 pub const MAX_PASSWORD_CHARS: usize = 1024;

@@ -6,11 +6,10 @@ use talkapp_common::ErrorCode;
 use talkapp_store::RefreshOutcome;
 use utoipa::ToSchema;
 
-use super::{Issued, TokenPair, builtin_tokens, issue_access_token};
+use super::{Issued, TokenPair, builtin_tokens, check_auth_rate, issue_access_token};
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::auth::verifier::ensure_session_live;
 use crate::problem::ApiError;
-use crate::rate_limit::Bucket;
 use crate::state::AppState;
 
 /// A refresh token.
@@ -34,10 +33,7 @@ pub async fn refresh(
     state: web::Data<AppState>,
     body: web::Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .rate_limiter
-        .check(Bucket::Auth, &state.client_address(&request))
-        .await?;
+    check_auth_rate(&state, &request).await?;
     let presented = body.into_inner().refresh_token;
     let (next_token, next_hash) = new_refresh_token();
     let issued = exchange(&state, &presented, next_token, &next_hash).await?;

@@ -7,10 +7,9 @@ use talkapp_store::{NewUser, StoreError, User};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{Credentials, UserView, validate_credentials};
+use super::{Credentials, UserView, check_auth_rate, validate_credentials};
 use crate::auth::password;
 use crate::problem::ApiError;
-use crate::rate_limit::Bucket;
 use crate::state::AppState;
 
 /// The created account.
@@ -25,7 +24,6 @@ pub struct Registered {
     responses(
         (status = 201, body = Registered),
         (status = 409, description = "`email_taken`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn register(
@@ -33,10 +31,7 @@ pub async fn register(
     state: web::Data<AppState>,
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .rate_limiter
-        .check(Bucket::Auth, &state.client_address(&request))
-        .await?;
+    check_auth_rate(&state, &request).await?;
     let user = create_account(&state, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(Registered {
         user: UserView::from(&user),

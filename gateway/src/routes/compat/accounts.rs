@@ -153,7 +153,6 @@ pub async fn list_accounts(
     responses(
         (status = 200, body = LogoutOneOut),
         (status = 404, description = "`not_found`: the caller has no such account", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`telegram_unavailable`: keys kept, try again", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.0.user_id))]

@@ -129,6 +129,22 @@ fn dialog_limit(query: &DialogQuery) -> Result<u32, ApiError> {
 }
 
 /// Up to `limit` chats of `kinds`, newest activity first (the cache's order).
+/// The chats of `kinds` of the path's account (`{session_index}`), as many as the query
+/// asks for, and the links to their photos.
+async fn account_chats<'a>(
+    state: &'a AppState,
+    caller: &Caller,
+    session_index: &str,
+    query: &DialogQuery,
+    kinds: &[&str],
+) -> Result<(Vec<chat::Chat>, super::media::Links<'a>), CompatError> {
+    let index = account_index("session_index", session_index)?;
+    let limit = dialog_limit(query)?;
+    let session = session_ref(caller.0.user_id, index);
+    let chats = chats_of_kinds(state, &session, kinds, limit).await?;
+    Ok((chats, super::media::Links::new(state, &caller.0, index)))
+}
+
 async fn chats_of_kinds(
     state: &AppState,
     session: &chat::SessionRef,
@@ -167,7 +183,6 @@ async fn chats_of_kinds(
     responses(
         (status = 200, body = PrivateChatsOut),
         (status = 404, description = "`not_found`: the caller has no such account", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.0.user_id))]
 pub async fn private_chats(
@@ -176,11 +191,7 @@ pub async fn private_chats(
     path: web::Path<String>,
     query: web::Query<DialogQuery>,
 ) -> Result<HttpResponse, CompatError> {
-    let index = account_index("session_index", &path)?;
-    let limit = dialog_limit(&query)?;
-    let session = session_ref(caller.0.user_id, index);
-    let chats = chats_of_kinds(&state, &session, &["private"], limit).await?;
-    let links = super::media::Links::new(&state, &caller.0, index);
+    let (chats, links) = account_chats(&state, &caller, &path, &query, &["private"]).await?;
     let now = chrono::Utc::now();
     let items: Vec<PrivateChatOut> = chats
         .into_iter()
@@ -213,7 +224,6 @@ pub async fn private_chats(
     responses(
         (status = 200, body = GroupsOut),
         (status = 404, description = "`not_found`: the caller has no such account", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.0.user_id))]
 pub async fn groups(
@@ -222,11 +232,8 @@ pub async fn groups(
     path: web::Path<String>,
     query: web::Query<DialogQuery>,
 ) -> Result<HttpResponse, CompatError> {
-    let index = account_index("session_index", &path)?;
-    let limit = dialog_limit(&query)?;
-    let session = session_ref(caller.0.user_id, index);
-    let chats = chats_of_kinds(&state, &session, &["group", "supergroup"], limit).await?;
-    let links = super::media::Links::new(&state, &caller.0, index);
+    let (chats, links) =
+        account_chats(&state, &caller, &path, &query, &["group", "supergroup"]).await?;
     let items: Vec<GroupOut> = chats
         .into_iter()
         .map(|chat| GroupOut {

@@ -177,6 +177,23 @@ async fn step_out(
     }
 }
 
+/// The phone number of a login step, checked, once the caller's login steps are
+/// within the rate limit (per user, phone and address).
+async fn login_phone(
+    state: &AppState,
+    user_id: Uuid,
+    phone_number: &str,
+    http_request: &HttpRequest,
+) -> Result<String, CompatError> {
+    let phone = check_phone(phone_number).map_err(login_error)?;
+    state
+        .rate_limiter
+        .check_telegram_login(user_id, Some(&phone), &state.client_address(http_request))
+        .await
+        .map_err(login_error)?;
+    Ok(phone)
+}
+
 /// Sends a login code to the phone (TorexTalkWeb `AddAccountModal`, step 1).
 #[utoipa::path(post, path = "/start_login", tag = "torextalkweb", request_body = StartLoginIn,
     security(("bearer" = [])),
@@ -195,12 +212,7 @@ pub async fn start_login(
     http_request: HttpRequest,
 ) -> Result<HttpResponse, CompatError> {
     let user_id = caller.0.user_id;
-    let phone = check_phone(&body.phone_number).map_err(login_error)?;
-    state
-        .rate_limiter
-        .check_telegram_login(user_id, Some(&phone), &state.client_address(&http_request))
-        .await
-        .map_err(login_error)?;
+    let phone = login_phone(&state, user_id, &body.phone_number, &http_request).await?;
     let account_index = expected_index(&state, user_id).await?;
     let started = state
         .services
@@ -235,12 +247,7 @@ pub async fn verify_code(
     http_request: HttpRequest,
 ) -> Result<HttpResponse, CompatError> {
     let user_id = caller.0.user_id;
-    let phone = check_phone(&body.phone_number).map_err(login_error)?;
-    state
-        .rate_limiter
-        .check_telegram_login(user_id, Some(&phone), &state.client_address(&http_request))
-        .await
-        .map_err(login_error)?;
+    let phone = login_phone(&state, user_id, &body.phone_number, &http_request).await?;
     check_length("code", &body.code).map_err(login_error)?;
     let step = state
         .services
@@ -268,12 +275,7 @@ pub async fn verify_password(
     http_request: HttpRequest,
 ) -> Result<HttpResponse, CompatError> {
     let user_id = caller.0.user_id;
-    let phone = check_phone(&body.phone_number).map_err(login_error)?;
-    state
-        .rate_limiter
-        .check_telegram_login(user_id, Some(&phone), &state.client_address(&http_request))
-        .await
-        .map_err(login_error)?;
+    let phone = login_phone(&state, user_id, &body.phone_number, &http_request).await?;
     check_length("password", &body.password).map_err(login_error)?;
     let step = state
         .services

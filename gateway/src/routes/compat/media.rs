@@ -147,7 +147,6 @@ pub struct DownloadOut {
         (status = 200, body = DownloadOut),
         (status = 404, description = "`not_found`: no such file among the caller's accounts", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 413, description = "`media_too_large`", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.0.user_id))]
 pub async fn download_media(

@@ -371,7 +371,6 @@ async fn page(
     responses(
         (status = 200, body = MessagesOut),
         (status = 404, description = "`not_found`: no such account of the caller, or no such chat", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`validation_failed`", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`telegram_unavailable`: not cached and Telegram cannot be reached now", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.0.user_id))]

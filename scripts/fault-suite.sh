@@ -27,10 +27,15 @@ DOWN_SECONDS=${DOWN_SECONDS:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
 WORK=${WORK:-/tmp/talkapp-faults}
-PG_PORT=${PG_PORT:-55432}
-REDIS_PORT=${REDIS_PORT:-56379}
-AMQP_PORT=${AMQP_PORT:-55672}
-AMQP_DIST_PORT=${AMQP_DIST_PORT:-55673}
+# Below the kernel's ephemeral range (ip_local_port_range, 32768-60999 by default): a
+# server restarted by a fault must get its port back, and a port inside the range can be
+# taken meanwhile as the local end of any outgoing connection on the machine. A run on
+# 2026-12-06 lost its broker at the rabbitmq-app fault (`start_app`: eaddrinuse on 55672,
+# nothing listening there a few minutes later); that is the most likely cause.
+PG_PORT=${PG_PORT:-21432}
+REDIS_PORT=${REDIS_PORT:-21379}
+AMQP_PORT=${AMQP_PORT:-21672}
+AMQP_DIST_PORT=${AMQP_DIST_PORT:-21673}
 PORT=${PORT:-8090}
 SECRET=loadgen-secret-loadgen-secret-loadgen-secret
 ISSUER=https://loadgen.supabase.co/auth/v1

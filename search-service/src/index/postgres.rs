@@ -37,6 +37,10 @@ pub struct PostgresIndex {
 
 fn failed(error: tokio_postgres::Error) -> IndexError {
     match error.as_db_error() {
+        // A restart, a lost connection or a lost race: may work again (as in the store).
+        Some(db_error) if talkapp_store::postgres::is_transient(db_error.code()) => {
+            IndexError::Unavailable(db_error.to_string())
+        }
         Some(db_error) => IndexError::Internal(db_error.to_string()),
         None => IndexError::Unavailable(error.to_string()),
     }

@@ -247,6 +247,16 @@ impl PostgresStore {
     }
 }
 
+/// Whether a server error says "not now" rather than "never": the connection failed
+/// (class 08), an operator or a shutdown ended it (57: `57P01` as PostgreSQL restarts,
+/// `57P03` while it starts), the server lacks resources (53: too many connections), or
+/// the transaction lost a race (40: serialization failure, deadlock). Such a call may work
+/// again, so it is `Unavailable` (503 with `Retry-After`), never `Internal` (500): a
+/// PostgreSQL restart in the fault suite gave one 500 before this.
+pub fn is_transient(code: &SqlState) -> bool {
+    matches!(code.code().get(..2), Some("08" | "57" | "53" | "40"))
+}
+
 fn map_error(error: tokio_postgres::Error) -> StoreError {
     if let Some(db_error) = error.as_db_error() {
         if *db_error.code() == SqlState::UNIQUE_VIOLATION {
@@ -257,6 +267,9 @@ fn map_error(error: tokio_postgres::Error) -> StoreError {
                 }
                 _ => StoreError::Conflict("unique"),
             };
+        }
+        if crate::postgres::is_transient(db_error.code()) {
+            return StoreError::Unavailable(db_error.to_string());
         }
         return StoreError::Internal(db_error.to_string());
     }
@@ -321,5 +334,58 @@ impl GatewayStore for PostgresStore {
         let client = self.client().await?;
         client.simple_query("SELECT 1").await.map_err(map_error)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod transient_tests {
+    use super::*;
+
+    #[test]
+    fn a_shutdown_a_lost_connection_or_a_lost_race_is_transient_and_a_bad_query_is_not() {
+        for code in [
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+            SqlState::CONNECTION_FAILURE,
+            SqlState::TOO_MANY_CONNECTIONS,
+            SqlState::T_R_SERIALIZATION_FAILURE,
+            SqlState::T_R_DEADLOCK_DETECTED,
+        ] {
+            assert!(is_transient(&code), "{code:?}");
+        }
+        for code in [
+            SqlState::UNIQUE_VIOLATION,
+            SqlState::FOREIGN_KEY_VIOLATION,
+            SqlState::SYNTAX_ERROR,
+            SqlState::UNDEFINED_TABLE,
+        ] {
+            assert!(!is_transient(&code), "{code:?}");
+        }
+    }
+
+    /// A backend ended under the store's feet (as a PostgreSQL restart ends every one)
+    /// answers `57P01`: the store calls that unavailable, not internal.
+    #[tokio::test]
+    async fn a_terminated_connection_is_unavailable() {
+        let (client, connection) = tokio_postgres::connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+            tokio_postgres::NoTls,
+        )
+        .await
+        .expect("the test PostgreSQL on 127.0.0.1:5432");
+        tokio::spawn(connection);
+        let error = client
+            .simple_query("SELECT pg_terminate_backend(pg_backend_pid())")
+            .await
+            .expect_err("the backend ends");
+        assert_eq!(
+            error.as_db_error().map(|db_error| db_error.code().clone()),
+            Some(SqlState::ADMIN_SHUTDOWN)
+        );
+        assert!(
+            matches!(map_error(error), StoreError::Unavailable(_)),
+            "unavailable"
+        );
     }
 }

@@ -268,7 +268,7 @@ fn map_error(error: tokio_postgres::Error) -> StoreError {
                 _ => StoreError::Conflict("unique"),
             };
         }
-        if crate::postgres::is_transient(db_error.code()) {
+        if is_transient(db_error.code()) {
             return StoreError::Unavailable(db_error.to_string());
         }
         return StoreError::Internal(db_error.to_string());

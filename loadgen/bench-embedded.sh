@@ -4,7 +4,8 @@
 # linked, then each scenario. Prints one result line per scenario (and keeps the logs in
 # $WORK). Needs the release binaries:
 #   cargo build --release -p talkapp -p talkapp-loadgen -p talkapp-tg-sandbox
-# Usage: [HOLD=1] loadgen/bench-embedded.sh [USERS] [SECONDS]
+# Usage: [HOLD=1] [SCENARIOS="..."] [FRESH_MEDIA=1] loadgen/bench-embedded.sh [USERS] [SECONDS]
+# (FRESH_MEDIA=1: a new file for every media send; see loadgen/bench-scenarios.sh.)
 set -euo pipefail
 
 USERS=${1:-1000}

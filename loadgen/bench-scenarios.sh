@@ -44,6 +44,20 @@ run() { # scenario, extra loadgen arguments...
   fi
 }
 
+# FRESH_MEDIA=1: every media send (send-media, ws-media, send-video, ws-video) carries a
+# new file, uploaded before the sends at their pace (its own lines: upload latency, how
+# many got a preview, CPU per upload with ffmpeg as `talkapp.children`), so that each send
+# is a first send of a file (its own Telegram upload, a video's thumbnail with it).
+# FRESH_UPLOAD_INTERVAL_MS: each user's interval between those uploads (by default that of
+# its sends), so that the uploads' previews (ffmpeg) need not keep up with the sends' rate.
+FRESH=${FRESH_MEDIA:+--fresh-media}
+if [ -n "$FRESH" ] && [ -n "${FRESH_UPLOAD_INTERVAL_MS:-}" ]; then
+  FRESH="$FRESH --upload-interval-ms $FRESH_UPLOAD_INTERVAL_MS"
+fi
+# Each user's interval between media sends: USERS × 10 ms, 100 sends/s in all, unless
+# MEDIA_INTERVAL_MS says otherwise (a check at a tiny load with debug binaries).
+MEDIA_INTERVAL_MS=${MEDIA_INTERVAL_MS:-$((USERS * 10))}
+
 start=$(date +%s)
 SCENARIOS= run chats --interval-ms 1000 >/dev/null
 echo "linked $USERS accounts in $(( $(date +%s) - start )) s"
@@ -69,7 +83,7 @@ run search-local --interval-ms 5000
 run send --interval-ms 5000
 # Media: 100 photo sends/s in all (each user one every USERS × 10 ms), the 202; then the
 # time from a photo send's 202 to the peer's message.new.
-run send-media --interval-ms $((USERS * 10))
+run send-media --interval-ms "$MEDIA_INTERVAL_MS" $FRESH
 run ws --interval-ms 5000
 if [ -n "${RELAY_PORT:-}" ]; then
   # The same load with the sockets on the Node relay (bench-split.sh's RELAY=1).
@@ -85,15 +99,17 @@ if [[ " ${SCENARIOS:-} " == *" ws-fanout "* ]]; then
       --ws-url "http://127.0.0.1:$RELAY_PORT"
   fi
 fi
-run ws-media --interval-ms $((USERS * 10))
+run ws-media --interval-ms "$MEDIA_INTERVAL_MS" $FRESH
 # What a video's thumbnail adds: the same two runs with a 2 s MP4 (its upload preview goes
 # to Telegram as one more part). Only when asked for: SCENARIOS="send-video ws-video";
 # run them again with TALKAPP_MEDIA__FFMPEG_PATH=off for the same video with no thumbnail.
+# A repeated send of a file goes to Telegram by reference, its thumbnail with it: with
+# FRESH_MEDIA=1 each send is a new file, so the thumbnail's upload is in every send.
 if [[ " ${SCENARIOS:-} " == *" send-video "* ]]; then
-  run as send-video send-media --interval-ms $((USERS * 10)) --media video
+  run as send-video send-media --interval-ms "$MEDIA_INTERVAL_MS" --media video $FRESH
 fi
 if [[ " ${SCENARIOS:-} " == *" ws-video "* ]]; then
-  run as ws-video ws-media --interval-ms $((USERS * 10)) --media video
+  run as ws-video ws-media --interval-ms "$MEDIA_INTERVAL_MS" --media video $FRESH
 fi
 run ws-idle --connections-per-user 10 --pid "$GATEWAY_PID"
 # A load that looks like real use, held for MIX_SECONDS (600 by default): every user on a

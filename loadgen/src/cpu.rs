@@ -88,6 +88,18 @@ pub(crate) fn process_cpu_seconds(pid: &str) -> Option<f64> {
     Some((utime + stime) / TICKS_PER_SECOND)
 }
 
+/// Seconds of CPU (user + system) a process's children used, those it has waited for:
+/// the media service's ffmpeg and pdftoppm, which its own time leaves out.
+fn children_cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // cutime (16) and cstime (17).
+    let cutime: f64 = fields.get(13)?.parse().ok()?;
+    let cstime: f64 = fields.get(14)?.parse().ok()?;
+    Some((cutime + cstime) / TICKS_PER_SECOND)
+}
+
 /// The machine's busy and total jiffies so far (`/proc/stat`'s first line).
 fn machine_jiffies() -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
@@ -120,13 +132,14 @@ pub(crate) fn cpu_model() -> String {
 
 /// What was read when the window opened.
 pub(crate) struct Sample {
-    processes: Vec<(String, f64)>,
+    /// Each group's CPU seconds: its own, and its children's.
+    processes: Vec<(String, f64, f64)>,
     machine: Option<(u64, u64)>,
 }
 
 /// Reads the watched processes (and this one) now.
 pub(crate) fn sample(watched: &[Watched]) -> Sample {
-    let mut processes: Vec<(String, f64)> = watched
+    let mut processes: Vec<(String, f64, f64)> = watched
         .iter()
         .map(|group| {
             let seconds = group
@@ -134,12 +147,18 @@ pub(crate) fn sample(watched: &[Watched]) -> Sample {
                 .iter()
                 .filter_map(|pid| process_cpu_seconds(&pid.to_string()))
                 .sum();
-            (group.name.clone(), seconds)
+            let children = group
+                .pids
+                .iter()
+                .filter_map(|pid| children_cpu_seconds(&pid.to_string()))
+                .sum();
+            (group.name.clone(), seconds, children)
         })
         .collect();
     processes.push((
         "loadgen".to_owned(),
         process_cpu_seconds("self").unwrap_or(0.0),
+        0.0,
     ));
     Sample {
         processes,
@@ -148,17 +167,26 @@ pub(crate) fn sample(watched: &[Watched]) -> Sample {
 }
 
 /// One line: each process's CPU per request (µs) and its share of one core over the
-/// window, the machine's idle share, and the CPU model.
+/// window (and, as `NAME.children`, its children's when they used any: the media
+/// service's ffmpeg), the machine's idle share, and the CPU model.
 pub(crate) fn report(before: &Sample, after: &Sample, requests: usize, window: Duration) -> String {
     let mut parts = Vec::new();
     let requests = requests.max(1) as f64;
-    for ((name, start), (_, end)) in before.processes.iter().zip(&after.processes) {
-        let used = (end - start).max(0.0);
-        parts.push(format!(
+    let part = |name: &str, used: f64| {
+        format!(
             "{name}={:.0}us/req({:.0}%core)",
             used * 1e6 / requests,
             used * 100.0 / window.as_secs_f64().max(0.001)
-        ));
+        )
+    };
+    for ((name, start, children_start), (_, end, children_end)) in
+        before.processes.iter().zip(&after.processes)
+    {
+        parts.push(part(name, (end - start).max(0.0)));
+        let children = children_end - children_start;
+        if children > 0.0 {
+            parts.push(part(&format!("{name}.children"), children));
+        }
     }
     let idle = match (before.machine, after.machine) {
         (Some((busy0, total0)), Some((busy1, total1))) if total1 > total0 => {
@@ -195,5 +223,39 @@ mod tests {
     #[test]
     fn this_process_has_a_cpu_time() {
         assert!(process_cpu_seconds("self").is_some());
+    }
+
+    #[test]
+    fn the_cpu_of_children_waited_for_is_reported_apart() {
+        let before = children_cpu_seconds("self").expect("a children's time");
+        // A child that spends CPU, waited for: its time becomes this process's children's.
+        let status = std::process::Command::new("sh")
+            .args(["-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"])
+            .status()
+            .expect("sh runs");
+        assert!(status.success());
+        let after = children_cpu_seconds("self").expect("a children's time");
+        assert!(after > before, "children's CPU {before} → {after}");
+        let sample = |own: f64, children: f64| Sample {
+            processes: vec![("talkapp".to_owned(), own, children)],
+            machine: None,
+        };
+        let line = report(
+            &sample(1.0, 2.0),
+            &sample(1.5, 2.3),
+            1000,
+            Duration::from_secs(10),
+        );
+        assert!(
+            line.starts_with("cpu talkapp=500us/req(5%core) talkapp.children=300us/req(3%core) "),
+            "{line}"
+        );
+        let line = report(
+            &sample(1.0, 2.0),
+            &sample(1.5, 2.0),
+            1000,
+            Duration::from_secs(10),
+        );
+        assert!(!line.contains("children"), "{line}");
     }
 }

@@ -23,12 +23,21 @@
 //! `send-media` (`POST /me/send_media/...`, the 202: a photo each user uploads once
 //! before the measurement, sent again with a new `client_message_id` every time; with
 //! `--media video` a short MP4 instead, which goes to Telegram with its preview as the
-//! thumbnail), and
+//! thumbnail; with `--fresh-media` a new file for every send, below), and
 //! `search` (`GET /me/search/messages/...?q=WORD`, a word of the sandbox's demo messages,
 //! one per user in turn: the index of the cache and, in every request, Telegram's own
 //! `messages.searchGlobal` through the account's host, merged) and `search-local` (the
 //! same route with a filter and no words, `?chat_id=` of the user's private chat: the
 //! index alone, Telegram is not asked).
+//!
+//! `--fresh-media` (`send-media`, `ws-media`): every send carries a file of its own, so
+//! that each is a first send of a new file (its own Telegram upload, and a video's
+//! thumbnail with it) instead of a file Telegram already has by reference. Each user
+//! uploads the copies it will send before the measurement (distinct bytes that still
+//! decode: [`setup::MediaFixture::fresh_copy`]), at the pace of its sends (or one every
+//! `--upload-interval-ms`); the upload
+//! phase has its own lines (latency, how many got a preview, CPU per upload with the
+//! media service's ffmpeg as `.children`), then the sends are measured as without it.
 //!
 //! `mix` is a load that looks like real use (most users idle on a socket, some reading, a
 //! few sending), held for minutes, with memory and CPU per process over time (see `mix.rs`).
@@ -59,7 +68,7 @@ const USAGE: &str = "usage: loadgen [--url URL] [--users N] [--seconds S] [--war
 [--interval-ms N] [--scenario me|sessions|telegrams|healthz|chats|history|send|send-media|search|search-local|ws|ws-media|ws-idle|faults|mix] [--link] \
 [--connections-per-user K] [--ws-url URL] [--pid GATEWAY_PID] [--watch NAME=PID[+PID...]|NAME=comm:COMMAND]... \
 [--secret HS256_SECRET] [--issuer ISS] \
-[send-media, ws-media: --media photo|video] \
+[send-media, ws-media: --media photo|video --fresh-media --upload-interval-ms N] \
 [faults: --label NAME --fault-at-secs S --settle-seconds S --give-up-seconds S --media-every N] \
 [mix: --readers-percent P --senders-percent P --send-interval-ms N --sample-seconds S]";
 
@@ -94,6 +103,12 @@ pub(crate) struct Options {
     /// `send-media`, `ws-media`: what each user uploads once and sends (`photo`, a
     /// 320×240 JPEG; `video`, a 2 s MP4 whose preview goes to Telegram as its thumbnail).
     pub(crate) media: setup::MediaFixture,
+    /// `send-media`, `ws-media`: a new file (distinct bytes) for every send, uploaded
+    /// before the measurement, instead of one file per user sent again and again.
+    pub(crate) fresh_media: bool,
+    /// `--fresh-media`: each user's interval between its uploads (by default that of its
+    /// sends).
+    upload_interval_ms: Option<u64>,
     /// `mix`: the share of users who read (the chat list and history, every `--interval-ms`).
     pub(crate) readers_percent: usize,
     /// `mix`: the share of users who send.
@@ -144,6 +159,8 @@ fn parse_options() -> anyhow::Result<Options> {
         ws_url: None,
         media_every: 5,
         media: setup::MediaFixture::Photo,
+        fresh_media: false,
+        upload_interval_ms: None,
         readers_percent: 20,
         senders_percent: 5,
         send_interval_ms: 10_000,
@@ -175,6 +192,8 @@ fn parse_options() -> anyhow::Result<Options> {
             "--ws-url" => options.ws_url = Some(value()?),
             "--media-every" => options.media_every = value()?.parse()?,
             "--media" => options.media = value()?.parse()?,
+            "--fresh-media" => options.fresh_media = true,
+            "--upload-interval-ms" => options.upload_interval_ms = Some(value()?.parse()?),
             "--readers-percent" => options.readers_percent = value()?.parse()?,
             "--senders-percent" => options.senders_percent = value()?.parse()?,
             "--send-interval-ms" => options.send_interval_ms = value()?.parse()?,
@@ -208,6 +227,20 @@ fn parse_options() -> anyhow::Result<Options> {
         "unknown scenario {}; {USAGE}",
         options.scenario
     );
+    anyhow::ensure!(
+        !options.fresh_media || matches!(options.scenario.as_str(), "send-media" | "ws-media"),
+        "--fresh-media is for send-media and ws-media, not {}",
+        options.scenario
+    );
+    anyhow::ensure!(
+        options.fresh_media || options.upload_interval_ms.is_none(),
+        "--upload-interval-ms is for --fresh-media"
+    );
+    anyhow::ensure!(
+        !options.fresh_media || options.scenario != "send-media" || options.interval_ms.is_some(),
+        "--fresh-media needs --interval-ms (the files are uploaded before the sends, so \
+         their number must be known)"
+    );
     Ok(options)
 }
 
@@ -238,6 +271,8 @@ struct Tally {
     latencies_micros: Vec<u32>,
     failures: u64,
     statuses: std::collections::BTreeMap<u16, u64>,
+    /// `--fresh-media`: the user had sent all its files before the end.
+    ran_out: bool,
 }
 
 /// One user's request: what to send and which status counts as success.
@@ -247,6 +282,8 @@ struct Request {
     token: Option<String>,
     /// A POST with this JSON body (`{n}` in its `text` becomes a counter), else a GET.
     body: Option<serde_json::Value>,
+    /// `send-media`: the body's `file_id`, per send.
+    files: Option<setup::Files>,
     success: u16,
 }
 
@@ -278,6 +315,14 @@ async fn run_user(
                         body[field] =
                             serde_json::Value::String(text.replace("{n}", &sent.to_string()));
                     }
+                }
+                if let Some(files) = &spec.files {
+                    let index = usize::try_from(sent - 1).unwrap_or(usize::MAX);
+                    let Some(file_id) = files.nth(index) else {
+                        tally.ran_out = true;
+                        break;
+                    };
+                    body["file_id"] = serde_json::Value::String(file_id.to_owned());
                 }
                 client.post(&spec.url).json(&body)
             }
@@ -326,6 +371,18 @@ pub(crate) fn percentile(sorted: &[u32], fraction: f64) -> f64 {
     f64::from(sorted[rank.clamp(1, sorted.len()) - 1]) / 1000.0
 }
 
+/// What a media scenario's result line says of its files (`media=video fresh`), or nothing.
+pub(crate) fn fresh_label(options: &Options) -> String {
+    match options.scenario.as_str() {
+        "send-media" | "ws-media" => format!(
+            " media={}{}",
+            options.media.name(),
+            if options.fresh_media { " fresh" } else { "" }
+        ),
+        _ => String::new(),
+    }
+}
+
 fn account_of(accounts: &[setup::Account], user: usize) -> anyhow::Result<&setup::Account> {
     accounts
         .get(user)
@@ -352,20 +409,41 @@ async fn main() -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
-    let photos = if matches!(
-        options.scenario.as_str(),
-        "send-media" | "ws-media" | "faults"
-    ) {
+    let photos = if options.scenario == "faults" {
         setup::upload_media(&client, &options, &accounts).await?
     } else {
         Vec::new()
+    };
+    // What each user of a media scenario sends: its one file again and again, or (with
+    // `--fresh-media`) a new one each time, uploaded now.
+    let media: Vec<setup::Files> = match options.scenario.as_str() {
+        "send-media" | "ws-media" if options.fresh_media => {
+            let interval = Duration::from_millis(
+                options
+                    .interval_ms
+                    .unwrap_or(realtime::DEFAULT_INTERVAL_MS)
+                    .max(1),
+            );
+            let window = Duration::from_secs(options.warmup_seconds + options.seconds);
+            let per_user = setup::fresh_files_needed(window, interval);
+            let upload_interval = options
+                .upload_interval_ms
+                .map_or(interval, |ms| Duration::from_millis(ms.max(1)));
+            setup::upload_fresh(&client, &options, &accounts, per_user, upload_interval).await?
+        }
+        "send-media" | "ws-media" => setup::upload_media(&client, &options, &accounts)
+            .await?
+            .into_iter()
+            .map(setup::Files::Same)
+            .collect(),
+        _ => Vec::new(),
     };
     // A run's own idempotency keys (a second run must not find the first's jobs).
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     match options.scenario.as_str() {
         "ws" => return realtime::run_flow(&client, &options, &accounts, None).await,
         "ws-media" => {
-            return realtime::run_flow(&client, &options, &accounts, Some(&photos)).await;
+            return realtime::run_flow(&client, &options, &accounts, Some(&media)).await;
         }
         "ws-idle" => return realtime::run_idle(&options, &accounts).await,
         "faults" => return faults::run(&client, &options, &accounts, &photos).await,
@@ -390,6 +468,7 @@ async fn main() -> anyhow::Result<()> {
             url: format!("{}{path}", options.url),
             token,
             body: None,
+            files: None,
             success: 200,
         };
         let spec = match options.scenario.as_str() {
@@ -430,6 +509,7 @@ async fn main() -> anyhow::Result<()> {
                         "chat_id": account.chat_id,
                         "text": format!("load from user {user}, message {{n}}"),
                     })),
+                    files: None,
                     success: 202,
                 }
             }
@@ -440,10 +520,10 @@ async fn main() -> anyhow::Result<()> {
                     token: Some(account.token.clone()),
                     body: Some(serde_json::json!({
                         "chat_id": account.chat_id,
-                        "file_id": photos.get(user).context("no photo uploaded")?,
                         "caption": format!("load from user {user}, photo {{n}}"),
                         "client_message_id": format!("lg-{run_id}-{user}-{{n}}"),
                     })),
+                    files: Some(media.get(user).context("no file uploaded")?.clone()),
                     success: 202,
                 }
             }
@@ -487,8 +567,10 @@ async fn main() -> anyhow::Result<()> {
         (before, cpu::sample(&watched))
     });
     let mut total = Tally::default();
+    let mut ran_out = 0;
     for task in tasks {
         let tally = task.await?;
+        ran_out += usize::from(tally.ran_out);
         total.latencies_micros.extend(tally.latencies_micros);
         total.failures += tally.failures;
         for (status, count) in tally.statuses {
@@ -499,8 +581,9 @@ async fn main() -> anyhow::Result<()> {
     let ok = total.latencies_micros.len();
     let measured_secs = options.seconds as f64;
     println!(
-        "scenario={} users={} interval_ms={} seconds={} ok={} failed={} throughput={:.0}/s p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms statuses={:?}",
+        "scenario={}{} users={} interval_ms={} seconds={} ok={} failed={} throughput={:.0}/s p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms statuses={:?}{}",
         options.scenario,
+        fresh_label(&options),
         options.users,
         options
             .interval_ms
@@ -514,6 +597,11 @@ async fn main() -> anyhow::Result<()> {
         percentile(&total.latencies_micros, 0.99),
         percentile(&total.latencies_micros, 1.0),
         total.statuses,
+        if options.fresh_media {
+            format!(" users_out_of_files={ran_out}")
+        } else {
+            String::new()
+        },
     );
     let (before, after) = cpu_window.await?;
     println!(

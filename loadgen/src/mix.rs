@@ -221,7 +221,7 @@ pub(crate) async fn run(
                     chat_id: accounts[to].telegram_id.clone(),
                     from: n,
                     to,
-                    photo: None,
+                    media: None,
                 },
                 (offset, send_interval),
                 Arc::clone(&traces),

@@ -15,7 +15,8 @@
 //! gateway's own sockets, with the CPU per delivered send of each watched process.
 //!
 //! `ws-media`: the same with a photo each (`POST /me/send_media`, the marker in the
-//! caption): the latency from a photo send's acceptance to the peer's `message.new`.
+//! caption): the latency from a photo send's acceptance to the peer's `message.new`
+//! (with `--media video`, a video; with `--fresh-media`, a new file every send).
 //!
 //! `ws-idle`: opens `--connections-per-user` sockets per user and keeps them idle
 //! (answering the server's pings); with `--pid` (the gateway's process) it reports the
@@ -30,8 +31,11 @@ use futures::StreamExt as _;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
-use crate::setup::Account;
-use crate::{Options, cpu, percentile};
+use crate::setup::{Account, Files};
+use crate::{Options, cpu, fresh_label, percentile};
+
+/// A user's interval between sends when `--interval-ms` is not given.
+pub(crate) const DEFAULT_INTERVAL_MS: u64 = 1000;
 
 pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -163,8 +167,8 @@ pub(crate) struct Sender {
     pub(crate) chat_id: String,
     pub(crate) from: usize,
     pub(crate) to: usize,
-    /// Sends this uploaded photo (`send_media`) instead of text.
-    pub(crate) photo: Option<String>,
+    /// Sends these uploaded files (`send_media`, one a send) instead of text.
+    pub(crate) media: Option<Files>,
 }
 
 /// Sends every `interval` (after `offset`) until `stop_at`: (accepted, refused).
@@ -181,7 +185,7 @@ pub(crate) async fn send_loop(
         chat_id,
         from,
         to,
-        photo,
+        media,
     } = sender;
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, interval);
@@ -196,13 +200,27 @@ pub(crate) async fn send_loop(
             break;
         }
         sequence += 1;
+        let file_id = match &media {
+            None => None,
+            Some(files) => {
+                let Some(file_id) = files.nth(usize::try_from(sequence - 1).unwrap_or(usize::MAX))
+                else {
+                    eprintln!(
+                        "user {from} sent all its {} fresh files before the end",
+                        sequence - 1
+                    );
+                    break;
+                };
+                Some(file_id)
+            }
+        };
         let marker = format!("{from}.{sequence}>{to}");
         let requested = Instant::now();
         trace(&traces, &marker, |trace| trace.requested = Some(requested));
         let response = client
             .post(&url)
             .bearer_auth(&token)
-            .json(&match &photo {
+            .json(&match file_id {
                 None => serde_json::json!({ "chat_id": chat_id, "text": format!("lg {marker}") }),
                 Some(file_id) => serde_json::json!({
                     "chat_id": chat_id,
@@ -281,13 +299,13 @@ pub(crate) async fn run_flow(
     client: &reqwest::Client,
     options: &Arc<Options>,
     accounts: &[Account],
-    photos: Option<&[String]>,
+    photos: Option<&[Files]>,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(
         accounts.len() >= 2,
         "the ws scenario needs at least 2 users"
     );
-    let interval = Duration::from_millis(options.interval_ms.unwrap_or(1000).max(1));
+    let interval = Duration::from_millis(options.interval_ms.unwrap_or(DEFAULT_INTERVAL_MS).max(1));
     let per_user = options.connections_per_user.max(1);
     let opened = Instant::now();
     // Socket `k` is user `k / per_user`'s.
@@ -344,7 +362,7 @@ pub(crate) async fn run_flow(
                     chat_id: accounts[to].telegram_id.clone(),
                     from: n,
                     to,
-                    photo: photos.and_then(|photos| photos.get(n).cloned()),
+                    media: photos.and_then(|photos| photos.get(n).cloned()),
                 },
                 (offset, interval),
                 Arc::clone(&traces),
@@ -392,9 +410,10 @@ pub(crate) async fn run_flow(
         u32::try_from(per_user).unwrap_or(u32::MAX),
     );
     println!(
-        "scenario={} users={} sockets={} interval_ms={} seconds={} accepted={} refused={} delivered={} undelivered={} frames={} sockets_ended_early={} \
+        "scenario={}{} users={} sockets={} interval_ms={} seconds={} accepted={} refused={} delivered={} undelivered={} frames={} sockets_ended_early={} \
 accept_to_frame p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms; request_to_frame p50={:.2}ms p99={:.2}ms",
         if photos.is_some() { "ws-media" } else { "ws" },
+        fresh_label(options),
         users,
         users * per_user,
         interval.as_millis(),

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 
-use crate::{Options, mint_token};
+use crate::{Options, cpu, mint_token, percentile};
 
 /// Names the users of the chat scenarios (UUIDv5), so a later run finds them linked.
 const USER_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x1f0a_7e55_6c2d_4b8e_a0b1_5d3c_9e7f_2a44);
@@ -177,12 +177,227 @@ impl std::str::FromStr for MediaFixture {
 }
 
 impl MediaFixture {
+    /// As `--media` names it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Photo => "photo",
+            Self::Video => "video",
+        }
+    }
+
     fn bytes_and_name(self) -> (&'static [u8], &'static str) {
         match self {
             Self::Photo => (PHOTO_JPEG, "load.jpg"),
             Self::Video => (CLIP_MP4, "load.mp4"),
         }
     }
+
+    /// The fixture with `tag` (unique per call: the run's id and a counter) where every
+    /// decoder skips it, so that each copy is a file of its own (its own SHA-256, its own
+    /// Telegram upload) that still plays and previews as the fixture does: a JPEG
+    /// comment segment (`COM`) after the application segments of the photo, a `free`
+    /// box appended after the video's last box (nothing before it moves, so the `moov`
+    /// box's chunk offsets into `mdat` stay right).
+    pub(crate) fn fresh_copy(self, tag: &str) -> Vec<u8> {
+        let payload = format!("talkapp-loadgen fresh media {tag}");
+        match self {
+            Self::Photo => with_jpeg_comment(PHOTO_JPEG, payload.as_bytes()),
+            Self::Video => with_mp4_free_box(CLIP_MP4, payload.as_bytes()),
+        }
+    }
+}
+
+/// `jpeg` with a comment segment carrying `comment` after its leading `APPn` segments
+/// (JFIF and Exif readers expect those first), before the tables and the frame.
+fn with_jpeg_comment(jpeg: &[u8], comment: &[u8]) -> Vec<u8> {
+    // SOI, then segments of a marker and a 2-byte length (which counts itself).
+    let mut at = 2;
+    while let Some(&[0xFF, marker, high, low]) = jpeg.get(at..at + 4)
+        && (0xE0..=0xEF).contains(&marker)
+    {
+        at += 2 + usize::from(u16::from_be_bytes([high, low]));
+    }
+    let comment = &comment[..comment.len().min(usize::from(u16::MAX) - 2)];
+    let length = u16::try_from(comment.len() + 2).unwrap_or(u16::MAX);
+    let mut fresh = Vec::with_capacity(jpeg.len() + comment.len() + 4);
+    fresh.extend_from_slice(&jpeg[..at]);
+    fresh.extend_from_slice(&[0xFF, 0xFE]);
+    fresh.extend_from_slice(&length.to_be_bytes());
+    fresh.extend_from_slice(comment);
+    fresh.extend_from_slice(&jpeg[at..]);
+    fresh
+}
+
+/// `mp4` with a `free` box carrying `payload` appended (its last box must have an
+/// explicit size, as the fixture's `mdat` has).
+fn with_mp4_free_box(mp4: &[u8], payload: &[u8]) -> Vec<u8> {
+    let size = u32::try_from(payload.len() + 8).unwrap_or(u32::MAX);
+    let mut fresh = Vec::with_capacity(mp4.len() + payload.len() + 8);
+    fresh.extend_from_slice(mp4);
+    fresh.extend_from_slice(&size.to_be_bytes());
+    fresh.extend_from_slice(b"free");
+    fresh.extend_from_slice(payload);
+    fresh
+}
+
+/// The files one user sends in the media scenarios.
+#[derive(Debug, Clone)]
+pub(crate) enum Files {
+    /// The same uploaded file every time (after an account's first send, Telegram gets it
+    /// by reference).
+    Same(String),
+    /// `--fresh-media`: a file of its own for every send, uploaded before the
+    /// measurement, in the order they are sent.
+    Fresh(Vec<String>),
+}
+
+impl Files {
+    /// The file of the user's `n`th send (0-based); `None` once the fresh files are all
+    /// sent.
+    pub(crate) fn nth(&self, n: usize) -> Option<&str> {
+        match self {
+            Self::Same(file_id) => Some(file_id),
+            Self::Fresh(file_ids) => file_ids.get(n).map(String::as_str),
+        }
+    }
+}
+
+/// How many fresh files a user needs for a run of `window` (the warm-up and the
+/// measurement) with one send every `interval`: the first send comes within the first
+/// interval, one more each interval, and the last tick before the end may fire after it.
+pub(crate) fn fresh_files_needed(window: Duration, interval: Duration) -> usize {
+    let interval = interval.as_millis().max(1);
+    usize::try_from(window.as_millis().div_ceil(interval)).unwrap_or(usize::MAX) + 2
+}
+
+/// One upload of the fresh-media phase.
+struct Uploaded {
+    started: Instant,
+    micros: u32,
+    /// The `file_id` of a 201.
+    file_id: Option<String>,
+    /// The answer named a preview (a video's frame by ffmpeg; a photo's downscale).
+    preview: bool,
+}
+
+/// `--fresh-media`: each user uploads `per_user` distinct copies of the fixture
+/// (`POST /upload`, [`MediaFixture::fresh_copy`]), one every `interval` with the users
+/// spread over the first interval, as its sends will be: the upload's cost (the type
+/// sniffing, hashing, storing, and the preview: ffmpeg for a video) measured on its own,
+/// before the sends. Prints the uploads' latency and each watched process's CPU per
+/// upload (after the warm-up), and gives each user's `file_id`s in order.
+pub(crate) async fn upload_fresh(
+    client: &reqwest::Client,
+    options: &Options,
+    accounts: &[Account],
+    per_user: usize,
+    interval: Duration,
+) -> anyhow::Result<Vec<Files>> {
+    let (_, name) = options.media.bytes_and_name();
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let users = accounts.len();
+    let started = Instant::now();
+    let warmup_until = started + Duration::from_secs(options.warmup_seconds);
+    let watched = cpu::resolve(&options.watch);
+    let window_opens = tokio::spawn({
+        let watched = watched.clone();
+        async move {
+            tokio::time::sleep_until(warmup_until.into()).await;
+            cpu::sample(&watched)
+        }
+    });
+    let uploads = accounts.iter().enumerate().map(|(user, account)| {
+        let run_id = &run_id;
+        async move {
+            let offset =
+                interval * u32::try_from(user).unwrap_or(0) / u32::try_from(users).unwrap_or(1);
+            let mut ticks =
+                tokio::time::interval_at(tokio::time::Instant::now() + offset, interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut done = Vec::with_capacity(per_user);
+            for n in 0..per_user {
+                ticks.tick().await;
+                let bytes = options.media.fresh_copy(&format!("{run_id}-{user}-{n}"));
+                let started = Instant::now();
+                let answer = send(
+                    client
+                        .post(format!("{}/upload?filename={name}", options.url))
+                        .bearer_auth(&account.token)
+                        .body(bytes),
+                    "upload a fresh file",
+                )
+                .await;
+                let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+                let (file_id, preview) = match answer {
+                    Ok((status, body)) if status.as_u16() == 201 => (
+                        body["file_id"].as_str().map(str::to_owned),
+                        body["preview_id"].is_string(),
+                    ),
+                    Ok((status, body)) => {
+                        eprintln!("user {user}: a fresh upload answered {status}: {body}");
+                        (None, false)
+                    }
+                    Err(error) => {
+                        eprintln!("user {user}: a fresh upload failed: {error:#}");
+                        (None, false)
+                    }
+                };
+                done.push(Uploaded {
+                    started,
+                    micros,
+                    file_id,
+                    preview,
+                });
+            }
+            done
+        }
+    });
+    let per_account = futures::future::join_all(uploads).await;
+    let window_closes = cpu::sample(&watched);
+    let window = Instant::now().saturating_duration_since(warmup_until);
+    let window_opens = window_opens.await?;
+
+    let mut latencies = Vec::new();
+    let (mut failed, mut with_preview) = (0_usize, 0_usize);
+    for upload in per_account.iter().flatten() {
+        if upload.started < warmup_until {
+            continue;
+        }
+        match upload.file_id {
+            Some(_) => {
+                latencies.push(upload.micros);
+                with_preview += usize::from(upload.preview);
+            }
+            None => failed += 1,
+        }
+    }
+    latencies.sort_unstable();
+    println!(
+        "uploads media={} fresh per_user={per_user} users={users} interval_ms={} ok={} failed={failed} with_preview={with_preview} throughput={:.0}/s p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms",
+        options.media.name(),
+        interval.as_millis(),
+        latencies.len(),
+        latencies.len() as f64 / window.as_secs_f64().max(0.001),
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.90),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 1.0),
+    );
+    println!(
+        "{} (per upload)",
+        cpu::report(&window_opens, &window_closes, latencies.len(), window)
+    );
+    let files: Vec<Files> = per_account
+        .into_iter()
+        .map(|uploads| Files::Fresh(uploads.into_iter().filter_map(|u| u.file_id).collect()))
+        .collect();
+    anyhow::ensure!(
+        files
+            .iter()
+            .all(|files| matches!(files, Files::Fresh(ids) if !ids.is_empty())),
+        "a user has no fresh file uploaded"
+    );
+    Ok(files)
 }
 
 /// Uploads one file (`--media`) per account (`POST /upload`); their `file_id`s, in
@@ -212,4 +427,168 @@ pub(crate) async fn upload_media(
         );
     }
     Ok(photos)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    /// The segments of a JPEG from its SOI to its SOS: `(marker, payload)`; `None` when
+    /// they do not chain (a length running past the end, a byte that is not a marker).
+    fn jpeg_segments(jpeg: &[u8]) -> Option<Vec<(u8, &[u8])>> {
+        if !jpeg.starts_with(&[0xFF, 0xD8]) {
+            return None;
+        }
+        let mut segments = Vec::new();
+        let mut at = 2;
+        loop {
+            let &[0xFF, marker, high, low] = jpeg.get(at..at + 4)? else {
+                return None;
+            };
+            let length = usize::from(u16::from_be_bytes([high, low]));
+            let payload = jpeg.get(at + 4..at + 2 + length)?;
+            segments.push((marker, payload));
+            if marker == 0xDA {
+                return Some(segments);
+            }
+            at += 2 + length;
+        }
+    }
+
+    /// The top-level boxes of an MP4: `(type, offset, size)`, which must cover the file
+    /// exactly (`None` otherwise).
+    fn mp4_boxes(mp4: &[u8]) -> Option<Vec<([u8; 4], usize, usize)>> {
+        let mut boxes = Vec::new();
+        let mut at = 0;
+        while at < mp4.len() {
+            let size =
+                usize::try_from(u32::from_be_bytes(mp4.get(at..at + 4)?.try_into().ok()?)).ok()?;
+            if size < 8 || at + size > mp4.len() {
+                return None;
+            }
+            boxes.push((mp4.get(at + 4..at + 8)?.try_into().ok()?, at, size));
+            at += size;
+        }
+        Some(boxes)
+    }
+
+    #[test]
+    fn a_fresh_photo_is_a_distinct_jpeg_that_decodes_to_the_same_pixels() {
+        let original = image::load_from_memory(PHOTO_JPEG).expect("the fixture decodes");
+        let mut seen = HashSet::new();
+        for n in 0..50 {
+            let tag = format!("run-7-{n}");
+            let fresh = MediaFixture::Photo.fresh_copy(&tag);
+            // What the media service sniffs a JPEG by.
+            assert!(fresh.starts_with(&[0xFF, 0xD8, 0xFF]));
+            let segments = jpeg_segments(&fresh).expect("the segments chain to the scan");
+            // JFIF's APP0 stays first; the new comment follows it, carrying the tag.
+            assert_eq!(segments[0].0, 0xE0);
+            assert_eq!(segments[1].0, 0xFE);
+            assert!(segments[1].1.ends_with(tag.as_bytes()));
+            assert_eq!(
+                segments.len(),
+                jpeg_segments(PHOTO_JPEG).expect("the fixture chains").len() + 1
+            );
+            let decoded = image::load_from_memory_with_format(&fresh, image::ImageFormat::Jpeg)
+                .expect("a fresh copy decodes");
+            assert_eq!((decoded.width(), decoded.height()), (320, 240));
+            assert!(
+                decoded.to_rgb8() == original.to_rgb8(),
+                "copy {n}: other pixels"
+            );
+            assert!(seen.insert(fresh), "copy {n} repeats an earlier one");
+        }
+    }
+
+    #[test]
+    fn a_fresh_video_is_a_distinct_mp4_whose_boxes_before_its_tag_are_the_fixtures() {
+        let original = mp4_boxes(CLIP_MP4).expect("the fixture's boxes");
+        let mut seen = HashSet::new();
+        for n in 0..50 {
+            let tag = format!("run-7-{n}");
+            let fresh = MediaFixture::Video.fresh_copy(&tag);
+            // What the media service sniffs an MP4 by.
+            assert_eq!(&fresh[4..12], b"ftypisom");
+            // Nothing moves: the moov box's chunk offsets into mdat stay right.
+            assert!(fresh.starts_with(CLIP_MP4));
+            let boxes = mp4_boxes(&fresh).expect("the boxes cover the file");
+            assert_eq!(boxes[..original.len()], original[..]);
+            assert_eq!(boxes.len(), original.len() + 1);
+            let (kind, at, size) = boxes[original.len()];
+            assert_eq!(&kind, b"free");
+            assert!(fresh[at + 8..at + size].ends_with(tag.as_bytes()));
+            assert!(seen.insert(fresh), "copy {n} repeats an earlier one");
+        }
+    }
+
+    /// A frame of the video as the media service's preview takes it (its ffmpeg
+    /// arguments, `media-service/src/frames.rs`): a PNG.
+    fn ffmpeg_frame(mp4: &[u8], name: &str) -> Vec<u8> {
+        let path =
+            std::env::temp_dir().join(format!("loadgen-fresh-{}-{name}.mp4", std::process::id()));
+        std::fs::write(&path, mp4).expect("a temporary file");
+        let output = std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-hide_banner", "-loglevel", "error"])
+            .args([
+                "-protocol_whitelist",
+                "file",
+                "-f",
+                "mp4",
+                "-ss",
+                "0.200",
+                "-i",
+            ])
+            .arg(format!("file:{}", path.display()))
+            .args(["-map", "0:v:0", "-frames:v", "1", "-an", "-c:v", "png"])
+            .args(["-f", "image2pipe", "pipe:1"])
+            .output();
+        let _ = std::fs::remove_file(&path);
+        let output = output
+            .expect("ffmpeg runs (is it installed? the media service's previews need it too)");
+        assert!(
+            output.status.success(),
+            "ffmpeg: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            output.stderr.is_empty(),
+            "ffmpeg complained: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
+    }
+
+    #[test]
+    fn ffmpeg_takes_the_same_frame_from_a_fresh_video_as_from_the_fixture() {
+        let fresh = MediaFixture::Video.fresh_copy("run-7-0");
+        let frame = ffmpeg_frame(&fresh, "fresh");
+        let decoded = image::load_from_memory_with_format(&frame, image::ImageFormat::Png)
+            .expect("ffmpeg's frame is a PNG");
+        assert_eq!((decoded.width(), decoded.height()), (160, 120));
+        assert!(frame == ffmpeg_frame(CLIP_MP4, "fixture"), "another frame");
+    }
+
+    #[test]
+    fn a_user_gets_a_fresh_file_for_every_tick_of_the_run() {
+        // 33 s at one send every 2 s: ticks at offset + 0, 2, ... 32 s (17), and one
+        // that may fire just after the end; one to spare.
+        assert_eq!(
+            fresh_files_needed(Duration::from_secs(33), Duration::from_secs(2)),
+            19
+        );
+        assert_eq!(
+            fresh_files_needed(Duration::from_secs(8), Duration::from_millis(50)),
+            162
+        );
+        let files = Files::Fresh(vec!["a".into(), "b".into()]);
+        assert_eq!(
+            (files.nth(0), files.nth(1), files.nth(2)),
+            (Some("a"), Some("b"), None)
+        );
+        let same = Files::Same("a".into());
+        assert_eq!((same.nth(0), same.nth(99)), (Some("a"), Some("a")));
+    }
 }

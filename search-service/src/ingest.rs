@@ -143,6 +143,11 @@ pub async fn run(
     store: Arc<dyn Store>,
     stop: CancellationToken,
 ) {
+    metrics::describe_counter!(
+        "talkapp_search_stale_changes_skipped_total",
+        "Index upserts skipped: older than the event that last wrote the row, or of a deleted message (ADR 0047)"
+    );
+    metrics::counter!("talkapp_search_stale_changes_skipped_total").increment(0);
     let (name, pattern) = SEARCH_EVENTS[0];
     let mut failures: u32 = 0;
     while !stop.is_cancelled() {

@@ -260,7 +260,8 @@ async fn apply_change(client: &impl GenericClient, change: &IndexChange) -> Resu
             event_id: Some(event_id),
         } => {
             // The rows go and their tombstones are written in one statement (a
-            // data-modifying WITH runs whether or not it is referenced).
+            // data-modifying WITH runs whether or not it is referenced). DISTINCT: an id
+            // told twice would make the upsert touch its tombstone twice, an error.
             let statement = client
                 .prepare_cached(
                     "WITH gone AS (
@@ -271,8 +272,8 @@ async fn apply_change(client: &impl GenericClient, change: &IndexChange) -> Resu
                      INSERT INTO search_deleted (user_id, session_index, message_id, chat_id,
                                                  event_id, deleted_at)
                      SELECT $1::uuid, $2::int, deleted.id, COALESCE($4::bigint, $6::bigint), $7::bigint,
-                            extract(epoch FROM now())::bigint
-                     FROM unnest($3::int[]) AS deleted(id)
+                            floor(extract(epoch FROM now()))::bigint
+                     FROM (SELECT DISTINCT unnest($3::int[])) AS deleted(id)
                      ON CONFLICT (user_id, session_index, message_id, chat_id) DO UPDATE
                      SET event_id = GREATEST(search_deleted.event_id, excluded.event_id),
                          deleted_at = GREATEST(search_deleted.deleted_at, excluded.deleted_at)",

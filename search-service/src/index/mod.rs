@@ -373,6 +373,18 @@ mod tests {
     }
 
     #[test]
+    fn tombstones_outlive_any_replay_window_by_far() {
+        let window = |seconds| std::time::Duration::from_secs(seconds);
+        assert_eq!(tombstone_retention(window(30)), TOMBSTONE_RETENTION);
+        assert_eq!(tombstone_retention(window(0)), TOMBSTONE_RETENTION);
+        assert_eq!(
+            tombstone_retention(window(20 * 3600)),
+            window(40 * 3600),
+            "a window configured longer: twice it"
+        );
+    }
+
+    #[test]
     fn scopes_differ_between_accounts_and_are_stable() {
         let user = uuid::Uuid::from_u128(7);
         let one = SessionKey {

@@ -103,7 +103,10 @@ fn cached(chat_id: i64, message_id: i32, date: i64, text: String) -> CachedMessa
 }
 
 fn indexed(key: SessionKey, message: &CachedMessage) -> IndexChange {
-    IndexChange::UpsertMessage(indexed_record(key, message))
+    IndexChange::UpsertMessage {
+        message: indexed_record(key, message),
+        event_id: None,
+    }
 }
 
 fn percentile(sorted: &[Duration], fraction: f64) -> Duration {

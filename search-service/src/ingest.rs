@@ -6,8 +6,12 @@
 //!
 //! Events can come again: redelivered, or replayed by their publisher after it lost its
 //! broker connection (ADR 0045: its recent events again, in their order, before anything
-//! newer). Every change is by key (a message upserted or deleted, a chat upserted), so a
-//! repeated run of an account's recent events leaves the index where it was.
+//! newer). An account that moved to another host within the replay window has its old
+//! host replay older events after the new host's newer ones. Every change carries its
+//! event's id (strictly increasing per account, across hosts) and the index applies an
+//! account's changes in id order whatever order they come in (ADR 0047): an upsert older
+//! than the row's last write is skipped (counted in
+//! `talkapp_search_stale_changes_skipped_total`), and a deletion is final.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,10 +79,12 @@ async fn changes_of(store: &dyn Store, event: &realtime::Event) -> Vec<IndexChan
         user_id,
         session_index: event.session_index,
     };
+    // Ids start at 1 (`Store::next_event_ids`); 0 is proto3's "not set": no order known.
+    let event_id = Some(event.event_id).filter(|id| *id > 0);
     match (event.r#type.as_str(), &event.payload) {
         ("message.new" | "message.edited", Some(realtime::event::Payload::Message(message))) => {
             indexed_message(key, message)
-                .map(IndexChange::UpsertMessage)
+                .map(|message| IndexChange::UpsertMessage { message, event_id })
                 .into_iter()
                 .collect()
         }
@@ -90,6 +96,7 @@ async fn changes_of(store: &dyn Store, event: &realtime::Event) -> Vec<IndexChan
                     .as_deref()
                     .and_then(|chat_id| chat_id.parse().ok()),
                 message_ids: deleted.message_ids.clone(),
+                event_id,
             }]
         }
         ("chat.updated", Some(realtime::event::Payload::Chat(chat))) => {
@@ -108,19 +115,22 @@ async fn changes_of(store: &dyn Store, event: &realtime::Event) -> Vec<IndexChan
             } else {
                 String::new()
             };
-            vec![IndexChange::UpsertChat(IndexedChat {
-                key,
-                chat_id,
-                kind: chat.kind.clone(),
-                title: chat.title.clone(),
-                username: chat.username.clone().unwrap_or_default(),
-                phone,
-                top_date: chat
-                    .last_activity
-                    .as_deref()
-                    .and_then(unix_seconds)
-                    .unwrap_or(0),
-            })]
+            vec![IndexChange::UpsertChat {
+                chat: IndexedChat {
+                    key,
+                    chat_id,
+                    kind: chat.kind.clone(),
+                    title: chat.title.clone(),
+                    username: chat.username.clone().unwrap_or_default(),
+                    phone,
+                    top_date: chat
+                        .last_activity
+                        .as_deref()
+                        .and_then(unix_seconds)
+                        .unwrap_or(0),
+                },
+                event_id,
+            }]
         }
         _ => Vec::new(),
     }
@@ -133,6 +143,11 @@ pub async fn run(
     store: Arc<dyn Store>,
     stop: CancellationToken,
 ) {
+    metrics::describe_counter!(
+        "talkapp_search_stale_changes_skipped_total",
+        "Index upserts skipped: older than the event that last wrote the row, or of a deleted message (ADR 0047)"
+    );
+    metrics::counter!("talkapp_search_stale_changes_skipped_total").increment(0);
     let (name, pattern) = SEARCH_EVENTS[0];
     let mut failures: u32 = 0;
     while !stop.is_cancelled() {
@@ -199,9 +214,17 @@ async fn apply_batch(
     let mut failures: u32 = 0;
     loop {
         match index.apply(&changes).await {
-            Ok(()) => {
+            Ok(applied) => {
                 metrics::counter!("talkapp_search_indexed_changes_total")
                     .increment(u64::try_from(changes.len()).unwrap_or(0));
+                if applied.skipped_stale > 0 {
+                    metrics::counter!("talkapp_search_stale_changes_skipped_total")
+                        .increment(applied.skipped_stale);
+                    tracing::debug!(
+                        skipped = applied.skipped_stale,
+                        "changes older than the index's skipped"
+                    );
+                }
                 return true;
             }
             Err(error) => {

@@ -59,6 +59,8 @@ pub struct Application {
     bus: Bus,
     store: Arc<dyn Store>,
     index: Arc<dyn SearchIndex>,
+    /// How long the index keeps a deletion's tombstone (ADR 0047).
+    tombstone_retention: Duration,
 }
 
 impl Application {
@@ -117,6 +119,9 @@ impl Application {
             bus,
             store,
             index,
+            tombstone_retention: index::tombstone_retention(Duration::from_secs(
+                config.amqp.replay_window_secs,
+            )),
         })
     }
 
@@ -148,6 +153,7 @@ impl Application {
             Arc::clone(&self.store),
             Arc::clone(&self.index),
             RECONCILE_INTERVAL,
+            self.tombstone_retention,
             background.clone(),
         ));
         let served = self.host.run_until_stopped(shutdown).await;

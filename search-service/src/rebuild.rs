@@ -1,7 +1,12 @@
 //! Building an account's index from the chat cache: messages backfilled into the cache
 //! never come as events, so the index reads them from the store, page by page. At start,
 //! every linked account the index has not built yet is built; on demand (the
-//! `RebuildIndex` call) an account's index is dropped and built again.
+//! `RebuildIndex` call) an account's index is dropped and built again. The same loop
+//! sweeps the index's old tombstones ([`sweep_tombstones`]).
+//!
+//! A build's writes carry no event id: they never overwrite a message or chat an event
+//! wrote (the events keep those current), and a deleted message's tombstone keeps it
+//! out (ADR 0047).
 
 use std::sync::Arc;
 
@@ -23,8 +28,8 @@ pub struct Built {
     pub chats: u64,
 }
 
-/// Indexes everything the cache holds for `key` (upserts: events arriving meanwhile are
-/// not undone), then records the account as built.
+/// Indexes everything the cache holds for `key` (upserts that leave what events wrote,
+/// so events arriving meanwhile are not undone), then records the account as built.
 pub async fn build_account(
     store: &dyn Store,
     index: &dyn SearchIndex,
@@ -56,8 +61,8 @@ pub async fn build_account(
         let users = store.cached_users(key, &private).await?;
         let changes: Vec<IndexChange> = page
             .iter()
-            .map(|chat| {
-                IndexChange::UpsertChat(IndexedChat {
+            .map(|chat| IndexChange::UpsertChat {
+                chat: IndexedChat {
                     key,
                     chat_id: chat.profile.chat_id,
                     kind: chat.profile.kind.clone(),
@@ -69,7 +74,8 @@ pub async fn build_account(
                         .map(|user| user.phone.clone())
                         .unwrap_or_default(),
                     top_date: chat.dialog.as_ref().map_or(0, |dialog| dialog.top_date),
-                })
+                },
+                event_id: None,
             })
             .collect();
         built.chats += u64::try_from(changes.len()).unwrap_or(0);
@@ -85,7 +91,10 @@ pub async fn build_account(
         after = Some((last.chat_id, last.message_id));
         let changes: Vec<IndexChange> = page
             .iter()
-            .map(|message| IndexChange::UpsertMessage(indexed_record(key, message)))
+            .map(|message| IndexChange::UpsertMessage {
+                message: indexed_record(key, message),
+                event_id: None,
+            })
             .collect();
         built.messages += u64::try_from(changes.len()).unwrap_or(0);
         index.apply(&changes).await?;
@@ -218,16 +227,39 @@ pub async fn reconcile(
     }
 }
 
-/// Runs [`reconcile`] now and then every `interval` until `stop` fires.
+/// How often tombstones past their retention are swept.
+const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Removes the tombstones of deletions older than `retention` (ADR 0047). By age, not at
+/// a rebuild: a rebuild is when an older upsert told again would do harm, and a
+/// tombstone is worth keeping only as long as such an upsert can still come.
+pub async fn sweep_tombstones(index: &dyn SearchIndex, retention: std::time::Duration) {
+    let deleted_before =
+        chrono::Utc::now().timestamp() - i64::try_from(retention.as_secs()).unwrap_or(i64::MAX);
+    match index.sweep_tombstones(deleted_before).await {
+        Ok(0) => {}
+        Ok(swept) => tracing::debug!(swept, "search index tombstones swept"),
+        Err(error) => tracing::warn!(%error, "search index tombstones not swept now"),
+    }
+}
+
+/// Runs [`reconcile`] now and then every `interval`, and [`sweep_tombstones`] with
+/// `tombstone_retention` every [`SWEEP_INTERVAL`], until `stop` fires.
 pub async fn run(
     store: Arc<dyn Store>,
     index: Arc<dyn SearchIndex>,
     interval: std::time::Duration,
+    tombstone_retention: std::time::Duration,
     stop: CancellationToken,
 ) {
     let mut settling = Settling::default();
+    let mut last_sweep: Option<std::time::Instant> = None;
     loop {
         reconcile(store.as_ref(), index.as_ref(), &mut settling, &stop).await;
+        if last_sweep.is_none_or(|at| at.elapsed() >= SWEEP_INTERVAL) {
+            sweep_tombstones(index.as_ref(), tombstone_retention).await;
+            last_sweep = Some(std::time::Instant::now());
+        }
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(interval) => {}

@@ -747,6 +747,9 @@ impl SearchCore {
                 key,
                 chat_id: Some(chat_id),
                 message_ids,
+                // No event: the rows added just now go, and no tombstone is left (the
+                // deletion's own event leaves one).
+                event_id: None,
             })
             .collect();
         if let Err(error) = self.index.apply(&changes).await {

@@ -16,8 +16,9 @@
 //! Messages come in three ways: the events ([`SearchIndex::apply`]), a build from the
 //! cache, and what Telegram's own search found and the account's host stored in the cache
 //! ([`SearchIndex::add_found`], ADR 0035). Every one is a message the cache holds, so the
-//! index is bounded as the cache is: a message leaves it when it is deleted, and an
-//! account's whole index when the account is unlinked.
+//! index is bounded as the cache is: a message leaves it when it is deleted (its
+//! tombstone, a few dozen bytes, for [`TOMBSTONE_RETENTION`] more), and an account's
+//! whole index when the account is unlinked.
 //!
 //! Two backends pass one conformance suite (`tests/it/index_conformance.rs`):
 //! [`sqlite::SqliteIndex`] (FTS5, the embedded default, its own file under the data
@@ -26,7 +27,8 @@
 //!
 //! # Layout
 //! - [`SearchIndex`], [`IndexChange`], [`IndexedMessage`], [`IndexedChat`],
-//!   [`MessageQuery`], [`MessageRef`]: the contract.
+//!   [`MessageQuery`], [`MessageRef`]: the contract; [`IndexChange`] also says how an
+//!   account's events are kept in event-id order (ADR 0047).
 //! - [`sqlite`], [`postgres`]: the backends.
 //! - [`open`]: the backend `database.url` implies.
 
@@ -148,11 +150,29 @@ pub struct IndexedChat {
     pub top_date: i64,
 }
 
+/// The id of the event a change comes from: strictly increasing per account, across the
+/// account's hosts (`Store::next_event_ids`, one counter row per account). `None`: a
+/// change from no event (a build from the cache, a found message taken out again).
+pub type EventId = Option<i64>;
+
 /// One change to the index, applied in order with the others of its batch.
+///
+/// Changes carrying an event id are applied in event-id order whatever order they come
+/// in (ADR 0047): a row keeps the id of the event that last wrote it, and an upsert with
+/// an id at or below it is skipped as stale. A deletion with an event id is final
+/// (Telegram never reuses a message id): it leaves a tombstone that blocks every later
+/// upsert of that message, events, builds and found copies alike, until the sweep
+/// ([`SearchIndex::sweep_tombstones`]). A change without an event id never overwrites a
+/// row an event wrote, and its deletion leaves no tombstone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexChange {
     /// A message is new or was edited.
-    UpsertMessage(IndexedMessage),
+    UpsertMessage {
+        /// Its searchable side.
+        message: IndexedMessage,
+        /// The event that told it.
+        event_id: EventId,
+    },
     /// Messages were deleted: in `chat_id`, or (without it) in the account's private
     /// chats and basic groups, whose message ids are unique per account.
     DeleteMessages {
@@ -162,9 +182,44 @@ pub enum IndexChange {
         chat_id: Option<i64>,
         /// Which.
         message_ids: Vec<i32>,
+        /// The event that told it.
+        event_id: EventId,
     },
     /// A chat is new or changed.
-    UpsertChat(IndexedChat),
+    UpsertChat {
+        /// Its searchable side.
+        chat: IndexedChat,
+        /// The event that told it.
+        event_id: EventId,
+    },
+}
+
+/// What [`SearchIndex::apply`] did besides applying.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Upserts with an event id skipped: the row holds a newer event's write, or the
+    /// message was deleted.
+    pub skipped_stale: u64,
+}
+
+/// Chat ids above this are private chats and basic groups, whose message ids are unique
+/// per account (a deletion may come without its chat); channels and supergroups are
+/// `-100…` ids below it.
+pub const ACCOUNT_WIDE_IDS_ABOVE: i64 = -1_000_000_000_000;
+
+/// A tombstone's chat when the deletion came without one (no Telegram chat id is 0).
+pub const ANY_ACCOUNT_WIDE_CHAT: i64 = 0;
+
+/// How long a tombstone is kept at least: far longer than a publisher's replay window
+/// (30 s by default, ADR 0045), so a consumer held up between a deletion and an older
+/// upsert told again (the index unavailable, search-service restarted) still meets it.
+/// [`tombstone_retention`] makes it longer for a longer window.
+pub const TOMBSTONE_RETENTION: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// How long tombstones are kept with a publisher replay window of `replay_window`: at
+/// least [`TOMBSTONE_RETENTION`], and twice the window.
+pub fn tombstone_retention(replay_window: std::time::Duration) -> std::time::Duration {
+    TOMBSTONE_RETENTION.max(replay_window.saturating_mul(2))
 }
 
 /// A message search in one account.
@@ -205,14 +260,15 @@ pub trait SearchIndex: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
-    /// Applies `changes` in order, all or none.
-    async fn apply(&self, changes: &[IndexChange]) -> Result<()>;
+    /// Applies `changes` in order, all or none, each only if it is newer than what its
+    /// row holds ([`IndexChange`]); one transaction, no round trip per skipped change.
+    async fn apply(&self, changes: &[IndexChange]) -> Result<Applied>;
 
     /// Indexes messages found outside the events (Telegram's own search stored them in
     /// the cache, which publishes no event) that the index does not hold yet, all or
     /// none; returns those added, as (chat id, message id). A message already indexed is
     /// left as it is: the events keep it current, and a found copy may be older than its
-    /// last edit. Only accounts the index has built ([`SearchIndex::mark_built`]) take
+    /// last edit; a message deleted (a tombstone) is not added either. Only accounts the index has built ([`SearchIndex::mark_built`]) take
     /// them: one not built yet reads them from the cache when it is, and one forgotten
     /// (unlinked) does not come back through a search that was under way.
     async fn add_found(&self, messages: &[IndexedMessage]) -> Result<Vec<(i64, i32)>>;
@@ -229,8 +285,14 @@ pub trait SearchIndex: Send + Sync + 'static {
     /// matching.
     async fn chats(&self, key: SessionKey, limit: u32) -> Result<Vec<IndexedChat>>;
 
-    /// Forgets everything indexed for the account (before a rebuild, or once unlinked).
+    /// Forgets everything indexed for the account (before a rebuild, or once unlinked),
+    /// except its tombstones: through a rebuild they keep blocking an older upsert told
+    /// again, and the sweep removes them (an unlinked account's key is never used again).
     async fn forget_account(&self, key: SessionKey) -> Result<()>;
+
+    /// Removes the tombstones of deletions applied before `deleted_before` (Unix
+    /// seconds); returns how many.
+    async fn sweep_tombstones(&self, deleted_before: i64) -> Result<u64>;
 
     /// Records that the account's index was built from the cache.
     async fn mark_built(&self, key: SessionKey) -> Result<()>;
@@ -238,7 +300,7 @@ pub trait SearchIndex: Send + Sync + 'static {
     /// The accounts whose index was built from the cache.
     async fn built_accounts(&self) -> Result<Vec<SessionKey>>;
 
-    /// Messages indexed for the account.
+    /// Messages indexed for the account (tombstones are not messages).
     async fn message_count(&self, key: SessionKey) -> Result<u64>;
 
     /// Bytes the index takes on disk (its tables and indexes), where the backend can tell.
@@ -308,6 +370,18 @@ mod tests {
         assert_eq!(kind::of_message("", Some("sticker"), []), 0);
         assert_eq!(kind::parse("link"), Some(kind::LINK));
         assert_eq!(kind::parse("sticker"), None);
+    }
+
+    #[test]
+    fn tombstones_outlive_any_replay_window_by_far() {
+        let window = |seconds| std::time::Duration::from_secs(seconds);
+        assert_eq!(tombstone_retention(window(30)), TOMBSTONE_RETENTION);
+        assert_eq!(tombstone_retention(window(0)), TOMBSTONE_RETENTION);
+        assert_eq!(
+            tombstone_retention(window(20 * 3600)),
+            window(40 * 3600),
+            "a window configured longer: twice it"
+        );
     }
 
     #[test]

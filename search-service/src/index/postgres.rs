@@ -15,16 +15,24 @@ use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
 
 use super::{
-    IndexChange, IndexError, IndexedChat, IndexedMessage, MessageQuery, MessageRef, Result,
-    SearchIndex, scope_of, scoped_term,
+    ACCOUNT_WIDE_IDS_ABOVE, ANY_ACCOUNT_WIDE_CHAT, Applied, EventId, IndexChange, IndexError,
+    IndexedChat, IndexedMessage, MessageQuery, MessageRef, Result, SearchIndex, scope_of,
+    scoped_term,
 };
 
 /// Versioned migrations of the index's own tables, applied in order, each once.
-const MIGRATIONS: &[talkapp_store::migrations::Migration] = &[(
-    1,
-    "search_index",
-    include_str!("../../migrations/postgres/0001_search_index.sql"),
-)];
+const MIGRATIONS: &[talkapp_store::migrations::Migration] = &[
+    (
+        1,
+        "search_index",
+        include_str!("../../migrations/postgres/0001_search_index.sql"),
+    ),
+    (
+        2,
+        "event_order",
+        include_str!("../../migrations/postgres/0002_event_order.sql"),
+    ),
+];
 
 /// Advisory-lock key serialising the index's migrations when replicas start together.
 const MIGRATION_LOCK_KEY: i64 = 0x7365_6172_6368_0001;
@@ -142,12 +150,13 @@ fn scoped_terms(message: &IndexedMessage) -> Vec<String> {
         .collect()
 }
 
-/// Runs `statement`, a write of `message`'s row (`$1`..`$8`: account, chat, message,
-/// date, sender, kinds, scoped terms); the rows it wrote.
+/// Runs `statement`, a write of `message`'s row (`$1`..`$9`: account, chat, message,
+/// date, sender, kinds, scoped terms, event id); the rows it wrote.
 async fn execute_message(
     transaction: &impl GenericClient,
     statement: &tokio_postgres::Statement,
     message: &IndexedMessage,
+    event_id: EventId,
 ) -> Result<u64> {
     transaction
         .execute(
@@ -161,11 +170,23 @@ async fn execute_message(
                 &message.sender_id,
                 &message.kinds,
                 &scoped_terms(message),
+                &event_id,
             ],
         )
         .await
         .map_err(failed)
 }
+
+/// The condition of a message insert (`$1`..`$4`: account, chat, message) that no
+/// tombstone covers the message: one of its chat, or one of a deletion told without its
+/// chat ([`ANY_ACCOUNT_WIDE_CHAT`]) when the chat's ids are account-wide
+/// ([`ACCOUNT_WIDE_IDS_ABOVE`]). Parameters are cast: an `INSERT .. SELECT` does not type
+/// them by the columns.
+const NOT_DELETED: &str = "NOT EXISTS (
+    SELECT 1 FROM search_deleted d
+    WHERE d.user_id = $1::uuid AND d.session_index = $2::int AND d.message_id = $4::int
+      AND (d.chat_id = $3::bigint
+           OR (d.chat_id = 0 AND $3::bigint > -1000000000000)))";
 
 async fn query_rows(
     client: &deadpool_postgres::Object,
@@ -176,62 +197,125 @@ async fn query_rows(
     client.query(&statement, parameters).await.map_err(failed)
 }
 
-/// Writes one change through `client` (a transaction or the connection itself).
-async fn apply_change(client: &impl GenericClient, change: &IndexChange) -> Result<()> {
+/// Writes one change through `client` (a transaction or the connection itself); 1 when
+/// it was an upsert with an event id that was skipped as stale, else 0.
+async fn apply_change(client: &impl GenericClient, change: &IndexChange) -> Result<u64> {
     match change {
-        IndexChange::UpsertMessage(message) => {
+        IndexChange::UpsertMessage { message, event_id } => {
+            // One statement: the tombstone check and the newer-event condition are part of
+            // the upsert, so a skipped change costs no round trip of its own.
             let statement = client
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "INSERT INTO search_messages (user_id, session_index, chat_id,
-                         message_id, date, sender_id, kinds, terms)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, array_to_tsvector($8::text[]))
+                         message_id, date, sender_id, kinds, terms, event_id)
+                     SELECT $1::uuid, $2::int, $3::bigint, $4::int, $5::bigint, $6::bigint,
+                            $7::int, array_to_tsvector($8::text[]), $9::bigint
+                     WHERE {NOT_DELETED}
                      ON CONFLICT (user_id, session_index, chat_id, message_id) DO UPDATE
                      SET date = excluded.date, sender_id = excluded.sender_id,
-                         kinds = excluded.kinds, terms = excluded.terms",
-                )
+                         kinds = excluded.kinds, terms = excluded.terms,
+                         event_id = excluded.event_id
+                     WHERE search_messages.event_id IS NULL
+                        OR search_messages.event_id < excluded.event_id"
+                ))
                 .await
                 .map_err(failed)?;
-            execute_message(client, &statement, message).await?;
+            let written = execute_message(client, &statement, message, *event_id).await?;
+            Ok(u64::from(written == 0 && event_id.is_some()))
         }
         IndexChange::DeleteMessages {
             key,
             chat_id,
             message_ids,
+            event_id: None,
         } => {
             let statement = client
                 .prepare_cached(
                     "DELETE FROM search_messages
                      WHERE user_id = $1 AND session_index = $2
                        AND message_id = ANY($3)
-                       AND (($4::bigint IS NULL AND chat_id > -1000000000000)
-                            OR chat_id = $4)",
+                       AND (($4::bigint IS NULL AND chat_id > $5) OR chat_id = $4)",
                 )
                 .await
                 .map_err(failed)?;
             client
                 .execute(
                     &statement,
-                    &[&key.user_id, &session_index(*key), message_ids, chat_id],
+                    &[
+                        &key.user_id,
+                        &session_index(*key),
+                        message_ids,
+                        chat_id,
+                        &ACCOUNT_WIDE_IDS_ABOVE,
+                    ],
                 )
                 .await
                 .map_err(failed)?;
+            Ok(0)
         }
-        IndexChange::UpsertChat(chat) => {
+        IndexChange::DeleteMessages {
+            key,
+            chat_id,
+            message_ids,
+            event_id: Some(event_id),
+        } => {
+            // The rows go and their tombstones are written in one statement (a
+            // data-modifying WITH runs whether or not it is referenced). DISTINCT: an id
+            // told twice would make the upsert touch its tombstone twice, an error.
+            let statement = client
+                .prepare_cached(
+                    "WITH gone AS (
+                         DELETE FROM search_messages
+                         WHERE user_id = $1 AND session_index = $2
+                           AND message_id = ANY($3)
+                           AND (($4::bigint IS NULL AND chat_id > $5) OR chat_id = $4))
+                     INSERT INTO search_deleted (user_id, session_index, message_id, chat_id,
+                                                 event_id, deleted_at)
+                     SELECT $1::uuid, $2::int, deleted.id, COALESCE($4::bigint, $6::bigint), $7::bigint,
+                            floor(extract(epoch FROM now()))::bigint
+                     FROM (SELECT DISTINCT unnest($3::int[])) AS deleted(id)
+                     ON CONFLICT (user_id, session_index, message_id, chat_id) DO UPDATE
+                     SET event_id = GREATEST(search_deleted.event_id, excluded.event_id),
+                         deleted_at = GREATEST(search_deleted.deleted_at, excluded.deleted_at)",
+                )
+                .await
+                .map_err(failed)?;
+            client
+                .execute(
+                    &statement,
+                    &[
+                        &key.user_id,
+                        &session_index(*key),
+                        message_ids,
+                        chat_id,
+                        &ACCOUNT_WIDE_IDS_ABOVE,
+                        &ANY_ACCOUNT_WIDE_CHAT,
+                        event_id,
+                    ],
+                )
+                .await
+                .map_err(failed)?;
+            Ok(0)
+        }
+        IndexChange::UpsertChat { chat, event_id } => {
             let statement = client
                 .prepare_cached(
                     "INSERT INTO search_chats (user_id, session_index, chat_id, kind,
-                         title, username, phone, top_date)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                         title, username, phone, top_date, event_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                      ON CONFLICT (user_id, session_index, chat_id) DO UPDATE SET
                          kind = excluded.kind, title = excluded.title,
                          username = excluded.username,
                          phone = CASE WHEN excluded.phone = '' THEN search_chats.phone
                                       ELSE excluded.phone END,
-                         top_date = GREATEST(search_chats.top_date, excluded.top_date)",
+                         top_date = GREATEST(search_chats.top_date, excluded.top_date),
+                         event_id = excluded.event_id
+                     WHERE search_chats.event_id IS NULL
+                        OR search_chats.event_id < excluded.event_id",
                 )
                 .await
                 .map_err(failed)?;
-            client
+            let written = client
                 .execute(
                     &statement,
                     &[
@@ -243,13 +327,14 @@ async fn apply_change(client: &impl GenericClient, change: &IndexChange) -> Resu
                         &chat.username,
                         &chat.phone,
                         &chat.top_date,
+                        event_id,
                     ],
                 )
                 .await
                 .map_err(failed)?;
+            Ok(u64::from(written == 0 && event_id.is_some()))
         }
     }
-    Ok(())
 }
 
 #[async_trait]
@@ -258,21 +343,24 @@ impl SearchIndex for PostgresIndex {
         "postgres"
     }
 
-    async fn apply(&self, changes: &[IndexChange]) -> Result<()> {
+    async fn apply(&self, changes: &[IndexChange]) -> Result<Applied> {
         if changes.is_empty() {
-            return Ok(());
+            return Ok(Applied::default());
         }
         let mut client = self.client().await?;
         // A batch of one change (one event: usual at a low rate) is one statement, not a
         // transaction of three round trips.
         if let [change] = changes {
-            return apply_change(&client, change).await;
+            let skipped_stale = apply_change(&client, change).await?;
+            return Ok(Applied { skipped_stale });
         }
         let transaction = client.transaction().await.map_err(failed)?;
+        let mut applied = Applied::default();
         for change in changes {
-            apply_change(&transaction, change).await?;
+            applied.skipped_stale += apply_change(&transaction, change).await?;
         }
-        transaction.commit().await.map_err(failed)
+        transaction.commit().await.map_err(failed)?;
+        Ok(applied)
     }
 
     async fn add_found(&self, messages: &[IndexedMessage]) -> Result<Vec<(i64, i32)>> {
@@ -283,20 +371,21 @@ impl SearchIndex for PostgresIndex {
         let transaction = client.transaction().await.map_err(failed)?;
         // Parameters of an INSERT .. SELECT are not typed by the columns: cast each.
         let statement = transaction
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "INSERT INTO search_messages (user_id, session_index, chat_id, message_id,
-                     date, sender_id, kinds, terms)
+                     date, sender_id, kinds, terms, event_id)
                  SELECT $1::uuid, $2::int, $3::bigint, $4::int, $5::bigint, $6::bigint,
-                        $7::int, array_to_tsvector($8::text[])
+                        $7::int, array_to_tsvector($8::text[]), $9::bigint
                  WHERE EXISTS (SELECT 1 FROM search_accounts
                                WHERE user_id = $1::uuid AND session_index = $2::int)
-                 ON CONFLICT (user_id, session_index, chat_id, message_id) DO NOTHING",
-            )
+                   AND {NOT_DELETED}
+                 ON CONFLICT (user_id, session_index, chat_id, message_id) DO NOTHING"
+            ))
             .await
             .map_err(failed)?;
         let mut added = Vec::new();
         for message in messages {
-            if execute_message(&transaction, &statement, message).await? > 0 {
+            if execute_message(&transaction, &statement, message, None).await? > 0 {
                 added.push((message.chat_id, message.message_id));
             }
         }
@@ -394,6 +483,17 @@ impl SearchIndex for PostgresIndex {
         transaction.commit().await.map_err(failed)
     }
 
+    async fn sweep_tombstones(&self, deleted_before: i64) -> Result<u64> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "DELETE FROM search_deleted WHERE deleted_at < $1",
+                &[&deleted_before],
+            )
+            .await
+            .map_err(failed)
+    }
+
     async fn mark_built(&self, key: SessionKey) -> Result<()> {
         let client = self.client().await?;
         client
@@ -442,7 +542,8 @@ impl SearchIndex for PostgresIndex {
         let rows = query_rows(
             &client,
             "SELECT COALESCE(SUM(pg_total_relation_size(name::regclass)), 0)::bigint
-             FROM unnest(ARRAY['search_messages', 'search_chats', 'search_accounts']) AS name",
+             FROM unnest(ARRAY['search_messages', 'search_chats', 'search_accounts',
+                               'search_deleted']) AS name",
             &[],
         )
         .await?;

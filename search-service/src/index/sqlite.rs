@@ -14,16 +14,24 @@ use rusqlite::{Connection, OptionalExtension as _, params};
 use talkapp_store::SessionKey;
 
 use super::{
-    IndexChange, IndexError, IndexedChat, IndexedMessage, MessageQuery, MessageRef, Result,
-    SearchIndex, scope_of, scoped_term,
+    ACCOUNT_WIDE_IDS_ABOVE, ANY_ACCOUNT_WIDE_CHAT, Applied, EventId, IndexChange, IndexError,
+    IndexedChat, IndexedMessage, MessageQuery, MessageRef, Result, SearchIndex, scope_of,
+    scoped_term,
 };
 
 /// Versioned migrations of the index's own tables, applied in order, each once.
-const MIGRATIONS: &[talkapp_store::migrations::Migration] = &[(
-    1,
-    "search_index",
-    include_str!("../../migrations/sqlite/0001_search_index.sql"),
-)];
+const MIGRATIONS: &[talkapp_store::migrations::Migration] = &[
+    (
+        1,
+        "search_index",
+        include_str!("../../migrations/sqlite/0001_search_index.sql"),
+    ),
+    (
+        2,
+        "event_order",
+        include_str!("../../migrations/sqlite/0002_event_order.sql"),
+    ),
+];
 
 /// Reader connections (searches run side by side; the writer is one).
 const READERS: usize = 4;
@@ -120,12 +128,13 @@ fn insert_terms(
     Ok(())
 }
 
-/// Runs `sql`, an insert of `message`'s row (`?1`..`?7`: account, chat, message, date,
-/// sender, kinds) that returns its row id, when it returns one.
+/// Runs `sql`, an insert of `message`'s row (`?1`..`?8`: account, chat, message, date,
+/// sender, kinds, event id) that returns its row id, when it returns one.
 fn message_row(
     transaction: &rusqlite::Transaction<'_>,
     sql: &str,
     message: &IndexedMessage,
+    event_id: EventId,
 ) -> Result<Option<i64>> {
     transaction
         .prepare_cached(sql)
@@ -139,6 +148,7 @@ fn message_row(
                 message.date,
                 message.sender_id,
                 message.kinds,
+                event_id,
             ],
             |row| row.get(0),
         )
@@ -146,22 +156,35 @@ fn message_row(
         .map_err(failed)
 }
 
-/// Adds `message` unless the index holds it already or its account is not built; its
-/// row id when added.
+/// The condition of a message insert (`?1`..`?4`: account, chat, message) that no
+/// tombstone covers the message: one of its chat, or one of a deletion told without its
+/// chat ([`ANY_ACCOUNT_WIDE_CHAT`]) when the chat's ids are account-wide
+/// ([`ACCOUNT_WIDE_IDS_ABOVE`]).
+const NOT_DELETED: &str = "NOT EXISTS (
+    SELECT 1 FROM search_deleted d
+    WHERE d.user_id = ?1 AND d.session_index = ?2 AND d.message_id = ?4
+      AND (d.chat_id = ?3 OR (d.chat_id = 0 AND ?3 > -1000000000000)))";
+
+/// Adds `message` unless the index holds it already, it was deleted or its account is
+/// not built; its row id when added.
 fn add_found_message(
     transaction: &rusqlite::Transaction<'_>,
     message: &IndexedMessage,
 ) -> Result<Option<i64>> {
     let id = message_row(
         transaction,
-        "INSERT INTO search_messages (user_id, session_index, chat_id, message_id,
-                                      date, sender_id, kinds)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
-         WHERE EXISTS (SELECT 1 FROM search_accounts
-                       WHERE user_id = ?1 AND session_index = ?2)
-         ON CONFLICT (user_id, session_index, chat_id, message_id) DO NOTHING
-         RETURNING id",
+        &format!(
+            "INSERT INTO search_messages (user_id, session_index, chat_id, message_id,
+                                          date, sender_id, kinds, event_id)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+             WHERE EXISTS (SELECT 1 FROM search_accounts
+                           WHERE user_id = ?1 AND session_index = ?2)
+               AND {NOT_DELETED}
+             ON CONFLICT (user_id, session_index, chat_id, message_id) DO NOTHING
+             RETURNING id"
+        ),
         message,
+        None,
     )?;
     if let Some(id) = id {
         insert_terms(transaction, id, message)?;
@@ -169,76 +192,125 @@ fn add_found_message(
     Ok(id)
 }
 
-fn apply_change(transaction: &rusqlite::Transaction<'_>, change: &IndexChange) -> Result<()> {
+/// Deletes the message's rows (one, or with no chat the account-wide ones) and their terms.
+fn delete_messages(
+    transaction: &rusqlite::Transaction<'_>,
+    key: SessionKey,
+    chat_id: Option<i64>,
+    message_id: i32,
+) -> Result<()> {
+    // Without a chat: the account-wide ids of private chats and basic groups.
+    let removed: Vec<i64> = transaction
+        .prepare_cached(
+            "DELETE FROM search_messages
+             WHERE user_id = ?1 AND session_index = ?2 AND message_id = ?3
+               AND ((?4 IS NULL AND chat_id > ?5) OR chat_id = ?4)
+             RETURNING id",
+        )
+        .map_err(failed)?
+        .query_map(
+            params![
+                key.user_id.to_string(),
+                key.session_index,
+                message_id,
+                chat_id,
+                ACCOUNT_WIDE_IDS_ABOVE,
+            ],
+            |row| row.get(0),
+        )
+        .map_err(failed)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(failed)?;
+    for id in removed {
+        transaction
+            .prepare_cached("DELETE FROM search_terms WHERE rowid = ?1")
+            .map_err(failed)?
+            .execute([id])
+            .map_err(failed)?;
+    }
+    Ok(())
+}
+
+/// Applies one change; 1 when it was an upsert with an event id that was skipped as
+/// stale, else 0.
+fn apply_change(transaction: &rusqlite::Transaction<'_>, change: &IndexChange) -> Result<u64> {
     match change {
-        IndexChange::UpsertMessage(message) => {
+        IndexChange::UpsertMessage { message, event_id } => {
             let id = message_row(
                 transaction,
-                "INSERT INTO search_messages (user_id, session_index, chat_id, message_id,
-                                              date, sender_id, kinds)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (user_id, session_index, chat_id, message_id) DO UPDATE SET
-                     date = excluded.date, sender_id = excluded.sender_id,
-                     kinds = excluded.kinds
-                 RETURNING id",
+                &format!(
+                    "INSERT INTO search_messages (user_id, session_index, chat_id, message_id,
+                                                  date, sender_id, kinds, event_id)
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+                     WHERE {NOT_DELETED}
+                     ON CONFLICT (user_id, session_index, chat_id, message_id) DO UPDATE SET
+                         date = excluded.date, sender_id = excluded.sender_id,
+                         kinds = excluded.kinds, event_id = excluded.event_id
+                     WHERE search_messages.event_id IS NULL
+                        OR search_messages.event_id < excluded.event_id
+                     RETURNING id"
+                ),
                 message,
-            )?
-            .ok_or_else(|| IndexError::Internal("an upsert returned no row".into()))?;
+                *event_id,
+            )?;
+            // Nothing written: deleted, or the row holds a newer event's write.
+            let Some(id) = id else {
+                return Ok(u64::from(event_id.is_some()));
+            };
             transaction
                 .prepare_cached("DELETE FROM search_terms WHERE rowid = ?1")
                 .map_err(failed)?
                 .execute([id])
                 .map_err(failed)?;
             insert_terms(transaction, id, message)?;
+            Ok(0)
         }
         IndexChange::DeleteMessages {
             key,
             chat_id,
             message_ids,
+            event_id,
         } => {
             for message_id in message_ids {
-                // Without a chat: the account-wide ids of private chats and basic groups.
-                let removed: Vec<i64> = transaction
+                delete_messages(transaction, *key, *chat_id, *message_id)?;
+                let Some(event_id) = event_id else { continue };
+                transaction
                     .prepare_cached(
-                        "DELETE FROM search_messages
-                         WHERE user_id = ?1 AND session_index = ?2 AND message_id = ?3
-                           AND ((?4 IS NULL AND chat_id > -1000000000000) OR chat_id = ?4)
-                         RETURNING id",
+                        "INSERT INTO search_deleted (user_id, session_index, message_id,
+                                                     chat_id, event_id, deleted_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT (user_id, session_index, message_id, chat_id) DO UPDATE
+                         SET event_id = MAX(search_deleted.event_id, excluded.event_id),
+                             deleted_at = MAX(search_deleted.deleted_at, excluded.deleted_at)",
                     )
                     .map_err(failed)?
-                    .query_map(
-                        params![
-                            key.user_id.to_string(),
-                            key.session_index,
-                            message_id,
-                            chat_id
-                        ],
-                        |row| row.get(0),
-                    )
-                    .map_err(failed)?
-                    .collect::<rusqlite::Result<_>>()
+                    .execute(params![
+                        key.user_id.to_string(),
+                        key.session_index,
+                        message_id,
+                        chat_id.unwrap_or(ANY_ACCOUNT_WIDE_CHAT),
+                        event_id,
+                        chrono::Utc::now().timestamp(),
+                    ])
                     .map_err(failed)?;
-                for id in removed {
-                    transaction
-                        .prepare_cached("DELETE FROM search_terms WHERE rowid = ?1")
-                        .map_err(failed)?
-                        .execute([id])
-                        .map_err(failed)?;
-                }
             }
+            Ok(0)
         }
-        IndexChange::UpsertChat(chat) => {
-            transaction
+        IndexChange::UpsertChat { chat, event_id } => {
+            let written = transaction
                 .prepare_cached(
                     "INSERT INTO search_chats (user_id, session_index, chat_id, kind, title,
-                                               username, phone, top_date)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                                               username, phone, top_date, event_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                      ON CONFLICT (user_id, session_index, chat_id) DO UPDATE SET
                          kind = excluded.kind, title = excluded.title,
                          username = excluded.username,
                          phone = CASE WHEN excluded.phone = '' THEN search_chats.phone
                                       ELSE excluded.phone END,
-                         top_date = MAX(search_chats.top_date, excluded.top_date)",
+                         top_date = MAX(search_chats.top_date, excluded.top_date),
+                         event_id = excluded.event_id
+                     WHERE search_chats.event_id IS NULL
+                        OR search_chats.event_id < excluded.event_id",
                 )
                 .map_err(failed)?
                 .execute(params![
@@ -250,11 +322,12 @@ fn apply_change(transaction: &rusqlite::Transaction<'_>, change: &IndexChange) -
                     chat.username,
                     chat.phone,
                     chat.top_date,
+                    event_id,
                 ])
                 .map_err(failed)?;
+            Ok(u64::from(written == 0 && event_id.is_some()))
         }
     }
-    Ok(())
 }
 
 impl SqliteIndex {
@@ -345,17 +418,19 @@ impl SearchIndex for SqliteIndex {
         "sqlite"
     }
 
-    async fn apply(&self, changes: &[IndexChange]) -> Result<()> {
+    async fn apply(&self, changes: &[IndexChange]) -> Result<Applied> {
         if changes.is_empty() {
-            return Ok(());
+            return Ok(Applied::default());
         }
         let changes = changes.to_vec();
         self.write(move |connection| {
             let transaction = connection.transaction().map_err(failed)?;
+            let mut applied = Applied::default();
             for change in &changes {
-                apply_change(&transaction, change)?;
+                applied.skipped_stale += apply_change(&transaction, change)?;
             }
-            transaction.commit().map_err(failed)
+            transaction.commit().map_err(failed)?;
+            Ok(applied)
         })
         .await
     }
@@ -506,6 +581,19 @@ impl SearchIndex for SqliteIndex {
                     .map_err(failed)?;
             }
             transaction.commit().map_err(failed)
+        })
+        .await
+    }
+
+    async fn sweep_tombstones(&self, deleted_before: i64) -> Result<u64> {
+        self.write(move |connection| {
+            connection
+                .execute(
+                    "DELETE FROM search_deleted WHERE deleted_at < ?1",
+                    [deleted_before],
+                )
+                .map(|swept| u64::try_from(swept).unwrap_or(0))
+                .map_err(failed)
         })
         .await
     }

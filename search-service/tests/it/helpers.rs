@@ -244,24 +244,33 @@ impl SearchApp {
         link_account(self.store.as_ref(), user_id).await
     }
 
-    /// What an account's host does for a new message: the cache first, then the event.
-    pub(crate) async fn new_message(&self, key: SessionKey, message: &CachedMessage) {
+    /// What an account's host does for a new message: the cache first, then the event
+    /// (returned, to be told again).
+    pub(crate) async fn new_message(
+        &self,
+        key: SessionKey,
+        message: &CachedMessage,
+    ) -> realtime::Event {
         self.store
             .upsert_messages(key, std::slice::from_ref(message), false)
             .await
             .expect("cached");
         self.publish(key, "message.new", message_payload(message))
-            .await;
+            .await
     }
 
     /// An edit: the cache, then `message.edited`.
-    pub(crate) async fn edited_message(&self, key: SessionKey, message: &CachedMessage) {
+    pub(crate) async fn edited_message(
+        &self,
+        key: SessionKey,
+        message: &CachedMessage,
+    ) -> realtime::Event {
         self.store
             .upsert_messages(key, std::slice::from_ref(message), false)
             .await
             .expect("cached");
         self.publish(key, "message.edited", message_payload(message))
-            .await;
+            .await
     }
 
     /// A deletion: the cache, then `message.deleted`.
@@ -270,7 +279,7 @@ impl SearchApp {
         key: SessionKey,
         chat_id: Option<i64>,
         ids: &[i32],
-    ) {
+    ) -> realtime::Event {
         self.store
             .delete_messages(key, chat_id, ids)
             .await
@@ -283,7 +292,7 @@ impl SearchApp {
                 message_ids: ids.to_vec(),
             }),
         )
-        .await;
+        .await
     }
 
     /// A chat in the account's list (the cache, then `chat.updated`).
@@ -323,19 +332,37 @@ impl SearchApp {
         .await;
     }
 
-    async fn publish(&self, key: SessionKey, kind: &str, payload: realtime::event::Payload) {
+    /// Publishes an event under the account's next event id, as its host does.
+    async fn publish(
+        &self,
+        key: SessionKey,
+        kind: &str,
+        payload: realtime::event::Payload,
+    ) -> realtime::Event {
+        let event_id = self
+            .store
+            .next_event_ids(key, 1)
+            .await
+            .expect("event id")
+            .expect("a linked account");
         let event = realtime::Event {
-            event_id: 1,
+            event_id,
             user_id: key.user_id.to_string(),
             session_index: key.session_index,
             r#type: kind.to_owned(),
             at: chrono::Utc::now().to_rfc3339(),
             payload: Some(payload),
         };
+        self.tell_again(&event).await;
+        event
+    }
+
+    /// Publishes `event` as it is (its id too): what a publisher's replay does (ADR 0045).
+    pub(crate) async fn tell_again(&self, event: &realtime::Event) {
         self.bus
             .events
             .publish_event(
-                &format!("{}.{}.{kind}", key.user_id, key.session_index),
+                &format!("{}.{}.{}", event.user_id, event.session_index, event.r#type),
                 &event.encode_to_vec(),
             )
             .await

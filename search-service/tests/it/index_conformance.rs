@@ -37,11 +37,35 @@ fn message(
     }
 }
 
+/// Upserts without event ids (as a build from the cache writes them).
 fn upsert(messages: Vec<IndexedMessage>) -> Vec<IndexChange> {
-    messages
-        .into_iter()
-        .map(IndexChange::UpsertMessage)
-        .collect()
+    messages.into_iter().map(built).collect()
+}
+
+/// A message written by a build from the cache (no event id).
+fn built(message: IndexedMessage) -> IndexChange {
+    IndexChange::UpsertMessage {
+        message,
+        event_id: None,
+    }
+}
+
+/// A message told by the event `event_id` (new or edited).
+fn told(event_id: i64, message: IndexedMessage) -> IndexChange {
+    IndexChange::UpsertMessage {
+        message,
+        event_id: Some(event_id),
+    }
+}
+
+/// Messages deleted by the event `event_id`.
+fn deleted(event_id: i64, key: SessionKey, chat_id: Option<i64>, ids: &[i32]) -> IndexChange {
+    IndexChange::DeleteMessages {
+        key,
+        chat_id,
+        message_ids: ids.to_vec(),
+        event_id: Some(event_id),
+    }
 }
 
 fn query(text: &str) -> MessageQuery {
@@ -151,6 +175,7 @@ pub(crate) async fn an_edit_replaces_the_terms_and_a_deletion_removes_them(place
             key,
             chat_id: None,
             message_ids: vec![1],
+            event_id: None,
         }])
         .await
         .expect("deleted");
@@ -173,6 +198,7 @@ pub(crate) async fn an_edit_replaces_the_terms_and_a_deletion_removes_them(place
             key,
             chat_id: Some(-1_000_000_000_123),
             message_ids: vec![1, 99],
+            event_id: None,
         }])
         .await
         .expect("deleted in the channel");
@@ -285,13 +311,19 @@ pub(crate) async fn chats_keep_a_known_phone_and_accounts_are_forgotten_whole(
         top_date,
     };
     index
-        .apply(&[IndexChange::UpsertChat(chat("Ali", "998901112233", 50))])
+        .apply(&[IndexChange::UpsertChat {
+            chat: chat("Ali", "998901112233", 50),
+            event_id: None,
+        }])
         .await
         .expect("chat");
     index
         .apply(&[
-            IndexChange::UpsertChat(chat("Ali Valiyev", "", 40)),
-            IndexChange::UpsertMessage(message(key, 42, 1, 1, "salom")),
+            IndexChange::UpsertChat {
+                chat: chat("Ali Valiyev", "", 40),
+                event_id: None,
+            },
+            built(message(key, 42, 1, 1, "salom")),
         ])
         .await
         .expect("renamed");
@@ -453,6 +485,7 @@ pub(crate) async fn found_messages_are_added_once_and_never_over_what_the_events
             key,
             chat_id: Some(5),
             message_ids: vec![3],
+            event_id: None,
         }])
         .await
         .expect("deleted");
@@ -474,4 +507,285 @@ pub(crate) async fn found_messages_are_added_once_and_never_over_what_the_events
             .is_empty()
     );
     assert_eq!(index.message_count(key).await.expect("count"), 0);
+}
+
+fn private_chat(key: SessionKey, title: &str) -> IndexedChat {
+    IndexedChat {
+        key,
+        chat_id: 42,
+        kind: "private".into(),
+        title: title.into(),
+        username: String::new(),
+        phone: String::new(),
+        top_date: 10,
+    }
+}
+
+async fn skipped(index: &Arc<dyn SearchIndex>, changes: &[IndexChange]) -> u64 {
+    index.apply(changes).await.expect("applied").skipped_stale
+}
+
+async fn found(index: &Arc<dyn SearchIndex>, key: SessionKey, text: &str) -> Vec<i32> {
+    ids(&index
+        .search_messages(key, &query(text))
+        .await
+        .expect("search"))
+}
+
+/// An account's events are applied in event-id order whatever order they come in: an
+/// older upsert told after a newer one (a publisher's replay after the account moved to
+/// another host, ADR 0045) leaves the newer text, one change at a time or in a batch.
+pub(crate) async fn an_older_event_told_after_a_newer_one_changes_nothing(place: Arc<TestPlace>) {
+    let index = place.open_index().await;
+    let key = account();
+    // One change per call (PostgreSQL's single-statement path).
+    assert_eq!(
+        skipped(&index, &[told(5, message(key, 5, 1, 100, "first draft"))]).await,
+        0
+    );
+    assert_eq!(
+        skipped(&index, &[told(10, message(key, 5, 1, 100, "edited text"))]).await,
+        0
+    );
+    assert_eq!(
+        skipped(
+            &index,
+            &[told(7, message(key, 5, 1, 100, "replayed draft"))]
+        )
+        .await,
+        1,
+        "the older upsert is skipped as stale"
+    );
+    assert_eq!(found(&index, key, "edited").await, [1]);
+    assert!(found(&index, key, "draft").await.is_empty());
+    assert_eq!(
+        skipped(&index, &[told(10, message(key, 5, 1, 100, "same event"))]).await,
+        1,
+        "the same event again is no newer"
+    );
+    assert!(found(&index, key, "same").await.is_empty());
+
+    // In one batch (a transaction), and for chats too.
+    let applied = index
+        .apply(&[
+            told(20, message(key, 5, 2, 200, "yangi matn")),
+            IndexChange::UpsertChat {
+                chat: private_chat(key, "Ali Valiyev"),
+                event_id: Some(21),
+            },
+            told(11, message(key, 5, 2, 200, "eski matn")),
+            IndexChange::UpsertChat {
+                chat: private_chat(key, "Ali"),
+                event_id: Some(12),
+            },
+            told(22, message(key, 5, 1, 100, "latest text")),
+        ])
+        .await
+        .expect("applied");
+    assert_eq!(applied.skipped_stale, 2);
+    assert_eq!(found(&index, key, "matn").await, [2]);
+    assert!(found(&index, key, "eski").await.is_empty());
+    assert_eq!(found(&index, key, "latest").await, [1]);
+    let chats = index.chats(key, 10).await.expect("chats");
+    assert_eq!(chats.len(), 1);
+    assert_eq!(
+        chats[0].title, "Ali Valiyev",
+        "the older chat change is skipped"
+    );
+    assert_eq!(index.message_count(key).await.expect("count"), 2);
+}
+
+/// A deletion is final (Telegram never reuses a message id): its tombstone keeps out
+/// every later upsert of the message, older or newer, an event's, a build's or a found
+/// copy, and shows in no search or count.
+pub(crate) async fn a_deletion_is_final_and_its_tombstone_neither_shows_nor_counts(
+    place: Arc<TestPlace>,
+) {
+    let index = place.open_index().await;
+    let key = account();
+    index
+        .apply(&[
+            told(3, message(key, 5, 1, 100, "hisobot bir")),
+            told(4, message(key, 5, 2, 200, "hisobot ikki")),
+        ])
+        .await
+        .expect("indexed");
+    assert_eq!(skipped(&index, &[deleted(12, key, Some(5), &[1])]).await, 0);
+    assert_eq!(
+        skipped(&index, &[told(9, message(key, 5, 1, 100, "hisobot bir"))]).await,
+        1,
+        "the replayed older upsert is stale"
+    );
+    assert_eq!(found(&index, key, "hisobot").await, [2]);
+    assert_eq!(index.message_count(key).await.expect("count"), 1);
+    let in_chat = index
+        .search_messages(
+            key,
+            &MessageQuery {
+                chat_id: Some(5),
+                limit: 10,
+                ..MessageQuery::default()
+            },
+        )
+        .await
+        .expect("filters alone");
+    assert_eq!(ids(&in_chat), [2], "no tombstone among the filtered");
+    assert_eq!(
+        skipped(
+            &index,
+            &[told(15, message(key, 5, 1, 100, "hisobot qayta"))]
+        )
+        .await,
+        1,
+        "a newer upsert does not bring it back either"
+    );
+    assert!(found(&index, key, "qayta").await.is_empty());
+
+    // A deletion told without its chat, before the message (its `message.new` lost,
+    // replayed later): private chats and basic groups, not a channel's message 7.
+    assert_eq!(
+        skipped(&index, &[deleted(20, key, None, &[7, 7])]).await,
+        0,
+        "an id told twice is one tombstone"
+    );
+    assert_eq!(
+        skipped(
+            &index,
+            &[told(8, message(key, 6, 7, 300, "yo'qolgan xabar"))]
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        skipped(
+            &index,
+            &[told(
+                21,
+                message(key, -1_000_000_000_123, 7, 300, "kanal xabari")
+            )]
+        )
+        .await,
+        0
+    );
+    assert!(found(&index, key, "yo'qolgan").await.is_empty());
+    assert_eq!(found(&index, key, "xabar").await, [7]);
+
+    // Neither a build nor a found copy brings a deleted message back.
+    index.mark_built(key).await.expect("built");
+    assert_eq!(
+        skipped(&index, &[built(message(key, 5, 1, 100, "hisobot bir"))]).await,
+        0,
+        "a build's write is not an event's: not counted"
+    );
+    assert!(
+        index
+            .add_found(&[message(key, 6, 7, 300, "yo'qolgan xabar")])
+            .await
+            .expect("add")
+            .is_empty()
+    );
+    assert_eq!(found(&index, key, "hisobot").await, [2]);
+    // A deletion told again is no error and changes nothing.
+    index
+        .apply(&[deleted(12, key, Some(5), &[1])])
+        .await
+        .expect("again");
+    assert_eq!(index.message_count(key).await.expect("count"), 2);
+}
+
+/// A build from the cache and a found copy carry no event id: they never overwrite a row
+/// an event wrote (the events keep it current), and any event overwrites theirs.
+pub(crate) async fn builds_never_overwrite_what_an_event_wrote_and_events_overwrite_builds(
+    place: Arc<TestPlace>,
+) {
+    let index = place.open_index().await;
+    let key = account();
+    index
+        .apply(&[told(10, message(key, 5, 1, 100, "voqea matni"))])
+        .await
+        .expect("told");
+    assert_eq!(
+        skipped(&index, &[built(message(key, 5, 1, 100, "kesh nusxasi"))]).await,
+        0
+    );
+    assert_eq!(found(&index, key, "voqea").await, [1]);
+    assert!(found(&index, key, "kesh").await.is_empty());
+
+    index
+        .apply(&[built(message(key, 5, 2, 200, "eski kesh"))])
+        .await
+        .expect("built");
+    assert_eq!(
+        skipped(&index, &[told(2, message(key, 5, 2, 200, "yangi voqea"))]).await,
+        0
+    );
+    assert_eq!(found(&index, key, "yangi").await, [2]);
+
+    // A build over a build: the cache's newer state.
+    index
+        .apply(&[built(message(key, 5, 3, 300, "birinchi"))])
+        .await
+        .expect("built");
+    index
+        .apply(&[built(message(key, 5, 3, 300, "ikkinchi"))])
+        .await
+        .expect("built again");
+    assert_eq!(found(&index, key, "ikkinchi").await, [3]);
+
+    index
+        .apply(&[IndexChange::UpsertChat {
+            chat: private_chat(key, "Ali Valiyev"),
+            event_id: Some(10),
+        }])
+        .await
+        .expect("chat told");
+    index
+        .apply(&[IndexChange::UpsertChat {
+            chat: private_chat(key, "Ali"),
+            event_id: None,
+        }])
+        .await
+        .expect("chat built");
+    assert_eq!(
+        index.chats(key, 10).await.expect("chats")[0].title,
+        "Ali Valiyev"
+    );
+}
+
+/// Tombstones are not forgotten with the account's index (a rebuild is when a replayed
+/// older upsert would bring a deleted message back); the sweep removes those older than
+/// its limit.
+pub(crate) async fn tombstones_outlive_a_rebuild_and_go_at_the_sweep(place: Arc<TestPlace>) {
+    let index = place.open_index().await;
+    let key = account();
+    index
+        .apply(&[
+            told(3, message(key, 5, 1, 100, "salom")),
+            deleted(4, key, Some(5), &[1]),
+        ])
+        .await
+        .expect("told");
+    index.forget_account(key).await.expect("forgotten");
+    assert_eq!(
+        skipped(&index, &[told(3, message(key, 5, 1, 100, "salom"))]).await,
+        1
+    );
+    index
+        .apply(&[built(message(key, 5, 1, 100, "salom"))])
+        .await
+        .expect("built");
+    assert!(found(&index, key, "salom").await.is_empty());
+
+    let now = chrono::Utc::now().timestamp();
+    assert_eq!(
+        index.sweep_tombstones(now - 3600).await.expect("sweep"),
+        0,
+        "a recent tombstone stays"
+    );
+    assert_eq!(index.sweep_tombstones(now + 1).await.expect("sweep"), 1);
+    index
+        .apply(&[built(message(key, 5, 1, 100, "salom"))])
+        .await
+        .expect("built");
+    assert_eq!(found(&index, key, "salom").await, [1]);
 }

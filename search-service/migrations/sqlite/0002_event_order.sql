@@ -1,0 +1,22 @@
+-- An account's events applied in event-id order (ADR 0047): each message and chat row
+-- keeps the id of the event that last wrote it (NULL: written by a build from the cache
+-- or by Telegram's search), and an event changes a row only with a newer id. A deletion
+-- leaves a tombstone, so an older upsert told again later (a publisher's replay, ADR
+-- 0045) does not bring the message back.
+
+ALTER TABLE search_messages ADD COLUMN event_id INTEGER;
+ALTER TABLE search_chats ADD COLUMN event_id INTEGER;
+
+-- Deleted messages, kept for a while after their deletion (the sweep removes them).
+-- chat_id 0 (no chat is 0 in Telegram): a deletion told without its chat, which covers
+-- the account's private chats and basic groups (ids above -1000000000000).
+CREATE TABLE search_deleted (
+    user_id       TEXT NOT NULL,
+    session_index INTEGER NOT NULL,
+    message_id    INTEGER NOT NULL,
+    chat_id       INTEGER NOT NULL,
+    event_id      INTEGER NOT NULL,
+    deleted_at    INTEGER NOT NULL,
+    PRIMARY KEY (user_id, session_index, message_id, chat_id)
+) WITHOUT ROWID;
+CREATE INDEX search_deleted_at ON search_deleted (deleted_at);

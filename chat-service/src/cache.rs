@@ -24,7 +24,7 @@ use talkapp_telegram::model::{
     TelegramUpdate, TextEntity, TgUser,
 };
 
-use crate::host::{HostedUpdate, UpdateSink};
+use crate::hosted_accounts::{HostedUpdate, UpdateSink};
 
 /// How much a first backfill takes from Telegram.
 #[derive(Debug, Clone, Copy)]

@@ -25,7 +25,7 @@ use talkapp_store::{SendJob, SessionKey, Store, StoreError};
 use talkapp_telegram::model::{ChatAction, TelegramUpdate};
 use tokio_util::sync::CancellationToken;
 
-use crate::host::HostedUpdate;
+use crate::hosted_accounts::HostedUpdate;
 use crate::proto_views::{presence_fields, to_proto_chat, to_proto_job, to_proto_message};
 use crate::reads::Reads;
 

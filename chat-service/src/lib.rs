@@ -22,7 +22,8 @@
 //!   [`account_host::AccountHostGrpcAdapter`]).
 //! - [`proto_views`]: the domain's views in their proto form.
 //! - [`linking`]: the login steps, their state in the store.
-//! - [`host`]: [`host::SessionHost`], the supervised connections of the hosted accounts.
+//! - [`hosted_accounts`]: [`hosted_accounts::HostedAccounts`], the accounts this replica
+//!   hosts: their supervised Telegram connections, what those report written down.
 //! - [`telegram`]: which Telegram to reach (real, or a sandbox process; the all-in-one
 //!   binary brings its in-process sandbox itself).
 //! - [`cache`]: the chat cache (backfill, updates, older history on demand).
@@ -45,7 +46,9 @@
 //! - [`profile_edits`]: own-profile and contact changes checked, Telegram's refusals of
 //!   them coded.
 //! - [`actions`]: chat actions by their API names.
-//! - [`hosting`]: what happens when shards and accounts arrive and leave.
+//! - [`hooks`]: what happens when shards and accounts arrive here and leave (the
+//!   [`ownership`] and [`hosted_accounts`] hooks, implemented over the cache, the events
+//!   and the send worker).
 //! - [`joins`]: joining by username or invite link and invite links' settings, checked.
 //! - [`Application`]: build and run, shared by `main.rs`, the all-in-one binary and tests.
 
@@ -55,8 +58,8 @@ pub mod cache;
 pub mod events;
 pub mod groups;
 pub mod grpc_adapter;
-pub mod host;
-pub mod hosting;
+pub mod hooks;
+pub mod hosted_accounts;
 pub mod joins;
 pub mod linking;
 pub mod media;
@@ -78,8 +81,8 @@ use std::time::Duration;
 use secrecy::ExposeSecret as _;
 use talkapp_bus::{Bus, JobQueue};
 use talkapp_common::config::Config;
+use talkapp_common::grpc_server::GrpcServer;
 use talkapp_common::probe::Probe;
-use talkapp_common::service_host::ServiceHost;
 use talkapp_proto::chat::v1::account_host_server::AccountHostServer;
 use talkapp_proto::chat::v1::chat_service_server::ChatServiceServer;
 use talkapp_proto::tonic;
@@ -92,8 +95,8 @@ use tokio_util::sync::CancellationToken;
 use crate::account_host::{LocalHost, Router};
 use crate::cache::{BackfillLimits, ChatCache};
 use crate::events::EventPublisher;
-use crate::host::SessionHost;
-use crate::hosting::{AccountLifecycle, CacheAndEvents, ShardHosting};
+use crate::hooks::{AccountLifecycle, CacheAndEvents, ShardHosting};
+use crate::hosted_accounts::HostedAccounts;
 use crate::linking::Linking;
 use crate::media_files::{GrpcMediaFiles, MediaFiles};
 use crate::ownership::{LeaseBackend, LeaseTimings, Ownership};
@@ -108,11 +111,11 @@ const RECONCILE_INTERVAL: Duration = Duration::from_secs(3);
 
 /// The chat service, bound and ready to run.
 pub struct Application {
-    host: ServiceHost,
-    sessions: Arc<SessionHost>,
+    server: GrpcServer,
+    hosted_accounts: Arc<HostedAccounts>,
     worker: Arc<SendWorker>,
     ownership: Arc<Ownership>,
-    hosting: CancellationToken,
+    stop_hosting: CancellationToken,
     store: Arc<dyn Store>,
     queue: Arc<dyn JobQueue>,
 }
@@ -156,9 +159,9 @@ impl Application {
         let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(StoreProbe(Arc::clone(&store)))];
         probes.extend(talkapp_common::probe::broker_and_cache_probes(config)?);
         let sealer = telegram::session_sealer(config)?;
-        let hosting = CancellationToken::new();
+        let stop_hosting = CancellationToken::new();
         let cache = ChatCache::new(Arc::clone(&store));
-        let sessions = SessionHost::new(
+        let hosted_accounts = HostedAccounts::new(
             Arc::clone(&store),
             telegram.endpoint.clone(),
             sealer.clone(),
@@ -167,7 +170,7 @@ impl Application {
                 stall_grace: Duration::from_secs(config.telegram.stall_grace_secs),
                 ..AccountOptions::default()
             },
-            hosting.clone(),
+            stop_hosting.clone(),
         );
         let backend = match config.sqlite_path() {
             Some(_) => LeaseBackend::Local,
@@ -189,7 +192,7 @@ impl Application {
             })?,
         );
         let local_host = Arc::new(LocalHost::new(
-            Arc::clone(&sessions),
+            Arc::clone(&hosted_accounts),
             cache.clone(),
             media::Media::new(
                 Arc::clone(&store),
@@ -204,12 +207,12 @@ impl Application {
             Arc::clone(&store),
             Arc::clone(&bus.events),
             Arc::clone(&reads),
-            hosting.clone(),
+            stop_hosting.clone(),
         ));
         let worker = SendWorker::new(
             Arc::clone(&store),
             Arc::clone(&queue),
-            Arc::clone(&sessions),
+            Arc::clone(&hosted_accounts),
             Arc::clone(&media_files),
             Arc::clone(&events),
             SendOptions {
@@ -218,9 +221,9 @@ impl Application {
                 max_backoff: Duration::from_secs(config.sends.max_backoff_secs),
                 ..SendOptions::default()
             },
-            hosting.clone(),
+            stop_hosting.clone(),
         );
-        sessions.set_handlers(
+        hosted_accounts.set_handlers(
             Arc::new(CacheAndEvents {
                 cache: cache.clone(),
                 events,
@@ -241,7 +244,7 @@ impl Application {
         let service = Arc::new(service::ChatService::new(
             Arc::clone(&store),
             linking,
-            Arc::clone(&sessions),
+            Arc::clone(&hosted_accounts),
             Arc::clone(&ownership),
             reads,
             Sends::new(Arc::clone(&store), Arc::clone(&queue), media_files),
@@ -254,17 +257,17 @@ impl Application {
             grpc_adapter::AccountHostGrpcAdapter::new(local_host),
         ));
         Ok(Self {
-            host: ServiceHost::new(
+            server: GrpcServer::new(
                 talkapp_proto::chat::v1::SERVICE_NAME,
                 listener,
                 routes,
                 probes,
                 config.probes.clone(),
             ),
-            sessions,
+            hosted_accounts,
             worker,
             ownership,
-            hosting,
+            stop_hosting,
             store,
             queue,
         })
@@ -272,17 +275,17 @@ impl Application {
 
     /// The bound port.
     pub fn port(&self) -> u16 {
-        self.host.port()
+        self.server.port()
     }
 
     /// Its gRPC routes, for a gateway in the same process (the embedded default).
     pub fn routes(&self) -> talkapp_proto::tonic::service::Routes {
-        self.host.routes()
+        self.server.routes()
     }
 
     /// The hosted accounts.
-    pub fn sessions(&self) -> Arc<SessionHost> {
-        Arc::clone(&self.sessions)
+    pub fn hosted_accounts(&self) -> Arc<HostedAccounts> {
+        Arc::clone(&self.hosted_accounts)
     }
 
     /// Which shards this replica holds.
@@ -299,35 +302,35 @@ impl Application {
     /// queues) and serves until `shutdown` is cancelled; then drains in-flight calls,
     /// hands its shards back and disconnects the accounts (their last state written).
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let sessions = Arc::clone(&self.sessions);
+        let hosted_accounts = Arc::clone(&self.hosted_accounts);
         let leasing = tokio::spawn(Arc::clone(&self.ownership).run(
             Arc::new(ShardHosting {
-                host: Arc::clone(&self.sessions),
+                accounts: Arc::clone(&self.hosted_accounts),
                 worker: Arc::clone(&self.worker),
             }),
-            self.hosting.clone(),
+            self.stop_hosting.clone(),
         ));
         tokio::spawn(reconcile_hosted_accounts(
-            Arc::clone(&self.sessions),
+            Arc::clone(&self.hosted_accounts),
             Arc::clone(&self.ownership),
-            self.hosting.clone(),
+            self.stop_hosting.clone(),
         ));
         tokio::spawn(purge_expired_logins(
             Arc::clone(&self.store),
-            self.hosting.clone(),
+            self.stop_hosting.clone(),
         ));
-        let served = self.host.run_until_stopped(shutdown).await;
-        self.hosting.cancel();
+        let served = self.server.run_until_stopped(shutdown).await;
+        self.stop_hosting.cancel();
         if let Err(error) = leasing.await {
             tracing::warn!(%error, "lease task failed");
         }
-        sessions.stopped().await;
+        hosted_accounts.stopped().await;
         served
     }
 }
 
 async fn reconcile_hosted_accounts(
-    sessions: Arc<SessionHost>,
+    hosted_accounts: Arc<HostedAccounts>,
     ownership: Arc<Ownership>,
     stop: CancellationToken,
 ) {
@@ -341,7 +344,7 @@ async fn reconcile_hosted_accounts(
         if held.is_empty() {
             continue;
         }
-        if let Err(error) = sessions.host_shards(&held).await {
+        if let Err(error) = hosted_accounts.host_shards(&held).await {
             tracing::debug!(%error, "cannot compare hosted accounts with the store");
         }
     }
@@ -369,7 +372,7 @@ async fn purge_expired_logins(store: Arc<dyn Store>, stop: CancellationToken) {
 /// `chat_service.listen`, until `shutdown` fires.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let store = talkapp_store::connect(&config.database).await?;
-    let listener = talkapp_common::service_host::bind(config.chat_service.listen).await?;
+    let listener = talkapp_common::grpc_server::bind(config.chat_service.listen).await?;
     Application::build(&config, store, Bus::from_config(&config.amqp), listener)?
         .run_until_stopped(shutdown)
         .await

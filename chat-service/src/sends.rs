@@ -46,7 +46,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::events::EventPublisher;
-use crate::host::SessionHost;
+use crate::hosted_accounts::HostedAccounts;
 use crate::media_files::{MediaFiles, MediaFilesError, PinnedFile};
 
 /// The longest text Telegram takes in one message.
@@ -582,7 +582,7 @@ fn outgoing_media(job: &SendJob, media: &JobMedia) -> Result<OutgoingMedia, Tele
 pub struct SendWorker {
     store: Arc<dyn Store>,
     queue: Arc<dyn JobQueue>,
-    host: Arc<SessionHost>,
+    hosted_accounts: Arc<HostedAccounts>,
     media: Arc<dyn MediaFiles>,
     events: Arc<EventPublisher>,
     options: SendOptions,
@@ -610,12 +610,12 @@ fn backoff(attempt: u32, max: Duration) -> Duration {
 }
 
 impl SendWorker {
-    /// A worker sending through `host`'s accounts, telling `events` of finished jobs,
+    /// A worker sending through the accounts hosted here (`hosted_accounts`), telling `events` of finished jobs,
     /// stopping when `shutdown` fires.
     pub fn new(
         store: Arc<dyn Store>,
         queue: Arc<dyn JobQueue>,
-        host: Arc<SessionHost>,
+        hosted_accounts: Arc<HostedAccounts>,
         media: Arc<dyn MediaFiles>,
         events: Arc<EventPublisher>,
         options: SendOptions,
@@ -624,7 +624,7 @@ impl SendWorker {
         Arc::new(Self {
             store,
             queue,
-            host,
+            hosted_accounts,
             media,
             events,
             options,
@@ -834,7 +834,7 @@ impl SendWorker {
             {
                 Ok(accounts) => {
                     for key in accounts {
-                        if self.host.account(key).is_some() {
+                        if self.hosted_accounts.account(key).is_some() {
                             self.ask_scan(key);
                         }
                     }
@@ -889,7 +889,7 @@ impl SendWorker {
         job_id: Uuid,
         stop: &CancellationToken,
     ) -> Result<(), Blocked> {
-        if let Some(account) = self.host.account(key)
+        if let Some(account) = self.hosted_accounts.account(key)
             && account.status() != AccountStatus::LoggedOut
             && let Ok(Some(claimed)) = self
                 .store
@@ -953,7 +953,7 @@ impl SendWorker {
                 }
                 continue;
             }
-            let Some(account) = self.host.account(key) else {
+            let Some(account) = self.hosted_accounts.account(key) else {
                 match self
                     .store
                     .hosted_session(key.user_id, key.session_index)

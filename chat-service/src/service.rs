@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::account_host::{HostError, Router, store_code};
 use crate::actions::{action_names, parse_action};
 use crate::cache::user_from_record;
-use crate::host::SessionHost;
+use crate::hosted_accounts::HostedAccounts;
 use crate::linking::{LinkError, LinkStep, Linking, StartedLogin};
 use crate::media::{ByteRange, MediaDownload};
 use crate::ownership::Ownership;
@@ -165,7 +165,7 @@ pub struct ListedSession {
 pub struct ChatService {
     store: Arc<dyn Store>,
     linking: Linking,
-    host: Arc<SessionHost>,
+    hosted_accounts: Arc<HostedAccounts>,
     ownership: Arc<Ownership>,
     reads: Arc<Reads>,
     sends: Sends,
@@ -178,7 +178,7 @@ impl ChatService {
     pub fn new(
         store: Arc<dyn Store>,
         linking: Linking,
-        host: Arc<SessionHost>,
+        hosted_accounts: Arc<HostedAccounts>,
         ownership: Arc<Ownership>,
         reads: Arc<Reads>,
         sends: Sends,
@@ -187,7 +187,7 @@ impl ChatService {
         Self {
             store,
             linking,
-            host,
+            hosted_accounts,
             ownership,
             reads,
             sends,
@@ -341,7 +341,7 @@ impl ChatService {
     fn host_if_held(&self, hosted: talkapp_store::HostedSession) {
         let shard = talkapp_store::shard_of(hosted.session.user_id, hosted.session.session_index);
         if self.ownership.holds(shard) {
-            self.host.host(hosted);
+            self.hosted_accounts.host(hosted);
         }
     }
 
@@ -358,7 +358,7 @@ impl ChatService {
             user_id,
             session_index,
         };
-        self.host.release(key).await;
+        self.hosted_accounts.release(key).await;
         match self.linking.unlink(user_id, session_index).await {
             Ok(()) => {
                 self.forget_session(key);

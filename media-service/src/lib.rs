@@ -32,8 +32,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use talkapp_common::config::Config;
+use talkapp_common::grpc_server::GrpcServer;
 use talkapp_common::probe::Probe;
-use talkapp_common::service_host::ServiceHost;
 use talkapp_proto::media::v1::media_service_server::MediaServiceServer;
 use talkapp_proto::tonic;
 use talkapp_store::{MediaStore, MediaStoreProbe};
@@ -49,7 +49,7 @@ const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// The media service, bound and ready to run.
 pub struct Application {
-    host: ServiceHost,
+    server: GrpcServer,
     core: MediaCore,
     sweep_interval: Duration,
 }
@@ -80,7 +80,7 @@ impl Application {
             .max_decoding_message_size(MAX_MESSAGE_BYTES);
         let routes = tonic::service::Routes::new(server);
         Ok(Self {
-            host: ServiceHost::new(
+            server: GrpcServer::new(
                 talkapp_proto::media::v1::SERVICE_NAME,
                 listener,
                 routes,
@@ -94,12 +94,12 @@ impl Application {
 
     /// The bound port.
     pub fn port(&self) -> u16 {
-        self.host.port()
+        self.server.port()
     }
 
     /// Its gRPC routes, for a gateway in the same process (the embedded default).
     pub fn routes(&self) -> talkapp_proto::tonic::service::Routes {
-        self.host.routes()
+        self.server.routes()
     }
 
     /// The domain core (tests).
@@ -124,7 +124,7 @@ impl Application {
                 }
             }
         });
-        let served = self.host.run_until_stopped(shutdown).await;
+        let served = self.server.run_until_stopped(shutdown).await;
         sweeper.abort();
         served
     }
@@ -134,7 +134,7 @@ impl Application {
 /// `storage` says, listening on `media_service.listen`, until `shutdown` fires.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let stores = talkapp_store::connect_stores(&config.database).await?;
-    let listener = talkapp_common::service_host::bind(config.media_service.listen).await?;
+    let listener = talkapp_common::grpc_server::bind(config.media_service.listen).await?;
     Application::build(&config, stores.media, listener)?
         .run_until_stopped(shutdown)
         .await

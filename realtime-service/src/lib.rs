@@ -28,8 +28,8 @@ use base64::Engine as _;
 use secrecy::ExposeSecret as _;
 use talkapp_bus::Bus;
 use talkapp_common::config::Config;
+use talkapp_common::grpc_server::GrpcServer;
 use talkapp_common::probe::Probe;
-use talkapp_common::service_host::ServiceHost;
 use talkapp_eventlog::memory::MemoryEventLog;
 use talkapp_eventlog::redis::{RedisEventLog, RedisOptions};
 use talkapp_eventlog::{EventLog, Retention};
@@ -45,7 +45,7 @@ use crate::push::Notifier;
 
 /// The realtime service, bound and ready to run.
 pub struct Application {
-    host: ServiceHost,
+    server: GrpcServer,
     bus: Bus,
     log: Arc<dyn EventLog>,
     notifier: Arc<Notifier>,
@@ -129,7 +129,7 @@ impl Application {
         );
         let routes = tonic::service::Routes::new(RealtimeServiceServer::new(adapter));
         Ok(Self {
-            host: ServiceHost::new(
+            server: GrpcServer::new(
                 talkapp_proto::realtime::v1::SERVICE_NAME,
                 listener,
                 routes,
@@ -146,12 +146,12 @@ impl Application {
 
     /// The bound port.
     pub fn port(&self) -> u16 {
-        self.host.port()
+        self.server.port()
     }
 
     /// Its gRPC routes, for a gateway in the same process (the embedded default).
     pub fn routes(&self) -> talkapp_proto::tonic::service::Routes {
-        self.host.routes()
+        self.server.routes()
     }
 
     /// The VAPID public key browsers subscribe with.
@@ -173,7 +173,7 @@ impl Application {
             stopping.cancelled().await;
             closing_streams.cancel();
         });
-        let served = self.host.run_until_stopped(shutdown).await;
+        let served = self.server.run_until_stopped(shutdown).await;
         self.ingesting.cancel();
         if let Err(error) = ingest.await {
             tracing::warn!(%error, "event ingest task failed");
@@ -186,7 +186,7 @@ impl Application {
 /// until `shutdown` fires.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let store = talkapp_store::connect(&config.database).await?;
-    let listener = talkapp_common::service_host::bind(config.realtime_service.listen).await?;
+    let listener = talkapp_common::grpc_server::bind(config.realtime_service.listen).await?;
     let bus = Bus::from_config(&config.amqp);
     Application::build(&config, store, bus, listener)
         .await?

@@ -38,8 +38,8 @@ use std::time::Duration;
 
 use talkapp_bus::Bus;
 use talkapp_common::config::Config;
+use talkapp_common::grpc_server::GrpcServer;
 use talkapp_common::probe::Probe;
-use talkapp_common::service_host::ServiceHost;
 use talkapp_proto::search::v1::search_service_server::SearchServiceServer;
 use talkapp_proto::tonic;
 use talkapp_store::{Store, StoreProbe};
@@ -55,7 +55,7 @@ const RECONCILE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The search service, bound and ready to run.
 pub struct Application {
-    host: ServiceHost,
+    server: GrpcServer,
     bus: Bus,
     store: Arc<dyn Store>,
     index: Arc<dyn SearchIndex>,
@@ -109,7 +109,7 @@ impl Application {
             grpc_adapter::SearchGrpcAdapter::new(core, Arc::clone(&store), Arc::clone(&index));
         let routes = tonic::service::Routes::new(SearchServiceServer::new(adapter));
         Ok(Self {
-            host: ServiceHost::new(
+            server: GrpcServer::new(
                 talkapp_proto::search::v1::SERVICE_NAME,
                 listener,
                 routes,
@@ -127,12 +127,12 @@ impl Application {
 
     /// The bound port.
     pub fn port(&self) -> u16 {
-        self.host.port()
+        self.server.port()
     }
 
     /// Its gRPC routes, for a gateway in the same process (the embedded default).
     pub fn routes(&self) -> talkapp_proto::tonic::service::Routes {
-        self.host.routes()
+        self.server.routes()
     }
 
     /// The index it searches.
@@ -156,7 +156,7 @@ impl Application {
             self.tombstone_retention,
             background.clone(),
         ));
-        let served = self.host.run_until_stopped(shutdown).await;
+        let served = self.server.run_until_stopped(shutdown).await;
         background.cancel();
         for task in [ingest, reconcile] {
             if let Err(error) = task.await {
@@ -171,7 +171,7 @@ impl Application {
 /// until `shutdown` fires.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     let store = talkapp_store::connect(&config.database).await?;
-    let listener = talkapp_common::service_host::bind(config.search_service.listen).await?;
+    let listener = talkapp_common::grpc_server::bind(config.search_service.listen).await?;
     let bus = Bus::from_config(&config.amqp);
     Application::build(&config, store, bus, listener)
         .await?

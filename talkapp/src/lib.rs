@@ -33,7 +33,7 @@ pub struct Backend {
 }
 
 async fn private_listener() -> anyhow::Result<TcpListener> {
-    talkapp_common::service_host::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+    talkapp_common::grpc_server::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
 }
 
 impl Backend {
@@ -129,8 +129,8 @@ impl Backend {
     }
 
     /// The hosted Telegram accounts.
-    pub fn sessions(&self) -> Arc<talkapp_chat_service::host::SessionHost> {
-        self.chat.sessions()
+    pub fn hosted_accounts(&self) -> Arc<talkapp_chat_service::hosted_accounts::HostedAccounts> {
+        self.chat.hosted_accounts()
     }
 
     /// The in-process Telegram sandbox, when one runs (the embedded default).

@@ -163,7 +163,7 @@ host_calls! {
     fn create_group(new: NewGroup) -> GroupCreated
         = create_group(CreateGroupRequest) -> HostCreateGroupResponse;
     fn edit_message(chat_id: i64, message_id: i32, text: String) -> ()
-        = edit_message(EditMessageRequest) -> HostEditMessageResponse;
+        = edit_message(EditMessageRequest) -> HostDone;
     fn delete_messages(chat_id: i64, message_ids: Vec<i32>, revoke: bool) -> ()
         = delete_messages(DeleteMessagesRequest) -> DeleteMessagesResponse;
     fn pin_message(chat_id: i64, message_id: i32, pin: PinOptions) -> ()
@@ -189,7 +189,7 @@ host_calls! {
     fn change_members(chat_id: i64, change: MemberChange) -> i64
         = change_members(ChangeMembersRequest) -> HostChangeMembersResponse;
     fn edit_chat(chat_id: i64, edit: ChatEdit) -> ()
-        = edit_chat(EditChatRequest) -> HostEditChatResponse;
+        = edit_chat(EditChatRequest) -> HostDone;
     fn join_chat(target: JoinTarget) -> Option<i64>
         = join_chat(HostJoinChatRequest) -> HostJoinChatResponse;
     fn check_invite(hash: &str => String) -> InviteCheck
@@ -203,9 +203,9 @@ host_calls! {
     fn join_requests(chat_id: i64, query: JoinRequestQuery) -> JoinRequestPage
         = list_join_requests(HostListJoinRequestsRequest) -> HostJoinRequestPage;
     fn answer_join_request(chat_id: i64, user_id: i64, approve: bool) -> ()
-        = answer_join_request(AnswerJoinRequestRequest) -> HostAnswerJoinRequestResponse;
+        = answer_join_request(AnswerJoinRequestRequest) -> HostDone;
     fn set_chat_photo(chat_id: i64, photo: Option<PhotoFile>) -> ()
-        = set_chat_photo(HostSetChatPhotoRequest) -> HostSetChatPhotoResponse;
+        = set_chat_photo(HostSetChatPhotoRequest) -> HostDone;
     fn set_own_photo(photo: Option<PhotoFile>) -> UserProfile
         = set_own_photo(HostSetOwnPhotoRequest) -> HostUserProfile;
 }

@@ -24,7 +24,7 @@ use super::{
     PhotoFile,
 };
 use crate::cache::{ChatCache, FillError};
-use crate::host::{HostedUpdate, SessionHost};
+use crate::hosted_accounts::{HostedAccounts, HostedUpdate};
 use crate::media::{ByteRange, Media, MediaDownload};
 use crate::media_files::MediaFiles;
 use crate::sends::PinnedSource;
@@ -36,7 +36,7 @@ const MAX_OLDER_LIMIT: u32 = 1000;
 
 /// Serves the calls of the accounts this replica hosts, through their connections.
 pub struct LocalHost {
-    connections: Arc<SessionHost>,
+    hosted_accounts: Arc<HostedAccounts>,
     cache: ChatCache,
     media: Media,
     files: Arc<dyn MediaFiles>,
@@ -52,16 +52,16 @@ impl From<FillError> for HostError {
 }
 
 impl LocalHost {
-    /// Calls through the accounts `connections` holds; older history goes into `cache`,
+    /// Calls through the accounts `hosted_accounts` holds; older history goes into `cache`,
     /// files come through `media`; uploaded files (photos) are read from `files`.
     pub fn new(
-        connections: Arc<SessionHost>,
+        hosted_accounts: Arc<HostedAccounts>,
         cache: ChatCache,
         media: Media,
         files: Arc<dyn MediaFiles>,
     ) -> Self {
         Self {
-            connections,
+            hosted_accounts,
             cache,
             media,
             files,
@@ -103,7 +103,7 @@ impl LocalHost {
         self.cache
             .refresh_chat(key, account, chat_id, listed)
             .await?;
-        self.connections
+        self.hosted_accounts
             .apply_own_update(own_update(key, TelegramUpdate::ChatChanged { chat_id }))
             .await?;
         Ok(())
@@ -111,7 +111,9 @@ impl LocalHost {
 
     /// The account's connection, when it is connected here.
     fn account(&self, key: SessionKey) -> Result<Account, HostError> {
-        self.connections.account(key).ok_or(HostError::Unavailable)
+        self.hosted_accounts
+            .account(key)
+            .ok_or(HostError::Unavailable)
     }
 }
 
@@ -292,7 +294,7 @@ impl AccountHost for LocalHost {
             self.cache.apply(&deleted).await?;
         } else {
             // It does not for private chats and basic groups: the event is made here.
-            self.connections.apply_own_update(deleted).await?;
+            self.hosted_accounts.apply_own_update(deleted).await?;
         }
         Ok(())
     }
@@ -425,7 +427,7 @@ impl AccountHost for LocalHost {
         // Telegram's answer to the account tells of the chat, not of the member: the
         // account's own sockets hear it from here.
         if let Some(update) = told_here {
-            self.connections
+            self.hosted_accounts
                 .apply_own_update(own_update(key, update))
                 .await?;
         }

@@ -264,14 +264,11 @@ id_requests! {
 mirrored_answers! {
     SendChatActionResponse {};
     MarkReadResponse {};
-    HostEditMessageResponse {};
+    HostDone {};
     DeleteMessagesResponse {};
     PinMessageResponse {};
     UnpinAllMessagesResponse {};
     DeleteContactResponse {};
-    HostEditChatResponse {};
-    HostSetChatPhotoResponse {};
-    HostAnswerJoinRequestResponse {};
     FetchOlderHistoryResponse { stored: u32 };
     HostForwardMessagesResponse { message_ids: Vec<i32> };
     HostAddMemberResponse { user_id: i64 };

@@ -109,7 +109,7 @@ impl ChatApp {
             }
         };
         let media_listener =
-            talkapp_common::service_host::bind("127.0.0.1:0".parse().expect("address"))
+            talkapp_common::grpc_server::bind("127.0.0.1:0".parse().expect("address"))
                 .await
                 .expect("listener");
         let media_url = format!(
@@ -130,7 +130,7 @@ impl ChatApp {
         let media =
             talkapp_media_service::Application::build(&config, stores.media, media_listener)
                 .expect("media service builds");
-        let listener = talkapp_common::service_host::bind("127.0.0.1:0".parse().expect("address"))
+        let listener = talkapp_common::grpc_server::bind("127.0.0.1:0".parse().expect("address"))
             .await
             .expect("listener");
         let telegram = TelegramSetup {

@@ -7,19 +7,19 @@
 //! - [`error_code`]: the stable error codes shared by HTTP (problem+json) and gRPC.
 //! - [`grpc`]: serving a tonic service with health, `/metrics`, request metrics and
 //!   trace-context extraction; the client-side trace-context interceptor.
+//! - [`grpc_server`]: one gRPC service with health and `/metrics` on one listener.
 //! - [`probe`]: dependency probes (Redis, RabbitMQ, ...) used by health and `/readyz`.
 //! - [`process`]: the shared thin `main` (config, telemetry, run, flush).
 //! - [`secrets`]: configured secrets, or ones the embedded default generates and keeps.
-//! - [`service_host`]: one gRPC service with health and `/metrics` on one listener.
 //! - [`shutdown`]: the signal-to-`CancellationToken` bridge.
 
 pub mod config;
 pub mod error_code;
 pub mod grpc;
+pub mod grpc_server;
 pub mod probe;
 pub mod process;
 pub mod secrets;
-pub mod service_host;
 pub mod shutdown;
 pub mod telemetry;
 

@@ -534,23 +534,35 @@ pub trait SendJobStore: Send + Sync {
 /// database is unreachable it keeps trying, with back-off, for `database.startup_timeout_ms`
 /// (processes of a deployment may start before their database).
 pub async fn connect(config: &talkapp_common::config::DatabaseConfig) -> Result<Arc<dyn Store>> {
-    let deadline =
-        std::time::Instant::now() + std::time::Duration::from_millis(config.startup_timeout_ms);
+    Ok(connect_stores(config).await?.store)
+}
+
+/// Calls `open` until it gives anything but an error `unreachable` says to wait out (the
+/// database is not up yet), or until `patience` has passed; between calls it waits, from
+/// 100 ms doubling to 2 s. Every process opening the database at start waits this way
+/// (the store, search-service's index).
+pub async fn retry_while_unreachable<T, E, F, Fut>(
+    patience: std::time::Duration,
+    unreachable: impl Fn(&E) -> bool,
+    mut open: F,
+) -> std::result::Result<T, E>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, E>>,
+{
+    let deadline = std::time::Instant::now() + patience;
     let mut pause = std::time::Duration::from_millis(100);
     loop {
-        match open(config).await {
-            Err(StoreError::Unavailable(cause)) if std::time::Instant::now() < deadline => {
-                tracing::warn!(%cause, retry_in_ms = pause.as_millis() as u64, "database not reachable yet");
+        match open().await {
+            Err(error) if unreachable(&error) && std::time::Instant::now() < deadline => {
+                tracing::warn!(%error, retry_in_ms = pause.as_millis() as u64, "database not reachable yet");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(std::time::Duration::from_secs(2));
             }
             result => return result,
         }
     }
-}
-
-async fn open(config: &talkapp_common::config::DatabaseConfig) -> Result<Arc<dyn Store>> {
-    Ok(open_stores(config).await?.store)
 }
 
 /// One database seen through the traits a process needs: the whole [`Store`], and the
@@ -565,19 +577,12 @@ pub struct Stores {
 
 /// Like [`connect`], giving both views of the one store.
 pub async fn connect_stores(config: &talkapp_common::config::DatabaseConfig) -> Result<Stores> {
-    let deadline =
-        std::time::Instant::now() + std::time::Duration::from_millis(config.startup_timeout_ms);
-    let mut pause = std::time::Duration::from_millis(100);
-    loop {
-        match open_stores(config).await {
-            Err(StoreError::Unavailable(cause)) if std::time::Instant::now() < deadline => {
-                tracing::warn!(%cause, retry_in_ms = pause.as_millis() as u64, "database not reachable yet");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(std::time::Duration::from_secs(2));
-            }
-            result => return result,
-        }
-    }
+    retry_while_unreachable(
+        std::time::Duration::from_millis(config.startup_timeout_ms),
+        |error| matches!(error, StoreError::Unavailable(_)),
+        || open_stores(config),
+    )
+    .await
 }
 
 async fn open_stores(config: &talkapp_common::config::DatabaseConfig) -> Result<Stores> {
@@ -639,5 +644,68 @@ impl<S: GatewayStore + ?Sized> talkapp_common::probe::Probe for StoreProbe<S> {
 
     async fn check(&self) -> std::result::Result<(), String> {
         self.0.ping().await.map_err(|error| error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use super::{StoreError, retry_while_unreachable};
+
+    fn unreachable(error: &StoreError) -> bool {
+        matches!(error, StoreError::Unavailable(_))
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_database_is_tried_again_until_it_answers() {
+        let calls = AtomicU32::new(0);
+        let opened = retry_while_unreachable(Duration::from_secs(10), unreachable, || async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err(StoreError::Unavailable("starting".into())),
+                call => Ok(call),
+            }
+        })
+        .await;
+        assert_eq!(opened.expect("opened on the third call"), 2);
+    }
+
+    #[tokio::test]
+    async fn an_error_that_waiting_does_not_mend_is_returned_at_once() {
+        let calls = AtomicU32::new(0);
+        let opened: Result<(), _> =
+            retry_while_unreachable(Duration::from_secs(10), unreachable, || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(StoreError::Internal("bad url".into()))
+            })
+            .await;
+        assert!(matches!(opened, Err(StoreError::Internal(_))));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_database_is_given_up_on_after_the_patience() {
+        let calls = AtomicU32::new(0);
+        let started = std::time::Instant::now();
+        let opened: Result<(), _> =
+            retry_while_unreachable(Duration::from_millis(250), unreachable, || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(StoreError::Unavailable("down".into()))
+            })
+            .await;
+        let waited = started.elapsed();
+        assert!(matches!(opened, Err(StoreError::Unavailable(_))));
+        // Tried again within the patience, given up once it was spent (at 0, 100 and
+        // 300 ms on an idle machine).
+        assert!(calls.load(Ordering::SeqCst) >= 2);
+        assert!(
+            waited >= Duration::from_millis(250),
+            "gave up after {waited:?}"
+        );
+        assert!(
+            waited < Duration::from_secs(5),
+            "kept trying for {waited:?}"
+        );
     }
 }

@@ -736,6 +736,42 @@ impl Account {
         }
     }
 
+    /// A reply of the `messages.Messages` kind (history, search, messages by id) as a page:
+    /// its users and chats remembered, everything converted. `method` names the call in
+    /// the error of a not-modified reply (an answer to a hash, and none is sent).
+    pub(crate) async fn messages_page(
+        &self,
+        method: &str,
+        reply: tl::enums::messages::Messages,
+    ) -> Result<MessagesPage, TelegramError> {
+        let (messages, chats, users, total) = match reply {
+            tl::enums::messages::Messages::Messages(all) => {
+                (all.messages, all.chats, all.users, None)
+            }
+            tl::enums::messages::Messages::Slice(slice) => {
+                (slice.messages, slice.chats, slice.users, Some(slice.count))
+            }
+            tl::enums::messages::Messages::ChannelMessages(channel) => (
+                channel.messages,
+                channel.chats,
+                channel.users,
+                Some(channel.count),
+            ),
+            tl::enums::messages::Messages::NotModified(_) => {
+                return Err(TelegramError::Internal(format!(
+                    "{method} answered not-modified without a hash"
+                )));
+            }
+        };
+        self.remember(&users, &chats).await;
+        Ok(MessagesPage {
+            messages: messages.iter().filter_map(convert::message).collect(),
+            users: users.iter().filter_map(convert::user).collect(),
+            chats: chats.iter().filter_map(convert::chat).collect(),
+            total,
+        })
+    }
+
     /// How to address a chat, from the session's peer cache.
     pub(crate) async fn input_peer(
         &self,
@@ -844,32 +880,7 @@ impl Account {
                 hash: 0,
             })
             .await?;
-        let (messages, chats, users, total) = match reply {
-            tl::enums::messages::Messages::Messages(all) => {
-                (all.messages, all.chats, all.users, None)
-            }
-            tl::enums::messages::Messages::Slice(slice) => {
-                (slice.messages, slice.chats, slice.users, Some(slice.count))
-            }
-            tl::enums::messages::Messages::ChannelMessages(channel) => (
-                channel.messages,
-                channel.chats,
-                channel.users,
-                Some(channel.count),
-            ),
-            tl::enums::messages::Messages::NotModified(_) => {
-                return Err(TelegramError::Internal(
-                    "messages.getHistory answered not-modified without a hash".into(),
-                ));
-            }
-        };
-        self.remember(&users, &chats).await;
-        Ok(MessagesPage {
-            messages: messages.iter().filter_map(convert::message).collect(),
-            users: users.iter().filter_map(convert::user).collect(),
-            chats: chats.iter().filter_map(convert::chat).collect(),
-            total,
-        })
+        self.messages_page("messages.getHistory", reply).await
     }
 
     /// Sends a text message. The same `random_id` sends once: a repeat returns the
@@ -1076,24 +1087,10 @@ impl Account {
                     .await?
             }
         };
-        let (messages, chats, users) = match reply {
-            tl::enums::messages::Messages::Messages(all) => (all.messages, all.chats, all.users),
-            tl::enums::messages::Messages::Slice(slice) => {
-                (slice.messages, slice.chats, slice.users)
-            }
-            tl::enums::messages::Messages::ChannelMessages(channel) => {
-                (channel.messages, channel.chats, channel.users)
-            }
-            tl::enums::messages::Messages::NotModified(_) => {
-                return Err(TelegramError::Internal(
-                    "messages.getMessages answered not-modified".into(),
-                ));
-            }
-        };
-        self.remember(&users, &chats).await;
-        Ok(messages
-            .iter()
-            .filter_map(convert::message)
+        let page = self.messages_page("messages.getMessages", reply).await?;
+        Ok(page
+            .messages
+            .into_iter()
             .find(|message| message.id == message_id && message.chat_id == chat_id))
     }
 

@@ -235,32 +235,7 @@ impl Account {
                 .await?
             }
         };
-        let (messages, chats, users, total) = match reply {
-            tl::enums::messages::Messages::Messages(all) => {
-                (all.messages, all.chats, all.users, None)
-            }
-            tl::enums::messages::Messages::Slice(slice) => {
-                (slice.messages, slice.chats, slice.users, Some(slice.count))
-            }
-            tl::enums::messages::Messages::ChannelMessages(channel) => (
-                channel.messages,
-                channel.chats,
-                channel.users,
-                Some(channel.count),
-            ),
-            tl::enums::messages::Messages::NotModified(_) => {
-                return Err(TelegramError::Internal(
-                    "messages.search answered not-modified without a hash".into(),
-                ));
-            }
-        };
-        self.remember(&users, &chats).await;
-        Ok(MessagesPage {
-            messages: messages.iter().filter_map(convert::message).collect(),
-            users: users.iter().filter_map(convert::user).collect(),
-            chats: chats.iter().filter_map(convert::chat).collect(),
-            total,
-        })
+        self.messages_page("messages.search", reply).await
     }
 
     /// The account's contacts, with their presence, in Telegram's order.

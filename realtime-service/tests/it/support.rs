@@ -66,7 +66,7 @@ impl RealtimeApp {
             .await
             .expect("store opens");
         let bus = Bus::from_config(&config.amqp);
-        let listener = talkapp_common::service_host::bind("127.0.0.1:0".parse().expect("address"))
+        let listener = talkapp_common::grpc_server::bind("127.0.0.1:0".parse().expect("address"))
             .await
             .expect("listener");
         let app = Application::build(&config, store, bus.clone(), listener)

@@ -9,9 +9,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{GenericClient, Pool};
 use talkapp_store::SessionKey;
-use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
 
 use super::{
@@ -80,40 +79,16 @@ impl PostgresIndex {
         timeout: Duration,
         startup: Duration,
     ) -> Result<Self> {
-        let pg_config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|error| IndexError::Internal(format!("database.url: {error}")))?;
-        let manager = Manager::from_config(
-            pg_config,
-            NoTls,
-            // Fast recycling skips a round trip per checkout; a broken connection is
-            // detected by its failing query and dropped.
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(max_connections.max(1))
-            .runtime(Runtime::Tokio1)
-            // Bounded waits: a search fails as unavailable instead of hanging.
-            .wait_timeout(Some(timeout))
-            .create_timeout(Some(timeout))
-            .recycle_timeout(Some(timeout))
-            .build()
+        let pool = talkapp_store::postgres::connection_pool(url, max_connections, timeout)
             .map_err(|error| IndexError::Internal(error.to_string()))?;
         let index = Self { pool };
-        let deadline = std::time::Instant::now() + startup;
-        let mut pause = Duration::from_millis(100);
-        loop {
-            match index.migrate().await {
-                Err(IndexError::Unavailable(cause)) if std::time::Instant::now() < deadline => {
-                    tracing::warn!(%cause, "search index database not reachable yet");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(2));
-                }
-                result => return result.map(|()| index),
-            }
-        }
+        talkapp_store::retry_while_unreachable(
+            startup,
+            |error| matches!(error, IndexError::Unavailable(_)),
+            || index.migrate(),
+        )
+        .await?;
+        Ok(index)
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object> {

@@ -52,7 +52,8 @@ pub(crate) struct TestApp {
     pub(crate) address: String,
     pub(crate) client: reqwest::Client,
     store: std::sync::Arc<dyn talkapp_store::Store>,
-    pub(crate) sessions: std::sync::Arc<talkapp_chat_service::host::SessionHost>,
+    pub(crate) hosted_accounts:
+        std::sync::Arc<talkapp_chat_service::hosted_accounts::HostedAccounts>,
     pub(crate) sandbox: Option<std::sync::Arc<talkapp_tg_sandbox::SandboxHandle>>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -104,7 +105,7 @@ pub(crate) async fn spawn_app_on(
         .expect("backend builds");
     let address = format!("http://127.0.0.1:{}", backend.port());
     let store = backend.store();
-    let sessions = backend.sessions();
+    let hosted_accounts = backend.hosted_accounts();
     let sandbox = backend.sandbox();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(backend.run_until_stopped(shutdown.clone()));
@@ -112,7 +113,7 @@ pub(crate) async fn spawn_app_on(
         address,
         client: reqwest::Client::new(),
         store,
-        sessions,
+        hosted_accounts,
         sandbox,
         shutdown,
         task,

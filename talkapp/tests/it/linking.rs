@@ -143,7 +143,7 @@ async fn an_account_without_2fa_is_linked_with_its_code_and_connects() {
     assert_eq!(session["telegram_user"]["username"], "alice_sandbox");
     assert_eq!(session["telegram_user"]["phone"], "9996620001");
     app.wait_for_status(&linker, 1, "connected").await;
-    assert_eq!(app.sessions.hosted_count(), 1);
+    assert_eq!(app.hosted_accounts.hosted_count(), 1);
     app.stop().await;
 }
 
@@ -310,7 +310,7 @@ async fn unlinking_logs_out_at_telegram_and_the_index_is_not_reused() {
         "the key is no longer signed in at Telegram"
     );
     assert!(app.sessions_of(&linker).await.is_empty());
-    assert_eq!(app.sessions.hosted_count(), 0);
+    assert_eq!(app.hosted_accounts.hosted_count(), 0);
     let again = app.link(&linker, "+9996620001").await;
     assert_eq!(
         again["session_index"], 2,
@@ -325,7 +325,9 @@ async fn unlinking_logs_out_at_telegram_and_the_index_is_not_reused() {
 
 /// Waits for the next hosted update that is a new message with `text`.
 async fn next_message_with_text(
-    updates: &mut tokio::sync::broadcast::Receiver<talkapp_chat_service::host::HostedUpdate>,
+    updates: &mut tokio::sync::broadcast::Receiver<
+        talkapp_chat_service::hosted_accounts::HostedUpdate,
+    >,
     text: &str,
 ) -> talkapp_telegram::model::Message {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -353,7 +355,7 @@ async fn a_linked_account_reconnects_by_itself_after_a_restart_of_the_process() 
     let database_url = format!("sqlite://{}/talkapp.db", data_dir.display());
     let app = crate::helpers::spawn_app_on(&database_url, data_dir, &[]).await;
     app.wait_for_status(&linker, 1, "connected").await;
-    let mut updates = app.sessions.subscribe();
+    let mut updates = app.hosted_accounts.subscribe();
     let sandbox = app.sandbox.clone().expect("in-process sandbox");
     let (alice, bob) = sandbox.world(|world| {
         (
@@ -391,7 +393,7 @@ async fn updates_missed_while_telegram_was_unreachable_are_caught_up_in_order() 
     let linker = app.linker("outage@example.com").await;
     app.link(&linker, "+9996620001").await;
     app.wait_for_status(&linker, 1, "connected").await;
-    let mut updates = app.sessions.subscribe();
+    let mut updates = app.hosted_accounts.subscribe();
     let (alice, bob) = sandbox.world(|world| {
         (
             world.user_by_phone("9996620001").expect("alice"),
@@ -462,7 +464,7 @@ async fn app_probing_links_quickly() -> (TestApp, talkapp_tg_sandbox::SandboxHan
 #[tokio::test]
 async fn a_link_that_stays_open_but_goes_quiet_is_replaced_and_what_it_missed_arrives() {
     let (app, sandbox, linker, alice, bob) = alice_probing_links_quickly("quiet@example.com").await;
-    let mut updates = app.sessions.subscribe();
+    let mut updates = app.hosted_accounts.subscribe();
 
     // The link stays open and answers calls, but Telegram pushes nothing more on it.
     assert!(sandbox.silence_updates(alice) >= 1, "alice's link is open");
@@ -515,7 +517,7 @@ async fn a_link_that_stays_open_but_goes_quiet_is_replaced_and_what_it_missed_ar
 async fn a_busy_link_that_delivers_is_never_taken_for_a_quiet_one() {
     let (app, sandbox, linker, alice, bob) =
         alice_probing_links_quickly("busy-link@example.com").await;
-    let mut updates = app.sessions.subscribe();
+    let mut updates = app.hosted_accounts.subscribe();
 
     // Updates pushed, the account's own sends (their state comes back as the call's
     // answer) and read marks (an `affectedMessages` answer, no update at all) move the

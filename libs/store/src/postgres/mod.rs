@@ -188,6 +188,37 @@ impl_prepared!(
     deadpool_postgres::Transaction<'_>
 );
 
+/// A pool of up to `max_connections` connections to the PostgreSQL database at `url`, set
+/// up the one way every user of the main database sets it up (this store, search-service's
+/// index). No connection is opened yet: the first checkout opens one.
+pub fn connection_pool(url: &str, max_connections: usize, timeout: Duration) -> Result<Pool> {
+    let pg_config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|error| StoreError::Internal(format!("database.url: {error}")))?;
+    let manager = Manager::from_config(
+        pg_config,
+        // Without TLS, as the store has always connected; TLS, once wanted, goes here for
+        // every user of the database at once.
+        NoTls,
+        // Fast recycling skips a round trip per checkout; a broken connection is
+        // detected by the failing query and dropped by the pool.
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        // A pool of none would make every checkout wait for its timeout.
+        .max_size(max_connections.max(1))
+        .runtime(Runtime::Tokio1)
+        // Bounded waits: a request fails with "unavailable" instead of hanging when
+        // the database is gone.
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+        .build()
+        .map_err(|error| StoreError::Internal(error.to_string()))
+}
+
 /// Advisory-lock key serialising migrations when several replicas start at once.
 const MIGRATION_LOCK_KEY: i64 = 0x0074_616c_6b61_7070;
 
@@ -200,29 +231,9 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects to `url`, with up to `max_connections` pooled connections, and migrates.
     pub async fn connect(url: &str, max_connections: usize, timeout: Duration) -> Result<Self> {
-        let pg_config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|error| StoreError::Internal(format!("database.url: {error}")))?;
-        let manager = Manager::from_config(
-            pg_config,
-            NoTls,
-            // Fast recycling skips a round trip per checkout; a broken connection is
-            // detected by the failing query and dropped by the pool.
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(max_connections)
-            .runtime(Runtime::Tokio1)
-            // Bounded waits: a request fails with "unavailable" instead of hanging when
-            // the database is gone.
-            .wait_timeout(Some(timeout))
-            .create_timeout(Some(timeout))
-            .recycle_timeout(Some(timeout))
-            .build()
-            .map_err(|error| StoreError::Internal(error.to_string()))?;
-        let store = Self { pool };
+        let store = Self {
+            pool: connection_pool(url, max_connections, timeout)?,
+        };
         store.migrate().await?;
         Ok(store)
     }

@@ -747,6 +747,34 @@ impl World {
             .map(|(id, _)| id)
     }
 
+    /// The members of a chat `creator` founds with `members`: all of them and the creator,
+    /// each a known user; and how each but the creator joined (added by the creator at
+    /// `date`).
+    fn founding_members(
+        &self,
+        creator: UserId,
+        members: &[UserId],
+        date: i32,
+    ) -> anyhow::Result<(BTreeSet<UserId>, BTreeMap<UserId, Joined>)> {
+        let mut all: BTreeSet<UserId> = members.iter().copied().collect();
+        all.insert(creator);
+        for user in &all {
+            anyhow::ensure!(self.users.contains_key(user), "no user {user}");
+        }
+        let joined = all
+            .iter()
+            .filter(|member| **member != creator)
+            .map(|member| {
+                let how = Joined {
+                    inviter: creator,
+                    date,
+                };
+                (*member, how)
+            })
+            .collect();
+        Ok((all, joined))
+    }
+
     /// Creates a basic group; returns it and where its creation message landed.
     pub(crate) fn create_basic_group_sent(
         &mut self,
@@ -755,26 +783,9 @@ impl World {
         members: &[UserId],
         date: i32,
     ) -> anyhow::Result<(i64, Sent)> {
-        let mut all: BTreeSet<UserId> = members.iter().copied().collect();
-        all.insert(creator);
-        for user in &all {
-            anyhow::ensure!(self.users.contains_key(user), "no user {user}");
-        }
+        let (all, joined) = self.founding_members(creator, members, date)?;
         let id = self.next_chat_id;
         self.next_chat_id += 1;
-        let joined = all
-            .iter()
-            .filter(|m| **m != creator)
-            .map(|m| {
-                (
-                    *m,
-                    Joined {
-                        inviter: creator,
-                        date,
-                    },
-                )
-            })
-            .collect();
         self.chats.insert(
             id,
             BasicGroup {
@@ -848,26 +859,9 @@ impl World {
         members: &[UserId],
         date: i32,
     ) -> anyhow::Result<(i64, Sent)> {
-        let mut all: BTreeSet<UserId> = members.iter().copied().collect();
-        all.insert(creator);
-        for user in &all {
-            anyhow::ensure!(self.users.contains_key(user), "no user {user}");
-        }
+        let (all, joined) = self.founding_members(creator, members, date)?;
         let id = self.next_channel_id;
         self.next_channel_id += 1;
-        let joined = all
-            .iter()
-            .filter(|m| **m != creator)
-            .map(|m| {
-                (
-                    *m,
-                    Joined {
-                        inviter: creator,
-                        date,
-                    },
-                )
-            })
-            .collect();
         self.channels.insert(
             id,
             ChannelRecord {

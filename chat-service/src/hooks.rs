@@ -1,6 +1,9 @@
-//! What happens when shards and accounts come to this replica and leave it: accounts of
-//! a shard are connected and its send queue consumed; a connected account has its cache
-//! filled and its pending sends resumed.
+//! What happens when shards and accounts come to this replica and leave it: the hooks
+//! that [`crate::ownership`] ([`ShardListener`]) and [`crate::hosted_accounts`]
+//! ([`AccountHooks`], [`UpdateSink`]) call, implemented here over the send worker, the
+//! chat cache and the events. Accounts of a shard are connected and its send queue
+//! consumed; a connected account has its cache filled and its pending sends resumed; a
+//! hosted account's updates go to the cache, then to the events.
 
 use std::sync::Arc;
 
@@ -10,7 +13,7 @@ use talkapp_telegram::account::Account;
 
 use crate::cache::{BackfillLimits, ChatCache};
 use crate::events::EventPublisher;
-use crate::host::{AccountHooks, HostedUpdate, SessionHost, UpdateSink};
+use crate::hosted_accounts::{AccountHooks, HostedAccounts, HostedUpdate, UpdateSink};
 use crate::ownership::ShardListener;
 use crate::sends::SendWorker;
 
@@ -33,8 +36,8 @@ impl UpdateSink for CacheAndEvents {
 
 /// Connects a shard's accounts and consumes its queue while the shard is held here.
 pub struct ShardHosting {
-    /// The accounts.
-    pub host: Arc<SessionHost>,
+    /// The accounts hosted here.
+    pub accounts: Arc<HostedAccounts>,
     /// Their sends.
     pub worker: Arc<SendWorker>,
 }
@@ -46,7 +49,7 @@ impl ShardListener for ShardHosting {
         let mut pause = std::time::Duration::from_millis(200);
         // The store may be away for a moment: keep trying while the shards are ours.
         for _ in 0..20 {
-            match self.host.host_shards(shards).await {
+            match self.accounts.host_shards(shards).await {
                 Ok(_) => return,
                 Err(error) => {
                     tracing::warn!(%error, "cannot list the accounts to host; retrying");
@@ -60,7 +63,7 @@ impl ShardListener for ShardHosting {
 
     async fn released(&self, shards: &[u16]) {
         self.worker.stop_shards(shards);
-        self.host.release_shards(shards).await;
+        self.accounts.release_shards(shards).await;
     }
 }
 

@@ -10,8 +10,8 @@ use tonic::service::Routes;
 use crate::config::ProbeConfig;
 use crate::probe::Probe;
 
-/// A built service, bound and ready to run.
-pub struct ServiceHost {
+/// A gRPC server for one service, bound and ready to run.
+pub struct GrpcServer {
     service_name: &'static str,
     listener: TcpListener,
     routes: Routes,
@@ -19,8 +19,8 @@ pub struct ServiceHost {
     probe_config: ProbeConfig,
 }
 
-impl ServiceHost {
-    /// A host for `routes` on `listener`. `service_name` is the proto service name under
+impl GrpcServer {
+    /// A server for `routes` on `listener`. `service_name` is the proto service name under
     /// which health is reported; `probes` are the dependencies health follows.
     pub fn new(
         service_name: &'static str,

@@ -1,8 +1,9 @@
-//! The host of linked Telegram accounts: each account of the shards this process holds
-//! is connected from here, through its own supervised task (see
+//! The accounts this replica hosts (it is their *account host*, see
+//! [`crate::account_host`]): each linked Telegram account of the shards this process
+//! holds is connected from here, through its own supervised task (see
 //! [`talkapp_telegram::account`]), and what its task reports is written down:
 //!
-//! * session snapshots, sealed for their owner, into the store (so a restart resumes
+//! * MTProto session snapshots (keys, update state), sealed for their owner, into the store (so a restart resumes
 //!   where the account was, keys and update state included);
 //! * connection states into the store (what `GET /me/sessions` shows);
 //! * updates to the [`UpdateSink`], in order, retried until taken: a sink that fails
@@ -49,7 +50,7 @@ pub struct HostedUpdate {
 }
 
 /// Where hosted accounts' updates go (the chat cache, the event bus). Called in order per
-/// account; an error makes the host retry the same update later.
+/// account; an error makes [`HostedAccounts`] retry the same update later.
 #[async_trait]
 pub trait UpdateSink: Send + Sync + 'static {
     /// Takes one update.
@@ -78,8 +79,8 @@ struct Running {
     done: CancellationToken,
 }
 
-/// Connects and supervises the accounts this process hosts.
-pub struct SessionHost {
+/// The linked Telegram accounts this process hosts: connects and supervises them.
+pub struct HostedAccounts {
     store: Arc<dyn Store>,
     endpoint: TelegramEndpoint,
     sealer: Sealer,
@@ -107,10 +108,10 @@ fn session_status(status: AccountStatus) -> SessionStatus {
     }
 }
 
-impl SessionHost {
-    /// A host connecting through `endpoint` and sealing with `sealer`; it stops every
+impl HostedAccounts {
+    /// Hosted accounts connecting through `endpoint` and sealing with `sealer`; it stops every
     /// account when `shutdown` fires. Where updates go is set with
-    /// [`SessionHost::set_handlers`] before anything is hosted.
+    /// [`HostedAccounts::set_handlers`] before anything is hosted.
     pub fn new(
         store: Arc<dyn Store>,
         endpoint: TelegramEndpoint,
@@ -269,7 +270,7 @@ impl SessionHost {
     }
 
     /// Starts `key`'s account again on a new link after its link went quiet, and makes it
-    /// the one [`SessionHost::account`] hands out.
+    /// the one [`HostedAccounts::account`] hands out.
     async fn replace_link(
         &self,
         key: SessionKey,
@@ -457,7 +458,7 @@ impl SessionHost {
     }
 
     /// Runs `write` until it succeeds, pausing between tries; gives up only when the
-    /// host shuts down (what was not written is then redone from the persisted state on
+    /// hosted accounts shut down (what was not written is then redone from the persisted state on
     /// the next start).
     async fn retry<F, Fut>(&self, what: &str, key: SessionKey, mut write: F)
     where

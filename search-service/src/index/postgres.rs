@@ -157,11 +157,17 @@ async fn execute_message(
 /// chat ([`ANY_ACCOUNT_WIDE_CHAT`]) when the chat's ids are account-wide
 /// ([`ACCOUNT_WIDE_IDS_ABOVE`]). Parameters are cast: an `INSERT .. SELECT` does not type
 /// them by the columns.
-const NOT_DELETED: &str = "NOT EXISTS (
-    SELECT 1 FROM search_deleted d
-    WHERE d.user_id = $1::uuid AND d.session_index = $2::int AND d.message_id = $4::int
-      AND (d.chat_id = $3::bigint
-           OR (d.chat_id = 0 AND $3::bigint > -1000000000000)))";
+/// A macro, so the statements that hold it are literals (`concat!`), not text built
+/// for every change.
+macro_rules! not_deleted {
+    () => {
+        "NOT EXISTS (
+            SELECT 1 FROM search_deleted d
+            WHERE d.user_id = $1::uuid AND d.session_index = $2::int AND d.message_id = $4::int
+              AND (d.chat_id = $3::bigint
+                   OR (d.chat_id = 0 AND $3::bigint > -1000000000000)))"
+    };
+}
 
 async fn query_rows(
     client: &deadpool_postgres::Object,
@@ -180,12 +186,14 @@ async fn apply_change(client: &impl GenericClient, change: &IndexChange) -> Resu
             // One statement: the tombstone check and the newer-event condition are part of
             // the upsert, so a skipped change costs no round trip of its own.
             let statement = client
-                .prepare_cached(&format!(
+                .prepare_cached(concat!(
                     "INSERT INTO search_messages (user_id, session_index, chat_id,
                          message_id, date, sender_id, kinds, terms, event_id)
                      SELECT $1::uuid, $2::int, $3::bigint, $4::int, $5::bigint, $6::bigint,
                             $7::int, array_to_tsvector($8::text[]), $9::bigint
-                     WHERE {NOT_DELETED}
+                     WHERE ",
+                    not_deleted!(),
+                    "
                      ON CONFLICT (user_id, session_index, chat_id, message_id) DO UPDATE
                      SET date = excluded.date, sender_id = excluded.sender_id,
                          kinds = excluded.kinds, terms = excluded.terms,
@@ -346,14 +354,16 @@ impl SearchIndex for PostgresIndex {
         let transaction = client.transaction().await.map_err(failed)?;
         // Parameters of an INSERT .. SELECT are not typed by the columns: cast each.
         let statement = transaction
-            .prepare_cached(&format!(
+            .prepare_cached(concat!(
                 "INSERT INTO search_messages (user_id, session_index, chat_id, message_id,
                      date, sender_id, kinds, terms, event_id)
                  SELECT $1::uuid, $2::int, $3::bigint, $4::int, $5::bigint, $6::bigint,
                         $7::int, array_to_tsvector($8::text[]), $9::bigint
                  WHERE EXISTS (SELECT 1 FROM search_accounts
                                WHERE user_id = $1::uuid AND session_index = $2::int)
-                   AND {NOT_DELETED}
+                   AND ",
+                not_deleted!(),
+                "
                  ON CONFLICT (user_id, session_index, chat_id, message_id) DO NOTHING"
             ))
             .await

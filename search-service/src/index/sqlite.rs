@@ -160,10 +160,16 @@ fn message_row(
 /// tombstone covers the message: one of its chat, or one of a deletion told without its
 /// chat ([`ANY_ACCOUNT_WIDE_CHAT`]) when the chat's ids are account-wide
 /// ([`ACCOUNT_WIDE_IDS_ABOVE`]).
-const NOT_DELETED: &str = "NOT EXISTS (
-    SELECT 1 FROM search_deleted d
-    WHERE d.user_id = ?1 AND d.session_index = ?2 AND d.message_id = ?4
-      AND (d.chat_id = ?3 OR (d.chat_id = 0 AND ?3 > -1000000000000)))";
+/// A macro, so the statements that hold it are literals (`concat!`), not text built
+/// for every change.
+macro_rules! not_deleted {
+    () => {
+        "NOT EXISTS (
+            SELECT 1 FROM search_deleted d
+            WHERE d.user_id = ?1 AND d.session_index = ?2 AND d.message_id = ?4
+              AND (d.chat_id = ?3 OR (d.chat_id = 0 AND ?3 > -1000000000000)))"
+    };
+}
 
 /// Adds `message` unless the index holds it already, it was deleted or its account is
 /// not built; its row id when added.
@@ -173,13 +179,15 @@ fn add_found_message(
 ) -> Result<Option<i64>> {
     let id = message_row(
         transaction,
-        &format!(
+        concat!(
             "INSERT INTO search_messages (user_id, session_index, chat_id, message_id,
                                           date, sender_id, kinds, event_id)
              SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
              WHERE EXISTS (SELECT 1 FROM search_accounts
                            WHERE user_id = ?1 AND session_index = ?2)
-               AND {NOT_DELETED}
+               AND ",
+            not_deleted!(),
+            "
              ON CONFLICT (user_id, session_index, chat_id, message_id) DO NOTHING
              RETURNING id"
         ),
@@ -238,11 +246,13 @@ fn apply_change(transaction: &rusqlite::Transaction<'_>, change: &IndexChange) -
         IndexChange::UpsertMessage { message, event_id } => {
             let id = message_row(
                 transaction,
-                &format!(
+                concat!(
                     "INSERT INTO search_messages (user_id, session_index, chat_id, message_id,
                                                   date, sender_id, kinds, event_id)
                      SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
-                     WHERE {NOT_DELETED}
+                     WHERE ",
+                    not_deleted!(),
+                    "
                      ON CONFLICT (user_id, session_index, chat_id, message_id) DO UPDATE SET
                          date = excluded.date, sender_id = excluded.sender_id,
                          kinds = excluded.kinds, event_id = excluded.event_id

@@ -293,7 +293,6 @@ pub(crate) async fn upload_fresh(
     per_user: usize,
     interval: Duration,
 ) -> anyhow::Result<Vec<Files>> {
-    let (_, name) = options.media.bytes_and_name();
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let users = accounts.len();
     let started = Instant::now();
@@ -319,14 +318,7 @@ pub(crate) async fn upload_fresh(
                 ticks.tick().await;
                 let bytes = options.media.fresh_copy(&format!("{run_id}-{user}-{n}"));
                 let started = Instant::now();
-                let answer = send(
-                    client
-                        .post(format!("{}/upload?filename={name}", options.url))
-                        .bearer_auth(&account.token)
-                        .body(bytes),
-                    "upload a fresh file",
-                )
-                .await;
+                let answer = upload(client, options, account, bytes, "upload a fresh file").await;
                 let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
                 let (file_id, preview) = match answer {
                     Ok((status, body)) if status.as_u16() == 201 => (
@@ -400,6 +392,26 @@ pub(crate) async fn upload_fresh(
     Ok(files)
 }
 
+/// `POST /upload` of `bytes` as `account`, named as the `--media` fixture is; the status
+/// and the JSON answer.
+async fn upload(
+    client: &reqwest::Client,
+    options: &Options,
+    account: &Account,
+    bytes: impl Into<reqwest::Body>,
+    what: &str,
+) -> anyhow::Result<(reqwest::StatusCode, Value)> {
+    let (_, name) = options.media.bytes_and_name();
+    send(
+        client
+            .post(format!("{}/upload?filename={name}", options.url))
+            .bearer_auth(&account.token)
+            .body(bytes),
+        what,
+    )
+    .await
+}
+
 /// Uploads one file (`--media`) per account (`POST /upload`); their `file_id`s, in
 /// account order.
 pub(crate) async fn upload_media(
@@ -407,17 +419,10 @@ pub(crate) async fn upload_media(
     options: &Options,
     accounts: &[Account],
 ) -> anyhow::Result<Vec<String>> {
-    let (bytes, name) = options.media.bytes_and_name();
+    let (bytes, _) = options.media.bytes_and_name();
     let mut photos = Vec::with_capacity(accounts.len());
     for account in accounts {
-        let (status, body) = send(
-            client
-                .post(format!("{}/upload?filename={name}", options.url))
-                .bearer_auth(&account.token)
-                .body(bytes),
-            "upload a file",
-        )
-        .await?;
+        let (status, body) = upload(client, options, account, bytes, "upload a file").await?;
         anyhow::ensure!(status.as_u16() == 201, "upload refused: {status} {body}");
         photos.push(
             body["file_id"]

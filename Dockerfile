@@ -34,6 +34,22 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
        done \
     && cp target/release/tg-sandbox /out-sandbox/
 
+# A static ffmpeg for video previews: the FFmpeg project's GPL build (BtbN's) as PyPI's
+# imageio-ffmpeg wheel ships it, pinned by hash (x86_64 and aarch64). Debian's ffmpeg loads
+# 215 shared libraries at every start: about 73 ms of CPU per video preview against about
+# 20 ms for this one (docs/BENCHMARKS.md, 2026-12-06), and the runtime image needs none of
+# those libraries.
+FROM python:3.11-slim-bookworm AS ffmpeg
+RUN printf '%s\n' 'imageio-ffmpeg==0.8.1 \' \
+      '  --hash=sha256:050d6850601c3b3890bd2b28306f3b842b3daea390a561101174375a1c460bda \' \
+      '  --hash=sha256:fad3176f859b25869e60a8ed79957d4e3ed74a97a95e5f0cdcb91455f6c6d00e' \
+      > /tmp/ffmpeg.txt \
+    && pip download --no-deps --only-binary=:all: --require-hashes -r /tmp/ffmpeg.txt -d /tmp/wheel \
+    && python -m zipfile -e /tmp/wheel/imageio_ffmpeg-*.whl /tmp/unpacked \
+    && mkdir -p /out \
+    && install -m 0755 /tmp/unpacked/imageio_ffmpeg/binaries/ffmpeg-linux-* /out/ffmpeg \
+    && /out/ffmpeg -hide_banner -version
+
 # The local Telegram sandbox as its own process (compose's `tg-sandbox` service).
 FROM ${RUNTIME_IMAGE} AS tg-sandbox
 RUN groupadd --system --gid 10001 talkapp \
@@ -47,13 +63,13 @@ EXPOSE 9443 9444
 ENTRYPOINT ["tg-sandbox"]
 
 # The default target (last): the services and the all-in-one binary.
-# ffmpeg and poppler-utils (pdftoppm) make the preview images of uploaded videos and PDFs
-# (optional: without them those get none; prlimit, which limits each run, is in
-# util-linux, always there).
+# ffmpeg (the static one above) and poppler-utils (pdftoppm) make the preview images of
+# uploaded videos and PDFs (optional: without them those get none; prlimit, which limits
+# each run, is in util-linux, always there).
 FROM ${RUNTIME_IMAGE} AS runtime
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates libopus0 \
-         ffmpeg poppler-utils \
+         poppler-utils \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 talkapp \
     && useradd --system --uid 10001 --gid talkapp --home-dir /var/lib/talkapp \
@@ -61,6 +77,7 @@ RUN apt-get update \
     && mkdir -p /var/lib/talkapp/data \
     && chown -R talkapp:talkapp /var/lib/talkapp
 COPY --from=builder /out/ /usr/local/bin/
+COPY --from=ffmpeg /out/ffmpeg /usr/local/bin/ffmpeg
 # The embedded default keeps its SQLite file, media and generated key under ./data;
 # in the image that is /var/lib/talkapp/data (mount a volume there to keep it).
 # Listening on all interfaces is what a container needs; the split services get their

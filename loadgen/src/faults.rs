@@ -115,6 +115,50 @@ fn text_of(run: &str, user: usize, seq: u64) -> String {
     format!("fault {run} u{user} #{seq}")
 }
 
+/// What every text of this run starts with (`text_of`'s first part).
+fn prefix_of(run: &str) -> String {
+    format!("fault {run} u")
+}
+
+/// The sender and the number of a text of this run (one `text_of` made), if it is one.
+fn numbered(text: &str, prefix: &str) -> Option<(usize, u64)> {
+    let (user, seq) = text.strip_prefix(prefix)?.split_once(" #")?;
+    Some((user.parse().ok()?, seq.parse().ok()?))
+}
+
+/// How many copies of each of one sender's texts were found (in a history or an index).
+#[derive(Debug, Default)]
+struct Copies(BTreeMap<u64, u32>);
+
+impl Copies {
+    fn of(seqs: impl IntoIterator<Item = u64>) -> Self {
+        let mut copies = BTreeMap::new();
+        for seq in seqs {
+            *copies.entry(seq).or_default() += 1;
+        }
+        Self(copies)
+    }
+
+    /// Accepted sends of which no copy was found.
+    fn missing(&self, accepted: &[Accepted]) -> usize {
+        accepted
+            .iter()
+            .filter(|job| !self.0.contains_key(&job.seq))
+            .count()
+    }
+
+    /// Texts found more than once.
+    fn doubled(&self) -> usize {
+        self.0.values().filter(|count| **count > 1).count()
+    }
+
+    /// Texts found that the client never saw accepted.
+    fn unaccepted(&self, accepted: &[Accepted]) -> usize {
+        let accepted: BTreeSet<u64> = accepted.iter().map(|job| job.seq).collect();
+        self.0.keys().filter(|seq| !accepted.contains(seq)).count()
+    }
+}
+
 /// One user's part of the run.
 struct UserPlan {
     client: reqwest::Client,
@@ -277,9 +321,7 @@ fn read_frame(text: &str, prefix: &str) -> (Option<i64>, Frame) {
         Some("resync_required") => Frame::Resync,
         Some("message.new") => frame["data"]["text"]
             .as_str()
-            .and_then(|text| text.strip_prefix(prefix))
-            .and_then(|rest| rest.split_once(" #"))
-            .and_then(|(user, seq)| Some((user.parse().ok()?, seq.parse().ok()?)))
+            .and_then(|text| numbered(text, prefix))
             .map_or(Frame::Other, |(user, seq)| {
                 Frame::Text(event_id.unwrap_or(0), user, seq)
             }),
@@ -296,7 +338,7 @@ async fn watch_socket(
     log: SharedSocketLog,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let prefix = format!("fault {run} u");
+    let prefix = prefix_of(&run);
     let mut last_event: Option<i64> = None;
     let mut ended_before = false;
     while !*stop.borrow() {
@@ -452,7 +494,7 @@ async fn delivered(
     run: &str,
     users: usize,
 ) -> anyhow::Result<HashMap<usize, Vec<(i64, u64)>>> {
-    let prefix = format!("fault {run} u");
+    let prefix = prefix_of(run);
     let mut found: HashMap<usize, Vec<(i64, u64)>> = HashMap::new();
     let mut cursor: Option<String> = None;
     // Newest first; a page without any text of this run ends the walk.
@@ -478,17 +520,12 @@ async fn delivered(
         let messages = page["messages"].as_array().cloned().unwrap_or_default();
         let mut of_this_run = 0;
         for message in &messages {
-            let Some(rest) = message["text"]
-                .as_str()
-                .and_then(|text| text.strip_prefix(&prefix))
-            else {
+            let text = message["text"].as_str().unwrap_or_default();
+            if !text.starts_with(&prefix) {
                 continue;
-            };
+            }
             of_this_run += 1;
-            let Some((user, seq)) = rest.split_once(" #") else {
-                continue;
-            };
-            let (Ok(user), Ok(seq)) = (user.parse::<usize>(), seq.parse::<u64>()) else {
+            let Some((user, seq)) = numbered(text, &prefix) else {
                 continue;
             };
             let id = message["id"]
@@ -549,17 +586,10 @@ async fn verify(
     for (user, account) in accounts.iter().enumerate() {
         let found = delivered(client, &options.url, account, run, users).await?;
         let mine = found.get(&user).cloned().unwrap_or_default();
-        let mut copies: BTreeMap<u64, u32> = BTreeMap::new();
-        for (_, seq) in &mine {
-            *copies.entry(*seq).or_default() += 1;
-        }
-        let accepted: BTreeSet<u64> = logs[user].accepted.iter().map(|job| job.seq).collect();
-        counts.lost += accepted
-            .iter()
-            .filter(|seq| !copies.contains_key(seq))
-            .count();
-        counts.doubled += copies.values().filter(|count| **count > 1).count();
-        counts.ghosts += copies.keys().filter(|seq| !accepted.contains(seq)).count();
+        let copies = Copies::of(mine.iter().map(|(_, seq)| *seq));
+        counts.lost += copies.missing(&logs[user].accepted);
+        counts.doubled += copies.doubled();
+        counts.ghosts += copies.unaccepted(&logs[user].accepted);
         // Oldest first by message id: the first copy of each text must come in send order.
         let mut seen = HashSet::new();
         let firsts: Vec<u64> = mine
@@ -575,17 +605,10 @@ async fn verify(
         }) else {
             continue;
         };
-        let theirs = found.get(&peer).cloned().unwrap_or_default();
-        let mut copies: BTreeMap<u64, u32> = BTreeMap::new();
-        for (_, seq) in &theirs {
-            *copies.entry(*seq).or_default() += 1;
-        }
-        counts.missing_at_peer += logs[peer]
-            .accepted
-            .iter()
-            .filter(|job| !copies.contains_key(&job.seq))
-            .count();
-        counts.doubled_at_peer += copies.values().filter(|count| **count > 1).count();
+        let theirs = found.get(&peer).map(Vec::as_slice).unwrap_or_default();
+        let copies = Copies::of(theirs.iter().map(|(_, seq)| *seq));
+        counts.missing_at_peer += copies.missing(&logs[peer].accepted);
+        counts.doubled_at_peer += copies.doubled();
     }
     Ok(counts)
 }

@@ -15,6 +15,12 @@
 //! `message.new` frame (`frames_missing`, `frames_doubled`), unless the socket was told
 //! `resync_required` (the event log lost what it kept: the client reads history again,
 //! which the history check covers), counted apart.
+//!
+//! Last, the search index (`index`): every accepted send must be found exactly once by
+//! the sender's account and once by the peer's through the index alone (no Telegram
+//! search), within 30 s of the checks above (`index_missing`, `index_doubled`,
+//! `index_missing_at_peer`, `index_doubled_at_peer`). The scenario neither edits nor
+//! deletes, so only new messages are checked.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,6 +33,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::setup::Account;
 use crate::{Options, realtime};
+
+mod index;
 
 /// How long one request may take before the client counts it as a hang.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -621,6 +629,9 @@ pub(crate) async fn run(
     photos: &[String],
 ) -> anyhow::Result<()> {
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    // A minute early: the index is asked for the messages since then (the clocks of this
+    // machine's processes may differ by a little).
+    let run_began = chrono::Utc::now().timestamp() - 60;
     // Who writes into whose private chat: the peer's accepted sends are the frames a
     // user's socket must see.
     let peers: Vec<Option<usize>> = accounts
@@ -757,6 +768,20 @@ pub(crate) async fn run(
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
+    // And what the search index holds, waited for a bounded time of its own.
+    let prefix = prefix_of(&run);
+    let indexed = index::check(
+        &index::Walk {
+            client,
+            base: &options.url,
+            prefix: &prefix,
+            since: run_began,
+        },
+        accounts,
+        &peers,
+        &logs,
+    )
+    .await;
     // No watcher left listening is no error: there is nothing to stop then.
     let _ = stop_sockets.send(true);
     for watcher in watchers {
@@ -806,7 +831,7 @@ pub(crate) async fn run(
         (None, Some(_)) => "-".to_owned(),
     };
     println!(
-        "fault={} users={} load_s={:.0} sends={} accepted={} given_up={} send_errors={:?} read_errors={:?} first_error_s={} last_error_s={} recovered_after_s={} lost={} doubled={} out_of_order={} sent_unaccepted={} missing_at_peer={} doubled_at_peer={} complete_after_s={:.1} failed_jobs={} unsent_after_settle={} accept_to_sent_p50_ms={:.0} p99_ms={:.0} max_ms={:.0} media_sends={} frames_missing={} frames_missing_after_resync={} frames_doubled={} resyncs={} reconnects={} socket_open_failures={} accept_to_frame_p50_ms={:.0} p99_ms={:.0} max_ms={:.0}",
+        "fault={} users={} load_s={:.0} sends={} accepted={} given_up={} send_errors={:?} read_errors={:?} first_error_s={} last_error_s={} recovered_after_s={} lost={} doubled={} out_of_order={} sent_unaccepted={} missing_at_peer={} doubled_at_peer={} complete_after_s={:.1} failed_jobs={} unsent_after_settle={} accept_to_sent_p50_ms={:.0} p99_ms={:.0} max_ms={:.0} media_sends={} frames_missing={} frames_missing_after_resync={} frames_doubled={} resyncs={} reconnects={} socket_open_failures={} accept_to_frame_p50_ms={:.0} p99_ms={:.0} max_ms={:.0} index_missing={} index_doubled={} index_missing_at_peer={} index_doubled_at_peer={} index_complete_after_s={:.1} index_searches={} index_search_errors={}",
         options.label,
         users,
         load_ended.as_secs_f64(),
@@ -840,6 +865,13 @@ pub(crate) async fn run(
         crate::percentile(&frames.accept_to_frame_ms, 0.5) * 1000.0,
         crate::percentile(&frames.accept_to_frame_ms, 0.99) * 1000.0,
         crate::percentile(&frames.accept_to_frame_ms, 1.0) * 1000.0,
+        indexed.counts.missing,
+        indexed.counts.doubled,
+        indexed.counts.missing_at_peer,
+        indexed.counts.doubled_at_peer,
+        indexed.waited.as_secs_f64(),
+        indexed.searches,
+        indexed.errors,
     );
     anyhow::ensure!(
         counts.complete() && pending_jobs == 0,
@@ -850,6 +882,11 @@ pub(crate) async fn run(
         "frames broke: {} missing, {} doubled",
         frames.missing,
         frames.doubled
+    );
+    anyhow::ensure!(
+        indexed.counts.complete(),
+        "the search index broke: {:?}",
+        indexed.counts
     );
     Ok(())
 }

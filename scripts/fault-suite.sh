@@ -115,7 +115,11 @@ rabbit /usr/lib/rabbitmq/bin/rabbitmq-server -detached
 amqp_up
 
 cleanup() {
-  for file in "$WORK"/pids/*; do [ -f "$file" ] && kill "$(cat "$file")" 2>/dev/null; done
+  # A process already gone (a service that died and was not started again) must not end
+  # the cleanup under `set -e` before the servers below are stopped.
+  for file in "$WORK"/pids/*; do
+    if [ -f "$file" ]; then kill "$(cat "$file")" 2>/dev/null || true; fi
+  done
   wait 2>/dev/null || true
   rabbit /usr/lib/rabbitmq/bin/rabbitmqctl -n $RABBIT_NODE shutdown >/dev/null 2>&1 || true
   redis_stop

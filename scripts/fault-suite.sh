@@ -6,8 +6,13 @@
 # faults`): the errors clients saw (statuses, timeouts = hangs of more than 5 s, unreachable
 # = connection refused), when the last one happened after the fault (`recovered_after_s`),
 # and the deliveries: every accepted send once in the sender's history and once in the
-# peer's, in send order (`lost`, `doubled`, `out_of_order`, `missing_at_peer`, ...).
-# A run with a broken delivery exits non-zero. The table goes to $WORK/faults.txt.
+# peer's, in send order (`lost`, `doubled`, `out_of_order`, `missing_at_peer`, ...), and
+# then the search index: every accepted send found exactly once by the sender's account
+# and once by the peer's, through the index alone (Telegram's search not asked), within
+# 30 s (`index_missing`, `index_doubled`, `index_missing_at_peer`, `index_doubled_at_peer`;
+# `index_complete_after_s`, `index_searches` and `index_search_errors` say how long the
+# index took and what reading it cost). A run with a broken delivery or index exits
+# non-zero. The table goes to $WORK/faults.txt.
 #
 # Everything runs on servers of its own, so the machine's PostgreSQL, Redis and RabbitMQ
 # are never touched: a PostgreSQL cluster (initdb) on $PG_PORT, a Redis on $REDIS_PORT, a
@@ -110,7 +115,11 @@ rabbit /usr/lib/rabbitmq/bin/rabbitmq-server -detached
 amqp_up
 
 cleanup() {
-  for file in "$WORK"/pids/*; do [ -f "$file" ] && kill "$(cat "$file")" 2>/dev/null; done
+  # A process already gone (a service that died and was not started again) must not end
+  # the cleanup under `set -e` before the servers below are stopped.
+  for file in "$WORK"/pids/*; do
+    if [ -f "$file" ]; then kill "$(cat "$file")" 2>/dev/null || true; fi
+  done
   wait 2>/dev/null || true
   rabbit /usr/lib/rabbitmq/bin/rabbitmqctl -n $RABBIT_NODE shutdown >/dev/null 2>&1 || true
   redis_stop

@@ -15,6 +15,12 @@
 //! `message.new` frame (`frames_missing`, `frames_doubled`), unless the socket was told
 //! `resync_required` (the event log lost what it kept: the client reads history again,
 //! which the history check covers), counted apart.
+//!
+//! Last, the search index (`index`): every accepted send must be found exactly once by
+//! the sender's account and once by the peer's through the index alone (no Telegram
+//! search), within 30 s of the checks above (`index_missing`, `index_doubled`,
+//! `index_missing_at_peer`, `index_doubled_at_peer`). The scenario neither edits nor
+//! deletes, so only new messages are checked.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,6 +33,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::setup::Account;
 use crate::{Options, realtime};
+
+mod index;
 
 /// How long one request may take before the client counts it as a hang.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -113,6 +121,50 @@ async fn request(
 
 fn text_of(run: &str, user: usize, seq: u64) -> String {
     format!("fault {run} u{user} #{seq}")
+}
+
+/// What every text of this run starts with (`text_of`'s first part).
+fn prefix_of(run: &str) -> String {
+    format!("fault {run} u")
+}
+
+/// The sender and the number of a text of this run (one `text_of` made), if it is one.
+fn numbered(text: &str, prefix: &str) -> Option<(usize, u64)> {
+    let (user, seq) = text.strip_prefix(prefix)?.split_once(" #")?;
+    Some((user.parse().ok()?, seq.parse().ok()?))
+}
+
+/// How many copies of each of one sender's texts were found (in a history or an index).
+#[derive(Debug, Default)]
+struct Copies(BTreeMap<u64, u32>);
+
+impl Copies {
+    fn of(seqs: impl IntoIterator<Item = u64>) -> Self {
+        let mut copies = BTreeMap::new();
+        for seq in seqs {
+            *copies.entry(seq).or_default() += 1;
+        }
+        Self(copies)
+    }
+
+    /// Accepted sends of which no copy was found.
+    fn missing(&self, accepted: &[Accepted]) -> usize {
+        accepted
+            .iter()
+            .filter(|job| !self.0.contains_key(&job.seq))
+            .count()
+    }
+
+    /// Texts found more than once.
+    fn doubled(&self) -> usize {
+        self.0.values().filter(|count| **count > 1).count()
+    }
+
+    /// Texts found that the client never saw accepted.
+    fn unaccepted(&self, accepted: &[Accepted]) -> usize {
+        let accepted: BTreeSet<u64> = accepted.iter().map(|job| job.seq).collect();
+        self.0.keys().filter(|seq| !accepted.contains(seq)).count()
+    }
 }
 
 /// One user's part of the run.
@@ -277,9 +329,7 @@ fn read_frame(text: &str, prefix: &str) -> (Option<i64>, Frame) {
         Some("resync_required") => Frame::Resync,
         Some("message.new") => frame["data"]["text"]
             .as_str()
-            .and_then(|text| text.strip_prefix(prefix))
-            .and_then(|rest| rest.split_once(" #"))
-            .and_then(|(user, seq)| Some((user.parse().ok()?, seq.parse().ok()?)))
+            .and_then(|text| numbered(text, prefix))
             .map_or(Frame::Other, |(user, seq)| {
                 Frame::Text(event_id.unwrap_or(0), user, seq)
             }),
@@ -296,7 +346,7 @@ async fn watch_socket(
     log: SharedSocketLog,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let prefix = format!("fault {run} u");
+    let prefix = prefix_of(&run);
     let mut last_event: Option<i64> = None;
     let mut ended_before = false;
     while !*stop.borrow() {
@@ -452,7 +502,7 @@ async fn delivered(
     run: &str,
     users: usize,
 ) -> anyhow::Result<HashMap<usize, Vec<(i64, u64)>>> {
-    let prefix = format!("fault {run} u");
+    let prefix = prefix_of(run);
     let mut found: HashMap<usize, Vec<(i64, u64)>> = HashMap::new();
     let mut cursor: Option<String> = None;
     // Newest first; a page without any text of this run ends the walk.
@@ -478,17 +528,12 @@ async fn delivered(
         let messages = page["messages"].as_array().cloned().unwrap_or_default();
         let mut of_this_run = 0;
         for message in &messages {
-            let Some(rest) = message["text"]
-                .as_str()
-                .and_then(|text| text.strip_prefix(&prefix))
-            else {
+            let text = message["text"].as_str().unwrap_or_default();
+            if !text.starts_with(&prefix) {
                 continue;
-            };
+            }
             of_this_run += 1;
-            let Some((user, seq)) = rest.split_once(" #") else {
-                continue;
-            };
-            let (Ok(user), Ok(seq)) = (user.parse::<usize>(), seq.parse::<u64>()) else {
+            let Some((user, seq)) = numbered(text, &prefix) else {
                 continue;
             };
             let id = message["id"]
@@ -549,17 +594,10 @@ async fn verify(
     for (user, account) in accounts.iter().enumerate() {
         let found = delivered(client, &options.url, account, run, users).await?;
         let mine = found.get(&user).cloned().unwrap_or_default();
-        let mut copies: BTreeMap<u64, u32> = BTreeMap::new();
-        for (_, seq) in &mine {
-            *copies.entry(*seq).or_default() += 1;
-        }
-        let accepted: BTreeSet<u64> = logs[user].accepted.iter().map(|job| job.seq).collect();
-        counts.lost += accepted
-            .iter()
-            .filter(|seq| !copies.contains_key(seq))
-            .count();
-        counts.doubled += copies.values().filter(|count| **count > 1).count();
-        counts.ghosts += copies.keys().filter(|seq| !accepted.contains(seq)).count();
+        let copies = Copies::of(mine.iter().map(|(_, seq)| *seq));
+        counts.lost += copies.missing(&logs[user].accepted);
+        counts.doubled += copies.doubled();
+        counts.ghosts += copies.unaccepted(&logs[user].accepted);
         // Oldest first by message id: the first copy of each text must come in send order.
         let mut seen = HashSet::new();
         let firsts: Vec<u64> = mine
@@ -575,17 +613,10 @@ async fn verify(
         }) else {
             continue;
         };
-        let theirs = found.get(&peer).cloned().unwrap_or_default();
-        let mut copies: BTreeMap<u64, u32> = BTreeMap::new();
-        for (_, seq) in &theirs {
-            *copies.entry(*seq).or_default() += 1;
-        }
-        counts.missing_at_peer += logs[peer]
-            .accepted
-            .iter()
-            .filter(|job| !copies.contains_key(&job.seq))
-            .count();
-        counts.doubled_at_peer += copies.values().filter(|count| **count > 1).count();
+        let theirs = found.get(&peer).map(Vec::as_slice).unwrap_or_default();
+        let copies = Copies::of(theirs.iter().map(|(_, seq)| *seq));
+        counts.missing_at_peer += copies.missing(&logs[peer].accepted);
+        counts.doubled_at_peer += copies.doubled();
     }
     Ok(counts)
 }
@@ -598,6 +629,9 @@ pub(crate) async fn run(
     photos: &[String],
 ) -> anyhow::Result<()> {
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    // A minute early: the index is asked for the messages since then (the clocks of this
+    // machine's processes may differ by a little).
+    let run_began = chrono::Utc::now().timestamp() - 60;
     // Who writes into whose private chat: the peer's accepted sends are the frames a
     // user's socket must see.
     let peers: Vec<Option<usize>> = accounts
@@ -734,6 +768,20 @@ pub(crate) async fn run(
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
+    // And what the search index holds, waited for a bounded time of its own.
+    let prefix = prefix_of(&run);
+    let indexed = index::check(
+        &index::Walk {
+            client,
+            base: &options.url,
+            prefix: &prefix,
+            since: run_began,
+        },
+        accounts,
+        &peers,
+        &logs,
+    )
+    .await;
     // No watcher left listening is no error: there is nothing to stop then.
     let _ = stop_sockets.send(true);
     for watcher in watchers {
@@ -783,7 +831,7 @@ pub(crate) async fn run(
         (None, Some(_)) => "-".to_owned(),
     };
     println!(
-        "fault={} users={} load_s={:.0} sends={} accepted={} given_up={} send_errors={:?} read_errors={:?} first_error_s={} last_error_s={} recovered_after_s={} lost={} doubled={} out_of_order={} sent_unaccepted={} missing_at_peer={} doubled_at_peer={} complete_after_s={:.1} failed_jobs={} unsent_after_settle={} accept_to_sent_p50_ms={:.0} p99_ms={:.0} max_ms={:.0} media_sends={} frames_missing={} frames_missing_after_resync={} frames_doubled={} resyncs={} reconnects={} socket_open_failures={} accept_to_frame_p50_ms={:.0} p99_ms={:.0} max_ms={:.0}",
+        "fault={} users={} load_s={:.0} sends={} accepted={} given_up={} send_errors={:?} read_errors={:?} first_error_s={} last_error_s={} recovered_after_s={} lost={} doubled={} out_of_order={} sent_unaccepted={} missing_at_peer={} doubled_at_peer={} complete_after_s={:.1} failed_jobs={} unsent_after_settle={} accept_to_sent_p50_ms={:.0} p99_ms={:.0} max_ms={:.0} media_sends={} frames_missing={} frames_missing_after_resync={} frames_doubled={} resyncs={} reconnects={} socket_open_failures={} accept_to_frame_p50_ms={:.0} p99_ms={:.0} max_ms={:.0} index_missing={} index_doubled={} index_missing_at_peer={} index_doubled_at_peer={} index_complete_after_s={:.1} index_searches={} index_search_errors={}",
         options.label,
         users,
         load_ended.as_secs_f64(),
@@ -817,6 +865,13 @@ pub(crate) async fn run(
         crate::percentile(&frames.accept_to_frame_ms, 0.5) * 1000.0,
         crate::percentile(&frames.accept_to_frame_ms, 0.99) * 1000.0,
         crate::percentile(&frames.accept_to_frame_ms, 1.0) * 1000.0,
+        indexed.counts.missing,
+        indexed.counts.doubled,
+        indexed.counts.missing_at_peer,
+        indexed.counts.doubled_at_peer,
+        indexed.waited.as_secs_f64(),
+        indexed.searches,
+        indexed.errors,
     );
     anyhow::ensure!(
         counts.complete() && pending_jobs == 0,
@@ -827,6 +882,11 @@ pub(crate) async fn run(
         "frames broke: {} missing, {} doubled",
         frames.missing,
         frames.doubled
+    );
+    anyhow::ensure!(
+        indexed.counts.complete(),
+        "the search index broke: {:?}",
+        indexed.counts
     );
     Ok(())
 }

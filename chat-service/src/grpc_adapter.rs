@@ -11,7 +11,7 @@
 use chrono::SecondsFormat;
 use talkapp_proto::chat::v1 as proto;
 use talkapp_proto::tonic::{self, Request, Response, Status};
-use talkapp_store::{SessionStatus, TelegramSession};
+use talkapp_store::{LinkStatus, LinkedAccount};
 use talkapp_telegram::joins::JoinRequestPage;
 use talkapp_telegram::message_actions::PinOptions;
 use talkapp_telegram::model::{PhotoRef, TgUser};
@@ -32,7 +32,7 @@ use crate::proto_views::{
 use crate::reads::{ChatPage, HistoryPage, HistoryParams, MessageView};
 use crate::sends::{MediaSendRequest, SendError, SendRequest};
 use crate::service::{
-    ChatError, ChatService, CreatedGroupView, InvitePreviewView, JoinedView, ListedSession,
+    ChatError, ChatService, CreatedGroupView, InvitePreviewView, JoinedView, ListedAccount,
     parse_chat_id,
 };
 
@@ -49,8 +49,8 @@ impl ChatGrpcAdapter {
 
     async fn key(
         &self,
-        session: Option<proto::SessionRef>,
-    ) -> Result<talkapp_store::SessionKey, Status> {
+        session: Option<proto::AccountRef>,
+    ) -> Result<talkapp_store::AccountKey, Status> {
         let session = session.ok_or_else(|| {
             talkapp_common::ErrorCode::ValidationFailed.to_grpc_status("session is required")
         })?;
@@ -89,18 +89,18 @@ fn to_status(error: ChatError) -> Status {
     }
 }
 
-fn to_proto_status(status: SessionStatus) -> proto::SessionStatus {
+fn to_proto_status(status: LinkStatus) -> proto::LinkStatus {
     match status {
-        SessionStatus::Connected => proto::SessionStatus::Connected,
-        SessionStatus::Connecting => proto::SessionStatus::Connecting,
-        SessionStatus::LoggedOut => proto::SessionStatus::LoggedOut,
-        SessionStatus::FloodWait => proto::SessionStatus::FloodWait,
+        LinkStatus::Connected => proto::LinkStatus::Connected,
+        LinkStatus::Connecting => proto::LinkStatus::Connecting,
+        LinkStatus::LoggedOut => proto::LinkStatus::LoggedOut,
+        LinkStatus::FloodWait => proto::LinkStatus::FloodWait,
     }
 }
 
-fn to_proto_session(session: TelegramSession, photo: Option<&PhotoRef>) -> proto::Session {
+fn to_proto_account(session: LinkedAccount, photo: Option<&PhotoRef>) -> proto::LinkedAccount {
     let telegram_user_id = session.account.telegram_user_id;
-    proto::Session {
+    proto::LinkedAccount {
         session_index: session.session_index,
         telegram_user: Some(proto::TelegramUser {
             id: telegram_user_id.to_string(),
@@ -171,7 +171,7 @@ macro_rules! chat_calls {
                     request: Request<proto::$request_type>,
                 ) -> Result<Response<proto::$response>, Status> {
                     let mut $request = request.into_inner();
-                    let $key = self.key($request.session.take()).await?;
+                    let $key = self.key($request.account.take()).await?;
                     let $service = &*self.service;
                     let answer = $answer?;
                     $(let answer = ($pack)(answer);)?
@@ -191,7 +191,7 @@ chat_calls! {
             request: Request<proto::DownloadMediaRequest>,
         ) -> Result<Response<Self::DownloadMediaStream>, Status> {
             let mut request = request.into_inner();
-            let key = self.key(request.session.take()).await?;
+            let key = self.key(request.account.take()).await?;
             let download = self
                 .service
                 .download_media(key, &request.media_ref, byte_range(&request))
@@ -200,12 +200,12 @@ chat_calls! {
         }
     }
     accounts {
-        list_sessions(ListSessionsRequest) -> ListSessionsResponse
-            = |service, request| service.list_sessions(&request.user_id).await
-            => |sessions: Vec<ListedSession>| proto::ListSessionsResponse {
+        list_accounts(ListAccountsRequest) -> ListAccountsResponse
+            = |service, request| service.list_accounts(&request.user_id).await
+            => |sessions: Vec<ListedAccount>| proto::ListAccountsResponse {
                 sessions: sessions
                     .into_iter()
-                    .map(|listed| to_proto_session(listed.session, listed.photo.as_ref()))
+                    .map(|listed| to_proto_account(listed.session, listed.photo.as_ref()))
                     .collect(),
             };
         start_login(StartLoginRequest) -> StartLoginResponse
@@ -234,9 +234,9 @@ chat_calls! {
                 )
                 .await
             => to_proto_step;
-        unlink_session(UnlinkSessionRequest) -> UnlinkSessionResponse
+        unlink_account(UnlinkAccountRequest) -> UnlinkAccountResponse
             = |service, request| service
-                .unlink_session(&request.user_id, request.session_index)
+                .unlink_account(&request.user_id, request.session_index)
                 .await
             => empty;
     }
@@ -663,7 +663,7 @@ fn to_proto_step(step: LinkStep) -> proto::LoginStepResponse {
                 proto::login_step_response::Step::PasswordHint(hint)
             }
             LinkStep::Linked(session) => {
-                proto::login_step_response::Step::Session(to_proto_session(session, None))
+                proto::login_step_response::Step::Account(to_proto_account(session, None))
             }
         }),
     }

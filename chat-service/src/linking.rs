@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use talkapp_common::ErrorCode;
 use talkapp_store::{
-    LoginState, SessionStatus, Store, StoreError, TelegramAccount, TelegramLogin, TelegramSession,
+    LinkStatus, LinkedAccount, LoginState, Store, StoreError, TelegramAccount, TelegramLogin,
 };
 use talkapp_telegram::login::{AfterCode, LoggedIn, Login, LoginError};
 use talkapp_telegram::sealing::Sealer;
@@ -37,7 +37,7 @@ pub enum LinkError {
     WrongStep,
     /// No such linked session.
     #[error("no such session")]
-    SessionNotFound,
+    AccountNotFound,
     /// Telegram said no.
     #[error(transparent)]
     Telegram(#[from] LoginError),
@@ -58,7 +58,7 @@ impl LinkError {
             Self::LoginNotFound => (ErrorCode::LoginNotFound, None),
             Self::LoginExpired => (ErrorCode::LoginExpired, None),
             Self::WrongStep => (ErrorCode::LoginStepMismatch, None),
-            Self::SessionNotFound => (ErrorCode::NotFound, None),
+            Self::AccountNotFound => (ErrorCode::NotFound, None),
             Self::Telegram(error) => match error {
                 LoginError::PhoneInvalid => (ErrorCode::PhoneInvalid, None),
                 LoginError::InvalidCode => (ErrorCode::TelegramCodeInvalid, None),
@@ -100,7 +100,7 @@ pub enum LinkStep {
         hint: String,
     },
     /// Linked.
-    Linked(TelegramSession),
+    Linked(LinkedAccount),
 }
 
 /// The linking operations.
@@ -195,7 +195,7 @@ impl Linking {
         let phone = normalize_phone(phone)?;
         let already_linked = self
             .store
-            .telegram_sessions(user_id)
+            .linked_accounts_of(user_id)
             .await?
             .iter()
             .any(|session| session.account.phone == phone);
@@ -358,10 +358,10 @@ impl Linking {
         };
         let session = self
             .store
-            .link_telegram_session(
+            .link_telegram_account(
                 login.user_id,
                 &account,
-                SessionStatus::Connecting,
+                LinkStatus::Connecting,
                 &sealed,
                 talkapp_store::now(),
             )
@@ -380,8 +380,8 @@ impl Linking {
         user_id: Uuid,
         session_index: u32,
     ) -> Result<Option<SessionSnapshot>, LinkError> {
-        let Some(stored) = self.store.hosted_session(user_id, session_index).await? else {
-            return Err(LinkError::SessionNotFound);
+        let Some(stored) = self.store.hosted_account(user_id, session_index).await? else {
+            return Err(LinkError::AccountNotFound);
         };
         stored
             .sealed_session
@@ -401,10 +401,10 @@ impl Linking {
         }
         if !self
             .store
-            .unlink_telegram_session(user_id, session_index)
+            .unlink_telegram_account(user_id, session_index)
             .await?
         {
-            return Err(LinkError::SessionNotFound);
+            return Err(LinkError::AccountNotFound);
         }
         tracing::info!("telegram account unlinked");
         Ok(())

@@ -16,7 +16,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use talkapp_store::postgres::leases::LeaseSession;
+use talkapp_store::postgres::leases::LeaseConnection;
 use talkapp_store::{SHARD_COUNT, StoreError};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -164,7 +164,7 @@ impl Ownership {
     ) {
         let mut failures: u32 = 0;
         while !stop.is_cancelled() {
-            match LeaseSession::open(url).await {
+            match LeaseConnection::open(url).await {
                 Ok(session) => {
                     failures = 0;
                     self.lease_rounds(&session, listener.as_ref(), &stop).await;
@@ -197,7 +197,7 @@ impl Ownership {
     /// Lease rounds on one connection, until it is lost or `stop` fires.
     async fn lease_rounds(
         &self,
-        session: &LeaseSession,
+        session: &LeaseConnection,
         listener: &dyn ShardListener,
         stop: &CancellationToken,
     ) {
@@ -221,7 +221,7 @@ impl Ownership {
 
     async fn lease_round(
         &self,
-        session: &LeaseSession,
+        session: &LeaseConnection,
         listener: &dyn ShardListener,
     ) -> Result<(), StoreError> {
         session.heartbeat(self.replica_id, &self.address).await?;

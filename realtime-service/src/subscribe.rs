@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prost::Message as _;
-use talkapp_eventlog::{EventLog, LogError, Replay, SessionKey};
+use talkapp_eventlog::{AccountKey, EventLog, LogError, Replay};
 use talkapp_proto::realtime::v1 as proto;
 use talkapp_proto::tonic::Status;
 use tokio::sync::mpsc;
@@ -19,7 +19,7 @@ const PAGE: usize = 200;
 /// How often the log is read even without a wake-up (a lost wake-up costs at most this).
 const POLL: Duration = Duration::from_secs(5);
 
-fn resync(session: SessionKey, event_id: i64, oldest_retained: i64) -> proto::Event {
+fn resync(session: AccountKey, event_id: i64, oldest_retained: i64) -> proto::Event {
     proto::Event {
         event_id,
         user_id: session.user_id.to_string(),
@@ -53,7 +53,7 @@ pub(crate) fn unavailable(error: &LogError) -> Status {
 pub async fn stream(
     log: Arc<dyn EventLog>,
     presence: Arc<Presence>,
-    session: SessionKey,
+    session: AccountKey,
     start: Start,
     connection_id: String,
     out: mpsc::Sender<Result<proto::Event, Status>>,
@@ -74,7 +74,7 @@ pub async fn stream(
 async fn relay(
     log: Arc<dyn EventLog>,
     presence: &Presence,
-    session: SessionKey,
+    session: AccountKey,
     start: Start,
     connection_id: &str,
     out: &mpsc::Sender<Result<proto::Event, Status>>,

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use talkapp_store::{SessionKey, StoreError};
+use talkapp_store::{AccountKey, StoreError};
 use talkapp_telegram::profiles::UserProfile;
 use talkapp_telegram::search::Contact;
 
@@ -40,7 +40,7 @@ impl ChatService {
     /// The account's own profile, asked of Telegram through the account's host; the
     /// session's names follow what Telegram has.
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
-    pub async fn own_profile(&self, key: SessionKey) -> Result<UserProfile, ChatError> {
+    pub async fn own_profile(&self, key: AccountKey) -> Result<UserProfile, ChatError> {
         let profile = self.router.host_of(key)?.own_profile(key).await?;
         self.follow_names(key, &profile).await?;
         Ok(profile)
@@ -51,7 +51,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn update_own_profile(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         fields: ProfileFields<'_>,
     ) -> Result<UserProfile, ChatError> {
         let change = profile_change(
@@ -73,12 +73,12 @@ impl ChatService {
     /// Keeps the session's names (shown by the session list) as Telegram has them.
     pub(super) async fn follow_names(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         profile: &UserProfile,
     ) -> Result<(), ChatError> {
         let user = &profile.user;
         self.store
-            .set_session_names(
+            .set_account_names(
                 key.user_id,
                 key.session_index,
                 &user.first_name,
@@ -95,7 +95,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn add_contact(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         user: &str,
         first_name: &str,
         last_name: &str,
@@ -146,7 +146,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn delete_contact(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         telegram_user_id: &str,
     ) -> Result<(), ChatError> {
         let user_id = super::parse_user_id(telegram_user_id)?;

@@ -15,7 +15,7 @@ async fn a_linked_account_is_listed_and_its_chats_and_history_are_served(backing
     let sessions = app
         .client
         .clone()
-        .list_sessions(proto::ListSessionsRequest {
+        .list_accounts(proto::ListAccountsRequest {
             user_id: session.user_id.clone(),
         })
         .await
@@ -48,7 +48,7 @@ async fn a_linked_account_is_listed_and_its_chats_and_history_are_served(backing
             .client
             .clone()
             .get_history(proto::GetHistoryRequest {
-                session: Some(session.clone()),
+                account: Some(session.clone()),
                 chat_id: private.chat_id.clone(),
                 limit: Some(10),
                 ..proto::GetHistoryRequest::default()
@@ -98,7 +98,7 @@ async fn a_send_asked_twice_is_one_job_and_one_telegram_message(backing: Backing
         .id;
     let text = format!("boundary test {}", uuid::Uuid::new_v4());
     let request = proto::SendMessageRequest {
-        session: Some(session.clone()),
+        account: Some(session.clone()),
         chat_id: chat.chat_id.clone(),
         text: text.clone(),
         client_message_id: Some("boundary-1".into()),
@@ -127,7 +127,7 @@ async fn a_send_asked_twice_is_one_job_and_one_telegram_message(backing: Backing
             .client
             .clone()
             .get_message_status(proto::GetMessageStatusRequest {
-                session: Some(session.clone()),
+                account: Some(session.clone()),
                 job_id: first.job_id.clone(),
             })
             .await
@@ -172,7 +172,7 @@ async fn requests_naming_no_account_or_an_unknown_one_are_refused_with_stable_co
         .expect_err("refused");
     let bad_user = client
         .list_chats(proto::ListChatsRequest {
-            session: Some(proto::SessionRef {
+            account: Some(proto::AccountRef {
                 user_id: "not-a-uuid".into(),
                 session_index: 1,
             }),
@@ -182,7 +182,7 @@ async fn requests_naming_no_account_or_an_unknown_one_are_refused_with_stable_co
         .expect_err("refused");
     let unknown = client
         .list_chats(proto::ListChatsRequest {
-            session: Some(proto::SessionRef {
+            account: Some(proto::AccountRef {
                 user_id: uuid::Uuid::new_v4().to_string(),
                 session_index: 1,
             }),
@@ -192,7 +192,7 @@ async fn requests_naming_no_account_or_an_unknown_one_are_refused_with_stable_co
         .expect_err("refused");
     let bad_action = client
         .send_chat_action(proto::SendChatActionRequest {
-            session: Some(app.link(DEMO_PHONE).await),
+            account: Some(app.link(DEMO_PHONE).await),
             chat_id: "1".into(),
             action: "dancing".into(),
         })
@@ -220,7 +220,7 @@ async fn the_chat_lists_filters_are_typed_and_its_last_page_has_no_cursor() {
         async move {
             client
                 .list_chats(proto::ListChatsRequest {
-                    session: Some(session),
+                    account: Some(session),
                     archived,
                     limit,
                     ..proto::ListChatsRequest::default()

@@ -39,13 +39,13 @@ async fn upload(app: &ChatApp, user_id: &str, name: &str, bytes: &[u8]) -> media
 }
 
 fn request(
-    session: &proto::SessionRef,
+    session: &proto::AccountRef,
     chat_id: i64,
     file_ids: Vec<String>,
     key: &str,
 ) -> proto::SendMediaRequest {
     proto::SendMediaRequest {
-        session: Some(session.clone()),
+        account: Some(session.clone()),
         chat_id: chat_id.to_string(),
         file_ids,
         kind: None,
@@ -56,14 +56,14 @@ fn request(
     }
 }
 
-async fn until_sent(app: &ChatApp, session: &proto::SessionRef, job_id: &str) -> proto::SendJob {
+async fn until_sent(app: &ChatApp, session: &proto::AccountRef, job_id: &str) -> proto::SendJob {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let job = app
             .client
             .clone()
             .get_message_status(proto::GetMessageStatusRequest {
-                session: Some(session.clone()),
+                account: Some(session.clone()),
                 job_id: job_id.to_owned(),
             })
             .await
@@ -117,7 +117,7 @@ async fn media_sends_are_queued_streamed_and_checked(backing: Backing) {
     assert_eq!(at_alice, photo_bytes);
 
     // Bad input, each with its code.
-    let stranger = proto::SessionRef {
+    let stranger = proto::AccountRef {
         user_id: uuid::Uuid::new_v4().to_string(),
         ..session.clone()
     };

@@ -9,9 +9,9 @@ use talkapp_tg_sandbox::{DEMO_PHONE, Peer};
 
 use crate::support::{Backing, ChatApp, code_of};
 
-fn search(session: &proto::SessionRef, query: &str) -> proto::SearchTelegramMessagesRequest {
+fn search(session: &proto::AccountRef, query: &str) -> proto::SearchTelegramMessagesRequest {
     proto::SearchTelegramMessagesRequest {
-        session: Some(session.clone()),
+        account: Some(session.clone()),
         query: query.into(),
         chat_id: None,
         from_date: None,
@@ -79,7 +79,7 @@ async fn telegram_finds_what_the_cache_lacks_and_names_it_and_lists_contacts(bac
         .client
         .clone()
         .list_contacts(proto::ListContactsRequest {
-            session: Some(session.clone()),
+            account: Some(session.clone()),
         })
         .await
         .expect("contacts")
@@ -113,7 +113,7 @@ async fn telegram_finds_what_the_cache_lacks_and_names_it_and_lists_contacts(bac
         .host_client
         .clone()
         .list_contacts(proto::ListContactsRequest {
-            session: Some(session.clone()),
+            account: Some(session.clone()),
         })
         .await
         .expect("contact refs")

@@ -107,7 +107,7 @@ fn step_reply(step: chat::LoginStepResponse) -> Result<HttpResponse, ApiError> {
                 hint,
             }))
         }
-        Some(chat::login_step_response::Step::Session(session)) => {
+        Some(chat::login_step_response::Step::Account(session)) => {
             Ok(HttpResponse::Created().json(SessionView::from(session)))
         }
         None => Err(ApiError::internal("login step without an outcome")),
@@ -243,7 +243,7 @@ pub async fn unlink(
     let session_index = checked_session_index(path.1)?;
     state
         .services
-        .unlink_session(owner.user_id, session_index)
+        .unlink_account(owner.user_id, session_index)
         .await?;
     state
         .revocations

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::auth::extract::PathOwner;
 use crate::problem::{ApiError, FieldError};
-use crate::routes::chats::{SendJobView, chat_id_text, field_error, session_ref};
+use crate::routes::chats::{SendJobView, account_ref, chat_id_text, field_error};
 use crate::routes::uploads::{
     UPLOAD_QUEUE, end_message, file_ref, forward, incomplete, pump, start_message,
 };
@@ -296,7 +296,7 @@ pub async fn send_media(
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let session = session_ref(&owner, path.1)?;
+    let session = account_ref(&owner, path.1)?;
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -338,7 +338,7 @@ pub async fn send_media(
     let job = state
         .services
         .send_media(chat::SendMediaRequest {
-            session: Some(session),
+            account: Some(session),
             chat_id,
             file_ids,
             kind: body.kind,
@@ -379,7 +379,7 @@ async fn read_json(mut payload: web::Payload) -> Result<SendMedia, ApiError> {
 
 async fn send_form(
     user_id: Uuid,
-    session: chat::SessionRef,
+    session: chat::AccountRef,
     state: &AppState,
     payload: web::Payload,
     boundary: String,
@@ -421,7 +421,7 @@ async fn send_form(
 }
 
 async fn queue_form(
-    session: chat::SessionRef,
+    session: chat::AccountRef,
     state: &AppState,
     fields: &FormFields,
     stored: &media::FileInfo,
@@ -444,7 +444,7 @@ async fn queue_form(
     state
         .services
         .send_media(chat::SendMediaRequest {
-            session: Some(session),
+            account: Some(session),
             chat_id: chat_id.trim().to_owned(),
             file_ids: vec![stored.file_id.clone()],
             kind,

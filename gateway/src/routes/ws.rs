@@ -125,7 +125,7 @@ pub async fn connect(
     let session_index = crate::routes::chats::checked_session_index(session_index)?;
     let linked = state
         .services
-        .list_sessions(user_id)
+        .list_accounts(user_id)
         .await?
         .iter()
         .any(|session| session.session_index == session_index);

@@ -1,6 +1,6 @@
 //! TalkApp's replay buffer of real-time events.
 //!
-//! Every linked Telegram account (a *session*, [`SessionKey`]) produces events with a
+//! Every linked Telegram account (a *session*, [`AccountKey`]) produces events with a
 //! strictly increasing `event_id` (assigned by the producer; ids may have gaps). The
 //! realtime service appends each event to an [`EventLog`] as it consumes it from the bus,
 //! and serves from it both the replay a reconnecting client asks for (`?since=<id>`:
@@ -28,7 +28,7 @@
 //! pub/sub) and [`memory::MemoryEventLog`] in process for the embedded default.
 //!
 //! # Layout
-//! - `lib.rs`: the contract: [`EventLog`], [`SessionKey`], [`Replay`], [`LoggedEvent`],
+//! - `lib.rs`: the contract: [`EventLog`], [`AccountKey`], [`Replay`], [`LoggedEvent`],
 //!   [`Retention`], [`LogError`].
 //! - [`clock`]: what "now" is ([`SystemClock`], and [`ManualClock`] for tests).
 //! - [`watch`]: [`Watch`], the live-tail subscription, and its per-process registry.
@@ -66,14 +66,14 @@ pub enum LogError {
 
 /// One linked Telegram account: a TalkApp user and the index of the account among theirs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionKey {
+pub struct AccountKey {
     /// The TalkApp user.
     pub user_id: uuid::Uuid,
     /// Which of the user's linked accounts.
     pub session_index: u32,
 }
 
-impl SessionKey {
+impl AccountKey {
     /// The session `session_index` of `user_id`.
     pub fn new(user_id: uuid::Uuid, session_index: u32) -> Self {
         Self {
@@ -83,7 +83,7 @@ impl SessionKey {
     }
 }
 
-impl fmt::Display for SessionKey {
+impl fmt::Display for AccountKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.user_id, self.session_index)
     }
@@ -169,7 +169,7 @@ pub trait EventLog: Send + Sync + 'static {
     /// `i64::MIN` is refused ([`LogError::InvalidEventId`]).
     async fn append(
         &self,
-        session: SessionKey,
+        session: AccountKey,
         event_id: i64,
         payload: &[u8],
     ) -> Result<bool, LogError>;
@@ -183,7 +183,7 @@ pub trait EventLog: Send + Sync + 'static {
     /// longer than its event is harmless.
     async fn append_unless_repeat(
         &self,
-        session: SessionKey,
+        session: AccountKey,
         event_id: i64,
         payload: &[u8],
         repeat_key: &str,
@@ -195,18 +195,18 @@ pub trait EventLog: Send + Sync + 'static {
     /// [`Replay`] for when the log cannot vouch for completeness.
     async fn read_since(
         &self,
-        session: SessionKey,
+        session: AccountKey,
         since: Option<i64>,
         limit: usize,
     ) -> Result<Replay, LogError>;
 
     /// The session's newest id; `None` when the log holds nothing for it. A cursor for
     /// "only events from now on" (with `None`, read with `since: None`).
-    async fn newest(&self, session: SessionKey) -> Result<Option<i64>, LogError>;
+    async fn newest(&self, session: AccountKey) -> Result<Option<i64>, LogError>;
 
     /// Wakes on the session's appends from now on (from any handle, or any process for
     /// Redis). Watch before the first read, so nothing appended in between is missed.
-    async fn watch(&self, session: SessionKey) -> Result<Watch, LogError>;
+    async fn watch(&self, session: AccountKey) -> Result<Watch, LogError>;
 }
 
 /// `id` as 8 bytes whose byte order is the numeric order (big endian, sign bit flipped),

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 
 use crate::clock::{Clock, SystemClock, unix_millis};
 use crate::watch::{Watch, Watchers};
-use crate::{EventLog, LogError, LoggedEvent, Replay, Retention, SessionKey};
+use crate::{AccountKey, EventLog, LogError, LoggedEvent, Replay, Retention};
 
 struct Stored {
     event_id: i64,
@@ -76,7 +76,7 @@ impl SessionLog {
 
 #[derive(Default)]
 struct State {
-    sessions: HashMap<SessionKey, SessionLog>,
+    sessions: HashMap<AccountKey, SessionLog>,
     /// Clock milliseconds at which idle sessions are next swept.
     next_sweep: i64,
 }
@@ -122,7 +122,7 @@ impl MemoryEventLog {
     fn session<'a>(
         &self,
         state: &'a mut State,
-        session: SessionKey,
+        session: AccountKey,
         now: i64,
     ) -> Option<&'a mut SessionLog> {
         let cutoff = now.saturating_sub(self.retention.max_age_millis());
@@ -140,7 +140,7 @@ impl MemoryEventLog {
     /// Appends, unless the id or `repeat_key` says it is a repeat.
     fn append_keyed(
         &self,
-        session: SessionKey,
+        session: AccountKey,
         event_id: i64,
         payload: &[u8],
         repeat_key: Option<&str>,
@@ -212,7 +212,7 @@ impl EventLog for MemoryEventLog {
 
     async fn append(
         &self,
-        session: SessionKey,
+        session: AccountKey,
         event_id: i64,
         payload: &[u8],
     ) -> Result<bool, LogError> {
@@ -221,7 +221,7 @@ impl EventLog for MemoryEventLog {
 
     async fn append_unless_repeat(
         &self,
-        session: SessionKey,
+        session: AccountKey,
         event_id: i64,
         payload: &[u8],
         repeat_key: &str,
@@ -231,7 +231,7 @@ impl EventLog for MemoryEventLog {
 
     async fn read_since(
         &self,
-        session: SessionKey,
+        session: AccountKey,
         since: Option<i64>,
         limit: usize,
     ) -> Result<Replay, LogError> {
@@ -267,7 +267,7 @@ impl EventLog for MemoryEventLog {
         ))
     }
 
-    async fn newest(&self, session: SessionKey) -> Result<Option<i64>, LogError> {
+    async fn newest(&self, session: AccountKey) -> Result<Option<i64>, LogError> {
         let now = unix_millis(self.clock.as_ref());
         let mut state = self.lock();
         Ok(self
@@ -275,7 +275,7 @@ impl EventLog for MemoryEventLog {
             .and_then(|log| log.newest().map(|event| event.event_id)))
     }
 
-    async fn watch(&self, session: SessionKey) -> Result<Watch, LogError> {
+    async fn watch(&self, session: AccountKey) -> Result<Watch, LogError> {
         self.watchers
             .register(session)
             .ok_or_else(|| LogError::Unavailable("the in-process watchers are closed".into()))

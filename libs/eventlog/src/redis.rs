@@ -52,7 +52,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use crate::clock::{Clock, SystemClock, unix_millis};
 use crate::watch::{Watch, Watchers};
 use crate::{
-    EventLog, LogError, LoggedEvent, Replay, Retention, SessionKey, id_from_ordered_bytes,
+    AccountKey, EventLog, LogError, LoggedEvent, Replay, Retention, id_from_ordered_bytes,
     ordered_bytes,
 };
 
@@ -253,7 +253,7 @@ impl RedisEventLog {
     /// Appends, unless the id or `repeat_key` (empty: none) says it is a repeat.
     async fn append_keyed(
         &self,
-        session: SessionKey,
+        session: AccountKey,
         event_id: i64,
         payload: &[u8],
         repeat_key: &str,
@@ -285,7 +285,7 @@ impl RedisEventLog {
     }
 
     /// The session's keys: events, append times, meta, repeat keys.
-    fn keys(&self, session: SessionKey) -> [String; 4] {
+    fn keys(&self, session: AccountKey) -> [String; 4] {
         let events = format!(
             "{}:ev:{{{}:{}}}",
             self.prefix, session.user_id, session.session_index
@@ -300,7 +300,7 @@ impl RedisEventLog {
     fn invocation<'a>(
         &self,
         script: &'a redis::Script,
-        session: SessionKey,
+        session: AccountKey,
         now: i64,
     ) -> redis::ScriptInvocation<'a> {
         let mut invocation = script.prepare_invoke();
@@ -375,17 +375,17 @@ async fn relay_wake_ups(
     watchers.close();
 }
 
-fn wake_up_message(session: SessionKey, event_id: i64) -> String {
+fn wake_up_message(session: AccountKey, event_id: i64) -> String {
     format!("{}:{}:{event_id}", session.user_id, session.session_index)
 }
 
-fn parse_wake_up(payload: &[u8]) -> Option<(SessionKey, i64)> {
+fn parse_wake_up(payload: &[u8]) -> Option<(AccountKey, i64)> {
     let text = std::str::from_utf8(payload).ok()?;
     let mut parts = text.splitn(3, ':');
     let user_id = parts.next()?.parse().ok()?;
     let session_index = parts.next()?.parse().ok()?;
     let event_id = parts.next()?.parse().ok()?;
-    Some((SessionKey::new(user_id, session_index), event_id))
+    Some((AccountKey::new(user_id, session_index), event_id))
 }
 
 fn decode_id(bytes: &[u8]) -> Result<i64, LogError> {
@@ -402,7 +402,7 @@ impl EventLog for RedisEventLog {
     #[tracing::instrument(level = "debug", skip_all, fields(%session, event_id))]
     async fn append(
         &self,
-        session: SessionKey,
+        session: AccountKey,
         event_id: i64,
         payload: &[u8],
     ) -> Result<bool, LogError> {
@@ -412,7 +412,7 @@ impl EventLog for RedisEventLog {
     #[tracing::instrument(level = "debug", skip_all, fields(%session, event_id))]
     async fn append_unless_repeat(
         &self,
-        session: SessionKey,
+        session: AccountKey,
         event_id: i64,
         payload: &[u8],
         repeat_key: &str,
@@ -423,7 +423,7 @@ impl EventLog for RedisEventLog {
     #[tracing::instrument(level = "debug", skip_all, fields(%session, since, limit))]
     async fn read_since(
         &self,
-        session: SessionKey,
+        session: AccountKey,
         since: Option<i64>,
         limit: usize,
     ) -> Result<Replay, LogError> {
@@ -474,7 +474,7 @@ impl EventLog for RedisEventLog {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(%session))]
-    async fn newest(&self, session: SessionKey) -> Result<Option<i64>, LogError> {
+    async fn newest(&self, session: AccountKey) -> Result<Option<i64>, LogError> {
         let now = unix_millis(self.clock.as_ref());
         let newest: Option<Vec<u8>> = self
             .invocation(&self.scripts.newest, session, now)
@@ -485,7 +485,7 @@ impl EventLog for RedisEventLog {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(%session))]
-    async fn watch(&self, session: SessionKey) -> Result<Watch, LogError> {
+    async fn watch(&self, session: AccountKey) -> Result<Watch, LogError> {
         let mut subscriber = self.subscriber.lock().await;
         if let Some(watch) = subscriber
             .as_ref()

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::watch;
 
-use crate::{LogError, SessionKey};
+use crate::{AccountKey, LogError};
 
 /// Wake-ups on one session's appends. Obtained from [`crate::EventLog::watch`]; dropping
 /// it unsubscribes.
@@ -44,7 +44,7 @@ impl Watch {
     }
 
     /// The session watched.
-    pub fn session(&self) -> SessionKey {
+    pub fn session(&self) -> AccountKey {
         self.registration.session
     }
 }
@@ -53,7 +53,7 @@ impl Watch {
 #[derive(Debug)]
 struct Registration {
     watchers: Arc<Watchers>,
-    session: SessionKey,
+    session: AccountKey,
 }
 
 impl Drop for Registration {
@@ -73,7 +73,7 @@ impl Drop for Registration {
 struct State {
     /// Once closed, nothing is announced or registered any more.
     closed: bool,
-    channels: HashMap<SessionKey, watch::Sender<i64>>,
+    channels: HashMap<AccountKey, watch::Sender<i64>>,
 }
 
 /// The watchers of one process (memory) or of one subscriber connection (Redis).
@@ -89,7 +89,7 @@ impl Watchers {
     }
 
     /// A watch of `session`; `None` once the registry is closed.
-    pub(crate) fn register(self: &Arc<Self>, session: SessionKey) -> Option<Watch> {
+    pub(crate) fn register(self: &Arc<Self>, session: AccountKey) -> Option<Watch> {
         let mut state = self.lock();
         if state.closed {
             return None;
@@ -110,7 +110,7 @@ impl Watchers {
     }
 
     /// Wakes the watchers of `session`: it has events up to `newest`.
-    pub(crate) fn announce(&self, session: SessionKey, newest: i64) {
+    pub(crate) fn announce(&self, session: AccountKey, newest: i64) {
         let state = self.lock();
         if let Some(channel) = state.channels.get(&session) {
             channel.send_if_modified(|announced| {

@@ -488,7 +488,7 @@ async fn a_new_message_is_pushed_to_a_user_without_a_live_connection_unless_the_
 
     // Muted: nothing is pushed either.
     let user_id = uuid::Uuid::parse_str(&alice.linker.user_id).expect("uuid");
-    let session = talkapp_store::SessionKey {
+    let session = talkapp_store::AccountKey {
         user_id,
         session_index: 1,
     };

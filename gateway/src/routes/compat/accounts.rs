@@ -82,9 +82,9 @@ fn account_out(
     state: &AppState,
     user_id: Uuid,
     sign_in: Option<Uuid>,
-    session: chat::Session,
+    session: chat::LinkedAccount,
 ) -> Option<TelegramAccountOut> {
-    if session.status == chat::SessionStatus::LoggedOut as i32 {
+    if session.status == chat::LinkStatus::LoggedOut as i32 {
         return None;
     }
     let user = session.telegram_user?;
@@ -133,7 +133,7 @@ pub async fn list_accounts(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, CompatError> {
     let user_id = caller.0.user_id;
-    let mut sessions = state.services.list_sessions(user_id).await?;
+    let mut sessions = state.services.list_accounts(user_id).await?;
     sessions.sort_by_key(|session| session.session_index);
     Ok(HttpResponse::Ok().json(TelegramAccountsOut {
         ok: true,
@@ -164,7 +164,7 @@ pub async fn delete_account(
     let index = account_index("index", &path)?;
     state
         .services
-        .unlink_session(caller.0.user_id, index)
+        .unlink_account(caller.0.user_id, index)
         .await?;
     state
         .revocations
@@ -196,13 +196,13 @@ pub async fn delete_all_accounts(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, CompatError> {
     let user_id = caller.0.user_id;
-    let mut sessions = state.services.list_sessions(user_id).await?;
+    let mut sessions = state.services.list_accounts(user_id).await?;
     sessions.sort_by_key(|session| session.session_index);
     let mut results = Vec::with_capacity(sessions.len());
     for session in sessions {
         state
             .services
-            .unlink_session(user_id, session.session_index)
+            .unlink_account(user_id, session.session_index)
             .await?;
         state
             .revocations

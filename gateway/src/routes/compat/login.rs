@@ -140,7 +140,7 @@ fn check_phone(phone: &str) -> Result<String, ApiError> {
 /// per-user counter and are never reused, so after an unlink of the newest account this
 /// guess is low; the frontend stores it without using it.
 async fn expected_index(state: &AppState, user_id: Uuid) -> Result<u32, ApiError> {
-    let sessions = state.services.list_sessions(user_id).await?;
+    let sessions = state.services.list_accounts(user_id).await?;
     Ok(sessions
         .iter()
         .map(|session| session.session_index)
@@ -156,7 +156,7 @@ async fn step_out(
     message: Option<&'static str>,
 ) -> Result<LoginStepOut, ApiError> {
     match step.step {
-        Some(chat::login_step_response::Step::Session(session)) => Ok(LoginStepOut {
+        Some(chat::login_step_response::Step::Account(session)) => Ok(LoginStepOut {
             ok: true,
             status: "LOGGED_IN",
             message,

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use talkapp_eventlog::{EventLog, LogError, Replay, SessionKey, Watch};
+use talkapp_eventlog::{AccountKey, EventLog, LogError, Replay, Watch};
 
 use crate::{TestLogs, retention};
 
@@ -15,14 +15,14 @@ const QUIET: Duration = Duration::from_millis(400);
 /// More than any limit the tests read with.
 const ALL: usize = 10_000;
 
-fn new_session() -> SessionKey {
-    SessionKey::new(uuid::Uuid::new_v4(), 0)
+fn new_session() -> AccountKey {
+    AccountKey::new(uuid::Uuid::new_v4(), 0)
 }
 
 /// The events a complete replay answers, as (id, payload text).
 async fn read(
     log: &dyn EventLog,
-    session: SessionKey,
+    session: AccountKey,
     since: Option<i64>,
     limit: usize,
 ) -> Vec<(i64, String)> {
@@ -44,7 +44,7 @@ async fn read(
     }
 }
 
-async fn ids(log: &dyn EventLog, session: SessionKey, since: Option<i64>) -> Vec<i64> {
+async fn ids(log: &dyn EventLog, session: AccountKey, since: Option<i64>) -> Vec<i64> {
     read(log, session, since, ALL)
         .await
         .into_iter()
@@ -52,13 +52,13 @@ async fn ids(log: &dyn EventLog, session: SessionKey, since: Option<i64>) -> Vec
         .collect()
 }
 
-async fn append(log: &dyn EventLog, session: SessionKey, event_id: i64) -> bool {
+async fn append(log: &dyn EventLog, session: AccountKey, event_id: i64) -> bool {
     log.append(session, event_id, format!("event {event_id}").as_bytes())
         .await
         .expect("append")
 }
 
-async fn replay(log: &dyn EventLog, session: SessionKey, since: Option<i64>) -> Replay {
+async fn replay(log: &dyn EventLog, session: AccountKey, since: Option<i64>) -> Replay {
     log.read_since(session, since, ALL)
         .await
         .expect("read_since")
@@ -358,9 +358,9 @@ pub(crate) async fn a_session_without_events_has_no_history(logs: &TestLogs) {
 pub(crate) async fn sessions_are_isolated_from_each_other(logs: &TestLogs) {
     let log = logs.open(retention(2));
     let user = uuid::Uuid::new_v4();
-    let first = SessionKey::new(user, 0);
-    let second = SessionKey::new(user, 1);
-    let other_user = SessionKey::new(uuid::Uuid::new_v4(), 0);
+    let first = AccountKey::new(user, 0);
+    let second = AccountKey::new(user, 1);
+    let other_user = AccountKey::new(uuid::Uuid::new_v4(), 0);
     let mut second_watch = log.watch(second).await.expect("watch");
 
     for id in 1..=3 {
@@ -453,7 +453,7 @@ pub(crate) async fn a_missed_wake_up_is_covered_by_reading_from_the_cursor(logs:
 /// Appends `ids` through `log` in order; the ones it accepted.
 fn spawn_appender(
     log: Arc<dyn EventLog>,
-    session: SessionKey,
+    session: AccountKey,
     ids: Vec<i64>,
 ) -> tokio::task::JoinHandle<Vec<i64>> {
     tokio::spawn(async move {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use talkapp_eventlog::memory::MemoryEventLog;
-use talkapp_eventlog::{EventLog, ManualClock, SessionKey};
+use talkapp_eventlog::{AccountKey, EventLog, ManualClock};
 
 use crate::retention;
 
@@ -14,14 +14,14 @@ async fn idle_sessions_are_dropped_from_memory_even_if_never_read_again() {
     let clock = Arc::new(ManualClock::new(SystemTime::now()));
     let log = MemoryEventLog::new(retention(10)).with_clock(clock.clone());
     for index in 0..3 {
-        let session = SessionKey::new(uuid::Uuid::new_v4(), index);
+        let session = AccountKey::new(uuid::Uuid::new_v4(), index);
         log.append(session, 1, b"event").await.expect("append");
     }
     assert_eq!(log.session_count(), 3);
     clock.advance(Duration::from_secs(2 * 60 * 60));
 
     // Act: any append sweeps.
-    let active = SessionKey::new(uuid::Uuid::new_v4(), 0);
+    let active = AccountKey::new(uuid::Uuid::new_v4(), 0);
     log.append(active, 1, b"event").await.expect("append");
 
     // Assert

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use talkapp_eventlog::redis::RedisEventLog;
-use talkapp_eventlog::{EventLog, LogError, Replay, SessionKey};
+use talkapp_eventlog::{AccountKey, EventLog, LogError, Replay};
 use tokio_util::sync::CancellationToken;
 
 use crate::{TestLogs, redis_url, retention};
@@ -138,7 +138,7 @@ async fn calls_fail_as_unavailable_while_redis_is_unreachable_and_succeed_once_i
     // Arrange
     let logs = TestLogs::new("redis");
     let (log, proxy) = log_behind_a_proxy(&logs).await;
-    let session = SessionKey::new(uuid::Uuid::new_v4(), 0);
+    let session = AccountKey::new(uuid::Uuid::new_v4(), 0);
     assert!(log.append(session, 1, b"before").await.expect("append"));
 
     // Act: Redis goes away.
@@ -181,7 +181,7 @@ async fn a_watch_ends_with_an_error_when_its_connection_is_lost_and_watching_aga
     let logs = TestLogs::new("redis");
     let (watcher, proxy) = log_behind_a_proxy(&logs).await;
     let writer = logs.open(retention(100));
-    let session = SessionKey::new(uuid::Uuid::new_v4(), 0);
+    let session = AccountKey::new(uuid::Uuid::new_v4(), 0);
     let mut watch = watcher.watch(session).await.expect("watch");
     writer.append(session, 1, b"one").await.expect("append");
     assert_eq!(

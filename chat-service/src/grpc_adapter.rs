@@ -49,13 +49,13 @@ impl ChatGrpcAdapter {
 
     async fn key(
         &self,
-        session: Option<proto::AccountRef>,
+        account: Option<proto::AccountRef>,
     ) -> Result<talkapp_store::AccountKey, Status> {
-        let session = session.ok_or_else(|| {
-            talkapp_common::ErrorCode::ValidationFailed.to_grpc_status("session is required")
+        let account = account.ok_or_else(|| {
+            talkapp_common::ErrorCode::ValidationFailed.to_grpc_status("account is required")
         })?;
         self.service
-            .session(&session.user_id, session.session_index)
+            .account(&account.user_id, account.session_index)
             .await
             .map_err(to_status)
     }
@@ -98,23 +98,23 @@ fn to_proto_status(status: LinkStatus) -> proto::LinkStatus {
     }
 }
 
-fn to_proto_account(session: LinkedAccount, photo: Option<&PhotoRef>) -> proto::LinkedAccount {
-    let telegram_user_id = session.account.telegram_user_id;
+fn to_proto_account(linked: LinkedAccount, photo: Option<&PhotoRef>) -> proto::LinkedAccount {
+    let telegram_user_id = linked.account.telegram_user_id;
     proto::LinkedAccount {
-        session_index: session.session_index,
+        session_index: linked.session_index,
         telegram_user: Some(proto::TelegramUser {
             id: telegram_user_id.to_string(),
-            first_name: session.account.first_name,
-            last_name: filled(session.account.last_name),
-            username: filled(session.account.username),
-            phone: filled(session.account.phone),
+            first_name: linked.account.first_name,
+            last_name: filled(linked.account.last_name),
+            username: filled(linked.account.username),
+            phone: filled(linked.account.phone),
             photo_id: photo.map(|photo| photo_reference(telegram_user_id, photo)),
         }),
-        status: to_proto_status(session.status).into(),
-        linked_at: session
+        status: to_proto_status(linked.status).into(),
+        linked_at: linked
             .linked_at
             .to_rfc3339_opts(SecondsFormat::Millis, true),
-        link_stalled_at: session
+        link_stalled_at: linked
             .link_stalled_at
             .map(|at| at.to_rfc3339_opts(SecondsFormat::Millis, true)),
     }
@@ -123,7 +123,7 @@ fn to_proto_account(session: LinkedAccount, photo: Option<&PhotoRef>) -> proto::
 /// Writes `impl proto::chat_service_server::ChatService for ChatGrpcAdapter` from one
 /// list of the calls. Each entry: `rpc(Request) -> Response = |service, key, request|
 /// answer => pack;`: the request is taken out of its envelope, `key` is its linked
-/// account (`session` is required: else `validation_failed`; an unknown account:
+/// account (`account` is required: else `validation_failed`; an unknown account:
 /// `not_found`), `answer` is an expression of `Result<_, E>` with `E` a [`ChatError`] or
 /// a [`Status`] (`?` inside it converts either), and `pack` (optional: the answer is
 /// then the response) makes the response of the answer. Any [`ChatError`] becomes its
@@ -202,10 +202,10 @@ chat_calls! {
     accounts {
         list_accounts(ListAccountsRequest) -> ListAccountsResponse
             = |service, request| service.list_accounts(&request.user_id).await
-            => |sessions: Vec<ListedAccount>| proto::ListAccountsResponse {
-                sessions: sessions
+            => |accounts: Vec<ListedAccount>| proto::ListAccountsResponse {
+                accounts: accounts
                     .into_iter()
-                    .map(|listed| to_proto_account(listed.session, listed.photo.as_ref()))
+                    .map(|listed| to_proto_account(listed.linked, listed.photo.as_ref()))
                     .collect(),
             };
         start_login(StartLoginRequest) -> StartLoginResponse
@@ -662,8 +662,8 @@ fn to_proto_step(step: LinkStep) -> proto::LoginStepResponse {
             LinkStep::PasswordNeeded { hint } => {
                 proto::login_step_response::Step::PasswordHint(hint)
             }
-            LinkStep::Linked(session) => {
-                proto::login_step_response::Step::Account(to_proto_account(session, None))
+            LinkStep::Linked(linked) => {
+                proto::login_step_response::Step::Account(to_proto_account(linked, None))
             }
         }),
     }

@@ -177,9 +177,9 @@ impl HostedAccounts {
 
     /// Connects every linked account of `shards` that still has its keys.
     pub async fn host_shards(self: &Arc<Self>, shards: &[u16]) -> Result<usize, StoreError> {
-        let sessions = self.store.hosted_accounts_of(shards).await?;
+        let accounts = self.store.hosted_accounts_of(shards).await?;
         let mut started = 0;
-        for hosted in sessions {
+        for hosted in accounts {
             if self.host(hosted) {
                 started += 1;
             }
@@ -198,8 +198,8 @@ impl HostedAccounts {
     /// are gone). Returns whether it was started.
     pub fn host(self: &Arc<Self>, hosted: HostedAccount) -> bool {
         let key = AccountKey {
-            user_id: hosted.session.user_id,
-            session_index: hosted.session.session_index,
+            user_id: hosted.linked.user_id,
+            session_index: hosted.linked.session_index,
         };
         let Some(sealed) = hosted.sealed_session else {
             return false;

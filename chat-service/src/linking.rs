@@ -35,7 +35,7 @@ pub enum LinkError {
     /// The login is at another step.
     #[error("the login is not waiting for this step")]
     WrongStep,
-    /// No such linked session.
+    /// No such linked account.
     #[error("no such session")]
     AccountNotFound,
     /// Telegram said no.
@@ -198,7 +198,7 @@ impl Linking {
             .linked_accounts_of(user_id)
             .await?
             .iter()
-            .any(|session| session.account.phone == phone);
+            .any(|linked| linked.account.phone == phone);
         if already_linked {
             return Err(LinkError::PhoneAlreadyLinked);
         }
@@ -356,7 +356,7 @@ impl Linking {
                 logged_in.user.phone
             },
         };
-        let session = self
+        let linked = self
             .store
             .link_telegram_account(
                 login.user_id,
@@ -368,10 +368,10 @@ impl Linking {
             .await?;
         self.store.delete_telegram_login(login.login_id).await?;
         tracing::info!(
-            session_index = session.session_index,
+            session_index = linked.session_index,
             "telegram account linked"
         );
-        Ok(LinkStep::Linked(session))
+        Ok(LinkStep::Linked(linked))
     }
 
     /// The sealed session of a linked account, opened.

@@ -59,8 +59,8 @@ struct CreateGroupOutcome {
 /// Telegram's most messages deleted by one call.
 pub const MAX_DELETED_AT_ONCE: usize = 100;
 
-/// How long a session known to exist is not looked up again.
-const SESSION_CHECK_TTL: Duration = Duration::from_secs(10);
+/// How long an account known to exist is not looked up again.
+const ACCOUNT_CHECK_TTL: Duration = Duration::from_secs(10);
 
 /// Why a chat operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -155,8 +155,8 @@ pub fn parse_user_id(value: &str) -> Result<i64, ChatError> {
 /// A linked account as listed.
 #[derive(Debug, Clone)]
 pub struct ListedAccount {
-    /// The session.
-    pub session: LinkedAccount,
+    /// The linked account.
+    pub linked: LinkedAccount,
     /// The account's profile photo, when its host has cached its own user.
     pub photo: Option<PhotoRef>,
 }
@@ -197,7 +197,7 @@ impl ChatService {
     }
 
     /// The linked account `user_id`/`session_index`, checked to exist.
-    pub async fn session(
+    pub async fn account(
         &self,
         user_id: &str,
         session_index: u32,
@@ -216,7 +216,7 @@ impl ChatService {
             .lock()
             .ok()
             .and_then(|known| known.get(&key).copied())
-            .is_some_and(|at| at.elapsed() < SESSION_CHECK_TTL);
+            .is_some_and(|at| at.elapsed() < ACCOUNT_CHECK_TTL);
         if fresh {
             return Ok(key);
         }
@@ -247,20 +247,20 @@ impl ChatService {
     #[tracing::instrument(skip(self))]
     pub async fn list_accounts(&self, user_id: &str) -> Result<Vec<ListedAccount>, ChatError> {
         let user_id = parse_uuid("user_id", user_id)?;
-        let sessions = self.store.linked_accounts_of(user_id).await?;
-        let mut listed = Vec::with_capacity(sessions.len());
-        for session in sessions {
+        let accounts = self.store.linked_accounts_of(user_id).await?;
+        let mut listed = Vec::with_capacity(accounts.len());
+        for linked in accounts {
             let key = AccountKey {
                 user_id,
-                session_index: session.session_index,
+                session_index: linked.session_index,
             };
             let photo = self
                 .store
-                .cached_users(key, &[session.account.telegram_user_id])
+                .cached_users(key, &[linked.account.telegram_user_id])
                 .await?
                 .first()
                 .and_then(|record| user_from_record(record).photo);
-            listed.push(ListedAccount { session, photo });
+            listed.push(ListedAccount { linked, photo });
         }
         Ok(listed)
     }
@@ -327,10 +327,10 @@ impl ChatService {
     /// A newly linked account is connected by whichever replica holds its shard: here
     /// at once when that is this one, else by the holder's next look at its shards.
     async fn connect_if_linked(&self, step: &LinkStep) -> Result<(), ChatError> {
-        if let LinkStep::Linked(session) = step
+        if let LinkStep::Linked(linked) = step
             && let Some(hosted) = self
                 .store
-                .hosted_account(session.user_id, session.session_index)
+                .hosted_account(linked.user_id, linked.session_index)
                 .await?
         {
             self.host_if_held(hosted);
@@ -339,7 +339,7 @@ impl ChatService {
     }
 
     fn host_if_held(&self, hosted: talkapp_store::HostedAccount) {
-        let shard = talkapp_store::shard_of(hosted.session.user_id, hosted.session.session_index);
+        let shard = talkapp_store::shard_of(hosted.linked.user_id, hosted.linked.session_index);
         if self.ownership.holds(shard) {
             self.hosted_accounts.host(hosted);
         }

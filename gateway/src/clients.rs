@@ -272,7 +272,7 @@ impl ServiceClients {
                 user_id: user_id.to_string(),
             })
             .await?;
-        Ok(response.into_inner().sessions)
+        Ok(response.into_inner().accounts)
     }
 
     /// Starts linking the account of `phone`.

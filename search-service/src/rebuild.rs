@@ -192,11 +192,11 @@ pub async fn reconcile(
             return;
         }
         let key = AccountKey {
-            user_id: account.session.user_id,
-            session_index: account.session.session_index,
+            user_id: account.linked.user_id,
+            session_index: account.linked.session_index,
         };
         linked.insert(key);
-        let age = now - account.session.linked_at;
+        let age = now - account.linked.linked_at;
         if built.contains(&key) && !settling.due(key, age) {
             continue;
         }

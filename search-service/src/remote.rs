@@ -200,7 +200,7 @@ impl ChatServiceTelegram {
         })
     }
 
-    fn session(key: AccountKey) -> Option<chat::AccountRef> {
+    fn account_ref(key: AccountKey) -> Option<chat::AccountRef> {
         Some(chat::AccountRef {
             user_id: key.user_id.to_string(),
             session_index: key.session_index,
@@ -219,7 +219,7 @@ impl TelegramSearch for ChatServiceTelegram {
         // offsets; the core still drops whatever is not strictly after its cursor.
         let (to_date, offset) = continuation(query);
         let request = chat::SearchTelegramMessagesRequest {
-            session: Self::session(key),
+            account: Self::account_ref(key),
             query: query.text.clone(),
             chat_id: query.chat_id,
             from_date: query.from_date,
@@ -258,7 +258,7 @@ impl TelegramSearch for ChatServiceTelegram {
     async fn contacts(&self, key: AccountKey) -> Result<Vec<RemoteContact>, RemoteError> {
         let mut client = self.client.clone();
         let call = client.list_contacts(chat::ListContactsRequest {
-            session: Self::session(key),
+            account: Self::account_ref(key),
         });
         let reply = tokio::time::timeout(self.timeout, call)
             .await

@@ -302,14 +302,14 @@ fn check_query_length(query: &str) -> Result<(), SearchError> {
 }
 
 /// The bound an account's query gets from a cross-account cursor: the hits of that
-/// account that come after the cursor's place in the (date, session, chat, message) order.
+/// account that come after the cursor's place in the (date, session_index, chat, message) order.
 fn bound_for(session_index: u32, cursor: Place) -> (i64, i64, i32) {
     let (date, cursor_session, chat, message) = cursor;
     match session_index.cmp(&cursor_session) {
-        // Lower sessions come after the cursor at the same date: every one of that date.
+        // Lower session indexes come after the cursor at the same date: every one of that date.
         std::cmp::Ordering::Less => (date, i64::MAX, i32::MAX),
         std::cmp::Ordering::Equal => (date, chat, message),
-        // Higher sessions come before it at the same date: only older dates.
+        // Higher session indexes come before it at the same date: only older dates.
         std::cmp::Ordering::Greater => (date, i64::MIN, i32::MIN),
     }
 }
@@ -485,7 +485,7 @@ impl SearchCore {
             .linked_accounts_of(user_id)
             .await?
             .into_iter()
-            .map(|session| session.session_index)
+            .map(|linked| linked.session_index)
             .collect())
     }
 
@@ -539,7 +539,7 @@ impl SearchCore {
             ));
         }
         let cursor = search.cursor.as_deref().map(message_cursor).transpose()?;
-        let sessions = match search.session_index {
+        let indexes = match search.session_index {
             Some(session_index) => {
                 self.linked_account(search.user_id, session_index).await?;
                 vec![session_index]
@@ -558,7 +558,7 @@ impl SearchCore {
         let mut candidates: Vec<(AccountKey, Candidate)> = Vec::new();
         let mut remote_context: HashMap<u32, RemoteHits> = HashMap::new();
         let mut partial = false;
-        for session_index in sessions {
+        for session_index in indexes {
             let key = AccountKey {
                 user_id: search.user_id,
                 session_index,

@@ -86,7 +86,7 @@ impl ChatService {
 
     /// Sets the account's profile photo from the user's uploaded image (`file_id`), or
     /// removes the current one (`None`), through the account's host; the profile as it
-    /// is afterwards (the session list shows its photo from the cache).
+    /// is afterwards (the list of linked accounts shows its photo from the cache).
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn set_own_photo(
         &self,

@@ -1,10 +1,10 @@
 //! The account's own profile (read and changed) and its contacts (added and deleted),
-//! through the account's host. A profile change is followed by the session's names in
-//! the store (what `GET /me/sessions` shows); adding a contact is done once per
+//! through the account's host. A profile change is followed by the linked account's
+//! names in the store (what `GET /me/sessions` shows); adding a contact is done once per
 //! idempotency key (ADR 0021).
 //!
 //! Not done: following a change made on another device (Telegram's `updateUserName` is
-//! not applied to the session's names; the next read of the own profile does it).
+//! not applied to the linked account's names; the next read of the own profile does it).
 
 use std::collections::HashMap;
 
@@ -38,7 +38,7 @@ pub struct ProfileFields<'a> {
 
 impl ChatService {
     /// The account's own profile, asked of Telegram through the account's host; the
-    /// session's names follow what Telegram has.
+    /// linked account's names follow what Telegram has.
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn own_profile(&self, key: AccountKey) -> Result<UserProfile, ChatError> {
         let profile = self.router.host_of(key)?.own_profile(key).await?;
@@ -70,7 +70,8 @@ impl ChatService {
         Ok(profile)
     }
 
-    /// Keeps the session's names (shown by the session list) as Telegram has them.
+    /// Keeps the linked account's names (shown by the list of linked accounts) as
+    /// Telegram has them.
     pub(super) async fn follow_names(
         &self,
         key: AccountKey,

@@ -220,24 +220,24 @@ impl ChatApp {
             .await
             .expect("the code is accepted")
             .into_inner();
-        let Some(proto::login_step_response::Step::Account(session)) = step.step else {
+        let Some(proto::login_step_response::Step::Account(account)) = step.step else {
             panic!("linked at once (no 2FA): {step:?}");
         };
         proto::AccountRef {
             user_id,
-            session_index: session.session_index,
+            session_index: account.session_index,
         }
     }
 
     /// The account's chats once the backfill has cached some.
-    pub(crate) async fn chats_once_cached(&self, session: &proto::AccountRef) -> Vec<proto::Chat> {
+    pub(crate) async fn chats_once_cached(&self, account: &proto::AccountRef) -> Vec<proto::Chat> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let page = self
                 .client
                 .clone()
                 .list_chats(proto::ListChatsRequest {
-                    account: Some(session.clone()),
+                    account: Some(account.clone()),
                     limit: Some(100),
                     ..proto::ListChatsRequest::default()
                 })

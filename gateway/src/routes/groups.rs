@@ -190,11 +190,11 @@ pub async fn add_member(
     let OwnedJson { owner, body } = request;
     let user = member_text("user", &body.user)?;
     let idempotency_key = idempotency_key(&http, body.client_request_id)?;
-    let (session, chat_id) = account_and_chat(&owner, path)?;
+    let (account, chat_id) = account_and_chat(&owner, path)?;
     let added = state
         .services
         .add_member(chat::AddMemberRequest {
-            account: Some(session),
+            account: Some(account),
             chat_id,
             user,
             idempotency_key,

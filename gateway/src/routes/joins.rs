@@ -226,11 +226,11 @@ pub async fn export_invite(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let (session, chat_id) = account_and_chat(&owner, path)?;
+    let (account, chat_id) = account_and_chat(&owner, path)?;
     let link = state
         .services
         .export_invite(chat::ExportInviteRequest {
-            account: Some(session),
+            account: Some(account),
             chat_id,
             expire_date: body.expire_date,
             usage_limit: body.usage_limit,

@@ -107,8 +107,8 @@ fn step_reply(step: chat::LoginStepResponse) -> Result<HttpResponse, ApiError> {
                 hint,
             }))
         }
-        Some(chat::login_step_response::Step::Account(session)) => {
-            Ok(HttpResponse::Created().json(SessionView::from(session)))
+        Some(chat::login_step_response::Step::Account(account)) => {
+            Ok(HttpResponse::Created().json(SessionView::from(account)))
         }
         None => Err(ApiError::internal("login step without an outcome")),
     }

@@ -221,7 +221,7 @@ pub(crate) fn content_range(offset: u64, length: u64, size: u64) -> String {
 /// Downloads through the chat service and answers with the bytes as they arrive.
 async fn serve(
     state: &AppState,
-    session: chat::AccountRef,
+    account: chat::AccountRef,
     media_ref: String,
     range: RangeRequest,
     access: Access,
@@ -230,7 +230,7 @@ async fn serve(
         return Err(not_found());
     }
     let mut download_request = chat::DownloadMediaRequest {
-        account: Some(session),
+        account: Some(account),
         media_ref: media_ref.clone(),
         ..chat::DownloadMediaRequest::default()
     };

@@ -46,14 +46,14 @@ async fn change_chat_photo(
     path: web::Path<(String, u32, String)>,
     body: Option<PhotoFile>,
 ) -> Result<HttpResponse, ApiError> {
-    let (session, chat_id) = account_and_chat(owner, path)?;
+    let (account, chat_id) = account_and_chat(owner, path)?;
     let file_id = body
         .map(|body| checked_file_id("file_id", body.file_id))
         .transpose()?;
     let chat = state
         .services
         .set_chat_photo(chat::SetChatPhotoRequest {
-            account: Some(session),
+            account: Some(account),
             chat_id,
             file_id,
         })
@@ -68,14 +68,14 @@ async fn change_own_photo(
     session_index: u32,
     body: Option<PhotoFile>,
 ) -> Result<HttpResponse, ApiError> {
-    let session = account_ref(owner, session_index)?;
+    let account = account_ref(owner, session_index)?;
     let file_id = body
         .map(|body| checked_file_id("file_id", body.file_id))
         .transpose()?;
     let profile = state
         .services
         .set_own_photo(chat::SetOwnPhotoRequest {
-            account: Some(session),
+            account: Some(account),
             file_id,
         })
         .await?;

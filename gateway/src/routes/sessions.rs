@@ -60,19 +60,19 @@ fn status_name(status: i32) -> &'static str {
 }
 
 impl From<chat::LinkedAccount> for SessionView {
-    fn from(session: chat::LinkedAccount) -> Self {
+    fn from(account: chat::LinkedAccount) -> Self {
         Self {
-            session_index: session.session_index,
-            status: status_name(session.status),
-            telegram_user: session.telegram_user.map(|user| TelegramUserView {
+            session_index: account.session_index,
+            status: status_name(account.status),
+            telegram_user: account.telegram_user.map(|user| TelegramUserView {
                 id: user.id,
                 first_name: user.first_name,
                 last_name: user.last_name.unwrap_or_default(),
                 username: user.username.unwrap_or_default(),
                 phone: user.phone.unwrap_or_default(),
             }),
-            linked_at: session.linked_at,
-            link_stalled_at: session.link_stalled_at,
+            linked_at: account.linked_at,
+            link_stalled_at: account.link_stalled_at,
         }
     }
 }

@@ -128,7 +128,7 @@ pub async fn connect(
         .list_accounts(user_id)
         .await?
         .iter()
-        .any(|session| session.session_index == session_index);
+        .any(|account| account.session_index == session_index);
     if !linked {
         return Err(ApiError::new(ErrorCode::NotFound, "no such linked account").into());
     }

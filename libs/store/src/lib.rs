@@ -6,8 +6,8 @@
 //! embedded default (one file, `migrations/sqlite`).
 //!
 //! # Layout
-//! - [`model`]: the records the store keeps (users, sign-in sessions, Telegram sessions and
-//!   logins).
+//! - [`model`]: the records the store keeps (users, sign-in sessions, linked Telegram
+//!   accounts and logins).
 //! - The traits, one per area ([`AccountStore`], [`TelegramStore`], [`ChatCacheStore`],
 //!   [`SendJobStore`], [`EventIdStore`], [`PushStore`], [`ActionStore`], [`AuditStore`],
 //!   [`UserAdminStore`], [`SentFileStore`]), gathered by [`Store`]; a consumer
@@ -146,7 +146,7 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<RefreshOutcome>;
 }
 
-/// Linked Telegram accounts (sessions) and the logins that link them.
+/// Linked Telegram accounts and the logins that link them.
 #[async_trait]
 pub trait TelegramStore: Send + Sync {
     /// Records a newly linked Telegram account under the next never-used
@@ -165,7 +165,7 @@ pub trait TelegramStore: Send + Sync {
     /// The user's linked Telegram accounts, by `session_index`.
     async fn linked_accounts_of(&self, user_id: Uuid) -> Result<Vec<LinkedAccount>>;
 
-    /// One linked account with its sealed session.
+    /// One linked account with its sealed MTProto session.
     async fn hosted_account(
         &self,
         user_id: Uuid,
@@ -176,7 +176,7 @@ pub trait TelegramStore: Send + Sync {
     async fn hosted_accounts_of(&self, shards: &[u16]) -> Result<Vec<HostedAccount>>;
 
     /// Replaces the sealed session (the grammers state moves: peers, update state);
-    /// `None` erases it (Telegram ended the authorisation). False when no such session.
+    /// `None` erases it (Telegram ended the authorisation). False when no such linked account.
     async fn save_sealed_session(
         &self,
         user_id: Uuid,
@@ -184,7 +184,7 @@ pub trait TelegramStore: Send + Sync {
         sealed_session: Option<&[u8]>,
     ) -> Result<bool>;
 
-    /// Records the connection state shown to the user. False when no such session.
+    /// Records the connection state shown to the user. False when no such linked account.
     async fn set_link_status(
         &self,
         user_id: Uuid,
@@ -194,7 +194,7 @@ pub trait TelegramStore: Send + Sync {
     ) -> Result<bool>;
 
     /// Records that the account's Telegram link was found silent at `at` and replaced.
-    /// False when no such session.
+    /// False when no such linked account.
     async fn note_link_stalled(
         &self,
         user_id: Uuid,
@@ -203,7 +203,7 @@ pub trait TelegramStore: Send + Sync {
     ) -> Result<bool>;
 
     /// Records the account's names as Telegram now has them (its profile changed).
-    /// False when no such session.
+    /// False when no such linked account.
     async fn set_account_names(
         &self,
         user_id: Uuid,
@@ -214,7 +214,7 @@ pub trait TelegramStore: Send + Sync {
     ) -> Result<bool>;
 
     /// Forgets a linked account and its keys; its index is never given out again.
-    /// False when no such session.
+    /// False when no such linked account.
     async fn unlink_telegram_account(&self, user_id: Uuid, session_index: u32) -> Result<bool>;
 
     /// Stores a new pending login.

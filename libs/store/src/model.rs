@@ -72,7 +72,7 @@ pub enum RefreshOutcome {
     Unknown,
 }
 
-/// The Telegram account behind a session.
+/// The Telegram side of a linked account: its Telegram user, names and phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TelegramAccount {
     /// Telegram user id.
@@ -164,8 +164,8 @@ pub fn shard_of(user_id: Uuid, session_index: u32) -> u16 {
 /// A linked account as the host of its connection needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostedAccount {
-    /// The account's session, as listed to its user.
-    pub session: LinkedAccount,
+    /// The linked account, as listed to its user.
+    pub linked: LinkedAccount,
     /// Its shard.
     pub shard: u16,
     /// The sealed grammers session; `None` once Telegram ended the authorisation.

@@ -14,7 +14,7 @@ fn index_param(session_index: u32) -> Result<i32> {
 fn hosted_account_from_row(row: &Row) -> Result<HostedAccount> {
     let shard: i16 = row.get("shard");
     Ok(HostedAccount {
-        session: linked_account_from_row(row)?,
+        linked: linked_account_from_row(row)?,
         shard: u16::try_from(shard).map_err(|_| StoreError::Internal(format!("shard {shard}")))?,
         sealed_session: row.get("sealed_session"),
     })

@@ -9,7 +9,7 @@ use super::{
 
 fn hosted_account_from_row(row: &Row<'_>) -> rusqlite::Result<HostedAccount> {
     Ok(HostedAccount {
-        session: linked_account_from_row(row)?,
+        linked: linked_account_from_row(row)?,
         shard: row.get("shard")?,
         sealed_session: row.get("sealed_session")?,
     })
@@ -134,9 +134,9 @@ impl TelegramStore for SqliteStore {
                 .map_err(map_error)?;
             let mut hosted = Vec::new();
             for row in rows {
-                let session = row.map_err(map_error)?;
-                if shards.contains(&session.shard) {
-                    hosted.push(session);
+                let account = row.map_err(map_error)?;
+                if shards.contains(&account.shard) {
+                    hosted.push(account);
                 }
             }
             Ok(hosted)

@@ -568,19 +568,19 @@ pub(crate) async fn linked_telegram_sessions_are_numbered_per_user_and_listed_in
     let mut linked = Vec::new();
     for (offset, (user_id, account, status)) in (0i64..).zip(links) {
         let at = start + TimeDelta::seconds(offset);
-        let session = store
+        let created = store
             .link_telegram_account(user_id, &account, status, SEALED, at)
             .await
             .expect("link telegram session");
-        assert_eq!(session.user_id, user_id);
-        assert_eq!(session.account, account);
-        assert_eq!(session.status, status);
-        assert_eq!(session.linked_at, at);
-        linked.push(session);
+        assert_eq!(created.user_id, user_id);
+        assert_eq!(created.account, account);
+        assert_eq!(created.status, status);
+        assert_eq!(created.linked_at, at);
+        linked.push(created);
     }
     let indexes: Vec<(Uuid, u32)> = linked
         .iter()
-        .map(|session| (session.user_id, session.session_index))
+        .map(|each| (each.user_id, each.session_index))
         .collect();
     assert_eq!(
         indexes,
@@ -590,7 +590,7 @@ pub(crate) async fn linked_telegram_sessions_are_numbered_per_user_and_listed_in
     let of = |user_id: Uuid| -> Vec<LinkedAccount> {
         linked
             .iter()
-            .filter(|session| session.user_id == user_id)
+            .filter(|each| each.user_id == user_id)
             .cloned()
             .collect()
     };
@@ -646,7 +646,7 @@ pub(crate) async fn large_telegram_user_ids_and_unicode_names_round_trip(store: 
     let listed = store.linked_accounts_of(user_id).await.expect("list");
     assert_eq!(listed, linked);
     let listed_accounts: Vec<TelegramAccount> =
-        listed.into_iter().map(|session| session.account).collect();
+        listed.into_iter().map(|linked| linked.account).collect();
     assert_eq!(listed_accounts, accounts);
 }
 
@@ -681,7 +681,7 @@ pub(crate) async fn concurrent_links_of_one_user_get_distinct_indexes(store: Arc
         .await
         .expect("list")
         .iter()
-        .map(|session| session.session_index)
+        .map(|linked| linked.session_index)
         .collect();
     assert_eq!(listed, indexes);
 }
@@ -733,7 +733,7 @@ pub(crate) async fn a_hosted_session_carries_its_sealed_blob_shard_and_status(
         .await
         .expect("read")
         .expect("exists");
-    assert_eq!(hosted.session, linked);
+    assert_eq!(hosted.linked, linked);
     assert_eq!(hosted.sealed_session.as_deref(), Some(SEALED));
     assert_eq!(hosted.shard, shard_of(user_id, linked.session_index));
 
@@ -756,7 +756,7 @@ pub(crate) async fn a_hosted_session_carries_its_sealed_blob_shard_and_status(
         .expect("read")
         .expect("exists");
     assert_eq!(hosted.sealed_session.as_deref(), Some(newer));
-    assert_eq!(hosted.session.status, LinkStatus::FloodWait);
+    assert_eq!(hosted.linked.status, LinkStatus::FloodWait);
 
     assert!(
         store
@@ -791,7 +791,7 @@ pub(crate) async fn hosted_sessions_are_selected_by_shard(store: Arc<dyn Store>)
         std::collections::HashMap::new();
     for n in 0..12_i64 {
         let user_id = Uuid::new_v4();
-        let session = store
+        let created = store
             .link_telegram_account(
                 user_id,
                 &telegram_account(900 + n, "Shard"),
@@ -802,9 +802,9 @@ pub(crate) async fn hosted_sessions_are_selected_by_shard(store: Arc<dyn Store>)
             .await
             .expect("link");
         by_shard
-            .entry(shard_of(user_id, session.session_index))
+            .entry(shard_of(user_id, created.session_index))
             .or_default()
-            .push((user_id, session.session_index));
+            .push((user_id, created.session_index));
     }
     let some_shards: Vec<u16> = by_shard.keys().copied().take(3).collect();
     let mut expected: Vec<(Uuid, u32)> = some_shards
@@ -819,7 +819,7 @@ pub(crate) async fn hosted_sessions_are_selected_by_shard(store: Arc<dyn Store>)
         .into_iter()
         .map(|hosted| {
             assert!(some_shards.contains(&hosted.shard));
-            (hosted.session.user_id, hosted.session.session_index)
+            (hosted.linked.user_id, hosted.linked.session_index)
         })
         .collect();
     hosted.sort();
@@ -875,7 +875,7 @@ pub(crate) async fn an_unlinked_index_is_never_given_out_again(store: Arc<dyn St
         .await
         .expect("list")
         .iter()
-        .map(|session| session.session_index)
+        .map(|linked| linked.session_index)
         .collect();
     assert_eq!(indexes, vec![1, 3]);
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use talkapp_store::{
-    CachedMessage, CachedUser, ChatProfile, DialogState, SessionKey, Store, StoreError,
+    AccountKey, CachedMessage, CachedUser, ChatProfile, DialogState, Store, StoreError,
 };
 use talkapp_telegram::account::{Account, DialogOffset, HistoryRequest};
 use talkapp_telegram::convert;
@@ -230,7 +230,7 @@ const WRITTEN_PER_ACCOUNT: usize = 4096;
 /// record another replica wrote meanwhile is never taken for ours.
 #[derive(Default)]
 struct WrittenMemo {
-    accounts: std::sync::Mutex<HashMap<SessionKey, WrittenHashes>>,
+    accounts: std::sync::Mutex<HashMap<AccountKey, WrittenHashes>>,
 }
 
 /// A hash of the record last written, by (is a user, id).
@@ -246,7 +246,7 @@ impl WrittenMemo {
     /// The records of `items` that differ from what was last written.
     fn changed<'a, T: Hash>(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         items: &'a [T],
         id: impl Fn(&T) -> (bool, i64),
     ) -> Vec<&'a T> {
@@ -262,7 +262,7 @@ impl WrittenMemo {
             .collect()
     }
 
-    fn wrote<T: Hash>(&self, key: SessionKey, items: &[&T], id: impl Fn(&T) -> (bool, i64)) {
+    fn wrote<T: Hash>(&self, key: AccountKey, items: &[&T], id: impl Fn(&T) -> (bool, i64)) {
         if let Ok(mut accounts) = self.accounts.lock() {
             let written = accounts.entry(key).or_default();
             if written.len() + items.len() > WRITTEN_PER_ACCOUNT {
@@ -276,7 +276,7 @@ impl WrittenMemo {
 
     /// Whether a record of this id was written (by this process, since the account was
     /// last hosted here).
-    fn has(&self, key: SessionKey, id: (bool, i64)) -> bool {
+    fn has(&self, key: AccountKey, id: (bool, i64)) -> bool {
         self.accounts.lock().is_ok_and(|accounts| {
             accounts
                 .get(&key)
@@ -284,7 +284,7 @@ impl WrittenMemo {
         })
     }
 
-    fn forget(&self, key: SessionKey) {
+    fn forget(&self, key: AccountKey) {
         if let Ok(mut accounts) = self.accounts.lock() {
             accounts.remove(&key);
         }
@@ -318,7 +318,7 @@ impl ChatCache {
     }
 
     /// Writes the users that differ from what was last written of them.
-    async fn write_users(&self, key: SessionKey, users: &[CachedUser]) -> Result<(), StoreError> {
+    async fn write_users(&self, key: AccountKey, users: &[CachedUser]) -> Result<(), StoreError> {
         let changed = self.written.changed(key, users, user_memo_id);
         if changed.is_empty() {
             return Ok(());
@@ -332,7 +332,7 @@ impl ChatCache {
     /// Writes the chat profiles that differ from what was last written of them.
     async fn write_profiles(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         profiles: &[ChatProfile],
     ) -> Result<(), StoreError> {
         let changed = self.written.changed(key, profiles, profile_memo_id);
@@ -348,7 +348,7 @@ impl ChatCache {
     /// Records users and chats that came with a reply or an update.
     async fn remember(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         users: &[TgUser],
         chats: &[ChatInfo],
     ) -> Result<(), StoreError> {
@@ -364,7 +364,7 @@ impl ChatCache {
     /// holes, so a lone old message does not pretend the history around it is cached.
     pub async fn store_found(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         page: &MessagesPage,
     ) -> Result<(), StoreError> {
         self.remember(key, &page.users, &page.chats).await?;
@@ -385,7 +385,7 @@ impl ChatCache {
     }
 
     /// Stores the users of the account's contact list (their names and presence).
-    pub async fn store_users(&self, key: SessionKey, users: &[TgUser]) -> Result<(), StoreError> {
+    pub async fn store_users(&self, key: AccountKey, users: &[TgUser]) -> Result<(), StoreError> {
         self.remember(key, users, &[]).await
     }
 
@@ -395,7 +395,7 @@ impl ChatCache {
     /// again for every message of the chat.
     async fn ensure_private_chat(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         users: &[TgUser],
     ) -> Result<(), StoreError> {
@@ -416,7 +416,7 @@ impl ChatCache {
     /// a status update carries no name.
     async fn set_presence(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         user_id: i64,
         presence: Presence,
     ) -> Result<(), StoreError> {
@@ -435,7 +435,7 @@ impl ChatCache {
     /// fetch, which brings Telegram's flag).
     async fn set_pinned(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         message_ids: &[i32],
         pinned: bool,
@@ -525,7 +525,7 @@ impl ChatCache {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn backfill(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         account: &Account,
         limits: BackfillLimits,
     ) -> Result<(), FillError> {
@@ -604,7 +604,7 @@ impl ChatCache {
     /// list it as a dialog).
     pub async fn refresh_chat(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         account: &Account,
         chat_id: i64,
         known: Option<&ChatInfo>,
@@ -619,7 +619,7 @@ impl ChatCache {
 
     /// Marks a chat the account left (it is no longer listed; its details and cached
     /// messages stay readable).
-    pub async fn mark_left(&self, key: SessionKey, chat_id: i64) -> Result<(), StoreError> {
+    pub async fn mark_left(&self, key: AccountKey, chat_id: i64) -> Result<(), StoreError> {
         let Some(chat) = self.store.cached_chat(key, chat_id).await? else {
             return Ok(());
         };
@@ -632,7 +632,7 @@ impl ChatCache {
 
     async fn store_dialog_page(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         page: &talkapp_telegram::model::DialogsPage,
     ) -> Result<(), StoreError> {
         let users: Vec<CachedUser> = page.users.iter().map(user_record).collect();
@@ -664,7 +664,7 @@ impl ChatCache {
     #[tracing::instrument(skip_all, fields(chat_id, below_id))]
     pub async fn fetch_older(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         account: &Account,
         chat_id: i64,
         below_id: i32,
@@ -745,8 +745,8 @@ mod tests {
         }
     }
 
-    fn key(index: u32) -> SessionKey {
-        SessionKey {
+    fn key(index: u32) -> AccountKey {
+        AccountKey {
             user_id: uuid::Uuid::from_u128(7),
             session_index: index,
         }

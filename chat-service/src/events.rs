@@ -21,7 +21,7 @@ use std::time::Duration;
 use prost::Message as _;
 use talkapp_bus::EventBus;
 use talkapp_proto::realtime::v1 as realtime;
-use talkapp_store::{SendJob, SessionKey, Store, StoreError};
+use talkapp_store::{AccountKey, SendJob, Store, StoreError};
 use talkapp_telegram::model::{ChatAction, TelegramUpdate};
 use tokio_util::sync::CancellationToken;
 
@@ -49,7 +49,7 @@ pub struct EventPublisher {
 /// Locks ordering the accounts' events.
 const STRIPES: usize = 1024;
 
-fn stripe_of(key: SessionKey) -> usize {
+fn stripe_of(key: AccountKey) -> usize {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in key
         .user_id
@@ -96,7 +96,7 @@ impl EventPublisher {
 
     async fn chat_event(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
     ) -> Result<Option<Pending>, StoreError> {
         Ok(self
@@ -249,7 +249,7 @@ impl EventPublisher {
         .await;
     }
 
-    async fn publish(&self, key: SessionKey, events: Vec<Pending>) {
+    async fn publish(&self, key: AccountKey, events: Vec<Pending>) {
         if events.is_empty() {
             return;
         }

@@ -11,7 +11,7 @@
 use chrono::SecondsFormat;
 use talkapp_proto::chat::v1 as proto;
 use talkapp_proto::tonic::{self, Request, Response, Status};
-use talkapp_store::{SessionStatus, TelegramSession};
+use talkapp_store::{LinkStatus, LinkedAccount};
 use talkapp_telegram::joins::JoinRequestPage;
 use talkapp_telegram::message_actions::PinOptions;
 use talkapp_telegram::model::{PhotoRef, TgUser};
@@ -32,7 +32,7 @@ use crate::proto_views::{
 use crate::reads::{ChatPage, HistoryPage, HistoryParams, MessageView};
 use crate::sends::{MediaSendRequest, SendError, SendRequest};
 use crate::service::{
-    ChatError, ChatService, CreatedGroupView, InvitePreviewView, JoinedView, ListedSession,
+    ChatError, ChatService, CreatedGroupView, InvitePreviewView, JoinedView, ListedAccount,
     parse_chat_id,
 };
 
@@ -49,13 +49,13 @@ impl ChatGrpcAdapter {
 
     async fn key(
         &self,
-        session: Option<proto::SessionRef>,
-    ) -> Result<talkapp_store::SessionKey, Status> {
-        let session = session.ok_or_else(|| {
-            talkapp_common::ErrorCode::ValidationFailed.to_grpc_status("session is required")
+        account: Option<proto::AccountRef>,
+    ) -> Result<talkapp_store::AccountKey, Status> {
+        let account = account.ok_or_else(|| {
+            talkapp_common::ErrorCode::ValidationFailed.to_grpc_status("account is required")
         })?;
         self.service
-            .session(&session.user_id, session.session_index)
+            .account(&account.user_id, account.session_index)
             .await
             .map_err(to_status)
     }
@@ -89,32 +89,32 @@ fn to_status(error: ChatError) -> Status {
     }
 }
 
-fn to_proto_status(status: SessionStatus) -> proto::SessionStatus {
+fn to_proto_status(status: LinkStatus) -> proto::LinkStatus {
     match status {
-        SessionStatus::Connected => proto::SessionStatus::Connected,
-        SessionStatus::Connecting => proto::SessionStatus::Connecting,
-        SessionStatus::LoggedOut => proto::SessionStatus::LoggedOut,
-        SessionStatus::FloodWait => proto::SessionStatus::FloodWait,
+        LinkStatus::Connected => proto::LinkStatus::Connected,
+        LinkStatus::Connecting => proto::LinkStatus::Connecting,
+        LinkStatus::LoggedOut => proto::LinkStatus::LoggedOut,
+        LinkStatus::FloodWait => proto::LinkStatus::FloodWait,
     }
 }
 
-fn to_proto_session(session: TelegramSession, photo: Option<&PhotoRef>) -> proto::Session {
-    let telegram_user_id = session.account.telegram_user_id;
-    proto::Session {
-        session_index: session.session_index,
+fn to_proto_account(linked: LinkedAccount, photo: Option<&PhotoRef>) -> proto::LinkedAccount {
+    let telegram_user_id = linked.account.telegram_user_id;
+    proto::LinkedAccount {
+        session_index: linked.session_index,
         telegram_user: Some(proto::TelegramUser {
             id: telegram_user_id.to_string(),
-            first_name: session.account.first_name,
-            last_name: filled(session.account.last_name),
-            username: filled(session.account.username),
-            phone: filled(session.account.phone),
+            first_name: linked.account.first_name,
+            last_name: filled(linked.account.last_name),
+            username: filled(linked.account.username),
+            phone: filled(linked.account.phone),
             photo_id: photo.map(|photo| photo_reference(telegram_user_id, photo)),
         }),
-        status: to_proto_status(session.status).into(),
-        linked_at: session
+        status: to_proto_status(linked.status).into(),
+        linked_at: linked
             .linked_at
             .to_rfc3339_opts(SecondsFormat::Millis, true),
-        link_stalled_at: session
+        link_stalled_at: linked
             .link_stalled_at
             .map(|at| at.to_rfc3339_opts(SecondsFormat::Millis, true)),
     }
@@ -123,7 +123,7 @@ fn to_proto_session(session: TelegramSession, photo: Option<&PhotoRef>) -> proto
 /// Writes `impl proto::chat_service_server::ChatService for ChatGrpcAdapter` from one
 /// list of the calls. Each entry: `rpc(Request) -> Response = |service, key, request|
 /// answer => pack;`: the request is taken out of its envelope, `key` is its linked
-/// account (`session` is required: else `validation_failed`; an unknown account:
+/// account (`account` is required: else `validation_failed`; an unknown account:
 /// `not_found`), `answer` is an expression of `Result<_, E>` with `E` a [`ChatError`] or
 /// a [`Status`] (`?` inside it converts either), and `pack` (optional: the answer is
 /// then the response) makes the response of the answer. Any [`ChatError`] becomes its
@@ -171,7 +171,7 @@ macro_rules! chat_calls {
                     request: Request<proto::$request_type>,
                 ) -> Result<Response<proto::$response>, Status> {
                     let mut $request = request.into_inner();
-                    let $key = self.key($request.session.take()).await?;
+                    let $key = self.key($request.account.take()).await?;
                     let $service = &*self.service;
                     let answer = $answer?;
                     $(let answer = ($pack)(answer);)?
@@ -191,7 +191,7 @@ chat_calls! {
             request: Request<proto::DownloadMediaRequest>,
         ) -> Result<Response<Self::DownloadMediaStream>, Status> {
             let mut request = request.into_inner();
-            let key = self.key(request.session.take()).await?;
+            let key = self.key(request.account.take()).await?;
             let download = self
                 .service
                 .download_media(key, &request.media_ref, byte_range(&request))
@@ -200,12 +200,12 @@ chat_calls! {
         }
     }
     accounts {
-        list_sessions(ListSessionsRequest) -> ListSessionsResponse
-            = |service, request| service.list_sessions(&request.user_id).await
-            => |sessions: Vec<ListedSession>| proto::ListSessionsResponse {
-                sessions: sessions
+        list_accounts(ListAccountsRequest) -> ListAccountsResponse
+            = |service, request| service.list_accounts(&request.user_id).await
+            => |accounts: Vec<ListedAccount>| proto::ListAccountsResponse {
+                accounts: accounts
                     .into_iter()
-                    .map(|listed| to_proto_session(listed.session, listed.photo.as_ref()))
+                    .map(|listed| to_proto_account(listed.linked, listed.photo.as_ref()))
                     .collect(),
             };
         start_login(StartLoginRequest) -> StartLoginResponse
@@ -234,9 +234,9 @@ chat_calls! {
                 )
                 .await
             => to_proto_step;
-        unlink_session(UnlinkSessionRequest) -> UnlinkSessionResponse
+        unlink_account(UnlinkAccountRequest) -> UnlinkAccountResponse
             = |service, request| service
-                .unlink_session(&request.user_id, request.session_index)
+                .unlink_account(&request.user_id, request.session_index)
                 .await
             => empty;
     }
@@ -662,8 +662,8 @@ fn to_proto_step(step: LinkStep) -> proto::LoginStepResponse {
             LinkStep::PasswordNeeded { hint } => {
                 proto::login_step_response::Step::PasswordHint(hint)
             }
-            LinkStep::Linked(session) => {
-                proto::login_step_response::Step::Session(to_proto_session(session, None))
+            LinkStep::Linked(linked) => {
+                proto::login_step_response::Step::Account(to_proto_account(linked, None))
             }
         }),
     }

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use talkapp_store::SessionKey;
+use talkapp_store::AccountKey;
 use talkapp_telegram::account::Account;
 
 use crate::cache::{BackfillLimits, ChatCache};
@@ -78,7 +78,7 @@ pub struct AccountLifecycle {
 }
 
 impl AccountHooks for AccountLifecycle {
-    fn connected(&self, key: SessionKey, account: Account) {
+    fn connected(&self, key: AccountKey, account: Account) {
         let cache = self.cache.clone();
         let worker = Arc::clone(&self.worker);
         let limits = self.limits;
@@ -91,7 +91,7 @@ impl AccountHooks for AccountLifecycle {
         });
     }
 
-    fn released(&self, key: SessionKey) {
+    fn released(&self, key: AccountKey) {
         self.worker.account_released(key);
     }
 }

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use talkapp_store::{HostedSession, SessionStatus, Store, StoreError};
+use talkapp_store::{HostedAccount, LinkStatus, Store, StoreError};
 use talkapp_telegram::account::{
     self, Account, AccountEvent, AccountExit, AccountOptions, AccountStatus,
 };
@@ -34,13 +34,13 @@ use tokio_util::task::TaskTracker;
 
 use crate::linking::session_seal_context;
 
-pub use talkapp_store::SessionKey;
+pub use talkapp_store::AccountKey;
 
 /// An update of one hosted account, with the users and chats it mentions.
 #[derive(Debug, Clone)]
 pub struct HostedUpdate {
     /// Whose.
-    pub key: SessionKey,
+    pub key: AccountKey,
     /// What changed.
     pub update: TelegramUpdate,
     /// Users it mentions.
@@ -61,9 +61,9 @@ pub trait UpdateSink: Send + Sync + 'static {
 pub trait AccountHooks: Send + Sync + 'static {
     /// The account connected for the first time since it was hosted here (fill its
     /// cache, resume its sends). Must not block: spawn the work.
-    fn connected(&self, key: SessionKey, account: Account);
+    fn connected(&self, key: AccountKey, account: Account);
     /// The account is no longer hosted here (released, logged out or shut down).
-    fn released(&self, key: SessionKey);
+    fn released(&self, key: AccountKey);
 }
 
 /// A started account: its handle, its task, and what the task reports.
@@ -87,7 +87,7 @@ pub struct HostedAccounts {
     options: AccountOptions,
     sink: std::sync::OnceLock<Arc<dyn UpdateSink>>,
     hooks: std::sync::OnceLock<Arc<dyn AccountHooks>>,
-    running: Mutex<HashMap<SessionKey, Running>>,
+    running: Mutex<HashMap<AccountKey, Running>>,
     updates: broadcast::Sender<HostedUpdate>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -99,12 +99,12 @@ const RETRY_PAUSE: Duration = Duration::from_millis(500);
 /// Events buffered between an account's task and its writer.
 const EVENTS_CAPACITY: usize = 1024;
 
-fn session_status(status: AccountStatus) -> SessionStatus {
+fn link_status(status: AccountStatus) -> LinkStatus {
     match status {
-        AccountStatus::Connecting => SessionStatus::Connecting,
-        AccountStatus::Connected => SessionStatus::Connected,
-        AccountStatus::FloodWait { .. } => SessionStatus::FloodWait,
-        AccountStatus::LoggedOut => SessionStatus::LoggedOut,
+        AccountStatus::Connecting => LinkStatus::Connecting,
+        AccountStatus::Connected => LinkStatus::Connected,
+        AccountStatus::FloodWait { .. } => LinkStatus::FloodWait,
+        AccountStatus::LoggedOut => LinkStatus::LoggedOut,
     }
 }
 
@@ -146,7 +146,7 @@ impl HostedAccounts {
         self.hooks.get()
     }
 
-    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<SessionKey, Running>> {
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<AccountKey, Running>> {
         // A panic while holding the lock leaves a plain map: keep using it.
         self.running
             .lock()
@@ -160,7 +160,7 @@ impl HostedAccounts {
     }
 
     /// The connected account, when it is hosted here.
-    pub fn account(&self, key: SessionKey) -> Option<Account> {
+    pub fn account(&self, key: AccountKey) -> Option<Account> {
         self.running()
             .get(&key)
             .filter(|running| !running.done.is_cancelled())
@@ -177,9 +177,9 @@ impl HostedAccounts {
 
     /// Connects every linked account of `shards` that still has its keys.
     pub async fn host_shards(self: &Arc<Self>, shards: &[u16]) -> Result<usize, StoreError> {
-        let sessions = self.store.hosted_sessions(shards).await?;
+        let accounts = self.store.hosted_accounts_of(shards).await?;
         let mut started = 0;
-        for hosted in sessions {
+        for hosted in accounts {
             if self.host(hosted) {
                 started += 1;
             }
@@ -196,10 +196,10 @@ impl HostedAccounts {
 
     /// Connects one linked account (unless it is already connected here, or its keys
     /// are gone). Returns whether it was started.
-    pub fn host(self: &Arc<Self>, hosted: HostedSession) -> bool {
-        let key = SessionKey {
-            user_id: hosted.session.user_id,
-            session_index: hosted.session.session_index,
+    pub fn host(self: &Arc<Self>, hosted: HostedAccount) -> bool {
+        let key = AccountKey {
+            user_id: hosted.linked.user_id,
+            session_index: hosted.linked.session_index,
         };
         let Some(sealed) = hosted.sealed_session else {
             return false;
@@ -273,7 +273,7 @@ impl HostedAccounts {
     /// the one [`HostedAccounts::account`] hands out.
     async fn replace_link(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         snapshot: SessionSnapshot,
         stop: &CancellationToken,
     ) -> Link {
@@ -298,7 +298,7 @@ impl HostedAccounts {
     /// `stop`. The files it sent are remembered in the store.
     fn start_link(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         snapshot: SessionSnapshot,
         stop: &CancellationToken,
     ) -> Link {
@@ -334,7 +334,7 @@ impl HostedAccounts {
     }
 
     /// Disconnects an account hosted here and waits until its last state is written.
-    pub async fn release(&self, key: SessionKey) {
+    pub async fn release(&self, key: AccountKey) {
         let running = self.running().remove(&key);
         if let Some(running) = running {
             running.stop.cancel();
@@ -344,7 +344,7 @@ impl HostedAccounts {
 
     /// Disconnects every account of `shards` (ownership moved elsewhere).
     pub async fn release_shards(&self, shards: &[u16]) {
-        let keys: Vec<SessionKey> = self
+        let keys: Vec<AccountKey> = self
             .running()
             .keys()
             .filter(|key| shards.contains(&talkapp_store::shard_of(key.user_id, key.session_index)))
@@ -365,7 +365,7 @@ impl HostedAccounts {
     /// Returns the last session snapshot it wrote.
     async fn write_events(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         account: Account,
         mut events: mpsc::Receiver<AccountEvent>,
     ) -> Option<SessionSnapshot> {
@@ -409,14 +409,14 @@ impl HostedAccounts {
         last_session
     }
 
-    async fn write_status(&self, key: SessionKey, status: AccountStatus) {
+    async fn write_status(&self, key: AccountKey, status: AccountStatus) {
         tracing::info!(user_id = %key.user_id, session_index = key.session_index, ?status, "account status");
-        let stored = session_status(status);
+        let stored = link_status(status);
         metrics::counter!("talkapp_telegram_status_changes_total", "status" => stored.as_str())
             .increment(1);
         self.retry("record status", key, || async {
             self.store
-                .set_session_status(key.user_id, key.session_index, stored, talkapp_store::now())
+                .set_link_status(key.user_id, key.session_index, stored, talkapp_store::now())
                 .await
                 .map(drop)
         })
@@ -433,7 +433,7 @@ impl HostedAccounts {
         }
     }
 
-    async fn write_session(&self, key: SessionKey, snapshot: &SessionSnapshot) {
+    async fn write_session(&self, key: AccountKey, snapshot: &SessionSnapshot) {
         let sealed = match snapshot
             .to_bytes()
             .map_err(|error| error.to_string())
@@ -460,7 +460,7 @@ impl HostedAccounts {
     /// Runs `write` until it succeeds, pausing between tries; gives up only when the
     /// hosted accounts shut down (what was not written is then redone from the persisted state on
     /// the next start).
-    async fn retry<F, Fut>(&self, what: &str, key: SessionKey, mut write: F)
+    async fn retry<F, Fut>(&self, what: &str, key: AccountKey, mut write: F)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<(), StoreError>>,

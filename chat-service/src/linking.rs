@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use talkapp_common::ErrorCode;
 use talkapp_store::{
-    LoginState, SessionStatus, Store, StoreError, TelegramAccount, TelegramLogin, TelegramSession,
+    LinkStatus, LinkedAccount, LoginState, Store, StoreError, TelegramAccount, TelegramLogin,
 };
 use talkapp_telegram::login::{AfterCode, LoggedIn, Login, LoginError};
 use talkapp_telegram::sealing::Sealer;
@@ -35,9 +35,9 @@ pub enum LinkError {
     /// The login is at another step.
     #[error("the login is not waiting for this step")]
     WrongStep,
-    /// No such linked session.
+    /// No such linked account.
     #[error("no such session")]
-    SessionNotFound,
+    AccountNotFound,
     /// Telegram said no.
     #[error(transparent)]
     Telegram(#[from] LoginError),
@@ -58,7 +58,7 @@ impl LinkError {
             Self::LoginNotFound => (ErrorCode::LoginNotFound, None),
             Self::LoginExpired => (ErrorCode::LoginExpired, None),
             Self::WrongStep => (ErrorCode::LoginStepMismatch, None),
-            Self::SessionNotFound => (ErrorCode::NotFound, None),
+            Self::AccountNotFound => (ErrorCode::NotFound, None),
             Self::Telegram(error) => match error {
                 LoginError::PhoneInvalid => (ErrorCode::PhoneInvalid, None),
                 LoginError::InvalidCode => (ErrorCode::TelegramCodeInvalid, None),
@@ -100,7 +100,7 @@ pub enum LinkStep {
         hint: String,
     },
     /// Linked.
-    Linked(TelegramSession),
+    Linked(LinkedAccount),
 }
 
 /// The linking operations.
@@ -195,10 +195,10 @@ impl Linking {
         let phone = normalize_phone(phone)?;
         let already_linked = self
             .store
-            .telegram_sessions(user_id)
+            .linked_accounts_of(user_id)
             .await?
             .iter()
-            .any(|session| session.account.phone == phone);
+            .any(|linked| linked.account.phone == phone);
         if already_linked {
             return Err(LinkError::PhoneAlreadyLinked);
         }
@@ -356,22 +356,22 @@ impl Linking {
                 logged_in.user.phone
             },
         };
-        let session = self
+        let linked = self
             .store
-            .link_telegram_session(
+            .link_telegram_account(
                 login.user_id,
                 &account,
-                SessionStatus::Connecting,
+                LinkStatus::Connecting,
                 &sealed,
                 talkapp_store::now(),
             )
             .await?;
         self.store.delete_telegram_login(login.login_id).await?;
         tracing::info!(
-            session_index = session.session_index,
+            session_index = linked.session_index,
             "telegram account linked"
         );
-        Ok(LinkStep::Linked(session))
+        Ok(LinkStep::Linked(linked))
     }
 
     /// The sealed session of a linked account, opened.
@@ -380,8 +380,8 @@ impl Linking {
         user_id: Uuid,
         session_index: u32,
     ) -> Result<Option<SessionSnapshot>, LinkError> {
-        let Some(stored) = self.store.hosted_session(user_id, session_index).await? else {
-            return Err(LinkError::SessionNotFound);
+        let Some(stored) = self.store.hosted_account(user_id, session_index).await? else {
+            return Err(LinkError::AccountNotFound);
         };
         stored
             .sealed_session
@@ -401,10 +401,10 @@ impl Linking {
         }
         if !self
             .store
-            .unlink_telegram_session(user_id, session_index)
+            .unlink_telegram_account(user_id, session_index)
             .await?
         {
-            return Err(LinkError::SessionNotFound);
+            return Err(LinkError::AccountNotFound);
         }
         tracing::info!("telegram account unlinked");
         Ok(())

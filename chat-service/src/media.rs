@@ -23,7 +23,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt as _};
-use talkapp_store::{SessionKey, Store};
+use talkapp_store::{AccountKey, Store};
 use talkapp_telegram::account::{Account, Download};
 use talkapp_telegram::download::DownloadSource;
 use talkapp_telegram::error::TelegramError;
@@ -201,7 +201,7 @@ impl Media {
         }
     }
 
-    async fn resolve(&self, key: SessionKey, media_ref: MediaRef) -> Result<Resolved, HostError> {
+    async fn resolve(&self, key: AccountKey, media_ref: MediaRef) -> Result<Resolved, HostError> {
         if let MediaRef::ChatPhoto { chat_id, photo_id } = media_ref {
             let current = match self.store.cached_chat(key, chat_id).await? {
                 Some(chat) => profile_photo(&chat.profile),
@@ -250,7 +250,7 @@ impl Media {
     async fn refresh(
         &self,
         account: &Account,
-        key: SessionKey,
+        key: AccountKey,
         media_ref: MediaRef,
     ) -> Result<Resolved, HostError> {
         let (chat_id, message_id) = media_ref.message().ok_or(HostError::MediaNotFound)?;
@@ -270,7 +270,7 @@ impl Media {
     async fn start(
         &self,
         account: &Account,
-        key: SessionKey,
+        key: AccountKey,
         media_ref: MediaRef,
         mut resolved: Resolved,
         offset: u64,
@@ -298,7 +298,7 @@ impl Media {
     pub async fn download(
         &self,
         account: Account,
-        key: SessionKey,
+        key: AccountKey,
         media_ref: &str,
         range: ByteRange,
     ) -> Result<MediaDownload, HostError> {
@@ -324,7 +324,7 @@ impl Media {
     async fn streamed(
         &self,
         account: Account,
-        key: SessionKey,
+        key: AccountKey,
         media_ref: MediaRef,
         resolved: Resolved,
         size: u64,
@@ -383,7 +383,7 @@ impl Media {
     async fn buffered(
         &self,
         account: Account,
-        key: SessionKey,
+        key: AccountKey,
         media_ref: MediaRef,
         resolved: Resolved,
         range: ByteRange,
@@ -412,7 +412,7 @@ impl Media {
     async fn fetch_whole(
         &self,
         account: &Account,
-        key: SessionKey,
+        key: AccountKey,
         media_ref: MediaRef,
         resolved: Resolved,
         max: u64,

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use talkapp_store::SessionKey;
+use talkapp_store::AccountKey;
 use talkapp_telegram::download::DownloadSource;
 use talkapp_telegram::model::FileLocation;
 
@@ -27,13 +27,13 @@ pub struct CachedFile {
 /// What identifies a file across file-reference refreshes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FileKey {
-    account: SessionKey,
+    account: AccountKey,
     file: String,
 }
 
 impl FileKey {
     /// The key of `source` for `account`.
-    pub fn new(account: SessionKey, source: &DownloadSource) -> Self {
+    pub fn new(account: AccountKey, source: &DownloadSource) -> Self {
         let file = match source {
             DownloadSource::File(FileLocation::Photo { id, thumb_size, .. }) => {
                 format!("photo:{id}:{thumb_size}")
@@ -142,7 +142,7 @@ mod tests {
 
     fn key(account: u32, id: i64) -> FileKey {
         FileKey::new(
-            SessionKey {
+            AccountKey {
                 user_id: uuid::Uuid::nil(),
                 session_index: account,
             },
@@ -185,7 +185,7 @@ mod tests {
         cache.put(key(1, 1), file(10));
         assert!(cache.get(&key(2, 1)).is_none(), "another account's");
         let refreshed = FileKey::new(
-            SessionKey {
+            AccountKey {
                 user_id: uuid::Uuid::nil(),
                 session_index: 1,
             },

@@ -16,7 +16,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use talkapp_store::postgres::leases::LeaseSession;
+use talkapp_store::postgres::leases::LeaseConnection;
 use talkapp_store::{SHARD_COUNT, StoreError};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -164,17 +164,18 @@ impl Ownership {
     ) {
         let mut failures: u32 = 0;
         while !stop.is_cancelled() {
-            match LeaseSession::open(url).await {
-                Ok(session) => {
+            match LeaseConnection::open(url).await {
+                Ok(connection) => {
                     failures = 0;
-                    self.lease_rounds(&session, listener.as_ref(), &stop).await;
+                    self.lease_rounds(&connection, listener.as_ref(), &stop)
+                        .await;
                     let held = self.held();
                     if !held.is_empty() {
                         listener.released(&held).await;
                         self.set_held(&BTreeSet::new());
                     }
-                    if !session.lost().is_cancelled()
-                        && let Err(error) = session.leave(self.replica_id).await
+                    if !connection.lost().is_cancelled()
+                        && let Err(error) = connection.leave(self.replica_id).await
                     {
                         // The others take over once this heartbeat ages instead.
                         tracing::warn!(%error, "cannot announce this replica's leaving");
@@ -197,11 +198,11 @@ impl Ownership {
     /// Lease rounds on one connection, until it is lost or `stop` fires.
     async fn lease_rounds(
         &self,
-        session: &LeaseSession,
+        connection: &LeaseConnection,
         listener: &dyn ShardListener,
         stop: &CancellationToken,
     ) {
-        let lost = session.lost();
+        let lost = connection.lost();
         let mut interval = tokio::time::interval(self.timings.interval);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -210,9 +211,9 @@ impl Ownership {
                 () = lost.cancelled() => return,
                 _ = interval.tick() => {}
             }
-            if let Err(error) = self.lease_round(session, listener).await {
+            if let Err(error) = self.lease_round(connection, listener).await {
                 tracing::warn!(%error, "lease round failed");
-                if session.is_closed() {
+                if connection.is_closed() {
                     return;
                 }
             }
@@ -221,11 +222,11 @@ impl Ownership {
 
     async fn lease_round(
         &self,
-        session: &LeaseSession,
+        connection: &LeaseConnection,
         listener: &dyn ShardListener,
     ) -> Result<(), StoreError> {
-        session.heartbeat(self.replica_id, &self.address).await?;
-        let live = session
+        connection.heartbeat(self.replica_id, &self.address).await?;
+        let live = connection
             .live_replicas(self.timings.replica_timeout)
             .await?
             .max(1);
@@ -245,7 +246,7 @@ impl Ownership {
             for shard in &extra {
                 held.remove(shard);
                 self.set_held(&held);
-                session.hand_back(*shard, self.replica_id).await?;
+                connection.hand_back(*shard, self.replica_id).await?;
             }
             tracing::info!(released = ?extra, share, live, "shards handed back");
         }
@@ -262,7 +263,7 @@ impl Ownership {
                 }
                 let shard = (offset + step) % SHARD_COUNT;
                 if held.contains(&shard)
-                    || !session
+                    || !connection
                         .try_take(shard, self.replica_id, &self.address)
                         .await?
                 {
@@ -278,7 +279,7 @@ impl Ownership {
             }
         }
 
-        let owners: HashMap<u16, (Uuid, String)> = session
+        let owners: HashMap<u16, (Uuid, String)> = connection
             .owners()
             .await?
             .into_iter()

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use talkapp_store::{
-    CachedChat, ChatListPage, ChatListQuery, ChatProfile, DialogState, HistoryQuery, SessionKey,
+    AccountKey, CachedChat, ChatListPage, ChatListQuery, ChatProfile, DialogState, HistoryQuery,
     Store, StoreError,
 };
 use talkapp_telegram::model::{ChatFullInfo, ChatKind, Message, PhotoRef, Presence, TgUser};
@@ -204,7 +204,7 @@ fn page_limit(limit: Option<u32>) -> Result<u32, ReadError> {
 pub struct Reads {
     store: Arc<dyn Store>,
     router: Arc<Router>,
-    details: Mutex<HashMap<(SessionKey, i64), (Instant, ChatFullInfo)>>,
+    details: Mutex<HashMap<(AccountKey, i64), (Instant, ChatFullInfo)>>,
 }
 
 impl Reads {
@@ -221,7 +221,7 @@ impl Reads {
     /// Senders (and forward origins) of `messages`, resolved from the cache.
     async fn views(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         messages: Vec<Message>,
     ) -> Result<Vec<MessageView>, StoreError> {
         Ok(self
@@ -234,7 +234,7 @@ impl Reads {
     /// the store together; what `known` holds already is not read again.
     async fn views_and_users(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         messages: Vec<Message>,
         mut user_ids: Vec<i64>,
         mut known: Known,
@@ -305,7 +305,7 @@ impl Reads {
     /// cache has them (an update's, written to the cache just before), not read again.
     pub(crate) async fn message_view(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         message: Message,
         users: &[TgUser],
     ) -> Result<MessageView, StoreError> {
@@ -324,7 +324,7 @@ impl Reads {
     /// One chat as listed, with its newest message.
     pub(crate) async fn chat_view(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
     ) -> Result<Option<ChatView>, StoreError> {
         let Some(chat) = self.store.cached_chat(key, chat_id).await? else {
@@ -337,7 +337,7 @@ impl Reads {
     #[tracing::instrument(skip(self))]
     pub async fn list_chats(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         kind: Option<String>,
         archived: Option<bool>,
         cursor: Option<&str>,
@@ -398,7 +398,7 @@ impl Reads {
     /// are read after it.
     async fn page_views(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         page: ChatListPage,
     ) -> Result<Vec<ChatView>, StoreError> {
         let mut known = Known::default();
@@ -437,7 +437,7 @@ impl Reads {
     /// Chats as listed, their newest messages read for them.
     async fn chat_views(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chats: Vec<CachedChat>,
     ) -> Result<Vec<ChatView>, StoreError> {
         let tops: Vec<(i64, i32)> = chats
@@ -464,7 +464,7 @@ impl Reads {
     /// private chat's other user read for its presence (unless `known` has it).
     async fn views_from(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chats: Vec<CachedChat>,
         tops: Vec<Message>,
         known: Known,
@@ -491,7 +491,7 @@ impl Reads {
             .collect())
     }
 
-    async fn cached_chat(&self, key: SessionKey, chat_id: i64) -> Result<CachedChat, ReadError> {
+    async fn cached_chat(&self, key: AccountKey, chat_id: i64) -> Result<CachedChat, ReadError> {
         self.store
             .cached_chat(key, chat_id)
             .await?
@@ -502,7 +502,7 @@ impl Reads {
     #[tracing::instrument(skip(self))]
     pub async fn chat_details(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
     ) -> Result<ChatDetailsView, ReadError> {
         let cached = self.cached_chat(key, chat_id).await?;
@@ -532,14 +532,14 @@ impl Reads {
 
     /// Forgets the Telegram-only details kept for a chat (its pinned message changed):
     /// the next read asks Telegram again.
-    pub fn forget_details(&self, key: SessionKey, chat_id: i64) {
+    pub fn forget_details(&self, key: AccountKey, chat_id: i64) {
         if let Ok(mut details) = self.details.lock() {
             details.remove(&(key, chat_id));
         }
     }
 
     /// Telegram-only details, recent ones reused; `None` when the host cannot be asked.
-    async fn full_info(&self, key: SessionKey, chat_id: i64) -> Option<ChatFullInfo> {
+    async fn full_info(&self, key: AccountKey, chat_id: i64) -> Option<ChatFullInfo> {
         if let Some((at, full)) = self
             .details
             .lock()
@@ -568,7 +568,7 @@ impl Reads {
     }
 
     /// Asks the account's host (here or elsewhere) to cache older history.
-    async fn fetch_older(&self, key: SessionKey, older: OlderHistory) -> Result<(), HostError> {
+    async fn fetch_older(&self, key: AccountKey, older: OlderHistory) -> Result<(), HostError> {
         self.router
             .host_of(key)?
             .fetch_older_history(key, older)
@@ -580,7 +580,7 @@ impl Reads {
     #[tracing::instrument(skip(self))]
     pub async fn history(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         params: HistoryParams,
     ) -> Result<HistoryPage, ReadError> {

@@ -34,7 +34,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use talkapp_bus::{Delivery, JobQueue};
 use talkapp_store::{
-    JobCreated, JobFile, JobMedia, MediaKind, NewSendJob, SendJob, SessionKey, Store, StoreError,
+    AccountKey, JobCreated, JobFile, JobMedia, MediaKind, NewSendJob, SendJob, Store, StoreError,
 };
 use talkapp_telegram::account::{Account, AccountStatus, OutgoingText};
 use talkapp_telegram::error::TelegramError;
@@ -156,7 +156,7 @@ pub(crate) fn forbidden_in_text(c: char) -> bool {
 }
 
 /// The job id for an idempotency key: the same key of the same account, the same job.
-fn job_id_for(key: SessionKey, client_message_id: Option<&str>) -> Uuid {
+fn job_id_for(key: AccountKey, client_message_id: Option<&str>) -> Uuid {
     match client_message_id {
         Some(client_message_id) => Uuid::new_v5(
             &JOB_NAMESPACE,
@@ -261,7 +261,7 @@ impl Sends {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn submit_media(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         request: MediaSendRequest,
     ) -> Result<SendJob, SendError> {
         check_client_message_id(&request.client_message_id)?;
@@ -383,7 +383,7 @@ impl Sends {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn submit(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         request: SendRequest,
     ) -> Result<Option<SendJob>, SendError> {
         if request.text.trim().is_empty() {
@@ -586,7 +586,7 @@ pub struct SendWorker {
     media: Arc<dyn MediaFiles>,
     events: Arc<EventPublisher>,
     options: SendOptions,
-    accounts: Mutex<HashMap<SessionKey, WorkerHandle>>,
+    accounts: Mutex<HashMap<AccountKey, WorkerHandle>>,
     shards: Mutex<HashMap<u16, CancellationToken>>,
     shutdown: CancellationToken,
 }
@@ -634,7 +634,7 @@ impl SendWorker {
         })
     }
 
-    fn accounts(&self) -> std::sync::MutexGuard<'_, HashMap<SessionKey, WorkerHandle>> {
+    fn accounts(&self) -> std::sync::MutexGuard<'_, HashMap<AccountKey, WorkerHandle>> {
         self.accounts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -679,18 +679,18 @@ impl SendWorker {
     }
 
     /// The account connected: send whatever it has pending.
-    pub fn account_connected(self: &Arc<Self>, key: SessionKey) {
+    pub fn account_connected(self: &Arc<Self>, key: AccountKey) {
         self.dispatch(key, Work::Scan);
     }
 
     /// The account is no longer hosted here: stop its worker.
-    pub fn account_released(&self, key: SessionKey) {
+    pub fn account_released(&self, key: AccountKey) {
         if let Some(worker) = self.accounts().remove(&key) {
             worker.stop.cancel();
         }
     }
 
-    fn start_worker(self: &Arc<Self>, key: SessionKey) -> WorkerHandle {
+    fn start_worker(self: &Arc<Self>, key: AccountKey) -> WorkerHandle {
         let (work, receiver) = mpsc::unbounded_channel();
         let stop = self.shutdown.child_token();
         let scan_asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -708,7 +708,7 @@ impl SendWorker {
     }
 
     /// Asks the account's worker to look at its pending jobs, unless it is asked already.
-    fn ask_scan(self: &Arc<Self>, key: SessionKey) {
+    fn ask_scan(self: &Arc<Self>, key: AccountKey) {
         let asked = self
             .accounts()
             .get(&key)
@@ -718,7 +718,7 @@ impl SendWorker {
         }
     }
 
-    fn dispatch(self: &Arc<Self>, key: SessionKey, work: Work) {
+    fn dispatch(self: &Arc<Self>, key: AccountKey, work: Work) {
         let mut accounts = self.accounts();
         let worker = accounts
             .entry(key)
@@ -770,7 +770,7 @@ impl SendWorker {
                 };
                 match serde_json::from_slice::<JobMessage>(&delivery.body) {
                     Ok(message) => self.dispatch(
-                        SessionKey {
+                        AccountKey {
                             user_id: message.user_id,
                             session_index: message.session_index,
                         },
@@ -846,7 +846,7 @@ impl SendWorker {
 
     async fn account_worker(
         self: Arc<Self>,
-        key: SessionKey,
+        key: AccountKey,
         mut work: mpsc::UnboundedReceiver<Work>,
         stop: CancellationToken,
         scan_asked: Arc<std::sync::atomic::AtomicBool>,
@@ -885,7 +885,7 @@ impl SendWorker {
     /// their own (or the relay's, or the overdue scan's).
     async fn send_announced(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         job_id: Uuid,
         stop: &CancellationToken,
     ) -> Result<(), Blocked> {
@@ -907,7 +907,7 @@ impl SendWorker {
 
     /// Sends the account's pending jobs, oldest first, 20 at a time until a read finds
     /// fewer (jobs written after that read come with announcements of their own).
-    async fn send_pending(&self, key: SessionKey, stop: &CancellationToken) -> Result<(), Blocked> {
+    async fn send_pending(&self, key: AccountKey, stop: &CancellationToken) -> Result<(), Blocked> {
         loop {
             let pending = loop {
                 match self.store.pending_jobs(key, 20).await {
@@ -937,7 +937,7 @@ impl SendWorker {
     /// taken already (with the account it was taken for).
     async fn send_one(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         job: SendJob,
         mut claimed: Option<(Account, SendJob)>,
         stop: &CancellationToken,
@@ -956,7 +956,7 @@ impl SendWorker {
             let Some(account) = self.hosted_accounts.account(key) else {
                 match self
                     .store
-                    .hosted_session(key.user_id, key.session_index)
+                    .hosted_account(key.user_id, key.session_index)
                     .await
                 {
                     Ok(None) => return self.fail(&job, stop, "session_unlinked").await,
@@ -999,7 +999,7 @@ impl SendWorker {
     /// to be tried again (after the pause it called for).
     async fn try_claimed(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         account: &Account,
         claimed: SendJob,
         stop: &CancellationToken,
@@ -1133,7 +1133,7 @@ impl SendWorker {
     /// Publishes the job's final state as a `message.status` event (and releases a media
     /// job's pins): `now`, the job as its final write returned it, else (that write found
     /// it final already) as the store has it.
-    async fn tell(&self, key: SessionKey, job_id: Uuid, now: Option<SendJob>) {
+    async fn tell(&self, key: AccountKey, job_id: Uuid, now: Option<SendJob>) {
         let job = match now {
             Some(job) => Ok(Some(job)),
             None => self.store.send_job(key, job_id).await,
@@ -1305,11 +1305,11 @@ mod tests {
 
     #[test]
     fn an_idempotency_key_names_one_job_per_account() {
-        let key = SessionKey {
+        let key = AccountKey {
             user_id: Uuid::from_u128(1),
             session_index: 1,
         };
-        let other = SessionKey {
+        let other = AccountKey {
             session_index: 2,
             ..key
         };

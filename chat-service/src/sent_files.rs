@@ -6,18 +6,18 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use talkapp_store::{SentFileStore, SessionKey};
+use talkapp_store::{AccountKey, SentFileStore};
 use talkapp_telegram::send_media::{REMEMBERED_FILES, SendAs, SentFileMemory};
 
 /// One account's [`SentFileMemory`] over the store.
 pub struct StoredSentFiles {
     store: Arc<dyn SentFileStore>,
-    key: SessionKey,
+    key: AccountKey,
 }
 
 impl StoredSentFiles {
     /// The memory of the account `key`.
-    pub fn new(store: Arc<dyn SentFileStore>, key: SessionKey) -> Self {
+    pub fn new(store: Arc<dyn SentFileStore>, key: AccountKey) -> Self {
         Self { store, key }
     }
 }

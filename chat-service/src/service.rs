@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use talkapp_common::ErrorCode;
 use talkapp_store::{
-    ActionClaim, ActionClaimed, SendJob, SessionKey, Store, StoreError, TelegramSession,
+    AccountKey, ActionClaim, ActionClaimed, LinkedAccount, SendJob, Store, StoreError,
 };
 use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::message_actions::PinOptions;
@@ -59,8 +59,8 @@ struct CreateGroupOutcome {
 /// Telegram's most messages deleted by one call.
 pub const MAX_DELETED_AT_ONCE: usize = 100;
 
-/// How long a session known to exist is not looked up again.
-const SESSION_CHECK_TTL: Duration = Duration::from_secs(10);
+/// How long an account known to exist is not looked up again.
+const ACCOUNT_CHECK_TTL: Duration = Duration::from_secs(10);
 
 /// Why a chat operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +70,7 @@ pub enum ChatError {
     InvalidArgument(String),
     /// The user has no such linked account.
     #[error("no linked telegram account {0}")]
-    SessionNotFound(u32),
+    AccountNotFound(u32),
     /// No such send job.
     #[error("no such send job")]
     JobNotFound,
@@ -107,7 +107,7 @@ impl ChatError {
             Self::InvalidArgument(_)
             | Self::Read(ReadError::Invalid(_))
             | Self::Send(SendError::Invalid(_)) => (ErrorCode::ValidationFailed, None),
-            Self::SessionNotFound(_)
+            Self::AccountNotFound(_)
             | Self::JobNotFound
             | Self::Send(SendError::FileNotFound)
             | Self::Read(ReadError::ChatNotFound(_)) => (ErrorCode::NotFound, None),
@@ -154,9 +154,9 @@ pub fn parse_user_id(value: &str) -> Result<i64, ChatError> {
 
 /// A linked account as listed.
 #[derive(Debug, Clone)]
-pub struct ListedSession {
-    /// The session.
-    pub session: TelegramSession,
+pub struct ListedAccount {
+    /// The linked account.
+    pub linked: LinkedAccount,
     /// The account's profile photo, when its host has cached its own user.
     pub photo: Option<PhotoRef>,
 }
@@ -170,7 +170,7 @@ pub struct ChatService {
     reads: Arc<Reads>,
     sends: Sends,
     router: Arc<Router>,
-    known_sessions: Mutex<HashMap<SessionKey, Instant>>,
+    known_accounts: Mutex<HashMap<AccountKey, Instant>>,
 }
 
 impl ChatService {
@@ -192,17 +192,17 @@ impl ChatService {
             reads,
             sends,
             router,
-            known_sessions: Mutex::new(HashMap::new()),
+            known_accounts: Mutex::new(HashMap::new()),
         }
     }
 
     /// The linked account `user_id`/`session_index`, checked to exist.
-    pub async fn session(
+    pub async fn account(
         &self,
         user_id: &str,
         session_index: u32,
-    ) -> Result<SessionKey, ChatError> {
-        let key = SessionKey {
+    ) -> Result<AccountKey, ChatError> {
+        let key = AccountKey {
             user_id: parse_uuid("user_id", user_id)?,
             session_index,
         };
@@ -212,23 +212,23 @@ impl ChatService {
             ));
         }
         let fresh = self
-            .known_sessions
+            .known_accounts
             .lock()
             .ok()
             .and_then(|known| known.get(&key).copied())
-            .is_some_and(|at| at.elapsed() < SESSION_CHECK_TTL);
+            .is_some_and(|at| at.elapsed() < ACCOUNT_CHECK_TTL);
         if fresh {
             return Ok(key);
         }
         if self
             .store
-            .hosted_session(key.user_id, key.session_index)
+            .hosted_account(key.user_id, key.session_index)
             .await?
             .is_none()
         {
-            return Err(ChatError::SessionNotFound(session_index));
+            return Err(ChatError::AccountNotFound(session_index));
         }
-        if let Ok(mut known) = self.known_sessions.lock() {
+        if let Ok(mut known) = self.known_accounts.lock() {
             if known.len() > 100_000 {
                 known.clear();
             }
@@ -237,30 +237,30 @@ impl ChatService {
         Ok(key)
     }
 
-    fn forget_session(&self, key: SessionKey) {
-        if let Ok(mut known) = self.known_sessions.lock() {
+    fn forget_account(&self, key: AccountKey) {
+        if let Ok(mut known) = self.known_accounts.lock() {
             known.remove(&key);
         }
     }
 
     /// The Telegram accounts `user_id` has linked, by `session_index`.
     #[tracing::instrument(skip(self))]
-    pub async fn list_sessions(&self, user_id: &str) -> Result<Vec<ListedSession>, ChatError> {
+    pub async fn list_accounts(&self, user_id: &str) -> Result<Vec<ListedAccount>, ChatError> {
         let user_id = parse_uuid("user_id", user_id)?;
-        let sessions = self.store.telegram_sessions(user_id).await?;
-        let mut listed = Vec::with_capacity(sessions.len());
-        for session in sessions {
-            let key = SessionKey {
+        let accounts = self.store.linked_accounts_of(user_id).await?;
+        let mut listed = Vec::with_capacity(accounts.len());
+        for linked in accounts {
+            let key = AccountKey {
                 user_id,
-                session_index: session.session_index,
+                session_index: linked.session_index,
             };
             let photo = self
                 .store
-                .cached_users(key, &[session.account.telegram_user_id])
+                .cached_users(key, &[linked.account.telegram_user_id])
                 .await?
                 .first()
                 .and_then(|record| user_from_record(record).photo);
-            listed.push(ListedSession { session, photo });
+            listed.push(ListedAccount { linked, photo });
         }
         Ok(listed)
     }
@@ -327,10 +327,10 @@ impl ChatService {
     /// A newly linked account is connected by whichever replica holds its shard: here
     /// at once when that is this one, else by the holder's next look at its shards.
     async fn connect_if_linked(&self, step: &LinkStep) -> Result<(), ChatError> {
-        if let LinkStep::Linked(session) = step
+        if let LinkStep::Linked(linked) = step
             && let Some(hosted) = self
                 .store
-                .hosted_session(session.user_id, session.session_index)
+                .hosted_account(linked.user_id, linked.session_index)
                 .await?
         {
             self.host_if_held(hosted);
@@ -338,8 +338,8 @@ impl ChatService {
         Ok(())
     }
 
-    fn host_if_held(&self, hosted: talkapp_store::HostedSession) {
-        let shard = talkapp_store::shard_of(hosted.session.user_id, hosted.session.session_index);
+    fn host_if_held(&self, hosted: talkapp_store::HostedAccount) {
+        let shard = talkapp_store::shard_of(hosted.linked.user_id, hosted.linked.session_index);
         if self.ownership.holds(shard) {
             self.hosted_accounts.host(hosted);
         }
@@ -347,28 +347,28 @@ impl ChatService {
 
     /// Disconnects the account, logs it out at Telegram and forgets it and its cache.
     #[tracing::instrument(skip(self))]
-    pub async fn unlink_session(&self, user_id: &str, session_index: u32) -> Result<(), ChatError> {
+    pub async fn unlink_account(&self, user_id: &str, session_index: u32) -> Result<(), ChatError> {
         let user_id = parse_uuid("user_id", user_id)?;
         if session_index == 0 {
             return Err(ChatError::InvalidArgument(
                 "session_index starts at 1".into(),
             ));
         }
-        let key = SessionKey {
+        let key = AccountKey {
             user_id,
             session_index,
         };
         self.hosted_accounts.release(key).await;
         match self.linking.unlink(user_id, session_index).await {
             Ok(()) => {
-                self.forget_session(key);
+                self.forget_account(key);
                 self.store.clear_cache(key).await?;
                 Ok(())
             }
             Err(error) => {
                 // Not logged out (Telegram away): the account stays linked, so it must stay
                 // connected too.
-                if let Ok(Some(hosted)) = self.store.hosted_session(user_id, session_index).await {
+                if let Ok(Some(hosted)) = self.store.hosted_account(user_id, session_index).await {
                     self.host_if_held(hosted);
                 }
                 Err(error.into())
@@ -379,7 +379,7 @@ impl ChatService {
     /// A page of the account's chats.
     pub async fn list_chats(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         kind: Option<String>,
         archived: Option<bool>,
         cursor: Option<&str>,
@@ -392,14 +392,14 @@ impl ChatService {
     }
 
     /// A chat with its details.
-    pub async fn chat(&self, key: SessionKey, chat_id: i64) -> Result<ChatDetailsView, ChatError> {
+    pub async fn chat(&self, key: AccountKey, chat_id: i64) -> Result<ChatDetailsView, ChatError> {
         Ok(self.reads.chat_details(key, chat_id).await?)
     }
 
     /// A page of a chat's history.
     pub async fn history(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         params: HistoryParams,
     ) -> Result<HistoryPage, ChatError> {
@@ -409,7 +409,7 @@ impl ChatService {
     /// Queues a message; the chat must be one the account knows.
     pub async fn send_message(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         request: SendRequest,
     ) -> Result<SendJob, ChatError> {
         let chat_id = request.chat_id;
@@ -420,7 +420,7 @@ impl ChatService {
     }
 
     /// Sends go only to chats the account knows (its cache has them).
-    async fn known_chat(&self, key: SessionKey, chat_id: i64) -> Result<(), ChatError> {
+    async fn known_chat(&self, key: AccountKey, chat_id: i64) -> Result<(), ChatError> {
         if self.store.cached_chat(key, chat_id).await?.is_none() {
             return Err(ReadError::ChatNotFound(chat_id).into());
         }
@@ -430,7 +430,7 @@ impl ChatService {
     /// Queues uploaded files as a message; the chat must be one the account knows.
     pub async fn send_media(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         request: MediaSendRequest,
     ) -> Result<SendJob, ChatError> {
         self.known_chat(key, request.chat_id).await?;
@@ -440,7 +440,7 @@ impl ChatService {
     /// Where a send job stands.
     pub async fn message_status(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         job_id: &str,
     ) -> Result<SendJob, ChatError> {
         let job_id = parse_uuid("job_id", job_id)?;
@@ -453,7 +453,7 @@ impl ChatService {
     /// Tells the chat what the user is doing, through the account's host.
     pub async fn send_chat_action(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         action: &str,
     ) -> Result<(), ChatError> {
@@ -470,7 +470,7 @@ impl ChatService {
     /// Marks the chat read up to `max_id` (none: all), through the account's host.
     pub async fn mark_read(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         max_id: Option<i32>,
     ) -> Result<(), ChatError> {
@@ -489,7 +489,7 @@ impl ChatService {
     /// `act` just runs. A failed `act` gives the key up, so a retry tries again.
     async fn once<F, Fut>(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         idempotency_key: Option<&str>,
         action: &str,
         request_digest: String,
@@ -538,7 +538,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn create_group(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         title: &str,
         kind: &str,
         about: &str,
@@ -590,7 +590,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn add_member(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         user: &str,
         idempotency_key: Option<&str>,
@@ -633,7 +633,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn edit_message(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         message_id: i32,
         text: &str,
@@ -672,7 +672,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn delete_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         message_ids: &[i32],
         for_everyone: bool,
@@ -699,7 +699,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn pin_message(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         message_id: i32,
         pin: PinOptions,
@@ -727,7 +727,7 @@ impl ChatService {
     /// Unpins every pinned message of a chat the account knows, through the account's
     /// host.
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
-    pub async fn unpin_all_messages(&self, key: SessionKey, chat_id: i64) -> Result<(), ChatError> {
+    pub async fn unpin_all_messages(&self, key: AccountKey, chat_id: i64) -> Result<(), ChatError> {
         self.known_chat(key, chat_id).await?;
         self.router
             .host_of(key)?
@@ -743,7 +743,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn forward_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         from_chat_id: i64,
         message_ids: &[i32],
         to_chat_id: i64,
@@ -828,7 +828,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn user_profile(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         telegram_user_id: &str,
     ) -> Result<talkapp_telegram::profiles::UserProfile, ChatError> {
         let user_id = parse_user_id(telegram_user_id)?;
@@ -841,7 +841,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn change_members(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         change: MemberChange,
         idempotency_key: Option<&str>,
@@ -886,7 +886,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn edit_chat(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         title: Option<String>,
         about: Option<String>,
@@ -920,7 +920,7 @@ impl ChatService {
     /// Downloads (part of) a file of the account, through the account's host.
     pub async fn download_media(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         media_ref: &str,
         range: ByteRange,
     ) -> Result<MediaDownload, ChatError> {
@@ -935,7 +935,7 @@ impl ChatService {
     /// stored in the cache and named, newest first, as (chat id, message id).
     pub async fn search_telegram_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         search: &MessageSearch,
     ) -> Result<Vec<(i64, i32)>, ChatError> {
         let invalid = |message: &str| ChatError::InvalidArgument(message.to_owned());
@@ -969,7 +969,7 @@ impl ChatService {
 
     /// The account's contacts with their presence, in Telegram's order: the list is asked
     /// of Telegram through the account's host, the users are read from the cache it fills.
-    pub async fn contacts(&self, key: SessionKey) -> Result<Vec<Contact>, ChatError> {
+    pub async fn contacts(&self, key: AccountKey) -> Result<Vec<Contact>, ChatError> {
         let contacts = self.router.host_of(key)?.contacts(key).await?;
         let ids: Vec<i64> = contacts.iter().map(|contact| contact.user_id).collect();
         let users: HashMap<i64, talkapp_store::CachedUser> = self

@@ -264,15 +264,15 @@ impl ServiceClients {
     }
 
     /// The Telegram accounts `user_id` has linked.
-    pub async fn list_sessions(&self, user_id: Uuid) -> Result<Vec<chat::Session>, ApiError> {
+    pub async fn list_accounts(&self, user_id: Uuid) -> Result<Vec<chat::LinkedAccount>, ApiError> {
         let response = self
             .chat
             .clone()
-            .list_sessions(chat::ListSessionsRequest {
+            .list_accounts(chat::ListAccountsRequest {
                 user_id: user_id.to_string(),
             })
             .await?;
-        Ok(response.into_inner().sessions)
+        Ok(response.into_inner().accounts)
     }
 
     /// Starts linking the account of `phone`.
@@ -381,10 +381,10 @@ impl ServiceClients {
     }
 
     /// Logs a linked account out and forgets it.
-    pub async fn unlink_session(&self, user_id: Uuid, session_index: u32) -> Result<(), ApiError> {
+    pub async fn unlink_account(&self, user_id: Uuid, session_index: u32) -> Result<(), ApiError> {
         self.chat
             .clone()
-            .unlink_session(chat::UnlinkSessionRequest {
+            .unlink_account(chat::UnlinkAccountRequest {
                 user_id: user_id.to_string(),
                 session_index,
             })

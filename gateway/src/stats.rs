@@ -19,11 +19,11 @@ use tokio_util::sync::CancellationToken;
 pub const INTERVAL: Duration = Duration::from_secs(30);
 
 /// The connection states a linked account can be in, so every series exists (at 0).
-const STATUSES: &[talkapp_store::SessionStatus] = &[
-    talkapp_store::SessionStatus::Connected,
-    talkapp_store::SessionStatus::Connecting,
-    talkapp_store::SessionStatus::LoggedOut,
-    talkapp_store::SessionStatus::FloodWait,
+const STATUSES: &[talkapp_store::LinkStatus] = &[
+    talkapp_store::LinkStatus::Connected,
+    talkapp_store::LinkStatus::Connecting,
+    talkapp_store::LinkStatus::LoggedOut,
+    talkapp_store::LinkStatus::FloodWait,
 ];
 
 /// Reads the figures every [`INTERVAL`] until `stop`.

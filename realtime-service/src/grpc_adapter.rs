@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use talkapp_common::ErrorCode;
-use talkapp_eventlog::{EventLog, SessionKey};
+use talkapp_eventlog::{AccountKey, EventLog};
 use talkapp_proto::realtime::v1 as proto;
 use talkapp_proto::tonic::{self, Request, Response, Status};
 use talkapp_store::{PushSubscription, Store};
@@ -68,7 +68,7 @@ impl proto::realtime_service_server::RealtimeService for RealtimeGrpcAdapter {
         request: Request<proto::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let request = request.into_inner();
-        let session = SessionKey::new(user(&request.user_id)?, request.session_index);
+        let account = AccountKey::new(user(&request.user_id)?, request.session_index);
         // The start is fixed here, before the reply: whatever is appended once the caller
         // has the reply reaches the stream.
         let start = if request.has_since && request.since > 0 {
@@ -78,7 +78,7 @@ impl proto::realtime_service_server::RealtimeService for RealtimeGrpcAdapter {
         } else {
             let newest = self
                 .log
-                .newest(session)
+                .newest(account)
                 .await
                 .map_err(|error| subscribe::unavailable(&error))?;
             subscribe::Start::Resolved(newest)
@@ -87,7 +87,7 @@ impl proto::realtime_service_server::RealtimeService for RealtimeGrpcAdapter {
         tokio::spawn(subscribe::stream(
             Arc::clone(&self.log),
             Arc::clone(&self.presence),
-            session,
+            account,
             start,
             request.connection_id,
             sender,

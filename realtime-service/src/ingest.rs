@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use prost::Message as _;
 use talkapp_bus::{Delivery, EventBus, REALTIME_EVENTS};
-use talkapp_eventlog::{EventLog, SessionKey};
+use talkapp_eventlog::{AccountKey, EventLog};
 use talkapp_proto::realtime::v1 as proto;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -101,9 +101,9 @@ pub async fn run(
                 let _redelivered_if_failed = delivery.ack().await;
                 continue;
             };
-            let session = SessionKey::new(user_id, event.session_index);
-            let lane = &lanes[lane_of(session)];
-            if lane.send((delivery, event, session)).await.is_err() {
+            let account = AccountKey::new(user_id, event.session_index);
+            let lane = &lanes[lane_of(account)];
+            if lane.send((delivery, event, account)).await.is_err() {
                 // Only when stopping; the unacknowledged event comes again.
                 return;
             }
@@ -150,28 +150,28 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// Lanes the log writes are spread over.
 const LANES: usize = 32;
 
-fn lane_of(session: SessionKey) -> usize {
+fn lane_of(account: AccountKey) -> usize {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    session.hash(&mut hasher);
+    account.hash(&mut hasher);
     usize::try_from(hasher.finish() % LANES as u64).unwrap_or(0)
 }
 
 /// Writes one lane's events to the log in order, acknowledging each once the log holds
 /// it (an event the log refuses is held and tried again: the bus keeps it meanwhile).
 async fn run_lane(
-    mut events: mpsc::Receiver<(Delivery, proto::Event, SessionKey)>,
+    mut events: mpsc::Receiver<(Delivery, proto::Event, AccountKey)>,
     log: Arc<dyn EventLog>,
     notifier: Option<Arc<Notifier>>,
     stop: CancellationToken,
 ) {
-    while let Some((delivery, event, session)) = events.recv().await {
+    while let Some((delivery, event, account)) = events.recv().await {
         let appended = loop {
             let appended = match repeat_key(&event) {
                 Some(key) => {
-                    log.append_unless_repeat(session, event.event_id, &delivery.body, &key)
+                    log.append_unless_repeat(account, event.event_id, &delivery.body, &key)
                         .await
                 }
-                None => log.append(session, event.event_id, &delivery.body).await,
+                None => log.append(account, event.event_id, &delivery.body).await,
             };
             match appended {
                 Ok(appended) => break appended,

@@ -80,7 +80,7 @@ impl Application {
         let mut probes: Vec<Arc<dyn Probe>> = vec![Arc::new(StoreProbe(Arc::clone(&store)))];
         probes.extend(talkapp_common::probe::broker_and_cache_probes(config)?);
         let retention = Retention {
-            max_events_per_session: config.realtime.retained_events,
+            max_events_per_account: config.realtime.retained_events,
             max_age: Duration::from_secs(config.realtime.retention_secs),
         };
         let redis_url = config.redis.url.expose_secret();

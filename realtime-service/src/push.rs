@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use talkapp_proto::realtime::v1 as proto;
-use talkapp_store::{SessionKey, Store};
+use talkapp_store::{AccountKey, Store};
 use talkapp_webpush::{
     SendOptions, SendOutcome, Subscription, Urgency, WebPushError, WebPushSender,
 };
@@ -92,7 +92,7 @@ impl Notifier {
         if self.presence.connections(user_id).await > 0 {
             return;
         }
-        let key = SessionKey {
+        let key = AccountKey {
             user_id,
             session_index: event.session_index,
         };

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prost::Message as _;
-use talkapp_eventlog::{EventLog, LogError, Replay, SessionKey};
+use talkapp_eventlog::{AccountKey, EventLog, LogError, Replay};
 use talkapp_proto::realtime::v1 as proto;
 use talkapp_proto::tonic::Status;
 use tokio::sync::mpsc;
@@ -19,11 +19,11 @@ const PAGE: usize = 200;
 /// How often the log is read even without a wake-up (a lost wake-up costs at most this).
 const POLL: Duration = Duration::from_secs(5);
 
-fn resync(session: SessionKey, event_id: i64, oldest_retained: i64) -> proto::Event {
+fn resync(account: AccountKey, event_id: i64, oldest_retained: i64) -> proto::Event {
     proto::Event {
         event_id,
-        user_id: session.user_id.to_string(),
-        session_index: session.session_index,
+        user_id: account.user_id.to_string(),
+        session_index: account.session_index,
         r#type: "resync_required".to_owned(),
         at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         payload: Some(proto::event::Payload::Resync(proto::ResyncRequired {
@@ -47,40 +47,40 @@ pub(crate) fn unavailable(error: &LogError) -> Status {
         .to_grpc_status(format!("the event log is not reachable: {error}"))
 }
 
-/// Streams the events of `session` after `start` into `out` until the receiver goes away
+/// Streams the events of `account` after `start` into `out` until the receiver goes away
 /// or `closing` fires (the service stops: the stream ends, and its gateway resumes it
 /// from its last event).
 pub async fn stream(
     log: Arc<dyn EventLog>,
     presence: Arc<Presence>,
-    session: SessionKey,
+    account: AccountKey,
     start: Start,
     connection_id: String,
     out: mpsc::Sender<Result<proto::Event, Status>>,
     closing: CancellationToken,
 ) {
-    presence.connected(session.user_id, &connection_id).await;
+    presence.connected(account.user_id, &connection_id).await;
     let outcome = tokio::select! {
-        outcome = relay(log, &presence, session, start, &connection_id, &out) => outcome,
+        outcome = relay(log, &presence, account, start, &connection_id, &out) => outcome,
         () = closing.cancelled() => Ok(()),
     };
     if let Err(status) = outcome {
         // The gateway stopped reading this stream: nobody left to tell.
         let _ = out.send(Err(status)).await;
     }
-    presence.disconnected(session.user_id, &connection_id).await;
+    presence.disconnected(account.user_id, &connection_id).await;
 }
 
 async fn relay(
     log: Arc<dyn EventLog>,
     presence: &Presence,
-    session: SessionKey,
+    account: AccountKey,
     start: Start,
     connection_id: &str,
     out: &mpsc::Sender<Result<proto::Event, Status>>,
 ) -> Result<(), Status> {
     // The watch comes before the first read: an append in between is read by it.
-    let mut watch = log.watch(session).await.map_err(|e| unavailable(&e))?;
+    let mut watch = log.watch(account).await.map_err(|e| unavailable(&e))?;
     let (mut cursor, mut check_history) = match start {
         Start::After(since) => (Some(since), true),
         Start::Resolved(after) => (after, false),
@@ -91,7 +91,7 @@ async fn relay(
         // Drain everything after the cursor.
         loop {
             match log
-                .read_since(session, cursor, PAGE)
+                .read_since(account, cursor, PAGE)
                 .await
                 .map_err(|e| unavailable(&e))?
             {
@@ -116,7 +116,7 @@ async fn relay(
                 } => {
                     check_history = false;
                     if out
-                        .send(Ok(resync(session, retained_after, oldest_retained)))
+                        .send(Ok(resync(account, retained_after, oldest_retained)))
                         .await
                         .is_err()
                     {
@@ -129,7 +129,7 @@ async fn relay(
                     // what happened after it.
                     if check_history {
                         check_history = false;
-                        if out.send(Ok(resync(session, 0, 0))).await.is_err() {
+                        if out.send(Ok(resync(account, 0, 0))).await.is_err() {
                             return Ok(());
                         }
                     }
@@ -144,10 +144,10 @@ async fn relay(
                 if changed.is_err() {
                     // The watch ended (Redis connection lost): watch again, then read.
                     tokio::time::sleep(Duration::from_millis(200)).await;
-                    watch = log.watch(session).await.map_err(|e| unavailable(&e))?;
+                    watch = log.watch(account).await.map_err(|e| unavailable(&e))?;
                 }
             }
-            _ = refresh.tick() => presence.connected(session.user_id, connection_id).await,
+            _ = refresh.tick() => presence.connected(account.user_id, connection_id).await,
             () = tokio::time::sleep(POLL) => {}
         }
     }

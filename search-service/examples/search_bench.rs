@@ -26,7 +26,7 @@ use talkapp_proto::search::v1 as proto;
 use talkapp_proto::search::v1::search_service_client::SearchServiceClient;
 use talkapp_search_service::index::{IndexChange, SearchIndex};
 use talkapp_search_service::service::indexed_record;
-use talkapp_store::{CachedMessage, SessionKey, SessionStatus, Store, TelegramAccount};
+use talkapp_store::{AccountKey, CachedMessage, LinkStatus, Store, TelegramAccount};
 use tokio_util::sync::CancellationToken;
 
 fn setting(name: &str, default: u64) -> u64 {
@@ -102,7 +102,7 @@ fn cached(chat_id: i64, message_id: i32, date: i64, text: String) -> CachedMessa
     }
 }
 
-fn indexed(key: SessionKey, message: &CachedMessage) -> IndexChange {
+fn indexed(key: AccountKey, message: &CachedMessage) -> IndexChange {
     IndexChange::UpsertMessage {
         message: indexed_record(key, message),
         event_id: None,
@@ -151,7 +151,7 @@ fn cpu_time() -> Duration {
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
-async fn link_accounts(store: &Arc<dyn Store>, count: u64) -> Vec<SessionKey> {
+async fn link_accounts(store: &Arc<dyn Store>, count: u64) -> Vec<AccountKey> {
     let mut keys = Vec::new();
     // Linked long ago: the service's settling rebuilds (first minutes after linking) are
     // not what this measures.
@@ -169,7 +169,7 @@ async fn link_accounts(store: &Arc<dyn Store>, count: u64) -> Vec<SessionKey> {
             .await
             .expect("user");
         let session = store
-            .link_telegram_session(
+            .link_telegram_account(
                 user_id,
                 &TelegramAccount {
                     telegram_user_id: 1_000_000 + i64::try_from(n).unwrap_or(0),
@@ -178,13 +178,13 @@ async fn link_accounts(store: &Arc<dyn Store>, count: u64) -> Vec<SessionKey> {
                     username: String::new(),
                     phone: format!("99899{n:07}"),
                 },
-                SessionStatus::Connected,
+                LinkStatus::Connected,
                 b"sealed",
                 linked_at,
             )
             .await
             .expect("linked");
-        keys.push(SessionKey {
+        keys.push(AccountKey {
             user_id,
             session_index: session.session_index,
         });
@@ -400,7 +400,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn query(key: SessionKey, text: &str) -> proto::SearchMessagesRequest {
+fn query(key: AccountKey, text: &str) -> proto::SearchMessagesRequest {
     proto::SearchMessagesRequest {
         user_id: key.user_id.to_string(),
         session_index: Some(key.session_index),
@@ -415,7 +415,7 @@ async fn lag_probes(
     store: Arc<dyn Store>,
     bus: Bus,
     client: SearchServiceClient<talkapp_proto::tonic::transport::Channel>,
-    keys: Vec<SessionKey>,
+    keys: Vec<AccountKey>,
     per_second: u64,
     stop: CancellationToken,
 ) -> Vec<Duration> {

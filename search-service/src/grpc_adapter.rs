@@ -14,7 +14,7 @@ use talkapp_common::ErrorCode;
 use talkapp_proto::chat::v1 as chat;
 use talkapp_proto::search::v1 as proto;
 use talkapp_proto::tonic::{self, Request, Response, Status};
-use talkapp_store::{CachedChat, CachedMessage, SessionKey, Store};
+use talkapp_store::{AccountKey, CachedChat, CachedMessage, Store};
 use talkapp_telegram::model::{ForwardInfo, MediaInfo, TextEntity};
 
 use crate::index::SearchIndex;
@@ -374,7 +374,7 @@ impl proto::search_service_server::SearchService for SearchGrpcAdapter {
         request: Request<proto::RebuildIndexRequest>,
     ) -> Result<Response<proto::RebuildIndexResponse>, Status> {
         let request = request.into_inner();
-        let key = SessionKey {
+        let key = AccountKey {
             user_id: user(&request.user_id)?,
             session_index: request.session_index,
         };

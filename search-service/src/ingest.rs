@@ -21,7 +21,7 @@ use prost::Message as _;
 use talkapp_bus::{Delivery, EventBus, SEARCH_EVENTS};
 use talkapp_proto::chat::v1 as chat;
 use talkapp_proto::realtime::v1 as realtime;
-use talkapp_store::{SessionKey, Store};
+use talkapp_store::{AccountKey, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::index::{IndexChange, IndexedChat, IndexedMessage, SearchIndex, kind};
@@ -37,7 +37,7 @@ fn unix_seconds(rfc3339: &str) -> Option<i64> {
 }
 
 /// The index record of a message as events carry it.
-pub fn indexed_message(key: SessionKey, message: &chat::Message) -> Option<IndexedMessage> {
+pub fn indexed_message(key: AccountKey, message: &chat::Message) -> Option<IndexedMessage> {
     let chat_id = message.chat_id.parse().ok()?;
     let media = message.media.as_ref();
     let mut text = message.text.clone();
@@ -75,7 +75,7 @@ async fn changes_of(store: &dyn Store, event: &realtime::Event) -> Vec<IndexChan
     let Ok(user_id) = uuid::Uuid::parse_str(&event.user_id) else {
         return Vec::new();
     };
-    let key = SessionKey {
+    let key = AccountKey {
         user_id,
         session_index: event.session_index,
     };

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use talkapp_store::{ChatListQuery, SessionKey, Store};
+use talkapp_store::{AccountKey, ChatListQuery, Store};
 use tokio_util::sync::CancellationToken;
 
 use crate::index::{IndexChange, IndexedChat, SearchIndex};
@@ -33,7 +33,7 @@ pub struct Built {
 pub async fn build_account(
     store: &dyn Store,
     index: &dyn SearchIndex,
-    key: SessionKey,
+    key: AccountKey,
 ) -> Result<Built, SearchError> {
     let mut built = Built::default();
     let mut after = None;
@@ -107,7 +107,7 @@ pub async fn build_account(
 pub async fn rebuild_account(
     store: &dyn Store,
     index: &dyn SearchIndex,
-    key: SessionKey,
+    key: AccountKey,
 ) -> Result<Built, SearchError> {
     index.forget_account(key).await?;
     build_account(store, index, key).await
@@ -125,7 +125,7 @@ const REBUILD_AFTER_LINKING: [chrono::TimeDelta; 2] = [
 /// Which of the [`REBUILD_AFTER_LINKING`] builds each recently linked account has had.
 #[derive(Debug, Default)]
 pub struct Settling {
-    done: std::collections::HashMap<SessionKey, usize>,
+    done: std::collections::HashMap<AccountKey, usize>,
 }
 
 /// How many of the [`REBUILD_AFTER_LINKING`] ages an account linked `age` ago has passed.
@@ -140,7 +140,7 @@ impl Settling {
     /// Whether an account the index has built must be built again now. An account met
     /// for the first time (a restart of this service) is taken as built for the ages it
     /// has passed.
-    fn due(&mut self, key: SessionKey, age: chrono::TimeDelta) -> bool {
+    fn due(&mut self, key: AccountKey, age: chrono::TimeDelta) -> bool {
         let passed = stages_passed(age);
         let done = self.done.entry(key).or_insert(passed);
         let due = passed > *done;
@@ -149,12 +149,12 @@ impl Settling {
     }
 
     /// An account built now: it has had every build its age asks for.
-    fn built(&mut self, key: SessionKey, age: chrono::TimeDelta) {
+    fn built(&mut self, key: AccountKey, age: chrono::TimeDelta) {
         self.done.insert(key, stages_passed(age));
     }
 
     /// Forgets accounts past every age, and those no longer linked.
-    fn prune(&mut self, linked: &std::collections::HashSet<SessionKey>) {
+    fn prune(&mut self, linked: &std::collections::HashSet<AccountKey>) {
         self.done
             .retain(|key, done| linked.contains(key) && *done < REBUILD_AFTER_LINKING.len());
     }
@@ -171,14 +171,14 @@ pub async fn reconcile(
     stop: &CancellationToken,
 ) {
     let shards: Vec<u16> = (0..talkapp_store::SHARD_COUNT).collect();
-    let accounts = match store.hosted_sessions(&shards).await {
+    let accounts = match store.hosted_accounts_of(&shards).await {
         Ok(accounts) => accounts,
         Err(error) => {
             tracing::warn!(%error, "cannot list the linked accounts; the index is not built now");
             return;
         }
     };
-    let built: std::collections::HashSet<SessionKey> = match index.built_accounts().await {
+    let built: std::collections::HashSet<AccountKey> = match index.built_accounts().await {
         Ok(built) => built.into_iter().collect(),
         Err(error) => {
             tracing::warn!(%error, "search index unavailable; accounts are not built now");
@@ -191,12 +191,12 @@ pub async fn reconcile(
         if stop.is_cancelled() {
             return;
         }
-        let key = SessionKey {
-            user_id: account.session.user_id,
-            session_index: account.session.session_index,
+        let key = AccountKey {
+            user_id: account.linked.user_id,
+            session_index: account.linked.session_index,
         };
         linked.insert(key);
-        let age = now - account.session.linked_at;
+        let age = now - account.linked.linked_at;
         if built.contains(&key) && !settling.due(key, age) {
             continue;
         }
@@ -271,8 +271,8 @@ pub async fn run(
 mod tests {
     use super::*;
 
-    fn key() -> SessionKey {
-        SessionKey {
+    fn key() -> AccountKey {
+        AccountKey {
             user_id: uuid::Uuid::from_u128(7),
             session_index: 1,
         }

@@ -20,7 +20,7 @@ use talkapp_proto::chat::v1::chat_service_client::ChatServiceClient;
 use talkapp_proto::tonic::codegen::InterceptedService;
 use talkapp_proto::tonic::transport::{Channel, Endpoint};
 use talkapp_proto::tonic::{self, Status};
-use talkapp_store::{CachedMessage, CachedUser, ChatProfile, SessionKey, Store};
+use talkapp_store::{AccountKey, CachedMessage, CachedUser, ChatProfile, Store};
 
 use crate::index::kind;
 
@@ -111,12 +111,12 @@ pub trait TelegramSearch: Send + Sync + 'static {
     /// Messages of the account matching `query`, as Telegram finds them.
     async fn search_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         query: &RemoteQuery,
     ) -> Result<RemoteHits, RemoteError>;
 
     /// The account's contacts, in Telegram's order.
-    async fn contacts(&self, key: SessionKey) -> Result<Vec<RemoteContact>, RemoteError>;
+    async fn contacts(&self, key: AccountKey) -> Result<Vec<RemoteContact>, RemoteError>;
 }
 
 /// The one [`kind`] a Telegram filter can ask for (Telegram takes one `MessagesFilter`
@@ -200,8 +200,8 @@ impl ChatServiceTelegram {
         })
     }
 
-    fn session(key: SessionKey) -> Option<chat::SessionRef> {
-        Some(chat::SessionRef {
+    fn account_ref(key: AccountKey) -> Option<chat::AccountRef> {
+        Some(chat::AccountRef {
             user_id: key.user_id.to_string(),
             session_index: key.session_index,
         })
@@ -212,14 +212,14 @@ impl ChatServiceTelegram {
 impl TelegramSearch for ChatServiceTelegram {
     async fn search_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         query: &RemoteQuery,
     ) -> Result<RemoteHits, RemoteError> {
         // A later page continues after the previous page's last hit with Telegram's own
         // offsets; the core still drops whatever is not strictly after its cursor.
         let (to_date, offset) = continuation(query);
         let request = chat::SearchTelegramMessagesRequest {
-            session: Self::session(key),
+            account: Self::account_ref(key),
             query: query.text.clone(),
             chat_id: query.chat_id,
             from_date: query.from_date,
@@ -255,10 +255,10 @@ impl TelegramSearch for ChatServiceTelegram {
         })
     }
 
-    async fn contacts(&self, key: SessionKey) -> Result<Vec<RemoteContact>, RemoteError> {
+    async fn contacts(&self, key: AccountKey) -> Result<Vec<RemoteContact>, RemoteError> {
         let mut client = self.client.clone();
         let call = client.list_contacts(chat::ListContactsRequest {
-            session: Self::session(key),
+            account: Self::account_ref(key),
         });
         let reply = tokio::time::timeout(self.timeout, call)
             .await

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use talkapp_store::{
-    CachedChat, CachedMessage, CachedUser, ChatProfile, SessionKey, Store, StoreError,
+    AccountKey, CachedChat, CachedMessage, CachedUser, ChatProfile, Store, StoreError,
 };
 use uuid::Uuid;
 
@@ -302,14 +302,14 @@ fn check_query_length(query: &str) -> Result<(), SearchError> {
 }
 
 /// The bound an account's query gets from a cross-account cursor: the hits of that
-/// account that come after the cursor's place in the (date, session, chat, message) order.
+/// account that come after the cursor's place in the (date, session_index, chat, message) order.
 fn bound_for(session_index: u32, cursor: Place) -> (i64, i64, i32) {
     let (date, cursor_session, chat, message) = cursor;
     match session_index.cmp(&cursor_session) {
-        // Lower sessions come after the cursor at the same date: every one of that date.
+        // Lower session indexes come after the cursor at the same date: every one of that date.
         std::cmp::Ordering::Less => (date, i64::MAX, i32::MAX),
         std::cmp::Ordering::Equal => (date, chat, message),
-        // Higher sessions come before it at the same date: only older dates.
+        // Higher session indexes come before it at the same date: only older dates.
         std::cmp::Ordering::Greater => (date, i64::MIN, i32::MIN),
     }
 }
@@ -370,7 +370,7 @@ pub fn kinds_of_record(message: &CachedMessage) -> i32 {
 }
 
 /// The index record of a cached message.
-pub fn indexed_record(key: SessionKey, message: &CachedMessage) -> IndexedMessage {
+pub fn indexed_record(key: AccountKey, message: &CachedMessage) -> IndexedMessage {
     IndexedMessage {
         key,
         chat_id: message.chat_id,
@@ -479,22 +479,22 @@ impl SearchCore {
         &self.index
     }
 
-    async fn linked_sessions(&self, user_id: Uuid) -> Result<Vec<u32>, SearchError> {
+    async fn linked_accounts(&self, user_id: Uuid) -> Result<Vec<u32>, SearchError> {
         Ok(self
             .store
-            .telegram_sessions(user_id)
+            .linked_accounts_of(user_id)
             .await?
             .into_iter()
-            .map(|session| session.session_index)
+            .map(|linked| linked.session_index)
             .collect())
     }
 
-    async fn linked_session(&self, user_id: Uuid, session_index: u32) -> Result<(), SearchError> {
+    async fn linked_account(&self, user_id: Uuid, session_index: u32) -> Result<(), SearchError> {
         if session_index == 0 {
             return Err(invalid("session_index", "starts at 1"));
         }
         if self
-            .linked_sessions(user_id)
+            .linked_accounts(user_id)
             .await?
             .contains(&session_index)
         {
@@ -539,12 +539,12 @@ impl SearchCore {
             ));
         }
         let cursor = search.cursor.as_deref().map(message_cursor).transpose()?;
-        let sessions = match search.session_index {
+        let indexes = match search.session_index {
             Some(session_index) => {
-                self.linked_session(search.user_id, session_index).await?;
+                self.linked_account(search.user_id, session_index).await?;
                 vec![session_index]
             }
-            None => self.linked_sessions(search.user_id).await?,
+            None => self.linked_accounts(search.user_id).await?,
         };
         let terms = normalize::query_terms(&search.query);
         // Text that yields no words (only punctuation or search syntax) finds nothing.
@@ -555,11 +555,11 @@ impl SearchCore {
                 partial: false,
             });
         }
-        let mut candidates: Vec<(SessionKey, Candidate)> = Vec::new();
+        let mut candidates: Vec<(AccountKey, Candidate)> = Vec::new();
         let mut remote_context: HashMap<u32, RemoteHits> = HashMap::new();
         let mut partial = false;
-        for session_index in sessions {
-            let key = SessionKey {
+        for session_index in indexes {
+            let key = AccountKey {
                 user_id: search.user_id,
                 session_index,
             };
@@ -703,7 +703,7 @@ impl SearchCore {
     /// once more, and those it no longer holds are taken out. Whichever comes first, the
     /// index ends without them: a deletion the look-up misses is in the cache after it,
     /// so its event is applied after the addition.
-    async fn index_found(&self, key: SessionKey, found: Vec<IndexedMessage>) {
+    async fn index_found(&self, key: AccountKey, found: Vec<IndexedMessage>) {
         if found.is_empty() {
             return;
         }
@@ -761,11 +761,11 @@ impl SearchCore {
     /// Chats, senders and highlight ranges for a page of candidates.
     async fn show(
         &self,
-        candidates: Vec<(SessionKey, Candidate)>,
+        candidates: Vec<(AccountKey, Candidate)>,
         remote_context: &HashMap<u32, RemoteHits>,
         terms: &[String],
     ) -> Result<Vec<MessageHit>, SearchError> {
-        let mut by_account: HashMap<SessionKey, Vec<&Candidate>> = HashMap::new();
+        let mut by_account: HashMap<AccountKey, Vec<&Candidate>> = HashMap::new();
         for (key, candidate) in &candidates {
             by_account.entry(*key).or_default().push(candidate);
         }
@@ -878,9 +878,9 @@ impl SearchCore {
             .map(chat_cursor)
             .transpose()?
             .unwrap_or(0);
-        self.linked_session(search.user_id, search.session_index)
+        self.linked_account(search.user_id, search.session_index)
             .await?;
-        let key = SessionKey {
+        let key = AccountKey {
             user_id: search.user_id,
             session_index: search.session_index,
         };
@@ -964,9 +964,9 @@ impl SearchCore {
             .map(chat_cursor)
             .transpose()?
             .unwrap_or(0);
-        self.linked_session(search.user_id, search.session_index)
+        self.linked_account(search.user_id, search.session_index)
             .await?;
-        let key = SessionKey {
+        let key = AccountKey {
             user_id: search.user_id,
             session_index: search.session_index,
         };
@@ -1024,7 +1024,7 @@ impl SearchCore {
 }
 
 /// A contact as the chat matcher sees a private chat: their name, username and phone.
-fn contact_as_chat(key: SessionKey, contact: &RemoteContact) -> IndexedChat {
+fn contact_as_chat(key: AccountKey, contact: &RemoteContact) -> IndexedChat {
     IndexedChat {
         key,
         chat_id: contact.user_id,
@@ -1070,7 +1070,7 @@ mod tests {
 
     fn chat(title: &str, username: &str, phone: &str) -> IndexedChat {
         IndexedChat {
-            key: SessionKey {
+            key: AccountKey {
                 user_id: Uuid::nil(),
                 session_index: 1,
             },

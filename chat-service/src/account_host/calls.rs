@@ -15,7 +15,7 @@
 use async_trait::async_trait;
 use talkapp_proto::chat::v1 as proto;
 use talkapp_proto::tonic::{self, Request, Response, Status};
-use talkapp_store::SessionKey;
+use talkapp_store::AccountKey;
 use talkapp_telegram::chat_info::ChatEdit;
 use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::groups::{NewGroup, UserRef};
@@ -31,7 +31,7 @@ use talkapp_telegram::{contact_changes::NewContact, own_profile::ProfileChange};
 
 use super::server::AccountHostGrpcAdapter;
 use super::wire::{
-    DownloadStream, HostAnswer, HostRequest, from_status, session_key, session_ref, to_status,
+    DownloadStream, HostAnswer, HostRequest, account_key, account_ref, from_status, to_status,
 };
 use super::{
     AccountHost, ContactRef, ForwardRequest, GroupCreated, HostError, InviteCheck, OlderHistory,
@@ -82,11 +82,11 @@ macro_rules! host_calls {
             $(
                 async fn $method(
                     &self,
-                    key: SessionKey,
+                    key: AccountKey,
                     $($argument: $type),*
                 ) -> Result<$answer, HostError> {
                     let request = <proto::$request as HostRequest>::pack(
-                        session_ref(key),
+                        account_ref(key),
                         ($(packed_argument!($argument $(, $owned)?),)*),
                     );
                     let reply = self
@@ -109,7 +109,7 @@ macro_rules! host_calls {
                     request: Request<proto::$request>,
                 ) -> Result<Response<proto::$response>, Status> {
                     let mut request = request.into_inner();
-                    let key = session_key(request.session.take())?;
+                    let key = account_key(request.account.take())?;
                     let ($($argument,)*) = HostRequest::unpack(request)?;
                     let answer = self
                         .local
@@ -129,7 +129,7 @@ host_calls! {
     remote {
         async fn download(
             &self,
-            key: SessionKey,
+            key: AccountKey,
             media_ref: &str,
             range: ByteRange,
         ) -> Result<MediaDownload, HostError> {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use talkapp_store::SessionKey;
+use talkapp_store::AccountKey;
 use talkapp_telegram::account::Account;
 use talkapp_telegram::chat_info::ChatEdit;
 use talkapp_telegram::chat_members::MemberChange;
@@ -95,7 +95,7 @@ impl LocalHost {
     /// for), and `chat.updated` told to the account's own sockets.
     async fn chat_changed(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         account: &Account,
         chat_id: i64,
         listed: Option<&ChatInfo>,
@@ -110,7 +110,7 @@ impl LocalHost {
     }
 
     /// The account's connection, when it is connected here.
-    fn account(&self, key: SessionKey) -> Result<Account, HostError> {
+    fn account(&self, key: AccountKey) -> Result<Account, HostError> {
         self.hosted_accounts
             .account(key)
             .ok_or(HostError::Unavailable)
@@ -118,7 +118,7 @@ impl LocalHost {
 }
 
 /// An update of the account's own doing, as its host tells it (no users or chats with it).
-fn own_update(key: SessionKey, update: TelegramUpdate) -> HostedUpdate {
+fn own_update(key: AccountKey, update: TelegramUpdate) -> HostedUpdate {
     HostedUpdate {
         key,
         update,
@@ -131,7 +131,7 @@ fn own_update(key: SessionKey, update: TelegramUpdate) -> HostedUpdate {
 impl AccountHost for LocalHost {
     async fn send_chat_action(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         action: ChatAction,
     ) -> Result<(), HostError> {
@@ -140,7 +140,7 @@ impl AccountHost for LocalHost {
 
     async fn mark_read(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         max_id: Option<i32>,
     ) -> Result<(), HostError> {
@@ -151,7 +151,7 @@ impl AccountHost for LocalHost {
 
     async fn fetch_older_history(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         older: OlderHistory,
     ) -> Result<u32, HostError> {
         let account = self.account(key)?;
@@ -169,13 +169,13 @@ impl AccountHost for LocalHost {
             .await?)
     }
 
-    async fn chat_full(&self, key: SessionKey, chat_id: i64) -> Result<ChatFullInfo, HostError> {
+    async fn chat_full(&self, key: AccountKey, chat_id: i64) -> Result<ChatFullInfo, HostError> {
         Ok(self.account(key)?.chat_full(chat_id).await?)
     }
 
     async fn download(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         media_ref: &str,
         range: ByteRange,
     ) -> Result<MediaDownload, HostError> {
@@ -185,7 +185,7 @@ impl AccountHost for LocalHost {
 
     async fn search_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         search: &MessageSearch,
     ) -> Result<Vec<(i64, i32)>, HostError> {
         let page = self.account(key)?.search_messages(search).await?;
@@ -197,7 +197,7 @@ impl AccountHost for LocalHost {
             .collect())
     }
 
-    async fn contacts(&self, key: SessionKey) -> Result<Vec<ContactRef>, HostError> {
+    async fn contacts(&self, key: AccountKey) -> Result<Vec<ContactRef>, HostError> {
         let contacts = self.account(key)?.contacts().await?;
         let users: Vec<_> = contacts
             .iter()
@@ -215,7 +215,7 @@ impl AccountHost for LocalHost {
 
     async fn create_group(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         new: NewGroup,
     ) -> Result<GroupCreated, HostError> {
         let account = self.account(key)?;
@@ -231,7 +231,7 @@ impl AccountHost for LocalHost {
 
     async fn edit_message(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         message_id: i32,
         text: String,
@@ -248,7 +248,7 @@ impl AccountHost for LocalHost {
 
     async fn pin_message(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         message_id: i32,
         pin: PinOptions,
@@ -267,13 +267,13 @@ impl AccountHost for LocalHost {
             })
     }
 
-    async fn unpin_all_messages(&self, key: SessionKey, chat_id: i64) -> Result<(), HostError> {
+    async fn unpin_all_messages(&self, key: AccountKey, chat_id: i64) -> Result<(), HostError> {
         Ok(self.account(key)?.unpin_all_messages(chat_id).await?)
     }
 
     async fn delete_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         message_ids: Vec<i32>,
         revoke: bool,
@@ -301,7 +301,7 @@ impl AccountHost for LocalHost {
 
     async fn forward_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         forward: ForwardRequest,
     ) -> Result<Vec<i32>, HostError> {
         let account = self.account(key)?;
@@ -325,13 +325,13 @@ impl AccountHost for LocalHost {
         Ok(ids)
     }
 
-    async fn user_profile(&self, key: SessionKey, user_id: i64) -> Result<UserProfile, HostError> {
+    async fn user_profile(&self, key: AccountKey, user_id: i64) -> Result<UserProfile, HostError> {
         Ok(self.account(key)?.user_profile(user_id).await?)
     }
 
     async fn add_member(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         user: UserRef,
     ) -> Result<i64, HostError> {
@@ -344,7 +344,7 @@ impl AccountHost for LocalHost {
         Ok(user_id)
     }
 
-    async fn own_profile(&self, key: SessionKey) -> Result<UserProfile, HostError> {
+    async fn own_profile(&self, key: AccountKey) -> Result<UserProfile, HostError> {
         let profile = self.account(key)?.own_profile().await?;
         self.cache
             .store_users(key, std::slice::from_ref(&profile.user))
@@ -354,7 +354,7 @@ impl AccountHost for LocalHost {
 
     async fn update_own_profile(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         change: ProfileChange,
     ) -> Result<UserProfile, HostError> {
         let profile = self.account(key)?.update_own_profile(&change).await?;
@@ -366,7 +366,7 @@ impl AccountHost for LocalHost {
 
     async fn add_contact(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         contact: NewContact,
     ) -> Result<ContactRef, HostError> {
         let added = self.account(key)?.add_contact(&contact).await?;
@@ -379,7 +379,7 @@ impl AccountHost for LocalHost {
         })
     }
 
-    async fn delete_contact(&self, key: SessionKey, user_id: i64) -> Result<(), HostError> {
+    async fn delete_contact(&self, key: AccountKey, user_id: i64) -> Result<(), HostError> {
         let deleted = self.account(key)?.delete_contact(user_id).await?;
         self.cache
             .store_users(key, std::slice::from_ref(&deleted.user))
@@ -389,7 +389,7 @@ impl AccountHost for LocalHost {
 
     async fn search_people(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         query: &str,
         limit: i32,
     ) -> Result<Vec<i64>, HostError> {
@@ -400,7 +400,7 @@ impl AccountHost for LocalHost {
 
     async fn change_members(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         change: MemberChange,
     ) -> Result<i64, HostError> {
@@ -436,7 +436,7 @@ impl AccountHost for LocalHost {
 
     async fn edit_chat(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         edit: ChatEdit,
     ) -> Result<(), HostError> {
@@ -451,7 +451,7 @@ impl AccountHost for LocalHost {
 
     async fn join_chat(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         target: JoinTarget,
     ) -> Result<Option<i64>, HostError> {
         let account = self.account(key)?;
@@ -467,7 +467,7 @@ impl AccountHost for LocalHost {
         Ok(Some(chat.id))
     }
 
-    async fn check_invite(&self, key: SessionKey, hash: &str) -> Result<InviteCheck, HostError> {
+    async fn check_invite(&self, key: AccountKey, hash: &str) -> Result<InviteCheck, HostError> {
         let account = self.account(key)?;
         match account.check_invite(hash).await? {
             InvitePreview::Member(chat) => {
@@ -500,7 +500,7 @@ impl AccountHost for LocalHost {
 
     async fn export_invite(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         settings: InviteSettings,
     ) -> Result<InviteLink, HostError> {
@@ -509,7 +509,7 @@ impl AccountHost for LocalHost {
 
     async fn list_invites(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         query: InviteQuery,
     ) -> Result<InvitePage, HostError> {
@@ -518,7 +518,7 @@ impl AccountHost for LocalHost {
 
     async fn edit_invite(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         edit: InviteEdit,
     ) -> Result<InviteLink, HostError> {
@@ -527,7 +527,7 @@ impl AccountHost for LocalHost {
 
     async fn join_requests(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         query: JoinRequestQuery,
     ) -> Result<JoinRequestPage, HostError> {
@@ -536,7 +536,7 @@ impl AccountHost for LocalHost {
 
     async fn answer_join_request(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         user_id: i64,
         approve: bool,
@@ -557,7 +557,7 @@ impl AccountHost for LocalHost {
 
     async fn set_chat_photo(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         photo: Option<PhotoFile>,
     ) -> Result<(), HostError> {
@@ -582,7 +582,7 @@ impl AccountHost for LocalHost {
 
     async fn set_own_photo(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         photo: Option<PhotoFile>,
     ) -> Result<UserProfile, HostError> {
         let account = self.account(key)?;

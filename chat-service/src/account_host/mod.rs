@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use talkapp_common::ErrorCode;
-use talkapp_store::{SessionKey, StoreError};
+use talkapp_store::{AccountKey, StoreError};
 use talkapp_telegram::chat_info::ChatEdit;
 use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::error::TelegramError;
@@ -272,7 +272,7 @@ pub trait AccountHost: Send + Sync {
     /// Tells a chat what the user is doing.
     async fn send_chat_action(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         action: ChatAction,
     ) -> Result<(), HostError>;
@@ -280,7 +280,7 @@ pub trait AccountHost: Send + Sync {
     /// Marks a chat read up to `max_id` (none: everything).
     async fn mark_read(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         max_id: Option<i32>,
     ) -> Result<(), HostError>;
@@ -289,17 +289,17 @@ pub trait AccountHost: Send + Sync {
     /// stored.
     async fn fetch_older_history(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         older: OlderHistory,
     ) -> Result<u32, HostError>;
 
     /// What Telegram tells of a chat beyond the chat list.
-    async fn chat_full(&self, key: SessionKey, chat_id: i64) -> Result<ChatFullInfo, HostError>;
+    async fn chat_full(&self, key: AccountKey, chat_id: i64) -> Result<ChatFullInfo, HostError>;
 
     /// Downloads `range` of the file `media_ref` names.
     async fn download(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         media_ref: &str,
         range: ByteRange,
     ) -> Result<MediaDownload, HostError>;
@@ -308,22 +308,22 @@ pub trait AccountHost: Send + Sync {
     /// messages among them) and named, newest first, as (chat id, message id).
     async fn search_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         search: &MessageSearch,
     ) -> Result<Vec<(i64, i32)>, HostError>;
 
     /// The account's contacts, in Telegram's order; their users (names, presence,
     /// photos) are stored in the cache, where the caller reads them.
-    async fn contacts(&self, key: SessionKey) -> Result<Vec<ContactRef>, HostError>;
+    async fn contacts(&self, key: AccountKey) -> Result<Vec<ContactRef>, HostError>;
     /// Creates a group or channel with members and caches it as listed.
-    async fn create_group(&self, key: SessionKey, new: NewGroup)
+    async fn create_group(&self, key: AccountKey, new: NewGroup)
     -> Result<GroupCreated, HostError>;
 
     /// Replaces a sent message's text; the cache has the edited message when this
     /// returns.
     async fn edit_message(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         message_id: i32,
         text: String,
@@ -333,7 +333,7 @@ pub trait AccountHost: Send + Sync {
     /// channels); the cache and the account's event stream follow.
     async fn delete_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         message_ids: Vec<i32>,
         revoke: bool,
@@ -344,41 +344,41 @@ pub trait AccountHost: Send + Sync {
     /// [`HostError::MessageNotFound`].
     async fn pin_message(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         message_id: i32,
         pin: PinOptions,
     ) -> Result<(), HostError>;
 
     /// Unpins every pinned message of a chat; the cache and the events follow.
-    async fn unpin_all_messages(&self, key: SessionKey, chat_id: i64) -> Result<(), HostError>;
+    async fn unpin_all_messages(&self, key: AccountKey, chat_id: i64) -> Result<(), HostError>;
 
     /// Forwards messages; the copies are cached when this returns. Returns their ids.
     async fn forward_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         forward: ForwardRequest,
     ) -> Result<Vec<i32>, HostError>;
 
     /// A user's profile as the account sees it.
-    async fn user_profile(&self, key: SessionKey, user_id: i64) -> Result<UserProfile, HostError>;
+    async fn user_profile(&self, key: AccountKey, user_id: i64) -> Result<UserProfile, HostError>;
 
     /// Adds `user` to the chat and caches the chat anew; returns the user's id.
     async fn add_member(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         user: UserRef,
     ) -> Result<i64, HostError>;
 
     /// The account's own profile.
-    async fn own_profile(&self, key: SessionKey) -> Result<UserProfile, HostError>;
+    async fn own_profile(&self, key: AccountKey) -> Result<UserProfile, HostError>;
 
     /// Changes the account's names, bio and username; answers the profile as it is
     /// afterwards.
     async fn update_own_profile(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         change: ProfileChange,
     ) -> Result<UserProfile, HostError>;
 
@@ -386,18 +386,18 @@ pub trait AccountHost: Send + Sync {
     /// cache.
     async fn add_contact(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         contact: NewContact,
     ) -> Result<ContactRef, HostError>;
 
     /// Deletes a contact; their user in the cache follows.
-    async fn delete_contact(&self, key: SessionKey, user_id: i64) -> Result<(), HostError>;
+    async fn delete_contact(&self, key: AccountKey, user_id: i64) -> Result<(), HostError>;
 
     /// Telegram's people search; the users found are stored in the cache and named, in
     /// Telegram's order.
     async fn search_people(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         query: &str,
         limit: i32,
     ) -> Result<Vec<i64>, HostError>;
@@ -407,7 +407,7 @@ pub trait AccountHost: Send + Sync {
     /// change was about (the account's own when it left).
     async fn change_members(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         change: MemberChange,
     ) -> Result<i64, HostError>;
@@ -416,7 +416,7 @@ pub trait AccountHost: Send + Sync {
     /// no change); the cache has the chat as Telegram lists it now when this returns.
     async fn edit_chat(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         edit: ChatEdit,
     ) -> Result<(), HostError>;
@@ -426,17 +426,17 @@ pub trait AccountHost: Send + Sync {
     /// instead (the link needs an admin's approval).
     async fn join_chat(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         target: JoinTarget,
     ) -> Result<Option<i64>, HostError>;
 
     /// What an invite link shows; a chat the account is in is cached.
-    async fn check_invite(&self, key: SessionKey, hash: &str) -> Result<InviteCheck, HostError>;
+    async fn check_invite(&self, key: AccountKey, hash: &str) -> Result<InviteCheck, HostError>;
 
     /// A new invite link to a chat the account administers.
     async fn export_invite(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         settings: InviteSettings,
     ) -> Result<InviteLink, HostError>;
@@ -444,7 +444,7 @@ pub trait AccountHost: Send + Sync {
     /// The links the account made to a chat it administers, newest first.
     async fn list_invites(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         query: InviteQuery,
     ) -> Result<InvitePage, HostError>;
@@ -452,7 +452,7 @@ pub trait AccountHost: Send + Sync {
     /// Revokes one of a chat's links or changes its settings; the link afterwards.
     async fn edit_invite(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         edit: InviteEdit,
     ) -> Result<InviteLink, HostError>;
@@ -460,7 +460,7 @@ pub trait AccountHost: Send + Sync {
     /// The pending requests to join a chat the account administers, newest first.
     async fn join_requests(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         query: JoinRequestQuery,
     ) -> Result<JoinRequestPage, HostError>;
@@ -469,7 +469,7 @@ pub trait AccountHost: Send + Sync {
     /// to join.
     async fn answer_join_request(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         user_id: i64,
         approve: bool,
@@ -479,7 +479,7 @@ pub trait AccountHost: Send + Sync {
     /// no change); the cache has the chat as Telegram lists it now when this returns.
     async fn set_chat_photo(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         photo: Option<PhotoFile>,
     ) -> Result<(), HostError>;
@@ -488,7 +488,7 @@ pub trait AccountHost: Send + Sync {
     /// current one; answers the profile as it is afterwards (its user in the cache).
     async fn set_own_photo(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         photo: Option<PhotoFile>,
     ) -> Result<UserProfile, HostError>;
 }
@@ -530,7 +530,7 @@ impl Router {
 
     /// Where the account's calls go now: [`HostError::Unavailable`] while nobody holds
     /// its shard (it is moving between replicas).
-    pub fn host_of(&self, key: SessionKey) -> Result<Arc<dyn AccountHost>, HostError> {
+    pub fn host_of(&self, key: AccountKey) -> Result<Arc<dyn AccountHost>, HostError> {
         let shard = talkapp_store::shard_of(key.user_id, key.session_index);
         match self.ownership.host_of(shard) {
             ShardHost::Local => Ok(Arc::clone(&self.local) as Arc<dyn AccountHost>),

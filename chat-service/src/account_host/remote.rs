@@ -13,10 +13,10 @@ use talkapp_proto::chat::v1::account_host_client::AccountHostClient;
 use talkapp_proto::tonic;
 use talkapp_proto::tonic::codegen::InterceptedService;
 use talkapp_proto::tonic::transport::{Channel, Endpoint};
-use talkapp_store::SessionKey;
+use talkapp_store::AccountKey;
 
 use super::HostError;
-use super::wire::{HostRequest, from_status, session_ref};
+use super::wire::{HostRequest, account_ref, from_status};
 use crate::media::{ByteRange, MediaDownload};
 use crate::proto_views::file_header_from_proto;
 
@@ -54,14 +54,14 @@ impl RemoteHost {
     /// A file of an account the peer hosts: the header first, then the bytes.
     pub(super) async fn download_from_peer(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         media_ref: &str,
         range: ByteRange,
     ) -> Result<MediaDownload, HostError> {
         let mut stream = self
             .client()
             .download_media(proto::DownloadMediaRequest::pack(
-                session_ref(key),
+                account_ref(key),
                 (media_ref.to_owned(), range),
             ))
             .await

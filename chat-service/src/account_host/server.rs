@@ -7,7 +7,7 @@ use std::sync::Arc;
 use talkapp_proto::chat::v1 as proto;
 use talkapp_proto::tonic::{Response, Status};
 
-use super::wire::{DownloadStream, HostRequest, download_stream, session_key, to_status};
+use super::wire::{DownloadStream, HostRequest, account_key, download_stream, to_status};
 use super::{AccountHost, LocalHost};
 
 /// The gRPC face of this replica's [`LocalHost`] (`talkapp.chat.v1.AccountHost`).
@@ -26,7 +26,7 @@ impl AccountHostGrpcAdapter {
         &self,
         mut request: proto::DownloadMediaRequest,
     ) -> Result<Response<DownloadStream>, Status> {
-        let key = session_key(request.session.take())?;
+        let key = account_key(request.account.take())?;
         let (media_ref, range) = request.unpack()?;
         let download = self
             .local

@@ -23,7 +23,7 @@ use futures::StreamExt as _;
 use talkapp_common::ErrorCode;
 use talkapp_proto::chat::v1 as proto;
 use talkapp_proto::tonic::{Code, Status};
-use talkapp_store::SessionKey;
+use talkapp_store::AccountKey;
 use talkapp_telegram::chat_info::ChatEdit;
 use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::groups::{NewGroup, UserRef};
@@ -50,8 +50,8 @@ use crate::service::{parse_chat_id, parse_user_id};
 pub trait HostRequest: Sized {
     /// The arguments after the account, owned, in the order the call takes them.
     type Args;
-    /// The request of the account `session` to its host.
-    fn pack(session: proto::SessionRef, args: Self::Args) -> Self;
+    /// The request of `account` to its host.
+    fn pack(account: proto::AccountRef, args: Self::Args) -> Self;
     /// The arguments, checked again from the wire (the replica that took the request
     /// checked them first); a bad one is `validation_failed`. The host takes the account
     /// out of the request before.
@@ -69,8 +69,8 @@ pub trait HostAnswer: Sized {
 }
 
 /// The account's reference on the wire.
-pub fn session_ref(key: SessionKey) -> proto::SessionRef {
-    proto::SessionRef {
+pub fn account_ref(key: AccountKey) -> proto::AccountRef {
+    proto::AccountRef {
         user_id: key.user_id.to_string(),
         session_index: key.session_index,
     }
@@ -78,12 +78,12 @@ pub fn session_ref(key: SessionKey) -> proto::SessionRef {
 
 /// The account a host call names (parsed only: the host answers `Unavailable` for an
 /// account it does not host, whether or not it exists).
-pub fn session_key(session: Option<proto::SessionRef>) -> Result<SessionKey, Status> {
-    let session = session.ok_or_else(|| invalid("session is required"))?;
-    Ok(SessionKey {
-        user_id: uuid::Uuid::parse_str(&session.user_id)
+pub fn account_key(account: Option<proto::AccountRef>) -> Result<AccountKey, Status> {
+    let account = account.ok_or_else(|| invalid("account is required"))?;
+    Ok(AccountKey {
+        user_id: uuid::Uuid::parse_str(&account.user_id)
             .map_err(|_| invalid("user_id must be a UUID"))?,
-        session_index: session.session_index,
+        session_index: account.session_index,
     })
 }
 
@@ -153,18 +153,18 @@ macro_rules! mirrored_requests {
             type Args = ($($ty,)* $($domain,)?);
 
             fn pack(
-                session: proto::SessionRef,
+                account: proto::AccountRef,
                 ($($field,)* $($domain { $($domain_field),* },)?): Self::Args,
             ) -> Self {
                 Self {
-                    session: Some(session),
+                    account: Some(account),
                     $($field,)*
                     $($($domain_field,)*)?
                 }
             }
 
             fn unpack(self) -> Result<Self::Args, Status> {
-                let Self { session: _, $($field,)* $($($domain_field,)*)? } = self;
+                let Self { account: _, $($field,)* $($($domain_field,)*)? } = self;
                 Ok(($($field,)* $($domain { $($domain_field),* },)?))
             }
         }
@@ -241,9 +241,9 @@ macro_rules! id_requests {
         impl HostRequest for proto::$request {
             type Args = (i64,);
 
-            fn pack(session: proto::SessionRef, (id,): Self::Args) -> Self {
+            fn pack(account: proto::AccountRef, (id,): Self::Args) -> Self {
                 Self {
-                    session: Some(session),
+                    account: Some(account),
                     $field: id.to_string(),
                 }
             }
@@ -328,9 +328,9 @@ impl HostAnswer for proto::HostJoinRequestPage {
 impl HostRequest for proto::SendChatActionRequest {
     type Args = (i64, ChatAction);
 
-    fn pack(session: proto::SessionRef, (chat_id, action): Self::Args) -> Self {
+    fn pack(account: proto::AccountRef, (chat_id, action): Self::Args) -> Self {
         Self {
-            session: Some(session),
+            account: Some(account),
             chat_id: chat_id.to_string(),
             action: action_name(action).to_owned(),
         }
@@ -346,9 +346,9 @@ impl HostRequest for proto::SendChatActionRequest {
 impl HostRequest for proto::MarkReadRequest {
     type Args = (i64, Option<i32>);
 
-    fn pack(session: proto::SessionRef, (chat_id, max_id): Self::Args) -> Self {
+    fn pack(account: proto::AccountRef, (chat_id, max_id): Self::Args) -> Self {
         Self {
-            session: Some(session),
+            account: Some(account),
             chat_id: chat_id.to_string(),
             max_id,
         }
@@ -362,9 +362,9 @@ impl HostRequest for proto::MarkReadRequest {
 impl HostRequest for proto::DownloadMediaRequest {
     type Args = (String, ByteRange);
 
-    fn pack(session: proto::SessionRef, (media_ref, range): Self::Args) -> Self {
+    fn pack(account: proto::AccountRef, (media_ref, range): Self::Args) -> Self {
         Self {
-            session: Some(session),
+            account: Some(account),
             media_ref,
             offset: range.offset,
             length: range.length.unwrap_or(0),
@@ -381,9 +381,9 @@ impl HostRequest for proto::DownloadMediaRequest {
 impl HostRequest for proto::SearchTelegramMessagesRequest {
     type Args = (MessageSearch,);
 
-    fn pack(session: proto::SessionRef, (search,): Self::Args) -> Self {
+    fn pack(account: proto::AccountRef, (search,): Self::Args) -> Self {
         Self {
-            session: Some(session),
+            account: Some(account),
             query: search.text,
             chat_id: search.chat_id,
             from_date: search.from_date,
@@ -409,9 +409,9 @@ impl HostRequest for proto::SearchTelegramMessagesRequest {
 impl HostRequest for proto::CreateGroupRequest {
     type Args = (NewGroup,);
 
-    fn pack(session: proto::SessionRef, (new,): Self::Args) -> Self {
+    fn pack(account: proto::AccountRef, (new,): Self::Args) -> Self {
         Self {
-            session: Some(session),
+            account: Some(account),
             title: new.title,
             kind: kind_name(new.kind).to_owned(),
             about: (!new.about.is_empty()).then_some(new.about),
@@ -435,9 +435,9 @@ impl HostRequest for proto::CreateGroupRequest {
 impl HostRequest for proto::AddMemberRequest {
     type Args = (i64, UserRef);
 
-    fn pack(session: proto::SessionRef, (chat_id, user): Self::Args) -> Self {
+    fn pack(account: proto::AccountRef, (chat_id, user): Self::Args) -> Self {
         Self {
-            session: Some(session),
+            account: Some(account),
             chat_id: chat_id.to_string(),
             user: member_text(&user),
             idempotency_key: None,
@@ -453,10 +453,10 @@ impl HostRequest for proto::AddMemberRequest {
 impl HostRequest for proto::ChangeMembersRequest {
     type Args = (i64, MemberChange);
 
-    fn pack(session: proto::SessionRef, (chat_id, change): Self::Args) -> Self {
+    fn pack(account: proto::AccountRef, (chat_id, change): Self::Args) -> Self {
         let (action, user) = member_change_to_proto(&change);
         Self {
-            session: Some(session),
+            account: Some(account),
             chat_id: chat_id.to_string(),
             action: action.into(),
             user,
@@ -474,9 +474,9 @@ impl HostRequest for proto::ChangeMembersRequest {
 impl HostRequest for proto::EditChatRequest {
     type Args = (i64, ChatEdit);
 
-    fn pack(session: proto::SessionRef, (chat_id, edit): Self::Args) -> Self {
+    fn pack(account: proto::AccountRef, (chat_id, edit): Self::Args) -> Self {
         Self {
-            session: Some(session),
+            account: Some(account),
             chat_id: chat_id.to_string(),
             title: edit.title,
             about: edit.about,
@@ -492,9 +492,9 @@ impl HostRequest for proto::EditChatRequest {
 impl HostRequest for proto::EditMessageRequest {
     type Args = (i64, i32, String);
 
-    fn pack(session: proto::SessionRef, (chat_id, message_id, text): Self::Args) -> Self {
+    fn pack(account: proto::AccountRef, (chat_id, message_id, text): Self::Args) -> Self {
         Self {
-            session: Some(session),
+            account: Some(account),
             chat_id: chat_id.to_string(),
             message_id,
             text,
@@ -509,9 +509,9 @@ impl HostRequest for proto::EditMessageRequest {
 impl HostRequest for proto::DeleteMessagesRequest {
     type Args = (i64, Vec<i32>, bool);
 
-    fn pack(session: proto::SessionRef, (chat_id, message_ids, for_everyone): Self::Args) -> Self {
+    fn pack(account: proto::AccountRef, (chat_id, message_ids, for_everyone): Self::Args) -> Self {
         Self {
-            session: Some(session),
+            account: Some(account),
             chat_id: chat_id.to_string(),
             message_ids,
             for_everyone,
@@ -527,7 +527,7 @@ impl HostRequest for proto::PinMessageRequest {
     type Args = (i64, i32, PinOptions);
 
     fn pack(
-        session: proto::SessionRef,
+        account: proto::AccountRef,
         (
             chat_id,
             message_id,
@@ -539,7 +539,7 @@ impl HostRequest for proto::PinMessageRequest {
         ): Self::Args,
     ) -> Self {
         Self {
-            session: Some(session),
+            account: Some(account),
             chat_id: chat_id.to_string(),
             message_id,
             unpin,
@@ -561,9 +561,9 @@ impl HostRequest for proto::PinMessageRequest {
 impl HostRequest for proto::AnswerJoinRequestRequest {
     type Args = (i64, i64, bool);
 
-    fn pack(session: proto::SessionRef, (chat_id, user_id, approve): Self::Args) -> Self {
+    fn pack(account: proto::AccountRef, (chat_id, user_id, approve): Self::Args) -> Self {
         Self {
-            session: Some(session),
+            account: Some(account),
             chat_id: chat_id.to_string(),
             user: user_id.to_string(),
             approve,
@@ -580,9 +580,9 @@ impl HostRequest for proto::AnswerJoinRequestRequest {
 impl HostRequest for proto::UpdateOwnProfileRequest {
     type Args = (ProfileChange,);
 
-    fn pack(session: proto::SessionRef, (change,): Self::Args) -> Self {
+    fn pack(account: proto::AccountRef, (change,): Self::Args) -> Self {
         Self {
-            session: Some(session),
+            account: Some(account),
             first_name: change.first_name,
             last_name: change.last_name,
             bio: change.bio,
@@ -605,9 +605,9 @@ impl HostRequest for proto::UpdateOwnProfileRequest {
 impl HostRequest for proto::AddContactRequest {
     type Args = (NewContact,);
 
-    fn pack(session: proto::SessionRef, (contact,): Self::Args) -> Self {
+    fn pack(account: proto::AccountRef, (contact,): Self::Args) -> Self {
         Self {
-            session: Some(session),
+            account: Some(account),
             user: member_text(&contact.user),
             first_name: contact.first_name,
             last_name: contact.last_name,
@@ -626,9 +626,9 @@ impl HostRequest for proto::AddContactRequest {
 impl HostRequest for proto::HostSearchPeopleRequest {
     type Args = (String, i32);
 
-    fn pack(session: proto::SessionRef, (query, limit): Self::Args) -> Self {
+    fn pack(account: proto::AccountRef, (query, limit): Self::Args) -> Self {
         Self {
-            session: Some(session),
+            account: Some(account),
             query,
             limit,
         }
@@ -642,13 +642,13 @@ impl HostRequest for proto::HostSearchPeopleRequest {
 impl HostRequest for proto::HostJoinChatRequest {
     type Args = (JoinTarget,);
 
-    fn pack(session: proto::SessionRef, (target,): Self::Args) -> Self {
+    fn pack(account: proto::AccountRef, (target,): Self::Args) -> Self {
         let (username, invite_hash) = match target {
             JoinTarget::Username(username) => (Some(username), None),
             JoinTarget::InviteHash(hash) => (None, Some(hash)),
         };
         Self {
-            session: Some(session),
+            account: Some(account),
             username,
             invite_hash,
         }
@@ -671,9 +671,9 @@ impl HostRequest for proto::HostJoinChatRequest {
 impl HostRequest for proto::HostSetChatPhotoRequest {
     type Args = (i64, Option<PhotoFile>);
 
-    fn pack(session: proto::SessionRef, (chat_id, photo): Self::Args) -> Self {
+    fn pack(account: proto::AccountRef, (chat_id, photo): Self::Args) -> Self {
         Self {
-            session: Some(session),
+            account: Some(account),
             chat_id,
             photo: photo.map(photo_to_proto),
         }
@@ -687,9 +687,9 @@ impl HostRequest for proto::HostSetChatPhotoRequest {
 impl HostRequest for proto::HostSetOwnPhotoRequest {
     type Args = (Option<PhotoFile>,);
 
-    fn pack(session: proto::SessionRef, (photo,): Self::Args) -> Self {
+    fn pack(account: proto::AccountRef, (photo,): Self::Args) -> Self {
         Self {
-            session: Some(session),
+            account: Some(account),
             photo: photo.map(photo_to_proto),
         }
     }
@@ -821,7 +821,7 @@ fn photo_from_proto(photo: Option<proto::HostPhotoFile>) -> Result<Option<PhotoF
     }))
 }
 
-/// A Telegram search from the wire (the session taken out already); the gateway's
+/// A Telegram search from the wire (the account taken out already); the gateway's
 /// request and a peer's are the same message.
 pub(crate) fn message_search(
     request: proto::SearchTelegramMessagesRequest,
@@ -894,7 +894,7 @@ mod tests {
 
     #[test]
     fn a_search_keeps_its_offset_across_the_wire_and_a_first_page_has_none() {
-        let session = proto::SessionRef {
+        let account = proto::AccountRef {
             user_id: "00000000-0000-0000-0000-000000000001".into(),
             session_index: 1,
         };
@@ -911,7 +911,7 @@ mod tests {
             ..MessageSearch::default()
         };
         let (unpacked,) =
-            proto::SearchTelegramMessagesRequest::pack(session.clone(), (later.clone(),))
+            proto::SearchTelegramMessagesRequest::pack(account.clone(), (later.clone(),))
                 .unpack()
                 .expect("unpacked");
         assert_eq!(unpacked, later);
@@ -919,7 +919,7 @@ mod tests {
             offset: None,
             ..later
         };
-        let request = proto::SearchTelegramMessagesRequest::pack(session, (first.clone(),));
+        let request = proto::SearchTelegramMessagesRequest::pack(account, (first.clone(),));
         assert_eq!(request.offset, None);
         assert_eq!(request.unpack().expect("unpacked").0, first);
 
@@ -932,7 +932,7 @@ mod tests {
             ..first
         };
         let refused = proto::SearchTelegramMessagesRequest::pack(
-            proto::SessionRef {
+            proto::AccountRef {
                 user_id: "00000000-0000-0000-0000-000000000001".into(),
                 session_index: 1,
             },

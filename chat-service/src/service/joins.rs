@@ -4,7 +4,7 @@
 //! and answering a request are done once per idempotency key (ADR 0021), under the
 //! action names `join_chat`, `edit_invite` and `answer_join_request`.
 
-use talkapp_store::{SessionKey, StoreError};
+use talkapp_store::{AccountKey, StoreError};
 use talkapp_telegram::joins::{
     InviteLink, InvitePage, InviteQuery, JoinRequestPage, JoinRequestQuery, JoinTarget,
 };
@@ -77,7 +77,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn join_chat(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         username: Option<&str>,
         invite_link: Option<&str>,
         idempotency_key: Option<&str>,
@@ -123,7 +123,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn check_invite(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         invite_link: &str,
     ) -> Result<InvitePreviewView, ChatError> {
         let hash = crate::joins::invite_hash(invite_link).map_err(ChatError::InvalidArgument)?;
@@ -176,7 +176,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn export_invite(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         expire_date: Option<i64>,
         usage_limit: Option<i32>,
@@ -200,7 +200,7 @@ impl ChatService {
     }
 
     /// A group, supergroup or channel the account knows; 422 for a private chat.
-    async fn invite_chat(&self, key: SessionKey, chat_id: i64) -> Result<(), ChatError> {
+    async fn invite_chat(&self, key: AccountKey, chat_id: i64) -> Result<(), ChatError> {
         if chat_id > 0 {
             return Err(ChatError::InvalidArgument(
                 "invite links are for groups, supergroups and channels, not private chats".into(),
@@ -214,7 +214,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn list_invites(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         revoked: bool,
         limit: u32,
@@ -251,7 +251,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn edit_invite(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         change: InviteChange,
         idempotency_key: Option<&str>,
@@ -305,7 +305,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn join_requests(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         limit: u32,
         cursor: Option<&str>,
@@ -340,7 +340,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn answer_join_request(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         user: &str,
         approve: bool,

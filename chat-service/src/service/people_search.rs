@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use talkapp_store::SessionKey;
+use talkapp_store::AccountKey;
 use talkapp_telegram::model::TgUser;
 
 use super::{ChatError, ChatService, MAX_SEARCH_CHARS};
@@ -18,7 +18,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn search_people(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         query: &str,
         limit: u32,
     ) -> Result<Vec<TgUser>, ChatError> {

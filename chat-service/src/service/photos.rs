@@ -7,7 +7,7 @@
 //! account's host and streamed to Telegram as a media send's files are (ADR 0020), and
 //! released when Telegram has answered.
 
-use talkapp_store::{MediaKind, SessionKey};
+use talkapp_store::{AccountKey, MediaKind};
 use talkapp_telegram::profiles::UserProfile;
 
 use super::{ChatError, ChatService, parse_uuid};
@@ -20,7 +20,7 @@ const MAX_PHOTO_BYTES: u64 = 10 * 1024 * 1024;
 impl ChatService {
     /// Pins the user's uploaded file `file_id` for a photo; a file that is no still
     /// image is released again and refused.
-    async fn pin_photo(&self, key: SessionKey, file_id: &str) -> Result<PhotoFile, ChatError> {
+    async fn pin_photo(&self, key: AccountKey, file_id: &str) -> Result<PhotoFile, ChatError> {
         let file_id = parse_uuid("file_id", file_id)?;
         let (job_id, pinned) = self.sends.pin_photo(key.user_id, file_id).await?;
         if pinned.kind == MediaKind::Photo && pinned.size > MAX_PHOTO_BYTES {
@@ -54,7 +54,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn set_chat_photo(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         file_id: Option<&str>,
     ) -> Result<ChatView, ChatError> {
@@ -86,11 +86,11 @@ impl ChatService {
 
     /// Sets the account's profile photo from the user's uploaded image (`file_id`), or
     /// removes the current one (`None`), through the account's host; the profile as it
-    /// is afterwards (the session list shows its photo from the cache).
+    /// is afterwards (the list of linked accounts shows its photo from the cache).
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn set_own_photo(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         file_id: Option<&str>,
     ) -> Result<UserProfile, ChatError> {
         let photo = match file_id {

@@ -1,14 +1,14 @@
 //! The account's own profile (read and changed) and its contacts (added and deleted),
-//! through the account's host. A profile change is followed by the session's names in
-//! the store (what `GET /me/sessions` shows); adding a contact is done once per
+//! through the account's host. A profile change is followed by the linked account's
+//! names in the store (what `GET /me/sessions` shows); adding a contact is done once per
 //! idempotency key (ADR 0021).
 //!
 //! Not done: following a change made on another device (Telegram's `updateUserName` is
-//! not applied to the session's names; the next read of the own profile does it).
+//! not applied to the linked account's names; the next read of the own profile does it).
 
 use std::collections::HashMap;
 
-use talkapp_store::{SessionKey, StoreError};
+use talkapp_store::{AccountKey, StoreError};
 use talkapp_telegram::profiles::UserProfile;
 use talkapp_telegram::search::Contact;
 
@@ -38,9 +38,9 @@ pub struct ProfileFields<'a> {
 
 impl ChatService {
     /// The account's own profile, asked of Telegram through the account's host; the
-    /// session's names follow what Telegram has.
+    /// linked account's names follow what Telegram has.
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
-    pub async fn own_profile(&self, key: SessionKey) -> Result<UserProfile, ChatError> {
+    pub async fn own_profile(&self, key: AccountKey) -> Result<UserProfile, ChatError> {
         let profile = self.router.host_of(key)?.own_profile(key).await?;
         self.follow_names(key, &profile).await?;
         Ok(profile)
@@ -51,7 +51,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn update_own_profile(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         fields: ProfileFields<'_>,
     ) -> Result<UserProfile, ChatError> {
         let change = profile_change(
@@ -70,15 +70,16 @@ impl ChatService {
         Ok(profile)
     }
 
-    /// Keeps the session's names (shown by the session list) as Telegram has them.
+    /// Keeps the linked account's names (shown by the list of linked accounts) as
+    /// Telegram has them.
     pub(super) async fn follow_names(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         profile: &UserProfile,
     ) -> Result<(), ChatError> {
         let user = &profile.user;
         self.store
-            .set_session_names(
+            .set_account_names(
                 key.user_id,
                 key.session_index,
                 &user.first_name,
@@ -95,7 +96,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn add_contact(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         user: &str,
         first_name: &str,
         last_name: &str,
@@ -146,7 +147,7 @@ impl ChatService {
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn delete_contact(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         telegram_user_id: &str,
     ) -> Result<(), ChatError> {
         let user_id = super::parse_user_id(telegram_user_id)?;

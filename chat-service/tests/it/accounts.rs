@@ -10,24 +10,24 @@ use crate::support::{Backing, ChatApp, code_of};
 
 async fn a_linked_account_is_listed_and_its_chats_and_history_are_served(backing: Backing) {
     let app = ChatApp::start(backing).await;
-    let session = app.link(DEMO_PHONE).await;
+    let account = app.link(DEMO_PHONE).await;
 
-    let sessions = app
+    let accounts = app
         .client
         .clone()
-        .list_sessions(proto::ListSessionsRequest {
-            user_id: session.user_id.clone(),
+        .list_accounts(proto::ListAccountsRequest {
+            user_id: account.user_id.clone(),
         })
         .await
         .expect("sessions")
         .into_inner()
-        .sessions;
-    assert_eq!(sessions.len(), 1);
-    assert_eq!(sessions[0].session_index, session.session_index);
+        .accounts;
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].session_index, account.session_index);
     // The backfill caches the chat list before the chats' messages: wait for both.
     let deadline = Instant::now() + Duration::from_secs(20);
     let private = loop {
-        let chats = app.chats_once_cached(&session).await;
+        let chats = app.chats_once_cached(&account).await;
         if let Some(private) = chats
             .into_iter()
             .find(|chat| chat.kind == "private" && chat.last_message.is_some())
@@ -48,7 +48,7 @@ async fn a_linked_account_is_listed_and_its_chats_and_history_are_served(backing
             .client
             .clone()
             .get_history(proto::GetHistoryRequest {
-                session: Some(session.clone()),
+                account: Some(account.clone()),
                 chat_id: private.chat_id.clone(),
                 limit: Some(10),
                 ..proto::GetHistoryRequest::default()
@@ -84,8 +84,8 @@ async fn servers_a_linked_account_is_listed_and_its_chats_and_history_are_served
 
 async fn a_send_asked_twice_is_one_job_and_one_telegram_message(backing: Backing) {
     let app = ChatApp::start(backing).await;
-    let session = app.link(DEMO_PHONE).await;
-    let chats = app.chats_once_cached(&session).await;
+    let account = app.link(DEMO_PHONE).await;
+    let chats = app.chats_once_cached(&account).await;
     let chat = chats
         .iter()
         .find(|chat| chat.kind == "private")
@@ -98,7 +98,7 @@ async fn a_send_asked_twice_is_one_job_and_one_telegram_message(backing: Backing
         .id;
     let text = format!("boundary test {}", uuid::Uuid::new_v4());
     let request = proto::SendMessageRequest {
-        session: Some(session.clone()),
+        account: Some(account.clone()),
         chat_id: chat.chat_id.clone(),
         text: text.clone(),
         client_message_id: Some("boundary-1".into()),
@@ -127,7 +127,7 @@ async fn a_send_asked_twice_is_one_job_and_one_telegram_message(backing: Backing
             .client
             .clone()
             .get_message_status(proto::GetMessageStatusRequest {
-                session: Some(session.clone()),
+                account: Some(account.clone()),
                 job_id: first.job_id.clone(),
             })
             .await
@@ -172,7 +172,7 @@ async fn requests_naming_no_account_or_an_unknown_one_are_refused_with_stable_co
         .expect_err("refused");
     let bad_user = client
         .list_chats(proto::ListChatsRequest {
-            session: Some(proto::SessionRef {
+            account: Some(proto::AccountRef {
                 user_id: "not-a-uuid".into(),
                 session_index: 1,
             }),
@@ -182,7 +182,7 @@ async fn requests_naming_no_account_or_an_unknown_one_are_refused_with_stable_co
         .expect_err("refused");
     let unknown = client
         .list_chats(proto::ListChatsRequest {
-            session: Some(proto::SessionRef {
+            account: Some(proto::AccountRef {
                 user_id: uuid::Uuid::new_v4().to_string(),
                 session_index: 1,
             }),
@@ -192,7 +192,7 @@ async fn requests_naming_no_account_or_an_unknown_one_are_refused_with_stable_co
         .expect_err("refused");
     let bad_action = client
         .send_chat_action(proto::SendChatActionRequest {
-            session: Some(app.link(DEMO_PHONE).await),
+            account: Some(app.link(DEMO_PHONE).await),
             chat_id: "1".into(),
             action: "dancing".into(),
         })
@@ -212,15 +212,15 @@ async fn requests_naming_no_account_or_an_unknown_one_are_refused_with_stable_co
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chat_lists_filters_are_typed_and_its_last_page_has_no_cursor() {
     let app = ChatApp::start(Backing::Embedded).await;
-    let session = app.link(DEMO_PHONE).await;
-    let cached = app.chats_once_cached(&session).await;
+    let account = app.link(DEMO_PHONE).await;
+    let cached = app.chats_once_cached(&account).await;
     let list = |archived: Option<bool>, limit: Option<u32>| {
         let mut client = app.client.clone();
-        let session = session.clone();
+        let account = account.clone();
         async move {
             client
                 .list_chats(proto::ListChatsRequest {
-                    session: Some(session),
+                    account: Some(account),
                     archived,
                     limit,
                     ..proto::ListChatsRequest::default()

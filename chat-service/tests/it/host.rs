@@ -10,8 +10,8 @@ use crate::support::{Backing, ChatApp, code_of};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_serves_host_calls_for_its_own_accounts() {
     let app = ChatApp::start(Backing::Embedded).await;
-    let session = app.link(DEMO_PHONE).await;
-    let chats = app.chats_once_cached(&session).await;
+    let account = app.link(DEMO_PHONE).await;
+    let chats = app.chats_once_cached(&account).await;
     let group: i64 = chats
         .iter()
         .find(|chat| chat.kind == "group")
@@ -31,7 +31,7 @@ async fn a_replica_serves_host_calls_for_its_own_accounts() {
         .host_client
         .clone()
         .fetch_chat_details(proto::FetchChatDetailsRequest {
-            session: Some(session.clone()),
+            account: Some(account.clone()),
             chat_id: group,
         })
         .await
@@ -41,7 +41,7 @@ async fn a_replica_serves_host_calls_for_its_own_accounts() {
         .host_client
         .clone()
         .fetch_older_history(proto::FetchOlderHistoryRequest {
-            session: Some(session.clone()),
+            account: Some(account.clone()),
             chat_id: private,
             below_id: None,
             down_to_date: None,
@@ -62,7 +62,7 @@ async fn a_replica_serves_host_calls_for_its_own_accounts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_that_does_not_host_an_account_says_so_instead_of_passing_the_call_on() {
     let app = ChatApp::start(Backing::Embedded).await;
-    let elsewhere = proto::SessionRef {
+    let elsewhere = proto::AccountRef {
         user_id: uuid::Uuid::new_v4().to_string(),
         session_index: 1,
     };
@@ -71,7 +71,7 @@ async fn a_replica_that_does_not_host_an_account_says_so_instead_of_passing_the_
         .host_client
         .clone()
         .mark_read(proto::MarkReadRequest {
-            session: Some(elsewhere),
+            account: Some(elsewhere),
             chat_id: "42".into(),
             max_id: None,
         })
@@ -89,8 +89,8 @@ async fn a_replica_that_does_not_host_an_account_says_so_instead_of_passing_the_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_calls_take_chat_service_messages_and_check_their_ids_as_it_does() {
     let app = ChatApp::start(Backing::Embedded).await;
-    let session = app.link(DEMO_PHONE).await;
-    let chats = app.chats_once_cached(&session).await;
+    let account = app.link(DEMO_PHONE).await;
+    let chats = app.chats_once_cached(&account).await;
     let group = chats
         .iter()
         .find(|chat| chat.kind == "group")
@@ -100,28 +100,28 @@ async fn host_calls_take_chat_service_messages_and_check_their_ids_as_it_does() 
     let mut host = app.host_client.clone();
 
     host.unpin_all_messages(proto::UnpinAllMessagesRequest {
-        session: Some(session.clone()),
+        account: Some(account.clone()),
         chat_id: group,
     })
     .await
     .expect("a chat id as ChatService sends it");
     let own = host
         .fetch_own_profile(proto::GetOwnProfileRequest {
-            session: Some(session.clone()),
+            account: Some(account.clone()),
         })
         .await
         .expect("the account's own profile")
         .into_inner();
     let bad_chat = host
         .unpin_all_messages(proto::UnpinAllMessagesRequest {
-            session: Some(session.clone()),
+            account: Some(account.clone()),
             chat_id: "not a chat".into(),
         })
         .await
         .expect_err("no chat id");
     let bad_user = host
         .fetch_user_profile(proto::GetUserProfileRequest {
-            session: Some(session.clone()),
+            account: Some(account.clone()),
             telegram_user_id: "-5".into(),
         })
         .await

@@ -39,13 +39,13 @@ async fn upload(app: &ChatApp, user_id: &str, name: &str, bytes: &[u8]) -> media
 }
 
 fn request(
-    session: &proto::SessionRef,
+    account: &proto::AccountRef,
     chat_id: i64,
     file_ids: Vec<String>,
     key: &str,
 ) -> proto::SendMediaRequest {
     proto::SendMediaRequest {
-        session: Some(session.clone()),
+        account: Some(account.clone()),
         chat_id: chat_id.to_string(),
         file_ids,
         kind: None,
@@ -56,14 +56,14 @@ fn request(
     }
 }
 
-async fn until_sent(app: &ChatApp, session: &proto::SessionRef, job_id: &str) -> proto::SendJob {
+async fn until_sent(app: &ChatApp, account: &proto::AccountRef, job_id: &str) -> proto::SendJob {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let job = app
             .client
             .clone()
             .get_message_status(proto::GetMessageStatusRequest {
-                session: Some(session.clone()),
+                account: Some(account.clone()),
                 job_id: job_id.to_owned(),
             })
             .await
@@ -79,31 +79,31 @@ async fn until_sent(app: &ChatApp, session: &proto::SessionRef, job_id: &str) ->
 
 async fn media_sends_are_queued_streamed_and_checked(backing: Backing) {
     let app = ChatApp::start(backing).await;
-    let session = app.link(DEMO_PHONE).await;
-    app.chats_once_cached(&session).await;
+    let account = app.link(DEMO_PHONE).await;
+    app.chats_once_cached(&account).await;
     let (alice, bob) = (
         app.sandbox.user_by_phone(DEMO_PHONE).expect("alice").id,
         app.sandbox.user_by_phone(DEMO_2FA_PHONE).expect("bob").id,
     );
     let photo_bytes = sample_png(12, 300, 200);
-    let photo = upload(&app, &session.user_id, "p.png", &photo_bytes).await;
-    let voice = upload(&app, &session.user_id, "v.ogg", DEMO_VOICE_OGG).await;
+    let photo = upload(&app, &account.user_id, "p.png", &photo_bytes).await;
+    let voice = upload(&app, &account.user_id, "v.ogg", DEMO_VOICE_OGG).await;
 
     let job = app
         .client
         .clone()
-        .send_media(request(&session, bob, vec![photo.file_id.clone()], "p-1"))
+        .send_media(request(&account, bob, vec![photo.file_id.clone()], "p-1"))
         .await
         .expect("accepted")
         .into_inner();
     let repeated = app
         .client
         .clone()
-        .send_media(request(&session, bob, vec![photo.file_id.clone()], "p-1"))
+        .send_media(request(&account, bob, vec![photo.file_id.clone()], "p-1"))
         .await
         .expect("accepted")
         .into_inner();
-    let sent = until_sent(&app, &session, &job.job_id).await;
+    let sent = until_sent(&app, &account, &job.job_id).await;
 
     assert_eq!(repeated.job_id, job.job_id);
     let media = job.media.expect("the job carries its files");
@@ -117,25 +117,25 @@ async fn media_sends_are_queued_streamed_and_checked(backing: Backing) {
     assert_eq!(at_alice, photo_bytes);
 
     // Bad input, each with its code.
-    let stranger = proto::SessionRef {
+    let stranger = proto::AccountRef {
         user_id: uuid::Uuid::new_v4().to_string(),
-        ..session.clone()
+        ..account.clone()
     };
     let cases = [
         (
-            request(&session, bob, vec![uuid::Uuid::new_v4().to_string()], "b-1"),
+            request(&account, bob, vec![uuid::Uuid::new_v4().to_string()], "b-1"),
             ErrorCode::NotFound,
         ),
         (
             proto::SendMediaRequest {
                 kind: Some("photo".into()),
-                ..request(&session, bob, vec![voice.file_id.clone()], "b-2")
+                ..request(&account, bob, vec![voice.file_id.clone()], "b-2")
             },
             ErrorCode::MediaKindNotSendable,
         ),
         (
             request(
-                &session,
+                &account,
                 bob,
                 vec![photo.file_id.clone(), voice.file_id.clone()],
                 "b-3",
@@ -143,18 +143,18 @@ async fn media_sends_are_queued_streamed_and_checked(backing: Backing) {
             ErrorCode::MediaKindNotSendable,
         ),
         (
-            request(&session, bob, vec![photo.file_id.clone()], ""),
+            request(&account, bob, vec![photo.file_id.clone()], ""),
             ErrorCode::ValidationFailed,
         ),
         (
             proto::SendMediaRequest {
                 caption: Some("x".repeat(1025)),
-                ..request(&session, bob, vec![photo.file_id.clone()], "b-5")
+                ..request(&account, bob, vec![photo.file_id.clone()], "b-5")
             },
             ErrorCode::ValidationFailed,
         ),
         (
-            request(&session, bob, vec![], "b-6"),
+            request(&account, bob, vec![], "b-6"),
             ErrorCode::ValidationFailed,
         ),
         (

@@ -196,7 +196,7 @@ impl ChatApp {
     }
 
     /// Links the sandbox account of `phone` for a new TalkApp user; returns the account.
-    pub(crate) async fn link(&self, phone: &str) -> proto::SessionRef {
+    pub(crate) async fn link(&self, phone: &str) -> proto::AccountRef {
         let user_id = Uuid::new_v4().to_string();
         let started = self
             .client
@@ -220,24 +220,24 @@ impl ChatApp {
             .await
             .expect("the code is accepted")
             .into_inner();
-        let Some(proto::login_step_response::Step::Session(session)) = step.step else {
+        let Some(proto::login_step_response::Step::Account(account)) = step.step else {
             panic!("linked at once (no 2FA): {step:?}");
         };
-        proto::SessionRef {
+        proto::AccountRef {
             user_id,
-            session_index: session.session_index,
+            session_index: account.session_index,
         }
     }
 
     /// The account's chats once the backfill has cached some.
-    pub(crate) async fn chats_once_cached(&self, session: &proto::SessionRef) -> Vec<proto::Chat> {
+    pub(crate) async fn chats_once_cached(&self, account: &proto::AccountRef) -> Vec<proto::Chat> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let page = self
                 .client
                 .clone()
                 .list_chats(proto::ListChatsRequest {
-                    session: Some(session.clone()),
+                    account: Some(account.clone()),
                     limit: Some(100),
                     ..proto::ListChatsRequest::default()
                 })

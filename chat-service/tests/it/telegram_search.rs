@@ -9,9 +9,9 @@ use talkapp_tg_sandbox::{DEMO_PHONE, Peer};
 
 use crate::support::{Backing, ChatApp, code_of};
 
-fn search(session: &proto::SessionRef, query: &str) -> proto::SearchTelegramMessagesRequest {
+fn search(account: &proto::AccountRef, query: &str) -> proto::SearchTelegramMessagesRequest {
     proto::SearchTelegramMessagesRequest {
-        session: Some(session.clone()),
+        account: Some(account.clone()),
         query: query.into(),
         chat_id: None,
         from_date: None,
@@ -25,8 +25,8 @@ fn search(session: &proto::SessionRef, query: &str) -> proto::SearchTelegramMess
 
 async fn telegram_finds_what_the_cache_lacks_and_names_it_and_lists_contacts(backing: Backing) {
     let app = ChatApp::start(backing).await;
-    let session = app.link(DEMO_PHONE).await;
-    app.chats_once_cached(&session).await;
+    let account = app.link(DEMO_PHONE).await;
+    app.chats_once_cached(&account).await;
     let (alice, bob) = app.sandbox.world(|world| {
         (
             world.user_by_phone("9996620001").expect("alice"),
@@ -43,7 +43,7 @@ async fn telegram_finds_what_the_cache_lacks_and_names_it_and_lists_contacts(bac
     let routed = app
         .client
         .clone()
-        .search_telegram_messages(search(&session, "arxivdagi"))
+        .search_telegram_messages(search(&account, "arxivdagi"))
         .await
         .expect("searched through the router")
         .into_inner();
@@ -54,7 +54,7 @@ async fn telegram_finds_what_the_cache_lacks_and_names_it_and_lists_contacts(bac
             chat_id: Some(bob),
             from_date: Some(i64::from(date)),
             to_date: Some(i64::from(date)),
-            ..search(&session, "arxivdagi")
+            ..search(&account, "arxivdagi")
         })
         .await
         .expect("searched by the host")
@@ -64,7 +64,7 @@ async fn telegram_finds_what_the_cache_lacks_and_names_it_and_lists_contacts(bac
         .clone()
         .search_telegram_messages(proto::SearchTelegramMessagesRequest {
             from_date: Some(i64::from(date) + 1),
-            ..search(&session, "arxivdagi")
+            ..search(&account, "arxivdagi")
         })
         .await
         .expect("searched")
@@ -79,7 +79,7 @@ async fn telegram_finds_what_the_cache_lacks_and_names_it_and_lists_contacts(bac
         .client
         .clone()
         .list_contacts(proto::ListContactsRequest {
-            session: Some(session.clone()),
+            account: Some(account.clone()),
         })
         .await
         .expect("contacts")
@@ -113,7 +113,7 @@ async fn telegram_finds_what_the_cache_lacks_and_names_it_and_lists_contacts(bac
         .host_client
         .clone()
         .list_contacts(proto::ListContactsRequest {
-            session: Some(session.clone()),
+            account: Some(account.clone()),
         })
         .await
         .expect("contact refs")
@@ -122,20 +122,20 @@ async fn telegram_finds_what_the_cache_lacks_and_names_it_and_lists_contacts(bac
     assert_eq!(refs.len(), 3);
 
     for bad in [
-        search(&session, " "),
-        search(&session, &"a".repeat(257)),
+        search(&account, " "),
+        search(&account, &"a".repeat(257)),
         proto::SearchTelegramMessagesRequest {
             limit: 0,
-            ..search(&session, "x")
+            ..search(&account, "x")
         },
         proto::SearchTelegramMessagesRequest {
             filter: Some("sticker".into()),
-            ..search(&session, "x")
+            ..search(&account, "x")
         },
         proto::SearchTelegramMessagesRequest {
             from_date: Some(10),
             to_date: Some(5),
-            ..search(&session, "x")
+            ..search(&account, "x")
         },
         proto::SearchTelegramMessagesRequest {
             offset: Some(proto::search_telegram_messages_request::Offset {
@@ -143,7 +143,7 @@ async fn telegram_finds_what_the_cache_lacks_and_names_it_and_lists_contacts(bac
                 chat_id: bob,
                 message_id: 0,
             }),
-            ..search(&session, "x")
+            ..search(&account, "x")
         },
         proto::SearchTelegramMessagesRequest {
             offset: Some(proto::search_telegram_messages_request::Offset {
@@ -151,7 +151,7 @@ async fn telegram_finds_what_the_cache_lacks_and_names_it_and_lists_contacts(bac
                 chat_id: bob,
                 message_id: 5,
             }),
-            ..search(&session, "x")
+            ..search(&account, "x")
         },
     ] {
         let refused = app
@@ -167,7 +167,7 @@ async fn telegram_finds_what_the_cache_lacks_and_names_it_and_lists_contacts(bac
     let waited = app
         .client
         .clone()
-        .search_telegram_messages(search(&session, "arxivdagi"))
+        .search_telegram_messages(search(&account, "arxivdagi"))
         .await
         .expect_err("Telegram asks to wait");
     assert_eq!(code_of(&waited), ErrorCode::TelegramFloodWait);

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::extract::OwnedJson;
 use crate::problem::ApiError;
-use crate::routes::chats::{ChatView, session_ref};
+use crate::routes::chats::{ChatView, account_ref};
 use crate::routes::photos::checked_file_id;
 use crate::state::AppState;
 
@@ -60,7 +60,7 @@ pub async fn edit_chat(
         let with_photo = state
             .services
             .set_chat_photo(chat::SetChatPhotoRequest {
-                session: Some(session_ref(&owner, session_index)?),
+                account: Some(account_ref(&owner, session_index)?),
                 chat_id: chat_id.clone(),
                 file_id: Some(photo_file_id),
             })
@@ -72,7 +72,7 @@ pub async fn edit_chat(
     let edited = state
         .services
         .edit_chat(chat::EditChatRequest {
-            session: Some(session_ref(&owner, session_index)?),
+            account: Some(account_ref(&owner, session_index)?),
             chat_id,
             title: body.title,
             about: body.about,

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::auth::extract::OwnedJson;
 use crate::problem::ApiError;
-use crate::routes::chats::session_and_chat;
+use crate::routes::chats::account_and_chat;
 use crate::routes::groups::{idempotency_key, member_text};
 use crate::state::AppState;
 
@@ -96,11 +96,11 @@ pub async fn remove_member(
     let OwnedJson { owner, body } = request;
     let user = member_text("user", &body.user)?;
     let idempotency_key = idempotency_key(&http, body.client_request_id)?;
-    let (session, chat_id) = session_and_chat(&owner, path)?;
+    let (account, chat_id) = account_and_chat(&owner, path)?;
     change_members(
         &state,
         chat::ChangeMembersRequest {
-            session: Some(session),
+            account: Some(account),
             chat_id,
             action: chat::MemberAction::Remove.into(),
             user: Some(user),
@@ -135,11 +135,11 @@ pub async fn leave_chat(
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
     let idempotency_key = idempotency_key(&http, body.client_request_id)?;
-    let (session, chat_id) = session_and_chat(&owner, path)?;
+    let (account, chat_id) = account_and_chat(&owner, path)?;
     change_members(
         &state,
         chat::ChangeMembersRequest {
-            session: Some(session),
+            account: Some(account),
             chat_id,
             action: chat::MemberAction::Leave.into(),
             user: None,
@@ -177,11 +177,11 @@ pub async fn set_admin(
     } else {
         chat::MemberAction::Demote
     };
-    let (session, chat_id) = session_and_chat(&owner, path)?;
+    let (account, chat_id) = account_and_chat(&owner, path)?;
     change_members(
         &state,
         chat::ChangeMembersRequest {
-            session: Some(session),
+            account: Some(account),
             chat_id,
             action: action.into(),
             user: Some(user),

@@ -18,19 +18,19 @@ pub(crate) fn field_error(field: &str, message: &str) -> ApiError {
 }
 
 /// The path owner's linked account `{session_index}` (422 for 0: they start at 1).
-pub(crate) fn session_ref(
+pub(crate) fn account_ref(
     owner: &PathOwner,
     session_index: u32,
-) -> Result<chat::SessionRef, ApiError> {
-    user_session_ref(owner.user_id, session_index)
+) -> Result<chat::AccountRef, ApiError> {
+    user_account_ref(owner.user_id, session_index)
 }
 
 /// The linked account `session_index` of a user (422 for 0: they start at 1).
-pub(crate) fn user_session_ref(
+pub(crate) fn user_account_ref(
     user_id: uuid::Uuid,
     session_index: u32,
-) -> Result<chat::SessionRef, ApiError> {
-    Ok(chat::SessionRef {
+) -> Result<chat::AccountRef, ApiError> {
+    Ok(chat::AccountRef {
         user_id: user_id.to_string(),
         session_index: checked_session_index(session_index)?,
     })
@@ -46,12 +46,12 @@ pub(crate) fn checked_session_index(session_index: u32) -> Result<u32, ApiError>
 
 /// The checked `{session_index}` and the `{chat_id}` of a
 /// `.../{user_id}/{session_index}/{chat_id}` path (a path's chat id is text already).
-pub(crate) fn session_and_chat(
+pub(crate) fn account_and_chat(
     owner: &PathOwner,
     path: web::Path<(String, u32, String)>,
-) -> Result<(chat::SessionRef, String), ApiError> {
+) -> Result<(chat::AccountRef, String), ApiError> {
     let (_, session_index, chat_id) = path.into_inner();
-    Ok((session_ref(owner, session_index)?, chat_id))
+    Ok((account_ref(owner, session_index)?, chat_id))
 }
 
 /// Who sent a message.
@@ -386,7 +386,7 @@ pub async fn list_chats(
     let reply = state
         .services
         .list_chats(chat::ListChatsRequest {
-            session: Some(session_ref(&owner, path.1)?),
+            account: Some(account_ref(&owner, path.1)?),
             kind: query.kind,
             archived: query.archived,
             cursor: query.cursor,
@@ -445,7 +445,7 @@ pub async fn chat_details(
     let details = state
         .services
         .chat_details(chat::GetChatRequest {
-            session: Some(session_ref(&owner, session_index)?),
+            account: Some(account_ref(&owner, session_index)?),
             chat_id,
         })
         .await?;
@@ -541,7 +541,7 @@ pub async fn history(
     let reply = state
         .services
         .history(chat::GetHistoryRequest {
-            session: Some(session_ref(&owner, session_index)?),
+            account: Some(account_ref(&owner, session_index)?),
             chat_id,
             before: query.before,
             after: query.after,
@@ -713,7 +713,7 @@ pub async fn send_message(
     let job = state
         .services
         .send_message(chat::SendMessageRequest {
-            session: Some(session_ref(&owner, path.1)?),
+            account: Some(account_ref(&owner, path.1)?),
             chat_id,
             text: body.text,
             reply_to: body.reply_to,
@@ -757,7 +757,7 @@ pub async fn message_status(
     let job = state
         .services
         .message_status(chat::GetMessageStatusRequest {
-            session: Some(session_ref(&owner, session_index)?),
+            account: Some(account_ref(&owner, session_index)?),
             job_id,
         })
         .await?;

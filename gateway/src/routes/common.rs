@@ -4,7 +4,7 @@
 //!
 //! The types here only describe; the handlers still take their path as
 //! `web::Path<(String, u32[, String])>` and check it with
-//! [`super::chats::session_ref`] (the user id is checked by
+//! [`super::chats::account_ref`] (the user id is checked by
 //! [`crate::auth::extract::PathOwner`]).
 
 use std::collections::BTreeMap;

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::extract::{OwnedJson, PathOwner};
 use crate::problem::ApiError;
-use crate::routes::chats::{field_error, session_ref};
+use crate::routes::chats::{account_ref, field_error};
 use crate::routes::contact_list::ContactView;
 use crate::routes::groups::idempotency_key;
 use crate::state::AppState;
@@ -98,7 +98,7 @@ pub async fn add_contact(
     let contact = state
         .services
         .add_contact(chat::AddContactRequest {
-            session: Some(session_ref(&owner, path.1)?),
+            account: Some(account_ref(&owner, path.1)?),
             user,
             first_name: body.first_name,
             last_name: body.last_name.unwrap_or_default(),
@@ -132,7 +132,7 @@ pub async fn delete_contact(
     state
         .services
         .delete_contact(chat::DeleteContactRequest {
-            session: Some(session_ref(&owner, session_index)?),
+            account: Some(account_ref(&owner, session_index)?),
             telegram_user_id,
         })
         .await?;

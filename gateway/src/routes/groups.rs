@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::auth::extract::OwnedJson;
 use crate::problem::ApiError;
-use crate::routes::chats::{ChatView, field_error, session_and_chat, session_ref};
+use crate::routes::chats::{ChatView, account_and_chat, account_ref, field_error};
 use crate::state::AppState;
 
 /// The header that makes a request idempotent.
@@ -145,7 +145,7 @@ pub async fn create_group(
     let created = state
         .services
         .create_group(chat::CreateGroupRequest {
-            session: Some(session_ref(&owner, path.1)?),
+            account: Some(account_ref(&owner, path.1)?),
             title: body.title,
             kind: body.kind,
             about: body.about,
@@ -190,11 +190,11 @@ pub async fn add_member(
     let OwnedJson { owner, body } = request;
     let user = member_text("user", &body.user)?;
     let idempotency_key = idempotency_key(&http, body.client_request_id)?;
-    let (session, chat_id) = session_and_chat(&owner, path)?;
+    let (account, chat_id) = account_and_chat(&owner, path)?;
     let added = state
         .services
         .add_member(chat::AddMemberRequest {
-            session: Some(session),
+            account: Some(account),
             chat_id,
             user,
             idempotency_key,

@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::extract::{OwnedJson, PathOwner};
 use crate::problem::ApiError;
-use crate::routes::chats::session_and_chat;
+use crate::routes::chats::account_and_chat;
 use crate::routes::groups::idempotency_key;
 use crate::routes::joins::InviteLinkView;
 use crate::state::AppState;
@@ -160,12 +160,12 @@ pub async fn list_invites(
     path: web::Path<(String, u32, String)>,
     query: web::Query<InvitesQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (session, chat_id) = session_and_chat(&owner, path)?;
+    let (account, chat_id) = account_and_chat(&owner, path)?;
     let query = query.into_inner();
     let page = state
         .services
         .list_invites(chat::ListInvitesRequest {
-            session: Some(session),
+            account: Some(account),
             chat_id,
             revoked: query.revoked.unwrap_or(false),
             limit: query.limit.unwrap_or(0),
@@ -191,11 +191,11 @@ async fn change_invite(
     change: chat::EditInviteRequest,
 ) -> Result<HttpResponse, ApiError> {
     let idempotency_key = idempotency_key(http, key)?;
-    let (session, chat_id) = session_and_chat(owner, path)?;
+    let (account, chat_id) = account_and_chat(owner, path)?;
     let link = state
         .services
         .edit_invite(chat::EditInviteRequest {
-            session: Some(session),
+            account: Some(account),
             chat_id,
             idempotency_key,
             ..change
@@ -302,12 +302,12 @@ pub async fn list_join_requests(
     path: web::Path<(String, u32, String)>,
     query: web::Query<JoinRequestsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (session, chat_id) = session_and_chat(&owner, path)?;
+    let (account, chat_id) = account_and_chat(&owner, path)?;
     let query = query.into_inner();
     let page = state
         .services
         .list_join_requests(chat::ListJoinRequestsRequest {
-            session: Some(session),
+            account: Some(account),
             chat_id,
             limit: query.limit.unwrap_or(0),
             cursor: query.cursor,
@@ -358,11 +358,11 @@ pub async fn answer_join_request(
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
     let idempotency_key = idempotency_key(&http, body.client_request_id)?;
-    let (session, chat_id) = session_and_chat(&owner, path)?;
+    let (account, chat_id) = account_and_chat(&owner, path)?;
     let answered = state
         .services
         .answer_join_request(chat::AnswerJoinRequestRequest {
-            session: Some(session),
+            account: Some(account),
             chat_id,
             user: body.user,
             approve: body.approve,

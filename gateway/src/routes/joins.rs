@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::extract::{OwnedJson, PathOwner};
 use crate::problem::ApiError;
-use crate::routes::chats::{ChatView, session_and_chat, session_ref};
+use crate::routes::chats::{ChatView, account_and_chat, account_ref};
 use crate::routes::groups::idempotency_key;
 use crate::state::AppState;
 
@@ -147,7 +147,7 @@ pub async fn join_chat(
     let joined = state
         .services
         .join_chat(chat::JoinChatRequest {
-            session: Some(session_ref(&owner, path.1)?),
+            account: Some(account_ref(&owner, path.1)?),
             username: body.username,
             invite_link: body.invite_link,
             idempotency_key,
@@ -188,7 +188,7 @@ pub async fn check_invite(
     let preview = state
         .services
         .check_invite(chat::CheckInviteRequest {
-            session: Some(session_ref(&owner, path.1)?),
+            account: Some(account_ref(&owner, path.1)?),
             invite_link: query.into_inner().invite_link,
         })
         .await?;
@@ -226,11 +226,11 @@ pub async fn export_invite(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let OwnedJson { owner, body } = request;
-    let (session, chat_id) = session_and_chat(&owner, path)?;
+    let (account, chat_id) = account_and_chat(&owner, path)?;
     let link = state
         .services
         .export_invite(chat::ExportInviteRequest {
-            session: Some(session),
+            account: Some(account),
             chat_id,
             expire_date: body.expire_date,
             usage_limit: body.usage_limit,

@@ -107,8 +107,8 @@ fn step_reply(step: chat::LoginStepResponse) -> Result<HttpResponse, ApiError> {
                 hint,
             }))
         }
-        Some(chat::login_step_response::Step::Session(session)) => {
-            Ok(HttpResponse::Created().json(SessionView::from(session)))
+        Some(chat::login_step_response::Step::Account(account)) => {
+            Ok(HttpResponse::Created().json(SessionView::from(account)))
         }
         None => Err(ApiError::internal("login step without an outcome")),
     }
@@ -243,7 +243,7 @@ pub async fn unlink(
     let session_index = checked_session_index(path.1)?;
     state
         .services
-        .unlink_session(owner.user_id, session_index)
+        .unlink_account(owner.user_id, session_index)
         .await?;
     state
         .revocations

@@ -27,7 +27,7 @@ use utoipa::ToSchema;
 use crate::auth::extract::PathOwner;
 use crate::media_links::LinkError;
 use crate::problem::ApiError;
-use crate::routes::chats::user_session_ref;
+use crate::routes::chats::user_account_ref;
 use crate::state::AppState;
 
 /// A signed link to one file.
@@ -221,7 +221,7 @@ pub(crate) fn content_range(offset: u64, length: u64, size: u64) -> String {
 /// Downloads through the chat service and answers with the bytes as they arrive.
 async fn serve(
     state: &AppState,
-    session: chat::SessionRef,
+    account: chat::AccountRef,
     media_ref: String,
     range: RangeRequest,
     access: Access,
@@ -230,7 +230,7 @@ async fn serve(
         return Err(not_found());
     }
     let mut download_request = chat::DownloadMediaRequest {
-        session: Some(session),
+        account: Some(account),
         media_ref: media_ref.clone(),
         ..chat::DownloadMediaRequest::default()
     };
@@ -319,7 +319,7 @@ pub async fn download(
     let (_, session_index, media_ref) = path.into_inner();
     serve(
         &state,
-        user_session_ref(owner.user_id, session_index)?,
+        user_account_ref(owner.user_id, session_index)?,
         media_ref,
         RangeRequest::from_headers(&request),
         Access::Bearer,
@@ -347,7 +347,7 @@ pub async fn signed_url(
     path: web::Path<(String, u32, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, session_index, media_ref) = path.into_inner();
-    user_session_ref(owner.user_id, session_index)?;
+    user_account_ref(owner.user_id, session_index)?;
     if !well_formed(&media_ref) {
         return Err(not_found());
     }
@@ -429,7 +429,7 @@ pub async fn by_link(
     }
     serve(
         &state,
-        user_session_ref(grant.user_id, grant.session_index)?,
+        user_account_ref(grant.user_id, grant.session_index)?,
         grant.media_ref,
         RangeRequest::from_headers(&request),
         Access::Link {

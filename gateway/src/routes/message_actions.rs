@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::extract::{OwnedJson, PathOwner};
 use crate::problem::ApiError;
-use crate::routes::chats::{MessageView, chat_id_text, field_error, session_ref};
+use crate::routes::chats::{MessageView, account_ref, chat_id_text, field_error};
 use crate::state::AppState;
 
 /// Most messages deleted in one request (Telegram's limit for one call).
@@ -140,7 +140,7 @@ pub async fn edit_message(
     let message = state
         .services
         .edit_message(chat::EditMessageRequest {
-            session: Some(session_ref(&owner, path.1)?),
+            account: Some(account_ref(&owner, path.1)?),
             chat_id,
             message_id,
             text: body.text,
@@ -174,7 +174,7 @@ pub async fn delete_messages(
     state
         .services
         .delete_messages(chat::DeleteMessagesRequest {
-            session: Some(session_ref(&owner, path.1)?),
+            account: Some(account_ref(&owner, path.1)?),
             chat_id,
             message_ids: body.message_ids,
             for_everyone: body.for_everyone,
@@ -215,7 +215,7 @@ pub async fn forward_messages(
     let forwarded = state
         .services
         .forward_messages(chat::ForwardMessagesRequest {
-            session: Some(session_ref(&owner, path.1)?),
+            account: Some(account_ref(&owner, path.1)?),
             from_chat_id,
             message_ids: body.message_ids,
             to_chat_id,
@@ -259,7 +259,7 @@ pub async fn mark_read(
     state
         .services
         .mark_read(chat::MarkReadRequest {
-            session: Some(session_ref(&owner, session_index)?),
+            account: Some(account_ref(&owner, session_index)?),
             chat_id,
             // 0: everything, as none.
             max_id: (max_id > 0).then_some(max_id),
@@ -313,7 +313,7 @@ async fn change_pin(
     state
         .services
         .pin_message(chat::PinMessageRequest {
-            session: Some(session_ref(owner, session_index)?),
+            account: Some(account_ref(owner, session_index)?),
             chat_id,
             message_id,
             unpin,
@@ -403,7 +403,7 @@ pub async fn unpin_all(
     state
         .services
         .unpin_all_messages(chat::UnpinAllMessagesRequest {
-            session: Some(session_ref(&owner, session_index)?),
+            account: Some(account_ref(&owner, session_index)?),
             chat_id,
         })
         .await?;

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::extract::{OwnedJson, PathOwner};
 use crate::problem::ApiError;
-use crate::routes::chats::session_ref;
+use crate::routes::chats::account_ref;
 use crate::routes::profiles::{UserProfileView, profile_view};
 use crate::state::AppState;
 
@@ -55,7 +55,7 @@ pub async fn own_profile(
     let profile = state
         .services
         .own_profile(chat::GetOwnProfileRequest {
-            session: Some(session_ref(&owner, path.1)?),
+            account: Some(account_ref(&owner, path.1)?),
         })
         .await?;
     Ok(HttpResponse::Ok().json(profile_view(profile)?))
@@ -87,7 +87,7 @@ pub async fn update_own_profile(
     let profile = state
         .services
         .update_own_profile(chat::UpdateOwnProfileRequest {
-            session: Some(session_ref(&owner, path.1)?),
+            account: Some(account_ref(&owner, path.1)?),
             first_name: body.first_name,
             last_name: body.last_name,
             bio: body.bio,

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::extract::PathOwner;
 use crate::problem::ApiError;
-use crate::routes::chats::{PresenceView, session_ref};
+use crate::routes::chats::{PresenceView, account_ref};
 use crate::state::AppState;
 
 /// People search parameters.
@@ -92,7 +92,7 @@ pub async fn search_people(
     let reply = state
         .services
         .search_people(chat::SearchPeopleRequest {
-            session: Some(session_ref(&owner, path.1)?),
+            account: Some(account_ref(&owner, path.1)?),
             query: query.q,
             limit: query.limit.unwrap_or(20),
         })

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::auth::extract::{OwnedJson, PathOwner};
 use crate::problem::ApiError;
-use crate::routes::chats::{ChatView, session_and_chat, session_ref};
+use crate::routes::chats::{ChatView, account_and_chat, account_ref};
 use crate::routes::profiles::{UserProfileView, profile_view};
 use crate::state::AppState;
 
@@ -46,14 +46,14 @@ async fn change_chat_photo(
     path: web::Path<(String, u32, String)>,
     body: Option<PhotoFile>,
 ) -> Result<HttpResponse, ApiError> {
-    let (session, chat_id) = session_and_chat(owner, path)?;
+    let (account, chat_id) = account_and_chat(owner, path)?;
     let file_id = body
         .map(|body| checked_file_id("file_id", body.file_id))
         .transpose()?;
     let chat = state
         .services
         .set_chat_photo(chat::SetChatPhotoRequest {
-            session: Some(session),
+            account: Some(account),
             chat_id,
             file_id,
         })
@@ -68,14 +68,14 @@ async fn change_own_photo(
     session_index: u32,
     body: Option<PhotoFile>,
 ) -> Result<HttpResponse, ApiError> {
-    let session = session_ref(owner, session_index)?;
+    let account = account_ref(owner, session_index)?;
     let file_id = body
         .map(|body| checked_file_id("file_id", body.file_id))
         .transpose()?;
     let profile = state
         .services
         .set_own_photo(chat::SetOwnPhotoRequest {
-            session: Some(session),
+            account: Some(account),
             file_id,
         })
         .await?;

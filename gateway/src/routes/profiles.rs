@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::auth::extract::PathOwner;
 use crate::problem::ApiError;
-use crate::routes::chats::{PresenceView, session_ref};
+use crate::routes::chats::{PresenceView, account_ref};
 use crate::state::AppState;
 
 /// A Telegram user's profile.
@@ -67,7 +67,7 @@ pub async fn user_profile(
     let profile = state
         .services
         .user_profile(chat::GetUserProfileRequest {
-            session: Some(session_ref(&owner, session_index)?),
+            account: Some(account_ref(&owner, session_index)?),
             telegram_user_id,
         })
         .await?;

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::auth::extract::PathOwner;
 use crate::problem::{ApiError, FieldError};
-use crate::routes::chats::{SendJobView, chat_id_text, field_error, session_ref};
+use crate::routes::chats::{SendJobView, account_ref, chat_id_text, field_error};
 use crate::routes::uploads::{
     UPLOAD_QUEUE, end_message, file_ref, forward, incomplete, pump, start_message,
 };
@@ -296,7 +296,7 @@ pub async fn send_media(
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let session = session_ref(&owner, path.1)?;
+    let account = account_ref(&owner, path.1)?;
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -311,7 +311,7 @@ pub async fn send_media(
                 message: format!("multipart/form-data needs a boundary: {error}"),
             }])
         })?;
-        return send_form(owner.user_id, session, &state, payload, boundary).await;
+        return send_form(owner.user_id, account, &state, payload, boundary).await;
     }
     if !lower.starts_with("application/json") {
         return Err(ApiError::new(
@@ -338,7 +338,7 @@ pub async fn send_media(
     let job = state
         .services
         .send_media(chat::SendMediaRequest {
-            session: Some(session),
+            account: Some(account),
             chat_id,
             file_ids,
             kind: body.kind,
@@ -379,7 +379,7 @@ async fn read_json(mut payload: web::Payload) -> Result<SendMedia, ApiError> {
 
 async fn send_form(
     user_id: Uuid,
-    session: chat::SessionRef,
+    account: chat::AccountRef,
     state: &AppState,
     payload: web::Payload,
     boundary: String,
@@ -403,7 +403,7 @@ async fn send_form(
         }
     };
     let stored = stored?;
-    let job = queue_form(session, state, &fields, &stored).await;
+    let job = queue_form(account, state, &fields, &stored).await;
     let keep = match &job {
         Ok(job) => job.media.as_ref().is_some_and(|media| {
             media
@@ -421,7 +421,7 @@ async fn send_form(
 }
 
 async fn queue_form(
-    session: chat::SessionRef,
+    account: chat::AccountRef,
     state: &AppState,
     fields: &FormFields,
     stored: &media::FileInfo,
@@ -444,7 +444,7 @@ async fn queue_form(
     state
         .services
         .send_media(chat::SendMediaRequest {
-            session: Some(session),
+            account: Some(account),
             chat_id: chat_id.trim().to_owned(),
             file_ids: vec![stored.file_id.clone()],
             kind,

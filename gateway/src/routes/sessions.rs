@@ -50,29 +50,29 @@ pub struct SessionList {
 }
 
 fn status_name(status: i32) -> &'static str {
-    match chat::SessionStatus::try_from(status) {
-        Ok(chat::SessionStatus::Connected) => "connected",
-        Ok(chat::SessionStatus::Connecting) => "connecting",
-        Ok(chat::SessionStatus::LoggedOut) => "logged_out",
-        Ok(chat::SessionStatus::FloodWait) => "flood_wait",
-        Ok(chat::SessionStatus::Unspecified) | Err(_) => "unknown",
+    match chat::LinkStatus::try_from(status) {
+        Ok(chat::LinkStatus::Connected) => "connected",
+        Ok(chat::LinkStatus::Connecting) => "connecting",
+        Ok(chat::LinkStatus::LoggedOut) => "logged_out",
+        Ok(chat::LinkStatus::FloodWait) => "flood_wait",
+        Ok(chat::LinkStatus::Unspecified) | Err(_) => "unknown",
     }
 }
 
-impl From<chat::Session> for SessionView {
-    fn from(session: chat::Session) -> Self {
+impl From<chat::LinkedAccount> for SessionView {
+    fn from(account: chat::LinkedAccount) -> Self {
         Self {
-            session_index: session.session_index,
-            status: status_name(session.status),
-            telegram_user: session.telegram_user.map(|user| TelegramUserView {
+            session_index: account.session_index,
+            status: status_name(account.status),
+            telegram_user: account.telegram_user.map(|user| TelegramUserView {
                 id: user.id,
                 first_name: user.first_name,
                 last_name: user.last_name.unwrap_or_default(),
                 username: user.username.unwrap_or_default(),
                 phone: user.phone.unwrap_or_default(),
             }),
-            linked_at: session.linked_at,
-            link_stalled_at: session.link_stalled_at,
+            linked_at: account.linked_at,
+            link_stalled_at: account.link_stalled_at,
         }
     }
 }
@@ -91,7 +91,7 @@ pub async fn list_sessions(
     owner: PathOwner,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let sessions = state.services.list_sessions(owner.user_id).await?;
+    let sessions = state.services.list_accounts(owner.user_id).await?;
     let sessions = sessions.into_iter().map(SessionView::from).collect();
     Ok(HttpResponse::Ok().json(SessionList { sessions }))
 }

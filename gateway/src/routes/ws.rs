@@ -125,10 +125,10 @@ pub async fn connect(
     let session_index = crate::routes::chats::checked_session_index(session_index)?;
     let linked = state
         .services
-        .list_sessions(user_id)
+        .list_accounts(user_id)
         .await?
         .iter()
-        .any(|session| session.session_index == session_index);
+        .any(|account| account.session_index == session_index);
     if !linked {
         return Err(ApiError::new(ErrorCode::NotFound, "no such linked account").into());
     }

@@ -284,7 +284,7 @@ async fn handle_frame(state: &AppState, subscriber: &Subscriber, text: &str) -> 
             );
         }
     };
-    let session = chat::SessionRef {
+    let account = chat::AccountRef {
         user_id: subscriber.user_id.to_string(),
         session_index: subscriber.session_index,
     };
@@ -299,7 +299,7 @@ async fn handle_frame(state: &AppState, subscriber: &Subscriber, text: &str) -> 
                 return Reply::error(id, "validation_failed", "chat_id must be a chat id");
             };
             let request = chat::SendChatActionRequest {
-                session: Some(session),
+                account: Some(account),
                 chat_id,
                 action: action.unwrap_or_else(|| "typing".to_owned()),
             };
@@ -319,7 +319,7 @@ async fn handle_frame(state: &AppState, subscriber: &Subscriber, text: &str) -> 
                 return Reply::error(id, "validation_failed", "chat_id must be a chat id");
             };
             let request = chat::MarkReadRequest {
-                session: Some(session),
+                account: Some(account),
                 chat_id,
                 max_id: (max_id > 0).then_some(max_id),
             };

@@ -2,7 +2,7 @@
 //!
 //! Both backends stamp each event with the clock's time at append and trim by it, so a
 //! test advances a [`ManualClock`] instead of sleeping through `max_age`. (Redis keys
-//! also carry a TTL of `max_age` in real time: a backstop that frees forgotten sessions
+//! also carry a TTL of `max_age` in real time: a backstop that frees forgotten accounts
 //! even if nothing touches them again.)
 
 use std::sync::{Mutex, PoisonError};
@@ -15,7 +15,7 @@ pub trait Clock: Send + Sync + 'static {
 }
 
 /// The machine's clock. Redis replicas stamp with their own; a skew of a few seconds
-/// between them shifts trimming by that much and never reorders events (a session's
+/// between them shifts trimming by that much and never reorders events (an account's
 /// stamps never go backwards).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;

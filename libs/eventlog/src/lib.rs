@@ -1,6 +1,6 @@
 //! TalkApp's replay buffer of real-time events.
 //!
-//! Every linked Telegram account (a *session*, [`SessionKey`]) produces events with a
+//! Every linked Telegram account ([`AccountKey`]) produces events with a
 //! strictly increasing `event_id` (assigned by the producer; ids may have gaps). The
 //! realtime service appends each event to an [`EventLog`] as it consumes it from the bus,
 //! and serves from it both the replay a reconnecting client asks for (`?since=<id>`:
@@ -8,18 +8,18 @@
 //!
 //! # Guarantees
 //!
-//! * **Order and uniqueness.** A session's log only grows at its end: an append whose id
-//!   is not above the session's newest id does nothing (so duplicates and late, older
+//! * **Order and uniqueness.** An account's log only grows at its end: an append whose id
+//!   is not above the account's newest id does nothing (so duplicates and late, older
 //!   events are dropped, and concurrent appenders cannot interleave out of order).
-//! * **Retention.** At most [`Retention::max_events_per_session`] events per session, none
-//!   older than [`Retention::max_age`] (by the log's [`Clock`], at append time). A session
+//! * **Retention.** At most [`Retention::max_events_per_account`] events per account, none
+//!   older than [`Retention::max_age`] (by the log's [`Clock`], at append time). An account
 //!   without an append for `max_age` is forgotten entirely.
-//! * **Exact "too old".** Each session keeps a *floor*: the id at and below which the
-//!   log cannot vouch for having every event. It starts just below the session's first
+//! * **Exact "too old".** Each account keeps a *floor*: the id at and below which the
+//!   log cannot vouch for having every event. It starts just below the account's first
 //!   event and rises to the newest id ever trimmed. [`EventLog::read_since`] with a cursor
 //!   at or above the floor returns everything after the cursor; below it, it answers
 //!   [`Replay::TooOld`] and the client must resync.
-//! * **Live tail.** [`EventLog::watch`] wakes when a session gets events, from any
+//! * **Live tail.** [`EventLog::watch`] wakes when an account gets events, from any
 //!   process for Redis. Wake-ups carry no events and may be coalesced or missed: the
 //!   caller watches first, then reads from its cursor, and reads again on every wake-up.
 //!
@@ -28,7 +28,7 @@
 //! pub/sub) and [`memory::MemoryEventLog`] in process for the embedded default.
 //!
 //! # Layout
-//! - `lib.rs`: the contract: [`EventLog`], [`SessionKey`], [`Replay`], [`LoggedEvent`],
+//! - `lib.rs`: the contract: [`EventLog`], [`AccountKey`], [`Replay`], [`LoggedEvent`],
 //!   [`Retention`], [`LogError`].
 //! - [`clock`]: what "now" is ([`SystemClock`], and [`ManualClock`] for tests).
 //! - [`watch`]: [`Watch`], the live-tail subscription, and its per-process registry.
@@ -55,7 +55,7 @@ pub enum LogError {
     /// append that failed so may or may not have been applied: appending again is safe.
     #[error("event log unavailable: {0}")]
     Unavailable(String),
-    /// `i64::MIN` is reserved: the floor of a session starting with it would be below
+    /// `i64::MIN` is reserved: the floor of an account starting with it would be below
     /// every cursor.
     #[error("event id {0} is out of range")]
     InvalidEventId(i64),
@@ -66,15 +66,15 @@ pub enum LogError {
 
 /// One linked Telegram account: a TalkApp user and the index of the account among theirs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionKey {
+pub struct AccountKey {
     /// The TalkApp user.
     pub user_id: uuid::Uuid,
     /// Which of the user's linked accounts.
     pub session_index: u32,
 }
 
-impl SessionKey {
-    /// The session `session_index` of `user_id`.
+impl AccountKey {
+    /// The account `session_index` of `user_id`.
     pub fn new(user_id: uuid::Uuid, session_index: u32) -> Self {
         Self {
             user_id,
@@ -83,7 +83,7 @@ impl SessionKey {
     }
 }
 
-impl fmt::Display for SessionKey {
+impl fmt::Display for AccountKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.user_id, self.session_index)
     }
@@ -92,7 +92,7 @@ impl fmt::Display for SessionKey {
 /// One event as the log holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggedEvent {
-    /// The producer's id, strictly increasing within the session.
+    /// The producer's id, strictly increasing within the account.
     pub event_id: i64,
     /// The event, as the producer encoded it (opaque to the log).
     pub payload: Vec<u8>,
@@ -106,27 +106,27 @@ pub enum Replay {
     /// limit: caught up (as of the read); otherwise read again after the last one.
     Events(Vec<LoggedEvent>),
     /// Events after the cursor may have been dropped (by retention, or before the log
-    /// knew the session): the client must resync. Reading after `retained_after` is
+    /// knew the account): the client must resync. Reading after `retained_after` is
     /// complete again.
     TooOld {
-        /// The session's floor: the log has every event it was given above this id.
+        /// The account's floor: the log has every event it was given above this id.
         retained_after: i64,
         /// The oldest event the log still holds.
         oldest_retained: i64,
     },
-    /// The log holds nothing for the session: it never had an event, or none for
+    /// The log holds nothing for the account: it never had an event, or none for
     /// [`Retention::max_age`]. Without a cursor there is simply nothing yet; with one the
     /// log cannot vouch for what happened after it (events may have come and aged out),
     /// so the client should resync.
     NoHistory,
 }
 
-/// How much each session keeps.
+/// How much each account keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
-    /// Older events are trimmed beyond this many per session (at least 1).
-    pub max_events_per_session: usize,
-    /// Events appended longer ago than this are trimmed; a session with no event this
+    /// Older events are trimmed beyond this many per account (at least 1).
+    pub max_events_per_account: usize,
+    /// Events appended longer ago than this are trimmed; an account with no event this
     /// recent is forgotten (at least a millisecond).
     pub max_age: Duration,
 }
@@ -136,17 +136,17 @@ impl Default for Retention {
     /// resyncs rather than replays.
     fn default() -> Self {
         Self {
-            max_events_per_session: 1000,
+            max_events_per_account: 1000,
             max_age: Duration::from_secs(24 * 60 * 60),
         }
     }
 }
 
 impl Retention {
-    /// `max_events_per_session`, at least 1 (a session always keeps its newest event,
+    /// `max_events_per_account`, at least 1 (an account always keeps its newest event,
     /// which is what makes later appends idempotent).
     pub(crate) fn max_events(&self) -> usize {
-        self.max_events_per_session.max(1)
+        self.max_events_per_account.max(1)
     }
 
     /// `max_age` in whole milliseconds, at least 1.
@@ -157,56 +157,56 @@ impl Retention {
     }
 }
 
-/// The replay buffer of real-time events, per session.
+/// The replay buffer of real-time events, per account.
 #[async_trait]
 pub trait EventLog: Send + Sync + 'static {
     /// `redis` or `memory`.
     fn backend(&self) -> &'static str;
 
-    /// Appends an event at the end of the session's log. Idempotent: when the session
+    /// Appends an event at the end of the account's log. Idempotent: when the account
     /// already holds an id at or above `event_id` (a duplicate, or an older event arriving
-    /// late) nothing changes and the answer is `false`. Wakes the session's watchers.
+    /// late) nothing changes and the answer is `false`. Wakes the account's watchers.
     /// `i64::MIN` is refused ([`LogError::InvalidEventId`]).
     async fn append(
         &self,
-        session: SessionKey,
+        account: AccountKey,
         event_id: i64,
         payload: &[u8],
     ) -> Result<bool, LogError>;
 
-    /// [`append`](Self::append), unless the session's log took an event with the same
+    /// [`append`](Self::append), unless the account's log took an event with the same
     /// `repeat_key` (the same content under another id, e.g. a message told again after
     /// its producer restarted) within its retention: then nothing changes and the answer
-    /// is `false`. The newest `max_events_per_session` repeat keys are remembered, while
-    /// the session lives (until it is idle for `max_age`). A repeat key names content
+    /// is `false`. The newest `max_events_per_account` repeat keys are remembered, while
+    /// the account lives (until it is idle for `max_age`). A repeat key names content
     /// that never legitimately comes again (a message's chat and id), so remembering it
     /// longer than its event is harmless.
     async fn append_unless_repeat(
         &self,
-        session: SessionKey,
+        account: AccountKey,
         event_id: i64,
         payload: &[u8],
         repeat_key: &str,
     ) -> Result<bool, LogError>;
 
-    /// The session's events after `since`, oldest first, at most `limit` of them;
-    /// `since: None` reads from the start of what the log knows of the session, which is
-    /// complete unless something was trimmed since the session's first event. See
+    /// The account's events after `since`, oldest first, at most `limit` of them;
+    /// `since: None` reads from the start of what the log knows of the account, which is
+    /// complete unless something was trimmed since the account's first event. See
     /// [`Replay`] for when the log cannot vouch for completeness.
     async fn read_since(
         &self,
-        session: SessionKey,
+        account: AccountKey,
         since: Option<i64>,
         limit: usize,
     ) -> Result<Replay, LogError>;
 
-    /// The session's newest id; `None` when the log holds nothing for it. A cursor for
+    /// The account's newest id; `None` when the log holds nothing for it. A cursor for
     /// "only events from now on" (with `None`, read with `since: None`).
-    async fn newest(&self, session: SessionKey) -> Result<Option<i64>, LogError>;
+    async fn newest(&self, account: AccountKey) -> Result<Option<i64>, LogError>;
 
-    /// Wakes on the session's appends from now on (from any handle, or any process for
+    /// Wakes on the account's appends from now on (from any handle, or any process for
     /// Redis). Watch before the first read, so nothing appended in between is missed.
-    async fn watch(&self, session: SessionKey) -> Result<Watch, LogError>;
+    async fn watch(&self, account: AccountKey) -> Result<Watch, LogError>;
 }
 
 /// `id` as 8 bytes whose byte order is the numeric order (big endian, sign bit flipped),

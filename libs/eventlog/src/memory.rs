@@ -1,10 +1,10 @@
 //! The in-process [`EventLog`] of the embedded default: the same rules as on Redis
 //! (order, idempotence, retention, floors, wake-ups), none of its durability (a restart
-//! forgets every session, and clients resync).
+//! forgets every account, and clients resync).
 //!
-//! Memory is bounded by the retention: at most `max_events_per_session` events per
-//! session, and a session without an append for `max_age` is dropped — when it is next
-//! touched, or by a sweep of every session that runs at most every `max_age / 8` (at
+//! Memory is bounded by the retention: at most `max_events_per_account` events per
+//! account, and an account without an append for `max_age` is dropped — when it is next
+//! touched, or by a sweep of every account that runs at most every `max_age / 8` (at
 //! least a second apart) on an append.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -14,7 +14,7 @@ use async_trait::async_trait;
 
 use crate::clock::{Clock, SystemClock, unix_millis};
 use crate::watch::{Watch, Watchers};
-use crate::{EventLog, LogError, LoggedEvent, Replay, Retention, SessionKey};
+use crate::{AccountKey, EventLog, LogError, LoggedEvent, Replay, Retention};
 
 struct Stored {
     event_id: i64,
@@ -23,12 +23,12 @@ struct Stored {
     payload: Vec<u8>,
 }
 
-struct SessionLog {
+struct AccountLog {
     /// Oldest first, ids strictly increasing; never empty.
     events: VecDeque<Stored>,
     /// The log vouches for every event above this id.
     floor: i64,
-    /// Whether anything was trimmed since the session's first event.
+    /// Whether anything was trimmed since the account's first event.
     trimmed: bool,
     /// The repeat keys of appended events, oldest first.
     repeat_keys: VecDeque<String>,
@@ -36,12 +36,12 @@ struct SessionLog {
     repeat_set: HashSet<String>,
 }
 
-impl SessionLog {
+impl AccountLog {
     fn newest(&self) -> Option<&Stored> {
         self.events.back()
     }
 
-    /// Drops what retention says to drop. `false`: the whole session aged out.
+    /// Drops what retention says to drop. `false`: the whole account aged out.
     fn trim(&mut self, cutoff: i64, max_events: usize) -> bool {
         if self
             .newest()
@@ -76,8 +76,8 @@ impl SessionLog {
 
 #[derive(Default)]
 struct State {
-    sessions: HashMap<SessionKey, SessionLog>,
-    /// Clock milliseconds at which idle sessions are next swept.
+    accounts: HashMap<AccountKey, AccountLog>,
+    /// Clock milliseconds at which idle accounts are next swept.
     next_sweep: i64,
 }
 
@@ -108,9 +108,9 @@ impl MemoryEventLog {
         self
     }
 
-    /// How many sessions are held (idle ones not yet swept included).
-    pub fn session_count(&self) -> usize {
-        self.lock().sessions.len()
+    /// How many accounts are held (idle ones not yet swept included).
+    pub fn account_count(&self) -> usize {
+        self.lock().accounts.len()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -118,29 +118,29 @@ impl MemoryEventLog {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The session, trimmed as of `now`; `None` (and forgotten) when it aged out.
-    fn session<'a>(
+    /// The account, trimmed as of `now`; `None` (and forgotten) when it aged out.
+    fn account<'a>(
         &self,
         state: &'a mut State,
-        session: SessionKey,
+        account: AccountKey,
         now: i64,
-    ) -> Option<&'a mut SessionLog> {
+    ) -> Option<&'a mut AccountLog> {
         let cutoff = now.saturating_sub(self.retention.max_age_millis());
         let alive = state
-            .sessions
-            .get_mut(&session)
+            .accounts
+            .get_mut(&account)
             .is_some_and(|log| log.trim(cutoff, self.retention.max_events()));
         if !alive {
-            state.sessions.remove(&session);
+            state.accounts.remove(&account);
             return None;
         }
-        state.sessions.get_mut(&session)
+        state.accounts.get_mut(&account)
     }
 
     /// Appends, unless the id or `repeat_key` says it is a repeat.
     fn append_keyed(
         &self,
-        session: SessionKey,
+        account: AccountKey,
         event_id: i64,
         payload: &[u8],
         repeat_key: Option<&str>,
@@ -152,7 +152,7 @@ impl MemoryEventLog {
         {
             let mut state = self.lock();
             self.sweep(&mut state, now);
-            let appended_at = match self.session(&mut state, session, now) {
+            let appended_at = match self.account(&mut state, account, now) {
                 Some(log) => match log.newest() {
                     Some(newest) if newest.event_id >= event_id => return Ok(false),
                     _ if repeat_key.is_some_and(|key| log.repeat_set.contains(key)) => {
@@ -163,9 +163,9 @@ impl MemoryEventLog {
                 },
                 None => now,
             };
-            let log = state.sessions.entry(session).or_insert_with(|| SessionLog {
+            let log = state.accounts.entry(account).or_insert_with(|| AccountLog {
                 events: VecDeque::new(),
-                // A new session vouches for nothing before its first event.
+                // A new account vouches for nothing before its first event.
                 floor: event_id - 1,
                 trimmed: false,
                 repeat_keys: VecDeque::new(),
@@ -185,18 +185,18 @@ impl MemoryEventLog {
             log.trim(cutoff, self.retention.max_events());
             log.trim_repeat_keys(self.retention.max_events());
         }
-        self.watchers.announce(session, event_id);
+        self.watchers.announce(account, event_id);
         Ok(true)
     }
 
-    /// Drops every session idle for `max_age`, at most every `max_age / 8`.
+    /// Drops every account idle for `max_age`, at most every `max_age / 8`.
     fn sweep(&self, state: &mut State, now: i64) {
         if now < state.next_sweep {
             return;
         }
         let max_age = self.retention.max_age_millis();
         let cutoff = now.saturating_sub(max_age);
-        state.sessions.retain(|_, log| {
+        state.accounts.retain(|_, log| {
             log.newest()
                 .is_some_and(|newest| newest.appended_at >= cutoff)
         });
@@ -212,32 +212,32 @@ impl EventLog for MemoryEventLog {
 
     async fn append(
         &self,
-        session: SessionKey,
+        account: AccountKey,
         event_id: i64,
         payload: &[u8],
     ) -> Result<bool, LogError> {
-        self.append_keyed(session, event_id, payload, None)
+        self.append_keyed(account, event_id, payload, None)
     }
 
     async fn append_unless_repeat(
         &self,
-        session: SessionKey,
+        account: AccountKey,
         event_id: i64,
         payload: &[u8],
         repeat_key: &str,
     ) -> Result<bool, LogError> {
-        self.append_keyed(session, event_id, payload, Some(repeat_key))
+        self.append_keyed(account, event_id, payload, Some(repeat_key))
     }
 
     async fn read_since(
         &self,
-        session: SessionKey,
+        account: AccountKey,
         since: Option<i64>,
         limit: usize,
     ) -> Result<Replay, LogError> {
         let now = unix_millis(self.clock.as_ref());
         let mut state = self.lock();
-        let Some(log) = self.session(&mut state, session, now) else {
+        let Some(log) = self.account(&mut state, account, now) else {
             return Ok(Replay::NoHistory);
         };
         let complete = match since {
@@ -267,17 +267,17 @@ impl EventLog for MemoryEventLog {
         ))
     }
 
-    async fn newest(&self, session: SessionKey) -> Result<Option<i64>, LogError> {
+    async fn newest(&self, account: AccountKey) -> Result<Option<i64>, LogError> {
         let now = unix_millis(self.clock.as_ref());
         let mut state = self.lock();
         Ok(self
-            .session(&mut state, session, now)
+            .account(&mut state, account, now)
             .and_then(|log| log.newest().map(|event| event.event_id)))
     }
 
-    async fn watch(&self, session: SessionKey) -> Result<Watch, LogError> {
+    async fn watch(&self, account: AccountKey) -> Result<Watch, LogError> {
         self.watchers
-            .register(session)
+            .register(account)
             .ok_or_else(|| LogError::Unavailable("the in-process watchers are closed".into()))
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! # Keys
 //!
-//! Per session, under `<prefix>:ev:{<user_id>:<session_index>}` (the braces keep a
-//! session's keys in one cluster slot, as a script touching several keys needs):
+//! Per account, under `<prefix>:ev:{<user_id>:<session_index>}` (the braces keep an
+//! account's keys in one cluster slot, as a script touching several keys needs):
 //!
 //! * `…` — a sorted set of the events, every score 0 so members sort by their bytes:
 //!   each member is the id in 8 order-preserving bytes followed by the payload. Members
@@ -14,14 +14,14 @@
 //!   events: trimming by age counts its old scores and removes that many from both sets
 //!   by rank.
 //! * `…:meta` — a hash: `floor` (8 bytes: the log vouches for every event above it) and
-//!   `trimmed` (present once anything was trimmed since the session's first event).
+//!   `trimmed` (present once anything was trimmed since the account's first event).
 //! * `…:seen` — a sorted set of the repeat keys of events appended with one
 //!   ([`EventLog::append_unless_repeat`]), scored by their event's id (as a double: ids
 //!   past 2^53 that round alike tie, and ties trim in key order), the newest
 //!   `max_events` kept.
 //!
 //! All four get a TTL of `max_age` on each append. Every call is one Lua script, so it
-//! is atomic, and each starts by applying retention as of the caller's clock: a session
+//! is atomic, and each starts by applying retention as of the caller's clock: an account
 //! whose newest event is older than `max_age` is deleted outright (the same as the TTL
 //! does, but by the clock the caller uses, which tests drive).
 //!
@@ -52,7 +52,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use crate::clock::{Clock, SystemClock, unix_millis};
 use crate::watch::{Watch, Watchers};
 use crate::{
-    EventLog, LogError, LoggedEvent, Replay, Retention, SessionKey, id_from_ordered_bytes,
+    AccountKey, EventLog, LogError, LoggedEvent, Replay, Retention, id_from_ordered_bytes,
     ordered_bytes,
 };
 
@@ -63,12 +63,12 @@ pub struct RedisOptions {
     pub url: String,
     /// Prefix of every key and channel name (separates deployments sharing a server).
     pub prefix: String,
-    /// How much each session keeps.
+    /// How much each account keeps.
     pub retention: Retention,
 }
 
 /// Shared by every script: retention, applied before anything else.
-/// KEYS: events, at, meta, seen. `trim(cutoff, max_events)` returns whether the session
+/// KEYS: events, at, meta, seen. `trim(cutoff, max_events)` returns whether the account
 /// is still there.
 const PRELUDE: &str = r"
 local function forget()
@@ -98,7 +98,7 @@ end
 /// ARGV: cutoff, max_events, id (8 bytes), id - 1 (8 bytes), member, now, ttl in
 /// milliseconds, wake-up channel, wake-up message, repeat key (empty: none), id as a
 /// number. Returns 1
-/// when appended, 0 when the session already holds an id at or above it or took the
+/// when appended, 0 when the account already holds an id at or above it or took the
 /// repeat key.
 const APPEND: &str = r"
 local score = ARGV[6]
@@ -136,7 +136,7 @@ return 1
 ";
 
 /// ARGV: cutoff, max_events, lower bound (`-` or `[` and the first id wanted), limit.
-/// Returns nothing when the session is unknown, else floor, trimmed (`1` or empty), the
+/// Returns nothing when the account is unknown, else floor, trimmed (`1` or empty), the
 /// oldest id, then up to `limit` members from the lower bound.
 const READ: &str = r"
 if not trim(ARGV[1], ARGV[2]) then
@@ -253,7 +253,7 @@ impl RedisEventLog {
     /// Appends, unless the id or `repeat_key` (empty: none) says it is a repeat.
     async fn append_keyed(
         &self,
-        session: SessionKey,
+        account: AccountKey,
         event_id: i64,
         payload: &[u8],
         repeat_key: &str,
@@ -266,7 +266,7 @@ impl RedisEventLog {
         let mut member = Vec::with_capacity(8 + payload.len());
         member.extend_from_slice(&id_bytes);
         member.extend_from_slice(payload);
-        let mut invocation = self.invocation(&self.scripts.append, session, now);
+        let mut invocation = self.invocation(&self.scripts.append, account, now);
         invocation
             .arg(&id_bytes[..])
             .arg(&ordered_bytes(previous_id)[..])
@@ -274,7 +274,7 @@ impl RedisEventLog {
             .arg(now)
             .arg(self.retention.max_age_millis())
             .arg(&self.wake_channel)
-            .arg(wake_up_message(session, event_id))
+            .arg(wake_up_message(account, event_id))
             .arg(repeat_key)
             .arg(event_id);
         let appended: i64 = invocation
@@ -284,11 +284,11 @@ impl RedisEventLog {
         Ok(appended == 1)
     }
 
-    /// The session's keys: events, append times, meta, repeat keys.
-    fn keys(&self, session: SessionKey) -> [String; 4] {
+    /// The account's keys: events, append times, meta, repeat keys.
+    fn keys(&self, account: AccountKey) -> [String; 4] {
         let events = format!(
             "{}:ev:{{{}:{}}}",
-            self.prefix, session.user_id, session.session_index
+            self.prefix, account.user_id, account.session_index
         );
         let append_times = format!("{events}:at");
         let meta = format!("{events}:meta");
@@ -296,15 +296,15 @@ impl RedisEventLog {
         [events, append_times, meta, seen]
     }
 
-    /// A script call on the session's keys, retention's arguments first.
+    /// A script call on the account's keys, retention's arguments first.
     fn invocation<'a>(
         &self,
         script: &'a redis::Script,
-        session: SessionKey,
+        account: AccountKey,
         now: i64,
     ) -> redis::ScriptInvocation<'a> {
         let mut invocation = script.prepare_invoke();
-        for key in self.keys(session) {
+        for key in self.keys(account) {
             invocation.key(key);
         }
         let cutoff = now.saturating_sub(self.retention.max_age_millis());
@@ -356,7 +356,7 @@ async fn relay_wake_ups(
                     break;
                 };
                 match parse_wake_up(message.get_payload_bytes()) {
-                    Some((session, newest)) => watchers.announce(session, newest),
+                    Some((account, newest)) => watchers.announce(account, newest),
                     None => tracing::warn!(
                         message = %String::from_utf8_lossy(message.get_payload_bytes()),
                         "malformed event log wake-up"
@@ -375,17 +375,17 @@ async fn relay_wake_ups(
     watchers.close();
 }
 
-fn wake_up_message(session: SessionKey, event_id: i64) -> String {
-    format!("{}:{}:{event_id}", session.user_id, session.session_index)
+fn wake_up_message(account: AccountKey, event_id: i64) -> String {
+    format!("{}:{}:{event_id}", account.user_id, account.session_index)
 }
 
-fn parse_wake_up(payload: &[u8]) -> Option<(SessionKey, i64)> {
+fn parse_wake_up(payload: &[u8]) -> Option<(AccountKey, i64)> {
     let text = std::str::from_utf8(payload).ok()?;
     let mut parts = text.splitn(3, ':');
     let user_id = parts.next()?.parse().ok()?;
     let session_index = parts.next()?.parse().ok()?;
     let event_id = parts.next()?.parse().ok()?;
-    Some((SessionKey::new(user_id, session_index), event_id))
+    Some((AccountKey::new(user_id, session_index), event_id))
 }
 
 fn decode_id(bytes: &[u8]) -> Result<i64, LogError> {
@@ -399,31 +399,31 @@ impl EventLog for RedisEventLog {
         "redis"
     }
 
-    #[tracing::instrument(level = "debug", skip_all, fields(%session, event_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(%account, event_id))]
     async fn append(
         &self,
-        session: SessionKey,
+        account: AccountKey,
         event_id: i64,
         payload: &[u8],
     ) -> Result<bool, LogError> {
-        self.append_keyed(session, event_id, payload, "").await
+        self.append_keyed(account, event_id, payload, "").await
     }
 
-    #[tracing::instrument(level = "debug", skip_all, fields(%session, event_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(%account, event_id))]
     async fn append_unless_repeat(
         &self,
-        session: SessionKey,
+        account: AccountKey,
         event_id: i64,
         payload: &[u8],
         repeat_key: &str,
     ) -> Result<bool, LogError> {
-        self.append_keyed(session, event_id, payload, repeat_key)
+        self.append_keyed(account, event_id, payload, repeat_key)
             .await
     }
-    #[tracing::instrument(level = "debug", skip_all, fields(%session, since, limit))]
+    #[tracing::instrument(level = "debug", skip_all, fields(%account, since, limit))]
     async fn read_since(
         &self,
-        session: SessionKey,
+        account: AccountKey,
         since: Option<i64>,
         limit: usize,
     ) -> Result<Replay, LogError> {
@@ -440,7 +440,7 @@ impl EventLog for RedisEventLog {
                 None => (b"-".to_vec(), 0),
             },
         };
-        let mut invocation = self.invocation(&self.scripts.read, session, now);
+        let mut invocation = self.invocation(&self.scripts.read, account, now);
         invocation.arg(lower_bound).arg(limit);
         let reply: Vec<Vec<u8>> = invocation
             .invoke_async(&mut self.connection.clone())
@@ -473,30 +473,30 @@ impl EventLog for RedisEventLog {
         Ok(Replay::Events(events))
     }
 
-    #[tracing::instrument(level = "debug", skip_all, fields(%session))]
-    async fn newest(&self, session: SessionKey) -> Result<Option<i64>, LogError> {
+    #[tracing::instrument(level = "debug", skip_all, fields(%account))]
+    async fn newest(&self, account: AccountKey) -> Result<Option<i64>, LogError> {
         let now = unix_millis(self.clock.as_ref());
         let newest: Option<Vec<u8>> = self
-            .invocation(&self.scripts.newest, session, now)
+            .invocation(&self.scripts.newest, account, now)
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(|error| log_error(&error))?;
         newest.as_deref().map(decode_id).transpose()
     }
 
-    #[tracing::instrument(level = "debug", skip_all, fields(%session))]
-    async fn watch(&self, session: SessionKey) -> Result<Watch, LogError> {
+    #[tracing::instrument(level = "debug", skip_all, fields(%account))]
+    async fn watch(&self, account: AccountKey) -> Result<Watch, LogError> {
         let mut subscriber = self.subscriber.lock().await;
         if let Some(watch) = subscriber
             .as_ref()
-            .and_then(|watchers| watchers.register(session))
+            .and_then(|watchers| watchers.register(account))
         {
             return Ok(watch);
         }
         // None yet, or the last one was lost: a new connection.
         let watchers = self.subscribe().await?;
         let watch = watchers
-            .register(session)
+            .register(account)
             .ok_or_else(|| unavailable("the redis subscriber connection was lost"))?;
         *subscriber = Some(watchers);
         Ok(watch)

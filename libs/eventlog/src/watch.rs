@@ -1,10 +1,10 @@
 //! The live tail: [`Watch`], and the registry a process keeps of its watchers.
 //!
-//! A registry holds one `tokio::sync::watch` channel per watched session, carrying the
-//! newest id announced for it; every [`Watch`] of the session is a receiver of it. A
+//! A registry holds one `tokio::sync::watch` channel per watched account, carrying the
+//! newest id announced for it; every [`Watch`] of the account is a receiver of it. A
 //! watch channel keeps only the latest value, so a burst of appends is one wake-up, and a
 //! slow watcher never holds memory or blocks the announcer. The registry is removed from
-//! when a session's last watcher goes, and closed as a whole when its source of
+//! when an account's last watcher goes, and closed as a whole when its source of
 //! announcements is lost (Redis: the subscriber connection), which ends every watch.
 
 use std::collections::HashMap;
@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::watch;
 
-use crate::{LogError, SessionKey};
+use crate::{AccountKey, LogError};
 
-/// Wake-ups on one session's appends. Obtained from [`crate::EventLog::watch`]; dropping
+/// Wake-ups on one account's appends. Obtained from [`crate::EventLog::watch`]; dropping
 /// it unsubscribes.
 #[derive(Debug)]
 pub struct Watch {
@@ -37,23 +37,23 @@ impl Watch {
         self.newest.changed().await.map_err(|_| {
             LogError::Unavailable(format!(
                 "the watch of session {} ended: watch again",
-                self.registration.session
+                self.registration.account
             ))
         })?;
         Ok(*self.newest.borrow_and_update())
     }
 
-    /// The session watched.
-    pub fn session(&self) -> SessionKey {
-        self.registration.session
+    /// The account watched.
+    pub fn account(&self) -> AccountKey {
+        self.registration.account
     }
 }
 
-/// Removes the session's channel from its registry when its last watch goes.
+/// Removes the account's channel from its registry when its last watch goes.
 #[derive(Debug)]
 struct Registration {
     watchers: Arc<Watchers>,
-    session: SessionKey,
+    account: AccountKey,
 }
 
 impl Drop for Registration {
@@ -61,10 +61,10 @@ impl Drop for Registration {
         let mut state = self.watchers.lock();
         if state
             .channels
-            .get(&self.session)
+            .get(&self.account)
             .is_some_and(|channel| channel.receiver_count() == 0)
         {
-            state.channels.remove(&self.session);
+            state.channels.remove(&self.account);
         }
     }
 }
@@ -73,7 +73,7 @@ impl Drop for Registration {
 struct State {
     /// Once closed, nothing is announced or registered any more.
     closed: bool,
-    channels: HashMap<SessionKey, watch::Sender<i64>>,
+    channels: HashMap<AccountKey, watch::Sender<i64>>,
 }
 
 /// The watchers of one process (memory) or of one subscriber connection (Redis).
@@ -88,15 +88,15 @@ impl Watchers {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A watch of `session`; `None` once the registry is closed.
-    pub(crate) fn register(self: &Arc<Self>, session: SessionKey) -> Option<Watch> {
+    /// A watch of `account`; `None` once the registry is closed.
+    pub(crate) fn register(self: &Arc<Self>, account: AccountKey) -> Option<Watch> {
         let mut state = self.lock();
         if state.closed {
             return None;
         }
         let newest = state
             .channels
-            .entry(session)
+            .entry(account)
             // The initial value is never reported: a receiver only reports later sends.
             .or_insert_with(|| watch::Sender::new(i64::MIN))
             .subscribe();
@@ -104,15 +104,15 @@ impl Watchers {
             newest,
             registration: Registration {
                 watchers: Arc::clone(self),
-                session,
+                account,
             },
         })
     }
 
-    /// Wakes the watchers of `session`: it has events up to `newest`.
-    pub(crate) fn announce(&self, session: SessionKey, newest: i64) {
+    /// Wakes the watchers of `account`: it has events up to `newest`.
+    pub(crate) fn announce(&self, account: AccountKey, newest: i64) {
         let state = self.lock();
-        if let Some(channel) = state.channels.get(&session) {
+        if let Some(channel) = state.channels.get(&account) {
             channel.send_if_modified(|announced| {
                 // Announcements may cross (two appenders); the newest id only goes up.
                 if newest > *announced {

@@ -6,8 +6,8 @@
 //! embedded default (one file, `migrations/sqlite`).
 //!
 //! # Layout
-//! - [`model`]: the records the store keeps (users, sign-in sessions, Telegram sessions and
-//!   logins).
+//! - [`model`]: the records the store keeps (users, sign-in sessions, linked Telegram
+//!   accounts and logins).
 //! - The traits, one per area ([`AccountStore`], [`TelegramStore`], [`ChatCacheStore`],
 //!   [`SendJobStore`], [`EventIdStore`], [`PushStore`], [`ActionStore`], [`AuditStore`],
 //!   [`UserAdminStore`], [`SentFileStore`]), gathered by [`Store`]; a consumer
@@ -146,37 +146,37 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<RefreshOutcome>;
 }
 
-/// Linked Telegram accounts (sessions) and the logins that link them.
+/// Linked Telegram accounts and the logins that link them.
 #[async_trait]
 pub trait TelegramStore: Send + Sync {
     /// Records a newly linked Telegram account under the next never-used
     /// `session_index` of the user (1, 2, 3, ...; a freed index is not reused), with its
     /// sealed grammers session. [`StoreError::Conflict`]`("telegram_sessions.phone")` when
     /// the user has linked this phone already.
-    async fn link_telegram_session(
+    async fn link_telegram_account(
         &self,
         user_id: Uuid,
         account: &TelegramAccount,
-        status: SessionStatus,
+        status: LinkStatus,
         sealed_session: &[u8],
         at: DateTime<Utc>,
-    ) -> Result<TelegramSession>;
+    ) -> Result<LinkedAccount>;
 
     /// The user's linked Telegram accounts, by `session_index`.
-    async fn telegram_sessions(&self, user_id: Uuid) -> Result<Vec<TelegramSession>>;
+    async fn linked_accounts_of(&self, user_id: Uuid) -> Result<Vec<LinkedAccount>>;
 
-    /// One linked account with its sealed session.
-    async fn hosted_session(
+    /// One linked account with its sealed MTProto session.
+    async fn hosted_account(
         &self,
         user_id: Uuid,
         session_index: u32,
-    ) -> Result<Option<HostedSession>>;
+    ) -> Result<Option<HostedAccount>>;
 
     /// Every linked account of the given shards, for the replica that hosts them.
-    async fn hosted_sessions(&self, shards: &[u16]) -> Result<Vec<HostedSession>>;
+    async fn hosted_accounts_of(&self, shards: &[u16]) -> Result<Vec<HostedAccount>>;
 
     /// Replaces the sealed session (the grammers state moves: peers, update state);
-    /// `None` erases it (Telegram ended the authorisation). False when no such session.
+    /// `None` erases it (Telegram ended the authorisation). False when no such linked account.
     async fn save_sealed_session(
         &self,
         user_id: Uuid,
@@ -184,17 +184,17 @@ pub trait TelegramStore: Send + Sync {
         sealed_session: Option<&[u8]>,
     ) -> Result<bool>;
 
-    /// Records the connection state shown to the user. False when no such session.
-    async fn set_session_status(
+    /// Records the connection state shown to the user. False when no such linked account.
+    async fn set_link_status(
         &self,
         user_id: Uuid,
         session_index: u32,
-        status: SessionStatus,
+        status: LinkStatus,
         at: DateTime<Utc>,
     ) -> Result<bool>;
 
     /// Records that the account's Telegram link was found silent at `at` and replaced.
-    /// False when no such session.
+    /// False when no such linked account.
     async fn note_link_stalled(
         &self,
         user_id: Uuid,
@@ -203,8 +203,8 @@ pub trait TelegramStore: Send + Sync {
     ) -> Result<bool>;
 
     /// Records the account's names as Telegram now has them (its profile changed).
-    /// False when no such session.
-    async fn set_session_names(
+    /// False when no such linked account.
+    async fn set_account_names(
         &self,
         user_id: Uuid,
         session_index: u32,
@@ -214,8 +214,8 @@ pub trait TelegramStore: Send + Sync {
     ) -> Result<bool>;
 
     /// Forgets a linked account and its keys; its index is never given out again.
-    /// False when no such session.
-    async fn unlink_telegram_session(&self, user_id: Uuid, session_index: u32) -> Result<bool>;
+    /// False when no such linked account.
+    async fn unlink_telegram_account(&self, user_id: Uuid, session_index: u32) -> Result<bool>;
 
     /// Stores a new pending login.
     async fn create_telegram_login(&self, login: &TelegramLogin) -> Result<()>;
@@ -260,7 +260,7 @@ pub trait SentFileStore: Send + Sync {
     /// The reference remembered for a file, if any.
     async fn recall_sent_file(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         sha256: &str,
         kind: &str,
     ) -> Result<Option<Vec<u8>>>;
@@ -269,7 +269,7 @@ pub trait SentFileStore: Send + Sync {
     /// account's oldest beyond `keep`. Nothing is kept for an account that is not linked.
     async fn remember_sent_file(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         sha256: &str,
         kind: &str,
         media: &[u8],
@@ -277,7 +277,7 @@ pub trait SentFileStore: Send + Sync {
     ) -> Result<()>;
 
     /// Forgets a file's reference (Telegram refused it).
-    async fn forget_sent_file(&self, key: SessionKey, sha256: &str, kind: &str) -> Result<()>;
+    async fn forget_sent_file(&self, key: AccountKey, sha256: &str, kind: &str) -> Result<()>;
 }
 
 /// Each linked account's event ids (the realtime log's order), strictly increasing across
@@ -286,7 +286,7 @@ pub trait SentFileStore: Send + Sync {
 pub trait EventIdStore: Send + Sync {
     /// Allocates `count` event ids of a linked account, strictly above every id given
     /// before; returns the first (the others follow it). `None` when no such account.
-    async fn next_event_ids(&self, key: SessionKey, count: u32) -> Result<Option<i64>>;
+    async fn next_event_ids(&self, key: AccountKey, count: u32) -> Result<Option<i64>>;
 }
 
 /// Idempotency keys of the actions that change Telegram state other than sends
@@ -301,13 +301,13 @@ pub trait ActionStore: Send + Sync {
     /// Records the result of a claimed action; retries get it from now on.
     async fn finish_action(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         idempotency_key: &str,
         result: &str,
     ) -> Result<()>;
 
     /// Gives up an unfinished claim (the action failed): a retry does it again.
-    async fn release_action(&self, key: SessionKey, idempotency_key: &str) -> Result<()>;
+    async fn release_action(&self, key: AccountKey, idempotency_key: &str) -> Result<()>;
 }
 
 /// Web Push subscriptions of TalkApp users (their browsers).
@@ -329,17 +329,17 @@ pub trait PushStore: Send + Sync {
 pub trait ChatCacheStore: Send + Sync {
     /// Records what is known of chats (from a reply or update that mentions them),
     /// leaving their list state and history bounds as they are.
-    async fn upsert_chat_profiles(&self, key: SessionKey, chats: &[ChatProfile]) -> Result<()>;
+    async fn upsert_chat_profiles(&self, key: AccountKey, chats: &[ChatProfile]) -> Result<()>;
 
     /// Records chats as they stand in the account's list (a backfill or refresh).
     async fn upsert_dialogs(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         dialogs: &[(ChatProfile, DialogState)],
     ) -> Result<()>;
 
     /// Records users.
-    async fn upsert_users(&self, key: SessionKey, users: &[CachedUser]) -> Result<()>;
+    async fn upsert_users(&self, key: AccountKey, users: &[CachedUser]) -> Result<()>;
 
     /// Stores messages as they are now (new or edited). A message newer than its chat's
     /// newest becomes the newest, and the chat enters the list. With `from_updates` (they
@@ -350,7 +350,7 @@ pub trait ChatCacheStore: Send + Sync {
     /// statement. Returns how many were not stored before.
     async fn upsert_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         messages: &[CachedMessage],
         from_updates: bool,
     ) -> Result<u64>;
@@ -360,7 +360,7 @@ pub trait ChatCacheStore: Send + Sync {
     /// they were in.
     async fn delete_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: Option<i64>,
         message_ids: &[i32],
     ) -> Result<Vec<i64>>;
@@ -368,20 +368,20 @@ pub trait ChatCacheStore: Send + Sync {
     /// The account read incoming messages up to `max_id`; `still_unread` remain.
     async fn set_read_inbox(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         max_id: i32,
         still_unread: i32,
     ) -> Result<()>;
 
     /// The peer read the account's messages up to `max_id`.
-    async fn set_read_outbox(&self, key: SessionKey, chat_id: i64, max_id: i32) -> Result<()>;
+    async fn set_read_outbox(&self, key: AccountKey, chat_id: i64, max_id: i32) -> Result<()>;
 
     /// Moves a chat's cached-history bounds: every message at or above `floor` is cached;
     /// `complete` when nothing older exists.
     async fn set_history_floor(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         floor: i32,
         complete: bool,
@@ -390,22 +390,22 @@ pub trait ChatCacheStore: Send + Sync {
     /// A page of the account's chat list, newest activity first (pinned chats are not
     /// put first: the list is ordered by activity so that the cursor is stable). Chats
     /// the account left are not listed (they stay readable by id).
-    async fn list_chats(&self, key: SessionKey, query: &ChatListQuery) -> Result<Vec<CachedChat>>;
+    async fn list_chats(&self, key: AccountKey, query: &ChatListQuery) -> Result<Vec<CachedChat>>;
 
     /// The page [`Self::list_chats`] gives, with each chat's newest message and the users
     /// the page shows, in one read (a chat list is the most frequent read).
-    async fn chat_list_page(&self, key: SessionKey, query: &ChatListQuery) -> Result<ChatListPage>;
+    async fn chat_list_page(&self, key: AccountKey, query: &ChatListQuery) -> Result<ChatListPage>;
 
     /// One chat.
-    async fn cached_chat(&self, key: SessionKey, chat_id: i64) -> Result<Option<CachedChat>>;
+    async fn cached_chat(&self, key: AccountKey, chat_id: i64) -> Result<Option<CachedChat>>;
 
     /// Some chats by id (those cached), in one read.
-    async fn cached_chats(&self, key: SessionKey, chat_ids: &[i64]) -> Result<Vec<CachedChat>>;
+    async fn cached_chats(&self, key: AccountKey, chat_ids: &[i64]) -> Result<Vec<CachedChat>>;
 
     /// Messages of a chat, newest first.
     async fn cached_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         query: &HistoryQuery,
     ) -> Result<Vec<CachedMessage>>;
@@ -413,32 +413,32 @@ pub trait ChatCacheStore: Send + Sync {
     /// Messages by chat and id, across chats (the newest message of each listed chat).
     async fn cached_messages_at(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_messages: &[(i64, i32)],
     ) -> Result<Vec<CachedMessage>>;
 
     /// Some messages of a chat by id (those cached).
     async fn cached_messages_by_id(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         message_ids: &[i32],
     ) -> Result<Vec<CachedMessage>>;
 
     /// Users by id (those cached).
-    async fn cached_users(&self, key: SessionKey, tg_user_ids: &[i64]) -> Result<Vec<CachedUser>>;
+    async fn cached_users(&self, key: AccountKey, tg_user_ids: &[i64]) -> Result<Vec<CachedUser>>;
 
     /// A page of every cached message of the account, across its chats, in (chat, id)
     /// order after `after` (a rebuild of the search index reads the cache this way).
     async fn cached_messages_page(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         after: Option<(i64, i32)>,
         limit: u32,
     ) -> Result<Vec<CachedMessage>>;
 
     /// Forgets everything cached for the account (it was unlinked).
-    async fn clear_cache(&self, key: SessionKey) -> Result<()>;
+    async fn clear_cache(&self, key: AccountKey) -> Result<()>;
 }
 
 /// Send jobs: what users asked to send, in order per account, and where each stands.
@@ -453,7 +453,7 @@ pub trait SendJobStore: Send + Sync {
     async fn create_send_job_in_known_chat(&self, job: &NewSendJob) -> Result<Option<JobCreated>>;
 
     /// One job of the account.
-    async fn send_job(&self, key: SessionKey, job_id: Uuid) -> Result<Option<SendJob>>;
+    async fn send_job(&self, key: AccountKey, job_id: Uuid) -> Result<Option<SendJob>>;
 
     /// Records that the relay's announcement of the job was confirmed by the bus, while
     /// the job is still to send (a final one is left alone: the relay never looks at it).
@@ -461,7 +461,7 @@ pub trait SendJobStore: Send + Sync {
     async fn mark_job_published(&self, job_id: Uuid, at: DateTime<Utc>) -> Result<()>;
 
     /// The account's jobs still to send (queued or sending), oldest first.
-    async fn pending_jobs(&self, key: SessionKey, limit: u32) -> Result<Vec<SendJob>>;
+    async fn pending_jobs(&self, key: AccountKey, limit: u32) -> Result<Vec<SendJob>>;
 
     /// Jobs still to send (queued or sending) and not marked published, created before
     /// `before`, of the given shards, oldest first.
@@ -480,7 +480,7 @@ pub trait SendJobStore: Send + Sync {
         shards: &[u16],
         before: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<SessionKey>>;
+    ) -> Result<Vec<AccountKey>>;
 
     /// Takes a job for a try: queued or sending becomes sending with one more attempt.
     /// `None` when the job is already final.
@@ -493,7 +493,7 @@ pub trait SendJobStore: Send + Sync {
     /// jobs.
     async fn claim_job_in_order(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         job_id: Uuid,
         at: DateTime<Utc>,
     ) -> Result<Option<SendJob>>;
@@ -523,7 +523,7 @@ pub trait SendJobStore: Send + Sync {
     /// Sent jobs in a chat up to `max_id` were read by the peer; returns them.
     async fn mark_jobs_read(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         max_id: i32,
         at: DateTime<Utc>,

@@ -72,7 +72,7 @@ pub enum RefreshOutcome {
     Unknown,
 }
 
-/// The Telegram account behind a session.
+/// The Telegram side of a linked account: its Telegram user, names and phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TelegramAccount {
     /// Telegram user id.
@@ -89,7 +89,7 @@ pub struct TelegramAccount {
 
 /// Connection state of a linked Telegram account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionStatus {
+pub enum LinkStatus {
     /// Connected and receiving updates.
     Connected,
     /// Connecting or reconnecting.
@@ -100,7 +100,7 @@ pub enum SessionStatus {
     FloodWait,
 }
 
-impl SessionStatus {
+impl LinkStatus {
     /// Database and wire form.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -125,7 +125,7 @@ impl SessionStatus {
 
 /// A linked Telegram account.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TelegramSession {
+pub struct LinkedAccount {
     /// Owner (TalkApp user).
     pub user_id: Uuid,
     /// 1, 2, 3, ... per user; never reused.
@@ -133,7 +133,7 @@ pub struct TelegramSession {
     /// The Telegram account.
     pub account: TelegramAccount,
     /// Connection state.
-    pub status: SessionStatus,
+    pub status: LinkStatus,
     /// When it was linked.
     pub linked_at: DateTime<Utc>,
     /// When its Telegram link was last found open but delivering no updates (and was
@@ -163,9 +163,9 @@ pub fn shard_of(user_id: Uuid, session_index: u32) -> u16 {
 
 /// A linked account as the host of its connection needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostedSession {
-    /// The account's session, as listed to its user.
-    pub session: TelegramSession,
+pub struct HostedAccount {
+    /// The linked account, as listed to its user.
+    pub linked: LinkedAccount,
     /// Its shard.
     pub shard: u16,
     /// The sealed grammers session; `None` once Telegram ended the authorisation.

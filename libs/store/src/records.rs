@@ -1,6 +1,6 @@
 //! The records of the chat cache and the send jobs.
 //!
-//! The cache is per linked account (`SessionKey`): the same Telegram chat seen by two
+//! The cache is per linked account (`AccountKey`): the same Telegram chat seen by two
 //! accounts is two cached chats, because unread counts, message ids (in private chats and
 //! basic groups) and permissions are per account. Structured parts that are only ever
 //! shown, never queried (entities, forward header, media), are kept as JSON text written
@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 /// A linked account: the TalkApp user and which of their accounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionKey {
+pub struct AccountKey {
     /// The TalkApp user.
     pub user_id: Uuid,
     /// 1, 2, 3, ...
@@ -257,7 +257,7 @@ pub struct NewSendJob {
     /// Its id (derived from the idempotency key when there is one).
     pub job_id: Uuid,
     /// Whose account sends it.
-    pub key: SessionKey,
+    pub key: AccountKey,
     /// The caller's idempotency key.
     pub client_message_id: Option<String>,
     /// Where.
@@ -391,7 +391,7 @@ pub struct PushSubscription {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionClaim {
     /// The account acting.
-    pub key: SessionKey,
+    pub key: AccountKey,
     /// The caller's `Idempotency-Key` (or `client_request_id`).
     pub idempotency_key: String,
     /// What the action is (`create_group`, `add_member`).

@@ -38,7 +38,7 @@ pub mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use talkapp_store::SessionKey;
+use talkapp_store::AccountKey;
 
 /// Why an index call failed.
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +116,7 @@ pub mod kind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexedMessage {
     /// Whose.
-    pub key: SessionKey,
+    pub key: AccountKey,
     /// The chat.
     pub chat_id: i64,
     /// The message.
@@ -135,7 +135,7 @@ pub struct IndexedMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexedChat {
     /// Whose.
-    pub key: SessionKey,
+    pub key: AccountKey,
     /// The chat.
     pub chat_id: i64,
     /// `private`, `group`, `supergroup` or `channel`.
@@ -177,7 +177,7 @@ pub enum IndexChange {
     /// chats and basic groups, whose message ids are unique per account.
     DeleteMessages {
         /// Whose.
-        key: SessionKey,
+        key: AccountKey,
         /// Where, when Telegram said.
         chat_id: Option<i64>,
         /// Which.
@@ -277,31 +277,31 @@ pub trait SearchIndex: Send + Sync + 'static {
     /// id, descending).
     async fn search_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         query: &MessageQuery,
     ) -> Result<Vec<MessageRef>>;
 
     /// An account's chats (at most `limit`, most recent activity first), for name
     /// matching.
-    async fn chats(&self, key: SessionKey, limit: u32) -> Result<Vec<IndexedChat>>;
+    async fn chats(&self, key: AccountKey, limit: u32) -> Result<Vec<IndexedChat>>;
 
     /// Forgets everything indexed for the account (before a rebuild, or once unlinked),
     /// except its tombstones: through a rebuild they keep blocking an older upsert told
     /// again, and the sweep removes them (an unlinked account's key is never used again).
-    async fn forget_account(&self, key: SessionKey) -> Result<()>;
+    async fn forget_account(&self, key: AccountKey) -> Result<()>;
 
     /// Removes the tombstones of deletions applied before `deleted_before` (Unix
     /// seconds); returns how many.
     async fn sweep_tombstones(&self, deleted_before: i64) -> Result<u64>;
 
     /// Records that the account's index was built from the cache.
-    async fn mark_built(&self, key: SessionKey) -> Result<()>;
+    async fn mark_built(&self, key: AccountKey) -> Result<()>;
 
     /// The accounts whose index was built from the cache.
-    async fn built_accounts(&self) -> Result<Vec<SessionKey>>;
+    async fn built_accounts(&self) -> Result<Vec<AccountKey>>;
 
     /// Messages indexed for the account (tombstones are not messages).
-    async fn message_count(&self, key: SessionKey) -> Result<u64>;
+    async fn message_count(&self, key: AccountKey) -> Result<u64>;
 
     /// Bytes the index takes on disk (its tables and indexes), where the backend can tell.
     async fn size_on_disk(&self) -> Result<u64>;
@@ -309,7 +309,7 @@ pub trait SearchIndex: Send + Sync + 'static {
 
 /// The account's scope prefix: 8 hex digits of a stable hash of the account, so terms of
 /// different accounts occupy different ranges of the full-text structure.
-pub fn scope_of(key: SessionKey) -> String {
+pub fn scope_of(key: AccountKey) -> String {
     // FNV-1a: stable across processes and Rust versions.
     let mut hash: u32 = 0x811c_9dc5;
     for byte in key
@@ -387,11 +387,11 @@ mod tests {
     #[test]
     fn scopes_differ_between_accounts_and_are_stable() {
         let user = uuid::Uuid::from_u128(7);
-        let one = SessionKey {
+        let one = AccountKey {
             user_id: user,
             session_index: 1,
         };
-        let two = SessionKey {
+        let two = AccountKey {
             user_id: user,
             session_index: 2,
         };

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Pool};
-use talkapp_store::SessionKey;
+use talkapp_store::AccountKey;
 use tokio_postgres::types::ToSql;
 
 use super::{
@@ -111,7 +111,7 @@ impl PostgresIndex {
     }
 }
 
-fn session_index(key: SessionKey) -> i32 {
+fn session_index(key: AccountKey) -> i32 {
     i32::try_from(key.session_index).unwrap_or(i32::MAX)
 }
 
@@ -380,7 +380,7 @@ impl SearchIndex for PostgresIndex {
 
     async fn search_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         query: &MessageQuery,
     ) -> Result<Vec<MessageRef>> {
         let client = self.client().await?;
@@ -428,7 +428,7 @@ impl SearchIndex for PostgresIndex {
             .collect())
     }
 
-    async fn chats(&self, key: SessionKey, limit: u32) -> Result<Vec<IndexedChat>> {
+    async fn chats(&self, key: AccountKey, limit: u32) -> Result<Vec<IndexedChat>> {
         let client = self.client().await?;
         let rows = query_rows(
             &client,
@@ -452,7 +452,7 @@ impl SearchIndex for PostgresIndex {
             .collect())
     }
 
-    async fn forget_account(&self, key: SessionKey) -> Result<()> {
+    async fn forget_account(&self, key: AccountKey) -> Result<()> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await.map_err(failed)?;
         for sql in [
@@ -479,7 +479,7 @@ impl SearchIndex for PostgresIndex {
             .map_err(failed)
     }
 
-    async fn mark_built(&self, key: SessionKey) -> Result<()> {
+    async fn mark_built(&self, key: AccountKey) -> Result<()> {
         let client = self.client().await?;
         client
             .execute(
@@ -493,7 +493,7 @@ impl SearchIndex for PostgresIndex {
             .map_err(failed)
     }
 
-    async fn built_accounts(&self) -> Result<Vec<SessionKey>> {
+    async fn built_accounts(&self) -> Result<Vec<AccountKey>> {
         let client = self.client().await?;
         let rows = query_rows(
             &client,
@@ -503,14 +503,14 @@ impl SearchIndex for PostgresIndex {
         .await?;
         Ok(rows
             .iter()
-            .map(|row| SessionKey {
+            .map(|row| AccountKey {
                 user_id: row.get(0),
                 session_index: u32::try_from(row.get::<_, i32>(1)).unwrap_or(0),
             })
             .collect())
     }
 
-    async fn message_count(&self, key: SessionKey) -> Result<u64> {
+    async fn message_count(&self, key: AccountKey) -> Result<u64> {
         let client = self.client().await?;
         let rows = query_rows(
             &client,

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension as _, params};
-use talkapp_store::SessionKey;
+use talkapp_store::AccountKey;
 
 use super::{
     ACCOUNT_WIDE_IDS_ABOVE, ANY_ACCOUNT_WIDE_CHAT, Applied, EventId, IndexChange, IndexError,
@@ -203,7 +203,7 @@ fn add_found_message(
 /// Deletes the message's rows (one, or with no chat the account-wide ones) and their terms.
 fn delete_messages(
     transaction: &rusqlite::Transaction<'_>,
-    key: SessionKey,
+    key: AccountKey,
     chat_id: Option<i64>,
     message_id: i32,
 ) -> Result<()> {
@@ -466,7 +466,7 @@ impl SearchIndex for SqliteIndex {
 
     async fn search_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         query: &MessageQuery,
     ) -> Result<Vec<MessageRef>> {
         let query = query.clone();
@@ -540,7 +540,7 @@ impl SearchIndex for SqliteIndex {
         .await
     }
 
-    async fn chats(&self, key: SessionKey, limit: u32) -> Result<Vec<IndexedChat>> {
+    async fn chats(&self, key: AccountKey, limit: u32) -> Result<Vec<IndexedChat>> {
         self.read(move |connection| {
             let mut statement = connection
                 .prepare_cached(
@@ -570,7 +570,7 @@ impl SearchIndex for SqliteIndex {
         .await
     }
 
-    async fn forget_account(&self, key: SessionKey) -> Result<()> {
+    async fn forget_account(&self, key: AccountKey) -> Result<()> {
         self.write(move |connection| {
             let transaction = connection.transaction().map_err(failed)?;
             let user_id = key.user_id.to_string();
@@ -608,7 +608,7 @@ impl SearchIndex for SqliteIndex {
         .await
     }
 
-    async fn mark_built(&self, key: SessionKey) -> Result<()> {
+    async fn mark_built(&self, key: AccountKey) -> Result<()> {
         self.write(move |connection| {
             connection
                 .execute(
@@ -627,7 +627,7 @@ impl SearchIndex for SqliteIndex {
         .await
     }
 
-    async fn built_accounts(&self) -> Result<Vec<SessionKey>> {
+    async fn built_accounts(&self) -> Result<Vec<AccountKey>> {
         self.read(move |connection| {
             let mut statement = connection
                 .prepare_cached("SELECT user_id, session_index FROM search_accounts")
@@ -642,7 +642,7 @@ impl SearchIndex for SqliteIndex {
                 let (user_id, session_index) = row.map_err(failed)?;
                 let user_id = uuid::Uuid::parse_str(&user_id)
                     .map_err(|error| IndexError::Internal(error.to_string()))?;
-                keys.push(SessionKey {
+                keys.push(AccountKey {
                     user_id,
                     session_index,
                 });
@@ -652,7 +652,7 @@ impl SearchIndex for SqliteIndex {
         .await
     }
 
-    async fn message_count(&self, key: SessionKey) -> Result<u64> {
+    async fn message_count(&self, key: AccountKey) -> Result<u64> {
         self.read(move |connection| {
             connection
                 .query_row(

@@ -25,7 +25,7 @@ use talkapp_search_service::index::postgres::PostgresIndex;
 use talkapp_search_service::index::sqlite::SqliteIndex;
 use talkapp_search_service::remote::TelegramSearch;
 use talkapp_store::{
-    CachedMessage, ChatProfile, DialogState, SessionKey, SessionStatus, Store, TelegramAccount,
+    AccountKey, CachedMessage, ChatProfile, DialogState, LinkStatus, Store, TelegramAccount,
 };
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -234,13 +234,13 @@ impl SearchApp {
     }
 
     /// A new TalkApp user with one linked Telegram account.
-    pub(crate) async fn linked_account(&self) -> SessionKey {
+    pub(crate) async fn linked_account(&self) -> AccountKey {
         let user_id = Uuid::new_v4();
         self.link(user_id).await
     }
 
     /// Links one more Telegram account to `user_id` (created when new).
-    pub(crate) async fn link(&self, user_id: Uuid) -> SessionKey {
+    pub(crate) async fn link(&self, user_id: Uuid) -> AccountKey {
         link_account(self.store.as_ref(), user_id).await
     }
 
@@ -248,7 +248,7 @@ impl SearchApp {
     /// (returned, to be told again).
     pub(crate) async fn new_message(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         message: &CachedMessage,
     ) -> realtime::Event {
         self.store
@@ -262,7 +262,7 @@ impl SearchApp {
     /// An edit: the cache, then `message.edited`.
     pub(crate) async fn edited_message(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         message: &CachedMessage,
     ) -> realtime::Event {
         self.store
@@ -276,7 +276,7 @@ impl SearchApp {
     /// A deletion: the cache, then `message.deleted`.
     pub(crate) async fn deleted_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: Option<i64>,
         ids: &[i32],
     ) -> realtime::Event {
@@ -296,7 +296,7 @@ impl SearchApp {
     }
 
     /// A chat in the account's list (the cache, then `chat.updated`).
-    pub(crate) async fn chat(&self, key: SessionKey, chat: ChatProfile, top_date: i64) {
+    pub(crate) async fn chat(&self, key: AccountKey, chat: ChatProfile, top_date: i64) {
         self.store
             .upsert_dialogs(
                 key,
@@ -335,7 +335,7 @@ impl SearchApp {
     /// Publishes an event under the account's next event id, as its host does.
     async fn publish(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         kind: &str,
         payload: realtime::event::Payload,
     ) -> realtime::Event {
@@ -382,7 +382,7 @@ impl SearchApp {
     }
 
     /// The ids of the hits of `query` in the account, newest first.
-    pub(crate) async fn found_ids(&self, key: SessionKey, query: &str) -> Vec<i32> {
+    pub(crate) async fn found_ids(&self, key: AccountKey, query: &str) -> Vec<i32> {
         self.search(request(key, query))
             .await
             .expect("search answers")
@@ -394,7 +394,7 @@ impl SearchApp {
 }
 
 /// A message search of one account.
-pub(crate) fn request(key: SessionKey, query: &str) -> proto::SearchMessagesRequest {
+pub(crate) fn request(key: AccountKey, query: &str) -> proto::SearchMessagesRequest {
     proto::SearchMessagesRequest {
         user_id: key.user_id.to_string(),
         session_index: Some(key.session_index),
@@ -477,7 +477,7 @@ pub(crate) fn message_payload(message: &CachedMessage) -> realtime::event::Paylo
 
 /// Links one more Telegram account to `user_id` (created when new) in `store`, as the
 /// gateway does: the search service may be running or not.
-pub(crate) async fn link_account(store: &dyn Store, user_id: Uuid) -> SessionKey {
+pub(crate) async fn link_account(store: &dyn Store, user_id: Uuid) -> AccountKey {
     // Refused when the user exists already (a second account): that is the point.
     let _ = store
         .create_user(&talkapp_store::NewUser {
@@ -489,7 +489,7 @@ pub(crate) async fn link_account(store: &dyn Store, user_id: Uuid) -> SessionKey
         })
         .await;
     let linked = store
-        .link_telegram_session(
+        .link_telegram_account(
             user_id,
             &TelegramAccount {
                 telegram_user_id: i64::from(rand_u16()) + 10_000,
@@ -498,13 +498,13 @@ pub(crate) async fn link_account(store: &dyn Store, user_id: Uuid) -> SessionKey
                 username: String::new(),
                 phone: format!("99890{}", rand_u16()),
             },
-            SessionStatus::Connected,
+            LinkStatus::Connected,
             b"sealed",
             talkapp_store::now(),
         )
         .await
         .expect("account linked");
-    SessionKey {
+    AccountKey {
         user_id,
         session_index: linked.session_index,
     }

@@ -7,20 +7,20 @@ use talkapp_search_service::index::{
     IndexChange, IndexedChat, IndexedMessage, MessageQuery, MessageRef, SearchIndex, kind,
 };
 use talkapp_search_service::normalize;
-use talkapp_store::SessionKey;
+use talkapp_store::AccountKey;
 use uuid::Uuid;
 
 use crate::helpers::TestPlace;
 
-fn account() -> SessionKey {
-    SessionKey {
+fn account() -> AccountKey {
+    AccountKey {
         user_id: Uuid::new_v4(),
         session_index: 1,
     }
 }
 
 fn message(
-    key: SessionKey,
+    key: AccountKey,
     chat_id: i64,
     message_id: i32,
     date: i64,
@@ -59,7 +59,7 @@ fn told(event_id: i64, message: IndexedMessage) -> IndexChange {
 }
 
 /// Messages deleted by the event `event_id`.
-fn deleted(event_id: i64, key: SessionKey, chat_id: Option<i64>, ids: &[i32]) -> IndexChange {
+fn deleted(event_id: i64, key: AccountKey, chat_id: Option<i64>, ids: &[i32]) -> IndexChange {
     IndexChange::DeleteMessages {
         key,
         chat_id,
@@ -125,7 +125,7 @@ pub(crate) async fn word_prefixes_find_messages_of_that_account_only(place: Arc<
             .expect("search")),
         vec![1]
     );
-    let other = SessionKey {
+    let other = AccountKey {
         session_index: 2,
         ..alice
     };
@@ -509,7 +509,7 @@ pub(crate) async fn found_messages_are_added_once_and_never_over_what_the_events
     assert_eq!(index.message_count(key).await.expect("count"), 0);
 }
 
-fn private_chat(key: SessionKey, title: &str) -> IndexedChat {
+fn private_chat(key: AccountKey, title: &str) -> IndexedChat {
     IndexedChat {
         key,
         chat_id: 42,
@@ -525,7 +525,7 @@ async fn skipped(index: &Arc<dyn SearchIndex>, changes: &[IndexChange]) -> u64 {
     index.apply(changes).await.expect("applied").skipped_stale
 }
 
-async fn found(index: &Arc<dyn SearchIndex>, key: SessionKey, text: &str) -> Vec<i32> {
+async fn found(index: &Arc<dyn SearchIndex>, key: AccountKey, text: &str) -> Vec<i32> {
     ids(&index
         .search_messages(key, &query(text))
         .await

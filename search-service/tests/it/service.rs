@@ -12,7 +12,7 @@ use talkapp_search_service::normalize;
 use talkapp_search_service::remote::{
     RemoteContact, RemoteError, RemoteHits, RemoteQuery, TelegramSearch,
 };
-use talkapp_store::{CachedMessage, ChatProfile, SessionKey};
+use talkapp_store::{AccountKey, CachedMessage, ChatProfile};
 
 use crate::helpers::{SearchApp, TestPlace, eventually, link_account, request, text_message};
 use uuid::Uuid;
@@ -33,7 +33,7 @@ fn profile(chat_id: i64, kind: &str, title: &str, username: &str) -> ChatProfile
     }
 }
 
-async fn wait_found(app: &SearchApp, key: SessionKey, query: &str, expected: &[i32]) -> Duration {
+async fn wait_found(app: &SearchApp, key: AccountKey, query: &str, expected: &[i32]) -> Duration {
     eventually(WITHIN, &format!("{query:?} finds {expected:?}"), || async {
         app.found_ids(key, query).await == expected
     })
@@ -70,7 +70,7 @@ pub(crate) async fn a_new_message_is_searchable_within_a_second_and_edits_and_de
 }
 
 /// Two new messages, an edit of the first and the deletion of the second; the events.
-async fn tell_four_events(app: &SearchApp, key: SessionKey) -> Vec<realtime::Event> {
+async fn tell_four_events(app: &SearchApp, key: AccountKey) -> Vec<realtime::Event> {
     vec![
         app.new_message(key, &text_message(42, 1, 1_700_000_000, "alpha plan"))
             .await,
@@ -110,7 +110,7 @@ pub(crate) async fn events_told_again_in_their_order_leave_the_index_where_it_wa
 
 /// What the index itself finds for `text` in the account (hits are shown from the cache,
 /// which would hide a deleted message the index still held).
-async fn indexed_ids(app: &SearchApp, key: SessionKey, text: &str) -> Vec<i32> {
+async fn indexed_ids(app: &SearchApp, key: AccountKey, text: &str) -> Vec<i32> {
     app.index
         .search_messages(
             key,
@@ -430,7 +430,7 @@ pub(crate) async fn another_users_account_is_out_of_reach(place: Arc<TestPlace>)
         .await;
     wait_found(&app, alice, "maxfiy", &[1]).await;
     let as_bob = request(
-        SessionKey {
+        AccountKey {
             user_id: bob.user_id,
             session_index: alice.session_index + 1,
         },
@@ -675,14 +675,14 @@ impl ScriptedTelegram {
 impl TelegramSearch for ScriptedTelegram {
     async fn search_messages(
         &self,
-        _key: SessionKey,
+        _key: AccountKey,
         query: &RemoteQuery,
     ) -> Result<RemoteHits, RemoteError> {
         self.asked.lock().expect("lock").push(query.clone());
         self.answer.lock().expect("lock").clone()
     }
 
-    async fn contacts(&self, _key: SessionKey) -> Result<Vec<RemoteContact>, RemoteError> {
+    async fn contacts(&self, _key: AccountKey) -> Result<Vec<RemoteContact>, RemoteError> {
         self.contacts.lock().expect("lock").clone()
     }
 }
@@ -762,7 +762,7 @@ pub(crate) async fn telegram_hits_are_merged_without_duplicates_and_flood_wait_m
 }
 
 /// (id, source) of each hit, and whether the page is partial.
-async fn sourced(app: &SearchApp, key: SessionKey, query: &str) -> (Vec<(i32, String)>, bool) {
+async fn sourced(app: &SearchApp, key: AccountKey, query: &str) -> (Vec<(i32, String)>, bool) {
     let reply = app
         .search(request(key, query))
         .await

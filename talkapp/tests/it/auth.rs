@@ -355,7 +355,7 @@ async fn linked_sessions_are_listed_through_the_chat_service_in_index_order() {
     let store = app.store();
     for (telegram_user_id, phone) in [(7_000_000_000_123_i64, "9996620001"), (42, "9996620002")] {
         store
-            .link_telegram_session(
+            .link_telegram_account(
                 user_id,
                 &talkapp_store::TelegramAccount {
                     telegram_user_id,
@@ -364,7 +364,7 @@ async fn linked_sessions_are_listed_through_the_chat_service_in_index_order() {
                     username: String::new(),
                     phone: phone.into(),
                 },
-                talkapp_store::SessionStatus::Connected,
+                talkapp_store::LinkStatus::Connected,
                 b"not hosted by this test",
                 talkapp_store::now(),
             )

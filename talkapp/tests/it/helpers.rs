@@ -211,7 +211,7 @@ impl TestApp {
         let key: [u8; 32] = key_bytes.as_slice().try_into().expect("32 bytes");
         let hosted = self
             .store
-            .hosted_session(user_id, session_index)
+            .hosted_account(user_id, session_index)
             .await
             .expect("read")
             .expect("linked");

@@ -488,20 +488,20 @@ async fn a_new_message_is_pushed_to_a_user_without_a_live_connection_unless_the_
 
     // Muted: nothing is pushed either.
     let user_id = uuid::Uuid::parse_str(&alice.linker.user_id).expect("uuid");
-    let session = talkapp_store::SessionKey {
+    let account = talkapp_store::AccountKey {
         user_id,
         session_index: 1,
     };
     let chat = app
         .store()
-        .cached_chat(session, alice.bob)
+        .cached_chat(account, alice.bob)
         .await
         .expect("read")
         .expect("bob's chat");
     let mut dialog = chat.dialog.expect("listed");
     dialog.muted_until = chrono::Utc::now().timestamp() + 3600;
     app.store()
-        .upsert_dialogs(session, &[(chat.profile, dialog)])
+        .upsert_dialogs(account, &[(chat.profile, dialog)])
         .await
         .expect("mute");
     bob_writes(&alice, &["muted chat".to_owned()]);

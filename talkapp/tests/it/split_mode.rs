@@ -489,7 +489,7 @@ async fn a_callers_trace_continues_through_the_gateway_into_the_chat_service() {
     assert!(
         in_trace
             .iter()
-            .any(|span| span.service == "chat-service" && span.name.contains("ListSessions")),
+            .any(|span| span.service == "chat-service" && span.name.contains("ListAccounts")),
         "no chat-service span in the caller's trace: {in_trace:?}"
     );
     database.drop_database().await;

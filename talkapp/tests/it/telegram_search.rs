@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use talkapp_search_service::index::SearchIndex as _;
 use talkapp_search_service::index::sqlite::SqliteIndex;
-use talkapp_store::SessionKey;
+use talkapp_store::AccountKey;
 use talkapp_tg_sandbox::{NewUser, Peer};
 
 use crate::chats::{Alice, linked_alice};
@@ -71,7 +71,7 @@ async fn until_built(app: &TestApp, alice: &Alice) {
     let index = SqliteIndex::open(&app.data_dir().join("search.sqlite"))
         .await
         .expect("the embedded default's index");
-    let key = SessionKey {
+    let key = AccountKey {
         user_id: alice.linker.user_id.parse().expect("a user id"),
         session_index: 1,
     };

@@ -82,12 +82,12 @@ fn account_out(
     state: &AppState,
     user_id: Uuid,
     sign_in: Option<Uuid>,
-    session: chat::Session,
+    account: chat::LinkedAccount,
 ) -> Option<TelegramAccountOut> {
-    if session.status == chat::SessionStatus::LoggedOut as i32 {
+    if account.status == chat::LinkStatus::LoggedOut as i32 {
         return None;
     }
-    let user = session.telegram_user?;
+    let user = account.telegram_user?;
     let phone = user
         .phone
         .as_deref()
@@ -105,12 +105,12 @@ fn account_out(
         .or_else(|| user.username.clone())
         .or_else(|| non_empty(&phone));
     Some(TelegramAccountOut {
-        index: session.session_index.to_string(),
+        index: account.session_index.to_string(),
         full_name,
         phone_number: non_empty(&phone),
         telegram_id: id_number(&user.id),
         profile_picture: user.photo_id.map(|photo_id| {
-            super::media::signed_path(state, user_id, sign_in, session.session_index, &photo_id)
+            super::media::signed_path(state, user_id, sign_in, account.session_index, &photo_id)
         }),
         profile_url: user
             .username
@@ -133,15 +133,15 @@ pub async fn list_accounts(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, CompatError> {
     let user_id = caller.0.user_id;
-    let mut sessions = state.services.list_sessions(user_id).await?;
-    sessions.sort_by_key(|session| session.session_index);
+    let mut accounts = state.services.list_accounts(user_id).await?;
+    accounts.sort_by_key(|account| account.session_index);
     Ok(HttpResponse::Ok().json(TelegramAccountsOut {
         ok: true,
         user_id: user_id.to_string(),
         email: caller.0.email.clone(),
-        telegram_accounts: sessions
+        telegram_accounts: accounts
             .into_iter()
-            .filter_map(|session| account_out(&state, user_id, caller.0.sign_in_session(), session))
+            .filter_map(|account| account_out(&state, user_id, caller.0.sign_in_session(), account))
             .collect(),
     }))
 }
@@ -164,7 +164,7 @@ pub async fn delete_account(
     let index = account_index("index", &path)?;
     state
         .services
-        .unlink_session(caller.0.user_id, index)
+        .unlink_account(caller.0.user_id, index)
         .await?;
     state
         .revocations
@@ -196,23 +196,23 @@ pub async fn delete_all_accounts(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, CompatError> {
     let user_id = caller.0.user_id;
-    let mut sessions = state.services.list_sessions(user_id).await?;
-    sessions.sort_by_key(|session| session.session_index);
-    let mut results = Vec::with_capacity(sessions.len());
-    for session in sessions {
+    let mut accounts = state.services.list_accounts(user_id).await?;
+    accounts.sort_by_key(|account| account.session_index);
+    let mut results = Vec::with_capacity(accounts.len());
+    for account in accounts {
         state
             .services
-            .unlink_session(user_id, session.session_index)
+            .unlink_account(user_id, account.session_index)
             .await?;
         state
             .revocations
             .revoke(crate::revocations::Revoked::Account {
                 user_id,
-                session_index: session.session_index,
+                session_index: account.session_index,
             })
             .await;
         results.push(LogoutResultOut {
-            index: session.session_index.to_string(),
+            index: account.session_index.to_string(),
             status: "logged_out",
         });
     }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use talkapp_proto::chat::v1 as chat;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{CompatError, account_index, field_error, id_number, non_empty, session_ref};
+use super::{CompatError, account_index, account_ref, field_error, id_number, non_empty};
 use crate::auth::extract::Caller;
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -140,20 +140,20 @@ async fn account_chats<'a>(
 ) -> Result<(Vec<chat::Chat>, super::media::Links<'a>), CompatError> {
     let index = account_index("session_index", session_index)?;
     let limit = dialog_limit(query)?;
-    let session = session_ref(caller.0.user_id, index);
-    let chats = chats_of_kinds(state, &session, kinds, limit).await?;
+    let account = account_ref(caller.0.user_id, index);
+    let chats = chats_of_kinds(state, &account, kinds, limit).await?;
     Ok((chats, super::media::Links::new(state, &caller.0, index)))
 }
 
 async fn chats_of_kinds(
     state: &AppState,
-    session: &chat::SessionRef,
+    account: &chat::AccountRef,
     kinds: &[&str],
     limit: u32,
 ) -> Result<Vec<chat::Chat>, ApiError> {
     let replies = futures::future::try_join_all(kinds.iter().map(|kind| {
         state.services.list_chats(chat::ListChatsRequest {
-            session: Some(session.clone()),
+            account: Some(account.clone()),
             kind: Some((*kind).to_owned()),
             limit: Some(limit),
             ..chat::ListChatsRequest::default()

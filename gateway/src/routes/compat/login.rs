@@ -140,10 +140,10 @@ fn check_phone(phone: &str) -> Result<String, ApiError> {
 /// per-user counter and are never reused, so after an unlink of the newest account this
 /// guess is low; the frontend stores it without using it.
 async fn expected_index(state: &AppState, user_id: Uuid) -> Result<u32, ApiError> {
-    let sessions = state.services.list_sessions(user_id).await?;
-    Ok(sessions
+    let accounts = state.services.list_accounts(user_id).await?;
+    Ok(accounts
         .iter()
-        .map(|session| session.session_index)
+        .map(|account| account.session_index)
         .max()
         .unwrap_or(0)
         + 1)
@@ -156,12 +156,12 @@ async fn step_out(
     message: Option<&'static str>,
 ) -> Result<LoginStepOut, ApiError> {
     match step.step {
-        Some(chat::login_step_response::Step::Session(session)) => Ok(LoginStepOut {
+        Some(chat::login_step_response::Step::Account(account)) => Ok(LoginStepOut {
             ok: true,
             status: "LOGGED_IN",
             message,
-            session_name: session.session_index.to_string(),
-            account_index: session.session_index,
+            session_name: account.session_index.to_string(),
+            account_index: account.session_index,
         }),
         Some(chat::login_step_response::Step::PasswordHint(_)) => {
             let index = expected_index(state, user_id).await?;

@@ -13,7 +13,7 @@ use talkapp_proto::chat::v1 as chat;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{CompatError, account_index, field_error, session_ref};
+use super::{CompatError, account_index, account_ref, field_error};
 use crate::auth::extract::Caller;
 use crate::auth::verifier::Identity;
 use crate::problem::ApiError;
@@ -182,7 +182,7 @@ pub async fn download_media(
     let mut stream = state
         .services
         .download_media(chat::DownloadMediaRequest {
-            session: Some(session_ref(caller.0.user_id, session_index)),
+            account: Some(account_ref(caller.0.user_id, session_index)),
             media_ref: media_ref.to_owned(),
             offset: 0,
             length: 1,

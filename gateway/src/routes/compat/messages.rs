@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use talkapp_proto::chat::v1 as chat;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{CompatError, account_index, field_error, id_number, non_empty, session_ref};
+use super::{CompatError, account_index, account_ref, field_error, id_number, non_empty};
 use crate::auth::extract::Caller;
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -302,9 +302,9 @@ fn message_out(
 }
 
 /// The chat's kind, title and read marks, or what the id tells when they take too long.
-async fn chat_facts(state: &AppState, session: &chat::SessionRef, chat_id: i64) -> ChatFacts {
+async fn chat_facts(state: &AppState, account: &chat::AccountRef, chat_id: i64) -> ChatFacts {
     let details = state.services.chat_details(chat::GetChatRequest {
-        session: Some(session.clone()),
+        account: Some(account.clone()),
         chat_id: chat_id.to_string(),
     });
     match tokio::time::timeout(DETAILS_WAIT, details).await {
@@ -325,7 +325,7 @@ async fn chat_facts(state: &AppState, session: &chat::SessionRef, chat_id: i64) 
 /// The newest `offset + limit` messages, without the first `offset`.
 async fn page(
     state: &AppState,
-    session: &chat::SessionRef,
+    account: &chat::AccountRef,
     chat_id: i64,
     offset: u32,
     limit: u32,
@@ -338,7 +338,7 @@ async fn page(
         let reply = state
             .services
             .history(chat::GetHistoryRequest {
-                session: Some(session.clone()),
+                account: Some(account.clone()),
                 chat_id: chat_id.to_string(),
                 before: before.take(),
                 limit: Some(missing.min(SERVICE_PAGE)),
@@ -397,10 +397,10 @@ pub async fn messages(
     if offset > MAX_OFFSET {
         return Err(field_error("offset", format!("must be 0 to {MAX_OFFSET}")).into());
     }
-    let session = session_ref(caller.0.user_id, session_index);
+    let account = account_ref(caller.0.user_id, session_index);
     let (messages, facts) = futures::future::join(
-        page(&state, &session, chat_id, offset, limit),
-        chat_facts(&state, &session, chat_id),
+        page(&state, &account, chat_id, offset, limit),
+        chat_facts(&state, &account, chat_id),
     )
     .await;
     let links = super::media::Links::new(&state, &caller.0, session_index);

@@ -120,8 +120,8 @@ pub fn account_index(field: &str, value: &str) -> Result<u32, ApiError> {
 }
 
 /// The caller's account `session_index`.
-pub fn session_ref(user_id: Uuid, session_index: u32) -> chat::SessionRef {
-    chat::SessionRef {
+pub fn account_ref(user_id: Uuid, session_index: u32) -> chat::AccountRef {
+    chat::AccountRef {
         user_id: user_id.to_string(),
         session_index,
     }

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use talkapp_eventlog::{EventLog, LogError, Replay, SessionKey, Watch};
+use talkapp_eventlog::{AccountKey, EventLog, LogError, Replay, Watch};
 
 use crate::{TestLogs, retention};
 
@@ -15,19 +15,19 @@ const QUIET: Duration = Duration::from_millis(400);
 /// More than any limit the tests read with.
 const ALL: usize = 10_000;
 
-fn new_session() -> SessionKey {
-    SessionKey::new(uuid::Uuid::new_v4(), 0)
+fn new_account() -> AccountKey {
+    AccountKey::new(uuid::Uuid::new_v4(), 0)
 }
 
 /// The events a complete replay answers, as (id, payload text).
 async fn read(
     log: &dyn EventLog,
-    session: SessionKey,
+    account: AccountKey,
     since: Option<i64>,
     limit: usize,
 ) -> Vec<(i64, String)> {
     match log
-        .read_since(session, since, limit)
+        .read_since(account, since, limit)
         .await
         .expect("read_since")
     {
@@ -44,22 +44,22 @@ async fn read(
     }
 }
 
-async fn ids(log: &dyn EventLog, session: SessionKey, since: Option<i64>) -> Vec<i64> {
-    read(log, session, since, ALL)
+async fn ids(log: &dyn EventLog, account: AccountKey, since: Option<i64>) -> Vec<i64> {
+    read(log, account, since, ALL)
         .await
         .into_iter()
         .map(|(id, _)| id)
         .collect()
 }
 
-async fn append(log: &dyn EventLog, session: SessionKey, event_id: i64) -> bool {
-    log.append(session, event_id, format!("event {event_id}").as_bytes())
+async fn append(log: &dyn EventLog, account: AccountKey, event_id: i64) -> bool {
+    log.append(account, event_id, format!("event {event_id}").as_bytes())
         .await
         .expect("append")
 }
 
-async fn replay(log: &dyn EventLog, session: SessionKey, since: Option<i64>) -> Replay {
-    log.read_since(session, since, ALL)
+async fn replay(log: &dyn EventLog, account: AccountKey, since: Option<i64>) -> Replay {
+    log.read_since(account, since, ALL)
         .await
         .expect("read_since")
 }
@@ -80,16 +80,16 @@ async fn no_wake_up(watch: &mut Watch) {
 pub(crate) async fn appended_events_are_read_back_in_order_after_the_cursor(logs: &TestLogs) {
     // Arrange
     let log = logs.open(retention(100));
-    let session = new_session();
+    let account = new_account();
     let binary = [0_u8, 255, 0, 1, b':', 0];
 
     // Act: ids with gaps, payloads of any bytes (empty too).
-    assert!(log.append(session, 10, b"ten").await.expect("append"));
-    assert!(log.append(session, 20, &binary).await.expect("append"));
-    assert!(log.append(session, 35, b"").await.expect("append"));
+    assert!(log.append(account, 10, b"ten").await.expect("append"));
+    assert!(log.append(account, 20, &binary).await.expect("append"));
+    assert!(log.append(account, 35, b"").await.expect("append"));
 
     // Assert
-    let Replay::Events(everything) = replay(log.as_ref(), session, None).await else {
+    let Replay::Events(everything) = replay(log.as_ref(), account, None).await else {
         panic!("expected events");
     };
     let everything: Vec<(i64, Vec<u8>)> = everything
@@ -104,73 +104,73 @@ pub(crate) async fn appended_events_are_read_back_in_order_after_the_cursor(logs
             (35, Vec::new())
         ]
     );
-    assert_eq!(ids(log.as_ref(), session, Some(9)).await, vec![10, 20, 35]);
-    assert_eq!(ids(log.as_ref(), session, Some(10)).await, vec![20, 35]);
-    assert_eq!(ids(log.as_ref(), session, Some(15)).await, vec![20, 35]);
+    assert_eq!(ids(log.as_ref(), account, Some(9)).await, vec![10, 20, 35]);
+    assert_eq!(ids(log.as_ref(), account, Some(10)).await, vec![20, 35]);
+    assert_eq!(ids(log.as_ref(), account, Some(15)).await, vec![20, 35]);
     assert_eq!(
-        ids(log.as_ref(), session, Some(35)).await,
+        ids(log.as_ref(), account, Some(35)).await,
         Vec::<i64>::new()
     );
     assert_eq!(
-        ids(log.as_ref(), session, Some(1000)).await,
+        ids(log.as_ref(), account, Some(1000)).await,
         Vec::<i64>::new(),
         "a cursor ahead of the log is caught up"
     );
-    assert_eq!(log.newest(session).await.expect("newest"), Some(35));
+    assert_eq!(log.newest(account).await.expect("newest"), Some(35));
 }
 
 pub(crate) async fn a_cursor_below_the_first_event_is_too_old(logs: &TestLogs) {
     // The log cannot know what came before the first event it was given.
     let log = logs.open(retention(100));
-    let session = new_session();
-    append(log.as_ref(), session, 10).await;
+    let account = new_account();
+    append(log.as_ref(), account, 10).await;
 
     assert_eq!(
-        replay(log.as_ref(), session, Some(8)).await,
+        replay(log.as_ref(), account, Some(8)).await,
         Replay::TooOld {
             retained_after: 9,
             oldest_retained: 10
         }
     );
-    assert_eq!(ids(log.as_ref(), session, Some(9)).await, vec![10]);
+    assert_eq!(ids(log.as_ref(), account, Some(9)).await, vec![10]);
 }
 
 pub(crate) async fn appending_an_id_already_logged_or_an_older_one_does_nothing(logs: &TestLogs) {
     let log = logs.open(retention(100));
-    let session = new_session();
-    assert!(log.append(session, 1, b"one").await.expect("append"));
-    assert!(log.append(session, 3, b"three").await.expect("append"));
+    let account = new_account();
+    assert!(log.append(account, 1, b"one").await.expect("append"));
+    assert!(log.append(account, 3, b"three").await.expect("append"));
 
     assert!(
-        !log.append(session, 3, b"three again")
+        !log.append(account, 3, b"three again")
             .await
             .expect("append")
     );
-    assert!(!log.append(session, 2, b"late two").await.expect("append"));
-    assert!(!log.append(session, 1, b"one again").await.expect("append"));
-    assert!(log.append(session, 4, b"four").await.expect("append"));
+    assert!(!log.append(account, 2, b"late two").await.expect("append"));
+    assert!(!log.append(account, 1, b"one again").await.expect("append"));
+    assert!(log.append(account, 4, b"four").await.expect("append"));
 
     assert_eq!(
-        read(log.as_ref(), session, None, ALL).await,
+        read(log.as_ref(), account, None, ALL).await,
         vec![
             (1, "one".to_owned()),
             (3, "three".to_owned()),
             (4, "four".to_owned())
         ]
     );
-    assert_eq!(log.newest(session).await.expect("newest"), Some(4));
+    assert_eq!(log.newest(account).await.expect("newest"), Some(4));
 }
 
 pub(crate) async fn ids_span_the_whole_i64_range_but_its_minimum(logs: &TestLogs) {
     let log = logs.open(retention(100));
-    let session = new_session();
+    let account = new_account();
     // Past 2^53 a double cannot tell neighbours apart: the log must.
     let big = (1_i64 << 53) + 1;
     let ids_in_order = [i64::MIN + 1, -(1 << 60), -1, 0, big, big + 1, i64::MAX];
 
-    let refused = log.append(session, i64::MIN, b"min").await;
+    let refused = log.append(account, i64::MIN, b"min").await;
     for id in ids_in_order {
-        assert!(append(log.as_ref(), session, id).await, "append {id}");
+        assert!(append(log.as_ref(), account, id).await, "append {id}");
     }
 
     assert!(
@@ -178,35 +178,35 @@ pub(crate) async fn ids_span_the_whole_i64_range_but_its_minimum(logs: &TestLogs
         "{refused:?}"
     );
     assert_eq!(
-        ids(log.as_ref(), session, Some(i64::MIN)).await,
+        ids(log.as_ref(), account, Some(i64::MIN)).await,
         ids_in_order.to_vec()
     );
     assert_eq!(
-        ids(log.as_ref(), session, Some(big)).await,
+        ids(log.as_ref(), account, Some(big)).await,
         vec![big + 1, i64::MAX]
     );
     assert_eq!(
-        ids(log.as_ref(), session, Some(i64::MAX)).await,
+        ids(log.as_ref(), account, Some(i64::MAX)).await,
         Vec::<i64>::new()
     );
-    assert!(!append(log.as_ref(), session, big + 1).await);
-    assert_eq!(log.newest(session).await.expect("newest"), Some(i64::MAX));
+    assert!(!append(log.as_ref(), account, big + 1).await);
+    assert_eq!(log.newest(account).await.expect("newest"), Some(i64::MAX));
 }
 
 pub(crate) async fn reading_page_by_page_from_the_last_id_read_returns_every_event_once(
     logs: &TestLogs,
 ) {
     let log = logs.open(retention(100));
-    let session = new_session();
+    let account = new_account();
     let appended: Vec<i64> = (1..=10).map(|n| n * 2).collect();
     for &id in &appended {
-        append(log.as_ref(), session, id).await;
+        append(log.as_ref(), account, id).await;
     }
 
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let page = read(log.as_ref(), session, cursor, 3).await;
+        let page = read(log.as_ref(), account, cursor, 3).await;
         assert!(page.len() <= 3);
         seen.extend(page.iter().map(|(id, _)| *id));
         match page.last() {
@@ -217,7 +217,7 @@ pub(crate) async fn reading_page_by_page_from_the_last_id_read_returns_every_eve
 
     assert_eq!(seen, appended);
     assert_eq!(
-        read(log.as_ref(), session, Some(4), 0).await,
+        read(log.as_ref(), account, Some(4), 0).await,
         Vec::new(),
         "a limit of 0 reads nothing"
     );
@@ -225,9 +225,9 @@ pub(crate) async fn reading_page_by_page_from_the_last_id_read_returns_every_eve
 
 pub(crate) async fn a_cursor_before_events_trimmed_for_count_is_too_old(logs: &TestLogs) {
     let log = logs.open(retention(5));
-    let session = new_session();
+    let account = new_account();
     for id in 1..=8 {
-        append(log.as_ref(), session, id).await;
+        append(log.as_ref(), account, id).await;
     }
 
     // 1, 2 and 3 were trimmed: a client that saw 3 has everything it needs, one that saw
@@ -236,16 +236,16 @@ pub(crate) async fn a_cursor_before_events_trimmed_for_count_is_too_old(logs: &T
         retained_after: 3,
         oldest_retained: 4,
     };
-    assert_eq!(replay(log.as_ref(), session, Some(2)).await, too_old);
-    assert_eq!(replay(log.as_ref(), session, Some(0)).await, too_old);
+    assert_eq!(replay(log.as_ref(), account, Some(2)).await, too_old);
+    assert_eq!(replay(log.as_ref(), account, Some(0)).await, too_old);
     assert_eq!(
-        ids(log.as_ref(), session, Some(3)).await,
+        ids(log.as_ref(), account, Some(3)).await,
         vec![4, 5, 6, 7, 8]
     );
-    assert_eq!(ids(log.as_ref(), session, Some(6)).await, vec![7, 8]);
-    assert_eq!(log.newest(session).await.expect("newest"), Some(8));
+    assert_eq!(ids(log.as_ref(), account, Some(6)).await, vec![7, 8]);
+    assert_eq!(log.newest(account).await.expect("newest"), Some(8));
     // Trimmed ids stay below the floor: appending them again does nothing.
-    assert!(!append(log.as_ref(), session, 2).await);
+    assert!(!append(log.as_ref(), account, 2).await);
 }
 
 pub(crate) async fn a_cursor_past_the_trimmed_events_is_complete_even_below_the_oldest_retained(
@@ -254,15 +254,15 @@ pub(crate) async fn a_cursor_past_the_trimmed_events_is_complete_even_below_the_
     // Ids have gaps: 4 to 9 never existed, so a client that saw 5 missed nothing even
     // though the oldest event held is 10.
     let log = logs.open(retention(3));
-    let session = new_session();
+    let account = new_account();
     for id in [1, 2, 3, 10, 11, 12] {
-        append(log.as_ref(), session, id).await;
+        append(log.as_ref(), account, id).await;
     }
 
-    assert_eq!(ids(log.as_ref(), session, Some(5)).await, vec![10, 11, 12]);
-    assert_eq!(ids(log.as_ref(), session, Some(3)).await, vec![10, 11, 12]);
+    assert_eq!(ids(log.as_ref(), account, Some(5)).await, vec![10, 11, 12]);
+    assert_eq!(ids(log.as_ref(), account, Some(3)).await, vec![10, 11, 12]);
     assert_eq!(
-        replay(log.as_ref(), session, Some(2)).await,
+        replay(log.as_ref(), account, Some(2)).await,
         Replay::TooOld {
             retained_after: 3,
             oldest_retained: 10
@@ -273,12 +273,12 @@ pub(crate) async fn a_cursor_past_the_trimmed_events_is_complete_even_below_the_
 pub(crate) async fn a_cursor_before_events_trimmed_for_age_is_too_old(logs: &TestLogs) {
     // Retention keeps an hour.
     let log = logs.open(retention(100));
-    let session = new_session();
-    append(log.as_ref(), session, 1).await;
-    append(log.as_ref(), session, 2).await;
+    let account = new_account();
+    append(log.as_ref(), account, 1).await;
+    append(log.as_ref(), account, 2).await;
     logs.clock.advance(Duration::from_secs(40 * 60));
-    append(log.as_ref(), session, 3).await;
-    assert_eq!(ids(log.as_ref(), session, Some(0)).await, vec![1, 2, 3]);
+    append(log.as_ref(), account, 3).await;
+    assert_eq!(ids(log.as_ref(), account, Some(0)).await, vec![1, 2, 3]);
 
     // 1 and 2 are 70 minutes old, 3 is 30.
     logs.clock.advance(Duration::from_secs(30 * 60));
@@ -287,24 +287,24 @@ pub(crate) async fn a_cursor_before_events_trimmed_for_age_is_too_old(logs: &Tes
         retained_after: 2,
         oldest_retained: 3,
     };
-    assert_eq!(replay(log.as_ref(), session, Some(0)).await, too_old);
-    assert_eq!(replay(log.as_ref(), session, Some(1)).await, too_old);
-    assert_eq!(ids(log.as_ref(), session, Some(2)).await, vec![3]);
-    assert_eq!(log.newest(session).await.expect("newest"), Some(3));
+    assert_eq!(replay(log.as_ref(), account, Some(0)).await, too_old);
+    assert_eq!(replay(log.as_ref(), account, Some(1)).await, too_old);
+    assert_eq!(ids(log.as_ref(), account, Some(2)).await, vec![3]);
+    assert_eq!(log.newest(account).await.expect("newest"), Some(3));
 }
 
 pub(crate) async fn reading_from_the_start_is_complete_until_something_is_trimmed(logs: &TestLogs) {
     let log = logs.open(retention(3));
-    let session = new_session();
+    let account = new_account();
     for id in 1..=3 {
-        append(log.as_ref(), session, id).await;
+        append(log.as_ref(), account, id).await;
     }
-    assert_eq!(ids(log.as_ref(), session, None).await, vec![1, 2, 3]);
+    assert_eq!(ids(log.as_ref(), account, None).await, vec![1, 2, 3]);
 
-    append(log.as_ref(), session, 4).await;
+    append(log.as_ref(), account, 4).await;
 
     assert_eq!(
-        replay(log.as_ref(), session, None).await,
+        replay(log.as_ref(), account, None).await,
         Replay::TooOld {
             retained_after: 1,
             oldest_retained: 2
@@ -316,41 +316,41 @@ pub(crate) async fn a_session_idle_longer_than_max_age_is_forgotten_and_starts_a
     logs: &TestLogs,
 ) {
     let log = logs.open(retention(100));
-    let session = new_session();
+    let account = new_account();
     for id in 1..=3 {
-        append(log.as_ref(), session, id).await;
+        append(log.as_ref(), account, id).await;
     }
 
     logs.clock.advance(Duration::from_secs(61 * 60));
 
-    assert_eq!(log.newest(session).await.expect("newest"), None);
+    assert_eq!(log.newest(account).await.expect("newest"), None);
     assert_eq!(
-        replay(log.as_ref(), session, Some(3)).await,
+        replay(log.as_ref(), account, Some(3)).await,
         Replay::NoHistory
     );
-    assert_eq!(replay(log.as_ref(), session, None).await, Replay::NoHistory);
+    assert_eq!(replay(log.as_ref(), account, None).await, Replay::NoHistory);
 
     // The next event starts a new history; nothing before it is vouched for.
-    assert!(append(log.as_ref(), session, 10).await);
+    assert!(append(log.as_ref(), account, 10).await);
     assert_eq!(
-        replay(log.as_ref(), session, Some(3)).await,
+        replay(log.as_ref(), account, Some(3)).await,
         Replay::TooOld {
             retained_after: 9,
             oldest_retained: 10
         }
     );
-    assert_eq!(ids(log.as_ref(), session, Some(9)).await, vec![10]);
-    assert_eq!(ids(log.as_ref(), session, None).await, vec![10]);
+    assert_eq!(ids(log.as_ref(), account, Some(9)).await, vec![10]);
+    assert_eq!(ids(log.as_ref(), account, None).await, vec![10]);
 }
 
 pub(crate) async fn a_session_without_events_has_no_history(logs: &TestLogs) {
     let log = logs.open(retention(100));
-    let session = new_session();
+    let account = new_account();
 
-    assert_eq!(log.newest(session).await.expect("newest"), None);
-    assert_eq!(replay(log.as_ref(), session, None).await, Replay::NoHistory);
+    assert_eq!(log.newest(account).await.expect("newest"), None);
+    assert_eq!(replay(log.as_ref(), account, None).await, Replay::NoHistory);
     assert_eq!(
-        replay(log.as_ref(), session, Some(5)).await,
+        replay(log.as_ref(), account, Some(5)).await,
         Replay::NoHistory
     );
 }
@@ -358,9 +358,9 @@ pub(crate) async fn a_session_without_events_has_no_history(logs: &TestLogs) {
 pub(crate) async fn sessions_are_isolated_from_each_other(logs: &TestLogs) {
     let log = logs.open(retention(2));
     let user = uuid::Uuid::new_v4();
-    let first = SessionKey::new(user, 0);
-    let second = SessionKey::new(user, 1);
-    let other_user = SessionKey::new(uuid::Uuid::new_v4(), 0);
+    let first = AccountKey::new(user, 0);
+    let second = AccountKey::new(user, 1);
+    let other_user = AccountKey::new(uuid::Uuid::new_v4(), 0);
     let mut second_watch = log.watch(second).await.expect("watch");
 
     for id in 1..=3 {
@@ -397,69 +397,69 @@ pub(crate) async fn a_watch_wakes_when_another_handle_appends(logs: &TestLogs) {
     // Arrange: two handles, as two processes would have.
     let writer = logs.open(retention(100));
     let reader = logs.open(retention(100));
-    let session = new_session();
-    let mut watch = reader.watch(session).await.expect("watch");
-    assert_eq!(watch.session(), session);
+    let account = new_account();
+    let mut watch = reader.watch(account).await.expect("watch");
+    assert_eq!(watch.account(), account);
 
     // Act
-    assert!(append(writer.as_ref(), session, 1).await);
+    assert!(append(writer.as_ref(), account, 1).await);
 
     // Assert
     assert_eq!(wake_up(&mut watch).await, 1);
-    assert_eq!(ids(reader.as_ref(), session, Some(0)).await, vec![1]);
+    assert_eq!(ids(reader.as_ref(), account, Some(0)).await, vec![1]);
     no_wake_up(&mut watch).await;
-    assert!(!append(writer.as_ref(), session, 1).await);
+    assert!(!append(writer.as_ref(), account, 1).await);
     no_wake_up(&mut watch).await;
-    append(writer.as_ref(), new_session(), 2).await;
+    append(writer.as_ref(), new_account(), 2).await;
     no_wake_up(&mut watch).await;
-    append(writer.as_ref(), session, 2).await;
+    append(writer.as_ref(), account, 2).await;
     assert_eq!(wake_up(&mut watch).await, 2);
 }
 
 pub(crate) async fn a_missed_wake_up_is_covered_by_reading_from_the_cursor(logs: &TestLogs) {
     let writer = logs.open(retention(100));
     let reader = logs.open(retention(100));
-    let session = new_session();
+    let account = new_account();
 
     // A burst: wake-ups may be coalesced, the read from the cursor has everything.
-    let mut watch = reader.watch(session).await.expect("watch");
+    let mut watch = reader.watch(account).await.expect("watch");
     for id in 1..=3 {
-        append(writer.as_ref(), session, id).await;
+        append(writer.as_ref(), account, id).await;
     }
     let mut newest = wake_up(&mut watch).await;
     while newest < 3 {
         newest = wake_up(&mut watch).await;
     }
-    assert_eq!(ids(reader.as_ref(), session, Some(0)).await, vec![1, 2, 3]);
+    assert_eq!(ids(reader.as_ref(), account, Some(0)).await, vec![1, 2, 3]);
 
     // Nobody watching: appends go unannounced. Watching again, then reading from the
     // cursor, finds them.
     drop(watch);
     for id in 4..=5 {
-        append(writer.as_ref(), session, id).await;
+        append(writer.as_ref(), account, id).await;
     }
-    let mut watch = reader.watch(session).await.expect("watch again");
-    assert_eq!(ids(reader.as_ref(), session, Some(3)).await, vec![4, 5]);
-    append(writer.as_ref(), session, 6).await;
+    let mut watch = reader.watch(account).await.expect("watch again");
+    assert_eq!(ids(reader.as_ref(), account, Some(3)).await, vec![4, 5]);
+    append(writer.as_ref(), account, 6).await;
     // An announcement of 4 or 5 still on its way may wake the new watch first: a late
     // wake-up is allowed, the read from the cursor sorts it out.
     let mut newest = wake_up(&mut watch).await;
     while newest < 6 {
         newest = wake_up(&mut watch).await;
     }
-    assert_eq!(ids(reader.as_ref(), session, Some(5)).await, vec![6]);
+    assert_eq!(ids(reader.as_ref(), account, Some(5)).await, vec![6]);
 }
 
 /// Appends `ids` through `log` in order; the ones it accepted.
 fn spawn_appender(
     log: Arc<dyn EventLog>,
-    session: SessionKey,
+    account: AccountKey,
     ids: Vec<i64>,
 ) -> tokio::task::JoinHandle<Vec<i64>> {
     tokio::spawn(async move {
         let mut accepted = Vec::new();
         for id in ids {
-            if append(log.as_ref(), session, id).await {
+            if append(log.as_ref(), account, id).await {
                 accepted.push(id);
             }
         }
@@ -468,15 +468,15 @@ fn spawn_appender(
 }
 
 pub(crate) async fn concurrent_appends_from_two_handles_end_up_strictly_ordered(logs: &TestLogs) {
-    let session = new_session();
+    let account = new_account();
     let evens = spawn_appender(
         logs.open(retention(1000)),
-        session,
+        account,
         (1..=100).map(|n| n * 2).collect(),
     );
     let odds = spawn_appender(
         logs.open(retention(1000)),
-        session,
+        account,
         (0..100).map(|n| n * 2 + 1).collect(),
     );
     let accepted: BTreeSet<i64> = evens
@@ -486,7 +486,7 @@ pub(crate) async fn concurrent_appends_from_two_handles_end_up_strictly_ordered(
         .chain(odds.await.expect("odds"))
         .collect();
 
-    let logged = ids(logs.open(retention(1000)).as_ref(), session, None).await;
+    let logged = ids(logs.open(retention(1000)).as_ref(), account, None).await;
 
     assert!(
         logged.windows(2).all(|pair| pair[0] < pair[1]),
@@ -502,13 +502,13 @@ pub(crate) async fn concurrent_appends_from_two_handles_end_up_strictly_ordered(
 
 pub(crate) async fn two_handles_appending_the_same_events_log_each_exactly_once(logs: &TestLogs) {
     // Two consumers of the same events (a redelivery, two replicas briefly both on it).
-    let session = new_session();
+    let account = new_account();
     let every_id: Vec<i64> = (1..=100).collect();
-    let first = spawn_appender(logs.open(retention(1000)), session, every_id.clone());
-    let second = spawn_appender(logs.open(retention(1000)), session, every_id.clone());
+    let first = spawn_appender(logs.open(retention(1000)), account, every_id.clone());
+    let second = spawn_appender(logs.open(retention(1000)), account, every_id.clone());
     let accepted = first.await.expect("first").len() + second.await.expect("second").len();
 
-    let logged = read(logs.open(retention(1000)).as_ref(), session, None, ALL).await;
+    let logged = read(logs.open(retention(1000)).as_ref(), account, None, ALL).await;
 
     assert_eq!(accepted, 100, "each id accepted once");
     assert_eq!(
@@ -524,33 +524,33 @@ pub(crate) async fn an_event_whose_repeat_key_was_logged_is_a_repeat_while_the_k
     logs: &TestLogs,
 ) {
     let log = logs.open(retention(3));
-    let session = new_session();
-    let other = new_session();
+    let account = new_account();
+    let other = new_account();
     assert!(
-        log.append_unless_repeat(session, 1, b"new 7", "new:c:7")
+        log.append_unless_repeat(account, 1, b"new 7", "new:c:7")
             .await
             .expect("append")
     );
     // The same content under a later id (its producer told it again): not logged.
     assert!(
-        !log.append_unless_repeat(session, 2, b"new 7 again", "new:c:7")
+        !log.append_unless_repeat(account, 2, b"new 7 again", "new:c:7")
             .await
             .expect("append")
     );
-    // Another key, no key, and the same key in another session are no repeats.
+    // Another key, no key, and the same key in another account are no repeats.
     assert!(
-        log.append_unless_repeat(session, 3, b"new 8", "new:c:8")
+        log.append_unless_repeat(account, 3, b"new 8", "new:c:8")
             .await
             .expect("append")
     );
-    assert!(log.append(session, 4, b"plain").await.expect("append"));
+    assert!(log.append(account, 4, b"plain").await.expect("append"));
     assert!(
         log.append_unless_repeat(other, 1, b"new 7", "new:c:7")
             .await
             .expect("append")
     );
     assert_eq!(
-        read(log.as_ref(), session, None, ALL).await,
+        read(log.as_ref(), account, None, ALL).await,
         vec![
             (1, "new 7".to_owned()),
             (3, "new 8".to_owned()),
@@ -559,33 +559,33 @@ pub(crate) async fn an_event_whose_repeat_key_was_logged_is_a_repeat_while_the_k
     );
     // The id rule still holds for keyed appends.
     assert!(
-        !log.append_unless_repeat(session, 4, b"four again", "new:c:9")
+        !log.append_unless_repeat(account, 4, b"four again", "new:c:9")
             .await
             .expect("append")
     );
     // The newest max_events keys are remembered (3 here)...
     for (id, key) in [(5, "a"), (6, "b"), (7, "c")] {
         assert!(
-            log.append_unless_repeat(session, id, key.as_bytes(), key)
+            log.append_unless_repeat(account, id, key.as_bytes(), key)
                 .await
                 .expect("append")
         );
     }
     assert!(
-        log.append_unless_repeat(session, 8, b"new 7 much later", "new:c:7")
+        log.append_unless_repeat(account, 8, b"new 7 much later", "new:c:7")
             .await
             .expect("append"),
         "a key older than the newest max_events keys is forgotten"
     );
     assert!(
-        !log.append_unless_repeat(session, 9, b"c again", "c")
+        !log.append_unless_repeat(account, 9, b"c again", "c")
             .await
             .expect("append")
     );
-    // ... while the session lives.
+    // ... while the account lives.
     logs.clock.advance(Duration::from_secs(61 * 60));
     assert!(
-        log.append_unless_repeat(session, 10, b"c after an hour", "c")
+        log.append_unless_repeat(account, 10, b"c after an hour", "c")
             .await
             .expect("append"),
         "a session idle for max_age forgets its keys"

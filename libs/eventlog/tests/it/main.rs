@@ -20,10 +20,10 @@ pub(crate) fn redis_url() -> String {
     std::env::var("TALKAPP_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-/// Retention for a test: `max_events` per session, an hour old at most.
+/// Retention for a test: `max_events` per account, an hour old at most.
 pub(crate) fn retention(max_events: usize) -> Retention {
     Retention {
-        max_events_per_session: max_events,
+        max_events_per_account: max_events,
         // Also the real TTL of the test's Redis keys: what a failed test leaves behind
         // (its clean-up does not run) is gone within the hour.
         max_age: Duration::from_secs(60 * 60),

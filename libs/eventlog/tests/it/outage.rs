@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use talkapp_eventlog::redis::RedisEventLog;
-use talkapp_eventlog::{EventLog, LogError, Replay, SessionKey};
+use talkapp_eventlog::{AccountKey, EventLog, LogError, Replay};
 use tokio_util::sync::CancellationToken;
 
 use crate::{TestLogs, redis_url, retention};
@@ -138,21 +138,21 @@ async fn calls_fail_as_unavailable_while_redis_is_unreachable_and_succeed_once_i
     // Arrange
     let logs = TestLogs::new("redis");
     let (log, proxy) = log_behind_a_proxy(&logs).await;
-    let session = SessionKey::new(uuid::Uuid::new_v4(), 0);
-    assert!(log.append(session, 1, b"before").await.expect("append"));
+    let account = AccountKey::new(uuid::Uuid::new_v4(), 0);
+    assert!(log.append(account, 1, b"before").await.expect("append"));
 
     // Act: Redis goes away.
     proxy.cut();
 
     // Assert: every call fails, none panics or hangs.
     let calls = async {
-        let appended = log.append(session, 2, b"during").await;
+        let appended = log.append(account, 2, b"during").await;
         assert!(is_unavailable(&appended), "append: {appended:?}");
-        let read = log.read_since(session, Some(0), 10).await;
+        let read = log.read_since(account, Some(0), 10).await;
         assert!(is_unavailable(&read), "read_since: {read:?}");
-        let newest = log.newest(session).await;
+        let newest = log.newest(account).await;
         assert!(is_unavailable(&newest), "newest: {newest:?}");
-        let watch = log.watch(session).await;
+        let watch = log.watch(account).await;
         assert!(is_unavailable(&watch), "watch: {watch:?}");
     };
     tokio::time::timeout(WAIT, calls)
@@ -163,15 +163,15 @@ async fn calls_fail_as_unavailable_while_redis_is_unreachable_and_succeed_once_i
     proxy.restore();
 
     // Assert: the same log works again (its connections are reopened).
-    let appended = eventually(|| log.append(session, 2, b"after")).await;
+    let appended = eventually(|| log.append(account, 2, b"after")).await;
     assert!(appended);
-    let replay = log.read_since(session, Some(0), 10).await.expect("read");
+    let replay = log.read_since(account, Some(0), 10).await.expect("read");
     let Replay::Events(events) = replay else {
         panic!("expected events, got {replay:?}");
     };
     let ids: Vec<i64> = events.iter().map(|event| event.event_id).collect();
     assert_eq!(ids, vec![1, 2]);
-    assert_eq!(log.newest(session).await.expect("newest"), Some(2));
+    assert_eq!(log.newest(account).await.expect("newest"), Some(2));
     logs.clean_up().await;
 }
 
@@ -181,9 +181,9 @@ async fn a_watch_ends_with_an_error_when_its_connection_is_lost_and_watching_aga
     let logs = TestLogs::new("redis");
     let (watcher, proxy) = log_behind_a_proxy(&logs).await;
     let writer = logs.open(retention(100));
-    let session = SessionKey::new(uuid::Uuid::new_v4(), 0);
-    let mut watch = watcher.watch(session).await.expect("watch");
-    writer.append(session, 1, b"one").await.expect("append");
+    let account = AccountKey::new(uuid::Uuid::new_v4(), 0);
+    let mut watch = watcher.watch(account).await.expect("watch");
+    writer.append(account, 1, b"one").await.expect("append");
     assert_eq!(
         tokio::time::timeout(WAIT, watch.changed())
             .await
@@ -202,17 +202,17 @@ async fn a_watch_ends_with_an_error_when_its_connection_is_lost_and_watching_aga
     assert!(is_unavailable(&ended), "{ended:?}");
 
     // Act: an append the watcher's process is not told about, then back, and watched again.
-    writer.append(session, 2, b"two").await.expect("append");
+    writer.append(account, 2, b"two").await.expect("append");
     proxy.restore();
-    let mut watch = eventually(|| watcher.watch(session)).await;
+    let mut watch = eventually(|| watcher.watch(account)).await;
 
     // Assert: the unannounced append is read from the cursor, later appends wake.
-    let replay = eventually(|| watcher.read_since(session, Some(1), 10)).await;
+    let replay = eventually(|| watcher.read_since(account, Some(1), 10)).await;
     assert!(
         matches!(&replay, Replay::Events(events) if events.len() == 1 && events[0].event_id == 2),
         "{replay:?}"
     );
-    writer.append(session, 3, b"three").await.expect("append");
+    writer.append(account, 3, b"three").await.expect("append");
     assert_eq!(
         tokio::time::timeout(WAIT, watch.changed())
             .await

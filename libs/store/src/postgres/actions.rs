@@ -1,9 +1,9 @@
 //! Idempotency keys of non-send actions.
 
 use super::{PostgresStore, Prepared as _, Result, StoreError, async_trait, map_error};
-use crate::{ActionClaim, ActionClaimed, ActionStore, SessionKey};
+use crate::{AccountKey, ActionClaim, ActionClaimed, ActionStore};
 
-pub(super) fn index(key: SessionKey) -> Result<i32> {
+pub(super) fn index(key: AccountKey) -> Result<i32> {
     i32::try_from(key.session_index)
         .map_err(|_| StoreError::Internal(format!("session_index {}", key.session_index)))
 }
@@ -82,7 +82,7 @@ impl ActionStore for PostgresStore {
 
     async fn finish_action(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         idempotency_key: &str,
         result: &str,
     ) -> Result<()> {
@@ -98,7 +98,7 @@ impl ActionStore for PostgresStore {
         Ok(())
     }
 
-    async fn release_action(&self, key: SessionKey, idempotency_key: &str) -> Result<()> {
+    async fn release_action(&self, key: AccountKey, idempotency_key: &str) -> Result<()> {
         let client = self.client().await?;
         client
             .prepared_execute(

@@ -6,11 +6,11 @@ use crate::cache_columns::{
     user_columns,
 };
 use crate::{
-    CachedChat, CachedMessage, CachedUser, ChatCacheStore, ChatListPage, ChatListQuery,
-    ChatProfile, DialogState, HistoryQuery, ListedChat, SessionKey, kind_of_chat_id,
+    AccountKey, CachedChat, CachedMessage, CachedUser, ChatCacheStore, ChatListPage, ChatListQuery,
+    ChatProfile, DialogState, HistoryQuery, ListedChat, kind_of_chat_id,
 };
 
-fn index(key: SessionKey) -> Result<i32> {
+fn index(key: AccountKey) -> Result<i32> {
     i32::try_from(key.session_index)
         .map_err(|_| StoreError::Internal(format!("session_index {}", key.session_index)))
 }
@@ -147,7 +147,7 @@ async fn cache_transaction(
 
 #[async_trait]
 impl ChatCacheStore for PostgresStore {
-    async fn upsert_chat_profiles(&self, key: SessionKey, chats: &[ChatProfile]) -> Result<()> {
+    async fn upsert_chat_profiles(&self, key: AccountKey, chats: &[ChatProfile]) -> Result<()> {
         if chats.is_empty() {
             return Ok(());
         }
@@ -184,7 +184,7 @@ impl ChatCacheStore for PostgresStore {
 
     async fn upsert_dialogs(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         dialogs: &[(ChatProfile, DialogState)],
     ) -> Result<()> {
         if dialogs.is_empty() {
@@ -244,7 +244,7 @@ impl ChatCacheStore for PostgresStore {
         transaction.commit().await.map_err(map_error)
     }
 
-    async fn upsert_users(&self, key: SessionKey, users: &[CachedUser]) -> Result<()> {
+    async fn upsert_users(&self, key: AccountKey, users: &[CachedUser]) -> Result<()> {
         if users.is_empty() {
             return Ok(());
         }
@@ -287,7 +287,7 @@ impl ChatCacheStore for PostgresStore {
 
     async fn upsert_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         messages: &[CachedMessage],
         from_updates: bool,
     ) -> Result<u64> {
@@ -386,7 +386,7 @@ impl ChatCacheStore for PostgresStore {
 
     async fn delete_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: Option<i64>,
         message_ids: &[i32],
     ) -> Result<Vec<i64>> {
@@ -441,7 +441,7 @@ impl ChatCacheStore for PostgresStore {
 
     async fn set_read_inbox(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         max_id: i32,
         still_unread: i32,
@@ -459,7 +459,7 @@ impl ChatCacheStore for PostgresStore {
         Ok(())
     }
 
-    async fn set_read_outbox(&self, key: SessionKey, chat_id: i64, max_id: i32) -> Result<()> {
+    async fn set_read_outbox(&self, key: AccountKey, chat_id: i64, max_id: i32) -> Result<()> {
         let client = self.client().await?;
         client
             .prepared_execute(
@@ -474,7 +474,7 @@ impl ChatCacheStore for PostgresStore {
 
     async fn set_history_floor(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         floor: i32,
         complete: bool,
@@ -497,7 +497,7 @@ impl ChatCacheStore for PostgresStore {
         Ok(())
     }
 
-    async fn list_chats(&self, key: SessionKey, query: &ChatListQuery) -> Result<Vec<CachedChat>> {
+    async fn list_chats(&self, key: AccountKey, query: &ChatListQuery) -> Result<Vec<CachedChat>> {
         let client = self.client().await?;
         let (after_date, after_chat) = query.after.unzip();
         let rows = client
@@ -524,7 +524,7 @@ impl ChatCacheStore for PostgresStore {
         Ok(rows.iter().map(chat_from_row).collect())
     }
 
-    async fn chat_list_page(&self, key: SessionKey, query: &ChatListQuery) -> Result<ChatListPage> {
+    async fn chat_list_page(&self, key: AccountKey, query: &ChatListQuery) -> Result<ChatListPage> {
         let client = self.client().await?;
         let (after_date, after_chat) = query.after.unzip();
         let rows = client
@@ -585,7 +585,7 @@ impl ChatCacheStore for PostgresStore {
         ))
     }
 
-    async fn cached_chat(&self, key: SessionKey, chat_id: i64) -> Result<Option<CachedChat>> {
+    async fn cached_chat(&self, key: AccountKey, chat_id: i64) -> Result<Option<CachedChat>> {
         let client = self.client().await?;
         let row = client
             .prepared_query_opt(
@@ -601,7 +601,7 @@ impl ChatCacheStore for PostgresStore {
         Ok(row.as_ref().map(chat_from_row))
     }
 
-    async fn cached_chats(&self, key: SessionKey, chat_ids: &[i64]) -> Result<Vec<CachedChat>> {
+    async fn cached_chats(&self, key: AccountKey, chat_ids: &[i64]) -> Result<Vec<CachedChat>> {
         if chat_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -624,7 +624,7 @@ impl ChatCacheStore for PostgresStore {
 
     async fn cached_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         query: &HistoryQuery,
     ) -> Result<Vec<CachedMessage>> {
@@ -669,7 +669,7 @@ impl ChatCacheStore for PostgresStore {
 
     async fn cached_messages_at(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_messages: &[(i64, i32)],
     ) -> Result<Vec<CachedMessage>> {
         if chat_messages.is_empty() {
@@ -696,7 +696,7 @@ impl ChatCacheStore for PostgresStore {
 
     async fn cached_messages_by_id(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         message_ids: &[i32],
     ) -> Result<Vec<CachedMessage>> {
@@ -723,7 +723,7 @@ impl ChatCacheStore for PostgresStore {
 
     async fn cached_messages_page(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         after: Option<(i64, i32)>,
         count: u32,
     ) -> Result<Vec<CachedMessage>> {
@@ -753,7 +753,7 @@ impl ChatCacheStore for PostgresStore {
         Ok(rows.iter().map(message_from_row).collect())
     }
 
-    async fn cached_users(&self, key: SessionKey, tg_user_ids: &[i64]) -> Result<Vec<CachedUser>> {
+    async fn cached_users(&self, key: AccountKey, tg_user_ids: &[i64]) -> Result<Vec<CachedUser>> {
         if tg_user_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -774,7 +774,7 @@ impl ChatCacheStore for PostgresStore {
         Ok(rows.iter().map(user_from_row).collect())
     }
 
-    async fn clear_cache(&self, key: SessionKey) -> Result<()> {
+    async fn clear_cache(&self, key: AccountKey) -> Result<()> {
         let index = index(key)?;
         let mut client = self.client().await?;
         let transaction = client.transaction().await.map_err(map_error)?;

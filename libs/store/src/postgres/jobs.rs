@@ -5,10 +5,10 @@ use super::{
     map_error,
 };
 use crate::{
-    JobCreated, JobMedia, JobStatus, NewSendJob, SendJob, SendJobStore, SessionKey, shard_of,
+    AccountKey, JobCreated, JobMedia, JobStatus, NewSendJob, SendJob, SendJobStore, shard_of,
 };
 
-fn index(key: SessionKey) -> Result<i32> {
+fn index(key: AccountKey) -> Result<i32> {
     i32::try_from(key.session_index)
         .map_err(|_| StoreError::Internal(format!("session_index {}", key.session_index)))
 }
@@ -20,7 +20,7 @@ fn job_from_row(row: &Row) -> Result<SendJob> {
     Ok(SendJob {
         job: NewSendJob {
             job_id: row.get("job_id"),
-            key: SessionKey {
+            key: AccountKey {
                 user_id: row.get("user_id"),
                 session_index: u32::try_from(session_index)
                     .map_err(|_| StoreError::Internal(format!("session_index {session_index}")))?,
@@ -147,7 +147,7 @@ impl SendJobStore for PostgresStore {
         self.create_job(job, true).await
     }
 
-    async fn send_job(&self, key: SessionKey, job_id: Uuid) -> Result<Option<SendJob>> {
+    async fn send_job(&self, key: AccountKey, job_id: Uuid) -> Result<Option<SendJob>> {
         let client = self.client().await?;
         client
             .prepared_query_opt(
@@ -174,7 +174,7 @@ impl SendJobStore for PostgresStore {
         Ok(())
     }
 
-    async fn pending_jobs(&self, key: SessionKey, limit: u32) -> Result<Vec<SendJob>> {
+    async fn pending_jobs(&self, key: AccountKey, limit: u32) -> Result<Vec<SendJob>> {
         let client = self.client().await?;
         let rows = client
             .prepared_query(
@@ -217,7 +217,7 @@ impl SendJobStore for PostgresStore {
         shards: &[u16],
         before: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<SessionKey>> {
+    ) -> Result<Vec<AccountKey>> {
         let shards: Vec<i16> = shards
             .iter()
             .filter_map(|shard| i16::try_from(*shard).ok())
@@ -235,7 +235,7 @@ impl SendJobStore for PostgresStore {
         rows.iter()
             .map(|row| {
                 let session_index: i32 = row.get("session_index");
-                Ok(SessionKey {
+                Ok(AccountKey {
                     user_id: row.get("user_id"),
                     session_index: u32::try_from(session_index)
                         .map_err(|_| StoreError::Internal("negative session index".into()))?,
@@ -262,7 +262,7 @@ impl SendJobStore for PostgresStore {
 
     async fn claim_job_in_order(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         job_id: Uuid,
         at: DateTime<Utc>,
     ) -> Result<Option<SendJob>> {
@@ -345,7 +345,7 @@ impl SendJobStore for PostgresStore {
 
     async fn mark_jobs_read(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         max_id: i32,
         at: DateTime<Utc>,

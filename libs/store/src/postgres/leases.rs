@@ -16,7 +16,7 @@ use crate::{Result, StoreError};
 const LOCK_NAMESPACE: i32 = 0x7461_6c6b; // "talk"
 
 /// A connection that holds shard leases; every lock it took ends when it does.
-pub struct LeaseSession {
+pub struct LeaseConnection {
     client: tokio_postgres::Client,
     lost: CancellationToken,
 }
@@ -29,7 +29,7 @@ fn shard_column(shard: u16) -> i16 {
     i16::try_from(shard).unwrap_or(i16::MAX)
 }
 
-impl LeaseSession {
+impl LeaseConnection {
     /// Opens a connection of its own to `url`.
     pub async fn open(url: &str) -> Result<Self> {
         let (client, connection) = tokio_postgres::connect(url, NoTls)

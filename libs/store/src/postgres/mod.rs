@@ -11,8 +11,8 @@ use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
 use crate::{
-    AccountStore, AuthSession, GatewayStore, HostedSession, LoginState, NewUser, RefreshOutcome,
-    Result, SessionStatus, Store, StoreError, TelegramAccount, TelegramLogin, TelegramSession,
+    AccountStore, AuthSession, GatewayStore, HostedAccount, LinkStatus, LinkedAccount, LoginState,
+    NewUser, RefreshOutcome, Result, Store, StoreError, TelegramAccount, TelegramLogin,
     TelegramStore, User, UserCredentials,
 };
 
@@ -310,10 +310,10 @@ fn auth_session_from_row(row: &Row) -> AuthSession {
     }
 }
 
-fn telegram_session_from_row(row: &Row) -> Result<TelegramSession> {
+fn linked_account_from_row(row: &Row) -> Result<LinkedAccount> {
     let status: String = row.get("status");
     let session_index: i32 = row.get("session_index");
-    Ok(TelegramSession {
+    Ok(LinkedAccount {
         user_id: row.get("user_id"),
         session_index: u32::try_from(session_index)
             .map_err(|_| StoreError::Internal(format!("session_index {session_index}")))?,
@@ -324,7 +324,7 @@ fn telegram_session_from_row(row: &Row) -> Result<TelegramSession> {
             username: row.get("username"),
             phone: row.get("phone"),
         },
-        status: SessionStatus::parse(&status)
+        status: LinkStatus::parse(&status)
             .ok_or_else(|| StoreError::Internal(format!("unknown session status {status}")))?,
         linked_at: row.get("linked_at"),
         link_stalled_at: row.get("link_stalled_at"),

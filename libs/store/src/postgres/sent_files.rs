@@ -2,13 +2,13 @@
 
 use super::actions::index;
 use super::{PostgresStore, Prepared as _, Result, async_trait, map_error};
-use crate::{SentFileStore, SessionKey};
+use crate::{AccountKey, SentFileStore};
 
 #[async_trait]
 impl SentFileStore for PostgresStore {
     async fn recall_sent_file(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         sha256: &str,
         kind: &str,
     ) -> Result<Option<Vec<u8>>> {
@@ -26,7 +26,7 @@ impl SentFileStore for PostgresStore {
 
     async fn remember_sent_file(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         sha256: &str,
         kind: &str,
         media: &[u8],
@@ -74,7 +74,7 @@ impl SentFileStore for PostgresStore {
         transaction.commit().await.map_err(map_error)
     }
 
-    async fn forget_sent_file(&self, key: SessionKey, sha256: &str, kind: &str) -> Result<()> {
+    async fn forget_sent_file(&self, key: AccountKey, sha256: &str, kind: &str) -> Result<()> {
         let client = self.client().await?;
         client
             .prepared_execute(

@@ -1,9 +1,9 @@
 //! Linked Telegram accounts and logins in progress.
 
 use super::{
-    DateTime, HostedSession, LoginState, PostgresStore, Prepared as _, Result, Row, SessionStatus,
-    StoreError, TelegramAccount, TelegramLogin, TelegramSession, TelegramStore, Utc, Uuid,
-    async_trait, map_error, telegram_session_from_row,
+    DateTime, HostedAccount, LinkStatus, LinkedAccount, LoginState, PostgresStore, Prepared as _,
+    Result, Row, StoreError, TelegramAccount, TelegramLogin, TelegramStore, Utc, Uuid, async_trait,
+    linked_account_from_row, map_error,
 };
 
 fn index_param(session_index: u32) -> Result<i32> {
@@ -11,10 +11,10 @@ fn index_param(session_index: u32) -> Result<i32> {
         .map_err(|_| StoreError::Internal(format!("session_index {session_index} out of range")))
 }
 
-fn hosted_session_from_row(row: &Row) -> Result<HostedSession> {
+fn hosted_account_from_row(row: &Row) -> Result<HostedAccount> {
     let shard: i16 = row.get("shard");
-    Ok(HostedSession {
-        session: telegram_session_from_row(row)?,
+    Ok(HostedAccount {
+        linked: linked_account_from_row(row)?,
         shard: u16::try_from(shard).map_err(|_| StoreError::Internal(format!("shard {shard}")))?,
         sealed_session: row.get("sealed_session"),
     })
@@ -40,14 +40,14 @@ fn login_from_row(row: &Row) -> Result<TelegramLogin> {
 #[async_trait]
 impl TelegramStore for PostgresStore {
     #[tracing::instrument(skip_all)]
-    async fn link_telegram_session(
+    async fn link_telegram_account(
         &self,
         user_id: Uuid,
         account: &TelegramAccount,
-        status: SessionStatus,
+        status: LinkStatus,
         sealed_session: &[u8],
         at: DateTime<Utc>,
-    ) -> Result<TelegramSession> {
+    ) -> Result<LinkedAccount> {
         let mut client = self.client().await?;
         let transaction = client.transaction().await.map_err(map_error)?;
         let index_row = transaction
@@ -89,11 +89,11 @@ impl TelegramStore for PostgresStore {
             .await
             .map_err(map_error)?;
         transaction.commit().await.map_err(map_error)?;
-        telegram_session_from_row(&row)
+        linked_account_from_row(&row)
     }
 
     #[tracing::instrument(skip_all)]
-    async fn telegram_sessions(&self, user_id: Uuid) -> Result<Vec<TelegramSession>> {
+    async fn linked_accounts_of(&self, user_id: Uuid) -> Result<Vec<LinkedAccount>> {
         let client = self.client().await?;
         client
             .prepared_query(
@@ -103,16 +103,16 @@ impl TelegramStore for PostgresStore {
             .await
             .map_err(map_error)?
             .iter()
-            .map(telegram_session_from_row)
+            .map(linked_account_from_row)
             .collect()
     }
 
     #[tracing::instrument(skip_all)]
-    async fn hosted_session(
+    async fn hosted_account(
         &self,
         user_id: Uuid,
         session_index: u32,
-    ) -> Result<Option<HostedSession>> {
+    ) -> Result<Option<HostedAccount>> {
         let client = self.client().await?;
         client
             .prepared_query_opt(
@@ -122,12 +122,12 @@ impl TelegramStore for PostgresStore {
             .await
             .map_err(map_error)?
             .as_ref()
-            .map(hosted_session_from_row)
+            .map(hosted_account_from_row)
             .transpose()
     }
 
     #[tracing::instrument(skip_all)]
-    async fn hosted_sessions(&self, shards: &[u16]) -> Result<Vec<HostedSession>> {
+    async fn hosted_accounts_of(&self, shards: &[u16]) -> Result<Vec<HostedAccount>> {
         let shards: Vec<i16> = shards
             .iter()
             .filter_map(|shard| i16::try_from(*shard).ok())
@@ -142,7 +142,7 @@ impl TelegramStore for PostgresStore {
             .await
             .map_err(map_error)?
             .iter()
-            .map(hosted_session_from_row)
+            .map(hosted_account_from_row)
             .collect()
     }
 
@@ -164,11 +164,11 @@ impl TelegramStore for PostgresStore {
         Ok(updated > 0)
     }
 
-    async fn set_session_status(
+    async fn set_link_status(
         &self,
         user_id: Uuid,
         session_index: u32,
-        status: SessionStatus,
+        status: LinkStatus,
         at: DateTime<Utc>,
     ) -> Result<bool> {
         let client = self.client().await?;
@@ -207,7 +207,7 @@ impl TelegramStore for PostgresStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn set_session_names(
+    async fn set_account_names(
         &self,
         user_id: Uuid,
         session_index: u32,
@@ -234,7 +234,7 @@ impl TelegramStore for PostgresStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn unlink_telegram_session(&self, user_id: Uuid, session_index: u32) -> Result<bool> {
+    async fn unlink_telegram_account(&self, user_id: Uuid, session_index: u32) -> Result<bool> {
         let client = self.client().await?;
         let deleted = client
             .prepared_execute(
@@ -362,7 +362,7 @@ impl TelegramStore for PostgresStore {
 
 #[async_trait]
 impl crate::EventIdStore for PostgresStore {
-    async fn next_event_ids(&self, key: crate::SessionKey, count: u32) -> Result<Option<i64>> {
+    async fn next_event_ids(&self, key: crate::AccountKey, count: u32) -> Result<Option<i64>> {
         let client = self.client().await?;
         let row = client
             .prepared_query_opt(

@@ -1,7 +1,7 @@
 //! Idempotency keys of non-send actions.
 
 use super::{OptionalExtension, Result, SqliteStore, async_trait, map_error, micros, params};
-use crate::{ActionClaim, ActionClaimed, ActionStore, SessionKey};
+use crate::{AccountKey, ActionClaim, ActionClaimed, ActionStore};
 
 #[async_trait]
 impl ActionStore for SqliteStore {
@@ -72,7 +72,7 @@ impl ActionStore for SqliteStore {
 
     async fn finish_action(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         idempotency_key: &str,
         result: &str,
     ) -> Result<()> {
@@ -95,7 +95,7 @@ impl ActionStore for SqliteStore {
         .await
     }
 
-    async fn release_action(&self, key: SessionKey, idempotency_key: &str) -> Result<()> {
+    async fn release_action(&self, key: AccountKey, idempotency_key: &str) -> Result<()> {
         let idempotency_key = idempotency_key.to_owned();
         self.call(move |connection| {
             connection

@@ -11,8 +11,8 @@ use crate::cache_columns::{
     user_columns,
 };
 use crate::{
-    CachedChat, CachedMessage, CachedUser, ChatCacheStore, ChatListPage, ChatListQuery,
-    ChatProfile, DialogState, HistoryQuery, ListedChat, SessionKey, kind_of_chat_id,
+    AccountKey, CachedChat, CachedMessage, CachedUser, ChatCacheStore, ChatListPage, ChatListQuery,
+    ChatProfile, DialogState, HistoryQuery, ListedChat, kind_of_chat_id,
 };
 
 fn json_ids<T: std::fmt::Display>(ids: &[T]) -> String {
@@ -117,7 +117,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<CachedUser> {
 
 fn upsert_profile(
     transaction: &Transaction<'_>,
-    key: SessionKey,
+    key: AccountKey,
     chat: &ChatProfile,
 ) -> rusqlite::Result<usize> {
     transaction
@@ -161,7 +161,7 @@ fn query_rows<T>(
 
 #[async_trait]
 impl ChatCacheStore for SqliteStore {
-    async fn upsert_chat_profiles(&self, key: SessionKey, chats: &[ChatProfile]) -> Result<()> {
+    async fn upsert_chat_profiles(&self, key: AccountKey, chats: &[ChatProfile]) -> Result<()> {
         if chats.is_empty() {
             return Ok(());
         }
@@ -178,7 +178,7 @@ impl ChatCacheStore for SqliteStore {
 
     async fn upsert_dialogs(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         dialogs: &[(ChatProfile, DialogState)],
     ) -> Result<()> {
         if dialogs.is_empty() {
@@ -218,7 +218,7 @@ impl ChatCacheStore for SqliteStore {
         .await
     }
 
-    async fn upsert_users(&self, key: SessionKey, users: &[CachedUser]) -> Result<()> {
+    async fn upsert_users(&self, key: AccountKey, users: &[CachedUser]) -> Result<()> {
         if users.is_empty() {
             return Ok(());
         }
@@ -258,7 +258,7 @@ impl ChatCacheStore for SqliteStore {
 
     async fn upsert_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         messages: &[CachedMessage],
         from_updates: bool,
     ) -> Result<u64> {
@@ -362,7 +362,7 @@ impl ChatCacheStore for SqliteStore {
 
     async fn delete_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: Option<i64>,
         message_ids: &[i32],
     ) -> Result<Vec<i64>> {
@@ -425,7 +425,7 @@ impl ChatCacheStore for SqliteStore {
 
     async fn set_read_inbox(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         max_id: i32,
         still_unread: i32,
@@ -450,7 +450,7 @@ impl ChatCacheStore for SqliteStore {
         .await
     }
 
-    async fn set_read_outbox(&self, key: SessionKey, chat_id: i64, max_id: i32) -> Result<()> {
+    async fn set_read_outbox(&self, key: AccountKey, chat_id: i64, max_id: i32) -> Result<()> {
         self.call(move |connection| {
             connection
                 .execute_cached(
@@ -466,7 +466,7 @@ impl ChatCacheStore for SqliteStore {
 
     async fn set_history_floor(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         floor: i32,
         complete: bool,
@@ -494,7 +494,7 @@ impl ChatCacheStore for SqliteStore {
         .await
     }
 
-    async fn list_chats(&self, key: SessionKey, query: &ChatListQuery) -> Result<Vec<CachedChat>> {
+    async fn list_chats(&self, key: AccountKey, query: &ChatListQuery) -> Result<Vec<CachedChat>> {
         let query = query.clone();
         self.read(move |connection| {
             let (after_date, after_chat) = query.after.unzip();
@@ -522,7 +522,7 @@ impl ChatCacheStore for SqliteStore {
         .await
     }
 
-    async fn chat_list_page(&self, key: SessionKey, query: &ChatListQuery) -> Result<ChatListPage> {
+    async fn chat_list_page(&self, key: AccountKey, query: &ChatListQuery) -> Result<ChatListPage> {
         let query = query.clone();
         self.read(move |connection| {
             let (after_date, after_chat) = query.after.unzip();
@@ -581,7 +581,7 @@ impl ChatCacheStore for SqliteStore {
         .await
     }
 
-    async fn cached_chat(&self, key: SessionKey, chat_id: i64) -> Result<Option<CachedChat>> {
+    async fn cached_chat(&self, key: AccountKey, chat_id: i64) -> Result<Option<CachedChat>> {
         self.read(move |connection| {
             connection
                 .query_row_cached(
@@ -600,7 +600,7 @@ impl ChatCacheStore for SqliteStore {
         .await
     }
 
-    async fn cached_chats(&self, key: SessionKey, chat_ids: &[i64]) -> Result<Vec<CachedChat>> {
+    async fn cached_chats(&self, key: AccountKey, chat_ids: &[i64]) -> Result<Vec<CachedChat>> {
         if chat_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -625,7 +625,7 @@ impl ChatCacheStore for SqliteStore {
 
     async fn cached_messages(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         query: &HistoryQuery,
     ) -> Result<Vec<CachedMessage>> {
@@ -677,7 +677,7 @@ impl ChatCacheStore for SqliteStore {
 
     async fn cached_messages_at(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_messages: &[(i64, i32)],
     ) -> Result<Vec<CachedMessage>> {
         if chat_messages.is_empty() {
@@ -715,7 +715,7 @@ impl ChatCacheStore for SqliteStore {
 
     async fn cached_messages_by_id(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         message_ids: &[i32],
     ) -> Result<Vec<CachedMessage>> {
@@ -743,7 +743,7 @@ impl ChatCacheStore for SqliteStore {
 
     async fn cached_messages_page(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         after: Option<(i64, i32)>,
         count: u32,
     ) -> Result<Vec<CachedMessage>> {
@@ -773,7 +773,7 @@ impl ChatCacheStore for SqliteStore {
         .await
     }
 
-    async fn cached_users(&self, key: SessionKey, tg_user_ids: &[i64]) -> Result<Vec<CachedUser>> {
+    async fn cached_users(&self, key: AccountKey, tg_user_ids: &[i64]) -> Result<Vec<CachedUser>> {
         if tg_user_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -796,7 +796,7 @@ impl ChatCacheStore for SqliteStore {
         .await
     }
 
-    async fn clear_cache(&self, key: SessionKey) -> Result<()> {
+    async fn clear_cache(&self, key: AccountKey) -> Result<()> {
         self.call(move |connection| {
             let transaction = connection.transaction().map_err(map_error)?;
             for sql in [

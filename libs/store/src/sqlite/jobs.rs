@@ -5,7 +5,7 @@ use super::{
     async_trait, map_error, micros, optional_time_at, params, time_at, uuid_at,
 };
 use crate::{
-    JobCreated, JobMedia, JobStatus, NewSendJob, SendJob, SendJobStore, SessionKey, StoreError,
+    AccountKey, JobCreated, JobMedia, JobStatus, NewSendJob, SendJob, SendJobStore, StoreError,
     shard_of,
 };
 
@@ -14,7 +14,7 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<SendJob> {
     Ok(SendJob {
         job: NewSendJob {
             job_id: uuid_at(row, "job_id")?,
-            key: SessionKey {
+            key: AccountKey {
                 user_id: uuid_at(row, "user_id")?,
                 session_index: row.get("session_index")?,
             },
@@ -145,7 +145,7 @@ impl SendJobStore for SqliteStore {
         self.create_job(job, true).await
     }
 
-    async fn send_job(&self, key: SessionKey, job_id: Uuid) -> Result<Option<SendJob>> {
+    async fn send_job(&self, key: AccountKey, job_id: Uuid) -> Result<Option<SendJob>> {
         self.read(move |connection| {
             connection
                 .query_row_cached(
@@ -179,7 +179,7 @@ impl SendJobStore for SqliteStore {
         .await
     }
 
-    async fn pending_jobs(&self, key: SessionKey, limit: u32) -> Result<Vec<SendJob>> {
+    async fn pending_jobs(&self, key: AccountKey, limit: u32) -> Result<Vec<SendJob>> {
         self.read(move |connection| {
             jobs(
                 connection,
@@ -224,7 +224,7 @@ impl SendJobStore for SqliteStore {
         shards: &[u16],
         before: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<SessionKey>> {
+    ) -> Result<Vec<AccountKey>> {
         let shards = format!(
             "[{}]",
             shards
@@ -249,7 +249,7 @@ impl SendJobStore for SqliteStore {
                 .map_err(map_error)?;
             rows.map(|row| {
                 let (user_id, session_index) = row.map_err(map_error)?;
-                Ok(SessionKey {
+                Ok(AccountKey {
                     user_id: Uuid::parse_str(&user_id)
                         .map_err(|error| StoreError::Internal(error.to_string()))?,
                     session_index: u32::try_from(session_index)
@@ -280,7 +280,7 @@ impl SendJobStore for SqliteStore {
 
     async fn claim_job_in_order(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         job_id: Uuid,
         at: DateTime<Utc>,
     ) -> Result<Option<SendJob>> {
@@ -372,7 +372,7 @@ impl SendJobStore for SqliteStore {
 
     async fn mark_jobs_read(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         chat_id: i64,
         max_id: i32,
         at: DateTime<Utc>,

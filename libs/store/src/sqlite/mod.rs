@@ -10,8 +10,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
 use crate::{
-    AccountStore, AuthSession, GatewayStore, HostedSession, LoginState, NewUser, RefreshOutcome,
-    Result, SessionStatus, Store, StoreError, TelegramAccount, TelegramLogin, TelegramSession,
+    AccountStore, AuthSession, GatewayStore, HostedAccount, LinkStatus, LinkedAccount, LoginState,
+    NewUser, RefreshOutcome, Result, Store, StoreError, TelegramAccount, TelegramLogin,
     TelegramStore, User, UserCredentials,
 };
 
@@ -383,9 +383,9 @@ fn auth_session_from_row(row: &Row<'_>) -> rusqlite::Result<AuthSession> {
     })
 }
 
-fn telegram_session_from_row(row: &Row<'_>) -> rusqlite::Result<TelegramSession> {
+fn linked_account_from_row(row: &Row<'_>) -> rusqlite::Result<LinkedAccount> {
     let status: String = row.get("status")?;
-    Ok(TelegramSession {
+    Ok(LinkedAccount {
         user_id: uuid_at(row, "user_id")?,
         session_index: row.get("session_index")?,
         account: TelegramAccount {
@@ -395,7 +395,7 @@ fn telegram_session_from_row(row: &Row<'_>) -> rusqlite::Result<TelegramSession>
             username: row.get("username")?,
             phone: row.get("phone")?,
         },
-        status: SessionStatus::parse(&status).ok_or_else(|| invalid("status"))?,
+        status: LinkStatus::parse(&status).ok_or_else(|| invalid("status"))?,
         linked_at: time_at(row, "linked_at")?,
         link_stalled_at: optional_time_at(row, "link_stalled_at")?,
     })

@@ -1,13 +1,13 @@
 //! What each linked account sent to Telegram already (see [`SentFileStore`]).
 
 use super::{OptionalExtension, Result, SqliteStore, async_trait, map_error, params};
-use crate::{SentFileStore, SessionKey};
+use crate::{AccountKey, SentFileStore};
 
 #[async_trait]
 impl SentFileStore for SqliteStore {
     async fn recall_sent_file(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         sha256: &str,
         kind: &str,
     ) -> Result<Option<Vec<u8>>> {
@@ -28,7 +28,7 @@ impl SentFileStore for SqliteStore {
 
     async fn remember_sent_file(
         &self,
-        key: SessionKey,
+        key: AccountKey,
         sha256: &str,
         kind: &str,
         media: &[u8],
@@ -70,7 +70,7 @@ impl SentFileStore for SqliteStore {
         .await
     }
 
-    async fn forget_sent_file(&self, key: SessionKey, sha256: &str, kind: &str) -> Result<()> {
+    async fn forget_sent_file(&self, key: AccountKey, sha256: &str, kind: &str) -> Result<()> {
         let (sha256, kind) = (sha256.to_owned(), kind.to_owned());
         self.call(move |connection| {
             connection

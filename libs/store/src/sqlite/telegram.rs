@@ -1,15 +1,15 @@
 //! Linked Telegram accounts and logins in progress.
 
 use super::{
-    CachedStatements, DateTime, HostedSession, LoginState, OptionalExtension, Result, Row,
-    SessionStatus, SqliteStore, TelegramAccount, TelegramLogin, TelegramSession, TelegramStore,
-    Utc, Uuid, async_trait, invalid, map_error, micros, params, telegram_session_from_row, time_at,
+    CachedStatements, DateTime, HostedAccount, LinkStatus, LinkedAccount, LoginState,
+    OptionalExtension, Result, Row, SqliteStore, TelegramAccount, TelegramLogin, TelegramStore,
+    Utc, Uuid, async_trait, invalid, linked_account_from_row, map_error, micros, params, time_at,
     uuid_at,
 };
 
-fn hosted_session_from_row(row: &Row<'_>) -> rusqlite::Result<HostedSession> {
-    Ok(HostedSession {
-        session: telegram_session_from_row(row)?,
+fn hosted_account_from_row(row: &Row<'_>) -> rusqlite::Result<HostedAccount> {
+    Ok(HostedAccount {
+        linked: linked_account_from_row(row)?,
         shard: row.get("shard")?,
         sealed_session: row.get("sealed_session")?,
     })
@@ -32,14 +32,14 @@ fn login_from_row(row: &Row<'_>) -> rusqlite::Result<TelegramLogin> {
 
 #[async_trait]
 impl TelegramStore for SqliteStore {
-    async fn link_telegram_session(
+    async fn link_telegram_account(
         &self,
         user_id: Uuid,
         account: &TelegramAccount,
-        status: SessionStatus,
+        status: LinkStatus,
         sealed_session: &[u8],
         at: DateTime<Utc>,
-    ) -> Result<TelegramSession> {
+    ) -> Result<LinkedAccount> {
         let account = account.clone();
         let sealed_session = sealed_session.to_vec();
         self.call(move |connection| {
@@ -77,7 +77,7 @@ impl TelegramStore for SqliteStore {
                 )
                 .map_err(map_error)?;
             transaction.commit().map_err(map_error)?;
-            Ok(TelegramSession {
+            Ok(LinkedAccount {
                 user_id,
                 session_index,
                 account,
@@ -89,7 +89,7 @@ impl TelegramStore for SqliteStore {
         .await
     }
 
-    async fn telegram_sessions(&self, user_id: Uuid) -> Result<Vec<TelegramSession>> {
+    async fn linked_accounts_of(&self, user_id: Uuid) -> Result<Vec<LinkedAccount>> {
         self.read(move |connection| {
             let mut statement = connection
                 .prepare_cached(
@@ -97,7 +97,7 @@ impl TelegramStore for SqliteStore {
                 )
                 .map_err(map_error)?;
             let rows = statement
-                .query_map([user_id.to_string()], telegram_session_from_row)
+                .query_map([user_id.to_string()], linked_account_from_row)
                 .map_err(map_error)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(map_error)
@@ -105,17 +105,17 @@ impl TelegramStore for SqliteStore {
         .await
     }
 
-    async fn hosted_session(
+    async fn hosted_account(
         &self,
         user_id: Uuid,
         session_index: u32,
-    ) -> Result<Option<HostedSession>> {
+    ) -> Result<Option<HostedAccount>> {
         self.read(move |connection| {
             connection
                 .query_row_cached(
                     "SELECT * FROM telegram_sessions WHERE user_id = ?1 AND session_index = ?2",
                     params![user_id.to_string(), session_index],
-                    hosted_session_from_row,
+                    hosted_account_from_row,
                 )
                 .optional()
                 .map_err(map_error)
@@ -123,20 +123,20 @@ impl TelegramStore for SqliteStore {
         .await
     }
 
-    async fn hosted_sessions(&self, shards: &[u16]) -> Result<Vec<HostedSession>> {
+    async fn hosted_accounts_of(&self, shards: &[u16]) -> Result<Vec<HostedAccount>> {
         let shards: std::collections::HashSet<u16> = shards.iter().copied().collect();
         self.call(move |connection| {
             let mut statement = connection
                 .prepare_cached("SELECT * FROM telegram_sessions ORDER BY user_id, session_index")
                 .map_err(map_error)?;
             let rows = statement
-                .query_map([], hosted_session_from_row)
+                .query_map([], hosted_account_from_row)
                 .map_err(map_error)?;
             let mut hosted = Vec::new();
             for row in rows {
-                let session = row.map_err(map_error)?;
-                if shards.contains(&session.shard) {
-                    hosted.push(session);
+                let account = row.map_err(map_error)?;
+                if shards.contains(&account.shard) {
+                    hosted.push(account);
                 }
             }
             Ok(hosted)
@@ -164,11 +164,11 @@ impl TelegramStore for SqliteStore {
         .await
     }
 
-    async fn set_session_status(
+    async fn set_link_status(
         &self,
         user_id: Uuid,
         session_index: u32,
-        status: SessionStatus,
+        status: LinkStatus,
         at: DateTime<Utc>,
     ) -> Result<bool> {
         self.call(move |connection| {
@@ -208,7 +208,7 @@ impl TelegramStore for SqliteStore {
         .await
     }
 
-    async fn set_session_names(
+    async fn set_account_names(
         &self,
         user_id: Uuid,
         session_index: u32,
@@ -240,7 +240,7 @@ impl TelegramStore for SqliteStore {
         .await
     }
 
-    async fn unlink_telegram_session(&self, user_id: Uuid, session_index: u32) -> Result<bool> {
+    async fn unlink_telegram_account(&self, user_id: Uuid, session_index: u32) -> Result<bool> {
         self.call(move |connection| {
             connection
                 .execute_cached(
@@ -377,7 +377,7 @@ impl TelegramStore for SqliteStore {
 
 #[async_trait]
 impl crate::EventIdStore for SqliteStore {
-    async fn next_event_ids(&self, key: crate::SessionKey, count: u32) -> Result<Option<i64>> {
+    async fn next_event_ids(&self, key: crate::AccountKey, count: u32) -> Result<Option<i64>> {
         let count = i64::from(count.max(1));
         self.call(move |connection| {
             connection

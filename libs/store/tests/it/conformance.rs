@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use talkapp_store::{
-    AuditActor, AuditOutcome, AuditQuery, AuthSession, CachedMessage, CachedUser, ChatListQuery,
-    ChatProfile, DialogState, HistoryQuery, JobCreated, JobStatus, LoginState, NewAuditEntry,
-    NewSendJob, NewUser, PushSubscription, RefreshOutcome, SessionKey, SessionStatus, Store,
-    StoreError, SubjectOverview, TelegramAccount, TelegramLogin, TelegramSession, User, UserCursor,
-    now, shard_of,
+    AccountKey, AuditActor, AuditOutcome, AuditQuery, AuthSession, CachedMessage, CachedUser,
+    ChatListQuery, ChatProfile, DialogState, HistoryQuery, JobCreated, JobStatus, LinkStatus,
+    LinkedAccount, LoginState, NewAuditEntry, NewSendJob, NewUser, PushSubscription,
+    RefreshOutcome, Store, StoreError, SubjectOverview, TelegramAccount, TelegramLogin, User,
+    UserCursor, now, shard_of,
 };
 use uuid::Uuid;
 
@@ -102,10 +102,10 @@ pub(crate) async fn opening_the_same_database_again_keeps_the_schema_and_the_dat
 ) {
     let user = create_user(&*store, "kept@example.com").await;
     let first_link = store
-        .link_telegram_session(
+        .link_telegram_account(
             user.id,
             &telegram_account(42, "Ada"),
-            SessionStatus::Connected,
+            LinkStatus::Connected,
             SEALED,
             now(),
         )
@@ -127,10 +127,10 @@ pub(crate) async fn opening_the_same_database_again_keeps_the_schema_and_the_dat
         Some(user.clone())
     );
     let second_link = third
-        .link_telegram_session(
+        .link_telegram_account(
             user.id,
             &telegram_account(43, "Grace"),
-            SessionStatus::Connecting,
+            LinkStatus::Connecting,
             SEALED,
             now(),
         )
@@ -138,7 +138,7 @@ pub(crate) async fn opening_the_same_database_again_keeps_the_schema_and_the_dat
         .expect("link telegram session after reopening");
     assert_eq!(second_link.session_index, 2, "the index counter survives");
     assert_eq!(
-        third.telegram_sessions(user.id).await.expect("list"),
+        third.linked_accounts_of(user.id).await.expect("list"),
         vec![first_link, second_link]
     );
     assert!(matches!(
@@ -559,77 +559,64 @@ pub(crate) async fn linked_telegram_sessions_are_numbered_per_user_and_listed_in
     let bob = Uuid::new_v4();
     let start = now();
     let links = [
-        (
-            alice,
-            telegram_account(1001, "Ada"),
-            SessionStatus::Connected,
-        ),
-        (
-            bob,
-            telegram_account(2001, "Bea"),
-            SessionStatus::Connecting,
-        ),
-        (
-            alice,
-            telegram_account(1002, "Ann"),
-            SessionStatus::LoggedOut,
-        ),
-        (
-            alice,
-            telegram_account(1003, "Amy"),
-            SessionStatus::FloodWait,
-        ),
-        (bob, telegram_account(2002, "Bob"), SessionStatus::Connected),
+        (alice, telegram_account(1001, "Ada"), LinkStatus::Connected),
+        (bob, telegram_account(2001, "Bea"), LinkStatus::Connecting),
+        (alice, telegram_account(1002, "Ann"), LinkStatus::LoggedOut),
+        (alice, telegram_account(1003, "Amy"), LinkStatus::FloodWait),
+        (bob, telegram_account(2002, "Bob"), LinkStatus::Connected),
     ];
     let mut linked = Vec::new();
     for (offset, (user_id, account, status)) in (0i64..).zip(links) {
         let at = start + TimeDelta::seconds(offset);
-        let session = store
-            .link_telegram_session(user_id, &account, status, SEALED, at)
+        let created = store
+            .link_telegram_account(user_id, &account, status, SEALED, at)
             .await
             .expect("link telegram session");
-        assert_eq!(session.user_id, user_id);
-        assert_eq!(session.account, account);
-        assert_eq!(session.status, status);
-        assert_eq!(session.linked_at, at);
-        linked.push(session);
+        assert_eq!(created.user_id, user_id);
+        assert_eq!(created.account, account);
+        assert_eq!(created.status, status);
+        assert_eq!(created.linked_at, at);
+        linked.push(created);
     }
     let indexes: Vec<(Uuid, u32)> = linked
         .iter()
-        .map(|session| (session.user_id, session.session_index))
+        .map(|each| (each.user_id, each.session_index))
         .collect();
     assert_eq!(
         indexes,
         vec![(alice, 1), (bob, 1), (alice, 2), (alice, 3), (bob, 2)]
     );
 
-    let of = |user_id: Uuid| -> Vec<TelegramSession> {
+    let of = |user_id: Uuid| -> Vec<LinkedAccount> {
         linked
             .iter()
-            .filter(|session| session.user_id == user_id)
+            .filter(|each| each.user_id == user_id)
             .cloned()
             .collect()
     };
     assert_eq!(
-        store.telegram_sessions(alice).await.expect("alice's"),
+        store.linked_accounts_of(alice).await.expect("alice's"),
         of(alice)
     );
-    assert_eq!(store.telegram_sessions(bob).await.expect("bob's"), of(bob));
+    assert_eq!(store.linked_accounts_of(bob).await.expect("bob's"), of(bob));
 }
 
 pub(crate) async fn a_user_without_telegram_sessions_has_an_empty_list(store: Arc<dyn Store>) {
     store
-        .link_telegram_session(
+        .link_telegram_account(
             Uuid::new_v4(),
             &telegram_account(5, "Eve"),
-            SessionStatus::Connected,
+            LinkStatus::Connected,
             SEALED,
             now(),
         )
         .await
         .expect("link someone else's");
     assert_eq!(
-        store.telegram_sessions(Uuid::new_v4()).await.expect("list"),
+        store
+            .linked_accounts_of(Uuid::new_v4())
+            .await
+            .expect("list"),
         Vec::new()
     );
 }
@@ -651,15 +638,15 @@ pub(crate) async fn large_telegram_user_ids_and_unicode_names_round_trip(store: 
     for account in &accounts {
         linked.push(
             store
-                .link_telegram_session(user_id, account, SessionStatus::Connected, SEALED, at)
+                .link_telegram_account(user_id, account, LinkStatus::Connected, SEALED, at)
                 .await
                 .expect("link"),
         );
     }
-    let listed = store.telegram_sessions(user_id).await.expect("list");
+    let listed = store.linked_accounts_of(user_id).await.expect("list");
     assert_eq!(listed, linked);
     let listed_accounts: Vec<TelegramAccount> =
-        listed.into_iter().map(|session| session.account).collect();
+        listed.into_iter().map(|linked| linked.account).collect();
     assert_eq!(listed_accounts, accounts);
 }
 
@@ -670,10 +657,10 @@ pub(crate) async fn concurrent_links_of_one_user_get_distinct_indexes(store: Arc
             let store = Arc::clone(&store);
             tokio::spawn(async move {
                 store
-                    .link_telegram_session(
+                    .link_telegram_account(
                         user_id,
                         &telegram_account(n, "Con"),
-                        SessionStatus::Connecting,
+                        LinkStatus::Connecting,
                         SEALED,
                         now(),
                     )
@@ -690,11 +677,11 @@ pub(crate) async fn concurrent_links_of_one_user_get_distinct_indexes(store: Arc
     indexes.sort_unstable();
     assert_eq!(indexes, vec![1, 2, 3, 4, 5, 6]);
     let listed: Vec<u32> = store
-        .telegram_sessions(user_id)
+        .linked_accounts_of(user_id)
         .await
         .expect("list")
         .iter()
-        .map(|session| session.session_index)
+        .map(|linked| linked.session_index)
         .collect();
     assert_eq!(listed, indexes);
 }
@@ -706,22 +693,25 @@ pub(crate) async fn a_phone_is_linked_once_per_user_but_other_users_may_link_it(
     let bob = Uuid::new_v4();
     let account = telegram_account(77, "Dup");
     store
-        .link_telegram_session(alice, &account, SessionStatus::Connected, SEALED, now())
+        .link_telegram_account(alice, &account, LinkStatus::Connected, SEALED, now())
         .await
         .expect("first link");
     let again = store
-        .link_telegram_session(alice, &account, SessionStatus::Connected, SEALED, now())
+        .link_telegram_account(alice, &account, LinkStatus::Connected, SEALED, now())
         .await;
     assert!(
         matches!(again, Err(StoreError::Conflict("telegram_sessions.phone"))),
         "{again:?}"
     );
     let bobs = store
-        .link_telegram_session(bob, &account, SessionStatus::Connected, SEALED, now())
+        .link_telegram_account(bob, &account, LinkStatus::Connected, SEALED, now())
         .await
         .expect("another user links the same account");
     assert_eq!(bobs.session_index, 1);
-    assert_eq!(store.telegram_sessions(alice).await.expect("list").len(), 1);
+    assert_eq!(
+        store.linked_accounts_of(alice).await.expect("list").len(),
+        1
+    );
 }
 
 pub(crate) async fn a_hosted_session_carries_its_sealed_blob_shard_and_status(
@@ -729,21 +719,21 @@ pub(crate) async fn a_hosted_session_carries_its_sealed_blob_shard_and_status(
 ) {
     let user_id = Uuid::new_v4();
     let linked = store
-        .link_telegram_session(
+        .link_telegram_account(
             user_id,
             &telegram_account(501, "Host"),
-            SessionStatus::Connected,
+            LinkStatus::Connected,
             SEALED,
             now(),
         )
         .await
         .expect("link");
     let hosted = store
-        .hosted_session(user_id, linked.session_index)
+        .hosted_account(user_id, linked.session_index)
         .await
         .expect("read")
         .expect("exists");
-    assert_eq!(hosted.session, linked);
+    assert_eq!(hosted.linked, linked);
     assert_eq!(hosted.sealed_session.as_deref(), Some(SEALED));
     assert_eq!(hosted.shard, shard_of(user_id, linked.session_index));
 
@@ -756,17 +746,17 @@ pub(crate) async fn a_hosted_session_carries_its_sealed_blob_shard_and_status(
     );
     assert!(
         store
-            .set_session_status(user_id, 1, SessionStatus::FloodWait, now())
+            .set_link_status(user_id, 1, LinkStatus::FloodWait, now())
             .await
             .expect("status")
     );
     let hosted = store
-        .hosted_session(user_id, 1)
+        .hosted_account(user_id, 1)
         .await
         .expect("read")
         .expect("exists");
     assert_eq!(hosted.sealed_session.as_deref(), Some(newer));
-    assert_eq!(hosted.session.status, SessionStatus::FloodWait);
+    assert_eq!(hosted.linked.status, LinkStatus::FloodWait);
 
     assert!(
         store
@@ -775,7 +765,7 @@ pub(crate) async fn a_hosted_session_carries_its_sealed_blob_shard_and_status(
             .expect("erase")
     );
     let hosted = store
-        .hosted_session(user_id, 1)
+        .hosted_account(user_id, 1)
         .await
         .expect("read")
         .expect("exists");
@@ -789,11 +779,11 @@ pub(crate) async fn a_hosted_session_carries_its_sealed_blob_shard_and_status(
     );
     assert!(
         !store
-            .set_session_status(user_id, 9, SessionStatus::Connected, now())
+            .set_link_status(user_id, 9, LinkStatus::Connected, now())
             .await
             .expect("status unknown")
     );
-    assert_eq!(store.hosted_session(user_id, 9).await.expect("read"), None);
+    assert_eq!(store.hosted_account(user_id, 9).await.expect("read"), None);
 }
 
 pub(crate) async fn hosted_sessions_are_selected_by_shard(store: Arc<dyn Store>) {
@@ -801,20 +791,20 @@ pub(crate) async fn hosted_sessions_are_selected_by_shard(store: Arc<dyn Store>)
         std::collections::HashMap::new();
     for n in 0..12_i64 {
         let user_id = Uuid::new_v4();
-        let session = store
-            .link_telegram_session(
+        let created = store
+            .link_telegram_account(
                 user_id,
                 &telegram_account(900 + n, "Shard"),
-                SessionStatus::Connecting,
+                LinkStatus::Connecting,
                 SEALED,
                 now(),
             )
             .await
             .expect("link");
         by_shard
-            .entry(shard_of(user_id, session.session_index))
+            .entry(shard_of(user_id, created.session_index))
             .or_default()
-            .push((user_id, session.session_index));
+            .push((user_id, created.session_index));
     }
     let some_shards: Vec<u16> = by_shard.keys().copied().take(3).collect();
     let mut expected: Vec<(Uuid, u32)> = some_shards
@@ -823,28 +813,34 @@ pub(crate) async fn hosted_sessions_are_selected_by_shard(store: Arc<dyn Store>)
         .collect();
     expected.sort();
     let mut hosted: Vec<(Uuid, u32)> = store
-        .hosted_sessions(&some_shards)
+        .hosted_accounts_of(&some_shards)
         .await
         .expect("hosted")
         .into_iter()
         .map(|hosted| {
             assert!(some_shards.contains(&hosted.shard));
-            (hosted.session.user_id, hosted.session.session_index)
+            (hosted.linked.user_id, hosted.linked.session_index)
         })
         .collect();
     hosted.sort();
     assert_eq!(hosted, expected);
-    assert!(store.hosted_sessions(&[]).await.expect("none").is_empty());
+    assert!(
+        store
+            .hosted_accounts_of(&[])
+            .await
+            .expect("none")
+            .is_empty()
+    );
 }
 
 pub(crate) async fn an_unlinked_index_is_never_given_out_again(store: Arc<dyn Store>) {
     let user_id = Uuid::new_v4();
     for n in 1..=2_i64 {
         store
-            .link_telegram_session(
+            .link_telegram_account(
                 user_id,
                 &telegram_account(600 + n, "Idx"),
-                SessionStatus::Connected,
+                LinkStatus::Connected,
                 SEALED,
                 now(),
             )
@@ -853,21 +849,21 @@ pub(crate) async fn an_unlinked_index_is_never_given_out_again(store: Arc<dyn St
     }
     assert!(
         store
-            .unlink_telegram_session(user_id, 2)
+            .unlink_telegram_account(user_id, 2)
             .await
             .expect("unlink")
     );
     assert!(
         !store
-            .unlink_telegram_session(user_id, 2)
+            .unlink_telegram_account(user_id, 2)
             .await
             .expect("unlink again")
     );
     let relinked = store
-        .link_telegram_session(
+        .link_telegram_account(
             user_id,
             &telegram_account(602, "Idx"),
-            SessionStatus::Connected,
+            LinkStatus::Connected,
             SEALED,
             now(),
         )
@@ -875,11 +871,11 @@ pub(crate) async fn an_unlinked_index_is_never_given_out_again(store: Arc<dyn St
         .expect("link the same phone again");
     assert_eq!(relinked.session_index, 3);
     let indexes: Vec<u32> = store
-        .telegram_sessions(user_id)
+        .linked_accounts_of(user_id)
         .await
         .expect("list")
         .iter()
-        .map(|session| session.session_index)
+        .map(|linked| linked.session_index)
         .collect();
     assert_eq!(indexes, vec![1, 3]);
 }
@@ -1032,8 +1028,8 @@ pub(crate) async fn expired_logins_are_purged_and_live_ones_kept(store: Arc<dyn 
 // ----------------------------------------------------------------------------------------
 // Chat cache
 
-fn session_key() -> SessionKey {
-    SessionKey {
+fn account_key() -> AccountKey {
+    AccountKey {
         user_id: Uuid::new_v4(),
         session_index: 1,
     }
@@ -1085,7 +1081,7 @@ fn cached_message(chat_id: i64, message_id: i32, date: i64, outgoing: bool) -> C
 pub(crate) async fn the_chat_list_pages_by_activity_with_filters_and_no_repeats(
     store: Arc<dyn Store>,
 ) {
-    let key = session_key();
+    let key = account_key();
     let mut dialogs = Vec::new();
     for n in 0..25_i64 {
         let (kind, chat_id) = match n % 4 {
@@ -1180,7 +1176,7 @@ pub(crate) async fn the_chat_list_pages_by_activity_with_filters_and_no_repeats(
     assert!(
         store
             .list_chats(
-                session_key(),
+                account_key(),
                 &ChatListQuery {
                     limit: 10,
                     ..ChatListQuery::default()
@@ -1195,7 +1191,7 @@ pub(crate) async fn the_chat_list_pages_by_activity_with_filters_and_no_repeats(
 pub(crate) async fn a_chat_list_page_carries_each_chats_newest_message_and_the_users_it_shows(
     store: Arc<dyn Store>,
 ) {
-    let key = session_key();
+    let key = account_key();
     let channel = -1_000_000_000_200;
     let user = |id: i64, name: &str| CachedUser {
         tg_user_id: id,
@@ -1318,14 +1314,14 @@ pub(crate) async fn a_chat_list_page_carries_each_chats_newest_message_and_the_u
     assert_eq!(archived.users, Vec::new(), "a channel posting is no user");
     // Another account sees nothing of this one's cache.
     let other = store
-        .chat_list_page(session_key(), &all)
+        .chat_list_page(account_key(), &all)
         .await
         .expect("other");
     assert!(other.chats.is_empty() && other.users.is_empty());
 }
 
 pub(crate) async fn a_chat_the_account_left_is_not_listed_but_still_known(store: Arc<dyn Store>) {
-    let key = session_key();
+    let key = account_key();
     store
         .upsert_dialogs(
             key,
@@ -1394,7 +1390,7 @@ pub(crate) async fn a_chat_the_account_left_is_not_listed_but_still_known(store:
 }
 
 pub(crate) async fn new_messages_move_the_chat_up_and_count_unread_once(store: Arc<dyn Store>) {
-    let key = session_key();
+    let key = account_key();
     store
         .upsert_dialogs(
             key,
@@ -1504,7 +1500,7 @@ pub(crate) async fn new_messages_move_the_chat_up_and_count_unread_once(store: A
 pub(crate) async fn history_pages_by_id_and_the_date_filter_is_exact_at_its_edges(
     store: Arc<dyn Store>,
 ) {
-    let key = session_key();
+    let key = account_key();
     let chat = -1_000_000_000_042;
     store
         .upsert_chat_profiles(key, &[profile(chat, "supergroup", "Lounge")])
@@ -1583,7 +1579,7 @@ pub(crate) async fn history_pages_by_id_and_the_date_filter_is_exact_at_its_edge
 pub(crate) async fn deletions_without_a_chat_spare_channels_and_move_the_top(
     store: Arc<dyn Store>,
 ) {
-    let key = session_key();
+    let key = account_key();
     let channel = -1_000_000_000_007;
     store
         .upsert_messages(
@@ -1636,8 +1632,8 @@ pub(crate) async fn deletions_without_a_chat_spare_channels_and_move_the_top(
 pub(crate) async fn an_accounts_cached_messages_are_read_in_pages_and_its_chats_by_id(
     store: Arc<dyn Store>,
 ) {
-    let key = session_key();
-    let other = session_key();
+    let key = account_key();
+    let other = account_key();
     let chats = [-1_000_000_000_077_i64, -55, 42];
     let mut messages = Vec::new();
     for chat in chats {
@@ -1707,7 +1703,7 @@ pub(crate) async fn an_accounts_cached_messages_are_read_in_pages_and_its_chats_
 pub(crate) async fn the_history_floor_only_moves_down_and_completeness_sticks(
     store: Arc<dyn Store>,
 ) {
-    let key = session_key();
+    let key = account_key();
     store
         .upsert_chat_profiles(key, &[profile(9, "private", "Floor")])
         .await
@@ -1747,7 +1743,7 @@ pub(crate) async fn the_history_floor_only_moves_down_and_completeness_sticks(
 pub(crate) async fn messages_from_updates_bring_the_history_floor_down_as_they_are_stored(
     store: Arc<dyn Store>,
 ) {
-    let key = session_key();
+    let key = account_key();
     // A chat first met through an update: its floor is that message.
     store
         .upsert_messages(key, &[cached_message(9, 60, 600, false)], true)
@@ -1801,7 +1797,7 @@ pub(crate) async fn messages_from_updates_bring_the_history_floor_down_as_they_a
 pub(crate) async fn users_are_upserted_keeping_a_known_phone_and_caches_clear(
     store: Arc<dyn Store>,
 ) {
-    let key = session_key();
+    let key = account_key();
     let user = CachedUser {
         tg_user_id: 7_000_000_000_001,
         first_name: "Zoë".into(),
@@ -1863,7 +1859,7 @@ pub(crate) async fn users_are_upserted_keeping_a_known_phone_and_caches_clear(
 // ----------------------------------------------------------------------------------------
 // Send jobs
 
-fn new_job(key: SessionKey, client_message_id: Option<&str>, text: &str) -> NewSendJob {
+fn new_job(key: AccountKey, client_message_id: Option<&str>, text: &str) -> NewSendJob {
     NewSendJob {
         job_id: Uuid::new_v4(),
         key,
@@ -1879,7 +1875,7 @@ fn new_job(key: SessionKey, client_message_id: Option<&str>, text: &str) -> NewS
 }
 
 pub(crate) async fn a_media_job_keeps_its_files(store: Arc<dyn Store>) {
-    let key = session_key();
+    let key = account_key();
     let media = talkapp_store::JobMedia {
         send_as: "photo".into(),
         files: vec![talkapp_store::JobFile {
@@ -1917,7 +1913,7 @@ pub(crate) async fn a_media_job_keeps_its_files(store: Arc<dyn Store>) {
 }
 
 pub(crate) async fn a_repeated_idempotency_key_returns_the_first_job(store: Arc<dyn Store>) {
-    let key = session_key();
+    let key = account_key();
     let first = store
         .create_send_job(&new_job(key, Some("client-1"), "hello"))
         .await
@@ -1934,7 +1930,7 @@ pub(crate) async fn a_repeated_idempotency_key_returns_the_first_job(store: Arc<
         .expect("create again");
     assert_eq!(again, JobCreated::Existing(first.clone()));
 
-    let other_session = SessionKey {
+    let other_session = AccountKey {
         session_index: 2,
         ..key
     };
@@ -1969,7 +1965,7 @@ pub(crate) async fn a_repeated_idempotency_key_returns_the_first_job(store: Arc<
 pub(crate) async fn concurrent_creates_with_one_idempotency_key_make_one_job(
     store: Arc<dyn Store>,
 ) {
-    let key = session_key();
+    let key = account_key();
     let tasks: Vec<_> = (0..6)
         .map(|_| {
             let store = Arc::clone(&store);
@@ -1997,7 +1993,7 @@ pub(crate) async fn concurrent_creates_with_one_idempotency_key_make_one_job(
 pub(crate) async fn a_job_moves_from_queued_to_sent_or_failed_and_then_stays(
     store: Arc<dyn Store>,
 ) {
-    let key = session_key();
+    let key = account_key();
     let mut jobs = Vec::new();
     for text in ["one", "two", "three"] {
         jobs.push(
@@ -2081,7 +2077,7 @@ pub(crate) async fn a_job_moves_from_queued_to_sent_or_failed_and_then_stays(
 }
 
 pub(crate) async fn sent_jobs_up_to_the_read_mark_become_read(store: Arc<dyn Store>) {
-    let key = session_key();
+    let key = account_key();
     let mut ids = Vec::new();
     for message_id in [10, 11, 12] {
         let job = store
@@ -2144,7 +2140,7 @@ pub(crate) async fn sent_jobs_up_to_the_read_mark_become_read(store: Arc<dyn Sto
 pub(crate) async fn a_job_in_a_known_chat_is_made_only_when_the_cache_has_the_chat(
     store: Arc<dyn Store>,
 ) {
-    let key = session_key();
+    let key = account_key();
     let mut job = new_job(key, Some("known-1"), "hello");
     job.chat_id = 4_242;
     assert_eq!(
@@ -2206,7 +2202,7 @@ pub(crate) async fn a_job_in_a_known_chat_is_made_only_when_the_cache_has_the_ch
 pub(crate) async fn an_announced_job_is_claimed_only_when_no_older_job_waits(
     store: Arc<dyn Store>,
 ) {
-    let key = session_key();
+    let key = account_key();
     let mut jobs = Vec::new();
     for text in ["first", "second"] {
         jobs.push(
@@ -2237,7 +2233,7 @@ pub(crate) async fn an_announced_job_is_claimed_only_when_no_older_job_waits(
         JobStatus::Queued,
         "a refused claim changes nothing"
     );
-    let other_account = SessionKey {
+    let other_account = AccountKey {
         session_index: key.session_index + 1,
         ..key
     };
@@ -2306,7 +2302,7 @@ pub(crate) async fn an_announced_job_is_claimed_only_when_no_older_job_waits(
 }
 
 pub(crate) async fn a_final_job_is_not_marked_published(store: Arc<dyn Store>) {
-    let key = session_key();
+    let key = account_key();
     let job = store
         .create_send_job(&new_job(key, None, "fast"))
         .await
@@ -2334,7 +2330,7 @@ pub(crate) async fn a_final_job_is_not_marked_published(store: Arc<dyn Store>) {
 }
 
 pub(crate) async fn unpublished_jobs_are_found_by_shard_until_published(store: Arc<dyn Store>) {
-    let key = session_key();
+    let key = account_key();
     let shard = shard_of(key.user_id, key.session_index);
     let job = store
         .create_send_job(&new_job(key, None, "lost publish"))
@@ -2384,7 +2380,7 @@ pub(crate) async fn unpublished_jobs_are_found_by_shard_until_published(store: A
 pub(crate) async fn accounts_with_waiting_jobs_are_found_by_shard_and_age_until_done(
     store: Arc<dyn Store>,
 ) {
-    let key = session_key();
+    let key = account_key();
     let shard = shard_of(key.user_id, key.session_index);
     let first = store
         .create_send_job(&new_job(key, None, "waiting one"))
@@ -2453,16 +2449,16 @@ pub(crate) async fn accounts_with_waiting_jobs_are_found_by_shard_and_age_until_
 pub(crate) async fn event_ids_only_grow_and_are_never_given_twice(store: Arc<dyn Store>) {
     let user_id = Uuid::new_v4();
     store
-        .link_telegram_session(
+        .link_telegram_account(
             user_id,
             &telegram_account(801, "Ev"),
-            SessionStatus::Connected,
+            LinkStatus::Connected,
             SEALED,
             now(),
         )
         .await
         .expect("link");
-    let key = SessionKey {
+    let key = AccountKey {
         user_id,
         session_index: 1,
     };
@@ -2490,7 +2486,7 @@ pub(crate) async fn event_ids_only_grow_and_are_never_given_twice(store: Arc<dyn
     assert_eq!(
         store
             .next_event_ids(
-                SessionKey {
+                AccountKey {
                     user_id,
                     session_index: 9
                 },
@@ -2744,10 +2740,10 @@ pub(crate) async fn users_are_listed_in_creation_order_with_their_counts(store: 
             .expect("session");
     }
     store
-        .link_telegram_session(
+        .link_telegram_account(
             first.id,
             &telegram_account(1, "Listed"),
-            SessionStatus::Connected,
+            LinkStatus::Connected,
             SEALED,
             now(),
         )
@@ -2885,10 +2881,10 @@ pub(crate) async fn linked_accounts_are_counted_per_user_and_drop_with_an_unlink
         (subject, 4003, "Cid"),
     ] {
         store
-            .link_telegram_session(
+            .link_telegram_account(
                 user_id,
                 &telegram_account(number, name),
-                SessionStatus::Connected,
+                LinkStatus::Connected,
                 SEALED,
                 now(),
             )
@@ -2903,7 +2899,7 @@ pub(crate) async fn linked_accounts_are_counted_per_user_and_drop_with_an_unlink
     assert_eq!(store.linked_accounts(stranger).await.expect("unknown"), 0);
     assert!(
         store
-            .unlink_telegram_session(builtin.id, 1)
+            .unlink_telegram_account(builtin.id, 1)
             .await
             .expect("unlink")
     );
@@ -2936,12 +2932,12 @@ pub(crate) async fn the_activity_summary_counts_users_active_ones_accounts_and_w
             .expect("session");
     }
     for (user, status, id) in [
-        (&today, SessionStatus::Connected, 1),
-        (&this_week, SessionStatus::Connected, 2),
-        (&long_ago, SessionStatus::Connecting, 3),
+        (&today, LinkStatus::Connected, 1),
+        (&this_week, LinkStatus::Connected, 2),
+        (&long_ago, LinkStatus::Connecting, 3),
     ] {
         store
-            .link_telegram_session(
+            .link_telegram_account(
                 user.id,
                 &telegram_account(id, "Summary"),
                 status,
@@ -2951,7 +2947,7 @@ pub(crate) async fn the_activity_summary_counts_users_active_ones_accounts_and_w
             .await
             .expect("link");
     }
-    let key = SessionKey {
+    let key = AccountKey {
         user_id: today.id,
         session_index: 1,
     };
@@ -2973,8 +2969,8 @@ pub(crate) async fn the_activity_summary_counts_users_active_ones_accounts_and_w
     assert_eq!(summary.users, 3);
     assert_eq!(summary.active_1d, 1);
     assert_eq!(summary.active_7d, 2);
-    let connected = SessionStatus::Connected.as_str().to_owned();
-    let connecting = SessionStatus::Connecting.as_str().to_owned();
+    let connected = LinkStatus::Connected.as_str().to_owned();
+    let connecting = LinkStatus::Connecting.as_str().to_owned();
     let mut expected = vec![(connected, 2), (connecting, 1)];
     expected.sort();
     assert_eq!(summary.linked_accounts, expected);
@@ -3086,10 +3082,10 @@ pub(crate) async fn external_subjects_are_listed_seen_disabled_or_linked_in_id_o
         .await
         .expect("disabled");
     store
-        .link_telegram_session(
+        .link_telegram_account(
             linked,
             &telegram_account(3001, "Lin"),
-            SessionStatus::Connected,
+            LinkStatus::Connected,
             SEALED,
             now,
         )
@@ -3105,10 +3101,10 @@ pub(crate) async fn external_subjects_are_listed_seen_disabled_or_linked_in_id_o
         .expect("disabled");
     for (number, name) in [(3002, "Eve"), (3003, "Eva")] {
         store
-            .link_telegram_session(
+            .link_telegram_account(
                 everything,
                 &telegram_account(number, name),
-                SessionStatus::Connected,
+                LinkStatus::Connected,
                 SEALED,
                 now,
             )
@@ -3118,10 +3114,10 @@ pub(crate) async fn external_subjects_are_listed_seen_disabled_or_linked_in_id_o
     // A built-in account, even with a linked account, is no subject.
     let builtin = create_user(&*store, "builtin-not-a-subject@example.com").await;
     store
-        .link_telegram_session(
+        .link_telegram_account(
             builtin.id,
             &telegram_account(3004, "Bui"),
-            SessionStatus::Connected,
+            LinkStatus::Connected,
             SEALED,
             now,
         )
@@ -3192,10 +3188,10 @@ pub(crate) async fn an_external_subject_is_read_alone_once_seen_disabled_or_link
         .await
         .expect("disabled");
     store
-        .link_telegram_session(
+        .link_telegram_account(
             linked,
             &telegram_account(3101, "Lin"),
-            SessionStatus::Connected,
+            LinkStatus::Connected,
             SEALED,
             now,
         )
@@ -3219,10 +3215,10 @@ pub(crate) async fn an_external_subject_is_read_alone_once_seen_disabled_or_link
         .expect("disabling again keeps the first time");
     for (number, name) in [(3102, "Eve"), (3103, "Eva")] {
         store
-            .link_telegram_session(
+            .link_telegram_account(
                 everything,
                 &telegram_account(number, name),
-                SessionStatus::Connected,
+                LinkStatus::Connected,
                 SEALED,
                 now,
             )
@@ -3232,10 +3228,10 @@ pub(crate) async fn an_external_subject_is_read_alone_once_seen_disabled_or_link
     // A built-in account, even one with a linked account, is no subject.
     let builtin = create_user(&*store, "builtin-not-read-as-a-subject@example.com").await;
     store
-        .link_telegram_session(
+        .link_telegram_account(
             builtin.id,
             &telegram_account(3104, "Bui"),
-            SessionStatus::Connected,
+            LinkStatus::Connected,
             SEALED,
             now,
         )
@@ -3370,7 +3366,7 @@ pub(crate) async fn user_activity_adds_up_per_day_and_old_days_go(store: Arc<dyn
 // Idempotency keys of non-send actions
 
 fn action_claim(
-    key: SessionKey,
+    key: AccountKey,
     idempotency_key: &str,
     request_hash: &str,
 ) -> talkapp_store::ActionClaim {
@@ -3388,7 +3384,7 @@ pub(crate) async fn an_action_key_gives_retries_the_first_result_and_refuses_oth
     store: Arc<dyn Store>,
 ) {
     use talkapp_store::ActionClaimed;
-    let key = SessionKey {
+    let key = AccountKey {
         user_id: Uuid::new_v4(),
         session_index: 1,
     };
@@ -3450,7 +3446,7 @@ pub(crate) async fn an_action_key_gives_retries_the_first_result_and_refuses_oth
         ActionClaimed::Claimed
     );
     // Keys are per account.
-    let other = SessionKey {
+    let other = AccountKey {
         session_index: 2,
         ..key
     };
@@ -3465,7 +3461,7 @@ pub(crate) async fn an_action_key_gives_retries_the_first_result_and_refuses_oth
 
 pub(crate) async fn concurrent_claims_of_one_action_key_let_one_caller_act(store: Arc<dyn Store>) {
     use talkapp_store::ActionClaimed;
-    let key = SessionKey {
+    let key = AccountKey {
         user_id: Uuid::new_v4(),
         session_index: 1,
     };
@@ -3489,10 +3485,10 @@ pub(crate) async fn concurrent_claims_of_one_action_key_let_one_caller_act(store
 pub(crate) async fn a_sessions_names_follow_the_accounts_profile(store: Arc<dyn Store>) {
     let user_id = Uuid::new_v4();
     let linked = store
-        .link_telegram_session(
+        .link_telegram_account(
             user_id,
             &telegram_account(601, "Before"),
-            SessionStatus::Connected,
+            LinkStatus::Connected,
             SEALED,
             now(),
         )
@@ -3500,12 +3496,12 @@ pub(crate) async fn a_sessions_names_follow_the_accounts_profile(store: Arc<dyn 
         .expect("link");
 
     let updated = store
-        .set_session_names(user_id, linked.session_index, "Ануш", "", "anush_k")
+        .set_account_names(user_id, linked.session_index, "Ануш", "", "anush_k")
         .await
         .expect("set names");
 
     assert!(updated);
-    let listed = store.telegram_sessions(user_id).await.expect("list");
+    let listed = store.linked_accounts_of(user_id).await.expect("list");
     let account = &listed[0].account;
     assert_eq!(
         (
@@ -3519,7 +3515,7 @@ pub(crate) async fn a_sessions_names_follow_the_accounts_profile(store: Arc<dyn 
     assert_eq!(account.phone, "4915601");
     assert!(
         !store
-            .set_session_names(user_id, 9, "Nobody", "", "")
+            .set_account_names(user_id, 9, "Nobody", "", "")
             .await
             .expect("set names of an unknown session"),
         "no such session"
@@ -3534,24 +3530,24 @@ pub(crate) async fn an_accounts_sent_files_are_recalled_bounded_forgotten_and_un
 ) {
     let user_id = Uuid::new_v4();
     let linked = store
-        .link_telegram_session(
+        .link_telegram_account(
             user_id,
             &telegram_account(700, "Sender"),
-            SessionStatus::Connected,
+            LinkStatus::Connected,
             SEALED,
             now(),
         )
         .await
         .expect("link");
-    let key = SessionKey {
+    let key = AccountKey {
         user_id,
         session_index: linked.session_index,
     };
-    let other = SessionKey {
+    let other = AccountKey {
         user_id: Uuid::new_v4(),
         session_index: 1,
     };
-    let recall = |key: SessionKey, sha: &'static str, kind: &'static str| {
+    let recall = |key: AccountKey, sha: &'static str, kind: &'static str| {
         let store = Arc::clone(&store);
         async move {
             store
@@ -3630,7 +3626,7 @@ pub(crate) async fn an_accounts_sent_files_are_recalled_bounded_forgotten_and_un
     assert_eq!(recall(key, "aa", "photo").await, None, "forgotten");
     assert!(
         store
-            .unlink_telegram_session(user_id, key.session_index)
+            .unlink_telegram_account(user_id, key.session_index)
             .await
             .expect("unlink")
     );

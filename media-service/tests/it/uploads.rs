@@ -499,6 +499,7 @@ async fn the_sweep_removes_what_a_killed_upload_left() {
             duration_ms: None,
             waveform: None,
             preview_size: None,
+            preview_pending: false,
             created_at: talkapp_store::now(),
         },
     };

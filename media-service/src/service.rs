@@ -755,7 +755,12 @@ impl MediaCore {
 
     /// The pinned blob once its pending preview is made or given up, or as it is after
     /// `media.thumbnail_wait_ms`.
-    async fn await_preview(&self, job_id: Uuid, file_id: Uuid, blob: MediaBlob) -> Result<MediaBlob> {
+    async fn await_preview(
+        &self,
+        job_id: Uuid,
+        file_id: Uuid,
+        blob: MediaBlob,
+    ) -> Result<MediaBlob> {
         let deadline =
             tokio::time::Instant::now() + Duration::from_millis(self.config.thumbnail_wait_ms);
         let mut blob = blob;

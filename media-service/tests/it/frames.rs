@@ -215,7 +215,11 @@ async fn the_upload_answers_before_a_slow_tool_and_the_preview_appears_afterward
         "the answer did not wait for the tool: {took:?}"
     );
     assert!(info.preview_pending && !info.has_preview, "{info:?}");
-    assert_eq!(info.duration_ms, Some(2008), "the container's facts at once");
+    assert_eq!(
+        info.duration_ms,
+        Some(2008),
+        "the container's facts at once"
+    );
     assert_eq!((info.width, info.height), (Some(160), Some(120)));
     assert_refused(
         service.preview(user, &info.file_id).await,

@@ -57,7 +57,16 @@ async fn an_uploaded_file_is_typed_by_its_bytes_and_downloads_whole_and_in_range
         .await
         .expect("stat")
         .into_inner();
-    assert_eq!(stat, info);
+    // The PDF's preview (pdftoppm, after the answer: ADR 0049) may have ended since;
+    // everything else is as answered.
+    assert!(info.preview_pending, "its page is made after the answer");
+    assert_eq!(
+        talkapp_proto::media::v1::FileInfo {
+            preview_pending: true,
+            ..stat
+        },
+        info
+    );
     service.stop().await;
 }
 

@@ -55,6 +55,9 @@ pub struct PinnedFile {
     pub waveform: Option<Vec<u8>>,
     /// Whether it has a preview image ([`MediaFiles::open_preview`]).
     pub has_preview: bool,
+    /// Whether its preview image is still being made (ADR 0049):
+    /// [`MediaFiles::open_preview`] waits a bounded time for it.
+    pub preview_pending: bool,
 }
 
 /// Why the media service could not do it.
@@ -89,7 +92,7 @@ pub trait MediaFiles: Send + Sync {
     async fn open(&self, job_id: Uuid, file_id: Uuid) -> Result<ByteStream, MediaFilesError>;
 
     /// The preview image (a JPEG) of a file the job pinned, whole; `NotFound` when it has
-    /// none, `Failed` when it is larger than [`MAX_PREVIEW_BYTES`].
+    /// none (one still being made is waited for, up to `media.thumbnail_wait_ms`), `Failed` when it is larger than [`MAX_PREVIEW_BYTES`].
     async fn open_preview(&self, job_id: Uuid, file_id: Uuid) -> Result<Vec<u8>, MediaFilesError>;
 }
 
@@ -148,6 +151,7 @@ fn pinned_file(info: proto::FileInfo) -> Result<PinnedFile, MediaFilesError> {
         duration_ms: info.duration_ms,
         waveform: info.waveform.map(|waveform| waveform.to_vec()),
         has_preview: info.has_preview,
+        preview_pending: info.preview_pending,
     })
 }
 

@@ -319,7 +319,9 @@ impl Sends {
                     height: file.height,
                     duration_ms: file.duration_ms,
                     waveform: file.waveform,
-                    has_preview: file.has_preview,
+                    // A preview still being made is asked for at send, which waits
+                    // a bounded time for it (ADR 0049).
+                    has_preview: file.has_preview || file.preview_pending,
                 })
                 .collect(),
         };
@@ -1334,6 +1336,7 @@ mod tests {
             duration_ms: None,
             waveform: None,
             has_preview: false,
+            preview_pending: false,
         }
     }
 

@@ -276,8 +276,83 @@ struct Uploaded {
     micros: u32,
     /// The `file_id` of a 201.
     file_id: Option<String>,
-    /// The answer named a preview (a video's frame by ffmpeg; a photo's downscale).
-    preview: bool,
+    /// What the answer said of the preview.
+    preview: PreviewAnswer,
+}
+
+/// What a 201 of `POST /upload` says of the file's preview.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PreviewAnswer {
+    /// There is one (`preview_id`: a photo's downscale, made in the upload).
+    Made,
+    /// It is being made after the answer (`preview_pending`: a video's frame, a PDF's
+    /// page; ADR 0049).
+    Pending,
+    /// None (no tool, or the preview queue was full).
+    None,
+}
+
+impl PreviewAnswer {
+    fn of(answer: &Value) -> Self {
+        if answer["preview_id"].is_string() {
+            Self::Made
+        } else if answer["preview_pending"] == true {
+            Self::Pending
+        } else {
+            Self::None
+        }
+    }
+}
+
+/// How the previews pending after the uploads ended.
+#[derive(Debug, Default)]
+struct Settled {
+    made: usize,
+    none: usize,
+    /// Still pending at the deadline, or the request failed.
+    unknown: usize,
+}
+
+/// Waits for the previews the uploads left pending (`GET /media/{id}/preview`: 409
+/// `preview_pending` until made, then 200, or 404 when none was made), so that the CPU
+/// window holds their cost; at most `deadline`.
+async fn settle_previews(
+    client: &reqwest::Client,
+    options: &Options,
+    pending: Vec<(&Account, String)>,
+    deadline: Duration,
+) -> Settled {
+    let until = Instant::now() + deadline;
+    let outcomes = futures::stream::iter(pending)
+        .map(|(account, file_id)| async move {
+            loop {
+                let response = client
+                    .get(format!("{}/media/{file_id}/preview", options.url))
+                    .bearer_auth(&account.token)
+                    .send()
+                    .await;
+                match response.map(|response| response.status().as_u16()) {
+                    Ok(200) => return Some(true),
+                    Ok(404) => return Some(false),
+                    Ok(409) if Instant::now() < until => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    _ => return None,
+                }
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    let mut settled = Settled::default();
+    for outcome in outcomes {
+        match outcome {
+            Some(true) => settled.made += 1,
+            Some(false) => settled.none += 1,
+            None => settled.unknown += 1,
+        }
+    }
+    settled
 }
 
 /// `--fresh-media`: each user uploads `per_user` distinct copies of the fixture
@@ -285,7 +360,9 @@ struct Uploaded {
 /// spread over the first interval, as its sends will be: the upload's cost (the type
 /// sniffing, hashing, storing, and the preview: ffmpeg for a video) measured on its own,
 /// before the sends. Prints the uploads' latency and each watched process's CPU per
-/// upload (after the warm-up), and gives each user's `file_id`s in order.
+/// upload (after the warm-up; the window closes once the previews made after the
+/// answers are settled, so it holds ffmpeg's work too), and gives each user's
+/// `file_id`s in order.
 pub(crate) async fn upload_fresh(
     client: &reqwest::Client,
     options: &Options,
@@ -323,15 +400,15 @@ pub(crate) async fn upload_fresh(
                 let (file_id, preview) = match answer {
                     Ok((status, body)) if status.as_u16() == 201 => (
                         body["file_id"].as_str().map(str::to_owned),
-                        body["preview_id"].is_string(),
+                        PreviewAnswer::of(&body),
                     ),
                     Ok((status, body)) => {
                         eprintln!("user {user}: a fresh upload answered {status}: {body}");
-                        (None, false)
+                        (None, PreviewAnswer::None)
                     }
                     Err(error) => {
                         eprintln!("user {user}: a fresh upload failed: {error:#}");
-                        (None, false)
+                        (None, PreviewAnswer::None)
                     }
                 };
                 done.push(Uploaded {
@@ -345,12 +422,25 @@ pub(crate) async fn upload_fresh(
         }
     });
     let per_account = futures::future::join_all(uploads).await;
+    let uploads_done = Instant::now();
+    let pending: Vec<(&Account, String)> = accounts
+        .iter()
+        .zip(&per_account)
+        .flat_map(|(account, uploads)| {
+            uploads
+                .iter()
+                .filter(|upload| upload.preview == PreviewAnswer::Pending)
+                .filter_map(move |upload| Some((account, upload.file_id.clone()?)))
+        })
+        .collect();
+    let settled = settle_previews(client, options, pending, Duration::from_secs(60)).await;
+    let settling = uploads_done.elapsed();
     let window_closes = cpu::sample(&watched);
     let window = Instant::now().saturating_duration_since(warmup_until);
     let window_opens = window_opens.await?;
 
     let mut latencies = Vec::new();
-    let (mut failed, mut with_preview) = (0_usize, 0_usize);
+    let (mut failed, mut with_preview, mut preview_pending) = (0_usize, 0_usize, 0_usize);
     for upload in per_account.iter().flatten() {
         if upload.started < warmup_until {
             continue;
@@ -358,7 +448,8 @@ pub(crate) async fn upload_fresh(
         match upload.file_id {
             Some(_) => {
                 latencies.push(upload.micros);
-                with_preview += usize::from(upload.preview);
+                with_preview += usize::from(upload.preview == PreviewAnswer::Made);
+                preview_pending += usize::from(upload.preview == PreviewAnswer::Pending);
             }
             None => failed += 1,
         }
@@ -374,6 +465,14 @@ pub(crate) async fn upload_fresh(
         percentile(&latencies, 0.90),
         percentile(&latencies, 0.99),
         percentile(&latencies, 1.0),
+    );
+    // The previews made after the answers (all uploads', the warm-up's included).
+    println!(
+        "previews answered_pending={preview_pending} (after the warm-up) made_after={} none_after={} unsettled={} settled_in={:.0}ms after the last upload",
+        settled.made,
+        settled.none,
+        settled.unknown,
+        settling.as_secs_f64() * 1000.0,
     );
     println!(
         "{} (per upload)",
@@ -439,6 +538,23 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
+
+    #[test]
+    fn an_uploads_answer_tells_a_preview_made_pending_or_none() {
+        let file_id = "0b5e7c9e-8f7a-4c39-9d1e-1f0a2b3c4d5e";
+        assert_eq!(
+            PreviewAnswer::of(&json!({"file_id": file_id, "preview_id": file_id})),
+            PreviewAnswer::Made
+        );
+        assert_eq!(
+            PreviewAnswer::of(&json!({"file_id": file_id, "preview_pending": true})),
+            PreviewAnswer::Pending
+        );
+        assert_eq!(
+            PreviewAnswer::of(&json!({"file_id": file_id})),
+            PreviewAnswer::None
+        );
+    }
 
     /// The segments of a JPEG from its SOI to its SOS: `(marker, payload)`; `None` when
     /// they do not chain (a length running past the end, a byte that is not a marker).

@@ -39,6 +39,9 @@ pub enum MediaError {
     /// The upload stopped before its end.
     #[error("the upload is incomplete: {0}")]
     Incomplete(String),
+    /// The file's preview is still being made (ADR 0049).
+    #[error("the preview is still being made; try again shortly")]
+    PreviewPending,
     /// A malformed request.
     #[error("{0}")]
     InvalidArgument(String),
@@ -64,6 +67,7 @@ impl MediaError {
             Self::ImageTooLarge { .. } => ErrorCode::ImageTooLarge,
             Self::Empty => ErrorCode::EmptyFile,
             Self::Incomplete(_) => ErrorCode::UploadIncomplete,
+            Self::PreviewPending => ErrorCode::PreviewPending,
             Self::InvalidArgument(_) => ErrorCode::ValidationFailed,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
             Self::Internal(_) => ErrorCode::Internal,

@@ -12,17 +12,18 @@
 //!   file it writes (the workspace forbids `unsafe`, so no `setrlimit` in `pre_exec`);
 //!   its environment is empty, its working directory the temporary directory;
 //! - one wall-clock deadline covers waiting for a turn (a semaphore of
-//!   `media.frame_concurrency`), the copy and the run; at the deadline the child is
-//!   killed (and reaped), as it is when the upload is dropped (`kill_on_drop`);
+//!   `media.frame_concurrency`, as many as the queue's workers), the copy and the run; at
+//!   the deadline the child is killed (and reaped), as it is when its worker is dropped
+//!   at shutdown (`kill_on_drop`);
 //! - its output (a PNG on stdout) and its stderr are read up to a bound; more output
 //!   kills it;
 //! - the PNG is decoded with a pixel limit, checked to be within `media.preview_max_side`,
 //!   and re-encoded as a JPEG by this service's own image code, so nothing of the tool's
 //!   output but pixels goes on.
 //!
-//! Any failure means no preview, never a failed upload. The preview is made inline,
-//! before the upload answers (so `preview_id` is in the answer): the answer waits at most
-//! `media.frame_timeout_ms` for it.
+//! Any failure means no preview, never a failed upload. The preview is made after the
+//! upload answered, by the workers of the preview queue (`crate::previews`, ADR 0049):
+//! the deadline of `media.frame_timeout_ms` starts when a worker takes it up.
 //!
 //! Not done: a frame chosen for being representative (it is the one at 1 s, or at a
 //! tenth of a shorter video), pages after the first, other documents (office files).

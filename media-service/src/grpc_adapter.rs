@@ -15,6 +15,8 @@ use crate::service::{ByteRange, Download, MediaCore, UploadPart, UploadStart};
 
 /// The most files one job pins (an album's ten).
 const MAX_PINNED_FILES: usize = 10;
+/// The `Retry-After` of a preview still being made (one takes about 0.1 s of a worker).
+const PREVIEW_RETRY_SECS: u64 = 1;
 
 /// Serves [`MediaCore`] over gRPC.
 pub(crate) struct MediaGrpcAdapter {
@@ -34,7 +36,10 @@ fn status(error: MediaError) -> Status {
     } else {
         error.to_string()
     };
-    code.to_grpc_status(message)
+    match error {
+        MediaError::PreviewPending => code.to_grpc_status_with_retry(message, PREVIEW_RETRY_SECS),
+        _ => code.to_grpc_status(message),
+    }
 }
 
 fn uuid(field: &str, value: &str) -> Result<Uuid, Status> {
@@ -65,6 +70,7 @@ pub(crate) fn file_info(file: &MediaFile) -> proto::FileInfo {
         height: file.blob.height,
         duration_ms: file.blob.duration_ms,
         has_preview: file.blob.preview_size.is_some(),
+        preview_pending: file.blob.preview_pending,
         file_name: file.file_name.clone(),
         waveform: file.blob.waveform.clone().map(Into::into),
         created_at: file.created_at.timestamp(),

@@ -15,7 +15,8 @@
 //! - [`storage`]: the object store (local or S3) and the keys used in it.
 //! - `sniff`: the type of a file from its magic numbers; `names`: safe file names;
 //!   `analyze`: dimensions, durations and previews; `frames`: preview images of videos
-//!   and PDFs by external tools (ffmpeg, pdftoppm) under limits.
+//!   and PDFs by external tools (ffmpeg, pdftoppm) under limits; `previews`: the bounded
+//!   queue those previews are made from after the upload answered (ADR 0049).
 //! - [`error`]: [`MediaError`] and its stable codes.
 
 pub mod error;
@@ -26,6 +27,7 @@ mod analyze;
 mod frames;
 mod grpc_adapter;
 mod names;
+mod previews;
 mod sniff;
 
 use std::sync::Arc;
@@ -41,6 +43,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use error::MediaError;
+pub use previews::PreviewCounts;
 pub use service::MediaCore;
 pub use storage::Storage;
 
@@ -107,8 +110,11 @@ impl Application {
         self.core.clone()
     }
 
-    /// Serves (and sweeps now and then) until `shutdown` is cancelled.
+    /// Serves (and sweeps now and then, and makes the queued previews) until `shutdown`
+    /// is cancelled.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let previews_stop = shutdown.child_token();
+        let previews = tokio::spawn(self.core.clone().run_previews(previews_stop.clone()));
         let core = self.core;
         let interval = self.sweep_interval;
         let sweep_shutdown = shutdown.clone();
@@ -126,6 +132,10 @@ impl Application {
         });
         let served = self.server.run_until_stopped(shutdown).await;
         sweeper.abort();
+        previews_stop.cancel();
+        if let Err(error) = previews.await {
+            tracing::warn!(%error, "the preview workers ended badly");
+        }
         served
     }
 }

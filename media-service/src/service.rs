@@ -17,6 +17,7 @@ use crate::analyze::{AnalysisLimits, analyze};
 use crate::error::{MediaError, Result};
 use crate::frames::{FrameTools, StoredFile};
 use crate::names::sanitize_file_name;
+use crate::previews::{Offered, Outcome, PreviewCounts, PreviewJob, PreviewQueue};
 use crate::sniff::{SNIFF_BYTES, Sniffed, sniff};
 use crate::storage::{Storage, TEMPORARY_PREFIX, blob_path, preview_path, temporary_path};
 
@@ -36,6 +37,10 @@ const INLINE_HASH_BYTES: u64 = 1024 * 1024;
 /// Chunks queued for the hashing thread (at most this many chunks, 256 KiB each from
 /// the gateway, are held for it).
 const HASH_QUEUE: usize = 8;
+/// How often a read of a pinned file's thumbnail looks whether its pending preview is made.
+const PREVIEW_POLL: Duration = Duration::from_millis(50);
+/// Pending previews queued again by one sweep, at most.
+const REQUEUE_BATCH: u32 = 1000;
 
 /// The SHA-256 of an upload as its bytes arrive. A small file is hashed in line; a large
 /// one's hash moves to a blocking thread after [`INLINE_HASH_BYTES`], fed in order through
@@ -178,16 +183,139 @@ pub struct MediaCore {
     storage: Storage,
     config: MediaConfig,
     frames: FrameTools,
+    previews: PreviewQueue,
+    /// When this process's core was made: previews left pending before it are queued
+    /// again by the first sweep.
+    started_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl MediaCore {
-    /// The service over `store` (metadata) and `storage` (bytes).
+    /// The service over `store` (metadata) and `storage` (bytes). Video and PDF previews
+    /// are made once [`Self::run_previews`] runs.
     pub fn new(store: Arc<dyn MediaStore>, storage: Storage, config: MediaConfig) -> Self {
         Self {
             store,
             storage,
             frames: FrameTools::from_config(&config),
+            previews: PreviewQueue::new(config.preview_queue, config.frame_concurrency),
             config,
+            started_at: talkapp_store::now(),
+        }
+    }
+
+    /// Makes the queued video and PDF previews, `media.frame_concurrency` at once, until
+    /// `shutdown` (the tools running then are killed; their blobs stay pending and are
+    /// queued again at the next start). Runs once per core.
+    pub async fn run_previews(self, shutdown: tokio_util::sync::CancellationToken) {
+        let Some(mut jobs) = self.previews.take_receiver() else {
+            return;
+        };
+        let turns = Arc::new(tokio::sync::Semaphore::new(self.previews.workers()));
+        let mut running = tokio::task::JoinSet::new();
+        loop {
+            // A turn first, then a job: the jobs beyond the running ones stay in the
+            // bounded queue, where a full queue turns new ones away.
+            let turn = tokio::select! {
+                () = shutdown.cancelled() => break,
+                turn = Arc::clone(&turns).acquire_owned() => match turn {
+                    Ok(turn) => turn,
+                    Err(_) => break,
+                },
+            };
+            let job = tokio::select! {
+                () = shutdown.cancelled() => break,
+                job = jobs.recv() => match job {
+                    Some(job) => job,
+                    None => break,
+                },
+            };
+            let core = self.clone();
+            running.spawn(async move {
+                core.make_preview(job).await;
+                drop(turn);
+            });
+            while running.try_join_next().is_some() {}
+        }
+        running.abort_all();
+    }
+
+    /// Previews by outcome since the start (also `talkapp_media_previews_total`).
+    pub fn preview_counts(&self) -> PreviewCounts {
+        self.previews.counts()
+    }
+
+    /// Takes the frame or page of a blob, stores it beside the blob and records it.
+    async fn make_preview(&self, job: PreviewJob) {
+        let path = blob_path(&job.sha256);
+        let objects = self.storage.objects();
+        let preview = self
+            .frames
+            .preview(StoredFile {
+                objects: objects.as_ref(),
+                path: &path,
+                local: self.storage.local_file(&path),
+                size: job.size,
+                mime: &job.mime,
+                duration_ms: job.duration_ms,
+            })
+            .await;
+        let outcome = self.record_preview(&job.sha256, preview).await;
+        self.previews.finished(&job.sha256);
+        if let Some(outcome) = outcome {
+            self.previews.count(outcome);
+        }
+    }
+
+    /// Writes the preview object (when there is one), then records the end of the
+    /// blob's pending preview; when the blob went meanwhile, removes what it wrote.
+    /// `None` when the store could not be told (the blob stays pending: queued again by
+    /// a later sweep).
+    async fn record_preview(&self, sha256: &str, preview: Option<Bytes>) -> Option<Outcome> {
+        let objects = self.storage.objects();
+        let path = preview_path(sha256);
+        let mut size = None;
+        if let Some(preview) = preview {
+            let bytes = preview.len() as u64;
+            match objects.put(&path, PutPayload::from_bytes(preview)).await {
+                Ok(_) => size = Some(bytes),
+                Err(error) => tracing::warn!(%error, "could not store a preview (none recorded)"),
+            }
+        }
+        match self.store.finish_blob_preview(sha256, size).await {
+            Ok(true) if size.is_some() => Some(Outcome::Made),
+            Ok(true) => Some(Outcome::None),
+            Ok(false) => {
+                if size.is_some()
+                    && let Err(error) = objects.delete(&path).await
+                    && !matches!(error, object_store::Error::NotFound { .. })
+                {
+                    tracing::warn!(%error, "could not remove the preview of a deleted file");
+                }
+                Some(Outcome::Gone)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not record a preview (queued again later)");
+                None
+            }
+        }
+    }
+
+    /// Offers a blob's pending preview to the queue; a full queue means none (recorded,
+    /// so that nobody waits for it). Whether the preview is still pending.
+    async fn queue_preview(&self, blob: &MediaBlob) -> bool {
+        match self.previews.offer(blob) {
+            Offered::Queued | Offered::AlreadyQueued => true,
+            Offered::Full => {
+                tracing::info!(mime = %blob.mime, "no preview: the preview queue is full");
+                self.previews.count(Outcome::Skipped);
+                match self.store.finish_blob_preview(&blob.sha256, None).await {
+                    Ok(_) => false,
+                    Err(error) => {
+                        tracing::warn!(%error, "could not record a skipped preview (queued again later)");
+                        true
+                    }
+                }
+            }
         }
     }
 
@@ -372,7 +500,7 @@ impl MediaCore {
         received: Received,
     ) -> Result<MediaFile> {
         let objects = self.storage.objects();
-        let mut findings = analyze(
+        let findings = analyze(
             objects.as_ref(),
             temporary,
             received.size,
@@ -382,20 +510,9 @@ impl MediaCore {
             self.limits(),
         )
         .await?;
-        if findings.preview.is_none() && self.frames.covers(received.mime) {
-            // Bounded by media.frame_timeout_ms; a failure only means no preview.
-            findings.preview = self
-                .frames
-                .preview(StoredFile {
-                    objects: objects.as_ref(),
-                    path: temporary,
-                    local: self.storage.local_file(temporary),
-                    size: received.size,
-                    mime: received.mime,
-                    duration_ms: findings.duration_ms,
-                })
-                .await;
-        }
+        // A video's frame or a PDF's page takes a process: made after the answer
+        // (ADR 0049).
+        let preview_pending = findings.preview.is_none() && self.frames.covers(received.mime);
         let now = talkapp_store::now();
         let file = MediaFile {
             file_id: Uuid::new_v4(),
@@ -415,6 +532,7 @@ impl MediaCore {
                     .preview
                     .as_ref()
                     .map(|preview| preview.len() as u64),
+                preview_pending,
                 created_at: now,
             },
         };
@@ -459,6 +577,12 @@ impl MediaCore {
         }
         .await;
         match placed {
+            // The stored blob says whether a preview is pending (identical bytes stored
+            // before keep theirs).
+            Ok(Some(mut stored)) if stored.blob.preview_pending => {
+                stored.blob.preview_pending = self.queue_preview(&stored.blob).await;
+                Ok(stored)
+            }
             Ok(Some(stored)) => Ok(stored),
             Ok(None) => Err(MediaError::Internal("the reserved file vanished".into())),
             Err(error) => {
@@ -497,6 +621,9 @@ impl MediaCore {
     /// The preview image of a file.
     pub async fn preview(&self, user_id: Uuid, file_id: Uuid) -> Result<Download> {
         let file = self.stat(user_id, file_id).await?;
+        if file.blob.preview_pending {
+            return Err(MediaError::PreviewPending);
+        }
         let Some(size) = file.blob.preview_size else {
             return Err(MediaError::NotFound);
         };
@@ -589,19 +716,23 @@ impl MediaCore {
 
     /// The whole of a file `job_id` pinned, even if its owner deleted it since; or, with
     /// `preview`, its preview image as a send's thumbnail, at most
-    /// [`THUMBNAIL_MAX_SIDE`] a side (`NotFound` when it has none): the pin keeps the
-    /// blob, and with it the preview stored beside it.
+    /// [`THUMBNAIL_MAX_SIDE`] a side (`NotFound` when it has none; one still being made
+    /// is waited for up to `media.thumbnail_wait_ms`): the pin keeps the blob, and with
+    /// it the preview stored beside it.
     pub async fn read_pinned(
         &self,
         job_id: Uuid,
         file_id: Uuid,
         preview: bool,
     ) -> Result<Download> {
-        let blob = self
+        let mut blob = self
             .store
             .pinned_media_blob(job_id, file_id)
             .await?
             .ok_or(MediaError::NotFound)?;
+        if preview && blob.preview_pending {
+            blob = self.await_preview(job_id, file_id, blob).await?;
+        }
         let (path, mime, size) = if preview {
             let size = blob.preview_size.ok_or(MediaError::NotFound)?;
             let path = preview_path(&blob.sha256);
@@ -620,6 +751,31 @@ impl MediaCore {
             blob,
         };
         self.serve(file, path, mime, size, ByteRange::Whole).await
+    }
+
+    /// The pinned blob once its pending preview is made or given up, or as it is after
+    /// `media.thumbnail_wait_ms`.
+    async fn await_preview(
+        &self,
+        job_id: Uuid,
+        file_id: Uuid,
+        blob: MediaBlob,
+    ) -> Result<MediaBlob> {
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(self.config.thumbnail_wait_ms);
+        let mut blob = blob;
+        while blob.preview_pending && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(PREVIEW_POLL).await;
+            blob = self
+                .store
+                .pinned_media_blob(job_id, file_id)
+                .await?
+                .ok_or(MediaError::NotFound)?;
+        }
+        if blob.preview_pending {
+            tracing::info!(%file_id, "the thumbnail was not made in time: sent without");
+        }
+        Ok(blob)
     }
 
     /// A stored preview larger than Telegram's thumbnails, scaled down to
@@ -705,6 +861,20 @@ impl MediaCore {
             self.collect(&sha256).await;
             report.collected_blobs += 1;
         }
+        // Previews left pending by a process that stopped (stored before this one
+        // started), or pending far longer than any queue takes.
+        let requeue_before = cutoff.max(self.started_at);
+        for blob in self
+            .store
+            .blobs_awaiting_preview(requeue_before, REQUEUE_BATCH)
+            .await?
+        {
+            if self.queue_preview(&blob).await {
+                report.queued_previews += 1;
+            } else {
+                report.skipped_previews += 1;
+            }
+        }
         report.temporary_objects = self.sweep_temporary(cutoff).await?;
         Ok(report)
     }
@@ -758,6 +928,10 @@ pub struct SweepReport {
     pub collected_blobs: u64,
     /// Temporary objects removed.
     pub temporary_objects: u64,
+    /// Pending previews (of a stopped process) offered to the queue again.
+    pub queued_previews: u64,
+    /// Pending previews given up because the queue was full.
+    pub skipped_previews: u64,
 }
 
 struct Received {

@@ -65,15 +65,21 @@ pub struct UploadedFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waveform: Option<Vec<u8>>,
     /// Set when the file has a preview image (photos; videos and PDFs when the server
-    /// has ffmpeg and pdftoppm): `GET /media/{preview_id}/preview`.
+    /// has ffmpeg and pdftoppm, once made): `GET /media/{preview_id}/preview`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preview_id: Option<String>,
+    /// `true` while a video's or PDF's preview is being made, after this answer (ADR
+    /// 0049): `GET /media/{file_id}/preview` answers 409 `preview_pending` until it is
+    /// made (then 200) or given up (then 404). Absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub preview_pending: bool,
 }
 
 impl From<media::FileInfo> for UploadedFile {
     fn from(info: media::FileInfo) -> Self {
         Self {
             preview_id: info.has_preview.then(|| info.file_id.clone()),
+            preview_pending: info.preview_pending,
             duration: info.duration_ms.map(|ms| ms as f64 / 1000.0),
             waveform: info.waveform.map(|waveform| waveform.to_vec()),
             file_id: info.file_id,
@@ -238,7 +244,8 @@ async fn feed_multipart(
 
 /// Uploads a file, streamed: as `multipart/form-data` (a `file` part, and optionally a
 /// `filename` field before it) or as a raw body with its `Content-Type`. Its type is
-/// decided by its bytes; it answers once the file is stored and previewed.
+/// decided by its bytes; it answers once the file is stored and analysed (an image's
+/// preview included; a video's or PDF's is made after the answer: `preview_pending`).
 #[utoipa::path(post, path = "/upload", tag = "files",
     params(UploadQuery),
     request_body(content = Vec<u8>, description = "`multipart/form-data` with a `file` part (and optionally a `filename` field before it), or the file itself as a raw body", content_type = "multipart/form-data"),
@@ -537,6 +544,7 @@ pub async fn head(
     responses(
         (status = 200, description = "The preview", content_type = "image/jpeg"),
         (status = 404, description = "`not_found`: no such file, or it has no preview", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`preview_pending`: the preview is still being made (after the upload answered); retry after `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.0.user_id))]
 pub async fn preview(

@@ -174,16 +174,24 @@ pub struct MediaConfig {
     pub ffmpeg_path: String,
     /// pdftoppm (poppler-utils), for a PDF's first page as its preview: as `ffmpeg_path`.
     pub pdftoppm_path: String,
-    /// The wall-clock time one video or PDF preview may take, waiting for a turn and
-    /// copying an S3-stored file included (milliseconds): the upload's answer waits at
-    /// most this long for it; the tool is killed when it is up.
+    /// The wall-clock time one video or PDF preview may take once a worker took it up,
+    /// copying an S3-stored file included (milliseconds); the tool is killed when it is
+    /// up. The upload does not wait for it (ADR 0049).
     pub frame_timeout_ms: u64,
     /// The address space a preview tool may take (bytes, `prlimit --as`).
     pub frame_max_memory_bytes: u64,
     /// The CPU time a preview tool may take (seconds, `prlimit --cpu`).
     pub frame_cpu_secs: u64,
-    /// Preview tools running at once (per media-service process).
+    /// Preview tools running at once (per media-service process): the workers that make
+    /// video and PDF previews after their uploads answered.
     pub frame_concurrency: usize,
+    /// Video and PDF previews waiting for a worker (per process); an upload that finds
+    /// the queue full gets no preview (counted in `talkapp_media_previews_total` with
+    /// `outcome="skipped"`).
+    pub preview_queue: usize,
+    /// How long a send of a file whose preview is still being made waits for it as its
+    /// thumbnail (milliseconds); then it goes without.
+    pub thumbnail_wait_ms: u64,
     /// Most bytes of an S3-stored video or PDF copied to a local temporary file for its
     /// preview; a larger one is copied as its head (three quarters of this) and its tail
     /// in a sparse file. Files of the local backend are read in place.
@@ -837,10 +845,14 @@ impl Config {
                 "must be at least 16 (and media.max_image_pixels at least 1)",
             );
         }
-        if self.media.frame_timeout_ms == 0 || self.media.frame_concurrency == 0 {
+        if self.media.frame_timeout_ms == 0
+            || self.media.frame_concurrency == 0
+            || self.media.preview_queue == 0
+        {
             return invalid(
                 "media.frame_timeout_ms",
-                "the preview tools' timeout and media.frame_concurrency must be at least 1",
+                "the preview tools' timeout, media.frame_concurrency and media.preview_queue \
+                 must be at least 1",
             );
         }
         if self.media.sweep_interval_secs == 0 || self.media.stale_upload_secs == 0 {

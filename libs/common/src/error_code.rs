@@ -75,6 +75,9 @@ pub enum ErrorCode {
     MediaLinkInvalid,
     /// The upload would take the user's files past their quota (`media.quota_bytes`).
     QuotaExceeded,
+    /// The file's preview image is still being made (a video's frame, a PDF's page, made
+    /// after the upload answered); see `Retry-After`.
+    PreviewPending,
     /// The file's bytes are of a type not accepted (executables, unknown binaries).
     FileTypeNotAllowed,
     /// An image larger (in pixels) than accepted; refused from its header.
@@ -172,6 +175,7 @@ impl ErrorCode {
             Self::MediaLinkExpired => "media_link_expired",
             Self::MediaLinkInvalid => "media_link_invalid",
             Self::QuotaExceeded => "quota_exceeded",
+            Self::PreviewPending => "preview_pending",
             Self::FileTypeNotAllowed => "file_type_not_allowed",
             Self::ImageTooLarge => "image_too_large",
             Self::EmptyFile => "empty_file",
@@ -228,7 +232,8 @@ impl ErrorCode {
             | Self::AlreadyParticipant
             | Self::RequestInProgress
             | Self::ChatCreator
-            | Self::TooManyChannels => 409,
+            | Self::TooManyChannels
+            | Self::PreviewPending => 409,
             Self::IdempotencyKeyReused => 422,
             Self::UsernameTaken => 409,
             Self::UsernameInvalid => 422,
@@ -291,6 +296,7 @@ impl ErrorCode {
             Self::MediaLinkExpired => "Media link expired",
             Self::MediaLinkInvalid => "Media link not accepted",
             Self::QuotaExceeded => "Storage quota exceeded",
+            Self::PreviewPending => "Preview not made yet",
             Self::FileTypeNotAllowed => "File type not allowed",
             Self::ImageTooLarge => "Image too large",
             Self::EmptyFile => "Empty file",
@@ -337,7 +343,9 @@ impl ErrorCode {
             | Self::TelegramAdminRequired
             | Self::TelegramAdminInvalid
             | Self::ChannelPrivate => Code::PermissionDenied,
-            Self::InviteExpired | Self::TooManyChannels => Code::FailedPrecondition,
+            Self::InviteExpired | Self::TooManyChannels | Self::PreviewPending => {
+                Code::FailedPrecondition
+            }
             Self::InviteInvalid => Code::NotFound,
             Self::AlreadyParticipant => Code::AlreadyExists,
             Self::NotParticipant => Code::NotFound,
@@ -491,6 +499,7 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::MediaLinkExpired,
     ErrorCode::MediaLinkInvalid,
     ErrorCode::QuotaExceeded,
+    ErrorCode::PreviewPending,
     ErrorCode::FileTypeNotAllowed,
     ErrorCode::ImageTooLarge,
     ErrorCode::EmptyFile,

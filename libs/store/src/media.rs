@@ -20,6 +20,10 @@
 //!    object is deleted, then [`MediaStore::forget_blob`] drops the row. A reservation
 //!    that meets a `deleting` blob gets [`Reservation::BlobBusy`] and tries again once the
 //!    row is gone.
+//! 5. a blob recorded with `preview_pending` gets its preview after the upload answered:
+//!    the preview object is written first, then [`MediaStore::finish_blob_preview`]
+//!    records it (or records that there is none); when that finds the blob gone or
+//!    `deleting`, the writer removes the object it wrote.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -89,6 +93,10 @@ pub struct MediaBlob {
     pub waveform: Option<Vec<u8>>,
     /// Bytes of the preview image stored beside the blob (a JPEG), when there is one.
     pub preview_size: Option<u64>,
+    /// Whether a preview is still to be made for it (a video's frame or a PDF's page,
+    /// made after the upload answered: ADR 0049); then `preview_size` is `None` until
+    /// [`MediaStore::finish_blob_preview`].
+    pub preview_pending: bool,
     /// When the first copy was stored.
     pub created_at: DateTime<Utc>,
 }
@@ -171,6 +179,19 @@ pub trait MediaStore: Send + Sync + 'static {
 
     /// Blobs nothing refers to any more, or left `deleting` (for the sweep).
     async fn unreferenced_blobs(&self, limit: u32) -> Result<Vec<String>>;
+
+    /// Records the end of a blob's pending preview: made (`Some(bytes)` of the object
+    /// written beside the blob) or none. False when the blob is not live with a preview
+    /// pending (collected or being collected meanwhile, or finished already).
+    async fn finish_blob_preview(&self, sha256: &str, preview_size: Option<u64>) -> Result<bool>;
+
+    /// Live blobs with a preview pending, first stored before `before`, oldest first (to
+    /// queue again after a restart).
+    async fn blobs_awaiting_preview(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<MediaBlob>>;
 
     /// Pending files reserved before `before` (their upload died; for the sweep).
     async fn stale_pending_files(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Uuid>>;

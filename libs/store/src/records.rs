@@ -312,7 +312,8 @@ pub struct JobFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waveform: Option<Vec<u8>>,
     /// Whether the media service has a preview image of it (a video's frame, a PDF's
-    /// first page), sent to Telegram as its thumbnail. Absent in jobs written before.
+    /// first page), or was making one when the send was queued (ADR 0049), sent to
+    /// Telegram as its thumbnail. Absent in jobs written before.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub has_preview: bool,
 }

@@ -1,12 +1,15 @@
 //! Preview images of videos and PDFs made by ffmpeg and pdftoppm (ADR 0034), at the
 //! service's gRPC boundary: read in place from the local directory, or copied from S3 to
-//! a temporary file that is removed after. `.ci/run` installs both tools.
+//! a temporary file that is removed after; made after the upload answered, from a
+//! bounded queue (ADR 0049). `.ci/run` installs both tools.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use talkapp_proto::tonic::Code;
 use uuid::Uuid;
 
-use crate::helpers::{Database, Objects, TestService};
+use crate::helpers::{Database, Objects, TestService, assert_refused, await_preview};
 use crate::s3::bucket;
 
 const PORTRAIT_MP4: &[u8] = include_bytes!("../../fixtures/portrait.mp4");
@@ -21,13 +24,11 @@ async fn upload_and_preview(
     bytes: &[u8],
 ) -> Option<image::DynamicImage> {
     let info = service.upload(user, name, bytes).await.expect("uploaded");
-    if !info.has_preview {
-        return None;
-    }
-    let (header, preview) = service
-        .preview(user, &info.file_id)
-        .await
-        .expect("the preview");
+    assert!(
+        info.preview_pending && !info.has_preview,
+        "{name}: made after the answer"
+    );
+    let (header, preview) = await_preview(service, user, &info.file_id).await?;
     assert_eq!(header.mime, "image/jpeg");
     assert!(
         !preview.windows(4).any(|window| window == b"Exif"),
@@ -100,38 +101,293 @@ async fn a_corrupt_video_is_stored_without_a_preview() {
         (info.mime.as_str(), info.kind.as_str()),
         ("video/mp4", "video")
     );
-    assert!(!info.has_preview);
+    assert!(!info.has_preview && info.preview_pending);
+    assert!(
+        await_preview(&service, user, &info.file_id).await.is_none(),
+        "none made"
+    );
+    let stat = service
+        .client
+        .clone()
+        .stat(crate::helpers::file_ref(user, &info.file_id))
+        .await
+        .expect("stat")
+        .into_inner();
+    assert!(!stat.has_preview && !stat.preview_pending, "{stat:?}");
     let (_, bytes) = service
         .download(user, &info.file_id, None, None)
         .await
         .expect("download");
     assert!(bytes == video);
+    assert_eq!(service.core.preview_counts().none, 1);
     service.stop().await;
 }
 
+/// A stand-in for ffmpeg in a fresh directory: a script that first runs `before` (a
+/// shell line; the tools run with an empty environment, so absolute paths), then the real
+/// ffmpeg with the arguments it was given.
+struct SlowTool {
+    dir: PathBuf,
+    script: String,
+}
+
+impl SlowTool {
+    fn new(before: &str) -> Self {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir =
+            std::env::temp_dir().join(format!("talkapp-frame-tool-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let ffmpeg = which("ffmpeg");
+        let script = dir.join("ffmpeg");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\n{}\nexec '{}' \"$@\"\n",
+                before.replace("{dir}", &dir.display().to_string()),
+                ffmpeg.display()
+            ),
+        )
+        .expect("script");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        Self {
+            script: script.display().to_string(),
+            dir,
+        }
+    }
+
+    /// Whether the script wrote `name` in its directory.
+    fn wrote(&self, name: &str) -> bool {
+        self.dir.join(name).exists()
+    }
+
+    fn remove(self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn which(tool: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join(tool))
+                .find(|candidate| candidate.is_file())
+        })
+        .unwrap_or_else(|| panic!("{tool} on PATH"))
+}
+
+/// Waits until `done` holds (at most 30 s).
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "not within 30 s: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `PORTRAIT_MP4` made distinct by `tag`: a `free` box appended (other bytes, same video).
+fn distinct_mp4(tag: u8) -> Vec<u8> {
+    let mut mp4 = PORTRAIT_MP4.to_vec();
+    mp4.extend_from_slice(&16_u32.to_be_bytes());
+    mp4.extend_from_slice(b"free");
+    mp4.extend_from_slice(&[tag; 8]);
+    mp4
+}
+
 #[tokio::test]
-async fn a_hanging_tool_is_killed_and_the_upload_answers_in_time() {
-    use std::os::unix::fs::PermissionsExt as _;
-    let scripts =
-        std::env::temp_dir().join(format!("talkapp-frame-hang-{}", Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&scripts).expect("dir");
-    let pid_file = scripts.join("pid");
-    let script = scripts.join("ffmpeg");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho $$ > '{}'\nexec sleep 60\n",
-            pid_file.display()
-        ),
+async fn the_upload_answers_before_a_slow_tool_and_the_preview_appears_afterwards() {
+    // ffmpeg that takes 1.5 s more than it does.
+    let tool = SlowTool::new("/bin/sleep 1.5");
+    let service = TestService::start_with(
+        Database::Postgres,
+        Objects::Local,
+        &[("media.ffmpeg_path", &tool.script)],
     )
-    .expect("script");
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let script_value = script.display().to_string();
+    .await;
+    let user = Uuid::new_v4();
+    let started = Instant::now();
+    let info = service
+        .upload(user, "clip.webm", CLIP_WEBM)
+        .await
+        .expect("stored");
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(1000),
+        "the answer did not wait for the tool: {took:?}"
+    );
+    assert!(info.preview_pending && !info.has_preview, "{info:?}");
+    assert_eq!(
+        info.duration_ms,
+        Some(2008),
+        "the container's facts at once"
+    );
+    assert_eq!((info.width, info.height), (Some(160), Some(120)));
+    assert_refused(
+        service.preview(user, &info.file_id).await,
+        Code::FailedPrecondition,
+        "preview_pending",
+    );
+
+    let (header, preview) = await_preview(&service, user, &info.file_id)
+        .await
+        .expect("made afterwards");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "by the slow tool"
+    );
+    assert_eq!(header.mime, "image/jpeg");
+    let image = image::load_from_memory(&preview).expect("an image");
+    assert_eq!((image.width(), image.height()), (160, 120));
+    let stat = service
+        .client
+        .clone()
+        .stat(crate::helpers::file_ref(user, &info.file_id))
+        .await
+        .expect("stat")
+        .into_inner();
+    assert!(stat.has_preview && !stat.preview_pending, "{stat:?}");
+    assert_eq!(service.core.preview_counts().made, 1);
+    service.stop().await;
+    tool.remove();
+}
+
+#[tokio::test]
+async fn a_full_preview_queue_skips_the_preview_and_counts_it() {
+    // One worker, one place in the queue; the tool says when it starts, then takes 1 s.
+    let tool = SlowTool::new("/bin/touch '{dir}/started'; /bin/sleep 1");
     let service = TestService::start_with(
         Database::Sqlite,
         Objects::Local,
         &[
-            ("media.ffmpeg_path", &script_value),
+            ("media.ffmpeg_path", &tool.script),
+            ("media.frame_concurrency", "1"),
+            ("media.preview_queue", "1"),
+        ],
+    )
+    .await;
+    let user = Uuid::new_v4();
+    let first = service
+        .upload(user, "a.mp4", &distinct_mp4(1))
+        .await
+        .expect("stored");
+    assert!(first.preview_pending);
+    eventually("the first preview is being made", || tool.wrote("started")).await;
+    let queued = service
+        .upload(user, "b.webm", CLIP_WEBM)
+        .await
+        .expect("stored");
+    assert!(queued.preview_pending, "it waits in the queue");
+    let started = Instant::now();
+    let skipped = service
+        .upload(user, "c.mp4", &distinct_mp4(2))
+        .await
+        .expect("stored all the same");
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "no wait for a place in the queue"
+    );
+    assert!(
+        !skipped.preview_pending && !skipped.has_preview,
+        "no preview: {skipped:?}"
+    );
+    assert_eq!(service.core.preview_counts().skipped, 1);
+    assert_refused(
+        service.preview(user, &skipped.file_id).await,
+        Code::NotFound,
+        "not_found",
+    );
+
+    for file in [&first, &queued] {
+        assert!(
+            await_preview(&service, user, &file.file_id).await.is_some(),
+            "{} made",
+            file.file_name
+        );
+    }
+    let counts = service.core.preview_counts();
+    assert_eq!((counts.made, counts.skipped), (2, 1), "{counts:?}");
+    service.stop().await;
+    tool.remove();
+}
+
+/// A file deleted while its preview is being made leaves no object and no row.
+async fn a_file_deleted_while_its_preview_is_made_leaves_nothing_behind(objects: Objects) {
+    let tool = SlowTool::new("/bin/touch '{dir}/started'; /bin/sleep 1");
+    let service = TestService::start_with(
+        Database::Sqlite,
+        objects.clone(),
+        &[("media.ffmpeg_path", &tool.script)],
+    )
+    .await;
+    let user = Uuid::new_v4();
+    let info = service
+        .upload(user, "clip.webm", CLIP_WEBM)
+        .await
+        .expect("stored");
+    assert!(info.preview_pending);
+    eventually("the preview is being made", || tool.wrote("started")).await;
+    service
+        .client
+        .clone()
+        .delete(crate::helpers::file_ref(user, &info.file_id))
+        .await
+        .expect("deleted");
+    let core = service.core.clone();
+    eventually("the preview's worker is done", || {
+        core.preview_counts().gone == 1
+    })
+    .await;
+    assert_eq!(service.core.preview_counts().made, 0);
+    match &objects {
+        Objects::Local => {
+            for under in ["blobs", "previews", "tmp"] {
+                assert!(
+                    service.stored_files(under).is_empty(),
+                    "{under}: {:?}",
+                    service.stored_files(under)
+                );
+            }
+        }
+        Objects::S3 { endpoint, bucket } => {
+            let listing = reqwest::get(format!("{endpoint}/{bucket}?list-type=2"))
+                .await
+                .expect("list")
+                .text()
+                .await
+                .expect("listing");
+            assert!(!listing.contains("<Key>"), "objects left: {listing}");
+        }
+    }
+    assert!(
+        service
+            .store
+            .blobs_awaiting_preview(talkapp_store::now(), 10)
+            .await
+            .expect("awaiting")
+            .is_empty()
+    );
+    assert_eq!(service.store.media_usage(user).await.expect("usage"), 0);
+    service.stop().await;
+    tool.remove();
+}
+
+#[tokio::test]
+async fn a_file_deleted_while_its_preview_is_made_leaves_nothing_behind_locally() {
+    a_file_deleted_while_its_preview_is_made_leaves_nothing_behind(Objects::Local).await;
+}
+
+#[tokio::test]
+async fn a_file_deleted_while_its_preview_is_made_leaves_nothing_behind_on_s3() {
+    a_file_deleted_while_its_preview_is_made_leaves_nothing_behind(bucket().await).await;
+}
+
+#[tokio::test]
+async fn a_hanging_tool_is_killed_at_its_deadline_and_the_file_has_no_preview() {
+    let tool = SlowTool::new("echo $$ > '{dir}/pid'; exec /bin/sleep 60");
+    let service = TestService::start_with(
+        Database::Sqlite,
+        Objects::Local,
+        &[
+            ("media.ffmpeg_path", &tool.script),
             ("media.frame_timeout_ms", "1000"),
         ],
     )
@@ -142,24 +398,60 @@ async fn a_hanging_tool_is_killed_and_the_upload_answers_in_time() {
         .upload(user, "clip.webm", CLIP_WEBM)
         .await
         .expect("stored all the same");
-    let took = started.elapsed();
-    assert!(!info.has_preview);
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "the answer does not wait for the tool"
+    );
+    assert!(info.preview_pending);
     assert_eq!(
         info.duration_ms,
         Some(2008),
         "the container's facts are kept"
     );
+    assert!(await_preview(&service, user, &info.file_id).await.is_none());
+    let took = started.elapsed();
     assert!(
         took >= Duration::from_millis(900) && took < Duration::from_secs(5),
-        "the answer waited for the deadline only: {took:?}"
+        "given up at the deadline: {took:?}"
     );
-    let pid = std::fs::read_to_string(&pid_file).expect("the tool was started");
+    let pid = std::fs::read_to_string(tool.dir.join("pid")).expect("the tool was started");
     assert!(
-        !std::path::Path::new(&format!("/proc/{}", pid.trim())).exists(),
+        !Path::new(&format!("/proc/{}", pid.trim())).exists(),
         "the hanging tool is gone (killed and reaped)"
     );
     service.stop().await;
-    let _ = std::fs::remove_dir_all(&scripts);
+    tool.remove();
+}
+
+#[tokio::test]
+async fn a_preview_pending_when_the_service_stopped_is_made_after_its_restart() {
+    // The first process's tool hangs past its stop; the second's is the real one.
+    let tool = SlowTool::new("/bin/touch '{dir}/started'; exec /bin/sleep 60");
+    let service = TestService::start_with(
+        Database::Postgres,
+        Objects::Local,
+        &[("media.ffmpeg_path", &tool.script)],
+    )
+    .await;
+    let user = Uuid::new_v4();
+    let info = service
+        .upload(user, "clip.webm", CLIP_WEBM)
+        .await
+        .expect("stored");
+    assert!(info.preview_pending);
+    eventually("the preview is being made", || tool.wrote("started")).await;
+
+    let ffmpeg = which("ffmpeg").display().to_string();
+    let service = service
+        .restart_with(&[("media.ffmpeg_path", &ffmpeg)])
+        .await;
+    let (_, preview) = await_preview(&service, user, &info.file_id)
+        .await
+        .expect("made by the restarted service");
+    assert!(image::load_from_memory(&preview).is_ok());
+    assert_eq!(service.core.preview_counts().made, 1);
+    service.stop().await;
+    tool.remove();
 }
 
 #[tokio::test]

@@ -42,6 +42,9 @@ pub(crate) struct TestService {
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     postgres_database: Option<String>,
+    /// What it was started with (for [`TestService::restart_with`]).
+    overrides: Vec<(String, String)>,
+    s3: bool,
 }
 
 pub(crate) fn config(dir: &std::path::Path, overrides: &[(&str, &str)]) -> Config {
@@ -128,14 +131,51 @@ impl TestService {
                 ("storage.s3_secret_access_key", "testing".to_owned()),
             ]);
         }
-        let borrowed: Vec<(&str, &str)> = overrides.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let overrides = overrides
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect();
+        Self::launch(
+            dir,
+            overrides,
+            matches!(objects, Objects::S3 { .. }),
+            postgres_database,
+        )
+        .await
+    }
+
+    /// Stops the service (its preview workers with it) and starts another on the same
+    /// database and objects, with `overrides` on top of the first one's settings.
+    pub(crate) async fn restart_with(self, overrides: &[(&str, &str)]) -> Self {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+        let mut all = self.overrides;
+        all.extend(
+            overrides
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
+        );
+        Self::launch(self.dir, all, self.s3, self.postgres_database).await
+    }
+
+    async fn launch(
+        dir: PathBuf,
+        overrides: Vec<(String, String)>,
+        s3: bool,
+        postgres_database: Option<String>,
+    ) -> Self {
+        let borrowed: Vec<(&str, &str)> = overrides
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let config = config(&dir, &borrowed);
         let stores = talkapp_store::connect_stores(&config.database)
             .await
             .expect("store");
-        let storage = match objects {
-            Objects::Local => Storage::local(dir.join("media")).expect("local storage"),
-            Objects::S3 { .. } => Storage::from_config(&config).expect("s3 storage"),
+        let storage = if s3 {
+            Storage::from_config(&config).expect("s3 storage")
+        } else {
+            Storage::local(dir.join("media")).expect("local storage")
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -159,6 +199,8 @@ impl TestService {
             shutdown,
             task,
             postgres_database,
+            overrides,
+            s3,
         }
     }
 
@@ -320,6 +362,31 @@ pub(crate) fn assert_refused<T: std::fmt::Debug>(
         (grpc, code),
         "{status:?}"
     );
+}
+
+/// The preview of a file once it is made: polls while the service answers
+/// `preview_pending` (ADR 0049); `None` when it ends without one.
+pub(crate) async fn await_preview(
+    service: &TestService,
+    user_id: Uuid,
+    file_id: &str,
+) -> Option<(proto::DownloadHeader, Vec<u8>)> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match service.preview(user_id, file_id).await {
+            Ok(preview) => return Some(preview),
+            Err(status) if code_of(&status) == "preview_pending" => {
+                assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the preview of {file_id} is still pending after 30 s"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(status) if status.code() == Code::NotFound => return None,
+            Err(status) => panic!("preview: {status:?}"),
+        }
+    }
 }
 
 /// A PNG of `width` x `height` (a gradient, so it is not trivially compressible).

@@ -134,6 +134,35 @@ impl<'a> Uploader<'a> {
             .expect("sent")
     }
 
+    /// The preview of a file once it is made (409 `preview_pending` meanwhile, with a
+    /// `Retry-After`); `None` when it ends without one (404).
+    async fn made_preview(&self, file_id: &str) -> Option<Vec<u8>> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let response = self
+                .request(reqwest::Method::GET, &format!("/media/{file_id}/preview"))
+                .send()
+                .await
+                .expect("preview");
+            match response.status().as_u16() {
+                200 => {
+                    assert_eq!(response.headers()["content-type"], "image/jpeg");
+                    return Some(response.bytes().await.expect("body").to_vec());
+                }
+                404 => return None,
+                _ => {
+                    assert_eq!(response.headers()["retry-after"], "1");
+                    assert_problem(response, 409, "preview_pending").await;
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "the preview of {file_id} is still pending after 30 s"
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.app
             .client
@@ -383,19 +412,14 @@ async fn webm_and_mp3_uploads_tell_their_durations_and_a_voice_note_its_waveform
         (webm["width"].as_u64(), webm["height"].as_u64()),
         (Some(160), Some(120))
     );
-    // A frame of it, made by ffmpeg (ADR 0034), is its preview.
-    assert_eq!(webm["preview_id"], webm["file_id"], "{webm}");
-    let preview = ada
-        .request(
-            reqwest::Method::GET,
-            &format!("/media/{}/preview", webm["file_id"].as_str().expect("id")),
-        )
-        .send()
+    // A frame of it, made by ffmpeg (ADR 0034) after the answer (ADR 0049), is its
+    // preview.
+    assert_eq!(webm["preview_pending"], true, "{webm}");
+    assert!(webm.get("preview_id").is_none(), "not made yet: {webm}");
+    let frame = ada
+        .made_preview(webm["file_id"].as_str().expect("id"))
         .await
-        .expect("preview");
-    assert_eq!(preview.status(), 200);
-    assert_eq!(preview.headers()["content-type"], "image/jpeg");
-    let frame = preview.bytes().await.expect("body");
+        .expect("a frame of the WebM (is ffmpeg installed?)");
     assert_eq!(jpeg_size(&frame), Some((160, 120)));
 
     // A real LAME MP3 (3 s at 32 kbit/s behind an ID3v2 tag), raw.
@@ -415,6 +439,7 @@ async fn webm_and_mp3_uploads_tell_their_durations_and_a_voice_note_its_waveform
     assert!((seconds(&mp3) - 3.03).abs() < 0.06, "{mp3}");
     assert!(mp3.get("waveform").is_none(), "{mp3}");
     assert!(mp3.get("preview_id").is_none(), "{mp3}");
+    assert!(mp3.get("preview_pending").is_none(), "{mp3}");
 
     // A voice note whose tone grows louder: its waveform rises from silence to the top.
     let voice = created(
@@ -632,4 +657,107 @@ async fn a_client_that_disconnects_mid_upload_leaves_nothing_and_a_retry_works()
     let file = created(ada.upload_raw("application/pdf", "", whole).await).await;
     assert_eq!(file["size"], announced);
     app.stop().await;
+}
+
+/// ffmpeg behind a script that first runs `before` (a shell line; the tools run with an
+/// empty environment, so absolute paths): a tool slower than it is. Written in `dir`.
+pub(crate) fn slow_ffmpeg(dir: &std::path::Path, before: &str) -> String {
+    use std::os::unix::fs::PermissionsExt as _;
+    let ffmpeg = std::env::var_os("PATH")
+        .and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join("ffmpeg"))
+                .find(|candidate| candidate.is_file())
+        })
+        .expect("ffmpeg on PATH");
+    std::fs::create_dir_all(dir).expect("dir");
+    let script = dir.join("slow-ffmpeg");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\n{before}\nexec '{}' \"$@\"\n", ffmpeg.display()),
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    script.display().to_string()
+}
+
+/// `portrait.mp4` made distinct by `tag` (a `free` box appended: other bytes, same video).
+fn distinct_mp4(tag: u8) -> Vec<u8> {
+    let mut mp4 = include_bytes!("../../../media-service/fixtures/portrait.mp4").to_vec();
+    mp4.extend_from_slice(&16_u32.to_be_bytes());
+    mp4.extend_from_slice(b"free");
+    mp4.extend_from_slice(&[tag; 8]);
+    mp4
+}
+
+/// A video's upload answers before ffmpeg (here 1.5 s slower than it is) has taken its
+/// frame; `GET /media/{id}/preview` says `preview_pending` until the frame is there.
+/// With one worker and one place in the queue, a burst of uploads gets the previews that
+/// fit and skips the rest, counted in `/metrics`.
+#[tokio::test]
+async fn a_videos_upload_answers_before_its_preview_and_a_burst_skips_what_does_not_fit() {
+    let tools = crate::helpers::temp_dir("talkapp-slow-ffmpeg");
+    let script = slow_ffmpeg(&tools, "/bin/sleep 1.5");
+    let app = spawn_app_with(&[
+        ("media.ffmpeg_path", &script),
+        ("media.frame_concurrency", "1"),
+        ("media.preview_queue", "1"),
+    ])
+    .await;
+    let ada = Uploader::new(&app, "ada@example.com").await;
+
+    let mut answers = Vec::new();
+    let started = std::time::Instant::now();
+    for tag in 0..4 {
+        let sent = std::time::Instant::now();
+        let file = created(
+            ada.upload_raw("video/mp4", "?filename=v.mp4", distinct_mp4(tag))
+                .await,
+        )
+        .await;
+        assert!(
+            sent.elapsed() < Duration::from_millis(1000),
+            "upload {tag} did not wait for ffmpeg: {:?}",
+            sent.elapsed()
+        );
+        assert!(
+            file["duration"]
+                .as_f64()
+                .is_some_and(|seconds| (seconds - 2.0).abs() < 0.06),
+            "the container's duration at once: {file}"
+        );
+        assert!(file.get("preview_id").is_none(), "{file}");
+        answers.push(file);
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "four uploads within the first preview's time"
+    );
+    let (pending, skipped): (Vec<&Value>, Vec<&Value>) = answers
+        .iter()
+        .partition(|file| file["preview_pending"] == true);
+    // One being made, at most one waiting: the others are skipped.
+    assert!(
+        !pending.is_empty() && pending.len() <= 2 && skipped.len() >= 2,
+        "{answers:?}"
+    );
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains(&format!(
+            "talkapp_media_previews_total{{outcome=\"skipped\"}} {}",
+            skipped.len()
+        )),
+        "{metrics}"
+    );
+    for file in &skipped {
+        let id = file["file_id"].as_str().expect("id");
+        assert_eq!(ada.made_preview(id).await, None, "skipped: no preview");
+    }
+    for file in &pending {
+        let id = file["file_id"].as_str().expect("id");
+        let frame = ada.made_preview(id).await.expect("made afterwards");
+        assert_eq!(jpeg_size(&frame), Some((96, 160)));
+    }
+    app.stop().await;
+    let _ = std::fs::remove_dir_all(&tools);
 }

@@ -8,7 +8,7 @@ use crate::{MediaBlob, MediaFile, MediaKind, MediaStore, Reservation};
 
 const FILE_COLUMNS: &str = "f.file_id, f.user_id, f.file_name, f.created_at AS file_created_at,
      b.sha256, b.size, b.mime, b.kind, b.width, b.height, b.duration_ms, b.waveform,
-     b.preview_size, b.created_at";
+     b.preview_size, b.preview_pending, b.created_at";
 
 fn to_i64(value: u64, what: &str) -> Result<i64> {
     i64::try_from(value).map_err(|_| StoreError::Internal(format!("{what} {value} out of range")))
@@ -32,6 +32,7 @@ fn blob_from_row(row: &Row) -> Result<MediaBlob> {
         duration_ms: duration_ms.and_then(|value| u64::try_from(value).ok()),
         waveform: row.get("waveform"),
         preview_size: preview_size.and_then(|value| u64::try_from(value).ok()),
+        preview_pending: row.get("preview_pending"),
         created_at: row.get("created_at"),
     })
 }
@@ -117,8 +118,9 @@ impl MediaStore for PostgresStore {
         let live = transaction
             .prepared_query_opt(
                 "INSERT INTO media_blobs (sha256, size, mime, kind, width, height, duration_ms,
-                                          waveform, preview_size, state, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'live', $10)
+                                          waveform, preview_size, preview_pending, state,
+                                          created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, 'live', $10)
                  ON CONFLICT (sha256) DO UPDATE SET state = media_blobs.state
                  WHERE media_blobs.state = 'live'
                  RETURNING sha256",
@@ -133,6 +135,7 @@ impl MediaStore for PostgresStore {
                     &blob.waveform,
                     &preview_size,
                     &blob.created_at,
+                    &blob.preview_pending,
                 ],
             )
             .await
@@ -383,6 +386,40 @@ impl MediaStore for PostgresStore {
             .await
             .map_err(map_error)?;
         Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    async fn finish_blob_preview(&self, sha256: &str, preview_size: Option<u64>) -> Result<bool> {
+        let preview_size = preview_size
+            .map(|value| to_i64(value, "preview_size"))
+            .transpose()?;
+        let client = self.client().await?;
+        let updated = client
+            .prepared_execute(
+                "UPDATE media_blobs SET preview_size = $2, preview_pending = false
+                 WHERE sha256 = $1 AND state = 'live' AND preview_pending",
+                &[&sha256, &preview_size],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(updated == 1)
+    }
+
+    async fn blobs_awaiting_preview(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<MediaBlob>> {
+        let client = self.client().await?;
+        let rows = client
+            .prepared_query(
+                "SELECT * FROM media_blobs
+                 WHERE preview_pending AND state = 'live' AND created_at < $1
+                 ORDER BY created_at LIMIT $2",
+                &[&before, &i64::from(limit)],
+            )
+            .await
+            .map_err(map_error)?;
+        rows.iter().map(blob_from_row).collect()
     }
 
     async fn stale_pending_files(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Uuid>> {

@@ -110,6 +110,11 @@ const MIGRATIONS: &[crate::migrations::Migration] = &[
         "send_jobs_without_unpublished_index",
         include_str!("../../migrations/postgres/0017_send_jobs_without_unpublished_index.sql"),
     ),
+    (
+        18,
+        "media_preview_pending",
+        include_str!("../../migrations/postgres/0018_media_preview_pending.sql"),
+    ),
 ];
 
 /// Statements through the connection's cache: each text is parsed and planned once per

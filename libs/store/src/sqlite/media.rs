@@ -11,7 +11,7 @@ use crate::{MediaBlob, MediaFile, MediaKind, MediaStore, Reservation};
 
 const FILE_COLUMNS: &str = "f.file_id, f.user_id, f.file_name, f.created_at AS file_created_at,
      b.sha256, b.size, b.mime, b.kind, b.width, b.height, b.duration_ms, b.waveform,
-     b.preview_size, b.created_at";
+     b.preview_size, b.preview_pending, b.created_at";
 
 fn to_i64(value: u64, what: &str) -> Result<i64> {
     i64::try_from(value).map_err(|_| StoreError::Internal(format!("{what} {value} out of range")))
@@ -34,6 +34,7 @@ fn blob_from_row(row: &Row<'_>) -> rusqlite::Result<MediaBlob> {
         duration_ms: duration_ms.and_then(|value| u64::try_from(value).ok()),
         waveform: row.get("waveform")?,
         preview_size: preview_size.and_then(|value| u64::try_from(value).ok()),
+        preview_pending: row.get("preview_pending")?,
         created_at: time_at(row, "created_at")?,
     })
 }
@@ -107,8 +108,9 @@ impl MediaStore for SqliteStore {
                     transaction
                         .execute_cached(
                             "INSERT INTO media_blobs (sha256, size, mime, kind, width, height,
-                                 duration_ms, waveform, preview_size, state, created_at)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'live', ?10)",
+                                 duration_ms, waveform, preview_size, preview_pending, state,
+                                 created_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11, 'live', ?10)",
                             params![
                                 blob.sha256,
                                 size,
@@ -120,6 +122,7 @@ impl MediaStore for SqliteStore {
                                 blob.waveform,
                                 blob.preview_size.map(|value| to_i64(value, "preview_size")).transpose()?,
                                 micros(blob.created_at),
+                                blob.preview_pending,
                             ],
                         )
                         .map_err(map_error)?;
@@ -362,6 +365,46 @@ impl MediaStore for SqliteStore {
                 .map_err(map_error)?;
             let rows = statement
                 .query_map([i64::from(limit)], |row| row.get::<_, String>(0))
+                .map_err(map_error)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn finish_blob_preview(&self, sha256: &str, preview_size: Option<u64>) -> Result<bool> {
+        let sha256 = sha256.to_owned();
+        let preview_size = preview_size
+            .map(|value| to_i64(value, "preview_size"))
+            .transpose()?;
+        self.call(move |connection| {
+            connection
+                .execute_cached(
+                    "UPDATE media_blobs SET preview_size = ?2, preview_pending = 0
+                     WHERE sha256 = ?1 AND state = 'live' AND preview_pending = 1",
+                    params![sha256, preview_size],
+                )
+                .map(|updated| updated == 1)
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn blobs_awaiting_preview(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<MediaBlob>> {
+        self.call(move |connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT * FROM media_blobs
+                     WHERE preview_pending = 1 AND state = 'live' AND created_at < ?1
+                     ORDER BY created_at LIMIT ?2",
+                )
+                .map_err(map_error)?;
+            let rows = statement
+                .query_map(params![micros(before), i64::from(limit)], blob_from_row)
                 .map_err(map_error)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(map_error)

@@ -108,6 +108,11 @@ const MIGRATIONS: &[crate::migrations::Migration] = &[
         "send_jobs_without_unpublished_index",
         include_str!("../../migrations/sqlite/0017_send_jobs_without_unpublished_index.sql"),
     ),
+    (
+        18,
+        "media_preview_pending",
+        include_str!("../../migrations/sqlite/0018_media_preview_pending.sql"),
+    ),
 ];
 
 /// Statements through the connection's statement cache: each text is parsed once, not on

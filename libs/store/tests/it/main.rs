@@ -135,6 +135,7 @@ conformance_tests! {
         a_pinned_blob_outlives_the_deleted_file_until_the_pin_is_released,
         a_blob_being_deleted_turns_reservations_away_until_it_is_forgotten,
         stale_pending_files_are_found_for_the_sweep,
+        a_pending_preview_is_listed_until_finished_and_never_finished_on_a_collected_blob,
         media_metadata_round_trips,
     ],
 }

@@ -20,6 +20,7 @@ fn blob(sha_seed: &str, size: u64) -> MediaBlob {
         duration_ms: None,
         waveform: None,
         preview_size: Some(1234),
+        preview_pending: false,
         created_at: now(),
     }
 }
@@ -411,6 +412,99 @@ pub(crate) async fn a_blob_being_deleted_turns_reservations_away_until_it_is_for
     );
 }
 
+pub(crate) async fn a_pending_preview_is_listed_until_finished_and_never_finished_on_a_collected_blob(
+    store: Arc<dyn MediaStore>,
+) {
+    let user = Uuid::new_v4();
+    let mut video = blob("c1", 10);
+    video.preview_size = None;
+    video.preview_pending = true;
+    let file = stored(store.as_ref(), &file_of(user, &video)).await;
+    assert!(file.blob.preview_pending && file.blob.preview_size.is_none());
+    let later = now() + TimeDelta::seconds(1);
+    let awaiting = store
+        .blobs_awaiting_preview(later, 10)
+        .await
+        .expect("awaiting");
+    assert_eq!(awaiting, vec![file.blob.clone()]);
+    assert!(
+        store
+            .blobs_awaiting_preview(file.blob.created_at, 10)
+            .await
+            .expect("awaiting")
+            .is_empty(),
+        "only blobs stored before the cutoff"
+    );
+
+    assert!(
+        store
+            .finish_blob_preview(&video.sha256, Some(777))
+            .await
+            .expect("finish")
+    );
+    let read = store
+        .media_file(user, file.file_id)
+        .await
+        .expect("read")
+        .expect("the file");
+    assert_eq!(
+        (read.blob.preview_pending, read.blob.preview_size),
+        (false, Some(777))
+    );
+    assert!(
+        !store
+            .finish_blob_preview(&video.sha256, None)
+            .await
+            .expect("finish"),
+        "finished once"
+    );
+    assert!(
+        store
+            .blobs_awaiting_preview(later, 10)
+            .await
+            .expect("awaiting")
+            .is_empty()
+    );
+
+    // A blob deleted while its preview was being made: the preview is not recorded.
+    let mut doomed = blob("c2", 10);
+    doomed.preview_size = None;
+    doomed.preview_pending = true;
+    let file = stored(store.as_ref(), &file_of(user, &doomed)).await;
+    store
+        .delete_media_file(user, file.file_id)
+        .await
+        .expect("delete");
+    store
+        .claim_unreferenced_blob(&doomed.sha256)
+        .await
+        .expect("claim")
+        .expect("claimed");
+    assert!(
+        store
+            .blobs_awaiting_preview(later, 10)
+            .await
+            .expect("awaiting")
+            .is_empty(),
+        "a blob being deleted waits for nothing"
+    );
+    assert!(
+        !store
+            .finish_blob_preview(&doomed.sha256, Some(5))
+            .await
+            .expect("finish"),
+        "deleting"
+    );
+    store.forget_blob(&doomed.sha256).await.expect("forget");
+    assert!(
+        !store
+            .finish_blob_preview(&doomed.sha256, Some(5))
+            .await
+            .expect("finish"),
+        "gone"
+    );
+}
+
 pub(crate) async fn stale_pending_files_are_found_for_the_sweep(store: Arc<dyn MediaStore>) {
     let user = Uuid::new_v4();
     let mut old = file_of(user, &blob("g1", 10));
@@ -453,6 +547,7 @@ pub(crate) async fn media_metadata_round_trips(store: Arc<dyn MediaStore>) {
         duration_ms: Some(4_321),
         waveform: Some((0..63).collect()),
         preview_size: None,
+        preview_pending: false,
         created_at: now(),
     };
     let mut file = file_of(user, &voice);

@@ -295,7 +295,8 @@ impl GoTrueError {
             | ErrorCode::ChannelPrivate
             | ErrorCode::TooManyChannels
             | ErrorCode::PhotoInvalid
-            | ErrorCode::PhotoTooSmall => {
+            | ErrorCode::PhotoTooSmall
+            | ErrorCode::PreviewPending => {
                 let code = if status.is_server_error() {
                     "unexpected_failure"
                 } else {

@@ -1,5 +1,8 @@
-//! The SQLite store (the embedded default): one file, one connection, calls run on the
-//! blocking pool so they never stall the async runtime.
+//! The SQLite store (the embedded default): one file, one connection that writes and a
+//! few that read. A call runs on the caller's thread when its connection is free (an
+//! indexed read or a short write takes less than a trip to the blocking pool and back),
+//! else on the blocking pool; what takes milliseconds (the log's checkpoints) runs on the
+//! blocking pool only ([`writer`], ADR 0050).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -25,6 +28,7 @@ mod media;
 mod push;
 mod sent_files;
 mod telegram;
+mod writer;
 
 /// Versioned migrations, applied in order, each once.
 const MIGRATIONS: &[crate::migrations::Migration] = &[
@@ -150,9 +154,8 @@ const READERS: usize = 4;
 #[derive(Clone)]
 pub struct SqliteStore {
     // One connection writes: SQLite serialises writers anyway, and the embedded default
-    // serves one machine. A poisoned lock (a panic mid-call) is reported as an internal
-    // error.
-    connection: Arc<Mutex<Connection>>,
+    // serves one machine.
+    writer: writer::Writer,
     // Readers (WAL: they see every committed write and never wait for the writer). A read
     // runs on the caller's thread when a reader is free: an indexed page takes tens of
     // microseconds, less than handing it to the blocking pool and back costs.
@@ -201,7 +204,7 @@ impl SqliteStore {
             .map_err(|error| StoreError::Internal(error.to_string()))??;
         let (connection, readers) = connection;
         Ok(Self {
-            connection: Arc::new(Mutex::new(connection)),
+            writer: writer::Writer::new(connection),
             readers: readers.into(),
         })
     }
@@ -236,20 +239,14 @@ impl SqliteStore {
         .map_err(|error| StoreError::Internal(error.to_string()))?
     }
 
+    /// Runs `work` on the writing connection (on this thread when it is free, see
+    /// [`writer`]).
     async fn call<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let connection = Arc::clone(&self.connection);
-        tokio::task::spawn_blocking(move || {
-            let mut connection = connection
-                .lock()
-                .map_err(|_| StoreError::Internal("sqlite connection lock poisoned".into()))?;
-            work(&mut connection)
-        })
-        .await
-        .map_err(|error| StoreError::Internal(error.to_string()))?
+        self.writer.call(work).await
     }
 }
 

@@ -1,8 +1,9 @@
 //! Bearer tokens whose signature and claims were checked recently (ADR 0048).
 //!
 //! A client sends the same access token with every request until it refreshes it (an
-//! hour for Supabase's and the built-in ones). Checking it costs three base64 decodings,
-//! four JSON parses and an HMAC (or a signature check against the provider's key); this
+//! hour for Supabase's and the built-in ones). Checking it costs four or five base64
+//! decodings, five or six JSON parses (the header two or three times, the claims three)
+//! and an HMAC (or a signature check against the provider's key); this
 //! keeps what a check established, by the token's exact text, for [`VERIFIED_TOKEN_TTL`]:
 //! the same text carries the same signature, so a hit proves what the check proved.
 //!

@@ -30,7 +30,6 @@ use talkapp_store::{ActivityCounts, ActivityDelta, UserAdminStore};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::middleware::RoutePattern;
 use crate::state::AppState;
 
 /// User-days held in memory at most between two flushes (about 100 bytes each).
@@ -207,13 +206,13 @@ pub async fn count_requests(
         .copied();
     if let (Some(state), Some(CountedUser(user_id))) = (state, user) {
         let status = response.status().as_u16();
+        // Routed by now: the pattern is a walk along the matched resource, no new match.
         let send = status == 202
             && response.request().method() == actix_web::http::Method::POST
             && response
                 .request()
-                .extensions()
-                .get::<RoutePattern>()
-                .is_some_and(|pattern| SEND_ROUTES.contains(&pattern.0.as_str()));
+                .match_pattern()
+                .is_some_and(|pattern| SEND_ROUTES.contains(&pattern.as_str()));
         state
             .activity
             .request(user_id, talkapp_store::now(), status, send);

@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use uuid::Uuid;
 
-use crate::middleware::{RequestId, RoutePattern};
+use crate::middleware::RequestId;
 use crate::problem::ErrorCodeTag;
 use crate::state::AppState;
 
@@ -113,6 +113,11 @@ const RULES: &[Rule] = rules![
     DELETE "/me/contacts/{user_id}/{session_index}/{telegram_user_id}" => Some("telegram.contact.delete"),
 ];
 
+/// Whether some rule audits requests of `method` (none audits a read).
+fn is_audited_method(method: &Method) -> bool {
+    RULES.iter().any(|rule| rule.method == *method)
+}
+
 fn rule_for(method: &Method, pattern: &str) -> Option<&'static Rule> {
     RULES
         .iter()
@@ -157,6 +162,10 @@ pub fn note_caller(user_id: Uuid) {
 /// Notes the path's parameters (but `user_id`, the log's owner) as the target. The
 /// authenticating extractors call it: before routing, a middleware cannot see them.
 pub fn note_path(request: &actix_web::HttpRequest) {
+    // Outside an audited request there is no note: the parameters are not even copied.
+    if NOTE.try_with(|_| ()).is_err() {
+        return;
+    }
     let parameters: Vec<(String, String)> = request
         .match_info()
         .iter()
@@ -339,12 +348,15 @@ pub async fn record_actions(
     let audit = request
         .app_data::<web::Data<AppState>>()
         .and_then(|state| state.audit.clone().map(|audit| (state.clone(), audit)));
-    // The telemetry layer outside resolved the pattern already.
-    let rule = request
-        .extensions()
-        .get::<RoutePattern>()
-        .and_then(|pattern| rule_for(request.method(), &pattern.0));
-    let (Some((state, audit)), Some(rule)) = (audit, rule) else {
+    // Only changes are audited: a read is not matched against the routes at all (that
+    // match, before routing, tries every route's pattern in turn).
+    let Some((state, audit)) = audit.filter(|_| is_audited_method(request.method())) else {
+        return next.call(request).await;
+    };
+    let Some(rule) = request
+        .match_pattern()
+        .and_then(|pattern| rule_for(request.method(), &pattern))
+    else {
         return next.call(request).await;
     };
     let client_address = state.client_address(request.request());

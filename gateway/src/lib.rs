@@ -12,7 +12,8 @@
 //! - [`auth`]: password hashing, tokens, the verifier, the extractors.
 //! - [`problem`]: the error type and the problem+json rewriting.
 //! - [`clients`]: typed gRPC clients of the services.
-//! - [`middleware`]: request spans and metrics.
+//! - [`middleware`]: request spans and metrics; [`route_metrics`]: their handles per route;
+//!   [`request_ids`]: the ids of requests that bring none.
 //! - [`media_links`]: signed, short-lived links to media for `<img>` / `<video>`.
 //! - [`revocations`]: ended sign-in sessions and accounts, told to every gateway.
 //! - [`openapi_responses`]: the error responses every operation can give, in the document.
@@ -34,7 +35,9 @@ pub mod openapi;
 pub mod openapi_responses;
 pub mod problem;
 pub mod rate_limit;
+pub mod request_ids;
 pub mod revocations;
+pub mod route_metrics;
 pub mod routes;
 pub mod slow_clients;
 pub mod state;

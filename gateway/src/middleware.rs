@@ -1,5 +1,5 @@
 //! Per-request telemetry: a span continuing the caller's trace, a request id, and the
-//! Prometheus request count, latency histogram and error count by code.
+//! Prometheus request count, latency histogram ([`route_metrics`]) and error count by code.
 
 use std::time::Instant;
 
@@ -13,55 +13,52 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::problem::ErrorCodeTag;
+use crate::{request_ids, route_metrics};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The longest request id taken from a caller; longer ones are replaced.
+const MAX_CALLER_REQUEST_ID: usize = 128;
 
 /// The request's id, in the request's extensions for the layers inside (the audit log).
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// The request's route pattern (`/me/chats/{user_id}/{session_index}`), resolved once here
-/// and kept in the request's extensions for the layers inside; absent when no route matched.
-#[derive(Debug, Clone)]
-pub struct RoutePattern(pub String);
-
 /// Records the request; see the module docs.
+///
+/// The route label comes from the request once routing has run (a walk along the
+/// matched resource's indices); matching the path against every route before routing
+/// (`match_pattern` on a request not yet routed) is done only when the span is recorded,
+/// so that it names its route from the start.
 pub async fn request_telemetry(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let request_id = request
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .filter(|value| value.len() <= 128 && !value.is_empty())
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let method = request.method().to_string();
-    // Resolved from the resource map, so it is known before routing runs.
-    let pattern = request.match_pattern();
-    let route = pattern.clone().unwrap_or_else(|| "unmatched".to_owned());
-    {
-        let mut extensions = request.extensions_mut();
-        extensions.insert(RequestId(request_id.clone()));
-        if let Some(pattern) = pattern {
-            extensions.insert(RoutePattern(pattern));
-        }
-    }
-    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.extract(&HeaderExtractor(request.headers()))
-    });
+    let request_id = caller_request_id(request.headers()).unwrap_or_else(request_ids::next);
+    let method = request.method().clone();
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
     let span = tracing::info_span!(
         "http.request",
         otel.kind = "server",
-        otel.name = %format!("{method} {route}"),
-        http.request.method = %method,
-        http.route = %route,
+        otel.name = tracing::field::Empty,
+        http.request.method = method.as_str(),
+        http.route = tracing::field::Empty,
         http.response.status_code = tracing::field::Empty,
         request_id = %request_id,
     );
-    // Without an OpenTelemetry layer the span takes no parent; the request is served the same.
-    let _ = span.set_parent(parent);
+    if !span.is_disabled() {
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| route_metrics::UNMATCHED.to_owned());
+        span.record("otel.name", format!("{method} {route}").as_str());
+        span.record("http.route", route.as_str());
+        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&HeaderExtractor(request.headers()))
+        });
+        // Without an OpenTelemetry layer the span takes no parent; the request is served the same.
+        let _ = span.set_parent(parent);
+    }
     let started = Instant::now();
     let mut response = next.call(request).instrument(span.clone()).await?;
 
@@ -70,23 +67,24 @@ pub async fn request_telemetry(
     if let Some(ErrorCodeTag(code)) = response.response().extensions().get::<ErrorCodeTag>() {
         metrics::counter!("talkapp_http_errors_total", "code" => code.as_str()).increment(1);
     }
-    metrics::counter!(
-        "talkapp_http_requests_total",
-        "method" => method.clone(),
-        "route" => route.clone(),
-        "status" => status.to_string()
-    )
-    .increment(1);
-    metrics::histogram!(
-        "talkapp_http_request_duration_seconds",
-        "method" => method,
-        "route" => route
-    )
-    .record(started.elapsed().as_secs_f64());
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| route_metrics::UNMATCHED.to_owned());
+    route_metrics::record(&method, route, status, started.elapsed().as_secs_f64());
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
     Ok(response)
+}
+
+/// The caller's own request id, when it sent a usable one (visible ASCII, 1 to 128 bytes).
+fn caller_request_id(headers: &actix_web::http::header::HeaderMap) -> Option<String> {
+    headers
+        .get(&REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| value.len() <= MAX_CALLER_REQUEST_ID && !value.is_empty())
+        .map(str::to_owned)
 }
 
 struct HeaderExtractor<'a>(&'a actix_web::http::header::HeaderMap);

@@ -170,10 +170,11 @@ pub async fn guard(
         return Ok(request.into_response(response).map_into_right_body());
     }
     // A WebSocket reads its frames from the request's stream for as long as it lives:
-    // that is no body to time out.
+    // that is no body to time out. A request declaring no body has none to wait for.
     if request
         .headers()
         .contains_key(actix_web::http::header::UPGRADE)
+        || !declares_body(request.version(), request.headers())
     {
         return next
             .call(request)
@@ -214,6 +215,22 @@ pub async fn guard(
     Ok(response.map_into_left_body())
 }
 
+/// Whether a request may carry a body: in HTTP/1 only one with `Transfer-Encoding` or a
+/// non-zero `Content-Length` does (RFC 9112 §6.3); HTTP/2 frames need no such header.
+fn declares_body(
+    version: actix_web::http::Version,
+    headers: &actix_web::http::header::HeaderMap,
+) -> bool {
+    use actix_web::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+    if version > actix_web::http::Version::HTTP_11 {
+        return true;
+    }
+    headers.contains_key(TRANSFER_ENCODING)
+        || headers
+            .get(CONTENT_LENGTH)
+            .is_some_and(|length| length.as_bytes() != b"0")
+}
+
 /// Raises this process's soft limit on open files to its hard limit (a server holding
 /// thousands of sockets needs more than the usual 1,024). Returns the limit in force.
 pub fn raise_open_file_limit() -> Option<u64> {
@@ -223,4 +240,42 @@ pub fn raise_open_file_limit() -> Option<u64> {
         return Some(hard);
     }
     Some(soft)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::Version;
+    use actix_web::http::header::{CONTENT_LENGTH, HeaderMap, HeaderValue, TRANSFER_ENCODING};
+
+    use super::*;
+
+    fn headers(pairs: &[(actix_web::http::header::HeaderName, &'static str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(name.clone(), HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    #[test]
+    fn only_a_request_that_declares_a_body_gets_the_body_deadline() {
+        assert!(!declares_body(Version::HTTP_11, &headers(&[])));
+        assert!(!declares_body(
+            Version::HTTP_11,
+            &headers(&[(CONTENT_LENGTH, "0")])
+        ));
+        assert!(!declares_body(Version::HTTP_10, &headers(&[])));
+        assert!(declares_body(
+            Version::HTTP_11,
+            &headers(&[(CONTENT_LENGTH, "5")])
+        ));
+        assert!(declares_body(
+            Version::HTTP_11,
+            &headers(&[(TRANSFER_ENCODING, "chunked")])
+        ));
+        assert!(
+            declares_body(Version::HTTP_2, &headers(&[])),
+            "HTTP/2 bodies need no header"
+        );
+    }
 }

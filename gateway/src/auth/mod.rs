@@ -7,6 +7,7 @@
 //! - [`jwks`]: the external provider's public keys, fetched and cached.
 //! - [`refresh_reuse`]: the reuse interval of the Supabase-compatible refresh.
 //! - [`verifier`]: one verifier for both token sources (built-in and Supabase).
+//! - [`verified_tokens`]: tokens checked within the last minute, by their text.
 //! - [`extract`]: actix extractors [`extract::Caller`] (any valid token) and
 //!   [`extract::PathOwner`] (the token's user is the `{user_id}` of the path).
 
@@ -16,4 +17,5 @@ pub mod operator;
 pub mod password;
 pub mod refresh_reuse;
 pub mod tokens;
+pub mod verified_tokens;
 pub mod verifier;

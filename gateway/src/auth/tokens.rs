@@ -53,7 +53,7 @@ impl AccessTokens {
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
         // Clocks of gateways differ a little; no more than this is forgiven.
-        validation.leeway = 5;
+        validation.leeway = super::verified_tokens::CLOCK_LEEWAY_SECS;
         Self {
             encoding_key: EncodingKey::from_secret(secret),
             decoding_key: DecodingKey::from_secret(secret),

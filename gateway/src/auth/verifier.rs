@@ -7,6 +7,10 @@
 //! - the external provider's issuer (Supabase): HS256 with the project's JWT secret, or the
 //!   provider's JWKS key named by `kid`; `exp`, `aud` and `iss` checked; `sub` is the user.
 //!
+//! What checking a token's text established is kept for a minute
+//! ([`VerifiedTokens`], ADR 0048): a client's next requests with the same token skip
+//! the signature and claim checks, never the session and account checks below.
+//!
 //! An external subject an operator disabled is refused (403 `account_disabled`) from the
 //! gateway's memory ([`Revocations::is_subject_disabled`]), and the first token of each
 //! external subject each day (UTC) records that it was seen (`talkapp_active_users`).
@@ -32,6 +36,7 @@ use uuid::Uuid;
 
 use super::jwks::{JwksCache, JwksError};
 use super::tokens::{AccessClaims, AccessTokens};
+use super::verified_tokens::{CLOCK_LEEWAY_SECS, VerifiedToken, VerifiedTokens};
 use crate::problem::ApiError;
 use crate::revocations::Revocations;
 
@@ -137,10 +142,24 @@ impl Identity {
 }
 
 struct ExternalProvider {
-    hs256_key: Option<DecodingKey>,
+    /// The project's JWT secret and the checks of its tokens, made once.
+    hs256: Option<(DecodingKey, Validation)>,
     jwks: Option<JwksCache>,
     issuer: String,
     audience: String,
+}
+
+impl ExternalProvider {
+    /// What a token of `algorithm` from this provider must satisfy: issuer, audience,
+    /// `exp`, `sub`, a few seconds of clock difference forgiven.
+    fn validation(&self, algorithm: Algorithm) -> Validation {
+        let mut validation = Validation::new(algorithm);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
+        validation.leeway = CLOCK_LEEWAY_SECS;
+        validation
+    }
 }
 
 /// Verifies bearer tokens from either source.
@@ -152,6 +171,7 @@ pub struct TokenVerifier {
     revocations: Arc<Revocations>,
     live: LiveSessions,
     seen_today: SeenToday,
+    verified: VerifiedTokens,
 }
 
 /// How often a live session's `last_seen_at` is written at most.
@@ -169,9 +189,8 @@ impl TokenVerifier {
         let external_config = &config.external;
         let external = if external_config.is_enabled() {
             let secret = external_config.hs256_secret.expose_secret();
-            Some(ExternalProvider {
-                hs256_key: (!secret.is_empty())
-                    .then(|| DecodingKey::from_secret(secret.as_bytes())),
+            let mut external = ExternalProvider {
+                hs256: None,
                 jwks: if external_config.jwks_url.is_empty() {
                     None
                 } else {
@@ -182,7 +201,14 @@ impl TokenVerifier {
                 },
                 issuer: external_config.issuer.clone(),
                 audience: external_config.audience.clone(),
-            })
+            };
+            if !secret.is_empty() {
+                external.hs256 = Some((
+                    DecodingKey::from_secret(secret.as_bytes()),
+                    external.validation(Algorithm::HS256),
+                ));
+            }
+            Some(external)
         } else {
             None
         };
@@ -196,28 +222,57 @@ impl TokenVerifier {
             revocations,
             live: LiveSessions::default(),
             seen_today: SeenToday::default(),
+            verified: VerifiedTokens::default(),
         })
     }
 
-    /// Verifies `token` and returns the caller.
+    /// Verifies `token` and returns the caller: the token itself (its signature and
+    /// claims, or a check of the same text within [`VERIFIED_TOKEN_TTL`]), then on every
+    /// request what may have changed since (the sign-in session, a disabled subject).
+    ///
+    /// [`VERIFIED_TOKEN_TTL`]: super::verified_tokens::VERIFIED_TOKEN_TTL
     pub async fn verify(&self, token: &str) -> Result<Identity, ApiError> {
+        let identity = match self
+            .verified
+            .get(token, jsonwebtoken::get_current_timestamp())
+        {
+            Some(identity) => identity,
+            None => {
+                let verified = self.check_token(token).await?;
+                let identity = verified.identity.clone();
+                self.verified.put(token, verified);
+                identity
+            }
+        };
+        match identity.source {
+            TokenSource::Builtin { session_id } => {
+                self.check_builtin_session(identity.user_id, session_id)
+                    .await?;
+            }
+            TokenSource::External => {
+                if self.revocations.is_subject_disabled(identity.user_id) {
+                    return Err(subject_disabled());
+                }
+                self.note_seen(identity.user_id);
+            }
+        }
+        Ok(identity)
+    }
+
+    /// Checks the token itself: the source its issuer names, its signature, its claims.
+    async fn check_token(&self, token: &str) -> Result<VerifiedToken, ApiError> {
         let issuer = unverified_issuer(token)
             .ok_or_else(|| invalid("the token is not a well-formed JWT"))?;
         if let Some(builtin) = &self.builtin
             && issuer == builtin.issuer()
         {
             let claims = builtin.decode(token).map_err(map_jwt_error)?;
-            return self.check_builtin_session(claims).await;
+            return builtin_identity(claims);
         }
         if let Some(external) = &self.external
             && issuer == external.issuer
         {
-            let identity = verify_external(external, token).await?;
-            if self.revocations.is_subject_disabled(identity.user_id) {
-                return Err(subject_disabled());
-            }
-            self.note_seen(identity.user_id);
-            return Ok(identity);
+            return verify_external(external, token).await;
         }
         Err(invalid("the token's issuer is not accepted"))
     }
@@ -255,13 +310,9 @@ impl TokenVerifier {
         .await
     }
 
-    async fn check_builtin_session(&self, claims: AccessClaims) -> Result<Identity, ApiError> {
-        let user_id = parse_subject(&claims.sub)?;
-        let session_id = claims
-            .sid
-            .as_deref()
-            .and_then(|sid| Uuid::parse_str(sid).ok())
-            .ok_or_else(|| invalid("the token has no session"))?;
+    /// Fails unless `user_id`'s built-in sign-in session `session_id` is live (see the
+    /// module docs), writing when it was last seen at most every [`TOUCH_EVERY`].
+    async fn check_builtin_session(&self, user_id: Uuid, session_id: Uuid) -> Result<(), ApiError> {
         let ended = || ApiError::new(ErrorCode::SessionExpired, "the session has ended");
         if self.revocations.is_session_ended(session_id) {
             self.live.forget(session_id);
@@ -294,11 +345,7 @@ impl TokenVerifier {
             session.last_seen_at = now;
             self.live.put(session);
         }
-        Ok(Identity {
-            user_id,
-            email: claims.email,
-            source: TokenSource::Builtin { session_id },
-        })
+        Ok(())
     }
 }
 
@@ -330,16 +377,37 @@ pub async fn ensure_session_live(
     ))
 }
 
-async fn verify_external(external: &ExternalProvider, token: &str) -> Result<Identity, ApiError> {
+/// What a built-in token's checked claims say: its user and sign-in session.
+fn builtin_identity(claims: AccessClaims) -> Result<VerifiedToken, ApiError> {
+    let user_id = parse_subject(&claims.sub)?;
+    let session_id = claims
+        .sid
+        .as_deref()
+        .and_then(|sid| Uuid::parse_str(sid).ok())
+        .ok_or_else(|| invalid("the token has no session"))?;
+    Ok(VerifiedToken {
+        identity: Identity {
+            user_id,
+            email: claims.email,
+            source: TokenSource::Builtin { session_id },
+        },
+        expires_at: u64::try_from(claims.exp).unwrap_or(0),
+    })
+}
+
+async fn verify_external(
+    external: &ExternalProvider,
+    token: &str,
+) -> Result<VerifiedToken, ApiError> {
     let header = jsonwebtoken::decode_header(token).map_err(map_jwt_error)?;
-    let (key, algorithm) = match header.alg {
-        Algorithm::HS256 => (
-            external
-                .hs256_key
-                .clone()
-                .ok_or_else(|| invalid("HS256 tokens are not accepted from this issuer"))?,
-            Algorithm::HS256,
-        ),
+    let claims = match header.alg {
+        Algorithm::HS256 => {
+            let (key, validation) = external
+                .hs256
+                .as_ref()
+                .ok_or_else(|| invalid("HS256 tokens are not accepted from this issuer"))?;
+            decode_external(token, key, validation)?
+        }
         _ => {
             let jwks = external
                 .jwks
@@ -364,27 +432,36 @@ async fn verify_external(external: &ExternalProvider, token: &str) -> Result<Ide
             if algorithm != header.alg {
                 return Err(invalid("the token's algorithm does not match its key"));
             }
-            (key, algorithm)
+            decode_external(token, &key, &external.validation(algorithm))?
         }
     };
-    let mut validation = Validation::new(algorithm);
-    validation.set_issuer(&[&external.issuer]);
-    validation.set_audience(&[&external.audience]);
-    validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
-    validation.leeway = 5;
-    let claims = jsonwebtoken::decode::<ExternalClaims>(token, &key, &validation)
-        .map_err(map_jwt_error)?
-        .claims;
-    Ok(Identity {
-        user_id: parse_subject(&claims.sub)?,
-        email: claims.email.filter(|email| !email.is_empty()),
-        source: TokenSource::External,
+    Ok(VerifiedToken {
+        identity: Identity {
+            user_id: parse_subject(&claims.sub)?,
+            email: claims.email.filter(|email| !email.is_empty()),
+            source: TokenSource::External,
+        },
+        expires_at: claims.exp,
     })
+}
+
+fn decode_external(
+    token: &str,
+    key: &DecodingKey,
+    validation: &Validation,
+) -> Result<ExternalClaims, ApiError> {
+    Ok(
+        jsonwebtoken::decode::<ExternalClaims>(token, key, validation)
+            .map_err(map_jwt_error)?
+            .claims,
+    )
 }
 
 #[derive(serde::Deserialize)]
 struct ExternalClaims {
     sub: String,
+    /// Required by the validation, so always there.
+    exp: u64,
     #[serde(default)]
     email: Option<String>,
 }

@@ -40,7 +40,13 @@ impl LimiterStore for MemoryLimiter {
         }
         match gcra(now, state.get(key).copied(), quota) {
             Ok(new_tat) => {
-                state.insert(key.to_owned(), new_tat);
+                // A known key is updated in place: no copy of it per request.
+                match state.get_mut(key) {
+                    Some(tat) => *tat = new_tat,
+                    None => {
+                        state.insert(key.to_owned(), new_tat);
+                    }
+                }
                 Ok(Decision::Allowed)
             }
             Err(retry_after) => Ok(Decision::Limited { retry_after }),

@@ -158,6 +158,41 @@ async fn metrics_count_requests_latency_and_errors_by_code() {
 }
 
 #[tokio::test]
+async fn requests_are_counted_by_their_routes_pattern_and_unknown_paths_share_one_label() {
+    let app = spawn_app().await;
+    let user = app.signed_in_user("labels@example.com").await;
+    let token = user["access_token"].as_str().expect("token");
+    let user_id = user["user"]["id"].as_str().expect("id");
+    let other = uuid::Uuid::new_v4();
+    for path in [
+        format!("/me/sessions/{user_id}"),
+        format!("/me/sessions/{user_id}"),
+        format!("/me/sessions/{other}"),
+        format!("/no/such/route/{other}"),
+        "/auth/me".to_owned(),
+    ] {
+        let _ = app.get_with_token(&path, token).await;
+    }
+
+    let metrics = app.metrics().await;
+
+    for line in [
+        r#"talkapp_http_requests_total{method="GET",route="/me/sessions/{user_id}",status="200"} 2"#,
+        r#"talkapp_http_requests_total{method="GET",route="/me/sessions/{user_id}",status="403"} 1"#,
+        r#"talkapp_http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
+        r#"talkapp_http_requests_total{method="GET",route="/auth/me",status="200"} 1"#,
+        r#"talkapp_http_request_duration_seconds_count{method="GET",route="/me/sessions/{user_id}"} 3"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+    assert!(
+        !metrics.contains(user_id) && !metrics.contains(&other.to_string()),
+        "a path's values are never labels: {metrics}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn every_response_carries_a_request_id_and_echoes_the_callers() {
     let app = spawn_app().await;
 

@@ -27,7 +27,8 @@ SECRET=loadgen-secret-loadgen-secret-loadgen-secret
 ISSUER=https://loadgen.supabase.co/auth/v1
 
 # The ports this run takes must be free (an earlier run may still be draining).
-for port in "$PORT" 50051 50052 50053 50054 9443 9444; do
+GRPC_PORT=${GRPC_PORT:-50051}
+for port in "$PORT" "$GRPC_PORT" $((GRPC_PORT + 1)) $((GRPC_PORT + 2)) $((GRPC_PORT + 3)) 9443 9444; do
   for _ in $(seq 1 30); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || continue 2
     sleep 1

@@ -41,6 +41,10 @@ PG_PORT=${PG_PORT:-21432}
 REDIS_PORT=${REDIS_PORT:-21379}
 AMQP_PORT=${AMQP_PORT:-21672}
 AMQP_DIST_PORT=${AMQP_DIST_PORT:-21673}
+# The four services' gRPC ports (GRPC_PORT and the next three), below that range too: with
+# the defaults (50051-50054) a run on 2026-12-06 found 50054 taken between the check below
+# and realtime-service's start (other builds and tests were running), and failed at setup.
+GRPC_PORT=${GRPC_PORT:-21051}
 PORT=${PORT:-8090}
 SECRET=loadgen-secret-loadgen-secret-loadgen-secret
 ISSUER=https://loadgen.supabase.co/auth/v1
@@ -50,7 +54,7 @@ RABBIT_NODE=talkapp-faults@localhost
 for binary in talkapp loadgen tg-sandbox; do
   [ -x "$BIN/$binary" ] || { echo "no $BIN/$binary; build it first (see the header)" >&2; exit 1; }
 done
-for port in "$PORT" "$PG_PORT" "$REDIS_PORT" "$AMQP_PORT" "$AMQP_DIST_PORT" 50051 50052 50053 50054 9453 9454; do
+for port in "$PORT" "$PG_PORT" "$REDIS_PORT" "$AMQP_PORT" "$AMQP_DIST_PORT" "$GRPC_PORT" $((GRPC_PORT + 1)) $((GRPC_PORT + 2)) $((GRPC_PORT + 3)) 9453 9454; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "127.0.0.1:$port is taken (an earlier run still going?)" >&2
     exit 1

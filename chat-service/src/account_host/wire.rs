@@ -174,9 +174,29 @@ macro_rules! mirrored_requests {
 /// Implements [`HostAnswer`] for responses that carry an answer as it is: `Response {}`
 /// (no answer), `Response { field: Type }` (the answer is that field), or
 /// `Response = Domain { field, ... }` (a domain type, field by field; exhaustive both
-/// ways).
+/// ways), or `Response = Domain { field, ...; each list, ... }` (as the last, and each
+/// `list` a list of answers converted item by item: a page).
 macro_rules! mirrored_answers {
     () => {};
+    ($response:ident = $domain:ident { $($field:ident),*; each $($list:ident),* }; $($rest:tt)*) => {
+        impl HostAnswer for proto::$response {
+            type Answer = $domain;
+            fn pack($domain { $($field,)* $($list),* }: $domain) -> Self {
+                Self {
+                    $($field,)*
+                    $($list: $list.into_iter().map(HostAnswer::pack).collect()),*
+                }
+            }
+            fn unpack(self) -> $domain {
+                let Self { $($field,)* $($list),* } = self;
+                $domain {
+                    $($field,)*
+                    $($list: $list.into_iter().map(HostAnswer::unpack).collect()),*
+                }
+            }
+        }
+        mirrored_answers!($($rest)*);
+    };
     ($response:ident {}; $($rest:tt)*) => {
         impl HostAnswer for proto::$response {
             type Answer = ();
@@ -287,42 +307,8 @@ mirrored_answers! {
     HostJoinRequest = JoinRequest {
         user_id, date, about, first_name, last_name, username
     };
-}
-
-impl HostAnswer for proto::HostInvitePage {
-    type Answer = InvitePage;
-
-    fn pack(page: InvitePage) -> Self {
-        Self {
-            count: page.count,
-            links: page.links.into_iter().map(HostAnswer::pack).collect(),
-        }
-    }
-
-    fn unpack(self) -> InvitePage {
-        InvitePage {
-            count: self.count,
-            links: self.links.into_iter().map(HostAnswer::unpack).collect(),
-        }
-    }
-}
-
-impl HostAnswer for proto::HostJoinRequestPage {
-    type Answer = JoinRequestPage;
-
-    fn pack(page: JoinRequestPage) -> Self {
-        Self {
-            count: page.count,
-            requests: page.requests.into_iter().map(HostAnswer::pack).collect(),
-        }
-    }
-
-    fn unpack(self) -> JoinRequestPage {
-        JoinRequestPage {
-            count: self.count,
-            requests: self.requests.into_iter().map(HostAnswer::unpack).collect(),
-        }
-    }
+    HostInvitePage = InvitePage { count; each links };
+    HostJoinRequestPage = JoinRequestPage { count; each requests };
 }
 
 impl HostRequest for proto::SendChatActionRequest {
@@ -891,6 +877,50 @@ pub(crate) fn download_stream(download: MediaDownload) -> DownloadStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invite_and_join_request_pages_cross_the_wire_whole() {
+        let link = InviteLink {
+            link: "https://t.me/+abc".into(),
+            admin_id: 7,
+            date: 1_000,
+            expire_date: Some(2_000),
+            usage_limit: None,
+            usage: 3,
+            title: Some("friends".into()),
+            request_needed: true,
+            revoked: false,
+            permanent: false,
+            requested: 2,
+        };
+        let links = InvitePage {
+            count: 5,
+            links: vec![
+                link.clone(),
+                InviteLink {
+                    link: "https://t.me/+def".into(),
+                    permanent: true,
+                    ..link
+                },
+            ],
+        };
+        assert_eq!(proto::HostInvitePage::pack(links.clone()).unpack(), links);
+        let requests = JoinRequestPage {
+            count: 9,
+            requests: vec![JoinRequest {
+                user_id: 42,
+                date: 1_500,
+                about: "hi".into(),
+                first_name: "Ann".into(),
+                last_name: "Lee".into(),
+                username: "ann".into(),
+            }],
+        };
+        assert_eq!(
+            proto::HostJoinRequestPage::pack(requests.clone()).unpack(),
+            requests
+        );
+    }
 
     #[test]
     fn a_search_keeps_its_offset_across_the_wire_and_a_first_page_has_none() {

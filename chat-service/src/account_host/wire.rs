@@ -174,9 +174,29 @@ macro_rules! mirrored_requests {
 /// Implements [`HostAnswer`] for responses that carry an answer as it is: `Response {}`
 /// (no answer), `Response { field: Type }` (the answer is that field), or
 /// `Response = Domain { field, ... }` (a domain type, field by field; exhaustive both
-/// ways).
+/// ways), or `Response = Domain { field, ...; each list, ... }` (as the last, and each
+/// `list` a list of answers converted item by item: a page).
 macro_rules! mirrored_answers {
     () => {};
+    ($response:ident = $domain:ident { $($field:ident),*; each $($list:ident),* }; $($rest:tt)*) => {
+        impl HostAnswer for proto::$response {
+            type Answer = $domain;
+            fn pack($domain { $($field,)* $($list),* }: $domain) -> Self {
+                Self {
+                    $($field,)*
+                    $($list: $list.into_iter().map(HostAnswer::pack).collect()),*
+                }
+            }
+            fn unpack(self) -> $domain {
+                let Self { $($field,)* $($list),* } = self;
+                $domain {
+                    $($field,)*
+                    $($list: $list.into_iter().map(HostAnswer::unpack).collect()),*
+                }
+            }
+        }
+        mirrored_answers!($($rest)*);
+    };
     ($response:ident {}; $($rest:tt)*) => {
         impl HostAnswer for proto::$response {
             type Answer = ();
@@ -232,24 +252,26 @@ mirrored_requests! {
         + JoinRequestQuery { offset_date, offset_user, limit };
 }
 
-/// Implements [`HostRequest`] for ChatService requests whose one argument is an id, sent
-/// as ChatService's decimal string and parsed back by `parse` as ChatService parses it:
-/// `Request { field: parse }`. The struct literal is exhaustive: a field added to the
-/// request does not compile here.
+/// Implements [`HostRequest`] for ChatService requests whose first argument is an id, sent
+/// as ChatService's decimal string and parsed back by `parse` as ChatService parses it,
+/// and whose other arguments, if any, are carried as they are: `Request { field: parse,
+/// argument: Type, ... }`. The struct literal is exhaustive: a field added to the request
+/// does not compile here.
 macro_rules! id_requests {
-    ($($request:ident { $field:ident: $parse:ident };)*) => {$(
+    ($($request:ident { $field:ident: $parse:ident $(, $argument:ident: $ty:ty)* };)*) => {$(
         impl HostRequest for proto::$request {
-            type Args = (i64,);
+            type Args = (i64, $($ty,)*);
 
-            fn pack(account: proto::AccountRef, (id,): Self::Args) -> Self {
+            fn pack(account: proto::AccountRef, (id, $($argument,)*): Self::Args) -> Self {
                 Self {
                     account: Some(account),
                     $field: id.to_string(),
+                    $($argument,)*
                 }
             }
 
             fn unpack(self) -> Result<Self::Args, Status> {
-                Ok(($parse(&self.$field)?,))
+                Ok(($parse(&self.$field)?, $(self.$argument,)*))
             }
         }
     )*};
@@ -259,6 +281,9 @@ id_requests! {
     UnpinAllMessagesRequest { chat_id: chat_id };
     GetUserProfileRequest { telegram_user_id: user_id };
     DeleteContactRequest { telegram_user_id: user_id };
+    MarkReadRequest { chat_id: chat_id, max_id: Option<i32> };
+    EditMessageRequest { chat_id: chat_id, message_id: i32, text: String };
+    DeleteMessagesRequest { chat_id: chat_id, message_ids: Vec<i32>, for_everyone: bool };
 }
 
 mirrored_answers! {
@@ -287,42 +312,8 @@ mirrored_answers! {
     HostJoinRequest = JoinRequest {
         user_id, date, about, first_name, last_name, username
     };
-}
-
-impl HostAnswer for proto::HostInvitePage {
-    type Answer = InvitePage;
-
-    fn pack(page: InvitePage) -> Self {
-        Self {
-            count: page.count,
-            links: page.links.into_iter().map(HostAnswer::pack).collect(),
-        }
-    }
-
-    fn unpack(self) -> InvitePage {
-        InvitePage {
-            count: self.count,
-            links: self.links.into_iter().map(HostAnswer::unpack).collect(),
-        }
-    }
-}
-
-impl HostAnswer for proto::HostJoinRequestPage {
-    type Answer = JoinRequestPage;
-
-    fn pack(page: JoinRequestPage) -> Self {
-        Self {
-            count: page.count,
-            requests: page.requests.into_iter().map(HostAnswer::pack).collect(),
-        }
-    }
-
-    fn unpack(self) -> JoinRequestPage {
-        JoinRequestPage {
-            count: self.count,
-            requests: self.requests.into_iter().map(HostAnswer::unpack).collect(),
-        }
-    }
+    HostInvitePage = InvitePage { count; each links };
+    HostJoinRequestPage = JoinRequestPage { count; each requests };
 }
 
 impl HostRequest for proto::SendChatActionRequest {
@@ -340,22 +331,6 @@ impl HostRequest for proto::SendChatActionRequest {
         let chat_id = chat_id(&self.chat_id)?;
         let action = parse_action(&self.action).ok_or_else(|| invalid("unknown chat action"))?;
         Ok((chat_id, action))
-    }
-}
-
-impl HostRequest for proto::MarkReadRequest {
-    type Args = (i64, Option<i32>);
-
-    fn pack(account: proto::AccountRef, (chat_id, max_id): Self::Args) -> Self {
-        Self {
-            account: Some(account),
-            chat_id: chat_id.to_string(),
-            max_id,
-        }
-    }
-
-    fn unpack(self) -> Result<Self::Args, Status> {
-        Ok((chat_id(&self.chat_id)?, self.max_id))
     }
 }
 
@@ -486,40 +461,6 @@ impl HostRequest for proto::EditChatRequest {
     fn unpack(self) -> Result<Self::Args, Status> {
         let edit = crate::groups::chat_edit(self.title, self.about).map_err(invalid)?;
         Ok((chat_id(&self.chat_id)?, edit))
-    }
-}
-
-impl HostRequest for proto::EditMessageRequest {
-    type Args = (i64, i32, String);
-
-    fn pack(account: proto::AccountRef, (chat_id, message_id, text): Self::Args) -> Self {
-        Self {
-            account: Some(account),
-            chat_id: chat_id.to_string(),
-            message_id,
-            text,
-        }
-    }
-
-    fn unpack(self) -> Result<Self::Args, Status> {
-        Ok((chat_id(&self.chat_id)?, self.message_id, self.text))
-    }
-}
-
-impl HostRequest for proto::DeleteMessagesRequest {
-    type Args = (i64, Vec<i32>, bool);
-
-    fn pack(account: proto::AccountRef, (chat_id, message_ids, for_everyone): Self::Args) -> Self {
-        Self {
-            account: Some(account),
-            chat_id: chat_id.to_string(),
-            message_ids,
-            for_everyone,
-        }
-    }
-
-    fn unpack(self) -> Result<Self::Args, Status> {
-        Ok((chat_id(&self.chat_id)?, self.message_ids, self.for_everyone))
     }
 }
 
@@ -891,6 +832,78 @@ pub(crate) fn download_stream(download: MediaDownload) -> DownloadStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_on_a_chat_cross_the_wire_whole_and_a_bad_chat_id_is_refused() {
+        let account = proto::AccountRef {
+            user_id: "00000000-0000-0000-0000-000000000001".into(),
+            session_index: 1,
+        };
+        let chat = -1_000_000_000_042;
+        let read = (chat, Some(17));
+        assert_eq!(
+            proto::MarkReadRequest::pack(account.clone(), read)
+                .unpack()
+                .expect("unpacked"),
+            read
+        );
+        let edit = (chat, 18, "fixed".to_owned());
+        let request = proto::EditMessageRequest::pack(account.clone(), edit.clone());
+        assert_eq!(request.chat_id, chat.to_string());
+        assert_eq!(request.unpack().expect("unpacked"), edit);
+        let delete = (chat, vec![3, 4], true);
+        let mut request = proto::DeleteMessagesRequest::pack(account, delete.clone());
+        assert_eq!(request.clone().unpack().expect("unpacked"), delete);
+        request.chat_id = "forty-two".into();
+        assert_eq!(
+            request.unpack().expect_err("refused").code(),
+            Code::InvalidArgument
+        );
+    }
+
+    #[test]
+    fn invite_and_join_request_pages_cross_the_wire_whole() {
+        let link = InviteLink {
+            link: "https://t.me/+abc".into(),
+            admin_id: 7,
+            date: 1_000,
+            expire_date: Some(2_000),
+            usage_limit: None,
+            usage: 3,
+            title: Some("friends".into()),
+            request_needed: true,
+            revoked: false,
+            permanent: false,
+            requested: 2,
+        };
+        let links = InvitePage {
+            count: 5,
+            links: vec![
+                link.clone(),
+                InviteLink {
+                    link: "https://t.me/+def".into(),
+                    permanent: true,
+                    ..link
+                },
+            ],
+        };
+        assert_eq!(proto::HostInvitePage::pack(links.clone()).unpack(), links);
+        let requests = JoinRequestPage {
+            count: 9,
+            requests: vec![JoinRequest {
+                user_id: 42,
+                date: 1_500,
+                about: "hi".into(),
+                first_name: "Ann".into(),
+                last_name: "Lee".into(),
+                username: "ann".into(),
+            }],
+        };
+        assert_eq!(
+            proto::HostJoinRequestPage::pack(requests.clone()).unpack(),
+            requests
+        );
+    }
 
     #[test]
     fn a_search_keeps_its_offset_across_the_wire_and_a_first_page_has_none() {

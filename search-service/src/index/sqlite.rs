@@ -484,56 +484,40 @@ impl SearchIndex for SqliteIndex {
             let order = "ORDER BY m.date DESC, m.chat_id DESC, m.message_id DESC LIMIT ?11";
             let limit = i64::from(query.limit.clamp(1, 1000));
             let user_id = key.user_id.to_string();
-            if query.terms.is_empty() {
-                let sql = format!("SELECT m.chat_id, m.message_id, m.date FROM search_messages m WHERE {filters} {order}");
-                let mut statement = connection.prepare_cached(&sql).map_err(failed)?;
-                let rows = statement
-                    .query_map(
-                        params![
-                            user_id,
-                            key.session_index,
-                            query.chat_id,
-                            query.from_date,
-                            query.to_date,
-                            query.sender_id,
-                            query.kinds,
-                            before_date,
-                            before_chat,
-                            before_message,
-                            limit,
-                        ],
-                        message_ref,
-                    )
-                    .map_err(failed)?;
-                return rows.collect::<rusqlite::Result<Vec<_>>>().map_err(failed);
-            }
-            let expression = match_expression(&scope_of(key), &query.terms);
-            // The full-text match runs once, as a set the account's rows are checked
-            // against; as the inner side of a join it would run again for every row.
-            let sql = format!(
-                "SELECT m.chat_id, m.message_id, m.date FROM search_messages m
-                 WHERE m.id IN (SELECT rowid FROM search_terms WHERE search_terms MATCH ?12)
-                   AND {filters} {order}"
-            );
+            let expression;
+            let mut values = params![
+                user_id,
+                key.session_index,
+                query.chat_id,
+                query.from_date,
+                query.to_date,
+                query.sender_id,
+                query.kinds,
+                before_date,
+                before_chat,
+                before_message,
+                limit,
+            ]
+            .to_vec();
+            let sql = if query.terms.is_empty() {
+                format!(
+                    "SELECT m.chat_id, m.message_id, m.date FROM search_messages m
+                     WHERE {filters} {order}"
+                )
+            } else {
+                expression = match_expression(&scope_of(key), &query.terms);
+                values.push(&expression);
+                // The full-text match runs once, as a set the account's rows are checked
+                // against; as the inner side of a join it would run again for every row.
+                format!(
+                    "SELECT m.chat_id, m.message_id, m.date FROM search_messages m
+                     WHERE m.id IN (SELECT rowid FROM search_terms WHERE search_terms MATCH ?12)
+                       AND {filters} {order}"
+                )
+            };
             let mut statement = connection.prepare_cached(&sql).map_err(failed)?;
             let rows = statement
-                .query_map(
-                    params![
-                        user_id,
-                        key.session_index,
-                        query.chat_id,
-                        query.from_date,
-                        query.to_date,
-                        query.sender_id,
-                        query.kinds,
-                        before_date,
-                        before_chat,
-                        before_message,
-                        limit,
-                        expression,
-                    ],
-                    message_ref,
-                )
+                .query_map(values.as_slice(), message_ref)
                 .map_err(failed)?;
             rows.collect::<rusqlite::Result<Vec<_>>>().map_err(failed)
         })

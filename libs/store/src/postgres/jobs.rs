@@ -2,7 +2,7 @@
 
 use super::{
     DateTime, PostgresStore, Prepared as _, Result, Row, StoreError, Utc, Uuid, async_trait,
-    map_error,
+    map_error, shard_params,
 };
 use crate::{
     AccountKey, JobCreated, JobMedia, JobStatus, NewSendJob, SendJob, SendJobStore, shard_of,
@@ -194,10 +194,7 @@ impl SendJobStore for PostgresStore {
         before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<SendJob>> {
-        let shards: Vec<i16> = shards
-            .iter()
-            .filter_map(|shard| i16::try_from(*shard).ok())
-            .collect();
+        let shards = shard_params(shards);
         let client = self.client().await?;
         let rows = client
             .prepared_query(
@@ -218,10 +215,7 @@ impl SendJobStore for PostgresStore {
         before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<AccountKey>> {
-        let shards: Vec<i16> = shards
-            .iter()
-            .filter_map(|shard| i16::try_from(*shard).ok())
-            .collect();
+        let shards = shard_params(shards);
         let client = self.client().await?;
         let rows = client
             .prepared_query(

@@ -273,6 +273,14 @@ pub fn is_transient(code: &SqlState) -> bool {
     matches!(code.code().get(..2), Some("08" | "57" | "53" | "40"))
 }
 
+/// The shards as the `smallint` column holds them (one past its range is no shard there).
+fn shard_params(shards: &[u16]) -> Vec<i16> {
+    shards
+        .iter()
+        .filter_map(|shard| i16::try_from(*shard).ok())
+        .collect()
+}
+
 fn map_error(error: tokio_postgres::Error) -> StoreError {
     if let Some(db_error) = error.as_db_error() {
         if *db_error.code() == SqlState::UNIQUE_VIOLATION {

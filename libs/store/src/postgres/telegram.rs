@@ -3,7 +3,7 @@
 use super::{
     DateTime, HostedAccount, LinkStatus, LinkedAccount, LoginState, PostgresStore, Prepared as _,
     Result, Row, StoreError, TelegramAccount, TelegramLogin, TelegramStore, Utc, Uuid, async_trait,
-    linked_account_from_row, map_error,
+    linked_account_from_row, map_error, shard_params,
 };
 
 fn index_param(session_index: u32) -> Result<i32> {
@@ -128,10 +128,7 @@ impl TelegramStore for PostgresStore {
 
     #[tracing::instrument(skip_all)]
     async fn hosted_accounts_of(&self, shards: &[u16]) -> Result<Vec<HostedAccount>> {
-        let shards: Vec<i16> = shards
-            .iter()
-            .filter_map(|shard| i16::try_from(*shard).ok())
-            .collect();
+        let shards = shard_params(shards);
         let client = self.client().await?;
         client
             .prepared_query(

@@ -4,7 +4,8 @@
 use rusqlite::{Connection, Transaction};
 
 use super::{
-    CachedStatements, OptionalExtension, Result, Row, SqliteStore, async_trait, map_error, params,
+    CachedStatements, OptionalExtension, Result, Row, SqliteStore, async_trait, json_ids,
+    map_error, params,
 };
 use crate::cache_columns::{
     CHAT_WIDTH, MESSAGE_WIDTH, USER_WIDTH, chat_columns, chat_list_filter, message_columns,
@@ -14,11 +15,6 @@ use crate::{
     AccountKey, CachedChat, CachedMessage, CachedUser, ChatCacheStore, ChatListPage, ChatListQuery,
     ChatProfile, DialogState, HistoryQuery, ListedChat, kind_of_chat_id,
 };
-
-fn json_ids<T: std::fmt::Display>(ids: &[T]) -> String {
-    let items: Vec<String> = ids.iter().map(ToString::to_string).collect();
-    format!("[{}]", items.join(","))
-}
 
 fn limit(limit: u32) -> i64 {
     i64::from(limit.clamp(1, 1000))

@@ -2,7 +2,7 @@
 
 use super::{
     CachedStatements, DateTime, OptionalExtension, Result, Row, SqliteStore, Utc, Uuid,
-    async_trait, map_error, micros, optional_time_at, params, time_at, uuid_at,
+    async_trait, json_ids, map_error, micros, optional_time_at, params, time_at, uuid_at,
 };
 use crate::{
     AccountKey, JobCreated, JobMedia, JobStatus, NewSendJob, SendJob, SendJobStore, StoreError,
@@ -198,14 +198,7 @@ impl SendJobStore for SqliteStore {
         before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<SendJob>> {
-        let shards = format!(
-            "[{}]",
-            shards
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        );
+        let shards = json_ids(shards);
         self.call(move |connection| {
             jobs(
                 connection,
@@ -225,14 +218,7 @@ impl SendJobStore for SqliteStore {
         before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<AccountKey>> {
-        let shards = format!(
-            "[{}]",
-            shards
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        );
+        let shards = json_ids(shards);
         self.call(move |connection| {
             let mut statement = connection
                 .prepare_cached(

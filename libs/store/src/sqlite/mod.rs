@@ -340,6 +340,12 @@ fn map_error(error: rusqlite::Error) -> StoreError {
     StoreError::Internal(error.to_string())
 }
 
+/// The ids as a JSON array, for `IN (SELECT value FROM json_each(?))`.
+fn json_ids<T: std::fmt::Display>(ids: &[T]) -> String {
+    let items: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    format!("[{}]", items.join(","))
+}
+
 fn micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }

@@ -496,7 +496,9 @@ pub(crate) async fn link_account(store: &dyn Store, user_id: Uuid) -> AccountKey
                 first_name: "Test".into(),
                 last_name: String::new(),
                 username: String::new(),
-                phone: format!("99890{}", rand_u16()),
+                // Nine random digits: a user's accounts must differ in phone, and two of
+                // 65,536 (a u16) once clashed in CI.
+                phone: format!("99890{:09}", Uuid::new_v4().as_u128() % 1_000_000_000),
             },
             LinkStatus::Connected,
             b"sealed",

@@ -184,23 +184,22 @@ impl FrameTools {
         }
     }
 
-    /// A JPEG preview of the video or PDF `file`, or `None` (logged) when none could be
-    /// made within the limits.
-    pub(crate) async fn preview(&self, file: StoredFile<'_>) -> Option<Bytes> {
+    /// A JPEG preview of the video or PDF `file`, or why there is none (logged).
+    pub(crate) async fn preview(&self, file: StoredFile<'_>) -> Result<Bytes, NoPreview> {
         let started = std::time::Instant::now();
         match self.try_preview(&file).await {
             Ok(preview) => {
                 tracing::debug!(mime = file.mime, elapsed = ?started.elapsed(), "preview made");
-                Some(preview)
+                Ok(preview)
             }
-            Err(error) => {
-                tracing::info!(mime = file.mime, %error, elapsed = ?started.elapsed(), "no preview");
-                None
+            Err(Failure(why, error)) => {
+                tracing::info!(mime = file.mime, %error, ?why, elapsed = ?started.elapsed(), "no preview");
+                Err(why)
             }
         }
     }
 
-    async fn try_preview(&self, file: &StoredFile<'_>) -> Result<Bytes, String> {
+    async fn try_preview(&self, file: &StoredFile<'_>) -> Result<Bytes, Failure> {
         let StoredFile {
             objects,
             path,
@@ -210,7 +209,7 @@ impl FrameTools {
             duration_ms,
         } = *file;
         let deadline = Instant::now() + self.timeout;
-        let source = Source::of(mime).ok_or("not a video or a PDF")?;
+        let source = Source::of(mime).ok_or_else(|| Failure::of_bytes("not a video or a PDF"))?;
         let (Some(prlimit), Some(program)) = (
             self.prlimit.as_deref(),
             match source {
@@ -218,12 +217,12 @@ impl FrameTools {
                 Source::Pdf => self.pdftoppm.as_deref(),
             },
         ) else {
-            return Err("its tool is off".into());
+            return Err(Failure::of_bytes("its tool is off"));
         };
         let _turn = tokio::time::timeout_at(deadline, self.turns.acquire())
             .await
-            .map_err(|_| "no turn before the deadline".to_owned())?
-            .map_err(|error| error.to_string())?;
+            .map_err(|_| Failure::load("no turn before the deadline"))?
+            .map_err(Failure::load)?;
         // Dropped last: the copy is removed once the tool is done (or killed).
         let copy;
         let input = match local {
@@ -234,7 +233,8 @@ impl FrameTools {
                     TempCopy::of(objects, path, &self.temp_dir, size, self.max_source_bytes),
                 )
                 .await
-                .map_err(|_| "the copy did not finish before the deadline".to_owned())??;
+                .map_err(|_| Failure::load("the copy did not finish before the deadline"))?
+                .map_err(Failure::load)?;
                 copy.path.clone()
             }
         };
@@ -252,11 +252,48 @@ impl FrameTools {
             deadline,
         )
         .await
-        .map_err(|error| format!("{}: {error}", program.display()))?;
+        .map_err(|error| {
+            let why = match error {
+                // The machine, not the bytes: no process or pipe to be had.
+                ToolError::Spawn(_) | ToolError::Io(_) => NoPreview::Load,
+                // A deadline, a limit, a failure, no output: the bytes (a file that
+                // takes the whole deadline would take it again on every retry).
+                ToolError::TimedOut
+                | ToolError::OutputTooLarge(_)
+                | ToolError::Failed { .. }
+                | ToolError::Empty { .. } => NoPreview::Bytes,
+            };
+            Failure(why, format!("{}: {error}", program.display()))
+        })?;
         // Decoding is CPU work: off the async runtime.
         tokio::task::spawn_blocking(move || reencode(&png, max_side))
             .await
-            .map_err(|error| error.to_string())?
+            .map_err(Failure::load)?
+            .map_err(Failure::of_bytes)
+    }
+}
+
+/// Why a file got no preview.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NoPreview {
+    /// Its bytes (the tool failed on them, timed out, or wrote no image) or the
+    /// configuration (no tool): final, never tried again.
+    Bytes,
+    /// The load (no turn before the deadline, the copy from storage failed or was too
+    /// slow, no process could be started): made again when someone asks for it.
+    Load,
+}
+
+/// A reason for no preview, with what to log.
+struct Failure(NoPreview, String);
+
+impl Failure {
+    fn of_bytes(error: impl ToString) -> Self {
+        Self(NoPreview::Bytes, error.to_string())
+    }
+
+    fn load(error: impl ToString) -> Self {
+        Self(NoPreview::Load, error.to_string())
     }
 }
 
@@ -646,7 +683,8 @@ mod tests {
                 mime,
                 duration_ms,
             })
-            .await?;
+            .await
+            .ok()?;
         assert!(
             !preview.windows(4).any(|window| window == b"Exif"),
             "no metadata"
@@ -824,7 +862,7 @@ mod tests {
                     duration_ms,
                 })
                 .await
-                .unwrap_or_else(|| panic!("{name}: a preview from the head and tail"));
+                .unwrap_or_else(|why| panic!("{name}: a preview from the head and tail: {why:?}"));
             let image = image::load_from_memory(&preview).expect("an image");
             match mime {
                 "video/mp4" => assert_eq!((image.width(), image.height()), (96, 160)),

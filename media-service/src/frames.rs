@@ -230,7 +230,14 @@ impl FrameTools {
             None => {
                 copy = tokio::time::timeout_at(
                     deadline,
-                    TempCopy::of(objects, path, &self.temp_dir, size, self.max_source_bytes),
+                    TempCopy::of(
+                        objects,
+                        path,
+                        &self.temp_dir,
+                        size,
+                        self.max_source_bytes,
+                        matches!(source, Source::Video("mov")),
+                    ),
                 )
                 .await
                 .map_err(|_| Failure::load("the copy did not finish before the deadline"))?
@@ -511,7 +518,10 @@ async fn read_head(
 /// a video (its first second, and `moov` in a "fast start" MP4) or of a PDF (its first
 /// page, in a linearised one), and the index at the end (`moov` of a phone's MP4, the
 /// Matroska cues, a PDF's cross-reference table and trailer). So at most `max` bytes
-/// are fetched and written, whatever the object's size. A file whose preview needs bytes
+/// are fetched and written, whatever the object's size. An MP4 (or QuickTime) file's
+/// `moov` is found wherever it is (the top-level boxes' headers read by range) and copied
+/// exactly, beside a head of the rest of `max`: its index may sit in the middle (before
+/// trailing boxes), and a frame needs it whole. Any other file whose preview needs bytes
 /// from the middle gets a broken frame or none, which the tool reports as any corrupt
 /// input (no preview, never a failed upload).
 struct TempCopy {
@@ -525,6 +535,7 @@ impl TempCopy {
         dir: &FsPath,
         size: u64,
         max: u64,
+        mp4: bool,
     ) -> Result<Self, String> {
         let copy = Self {
             path: dir.join(format!("talkapp-frame-{}", uuid::Uuid::new_v4().simple())),
@@ -536,8 +547,28 @@ impl TempCopy {
             .open(&copy.path)
             .await
             .map_err(|error| format!("cannot create {}: {error}", copy.path.display()))?;
+        // An MP4's index where it is, when it leaves room for a head.
+        let moov = if mp4 && size > max {
+            crate::analyze::mp4_moov_range(objects, path, size)
+                .await
+                .map_err(|error| error.to_string())?
+                .filter(|moov| moov.end - moov.start <= max / 2)
+        } else {
+            None
+        };
         if size <= max {
             copy_range(objects, path, None, max, &mut file).await?;
+        } else if let Some(moov) = moov {
+            let head = max - (moov.end - moov.start);
+            file.set_len(size)
+                .await
+                .map_err(|error| error.to_string())?;
+            copy_range(objects, path, Some(0..head), head, &mut file).await?;
+            file.seek(std::io::SeekFrom::Start(moov.start))
+                .await
+                .map_err(|error| error.to_string())?;
+            let length = moov.end - moov.start;
+            copy_range(objects, path, Some(moov), length, &mut file).await?;
         } else {
             let tail = max / 4;
             let head = max - tail;
@@ -774,7 +805,7 @@ mod tests {
         let max: u64 = 256 * 1024;
         let (head, tail) = (max - max / 4, max / 4);
 
-        let copy = TempCopy::of(&objects, &path, &dir, size, max)
+        let copy = TempCopy::of(&objects, &path, &dir, size, max, false)
             .await
             .expect("copied");
         let copied = std::fs::read(&copy.path).expect("the copy");

@@ -504,3 +504,89 @@ async fn a_missing_tool_means_no_preview_and_the_upload_still_succeeds() {
     }
     service.stop().await;
 }
+
+/// `PORTRAIT_MP4` with its `moov` moved after its `mdat` (ffmpeg, by default), then
+/// `padding` bytes of `free` boxes before the `moov` and after it: an index in the middle.
+fn mp4_with_its_index_in_the_middle(padding: u32) -> Vec<u8> {
+    let dir = std::env::temp_dir().join(format!("talkapp-remux-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (input, output) = (dir.join("in.mp4"), dir.join("out.mp4"));
+    std::fs::write(&input, PORTRAIT_MP4).expect("written");
+    let status = std::process::Command::new(which("ffmpeg"))
+        .args(["-nostdin", "-loglevel", "error", "-i"])
+        .arg(&input)
+        .args(["-c", "copy", "-f", "mp4"])
+        .arg(&output)
+        .status()
+        .expect("ffmpeg ran");
+    assert!(status.success());
+    let remuxed = std::fs::read(&output).expect("remuxed");
+    let _ = std::fs::remove_dir_all(&dir);
+    // The top-level boxes: `moov` last.
+    let mut at = 0;
+    let mut moov = None;
+    while at + 8 <= remuxed.len() {
+        let size = u32::from_be_bytes(remuxed[at..at + 4].try_into().expect("4")) as usize;
+        if &remuxed[at + 4..at + 8] == b"moov" {
+            moov = Some(at..at + size);
+        }
+        at += size.max(8);
+    }
+    let moov = moov.expect("a moov");
+    assert_eq!(moov.end, remuxed.len(), "ffmpeg writes the index last");
+    let free = |size: u32| {
+        let mut free = (size + 8).to_be_bytes().to_vec();
+        free.extend_from_slice(b"free");
+        free.resize(size as usize + 8, 0);
+        free
+    };
+    [
+        &remuxed[..moov.start],
+        &free(padding),
+        &remuxed[moov.clone()],
+        &free(padding),
+    ]
+    .concat()
+}
+
+/// A large MP4 in S3 whose index (`moov`) is neither in its head nor its tail: the copy
+/// for ffmpeg takes the index where it is (found by ranged reads of the boxes' headers),
+/// still within `media.frame_max_source_bytes`.
+#[tokio::test]
+async fn an_mp4_on_s3_with_its_index_in_the_middle_gets_a_preview_from_a_bounded_copy() {
+    let copies =
+        std::env::temp_dir().join(format!("talkapp-frame-copies-{}", Uuid::new_v4().simple()));
+    let copies_value = copies.display().to_string();
+    let service = TestService::start_with(
+        Database::Sqlite,
+        bucket().await,
+        &[
+            ("media.frame_temp_dir", &copies_value),
+            ("media.frame_max_source_bytes", "65536"),
+        ],
+    )
+    .await;
+    let user = Uuid::new_v4();
+    let video = mp4_with_its_index_in_the_middle(1024 * 1024);
+    assert!(video.len() > 65536 * 16);
+    let info = service
+        .upload(user, "middle.mp4", &video)
+        .await
+        .expect("stored");
+    assert!(
+        info.preview_pending && info.duration_ms.is_some(),
+        "{info:?}"
+    );
+    let (_, preview) = await_preview(&service, user, &info.file_id)
+        .await
+        .expect("a preview from the head and the index");
+    let image = image::load_from_memory(&preview).expect("an image");
+    assert_eq!((image.width(), image.height()), (96, 160));
+    assert_eq!(
+        std::fs::read_dir(&copies).expect("copies").count(),
+        0,
+        "the copy is removed"
+    );
+    service.stop().await;
+    let _ = std::fs::remove_dir_all(&copies);
+}

@@ -234,6 +234,45 @@ async fn analyze_mp4(
     Ok(None)
 }
 
+/// Top-level boxes looked at by [`mp4_moov_range`], at most (a header read each).
+const MAX_TOP_LEVEL_BOXES: usize = 64;
+
+/// Where an MP4's `moov` box (its index) lies, wherever it is: found by reading the
+/// top-level boxes' headers, at most [`MAX_TOP_LEVEL_BOXES`] of them; `None` when it is
+/// not found (or the boxes do not parse).
+pub(crate) async fn mp4_moov_range(
+    objects: &dyn ObjectStore,
+    path: &Path,
+    size: u64,
+) -> Result<Option<std::ops::Range<u64>>> {
+    let mut offset = 0_u64;
+    for _ in 0..MAX_TOP_LEVEL_BOXES {
+        if offset + 8 > size {
+            break;
+        }
+        let header = read_range(objects, path, offset, (offset + 16).min(size)).await?;
+        let Some(short_size) = be_u32(&header, 0) else {
+            return Ok(None);
+        };
+        let (box_size, header_len) = match short_size {
+            0 => (size - offset, 8),
+            1 => match be_u64(&header, 8) {
+                Some(large) => (large, 16),
+                None => return Ok(None),
+            },
+            small => (u64::from(small), 8),
+        };
+        if box_size < header_len {
+            return Ok(None);
+        }
+        if &header[4..8] == b"moov" {
+            return Ok(Some(offset..offset.saturating_add(box_size).min(size)));
+        }
+        offset = offset.saturating_add(box_size);
+    }
+    Ok(None)
+}
+
 /// The children of a box's payload: `(type, payload)`.
 fn boxes(mut payload: &[u8]) -> Vec<(&[u8], &[u8])> {
     let mut children = Vec::new();

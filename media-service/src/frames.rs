@@ -184,23 +184,22 @@ impl FrameTools {
         }
     }
 
-    /// A JPEG preview of the video or PDF `file`, or `None` (logged) when none could be
-    /// made within the limits.
-    pub(crate) async fn preview(&self, file: StoredFile<'_>) -> Option<Bytes> {
+    /// A JPEG preview of the video or PDF `file`, or why there is none (logged).
+    pub(crate) async fn preview(&self, file: StoredFile<'_>) -> Result<Bytes, NoPreview> {
         let started = std::time::Instant::now();
         match self.try_preview(&file).await {
             Ok(preview) => {
                 tracing::debug!(mime = file.mime, elapsed = ?started.elapsed(), "preview made");
-                Some(preview)
+                Ok(preview)
             }
-            Err(error) => {
-                tracing::info!(mime = file.mime, %error, elapsed = ?started.elapsed(), "no preview");
-                None
+            Err(Failure(why, error)) => {
+                tracing::info!(mime = file.mime, %error, ?why, elapsed = ?started.elapsed(), "no preview");
+                Err(why)
             }
         }
     }
 
-    async fn try_preview(&self, file: &StoredFile<'_>) -> Result<Bytes, String> {
+    async fn try_preview(&self, file: &StoredFile<'_>) -> Result<Bytes, Failure> {
         let StoredFile {
             objects,
             path,
@@ -210,7 +209,7 @@ impl FrameTools {
             duration_ms,
         } = *file;
         let deadline = Instant::now() + self.timeout;
-        let source = Source::of(mime).ok_or("not a video or a PDF")?;
+        let source = Source::of(mime).ok_or_else(|| Failure::of_bytes("not a video or a PDF"))?;
         let (Some(prlimit), Some(program)) = (
             self.prlimit.as_deref(),
             match source {
@@ -218,12 +217,12 @@ impl FrameTools {
                 Source::Pdf => self.pdftoppm.as_deref(),
             },
         ) else {
-            return Err("its tool is off".into());
+            return Err(Failure::of_bytes("its tool is off"));
         };
         let _turn = tokio::time::timeout_at(deadline, self.turns.acquire())
             .await
-            .map_err(|_| "no turn before the deadline".to_owned())?
-            .map_err(|error| error.to_string())?;
+            .map_err(|_| Failure::load("no turn before the deadline"))?
+            .map_err(Failure::load)?;
         // Dropped last: the copy is removed once the tool is done (or killed).
         let copy;
         let input = match local {
@@ -231,10 +230,18 @@ impl FrameTools {
             None => {
                 copy = tokio::time::timeout_at(
                     deadline,
-                    TempCopy::of(objects, path, &self.temp_dir, size, self.max_source_bytes),
+                    TempCopy::of(
+                        objects,
+                        path,
+                        &self.temp_dir,
+                        size,
+                        self.max_source_bytes,
+                        matches!(source, Source::Video("mov")),
+                    ),
                 )
                 .await
-                .map_err(|_| "the copy did not finish before the deadline".to_owned())??;
+                .map_err(|_| Failure::load("the copy did not finish before the deadline"))?
+                .map_err(Failure::load)?;
                 copy.path.clone()
             }
         };
@@ -252,11 +259,48 @@ impl FrameTools {
             deadline,
         )
         .await
-        .map_err(|error| format!("{}: {error}", program.display()))?;
+        .map_err(|error| {
+            let why = match error {
+                // The machine, not the bytes: no process or pipe to be had.
+                ToolError::Spawn(_) | ToolError::Io(_) => NoPreview::Load,
+                // A deadline, a limit, a failure, no output: the bytes (a file that
+                // takes the whole deadline would take it again on every retry).
+                ToolError::TimedOut
+                | ToolError::OutputTooLarge(_)
+                | ToolError::Failed { .. }
+                | ToolError::Empty { .. } => NoPreview::Bytes,
+            };
+            Failure(why, format!("{}: {error}", program.display()))
+        })?;
         // Decoding is CPU work: off the async runtime.
         tokio::task::spawn_blocking(move || reencode(&png, max_side))
             .await
-            .map_err(|error| error.to_string())?
+            .map_err(Failure::load)?
+            .map_err(Failure::of_bytes)
+    }
+}
+
+/// Why a file got no preview.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NoPreview {
+    /// Its bytes (the tool failed on them, timed out, or wrote no image) or the
+    /// configuration (no tool): final, never tried again.
+    Bytes,
+    /// The load (no turn before the deadline, the copy from storage failed or was too
+    /// slow, no process could be started): made again when someone asks for it.
+    Load,
+}
+
+/// A reason for no preview, with what to log.
+struct Failure(NoPreview, String);
+
+impl Failure {
+    fn of_bytes(error: impl ToString) -> Self {
+        Self(NoPreview::Bytes, error.to_string())
+    }
+
+    fn load(error: impl ToString) -> Self {
+        Self(NoPreview::Load, error.to_string())
     }
 }
 
@@ -474,7 +518,10 @@ async fn read_head(
 /// a video (its first second, and `moov` in a "fast start" MP4) or of a PDF (its first
 /// page, in a linearised one), and the index at the end (`moov` of a phone's MP4, the
 /// Matroska cues, a PDF's cross-reference table and trailer). So at most `max` bytes
-/// are fetched and written, whatever the object's size. A file whose preview needs bytes
+/// are fetched and written, whatever the object's size. An MP4 (or QuickTime) file's
+/// `moov` is found wherever it is (the top-level boxes' headers read by range) and copied
+/// exactly, beside a head of the rest of `max`: its index may sit in the middle (before
+/// trailing boxes), and a frame needs it whole. Any other file whose preview needs bytes
 /// from the middle gets a broken frame or none, which the tool reports as any corrupt
 /// input (no preview, never a failed upload).
 struct TempCopy {
@@ -488,6 +535,7 @@ impl TempCopy {
         dir: &FsPath,
         size: u64,
         max: u64,
+        mp4: bool,
     ) -> Result<Self, String> {
         let copy = Self {
             path: dir.join(format!("talkapp-frame-{}", uuid::Uuid::new_v4().simple())),
@@ -499,8 +547,28 @@ impl TempCopy {
             .open(&copy.path)
             .await
             .map_err(|error| format!("cannot create {}: {error}", copy.path.display()))?;
+        // An MP4's index where it is, when it leaves room for a head.
+        let moov = if mp4 && size > max {
+            crate::analyze::mp4_moov_range(objects, path, size)
+                .await
+                .map_err(|error| error.to_string())?
+                .filter(|moov| moov.end - moov.start <= max / 2)
+        } else {
+            None
+        };
         if size <= max {
             copy_range(objects, path, None, max, &mut file).await?;
+        } else if let Some(moov) = moov {
+            let head = max - (moov.end - moov.start);
+            file.set_len(size)
+                .await
+                .map_err(|error| error.to_string())?;
+            copy_range(objects, path, Some(0..head), head, &mut file).await?;
+            file.seek(std::io::SeekFrom::Start(moov.start))
+                .await
+                .map_err(|error| error.to_string())?;
+            let length = moov.end - moov.start;
+            copy_range(objects, path, Some(moov), length, &mut file).await?;
         } else {
             let tail = max / 4;
             let head = max - tail;
@@ -646,7 +714,8 @@ mod tests {
                 mime,
                 duration_ms,
             })
-            .await?;
+            .await
+            .ok()?;
         assert!(
             !preview.windows(4).any(|window| window == b"Exif"),
             "no metadata"
@@ -736,7 +805,7 @@ mod tests {
         let max: u64 = 256 * 1024;
         let (head, tail) = (max - max / 4, max / 4);
 
-        let copy = TempCopy::of(&objects, &path, &dir, size, max)
+        let copy = TempCopy::of(&objects, &path, &dir, size, max, false)
             .await
             .expect("copied");
         let copied = std::fs::read(&copy.path).expect("the copy");
@@ -824,7 +893,7 @@ mod tests {
                     duration_ms,
                 })
                 .await
-                .unwrap_or_else(|| panic!("{name}: a preview from the head and tail"));
+                .unwrap_or_else(|why| panic!("{name}: a preview from the head and tail: {why:?}"));
             let image = image::load_from_memory(&preview).expect("an image");
             match mime {
                 "video/mp4" => assert_eq!((image.width(), image.height()), (96, 160)),

@@ -70,7 +70,8 @@ pub(crate) fn file_info(file: &MediaFile) -> proto::FileInfo {
         height: file.blob.height,
         duration_ms: file.blob.duration_ms,
         has_preview: file.blob.preview_size.is_some(),
-        preview_pending: file.blob.preview_pending,
+        // A skipped preview is made when asked for: pending, to a client.
+        preview_pending: file.blob.preview_pending || file.blob.preview_skipped,
         file_name: file.file_name.clone(),
         waveform: file.blob.waveform.clone().map(Into::into),
         created_at: file.created_at.timestamp(),

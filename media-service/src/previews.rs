@@ -6,7 +6,11 @@
 //! records it as `preview_pending`, offers it to this queue and answers at once; a few
 //! workers ([`PreviewQueue::workers`], `media.frame_concurrency`) take the previews from
 //! a bounded queue (`media.preview_queue`). When the queue is full the preview is skipped
-//! (none, counted): a burst of uploads never piles up unbounded work.
+//! (counted, and recorded as skipped: made again when someone asks for it): a burst of
+//! uploads never piles up unbounded work.
+//!
+//! Several media-service replicas each have a queue; a worker claims a preview in the
+//! store (a lease) before making it, so a preview queued by two replicas is made once.
 //!
 //! A blob is in the queue at most once per process (by SHA-256): identical bytes uploaded
 //! again while their preview waits share it. The queue lives in memory; what a stopped
@@ -15,7 +19,7 @@
 //! The work itself (the tool, storing the image, recording it) is
 //! [`crate::MediaCore`]'s; this module only queues and counts.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -60,10 +64,13 @@ pub(crate) enum Outcome {
     Made,
     /// The tool made none (it failed, timed out, or is off).
     None,
-    /// Not made: the queue was full.
+    /// Not made under load (the queue was full, no turn in time, storage unreachable):
+    /// made again when asked for.
     Skipped,
     /// The blob was deleted meanwhile; whatever was written is removed.
     Gone,
+    /// Not made here: another worker (another replica) holds it or made it already.
+    Elsewhere,
 }
 
 impl Outcome {
@@ -73,6 +80,7 @@ impl Outcome {
             Self::None => "none",
             Self::Skipped => "skipped",
             Self::Gone => "gone",
+            Self::Elsewhere => "elsewhere",
         }
     }
 }
@@ -88,6 +96,8 @@ pub struct PreviewCounts {
     pub skipped: u64,
     /// The file was deleted before its preview was recorded.
     pub gone: u64,
+    /// Taken up here but made (or being made) by another worker: not made twice.
+    pub elsewhere: u64,
 }
 
 #[derive(Default)]
@@ -96,6 +106,9 @@ struct Counters {
     none: AtomicU64,
     skipped: AtomicU64,
     gone: AtomicU64,
+    elsewhere: AtomicU64,
+    /// Previews being made now.
+    busy: AtomicU64,
 }
 
 /// The bounded queue of previews; cheap to clone (one queue per process).
@@ -105,6 +118,8 @@ pub(crate) struct PreviewQueue {
     receiver: Arc<Mutex<Option<mpsc::Receiver<PreviewJob>>>>,
     /// SHA-256 of the blobs queued or being made.
     queued: Arc<Mutex<HashSet<String>>>,
+    /// The store's claims this process's workers hold, by SHA-256 (given back at a stop).
+    held: Arc<Mutex<HashMap<String, uuid::Uuid>>>,
     counters: Arc<Counters>,
     workers: usize,
 }
@@ -117,6 +132,7 @@ impl PreviewQueue {
             sender,
             receiver: Arc::new(Mutex::new(Some(receiver))),
             queued: Arc::new(Mutex::new(HashSet::new())),
+            held: Arc::new(Mutex::new(HashMap::new())),
             counters: Arc::new(Counters::default()),
             workers: workers.max(1),
         }
@@ -133,13 +149,52 @@ impl PreviewQueue {
         if queued.contains(&blob.sha256) {
             return Offered::AlreadyQueued;
         }
-        match self.sender.try_send(PreviewJob::of(blob)) {
+        let offered = match self.sender.try_send(PreviewJob::of(blob)) {
             Ok(()) => {
                 queued.insert(blob.sha256.clone());
                 Offered::Queued
             }
             Err(_) => Offered::Full,
-        }
+        };
+        self.publish_depth();
+        offered
+    }
+
+    /// Whether the queue has room for one more now (it may be taken before an offer).
+    pub(crate) fn has_room(&self) -> bool {
+        self.sender.capacity() > 0
+    }
+
+    /// Previews waiting in the queue (not being made).
+    pub(crate) fn depth(&self) -> u64 {
+        (self.sender.max_capacity() - self.sender.capacity()) as u64
+    }
+
+    /// Previews being made now.
+    pub(crate) fn busy(&self) -> u64 {
+        self.counters.busy.load(Ordering::Relaxed)
+    }
+
+    /// `talkapp_media_preview_queue_depth` as it is now.
+    pub(crate) fn publish_depth(&self) {
+        metrics::gauge!("talkapp_media_preview_queue_depth").set(self.depth() as f64);
+    }
+
+    /// A worker took a preview up: it is out of the queue and being made.
+    pub(crate) fn started(&self) {
+        self.counters.busy.fetch_add(1, Ordering::Relaxed);
+        self.publish_busy();
+        self.publish_depth();
+    }
+
+    /// A worker is done with a preview (whatever its outcome).
+    pub(crate) fn stopped(&self) {
+        self.counters.busy.fetch_sub(1, Ordering::Relaxed);
+        self.publish_busy();
+    }
+
+    fn publish_busy(&self) {
+        metrics::gauge!("talkapp_media_preview_workers_busy").set(self.busy() as f64);
     }
 
     /// The blob's preview is over (made, none, or gone): it may be queued again.
@@ -148,6 +203,32 @@ impl PreviewQueue {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(sha256);
+    }
+
+    /// A worker holds the store's `claim` on the blob's preview.
+    pub(crate) fn hold(&self, sha256: &str, claim: uuid::Uuid) {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(sha256.to_owned(), claim);
+    }
+
+    /// The worker is done with its claim.
+    pub(crate) fn let_go(&self, sha256: &str) {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(sha256);
+    }
+
+    /// The claims held now.
+    pub(crate) fn held(&self) -> Vec<(String, uuid::Uuid)> {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(sha256, claim)| (sha256.clone(), *claim))
+            .collect()
     }
 
     /// The receiving end, once (the workers' dispatcher takes it).
@@ -165,6 +246,7 @@ impl PreviewQueue {
             Outcome::None => &self.counters.none,
             Outcome::Skipped => &self.counters.skipped,
             Outcome::Gone => &self.counters.gone,
+            Outcome::Elsewhere => &self.counters.elsewhere,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("talkapp_media_previews_total", "outcome" => outcome.label())
@@ -178,6 +260,7 @@ impl PreviewQueue {
             none: self.counters.none.load(Ordering::Relaxed),
             skipped: self.counters.skipped.load(Ordering::Relaxed),
             gone: self.counters.gone.load(Ordering::Relaxed),
+            elsewhere: self.counters.elsewhere.load(Ordering::Relaxed),
         }
     }
 }
@@ -198,6 +281,7 @@ mod tests {
             waveform: None,
             preview_size: None,
             preview_pending: true,
+            preview_skipped: false,
             created_at: talkapp_store::now(),
         }
     }
@@ -222,5 +306,28 @@ mod tests {
         assert_eq!(queue.offer(&blob("c")), Offered::Queued, "room again");
         queue.finished(&first.sha256);
         assert_eq!(queue.offer(&blob("a")), Offered::Full);
+    }
+
+    #[test]
+    fn the_depth_counts_what_waits_and_busy_what_is_being_made() {
+        let queue = PreviewQueue::new(3, 2);
+        assert_eq!(
+            (queue.depth(), queue.busy(), queue.has_room()),
+            (0, 0, true)
+        );
+        for seed in ["a", "b", "c"] {
+            assert_eq!(queue.offer(&blob(seed)), Offered::Queued);
+        }
+        assert_eq!((queue.depth(), queue.has_room()), (3, false));
+        let mut receiver = queue.take_receiver().expect("the receiver");
+        let job = receiver.try_recv().expect("a job");
+        queue.started();
+        assert_eq!(
+            (queue.depth(), queue.busy(), queue.has_room()),
+            (2, 1, true)
+        );
+        queue.stopped();
+        queue.finished(&job.sha256);
+        assert_eq!((queue.depth(), queue.busy()), (2, 0));
     }
 }

@@ -10,12 +10,12 @@ use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStoreExt as _, PutPayload, WriteMultipart};
 use sha2::{Digest as _, Sha256};
 use talkapp_common::config::MediaConfig;
-use talkapp_store::{MediaBlob, MediaFile, MediaStore, Reservation};
+use talkapp_store::{MediaBlob, MediaFile, MediaStore, PreviewEnd, PreviewFinish, Reservation};
 use uuid::Uuid;
 
 use crate::analyze::{AnalysisLimits, analyze};
 use crate::error::{MediaError, Result};
-use crate::frames::{FrameTools, StoredFile};
+use crate::frames::{FrameTools, NoPreview, StoredFile};
 use crate::names::sanitize_file_name;
 use crate::previews::{Offered, Outcome, PreviewCounts, PreviewJob, PreviewQueue};
 use crate::sniff::{SNIFF_BYTES, Sniffed, sniff};
@@ -41,6 +41,9 @@ const HASH_QUEUE: usize = 8;
 const PREVIEW_POLL: Duration = Duration::from_millis(50);
 /// Pending previews queued again by one sweep, at most.
 const REQUEUE_BATCH: u32 = 1000;
+/// A worker's claim on a preview lasts its run's deadline (`media.frame_timeout_ms`) and
+/// this much more (storing and recording it); a claim older than that is a dead worker's.
+const PREVIEW_LEASE_MARGIN: Duration = Duration::from_secs(30);
 
 /// The SHA-256 of an upload as its bytes arrive. A small file is hashed in line; a large
 /// one's hash moves to a blocking thread after [`INLINE_HASH_BYTES`], fed in order through
@@ -237,6 +240,14 @@ impl MediaCore {
             while running.try_join_next().is_some() {}
         }
         running.abort_all();
+        while running.join_next().await.is_some() {}
+        // The tools are killed; what they were making is given back to be taken at once
+        // (by the next start, or another replica's sweep), not after the lease.
+        for (sha256, claim) in self.previews.held() {
+            if let Err(error) = self.store.release_blob_preview(&sha256, claim).await {
+                tracing::warn!(%error, "could not give a preview back (taken again after its lease)");
+            }
+        }
     }
 
     /// Previews by outcome since the start (also `talkapp_media_previews_total`).
@@ -246,6 +257,39 @@ impl MediaCore {
 
     /// Takes the frame or page of a blob, stores it beside the blob and records it.
     async fn make_preview(&self, job: PreviewJob) {
+        self.previews.started();
+        let outcome = self.claimed_preview(&job).await;
+        self.previews.finished(&job.sha256);
+        self.previews.stopped();
+        if let Some(outcome) = outcome {
+            self.previews.count(outcome);
+        }
+    }
+
+    /// How long a worker's claim on a preview lasts.
+    fn preview_lease(&self) -> Duration {
+        Duration::from_millis(self.config.frame_timeout_ms) + PREVIEW_LEASE_MARGIN
+    }
+
+    /// Makes the preview of `job` under a claim in the store, so that no other worker
+    /// (of this replica or another) makes it meanwhile. `None` when the store could not
+    /// be told (it stays pending: queued again later).
+    async fn claimed_preview(&self, job: &PreviewJob) -> Option<Outcome> {
+        let claim = Uuid::new_v4();
+        match self
+            .store
+            .claim_blob_preview(&job.sha256, claim, self.preview_lease())
+            .await
+        {
+            Ok(true) => {}
+            // Another worker holds it, or it is no longer pending (made, or gone).
+            Ok(false) => return Some(Outcome::Elsewhere),
+            Err(error) => {
+                tracing::warn!(%error, "could not claim a preview (queued again later)");
+                return None;
+            }
+        }
+        self.previews.hold(&job.sha256, claim);
         let path = blob_path(&job.sha256);
         let objects = self.storage.objects();
         let preview = self
@@ -259,33 +303,52 @@ impl MediaCore {
                 duration_ms: job.duration_ms,
             })
             .await;
-        let outcome = self.record_preview(&job.sha256, preview).await;
-        self.previews.finished(&job.sha256);
-        if let Some(outcome) = outcome {
-            self.previews.count(outcome);
-        }
+        let outcome = self.record_preview(&job.sha256, claim, preview).await;
+        self.previews.let_go(&job.sha256);
+        outcome
     }
 
     /// Writes the preview object (when there is one), then records the end of the
-    /// blob's pending preview; when the blob went meanwhile, removes what it wrote.
-    /// `None` when the store could not be told (the blob stays pending: queued again by
-    /// a later sweep).
-    async fn record_preview(&self, sha256: &str, preview: Option<Bytes>) -> Option<Outcome> {
+    /// blob's pending preview under `claim`; when the blob went meanwhile, removes what
+    /// it wrote. `None` when the store could not be told (the claim lapses after its
+    /// lease and the preview is made again).
+    async fn record_preview(
+        &self,
+        sha256: &str,
+        claim: Uuid,
+        preview: std::result::Result<Bytes, NoPreview>,
+    ) -> Option<Outcome> {
         let objects = self.storage.objects();
         let path = preview_path(sha256);
-        let mut size = None;
-        if let Some(preview) = preview {
-            let bytes = preview.len() as u64;
-            match objects.put(&path, PutPayload::from_bytes(preview)).await {
-                Ok(_) => size = Some(bytes),
-                Err(error) => tracing::warn!(%error, "could not store a preview (none recorded)"),
+        let end = match preview {
+            Ok(preview) => {
+                let bytes = preview.len() as u64;
+                match objects.put(&path, PutPayload::from_bytes(preview)).await {
+                    Ok(_) => PreviewEnd::Made(bytes),
+                    Err(error) => {
+                        tracing::warn!(%error, "could not store a preview (skipped: made when asked for)");
+                        PreviewEnd::Skipped
+                    }
+                }
             }
-        }
-        match self.store.finish_blob_preview(sha256, size).await {
-            Ok(true) if size.is_some() => Some(Outcome::Made),
-            Ok(true) => Some(Outcome::None),
-            Ok(false) => {
-                if size.is_some()
+            Err(NoPreview::Bytes) => PreviewEnd::None,
+            Err(NoPreview::Load) => PreviewEnd::Skipped,
+        };
+        match self
+            .store
+            .finish_blob_preview(sha256, Some(claim), end)
+            .await
+        {
+            Ok(PreviewFinish::Recorded) => Some(match end {
+                PreviewEnd::Made(_) => Outcome::Made,
+                PreviewEnd::None => Outcome::None,
+                PreviewEnd::Skipped => Outcome::Skipped,
+            }),
+            // Its claim lapsed and another worker took it over: the object at the
+            // preview's key is that worker's (the same tool on the same bytes) to keep.
+            Ok(PreviewFinish::NotClaimed) => Some(Outcome::Elsewhere),
+            Ok(PreviewFinish::Gone) => {
+                if matches!(end, PreviewEnd::Made(_))
                     && let Err(error) = objects.delete(&path).await
                     && !matches!(error, object_store::Error::NotFound { .. })
                 {
@@ -294,29 +357,53 @@ impl MediaCore {
                 Some(Outcome::Gone)
             }
             Err(error) => {
-                tracing::warn!(%error, "could not record a preview (queued again later)");
+                tracing::warn!(%error, "could not record a preview (made again after its lease)");
                 None
             }
         }
     }
 
-    /// Offers a blob's pending preview to the queue; a full queue means none (recorded,
-    /// so that nobody waits for it). Whether the preview is still pending.
-    async fn queue_preview(&self, blob: &MediaBlob) -> bool {
+    /// Offers a blob's pending preview to the queue; a full queue means it is skipped
+    /// (recorded, so that nobody waits for it; made again when asked for). Sets the
+    /// blob's `preview_pending` and `preview_skipped` to what they are now.
+    async fn queue_preview(&self, blob: &mut MediaBlob) {
         match self.previews.offer(blob) {
-            Offered::Queued | Offered::AlreadyQueued => true,
+            Offered::Queued | Offered::AlreadyQueued => {}
             Offered::Full => {
-                tracing::info!(mime = %blob.mime, "no preview: the preview queue is full");
+                tracing::info!(mime = %blob.mime, "preview skipped: the preview queue is full");
                 self.previews.count(Outcome::Skipped);
-                match self.store.finish_blob_preview(&blob.sha256, None).await {
-                    Ok(_) => false,
+                match self
+                    .store
+                    .finish_blob_preview(&blob.sha256, None, PreviewEnd::Skipped)
+                    .await
+                {
+                    Ok(PreviewFinish::Recorded) => {
+                        blob.preview_pending = false;
+                        blob.preview_skipped = true;
+                    }
+                    // Another replica is making it.
+                    Ok(PreviewFinish::NotClaimed) => {}
+                    Ok(PreviewFinish::Gone) => blob.preview_pending = false,
                     Err(error) => {
                         tracing::warn!(%error, "could not record a skipped preview (queued again later)");
-                        true
                     }
                 }
             }
         }
+    }
+
+    /// Queues a skipped preview again (someone asked for it), when the queue has room;
+    /// the blob as it is then.
+    async fn remake_preview(&self, mut blob: MediaBlob) -> Result<MediaBlob> {
+        if blob.preview_skipped
+            && self.previews.has_room()
+            && self.store.requeue_skipped_preview(&blob.sha256).await?
+        {
+            blob.preview_pending = true;
+            blob.preview_skipped = false;
+            self.queue_preview(&mut blob).await;
+        }
+        Ok(blob)
     }
 
     fn limits(&self) -> AnalysisLimits {
@@ -533,6 +620,7 @@ impl MediaCore {
                     .as_ref()
                     .map(|preview| preview.len() as u64),
                 preview_pending,
+                preview_skipped: false,
                 created_at: now,
             },
         };
@@ -580,7 +668,7 @@ impl MediaCore {
             // The stored blob says whether a preview is pending (identical bytes stored
             // before keep theirs).
             Ok(Some(mut stored)) if stored.blob.preview_pending => {
-                stored.blob.preview_pending = self.queue_preview(&stored.blob).await;
+                self.queue_preview(&mut stored.blob).await;
                 Ok(stored)
             }
             Ok(Some(stored)) => Ok(stored),
@@ -618,9 +706,14 @@ impl MediaCore {
         self.serve(file, path, mime, size, range).await
     }
 
-    /// The preview image of a file.
+    /// The preview image of a file; `PreviewPending` while it is being made, or when
+    /// it was skipped under load (then it is queued again now).
     pub async fn preview(&self, user_id: Uuid, file_id: Uuid) -> Result<Download> {
         let file = self.stat(user_id, file_id).await?;
+        if file.blob.preview_skipped {
+            self.remake_preview(file.blob).await?;
+            return Err(MediaError::PreviewPending);
+        }
         if file.blob.preview_pending {
             return Err(MediaError::PreviewPending);
         }
@@ -730,7 +823,7 @@ impl MediaCore {
             .pinned_media_blob(job_id, file_id)
             .await?
             .ok_or(MediaError::NotFound)?;
-        if preview && blob.preview_pending {
+        if preview && (blob.preview_pending || blob.preview_skipped) {
             blob = self.await_preview(job_id, file_id, blob).await?;
         }
         let (path, mime, size) = if preview {
@@ -754,7 +847,7 @@ impl MediaCore {
     }
 
     /// The pinned blob once its pending preview is made or given up, or as it is after
-    /// `media.thumbnail_wait_ms`.
+    /// `media.thumbnail_wait_ms`; a skipped preview is queued again meanwhile.
     async fn await_preview(
         &self,
         job_id: Uuid,
@@ -763,16 +856,19 @@ impl MediaCore {
     ) -> Result<MediaBlob> {
         let deadline =
             tokio::time::Instant::now() + Duration::from_millis(self.config.thumbnail_wait_ms);
-        let mut blob = blob;
-        while blob.preview_pending && tokio::time::Instant::now() < deadline {
+        let mut blob = self.remake_preview(blob).await?;
+        while (blob.preview_pending || blob.preview_skipped)
+            && tokio::time::Instant::now() < deadline
+        {
             tokio::time::sleep(PREVIEW_POLL).await;
             blob = self
                 .store
                 .pinned_media_blob(job_id, file_id)
                 .await?
                 .ok_or(MediaError::NotFound)?;
+            blob = self.remake_preview(blob).await?;
         }
-        if blob.preview_pending {
+        if blob.preview_pending || blob.preview_skipped {
             tracing::info!(%file_id, "the thumbnail was not made in time: sent without");
         }
         Ok(blob)
@@ -862,14 +958,17 @@ impl MediaCore {
             report.collected_blobs += 1;
         }
         // Previews left pending by a process that stopped (stored before this one
-        // started), or pending far longer than any queue takes.
+        // started), or pending far longer than any queue takes, or claimed by a worker
+        // whose lease expired (it died).
         let requeue_before = cutoff.max(self.started_at);
         for blob in self
             .store
             .blobs_awaiting_preview(requeue_before, REQUEUE_BATCH)
             .await?
         {
-            if self.queue_preview(&blob).await {
+            let mut blob = blob;
+            self.queue_preview(&mut blob).await;
+            if blob.preview_pending {
                 report.queued_previews += 1;
             } else {
                 report.skipped_previews += 1;

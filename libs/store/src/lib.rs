@@ -45,7 +45,9 @@ pub use admin::{
 pub use audit::{
     AuditActor, AuditEntry, AuditOutcome, AuditQuery, AuditStore, MAX_AUDIT_PAGE, NewAuditEntry,
 };
-pub use media::{MediaBlob, MediaFile, MediaKind, MediaStore, Reservation};
+pub use media::{
+    MediaBlob, MediaFile, MediaKind, MediaStore, PreviewEnd, PreviewFinish, Reservation,
+};
 pub use model::*;
 pub use records::*;
 

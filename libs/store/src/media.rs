@@ -21,9 +21,13 @@
 //!    that meets a `deleting` blob gets [`Reservation::BlobBusy`] and tries again once the
 //!    row is gone.
 //! 5. a blob recorded with `preview_pending` gets its preview after the upload answered:
-//!    the preview object is written first, then [`MediaStore::finish_blob_preview`]
-//!    records it (or records that there is none); when that finds the blob gone or
-//!    `deleting`, the writer removes the object it wrote.
+//!    the worker making it first takes it with [`MediaStore::claim_blob_preview`] (a
+//!    lease: no other worker, in this process or another replica, makes it meanwhile),
+//!    writes the preview object, then [`MediaStore::finish_blob_preview`] records it (or
+//!    that there is none, or that it was skipped under load) under that claim; when that
+//!    finds the blob gone or `deleting`, the writer removes the object it wrote. A
+//!    skipped preview is made pending again by [`MediaStore::requeue_skipped_preview`]
+//!    when someone asks for it.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -97,6 +101,11 @@ pub struct MediaBlob {
     /// made after the upload answered: ADR 0049); then `preview_size` is `None` until
     /// [`MediaStore::finish_blob_preview`].
     pub preview_pending: bool,
+    /// Whether its preview was turned away under load (a full queue, no turn in time,
+    /// storage unreachable) rather than failed on the bytes: it is made again on demand
+    /// ([`MediaStore::requeue_skipped_preview`]). Never set together with
+    /// `preview_pending`.
+    pub preview_skipped: bool,
     /// When the first copy was stored.
     pub created_at: DateTime<Utc>,
 }
@@ -128,6 +137,30 @@ pub enum Reservation {
     },
     /// The blob is being deleted right now; try again shortly (nothing was recorded).
     BlobBusy,
+}
+
+/// How a blob's pending preview ended ([`MediaStore::finish_blob_preview`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviewEnd {
+    /// Made: the bytes of the object written beside the blob.
+    Made(u64),
+    /// None can be made (the tool failed on the bytes, or is off): final.
+    None,
+    /// Turned away under load: made again when asked for.
+    Skipped,
+}
+
+/// What [`MediaStore::finish_blob_preview`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviewFinish {
+    /// Recorded.
+    Recorded,
+    /// The blob is live but its preview is not pending under this claim (another worker
+    /// holds it, or finished it already): nothing recorded, and the preview object is
+    /// that worker's to keep.
+    NotClaimed,
+    /// The blob is gone or being collected: nothing recorded; remove what was written.
+    Gone,
 }
 
 /// Files, blobs, quotas and pins.
@@ -180,13 +213,37 @@ pub trait MediaStore: Send + Sync + 'static {
     /// Blobs nothing refers to any more, or left `deleting` (for the sweep).
     async fn unreferenced_blobs(&self, limit: u32) -> Result<Vec<String>>;
 
-    /// Records the end of a blob's pending preview: made (`Some(bytes)` of the object
-    /// written beside the blob) or none. False when the blob is not live with a preview
-    /// pending (collected or being collected meanwhile, or finished already).
-    async fn finish_blob_preview(&self, sha256: &str, preview_size: Option<u64>) -> Result<bool>;
+    /// Takes a live blob's pending preview for `claim` (one attempt of one worker) until
+    /// `lease` from now, by the store's clock; false when it is not pending, or someone
+    /// else's claim on it has not expired yet.
+    async fn claim_blob_preview(
+        &self,
+        sha256: &str,
+        claim: Uuid,
+        lease: std::time::Duration,
+    ) -> Result<bool>;
 
-    /// Live blobs with a preview pending, first stored before `before`, oldest first (to
-    /// queue again after a restart).
+    /// Gives back `claim` on a blob's pending preview unfinished (a worker stopped); it
+    /// stays pending, for anyone to take at once.
+    async fn release_blob_preview(&self, sha256: &str, claim: Uuid) -> Result<()>;
+
+    /// Records the end of a blob's pending preview, and drops its claim. With
+    /// `Some(claim)`, only while that claim holds it; with `None` (a preview turned away
+    /// before anyone took it), only while no unexpired claim does.
+    async fn finish_blob_preview(
+        &self,
+        sha256: &str,
+        claim: Option<Uuid>,
+        end: PreviewEnd,
+    ) -> Result<PreviewFinish>;
+
+    /// Makes a live blob's skipped preview pending again (someone asked for it); false
+    /// when it is not skipped (made, failed, pending already, or gone).
+    async fn requeue_skipped_preview(&self, sha256: &str) -> Result<bool>;
+
+    /// Live blobs with a preview pending that no claim holds, first stored before
+    /// `before`, and those whose claim has expired (its worker died), whenever stored;
+    /// oldest first (to queue again after a restart).
     async fn blobs_awaiting_preview(
         &self,
         before: DateTime<Utc>,

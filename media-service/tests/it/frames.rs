@@ -119,20 +119,34 @@ async fn a_corrupt_video_is_stored_without_a_preview() {
         .await
         .expect("download");
     assert!(bytes == video);
-    assert_eq!(service.core.preview_counts().none, 1);
+    // Failed on its bytes: final, asking again does not run the tool again.
+    for _ in 0..3 {
+        assert_refused(
+            service.preview(user, &info.file_id).await,
+            Code::NotFound,
+            "not_found",
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let counts = service.core.preview_counts();
+    assert_eq!(
+        (counts.none, counts.made, counts.skipped),
+        (1, 0, 0),
+        "{counts:?}"
+    );
     service.stop().await;
 }
 
 /// A stand-in for ffmpeg in a fresh directory: a script that first runs `before` (a
 /// shell line; the tools run with an empty environment, so absolute paths), then the real
 /// ffmpeg with the arguments it was given.
-struct SlowTool {
-    dir: PathBuf,
-    script: String,
+pub(crate) struct SlowTool {
+    pub(crate) dir: PathBuf,
+    pub(crate) script: String,
 }
 
 impl SlowTool {
-    fn new(before: &str) -> Self {
+    pub(crate) fn new(before: &str) -> Self {
         use std::os::unix::fs::PermissionsExt as _;
         let dir =
             std::env::temp_dir().join(format!("talkapp-frame-tool-{}", Uuid::new_v4().simple()));
@@ -156,11 +170,11 @@ impl SlowTool {
     }
 
     /// Whether the script wrote `name` in its directory.
-    fn wrote(&self, name: &str) -> bool {
+    pub(crate) fn wrote(&self, name: &str) -> bool {
         self.dir.join(name).exists()
     }
 
-    fn remove(self) {
+    pub(crate) fn remove(self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -176,7 +190,7 @@ fn which(tool: &str) -> PathBuf {
 }
 
 /// Waits until `done` holds (at most 30 s).
-async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+pub(crate) async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !done() {
         assert!(Instant::now() < deadline, "not within 30 s: {what}");
@@ -185,7 +199,7 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 /// `PORTRAIT_MP4` made distinct by `tag`: a `free` box appended (other bytes, same video).
-fn distinct_mp4(tag: u8) -> Vec<u8> {
+pub(crate) fn distinct_mp4(tag: u8) -> Vec<u8> {
     let mut mp4 = PORTRAIT_MP4.to_vec();
     mp4.extend_from_slice(&16_u32.to_be_bytes());
     mp4.extend_from_slice(b"free");
@@ -250,8 +264,10 @@ async fn the_upload_answers_before_a_slow_tool_and_the_preview_appears_afterward
     tool.remove();
 }
 
+/// A preview skipped because the queue was full is not lost: asking for it queues it
+/// again (409 `preview_pending` meanwhile), and it is made.
 #[tokio::test]
-async fn a_full_preview_queue_skips_the_preview_and_counts_it() {
+async fn a_full_preview_queue_skips_the_preview_and_asking_for_it_makes_it() {
     // One worker, one place in the queue; the tool says when it starts, then takes 1 s.
     let tool = SlowTool::new("/bin/touch '{dir}/started'; /bin/sleep 1");
     let service = TestService::start_with(
@@ -286,17 +302,33 @@ async fn a_full_preview_queue_skips_the_preview_and_counts_it() {
         "no wait for a place in the queue"
     );
     assert!(
-        !skipped.preview_pending && !skipped.has_preview,
-        "no preview: {skipped:?}"
+        skipped.preview_pending && !skipped.has_preview,
+        "skipped, to be made when asked for: {skipped:?}"
     );
     assert_eq!(service.core.preview_counts().skipped, 1);
-    assert_refused(
-        service.preview(user, &skipped.file_id).await,
-        Code::NotFound,
-        "not_found",
+    let skipped_blob = service
+        .store
+        .media_file(user, skipped.file_id.parse().expect("uuid"))
+        .await
+        .expect("read")
+        .expect("the file")
+        .blob;
+    assert!(
+        skipped_blob.preview_skipped && !skipped_blob.preview_pending,
+        "recorded as skipped: {skipped_blob:?}"
+    );
+    assert!(
+        service
+            .store
+            .blobs_awaiting_preview(talkapp_store::now(), 10)
+            .await
+            .expect("awaiting")
+            .iter()
+            .all(|blob| blob.sha256 != skipped_blob.sha256),
+        "not queued again by the sweep: only when asked for"
     );
 
-    for file in [&first, &queued] {
+    for file in [&first, &queued, &skipped] {
         assert!(
             await_preview(&service, user, &file.file_id).await.is_some(),
             "{} made",
@@ -304,7 +336,7 @@ async fn a_full_preview_queue_skips_the_preview_and_counts_it() {
         );
     }
     let counts = service.core.preview_counts();
-    assert_eq!((counts.made, counts.skipped), (2, 1), "{counts:?}");
+    assert_eq!((counts.made, counts.skipped), (3, 1), "{counts:?}");
     service.stop().await;
     tool.remove();
 }
@@ -471,4 +503,90 @@ async fn a_missing_tool_means_no_preview_and_the_upload_still_succeeds() {
         assert!(!info.has_preview, "{name}");
     }
     service.stop().await;
+}
+
+/// `PORTRAIT_MP4` with its `moov` moved after its `mdat` (ffmpeg, by default), then
+/// `padding` bytes of `free` boxes before the `moov` and after it: an index in the middle.
+fn mp4_with_its_index_in_the_middle(padding: u32) -> Vec<u8> {
+    let dir = std::env::temp_dir().join(format!("talkapp-remux-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (input, output) = (dir.join("in.mp4"), dir.join("out.mp4"));
+    std::fs::write(&input, PORTRAIT_MP4).expect("written");
+    let status = std::process::Command::new(which("ffmpeg"))
+        .args(["-nostdin", "-loglevel", "error", "-i"])
+        .arg(&input)
+        .args(["-c", "copy", "-f", "mp4"])
+        .arg(&output)
+        .status()
+        .expect("ffmpeg ran");
+    assert!(status.success());
+    let remuxed = std::fs::read(&output).expect("remuxed");
+    let _ = std::fs::remove_dir_all(&dir);
+    // The top-level boxes: `moov` last.
+    let mut at = 0;
+    let mut moov = None;
+    while at + 8 <= remuxed.len() {
+        let size = u32::from_be_bytes(remuxed[at..at + 4].try_into().expect("4")) as usize;
+        if &remuxed[at + 4..at + 8] == b"moov" {
+            moov = Some(at..at + size);
+        }
+        at += size.max(8);
+    }
+    let moov = moov.expect("a moov");
+    assert_eq!(moov.end, remuxed.len(), "ffmpeg writes the index last");
+    let free = |size: u32| {
+        let mut free = (size + 8).to_be_bytes().to_vec();
+        free.extend_from_slice(b"free");
+        free.resize(size as usize + 8, 0);
+        free
+    };
+    [
+        &remuxed[..moov.start],
+        &free(padding),
+        &remuxed[moov.clone()],
+        &free(padding),
+    ]
+    .concat()
+}
+
+/// A large MP4 in S3 whose index (`moov`) is neither in its head nor its tail: the copy
+/// for ffmpeg takes the index where it is (found by ranged reads of the boxes' headers),
+/// still within `media.frame_max_source_bytes`.
+#[tokio::test]
+async fn an_mp4_on_s3_with_its_index_in_the_middle_gets_a_preview_from_a_bounded_copy() {
+    let copies =
+        std::env::temp_dir().join(format!("talkapp-frame-copies-{}", Uuid::new_v4().simple()));
+    let copies_value = copies.display().to_string();
+    let service = TestService::start_with(
+        Database::Sqlite,
+        bucket().await,
+        &[
+            ("media.frame_temp_dir", &copies_value),
+            ("media.frame_max_source_bytes", "65536"),
+        ],
+    )
+    .await;
+    let user = Uuid::new_v4();
+    let video = mp4_with_its_index_in_the_middle(1024 * 1024);
+    assert!(video.len() > 65536 * 16);
+    let info = service
+        .upload(user, "middle.mp4", &video)
+        .await
+        .expect("stored");
+    assert!(
+        info.preview_pending && info.duration_ms.is_some(),
+        "{info:?}"
+    );
+    let (_, preview) = await_preview(&service, user, &info.file_id)
+        .await
+        .expect("a preview from the head and the index");
+    let image = image::load_from_memory(&preview).expect("an image");
+    assert_eq!((image.width(), image.height()), (96, 160));
+    assert_eq!(
+        std::fs::read_dir(&copies).expect("copies").count(),
+        0,
+        "the copy is removed"
+    );
+    service.stop().await;
+    let _ = std::fs::remove_dir_all(&copies);
 }

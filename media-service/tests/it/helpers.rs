@@ -45,6 +45,9 @@ pub(crate) struct TestService {
     /// What it was started with (for [`TestService::restart_with`]).
     overrides: Vec<(String, String)>,
     s3: bool,
+    /// Whether stopping it removes its directory and database (a replica's are its
+    /// first instance's).
+    owned: bool,
 }
 
 pub(crate) fn config(dir: &std::path::Path, overrides: &[(&str, &str)]) -> Config {
@@ -158,6 +161,20 @@ impl TestService {
         Self::launch(self.dir, all, self.s3, self.postgres_database).await
     }
 
+    /// Another replica of the service on the same database and objects, with
+    /// `overrides` on top of this one's settings; stop it before this one.
+    pub(crate) async fn replica(&self, overrides: &[(&str, &str)]) -> Self {
+        let mut all = self.overrides.clone();
+        all.extend(
+            overrides
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
+        );
+        let mut replica = Self::launch(self.dir.clone(), all, self.s3, None).await;
+        replica.owned = false;
+        replica
+    }
+
     async fn launch(
         dir: PathBuf,
         overrides: Vec<(String, String)>,
@@ -201,12 +218,16 @@ impl TestService {
             postgres_database,
             overrides,
             s3,
+            owned: true,
         }
     }
 
     pub(crate) async fn stop(self) {
         self.shutdown.cancel();
         let _ = self.task.await;
+        if !self.owned {
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
         if let Some(name) = self.postgres_database {
             let _ = admin()

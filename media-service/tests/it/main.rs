@@ -5,5 +5,6 @@
 mod frames;
 mod helpers;
 mod pins;
+mod replicas;
 mod s3;
 mod uploads;

@@ -509,6 +509,7 @@ async fn the_sweep_removes_what_a_killed_upload_left() {
             waveform: None,
             preview_size: None,
             preview_pending: false,
+            preview_skipped: false,
             created_at: talkapp_store::now(),
         },
     };

@@ -4,11 +4,11 @@ use super::{
     DateTime, PostgresStore, Prepared as _, Result, Row, StoreError, Utc, Uuid, async_trait,
     map_error,
 };
-use crate::{MediaBlob, MediaFile, MediaKind, MediaStore, Reservation};
+use crate::{MediaBlob, MediaFile, MediaKind, MediaStore, PreviewEnd, PreviewFinish, Reservation};
 
 const FILE_COLUMNS: &str = "f.file_id, f.user_id, f.file_name, f.created_at AS file_created_at,
      b.sha256, b.size, b.mime, b.kind, b.width, b.height, b.duration_ms, b.waveform,
-     b.preview_size, b.preview_pending, b.created_at";
+     b.preview_size, b.preview_pending, b.preview_skipped, b.created_at";
 
 fn to_i64(value: u64, what: &str) -> Result<i64> {
     i64::try_from(value).map_err(|_| StoreError::Internal(format!("{what} {value} out of range")))
@@ -33,6 +33,7 @@ fn blob_from_row(row: &Row) -> Result<MediaBlob> {
         waveform: row.get("waveform"),
         preview_size: preview_size.and_then(|value| u64::try_from(value).ok()),
         preview_pending: row.get("preview_pending"),
+        preview_skipped: row.get("preview_skipped"),
         created_at: row.get("created_at"),
     })
 }
@@ -388,16 +389,92 @@ impl MediaStore for PostgresStore {
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
-    async fn finish_blob_preview(&self, sha256: &str, preview_size: Option<u64>) -> Result<bool> {
-        let preview_size = preview_size
-            .map(|value| to_i64(value, "preview_size"))
-            .transpose()?;
+    async fn claim_blob_preview(
+        &self,
+        sha256: &str,
+        claim: Uuid,
+        lease: std::time::Duration,
+    ) -> Result<bool> {
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
         let client = self.client().await?;
         let updated = client
             .prepared_execute(
-                "UPDATE media_blobs SET preview_size = $2, preview_pending = false
-                 WHERE sha256 = $1 AND state = 'live' AND preview_pending",
-                &[&sha256, &preview_size],
+                "UPDATE media_blobs
+                 SET preview_claim = $2,
+                     preview_claim_until = now() + $3::bigint * interval '1 millisecond'
+                 WHERE sha256 = $1 AND state = 'live' AND preview_pending
+                   AND (preview_claim_until IS NULL OR preview_claim_until < now())",
+                &[&sha256, &claim, &lease_ms],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(updated == 1)
+    }
+
+    async fn release_blob_preview(&self, sha256: &str, claim: Uuid) -> Result<()> {
+        let client = self.client().await?;
+        client
+            .prepared_execute(
+                "UPDATE media_blobs SET preview_claim = NULL, preview_claim_until = NULL
+                 WHERE sha256 = $1 AND preview_claim = $2",
+                &[&sha256, &claim],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn finish_blob_preview(
+        &self,
+        sha256: &str,
+        claim: Option<Uuid>,
+        end: PreviewEnd,
+    ) -> Result<PreviewFinish> {
+        let (preview_size, skipped) = match end {
+            PreviewEnd::Made(size) => (Some(to_i64(size, "preview_size")?), false),
+            PreviewEnd::None => (None, false),
+            PreviewEnd::Skipped => (None, true),
+        };
+        let client = self.client().await?;
+        let updated = client
+            .prepared_execute(
+                "UPDATE media_blobs
+                 SET preview_size = $2, preview_pending = false, preview_skipped = $4,
+                     preview_claim = NULL, preview_claim_until = NULL
+                 WHERE sha256 = $1 AND state = 'live' AND preview_pending
+                   AND CASE WHEN $3::uuid IS NULL
+                            THEN preview_claim_until IS NULL OR preview_claim_until < now()
+                            ELSE preview_claim IS NOT DISTINCT FROM $3::uuid END",
+                &[&sha256, &preview_size, &claim, &skipped],
+            )
+            .await
+            .map_err(map_error)?;
+        if updated == 1 {
+            return Ok(PreviewFinish::Recorded);
+        }
+        let live = client
+            .prepared_query_opt(
+                "SELECT 1 FROM media_blobs WHERE sha256 = $1 AND state = 'live'",
+                &[&sha256],
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(if live.is_some() {
+            PreviewFinish::NotClaimed
+        } else {
+            PreviewFinish::Gone
+        })
+    }
+
+    async fn requeue_skipped_preview(&self, sha256: &str) -> Result<bool> {
+        let client = self.client().await?;
+        let updated = client
+            .prepared_execute(
+                "UPDATE media_blobs
+                 SET preview_pending = true, preview_skipped = false,
+                     preview_claim = NULL, preview_claim_until = NULL
+                 WHERE sha256 = $1 AND state = 'live' AND preview_skipped",
+                &[&sha256],
             )
             .await
             .map_err(map_error)?;
@@ -413,7 +490,9 @@ impl MediaStore for PostgresStore {
         let rows = client
             .prepared_query(
                 "SELECT * FROM media_blobs
-                 WHERE preview_pending AND state = 'live' AND created_at < $1
+                 WHERE preview_pending AND state = 'live'
+                   AND ((preview_claim_until IS NULL AND created_at < $1)
+                        OR preview_claim_until < now())
                  ORDER BY created_at LIMIT $2",
                 &[&before, &i64::from(limit)],
             )

@@ -115,6 +115,11 @@ const MIGRATIONS: &[crate::migrations::Migration] = &[
         "media_preview_pending",
         include_str!("../../migrations/postgres/0018_media_preview_pending.sql"),
     ),
+    (
+        19,
+        "media_preview_skipped_and_claims",
+        include_str!("../../migrations/postgres/0019_media_preview_skipped_and_claims.sql"),
+    ),
 ];
 
 /// Statements through the connection's cache: each text is parsed and planned once per

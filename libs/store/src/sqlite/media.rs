@@ -7,11 +7,11 @@ use super::{
     CachedStatements, DateTime, Result, Row, SqliteStore, StoreError, Utc, Uuid, async_trait,
     map_error, micros, params, time_at, uuid_at,
 };
-use crate::{MediaBlob, MediaFile, MediaKind, MediaStore, Reservation};
+use crate::{MediaBlob, MediaFile, MediaKind, MediaStore, PreviewEnd, PreviewFinish, Reservation};
 
 const FILE_COLUMNS: &str = "f.file_id, f.user_id, f.file_name, f.created_at AS file_created_at,
      b.sha256, b.size, b.mime, b.kind, b.width, b.height, b.duration_ms, b.waveform,
-     b.preview_size, b.preview_pending, b.created_at";
+     b.preview_size, b.preview_pending, b.preview_skipped, b.created_at";
 
 fn to_i64(value: u64, what: &str) -> Result<i64> {
     i64::try_from(value).map_err(|_| StoreError::Internal(format!("{what} {value} out of range")))
@@ -35,6 +35,7 @@ fn blob_from_row(row: &Row<'_>) -> rusqlite::Result<MediaBlob> {
         waveform: row.get("waveform")?,
         preview_size: preview_size.and_then(|value| u64::try_from(value).ok()),
         preview_pending: row.get("preview_pending")?,
+        preview_skipped: row.get("preview_skipped")?,
         created_at: time_at(row, "created_at")?,
     })
 }
@@ -372,17 +373,101 @@ impl MediaStore for SqliteStore {
         .await
     }
 
-    async fn finish_blob_preview(&self, sha256: &str, preview_size: Option<u64>) -> Result<bool> {
+    async fn claim_blob_preview(
+        &self,
+        sha256: &str,
+        claim: Uuid,
+        lease: std::time::Duration,
+    ) -> Result<bool> {
         let sha256 = sha256.to_owned();
-        let preview_size = preview_size
-            .map(|value| to_i64(value, "preview_size"))
-            .transpose()?;
+        let now = micros(crate::now());
+        let until = now.saturating_add(i64::try_from(lease.as_micros()).unwrap_or(i64::MAX));
         self.call(move |connection| {
             connection
                 .execute_cached(
-                    "UPDATE media_blobs SET preview_size = ?2, preview_pending = 0
-                     WHERE sha256 = ?1 AND state = 'live' AND preview_pending = 1",
-                    params![sha256, preview_size],
+                    "UPDATE media_blobs SET preview_claim = ?2, preview_claim_until = ?4
+                     WHERE sha256 = ?1 AND state = 'live' AND preview_pending = 1
+                       AND (preview_claim_until IS NULL OR preview_claim_until < ?3)",
+                    params![sha256, claim.to_string(), now, until],
+                )
+                .map(|updated| updated == 1)
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn release_blob_preview(&self, sha256: &str, claim: Uuid) -> Result<()> {
+        let sha256 = sha256.to_owned();
+        self.call(move |connection| {
+            connection
+                .execute_cached(
+                    "UPDATE media_blobs SET preview_claim = NULL, preview_claim_until = NULL
+                     WHERE sha256 = ?1 AND preview_claim = ?2",
+                    params![sha256, claim.to_string()],
+                )
+                .map(drop)
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn finish_blob_preview(
+        &self,
+        sha256: &str,
+        claim: Option<Uuid>,
+        end: PreviewEnd,
+    ) -> Result<PreviewFinish> {
+        let sha256 = sha256.to_owned();
+        let (preview_size, skipped) = match end {
+            PreviewEnd::Made(size) => (Some(to_i64(size, "preview_size")?), false),
+            PreviewEnd::None => (None, false),
+            PreviewEnd::Skipped => (None, true),
+        };
+        let claim = claim.map(|claim| claim.to_string());
+        let now = micros(crate::now());
+        self.call(move |connection| {
+            let updated = connection
+                .execute_cached(
+                    "UPDATE media_blobs
+                     SET preview_size = ?2, preview_pending = 0, preview_skipped = ?4,
+                         preview_claim = NULL, preview_claim_until = NULL
+                     WHERE sha256 = ?1 AND state = 'live' AND preview_pending = 1
+                       AND CASE WHEN ?3 IS NULL
+                                THEN preview_claim_until IS NULL OR preview_claim_until < ?5
+                                ELSE preview_claim IS ?3 END",
+                    params![sha256, preview_size, claim, skipped, now],
+                )
+                .map_err(map_error)?;
+            if updated == 1 {
+                return Ok(PreviewFinish::Recorded);
+            }
+            let live = connection
+                .query_row_cached(
+                    "SELECT 1 FROM media_blobs WHERE sha256 = ?1 AND state = 'live'",
+                    [&sha256],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map_err(map_error)?;
+            Ok(if live.is_some() {
+                PreviewFinish::NotClaimed
+            } else {
+                PreviewFinish::Gone
+            })
+        })
+        .await
+    }
+
+    async fn requeue_skipped_preview(&self, sha256: &str) -> Result<bool> {
+        let sha256 = sha256.to_owned();
+        self.call(move |connection| {
+            connection
+                .execute_cached(
+                    "UPDATE media_blobs
+                     SET preview_pending = 1, preview_skipped = 0,
+                         preview_claim = NULL, preview_claim_until = NULL
+                     WHERE sha256 = ?1 AND state = 'live' AND preview_skipped = 1",
+                    [&sha256],
                 )
                 .map(|updated| updated == 1)
                 .map_err(map_error)
@@ -399,12 +484,17 @@ impl MediaStore for SqliteStore {
             let mut statement = connection
                 .prepare_cached(
                     "SELECT * FROM media_blobs
-                     WHERE preview_pending = 1 AND state = 'live' AND created_at < ?1
+                     WHERE preview_pending = 1 AND state = 'live'
+                       AND ((preview_claim_until IS NULL AND created_at < ?1)
+                            OR preview_claim_until < ?3)
                      ORDER BY created_at LIMIT ?2",
                 )
                 .map_err(map_error)?;
             let rows = statement
-                .query_map(params![micros(before), i64::from(limit)], blob_from_row)
+                .query_map(
+                    params![micros(before), i64::from(limit), micros(crate::now())],
+                    blob_from_row,
+                )
                 .map_err(map_error)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(map_error)

@@ -117,6 +117,11 @@ const MIGRATIONS: &[crate::migrations::Migration] = &[
         "media_preview_pending",
         include_str!("../../migrations/sqlite/0018_media_preview_pending.sql"),
     ),
+    (
+        19,
+        "media_preview_skipped_and_claims",
+        include_str!("../../migrations/sqlite/0019_media_preview_skipped_and_claims.sql"),
+    ),
 ];
 
 /// Statements through the connection's statement cache: each text is parsed once, not on

@@ -136,6 +136,8 @@ conformance_tests! {
         a_blob_being_deleted_turns_reservations_away_until_it_is_forgotten,
         stale_pending_files_are_found_for_the_sweep,
         a_pending_preview_is_listed_until_finished_and_never_finished_on_a_collected_blob,
+        a_skipped_preview_is_pending_again_when_asked_for_and_a_failed_one_is_not,
+        a_pending_preview_is_claimed_by_one_worker_until_its_lease_expires,
         media_metadata_round_trips,
     ],
 }

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use chrono::TimeDelta;
-use talkapp_store::{MediaBlob, MediaFile, MediaKind, MediaStore, Reservation, now};
+use talkapp_store::{
+    MediaBlob, MediaFile, MediaKind, MediaStore, PreviewEnd, PreviewFinish, Reservation, now,
+};
 use uuid::Uuid;
 
 const QUOTA: u64 = 1000;
@@ -21,6 +23,7 @@ fn blob(sha_seed: &str, size: u64) -> MediaBlob {
         waveform: None,
         preview_size: Some(1234),
         preview_pending: false,
+        preview_skipped: false,
         created_at: now(),
     }
 }
@@ -436,11 +439,12 @@ pub(crate) async fn a_pending_preview_is_listed_until_finished_and_never_finishe
         "only blobs stored before the cutoff"
     );
 
-    assert!(
+    assert_eq!(
         store
-            .finish_blob_preview(&video.sha256, Some(777))
+            .finish_blob_preview(&video.sha256, None, PreviewEnd::Made(777))
             .await
-            .expect("finish")
+            .expect("finish"),
+        PreviewFinish::Recorded
     );
     let read = store
         .media_file(user, file.file_id)
@@ -451,11 +455,12 @@ pub(crate) async fn a_pending_preview_is_listed_until_finished_and_never_finishe
         (read.blob.preview_pending, read.blob.preview_size),
         (false, Some(777))
     );
-    assert!(
-        !store
-            .finish_blob_preview(&video.sha256, None)
+    assert_eq!(
+        store
+            .finish_blob_preview(&video.sha256, None, PreviewEnd::None)
             .await
             .expect("finish"),
+        PreviewFinish::NotClaimed,
         "finished once"
     );
     assert!(
@@ -488,21 +493,246 @@ pub(crate) async fn a_pending_preview_is_listed_until_finished_and_never_finishe
             .is_empty(),
         "a blob being deleted waits for nothing"
     );
-    assert!(
-        !store
-            .finish_blob_preview(&doomed.sha256, Some(5))
+    assert_eq!(
+        store
+            .finish_blob_preview(&doomed.sha256, None, PreviewEnd::Made(5))
             .await
             .expect("finish"),
+        PreviewFinish::Gone,
         "deleting"
     );
     store.forget_blob(&doomed.sha256).await.expect("forget");
-    assert!(
-        !store
-            .finish_blob_preview(&doomed.sha256, Some(5))
+    assert_eq!(
+        store
+            .finish_blob_preview(&doomed.sha256, None, PreviewEnd::Made(5))
             .await
             .expect("finish"),
+        PreviewFinish::Gone,
         "gone"
     );
+}
+
+/// A stored blob whose preview is pending.
+async fn pending_video(store: &dyn MediaStore, user: Uuid, seed: &str) -> MediaFile {
+    let mut video = blob(seed, 10);
+    video.mime = "video/mp4".to_owned();
+    video.kind = MediaKind::Video;
+    video.preview_size = None;
+    video.preview_pending = true;
+    stored(store, &file_of(user, &video)).await
+}
+
+async fn blob_of(store: &dyn MediaStore, file: &MediaFile) -> MediaBlob {
+    store
+        .media_file(file.user_id, file.file_id)
+        .await
+        .expect("read")
+        .expect("the file")
+        .blob
+}
+
+pub(crate) async fn a_skipped_preview_is_pending_again_when_asked_for_and_a_failed_one_is_not(
+    store: Arc<dyn MediaStore>,
+) {
+    let user = Uuid::new_v4();
+    let later = now() + TimeDelta::seconds(1);
+    let skipped = pending_video(store.as_ref(), user, "s1").await;
+    let failed = pending_video(store.as_ref(), user, "s2").await;
+    let sha = &skipped.blob.sha256;
+    assert!(
+        !store.requeue_skipped_preview(sha).await.expect("requeue"),
+        "pending, not skipped"
+    );
+    assert_eq!(
+        store
+            .finish_blob_preview(sha, None, PreviewEnd::Skipped)
+            .await
+            .expect("skip"),
+        PreviewFinish::Recorded
+    );
+    let read = blob_of(store.as_ref(), &skipped).await;
+    assert_eq!(
+        (
+            read.preview_pending,
+            read.preview_skipped,
+            read.preview_size
+        ),
+        (false, true, None)
+    );
+    assert_eq!(
+        store
+            .blobs_awaiting_preview(later, 10)
+            .await
+            .expect("awaiting"),
+        vec![failed.blob.clone()],
+        "a skipped preview is not queued by the sweep"
+    );
+    assert!(store.requeue_skipped_preview(sha).await.expect("requeue"));
+    assert!(
+        !store.requeue_skipped_preview(sha).await.expect("requeue"),
+        "once"
+    );
+    let read = blob_of(store.as_ref(), &skipped).await;
+    assert_eq!((read.preview_pending, read.preview_skipped), (true, false));
+    let claim = Uuid::new_v4();
+    assert!(
+        store
+            .claim_blob_preview(sha, claim, std::time::Duration::from_secs(60))
+            .await
+            .expect("claim")
+    );
+    assert_eq!(
+        store
+            .finish_blob_preview(sha, Some(claim), PreviewEnd::Made(99))
+            .await
+            .expect("finish"),
+        PreviewFinish::Recorded
+    );
+    let read = blob_of(store.as_ref(), &skipped).await;
+    assert_eq!(
+        (
+            read.preview_pending,
+            read.preview_skipped,
+            read.preview_size
+        ),
+        (false, false, Some(99))
+    );
+
+    // A preview whose tool failed on the bytes is final.
+    assert_eq!(
+        store
+            .finish_blob_preview(&failed.blob.sha256, None, PreviewEnd::None)
+            .await
+            .expect("none"),
+        PreviewFinish::Recorded
+    );
+    assert!(
+        !store
+            .requeue_skipped_preview(&failed.blob.sha256)
+            .await
+            .expect("requeue")
+    );
+    let read = blob_of(store.as_ref(), &failed).await;
+    assert_eq!(
+        (
+            read.preview_pending,
+            read.preview_skipped,
+            read.preview_size
+        ),
+        (false, false, None)
+    );
+}
+
+pub(crate) async fn a_pending_preview_is_claimed_by_one_worker_until_its_lease_expires(
+    store: Arc<dyn MediaStore>,
+) {
+    use std::time::Duration;
+    let user = Uuid::new_v4();
+    let later = now() + TimeDelta::seconds(1);
+    let file = pending_video(store.as_ref(), user, "l1").await;
+    let sha = &file.blob.sha256;
+    let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
+    let lease = Duration::from_millis(400);
+    assert!(
+        store
+            .claim_blob_preview(sha, first, lease)
+            .await
+            .expect("claim")
+    );
+    assert!(
+        !store
+            .claim_blob_preview(sha, second, lease)
+            .await
+            .expect("claim"),
+        "held by the first"
+    );
+    assert!(
+        store
+            .blobs_awaiting_preview(later, 10)
+            .await
+            .expect("awaiting")
+            .is_empty(),
+        "a claimed preview is not queued again"
+    );
+    assert_eq!(
+        store
+            .finish_blob_preview(sha, Some(second), PreviewEnd::Made(5))
+            .await
+            .expect("finish"),
+        PreviewFinish::NotClaimed,
+        "only under its claim"
+    );
+    assert_eq!(
+        store
+            .finish_blob_preview(sha, None, PreviewEnd::Skipped)
+            .await
+            .expect("skip"),
+        PreviewFinish::NotClaimed,
+        "nobody skips a claimed preview"
+    );
+
+    // Its worker died: after the lease, anyone takes it, and the dead worker's late
+    // finish records nothing.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let awaiting = store
+        .blobs_awaiting_preview(file.blob.created_at, 10)
+        .await
+        .expect("awaiting");
+    assert_eq!(
+        awaiting.iter().map(|blob| &blob.sha256).collect::<Vec<_>>(),
+        vec![sha],
+        "an expired claim is queued again, however recent the blob"
+    );
+    assert!(
+        store
+            .claim_blob_preview(sha, second, Duration::from_secs(60))
+            .await
+            .expect("claim")
+    );
+    assert_eq!(
+        store
+            .finish_blob_preview(sha, Some(first), PreviewEnd::Made(5))
+            .await
+            .expect("finish"),
+        PreviewFinish::NotClaimed
+    );
+
+    // A stopping worker gives its claim back: taken again at once.
+    store
+        .release_blob_preview(sha, first)
+        .await
+        .expect("not its claim: no-op");
+    assert!(
+        !store
+            .claim_blob_preview(sha, first, lease)
+            .await
+            .expect("claim")
+    );
+    store
+        .release_blob_preview(sha, second)
+        .await
+        .expect("release");
+    assert!(
+        store
+            .claim_blob_preview(sha, first, lease)
+            .await
+            .expect("claim")
+    );
+    assert_eq!(
+        store
+            .finish_blob_preview(sha, Some(first), PreviewEnd::Made(5))
+            .await
+            .expect("finish"),
+        PreviewFinish::Recorded
+    );
+    assert!(
+        !store
+            .claim_blob_preview(sha, second, lease)
+            .await
+            .expect("claim"),
+        "finished: nothing to claim"
+    );
+    assert_eq!(blob_of(store.as_ref(), &file).await.preview_size, Some(5));
 }
 
 pub(crate) async fn stale_pending_files_are_found_for_the_sweep(store: Arc<dyn MediaStore>) {
@@ -548,6 +778,7 @@ pub(crate) async fn media_metadata_round_trips(store: Arc<dyn MediaStore>) {
         waveform: Some((0..63).collect()),
         preview_size: None,
         preview_pending: false,
+        preview_skipped: false,
         created_at: now(),
     };
     let mut file = file_of(user, &voice);

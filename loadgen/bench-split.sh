@@ -2,7 +2,7 @@
 # The split-mode benchmarks of docs/BENCHMARKS.md, end to end: a scaled Telegram sandbox as
 # its own process, then the five processes of a split deployment (`talkapp gateway`,
 # `chat-service`, `media-service`, `search-service`, `realtime-service`) on the local
-# PostgreSQL, Redis and RabbitMQ (a fresh database `talkapp_bench`, its own queue and key
+# PostgreSQL, Redis and RabbitMQ (a fresh database $DATABASE, `talkapp_bench`, its own queue and key
 # prefixes), 1,000 users linked, then each scenario. Prints one result line per scenario
 # (and keeps the logs in $WORK). Needs the release binaries:
 #   cargo build --release -p talkapp -p talkapp-loadgen -p talkapp-tg-sandbox
@@ -22,7 +22,7 @@ POSTGRES=${POSTGRES:-127.0.0.1:5432}
 REDIS=${REDIS:-127.0.0.1:6379}
 AMQP=${AMQP:-127.0.0.1:5672}
 PORT=${PORT:-8080}
-DATABASE=talkapp_bench
+DATABASE=${DATABASE:-talkapp_bench}
 PREFIX=talkapp-bench-$$
 SECRET=loadgen-secret-loadgen-secret-loadgen-secret
 ISSUER=https://loadgen.supabase.co/auth/v1

@@ -2,14 +2,15 @@
 # The split-mode benchmarks of docs/BENCHMARKS.md, end to end: a scaled Telegram sandbox as
 # its own process, then the five processes of a split deployment (`talkapp gateway`,
 # `chat-service`, `media-service`, `search-service`, `realtime-service`) on the local
-# PostgreSQL, Redis and RabbitMQ (a fresh database `talkapp_bench`, its own queue and key
+# PostgreSQL, Redis and RabbitMQ (a fresh database $DATABASE, `talkapp_bench`, its own queue and key
 # prefixes), 1,000 users linked, then each scenario. Prints one result line per scenario
 # (and keeps the logs in $WORK). Needs the release binaries:
 #   cargo build --release -p talkapp -p talkapp-loadgen -p talkapp-tg-sandbox
 # Usage: [HOLD=1] loadgen/bench-split.sh [USERS] [SECONDS]
 # Servers: POSTGRES (127.0.0.1:5432, user postgres, trust), REDIS (127.0.0.1:6379),
 # AMQP (127.0.0.1:5672, guest/guest); override with the variables of those names. The
-# gateway listens on 127.0.0.1:$PORT (8080).
+# gateway listens on 127.0.0.1:$PORT (8080), the sandbox on $SANDBOX_PORT and the next port
+# (9443), the services' gRPC on $GRPC_PORT and the next three (50051).
 set -euo pipefail
 
 USERS=${1:-1000}
@@ -21,14 +22,17 @@ POSTGRES=${POSTGRES:-127.0.0.1:5432}
 REDIS=${REDIS:-127.0.0.1:6379}
 AMQP=${AMQP:-127.0.0.1:5672}
 PORT=${PORT:-8080}
-DATABASE=talkapp_bench
+DATABASE=${DATABASE:-talkapp_bench}
 PREFIX=talkapp-bench-$$
 SECRET=loadgen-secret-loadgen-secret-loadgen-secret
 ISSUER=https://loadgen.supabase.co/auth/v1
 
 # The ports this run takes must be free (an earlier run may still be draining).
 GRPC_PORT=${GRPC_PORT:-50051}
-for port in "$PORT" "$GRPC_PORT" $((GRPC_PORT + 1)) $((GRPC_PORT + 2)) $((GRPC_PORT + 3)) 9443 9444; do
+# The sandbox's MTProto port; its admin API takes the next one.
+SANDBOX_PORT=${SANDBOX_PORT:-9443}
+for port in "$PORT" "$GRPC_PORT" $((GRPC_PORT + 1)) $((GRPC_PORT + 2)) $((GRPC_PORT + 3)) \
+  "$SANDBOX_PORT" $((SANDBOX_PORT + 1)); do
   for _ in $(seq 1 30); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || continue 2
     sleep 1
@@ -47,14 +51,14 @@ psql -q "postgres://postgres@$POSTGRES/postgres" \
   -c "DROP DATABASE IF EXISTS $DATABASE WITH (FORCE)" -c "CREATE DATABASE $DATABASE"
 
 # Accounts for the users plus the two named demo ones; users 2k and 2k+1 share a chat.
-"$BIN/tg-sandbox" --listen 127.0.0.1:9443 --admin 127.0.0.1:9444 --state "$WORK/tg.json" \
+"$BIN/tg-sandbox" --listen "127.0.0.1:$SANDBOX_PORT" --admin "127.0.0.1:$((SANDBOX_PORT + 1))" --state "$WORK/tg.json" \
   --demo-scale "accounts=$((USERS + 2)),ring_chats=1" 2>"$WORK/tg-sandbox.log" &
 pids+=($!)
 SANDBOX_PID=$!
 # The sandbox builds its world before it listens (longer with debug binaries): linking
 # must not start before it answers.
 for _ in $(seq 1 240); do
-  curl -fs http://127.0.0.1:9444/healthz >/dev/null 2>&1 && break
+  curl -fs "http://127.0.0.1:$((SANDBOX_PORT + 1))/healthz" >/dev/null 2>&1 && break
   sleep 0.5
 done
 WATCH=(--watch "tg-sandbox=$SANDBOX_PID")
@@ -62,8 +66,8 @@ WATCH=(--watch "tg-sandbox=$SANDBOX_PID")
 DATABASE_URL=postgres://postgres@$POSTGRES/$DATABASE
 REDIS_URL=redis://$REDIS
 AMQP_URL=amqp://guest:guest@$AMQP/%2f
-SANDBOX=127.0.0.1:9443
-SANDBOX_ADMIN=127.0.0.1:9444
+SANDBOX=127.0.0.1:$SANDBOX_PORT
+SANDBOX_ADMIN=127.0.0.1:$((SANDBOX_PORT + 1))
 source "$ROOT/loadgen/split-env.sh"
 export TALKAPP_REDIS__PREFIX=$PREFIX
 export TALKAPP_RATE_LIMIT__REDIS_KEY_PREFIX=$PREFIX

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::live::Live;
 use crate::presence::Presence;
 use crate::push::Notifier;
 use crate::subscribe;
@@ -23,6 +24,7 @@ const MAX_ENDPOINT_LEN: usize = 2048;
 /// The gRPC face of the realtime service.
 pub struct RealtimeGrpcAdapter {
     log: Arc<dyn EventLog>,
+    live: Arc<Live>,
     presence: Arc<Presence>,
     notifier: Arc<Notifier>,
     store: Arc<dyn Store>,
@@ -30,11 +32,13 @@ pub struct RealtimeGrpcAdapter {
 }
 
 impl RealtimeGrpcAdapter {
-    /// Serves `log`, counts in `presence`, keeps push subscriptions in `store`; event
+    /// Serves `log` (its tail through `live` when this process appended it), counts in
+    /// `presence`, keeps push subscriptions in `store`; event
     /// streams end when `closing` fires (their gateways resume them elsewhere, or here
     /// after the restart, from their last event).
     pub fn new(
         log: Arc<dyn EventLog>,
+        live: Arc<Live>,
         presence: Arc<Presence>,
         notifier: Arc<Notifier>,
         store: Arc<dyn Store>,
@@ -42,6 +46,7 @@ impl RealtimeGrpcAdapter {
     ) -> Self {
         Self {
             log,
+            live,
             presence,
             notifier,
             store,
@@ -86,6 +91,7 @@ impl proto::realtime_service_server::RealtimeService for RealtimeGrpcAdapter {
         let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
         tokio::spawn(subscribe::stream(
             Arc::clone(&self.log),
+            Arc::clone(&self.live),
             Arc::clone(&self.presence),
             account,
             start,

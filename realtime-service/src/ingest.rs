@@ -16,11 +16,12 @@ use std::time::Duration;
 
 use prost::Message as _;
 use talkapp_bus::{Delivery, EventBus, REALTIME_EVENTS};
-use talkapp_eventlog::{AccountKey, EventLog};
+use talkapp_eventlog::{AccountKey, Appended, EventLog};
 use talkapp_proto::realtime::v1 as proto;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::live::{Live, Pushed};
 use crate::push::Notifier;
 
 /// Events held unacknowledged at once.
@@ -30,6 +31,7 @@ const PREFETCH: u16 = 256;
 pub async fn run(
     bus: Arc<dyn EventBus>,
     log: Arc<dyn EventLog>,
+    live: Arc<Live>,
     notifier: Option<Arc<Notifier>>,
     stop: CancellationToken,
 ) {
@@ -63,6 +65,7 @@ pub async fn run(
             lane_tasks.push(tokio::spawn(run_lane(
                 receiver,
                 Arc::clone(&log),
+                Arc::clone(&live),
                 notifier.clone(),
                 stop.clone(),
             )));
@@ -157,22 +160,22 @@ fn lane_of(account: AccountKey) -> usize {
 }
 
 /// Writes one lane's events to the log in order, acknowledging each once the log holds
-/// it (an event the log refuses is held and tried again: the bus keeps it meanwhile).
+/// it (an event the log refuses is held and tried again: the bus keeps it meanwhile),
+/// and hands each appended event to this process's live streams of its account, in the
+/// log's order (ADR 0053).
 async fn run_lane(
     mut events: mpsc::Receiver<(Delivery, proto::Event, AccountKey)>,
     log: Arc<dyn EventLog>,
+    live: Arc<Live>,
     notifier: Option<Arc<Notifier>>,
     stop: CancellationToken,
 ) {
     while let Some((delivery, event, account)) = events.recv().await {
+        let key = repeat_key(&event);
         let appended = loop {
-            let appended = match repeat_key(&event) {
-                Some(key) => {
-                    log.append_unless_repeat(account, event.event_id, &delivery.body, &key)
-                        .await
-                }
-                None => log.append(account, event.event_id, &delivery.body).await,
-            };
+            let appended = log
+                .append_after(account, event.event_id, &delivery.body, key.as_deref())
+                .await;
             match appended {
                 Ok(appended) => break appended,
                 Err(error) => {
@@ -184,8 +187,11 @@ async fn run_lane(
                 }
             }
         };
-        if appended && let Some(notifier) = &notifier {
-            notifier.consider(&event);
+        if let Appended::After { previous } = appended {
+            if let Some(notifier) = &notifier {
+                notifier.consider(&event);
+            }
+            live.publish(account, Pushed { previous, event });
         }
         if let Err(error) = delivery.ack().await {
             tracing::debug!(%error, "event acknowledgement lost; it will come again");

@@ -4,11 +4,13 @@
 //! Events come from the account hosts on the event bus. This service is the single
 //! active consumer of its queue: it appends each event to the replay log (Redis, or in
 //! process) before acknowledging it, and sends a push notification for a new incoming
-//! message to users with no live connection. Gateways subscribe per WebSocket connection
-//! (`Subscribe`): they get the log after the client's `since`, then its tail.
+//! message to users with no live connection. Gateways subscribe per linked account
+//! (`Subscribe`, ADR 0043): they get the log after the client's `since`, then its tail,
+//! which comes from the ingest in memory rather than read back from the log (ADR 0053).
 //!
 //! # Layout
 //! - [`ingest`]: from the bus into the log (and to push).
+//! - [`live`]: appended events handed from the ingest to the streams in memory.
 //! - [`subscribe`]: one connection's event stream.
 //! - [`presence`]: live connections per user.
 //! - [`push`]: Web Push notifications.
@@ -17,6 +19,7 @@
 
 pub mod grpc_adapter;
 pub mod ingest;
+pub mod live;
 pub mod presence;
 pub mod push;
 pub mod subscribe;
@@ -40,6 +43,7 @@ use talkapp_webpush::{SenderConfig, VapidKey, VapidSigner, WebPushSender};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::live::Live;
 use crate::presence::Presence;
 use crate::push::Notifier;
 
@@ -48,6 +52,7 @@ pub struct Application {
     server: GrpcServer,
     bus: Bus,
     log: Arc<dyn EventLog>,
+    live: Arc<Live>,
     notifier: Arc<Notifier>,
     ingesting: CancellationToken,
     /// Ends the event streams when the service stops (a graceful stop waits for every
@@ -120,8 +125,10 @@ impl Application {
         .map_err(|error| anyhow::anyhow!("push sender: {error}"))?;
         let notifier = Notifier::new(Arc::clone(&store), Arc::clone(&presence), sender);
         let closing_streams = CancellationToken::new();
+        let live = Live::new();
         let adapter = grpc_adapter::RealtimeGrpcAdapter::new(
             Arc::clone(&log),
+            Arc::clone(&live),
             presence,
             Arc::clone(&notifier),
             store,
@@ -138,6 +145,7 @@ impl Application {
             ),
             bus,
             log,
+            live,
             notifier,
             ingesting: CancellationToken::new(),
             closing_streams,
@@ -164,6 +172,7 @@ impl Application {
         let ingest = tokio::spawn(ingest::run(
             Arc::clone(&self.bus.events),
             Arc::clone(&self.log),
+            Arc::clone(&self.live),
             Some(Arc::clone(&self.notifier)),
             self.ingesting.clone(),
         ));

@@ -22,6 +22,10 @@
 //! * **Live tail.** [`EventLog::watch`] wakes when an account gets events, from any
 //!   process for Redis. Wake-ups carry no events and may be coalesced or missed: the
 //!   caller watches first, then reads from its cursor, and reads again on every wake-up.
+//! * **What an append follows.** [`EventLog::append_after`] answers the id the appended
+//!   event follows (atomically with the append), so the appender can hand the event to
+//!   live readers in memory: a reader whose cursor is that id takes it as its next event
+//!   without reading the log; any other reader reads the log (ADR 0053).
 //!
 //! Two implementations pass the same conformance suite (`tests/it`):
 //! [`redis::RedisEventLog`] (one Lua script per call, notifications through Redis
@@ -29,7 +33,7 @@
 //!
 //! # Layout
 //! - `lib.rs`: the contract: [`EventLog`], [`AccountKey`], [`Replay`], [`LoggedEvent`],
-//!   [`Retention`], [`LogError`].
+//!   [`Retention`], [`LogError`], [`Appended`].
 //! - [`clock`]: what "now" is ([`SystemClock`], and [`ManualClock`] for tests).
 //! - [`watch`]: [`Watch`], the live-tail subscription, and its per-process registry.
 //! - [`memory`]: in process.
@@ -121,6 +125,27 @@ pub enum Replay {
     NoHistory,
 }
 
+/// The answer to [`EventLog::append_after`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// Nothing changed: the account holds an id at or above it, or took its repeat key.
+    Repeat,
+    /// Appended right after `previous`, the account's newest id until then; `None` when
+    /// the log held nothing for the account (its first event, or its first after it was
+    /// forgotten), so a reader with no cursor reads exactly this event next.
+    After {
+        /// The id the appended event follows in the log.
+        previous: Option<i64>,
+    },
+}
+
+impl Appended {
+    /// Whether the event was appended.
+    pub fn is_appended(self) -> bool {
+        matches!(self, Self::After { .. })
+    }
+}
+
 /// How much each account keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
@@ -172,7 +197,12 @@ pub trait EventLog: Send + Sync + 'static {
         account: AccountKey,
         event_id: i64,
         payload: &[u8],
-    ) -> Result<bool, LogError>;
+    ) -> Result<bool, LogError> {
+        Ok(self
+            .append_after(account, event_id, payload, None)
+            .await?
+            .is_appended())
+    }
 
     /// [`append`](Self::append), unless the account's log took an event with the same
     /// `repeat_key` (the same content under another id, e.g. a message told again after
@@ -187,7 +217,25 @@ pub trait EventLog: Send + Sync + 'static {
         event_id: i64,
         payload: &[u8],
         repeat_key: &str,
-    ) -> Result<bool, LogError>;
+    ) -> Result<bool, LogError> {
+        Ok(self
+            .append_after(account, event_id, payload, Some(repeat_key))
+            .await?
+            .is_appended())
+    }
+
+    /// [`append`](Self::append) (`repeat_key: None`) or
+    /// [`append_unless_repeat`](Self::append_unless_repeat), answering also which event
+    /// the appended one follows in the log ([`Appended::After`]), atomically with the
+    /// append. A reader whose cursor is that event can take the appended event as the
+    /// next one without reading the log (ADR 0053).
+    async fn append_after(
+        &self,
+        account: AccountKey,
+        event_id: i64,
+        payload: &[u8],
+        repeat_key: Option<&str>,
+    ) -> Result<Appended, LogError>;
 
     /// The account's events after `since`, oldest first, at most `limit` of them;
     /// `since: None` reads from the start of what the log knows of the account, which is

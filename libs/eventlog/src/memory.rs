@@ -14,7 +14,7 @@ use async_trait::async_trait;
 
 use crate::clock::{Clock, SystemClock, unix_millis};
 use crate::watch::{Watch, Watchers};
-use crate::{AccountKey, EventLog, LogError, LoggedEvent, Replay, Retention};
+use crate::{AccountKey, Appended, EventLog, LogError, LoggedEvent, Replay, Retention};
 
 struct Stored {
     event_id: i64,
@@ -144,24 +144,24 @@ impl MemoryEventLog {
         event_id: i64,
         payload: &[u8],
         repeat_key: Option<&str>,
-    ) -> Result<bool, LogError> {
+    ) -> Result<Appended, LogError> {
         if event_id == i64::MIN {
             return Err(LogError::InvalidEventId(event_id));
         }
         let now = unix_millis(self.clock.as_ref());
-        {
+        let previous = {
             let mut state = self.lock();
             self.sweep(&mut state, now);
-            let appended_at = match self.account(&mut state, account, now) {
+            let (appended_at, previous) = match self.account(&mut state, account, now) {
                 Some(log) => match log.newest() {
-                    Some(newest) if newest.event_id >= event_id => return Ok(false),
+                    Some(newest) if newest.event_id >= event_id => return Ok(Appended::Repeat),
                     _ if repeat_key.is_some_and(|key| log.repeat_set.contains(key)) => {
-                        return Ok(false);
+                        return Ok(Appended::Repeat);
                     }
-                    Some(newest) => now.max(newest.appended_at),
-                    None => now,
+                    Some(newest) => (now.max(newest.appended_at), Some(newest.event_id)),
+                    None => (now, None),
                 },
-                None => now,
+                None => (now, None),
             };
             let log = state.accounts.entry(account).or_insert_with(|| AccountLog {
                 events: VecDeque::new(),
@@ -184,9 +184,10 @@ impl MemoryEventLog {
             let cutoff = now.saturating_sub(self.retention.max_age_millis());
             log.trim(cutoff, self.retention.max_events());
             log.trim_repeat_keys(self.retention.max_events());
-        }
+            previous
+        };
         self.watchers.announce(account, event_id);
-        Ok(true)
+        Ok(Appended::After { previous })
     }
 
     /// Drops every account idle for `max_age`, at most every `max_age / 8`.
@@ -210,23 +211,14 @@ impl EventLog for MemoryEventLog {
         "memory"
     }
 
-    async fn append(
+    async fn append_after(
         &self,
         account: AccountKey,
         event_id: i64,
         payload: &[u8],
-    ) -> Result<bool, LogError> {
-        self.append_keyed(account, event_id, payload, None)
-    }
-
-    async fn append_unless_repeat(
-        &self,
-        account: AccountKey,
-        event_id: i64,
-        payload: &[u8],
-        repeat_key: &str,
-    ) -> Result<bool, LogError> {
-        self.append_keyed(account, event_id, payload, Some(repeat_key))
+        repeat_key: Option<&str>,
+    ) -> Result<Appended, LogError> {
+        self.append_keyed(account, event_id, payload, repeat_key)
     }
 
     async fn read_since(

@@ -52,8 +52,8 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use crate::clock::{Clock, SystemClock, unix_millis};
 use crate::watch::{Watch, Watchers};
 use crate::{
-    AccountKey, EventLog, LogError, LoggedEvent, Replay, Retention, id_from_ordered_bytes,
-    ordered_bytes,
+    AccountKey, Appended, EventLog, LogError, LoggedEvent, Replay, Retention,
+    id_from_ordered_bytes, ordered_bytes,
 };
 
 /// Where and how the logs live.
@@ -97,23 +97,25 @@ end
 
 /// ARGV: cutoff, max_events, id (8 bytes), id - 1 (8 bytes), member, now, ttl in
 /// milliseconds, wake-up channel, wake-up message, repeat key (empty: none), id as a
-/// number. Returns 1
-/// when appended, 0 when the account already holds an id at or above it or took the
-/// repeat key.
+/// number. Returns the id the appended event follows (8 bytes; empty when the account
+/// held nothing) when appended, nil when the account already holds an id at or above it
+/// or took the repeat key.
 const APPEND: &str = r"
 local score = ARGV[6]
 local repeat_key = ARGV[10]
+local follows = ''
 if trim(ARGV[1], ARGV[2]) then
   local not_older = redis.call('ZRANGEBYLEX', KEYS[1], '[' .. ARGV[3], '+', 'LIMIT', 0, 1)
   if #not_older > 0 then
-    return 0
+    return false
   end
   if repeat_key ~= '' and redis.call('ZSCORE', KEYS[4], repeat_key) then
-    return 0
+    return false
   end
-  local previous = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2]
-  if tonumber(previous) > tonumber(score) then
-    score = previous
+  local previous = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+  follows = previous[1]
+  if tonumber(previous[2]) > tonumber(score) then
+    score = previous[2]
   end
 else
   redis.call('HSET', KEYS[3], 'floor', ARGV[4])
@@ -132,7 +134,7 @@ for i = 1, 4 do
   redis.call('PEXPIRE', KEYS[i], ARGV[7])
 end
 redis.call('PUBLISH', ARGV[8], ARGV[9])
-return 1
+return follows
 ";
 
 /// ARGV: cutoff, max_events, lower bound (`-` or `[` and the first id wanted), limit.
@@ -257,7 +259,7 @@ impl RedisEventLog {
         event_id: i64,
         payload: &[u8],
         repeat_key: &str,
-    ) -> Result<bool, LogError> {
+    ) -> Result<Appended, LogError> {
         let Some(previous_id) = event_id.checked_sub(1) else {
             return Err(LogError::InvalidEventId(event_id));
         };
@@ -277,11 +279,17 @@ impl RedisEventLog {
             .arg(wake_up_message(account, event_id))
             .arg(repeat_key)
             .arg(event_id);
-        let appended: i64 = invocation
+        let follows: Option<Vec<u8>> = invocation
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(|error| log_error(&error))?;
-        Ok(appended == 1)
+        Ok(match follows {
+            None => Appended::Repeat,
+            Some(previous) if previous.is_empty() => Appended::After { previous: None },
+            Some(previous) => Appended::After {
+                previous: Some(decode_id(&previous)?),
+            },
+        })
     }
 
     /// The account's keys: events, append times, meta, repeat keys.
@@ -400,24 +408,14 @@ impl EventLog for RedisEventLog {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(%account, event_id))]
-    async fn append(
+    async fn append_after(
         &self,
         account: AccountKey,
         event_id: i64,
         payload: &[u8],
-    ) -> Result<bool, LogError> {
-        self.append_keyed(account, event_id, payload, "").await
-    }
-
-    #[tracing::instrument(level = "debug", skip_all, fields(%account, event_id))]
-    async fn append_unless_repeat(
-        &self,
-        account: AccountKey,
-        event_id: i64,
-        payload: &[u8],
-        repeat_key: &str,
-    ) -> Result<bool, LogError> {
-        self.append_keyed(account, event_id, payload, repeat_key)
+        repeat_key: Option<&str>,
+    ) -> Result<Appended, LogError> {
+        self.append_keyed(account, event_id, payload, repeat_key.unwrap_or_default())
             .await
     }
     #[tracing::instrument(level = "debug", skip_all, fields(%account, since, limit))]

@@ -2,5 +2,6 @@
 //! or RabbitMQ), kept in a real log (in process, or Redis), streamed through its gRPC API
 //! (`talkapp.realtime.v1.RealtimeService`). A failure here names the realtime service.
 
+mod live;
 mod streams;
 mod support;

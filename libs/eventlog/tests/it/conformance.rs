@@ -591,3 +591,61 @@ pub(crate) async fn an_event_whose_repeat_key_was_logged_is_a_repeat_while_the_k
         "a session idle for max_age forgets its keys"
     );
 }
+
+/// `append_after` answers the id each appended event follows in the log, atomically with
+/// the append (what lets a process hand it to a reader at that id without reading the
+/// log, ADR 0053): nothing before an account's first event, the newest id before it
+/// after that, whichever handle appended it; nothing for a repeat.
+pub(crate) async fn an_append_answers_the_event_it_follows_in_the_log(logs: &TestLogs) {
+    let log = logs.open(retention(100));
+    let other_process = logs.open(retention(100));
+    let account = new_account();
+    let append_after = |log: &Arc<dyn EventLog>, id: i64, key: Option<&'static str>| {
+        let log = Arc::clone(log);
+        async move {
+            log.append_after(account, id, format!("event {id}").as_bytes(), key)
+                .await
+                .expect("append_after")
+        }
+    };
+    use talkapp_eventlog::Appended;
+
+    assert_eq!(
+        append_after(&log, 5, None).await,
+        Appended::After { previous: None }
+    );
+    assert_eq!(
+        append_after(&log, 7, Some("new:c:1")).await,
+        Appended::After { previous: Some(5) }
+    );
+    // Appended by another process in between: the next append follows it, not 7.
+    assert_eq!(
+        append_after(&other_process, 9, None).await,
+        Appended::After { previous: Some(7) }
+    );
+    assert_eq!(
+        append_after(&log, 12, None).await,
+        Appended::After { previous: Some(9) }
+    );
+    // Repeats, by id or by key, append nothing and follow nothing.
+    assert_eq!(append_after(&log, 12, None).await, Appended::Repeat);
+    assert_eq!(append_after(&log, 10, None).await, Appended::Repeat);
+    assert_eq!(
+        append_after(&other_process, 13, Some("new:c:1")).await,
+        Appended::Repeat
+    );
+    assert_eq!(
+        append_after(&log, 14, None).await,
+        Appended::After { previous: Some(12) }
+    );
+    assert_eq!(
+        ids(log.as_ref(), account, None).await,
+        vec![5, 7, 9, 12, 14]
+    );
+    // An account forgotten after max_age starts afresh: its first event follows nothing.
+    logs.clock.advance(Duration::from_secs(2 * 60 * 60));
+    assert_eq!(
+        append_after(&log, 20, None).await,
+        Appended::After { previous: None }
+    );
+}

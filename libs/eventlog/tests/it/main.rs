@@ -142,4 +142,5 @@ conformance_tests![
     concurrent_appends_from_two_handles_end_up_strictly_ordered,
     two_handles_appending_the_same_events_log_each_exactly_once,
     an_event_whose_repeat_key_was_logged_is_a_repeat_while_the_key_is_kept,
+    an_append_answers_the_event_it_follows_in_the_log,
 ];

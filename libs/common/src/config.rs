@@ -186,15 +186,16 @@ pub struct MediaConfig {
     /// video and PDF previews after their uploads answered.
     pub frame_concurrency: usize,
     /// Video and PDF previews waiting for a worker (per process); an upload that finds
-    /// the queue full gets no preview (counted in `talkapp_media_previews_total` with
-    /// `outcome="skipped"`).
+    /// the queue full has its preview skipped (counted in `talkapp_media_previews_total`
+    /// with `outcome="skipped"`) until someone asks for it (ADR 0049's amendment).
     pub preview_queue: usize,
     /// How long a send of a file whose preview is still being made waits for it as its
     /// thumbnail (milliseconds); then it goes without.
     pub thumbnail_wait_ms: u64,
     /// Most bytes of an S3-stored video or PDF copied to a local temporary file for its
-    /// preview; a larger one is copied as its head (three quarters of this) and its tail
-    /// in a sparse file. Files of the local backend are read in place.
+    /// preview; of a larger one an MP4's index and its head, else its head (three
+    /// quarters of this) and its tail, in a sparse file. Files of the local backend are
+    /// read in place.
     pub frame_max_source_bytes: u64,
     /// Where those temporary copies go; empty: the system's (`TMPDIR`).
     pub frame_temp_dir: String,

@@ -5,6 +5,8 @@
 #      same file on the same run (`cp` + `sync`), throughput and their ratio;
 #   2. the backend's memory growth over those uploads (peak RSS less the RSS before);
 #   3. 50 concurrent 10 MiB uploads: wall time, throughput, CPU per request.
+# Each big upload also prints the backend's CPU time over it (user + system, from
+# /proc/PID/stat): on a busy machine the times vary with the load, the CPU much less.
 # Needs the release binary (`cargo build --release -p talkapp`) and curl.
 # Usage: [WORK=/tmp/talkapp-bench-uploads] [PORT=8090] loadgen/bench-uploads.sh
 set -euo pipefail
@@ -58,16 +60,18 @@ for size in 100 1024; do
   sync
   start=$(now); cp "$file" "$WORK/files/copy-$size.pdf"; sync; copy_s=$(echo "$(now) - $start" | bc -l)
   rm -f "$WORK/files/copy-$size.pdf"
+  ticks_before=$(cpu_ticks)
   start=$(now)
   status=$(curl -s -o "$WORK/upload-$size.json" -w '%{http_code}' -XPOST "$BASE/upload?filename=f.pdf" \
     -H "authorization: Bearer $token" -H 'content-type: application/pdf' -T "$file")
   sync
   upload_s=$(echo "$(now) - $start" | bc -l)
+  upload_cpu=$(echo "($(cpu_ticks) - $ticks_before) / $(getconf CLK_TCK)" | bc -l)
   [ "$status" = 201 ] || { echo "upload of $size MiB answered $status: $(cat "$WORK/upload-$size.json")"; exit 1; }
   preview=$(grep -q '"preview_id":"' "$WORK/upload-$size.json" && echo "with a preview" || echo "no preview")
-  printf 'upload %5s MiB: %6.2f s (%7.1f MiB/s); disk copy %6.2f s (%7.1f MiB/s); ratio %.2f (%s)\n' \
+  printf 'upload %5s MiB: %6.2f s (%7.1f MiB/s); disk copy %6.2f s (%7.1f MiB/s); ratio %.2f (%s); backend CPU %.2f s\n' \
     "$size" "$upload_s" "$(echo "$size / $upload_s" | bc -l)" "$copy_s" "$(echo "$size / $copy_s" | bc -l)" \
-    "$(echo "$copy_s / $upload_s" | bc -l)" "$preview"
+    "$(echo "$copy_s / $upload_s" | bc -l)" "$preview" "$upload_cpu"
   rm -f "$file"
 done
 peak=$(hwm_kib)

@@ -1,9 +1,12 @@
 //! Typed clients for the services behind the gateway. Handlers call these, never the
 //! generated stubs; each call carries the current trace context and a deadline.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use talkapp_common::grpc::{InProcess, TraceContextInterceptor, Transport};
+use futures::StreamExt as _;
+
+use talkapp_common::grpc::{InProcess, InProcessUploads, TraceContextInterceptor, Transport};
 use talkapp_common::probe::ProbeOutcome;
 use talkapp_proto::chat::v1 as chat;
 use talkapp_proto::chat::v1::chat_service_client::ChatServiceClient;
@@ -46,6 +49,8 @@ pub struct InProcessServices {
     pub chat: InProcess,
     /// The media service.
     pub media: InProcess,
+    /// The media service's `Upload`, taking the call's messages as values (ADR 0051).
+    pub media_uploads: Arc<dyn InProcessUploads>,
     /// The search service.
     pub search: InProcess,
     /// The realtime service.
@@ -76,6 +81,8 @@ pub struct ServiceClients {
     chat: ChatServiceClient<InterceptedService<Transport, TraceContextInterceptor>>,
     realtime: RealtimeServiceClient<InterceptedService<Transport, TraceContextInterceptor>>,
     media: MediaServiceClient<InterceptedService<Transport, TraceContextInterceptor>>,
+    /// The media service's `Upload` in this process, when it is (ADR 0051).
+    media_uploads: Option<Arc<dyn InProcessUploads>>,
     /// Bounds the media calls that are not streams of file bytes.
     call_timeout: Duration,
     search: SearchServiceClient<InterceptedService<Transport, TraceContextInterceptor>>,
@@ -219,6 +226,7 @@ impl ServiceClients {
                 TraceContextInterceptor,
             )
             .max_decoding_message_size(MAX_MEDIA_MESSAGE_BYTES),
+            media_uploads: in_process.map(|services| Arc::clone(&services.media_uploads)),
             call_timeout,
             search: SearchServiceClient::with_interceptor(
                 transport(
@@ -232,11 +240,15 @@ impl ServiceClients {
         })
     }
 
-    /// Streams an upload to the media service (`start`, chunks, `end`).
+    /// Streams an upload to the media service (`start`, chunks, `end`): in this process
+    /// the messages go as values (ADR 0051), else through the gRPC call.
     pub async fn upload(
         &self,
         messages: impl futures::Stream<Item = media::UploadRequest> + Send + 'static,
     ) -> Result<media::FileInfo, ApiError> {
+        if let Some(uploads) = &self.media_uploads {
+            return Ok(uploads.upload(messages.boxed()).await?);
+        }
         Ok(self.media.clone().upload(messages).await?.into_inner())
     }
 

@@ -3,11 +3,14 @@
 
 use std::pin::Pin;
 
-use futures::{Stream, StreamExt as _};
+use futures::future::BoxFuture;
+use futures::{FutureExt as _, Stream, StreamExt as _};
+use talkapp_common::grpc::{InProcessUploads, UploadMessages};
 use talkapp_proto::media::v1 as proto;
 use talkapp_proto::media::v1::media_service_server::MediaService;
 use talkapp_proto::tonic::{self, Request, Response, Status, Streaming};
 use talkapp_store::MediaFile;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::error::MediaError;
@@ -103,55 +106,88 @@ fn download_stream(download: Download) -> ChunkStream {
         .boxed()
 }
 
+/// `Upload`: the messages of one call (the client's `start`, chunks and `end`, or the
+/// status that cut the stream), whether they came through the router or, in this
+/// process, as values ([`InProcessUploads`]).
+async fn upload<S>(core: MediaCore, mut messages: S) -> Result<proto::FileInfo, Status>
+where
+    S: Stream<Item = Result<proto::UploadRequest, Status>> + Send + Unpin + 'static,
+{
+    let first = messages
+        .next()
+        .await
+        .transpose()?
+        .and_then(|first| first.part)
+        .ok_or_else(|| {
+            status(MediaError::InvalidArgument(
+                "an upload starts with `start`".into(),
+            ))
+        })?;
+    let proto::upload_request::Part::Start(start) = first else {
+        return Err(status(MediaError::InvalidArgument(
+            "an upload starts with `start`".into(),
+        )));
+    };
+    let start = UploadStart {
+        user_id: uuid("user_id", &start.user_id)?,
+        file_name: start.file_name,
+        declared_size: start.declared_size,
+    };
+    let parts = messages.map(|message| match message {
+        Ok(proto::UploadRequest {
+            part: Some(proto::upload_request::Part::Chunk(chunk)),
+        }) => Ok(UploadPart::Chunk(chunk)),
+        Ok(proto::UploadRequest {
+            part: Some(proto::upload_request::Part::End(end)),
+        }) => Ok(UploadPart::End { size: end.size }),
+        Ok(_) => Err(MediaError::InvalidArgument(
+            "`start` comes once, first".into(),
+        )),
+        Err(error) => Err(MediaError::Incomplete(format!(
+            "the client went away: {}",
+            error.message()
+        ))),
+    });
+    // The upload runs to its end (or its clean-up) in a task of its own, even if this
+    // call is dropped half way.
+    let stored =
+        tokio::spawn(async move { core.upload(start, parts.boxed()).await }.in_current_span())
+            .await
+            .map_err(|error| status(MediaError::Internal(error.to_string())))?
+            .map_err(status)?;
+    Ok(file_info(&stored))
+}
+
+/// The media service's `Upload` for a gateway in this process (ADR 0051): the same
+/// messages and answers as the gRPC call, handed over as values.
+pub(crate) struct DirectUploads {
+    pub(crate) core: MediaCore,
+}
+
+impl std::fmt::Debug for DirectUploads {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("DirectUploads")
+    }
+}
+
+impl InProcessUploads for DirectUploads {
+    fn upload(
+        &self,
+        messages: UploadMessages,
+    ) -> BoxFuture<'static, Result<proto::FileInfo, Status>> {
+        upload(self.core.clone(), messages.map(Ok)).boxed()
+    }
+}
+
 #[tonic::async_trait]
 impl MediaService for MediaGrpcAdapter {
     async fn upload(
         &self,
         request: Request<Streaming<proto::UploadRequest>>,
     ) -> Result<Response<proto::FileInfo>, Status> {
-        let mut parts = request.into_inner();
-        let first = parts
-            .message()
-            .await?
-            .and_then(|first| first.part)
-            .ok_or_else(|| {
-                status(MediaError::InvalidArgument(
-                    "an upload starts with `start`".into(),
-                ))
-            })?;
-        let proto::upload_request::Part::Start(start) = first else {
-            return Err(status(MediaError::InvalidArgument(
-                "an upload starts with `start`".into(),
-            )));
-        };
-        let start = UploadStart {
-            user_id: uuid("user_id", &start.user_id)?,
-            file_name: start.file_name,
-            declared_size: start.declared_size,
-        };
-        let parts = parts.map(|message| match message {
-            Ok(proto::UploadRequest {
-                part: Some(proto::upload_request::Part::Chunk(chunk)),
-            }) => Ok(UploadPart::Chunk(chunk)),
-            Ok(proto::UploadRequest {
-                part: Some(proto::upload_request::Part::End(end)),
-            }) => Ok(UploadPart::End { size: end.size }),
-            Ok(_) => Err(MediaError::InvalidArgument(
-                "`start` comes once, first".into(),
-            )),
-            Err(error) => Err(MediaError::Incomplete(format!(
-                "the client went away: {}",
-                error.message()
-            ))),
-        });
-        let core = self.core.clone();
-        // The upload runs to its end (or its clean-up) in a task of its own, even if
-        // this call is dropped half way.
-        let stored = tokio::spawn(async move { core.upload(start, parts.boxed()).await })
+        upload(self.core.clone(), request.into_inner())
             .await
-            .map_err(|error| status(MediaError::Internal(error.to_string())))?
-            .map_err(status)?;
-        Ok(Response::new(file_info(&stored)))
+            .map(Response::new)
     }
 
     type DownloadStream = ChunkStream;

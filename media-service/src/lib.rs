@@ -105,6 +105,14 @@ impl Application {
         self.server.routes()
     }
 
+    /// Its `Upload` for a gateway in the same process, taking the call's messages as
+    /// values (ADR 0051).
+    pub fn in_process_uploads(&self) -> Arc<dyn talkapp_common::grpc::InProcessUploads> {
+        Arc::new(grpc_adapter::DirectUploads {
+            core: self.core.clone(),
+        })
+    }
+
     /// The domain core (tests).
     pub fn core(&self) -> MediaCore {
         self.core.clone()

@@ -98,6 +98,7 @@ impl Backend {
             in_process: Some(talkapp_gateway::InProcessServices {
                 chat: in_process(chat.routes()),
                 media: in_process(media.routes()),
+                media_uploads: media.in_process_uploads(),
                 search: in_process(search.routes()),
                 realtime: in_process(realtime.routes()),
             }),

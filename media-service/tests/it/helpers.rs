@@ -36,6 +36,8 @@ pub(crate) enum Objects {
 
 pub(crate) struct TestService {
     pub(crate) client: MediaServiceClient<Channel>,
+    /// `Upload` as a gateway in the same process calls it (ADR 0051).
+    pub(crate) in_process: Arc<dyn talkapp_common::grpc::InProcessUploads>,
     pub(crate) core: MediaCore,
     pub(crate) store: Arc<dyn MediaStore>,
     pub(crate) dir: PathBuf,
@@ -202,6 +204,7 @@ impl TestService {
                 .expect("build");
         let port = app.port();
         let core = app.core();
+        let in_process = app.in_process_uploads();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));
         let client = MediaServiceClient::connect(format!("http://127.0.0.1:{port}"))
@@ -210,6 +213,7 @@ impl TestService {
             .max_decoding_message_size(8 * 1024 * 1024);
         Self {
             client,
+            in_process,
             core,
             store: stores.media,
             dir,
@@ -254,33 +258,58 @@ impl TestService {
         bytes: &[u8],
         with_end: bool,
     ) -> Result<proto::FileInfo, Status> {
-        use proto::upload_request::Part;
-        let mut messages = vec![proto::UploadRequest {
-            part: Some(Part::Start(proto::UploadStart {
-                user_id: user_id.to_string(),
-                file_name: file_name.to_owned(),
-                declared_size: None,
-            })),
-        }];
-        for chunk in bytes.chunks(64 * 1024) {
-            messages.push(proto::UploadRequest {
-                part: Some(Part::Chunk(Bytes::copy_from_slice(chunk))),
-            });
-        }
-        if with_end {
-            messages.push(proto::UploadRequest {
-                part: Some(Part::End(proto::UploadEnd {
-                    size: bytes.len() as u64,
-                })),
-            });
-        }
         self.client
             .clone()
-            .upload(futures::stream::iter(messages))
+            .upload(futures::stream::iter(upload_messages(
+                user_id, file_name, bytes, with_end,
+            )))
             .await
             .map(|response| response.into_inner())
     }
 
+    /// Uploads as a gateway in the same process does: the messages as values.
+    pub(crate) async fn upload_in_process(
+        &self,
+        messages: Vec<proto::UploadRequest>,
+    ) -> Result<proto::FileInfo, Status> {
+        self.in_process
+            .upload(futures::stream::iter(messages).boxed())
+            .await
+    }
+}
+
+/// The messages of an upload of `bytes` in pieces of 64 KiB: the start, the chunks and,
+/// `with_end`, the end.
+pub(crate) fn upload_messages(
+    user_id: Uuid,
+    file_name: &str,
+    bytes: &[u8],
+    with_end: bool,
+) -> Vec<proto::UploadRequest> {
+    use proto::upload_request::Part;
+    let mut messages = vec![proto::UploadRequest {
+        part: Some(Part::Start(proto::UploadStart {
+            user_id: user_id.to_string(),
+            file_name: file_name.to_owned(),
+            declared_size: None,
+        })),
+    }];
+    for chunk in bytes.chunks(64 * 1024) {
+        messages.push(proto::UploadRequest {
+            part: Some(Part::Chunk(Bytes::copy_from_slice(chunk))),
+        });
+    }
+    if with_end {
+        messages.push(proto::UploadRequest {
+            part: Some(Part::End(proto::UploadEnd {
+                size: bytes.len() as u64,
+            })),
+        });
+    }
+    messages
+}
+
+impl TestService {
     /// Downloads (a range of) a file: its header and bytes.
     pub(crate) async fn download(
         &self,

@@ -4,7 +4,9 @@ use sha2::{Digest as _, Sha256};
 use talkapp_proto::tonic::Code;
 use uuid::Uuid;
 
-use crate::helpers::{Database, Objects, TestService, assert_refused, file_ref, pdf_of_size, png};
+use crate::helpers::{
+    Database, Objects, TestService, assert_refused, file_ref, pdf_of_size, png, upload_messages,
+};
 
 async fn an_uploaded_file_is_typed_by_its_bytes_and_downloads_whole_and_in_ranges(
     database: Database,
@@ -285,6 +287,94 @@ async fn an_upload_that_stops_without_its_end_stores_nothing() {
         .await
         .expect("retry");
     assert_eq!(info.sha256, format!("{:x}", Sha256::digest(&bytes)));
+    service.stop().await;
+}
+
+/// The embedded default's gateway hands an upload's messages over as values (ADR 0051):
+/// the same answers as the gRPC call, for a whole upload and for every way one goes wrong,
+/// and nothing left behind by those.
+#[tokio::test]
+async fn an_upload_in_process_answers_as_the_grpc_call_does() {
+    let service = TestService::start_with(
+        Database::Sqlite,
+        Objects::Local,
+        &[("media.max_file_bytes", "4000000")],
+    )
+    .await;
+    let user = Uuid::new_v4();
+    let bytes = pdf_of_size(3 * 1024 * 1024);
+    let direct = service
+        .upload_in_process(upload_messages(user, "a.pdf", &bytes, true))
+        .await
+        .expect("in process");
+    let through_grpc = service
+        .upload(user, "a.pdf", &bytes)
+        .await
+        .expect("through gRPC");
+    assert_eq!(direct.sha256, format!("{:x}", Sha256::digest(&bytes)));
+    assert_eq!(
+        (direct.size, direct.mime.as_str(), direct.kind.as_str()),
+        (bytes.len() as u64, "application/pdf", "document")
+    );
+    assert_eq!(
+        (&direct.sha256, direct.size, &direct.mime, &direct.file_name),
+        (
+            &through_grpc.sha256,
+            through_grpc.size,
+            &through_grpc.mime,
+            &through_grpc.file_name
+        )
+    );
+    let (_, downloaded) = service
+        .download(user, &direct.file_id, None, None)
+        .await
+        .expect("download");
+    assert_eq!(downloaded, bytes);
+    let stored_usage = service.store.media_usage(user).await.expect("usage");
+
+    // A stream that stops without its end, one that does not start with `start`, a file
+    // over the size limit: each refused as over gRPC, and nothing of it kept.
+    assert_refused(
+        service
+            .upload_in_process(upload_messages(
+                user,
+                "cut.pdf",
+                &pdf_of_size(2_000_000),
+                false,
+            ))
+            .await,
+        Code::InvalidArgument,
+        "upload_incomplete",
+    );
+    let mut headless = upload_messages(user, "b.pdf", &bytes, true);
+    headless.remove(0);
+    assert_refused(
+        service.upload_in_process(headless).await,
+        Code::InvalidArgument,
+        "validation_failed",
+    );
+    assert_refused(
+        service
+            .upload_in_process(upload_messages(
+                user,
+                "big.pdf",
+                &pdf_of_size(4_000_001),
+                true,
+            ))
+            .await,
+        Code::OutOfRange,
+        "media_too_large",
+    );
+    assert_eq!(
+        service.store.media_usage(user).await.expect("usage"),
+        stored_usage
+    );
+    assert!(
+        service.stored_files("tmp").is_empty(),
+        "{:?}",
+        service.stored_files("tmp")
+    );
+    assert_eq!(service.stored_files("blobs").len(), 1);
     service.stop().await;
 }
 

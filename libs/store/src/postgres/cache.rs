@@ -52,7 +52,12 @@ fn chat_from_row(row: &Row) -> CachedChat {
 /// join found none.
 fn message_at(row: &Row, at: usize) -> Option<CachedMessage> {
     let message_id: i32 = row.get::<_, Option<i32>>(at + 1)?;
-    Some(CachedMessage {
+    Some(message_with_id(row, at, message_id))
+}
+
+/// The message of `message_id` from the [`message_columns`] starting at column `at`.
+fn message_with_id(row: &Row, at: usize, message_id: i32) -> CachedMessage {
+    CachedMessage {
         chat_id: row.get(at),
         message_id,
         date: row.get(at + 2),
@@ -64,48 +69,34 @@ fn message_at(row: &Row, at: usize) -> Option<CachedMessage> {
         views: row.get(at + 8),
         service: row.get(at + 9),
         details: row.get(at + 10),
-    })
+    }
 }
 
 fn message_from_row(row: &Row) -> CachedMessage {
-    CachedMessage {
-        chat_id: row.get(0),
-        message_id: row.get(1),
-        date: row.get(2),
-        edit_date: row.get(3),
-        sender_id: row.get(4),
-        outgoing: row.get(5),
-        text: row.get(6),
-        reply_to: row.get(7),
-        views: row.get(8),
-        service: row.get(9),
-        details: row.get(10),
-    }
+    message_with_id(row, 0, row.get(1))
 }
 
 /// A user from the [`user_columns`] starting at column `at`; `None` where a left join
 /// found none.
 fn user_at(row: &Row, at: usize) -> Option<CachedUser> {
     let tg_user_id: i64 = row.get::<_, Option<i64>>(at)?;
-    Some(CachedUser {
+    Some(user_with_id(row, at, tg_user_id))
+}
+
+/// The user `tg_user_id` from the [`user_columns`] starting at column `at`.
+fn user_with_id(row: &Row, at: usize, tg_user_id: i64) -> CachedUser {
+    CachedUser {
         tg_user_id,
         first_name: row.get(at + 1),
         last_name: row.get(at + 2),
         username: row.get(at + 3),
         phone: row.get(at + 4),
         details: row.get(at + 5),
-    })
+    }
 }
 
 fn user_from_row(row: &Row) -> CachedUser {
-    CachedUser {
-        tg_user_id: row.get(0),
-        first_name: row.get(1),
-        last_name: row.get(2),
-        username: row.get(3),
-        phone: row.get(4),
-        details: row.get(5),
-    }
+    user_with_id(row, 0, row.get(0))
 }
 
 const UPSERT_PROFILE: &str = "

@@ -967,18 +967,28 @@ impl ChatService {
             .await?)
     }
 
+    /// The cached users among `tg_user_ids`, by Telegram user id; one not in the cache is
+    /// absent. For answers that name users Telegram just told the account's host about.
+    async fn cached_users_by_id(
+        &self,
+        key: AccountKey,
+        tg_user_ids: &[i64],
+    ) -> Result<HashMap<i64, talkapp_store::CachedUser>, ChatError> {
+        Ok(self
+            .store
+            .cached_users(key, tg_user_ids)
+            .await?
+            .into_iter()
+            .map(|user| (user.tg_user_id, user))
+            .collect())
+    }
+
     /// The account's contacts with their presence, in Telegram's order: the list is asked
     /// of Telegram through the account's host, the users are read from the cache it fills.
     pub async fn contacts(&self, key: AccountKey) -> Result<Vec<Contact>, ChatError> {
         let contacts = self.router.host_of(key)?.contacts(key).await?;
         let ids: Vec<i64> = contacts.iter().map(|contact| contact.user_id).collect();
-        let users: HashMap<i64, talkapp_store::CachedUser> = self
-            .store
-            .cached_users(key, &ids)
-            .await?
-            .into_iter()
-            .map(|user| (user.tg_user_id, user))
-            .collect();
+        let users = self.cached_users_by_id(key, &ids).await?;
         Ok(contacts
             .iter()
             .filter_map(|contact| {

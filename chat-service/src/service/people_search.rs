@@ -1,8 +1,6 @@
 //! Telegram's people search (`contacts.search`) through the account's host: users by
 //! name or username, outside the contact list too, read from the cache the host fills.
 
-use std::collections::HashMap;
-
 use talkapp_store::AccountKey;
 use talkapp_telegram::model::TgUser;
 
@@ -39,13 +37,7 @@ impl ChatService {
             .host_of(key)?
             .search_people(key, query, limit)
             .await?;
-        let users: HashMap<i64, talkapp_store::CachedUser> = self
-            .store
-            .cached_users(key, &ids)
-            .await?
-            .into_iter()
-            .map(|user| (user.tg_user_id, user))
-            .collect();
+        let users = self.cached_users_by_id(key, &ids).await?;
         Ok(ids
             .iter()
             .filter_map(|id| users.get(id).map(user_from_record))

@@ -6,8 +6,6 @@
 //! Not done: following a change made on another device (Telegram's `updateUserName` is
 //! not applied to the linked account's names; the next read of the own profile does it).
 
-use std::collections::HashMap;
-
 use talkapp_store::{AccountKey, StoreError};
 use talkapp_telegram::profiles::UserProfile;
 use talkapp_telegram::search::Contact;
@@ -127,13 +125,7 @@ impl ChatService {
             .await?;
         let outcome: AddContactOutcome = serde_json::from_str(&outcome)
             .map_err(|error| StoreError::Internal(format!("a kept add_contact result: {error}")))?;
-        let users: HashMap<i64, talkapp_store::CachedUser> = self
-            .store
-            .cached_users(key, &[outcome.user_id])
-            .await?
-            .into_iter()
-            .map(|user| (user.tg_user_id, user))
-            .collect();
+        let users = self.cached_users_by_id(key, &[outcome.user_id]).await?;
         let user = users.get(&outcome.user_id).ok_or_else(|| {
             StoreError::Internal("the contact just added is not in the cache".into())
         })?;

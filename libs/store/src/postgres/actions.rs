@@ -1,12 +1,7 @@
 //! Idempotency keys of non-send actions.
 
-use super::{PostgresStore, Prepared as _, Result, StoreError, async_trait, map_error};
+use super::{PostgresStore, Prepared as _, Result, async_trait, index, map_error};
 use crate::{AccountKey, ActionClaim, ActionClaimed, ActionStore};
-
-pub(super) fn index(key: AccountKey) -> Result<i32> {
-    i32::try_from(key.session_index)
-        .map_err(|_| StoreError::Internal(format!("session_index {}", key.session_index)))
-}
 
 #[async_trait]
 impl ActionStore for PostgresStore {

@@ -1,6 +1,6 @@
 //! The chat cache.
 
-use super::{PostgresStore, Prepared as _, Result, Row, StoreError, async_trait, map_error};
+use super::{PostgresStore, Prepared as _, Result, Row, async_trait, index, map_error};
 use crate::cache_columns::{
     CHAT_WIDTH, MESSAGE_WIDTH, USER_WIDTH, chat_columns, chat_list_filter, message_columns,
     user_columns,
@@ -9,11 +9,6 @@ use crate::{
     AccountKey, CachedChat, CachedMessage, CachedUser, ChatCacheStore, ChatListPage, ChatListQuery,
     ChatProfile, DialogState, HistoryQuery, ListedChat, kind_of_chat_id,
 };
-
-fn index(key: AccountKey) -> Result<i32> {
-    i32::try_from(key.session_index)
-        .map_err(|_| StoreError::Internal(format!("session_index {}", key.session_index)))
-}
 
 fn limit(limit: u32) -> i64 {
     i64::from(limit.clamp(1, 1000))
@@ -57,7 +52,12 @@ fn chat_from_row(row: &Row) -> CachedChat {
 /// join found none.
 fn message_at(row: &Row, at: usize) -> Option<CachedMessage> {
     let message_id: i32 = row.get::<_, Option<i32>>(at + 1)?;
-    Some(CachedMessage {
+    Some(message_with_id(row, at, message_id))
+}
+
+/// The message of `message_id` from the [`message_columns`] starting at column `at`.
+fn message_with_id(row: &Row, at: usize, message_id: i32) -> CachedMessage {
+    CachedMessage {
         chat_id: row.get(at),
         message_id,
         date: row.get(at + 2),
@@ -69,48 +69,34 @@ fn message_at(row: &Row, at: usize) -> Option<CachedMessage> {
         views: row.get(at + 8),
         service: row.get(at + 9),
         details: row.get(at + 10),
-    })
+    }
 }
 
 fn message_from_row(row: &Row) -> CachedMessage {
-    CachedMessage {
-        chat_id: row.get(0),
-        message_id: row.get(1),
-        date: row.get(2),
-        edit_date: row.get(3),
-        sender_id: row.get(4),
-        outgoing: row.get(5),
-        text: row.get(6),
-        reply_to: row.get(7),
-        views: row.get(8),
-        service: row.get(9),
-        details: row.get(10),
-    }
+    message_with_id(row, 0, row.get(1))
 }
 
 /// A user from the [`user_columns`] starting at column `at`; `None` where a left join
 /// found none.
 fn user_at(row: &Row, at: usize) -> Option<CachedUser> {
     let tg_user_id: i64 = row.get::<_, Option<i64>>(at)?;
-    Some(CachedUser {
+    Some(user_with_id(row, at, tg_user_id))
+}
+
+/// The user `tg_user_id` from the [`user_columns`] starting at column `at`.
+fn user_with_id(row: &Row, at: usize, tg_user_id: i64) -> CachedUser {
+    CachedUser {
         tg_user_id,
         first_name: row.get(at + 1),
         last_name: row.get(at + 2),
         username: row.get(at + 3),
         phone: row.get(at + 4),
         details: row.get(at + 5),
-    })
+    }
 }
 
 fn user_from_row(row: &Row) -> CachedUser {
-    CachedUser {
-        tg_user_id: row.get(0),
-        first_name: row.get(1),
-        last_name: row.get(2),
-        username: row.get(3),
-        phone: row.get(4),
-        details: row.get(5),
-    }
+    user_with_id(row, 0, row.get(0))
 }
 
 const UPSERT_PROFILE: &str = "
@@ -143,6 +129,28 @@ async fn cache_transaction(
         .await
         .map_err(map_error)?;
     Ok(transaction)
+}
+
+impl PostgresStore {
+    /// The account's rows that `sql` reads for `ids` (`$1` the user, `$2` the session
+    /// index, `$3` the ids), each made by `from_row`; no ids, no round trip.
+    async fn account_rows_by_ids<T>(
+        &self,
+        key: AccountKey,
+        ids: &[i64],
+        sql: &str,
+        from_row: fn(&Row) -> T,
+    ) -> Result<Vec<T>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let rows = client
+            .prepared_query(sql, &[&key.user_id, &index(key)?, &ids])
+            .await
+            .map_err(map_error)?;
+        Ok(rows.iter().map(from_row).collect())
+    }
 }
 
 #[async_trait]
@@ -602,24 +610,19 @@ impl ChatCacheStore for PostgresStore {
     }
 
     async fn cached_chats(&self, key: AccountKey, chat_ids: &[i64]) -> Result<Vec<CachedChat>> {
-        if chat_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let client = self.client().await?;
-        let rows = client
-            .prepared_query(
-                concat!(
-                    "SELECT ",
-                    chat_columns!(""),
-                    " FROM tg_chats
+        self.account_rows_by_ids(
+            key,
+            chat_ids,
+            concat!(
+                "SELECT ",
+                chat_columns!(""),
+                " FROM tg_chats
                  WHERE user_id = $1 AND session_index = $2 AND chat_id = ANY($3)
                  ORDER BY chat_id"
-                ),
-                &[&key.user_id, &index(key)?, &chat_ids],
-            )
-            .await
-            .map_err(map_error)?;
-        Ok(rows.iter().map(chat_from_row).collect())
+            ),
+            chat_from_row,
+        )
+        .await
     }
 
     async fn cached_messages(
@@ -754,24 +757,19 @@ impl ChatCacheStore for PostgresStore {
     }
 
     async fn cached_users(&self, key: AccountKey, tg_user_ids: &[i64]) -> Result<Vec<CachedUser>> {
-        if tg_user_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let client = self.client().await?;
-        let rows = client
-            .prepared_query(
-                concat!(
-                    "SELECT ",
-                    user_columns!(""),
-                    " FROM tg_users
+        self.account_rows_by_ids(
+            key,
+            tg_user_ids,
+            concat!(
+                "SELECT ",
+                user_columns!(""),
+                " FROM tg_users
                  WHERE user_id = $1 AND session_index = $2 AND tg_user_id = ANY($3)
                  ORDER BY tg_user_id"
-                ),
-                &[&key.user_id, &index(key)?, &tg_user_ids],
-            )
-            .await
-            .map_err(map_error)?;
-        Ok(rows.iter().map(user_from_row).collect())
+            ),
+            user_from_row,
+        )
+        .await
     }
 
     async fn clear_cache(&self, key: AccountKey) -> Result<()> {

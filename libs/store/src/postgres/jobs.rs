@@ -1,17 +1,12 @@
 //! Send jobs.
 
 use super::{
-    DateTime, PostgresStore, Prepared as _, Result, Row, StoreError, Utc, Uuid, async_trait,
+    DateTime, PostgresStore, Prepared as _, Result, Row, StoreError, Utc, Uuid, async_trait, index,
     map_error, shard_params,
 };
 use crate::{
     AccountKey, JobCreated, JobMedia, JobStatus, NewSendJob, SendJob, SendJobStore, shard_of,
 };
-
-fn index(key: AccountKey) -> Result<i32> {
-    i32::try_from(key.session_index)
-        .map_err(|_| StoreError::Internal(format!("session_index {}", key.session_index)))
-}
 
 fn job_from_row(row: &Row) -> Result<SendJob> {
     let status: String = row.get("status");

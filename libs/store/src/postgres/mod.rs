@@ -286,6 +286,17 @@ fn shard_params(shards: &[u16]) -> Vec<i16> {
         .collect()
 }
 
+/// A session index as the `int` columns hold it (one over `i32::MAX` is never issued).
+fn session_index_param(session_index: u32) -> Result<i32> {
+    i32::try_from(session_index)
+        .map_err(|_| StoreError::Internal(format!("session_index {session_index} out of range")))
+}
+
+/// The account's session index as the `int` columns hold it.
+fn index(key: crate::AccountKey) -> Result<i32> {
+    session_index_param(key.session_index)
+}
+
 fn map_error(error: tokio_postgres::Error) -> StoreError {
     if let Some(db_error) = error.as_db_error() {
         if *db_error.code() == SqlState::UNIQUE_VIOLATION {

@@ -1,6 +1,6 @@
 //! What each linked account sent to Telegram already (see [`SentFileStore`]).
 
-use super::actions::index;
+use super::index;
 use super::{PostgresStore, Prepared as _, Result, async_trait, map_error};
 use crate::{AccountKey, SentFileStore};
 

@@ -3,13 +3,8 @@
 use super::{
     DateTime, HostedAccount, LinkStatus, LinkedAccount, LoginState, PostgresStore, Prepared as _,
     Result, Row, StoreError, TelegramAccount, TelegramLogin, TelegramStore, Utc, Uuid, async_trait,
-    linked_account_from_row, map_error, shard_params,
+    linked_account_from_row, map_error, session_index_param, shard_params,
 };
-
-fn index_param(session_index: u32) -> Result<i32> {
-    i32::try_from(session_index)
-        .map_err(|_| StoreError::Internal(format!("session_index {session_index} out of range")))
-}
 
 fn hosted_account_from_row(row: &Row) -> Result<HostedAccount> {
     let shard: i16 = row.get("shard");
@@ -117,7 +112,7 @@ impl TelegramStore for PostgresStore {
         client
             .prepared_query_opt(
                 "SELECT * FROM telegram_sessions WHERE user_id = $1 AND session_index = $2",
-                &[&user_id, &index_param(session_index)?],
+                &[&user_id, &session_index_param(session_index)?],
             )
             .await
             .map_err(map_error)?
@@ -154,7 +149,11 @@ impl TelegramStore for PostgresStore {
             .prepared_execute(
                 "UPDATE telegram_sessions SET sealed_session = $3
                  WHERE user_id = $1 AND session_index = $2",
-                &[&user_id, &index_param(session_index)?, &sealed_session],
+                &[
+                    &user_id,
+                    &session_index_param(session_index)?,
+                    &sealed_session,
+                ],
             )
             .await
             .map_err(map_error)?;
@@ -175,7 +174,7 @@ impl TelegramStore for PostgresStore {
                  WHERE user_id = $1 AND session_index = $2",
                 &[
                     &user_id,
-                    &index_param(session_index)?,
+                    &session_index_param(session_index)?,
                     &status.as_str(),
                     &at,
                 ],
@@ -196,7 +195,7 @@ impl TelegramStore for PostgresStore {
             .prepared_execute(
                 "UPDATE telegram_sessions SET link_stalled_at = $3
                  WHERE user_id = $1 AND session_index = $2",
-                &[&user_id, &index_param(session_index)?, &at],
+                &[&user_id, &session_index_param(session_index)?, &at],
             )
             .await
             .map_err(map_error)?;
@@ -219,7 +218,7 @@ impl TelegramStore for PostgresStore {
                  WHERE user_id = $1 AND session_index = $2",
                 &[
                     &user_id,
-                    &index_param(session_index)?,
+                    &session_index_param(session_index)?,
                     &first_name,
                     &last_name,
                     &username,
@@ -236,7 +235,7 @@ impl TelegramStore for PostgresStore {
         let deleted = client
             .prepared_execute(
                 "DELETE FROM telegram_sessions WHERE user_id = $1 AND session_index = $2",
-                &[&user_id, &index_param(session_index)?],
+                &[&user_id, &session_index_param(session_index)?],
             )
             .await
             .map_err(map_error)?;
@@ -368,7 +367,7 @@ impl crate::EventIdStore for PostgresStore {
                  RETURNING last_event_id",
                 &[
                     &key.user_id,
-                    &index_param(key.session_index)?,
+                    &session_index_param(key.session_index)?,
                     &i64::from(count.max(1)),
                 ],
             )

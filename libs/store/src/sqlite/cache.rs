@@ -155,6 +155,32 @@ fn query_rows<T>(
         .map_err(map_error)
 }
 
+impl SqliteStore {
+    /// The account's rows that `sql` reads for `ids` (`?1` the user, `?2` the session
+    /// index, `?3` the ids as a JSON array), each made by `from_row`; no ids, no read.
+    async fn account_rows_by_ids<T: Send + 'static>(
+        &self,
+        key: AccountKey,
+        ids: &[i64],
+        sql: &'static str,
+        from_row: fn(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = json_ids(ids);
+        self.read(move |connection| {
+            query_rows(
+                connection,
+                sql,
+                params![key.user_id.to_string(), key.session_index, ids],
+                from_row,
+            )
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl ChatCacheStore for SqliteStore {
     async fn upsert_chat_profiles(&self, key: AccountKey, chats: &[ChatProfile]) -> Result<()> {
@@ -597,25 +623,19 @@ impl ChatCacheStore for SqliteStore {
     }
 
     async fn cached_chats(&self, key: AccountKey, chat_ids: &[i64]) -> Result<Vec<CachedChat>> {
-        if chat_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids = json_ids(chat_ids);
-        self.read(move |connection| {
-            query_rows(
-                connection,
-                concat!(
-                    "SELECT ",
-                    chat_columns!(""),
-                    " FROM tg_chats
+        self.account_rows_by_ids(
+            key,
+            chat_ids,
+            concat!(
+                "SELECT ",
+                chat_columns!(""),
+                " FROM tg_chats
                  WHERE user_id = ?1 AND session_index = ?2
                    AND chat_id IN (SELECT value FROM json_each(?3))
                  ORDER BY chat_id"
-                ),
-                params![key.user_id.to_string(), key.session_index, ids],
-                chat_from_row,
-            )
-        })
+            ),
+            chat_from_row,
+        )
         .await
     }
 
@@ -770,25 +790,19 @@ impl ChatCacheStore for SqliteStore {
     }
 
     async fn cached_users(&self, key: AccountKey, tg_user_ids: &[i64]) -> Result<Vec<CachedUser>> {
-        if tg_user_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids = json_ids(tg_user_ids);
-        self.read(move |connection| {
-            query_rows(
-                connection,
-                concat!(
-                    "SELECT ",
-                    user_columns!(""),
-                    " FROM tg_users
+        self.account_rows_by_ids(
+            key,
+            tg_user_ids,
+            concat!(
+                "SELECT ",
+                user_columns!(""),
+                " FROM tg_users
                  WHERE user_id = ?1 AND session_index = ?2
                    AND tg_user_id IN (SELECT value FROM json_each(?3))
                  ORDER BY tg_user_id"
-                ),
-                params![key.user_id.to_string(), key.session_index, ids],
-                user_from_row,
-            )
-        })
+            ),
+            user_from_row,
+        )
         .await
     }
 

@@ -5,7 +5,7 @@ use grammers_tl_types::{self as tl, functions as f};
 use super::{Call, RpcError};
 use crate::render;
 use crate::render::Mentions;
-use crate::world::Peer;
+use crate::world::{Peer, UserId, World};
 
 /// `contacts.getContacts` (the `hash` is ignored: the full list is always returned).
 pub(super) fn get_contacts(
@@ -112,14 +112,20 @@ pub(super) fn resolve_username(
     let peer = world
         .resolve_username(username)
         .ok_or_else(|| RpcError::bad_request("USERNAME_NOT_OCCUPIED"))?;
+    Ok(resolved(world, viewer, peer))
+}
+
+/// The answer of `contacts.resolveUsername` and `contacts.resolvePhone`: `peer`, with
+/// the chat or user it names as `viewer` sees it.
+fn resolved(world: &World, viewer: UserId, peer: Peer) -> tl::enums::contacts::ResolvedPeer {
     let mut mentions = Mentions::with_user(viewer);
     mentions.peer(peer);
-    Ok(tl::types::contacts::ResolvedPeer {
+    tl::types::contacts::ResolvedPeer {
         peer: render::peer(peer),
         chats: mentions.chats(world, viewer),
         users: mentions.users(world, viewer),
     }
-    .into())
+    .into()
 }
 
 /// `contacts.resolvePhone`: the user with a phone number (Telegram finds a number
@@ -138,12 +144,5 @@ pub(super) fn resolve_phone(
         .user_by_phone(&digits)
         .ok_or_else(|| RpcError::bad_request("PHONE_NOT_OCCUPIED"))?;
     let peer = Peer::User(user);
-    let mut mentions = Mentions::with_user(viewer);
-    mentions.peer(peer);
-    Ok(tl::types::contacts::ResolvedPeer {
-        peer: render::peer(peer),
-        chats: mentions.chats(world, viewer),
-        users: mentions.users(world, viewer),
-    }
-    .into())
+    Ok(resolved(world, viewer, peer))
 }

@@ -67,29 +67,18 @@ impl World {
         };
         match peer {
             Peer::Chat(id) => {
-                let copies = self.deliver_to_boxes(by, peer, draft, date)?;
                 if let Some(group) = self.chats.get_mut(&id) {
                     group.title = title;
                 }
-                Ok(Sent::Boxes {
-                    copies,
-                    duplicate: false,
-                })
             }
             Peer::Channel(id) => {
                 if let Some(record) = self.channels.get_mut(&id) {
                     record.title = title;
                 }
-                let (message_id, pts) = self.post_to_channel(by, id, draft, date)?;
-                Ok(Sent::Channel {
-                    channel: id,
-                    id: message_id,
-                    pts,
-                    duplicate: false,
-                })
             }
-            Peer::User(_) => Err(GroupError::ChatInvalid),
+            Peer::User(_) => return Err(GroupError::ChatInvalid),
         }
+        Ok(self.post(by, peer, draft, date)?)
     }
 
     /// `messages.editChatPhoto` / `channels.editPhoto`: a new photo made of uploaded
@@ -127,26 +116,15 @@ impl World {
                 if let Some(group) = self.chats.get_mut(&id) {
                     group.photo = photo;
                 }
-                let copies = self.deliver_to_boxes(by, peer, draft, date)?;
-                Ok(Sent::Boxes {
-                    copies,
-                    duplicate: false,
-                })
             }
             Peer::Channel(id) => {
                 if let Some(record) = self.channels.get_mut(&id) {
                     record.photo = photo;
                 }
-                let (message_id, pts) = self.post_to_channel(by, id, draft, date)?;
-                Ok(Sent::Channel {
-                    channel: id,
-                    id: message_id,
-                    pts,
-                    duplicate: false,
-                })
             }
-            Peer::User(_) => Err(GroupError::ChatInvalid),
+            Peer::User(_) => return Err(GroupError::ChatInvalid),
         }
+        Ok(self.post(by, peer, draft, date)?)
     }
 
     /// `photos.uploadProfilePhoto`: the user's new profile photo, made of uploaded

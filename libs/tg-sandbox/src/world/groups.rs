@@ -156,11 +156,7 @@ impl World {
             action: Some(ServiceAction::ChatAddUser { users: vec![user] }),
             ..Draft::default()
         };
-        let copies = self.deliver_to_boxes(by, Peer::Chat(chat), draft, date)?;
-        Ok(Sent::Boxes {
-            copies,
-            duplicate: false,
-        })
+        Ok(self.post(by, Peer::Chat(chat), draft, date)?)
     }
 
     /// `channels.inviteToChannel`: members of a supergroup may invite, only the creator
@@ -212,16 +208,11 @@ impl World {
             }),
             ..Draft::default()
         };
-        let (id, pts) = self.post_to_channel(by, channel, draft, date)?;
+        let sent = self.post(by, Peer::Channel(channel), draft, date)?;
         Ok(Invited {
             added,
             missing,
-            sent: Some(Sent::Channel {
-                channel,
-                id,
-                pts,
-                duplicate: false,
-            }),
+            sent: Some(sent),
         })
     }
 }

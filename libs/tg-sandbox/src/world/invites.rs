@@ -506,20 +506,12 @@ impl World {
         date: i32,
     ) -> Result<JoinedChat, GroupError> {
         match peer {
-            Peer::User(_) => Err(GroupError::ChatInvalid),
+            Peer::User(_) => return Err(GroupError::ChatInvalid),
             Peer::Chat(chat) => {
                 let group = self.chats.get_mut(&chat).ok_or(GroupError::ChatInvalid)?;
                 group.members.insert(user);
                 group.joined.insert(user, Joined { inviter, date });
                 group.version += 1;
-                let copies = self.deliver_to_boxes(user, peer, draft, date)?;
-                Ok(JoinedChat {
-                    peer,
-                    sent: Some(Sent::Boxes {
-                        copies,
-                        duplicate: false,
-                    }),
-                })
             }
             Peer::Channel(channel) => {
                 let record = self
@@ -531,18 +523,13 @@ impl World {
                 if record.broadcast {
                     return Ok(JoinedChat { peer, sent: None });
                 }
-                let (id, pts) = self.post_to_channel(user, channel, draft, date)?;
-                Ok(JoinedChat {
-                    peer,
-                    sent: Some(Sent::Channel {
-                        channel,
-                        id,
-                        pts,
-                        duplicate: false,
-                    }),
-                })
             }
         }
+        let sent = self.post(user, peer, draft, date)?;
+        Ok(JoinedChat {
+            peer,
+            sent: Some(sent),
+        })
     }
 }
 

@@ -93,18 +93,13 @@ impl World {
             ..Draft::default()
         };
         // Delivered while the user is still a member: they see their own removal.
-        let copies = self.deliver_to_boxes(by, Peer::Chat(chat), draft, date)?;
+        let sent = self.post(by, Peer::Chat(chat), draft, date)?;
         let group = self.chats.get_mut(&chat).ok_or(GroupError::ChatInvalid)?;
         group.members.remove(&user);
         group.admins.remove(&user);
         group.joined.remove(&user);
         group.version += 1;
-        Ok(Removed {
-            sent: Some(Sent::Boxes {
-                copies,
-                duplicate: false,
-            }),
-        })
+        Ok(Removed { sent: Some(sent) })
     }
 
     /// `messages.editChatAdmin`: the creator makes a member an admin or takes it back.
@@ -205,13 +200,7 @@ impl World {
                 action: Some(ServiceAction::ChatDeleteUser { user }),
                 ..Draft::default()
             };
-            let (id, pts) = self.post_to_channel(user, channel, draft, date)?;
-            Some(Sent::Channel {
-                channel,
-                id,
-                pts,
-                duplicate: false,
-            })
+            Some(self.post(user, Peer::Channel(channel), draft, date)?)
         };
         let record = self
             .channels

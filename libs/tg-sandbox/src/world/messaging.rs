@@ -186,28 +186,25 @@ impl World {
         {
             return Ok(sent);
         }
-        if let Peer::Channel(channel) = to {
-            let (id, pts) = self.post_to_channel(from, channel, draft, date)?;
-            if let (Some(rid), Some(record)) = (random_id, self.channels.get_mut(&channel)) {
-                record.random_ids.insert((from, rid), id);
+        let sent = self.post(from, to, draft, date)?;
+        if let Some(rid) = random_id {
+            // Kept where the sender's copy lives, for a repeated send to find.
+            match &sent {
+                Sent::Channel { channel, id, .. } => {
+                    if let Some(record) = self.channels.get_mut(channel) {
+                        record.random_ids.insert((from, rid), *id);
+                    }
+                }
+                Sent::Boxes { copies, .. } => {
+                    if let (Some(first), Some(sender_box)) =
+                        (copies.first(), self.boxes.get_mut(&from))
+                    {
+                        sender_box.random_ids.insert(rid, first.id);
+                    }
+                }
             }
-            return Ok(Sent::Channel {
-                channel,
-                id,
-                pts,
-                duplicate: false,
-            });
         }
-        let copies = self.deliver_to_boxes(from, to, draft, date)?;
-        if let (Some(rid), Some(first)) = (random_id, copies.first())
-            && let Some(sender_box) = self.boxes.get_mut(&from)
-        {
-            sender_box.random_ids.insert(rid, first.id);
-        }
-        Ok(Sent::Boxes {
-            copies,
-            duplicate: false,
-        })
+        Ok(sent)
     }
 
     /// The message an earlier send with the same `random_id` created, if any.
@@ -255,6 +252,33 @@ impl World {
             }],
             duplicate: true,
         }))
+    }
+
+    /// Posts `draft` from `from` where `to` keeps its messages: one post in a channel
+    /// (supergroups included), else a copy in each participant's box. Every message goes
+    /// through here: sends (which then keep their `random_id`) and service messages (a
+    /// title, a photo, a join, a pin).
+    pub(super) fn post(
+        &mut self,
+        from: UserId,
+        to: Peer,
+        draft: Draft,
+        date: i32,
+    ) -> Result<Sent, SendError> {
+        if let Peer::Channel(channel) = to {
+            let (id, pts) = self.post_to_channel(from, channel, draft, date)?;
+            return Ok(Sent::Channel {
+                channel,
+                id,
+                pts,
+                duplicate: false,
+            });
+        }
+        let copies = self.deliver_to_boxes(from, to, draft, date)?;
+        Ok(Sent::Boxes {
+            copies,
+            duplicate: false,
+        })
     }
 
     /// Stores one copy of a message in each participant's box, the sender's first.

@@ -45,7 +45,7 @@ pub(crate) use media::{
 };
 pub(crate) use messaging::{Draft, Forward, SendError, Sent};
 pub(crate) use pinning::{Pin, PinChange};
-pub(crate) use query::{Dialog, HistoryQuery};
+pub(crate) use query::{Dialog, HistoryPage, HistoryQuery};
 pub(crate) use reading::BoxEvent;
 pub(crate) use search::{GlobalScope, SearchFilter, SearchQuery, name_matches};
 
@@ -808,16 +808,10 @@ impl World {
             action: Some(action),
             ..Draft::default()
         };
-        let copies = self
-            .deliver_to_boxes(creator, Peer::Chat(id), draft, date)
+        let sent = self
+            .post(creator, Peer::Chat(id), draft, date)
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        Ok((
-            id,
-            Sent::Boxes {
-                copies,
-                duplicate: false,
-            },
-        ))
+        Ok((id, sent))
     }
 
     /// Creates a supergroup (`broadcast == false`) or a broadcast channel.
@@ -894,18 +888,10 @@ impl World {
             action: Some(action),
             ..Draft::default()
         };
-        let (message, pts) = self
-            .post_to_channel(creator, id, draft, date)
+        let sent = self
+            .post(creator, Peer::Channel(id), draft, date)
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        Ok((
-            id,
-            Sent::Channel {
-                channel: id,
-                id: message,
-                pts,
-                duplicate: false,
-            },
-        ))
+        Ok((id, sent))
     }
 
     /// Sets a supergroup's or channel's public username and description.

@@ -134,11 +134,7 @@ impl World {
                 reply_to: Some(pin.id),
                 ..Draft::default()
             };
-            let copies = self.deliver_to_boxes(by, pin.peer, draft, date)?;
-            change.service = Some(Sent::Boxes {
-                copies,
-                duplicate: false,
-            });
+            change.service = Some(self.post(by, pin.peer, draft, date)?);
         }
         Ok(change)
     }
@@ -186,13 +182,7 @@ impl World {
                 reply_to: Some(pin.id),
                 ..Draft::default()
             };
-            let (id, pts) = self.post_to_channel(by, channel, draft, date)?;
-            change.service = Some(Sent::Channel {
-                channel,
-                id,
-                pts,
-                duplicate: false,
-            });
+            change.service = Some(self.post(by, Peer::Channel(channel), draft, date)?);
         }
         Ok(change)
     }

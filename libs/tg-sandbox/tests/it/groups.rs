@@ -5,7 +5,10 @@ use grammers_client::update::Update;
 use grammers_tl_types as tl;
 use talkapp_tg_sandbox::Peer;
 
-use crate::support::{channel_titled, demo, dialog_ref, listen, next_matching, signed_in, within};
+use crate::support::{
+    box_pts, channel_titled, demo, dialog_ref, group_titled, listen, next_matching, signed_in,
+    within,
+};
 
 fn input_user(reference: grammers_session::types::PeerRef) -> tl::enums::InputUser {
     reference.into()
@@ -150,6 +153,96 @@ fn create_channel(title: &str, megagroup: bool) -> tl::functions::channels::Crea
         address: None,
         ttl_period: None,
     }
+}
+
+/// The updates of an answer that is `updates` (not `updateShort*`).
+fn answered_updates(answer: &tl::enums::Updates) -> &[tl::enums::Update] {
+    match answer {
+        tl::enums::Updates::Updates(updates) => &updates.updates,
+        other => panic!("expected updates, got {other:?}"),
+    }
+}
+
+/// A new title is told as a service message where the chat keeps its messages: in a
+/// supergroup one post at the channel's next `pts`, in a basic group a copy in the
+/// caller's box at its next `pts` (one `World::post` for every service message).
+#[tokio::test]
+async fn a_new_title_is_posted_in_a_supergroup_and_delivered_in_a_basic_group() {
+    let demo = demo().await;
+    let alice = signed_in(&demo.sandbox, demo.alice);
+    let board = created_channel(
+        &within(
+            "create",
+            alice.client.invoke(&create_channel("Board", true)),
+        )
+        .await
+        .expect("created"),
+    );
+    let pts_before = demo
+        .sandbox
+        .world(|w| w.channel_pts(board.id))
+        .expect("channel");
+    let answer = within(
+        "edit title",
+        alice.client.invoke(&tl::functions::channels::EditTitle {
+            channel: tl::types::InputChannel {
+                channel_id: board.id,
+                access_hash: board.access_hash.expect("access hash"),
+            }
+            .into(),
+            title: "Board 2".into(),
+        }),
+    )
+    .await
+    .expect("edited");
+    let pts_after = demo
+        .sandbox
+        .world(|w| w.channel_pts(board.id))
+        .expect("channel");
+    let posted = answered_updates(&answer)
+        .iter()
+        .find_map(|u| match u {
+            tl::enums::Update::NewChannelMessage(u) => Some(u.clone()),
+            _ => None,
+        })
+        .expect("a channel post");
+    assert_eq!((posted.pts, posted.pts_count), (pts_after, 1));
+    assert_eq!(pts_after, pts_before + 1);
+    let tl::enums::Message::Service(service) = posted.message else {
+        panic!("not a service message: {:?}", posted.message);
+    };
+    assert!(matches!(
+        service.action,
+        tl::enums::MessageAction::ChatEditTitle(ref a) if a.title == "Board 2"
+    ));
+
+    let friends = group_titled(&demo.sandbox, "Sandbox Friends");
+    let answer = within(
+        "edit chat title",
+        alice
+            .client
+            .invoke(&tl::functions::messages::EditChatTitle {
+                chat_id: friends,
+                title: "Friends 2".into(),
+            }),
+    )
+    .await
+    .expect("edited");
+    let delivered = answered_updates(&answer)
+        .iter()
+        .find_map(|u| match u {
+            tl::enums::Update::NewMessage(u) => Some(u.clone()),
+            _ => None,
+        })
+        .expect("a new message in the box");
+    assert_eq!(delivered.pts, box_pts(&alice.client).await);
+    let tl::enums::Message::Service(service) = delivered.message else {
+        panic!("not a service message: {:?}", delivered.message);
+    };
+    assert!(matches!(
+        service.action,
+        tl::enums::MessageAction::ChatEditTitle(ref a) if a.title == "Friends 2"
+    ));
 }
 
 #[tokio::test]

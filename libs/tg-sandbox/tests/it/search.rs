@@ -145,6 +145,54 @@ async fn searching_a_chat_matches_text_sender_dates_and_media_filters() {
     }
 }
 
+/// A search with `limit` 0 only counts: a `messages.messagesSlice` with the count and no
+/// messages, even when nothing matches (a full `messages.messages` would say "all of
+/// them" with a count of its length); `messages.getHistory` answers a whole chat with
+/// `messages.messages`. Both go through one page renderer; only search passes `limit`.
+#[tokio::test]
+async fn a_count_only_search_answers_a_slice_and_a_whole_history_a_full_list() {
+    let demo = demo().await;
+    let alice = signed_in(&demo.sandbox, demo.alice);
+    demo.sandbox
+        .send_message(demo.bob, Peer::User(demo.alice), "count me, count me")
+        .expect("sent");
+    let to_bob = dialog_ref(&alice.client, Peer::User(demo.bob)).await;
+    for (q, expected_count) in [("count", 1), ("nowhere-to-be-found", 0)] {
+        let mut request = search_request(to_bob.into(), q);
+        request.limit = 0;
+        let answer = within("count", alice.client.invoke(&request))
+            .await
+            .expect("count");
+        let tl::enums::messages::Messages::Slice(slice) = answer else {
+            panic!("a count-only search of {q:?} answered {answer:?}");
+        };
+        assert_eq!(
+            (slice.count, slice.messages.len()),
+            (expected_count, 0),
+            "{q}"
+        );
+    }
+    let history = within(
+        "history",
+        alice.client.invoke(&tl::functions::messages::GetHistory {
+            peer: to_bob.into(),
+            offset_id: 0,
+            offset_date: 0,
+            add_offset: 0,
+            limit: 100,
+            max_id: 0,
+            min_id: 0,
+            hash: 0,
+        }),
+    )
+    .await
+    .expect("history");
+    let tl::enums::messages::Messages::Messages(whole) = history else {
+        panic!("a whole history answered {history:?}");
+    };
+    assert!(!whole.messages.is_empty());
+}
+
 fn global_request(q: &str, limit: i32) -> tl::functions::messages::SearchGlobal {
     tl::functions::messages::SearchGlobal {
         broadcasts_only: false,

@@ -117,17 +117,7 @@ pub(crate) fn send_media(
         media: Some(media),
         ..Draft::text(&request.message)
     };
-    let sent = call
-        .state
-        .world
-        .send(viewer, peer, draft, Some(request.random_id), call.now)?;
-    Ok(announce(
-        call,
-        viewer,
-        &sent,
-        Some(request.random_id),
-        false,
-    ))
+    super::send_and_announce(call, viewer, peer, draft, request.random_id)
 }
 
 /// `messages.uploadMedia`: stores the media without sending it, for sending later by

@@ -12,7 +12,9 @@ use grammers_tl_types::{self as tl, functions as f};
 use super::{Call, RpcError, resolve};
 use crate::render::{self, Mentions};
 use crate::state::Push;
-use crate::world::{Draft, Forward, HistoryQuery, Peer, SendError, Sent, UserId};
+use crate::world::{
+    Draft, Forward, HistoryPage, HistoryQuery, Peer, SendError, Sent, UserId, World,
+};
 
 /// Telegram's page size when asked for 0, and its maximum.
 const DEFAULT_LIMIT: usize = 20;
@@ -128,6 +130,20 @@ pub(super) fn get_history(
             min_id: request.min_id,
         },
     );
+    Ok(messages_page(world, viewer, peer, &page, true))
+}
+
+/// A page of `peer`'s messages as `viewer` sees them, in the type Telegram answers with:
+/// `messages.channelMessages` in a channel, else `messages.messages` when the page holds
+/// every message (and `whole` allows it: a count-only search never does), else
+/// `messages.messagesSlice`. For `messages.getHistory` and `messages.search` alike.
+pub(super) fn messages_page(
+    world: &World,
+    viewer: UserId,
+    peer: Peer,
+    page: &HistoryPage,
+    whole: bool,
+) -> tl::enums::messages::Messages {
     let mut mentions = Mentions::with_user(viewer);
     mentions.peer(peer);
     let messages: Vec<_> = page
@@ -141,7 +157,7 @@ pub(super) fn get_history(
     let chats = mentions.chats(world, viewer);
     let count = page.count as i32;
 
-    Ok(match peer {
+    match peer {
         Peer::Channel(id) => tl::types::messages::ChannelMessages {
             inexact: false,
             pts: world.channels.get(&id).map_or(0, |c| c.pts),
@@ -153,7 +169,7 @@ pub(super) fn get_history(
             users,
         }
         .into(),
-        _ if messages.len() == page.count => tl::types::messages::Messages {
+        _ if whole && messages.len() == page.count => tl::types::messages::Messages {
             messages,
             topics: Vec::new(),
             chats,
@@ -172,7 +188,7 @@ pub(super) fn get_history(
             users,
         }
         .into(),
-    })
+    }
 }
 
 /// Renders what a send or an edit changed: the result for the caller (its copy, with
@@ -290,17 +306,24 @@ pub(super) fn send_message(
         reply_to: reply_to_id(request.reply_to.as_ref()),
         ..Draft::text(&request.message)
     };
+    send_and_announce(call, viewer, peer, draft, request.random_id)
+}
+
+/// Sends `draft` to `peer` as `viewer` under the client's `random_id` and announces it
+/// (the caller's updates back, the others' pushed): `messages.sendMessage` and
+/// `messages.sendMedia` alike.
+pub(super) fn send_and_announce(
+    call: &mut Call,
+    viewer: UserId,
+    peer: Peer,
+    draft: Draft,
+    random_id: i64,
+) -> Result<tl::enums::Updates, RpcError> {
     let sent = call
         .state
         .world
-        .send(viewer, peer, draft, Some(request.random_id), call.now)?;
-    Ok(announce(
-        call,
-        viewer,
-        &sent,
-        Some(request.random_id),
-        false,
-    ))
+        .send(viewer, peer, draft, Some(random_id), call.now)?;
+    Ok(announce(call, viewer, &sent, Some(random_id), false))
 }
 
 /// `messages.editMessage` (text only).

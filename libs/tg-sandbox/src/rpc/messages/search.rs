@@ -73,49 +73,13 @@ pub(crate) fn search(
     if request.limit <= 0 {
         page.ids.clear();
     }
-    let mut mentions = Mentions::with_user(viewer);
-    mentions.peer(peer);
-    let messages: Vec<_> = page
-        .ids
-        .iter()
-        .filter_map(|id| world.message(viewer, peer, *id))
-        .inspect(|m| mentions.message(m))
-        .map(|m| render::message(world, viewer, m))
-        .collect();
-    let (chats, users) = (mentions.chats(world, viewer), mentions.users(world, viewer));
-    let count = page.count as i32;
-    Ok(match peer {
-        Peer::Channel(id) => tl::types::messages::ChannelMessages {
-            inexact: false,
-            pts: world.channels.get(&id).map_or(0, |c| c.pts),
-            count,
-            offset_id_offset: None,
-            messages,
-            topics: Vec::new(),
-            chats,
-            users,
-        }
-        .into(),
-        _ if request.limit > 0 && messages.len() == page.count => tl::types::messages::Messages {
-            messages,
-            topics: Vec::new(),
-            chats,
-            users,
-        }
-        .into(),
-        _ => tl::types::messages::MessagesSlice {
-            inexact: false,
-            count,
-            next_rate: None,
-            offset_id_offset: None,
-            search_flood: None,
-            messages,
-            topics: Vec::new(),
-            chats,
-            users,
-        }
-        .into(),
-    })
+    Ok(super::messages_page(
+        world,
+        viewer,
+        peer,
+        &page,
+        request.limit > 0,
+    ))
 }
 
 /// `messages.searchGlobal`: matches across the account's chats, newest first by date, then

@@ -36,25 +36,15 @@ pub async fn run(
     stop: CancellationToken,
 ) {
     let (name, pattern) = REALTIME_EVENTS;
-    let mut failures: u32 = 0;
-    while !stop.is_cancelled() {
-        let mut subscription = match bus.consume_events(name, pattern, PREFETCH).await {
-            Ok(subscription) => {
-                failures = 0;
-                subscription
-            }
-            Err(error) => {
-                if failures == 0 {
-                    tracing::warn!(%error, "cannot consume events; retrying");
-                }
-                failures += 1;
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_millis(200 << failures.min(5))) => {}
-                }
-                continue;
-            }
-        };
+    while let Some(mut subscription) = talkapp_bus::consume_events_until_stopped(
+        bus.as_ref(),
+        (name, pattern),
+        PREFETCH,
+        "events",
+        &stop,
+    )
+    .await
+    {
         // One lane per stripe of accounts: an account's events stay in order (the bus
         // delivers them in order and one lane takes them all), while the log writes of
         // different accounts overlap instead of waiting on each other's round trips.

@@ -149,25 +149,15 @@ pub async fn run(
     );
     metrics::counter!("talkapp_search_stale_changes_skipped_total").increment(0);
     let (name, pattern) = SEARCH_EVENTS[0];
-    let mut failures: u32 = 0;
-    while !stop.is_cancelled() {
-        let mut subscription = match bus.consume_events(name, pattern, PREFETCH).await {
-            Ok(subscription) => {
-                failures = 0;
-                subscription
-            }
-            Err(error) => {
-                if failures == 0 {
-                    tracing::warn!(%error, "cannot consume search events; retrying");
-                }
-                failures += 1;
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_millis(200 << failures.min(5))) => {}
-                }
-                continue;
-            }
-        };
+    while let Some(mut subscription) = talkapp_bus::consume_events_until_stopped(
+        bus.as_ref(),
+        (name, pattern),
+        PREFETCH,
+        "search events",
+        &stop,
+    )
+    .await
+    {
         loop {
             let first = tokio::select! {
                 () = stop.cancelled() => return,

@@ -140,6 +140,38 @@ pub trait EventBus: Send + Sync + 'static {
     ) -> Result<Subscription, BusError>;
 }
 
+/// Consumes `name` as [`EventBus::consume_events`] does, trying again while the bus is
+/// away (0.4 s between the first attempts, doubling to 6.4 s; the first failure of a
+/// series is logged, naming `what`); `None` once `stop` fires. The consumers of the event
+/// queues (realtime-service, search-service) subscribe again through it whenever their
+/// subscription ends.
+pub async fn consume_events_until_stopped(
+    bus: &dyn EventBus,
+    (name, pattern): (&str, &str),
+    prefetch: u16,
+    what: &str,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Option<Subscription> {
+    let mut failures: u32 = 0;
+    while !stop.is_cancelled() {
+        match bus.consume_events(name, pattern, prefetch).await {
+            Ok(subscription) => return Some(subscription),
+            Err(error) => {
+                if failures == 0 {
+                    tracing::warn!(%error, "cannot consume {what}; retrying");
+                }
+                failures += 1;
+                let pause = std::time::Duration::from_millis(200 << failures.min(5));
+                tokio::select! {
+                    () = stop.cancelled() => return None,
+                    () = tokio::time::sleep(pause) => {}
+                }
+            }
+        }
+    }
+    None
+}
+
 /// Durable per-shard job queues.
 #[async_trait]
 pub trait JobQueue: Send + Sync + 'static {
@@ -229,5 +261,77 @@ impl Bus {
                 ..amqp::AmqpOptions::default()
             }
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::{Duration, Instant};
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+
+    /// A bus that refuses the first `refusals` subscriptions.
+    struct Refusing {
+        refusals: u32,
+        attempts: AtomicU32,
+    }
+
+    #[async_trait]
+    impl EventBus for Refusing {
+        fn backend(&self) -> &'static str {
+            "refusing"
+        }
+
+        async fn publish_event(&self, _: &str, _: &[u8]) -> Result<(), BusError> {
+            Ok(())
+        }
+
+        async fn consume_events(&self, _: &str, _: &str, _: u16) -> Result<Subscription, BusError> {
+            if self.attempts.fetch_add(1, Ordering::SeqCst) < self.refusals {
+                return Err(BusError::Unavailable("refused".into()));
+            }
+            let (_, deliveries) = mpsc::channel(1);
+            Ok(Subscription::new(deliveries, CancellationToken::new()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_consumer_subscribes_again_until_the_bus_takes_it() {
+        let bus = Refusing {
+            refusals: 2,
+            attempts: AtomicU32::new(0),
+        };
+        let stop = CancellationToken::new();
+        let started = Instant::now();
+        let subscription =
+            consume_events_until_stopped(&bus, ("q", "#"), 1, "test events", &stop).await;
+        assert!(subscription.is_some());
+        assert_eq!(bus.attempts.load(Ordering::SeqCst), 3);
+        // 0.4 s after the first refusal, 0.8 s after the second.
+        assert!(started.elapsed() >= Duration::from_millis(1_200));
+    }
+
+    #[tokio::test]
+    async fn a_stop_ends_the_wait_for_the_bus() {
+        let bus = Refusing {
+            refusals: u32::MAX,
+            attempts: AtomicU32::new(0),
+        };
+        let stop = CancellationToken::new();
+        let stopper = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stopper.cancel();
+        });
+        let waited = tokio::time::timeout(
+            Duration::from_secs(5),
+            consume_events_until_stopped(&bus, ("q", "#"), 1, "test events", &stop),
+        )
+        .await
+        .expect("the stop ends the wait");
+        assert!(waited.is_none());
     }
 }

@@ -12,7 +12,10 @@
 //! that takes the log past 1,000 pages would make: copying them into the database file and
 //! two fsyncs, milliseconds. So the writer's commits only note the log's size (a WAL hook,
 //! which replaces the automatic checkpoint), and a write that leaves the log at
-//! [`CHECKPOINT_PAGES`] or more has one checkpoint made on the blocking pool.
+//! [`CHECKPOINT_PAGES`] or more has one checkpoint made on the blocking pool. Should that
+//! one not get its turn (writes back to back keep the connection busy), the write that
+//! leaves the log at [`FORCED_CHECKPOINT_PAGES`] checkpoints on its own thread, as SQLite
+//! would have: the log stays bounded whatever the pool does.
 
 use std::cell::Cell;
 use std::ffi::c_int;
@@ -27,6 +30,10 @@ use crate::{Result, StoreError};
 
 /// The log's size that calls for a checkpoint (SQLite's own default threshold).
 pub(super) const CHECKPOINT_PAGES: c_int = 1000;
+
+/// The log's size at which the writing thread checkpoints itself: the blocking pool's
+/// checkpoint has not had the connection since the log passed [`CHECKPOINT_PAGES`].
+pub(super) const FORCED_CHECKPOINT_PAGES: c_int = 3 * CHECKPOINT_PAGES;
 
 thread_local! {
     /// Pages in the log after the last commit on this thread (the WAL hook sets it).
@@ -64,7 +71,20 @@ where
     LOG_PAGES.set(0);
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| work(connection)))
         .unwrap_or_else(|_| Err(StoreError::Internal("a sqlite write panicked".into())));
-    (result, LOG_PAGES.replace(0))
+    let log_pages = LOG_PAGES.replace(0);
+    if log_pages >= FORCED_CHECKPOINT_PAGES {
+        tracing::debug!(log_pages, "sqlite log checkpointed by the write");
+        checkpoint(connection);
+    }
+    (result, log_pages)
+}
+
+/// Copies the log into the database file. Passive, as SQLite's own: pages a reader still
+/// needs stay in the log until a later checkpoint.
+fn checkpoint(connection: &Connection) {
+    if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        tracing::warn!(%error, "sqlite checkpoint failed; the next write tries again");
+    }
 }
 
 impl Writer {
@@ -109,9 +129,7 @@ impl Writer {
         result
     }
 
-    /// Copies the log into the database file on the blocking pool, unless that is
-    /// under way already. Passive, as SQLite's own: pages a reader still needs stay in
-    /// the log until a later checkpoint.
+    /// [`checkpoint`] on the blocking pool, unless one is under way already.
     fn checkpoint_soon(&self) {
         if self.checkpointing.swap(true, Ordering::AcqRel) {
             return;
@@ -120,13 +138,7 @@ impl Writer {
         let checkpointing = Arc::clone(&self.checkpointing);
         tokio::task::spawn_blocking(move || {
             match connection.lock() {
-                Ok(connection) => {
-                    if let Err(error) =
-                        connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        tracing::warn!(%error, "sqlite checkpoint failed; the next write tries again");
-                    }
-                }
+                Ok(connection) => checkpoint(&connection),
                 Err(_) => tracing::error!("sqlite connection lock poisoned; no checkpoint"),
             }
             checkpointing.store(false, Ordering::Release);
@@ -219,6 +231,28 @@ mod tests {
             .await
             .expect("counted");
         assert_eq!(rows, 2);
+    }
+
+    #[tokio::test]
+    async fn a_log_the_pools_checkpoint_never_reaches_is_checkpointed_by_the_writes() {
+        let scratch = Scratch::new();
+        let writer = Writer::new(scratch.open());
+        // As if the pool's checkpoint were scheduled and never got the connection.
+        writer.checkpointing.store(true, Ordering::Release);
+        for _ in 0..2_000 {
+            writer
+                .call(|connection| insert(connection, 16 * 1024))
+                .await
+                .expect("written");
+        }
+        let page = 4096 + 24;
+        let limit = u64::try_from(FORCED_CHECKPOINT_PAGES + 10).expect("positive") * page;
+        assert!(
+            scratch.log_bytes() < limit,
+            "the log holds {} bytes; the writes checkpoint it at {} pages",
+            scratch.log_bytes(),
+            FORCED_CHECKPOINT_PAGES
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -274,6 +274,20 @@ async fn live_streams_get_ingested_events_once_in_order_without_reading_the_log(
     // cannot follow its cursor (rare races with the watch's grace), not per event.
     let reads = service.reads() - reads_before;
     assert!(reads <= 6, "the streams read the log {reads} times");
+    // One at a time, each awaited by both streams: a burst is read in one page after the
+    // watch's grace, but without the live hand-over every one of these would be a read
+    // of the log per stream (20).
+    let reads_before = service.reads();
+    for event_id in 102..=111 {
+        service.publish(account, event_id).await;
+        assert_eq!(next_ids(&mut first, 1).await, vec![event_id]);
+        assert_eq!(next_ids(&mut second, 1).await, vec![event_id]);
+    }
+    let reads = service.reads() - reads_before;
+    assert!(
+        reads <= 5,
+        "one event at a time, the streams read the log {reads} times for 10 events"
+    );
     assert_eq!(service.live.accounts(), 2);
     drop((first, second, theirs));
     tokio::time::timeout(Duration::from_secs(10), async {

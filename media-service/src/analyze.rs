@@ -198,40 +198,20 @@ async fn analyze_mp4(
     path: &Path,
     size: u64,
 ) -> Result<Option<Findings>> {
-    let mut offset = 0_u64;
-    while offset + 8 <= size {
-        let header = read_range(objects, path, offset, (offset + 16).min(size)).await?;
-        let Some(short_size) = be_u32(&header, 0) else {
-            return Ok(None);
-        };
-        let box_type = &header[4..8];
-        let (box_size, header_len) = match short_size {
-            0 => (size - offset, 8),
-            1 => match be_u64(&header, 8) {
-                Some(large) => (large, 16),
-                None => return Ok(None),
-            },
-            small => (u64::from(small), 8),
-        };
-        if box_size < header_len {
-            return Ok(None);
-        }
-        if box_type == b"moov" {
-            if box_size > MAX_MOOV_BYTES {
-                return Ok(None);
-            }
-            let moov = read_range(
-                objects,
-                path,
-                offset + header_len,
-                (offset + box_size).min(size),
-            )
-            .await?;
-            return Ok(Some(parse_moov(&moov)));
-        }
-        offset = offset.saturating_add(box_size);
+    let Some(moov) = find_moov(objects, path, size, usize::MAX).await? else {
+        return Ok(None);
+    };
+    if moov.size > MAX_MOOV_BYTES {
+        return Ok(None);
     }
-    Ok(None)
+    let payload = read_range(
+        objects,
+        path,
+        moov.offset + moov.header_len,
+        moov.offset.saturating_add(moov.size).min(size),
+    )
+    .await?;
+    Ok(Some(parse_moov(&payload)))
 }
 
 /// Top-level boxes looked at by [`mp4_moov_range`], at most (a header read each).
@@ -245,9 +225,30 @@ pub(crate) async fn mp4_moov_range(
     path: &Path,
     size: u64,
 ) -> Result<Option<std::ops::Range<u64>>> {
+    Ok(find_moov(objects, path, size, MAX_TOP_LEVEL_BOXES)
+        .await?
+        .map(|moov| moov.offset..moov.offset.saturating_add(moov.size).min(size)))
+}
+
+/// A top-level box: where it starts, its size with its header, and its header's length.
+struct TopLevelBox {
+    offset: u64,
+    size: u64,
+    header_len: u64,
+}
+
+/// The `moov` box among the first `max_boxes` top-level boxes of an MP4 of `size` bytes,
+/// read header by header; `None` when it is not among them or a header does not parse.
+async fn find_moov(
+    objects: &dyn ObjectStore,
+    path: &Path,
+    size: u64,
+    max_boxes: usize,
+) -> Result<Option<TopLevelBox>> {
     let mut offset = 0_u64;
-    for _ in 0..MAX_TOP_LEVEL_BOXES {
-        if offset + 8 > size {
+    for _ in 0..max_boxes {
+        // Saturating: a box's 64-bit size can claim anything.
+        if offset.saturating_add(8) > size {
             break;
         }
         let header = read_range(objects, path, offset, (offset + 16).min(size)).await?;
@@ -266,7 +267,11 @@ pub(crate) async fn mp4_moov_range(
             return Ok(None);
         }
         if &header[4..8] == b"moov" {
-            return Ok(Some(offset..offset.saturating_add(box_size).min(size)));
+            return Ok(Some(TopLevelBox {
+                offset,
+                size: box_size,
+                header_len,
+            }));
         }
         offset = offset.saturating_add(box_size);
     }
@@ -497,6 +502,27 @@ mod tests {
         )
         .await
         .expect("analysed")
+    }
+
+    #[tokio::test]
+    async fn an_mp4_box_claiming_any_size_ends_the_walk_without_a_panic() {
+        // A 64-bit box size near the top of u64: the next box's offset saturates.
+        let mut file = 1_u32.to_be_bytes().to_vec();
+        file.extend_from_slice(b"ftyp");
+        file.extend_from_slice(&(u64::MAX - 4).to_be_bytes());
+        file.extend_from_slice(b"isom\0\0\0\0isomiso2mp41");
+        let findings = analyze_stored(&file, "video/mp4", MediaKind::Video).await;
+        assert_eq!(findings.duration_ms, None);
+        let objects = object_store::memory::InMemory::new();
+        let path = Path::from("fixture");
+        objects
+            .put(&path, file.clone().into())
+            .await
+            .expect("stored");
+        let range = mp4_moov_range(&objects, &path, file.len() as u64)
+            .await
+            .expect("read");
+        assert_eq!(range, None);
     }
 
     fn assert_near(found: Option<u64>, expected_ms: u64) {

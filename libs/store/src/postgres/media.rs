@@ -51,9 +51,8 @@ fn file_from_row(row: &Row) -> Result<MediaFile> {
 #[async_trait]
 impl MediaStore for PostgresStore {
     async fn ping_media(&self) -> Result<()> {
-        let client = self.client().await?;
-        client.simple_query("SELECT 1").await.map_err(map_error)?;
-        Ok(())
+        // The same database as the rest of the store.
+        crate::GatewayStore::ping(self).await
     }
 
     async fn reserve_media_file(&self, file: &MediaFile, quota_bytes: u64) -> Result<Reservation> {

@@ -75,13 +75,8 @@ fn refund(transaction: &Transaction<'_>, user_id: &str, size: i64) -> Result<()>
 #[async_trait]
 impl MediaStore for SqliteStore {
     async fn ping_media(&self) -> Result<()> {
-        self.call(|connection| {
-            connection
-                .query_row_cached("SELECT 1", [], |row| row.get::<_, i64>(0))
-                .map(drop)
-                .map_err(map_error)
-        })
-        .await
+        // The same database as the rest of the store.
+        crate::GatewayStore::ping(self).await
     }
 
     async fn reserve_media_file(&self, file: &MediaFile, quota_bytes: u64) -> Result<Reservation> {

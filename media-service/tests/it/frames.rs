@@ -590,3 +590,99 @@ async fn an_mp4_on_s3_with_its_index_in_the_middle_gets_a_preview_from_a_bounded
     service.stop().await;
     let _ = std::fs::remove_dir_all(&copies);
 }
+
+/// A preview whose copy from storage failed (the object was not there when its worker
+/// came to it) was turned away by the load, not by the bytes: it is recorded skipped, and
+/// made when asked for once storage answers again.
+#[tokio::test]
+async fn a_preview_whose_copy_from_storage_failed_is_skipped_and_made_when_asked_for() {
+    // One worker, kept busy for a second by the first video's preview.
+    let tool = SlowTool::new("/bin/touch '{dir}/started'; /bin/sleep 1");
+    let objects = bucket().await;
+    let Objects::S3 { endpoint, bucket } = objects.clone() else {
+        unreachable!("bucket() is S3")
+    };
+    let service = TestService::start_with(
+        Database::Sqlite,
+        objects,
+        &[
+            ("media.ffmpeg_path", &tool.script),
+            ("media.frame_concurrency", "1"),
+        ],
+    )
+    .await;
+    let user = Uuid::new_v4();
+    service
+        .upload(user, "a.mp4", &distinct_mp4(1))
+        .await
+        .expect("stored");
+    eventually("the first preview is being made", || tool.wrote("started")).await;
+    let video = distinct_mp4(2);
+    let info = service.upload(user, "b.mp4", &video).await.expect("stored");
+    assert!(info.preview_pending, "it waits in the queue");
+    let file_id: Uuid = info.file_id.parse().expect("uuid");
+    let sha256 = service
+        .store
+        .media_file(user, file_id)
+        .await
+        .expect("read")
+        .expect("the file")
+        .blob
+        .sha256;
+    // The object goes from under the service before the worker copies it.
+    use object_store::ObjectStoreExt as _;
+    let s3 = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(&endpoint)
+        .with_bucket_name(&bucket)
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_access_key_id("testing")
+        .with_secret_access_key("testing")
+        .build()
+        .expect("an S3 client");
+    let object = object_store::path::Path::from(format!("blobs/{}/{sha256}", &sha256[..2]));
+    s3.delete(&object).await.expect("deleted");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let blob = loop {
+        let blob = service
+            .store
+            .media_file(user, file_id)
+            .await
+            .expect("read")
+            .expect("the file")
+            .blob;
+        if !blob.preview_pending {
+            break blob;
+        }
+        assert!(Instant::now() < deadline, "still pending after 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        blob.preview_skipped && blob.preview_size.is_none(),
+        "recorded skipped (made when asked for), not final: {blob:?}"
+    );
+    let counts = service.core.preview_counts();
+    assert_eq!(
+        (counts.made, counts.skipped, counts.none),
+        (1, 1, 0),
+        "{counts:?}"
+    );
+
+    // Storage answers again; the first ask queues it again.
+    s3.put(&object, video.into()).await.expect("put back");
+    assert_refused(
+        service.preview(user, &info.file_id).await,
+        Code::FailedPrecondition,
+        "preview_pending",
+    );
+    let (_, preview) = await_preview(&service, user, &info.file_id)
+        .await
+        .expect("made when asked for");
+    let image = image::load_from_memory(&preview).expect("an image");
+    assert_eq!((image.width(), image.height()), (96, 160));
+    let counts = service.core.preview_counts();
+    assert_eq!((counts.made, counts.skipped), (2, 1), "{counts:?}");
+    service.stop().await;
+    tool.remove();
+}

@@ -19,8 +19,9 @@
 //!
 //! A blob is in the queue at most once per process (by SHA-256): identical bytes uploaded
 //! again while their preview waits share it. The queue lives in memory; what a stopped
-//! process left pending is taken from the store by the other replicas' idle workers, and
-//! queued again by the sweep ([`crate::MediaCore::sweep`]).
+//! process left pending is taken from the store by the idle workers of another replica,
+//! or of the same one started again (with `media.preview_store_poll_ms` 0, queued again
+//! by the sweep instead: [`crate::MediaCore::sweep`]).
 //!
 //! The work itself (the tool, storing the image, recording it) is
 //! [`crate::MediaCore`]'s; this module only queues and counts.

@@ -210,8 +210,8 @@ impl MediaCore {
     }
 
     /// Makes the queued video and PDF previews, `media.frame_concurrency` at once, until
-    /// `shutdown` (the tools running then are killed; their blobs stay pending and are
-    /// queued again at the next start). A worker with nothing in this process's queue
+    /// `shutdown` (the tools running then are killed; their blobs stay pending, given
+    /// back, for the next start or another replica). A worker with nothing in this process's queue
     /// takes the oldest pending preview that no one holds from the store (another
     /// replica's, or one left by a replica that stopped), looking at most every
     /// `media.preview_store_poll_ms` while the store has none. Runs once per core.
@@ -1043,13 +1043,18 @@ impl MediaCore {
         }
         // Previews left pending by a process that stopped (stored before this one
         // started), or pending far longer than any queue takes, or claimed by a worker
-        // whose lease expired (it died).
+        // whose lease expired (it died). When the workers look in the store themselves,
+        // they take those as they are free (none skipped for want of room in the queue):
+        // the sweep queues them only when the workers do not look.
         let requeue_before = cutoff.max(self.started_at);
-        for blob in self
-            .store
-            .blobs_awaiting_preview(requeue_before, REQUEUE_BATCH)
-            .await?
-        {
+        let awaiting = if self.config.preview_store_poll_ms == 0 {
+            self.store
+                .blobs_awaiting_preview(requeue_before, REQUEUE_BATCH)
+                .await?
+        } else {
+            Vec::new()
+        };
+        for blob in awaiting {
             let mut blob = blob;
             self.queue_preview(&mut blob).await;
             if blob.preview_pending {
@@ -1111,9 +1116,10 @@ pub struct SweepReport {
     pub collected_blobs: u64,
     /// Temporary objects removed.
     pub temporary_objects: u64,
-    /// Pending previews (of a stopped process) offered to the queue again.
+    /// Pending previews (of a stopped process) offered to the queue again (only with
+    /// `media.preview_store_poll_ms` 0: else the workers take them from the store).
     pub queued_previews: u64,
-    /// Pending previews given up because the queue was full.
+    /// Pending previews given up because the queue was full (idem).
     pub skipped_previews: u64,
 }
 

@@ -486,6 +486,69 @@ async fn a_preview_pending_when_the_service_stopped_is_made_after_its_restart() 
     tool.remove();
 }
 
+/// More previews pending at a restart than its queue holds: the workers take them from
+/// the store as they are free, oldest first, and none is skipped for want of room (the
+/// sweep, which queued them, skipped what did not fit).
+#[tokio::test]
+async fn more_previews_pending_at_a_restart_than_the_queue_holds_are_all_made() {
+    // The first process's tool hangs; it holds one, three wait in its queue.
+    let tool = SlowTool::new("/bin/touch '{dir}/started'; exec /bin/sleep 60");
+    let service = TestService::start_with(
+        Database::Sqlite,
+        Objects::Local,
+        &[
+            ("media.ffmpeg_path", &tool.script),
+            ("media.frame_concurrency", "1"),
+            ("media.preview_queue", "3"),
+        ],
+    )
+    .await;
+    let user = Uuid::new_v4();
+    let mut files = Vec::new();
+    for tag in 11..15 {
+        let info = service
+            .upload(user, &format!("{tag}.mp4"), &distinct_mp4(tag))
+            .await
+            .expect("stored");
+        assert!(info.preview_pending);
+        files.push(info);
+        eventually("the first preview is being made", || tool.wrote("started")).await;
+    }
+    assert_eq!(service.core.preview_counts().skipped, 0, "all four fit");
+
+    // Started again with the real ffmpeg and room for one in its queue.
+    let ffmpeg = which("ffmpeg").display().to_string();
+    let service = service
+        .restart_with(&[("media.ffmpeg_path", &ffmpeg), ("media.preview_queue", "1")])
+        .await;
+    let core = service.core.clone();
+    eventually("the four previews are made", || {
+        core.preview_counts().made == 4
+    })
+    .await;
+    let counts = service.core.preview_counts();
+    assert_eq!(
+        (counts.skipped, counts.from_store),
+        (0, 4),
+        "none skipped: {counts:?}"
+    );
+    for file in &files {
+        let blob = service
+            .store
+            .media_file(user, file.file_id.parse().expect("uuid"))
+            .await
+            .expect("read")
+            .expect("the file")
+            .blob;
+        assert!(
+            blob.preview_size.is_some() && !blob.preview_skipped,
+            "{blob:?}"
+        );
+    }
+    service.stop().await;
+    tool.remove();
+}
+
 #[tokio::test]
 async fn a_missing_tool_means_no_preview_and_the_upload_still_succeeds() {
     let service = TestService::start_with(

@@ -11,10 +11,11 @@
 //! - `prlimit` caps the child's address space, CPU time, core dumps and the size of any
 //!   file it writes (the workspace forbids `unsafe`, so no `setrlimit` in `pre_exec`);
 //!   its environment is empty, its working directory the temporary directory;
-//! - one wall-clock deadline covers waiting for a turn (a semaphore of
-//!   `media.frame_concurrency`, as many as the queue's workers), the copy and the run; at
-//!   the deadline the child is killed (and reaped), as it is when its worker is dropped
-//!   at shutdown (`kill_on_drop`);
+//! - at most `media.frame_concurrency` run at once: the preview queue's workers
+//!   (`crate::previews`), each making one preview at a time, are the only callers;
+//! - one wall-clock deadline covers the copy and the run; at the deadline the child is
+//!   killed (and reaped), as it is when its worker is dropped at shutdown
+//!   (`kill_on_drop`);
 //! - its output (a PNG on stdout) and its stderr are read up to a bound; more output
 //!   kills it;
 //! - the PNG is decoded with a pixel limit, checked to be within `media.preview_max_side`,
@@ -31,7 +32,6 @@
 use std::ffi::OsString;
 use std::path::{Path as FsPath, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -40,7 +40,6 @@ use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore};
 use talkapp_common::config::MediaConfig;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 /// Largest PNG accepted from a tool: a `preview_max_side`² frame is far smaller.
@@ -56,7 +55,6 @@ pub(crate) struct FrameTools {
     prlimit: Option<PathBuf>,
     limits: RunLimits,
     timeout: Duration,
-    turns: Arc<Semaphore>,
     max_source_bytes: u64,
     temp_dir: PathBuf,
     preview_max_side: u32,
@@ -168,7 +166,6 @@ impl FrameTools {
                 max_output_bytes: MAX_OUTPUT_BYTES,
             },
             timeout: Duration::from_millis(config.frame_timeout_ms),
-            turns: Arc::new(Semaphore::new(config.frame_concurrency.max(1))),
             max_source_bytes: config.frame_max_source_bytes,
             temp_dir,
             preview_max_side: config.preview_max_side,
@@ -219,10 +216,6 @@ impl FrameTools {
         ) else {
             return Err(Failure::of_bytes("its tool is off"));
         };
-        let _turn = tokio::time::timeout_at(deadline, self.turns.acquire())
-            .await
-            .map_err(|_| Failure::load("no turn before the deadline"))?
-            .map_err(Failure::load)?;
         // Dropped last: the copy is removed once the tool is done (or killed).
         let copy;
         let input = match local {
@@ -286,8 +279,8 @@ pub(crate) enum NoPreview {
     /// Its bytes (the tool failed on them, timed out, or wrote no image) or the
     /// configuration (no tool): final, never tried again.
     Bytes,
-    /// The load (no turn before the deadline, the copy from storage failed or was too
-    /// slow, no process could be started): made again when someone asks for it.
+    /// The load (the copy from storage failed or was too slow, no process could be
+    /// started): made again when someone asks for it.
     Load,
 }
 

@@ -11,10 +11,17 @@
 //!
 //! Several media-service replicas each have a queue; a worker claims a preview in the
 //! store (a lease) before making it, so a preview queued by two replicas is made once.
+//! A worker with nothing in its own queue takes the oldest pending preview no one holds
+//! from the store ([`crate::MediaCore::run_previews`], at most every
+//! `media.preview_store_poll_ms` while the store has none): what waits in a busy
+//! replica's queue, or in the queue of one that stopped, is made by whichever replica
+//! has a worker free.
 //!
 //! A blob is in the queue at most once per process (by SHA-256): identical bytes uploaded
 //! again while their preview waits share it. The queue lives in memory; what a stopped
-//! process left pending is queued again by the sweep ([`crate::MediaCore::sweep`]).
+//! process left pending is taken from the store by the idle workers of another replica,
+//! or of the same one started again (with `media.preview_store_poll_ms` 0, queued again
+//! by the sweep instead: [`crate::MediaCore::sweep`]).
 //!
 //! The work itself (the tool, storing the image, recording it) is
 //! [`crate::MediaCore`]'s; this module only queues and counts.
@@ -33,6 +40,9 @@ pub(crate) struct PreviewJob {
     pub(crate) size: u64,
     pub(crate) mime: String,
     pub(crate) duration_ms: Option<u64>,
+    /// The store's claim on it when it was taken from the store (claimed before it was
+    /// taken); `None` for a job of this process's queue (claimed when a worker takes it).
+    pub(crate) claim: Option<uuid::Uuid>,
 }
 
 impl PreviewJob {
@@ -42,6 +52,7 @@ impl PreviewJob {
             size: blob.size,
             mime: blob.mime.clone(),
             duration_ms: blob.duration_ms,
+            claim: None,
         }
     }
 }
@@ -64,7 +75,7 @@ pub(crate) enum Outcome {
     Made,
     /// The tool made none (it failed, timed out, or is off).
     None,
-    /// Not made under load (the queue was full, no turn in time, storage unreachable):
+    /// Not made under load (the queue was full, storage unreachable, no process):
     /// made again when asked for.
     Skipped,
     /// The blob was deleted meanwhile; whatever was written is removed.
@@ -98,6 +109,9 @@ pub struct PreviewCounts {
     pub gone: u64,
     /// Taken up here but made (or being made) by another worker: not made twice.
     pub elsewhere: u64,
+    /// Taken from the store by an idle worker (queued by another replica, or left by one
+    /// that stopped), not from this process's queue; counted again in its outcome.
+    pub from_store: u64,
 }
 
 #[derive(Default)]
@@ -107,6 +121,7 @@ struct Counters {
     skipped: AtomicU64,
     gone: AtomicU64,
     elsewhere: AtomicU64,
+    from_store: AtomicU64,
     /// Previews being made now.
     busy: AtomicU64,
 }
@@ -158,6 +173,21 @@ impl PreviewQueue {
         };
         self.publish_depth();
         offered
+    }
+
+    /// Marks the blob as being made here, for a preview taken from the store (not from
+    /// the queue); false when it is queued or being made here already.
+    pub(crate) fn take_up(&self, sha256: &str) -> bool {
+        self.queued
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(sha256.to_owned())
+    }
+
+    /// A preview was taken from the store (`talkapp_media_previews_from_store_total`).
+    pub(crate) fn count_from_store(&self) {
+        self.counters.from_store.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("talkapp_media_previews_from_store_total").increment(1);
     }
 
     /// Whether the queue has room for one more now (it may be taken before an offer).
@@ -261,6 +291,7 @@ impl PreviewQueue {
             skipped: self.counters.skipped.load(Ordering::Relaxed),
             gone: self.counters.gone.load(Ordering::Relaxed),
             elsewhere: self.counters.elsewhere.load(Ordering::Relaxed),
+            from_store: self.counters.from_store.load(Ordering::Relaxed),
         }
     }
 }
@@ -306,6 +337,19 @@ mod tests {
         assert_eq!(queue.offer(&blob("c")), Offered::Queued, "room again");
         queue.finished(&first.sha256);
         assert_eq!(queue.offer(&blob("a")), Offered::Full);
+    }
+
+    #[test]
+    fn a_preview_taken_from_the_store_is_not_queued_as_well_and_the_reverse() {
+        let queue = PreviewQueue::new(2, 1);
+        assert!(queue.take_up(&blob("a").sha256), "taken from the store");
+        assert!(!queue.take_up(&blob("a").sha256), "once");
+        assert_eq!(queue.offer(&blob("a")), Offered::AlreadyQueued);
+        assert_eq!(queue.depth(), 0, "not in the queue");
+        assert_eq!(queue.offer(&blob("b")), Offered::Queued);
+        assert!(!queue.take_up(&blob("b").sha256), "queued here: not taken");
+        queue.finished(&blob("a").sha256);
+        assert!(queue.take_up(&blob("a").sha256), "made: may be taken again");
     }
 
     #[test]

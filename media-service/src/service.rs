@@ -41,6 +41,9 @@ const HASH_QUEUE: usize = 8;
 const PREVIEW_POLL: Duration = Duration::from_millis(50);
 /// Pending previews queued again by one sweep, at most.
 const REQUEUE_BATCH: u32 = 1000;
+/// Pending previews an idle worker looks at in the store at once: it takes the first it
+/// can claim (others' workers may claim the oldest ones first).
+const STORE_TAKE_BATCH: u32 = 8;
 /// A worker's claim on a preview lasts its run's deadline (`media.frame_timeout_ms`) and
 /// this much more (storing and recording it); a claim older than that is a dead worker's.
 const PREVIEW_LEASE_MARGIN: Duration = Duration::from_secs(30);
@@ -207,14 +210,20 @@ impl MediaCore {
     }
 
     /// Makes the queued video and PDF previews, `media.frame_concurrency` at once, until
-    /// `shutdown` (the tools running then are killed; their blobs stay pending and are
-    /// queued again at the next start). Runs once per core.
+    /// `shutdown` (the tools running then are killed; their blobs stay pending, given
+    /// back, for the next start or another replica). A worker with nothing in this process's queue
+    /// takes the oldest pending preview that no one holds from the store (another
+    /// replica's, or one left by a replica that stopped), looking at most every
+    /// `media.preview_store_poll_ms` while the store has none. Runs once per core.
     pub async fn run_previews(self, shutdown: tokio_util::sync::CancellationToken) {
         let Some(mut jobs) = self.previews.take_receiver() else {
             return;
         };
         let turns = Arc::new(tokio::sync::Semaphore::new(self.previews.workers()));
         let mut running = tokio::task::JoinSet::new();
+        let poll_every = Duration::from_millis(self.config.preview_store_poll_ms);
+        let polls_store = !poll_every.is_zero();
+        let mut next_poll = tokio::time::Instant::now();
         loop {
             // A turn first, then a job: the jobs beyond the running ones stay in the
             // bounded queue, where a full queue turns new ones away.
@@ -225,11 +234,32 @@ impl MediaCore {
                     Err(_) => break,
                 },
             };
-            let job = tokio::select! {
-                () = shutdown.cancelled() => break,
-                job = jobs.recv() => match job {
-                    Some(job) => job,
-                    None => break,
+            let job = match jobs.try_recv() {
+                Ok(job) => job,
+                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => break,
+                // A worker is free and nothing waits here: the store's turn, unless it
+                // had nothing a moment ago.
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty)
+                    if polls_store && tokio::time::Instant::now() >= next_poll =>
+                {
+                    match self.take_from_store().await {
+                        // Looked at again as soon as a worker is free: the store may
+                        // hold more.
+                        Some(job) => job,
+                        None => {
+                            next_poll = tokio::time::Instant::now() + poll_every;
+                            continue;
+                        }
+                    }
+                }
+                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    job = jobs.recv() => match job {
+                        Some(job) => job,
+                        None => break,
+                    },
+                    // The store's turn again (the turn is taken anew).
+                    () = tokio::time::sleep_until(next_poll), if polls_store => continue,
                 },
             };
             let core = self.clone();
@@ -248,6 +278,53 @@ impl MediaCore {
                 tracing::warn!(%error, "could not give a preview back (taken again after its lease)");
             }
         }
+    }
+
+    /// The oldest pending preview in the store that no worker holds (or whose worker's
+    /// lease expired) and that is not queued here, claimed for this process; `None` when
+    /// there is none (or the store could not be read).
+    async fn take_from_store(&self) -> Option<PreviewJob> {
+        let waiting = match self
+            .store
+            .blobs_awaiting_preview(talkapp_store::now(), STORE_TAKE_BATCH)
+            .await
+        {
+            Ok(waiting) => waiting,
+            Err(error) => {
+                tracing::warn!(%error, "could not look for pending previews in the store");
+                return None;
+            }
+        };
+        for blob in waiting {
+            // Queued here already: this process's queue has it.
+            if !self.previews.take_up(&blob.sha256) {
+                continue;
+            }
+            let claim = Uuid::new_v4();
+            match self
+                .store
+                .claim_blob_preview(&blob.sha256, claim, self.preview_lease())
+                .await
+            {
+                Ok(true) => {
+                    self.previews.hold(&blob.sha256, claim);
+                    self.previews.count_from_store();
+                    tracing::debug!(mime = %blob.mime, "a pending preview taken from the store");
+                    return Some(PreviewJob {
+                        claim: Some(claim),
+                        ..PreviewJob::of(&blob)
+                    });
+                }
+                // Another worker claimed it meanwhile, or it is no longer pending.
+                Ok(false) => self.previews.finished(&blob.sha256),
+                Err(error) => {
+                    self.previews.finished(&blob.sha256);
+                    tracing::warn!(%error, "could not claim a pending preview from the store");
+                    return None;
+                }
+            }
+        }
+        None
     }
 
     /// Previews by outcome since the start (also `talkapp_media_previews_total`).
@@ -275,21 +352,28 @@ impl MediaCore {
     /// (of this replica or another) makes it meanwhile. `None` when the store could not
     /// be told (it stays pending: queued again later).
     async fn claimed_preview(&self, job: &PreviewJob) -> Option<Outcome> {
-        let claim = Uuid::new_v4();
-        match self
-            .store
-            .claim_blob_preview(&job.sha256, claim, self.preview_lease())
-            .await
-        {
-            Ok(true) => {}
-            // Another worker holds it, or it is no longer pending (made, or gone).
-            Ok(false) => return Some(Outcome::Elsewhere),
-            Err(error) => {
-                tracing::warn!(%error, "could not claim a preview (queued again later)");
-                return None;
+        let claim = match job.claim {
+            // Claimed (and held) when it was taken from the store.
+            Some(claim) => claim,
+            None => {
+                let claim = Uuid::new_v4();
+                match self
+                    .store
+                    .claim_blob_preview(&job.sha256, claim, self.preview_lease())
+                    .await
+                {
+                    Ok(true) => {}
+                    // Another worker holds it, or it is no longer pending (made, or gone).
+                    Ok(false) => return Some(Outcome::Elsewhere),
+                    Err(error) => {
+                        tracing::warn!(%error, "could not claim a preview (queued again later)");
+                        return None;
+                    }
+                }
+                self.previews.hold(&job.sha256, claim);
+                claim
             }
-        }
-        self.previews.hold(&job.sha256, claim);
+        };
         let path = blob_path(&job.sha256);
         let objects = self.storage.objects();
         let preview = self
@@ -959,13 +1043,18 @@ impl MediaCore {
         }
         // Previews left pending by a process that stopped (stored before this one
         // started), or pending far longer than any queue takes, or claimed by a worker
-        // whose lease expired (it died).
+        // whose lease expired (it died). When the workers look in the store themselves,
+        // they take those as they are free (none skipped for want of room in the queue):
+        // the sweep queues them only when the workers do not look.
         let requeue_before = cutoff.max(self.started_at);
-        for blob in self
-            .store
-            .blobs_awaiting_preview(requeue_before, REQUEUE_BATCH)
-            .await?
-        {
+        let awaiting = if self.config.preview_store_poll_ms == 0 {
+            self.store
+                .blobs_awaiting_preview(requeue_before, REQUEUE_BATCH)
+                .await?
+        } else {
+            Vec::new()
+        };
+        for blob in awaiting {
             let mut blob = blob;
             self.queue_preview(&mut blob).await;
             if blob.preview_pending {
@@ -1027,9 +1116,10 @@ pub struct SweepReport {
     pub collected_blobs: u64,
     /// Temporary objects removed.
     pub temporary_objects: u64,
-    /// Pending previews (of a stopped process) offered to the queue again.
+    /// Pending previews (of a stopped process) offered to the queue again (only with
+    /// `media.preview_store_poll_ms` 0: else the workers take them from the store).
     pub queued_previews: u64,
-    /// Pending previews given up because the queue was full.
+    /// Pending previews given up because the queue was full (idem).
     pub skipped_previews: u64,
 }
 

@@ -189,6 +189,11 @@ pub struct MediaConfig {
     /// the queue full has its preview skipped (counted in `talkapp_media_previews_total`
     /// with `outcome="skipped"`) until someone asks for it (ADR 0049's amendment).
     pub preview_queue: usize,
+    /// How often, at most, a preview worker with nothing in its own queue looks in the
+    /// store for pending previews no one holds (another replica's queue, or one that
+    /// stopped) while the store has none (milliseconds); it looks again at once after
+    /// taking one. 0: never (each replica makes only what it queued, and the sweep).
+    pub preview_store_poll_ms: u64,
     /// How long a send of a file whose preview is still being made waits for it as its
     /// thumbnail (milliseconds); then it goes without.
     pub thumbnail_wait_ms: u64,

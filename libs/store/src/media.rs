@@ -101,8 +101,8 @@ pub struct MediaBlob {
     /// made after the upload answered: ADR 0049); then `preview_size` is `None` until
     /// [`MediaStore::finish_blob_preview`].
     pub preview_pending: bool,
-    /// Whether its preview was turned away under load (a full queue, no turn in time,
-    /// storage unreachable) rather than failed on the bytes: it is made again on demand
+    /// Whether its preview was turned away under load (a full queue, storage
+    /// unreachable, no process to be had) rather than failed on the bytes: it is made again on demand
     /// ([`MediaStore::requeue_skipped_preview`]). Never set together with
     /// `preview_pending`.
     pub preview_skipped: bool,

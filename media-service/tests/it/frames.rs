@@ -486,6 +486,69 @@ async fn a_preview_pending_when_the_service_stopped_is_made_after_its_restart() 
     tool.remove();
 }
 
+/// More previews pending at a restart than its queue holds: the workers take them from
+/// the store as they are free, oldest first, and none is skipped for want of room (the
+/// sweep, which queued them, skipped what did not fit).
+#[tokio::test]
+async fn more_previews_pending_at_a_restart_than_the_queue_holds_are_all_made() {
+    // The first process's tool hangs; it holds one, three wait in its queue.
+    let tool = SlowTool::new("/bin/touch '{dir}/started'; exec /bin/sleep 60");
+    let service = TestService::start_with(
+        Database::Sqlite,
+        Objects::Local,
+        &[
+            ("media.ffmpeg_path", &tool.script),
+            ("media.frame_concurrency", "1"),
+            ("media.preview_queue", "3"),
+        ],
+    )
+    .await;
+    let user = Uuid::new_v4();
+    let mut files = Vec::new();
+    for tag in 11..15 {
+        let info = service
+            .upload(user, &format!("{tag}.mp4"), &distinct_mp4(tag))
+            .await
+            .expect("stored");
+        assert!(info.preview_pending);
+        files.push(info);
+        eventually("the first preview is being made", || tool.wrote("started")).await;
+    }
+    assert_eq!(service.core.preview_counts().skipped, 0, "all four fit");
+
+    // Started again with the real ffmpeg and room for one in its queue.
+    let ffmpeg = which("ffmpeg").display().to_string();
+    let service = service
+        .restart_with(&[("media.ffmpeg_path", &ffmpeg), ("media.preview_queue", "1")])
+        .await;
+    let core = service.core.clone();
+    eventually("the four previews are made", || {
+        core.preview_counts().made == 4
+    })
+    .await;
+    let counts = service.core.preview_counts();
+    assert_eq!(
+        (counts.skipped, counts.from_store),
+        (0, 4),
+        "none skipped: {counts:?}"
+    );
+    for file in &files {
+        let blob = service
+            .store
+            .media_file(user, file.file_id.parse().expect("uuid"))
+            .await
+            .expect("read")
+            .expect("the file")
+            .blob;
+        assert!(
+            blob.preview_size.is_some() && !blob.preview_skipped,
+            "{blob:?}"
+        );
+    }
+    service.stop().await;
+    tool.remove();
+}
+
 #[tokio::test]
 async fn a_missing_tool_means_no_preview_and_the_upload_still_succeeds() {
     let service = TestService::start_with(
@@ -589,4 +652,100 @@ async fn an_mp4_on_s3_with_its_index_in_the_middle_gets_a_preview_from_a_bounded
     );
     service.stop().await;
     let _ = std::fs::remove_dir_all(&copies);
+}
+
+/// A preview whose copy from storage failed (the object was not there when its worker
+/// came to it) was turned away by the load, not by the bytes: it is recorded skipped, and
+/// made when asked for once storage answers again.
+#[tokio::test]
+async fn a_preview_whose_copy_from_storage_failed_is_skipped_and_made_when_asked_for() {
+    // One worker, kept busy for a second by the first video's preview.
+    let tool = SlowTool::new("/bin/touch '{dir}/started'; /bin/sleep 1");
+    let objects = bucket().await;
+    let Objects::S3 { endpoint, bucket } = objects.clone() else {
+        unreachable!("bucket() is S3")
+    };
+    let service = TestService::start_with(
+        Database::Sqlite,
+        objects,
+        &[
+            ("media.ffmpeg_path", &tool.script),
+            ("media.frame_concurrency", "1"),
+        ],
+    )
+    .await;
+    let user = Uuid::new_v4();
+    service
+        .upload(user, "a.mp4", &distinct_mp4(1))
+        .await
+        .expect("stored");
+    eventually("the first preview is being made", || tool.wrote("started")).await;
+    let video = distinct_mp4(2);
+    let info = service.upload(user, "b.mp4", &video).await.expect("stored");
+    assert!(info.preview_pending, "it waits in the queue");
+    let file_id: Uuid = info.file_id.parse().expect("uuid");
+    let sha256 = service
+        .store
+        .media_file(user, file_id)
+        .await
+        .expect("read")
+        .expect("the file")
+        .blob
+        .sha256;
+    // The object goes from under the service before the worker copies it.
+    use object_store::ObjectStoreExt as _;
+    let s3 = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(&endpoint)
+        .with_bucket_name(&bucket)
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_access_key_id("testing")
+        .with_secret_access_key("testing")
+        .build()
+        .expect("an S3 client");
+    let object = object_store::path::Path::from(format!("blobs/{}/{sha256}", &sha256[..2]));
+    s3.delete(&object).await.expect("deleted");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let blob = loop {
+        let blob = service
+            .store
+            .media_file(user, file_id)
+            .await
+            .expect("read")
+            .expect("the file")
+            .blob;
+        if !blob.preview_pending {
+            break blob;
+        }
+        assert!(Instant::now() < deadline, "still pending after 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        blob.preview_skipped && blob.preview_size.is_none(),
+        "recorded skipped (made when asked for), not final: {blob:?}"
+    );
+    let counts = service.core.preview_counts();
+    assert_eq!(
+        (counts.made, counts.skipped, counts.none),
+        (1, 1, 0),
+        "{counts:?}"
+    );
+
+    // Storage answers again; the first ask queues it again.
+    s3.put(&object, video.into()).await.expect("put back");
+    assert_refused(
+        service.preview(user, &info.file_id).await,
+        Code::FailedPrecondition,
+        "preview_pending",
+    );
+    let (_, preview) = await_preview(&service, user, &info.file_id)
+        .await
+        .expect("made when asked for");
+    let image = image::load_from_memory(&preview).expect("an image");
+    assert_eq!((image.width(), image.height()), (96, 160));
+    let counts = service.core.preview_counts();
+    assert_eq!((counts.made, counts.skipped), (2, 1), "{counts:?}");
+    service.stop().await;
+    tool.remove();
 }

@@ -35,6 +35,7 @@ pub mod openapi;
 pub mod openapi_responses;
 pub mod problem;
 pub mod rate_limit;
+pub mod redis_connections;
 pub mod request_ids;
 pub mod revocations;
 pub mod route_metrics;
@@ -114,12 +115,7 @@ impl Application {
         } else {
             ws::tickets::WsTickets::redis(
                 &ws_secret,
-                redis::aio::ConnectionManager::new_lazy_with_config(
-                    redis::Client::open(config.redis.url.expose_secret())?,
-                    redis::aio::ConnectionManagerConfig::new()
-                        .set_connection_timeout(Some(Duration::from_secs(2)))
-                        .set_response_timeout(Some(Duration::from_secs(2))),
-                )?,
+                redis_connections::patient(redis::Client::open(config.redis.url.expose_secret())?)?,
                 &config.redis.prefix,
             )
         };
@@ -131,12 +127,7 @@ impl Application {
             let client = redis::Client::open(config.redis.url.expose_secret())?;
             revocations::Revocations::redis(
                 client.clone(),
-                redis::aio::ConnectionManager::new_lazy_with_config(
-                    client,
-                    redis::aio::ConnectionManagerConfig::new()
-                        .set_connection_timeout(Some(Duration::from_secs(2)))
-                        .set_response_timeout(Some(Duration::from_secs(2))),
-                )?,
+                redis_connections::patient(client)?,
                 &config.redis.prefix,
             )
         };

@@ -370,6 +370,7 @@ async fn watch_socket(
         loop {
             let frame = tokio::select! {
                 _ = stop.changed() => {
+                    // The watch is over; a close the server does not take changes nothing.
                     let _ = socket.close(None).await;
                     return;
                 }

@@ -391,6 +391,8 @@ fn account_of(accounts: &[setup::Account], user: usize) -> anyhow::Result<&setup
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // reqwest is built without a TLS crypto provider; an error only means one is
+    // installed already, which is as good.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let options = Arc::new(parse_options()?);
     let client = reqwest::Client::builder()

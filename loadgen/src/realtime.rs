@@ -151,6 +151,7 @@ pub(crate) async fn receive(
         }
     };
     if ended_early.is_none() {
+        // The measurement is over; a close the server does not take changes nothing.
         let _ = socket.close(None).await;
     }
     Received {
@@ -468,6 +469,7 @@ async fn hold(mut socket: Socket, stop_at: Instant) -> bool {
     loop {
         match tokio::time::timeout_at(stop_at.into(), socket.next()).await {
             Err(_) => {
+                // It lasted, which is what is measured; how the close goes changes nothing.
                 let _ = socket.close(None).await;
                 return true;
             }

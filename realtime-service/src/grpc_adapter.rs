@@ -53,6 +53,24 @@ impl RealtimeGrpcAdapter {
             closing,
         }
     }
+
+    /// The answer to adding or removing a push subscription: how many the user has now,
+    /// and whether a removal removed one.
+    async fn subscriptions_reply(
+        &self,
+        user_id: uuid::Uuid,
+        removed: bool,
+    ) -> Result<Response<proto::PushSubscriptionsReply>, Status> {
+        let subscriptions = self
+            .store
+            .push_subscriptions(user_id)
+            .await
+            .map_err(store_status)?;
+        Ok(Response::new(proto::PushSubscriptionsReply {
+            subscriptions: u32::try_from(subscriptions.len()).unwrap_or(u32::MAX),
+            removed,
+        }))
+    }
 }
 
 fn user(user_id: &str) -> Result<uuid::Uuid, Status> {
@@ -150,15 +168,7 @@ impl proto::realtime_service_server::RealtimeService for RealtimeGrpcAdapter {
             })
             .await
             .map_err(store_status)?;
-        let subscriptions = self
-            .store
-            .push_subscriptions(user_id)
-            .await
-            .map_err(store_status)?;
-        Ok(Response::new(proto::PushSubscriptionsReply {
-            subscriptions: u32::try_from(subscriptions.len()).unwrap_or(u32::MAX),
-            removed: false,
-        }))
+        self.subscriptions_reply(user_id, false).await
     }
 
     async fn remove_push_subscription(
@@ -172,15 +182,7 @@ impl proto::realtime_service_server::RealtimeService for RealtimeGrpcAdapter {
             .remove_push_subscription(user_id, &request.endpoint)
             .await
             .map_err(store_status)?;
-        let subscriptions = self
-            .store
-            .push_subscriptions(user_id)
-            .await
-            .map_err(store_status)?;
-        Ok(Response::new(proto::PushSubscriptionsReply {
-            subscriptions: u32::try_from(subscriptions.len()).unwrap_or(u32::MAX),
-            removed,
-        }))
+        self.subscriptions_reply(user_id, removed).await
     }
 
     async fn push_public_key(

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
@@ -232,15 +232,10 @@ const PENDING_VALUE: &str = "pending";
 impl RedisLedger {
     /// A ledger on the Redis of `client`, its keys under `<key_prefix>:refresh-reuse:`.
     pub fn new(client: redis::Client, key_prefix: &str) -> anyhow::Result<Self> {
-        // A refresh waits on the ledger: short timeouts, so an outage costs a refresh at
-        // most about a second before it rotates strictly.
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_millis(300)))
-            .set_response_timeout(Some(Duration::from_millis(300)))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
+        // A refresh waits on the ledger: an outage costs a refresh at most about a second
+        // before it rotates strictly.
         Ok(Self {
-            connection: ConnectionManager::new_lazy_with_config(client, config)?,
+            connection: crate::redis_connections::on_request_path(client)?,
             key_prefix: format!("{key_prefix}:refresh-reuse:"),
         })
     }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 
 use super::{Decision, LimiterStore, Quota};
 
@@ -37,15 +37,10 @@ impl RedisLimiter {
     /// A limiter on the Redis of `client`, its keys under `key_prefix`. It connects on first
     /// use and reconnects by itself, so a gateway starts and serves while Redis is down.
     pub fn new(client: redis::Client, key_prefix: &str) -> anyhow::Result<Self> {
-        // Every request waits on the limiter: its timeouts are short and its retries few,
-        // so an outage costs a request at most about a second before it fails open.
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_millis(300)))
-            .set_response_timeout(Some(Duration::from_millis(300)))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
+        // Every request waits on the limiter: an outage costs a request at most about a
+        // second before it fails open.
         Ok(Self {
-            connection: ConnectionManager::new_lazy_with_config(client, config)?,
+            connection: crate::redis_connections::on_request_path(client)?,
             script: redis::Script::new(GCRA_SCRIPT),
             key_prefix: format!("{key_prefix}:ratelimit:"),
         })

@@ -11,7 +11,6 @@
 use grammers_client::tl;
 
 use crate::account::Account;
-use crate::convert;
 use crate::error::TelegramError;
 use crate::profiles::UserProfile;
 
@@ -46,29 +45,8 @@ fn is_not_modified(error: &TelegramError) -> bool {
 impl Account {
     /// The account's own profile, as Telegram has it now.
     pub async fn own_profile(&self) -> Result<UserProfile, TelegramError> {
-        let tl::enums::users::UserFull::Full(full) = self
-            .call(&tl::functions::users::GetFullUser {
-                id: tl::enums::InputUser::UserSelf,
-            })
-            .await?;
-        self.remember(&full.users, &full.chats).await;
-        let tl::enums::UserFull::Full(user_full) = &full.full_user;
-        let raw = full
-            .users
-            .iter()
-            .find(|user| matches!(user, tl::enums::User::User(u) if u.is_self))
-            .ok_or_else(|| {
-                TelegramError::Internal("users.getFullUser answered without the account".into())
-            })?;
-        let is_verified = matches!(raw, tl::enums::User::User(u) if u.verified);
-        let user = convert::user(raw)
-            .ok_or_else(|| TelegramError::Internal("an empty user for the account".into()))?;
-        Ok(UserProfile {
-            user,
-            bio: user_full.about.clone().unwrap_or_default(),
-            is_verified,
-            common_chats_count: user_full.common_chats_count,
-        })
+        self.full_user(tl::enums::InputUser::UserSelf, |user| user.is_self)
+            .await
     }
 
     /// Changes the account's profile; answers it as it is afterwards.

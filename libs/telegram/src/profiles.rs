@@ -27,6 +27,16 @@ impl Account {
     /// The profile of a user this account has met (`USER_ID_INVALID` for others).
     pub async fn user_profile(&self, user_id: i64) -> Result<UserProfile, TelegramError> {
         let (_, input) = self.resolve_user(&UserRef::Id(user_id)).await?;
+        self.full_user(input, |user| user.id == user_id).await
+    }
+
+    /// `users.getFullUser` of `input` (another user, or the account itself): the profile
+    /// of the user of its answer that `is_asked` picks. The peers it names are remembered.
+    pub(crate) async fn full_user(
+        &self,
+        input: tl::enums::InputUser,
+        is_asked: impl Fn(&tl::types::User) -> bool,
+    ) -> Result<UserProfile, TelegramError> {
         let tl::enums::users::UserFull::Full(full) = self
             .call(&tl::functions::users::GetFullUser { id: input })
             .await?;
@@ -35,7 +45,7 @@ impl Account {
         let raw = full
             .users
             .iter()
-            .find(|user| matches!(user, tl::enums::User::User(u) if u.id == user_id))
+            .find(|user| matches!(user, tl::enums::User::User(u) if is_asked(u)))
             .ok_or_else(|| {
                 TelegramError::Internal("users.getFullUser answered without the user".into())
             })?;

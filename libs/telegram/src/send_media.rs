@@ -157,6 +157,7 @@ pub trait FileSource: Send + Sync {
     /// A preview image of file number `index` (a JPEG), sent as its thumbnail when it is
     /// a video, document or music; `None` (the default) when it has none.
     async fn thumb(&self, index: usize) -> Result<Option<Vec<u8>>, TelegramError> {
+        // Every file is without a preview unless the source says otherwise.
         let _ = index;
         Ok(None)
     }

@@ -379,5 +379,6 @@ async fn write_loop(
             break;
         }
     }
+    // The connection is closing either way; a peer gone already needs no clean end.
     let _ = write_half.shutdown().await;
 }

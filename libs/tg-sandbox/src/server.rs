@@ -2,6 +2,7 @@
 //! and embedders hold.
 
 use std::collections::HashSet;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -225,6 +226,7 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, _)) => {
+                // Only latency: a socket that refuses the option is served as it is.
                 let _ = stream.set_nodelay(true);
                 // A panic in a connection task ends that task only.
                 tasks.spawn(connection::serve(
@@ -440,6 +442,26 @@ impl SandboxHandle {
         })
     }
 
+    /// Runs `tell` under the world's lock as the code that answers RPC calls runs, for a
+    /// call of no connection (so every client of the users concerned is told, the actor's
+    /// own included); when it succeeds, delivers the pushes it made and marks the world
+    /// changed. A failure delivers nothing.
+    fn tell_everyone<T, E>(
+        &self,
+        mut state: std::sync::MutexGuard<'_, State>,
+        tell: impl FnOnce(&mut Call<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut call = Call::new(&mut state, 0, 0);
+        let told = tell(&mut call)?;
+        let pushes: Vec<Push> = std::mem::take(&mut call.pushes);
+        for push in pushes {
+            state.push(push);
+        }
+        drop(state);
+        self.core.shared.changed();
+        Ok(told)
+    }
+
     /// Sends what `draft` builds (from the world, under its lock) and pushes the updates.
     fn send_draft(
         &self,
@@ -455,16 +477,10 @@ impl SandboxHandle {
             .send(from, to, draft, None, now)
             .map_err(|e| SendFailure::Refused(RpcError::from(e)))?;
         let id = sent.sender_message_id();
-        // The pushes are built by the same code that answers RPC calls; no connection
-        // is the "caller" here, so the sender's clients are all told too.
-        let mut call = Call::new(&mut state, 0, 0);
-        crate::rpc::announce_sent(&mut call, from, &sent);
-        let pushes: Vec<Push> = std::mem::take(&mut call.pushes);
-        for push in pushes {
-            state.push(push);
-        }
-        drop(state);
-        self.core.shared.changed();
+        let Ok(()) = self.tell_everyone(state, |call| {
+            crate::rpc::announce_sent(call, from, &sent);
+            Ok::<_, Infallible>(())
+        });
         Ok(id)
     }
 
@@ -480,14 +496,10 @@ impl SandboxHandle {
             let error = RpcError::from(e);
             anyhow::anyhow!("{} {}", error.code, error.message)
         })?;
-        let mut call = Call::new(&mut state, 0, 0);
-        crate::rpc::announce_edited(&mut call, by, &edited);
-        let pushes: Vec<Push> = std::mem::take(&mut call.pushes);
-        for push in pushes {
-            state.push(push);
-        }
-        drop(state);
-        self.core.shared.changed();
+        let Ok(()) = self.tell_everyone(state, |call| {
+            crate::rpc::announce_edited(call, by, &edited);
+            Ok::<_, Infallible>(())
+        });
         Ok(())
     }
 
@@ -497,14 +509,10 @@ impl SandboxHandle {
     pub fn delete_messages(&self, by: UserId, ids: &[i32], revoke: bool) {
         let mut state = self.core.shared.lock();
         let change = state.world.delete_box_messages(by, ids, revoke);
-        let mut call = Call::new(&mut state, 0, 0);
-        crate::rpc::push_box_events(&mut call, &change.events);
-        let pushes: Vec<Push> = std::mem::take(&mut call.pushes);
-        for push in pushes {
-            state.push(push);
-        }
-        drop(state);
-        self.core.shared.changed();
+        let Ok(()) = self.tell_everyone(state, |call| {
+            crate::rpc::push_box_events(call, &change.events);
+            Ok::<_, Infallible>(())
+        });
     }
 
     /// Puts `user` online (for five minutes) or offline, exactly as if one of its
@@ -514,17 +522,12 @@ impl SandboxHandle {
     /// # Errors
     /// When there is no such user.
     pub fn set_online(&self, user: UserId, online: bool) -> anyhow::Result<()> {
-        let mut state = self.core.shared.lock();
-        let mut call = Call::new(&mut state, 0, 0);
-        crate::rpc::account::set_status(&mut call, user, !online)
-            .map_err(|e| anyhow::anyhow!("{} {}", e.code, e.message))?;
-        let pushes: Vec<Push> = std::mem::take(&mut call.pushes);
-        for push in pushes {
-            state.push(push);
-        }
-        drop(state);
-        self.core.shared.changed();
-        Ok(())
+        let state = self.core.shared.lock();
+        self.tell_everyone(state, |call| {
+            crate::rpc::account::set_status(call, user, !online)
+        })
+        .map(drop)
+        .map_err(|e| anyhow::anyhow!("{} {}", e.code, e.message))
     }
 
     /// [`SandboxHandle::issue_auth_key`] without blocking the runtime: the key is saved

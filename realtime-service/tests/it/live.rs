@@ -22,6 +22,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::support::{publish_typing, typing_event};
+
 /// A log that counts its reads: the cost the live tail saves.
 struct CountingLog {
     inner: Arc<dyn EventLog>,
@@ -160,19 +162,25 @@ impl Service {
 
     /// Publishes a `typing` event of the account on the bus, as its host would.
     async fn publish(&self, account: AccountKey, event_id: i64) {
-        let routing_key = format!("{}.{}.typing", account.user_id, account.session_index);
-        self.bus
-            .events
-            .publish_event(&routing_key, &event(account, event_id).encode_to_vec())
-            .await
-            .expect("published");
+        publish_typing(
+            &self.bus,
+            &account.user_id.to_string(),
+            account.session_index,
+            event_id,
+        )
+        .await;
     }
 
     /// Appends an event to the log as another process's ingest would.
     async fn append_elsewhere(&self, account: AccountKey, event_id: i64) {
+        let event = typing_event(
+            &account.user_id.to_string(),
+            account.session_index,
+            event_id,
+        );
         assert!(
             self.other_process
-                .append(account, event_id, &event(account, event_id).encode_to_vec())
+                .append(account, event_id, &event.encode_to_vec())
                 .await
                 .expect("appended")
         );
@@ -193,21 +201,6 @@ impl Service {
 impl Drop for Service {
     fn drop(&mut self) {
         self.stop.cancel();
-    }
-}
-
-fn event(account: AccountKey, event_id: i64) -> proto::Event {
-    proto::Event {
-        event_id,
-        user_id: account.user_id.to_string(),
-        session_index: account.session_index,
-        r#type: "typing".into(),
-        at: chrono::Utc::now().to_rfc3339(),
-        payload: Some(proto::event::Payload::Typing(proto::Typing {
-            chat_id: "42".into(),
-            sender_id: "7".into(),
-            action: format!("typing #{event_id}"),
-        })),
     }
 }
 

@@ -3,5 +3,6 @@
 //! (`talkapp.realtime.v1.RealtimeService`). A failure here names the realtime service.
 
 mod live;
+mod push;
 mod streams;
 mod support;

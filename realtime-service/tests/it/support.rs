@@ -86,24 +86,7 @@ impl RealtimeApp {
 
     /// Publishes a `typing` event of the account as its host would (the id is the host's).
     pub(crate) async fn publish(&self, account: &Account, event_id: i64) {
-        let event = proto::Event {
-            event_id,
-            user_id: account.user_id.clone(),
-            session_index: account.session_index,
-            r#type: "typing".into(),
-            at: chrono::Utc::now().to_rfc3339(),
-            payload: Some(proto::event::Payload::Typing(proto::Typing {
-                chat_id: "42".into(),
-                sender_id: "7".into(),
-                action: format!("typing #{event_id}"),
-            })),
-        };
-        let routing_key = format!("{}.{}.typing", account.user_id, account.session_index);
-        self.bus
-            .events
-            .publish_event(&routing_key, &event.encode_to_vec())
-            .await
-            .expect("published");
+        publish_typing(&self.bus, &account.user_id, account.session_index, event_id).await;
     }
 
     /// Opens a stream of the account's events.
@@ -152,6 +135,33 @@ impl Account {
             session_index: 1,
         }
     }
+}
+
+/// The `typing` event number `event_id` of the account `(user_id, session_index)`: the
+/// event every test here publishes (its action names its id).
+pub(crate) fn typing_event(user_id: &str, session_index: u32, event_id: i64) -> proto::Event {
+    proto::Event {
+        event_id,
+        user_id: user_id.into(),
+        session_index,
+        r#type: "typing".into(),
+        at: chrono::Utc::now().to_rfc3339(),
+        payload: Some(proto::event::Payload::Typing(proto::Typing {
+            chat_id: "42".into(),
+            sender_id: "7".into(),
+            action: format!("typing #{event_id}"),
+        })),
+    }
+}
+
+/// Publishes `typing_event` on `bus` under its routing key, as the account's host would.
+pub(crate) async fn publish_typing(bus: &Bus, user_id: &str, session_index: u32, event_id: i64) {
+    let event = typing_event(user_id, session_index, event_id);
+    let routing_key = format!("{user_id}.{session_index}.typing");
+    bus.events
+        .publish_event(&routing_key, &event.encode_to_vec())
+        .await
+        .expect("published");
 }
 
 /// The next `count` events of a stream, each within 10 s.

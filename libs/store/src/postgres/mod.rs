@@ -100,6 +100,8 @@ const MIGRATIONS: &[crate::migrations::Migration] = &[
         "user_activity",
         include_str!("../../migrations/postgres/0014_user_activity.sql"),
     ),
+    // No migration was ever numbered 15, in either set: the numbers are each set's order
+    // and its record in `schema_migrations`, so the gap costs nothing and stays.
     (
         16,
         "stalled_links",

@@ -2,10 +2,12 @@
 //!
 //! # Layout
 //! - this file: a signed-in [`Account`] of a demo user ([`signed_in`]).
+//! - `profiles`: the account's own profile and another user's (`users.getFullUser`).
 //! - `search`: Telegram's search paged with its own offsets, in one chat and across chats.
 //! - `send_media`: uploads in parts, photos, documents, voice notes, albums, what an
 //!   account remembers of its uploads.
 
+mod profiles;
 mod search;
 mod send_media;
 

@@ -108,12 +108,15 @@ async fn shutdown_signal() {
                 }
             }
             Err(_) => {
+                // No SIGTERM handler: Ctrl-C alone stops it; an error here means no signal
+                // can come, and the sandbox stops at once rather than never.
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
     }
     #[cfg(not(unix))]
     {
+        // An error means no signal can come: the sandbox stops at once rather than never.
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -6,6 +6,7 @@ mod chats;
 mod connect;
 mod forwards;
 mod groups;
+mod hooks;
 mod login;
 mod media;
 mod persistence;

@@ -681,7 +681,7 @@ impl MediaCore {
     /// of a multipart write (with the hash beside) for S3.
     async fn start_sink(&self, temporary: &Path) -> Result<Sink> {
         if let Some(file) = self.storage.local_file(temporary) {
-            return Ok(Sink::Spool(Spool::start(file)));
+            return Ok(Sink::Spool(Spool::start(file)?));
         }
         let upload = self.storage.objects().put_multipart(temporary).await?;
         Ok(Sink::Parts {

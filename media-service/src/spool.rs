@@ -1,4 +1,4 @@
-//! An upload's bytes into a local file, and their hash, on two blocking threads (the
+//! An upload's bytes into a local file, and their hash, on two threads of the upload (the
 //! local backend's write path, ADR 0051 amended).
 //!
 //! The upload's task batches the chunks it receives (about [`BATCH_BYTES`] each, the
@@ -24,7 +24,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::sync::oneshot;
 
 use crate::error::{MediaError, Result};
 
@@ -32,6 +32,8 @@ use crate::error::{MediaError, Result};
 const BATCH_BYTES: usize = 1024 * 1024;
 /// Batches queued for each thread.
 const SPOOL_QUEUE: usize = 3;
+/// Stack of each thread (they hash and write; nothing deep).
+const THREAD_STACK_BYTES: usize = 256 * 1024;
 /// Bytes per `writev`. With 1 MiB per call a 1 GiB upload took 2.45–2.60 s of CPU
 /// (three runs) against 1.44–1.49 s with 64 KiB, the difference in the kernel's copy into
 /// the page cache. Likely cause, not proven: larger writes get larger page-cache folios,
@@ -54,8 +56,8 @@ pub(crate) struct Spool {
     file: PathBuf,
     batch: Vec<Bytes>,
     batched: usize,
-    writer: JoinHandle<std::io::Result<()>>,
-    hasher: JoinHandle<Sha256>,
+    writer: oneshot::Receiver<std::io::Result<()>>,
+    hasher: oneshot::Receiver<Sha256>,
 }
 
 fn failed(error: &std::io::Error) -> MediaError {
@@ -66,20 +68,42 @@ fn stopped() -> MediaError {
     MediaError::Internal("the upload's writer stopped early".into())
 }
 
-fn panicked(error: &tokio::task::JoinError) -> MediaError {
-    MediaError::Internal(format!("the upload's writer failed: {error}"))
+fn panicked(_: oneshot::error::RecvError) -> MediaError {
+    MediaError::Internal("an upload's thread ended without its outcome (a panic)".into())
+}
+
+/// Runs `work` on a thread of its own and returns its outcome's receiver. Threads of
+/// their own rather than tokio's blocking pool: the two threads of an upload wait on each
+/// other's pace (through its task), and with the pool's threads all taken by uploads,
+/// one whose second thread was still queued would wait for ever.
+fn spawn<T: Send + 'static>(
+    name: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<oneshot::Receiver<T>> {
+    let (outcome, receiver) = oneshot::channel();
+    std::thread::Builder::new()
+        .name(format!("upload-{name}"))
+        .stack_size(THREAD_STACK_BYTES)
+        .spawn(move || {
+            let _ = outcome.send(work());
+        })
+        .map_err(|error| {
+            MediaError::Unavailable(format!("cannot start an upload's {name}: {error}"))
+        })?;
+    Ok(receiver)
 }
 
 impl Spool {
     /// Starts the threads; the writer creates `file` (which must not exist) and its
     /// directory.
-    pub(crate) fn start(file: PathBuf) -> Self {
+    pub(crate) fn start(file: PathBuf) -> Result<Self> {
         let (to_writer, batches) = mpsc::channel(SPOOL_QUEUE);
         let path = file.clone();
-        let writer = tokio::task::spawn_blocking(move || write(&path, batches));
+        let writer = spawn("writer", move || write(&path, batches))?;
         let (to_hasher, batches) = mpsc::channel(SPOOL_QUEUE);
-        let hasher = tokio::task::spawn_blocking(move || hash(batches));
-        Self {
+        // Without its hasher the writer sees its queue closed and removes the file.
+        let hasher = spawn("hasher", move || hash(batches))?;
+        Ok(Self {
             to_writer,
             to_hasher,
             file,
@@ -87,7 +111,7 @@ impl Spool {
             batched: 0,
             writer,
             hasher,
-        }
+        })
     }
 
     /// Adds a chunk; waits only when a thread is [`SPOOL_QUEUE`] batches behind.
@@ -120,7 +144,7 @@ impl Spool {
     async fn written(&mut self) -> Result<()> {
         (&mut self.writer)
             .await
-            .map_err(|error| panicked(&error))?
+            .map_err(panicked)?
             .map_err(|error| failed(&error))
     }
 
@@ -148,7 +172,7 @@ impl Spool {
             Ok(hasher) => Ok(format!("{:x}", hasher.finalize())),
             Err(error) => {
                 remove(&self.file);
-                Err(panicked(&error))
+                Err(panicked(error))
             }
         }
     }
@@ -165,7 +189,7 @@ impl Spool {
         match writer.await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::debug!(%error, "an aborted upload's writer ended"),
-            Err(error) => tracing::warn!(%error, "an aborted upload's writer panicked"),
+            Err(_) => tracing::warn!("an aborted upload's writer panicked"),
         }
     }
 }
@@ -297,7 +321,7 @@ mod tests {
     async fn the_file_holds_every_byte_in_order_and_the_hash_is_theirs() {
         let dir = Dir::new();
         let path = dir.path().join("tmp").join("upload");
-        let mut spool = Spool::start(path.clone());
+        let mut spool = Spool::start(path.clone()).expect("start");
         let mut all = Vec::new();
         // Pieces of many sizes, across batch and group boundaries.
         for (index, size) in [1, 7000, 300_000, 65_536, 1_048_576, 3, 262_144, 900_001]
@@ -319,7 +343,7 @@ mod tests {
     async fn an_aborted_or_dropped_spool_leaves_no_file() {
         let dir = Dir::new();
         let aborted = dir.path().join("aborted");
-        let mut spool = Spool::start(aborted.clone());
+        let mut spool = Spool::start(aborted.clone()).expect("start");
         spool
             .push(Bytes::from(vec![1; BATCH_BYTES * 2]))
             .await
@@ -328,7 +352,7 @@ mod tests {
         assert!(!aborted.exists());
 
         let dropped = dir.path().join("dropped");
-        let mut spool = Spool::start(dropped.clone());
+        let mut spool = Spool::start(dropped.clone()).expect("start");
         spool
             .push(Bytes::from(vec![1; BATCH_BYTES * 2]))
             .await
@@ -348,7 +372,7 @@ mod tests {
         let dir = Dir::new();
         let path = dir.path().join("taken");
         std::fs::write(&path, b"already here").expect("write");
-        let mut spool = Spool::start(path.clone());
+        let mut spool = Spool::start(path.clone()).expect("start");
         let pushed = async {
             for _ in 0..8 {
                 spool.push(Bytes::from(vec![0; BATCH_BYTES])).await?;

@@ -6,11 +6,11 @@
 //! short bounded queues: one hand-over and one wake-up per thread and MiB, instead of a
 //! wake-up of the hashing thread per chunk and a blocking-pool task per part of the
 //! object store's multipart write (a seek and a `write` per chunk). The writer writes a
-//! batch with as few `writev` calls as the kernel allows; the hasher hashes it beside
-//! (on one thread, hashing then writing every group ran at the sum of the two, about
-//! 0.6 + 0.4 s per GiB here, slower than the two in parallel). The batches the threads
-//! have not taken yet are the only memory an upload holds beyond the HTTP buffers:
-//! `(SPOOL_QUEUE + 1) * BATCH_BYTES` at most.
+//! batch in `writev` calls of [`WRITE_BYTES`]; the hasher hashes it beside (one thread
+//! doing both ran them one after the other, and the upload took longer: ADR 0051's
+//! amendment). The batches are the only memory an upload holds beyond the HTTP buffers:
+//! about `(SPOOL_QUEUE + 2) * BATCH_BYTES` at most (queued, in each thread's hands,
+//! being gathered).
 //!
 //! The file is the object store's own (`tmp/<id>` under the local root), so the rest of
 //! the upload (analysis, the rename into place) reads it through `object_store` as before.
@@ -162,9 +162,9 @@ impl Spool {
             return Err(self.written().await.err().unwrap_or_else(stopped));
         }
         if hashed.is_err() {
-            // The writer keeps nothing without its end.
-            drop(self.to_writer);
+            // The writer had its end: the file is whole, but its hash is lost.
             let _ = self.writer.await;
+            remove(&self.file);
             return Err(MediaError::Internal("the upload's hasher stopped".into()));
         }
         self.written().await?;

@@ -29,6 +29,7 @@ mod grpc_adapter;
 mod names;
 mod previews;
 mod sniff;
+mod spool;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use talkapp_store::{
-    AccountKey, CachedMessage, CachedUser, ChatProfile, DialogState, Store, StoreError,
+    AccountKey, CachedMessage, CachedUser, ChatProfile, ChatStore, DialogState, StoreError,
 };
 use talkapp_telegram::account::{Account, DialogOffset, HistoryRequest};
 use talkapp_telegram::convert;
@@ -304,13 +304,13 @@ fn profile_memo_id(profile: &ChatProfile) -> (bool, i64) {
 /// Reads and writes the cache.
 #[derive(Clone)]
 pub struct ChatCache {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ChatStore>,
     written: Arc<WrittenMemo>,
 }
 
 impl ChatCache {
     /// A cache over `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn ChatStore>) -> Self {
         Self {
             store,
             written: Arc::default(),

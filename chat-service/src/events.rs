@@ -21,7 +21,7 @@ use std::time::Duration;
 use prost::Message as _;
 use talkapp_bus::EventBus;
 use talkapp_proto::realtime::v1 as realtime;
-use talkapp_store::{AccountKey, SendJob, Store, StoreError};
+use talkapp_store::{AccountKey, ChatStore, SendJob, StoreError};
 use talkapp_telegram::model::{ChatAction, TelegramUpdate};
 use tokio_util::sync::CancellationToken;
 
@@ -37,7 +37,7 @@ struct Pending {
 
 /// Produces and publishes the events of the accounts hosted here.
 pub struct EventPublisher {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ChatStore>,
     bus: Arc<dyn EventBus>,
     reads: Arc<Reads>,
     stop: CancellationToken,
@@ -80,7 +80,7 @@ impl EventPublisher {
     /// Events of accounts in `store`, shaped through `reads`, published on `bus`, retried
     /// until `stop` fires.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn ChatStore>,
         bus: Arc<dyn EventBus>,
         reads: Arc<Reads>,
         stop: CancellationToken,

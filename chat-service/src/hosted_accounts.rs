@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use talkapp_store::{HostedAccount, LinkStatus, Store, StoreError};
+use talkapp_store::{ChatStore, HostedAccount, LinkStatus, StoreError};
 use talkapp_telegram::account::{
     self, Account, AccountEvent, AccountExit, AccountOptions, AccountStatus,
 };
@@ -81,7 +81,7 @@ struct Running {
 
 /// The linked Telegram accounts this process hosts: connects and supervises them.
 pub struct HostedAccounts {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ChatStore>,
     endpoint: TelegramEndpoint,
     sealer: Sealer,
     options: AccountOptions,
@@ -113,7 +113,7 @@ impl HostedAccounts {
     /// account when `shutdown` fires. Where updates go is set with
     /// [`HostedAccounts::set_handlers`] before anything is hosted.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn ChatStore>,
         endpoint: TelegramEndpoint,
         sealer: Sealer,
         options: AccountOptions,

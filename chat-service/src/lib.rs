@@ -86,7 +86,7 @@ use talkapp_common::probe::Probe;
 use talkapp_proto::chat::v1::account_host_server::AccountHostServer;
 use talkapp_proto::chat::v1::chat_service_server::ChatServiceServer;
 use talkapp_proto::tonic;
-use talkapp_store::{Store, StoreProbe};
+use talkapp_store::{ChatStore, StoreProbe};
 use talkapp_telegram::account::AccountOptions;
 use talkapp_telegram::login::Login;
 use tokio::net::TcpListener;
@@ -116,7 +116,7 @@ pub struct Application {
     worker: Arc<SendWorker>,
     ownership: Arc<Ownership>,
     stop_hosting: CancellationToken,
-    store: Arc<dyn Store>,
+    store: Arc<dyn ChatStore>,
     queue: Arc<dyn JobQueue>,
 }
 
@@ -139,7 +139,7 @@ impl Application {
     /// configured.
     pub fn build(
         config: &Config,
-        store: Arc<dyn Store>,
+        store: Arc<dyn ChatStore>,
         bus: Bus,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
@@ -150,7 +150,7 @@ impl Application {
     /// Builds the service with Telegram set up already (tests bring their own).
     pub fn build_with(
         config: &Config,
-        store: Arc<dyn Store>,
+        store: Arc<dyn ChatStore>,
         bus: Bus,
         listener: TcpListener,
         telegram: TelegramSetup,
@@ -350,7 +350,7 @@ async fn reconcile_hosted_accounts(
     }
 }
 
-async fn purge_expired_logins(store: Arc<dyn Store>, stop: CancellationToken) {
+async fn purge_expired_logins(store: Arc<dyn ChatStore>, stop: CancellationToken) {
     let mut interval = tokio::time::interval(LOGIN_PURGE_INTERVAL);
     loop {
         tokio::select! {

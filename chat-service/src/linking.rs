@@ -10,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use talkapp_common::ErrorCode;
 use talkapp_store::{
-    LinkStatus, LinkedAccount, LoginState, Store, StoreError, TelegramAccount, TelegramLogin,
+    ChatStore, LinkStatus, LinkedAccount, LoginState, StoreError, TelegramAccount, TelegramLogin,
 };
 use talkapp_telegram::login::{AfterCode, LoggedIn, Login, LoginError};
 use talkapp_telegram::sealing::Sealer;
@@ -106,7 +106,7 @@ pub enum LinkStep {
 /// The linking operations.
 #[derive(Clone)]
 pub struct Linking {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ChatStore>,
     login: Login,
     sealer: Sealer,
     login_ttl: chrono::TimeDelta,
@@ -152,7 +152,7 @@ pub fn normalize_phone(phone: &str) -> Result<String, LinkError> {
 impl Linking {
     /// Linking over `store`, logging in through `login`, sealing with `sealer`.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn ChatStore>,
         login: Login,
         sealer: Sealer,
         login_ttl_secs: u64,

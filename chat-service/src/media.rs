@@ -23,7 +23,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt as _};
-use talkapp_store::{AccountKey, Store};
+use talkapp_store::{AccountKey, ChatStore};
 use talkapp_telegram::account::{Account, Download};
 use talkapp_telegram::download::DownloadSource;
 use talkapp_telegram::error::TelegramError;
@@ -182,7 +182,7 @@ pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>, HostError>> + S
 
 /// Resolves references and downloads files through a connected account.
 pub struct Media {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ChatStore>,
     max_file_bytes: u64,
     recent: MediaCache,
 }
@@ -190,7 +190,7 @@ pub struct Media {
 impl Media {
     /// Downloads over `store`'s cache, refusing files above `max_file_bytes`, keeping
     /// up to `cache_bytes` of recently served small files in memory.
-    pub fn new(store: Arc<dyn Store>, max_file_bytes: u64, cache_bytes: u64) -> Self {
+    pub fn new(store: Arc<dyn ChatStore>, max_file_bytes: u64, cache_bytes: u64) -> Self {
         Self {
             store,
             max_file_bytes,

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use talkapp_store::{
-    AccountKey, CachedChat, ChatListPage, ChatListQuery, ChatProfile, DialogState, HistoryQuery,
-    Store, StoreError,
+    AccountKey, CachedChat, ChatListPage, ChatListQuery, ChatProfile, ChatStore, DialogState,
+    HistoryQuery, StoreError,
 };
 use talkapp_telegram::model::{ChatFullInfo, ChatKind, Message, PhotoRef, Presence, TgUser};
 
@@ -202,7 +202,7 @@ fn page_limit(limit: Option<u32>) -> Result<u32, ReadError> {
 
 /// Serves reads.
 pub struct Reads {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ChatStore>,
     router: Arc<Router>,
     details: Mutex<HashMap<(AccountKey, i64), (Instant, ChatFullInfo)>>,
 }
@@ -210,7 +210,7 @@ pub struct Reads {
 impl Reads {
     /// Reads of `store`'s cache, filled through the accounts' hosts (`router`) when
     /// needed.
-    pub fn new(store: Arc<dyn Store>, router: Arc<Router>) -> Self {
+    pub fn new(store: Arc<dyn ChatStore>, router: Arc<Router>) -> Self {
         Self {
             store,
             router,

@@ -34,7 +34,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use talkapp_bus::{Delivery, JobQueue};
 use talkapp_store::{
-    AccountKey, JobCreated, JobFile, JobMedia, MediaKind, NewSendJob, SendJob, Store, StoreError,
+    AccountKey, ChatStore, JobCreated, JobFile, JobMedia, MediaKind, NewSendJob, SendJob,
+    StoreError,
 };
 use talkapp_telegram::account::{Account, AccountStatus, OutgoingText};
 use talkapp_telegram::error::TelegramError;
@@ -237,7 +238,7 @@ fn check_client_message_id(client_message_id: &str) -> Result<(), SendError> {
 /// Accepts sends (any replica).
 #[derive(Clone)]
 pub struct Sends {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ChatStore>,
     queue: Arc<dyn JobQueue>,
     media: Arc<dyn MediaFiles>,
 }
@@ -245,7 +246,7 @@ pub struct Sends {
 impl Sends {
     /// Sends recorded in `store`, announced on `queue`; media files pinned at `media`.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn ChatStore>,
         queue: Arc<dyn JobQueue>,
         media: Arc<dyn MediaFiles>,
     ) -> Self {
@@ -479,7 +480,7 @@ async fn publish(queue: &dyn JobQueue, job: &SendJob) -> bool {
 }
 
 /// Records the broker's confirmation of a job's publish (so the relay leaves it alone).
-async fn mark_published(store: &dyn Store, job_id: Uuid) {
+async fn mark_published(store: &dyn ChatStore, job_id: Uuid) {
     if let Err(error) = store.mark_job_published(job_id, talkapp_store::now()).await {
         tracing::warn!(%error, %job_id, "cannot record the publish");
     }
@@ -582,7 +583,7 @@ fn outgoing_media(job: &SendJob, media: &JobMedia) -> Result<OutgoingMedia, Tele
 
 /// Sends the jobs of the accounts hosted here (the replica holding their shards).
 pub struct SendWorker {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ChatStore>,
     queue: Arc<dyn JobQueue>,
     hosted_accounts: Arc<HostedAccounts>,
     media: Arc<dyn MediaFiles>,
@@ -615,7 +616,7 @@ impl SendWorker {
     /// A worker sending through the accounts hosted here (`hosted_accounts`), telling `events` of finished jobs,
     /// stopping when `shutdown` fires.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn ChatStore>,
         queue: Arc<dyn JobQueue>,
         hosted_accounts: Arc<HostedAccounts>,
         media: Arc<dyn MediaFiles>,
@@ -1189,7 +1190,11 @@ async fn pause(stop: &CancellationToken, duration: Duration) -> Result<(), Block
     }
 }
 
-async fn requeue(store: &dyn Store, job_id: Uuid, stop: &CancellationToken) -> Result<(), Blocked> {
+async fn requeue(
+    store: &dyn ChatStore,
+    job_id: Uuid,
+    stop: &CancellationToken,
+) -> Result<(), Blocked> {
     write_until_done(stop, || store.requeue_job(job_id, talkapp_store::now())).await
 }
 

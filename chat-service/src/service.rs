@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use talkapp_common::ErrorCode;
 use talkapp_store::{
-    AccountKey, ActionClaim, ActionClaimed, LinkedAccount, SendJob, Store, StoreError,
+    AccountKey, ActionClaim, ActionClaimed, ChatStore, LinkedAccount, SendJob, StoreError,
 };
 use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::message_actions::PinOptions;
@@ -163,7 +163,7 @@ pub struct ListedAccount {
 
 /// The chat service's operations.
 pub struct ChatService {
-    store: Arc<dyn Store>,
+    store: Arc<dyn ChatStore>,
     linking: Linking,
     hosted_accounts: Arc<HostedAccounts>,
     ownership: Arc<Ownership>,
@@ -176,7 +176,7 @@ pub struct ChatService {
 impl ChatService {
     /// The service's parts.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn ChatStore>,
         linking: Linking,
         hosted_accounts: Arc<HostedAccounts>,
         ownership: Arc<Ownership>,

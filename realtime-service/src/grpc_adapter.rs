@@ -6,7 +6,7 @@ use talkapp_common::ErrorCode;
 use talkapp_eventlog::{AccountKey, EventLog};
 use talkapp_proto::realtime::v1 as proto;
 use talkapp_proto::tonic::{self, Request, Response, Status};
-use talkapp_store::{PushSubscription, Store};
+use talkapp_store::{PushSubscription, RealtimeStore};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
@@ -27,7 +27,7 @@ pub struct RealtimeGrpcAdapter {
     live: Arc<Live>,
     presence: Arc<Presence>,
     notifier: Arc<Notifier>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn RealtimeStore>,
     closing: CancellationToken,
 }
 
@@ -41,7 +41,7 @@ impl RealtimeGrpcAdapter {
         live: Arc<Live>,
         presence: Arc<Presence>,
         notifier: Arc<Notifier>,
-        store: Arc<dyn Store>,
+        store: Arc<dyn RealtimeStore>,
         closing: CancellationToken,
     ) -> Self {
         Self {

@@ -38,7 +38,7 @@ use talkapp_eventlog::redis::{RedisEventLog, RedisOptions};
 use talkapp_eventlog::{EventLog, Retention};
 use talkapp_proto::realtime::v1::realtime_service_server::RealtimeServiceServer;
 use talkapp_proto::tonic;
-use talkapp_store::{Store, StoreProbe};
+use talkapp_store::{RealtimeStore, StoreProbe};
 use talkapp_webpush::{SenderConfig, VapidKey, VapidSigner, WebPushSender};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -78,7 +78,7 @@ impl Application {
     /// chats from `store`, the replay log and presence in Redis when configured.
     pub async fn build(
         config: &Config,
-        store: Arc<dyn Store>,
+        store: Arc<dyn RealtimeStore>,
         bus: Bus,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use talkapp_proto::realtime::v1 as proto;
-use talkapp_store::{AccountKey, Store};
+use talkapp_store::{AccountKey, RealtimeStore};
 use talkapp_webpush::{
     SendOptions, SendOutcome, Subscription, Urgency, WebPushError, WebPushSender,
 };
@@ -19,7 +19,7 @@ const MAX_BODY_CHARS: usize = 200;
 
 /// Decides and sends notifications.
 pub struct Notifier {
-    store: Arc<dyn Store>,
+    store: Arc<dyn RealtimeStore>,
     presence: Arc<Presence>,
     sender: WebPushSender,
     slots: Arc<Semaphore>,
@@ -47,7 +47,11 @@ fn summary(message: &talkapp_proto::chat::v1::Message) -> String {
 
 impl Notifier {
     /// Notifications signed by `sender`'s VAPID key, for subscriptions in `store`.
-    pub fn new(store: Arc<dyn Store>, presence: Arc<Presence>, sender: WebPushSender) -> Arc<Self> {
+    pub fn new(
+        store: Arc<dyn RealtimeStore>,
+        presence: Arc<Presence>,
+        sender: WebPushSender,
+    ) -> Arc<Self> {
         Arc::new(Self {
             store,
             presence,

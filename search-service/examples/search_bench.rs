@@ -278,7 +278,7 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let app = talkapp_search_service::Application::build_with(
         &config,
-        Arc::clone(&store),
+        Arc::clone(&store) as Arc<dyn talkapp_store::SearchStore>,
         bus.clone(),
         Arc::clone(&index),
         None,

@@ -14,7 +14,7 @@ use talkapp_common::ErrorCode;
 use talkapp_proto::chat::v1 as chat;
 use talkapp_proto::search::v1 as proto;
 use talkapp_proto::tonic::{self, Request, Response, Status};
-use talkapp_store::{AccountKey, CachedChat, CachedMessage, Store};
+use talkapp_store::{AccountKey, CachedChat, CachedMessage, SearchStore};
 use talkapp_telegram::model::{ForwardInfo, MediaInfo, TextEntity};
 
 use crate::index::SearchIndex;
@@ -27,13 +27,17 @@ use crate::service::{
 /// The gRPC face of the search service.
 pub struct SearchGrpcAdapter {
     core: Arc<SearchCore>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn SearchStore>,
     index: Arc<dyn SearchIndex>,
 }
 
 impl SearchGrpcAdapter {
     /// Serves `core`; rebuilds read `store` into `index`.
-    pub fn new(core: Arc<SearchCore>, store: Arc<dyn Store>, index: Arc<dyn SearchIndex>) -> Self {
+    pub fn new(
+        core: Arc<SearchCore>,
+        store: Arc<dyn SearchStore>,
+        index: Arc<dyn SearchIndex>,
+    ) -> Self {
         Self { core, store, index }
     }
 }

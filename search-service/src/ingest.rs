@@ -21,7 +21,7 @@ use prost::Message as _;
 use talkapp_bus::{Delivery, EventBus, SEARCH_EVENTS};
 use talkapp_proto::chat::v1 as chat;
 use talkapp_proto::realtime::v1 as realtime;
-use talkapp_store::{AccountKey, Store};
+use talkapp_store::{AccountKey, SearchStore};
 use tokio_util::sync::CancellationToken;
 
 use crate::index::{IndexChange, IndexedChat, IndexedMessage, SearchIndex, kind};
@@ -71,7 +71,7 @@ pub fn indexed_message(key: AccountKey, message: &chat::Message) -> Option<Index
 }
 
 /// What one event changes in the index (nothing for the kinds search does not follow).
-async fn changes_of(store: &dyn Store, event: &realtime::Event) -> Vec<IndexChange> {
+async fn changes_of(store: &dyn SearchStore, event: &realtime::Event) -> Vec<IndexChange> {
     let Ok(user_id) = uuid::Uuid::parse_str(&event.user_id) else {
         return Vec::new();
     };
@@ -79,7 +79,7 @@ async fn changes_of(store: &dyn Store, event: &realtime::Event) -> Vec<IndexChan
         user_id,
         session_index: event.session_index,
     };
-    // Ids start at 1 (`Store::next_event_ids`); 0 is proto3's "not set": no order known.
+    // Ids start at 1 (`EventIdStore::next_event_ids`); 0 is proto3's "not set": no order known.
     let event_id = Some(event.event_id).filter(|id| *id > 0);
     match (event.r#type.as_str(), &event.payload) {
         ("message.new" | "message.edited", Some(realtime::event::Payload::Message(message))) => {
@@ -140,7 +140,7 @@ async fn changes_of(store: &dyn Store, event: &realtime::Event) -> Vec<IndexChan
 pub async fn run(
     bus: Arc<dyn EventBus>,
     index: Arc<dyn SearchIndex>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn SearchStore>,
     stop: CancellationToken,
 ) {
     metrics::describe_counter!(
@@ -191,7 +191,7 @@ pub async fn run(
 async fn apply_batch(
     batch: &[Delivery],
     index: &dyn SearchIndex,
-    store: &dyn Store,
+    store: &dyn SearchStore,
     stop: &CancellationToken,
 ) -> bool {
     let mut changes = Vec::new();

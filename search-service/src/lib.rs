@@ -42,7 +42,7 @@ use talkapp_common::grpc_server::GrpcServer;
 use talkapp_common::probe::Probe;
 use talkapp_proto::search::v1::search_service_server::SearchServiceServer;
 use talkapp_proto::tonic;
-use talkapp_store::{Store, StoreProbe};
+use talkapp_store::{SearchStore, StoreProbe};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -57,7 +57,7 @@ const RECONCILE_INTERVAL: Duration = Duration::from_secs(5);
 pub struct Application {
     server: GrpcServer,
     bus: Bus,
-    store: Arc<dyn Store>,
+    store: Arc<dyn SearchStore>,
     index: Arc<dyn SearchIndex>,
     /// How long the index keeps a deletion's tombstone (ADR 0047).
     tombstone_retention: Duration,
@@ -69,7 +69,7 @@ impl Application {
     /// through the chat service at `search.chat_service_url`.
     pub async fn build(
         config: &Config,
-        store: Arc<dyn Store>,
+        store: Arc<dyn SearchStore>,
         bus: Bus,
         listener: TcpListener,
     ) -> anyhow::Result<Self> {
@@ -92,7 +92,7 @@ impl Application {
     /// Builds the service on a given index and, when given, Telegram-side search.
     pub fn build_with(
         config: &Config,
-        store: Arc<dyn Store>,
+        store: Arc<dyn SearchStore>,
         bus: Bus,
         index: Arc<dyn SearchIndex>,
         telegram: Option<Arc<dyn TelegramSearch>>,

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use talkapp_store::{AccountKey, ChatListQuery, Store};
+use talkapp_store::{AccountKey, ChatListQuery, SearchStore};
 use tokio_util::sync::CancellationToken;
 
 use crate::index::{IndexChange, IndexedChat, SearchIndex};
@@ -31,7 +31,7 @@ pub struct Built {
 /// Indexes everything the cache holds for `key` (upserts that leave what events wrote,
 /// so events arriving meanwhile are not undone), then records the account as built.
 pub async fn build_account(
-    store: &dyn Store,
+    store: &dyn SearchStore,
     index: &dyn SearchIndex,
     key: AccountKey,
 ) -> Result<Built, SearchError> {
@@ -105,7 +105,7 @@ pub async fn build_account(
 
 /// Drops the account's index and builds it again from the cache.
 pub async fn rebuild_account(
-    store: &dyn Store,
+    store: &dyn SearchStore,
     index: &dyn SearchIndex,
     key: AccountKey,
 ) -> Result<Built, SearchError> {
@@ -165,7 +165,7 @@ impl Settling {
 /// and forgets accounts no longer linked. Failures are logged and left for the next pass;
 /// events keep the index current meanwhile.
 pub async fn reconcile(
-    store: &dyn Store,
+    store: &dyn SearchStore,
     index: &dyn SearchIndex,
     settling: &mut Settling,
     stop: &CancellationToken,
@@ -246,7 +246,7 @@ pub async fn sweep_tombstones(index: &dyn SearchIndex, retention: std::time::Dur
 /// Runs [`reconcile`] now and then every `interval`, and [`sweep_tombstones`] with
 /// `tombstone_retention` every [`SWEEP_INTERVAL`], until `stop` fires.
 pub async fn run(
-    store: Arc<dyn Store>,
+    store: Arc<dyn SearchStore>,
     index: Arc<dyn SearchIndex>,
     interval: std::time::Duration,
     tombstone_retention: std::time::Duration,

@@ -20,7 +20,7 @@ use talkapp_proto::chat::v1::chat_service_client::ChatServiceClient;
 use talkapp_proto::tonic::codegen::InterceptedService;
 use talkapp_proto::tonic::transport::{Channel, Endpoint};
 use talkapp_proto::tonic::{self, Status};
-use talkapp_store::{AccountKey, CachedMessage, CachedUser, ChatProfile, Store};
+use talkapp_store::{AccountKey, CachedMessage, CachedUser, ChatProfile, SearchStore};
 
 use crate::index::kind;
 
@@ -173,7 +173,7 @@ fn remote_error(status: &Status) -> RemoteError {
 /// account's host); found messages are read from the chat cache the host fills.
 pub struct ChatServiceTelegram {
     client: ChatServiceClient<InterceptedService<Channel, TraceContextInterceptor>>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn SearchStore>,
     timeout: Duration,
 }
 
@@ -182,7 +182,7 @@ impl ChatServiceTelegram {
     /// use; found messages are read from `store`; a call waits at most `timeout`.
     pub fn connect_lazy(
         address: &str,
-        store: Arc<dyn Store>,
+        store: Arc<dyn SearchStore>,
         timeout: Duration,
     ) -> Result<Self, tonic::transport::Error> {
         let channel = Endpoint::from_shared(address.to_owned())?

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use talkapp_store::{
-    AccountKey, CachedChat, CachedMessage, CachedUser, ChatProfile, Store, StoreError,
+    AccountKey, CachedChat, CachedMessage, CachedUser, ChatProfile, SearchStore, StoreError,
 };
 use uuid::Uuid;
 
@@ -454,7 +454,7 @@ struct Candidate {
 /// The search core.
 pub struct SearchCore {
     index: Arc<dyn SearchIndex>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn SearchStore>,
     telegram: Option<Arc<dyn TelegramSearch>>,
 }
 
@@ -464,7 +464,7 @@ impl SearchCore {
     /// [`crate::remote::ChatServiceTelegram`]).
     pub fn new(
         index: Arc<dyn SearchIndex>,
-        store: Arc<dyn Store>,
+        store: Arc<dyn SearchStore>,
         telegram: Option<Arc<dyn TelegramSearch>>,
     ) -> Self {
         Self {

@@ -41,6 +41,7 @@ impl Backend {
     /// `gateway.listen`.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let stores = talkapp_store::connect_stores(&config.database).await?;
+        // Each service holds the narrow view of the store it uses (an upcast of this one).
         let store = Arc::clone(&stores.store);
         // One bus for the parts of this process: in process unless RabbitMQ is configured.
         let bus = talkapp_bus::Bus::from_config(&config.amqp);
@@ -63,7 +64,7 @@ impl Backend {
         chat_config.sends.media_service_url = format!("http://127.0.0.1:{}", media.port());
         let chat = talkapp_chat_service::Application::build_with(
             &chat_config,
-            Arc::clone(&store),
+            Arc::clone(&store) as Arc<dyn talkapp_store::ChatStore>,
             bus.clone(),
             private_listener().await?,
             telegram,
@@ -73,14 +74,14 @@ impl Backend {
         search_config.search.chat_service_url = format!("http://127.0.0.1:{}", chat.port());
         let search = talkapp_search_service::Application::build(
             &search_config,
-            Arc::clone(&store),
+            Arc::clone(&store) as Arc<dyn talkapp_store::SearchStore>,
             bus.clone(),
             private_listener().await?,
         )
         .await?;
         let realtime = talkapp_realtime_service::Application::build(
             config,
-            Arc::clone(&store),
+            Arc::clone(&store) as Arc<dyn talkapp_store::RealtimeStore>,
             bus,
             private_listener().await?,
         )

@@ -11,8 +11,12 @@
 //! - The traits, one per area ([`AccountStore`], [`TelegramStore`], [`ChatCacheStore`],
 //!   [`SendJobStore`], [`EventIdStore`], [`PushStore`], [`ActionStore`], [`AuditStore`],
 //!   [`UserAdminStore`], [`SentFileStore`]), gathered by [`Store`]; a consumer
-//!   that needs one area takes that trait. [`GatewayStore`] gathers the gateway's areas
-//!   (accounts, audit, user admin; not the Telegram data nor the send jobs).
+//!   that needs one area takes that trait. Each process holds the narrow view of the areas
+//!   it uses, never the whole [`Store`]: [`GatewayStore`] (accounts, audit, user admin;
+//!   not the Telegram data nor the send jobs), [`ChatStore`] (everything but accounts,
+//!   audit, user admin and push subscriptions), [`SearchStore`] (linked accounts and the
+//!   chat cache, read only in practice), [`RealtimeStore`] (push subscriptions and cached
+//!   chat names). Each includes [`StoreHealth`], the readiness probe's ping.
 //! - [`postgres`], [`sqlite`]: the implementations and their migrations, one file per
 //!   area.
 //! - [`migrations`]: the one migration runner of each database, also used by
@@ -69,11 +73,16 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Everything TalkApp keeps in its relational database: one object implements every
-/// area's trait, so a process holds one `Arc<dyn Store>`, and hands each part the narrow
-/// view it uses (an upcast: `Arc<dyn Store>` coerces to `Arc<dyn GatewayStore>`, or to
-/// any one area's `Arc<dyn AccountStore>`, ...).
+/// area's trait, so a process opens one `Arc<dyn Store>` and hands each part the narrow
+/// view it uses (an upcast: `Arc<dyn Store>` coerces to any of its supertraits, the
+/// processes' views [`GatewayStore`], [`ChatStore`], [`SearchStore`], [`RealtimeStore`]
+/// or one area's `Arc<dyn AccountStore>`, ...). The views are supertraits here so that
+/// the upcast exists; the areas are what an implementation writes.
 pub trait Store:
     GatewayStore
+    + ChatStore
+    + SearchStore
+    + RealtimeStore
     + TelegramStore
     + ChatCacheStore
     + SendJobStore
@@ -84,19 +93,71 @@ pub trait Store:
 {
 }
 
-/// The areas the gateway uses, and nothing else: built-in accounts and their sign-in
-/// sessions ([`AccountStore`]), the audit log ([`AuditStore`]), the operators' view of
-/// users and their activity ([`UserAdminStore`]), and the database's health (every
-/// process's readiness probe, [`StoreProbe`]). Linked Telegram accounts, chats, messages
-/// and send jobs are the services' (the gateway reaches them over gRPC).
+/// The database's health, which every process's readiness probe asks ([`StoreProbe`]).
 #[async_trait]
-pub trait GatewayStore: AccountStore + AuditStore + UserAdminStore + Send + Sync + 'static {
+pub trait StoreHealth: Send + Sync + 'static {
     /// `postgres` or `sqlite`.
     fn backend(&self) -> &'static str;
 
     /// Answers when the database is reachable.
     async fn ping(&self) -> Result<()>;
 }
+
+/// The areas the gateway uses, and nothing else: built-in accounts and their sign-in
+/// sessions ([`AccountStore`]), the audit log ([`AuditStore`]), the operators' view of
+/// users and their activity ([`UserAdminStore`]), and the database's health
+/// ([`StoreHealth`]). Linked Telegram accounts, chats, messages and send jobs are the
+/// services' (the gateway reaches them over gRPC). Implemented by every type that
+/// implements the parts.
+pub trait GatewayStore: StoreHealth + AccountStore + AuditStore + UserAdminStore {}
+
+impl<T> GatewayStore for T where T: StoreHealth + AccountStore + AuditStore + UserAdminStore + ?Sized
+{}
+
+/// The areas the chat service uses: linked Telegram accounts and their sign-ins
+/// ([`TelegramStore`]), the chat cache ([`ChatCacheStore`]), send jobs
+/// ([`SendJobStore`]), event ids ([`EventIdStore`]), idempotent actions
+/// ([`ActionStore`]), sent files' references ([`SentFileStore`]) and the database's
+/// health. Not the built-in accounts, the audit log, the operators' views nor push
+/// subscriptions (the gateway's and the realtime service's). Implemented by every type
+/// that implements the parts.
+pub trait ChatStore:
+    StoreHealth
+    + TelegramStore
+    + ChatCacheStore
+    + SendJobStore
+    + EventIdStore
+    + ActionStore
+    + SentFileStore
+{
+}
+
+impl<T> ChatStore for T where
+    T: StoreHealth
+        + TelegramStore
+        + ChatCacheStore
+        + SendJobStore
+        + EventIdStore
+        + ActionStore
+        + SentFileStore
+        + ?Sized
+{
+}
+
+/// The areas the search service uses: which accounts are linked and hosted where
+/// ([`TelegramStore`], for its rebuilds and its access checks), the chat cache it
+/// indexes and shows hits from ([`ChatCacheStore`]), and the database's health.
+/// Implemented by every type that implements the parts.
+pub trait SearchStore: StoreHealth + TelegramStore + ChatCacheStore {}
+
+impl<T> SearchStore for T where T: StoreHealth + TelegramStore + ChatCacheStore + ?Sized {}
+
+/// The areas the realtime service uses: Web Push subscriptions ([`PushStore`]), the
+/// cached chat a notification names ([`ChatCacheStore`]), and the database's health.
+/// Implemented by every type that implements the parts.
+pub trait RealtimeStore: StoreHealth + PushStore + ChatCacheStore {}
+
+impl<T> RealtimeStore for T where T: StoreHealth + PushStore + ChatCacheStore + ?Sized {}
 
 /// Built-in TalkApp accounts, their sign-in sessions and refresh tokens.
 #[async_trait]
@@ -634,12 +695,12 @@ impl talkapp_common::probe::Probe for MediaStoreProbe {
     }
 }
 
-/// The store as a readiness probe, over whichever view a process holds (`Arc<dyn Store>`
-/// in the services, `Arc<dyn GatewayStore>` in the gateway).
-pub struct StoreProbe<S: GatewayStore + ?Sized>(pub Arc<S>);
+/// The store as a readiness probe, over whichever view a process holds (its
+/// `Arc<dyn GatewayStore>`, `Arc<dyn ChatStore>`, ...).
+pub struct StoreProbe<S: StoreHealth + ?Sized>(pub Arc<S>);
 
 #[async_trait]
-impl<S: GatewayStore + ?Sized> talkapp_common::probe::Probe for StoreProbe<S> {
+impl<S: StoreHealth + ?Sized> talkapp_common::probe::Probe for StoreProbe<S> {
     fn name(&self) -> &'static str {
         "database"
     }

@@ -151,7 +151,7 @@ pub struct IndexedChat {
 }
 
 /// The id of the event a change comes from: strictly increasing per account, across the
-/// account's hosts (`Store::next_event_ids`, one counter row per account). `None`: a
+/// account's hosts (`EventIdStore::next_event_ids`, one counter row per account). `None`: a
 /// change from no event (a build from the cache, a found message taken out again).
 pub type EventId = Option<i64>;
 

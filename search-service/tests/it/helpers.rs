@@ -205,7 +205,7 @@ impl SearchApp {
             .expect("bind");
         let app = talkapp_search_service::Application::build_with(
             &config,
-            Arc::clone(&store),
+            Arc::clone(&store) as Arc<dyn talkapp_store::SearchStore>,
             bus.clone(),
             Arc::clone(&index),
             telegram,

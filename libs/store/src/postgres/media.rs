@@ -52,7 +52,7 @@ fn file_from_row(row: &Row) -> Result<MediaFile> {
 impl MediaStore for PostgresStore {
     async fn ping_media(&self) -> Result<()> {
         // The same database as the rest of the store.
-        crate::GatewayStore::ping(self).await
+        crate::StoreHealth::ping(self).await
     }
 
     async fn reserve_media_file(&self, file: &MediaFile, quota_bytes: u64) -> Result<Reservation> {

@@ -11,8 +11,8 @@ use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
 use crate::{
-    AccountStore, AuthSession, GatewayStore, HostedAccount, LinkStatus, LinkedAccount, LoginState,
-    NewUser, RefreshOutcome, Result, Store, StoreError, TelegramAccount, TelegramLogin,
+    AccountStore, AuthSession, HostedAccount, LinkStatus, LinkedAccount, LoginState, NewUser,
+    RefreshOutcome, Result, Store, StoreError, StoreHealth, TelegramAccount, TelegramLogin,
     TelegramStore, User, UserCredentials,
 };
 
@@ -367,7 +367,7 @@ const AUTH_SESSION_COLUMNS: &str = "id, user_id, created_at, last_seen_at, expir
 impl Store for PostgresStore {}
 
 #[async_trait]
-impl GatewayStore for PostgresStore {
+impl StoreHealth for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
     }

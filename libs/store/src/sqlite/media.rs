@@ -76,7 +76,7 @@ fn refund(transaction: &Transaction<'_>, user_id: &str, size: i64) -> Result<()>
 impl MediaStore for SqliteStore {
     async fn ping_media(&self) -> Result<()> {
         // The same database as the rest of the store.
-        crate::GatewayStore::ping(self).await
+        crate::StoreHealth::ping(self).await
     }
 
     async fn reserve_media_file(&self, file: &MediaFile, quota_bytes: u64) -> Result<Reservation> {

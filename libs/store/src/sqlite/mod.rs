@@ -13,8 +13,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
 use crate::{
-    AccountStore, AuthSession, GatewayStore, HostedAccount, LinkStatus, LinkedAccount, LoginState,
-    NewUser, RefreshOutcome, Result, Store, StoreError, TelegramAccount, TelegramLogin,
+    AccountStore, AuthSession, HostedAccount, LinkStatus, LinkedAccount, LoginState, NewUser,
+    RefreshOutcome, Result, Store, StoreError, StoreHealth, TelegramAccount, TelegramLogin,
     TelegramStore, User, UserCredentials,
 };
 
@@ -421,7 +421,7 @@ const AUTH_SESSION_COLUMNS: &str = "id, user_id, created_at, last_seen_at, expir
 impl Store for SqliteStore {}
 
 #[async_trait]
-impl GatewayStore for SqliteStore {
+impl StoreHealth for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
     }

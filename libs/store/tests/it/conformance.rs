@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use talkapp_common::probe::Probe;
 use talkapp_store::{
     AccountKey, AuditActor, AuditOutcome, AuditQuery, AuthSession, CachedMessage, CachedUser,
-    ChatListQuery, ChatProfile, DialogState, HistoryQuery, JobCreated, JobStatus, LinkStatus,
-    LinkedAccount, LoginState, NewAuditEntry, NewSendJob, NewUser, PushSubscription,
-    RefreshOutcome, Store, StoreError, SubjectOverview, TelegramAccount, TelegramLogin, User,
-    UserCursor, now, shard_of,
+    ChatListQuery, ChatProfile, ChatStore, DialogState, GatewayStore, HistoryQuery, JobCreated,
+    JobStatus, LinkStatus, LinkedAccount, LoginState, NewAuditEntry, NewSendJob, NewUser,
+    PushSubscription, RealtimeStore, RefreshOutcome, SearchStore, Store, StoreError, StoreProbe,
+    SubjectOverview, TelegramAccount, TelegramLogin, User, UserCursor, now, shard_of,
 };
 use uuid::Uuid;
 
@@ -93,6 +94,77 @@ pub(crate) async fn the_store_answers_a_ping(store: Arc<dyn Store>) {
         ["postgres", "sqlite"].contains(&store.backend()),
         "unexpected backend name {}",
         store.backend()
+    );
+}
+
+pub(crate) async fn each_process_view_is_the_one_store_and_answers_the_readiness_probe(
+    store: Arc<dyn Store>,
+) {
+    // Arrange: each process's narrow view, as the all-in-one binary hands them out (an
+    // upcast of the one store).
+    let gateway: Arc<dyn GatewayStore> = Arc::clone(&store) as _;
+    let chat: Arc<dyn ChatStore> = Arc::clone(&store) as _;
+    let search: Arc<dyn SearchStore> = Arc::clone(&store) as _;
+    let realtime: Arc<dyn RealtimeStore> = Arc::clone(&store) as _;
+    let probes: Vec<Arc<dyn Probe>> = vec![
+        Arc::new(StoreProbe(Arc::clone(&gateway))),
+        Arc::new(StoreProbe(Arc::clone(&chat))),
+        Arc::new(StoreProbe(Arc::clone(&search))),
+        Arc::new(StoreProbe(Arc::clone(&realtime))),
+    ];
+
+    // Act: each view writes its own area.
+    let user = gateway
+        .create_user(&new_user("views@example.com"))
+        .await
+        .expect("create user");
+    let linked = chat
+        .link_telegram_account(
+            user.id,
+            &telegram_account(7, "Vi"),
+            LinkStatus::Connected,
+            SEALED,
+            now(),
+        )
+        .await
+        .expect("link through the chat view");
+    realtime
+        .add_push_subscription(&PushSubscription {
+            user_id: user.id,
+            endpoint: "https://push.example/views".into(),
+            p256dh: "key".into(),
+            auth: "secret".into(),
+            created_at: now(),
+        })
+        .await
+        .expect("subscribe through the realtime view");
+
+    // Assert: every view is ready and reads what the others wrote.
+    for probe in &probes {
+        assert_eq!(probe.name(), "database");
+        probe.check().await.expect("the probe of each view answers");
+    }
+    assert_eq!(
+        search
+            .linked_accounts_of(user.id)
+            .await
+            .expect("linked accounts through the search view"),
+        vec![linked]
+    );
+    assert_eq!(
+        gateway
+            .linked_accounts(user.id)
+            .await
+            .expect("count through the gateway view"),
+        1
+    );
+    assert_eq!(
+        realtime
+            .push_subscriptions(user.id)
+            .await
+            .expect("subscriptions through the realtime view")
+            .len(),
+        1
     );
 }
 

@@ -62,6 +62,7 @@ macro_rules! conformance_tests {
 conformance_tests! {
     store: [
         the_store_answers_a_ping,
+        each_process_view_is_the_one_store_and_answers_the_readiness_probe,
         a_created_user_is_found_by_id_and_by_normalised_email,
         an_unknown_user_is_not_found,
         a_duplicate_email_is_a_conflict,

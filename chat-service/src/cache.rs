@@ -20,8 +20,7 @@ use talkapp_telegram::account::{Account, DialogOffset, HistoryRequest};
 use talkapp_telegram::convert;
 use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::model::{
-    ChatInfo, DialogInfo, ForwardInfo, MediaInfo, Message, MessagesPage, PhotoRef, Presence,
-    TelegramUpdate, TextEntity, TgUser,
+    ChatInfo, DialogInfo, MessagesPage, PhotoRef, Presence, TelegramUpdate, TgUser,
 };
 
 use crate::hosted_accounts::{HostedUpdate, UpdateSink};
@@ -47,23 +46,6 @@ impl Default for BackfillLimits {
     }
 }
 
-/// What a cached message keeps beyond its columns.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct MessageDetails {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    entities: Vec<TextEntity>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    forward: Option<ForwardInfo>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    media: Option<MediaInfo>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    silent: bool,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pinned: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    grouped_id: Option<i64>,
-}
-
 /// What a cached user keeps beyond its columns.
 #[derive(Debug, Serialize, Deserialize)]
 struct UserDetails {
@@ -80,54 +62,9 @@ struct UserDetails {
     photo: Option<PhotoRef>,
 }
 
-/// A message as the store keeps it.
-pub fn message_record(message: &Message) -> CachedMessage {
-    let details = MessageDetails {
-        entities: message.entities.clone(),
-        forward: message.forward.clone(),
-        media: message.media.clone(),
-        silent: message.silent,
-        pinned: message.pinned,
-        grouped_id: message.grouped_id,
-    };
-    CachedMessage {
-        chat_id: message.chat_id,
-        message_id: message.id,
-        date: message.date,
-        edit_date: message.edit_date,
-        sender_id: message.sender_id,
-        outgoing: message.outgoing,
-        text: message.text.clone(),
-        reply_to: message.reply_to,
-        views: message.views,
-        service: message.service.clone(),
-        // Serialising plain data cannot fail; an empty object is the safe fallback.
-        details: serde_json::to_string(&details).unwrap_or_else(|_| "{}".to_owned()),
-    }
-}
-
-/// A message from the store.
-pub fn message_from_record(record: &CachedMessage) -> Message {
-    let details: MessageDetails = serde_json::from_str(&record.details).unwrap_or_default();
-    Message {
-        chat_id: record.chat_id,
-        id: record.message_id,
-        sender_id: record.sender_id,
-        outgoing: record.outgoing,
-        date: record.date,
-        edit_date: record.edit_date,
-        text: record.text.clone(),
-        entities: details.entities,
-        reply_to: record.reply_to,
-        forward: details.forward,
-        media: details.media,
-        views: record.views,
-        service: record.service.clone(),
-        silent: details.silent,
-        pinned: details.pinned,
-        grouped_id: details.grouped_id,
-    }
-}
+// A message as the store keeps it and back: one conversion, shared with search-service
+// (ADR 0054).
+pub use talkapp_views::{message_from_record, message_record};
 
 /// A chat's profile as the store keeps it.
 pub fn profile_record(chat: &ChatInfo) -> ChatProfile {

@@ -1,5 +1,5 @@
-//! Media downloads: a reference from a message or chat (see
-//! [`crate::proto_views::media_ref`]) resolved for the account from its cache, and the
+//! Media downloads: a reference from a message or chat ([`MediaRef`], written by
+//! `talkapp_views`) resolved for the account from its cache, and the
 //! file fetched from Telegram through the account (by its host replica).
 //!
 //! Two ways to serve, by what is known up front:
@@ -33,80 +33,14 @@ use crate::account_host::HostError;
 use crate::cache::{message_from_record, message_record, profile_photo, user_from_record};
 use crate::media_cache::{CachedFile, FileKey, MediaCache};
 
+pub use talkapp_views::MediaRef;
+
 /// Largest file served from memory (photo sizes and thumbnails are far smaller).
 const BUFFERED_MAX_BYTES: u64 = 20 * 1024 * 1024;
 /// Bytes per message when a file held in memory is sent.
 const MEMORY_CHUNK_BYTES: usize = 256 * 1024;
 /// Largest file kept in the cache of recently served files (thumbnails, chat photos).
 const CACHED_FILE_MAX_BYTES: usize = 512 * 1024;
-
-/// What a reference names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MediaRef {
-    /// A message's file (`m:{chat}:{msg}`).
-    File {
-        /// The chat.
-        chat_id: i64,
-        /// The message.
-        message_id: i32,
-    },
-    /// A message's thumbnail (`t:{chat}:{msg}`).
-    Thumbnail {
-        /// The chat.
-        chat_id: i64,
-        /// The message.
-        message_id: i32,
-    },
-    /// A chat's photo (`p:{chat}:{photo_id}`).
-    ChatPhoto {
-        /// The chat.
-        chat_id: i64,
-        /// The photo.
-        photo_id: i64,
-    },
-}
-
-impl MediaRef {
-    /// Parses a reference; `None` when malformed.
-    pub fn parse(text: &str) -> Option<Self> {
-        let mut parts = text.split(':');
-        let (Some(part), Some(chat_id), Some(id), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return None;
-        };
-        let chat_id: i64 = chat_id.parse().ok().filter(|id| *id != 0)?;
-        match part {
-            "m" => Some(Self::File {
-                chat_id,
-                message_id: id.parse().ok()?,
-            }),
-            "t" => Some(Self::Thumbnail {
-                chat_id,
-                message_id: id.parse().ok()?,
-            }),
-            "p" => Some(Self::ChatPhoto {
-                chat_id,
-                photo_id: id.parse().ok()?,
-            }),
-            _ => None,
-        }
-    }
-
-    fn message(self) -> Option<(i64, i32)> {
-        match self {
-            Self::File {
-                chat_id,
-                message_id,
-            }
-            | Self::Thumbnail {
-                chat_id,
-                message_id,
-            } => Some((chat_id, message_id)),
-            Self::ChatPhoto { .. } => None,
-        }
-    }
-}
 
 /// The bytes asked for (an HTTP Range, already parsed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -525,35 +459,6 @@ fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn references_parse_and_malformed_ones_do_not() {
-        assert_eq!(
-            MediaRef::parse("m:-1001:7"),
-            Some(MediaRef::File {
-                chat_id: -1001,
-                message_id: 7
-            })
-        );
-        assert_eq!(
-            MediaRef::parse("p:42:9007199254740993"),
-            Some(MediaRef::ChatPhoto {
-                chat_id: 42,
-                photo_id: 9_007_199_254_740_993
-            })
-        );
-        for bad in [
-            "",
-            "m:1",
-            "x:1:2",
-            "m:0:1",
-            "m:1:2:3",
-            "t:a:1",
-            "m:1:99999999999",
-        ] {
-            assert_eq!(MediaRef::parse(bad), None, "{bad}");
-        }
-    }
 
     #[tokio::test]
     async fn a_file_in_memory_goes_out_in_pieces_under_the_grpc_message_limit() {

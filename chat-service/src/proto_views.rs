@@ -5,6 +5,8 @@ use chrono::SecondsFormat;
 use talkapp_proto::chat::v1 as proto;
 use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::model::{PhotoRef, Presence, TgUser};
+use talkapp_views::time;
+pub(crate) use talkapp_views::{filled, rfc3339};
 
 use crate::media::FileHeader;
 use crate::reads::{ChatDetailsView, ChatView, MessageView, SenderView};
@@ -32,26 +34,6 @@ pub(crate) fn file_header_from_proto(header: &proto::MediaHeader) -> FileHeader 
             .range_satisfiable
             .then_some((header.offset, header.length)),
     }
-}
-
-pub(crate) fn rfc3339(unix: i64) -> String {
-    time(unix).unwrap_or_default()
-}
-
-/// A time as RFC 3339; none when it is out of range.
-fn time(unix: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp(unix, 0)
-        .map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true))
-}
-
-/// Text the wire carries only when there is some: an empty string is "none".
-pub(crate) fn filled(text: String) -> Option<String> {
-    Some(text).filter(|text| !text.is_empty())
-}
-
-/// A number the wire carries only when it is one: 0 and below are "unknown".
-fn positive<T: PartialOrd + Default>(value: Option<T>) -> Option<T> {
-    value.filter(|value| *value > T::default())
 }
 
 /// A user's online state as the API words it: the state, and until when (online) or since
@@ -93,87 +75,26 @@ pub(crate) fn to_proto_user(user: &TgUser) -> proto::TelegramUser {
 
 /// The media reference of a chat's (or user's) current photo.
 pub(crate) fn photo_reference(chat_id: i64, photo: &PhotoRef) -> String {
-    format!("p:{chat_id}:{}", photo.photo_id)
+    talkapp_views::photo_ref(chat_id, photo.photo_id)
 }
 
-pub(crate) fn to_proto_sender(sender: SenderView) -> proto::Sender {
-    proto::Sender {
-        id: sender.id.to_string(),
-        kind: sender.kind.to_owned(),
-        name: sender.name,
-        username: filled(sender.username),
-        photo_id: sender.photo.map(|photo| photo_reference(sender.id, &photo)),
+fn sender(view: SenderView) -> talkapp_views::Sender {
+    talkapp_views::Sender {
+        id: view.id,
+        kind: view.kind,
+        name: view.name,
+        username: view.username,
+        photo_id: view.photo.map(|photo| photo.photo_id),
     }
 }
 
-/// A media reference the media service resolves: which message of which chat, and
-/// whether the file or its thumbnail.
-pub(crate) fn media_ref(chat_id: i64, message_id: i32, part: &str) -> String {
-    format!("{part}:{chat_id}:{message_id}")
-}
-
+/// A message on the wire: the conversion search-service's hits use too (ADR 0054).
 pub(crate) fn to_proto_message(view: MessageView) -> proto::Message {
-    let message = view.message;
-    let media = message.media.as_ref().map(|media| proto::Media {
-        kind: media.kind.as_str().to_owned(),
-        file_id: media
-            .file
-            .as_ref()
-            .map(|_| media_ref(message.chat_id, message.id, "m")),
-        thumbnail_id: media
-            .thumbnail
-            .as_ref()
-            .map(|_| media_ref(message.chat_id, message.id, "t")),
-        mime_type: media.mime_type.clone().and_then(filled),
-        size: positive(media.size),
-        file_name: media.file_name.clone().and_then(filled),
-        width: positive(media.width),
-        height: positive(media.height),
-        duration: positive(media.duration),
-        waveform: media
-            .waveform
-            .clone()
-            .filter(|waveform| !waveform.is_empty()),
-        title: media.title.clone().and_then(filled),
-        performer: media.performer.clone().and_then(filled),
-        latitude: media.latitude,
-        // Both or neither.
-        longitude: media.latitude.map(|_| media.longitude.unwrap_or_default()),
-    });
-    proto::Message {
-        id: message.id,
-        chat_id: message.chat_id.to_string(),
-        date: rfc3339(message.date),
-        sender: view.sender.map(to_proto_sender),
-        outgoing: message.outgoing,
-        text: message.text,
-        entities: message
-            .entities
-            .into_iter()
-            .map(|entity| proto::Entity {
-                kind: entity.kind,
-                offset: entity.offset,
-                length: entity.length,
-                url: entity.url.and_then(filled),
-                user_id: entity.user_id.map(|id| id.to_string()),
-                language: entity.language.and_then(filled),
-            })
-            .collect(),
-        reply_to: positive(message.reply_to),
-        forward: message.forward.map(|forward| proto::Forward {
-            from: view.forward_from.map(to_proto_sender),
-            from_name: forward.from_name.and_then(filled),
-            date: rfc3339(forward.date),
-            channel_post: positive(forward.channel_post),
-        }),
-        edit_date: message.edit_date.and_then(time),
-        media,
-        views: message.views.filter(|views| *views >= 0),
-        service: message.service.and_then(filled),
-        silent: message.silent,
-        pinned: message.pinned,
-        grouped_id: message.grouped_id.map(|id| id.to_string()),
-    }
+    talkapp_views::to_proto_message(
+        view.message,
+        view.sender.map(sender),
+        view.forward_from.map(sender),
+    )
 }
 
 pub(crate) fn to_proto_chat(view: ChatView) -> proto::Chat {
@@ -337,11 +258,11 @@ pub(crate) fn member_change_to_proto(
 
 #[cfg(test)]
 mod tests {
-    use talkapp_telegram::model::{ForwardInfo, MediaInfo, MediaKind, Message, TextEntity};
+    use talkapp_telegram::model::{ForwardInfo, Message};
 
     use super::*;
 
-    fn message(media: Option<MediaInfo>) -> Message {
+    fn forwarded() -> Message {
         Message {
             chat_id: -100_123,
             id: 7,
@@ -350,22 +271,15 @@ mod tests {
             date: 1_800_000_000,
             edit_date: None,
             text: "hi".into(),
-            entities: vec![TextEntity {
-                kind: "pre".into(),
-                offset: 0,
-                length: 2,
-                url: None,
-                user_id: None,
-                language: Some(String::new()),
-            }],
+            entities: Vec::new(),
             reply_to: None,
             forward: Some(ForwardInfo {
-                from_id: None,
-                from_name: Some(String::new()),
+                from_id: Some(43),
+                from_name: None,
                 date: 1_700_000_000,
-                channel_post: Some(0),
+                channel_post: None,
             }),
-            media,
+            media: None,
             views: None,
             service: None,
             silent: false,
@@ -374,76 +288,32 @@ mod tests {
         }
     }
 
-    fn view(message: Message) -> MessageView {
-        MessageView {
-            message,
-            sender: Some(SenderView {
-                id: 42,
-                kind: "user",
-                name: "Ann".into(),
-                username: String::new(),
-                photo: None,
-            }),
-            forward_from: None,
+    fn sender(id: i64, username: &str, photo: Option<i64>) -> SenderView {
+        SenderView {
+            id,
+            kind: "user",
+            name: "Ann".into(),
+            username: username.into(),
+            photo: photo.map(|photo_id| PhotoRef { photo_id, dc_id: 2 }),
         }
     }
 
+    // The conversion itself is talkapp-views' (its tests cover each field); this is the
+    // hand-over of the history's senders to it.
     #[test]
-    fn what_a_message_lacks_is_unset_on_the_wire_and_never_an_empty_or_zero_value() {
-        let mut media = MediaInfo::of_kind(MediaKind::Document);
-        media.size = Some(0);
-        media.width = Some(-1);
-        media.duration = Some(0.0);
-        media.mime_type = Some(String::new());
-        media.waveform = Some(Vec::new());
-        let wire = to_proto_message(view(message(Some(media))));
-
-        assert_eq!(wire.reply_to, None);
-        assert_eq!(wire.edit_date, None);
-        assert_eq!(wire.views, None);
-        assert_eq!(wire.service, None);
-        assert_eq!(wire.grouped_id, None);
-        let sender = wire.sender.expect("sender");
-        assert_eq!((sender.username, sender.photo_id), (None, None));
-        let entity = &wire.entities[0];
-        assert_eq!(
-            (&entity.url, &entity.user_id, &entity.language),
-            (&None, &None, &None)
-        );
-        let forward = wire.forward.expect("forward");
-        assert_eq!((forward.from_name, forward.channel_post), (None, None));
-        let media = wire.media.expect("media");
-        assert_eq!(media.kind, "document");
-        assert_eq!((media.file_id, media.thumbnail_id), (None, None));
-        assert_eq!((media.size, media.width, media.height), (None, None, None));
-        assert_eq!(
-            (media.duration, media.mime_type, media.waveform),
-            (None, None, None)
-        );
-        assert_eq!((media.latitude, media.longitude), (None, None));
-    }
-
-    #[test]
-    fn what_a_message_has_is_set_on_the_wire_as_it_is() {
-        let mut media = MediaInfo::of_kind(MediaKind::Location);
-        media.latitude = Some(0.0);
-        media.longitude = Some(69.25);
-        let mut with = message(Some(media));
-        with.reply_to = Some(3);
-        with.edit_date = Some(1_800_000_060);
-        with.views = Some(0);
-        with.service = Some("members_joined".into());
-        with.grouped_id = Some(13_000_000_000_000_000);
-        let wire = to_proto_message(view(with));
-
-        assert_eq!(wire.reply_to, Some(3));
-        assert_eq!(wire.edit_date.as_deref(), Some("2027-01-15T08:01:00Z"));
-        assert_eq!(wire.views, Some(0), "a channel post nobody saw yet");
-        assert_eq!(wire.service.as_deref(), Some("members_joined"));
-        assert_eq!(wire.grouped_id.as_deref(), Some("13000000000000000"));
-        let media = wire.media.expect("media");
-        assert_eq!(media.latitude, Some(0.0), "the equator is a place");
-        assert_eq!(media.longitude, Some(69.25));
+    fn a_message_views_senders_go_out_with_their_usernames_and_photos_as_references() {
+        let wire = to_proto_message(MessageView {
+            message: forwarded(),
+            sender: Some(sender(42, "ann", Some(5))),
+            forward_from: Some(sender(43, "", Some(6))),
+        });
+        let sent_by = wire.sender.expect("sender");
+        assert_eq!((sent_by.id.as_str(), sent_by.kind.as_str()), ("42", "user"));
+        assert_eq!(sent_by.username.as_deref(), Some("ann"));
+        assert_eq!(sent_by.photo_id.as_deref(), Some("p:42:5"));
+        let from = wire.forward.and_then(|forward| forward.from).expect("from");
+        assert_eq!((from.id.as_str(), from.username), ("43", None));
+        assert_eq!(from.photo_id.as_deref(), Some("p:43:6"));
     }
 
     #[test]

@@ -1,27 +1,23 @@
 //! `talkapp.search.v1.SearchService`: requests to the core's types, hits to the chat
 //! service's message and chat shapes (so the gateway shows them as it shows history).
 //!
-//! The cached message's details (entities, forward, media) are read here with the
-//! Telegram model's own types, the way chat-service writes them. chat-service has the same
-//! conversion for its replies; the two become one when its views move to a shared place
-//! (wave 2, with issue 15's reshaping of chat-service).
+//! A cached message becomes chat.v1's `Message` through `talkapp_views`, the conversion
+//! chat-service's replies use too (ADR 0054), so a hit shows as history does.
 
 use std::sync::Arc;
 
-use chrono::SecondsFormat;
-use serde::Deserialize;
 use talkapp_common::ErrorCode;
 use talkapp_proto::chat::v1 as chat;
 use talkapp_proto::search::v1 as proto;
 use talkapp_proto::tonic::{self, Request, Response, Status};
-use talkapp_store::{AccountKey, CachedChat, CachedMessage, SearchStore};
-use talkapp_telegram::model::{ForwardInfo, MediaInfo, TextEntity};
+use talkapp_store::{AccountKey, CachedChat, SearchStore};
+use talkapp_views::{filled, photo_ref, record_to_proto_message, time};
 
 use crate::index::SearchIndex;
 use crate::rebuild;
 use crate::service::{
     ChatHit, ChatSearch, ContactHit, ContactSearch, HitSource, MessageHit, MessageSearch,
-    SearchCore, SearchError, SenderRecord,
+    SearchCore, SearchError,
 };
 
 /// The gRPC face of the search service.
@@ -92,121 +88,6 @@ fn id_field(field: &'static str, value: Option<String>) -> Result<Option<i64>, S
         .transpose()
 }
 
-fn rfc3339(unix: i64) -> String {
-    time(unix).unwrap_or_default()
-}
-
-/// A time as RFC 3339; none when it is out of range.
-fn time(unix: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp(unix, 0)
-        .map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true))
-}
-
-/// Text the wire carries only when there is some: an empty string is "none".
-fn filled(text: String) -> Option<String> {
-    Some(text).filter(|text| !text.is_empty())
-}
-
-/// A number the wire carries only when it is one: 0 and below are "unknown".
-fn positive<T: PartialOrd + Default>(value: Option<T>) -> Option<T> {
-    value.filter(|value| *value > T::default())
-}
-
-/// What a cached message keeps beyond its columns (as chat-service's cache writes it).
-#[derive(Default, Deserialize)]
-struct MessageDetails {
-    #[serde(default)]
-    entities: Vec<TextEntity>,
-    #[serde(default)]
-    forward: Option<ForwardInfo>,
-    #[serde(default)]
-    media: Option<MediaInfo>,
-    #[serde(default)]
-    silent: bool,
-    #[serde(default)]
-    pinned: bool,
-    #[serde(default)]
-    grouped_id: Option<i64>,
-}
-
-fn to_proto_sender(sender: SenderRecord) -> chat::Sender {
-    chat::Sender {
-        id: sender.id.to_string(),
-        kind: sender.kind.to_owned(),
-        name: sender.name,
-        username: filled(sender.username),
-        photo_id: sender
-            .photo_id
-            .map(|photo| format!("p:{}:{photo}", sender.id)),
-    }
-}
-
-fn to_proto_media(chat_id: i64, message_id: i32, media: MediaInfo) -> chat::Media {
-    let reference = |part: &str| format!("{part}:{chat_id}:{message_id}");
-    chat::Media {
-        kind: media.kind.as_str().to_owned(),
-        file_id: media.file.as_ref().map(|_| reference("m")),
-        thumbnail_id: media.thumbnail.as_ref().map(|_| reference("t")),
-        mime_type: media.mime_type.and_then(filled),
-        size: positive(media.size),
-        file_name: media.file_name.and_then(filled),
-        width: positive(media.width),
-        height: positive(media.height),
-        duration: positive(media.duration),
-        waveform: media.waveform.filter(|waveform| !waveform.is_empty()),
-        title: media.title.and_then(filled),
-        performer: media.performer.and_then(filled),
-        latitude: media.latitude,
-        // Both or neither.
-        longitude: media.latitude.map(|_| media.longitude.unwrap_or_default()),
-    }
-}
-
-/// A cached message in the history route's shape.
-fn to_proto_message(
-    message: CachedMessage,
-    sender: Option<SenderRecord>,
-    forward_from: Option<SenderRecord>,
-) -> chat::Message {
-    let details: MessageDetails = serde_json::from_str(&message.details).unwrap_or_default();
-    chat::Message {
-        id: message.message_id,
-        chat_id: message.chat_id.to_string(),
-        date: rfc3339(message.date),
-        sender: sender.map(to_proto_sender),
-        outgoing: message.outgoing,
-        text: message.text,
-        entities: details
-            .entities
-            .into_iter()
-            .map(|entity| chat::Entity {
-                kind: entity.kind,
-                offset: entity.offset,
-                length: entity.length,
-                url: entity.url.and_then(filled),
-                user_id: entity.user_id.map(|id| id.to_string()),
-                language: entity.language.and_then(filled),
-            })
-            .collect(),
-        reply_to: positive(message.reply_to),
-        forward: details.forward.map(|forward| chat::Forward {
-            from: forward_from.map(to_proto_sender),
-            from_name: forward.from_name.and_then(filled),
-            date: rfc3339(forward.date),
-            channel_post: positive(forward.channel_post),
-        }),
-        edit_date: message.edit_date.and_then(time),
-        media: details
-            .media
-            .map(|media| to_proto_media(message.chat_id, message.message_id, media)),
-        views: message.views.filter(|views| *views >= 0),
-        service: message.service.and_then(filled),
-        silent: details.silent,
-        pinned: details.pinned,
-        grouped_id: details.grouped_id.map(|id| id.to_string()),
-    }
-}
-
 /// A cached chat in the chat list's shape (without its newest message and presence,
 /// which the chat routes give).
 fn to_proto_chat(cached: CachedChat) -> chat::Chat {
@@ -224,7 +105,7 @@ fn to_proto_chat(cached: CachedChat) -> chat::Chat {
         kind: cached.profile.kind,
         title: cached.profile.title,
         username: filled(cached.profile.username),
-        photo_id: photo.map(|photo| format!("p:{chat_id}:{photo}")),
+        photo_id: photo.map(|photo| photo_ref(chat_id, photo)),
         unread_count: dialog.as_ref().map_or(0, |dialog| dialog.unread_count),
         last_message: None,
         pinned: dialog.as_ref().is_some_and(|dialog| dialog.pinned),
@@ -256,7 +137,11 @@ fn ranges(ranges: Vec<(u32, u32)>) -> Vec<proto::MatchRange> {
 fn to_proto_message_hit(hit: MessageHit) -> proto::MessageHit {
     proto::MessageHit {
         session_index: hit.session_index,
-        message: Some(to_proto_message(hit.message, hit.sender, hit.forward_from)),
+        message: Some(record_to_proto_message(
+            &hit.message,
+            hit.sender,
+            hit.forward_from,
+        )),
         chat: hit.chat.map(to_proto_chat),
         ranges: ranges(hit.ranges),
         source: match hit.source {
@@ -389,5 +274,102 @@ impl proto::search_service_server::SearchService for SearchGrpcAdapter {
             messages: built.messages,
             chats: built.chats,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use talkapp_store::{CachedMessage, ChatProfile};
+    use talkapp_telegram::model::{FileLocation, MediaInfo, MediaKind, Message, TextEntity};
+
+    use super::*;
+    use crate::service::SenderRecord;
+
+    fn stored() -> CachedMessage {
+        let mut media = MediaInfo::of_kind(MediaKind::Photo);
+        media.file = Some(FileLocation::Photo {
+            id: 1,
+            access_hash: 2,
+            file_reference: vec![3],
+            thumb_size: "y".into(),
+            dc_id: 2,
+        });
+        media.width = Some(800);
+        // As chat-service's cache writes it.
+        talkapp_views::message_record(&Message {
+            chat_id: -100_123,
+            id: 7,
+            sender_id: Some(42),
+            outgoing: false,
+            date: 1_800_000_000,
+            edit_date: None,
+            text: "see https://t.me".into(),
+            entities: vec![TextEntity {
+                kind: "url".into(),
+                offset: 4,
+                length: 12,
+                url: None,
+                user_id: None,
+                language: None,
+            }],
+            reply_to: Some(5),
+            forward: None,
+            media: Some(media),
+            views: None,
+            service: None,
+            silent: true,
+            pinned: false,
+            grouped_id: None,
+        })
+    }
+
+    #[test]
+    fn a_message_hit_shows_the_message_as_history_does_with_references_for_its_files() {
+        let hit = to_proto_message_hit(MessageHit {
+            session_index: 1,
+            message: stored(),
+            chat: Some(CachedChat {
+                profile: ChatProfile {
+                    chat_id: -100_123,
+                    kind: "supergroup".into(),
+                    title: "Team".into(),
+                    username: String::new(),
+                    photo: Some(r#"{"photo_id":9,"dc_id":2}"#.into()),
+                    members_count: Some(3),
+                    is_creator: false,
+                    is_admin: false,
+                    has_left: false,
+                },
+                dialog: None,
+                history_floor: None,
+                history_complete: false,
+            }),
+            sender: Some(SenderRecord {
+                id: 42,
+                kind: "user",
+                name: "Ann".into(),
+                username: "ann".into(),
+                photo_id: Some(6),
+            }),
+            forward_from: None,
+            ranges: vec![(4, 12)],
+            source: HitSource::Cache,
+        });
+
+        let message = hit.message.expect("message");
+        assert_eq!((message.id, message.chat_id.as_str()), (7, "-100123"));
+        assert_eq!(message.date, "2027-01-15T08:00:00Z");
+        assert_eq!((message.reply_to, message.silent), (Some(5), true));
+        assert_eq!(message.entities[0].kind, "url");
+        let media = message.media.expect("media");
+        assert_eq!(media.kind, "photo");
+        assert_eq!(media.file_id.as_deref(), Some("m:-100123:7"));
+        assert_eq!((media.thumbnail_id, media.width), (None, Some(800)));
+        let sender = message.sender.expect("sender");
+        assert_eq!(sender.username.as_deref(), Some("ann"));
+        assert_eq!(sender.photo_id.as_deref(), Some("p:42:6"));
+        let chat = hit.chat.expect("chat");
+        assert_eq!(chat.photo_id.as_deref(), Some("p:-100123:9"));
+        assert_eq!(hit.source, "cache");
     }
 }

@@ -130,20 +130,9 @@ pub struct ChatSearch {
     pub limit: Option<u32>,
 }
 
-/// Who sent a message, as the cache knows them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SenderRecord {
-    /// User or chat id.
-    pub id: i64,
-    /// `user` or `chat`.
-    pub kind: &'static str,
-    /// Display name.
-    pub name: String,
-    /// Username.
-    pub username: String,
-    /// Their photo's Telegram id, when cached.
-    pub photo_id: Option<i64>,
-}
+/// Who sent a message, as the cache knows them (the sender of the shared message view,
+/// ADR 0054).
+pub use talkapp_views::Sender as SenderRecord;
 
 /// Where a hit was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,7 +29,6 @@ mod grpc_adapter;
 mod names;
 mod previews;
 mod sniff;
-mod spool;
 
 use std::sync::Arc;
 use std::time::Duration;

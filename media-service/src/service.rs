@@ -19,7 +19,6 @@ use crate::frames::{FrameTools, NoPreview, StoredFile};
 use crate::names::sanitize_file_name;
 use crate::previews::{Offered, Outcome, PreviewCounts, PreviewJob, PreviewQueue};
 use crate::sniff::{SNIFF_BYTES, Sniffed, sniff};
-use crate::spool::Spool;
 use crate::storage::{Storage, TEMPORARY_PREFIX, blob_path, preview_path, temporary_path};
 
 /// Bytes per message of a download (the object store may read in smaller pieces).
@@ -109,54 +108,6 @@ impl UploadHash {
             }
         };
         Ok(format!("{:x}", hasher.finalize()))
-    }
-}
-
-/// Where an upload's bytes go once its head is judged (`receive`).
-enum Sink {
-    /// A local file, written and hashed by one thread.
-    Spool(Spool),
-    /// An object store's multipart write (S3), the hash beside it.
-    Parts {
-        writer: WriteMultipart,
-        hash: UploadHash,
-    },
-}
-
-impl Sink {
-    async fn push(&mut self, chunk: Bytes) -> Result<()> {
-        match self {
-            Self::Spool(spool) => spool.push(chunk).await,
-            Self::Parts { writer, hash } => {
-                hash.update(&chunk).await?;
-                writer.wait_for_capacity(WRITE_CONCURRENCY).await?;
-                writer.put(chunk);
-                Ok(())
-            }
-        }
-    }
-
-    /// The SHA-256 (lower-case hex) once every byte is stored.
-    async fn finish(self) -> Result<String> {
-        match self {
-            Self::Spool(spool) => spool.finish().await,
-            Self::Parts { writer, hash } => {
-                writer.finish().await?;
-                hash.finish().await
-            }
-        }
-    }
-
-    /// Stops and removes what was written.
-    async fn abort(self) {
-        match self {
-            Self::Spool(spool) => spool.abort().await,
-            Self::Parts { writer, .. } => {
-                if let Err(error) = writer.abort().await {
-                    tracing::warn!(%error, "could not abort a partial upload");
-                }
-            }
-        }
     }
 }
 
@@ -596,8 +547,9 @@ impl MediaCore {
         S: Stream<Item = Result<UploadPart>> + Send + Unpin,
     {
         let mut head = BytesMut::new();
+        let mut hash = UploadHash::new();
         let mut size = 0_u64;
-        let mut sink: Option<Sink> = None;
+        let mut writer: Option<WriteMultipart> = None;
         let mut sniffed = None;
         let result: Result<u64> = async {
             loop {
@@ -622,20 +574,22 @@ impl MediaCore {
                 if over_quota(size) {
                     return Err(MediaError::QuotaExceeded { used, quota });
                 }
-                match sink.as_mut() {
-                    Some(sink) => sink.push(chunk).await?,
-                    None => {
-                        head.extend_from_slice(&chunk);
-                        if head.len() >= SNIFF_BYTES {
-                            let judged = self.judge(&head, false)?;
-                            let whole = head.split().freeze();
-                            sniffed = Some((judged, whole.clone()));
-                            let mut started = self.start_sink(temporary).await?;
-                            let pushed = started.push(whole).await;
-                            sink = Some(started);
-                            pushed?;
-                        }
+                hash.update(&chunk).await?;
+                if sniffed.is_none() {
+                    head.extend_from_slice(&chunk);
+                    if head.len() < SNIFF_BYTES {
+                        continue;
                     }
+                    sniffed = Some(self.judge(&head, false)?);
+                    writer = Some(self.start_write(temporary).await?);
+                    if let Some(writer) = writer.as_mut() {
+                        writer.write(&head);
+                    }
+                    continue;
+                }
+                if let Some(writer) = writer.as_mut() {
+                    writer.wait_for_capacity(WRITE_CONCURRENCY).await?;
+                    writer.put(chunk);
                 }
             }
             Ok(size)
@@ -646,48 +600,38 @@ impl MediaCore {
                 if size == 0 {
                     return Err(MediaError::Empty);
                 }
-                let (sniffed, head) = match sniffed {
+                let sniffed = match sniffed {
                     Some(sniffed) => sniffed,
-                    None => (self.judge(&head, true)?, head.freeze()),
+                    None => self.judge(&head, true)?,
                 };
-                let sha256 = match sink {
-                    Some(sink) => sink.finish().await?,
+                match writer {
+                    Some(writer) => {
+                        writer.finish().await?;
+                    }
                     None => {
                         self.storage
                             .objects()
-                            .put(temporary, PutPayload::from_bytes(head.clone()))
+                            .put(temporary, PutPayload::from_bytes(head.clone().freeze()))
                             .await?;
-                        format!("{:x}", Sha256::digest(&head))
                     }
-                };
+                }
                 Ok(Received {
                     size,
-                    sha256,
-                    head,
+                    sha256: hash.finish().await?,
+                    head: head.freeze(),
                     mime: sniffed.0,
                     kind: sniffed.1,
                 })
             }
             Err(error) => {
-                if let Some(sink) = sink {
-                    sink.abort().await;
+                if let Some(writer) = writer
+                    && let Err(abort_error) = writer.abort().await
+                {
+                    tracing::warn!(error = %abort_error, "could not abort a partial upload");
                 }
                 Err(error)
             }
         }
-    }
-
-    /// Where the bytes past the sniffed head go: a spool thread for a local file, parts
-    /// of a multipart write (with the hash beside) for S3.
-    async fn start_sink(&self, temporary: &Path) -> Result<Sink> {
-        if let Some(file) = self.storage.local_file(temporary) {
-            return Ok(Sink::Spool(Spool::start(file)?));
-        }
-        let upload = self.storage.objects().put_multipart(temporary).await?;
-        Ok(Sink::Parts {
-            writer: WriteMultipart::new_with_chunk_size(upload, self.storage.part_bytes),
-            hash: UploadHash::new(),
-        })
     }
 
     fn judge(
@@ -709,6 +653,14 @@ impl MediaCore {
                     .into(),
             )),
         }
+    }
+
+    async fn start_write(&self, temporary: &Path) -> Result<WriteMultipart> {
+        let upload = self.storage.objects().put_multipart(temporary).await?;
+        Ok(WriteMultipart::new_with_chunk_size(
+            upload,
+            self.storage.part_bytes,
+        ))
     }
 
     /// Analyses the stored bytes, reserves the file, moves the bytes into place.

@@ -37,6 +37,8 @@ const INLINE_HASH_BYTES: u64 = 1024 * 1024;
 /// Chunks queued for the hashing thread (at most this many chunks, 256 KiB each from
 /// the gateway, are held for it).
 const HASH_QUEUE: usize = 8;
+/// Stack of an upload's hashing thread (it hashes; nothing deep).
+const HASH_THREAD_STACK_BYTES: usize = 256 * 1024;
 /// How often a read of a pinned file's thumbnail looks whether its pending preview is made.
 const PREVIEW_POLL: Duration = Duration::from_millis(50);
 /// Pending previews queued again by one sweep, at most.
@@ -49,15 +51,19 @@ const STORE_TAKE_BATCH: u32 = 8;
 const PREVIEW_LEASE_MARGIN: Duration = Duration::from_secs(30);
 
 /// The SHA-256 of an upload as its bytes arrive. A small file is hashed in line; a large
-/// one's hash moves to a blocking thread after [`INLINE_HASH_BYTES`], fed in order through
-/// a bounded queue, so it runs beside the receiving and writing instead of between them.
-/// In line, hashing was 42 % of a 512 MiB upload's CPU (perf, SHA-NI at about 1.2 GB/s)
-/// and the upload ran at the sum of the two; on two cores they now overlap.
+/// one's hash moves to a thread of its own after [`INLINE_HASH_BYTES`], fed in order
+/// through a bounded queue, so it runs beside the receiving and writing instead of between
+/// them. In line, hashing was 42 % of a 512 MiB upload's CPU (perf, SHA-NI at about
+/// 1.2 GB/s) and the upload ran at the sum of the two; on two cores they now overlap.
+/// The thread is not one of tokio's blocking pool: it lives as long as its upload, and
+/// with the pool's threads all hashing (`max_blocking_threads` uploads at once) the
+/// object store's writes, which run on that pool, would wait for ever, and the uploads
+/// with them.
 enum UploadHash {
     Inline(Sha256, u64),
     Beside {
         chunks: tokio::sync::mpsc::Sender<Bytes>,
-        done: tokio::task::JoinHandle<Sha256>,
+        done: tokio::sync::oneshot::Receiver<Sha256>,
     },
 }
 
@@ -83,12 +89,22 @@ impl UploadHash {
             Self::Inline(hasher, _) => {
                 let mut hasher = std::mem::take(hasher);
                 let (chunks, mut queue) = tokio::sync::mpsc::channel::<Bytes>(HASH_QUEUE);
-                let done = tokio::task::spawn_blocking(move || {
-                    while let Some(chunk) = queue.blocking_recv() {
-                        hasher.update(&chunk);
-                    }
-                    hasher
-                });
+                let (hashed, done) = tokio::sync::oneshot::channel();
+                std::thread::Builder::new()
+                    .name("upload-hash".into())
+                    .stack_size(HASH_THREAD_STACK_BYTES)
+                    .spawn(move || {
+                        while let Some(chunk) = queue.blocking_recv() {
+                            hasher.update(&chunk);
+                        }
+                        // The upload gave up waiting (its task ended): nothing to tell.
+                        let _ = hashed.send(hasher);
+                    })
+                    .map_err(|error| {
+                        MediaError::Unavailable(format!(
+                            "cannot start an upload's hashing: {error}"
+                        ))
+                    })?;
                 let sent = queue_for_hashing(&chunks, chunk).await;
                 *self = Self::Beside { chunks, done };
                 sent
@@ -103,8 +119,9 @@ impl UploadHash {
             Self::Inline(hasher, _) => hasher,
             Self::Beside { chunks, done } => {
                 drop(chunks);
-                done.await
-                    .map_err(|error| MediaError::Internal(format!("hashing failed: {error}")))?
+                done.await.map_err(|_| {
+                    MediaError::Internal("hashing failed: its thread ended without a hash".into())
+                })?
             }
         };
         Ok(format!("{:x}", hasher.finalize()))

@@ -638,3 +638,41 @@ async fn the_sweep_removes_what_a_killed_upload_left() {
     assert!(service.stored_files("tmp").is_empty());
     service.stop().await;
 }
+
+/// An upload's hash past its first MiB runs on a thread of its own, not on tokio's
+/// blocking pool: with every thread of that pool hashing an upload that lasts, the object
+/// store's writes (which run on the pool) would never run, and no upload would end.
+/// A runtime with two blocking threads and four large uploads at once shows it.
+#[test]
+fn more_large_uploads_at_once_than_the_blocking_pool_has_threads_all_end() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let service = TestService::start(Database::Sqlite).await;
+        let user = Uuid::new_v4();
+        // Distinct sizes: distinct bytes, none deduplicated against another.
+        let files: Vec<Vec<u8>> = (0..4)
+            .map(|i| pdf_of_size(4 * 1024 * 1024 + i * 4096))
+            .collect();
+        let uploader = &service;
+        let uploads = files.iter().enumerate().map(|(i, bytes)| async move {
+            uploader.upload(user, &format!("big-{i}.pdf"), bytes).await
+        });
+        let answers = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            futures::future::join_all(uploads),
+        )
+        .await
+        .expect("four uploads at once end with two blocking threads");
+        for (answer, bytes) in answers.into_iter().zip(&files) {
+            let info = answer.expect("upload");
+            assert_eq!(info.sha256, format!("{:x}", Sha256::digest(bytes)));
+            assert_eq!(info.size, bytes.len() as u64);
+        }
+        service.stop().await;
+    });
+}

@@ -12,7 +12,6 @@ use std::hash::{Hash, Hasher as _};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use talkapp_store::{
     AccountKey, CachedMessage, CachedUser, ChatProfile, ChatStore, DialogState, StoreError,
 };
@@ -20,7 +19,7 @@ use talkapp_telegram::account::{Account, DialogOffset, HistoryRequest};
 use talkapp_telegram::convert;
 use talkapp_telegram::error::TelegramError;
 use talkapp_telegram::model::{
-    ChatInfo, DialogInfo, MessagesPage, PhotoRef, Presence, TelegramUpdate, TgUser,
+    ChatInfo, DialogInfo, MessagesPage, Presence, TelegramUpdate, TgUser,
 };
 
 use crate::hosted_accounts::{HostedUpdate, UpdateSink};
@@ -46,25 +45,11 @@ impl Default for BackfillLimits {
     }
 }
 
-/// What a cached user keeps beyond its columns.
-#[derive(Debug, Serialize, Deserialize)]
-struct UserDetails {
-    #[serde(default)]
-    is_bot: bool,
-    #[serde(default)]
-    is_contact: bool,
-    #[serde(default)]
-    is_self: bool,
-    #[serde(default)]
-    is_deleted: bool,
-    presence: Presence,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    photo: Option<PhotoRef>,
-}
-
-// A message as the store keeps it and back: one conversion, shared with search-service
-// (ADR 0054).
-pub use talkapp_views::{message_from_record, message_record};
+// A message, a user and a chat's photo as the store keeps them and back: one conversion,
+// shared with search-service (ADR 0054).
+pub use talkapp_views::{
+    message_from_record, message_record, profile_photo, user_from_record, user_record,
+};
 
 /// A chat's profile as the store keeps it.
 pub fn profile_record(chat: &ChatInfo) -> ChatProfile {
@@ -81,54 +66,6 @@ pub fn profile_record(chat: &ChatInfo) -> ChatProfile {
         is_creator: chat.is_creator,
         is_admin: chat.is_admin,
         has_left: chat.has_left,
-    }
-}
-
-/// A chat's photo from its stored profile.
-pub fn profile_photo(profile: &ChatProfile) -> Option<PhotoRef> {
-    profile
-        .photo
-        .as_deref()
-        .and_then(|photo| serde_json::from_str(photo).ok())
-}
-
-/// A user as the store keeps them.
-pub fn user_record(user: &TgUser) -> CachedUser {
-    let details = UserDetails {
-        is_bot: user.is_bot,
-        is_contact: user.is_contact,
-        is_self: user.is_self,
-        is_deleted: user.is_deleted,
-        presence: user.presence,
-        photo: user.photo.clone(),
-    };
-    CachedUser {
-        tg_user_id: user.id,
-        first_name: user.first_name.clone(),
-        last_name: user.last_name.clone(),
-        username: user.username.clone(),
-        phone: user.phone.clone(),
-        details: serde_json::to_string(&details).unwrap_or_else(|_| "{}".to_owned()),
-    }
-}
-
-/// A user from the store.
-pub fn user_from_record(record: &CachedUser) -> TgUser {
-    let details: Option<UserDetails> = serde_json::from_str(&record.details).ok();
-    TgUser {
-        id: record.tg_user_id,
-        first_name: record.first_name.clone(),
-        last_name: record.last_name.clone(),
-        username: record.username.clone(),
-        phone: record.phone.clone(),
-        is_bot: details.as_ref().is_some_and(|d| d.is_bot),
-        is_contact: details.as_ref().is_some_and(|d| d.is_contact),
-        is_self: details.as_ref().is_some_and(|d| d.is_self),
-        is_deleted: details.as_ref().is_some_and(|d| d.is_deleted),
-        presence: details
-            .as_ref()
-            .map_or(Presence::Unknown, |details| details.presence),
-        photo: details.and_then(|details| details.photo),
     }
 }
 

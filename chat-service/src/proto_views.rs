@@ -97,40 +97,14 @@ pub(crate) fn to_proto_message(view: MessageView) -> proto::Message {
     )
 }
 
+/// A chat as listed: the conversion search-service's hits use too (ADR 0054).
 pub(crate) fn to_proto_chat(view: ChatView) -> proto::Chat {
-    let photo = crate::cache::profile_photo(&view.profile);
-    let dialog = view.dialog.unwrap_or(talkapp_store::DialogState {
-        unread_count: 0,
-        read_inbox_max_id: 0,
-        read_outbox_max_id: 0,
-        top_message_id: 0,
-        top_date: 0,
-        pinned: false,
-        archived: false,
-        muted_until: 0,
-    });
-    let now = chrono::Utc::now().timestamp();
-    proto::Chat {
-        chat_id: view.profile.chat_id.to_string(),
-        kind: view.profile.kind,
-        title: view.profile.title,
-        username: filled(view.profile.username),
-        photo_id: photo.map(|photo| photo_reference(view.profile.chat_id, &photo)),
-        unread_count: dialog.unread_count,
-        last_message: view.last_message.map(to_proto_message),
-        pinned: dialog.pinned,
-        archived: dialog.archived,
-        muted_until: (dialog.muted_until > now)
-            .then_some(dialog.muted_until)
-            .and_then(time),
-        members_count: view.profile.members_count.filter(|count| *count >= 0),
-        read_inbox_max_id: dialog.read_inbox_max_id,
-        read_outbox_max_id: dialog.read_outbox_max_id,
-        last_activity: (dialog.top_date > 0)
-            .then_some(dialog.top_date)
-            .and_then(time),
-        presence: view.presence.map(to_proto_presence),
-    }
+    talkapp_views::to_proto_chat(
+        view.profile,
+        view.dialog.as_ref(),
+        view.last_message.map(to_proto_message),
+        view.presence.map(to_proto_presence),
+    )
 }
 
 pub(crate) fn to_proto_details(details: ChatDetailsView) -> proto::ChatDetails {

@@ -81,11 +81,7 @@ fn user_sender(user: &TgUser) -> SenderView {
     SenderView {
         id: user.id,
         kind: "user",
-        name: if user.is_deleted {
-            "Deleted Account".to_owned()
-        } else {
-            user.full_name()
-        },
+        name: user.shown_name(),
         username: user.username.clone(),
         photo: user.photo.clone(),
     }

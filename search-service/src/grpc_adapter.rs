@@ -11,7 +11,7 @@ use talkapp_proto::chat::v1 as chat;
 use talkapp_proto::search::v1 as proto;
 use talkapp_proto::tonic::{self, Request, Response, Status};
 use talkapp_store::{AccountKey, CachedChat, SearchStore};
-use talkapp_views::{filled, photo_ref, record_to_proto_message, time};
+use talkapp_views::{filled, record_to_proto_message};
 
 use crate::index::SearchIndex;
 use crate::rebuild;
@@ -89,42 +89,9 @@ fn id_field(field: &'static str, value: Option<String>) -> Result<Option<i64>, S
 }
 
 /// A cached chat in the chat list's shape (without its newest message and presence,
-/// which the chat routes give).
+/// which the chat routes give): chat-service's conversion (ADR 0054).
 fn to_proto_chat(cached: CachedChat) -> chat::Chat {
-    let photo = cached
-        .profile
-        .photo
-        .as_deref()
-        .and_then(|photo| serde_json::from_str::<serde_json::Value>(photo).ok())
-        .and_then(|photo| photo.get("photo_id").and_then(serde_json::Value::as_i64));
-    let chat_id = cached.profile.chat_id;
-    let now = chrono::Utc::now().timestamp();
-    let dialog = cached.dialog;
-    chat::Chat {
-        chat_id: chat_id.to_string(),
-        kind: cached.profile.kind,
-        title: cached.profile.title,
-        username: filled(cached.profile.username),
-        photo_id: photo.map(|photo| photo_ref(chat_id, photo)),
-        unread_count: dialog.as_ref().map_or(0, |dialog| dialog.unread_count),
-        last_message: None,
-        pinned: dialog.as_ref().is_some_and(|dialog| dialog.pinned),
-        archived: dialog.as_ref().is_some_and(|dialog| dialog.archived),
-        muted_until: dialog
-            .as_ref()
-            .filter(|dialog| dialog.muted_until > now)
-            .and_then(|dialog| time(dialog.muted_until)),
-        members_count: cached.profile.members_count.filter(|count| *count >= 0),
-        read_inbox_max_id: dialog.as_ref().map_or(0, |dialog| dialog.read_inbox_max_id),
-        read_outbox_max_id: dialog
-            .as_ref()
-            .map_or(0, |dialog| dialog.read_outbox_max_id),
-        last_activity: dialog
-            .as_ref()
-            .filter(|dialog| dialog.top_date > 0)
-            .and_then(|dialog| time(dialog.top_date)),
-        presence: None,
-    }
+    talkapp_views::to_proto_chat(cached.profile, cached.dialog.as_ref(), None, None)
 }
 
 fn ranges(ranges: Vec<(u32, u32)>) -> Vec<proto::MatchRange> {

@@ -303,57 +303,45 @@ fn bound_for(session_index: u32, cursor: Place) -> (i64, i64, i32) {
     }
 }
 
-/// What the message's details (JSON kept by the chat cache) say about its media, links
-/// and forward origin.
+/// What the message's details (kept by the chat cache, read by its own conversion: ADR
+/// 0054) say about its media, links and forward origin.
 struct DetailsView {
-    media_kind: Option<String>,
+    media_kind: Option<&'static str>,
     media_words: String,
     entity_kinds: Vec<String>,
     forward_from: Option<i64>,
 }
 
-fn details_view(details: &str) -> DetailsView {
-    let value: serde_json::Value = serde_json::from_str(details).unwrap_or_default();
-    let media = value.get("media");
-    let media_kind = media
-        .and_then(|media| media.get("kind"))
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_owned);
-    let media_words = ["file_name", "title", "performer"]
-        .iter()
-        .filter_map(|field| media.and_then(|media| media.get(field)))
-        .filter_map(serde_json::Value::as_str)
-        .collect::<Vec<_>>()
-        .join(" ");
-    let entity_kinds = value
-        .get("entities")
-        .and_then(serde_json::Value::as_array)
-        .map(|entities| {
-            entities
-                .iter()
-                .filter_map(|entity| entity.get("kind").and_then(serde_json::Value::as_str))
-                .map(str::to_owned)
-                .collect()
+fn details_view(message: &CachedMessage) -> DetailsView {
+    let message = talkapp_views::message_from_record(message);
+    let media = message.media.as_ref();
+    let media_words = media
+        .map(|media| {
+            [&media.file_name, &media.title, &media.performer]
+                .into_iter()
+                .filter_map(Option::as_deref)
+                .collect::<Vec<_>>()
+                .join(" ")
         })
         .unwrap_or_default();
-    let forward_from = value
-        .get("forward")
-        .and_then(|forward| forward.get("from_id"))
-        .and_then(serde_json::Value::as_i64);
     DetailsView {
-        media_kind,
+        media_kind: media.map(|media| media.kind.as_str()),
         media_words,
-        entity_kinds,
-        forward_from,
+        entity_kinds: message
+            .entities
+            .into_iter()
+            .map(|entity| entity.kind)
+            .collect(),
+        forward_from: message.forward.and_then(|forward| forward.from_id),
     }
 }
 
 /// The [`kind`] bits of a cached message.
 pub fn kinds_of_record(message: &CachedMessage) -> i32 {
-    let details = details_view(&message.details);
+    let details = details_view(message);
     kind::of_message(
         &message.text,
-        details.media_kind.as_deref(),
+        details.media_kind,
         details.entity_kinds.iter().map(String::as_str),
     )
 }
@@ -373,7 +361,7 @@ pub fn indexed_record(key: AccountKey, message: &CachedMessage) -> IndexedMessag
 
 /// The searchable words of a cached message: its text and its file's name and title.
 pub fn searchable_text_of_record(message: &CachedMessage) -> String {
-    let details = details_view(&message.details);
+    let details = details_view(message);
     if details.media_words.is_empty() {
         message.text.clone()
     } else {
@@ -381,35 +369,14 @@ pub fn searchable_text_of_record(message: &CachedMessage) -> String {
     }
 }
 
-fn photo_id_of(json: Option<&str>) -> Option<i64> {
-    let value: serde_json::Value = serde_json::from_str(json?).ok()?;
-    value
-        .get("photo_id")
-        .or_else(|| value.get("photo").and_then(|photo| photo.get("photo_id")))
-        .and_then(serde_json::Value::as_i64)
-}
-
 fn user_sender(user: &CachedUser) -> SenderRecord {
-    let details: serde_json::Value = serde_json::from_str(&user.details).unwrap_or_default();
-    let deleted = details
-        .get("is_deleted")
-        .and_then(serde_json::Value::as_bool)
-        .unwrap_or(false);
+    let user = talkapp_views::user_from_record(user);
     SenderRecord {
-        id: user.tg_user_id,
+        id: user.id,
         kind: "user",
-        name: if deleted {
-            "Deleted Account".to_owned()
-        } else {
-            format!("{} {}", user.first_name, user.last_name)
-                .trim()
-                .to_owned()
-        },
-        username: user.username.clone(),
-        photo_id: details
-            .get("photo")
-            .and_then(|photo| photo.get("photo_id"))
-            .and_then(serde_json::Value::as_i64),
+        name: user.shown_name(),
+        photo_id: user.photo.map(|photo| photo.photo_id),
+        username: user.username,
     }
 }
 
@@ -419,7 +386,7 @@ fn chat_sender(profile: &ChatProfile) -> SenderRecord {
         kind: "chat",
         name: profile.title.clone(),
         username: profile.username.clone(),
-        photo_id: photo_id_of(profile.photo.as_deref()),
+        photo_id: talkapp_views::profile_photo(profile).map(|photo| photo.photo_id),
     }
 }
 
@@ -766,7 +733,7 @@ impl SearchCore {
             let mut user_ids: Vec<i64> = Vec::new();
             for candidate in page {
                 chat_ids.push(candidate.message.chat_id);
-                let forward = details_view(&candidate.message.details).forward_from;
+                let forward = details_view(&candidate.message).forward_from;
                 for id in candidate.message.sender_id.iter().chain(forward.iter()) {
                     if *id > 0 {
                         user_ids.push(*id);
@@ -827,7 +794,7 @@ impl SearchCore {
             .into_iter()
             .map(|(key, candidate)| {
                 let session = key.session_index;
-                let forward = details_view(&candidate.message.details).forward_from;
+                let forward = details_view(&candidate.message).forward_from;
                 MessageHit {
                     session_index: session,
                     chat: chats.get(&(session, candidate.message.chat_id)).cloned(),

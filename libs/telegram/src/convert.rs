@@ -120,11 +120,7 @@ pub fn private_chat(user: &TgUser) -> ChatInfo {
     ChatInfo {
         id: user_chat_id(user.id),
         kind: ChatKind::Private,
-        title: if user.is_deleted {
-            "Deleted Account".to_owned()
-        } else {
-            user.full_name()
-        },
+        title: user.shown_name(),
         username: user.username.clone(),
         photo: user.photo.clone(),
         members_count: None,

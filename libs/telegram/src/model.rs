@@ -105,6 +105,16 @@ impl TgUser {
             .trim()
             .to_owned()
     }
+
+    /// The name shown for them: "Deleted Account" for a deleted account (as Telegram's
+    /// apps show it), else [`TgUser::full_name`].
+    pub fn shown_name(&self) -> String {
+        if self.is_deleted {
+            "Deleted Account".to_owned()
+        } else {
+            self.full_name()
+        }
+    }
 }
 
 /// A profile or chat photo: enough to download it through the account.

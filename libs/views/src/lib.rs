@@ -12,8 +12,10 @@
 use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
 use talkapp_proto::chat::v1 as proto;
-use talkapp_store::CachedMessage;
-use talkapp_telegram::model::{ForwardInfo, MediaInfo, Message, TextEntity};
+use talkapp_store::{CachedMessage, CachedUser, ChatProfile, DialogState};
+use talkapp_telegram::model::{
+    ForwardInfo, MediaInfo, Message, PhotoRef, Presence, TextEntity, TgUser,
+};
 
 /// What a cached message keeps beyond its columns: its `details` JSON.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -317,3 +319,102 @@ pub fn record_to_proto_message(
 
 #[cfg(test)]
 mod tests;
+
+/// The photo a cached chat's profile names (its `photo` JSON, as the chat cache writes
+/// it); `None` when it has none or the JSON is not a photo.
+pub fn profile_photo(profile: &ChatProfile) -> Option<PhotoRef> {
+    profile
+        .photo
+        .as_deref()
+        .and_then(|photo| serde_json::from_str(photo).ok())
+}
+
+/// A cached chat in the chat list's shape: its profile, its dialog (the list's state;
+/// `None` for a chat outside the list: unread 0, not pinned), and what the caller knows
+/// beside: its newest message and the other user's presence (a search hit has neither).
+pub fn to_proto_chat(
+    profile: ChatProfile,
+    dialog: Option<&DialogState>,
+    last_message: Option<proto::Message>,
+    presence: Option<proto::Presence>,
+) -> proto::Chat {
+    let photo = profile_photo(&profile);
+    let now = chrono::Utc::now().timestamp();
+    proto::Chat {
+        chat_id: profile.chat_id.to_string(),
+        kind: profile.kind,
+        title: profile.title,
+        username: filled(profile.username),
+        photo_id: photo.map(|photo| photo_ref(profile.chat_id, photo.photo_id)),
+        unread_count: dialog.map_or(0, |dialog| dialog.unread_count),
+        last_message,
+        pinned: dialog.is_some_and(|dialog| dialog.pinned),
+        archived: dialog.is_some_and(|dialog| dialog.archived),
+        muted_until: dialog
+            .filter(|dialog| dialog.muted_until > now)
+            .and_then(|dialog| time(dialog.muted_until)),
+        members_count: profile.members_count.filter(|count| *count >= 0),
+        read_inbox_max_id: dialog.map_or(0, |dialog| dialog.read_inbox_max_id),
+        read_outbox_max_id: dialog.map_or(0, |dialog| dialog.read_outbox_max_id),
+        last_activity: dialog
+            .filter(|dialog| dialog.top_date > 0)
+            .and_then(|dialog| time(dialog.top_date)),
+        presence,
+    }
+}
+
+/// What a cached user keeps beyond its columns.
+#[derive(Debug, Serialize, Deserialize)]
+struct UserDetails {
+    #[serde(default)]
+    is_bot: bool,
+    #[serde(default)]
+    is_contact: bool,
+    #[serde(default)]
+    is_self: bool,
+    #[serde(default)]
+    is_deleted: bool,
+    presence: Presence,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    photo: Option<PhotoRef>,
+}
+
+/// A user as the store keeps them.
+pub fn user_record(user: &TgUser) -> CachedUser {
+    let details = UserDetails {
+        is_bot: user.is_bot,
+        is_contact: user.is_contact,
+        is_self: user.is_self,
+        is_deleted: user.is_deleted,
+        presence: user.presence,
+        photo: user.photo.clone(),
+    };
+    CachedUser {
+        tg_user_id: user.id,
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+        username: user.username.clone(),
+        phone: user.phone.clone(),
+        details: serde_json::to_string(&details).unwrap_or_else(|_| "{}".to_owned()),
+    }
+}
+
+/// A user from the store.
+pub fn user_from_record(record: &CachedUser) -> TgUser {
+    let details: Option<UserDetails> = serde_json::from_str(&record.details).ok();
+    TgUser {
+        id: record.tg_user_id,
+        first_name: record.first_name.clone(),
+        last_name: record.last_name.clone(),
+        username: record.username.clone(),
+        phone: record.phone.clone(),
+        is_bot: details.as_ref().is_some_and(|d| d.is_bot),
+        is_contact: details.as_ref().is_some_and(|d| d.is_contact),
+        is_self: details.as_ref().is_some_and(|d| d.is_self),
+        is_deleted: details.as_ref().is_some_and(|d| d.is_deleted),
+        presence: details
+            .as_ref()
+            .map_or(Presence::Unknown, |details| details.presence),
+        photo: details.and_then(|details| details.photo),
+    }
+}

@@ -403,3 +403,114 @@ fn details_as_the_cache_has_written_them_read_the_same() {
         (0, None, None)
     );
 }
+
+fn profile(photo: Option<&str>, members_count: Option<i32>) -> ChatProfile {
+    ChatProfile {
+        chat_id: CHAT,
+        kind: "supergroup".into(),
+        title: "Team".into(),
+        username: String::new(),
+        photo: photo.map(str::to_owned),
+        members_count,
+        is_creator: false,
+        is_admin: false,
+        has_left: false,
+    }
+}
+
+#[test]
+fn a_listed_chat_has_its_dialogs_state_and_a_chat_outside_the_list_has_none() {
+    let now = chrono::Utc::now().timestamp();
+    let dialog = DialogState {
+        unread_count: 3,
+        read_inbox_max_id: 10,
+        read_outbox_max_id: 9,
+        top_message_id: 12,
+        top_date: 1_800_000_000,
+        pinned: true,
+        archived: true,
+        muted_until: now + 3600,
+    };
+    let listed = to_proto_chat(
+        profile(Some(r#"{"photo_id":9,"dc_id":2}"#), Some(5)),
+        Some(&dialog),
+        Some(to_proto_message(message(), None, None)),
+        Some(proto::Presence {
+            status: "online".into(),
+            ..Default::default()
+        }),
+    );
+    assert_eq!(listed.chat_id, CHAT.to_string());
+    assert_eq!(listed.username, None, "an empty username is unset");
+    assert_eq!(listed.photo_id, Some(photo_ref(CHAT, 9)));
+    assert_eq!(listed.members_count, Some(5));
+    assert_eq!(
+        (
+            listed.unread_count,
+            listed.read_inbox_max_id,
+            listed.read_outbox_max_id
+        ),
+        (3, 10, 9)
+    );
+    assert!(listed.pinned && listed.archived);
+    assert_eq!(listed.muted_until, time(now + 3600));
+    assert_eq!(listed.last_activity, time(1_800_000_000));
+    assert_eq!(listed.last_message.map(|message| message.id), Some(7));
+    assert_eq!(
+        listed.presence.map(|presence| presence.status),
+        Some("online".into())
+    );
+
+    let past = DialogState {
+        muted_until: now - 1,
+        top_date: 0,
+        ..dialog
+    };
+    let unmuted = to_proto_chat(profile(None, Some(-1)), Some(&past), None, None);
+    assert_eq!(unmuted.muted_until, None, "a mute that ended is unset");
+    assert_eq!(unmuted.last_activity, None, "no date is no activity");
+    assert_eq!(unmuted.members_count, None, "a negative count is unknown");
+    assert_eq!(unmuted.photo_id, None);
+
+    let outside = to_proto_chat(profile(Some("not a photo"), None), None, None, None);
+    assert_eq!(outside.photo_id, None, "a malformed photo is none");
+    assert_eq!((outside.unread_count, outside.read_inbox_max_id), (0, 0));
+    assert!(!outside.pinned && !outside.archived);
+    assert_eq!((outside.muted_until, outside.last_activity), (None, None));
+}
+
+#[test]
+fn a_stored_user_reads_back_as_the_user_that_was_stored_and_unknown_details_as_none() {
+    let user = TgUser {
+        id: 42,
+        first_name: "Ann".into(),
+        last_name: "Lee".into(),
+        username: "ann".into(),
+        phone: "15550001".into(),
+        is_bot: false,
+        is_contact: true,
+        is_self: false,
+        is_deleted: true,
+        presence: Presence::Offline {
+            was_online: 1_800_000_000,
+        },
+        photo: Some(PhotoRef {
+            photo_id: 9,
+            dc_id: 2,
+        }),
+    };
+    let record = user_record(&user);
+    assert_eq!(user_from_record(&record), user);
+    assert_eq!(user.shown_name(), "Deleted Account");
+    let broken = CachedUser {
+        details: "not json".into(),
+        ..record
+    };
+    let read = user_from_record(&broken);
+    assert_eq!(read.shown_name(), "Ann Lee");
+    assert_eq!(read.presence, Presence::Unknown);
+    assert_eq!(
+        (read.is_contact, read.is_deleted, read.photo),
+        (false, false, None)
+    );
+}

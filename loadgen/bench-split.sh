@@ -63,20 +63,7 @@ for _ in $(seq 1 240); do
 done
 WATCH=(--watch "tg-sandbox=$SANDBOX_PID")
 
-DATABASE_URL=postgres://postgres@$POSTGRES/$DATABASE
-REDIS_URL=redis://$REDIS
-AMQP_URL=amqp://guest:guest@$AMQP/%2f
-SANDBOX=127.0.0.1:$SANDBOX_PORT
-SANDBOX_ADMIN=127.0.0.1:$((SANDBOX_PORT + 1))
-source "$ROOT/loadgen/split-env.sh"
-export TALKAPP_REDIS__PREFIX=$PREFIX
-export TALKAPP_RATE_LIMIT__REDIS_KEY_PREFIX=$PREFIX
-export TALKAPP_AMQP__PREFIX=$PREFIX
-export TALKAPP_AMQP__QUEUE_EXPIRES_SECS=60
-# One broker node here: classic queues, as docker-compose.yml (ADR 0012); QUEUE_TYPE=quorum
-# measures the cluster setting on the same node.
-export TALKAPP_AMQP__QUEUE_TYPE=${QUEUE_TYPE:-classic}
-export TALKAPP_LOG__FILTER=warn
+source "$ROOT/loadgen/split-bench-env.sh"
 
 for role in chat-service media-service search-service realtime-service gateway; do
   "$BIN/talkapp" "$role" >"$WORK/$role.log" 2>&1 &

@@ -58,29 +58,9 @@ for _ in $(seq 1 240); do
   sleep 0.5
 done
 
-DATABASE_URL=postgres://postgres@$POSTGRES/$DATABASE
-REDIS_URL=redis://$REDIS
-AMQP_URL=amqp://guest:guest@$AMQP/%2f
-SANDBOX=127.0.0.1:$SANDBOX_PORT
-SANDBOX_ADMIN=127.0.0.1:$((SANDBOX_PORT + 1))
-source "$ROOT/loadgen/split-env.sh"
-export TALKAPP_REDIS__PREFIX=$PREFIX
-export TALKAPP_RATE_LIMIT__REDIS_KEY_PREFIX=$PREFIX
-export TALKAPP_AMQP__PREFIX=$PREFIX
-export TALKAPP_AMQP__QUEUE_EXPIRES_SECS=60
-export TALKAPP_AMQP__QUEUE_TYPE=classic
-export TALKAPP_LOG__FILTER=warn
-CHAT=http://127.0.0.1:$((GRPC_BASE + 1))
-MEDIA=http://127.0.0.1:$((GRPC_BASE + 2))
-SEARCH=http://127.0.0.1:$((GRPC_BASE + 3))
-REALTIME=http://127.0.0.1:$((GRPC_BASE + 4))
-export TALKAPP_CHAT_SERVICE__LISTEN=${CHAT#http://}
-export TALKAPP_MEDIA_SERVICE__LISTEN=${MEDIA#http://}
-export TALKAPP_SEARCH_SERVICE__LISTEN=${SEARCH#http://}
-export TALKAPP_REALTIME_SERVICE__LISTEN=${REALTIME#http://}
-export TALKAPP_GATEWAY__CHAT_SERVICE_URL=$CHAT TALKAPP_GATEWAY__MEDIA_SERVICE_URL=$MEDIA
-export TALKAPP_GATEWAY__SEARCH_SERVICE_URL=$SEARCH TALKAPP_GATEWAY__REALTIME_SERVICE_URL=$REALTIME
-export TALKAPP_SENDS__MEDIA_SERVICE_URL=$MEDIA TALKAPP_SEARCH__CHAT_SERVICE_URL=$CHAT
+# The four services listen on GRPC_BASE + 1 to + 4.
+GRPC_PORT=$((GRPC_BASE + 1))
+source "$ROOT/loadgen/split-bench-env.sh"
 
 WATCH=()
 for role in chat-service media-service search-service realtime-service gateway; do

@@ -317,14 +317,8 @@ impl MediaCore {
             if !self.previews.take_up(&blob.sha256) {
                 continue;
             }
-            let claim = Uuid::new_v4();
-            match self
-                .store
-                .claim_blob_preview(&blob.sha256, claim, self.preview_lease())
-                .await
-            {
-                Ok(true) => {
-                    self.previews.hold(&blob.sha256, claim);
+            match self.claim_preview(&blob.sha256).await {
+                Ok(Some(claim)) => {
                     self.previews.count_from_store();
                     tracing::debug!(mime = %blob.mime, "a pending preview taken from the store");
                     return Some(PreviewJob {
@@ -333,7 +327,7 @@ impl MediaCore {
                     });
                 }
                 // Another worker claimed it meanwhile, or it is no longer pending.
-                Ok(false) => self.previews.finished(&blob.sha256),
+                Ok(None) => self.previews.finished(&blob.sha256),
                 Err(error) => {
                     self.previews.finished(&blob.sha256);
                     tracing::warn!(%error, "could not claim a pending preview from the store");
@@ -342,6 +336,21 @@ impl MediaCore {
             }
         }
         None
+    }
+
+    /// Claims the pending preview of `sha256` for a worker of this process (a new claim
+    /// id, [`MediaCore::preview_lease`]) and holds the claim here (given back at a stop);
+    /// `None` when another worker holds it or it is no longer pending.
+    async fn claim_preview(&self, sha256: &str) -> talkapp_store::Result<Option<Uuid>> {
+        let claim = Uuid::new_v4();
+        let claimed = self
+            .store
+            .claim_blob_preview(sha256, claim, self.preview_lease())
+            .await?;
+        if claimed {
+            self.previews.hold(sha256, claim);
+        }
+        Ok(claimed.then_some(claim))
     }
 
     /// Previews by outcome since the start (also `talkapp_media_previews_total`).
@@ -372,24 +381,15 @@ impl MediaCore {
         let claim = match job.claim {
             // Claimed (and held) when it was taken from the store.
             Some(claim) => claim,
-            None => {
-                let claim = Uuid::new_v4();
-                match self
-                    .store
-                    .claim_blob_preview(&job.sha256, claim, self.preview_lease())
-                    .await
-                {
-                    Ok(true) => {}
-                    // Another worker holds it, or it is no longer pending (made, or gone).
-                    Ok(false) => return Some(Outcome::Elsewhere),
-                    Err(error) => {
-                        tracing::warn!(%error, "could not claim a preview (queued again later)");
-                        return None;
-                    }
+            None => match self.claim_preview(&job.sha256).await {
+                Ok(Some(claim)) => claim,
+                // Another worker holds it, or it is no longer pending (made, or gone).
+                Ok(None) => return Some(Outcome::Elsewhere),
+                Err(error) => {
+                    tracing::warn!(%error, "could not claim a preview (queued again later)");
+                    return None;
                 }
-                self.previews.hold(&job.sha256, claim);
-                claim
-            }
+            },
         };
         let path = blob_path(&job.sha256);
         let objects = self.storage.objects();

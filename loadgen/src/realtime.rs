@@ -10,6 +10,12 @@
 //! message reaches K sockets); a send counts as delivered when all K of its peer's
 //! sockets have its frame, and its latency is to the last of them.
 //!
+//! Its line gives the rates of the measured window beside the counts: the sends asked
+//! for a second (`offered_sends_per_s`), those delivered to every socket of the peer
+//! (`delivered_sends_per_s`), and every frame any socket received (`frames_per_s`, the
+//! fan-out's throughput), so that a ramp of intervals (`loadgen/bench-fanout-ramp.sh`)
+//! can find the highest rate held with every frame delivered and p99 under a bound.
+//!
 //! With `--ws-url` the sockets open there instead of at `--url` (the sends still go to
 //! `--url`): the Node relay of `loadgen/baselines/node-relay` is measured so, against the
 //! gateway's own sockets, with the CPU per delivered send of each watched process.
@@ -107,18 +113,22 @@ pub(crate) fn partner(n: usize, users: usize) -> usize {
 /// What one socket saw.
 pub(crate) struct Received {
     pub(crate) frames: u64,
+    /// Of `frames`, those that arrived in the measured window (for a rate of frames).
+    pub(crate) frames_in_window: u64,
     /// The server closed it (or it broke) before the end.
     pub(crate) ended_early: Option<String>,
 }
 
-/// Reads one socket: marks the arrival of `message.new` frames addressed to `me`.
+/// Reads one socket until `stop_at`: marks the arrival of `message.new` frames addressed
+/// to `me`, and counts apart the frames that arrive within `window` (start, end).
 pub(crate) async fn receive(
     mut socket: Socket,
     me: usize,
     traces: Traces,
-    stop_at: Instant,
+    (window, stop_at): ((Instant, Instant), Instant),
 ) -> Received {
     let mut frames = 0;
+    let mut frames_in_window = 0;
     let ended_early = loop {
         let frame = match tokio::time::timeout_at(stop_at.into(), socket.next()).await {
             Err(_) => break None,
@@ -129,6 +139,10 @@ pub(crate) async fn receive(
         };
         let Message::Text(text) = frame else { continue };
         frames += 1;
+        let now = Instant::now();
+        if now >= window.0 && now < window.1 {
+            frames_in_window += 1;
+        }
         let Ok(event) = serde_json::from_str::<serde_json::Value>(&text) else {
             continue;
         };
@@ -143,7 +157,6 @@ pub(crate) async fn receive(
                 .rsplit_once('>')
                 .is_some_and(|(_, to)| to.parse() == Ok(me))
         {
-            let now = Instant::now();
             trace(&traces, marker, |trace| {
                 trace.delivered = Some(now);
                 trace.copies += 1;
@@ -156,6 +169,7 @@ pub(crate) async fn receive(
     }
     Received {
         frames,
+        frames_in_window,
         ended_early,
     }
 }
@@ -340,7 +354,7 @@ pub(crate) async fn run_flow(
                 socket,
                 k / per_user,
                 Arc::clone(&traces),
-                receive_end,
+                ((warmup_until, sends_end), receive_end),
             ))
         })
         .collect();
@@ -386,10 +400,12 @@ pub(crate) async fn run_flow(
         refused += failed;
     }
     let mut frames = 0;
+    let mut frames_in_window = 0;
     let mut ended_early = Vec::new();
     for (k, receiver) in receivers.into_iter().enumerate() {
         let received = receiver.await?;
         frames += received.frames;
+        frames_in_window += received.frames_in_window;
         if let Some(why) = received.ended_early {
             ended_early.push(format!("user {}: {why}", k / per_user));
         }
@@ -401,6 +417,7 @@ pub(crate) async fn run_flow(
             &ended_early[..ended_early.len().min(5)]
         );
     }
+    let window_secs = Duration::from_secs(options.seconds).as_secs_f64().max(0.001);
     let Delivery {
         from_accept,
         from_request,
@@ -412,6 +429,7 @@ pub(crate) async fn run_flow(
     );
     println!(
         "scenario={}{} users={} sockets={} interval_ms={} seconds={} accepted={} refused={} delivered={} undelivered={} frames={} sockets_ended_early={} \
+sockets_on={} offered_sends_per_s={:.1} delivered_sends_per_s={:.1} frames_per_s={:.0} \
 accept_to_frame p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms; request_to_frame p50={:.2}ms p99={:.2}ms",
         if photos.is_some() { "ws-media" } else { "ws" },
         fresh_label(options),
@@ -425,6 +443,13 @@ accept_to_frame p50={:.2}ms p90={:.2}ms p99={:.2}ms max={:.2}ms; request_to_fram
         lost.len(),
         frames,
         ended_early.len(),
+        options.ws_url.as_deref().unwrap_or(&options.url),
+        // What the users were asked to send, a second, and what reached every socket of
+        // the peer (sends requested in the window), and every frame any socket received
+        // in the window: the fan-out's throughput.
+        users as f64 * 1000.0 / interval.as_millis().max(1) as f64,
+        from_accept.len() as f64 / window_secs,
+        frames_in_window as f64 / window_secs,
         percentile(&from_accept, 0.50),
         percentile(&from_accept, 0.90),
         percentile(&from_accept, 0.99),

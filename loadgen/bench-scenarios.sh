@@ -99,6 +99,24 @@ if [[ " ${SCENARIOS:-} " == *" ws-fanout "* ]]; then
       --ws-url "http://127.0.0.1:$RELAY_PORT"
   fi
 fi
+# A ramp of the fan-out load (loadgen/bench-fanout-ramp.sh runs it and sums it up): the
+# ws-fanout load, FANOUT sockets per user, at each interval of RAMP_INTERVALS_MS (one send
+# per user per interval, so the rate rises step by step), each step on the gateway's
+# sockets and then, with RELAY_PORT, on the relay's (alternately, so that both see the
+# machine as it is at that step). Only when asked for: SCENARIOS="ws-ramp". A step that
+# fails (the load generator gives up, e.g. no socket opens) is said so and the ramp
+# goes on.
+if [[ " ${SCENARIOS:-} " == *" ws-ramp "* ]]; then
+  for interval in ${RAMP_INTERVALS_MS:-20000 10000 6667 5000 4000}; do
+    run as ws-ramp ws --interval-ms "$interval" --connections-per-user "${FANOUT:-10}" ||
+      echo "ramp step failed: users=$USERS sockets_on=http://127.0.0.1:$PORT interval_ms=$interval"
+    if [ -n "${RELAY_PORT:-}" ]; then
+      run as ws-ramp ws --interval-ms "$interval" --connections-per-user "${FANOUT:-10}" \
+        --ws-url "http://127.0.0.1:$RELAY_PORT" ||
+        echo "ramp step failed: users=$USERS sockets_on=http://127.0.0.1:$RELAY_PORT interval_ms=$interval"
+    fi
+  done
+fi
 run ws-media --interval-ms "$MEDIA_INTERVAL_MS" $FRESH
 # What a video's thumbnail adds: the same two runs with a 2 s MP4 (its upload preview goes
 # to Telegram as one more part). Only when asked for: SCENARIOS="send-video ws-video";

@@ -29,6 +29,10 @@ export FANOUT=${FANOUT:-10}
 export RAMP_INTERVALS_MS=${RAMP_INTERVALS_MS:-20000 10000 6667 5000 4000}
 P99_BOUNDS_MS=${P99_BOUNDS_MS:-20 50}
 export RELAY_PORT=${RELAY_PORT:-8099}
+# A user may hold 32 sockets on a gateway by default; the ramp may ask for more.
+if [ "$FANOUT" -gt 32 ]; then
+  export TALKAPP_GATEWAY__WS_MAX_CONNECTIONS_PER_USER=$FANOUT
+fi
 
 summary() { # the output of a ramp run
   awk -v relay="http://127.0.0.1:$RELAY_PORT" -v mode="$MODE" -v bounds="$P99_BOUNDS_MS" '

@@ -179,10 +179,7 @@ pub(crate) async fn run(
                 socket,
                 n,
                 Arc::clone(&traces),
-                (
-                    (warmup_until, stop_at),
-                    stop_at + Duration::from_secs(5),
-                ),
+                ((warmup_until, stop_at), stop_at + Duration::from_secs(5)),
             ))
         })
         .collect();

@@ -417,7 +417,9 @@ pub(crate) async fn run_flow(
             &ended_early[..ended_early.len().min(5)]
         );
     }
-    let window_secs = Duration::from_secs(options.seconds).as_secs_f64().max(0.001);
+    let window_secs = Duration::from_secs(options.seconds)
+        .as_secs_f64()
+        .max(0.001);
     let Delivery {
         from_accept,
         from_request,

@@ -131,9 +131,12 @@ summary() { # the output of a ramp run
         }
         tk = "talkapp-" mode
         if ((tk in best) && ("node-relay" in best)) {
+          relay_top = best_at["node-relay"] == top["node-relay"]
+          talkapp_top = best_at[tk] == top[tk]
           printf "  talkapp / relay: %.2fx%s\n", best[tk] / best["node-relay"], \
-            best_at["node-relay"] == top["node-relay"] ? " (the relay held the highest step: a bound from above)" : \
-            (best_at[tk] == top[tk] ? " (TalkApp held the highest step: a bound from below)" : "")
+            relay_top && talkapp_top ? " (both held the highest step: neither ceiling was reached, so this ratio says nothing; ramp higher)" : \
+            relay_top ? " (the relay held the highest step: a bound from above)" : \
+            (talkapp_top ? " (TalkApp held the highest step: a bound from below)" : "")
         }
       }
     }

@@ -8,6 +8,7 @@
 # Needs root (perf's syscall tracepoints), perf, curl, python3.
 # Usage: BIN=<release dir> [PORT=8090] [WORK=/tmp/talkapp-count-upload] [SIZE=1024 (MiB)]
 #        [RUNS=3] [SIZES=1 (also the read and write size histograms, one more upload)]
+#        [PROFILE=0 (1: also `perf record` of one more upload, its top symbols)]
 #        loadgen/count-upload.sh
 set -euo pipefail
 
@@ -18,6 +19,7 @@ PORT=${PORT:-8090}
 SIZE=${SIZE:-1024}
 RUNS=${RUNS:-3}
 SIZES=${SIZES:-1}
+PROFILE=${PROFILE:-0}
 BASE=http://127.0.0.1:$PORT
 
 rm -rf "$WORK" && mkdir -p "$WORK/data" "$WORK/files"
@@ -77,11 +79,11 @@ for run in $(seq 1 "$RUNS"); do
 done
 
 if [ "$SIZES" = 1 ]; then
-  # The sizes: each read's and write's result, from the exit tracepoints, for one more
+  # The sizes: each read's (recvfrom's, on a socket) and write's result, from the exit tracepoints, for one more
   # upload (perf record costs the backend more than perf stat: its CPU is not shown).
   python3 "$ROOT/loadgen/make-pdf.py" "$WORK/files/upload-sizes.pdf" $((SIZE * 1024 * 1024)) sizes
   cp "$WORK/files/upload-sizes.pdf" "$WORK/files/copy.pdf"; sync; rm -f "$WORK/files/copy.pdf"
-  perf record -q -o "$WORK/sizes.data" -e syscalls:sys_exit_read,syscalls:sys_exit_write -p "$pid" &
+  perf record -q -o "$WORK/sizes.data" -e syscalls:sys_exit_read,syscalls:sys_exit_recvfrom,syscalls:sys_exit_write -p "$pid" &
   perf_pid=$!
   sleep 0.5
   status=$(upload sizes)
@@ -92,7 +94,7 @@ import collections, re, sys
 bounds = [8, 4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288, 1048576, 1 << 40]
 hist = {}
 for line in sys.stdin:
-    match = re.search(r"(\S+)\s+syscalls:sys_exit_(read|write):\s+0x([0-9a-f]+)", line)
+    match = re.search(r"^\s*(.+?)\s+syscalls:sys_exit_(read|recvfrom|write):\s+0x([0-9a-f]+)", line)
     if not match:
         continue
     comm, kind, value = match.group(1), match.group(2), int(match.group(3), 16)
@@ -104,9 +106,25 @@ for line in sys.stdin:
     hist[key]["bytes"] += max(value, 0)
 for (kind, comm), counter in sorted(hist.items()):
     total = sum(v for k, v in counter.items() if k != "bytes")
-    print(f"  {kind} on {comm}: {total} calls, {counter[\"bytes\"] / 1048576:.1f} MiB")
+    mib = counter["bytes"] / 1048576
+    print(f"  {kind} on {comm}: {total} calls, {mib:.1f} MiB")
     for b in bounds:
         if counter[b]:
-            print(f"    <= {b if b < 1 << 40 else \"more\"}: {counter[b]}")
+            label = b if b < 1 << 40 else "more"
+            print(f"    <= {label}: {counter[b]}")
 '
+fi
+
+if [ "$PROFILE" = 1 ]; then
+  # Where the CPU goes: the samples of one more upload by symbol (all threads).
+  python3 "$ROOT/loadgen/make-pdf.py" "$WORK/files/upload-profile.pdf" $((SIZE * 1024 * 1024)) profile
+  cp "$WORK/files/upload-profile.pdf" "$WORK/files/copy.pdf"; sync; rm -f "$WORK/files/copy.pdf"
+  perf record -q -F 2999 -o "$WORK/profile.data" -p "$pid" &
+  perf_pid=$!
+  sleep 0.5
+  status=$(upload profile)
+  kill -INT "$perf_pid"; wait "$perf_pid" || true
+  [ "$status" = 201 ] || { echo "upload answered $status"; exit 1; }
+  perf report -i "$WORK/profile.data" --no-children --sort comm,sym --percent-limit 1 --stdio 2>/dev/null |
+    grep -E '^ +[0-9]' | head -40
 fi

@@ -34,12 +34,9 @@ const BLOB_BUSY_WAIT: Duration = Duration::from_secs(5);
 /// Bytes of an upload hashed in line; past them the hash goes on beside the receiving
 /// ([`UploadHash`]).
 const INLINE_HASH_BYTES: u64 = 1024 * 1024;
-/// Bytes queued for the hashing thread, at most (in chunks of at most 256 KiB from the
-/// gateway, or in gathered batches: [`Gather`]); at least two pieces are.
-const HASH_QUEUE_BYTES: usize = 2 * 1024 * 1024;
-/// Bytes an upload's chunks are gathered into before they are hashed and written
-/// ([`Gather`]), unless `TALKAPP_UPLOAD_GATHER_BYTES` says otherwise (0: not gathered).
-const GATHER_BYTES: usize = 512 * 1024;
+/// Chunks queued for the hashing thread (at most this many chunks, 256 KiB each from
+/// the gateway, are held for it).
+const HASH_QUEUE: usize = 8;
 /// Stack of an upload's hashing thread (it hashes; nothing deep).
 const HASH_THREAD_STACK_BYTES: usize = 256 * 1024;
 /// How often a read of a pinned file's thumbnail looks whether its pending preview is made.
@@ -91,8 +88,7 @@ impl UploadHash {
             }
             Self::Inline(hasher, _) => {
                 let mut hasher = std::mem::take(hasher);
-                let depth = (HASH_QUEUE_BYTES / gather_bytes().max(256 * 1024)).max(2);
-                let (chunks, mut queue) = tokio::sync::mpsc::channel::<Bytes>(depth);
+                let (chunks, mut queue) = tokio::sync::mpsc::channel::<Bytes>(HASH_QUEUE);
                 let (hashed, done) = tokio::sync::oneshot::channel();
                 std::thread::Builder::new()
                     .name("upload-hash".into())
@@ -129,59 +125,6 @@ impl UploadHash {
             }
         };
         Ok(format!("{:x}", hasher.finalize()))
-    }
-}
-
-/// The size of [`Gather`]'s batches: [`GATHER_BYTES`], or `TALKAPP_UPLOAD_GATHER_BYTES`
-/// (read once; 0 turns the gathering off).
-fn gather_bytes() -> usize {
-    static BYTES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *BYTES.get_or_init(|| {
-        std::env::var("TALKAPP_UPLOAD_GATHER_BYTES")
-            .ok()
-            .and_then(|value| value.parse().ok())
-            .unwrap_or(GATHER_BYTES)
-    })
-}
-
-/// Gathers an upload's chunks into batches of [`gather_bytes`] before they are hashed
-/// and written. The chunks are as small as the gateway's socket reads made them (8 to
-/// 128 KiB from actix), and each one cost a wake-up of the hashing thread and a `write`
-/// of its own; a batch costs one of each. The copy into the batch also lets each chunk
-/// go at once, so that actix reads into the buffer it has instead of a new one.
-struct Gather {
-    limit: usize,
-    buffer: BytesMut,
-}
-
-impl Gather {
-    fn new(limit: usize) -> Self {
-        Self {
-            limit,
-            buffer: BytesMut::new(),
-        }
-    }
-
-    /// Takes what fits of `chunk` (the rest stays in it); a full batch when there is one.
-    /// A chunk that is a batch's size already goes as it is, uncopied.
-    fn push(&mut self, chunk: &mut Bytes) -> Option<Bytes> {
-        if chunk.is_empty() {
-            return None;
-        }
-        if self.buffer.is_empty() && chunk.len() >= self.limit {
-            return Some(std::mem::take(chunk));
-        }
-        if self.buffer.capacity() == 0 {
-            self.buffer = BytesMut::with_capacity(self.limit);
-        }
-        let taken = chunk.split_to(chunk.len().min(self.limit - self.buffer.len()));
-        self.buffer.extend_from_slice(&taken);
-        (self.buffer.len() >= self.limit).then(|| self.buffer.split().freeze())
-    }
-
-    /// What is left (at the end of the upload).
-    fn finish(&mut self) -> Option<Bytes> {
-        (!self.buffer.is_empty()).then(|| self.buffer.split().freeze())
     }
 }
 
@@ -625,24 +568,18 @@ impl MediaCore {
         let mut size = 0_u64;
         let mut writer: Option<WriteMultipart> = None;
         let mut sniffed = None;
-        let mut gather = Gather::new(gather_bytes());
         let result: Result<u64> = async {
             loop {
                 let part = parts.next().await.ok_or_else(|| {
                     MediaError::Incomplete("the stream ended before its end message".into())
                 })??;
-                let mut chunk = match part {
+                let chunk = match part {
                     UploadPart::Chunk(chunk) => chunk,
                     UploadPart::End { size: sent } => {
                         if sent != size {
                             return Err(MediaError::Incomplete(format!(
                                 "{sent} bytes announced, {size} received"
                             )));
-                        }
-                        if let (Some(rest), Some(writer)) = (gather.finish(), writer.as_mut()) {
-                            hash.update(&rest).await?;
-                            writer.wait_for_capacity(WRITE_CONCURRENCY).await?;
-                            writer.put(rest);
                         }
                         break;
                     }
@@ -654,8 +591,8 @@ impl MediaCore {
                 if over_quota(size) {
                     return Err(MediaError::QuotaExceeded { used, quota });
                 }
+                hash.update(&chunk).await?;
                 if sniffed.is_none() {
-                    hash.update(&chunk).await?;
                     head.extend_from_slice(&chunk);
                     if head.len() < SNIFF_BYTES {
                         continue;
@@ -668,11 +605,8 @@ impl MediaCore {
                     continue;
                 }
                 if let Some(writer) = writer.as_mut() {
-                    while let Some(batch) = gather.push(&mut chunk) {
-                        hash.update(&batch).await?;
-                        writer.wait_for_capacity(WRITE_CONCURRENCY).await?;
-                        writer.put(batch);
-                    }
+                    writer.wait_for_capacity(WRITE_CONCURRENCY).await?;
+                    writer.put(chunk);
                 }
             }
             Ok(size)
@@ -1259,56 +1193,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Pushes `chunks` through a [`Gather`] of `limit` bytes: the batches, the rest last.
-    fn gathered(limit: usize, chunks: &[Bytes]) -> Vec<Bytes> {
-        let mut gather = Gather::new(limit);
-        let mut batches = Vec::new();
-        for chunk in chunks {
-            let mut chunk = chunk.clone();
-            while let Some(batch) = gather.push(&mut chunk) {
-                batches.push(batch);
-            }
-            assert!(chunk.is_empty(), "a push takes the whole chunk in the end");
-        }
-        batches.extend(gather.finish());
-        batches
-    }
-
-    #[test]
-    fn chunks_are_gathered_into_batches_of_the_limit_in_order() {
-        let bytes: Vec<u8> = (0..1_000_000_u32).map(|i| (i % 251) as u8).collect();
-        // Uneven chunks, some larger than a batch, one empty.
-        let mut chunks = Vec::new();
-        let mut offset = 0;
-        for size in [1, 7919, 0, 65_536, 300_000, 3, 131_072].iter().cycle() {
-            let end = (offset + size).min(bytes.len());
-            chunks.push(Bytes::copy_from_slice(&bytes[offset..end]));
-            offset = end;
-            if offset == bytes.len() {
-                break;
-            }
-        }
-        let batches = gathered(262_144, &chunks);
-        let (last, full) = batches.split_last().expect("batches");
-        // A chunk that comes when nothing is gathered and is a batch's size already goes
-        // as it is: a batch is at least the limit (the last one excepted).
-        assert!(full.iter().all(|batch| batch.len() >= 262_144));
-        assert!(!last.is_empty() && last.len() <= 262_144);
-        assert_eq!(batches.concat(), bytes);
-    }
-
-    #[test]
-    fn a_chunk_of_a_batch_size_goes_uncopied_and_a_limit_of_zero_gathers_nothing() {
-        let big = Bytes::from(vec![7_u8; 300_000]);
-        let batches = gathered(262_144, &[big.clone()]);
-        assert_eq!(batches.len(), 1);
-        assert_eq!(batches[0].as_ptr(), big.as_ptr());
-        let small = [Bytes::from_static(b"ab"), Bytes::from_static(b"cde")];
-        let batches = gathered(0, &small);
-        assert_eq!(batches, small);
-        assert_eq!(batches[1].as_ptr(), small[1].as_ptr());
-    }
 
     #[test]
     fn ranges_resolve_within_the_file() {

@@ -677,10 +677,11 @@ fn more_large_uploads_at_once_than_the_blocking_pool_has_threads_all_end() {
     });
 }
 
-/// The chunks of an upload come as the gateway's socket reads made them, of any size;
-/// past the sniffed head they are gathered into larger batches before they are hashed and
-/// written. Chunks of uneven sizes (one byte, a few KiB, over a batch), with the last batch
-/// partly full: the same bytes stored, and their hash, in process and over gRPC.
+/// The chunks of an upload come as the gateway's socket reads made them, of any size
+/// (actix hands over 8 to 128 KiB at a time; another client of the gRPC call may send
+/// anything): chunks of one byte, a few KiB, and larger than the gateway's 256 KiB and the
+/// object store's 1 MiB parts store the same bytes, and their hash, in process and over
+/// gRPC.
 #[tokio::test]
 async fn uneven_chunks_are_stored_and_hashed_as_the_bytes_they_are() {
     use bytes::Bytes;
@@ -692,9 +693,11 @@ async fn uneven_chunks_are_stored_and_hashed_as_the_bytes_they_are() {
     let bytes = pdf_of_size(3 * 1024 * 1024 + 12_345);
     let mut messages = upload_messages(user, "uneven.pdf", &[], false);
     let mut offset = 0;
-    for size in [9000, 1, 7919, 65_536, 700_000, 3, 131_072, 262_144, 4095]
-        .iter()
-        .cycle()
+    for size in [
+        9000, 1, 7919, 65_536, 700_000, 3, 131_072, 1_100_000, 262_144, 4095,
+    ]
+    .iter()
+    .cycle()
     {
         let end = (offset + size).min(bytes.len());
         messages.push(proto::UploadRequest {
@@ -728,7 +731,10 @@ async fn uneven_chunks_are_stored_and_hashed_as_the_bytes_they_are() {
             .download(user, &info.file_id, None, None)
             .await
             .expect("download");
-        assert!(downloaded == bytes, "the stored bytes differ from those sent");
+        assert!(
+            downloaded == bytes,
+            "the stored bytes differ from those sent"
+        );
     }
     service.stop().await;
 }

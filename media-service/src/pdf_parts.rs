@@ -192,7 +192,7 @@ pub(crate) async fn first_page_ranges(
 
 /// Whether references under `key` lead away from the first page.
 fn skipped(key: &[u8]) -> bool {
-    SKIPPED_KEYS.iter().any(|skipped| *skipped == key)
+    SKIPPED_KEYS.contains(&key)
 }
 
 /// What an object is to the walk.

@@ -1142,10 +1142,12 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn objects_in_an_object_stream_are_found_from_a_cross_reference_stream() {
+    /// A PDF 1.5 of a page (red over white) whose catalog, page tree and page are in an
+    /// object stream (30) and whose cross-reference stream (31) is at its end, both
+    /// between two unreferenced streams of `padding` bytes (20, 21).
+    fn xref_stream_pdf(padding: usize) -> (Vec<u8>, BTreeMap<u32, Range<u64>>) {
         let mut pdf = Builder::new();
-        pdf.padding(20, 50_000);
+        pdf.padding(20, padding);
         // Catalog, pages and page compressed in object stream 30.
         let texts: [&[u8]; 3] = [
             b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -1173,7 +1175,7 @@ mod tests {
             &zlib(&data),
         );
         pdf.stream(4, "", b"1 0 0 rg 0 100 300 100 re f");
-        pdf.padding(21, 50_000);
+        pdf.padding(21, padding);
         // The cross-reference stream (object 31), rows of [1 4 2] with the PNG Up
         // predictor, as writers make them.
         let xref = pdf.bytes.len() as u64;
@@ -1213,7 +1215,12 @@ mod tests {
         let objects = pdf.objects.clone();
         let mut bytes = pdf.bytes;
         bytes.extend_from_slice(format!("startxref\n{xref}\n%%EOF\n").as_bytes());
+        (bytes, objects)
+    }
 
+    #[tokio::test]
+    async fn objects_in_an_object_stream_are_found_from_a_cross_reference_stream() {
+        let (bytes, objects) = xref_stream_pdf(50_000);
         let ranges = ranges_of(&bytes, LIMITS).await.expect("ranges");
         for number in [30, 4, 31] {
             assert!(
@@ -1252,6 +1259,61 @@ mod tests {
                 let mut damaged = pdf.clone();
                 damaged[at] = value;
                 let _ = ranges_of(&damaged, LIMITS).await;
+            }
+        }
+    }
+
+    /// Through the copy for pdftoppm (64 KiB of head and tail): the object stream and the
+    /// page's contents, found from the cross-reference stream, are enough to render it;
+    /// without them (no extra bytes), nothing renders.
+    #[tokio::test]
+    async fn pdftoppm_renders_a_page_from_an_object_stream_copied_from_the_middle() {
+        use talkapp_common::config::{Config, ConfigSources};
+
+        let (bytes, objects) = xref_stream_pdf(600_000);
+        // Between the head (48 KiB) and the tail (16 KiB).
+        assert!(objects[&30].start > 65536 && objects[&4].end + 16384 < bytes.len() as u64);
+        let store = object_store::memory::InMemory::new();
+        let path = Path::from("doc.pdf");
+        store
+            .put(&path, bytes.clone().into())
+            .await
+            .expect("stored");
+        for (extra, rendered) in [("16777216", true), ("0", false)] {
+            let config = Config::load(&ConfigSources {
+                overrides: [
+                    ("media.frame_max_source_bytes", "65536"),
+                    ("media.frame_max_extra_bytes", extra),
+                ]
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+                .collect(),
+                ..ConfigSources::default()
+            })
+            .expect("config");
+            let tools = crate::frames::FrameTools::from_config(&config.media);
+            assert!(
+                tools.covers("application/pdf"),
+                "pdftoppm and prlimit on PATH"
+            );
+            let preview = tools
+                .preview(crate::frames::StoredFile {
+                    objects: &store,
+                    path: &path,
+                    local: None,
+                    size: bytes.len() as u64,
+                    mime: "application/pdf",
+                    duration_ms: None,
+                })
+                .await;
+            if rendered {
+                let image = image::load_from_memory(&preview.expect("a preview"))
+                    .expect("an image")
+                    .to_rgb8();
+                let top = image.get_pixel(image.width() / 2, 10).0;
+                assert!(top[0] > 200 && top[1] < 60 && top[2] < 60, "red: {top:?}");
+            } else {
+                assert!(preview.is_err(), "no page without its objects");
             }
         }
     }

@@ -59,5 +59,7 @@ done
 pids+=($!)
 GATEWAY_PID=$!
 WATCH=(--watch "talkapp=$GATEWAY_PID" --watch "tg-sandbox=$SANDBOX_PID")
+# BARE=1: the chats and history runs also time their store calls directly (loadgen --store).
+STORE_URL="sqlite://$WORK/data/talkapp.db"
 
 source "$ROOT/loadgen/bench-scenarios.sh"

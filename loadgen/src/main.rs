@@ -58,6 +58,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
+mod bare;
 mod cpu;
 mod faults;
 mod mix;
@@ -68,6 +69,7 @@ const USAGE: &str = "usage: loadgen [--url URL] [--users N] [--seconds S] [--war
 [--interval-ms N] [--scenario me|sessions|telegrams|healthz|chats|history|send|send-media|search|search-local|ws|ws-media|ws-idle|faults|mix] [--link] \
 [--connections-per-user K] [--ws-url URL] [--pid GATEWAY_PID] [--watch NAME=PID[+PID...]|NAME=comm:COMMAND]... \
 [--secret HS256_SECRET] [--issuer ISS] \
+[chats, history: --store DATABASE_URL] \
 [send-media, ws-media: --media photo|video --fresh-media --upload-interval-ms N] \
 [faults: --label NAME --fault-at-secs S --settle-seconds S --give-up-seconds S --media-every N] \
 [mix: --readers-percent P --senders-percent P --send-interval-ms N --sample-seconds S]";
@@ -117,6 +119,9 @@ pub(crate) struct Options {
     pub(crate) send_interval_ms: u64,
     /// `mix`: how often a line of figures is printed.
     pub(crate) sample_seconds: u64,
+    /// `chats`, `history`: the backend's database, to time the read's store calls
+    /// directly beside the requests ([`bare`]).
+    store: Option<String>,
 }
 
 /// Whether a scenario needs each user to have a linked Telegram account.
@@ -165,6 +170,7 @@ fn parse_options() -> anyhow::Result<Options> {
         senders_percent: 5,
         send_interval_ms: 10_000,
         sample_seconds: 30,
+        store: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -198,6 +204,7 @@ fn parse_options() -> anyhow::Result<Options> {
             "--senders-percent" => options.senders_percent = value()?.parse()?,
             "--send-interval-ms" => options.send_interval_ms = value()?.parse()?,
             "--sample-seconds" => options.sample_seconds = value()?.parse()?,
+            "--store" => options.store = Some(value()?),
             "--help" | "-h" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -240,6 +247,11 @@ fn parse_options() -> anyhow::Result<Options> {
         !options.fresh_media || options.scenario != "send-media" || options.interval_ms.is_some(),
         "--fresh-media needs --interval-ms (the files are uploaded before the sends, so \
          their number must be known)"
+    );
+    anyhow::ensure!(
+        options.store.is_none() || bare::Read::of_scenario(&options.scenario).is_some(),
+        "--store is for chats and history, not {}",
+        options.scenario
     );
     Ok(options)
 }
@@ -560,6 +572,20 @@ async fn main() -> anyhow::Result<()> {
             stop_at,
         )));
     }
+    // `--store`: the read's store calls timed directly, in the same window.
+    let bare_reads = match (&options.store, bare::Read::of_scenario(&options.scenario)) {
+        (Some(url), Some(read)) => {
+            let store = bare::open(url).await?;
+            Some(tokio::spawn(bare::run(
+                store,
+                read,
+                Arc::new(accounts.clone()),
+                warmup_until,
+                stop_at,
+            )))
+        }
+        _ => None,
+    };
     let watched = options.watch.clone();
     let cpu_window = tokio::spawn(async move {
         tokio::time::sleep_until(warmup_until.into()).await;
@@ -605,6 +631,19 @@ async fn main() -> anyhow::Result<()> {
             String::new()
         },
     );
+    if let Some(bare_reads) = bare_reads {
+        let bare = bare_reads.await?;
+        let read_p50 = percentile(&total.latencies_micros, 0.50);
+        let bare_p50 = percentile(&bare.latencies_micros, 0.50);
+        println!(
+            "bare store reads (the same store calls, direct, one at a time) n={} failed={} p50={:.2}ms p99={:.2}ms; the request's p50 over theirs: {:.1}x",
+            bare.latencies_micros.len(),
+            bare.failures,
+            bare_p50,
+            percentile(&bare.latencies_micros, 0.99),
+            read_p50 / bare_p50,
+        );
+    }
     let (before, after) = cpu_window.await?;
     println!(
         "{}",

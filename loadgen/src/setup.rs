@@ -12,6 +12,7 @@ use crate::{Options, cpu, mint_token, percentile};
 const USER_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x1f0a_7e55_6c2d_4b8e_a0b1_5d3c_9e7f_2a44);
 
 /// A user ready for the chat scenarios.
+#[derive(Clone)]
 pub(crate) struct Account {
     pub(crate) user_id: uuid::Uuid,
     pub(crate) token: String,

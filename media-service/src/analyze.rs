@@ -24,7 +24,7 @@ use crate::error::{MediaError, Result};
 mod matroska;
 mod mpeg_audio;
 mod waveform;
-mod window;
+pub(crate) mod window;
 
 /// What analysis found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -180,11 +180,11 @@ pub(crate) fn preview_of(
     Ok((Bytes::from(out), width, height))
 }
 
-fn be_u32(bytes: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn be_u32(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
 
-fn be_u64(bytes: &[u8], at: usize) -> Option<u64> {
+pub(crate) fn be_u64(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
 }
 
@@ -279,7 +279,7 @@ async fn find_moov(
 }
 
 /// The children of a box's payload: `(type, payload)`.
-fn boxes(mut payload: &[u8]) -> Vec<(&[u8], &[u8])> {
+pub(crate) fn boxes(mut payload: &[u8]) -> Vec<(&[u8], &[u8])> {
     let mut children = Vec::new();
     while payload.len() >= 8 {
         let Some(size) = be_u32(payload, 0) else {

@@ -5,7 +5,9 @@
 //! - the input is a file path argument, never through a shell: the object itself for the
 //!   local backend, else a copy in a private temporary file (removed after) of at most
 //!   `media.frame_max_source_bytes`: a larger object is copied as its head and its tail
-//!   in a sparse file of its size ([`TempCopy`]);
+//!   in a sparse file of its size ([`TempCopy`]), with an MP4's index and first video
+//!   samples, or a PDF's first page's objects, where they are (at most
+//!   `media.frame_max_extra_bytes` more);
 //! - ffmpeg is told the demuxer the bytes were sniffed as (no probing into playlists or
 //!   other formats) and reads only `file:` URLs;
 //! - `prlimit` caps the child's address space, CPU time, core dumps and the size of any
@@ -37,7 +39,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt as _;
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore};
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt as _};
 use talkapp_common::config::MediaConfig;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
 use tokio::time::Instant;
@@ -56,6 +58,7 @@ pub(crate) struct FrameTools {
     limits: RunLimits,
     timeout: Duration,
     max_source_bytes: u64,
+    max_extra_bytes: u64,
     temp_dir: PathBuf,
     preview_max_side: u32,
 }
@@ -167,6 +170,7 @@ impl FrameTools {
             },
             timeout: Duration::from_millis(config.frame_timeout_ms),
             max_source_bytes: config.frame_max_source_bytes,
+            max_extra_bytes: config.frame_max_extra_bytes,
             temp_dir,
             preview_max_side: config.preview_max_side,
         }
@@ -218,6 +222,7 @@ impl FrameTools {
         };
         // Dropped last: the copy is removed once the tool is done (or killed).
         let copy;
+        let mut duration_ms = duration_ms;
         let input = match local {
             Some(file) => file.clone(),
             None => {
@@ -229,12 +234,25 @@ impl FrameTools {
                         &self.temp_dir,
                         size,
                         self.max_source_bytes,
-                        matches!(source, Source::Video("mov")),
+                        match source {
+                            Source::Video("mov") => Needs::Mp4Frame {
+                                at_ms: frame_time_ms(duration_ms),
+                                budget: self.max_extra_bytes,
+                            },
+                            Source::Video(_) => Needs::HeadAndTail,
+                            Source::Pdf => Needs::PdfPage {
+                                budget: self.max_extra_bytes,
+                            },
+                        },
                     ),
                 )
                 .await
                 .map_err(|_| Failure::load("the copy did not finish before the deadline"))?
                 .map_err(Failure::load)?;
+                if copy.first_frame_only {
+                    // The copy holds the video's first frames, not those at its usual time.
+                    duration_ms = None;
+                }
                 copy.path.clone()
             }
         };
@@ -514,12 +532,42 @@ async fn read_head(
 /// are fetched and written, whatever the object's size. An MP4 (or QuickTime) file's
 /// `moov` is found wherever it is (the top-level boxes' headers read by range) and copied
 /// exactly, beside a head of the rest of `max`: its index may sit in the middle (before
-/// trailing boxes), and a frame needs it whole. Any other file whose preview needs bytes
-/// from the middle gets a broken frame or none, which the tool reports as any corrupt
-/// input (no preview, never a failed upload).
+/// trailing boxes), and a frame needs it whole. With it go the bytes of its first video
+/// track's samples from the first through the frame's time, where they are, when they lie
+/// beyond that head (found in the index, `crate::mp4_samples`; at most
+/// `max_extra_bytes` more): a video whose frames come after seconds of audio, or whose
+/// `mdat` opens with another track's large chunk. When only the first frames fit, the
+/// copy says so ([`TempCopy::first_frame_only`]) and the first frame is taken. A PDF's
+/// head and tail go with the objects its first page needs, where they are (found from
+/// its cross-reference data, `crate::pdf_parts`; at most `max_extra_bytes` more and
+/// [`MAX_PDF_OBJECTS`] objects): a PDF that is not linearised may keep them anywhere.
+/// Any other file whose preview needs bytes from the middle gets a broken frame or none,
+/// which the tool reports as any corrupt input (no preview, never a failed upload).
 struct TempCopy {
     path: PathBuf,
+    /// The copy holds an MP4's first video samples beyond its head, but not through the
+    /// frame's usual time: the preview takes the first frame.
+    first_frame_only: bool,
 }
+
+/// What a copy of an object larger than its limit holds besides its head.
+#[derive(Debug, Clone, Copy)]
+enum Needs {
+    /// Its tail.
+    HeadAndTail,
+    /// An MP4's (or QuickTime file's) index, and its first video samples through
+    /// `at_ms` (at most `budget` bytes of them beyond the head).
+    Mp4Frame { at_ms: u64, budget: u64 },
+    /// A PDF's tail, and the objects of its first page (at most `budget` bytes of them).
+    PdfPage { budget: u64 },
+}
+
+/// Objects of a PDF looked for, at most, for its first page.
+const MAX_PDF_OBJECTS: usize = 512;
+
+/// Largest `moov` read whole to find the video's samples in it (the index of a
+/// two-hour video is a few MiB); a larger one is copied without.
+const MAX_PARSED_MOOV_BYTES: u64 = 16 * 1024 * 1024;
 
 impl TempCopy {
     async fn of(
@@ -528,10 +576,11 @@ impl TempCopy {
         dir: &FsPath,
         size: u64,
         max: u64,
-        mp4: bool,
+        needs: Needs,
     ) -> Result<Self, String> {
-        let copy = Self {
+        let mut copy = Self {
             path: dir.join(format!("talkapp-frame-{}", uuid::Uuid::new_v4().simple())),
+            first_frame_only: false,
         };
         let mut file = tokio::fs::OpenOptions::new()
             .write(true)
@@ -541,7 +590,7 @@ impl TempCopy {
             .await
             .map_err(|error| format!("cannot create {}: {error}", copy.path.display()))?;
         // An MP4's index where it is, when it leaves room for a head.
-        let moov = if mp4 && size > max {
+        let moov = if matches!(needs, Needs::Mp4Frame { .. }) && size > max {
             crate::analyze::mp4_moov_range(objects, path, size)
                 .await
                 .map_err(|error| error.to_string())?
@@ -561,7 +610,54 @@ impl TempCopy {
                 .await
                 .map_err(|error| error.to_string())?;
             let length = moov.end - moov.start;
-            copy_range(objects, path, Some(moov), length, &mut file).await?;
+            let plan = match needs {
+                Needs::Mp4Frame { at_ms, budget } if length <= MAX_PARSED_MOOV_BYTES => {
+                    // Read whole: written, and looked into for the video's samples.
+                    let index = objects
+                        .get_range(path, moov.clone())
+                        .await
+                        .map_err(|error| error.to_string())?;
+                    if index.len() as u64 != length {
+                        return Err("the object changed while it was copied".into());
+                    }
+                    file.write_all(&index)
+                        .await
+                        .map_err(|error| error.to_string())?;
+                    crate::mp4_samples::first_video_samples(
+                        &index,
+                        crate::mp4_samples::PlanLimits {
+                            at_ms,
+                            head,
+                            size,
+                            budget,
+                        },
+                    )
+                }
+                _ => {
+                    copy_range(objects, path, Some(moov), length, &mut file).await?;
+                    None
+                }
+            };
+            if let Some(plan) = plan {
+                tracing::debug!(
+                    ranges = plan.ranges.len(),
+                    bytes = plan
+                        .ranges
+                        .iter()
+                        .map(|range| range.end - range.start)
+                        .sum::<u64>(),
+                    reaches_frame_time = plan.reaches_frame_time,
+                    "an MP4's first video samples copied beyond its head"
+                );
+                for range in plan.ranges {
+                    file.seek(std::io::SeekFrom::Start(range.start))
+                        .await
+                        .map_err(|error| error.to_string())?;
+                    let length = range.end - range.start;
+                    copy_range(objects, path, Some(range), length, &mut file).await?;
+                }
+                copy.first_frame_only = !plan.reaches_frame_time;
+            }
         } else {
             let tail = max / 4;
             let head = max - tail;
@@ -574,6 +670,36 @@ impl TempCopy {
                 .await
                 .map_err(|error| error.to_string())?;
             copy_range(objects, path, Some(size - tail..size), tail, &mut file).await?;
+            if let Needs::PdfPage { budget } = needs {
+                let limits = crate::pdf_parts::PdfLimits {
+                    max_objects: MAX_PDF_OBJECTS,
+                    budget,
+                };
+                let ranges = crate::pdf_parts::first_page_ranges(objects, path, size, limits)
+                    .await?
+                    .unwrap_or_default();
+                // What the head and the tail hold already is not copied again.
+                let ranges: Vec<_> = ranges
+                    .into_iter()
+                    .map(|range| range.start.max(head)..range.end.min(size - tail))
+                    .filter(|range| range.start < range.end)
+                    .collect();
+                tracing::debug!(
+                    ranges = ranges.len(),
+                    bytes = ranges
+                        .iter()
+                        .map(|range| range.end - range.start)
+                        .sum::<u64>(),
+                    "a PDF's first page's objects copied between its head and its tail"
+                );
+                for range in ranges {
+                    file.seek(std::io::SeekFrom::Start(range.start))
+                        .await
+                        .map_err(|error| error.to_string())?;
+                    let length = range.end - range.start;
+                    copy_range(objects, path, Some(range), length, &mut file).await?;
+                }
+            }
         }
         file.flush().await.map_err(|error| error.to_string())?;
         Ok(copy)
@@ -653,7 +779,6 @@ fn is_executable(path: &FsPath) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use object_store::ObjectStoreExt as _;
     use talkapp_common::config::{Config, ConfigSources};
 
     fn tools(overrides: &[(&str, &str)]) -> FrameTools {
@@ -798,7 +923,7 @@ mod tests {
         let max: u64 = 256 * 1024;
         let (head, tail) = (max - max / 4, max / 4);
 
-        let copy = TempCopy::of(&objects, &path, &dir, size, max, false)
+        let copy = TempCopy::of(&objects, &path, &dir, size, max, Needs::HeadAndTail)
             .await
             .expect("copied");
         let copied = std::fs::read(&copy.path).expect("the copy");

@@ -15,7 +15,9 @@
 //! - [`storage`]: the object store (local or S3) and the keys used in it.
 //! - `sniff`: the type of a file from its magic numbers; `names`: safe file names;
 //!   `analyze`: dimensions, durations and previews; `frames`: preview images of videos
-//!   and PDFs by external tools (ffmpeg, pdftoppm) under limits; `previews`: the bounded
+//!   and PDFs by external tools (ffmpeg, pdftoppm) under limits; `mp4_samples` and
+//!   `pdf_parts`: where an MP4's first video frames and a PDF's first page lie (copied
+//!   for the tools from S3); `previews`: the bounded
 //!   queue those previews are made from after the upload answered (ADR 0049).
 //! - [`error`]: [`MediaError`] and its stable codes.
 
@@ -26,7 +28,9 @@ pub mod storage;
 mod analyze;
 mod frames;
 mod grpc_adapter;
+mod mp4_samples;
 mod names;
+mod pdf_parts;
 mod previews;
 mod sniff;
 

@@ -202,6 +202,11 @@ pub struct MediaConfig {
     /// quarters of this) and its tail, in a sparse file. Files of the local backend are
     /// read in place.
     pub frame_max_source_bytes: u64,
+    /// Most bytes copied besides, for a file larger than `frame_max_source_bytes`, of
+    /// what its preview needs from its middle, found in its own index: an MP4's first
+    /// video samples (when only the first frames fit, the first frame is taken), a PDF's
+    /// first page's objects. 0: none (head and tail, or an MP4's index, only).
+    pub frame_max_extra_bytes: u64,
     /// Where those temporary copies go; empty: the system's (`TMPDIR`).
     pub frame_temp_dir: String,
 }

@@ -12,17 +12,17 @@ use crate::error::Result;
 const WINDOW_BYTES: u64 = 64 * 1024;
 
 /// A cached window over one object.
-pub(super) struct Window<'a> {
+pub(crate) struct Window<'a> {
     objects: &'a dyn ObjectStore,
     path: &'a Path,
     /// The object's size.
-    pub(super) size: u64,
+    pub(crate) size: u64,
     start: u64,
     bytes: Bytes,
 }
 
 impl<'a> Window<'a> {
-    pub(super) fn new(objects: &'a dyn ObjectStore, path: &'a Path, size: u64) -> Self {
+    pub(crate) fn new(objects: &'a dyn ObjectStore, path: &'a Path, size: u64) -> Self {
         Self {
             objects,
             path,
@@ -33,7 +33,7 @@ impl<'a> Window<'a> {
     }
 
     /// Up to `len` bytes from `offset` (fewer at the end of the object, none past it).
-    pub(super) async fn read(&mut self, offset: u64, len: u64) -> Result<Bytes> {
+    pub(crate) async fn read(&mut self, offset: u64, len: u64) -> Result<Bytes> {
         if offset >= self.size {
             return Ok(Bytes::new());
         }

@@ -654,6 +654,204 @@ async fn an_mp4_on_s3_with_its_index_in_the_middle_gets_a_preview_from_a_bounded
     let _ = std::fs::remove_dir_all(&copies);
 }
 
+/// A QuickTime video made by ffmpeg whose picture starts 3 s after its sound: 5 s of PCM
+/// noise (96 kB a second) and 2 s of H.264 (`testsrc`, 96 x 160, 10 frames a second)
+/// delayed by 3 s, so its `mdat` opens with about 290 kB of sound before the first
+/// video sample; its index (`moov`) at the end, as ffmpeg writes it by default. Returns
+/// the file and the offset of its first video sample (by ffprobe).
+fn video_after_seconds_of_sound() -> (Vec<u8>, u64) {
+    let dir = std::env::temp_dir().join(format!("talkapp-late-video-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let output = dir.join("late.mov");
+    let status = std::process::Command::new(which("ffmpeg"))
+        .args(["-nostdin", "-loglevel", "error"])
+        .args(["-f", "lavfi", "-i", "anoisesrc=d=5:r=48000:a=0.5"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=96x160:rate=10:duration=2",
+        ])
+        // Delayed on the way out (ffmpeg takes an input's own start off its timestamps).
+        .args(["-map", "0:a", "-map", "1:v", "-filter:v", "setpts=PTS+3/TB"])
+        .args(["-c:a", "pcm_s16le"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(["-f", "mov"])
+        .arg(&output)
+        .status()
+        .expect("ffmpeg ran");
+    assert!(status.success());
+    let probe = std::process::Command::new(which("ffprobe"))
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=pos",
+        ])
+        .args(["-of", "csv=p=0"])
+        .arg(&output)
+        .output()
+        .expect("ffprobe ran");
+    let first_video_sample: u64 = String::from_utf8_lossy(&probe.stdout)
+        .lines()
+        .next()
+        .and_then(|line| line.trim().trim_end_matches(',').parse().ok())
+        .unwrap_or_else(|| panic!("ffprobe: {probe:?}"));
+    let video = std::fs::read(&output).expect("made");
+    let _ = std::fs::remove_dir_all(&dir);
+    (video, first_video_sample)
+}
+
+/// The preview of `bytes` uploaded to a service on S3 whose copies for the tools hold at
+/// most 64 KiB (`media.frame_max_source_bytes`) and `extra_bytes` more
+/// (`media.frame_max_extra_bytes`); `None` when it gets none. The copy is removed.
+async fn preview_from_a_bounded_copy(
+    name: &str,
+    bytes: &[u8],
+    mime: &str,
+    extra_bytes: &str,
+) -> Option<image::RgbImage> {
+    let copies =
+        std::env::temp_dir().join(format!("talkapp-frame-copies-{}", Uuid::new_v4().simple()));
+    let copies_value = copies.display().to_string();
+    let service = TestService::start_with(
+        Database::Sqlite,
+        bucket().await,
+        &[
+            ("media.frame_temp_dir", &copies_value),
+            ("media.frame_max_source_bytes", "65536"),
+            ("media.frame_max_extra_bytes", extra_bytes),
+        ],
+    )
+    .await;
+    let user = Uuid::new_v4();
+    let info = service.upload(user, name, bytes).await.expect("stored");
+    assert_eq!(info.mime, mime);
+    assert!(info.preview_pending, "{info:?}");
+    let preview = await_preview(&service, user, &info.file_id).await;
+    assert_eq!(
+        std::fs::read_dir(&copies).expect("copies").count(),
+        0,
+        "the copy is removed"
+    );
+    service.stop().await;
+    let _ = std::fs::remove_dir_all(&copies);
+    preview.map(|(_, preview)| {
+        image::load_from_memory(&preview)
+            .expect("an image")
+            .to_rgb8()
+    })
+}
+
+/// A large MP4 (QuickTime) in S3 whose first video sample lies beyond the head of the
+/// bounded copy: the copy takes the video's first samples where its index says they are
+/// (`media.frame_max_extra_bytes`), so ffmpeg decodes the frame. With that budget 0 the
+/// copy is made as before (head and index only) and the file gets no preview.
+#[tokio::test]
+async fn an_mp4_on_s3_whose_first_frame_lies_beyond_the_head_gets_a_preview() {
+    let (video, first_video_sample) = video_after_seconds_of_sound();
+    assert!(
+        first_video_sample > 4 * 65536,
+        "the first video sample at {first_video_sample}"
+    );
+    let image = preview_from_a_bounded_copy("late.mov", &video, "video/quicktime", "16777216")
+        .await
+        .expect("a preview from the head, the index and the first samples");
+    assert_eq!((image.width(), image.height()), (96, 160));
+    // testsrc's colour bars, not the grey of a decoder fed zeros.
+    let colours: std::collections::HashSet<[u8; 3]> = image
+        .pixels()
+        .map(|pixel| pixel.0.map(|channel| channel / 32))
+        .collect();
+    assert!(colours.len() >= 8, "{} colours", colours.len());
+
+    let without = preview_from_a_bounded_copy("late.mov", &video, "video/quicktime", "0").await;
+    assert!(
+        without.is_none(),
+        "without the samples ffmpeg finds no frame in the head and the index"
+    );
+}
+
+/// A PDF, not linearised, whose catalog, page and contents lie between two 300 kB
+/// streams, its cross-reference table at the end: `PAGE_PDF`'s page (red over blue).
+fn pdf_with_its_page_in_the_middle() -> Vec<u8> {
+    let mut pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    let mut offsets = std::collections::BTreeMap::new();
+    let padding = |pdf: &mut Vec<u8>, number: u32| {
+        let data: Vec<u8> = (0..300_000_u32)
+            .map(|index| (index % 89) as u8 + b' ')
+            .collect();
+        pdf.extend_from_slice(
+            format!("{number} 0 obj\n<< /Length {} >>\nstream\n", data.len()).as_bytes(),
+        );
+        pdf.extend_from_slice(&data);
+        pdf.extend_from_slice(b"\nendstream\nendobj\n");
+    };
+    offsets.insert(5, pdf.len());
+    padding(&mut pdf, 5);
+    let content = "1 0 0 rg 0 100 300 100 re f 0 0 1 rg 0 0 300 100 re f";
+    for (number, body) in [
+        (1, "<< /Type /Catalog /Pages 2 0 R >>".to_owned()),
+        (2, "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned()),
+        (
+            3,
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 200] /Contents 4 0 R /Resources << >> >>"
+                .to_owned(),
+        ),
+        (
+            4,
+            format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
+        ),
+    ] {
+        offsets.insert(number, pdf.len());
+        pdf.extend_from_slice(format!("{number} 0 obj\n{body}\nendobj\n").as_bytes());
+    }
+    offsets.insert(6, pdf.len());
+    padding(&mut pdf, 6);
+    let xref = pdf.len();
+    pdf.extend_from_slice(b"xref\n0 7\n0000000000 65535 f \n");
+    for offset in offsets.values() {
+        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!("trailer\n<< /Size 7 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+    );
+    pdf
+}
+
+/// A large PDF in S3 whose first page's objects are neither in the head nor in the tail
+/// of the bounded copy: they are found from its cross-reference table and copied
+/// where they are (`media.frame_max_extra_bytes`), so pdftoppm renders the page. With
+/// that budget 0 the copy is made as before and the file gets no preview.
+#[tokio::test]
+async fn a_pdf_on_s3_whose_first_page_lies_in_the_middle_gets_a_preview() {
+    let pdf = pdf_with_its_page_in_the_middle();
+    assert!(pdf.len() > 16 * 65536 / 2);
+    let image = preview_from_a_bounded_copy("middle.pdf", &pdf, "application/pdf", "16777216")
+        .await
+        .expect("a preview from the head, the tail and the page's objects");
+    assert_eq!(image.width(), 320);
+    let top = image.get_pixel(160, 10).0;
+    let bottom = image.get_pixel(160, image.height() - 10).0;
+    assert!(top[0] > 200 && top[2] < 60, "red on top: {top:?}");
+    assert!(bottom[2] > 200 && bottom[0] < 60, "blue below: {bottom:?}");
+
+    let without = preview_from_a_bounded_copy("middle.pdf", &pdf, "application/pdf", "0").await;
+    assert!(
+        without.is_none(),
+        "without the page's objects pdftoppm finds no page"
+    );
+}
+
 /// A preview whose copy from storage failed (the object was not there when its worker
 /// came to it) was turned away by the load, not by the bytes: it is recorded skipped, and
 /// made when asked for once storage answers again.

@@ -676,3 +676,65 @@ fn more_large_uploads_at_once_than_the_blocking_pool_has_threads_all_end() {
         service.stop().await;
     });
 }
+
+/// The chunks of an upload come as the gateway's socket reads made them, of any size
+/// (actix hands over 8 to 128 KiB at a time; another client of the gRPC call may send
+/// anything): chunks of one byte, a few KiB, and larger than the gateway's 256 KiB and the
+/// object store's 1 MiB parts store the same bytes, and their hash, in process and over
+/// gRPC.
+#[tokio::test]
+async fn uneven_chunks_are_stored_and_hashed_as_the_bytes_they_are() {
+    use bytes::Bytes;
+    use talkapp_proto::media::v1 as proto;
+    use talkapp_proto::media::v1::upload_request::Part;
+
+    let service = TestService::start(Database::Sqlite).await;
+    let user = Uuid::new_v4();
+    let bytes = pdf_of_size(3 * 1024 * 1024 + 12_345);
+    let mut messages = upload_messages(user, "uneven.pdf", &[], false);
+    let mut offset = 0;
+    for size in [
+        9000, 1, 7919, 65_536, 700_000, 3, 131_072, 1_100_000, 262_144, 4095,
+    ]
+    .iter()
+    .cycle()
+    {
+        let end = (offset + size).min(bytes.len());
+        messages.push(proto::UploadRequest {
+            part: Some(Part::Chunk(Bytes::copy_from_slice(&bytes[offset..end]))),
+        });
+        offset = end;
+        if offset == bytes.len() {
+            break;
+        }
+    }
+    messages.push(proto::UploadRequest {
+        part: Some(Part::End(proto::UploadEnd {
+            size: bytes.len() as u64,
+        })),
+    });
+    let in_process = service
+        .upload_in_process(messages.clone())
+        .await
+        .expect("in process");
+    let through_grpc = service
+        .client
+        .clone()
+        .upload(futures::stream::iter(messages))
+        .await
+        .expect("through gRPC")
+        .into_inner();
+    for info in [in_process, through_grpc] {
+        assert_eq!(info.sha256, format!("{:x}", Sha256::digest(&bytes)));
+        assert_eq!(info.size, bytes.len() as u64);
+        let (_, downloaded) = service
+            .download(user, &info.file_id, None, None)
+            .await
+            .expect("download");
+        assert!(
+            downloaded == bytes,
+            "the stored bytes differ from those sent"
+        );
+    }
+    service.stop().await;
+}

@@ -22,7 +22,12 @@ SANDBOX_PORT=${SANDBOX_PORT:-9443}
 rm -rf "$WORK" && mkdir -p "$WORK"
 ulimit -n 65536 2>/dev/null || ulimit -n 20000
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+# A process stopped by `loadgen --scenario send-accept` (the sandbox) is continued first:
+# a stopped process does not end on SIGTERM.
+cleanup() {
+  for pid in "${pids[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
 trap cleanup EXIT
 
 # Accounts for the users plus the two named demo ones; users 2k and 2k+1 share a chat.

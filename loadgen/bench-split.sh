@@ -44,7 +44,12 @@ rm -rf "$WORK" && mkdir -p "$WORK/data"
 ulimit -n 65536 2>/dev/null || ulimit -n 20000
 pids=()
 ROLE_PIDS=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+# A process stopped by `loadgen --scenario send-accept` (the sandbox) is continued first:
+# a stopped process does not end on SIGTERM.
+cleanup() {
+  for pid in "${pids[@]}"; do kill -CONT "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
 trap cleanup EXIT
 
 psql -q "postgres://postgres@$POSTGRES/postgres" \

@@ -166,6 +166,50 @@ pub(crate) fn sample(watched: &[Watched]) -> Sample {
     }
 }
 
+/// Several windows as one: a zero sample and one that holds the sum of each window's
+/// use (for [`report`] over the windows' summed length). Windows of the same processes.
+pub(crate) fn sum(windows: &[(Sample, Sample)]) -> (Sample, Sample) {
+    let zero = |sample: &Sample| Sample {
+        processes: sample
+            .processes
+            .iter()
+            .map(|(name, _, _)| (name.clone(), 0.0, 0.0))
+            .collect(),
+        machine: Some((0, 0)),
+    };
+    let Some((first, _)) = windows.first() else {
+        return (
+            Sample {
+                processes: Vec::new(),
+                machine: None,
+            },
+            Sample {
+                processes: Vec::new(),
+                machine: None,
+            },
+        );
+    };
+    let mut total = zero(first);
+    for (before, after) in windows {
+        for (sum, ((_, start, children_start), (_, end, children_end))) in total
+            .processes
+            .iter_mut()
+            .zip(before.processes.iter().zip(&after.processes))
+        {
+            sum.1 += (end - start).max(0.0);
+            sum.2 += (children_end - children_start).max(0.0);
+        }
+        total.machine = match (total.machine, before.machine, after.machine) {
+            (Some((busy, all)), Some((busy0, all0)), Some((busy1, all1))) => Some((
+                busy + busy1.saturating_sub(busy0),
+                all + all1.saturating_sub(all0),
+            )),
+            _ => None,
+        };
+    }
+    (zero(first), total)
+}
+
 /// One line: each process's CPU per request (µs) and its share of one core over the
 /// window (and, as `NAME.children`, its children's when they used any: the media
 /// service's ffmpeg), the machine's idle share, and the CPU model.
@@ -218,6 +262,26 @@ mod tests {
         assert!(parse_watch("postgres").is_err());
         assert!(parse_watch("postgres=").is_err());
         assert!(parse_watch("postgres=x").is_err());
+    }
+
+    #[test]
+    fn windows_sum_to_one_report() {
+        let sample = |own: f64, busy: u64, all: u64| Sample {
+            processes: vec![("talkapp".to_owned(), own, 0.0)],
+            machine: Some((busy, all)),
+        };
+        // Two windows of 1 s: 0.2 s and 0.3 s of CPU; the machine half busy in each.
+        let windows = [
+            (sample(1.0, 100, 200), sample(1.2, 200, 400)),
+            (sample(5.0, 900, 1000), sample(5.3, 1000, 1200)),
+        ];
+        let (before, after) = sum(&windows);
+        let line = report(&before, &after, 1000, Duration::from_secs(2));
+        // 0.5 s over 1,000 requests, 25 % of a core over 2 s; idle half of the time.
+        assert!(
+            line.starts_with("cpu talkapp=500us/req(25%core) machine_idle=50% "),
+            "{line}"
+        );
     }
 
     #[test]

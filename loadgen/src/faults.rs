@@ -450,7 +450,7 @@ fn count_frames(
 }
 
 /// Follows a job until it is `sent` (its Telegram send time) or `failed`.
-async fn settle_job(
+pub(crate) async fn settle_job(
     client: &reqwest::Client,
     base: &str,
     user_id: &str,
@@ -488,22 +488,22 @@ async fn settle_job(
     }
 }
 
-enum JobEnd {
+pub(crate) enum JobEnd {
     Sent(Option<chrono::DateTime<chrono::Utc>>),
     Failed,
     Pending,
 }
 
-/// The sequence numbers of `user`'s texts of this run in the history of its chat, oldest
-/// first (by message id).
-async fn delivered(
+/// The texts starting with `prefix` (`prefix_of`'s shape: the sender's number and its
+/// text's number follow) in the history of the account's chat, by sender: (message id,
+/// text's number), oldest first (by message id).
+pub(crate) async fn delivered(
     client: &reqwest::Client,
     base: &str,
     account: &Account,
-    run: &str,
+    prefix: &str,
     users: usize,
 ) -> anyhow::Result<HashMap<usize, Vec<(i64, u64)>>> {
-    let prefix = prefix_of(run);
     let mut found: HashMap<usize, Vec<(i64, u64)>> = HashMap::new();
     let mut cursor: Option<String> = None;
     // Newest first; a page without any text of this run ends the walk.
@@ -530,11 +530,11 @@ async fn delivered(
         let mut of_this_run = 0;
         for message in &messages {
             let text = message["text"].as_str().unwrap_or_default();
-            if !text.starts_with(&prefix) {
+            if !text.starts_with(prefix) {
                 continue;
             }
             of_this_run += 1;
-            let Some((user, seq)) = numbered(text, &prefix) else {
+            let Some((user, seq)) = numbered(text, prefix) else {
                 continue;
             };
             let id = message["id"]
@@ -592,8 +592,9 @@ async fn verify(
 ) -> anyhow::Result<Counts> {
     let users = accounts.len();
     let mut counts = Counts::default();
+    let prefix = prefix_of(run);
     for (user, account) in accounts.iter().enumerate() {
-        let found = delivered(client, &options.url, account, run, users).await?;
+        let found = delivered(client, &options.url, account, &prefix, users).await?;
         let mine = found.get(&user).cloned().unwrap_or_default();
         let copies = Copies::of(mine.iter().map(|(_, seq)| *seq));
         counts.lost += copies.missing(&logs[user].accepted);

@@ -39,6 +39,11 @@
 //! phase has its own lines (latency, how many got a preview, CPU per upload with the
 //! media service's ffmpeg as `.children`), then the sends are measured as without it.
 //!
+//! `send-accept` is the 202 of `send` alone: the Telegram sandbox (`--hold-pid`) is
+//! stopped while the sends are accepted, in short rounds, then continued; the line's CPU
+//! per request is the acceptance's, and every accepted send is checked to go out exactly
+//! once afterwards (see `accept.rs`).
+//!
 //! `mix` is a load that looks like real use (most users idle on a socket, some reading, a
 //! few sending), held for minutes, with memory and CPU per process over time (see `mix.rs`).
 //!
@@ -59,6 +64,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 mod bare;
+mod accept;
 mod cpu;
 mod faults;
 mod mix;
@@ -66,11 +72,12 @@ mod realtime;
 mod setup;
 
 const USAGE: &str = "usage: loadgen [--url URL] [--users N] [--seconds S] [--warmup-seconds S] \
-[--interval-ms N] [--scenario me|sessions|telegrams|healthz|chats|history|send|send-media|search|search-local|ws|ws-media|ws-idle|faults|mix] [--link] \
+[--interval-ms N] [--scenario me|sessions|telegrams|healthz|chats|history|send|send-accept|send-media|search|search-local|ws|ws-media|ws-idle|faults|mix] [--link] \
 [--connections-per-user K] [--ws-url URL] [--pid GATEWAY_PID] [--watch NAME=PID[+PID...]|NAME=comm:COMMAND]... \
 [--secret HS256_SECRET] [--issuer ISS] \
 [chats, history: --store DATABASE_URL] \
 [send-media, ws-media: --media photo|video --fresh-media --upload-interval-ms N] \
+[send-accept: --hold-pid SANDBOX_PID... --round-ms N --perf-control FIFO] \
 [faults: --label NAME --fault-at-secs S --settle-seconds S --give-up-seconds S --media-every N] \
 [mix: --readers-percent P --senders-percent P --send-interval-ms N --sample-seconds S]";
 
@@ -122,6 +129,12 @@ pub(crate) struct Options {
     /// `chats`, `history`: the backend's database, to time the read's store calls
     /// directly beside the requests ([`bare`]).
     store: Option<String>,
+    /// `send-accept`: the processes stopped while sends are accepted (the sandbox).
+    pub(crate) hold_pids: Vec<u32>,
+    /// `send-accept`: each round's measured window.
+    pub(crate) round_ms: u64,
+    /// `send-accept`: a `perf record --control fifo:...` to enable in the windows only.
+    pub(crate) perf_control: Option<String>,
 }
 
 /// Whether a scenario needs each user to have a linked Telegram account.
@@ -132,6 +145,7 @@ fn needs_account(scenario: &str) -> bool {
             | "telegrams"
             | "history"
             | "send"
+            | "send-accept"
             | "send-media"
             | "search"
             | "search-local"
@@ -171,6 +185,9 @@ fn parse_options() -> anyhow::Result<Options> {
         send_interval_ms: 10_000,
         sample_seconds: 30,
         store: None,
+        hold_pids: Vec::new(),
+        round_ms: 2000,
+        perf_control: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -205,6 +222,9 @@ fn parse_options() -> anyhow::Result<Options> {
             "--send-interval-ms" => options.send_interval_ms = value()?.parse()?,
             "--sample-seconds" => options.sample_seconds = value()?.parse()?,
             "--store" => options.store = Some(value()?),
+            "--hold-pid" => options.hold_pids.push(value()?.parse()?),
+            "--round-ms" => options.round_ms = value()?.parse()?,
+            "--perf-control" => options.perf_control = Some(value()?),
             "--help" | "-h" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -222,6 +242,7 @@ fn parse_options() -> anyhow::Result<Options> {
                 | "chats"
                 | "history"
                 | "send"
+                | "send-accept"
                 | "send-media"
                 | "search"
                 | "search-local"
@@ -232,6 +253,11 @@ fn parse_options() -> anyhow::Result<Options> {
                 | "mix"
         ),
         "unknown scenario {}; {USAGE}",
+        options.scenario
+    );
+    anyhow::ensure!(
+        options.hold_pids.is_empty() || options.scenario == "send-accept",
+        "--hold-pid is for send-accept (it stops those processes), not {}",
         options.scenario
     );
     anyhow::ensure!(
@@ -462,6 +488,7 @@ async fn main() -> anyhow::Result<()> {
         "ws-idle" => return realtime::run_idle(&options, &accounts).await,
         "faults" => return faults::run(&client, &options, &accounts, &photos).await,
         "mix" => return mix::run(&client, &options, &accounts).await,
+        "send-accept" => return accept::run(&client, &options, &accounts).await,
         _ => {}
     }
     let started = Instant::now();

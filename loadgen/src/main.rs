@@ -63,8 +63,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-mod bare;
 mod accept;
+mod bare;
 mod cpu;
 mod faults;
 mod mix;

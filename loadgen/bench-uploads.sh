@@ -22,21 +22,8 @@ pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK/files"; }
 trap cleanup EXIT
 
-TALKAPP_DATA__DIR="$WORK/data" \
-TALKAPP_DATABASE__URL="sqlite://$WORK/data/talkapp.db" \
-TALKAPP_GATEWAY__LISTEN=127.0.0.1:$PORT \
-TALKAPP_MEDIA__QUOTA_BYTES=$((64 * 1024 * 1024 * 1024)) \
-TALKAPP_RATE_LIMIT__API_PER_MINUTE=100000 \
-TALKAPP_LOG__FILTER=warn \
-  "$BIN/talkapp" >"$WORK/talkapp.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.2; done
-
-email="bench-$RANDOM@example.com"
-curl -sf -XPOST "$BASE/auth/register" -H 'content-type: application/json' \
-  -d "{\"email\":\"$email\",\"password\":\"correct horse battery\"}" >/dev/null
-token=$(curl -sf -XPOST "$BASE/auth/login" -H 'content-type: application/json' \
-  -d "{\"email\":\"$email\",\"password\":\"correct horse battery\"}" | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+source "$ROOT/loadgen/upload-backend.sh"
+start_upload_backend bench
 
 # A well-formed one-page PDF whose bulk is one stream of random bytes: accepted as a
 # document, incompressible, and previewed as a real PDF is (pdftoppm reads the trailer

@@ -639,23 +639,12 @@ impl TempCopy {
                 }
             };
             if let Some(plan) = plan {
+                let bytes = copy_ranges_in_place(objects, path, plan.ranges, &mut file).await?;
                 tracing::debug!(
-                    ranges = plan.ranges.len(),
-                    bytes = plan
-                        .ranges
-                        .iter()
-                        .map(|range| range.end - range.start)
-                        .sum::<u64>(),
+                    bytes,
                     reaches_frame_time = plan.reaches_frame_time,
                     "an MP4's first video samples copied beyond its head"
                 );
-                for range in plan.ranges {
-                    file.seek(std::io::SeekFrom::Start(range.start))
-                        .await
-                        .map_err(|error| error.to_string())?;
-                    let length = range.end - range.start;
-                    copy_range(objects, path, Some(range), length, &mut file).await?;
-                }
                 copy.first_frame_only = !plan.reaches_frame_time;
             }
         } else {
@@ -684,21 +673,11 @@ impl TempCopy {
                     .map(|range| range.start.max(head)..range.end.min(size - tail))
                     .filter(|range| range.start < range.end)
                     .collect();
+                let bytes = copy_ranges_in_place(objects, path, ranges, &mut file).await?;
                 tracing::debug!(
-                    ranges = ranges.len(),
-                    bytes = ranges
-                        .iter()
-                        .map(|range| range.end - range.start)
-                        .sum::<u64>(),
+                    bytes,
                     "a PDF's first page's objects copied between its head and its tail"
                 );
-                for range in ranges {
-                    file.seek(std::io::SeekFrom::Start(range.start))
-                        .await
-                        .map_err(|error| error.to_string())?;
-                    let length = range.end - range.start;
-                    copy_range(objects, path, Some(range), length, &mut file).await?;
-                }
             }
         }
         file.flush().await.map_err(|error| error.to_string())?;
@@ -736,6 +715,26 @@ async fn copy_range(
             .map_err(|error| error.to_string())?;
     }
     Ok(())
+}
+
+/// Copies each of `ranges` of the object into `file` at the same offset (a sparse copy's
+/// middle parts); answers how many bytes that was.
+async fn copy_ranges_in_place(
+    objects: &dyn ObjectStore,
+    path: &Path,
+    ranges: Vec<std::ops::Range<u64>>,
+    file: &mut tokio::fs::File,
+) -> Result<u64, String> {
+    let mut copied = 0_u64;
+    for range in ranges {
+        file.seek(std::io::SeekFrom::Start(range.start))
+            .await
+            .map_err(|error| error.to_string())?;
+        let length = range.end - range.start;
+        copy_range(objects, path, Some(range), length, file).await?;
+        copied = copied.saturating_add(length);
+    }
+    Ok(copied)
 }
 
 impl Drop for TempCopy {

@@ -123,9 +123,13 @@ fn spawn_accept_loop(
 ) {
     tokio::spawn(async move {
         loop {
+            // `biased`, the cut first: once cut, nothing more is accepted or forwarded,
+            // even when a connection or its bytes are ready in the same poll (a random
+            // choice let a command written after the cut reach the server now and then).
             let accepted = tokio::select! {
-                accepted = listener.accept() => accepted,
+                biased;
                 () = token.cancelled() => return,
+                accepted = listener.accept() => accepted,
             };
             let Ok((inbound, _)) = accepted else {
                 continue;
@@ -145,20 +149,23 @@ fn spawn_accept_loop(
                 let (inbound_read, inbound_write) = inbound.into_split();
                 let (outbound_read, outbound_write) = outbound.into_split();
                 tokio::select! {
-                    () = pump(inbound_read, outbound_write, stalled.clone()) => {}
-                    () = pump(outbound_read, inbound_write, stalled) => {}
+                    biased;
                     () = token.cancelled() => {}
+                    () = pump(inbound_read, outbound_write, stalled.clone(), &token) => {}
+                    () = pump(outbound_read, inbound_write, stalled, &token) => {}
                 }
             });
         }
     });
 }
 
-/// Copies `from` to `to`, holding each chunk while the proxy is stalled.
+/// Copies `from` to `to`, holding each chunk while the proxy is stalled; a chunk read
+/// when the proxy was cut (on another thread, while this one was reading) is dropped.
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mut stalled: watch::Receiver<bool>,
+    cut: &CancellationToken,
 ) {
     let mut buffer = vec![0_u8; 16 * 1024];
     loop {
@@ -166,7 +173,7 @@ async fn pump(
             Ok(0) | Err(_) => return,
             Ok(read) => read,
         };
-        if stalled.wait_for(|stalled| !*stalled).await.is_err() {
+        if stalled.wait_for(|stalled| !*stalled).await.is_err() || cut.is_cancelled() {
             return;
         }
         if to.write_all(&buffer[..read]).await.is_err() {

@@ -1,91 +1,16 @@
 //! Redis going away and coming back. The shared Redis server cannot be stopped (other
 //! tests use it), so the log reaches it through a TCP proxy the test cuts and restores.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use talkapp_eventlog::redis::RedisEventLog;
 use talkapp_eventlog::{AccountKey, EventLog, LogError, Replay};
-use tokio_util::sync::CancellationToken;
+use talkapp_testkit::proxy::StallingProxy;
 
 use crate::{TestLogs, redis_url, retention};
 
 /// Long enough for a reconnection on a loaded machine.
 const WAIT: Duration = Duration::from_secs(15);
-
-/// A TCP proxy on loopback that can be cut (connections dropped, new ones refused) and
-/// restored on the same port.
-struct TcpProxy {
-    port: u16,
-    target: String,
-    running: Mutex<CancellationToken>,
-}
-
-impl TcpProxy {
-    /// A proxy to `target` (`host:port`) on a free port.
-    async fn start(target: &str) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("address").port();
-        let token = CancellationToken::new();
-        spawn_proxy_loop(listener, target.to_owned(), token.clone());
-        Self {
-            port,
-            target: target.to_owned(),
-            running: Mutex::new(token),
-        }
-    }
-
-    /// Refuses new connections and drops every open one.
-    fn cut(&self) {
-        self.running.lock().expect("lock").cancel();
-    }
-
-    /// Accepts connections again on the same port.
-    fn restore(&self) {
-        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-        socket.set_reuseaddr(true).expect("reuseaddr");
-        socket
-            .bind(format!("127.0.0.1:{}", self.port).parse().expect("address"))
-            .expect("rebind the proxy port");
-        let listener = socket.listen(128).expect("listen");
-        let token = CancellationToken::new();
-        spawn_proxy_loop(listener, self.target.clone(), token.clone());
-        *self.running.lock().expect("lock") = token;
-    }
-}
-
-fn spawn_proxy_loop(listener: tokio::net::TcpListener, target: String, token: CancellationToken) {
-    tokio::spawn(async move {
-        loop {
-            // `biased`: once cut, nothing more is accepted or forwarded, even when a
-            // connection's bytes are ready in the same poll (a random choice here let a
-            // command written after the cut reach Redis now and then, so the append the
-            // test expects to fail was applied).
-            let accepted = tokio::select! {
-                biased;
-                () = token.cancelled() => return,
-                accepted = listener.accept() => accepted,
-            };
-            let Ok((mut inbound, _)) = accepted else {
-                continue;
-            };
-            let target = target.clone();
-            let token = token.clone();
-            tokio::spawn(async move {
-                let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
-                    return;
-                };
-                tokio::select! {
-                    biased;
-                    () = token.cancelled() => {}
-                    _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                }
-            });
-        }
-    });
-}
 
 /// `redis://[auth@]host:port[/db]` split into `host:port` and the same URL with
 /// `host:port` replaced by `through`.
@@ -108,11 +33,11 @@ fn redirect(url: &str, through: &str) -> (String, String) {
 }
 
 /// A log of `logs` reaching Redis through a new proxy.
-async fn log_behind_a_proxy(logs: &TestLogs) -> (RedisEventLog, TcpProxy) {
+async fn log_behind_a_proxy(logs: &TestLogs) -> (RedisEventLog, StallingProxy) {
     let url = redis_url();
     let (target, _) = redirect(&url, "");
-    let proxy = TcpProxy::start(&target).await;
-    let (_, proxied_url) = redirect(&url, &format!("127.0.0.1:{}", proxy.port));
+    let proxy = StallingProxy::start(&target).await;
+    let (_, proxied_url) = redirect(&url, &proxy.address());
     (logs.redis(&proxied_url, retention(100)), proxy)
 }
 
@@ -166,7 +91,7 @@ async fn calls_fail_as_unavailable_while_redis_is_unreachable_and_succeed_once_i
         .expect("calls fail within their timeouts");
 
     // Act: Redis comes back.
-    proxy.restore();
+    proxy.restore().await;
 
     // Assert: the same log works again (its connections are reopened).
     let appended = eventually(|| log.append(account, 2, b"after")).await;
@@ -212,7 +137,7 @@ async fn a_watch_ends_with_an_error_when_its_connection_is_lost_and_watching_aga
 
     // Act: an append the watcher's process is not told about, then back, and watched again.
     writer.append(account, 2, b"two").await.expect("append");
-    proxy.restore();
+    proxy.restore().await;
     let mut watch = eventually(|| watcher.watch(account)).await;
 
     // Assert: the unannounced append is read from the cursor, later appends wake.

@@ -83,6 +83,17 @@ fi
 run me --interval-ms 500
 run sessions --interval-ms 500
 run telegrams --interval-ms 500
+# Linking with 2FA: each of USERS users links the sandbox's demo 2FA account (+9996620002)
+# once every LINK_INTERVAL_MS (5000), as a new TalkApp user each time, through the
+# TorexTalkWeb routes (`link-2fa`) or the native ones (`link-2fa-native`); each step's
+# p50/p99, a probe of GET /me/sessions every 20 ms beside the links, and the CPU per link.
+# Only when asked for: SCENARIOS="link-2fa link-2fa-native".
+if [[ " ${SCENARIOS:-} " == *" link-2fa "* ]]; then
+  TAIL_LINES=3 run link-2fa --interval-ms "${LINK_INTERVAL_MS:-5000}"
+fi
+if [[ " ${SCENARIOS:-} " == *" link-2fa-native "* ]]; then
+  TAIL_LINES=3 run as link-2fa-native link-2fa --interval-ms "${LINK_INTERVAL_MS:-5000}" --native-link
+fi
 # READ_INTERVAL_MS=2000 with 5,000 users: issue 14's "5,000 users x 1 read / 2 s".
 # BARE=1: beside the requests, the load generator times the same store calls directly
 # against the backend's database ($STORE_URL, set by the calling script), 100 a second one

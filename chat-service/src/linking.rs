@@ -322,10 +322,14 @@ impl Linking {
             ));
         }
         let _one_step = self.steps[step_stripe(login_id)].lock().await;
+        let started = std::time::Instant::now();
         let (login, snapshot) = self
             .pending(user_id, login_id, LoginState::PasswordNeeded)
             .await?;
-        let logged_in = match self.login.submit_password(snapshot, password).await {
+        let read = started.elapsed();
+        let outcome = self.login.submit_password(snapshot, password).await;
+        let signed_in = started.elapsed();
+        let logged_in = match outcome {
             Ok(logged_in) => logged_in,
             // Another try of this login (a retried request) finished it meanwhile.
             Err(LoginError::CodeExpired) => {
@@ -336,7 +340,14 @@ impl Linking {
             }
             Err(error) => return Err(error.into()),
         };
-        self.finish(&login, logged_in).await
+        let linked = self.finish(&login, logged_in).await;
+        tracing::debug!(
+            pending_login_ms = read.as_secs_f64() * 1e3,
+            telegram_ms = (signed_in - read).as_secs_f64() * 1e3,
+            link_ms = (started.elapsed() - signed_in).as_secs_f64() * 1e3,
+            "password step"
+        );
+        linked
     }
 
     async fn finish(

@@ -44,6 +44,9 @@
 //! per request is the acceptance's, and every accepted send is checked to go out exactly
 //! once afterwards (see `accept.rs`).
 //!
+//! `link-2fa` links an account with two-step verification again and again, each step
+//! timed, with a probe of the chat service's latency beside it (see `link.rs`).
+//!
 //! `mix` is a load that looks like real use (most users idle on a socket, some reading, a
 //! few sending), held for minutes, with memory and CPU per process over time (see `mix.rs`).
 //!
@@ -67,19 +70,21 @@ mod accept;
 mod bare;
 mod cpu;
 mod faults;
+mod link;
 mod mix;
 mod realtime;
 mod setup;
 
 const USAGE: &str = "usage: loadgen [--url URL] [--users N] [--seconds S] [--warmup-seconds S] \
-[--interval-ms N] [--scenario me|sessions|telegrams|healthz|chats|history|send|send-accept|send-media|search|search-local|ws|ws-media|ws-idle|faults|mix] [--link] \
+[--interval-ms N] [--scenario me|sessions|telegrams|healthz|chats|history|send|send-accept|send-media|search|search-local|ws|ws-media|ws-idle|faults|mix|link-2fa] [--link] \
 [--connections-per-user K] [--ws-url URL] [--pid GATEWAY_PID] [--watch NAME=PID[+PID...]|NAME=comm:COMMAND]... \
 [--secret HS256_SECRET] [--issuer ISS] \
 [chats, history: --store DATABASE_URL] \
 [send-media, ws-media: --media photo|video --fresh-media --upload-interval-ms N] \
 [send-accept: --hold-pid SANDBOX_PID... --round-ms N --perf-control FIFO] \
 [faults: --label NAME --fault-at-secs S --settle-seconds S --give-up-seconds S --media-every N] \
-[mix: --readers-percent P --senders-percent P --send-interval-ms N --sample-seconds S]";
+[mix: --readers-percent P --senders-percent P --send-interval-ms N --sample-seconds S] \
+[link-2fa: --native-link]";
 
 pub(crate) struct Options {
     pub(crate) url: String,
@@ -135,6 +140,8 @@ pub(crate) struct Options {
     pub(crate) round_ms: u64,
     /// `send-accept`: a `perf record --control fifo:...` to enable in the windows only.
     pub(crate) perf_control: Option<String>,
+    /// `link-2fa`: the native linking routes instead of TorexTalkWeb's.
+    pub(crate) native_link: bool,
 }
 
 /// Whether a scenario needs each user to have a linked Telegram account.
@@ -188,6 +195,7 @@ fn parse_options() -> anyhow::Result<Options> {
         hold_pids: Vec::new(),
         round_ms: 2000,
         perf_control: None,
+        native_link: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -225,6 +233,7 @@ fn parse_options() -> anyhow::Result<Options> {
             "--hold-pid" => options.hold_pids.push(value()?.parse()?),
             "--round-ms" => options.round_ms = value()?.parse()?,
             "--perf-control" => options.perf_control = Some(value()?),
+            "--native-link" => options.native_link = true,
             "--help" | "-h" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -251,6 +260,7 @@ fn parse_options() -> anyhow::Result<Options> {
                 | "ws-idle"
                 | "faults"
                 | "mix"
+                | "link-2fa"
         ),
         "unknown scenario {}; {USAGE}",
         options.scenario
@@ -273,6 +283,11 @@ fn parse_options() -> anyhow::Result<Options> {
         !options.fresh_media || options.scenario != "send-media" || options.interval_ms.is_some(),
         "--fresh-media needs --interval-ms (the files are uploaded before the sends, so \
          their number must be known)"
+    );
+    anyhow::ensure!(
+        !options.native_link || options.scenario == "link-2fa",
+        "--native-link is for link-2fa, not {}",
+        options.scenario
     );
     anyhow::ensure!(
         options.store.is_none() || bare::Read::of_scenario(&options.scenario).is_some(),
@@ -489,6 +504,7 @@ async fn main() -> anyhow::Result<()> {
         "faults" => return faults::run(&client, &options, &accounts, &photos).await,
         "mix" => return mix::run(&client, &options, &accounts).await,
         "send-accept" => return accept::run(&client, &options, &accounts).await,
+        "link-2fa" => return link::run(&client, Arc::clone(&options)).await,
         _ => {}
     }
     let started = Instant::now();

@@ -5,15 +5,17 @@
 //! in a process, so a restart or another replica can take the next step. The calls are the
 //! ones Telegram documents for user login: `auth.sendCode`, `auth.signIn` (answered with
 //! `SESSION_PASSWORD_NEEDED` when 2FA is on), `account.getPassword` + `auth.checkPassword`
-//! (SRP, computed by grammers).
+//! (SRP: the proof computed by grammers-crypto on a blocking thread, see [`password_proof`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use grammers_client::client::PasswordToken;
-use grammers_client::{InvocationError, SignInError};
+use grammers_client::InvocationError;
+use grammers_crypto::two_factor_auth::{calculate_2fa, check_p_and_g};
 use grammers_session::Session;
 use grammers_session::types::{PeerAuth, PeerInfo, UpdateState, UpdatesState};
 use grammers_tl_types as tl;
+use rand::RngCore as _;
 
 use crate::endpoint::TelegramEndpoint;
 use crate::session::{SessionSnapshot, StoredSession};
@@ -227,6 +229,13 @@ impl Login {
     }
 
     /// Checks the 2FA password (SRP: the password itself never leaves this process).
+    ///
+    /// grammers' `Client::check_password` is not used: it computes the proof on the
+    /// calling task (about 80 ms of CPU: PBKDF2-SHA512 with 100,000 rounds and three
+    /// 2048-bit exponentiations) and, before it, checks that Telegram's prime is a safe
+    /// prime (32 Miller-Rabin rounds of 2048 bits, about 200 ms) on every call.
+    /// Here the same grammers-crypto functions run on a blocking thread, so no async
+    /// worker stalls, and a prime is checked once per process ([`group_checked`]).
     #[tracing::instrument(skip_all)]
     pub async fn submit_password(
         &self,
@@ -243,52 +252,173 @@ impl Login {
             let mut tries = 0;
             loop {
                 tries += 1;
+                let started = Instant::now();
                 let tl::enums::account::Password::Password(parameters) = connection
                     .client
                     .invoke(&tl::functions::account::GetPassword {})
                     .await
                     .map_err(LoginError::from_invocation)?;
-                if parameters.current_algo.is_none()
-                    || parameters.srp_b.is_none()
-                    || parameters.srp_id.is_none()
-                {
-                    return Err(LoginError::Telegram(
-                        "the account has no 2FA password".into(),
-                    ));
-                }
+                let asked = started.elapsed();
+                let proof = password_proof(parameters, password).await?;
+                let proved = started.elapsed();
                 let checked = connection
                     .client
-                    .check_password(PasswordToken::new(parameters), password.as_bytes())
+                    .invoke(&tl::functions::auth::CheckPassword {
+                        password: proof.into(),
+                    })
                     .await;
+                let answered = started.elapsed();
+                tracing::debug!(
+                    try_number = tries,
+                    get_password_ms = asked.as_secs_f64() * 1e3,
+                    proof_ms = (proved - asked).as_secs_f64() * 1e3,
+                    check_password_ms = (answered - proved).as_secs_f64() * 1e3,
+                    "2FA password step"
+                );
                 match checked {
-                    Ok(user) => return Ok(user_from_raw(&user.raw)),
-                    Err(SignInError::InvalidPassword(_)) => {
-                        return Err(LoginError::InvalidPassword);
+                    Ok(tl::enums::auth::Authorization::Authorization(authorization)) => {
+                        let user = complete_login(&connection, authorization.user).await;
+                        tracing::debug!(
+                            complete_login_ms = (started.elapsed() - answered).as_secs_f64() * 1e3,
+                            "2FA sign-in completed"
+                        );
+                        return user;
                     }
-                    Err(SignInError::Other(InvocationError::Rpc(rpc)))
+                    Ok(tl::enums::auth::Authorization::SignUpRequired(_)) => {
+                        return Err(LoginError::Telegram(
+                            "sign-up asked for after the password".into(),
+                        ));
+                    }
+                    Err(InvocationError::Rpc(rpc))
                         if rpc.is("SRP_ID_INVALID") && tries < SRP_TRIES => {}
-                    Err(SignInError::Other(InvocationError::Rpc(rpc))) if rpc.code == 401 => {
+                    Err(InvocationError::Rpc(rpc)) if rpc.code == 401 => {
                         // The key is no longer waiting for a password: another try of
                         // this login finished it.
                         return Err(LoginError::CodeExpired);
                     }
-                    Err(SignInError::Other(error)) => {
-                        return Err(LoginError::from_invocation(error));
-                    }
-                    Err(other) => return Err(LoginError::Telegram(other.to_string())),
+                    // PASSWORD_HASH_INVALID is `InvalidPassword`.
+                    Err(error) => return Err(LoginError::from_invocation(error)),
                 }
             }
         }
         .await;
         let snapshot = connection.session.snapshot();
         connection.close().await;
-        let user =
-            outcome?.ok_or_else(|| LoginError::Telegram("empty user after sign-in".into()))?;
+        let user = outcome?;
         Ok(LoggedIn {
             user,
             session: snapshot.map_err(|error| LoginError::Telegram(error.to_string()))?,
         })
     }
+}
+
+/// The SRP groups (`p`, `g`) that passed grammers' check in this process: `p` a 2048-bit
+/// safe prime and `g` a generator of the subgroup the protocol needs. Telegram hands out
+/// one group (its published prime, `g` = 3), so the check, which costs two to three times
+/// the proof, is made at the first 2FA login of a process only. A few groups at most are kept.
+static CHECKED_GROUPS: Mutex<Vec<(Vec<u8>, i32)>> = Mutex::new(Vec::new());
+
+/// How many groups [`CHECKED_GROUPS`] keeps.
+const MAX_CHECKED_GROUPS: usize = 4;
+
+/// Whether (`p`, `g`) is a group Telegram may use for SRP: checked once, then remembered.
+/// CPU-bound on the first call for a group; call it on a blocking thread.
+fn group_checked(p: &[u8], g: i32) -> bool {
+    let known = |groups: &Vec<(Vec<u8>, i32)>| {
+        groups
+            .iter()
+            .any(|(prime, generator)| prime == p && *generator == g)
+    };
+    if CHECKED_GROUPS.lock().is_ok_and(|groups| known(&groups)) {
+        return true;
+    }
+    // grammers-crypto's check panics on a generator it does not know (2 to 7 are the ones
+    // Telegram's SRP allows).
+    if !(2..=7).contains(&g) || !check_p_and_g(p, &g) {
+        return false;
+    }
+    if let Ok(mut groups) = CHECKED_GROUPS.lock()
+        && !known(&groups)
+    {
+        if groups.len() >= MAX_CHECKED_GROUPS {
+            groups.remove(0);
+        }
+        groups.push((p.to_vec(), g));
+    }
+    true
+}
+
+/// The proof of `password` for the SRP round `parameters` describes (`A` and `M1`, see
+/// <https://core.telegram.org/api/srp>), computed by grammers-crypto on a blocking thread:
+/// it takes about 80 ms of CPU (PBKDF2-HMAC-SHA512 with 100,000 rounds, then three
+/// 2048-bit exponentiations), which on an async worker would hold up every other task
+/// queued on it. The secret exponent `a` is drawn here.
+async fn password_proof(
+    parameters: tl::types::account::Password,
+    password: &str,
+) -> Result<tl::types::InputCheckPasswordSrp, LoginError> {
+    let (Some(algorithm), Some(g_b), Some(srp_id)) =
+        (parameters.current_algo, parameters.srp_b, parameters.srp_id)
+    else {
+        return Err(LoginError::Telegram(
+            "the account has no 2FA password".into(),
+        ));
+    };
+    let tl::enums::PasswordKdfAlgo::Sha256Sha256Pbkdf2Hmacsha512iter100000Sha256ModPow(algorithm) =
+        algorithm
+    else {
+        return Err(LoginError::Telegram(
+            "telegram asks for a 2FA password algorithm this client does not know".into(),
+        ));
+    };
+    // `B` must be a number below `p` (grammers-crypto pads it to 256 bytes, and panics on
+    // a longer one).
+    if g_b.len() > 256
+        || algorithm.p.len() != 256
+        || pad_256(&g_b) >= pad_256(&algorithm.p)
+        || g_b.iter().all(|byte| *byte == 0)
+    {
+        return Err(LoginError::Telegram(
+            "telegram sent SRP parameters out of range".into(),
+        ));
+    }
+    let mut a = vec![0u8; 256];
+    rand::rng().fill_bytes(&mut a);
+    let password = password.as_bytes().to_vec();
+    let proof = tokio::task::spawn_blocking(move || {
+        if !group_checked(&algorithm.p, algorithm.g) {
+            return None;
+        }
+        Some(calculate_2fa(
+            &algorithm.salt1,
+            &algorithm.salt2,
+            &algorithm.p,
+            &algorithm.g,
+            g_b,
+            a,
+            password,
+        ))
+    })
+    .await
+    .map_err(|error| LoginError::Telegram(format!("computing the SRP proof failed: {error}")))?;
+    let Some((m1, g_a)) = proof else {
+        return Err(LoginError::Telegram(
+            "telegram sent an SRP prime or generator that fails the check".into(),
+        ));
+    };
+    Ok(tl::types::InputCheckPasswordSrp {
+        srp_id,
+        a: g_a.to_vec(),
+        m1: m1.to_vec(),
+    })
+}
+
+/// `bytes` (at most 256) as a 256-byte big-endian number, for comparing.
+fn pad_256(bytes: &[u8]) -> [u8; 256] {
+    let mut out = [0u8; 256];
+    let len = bytes.len().min(256);
+    out[256 - len..].copy_from_slice(&bytes[bytes.len() - len..]);
+    out
 }
 
 impl Login {

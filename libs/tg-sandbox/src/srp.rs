@@ -39,8 +39,9 @@ pub(crate) fn prime_bytes() -> &'static [u8] {
     })
 }
 
-fn prime() -> BigUint {
-    BigUint::from_bytes_be(prime_bytes())
+fn prime() -> &'static BigUint {
+    static PRIME: OnceLock<BigUint> = OnceLock::new();
+    PRIME.get_or_init(|| BigUint::from_bytes_be(prime_bytes()))
 }
 
 fn pad256(value: &BigUint) -> [u8; 256] {
@@ -104,10 +105,23 @@ fn ph2(password: &[u8], salt1: &[u8], salt2: &[u8]) -> [u8; 32] {
 }
 
 /// k := H(p | g)
-fn multiplier() -> BigUint {
-    let g = pad256(&BigUint::from(G as u32));
-    BigUint::from_bytes_be(&h(&[prime_bytes(), &g]))
+fn multiplier() -> &'static BigUint {
+    static MULTIPLIER: OnceLock<BigUint> = OnceLock::new();
+    MULTIPLIER.get_or_init(|| {
+        let g = pad256(&BigUint::from(G as u32));
+        BigUint::from_bytes_be(&h(&[prime_bytes(), &g]))
+    })
 }
+
+/// Bytes of the server's secret exponent `b`: 256 bits. Each SRP round costs the server
+/// two exponentiations by `b` (`g^b` for `B`, then the shared secret), made under the
+/// sandbox's state lock (every other call of every account waits meanwhile). With a
+/// 2048-bit `b`, as `a` is on the client, the sandbox spent about 19 ms of CPU per 2FA
+/// link; with a 256-bit one, an eighth of the exponentiations' work, about 7 ms
+/// (docs/BENCHMARKS.md, 2026-12-06, "linking with 2FA"). An exponent of twice the security level (128 bits) is the usual size for
+/// Diffie-Hellman in a 2048-bit safe-prime group (RFC 7919 §5.2: 225 bits or more); the
+/// client cannot tell, its `a` stays full length.
+const SECRET_EXPONENT_BYTES: usize = 32;
 
 /// What an account with 2FA stores: never the password itself.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
@@ -174,7 +188,7 @@ impl PasswordVerifier {
         let salt1 = random_bytes(40);
         let salt2 = random_bytes(16);
         let x = BigUint::from_bytes_be(&ph2(password.as_bytes(), &salt1, &salt2));
-        let verifier = BigUint::from(G as u32).modpow(&x, &prime());
+        let verifier = BigUint::from(G as u32).modpow(&x, prime());
         Self {
             salt1,
             salt2,
@@ -204,8 +218,8 @@ impl std::fmt::Debug for Challenge {
 impl Challenge {
     pub(crate) fn new(password: &PasswordVerifier) -> Self {
         let p = prime();
-        let b = BigUint::from_bytes_be(&random_bytes(256)) % &p;
-        let g_b = (multiplier() * &password.verifier + BigUint::from(G as u32).modpow(&b, &p)) % &p;
+        let b = BigUint::from_bytes_be(&random_bytes(SECRET_EXPONENT_BYTES));
+        let g_b = (multiplier() * &password.verifier + BigUint::from(G as u32).modpow(&b, p)) % p;
         Self {
             srp_id: (rand::rng().next_u64() >> 1) as i64,
             b,
@@ -219,13 +233,13 @@ impl Challenge {
         let a = BigUint::from_bytes_be(g_a);
         // Reject degenerate A (0, 1, p-1 or out of range): they would fix the shared secret.
         let one = BigUint::from(1u32);
-        if a <= one || a >= &p - &one || g_a.len() > 256 {
+        if a <= one || a >= p - &one || g_a.len() > 256 {
             return false;
         }
         let g_a = pad256(&a);
         let u = BigUint::from_bytes_be(&h(&[&g_a, &self.g_b]));
         // S = (A · v^u)^b mod p, equal to the client's (B - k·v)^(a + u·x).
-        let s = (a * password.verifier.modpow(&u, &p) % &p).modpow(&self.b, &p);
+        let s = (a * password.verifier.modpow(&u, p) % p).modpow(&self.b, p);
         let k_a = h(&[&pad256(&s)]);
         let g = pad256(&BigUint::from(G as u32));
         let h_p = h(&[prime_bytes()]);

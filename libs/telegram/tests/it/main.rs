@@ -2,11 +2,13 @@
 //!
 //! # Layout
 //! - this file: a signed-in [`Account`] of a demo user ([`signed_in`]).
+//! - `login`: the 2FA password step, and that its proof leaves the runtime free.
 //! - `profiles`: the account's own profile and another user's (`users.getFullUser`).
 //! - `search`: Telegram's search paged with its own offsets, in one chat and across chats.
 //! - `send_media`: uploads in parts, photos, documents, voice notes, albums, what an
 //!   account remembers of its uploads.
 
+mod login;
 mod profiles;
 mod search;
 mod send_media;
@@ -54,9 +56,8 @@ pub(crate) async fn within<T>(what: &str, future: impl std::future::Future<Outpu
         .unwrap_or_else(|_| panic!("{what} took more than 30 s"))
 }
 
-/// Signs `phone` in on a fresh demo world and connects the account; its chat list is
-/// read once, so its peers are known.
-pub(crate) async fn signed_in(phone: &str) -> SignedIn {
+/// A sandbox with the demo world, and the endpoint that reaches it.
+pub(crate) async fn demo_sandbox() -> (Arc<SandboxHandle>, TelegramEndpoint) {
     let sandbox = Arc::new(
         Sandbox::start(World::demo().expect("demo world"))
             .await
@@ -75,6 +76,13 @@ pub(crate) async fn signed_in(phone: &str) -> SignedIn {
             issuer: Arc::new(SandboxIssuer(Arc::clone(&sandbox))),
         },
     };
+    (sandbox, endpoint)
+}
+
+/// Signs `phone` in on a fresh demo world and connects the account; its chat list is
+/// read once, so its peers are known.
+pub(crate) async fn signed_in(phone: &str) -> SignedIn {
+    let (sandbox, endpoint) = demo_sandbox().await;
     let login = Login::new(endpoint.clone());
     let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
     let sent = within("send code", login.send_code(&digits))

@@ -192,6 +192,7 @@ impl Application {
             // Actix runs this on each worker's thread, inside its runtime: the worker's own
             // connections are made here, so its calls stay on its thread (ADR 0055).
             state.services.open_on_this_thread();
+            state.rate_limiter.open_on_this_thread();
             App::new()
                 .app_data(state.clone())
                 .app_data(problem::extractor_config::json(json_limit))

@@ -24,6 +24,7 @@ use talkapp_proto::tonic_health::pb::health_check_response::ServingStatus;
 use talkapp_proto::tonic_health::pb::health_client::HealthClient;
 use uuid::Uuid;
 
+use crate::per_thread::PerThread;
 use crate::problem::ApiError;
 
 /// Where each service listens.
@@ -76,16 +77,38 @@ struct HealthTarget {
     client: HealthClient<Channel>,
 }
 
+type ChatClient = ChatServiceClient<InterceptedService<Transport, TraceContextInterceptor>>;
+type SearchClient = SearchServiceClient<InterceptedService<Transport, TraceContextInterceptor>>;
+
+/// Where each HTTP worker's own connections to the chat and search services go (split
+/// mode), and their bound per call.
+struct WorkerEndpoints {
+    chat: String,
+    search: String,
+    call_timeout: Duration,
+}
+
 /// Connections to every service (opened lazily, re-established after a service restart).
+///
+/// In split mode each HTTP worker thread has its own connections to the chat and search
+/// services ([`ServiceClients::open_on_this_thread`], ADR 0055): a read's call then runs
+/// on the worker's thread from the handler to the socket and back. Other threads, and
+/// every other service, use the connections made at start.
 pub struct ServiceClients {
-    chat: ChatServiceClient<InterceptedService<Transport, TraceContextInterceptor>>,
+    chat: ChatClient,
+    /// Each HTTP worker's own chat client (split mode).
+    worker_chat: PerThread<ChatClient>,
     realtime: RealtimeServiceClient<InterceptedService<Transport, TraceContextInterceptor>>,
     media: MediaServiceClient<InterceptedService<Transport, TraceContextInterceptor>>,
     /// The media service's `Upload` in this process, when it is (ADR 0051).
     media_uploads: Option<Arc<dyn InProcessUploads>>,
     /// Bounds the media calls that are not streams of file bytes.
     call_timeout: Duration,
-    search: SearchServiceClient<InterceptedService<Transport, TraceContextInterceptor>>,
+    search: SearchClient,
+    /// Each HTTP worker's own search client (split mode).
+    worker_search: PerThread<SearchClient>,
+    /// `None` in the embedded default: calls go to the routers in this process.
+    worker_endpoints: Option<WorkerEndpoints>,
     health: Vec<HealthTarget>,
 }
 
@@ -119,7 +142,7 @@ macro_rules! passed_calls {
                     request: $request,
                 ) -> Result<passed_answer_type!($($response)?), ApiError> {
                     Ok(passed_answer!(
-                        self.$service.clone().$rpc(request).await? $(, $response)?
+                        self.$service().$rpc(request).await? $(, $response)?
                     ))
                 }
             )*
@@ -209,6 +232,7 @@ impl ServiceClients {
                 ),
                 TraceContextInterceptor,
             ),
+            worker_chat: PerThread::new(),
             realtime: RealtimeServiceClient::with_interceptor(
                 transport(
                     realtime_channel,
@@ -236,8 +260,71 @@ impl ServiceClients {
                 ),
                 TraceContextInterceptor,
             ),
+            worker_search: PerThread::new(),
+            worker_endpoints: in_process.is_none().then(|| WorkerEndpoints {
+                chat: endpoints.chat.clone(),
+                search: endpoints.search.clone(),
+                call_timeout,
+            }),
             health,
         })
+    }
+
+    /// Opens this thread's own connections to the chat and search services, on the
+    /// runtime it runs (split mode; in process there are no connections). The gateway
+    /// calls it from its app factory, which actix runs on each HTTP worker's thread; a
+    /// thread without its own uses the connections made at start.
+    pub fn open_on_this_thread(&self) {
+        let Some(endpoints) = &self.worker_endpoints else {
+            return;
+        };
+        // A channel's tasks are spawned where it is made: there must be a runtime here.
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        let channels = lazy_channel(&endpoints.chat, endpoints.call_timeout).and_then(|chat| {
+            Ok((
+                chat,
+                lazy_channel(&endpoints.search, endpoints.call_timeout)?,
+            ))
+        });
+        match channels {
+            Ok((chat, search)) => {
+                self.worker_chat.set(ChatServiceClient::with_interceptor(
+                    Transport::Network(chat),
+                    TraceContextInterceptor,
+                ));
+                self.worker_search
+                    .set(SearchServiceClient::with_interceptor(
+                        Transport::Network(search),
+                        TraceContextInterceptor,
+                    ));
+            }
+            // Not reached: the same addresses made the shared channels at start.
+            Err(error) => tracing::warn!(%error, "no connections of this worker's own"),
+        }
+    }
+
+    /// The chat client for a call on this thread: its own, else the shared one.
+    fn chat(&self) -> ChatClient {
+        self.worker_chat.get().unwrap_or_else(|| self.chat.clone())
+    }
+
+    /// The search client for a call on this thread: its own, else the shared one.
+    fn search(&self) -> SearchClient {
+        self.worker_search
+            .get()
+            .unwrap_or_else(|| self.search.clone())
+    }
+
+    fn media(&self) -> MediaServiceClient<InterceptedService<Transport, TraceContextInterceptor>> {
+        self.media.clone()
+    }
+
+    fn realtime(
+        &self,
+    ) -> RealtimeServiceClient<InterceptedService<Transport, TraceContextInterceptor>> {
+        self.realtime.clone()
     }
 
     /// Streams an upload to the media service (`start`, chunks, `end`): in this process
@@ -278,8 +365,7 @@ impl ServiceClients {
     /// The Telegram accounts `user_id` has linked.
     pub async fn list_accounts(&self, user_id: Uuid) -> Result<Vec<chat::LinkedAccount>, ApiError> {
         let response = self
-            .chat
-            .clone()
+            .chat()
             .list_accounts(chat::ListAccountsRequest {
                 user_id: user_id.to_string(),
             })
@@ -294,8 +380,7 @@ impl ServiceClients {
         phone: &str,
     ) -> Result<chat::StartLoginResponse, ApiError> {
         let response = self
-            .chat
-            .clone()
+            .chat()
             .start_login(chat::StartLoginRequest {
                 user_id: user_id.to_string(),
                 phone: phone.to_owned(),
@@ -362,12 +447,7 @@ impl ServiceClients {
             code: code.to_owned(),
             phone: phone.map(str::to_owned),
         };
-        Ok(self
-            .chat
-            .clone()
-            .submit_login_code(request)
-            .await?
-            .into_inner())
+        Ok(self.chat().submit_login_code(request).await?.into_inner())
     }
 
     /// A 2FA password for the login `login_id`, or (none given) the newest of `phone`.
@@ -385,8 +465,7 @@ impl ServiceClients {
             phone: phone.map(str::to_owned),
         };
         Ok(self
-            .chat
-            .clone()
+            .chat()
             .submit_login_password(request)
             .await?
             .into_inner())
@@ -394,8 +473,7 @@ impl ServiceClients {
 
     /// Logs a linked account out and forgets it.
     pub async fn unlink_account(&self, user_id: Uuid, session_index: u32) -> Result<(), ApiError> {
-        self.chat
-            .clone()
+        self.chat()
             .unlink_account(chat::UnlinkAccountRequest {
                 user_id: user_id.to_string(),
                 session_index,

@@ -11,7 +11,8 @@
 //! - [`audit`]: which requests the audit log records, and its batching writer.
 //! - [`auth`]: password hashing, tokens, the verifier, the extractors.
 //! - [`problem`]: the error type and the problem+json rewriting.
-//! - [`clients`]: typed gRPC clients of the services.
+//! - [`clients`]: typed gRPC clients of the services; [`per_thread`]: what each HTTP
+//!   worker thread keeps its own copy of (its connections, ADR 0055).
 //! - [`middleware`]: request spans and metrics; [`route_metrics`]: their handles per route;
 //!   [`request_ids`]: the ids of requests that bring none.
 //! - [`media_links`]: signed, short-lived links to media for `<img>` / `<video>`.
@@ -33,6 +34,7 @@ pub mod media_links;
 pub mod middleware;
 pub mod openapi;
 pub mod openapi_responses;
+pub mod per_thread;
 pub mod problem;
 pub mod rate_limit;
 pub mod redis_connections;
@@ -187,6 +189,10 @@ impl Application {
             config.gateway.max_connections_per_client
         };
         let mut server = HttpServer::new(move || {
+            // Actix runs this on each worker's thread, inside its runtime: the worker's own
+            // connections are made here, so its calls stay on its thread (ADR 0055).
+            state.services.open_on_this_thread();
+            state.rate_limiter.open_on_this_thread();
             App::new()
                 .app_data(state.clone())
                 .app_data(problem::extractor_config::json(json_limit))

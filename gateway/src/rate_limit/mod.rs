@@ -89,6 +89,10 @@ pub enum Decision {
 pub trait LimiterStore: Send + Sync {
     /// Takes one request from `key`'s allowance under `quota`.
     async fn acquire(&self, key: &str, quota: Quota) -> anyhow::Result<Decision>;
+
+    /// Opens this thread's own connection to the store, if it has one (ADR 0055); called
+    /// on each HTTP worker's thread as it starts.
+    fn open_on_this_thread(&self) {}
 }
 
 /// Rate limits as handlers use them.
@@ -111,6 +115,13 @@ impl RateLimiter {
                 config.telegram_login_per_hour,
                 config.telegram_login_burst,
             ),
+        }
+    }
+
+    /// Opens this thread's own connection to the store (each HTTP worker's, ADR 0055).
+    pub fn open_on_this_thread(&self) {
+        if let Some(store) = &self.store {
+            store.open_on_this_thread();
         }
     }
 

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 
 use super::{Decision, LimiterStore, Quota};
+use crate::per_thread::PerThread;
 
 /// KEYS[1]: the key. ARGV: interval and burst tolerance in microseconds.
 /// Returns {1, 0} when allowed, {0, wait_micros} when limited.
@@ -28,7 +29,12 @@ return {1, 0}
 
 /// Redis-backed limiter state.
 pub struct RedisLimiter {
+    client: redis::Client,
+    /// For threads without their own.
     connection: ConnectionManager,
+    /// Each HTTP worker's own connection, driven on its thread (ADR 0055): a decision
+    /// does not leave the worker's thread for the runtime the shared one was made on.
+    worker_connection: PerThread<ConnectionManager>,
     script: redis::Script,
     key_prefix: String,
 }
@@ -40,7 +46,9 @@ impl RedisLimiter {
         // Every request waits on the limiter: an outage costs a request at most about a
         // second before it fails open.
         Ok(Self {
-            connection: crate::redis_connections::on_request_path(client)?,
+            connection: crate::redis_connections::on_request_path(client.clone())?,
+            client,
+            worker_connection: PerThread::new(),
             script: redis::Script::new(GCRA_SCRIPT),
             key_prefix: format!("{key_prefix}:ratelimit:"),
         })
@@ -52,7 +60,10 @@ impl LimiterStore for RedisLimiter {
     async fn acquire(&self, key: &str, quota: Quota) -> anyhow::Result<Decision> {
         let interval = u64::try_from(quota.interval.as_micros()).unwrap_or(u64::MAX / 4);
         let tolerance = interval.saturating_mul(u64::from(quota.burst));
-        let mut connection = self.connection.clone();
+        let mut connection = self
+            .worker_connection
+            .get()
+            .unwrap_or_else(|| self.connection.clone());
         let (allowed, wait_micros): (i64, i64) = self
             .script
             .key(format!("{}{key}", self.key_prefix))
@@ -66,5 +77,16 @@ impl LimiterStore for RedisLimiter {
         Ok(Decision::Limited {
             retry_after: Duration::from_micros(u64::try_from(wait_micros).unwrap_or(0)),
         })
+    }
+
+    fn open_on_this_thread(&self) {
+        // The connection's tasks are spawned on the runtime it is made on.
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        match crate::redis_connections::on_request_path(self.client.clone()) {
+            Ok(connection) => self.worker_connection.set(connection),
+            Err(error) => tracing::warn!(%error, "no rate limiter connection of this worker's own"),
+        }
     }
 }

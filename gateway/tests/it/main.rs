@@ -1,8 +1,10 @@
 //! The gateway against a real Redis: the rate limiter (one conformance suite for the
-//! in-memory and Redis stores) and revocations told across gateways; and its service
-//! figures against a PostgreSQL that goes away.
+//! in-memory and Redis stores) and revocations told across gateways; its service
+//! figures against a PostgreSQL that goes away; and its service clients' connections of
+//! each HTTP worker's own.
 
 mod activity;
+mod clients;
 mod rate_limit;
 mod revocations;
 mod stats;

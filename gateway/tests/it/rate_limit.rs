@@ -141,3 +141,40 @@ async fn an_unreachable_redis_is_an_error_the_facade_turns_into_a_pass() {
         started.elapsed()
     );
 }
+
+/// An HTTP worker's own Redis connection (made on its thread, ADR 0055) spends the same
+/// allowance as the shared one: a key used up on a worker is used up everywhere.
+#[tokio::test]
+async fn a_workers_own_connection_spends_the_allowance_the_shared_one_sees() {
+    let store = redis_store();
+    let quota = Quota {
+        interval: Duration::from_secs(10),
+        burst: 2,
+    };
+    let key = unique_key("worker");
+    let on_worker = {
+        let store = Arc::clone(&store);
+        let key = key.clone();
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(async move {
+                    store.open_on_this_thread();
+                    let mut decisions = Vec::new();
+                    for _ in 0..2 {
+                        decisions.push(store.acquire(&key, quota).await.expect("answers"));
+                    }
+                    decisions
+                })
+        })
+        .join()
+        .expect("the thread ends")
+    };
+    assert_eq!(on_worker, vec![Decision::Allowed; 2]);
+    assert!(matches!(
+        store.acquire(&key, quota).await.expect("answers"),
+        Decision::Limited { .. }
+    ));
+}

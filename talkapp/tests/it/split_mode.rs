@@ -494,3 +494,71 @@ async fn a_callers_trace_continues_through_the_gateway_into_the_chat_service() {
     );
     database.drop_database().await;
 }
+
+/// Each HTTP worker of the gateway has its own connection to the chat service (ADR 0055):
+/// a chat service that goes away and comes back is reached again from every worker.
+#[tokio::test]
+async fn every_gateway_worker_reads_through_a_chat_service_restart() {
+    crate::helpers::init_test_tracing();
+    let database = TestDatabase::create().await;
+    const WORKERS: usize = 3;
+    let mut deployment = SplitDeployment::start_with(
+        &database.url_via(&postgres_address()),
+        &redis_address(),
+        &amqp_address(),
+        &[("TALKAPP_GATEWAY__WORKERS", &WORKERS.to_string())],
+    )
+    .await;
+    deployment.wait_ready().await;
+    let login = deployment.signed_in("workers@example.com").await;
+    let url = format!(
+        "{}/me/sessions/{}",
+        deployment.gateway_url,
+        login["user"]["id"].as_str().expect("id")
+    );
+    let token = login["access_token"].as_str().expect("token").to_owned();
+    // Each read on a new connection: actix hands new connections to its workers in turn,
+    // so reads in a row reach every worker, each several times.
+    let reads = || async {
+        let mut statuses = Vec::new();
+        for _ in 0..WORKERS * 3 {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("client");
+            let started = Instant::now();
+            let response = client
+                .get(&url)
+                .bearer_auth(&token)
+                .timeout(Duration::from_secs(10))
+                .send()
+                .await
+                .expect("answered");
+            statuses.push((response.status().as_u16(), started.elapsed()));
+        }
+        statuses
+    };
+    let before = reads().await;
+    assert!(
+        before.iter().all(|(status, _)| *status == 200),
+        "{before:?}"
+    );
+
+    // Away: each worker's call fails at once (no connection to wait on), as 503.
+    deployment.kill("chat-service").await;
+    let away = reads().await;
+    assert!(
+        away.iter()
+            .all(|(status, took)| *status == 503 && *took < Duration::from_secs(3)),
+        "{away:?}"
+    );
+
+    // Back on the same address: every worker's next reads are served.
+    deployment.start_process("chat-service");
+    deployment.wait_ready().await;
+    let after = reads().await;
+    assert!(after.iter().all(|(status, _)| *status == 200), "{after:?}");
+
+    deployment.stop_all_gracefully().await;
+    database.drop_database().await;
+}

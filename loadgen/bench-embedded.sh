@@ -66,5 +66,7 @@ GATEWAY_PID=$!
 WATCH=(--watch "talkapp=$GATEWAY_PID" --watch "tg-sandbox=$SANDBOX_PID")
 # BARE=1: the chats and history runs also time their store calls directly (loadgen --store).
 STORE_URL="sqlite://$WORK/data/talkapp.db"
+# The mix: the SQLite files' size and what the in-process replay log holds, at each sample.
+MIX_ARGS=${MIX_ARGS-"--data-dir $WORK/data --metric talkapp_realtime_log_events --metric talkapp_realtime_log_bytes"}
 
 source "$ROOT/loadgen/bench-scenarios.sh"

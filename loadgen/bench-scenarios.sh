@@ -164,8 +164,14 @@ fi
 run ws-idle --connections-per-user 10 --pid "$GATEWAY_PID"
 # A load that looks like real use, held for MIX_SECONDS (600 by default): every user on a
 # socket, 20 % reading every 2 s, 5 % sending every 10 s; a line of figures (and each
-# process's memory and CPU) every 30 s. Only when asked for: SCENARIOS="mix".
+# process's memory, split into anonymous, file-backed and shared, and CPU) every 30 s.
+# Only when asked for: SCENARIOS="mix". MIX_READERS_PERCENT and MIX_SENDERS_PERCENT
+# change the shares (MIX_SENDERS_PERCENT=0: reads only, to tell what the sends add).
+# MIX_ARGS: more loadgen arguments (bench-embedded.sh adds the data directory's size and
+# the in-process replay log's gauges, `--data-dir` and `--metric`).
 if [[ " ${SCENARIOS:-} " == *" mix "* ]]; then
-  TAIL_LINES=100 SECONDS_PER_RUN=${MIX_SECONDS:-600} run mix --interval-ms 2000 --readers-percent 20 \
-    --senders-percent 5 --send-interval-ms 10000 --sample-seconds 30
+  # shellcheck disable=SC2086 # MIX_ARGS is a list of words
+  TAIL_LINES=200 SECONDS_PER_RUN=${MIX_SECONDS:-600} run mix --interval-ms 2000 \
+    --readers-percent "${MIX_READERS_PERCENT:-20}" --senders-percent "${MIX_SENDERS_PERCENT:-5}" \
+    --send-interval-ms 10000 --sample-seconds "${MIX_SAMPLE_SECONDS:-30}" ${MIX_ARGS:-}
 fi

@@ -83,7 +83,8 @@ const USAGE: &str = "usage: loadgen [--url URL] [--users N] [--seconds S] [--war
 [send-media, ws-media: --media photo|video --fresh-media --upload-interval-ms N] \
 [send-accept: --hold-pid SANDBOX_PID... --round-ms N --perf-control FIFO] \
 [faults: --label NAME --fault-at-secs S --settle-seconds S --give-up-seconds S --media-every N] \
-[mix: --readers-percent P --senders-percent P --send-interval-ms N --sample-seconds S] \
+[mix: --readers-percent P --senders-percent P --send-interval-ms N --sample-seconds S \
+--metric NAME... --data-dir DIR] \
 [link-2fa: --native-link]";
 
 pub(crate) struct Options {
@@ -131,6 +132,12 @@ pub(crate) struct Options {
     pub(crate) send_interval_ms: u64,
     /// `mix`: how often a line of figures is printed.
     pub(crate) sample_seconds: u64,
+    /// `mix`: gauges read from the backend's `/metrics` at each sample (summed over
+    /// their label sets), e.g. `talkapp_realtime_log_bytes`.
+    pub(crate) metrics: Vec<String>,
+    /// `mix`: a directory whose files' total size is given at each sample (the embedded
+    /// default's `data/`: its SQLite databases).
+    pub(crate) data_dir: Option<String>,
     /// `chats`, `history`: the backend's database, to time the read's store calls
     /// directly beside the requests ([`bare`]).
     store: Option<String>,
@@ -191,6 +198,8 @@ fn parse_options() -> anyhow::Result<Options> {
         senders_percent: 5,
         send_interval_ms: 10_000,
         sample_seconds: 30,
+        metrics: Vec::new(),
+        data_dir: None,
         store: None,
         hold_pids: Vec::new(),
         round_ms: 2000,
@@ -229,6 +238,8 @@ fn parse_options() -> anyhow::Result<Options> {
             "--senders-percent" => options.senders_percent = value()?.parse()?,
             "--send-interval-ms" => options.send_interval_ms = value()?.parse()?,
             "--sample-seconds" => options.sample_seconds = value()?.parse()?,
+            "--metric" => options.metrics.push(value()?),
+            "--data-dir" => options.data_dir = Some(value()?),
             "--store" => options.store = Some(value()?),
             "--hold-pid" => options.hold_pids.push(value()?.parse()?),
             "--round-ms" => options.round_ms = value()?.parse()?,

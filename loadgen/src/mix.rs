@@ -110,28 +110,143 @@ async fn read_loop(
     }
 }
 
-/// Resident memory (MiB) and CPU seconds of each watched group now.
-fn sample_processes(watched: &[Watched]) -> Vec<(String, f64, f64)> {
+/// A process group's resident memory, in MiB: the whole, and its anonymous (heap,
+/// stacks), file-backed (the binary, libraries, mapped files) and shared-memory parts
+/// (`/proc/PID/status`: `VmRSS`, `RssAnon`, `RssFile`, `RssShmem`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Memory {
+    rss: f64,
+    anon: f64,
+    file: f64,
+    shmem: f64,
+}
+
+impl Memory {
+    /// The parts `/proc/PID/status` gives (`None` without `VmRSS`, e.g. a zombie).
+    fn of_status(status: &str) -> Option<Self> {
+        let kib = |field: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+                .and_then(|value| value.split_whitespace().next()?.parse::<f64>().ok())
+                .map(|kib| kib / 1024.0)
+        };
+        Some(Self {
+            rss: kib("VmRSS")?,
+            anon: kib("RssAnon").unwrap_or(f64::NAN),
+            file: kib("RssFile").unwrap_or(f64::NAN),
+            shmem: kib("RssShmem").unwrap_or(f64::NAN),
+        })
+    }
+
+    fn add(self, other: Self) -> Self {
+        Self {
+            rss: self.rss + other.rss,
+            anon: self.anon + other.anon,
+            file: self.file + other.file,
+            shmem: self.shmem + other.shmem,
+        }
+    }
+}
+
+/// Resident memory and CPU seconds of each watched group now.
+fn sample_processes(watched: &[Watched]) -> Vec<(String, Memory, f64)> {
     watched
         .iter()
         .map(|group| {
-            let resident: u64 = group
+            let memory = group
                 .pids
                 .iter()
-                .filter_map(|pid| realtime::resident_bytes(*pid).ok())
-                .sum();
+                .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+                .filter_map(|status| Memory::of_status(&status))
+                .fold(Memory::default(), Memory::add);
             let cpu_seconds: f64 = group
                 .pids
                 .iter()
                 .filter_map(|pid| cpu::process_cpu_seconds(&pid.to_string()))
                 .sum();
-            (
-                group.name.clone(),
-                resident as f64 / 1_048_576.0,
-                cpu_seconds,
-            )
+            (group.name.clone(), memory, cpu_seconds)
         })
         .collect()
+}
+
+/// The value of each of `names` in a Prometheus text exposition, summed over its label
+/// sets (`None`: no such sample).
+fn metric_values(exposition: &str, names: &[String]) -> Vec<Option<f64>> {
+    names
+        .iter()
+        .map(|name| {
+            exposition
+                .lines()
+                .filter(|line| !line.starts_with('#'))
+                .filter_map(|line| {
+                    let rest = line.strip_prefix(name.as_str())?;
+                    let rest = match rest.chars().next()? {
+                        '{' => rest.split_once('}')?.1,
+                        ' ' => rest,
+                        _ => return None,
+                    };
+                    rest.split_whitespace().next()?.parse::<f64>().ok()
+                })
+                .fold(None, |sum, value| Some(sum.unwrap_or(0.0) + value))
+        })
+        .collect()
+}
+
+/// The gauges `options.metrics` names, from the backend's `/metrics` now.
+async fn sample_metrics(client: &reqwest::Client, options: &Options) -> Vec<Option<f64>> {
+    if options.metrics.is_empty() {
+        return Vec::new();
+    }
+    let exposition = match client.get(format!("{}/metrics", options.url)).send().await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    metric_values(&exposition, &options.metrics)
+}
+
+/// The total size of the files in `dir` and its subdirectories, in MiB.
+fn directory_mib(dir: &std::path::Path) -> f64 {
+    fn walk(dir: &std::path::Path) -> u64 {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let kind = entry.file_type().ok()?;
+                if kind.is_dir() {
+                    Some(walk(&entry.path()))
+                } else {
+                    entry.metadata().ok().map(|metadata| metadata.len())
+                }
+            })
+            .sum()
+    }
+    walk(dir) as f64 / 1_048_576.0
+}
+
+/// One sample's named values: each watched group's memory parts (MiB), the data
+/// directory (MiB) and the metrics asked for (their own unit), in a fixed order.
+type Values = Vec<(String, f64)>;
+
+fn values_of(
+    processes: &[(String, Memory, f64)],
+    data_mib: Option<f64>,
+    metrics: &[(String, Option<f64>)],
+) -> Values {
+    let mut values = Values::new();
+    for (name, memory, _) in processes {
+        values.push((format!("{name} rss MiB"), memory.rss));
+        values.push((format!("{name} anon MiB"), memory.anon));
+        values.push((format!("{name} file MiB"), memory.file));
+    }
+    if let Some(mib) = data_mib {
+        values.push(("data MiB".to_owned(), mib));
+    }
+    for (name, value) in metrics {
+        values.push((name.clone(), value.unwrap_or(f64::NAN)));
+    }
+    values
 }
 
 /// The `mix` scenario.
@@ -235,14 +350,19 @@ pub(crate) async fn run(
     tokio::time::sleep_until(warmup_until.into()).await;
     // What the warm-up read does not count.
     std::mem::take(&mut *reads.lock().unwrap_or_else(PoisonError::into_inner));
+    let data_dir = options.data_dir.as_ref().map(std::path::PathBuf::from);
+    let named_metrics = |values: Vec<Option<f64>>| -> Vec<(String, Option<f64>)> {
+        options.metrics.iter().cloned().zip(values).collect()
+    };
     let mut previous = sample_processes(&watched);
     let mut previous_at = Instant::now();
-    let mut memory_over_time: Vec<(u64, Vec<(String, f64)>)> = vec![(
+    let mut over_time: Vec<(u64, Values)> = vec![(
         0,
-        previous
-            .iter()
-            .map(|(name, mib, _)| (name.clone(), *mib))
-            .collect(),
+        values_of(
+            &previous,
+            data_dir.as_deref().map(directory_mib),
+            &named_metrics(sample_metrics(client, options).await),
+        ),
     )];
     let mut whole = Reads::default();
     let mut ticks = tokio::time::interval_at((warmup_until + sample_every).into(), sample_every);
@@ -251,26 +371,35 @@ pub(crate) async fn run(
         let now = Instant::now();
         let mut period = std::mem::take(&mut *reads.lock().unwrap_or_else(PoisonError::into_inner));
         let current = sample_processes(&watched);
+        let data_mib = data_dir.as_deref().map(directory_mib);
+        let metrics = named_metrics(sample_metrics(client, options).await);
         let elapsed = now.duration_since(previous_at).as_secs_f64().max(0.001);
-        let processes: Vec<String> = current
+        let mut processes: Vec<String> = current
             .iter()
             .zip(&previous)
-            .map(|((name, mib, cpu), (_, _, cpu_before))| {
+            .map(|((name, memory, cpu), (_, _, cpu_before))| {
                 format!(
-                    "{name} rss={mib:.1}MiB cpu={:.0}%core",
+                    "{name} rss={:.1}MiB anon={:.1} file={:.1} shmem={:.1} cpu={:.0}%core",
+                    memory.rss,
+                    memory.anon,
+                    memory.file,
+                    memory.shmem,
                     (cpu - cpu_before).max(0.0) * 100.0 / elapsed
                 )
             })
             .collect();
+        if let Some(mib) = data_mib {
+            processes.push(format!("data={mib:.1}MiB"));
+        }
+        for (name, value) in &metrics {
+            processes.push(format!(
+                "{name}={}",
+                value.map_or("-".to_owned(), |v| format!("{v}"))
+            ));
+        }
         let at = now.duration_since(warmup_until).as_secs();
         println!("t={at}s {} | {}", period.line(), processes.join(" "));
-        memory_over_time.push((
-            at,
-            current
-                .iter()
-                .map(|(name, mib, _)| (name.clone(), *mib))
-                .collect(),
-        ));
+        over_time.push((at, values_of(&current, data_mib, &metrics)));
         whole.absorb(&mut period);
         previous = current;
         previous_at = now;
@@ -306,7 +435,8 @@ pub(crate) async fn run(
         percentile(&delivery.from_accept, 0.50),
         percentile(&delivery.from_accept, 0.99),
     );
-    println!("memory {}", memory_summary(&memory_over_time));
+    println!("memory {}", memory_summary(&over_time));
+    println!("growth per minute {}", growth_summary(&over_time));
     anyhow::ensure!(
         whole.chats.len() + whole.history.len() > 0,
         "no read succeeded"
@@ -314,32 +444,75 @@ pub(crate) async fn run(
     Ok(())
 }
 
-/// Each watched process's resident memory at the start, a quarter, half and the end of
-/// the run: growth between the half and the end that is as large as before the half is
-/// growth that does not level off.
-fn memory_summary(samples: &[(u64, Vec<(String, f64)>)]) -> String {
+/// The value at the sample nearest after each fraction of the run (the first and last
+/// for 0 and 1).
+fn at_fractions(samples: &[(u64, Values)], fractions: &[f64]) -> Vec<(u64, Values)> {
     let Some(last) = samples.last() else {
+        return Vec::new();
+    };
+    fractions
+        .iter()
+        .map(|fraction| {
+            let target = (last.0 as f64 * fraction) as u64;
+            samples
+                .iter()
+                .find(|(at, _)| *at >= target)
+                .unwrap_or(last)
+                .clone()
+        })
+        .collect()
+}
+
+/// Each value (watched processes' memory and its parts, the data directory, the metrics)
+/// at the start, a quarter, half and the end of the run: growth between the half and the
+/// end that is as large as before the half is growth that does not level off.
+fn memory_summary(samples: &[(u64, Values)]) -> String {
+    let points = at_fractions(samples, &[0.0, 0.25, 0.5, 1.0]);
+    let Some((_, last)) = points.last() else {
         return "no samples".to_owned();
     };
-    let at = |fraction: f64| {
-        let target = (last.0 as f64 * fraction) as u64;
-        samples.iter().find(|(at, _)| *at >= target).unwrap_or(last)
-    };
-    let points = [at(0.0), at(0.25), at(0.5), last];
-    last.1
-        .iter()
+    last.iter()
         .enumerate()
         .map(|(index, (name, _))| {
             let values: Vec<String> = points
                 .iter()
                 .map(|(at, values)| {
-                    format!(
-                        "{:.1}MiB@{at}s",
-                        values.get(index).map_or(f64::NAN, |(_, mib)| *mib)
-                    )
+                    let value = values.get(index).map_or(f64::NAN, |(_, value)| *value);
+                    format!("{value:.1}@{at}s")
                 })
                 .collect();
             format!("{name}: {}", values.join(" → "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Each value's growth per minute in each quarter of the run: a level memory shows
+/// quarters near zero at the end, a leak the same slope in every quarter.
+fn growth_summary(samples: &[(u64, Values)]) -> String {
+    let points = at_fractions(samples, &[0.0, 0.25, 0.5, 0.75, 1.0]);
+    let Some((_, last)) = points.last() else {
+        return "no samples".to_owned();
+    };
+    last.iter()
+        .enumerate()
+        .map(|(index, (name, _))| {
+            let slopes: Vec<String> = points
+                .windows(2)
+                .map(|pair| {
+                    let (from_at, from) = &pair[0];
+                    let (to_at, to) = &pair[1];
+                    let value =
+                        |values: &Values| values.get(index).map_or(f64::NAN, |(_, value)| *value);
+                    let minutes = to_at.saturating_sub(*from_at) as f64 / 60.0;
+                    if minutes > 0.0 {
+                        format!("{:+.2}", (value(to) - value(from)) / minutes)
+                    } else {
+                        "-".to_owned()
+                    }
+                })
+                .collect();
+            format!("{name}: {}", slopes.join(" "))
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -349,15 +522,66 @@ fn memory_summary(samples: &[(u64, Vec<(String, f64)>)]) -> String {
 mod tests {
     use super::*;
 
+    fn samples(values: &[f64]) -> Vec<(u64, Values)> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(n, value)| (n as u64 * 30, vec![("gateway rss MiB".to_owned(), *value)]))
+            .collect()
+    }
+
     #[test]
     fn the_memory_summary_names_the_start_quarter_half_and_end() {
-        let samples: Vec<(u64, Vec<(String, f64)>)> = (0..=4)
-            .map(|n| (n * 30, vec![("gateway".to_owned(), 10.0 + n as f64)]))
-            .collect();
         assert_eq!(
-            memory_summary(&samples),
-            "gateway: 10.0MiB@0s → 11.0MiB@30s → 12.0MiB@60s → 14.0MiB@120s"
+            memory_summary(&samples(&[10.0, 11.0, 12.0, 13.0, 14.0])),
+            "gateway rss MiB: 10.0@0s → 11.0@30s → 12.0@60s → 14.0@120s"
         );
         assert_eq!(memory_summary(&[]), "no samples");
+    }
+
+    #[test]
+    fn the_growth_summary_gives_each_quarters_slope_per_minute() {
+        // 8 samples 30 s apart (0..210 s): quarters end at 52, 105, 157 and 210 s, so at
+        // the samples of 60, 120, 180 and 210 s.
+        let levelling = samples(&[100.0, 104.0, 106.0, 107.0, 107.5, 107.5, 107.5, 107.5]);
+        assert_eq!(
+            growth_summary(&levelling),
+            "gateway rss MiB: +6.00 +1.50 +0.00 +0.00"
+        );
+        assert_eq!(growth_summary(&[]), "no samples");
+    }
+
+    #[test]
+    fn memory_parts_come_from_proc_status() {
+        let status = "Name:\ttalkapp\nVmRSS:\t  307200 kB\nRssAnon:\t  204800 kB\n\
+                      RssFile:\t   92160 kB\nRssShmem:\t   10240 kB\nThreads:\t40\n";
+        assert_eq!(
+            Memory::of_status(status),
+            Some(Memory {
+                rss: 300.0,
+                anon: 200.0,
+                file: 90.0,
+                shmem: 10.0
+            })
+        );
+        assert_eq!(Memory::of_status("Name:\tgone\n"), None);
+    }
+
+    #[test]
+    fn metric_values_are_summed_over_label_sets_and_missing_ones_are_none() {
+        let exposition = "# TYPE talkapp_realtime_log_bytes gauge\n\
+                          talkapp_realtime_log_bytes 1048576\n\
+                          talkapp_realtime_log_bytes_total 7\n\
+                          talkapp_linked_accounts{status=\"connected\"} 998\n\
+                          talkapp_linked_accounts{status=\"connecting\"} 2\n";
+        let names = [
+            "talkapp_realtime_log_bytes".to_owned(),
+            "talkapp_linked_accounts".to_owned(),
+            "talkapp_absent".to_owned(),
+        ];
+        assert_eq!(
+            metric_values(exposition, &names),
+            vec![Some(1_048_576.0), Some(1000.0), None]
+        );
     }
 }

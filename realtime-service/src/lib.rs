@@ -52,6 +52,8 @@ pub struct Application {
     server: GrpcServer,
     bus: Bus,
     log: Arc<dyn EventLog>,
+    /// The same log when it is in process: what it holds is reported as gauges.
+    memory_log: Option<MemoryEventLog>,
     live: Arc<Live>,
     notifier: Arc<Notifier>,
     ingesting: CancellationToken,
@@ -89,8 +91,10 @@ impl Application {
             max_age: Duration::from_secs(config.realtime.retention_secs),
         };
         let redis_url = config.redis.url.expose_secret();
-        let (log, presence): (Arc<dyn EventLog>, Arc<Presence>) = if redis_url.is_empty() {
-            (Arc::new(MemoryEventLog::new(retention)), Presence::local())
+        let memory_log = redis_url.is_empty().then(|| MemoryEventLog::new(retention));
+        let (log, presence): (Arc<dyn EventLog>, Arc<Presence>) = if let Some(memory) = &memory_log
+        {
+            (Arc::new(memory.clone()), Presence::local())
         } else {
             let log = RedisEventLog::new(RedisOptions {
                 url: redis_url.to_owned(),
@@ -145,6 +149,7 @@ impl Application {
             ),
             bus,
             log,
+            memory_log,
             live,
             notifier,
             ingesting: CancellationToken::new(),
@@ -176,6 +181,9 @@ impl Application {
             Some(Arc::clone(&self.notifier)),
             self.ingesting.clone(),
         ));
+        if let Some(memory) = self.memory_log.clone() {
+            tokio::spawn(report_memory_log(memory, shutdown.clone()));
+        }
         let closing_streams = self.closing_streams.clone();
         let stopping = shutdown.clone();
         tokio::spawn(async move {
@@ -188,6 +196,28 @@ impl Application {
             tracing::warn!(%error, "event ingest task failed");
         }
         served
+    }
+}
+
+/// How often what the in-process log holds is reported.
+const MEMORY_LOG_GAUGES_EVERY: Duration = Duration::from_secs(10);
+
+/// Reports what the in-process log holds (`talkapp_realtime_log_accounts`, `_events`,
+/// `_bytes`) every [`MEMORY_LOG_GAUGES_EVERY`] until `stop`: the embedded default's
+/// replay memory, which grows with every event until each active account holds
+/// `realtime.retained_events` of them (docs/BENCHMARKS.md, the mix's memory).
+async fn report_memory_log(log: MemoryEventLog, stop: CancellationToken) {
+    let mut ticks = tokio::time::interval(MEMORY_LOG_GAUGES_EVERY);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {
+                let held = log.held();
+                metrics::gauge!("talkapp_realtime_log_accounts").set(held.accounts as f64);
+                metrics::gauge!("talkapp_realtime_log_events").set(held.events as f64);
+                metrics::gauge!("talkapp_realtime_log_bytes").set(held.bytes as f64);
+            }
+            () = stop.cancelled() => break,
+        }
     }
 }
 

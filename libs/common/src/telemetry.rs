@@ -149,6 +149,18 @@ fn describe_metrics() {
         "talkapp_ws_feed_catch_ups_total",
         "Sockets that fell behind their account's feed and caught up by their own stream"
     );
+    describe_gauge!(
+        "talkapp_realtime_log_events",
+        "Events the in-process replay log holds (embedded default)"
+    );
+    describe_gauge!(
+        "talkapp_realtime_log_bytes",
+        "Payload and repeat-key bytes the in-process replay log holds (embedded default)"
+    );
+    describe_gauge!(
+        "talkapp_realtime_log_accounts",
+        "Accounts the in-process replay log holds events of (embedded default)"
+    );
     describe_gauge!("talkapp_users", "Built-in accounts");
     describe_gauge!(
         "talkapp_active_users",

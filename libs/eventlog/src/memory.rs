@@ -5,7 +5,9 @@
 //! Memory is bounded by the retention: at most `max_events_per_account` events per
 //! account, and an account without an append for `max_age` is dropped — when it is next
 //! touched, or by a sweep of every account that runs at most every `max_age / 8` (at
-//! least a second apart) on an append.
+//! least a second apart) on an append. Within that bound it grows with every event until
+//! each active account holds `max_events_per_account` of them: [`MemoryEventLog::held`]
+//! says how much it holds (the realtime service reports it as `talkapp_realtime_log_*`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -34,6 +36,8 @@ struct AccountLog {
     repeat_keys: VecDeque<String>,
     /// The same keys, for the lookup.
     repeat_set: HashSet<String>,
+    /// The payloads' bytes and the repeat keys' (each key is kept twice) held now.
+    bytes: usize,
 }
 
 impl AccountLog {
@@ -59,6 +63,7 @@ impl AccountLog {
             if let Some(dropped) = self.events.pop_front() {
                 self.floor = dropped.event_id;
                 self.trimmed = true;
+                self.bytes -= dropped.payload.len();
             }
         }
         true
@@ -69,9 +74,23 @@ impl AccountLog {
         while self.repeat_keys.len() > max_events {
             if let Some(key) = self.repeat_keys.pop_front() {
                 self.repeat_set.remove(&key);
+                self.bytes -= 2 * key.len();
             }
         }
     }
+}
+
+/// What the in-process logs hold at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Held {
+    /// Accounts with a log (idle ones not yet swept included).
+    pub accounts: usize,
+    /// Events kept for replay, over all accounts.
+    pub events: usize,
+    /// Bytes of those events' payloads and of the repeat keys kept (each key twice: in
+    /// order and for the lookup). The heap holds more: about 40 bytes per event and
+    /// the containers' and allocator's rounding on top.
+    pub bytes: usize,
 }
 
 #[derive(Default)]
@@ -111,6 +130,20 @@ impl MemoryEventLog {
     /// How many accounts are held (idle ones not yet swept included).
     pub fn account_count(&self) -> usize {
         self.lock().accounts.len()
+    }
+
+    /// How many accounts, events and bytes the logs hold now (one pass over the accounts,
+    /// under the lock: for a gauge every few seconds, not per event).
+    pub fn held(&self) -> Held {
+        let state = self.lock();
+        state
+            .accounts
+            .values()
+            .fold(Held::default(), |held, log| Held {
+                accounts: held.accounts + 1,
+                events: held.events + log.events.len(),
+                bytes: held.bytes + log.bytes,
+            })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -170,16 +203,19 @@ impl MemoryEventLog {
                 trimmed: false,
                 repeat_keys: VecDeque::new(),
                 repeat_set: HashSet::new(),
+                bytes: 0,
             });
             log.events.push_back(Stored {
                 event_id,
                 appended_at,
                 payload: payload.to_vec(),
             });
+            log.bytes += payload.len();
             if let Some(key) = repeat_key
                 && log.repeat_set.insert(key.to_owned())
             {
                 log.repeat_keys.push_back(key.to_owned());
+                log.bytes += 2 * key.len();
             }
             let cutoff = now.saturating_sub(self.retention.max_age_millis());
             log.trim(cutoff, self.retention.max_events());

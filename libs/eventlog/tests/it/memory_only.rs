@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use talkapp_eventlog::memory::MemoryEventLog;
+use talkapp_eventlog::memory::{Held, MemoryEventLog};
 use talkapp_eventlog::{AccountKey, EventLog, ManualClock};
 
 use crate::retention;
@@ -26,4 +26,57 @@ async fn idle_sessions_are_dropped_from_memory_even_if_never_read_again() {
 
     // Assert
     assert_eq!(log.account_count(), 1);
+}
+
+#[tokio::test]
+async fn what_the_log_holds_grows_with_its_events_up_to_the_retention_and_no_further() {
+    // Arrange: one account, retention 10 events, events of 100 bytes.
+    let clock = Arc::new(ManualClock::new(SystemTime::now()));
+    let log = MemoryEventLog::new(retention(10)).with_clock(clock.clone());
+    let account = AccountKey::new(uuid::Uuid::new_v4(), 1);
+    let payload = [7_u8; 100];
+    let held = |accounts, events, bytes| Held {
+        accounts,
+        events,
+        bytes,
+    };
+    assert_eq!(log.held(), held(0, 0, 0));
+
+    // Act and assert: each event adds its payload, until the retention trims the oldest.
+    for id in 1..=4 {
+        log.append(account, id, &payload).await.expect("append");
+    }
+    assert_eq!(log.held(), held(1, 4, 400));
+    for id in 5..=34 {
+        log.append(account, id, &payload).await.expect("append");
+    }
+    assert_eq!(log.held(), held(1, 10, 1000));
+
+    // A repeat key (8 bytes) is kept twice, in order and for the lookup; a repeat of it
+    // adds nothing; the keys too are trimmed to the retention's count.
+    assert!(
+        log.append_unless_repeat(account, 35, &payload, "new:1:35")
+            .await
+            .expect("append")
+    );
+    assert_eq!(log.held(), held(1, 10, 1000 + 16));
+    assert!(
+        !log.append_unless_repeat(account, 36, &payload, "new:1:35")
+            .await
+            .expect("append")
+    );
+    assert_eq!(log.held(), held(1, 10, 1000 + 16));
+    for id in 37..=56 {
+        let key = format!("new:1:{id}");
+        log.append_unless_repeat(account, id, &payload, &key)
+            .await
+            .expect("append");
+    }
+    assert_eq!(log.held(), held(1, 10, 1000 + 10 * 16));
+
+    // An account idle past the age limit is dropped with everything it held.
+    clock.advance(Duration::from_secs(2 * 60 * 60));
+    let active = AccountKey::new(uuid::Uuid::new_v4(), 0);
+    log.append(active, 1, b"event").await.expect("append");
+    assert_eq!(log.held(), held(1, 1, 5));
 }

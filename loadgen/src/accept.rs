@@ -126,8 +126,7 @@ async fn user_round(
     stop_at: Instant,
 ) -> (UserRound, u64) {
     let mut round = UserRound::default();
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = crate::ticks(offset, interval);
     loop {
         // No send after the window (its CPU is no longer counted), nor a wait for a tick
         // after it (the sandbox stays stopped until every user is done).

@@ -201,11 +201,7 @@ async fn run_user(
     stop_at: Instant,
 ) -> Tally {
     let mut tally = Tally::default();
-    let mut ticks = pacing.map(|(offset, interval)| {
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticks
-    });
+    let mut ticks = pacing.map(|(offset, interval)| crate::ticks(offset, interval));
     loop {
         if let Some(ticks) = ticks.as_mut() {
             ticks.tick().await;

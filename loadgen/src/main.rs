@@ -351,6 +351,15 @@ struct Request {
     success: u16,
 }
 
+/// A user's ticks: the first `offset` from now (users spread over the interval), then one
+/// every `interval`. A late answer delays the next tick; it never triggers a burst of
+/// catch-ups.
+pub(crate) fn ticks(offset: Duration, interval: Duration) -> tokio::time::Interval {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks
+}
+
 async fn run_user(
     client: reqwest::Client,
     spec: Request,
@@ -359,12 +368,7 @@ async fn run_user(
     stop_at: Instant,
 ) -> Tally {
     let mut tally = Tally::default();
-    let mut ticks = pacing.map(|(offset, interval)| {
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, interval);
-        // A late answer delays the next request; it never triggers a burst of catch-ups.
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticks
-    });
+    let mut ticks = pacing.map(|(offset, interval)| ticks(offset, interval));
     let mut sent: u64 = 0;
     while Instant::now() < stop_at {
         if let Some(ticks) = ticks.as_mut() {

@@ -70,8 +70,7 @@ async fn read_loop(
     stop_at: Instant,
 ) {
     let (user_id, token, chat_id) = account;
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = crate::ticks(offset, interval);
     let mut cursor: Option<String> = None;
     let mut history_next = false;
     loop {

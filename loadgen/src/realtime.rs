@@ -203,8 +203,7 @@ pub(crate) async fn send_loop(
         media,
     } = sender;
     let run_id = uuid::Uuid::new_v4().simple().to_string();
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = crate::ticks(offset, interval);
     let (mut accepted, mut refused) = (0, 0);
     let mut sequence = 0_u64;
     loop {

@@ -388,9 +388,7 @@ pub(crate) async fn upload_fresh(
         async move {
             let offset =
                 interval * u32::try_from(user).unwrap_or(0) / u32::try_from(users).unwrap_or(1);
-            let mut ticks =
-                tokio::time::interval_at(tokio::time::Instant::now() + offset, interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut ticks = crate::ticks(offset, interval);
             let mut done = Vec::with_capacity(per_user);
             for n in 0..per_user {
                 ticks.tick().await;

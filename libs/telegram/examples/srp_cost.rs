@@ -12,18 +12,6 @@ use std::time::{Duration, Instant};
 
 use grammers_crypto::two_factor_auth::{calculate_2fa, check_p_and_g};
 
-/// Telegram's 2048-bit prime for 2FA and DH (`g` = 3), as its servers send it.
-const PRIME_HEX: &str = concat!(
-    "c71caeb9c6b1c9048e6c522f70f13f73980d40238e3e21c14934d037563d930f",
-    "48198a0aa7c14058229493d22530f4dbfa336f6e0ac925139543aed44cce7c37",
-    "20fd51f69458705ac68cd4fe6b6b13abdc9746512969328454f18faf8c595f64",
-    "2477fe96bb2a941d5bcd1d4ac8cc49880708fa9b378e3c4f3a9060bee67cf9a4",
-    "a4a695811051907e162753b56b0f6b410dba74d8a84b2a14b3144e0ef1284754",
-    "fd17ed950d5965b4b9dd46582db1178d169c6bc465b0d6ff9ca3928fef5b9ae4",
-    "e418fc15e83ebea0f87fa9ff5eed70050ded2849f47bf959d956850ce929851f",
-    "0d8115f635b105ee2e4e15d04b2454bf6f4fadf034b10403119cd8e3b92fcc5b",
-);
-
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort_unstable();
     times[times.len() / 2]
@@ -35,10 +23,8 @@ fn main() {
         .and_then(|rounds| rounds.parse().ok())
         .unwrap_or(10)
         .max(1);
-    let p: Vec<u8> = (0..PRIME_HEX.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&PRIME_HEX[i..i + 2], 16).expect("hex"))
-        .collect();
+    // Telegram's 2048-bit prime for 2FA and DH, as its servers (and the sandbox) send it.
+    let p = talkapp_tg_sandbox::srp_prime().to_vec();
     let g = 3;
     let mut checks = Vec::with_capacity(rounds);
     let mut proofs = Vec::with_capacity(rounds);

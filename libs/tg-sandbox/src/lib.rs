@@ -134,6 +134,7 @@ pub use seed::{
 pub use server::{
     AuthKeyGrant, DEFAULT_SAVE_INTERVAL, SANDBOX_DC_ID, Sandbox, SandboxHandle, SandboxOptions,
 };
+pub use srp::prime_bytes as srp_prime;
 pub use world::{
     DEMO_CLIP_MP4, DEMO_PHOTO_JPEG, DEMO_VOICE_OGG, DEMO_VOICE_WAVEFORM, NewUser, Peer, SeedFile,
     SeedVideo, UserId, UserInfo, World, sample_png,

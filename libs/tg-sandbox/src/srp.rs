@@ -28,8 +28,8 @@ const PRIME_HEX: &str = concat!(
     "0d8115f635b105ee2e4e15d04b2454bf6f4fadf034b10403119cd8e3b92fcc5b",
 );
 
-/// The prime `p` as the 256 big-endian bytes sent to clients.
-pub(crate) fn prime_bytes() -> &'static [u8] {
+/// The prime `p` as the 256 big-endian bytes sent to clients (Telegram's, with `g` = 3).
+pub fn prime_bytes() -> &'static [u8] {
     static PRIME: OnceLock<Vec<u8>> = OnceLock::new();
     PRIME.get_or_init(|| {
         (0..PRIME_HEX.len())

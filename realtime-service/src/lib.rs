@@ -91,7 +91,10 @@ impl Application {
             max_age: Duration::from_secs(config.realtime.retention_secs),
         };
         let redis_url = config.redis.url.expose_secret();
-        let memory_log = redis_url.is_empty().then(|| MemoryEventLog::new(retention));
+        let memory_log = redis_url.is_empty().then(|| {
+            MemoryEventLog::new(retention)
+                .with_max_bytes_per_account(config.realtime.retained_bytes_per_account)
+        });
         let (log, presence): (Arc<dyn EventLog>, Arc<Presence>) = if let Some(memory) = &memory_log
         {
             (Arc::new(memory.clone()), Presence::local())

@@ -268,6 +268,9 @@ pub struct RealtimeConfig {
     pub retained_events: usize,
     /// Events older than this are not replayed (seconds).
     pub retention_secs: u64,
+    /// Bytes of events kept per account by the in-process replay log (the embedded
+    /// default), at most; the oldest go first, the newest is always kept.
+    pub retained_bytes_per_account: usize,
     /// Base64url of the VAPID private key (32 bytes) that signs push requests. Empty: one
     /// is generated once into `<data.dir>/vapid.key` (one process).
     pub vapid_private_key: SecretString,
@@ -833,6 +836,12 @@ impl Config {
                 "retention must keep at least one event for at least one second",
             );
         }
+        if self.realtime.retained_bytes_per_account < 1024 {
+            return invalid(
+                "realtime.retained_bytes_per_account",
+                "must be at least 1024 bytes",
+            );
+        }
         if !self.realtime.vapid_subject.starts_with("mailto:")
             && !self.realtime.vapid_subject.starts_with("https://")
         {
@@ -1032,6 +1041,20 @@ mod tests {
         let error = load_with(&[("telegram.session_key", "c2hvcnQ=")]).expect_err("refused");
         assert!(
             error.to_string().contains("telegram.session_key"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_in_process_replay_logs_byte_bound_is_a_mebibyte_and_at_least_a_kibibyte() {
+        let config = load_with(&[]).expect("defaults load");
+        assert_eq!(config.realtime.retained_bytes_per_account, 1024 * 1024);
+        let error =
+            load_with(&[("realtime.retained_bytes_per_account", "100")]).expect_err("refused");
+        assert!(
+            error
+                .to_string()
+                .contains("realtime.retained_bytes_per_account"),
             "{error}"
         );
     }

@@ -3,7 +3,9 @@
 //! forgets every account, and clients resync).
 //!
 //! Memory is bounded by the retention: at most `max_events_per_account` events per
-//! account, and an account without an append for `max_age` is dropped — when it is next
+//! account, and at most [`MemoryEventLog::with_max_bytes_per_account`] bytes of them (a
+//! bound of this log alone: on Redis the server's `maxmemory` is the bound; the newest
+//! event is always kept), and an account without an append for `max_age` is dropped — when it is next
 //! touched, or by a sweep of every account that runs at most every `max_age / 8` (at
 //! least a second apart) on an append. Within that bound it grows with every event until
 //! each active account holds `max_events_per_account` of them: [`MemoryEventLog::held`]
@@ -45,8 +47,10 @@ impl AccountLog {
         self.events.back()
     }
 
-    /// Drops what retention says to drop. `false`: the whole account aged out.
-    fn trim(&mut self, cutoff: i64, max_events: usize) -> bool {
+    /// Drops what retention says to drop: events older than `cutoff`, beyond
+    /// `max_events`, and the oldest while the account holds more than `max_bytes` (its
+    /// newest event stays). `false`: the whole account aged out.
+    fn trim(&mut self, cutoff: i64, max_events: usize, max_bytes: usize) -> bool {
         if self
             .newest()
             .is_none_or(|newest| newest.appended_at < cutoff)
@@ -60,13 +64,20 @@ impl AccountLog {
             .count();
         let over = self.events.len().saturating_sub(max_events);
         for _ in 0..aged.max(over) {
-            if let Some(dropped) = self.events.pop_front() {
-                self.floor = dropped.event_id;
-                self.trimmed = true;
-                self.bytes -= dropped.payload.len();
-            }
+            self.drop_oldest();
+        }
+        while self.bytes > max_bytes && self.events.len() > 1 {
+            self.drop_oldest();
         }
         true
+    }
+
+    fn drop_oldest(&mut self) {
+        if let Some(dropped) = self.events.pop_front() {
+            self.floor = dropped.event_id;
+            self.trimmed = true;
+            self.bytes -= dropped.payload.len();
+        }
     }
 
     /// Keeps the newest `max_events` repeat keys.
@@ -106,6 +117,7 @@ pub struct MemoryEventLog {
     state: Arc<Mutex<State>>,
     watchers: Arc<Watchers>,
     retention: Retention,
+    max_bytes_per_account: usize,
     clock: Arc<dyn Clock>,
 }
 
@@ -116,8 +128,18 @@ impl MemoryEventLog {
             state: Arc::default(),
             watchers: Arc::default(),
             retention,
+            max_bytes_per_account: usize::MAX,
             clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same, holding at most `bytes` of events and repeat keys per account (the oldest
+    /// events go first, as the retention's count trims them; the newest event is always
+    /// kept, whatever its size). Unbounded by default.
+    #[must_use]
+    pub fn with_max_bytes_per_account(mut self, bytes: usize) -> Self {
+        self.max_bytes_per_account = bytes;
+        self
     }
 
     /// The same, timed by `clock`.
@@ -159,10 +181,13 @@ impl MemoryEventLog {
         now: i64,
     ) -> Option<&'a mut AccountLog> {
         let cutoff = now.saturating_sub(self.retention.max_age_millis());
-        let alive = state
-            .accounts
-            .get_mut(&account)
-            .is_some_and(|log| log.trim(cutoff, self.retention.max_events()));
+        let alive = state.accounts.get_mut(&account).is_some_and(|log| {
+            log.trim(
+                cutoff,
+                self.retention.max_events(),
+                self.max_bytes_per_account,
+            )
+        });
         if !alive {
             state.accounts.remove(&account);
             return None;
@@ -218,8 +243,12 @@ impl MemoryEventLog {
                 log.bytes += 2 * key.len();
             }
             let cutoff = now.saturating_sub(self.retention.max_age_millis());
-            log.trim(cutoff, self.retention.max_events());
             log.trim_repeat_keys(self.retention.max_events());
+            log.trim(
+                cutoff,
+                self.retention.max_events(),
+                self.max_bytes_per_account,
+            );
             previous
         };
         self.watchers.announce(account, event_id);

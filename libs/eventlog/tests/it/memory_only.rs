@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use talkapp_eventlog::memory::{Held, MemoryEventLog};
-use talkapp_eventlog::{AccountKey, EventLog, ManualClock};
+use talkapp_eventlog::{AccountKey, EventLog, ManualClock, Replay};
 
 use crate::retention;
 
@@ -79,4 +79,48 @@ async fn what_the_log_holds_grows_with_its_events_up_to_the_retention_and_no_fur
     let active = AccountKey::new(uuid::Uuid::new_v4(), 0);
     log.append(active, 1, b"event").await.expect("append");
     assert_eq!(log.held(), held(1, 1, 5));
+}
+
+#[tokio::test]
+async fn an_accounts_bytes_are_bounded_and_a_client_behind_them_is_told_to_resync() {
+    // Arrange: a retention of 1,000 events, and at most 1,000 bytes per account.
+    let log = MemoryEventLog::new(retention(1000)).with_max_bytes_per_account(1000);
+    let account = AccountKey::new(uuid::Uuid::new_v4(), 1);
+
+    // Act: ten events of 300 bytes.
+    for id in 1..=10 {
+        log.append(account, id, &[7_u8; 300]).await.expect("append");
+    }
+
+    // Assert: the newest three fit (900 bytes), the oldest went first; a cursor before
+    // them is told to resync from what is kept.
+    let held = log.held();
+    assert_eq!((held.events, held.bytes), (3, 900));
+    let Replay::TooOld {
+        retained_after,
+        oldest_retained,
+    } = log.read_since(account, Some(2), 100).await.expect("read")
+    else {
+        panic!("a cursor before what is kept must be told to resync");
+    };
+    assert_eq!((retained_after, oldest_retained), (7, 8));
+
+    // Act: one event larger than the whole bound.
+    log.append(account, 11, &[8_u8; 5000])
+        .await
+        .expect("append");
+
+    // Assert: it stays, alone; a cursor at the new floor replays it.
+    let held = log.held();
+    assert_eq!((held.events, held.bytes), (1, 5000));
+    let Replay::Events(events) = log.read_since(account, Some(10), 100).await.expect("read") else {
+        panic!("a cursor at the floor replays what follows");
+    };
+    assert_eq!(
+        events
+            .iter()
+            .map(|event| event.event_id)
+            .collect::<Vec<_>>(),
+        vec![11]
+    );
 }

@@ -208,7 +208,8 @@ const MEMORY_LOG_GAUGES_EVERY: Duration = Duration::from_secs(10);
 /// Reports what the in-process log holds (`talkapp_realtime_log_accounts`, `_events`,
 /// `_bytes`) every [`MEMORY_LOG_GAUGES_EVERY`] until `stop`: the embedded default's
 /// replay memory, which grows with every event until each active account holds
-/// `realtime.retained_events` of them (docs/BENCHMARKS.md, the mix's memory).
+/// `realtime.retained_events` of them, or `realtime.retained_bytes_per_account` bytes
+/// (docs/BENCHMARKS.md, the mix's memory).
 async fn report_memory_log(log: MemoryEventLog, stop: CancellationToken) {
     let mut ticks = tokio::time::interval(MEMORY_LOG_GAUGES_EVERY);
     loop {

@@ -137,6 +137,22 @@ pub(crate) struct Sample {
     machine: Option<(u64, u64)>,
 }
 
+/// The watched processes' samples at `from` and at `until` (resolved at `from`), taken
+/// by a task of their own: the CPU of a scenario's measured window.
+pub(crate) fn window(
+    watched: Vec<Watched>,
+    from: std::time::Instant,
+    until: std::time::Instant,
+) -> tokio::task::JoinHandle<(Sample, Sample)> {
+    tokio::spawn(async move {
+        tokio::time::sleep_until(from.into()).await;
+        let watched = resolve(&watched);
+        let before = sample(&watched);
+        tokio::time::sleep_until(until.into()).await;
+        (before, sample(&watched))
+    })
+}
+
 /// Reads the watched processes (and this one) now.
 pub(crate) fn sample(watched: &[Watched]) -> Sample {
     let mut processes: Vec<(String, f64, f64)> = watched

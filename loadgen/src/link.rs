@@ -302,14 +302,7 @@ pub(crate) async fn run(
         warmup_until,
         stop_at,
     ));
-    let watched = options.watch.clone();
-    let cpu_window = tokio::spawn(async move {
-        tokio::time::sleep_until(warmup_until.into()).await;
-        let watched = cpu::resolve(&watched);
-        let before = cpu::sample(&watched);
-        tokio::time::sleep_until(stop_at.into()).await;
-        (before, cpu::sample(&watched))
-    });
+    let cpu_window = cpu::window(options.watch.clone(), warmup_until, stop_at);
     let mut links = Vec::new();
     let mut failures = std::collections::BTreeMap::<String, u64>::new();
     let mut linked = Vec::new();

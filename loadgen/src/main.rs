@@ -644,14 +644,7 @@ async fn main() -> anyhow::Result<()> {
         }
         _ => None,
     };
-    let watched = options.watch.clone();
-    let cpu_window = tokio::spawn(async move {
-        tokio::time::sleep_until(warmup_until.into()).await;
-        let watched = cpu::resolve(&watched);
-        let before = cpu::sample(&watched);
-        tokio::time::sleep_until(stop_at.into()).await;
-        (before, cpu::sample(&watched))
-    });
+    let cpu_window = cpu::window(options.watch.clone(), warmup_until, stop_at);
     let mut total = Tally::default();
     let mut ran_out = 0;
     for task in tasks {

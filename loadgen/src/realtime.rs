@@ -384,14 +384,7 @@ pub(crate) async fn run_flow(
             ))
         })
         .collect();
-    let watched = options.watch.clone();
-    let cpu_window = tokio::spawn(async move {
-        tokio::time::sleep_until(warmup_until.into()).await;
-        let watched = cpu::resolve(&watched);
-        let before = cpu::sample(&watched);
-        tokio::time::sleep_until(sends_end.into()).await;
-        (before, cpu::sample(&watched))
-    });
+    let cpu_window = cpu::window(options.watch.clone(), warmup_until, sends_end);
     let (mut accepted, mut refused) = (0, 0);
     for sender in senders {
         let (ok, failed) = sender.await?;

@@ -58,8 +58,21 @@ fn micros(elapsed: Duration) -> u32 {
     u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX)
 }
 
-/// Posts `body`; the status and the JSON answer, or why there was none.
+/// Posts `body`; the status and the JSON answer, or why there was none, and how long it
+/// took.
 async fn post(
+    client: &reqwest::Client,
+    url: String,
+    token: &str,
+    body: Value,
+) -> (Result<(u16, Value), String>, Duration) {
+    let started = Instant::now();
+    let outcome = answer(client, url, token, body).await;
+    (outcome, started.elapsed())
+}
+
+/// One POST: its status and JSON answer (`null` when it is not JSON), or the error.
+async fn answer(
     client: &reqwest::Client,
     url: String,
     token: &str,
@@ -96,40 +109,34 @@ async fn link_once(
     let base = &options.url;
     let begun = Instant::now();
     let (start, code, password, session_index) = if native {
-        let started = Instant::now();
-        let outcome = post(
+        let (outcome, start) = post(
             client,
             format!("{base}/me/sessions/{user_id}"),
             &token,
             json!({ "phone": PHONE }),
         )
         .await;
-        let start = started.elapsed();
         let login_id = match &outcome {
             Ok((201, body)) => body["login_id"].as_str().unwrap_or_default().to_owned(),
             _ => return Err(failed("start", &outcome)),
         };
-        let started = Instant::now();
-        let outcome = post(
+        let (outcome, code) = post(
             client,
             format!("{base}/me/sessions/{user_id}/login/{login_id}/code"),
             &token,
             json!({ "code": CODE }),
         )
         .await;
-        let code = started.elapsed();
         if !matches!(&outcome, Ok((200, body)) if body["next"] == "password") {
             return Err(failed("code", &outcome));
         }
-        let started = Instant::now();
-        let outcome = post(
+        let (outcome, password) = post(
             client,
             format!("{base}/me/sessions/{user_id}/login/{login_id}/password"),
             &token,
             json!({ "password": PASSWORD }),
         )
         .await;
-        let password = started.elapsed();
         let index = match &outcome {
             Ok((201, body)) => body["session_index"].as_u64(),
             _ => None,
@@ -139,39 +146,33 @@ async fn link_once(
         };
         (start, code, password, index)
     } else {
-        let started = Instant::now();
-        let outcome = post(
+        let (outcome, start) = post(
             client,
             format!("{base}/start_login"),
             &token,
             json!({ "phone_number": PHONE }),
         )
         .await;
-        let start = started.elapsed();
         if !matches!(&outcome, Ok((200, body)) if body["ok"] == true) {
             return Err(failed("start", &outcome));
         }
-        let started = Instant::now();
-        let outcome = post(
+        let (outcome, code) = post(
             client,
             format!("{base}/verify_code"),
             &token,
             json!({ "phone_number": PHONE, "code": CODE }),
         )
         .await;
-        let code = started.elapsed();
         if !matches!(&outcome, Ok((200, body)) if body["status"] == "PASSWORD_REQUIRED") {
             return Err(failed("code", &outcome));
         }
-        let started = Instant::now();
-        let outcome = post(
+        let (outcome, password) = post(
             client,
             format!("{base}/verify_password"),
             &token,
             json!({ "phone_number": PHONE, "password": PASSWORD }),
         )
         .await;
-        let password = started.elapsed();
         let index = match &outcome {
             Ok((200, body)) if body["status"] == "LOGGED_IN" => body["account_index"].as_u64(),
             _ => None,

@@ -492,3 +492,74 @@ async fn complete_login(
     }
     user_from_raw(&raw_user).ok_or_else(|| LoginError::Telegram("empty user after sign-in".into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An `account.getPassword` answer for Telegram's SRP algorithm with these values.
+    fn parameters(g_b: Vec<u8>, p: Vec<u8>, g: i32) -> tl::types::account::Password {
+        tl::types::account::Password {
+            has_recovery: false,
+            has_secure_values: false,
+            has_password: true,
+            current_algo: Some(
+                tl::enums::PasswordKdfAlgo::Sha256Sha256Pbkdf2Hmacsha512iter100000Sha256ModPow(
+                    tl::types::PasswordKdfAlgoSha256Sha256Pbkdf2Hmacsha512iter100000Sha256ModPow {
+                        salt1: vec![1; 8],
+                        salt2: vec![2; 16],
+                        g,
+                        p,
+                    },
+                ),
+            ),
+            srp_b: Some(g_b),
+            srp_id: Some(7),
+            hint: None,
+            email_unconfirmed_pattern: None,
+            new_algo: tl::enums::PasswordKdfAlgo::Unknown,
+            new_secure_algo: tl::enums::SecurePasswordKdfAlgo::Unknown,
+            secure_random: vec![0; 256],
+            pending_reset_date: None,
+            login_email_pattern: None,
+        }
+    }
+
+    async fn refused(parameters: tl::types::account::Password) -> String {
+        match password_proof(parameters, "secret").await {
+            Err(LoginError::Telegram(reason)) => reason,
+            other => panic!("refused as a Telegram error expected, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn srp_parameters_out_of_range_or_unknown_are_refused_without_a_panic() {
+        let p = talkapp_tg_sandbox::srp_prime().to_vec();
+        // `B` not below `p`, `B` zero, `B` longer than 256 bytes, a `p` of the wrong size.
+        for (g_b, p) in [
+            (p.clone(), p.clone()),
+            (vec![0; 256], p.clone()),
+            (vec![1; 257], p.clone()),
+            (vec![2], p[1..].to_vec()),
+        ] {
+            assert!(
+                refused(parameters(g_b, p, 3))
+                    .await
+                    .contains("out of range")
+            );
+        }
+        // A generator grammers-crypto's check does not know (it would panic on it).
+        assert!(
+            refused(parameters(vec![2], p.clone(), 9))
+                .await
+                .contains("fails the check")
+        );
+        // An algorithm this client does not know, and no password at all.
+        let mut unknown = parameters(vec![2], p.clone(), 3);
+        unknown.current_algo = Some(tl::enums::PasswordKdfAlgo::Unknown);
+        assert!(refused(unknown).await.contains("does not know"));
+        let mut none = parameters(vec![2], p, 3);
+        none.srp_b = None;
+        assert!(refused(none).await.contains("no 2FA password"));
+    }
+}

@@ -230,8 +230,8 @@ impl Injector for MetadataInjector<'_> {
 
 /// How a client reaches a service: over the network (split mode), or the service's own
 /// router in this process (the embedded default), with no socket, no HTTP/2 framing and
-/// no connection tasks in between: the call is handed to the service's runtime as a task
-/// and its reply taken back. Both carry the same gRPC messages, so the clients, the
+/// no connection tasks in between: the call is polled by the caller inside the service's
+/// runtime's context (ADR 0058). Both carry the same gRPC messages, so the clients, the
 /// adapters and their error mapping are the same code in both modes (ADR 0002).
 #[derive(Clone)]
 pub enum Transport {
@@ -258,9 +258,11 @@ impl std::fmt::Debug for InProcess {
 }
 
 impl InProcess {
-    /// Calls `routes` on `runtime` (the service's: a call never runs on the caller's
-    /// threads, as it would not in split mode), each bounded by `timeout` when given (the
-    /// time to the reply's headers: a unary call's whole run, a stream's start).
+    /// Calls `routes` in `runtime`'s context (the service's: what a call spawns, its
+    /// sockets, timers and blocking work are that runtime's; the call itself is polled by
+    /// the caller, ADR 0058), each bounded by `timeout` when given (the time to the
+    /// reply's headers: a unary call's whole run, a stream's start). A call that panics
+    /// answers an internal status.
     pub fn new(routes: Routes, runtime: tokio::runtime::Handle, timeout: Option<Duration>) -> Self {
         Self {
             routes,
@@ -301,30 +303,47 @@ impl tower::Service<http::Request<tonic::body::Body>> for Transport {
                 Box::pin(async move { call.await.map_err(Into::into) })
             }
             Self::InProcess(target) => {
+                use futures::FutureExt as _;
                 use tower::ServiceExt as _;
-                let routes = target.routes.clone();
+                let call = target.routes.clone().oneshot(request);
+                let runtime = target.runtime.clone();
                 let timeout = target.timeout;
-                let task = target.runtime.spawn(routes.oneshot(request));
                 Box::pin(async move {
-                    let joined = match timeout {
-                        Some(limit) => tokio::time::timeout(limit, task).await.map_err(|_| {
+                    let call =
+                        std::panic::AssertUnwindSafe(in_runtime(runtime, call)).catch_unwind();
+                    let outcome = match timeout {
+                        Some(limit) => tokio::time::timeout(limit, call).await.map_err(|_| {
                             tower::BoxError::from(tonic::Status::deadline_exceeded(
                                 "the service did not answer in time",
                             ))
                         })?,
-                        None => task.await,
+                        None => call.await,
                     };
-                    match joined {
+                    match outcome {
                         Ok(Ok(response)) => Ok(response),
                         Ok(Err(never)) => match never {},
-                        Err(error) => Err(tower::BoxError::from(tonic::Status::internal(format!(
-                            "the service's call failed: {error}"
-                        )))),
+                        Err(_panic) => Err(tower::BoxError::from(tonic::Status::internal(
+                            "the service's call failed",
+                        ))),
                     }
                 })
             }
         }
     }
+}
+
+/// Polls `call` on the caller's thread inside `runtime`'s context: what the call spawns,
+/// its sockets, timers and blocking work belong to the service's runtime, as they would
+/// if it ran there, but the call itself is not handed to another thread and back (two
+/// wake-ups and two context switches per call, the largest single cost of a short read
+/// in the embedded default: ADR 0058).
+async fn in_runtime<F: std::future::Future>(runtime: tokio::runtime::Handle, call: F) -> F::Output {
+    let mut call = std::pin::pin!(call);
+    std::future::poll_fn(move |context| {
+        let _entered = runtime.enter();
+        call.as_mut().poll(context)
+    })
+    .await
 }
 
 /// An upload's messages (`start`, chunks, `end`) as the gateway sends them.
@@ -345,4 +364,107 @@ pub trait InProcessUploads: Send + Sync + std::fmt::Debug {
         &self,
         messages: UploadMessages,
     ) -> BoxFuture<'static, Result<talkapp_proto::media::v1::FileInfo, tonic::Status>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use tonic::server::NamedService;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    /// A service that answers with the thread that polled its call and the thread its
+    /// spawned task ran on, or panics when asked to.
+    #[derive(Clone)]
+    struct WhereAmI;
+
+    impl NamedService for WhereAmI {
+        const NAME: &'static str = "test.WhereAmI";
+    }
+
+    impl tower::Service<http::Request<tonic::body::Body>> for WhereAmI {
+        type Response = http::Response<tonic::body::Body>;
+        type Error = Infallible;
+        type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+            let panics = request.uri().path().ends_with("/Panic");
+            Box::pin(async move {
+                assert!(!panics, "the service's call panicked");
+                let polled_on = std::thread::current().name().unwrap_or("").to_owned();
+                let spawned_on =
+                    tokio::spawn(async { std::thread::current().name().unwrap_or("").to_owned() })
+                        .await
+                        .expect("the spawned task ran");
+                Ok(http::Response::builder()
+                    .header("polled-on", polled_on)
+                    .header("spawned-on", spawned_on)
+                    .body(tonic::body::Body::empty())
+                    .expect("a valid response"))
+            })
+        }
+    }
+
+    fn service_runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("service")
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    }
+
+    fn call(
+        transport: Transport,
+        path: &str,
+    ) -> Result<http::Response<tonic::body::Body>, tower::BoxError> {
+        let caller = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("http://in-process/test.WhereAmI/{path}"))
+            .header("content-type", "application/grpc")
+            .body(tonic::body::Body::empty())
+            .expect("a valid request");
+        caller.block_on(transport.oneshot(request))
+    }
+
+    #[test]
+    fn an_in_process_call_is_polled_by_the_caller_and_spawns_on_the_services_runtime() {
+        let service = service_runtime();
+        let transport = Transport::InProcess(InProcess::new(
+            Routes::new(WhereAmI),
+            service.handle().clone(),
+            Some(Duration::from_secs(5)),
+        ));
+        let caller = std::thread::Builder::new()
+            .name("caller".into())
+            .spawn(move || call(transport, "Where"))
+            .expect("a thread");
+        let response = caller.join().expect("the caller ran").expect("an answer");
+        let header = |name: &str| response.headers()[name].to_str().expect("text").to_owned();
+        assert_eq!(header("polled-on"), "caller");
+        assert_eq!(header("spawned-on"), "service");
+    }
+
+    #[test]
+    fn an_in_process_call_that_panics_answers_an_internal_status() {
+        let service = service_runtime();
+        let transport = Transport::InProcess(InProcess::new(
+            Routes::new(WhereAmI),
+            service.handle().clone(),
+            None,
+        ));
+        let error = call(transport, "Panic").expect_err("the call failed");
+        let status = error.downcast::<tonic::Status>().expect("a gRPC status");
+        assert_eq!(status.code(), tonic::Code::Internal);
+    }
 }

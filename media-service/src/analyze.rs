@@ -21,7 +21,7 @@ use talkapp_store::MediaKind;
 
 use crate::error::{MediaError, Result};
 
-mod matroska;
+pub(crate) mod matroska;
 mod mpeg_audio;
 mod waveform;
 pub(crate) mod window;

@@ -21,7 +21,7 @@ use talkapp_store::MediaKind;
 
 use crate::error::{MediaError, Result};
 
-mod matroska;
+pub(crate) mod matroska;
 mod mpeg_audio;
 mod waveform;
 pub(crate) mod window;
@@ -663,6 +663,38 @@ mod tests {
         };
         assert!(quarter(0..25) < quarter(25..50), "{waveform:?}");
         assert!(quarter(25..50) < quarter(50..75), "{waveform:?}");
+    }
+
+    /// A voice note of 12 minutes made by ffmpeg, silent but for a loud tone over its
+    /// last minute (60 ms Opus frames at 6 kbit/s: some 230 kB).
+    fn long_voice_note() -> Vec<u8> {
+        let output = std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-loglevel", "error", "-f", "lavfi", "-i"])
+            .arg("aevalsrc=0.8*sin(440*2*PI*t)*gte(t\\,660):d=720:s=8000")
+            .args(["-ac", "1", "-c:a", "libopus", "-b:a", "6k"])
+            .args(["-application", "voip", "-compression_level", "0"])
+            .args(["-frame_duration", "60", "-f", "ogg", "pipe:1"])
+            .output()
+            .expect("ffmpeg ran");
+        assert!(output.status.success(), "{output:?}");
+        output.stdout
+    }
+
+    #[tokio::test]
+    async fn a_voice_note_longer_than_ten_minutes_is_drawn_over_its_whole_length() {
+        let voice = long_voice_note();
+        let findings = analyze_stored(&voice, "audio/ogg", MediaKind::Voice).await;
+        assert_near(findings.duration_ms, 720_000);
+        let waveform = findings.waveform.expect("a waveform");
+        // Slices of 7.2 s: the tone from 660 s fills the last eight and a bit.
+        assert!(
+            waveform[..91].iter().all(|value| *value <= 1),
+            "{waveform:?}"
+        );
+        assert!(
+            waveform[92..].iter().all(|value| *value >= 20),
+            "{waveform:?}"
+        );
     }
 
     #[tokio::test]

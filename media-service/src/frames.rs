@@ -6,8 +6,8 @@
 //!   local backend, else a copy in a private temporary file (removed after) of at most
 //!   `media.frame_max_source_bytes`: a larger object is copied as its head and its tail
 //!   in a sparse file of its size ([`TempCopy`]), with an MP4's index and first video
-//!   samples, or a PDF's first page's objects, where they are (at most
-//!   `media.frame_max_extra_bytes` more);
+//!   samples, a WebM's or Matroska file's keyframe Cluster and Cues, or a PDF's first
+//!   page's objects, where they are (at most `media.frame_max_extra_bytes` more);
 //! - ffmpeg is told the demuxer the bytes were sniffed as (no probing into playlists or
 //!   other formats) and reads only `file:` URLs;
 //! - `prlimit` caps the child's address space, CPU time, core dumps and the size of any
@@ -222,7 +222,7 @@ impl FrameTools {
         };
         // Dropped last: the copy is removed once the tool is done (or killed).
         let copy;
-        let mut duration_ms = duration_ms;
+        let mut at_ms = frame_time_ms(duration_ms);
         let input = match local {
             Some(file) => file.clone(),
             None => {
@@ -236,7 +236,11 @@ impl FrameTools {
                         self.max_source_bytes,
                         match source {
                             Source::Video("mov") => Needs::Mp4Frame {
-                                at_ms: frame_time_ms(duration_ms),
+                                at_ms,
+                                budget: self.max_extra_bytes,
+                            },
+                            Source::Video("matroska") => Needs::MatroskaFrame {
+                                at_ms,
                                 budget: self.max_extra_bytes,
                             },
                             Source::Video(_) => Needs::HeadAndTail,
@@ -249,16 +253,16 @@ impl FrameTools {
                 .await
                 .map_err(|_| Failure::load("the copy did not finish before the deadline"))?
                 .map_err(Failure::load)?;
-                if copy.first_frame_only {
-                    // The copy holds the video's first frames, not those at its usual time.
-                    duration_ms = None;
+                if let Some(frame_at_ms) = copy.frame_at_ms {
+                    // The copy holds the frame at that time, not (only) at its usual one.
+                    at_ms = frame_at_ms;
                 }
                 copy.path.clone()
             }
         };
         let max_side = self.preview_max_side;
         let args = match source {
-            Source::Video(demuxer) => ffmpeg_args(demuxer, &input, duration_ms, max_side),
+            Source::Video(demuxer) => ffmpeg_args(demuxer, &input, at_ms, max_side),
             Source::Pdf => pdftoppm_args(&input, max_side),
         };
         let png = run_tool(
@@ -338,13 +342,7 @@ fn frame_time_ms(duration_ms: Option<u64>) -> u64 {
     duration_ms.map_or(0, |duration| (duration / 10).min(1000))
 }
 
-fn ffmpeg_args(
-    demuxer: &str,
-    input: &FsPath,
-    duration_ms: Option<u64>,
-    max_side: u32,
-) -> Vec<OsString> {
-    let at = frame_time_ms(duration_ms);
+fn ffmpeg_args(demuxer: &str, input: &FsPath, at: u64, max_side: u32) -> Vec<OsString> {
     let mut url = OsString::from("file:");
     url.push(input);
     let mut args: Vec<OsString> = [
@@ -537,17 +535,23 @@ async fn read_head(
 /// beyond that head (found in the index, `crate::mp4_samples`; at most
 /// `max_extra_bytes` more): a video whose frames come after seconds of audio, or whose
 /// `mdat` opens with another track's large chunk. When only the first frames fit, the
-/// copy says so ([`TempCopy::first_frame_only`]) and the first frame is taken. A PDF's
+/// copy says so ([`TempCopy::frame_at_ms`]) and the first frame is taken. A PDF's
 /// head and tail go with the objects its first page needs, where they are (found from
 /// its cross-reference data, `crate::pdf_parts`; at most `max_extra_bytes` more and
 /// [`MAX_PDF_OBJECTS`] objects): a PDF that is not linearised may keep them anywhere.
-/// Any other file whose preview needs bytes from the middle gets a broken frame or none,
-/// which the tool reports as any corrupt input (no preview, never a failed upload).
+/// A WebM or Matroska file's head and tail go with the Cluster of its first video track's
+/// keyframe at or before the frame's time (or its first keyframe), found in its Cues
+/// (`crate::analyze::matroska::keyframe_cluster`), and with the Cues themselves when they
+/// lie in the middle, when the two fit in `max_extra_bytes`: the preview then takes that
+/// keyframe ([`TempCopy::frame_at_ms`]). Any other file whose preview needs bytes from
+/// the middle (an Ogg video, a WebM without Cues) gets a broken frame or none, which the
+/// tool reports as any corrupt input (no preview, never a failed upload).
 struct TempCopy {
     path: PathBuf,
-    /// The copy holds an MP4's first video samples beyond its head, but not through the
-    /// frame's usual time: the preview takes the first frame.
-    first_frame_only: bool,
+    /// The time of the frame the copy holds, when not (only) the one at the frame's
+    /// usual time: an MP4's first frame (0) when its samples beyond the head do not reach
+    /// that time; a Matroska keyframe copied from the middle.
+    frame_at_ms: Option<u64>,
 }
 
 /// What a copy of an object larger than its limit holds besides its head.
@@ -560,6 +564,9 @@ enum Needs {
     Mp4Frame { at_ms: u64, budget: u64 },
     /// A PDF's tail, and the objects of its first page (at most `budget` bytes of them).
     PdfPage { budget: u64 },
+    /// A WebM's or Matroska file's tail, and the Cluster of its video keyframe at or
+    /// before `at_ms` with its Cues (at most `budget` bytes of them beyond head and tail).
+    MatroskaFrame { at_ms: u64, budget: u64 },
 }
 
 /// Objects of a PDF looked for, at most, for its first page.
@@ -580,7 +587,7 @@ impl TempCopy {
     ) -> Result<Self, String> {
         let mut copy = Self {
             path: dir.join(format!("talkapp-frame-{}", uuid::Uuid::new_v4().simple())),
-            first_frame_only: false,
+            frame_at_ms: None,
         };
         let mut file = tokio::fs::OpenOptions::new()
             .write(true)
@@ -645,7 +652,9 @@ impl TempCopy {
                     reaches_frame_time = plan.reaches_frame_time,
                     "an MP4's first video samples copied beyond its head"
                 );
-                copy.first_frame_only = !plan.reaches_frame_time;
+                if !plan.reaches_frame_time {
+                    copy.frame_at_ms = Some(0);
+                }
             }
         } else {
             let tail = max / 4;
@@ -678,6 +687,35 @@ impl TempCopy {
                     bytes,
                     "a PDF's first page's objects copied between its head and its tail"
                 );
+            }
+            if let Needs::MatroskaFrame { at_ms, budget } = needs {
+                let mut window = crate::analyze::window::Window::new(objects, path, size);
+                let keyframe = crate::analyze::matroska::keyframe_cluster(&mut window, at_ms)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                if let Some(keyframe) = keyframe {
+                    // What the head and the tail hold already is not copied again.
+                    let middle = |range: std::ops::Range<u64>| {
+                        range.start.max(head)..range.end.min(size - tail)
+                    };
+                    let cluster = middle(keyframe.cluster);
+                    let ranges: Vec<_> = [middle(keyframe.cues), cluster.clone()]
+                        .into_iter()
+                        .filter(|range| range.start < range.end)
+                        .collect();
+                    let bytes: u64 = ranges.iter().map(|range| range.end - range.start).sum();
+                    if bytes <= budget {
+                        copy_ranges_in_place(objects, path, ranges, &mut file).await?;
+                        if cluster.start < cluster.end {
+                            copy.frame_at_ms = Some(keyframe.time_ms);
+                        }
+                        tracing::debug!(
+                            bytes,
+                            time_ms = keyframe.time_ms,
+                            "a Matroska keyframe's Cluster and Cues copied between its head and tail"
+                        );
+                    }
+                }
             }
         }
         file.flush().await.map_err(|error| error.to_string())?;

@@ -5,10 +5,20 @@
 //! media (rare) are found through the SeekHead.
 //!
 //! A file without a Duration (a live WebM, as a browser's `MediaRecorder` or a pipe writes
-//! it) is timed by its last Cluster: its Timecode plus its last block's, read from the
-//! last [`MAX_TAIL_BYTES`] of the file. Not done: a file whose last Cluster starts before
-//! that tail gets no duration (walking every Cluster would read the whole file), and the
-//! last block's own length is not added (a frame, some 20 to 40 ms, short).
+//! it) is timed by its last Cluster: its Timecode plus its last block's. The Cluster is
+//! looked for in the last [`MAX_TAIL_BYTES`] of the file; when it starts before them (a
+//! long Cluster of a high-rate video), it is looked for backwards in ranges of as much,
+//! at most [`MAX_LAST_CLUSTER_BYTES`] before the end, and its children's headers are
+//! walked from its start (ranged reads of [`WALK_CHUNK_BYTES`], the walks bounded by
+//! [`MAX_LAST_CLUSTER_BYTES`] too). Not done: a file whose last Cluster starts before
+//! that gets no duration, and the last block's own length is not added (a frame, some 20
+//! to 40 ms, short).
+//!
+//! For the preview of a large file copied in part (`crate::frames`), [`keyframe_cluster`]
+//! finds, in the Cues (the index, found through the SeekHead), the Cluster of the first
+//! video track's keyframe at or before the frame's time.
+
+use std::ops::Range;
 
 use super::Findings;
 use super::window::Window;
@@ -25,6 +35,7 @@ const TIMECODE_SCALE: u32 = 0x2A_D7B1;
 const DURATION: u32 = 0x4489;
 const TRACKS: u32 = 0x1654_AE6B;
 const TRACK_ENTRY: u32 = 0xAE;
+const TRACK_NUMBER: u32 = 0xD7;
 const TRACK_TYPE: u32 = 0x83;
 const TRACK_TYPE_VIDEO: u64 = 1;
 const VIDEO: u32 = 0xE0;
@@ -36,6 +47,13 @@ const CLUSTER_TIMECODE: u32 = 0xE7;
 const SIMPLE_BLOCK: u32 = 0xA3;
 const BLOCK_GROUP: u32 = 0xA0;
 const BLOCK: u32 = 0xA1;
+const CRC_32: u32 = 0xBF;
+const CUES: u32 = 0x1C53_BB6B;
+const CUE_POINT: u32 = 0xBB;
+const CUE_TIME: u32 = 0xB3;
+const CUE_TRACK_POSITIONS: u32 = 0xB7;
+const CUE_TRACK: u32 = 0xF7;
+const CUE_CLUSTER_POSITION: u32 = 0xF1;
 
 /// Largest Info or Tracks element read (both are a few hundred bytes in practice).
 const MAX_HEADER_ELEMENT_BYTES: u64 = 1024 * 1024;
@@ -43,6 +61,25 @@ const MAX_HEADER_ELEMENT_BYTES: u64 = 1024 * 1024;
 const MAX_SEGMENT_CHILDREN: usize = 256;
 /// The end of a file searched for its last Cluster when Info has no Duration.
 const MAX_TAIL_BYTES: u64 = 4 * 1024 * 1024;
+/// How far before the end a live file's last Cluster is looked for when it does not start
+/// in its last [`MAX_TAIL_BYTES`]; also the most bytes its children's walks cover in all.
+const MAX_LAST_CLUSTER_BYTES: u64 = 64 * 1024 * 1024;
+/// Bytes fetched at once while a Cluster's children are walked.
+const WALK_CHUNK_BYTES: u64 = 1024 * 1024;
+/// Bytes read at a child's offset: its header and the start of a block (its track
+/// number and timecode), also inside a BlockGroup.
+const CHILD_HEAD_BYTES: u64 = 32;
+/// Bytes read past a search range: a Cluster whose id starts in it has its header and its
+/// Timecode there.
+const CLUSTER_HEAD_BYTES: u64 = 64;
+/// Children of a Cluster walked, at most.
+const MAX_CLUSTER_CHILDREN: usize = 1_000_000;
+/// Possible Cluster starts walked from, at most, before giving up.
+const MAX_CLUSTER_CANDIDATES: usize = 4;
+/// Largest Cues element read (a point a second of a two-hour video is some 150 KiB).
+const MAX_CUES_BYTES: u64 = 8 * 1024 * 1024;
+/// Cue points looked at, at most.
+const MAX_CUE_POINTS: usize = 200_000;
 /// The nanoseconds of a tick when the file does not say (Matroska's default).
 const DEFAULT_TIMECODE_SCALE: u64 = 1_000_000;
 
@@ -101,26 +138,29 @@ fn header(bytes: &[u8]) -> Option<Header> {
 
 /// The children of an element's payload held in memory: `(id, payload)`. Stops at the
 /// first malformed or unknown-size child.
-fn children(mut payload: &[u8]) -> Vec<(u32, &[u8])> {
-    let mut found = Vec::new();
-    while let Some(Header {
-        id,
-        size: Some(size),
-        header_len,
-    }) = header(payload)
-    {
-        let start = usize::try_from(header_len).unwrap_or(usize::MAX);
-        let Some(end) = usize::try_from(size)
+fn child_elements(mut payload: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
+    std::iter::from_fn(move || {
+        let Header {
+            id,
+            size: Some(size),
+            header_len,
+        } = header(payload)?
+        else {
+            return None;
+        };
+        let start = usize::try_from(header_len).ok()?;
+        let end = usize::try_from(size)
             .ok()
             .and_then(|size| start.checked_add(size))
-            .filter(|end| *end <= payload.len())
-        else {
-            break;
-        };
-        found.push((id, &payload[start..end]));
+            .filter(|end| *end <= payload.len())?;
+        let child = (id, &payload[start..end]);
         payload = &payload[end..];
-    }
-    found
+        Some(child)
+    })
+}
+
+fn children(payload: &[u8]) -> Vec<(u32, &[u8])> {
+    child_elements(payload).collect()
 }
 
 fn unsigned(payload: &[u8]) -> Option<u64> {
@@ -177,49 +217,168 @@ fn block_timecode(block: &[u8]) -> Option<i64> {
     Some(i64::from(i16::from_be_bytes([bytes[0], bytes[1]])))
 }
 
+/// The Cluster whose header is at the start of `bytes`, when its first child is its
+/// Timecode (after a CRC-32, as Matroska muxers write by default): its header and that
+/// Timecode (ticks).
+fn cluster_start(bytes: &[u8]) -> Option<(Header, i64)> {
+    let cluster = header(bytes).filter(|cluster| cluster.id == CLUSTER)?;
+    let mut body = bytes.get(usize::try_from(cluster.header_len).ok()?..)?;
+    let mut first = header(body)?;
+    if first.id == CRC_32 && first.size == Some(4) {
+        body = body.get(usize::try_from(first.header_len).ok()? + 4..)?;
+        first = header(body)?;
+    }
+    if first.id != CLUSTER_TIMECODE {
+        return None;
+    }
+    let first_start = usize::try_from(first.header_len).ok()?;
+    let first_end = first_start.checked_add(usize::try_from(first.size?).ok()?)?;
+    let base = i64::try_from(unsigned(body.get(first_start..first_end)?)?).ok()?;
+    Some((cluster, base))
+}
+
+/// Where the Cluster id occurs in `bytes` with a Cluster's header and Timecode after it,
+/// last first.
+fn cluster_candidates(bytes: &[u8]) -> impl Iterator<Item = (usize, Header, i64)> {
+    bytes
+        .windows(CLUSTER_ID_BYTES.len())
+        .enumerate()
+        .rev()
+        .filter(|(_, window)| *window == CLUSTER_ID_BYTES)
+        .filter_map(|(at, _)| {
+            let (cluster, base) = cluster_start(&bytes[at..])?;
+            Some((at, cluster, base))
+        })
+}
+
+/// The relative time of a SimpleBlock's or a BlockGroup's block, from the start of its
+/// payload.
+fn child_block_timecode(id: u32, payload: &[u8]) -> Option<i64> {
+    match id {
+        SIMPLE_BLOCK => block_timecode(payload),
+        BLOCK_GROUP => {
+            let block = header(payload).filter(|block| block.id == BLOCK)?;
+            block_timecode(payload.get(usize::try_from(block.header_len).ok()?..)?)
+        }
+        _ => None,
+    }
+}
+
 /// The latest block time (ticks) of the last Cluster in `tail`: the last occurrence of the
 /// Cluster id whose first child is its Timecode, then its blocks.
 fn last_cluster_end_ticks(tail: &[u8]) -> Option<u64> {
-    let candidates = tail
-        .windows(CLUSTER_ID_BYTES.len())
-        .enumerate()
-        .filter(|(_, bytes)| *bytes == CLUSTER_ID_BYTES)
-        .map(|(at, _)| at);
-    let clusters: Vec<usize> = candidates.collect();
-    clusters.into_iter().rev().find_map(|at| {
-        let cluster = header(&tail[at..])?;
-        let start = at + usize::try_from(cluster.header_len).ok()?;
-        let end = cluster
-            .size
-            .and_then(|size| usize::try_from(size).ok())
-            .map_or(tail.len(), |size| {
-                start.saturating_add(size).min(tail.len())
-            });
-        let body = tail.get(start..end)?;
-        // The first child decides, before any walk: the children are walked once, for
-        // the one Cluster taken, whatever the tail holds.
-        let first = header(body)?;
-        if first.id != CLUSTER_TIMECODE {
-            return None;
+    // The first child decides, before any walk: the children are walked once, for the
+    // one Cluster taken, whatever the tail holds.
+    let (at, cluster, base) = cluster_candidates(tail).next()?;
+    let start = at + usize::try_from(cluster.header_len).ok()?;
+    let end = cluster
+        .size
+        .and_then(|size| usize::try_from(size).ok())
+        .map_or(tail.len(), |size| {
+            start.saturating_add(size).min(tail.len())
+        });
+    let body = tail.get(start..end)?;
+    let latest = child_elements(body)
+        .filter_map(|(id, payload)| child_block_timecode(id, payload))
+        .map(|relative| base.saturating_add(relative))
+        .max()
+        .unwrap_or(base);
+    Some(u64::try_from(latest).unwrap_or(0))
+}
+
+/// The latest block time (ticks) of the Cluster at `at`, whose children are walked by
+/// their headers up to `end` (the Segment's end, or the Cluster's when it has a size),
+/// taking at most `budget` bytes of the object in steps (what it walks is taken off).
+/// `None` unless the walk reaches the end (the last child may run past it: a recording
+/// cut short) through children that parse: not a Cluster, or not the last one.
+async fn walk_cluster(
+    window: &mut Window<'_>,
+    at: u64,
+    end: u64,
+    budget: &mut u64,
+) -> Result<Option<u64>> {
+    let Some((cluster, base)) = cluster_start(&window.read(at, CLUSTER_HEAD_BYTES).await?) else {
+        return Ok(None);
+    };
+    let body_start = at.saturating_add(cluster.header_len);
+    let body_end = cluster
+        .size
+        .map_or(end, |size| body_start.saturating_add(size).min(end));
+    let mut latest = base;
+    let mut offset = body_start;
+    for _ in 0..MAX_CLUSTER_CHILDREN {
+        if offset >= body_end {
+            return Ok(u64::try_from(latest).ok());
         }
-        let first_start = usize::try_from(first.header_len).ok()?;
-        let first_end = first_start.checked_add(usize::try_from(first.size?).ok()?)?;
-        let base = i64::try_from(unsigned(body.get(first_start..first_end)?)?).ok()?;
-        let latest = children(body)
-            .iter()
-            .filter_map(|(id, payload)| match *id {
-                SIMPLE_BLOCK => block_timecode(payload),
-                BLOCK_GROUP => children(payload)
-                    .into_iter()
-                    .find(|(id, _)| *id == BLOCK)
-                    .and_then(|(_, block)| block_timecode(block)),
-                _ => None,
-            })
-            .map(|relative| base + relative)
-            .max()
-            .unwrap_or(base);
-        Some(u64::try_from(latest).unwrap_or(0))
-    })
+        let bytes = window.read(offset, CHILD_HEAD_BYTES).await?;
+        let Some(child) = header(&bytes) else {
+            return Ok(None);
+        };
+        // An unknown size (a Cluster of a live file, say) inside a Cluster: this was not
+        // the last one.
+        let (Some(size), false) = (child.size, child.id == CLUSTER) else {
+            return Ok(None);
+        };
+        let payload = bytes
+            .get(usize::try_from(child.header_len).unwrap_or(usize::MAX)..)
+            .unwrap_or_default();
+        if let Some(relative) = child_block_timecode(child.id, payload) {
+            latest = latest.max(base.saturating_add(relative));
+        }
+        let step = child.header_len.saturating_add(size);
+        let Some(left) = budget.checked_sub(step) else {
+            return Ok(None);
+        };
+        *budget = left;
+        offset = offset.saturating_add(step);
+    }
+    Ok(None)
+}
+
+/// The latest block time (ticks) of the Segment's last Cluster (see the module's notes).
+async fn last_cluster_ticks(
+    window: &mut Window<'_>,
+    segment_start: u64,
+    segment_end: u64,
+) -> Result<Option<u64>> {
+    let tail_start = segment_end
+        .saturating_sub(MAX_TAIL_BYTES)
+        .max(segment_start);
+    let tail = window
+        .read(tail_start, segment_end.saturating_sub(tail_start))
+        .await?;
+    if let Some(ticks) = last_cluster_end_ticks(&tail) {
+        return Ok(Some(ticks));
+    }
+    // Its start lies further back: searched for in ranges, its children then walked.
+    let floor = segment_end
+        .saturating_sub(MAX_LAST_CLUSTER_BYTES)
+        .max(segment_start);
+    let mut walker = window.with_chunk(WALK_CHUNK_BYTES);
+    let mut budget = MAX_LAST_CLUSTER_BYTES;
+    let mut tried = 0;
+    let mut range_end = tail_start;
+    while range_end > floor && tried < MAX_CLUSTER_CANDIDATES {
+        let range_start = range_end.saturating_sub(MAX_TAIL_BYTES).max(floor);
+        let bytes = window
+            .read(range_start, range_end - range_start + CLUSTER_HEAD_BYTES)
+            .await?;
+        let searched = usize::try_from(range_end - range_start).unwrap_or(usize::MAX);
+        let candidates: Vec<usize> = cluster_candidates(&bytes)
+            .map(|(at, _, _)| at)
+            .filter(|at| *at < searched)
+            .take(MAX_CLUSTER_CANDIDATES - tried)
+            .collect();
+        for at in candidates {
+            tried += 1;
+            let at = range_start + at as u64;
+            if let Some(ticks) = walk_cluster(&mut walker, at, segment_end, &mut budget).await? {
+                return Ok(Some(ticks));
+            }
+        }
+        range_end = range_start;
+    }
+    Ok(None)
 }
 
 /// The first video track's pixel size from a Tracks element's payload.
@@ -249,7 +408,26 @@ fn tracks_video_size(tracks: &[u8]) -> Option<(u32, u32)> {
         })
 }
 
-/// Where the SeekHead says Info and Tracks are, relative to the Segment's payload.
+/// The first video track's number from a Tracks element's payload.
+fn tracks_video_number(tracks: &[u8]) -> Option<u64> {
+    child_elements(tracks)
+        .filter(|(id, _)| *id == TRACK_ENTRY)
+        .find_map(|(_, entry)| {
+            let fields = children(entry);
+            let is_video = fields.iter().any(|(id, payload)| {
+                *id == TRACK_TYPE && unsigned(payload) == Some(TRACK_TYPE_VIDEO)
+            });
+            if !is_video {
+                return None;
+            }
+            fields
+                .iter()
+                .find(|(id, _)| *id == TRACK_NUMBER)
+                .and_then(|(_, payload)| unsigned(payload))
+        })
+}
+
+/// Where the SeekHead says Info, Tracks and Cues are, relative to the Segment's payload.
 fn seek_positions(seek_head: &[u8]) -> Vec<(u32, u64)> {
     children(seek_head)
         .into_iter()
@@ -277,6 +455,8 @@ struct Found {
     /// Nanoseconds a tick, from Info.
     timecode_scale: Option<u64>,
     video_size: Option<(u32, u32)>,
+    /// The first video track's number.
+    video_track: Option<u64>,
     info_seen: bool,
     tracks_seen: bool,
 }
@@ -292,6 +472,7 @@ impl Found {
             TRACKS => {
                 self.tracks_seen = true;
                 self.video_size = tracks_video_size(payload);
+                self.video_track = tracks_video_number(payload);
             }
             _ => {}
         }
@@ -322,8 +503,20 @@ async fn wanted_payload_at(
     Ok((payload.len() as u64 == size).then_some(payload))
 }
 
-/// Analyses a WebM or Matroska file of `window.size` bytes.
-pub(super) async fn analyze_matroska(window: &mut Window<'_>) -> Result<Option<Findings>> {
+/// A Segment as read from its start.
+struct Segment {
+    /// Where its payload starts (its children's positions count from there).
+    start: u64,
+    /// Where it ends (the file's end when its size is unknown).
+    end: u64,
+    found: Found,
+    /// Where its Cues element is, when it was passed or the SeekHead says.
+    cues_at: Option<u64>,
+}
+
+/// Reads the EBML header, the Segment's header, and its children up to Info and Tracks
+/// (or its first Cluster), then what of Info and Tracks is missing through the SeekHead.
+async fn read_segment(window: &mut Window<'_>) -> Result<Option<Segment>> {
     let Some(ebml) = header_at(window, 0).await? else {
         return Ok(None);
     };
@@ -344,6 +537,7 @@ pub(super) async fn analyze_matroska(window: &mut Window<'_>) -> Result<Option<F
 
     let mut found = Found::default();
     let mut seeks = Vec::new();
+    let mut cues_at = None;
     let mut offset = segment_start;
     for _ in 0..MAX_SEGMENT_CHILDREN {
         if found.complete() || offset >= segment_end {
@@ -363,6 +557,7 @@ pub(super) async fn analyze_matroska(window: &mut Window<'_>) -> Result<Option<F
                     seeks = seek_positions(&payload);
                 }
             }
+            CUES => cues_at = Some(offset),
             CLUSTER => break,
             _ => {}
         }
@@ -373,15 +568,19 @@ pub(super) async fn analyze_matroska(window: &mut Window<'_>) -> Result<Option<F
     }
 
     for (target, position) in seeks {
+        let at = segment_start.saturating_add(position);
         let missing = match target {
             INFO => !found.info_seen,
             TRACKS => !found.tracks_seen,
+            CUES => {
+                cues_at = cues_at.or(Some(at));
+                false
+            }
             _ => false,
         };
         if !missing {
             continue;
         }
-        let at = segment_start.saturating_add(position);
         if let Some(child) = header_at(window, at).await?
             && child.id == target
             && let Some(payload) = wanted_payload_at(window, at, child).await?
@@ -389,18 +588,29 @@ pub(super) async fn analyze_matroska(window: &mut Window<'_>) -> Result<Option<F
             found.take(target, &payload);
         }
     }
+    Ok(Some(Segment {
+        start: segment_start,
+        end: segment_end,
+        found,
+        cues_at,
+    }))
+}
 
+/// Analyses a WebM or Matroska file of `window.size` bytes.
+pub(super) async fn analyze_matroska(window: &mut Window<'_>) -> Result<Option<Findings>> {
+    let Some(Segment {
+        start, end, found, ..
+    }) = read_segment(window).await?
+    else {
+        return Ok(None);
+    };
+    let mut found = found;
     if found.duration_ms.is_none()
         && let Some(scale) = found.timecode_scale
     {
-        let tail_start = segment_end
-            .saturating_sub(MAX_TAIL_BYTES)
-            .max(segment_start);
-        let tail = window
-            .read(tail_start, segment_end.saturating_sub(tail_start))
-            .await?;
-        found.duration_ms =
-            last_cluster_end_ticks(&tail).and_then(|ticks| ticks_to_ms(ticks as f64, scale));
+        found.duration_ms = last_cluster_ticks(window, start, end)
+            .await?
+            .and_then(|ticks| ticks_to_ms(ticks as f64, scale));
     }
 
     Ok(Some(Findings {
@@ -408,6 +618,125 @@ pub(super) async fn analyze_matroska(window: &mut Window<'_>) -> Result<Option<F
         width: found.video_size.map(|(width, _)| width),
         height: found.video_size.map(|(_, height)| height),
         ..Findings::default()
+    }))
+}
+
+/// Where the keyframe a preview takes lies in a Matroska file (`crate::frames`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyframeCluster {
+    /// The Cluster holding it.
+    pub(crate) cluster: Range<u64>,
+    /// The Cues element (a demuxer seeks by it).
+    pub(crate) cues: Range<u64>,
+    /// Its time from the start.
+    pub(crate) time_ms: u64,
+}
+
+/// The cue points of `track` as `(time in ticks, Cluster position)`, and the Cluster
+/// positions of all the points (any track), from a Cues element's payload.
+fn cue_points(cues: &[u8], track: u64) -> (Vec<(u64, u64)>, Vec<u64>) {
+    let mut points = Vec::new();
+    let mut clusters = Vec::new();
+    for (_, point) in child_elements(cues)
+        .filter(|(id, _)| *id == CUE_POINT)
+        .take(MAX_CUE_POINTS)
+    {
+        let fields = children(point);
+        let time = fields
+            .iter()
+            .find(|(id, _)| *id == CUE_TIME)
+            .and_then(|(_, payload)| unsigned(payload));
+        for (_, positions) in fields.iter().filter(|(id, _)| *id == CUE_TRACK_POSITIONS) {
+            let fields = children(positions);
+            let field = |wanted: u32| {
+                fields
+                    .iter()
+                    .find(|(id, _)| *id == wanted)
+                    .and_then(|(_, payload)| unsigned(payload))
+            };
+            let Some(position) = field(CUE_CLUSTER_POSITION) else {
+                continue;
+            };
+            clusters.push(position);
+            if let Some(time) = time
+                && field(CUE_TRACK) == Some(track)
+            {
+                points.push((time, position));
+            }
+        }
+    }
+    (points, clusters)
+}
+
+/// The Cluster of the first video track's keyframe at or before `at_ms` (or its first
+/// keyframe, when none is that early), found in the file's Cues; `None` when the file has
+/// no Cues (a live file), no video track, or anything does not parse. A Cluster of
+/// unknown size ends where the next one the Cues name begins (else at the Segment's end).
+pub(crate) async fn keyframe_cluster(
+    window: &mut Window<'_>,
+    at_ms: u64,
+) -> Result<Option<KeyframeCluster>> {
+    let Some(segment) = read_segment(window).await? else {
+        return Ok(None);
+    };
+    let (Some(track), Some(scale), Some(cues_at)) = (
+        segment.found.video_track,
+        segment.found.timecode_scale,
+        segment.cues_at,
+    ) else {
+        return Ok(None);
+    };
+    let Some(cues) = header_at(window, cues_at).await? else {
+        return Ok(None);
+    };
+    let Some(cues_size) = cues
+        .size
+        .filter(|size| cues.id == CUES && *size <= MAX_CUES_BYTES)
+    else {
+        return Ok(None);
+    };
+    let payload = window.read(cues_at + cues.header_len, cues_size).await?;
+    if payload.len() as u64 != cues_size {
+        return Ok(None);
+    }
+    let (points, clusters) = cue_points(&payload, track);
+    let timed: Vec<(u64, u64)> = points
+        .into_iter()
+        .filter_map(|(ticks, position)| Some((ticks_to_ms(ticks as f64, scale)?, position)))
+        .collect();
+    let chosen = timed
+        .iter()
+        .filter(|(time_ms, _)| *time_ms <= at_ms)
+        .max_by_key(|(time_ms, _)| *time_ms)
+        .or_else(|| timed.iter().min_by_key(|(time_ms, _)| *time_ms));
+    let Some(&(time_ms, position)) = chosen else {
+        return Ok(None);
+    };
+    let start = segment.start.saturating_add(position);
+    if start >= segment.end {
+        return Ok(None);
+    }
+    let Some(cluster) = header_at(window, start)
+        .await?
+        .filter(|cluster| cluster.id == CLUSTER)
+    else {
+        return Ok(None);
+    };
+    let end = match cluster.size {
+        Some(size) => start
+            .saturating_add(cluster.header_len)
+            .saturating_add(size),
+        None => clusters
+            .iter()
+            .map(|position| segment.start.saturating_add(*position))
+            .filter(|next| *next > start)
+            .min()
+            .unwrap_or(segment.end),
+    };
+    Ok(Some(KeyframeCluster {
+        cluster: start..end.min(segment.end),
+        cues: cues_at..cues_at + cues.header_len + cues_size,
+        time_ms,
     }))
 }
 
@@ -453,6 +782,199 @@ mod tests {
             None
         );
         assert_eq!(block_timecode(&[0x81, 0xFF, 0xF6, 0x80]), Some(-10));
+    }
+
+    /// An element with an 8-byte size.
+    fn element(id: u32, payload: &[u8]) -> Vec<u8> {
+        let id_bytes = id.to_be_bytes();
+        let skip = id_bytes.iter().take_while(|byte| **byte == 0).count();
+        let mut bytes = id_bytes[skip..].to_vec();
+        bytes.push(0x01);
+        bytes.extend_from_slice(&(payload.len() as u64).to_be_bytes()[1..]);
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    /// An element of unknown size.
+    fn open_element(id: u32, payload: &[u8]) -> Vec<u8> {
+        let mut bytes = id.to_be_bytes().to_vec();
+        bytes.extend([0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    fn simple_block(track: u8, relative: i16, len: usize) -> Vec<u8> {
+        let mut payload = vec![0x80 | track];
+        payload.extend(relative.to_be_bytes());
+        payload.push(0x80);
+        payload.resize(len, 0x5A);
+        element(SIMPLE_BLOCK, &payload)
+    }
+
+    fn ebml_header() -> Vec<u8> {
+        element(EBML_HEADER, &element(0x4282, b"matroska"))
+    }
+
+    async fn stored(bytes: Vec<u8>) -> (object_store::memory::InMemory, object_store::path::Path) {
+        use object_store::ObjectStoreExt as _;
+        let objects = object_store::memory::InMemory::new();
+        let path = object_store::path::Path::from("file");
+        objects.put(&path, bytes.into()).await.expect("stored");
+        (objects, path)
+    }
+
+    async fn duration_of(bytes: Vec<u8>) -> Option<u64> {
+        let size = bytes.len() as u64;
+        let (objects, path) = stored(bytes).await;
+        analyze_matroska(&mut Window::new(&objects, &path, size))
+            .await
+            .expect("read")
+            .expect("matroska")
+            .duration_ms
+    }
+
+    /// A live file (no Duration, a Segment and a Cluster of unknown size) whose one
+    /// Cluster starts `blocks` × 512 KiB before its end.
+    fn live_file(blocks: i16, damaged_at: Option<i16>) -> Vec<u8> {
+        // A CRC-32 first, as ffmpeg writes in Matroska (its value is not checked).
+        let mut cluster = element(CRC_32, &[1, 2, 3, 4]);
+        cluster.extend(element(CLUSTER_TIMECODE, &1000_u16.to_be_bytes()));
+        for index in 0..blocks {
+            if damaged_at == Some(index) {
+                cluster.extend([0x00, 0x00, 0x00]);
+            }
+            cluster.extend(simple_block(1, index * 40, 512 * 1024));
+        }
+        let info = element(INFO, &element(TIMECODE_SCALE, &1_000_000_u32.to_be_bytes()));
+        let segment = [info, open_element(CLUSTER, &cluster)].concat();
+        [ebml_header(), open_element(SEGMENT, &segment)].concat()
+    }
+
+    #[tokio::test]
+    async fn a_live_files_last_cluster_starting_before_its_tail_is_walked_from_its_start() {
+        // 12 blocks of 512 KiB: the Cluster starts 6 MiB before the end, beyond the tail
+        // of 4 MiB read first; its last block is at 1000 + 11 × 40 ms.
+        assert_eq!(duration_of(live_file(12, None)).await, Some(1440));
+        // Short enough for the tail alone, as before.
+        assert_eq!(duration_of(live_file(4, None)).await, Some(1120));
+        // A child that does not parse on the way: not a Cluster to trust, no duration
+        // (and no panic).
+        assert_eq!(duration_of(live_file(12, Some(9))).await, None);
+    }
+
+    /// A Matroska file: SeekHead (to its Cues), Info, Tracks (audio 2, video 1), an audio
+    /// Cluster at 0, a video Cluster at 3000 ms, Cues pointing the video track there.
+    /// `cue_position` overrides the Cue's Cluster position.
+    fn indexed_file(cue_position: Option<u64>) -> (Vec<u8>, std::ops::Range<u64>) {
+        let info = element(INFO, &element(TIMECODE_SCALE, &1_000_000_u32.to_be_bytes()));
+        let track = |number: u8, kind: u8| {
+            element(
+                TRACK_ENTRY,
+                &[
+                    element(TRACK_NUMBER, &[number]),
+                    element(TRACK_TYPE, &[kind]),
+                ]
+                .concat(),
+            )
+        };
+        let tracks = element(TRACKS, &[track(2, 2), track(1, 1)].concat());
+        let audio = element(
+            CLUSTER,
+            &[element(CLUSTER_TIMECODE, &[0]), simple_block(2, 0, 100_000)].concat(),
+        );
+        let video = element(
+            CLUSTER,
+            &[
+                element(CLUSTER_TIMECODE, &3000_u16.to_be_bytes()),
+                simple_block(1, 0, 50_000),
+            ]
+            .concat(),
+        );
+        // The SeekHead's size does not depend on the position it holds (8 bytes).
+        let seek_head = |cues: u64| {
+            element(
+                SEEK_HEAD,
+                &element(
+                    SEEK,
+                    &[
+                        element(SEEK_ID, &CUES.to_be_bytes()),
+                        element(SEEK_POSITION, &cues.to_be_bytes()),
+                    ]
+                    .concat(),
+                ),
+            )
+        };
+        let before_video = (seek_head(0).len() + info.len() + tracks.len() + audio.len()) as u64;
+        let cues_position = before_video + video.len() as u64;
+        let cues = element(
+            CUES,
+            &element(
+                CUE_POINT,
+                &[
+                    element(CUE_TIME, &3000_u16.to_be_bytes()),
+                    element(
+                        CUE_TRACK_POSITIONS,
+                        &[
+                            element(CUE_TRACK, &[1]),
+                            element(
+                                CUE_CLUSTER_POSITION,
+                                &cue_position.unwrap_or(before_video).to_be_bytes(),
+                            ),
+                        ]
+                        .concat(),
+                    ),
+                ]
+                .concat(),
+            ),
+        );
+        let segment = [
+            seek_head(cues_position),
+            info,
+            tracks,
+            audio,
+            video.clone(),
+            cues,
+        ]
+        .concat();
+        let header = ebml_header();
+        let segment_start = (header.len() + 12) as u64;
+        let start = segment_start + before_video;
+        let file = [header, element(SEGMENT, &segment)].concat();
+        (file, start..start + video.len() as u64)
+    }
+
+    async fn keyframe_of(bytes: Vec<u8>, at_ms: u64) -> Option<KeyframeCluster> {
+        let size = bytes.len() as u64;
+        let (objects, path) = stored(bytes).await;
+        keyframe_cluster(&mut Window::new(&objects, &path, size), at_ms)
+            .await
+            .expect("read")
+    }
+
+    #[tokio::test]
+    async fn the_video_keyframes_cluster_is_found_in_the_cues() {
+        let (file, video) = indexed_file(None);
+        let size = file.len() as u64;
+        let found = keyframe_of(file.clone(), 500)
+            .await
+            .expect("the first video keyframe, after the frame's time");
+        assert_eq!(found.cluster, video);
+        assert_eq!(found.time_ms, 3000);
+        assert_eq!(found.cues.end, size, "the Cues, last");
+        assert_eq!(
+            keyframe_of(file, 5000).await.map(|found| found.time_ms),
+            Some(3000),
+            "the last keyframe at or before the frame's time"
+        );
+        // A Cue past the end, or pointing at something that is not a Cluster: none.
+        let (file, _) = indexed_file(Some(u64::MAX / 2));
+        assert_eq!(keyframe_of(file, 500).await, None);
+        let (file, _) = indexed_file(Some(3));
+        assert_eq!(keyframe_of(file, 500).await, None);
+        // Cut before its Cues: none.
+        let (file, video) = indexed_file(None);
+        let cut = file[..usize::try_from(video.end).expect("small")].to_vec();
+        assert_eq!(keyframe_of(cut, 500).await, None);
     }
 
     #[test]

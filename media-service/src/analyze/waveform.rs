@@ -5,10 +5,14 @@
 //! store keeps one value a byte.
 //!
 //! The Ogg pages are read in ranges of [`READ_BYTES`] and decoded as they come, off the
-//! async runtime, so memory stays bounded whatever the file's size. Only the first
-//! [`MAX_DECODED_SECONDS`] are decoded: a longer recording's waveform shows its first ten
-//! minutes; and at most [`MAX_READ_BYTES`] of the file are read. Only the first logical
-//! stream, of one or two channels, is read (a multichannel stream gets no waveform).
+//! async runtime, so memory stays bounded whatever the file's size. At most
+//! [`MAX_DECODED_SECONDS`] are decoded: a longer recording's waveform covers it whole,
+//! each of its 100 slices drawn from its first hundredth of that (6 s), the packets of
+//! the rest of the slice counted (their length read from their table of contents) and not
+//! decoded, the decoder reset [`PRE_ROLL_SAMPLES`] before the next drawn part. At most
+//! [`MAX_READ_BYTES`] of the file are read (some three hours at 32 kbit/s): the slices
+//! beyond show silence. Only the first logical stream, of one or two channels, is read
+//! (a multichannel stream gets no waveform).
 //!
 //! The decoder is libopus (the reference decoder, fuzzed upstream) through the `opus`
 //! crate, linked from the system (`libopus-dev` to build, `libopus0` to run). A pure-Rust
@@ -28,6 +32,9 @@ pub(crate) const WAVEFORM_VALUES: usize = 100;
 const MAX_VALUE: u64 = 31;
 /// Audio decoded at most, in seconds: bounds the time a long file costs.
 const MAX_DECODED_SECONDS: u64 = 10 * 60;
+/// Samples decoded before a drawn part of a long recording, after packets were skipped
+/// and the decoder reset (80 ms: Opus settles within a few frames); not drawn.
+const PRE_ROLL_SAMPLES: u64 = 80 * SAMPLE_RATE / 1000;
 /// Opus always decodes at 48 kHz here (the rate its granule positions count in).
 const SAMPLE_RATE: u64 = 48_000;
 /// The longest Opus packet's samples at 48 kHz (120 ms), per channel.
@@ -49,6 +56,9 @@ const MIN_SCALE_PEAK: u64 = 2500;
 /// The peaks of 100 slices of the audio, fed with decoded samples.
 struct Peaks {
     samples_per_slice: u64,
+    /// The samples at the start of each slice that are drawn: all of them, unless the
+    /// audio is longer than [`MAX_DECODED_SECONDS`].
+    drawn_per_slice: u64,
     wanted_samples: u64,
     seen_samples: u64,
     peaks: [u16; WAVEFORM_VALUES],
@@ -56,10 +66,12 @@ struct Peaks {
 
 impl Peaks {
     fn new(total_samples: u64) -> Self {
-        let wanted_samples = total_samples.min(MAX_DECODED_SECONDS * SAMPLE_RATE);
+        let samples_per_slice = (total_samples / WAVEFORM_VALUES as u64).max(1);
         Self {
-            samples_per_slice: (wanted_samples / WAVEFORM_VALUES as u64).max(1),
-            wanted_samples,
+            samples_per_slice,
+            drawn_per_slice: samples_per_slice
+                .min(MAX_DECODED_SECONDS * SAMPLE_RATE / WAVEFORM_VALUES as u64),
+            wanted_samples: total_samples,
             seen_samples: 0,
             peaks: [0; WAVEFORM_VALUES],
         }
@@ -69,17 +81,31 @@ impl Peaks {
         self.seen_samples >= self.wanted_samples
     }
 
+    /// Whether any of the next `count` samples is drawn.
+    fn draws(&self, count: u64) -> bool {
+        let into_slice = self.seen_samples % self.samples_per_slice;
+        let next_slice = self.seen_samples - into_slice + self.samples_per_slice;
+        into_slice < self.drawn_per_slice || next_slice < self.seen_samples.saturating_add(count)
+    }
+
     fn feed(&mut self, samples: &[i16]) {
         for sample in samples {
             if self.full() {
                 return;
             }
-            let slice = usize::try_from(self.seen_samples / self.samples_per_slice)
-                .unwrap_or(usize::MAX)
-                .min(WAVEFORM_VALUES - 1);
-            self.peaks[slice] = self.peaks[slice].max(sample.unsigned_abs());
+            if self.seen_samples % self.samples_per_slice < self.drawn_per_slice {
+                let slice = usize::try_from(self.seen_samples / self.samples_per_slice)
+                    .unwrap_or(usize::MAX)
+                    .min(WAVEFORM_VALUES - 1);
+                self.peaks[slice] = self.peaks[slice].max(sample.unsigned_abs());
+            }
             self.seen_samples += 1;
         }
+    }
+
+    /// Counts `count` samples that were not decoded.
+    fn skip(&mut self, count: u64) {
+        self.seen_samples = self.seen_samples.saturating_add(count);
     }
 
     /// The waveform: each peak against 1.8 × the mean peak (at least
@@ -168,6 +194,9 @@ struct Decoding {
     /// Samples at the start still to drop (the stream's pre-skip).
     pre_skip_left: usize,
     bad_packets: usize,
+    /// Whether packets were skipped since the last one decoded (the decoder is reset
+    /// before the next).
+    skipped: bool,
     output: Vec<i16>,
 }
 
@@ -179,6 +208,25 @@ impl Decoding {
                 continue;
             }
             if self.peaks.full() || self.bad_packets >= MAX_BAD_PACKETS {
+                return;
+            }
+            // Of a long recording, the packets before a drawn part's pre-roll are
+            // counted, not decoded.
+            if self.pre_skip_left == 0
+                && let Ok(count) = opus::packet::get_nb_samples(packet, SAMPLE_RATE as u32)
+            {
+                let count = count as u64;
+                if !self.peaks.draws(count.saturating_add(PRE_ROLL_SAMPLES)) {
+                    self.peaks.skip(count);
+                    self.skipped = true;
+                    continue;
+                }
+            }
+            if std::mem::take(&mut self.skipped)
+                && let Err(error) = self.decoder.reset_state()
+            {
+                tracing::debug!(%error, "the opus decoder could not be reset");
+                self.bad_packets = MAX_BAD_PACKETS;
                 return;
             }
             match self.decoder.decode(packet, &mut self.output, false) {
@@ -262,6 +310,7 @@ pub(super) async fn voice_waveform(
         headers_left: 2,
         pre_skip_left: usize::try_from(head.pre_skip).unwrap_or(usize::MAX),
         bad_packets: 0,
+        skipped: false,
         output: vec![0; MAX_PACKET_SAMPLES * channels],
     };
     let mut pages = OggPackets::default();
@@ -331,16 +380,33 @@ mod tests {
     }
 
     #[test]
-    fn only_the_first_ten_minutes_are_fed() {
-        let mut peaks = Peaks::new(MAX_DECODED_SECONDS * SAMPLE_RATE * 2);
-        assert_eq!(peaks.wanted_samples, MAX_DECODED_SECONDS * SAMPLE_RATE);
-        peaks.feed(&vec![
-            100;
-            usize::try_from(peaks.wanted_samples).expect("fits")
-                + 10
-        ]);
+    fn a_short_recording_is_drawn_whole() {
+        let mut peaks = Peaks::new(MAX_DECODED_SECONDS * SAMPLE_RATE);
+        assert_eq!(peaks.drawn_per_slice, peaks.samples_per_slice);
+        assert!(peaks.draws(1));
+        peaks.skip(peaks.samples_per_slice - 1);
+        assert!(peaks.draws(1), "every sample");
+    }
+
+    #[test]
+    fn a_long_recordings_slices_are_each_drawn_from_their_start() {
+        // Twenty minutes: slices of 12 s, the first 6 s of each drawn.
+        let mut peaks = Peaks::new(2 * MAX_DECODED_SECONDS * SAMPLE_RATE);
+        assert_eq!(peaks.samples_per_slice, 12 * SAMPLE_RATE);
+        assert_eq!(peaks.drawn_per_slice, 6 * SAMPLE_RATE);
+        assert!(peaks.draws(1));
+        peaks.feed(&vec![100; 6 * SAMPLE_RATE as usize]);
+        // Now in the undrawn half: only a span reaching the next slice draws.
+        assert!(!peaks.draws(6 * SAMPLE_RATE));
+        assert!(peaks.draws(6 * SAMPLE_RATE + 1));
+        // Fed there, nothing is drawn.
+        peaks.feed(&vec![30_000; 6 * SAMPLE_RATE as usize]);
+        assert_eq!(peaks.peaks[0], 100);
+        // The next slice's start is drawn into its own peak.
+        peaks.feed(&[20_000]);
+        assert_eq!(peaks.peaks[1], 20_000);
+        peaks.skip(2 * MAX_DECODED_SECONDS * SAMPLE_RATE);
         assert!(peaks.full());
-        assert_eq!(peaks.seen_samples, peaks.wanted_samples);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Reads an object by ranges through a window of [`WINDOW_BYTES`], so that the many small
-//! reads of a container walk cost one request per window (S3) rather than one each.
+//! Reads an object by ranges through a window of [`WINDOW_BYTES`] (or another size), so
+//! that the many small reads of a container walk cost one request per window (S3) rather
+//! than one each.
 
 use bytes::Bytes;
 use object_store::ObjectStore;
@@ -17,6 +18,8 @@ pub(crate) struct Window<'a> {
     path: &'a Path,
     /// The object's size.
     pub(crate) size: u64,
+    /// Bytes fetched at once, at least.
+    chunk: u64,
     start: u64,
     bytes: Bytes,
 }
@@ -27,8 +30,17 @@ impl<'a> Window<'a> {
             objects,
             path,
             size,
+            chunk: WINDOW_BYTES,
             start: 0,
             bytes: Bytes::new(),
+        }
+    }
+
+    /// Another window over the same object, fetching `chunk` bytes at once.
+    pub(crate) fn with_chunk(&self, chunk: u64) -> Self {
+        Self {
+            chunk,
+            ..Self::new(self.objects, self.path, self.size)
         }
     }
 
@@ -40,7 +52,7 @@ impl<'a> Window<'a> {
         let end = offset.saturating_add(len).min(self.size);
         let cached_end = self.start + self.bytes.len() as u64;
         if offset < self.start || end > cached_end {
-            let fetch_end = offset.saturating_add(len.max(WINDOW_BYTES)).min(self.size);
+            let fetch_end = offset.saturating_add(len.max(self.chunk)).min(self.size);
             self.bytes = read_range(self.objects, self.path, offset, fetch_end).await?;
             self.start = offset;
         }

@@ -781,6 +781,118 @@ async fn an_mp4_on_s3_whose_first_frame_lies_beyond_the_head_gets_a_preview() {
     );
 }
 
+/// A Matroska video made by ffmpeg whose picture starts 3 s after its sound, as
+/// [`video_after_seconds_of_sound`]: its first Cluster holds some 290 kB of sound, the
+/// video's first keyframe opens the second, and its Cues (the index) come last.
+fn matroska_after_seconds_of_sound() -> Vec<u8> {
+    let dir = std::env::temp_dir().join(format!("talkapp-late-mkv-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let output = dir.join("late.mkv");
+    let status = std::process::Command::new(which("ffmpeg"))
+        .args(["-nostdin", "-loglevel", "error"])
+        .args(["-f", "lavfi", "-i", "anoisesrc=d=5:r=48000:a=0.5"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=96x160:rate=10:duration=2",
+        ])
+        .args(["-map", "0:a", "-map", "1:v", "-filter:v", "setpts=PTS+3/TB"])
+        .args(["-c:a", "pcm_s16le"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(["-f", "matroska"])
+        .arg(&output)
+        .status()
+        .expect("ffmpeg ran");
+    assert!(status.success());
+    let video = std::fs::read(&output).expect("made");
+    let _ = std::fs::remove_dir_all(&dir);
+    video
+}
+
+/// A large Matroska video in S3 whose first video keyframe lies in neither the head nor
+/// the tail of the bounded copy: its Cluster is found through the Cues and copied where
+/// it is (`media.frame_max_extra_bytes`), and ffmpeg takes that keyframe. With that
+/// budget 0 the copy is its head and tail only and the file gets no preview.
+#[tokio::test]
+async fn a_matroska_video_on_s3_whose_keyframe_lies_in_the_middle_gets_a_preview() {
+    let video = matroska_after_seconds_of_sound();
+    assert!(video.len() > 6 * 65536, "{} bytes", video.len());
+    let image = preview_from_a_bounded_copy("late.mkv", &video, "video/x-matroska", "16777216")
+        .await
+        .expect("a preview from the head, the tail and the keyframe's Cluster");
+    assert_eq!((image.width(), image.height()), (96, 160));
+    // testsrc's colour bars, not the grey of a decoder fed zeros.
+    let colours: std::collections::HashSet<[u8; 3]> = image
+        .pixels()
+        .map(|pixel| pixel.0.map(|channel| channel / 32))
+        .collect();
+    assert!(colours.len() >= 8, "{} colours", colours.len());
+
+    let without = preview_from_a_bounded_copy("late.mkv", &video, "video/x-matroska", "0").await;
+    assert!(
+        without.is_none(),
+        "without the Cluster ffmpeg finds no frame in the head and the tail"
+    );
+}
+
+/// A live Matroska recording (written to a pipe: no Duration, nor Cues) of 3 s of
+/// lossless H.264 noise, some 12 MB in one Cluster: stored on S3, it is timed by that
+/// Cluster's last block although the Cluster starts far more than 4 MiB before the end.
+#[tokio::test]
+async fn a_live_matroska_on_s3_whose_last_cluster_starts_long_before_its_end_is_timed() {
+    let output = std::process::Command::new(which("ffmpeg"))
+        .args(["-nostdin", "-loglevel", "error"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=3",
+        ])
+        .args(["-vf", "noise=alls=100:allf=t"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-qp",
+            "0",
+            "-g",
+            "1000",
+        ])
+        .args([
+            "-cluster_time_limit",
+            "100000",
+            "-cluster_size_limit",
+            "100000000",
+        ])
+        .args(["-f", "matroska", "pipe:1"])
+        .output()
+        .expect("ffmpeg ran");
+    assert!(output.status.success(), "{output:?}");
+    let live = output.stdout;
+    assert!(live.len() > 8 * 1024 * 1024, "{} bytes", live.len());
+
+    let service = TestService::start_with(Database::Sqlite, bucket().await, &[]).await;
+    let user = Uuid::new_v4();
+    let info = service
+        .upload(user, "live.mkv", &live)
+        .await
+        .expect("stored");
+    assert_eq!(info.mime, "video/x-matroska");
+    // The last frame's time: 74 frames of 40 ms after the first.
+    assert_eq!(info.duration_ms, Some(2960), "{info:?}");
+    assert_eq!((info.width, info.height), (Some(320), Some(240)));
+    service.stop().await;
+}
+
 /// A PDF, not linearised, whose catalog, page and contents lie between two 300 kB
 /// streams, its cross-reference table at the end: `PAGE_PDF`'s page (red over blue).
 fn pdf_with_its_page_in_the_middle() -> Vec<u8> {

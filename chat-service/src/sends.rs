@@ -691,7 +691,10 @@ impl SendWorker {
     pub(crate) fn take_here(self: &Arc<Self>, key: AccountKey, job_id: Uuid) -> bool {
         let shard = talkapp_store::shard_of(key.user_id, key.session_index);
         let shards = self.shard_tokens();
-        if !shards.get(&shard).is_some_and(|stop| !stop.is_cancelled()) {
+        if shards
+            .get(&shard)
+            .is_none_or(CancellationToken::is_cancelled)
+        {
             return false;
         }
         self.dispatch(key, Work::Accepted(job_id));

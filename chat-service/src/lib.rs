@@ -247,7 +247,12 @@ impl Application {
             Arc::clone(&hosted_accounts),
             Arc::clone(&ownership),
             reads,
-            Sends::new(Arc::clone(&store), Arc::clone(&queue), media_files),
+            Sends::new(
+                Arc::clone(&store),
+                Arc::clone(&queue),
+                media_files,
+                Arc::clone(&worker),
+            ),
             router,
         ));
         let routes = tonic::service::Routes::new(ChatServiceServer::new(

@@ -3,7 +3,8 @@
 //! Any replica takes a send: the job is written to the store (the idempotency key makes
 //! a repeat return the first job), the send is accepted, and a message naming it is
 //! published, with publisher confirms, to the queue of the account's shard. The replica hosting the shard consumes
-//! that queue and hands each message to the account's own worker, which sends the
+//! that queue and hands each message to the account's own worker (a job accepted by
+//! that replica itself goes to the worker directly, without the queue: ADR 0060), which sends the
 //! account's pending jobs strictly in the order they were asked for (the store's `seq`),
 //! and acknowledges a message only once its job is final. So:
 //!
@@ -241,19 +242,25 @@ pub struct Sends {
     store: Arc<dyn ChatStore>,
     queue: Arc<dyn JobQueue>,
     media: Arc<dyn MediaFiles>,
+    /// This replica's send worker: a job whose shard it consumes is handed to it
+    /// directly (ADR 0060).
+    worker: Arc<SendWorker>,
 }
 
 impl Sends {
-    /// Sends recorded in `store`, announced on `queue`; media files pinned at `media`.
+    /// Sends recorded in `store`, announced on `queue` (or handed to `worker` when it
+    /// consumes the job's shard, ADR 0060); media files pinned at `media`.
     pub fn new(
         store: Arc<dyn ChatStore>,
         queue: Arc<dyn JobQueue>,
         media: Arc<dyn MediaFiles>,
+        worker: Arc<SendWorker>,
     ) -> Self {
         Self {
             store,
             queue,
             media,
+            worker,
         }
     }
 
@@ -440,6 +447,14 @@ impl Sends {
                 job
             }
         };
+        // This replica consumes the job's shard: its worker is the one the announcement
+        // would reach, so it gets the job directly (ADR 0060), without the broker's
+        // publish, confirm, delivery and acknowledgement. What a lost announcement would
+        // leave undone (this process ends before the worker took the job) is covered the
+        // same way: the next holder's scan of the account's pending jobs, and the relay.
+        if self.worker.take_here(job.job.key, job.job.job_id) {
+            return job;
+        }
         // The job is safe in the store from here: the announcement (and the broker's
         // confirm, a quorum write) is off the reply's path. Should it be lost, the relay
         // publishes the job again, and its account's worker finds it anyway when it next
@@ -490,6 +505,9 @@ async fn mark_published(store: &dyn ChatStore, job_id: Uuid) {
 enum Work {
     /// A queue message announcing a job: send what is pending, then acknowledge it.
     Delivery(Delivery, Uuid),
+    /// A job accepted by this replica, which consumes its shard (ADR 0060): as a
+    /// delivery, with no message to acknowledge.
+    Accepted(Uuid),
     /// Look at the pending jobs (the account connected).
     Scan,
 }
@@ -660,6 +678,28 @@ impl SendWorker {
             tokio::spawn(Arc::clone(self).consume_shard(shard, stop.clone()));
             tokio::spawn(Arc::clone(self).relay_shard(shard, stop));
         }
+    }
+
+    /// Hands a job just accepted to its account's worker when this replica consumes the
+    /// job's shard, as a delivery from its queue would (ADR 0060); `false`: the shard is
+    /// not consumed here, the job is to be announced on its queue.
+    ///
+    /// Checked and handed under the lock [`SendWorker::stop_shards`] takes first: either
+    /// the shard is still consumed here and the job reaches a worker that shard's release
+    /// stops like any other (the next holder's scan of the account finds the job), or the
+    /// release came first and the job goes to the queue, for the next holder.
+    pub(crate) fn take_here(self: &Arc<Self>, key: AccountKey, job_id: Uuid) -> bool {
+        let shard = talkapp_store::shard_of(key.user_id, key.session_index);
+        let shards = self.shard_tokens();
+        if shards
+            .get(&shard)
+            .is_none_or(CancellationToken::is_cancelled)
+        {
+            return false;
+        }
+        self.dispatch(key, Work::Accepted(job_id));
+        drop(shards);
+        true
     }
 
     /// Stops consuming `shards` (their unacknowledged messages go back to the queue for
@@ -867,7 +907,9 @@ impl SendWorker {
                     scan_asked.store(false, std::sync::atomic::Ordering::Relaxed);
                     self.send_pending(key, &stop).await
                 }
-                Work::Delivery(_, job_id) => self.send_announced(key, *job_id, &stop).await,
+                Work::Delivery(_, job_id) | Work::Accepted(job_id) => {
+                    self.send_announced(key, *job_id, &stop).await
+                }
             };
             if let Err(Blocked::Stopping) = done {
                 return;

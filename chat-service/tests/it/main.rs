@@ -4,6 +4,7 @@
 //! checks the seams with the gateway; a failure here names the chat service.
 
 mod accounts;
+mod announcements;
 mod host;
 mod memory;
 mod sends;

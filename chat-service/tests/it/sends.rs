@@ -56,7 +56,11 @@ fn request(
     }
 }
 
-async fn until_sent(app: &ChatApp, account: &proto::AccountRef, job_id: &str) -> proto::SendJob {
+pub(crate) async fn until_sent(
+    app: &ChatApp,
+    account: &proto::AccountRef,
+    job_id: &str,
+) -> proto::SendJob {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let job = app

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use talkapp_bus::JobQueue;
 use talkapp_chat_service::Application;
 use talkapp_chat_service::telegram::TelegramSetup;
 use talkapp_common::config::{Config, ConfigSources};
@@ -65,6 +66,16 @@ impl ChatApp {
 
     /// Starts a chat service with a sandbox of `world` on `backing`.
     pub(crate) async fn start_with_world(backing: Backing, world: World) -> Self {
+        Self::start_wrapping_jobs(backing, world, |jobs| jobs).await
+    }
+
+    /// Starts a chat service with a sandbox of `world` on `backing`, its send-job queues
+    /// seen through `wrap` (a test counting what is published).
+    pub(crate) async fn start_wrapping_jobs(
+        backing: Backing,
+        world: World,
+        wrap: impl FnOnce(Arc<dyn JobQueue>) -> Arc<dyn JobQueue>,
+    ) -> Self {
         let sandbox = Arc::new(Sandbox::start(world).await.expect("sandbox"));
         let data_dir = std::env::temp_dir().join(format!("talkapp-chat-{}", Uuid::new_v4()));
         let mut settings: Vec<(String, String)> = vec![
@@ -147,14 +158,13 @@ impl ChatApp {
                 },
             },
         };
-        let app = Application::build_with(
-            &config,
-            store,
-            talkapp_bus::Bus::from_config(&config.amqp),
-            listener,
-            telegram,
-        )
-        .expect("chat service builds");
+        let bus = talkapp_bus::Bus::from_config(&config.amqp);
+        let bus = talkapp_bus::Bus {
+            jobs: wrap(bus.jobs),
+            events: bus.events,
+        };
+        let app = Application::build_with(&config, store, bus, listener, telegram)
+            .expect("chat service builds");
         let url = format!("http://127.0.0.1:{}", app.port());
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(app.run_until_stopped(shutdown.clone()));

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use talkapp_store::{
-    AccountKey, CachedChat, ChatListPage, ChatListQuery, ChatProfile, ChatStore, DialogState,
-    HistoryQuery, StoreError,
+    AccountKey, CachedChat, CachedHistory, ChatListPage, ChatListQuery, ChatProfile, ChatStore,
+    DialogState, HistoryQuery, StoreError,
 };
 use talkapp_telegram::model::{ChatFullInfo, ChatKind, Message, PhotoRef, Presence, TgUser};
 
@@ -601,7 +601,6 @@ impl Reads {
             .as_deref()
             .map(|cursor| message_cursor("after", cursor))
             .transpose()?;
-        let mut chat = self.cached_chat(key, chat_id).await?;
         let query = HistoryQuery {
             before_id,
             after_id,
@@ -611,9 +610,11 @@ impl Reads {
             oldest_first: after_id.is_some(),
         };
         let wanted = usize::try_from(limit).unwrap_or(usize::MAX);
-        let mut page = self.store.cached_messages(key, chat_id, &query).await?;
+        // The chat, its messages and their senders, in one read.
+        let mut read = self.history_page(key, chat_id, &query).await?;
         let mut fetched = false;
         loop {
+            let (chat, page) = (&read.chat, &mut read.messages);
             let covered = if chat.history_complete {
                 i32::MIN
             } else {
@@ -643,9 +644,13 @@ impl Reads {
                 Err(error) => return Err(error.into()),
             }
             fetched = true;
-            chat = self.cached_chat(key, chat_id).await?;
-            page = self.store.cached_messages(key, chat_id, &query).await?;
+            read = self.history_page(key, chat_id, &query).await?;
         }
+        let CachedHistory {
+            chat,
+            messages: mut page,
+            senders,
+        } = read;
         let more_older = page.len() > wanted || (!chat.history_complete && after_id.is_none());
         let more_newer = page.len() > wanted && after_id.is_some();
         if after_id.is_some() {
@@ -671,12 +676,46 @@ impl Reads {
             (None, None) => before_id.map(|id| id - 1),
         }
         .map(|id| encode_cursor(&format!("v1:{id}")));
+        // The read looked up every user who sent a message of the page; a channel's own
+        // posts are the chat's.
+        let mut known = Known::default();
+        for record in &senders {
+            let user = user_from_record(record);
+            known.users.insert(user.id, user);
+        }
+        for message in &page {
+            match message.sender_id {
+                Some(id) if id > 0 => {
+                    known.looked_up.insert(id);
+                }
+                Some(id) if id == chat_id => {
+                    known.chats.insert(chat_id, chat_sender(&chat.profile));
+                }
+                _ => {}
+            }
+        }
         let messages: Vec<Message> = page.iter().map(message_from_record).collect();
         Ok(HistoryPage {
-            messages: self.views(key, messages).await?,
+            messages: self
+                .views_and_users(key, messages, Vec::new(), known)
+                .await?
+                .0,
             next_cursor,
             prev_cursor,
         })
+    }
+
+    /// A page of the chat's history as [`ChatCacheStore::history_page`] reads it.
+    async fn history_page(
+        &self,
+        key: AccountKey,
+        chat_id: i64,
+        query: &HistoryQuery,
+    ) -> Result<CachedHistory, ReadError> {
+        self.store
+            .history_page(key, chat_id, query)
+            .await?
+            .ok_or(ReadError::ChatNotFound(chat_id))
     }
 }
 

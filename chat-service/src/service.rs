@@ -247,22 +247,20 @@ impl ChatService {
     #[tracing::instrument(skip(self))]
     pub async fn list_accounts(&self, user_id: &str) -> Result<Vec<ListedAccount>, ChatError> {
         let user_id = parse_uuid("user_id", user_id)?;
-        let accounts = self.store.linked_accounts_of(user_id).await?;
-        let mut listed = Vec::with_capacity(accounts.len());
-        for linked in accounts {
-            let key = AccountKey {
-                user_id,
-                session_index: linked.session_index,
-            };
-            let photo = self
-                .store
-                .cached_users(key, &[linked.account.telegram_user_id])
-                .await?
-                .first()
-                .and_then(|record| user_from_record(record).photo);
-            listed.push(ListedAccount { linked, photo });
-        }
-        Ok(listed)
+        // Each account with its own cached user (for its photo), in one read.
+        Ok(self
+            .store
+            .linked_accounts_with_own_users(user_id)
+            .await?
+            .into_iter()
+            .map(|listed| ListedAccount {
+                photo: listed
+                    .own_user
+                    .as_ref()
+                    .and_then(|record| user_from_record(record).photo),
+                linked: listed.linked,
+            })
+            .collect())
     }
 
     /// Starts linking the account of `phone`.

@@ -5,9 +5,9 @@
 //! With `--store URL` (the backend's own database: `sqlite://…/talkapp.db` of the embedded
 //! default, `postgres://…` of split mode), the `chats` and `history` scenarios also call
 //! the store directly, from this process, during the same window: the same store reads
-//! chat-service makes for the page (the list's one query; a history page's chat, its
-//! messages and their senders), with no HTTP, JSON, gRPC or authentication around them.
-//! The calls go one at a time at `BARE_PER_SECOND` (so they measure the queries' own
+//! chat-service makes for the page (the list's one query; a history page's one query for
+//! its chat, its messages and their senders), with no HTTP, JSON, gRPC or authentication
+//! around them. The calls go one at a time at `BARE_PER_SECOND` (so they measure the queries' own
 //! latency under the run's load, without adding much to it), each for the next user in
 //! turn. Their CPU is this process's: the load generator's CPU line includes it.
 
@@ -78,34 +78,23 @@ async fn read_once(store: &dyn Store, read: Read, account: &Account) -> anyhow::
         }
         Read::History => {
             let chat_id: i64 = account.chat_id.parse().context("a chat id")?;
-            store
-                .cached_chat(key, chat_id)
-                .await?
-                .context("the chat is not cached")?;
             let query = HistoryQuery {
                 limit: HISTORY_ROWS,
                 ..HistoryQuery::default()
             };
-            let messages = store.cached_messages(key, chat_id, &query).await?;
-            // The senders, read as the page's views read them: users in one query, chats
-            // (channels posting, forwards from chats) in another.
-            let mut users = BTreeSet::new();
-            let mut chats = BTreeSet::new();
-            for message in &messages {
-                match message.sender_id {
-                    Some(id) if id > 0 => {
-                        users.insert(id);
-                    }
-                    Some(id) => {
-                        chats.insert(id);
-                    }
-                    None => {}
-                }
-            }
-            if !users.is_empty() {
-                let ids: Vec<i64> = users.into_iter().collect();
-                store.cached_users(key, &ids).await?;
-            }
+            // The chat, its messages and their senders (users), in one read; chats posting
+            // in it other than itself (forwards from chats) in another, as the page's
+            // views read them.
+            let page = store
+                .history_page(key, chat_id, &query)
+                .await?
+                .context("the chat is not cached")?;
+            let chats: BTreeSet<i64> = page
+                .messages
+                .iter()
+                .filter_map(|message| message.sender_id)
+                .filter(|id| *id < 0 && *id != chat_id)
+                .collect();
             if !chats.is_empty() {
                 let ids: Vec<i64> = chats.into_iter().collect();
                 store.cached_chats(key, &ids).await?;

@@ -124,7 +124,57 @@ macro_rules! chat_list_filter {
     };
 }
 
-pub(crate) use {chat_columns, chat_list_filter, message_columns, user_columns};
+/// The conditions of a history page on `tg_messages` (parameters: the account, the chat,
+/// `before_id`, `after_id`, `from_date`, `to_date`), shared by both reads of it, in each
+/// store's placeholder syntax.
+macro_rules! history_filter {
+    (sqlite) => {
+        "user_id = ?1 AND session_index = ?2 AND chat_id = ?3
+         AND (?4 IS NULL OR message_id < ?4) AND (?5 IS NULL OR message_id > ?5)
+         AND (?6 IS NULL OR date >= ?6) AND (?7 IS NULL OR date < ?7)"
+    };
+    (postgres) => {
+        "user_id = $1 AND session_index = $2 AND chat_id = $3
+         AND ($4::integer IS NULL OR message_id < $4)
+         AND ($5::integer IS NULL OR message_id > $5)
+         AND ($6::bigint IS NULL OR date >= $6)
+         AND ($7::bigint IS NULL OR date < $7)"
+    };
+}
+
+/// The columns of `telegram_sessions` a [`crate::LinkedAccount`] is read from (by name,
+/// so these come first in a joined read: a name is found at its first column).
+macro_rules! linked_account_columns {
+    ($p:literal) => {
+        concat!(
+            $p,
+            "user_id, ",
+            $p,
+            "session_index, ",
+            $p,
+            "telegram_user_id, ",
+            $p,
+            "first_name, ",
+            $p,
+            "last_name, ",
+            $p,
+            "username, ",
+            $p,
+            "phone, ",
+            $p,
+            "status, ",
+            $p,
+            "linked_at, ",
+            $p,
+            "link_stalled_at"
+        )
+    };
+}
+
+pub(crate) use {
+    chat_columns, chat_list_filter, history_filter, linked_account_columns, message_columns,
+    user_columns,
+};
 
 /// How many columns [`chat_columns`] names.
 pub(crate) const CHAT_WIDTH: usize = 20;
@@ -132,6 +182,8 @@ pub(crate) const CHAT_WIDTH: usize = 20;
 pub(crate) const MESSAGE_WIDTH: usize = 11;
 /// How many columns [`user_columns`] names.
 pub(crate) const USER_WIDTH: usize = 6;
+/// How many columns [`linked_account_columns`] names.
+pub(crate) const LINKED_ACCOUNT_WIDTH: usize = 10;
 
 #[cfg(test)]
 mod tests {
@@ -142,6 +194,10 @@ mod tests {
         assert_eq!(chat_columns!("").split(", ").count(), CHAT_WIDTH);
         assert_eq!(message_columns!("").split(", ").count(), MESSAGE_WIDTH);
         assert_eq!(user_columns!("").split(", ").count(), USER_WIDTH);
+        assert_eq!(
+            linked_account_columns!("").split(", ").count(),
+            LINKED_ACCOUNT_WIDTH
+        );
         assert!(
             message_columns!("m.")
                 .split(", ")

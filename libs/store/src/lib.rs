@@ -228,6 +228,14 @@ pub trait TelegramStore: Send + Sync {
     /// The user's linked Telegram accounts, by `session_index`.
     async fn linked_accounts_of(&self, user_id: Uuid) -> Result<Vec<LinkedAccount>>;
 
+    /// [`Self::linked_accounts_of`], each account with its own Telegram user as its chat
+    /// cache holds it ([`ChatCacheStore::cached_users`] of its `telegram_user_id`), in
+    /// one read (the list of sessions).
+    async fn linked_accounts_with_own_users(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Vec<ListedLinkedAccount>>;
+
     /// One linked account with its sealed MTProto session.
     async fn hosted_account(
         &self,
@@ -472,6 +480,17 @@ pub trait ChatCacheStore: Send + Sync {
         chat_id: i64,
         query: &HistoryQuery,
     ) -> Result<Vec<CachedMessage>>;
+
+    /// A page of a chat's history with what it shows, in one read (a history page is
+    /// the second most frequent read): the chat as [`Self::cached_chat`] gives it, the
+    /// messages [`Self::cached_messages`] gives for `query`, and the cached users among
+    /// their senders. `None` when the chat is not cached.
+    async fn history_page(
+        &self,
+        key: AccountKey,
+        chat_id: i64,
+        query: &HistoryQuery,
+    ) -> Result<Option<CachedHistory>>;
 
     /// Messages by chat and id, across chats (the newest message of each listed chat).
     async fn cached_messages_at(

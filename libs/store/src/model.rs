@@ -141,6 +141,17 @@ pub struct LinkedAccount {
     pub link_stalled_at: Option<DateTime<Utc>>,
 }
 
+/// A linked account as the user's list of them shows it
+/// ([`crate::TelegramStore::linked_accounts_with_own_users`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedLinkedAccount {
+    /// The account.
+    pub linked: LinkedAccount,
+    /// Its own Telegram user as the account's chat cache holds it (its photo is in the
+    /// details); `None` until the account's host has cached it.
+    pub own_user: Option<crate::CachedUser>,
+}
+
 /// Number of shards linked accounts are spread over; a chat-service replica hosts the
 /// accounts of the shards it holds. Fixed: changing it would move every account.
 pub const SHARD_COUNT: u16 = 64;

@@ -206,6 +206,19 @@ pub struct HistoryQuery {
     pub oldest_first: bool,
 }
 
+/// A page of a chat's history with what it shows, read together
+/// ([`crate::ChatCacheStore::history_page`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedHistory {
+    /// The chat.
+    pub chat: CachedChat,
+    /// The messages [`crate::ChatCacheStore::cached_messages`] gives for the same query,
+    /// newest first.
+    pub messages: Vec<CachedMessage>,
+    /// The cached users among the messages' senders, each once (in no particular order).
+    pub senders: Vec<CachedUser>,
+}
+
 /// Where a send job stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobStatus {

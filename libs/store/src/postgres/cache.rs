@@ -2,12 +2,12 @@
 
 use super::{PostgresStore, Prepared as _, Result, Row, async_trait, index, map_error};
 use crate::cache_columns::{
-    CHAT_WIDTH, MESSAGE_WIDTH, USER_WIDTH, chat_columns, chat_list_filter, message_columns,
-    user_columns,
+    CHAT_WIDTH, MESSAGE_WIDTH, USER_WIDTH, chat_columns, chat_list_filter, history_filter,
+    message_columns, user_columns,
 };
 use crate::{
-    AccountKey, CachedChat, CachedMessage, CachedUser, ChatCacheStore, ChatListPage, ChatListQuery,
-    ChatProfile, DialogState, HistoryQuery, ListedChat, kind_of_chat_id,
+    AccountKey, CachedChat, CachedHistory, CachedMessage, CachedUser, ChatCacheStore, ChatListPage,
+    ChatListQuery, ChatProfile, DialogState, HistoryQuery, ListedChat, kind_of_chat_id,
 };
 
 fn limit(limit: u32) -> i64 {
@@ -78,7 +78,7 @@ fn message_from_row(row: &Row) -> CachedMessage {
 
 /// A user from the [`user_columns`] starting at column `at`; `None` where a left join
 /// found none.
-fn user_at(row: &Row, at: usize) -> Option<CachedUser> {
+pub(super) fn user_at(row: &Row, at: usize) -> Option<CachedUser> {
     let tg_user_id: i64 = row.get::<_, Option<i64>>(at)?;
     Some(user_with_id(row, at, tg_user_id))
 }
@@ -97,6 +97,76 @@ fn user_with_id(row: &Row, at: usize, tg_user_id: i64) -> CachedUser {
 
 fn user_from_row(row: &Row) -> CachedUser {
     user_with_id(row, 0, row.get(0))
+}
+
+/// A page of history (parameters: [`history_filter`]'s, then the limit `$8`), in the
+/// order it is taken from (`DESC`: newest first; `ASC`: oldest first).
+macro_rules! history_sql {
+    ($order:literal) => {
+        concat!(
+            "SELECT ",
+            message_columns!(""),
+            " FROM tg_messages WHERE ",
+            history_filter!(postgres),
+            " ORDER BY message_id ",
+            $order,
+            " LIMIT $8"
+        )
+    };
+}
+
+/// [`history_sql`] with the chat and the senders in one statement, each row one of three
+/// parts (its first column): `0` the chat (none when it is not cached), `1` a message of
+/// the page (in no particular order), `2` the cached user of one of their senders (each
+/// once). The other parts' columns are null: nothing is sent twice, and a null costs the
+/// server no conversion. (A join of the chat and the users to each message row cost the
+/// server several times more: its sorts and window functions, or a user lookup per row.)
+macro_rules! history_page_sql {
+    ($order:literal) => {
+        concat!(
+            "WITH page AS (",
+            history_sql!($order),
+            ")
+             SELECT 0 AS part, ",
+            chat_columns!(""),
+            ", ",
+            null_columns!(message),
+            ", NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text
+             FROM tg_chats WHERE user_id = $1 AND session_index = $2 AND chat_id = $3
+             UNION ALL
+             SELECT 1, ",
+            null_columns!(chat),
+            ", page.*, ",
+            null_columns!(user),
+            " FROM page
+             UNION ALL
+             SELECT 2, ",
+            null_columns!(chat),
+            ", ",
+            null_columns!(message),
+            ", ",
+            user_columns!(""),
+            " FROM tg_users
+             WHERE user_id = $1 AND session_index = $2
+               AND tg_user_id = ANY(ARRAY(SELECT DISTINCT sender_id FROM page
+                                          WHERE sender_id > 0))"
+        )
+    };
+}
+
+/// As many `NULL`s as a table's [`chat_columns`], [`message_columns`] or
+/// [`user_columns`] (their types come from the part that has them).
+macro_rules! null_columns {
+    (chat) => {
+        "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+         NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+    };
+    (message) => {
+        "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+    };
+    (user) => {
+        "NULL, NULL, NULL, NULL, NULL, NULL"
+    };
 }
 
 const UPSERT_PROFILE: &str = "
@@ -129,6 +199,46 @@ async fn cache_transaction(
         .await
         .map_err(map_error)?;
     Ok(transaction)
+}
+
+/// The parameters of [`history_sql`] and [`history_page_sql`].
+struct HistoryParams {
+    user_id: uuid::Uuid,
+    session_index: i32,
+    chat_id: i64,
+    before_id: Option<i32>,
+    after_id: Option<i32>,
+    from_date: Option<i64>,
+    to_date: Option<i64>,
+    limit: i64,
+}
+
+impl HistoryParams {
+    fn as_refs(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 8] {
+        [
+            &self.user_id,
+            &self.session_index,
+            &self.chat_id,
+            &self.before_id,
+            &self.after_id,
+            &self.from_date,
+            &self.to_date,
+            &self.limit,
+        ]
+    }
+}
+
+fn history_params(key: AccountKey, chat_id: i64, query: &HistoryQuery) -> Result<HistoryParams> {
+    Ok(HistoryParams {
+        user_id: key.user_id,
+        session_index: index(key)?,
+        chat_id,
+        before_id: query.before_id,
+        after_id: query.after_id,
+        from_date: query.from_date,
+        to_date: query.to_date,
+        limit: limit(query.limit),
+    })
 }
 
 impl PostgresStore {
@@ -632,35 +742,13 @@ impl ChatCacheStore for PostgresStore {
         query: &HistoryQuery,
     ) -> Result<Vec<CachedMessage>> {
         let client = self.client().await?;
-        let order = if query.oldest_first { "ASC" } else { "DESC" };
+        let sql = if query.oldest_first {
+            history_sql!("ASC")
+        } else {
+            history_sql!("DESC")
+        };
         let rows = client
-            .prepared_query(
-                &format!(
-                    concat!(
-                        "SELECT ",
-                        message_columns!(""),
-                        " FROM tg_messages
-                     WHERE user_id = $1 AND session_index = $2 AND chat_id = $3
-                       AND ($4::integer IS NULL OR message_id < $4)
-                       AND ($5::integer IS NULL OR message_id > $5)
-                       AND ($6::bigint IS NULL OR date >= $6)
-                       AND ($7::bigint IS NULL OR date < $7)
-                     ORDER BY message_id {order}
-                     LIMIT $8"
-                    ),
-                    order = order
-                ),
-                &[
-                    &key.user_id,
-                    &index(key)?,
-                    &chat_id,
-                    &query.before_id,
-                    &query.after_id,
-                    &query.from_date,
-                    &query.to_date,
-                    &limit(query.limit),
-                ],
-            )
+            .prepared_query(sql, &history_params(key, chat_id, query)?.as_refs())
             .await
             .map_err(map_error)?;
         let mut messages: Vec<CachedMessage> = rows.iter().map(message_from_row).collect();
@@ -668,6 +756,44 @@ impl ChatCacheStore for PostgresStore {
             messages.reverse();
         }
         Ok(messages)
+    }
+
+    async fn history_page(
+        &self,
+        key: AccountKey,
+        chat_id: i64,
+        query: &HistoryQuery,
+    ) -> Result<Option<CachedHistory>> {
+        let client = self.client().await?;
+        let sql = if query.oldest_first {
+            history_page_sql!("ASC")
+        } else {
+            history_page_sql!("DESC")
+        };
+        let rows = client
+            .prepared_query(sql, &history_params(key, chat_id, query)?.as_refs())
+            .await
+            .map_err(map_error)?;
+        let mut chat = None;
+        let mut messages = Vec::new();
+        let mut senders = Vec::new();
+        for row in &rows {
+            match row.get::<_, i32>(0) {
+                0 => chat = Some(chat_at(row, 1)),
+                1 => messages.extend(message_at(row, 1 + CHAT_WIDTH)),
+                _ => senders.extend(user_at(row, 1 + CHAT_WIDTH + MESSAGE_WIDTH)),
+            }
+        }
+        let Some(chat) = chat else {
+            return Ok(None);
+        };
+        // Newest first, whichever end the page was taken from.
+        messages.sort_unstable_by_key(|message| std::cmp::Reverse(message.message_id));
+        Ok(Some(CachedHistory {
+            chat,
+            messages,
+            senders,
+        }))
     }
 
     async fn cached_messages_at(

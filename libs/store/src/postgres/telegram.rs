@@ -1,10 +1,13 @@
 //! Linked Telegram accounts and logins in progress.
 
+use super::cache::user_at;
 use super::{
     DateTime, HostedAccount, LinkStatus, LinkedAccount, LoginState, PostgresStore, Prepared as _,
     Result, Row, StoreError, TelegramAccount, TelegramLogin, TelegramStore, Utc, Uuid, async_trait,
     linked_account_from_row, map_error, session_index_param, shard_params,
 };
+use crate::ListedLinkedAccount;
+use crate::cache_columns::{LINKED_ACCOUNT_WIDTH, linked_account_columns, user_columns};
 
 fn hosted_account_from_row(row: &Row) -> Result<HostedAccount> {
     let shard: i16 = row.get("shard");
@@ -99,6 +102,39 @@ impl TelegramStore for PostgresStore {
             .map_err(map_error)?
             .iter()
             .map(linked_account_from_row)
+            .collect()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn linked_accounts_with_own_users(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Vec<ListedLinkedAccount>> {
+        let client = self.client().await?;
+        client
+            .prepared_query(
+                concat!(
+                    "SELECT ",
+                    linked_account_columns!("a."),
+                    ", ",
+                    user_columns!("u."),
+                    " FROM telegram_sessions a
+                     LEFT JOIN tg_users u
+                       ON u.user_id = a.user_id AND u.session_index = a.session_index
+                      AND u.tg_user_id = a.telegram_user_id
+                     WHERE a.user_id = $1 ORDER BY a.session_index"
+                ),
+                &[&user_id],
+            )
+            .await
+            .map_err(map_error)?
+            .iter()
+            .map(|row| {
+                Ok(ListedLinkedAccount {
+                    linked: linked_account_from_row(row)?,
+                    own_user: user_at(row, LINKED_ACCOUNT_WIDTH),
+                })
+            })
             .collect()
     }
 

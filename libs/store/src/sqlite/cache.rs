@@ -8,12 +8,12 @@ use super::{
     map_error, params,
 };
 use crate::cache_columns::{
-    CHAT_WIDTH, MESSAGE_WIDTH, USER_WIDTH, chat_columns, chat_list_filter, message_columns,
-    user_columns,
+    CHAT_WIDTH, MESSAGE_WIDTH, USER_WIDTH, chat_columns, chat_list_filter, history_filter,
+    message_columns, user_columns,
 };
 use crate::{
-    AccountKey, CachedChat, CachedMessage, CachedUser, ChatCacheStore, ChatListPage, ChatListQuery,
-    ChatProfile, DialogState, HistoryQuery, ListedChat, kind_of_chat_id,
+    AccountKey, CachedChat, CachedHistory, CachedMessage, CachedUser, ChatCacheStore, ChatListPage,
+    ChatListQuery, ChatProfile, DialogState, HistoryQuery, ListedChat, kind_of_chat_id,
 };
 
 fn limit(limit: u32) -> i64 {
@@ -89,7 +89,7 @@ fn message_from_row(row: &Row<'_>) -> rusqlite::Result<CachedMessage> {
 
 /// A user from the [`user_columns`] starting at column `at`; `None` where a left join
 /// found none.
-fn user_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<CachedUser>> {
+pub(super) fn user_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<CachedUser>> {
     let Some(tg_user_id) = row.get(at)? else {
         return Ok(None);
     };
@@ -154,6 +154,80 @@ fn query_rows<T>(
     rows.collect::<rusqlite::Result<Vec<T>>>()
         .map_err(map_error)
 }
+
+/// One cached chat of the account.
+fn chat_by_id(
+    connection: &Connection,
+    key: AccountKey,
+    chat_id: i64,
+) -> Result<Option<CachedChat>> {
+    connection
+        .query_row_cached(
+            concat!(
+                "SELECT ",
+                chat_columns!(""),
+                " FROM tg_chats WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3"
+            ),
+            params![key.user_id.to_string(), key.session_index, chat_id],
+            chat_from_row,
+        )
+        .optional()
+        .map_err(map_error)
+}
+
+/// A page of a chat's history, newest first.
+fn history_messages(
+    connection: &Connection,
+    key: AccountKey,
+    chat_id: i64,
+    query: &HistoryQuery,
+) -> Result<Vec<CachedMessage>> {
+    let sql = if query.oldest_first {
+        concat!(
+            "SELECT ",
+            message_columns!(""),
+            " FROM tg_messages WHERE ",
+            history_filter!(sqlite),
+            " ORDER BY message_id ASC LIMIT ?8"
+        )
+    } else {
+        concat!(
+            "SELECT ",
+            message_columns!(""),
+            " FROM tg_messages WHERE ",
+            history_filter!(sqlite),
+            " ORDER BY message_id DESC LIMIT ?8"
+        )
+    };
+    let mut messages = query_rows(
+        connection,
+        sql,
+        params![
+            key.user_id.to_string(),
+            key.session_index,
+            chat_id,
+            query.before_id,
+            query.after_id,
+            query.from_date,
+            query.to_date,
+            limit(query.limit),
+        ],
+        message_from_row,
+    )?;
+    if query.oldest_first {
+        messages.reverse();
+    }
+    Ok(messages)
+}
+
+const USERS_BY_IDS: &str = concat!(
+    "SELECT ",
+    user_columns!(""),
+    " FROM tg_users
+     WHERE user_id = ?1 AND session_index = ?2
+       AND tg_user_id IN (SELECT value FROM json_each(?3))
+     ORDER BY tg_user_id"
+);
 
 impl SqliteStore {
     /// The account's rows that `sql` reads for `ids` (`?1` the user, `?2` the session
@@ -604,22 +678,8 @@ impl ChatCacheStore for SqliteStore {
     }
 
     async fn cached_chat(&self, key: AccountKey, chat_id: i64) -> Result<Option<CachedChat>> {
-        self.read(move |connection| {
-            connection
-                .query_row_cached(
-                    concat!(
-                        "SELECT ",
-                        chat_columns!(""),
-                        " FROM tg_chats
-                     WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3"
-                    ),
-                    params![key.user_id.to_string(), key.session_index, chat_id],
-                    chat_from_row,
-                )
-                .optional()
-                .map_err(map_error)
-        })
-        .await
+        self.read(move |connection| chat_by_id(connection, key, chat_id))
+            .await
     }
 
     async fn cached_chats(&self, key: AccountKey, chat_ids: &[i64]) -> Result<Vec<CachedChat>> {
@@ -646,47 +706,53 @@ impl ChatCacheStore for SqliteStore {
         query: &HistoryQuery,
     ) -> Result<Vec<CachedMessage>> {
         let query = query.clone();
+        self.read(move |connection| history_messages(connection, key, chat_id, &query))
+            .await
+    }
+
+    async fn history_page(
+        &self,
+        key: AccountKey,
+        chat_id: i64,
+        query: &HistoryQuery,
+    ) -> Result<Option<CachedHistory>> {
+        let query = query.clone();
+        // In process there is no round trip to save: the three reads of the page on one
+        // reader, in one transaction so that they see the same state, as PostgreSQL's
+        // one statement does.
         self.read(move |connection| {
-            let sql = if query.oldest_first {
-                concat!(
-                    "SELECT ",
-                    message_columns!(""),
-                    " FROM tg_messages
-                 WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3
-                   AND (?4 IS NULL OR message_id < ?4) AND (?5 IS NULL OR message_id > ?5)
-                   AND (?6 IS NULL OR date >= ?6) AND (?7 IS NULL OR date < ?7)
-                 ORDER BY message_id ASC LIMIT ?8"
-                )
-            } else {
-                concat!(
-                    "SELECT ",
-                    message_columns!(""),
-                    " FROM tg_messages
-                 WHERE user_id = ?1 AND session_index = ?2 AND chat_id = ?3
-                   AND (?4 IS NULL OR message_id < ?4) AND (?5 IS NULL OR message_id > ?5)
-                   AND (?6 IS NULL OR date >= ?6) AND (?7 IS NULL OR date < ?7)
-                 ORDER BY message_id DESC LIMIT ?8"
-                )
+            let transaction = connection.unchecked_transaction().map_err(map_error)?;
+            let Some(chat) = chat_by_id(&transaction, key, chat_id)? else {
+                return Ok(None);
             };
-            let mut messages = query_rows(
-                connection,
-                sql,
-                params![
-                    key.user_id.to_string(),
-                    key.session_index,
-                    chat_id,
-                    query.before_id,
-                    query.after_id,
-                    query.from_date,
-                    query.to_date,
-                    limit(query.limit),
-                ],
-                message_from_row,
-            )?;
-            if query.oldest_first {
-                messages.reverse();
-            }
-            Ok(messages)
+            let messages = history_messages(&transaction, key, chat_id, &query)?;
+            let mut sender_ids: Vec<i64> = messages
+                .iter()
+                .filter_map(|message| message.sender_id)
+                .filter(|id| *id > 0)
+                .collect();
+            sender_ids.sort_unstable();
+            sender_ids.dedup();
+            let senders = if sender_ids.is_empty() {
+                Vec::new()
+            } else {
+                query_rows(
+                    &transaction,
+                    USERS_BY_IDS,
+                    params![
+                        key.user_id.to_string(),
+                        key.session_index,
+                        json_ids(&sender_ids)
+                    ],
+                    user_from_row,
+                )?
+            };
+            transaction.commit().map_err(map_error)?;
+            Ok(Some(CachedHistory {
+                chat,
+                messages,
+                senders,
+            }))
         })
         .await
     }
@@ -790,20 +856,8 @@ impl ChatCacheStore for SqliteStore {
     }
 
     async fn cached_users(&self, key: AccountKey, tg_user_ids: &[i64]) -> Result<Vec<CachedUser>> {
-        self.account_rows_by_ids(
-            key,
-            tg_user_ids,
-            concat!(
-                "SELECT ",
-                user_columns!(""),
-                " FROM tg_users
-                 WHERE user_id = ?1 AND session_index = ?2
-                   AND tg_user_id IN (SELECT value FROM json_each(?3))
-                 ORDER BY tg_user_id"
-            ),
-            user_from_row,
-        )
-        .await
+        self.account_rows_by_ids(key, tg_user_ids, USERS_BY_IDS, user_from_row)
+            .await
     }
 
     async fn clear_cache(&self, key: AccountKey) -> Result<()> {

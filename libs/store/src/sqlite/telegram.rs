@@ -7,6 +7,10 @@ use super::{
     uuid_at,
 };
 
+use super::cache::user_at;
+use crate::ListedLinkedAccount;
+use crate::cache_columns::{LINKED_ACCOUNT_WIDTH, linked_account_columns, user_columns};
+
 fn hosted_account_from_row(row: &Row<'_>) -> rusqlite::Result<HostedAccount> {
     Ok(HostedAccount {
         linked: linked_account_from_row(row)?,
@@ -98,6 +102,38 @@ impl TelegramStore for SqliteStore {
                 .map_err(map_error)?;
             let rows = statement
                 .query_map([user_id.to_string()], linked_account_from_row)
+                .map_err(map_error)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(map_error)
+        })
+        .await
+    }
+
+    async fn linked_accounts_with_own_users(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Vec<ListedLinkedAccount>> {
+        self.read(move |connection| {
+            let mut statement = connection
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    linked_account_columns!("a."),
+                    ", ",
+                    user_columns!("u."),
+                    " FROM telegram_sessions a
+                     LEFT JOIN tg_users u
+                       ON u.user_id = a.user_id AND u.session_index = a.session_index
+                      AND u.tg_user_id = a.telegram_user_id
+                     WHERE a.user_id = ?1 ORDER BY a.session_index"
+                ))
+                .map_err(map_error)?;
+            let rows = statement
+                .query_map([user_id.to_string()], |row| {
+                    Ok(ListedLinkedAccount {
+                        linked: linked_account_from_row(row)?,
+                        own_user: user_at(row, LINKED_ACCOUNT_WIDTH)?,
+                    })
+                })
                 .map_err(map_error)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(map_error)

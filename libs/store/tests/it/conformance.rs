@@ -673,6 +673,106 @@ pub(crate) async fn linked_telegram_sessions_are_numbered_per_user_and_listed_in
     assert_eq!(store.linked_accounts_of(bob).await.expect("bob's"), of(bob));
 }
 
+pub(crate) async fn linked_accounts_are_listed_with_their_own_cached_users(store: Arc<dyn Store>) {
+    // Arrange: alice links three accounts; the first has its own user cached, the second
+    // has it cached only in the third's cache (another account's view of the same
+    // person), the third has other users cached but not its own. Bob links one.
+    let alice = Uuid::new_v4();
+    let bob = Uuid::new_v4();
+    let mut linked = Vec::new();
+    for (telegram_user_id, name) in [(701, "Ann"), (702, "Ben"), (703, "Cat")] {
+        linked.push(
+            store
+                .link_telegram_account(
+                    alice,
+                    &telegram_account(telegram_user_id, name),
+                    LinkStatus::Connected,
+                    SEALED,
+                    now(),
+                )
+                .await
+                .expect("link"),
+        );
+    }
+    store
+        .link_telegram_account(
+            bob,
+            &telegram_account(704, "Dan"),
+            LinkStatus::Connected,
+            SEALED,
+            now(),
+        )
+        .await
+        .expect("link bob's");
+    let own = |id: i64, name: &str| CachedUser {
+        tg_user_id: id,
+        first_name: name.to_owned(),
+        last_name: String::new(),
+        username: String::new(),
+        phone: String::new(),
+        details: format!("{{\"photo\":{id}}}"),
+    };
+    let key = |user_id: Uuid, session_index: u32| AccountKey {
+        user_id,
+        session_index,
+    };
+    store
+        .upsert_users(key(alice, 1), &[own(701, "Ann"), own(702, "Ben")])
+        .await
+        .expect("first account's cache");
+    store
+        .upsert_users(key(alice, 3), &[own(702, "Ben"), own(704, "Dan")])
+        .await
+        .expect("third account's cache");
+    store
+        .upsert_users(key(bob, 1), &[own(704, "Dan")])
+        .await
+        .expect("bob's cache");
+
+    // Act
+    let listed = store
+        .linked_accounts_with_own_users(alice)
+        .await
+        .expect("list");
+
+    // Assert: the accounts are linked_accounts_of's, in its order, each with its own
+    // user from its own cache only.
+    assert_eq!(
+        listed
+            .iter()
+            .map(|listed| listed.linked.clone())
+            .collect::<Vec<_>>(),
+        store.linked_accounts_of(alice).await.expect("linked"),
+    );
+    assert_eq!(
+        listed
+            .iter()
+            .map(|listed| listed.linked.clone())
+            .collect::<Vec<_>>(),
+        linked
+    );
+    assert_eq!(
+        listed
+            .iter()
+            .map(|listed| listed.own_user.clone())
+            .collect::<Vec<_>>(),
+        vec![Some(own(701, "Ann")), None, None]
+    );
+    let bobs = store
+        .linked_accounts_with_own_users(bob)
+        .await
+        .expect("bob's list");
+    assert_eq!(bobs.len(), 1);
+    assert_eq!(bobs[0].own_user, Some(own(704, "Dan")));
+    assert!(
+        store
+            .linked_accounts_with_own_users(Uuid::new_v4())
+            .await
+            .expect("nobody's")
+            .is_empty()
+    );
+}
+
 pub(crate) async fn a_user_without_telegram_sessions_has_an_empty_list(store: Arc<dyn Store>) {
     store
         .link_telegram_account(
@@ -1646,6 +1746,217 @@ pub(crate) async fn history_pages_by_id_and_the_date_filter_is_exact_at_its_edge
         .await
         .expect("range");
     assert_eq!(ids(&day), vec![7, 6, 5]);
+}
+
+pub(crate) async fn a_history_page_reads_as_the_chat_its_messages_and_their_senders_do(
+    store: Arc<dyn Store>,
+) {
+    // Arrange: a group with messages from Bob (5, cached), Carol (7, cached), the account
+    // (1, not cached) and a channel posting in it; a channel with its own posts; a chat
+    // with no message; and Bob cached under another account too.
+    let key = account_key();
+    let group = -1_000_000_000_300;
+    let channel = -1_000_000_000_301;
+    let empty = -1_000_000_000_302;
+    let user = |id: i64, name: &str| CachedUser {
+        tg_user_id: id,
+        first_name: name.to_owned(),
+        last_name: String::new(),
+        username: name.to_lowercase(),
+        phone: String::new(),
+        details: format!("{{\"n\":{id}}}"),
+    };
+    store
+        .upsert_users(key, &[user(5, "Bob"), user(7, "Carol"), user(9, "Dave")])
+        .await
+        .expect("users");
+    let other = AccountKey {
+        session_index: 2,
+        ..key
+    };
+    store
+        .upsert_users(other, &[user(2, "Elsewhere")])
+        .await
+        .expect("another account's user");
+    store
+        .upsert_chat_profiles(
+            key,
+            &[
+                profile(group, "supergroup", "Lounge"),
+                profile(channel, "channel", "News"),
+                profile(empty, "supergroup", "Quiet"),
+            ],
+        )
+        .await
+        .expect("profiles");
+    let sender_of = |id: i32| match id % 4 {
+        0 => 5,
+        1 => 7,
+        2 => 1,
+        _ => channel,
+    };
+    let message = |chat_id: i64, id: i32, sender: i64| CachedMessage {
+        sender_id: Some(sender),
+        details: format!("{{\"m\":{id}}}"),
+        ..cached_message(chat_id, id, 10_000 + i64::from(id) * 10, sender == 1)
+    };
+    let mut messages: Vec<CachedMessage> = (1..=30)
+        .map(|id| message(group, id, sender_of(id)))
+        .collect();
+    messages.extend((1..=3).map(|id| message(channel, id, channel)));
+    // No sender at all (a service message of an anonymous origin).
+    messages.push(CachedMessage {
+        sender_id: None,
+        ..cached_message(channel, 4, 20_000, false)
+    });
+    store
+        .upsert_messages(key, &messages, false)
+        .await
+        .expect("messages");
+    store
+        .set_history_floor(key, group, 3, false)
+        .await
+        .expect("floor");
+    store
+        .upsert_messages(other, &[message(group, 40, 2)], false)
+        .await
+        .expect("another account's message");
+
+    // Act and assert: for each query, the page is what the separate reads give.
+    let queries = [
+        HistoryQuery {
+            limit: 10,
+            ..HistoryQuery::default()
+        },
+        HistoryQuery {
+            before_id: Some(12),
+            limit: 4,
+            ..HistoryQuery::default()
+        },
+        HistoryQuery {
+            after_id: Some(10),
+            limit: 3,
+            oldest_first: true,
+            ..HistoryQuery::default()
+        },
+        HistoryQuery {
+            from_date: Some(10_050),
+            to_date: Some(10_080),
+            limit: 100,
+            ..HistoryQuery::default()
+        },
+        // Nothing in range.
+        HistoryQuery {
+            before_id: Some(1),
+            limit: 10,
+            ..HistoryQuery::default()
+        },
+        HistoryQuery {
+            limit: 1,
+            ..HistoryQuery::default()
+        },
+    ];
+    for chat_id in [group, channel, empty] {
+        for query in &queries {
+            let page = store
+                .history_page(key, chat_id, query)
+                .await
+                .expect("page")
+                .expect("the chat is cached");
+            let chat = store
+                .cached_chat(key, chat_id)
+                .await
+                .expect("chat")
+                .expect("cached");
+            let messages = store
+                .cached_messages(key, chat_id, query)
+                .await
+                .expect("messages");
+            let mut sender_ids: Vec<i64> = messages
+                .iter()
+                .filter_map(|message| message.sender_id)
+                .filter(|id| *id > 0)
+                .collect();
+            sender_ids.sort_unstable();
+            sender_ids.dedup();
+            let users = store.cached_users(key, &sender_ids).await.expect("users");
+            assert_eq!(page.chat, chat, "{chat_id} {query:?}: the chat");
+            assert_eq!(page.messages, messages, "{chat_id} {query:?}: the messages");
+            let mut senders = page.senders.clone();
+            senders.sort_by_key(|user| user.tg_user_id);
+            assert_eq!(senders, users, "{chat_id} {query:?}: each sender once");
+        }
+    }
+    let newest = store
+        .history_page(key, group, &queries[0])
+        .await
+        .expect("page")
+        .expect("cached");
+    assert_eq!(
+        newest
+            .messages
+            .iter()
+            .map(|message| message.message_id)
+            .collect::<Vec<_>>(),
+        (21..=30).rev().collect::<Vec<_>>(),
+        "newest first"
+    );
+    assert_eq!(newest.chat.history_floor, Some(3));
+    let mut names: Vec<&str> = newest
+        .senders
+        .iter()
+        .map(|user| user.first_name.as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        vec!["Bob", "Carol"],
+        "the account (not cached), the channel (no user) and Dave (sent nothing) are not senders"
+    );
+    let quiet = store
+        .history_page(key, empty, &queries[0])
+        .await
+        .expect("page")
+        .expect("a chat without messages is still read");
+    assert_eq!(quiet.chat.profile.title, "Quiet");
+    assert!(quiet.messages.is_empty() && quiet.senders.is_empty());
+
+    // A chat the account has not cached is none, whatever another account has.
+    assert_eq!(
+        store
+            .history_page(key, -1_000_000_000_399, &queries[0])
+            .await
+            .expect("unknown chat"),
+        None
+    );
+    let elsewhere = store
+        .history_page(other, group, &queries[0])
+        .await
+        .expect("the other account's")
+        .expect("cached there");
+    assert_eq!(
+        elsewhere
+            .messages
+            .iter()
+            .map(|message| message.message_id)
+            .collect::<Vec<_>>(),
+        vec![40]
+    );
+    assert_eq!(elsewhere.senders, vec![user(2, "Elsewhere")]);
+    assert_eq!(
+        store
+            .history_page(
+                AccountKey {
+                    session_index: 3,
+                    ..key
+                },
+                group,
+                &queries[0]
+            )
+            .await
+            .expect("a third account"),
+        None
+    );
 }
 
 pub(crate) async fn deletions_without_a_chat_spare_channels_and_move_the_top(

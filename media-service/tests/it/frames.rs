@@ -654,15 +654,16 @@ async fn an_mp4_on_s3_with_its_index_in_the_middle_gets_a_preview_from_a_bounded
     let _ = std::fs::remove_dir_all(&copies);
 }
 
-/// A QuickTime video made by ffmpeg whose picture starts 3 s after its sound: 5 s of PCM
-/// noise (96 kB a second) and 2 s of H.264 (`testsrc`, 96 x 160, 10 frames a second)
-/// delayed by 3 s, so its `mdat` opens with about 290 kB of sound before the first
-/// video sample; its index (`moov`) at the end, as ffmpeg writes it by default. Returns
-/// the file and the offset of its first video sample (by ffprobe).
-fn video_after_seconds_of_sound() -> (Vec<u8>, u64) {
+/// A video made by ffmpeg in `format` (`mov`, `matroska`) whose picture starts 3 s after
+/// its sound: 5 s of PCM noise (96 kB a second) and 2 s of H.264 (`testsrc`, 96 x 160, 10
+/// frames a second) delayed by 3 s, so its media data open with about 290 kB of sound
+/// before the first video sample; its index (an MP4's `moov`, Matroska's Cues) at the end,
+/// as ffmpeg writes it by default. Returns the file and the offset of its first video
+/// packet (by ffprobe).
+fn video_after_seconds_of_sound(format: &str) -> (Vec<u8>, u64) {
     let dir = std::env::temp_dir().join(format!("talkapp-late-video-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let output = dir.join("late.mov");
+    let output = dir.join(format!("late.{format}"));
     let status = std::process::Command::new(which("ffmpeg"))
         .args(["-nostdin", "-loglevel", "error"])
         .args(["-f", "lavfi", "-i", "anoisesrc=d=5:r=48000:a=0.5"])
@@ -683,7 +684,7 @@ fn video_after_seconds_of_sound() -> (Vec<u8>, u64) {
             "-pix_fmt",
             "yuv420p",
         ])
-        .args(["-f", "mov"])
+        .args(["-f", format])
         .arg(&output)
         .status()
         .expect("ffmpeg ran");
@@ -758,7 +759,7 @@ async fn preview_from_a_bounded_copy(
 /// copy is made as before (head and index only) and the file gets no preview.
 #[tokio::test]
 async fn an_mp4_on_s3_whose_first_frame_lies_beyond_the_head_gets_a_preview() {
-    let (video, first_video_sample) = video_after_seconds_of_sound();
+    let (video, first_video_sample) = video_after_seconds_of_sound("mov");
     assert!(
         first_video_sample > 4 * 65536,
         "the first video sample at {first_video_sample}"
@@ -781,49 +782,15 @@ async fn an_mp4_on_s3_whose_first_frame_lies_beyond_the_head_gets_a_preview() {
     );
 }
 
-/// A Matroska video made by ffmpeg whose picture starts 3 s after its sound, as
-/// [`video_after_seconds_of_sound`]: its first Cluster holds some 290 kB of sound, the
-/// video's first keyframe opens the second, and its Cues (the index) come last.
-fn matroska_after_seconds_of_sound() -> Vec<u8> {
-    let dir = std::env::temp_dir().join(format!("talkapp-late-mkv-{}", Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let output = dir.join("late.mkv");
-    let status = std::process::Command::new(which("ffmpeg"))
-        .args(["-nostdin", "-loglevel", "error"])
-        .args(["-f", "lavfi", "-i", "anoisesrc=d=5:r=48000:a=0.5"])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=96x160:rate=10:duration=2",
-        ])
-        .args(["-map", "0:a", "-map", "1:v", "-filter:v", "setpts=PTS+3/TB"])
-        .args(["-c:a", "pcm_s16le"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(["-f", "matroska"])
-        .arg(&output)
-        .status()
-        .expect("ffmpeg ran");
-    assert!(status.success());
-    let video = std::fs::read(&output).expect("made");
-    let _ = std::fs::remove_dir_all(&dir);
-    video
-}
-
 /// A large Matroska video in S3 whose first video keyframe lies in neither the head nor
 /// the tail of the bounded copy: its Cluster is found through the Cues and copied where
 /// it is (`media.frame_max_extra_bytes`), and ffmpeg takes that keyframe. With that
 /// budget 0 the copy is its head and tail only and the file gets no preview.
 #[tokio::test]
 async fn a_matroska_video_on_s3_whose_keyframe_lies_in_the_middle_gets_a_preview() {
-    let video = matroska_after_seconds_of_sound();
+    // Its first Cluster holds some 290 kB of sound, the video's first keyframe opens the
+    // second, and its Cues (the index) come last.
+    let (video, _) = video_after_seconds_of_sound("matroska");
     assert!(video.len() > 6 * 65536, "{} bytes", video.len());
     let image = preview_from_a_bounded_copy("late.mkv", &video, "video/x-matroska", "16777216")
         .await

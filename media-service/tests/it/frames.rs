@@ -712,6 +712,28 @@ fn video_after_seconds_of_sound(format: &str) -> (Vec<u8>, u64) {
     (video, first_video_sample)
 }
 
+/// Asserts that `video` (named `name`, of type `mime`) stored on S3 is previewed from a
+/// bounded copy given 16 MiB of extra bytes (testsrc's colour bars, not the grey of a
+/// decoder fed zeros), and not at all with none: what its first frame needs (an MP4's first
+/// samples, a Matroska keyframe's Cluster) lies in neither the copy's head nor its tail.
+async fn previewed_only_with_its_middle(name: &str, video: &[u8], mime: &str) {
+    let image = preview_from_a_bounded_copy(name, video, mime, "16777216")
+        .await
+        .expect("a preview from the head, the tail and what the index points to");
+    assert_eq!((image.width(), image.height()), (96, 160));
+    let colours: std::collections::HashSet<[u8; 3]> = image
+        .pixels()
+        .map(|pixel| pixel.0.map(|channel| channel / 32))
+        .collect();
+    assert!(colours.len() >= 8, "{} colours", colours.len());
+
+    let without = preview_from_a_bounded_copy(name, video, mime, "0").await;
+    assert!(
+        without.is_none(),
+        "without its middle ffmpeg finds no frame in the head and the tail"
+    );
+}
+
 /// The preview of `bytes` uploaded to a service on S3 whose copies for the tools hold at
 /// most 64 KiB (`media.frame_max_source_bytes`) and `extra_bytes` more
 /// (`media.frame_max_extra_bytes`); `None` when it gets none. The copy is removed.
@@ -764,22 +786,7 @@ async fn an_mp4_on_s3_whose_first_frame_lies_beyond_the_head_gets_a_preview() {
         first_video_sample > 4 * 65536,
         "the first video sample at {first_video_sample}"
     );
-    let image = preview_from_a_bounded_copy("late.mov", &video, "video/quicktime", "16777216")
-        .await
-        .expect("a preview from the head, the index and the first samples");
-    assert_eq!((image.width(), image.height()), (96, 160));
-    // testsrc's colour bars, not the grey of a decoder fed zeros.
-    let colours: std::collections::HashSet<[u8; 3]> = image
-        .pixels()
-        .map(|pixel| pixel.0.map(|channel| channel / 32))
-        .collect();
-    assert!(colours.len() >= 8, "{} colours", colours.len());
-
-    let without = preview_from_a_bounded_copy("late.mov", &video, "video/quicktime", "0").await;
-    assert!(
-        without.is_none(),
-        "without the samples ffmpeg finds no frame in the head and the index"
-    );
+    previewed_only_with_its_middle("late.mov", &video, "video/quicktime").await;
 }
 
 /// A large Matroska video in S3 whose first video keyframe lies in neither the head nor
@@ -792,22 +799,7 @@ async fn a_matroska_video_on_s3_whose_keyframe_lies_in_the_middle_gets_a_preview
     // second, and its Cues (the index) come last.
     let (video, _) = video_after_seconds_of_sound("matroska");
     assert!(video.len() > 6 * 65536, "{} bytes", video.len());
-    let image = preview_from_a_bounded_copy("late.mkv", &video, "video/x-matroska", "16777216")
-        .await
-        .expect("a preview from the head, the tail and the keyframe's Cluster");
-    assert_eq!((image.width(), image.height()), (96, 160));
-    // testsrc's colour bars, not the grey of a decoder fed zeros.
-    let colours: std::collections::HashSet<[u8; 3]> = image
-        .pixels()
-        .map(|pixel| pixel.0.map(|channel| channel / 32))
-        .collect();
-    assert!(colours.len() >= 8, "{} colours", colours.len());
-
-    let without = preview_from_a_bounded_copy("late.mkv", &video, "video/x-matroska", "0").await;
-    assert!(
-        without.is_none(),
-        "without the Cluster ffmpeg finds no frame in the head and the tail"
-    );
+    previewed_only_with_its_middle("late.mkv", &video, "video/x-matroska").await;
 }
 
 /// A live Matroska recording (written to a pipe: no Duration, nor Cues) of 3 s of

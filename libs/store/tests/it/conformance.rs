@@ -1360,19 +1360,24 @@ pub(crate) async fn the_chat_list_pages_by_activity_with_filters_and_no_repeats(
     );
 }
 
-pub(crate) async fn a_chat_list_page_carries_each_chats_newest_message_and_the_users_it_shows(
-    store: Arc<dyn Store>,
-) {
-    let key = account_key();
-    let channel = -1_000_000_000_200;
-    let user = |id: i64, name: &str| CachedUser {
+/// A cached user `name` (its username the name in lower case) with `id` in its details.
+fn named_user(id: i64, name: &str) -> CachedUser {
+    CachedUser {
         tg_user_id: id,
         first_name: name.to_owned(),
         last_name: String::new(),
         username: name.to_lowercase(),
         phone: String::new(),
         details: format!("{{\"n\":{id}}}"),
-    };
+    }
+}
+
+pub(crate) async fn a_chat_list_page_carries_each_chats_newest_message_and_the_users_it_shows(
+    store: Arc<dyn Store>,
+) {
+    let key = account_key();
+    let channel = -1_000_000_000_200;
+    let user = named_user;
     // Dave (9) is cached but named by no chat of the page; 6 and 1 (the account) are not
     // cached at all.
     store
@@ -1758,14 +1763,7 @@ pub(crate) async fn a_history_page_reads_as_the_chat_its_messages_and_their_send
     let group = -1_000_000_000_300;
     let channel = -1_000_000_000_301;
     let empty = -1_000_000_000_302;
-    let user = |id: i64, name: &str| CachedUser {
-        tg_user_id: id,
-        first_name: name.to_owned(),
-        last_name: String::new(),
-        username: name.to_lowercase(),
-        phone: String::new(),
-        details: format!("{{\"n\":{id}}}"),
-    };
+    let user = named_user;
     store
         .upsert_users(key, &[user(5, "Bob"), user(7, "Carol"), user(9, "Dave")])
         .await

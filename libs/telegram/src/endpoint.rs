@@ -239,3 +239,31 @@ impl AuthKeyIssuer for SandboxAdminIssuer {
             .map_err(|_| format!("the sandbox issued a key of {} bytes", bytes.len()).into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use grammers_session::updates::UpdatesLike;
+
+    /// Slots in one block of a tokio mpsc channel (tokio's `BLOCK_CAP` on 64-bit targets).
+    const TOKIO_BLOCK_SLOTS: usize = 32;
+
+    /// The size of one slot of grammers' updates channel. Every connection (one per linked
+    /// account) has that channel, and tokio allocates it in blocks of 32 slots, the first
+    /// one at once: upstream's `UpdatesLike` of about 5.3 KiB made that 168.75 KiB per
+    /// account, even idle. The patched grammers-session (`vendor/grammers-session`, ADR
+    /// 0061) boxes the large payloads; this fails if an update of grammers undoes that.
+    #[test]
+    fn an_updates_channel_slot_is_a_few_dozen_bytes() {
+        let slot = std::mem::size_of::<UpdatesLike>();
+        eprintln!(
+            "UpdatesLike: {slot} bytes; a channel block of {TOKIO_BLOCK_SLOTS}: {} bytes",
+            slot * TOKIO_BLOCK_SLOTS
+        );
+        assert!(
+            slot <= 64,
+            "grammers' UpdatesLike is {slot} bytes, so each connection's updates channel \
+             holds blocks of {} KiB (bound: 64 bytes a slot); see vendor/README.md",
+            slot * TOKIO_BLOCK_SLOTS / 1024
+        );
+    }
+}

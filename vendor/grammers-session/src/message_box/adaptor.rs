@@ -248,8 +248,9 @@ fn adapt_updates(updates: tl::enums::Updates) -> Result<tl::types::UpdatesCombin
 
 pub(super) fn adapt(updates: UpdatesLike) -> Result<tl::types::UpdatesCombined, Gap> {
     match updates {
-        UpdatesLike::Updates(updates) => adapt_updates(updates),
+        UpdatesLike::Updates(updates) => adapt_updates(*updates),
         UpdatesLike::ShortSentMessage { request, update } => {
+            let (request, update) = (*request, *update);
             Ok(update_short(tl::types::UpdateShort {
                 update: tl::types::UpdateNewMessage {
                     message: tl::types::Message {

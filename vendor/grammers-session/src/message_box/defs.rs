@@ -129,17 +129,22 @@ pub type UpdateAndPeers = (
 ///
 /// Telegram unfortunately also includes update state in types
 /// that are not part of the usual [`tl::enums::Updates`].
+///
+/// Patched (TalkApp, `vendor/README.md`): the large payloads are boxed, so that a value of
+/// this type is a few dozen bytes instead of about 5.3 KiB. It is the item type of every
+/// connection's updates channel, and tokio allocates that channel in blocks of 32 slots
+/// (the first one as soon as the channel exists): 168.75 KiB per connection upstream.
 #[derive(Debug)]
 pub enum UpdatesLike {
     /// The usual variant, received passively from Telegram.
-    Updates(tl::enums::Updates),
+    Updates(Box<tl::enums::Updates>),
     /// Special-case for short-sent messages,
     /// where the request is also needed to construct a complete update.
     ShortSentMessage {
         /// The request that triggered the short update.
-        request: tl::functions::messages::SendMessage,
+        request: Box<tl::functions::messages::SendMessage>,
         /// The incomplete update caused by the request.
-        update: tl::types::UpdateShortSentMessage,
+        update: Box<tl::types::UpdateShortSentMessage>,
     },
     /// Special-case for requests that affect some messages.
     AffectedMessages(tl::types::messages::AffectedMessages),
@@ -152,9 +157,9 @@ pub enum UpdatesLike {
         message_ids: Vec<i32>,
     },
     /// Special-case for requests that lead to users being invited.
-    InvitedUsers(tl::types::messages::InvitedUsers),
+    InvitedUsers(Box<tl::types::messages::InvitedUsers>),
     /// Special-case for join requests that contain updates inside a `ChatInviteJoinResultOk`.
-    ChatInviteJoinResult(tl::types::messages::ChatInviteJoinResultOk),
+    ChatInviteJoinResult(Box<tl::types::messages::ChatInviteJoinResultOk>),
     /// Indicates that the connection was closed and had to be recreated.
     /// This may mean that an update gap now exists and should be resolved.
     ConnectionClosed,

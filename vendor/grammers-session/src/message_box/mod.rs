@@ -726,13 +726,13 @@ impl MessageBoxes {
                 true
             }
         });
-        let us = UpdatesLike::Updates(tl::enums::Updates::Updates(tl::types::Updates {
+        let us = UpdatesLike::Updates(Box::new(tl::enums::Updates::Updates(tl::types::Updates {
             updates,
             users,
             chats,
             date: NO_DATE,
             seq: NO_SEQ,
-        }));
+        })));
 
         // It is possible that the result from `GetDifference` includes users with `min = true`.
         // TODO in that case, we will have to resort to getUsers.
@@ -840,13 +840,13 @@ impl MessageBoxes {
         }
 
         self.set_pts(key, pts);
-        let us = UpdatesLike::Updates(tl::enums::Updates::Updates(tl::types::Updates {
+        let us = UpdatesLike::Updates(Box::new(tl::enums::Updates::Updates(tl::types::Updates {
             updates,
             users,
             chats,
             date: NO_DATE,
             seq: NO_SEQ,
-        }));
+        })));
         let (mut result_updates, users, chats) = self
             .process_updates(us)
             .expect("gap is detected while applying channel difference");

@@ -69,13 +69,13 @@ fn update(pts: i32) -> tl::enums::Update {
 }
 
 fn updates(date: i32, seq: i32, pts: i32) -> UpdatesLike {
-    UpdatesLike::Updates(tl::enums::Updates::Updates(tl::types::Updates {
+    UpdatesLike::Updates(Box::new(tl::enums::Updates::Updates(tl::types::Updates {
         updates: vec![update(pts)],
         users: Vec::new(),
         chats: Vec::new(),
         date,
         seq,
-    }))
+    })))
 }
 
 fn channel_update(channel_id: i64, pts: i32) -> tl::enums::Update {
@@ -88,13 +88,13 @@ fn channel_update(channel_id: i64, pts: i32) -> tl::enums::Update {
 }
 
 fn channel_updates(channel_id: i64, date: i32, seq: i32, pts: i32) -> UpdatesLike {
-    UpdatesLike::Updates(tl::enums::Updates::Updates(tl::types::Updates {
+    UpdatesLike::Updates(Box::new(tl::enums::Updates::Updates(tl::types::Updates {
         updates: vec![channel_update(channel_id, pts)],
         users: Vec::new(),
         chats: Vec::new(),
         date,
         seq,
-    }))
+    })))
 }
 
 fn updates_ok(date: i32, seq: i32, pts: i32) -> Result<UpdateAndPeers, Gap> {

@@ -239,3 +239,112 @@ impl AuthKeyIssuer for SandboxAdminIssuer {
             .map_err(|_| format!("the sandbox issued a key of {} bytes", bytes.len()).into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use grammers_session::updates::{MessageBoxes, UpdatesLike};
+    use grammers_tl_types as tl;
+
+    /// Slots in one block of a tokio mpsc channel (tokio's `BLOCK_CAP` on 64-bit targets).
+    const TOKIO_BLOCK_SLOTS: usize = 32;
+
+    /// The size of one slot of grammers' updates channel. Every connection (one per linked
+    /// account) has that channel, and tokio allocates it in blocks of 32 slots, the first
+    /// one at once: upstream's `UpdatesLike` of about 5.3 KiB made that 168.75 KiB per
+    /// account, even idle. The patched grammers-session (`vendor/grammers-session`, ADR
+    /// 0061) boxes the large payloads; this fails if an update of grammers undoes that.
+    #[test]
+    fn an_updates_channel_slot_is_a_few_dozen_bytes() {
+        let slot = std::mem::size_of::<UpdatesLike>();
+        eprintln!(
+            "UpdatesLike: {slot} bytes; a channel block of {TOKIO_BLOCK_SLOTS}: {} bytes",
+            slot * TOKIO_BLOCK_SLOTS
+        );
+        assert!(
+            slot <= 64,
+            "grammers' UpdatesLike is {slot} bytes, so each connection's updates channel \
+             holds blocks of {} KiB (bound: 64 bytes a slot); see vendor/README.md",
+            slot * TOKIO_BLOCK_SLOTS / 1024
+        );
+    }
+
+    /// Real Telegram answers `messages.sendMessage` to a private chat with
+    /// `updateShortSentMessage`, which grammers-mtsender pairs with the request into
+    /// `UpdatesLike::ShortSentMessage` (boxed since ADR 0061; the sandbox never answers so,
+    /// so nothing else here takes this path): it still becomes the sent message.
+    #[test]
+    fn a_short_sent_message_still_becomes_the_message_its_request_describes() {
+        let mut boxes = MessageBoxes::new();
+        boxes.set_state(tl::types::updates::State {
+            pts: 10,
+            qts: 0,
+            date: 1_000,
+            seq: 1,
+            unread_count: 0,
+        });
+        let request = tl::functions::messages::SendMessage {
+            no_webpage: false,
+            silent: true,
+            background: false,
+            clear_draft: false,
+            noforwards: false,
+            update_stickersets_order: false,
+            invert_media: false,
+            allow_paid_floodskip: false,
+            peer: tl::types::InputPeerUser {
+                user_id: 7,
+                access_hash: 0,
+            }
+            .into(),
+            reply_to: None,
+            message: "salom".into(),
+            random_id: 1,
+            reply_markup: None,
+            entities: None,
+            schedule_date: None,
+            schedule_repeat_period: None,
+            send_as: None,
+            quick_reply_shortcut: None,
+            effect: None,
+            allow_paid_stars: None,
+            suggested_post: None,
+            rich_message: None,
+        };
+        let update = tl::types::UpdateShortSentMessage {
+            out: true,
+            id: 42,
+            pts: 11,
+            pts_count: 1,
+            date: 1_001,
+            media: None,
+            entities: None,
+            ttl_period: None,
+        };
+        let (updates, _, _) = boxes
+            .process_updates(UpdatesLike::ShortSentMessage {
+                request: Box::new(request),
+                update: Box::new(update),
+            })
+            .expect("no gap: pts 10 + 1");
+        let [(tl::enums::Update::NewMessage(new), _)] = updates.as_slice() else {
+            panic!("one new message: {updates:?}");
+        };
+        let tl::enums::Message::Message(message) = &new.message else {
+            panic!("a message: {new:?}");
+        };
+        assert_eq!(
+            (
+                message.id,
+                message.message.as_str(),
+                message.out,
+                message.silent
+            ),
+            (42, "salom", true, true)
+        );
+        assert_eq!(
+            message.peer_id,
+            tl::enums::Peer::User(tl::types::PeerUser { user_id: 7 })
+        );
+        assert_eq!((new.pts, message.date), (11, 1_001));
+    }
+}

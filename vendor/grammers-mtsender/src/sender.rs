@@ -89,7 +89,7 @@ pub(crate) fn generate_random_id() -> i64 {
 
 fn deserialize_updates_like(update: Vec<u8>) -> tl::deserialize::Result<UpdatesLike> {
     match tl::enums::Updates::from_bytes(&update) {
-        Ok(u) => Ok(UpdatesLike::Updates(u)),
+        Ok(u) => Ok(UpdatesLike::Updates(Box::new(u))),
         Err(e) => {
             if let Ok(tl::enums::messages::AffectedMessages::Messages(u)) =
                 tl::enums::messages::AffectedMessages::from_bytes(&update)
@@ -98,11 +98,11 @@ fn deserialize_updates_like(update: Vec<u8>) -> tl::deserialize::Result<UpdatesL
             } else if let Ok(tl::enums::messages::InvitedUsers::Users(u)) =
                 tl::enums::messages::InvitedUsers::from_bytes(&update)
             {
-                Ok(UpdatesLike::InvitedUsers(u))
+                Ok(UpdatesLike::InvitedUsers(Box::new(u)))
             } else if let Ok(tl::enums::messages::ChatInviteJoinResult::Ok(u)) =
                 tl::enums::messages::ChatInviteJoinResult::from_bytes(&update)
             {
-                Ok(UpdatesLike::ChatInviteJoinResult(u))
+                Ok(UpdatesLike::ChatInviteJoinResult(Box::new(u)))
             } else {
                 Err(e)
             }
@@ -482,13 +482,17 @@ impl<T: Transport, M: Mtp> Sender<T, M> {
                 deserialize_request::<tl::functions::messages::SendMessage>(&request.body)
             }),
         ) {
-            (
-                Ok(UpdatesLike::Updates(tl::enums::Updates::UpdateShortSentMessage(u))),
-                Some(request),
-            ) => {
+            (Ok(UpdatesLike::Updates(u)), Some(request))
+                if matches!(*u, tl::enums::Updates::UpdateShortSentMessage(_)) =>
+            {
                 // As far as I know, UpdateShortSentMessage can only occur from SendMessage.
                 // If that's not the case, new variants with additional requests should be added.
-                updates.push(UpdatesLike::ShortSentMessage { request, update: u })
+                if let tl::enums::Updates::UpdateShortSentMessage(u) = *u {
+                    updates.push(UpdatesLike::ShortSentMessage {
+                        request: Box::new(request),
+                        update: Box::new(u),
+                    })
+                }
             }
             (Ok(UpdatesLike::AffectedMessages(affected)), _) => {
                 // Check if the original request targeted a channel (e.g. channels.deleteMessages).

@@ -583,7 +583,9 @@ async fn queued_sends_survive_a_sigkill_of_the_chat_service_exactly_once_and_in_
 /// ADR 0060's window: a job accepted by the replica that consumes its shard is handed to
 /// the account's worker in memory, with no announcement on the broker; the process dies
 /// before the worker sent it. The next start (the pending scan when the account
-/// connects, the relay's re-announcement and overdue check) sends it, once.
+/// connects, the relay's re-announcement and overdue check) sends it, once. Each of the
+/// three covers it alone, and with none of them the test fails (checked by switching them
+/// off locally).
 ///
 /// The window is held open deterministically: Telegram makes Alice wait 60 s, so the
 /// worker pauses on the first job (tried once, back to `queued`), and the second job,

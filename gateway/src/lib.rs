@@ -139,8 +139,11 @@ impl Application {
             config.downloads.legacy_link_ttl_secs,
         );
         let (audit, audit_writer) = if config.audit.enabled {
-            let (audit, writer) =
-                audit::AuditLog::start(Arc::clone(&store) as _, config.audit.retention_days);
+            let (audit, writer) = audit::AuditLog::start(
+                Arc::clone(&store) as _,
+                config.audit.retention_days,
+                Duration::from_millis(config.audit.batch_window_ms),
+            );
             (Some(audit), Some(writer))
         } else {
             (None, None)

@@ -1,9 +1,10 @@
 //! The gateway against a real Redis: the rate limiter (one conformance suite for the
 //! in-memory and Redis stores) and revocations told across gateways; its service
-//! figures against a PostgreSQL that goes away; and its service clients' connections of
-//! each HTTP worker's own.
+//! figures against a PostgreSQL that goes away; its service clients' connections of
+//! each HTTP worker's own; and the audit writer's batches on a real store.
 
 mod activity;
+mod audit;
 mod clients;
 mod rate_limit;
 mod revocations;

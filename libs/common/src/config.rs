@@ -88,6 +88,17 @@ pub struct AuditConfig {
     pub enabled: bool,
     /// Records older than this many days are removed (checked hourly); 0: kept forever.
     pub retention_days: u32,
+    /// How long the gateway's writer gathers records after the first of a batch before it
+    /// stores them in one statement (milliseconds, 0 to 1000; 0: whatever has arrived when
+    /// it wakes). Under load this turns a wake-up of the writer and a store round trip per
+    /// audited request into one per window (ADR 0062); a record reaches the store up to
+    /// this much later, and a flush (`GET /me/audit`) may wait as long.
+    #[serde(default = "default_audit_batch_window_ms")]
+    pub batch_window_ms: u64,
+}
+
+fn default_audit_batch_window_ms() -> u64 {
+    10
 }
 
 /// Operators (the `/admin` routes). Their tokens are not user tokens: each is a random
@@ -739,6 +750,9 @@ impl Config {
                 "operator.token_sha256",
                 "each entry must be 64 hex digits (the SHA-256 of an operator token)",
             );
+        }
+        if self.audit.batch_window_ms > 1000 {
+            return invalid("audit.batch_window_ms", "must be 0 to 1000");
         }
         if !(1..=3600).contains(&self.operator.activity_flush_secs) {
             return invalid("operator.activity_flush_secs", "must be 1 to 3600");

@@ -507,15 +507,37 @@ async fn fault_sends_accepted(
 }
 
 pub(crate) fn fault_texts_at_bob(sandbox: &SandboxHandle, alice: i64, bob: i64) -> Vec<String> {
+    texts_at_bob(sandbox, alice, bob, "fault ")
+}
+
+/// The texts Bob has from Alice that start with `prefix`, in the order Telegram took them.
+fn texts_at_bob(sandbox: &SandboxHandle, alice: i64, bob: i64, prefix: &str) -> Vec<String> {
     sandbox.world(|world| {
         let mut ids = world.message_ids(bob, Peer::User(alice));
         ids.sort_unstable();
         ids.iter()
             .filter_map(|id| world.message_text(bob, Peer::User(alice), *id))
-            .filter(|text| text.starts_with("fault "))
+            .filter(|text| text.starts_with(prefix))
             .map(str::to_owned)
             .collect()
     })
+}
+
+/// A send job's row as the store holds it: (status, attempts, announced by the relay).
+async fn job_row(database_url: &str, job_id: &str) -> (String, i32, bool) {
+    let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
+        .await
+        .expect("postgres");
+    tokio::spawn(connection);
+    let job_id = uuid::Uuid::parse_str(job_id).expect("uuid");
+    let row = client
+        .query_one(
+            "SELECT status, attempts, published_at IS NOT NULL FROM send_jobs WHERE job_id = $1",
+            &[&job_id],
+        )
+        .await
+        .expect("the job's row");
+    (row.get(0), row.get(1), row.get(2))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -556,6 +578,86 @@ async fn queued_sends_survive_a_sigkill_of_the_chat_service_exactly_once_and_in_
         assert_eq!(status["status"], "sent", "{status}");
     }
     split.finish().await;
+}
+
+/// ADR 0060's window: a job accepted by the replica that consumes its shard is handed to
+/// the account's worker in memory, with no announcement on the broker; the process dies
+/// before the worker sent it. The next start (the pending scan when the account
+/// connects, the relay's re-announcement and overdue check) sends it, once. Each of the
+/// three covers it alone, and with none of them the test fails (checked by switching them
+/// off locally).
+///
+/// The window is held open deterministically: Telegram makes Alice wait 60 s, so the
+/// worker pauses on the first job (tried once, back to `queued`), and the second job,
+/// accepted meanwhile, waits in the worker's hand-off (never claimed, never announced)
+/// when the replica is SIGKILLed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_handed_to_its_worker_in_memory_is_sent_once_after_a_sigkill() {
+    let mut split = SplitSetUp::new().await;
+    let database_url = split
+        .database
+        .as_ref()
+        .expect("a database of its own")
+        .url_via("127.0.0.1:5432");
+    // One replica: it consumes every shard, so every job it accepts goes to the worker
+    // in memory (ADR 0060).
+    let (user, index) = split.alice_on_chat_a(false, "in-memory@example.com").await;
+    let (sandbox, replicas, alice, bob) = split.parts();
+
+    sandbox.set_flood_wait(alice, Some(60));
+    let first = fault_sends_accepted_as(replicas, &user, index, bob, "held 0", "held-0").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, attempts, _) = job_row(&database_url, &first).await;
+        if status == "queued" && attempts >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the first job was never tried");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let second = fault_sends_accepted_as(replicas, &user, index, bob, "held 1", "held-1").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        job_row(&database_url, &second).await,
+        ("queued".to_owned(), 0, false),
+        "the second job waits in the worker's hand-off: not tried, not announced"
+    );
+
+    replicas.kill("chat-a").await;
+    sandbox.set_flood_wait(alice, None);
+    replicas.start_chat("chat-a");
+
+    for job in [&first, &second] {
+        replicas.wait_until_sent(&user, index, job, 60).await;
+    }
+    assert_eq!(
+        texts_at_bob(sandbox, alice, bob, "held "),
+        ["held 0", "held 1"],
+        "each job once, in the order asked"
+    );
+    split.finish().await;
+}
+
+/// Sends `text` from `user`'s account `index` to `bob` with client message id `key`,
+/// retried while the gateway answers 503; the job's id once accepted (202).
+async fn fault_sends_accepted_as(
+    replicas: &Replicas,
+    user: &(String, String),
+    index: u64,
+    bob: i64,
+    text: &str,
+    key: &str,
+) -> String {
+    let response = replicas
+        .post(
+            &format!("/me/send_message/{}/{index}", user.0),
+            &user.1,
+            &json!({"chat_id": bob, "text": text, "client_message_id": key}),
+        )
+        .await;
+    assert_eq!(response.status(), 202, "{text} accepted");
+    let job: Value = response.json().await.expect("json");
+    job["job_id"].as_str().expect("job id").to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3066,6 +3066,78 @@ pub(crate) async fn audit_records_are_paged_newest_first_per_user_and_by_action(
     assert_eq!(capped.len(), 7);
 }
 
+/// A batch as the gateway's writer appends it under load: many records, their times not in
+/// the order of the batch, anonymous ones with every optional field empty beside full ones,
+/// and text with the characters an array's text form would have to quote.
+pub(crate) async fn an_audit_batch_keeps_its_order_and_every_field(store: Arc<dyn Store>) {
+    let start = now();
+    let texts = [
+        "plain",
+        "",
+        "NULL",
+        r#"quote " comma , braces {} backslash \ "#,
+        "ünïcode ✓",
+    ];
+    let batch: Vec<NewAuditEntry> = (0..40_usize)
+        .map(|index| {
+            // Times out of order: the batch's order, not the time, decides the ids.
+            let offset = i64::try_from((index * 7) % 40).expect("small");
+            let at = start - TimeDelta::milliseconds(offset);
+            if index % 3 == 0 {
+                return NewAuditEntry {
+                    at,
+                    user_id: None,
+                    actor: AuditActor::Anonymous,
+                    action: format!("auth.sign_in.{index}"),
+                    target: None,
+                    outcome: AuditOutcome::Failure,
+                    status: 401,
+                    error_code: None,
+                    client_address: None,
+                    user_agent: None,
+                    request_id: None,
+                    trace_id: None,
+                };
+            }
+            let text = texts[index % texts.len()];
+            let mut entry = audit_entry(Some(Uuid::new_v4()), &format!("telegram.{index}"), at);
+            entry.target = Some(text.to_owned());
+            entry.user_agent = Some(format!("agent {text}"));
+            entry.error_code = (index % 2 == 0).then(|| format!("code_{index}"));
+            entry.status = u16::try_from(200 + index).expect("small");
+            entry
+        })
+        .collect();
+    store.append_audit(&batch).await.expect("append");
+    store
+        .append_audit(&batch[..1])
+        .await
+        .expect("append one more");
+
+    let mut stored = store
+        .audit_entries(&AuditQuery {
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("all");
+    stored.reverse();
+    assert_eq!(stored.len(), batch.len() + 1);
+    assert!(
+        stored.windows(2).all(|pair| pair[0].id < pair[1].id),
+        "ids grow in the order appended"
+    );
+    let expected: Vec<NewAuditEntry> = batch.iter().chain(&batch[..1]).cloned().collect();
+    assert_eq!(
+        stored
+            .into_iter()
+            .map(|entry| entry.entry)
+            .collect::<Vec<_>>(),
+        expected,
+        "every record in the batch's order, every field as given"
+    );
+}
+
 pub(crate) async fn the_audit_retention_sweep_removes_only_older_records(store: Arc<dyn Store>) {
     let ada = Uuid::new_v4();
     let now = now();

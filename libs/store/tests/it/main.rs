@@ -112,6 +112,7 @@ conformance_tests! {
         event_ids_only_grow_and_are_never_given_twice,
         push_subscriptions_are_kept_per_user_and_endpoint,
         audit_records_are_paged_newest_first_per_user_and_by_action,
+        an_audit_batch_keeps_its_order_and_every_field,
         the_audit_retention_sweep_removes_only_older_records,
         users_are_listed_in_creation_order_with_their_counts,
         disabling_keeps_the_first_time_and_ending_sessions_names_them,

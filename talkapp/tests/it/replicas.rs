@@ -594,11 +594,7 @@ async fn queued_sends_survive_a_sigkill_of_the_chat_service_exactly_once_and_in_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_handed_to_its_worker_in_memory_is_sent_once_after_a_sigkill() {
     let mut split = SplitSetUp::new().await;
-    let database_url = split
-        .database
-        .as_ref()
-        .expect("a database of its own")
-        .url_via("127.0.0.1:5432");
+    let database_url = split.database_url();
     // One replica: it consumes every shard, so every job it accepts goes to the worker
     // in memory (ADR 0060).
     let (user, index) = split.alice_on_chat_a(false, "in-memory@example.com").await;
@@ -718,11 +714,7 @@ pub(crate) fn shard_of(user_id: &str, index: u64) -> i16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_replicas_accounts_move_to_the_living_one_within_ten_seconds() {
     let mut split = SplitSetUp::new().await;
-    let database_url = split
-        .database
-        .as_ref()
-        .expect("a database of its own")
-        .url_via("127.0.0.1:5432");
+    let database_url = split.database_url();
     let replicas = &mut split.replicas;
     replicas.start_chat("chat-a");
     replicas.start_chat("chat-b");

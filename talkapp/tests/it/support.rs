@@ -140,6 +140,15 @@ impl SplitSetUp {
         }
     }
 
+    /// The URL of the fresh database [`Self::new`] made (a test that brought its own
+    /// database knows its URL).
+    pub(crate) fn database_url(&self) -> String {
+        self.database
+            .as_ref()
+            .expect("a database of its own")
+            .url_via("127.0.0.1:5432")
+    }
+
     /// Sets these variables for every process started from now on.
     pub(crate) fn set(&mut self, variables: &[(&str, &str)]) {
         self.replicas.environment.extend(

@@ -567,6 +567,8 @@ impl MediaCore {
             max_image_pixels: self.config.max_image_pixels,
             preview_max_side: self.config.preview_max_side,
             preview_max_source_bytes: self.config.preview_max_source_bytes,
+            max_moov_bytes: self.config.max_moov_bytes,
+            live_webm_search_bytes: self.config.live_webm_search_bytes,
         }
     }
 

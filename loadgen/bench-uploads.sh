@@ -6,7 +6,8 @@
 #      end with a `sync`, so both count the bytes reaching the disk (each line also prints
 #      how long that final `sync` took on each side);
 #   2. the backend's memory growth over those uploads (peak RSS less the RSS before);
-#   3. 50 concurrent 10 MiB uploads: wall time, throughput, CPU per request.
+#   3. 50 concurrent 10 MiB uploads: wall time, throughput, CPU per request, and how long
+#      a `sync` after them takes (what of the 500 MiB was not yet on disk).
 # Each big upload also prints the backend's CPU time over it (user + system, from
 # /proc/PID/stat): on a busy machine the times vary with the load, the CPU much less.
 # Needs the release binary (`cargo build --release -p talkapp`) and curl.
@@ -79,6 +80,7 @@ seq 1 50 | xargs -P 50 -I{} curl -s -o /dev/null -w '%{http_code}\n' -XPOST "$BA
   >"$WORK/concurrent.txt"
 wall=$(echo "$(now) - $start" | bc -l)
 ticks=$(($(cpu_ticks) - ticks_before))
+synced=$(now); sync; batch_sync_s=$(echo "$(now) - $synced" | bc -l)
 ok=$(grep -c '^201$' "$WORK/concurrent.txt" || true)
-printf '50 concurrent 10 MiB uploads: %d x 201 in %.2f s (%.1f MiB/s), CPU %.0f ms per upload\n' \
-  "$ok" "$wall" "$(echo "500 / $wall" | bc -l)" "$(echo "$ticks * 1000 / $(getconf CLK_TCK) / 50" | bc -l)"
+printf '50 concurrent 10 MiB uploads: %d x 201 in %.2f s (%.1f MiB/s), CPU %.0f ms per upload; a sync after them %.2f s\n' \
+  "$ok" "$wall" "$(echo "500 / $wall" | bc -l)" "$(echo "$ticks * 1000 / $(getconf CLK_TCK) / 50" | bc -l)" "$batch_sync_s"

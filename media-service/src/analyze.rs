@@ -44,10 +44,13 @@ pub(crate) struct AnalysisLimits {
     pub(crate) max_image_pixels: u64,
     pub(crate) preview_max_side: u32,
     pub(crate) preview_max_source_bytes: u64,
+    /// Largest `moov` box read (the index of a long video is a few MiB):
+    /// `media.max_moov_bytes`.
+    pub(crate) max_moov_bytes: u64,
+    /// How far before its end a live WebM's last Cluster is looked for:
+    /// `media.live_webm_search_bytes`.
+    pub(crate) live_webm_search_bytes: u64,
 }
-
-/// Largest `moov` box read (the index of a long video is a few MiB).
-const MAX_MOOV_BYTES: u64 = 64 * 1024 * 1024;
 /// The tail read to find an Ogg stream's last page (a page is at most 65,307 bytes).
 const OGG_TAIL_BYTES: u64 = 70 * 1024;
 
@@ -69,16 +72,20 @@ pub(crate) async fn analyze(
     match (kind, mime) {
         (MediaKind::Photo, _) => analyze_image(objects, path, size, head, limits).await,
         (_, "video/mp4" | "video/quicktime" | "audio/mp4") => {
-            Ok(analyze_mp4(objects, path, size).await?.unwrap_or_default())
+            Ok(analyze_mp4(objects, path, size, limits.max_moov_bytes)
+                .await?
+                .unwrap_or_default())
         }
         (_, "audio/ogg" | "video/ogg") => Ok(analyze_ogg(objects, path, size, kind, head)
             .await?
             .unwrap_or_default()),
         (_, "video/webm" | "video/x-matroska") => {
             let mut window = window::Window::new(objects, path, size);
-            Ok(matroska::analyze_matroska(&mut window)
-                .await?
-                .unwrap_or_default())
+            Ok(
+                matroska::analyze_matroska(&mut window, limits.live_webm_search_bytes)
+                    .await?
+                    .unwrap_or_default(),
+            )
         }
         (_, "audio/mpeg") => {
             let mut window = window::Window::new(objects, path, size);
@@ -197,11 +204,12 @@ async fn analyze_mp4(
     objects: &dyn ObjectStore,
     path: &Path,
     size: u64,
+    max_moov_bytes: u64,
 ) -> Result<Option<Findings>> {
     let Some(moov) = find_moov(objects, path, size, usize::MAX).await? else {
         return Ok(None);
     };
-    if moov.size > MAX_MOOV_BYTES {
+    if moov.size > max_moov_bytes {
         return Ok(None);
     }
     let payload = read_range(
@@ -490,6 +498,8 @@ mod tests {
             max_image_pixels: 1 << 24,
             preview_max_side: 320,
             preview_max_source_bytes: 1 << 20,
+            max_moov_bytes: 64 << 20,
+            live_webm_search_bytes: 64 << 20,
         };
         analyze(
             &objects,

@@ -28,6 +28,7 @@ pub mod storage;
 mod analyze;
 mod frames;
 mod grpc_adapter;
+mod local_write;
 mod mp4_samples;
 mod names;
 mod pdf_parts;

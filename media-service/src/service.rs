@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::analyze::{AnalysisLimits, analyze};
 use crate::error::{MediaError, Result};
 use crate::frames::{FrameTools, NoPreview, StoredFile};
+use crate::local_write::{LocalWrite, sync_directory};
 use crate::names::sanitize_file_name;
 use crate::previews::{Offered, Outcome, PreviewCounts, PreviewJob, PreviewQueue};
 use crate::sniff::{SNIFF_BYTES, Sniffed, sniff};
@@ -125,6 +126,60 @@ impl UploadHash {
             }
         };
         Ok(format!("{:x}", hasher.finalize()))
+    }
+}
+
+/// An upload's temporary object being written.
+enum TemporaryWrite {
+    /// The local backend: a file of the upload's own thread, written behind and durable.
+    Local(LocalWrite),
+    /// Parts of the object store's multipart upload (S3).
+    Store(WriteMultipart),
+}
+
+impl TemporaryWrite {
+    /// The sniffed head, the first bytes written.
+    async fn put_head(&mut self, head: &[u8]) -> Result<()> {
+        match self {
+            Self::Local(writer) => writer.write(Bytes::copy_from_slice(head)).await,
+            Self::Store(writer) => {
+                writer.write(head);
+                Ok(())
+            }
+        }
+    }
+
+    async fn put(&mut self, chunk: Bytes) -> Result<()> {
+        match self {
+            Self::Local(writer) => writer.write(chunk).await,
+            Self::Store(writer) => {
+                writer.wait_for_capacity(WRITE_CONCURRENCY).await?;
+                writer.put(chunk);
+                Ok(())
+            }
+        }
+    }
+
+    async fn finish(self) -> Result<()> {
+        match self {
+            Self::Local(writer) => writer.finish().await,
+            Self::Store(writer) => {
+                writer.finish().await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes what was written.
+    async fn abort(self) {
+        match self {
+            Self::Local(writer) => writer.abort().await,
+            Self::Store(writer) => {
+                if let Err(error) = writer.abort().await {
+                    tracing::warn!(%error, "could not abort a partial upload");
+                }
+            }
+        }
     }
 }
 
@@ -512,6 +567,8 @@ impl MediaCore {
             max_image_pixels: self.config.max_image_pixels,
             preview_max_side: self.config.preview_max_side,
             preview_max_source_bytes: self.config.preview_max_source_bytes,
+            max_moov_bytes: self.config.max_moov_bytes,
+            live_webm_search_bytes: self.config.live_webm_search_bytes,
         }
     }
 
@@ -566,7 +623,7 @@ impl MediaCore {
         let mut head = BytesMut::new();
         let mut hash = UploadHash::new();
         let mut size = 0_u64;
-        let mut writer: Option<WriteMultipart> = None;
+        let mut writer: Option<TemporaryWrite> = None;
         let mut sniffed = None;
         let result: Result<u64> = async {
             loop {
@@ -598,15 +655,13 @@ impl MediaCore {
                         continue;
                     }
                     sniffed = Some(self.judge(&head, false)?);
-                    writer = Some(self.start_write(temporary).await?);
-                    if let Some(writer) = writer.as_mut() {
-                        writer.write(&head);
-                    }
+                    let mut started = self.start_write(temporary).await?;
+                    started.put_head(&head).await?;
+                    writer = Some(started);
                     continue;
                 }
                 if let Some(writer) = writer.as_mut() {
-                    writer.wait_for_capacity(WRITE_CONCURRENCY).await?;
-                    writer.put(chunk);
+                    writer.put(chunk).await?;
                 }
             }
             Ok(size)
@@ -622,15 +677,20 @@ impl MediaCore {
                     None => self.judge(&head, true)?,
                 };
                 match writer {
-                    Some(writer) => {
-                        writer.finish().await?;
-                    }
-                    None => {
-                        self.storage
-                            .objects()
-                            .put(temporary, PutPayload::from_bytes(head.clone().freeze()))
-                            .await?;
-                    }
+                    Some(writer) => writer.finish().await?,
+                    None => match self.storage.local_file(temporary) {
+                        Some(path) => {
+                            let mut writer = LocalWrite::start(path)?;
+                            writer.write(head.clone().freeze()).await?;
+                            writer.finish().await?;
+                        }
+                        None => {
+                            self.storage
+                                .objects()
+                                .put(temporary, PutPayload::from_bytes(head.clone().freeze()))
+                                .await?;
+                        }
+                    },
                 }
                 Ok(Received {
                     size,
@@ -641,10 +701,8 @@ impl MediaCore {
                 })
             }
             Err(error) => {
-                if let Some(writer) = writer
-                    && let Err(abort_error) = writer.abort().await
-                {
-                    tracing::warn!(error = %abort_error, "could not abort a partial upload");
+                if let Some(writer) = writer {
+                    writer.abort().await;
                 }
                 Err(error)
             }
@@ -672,12 +730,17 @@ impl MediaCore {
         }
     }
 
-    async fn start_write(&self, temporary: &Path) -> Result<WriteMultipart> {
+    /// The local backend's files are written by a thread of the upload (ADR 0067); S3's
+    /// through the object store's multipart upload.
+    async fn start_write(&self, temporary: &Path) -> Result<TemporaryWrite> {
+        if let Some(path) = self.storage.local_file(temporary) {
+            return Ok(TemporaryWrite::Local(LocalWrite::start(path)?));
+        }
         let upload = self.storage.objects().put_multipart(temporary).await?;
-        Ok(WriteMultipart::new_with_chunk_size(
+        Ok(TemporaryWrite::Store(WriteMultipart::new_with_chunk_size(
             upload,
             self.storage.part_bytes,
-        ))
+        )))
     }
 
     /// Analyses the stored bytes, reserves the file, moves the bytes into place.
@@ -751,9 +814,9 @@ impl MediaCore {
         }
         let placed: Result<Option<MediaFile>> = async {
             // The same bytes in place already are simply replaced by themselves.
-            objects
-                .rename(temporary, &blob_path(&received.sha256))
-                .await?;
+            let blob = blob_path(&received.sha256);
+            objects.rename(temporary, &blob).await?;
+            self.sync_blob_directory(&blob).await?;
             if let Some(preview) = findings.preview {
                 objects
                     .put(
@@ -783,6 +846,22 @@ impl MediaCore {
                 Err(error)
             }
         }
+    }
+
+    /// Makes a renamed blob's name durable with its bytes (local backend; the bytes
+    /// themselves were synced by [`LocalWrite::finish`]): its directory, and the one above
+    /// it in case the rename created it.
+    async fn sync_blob_directory(&self, blob: &Path) -> Result<()> {
+        let Some(file) = self.storage.local_file(blob) else {
+            return Ok(());
+        };
+        tokio::task::spawn_blocking(move || {
+            let mut directories = file.ancestors().skip(1).take(2);
+            directories.try_for_each(sync_directory)
+        })
+        .await
+        .map_err(|error| MediaError::Internal(error.to_string()))?
+        .map_err(|error| MediaError::Unavailable(format!("cannot sync the stored file: {error}")))
     }
 
     /// A file's metadata.

@@ -220,6 +220,35 @@ pub struct MediaConfig {
     pub frame_max_extra_bytes: u64,
     /// Where those temporary copies go; empty: the system's (`TMPDIR`).
     pub frame_temp_dir: String,
+    /// How far before its end a live WebM/Matroska file (no duration in its header) is
+    /// searched for its last Cluster, whose last block gives the duration; its blocks'
+    /// headers are walked within as many bytes. A file whose last Cluster starts further
+    /// back gets no duration. Read in ranges of 4 MiB (never held whole); at least that,
+    /// at most 1 GiB.
+    #[serde(default = "default_live_webm_search_bytes")]
+    pub live_webm_search_bytes: u64,
+    /// Largest MP4 index (`moov` box) read for a video's duration and dimensions; it is
+    /// read whole into memory, so at least 1 MiB and at most 256 MiB. A larger one
+    /// gives none.
+    #[serde(default = "default_max_moov_bytes")]
+    pub max_moov_bytes: u64,
+}
+
+/// The least `media.live_webm_search_bytes`: the tail the search starts from.
+pub const MIN_LIVE_WEBM_SEARCH_BYTES: u64 = 4 * 1024 * 1024;
+/// The most `media.live_webm_search_bytes`.
+pub const MAX_LIVE_WEBM_SEARCH_BYTES: u64 = 1024 * 1024 * 1024;
+/// The least `media.max_moov_bytes`.
+pub const MIN_MOOV_BYTES: u64 = 1024 * 1024;
+/// The most `media.max_moov_bytes` (one read, held whole).
+pub const MAX_MOOV_BYTES: u64 = 256 * 1024 * 1024;
+
+fn default_live_webm_search_bytes() -> u64 {
+    64 * 1024 * 1024
+}
+
+fn default_max_moov_bytes() -> u64 {
+    64 * 1024 * 1024
 }
 
 /// Which object store keeps the bytes of uploaded files.
@@ -664,6 +693,20 @@ impl Config {
         if !amqp_url.is_empty() && !amqp_url.starts_with("amqp://") {
             return invalid("amqp.url", "must be empty or start with amqp://");
         }
+        if !(MIN_LIVE_WEBM_SEARCH_BYTES..=MAX_LIVE_WEBM_SEARCH_BYTES)
+            .contains(&self.media.live_webm_search_bytes)
+        {
+            return invalid(
+                "media.live_webm_search_bytes",
+                "must be between 4194304 (4 MiB, the tail it starts from) and 1073741824 (1 GiB)",
+            );
+        }
+        if !(MIN_MOOV_BYTES..=MAX_MOOV_BYTES).contains(&self.media.max_moov_bytes) {
+            return invalid(
+                "media.max_moov_bytes",
+                "must be between 1048576 (1 MiB) and 268435456 (256 MiB: it is read whole)",
+            );
+        }
         if !(0.0..=1.0).contains(&self.telemetry.sample_ratio) {
             return invalid("telemetry.sample_ratio", "must be between 0.0 and 1.0");
         }
@@ -1071,6 +1114,30 @@ mod tests {
                 .contains("realtime.retained_bytes_per_account"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_live_webm_search_and_the_mp4_index_bounds_are_64_mib_and_checked() {
+        let config = load_with(&[]).expect("defaults load");
+        assert_eq!(config.media.live_webm_search_bytes, 64 * 1024 * 1024);
+        assert_eq!(config.media.max_moov_bytes, 64 * 1024 * 1024);
+        let config = load_with(&[
+            ("media.live_webm_search_bytes", "268435456"),
+            ("media.max_moov_bytes", "1048576"),
+        ])
+        .expect("accepted");
+        assert_eq!(config.media.live_webm_search_bytes, 256 * 1024 * 1024);
+        assert_eq!(config.media.max_moov_bytes, 1024 * 1024);
+        for (key, value) in [
+            ("media.live_webm_search_bytes", "0"),
+            ("media.live_webm_search_bytes", "4194303"),
+            ("media.live_webm_search_bytes", "1073741825"),
+            ("media.max_moov_bytes", "1048575"),
+            ("media.max_moov_bytes", "268435457"),
+        ] {
+            let error = load_with(&[(key, value)]).expect_err("refused");
+            assert!(error.to_string().contains(key), "{key} = {value}: {error}");
+        }
     }
 
     #[test]

@@ -8,9 +8,9 @@
 //! it) is timed by its last Cluster: its Timecode plus its last block's. The Cluster is
 //! looked for in the last [`MAX_TAIL_BYTES`] of the file; when it starts before them (a
 //! long Cluster of a high-rate video), it is looked for backwards in ranges of as much,
-//! at most [`MAX_LAST_CLUSTER_BYTES`] before the end, and its children's headers are
-//! walked from its start (ranged reads of [`WALK_CHUNK_BYTES`], the walks bounded by
-//! [`MAX_LAST_CLUSTER_BYTES`] too). Not done: a file whose last Cluster starts before
+//! at most `media.live_webm_search_bytes` (64 MiB by default) before the end, and its
+//! children's headers are walked from its start (ranged reads of [`WALK_CHUNK_BYTES`],
+//! the walks bounded by as many bytes too). Not done: a file whose last Cluster starts before
 //! that gets no duration, and the last block's own length is not added (a frame, some 20
 //! to 40 ms, short).
 //!
@@ -61,9 +61,6 @@ const MAX_HEADER_ELEMENT_BYTES: u64 = 1024 * 1024;
 const MAX_SEGMENT_CHILDREN: usize = 256;
 /// The end of a file searched for its last Cluster when Info has no Duration.
 const MAX_TAIL_BYTES: u64 = 4 * 1024 * 1024;
-/// How far before the end a live file's last Cluster is looked for when it does not start
-/// in its last [`MAX_TAIL_BYTES`]; also the most bytes its children's walks cover in all.
-const MAX_LAST_CLUSTER_BYTES: u64 = 64 * 1024 * 1024;
 /// Bytes fetched at once while a Cluster's children are walked.
 const WALK_CHUNK_BYTES: u64 = 1024 * 1024;
 /// Bytes read at a child's offset: its header and the start of a block (its track
@@ -340,6 +337,7 @@ async fn last_cluster_ticks(
     window: &mut Window<'_>,
     segment_start: u64,
     segment_end: u64,
+    search_bytes: u64,
 ) -> Result<Option<u64>> {
     let tail_start = segment_end
         .saturating_sub(MAX_TAIL_BYTES)
@@ -351,11 +349,9 @@ async fn last_cluster_ticks(
         return Ok(Some(ticks));
     }
     // Its start lies further back: searched for in ranges, its children then walked.
-    let floor = segment_end
-        .saturating_sub(MAX_LAST_CLUSTER_BYTES)
-        .max(segment_start);
+    let floor = segment_end.saturating_sub(search_bytes).max(segment_start);
     let mut walker = window.with_chunk(WALK_CHUNK_BYTES);
-    let mut budget = MAX_LAST_CLUSTER_BYTES;
+    let mut budget = search_bytes;
     let mut tried = 0;
     let mut range_end = tail_start;
     while range_end > floor && tried < MAX_CLUSTER_CANDIDATES {
@@ -596,8 +592,12 @@ async fn read_segment(window: &mut Window<'_>) -> Result<Option<Segment>> {
     }))
 }
 
-/// Analyses a WebM or Matroska file of `window.size` bytes.
-pub(super) async fn analyze_matroska(window: &mut Window<'_>) -> Result<Option<Findings>> {
+/// Analyses a WebM or Matroska file of `window.size` bytes; a live one's last Cluster
+/// is looked for at most `search_bytes` before its end.
+pub(super) async fn analyze_matroska(
+    window: &mut Window<'_>,
+    search_bytes: u64,
+) -> Result<Option<Findings>> {
     let Some(Segment {
         start, end, found, ..
     }) = read_segment(window).await?
@@ -608,7 +608,7 @@ pub(super) async fn analyze_matroska(window: &mut Window<'_>) -> Result<Option<F
     if found.duration_ms.is_none()
         && let Some(scale) = found.timecode_scale
     {
-        found.duration_ms = last_cluster_ticks(window, start, end)
+        found.duration_ms = last_cluster_ticks(window, start, end, search_bytes)
             .await?
             .and_then(|ticks| ticks_to_ms(ticks as f64, scale));
     }
@@ -826,7 +826,7 @@ mod tests {
     async fn duration_of(bytes: Vec<u8>) -> Option<u64> {
         let size = bytes.len() as u64;
         let (objects, path) = stored(bytes).await;
-        analyze_matroska(&mut Window::new(&objects, &path, size))
+        analyze_matroska(&mut Window::new(&objects, &path, size), 64 << 20)
             .await
             .expect("read")
             .expect("matroska")

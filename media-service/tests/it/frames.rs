@@ -850,6 +850,23 @@ async fn a_live_matroska_on_s3_whose_last_cluster_starts_long_before_its_end_is_
     assert_eq!(info.duration_ms, Some(2960), "{info:?}");
     assert_eq!((info.width, info.height), (Some(320), Some(240)));
     service.stop().await;
+
+    // With `media.live_webm_search_bytes` at its least (the 4 MiB tail the search
+    // starts from), the Cluster, which starts further back, is not found: no duration.
+    let bounded = TestService::start_with(
+        Database::Sqlite,
+        bucket().await,
+        &[("media.live_webm_search_bytes", "4194304")],
+    )
+    .await;
+    let info = bounded
+        .upload(user, "live.mkv", &live)
+        .await
+        .expect("stored");
+    assert_eq!(info.mime, "video/x-matroska");
+    assert_eq!(info.duration_ms, None, "{info:?}");
+    assert_eq!((info.width, info.height), (Some(320), Some(240)));
+    bounded.stop().await;
 }
 
 /// A PDF, not linearised, whose catalog, page and contents lie between two 300 kB

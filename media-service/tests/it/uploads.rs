@@ -738,3 +738,43 @@ async fn uneven_chunks_are_stored_and_hashed_as_the_bytes_they_are() {
     }
     service.stop().await;
 }
+
+/// The local backend writes an upload behind as it goes and keeps little of it in the
+/// page cache (ADR 0067): a 30 MiB upload (the test service's limit is 32 MiB) answers
+/// with about its last window (8 MiB) in memory, where `object_store`'s write left all
+/// 30 MiB there (dirty, not yet on disk: the file was
+/// not durable when the upload answered). Measured with util-linux's `fincore`.
+#[tokio::test]
+async fn a_large_upload_is_written_behind_and_leaves_little_in_the_page_cache() {
+    const SIZE: usize = 30 * 1024 * 1024;
+    let service = TestService::start(Database::Sqlite).await;
+    let user = Uuid::new_v4();
+    // A ZIP's magic number, then bytes no other upload has: stored anew, and no preview
+    // or analysis reads it back.
+    let mut bytes = b"PK\x03\x04".to_vec();
+    bytes.extend_from_slice(&pdf_of_size(SIZE - 4)[4..]);
+    bytes.extend_from_slice(Uuid::new_v4().as_bytes());
+    let info = service
+        .upload(user, "big.zip", &bytes)
+        .await
+        .expect("upload");
+    assert_eq!(info.mime, "application/zip");
+    assert_eq!(info.sha256, format!("{:x}", Sha256::digest(&bytes)));
+    let stored = service.stored_files("blobs");
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let output = std::process::Command::new("fincore")
+        .args(["--bytes", "--noheadings", "--output", "RES"])
+        .arg(&stored[0])
+        .output()
+        .expect("util-linux's fincore");
+    assert!(output.status.success(), "{output:?}");
+    let resident: u64 = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("fincore's resident bytes");
+    assert!(
+        resident <= 16 * 1024 * 1024,
+        "{resident} bytes of a {SIZE}-byte upload still in the page cache"
+    );
+    service.stop().await;
+}

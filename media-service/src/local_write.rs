@@ -1,0 +1,177 @@
+//! An upload written to the local backend's directory by a thread of its own, written
+//! behind as it goes and durable when it ends (ADR 0067).
+//!
+//! `object_store`'s local multipart write leaves every byte dirty in the page cache: the
+//! upload answers before any of it is on disk, and the file is not durable at all (no
+//! `fsync`), while each byte is copied into a fresh page-cache page. Here, as each window
+//! of [`WINDOW_BYTES`] fills, the kernel is told to start writing it out
+//! (`POSIX_FADV_DONTNEED` on dirty pages starts their writeback), and the windows before
+//! it, written out by then, leave the page cache (the same advice on clean pages drops
+//! them), so the pages of one upload are few and reused. At the end, `fdatasync` waits
+//! for the last windows: the file is on disk when the upload answers, and the disk's
+//! work ran beside the upload instead of after it.
+//!
+//! The file is the temporary object `tmp/<id>` itself: the object store reads, renames
+//! and deletes it like any of its objects. A write that stops without [`LocalWrite::finish`]
+//! (an error, a cut stream, a dropped upload) removes its file.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{MediaError, Result};
+
+/// Bytes of a write-behind window: its writeback starts when it is full; its pages
+/// leave the page cache one and two windows later (those still being written stay the
+/// first time).
+const WINDOW_BYTES: u64 = 8 * 1024 * 1024;
+/// Chunks queued for the writing thread (about 128–256 KiB each).
+const QUEUE: usize = 8;
+/// Stack of an upload's writing thread (it writes; nothing deep).
+const THREAD_STACK_BYTES: usize = 256 * 1024;
+
+enum Piece {
+    Bytes(Bytes),
+    /// Every byte is sent: make the file durable.
+    Finish,
+}
+
+/// An upload's file being written (see the module's documentation).
+pub(crate) struct LocalWrite {
+    pieces: mpsc::Sender<Piece>,
+    done: oneshot::Receiver<std::io::Result<()>>,
+}
+
+fn io_failure(error: &std::io::Error) -> MediaError {
+    MediaError::Unavailable(format!("cannot write the upload: {error}"))
+}
+
+impl LocalWrite {
+    /// Starts writing a new file at `path` (its directory is created when missing).
+    pub(crate) fn start(path: PathBuf) -> Result<Self> {
+        let (pieces, queue) = mpsc::channel(QUEUE);
+        let (outcome, done) = oneshot::channel();
+        std::thread::Builder::new()
+            .name("upload-write".into())
+            .stack_size(THREAD_STACK_BYTES)
+            .spawn(move || {
+                let result = write_file(&path, queue);
+                if result.is_err() {
+                    // Nothing of a failed or abandoned upload stays.
+                    if let Err(error) = std::fs::remove_file(&path)
+                        && error.kind() != std::io::ErrorKind::NotFound
+                    {
+                        tracing::warn!(%error, "could not remove an abandoned upload (the sweep will)");
+                    }
+                }
+                // The upload may have stopped waiting: nothing to tell then.
+                let _ = outcome.send(result);
+            })
+            .map_err(|error| {
+                MediaError::Unavailable(format!("cannot start an upload's writing: {error}"))
+            })?;
+        Ok(Self { pieces, done })
+    }
+
+    /// Queues bytes for the file (waits while the queue is full).
+    pub(crate) async fn write(&mut self, bytes: Bytes) -> Result<()> {
+        if self.pieces.send(Piece::Bytes(bytes)).await.is_ok() {
+            return Ok(());
+        }
+        Err(self.failure().await)
+    }
+
+    /// Why the thread stopped taking bytes.
+    async fn failure(&mut self) -> MediaError {
+        match (&mut self.done).await {
+            Ok(Err(error)) => io_failure(&error),
+            Ok(Ok(())) | Err(_) => MediaError::Internal("the upload's writing thread ended".into()),
+        }
+    }
+
+    /// Writes what is queued and makes the file durable (`fdatasync`).
+    pub(crate) async fn finish(mut self) -> Result<()> {
+        if self.pieces.send(Piece::Finish).await.is_err() {
+            return Err(self.failure().await);
+        }
+        match self.done.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(io_failure(&error)),
+            Err(_) => Err(MediaError::Internal(
+                "the upload's writing thread ended".into(),
+            )),
+        }
+    }
+
+    /// Gives the file up: the thread removes it; returns once it is gone.
+    pub(crate) async fn abort(self) {
+        let Self { pieces, done } = self;
+        drop(pieces);
+        let _ = done.await;
+    }
+}
+
+/// The thread's work: `Ok` only when [`Piece::Finish`] came and the file is durable.
+fn write_file(path: &Path, mut queue: mpsc::Receiver<Piece>) -> std::io::Result<()> {
+    if let Some(directory) = path.parent() {
+        std::fs::create_dir_all(directory)?;
+    }
+    let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
+    let mut written = 0_u64;
+    let mut window_start = 0_u64;
+    while let Some(piece) = queue.blocking_recv() {
+        match piece {
+            Piece::Bytes(bytes) => {
+                file.write_all(&bytes)?;
+                written += bytes.len() as u64;
+                if written - window_start >= WINDOW_BYTES {
+                    write_behind(&file, window_start, written);
+                    window_start = written;
+                }
+            }
+            Piece::Finish => {
+                file.sync_data()?;
+                // All clean now: keep only the last window cached (the analysis reads
+                // the end of some formats; the head it has in memory).
+                drop_cached(&file, 0, written.saturating_sub(WINDOW_BYTES));
+                return Ok(());
+            }
+        }
+    }
+    Err(std::io::Error::other("the upload stopped before its end"))
+}
+
+/// Starts the writeback of `[start, end)` and drops the two windows before it from the
+/// page cache (pages still being written are skipped: the next call tries them again).
+fn write_behind(file: &File, start: u64, end: u64) {
+    // On dirty pages, DONTNEED starts their writeback (without waiting) and keeps them.
+    drop_cached(file, start, end);
+    drop_cached(file, start.saturating_sub(2 * WINDOW_BYTES), start);
+}
+
+/// Advice only: a failure costs page cache, never bytes.
+fn drop_cached(file: &File, start: u64, end: u64) {
+    let (Ok(offset), Ok(length)) = (
+        i64::try_from(start),
+        i64::try_from(end.saturating_sub(start)),
+    ) else {
+        return;
+    };
+    if length > 0 {
+        let _ = posix_fadvise(
+            file,
+            offset,
+            length,
+            PosixFadviseAdvice::POSIX_FADV_DONTNEED,
+        );
+    }
+}
+
+/// Makes a directory's entries durable (after a rename into it).
+pub(crate) fn sync_directory(directory: &Path) -> std::io::Result<()> {
+    File::open(directory)?.sync_all()
+}

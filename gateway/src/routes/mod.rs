@@ -36,11 +36,13 @@ use actix_web::web;
 /// Registers every route.
 pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
     // actix tries the routes in registration order, a regular expression for each route
-    // with a parameter, so the busiest routes come first (ADR 0064). Each shares no path
-    // with any route it now precedes (its literal segments differ from theirs, or its
-    // segment count does), so every request is routed as before;
-    // `tests::every_documented_route_is_routed_to_itself` checks that no route hides another.
+    // with a parameter, so the busiest routes come first (ADR 0064): `/auth/me`, then the
+    // reads and the send of split mode's benchmarks. Each shares no path with any route it
+    // now precedes (its literal segments differ from theirs, or its segment count does),
+    // so every request is routed as before; `tests::every_documented_route_is_routed_to_itself`
+    // checks that no route hides another.
     config
+        .service(web::resource("/auth/me").get(auth::me::me))
         .service(
             web::resource("/me/sessions/{user_id}")
                 .get(sessions::list_sessions)
@@ -66,7 +68,6 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         .service(web::resource("/docs").get(docs::docs_page))
         // Swagger UI ("try it out"), its files from the binary: works offline.
         .service(docs::swagger_ui())
-        .service(web::resource("/auth/me").get(auth::me::me))
         .service(web::resource("/auth/logout").post(auth::logout::logout))
         .service(web::resource("/me/audit/{user_id}").get(audit::own_audit_log))
         .service(web::resource("/admin/audit").get(admin::audit))

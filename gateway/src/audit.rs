@@ -380,6 +380,13 @@ fn log_instead(entry: &NewAuditEntry, reason: &str) {
 }
 
 /// Records audited requests; see the module docs.
+///
+/// Which rule a request falls under is decided once it has been routed (ADR 0063): the
+/// routed request's pattern is a walk along the matched resource's indices, where asking
+/// before routing tried every route's pattern in turn (regular expressions), beside the
+/// router's own walk. Every route with an audited method is a plain resource (no guard
+/// sends its requests on to a later route), so the routed pattern is the one the path
+/// matched first, as before: `routed_and_unrouted_patterns_agree_for_every_rule` keeps it so.
 pub async fn record_actions(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -387,17 +394,14 @@ pub async fn record_actions(
     let audit = request
         .app_data::<web::Data<AppState>>()
         .and_then(|state| state.audit.clone().map(|audit| (state.clone(), audit)));
-    // Only changes are audited: a read is not matched against the routes at all (that
-    // match, before routing, tries every route's pattern in turn).
+    // Only changes are audited: a read is not noted nor matched against the rules at all.
     let Some((state, audit)) = audit.filter(|_| is_audited_method(request.method())) else {
         return next.call(request).await;
     };
-    let Some(rule) = request
-        .match_pattern()
-        .and_then(|pattern| rule_for(request.method(), &pattern))
-    else {
-        return next.call(request).await;
-    };
+    let method = request.method().clone();
+    // Only for an `Err` from the layers inside, which hands no request back (none of
+    // them makes one today: handlers' errors arrive as responses); a shared copy.
+    let uri = request.uri().clone();
     let client_address = state.client_address(request.request());
     let user_agent = request
         .headers()
@@ -419,6 +423,17 @@ pub async fn record_actions(
         })
         .await;
 
+    // Routed by now: the pattern is a walk along the matched resource, no new match.
+    let rule = match &result {
+        Ok(response) => response
+            .request()
+            .match_pattern()
+            .and_then(|pattern| rule_for(&method, &pattern)),
+        Err(_) => rule_for_path(&method, uri.path()),
+    };
+    let Some(rule) = rule else {
+        return result;
+    };
     let Some(action) = note.action.or(rule.action) else {
         return result;
     };
@@ -467,6 +482,23 @@ pub async fn record_actions(
     result
 }
 
+/// The rule of a request that came back without its routing (an `Err` from inside): its
+/// path matched against the rules' own patterns.
+fn rule_for_path(method: &Method, path: &str) -> Option<&'static Rule> {
+    static PATTERNS: std::sync::LazyLock<Vec<actix_web::dev::ResourceDef>> =
+        std::sync::LazyLock::new(|| {
+            RULES
+                .iter()
+                .map(|rule| actix_web::dev::ResourceDef::new(rule.pattern))
+                .collect()
+        });
+    RULES
+        .iter()
+        .zip(PATTERNS.iter())
+        .find(|(rule, pattern)| rule.method == *method && pattern.is_match(path))
+        .map(|(rule, _)| rule)
+}
+
 /// `text` cut to at most `limit` bytes on a character boundary.
 fn cut(text: &str, limit: usize) -> String {
     let mut end = text.len().min(limit);
@@ -489,6 +521,77 @@ mod tests {
             // `/auth/v1/logout` is GoTrue's and not in the document; the rest are.
             let known = paths.contains_key(rule.pattern) || rule.pattern == "/auth/v1/logout";
             assert!(known, "{} {} is not a route", rule.method, rule.pattern);
+        }
+    }
+
+    /// Puts the request's pattern before routing (every route tried) and after it (the
+    /// routed resource's) in the response's headers.
+    async fn both_patterns(
+        request: ServiceRequest,
+        next: Next<impl MessageBody>,
+    ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+        use actix_web::http::header::{HeaderName, HeaderValue};
+        let before = request.match_pattern().unwrap_or_default();
+        let mut response = next.call(request).await?;
+        let after = response.request().match_pattern().unwrap_or_default();
+        for (name, pattern) in [("x-before", before), ("x-after", after)] {
+            response.headers_mut().insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_str(&pattern).expect("a pattern is a header value"),
+            );
+        }
+        Ok(response)
+    }
+
+    /// The premise of deciding after routing (ADR 0063): for each rule, a request of its
+    /// method on a path of its pattern is routed to the resource of that pattern, the
+    /// first one its path matches, so the rule found is the one found before routing.
+    #[actix_web::test]
+    async fn routed_and_unrouted_patterns_agree_for_every_rule() {
+        use actix_web::{App, test};
+        let app = test::init_service(
+            App::new()
+                .configure(|config| crate::routes::configure(config, true))
+                .default_service(web::to(actix_web::HttpResponse::NotFound))
+                .wrap(actix_web::middleware::from_fn(both_patterns)),
+        )
+        .await;
+        let user_id = Uuid::new_v4().to_string();
+        for rule in RULES {
+            let path = rule
+                .pattern
+                .split('/')
+                .map(|segment| match segment {
+                    "{user_id}" => user_id.as_str(),
+                    segment if segment.starts_with('{') => "1",
+                    segment => segment,
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let request = test::TestRequest::default()
+                .method(rule.method.clone())
+                .uri(&path)
+                .to_request();
+            let response = test::call_service(&app, request).await;
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            assert_eq!(
+                (header("x-before"), header("x-after")),
+                (rule.pattern.to_owned(), rule.pattern.to_owned()),
+                "{} {path}",
+                rule.method
+            );
+            assert_eq!(
+                rule_for_path(&rule.method, &path).map(|found| found.pattern),
+                Some(rule.pattern),
+                "the rules' own patterns, for an `Err` from inside"
+            );
         }
     }
 

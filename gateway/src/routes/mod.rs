@@ -35,9 +35,30 @@ use actix_web::web;
 
 /// Registers every route.
 pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
-    // TorexTalkWeb compatibility first: actix matches in registration order and
-    // `/me/chats/{chat_id}/messages` must win over `/me/chats/{user_id}/{session_index}`.
+    // actix tries the routes in registration order, a regular expression for each route
+    // with a parameter, so the busiest routes come first (ADR 0064): `/auth/me`, then the
+    // reads and the send of split mode's benchmarks. Each shares no path with any route it
+    // now precedes (its literal segments differ from theirs, or its segment count does),
+    // so every request is routed as before; `tests::every_documented_route_is_routed_to_itself`
+    // checks that no route hides another.
+    config
+        .service(web::resource("/auth/me").get(auth::me::me))
+        .service(
+            web::resource("/me/sessions/{user_id}")
+                .get(sessions::list_sessions)
+                .post(linking::start_login),
+        )
+        .service(
+            web::resource("/me/chat/messages/{user_id}/{session_index}/{chat_id}")
+                .get(chats::history),
+        )
+        .service(
+            web::resource("/me/send_message/{user_id}/{session_index}").post(chats::send_message),
+        );
+    // TorexTalkWeb compatibility next: `/me/chats/{chat_id}/messages` must win over
+    // `/me/chats/{user_id}/{session_index}`, which follows it at once (the chat list).
     compat::configure(config);
+    config.service(web::resource("/me/chats/{user_id}/{session_index}").get(chats::list_chats));
     // `web::resource` answers 405 for a known path with an unserved method.
     config
         .service(web::resource("/healthz").get(health::healthz))
@@ -47,7 +68,6 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         .service(web::resource("/docs").get(docs::docs_page))
         // Swagger UI ("try it out"), its files from the binary: works offline.
         .service(docs::swagger_ui())
-        .service(web::resource("/auth/me").get(auth::me::me))
         .service(web::resource("/auth/logout").post(auth::logout::logout))
         .service(web::resource("/me/audit/{user_id}").get(audit::own_audit_log))
         .service(web::resource("/admin/audit").get(admin::audit))
@@ -58,11 +78,6 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
         .service(web::resource("/admin/users/{user_id}/disable").post(admin::disable))
         .service(web::resource("/admin/users/{user_id}/enable").post(admin::enable))
         .service(
-            web::resource("/me/sessions/{user_id}")
-                .get(sessions::list_sessions)
-                .post(linking::start_login),
-        )
-        .service(
             web::resource("/me/sessions/{user_id}/login/{login_id}/code")
                 .post(linking::submit_code),
         )
@@ -71,16 +86,8 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
                 .post(linking::submit_password),
         )
         .service(web::resource("/me/sessions/{user_id}/{session_index}").delete(linking::unlink))
-        .service(web::resource("/me/chats/{user_id}/{session_index}").get(chats::list_chats))
-        .service(
-            web::resource("/me/chat/messages/{user_id}/{session_index}/{chat_id}")
-                .get(chats::history),
-        )
         .service(
             web::resource("/me/chat/{user_id}/{session_index}/{chat_id}").get(chats::chat_details),
-        )
-        .service(
-            web::resource("/me/send_message/{user_id}/{session_index}").post(chats::send_message),
         )
         .service(
             web::resource("/me/send_media/{user_id}/{session_index}").post(send_media::send_media),
@@ -249,5 +256,83 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
             .service(web::resource("/auth/refresh").post(auth::refresh::refresh));
         // Supabase Auth (GoTrue) compatible, for supabase-js pointed at the gateway.
         config.service(auth::gotrue::scope());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::MessageBody;
+    use actix_web::dev::{ServiceRequest, ServiceResponse};
+    use actix_web::http::Method;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    use actix_web::middleware::{Next, from_fn};
+    use actix_web::{App, HttpResponse, test, web};
+    use utoipa::OpenApi as _;
+
+    /// Puts the routed request's pattern in the response's `x-routed` header.
+    async fn routed_pattern(
+        request: ServiceRequest,
+        next: Next<impl MessageBody>,
+    ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+        let mut response = next.call(request).await?;
+        let pattern = response.request().match_pattern().unwrap_or_default();
+        response.headers_mut().insert(
+            HeaderName::from_static("x-routed"),
+            HeaderValue::from_str(&pattern).expect("a pattern is a header value"),
+        );
+        Ok(response)
+    }
+
+    /// Every documented operation, on a path of its own pattern, reaches its own route:
+    /// no route registered before it (the busiest first, ADR 0064) takes its requests.
+    #[actix_web::test]
+    async fn every_documented_route_is_routed_to_itself() {
+        let app = test::init_service(
+            App::new()
+                .configure(|config| super::configure(config, true))
+                .default_service(web::to(HttpResponse::NotFound))
+                .wrap(from_fn(routed_pattern)),
+        )
+        .await;
+        let user_id = uuid::Uuid::new_v4().to_string();
+        let document = crate::openapi::ApiDoc::openapi();
+        let mut checked = 0;
+        for (pattern, item) in &document.paths.paths {
+            let path = pattern
+                .split('/')
+                .map(|segment| match segment {
+                    "{user_id}" => user_id.as_str(),
+                    segment if segment.starts_with('{') => "1",
+                    segment => segment,
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let operations = [
+                (Method::GET, item.get.is_some()),
+                (Method::POST, item.post.is_some()),
+                (Method::PUT, item.put.is_some()),
+                (Method::PATCH, item.patch.is_some()),
+                (Method::DELETE, item.delete.is_some()),
+            ];
+            for (method, documented) in operations {
+                if !documented {
+                    continue;
+                }
+                let request = test::TestRequest::default()
+                    .method(method.clone())
+                    .uri(&path)
+                    .to_request();
+                let response = test::call_service(&app, request).await;
+                let routed = response
+                    .headers()
+                    .get("x-routed")
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                assert_eq!(&routed, pattern, "{method} {path}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 60, "only {checked} operations checked");
     }
 }

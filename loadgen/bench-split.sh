@@ -70,8 +70,13 @@ WATCH=(--watch "tg-sandbox=$SANDBOX_PID")
 
 source "$ROOT/loadgen/split-bench-env.sh"
 
+# CHAT_SERVICE_ENV="NAME=value ...": more environment for the chat-service process only
+# (e.g. TOKIO_WORKER_THREADS=1, to compare its runtime's sizes on the same binaries).
 for role in chat-service media-service search-service realtime-service gateway; do
-  "$BIN/talkapp" "$role" >"$WORK/$role.log" 2>&1 &
+  role_env=()
+  # shellcheck disable=SC2206 # a list of NAME=value words
+  [ "$role" = chat-service ] && role_env=(${CHAT_SERVICE_ENV:-})
+  env "${role_env[@]}" "$BIN/talkapp" "$role" >"$WORK/$role.log" 2>&1 &
   pids+=($!)
   WATCH+=(--watch "$role=$!")
   ROLE_PIDS+=("$role=$!")

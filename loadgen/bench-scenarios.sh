@@ -30,16 +30,17 @@ run() { # scenario, extra loadgen arguments...
     # send-accept: the profile covers its measured windows only (loadgen enables and
     # disables perf through a FIFO), not the drains between them.
     rm -f "$WORK/perf-ctl" && mkfifo "$WORK/perf-ctl"
-    perf record -D -1 --control "fifo:$WORK/perf-ctl" -F 999 -g -p "$GATEWAY_PID" \
+    perf record -D -1 --control "fifo:$WORK/perf-ctl" -F 999 -g -p "${PROFILE_PID:-$GATEWAY_PID}" \
       -o "$WORK/perf-$name.data" >/dev/null 2>&1 &
     perf_pid=$!
     set -- "$@" --perf-control "$WORK/perf-ctl"
   elif [ -n "${PROFILE:-}" ]; then
     # PROFILE=1: a perf profile of the gateway process (all of TalkApp in the embedded
-    # default) over the middle of the run, in $WORK/perf-<scenario>.data; read it with
+    # default; in split mode PROFILE_ROLE=chat-service profiles that process instead) over
+    # the middle of the run, in $WORK/perf-<scenario>.data; read it with
     # `perf report -i ... --no-children`. It costs CPU: not for the figures' runs.
     (sleep $((SECONDS_PER_RUN / 3)) &&
-      exec perf record -F 999 -g -p "$GATEWAY_PID" -o "$WORK/perf-$name.data" \
+      exec perf record -F 999 -g -p "${PROFILE_PID:-$GATEWAY_PID}" -o "$WORK/perf-$name.data" \
         -- sleep $((SECONDS_PER_RUN / 2))) >/dev/null 2>&1 &
     perf_pid=$!
   fi

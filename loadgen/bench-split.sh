@@ -6,7 +6,7 @@
 # prefixes), 1,000 users linked, then each scenario. Prints one result line per scenario
 # (and keeps the logs in $WORK). Needs the release binaries:
 #   cargo build --release -p talkapp -p talkapp-loadgen -p talkapp-tg-sandbox
-# Usage: [HOLD=1] loadgen/bench-split.sh [USERS] [SECONDS]
+# Usage: [HOLD=1] [PROFILE=1 [PROFILE_ROLE=chat-service]] loadgen/bench-split.sh [USERS] [SECONDS]
 # Servers: POSTGRES (127.0.0.1:5432, user postgres, trust), REDIS (127.0.0.1:6379),
 # AMQP (127.0.0.1:5672, guest/guest); override with the variables of those names. The
 # gateway listens on 127.0.0.1:$PORT (8080), the sandbox on $SANDBOX_PORT and the next port
@@ -70,12 +70,20 @@ WATCH=(--watch "tg-sandbox=$SANDBOX_PID")
 
 source "$ROOT/loadgen/split-bench-env.sh"
 
+# CHAT_SERVICE_ENV="NAME=value ...": more environment for the chat-service process only
+# (e.g. TOKIO_WORKER_THREADS=1, to compare its runtime's sizes on the same binaries).
 for role in chat-service media-service search-service realtime-service gateway; do
-  "$BIN/talkapp" "$role" >"$WORK/$role.log" 2>&1 &
+  role_env=()
+  # shellcheck disable=SC2206 # a list of NAME=value words
+  [ "$role" = chat-service ] && role_env=(${CHAT_SERVICE_ENV:-})
+  env "${role_env[@]}" "$BIN/talkapp" "$role" >"$WORK/$role.log" 2>&1 &
   pids+=($!)
   WATCH+=(--watch "$role=$!")
   ROLE_PIDS+=("$role=$!")
   [ "$role" = gateway ] && GATEWAY_PID=$!
+  # PROFILE=1 PROFILE_ROLE=chat-service: the profile is of that process (the gateway's by
+  # default).
+  [ "$role" = "${PROFILE_ROLE:-gateway}" ] && PROFILE_PID=$!
 done
 # The servers, reported apart from TalkApp's own processes.
 WATCH+=(--watch "postgres=comm:postgres" --watch "redis=comm:redis-server" \

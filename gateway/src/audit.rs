@@ -558,16 +558,7 @@ mod tests {
         .await;
         let user_id = Uuid::new_v4().to_string();
         for rule in RULES {
-            let path = rule
-                .pattern
-                .split('/')
-                .map(|segment| match segment {
-                    "{user_id}" => user_id.as_str(),
-                    segment if segment.starts_with('{') => "1",
-                    segment => segment,
-                })
-                .collect::<Vec<_>>()
-                .join("/");
+            let path = crate::routes::tests::path_of(rule.pattern, &user_id);
             let request = test::TestRequest::default()
                 .method(rule.method.clone())
                 .uri(&path)

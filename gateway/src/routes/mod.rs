@@ -260,7 +260,7 @@ pub fn configure(config: &mut web::ServiceConfig, builtin_accounts: bool) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use actix_web::body::MessageBody;
     use actix_web::dev::{ServiceRequest, ServiceResponse};
     use actix_web::http::Method;
@@ -283,6 +283,19 @@ mod tests {
         Ok(response)
     }
 
+    /// A path of `pattern`: `user_id` for `{user_id}`, `1` for every other parameter.
+    pub(crate) fn path_of(pattern: &str, user_id: &str) -> String {
+        pattern
+            .split('/')
+            .map(|segment| match segment {
+                "{user_id}" => user_id,
+                segment if segment.starts_with('{') => "1",
+                segment => segment,
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
     /// Every documented operation, on a path of its own pattern, reaches its own route:
     /// no route registered before it (the busiest first, ADR 0064) takes its requests.
     #[actix_web::test]
@@ -298,15 +311,7 @@ mod tests {
         let document = crate::openapi::ApiDoc::openapi();
         let mut checked = 0;
         for (pattern, item) in &document.paths.paths {
-            let path = pattern
-                .split('/')
-                .map(|segment| match segment {
-                    "{user_id}" => user_id.as_str(),
-                    segment if segment.starts_with('{') => "1",
-                    segment => segment,
-                })
-                .collect::<Vec<_>>()
-                .join("/");
+            let path = path_of(pattern, &user_id);
             let operations = [
                 (Method::GET, item.get.is_some()),
                 (Method::POST, item.post.is_some()),

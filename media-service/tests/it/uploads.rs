@@ -778,3 +778,44 @@ async fn a_large_upload_is_written_behind_and_leaves_little_in_the_page_cache() 
     );
     service.stop().await;
 }
+
+/// The upload's writing thread cannot write (ADR 0067): here `tmp`, where every upload is
+/// written first, is a file instead of a directory. The upload fails with `unavailable`
+/// (its cause, not a hang or a panic), nothing of it is stored, and once the directory can
+/// be made again the same upload succeeds.
+#[tokio::test]
+async fn an_upload_that_cannot_be_written_fails_unavailable_and_a_retry_works() {
+    let service = TestService::start(Database::Sqlite).await;
+    let user = Uuid::new_v4();
+    let blocker = service.dir.join("media").join("tmp");
+    if blocker.is_dir() {
+        std::fs::remove_dir_all(&blocker).expect("tmp removed");
+    }
+    std::fs::create_dir_all(blocker.parent().expect("media")).expect("media directory");
+    std::fs::write(&blocker, b"not a directory").expect("blocker written");
+    // Over one chunk, so the bytes go through the writing thread, and under the limit.
+    let mut bytes = b"PK\x03\x04".to_vec();
+    bytes.extend_from_slice(&pdf_of_size(3 * 1024 * 1024)[4..]);
+    bytes.extend_from_slice(Uuid::new_v4().as_bytes());
+
+    let status = service
+        .upload(user, "a.zip", &bytes)
+        .await
+        .expect_err("tmp cannot be a directory");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(
+        status.message().contains("cannot write the upload"),
+        "{status:?}"
+    );
+    assert!(service.stored_files("blobs").is_empty());
+
+    std::fs::remove_file(&blocker).expect("blocker removed");
+    let info = service
+        .upload(user, "a.zip", &bytes)
+        .await
+        .expect("the retry is stored");
+    assert_eq!(info.sha256, format!("{:x}", Sha256::digest(&bytes)));
+    assert_eq!(service.stored_files("blobs").len(), 1);
+    assert!(service.stored_files("tmp").is_empty());
+    service.stop().await;
+}

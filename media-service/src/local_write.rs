@@ -43,7 +43,8 @@ enum Piece {
 /// An upload's file being written (see the module's documentation).
 pub(crate) struct LocalWrite {
     pieces: mpsc::Sender<Piece>,
-    done: oneshot::Receiver<std::io::Result<()>>,
+    /// The thread's outcome; `None` once it has been read (a oneshot is read once).
+    done: Option<oneshot::Receiver<std::io::Result<()>>>,
 }
 
 fn io_failure(error: &std::io::Error) -> MediaError {
@@ -74,7 +75,10 @@ impl LocalWrite {
             .map_err(|error| {
                 MediaError::Unavailable(format!("cannot start an upload's writing: {error}"))
             })?;
-        Ok(Self { pieces, done })
+        Ok(Self {
+            pieces,
+            done: Some(done),
+        })
     }
 
     /// Queues bytes for the file (waits while the queue is full).
@@ -85,12 +89,18 @@ impl LocalWrite {
         Err(self.failure().await)
     }
 
-    /// Why the thread stopped taking bytes.
+    /// Why the thread stopped taking bytes (the outcome is read here, once).
     async fn failure(&mut self) -> MediaError {
-        match (&mut self.done).await {
-            Ok(Err(error)) => io_failure(&error),
-            Ok(Ok(())) | Err(_) => MediaError::Internal("the upload's writing thread ended".into()),
+        match self.outcome().await {
+            Some(Err(error)) => io_failure(&error),
+            Some(Ok(())) | None => MediaError::Internal("the upload's writing thread ended".into()),
         }
+    }
+
+    /// The thread's outcome the first time it is asked for (after it ended), `None`
+    /// afterwards or when the thread ended without one.
+    async fn outcome(&mut self) -> Option<std::io::Result<()>> {
+        self.done.take()?.await.ok()
     }
 
     /// Writes what is queued and makes the file durable (`fdatasync`).
@@ -98,20 +108,23 @@ impl LocalWrite {
         if self.pieces.send(Piece::Finish).await.is_err() {
             return Err(self.failure().await);
         }
-        match self.done.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(io_failure(&error)),
-            Err(_) => Err(MediaError::Internal(
+        match self.outcome().await {
+            Some(Ok(())) => Ok(()),
+            Some(Err(error)) => Err(io_failure(&error)),
+            None => Err(MediaError::Internal(
                 "the upload's writing thread ended".into(),
             )),
         }
     }
 
-    /// Gives the file up: the thread removes it; returns once it is gone.
+    /// Gives the file up: the thread removes it; returns once it is gone (at once when
+    /// a failed write already waited for the thread's end).
     pub(crate) async fn abort(self) {
         let Self { pieces, done } = self;
         drop(pieces);
-        let _ = done.await;
+        if let Some(done) = done {
+            let _ = done.await;
+        }
     }
 }
 
@@ -174,4 +187,52 @@ fn drop_cached(file: &File, start: u64, end: u64) {
 /// Makes a directory's entries durable (after a rename into it).
 pub(crate) fn sync_directory(directory: &Path) -> std::io::Result<()> {
     File::open(directory)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file where the upload's directory should be: the thread fails before it reads.
+    fn blocked_path(name: &str) -> (PathBuf, PathBuf) {
+        let blocker = std::env::temp_dir().join(format!(
+            "talkapp-local-write-{name}-{}",
+            uuid::Uuid::new_v4()
+        ));
+        std::fs::write(&blocker, b"not a directory").expect("blocker written");
+        (blocker.join("tmp").join("upload"), blocker)
+    }
+
+    /// The failure is read by the write that finds the thread gone; the abort that
+    /// follows (as the upload's error path does) returns instead of reading it again.
+    #[tokio::test]
+    async fn a_write_that_finds_the_thread_failed_says_why_and_the_abort_returns() {
+        let (path, blocker) = blocked_path("write");
+        let mut write = LocalWrite::start(path).expect("thread started");
+        let error = loop {
+            // The queue takes a few pieces before the thread's end closes it.
+            if let Err(error) = write.write(Bytes::from_static(b"bytes")).await {
+                break error;
+            }
+        };
+        assert!(
+            matches!(&error, MediaError::Unavailable(cause) if cause.contains("cannot write the upload")),
+            "{error:?}"
+        );
+        write.abort().await;
+        std::fs::remove_file(blocker).expect("blocker removed");
+    }
+
+    /// The same failure found by `finish` instead.
+    #[tokio::test]
+    async fn a_finish_that_finds_the_thread_failed_says_why() {
+        let (path, blocker) = blocked_path("finish");
+        let write = LocalWrite::start(path).expect("thread started");
+        let error = write.finish().await.expect_err("the thread cannot write");
+        assert!(
+            matches!(&error, MediaError::Unavailable(cause) if cause.contains("cannot write the upload")),
+            "{error:?}"
+        );
+        std::fs::remove_file(blocker).expect("blocker removed");
+    }
 }

@@ -801,3 +801,59 @@ pub(crate) async fn media_metadata_round_trips(store: Arc<dyn MediaStore>) {
     );
     assert_eq!(store.media_usage(user).await.expect("usage"), 3_000_000_000);
 }
+
+/// PostgreSQL only: a send's release checks whether the blob it pinned can go. A blob
+/// still referenced is left without its row's lock (which every new pin's foreign-key
+/// check waits for), so releases of the same bytes do not queue the sends' pins behind
+/// each other: here, with the row locked by another transaction, the check answers at
+/// once (before, it waited for that transaction).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_referenced_blob_is_left_without_waiting_for_its_rows_lock() {
+    use crate::helpers::{Backend, StoreOpener, run};
+    run(Backend::Postgres, |_, opener| async move {
+        let StoreOpener::Postgres { url } = &opener else {
+            panic!("a PostgreSQL database");
+        };
+        let store = opener.open_media().await;
+        let user = Uuid::new_v4();
+        let kept = blob("e7", 10);
+        let file = stored(store.as_ref(), &file_of(user, &kept)).await;
+
+        let (mut client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
+        let holder = client.transaction().await.expect("begin");
+        holder
+            .execute(
+                "SELECT 1 FROM media_blobs WHERE sha256 = $1 FOR UPDATE",
+                &[&kept.sha256],
+            )
+            .await
+            .expect("lock the blob's row");
+        let claimed = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            store.claim_unreferenced_blob(&kept.sha256),
+        )
+        .await
+        .expect("answered while the row is locked")
+        .expect("claim");
+        assert_eq!(claimed, None, "referenced");
+        holder.rollback().await.expect("rollback");
+
+        // Once unreferenced, it is claimed (locked, then checked again).
+        store
+            .delete_media_file(user, file.file_id)
+            .await
+            .expect("delete");
+        assert!(
+            store
+                .claim_unreferenced_blob(&kept.sha256)
+                .await
+                .expect("claim")
+                .is_some(),
+            "unreferenced"
+        );
+    })
+    .await;
+}

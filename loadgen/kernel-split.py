@@ -29,8 +29,8 @@ CATEGORIES = [
     ("send socket (sendto/write)", ("__sys_sendto", "tcp_sendmsg", "sock_write_iter")),
     ("fadvise (writeback start, drop)", ("generic_fadvise",)),
     ("fdatasync", ("ext4_sync_file", "do_fsync", "__x64_sys_fdatasync")),
-    ("write file (page cache)", ("ext4_buffered_write_iter", "ext4_file_write_iter",
-                                 "ext4_dio_write_iter")),
+    ("write file (page cache or direct)", ("ext4_buffered_write_iter", "ext4_file_write_iter",
+                                           "ext4_dio_write_iter")),
     ("eventfd write (tokio wake-up)", ("eventfd_write",)),
     ("futex (thread wake-up/wait)", ("do_futex", "__x64_sys_futex")),
     ("epoll_wait", ("do_epoll_wait", "__x64_sys_epoll_wait", "__x64_sys_epoll_pwait")),
@@ -48,6 +48,9 @@ PARTS = [
     ("copy to user (socket data)", ("_copy_to_iter", "copy_to_user", "rep_movs_alternative",
                                     "skb_copy_datagram_iter", "__skb_datagram_iter")),
     ("copy into the page cache", ("copy_folio_from_iter_atomic", "copy_page_from_iter_atomic")),
+    ("direct I/O: pin the user pages, build the bios", ("gup_fast", "iov_iter_extract_pages",
+                                                       "bio_iov_iter_get_pages",
+                                                       "__iomap_dio_rw", "iomap_dio_")),
     ("TCP ack/transmit (loopback: the peer's receive too)", ("__tcp_transmit_skb",
                                                             "tcp_send_ack", "tcp_cleanup_rbuf",
                                                             "__dev_queue_xmit", "net_rx_action",
@@ -70,9 +73,9 @@ PARTS = [
                             "filemap_fdatawait")),
     ("wake another thread", ("try_to_wake_up", "wake_up_q", "__wake_up")),
     ("schedule (switch/sleep)", ("__schedule", "schedule")),
-    ("syscall entry/exit", ("entry_SYSCALL_64", "syscall_exit_to_user_mode",
-                            "do_syscall_64")),
 ]
+# Only when it is the innermost frame: the system call's own entry and exit.
+ENTRY = ("entry_SYSCALL_64", "syscall_exit_to_user_mode", "do_syscall_64")
 
 KERNEL_ADDRESS = re.compile(r"^\s*(ffffffff[0-9a-f]+)\s+(\S+)")
 HEADER = re.compile(r"^(\S.*?)\s+(\d+)\s+(\d+)\s*$")
@@ -87,6 +90,8 @@ def classify(frames, table, default):
 
 
 def part_of(kernel_frames):
+    if kernel_frames and kernel_frames[0].startswith(ENTRY):
+        return "syscall entry/exit"
     # Innermost first: the first frame that names a part names it.
     for frame in kernel_frames:
         for name, markers in PARTS:

@@ -8,7 +8,8 @@
 # Needs root (perf's syscall tracepoints), perf, curl, python3.
 # Usage: BIN=<release dir> [PORT=8090] [WORK=/tmp/talkapp-count-upload] [SIZE=1024 (MiB)]
 #        [RUNS=3] [SIZES=1 (also the read and write size histograms, one more upload)]
-#        [PROFILE=0 (1: also `perf record` of one more upload, its top symbols)]
+#        [PROFILE=0 (1: also `perf record -g` of one more upload: its top symbols, user and
+#        kernel, and its kernel samples split by system call and part, loadgen/kernel-split.py)]
 #        loadgen/count-upload.sh
 set -euo pipefail
 
@@ -103,15 +104,18 @@ for (kind, comm), counter in sorted(hist.items()):
 fi
 
 if [ "$PROFILE" = 1 ]; then
-  # Where the CPU goes: the samples of one more upload by symbol (all threads).
+  # Where the CPU goes: the samples of one more upload by symbol (all threads), with call
+  # chains so that the kernel's share splits by what it was doing.
   python3 "$ROOT/loadgen/make-pdf.py" "$WORK/files/upload-profile.pdf" $((SIZE * 1024 * 1024)) profile
   cp "$WORK/files/upload-profile.pdf" "$WORK/files/copy.pdf"; sync; rm -f "$WORK/files/copy.pdf"
-  perf record -q -F 2999 -o "$WORK/profile.data" -p "$pid" &
+  perf record -q -g -F 2999 -o "$WORK/profile.data" -p "$pid" &
   perf_pid=$!
   sleep 0.5
   status=$(upload profile)
   kill -INT "$perf_pid"; wait "$perf_pid" || true
   [ "$status" = 201 ] || { echo "upload answered $status"; exit 1; }
-  perf report -i "$WORK/profile.data" --no-children --sort comm,sym --percent-limit 1 --stdio 2>/dev/null |
+  perf report -i "$WORK/profile.data" --no-children --sort comm,sym --percent-limit 1 --stdio -g none 2>/dev/null |
     grep -E '^ +[0-9]' | head -40
+  echo "the kernel's share by system call and part (% of all samples):"
+  perf script -i "$WORK/profile.data" -F comm,tid,period,ip,sym 2>/dev/null | python3 "$ROOT/loadgen/kernel-split.py"
 fi

@@ -1,7 +1,8 @@
 //! Uploaded files, blobs, quotas and pins (see [`crate::media`] for the protocol).
 
 use super::{
-    DateTime, PostgresStore, Prepared, Result, Row, StoreError, Utc, Uuid, async_trait, map_error,
+    DateTime, PostgresStore, Prepared as _, Result, Row, StoreError, Utc, Uuid, async_trait,
+    map_error,
 };
 use crate::{MediaBlob, MediaFile, MediaKind, MediaStore, PreviewEnd, PreviewFinish, Reservation};
 
@@ -35,19 +36,6 @@ fn blob_from_row(row: &Row) -> Result<MediaBlob> {
         preview_skipped: row.get("preview_skipped"),
         created_at: row.get("created_at"),
     })
-}
-
-/// Whether a file (pending or visible) or a pin refers to the blob.
-async fn blob_is_referenced(client: &impl Prepared, sha256: &str) -> Result<bool> {
-    Ok(client
-        .prepared_query_one(
-            "SELECT EXISTS (SELECT 1 FROM media_files WHERE sha256 = $1)
-                 OR EXISTS (SELECT 1 FROM media_pins WHERE sha256 = $1)",
-            &[&sha256],
-        )
-        .await
-        .map_err(map_error)?
-        .get(0))
 }
 
 fn file_from_row(row: &Row) -> Result<MediaFile> {
@@ -336,16 +324,6 @@ impl MediaStore for PostgresStore {
 
     async fn claim_unreferenced_blob(&self, sha256: &str) -> Result<Option<MediaBlob>> {
         let mut client = self.client().await?;
-        // A blob still referenced (nearly always: a send's release of a file its owner
-        // keeps, the same bytes of other users) is left at once, without the row's lock,
-        // which every new pin's and file's foreign-key check would wait for: with many
-        // sends of the same bytes, the releases' locks queued the sends' pins behind each
-        // other. Leaving is safe on an unlocked read: a reference seen here was committed,
-        // and whoever removes the last one collects after their own commit (else the
-        // sweep). Only a blob that looks unreferenced is locked and checked again.
-        if blob_is_referenced(&client, sha256).await? {
-            return Ok(None);
-        }
         let transaction = client.transaction().await.map_err(map_error)?;
         // Lock first, check after, in separate statements: under READ COMMITTED the check
         // then sees every reference committed before the lock was granted.
@@ -359,7 +337,16 @@ impl MediaStore for PostgresStore {
         let Some(locked) = locked else {
             return Ok(None);
         };
-        if blob_is_referenced(&transaction, sha256).await? {
+        let referenced: bool = transaction
+            .prepared_query_one(
+                "SELECT EXISTS (SELECT 1 FROM media_files WHERE sha256 = $1)
+                     OR EXISTS (SELECT 1 FROM media_pins WHERE sha256 = $1)",
+                &[&sha256],
+            )
+            .await
+            .map_err(map_error)?
+            .get(0);
+        if referenced {
             return Ok(None);
         }
         transaction

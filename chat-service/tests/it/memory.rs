@@ -99,8 +99,10 @@ async fn a_linked_account_costs_less_than_half_a_mib_of_resident_memory() {
 const RECEIVED: usize = 40;
 /// The bound per account for [`RECEIVED`] messages received. Before ADR 0061: 681 KiB per
 /// account here (the updates channel keeps two to four blocks of 164.75 KiB, every slot
-/// written; the rest is the messages' own cost); after: 259–305 (three runs).
-const MAX_KIB_PER_RECEIVING_ACCOUNT: u64 = 448;
+/// written; the rest is the messages' own cost); after: 259–305 (three runs), and once
+/// 494 on a fresh machine's CI run (2026-12-07: the whole process's resident memory, new
+/// threads' stacks and heaps included). The bound sits between that and the regression.
+const MAX_KIB_PER_RECEIVING_ACCOUNT: u64 = 576;
 
 /// Alice (a demo account no TalkApp user links here) writes [`RECEIVED`] messages to each
 /// of `accounts`, then waits until each one's chat list shows the last of them (its
@@ -136,7 +138,7 @@ async fn receive_from_alice(app: &ChatApp, accounts: &[(UserId, proto::AccountRe
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forty_received_messages_add_less_than_448_kib_to_an_account() {
+async fn forty_received_messages_add_less_than_576_kib_to_an_account() {
     let app = ChatApp::start_with_world(Backing::Embedded, world_for(WARM_UP + MEASURED)).await;
     let warm_up = link_all(&app, 4..4 + WARM_UP).await;
     let measured = link_all(&app, 4 + WARM_UP..4 + WARM_UP + MEASURED).await;

@@ -15,7 +15,9 @@
 # counts are subtracted from the load window's, and the result divided by the sends that
 # reached `sent` in the window.
 #
-# Usage: [BIN=target/debug] loadgen/pg-per-send.sh [USERS=40] [SECONDS=30] [INTERVAL_MS=2000]
+# `SCENARIO=ws-media` counts photo sends instead (`POST /me/send_media`: each user uploads the
+# sandbox's photo once before the windows, then sends it; the upload is outside the counts).
+# Usage: [BIN=target/debug] [SCENARIO=ws|ws-media] loadgen/pg-per-send.sh [USERS=40] [SECONDS=30] [INTERVAL_MS=2000]
 # Needs: psql, read access to /var/log/postgresql/postgresql-15-main.log (the server's log),
 # python3. Prints a report (and keeps it with the logs in $WORK).
 set -euo pipefail
@@ -24,6 +26,8 @@ USERS=${1:-40}
 WINDOW=${2:-30}
 INTERVAL_MS=${3:-2000}
 SETTLE=${SETTLE:-200}
+SCENARIO=${SCENARIO:-ws}
+case "$SCENARIO" in ws | ws-media) ;; *) echo "SCENARIO is ws or ws-media, not $SCENARIO" >&2; exit 2 ;; esac
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug}
 WORK=${WORK:-/tmp/talkapp-pg-per-send}
@@ -107,14 +111,28 @@ snapshot() { # name
   # Counters reach pg_stat_* at the end of each transaction, up to 1 s late (stats_fetch).
 }
 
+# The load generator sets up first (its account checks; ws-media: each user's upload) and
+# holds until the hold file is removed, so that neither window counts the setup.
+HOLD_FILE=$WORK/hold
+rm -f "$HOLD_FILE"
+"${LOADGEN[@]}" --seconds "$WINDOW" --warmup-seconds 0 --scenario "$SCENARIO" \
+  --interval-ms "$INTERVAL_MS" "${WATCH[@]}" --watch "postgres=comm:postgres" \
+  --hold-file "$HOLD_FILE" 2>>"$WORK/loadgen.log" >"$WORK/loadgen.out" &
+LOADGEN_PID=$!
+for _ in $(seq 1 600); do
+  [ -e "$HOLD_FILE" ] && break
+  kill -0 "$LOADGEN_PID" 2>/dev/null || { echo "the load generator ended in its setup; see $WORK/loadgen.log" >&2; exit 1; }
+  sleep 0.5
+done
+[ -e "$HOLD_FILE" ] || { echo "the load generator's setup took over 300 s" >&2; exit 1; }
 "${DB[@]}" -c "SELECT pg_stat_clear_snapshot()" >/dev/null
 sleep 2
 snapshot idle0
 sleep "$WINDOW"
 snapshot idle1
-"${LOADGEN[@]}" --seconds "$WINDOW" --warmup-seconds 0 --scenario ws \
-  --interval-ms "$INTERVAL_MS" "${WATCH[@]}" --watch "postgres=comm:postgres" \
-  2>>"$WORK/loadgen.log" | tee "$WORK/loadgen.out" | tail -n 6
+rm -f "$HOLD_FILE"
+wait "$LOADGEN_PID"
+tail -n 6 "$WORK/loadgen.out"
 # Everything accepted in the window is sent and told (and indexed) before the window ends.
 sleep 8
 snapshot load1

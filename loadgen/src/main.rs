@@ -81,6 +81,7 @@ const USAGE: &str = "usage: loadgen [--url URL] [--users N] [--seconds S] [--war
 [--secret HS256_SECRET] [--issuer ISS] \
 [chats, history: --store DATABASE_URL] \
 [send-media, ws-media: --media photo|video --fresh-media --upload-interval-ms N] \
+[ws, ws-media: --hold-file PATH] \
 [send-accept: --hold-pid SANDBOX_PID... --round-ms N --perf-control FIFO] \
 [faults: --label NAME --fault-at-secs S --settle-seconds S --give-up-seconds S --media-every N] \
 [mix: --readers-percent P --senders-percent P --send-interval-ms N --sample-seconds S \
@@ -149,6 +150,10 @@ pub(crate) struct Options {
     pub(crate) perf_control: Option<String>,
     /// `link-2fa`: the native linking routes instead of TorexTalkWeb's.
     pub(crate) native_link: bool,
+    /// `ws`, `ws-media`: once set up (files uploaded; the sockets open after), create this file and
+    /// wait until it is removed before sending, so that a script can count a window that
+    /// holds the sends alone (`loadgen/pg-per-send.sh`).
+    pub(crate) hold_file: Option<String>,
 }
 
 /// Whether a scenario needs each user to have a linked Telegram account.
@@ -205,6 +210,7 @@ fn parse_options() -> anyhow::Result<Options> {
         round_ms: 2000,
         perf_control: None,
         native_link: false,
+        hold_file: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -245,6 +251,7 @@ fn parse_options() -> anyhow::Result<Options> {
             "--round-ms" => options.round_ms = value()?.parse()?,
             "--perf-control" => options.perf_control = Some(value()?),
             "--native-link" => options.native_link = true,
+            "--hold-file" => options.hold_file = Some(value()?),
             "--help" | "-h" => {
                 println!("{USAGE}");
                 std::process::exit(0);

@@ -309,6 +309,17 @@ impl Delivery {
 }
 
 /// The `ws` scenario.
+/// Creates `path` and waits until someone removes it (`--hold-file`).
+async fn hold_until_removed(path: &str) -> anyhow::Result<()> {
+    std::fs::write(path, b"set up; remove this file to start sending\n")
+        .with_context(|| format!("creating {path}"))?;
+    eprintln!("set up; holding until {path} is removed");
+    while std::fs::exists(path).with_context(|| format!("checking {path}"))? {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
 pub(crate) async fn run_flow(
     client: &reqwest::Client,
     options: &Arc<Options>,
@@ -321,6 +332,10 @@ pub(crate) async fn run_flow(
     );
     let interval = Duration::from_millis(options.interval_ms.unwrap_or(DEFAULT_INTERVAL_MS).max(1));
     let per_user = options.connections_per_user.max(1);
+    // Before the sockets open: held sockets unread would be closed as idle.
+    if let Some(path) = &options.hold_file {
+        hold_until_removed(path).await?;
+    }
     let opened = Instant::now();
     // Socket `k` is user `k / per_user`'s.
     let sockets: Vec<Socket> = futures::stream::iter(

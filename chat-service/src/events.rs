@@ -4,8 +4,8 @@
 //! send job that reaches `sent`, `failed` or `read` into TalkApp events (`message.new`,
 //! `message.edited`, `message.deleted`, `message.status`, `chat.updated`, `chat.member`,
 //! `user.status`, `typing`), carrying the same shapes as the REST replies. Each gets the
-//! next id of its account (strictly increasing, from the store, so across restarts and
-//! replicas) and goes to the event exchange with the routing key
+//! next id of its account (strictly increasing across restarts and replicas: reserved
+//! from the store in blocks, [`crate::event_ids`]) and goes to the event exchange with the routing key
 //! `<user_id>.<session_index>.<type>`. Publishing waits for the broker's confirmation and
 //! is retried until it succeeds: events are never dropped, and a failure holds the
 //! account's later updates back (they wait; Telegram keeps them).
@@ -25,6 +25,7 @@ use talkapp_store::{AccountKey, ChatStore, SendJob, StoreError};
 use talkapp_telegram::model::{ChatAction, TelegramUpdate};
 use tokio_util::sync::CancellationToken;
 
+use crate::event_ids::EventIds;
 use crate::hosted_accounts::HostedUpdate;
 use crate::proto_views::{presence_fields, to_proto_chat, to_proto_job, to_proto_message};
 use crate::reads::Reads;
@@ -38,6 +39,7 @@ struct Pending {
 /// Produces and publishes the events of the accounts hosted here.
 pub struct EventPublisher {
     store: Arc<dyn ChatStore>,
+    ids: EventIds,
     bus: Arc<dyn EventBus>,
     reads: Arc<Reads>,
     stop: CancellationToken,
@@ -86,6 +88,7 @@ impl EventPublisher {
         stop: CancellationToken,
     ) -> Self {
         Self {
+            ids: EventIds::new(Arc::clone(&store) as Arc<dyn talkapp_store::EventIdStore>),
             store,
             bus,
             reads,
@@ -236,6 +239,13 @@ impl EventPublisher {
         self.publish(hosted.key, events).await;
     }
 
+    /// The account is no longer hosted here: the ids reserved for it are dropped, so that
+    /// if it comes back after another replica hosted it, its ids are taken above that
+    /// replica's (ADR 0071).
+    pub fn account_released(&self, key: AccountKey) {
+        self.ids.forget(key);
+    }
+
     /// Publishes a job that reached `sent`, `failed` or `read`.
     pub async fn publish_job(&self, job: SendJob) {
         let key = job.job.key;
@@ -258,7 +268,7 @@ impl EventPublisher {
         let _ordered = self.stripes[stripe_of(key)].lock().await;
         let Some(first) = self
             .retry("allocate event ids", || async {
-                self.store.next_event_ids(key, count).await
+                self.ids.take(key, count).await
             })
             .await
         else {

@@ -73,6 +73,8 @@ pub struct AccountLifecycle {
     pub cache: ChatCache,
     /// The sends.
     pub worker: Arc<SendWorker>,
+    /// The events (their ids reserved while the account is hosted here).
+    pub events: Arc<EventPublisher>,
     /// How much the first fill takes.
     pub limits: BackfillLimits,
 }
@@ -93,5 +95,6 @@ impl AccountHooks for AccountLifecycle {
 
     fn released(&self, key: AccountKey) {
         self.worker.account_released(key);
+        self.events.account_released(key);
     }
 }

@@ -46,6 +46,8 @@
 //! - [`profile_edits`]: own-profile and contact changes checked, Telegram's refusals of
 //!   them coded.
 //! - [`actions`]: chat actions by their API names.
+//! - [`events`]: the accounts' updates and send outcomes as events on the bus, their ids
+//!   reserved in blocks by [`event_ids`].
 //! - [`hooks`]: what happens when shards and accounts arrive here and leave (the
 //!   [`ownership`] and [`hosted_accounts`] hooks, implemented over the cache, the events
 //!   and the send worker).
@@ -55,6 +57,7 @@
 pub mod account_host;
 pub mod actions;
 pub mod cache;
+pub mod event_ids;
 pub mod events;
 pub mod groups;
 pub mod grpc_adapter;
@@ -226,11 +229,12 @@ impl Application {
         hosted_accounts.set_handlers(
             Arc::new(CacheAndEvents {
                 cache: cache.clone(),
-                events,
+                events: Arc::clone(&events),
             }),
             Arc::new(AccountLifecycle {
                 cache,
                 worker: Arc::clone(&worker),
+                events,
                 limits: BackfillLimits::default(),
             }),
         );

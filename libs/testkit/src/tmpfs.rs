@@ -48,8 +48,8 @@ impl Tmpfs {
             return None;
         }
         panic!(
-            "this test mounts a tmpfs at {} and needs CAP_SYS_ADMIN (run it as root); mount said: {why}. \
-             Set {SKIP_MOUNT_VARIABLE}=1 to skip it where mounting is not permitted",
+            "this test mounts a tmpfs at {} and needs CAP_SYS_ADMIN (run it as root), or \
+             {SKIP_MOUNT_VARIABLE}=1 to skip it where mounting is not permitted; mount said: {why}",
             dir.display()
         );
     }

@@ -807,11 +807,9 @@ async fn a_disk_that_fills_up_mid_upload_is_507_insufficient_storage_and_a_retry
     let bytes = incompressible_zip(usize::try_from(12 * MIB).expect("size"));
     let media_dir = disk.dir().display().to_string();
     let quota = (bytes.len() as u64 + MIB).to_string();
-    let max = (32 * MIB).to_string();
     let app = spawn_app_with(&[
         ("storage.local_dir", &media_dir),
         ("media.quota_bytes", &quota),
-        ("media.max_file_bytes", &max),
     ])
     .await;
     let ada = Uploader::new(&app, "ada@example.com").await;

@@ -45,6 +45,11 @@ pub enum MediaError {
     /// A malformed request.
     #[error("{0}")]
     InvalidArgument(String),
+    /// The storage is full (no space left on the device, or the filesystem's quota for
+    /// the service is used up): what was written of the upload is removed. The client
+    /// is told which, never the path (the log has it).
+    #[error("the server's storage is full ({}); try again later", .0.describe())]
+    StorageFull(FullStorage),
     /// The store or the object store cannot be reached.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -69,6 +74,7 @@ impl MediaError {
             Self::Incomplete(_) => ErrorCode::UploadIncomplete,
             Self::PreviewPending => ErrorCode::PreviewPending,
             Self::InvalidArgument(_) => ErrorCode::ValidationFailed,
+            Self::StorageFull(_) => ErrorCode::InsufficientStorage,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
             Self::Internal(_) => ErrorCode::Internal,
         }
@@ -93,7 +99,103 @@ impl From<object_store::Error> for MediaError {
             object_store::Error::NotFound { .. } => {
                 Self::Internal(format!("an object is missing: {error}"))
             }
-            other => Self::Unavailable(other.to_string()),
+            // The local backend's own writes (a preview's file) on a full disk.
+            other => match full_storage_in(&other) {
+                Some(reason) => storage_full(reason, &other),
+                None => Self::Unavailable(other.to_string()),
+            },
         }
+    }
+}
+
+/// Which way the storage is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullStorage {
+    /// `ENOSPC`: no space left on the device.
+    NoSpace,
+    /// `EDQUOT`: the filesystem's quota for the service's user is used up.
+    DiskQuota,
+}
+
+impl FullStorage {
+    /// The metric's label (a bounded set).
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::NoSpace => "no_space",
+            Self::DiskQuota => "disk_quota",
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::NoSpace => "no space left on the device",
+            Self::DiskQuota => "its disk quota is used up",
+        }
+    }
+}
+
+/// Whether a write failed because the storage is full (`ENOSPC`, `EDQUOT`).
+pub(crate) fn full_storage(error: &std::io::Error) -> Option<FullStorage> {
+    match error.kind() {
+        std::io::ErrorKind::StorageFull => Some(FullStorage::NoSpace),
+        std::io::ErrorKind::QuotaExceeded => Some(FullStorage::DiskQuota),
+        _ => None,
+    }
+}
+
+/// A full storage found anywhere in an error's chain of sources.
+fn full_storage_in(error: &(dyn std::error::Error + 'static)) -> Option<FullStorage> {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        let Some(io) = error.downcast_ref::<std::io::Error>() else {
+            current = error.source();
+            continue;
+        };
+        if let Some(reason) = full_storage(io) {
+            return Some(reason);
+        }
+        // An `io::Error` wrapping another error skips it in `source()`.
+        current = match io.get_ref() {
+            Some(inner) => Some(inner),
+            None => error.source(),
+        };
+    }
+    None
+}
+
+/// The failure of a write that found the storage full, told to the operator (an error
+/// line and `talkapp_media_write_failures_total{reason}`): only they can free space.
+pub(crate) fn storage_full(reason: FullStorage, error: &dyn std::fmt::Display) -> MediaError {
+    tracing::error!(%error, reason = reason.label(), "the media storage is full: a write failed");
+    metrics::counter!("talkapp_media_write_failures_total", "reason" => reason.label())
+        .increment(1);
+    MediaError::StorageFull(reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The local backend's own writes (a preview put through the object store) on a full
+    /// disk: the `ENOSPC` under the object store's error is found.
+    #[test]
+    fn an_object_store_write_on_a_full_disk_is_the_storage_being_full() {
+        let full = object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(std::io::Error::other(std::io::Error::from_raw_os_error(
+                nix::libc::ENOSPC,
+            ))),
+        };
+        let error = MediaError::from(full);
+        assert!(
+            matches!(error, MediaError::StorageFull(FullStorage::NoSpace)),
+            "{error:?}"
+        );
+        let other = object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(std::io::Error::from_raw_os_error(nix::libc::EACCES)),
+        };
+        let error = MediaError::from(other);
+        assert!(matches!(error, MediaError::Unavailable(_)), "{error:?}");
     }
 }

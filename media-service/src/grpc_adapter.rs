@@ -20,6 +20,9 @@ use crate::service::{ByteRange, Download, MediaCore, UploadPart, UploadStart};
 const MAX_PINNED_FILES: usize = 10;
 /// The `Retry-After` of a preview still being made (one takes about 0.1 s of a worker).
 const PREVIEW_RETRY_SECS: u64 = 1;
+/// The `Retry-After` of an upload refused by a full storage: space comes back when an
+/// operator frees some or other uploads' files are deleted, not within seconds.
+const STORAGE_FULL_RETRY_SECS: u64 = 60;
 
 /// Serves [`MediaCore`] over gRPC.
 pub(crate) struct MediaGrpcAdapter {
@@ -41,6 +44,9 @@ fn status(error: MediaError) -> Status {
     };
     match error {
         MediaError::PreviewPending => code.to_grpc_status_with_retry(message, PREVIEW_RETRY_SECS),
+        MediaError::StorageFull(_) => {
+            code.to_grpc_status_with_retry(message, STORAGE_FULL_RETRY_SECS)
+        }
         _ => code.to_grpc_status(message),
     }
 }

@@ -23,7 +23,7 @@ use bytes::Bytes;
 use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::error::{MediaError, Result};
+use crate::error::{MediaError, Result, full_storage, storage_full};
 
 /// Bytes of a write-behind window: its writeback starts when it is full; its pages
 /// leave the page cache one and two windows later (those still being written stay the
@@ -47,8 +47,20 @@ pub(crate) struct LocalWrite {
     done: Option<oneshot::Receiver<std::io::Result<()>>>,
 }
 
+/// A failed write: a full storage (`ENOSPC`, `EDQUOT`) is its own error, which the client
+/// is told and the operator sees (the thread removed the file, which gave the space
+/// back); any other failure is the storage being unavailable.
 fn io_failure(error: &std::io::Error) -> MediaError {
+    if let Some(reason) = full_storage(error) {
+        return storage_full(reason, error);
+    }
+    metrics::counter!("talkapp_media_write_failures_total", "reason" => "io").increment(1);
     MediaError::Unavailable(format!("cannot write the upload: {error}"))
+}
+
+/// The thread ended without the outcome asked for (a bug).
+fn thread_ended() -> MediaError {
+    MediaError::Internal("the upload's writing thread ended".into())
 }
 
 impl LocalWrite {
@@ -93,7 +105,7 @@ impl LocalWrite {
     async fn failure(&mut self) -> MediaError {
         match self.outcome().await {
             Some(Err(error)) => io_failure(&error),
-            Some(Ok(())) | None => MediaError::Internal("the upload's writing thread ended".into()),
+            Some(Ok(())) | None => thread_ended(),
         }
     }
 
@@ -111,9 +123,7 @@ impl LocalWrite {
         match self.outcome().await {
             Some(Ok(())) => Ok(()),
             Some(Err(error)) => Err(io_failure(&error)),
-            None => Err(MediaError::Internal(
-                "the upload's writing thread ended".into(),
-            )),
+            None => Err(thread_ended()),
         }
     }
 
@@ -221,6 +231,38 @@ mod tests {
         );
         write.abort().await;
         std::fs::remove_file(blocker).expect("blocker removed");
+    }
+
+    /// A full disk (`ENOSPC`) or a used-up filesystem quota (`EDQUOT`) is the storage
+    /// being full, its own error (507 `insufficient_storage`), not a 503; any other
+    /// failure stays the storage being unavailable.
+    #[test]
+    fn a_full_storage_is_its_own_error_and_other_failures_stay_unavailable() {
+        use crate::error::FullStorage;
+        use nix::libc;
+        use talkapp_common::ErrorCode;
+
+        let no_space = io_failure(&std::io::Error::from_raw_os_error(libc::ENOSPC));
+        assert!(
+            matches!(no_space, MediaError::StorageFull(FullStorage::NoSpace)),
+            "{no_space:?}"
+        );
+        assert_eq!(no_space.code(), ErrorCode::InsufficientStorage);
+        assert_eq!(no_space.code().http_status(), 507);
+        // The client is told what is full, not where.
+        assert_eq!(
+            no_space.to_string(),
+            "the server's storage is full (no space left on the device); try again later"
+        );
+        let quota = io_failure(&std::io::Error::from_raw_os_error(libc::EDQUOT));
+        assert!(
+            matches!(quota, MediaError::StorageFull(FullStorage::DiskQuota)),
+            "{quota:?}"
+        );
+        assert_eq!(quota.code(), ErrorCode::InsufficientStorage);
+        let broken = io_failure(&std::io::Error::from_raw_os_error(libc::EIO));
+        assert!(matches!(broken, MediaError::Unavailable(_)), "{broken:?}");
+        assert_eq!(broken.code(), ErrorCode::ServiceUnavailable);
     }
 
     /// The same failure found by `finish` instead.

@@ -287,6 +287,7 @@ fn check_client_message_id(value: &str) -> Result<(), ApiError> {
         (status = 415, description = "`unsupported_media_type`: neither JSON nor a form; `file_type_not_allowed` (the form's file)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: no file, more than 10, a repeated file, a caption over 1,024 characters, no `client_message_id`; `media_kind_not_sendable`: a file that cannot be sent as `kind` (a PDF as a photo, a voice note in an album); `empty_file`, `image_too_large` (the form's file)", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`service_unavailable`: the media service is away; retry", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 507, description = "`insufficient_storage`: the server's storage filled up while the form's file was written (nothing kept, nothing sent); retry after `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %owner.user_id))]
 pub async fn send_media(

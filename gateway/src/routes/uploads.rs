@@ -258,6 +258,7 @@ async fn feed_multipart(
         (status = 415, description = "`file_type_not_allowed`: executables and types not on the allow-list", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`empty_file`; `image_too_large` (pixels, from the header); `validation_failed`: no `file` part", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`service_unavailable`: the media service or storage is away; retry", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 507, description = "`insufficient_storage`: the server's storage filled up while the file was written (nothing of it kept, no quota charged); retry after `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.0.user_id))]
 pub async fn upload(

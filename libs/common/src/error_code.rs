@@ -75,6 +75,9 @@ pub enum ErrorCode {
     MediaLinkInvalid,
     /// The upload would take the user's files past their quota (`media.quota_bytes`).
     QuotaExceeded,
+    /// The server's storage is full (its disk or its filesystem quota): the upload could
+    /// not be written and nothing of it was kept; see `Retry-After`. Not the user's quota.
+    InsufficientStorage,
     /// The file's preview image is still being made (a video's frame, a PDF's page, made
     /// after the upload answered); see `Retry-After`.
     PreviewPending,
@@ -175,6 +178,7 @@ impl ErrorCode {
             Self::MediaLinkExpired => "media_link_expired",
             Self::MediaLinkInvalid => "media_link_invalid",
             Self::QuotaExceeded => "quota_exceeded",
+            Self::InsufficientStorage => "insufficient_storage",
             Self::PreviewPending => "preview_pending",
             Self::FileTypeNotAllowed => "file_type_not_allowed",
             Self::ImageTooLarge => "image_too_large",
@@ -254,6 +258,7 @@ impl ErrorCode {
             | Self::TelegramAccountMissing => 422,
             Self::RateLimited | Self::TelegramFloodWait | Self::TooManyConnections => 429,
             Self::Internal => 500,
+            Self::InsufficientStorage => 507,
             Self::ServiceUnavailable | Self::TelegramUnavailable => 503,
             Self::Timeout => 504,
             Self::RequestTimeout => 408,
@@ -296,6 +301,7 @@ impl ErrorCode {
             Self::MediaLinkExpired => "Media link expired",
             Self::MediaLinkInvalid => "Media link not accepted",
             Self::QuotaExceeded => "Storage quota exceeded",
+            Self::InsufficientStorage => "Insufficient storage",
             Self::PreviewPending => "Preview not made yet",
             Self::FileTypeNotAllowed => "File type not allowed",
             Self::ImageTooLarge => "Image too large",
@@ -360,7 +366,7 @@ impl ErrorCode {
             | Self::TelegramPasswordInvalid
             | Self::TelegramAccountMissing => Code::InvalidArgument,
             Self::PhoneAlreadyLinked => Code::AlreadyExists,
-            Self::QuotaExceeded => Code::ResourceExhausted,
+            Self::QuotaExceeded | Self::InsufficientStorage => Code::ResourceExhausted,
             Self::FileTypeNotAllowed
             | Self::ImageTooLarge
             | Self::EmptyFile
@@ -499,6 +505,7 @@ pub const ALL: &[ErrorCode] = &[
     ErrorCode::MediaLinkExpired,
     ErrorCode::MediaLinkInvalid,
     ErrorCode::QuotaExceeded,
+    ErrorCode::InsufficientStorage,
     ErrorCode::PreviewPending,
     ErrorCode::FileTypeNotAllowed,
     ErrorCode::ImageTooLarge,

@@ -207,6 +207,10 @@ fn describe_metrics() {
         "talkapp_audit_logged_instead_total",
         "Audit records the store did not take, written to the log instead"
     );
+    describe_counter!(
+        "talkapp_media_write_failures_total",
+        "Uploads the media service could not write to its local storage, by reason: no_space (ENOSPC), disk_quota (EDQUOT), io (any other)"
+    );
     for kind in ["text", "media"] {
         for outcome in ["sent", "failed"] {
             metrics::counter!("talkapp_sends_total", "kind" => kind, "outcome" => outcome)
@@ -224,6 +228,9 @@ fn describe_metrics() {
     }
     metrics::counter!("talkapp_audit_records_total").increment(0);
     metrics::counter!("talkapp_audit_logged_instead_total").increment(0);
+    for reason in ["no_space", "disk_quota", "io"] {
+        metrics::counter!("talkapp_media_write_failures_total", "reason" => reason).increment(0);
+    }
 }
 
 /// Spawns the periodic upkeep the Prometheus recorder needs (histogram draining).

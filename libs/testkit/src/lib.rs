@@ -17,6 +17,7 @@
 //!   temporary directory; restart).
 //! - [`proxy`]: [`StallingProxy`], a TCP proxy whose links can be cut, or stalled (kept
 //!   open while nothing passes: a peer that stopped answering).
+//! - [`tmpfs`]: [`Tmpfs`], a small filesystem mounted for a test to fill up (root only).
 //! - this file: free ports, temporary directories, waiting for a port.
 
 #![allow(clippy::missing_panics_doc)]
@@ -25,6 +26,7 @@ pub mod postgres;
 pub mod proxy;
 pub mod rabbitmq;
 pub mod redis;
+pub mod tmpfs;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -33,6 +35,7 @@ pub use postgres::PrivatePostgres;
 pub use proxy::StallingProxy;
 pub use rabbitmq::PrivateRabbitMq;
 pub use redis::PrivateRedis;
+pub use tmpfs::Tmpfs;
 
 /// A loopback port nobody listens on (at the moment of asking).
 pub fn free_port() -> u16 {

@@ -819,3 +819,103 @@ async fn an_upload_that_cannot_be_written_fails_unavailable_and_a_retry_works() 
     assert!(service.stored_files("tmp").is_empty());
     service.stop().await;
 }
+
+/// A disk that fills up in the middle of an upload (a real one: a tmpfs of 16 MiB with
+/// 8 MiB of it taken, and 12 MiB sent): `insufficient_storage` with a `Retry-After`, the
+/// partial file removed (the space is free again), no rows, no quota charged; once a
+/// filler file is deleted, the same upload is stored intact.
+#[tokio::test]
+async fn a_disk_that_fills_up_mid_upload_is_insufficient_storage_and_a_retry_after_freeing_space_works()
+ {
+    const MIB: u64 = 1024 * 1024;
+    let service = TestService::start(Database::Sqlite).await;
+    // Mounted over the service's (empty) media directory: its object store works by
+    // path, so it writes into the mount from now on.
+    let Some(disk) = talkapp_testkit::Tmpfs::mount(&service.dir.join("media"), 16 * MIB) else {
+        service.stop().await;
+        return;
+    };
+    let filler = disk.dir().join("filler");
+    std::fs::write(&filler, vec![7_u8; usize::try_from(8 * MIB).expect("size")])
+        .expect("filler written");
+    let used_before = disk.used_bytes();
+    let user = Uuid::new_v4();
+    // Under the size limit (32 MiB) and the quota (64 MiB): the disk is what runs out,
+    // after some 8 MiB have been written (not refused up front).
+    let mut bytes = b"PK\x03\x04".to_vec();
+    bytes.extend_from_slice(&pdf_of_size(usize::try_from(12 * MIB).expect("size"))[4..]);
+
+    let status = service
+        .upload(user, "big.zip", &bytes)
+        .await
+        .expect_err("the disk is full");
+    assert_eq!(
+        (status.code(), crate::helpers::code_of(&status).as_str()),
+        (Code::ResourceExhausted, "insufficient_storage"),
+        "{status:?}"
+    );
+    assert_eq!(
+        status
+            .metadata()
+            .get(talkapp_common::error_code::RETRY_AFTER_METADATA_KEY)
+            .and_then(|value| value.to_str().ok()),
+        Some("60"),
+        "{status:?}"
+    );
+    assert!(status.message().contains("no space left"), "{status:?}");
+    // The partial file is gone and its space with it (the error is answered after the
+    // writing thread removed it).
+    assert!(service.stored_files("tmp").is_empty());
+    assert!(service.stored_files("blobs").is_empty());
+    assert!(
+        disk.used_bytes() <= used_before + 64 * 1024,
+        "{} bytes in use after the failed upload, {used_before} before it",
+        disk.used_bytes()
+    );
+    // No rows and no quota charged.
+    assert_eq!(service.store.media_usage(user).await.expect("usage"), 0);
+    let later = chrono::Utc::now() + chrono::Duration::days(1);
+    assert!(
+        service
+            .store
+            .stale_pending_files(later, 10)
+            .await
+            .expect("pending")
+            .is_empty()
+    );
+    assert!(
+        service
+            .store
+            .unreferenced_blobs(10)
+            .await
+            .expect("blobs")
+            .is_empty()
+    );
+
+    // Space freed by the operator: the same upload is stored, whole.
+    std::fs::remove_file(&filler).expect("filler removed");
+    assert!(disk.free_bytes() > 12 * MIB);
+    let info = service
+        .upload(user, "big.zip", &bytes)
+        .await
+        .expect("the retry is stored");
+    assert_eq!(info.sha256, format!("{:x}", Sha256::digest(&bytes)));
+    assert_eq!(info.size, bytes.len() as u64);
+    let (_, stored) = service
+        .download(user, &info.file_id, None, None)
+        .await
+        .expect("download");
+    assert!(
+        stored == bytes,
+        "the stored bytes differ from the sent ones"
+    );
+    assert_eq!(service.stored_files("blobs").len(), 1);
+    assert!(service.stored_files("tmp").is_empty());
+    assert_eq!(
+        service.store.media_usage(user).await.expect("usage"),
+        bytes.len() as u64
+    );
+    // Unmounted first, so that the service's directory can be removed whole.
+    drop(disk);
+    service.stop().await;
+}

@@ -562,3 +562,59 @@ async fn every_gateway_worker_reads_through_a_chat_service_restart() {
     deployment.stop_all_gracefully().await;
     database.drop_database().await;
 }
+
+/// A full disk under the media service in its own process: the 507
+/// `insufficient_storage` (and its `Retry-After`) reaches the client through the gRPC
+/// hop to the gateway; once space is freed the same upload is stored.
+#[tokio::test]
+async fn a_full_disk_under_the_media_service_is_507_insufficient_storage_through_the_gateway() {
+    crate::helpers::init_test_tracing();
+    let Some((disk, filler)) = crate::uploads::half_full_disk() else {
+        return;
+    };
+    let database = TestDatabase::create().await;
+    let media_dir = disk.dir().display().to_string();
+    let mut deployment = SplitDeployment::start_with(
+        &database.url_via(&postgres_address()),
+        &redis_address(),
+        &amqp_address(),
+        // The default limits (2 GiB a file, 1 GiB a user) leave the disk to run out.
+        &[("TALKAPP_STORAGE__LOCAL_DIR", &media_dir)],
+    )
+    .await;
+    deployment.wait_ready().await;
+    let login = deployment.signed_in("full-disk@example.com").await;
+    let token = login["access_token"].as_str().expect("token");
+    let bytes = crate::uploads::incompressible_zip(12 * 1024 * 1024);
+    let upload = || {
+        deployment
+            .client
+            .post(format!("{}/upload", deployment.gateway_url))
+            .bearer_auth(token)
+            .header("content-type", "application/zip")
+            .body(bytes.clone())
+            .timeout(Duration::from_secs(60))
+            .send()
+    };
+
+    let response = upload().await.expect("sent");
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok()),
+        Some("60")
+    );
+    crate::helpers::assert_problem(response, 507, "insufficient_storage").await;
+
+    std::fs::remove_file(&filler).expect("filler removed");
+    let response = upload().await.expect("sent");
+    assert_eq!(response.status(), 201);
+    let file: Value = response.json().await.expect("json");
+    assert_eq!(file["size"], bytes.len());
+    deployment.stop_all_gracefully().await;
+    database.drop_database().await;
+    let dir = disk.dir().to_owned();
+    drop(disk);
+    let _ = std::fs::remove_dir_all(dir);
+}

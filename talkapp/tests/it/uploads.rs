@@ -763,3 +763,131 @@ async fn a_videos_upload_answers_before_its_preview_and_a_burst_skips_what_does_
     app.stop().await;
     let _ = std::fs::remove_dir_all(&tools);
 }
+
+const MIB: u64 = 1024 * 1024;
+
+/// A ZIP's magic and then `size` bytes in all of pseudo-random content (a document with
+/// no preview to make, which no filesystem compresses).
+pub(crate) fn incompressible_zip(size: usize) -> Vec<u8> {
+    let mut bytes = b"PK\x03\x04".to_vec();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    while bytes.len() < size {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        bytes.extend_from_slice(&state.to_le_bytes());
+    }
+    bytes.truncate(size);
+    bytes
+}
+
+/// A real disk for uploads that fills up: a tmpfs of 16 MiB with a filler file of 8 MiB
+/// (`None`, printed, where mounting is not permitted and `TALKAPP_TEST_SKIP_MOUNT=1`).
+pub(crate) fn half_full_disk() -> Option<(talkapp_testkit::Tmpfs, std::path::PathBuf)> {
+    let dir = crate::helpers::temp_dir("talkapp-it-full-disk");
+    let disk = talkapp_testkit::Tmpfs::mount(&dir, 16 * MIB)?;
+    let filler = disk.dir().join("filler");
+    std::fs::write(&filler, vec![7_u8; usize::try_from(8 * MIB).expect("size")])
+        .expect("filler written");
+    Some((disk, filler))
+}
+
+/// A disk that fills up in the middle of an upload (12 MiB sent, some 8 MiB free): 507
+/// `insufficient_storage` problem+json with a `Retry-After`, the partial file removed
+/// (its space free again), counted for the operator; once space is freed, the same
+/// upload is stored intact. The quota is set just above the file's size, so the retry
+/// passing also shows that the failed upload charged nothing to it.
+#[tokio::test]
+async fn a_disk_that_fills_up_mid_upload_is_507_insufficient_storage_and_a_retry_after_freeing_space_works()
+ {
+    use sha2::Digest as _;
+    let Some((disk, filler)) = half_full_disk() else {
+        return;
+    };
+    let bytes = incompressible_zip(usize::try_from(12 * MIB).expect("size"));
+    let media_dir = disk.dir().display().to_string();
+    let quota = (bytes.len() as u64 + MIB).to_string();
+    let app = spawn_app_with(&[
+        ("storage.local_dir", &media_dir),
+        ("media.quota_bytes", &quota),
+    ])
+    .await;
+    let ada = Uploader::new(&app, "ada@example.com").await;
+    let used_before = disk.used_bytes();
+
+    let response = ada.upload_raw("application/zip", "", bytes.clone()).await;
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok()),
+        Some("60")
+    );
+    let problem = assert_problem(response, 507, "insufficient_storage").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("no space left") && !detail.contains('/')),
+        "says what is full, not where: {problem}"
+    );
+    assert!(
+        disk.used_bytes() <= used_before + 64 * 1024,
+        "{} bytes in use after the failed upload, {used_before} before it",
+        disk.used_bytes()
+    );
+    let mut left = Vec::new();
+    for entry in walk_files(disk.dir()) {
+        if entry != filler {
+            left.push(entry);
+        }
+    }
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("talkapp_media_write_failures_total{reason=\"no_space\"} 1"),
+        "{metrics}"
+    );
+
+    std::fs::remove_file(&filler).expect("filler removed");
+    let file = created(ada.upload_raw("application/zip", "", bytes.clone()).await).await;
+    assert_eq!(
+        file["sha256"],
+        format!("{:x}", sha2::Sha256::digest(&bytes)),
+        "{file}"
+    );
+    let stored = ada
+        .request(
+            reqwest::Method::GET,
+            &format!("/media/{}", file["file_id"].as_str().expect("id")),
+        )
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(stored.status(), 200);
+    let stored = stored.bytes().await.expect("body");
+    assert!(
+        stored == bytes,
+        "the stored bytes differ from the sent ones"
+    );
+    app.stop().await;
+    let dir = disk.dir().to_owned();
+    drop(disk);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Every file under `dir`.
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk_files(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}

@@ -274,6 +274,7 @@ impl GoTrueError {
             | ErrorCode::MediaLinkExpired
             | ErrorCode::MediaLinkInvalid
             | ErrorCode::QuotaExceeded
+            | ErrorCode::InsufficientStorage
             | ErrorCode::FileTypeNotAllowed
             | ErrorCode::ImageTooLarge
             | ErrorCode::EmptyFile

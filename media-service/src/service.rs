@@ -954,25 +954,11 @@ impl MediaCore {
     ) -> Result<Vec<MediaFile>> {
         let mut files = Vec::with_capacity(file_ids.len());
         for file_id in file_ids {
-            if !self.store.pin_media_file(user_id, *file_id, job_id).await? {
-                return Err(MediaError::NotFound);
-            }
-            // Read after pinning: a delete in between leaves the pin holding the bytes.
-            let blob = self
+            let file = self
                 .store
-                .pinned_media_blob(job_id, *file_id)
+                .pin_media_file(user_id, *file_id, job_id)
                 .await?
                 .ok_or(MediaError::NotFound)?;
-            let file = match self.store.media_file(user_id, *file_id).await? {
-                Some(file) => file,
-                None => MediaFile {
-                    file_id: *file_id,
-                    user_id,
-                    file_name: String::new(),
-                    created_at: blob.created_at,
-                    blob,
-                },
-            };
             files.push(file);
         }
         Ok(files)

@@ -191,9 +191,16 @@ pub trait MediaStore: Send + Sync + 'static {
     async fn media_usage(&self, user_id: Uuid) -> Result<u64>;
 
     /// Pins the blob of `user_id`'s visible file for `job_id` (a queued send): its bytes
-    /// stay while the pin does, even if the file is deleted. False when no such file.
-    /// Pinning the same file for the same job twice is one pin.
-    async fn pin_media_file(&self, user_id: Uuid, file_id: Uuid, job_id: Uuid) -> Result<bool>;
+    /// stay while the pin does, even if the file is deleted. Answers the file as pinned
+    /// (read with the pin, in one statement on PostgreSQL: the send's acceptance waits for
+    /// it); `None` when no such file. Pinning the same file for the same job twice is one
+    /// pin.
+    async fn pin_media_file(
+        &self,
+        user_id: Uuid,
+        file_id: Uuid,
+        job_id: Uuid,
+    ) -> Result<Option<MediaFile>>;
 
     /// The blob `job_id` pinned for `file_id` (whether or not the file was deleted since);
     /// `None` when the job holds no such pin.

@@ -537,6 +537,7 @@ async fn a_pinned_file_keeps_its_bytes_after_delete_until_released() {
             .pin_media_file(user, file_id, job_id)
             .await
             .expect("pin")
+            .is_some()
     );
     service
         .client

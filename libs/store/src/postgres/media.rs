@@ -271,25 +271,36 @@ impl MediaStore for PostgresStore {
         Ok(used.and_then(|used| u64::try_from(used).ok()).unwrap_or(0))
     }
 
-    async fn pin_media_file(&self, user_id: Uuid, file_id: Uuid, job_id: Uuid) -> Result<bool> {
+    async fn pin_media_file(
+        &self,
+        user_id: Uuid,
+        file_id: Uuid,
+        job_id: Uuid,
+    ) -> Result<Option<MediaFile>> {
         let client = self.client().await?;
         // The file row is locked while the pin is added, so a concurrent delete comes
-        // either before (no pin) or after (the pin holds the blob).
-        let pinned = client
-            .prepared_query(
-                "WITH file AS (
-                     SELECT sha256 FROM media_files
-                     WHERE file_id = $1 AND user_id = $2 AND state = 'ready' FOR SHARE
-                 )
-                 INSERT INTO media_pins (job_id, file_id, sha256)
-                 SELECT $3, $1, sha256 FROM file
-                 ON CONFLICT (job_id, file_id) DO UPDATE SET sha256 = EXCLUDED.sha256
-                 RETURNING sha256",
+        // either before (no pin) or after (the pin holds the blob); the file and its blob
+        // are answered from the same statement.
+        let row = client
+            .prepared_query_opt(
+                &format!(
+                    "WITH file AS (
+                         SELECT file_id, user_id, file_name, created_at, sha256 FROM media_files
+                         WHERE file_id = $1 AND user_id = $2 AND state = 'ready' FOR SHARE
+                     ), pin AS (
+                         INSERT INTO media_pins (job_id, file_id, sha256)
+                         SELECT $3, file_id, sha256 FROM file
+                         ON CONFLICT (job_id, file_id) DO UPDATE SET sha256 = EXCLUDED.sha256
+                         RETURNING sha256
+                     )
+                     SELECT {FILE_COLUMNS} FROM file f JOIN pin p ON p.sha256 = f.sha256
+                     JOIN media_blobs b ON b.sha256 = p.sha256"
+                ),
                 &[&file_id, &user_id, &job_id],
             )
             .await
             .map_err(map_error)?;
-        Ok(!pinned.is_empty())
+        row.as_ref().map(file_from_row).transpose()
     }
 
     async fn pinned_media_blob(&self, job_id: Uuid, file_id: Uuid) -> Result<Option<MediaBlob>> {

@@ -257,9 +257,16 @@ impl MediaStore for SqliteStore {
         .await
     }
 
-    async fn pin_media_file(&self, user_id: Uuid, file_id: Uuid, job_id: Uuid) -> Result<bool> {
+    async fn pin_media_file(
+        &self,
+        user_id: Uuid,
+        file_id: Uuid,
+        job_id: Uuid,
+    ) -> Result<Option<MediaFile>> {
         self.call(move |connection| {
-            connection
+            // One transaction: a delete cannot come between the pin and the read.
+            let transaction = connection.transaction().map_err(map_error)?;
+            let pinned = transaction
                 .execute_cached(
                     "INSERT INTO media_pins (job_id, file_id, sha256)
                      SELECT ?3, file_id, sha256 FROM media_files
@@ -267,8 +274,22 @@ impl MediaStore for SqliteStore {
                      ON CONFLICT (job_id, file_id) DO UPDATE SET sha256 = excluded.sha256",
                     params![file_id.to_string(), user_id.to_string(), job_id.to_string()],
                 )
-                .map(|pinned| pinned > 0)
-                .map_err(map_error)
+                .map_err(map_error)?;
+            if pinned == 0 {
+                return Ok(None);
+            }
+            let file = transaction
+                .query_row_cached(
+                    &format!(
+                        "SELECT {FILE_COLUMNS} FROM media_files f JOIN media_blobs b USING (sha256)
+                         WHERE f.file_id = ?1 AND f.user_id = ?2"
+                    ),
+                    params![file_id.to_string(), user_id.to_string()],
+                    file_from_row,
+                )
+                .map_err(map_error)?;
+            transaction.commit().map_err(map_error)?;
+            Ok(Some(file))
         })
         .await
     }

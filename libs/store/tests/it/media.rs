@@ -287,31 +287,36 @@ pub(crate) async fn a_pinned_blob_outlives_the_deleted_file_until_the_pin_is_rel
     let pinned_blob = blob("e1", 10);
     let file = stored(store.as_ref(), &file_of(user, &pinned_blob)).await;
     let job_id = Uuid::new_v4();
-    assert!(
-        !store
+    assert_eq!(
+        store
             .pin_media_file(Uuid::new_v4(), file.file_id, job_id)
             .await
             .expect("pin"),
+        None,
         "not theirs"
     );
-    assert!(
-        !store
+    assert_eq!(
+        store
             .pin_media_file(user, Uuid::new_v4(), job_id)
             .await
             .expect("pin"),
+        None,
         "no such file"
     );
-    assert!(
+    assert_eq!(
         store
             .pin_media_file(user, file.file_id, job_id)
             .await
-            .expect("pin")
+            .expect("pin"),
+        Some(file.clone()),
+        "the file as pinned, its blob with it"
     );
-    assert!(
+    assert_eq!(
         store
             .pin_media_file(user, file.file_id, job_id)
             .await
-            .expect("pin twice")
+            .expect("pin twice"),
+        Some(file.clone())
     );
 
     store

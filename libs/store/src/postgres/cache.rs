@@ -190,7 +190,7 @@ const UPSERT_DIALOG: &str = "
 /// is rebuilt from Telegram, and the synchronous commits that follow (the account's
 /// update state, jobs, event ids) flush the WAL up to and including these anyway, so
 /// a crash can lose only cache rows whose updates Telegram gives again.
-async fn cache_transaction(
+pub(super) async fn cache_transaction(
     client: &mut deadpool_postgres::Object,
 ) -> Result<deadpool_postgres::Transaction<'_>> {
     let transaction = client.transaction().await.map_err(map_error)?;

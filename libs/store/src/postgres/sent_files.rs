@@ -34,7 +34,10 @@ impl SentFileStore for PostgresStore {
     ) -> Result<()> {
         let mut client = self.client().await?;
         let session_index = index(key)?;
-        let transaction = client.transaction().await.map_err(map_error)?;
+        // A cache of what Telegram already has (a lost row costs one upload again, a
+        // stale reference is refused by Telegram and replaced): not worth a WAL flush
+        // per send.
+        let transaction = super::cache::cache_transaction(&mut client).await?;
         // One writer per account at a time: each remembered file gets the next seq.
         transaction
             .prepared_execute(

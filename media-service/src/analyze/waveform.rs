@@ -1321,4 +1321,90 @@ mod tests {
         assert!(read < size / 3, "{read} of {size} bytes read");
         println!("{read} of {size} bytes read");
     }
+
+    /// Rewrites the granule position of each page that starts in `pages`, its checksum
+    /// made right again (so that only the positions lie).
+    fn rewrite_granules(
+        voice: &mut [u8],
+        pages: std::ops::Range<usize>,
+        mut granule: impl FnMut(u64) -> u64,
+    ) {
+        let mut at = 0;
+        while let PageCheck::Valid { len, .. } = check_page(&voice[at..]) {
+            if pages.contains(&at) {
+                let page = &mut voice[at..at + len];
+                let old = u64::from_le_bytes(page[6..14].try_into().expect("8"));
+                page[6..14].copy_from_slice(&granule(old).to_le_bytes());
+                let checksum = page_checksum(page);
+                page[22..26].copy_from_slice(&checksum.to_le_bytes());
+            }
+            at += len;
+        }
+        assert_eq!(at, voice.len(), "every page walked");
+    }
+
+    /// A xorshift generator: the same bytes on every run.
+    fn pseudo_random(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
+    #[tokio::test]
+    async fn a_file_that_lies_past_the_bytes_read_in_order_costs_bounded_reads_and_no_error() {
+        let voice = long_voice_note();
+        let size = voice.len();
+        let end = u64::from_le_bytes(
+            voice[size - 2000..]
+                .windows(4)
+                .rposition(|w| w == b"OggS")
+                .map(|at| {
+                    voice[size - 2000 + at + 6..size - 2000 + at + 14]
+                        .try_into()
+                        .expect("8")
+                })
+                .expect("a last page"),
+        );
+        // From a little past the bytes read in order to the last 128 KiB (the last
+        // page's granule position, the duration, stays true).
+        let lying = usize::try_from(IN_ORDER).expect("small") + 64 * 1024..size - 128 * 1024;
+        // What a file that lies, once found out, may cost: the slices given up.
+        let found_out = IN_ORDER + MAX_FAILED_SLICES as u64 * SLICE_MAX_READ_BYTES;
+
+        let mut garbage = voice.clone();
+        let mut next = pseudo_random(0x9e37_79b9_7f4a_7c15);
+        for byte in &mut garbage[lying.clone()] {
+            *byte = next() as u8;
+        }
+        // Granule positions going backwards, all zero, all huge, all random.
+        let mut backwards = voice.clone();
+        rewrite_granules(&mut backwards, lying.clone(), |granule| {
+            end.saturating_sub(granule)
+        });
+        let mut zero = voice.clone();
+        rewrite_granules(&mut zero, lying.clone(), |_| 0);
+        let mut huge = voice.clone();
+        rewrite_granules(&mut huge, lying.clone(), |_| i64::MAX as u64);
+        let mut random = voice.clone();
+        let mut next = pseudo_random(7);
+        rewrite_granules(&mut random, lying.clone(), |_| next() % (2 * end));
+
+        for (name, file, bound) in [
+            ("garbage", garbage, found_out),
+            ("backwards", backwards, found_out),
+            ("zero", zero, found_out),
+            ("huge", huge, found_out),
+            ("random", random, IN_ORDER + SEEK_MAX_READ_BYTES),
+        ] {
+            let (waveform, read) = waveform_of(&file).await;
+            println!("{name}: {read} bytes read");
+            assert!(read <= bound, "{name}: {read} bytes read");
+            // The slices read in order are drawn (silence there), whatever lies after.
+            let waveform = waveform.expect("a waveform");
+            assert_eq!(waveform.len(), WAVEFORM_VALUES, "{name}");
+        }
+    }
 }

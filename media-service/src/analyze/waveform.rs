@@ -1371,8 +1371,9 @@ mod tests {
         // From a little past the bytes read in order to the last 128 KiB (the last
         // page's granule position, the duration, stays true).
         let lying = usize::try_from(IN_ORDER).expect("small") + 64 * 1024..size - 128 * 1024;
-        // What a file that lies, once found out, may cost: the slices given up.
-        let found_out = IN_ORDER + MAX_FAILED_SLICES as u64 * SLICE_MAX_READ_BYTES;
+        // What a file that lies, once found out, may cost: a few slices given up, each
+        // of at most 1 MiB of reads.
+        let found_out = IN_ORDER + 4 * 1024 * 1024;
 
         let mut garbage = voice.clone();
         let mut next = pseudo_random(0x9e37_79b9_7f4a_7c15);

@@ -10,9 +10,25 @@
 //! each of its 100 slices drawn from its first hundredth of that (6 s), the packets of
 //! the rest of the slice counted (their length read from their table of contents) and not
 //! decoded, the decoder reset [`PRE_ROLL_SAMPLES`] before the next drawn part. At most
-//! [`MAX_READ_BYTES`] of the file are read (some three hours at 32 kbit/s): the slices
-//! beyond show silence. Only the first logical stream, of one or two channels, is read
-//! (a multichannel stream gets no waveform).
+//! [`MAX_READ_BYTES`] of the file are read in order (some three hours at 32 kbit/s).
+//!
+//! The slices beyond are found by seeking ([`Seeking`]), not by reading what lies before
+//! them: the page where a slice's drawn part (less the pre-roll) starts is found by a
+//! bisection on the granule positions of pages found at probed offsets (a few KiB read
+//! there, the first page of the stream after it checked: capture pattern, version,
+//! lengths, CRC, serial), each probe placed by the byte rate between the pages known
+//! around it at first, then halving the range; from that page the packets are counted
+//! to the drawn part and decoded through it. A slice close after the one before is read
+//! on to rather than searched. The reads stay bounded for a file of any size, or one that
+//! lies: at most [`SLICE_MAX_READ_BYTES`] per slice (probes, at most [`MAX_PROBES`], and
+//! pages), [`SEEK_MAX_READ_BYTES`] for all slices, so [`MAX_READ_BYTES`] + 32 MiB = 80 MiB
+//! in all; a page found out of order with those known (granule positions that go back)
+//! ends the seeking, as do [`MAX_FAILED_SLICES`] slices not found. A slice not found
+//! shows silence; the upload never fails for it. A real voice note costs far less: some
+//! 30 KB a slice (one probe, then 6 s of pages), 3 MB for a 100-minute one at 16 kbit/s
+//! (`tests::slices_past_the_bytes_read_in_order_are_found_by_seeking`). Only the first
+//! logical stream, of one or two channels, is read (a multichannel stream gets no
+//! waveform).
 //!
 //! The decoder is libopus (the reference decoder, fuzzed upstream) through the `opus`
 //! crate, linked from the system (`libopus-dev` to build, `libopus0` to run). A pure-Rust
@@ -123,12 +139,33 @@ impl Peaks {
     }
 }
 
+/// A page of the stream read, with the packets that end on it.
+struct Page {
+    /// Its offset in the file.
+    start: u64,
+    /// Its granule position ([`NO_GRANULE`] when no packet ends on it).
+    granule: u64,
+    packets: Vec<Vec<u8>>,
+}
+
+/// The granule position of a page on which no packet ends (-1).
+const NO_GRANULE: u64 = u64::MAX;
+
 /// Reassembles the packets of the first logical stream from Ogg pages.
 #[derive(Default)]
 struct OggPackets {
     buffered: Vec<u8>,
+    /// The offset in the file of `buffered`'s first byte.
+    base: u64,
     serial: Option<u32>,
     partial: Vec<u8>,
+    /// Read from the middle of the stream: the end of a packet begun before is dropped.
+    dropping: bool,
+    /// Pages whose checksum is wrong end the stream (read after a seek, where a page
+    /// that lies about its granule would mislead the search).
+    checked: bool,
+    /// The last page of the stream read with a granule position: `(offset, granule)`.
+    last_page: Option<(u64, u64)>,
 }
 
 /// Why the packets stopped.
@@ -136,13 +173,26 @@ struct OggPackets {
 enum Damaged {
     NotOgg,
     PacketTooLong,
+    BadChecksum,
 }
 
 impl OggPackets {
-    /// Adds bytes; returns the packets completed by them.
-    fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>, Damaged> {
+    /// Packets read from the page of `serial` at `offset` on (a page found by seeking).
+    fn at(offset: u64, serial: u32) -> Self {
+        Self {
+            base: offset,
+            serial: Some(serial),
+            dropping: true,
+            checked: true,
+            ..Self::default()
+        }
+    }
+
+    /// Adds bytes; returns the pages of the stream completed by them, with their
+    /// packets.
+    fn push(&mut self, bytes: &[u8]) -> Result<Vec<Page>, Damaged> {
         self.buffered.extend_from_slice(bytes);
-        let mut packets = Vec::new();
+        let mut pages = Vec::new();
         let mut consumed = 0;
         loop {
             let page = &self.buffered[consumed..];
@@ -161,13 +211,27 @@ impl OggPackets {
             let Some(body) = page.get(header_len..header_len + body_len) else {
                 break;
             };
+            if self.checked && !checksum_matches(&page[..header_len + body_len]) {
+                return Err(Damaged::BadChecksum);
+            }
             let serial = u32::from_le_bytes([page[14], page[15], page[16], page[17]]);
             if *self.serial.get_or_insert(serial) == serial {
+                let granule = u64::from_le_bytes(page[6..14].try_into().unwrap_or([0xff; 8]));
+                // Not a continued packet's end: nothing to drop.
+                if page[5] & 1 == 0 {
+                    self.dropping = false;
+                }
+                let mut packets = Vec::new();
                 let mut at = 0;
                 for value in lacing {
                     let value = usize::from(*value);
-                    self.partial.extend_from_slice(&body[at..at + value]);
+                    let segment = &body[at..at + value];
                     at += value;
+                    if self.dropping {
+                        self.dropping = value == 255;
+                        continue;
+                    }
+                    self.partial.extend_from_slice(segment);
                     if self.partial.len() > MAX_PACKET_BYTES {
                         return Err(Damaged::PacketTooLong);
                     }
@@ -175,11 +239,107 @@ impl OggPackets {
                         packets.push(std::mem::take(&mut self.partial));
                     }
                 }
+                let start = self.base + consumed as u64;
+                if granule != NO_GRANULE {
+                    self.last_page = Some((start, granule));
+                }
+                pages.push(Page {
+                    start,
+                    granule,
+                    packets,
+                });
             }
             consumed += header_len + body_len;
         }
         self.buffered.drain(..consumed);
-        Ok(packets)
+        self.base += consumed as u64;
+        Ok(pages)
+    }
+}
+
+/// Ogg's CRC-32 (polynomial 0x04c11db7, unreflected, no initial or final inversion).
+const CRC_TABLE: [u32; 256] = {
+    let mut table = [0_u32; 256];
+    let mut index = 0;
+    while index < 256 {
+        let mut value = (index as u32) << 24;
+        let mut bit = 0;
+        while bit < 8 {
+            value = if value & 0x8000_0000 != 0 {
+                (value << 1) ^ 0x04c1_1db7
+            } else {
+                value << 1
+            };
+            bit += 1;
+        }
+        table[index] = value;
+        index += 1;
+    }
+    table
+};
+
+/// The checksum of a whole page, its own checksum field (bytes 22..26) counted as zero.
+fn page_checksum(page: &[u8]) -> u32 {
+    page.iter().enumerate().fold(0_u32, |crc, (at, byte)| {
+        let byte = if (22..26).contains(&at) { 0 } else { *byte };
+        (crc << 8) ^ CRC_TABLE[usize::from((crc >> 24) as u8 ^ byte)]
+    })
+}
+
+/// Whether a whole page's checksum field matches its bytes.
+fn checksum_matches(page: &[u8]) -> bool {
+    page.get(22..26).is_some_and(|field| {
+        u32::from_le_bytes([field[0], field[1], field[2], field[3]]) == page_checksum(page)
+    })
+}
+
+/// What the bytes at a candidate page start are.
+#[derive(Debug, PartialEq, Eq)]
+enum PageCheck {
+    /// A whole page, its checksum right.
+    Valid {
+        len: usize,
+        serial: u32,
+        granule: u64,
+    },
+    /// Not a page.
+    Invalid,
+    /// A page header so far: this many bytes are needed to check it.
+    Incomplete(usize),
+}
+
+/// Checks the page that `bytes` start with: capture pattern, version, flags, lengths and
+/// checksum.
+fn check_page(bytes: &[u8]) -> PageCheck {
+    if bytes.len() < 27 {
+        return if b"OggS".starts_with(&bytes[..bytes.len().min(4)]) {
+            PageCheck::Incomplete(27)
+        } else {
+            PageCheck::Invalid
+        };
+    }
+    if &bytes[..4] != b"OggS" || bytes[4] != 0 || bytes[5] & !7 != 0 {
+        return PageCheck::Invalid;
+    }
+    let header_len = 27 + usize::from(bytes[26]);
+    let Some(lacing) = bytes.get(27..header_len) else {
+        return PageCheck::Incomplete(header_len);
+    };
+    let len = header_len
+        + lacing
+            .iter()
+            .map(|value| usize::from(*value))
+            .sum::<usize>();
+    let Some(page) = bytes.get(..len) else {
+        return PageCheck::Incomplete(len);
+    };
+    if !checksum_matches(page) {
+        return PageCheck::Invalid;
+    }
+    PageCheck::Valid {
+        len,
+        serial: u32::from_le_bytes([page[14], page[15], page[16], page[17]]),
+        granule: u64::from_le_bytes(page[6..14].try_into().unwrap_or([0xff; 8])),
     }
 }
 
@@ -282,7 +442,8 @@ impl OpusHead {
 }
 
 /// The waveform of the Ogg Opus object at `path` (`size` bytes, described by `head`)
-/// whose audio lasts `total_samples` at 48 kHz, reading at most `max_read_bytes` of it.
+/// whose audio lasts `total_samples` at 48 kHz, reading at most `max_read_bytes` of it
+/// in order and, for the slices beyond, at most [`SEEK_MAX_READ_BYTES`] more by seeking.
 /// `None` when the stream cannot be decoded.
 pub(super) async fn voice_waveform(
     objects: &dyn ObjectStore,
@@ -316,40 +477,481 @@ pub(super) async fn voice_waveform(
     let mut pages = OggPackets::default();
     let mut offset = 0;
     let readable = size.min(max_read_bytes);
+    // Packets read so far (the first two are headers), and the last page on which an
+    // audio packet ends: where seeking starts from.
+    let mut packets_read = 0;
+    let mut last_audio_page = None;
     while offset < readable && !decoding.peaks.full() {
         let end = offset.saturating_add(READ_BYTES).min(readable);
         let bytes = read_range(objects, path, offset, end).await?;
         offset = end;
-        let packets = match pages.push(&bytes) {
-            Ok(packets) => packets,
+        let read = match pages.push(&bytes) {
+            Ok(read) => read,
             Err(damaged) => {
                 tracing::info!(?damaged, "no waveform for a damaged ogg stream");
                 return Ok(None);
             }
         };
-        // Decoding is CPU work: off the async runtime.
-        decoding = match tokio::task::spawn_blocking(move || {
-            decoding.decode(&packets);
-            decoding
-        })
-        .await
-        {
-            Ok(decoding) => decoding,
-            Err(error) if error.is_panic() => {
-                tracing::warn!("the opus decoder panicked: no waveform for this file");
-                return Ok(None);
+        let mut packets = Vec::new();
+        for page in read {
+            packets_read += page.packets.len();
+            if packets_read > 2 && page.granule != NO_GRANULE {
+                last_audio_page = Some((page.start, page.granule));
             }
-            Err(error) => return Err(MediaError::Internal(error.to_string())),
+            packets.extend(page.packets);
+        }
+        decoding = match decode_off_runtime(decoding, packets).await? {
+            Some(decoding) => decoding,
+            None => return Ok(None),
         };
         if decoding.bad_packets >= MAX_BAD_PACKETS {
             tracing::info!("no waveform for an opus stream that does not decode");
             return Ok(None);
         }
     }
+    if offset < size
+        && !decoding.peaks.full()
+        && let (Some(serial), Some(last_audio_page)) = (pages.serial, last_audio_page)
+    {
+        let mut seeking = Seeking {
+            objects,
+            path,
+            size,
+            serial,
+            pre_skip: head.pre_skip,
+            end_granule: total_samples.saturating_add(head.pre_skip),
+            known: vec![last_audio_page],
+            read: 0,
+            slice_read: 0,
+            decoding: Some(decoding),
+        };
+        pages.checked = true;
+        let run = Run {
+            pages,
+            next: offset,
+            positioned: true,
+            granule: 0,
+        };
+        seeking.draw_the_rest(run).await?;
+        match seeking.decoding {
+            Some(done) => decoding = done,
+            None => return Ok(None),
+        }
+    }
     if decoding.peaks.seen_samples == 0 {
         return Ok(None);
     }
     Ok(Some(decoding.peaks.waveform()))
+}
+
+/// Decodes `packets` on a blocking thread (decoding is CPU work: off the async runtime);
+/// `None` when the decoder panicked (the waveform is given up).
+async fn decode_off_runtime(
+    mut decoding: Decoding,
+    packets: Vec<Vec<u8>>,
+) -> Result<Option<Decoding>> {
+    match tokio::task::spawn_blocking(move || {
+        decoding.decode(&packets);
+        decoding
+    })
+    .await
+    {
+        Ok(decoding) => Ok(Some(decoding)),
+        Err(error) if error.is_panic() => {
+            tracing::warn!("the opus decoder panicked: no waveform for this file");
+            Ok(None)
+        }
+        Err(error) => Err(MediaError::Internal(error.to_string())),
+    }
+}
+
+/// Bytes read at most while seeking, for all slices together: with [`MAX_READ_BYTES`]
+/// read in order, no file costs more than 80 MiB of reads, however long or hostile.
+const SEEK_MAX_READ_BYTES: u64 = 32 * 1024 * 1024;
+/// Bytes read at most for one slice past the bytes read in order (its probes, the
+/// pages up to its drawn part and those of its 6 s: 6 s at Opus's highest rate are
+/// 383 kB). A slice that needs more stays silent.
+const SLICE_MAX_READ_BYTES: u64 = 1024 * 1024;
+/// Probes of the search for one slice's page, at most (interpolated, then bisecting:
+/// 2 GiB narrowed to [`NEAR_BYTES`] take 15 bisections).
+const MAX_PROBES: usize = 20;
+/// The first probes of a search are placed by the byte rate between the pages known
+/// around it; the later ones halve the range.
+const INTERPOLATED_PROBES: usize = 3;
+/// A probe is placed this much before where the byte rate puts the page looked for, so
+/// that it more likely lands just before than just after it.
+const PROBE_BACKOFF_BYTES: u64 = 4 * 1024;
+/// Bytes read at a time by a probe looking for a page (a voice note's pages are of a
+/// few KiB: a second of audio each, as ffmpeg and opusenc write them).
+const PROBE_READ_BYTES: u64 = 8 * 1024;
+/// The longest Ogg page (a 27-byte header, 255 lacing values, 255 segments of 255).
+const MAX_PAGE_BYTES: u64 = 27 + 255 + 255 * 255;
+/// How far after a probe a page of the stream is looked for: a valid stream has a page
+/// starting within any [`MAX_PAGE_BYTES`].
+const MAX_SCAN_BYTES: u64 = 2 * MAX_PAGE_BYTES;
+/// A page this close (in bytes, by the byte rate) before the audio wanted is read on
+/// from rather than searched further; a run of pages this close to the next slice is
+/// read on rather than left for a search.
+const NEAR_BYTES: u64 = 64 * 1024;
+/// Bytes read at a time from a page found, through a slice's drawn part, at most; at
+/// least what the byte rate says is left to read and [`FORWARD_MARGIN_BYTES`].
+const FORWARD_READ_BYTES: u64 = 32 * 1024;
+/// Read past where the byte rate puts a slice's drawn part's end (a page of a voice
+/// note: a second at 32 kbit/s).
+const FORWARD_MARGIN_BYTES: u64 = 4 * 1024;
+/// Slices given up (no page found, damaged pages, over their budget) before the rest
+/// are too.
+const MAX_FAILED_SLICES: usize = 3;
+
+/// Why the seeking for a slice stopped.
+enum Halt {
+    /// A read failed: the analysis fails, as it does for a read in order.
+    Store(MediaError),
+    /// This slice stays silent.
+    Slice(&'static str),
+    /// The slices left stay silent.
+    All(&'static str),
+}
+
+impl From<MediaError> for Halt {
+    fn from(error: MediaError) -> Self {
+        Self::Store(error)
+    }
+}
+
+/// Pages read in order from somewhere in the file.
+struct Run {
+    pages: OggPackets,
+    /// The next byte to read.
+    next: u64,
+    /// Whether the position of its packets is known (from the first page read with a
+    /// granule position), and so the decoder's count of samples.
+    positioned: bool,
+    /// Until positioned, the granule position of the page it starts from.
+    granule: u64,
+}
+
+/// The slices past the bytes read in order, each found by seeking: a bisection on the
+/// granule positions of pages found at probed offsets (each checked: capture pattern,
+/// version, lengths, checksum, the stream's serial), then the pages from there decoded
+/// through the slice's drawn part.
+struct Seeking<'a> {
+    objects: &'a dyn ObjectStore,
+    path: &'a Path,
+    size: u64,
+    serial: u32,
+    pre_skip: u64,
+    /// The granule position at the end of the audio (from the last page).
+    end_granule: u64,
+    /// Pages found, `(offset, granule)`, in order of both (a page out of order is a file
+    /// that lies: seeking stops).
+    known: Vec<(u64, u64)>,
+    /// Bytes read while seeking, in all and for the slice at hand.
+    read: u64,
+    slice_read: u64,
+    /// `None` once the decoder panicked.
+    decoding: Option<Decoding>,
+}
+
+impl Seeking<'_> {
+    /// Draws each slice not drawn yet, continuing `run` (the pages read in order).
+    async fn draw_the_rest(&mut self, run: Run) -> Result<()> {
+        let mut run = Some(run);
+        let mut failures = 0;
+        for slice in 0..WAVEFORM_VALUES as u64 {
+            let Some(decoding) = self.decoding.as_ref() else {
+                return Ok(());
+            };
+            let peaks = &decoding.peaks;
+            if peaks.full() {
+                return Ok(());
+            }
+            let start = slice * peaks.samples_per_slice;
+            let end = start
+                .saturating_add(peaks.drawn_per_slice)
+                .min(peaks.wanted_samples);
+            let seen = peaks.seen_samples;
+            let positioned = run.as_ref().is_some_and(|run| run.positioned);
+            if positioned && seen >= end {
+                // Drawn already (by the pages read in order, or by the run before).
+                continue;
+            }
+            self.slice_read = 0;
+            // The granule position of the page wanted: the decoder's pre-roll before.
+            let goal = start
+                .saturating_add(self.pre_skip)
+                .saturating_sub(PRE_ROLL_SAMPLES);
+            let here = seen.saturating_add(self.pre_skip);
+            let near = positioned && self.bytes_for(goal.saturating_sub(here)) <= NEAR_BYTES;
+            let outcome = if near {
+                self.draw(run.as_mut(), end).await
+            } else {
+                if let Some(last) = run.take().and_then(|run| run.pages.last_page)
+                    && let Err(halt) = self.remember(last)
+                {
+                    return self.stop(halt);
+                }
+                match self.locate(goal).await {
+                    Ok((offset, granule)) => {
+                        run = Some(Run {
+                            pages: OggPackets::at(offset, self.serial),
+                            next: offset,
+                            positioned: false,
+                            granule,
+                        });
+                        self.draw(run.as_mut(), end).await
+                    }
+                    Err(halt) => Err(halt),
+                }
+            };
+            match outcome {
+                Ok(()) => {}
+                Err(Halt::Slice(why)) => {
+                    tracing::debug!(slice, why, "a waveform slice left silent");
+                    run = None;
+                    failures += 1;
+                    if failures >= MAX_FAILED_SLICES {
+                        return self.stop(Halt::All("too many slices not found"));
+                    }
+                }
+                Err(halt) => return self.stop(halt),
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the seeking: the slices left stay silent (a read error fails the analysis).
+    fn stop(&mut self, halt: Halt) -> Result<()> {
+        match halt {
+            Halt::Store(error) => Err(error),
+            Halt::Slice(why) | Halt::All(why) => {
+                tracing::info!(
+                    why,
+                    read = self.read,
+                    "the waveform's later slices left silent"
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Bytes that `granules` of audio take, by the file's mean byte rate.
+    fn bytes_for(&self, granules: u64) -> u64 {
+        rate_scaled(granules, self.size, self.end_granule.max(1))
+    }
+
+    /// Reads `start..end` (cut at the end of the object) within the budgets.
+    async fn read(&mut self, start: u64, end: u64) -> Result<bytes::Bytes, Halt> {
+        let end = end.min(self.size);
+        let len = end.saturating_sub(start);
+        if self.read.saturating_add(len) > SEEK_MAX_READ_BYTES {
+            return Err(Halt::All("the budget of reads for seeking is spent"));
+        }
+        if self.slice_read.saturating_add(len) > SLICE_MAX_READ_BYTES {
+            return Err(Halt::Slice("the budget of reads for a slice is spent"));
+        }
+        self.read += len;
+        self.slice_read += len;
+        Ok(read_range(self.objects, self.path, start, end).await?)
+    }
+
+    /// Adds a page found to those known; a page out of order with them is a file that
+    /// lies about its positions.
+    fn remember(&mut self, (offset, granule): (u64, u64)) -> Result<(), Halt> {
+        let at = self.known.partition_point(|(known, _)| *known < offset);
+        let before = at.checked_sub(1).and_then(|at| self.known.get(at));
+        if before.is_some_and(|(_, earlier)| *earlier > granule)
+            || self
+                .known
+                .get(at)
+                .is_some_and(|(_, later)| *later < granule)
+        {
+            return Err(Halt::All("granule positions out of order"));
+        }
+        if self.known.get(at) != Some(&(offset, granule)) {
+            self.known.insert(at, (offset, granule));
+        }
+        Ok(())
+    }
+
+    /// The offset of a checked page whose granule position is at most `goal`, close
+    /// before it: a bisection between the pages known around it, each probe placed by
+    /// the byte rate between them at first, then halving.
+    async fn locate(&mut self, goal: u64) -> Result<(u64, u64), Halt> {
+        // The pages known are in order of granule: the last at most `goal`, the first
+        // after (or the end of the file).
+        let after = self.known.partition_point(|(_, granule)| *granule <= goal);
+        let mut low = *after
+            .checked_sub(1)
+            .and_then(|at| self.known.get(at))
+            .ok_or(Halt::All("no page known before the slice"))?;
+        let mut high = self
+            .known
+            .get(after)
+            .copied()
+            .unwrap_or((self.size, self.end_granule.max(goal + 1)));
+        for probe_number in 0..MAX_PROBES {
+            let span = high.0.saturating_sub(low.0);
+            let ahead = rate_scaled(goal - low.1, span, high.1 - low.1);
+            if span <= NEAR_BYTES || ahead <= NEAR_BYTES {
+                return Ok(low);
+            }
+            let guess = if probe_number < INTERPOLATED_PROBES {
+                low.0 + ahead.saturating_sub(PROBE_BACKOFF_BYTES)
+            } else {
+                low.0 + span / 2
+            };
+            let probe = guess.clamp(low.0 + 1, high.0 - 1);
+            match self.find_page(probe, high.0).await? {
+                None => high.0 = probe,
+                Some((offset, granule)) => {
+                    if granule < low.1 || granule > high.1 {
+                        return Err(Halt::All("granule positions out of order"));
+                    }
+                    self.remember((offset, granule))?;
+                    if granule <= goal {
+                        low = (offset, granule);
+                    } else {
+                        high = (probe, granule);
+                    }
+                }
+            }
+        }
+        Err(Halt::Slice("no page found within the probes"))
+    }
+
+    /// The first checked page of the stream with a granule position that starts in
+    /// `from..until` (looked for over [`MAX_SCAN_BYTES`] at most): `(offset, granule)`.
+    async fn find_page(&mut self, from: u64, until: u64) -> Result<Option<(u64, u64)>, Halt> {
+        let scan_end = until
+            .min(from.saturating_add(MAX_SCAN_BYTES))
+            .min(self.size);
+        let mut buffer = Vec::new();
+        let mut at = 0;
+        loop {
+            let buffer_end = from + buffer.len() as u64;
+            let candidate = buffer[at..]
+                .windows(4)
+                .position(|window| window == b"OggS")
+                .map(|found| at + found);
+            let Some(candidate) = candidate else {
+                if buffer_end >= scan_end {
+                    return Ok(None);
+                }
+                // "OggS" may straddle two reads.
+                at = buffer.len().saturating_sub(3);
+                let more = self
+                    .read(buffer_end, buffer_end.saturating_add(PROBE_READ_BYTES))
+                    .await?;
+                buffer.extend_from_slice(&more);
+                continue;
+            };
+            if from + candidate as u64 >= scan_end {
+                return Ok(None);
+            }
+            match check_page(&buffer[candidate..]) {
+                PageCheck::Incomplete(needed) => {
+                    let needed_end = from + (candidate + needed) as u64;
+                    if needed_end > self.size {
+                        at = candidate + 1;
+                        continue;
+                    }
+                    let more = self.read(buffer_end, needed_end).await?;
+                    buffer.extend_from_slice(&more);
+                }
+                PageCheck::Valid {
+                    len: _,
+                    serial,
+                    granule,
+                } if serial == self.serial && granule != NO_GRANULE => {
+                    return Ok(Some((from + candidate as u64, granule)));
+                }
+                PageCheck::Valid { len, .. } => at = candidate + len,
+                PageCheck::Invalid => at = candidate + 1,
+            }
+        }
+    }
+
+    /// Reads `run`'s pages on until the decoder has counted `end` samples.
+    async fn draw(&mut self, run: Option<&mut Run>, end: u64) -> Result<(), Halt> {
+        let Some(run) = run else {
+            return Err(Halt::Slice("no pages to read"));
+        };
+        loop {
+            let Some(decoding) = self.decoding.as_mut() else {
+                return Ok(());
+            };
+            if decoding.bad_packets >= MAX_BAD_PACKETS {
+                return Err(Halt::All("packets that do not decode"));
+            }
+            if run.positioned && (decoding.peaks.seen_samples >= end || decoding.peaks.full())
+                || run.next >= self.size
+            {
+                return Ok(());
+            }
+            // What is left to read by the byte rate, and a page: no more (a slice's 6 s
+            // of a voice note are some 12 KB).
+            let here = if run.positioned {
+                decoding.peaks.seen_samples.saturating_add(self.pre_skip)
+            } else {
+                run.granule
+            };
+            let left = end.saturating_add(self.pre_skip).saturating_sub(here);
+            let chunk = self
+                .bytes_for(left)
+                .saturating_add(FORWARD_MARGIN_BYTES)
+                .min(FORWARD_READ_BYTES);
+            let bytes = self.read(run.next, run.next.saturating_add(chunk)).await?;
+            run.next += bytes.len() as u64;
+            let pages = run
+                .pages
+                .push(&bytes)
+                .map_err(|_| Halt::Slice("damaged pages"))?;
+            let decoding = self.decoding.as_mut().ok_or(Halt::All("no decoder"))?;
+            let mut packets = Vec::new();
+            for page in pages {
+                if !run.positioned {
+                    if page.granule == NO_GRANULE {
+                        continue;
+                    }
+                    // The packets ending on the page end at its granule position.
+                    let mut duration = 0_u64;
+                    for packet in &page.packets {
+                        let samples = opus::packet::get_nb_samples(packet, SAMPLE_RATE as u32)
+                            .map_err(|_| Halt::Slice("a packet of no length"))?;
+                        duration = duration.saturating_add(samples as u64);
+                    }
+                    let position = page
+                        .granule
+                        .checked_sub(self.pre_skip.saturating_add(duration))
+                        .ok_or(Halt::Slice("a page before the audio's start"))?;
+                    decoding.peaks.seen_samples = position;
+                    decoding.headers_left = 0;
+                    decoding.pre_skip_left = 0;
+                    // The packets skipped to get here: the decoder starts afresh.
+                    decoding.skipped = true;
+                    run.positioned = true;
+                }
+                packets.extend(page.packets);
+            }
+            if packets.is_empty() {
+                continue;
+            }
+            let Some(decoding) = self.decoding.take() else {
+                return Ok(());
+            };
+            match decode_off_runtime(decoding, packets).await? {
+                Some(decoding) => self.decoding = Some(decoding),
+                None => return Err(Halt::All("the decoder panicked")),
+            }
+        }
+    }
+}
+
+/// `value × numerator / denominator`, without overflow (saturating).
+fn rate_scaled(value: u64, numerator: u64, denominator: u64) -> u64 {
+    let scaled = u128::from(value) * u128::from(numerator) / u128::from(denominator.max(1));
+    u64::try_from(scaled).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -450,14 +1052,381 @@ mod tests {
         let bytes = [first, other, last].concat();
         // Fed in two halves: a page cut in the middle waits for its end.
         let (start, end) = bytes.split_at(100);
-        let mut found = packets.push(start).expect("ogg");
-        found.extend(packets.push(end).expect("ogg"));
+        let mut pages = packets.push(start).expect("ogg");
+        pages.extend(packets.push(end).expect("ogg"));
+        // The other stream's page is not among them.
+        assert_eq!(pages.len(), 2);
+        let found: Vec<Vec<u8>> = pages.into_iter().flat_map(|page| page.packets).collect();
         assert_eq!(found.len(), 2);
         assert_eq!(found[0], vec![1; 3]);
         assert_eq!(found[1].len(), 256);
         assert_eq!(
-            packets.push(b"RIFF and more than twenty-seven bytes"),
-            Err(Damaged::NotOgg)
+            packets.push(b"RIFF and more than twenty-seven bytes").err(),
+            Some(Damaged::NotOgg)
         );
+    }
+
+    #[test]
+    fn the_checksums_of_an_encoders_pages_match_and_a_changed_byte_does_not() {
+        let voice = include_bytes!("../../fixtures/rising.ogg");
+        let mut at = 0;
+        let mut pages = 0;
+        while at < voice.len() {
+            let PageCheck::Valid { len, .. } = check_page(&voice[at..]) else {
+                panic!("the page at {at} does not check");
+            };
+            let mut changed = voice[at..at + len].to_vec();
+            changed[len - 1] ^= 1;
+            assert_eq!(check_page(&changed), PageCheck::Invalid);
+            assert_eq!(
+                check_page(&voice[at..at + len - 1]),
+                PageCheck::Incomplete(len)
+            );
+            at += len;
+            pages += 1;
+        }
+        assert!(pages > 3, "{pages}");
+    }
+
+    /// An Ogg page of stream 7 with a right checksum.
+    fn checked_page(flags: u8, granule: u64, lacing: &[u8], body: &[u8]) -> Vec<u8> {
+        let mut page = b"OggS\0".to_vec();
+        page.push(flags);
+        page.extend(granule.to_le_bytes());
+        page.extend(7_u32.to_le_bytes());
+        page.extend([0; 8]);
+        page.push(u8::try_from(lacing.len()).expect("few"));
+        page.extend(lacing);
+        page.extend(body);
+        let checksum = page_checksum(&page);
+        page[22..26].copy_from_slice(&checksum.to_le_bytes());
+        page
+    }
+
+    #[test]
+    fn pages_read_from_the_middle_drop_the_end_of_a_packet_begun_before() {
+        // A continued page: 265 bytes end a packet begun before, then one of 3 bytes
+        // and the start of one that ends on the next page.
+        let first = checked_page(1, 960, &[255, 10, 3, 255], &[5; 523]);
+        let second = checked_page(1, 1920, &[4], &[6; 4]);
+        let mut packets = OggPackets::at(1000, 7);
+        let pages = packets
+            .push(&[first.clone(), second].concat())
+            .expect("ogg");
+        assert_eq!(pages.len(), 2);
+        assert_eq!((pages[0].start, pages[0].granule), (1000, 960));
+        assert_eq!(pages[0].packets, vec![vec![5; 3]]);
+        assert_eq!(pages[1].start, 1000 + first.len() as u64);
+        assert_eq!(pages[1].packets[0].len(), 259);
+        assert_eq!(packets.last_page, Some((1000 + first.len() as u64, 1920)));
+        // A page whose checksum is wrong ends a checked read.
+        let mut bad = checked_page(0, 2880, &[1], &[1]);
+        bad[28] ^= 1;
+        assert_eq!(packets.push(&bad).err(), Some(Damaged::BadChecksum));
+    }
+
+    /// Counts the bytes read through it, and the reads.
+    #[derive(Debug)]
+    struct Counting {
+        inner: object_store::memory::InMemory,
+        bytes: std::sync::atomic::AtomicU64,
+        reads: std::sync::atomic::AtomicU64,
+    }
+
+    impl std::fmt::Display for Counting {
+        fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(formatter, "Counting({})", self.inner)
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for Counting {
+        async fn put_opts(
+            &self,
+            location: &Path,
+            payload: object_store::PutPayload,
+            opts: object_store::PutOptions,
+        ) -> object_store::Result<object_store::PutResult> {
+            self.inner.put_opts(location, payload, opts).await
+        }
+
+        async fn put_multipart_opts(
+            &self,
+            location: &Path,
+            opts: object_store::PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+            self.inner.put_multipart_opts(location, opts).await
+        }
+
+        async fn get_opts(
+            &self,
+            location: &Path,
+            options: object_store::GetOptions,
+        ) -> object_store::Result<object_store::GetResult> {
+            let result = self.inner.get_opts(location, options).await?;
+            self.reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.bytes.fetch_add(
+                result.range.end - result.range.start,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            Ok(result)
+        }
+
+        fn delete_stream(
+            &self,
+            locations: futures::stream::BoxStream<'static, object_store::Result<Path>>,
+        ) -> futures::stream::BoxStream<'static, object_store::Result<Path>> {
+            self.inner.delete_stream(locations)
+        }
+
+        fn list(
+            &self,
+            prefix: Option<&Path>,
+        ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>
+        {
+            self.inner.list(prefix)
+        }
+
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&Path>,
+        ) -> object_store::Result<object_store::ListResult> {
+            self.inner.list_with_delimiter(prefix).await
+        }
+
+        async fn copy_opts(
+            &self,
+            from: &Path,
+            to: &Path,
+            options: object_store::CopyOptions,
+        ) -> object_store::Result<()> {
+            self.inner.copy_opts(from, to, options).await
+        }
+    }
+
+    /// Bytes read in order in the tests of long files: about two minutes of them.
+    const IN_ORDER: u64 = 256 * 1024;
+
+    /// The waveform of `voice` with [`IN_ORDER`] bytes read in order, and the bytes
+    /// read in all (the reads printed).
+    async fn waveform_of(voice: &[u8]) -> (Option<Vec<u8>>, u64) {
+        let objects = Counting {
+            inner: object_store::memory::InMemory::new(),
+            bytes: 0.into(),
+            reads: 0.into(),
+        };
+        let path = Path::from("voice");
+        object_store::ObjectStoreExt::put(&objects.inner, &path, voice.to_vec().into())
+            .await
+            .expect("stored");
+        // The duration from the last page, the header from the first (one segment).
+        let last = voice
+            .windows(4)
+            .rposition(|window| window == b"OggS")
+            .expect("pages");
+        let granule = u64::from_le_bytes(voice[last + 6..last + 14].try_into().expect("8"));
+        let head = OpusHead::parse(&voice[28..]).expect("an opus head");
+        let waveform = voice_waveform(
+            &objects,
+            &path,
+            voice.len() as u64,
+            granule - head.pre_skip,
+            head,
+            IN_ORDER,
+        )
+        .await
+        .expect("no error, whatever the file");
+        println!("{} reads", objects.reads.into_inner());
+        (waveform, objects.bytes.into_inner())
+    }
+
+    /// A voice note of 100 minutes (16 kbit/s, constant: some 12 MB), silent but for a
+    /// loud tone over minutes 50 to 60 and 90 to 100: minutes of ffmpeg's encoding
+    /// joined by its concat demuxer (copied, not encoded again).
+    fn long_voice_note() -> Vec<u8> {
+        let dir = std::env::temp_dir().join(format!(
+            "talkapp-waveform-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let ffmpeg = |args: &[&str]| {
+            let output = std::process::Command::new("ffmpeg")
+                .args(["-nostdin", "-loglevel", "error", "-y"])
+                .args(args)
+                .current_dir(&dir)
+                .output()
+                .expect("ffmpeg ran");
+            assert!(output.status.success(), "{output:?}");
+        };
+        let opus = [
+            "-t",
+            "60",
+            "-ac",
+            "1",
+            "-c:a",
+            "libopus",
+            "-b:a",
+            "16k",
+            "-vbr",
+            "off",
+            "-application",
+            "voip",
+            "-frame_duration",
+            "60",
+            "-f",
+            "ogg",
+        ];
+        ffmpeg(
+            &[
+                &["-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono"][..],
+                &opus,
+                &["quiet.ogg"],
+            ]
+            .concat(),
+        );
+        ffmpeg(
+            &[
+                &[
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "sine=f=440:r=8000",
+                    "-af",
+                    "volume=0.8",
+                ][..],
+                &opus,
+                &["loud.ogg"],
+            ]
+            .concat(),
+        );
+        let list: String = (0..100)
+            .map(|minute| {
+                let loud = (50..60).contains(&minute) || (90..100).contains(&minute);
+                format!("file '{}'\n", if loud { "loud.ogg" } else { "quiet.ogg" })
+            })
+            .collect();
+        std::fs::write(dir.join("list.txt"), list).expect("written");
+        ffmpeg(&[
+            "-f", "concat", "-safe", "0", "-i", "list.txt", "-c", "copy", "-f", "ogg", "long.ogg",
+        ]);
+        let voice = std::fs::read(dir.join("long.ogg")).expect("read");
+        std::fs::remove_dir_all(&dir).expect("removed");
+        voice
+    }
+
+    #[tokio::test]
+    async fn slices_past_the_bytes_read_in_order_are_found_by_seeking() {
+        let voice = long_voice_note();
+        let (waveform, read) = waveform_of(&voice).await;
+        let waveform = waveform.expect("a waveform");
+        // Slices of a minute, the first 6 s of each drawn; those at the edges of the
+        // loud minutes are left out (ffmpeg's joins shift by a few milliseconds).
+        let quiet = [1..50, 61..90];
+        let loud = [51..60, 91..100];
+        for range in quiet {
+            assert!(
+                waveform[range].iter().all(|value| *value <= 1),
+                "{waveform:?}"
+            );
+        }
+        for range in loud {
+            assert!(
+                waveform[range].iter().all(|value| *value >= 20),
+                "{waveform:?}"
+            );
+        }
+        // Seeking read a part of the file, not all of it.
+        let size = voice.len() as u64;
+        assert!(read < size / 3, "{read} of {size} bytes read");
+        println!("{read} of {size} bytes read");
+    }
+
+    /// Rewrites the granule position of each page that starts in `pages`, its checksum
+    /// made right again (so that only the positions lie).
+    fn rewrite_granules(
+        voice: &mut [u8],
+        pages: std::ops::Range<usize>,
+        mut granule: impl FnMut(u64) -> u64,
+    ) {
+        let mut at = 0;
+        while let PageCheck::Valid { len, .. } = check_page(&voice[at..]) {
+            if pages.contains(&at) {
+                let page = &mut voice[at..at + len];
+                let old = u64::from_le_bytes(page[6..14].try_into().expect("8"));
+                page[6..14].copy_from_slice(&granule(old).to_le_bytes());
+                let checksum = page_checksum(page);
+                page[22..26].copy_from_slice(&checksum.to_le_bytes());
+            }
+            at += len;
+        }
+        assert_eq!(at, voice.len(), "every page walked");
+    }
+
+    /// A xorshift generator: the same bytes on every run.
+    fn pseudo_random(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
+    #[tokio::test]
+    async fn a_file_that_lies_past_the_bytes_read_in_order_costs_bounded_reads_and_no_error() {
+        let voice = long_voice_note();
+        let size = voice.len();
+        let end = u64::from_le_bytes(
+            voice[size - 2000..]
+                .windows(4)
+                .rposition(|w| w == b"OggS")
+                .map(|at| {
+                    voice[size - 2000 + at + 6..size - 2000 + at + 14]
+                        .try_into()
+                        .expect("8")
+                })
+                .expect("a last page"),
+        );
+        // From a little past the bytes read in order to the last 128 KiB (the last
+        // page's granule position, the duration, stays true).
+        let lying = usize::try_from(IN_ORDER).expect("small") + 64 * 1024..size - 128 * 1024;
+        // What a file that lies, once found out, may cost: a few slices given up, each
+        // of at most 1 MiB of reads.
+        let found_out = IN_ORDER + 4 * 1024 * 1024;
+
+        let mut garbage = voice.clone();
+        let mut next = pseudo_random(0x9e37_79b9_7f4a_7c15);
+        for byte in &mut garbage[lying.clone()] {
+            *byte = next() as u8;
+        }
+        // Granule positions going backwards, all zero, all huge, all random.
+        let mut backwards = voice.clone();
+        rewrite_granules(&mut backwards, lying.clone(), |granule| {
+            end.saturating_sub(granule)
+        });
+        let mut zero = voice.clone();
+        rewrite_granules(&mut zero, lying.clone(), |_| 0);
+        let mut huge = voice.clone();
+        rewrite_granules(&mut huge, lying.clone(), |_| i64::MAX as u64);
+        let mut random = voice.clone();
+        let mut next = pseudo_random(7);
+        rewrite_granules(&mut random, lying.clone(), |_| next() % (2 * end));
+
+        for (name, file, bound) in [
+            ("garbage", garbage, found_out),
+            ("backwards", backwards, found_out),
+            ("zero", zero, found_out),
+            ("huge", huge, found_out),
+            ("random", random, IN_ORDER + SEEK_MAX_READ_BYTES),
+        ] {
+            let (waveform, read) = waveform_of(&file).await;
+            println!("{name}: {read} bytes read");
+            assert!(read <= bound, "{name}: {read} bytes read");
+            // The slices read in order are drawn (silence there), whatever lies after.
+            let waveform = waveform.expect("a waveform");
+            assert_eq!(waveform.len(), WAVEFORM_VALUES, "{name}");
+        }
     }
 }

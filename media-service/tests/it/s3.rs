@@ -110,3 +110,118 @@ async fn an_interrupted_upload_leaves_nothing_in_the_bucket() {
         .expect("a retry works");
     service.stop().await;
 }
+
+/// A voice note of 450 minutes (16 kbit/s, constant: some 55 MB, more than the 48 MiB a
+/// waveform reads in order), silent but for a loud tone over its last 30 minutes: one
+/// minute of each made by ffmpeg, joined by its concat demuxer (copied, not encoded
+/// again).
+fn voice_note_past_the_bytes_read_in_order() -> Vec<u8> {
+    let dir = tempfile_dir();
+    let ffmpeg = |args: &[&str]| {
+        let output = std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-loglevel", "error", "-y"])
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("ffmpeg ran");
+        assert!(output.status.success(), "{output:?}");
+    };
+    let opus = [
+        "-t",
+        "60",
+        "-ac",
+        "1",
+        "-c:a",
+        "libopus",
+        "-b:a",
+        "16k",
+        "-vbr",
+        "off",
+        "-application",
+        "voip",
+        "-frame_duration",
+        "60",
+        "-f",
+        "ogg",
+    ];
+    let quiet = [
+        &["-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono"][..],
+        &opus,
+        &["quiet.ogg"],
+    ];
+    ffmpeg(&quiet.concat());
+    let loud = [
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=440:r=8000",
+            "-af",
+            "volume=0.8",
+        ][..],
+        &opus,
+        &["loud.ogg"],
+    ];
+    ffmpeg(&loud.concat());
+    let list: String = (0..450)
+        .map(|minute| {
+            let name = if minute >= 420 {
+                "loud.ogg"
+            } else {
+                "quiet.ogg"
+            };
+            format!("file '{name}'\n")
+        })
+        .collect();
+    std::fs::write(dir.join("list.txt"), list).expect("written");
+    ffmpeg(&[
+        "-f", "concat", "-safe", "0", "-i", "list.txt", "-c", "copy", "-f", "ogg", "long.ogg",
+    ]);
+    let voice = std::fs::read(dir.join("long.ogg")).expect("read");
+    std::fs::remove_dir_all(&dir).expect("removed");
+    voice
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("talkapp-long-voice-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    dir
+}
+
+#[tokio::test]
+async fn a_voice_note_on_s3_past_the_bytes_read_in_order_is_drawn_to_its_end() {
+    let voice = voice_note_past_the_bytes_read_in_order();
+    assert!(voice.len() > 52 * 1024 * 1024, "{}", voice.len());
+    let service = TestService::start_with(
+        Database::Sqlite,
+        bucket().await,
+        &[
+            ("media.max_file_bytes", "67108864"),
+            ("media.quota_bytes", "134217728"),
+        ],
+    )
+    .await;
+    let user = Uuid::new_v4();
+    let info = service
+        .upload(user, "long.ogg", &voice)
+        .await
+        .expect("upload");
+    assert_eq!(info.kind, "voice");
+    assert!(
+        info.duration_ms
+            .is_some_and(|ms| ms.abs_diff(27_000_000) < 5_000),
+        "{info:?}"
+    );
+    let waveform = info.waveform.expect("a waveform");
+    // Slices of 4.5 minutes: the loud half-hour (past the 48 MiB read in order, some 410
+    // minutes) fills the last six and a bit; each slice is drawn from its first 6 s.
+    assert!(
+        waveform[..93].iter().all(|value| *value <= 1),
+        "{waveform:?}"
+    );
+    assert!(
+        waveform[94..].iter().all(|value| *value >= 20),
+        "{waveform:?}"
+    );
+    service.stop().await;
+}

@@ -141,8 +141,10 @@ impl Session for StoredSession {
 
     fn set_home_dc_id(&self, dc_id: i32) -> BoxFuture<'_, Result<(), PoisonedSession>> {
         Box::pin(async move {
-            self.data()?.home_dc = dc_id;
-            self.changed();
+            let changed = std::mem::replace(&mut self.data()?.home_dc, dc_id) != dc_id;
+            if changed {
+                self.changed();
+            }
             Ok(())
         })
     }
@@ -154,8 +156,14 @@ impl Session for StoredSession {
     fn set_dc_option(&self, dc_option: &DcOption) -> BoxFuture<'_, Result<(), PoisonedSession>> {
         let dc_option = dc_option.clone();
         Box::pin(async move {
-            self.data()?.dc_options.insert(dc_option.id, dc_option);
-            self.changed();
+            let changed = {
+                let mut data = self.data()?;
+                let id = dc_option.id;
+                data.dc_options.insert(id, dc_option.clone()).as_ref() != Some(&dc_option)
+            };
+            if changed {
+                self.changed();
+            }
             Ok(())
         })
     }
@@ -189,25 +197,37 @@ impl Session for StoredSession {
 
     fn set_update_state(&self, update: UpdateState) -> BoxFuture<'_, Result<(), PoisonedSession>> {
         Box::pin(async move {
-            {
+            // The update stream records its state on every keepalive probe (every 30 s
+            // per account) whether or not it moved: only a real change is announced, or
+            // every idle account would write its sealed session to the store that often.
+            let changed = {
                 let mut data = self.data()?;
+                let before = data.updates_state.clone();
+                let state = &mut data.updates_state;
                 match update {
-                    UpdateState::All(updates_state) => data.updates_state = updates_state,
+                    UpdateState::All(updates_state) => *state = updates_state,
                     UpdateState::Primary { pts, date, seq } => {
-                        data.updates_state.pts = pts;
-                        data.updates_state.date = date;
-                        data.updates_state.seq = seq;
+                        state.pts = pts;
+                        state.date = date;
+                        state.seq = seq;
                     }
-                    UpdateState::Secondary { qts } => data.updates_state.qts = qts,
+                    UpdateState::Secondary { qts } => state.qts = qts,
                     UpdateState::Channel { id, pts } => {
-                        data.updates_state
+                        if !state
                             .channels
-                            .retain(|channel| channel.id != id);
-                        data.updates_state.channels.push(ChannelState { id, pts });
+                            .iter()
+                            .any(|channel| channel.id == id && channel.pts == pts)
+                        {
+                            state.channels.retain(|channel| channel.id != id);
+                            state.channels.push(ChannelState { id, pts });
+                        }
                     }
                 }
+                *state != before
+            };
+            if changed {
+                self.changed();
             }
-            self.changed();
             Ok(())
         })
     }
@@ -216,6 +236,83 @@ impl Session for StoredSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The update stream records its state on every keepalive probe, moved or not (every
+    /// 30 s per account): announcing those would persist every idle account's session
+    /// that often (170 store writes a second at 5,000 accounts, docs/BENCHMARKS.md).
+    #[tokio::test]
+    async fn setting_what_the_session_already_holds_announces_no_change() {
+        let address = SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 4430);
+        let session = StoredSession::with_preset_key(2, address, [7; 256]);
+        let mut changes = session.subscribe();
+        let primary = || UpdateState::Primary {
+            pts: 42,
+            date: 1_700_000_000,
+            seq: 3,
+        };
+        session.set_update_state(primary()).await.expect("set");
+        session
+            .set_update_state(UpdateState::Channel { id: 9, pts: 5 })
+            .await
+            .expect("set");
+        assert!(changes.has_changed().expect("sender alive"));
+        changes.mark_unchanged();
+
+        let held = session.updates_state().await.expect("state");
+        session.set_update_state(primary()).await.expect("set");
+        session
+            .set_update_state(UpdateState::All(held.clone()))
+            .await
+            .expect("set");
+        session
+            .set_update_state(UpdateState::Secondary { qts: held.qts })
+            .await
+            .expect("set");
+        session
+            .set_update_state(UpdateState::Channel { id: 9, pts: 5 })
+            .await
+            .expect("set");
+        session.set_home_dc_id(2).await.expect("set");
+        let option = session.dc_option(2).expect("read").expect("dc 2 known");
+        session.set_dc_option(&option).await.expect("set");
+        assert!(
+            !changes.has_changed().expect("sender alive"),
+            "nothing moved, nothing to persist"
+        );
+        assert_eq!(session.updates_state().await.expect("state"), held);
+
+        // Each real change is still announced.
+        let moves = [
+            (
+                "pts",
+                UpdateState::Primary {
+                    pts: 43,
+                    date: 1_700_000_000,
+                    seq: 3,
+                },
+            ),
+            ("qts", UpdateState::Secondary { qts: held.qts + 1 }),
+            ("a channel's pts", UpdateState::Channel { id: 9, pts: 6 }),
+            ("a new channel", UpdateState::Channel { id: 10, pts: 1 }),
+        ];
+        for (what, update) in moves {
+            session.set_update_state(update).await.expect("set");
+            assert!(
+                changes.has_changed().expect("sender alive"),
+                "{what} moved: announced"
+            );
+            changes.mark_unchanged();
+        }
+        session.set_home_dc_id(4).await.expect("set");
+        assert!(changes.has_changed().expect("sender alive"));
+        changes.mark_unchanged();
+        let moved = DcOption {
+            auth_key: Some([8; 256]),
+            ..option
+        };
+        session.set_dc_option(&moved).await.expect("set");
+        assert!(changes.has_changed().expect("sender alive"));
+    }
 
     #[tokio::test]
     async fn a_snapshot_restores_the_same_state_and_changes_are_announced() {

@@ -7,6 +7,7 @@
 # Usage: [HOLD=1] [SCENARIOS="..."] [FRESH_MEDIA=1] loadgen/bench-embedded.sh [USERS] [SECONDS]
 # (FRESH_MEDIA=1: a new file for every media send; see loadgen/bench-scenarios.sh.)
 set -euo pipefail
+source "$(dirname "$0")/bench-priority.sh"
 
 USERS=${1:-1000}
 SECONDS_PER_RUN=${2:-15}

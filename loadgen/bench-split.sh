@@ -12,6 +12,7 @@
 # gateway listens on 127.0.0.1:$PORT (8080), the sandbox on $SANDBOX_PORT and the next port
 # (9443), the services' gRPC on $GRPC_PORT and the next three (50051).
 set -euo pipefail
+source "$(dirname "$0")/bench-priority.sh"
 
 USERS=${1:-1000}
 SECONDS_PER_RUN=${2:-15}

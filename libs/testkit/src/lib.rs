@@ -18,6 +18,7 @@
 //! - [`proxy`]: [`StallingProxy`], a TCP proxy whose links can be cut, or stalled (kept
 //!   open while nothing passes: a peer that stopped answering).
 //! - [`tmpfs`]: [`Tmpfs`], a small filesystem mounted for a test to fill up (root only).
+//! - [`voice`]: long voice notes made by `ffmpeg`, loud in the minutes a test picks.
 //! - this file: free ports, temporary directories, waiting for a port.
 
 #![allow(clippy::missing_panics_doc)]
@@ -27,6 +28,7 @@ pub mod proxy;
 pub mod rabbitmq;
 pub mod redis;
 pub mod tmpfs;
+pub mod voice;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -1245,75 +1245,9 @@ mod tests {
     /// loud tone over minutes 50 to 60 and 90 to 100: minutes of ffmpeg's encoding
     /// joined by its concat demuxer (copied, not encoded again).
     fn long_voice_note() -> Vec<u8> {
-        let dir = std::env::temp_dir().join(format!(
-            "talkapp-waveform-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        let ffmpeg = |args: &[&str]| {
-            let output = std::process::Command::new("ffmpeg")
-                .args(["-nostdin", "-loglevel", "error", "-y"])
-                .args(args)
-                .current_dir(&dir)
-                .output()
-                .expect("ffmpeg ran");
-            assert!(output.status.success(), "{output:?}");
-        };
-        let opus = [
-            "-t",
-            "60",
-            "-ac",
-            "1",
-            "-c:a",
-            "libopus",
-            "-b:a",
-            "16k",
-            "-vbr",
-            "off",
-            "-application",
-            "voip",
-            "-frame_duration",
-            "60",
-            "-f",
-            "ogg",
-        ];
-        ffmpeg(
-            &[
-                &["-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono"][..],
-                &opus,
-                &["quiet.ogg"],
-            ]
-            .concat(),
-        );
-        ffmpeg(
-            &[
-                &[
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    "sine=f=440:r=8000",
-                    "-af",
-                    "volume=0.8",
-                ][..],
-                &opus,
-                &["loud.ogg"],
-            ]
-            .concat(),
-        );
-        let list: String = (0..100)
-            .map(|minute| {
-                let loud = (50..60).contains(&minute) || (90..100).contains(&minute);
-                format!("file '{}'\n", if loud { "loud.ogg" } else { "quiet.ogg" })
-            })
-            .collect();
-        std::fs::write(dir.join("list.txt"), list).expect("written");
-        ffmpeg(&[
-            "-f", "concat", "-safe", "0", "-i", "list.txt", "-c", "copy", "-f", "ogg", "long.ogg",
-        ]);
-        let voice = std::fs::read(dir.join("long.ogg")).expect("read");
-        std::fs::remove_dir_all(&dir).expect("removed");
-        voice
+        talkapp_testkit::voice::voice_note(100, |minute| {
+            (50..60).contains(&minute) || (90..100).contains(&minute)
+        })
     }
 
     #[tokio::test]

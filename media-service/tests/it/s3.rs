@@ -116,76 +116,7 @@ async fn an_interrupted_upload_leaves_nothing_in_the_bucket() {
 /// minute of each made by ffmpeg, joined by its concat demuxer (copied, not encoded
 /// again).
 fn voice_note_past_the_bytes_read_in_order() -> Vec<u8> {
-    let dir = tempfile_dir();
-    let ffmpeg = |args: &[&str]| {
-        let output = std::process::Command::new("ffmpeg")
-            .args(["-nostdin", "-loglevel", "error", "-y"])
-            .args(args)
-            .current_dir(&dir)
-            .output()
-            .expect("ffmpeg ran");
-        assert!(output.status.success(), "{output:?}");
-    };
-    let opus = [
-        "-t",
-        "60",
-        "-ac",
-        "1",
-        "-c:a",
-        "libopus",
-        "-b:a",
-        "16k",
-        "-vbr",
-        "off",
-        "-application",
-        "voip",
-        "-frame_duration",
-        "60",
-        "-f",
-        "ogg",
-    ];
-    let quiet = [
-        &["-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono"][..],
-        &opus,
-        &["quiet.ogg"],
-    ];
-    ffmpeg(&quiet.concat());
-    let loud = [
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=f=440:r=8000",
-            "-af",
-            "volume=0.8",
-        ][..],
-        &opus,
-        &["loud.ogg"],
-    ];
-    ffmpeg(&loud.concat());
-    let list: String = (0..450)
-        .map(|minute| {
-            let name = if minute >= 420 {
-                "loud.ogg"
-            } else {
-                "quiet.ogg"
-            };
-            format!("file '{name}'\n")
-        })
-        .collect();
-    std::fs::write(dir.join("list.txt"), list).expect("written");
-    ffmpeg(&[
-        "-f", "concat", "-safe", "0", "-i", "list.txt", "-c", "copy", "-f", "ogg", "long.ogg",
-    ]);
-    let voice = std::fs::read(dir.join("long.ogg")).expect("read");
-    std::fs::remove_dir_all(&dir).expect("removed");
-    voice
-}
-
-fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("talkapp-long-voice-{}", Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    dir
+    talkapp_testkit::voice::voice_note(450, |minute| minute >= 420)
 }
 
 #[tokio::test]

@@ -5,8 +5,8 @@
 //! `message.edited`, `message.deleted`, `message.status`, `chat.updated`, `chat.member`,
 //! `user.status`, `typing`), carrying the same shapes as the REST replies. Each gets the
 //! next id of its account (strictly increasing across restarts and replicas: reserved
-//! from the store in blocks, [`crate::event_ids`]) and goes to the event exchange with the routing key
-//! `<user_id>.<session_index>.<type>`. Publishing waits for the broker's confirmation and
+//! from the store in blocks, [`crate::event_ids`]) and goes to the event exchange with the
+//! routing key `<user_id>.<session_index>.<type>`. Publishing waits for the broker's confirmation and
 //! is retried until it succeeds: events are never dropped, and a failure holds the
 //! account's later updates back (they wait; Telegram keeps them).
 //!

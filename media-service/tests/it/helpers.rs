@@ -311,6 +311,27 @@ pub(crate) fn upload_messages(
 
 impl TestService {
     /// Downloads (a range of) a file: its header and bytes.
+    /// Asserts that `info` is `bytes` stored whole: its SHA-256 and size, and the bytes
+    /// downloaded back.
+    pub(crate) async fn assert_stored_intact(
+        &self,
+        user_id: Uuid,
+        info: &proto::FileInfo,
+        bytes: &[u8],
+    ) {
+        use sha2::Digest as _;
+        assert_eq!(info.sha256, format!("{:x}", sha2::Sha256::digest(bytes)));
+        assert_eq!(info.size, bytes.len() as u64);
+        let (_, downloaded) = self
+            .download(user_id, &info.file_id, None, None)
+            .await
+            .expect("download");
+        assert!(
+            downloaded == bytes,
+            "the stored bytes differ from those sent"
+        );
+    }
+
     pub(crate) async fn download(
         &self,
         user_id: Uuid,

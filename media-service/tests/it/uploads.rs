@@ -726,16 +726,7 @@ async fn uneven_chunks_are_stored_and_hashed_as_the_bytes_they_are() {
         .expect("through gRPC")
         .into_inner();
     for info in [in_process, through_grpc] {
-        assert_eq!(info.sha256, format!("{:x}", Sha256::digest(&bytes)));
-        assert_eq!(info.size, bytes.len() as u64);
-        let (_, downloaded) = service
-            .download(user, &info.file_id, None, None)
-            .await
-            .expect("download");
-        assert!(
-            downloaded == bytes,
-            "the stored bytes differ from those sent"
-        );
+        service.assert_stored_intact(user, &info, &bytes).await;
     }
     service.stop().await;
 }
@@ -900,16 +891,7 @@ async fn a_disk_that_fills_up_mid_upload_is_insufficient_storage_and_a_retry_aft
         .upload(user, "big.zip", &bytes)
         .await
         .expect("the retry is stored");
-    assert_eq!(info.sha256, format!("{:x}", Sha256::digest(&bytes)));
-    assert_eq!(info.size, bytes.len() as u64);
-    let (_, stored) = service
-        .download(user, &info.file_id, None, None)
-        .await
-        .expect("download");
-    assert!(
-        stored == bytes,
-        "the stored bytes differ from the sent ones"
-    );
+    service.assert_stored_intact(user, &info, &bytes).await;
     assert_eq!(service.stored_files("blobs").len(), 1);
     assert!(service.stored_files("tmp").is_empty());
     assert_eq!(

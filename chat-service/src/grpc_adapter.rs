@@ -11,12 +11,12 @@
 use chrono::SecondsFormat;
 use talkapp_proto::chat::v1 as proto;
 use talkapp_proto::tonic::{self, Request, Response, Status};
-use talkapp_store::{LinkStatus, LinkedAccount};
 use talkapp_telegram::joins::JoinRequestPage;
 use talkapp_telegram::message_actions::PinOptions;
-use talkapp_telegram::model::{PhotoRef, TgUser};
+use talkapp_telegram::model::TgUser;
 use talkapp_telegram::search::Contact;
 use talkapp_telegram::send_media::SendAs;
+use talkapp_views::accounts::linked_account;
 use uuid::Uuid;
 
 pub use crate::account_host::AccountHostGrpcAdapter;
@@ -26,14 +26,11 @@ use crate::account_host::wire::{byte_range, download_stream, message_search};
 use crate::linking::{LinkStep, StartedLogin};
 use crate::profiles::to_proto_profile;
 use crate::proto_views::{filled, member_change_from_proto, to_proto_presence, to_proto_user};
-use crate::proto_views::{
-    photo_reference, to_proto_chat, to_proto_details, to_proto_job, to_proto_message,
-};
+use crate::proto_views::{to_proto_chat, to_proto_details, to_proto_job, to_proto_message};
 use crate::reads::{ChatPage, HistoryPage, HistoryParams, MessageView};
 use crate::sends::{MediaSendRequest, SendError, SendRequest};
 use crate::service::{
-    ChatError, ChatService, CreatedGroupView, InvitePreviewView, JoinedView, ListedAccount,
-    parse_chat_id,
+    ChatError, ChatService, CreatedGroupView, InvitePreviewView, JoinedView, parse_chat_id,
 };
 
 /// The gRPC face of [`ChatService`].
@@ -86,37 +83,6 @@ fn to_status(error: ChatError) -> Status {
     match retry_after {
         Some(seconds) => code.to_grpc_status_with_retry(message, seconds),
         None => code.to_grpc_status(message),
-    }
-}
-
-fn to_proto_status(status: LinkStatus) -> proto::LinkStatus {
-    match status {
-        LinkStatus::Connected => proto::LinkStatus::Connected,
-        LinkStatus::Connecting => proto::LinkStatus::Connecting,
-        LinkStatus::LoggedOut => proto::LinkStatus::LoggedOut,
-        LinkStatus::FloodWait => proto::LinkStatus::FloodWait,
-    }
-}
-
-fn to_proto_account(linked: LinkedAccount, photo: Option<&PhotoRef>) -> proto::LinkedAccount {
-    let telegram_user_id = linked.account.telegram_user_id;
-    proto::LinkedAccount {
-        session_index: linked.session_index,
-        telegram_user: Some(proto::TelegramUser {
-            id: telegram_user_id.to_string(),
-            first_name: linked.account.first_name,
-            last_name: filled(linked.account.last_name),
-            username: filled(linked.account.username),
-            phone: filled(linked.account.phone),
-            photo_id: photo.map(|photo| photo_reference(telegram_user_id, photo)),
-        }),
-        status: to_proto_status(linked.status).into(),
-        linked_at: linked
-            .linked_at
-            .to_rfc3339_opts(SecondsFormat::Millis, true),
-        link_stalled_at: linked
-            .link_stalled_at
-            .map(|at| at.to_rfc3339_opts(SecondsFormat::Millis, true)),
     }
 }
 
@@ -200,14 +166,6 @@ chat_calls! {
         }
     }
     accounts {
-        list_accounts(ListAccountsRequest) -> ListAccountsResponse
-            = |service, request| service.list_accounts(&request.user_id).await
-            => |accounts: Vec<ListedAccount>| proto::ListAccountsResponse {
-                accounts: accounts
-                    .into_iter()
-                    .map(|listed| to_proto_account(listed.linked, listed.photo.as_ref()))
-                    .collect(),
-            };
         start_login(StartLoginRequest) -> StartLoginResponse
             = |service, request| service.start_login(&request.user_id, &request.phone).await
             => |started: StartedLogin| proto::StartLoginResponse {
@@ -663,7 +621,7 @@ fn to_proto_step(step: LinkStep) -> proto::LoginStepResponse {
                 proto::login_step_response::Step::PasswordHint(hint)
             }
             LinkStep::Linked(linked) => {
-                proto::login_step_response::Step::Account(to_proto_account(linked, None))
+                proto::login_step_response::Step::Account(linked_account(linked, None))
             }
         }),
     }

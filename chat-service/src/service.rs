@@ -5,12 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use talkapp_common::ErrorCode;
-use talkapp_store::{
-    AccountKey, ActionClaim, ActionClaimed, ChatStore, LinkedAccount, SendJob, StoreError,
-};
+use talkapp_store::{AccountKey, ActionClaim, ActionClaimed, ChatStore, SendJob, StoreError};
 use talkapp_telegram::chat_members::MemberChange;
 use talkapp_telegram::message_actions::PinOptions;
-use talkapp_telegram::model::PhotoRef;
 use talkapp_telegram::search::{Contact, MessageSearch};
 use uuid::Uuid;
 
@@ -152,15 +149,6 @@ pub fn parse_user_id(value: &str) -> Result<i64, ChatError> {
         })
 }
 
-/// A linked account as listed.
-#[derive(Debug, Clone)]
-pub struct ListedAccount {
-    /// The linked account.
-    pub linked: LinkedAccount,
-    /// The account's profile photo, when its host has cached its own user.
-    pub photo: Option<PhotoRef>,
-}
-
 /// The chat service's operations.
 pub struct ChatService {
     store: Arc<dyn ChatStore>,
@@ -241,26 +229,6 @@ impl ChatService {
         if let Ok(mut known) = self.known_accounts.lock() {
             known.remove(&key);
         }
-    }
-
-    /// The Telegram accounts `user_id` has linked, by `session_index`.
-    #[tracing::instrument(skip(self))]
-    pub async fn list_accounts(&self, user_id: &str) -> Result<Vec<ListedAccount>, ChatError> {
-        let user_id = parse_uuid("user_id", user_id)?;
-        // Each account with its own cached user (for its photo), in one read.
-        Ok(self
-            .store
-            .linked_accounts_with_own_users(user_id)
-            .await?
-            .into_iter()
-            .map(|listed| ListedAccount {
-                photo: listed
-                    .own_user
-                    .as_ref()
-                    .and_then(|record| user_from_record(record).photo),
-                linked: listed.linked,
-            })
-            .collect())
     }
 
     /// Starts linking the account of `phone`.

@@ -362,17 +362,6 @@ impl ServiceClients {
         Ok(())
     }
 
-    /// The Telegram accounts `user_id` has linked.
-    pub async fn list_accounts(&self, user_id: Uuid) -> Result<Vec<chat::LinkedAccount>, ApiError> {
-        let response = self
-            .chat()
-            .list_accounts(chat::ListAccountsRequest {
-                user_id: user_id.to_string(),
-            })
-            .await?;
-        Ok(response.into_inner().accounts)
-    }
-
     /// Starts linking the account of `phone`.
     pub async fn start_login(
         &self,

@@ -45,6 +45,22 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The Telegram accounts `user_id` has linked, by `session_index`, each with its own
+    /// photo when its host has cached it: read from the store here, in both modes, not
+    /// asked of the chat service (ADR 0072).
+    pub async fn linked_accounts(
+        &self,
+        user_id: uuid::Uuid,
+    ) -> Result<Vec<talkapp_proto::chat::v1::LinkedAccount>, crate::problem::ApiError> {
+        Ok(self
+            .store
+            .linked_accounts_with_own_users(user_id)
+            .await?
+            .into_iter()
+            .map(talkapp_views::accounts::listed_account)
+            .collect())
+    }
+
     /// The client's address: the TCP peer, or the first `X-Forwarded-For` entry when
     /// `rate_limit.trust_forwarded_for` says a proxy in front sets it.
     pub fn client_address(&self, request: &actix_web::HttpRequest) -> String {

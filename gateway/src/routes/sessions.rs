@@ -91,7 +91,7 @@ pub async fn list_sessions(
     owner: PathOwner,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let sessions = state.services.list_accounts(owner.user_id).await?;
+    let sessions = state.linked_accounts(owner.user_id).await?;
     let sessions = sessions.into_iter().map(SessionView::from).collect();
     Ok(HttpResponse::Ok().json(SessionList { sessions }))
 }

@@ -124,8 +124,7 @@ pub async fn connect(
     };
     let session_index = crate::routes::chats::checked_session_index(session_index)?;
     let linked = state
-        .services
-        .list_accounts(user_id)
+        .linked_accounts(user_id)
         .await?
         .iter()
         .any(|account| account.session_index == session_index);

@@ -105,14 +105,20 @@ pub trait StoreHealth: Send + Sync + 'static {
 
 /// The areas the gateway uses, and nothing else: built-in accounts and their sign-in
 /// sessions ([`AccountStore`]), the audit log ([`AuditStore`]), the operators' view of
-/// users and their activity ([`UserAdminStore`]), and the database's health
-/// ([`StoreHealth`]). Linked Telegram accounts, chats, messages and send jobs are the
-/// services' (the gateway reaches them over gRPC). Implemented by every type that
-/// implements the parts.
-pub trait GatewayStore: StoreHealth + AccountStore + AuditStore + UserAdminStore {}
+/// users and their activity ([`UserAdminStore`]), the session list
+/// ([`SessionListStore`], a read: ADR 0072) and the database's health
+/// ([`StoreHealth`]). Linking Telegram accounts, their sealed sessions, chats, messages
+/// and send jobs are the services' (the gateway reaches them over gRPC). Implemented by
+/// every type that implements the parts.
+pub trait GatewayStore:
+    StoreHealth + AccountStore + AuditStore + UserAdminStore + SessionListStore
+{
+}
 
-impl<T> GatewayStore for T where T: StoreHealth + AccountStore + AuditStore + UserAdminStore + ?Sized
-{}
+impl<T> GatewayStore for T where
+    T: StoreHealth + AccountStore + AuditStore + UserAdminStore + SessionListStore + ?Sized
+{
+}
 
 /// The areas the chat service uses: linked Telegram accounts and their sign-ins
 /// ([`TelegramStore`]), the chat cache ([`ChatCacheStore`]), send jobs
@@ -209,6 +215,21 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<RefreshOutcome>;
 }
 
+/// The list of a user's linked accounts as the session list shows them: read by the
+/// gateway itself, in both modes (ADR 0072). Apart from [`TelegramStore`] so that the
+/// gateway, which never holds an account's sealed session, reads only this.
+#[async_trait]
+pub trait SessionListStore: Send + Sync {
+    /// The user's linked Telegram accounts by `session_index`
+    /// ([`TelegramStore::linked_accounts_of`]), each with its own Telegram user as its
+    /// chat cache holds it ([`ChatCacheStore::cached_users`] of its `telegram_user_id`),
+    /// in one read.
+    async fn linked_accounts_with_own_users(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Vec<ListedLinkedAccount>>;
+}
+
 /// Linked Telegram accounts and the logins that link them.
 #[async_trait]
 pub trait TelegramStore: Send + Sync {
@@ -227,14 +248,6 @@ pub trait TelegramStore: Send + Sync {
 
     /// The user's linked Telegram accounts, by `session_index`.
     async fn linked_accounts_of(&self, user_id: Uuid) -> Result<Vec<LinkedAccount>>;
-
-    /// [`Self::linked_accounts_of`], each account with its own Telegram user as its chat
-    /// cache holds it ([`ChatCacheStore::cached_users`] of its `telegram_user_id`), in
-    /// one read (the list of sessions).
-    async fn linked_accounts_with_own_users(
-        &self,
-        user_id: Uuid,
-    ) -> Result<Vec<ListedLinkedAccount>>;
 
     /// One linked account with its sealed MTProto session.
     async fn hosted_account(

@@ -142,7 +142,7 @@ pub struct LinkedAccount {
 }
 
 /// A linked account as the user's list of them shows it
-/// ([`crate::TelegramStore::linked_accounts_with_own_users`]).
+/// ([`crate::SessionListStore::linked_accounts_with_own_users`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedLinkedAccount {
     /// The account.

@@ -7,7 +7,10 @@
 //! service answers, and the media references the media service resolves (`m:`, `t:`,
 //! `p:`) are written in one place (ADR 0054). Neither service may link the other, and the
 //! store and the Telegram client do not know each other or the proto's message, hence a
-//! crate of its own.
+//! crate of its own. A linked account's view ([`accounts`]) is here too: the gateway
+//! shows the session list from the store itself (ADR 0072).
+
+pub mod accounts;
 
 use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};

@@ -133,7 +133,7 @@ pub async fn list_accounts(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, CompatError> {
     let user_id = caller.0.user_id;
-    let mut accounts = state.services.list_accounts(user_id).await?;
+    let mut accounts = state.linked_accounts(user_id).await?;
     accounts.sort_by_key(|account| account.session_index);
     Ok(HttpResponse::Ok().json(TelegramAccountsOut {
         ok: true,
@@ -196,7 +196,7 @@ pub async fn delete_all_accounts(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, CompatError> {
     let user_id = caller.0.user_id;
-    let mut accounts = state.services.list_accounts(user_id).await?;
+    let mut accounts = state.linked_accounts(user_id).await?;
     accounts.sort_by_key(|account| account.session_index);
     let mut results = Vec::with_capacity(accounts.len());
     for account in accounts {

@@ -140,7 +140,7 @@ fn check_phone(phone: &str) -> Result<String, ApiError> {
 /// per-user counter and are never reused, so after an unlink of the newest account this
 /// guess is low; the frontend stores it without using it.
 async fn expected_index(state: &AppState, user_id: Uuid) -> Result<u32, ApiError> {
-    let accounts = state.services.list_accounts(user_id).await?;
+    let accounts = state.linked_accounts(user_id).await?;
     Ok(accounts
         .iter()
         .map(|account| account.session_index)

@@ -106,39 +106,6 @@ impl TelegramStore for PostgresStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn linked_accounts_with_own_users(
-        &self,
-        user_id: Uuid,
-    ) -> Result<Vec<ListedLinkedAccount>> {
-        let client = self.client().await?;
-        client
-            .prepared_query(
-                concat!(
-                    "SELECT ",
-                    linked_account_columns!("a."),
-                    ", ",
-                    user_columns!("u."),
-                    " FROM telegram_sessions a
-                     LEFT JOIN tg_users u
-                       ON u.user_id = a.user_id AND u.session_index = a.session_index
-                      AND u.tg_user_id = a.telegram_user_id
-                     WHERE a.user_id = $1 ORDER BY a.session_index"
-                ),
-                &[&user_id],
-            )
-            .await
-            .map_err(map_error)?
-            .iter()
-            .map(|row| {
-                Ok(ListedLinkedAccount {
-                    linked: linked_account_from_row(row)?,
-                    own_user: user_at(row, LINKED_ACCOUNT_WIDTH),
-                })
-            })
-            .collect()
-    }
-
-    #[tracing::instrument(skip_all)]
     async fn hosted_account(
         &self,
         user_id: Uuid,
@@ -389,6 +356,42 @@ impl TelegramStore for PostgresStore {
             )
             .await
             .map_err(map_error)
+    }
+}
+
+#[async_trait]
+impl crate::SessionListStore for PostgresStore {
+    #[tracing::instrument(skip_all)]
+    async fn linked_accounts_with_own_users(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Vec<ListedLinkedAccount>> {
+        let client = self.client().await?;
+        client
+            .prepared_query(
+                concat!(
+                    "SELECT ",
+                    linked_account_columns!("a."),
+                    ", ",
+                    user_columns!("u."),
+                    " FROM telegram_sessions a
+                     LEFT JOIN tg_users u
+                       ON u.user_id = a.user_id AND u.session_index = a.session_index
+                      AND u.tg_user_id = a.telegram_user_id
+                     WHERE a.user_id = $1 ORDER BY a.session_index"
+                ),
+                &[&user_id],
+            )
+            .await
+            .map_err(map_error)?
+            .iter()
+            .map(|row| {
+                Ok(ListedLinkedAccount {
+                    linked: linked_account_from_row(row)?,
+                    own_user: user_at(row, LINKED_ACCOUNT_WIDTH),
+                })
+            })
+            .collect()
     }
 }
 

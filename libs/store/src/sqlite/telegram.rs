@@ -109,38 +109,6 @@ impl TelegramStore for SqliteStore {
         .await
     }
 
-    async fn linked_accounts_with_own_users(
-        &self,
-        user_id: Uuid,
-    ) -> Result<Vec<ListedLinkedAccount>> {
-        self.read(move |connection| {
-            let mut statement = connection
-                .prepare_cached(concat!(
-                    "SELECT ",
-                    linked_account_columns!("a."),
-                    ", ",
-                    user_columns!("u."),
-                    " FROM telegram_sessions a
-                     LEFT JOIN tg_users u
-                       ON u.user_id = a.user_id AND u.session_index = a.session_index
-                      AND u.tg_user_id = a.telegram_user_id
-                     WHERE a.user_id = ?1 ORDER BY a.session_index"
-                ))
-                .map_err(map_error)?;
-            let rows = statement
-                .query_map([user_id.to_string()], |row| {
-                    Ok(ListedLinkedAccount {
-                        linked: linked_account_from_row(row)?,
-                        own_user: user_at(row, LINKED_ACCOUNT_WIDTH)?,
-                    })
-                })
-                .map_err(map_error)?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(map_error)
-        })
-        .await
-    }
-
     async fn hosted_account(
         &self,
         user_id: Uuid,
@@ -405,6 +373,41 @@ impl TelegramStore for SqliteStore {
                     [micros(now)],
                 )
                 .map(|deleted| deleted as u64)
+                .map_err(map_error)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl crate::SessionListStore for SqliteStore {
+    async fn linked_accounts_with_own_users(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Vec<ListedLinkedAccount>> {
+        self.read(move |connection| {
+            let mut statement = connection
+                .prepare_cached(concat!(
+                    "SELECT ",
+                    linked_account_columns!("a."),
+                    ", ",
+                    user_columns!("u."),
+                    " FROM telegram_sessions a
+                     LEFT JOIN tg_users u
+                       ON u.user_id = a.user_id AND u.session_index = a.session_index
+                      AND u.tg_user_id = a.telegram_user_id
+                     WHERE a.user_id = ?1 ORDER BY a.session_index"
+                ))
+                .map_err(map_error)?;
+            let rows = statement
+                .query_map([user_id.to_string()], |row| {
+                    Ok(ListedLinkedAccount {
+                        linked: linked_account_from_row(row)?,
+                        own_user: user_at(row, LINKED_ACCOUNT_WIDTH)?,
+                    })
+                })
+                .map_err(map_error)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(map_error)
         })
         .await

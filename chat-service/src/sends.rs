@@ -265,13 +265,15 @@ impl Sends {
     }
 
     /// Records and queues a media send: its files pinned for the job first, then the job
-    /// written. A repeated idempotency key returns the first job (and pins nothing).
+    /// written to a chat the account's cache knows (checked with the insert, one
+    /// statement). A repeated idempotency key returns the first job (and pins nothing).
+    /// `None`: the cache does not know the chat (the pins just made are released).
     #[tracing::instrument(skip_all, fields(user_id = %key.user_id, session_index = key.session_index))]
     pub async fn submit_media(
         &self,
         key: AccountKey,
         request: MediaSendRequest,
-    ) -> Result<SendJob, SendError> {
+    ) -> Result<Option<SendJob>, SendError> {
         check_client_message_id(&request.client_message_id)?;
         if request.file_ids.is_empty() || request.file_ids.len() > MAX_ALBUM_FILES {
             return Err(SendError::Invalid(format!(
@@ -291,7 +293,7 @@ impl Sends {
         }
         let job_id = job_id_for(key, Some(&request.client_message_id));
         if let Some(existing) = self.store.send_job(key, job_id).await? {
-            return Ok(existing);
+            return Ok(Some(existing));
         }
         let pinned = match self.media.pin(key.user_id, job_id, &request.file_ids).await {
             Ok(pinned) => pinned,
@@ -335,7 +337,7 @@ impl Sends {
         };
         let created = self
             .store
-            .create_send_job(&NewSendJob {
+            .create_send_job_in_known_chat(&NewSendJob {
                 job_id,
                 key,
                 client_message_id: Some(request.client_message_id),
@@ -348,7 +350,11 @@ impl Sends {
                 media: Some(media),
             })
             .await?;
-        Ok(self.announce(created))
+        let Some(created) = created else {
+            self.release_unused(job_id).await;
+            return Ok(None);
+        };
+        Ok(Some(self.announce(created)))
     }
 
     /// Pins the user's uploaded file for a photo change (a chat's or the account's own):

@@ -399,8 +399,11 @@ impl ChatService {
         key: AccountKey,
         request: MediaSendRequest,
     ) -> Result<SendJob, ChatError> {
-        self.known_chat(key, request.chat_id).await?;
-        Ok(self.sends.submit_media(key, request).await?)
+        let chat_id = request.chat_id;
+        self.sends
+            .submit_media(key, request)
+            .await?
+            .ok_or_else(|| ReadError::ChatNotFound(chat_id).into())
     }
 
     /// Where a send job stands.

@@ -23,6 +23,13 @@
 //! or of the same one started again (with `media.preview_store_poll_ms` 0, queued again
 //! by the sweep instead: [`crate::MediaCore::sweep`]).
 //!
+//! A preview whose image could not be stored because the storage is full is skipped like
+//! one the queue had no room for (made again when asked for), and remembered here as
+//! skipped for that reason ([`PreviewQueue::skipped_for_full_storage`]), so that asking
+//! for it says the storage is full (507) rather than that it is being made (ADR 0069,
+//! amended). In memory only: another replica, or this one after a restart, answers 409
+//! `preview_pending` the first time and learns it from its own try.
+//!
 //! The work itself (the tool, storing the image, recording it) is
 //! [`crate::MediaCore`]'s; this module only queues and counts.
 
@@ -32,6 +39,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use talkapp_store::MediaBlob;
 use tokio::sync::mpsc;
+
+use crate::error::FullStorage;
+
+/// Blobs remembered as skipped for a full storage, at most (past it the memory starts
+/// again: a forgotten one is answered `preview_pending` once, and learnt again).
+const MAX_FULL_STORAGE_SKIPS: usize = 10_000;
 
 /// A preview to make: what the tool needs to know of the blob.
 #[derive(Debug, Clone)]
@@ -135,6 +148,8 @@ pub(crate) struct PreviewQueue {
     queued: Arc<Mutex<HashSet<String>>>,
     /// The store's claims this process's workers hold, by SHA-256 (given back at a stop).
     held: Arc<Mutex<HashMap<String, uuid::Uuid>>>,
+    /// Blobs whose preview was last skipped because the storage was full, and how.
+    full_storage: Arc<Mutex<HashMap<String, FullStorage>>>,
     counters: Arc<Counters>,
     workers: usize,
 }
@@ -148,6 +163,7 @@ impl PreviewQueue {
             receiver: Arc::new(Mutex::new(Some(receiver))),
             queued: Arc::new(Mutex::new(HashSet::new())),
             held: Arc::new(Mutex::new(HashMap::new())),
+            full_storage: Arc::new(Mutex::new(HashMap::new())),
             counters: Arc::new(Counters::default()),
             workers: workers.max(1),
         }
@@ -261,6 +277,33 @@ impl PreviewQueue {
             .collect()
     }
 
+    /// The blob's preview was skipped because its image could not be stored: the storage
+    /// is full (`reason`); `None`: it ended otherwise (made, none, gone, skipped for another
+    /// reason), and what was remembered of it is forgotten.
+    pub(crate) fn skipped_for_full_storage(&self, sha256: &str, reason: Option<FullStorage>) {
+        let mut full = self
+            .full_storage
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(reason) = reason else {
+            full.remove(sha256);
+            return;
+        };
+        if full.len() >= MAX_FULL_STORAGE_SKIPS && !full.contains_key(sha256) {
+            full.clear();
+        }
+        full.insert(sha256.to_owned(), reason);
+    }
+
+    /// How the storage was full when the blob's preview was last skipped, if that is why.
+    pub(crate) fn full_storage(&self, sha256: &str) -> Option<FullStorage> {
+        self.full_storage
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(sha256)
+            .copied()
+    }
+
     /// The receiving end, once (the workers' dispatcher takes it).
     pub(crate) fn take_receiver(&self) -> Option<mpsc::Receiver<PreviewJob>> {
         self.receiver
@@ -350,6 +393,24 @@ mod tests {
         assert!(!queue.take_up(&blob("b").sha256), "queued here: not taken");
         queue.finished(&blob("a").sha256);
         assert!(queue.take_up(&blob("a").sha256), "made: may be taken again");
+    }
+
+    #[test]
+    fn a_preview_skipped_for_a_full_storage_is_remembered_until_it_ends_otherwise() {
+        let queue = PreviewQueue::new(2, 1);
+        let sha256 = blob("a").sha256;
+        assert_eq!(queue.full_storage(&sha256), None);
+        queue.skipped_for_full_storage(&sha256, Some(FullStorage::NoSpace));
+        assert_eq!(queue.full_storage(&sha256), Some(FullStorage::NoSpace));
+        assert_eq!(
+            queue.full_storage(&blob("b").sha256),
+            None,
+            "that blob only"
+        );
+        queue.skipped_for_full_storage(&sha256, Some(FullStorage::DiskQuota));
+        assert_eq!(queue.full_storage(&sha256), Some(FullStorage::DiskQuota));
+        queue.skipped_for_full_storage(&sha256, None);
+        assert_eq!(queue.full_storage(&sha256), None, "made after all");
     }
 
     #[test]

@@ -476,25 +476,51 @@ impl MediaCore {
     ) -> Option<Outcome> {
         let objects = self.storage.objects();
         let path = preview_path(sha256);
+        // Why the image could not be stored, when the storage is full.
+        let mut full_storage = None;
         let end = match preview {
             Ok(preview) => {
                 let bytes = preview.len() as u64;
                 match objects.put(&path, PutPayload::from_bytes(preview)).await {
                     Ok(_) => PreviewEnd::Made(bytes),
-                    Err(error) => {
-                        tracing::warn!(%error, "could not store a preview (skipped: made when asked for)");
-                        PreviewEnd::Skipped
-                    }
+                    // A full storage (a local disk, an S3 server out of space) is logged
+                    // and counted by the conversion; nothing of the image stays (the
+                    // local backend removes its staging file, S3 stores all or nothing).
+                    Err(error) => match MediaError::from(error) {
+                        MediaError::StorageFull(reason) => {
+                            tracing::warn!(
+                                reason = reason.label(),
+                                "a preview not stored: the storage is full (skipped: made when asked for)"
+                            );
+                            full_storage = Some(reason);
+                            PreviewEnd::Skipped
+                        }
+                        error => {
+                            tracing::warn!(%error, "could not store a preview (skipped: made when asked for)");
+                            PreviewEnd::Skipped
+                        }
+                    },
                 }
             }
             Err(NoPreview::Bytes) => PreviewEnd::None,
             Err(NoPreview::Load) => PreviewEnd::Skipped,
         };
-        match self
+        let recorded = self
             .store
             .finish_blob_preview(sha256, Some(claim), end)
-            .await
-        {
+            .await;
+        // Remembered while it is skipped for a full storage (asking for it then says so);
+        // forgotten once it ends otherwise. Left as it was when the store was not told.
+        match &recorded {
+            Ok(PreviewFinish::Recorded) => {
+                self.previews.skipped_for_full_storage(sha256, full_storage);
+            }
+            Ok(PreviewFinish::NotClaimed | PreviewFinish::Gone) => {
+                self.previews.skipped_for_full_storage(sha256, None);
+            }
+            Err(_) => {}
+        }
+        match recorded {
             Ok(PreviewFinish::Recorded) => Some(match end {
                 PreviewEnd::Made(_) => Outcome::Made,
                 PreviewEnd::None => Outcome::None,
@@ -536,6 +562,8 @@ impl MediaCore {
                     Ok(PreviewFinish::Recorded) => {
                         blob.preview_pending = false;
                         blob.preview_skipped = true;
+                        // Skipped for want of room now, whatever it was before.
+                        self.previews.skipped_for_full_storage(&blob.sha256, None);
                     }
                     // Another replica is making it.
                     Ok(PreviewFinish::NotClaimed) => {}
@@ -887,12 +915,19 @@ impl MediaCore {
     }
 
     /// The preview image of a file; `PreviewPending` while it is being made, or when
-    /// it was skipped under load (then it is queued again now).
+    /// it was skipped under load (then it is queued again now); `StorageFull` when it was
+    /// skipped because its image could not be stored for want of space (queued again
+    /// too: the next try tells whether space came back).
     pub async fn preview(&self, user_id: Uuid, file_id: Uuid) -> Result<Download> {
         let file = self.stat(user_id, file_id).await?;
         if file.blob.preview_skipped {
+            let full_storage = self.previews.full_storage(&file.blob.sha256);
             self.remake_preview(file.blob).await?;
-            return Err(MediaError::PreviewPending);
+            return Err(match full_storage {
+                // Counted and logged when the write failed, not again for each ask.
+                Some(reason) => MediaError::StorageFull(reason),
+                None => MediaError::PreviewPending,
+            });
         }
         if file.blob.preview_pending {
             return Err(MediaError::PreviewPending);
@@ -1032,6 +1067,10 @@ impl MediaCore {
                 .pinned_media_blob(job_id, file_id)
                 .await?
                 .ok_or(MediaError::NotFound)?;
+            // Tried again and the storage is still full: no use trying again every poll.
+            if blob.preview_skipped && self.previews.full_storage(&blob.sha256).is_some() {
+                break;
+            }
             blob = self.remake_preview(blob).await?;
         }
         if blob.preview_pending || blob.preview_skipped {

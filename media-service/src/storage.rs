@@ -5,8 +5,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use object_store::ObjectStore;
+use object_store::client::{
+    HttpClient, HttpConnector, HttpError, HttpErrorKind, HttpRequest, HttpResponse, HttpService,
+    ReqwestConnector,
+};
 use object_store::path::Path;
+use object_store::{ClientOptions, ObjectStore};
 use secrecy::ExposeSecret as _;
 use talkapp_common::config::{Config, StorageBackend};
 
@@ -45,6 +49,8 @@ impl Storage {
             }
             StorageBackend::S3 => {
                 let mut builder = object_store::aws::AmazonS3Builder::new()
+                    // A server out of space told apart, and not retried (ADR 0069).
+                    .with_http_connector(FullAwareConnector)
                     .with_bucket_name(&storage.s3_bucket)
                     .with_region(&storage.s3_region)
                     .with_allow_http(storage.s3_allow_http)
@@ -100,6 +106,77 @@ impl Storage {
     }
 }
 
+/// HTTP 507 Insufficient Storage: what S3-compatible servers answer when they are out of
+/// space (MinIO: `XMinioStorageFull`, "Storage backend has reached its minimum free drive
+/// threshold"; others `InsufficientStorage`).
+const INSUFFICIENT_STORAGE: u16 = 507;
+/// The part of a 507's message kept for the log.
+const MAX_FULL_MESSAGE_CHARS: usize = 300;
+
+/// The S3 client's HTTP connections, with a server out of space told apart: its 507 is
+/// turned into an error of kind `StorageFull` (`ENOSPC`'s), which [`crate::error`] finds
+/// in the object store's error as it finds a full local disk's. Turned into an error
+/// before the object store's retries see it: they retry every 5xx for up to three minutes,
+/// and a full server is not full for a moment (a client is told to come back in one).
+#[derive(Debug)]
+struct FullAwareConnector;
+
+impl HttpConnector for FullAwareConnector {
+    fn connect(&self, options: &ClientOptions) -> object_store::Result<HttpClient> {
+        let client = ReqwestConnector::default().connect(options)?;
+        Ok(HttpClient::new(FullAwareClient(client)))
+    }
+}
+
+#[derive(Debug)]
+struct FullAwareClient(HttpClient);
+
+#[async_trait::async_trait]
+impl HttpService for FullAwareClient {
+    async fn call(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let response = self.0.execute(request).await?;
+        if response.status().as_u16() != INSUFFICIENT_STORAGE {
+            return Ok(response);
+        }
+        let body = response.into_body().bytes().await?;
+        let full = ServerFull::of(&String::from_utf8_lossy(&body));
+        // `Unknown`: not retried.
+        Err(HttpError::new(
+            HttpErrorKind::Unknown,
+            std::io::Error::new(std::io::ErrorKind::StorageFull, full),
+        ))
+    }
+}
+
+/// An S3-compatible server's answer that it is out of space: its error code and message.
+#[derive(Debug, thiserror::Error)]
+#[error("the S3 server is out of space (507 {code}: {message})")]
+struct ServerFull {
+    code: String,
+    message: String,
+}
+
+impl ServerFull {
+    /// From the XML error body (`<Error><Code>..</Code><Message>..</Message>`), what it has.
+    fn of(body: &str) -> Self {
+        let element = |name: &str| {
+            let open = format!("<{name}>");
+            let start = body.find(&open)? + open.len();
+            let end = start + body[start..].find(&format!("</{name}>"))?;
+            Some(
+                body[start..end]
+                    .chars()
+                    .take(MAX_FULL_MESSAGE_CHARS)
+                    .collect(),
+            )
+        };
+        Self {
+            code: element("Code").unwrap_or_else(|| "InsufficientStorage".to_owned()),
+            message: element("Message").unwrap_or_default(),
+        }
+    }
+}
+
 /// Where a blob's bytes are.
 pub(crate) fn blob_path(sha256: &str) -> Path {
     Path::from(format!("blobs/{}/{sha256}", &sha256[..2.min(sha256.len())]))
@@ -120,3 +197,33 @@ pub(crate) fn temporary_path(upload_id: uuid::Uuid) -> Path {
 
 /// The prefix of uploads in progress.
 pub(crate) const TEMPORARY_PREFIX: &str = "tmp";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_servers_code_and_message_are_read_from_its_error_body() {
+        let minio = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>XMinioStorageFull</Code>\
+            <Message>Storage backend has reached its minimum free drive threshold.</Message>\
+            <Resource>/b/k</Resource></Error>";
+        let full = ServerFull::of(minio);
+        assert_eq!(
+            (full.code.as_str(), full.message.as_str()),
+            (
+                "XMinioStorageFull",
+                "Storage backend has reached its minimum free drive threshold."
+            )
+        );
+        let bare = ServerFull::of("");
+        assert_eq!(
+            (bare.code.as_str(), bare.message.as_str()),
+            ("InsufficientStorage", "")
+        );
+        assert!(
+            ServerFull::of("<Code>X</Code><Message>unterminated")
+                .message
+                .is_empty()
+        );
+    }
+}

@@ -70,7 +70,8 @@ pub struct UploadedFile {
     pub preview_id: Option<String>,
     /// `true` while a video's or PDF's preview is being made, after this answer (ADR
     /// 0049): `GET /media/{file_id}/preview` answers 409 `preview_pending` until it is
-    /// made (then 200) or given up (then 404). Absent otherwise.
+    /// made (then 200) or given up (then 404); 507 `insufficient_storage` while the
+    /// server's storage is too full to store it. Absent otherwise.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub preview_pending: bool,
 }
@@ -258,7 +259,7 @@ async fn feed_multipart(
         (status = 415, description = "`file_type_not_allowed`: executables and types not on the allow-list", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`empty_file`; `image_too_large` (pixels, from the header); `validation_failed`: no `file` part", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`service_unavailable`: the media service or storage is away; retry", body = crate::problem::Problem, content_type = "application/problem+json"),
-        (status = 507, description = "`insufficient_storage`: the server's storage filled up while the file was written (nothing of it kept, no quota charged); retry after `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 507, description = "`insufficient_storage`: the server's storage filled up while the file (or a photo's preview) was written (nothing of it kept, no quota charged); retry after `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.0.user_id))]
 pub async fn upload(
@@ -546,6 +547,7 @@ pub async fn head(
         (status = 200, description = "The preview", content_type = "image/jpeg"),
         (status = 404, description = "`not_found`: no such file, or it has no preview", body = crate::problem::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`preview_pending`: the preview is still being made (after the upload answered); retry after `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 507, description = "`insufficient_storage`: the preview could not be stored, the server's storage is full (the file itself is kept); it is tried again now, retry after `Retry-After`", body = crate::problem::Problem, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %caller.0.user_id))]
 pub async fn preview(

@@ -209,7 +209,7 @@ fn describe_metrics() {
     );
     describe_counter!(
         "talkapp_media_write_failures_total",
-        "Uploads the media service could not write to its local storage, by reason: no_space (ENOSPC), disk_quota (EDQUOT), io (any other)"
+        "Writes the media service could not make to its storage (uploads, previews), by reason: no_space (ENOSPC, or an S3 server out of space: 507), disk_quota (EDQUOT), io (an upload's other local write failures)"
     );
     for kind in ["text", "media"] {
         for outcome in ["sent", "failed"] {

@@ -17,6 +17,8 @@
 //!   temporary directory; restart).
 //! - [`proxy`]: [`StallingProxy`], a TCP proxy whose links can be cut, or stalled (kept
 //!   open while nothing passes: a peer that stopped answering).
+//! - [`s3_full`]: [`FullS3Proxy`], an HTTP proxy in front of an S3-compatible server that
+//!   answers object writes as a full MinIO does (507 `XMinioStorageFull`) while told to.
 //! - [`tmpfs`]: [`Tmpfs`], a small filesystem mounted for a test to fill up (root only).
 //! - [`voice`]: long voice notes made by `ffmpeg`, loud in the minutes a test picks.
 //! - this file: free ports, temporary directories, waiting for a port.
@@ -27,6 +29,7 @@ pub mod postgres;
 pub mod proxy;
 pub mod rabbitmq;
 pub mod redis;
+pub mod s3_full;
 pub mod tmpfs;
 pub mod voice;
 
@@ -37,6 +40,7 @@ pub use postgres::PrivatePostgres;
 pub use proxy::StallingProxy;
 pub use rabbitmq::PrivateRabbitMq;
 pub use redis::PrivateRedis;
+pub use s3_full::FullS3Proxy;
 pub use tmpfs::Tmpfs;
 
 /// A loopback port nobody listens on (at the moment of asking).

@@ -3,6 +3,7 @@
 //! S3-compatible server `.ci/run` starts).
 
 mod frames;
+mod full_storage;
 mod helpers;
 mod pins;
 mod replicas;

@@ -619,3 +619,85 @@ async fn a_full_disk_under_the_media_service_is_507_insufficient_storage_through
     drop(disk);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// An S3 server out of space under the media service in its own process (moto behind a
+/// proxy that answers every object write as a full MinIO does: 507 `XMinioStorageFull`):
+/// the client gets 507 `insufficient_storage` with its `Retry-After` through the gRPC hop
+/// to the gateway, as for a full local disk, not a 503; once the server has space again
+/// the same upload is stored.
+#[tokio::test]
+async fn an_s3_server_out_of_space_under_the_media_service_is_507_insufficient_storage_through_the_gateway()
+ {
+    crate::helpers::init_test_tracing();
+    let s3_server = std::env::var("TALKAPP_TEST_S3_ENDPOINT")
+        .unwrap_or_else(|_| "http://127.0.0.1:9900".to_owned());
+    let bucket = format!("talkapp-it-{}", uuid::Uuid::new_v4().simple());
+    let created = reqwest::Client::new()
+        .put(format!("{s3_server}/{bucket}"))
+        .send()
+        .await
+        .unwrap_or_else(|error| {
+            panic!(
+                "no S3-compatible server at {s3_server} ({error}): start one with \
+                 `python3 -m moto.server -p 9900`, as .ci/run does"
+            )
+        });
+    assert!(created.status().is_success(), "{}", created.status());
+    let proxy = talkapp_testkit::FullS3Proxy::start(s3_server.trim_start_matches("http://")).await;
+    proxy.fill_up("");
+    let endpoint = proxy.endpoint();
+    let database = TestDatabase::create().await;
+    let mut deployment = SplitDeployment::start_with(
+        &database.url_via(&postgres_address()),
+        &redis_address(),
+        &amqp_address(),
+        &[
+            ("TALKAPP_STORAGE__BACKEND", "s3"),
+            ("TALKAPP_STORAGE__S3_ENDPOINT", &endpoint),
+            ("TALKAPP_STORAGE__S3_BUCKET", &bucket),
+            ("TALKAPP_STORAGE__S3_ALLOW_HTTP", "true"),
+            ("TALKAPP_STORAGE__S3_ACCESS_KEY_ID", "testing"),
+            ("TALKAPP_STORAGE__S3_SECRET_ACCESS_KEY", "testing"),
+        ],
+    )
+    .await;
+    deployment.wait_ready().await;
+    let login = deployment.signed_in("full-s3@example.com").await;
+    let token = login["access_token"].as_str().expect("token");
+    let bytes = crate::uploads::incompressible_zip(12 * 1024 * 1024);
+    let upload = || {
+        deployment
+            .client
+            .post(format!("{}/upload", deployment.gateway_url))
+            .bearer_auth(token)
+            .header("content-type", "application/zip")
+            .body(bytes.clone())
+            .timeout(Duration::from_secs(60))
+            .send()
+    };
+
+    let started = Instant::now();
+    let response = upload().await.expect("sent");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "answered at once, not after the object store's retries: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok()),
+        Some("60")
+    );
+    crate::helpers::assert_problem(response, 507, "insufficient_storage").await;
+    assert!(proxy.refused() >= 1, "the full server was asked");
+
+    proxy.free_space();
+    let response = upload().await.expect("sent");
+    assert_eq!(response.status(), 201);
+    let file: Value = response.json().await.expect("json");
+    assert_eq!(file["size"], bytes.len());
+    deployment.stop_all_gracefully().await;
+    database.drop_database().await;
+}

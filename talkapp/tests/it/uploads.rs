@@ -891,3 +891,121 @@ fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+/// The disk fills up after a video's upload answered and before its preview is written
+/// (a real tmpfs, filled while ffmpeg waits): `GET /media/{id}/preview` answers 507
+/// `insufficient_storage` problem+json with `Retry-After: 60`, not 409 `preview_pending`
+/// for ever; the video downloads whole; the write is counted. Once space is freed,
+/// asking makes the preview.
+#[tokio::test]
+async fn a_disk_that_fills_up_before_a_videos_preview_is_written_makes_the_preview_507_until_space_is_freed()
+ {
+    let dir = crate::helpers::temp_dir("talkapp-it-full-preview");
+    let Some(disk) = talkapp_testkit::Tmpfs::mount(&dir, 16 * MIB) else {
+        return;
+    };
+    let tools = crate::helpers::temp_dir("talkapp-waiting-ffmpeg");
+    let script = slow_ffmpeg(
+        &tools,
+        &format!(
+            "/bin/touch '{0}/started'; while [ ! -e '{0}/go' ]; do /bin/sleep 0.02; done",
+            tools.display()
+        ),
+    );
+    let media_dir = disk.dir().display().to_string();
+    let app = spawn_app_with(&[
+        ("storage.local_dir", &media_dir),
+        ("media.ffmpeg_path", &script),
+    ])
+    .await;
+    let ada = Uploader::new(&app, "ada@example.com").await;
+    let video = distinct_mp4(77);
+    let file = created(
+        ada.upload_raw("video/mp4", "?filename=v.mp4", video.clone())
+            .await,
+    )
+    .await;
+    assert_eq!(file["preview_pending"], true, "{file}");
+    let id = file["file_id"].as_str().expect("id").to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !tools.join("started").exists() {
+        assert!(std::time::Instant::now() < deadline, "ffmpeg never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let filler = disk.dir().join("filler");
+    std::fs::write(
+        &filler,
+        vec![7_u8; usize::try_from(disk.free_bytes()).expect("size")],
+    )
+    .expect("filler written");
+    std::fs::write(tools.join("go"), b"").expect("go");
+
+    // Pending while ffmpeg finishes, then the storage being full: never pending for ever.
+    let response = loop {
+        let response = ada
+            .request(reqwest::Method::GET, &format!("/media/{id}/preview"))
+            .send()
+            .await
+            .expect("preview");
+        if response.status() != 409 {
+            break response;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still preview_pending after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok()),
+        Some("60")
+    );
+    assert_problem(response, 507, "insufficient_storage").await;
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.lines().any(|line| line
+            .starts_with("talkapp_media_write_failures_total{reason=\"no_space\"} ")
+            && !line.ends_with(" 0")),
+        "{metrics}"
+    );
+    let stored = ada
+        .request(reqwest::Method::GET, &format!("/media/{id}"))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(stored.status(), 200);
+    assert!(
+        stored.bytes().await.expect("body") == video,
+        "the video is kept whole"
+    );
+
+    std::fs::remove_file(&filler).expect("filler removed");
+    let preview = loop {
+        let response = ada
+            .request(reqwest::Method::GET, &format!("/media/{id}/preview"))
+            .send()
+            .await
+            .expect("preview");
+        if response.status() == 200 {
+            break response.bytes().await.expect("body");
+        }
+        assert!(
+            [409, 507].contains(&response.status().as_u16()),
+            "{}",
+            response.status()
+        );
+        assert!(
+            std::time::Instant::now() < deadline + Duration::from_secs(30),
+            "no preview once space was freed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(preview.starts_with(b"\xff\xd8"), "a JPEG");
+    app.stop().await;
+    drop(disk);
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(tools);
+}

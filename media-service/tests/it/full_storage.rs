@@ -1,0 +1,394 @@
+//! A storage that is full where it is not yet tested in `uploads.rs` (ADR 0069, amended):
+//! a video's preview written after its upload answered, a photo's preview written in its
+//! upload (both on a real, full tmpfs), and an S3 server out of space (moto behind
+//! `talkapp-testkit`'s [`FullS3Proxy`], which answers object writes as a full MinIO does).
+
+use std::time::{Duration, Instant};
+
+use talkapp_proto::tonic::{Code, Status};
+use talkapp_testkit::{FullS3Proxy, Tmpfs};
+use uuid::Uuid;
+
+use crate::frames::{SlowTool, distinct_mp4, eventually};
+use crate::helpers::{Database, Objects, TestService, code_of, pdf_of_size, png};
+use crate::s3::bucket;
+
+const MIB: u64 = 1024 * 1024;
+
+/// `talkapp_media_write_failures_total{reason}` as this process's recorder has it now
+/// (the counter is the process's: tests compare it before and after).
+fn write_failures(reason: &str) -> u64 {
+    let rendered = talkapp_common::telemetry::prometheus().render();
+    let series = format!("talkapp_media_write_failures_total{{reason=\"{reason}\"}} ");
+    rendered
+        .lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .map_or(0, |value| value.trim().parse().expect("a count"))
+}
+
+/// Asserts that `status` is the storage being full: `RESOURCE_EXHAUSTED`,
+/// `insufficient_storage`, `Retry-After` 60 s.
+fn assert_storage_full(status: &Status) {
+    assert_eq!(
+        (status.code(), code_of(status).as_str()),
+        (Code::ResourceExhausted, "insufficient_storage"),
+        "{status:?}"
+    );
+    assert_eq!(
+        status
+            .metadata()
+            .get(talkapp_common::error_code::RETRY_AFTER_METADATA_KEY)
+            .and_then(|value| value.to_str().ok()),
+        Some("60"),
+        "{status:?}"
+    );
+}
+
+/// Fills what is left of `disk` with a file of its own (returned, to be removed).
+fn fill_up(disk: &Tmpfs, leaving: u64) -> std::path::PathBuf {
+    let filler = disk
+        .dir()
+        .join(format!("filler-{}", Uuid::new_v4().simple()));
+    let size = disk.free_bytes() - leaving;
+    std::fs::write(&filler, vec![7_u8; usize::try_from(size).expect("size")])
+        .expect("filler written");
+    assert_eq!(
+        disk.free_bytes(),
+        leaving,
+        "the disk is filled up to the brim"
+    );
+    filler
+}
+
+/// The file's blob as the store has it once its preview is no longer pending.
+async fn settled_blob(
+    service: &TestService,
+    user: Uuid,
+    file_id: &str,
+) -> talkapp_store::MediaBlob {
+    let file_id: Uuid = file_id.parse().expect("uuid");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let blob = service
+            .store
+            .media_file(user, file_id)
+            .await
+            .expect("read")
+            .expect("the file")
+            .blob;
+        if !blob.preview_pending {
+            return blob;
+        }
+        assert!(Instant::now() < deadline, "still pending after 30 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Asks for the preview until it is made, taking `preview_pending` (being made) and
+/// `insufficient_storage` (the last try found the storage full) as "not yet".
+async fn preview_once_made(service: &TestService, user: Uuid, file_id: &str) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match service.preview(user, file_id).await {
+            Ok((_, preview)) => return preview,
+            Err(status)
+                if ["preview_pending", "insufficient_storage"]
+                    .contains(&code_of(&status).as_str()) =>
+            {
+                assert!(
+                    Instant::now() < deadline,
+                    "no preview after 30 s: {status:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(status) => panic!("preview: {status:?}"),
+        }
+    }
+}
+
+/// The disk fills up after a video's upload answered and before its preview is written
+/// (a real tmpfs, filled while the tool runs): the video stays stored and downloads
+/// whole; no preview file, whole or partial, is left; the write is counted
+/// (`no_space`); asking for the preview answers 507 `insufficient_storage` with
+/// `Retry-After`, not `preview_pending` for ever (each ask tries again, and says so again
+/// while the disk is full); once space is freed, asking makes it.
+#[tokio::test]
+async fn a_disk_that_fills_up_before_a_videos_preview_is_written_keeps_the_video_and_makes_the_preview_once_space_is_freed()
+ {
+    let _ = talkapp_common::telemetry::prometheus();
+    // ffmpeg that says it started, then waits for the word to go on.
+    let tool = SlowTool::new(
+        "/bin/touch '{dir}/started'; while [ ! -e '{dir}/go' ]; do /bin/sleep 0.02; done",
+    );
+    let service = TestService::start_with(
+        Database::Sqlite,
+        Objects::Local,
+        &[("media.ffmpeg_path", &tool.script)],
+    )
+    .await;
+    let Some(disk) = Tmpfs::mount(&service.dir.join("media"), 16 * MIB) else {
+        service.stop().await;
+        tool.remove();
+        return;
+    };
+    let failures_before = write_failures("no_space");
+    let user = Uuid::new_v4();
+    let video = distinct_mp4(41);
+    let info = service.upload(user, "a.mp4", &video).await.expect("stored");
+    assert!(info.preview_pending, "{info:?}");
+    eventually("the preview's tool started", || tool.wrote("started")).await;
+
+    let filler = fill_up(&disk, 0);
+    std::fs::write(tool.dir.join("go"), b"").expect("go");
+    let blob = settled_blob(&service, user, &info.file_id).await;
+    assert!(
+        blob.preview_skipped && blob.preview_size.is_none(),
+        "skipped (made when asked for), not final: {blob:?}"
+    );
+    assert_eq!(service.core.preview_counts().skipped, 1);
+    assert_eq!(write_failures("no_space"), failures_before + 1, "counted");
+    assert!(
+        service.stored_files("previews").is_empty(),
+        "no preview file, whole or partial: {:?}",
+        service.stored_files("previews")
+    );
+    service.assert_stored_intact(user, &info, &video).await;
+
+    let status = service
+        .preview(user, &info.file_id)
+        .await
+        .expect_err("no preview");
+    assert_storage_full(&status);
+    // That ask tried again (the tool goes on at once now): still full, still said so.
+    let blob = settled_blob(&service, user, &info.file_id).await;
+    assert!(blob.preview_skipped, "{blob:?}");
+    assert_eq!(write_failures("no_space"), failures_before + 2);
+    assert_storage_full(
+        &service
+            .preview(user, &info.file_id)
+            .await
+            .expect_err("still full"),
+    );
+
+    std::fs::remove_file(&filler).expect("filler removed");
+    let preview = preview_once_made(&service, user, &info.file_id).await;
+    let image = image::load_from_memory(&preview).expect("an image");
+    assert_eq!((image.width(), image.height()), (96, 160));
+    assert_eq!(service.stored_files("previews").len(), 1);
+    service.assert_stored_intact(user, &info, &video).await;
+    drop(disk);
+    service.stop().await;
+    tool.remove();
+}
+
+/// A photo's preview is written in its upload: with room for the photo and none for its
+/// preview (a real tmpfs filled to the photo's pages), the upload is 507
+/// `insufficient_storage` like any upload that finds the disk full, and nothing of it
+/// stays (the photo already in place removed, no preview file, no rows, no quota); once
+/// space is freed the same upload is stored with its preview.
+#[tokio::test]
+async fn a_disk_with_room_for_a_photo_but_not_its_preview_refuses_the_upload_and_leaves_nothing() {
+    let _ = talkapp_common::telemetry::prometheus();
+    let service = TestService::start(Database::Sqlite).await;
+    let Some(disk) = Tmpfs::mount(&service.dir.join("media"), 16 * MIB) else {
+        service.stop().await;
+        return;
+    };
+    let failures_before = write_failures("no_space");
+    let user = Uuid::new_v4();
+    let photo = png(1200, 900);
+    let photo_pages = (photo.len() as u64).div_ceil(4096) * 4096;
+    let filler = fill_up(&disk, photo_pages);
+
+    let status = service
+        .upload(user, "photo.png", &photo)
+        .await
+        .expect_err("no room for the preview");
+    assert_storage_full(&status);
+    assert!(status.message().contains("no space left"), "{status:?}");
+    for under in ["blobs", "previews", "tmp"] {
+        assert!(
+            service.stored_files(under).is_empty(),
+            "left in {under}: {:?}",
+            service.stored_files(under)
+        );
+    }
+    assert_eq!(
+        disk.free_bytes(),
+        photo_pages,
+        "the photo's space given back"
+    );
+    assert_eq!(service.store.media_usage(user).await.expect("usage"), 0);
+    assert_eq!(write_failures("no_space"), failures_before + 1, "counted");
+
+    std::fs::remove_file(&filler).expect("filler removed");
+    let info = service
+        .upload(user, "photo.png", &photo)
+        .await
+        .expect("stored once there is space");
+    assert!(info.has_preview, "{info:?}");
+    service.assert_stored_intact(user, &info, &photo).await;
+    let (_, preview) = service
+        .preview(user, &info.file_id)
+        .await
+        .expect("the preview");
+    assert!(image::load_from_memory(&preview).is_ok());
+    drop(disk);
+    service.stop().await;
+}
+
+/// A media service on S3 through a proxy that can play a full server, the proxy, and a
+/// client of the bucket on the server itself (for what is left in it).
+async fn service_on_a_full_s3(
+    overrides: &[(&str, &str)],
+) -> (TestService, FullS3Proxy, object_store::aws::AmazonS3) {
+    let Objects::S3 { endpoint, bucket } = bucket().await else {
+        unreachable!("bucket() is S3")
+    };
+    let proxy = FullS3Proxy::start(endpoint.trim_start_matches("http://")).await;
+    let direct = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(&endpoint)
+        .with_bucket_name(&bucket)
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_access_key_id("testing")
+        .with_secret_access_key("testing")
+        .build()
+        .expect("an S3 client");
+    let service = TestService::start_with(
+        Database::Sqlite,
+        Objects::S3 {
+            endpoint: proxy.endpoint(),
+            bucket,
+        },
+        overrides,
+    )
+    .await;
+    (service, proxy, direct)
+}
+
+/// The keys in the bucket under `prefix`.
+async fn keys_under(bucket: &object_store::aws::AmazonS3, prefix: &str) -> Vec<String> {
+    use futures::TryStreamExt as _;
+    use object_store::ObjectStore as _;
+    bucket
+        .list(Some(&object_store::path::Path::from(prefix)))
+        .map_ok(|meta| meta.location.to_string())
+        .try_collect()
+        .await
+        .expect("listed")
+}
+
+/// An S3 server out of space (a 507 `XMinioStorageFull` to every object write) is 507
+/// `insufficient_storage` with `Retry-After`, as a full local disk is: at once (the
+/// object store does not retry it as it does other 5xx: one write refused per upload
+/// part), counted (`no_space`), nothing left in the bucket, no rows, no quota;
+/// once the server has space again the same uploads are stored whole. Both S3 write
+/// paths: a multipart upload (over one 8 MiB part) and a single `PUT` (a small file).
+#[tokio::test]
+async fn an_s3_server_out_of_space_is_insufficient_storage_at_once_and_a_retry_after_freeing_space_works()
+ {
+    let _ = talkapp_common::telemetry::prometheus();
+    let (service, proxy, direct) = service_on_a_full_s3(&[]).await;
+    let failures_before = write_failures("no_space");
+    let user = Uuid::new_v4();
+    let large = pdf_of_size(usize::try_from(9 * MIB).expect("size") + 17);
+    let small = pdf_of_size(4000);
+    proxy.fill_up("");
+
+    // The small one first: its one `PUT` is refused before it is answered. The large
+    // one's second part may be in flight when its first is refused (counted late).
+    for (name, bytes) in [("small.pdf", &small), ("large.pdf", &large)] {
+        let started = Instant::now();
+        let status = service
+            .upload(user, name, bytes)
+            .await
+            .expect_err("the server is full");
+        let took = started.elapsed();
+        assert_storage_full(&status);
+        assert!(
+            took < Duration::from_secs(5),
+            "{name}: answered in {took:?}"
+        );
+    }
+    // Without the change each refused write is tried 11 times.
+    assert!(
+        (2..=3).contains(&proxy.refused()),
+        "{} writes refused: the full server's answer is not retried",
+        proxy.refused()
+    );
+    assert_eq!(write_failures("no_space"), failures_before + 2, "counted");
+    for prefix in ["tmp", "blobs", "previews"] {
+        assert!(
+            keys_under(&direct, prefix).await.is_empty(),
+            "left under {prefix}: {:?}",
+            keys_under(&direct, prefix).await
+        );
+    }
+    assert_eq!(service.store.media_usage(user).await.expect("usage"), 0);
+
+    proxy.free_space();
+    for (name, bytes) in [("large.pdf", &large), ("small.pdf", &small)] {
+        let info = service
+            .upload(user, name, bytes)
+            .await
+            .expect("stored once there is space");
+        service.assert_stored_intact(user, &info, bytes).await;
+    }
+    assert_eq!(keys_under(&direct, "blobs").await.len(), 2);
+    assert!(keys_under(&direct, "tmp").await.is_empty());
+    service.stop().await;
+}
+
+/// An S3 server with no space for previews: a photo (its preview written in the upload)
+/// is refused with `insufficient_storage` and leaves nothing in the bucket; a video's
+/// preview (written after the answer) is skipped, the video stays whole, asking for the
+/// preview says the storage is full; once the server has space, asking makes it.
+#[tokio::test]
+async fn an_s3_server_with_no_space_for_previews_refuses_a_photo_and_makes_a_videos_preview_once_it_has()
+ {
+    let _ = talkapp_common::telemetry::prometheus();
+    let (service, proxy, direct) = service_on_a_full_s3(&[]).await;
+    let failures_before = write_failures("no_space");
+    let user = Uuid::new_v4();
+    proxy.fill_up("previews/");
+
+    let photo = png(400, 200);
+    assert_storage_full(
+        &service
+            .upload(user, "photo.png", &photo)
+            .await
+            .expect_err("no space for its preview"),
+    );
+    assert!(
+        keys_under(&direct, "blobs").await.is_empty(),
+        "the photo removed"
+    );
+    assert_eq!(service.store.media_usage(user).await.expect("usage"), 0);
+
+    let video = distinct_mp4(42);
+    let info = service.upload(user, "a.mp4", &video).await.expect("stored");
+    assert!(info.preview_pending, "{info:?}");
+    let blob = settled_blob(&service, user, &info.file_id).await;
+    assert!(blob.preview_skipped, "{blob:?}");
+    assert_eq!(write_failures("no_space"), failures_before + 2, "counted");
+    service.assert_stored_intact(user, &info, &video).await;
+    assert_storage_full(
+        &service
+            .preview(user, &info.file_id)
+            .await
+            .expect_err("no preview"),
+    );
+    assert!(keys_under(&direct, "previews").await.is_empty());
+
+    proxy.free_space();
+    let preview = preview_once_made(&service, user, &info.file_id).await;
+    assert!(image::load_from_memory(&preview).is_ok());
+    assert_eq!(keys_under(&direct, "previews").await.len(), 1);
+    let photo_info = service
+        .upload(user, "photo.png", &photo)
+        .await
+        .expect("stored once there is space");
+    assert!(photo_info.has_preview);
+    service.stop().await;
+}

@@ -992,21 +992,7 @@ async fn a_preview_whose_copy_from_storage_failed_is_skipped_and_made_when_asked
     let object = object_store::path::Path::from(format!("blobs/{}/{sha256}", &sha256[..2]));
     s3.delete(&object).await.expect("deleted");
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let blob = loop {
-        let blob = service
-            .store
-            .media_file(user, file_id)
-            .await
-            .expect("read")
-            .expect("the file")
-            .blob;
-        if !blob.preview_pending {
-            break blob;
-        }
-        assert!(Instant::now() < deadline, "still pending after 30 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let blob = crate::helpers::settled_blob(&service, user, &info.file_id).await;
     assert!(
         blob.preview_skipped && blob.preview_size.is_none(),
         "recorded skipped (made when asked for), not final: {blob:?}"

@@ -5,12 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use talkapp_proto::tonic::{Code, Status};
 use talkapp_testkit::{FullS3Proxy, Tmpfs};
 use uuid::Uuid;
 
 use crate::frames::{SlowTool, distinct_mp4, eventually};
-use crate::helpers::{Database, Objects, TestService, code_of, pdf_of_size, png};
+use crate::helpers::{
+    Database, Objects, TestService, assert_storage_full, code_of, pdf_of_size, png, settled_blob,
+};
 use crate::s3::bucket;
 
 const MIB: u64 = 1024 * 1024;
@@ -24,24 +25,6 @@ fn write_failures(reason: &str) -> u64 {
         .lines()
         .find_map(|line| line.strip_prefix(&series))
         .map_or(0, |value| value.trim().parse().expect("a count"))
-}
-
-/// Asserts that `status` is the storage being full: `RESOURCE_EXHAUSTED`,
-/// `insufficient_storage`, `Retry-After` 60 s.
-fn assert_storage_full(status: &Status) {
-    assert_eq!(
-        (status.code(), code_of(status).as_str()),
-        (Code::ResourceExhausted, "insufficient_storage"),
-        "{status:?}"
-    );
-    assert_eq!(
-        status
-            .metadata()
-            .get(talkapp_common::error_code::RETRY_AFTER_METADATA_KEY)
-            .and_then(|value| value.to_str().ok()),
-        Some("60"),
-        "{status:?}"
-    );
 }
 
 /// Fills what is left of `disk` with a file of its own (returned, to be removed).
@@ -58,30 +41,6 @@ fn fill_up(disk: &Tmpfs, leaving: u64) -> std::path::PathBuf {
         "the disk is filled up to the brim"
     );
     filler
-}
-
-/// The file's blob as the store has it once its preview is no longer pending.
-async fn settled_blob(
-    service: &TestService,
-    user: Uuid,
-    file_id: &str,
-) -> talkapp_store::MediaBlob {
-    let file_id: Uuid = file_id.parse().expect("uuid");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let blob = service
-            .store
-            .media_file(user, file_id)
-            .await
-            .expect("read")
-            .expect("the file")
-            .blob;
-        if !blob.preview_pending {
-            return blob;
-        }
-        assert!(Instant::now() < deadline, "still pending after 30 s");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Asks for the preview until it is made, taking `preview_pending` (being made) and

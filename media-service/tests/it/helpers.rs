@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt as _;
@@ -484,4 +485,46 @@ pub(crate) fn pdf_of_size(size: usize) -> Vec<u8> {
     }
     bytes.truncate(size);
     bytes
+}
+
+/// Asserts that `status` is the storage being full: `RESOURCE_EXHAUSTED`,
+/// `insufficient_storage`, `Retry-After` 60 s.
+pub(crate) fn assert_storage_full(status: &Status) {
+    assert_eq!(
+        (status.code(), code_of(status).as_str()),
+        (Code::ResourceExhausted, "insufficient_storage"),
+        "{status:?}"
+    );
+    assert_eq!(
+        status
+            .metadata()
+            .get(talkapp_common::error_code::RETRY_AFTER_METADATA_KEY)
+            .and_then(|value| value.to_str().ok()),
+        Some("60"),
+        "{status:?}"
+    );
+}
+
+/// The file's blob as the store has it once its preview is no longer pending.
+pub(crate) async fn settled_blob(
+    service: &TestService,
+    user: Uuid,
+    file_id: &str,
+) -> talkapp_store::MediaBlob {
+    let file_id: Uuid = file_id.parse().expect("uuid");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let blob = service
+            .store
+            .media_file(user, file_id)
+            .await
+            .expect("read")
+            .expect("the file")
+            .blob;
+        if !blob.preview_pending {
+            return blob;
+        }
+        assert!(Instant::now() < deadline, "still pending after 30 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -512,8 +512,10 @@ async fn every_gateway_worker_reads_through_a_chat_service_restart() {
     .await;
     deployment.wait_ready().await;
     let login = deployment.signed_in("workers@example.com").await;
+    // The chat list of an account the user has not linked: the chat service answers it
+    // (404 `not_found`), so each read is a call of the worker's chat connection.
     let url = format!(
-        "{}/me/sessions/{}",
+        "{}/me/chats/{}/1",
         deployment.gateway_url,
         login["user"]["id"].as_str().expect("id")
     );
@@ -541,7 +543,7 @@ async fn every_gateway_worker_reads_through_a_chat_service_restart() {
     };
     let before = reads().await;
     assert!(
-        before.iter().all(|(status, _)| *status == 200),
+        before.iter().all(|(status, _)| *status == 404),
         "{before:?}"
     );
 
@@ -558,10 +560,39 @@ async fn every_gateway_worker_reads_through_a_chat_service_restart() {
     deployment.start_process("chat-service");
     deployment.wait_ready().await;
     let after = reads().await;
-    assert!(after.iter().all(|(status, _)| *status == 200), "{after:?}");
+    assert!(after.iter().all(|(status, _)| *status == 404), "{after:?}");
 
     deployment.stop_all_gracefully().await;
     database.drop_database().await;
+}
+
+/// `bytes` uploaded through the split deployment's gateway as a ZIP.
+async fn upload_through_the_gateway(
+    deployment: &SplitDeployment,
+    token: &str,
+    bytes: &[u8],
+) -> reqwest::Result<reqwest::Response> {
+    deployment
+        .client
+        .post(format!("{}/upload", deployment.gateway_url))
+        .bearer_auth(token)
+        .header("content-type", "application/zip")
+        .body(bytes.to_vec())
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+}
+
+/// A full storage's answer (ADR 0069): 507 `insufficient_storage`, `Retry-After: 60`.
+async fn assert_storage_full(response: reqwest::Response) {
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok()),
+        Some("60")
+    );
+    crate::helpers::assert_problem(response, 507, "insufficient_storage").await;
 }
 
 /// A full disk under the media service in its own process: the 507
@@ -587,26 +618,10 @@ async fn a_full_disk_under_the_media_service_is_507_insufficient_storage_through
     let login = deployment.signed_in("full-disk@example.com").await;
     let token = login["access_token"].as_str().expect("token");
     let bytes = crate::uploads::incompressible_zip(12 * 1024 * 1024);
-    let upload = || {
-        deployment
-            .client
-            .post(format!("{}/upload", deployment.gateway_url))
-            .bearer_auth(token)
-            .header("content-type", "application/zip")
-            .body(bytes.clone())
-            .timeout(Duration::from_secs(60))
-            .send()
-    };
+    let upload = || upload_through_the_gateway(&deployment, token, &bytes);
 
     let response = upload().await.expect("sent");
-    assert_eq!(
-        response
-            .headers()
-            .get("retry-after")
-            .and_then(|value| value.to_str().ok()),
-        Some("60")
-    );
-    crate::helpers::assert_problem(response, 507, "insufficient_storage").await;
+    assert_storage_full(response).await;
 
     std::fs::remove_file(&filler).expect("filler removed");
     let response = upload().await.expect("sent");
@@ -665,16 +680,7 @@ async fn an_s3_server_out_of_space_under_the_media_service_is_507_insufficient_s
     let login = deployment.signed_in("full-s3@example.com").await;
     let token = login["access_token"].as_str().expect("token");
     let bytes = crate::uploads::incompressible_zip(12 * 1024 * 1024);
-    let upload = || {
-        deployment
-            .client
-            .post(format!("{}/upload", deployment.gateway_url))
-            .bearer_auth(token)
-            .header("content-type", "application/zip")
-            .body(bytes.clone())
-            .timeout(Duration::from_secs(60))
-            .send()
-    };
+    let upload = || upload_through_the_gateway(&deployment, token, &bytes);
 
     let started = Instant::now();
     let response = upload().await.expect("sent");
@@ -683,14 +689,7 @@ async fn an_s3_server_out_of_space_under_the_media_service_is_507_insufficient_s
         "answered at once, not after the object store's retries: {:?}",
         started.elapsed()
     );
-    assert_eq!(
-        response
-            .headers()
-            .get("retry-after")
-            .and_then(|value| value.to_str().ok()),
-        Some("60")
-    );
-    crate::helpers::assert_problem(response, 507, "insufficient_storage").await;
+    assert_storage_full(response).await;
     assert!(proxy.refused() >= 1, "the full server was asked");
 
     proxy.free_space();

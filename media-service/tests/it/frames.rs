@@ -980,15 +980,7 @@ async fn a_preview_whose_copy_from_storage_failed_is_skipped_and_made_when_asked
         .sha256;
     // The object goes from under the service before the worker copies it.
     use object_store::ObjectStoreExt as _;
-    let s3 = object_store::aws::AmazonS3Builder::new()
-        .with_endpoint(&endpoint)
-        .with_bucket_name(&bucket)
-        .with_allow_http(true)
-        .with_region("us-east-1")
-        .with_access_key_id("testing")
-        .with_secret_access_key("testing")
-        .build()
-        .expect("an S3 client");
+    let s3 = crate::s3::direct_client(&endpoint, &bucket);
     let object = object_store::path::Path::from(format!("blobs/{}/{sha256}", &sha256[..2]));
     s3.delete(&object).await.expect("deleted");
 

@@ -205,15 +205,7 @@ async fn service_on_a_full_s3(
         unreachable!("bucket() is S3")
     };
     let proxy = FullS3Proxy::start(endpoint.trim_start_matches("http://")).await;
-    let direct = object_store::aws::AmazonS3Builder::new()
-        .with_endpoint(&endpoint)
-        .with_bucket_name(&bucket)
-        .with_allow_http(true)
-        .with_region("us-east-1")
-        .with_access_key_id("testing")
-        .with_secret_access_key("testing")
-        .build()
-        .expect("an S3 client");
+    let direct = crate::s3::direct_client(&endpoint, &bucket);
     let service = TestService::start_with(
         Database::Sqlite,
         Objects::S3 {

@@ -32,6 +32,20 @@ pub(crate) async fn bucket() -> Objects {
     Objects::S3 { endpoint, bucket }
 }
 
+/// A client of `bucket` on the S3 server itself, past the service (to look at or take
+/// away what the service stored there).
+pub(crate) fn direct_client(endpoint: &str, bucket: &str) -> object_store::aws::AmazonS3 {
+    object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_bucket_name(bucket)
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_access_key_id("testing")
+        .with_secret_access_key("testing")
+        .build()
+        .expect("an S3 client")
+}
+
 #[tokio::test]
 async fn files_round_trip_through_s3_in_parts_with_ranges_previews_and_deletes() {
     let service = TestService::start_with(Database::Sqlite, bucket().await, &[]).await;

@@ -264,6 +264,19 @@ pub(crate) async fn assert_problem(response: reqwest::Response, status: u16, cod
     body
 }
 
+/// A full storage's answer (ADR 0069): 507 `insufficient_storage` with `Retry-After: 60`;
+/// returns the problem.
+pub(crate) async fn assert_storage_full(response: reqwest::Response) -> Value {
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok()),
+        Some("60")
+    );
+    assert_problem(response, 507, "insufficient_storage").await
+}
+
 /// Claims for a token minted by a test.
 pub(crate) struct Mint<'a> {
     pub(crate) sub: String,

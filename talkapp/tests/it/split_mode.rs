@@ -583,18 +583,6 @@ async fn upload_through_the_gateway(
         .await
 }
 
-/// A full storage's answer (ADR 0069): 507 `insufficient_storage`, `Retry-After: 60`.
-async fn assert_storage_full(response: reqwest::Response) {
-    assert_eq!(
-        response
-            .headers()
-            .get("retry-after")
-            .and_then(|value| value.to_str().ok()),
-        Some("60")
-    );
-    crate::helpers::assert_problem(response, 507, "insufficient_storage").await;
-}
-
 /// A full disk under the media service in its own process: the 507
 /// `insufficient_storage` (and its `Retry-After`) reaches the client through the gRPC
 /// hop to the gateway; once space is freed the same upload is stored.
@@ -621,7 +609,7 @@ async fn a_full_disk_under_the_media_service_is_507_insufficient_storage_through
     let upload = || upload_through_the_gateway(&deployment, token, &bytes);
 
     let response = upload().await.expect("sent");
-    assert_storage_full(response).await;
+    crate::helpers::assert_storage_full(response).await;
 
     std::fs::remove_file(&filler).expect("filler removed");
     let response = upload().await.expect("sent");
@@ -689,7 +677,7 @@ async fn an_s3_server_out_of_space_under_the_media_service_is_507_insufficient_s
         "answered at once, not after the object store's retries: {:?}",
         started.elapsed()
     );
-    assert_storage_full(response).await;
+    crate::helpers::assert_storage_full(response).await;
     assert!(proxy.refused() >= 1, "the full server was asked");
 
     proxy.free_space();

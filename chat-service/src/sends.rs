@@ -157,8 +157,9 @@ pub(crate) fn forbidden_in_text(c: char) -> bool {
     c.is_control() && !matches!(c, '\n' | '\r' | '\t')
 }
 
-/// The job id for an idempotency key: the same key of the same account, the same job.
-fn job_id_for(key: AccountKey, client_message_id: Option<&str>) -> Uuid {
+/// The job id for an idempotency key: the same key of the same account, the same job
+/// (also the id its files are pinned under at the media service).
+pub fn job_id_for(key: AccountKey, client_message_id: Option<&str>) -> Uuid {
     match client_message_id {
         Some(client_message_id) => Uuid::new_v5(
             &JOB_NAMESPACE,

@@ -178,6 +178,76 @@ async fn media_sends_are_queued_streamed_and_checked(backing: Backing) {
     app.stop().await;
 }
 
+/// A media send to a chat the account's cache does not know is `not_found`, and keeps no
+/// pin: the files pinned for it before the job's insert found the chat unknown are
+/// released, so once the owner deletes the file not even that job id reads it.
+async fn a_media_send_to_an_unknown_chat_is_not_found_and_keeps_no_pin(backing: Backing) {
+    let app = ChatApp::start(backing).await;
+    let account = app.link(DEMO_PHONE).await;
+    app.chats_once_cached(&account).await;
+    let photo = upload(&app, &account.user_id, "p.png", &sample_png(5, 64, 64)).await;
+
+    let refused = app
+        .client
+        .clone()
+        .send_media(request(
+            &account,
+            777_000_111,
+            vec![photo.file_id.clone()],
+            "u-1",
+        ))
+        .await
+        .expect_err("refused");
+    assert_eq!(code_of(&refused), ErrorCode::NotFound, "{refused:?}");
+
+    app.media_client
+        .clone()
+        .delete(media::FileRef {
+            user_id: account.user_id.clone(),
+            file_id: photo.file_id.clone(),
+        })
+        .await
+        .expect("deleted");
+    let job_id = talkapp_chat_service::sends::job_id_for(
+        talkapp_store::AccountKey {
+            user_id: account.user_id.parse().expect("uuid"),
+            session_index: account.session_index,
+        },
+        Some("u-1"),
+    );
+    let read = app
+        .media_client
+        .clone()
+        .read_pinned(media::ReadPinnedRequest {
+            job_id: job_id.to_string(),
+            file_id: photo.file_id.clone(),
+            preview: false,
+        })
+        .await;
+    let status = match read {
+        Err(status) => status,
+        Ok(stream) => {
+            let mut stream = stream.into_inner();
+            match futures::StreamExt::next(&mut stream).await {
+                Some(Err(status)) => status,
+                other => panic!("the refused send's pin still reads the file: {other:?}"),
+            }
+        }
+    };
+    assert_eq!(code_of(&status), ErrorCode::NotFound, "{status:?}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_media_send_to_an_unknown_chat_is_not_found_and_keeps_no_pin_on_sqlite() {
+    a_media_send_to_an_unknown_chat_is_not_found_and_keeps_no_pin(Backing::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_media_send_to_an_unknown_chat_is_not_found_and_keeps_no_pin_on_postgres() {
+    a_media_send_to_an_unknown_chat_is_not_found_and_keeps_no_pin(Backing::Servers).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_sends_are_queued_streamed_and_checked_on_sqlite() {
     media_sends_are_queued_streamed_and_checked(Backing::Embedded).await;

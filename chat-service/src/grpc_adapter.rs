@@ -27,7 +27,7 @@ use crate::linking::{LinkStep, StartedLogin};
 use crate::profiles::to_proto_profile;
 use crate::proto_views::{filled, member_change_from_proto, to_proto_presence, to_proto_user};
 use crate::proto_views::{to_proto_chat, to_proto_details, to_proto_job, to_proto_message};
-use crate::reads::{ChatPage, HistoryPage, HistoryParams, MessageView};
+use crate::reads::{HistoryPage, HistoryParams, MessageView};
 use crate::sends::{MediaSendRequest, SendError, SendRequest};
 use crate::service::{
     ChatError, ChatService, CreatedGroupView, InvitePreviewView, JoinedView, parse_chat_id,
@@ -199,20 +199,6 @@ chat_calls! {
             => empty;
     }
     calls {
-        list_chats(ListChatsRequest) -> ListChatsResponse
-            = |service, key, request| service
-                .list_chats(
-                    key,
-                    request.kind,
-                    request.archived,
-                    request.cursor.as_deref(),
-                    request.limit,
-                )
-                .await
-            => |page: ChatPage| proto::ListChatsResponse {
-                chats: page.chats.into_iter().map(to_proto_chat).collect(),
-                next_cursor: page.next_cursor,
-            };
         get_chat(GetChatRequest) -> ChatDetails
             = |service, key, request| service.chat(key, parse_chat_id(&request.chat_id)?).await
             => to_proto_details;

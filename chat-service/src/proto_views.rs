@@ -4,12 +4,15 @@
 use chrono::SecondsFormat;
 use talkapp_proto::chat::v1 as proto;
 use talkapp_telegram::chat_members::MemberChange;
-use talkapp_telegram::model::{PhotoRef, Presence, TgUser};
-use talkapp_views::time;
+use talkapp_telegram::model::{PhotoRef, TgUser};
 pub(crate) use talkapp_views::{filled, rfc3339};
 
 use crate::media::FileHeader;
-use crate::reads::{ChatDetailsView, ChatView, MessageView, SenderView};
+use crate::reads::ChatDetailsView;
+pub(crate) use talkapp_views::cached_reads::{
+    chat_to_proto as to_proto_chat, message_to_proto as to_proto_message, presence_fields,
+    presence_to_proto as to_proto_presence,
+};
 
 /// A download's header on the wire.
 pub(crate) fn file_header_to_proto(header: &FileHeader) -> proto::MediaHeader {
@@ -36,28 +39,6 @@ pub(crate) fn file_header_from_proto(header: &proto::MediaHeader) -> FileHeader 
     }
 }
 
-/// A user's online state as the API words it: the state, and until when (online) or since
-/// when (offline) as RFC 3339, none when Telegram hides it.
-pub(crate) fn presence_fields(presence: Presence) -> (&'static str, Option<String>) {
-    match presence {
-        Presence::Online { expires } => ("online", time(expires)),
-        Presence::Offline { was_online } => ("offline", time(was_online)),
-        Presence::Recently => ("recently", None),
-        Presence::LastWeek => ("last_week", None),
-        Presence::LastMonth => ("last_month", None),
-        Presence::Unknown => ("unknown", None),
-    }
-}
-
-/// A user's online state on the wire.
-pub(crate) fn to_proto_presence(presence: Presence) -> proto::Presence {
-    let (status, at) = presence_fields(presence);
-    proto::Presence {
-        status: status.to_owned(),
-        at,
-    }
-}
-
 /// A Telegram user on the wire (a contact, a person found, a profile).
 pub(crate) fn to_proto_user(user: &TgUser) -> proto::TelegramUser {
     proto::TelegramUser {
@@ -76,35 +57,6 @@ pub(crate) fn to_proto_user(user: &TgUser) -> proto::TelegramUser {
 /// The media reference of a chat's (or user's) current photo.
 pub(crate) fn photo_reference(chat_id: i64, photo: &PhotoRef) -> String {
     talkapp_views::photo_ref(chat_id, photo.photo_id)
-}
-
-fn sender(view: SenderView) -> talkapp_views::Sender {
-    talkapp_views::Sender {
-        id: view.id,
-        kind: view.kind,
-        name: view.name,
-        username: view.username,
-        photo_id: view.photo.map(|photo| photo.photo_id),
-    }
-}
-
-/// A message on the wire: the conversion search-service's hits use too (ADR 0054).
-pub(crate) fn to_proto_message(view: MessageView) -> proto::Message {
-    talkapp_views::to_proto_message(
-        view.message,
-        view.sender.map(sender),
-        view.forward_from.map(sender),
-    )
-}
-
-/// A chat as listed: the conversion search-service's hits use too (ADR 0054).
-pub(crate) fn to_proto_chat(view: ChatView) -> proto::Chat {
-    talkapp_views::to_proto_chat(
-        view.profile,
-        view.dialog.as_ref(),
-        view.last_message.map(to_proto_message),
-        view.presence.map(to_proto_presence),
-    )
 }
 
 pub(crate) fn to_proto_details(details: ChatDetailsView) -> proto::ChatDetails {
@@ -232,9 +184,10 @@ pub(crate) fn member_change_to_proto(
 
 #[cfg(test)]
 mod tests {
-    use talkapp_telegram::model::{ForwardInfo, Message};
+    use talkapp_telegram::model::{ForwardInfo, Message, Presence};
 
     use super::*;
+    use crate::reads::{MessageView, SenderView};
 
     fn forwarded() -> Message {
         Message {

@@ -18,7 +18,7 @@ use crate::hosted_accounts::HostedAccounts;
 use crate::linking::{LinkError, LinkStep, Linking, StartedLogin};
 use crate::media::{ByteRange, MediaDownload};
 use crate::ownership::Ownership;
-use crate::reads::{ChatDetailsView, ChatPage, HistoryPage, HistoryParams, ReadError, Reads};
+use crate::reads::{ChatDetailsView, HistoryPage, HistoryParams, ReadError, Reads};
 use crate::sends::{MediaSendRequest, SendError, SendRequest, Sends};
 
 mod joins;
@@ -340,21 +340,6 @@ impl ChatService {
                 Err(error.into())
             }
         }
-    }
-
-    /// A page of the account's chats.
-    pub async fn list_chats(
-        &self,
-        key: AccountKey,
-        kind: Option<String>,
-        archived: Option<bool>,
-        cursor: Option<&str>,
-        limit: Option<u32>,
-    ) -> Result<ChatPage, ChatError> {
-        Ok(self
-            .reads
-            .list_chats(key, kind, archived, cursor, limit)
-            .await?)
     }
 
     /// A chat with its details.

@@ -550,11 +550,9 @@ passed_calls! {
     /// An account's contacts, filtered and paged.
     search_contacts: search.search_contacts(search::SearchContactsRequest)
         -> search::SearchContactsResponse;
-    /// A page of an account's chats.
-    list_chats: chat.list_chats(chat::ListChatsRequest) -> chat::ListChatsResponse;
     /// A chat's details.
     chat_details: chat.get_chat(chat::GetChatRequest) -> chat::ChatDetails;
-    /// A page of a chat's history.
+    /// A page of a chat's history (the pages the cache does not cover: ADR 0073).
     history: chat.get_history(chat::GetHistoryRequest) -> chat::GetHistoryResponse;
     /// Queues uploaded files as a message.
     send_media: chat.send_media(chat::SendMediaRequest) -> chat::SendJob;

@@ -28,6 +28,7 @@
 pub mod activity;
 pub mod audit;
 pub mod auth;
+pub mod chat_reads;
 pub mod clients;
 pub mod cors;
 pub mod media_links;
@@ -165,6 +166,7 @@ impl Application {
                 Arc::clone(&store),
                 Arc::clone(&revocations),
             )?,
+            chat_reads: chat_reads::ChatReads::new(Arc::clone(&store)),
             store,
             access_tokens,
             services: ServiceClients::connect_lazy(

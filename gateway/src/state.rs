@@ -24,6 +24,8 @@ pub struct AppState {
     pub verifier: TokenVerifier,
     /// Issues built-in tokens (`None` when built-in accounts are off).
     pub access_tokens: Option<AccessTokens>,
+    /// The chat list and cached history pages, read from the store (ADR 0073).
+    pub chat_reads: crate::chat_reads::ChatReads,
     /// The services behind the gateway.
     pub services: ServiceClients,
     /// The gateway's own dependencies, for `/readyz`.

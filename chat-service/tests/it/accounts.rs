@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use talkapp_common::ErrorCode;
 use talkapp_proto::chat::v1 as proto;
 use talkapp_tg_sandbox::{DEMO_PHONE, Peer};
+use talkapp_views::cached_reads::ReadError;
 
 use crate::support::{Backing, ChatApp, code_of};
 
@@ -155,26 +156,31 @@ async fn requests_naming_no_account_or_an_unknown_one_are_refused_with_stable_co
     let mut client = app.client.clone();
 
     let no_session = client
-        .list_chats(proto::ListChatsRequest::default())
+        .get_history(proto::GetHistoryRequest {
+            chat_id: "1".into(),
+            ..proto::GetHistoryRequest::default()
+        })
         .await
         .expect_err("refused");
     let bad_user = client
-        .list_chats(proto::ListChatsRequest {
+        .get_history(proto::GetHistoryRequest {
             account: Some(proto::AccountRef {
                 user_id: "not-a-uuid".into(),
                 session_index: 1,
             }),
-            ..proto::ListChatsRequest::default()
+            chat_id: "1".into(),
+            ..proto::GetHistoryRequest::default()
         })
         .await
         .expect_err("refused");
     let unknown = client
-        .list_chats(proto::ListChatsRequest {
+        .get_history(proto::GetHistoryRequest {
             account: Some(proto::AccountRef {
                 user_id: uuid::Uuid::new_v4().to_string(),
                 session_index: 1,
             }),
-            ..proto::ListChatsRequest::default()
+            chat_id: "1".into(),
+            ..proto::GetHistoryRequest::default()
         })
         .await
         .expect_err("refused");
@@ -194,44 +200,39 @@ async fn requests_naming_no_account_or_an_unknown_one_are_refused_with_stable_co
     app.stop().await;
 }
 
-/// The chat list's filters and pages are typed on the wire: `archived` a bool (the
-/// sandbox archives no chat, so only `false` finds any), `limit` 1 to 100 (0 is refused,
-/// not read as "the default"), and the last page has no cursor.
+/// The chat list's filters and pages, read from the cache the service fills: `archived`
+/// (the sandbox archives no chat, so only `false` finds any), `limit` 1 to 100 (0 is
+/// refused, not read as "the default"), and the last page has no cursor.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_chat_lists_filters_are_typed_and_its_last_page_has_no_cursor() {
+async fn the_chat_lists_filters_apply_and_its_last_page_has_no_cursor() {
     let app = ChatApp::start(Backing::Embedded).await;
     let account = app.link(DEMO_PHONE).await;
     let cached = app.chats_once_cached(&account).await;
-    let list = |archived: Option<bool>, limit: Option<u32>| {
-        let mut client = app.client.clone();
-        let account = account.clone();
-        async move {
-            client
-                .list_chats(proto::ListChatsRequest {
-                    account: Some(account),
-                    archived,
-                    limit,
-                    ..proto::ListChatsRequest::default()
-                })
-                .await
-        }
-    };
 
-    let archived = list(Some(true), Some(100)).await.expect("archived chats");
-    assert!(archived.get_ref().chats.is_empty(), "{archived:?}");
-    let not_archived = list(Some(false), Some(100)).await.expect("chats");
-    assert!(!not_archived.get_ref().chats.is_empty());
-    assert_eq!(not_archived.get_ref().next_cursor, None);
-
-    let first = list(None, Some(1))
+    let archived = app
+        .chat_page(&account, Some(true), Some(100))
         .await
-        .expect("a page of one")
-        .into_inner();
+        .expect("archived chats");
+    assert!(archived.chats.is_empty(), "{archived:?}");
+    let not_archived = app
+        .chat_page(&account, Some(false), Some(100))
+        .await
+        .expect("chats");
+    assert!(!not_archived.chats.is_empty());
+    assert_eq!(not_archived.next_cursor, None);
+
+    let first = app
+        .chat_page(&account, None, Some(1))
+        .await
+        .expect("a page of one");
     assert_eq!(first.chats.len(), 1);
     // The list only grows while the backfill runs: more than one chat cached, a next page.
     assert!(first.next_cursor.is_some() || cached.len() <= 1);
 
-    let zero = list(None, Some(0)).await.expect_err("limit 0 is refused");
-    assert_eq!(code_of(&zero), ErrorCode::ValidationFailed);
+    let zero = app
+        .chat_page(&account, None, Some(0))
+        .await
+        .expect_err("limit 0 is refused");
+    assert!(matches!(zero, ReadError::Invalid(_)), "{zero:?}");
     app.stop().await;
 }

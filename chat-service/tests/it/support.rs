@@ -13,8 +13,10 @@ use talkapp_proto::chat::v1::account_host_client::AccountHostClient;
 use talkapp_proto::chat::v1::chat_service_client::ChatServiceClient;
 use talkapp_proto::media::v1::media_service_client::MediaServiceClient;
 use talkapp_proto::tonic::transport::Channel;
+use talkapp_store::AccountKey;
 use talkapp_telegram::endpoint::{AuthKeyIssuer, IssueError, Target, TelegramEndpoint};
 use talkapp_tg_sandbox::{Sandbox, SandboxHandle, World};
+use talkapp_views::cached_reads::{CacheReads, ReadError, chat_to_proto};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -52,6 +54,9 @@ pub(crate) struct ChatApp {
     /// The media service media sends read their files from (on the same database).
     pub(crate) media_client: MediaServiceClient<Channel>,
     pub(crate) sandbox: Arc<SandboxHandle>,
+    /// The chat cache's reads on the service's database, as the gateway runs them (the
+    /// chat list is no call of the service's: ADR 0073).
+    pub(crate) cache: CacheReads,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     media_task: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -138,6 +143,7 @@ impl ChatApp {
             .await
             .expect("store opens");
         let store = stores.store;
+        let cache = CacheReads::new(Arc::clone(&store) as _);
         let media =
             talkapp_media_service::Application::build(&config, stores.media, media_listener)
                 .expect("media service builds");
@@ -177,6 +183,7 @@ impl ChatApp {
                 Channel::from_shared(media_url).expect("url").connect_lazy(),
             ),
             sandbox,
+            cache,
             shutdown,
             task,
             media_task,
@@ -239,21 +246,35 @@ impl ChatApp {
         }
     }
 
+    /// A page of the account's chat list, read from the cache as the gateway reads it.
+    pub(crate) async fn chat_page(
+        &self,
+        account: &proto::AccountRef,
+        archived: Option<bool>,
+        limit: Option<u32>,
+    ) -> Result<proto::ListChatsResponse, ReadError> {
+        let key = AccountKey {
+            user_id: account.user_id.parse().expect("a user id"),
+            session_index: account.session_index,
+        };
+        let page = self
+            .cache
+            .list_chats(key, None, archived, None, limit)
+            .await?;
+        Ok(proto::ListChatsResponse {
+            chats: page.chats.into_iter().map(chat_to_proto).collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
     /// The account's chats once the backfill has cached some.
     pub(crate) async fn chats_once_cached(&self, account: &proto::AccountRef) -> Vec<proto::Chat> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let page = self
-                .client
-                .clone()
-                .list_chats(proto::ListChatsRequest {
-                    account: Some(account.clone()),
-                    limit: Some(100),
-                    ..proto::ListChatsRequest::default()
-                })
+                .chat_page(account, None, Some(100))
                 .await
-                .expect("chats")
-                .into_inner();
+                .expect("chats");
             if !page.chats.is_empty() {
                 return page.chats;
             }

@@ -384,7 +384,7 @@ pub async fn list_chats(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let reply = state
-        .services
+        .chat_reads
         .list_chats(chat::ListChatsRequest {
             account: Some(account_ref(&owner, path.1)?),
             kind: query.kind,
@@ -539,16 +539,19 @@ pub async fn history(
     let from_date = unix_seconds("from", query.from)?;
     let to_date = unix_seconds("to", query.to)?;
     let reply = state
-        .services
-        .history(chat::GetHistoryRequest {
-            account: Some(account_ref(&owner, session_index)?),
-            chat_id,
-            before: query.before,
-            after: query.after,
-            from_date,
-            to_date,
-            limit: query.limit,
-        })
+        .chat_reads
+        .history(
+            &state.services,
+            chat::GetHistoryRequest {
+                account: Some(account_ref(&owner, session_index)?),
+                chat_id,
+                before: query.before,
+                after: query.after,
+                from_date,
+                to_date,
+                limit: query.limit,
+            },
+        )
         .await?;
     Ok(HttpResponse::Ok().json(HistoryPage {
         messages: reply.messages.into_iter().map(MessageView::from).collect(),

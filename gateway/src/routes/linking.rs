@@ -246,6 +246,9 @@ pub async fn unlink(
         .unlink_account(owner.user_id, session_index)
         .await?;
     state
+        .chat_reads
+        .forget_account(owner.user_id, session_index);
+    state
         .revocations
         .revoke(crate::revocations::Revoked::Account {
             user_id: owner.user_id,

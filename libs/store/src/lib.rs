@@ -106,17 +106,24 @@ pub trait StoreHealth: Send + Sync + 'static {
 /// The areas the gateway uses, and nothing else: built-in accounts and their sign-in
 /// sessions ([`AccountStore`]), the audit log ([`AuditStore`]), the operators' view of
 /// users and their activity ([`UserAdminStore`]), the session list
-/// ([`SessionListStore`], a read: ADR 0072) and the database's health
-/// ([`StoreHealth`]). Linking Telegram accounts, their sealed sessions, chats, messages
-/// and send jobs are the services' (the gateway reaches them over gRPC). Implemented by
-/// every type that implements the parts.
+/// ([`SessionListStore`], a read: ADR 0072), the chat cache's reads ([`ChatCacheReads`]:
+/// the chat list and cached history pages, ADR 0073) and the database's health
+/// ([`StoreHealth`]). Linking Telegram accounts, their sealed sessions, the cache's
+/// writes and send jobs are the services' (the gateway reaches them over gRPC).
+/// Implemented by every type that implements the parts.
 pub trait GatewayStore:
-    StoreHealth + AccountStore + AuditStore + UserAdminStore + SessionListStore
+    StoreHealth + AccountStore + AuditStore + UserAdminStore + SessionListStore + ChatCacheReads
 {
 }
 
 impl<T> GatewayStore for T where
-    T: StoreHealth + AccountStore + AuditStore + UserAdminStore + SessionListStore + ?Sized
+    T: StoreHealth
+        + AccountStore
+        + AuditStore
+        + UserAdminStore
+        + SessionListStore
+        + ChatCacheReads
+        + ?Sized
 {
 }
 
@@ -408,9 +415,9 @@ pub trait PushStore: Send + Sync {
 }
 
 /// The cache of each linked account's chats, messages and users, kept fresh from
-/// Telegram's updates and backfills.
+/// Telegram's updates and backfills: its writes here, its reads in [`ChatCacheReads`].
 #[async_trait]
-pub trait ChatCacheStore: Send + Sync {
+pub trait ChatCacheStore: ChatCacheReads + Send + Sync {
     /// Records what is known of chats (from a reply or update that mentions them),
     /// leaving their list state and history bounds as they are.
     async fn upsert_chat_profiles(&self, key: AccountKey, chats: &[ChatProfile]) -> Result<()>;
@@ -471,6 +478,15 @@ pub trait ChatCacheStore: Send + Sync {
         complete: bool,
     ) -> Result<()>;
 
+    /// Forgets everything cached for the account (it was unlinked).
+    async fn clear_cache(&self, key: AccountKey) -> Result<()>;
+}
+
+/// Reads of the chat cache, apart from its writes ([`ChatCacheStore`]) so that the
+/// gateway, which serves the chat list and cached history pages itself (ADR 0073), reads
+/// the cache and never writes it.
+#[async_trait]
+pub trait ChatCacheReads: Send + Sync {
     /// A page of the account's chat list, newest activity first (pinned chats are not
     /// put first: the list is ordered by activity so that the cursor is stable). Chats
     /// the account left are not listed (they stay readable by id).
@@ -531,9 +547,6 @@ pub trait ChatCacheStore: Send + Sync {
         after: Option<(i64, i32)>,
         limit: u32,
     ) -> Result<Vec<CachedMessage>>;
-
-    /// Forgets everything cached for the account (it was unlinked).
-    async fn clear_cache(&self, key: AccountKey) -> Result<()>;
 }
 
 /// Send jobs: what users asked to send, in order per account, and where each stands.

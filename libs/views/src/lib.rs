@@ -11,6 +11,7 @@
 //! shows the session list from the store itself (ADR 0072).
 
 pub mod accounts;
+pub mod cached_reads;
 
 use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};

@@ -634,6 +634,74 @@ async fn a_job_handed_to_its_worker_in_memory_is_sent_once_after_a_sigkill() {
     split.finish().await;
 }
 
+/// The chat list and the history pages the cache covers are read by the gateway from the
+/// store (ADR 0073): with the chat service killed they are still served, the same as
+/// before; what only the chat service answers (a chat's details) is 503 at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_list_and_cached_history_are_served_with_the_chat_service_away() {
+    let mut split = SplitSetUp::new().await;
+    let (user, index) = split.alice_on_chat_a(false, "reads-away@example.com").await;
+    let (_, replicas, _, bob) = split.parts();
+    let (user_id, token) = &user;
+    let list = format!("/me/chats/{user_id}/{index}");
+    let history = format!("/me/chat/messages/{user_id}/{index}/{bob}?limit=2");
+    // The backfill caches the chats before their messages: wait for Bob's.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let history_before = loop {
+        let page = replicas.get(&history, token).await;
+        if page["messages"]
+            .as_array()
+            .is_some_and(|messages| !messages.is_empty())
+        {
+            break page;
+        }
+        assert!(Instant::now() < deadline, "Bob's chat never cached: {page}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    replicas.kill("chat-a").await;
+    let client = reqwest::Client::new();
+    let read = |path: String| {
+        let client = client.clone();
+        let url = replicas.url(&path);
+        async move {
+            let response = client
+                .get(url)
+                .bearer_auth(token)
+                .timeout(Duration::from_secs(10))
+                .send()
+                .await
+                .expect("answered");
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.expect("json"))
+        }
+    };
+    let ids = |page: &Value| -> Vec<i64> {
+        page["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .map(|message| message["id"].as_i64().expect("id"))
+            .collect()
+    };
+    let (status, chats) = read(list).await;
+    assert_eq!(status, 200, "{chats}");
+    assert!(
+        chats["chats"]
+            .as_array()
+            .expect("chats")
+            .iter()
+            .any(|chat| chat["chat_id"] == bob.to_string()),
+        "{chats}"
+    );
+    let (status, page) = read(history).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(ids(&page), ids(&history_before));
+    let (status, details) = read(format!("/me/chat/{user_id}/{index}/{bob}")).await;
+    assert_eq!(status, 503, "{details}");
+    split.finish().await;
+}
+
 /// Sends `text` from `user`'s account `index` to `bob` with client message id `key`,
 /// retried while the gateway answers 503; the job's id once accepted (202).
 async fn fault_sends_accepted_as(

@@ -453,7 +453,7 @@ async fn a_callers_trace_continues_through_the_gateway_into_the_chat_service() {
     let response = deployment
         .client
         .get(format!(
-            "{}/me/chats/{}/1",
+            "{}/me/chat/{}/1/1",
             deployment.gateway_url,
             login["user"]["id"].as_str().expect("id")
         ))
@@ -484,13 +484,15 @@ async fn a_callers_trace_continues_through_the_gateway_into_the_chat_service() {
         .collect();
     assert!(
         in_trace.iter().any(|span| span.service == "gateway"
-            && span.name.contains("/me/chats/{user_id}/{session_index}")),
+            && span
+                .name
+                .contains("/me/chat/{user_id}/{session_index}/{chat_id}")),
         "no gateway span in the caller's trace: {in_trace:?}"
     );
     assert!(
         in_trace
             .iter()
-            .any(|span| span.service == "chat-service" && span.name.contains("ListChats")),
+            .any(|span| span.service == "chat-service" && span.name.contains("GetChat")),
         "no chat-service span in the caller's trace: {in_trace:?}"
     );
     database.drop_database().await;
@@ -512,10 +514,10 @@ async fn every_gateway_worker_reads_through_a_chat_service_restart() {
     .await;
     deployment.wait_ready().await;
     let login = deployment.signed_in("workers@example.com").await;
-    // The chat list of an account the user has not linked: the chat service answers it
-    // (404 `not_found`), so each read is a call of the worker's chat connection.
+    // A chat of an account the user has not linked: the chat service answers it (404
+    // `not_found`), so each read is a call of the worker's chat connection.
     let url = format!(
-        "{}/me/chats/{}/1",
+        "{}/me/chat/{}/1/1",
         deployment.gateway_url,
         login["user"]["id"].as_str().expect("id")
     );

@@ -166,6 +166,7 @@ pub async fn delete_account(
         .services
         .unlink_account(caller.0.user_id, index)
         .await?;
+    state.chat_reads.forget_account(caller.0.user_id, index);
     state
         .revocations
         .revoke(crate::revocations::Revoked::Account {
@@ -204,6 +205,9 @@ pub async fn delete_all_accounts(
             .services
             .unlink_account(user_id, account.session_index)
             .await?;
+        state
+            .chat_reads
+            .forget_account(user_id, account.session_index);
         state
             .revocations
             .revoke(crate::revocations::Revoked::Account {

@@ -152,7 +152,7 @@ async fn chats_of_kinds(
     limit: u32,
 ) -> Result<Vec<chat::Chat>, ApiError> {
     let replies = futures::future::try_join_all(kinds.iter().map(|kind| {
-        state.services.list_chats(chat::ListChatsRequest {
+        state.chat_reads.list_chats(chat::ListChatsRequest {
             account: Some(account.clone()),
             kind: Some((*kind).to_owned()),
             limit: Some(limit),

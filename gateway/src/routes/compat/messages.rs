@@ -336,14 +336,17 @@ async fn page(
     while messages.len() < wanted {
         let missing = u32::try_from(wanted - messages.len()).unwrap_or(SERVICE_PAGE);
         let reply = state
-            .services
-            .history(chat::GetHistoryRequest {
-                account: Some(account.clone()),
-                chat_id: chat_id.to_string(),
-                before: before.take(),
-                limit: Some(missing.min(SERVICE_PAGE)),
-                ..chat::GetHistoryRequest::default()
-            })
+            .chat_reads
+            .history(
+                &state.services,
+                chat::GetHistoryRequest {
+                    account: Some(account.clone()),
+                    chat_id: chat_id.to_string(),
+                    before: before.take(),
+                    limit: Some(missing.min(SERVICE_PAGE)),
+                    ..chat::GetHistoryRequest::default()
+                },
+            )
             .await?;
         if reply.messages.is_empty() {
             break;

@@ -6,8 +6,9 @@ use crate::cache_columns::{
     message_columns, user_columns,
 };
 use crate::{
-    AccountKey, CachedChat, CachedHistory, CachedMessage, CachedUser, ChatCacheStore, ChatListPage,
-    ChatListQuery, ChatProfile, DialogState, HistoryQuery, ListedChat, kind_of_chat_id,
+    AccountKey, CachedChat, CachedHistory, CachedMessage, CachedUser, ChatCacheReads,
+    ChatCacheStore, ChatListPage, ChatListQuery, ChatProfile, DialogState, HistoryQuery,
+    ListedChat, kind_of_chat_id,
 };
 
 fn limit(limit: u32) -> i64 {
@@ -615,6 +616,25 @@ impl ChatCacheStore for PostgresStore {
         Ok(())
     }
 
+    async fn clear_cache(&self, key: AccountKey) -> Result<()> {
+        let index = index(key)?;
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.map_err(map_error)?;
+        for table in ["tg_messages", "tg_chats", "tg_users"] {
+            transaction
+                .prepared_execute(
+                    &format!("DELETE FROM {table} WHERE user_id = $1 AND session_index = $2"),
+                    &[&key.user_id, &index],
+                )
+                .await
+                .map_err(map_error)?;
+        }
+        transaction.commit().await.map_err(map_error)
+    }
+}
+
+#[async_trait]
+impl ChatCacheReads for PostgresStore {
     async fn list_chats(&self, key: AccountKey, query: &ChatListQuery) -> Result<Vec<CachedChat>> {
         let client = self.client().await?;
         let (after_date, after_chat) = query.after.unzip();
@@ -896,21 +916,5 @@ impl ChatCacheStore for PostgresStore {
             user_from_row,
         )
         .await
-    }
-
-    async fn clear_cache(&self, key: AccountKey) -> Result<()> {
-        let index = index(key)?;
-        let mut client = self.client().await?;
-        let transaction = client.transaction().await.map_err(map_error)?;
-        for table in ["tg_messages", "tg_chats", "tg_users"] {
-            transaction
-                .prepared_execute(
-                    &format!("DELETE FROM {table} WHERE user_id = $1 AND session_index = $2"),
-                    &[&key.user_id, &index],
-                )
-                .await
-                .map_err(map_error)?;
-        }
-        transaction.commit().await.map_err(map_error)
     }
 }

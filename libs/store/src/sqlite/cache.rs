@@ -12,8 +12,9 @@ use crate::cache_columns::{
     message_columns, user_columns,
 };
 use crate::{
-    AccountKey, CachedChat, CachedHistory, CachedMessage, CachedUser, ChatCacheStore, ChatListPage,
-    ChatListQuery, ChatProfile, DialogState, HistoryQuery, ListedChat, kind_of_chat_id,
+    AccountKey, CachedChat, CachedHistory, CachedMessage, CachedUser, ChatCacheReads,
+    ChatCacheStore, ChatListPage, ChatListQuery, ChatProfile, DialogState, HistoryQuery,
+    ListedChat, kind_of_chat_id,
 };
 
 fn limit(limit: u32) -> i64 {
@@ -590,6 +591,26 @@ impl ChatCacheStore for SqliteStore {
         .await
     }
 
+    async fn clear_cache(&self, key: AccountKey) -> Result<()> {
+        self.call(move |connection| {
+            let transaction = connection.transaction().map_err(map_error)?;
+            for sql in [
+                "DELETE FROM tg_messages WHERE user_id = ?1 AND session_index = ?2",
+                "DELETE FROM tg_chats WHERE user_id = ?1 AND session_index = ?2",
+                "DELETE FROM tg_users WHERE user_id = ?1 AND session_index = ?2",
+            ] {
+                transaction
+                    .execute_cached(sql, params![key.user_id.to_string(), key.session_index])
+                    .map_err(map_error)?;
+            }
+            transaction.commit().map_err(map_error)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ChatCacheReads for SqliteStore {
     async fn list_chats(&self, key: AccountKey, query: &ChatListQuery) -> Result<Vec<CachedChat>> {
         let query = query.clone();
         self.read(move |connection| {
@@ -858,22 +879,5 @@ impl ChatCacheStore for SqliteStore {
     async fn cached_users(&self, key: AccountKey, tg_user_ids: &[i64]) -> Result<Vec<CachedUser>> {
         self.account_rows_by_ids(key, tg_user_ids, USERS_BY_IDS, user_from_row)
             .await
-    }
-
-    async fn clear_cache(&self, key: AccountKey) -> Result<()> {
-        self.call(move |connection| {
-            let transaction = connection.transaction().map_err(map_error)?;
-            for sql in [
-                "DELETE FROM tg_messages WHERE user_id = ?1 AND session_index = ?2",
-                "DELETE FROM tg_chats WHERE user_id = ?1 AND session_index = ?2",
-                "DELETE FROM tg_users WHERE user_id = ?1 AND session_index = ?2",
-            ] {
-                transaction
-                    .execute_cached(sql, params![key.user_id.to_string(), key.session_index])
-                    .map_err(map_error)?;
-            }
-            transaction.commit().map_err(map_error)
-        })
-        .await
     }
 }

@@ -691,7 +691,7 @@ async fn the_chat_list_and_cached_history_are_served_with_the_chat_service_away(
             .as_array()
             .expect("chats")
             .iter()
-            .any(|chat| chat["chat_id"] == bob.to_string()),
+            .any(|chat| chat["chat_id"].as_str().and_then(|id| id.parse().ok()) == Some(bob)),
         "{chats}"
     );
     let (status, page) = read(history).await;

@@ -45,9 +45,10 @@ pub enum MediaError {
     /// A malformed request.
     #[error("{0}")]
     InvalidArgument(String),
-    /// The storage is full (no space left on the device, or the filesystem's quota for
-    /// the service is used up): what was written of the upload is removed. The client
-    /// is told which, never the path (the log has it).
+    /// The storage is full (no space left on the device, the filesystem's quota for the
+    /// service used up, an S3 server out of space or over a bucket's or user's quota):
+    /// what was written of the upload is removed. The client is told which, never the
+    /// path or the bucket (the log has them).
     #[error("the server's storage is full ({}); try again later", .0.describe())]
     StorageFull(FullStorage),
     /// The store or the object store cannot be reached.
@@ -99,7 +100,8 @@ impl From<object_store::Error> for MediaError {
             object_store::Error::NotFound { .. } => {
                 Self::Internal(format!("an object is missing: {error}"))
             }
-            // The local backend's own writes (a preview's file) on a full disk.
+            // The local backend's own writes (a preview's file) on a full disk; an S3
+            // server's refusal for want of space (`crate::storage`'s connector).
             other => match full_storage_in(&other) {
                 Some(reason) => storage_full(reason, &other),
                 None => Self::Unavailable(other.to_string()),
@@ -115,6 +117,11 @@ pub enum FullStorage {
     NoSpace,
     /// `EDQUOT`: the filesystem's quota for the service's user is used up.
     DiskQuota,
+    /// The object storage's quota (a bucket's or its user's) is used up: an S3 server
+    /// refused a write with Ceph RGW's `QuotaExceeded` or MinIO's
+    /// `XMinioAdminBucketQuotaExceeded`. Not the TalkApp user's own quota (that is
+    /// [`MediaError::QuotaExceeded`], which the user can do something about).
+    StorageQuota,
 }
 
 impl FullStorage {
@@ -123,13 +130,15 @@ impl FullStorage {
         match self {
             Self::NoSpace => "no_space",
             Self::DiskQuota => "disk_quota",
+            Self::StorageQuota => "storage_quota",
         }
     }
 
-    fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Self::NoSpace => "no space left on the device",
             Self::DiskQuota => "its disk quota is used up",
+            Self::StorageQuota => "the object storage's quota is used up",
         }
     }
 }
@@ -151,6 +160,14 @@ fn full_storage_in(error: &(dyn std::error::Error + 'static)) -> Option<FullStor
             current = error.source();
             continue;
         };
+        // An S3 server's refusal says which way it is full (an `io::Error` of kind
+        // `QuotaExceeded` around it is not the local disk's `EDQUOT`).
+        if let Some(refusal) = io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<crate::storage::ServerRefusal>())
+        {
+            return Some(refusal.reason);
+        }
         if let Some(reason) = full_storage(io) {
             return Some(reason);
         }
@@ -167,9 +184,26 @@ fn full_storage_in(error: &(dyn std::error::Error + 'static)) -> Option<FullStor
 /// line and `talkapp_media_write_failures_total{reason}`): only they can free space.
 pub(crate) fn storage_full(reason: FullStorage, error: &dyn std::fmt::Display) -> MediaError {
     tracing::error!(%error, reason = reason.label(), "the media storage is full: a write failed");
+    count_full_storage(reason);
+    MediaError::StorageFull(reason)
+}
+
+/// The preview tools' temporary directory (`media.frame_temp_dir`) found full while an
+/// S3-stored video's or PDF's copy was written for its preview: not the media storage,
+/// and told apart in the log line, but counted with the same reasons (the same alert
+/// fires: only an operator can free the space, and until then no such preview is made).
+pub(crate) fn frame_temp_dir_full(reason: FullStorage, error: &dyn std::fmt::Display) {
+    tracing::error!(
+        %error,
+        reason = reason.label(),
+        "the preview tools' temporary directory (media.frame_temp_dir) is full: a preview's copy failed"
+    );
+    count_full_storage(reason);
+}
+
+fn count_full_storage(reason: FullStorage) {
     metrics::counter!("talkapp_media_write_failures_total", "reason" => reason.label())
         .increment(1);
-    MediaError::StorageFull(reason)
 }
 
 #[cfg(test)]
@@ -197,5 +231,40 @@ mod tests {
         };
         let error = MediaError::from(other);
         assert!(matches!(error, MediaError::Unavailable(_)), "{error:?}");
+    }
+
+    /// An S3 server's quota refusal under the object store's error (as the S3 client's
+    /// connection gives it, `crate::storage`) is the object storage's quota, not the local
+    /// disk's `EDQUOT` (an `io::Error` of the same kind).
+    #[test]
+    fn an_s3_quota_refusal_is_the_storage_quota_and_a_local_edquot_stays_the_disk_quota() {
+        let refusal = crate::storage::ServerRefusal::of(
+            FullStorage::StorageQuota,
+            403,
+            "<Error><Code>QuotaExceeded</Code></Error>",
+        );
+        let refused = object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(refusal.into_http_error()),
+        };
+        let error = MediaError::from(refused);
+        assert!(
+            matches!(error, MediaError::StorageFull(FullStorage::StorageQuota)),
+            "{error:?}"
+        );
+        assert_eq!(error.code(), ErrorCode::InsufficientStorage);
+        assert_eq!(
+            error.to_string(),
+            "the server's storage is full (the object storage's quota is used up); try again later"
+        );
+        let disk_quota = object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(std::io::Error::from_raw_os_error(nix::libc::EDQUOT)),
+        };
+        let error = MediaError::from(disk_quota);
+        assert!(
+            matches!(error, MediaError::StorageFull(FullStorage::DiskQuota)),
+            "{error:?}"
+        );
     }
 }

@@ -24,7 +24,10 @@
 //!   and re-encoded as a JPEG by this service's own image code, so nothing of the tool's
 //!   output but pixels goes on.
 //!
-//! Any failure means no preview, never a failed upload. The preview is made after the
+//! Any failure means no preview, never a failed upload. A temporary directory found full
+//! while a copy is written (`ENOSPC`, `EDQUOT`) is told apart ([`NoPreview::TempDirFull`]):
+//! logged and counted as the storage being full, and the preview answered as one whose
+//! image found the storage full (507, made again when asked for; ADR 0069, amended). The preview is made after the
 //! upload answered, by the workers of the preview queue (`crate::previews`, ADR 0049):
 //! the deadline of `media.frame_timeout_ms` starts when a worker takes it up.
 //!
@@ -43,6 +46,8 @@ use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt as _};
 use talkapp_common::config::MediaConfig;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
 use tokio::time::Instant;
+
+use crate::error::{FullStorage, frame_temp_dir_full, full_storage};
 
 /// Largest PNG accepted from a tool: a `preview_max_side`² frame is far smaller.
 const MAX_OUTPUT_BYTES: usize = 16 * 1024 * 1024;
@@ -252,7 +257,7 @@ impl FrameTools {
                 )
                 .await
                 .map_err(|_| Failure::load("the copy did not finish before the deadline"))?
-                .map_err(Failure::load)?;
+                .map_err(|failure| self.copy_failed(failure))?;
                 if let Some(frame_at_ms) = copy.frame_at_ms {
                     // The copy holds the frame at that time, not (only) at its usual one.
                     at_ms = frame_at_ms;
@@ -293,6 +298,20 @@ impl FrameTools {
             .map_err(Failure::load)?
             .map_err(Failure::of_bytes)
     }
+
+    /// The copy for the tool was not made: a full temporary directory is told to the
+    /// operator (an error line, `talkapp_media_write_failures_total`); anything else is
+    /// the load.
+    fn copy_failed(&self, failure: CopyFailure) -> Failure {
+        match failure {
+            CopyFailure::TempDirFull(reason, error) => {
+                let error = format!("{}: writing the copy: {error}", self.temp_dir.display());
+                frame_temp_dir_full(reason, &error);
+                Failure(NoPreview::TempDirFull(reason), error)
+            }
+            CopyFailure::Other(error) => Failure::load(error),
+        }
+    }
 }
 
 /// Why a file got no preview.
@@ -304,6 +323,10 @@ pub(crate) enum NoPreview {
     /// The load (the copy from storage failed or was too slow, no process could be
     /// started): made again when someone asks for it.
     Load,
+    /// The tools' temporary directory (`media.frame_temp_dir`) is full, so the copy of
+    /// the stored object could not be written (logged and counted as a full storage):
+    /// made again when someone asks for it, who is told the storage is full meanwhile.
+    TempDirFull(FullStorage),
 }
 
 /// A reason for no preview, with what to log.
@@ -584,7 +607,7 @@ impl TempCopy {
         size: u64,
         max: u64,
         needs: Needs,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, CopyFailure> {
         let mut copy = Self {
             path: dir.join(format!("talkapp-frame-{}", uuid::Uuid::new_v4().simple())),
             frame_at_ms: None,
@@ -595,7 +618,12 @@ impl TempCopy {
             .mode(0o600)
             .open(&copy.path)
             .await
-            .map_err(|error| format!("cannot create {}: {error}", copy.path.display()))?;
+            .map_err(|error| match full_storage(&error) {
+                Some(reason) => CopyFailure::TempDirFull(reason, error),
+                None => {
+                    CopyFailure::Other(format!("cannot create {}: {error}", copy.path.display()))
+                }
+            })?;
         // An MP4's index where it is, when it leaves room for a head.
         let moov = if matches!(needs, Needs::Mp4Frame { .. }) && size > max {
             crate::analyze::mp4_moov_range(objects, path, size)
@@ -609,13 +637,11 @@ impl TempCopy {
             copy_range(objects, path, None, max, &mut file).await?;
         } else if let Some(moov) = moov {
             let head = max - (moov.end - moov.start);
-            file.set_len(size)
-                .await
-                .map_err(|error| error.to_string())?;
+            file.set_len(size).await.map_err(copy_write_failed)?;
             copy_range(objects, path, Some(0..head), head, &mut file).await?;
             file.seek(std::io::SeekFrom::Start(moov.start))
                 .await
-                .map_err(|error| error.to_string())?;
+                .map_err(copy_write_failed)?;
             let length = moov.end - moov.start;
             let plan = match needs {
                 Needs::Mp4Frame { at_ms, budget } if length <= MAX_PARSED_MOOV_BYTES => {
@@ -625,11 +651,11 @@ impl TempCopy {
                         .await
                         .map_err(|error| error.to_string())?;
                     if index.len() as u64 != length {
-                        return Err("the object changed while it was copied".into());
+                        return Err(CopyFailure::Other(
+                            "the object changed while it was copied".into(),
+                        ));
                     }
-                    file.write_all(&index)
-                        .await
-                        .map_err(|error| error.to_string())?;
+                    file.write_all(&index).await.map_err(copy_write_failed)?;
                     crate::mp4_samples::first_video_samples(
                         &index,
                         crate::mp4_samples::PlanLimits {
@@ -660,13 +686,11 @@ impl TempCopy {
             let tail = max / 4;
             let head = max - tail;
             // The full length first: what is not written stays a hole.
-            file.set_len(size)
-                .await
-                .map_err(|error| error.to_string())?;
+            file.set_len(size).await.map_err(copy_write_failed)?;
             copy_range(objects, path, Some(0..head), head, &mut file).await?;
             file.seek(std::io::SeekFrom::Start(size - tail))
                 .await
-                .map_err(|error| error.to_string())?;
+                .map_err(copy_write_failed)?;
             copy_range(objects, path, Some(size - tail..size), tail, &mut file).await?;
             if let Needs::PdfPage { budget } = needs {
                 let limits = crate::pdf_parts::PdfLimits {
@@ -718,7 +742,7 @@ impl TempCopy {
                 }
             }
         }
-        file.flush().await.map_err(|error| error.to_string())?;
+        file.flush().await.map_err(copy_write_failed)?;
         Ok(copy)
     }
 }
@@ -731,7 +755,7 @@ async fn copy_range(
     range: Option<std::ops::Range<u64>>,
     max: u64,
     file: &mut tokio::fs::File,
-) -> Result<(), String> {
+) -> Result<(), CopyFailure> {
     let options = GetOptions {
         range: range.map(GetRange::Bounded),
         ..GetOptions::default()
@@ -746,11 +770,11 @@ async fn copy_range(
         let chunk = chunk.map_err(|error| error.to_string())?;
         written = written.saturating_add(chunk.len() as u64);
         if written > max {
-            return Err("the object grew past media.frame_max_source_bytes".into());
+            return Err(CopyFailure::Other(
+                "the object grew past media.frame_max_source_bytes".into(),
+            ));
         }
-        file.write_all(&chunk)
-            .await
-            .map_err(|error| error.to_string())?;
+        file.write_all(&chunk).await.map_err(copy_write_failed)?;
     }
     Ok(())
 }
@@ -762,17 +786,42 @@ async fn copy_ranges_in_place(
     path: &Path,
     ranges: Vec<std::ops::Range<u64>>,
     file: &mut tokio::fs::File,
-) -> Result<u64, String> {
+) -> Result<u64, CopyFailure> {
     let mut copied = 0_u64;
     for range in ranges {
         file.seek(std::io::SeekFrom::Start(range.start))
             .await
-            .map_err(|error| error.to_string())?;
+            .map_err(copy_write_failed)?;
         let length = range.end - range.start;
         copy_range(objects, path, Some(range), length, file).await?;
         copied = copied.saturating_add(length);
     }
     Ok(copied)
+}
+
+/// Why a copy for a tool was not made.
+#[derive(Debug)]
+enum CopyFailure {
+    /// Its directory (`media.frame_temp_dir`) is full (`ENOSPC`, `EDQUOT`): counted as a
+    /// full storage, and the preview answered as one (ADR 0069, amended).
+    TempDirFull(FullStorage, std::io::Error),
+    /// Anything else (the storage's answers, the object, the directory missing): a load
+    /// failure.
+    Other(String),
+}
+
+impl From<String> for CopyFailure {
+    fn from(error: String) -> Self {
+        Self::Other(error)
+    }
+}
+
+/// A failed operation on the copy's file: a full directory told apart.
+fn copy_write_failed(error: std::io::Error) -> CopyFailure {
+    match full_storage(&error) {
+        Some(reason) => CopyFailure::TempDirFull(reason, error),
+        None => CopyFailure::Other(format!("writing the copy: {error}")),
+    }
 }
 
 impl Drop for TempCopy {

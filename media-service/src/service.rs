@@ -504,6 +504,12 @@ impl MediaCore {
             }
             Err(NoPreview::Bytes) => PreviewEnd::None,
             Err(NoPreview::Load) => PreviewEnd::Skipped,
+            // Logged and counted where it was found (`crate::frames`); asking for the
+            // preview says so, as for an image that found the storage full.
+            Err(NoPreview::TempDirFull(reason)) => {
+                full_storage = Some(reason);
+                PreviewEnd::Skipped
+            }
         };
         let recorded = self
             .store

@@ -6,13 +6,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use object_store::client::{
-    HttpClient, HttpConnector, HttpError, HttpErrorKind, HttpRequest, HttpResponse, HttpService,
-    ReqwestConnector,
+    HttpClient, HttpConnector, HttpError, HttpErrorKind, HttpRequest, HttpResponse,
+    HttpResponseBody, HttpService, ReqwestConnector,
 };
 use object_store::path::Path;
 use object_store::{ClientOptions, ObjectStore};
 use secrecy::ExposeSecret as _;
 use talkapp_common::config::{Config, StorageBackend};
+
+use crate::error::FullStorage;
 
 /// The object store and how to write to it.
 #[derive(Clone)]
@@ -49,7 +51,8 @@ impl Storage {
             }
             StorageBackend::S3 => {
                 let mut builder = object_store::aws::AmazonS3Builder::new()
-                    // A server out of space told apart, and not retried (ADR 0069).
+                    // A server out of space or over its quota told apart, and not
+                    // retried (ADR 0069).
                     .with_http_connector(FullAwareConnector)
                     .with_bucket_name(&storage.s3_bucket)
                     .with_region(&storage.s3_region)
@@ -110,14 +113,29 @@ impl Storage {
 /// space (MinIO: `XMinioStorageFull`, "Storage backend has reached its minimum free drive
 /// threshold"; others `InsufficientStorage`).
 const INSUFFICIENT_STORAGE: u16 = 507;
-/// The part of a 507's message kept for the log.
-const MAX_FULL_MESSAGE_CHARS: usize = 300;
+/// The S3 error codes of a quota refusing a write (ADR 0069, amended), whatever the HTTP
+/// status they come with: Ceph RGW's `QuotaExceeded` (403, for a bucket's quota and a
+/// user's alike: `ERR_QUOTA_EXCEEDED` in `rgw_common.cc`) and MinIO's
+/// `XMinioAdminBucketQuotaExceeded` (400, a hard bucket quota: `ErrAdminBucketQuotaExceeded`
+/// in `cmd/api-errors.go`). Any other 4xx (`AccessDenied`, ...) is passed on as it came.
+const QUOTA_CODES: [&str; 2] = ["QuotaExceeded", "XMinioAdminBucketQuotaExceeded"];
+/// The most of a refused write's error body read for its code: S3's XML errors take a
+/// few hundred bytes; a body that declares more is passed on unread, one that runs on
+/// without declaring its length is cut there (it is only ever shown as an error's text).
+const MAX_ERROR_BODY_BYTES: usize = 16 * 1024;
+/// The part of a refusal's message kept for the log.
+const MAX_REFUSAL_MESSAGE_CHARS: usize = 300;
 
-/// The S3 client's HTTP connections, with a server out of space told apart: its 507 is
-/// turned into an error of kind `StorageFull` (`ENOSPC`'s), which [`crate::error`] finds
-/// in the object store's error as it finds a full local disk's. Turned into an error
-/// before the object store's retries see it: they retry every 5xx for up to three minutes,
-/// and a full server is not full for a moment (a client is told to come back in one).
+/// The S3 client's HTTP connections, with a server that refuses a write for want of space
+/// told apart: out of space (its 507), or over a bucket's or user's quota (a 4xx whose
+/// error code is one of [`QUOTA_CODES`], read from the answer's small XML body). Either is
+/// turned into an error carrying a [`ServerRefusal`] (in an `io::Error` of kind
+/// `StorageFull` or `QuotaExceeded`), which [`crate::error`] finds in the object store's
+/// error as it finds a full local disk's. Turned into an error before the object store's
+/// retries see it: they retry every 5xx for up to three minutes, and a full server is not
+/// full for a moment (a client is told to come back in one). Only the answers to writes
+/// (`PUT`: an object, a multipart upload's part, a copy; `POST`: a multipart upload's
+/// start and completion) are looked into; every other answer passes untouched.
 #[derive(Debug)]
 struct FullAwareConnector;
 
@@ -134,47 +152,118 @@ struct FullAwareClient(HttpClient);
 #[async_trait::async_trait]
 impl HttpService for FullAwareClient {
     async fn call(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let is_write = matches!(request.method().as_str(), "PUT" | "POST");
         let response = self.0.execute(request).await?;
-        if response.status().as_u16() != INSUFFICIENT_STORAGE {
+        let status = response.status();
+        if status.as_u16() == INSUFFICIENT_STORAGE {
+            let body = response.into_body().bytes().await?;
+            return Err(ServerRefusal::of(
+                FullStorage::NoSpace,
+                status.as_u16(),
+                &String::from_utf8_lossy(&body),
+            )
+            .into_http_error());
+        }
+        if !is_write || !status.is_client_error() {
             return Ok(response);
         }
-        let body = response.into_body().bytes().await?;
-        let full = ServerFull::of(&String::from_utf8_lossy(&body));
-        // `Unknown`: not retried.
-        Err(HttpError::new(
-            HttpErrorKind::Unknown,
-            std::io::Error::new(std::io::ErrorKind::StorageFull, full),
-        ))
+        let declared_bytes = response
+            .headers()
+            .get("content-length")
+            .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+        if declared_bytes.is_some_and(|bytes| bytes > MAX_ERROR_BODY_BYTES as u64) {
+            return Ok(response);
+        }
+        let (parts, body) = response.into_parts();
+        let body = read_bounded(body).await?;
+        let text = String::from_utf8_lossy(&body);
+        if let Some(code) = xml_element(&text, "Code")
+            && QUOTA_CODES.contains(&code.as_str())
+        {
+            return Err(
+                ServerRefusal::of(FullStorage::StorageQuota, status.as_u16(), &text)
+                    .into_http_error(),
+            );
+        }
+        // Not a quota: the answer as it came, for the object store to read.
+        Ok(HttpResponse::from_parts(parts, body.into()))
     }
 }
 
-/// An S3-compatible server's answer that it is out of space: its error code and message.
+/// At most [`MAX_ERROR_BODY_BYTES`] of an error answer's body, cut at a character's
+/// boundary (the object store reads it as UTF-8 text).
+async fn read_bounded(body: HttpResponseBody) -> Result<bytes::Bytes, HttpError> {
+    use futures::StreamExt as _;
+    let mut chunks = body.bytes_stream();
+    let mut read = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        // `Unknown`: a body that broke off is not a reason to send the write again.
+        let chunk = chunk.map_err(|error| HttpError::new(HttpErrorKind::Unknown, error))?;
+        read.extend_from_slice(&chunk);
+        if read.len() > MAX_ERROR_BODY_BYTES {
+            read.truncate(MAX_ERROR_BODY_BYTES);
+            if let Err(error) = std::str::from_utf8(&read) {
+                read.truncate(error.valid_up_to());
+            }
+            break;
+        }
+    }
+    Ok(read.into())
+}
+
+/// An S3-compatible server's refusal of a write for want of space: out of space (507) or
+/// over a quota, with its status, error code and message (for the log; the client is told
+/// only which of the two, [`FullStorage`]).
 #[derive(Debug, thiserror::Error)]
-#[error("the S3 server is out of space (507 {code}: {message})")]
-struct ServerFull {
+#[error("the S3 server refused a write: {} ({status} {code}: {message})", .reason.describe())]
+pub(crate) struct ServerRefusal {
+    /// Which way the server is full ([`FullStorage::NoSpace`] or
+    /// [`FullStorage::StorageQuota`]).
+    pub(crate) reason: FullStorage,
+    status: u16,
     code: String,
     message: String,
 }
 
-impl ServerFull {
+impl ServerRefusal {
     /// From the XML error body (`<Error><Code>..</Code><Message>..</Message>`), what it has.
-    fn of(body: &str) -> Self {
-        let element = |name: &str| {
-            let open = format!("<{name}>");
-            let start = body.find(&open)? + open.len();
-            let end = start + body[start..].find(&format!("</{name}>"))?;
-            Some(
-                body[start..end]
-                    .chars()
-                    .take(MAX_FULL_MESSAGE_CHARS)
-                    .collect(),
-            )
+    pub(crate) fn of(reason: FullStorage, status: u16, body: &str) -> Self {
+        let default_code = match reason {
+            FullStorage::StorageQuota => "QuotaExceeded",
+            FullStorage::NoSpace | FullStorage::DiskQuota => "InsufficientStorage",
         };
         Self {
-            code: element("Code").unwrap_or_else(|| "InsufficientStorage".to_owned()),
-            message: element("Message").unwrap_or_default(),
+            reason,
+            status,
+            code: xml_element(body, "Code").unwrap_or_else(|| default_code.to_owned()),
+            message: xml_element(body, "Message").unwrap_or_default(),
         }
     }
+
+    /// The connection's error: of kind `Unknown`, which the object store does not retry,
+    /// around an `io::Error` of the kind a full local disk gives (`ENOSPC`'s, `EDQUOT`'s).
+    pub(crate) fn into_http_error(self) -> HttpError {
+        let kind = match self.reason {
+            FullStorage::NoSpace => std::io::ErrorKind::StorageFull,
+            FullStorage::DiskQuota | FullStorage::StorageQuota => std::io::ErrorKind::QuotaExceeded,
+        };
+        HttpError::new(HttpErrorKind::Unknown, std::io::Error::new(kind, self))
+    }
+}
+
+/// The text of the first `<name>` element of an XML error body, when it has one (cut to
+/// [`MAX_REFUSAL_MESSAGE_CHARS`]).
+fn xml_element(body: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = body.find(&open)? + open.len();
+    let end = start + body[start..].find(&format!("</{name}>"))?;
+    Some(
+        body[start..end]
+            .trim()
+            .chars()
+            .take(MAX_REFUSAL_MESSAGE_CHARS)
+            .collect(),
+    )
 }
 
 /// Where a blob's bytes are.
@@ -207,7 +296,7 @@ mod tests {
         let minio = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>XMinioStorageFull</Code>\
             <Message>Storage backend has reached its minimum free drive threshold.</Message>\
             <Resource>/b/k</Resource></Error>";
-        let full = ServerFull::of(minio);
+        let full = ServerRefusal::of(FullStorage::NoSpace, 507, minio);
         assert_eq!(
             (full.code.as_str(), full.message.as_str()),
             (
@@ -215,15 +304,138 @@ mod tests {
                 "Storage backend has reached its minimum free drive threshold."
             )
         );
-        let bare = ServerFull::of("");
+        let bare = ServerRefusal::of(FullStorage::NoSpace, 507, "");
         assert_eq!(
             (bare.code.as_str(), bare.message.as_str()),
             ("InsufficientStorage", "")
         );
         assert!(
-            ServerFull::of("<Code>X</Code><Message>unterminated")
-                .message
-                .is_empty()
+            ServerRefusal::of(
+                FullStorage::NoSpace,
+                507,
+                "<Code>X</Code><Message>unterminated"
+            )
+            .message
+            .is_empty()
         );
+        let ceph = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>QuotaExceeded</Code>\
+            <BucketName>b</BucketName><RequestId>tx1</RequestId><HostId>h</HostId></Error>";
+        let quota = ServerRefusal::of(FullStorage::StorageQuota, 403, ceph);
+        assert_eq!(
+            quota.to_string(),
+            "the S3 server refused a write: the object storage's quota is used up \
+             (403 QuotaExceeded: )"
+        );
+    }
+
+    /// What the S3 client's connection answers for a refused write: a quota's code (Ceph's
+    /// 403, MinIO's 400) is an error the object store does not retry, carrying the
+    /// refusal; an access denied (a 403 too) and a 4xx of another request are passed on
+    /// as they came, body and all.
+    #[tokio::test]
+    async fn a_quota_refusal_is_told_apart_from_an_access_denied_by_its_code() {
+        let ceph_quota = "<Error><Code>QuotaExceeded</Code><BucketName>b</BucketName></Error>";
+        let minio_quota = "<Error><Code>XMinioAdminBucketQuotaExceeded</Code>\
+            <Message>Bucket quota exceeded</Message></Error>";
+        let denied = "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
+        for (method, status, body, refused) in [
+            ("PUT", 403, ceph_quota, true),
+            ("PUT", 400, minio_quota, true),
+            ("POST", 403, ceph_quota, true),
+            ("PUT", 403, denied, false),
+            ("GET", 403, ceph_quota, false),
+            ("PUT", 200, ceph_quota, false),
+        ] {
+            let answer = answered(method, status, body.as_bytes().to_vec(), true).await;
+            match answer {
+                Err(error) => {
+                    assert!(refused, "{method} {status} {body}: {error}");
+                    assert_eq!(error.kind(), HttpErrorKind::Unknown, "not retried");
+                    let io = std::error::Error::source(&error)
+                        .and_then(|source| source.downcast_ref::<std::io::Error>())
+                        .expect("an io::Error");
+                    assert_eq!(io.kind(), std::io::ErrorKind::QuotaExceeded);
+                    let refusal = io
+                        .get_ref()
+                        .and_then(|inner| inner.downcast_ref::<ServerRefusal>())
+                        .expect("the refusal");
+                    assert_eq!(refusal.reason, FullStorage::StorageQuota);
+                    assert_eq!(refusal.status, status);
+                }
+                Ok(response) => {
+                    assert!(!refused, "{method} {status} {body}: passed on");
+                    assert_eq!(response.status().as_u16(), status);
+                    let passed = response.into_body().bytes().await.expect("the body");
+                    assert_eq!(passed.as_ref(), body.as_bytes(), "the body as it came");
+                }
+            }
+        }
+    }
+
+    /// A refused write's body is read up to a bound: a longer one that declares its length
+    /// is passed on unread; one that does not is cut at the bound (a character's
+    /// boundary), and still told apart when its code comes first.
+    #[tokio::test]
+    async fn a_refused_writes_body_is_read_within_its_bound() {
+        let padding = "é".repeat(MAX_ERROR_BODY_BYTES);
+        let long_quota = format!("<Error><Code>QuotaExceeded</Code><Message>{padding}</Message>");
+        let declared = answered("PUT", 403, long_quota.clone().into_bytes(), true)
+            .await
+            .expect("a long body that declares its length is passed on");
+        let passed = declared.into_body().bytes().await.expect("the body");
+        assert_eq!(passed.len(), long_quota.len(), "unread, whole");
+
+        let undeclared = answered("PUT", 403, long_quota.into_bytes(), false).await;
+        assert!(undeclared.is_err(), "its code came first: refused");
+
+        let long_denied = format!("<Error><Code>AccessDenied</Code><Message>{padding}</Message>");
+        let cut = answered("PUT", 403, long_denied.into_bytes(), false)
+            .await
+            .expect("passed on");
+        let passed = cut.into_body().bytes().await.expect("the body");
+        assert!(passed.len() <= MAX_ERROR_BODY_BYTES, "{}", passed.len());
+        assert!(std::str::from_utf8(&passed).is_ok(), "cut at a boundary");
+    }
+
+    /// A connection whose answer is `status` with `body` (its length declared in a
+    /// `content-length` or not, as a chunked answer's is not).
+    #[derive(Debug)]
+    struct Canned {
+        status: u16,
+        body: Vec<u8>,
+        declared: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl HttpService for Canned {
+        async fn call(&self, _request: HttpRequest) -> Result<HttpResponse, HttpError> {
+            let mut response = HttpResponse::new(self.body.clone().into());
+            *response.status_mut() = self.status.try_into().expect("a status");
+            if self.declared {
+                response.headers_mut().insert(
+                    "content-length",
+                    self.body.len().to_string().parse().expect("a header"),
+                );
+            }
+            Ok(response)
+        }
+    }
+
+    /// `method`'s answer through [`FullAwareClient`] when the server answers `status`
+    /// with `body`.
+    async fn answered(
+        method: &str,
+        status: u16,
+        body: Vec<u8>,
+        declared: bool,
+    ) -> Result<HttpResponse, HttpError> {
+        let client = FullAwareClient(HttpClient::new(Canned {
+            status,
+            body,
+            declared,
+        }));
+        let mut request = HttpRequest::new(Vec::<u8>::new().into());
+        *request.method_mut() = method.parse().expect("a method");
+        client.call(request).await
     }
 }

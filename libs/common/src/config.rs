@@ -218,7 +218,9 @@ pub struct MediaConfig {
     /// video samples (when only the first frames fit, the first frame is taken), a PDF's
     /// first page's objects. 0: none (head and tail, or an MP4's index, only).
     pub frame_max_extra_bytes: u64,
-    /// Where those temporary copies go; empty: the system's (`TMPDIR`).
+    /// Where those temporary copies go; empty: the system's (`TMPDIR`). Found full
+    /// (`ENOSPC`, `EDQUOT`), the preview is skipped and counted as the media storage being
+    /// full, and asking for it answers 507 until there is room (ADR 0069).
     pub frame_temp_dir: String,
     /// How far before its end a live WebM/Matroska file (no duration in its header) is
     /// searched for its last Cluster, whose last block gives the duration; its blocks'

@@ -209,7 +209,7 @@ fn describe_metrics() {
     );
     describe_counter!(
         "talkapp_media_write_failures_total",
-        "Writes the media service could not make to its storage (uploads, previews), by reason: no_space (ENOSPC, or an S3 server out of space: 507), disk_quota (EDQUOT), io (an upload's other local write failures)"
+        "Writes the media service could not make to its storage (uploads, previews), by reason: no_space (ENOSPC, or an S3 server out of space: 507), disk_quota (EDQUOT), storage_quota (an S3 bucket's or user's quota: Ceph's QuotaExceeded, MinIO's XMinioAdminBucketQuotaExceeded), io (an upload's other local write failures); no_space and disk_quota also count the preview tools' temporary directory found full"
     );
     for kind in ["text", "media"] {
         for outcome in ["sent", "failed"] {
@@ -228,7 +228,7 @@ fn describe_metrics() {
     }
     metrics::counter!("talkapp_audit_records_total").increment(0);
     metrics::counter!("talkapp_audit_logged_instead_total").increment(0);
-    for reason in ["no_space", "disk_quota", "io"] {
+    for reason in ["no_space", "disk_quota", "storage_quota", "io"] {
         metrics::counter!("talkapp_media_write_failures_total", "reason" => reason).increment(0);
     }
 }

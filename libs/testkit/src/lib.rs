@@ -18,7 +18,9 @@
 //! - [`proxy`]: [`StallingProxy`], a TCP proxy whose links can be cut, or stalled (kept
 //!   open while nothing passes: a peer that stopped answering).
 //! - [`s3_full`]: [`FullS3Proxy`], an HTTP proxy in front of an S3-compatible server that
-//!   answers object writes as a full MinIO does (507 `XMinioStorageFull`) while told to.
+//!   answers object writes as a full MinIO does (507 `XMinioStorageFull`), or as a server
+//!   over its quota ([`Refusal`]: Ceph's 403 `QuotaExceeded`, MinIO's 400
+//!   `XMinioAdminBucketQuotaExceeded`), while told to.
 //! - [`tmpfs`]: [`Tmpfs`], a small filesystem mounted for a test to fill up (root only).
 //! - [`voice`]: long voice notes made by `ffmpeg`, loud in the minutes a test picks.
 //! - this file: free ports, temporary directories, waiting for a port.
@@ -40,7 +42,7 @@ pub use postgres::PrivatePostgres;
 pub use proxy::StallingProxy;
 pub use rabbitmq::PrivateRabbitMq;
 pub use redis::PrivateRedis;
-pub use s3_full::FullS3Proxy;
+pub use s3_full::{FullS3Proxy, Refusal};
 pub use tmpfs::Tmpfs;
 
 /// A loopback port nobody listens on (at the moment of asking).

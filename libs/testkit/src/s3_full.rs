@@ -1,13 +1,17 @@
 //! [`FullS3Proxy`]: an HTTP proxy on loopback in front of an S3-compatible server (moto's)
-//! that answers object writes as a server out of space does, while told to, and passes
-//! every other request through.
+//! that answers object writes as a server out of space, or over its quota, does while
+//! told to, and passes every other request through.
 //!
-//! moto cannot be made full, and a full MinIO is a disk to fill: this answers what MinIO
-//! answers then, a 507 with its XML error (`XMinioStorageFull`, "Storage backend has
-//! reached its minimum free drive threshold"), to every `PUT` of an object (a whole
-//! object, a multipart upload's part, a copy) whose key starts with the prefix given to
-//! [`FullS3Proxy::fill_up`]. The client under test is the real one (object_store's S3
-//! client, signing and all): only the answer is made up.
+//! moto cannot be made full and has no quotas, and a full MinIO is a disk to fill: this
+//! answers what the servers answer then ([`Refusal`]): MinIO out of space, a 507 with its
+//! XML error (`XMinioStorageFull`, "Storage backend has reached its minimum free drive
+//! threshold"); Ceph RGW over a bucket's or user's quota, a 403 `QuotaExceeded`; MinIO
+//! over a hard bucket quota, a 400 `XMinioAdminBucketQuotaExceeded`; and, to tell those
+//! apart from it, an access denied (a 403 `AccessDenied`). It answers so every `PUT` of
+//! an object (a whole object, a multipart upload's part, a copy) whose key starts with
+//! the prefix given to [`FullS3Proxy::refuse`] (or [`FullS3Proxy::fill_up`]). The client
+//! under test is the real one (object_store's S3 client, signing and all): only the
+//! answer is made up.
 //!
 //! It speaks just enough HTTP/1.1 for that client: one request per connection (every
 //! answer says `Connection: close`), bodies by `Content-Length` or chunked. Path-style
@@ -24,6 +28,48 @@ use tokio_util::sync::CancellationToken;
 pub const MINIO_STORAGE_FULL_CODE: &str = "XMinioStorageFull";
 /// MinIO's message with it.
 const MINIO_STORAGE_FULL_MESSAGE: &str = "Storage backend has reached its minimum free drive threshold. Please delete a few objects to proceed.";
+/// Ceph RGW's code for a write over a bucket's or user's quota (with HTTP 403:
+/// `ERR_QUOTA_EXCEEDED` in `rgw_common.cc`; it sends no `Message`).
+pub const CEPH_QUOTA_EXCEEDED_CODE: &str = "QuotaExceeded";
+/// MinIO's code for a write over a hard bucket quota (with HTTP 400:
+/// `ErrAdminBucketQuotaExceeded` in `cmd/api-errors.go`).
+pub const MINIO_BUCKET_QUOTA_EXCEEDED_CODE: &str = "XMinioAdminBucketQuotaExceeded";
+
+/// How the proxy refuses a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A full MinIO: 507 `XMinioStorageFull`.
+    OutOfSpace,
+    /// Ceph RGW over a bucket's or user's quota: 403 `QuotaExceeded`.
+    CephQuota,
+    /// MinIO over a hard bucket quota: 400 `XMinioAdminBucketQuotaExceeded`.
+    MinioBucketQuota,
+    /// Not space at all: 403 `AccessDenied` (a key without the right to write).
+    AccessDenied,
+}
+
+impl Refusal {
+    /// The status line's code and reason, the error code, and its message (`None`: none
+    /// sent, as Ceph sends none with `QuotaExceeded`).
+    fn answer(self) -> (u16, &'static str, &'static str, Option<&'static str>) {
+        match self {
+            Self::OutOfSpace => (
+                507,
+                "Insufficient Storage",
+                MINIO_STORAGE_FULL_CODE,
+                Some(MINIO_STORAGE_FULL_MESSAGE),
+            ),
+            Self::CephQuota => (403, "Forbidden", CEPH_QUOTA_EXCEEDED_CODE, None),
+            Self::MinioBucketQuota => (
+                400,
+                "Bad Request",
+                MINIO_BUCKET_QUOTA_EXCEEDED_CODE,
+                Some("Bucket quota exceeded"),
+            ),
+            Self::AccessDenied => (403, "Forbidden", "AccessDenied", Some("Access Denied.")),
+        }
+    }
+}
 /// The most a request's head may take (the client's are well under it).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 
@@ -37,25 +83,23 @@ pub struct FullS3Proxy {
 
 #[derive(Default)]
 struct State {
-    /// The key prefix whose writes are refused; `None`: none is.
-    full_under: Mutex<Option<String>>,
+    /// The key prefix whose writes are refused, and how; `None`: none is.
+    full_under: Mutex<Option<(String, Refusal)>>,
     refused: AtomicU64,
     passed: AtomicU64,
 }
 
 impl State {
-    fn refuses(&self, method: &str, target: &str) -> bool {
+    /// How a request is refused, if it is.
+    fn refuses(&self, method: &str, target: &str) -> Option<Refusal> {
         if method != "PUT" {
-            return false;
+            return None;
         }
-        let Some(prefix) = self
+        let (prefix, refusal) = self
             .full_under
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-        else {
-            return false;
-        };
+            .clone()?;
         // `/<bucket>/<key>?<query>`: a bucket's own PUT (its creation) has no key.
         let path = target.split('?').next().unwrap_or_default();
         let mut segments = path.trim_start_matches('/').splitn(2, '/');
@@ -63,6 +107,7 @@ impl State {
         segments
             .next()
             .is_some_and(|key| !key.is_empty() && key.starts_with(&prefix))
+            .then_some(refusal)
     }
 }
 
@@ -108,14 +153,20 @@ impl FullS3Proxy {
     /// From now on every `PUT` of an object whose key starts with `key_prefix` (`""`:
     /// every object) is answered 507 `XMinioStorageFull`, as a full MinIO does.
     pub fn fill_up(&self, key_prefix: &str) {
+        self.refuse(key_prefix, Refusal::OutOfSpace);
+    }
+
+    /// From now on every `PUT` of an object whose key starts with `key_prefix` (`""`:
+    /// every object) is refused as `refusal` says.
+    pub fn refuse(&self, key_prefix: &str, refusal: Refusal) {
         *self
             .state
             .full_under
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(key_prefix.to_owned());
+            .unwrap_or_else(PoisonError::into_inner) = Some((key_prefix.to_owned(), refusal));
     }
 
-    /// Space again: everything passes.
+    /// Space (or the right to write) again: everything passes.
     pub fn free_space(&self) {
         *self
             .state
@@ -124,7 +175,7 @@ impl FullS3Proxy {
             .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
-    /// Writes answered 507 so far.
+    /// Writes refused so far (whatever the refusal).
     pub fn refused(&self) -> u64 {
         self.state.refused.load(Ordering::Relaxed)
     }
@@ -162,17 +213,21 @@ async fn serve(client: TcpStream, upstream: &str, state: &State) -> std::io::Res
     let mut client = BufReader::new(client);
     let head = read_head(&mut client).await?;
     let body = read_body(&mut client, &head).await?;
-    if state.refuses(&head.method, &head.target) {
+    if let Some(refusal) = state.refuses(&head.method, &head.target) {
         state.refused.fetch_add(1, Ordering::Relaxed);
+        let (status, reason, code, message) = refusal.answer();
         let resource = head.target.split('?').next().unwrap_or_default();
+        let message = message
+            .map(|message| format!("<Message>{message}</Message>"))
+            .unwrap_or_default();
         let xml = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{MINIO_STORAGE_FULL_CODE}</Code>\
-             <Message>{MINIO_STORAGE_FULL_MESSAGE}</Message><Resource>{resource}</Resource>\
-             <RequestId>{}</RequestId><HostId>talkapp-testkit</HostId></Error>",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>{message}\
+             <Resource>{resource}</Resource><RequestId>{}</RequestId>\
+             <HostId>talkapp-testkit</HostId></Error>",
             uuid::Uuid::new_v4().simple()
         );
         let answer = format!(
-            "HTTP/1.1 507 Insufficient Storage\r\ncontent-type: application/xml\r\n\
+            "HTTP/1.1 {status} {reason}\r\ncontent-type: application/xml\r\n\
              content-length: {}\r\nconnection: close\r\n\r\n{xml}",
             xml.len()
         );

@@ -1,11 +1,14 @@
 //! A storage that is full where it is not yet tested in `uploads.rs` (ADR 0069, amended):
 //! a video's preview written after its upload answered, a photo's preview written in its
-//! upload (both on a real, full tmpfs), and an S3 server out of space (moto behind
-//! `talkapp-testkit`'s [`FullS3Proxy`], which answers object writes as a full MinIO does).
+//! upload (both on a real, full tmpfs), an S3 server out of space or over its quota (moto
+//! behind `talkapp-testkit`'s [`FullS3Proxy`], which answers object writes as a full
+//! MinIO, or a Ceph RGW or MinIO over its quota, does), and a full temporary directory of
+//! the preview tools (`media.frame_temp_dir` on a tmpfs) under a video stored on S3.
 
 use std::time::{Duration, Instant};
 
-use talkapp_testkit::{FullS3Proxy, Tmpfs};
+use talkapp_proto::tonic::Code;
+use talkapp_testkit::{FullS3Proxy, Refusal, Tmpfs};
 use uuid::Uuid;
 
 use crate::frames::{SlowTool, distinct_mp4, eventually};
@@ -342,4 +345,251 @@ async fn an_s3_server_with_no_space_for_previews_refuses_a_photo_and_makes_a_vid
         .expect("stored once there is space");
     assert!(photo_info.has_preview);
     service.stop().await;
+}
+
+/// An S3 server over a bucket's or user's quota (Ceph RGW's 403 `QuotaExceeded`, MinIO's
+/// 400 `XMinioAdminBucketQuotaExceeded`, to every object write) is 507
+/// `insufficient_storage` with `Retry-After`, as a full server is: at once (one write
+/// refused per upload, not retried), counted apart (`storage_quota`), nothing left in the
+/// bucket, no rows, no quota of the user's charged; once the quota no longer refuses, the
+/// same uploads are stored whole. Both S3 write paths: a multipart upload (over one 8 MiB
+/// part) and a single `PUT` (a small file).
+async fn a_quota_refusal_is_insufficient_storage_and_a_retry_once_lifted_works(refusal: Refusal) {
+    let _ = talkapp_common::telemetry::prometheus();
+    let (service, proxy, direct) = service_on_a_full_s3(&[]).await;
+    let quota_failures_before = write_failures("storage_quota");
+    let no_space_before = write_failures("no_space");
+    let user = Uuid::new_v4();
+    let large = pdf_of_size(usize::try_from(9 * MIB).expect("size") + 17);
+    let small = pdf_of_size(4000);
+    proxy.refuse("", refusal);
+
+    for (name, bytes) in [("small.pdf", &small), ("large.pdf", &large)] {
+        let started = Instant::now();
+        let status = service
+            .upload(user, name, bytes)
+            .await
+            .expect_err("over the quota");
+        let took = started.elapsed();
+        assert_storage_full(&status);
+        assert!(
+            status.message().contains("quota is used up"),
+            "{refusal:?} {name}: {status:?}"
+        );
+        assert!(
+            took < Duration::from_secs(5),
+            "{name}: answered in {took:?}"
+        );
+    }
+    assert!(
+        (2..=3).contains(&proxy.refused()),
+        "{refusal:?}: {} writes refused (each refusal once)",
+        proxy.refused()
+    );
+    assert_eq!(
+        write_failures("storage_quota"),
+        quota_failures_before + 2,
+        "{refusal:?}: counted"
+    );
+    assert_eq!(
+        write_failures("no_space"),
+        no_space_before,
+        "not a full disk"
+    );
+    for prefix in ["tmp", "blobs", "previews"] {
+        assert!(
+            keys_under(&direct, prefix).await.is_empty(),
+            "left under {prefix}: {:?}",
+            keys_under(&direct, prefix).await
+        );
+    }
+    assert_eq!(service.store.media_usage(user).await.expect("usage"), 0);
+
+    proxy.free_space();
+    for (name, bytes) in [("large.pdf", &large), ("small.pdf", &small)] {
+        let info = service
+            .upload(user, name, bytes)
+            .await
+            .expect("stored once the quota no longer refuses");
+        service.assert_stored_intact(user, &info, bytes).await;
+    }
+    assert_eq!(keys_under(&direct, "blobs").await.len(), 2);
+    assert!(keys_under(&direct, "tmp").await.is_empty());
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn a_ceph_quota_refusal_is_insufficient_storage_at_once_and_a_retry_once_lifted_works() {
+    a_quota_refusal_is_insufficient_storage_and_a_retry_once_lifted_works(Refusal::CephQuota).await;
+}
+
+#[tokio::test]
+async fn a_minio_bucket_quota_refusal_is_insufficient_storage_at_once_and_a_retry_once_lifted_works()
+ {
+    a_quota_refusal_is_insufficient_storage_and_a_retry_once_lifted_works(
+        Refusal::MinioBucketQuota,
+    )
+    .await;
+}
+
+/// A 403 that is not a quota (`AccessDenied`: a key without the right to write) stays
+/// what it was, the storage unavailable (503 `service_unavailable`), not counted as the
+/// storage being full.
+#[tokio::test]
+async fn an_access_denied_write_stays_unavailable_and_is_not_counted_as_a_full_storage() {
+    let _ = talkapp_common::telemetry::prometheus();
+    let (service, proxy, direct) = service_on_a_full_s3(&[]).await;
+    let quota_failures_before = write_failures("storage_quota");
+    let no_space_before = write_failures("no_space");
+    let user = Uuid::new_v4();
+    proxy.refuse("", Refusal::AccessDenied);
+
+    let status = service
+        .upload(user, "small.pdf", &pdf_of_size(4000))
+        .await
+        .expect_err("denied");
+    assert_eq!(
+        (status.code(), code_of(&status).as_str()),
+        (Code::Unavailable, "service_unavailable"),
+        "{status:?}"
+    );
+    assert_eq!(proxy.refused(), 1, "a 4xx is not retried");
+    assert_eq!(
+        (write_failures("storage_quota"), write_failures("no_space")),
+        (quota_failures_before, no_space_before)
+    );
+    assert!(keys_under(&direct, "blobs").await.is_empty());
+    service.stop().await;
+}
+
+/// An S3 server whose quota refuses previews: a photo (its preview written in the upload)
+/// is refused with `insufficient_storage` and leaves nothing in the bucket; a video's
+/// preview (written after the answer) is skipped and counted (`storage_quota`), the video
+/// stays whole, asking for the preview says the storage is full; once the quota no longer
+/// refuses, asking makes it.
+#[tokio::test]
+async fn an_s3_quota_refusing_previews_refuses_a_photo_and_makes_a_videos_preview_once_lifted() {
+    let _ = talkapp_common::telemetry::prometheus();
+    let (service, proxy, direct) = service_on_a_full_s3(&[]).await;
+    let failures_before = write_failures("storage_quota");
+    let user = Uuid::new_v4();
+    proxy.refuse("previews/", Refusal::CephQuota);
+
+    let photo = png(400, 200);
+    assert_storage_full(
+        &service
+            .upload(user, "photo.png", &photo)
+            .await
+            .expect_err("over the quota for its preview"),
+    );
+    assert!(
+        keys_under(&direct, "blobs").await.is_empty(),
+        "the photo removed"
+    );
+    assert_eq!(service.store.media_usage(user).await.expect("usage"), 0);
+
+    let video = distinct_mp4(43);
+    let info = service.upload(user, "a.mp4", &video).await.expect("stored");
+    assert!(info.preview_pending, "{info:?}");
+    let blob = settled_blob(&service, user, &info.file_id).await;
+    assert!(blob.preview_skipped, "{blob:?}");
+    assert_eq!(
+        write_failures("storage_quota"),
+        failures_before + 2,
+        "counted"
+    );
+    service.assert_stored_intact(user, &info, &video).await;
+    let status = service
+        .preview(user, &info.file_id)
+        .await
+        .expect_err("no preview");
+    assert_storage_full(&status);
+    assert!(status.message().contains("quota is used up"), "{status:?}");
+    assert!(keys_under(&direct, "previews").await.is_empty());
+
+    proxy.free_space();
+    let preview = preview_once_made(&service, user, &info.file_id).await;
+    assert!(image::load_from_memory(&preview).is_ok());
+    assert_eq!(keys_under(&direct, "previews").await.len(), 1);
+    let photo_info = service
+        .upload(user, "photo.png", &photo)
+        .await
+        .expect("stored once the quota no longer refuses");
+    assert!(photo_info.has_preview);
+    service.stop().await;
+}
+
+/// The preview tools' temporary directory (`media.frame_temp_dir`, where a video stored on
+/// S3 is copied for ffmpeg) full: the preview is skipped and counted as a full storage
+/// (`no_space`), nothing of the copy stays in it, the video stays whole, asking for the
+/// preview answers 507 `insufficient_storage` (and tries again, saying so again while the
+/// directory is full); once space is freed, asking makes it.
+#[tokio::test]
+async fn a_full_frame_temp_dir_is_counted_as_a_full_storage_and_the_preview_made_once_space_is_freed()
+ {
+    let _ = talkapp_common::telemetry::prometheus();
+    let frames_dir =
+        std::env::temp_dir().join(format!("talkapp-frame-tmpfs-{}", Uuid::new_v4().simple()));
+    let Some(disk) = Tmpfs::mount(&frames_dir, MIB) else {
+        return;
+    };
+    let frames_dir_value = frames_dir.display().to_string();
+    let service = TestService::start_with(
+        Database::Sqlite,
+        bucket().await,
+        &[("media.frame_temp_dir", &frames_dir_value)],
+    )
+    .await;
+    let failures_before = write_failures("no_space");
+    let filler = fill_up(&disk, 0);
+    let copies_left = || {
+        std::fs::read_dir(&frames_dir)
+            .expect("the directory")
+            .filter_map(Result::ok)
+            .filter(|entry| {
+                entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("talkapp-frame-")
+            })
+            .count()
+    };
+    let user = Uuid::new_v4();
+    let video = distinct_mp4(44);
+    let info = service.upload(user, "a.mp4", &video).await.expect("stored");
+    assert!(info.preview_pending, "{info:?}");
+
+    let blob = settled_blob(&service, user, &info.file_id).await;
+    assert!(
+        blob.preview_skipped && blob.preview_size.is_none(),
+        "skipped (made when asked for), not final: {blob:?}"
+    );
+    assert_eq!(write_failures("no_space"), failures_before + 1, "counted");
+    assert_eq!(copies_left(), 0, "the copy removed");
+    service.assert_stored_intact(user, &info, &video).await;
+    let status = service
+        .preview(user, &info.file_id)
+        .await
+        .expect_err("no preview");
+    assert_storage_full(&status);
+    assert!(status.message().contains("no space left"), "{status:?}");
+    // That ask tried again: still full, counted and said so again.
+    let blob = settled_blob(&service, user, &info.file_id).await;
+    assert!(blob.preview_skipped, "{blob:?}");
+    assert_eq!(write_failures("no_space"), failures_before + 2);
+    assert_storage_full(
+        &service
+            .preview(user, &info.file_id)
+            .await
+            .expect_err("still full"),
+    );
+
+    std::fs::remove_file(&filler).expect("filler removed");
+    let preview = preview_once_made(&service, user, &info.file_id).await;
+    let image = image::load_from_memory(&preview).expect("an image");
+    assert_eq!((image.width(), image.height()), (96, 160));
+    assert_eq!(copies_left(), 0, "the copy removed");
+    service.stop().await;
+    drop(disk);
+    let _ = std::fs::remove_dir(&frames_dir);
 }

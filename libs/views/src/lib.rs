@@ -8,7 +8,9 @@
 //! `p:`) are written in one place (ADR 0054). Neither service may link the other, and the
 //! store and the Telegram client do not know each other or the proto's message, hence a
 //! crate of its own. A linked account's view ([`accounts`]) is here too: the gateway
-//! shows the session list from the store itself (ADR 0072).
+//! shows the session list from the store itself (ADR 0072); and so are the chat cache's
+//! reads ([`cached_reads`]: the chat list and the history pages the cache covers), which
+//! the gateway and the chat service both run (ADR 0073).
 
 pub mod accounts;
 pub mod cached_reads;

@@ -1,8 +1,8 @@
 //! Chat domain logic, independent of the transport.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use talkapp_common::ErrorCode;
 use talkapp_store::{AccountKey, ActionClaim, ActionClaimed, ChatStore, SendJob, StoreError};
@@ -55,9 +55,6 @@ struct CreateGroupOutcome {
 
 /// Telegram's most messages deleted by one call.
 pub const MAX_DELETED_AT_ONCE: usize = 100;
-
-/// How long an account known to exist is not looked up again.
-const ACCOUNT_CHECK_TTL: Duration = Duration::from_secs(10);
 
 /// Why a chat operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -158,7 +155,7 @@ pub struct ChatService {
     reads: Arc<Reads>,
     sends: Sends,
     router: Arc<Router>,
-    known_accounts: Mutex<HashMap<AccountKey, Instant>>,
+    known_accounts: talkapp_views::cached_reads::KnownAccounts,
 }
 
 impl ChatService {
@@ -180,7 +177,7 @@ impl ChatService {
             reads,
             sends,
             router,
-            known_accounts: Mutex::new(HashMap::new()),
+            known_accounts: talkapp_views::cached_reads::KnownAccounts::default(),
         }
     }
 
@@ -199,13 +196,7 @@ impl ChatService {
                 "session_index starts at 1".into(),
             ));
         }
-        let fresh = self
-            .known_accounts
-            .lock()
-            .ok()
-            .and_then(|known| known.get(&key).copied())
-            .is_some_and(|at| at.elapsed() < ACCOUNT_CHECK_TTL);
-        if fresh {
+        if self.known_accounts.is_fresh(key) {
             return Ok(key);
         }
         if self
@@ -216,19 +207,12 @@ impl ChatService {
         {
             return Err(ChatError::AccountNotFound(session_index));
         }
-        if let Ok(mut known) = self.known_accounts.lock() {
-            if known.len() > 100_000 {
-                known.clear();
-            }
-            known.insert(key, Instant::now());
-        }
+        self.known_accounts.remember(key);
         Ok(key)
     }
 
     fn forget_account(&self, key: AccountKey) {
-        if let Ok(mut known) = self.known_accounts.lock() {
-            known.remove(&key);
-        }
+        self.known_accounts.forget(key);
     }
 
     /// Starts linking the account of `phone`.

@@ -4,33 +4,26 @@
 //! service. A history page the cache does not cover (older messages only the account's
 //! host can fetch from Telegram) is asked of the chat service, which fetches and answers.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use talkapp_common::ErrorCode;
 use talkapp_proto::chat::v1 as chat;
 use talkapp_store::{AccountKey, GatewayStore};
 use talkapp_views::cached_reads::{
-    CacheReads, HistoryParams, ReadError, chat_to_proto, message_to_proto,
+    CacheReads, HistoryParams, KnownAccounts, ReadError, chat_to_proto, message_to_proto,
 };
 
 use crate::clients::ServiceClients;
 use crate::problem::ApiError;
 
-/// How long an account found linked is not looked up again (as the chat service does).
-/// An account unlinked through this gateway is forgotten at once; one unlinked through
-/// another replica reads as an empty list here for at most this long (its cache is
-/// cleared with it).
-const ACCOUNT_CHECK_TTL: Duration = Duration::from_secs(10);
-/// Accounts remembered at most (all forgotten past it).
-const KNOWN_ACCOUNTS_CAPACITY: usize = 100_000;
-
 /// The chat cache's reads and which accounts exist.
 pub struct ChatReads {
     cache: CacheReads,
     store: Arc<dyn GatewayStore>,
-    known_accounts: Mutex<HashMap<AccountKey, Instant>>,
+    /// Accounts found linked lately. An account unlinked through this gateway is
+    /// forgotten at once; one unlinked through another replica reads as an empty list
+    /// here for at most the time it is remembered (its cache is cleared with it).
+    known_accounts: KnownAccounts,
 }
 
 impl From<ReadError> for ApiError {
@@ -49,7 +42,7 @@ impl ChatReads {
         Self {
             cache: CacheReads::new(Arc::clone(&store) as _),
             store,
-            known_accounts: Mutex::new(HashMap::new()),
+            known_accounts: KnownAccounts::default(),
         }
     }
 
@@ -70,13 +63,7 @@ impl ChatReads {
             user_id,
             session_index: account.session_index,
         };
-        let fresh = self
-            .known_accounts
-            .lock()
-            .ok()
-            .and_then(|known| known.get(&key).copied())
-            .is_some_and(|at| at.elapsed() < ACCOUNT_CHECK_TTL);
-        if fresh {
+        if self.known_accounts.is_fresh(key) {
             return Ok(key);
         }
         let linked = self
@@ -91,23 +78,16 @@ impl ChatReads {
                 format!("no linked telegram account {}", key.session_index),
             ));
         }
-        if let Ok(mut known) = self.known_accounts.lock() {
-            if known.len() >= KNOWN_ACCOUNTS_CAPACITY {
-                known.clear();
-            }
-            known.insert(key, Instant::now());
-        }
+        self.known_accounts.remember(key);
         Ok(key)
     }
 
     /// The account is no longer linked: the next read looks it up again.
     pub fn forget_account(&self, user_id: uuid::Uuid, session_index: u32) {
-        if let Ok(mut known) = self.known_accounts.lock() {
-            known.remove(&AccountKey {
-                user_id,
-                session_index,
-            });
-        }
+        self.known_accounts.forget(AccountKey {
+            user_id,
+            session_index,
+        });
     }
 
     /// A page of the account's chat list.

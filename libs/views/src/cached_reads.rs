@@ -9,7 +9,8 @@
 //! same whichever process answers it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use talkapp_proto::chat::v1 as proto;
@@ -286,6 +287,47 @@ impl HistoryRead {
             down_to_date: self.from_date.or(self.to_date),
             limit: (self.limit + 1).max(50),
         })
+    }
+}
+
+/// How long an account found linked is not looked up again, by the gateway and the chat
+/// service alike.
+pub const ACCOUNT_CHECK_TTL: Duration = Duration::from_secs(10);
+/// Accounts remembered at most (all forgotten past it).
+const KNOWN_ACCOUNTS_CAPACITY: usize = 100_000;
+
+/// Linked accounts found in the store lately, so that each read does not look its
+/// account up again: remembered for [`ACCOUNT_CHECK_TTL`].
+#[derive(Default)]
+pub struct KnownAccounts {
+    found: Mutex<HashMap<AccountKey, Instant>>,
+}
+
+impl KnownAccounts {
+    /// Whether `key` was found linked less than [`ACCOUNT_CHECK_TTL`] ago.
+    pub fn is_fresh(&self, key: AccountKey) -> bool {
+        self.found
+            .lock()
+            .ok()
+            .and_then(|found| found.get(&key).copied())
+            .is_some_and(|at| at.elapsed() < ACCOUNT_CHECK_TTL)
+    }
+
+    /// `key` was just found linked.
+    pub fn remember(&self, key: AccountKey) {
+        if let Ok(mut found) = self.found.lock() {
+            if found.len() >= KNOWN_ACCOUNTS_CAPACITY {
+                found.clear();
+            }
+            found.insert(key, Instant::now());
+        }
+    }
+
+    /// `key` is no longer linked: the next read looks it up.
+    pub fn forget(&self, key: AccountKey) {
+        if let Ok(mut found) = self.found.lock() {
+            found.remove(&key);
+        }
     }
 }
 

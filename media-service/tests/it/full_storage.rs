@@ -233,6 +233,42 @@ async fn keys_under(bucket: &object_store::aws::AmazonS3, prefix: &str) -> Vec<S
         .expect("listed")
 }
 
+/// Nothing of `user`'s refused uploads is left: no object under the bucket's prefixes,
+/// no usage charged.
+async fn assert_nothing_left(
+    direct: &object_store::aws::AmazonS3,
+    service: &TestService,
+    user: Uuid,
+) {
+    for prefix in ["tmp", "blobs", "previews"] {
+        assert!(
+            keys_under(direct, prefix).await.is_empty(),
+            "left under {prefix}: {:?}",
+            keys_under(direct, prefix).await
+        );
+    }
+    assert_eq!(service.store.media_usage(user).await.expect("usage"), 0);
+}
+
+/// `files` uploaded again once the storage takes writes: each stored whole, one blob
+/// each, no temporary object left.
+async fn assert_stored_once_there_is_room(
+    direct: &object_store::aws::AmazonS3,
+    service: &TestService,
+    user: Uuid,
+    files: [(&str, &[u8]); 2],
+) {
+    for (name, bytes) in files {
+        let info = service
+            .upload(user, name, bytes)
+            .await
+            .expect("stored once the storage takes writes");
+        service.assert_stored_intact(user, &info, bytes).await;
+    }
+    assert_eq!(keys_under(direct, "blobs").await.len(), 2);
+    assert!(keys_under(direct, "tmp").await.is_empty());
+}
+
 /// An S3 server out of space (a 507 `XMinioStorageFull` to every object write) is 507
 /// `insufficient_storage` with `Retry-After`, as a full local disk is: at once (the
 /// object store does not retry it as it does other 5xx: one write refused per upload
@@ -272,25 +308,16 @@ async fn an_s3_server_out_of_space_is_insufficient_storage_at_once_and_a_retry_a
         proxy.refused()
     );
     assert_eq!(write_failures("no_space"), failures_before + 2, "counted");
-    for prefix in ["tmp", "blobs", "previews"] {
-        assert!(
-            keys_under(&direct, prefix).await.is_empty(),
-            "left under {prefix}: {:?}",
-            keys_under(&direct, prefix).await
-        );
-    }
-    assert_eq!(service.store.media_usage(user).await.expect("usage"), 0);
+    assert_nothing_left(&direct, &service, user).await;
 
     proxy.free_space();
-    for (name, bytes) in [("large.pdf", &large), ("small.pdf", &small)] {
-        let info = service
-            .upload(user, name, bytes)
-            .await
-            .expect("stored once there is space");
-        service.assert_stored_intact(user, &info, bytes).await;
-    }
-    assert_eq!(keys_under(&direct, "blobs").await.len(), 2);
-    assert!(keys_under(&direct, "tmp").await.is_empty());
+    assert_stored_once_there_is_room(
+        &direct,
+        &service,
+        user,
+        [("large.pdf", &large), ("small.pdf", &small)],
+    )
+    .await;
     service.stop().await;
 }
 
@@ -396,25 +423,16 @@ async fn a_quota_refusal_is_insufficient_storage_and_a_retry_once_lifted_works(r
         no_space_before,
         "not a full disk"
     );
-    for prefix in ["tmp", "blobs", "previews"] {
-        assert!(
-            keys_under(&direct, prefix).await.is_empty(),
-            "left under {prefix}: {:?}",
-            keys_under(&direct, prefix).await
-        );
-    }
-    assert_eq!(service.store.media_usage(user).await.expect("usage"), 0);
+    assert_nothing_left(&direct, &service, user).await;
 
     proxy.free_space();
-    for (name, bytes) in [("large.pdf", &large), ("small.pdf", &small)] {
-        let info = service
-            .upload(user, name, bytes)
-            .await
-            .expect("stored once the quota no longer refuses");
-        service.assert_stored_intact(user, &info, bytes).await;
-    }
-    assert_eq!(keys_under(&direct, "blobs").await.len(), 2);
-    assert!(keys_under(&direct, "tmp").await.is_empty());
+    assert_stored_once_there_is_room(
+        &direct,
+        &service,
+        user,
+        [("large.pdf", &large), ("small.pdf", &small)],
+    )
+    .await;
     service.stop().await;
 }
 

@@ -58,16 +58,17 @@ pub struct SenderView {
 
 /// Who a page's messages may name, as far as the caller has read them already.
 #[derive(Default)]
-pub struct Known {
+struct Known {
     /// Cached users by id.
-    pub users: HashMap<i64, TgUser>,
+    users: HashMap<i64, TgUser>,
     /// Chats (as senders) by id.
-    pub chats: HashMap<i64, SenderView>,
+    chats: HashMap<i64, SenderView>,
     /// User ids already looked up, found or not (not looked up again).
-    pub looked_up: HashSet<i64>,
+    looked_up: HashSet<i64>,
 }
 
-pub fn chat_sender(profile: &ChatProfile) -> SenderView {
+/// A chat as the sender of its own posts (a channel's) or of a forward.
+fn chat_sender(profile: &ChatProfile) -> SenderView {
     SenderView {
         id: profile.chat_id,
         kind: "chat",
@@ -77,7 +78,8 @@ pub fn chat_sender(profile: &ChatProfile) -> SenderView {
     }
 }
 
-pub fn user_sender(user: &TgUser) -> SenderView {
+/// A cached user as a sender.
+fn user_sender(user: &TgUser) -> SenderView {
     SenderView {
         id: user.id,
         kind: "user",
@@ -147,12 +149,12 @@ pub struct HistoryParams {
 }
 
 /// A cursor as this API gives it out (URL-safe base64 of `text`).
-pub fn encode_cursor(text: &str) -> String {
+fn encode_cursor(text: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
 
 /// The numbers of a cursor this API gave out (`v1:` and numbers), for the `field` named.
-pub fn decode_cursor(field: &str, cursor: &str) -> Result<Vec<i64>, ReadError> {
+fn decode_cursor(field: &str, cursor: &str) -> Result<Vec<i64>, ReadError> {
     let invalid = || ReadError::Invalid(format!("{field} is not a cursor this API gave out"));
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
@@ -168,7 +170,7 @@ pub fn decode_cursor(field: &str, cursor: &str) -> Result<Vec<i64>, ReadError> {
 }
 
 /// The message id of a history cursor this API gave out.
-pub fn message_cursor(field: &str, cursor: &str) -> Result<i32, ReadError> {
+fn message_cursor(field: &str, cursor: &str) -> Result<i32, ReadError> {
     match decode_cursor(field, cursor)?.as_slice() {
         [id] => i32::try_from(*id)
             .map_err(|_| ReadError::Invalid(format!("{field} is not a cursor this API gave out"))),
@@ -179,7 +181,7 @@ pub fn message_cursor(field: &str, cursor: &str) -> Result<i32, ReadError> {
 }
 
 /// A page's limit: [`DEFAULT_PAGE`] when not given, 1 to [`MAX_PAGE`].
-pub fn page_limit(limit: Option<u32>) -> Result<u32, ReadError> {
+fn page_limit(limit: Option<u32>) -> Result<u32, ReadError> {
     match limit {
         None => Ok(DEFAULT_PAGE),
         Some(limit @ 1..=MAX_PAGE) => Ok(limit),
@@ -356,7 +358,7 @@ impl CacheReads {
 
     /// [`Self::views`], and the cached users among the senders and `user_ids`, read from
     /// the store together; what `known` holds already is not read again.
-    pub async fn views_and_users(
+    async fn views_and_users(
         &self,
         key: AccountKey,
         messages: Vec<Message>,

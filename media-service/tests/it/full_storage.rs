@@ -321,25 +321,29 @@ async fn an_s3_server_out_of_space_is_insufficient_storage_at_once_and_a_retry_a
     service.stop().await;
 }
 
-/// An S3 server with no space for previews: a photo (its preview written in the upload)
-/// is refused with `insufficient_storage` and leaves nothing in the bucket; a video's
-/// preview (written after the answer) is skipped, the video stays whole, asking for the
-/// preview says the storage is full; once the server has space, asking makes it.
-#[tokio::test]
-async fn an_s3_server_with_no_space_for_previews_refuses_a_photo_and_makes_a_videos_preview_once_it_has()
- {
+/// An S3 server refusing preview writes (`refusal`): a photo (its preview written in the
+/// upload) is refused with `insufficient_storage` and leaves nothing in the bucket; a
+/// video's preview (written after the answer) is skipped and counted (`reason`), the
+/// video stays whole, asking for the preview says the storage is full (and, when given,
+/// says `says`); once the server takes writes again, asking makes it.
+async fn previews_refused_by_s3_are_made_once_it_takes_writes(
+    refusal: Refusal,
+    reason: &str,
+    says: Option<&str>,
+    seed: u8,
+) {
     let _ = talkapp_common::telemetry::prometheus();
     let (service, proxy, direct) = service_on_a_full_s3(&[]).await;
-    let failures_before = write_failures("no_space");
+    let failures_before = write_failures(reason);
     let user = Uuid::new_v4();
-    proxy.fill_up("previews/");
+    proxy.refuse("previews/", refusal);
 
     let photo = png(400, 200);
     assert_storage_full(
         &service
             .upload(user, "photo.png", &photo)
             .await
-            .expect_err("no space for its preview"),
+            .expect_err("no room for its preview"),
     );
     assert!(
         keys_under(&direct, "blobs").await.is_empty(),
@@ -347,19 +351,21 @@ async fn an_s3_server_with_no_space_for_previews_refuses_a_photo_and_makes_a_vid
     );
     assert_eq!(service.store.media_usage(user).await.expect("usage"), 0);
 
-    let video = distinct_mp4(42);
+    let video = distinct_mp4(seed);
     let info = service.upload(user, "a.mp4", &video).await.expect("stored");
     assert!(info.preview_pending, "{info:?}");
     let blob = settled_blob(&service, user, &info.file_id).await;
     assert!(blob.preview_skipped, "{blob:?}");
-    assert_eq!(write_failures("no_space"), failures_before + 2, "counted");
+    assert_eq!(write_failures(reason), failures_before + 2, "counted");
     service.assert_stored_intact(user, &info, &video).await;
-    assert_storage_full(
-        &service
-            .preview(user, &info.file_id)
-            .await
-            .expect_err("no preview"),
-    );
+    let status = service
+        .preview(user, &info.file_id)
+        .await
+        .expect_err("no preview");
+    assert_storage_full(&status);
+    if let Some(says) = says {
+        assert!(status.message().contains(says), "{status:?}");
+    }
     assert!(keys_under(&direct, "previews").await.is_empty());
 
     proxy.free_space();
@@ -369,9 +375,18 @@ async fn an_s3_server_with_no_space_for_previews_refuses_a_photo_and_makes_a_vid
     let photo_info = service
         .upload(user, "photo.png", &photo)
         .await
-        .expect("stored once there is space");
+        .expect("stored once the server takes writes");
     assert!(photo_info.has_preview);
     service.stop().await;
+}
+
+/// An S3 server with no space for previews (507 `XMinioStorageFull`): see
+/// [`previews_refused_by_s3_are_made_once_it_takes_writes`].
+#[tokio::test]
+async fn an_s3_server_with_no_space_for_previews_refuses_a_photo_and_makes_a_videos_preview_once_it_has()
+ {
+    previews_refused_by_s3_are_made_once_it_takes_writes(Refusal::OutOfSpace, "no_space", None, 42)
+        .await;
 }
 
 /// An S3 server over a bucket's or user's quota (Ceph RGW's 403 `QuotaExceeded`, MinIO's
@@ -480,61 +495,17 @@ async fn an_access_denied_write_stays_unavailable_and_is_not_counted_as_a_full_s
     service.stop().await;
 }
 
-/// An S3 server whose quota refuses previews: a photo (its preview written in the upload)
-/// is refused with `insufficient_storage` and leaves nothing in the bucket; a video's
-/// preview (written after the answer) is skipped and counted (`storage_quota`), the video
-/// stays whole, asking for the preview says the storage is full; once the quota no longer
-/// refuses, asking makes it.
+/// An S3 server whose quota refuses previews (Ceph's 403 `QuotaExceeded`), counted as
+/// `storage_quota`: see [`previews_refused_by_s3_are_made_once_it_takes_writes`].
 #[tokio::test]
 async fn an_s3_quota_refusing_previews_refuses_a_photo_and_makes_a_videos_preview_once_lifted() {
-    let _ = talkapp_common::telemetry::prometheus();
-    let (service, proxy, direct) = service_on_a_full_s3(&[]).await;
-    let failures_before = write_failures("storage_quota");
-    let user = Uuid::new_v4();
-    proxy.refuse("previews/", Refusal::CephQuota);
-
-    let photo = png(400, 200);
-    assert_storage_full(
-        &service
-            .upload(user, "photo.png", &photo)
-            .await
-            .expect_err("over the quota for its preview"),
-    );
-    assert!(
-        keys_under(&direct, "blobs").await.is_empty(),
-        "the photo removed"
-    );
-    assert_eq!(service.store.media_usage(user).await.expect("usage"), 0);
-
-    let video = distinct_mp4(43);
-    let info = service.upload(user, "a.mp4", &video).await.expect("stored");
-    assert!(info.preview_pending, "{info:?}");
-    let blob = settled_blob(&service, user, &info.file_id).await;
-    assert!(blob.preview_skipped, "{blob:?}");
-    assert_eq!(
-        write_failures("storage_quota"),
-        failures_before + 2,
-        "counted"
-    );
-    service.assert_stored_intact(user, &info, &video).await;
-    let status = service
-        .preview(user, &info.file_id)
-        .await
-        .expect_err("no preview");
-    assert_storage_full(&status);
-    assert!(status.message().contains("quota is used up"), "{status:?}");
-    assert!(keys_under(&direct, "previews").await.is_empty());
-
-    proxy.free_space();
-    let preview = preview_once_made(&service, user, &info.file_id).await;
-    assert!(image::load_from_memory(&preview).is_ok());
-    assert_eq!(keys_under(&direct, "previews").await.len(), 1);
-    let photo_info = service
-        .upload(user, "photo.png", &photo)
-        .await
-        .expect("stored once the quota no longer refuses");
-    assert!(photo_info.has_preview);
-    service.stop().await;
+    previews_refused_by_s3_are_made_once_it_takes_writes(
+        Refusal::CephQuota,
+        "storage_quota",
+        Some("quota is used up"),
+        43,
+    )
+    .await;
 }
 
 /// The preview tools' temporary directory (`media.frame_temp_dir`, where a video stored on

@@ -616,3 +616,57 @@ async fn sends_to_unknown_chats_and_bad_bodies_are_refused_clearly() {
     assert_problem(status, 404, "not_found").await;
     app.stop().await;
 }
+
+/// The chat list and history pages the gateway reads itself (ADR 0073) refuse what the
+/// chat service refused, with the same codes: an account the user has not linked (404),
+/// a chat the account does not have (404), a cursor this API never gave out and an
+/// unknown chat type (422). An account unlinked through this gateway is 404 at once
+/// (not remembered as linked).
+#[tokio::test]
+async fn the_gateways_own_reads_refuse_unknown_accounts_and_chats_and_forget_an_unlinked_account() {
+    let app = spawn_app().await;
+    let alice = linked_alice(&app, "gateway-reads@example.com").await;
+    let (user, token) = (&alice.linker.user_id, &alice.linker.token);
+    let app_ref = &app;
+    let get = |path: String| async move { app_ref.get_with_token(&path, token).await };
+
+    assert_problem(get(format!("/me/chats/{user}/7")).await, 404, "not_found").await;
+    assert_problem(
+        get(format!("/me/chat/messages/{user}/7/{}", alice.bob)).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_problem(
+        get(format!("/me/chat/messages/{user}/1/424242")).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_problem(
+        get(format!(
+            "/me/chat/messages/{user}/1/{}?before=bm90LWEtY3Vyc29y",
+            alice.bob
+        ))
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_problem(
+        get(format!("/me/chats/{user}/1?type=robots")).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+
+    // Read once (the account is remembered as linked), then unlinked: 404 at once.
+    let listed = get(format!("/me/chats/{user}/1")).await;
+    assert_eq!(listed.status(), 200);
+    let unlinked = app
+        .delete_with_token(&format!("/me/sessions/{user}/1"), token)
+        .await;
+    assert!(unlinked.status().is_success(), "{}", unlinked.status());
+    assert_problem(get(format!("/me/chats/{user}/1")).await, 404, "not_found").await;
+    app.stop().await;
+}

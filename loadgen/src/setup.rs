@@ -30,11 +30,35 @@ fn sandbox_phone(n: usize) -> (String, String) {
     (phone, dc_digit.to_string().repeat(5))
 }
 
+/// How many times a setup GET is sent at most when it fails before an answer.
+const GET_ATTEMPTS: u32 = 3;
+
+/// Sends `request`. A GET that fails before any answer is sent again (at most
+/// [`GET_ATTEMPTS`] times in all): a pooled connection the gateway closed after its idle
+/// time, just as the client reused it, ends with "connection closed before message
+/// completed", and the setup of 5,000 users must not stop for one of those.
 async fn send(
     request: reqwest::RequestBuilder,
     what: &str,
 ) -> anyhow::Result<(reqwest::StatusCode, Value)> {
-    let response = request.send().await.with_context(|| what.to_owned())?;
+    let is_get = request
+        .try_clone()
+        .and_then(|copy| copy.build().ok())
+        .is_some_and(|built| built.method() == reqwest::Method::GET);
+    let mut request = request;
+    let mut attempt = 1;
+    let response = loop {
+        let again = request.try_clone().filter(|_| is_get);
+        match (request.send().await, again) {
+            (Ok(response), _) => break response,
+            (Err(error), Some(again)) if attempt < GET_ATTEMPTS => {
+                eprintln!("{what}: {error}; sending it again");
+                attempt += 1;
+                request = again;
+            }
+            (Err(error), _) => return Err(error).with_context(|| what.to_owned()),
+        }
+    };
     let status = response.status();
     let body = response.json().await.unwrap_or(Value::Null);
     Ok((status, body))

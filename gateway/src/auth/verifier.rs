@@ -18,7 +18,8 @@
 //! A live built-in session is read from the store once per [`LIVE_SESSION_TTL`] and kept
 //! in memory meanwhile: an ended one is known at once from the revocations every gateway
 //! hears (sign-out, a reused refresh token, a deleted user: ADR 0017), and expiry and
-//! idleness are checked against the copy on every request.
+//! idleness are checked against the copy on every request. A built-in user's row, for
+//! `/auth/me`, is likewise read once per [`USER_TTL`] (ADR 0074).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -31,7 +32,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use secrecy::ExposeSecret;
 use talkapp_common::ErrorCode;
 use talkapp_common::config::AuthConfig;
-use talkapp_store::{AccountStore, AuthSession, GatewayStore};
+use talkapp_store::{AccountStore, AuthSession, GatewayStore, User};
 use uuid::Uuid;
 
 use super::jwks::{JwksCache, JwksError};
@@ -46,27 +47,44 @@ pub const LIVE_SESSION_TTL: Duration = Duration::from_secs(30);
 /// Live sessions kept at most (all forgotten when full: each costs a store read again).
 const LIVE_SESSIONS_CAPACITY: usize = 100_000;
 
-/// Recently read live sessions.
-#[derive(Default)]
-struct LiveSessions {
-    entries: Mutex<HashMap<Uuid, (Instant, AuthSession)>>,
+/// How long a built-in user's row read from the store is relied on (ADR 0074). Only its
+/// `last_sign_in_at` ever changes, by a sign-in, which this gateway writes into its copy
+/// at once; another replica's copy may show the previous sign-in for this long.
+pub const USER_TTL: Duration = Duration::from_secs(30);
+/// Users kept at most (all forgotten when full).
+const USERS_CAPACITY: usize = 100_000;
+
+/// Values read from the store recently, by id, each relied on for `ttl`; all forgotten
+/// at once when `capacity` is reached (each then costs a store read again).
+struct Recent<V> {
+    entries: Mutex<HashMap<Uuid, (Instant, V)>>,
+    ttl: Duration,
+    capacity: usize,
 }
 
-impl LiveSessions {
-    fn get(&self, id: Uuid) -> Option<AuthSession> {
+impl<V: Clone> Recent<V> {
+    fn new(ttl: Duration, capacity: usize) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            ttl,
+            capacity,
+        }
+    }
+
+    fn get(&self, id: Uuid) -> Option<V> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         entries
             .get(&id)
-            .filter(|(read_at, _)| read_at.elapsed() < LIVE_SESSION_TTL)
-            .map(|(_, session)| session.clone())
+            .filter(|(read_at, _)| read_at.elapsed() < self.ttl)
+            .map(|(_, value)| value.clone())
     }
 
-    fn put(&self, session: AuthSession) {
+    fn put(&self, id: Uuid, value: V) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() >= LIVE_SESSIONS_CAPACITY {
+        if entries.len() >= self.capacity {
             entries.clear();
         }
-        entries.insert(session.id, (Instant::now(), session));
+        entries.insert(id, (Instant::now(), value));
     }
 
     fn forget(&self, id: Uuid) {
@@ -169,7 +187,8 @@ pub struct TokenVerifier {
     store: Arc<dyn GatewayStore>,
     idle_timeout: chrono::TimeDelta,
     revocations: Arc<Revocations>,
-    live: LiveSessions,
+    live: Recent<AuthSession>,
+    users: Recent<User>,
     seen_today: SeenToday,
     verified: VerifiedTokens,
 }
@@ -220,7 +239,8 @@ impl TokenVerifier {
                 i64::try_from(config.idle_timeout_secs).unwrap_or(i64::MAX / 1_000_000),
             ),
             revocations,
-            live: LiveSessions::default(),
+            live: Recent::new(LIVE_SESSION_TTL, LIVE_SESSIONS_CAPACITY),
+            users: Recent::new(USER_TTL, USERS_CAPACITY),
             seen_today: SeenToday::default(),
             verified: VerifiedTokens::default(),
         })
@@ -310,6 +330,26 @@ impl TokenVerifier {
         .await
     }
 
+    /// The built-in user `user_id` (whose token was verified), read from the store at most
+    /// once per [`USER_TTL`] (ADR 0074); `None` when the row is gone. A deleted user's
+    /// tokens are refused before this, by their ended sessions.
+    pub async fn builtin_user(&self, user_id: Uuid) -> Result<Option<User>, ApiError> {
+        if let Some(user) = self.users.get(user_id) {
+            return Ok(Some(user));
+        }
+        let user = self.store.user_by_id(user_id).await?;
+        if let Some(user) = &user {
+            self.users.put(user_id, user.clone());
+        }
+        Ok(user)
+    }
+
+    /// Keeps `user` as just written by a sign-in (its new `last_sign_in_at`), so this
+    /// gateway's next [`builtin_user`](Self::builtin_user) shows it at once.
+    pub fn signed_in(&self, user: &User) {
+        self.users.put(user.id, user.clone());
+    }
+
     /// Fails unless `user_id`'s built-in sign-in session `session_id` is live (see the
     /// module docs), writing when it was last seen at most every [`TOUCH_EVERY`].
     async fn check_builtin_session(&self, user_id: Uuid, session_id: Uuid) -> Result<(), ApiError> {
@@ -326,7 +366,7 @@ impl TokenVerifier {
                     .auth_session(session_id)
                     .await?
                     .ok_or_else(ended)?;
-                self.live.put(session.clone());
+                self.live.put(session.id, session.clone());
                 session
             }
         };
@@ -343,7 +383,7 @@ impl TokenVerifier {
         if now - session.last_seen_at > TOUCH_EVERY {
             self.store.touch_auth_session(session_id, now).await?;
             session.last_seen_at = now;
-            self.live.put(session);
+            self.live.put(session_id, session);
         }
         Ok(())
     }

@@ -92,6 +92,67 @@ async fn me_answers_the_signed_in_user() {
     app.stop().await;
 }
 
+/// `/auth/me` reads the user's row at most once per 30 s (ADR 0074): a signed-in user is
+/// answered while PostgreSQL is away, and a sign-in through this gateway shows its new
+/// time at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn me_is_answered_from_the_gateways_copy_with_the_store_away_and_shows_a_new_sign_in_at_once()
+ {
+    let postgres = talkapp_testkit::PrivatePostgres::start().await;
+    let app = crate::helpers::spawn_app_on(
+        &postgres.url("postgres"),
+        crate::helpers::temp_dir("talkapp-me-away"),
+        &[("database.connect_timeout_ms", "1000")],
+    )
+    .await;
+    let first = app.signed_in_user("kept@example.com").await;
+    let token = first["access_token"].as_str().expect("token");
+    let before: Value = app
+        .get_with_token("/auth/me", token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(before["last_sign_in_at"], first["user"]["last_sign_in_at"]);
+
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let again: Value = app
+        .post_json(
+            "/auth/login",
+            &json!({"email": "kept@example.com", "password": PASSWORD}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_ne!(again["user"]["last_sign_in_at"], before["last_sign_in_at"]);
+    let after_sign_in: Value = app
+        .get_with_token("/auth/me", token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        after_sign_in["last_sign_in_at"], again["user"]["last_sign_in_at"],
+        "the second sign-in's time, at once"
+    );
+
+    postgres.stop().await;
+    assert_problem(
+        app.get_with_token("/me/telegrams", token).await,
+        503,
+        "service_unavailable",
+    )
+    .await;
+    let away = app.get_with_token("/auth/me", token).await;
+    assert_eq!(away.status(), 200, "answered with the store away");
+    let away: Value = away.json().await.expect("json");
+    assert_eq!(away, after_sign_in);
+
+    postgres.start_again().await;
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_email_get_the_same_invalid_credentials() {
     let app = spawn_app().await;

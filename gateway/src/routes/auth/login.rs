@@ -72,6 +72,7 @@ pub(crate) async fn authenticate(
     state.store.record_sign_in(stored.user.id, now).await?;
     let mut user = stored.user;
     user.last_sign_in_at = Some(now);
+    state.verifier.signed_in(&user);
     tracing::info!(user_id = %user.id, "signed in");
     crate::audit::note_caller(user.id);
     Ok(user)

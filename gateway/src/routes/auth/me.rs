@@ -21,8 +21,8 @@ pub async fn me(caller: Caller, state: web::Data<AppState>) -> Result<HttpRespon
     let view = match identity.source {
         TokenSource::Builtin { .. } => {
             let user = state
-                .store
-                .user_by_id(identity.user_id)
+                .verifier
+                .builtin_user(identity.user_id)
                 .await?
                 .ok_or_else(|| {
                     ApiError::new(ErrorCode::SessionExpired, "the account no longer exists")

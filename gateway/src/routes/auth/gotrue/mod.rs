@@ -253,10 +253,10 @@ impl GoTrueUser {
         match identity.source {
             TokenSource::Builtin { .. } => {
                 let user = state
-                    .store
-                    .user_by_id(identity.user_id)
+                    .verifier
+                    .builtin_user(identity.user_id)
                     .await
-                    .map_err(|error| GoTrueError::from_api(error.into()))?
+                    .map_err(GoTrueError::from_api)?
                     .ok_or_else(GoTrueError::user_not_found)?;
                 Ok(Self::builtin(&user, audience))
             }

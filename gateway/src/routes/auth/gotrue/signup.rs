@@ -76,6 +76,7 @@ async fn sign_up(
         .map_err(|error| GoTrueError::from_api(error.into()))?;
     let mut user = user;
     user.last_sign_in_at = Some(now);
+    state.verifier.signed_in(&user);
     let issued = start_session(state, user)
         .await
         .map_err(GoTrueError::from_api)?;

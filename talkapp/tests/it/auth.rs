@@ -96,8 +96,7 @@ async fn me_answers_the_signed_in_user() {
 /// answered while PostgreSQL is away, and a sign-in through this gateway shows its new
 /// time at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn me_is_answered_from_the_gateways_copy_with_the_store_away_and_shows_a_new_sign_in_at_once()
- {
+async fn me_is_answered_from_the_gateways_copy_with_the_store_away_and_a_new_sign_in_at_once() {
     let postgres = talkapp_testkit::PrivatePostgres::start().await;
     let app = crate::helpers::spawn_app_on(
         &postgres.url("postgres"),

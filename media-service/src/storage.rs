@@ -118,6 +118,11 @@ const INSUFFICIENT_STORAGE: u16 = 507;
 /// user's alike: `ERR_QUOTA_EXCEEDED` in `rgw_common.cc`) and MinIO's
 /// `XMinioAdminBucketQuotaExceeded` (400, a hard bucket quota: `ErrAdminBucketQuotaExceeded`
 /// in `cmd/api-errors.go`). Any other 4xx (`AccessDenied`, ...) is passed on as it came.
+/// SeaweedFS and Garage have no code of their own for it, so theirs are not told apart:
+/// a SeaweedFS bucket over its quota is made read-only and a write answered 403
+/// `AccessDenied` (`ErrReadOnly` in `weed/s3api/s3api_object_handlers_put.go`), Garage
+/// answers 403 `AccessDenied` with "Bucket size quota is reached, ..." or "Object quota
+/// is reached, ..." for its message (`check_quotas` in `src/api/s3/put.rs`).
 const QUOTA_CODES: [&str; 2] = ["QuotaExceeded", "XMinioAdminBucketQuotaExceeded"];
 /// The S3 error codes of a server out of space: MinIO's `XMinioStorageFull` (`ErrStorageFull`
 /// in `cmd/api-errors.go`, sent with a 507, which is told apart by its status already;

@@ -86,9 +86,7 @@ impl MediaError {
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
-}
 
-impl MediaError {
     /// What the caller is told: the failure's own text, but for the two whose text is
     /// the server's business (a bug's cause, and an unavailable storage's, which names
     /// the endpoint and the bucket): those are logged, and the caller gets a fixed text.

@@ -317,10 +317,6 @@ impl ServiceClients {
             .unwrap_or_else(|| self.search.clone())
     }
 
-    fn media(&self) -> MediaServiceClient<InterceptedService<Transport, TraceContextInterceptor>> {
-        self.media.clone()
-    }
-
     fn realtime(
         &self,
     ) -> RealtimeServiceClient<InterceptedService<Transport, TraceContextInterceptor>> {
@@ -334,9 +330,32 @@ impl ServiceClients {
         messages: impl futures::Stream<Item = media::UploadRequest> + Send + 'static,
     ) -> Result<media::FileInfo, ApiError> {
         if let Some(uploads) = &self.media_uploads {
-            return Ok(uploads.upload(messages.boxed()).await?);
+            return uploads
+                .upload(messages.boxed())
+                .await
+                .map_err(ApiError::from_media);
         }
-        Ok(self.media.clone().upload(messages).await?.into_inner())
+        Ok(self
+            .media
+            .clone()
+            .upload(messages)
+            .await
+            .map_err(ApiError::from_media)?
+            .into_inner())
+    }
+
+    /// An uploaded file's bytes (or a range): the header first, then the bytes.
+    pub async fn download_file(
+        &self,
+        request: media::DownloadRequest,
+    ) -> Result<Streaming<media::DownloadChunk>, ApiError> {
+        Ok(self
+            .media
+            .clone()
+            .download(request)
+            .await
+            .map_err(ApiError::from_media)?
+            .into_inner())
     }
 
     /// An uploaded file's preview image: the header first, then the bytes.
@@ -344,21 +363,37 @@ impl ServiceClients {
         &self,
         file: media::FileRef,
     ) -> Result<Streaming<media::DownloadChunk>, ApiError> {
-        Ok(self.media.clone().preview(file).await?.into_inner())
+        Ok(self
+            .media
+            .clone()
+            .preview(file)
+            .await
+            .map_err(ApiError::from_media)?
+            .into_inner())
     }
 
     /// An uploaded file's metadata.
     pub async fn stat_file(&self, file: media::FileRef) -> Result<media::FileInfo, ApiError> {
         let mut request = talkapp_proto::tonic::Request::new(file);
         request.set_timeout(self.call_timeout);
-        Ok(self.media.clone().stat(request).await?.into_inner())
+        Ok(self
+            .media
+            .clone()
+            .stat(request)
+            .await
+            .map_err(ApiError::from_media)?
+            .into_inner())
     }
 
     /// Deletes an uploaded file.
     pub async fn delete_file(&self, file: media::FileRef) -> Result<(), ApiError> {
         let mut request = talkapp_proto::tonic::Request::new(file);
         request.set_timeout(self.call_timeout);
-        self.media.clone().delete(request).await?;
+        self.media
+            .clone()
+            .delete(request)
+            .await
+            .map_err(ApiError::from_media)?;
         Ok(())
     }
 
@@ -540,8 +575,6 @@ impl ServiceClients {
 }
 
 passed_calls! {
-    /// An uploaded file's bytes (or a range): the header first, then the bytes.
-    download_file: media.download(media::DownloadRequest) -> Streaming<media::DownloadChunk>;
     /// Chats of an account matching a search.
     search_chats: search.search_chats(search::SearchChatsRequest) -> search::SearchChatsResponse;
     /// Messages of one account, or of all the user's accounts, matching a search.

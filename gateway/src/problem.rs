@@ -202,6 +202,23 @@ impl From<tonic::Status> for ApiError {
     }
 }
 
+/// The detail of a media call that failed for want of the file storage (the media
+/// service away, or its storage: S3 unreachable or refusing it, the database).
+pub const FILE_STORAGE_UNAVAILABLE: &str = "the file storage is unavailable; try again later";
+
+impl ApiError {
+    /// A media service call's failure, as [`From<tonic::Status>`] has it, but a
+    /// `service_unavailable` says what is away for the client: the file storage (a
+    /// generic text: where the storage is, the service's log has).
+    pub fn from_media(status: tonic::Status) -> Self {
+        let mut api_error = Self::from(status);
+        if api_error.code == ErrorCode::ServiceUnavailable {
+            api_error.detail = Some(FILE_STORAGE_UNAVAILABLE.into());
+        }
+        api_error
+    }
+}
+
 use talkapp_proto::tonic;
 
 /// Extractor configurations whose errors become problems.
@@ -309,4 +326,40 @@ pub fn rewrite_bare_errors<B: MessageBody + 'static>(
     Ok(ErrorHandlerResponse::Response(
         rewritten.map_into_right_body(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A media call that failed for want of the storage (the media service's own answer,
+    /// whatever its text says, or the service away) is told as the file storage being
+    /// unavailable, `Retry-After` 2, nothing of the cause; the media service's other
+    /// answers (a full storage) pass as it said them.
+    #[test]
+    fn a_media_calls_unavailable_storage_is_the_file_storage_without_its_cause() {
+        let leaky = ErrorCode::ServiceUnavailable.to_grpc_status(
+            "storage unavailable: Error performing PUT http://minio.internal:9000/talkapp-media/tmp/1",
+        );
+        let away = tonic::Status::unavailable("tcp connect error: 10.1.2.3:50053");
+        for status in [leaky, away] {
+            let error = ApiError::from_media(status);
+            assert_eq!(error.code, ErrorCode::ServiceUnavailable);
+            assert_eq!(error.detail.as_deref(), Some(FILE_STORAGE_UNAVAILABLE));
+            assert_eq!(error.retry_after_secs, Some(2));
+        }
+        let full = ErrorCode::InsufficientStorage.to_grpc_status_with_retry(
+            "the server's storage is full (no space left on the device); try again later",
+            60,
+        );
+        let error = ApiError::from_media(full);
+        assert_eq!(
+            (error.code, error.detail.as_deref(), error.retry_after_secs),
+            (
+                ErrorCode::InsufficientStorage,
+                Some("the server's storage is full (no space left on the device); try again later"),
+                Some(60)
+            )
+        );
+    }
 }

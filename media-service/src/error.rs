@@ -51,13 +51,19 @@ pub enum MediaError {
     /// path or the bucket (the log has them).
     #[error("the server's storage is full ({}); try again later", .0.describe())]
     StorageFull(FullStorage),
-    /// The store or the object store cannot be reached.
+    /// The store or the object store cannot be reached, or refused for another reason
+    /// than space. The cause (which may name the S3 endpoint, the bucket, a key or the
+    /// database's host) is for the log only: the client is told [`UNAVAILABLE_MESSAGE`].
     #[error("storage unavailable: {0}")]
     Unavailable(String),
     /// A bug or corrupted data.
     #[error("internal: {0}")]
     Internal(String),
 }
+
+/// What a client is told of a [`MediaError::Unavailable`]: useful, and nothing of where
+/// the storage is (its cause goes to the log).
+pub const UNAVAILABLE_MESSAGE: &str = "the file storage is unavailable; try again later";
 
 /// `Result` with [`MediaError`].
 pub type Result<T, E = MediaError> = std::result::Result<T, E>;
@@ -78,6 +84,17 @@ impl MediaError {
             Self::StorageFull(_) => ErrorCode::InsufficientStorage,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
             Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// What the caller is told: the failure's own text, but for the two whose text is
+    /// the server's business (a bug's cause, and an unavailable storage's, which names
+    /// the endpoint and the bucket): those are logged, and the caller gets a fixed text.
+    pub fn client_message(&self) -> String {
+        match self {
+            Self::Internal(_) => "internal error".to_owned(),
+            Self::Unavailable(_) => UNAVAILABLE_MESSAGE.to_owned(),
+            other => other.to_string(),
         }
     }
 }

@@ -36,12 +36,9 @@ fn status(error: MediaError) -> Status {
     } else {
         tracing::info!(%error, "media call refused");
     }
-    // 500 bodies stay opaque.
-    let message = if matches!(error, MediaError::Internal(_)) {
-        "internal error".to_owned()
-    } else {
-        error.to_string()
-    };
+    // A bug's cause and an unavailable storage's (the S3 endpoint, the bucket) are in the
+    // log line above, not in the answer.
+    let message = error.client_message();
     match error {
         MediaError::PreviewPending => code.to_grpc_status_with_retry(message, PREVIEW_RETRY_SECS),
         MediaError::StorageFull(_) => {

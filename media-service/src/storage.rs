@@ -118,11 +118,25 @@ const INSUFFICIENT_STORAGE: u16 = 507;
 /// user's alike: `ERR_QUOTA_EXCEEDED` in `rgw_common.cc`) and MinIO's
 /// `XMinioAdminBucketQuotaExceeded` (400, a hard bucket quota: `ErrAdminBucketQuotaExceeded`
 /// in `cmd/api-errors.go`). Any other 4xx (`AccessDenied`, ...) is passed on as it came.
+/// SeaweedFS and Garage have no code of their own for it, so theirs are not told apart:
+/// a SeaweedFS bucket over its quota is made read-only and a write answered 403
+/// `AccessDenied` (`ErrReadOnly` in `weed/s3api/s3api_object_handlers_put.go`), Garage
+/// answers 403 `AccessDenied` with "Bucket size quota is reached, ..." or "Object quota
+/// is reached, ..." for its message (`check_quotas` in `src/api/s3/put.rs`).
 const QUOTA_CODES: [&str; 2] = ["QuotaExceeded", "XMinioAdminBucketQuotaExceeded"];
+/// The S3 error codes of a server out of space: MinIO's `XMinioStorageFull` (`ErrStorageFull`
+/// in `cmd/api-errors.go`, sent with a 507, which is told apart by its status already;
+/// the code tells it apart where the status cannot: in a 200's body).
+const OUT_OF_SPACE_CODES: [&str; 1] = ["XMinioStorageFull"];
 /// The most of a refused write's error body read for its code: S3's XML errors take a
 /// few hundred bytes; a body that declares more is passed on unread, one that runs on
 /// without declaring its length is cut there (it is only ever shown as an error's text).
 const MAX_ERROR_BODY_BYTES: usize = 16 * 1024;
+/// The most of a 2xx answer's body read to see whether it is an error (see
+/// [`FullAwareClient`]): S3's results of a completion or a copy take a few hundred bytes,
+/// and the whitespace a server sends to keep a long one's connection open about a byte
+/// every few seconds. A longer body is not an answer S3 sends: the write fails.
+const MAX_RESULT_BODY_BYTES: usize = 1024 * 1024;
 /// The part of a refusal's message kept for the log.
 const MAX_REFUSAL_MESSAGE_CHARS: usize = 300;
 
@@ -136,6 +150,19 @@ const MAX_REFUSAL_MESSAGE_CHARS: usize = 300;
 /// full for a moment (a client is told to come back in one). Only the answers to writes
 /// (`PUT`: an object, a multipart upload's part, a copy; `POST`: a multipart upload's
 /// start and completion) are looked into; every other answer passes untouched.
+///
+/// A write may also fail in a `200`: S3 documents that a multipart upload's completion
+/// and a copy (`CompleteMultipartUpload`, `CopyObject`, `UploadPartCopy`) can answer
+/// `200 OK`, send its headers (and whitespace while it works), and then an `<Error>`
+/// document for a body. object_store looks into both bodies only for the words
+/// `InternalError` and `SlowDown` (retried as a 5xx); any other error there is, for a
+/// completion, a result it cannot parse (a failure at once, a 503 for the client, also
+/// for a quota's refusal), and for a copy a success: the copy taken for done, then its
+/// source deleted (the upload's blob missing, its row recorded). The bodies of those two
+/// answers are read here (at most
+/// [`MAX_RESULT_BODY_BYTES`]): an `<Error>` whose code is a quota's or a full server's is
+/// a [`ServerRefusal`] as above; any other code is answered as a `500` with the same body,
+/// which object_store retries as any 5xx (both requests are idempotent) and then fails.
 #[derive(Debug)]
 struct FullAwareConnector;
 
@@ -153,8 +180,12 @@ struct FullAwareClient(HttpClient);
 impl HttpService for FullAwareClient {
     async fn call(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         let is_write = matches!(request.method().as_str(), "PUT" | "POST");
+        let may_fail_in_body = may_fail_in_a_success(&request);
         let response = self.0.execute(request).await?;
         let status = response.status();
+        if may_fail_in_body && status.is_success() {
+            return error_in_a_success(response).await;
+        }
         if status.as_u16() == INSUFFICIENT_STORAGE {
             let body = response.into_body().bytes().await?;
             return Err(ServerRefusal::of(
@@ -175,40 +206,117 @@ impl HttpService for FullAwareClient {
             return Ok(response);
         }
         let (parts, body) = response.into_parts();
-        let body = read_bounded(body).await?;
+        let (body, _) = read_bounded(body, MAX_ERROR_BODY_BYTES).await?;
         let text = String::from_utf8_lossy(&body);
-        if let Some(code) = xml_element(&text, "Code")
-            && QUOTA_CODES.contains(&code.as_str())
-        {
-            return Err(
-                ServerRefusal::of(FullStorage::StorageQuota, status.as_u16(), &text)
-                    .into_http_error(),
-            );
+        if let Some(reason) = xml_element(&text, "Code").and_then(|code| refusal_reason(&code)) {
+            return Err(ServerRefusal::of(reason, status.as_u16(), &text).into_http_error());
         }
         // Not a quota: the answer as it came, for the object store to read.
         Ok(HttpResponse::from_parts(parts, body.into()))
     }
 }
 
-/// At most [`MAX_ERROR_BODY_BYTES`] of an error answer's body, cut at a character's
-/// boundary (the object store reads it as UTF-8 text).
-async fn read_bounded(body: HttpResponseBody) -> Result<bytes::Bytes, HttpError> {
+/// Which way a server is full, by the error code of its refusal; `None`: not for space.
+fn refusal_reason(code: &str) -> Option<FullStorage> {
+    if QUOTA_CODES.contains(&code) {
+        Some(FullStorage::StorageQuota)
+    } else if OUT_OF_SPACE_CODES.contains(&code) {
+        Some(FullStorage::NoSpace)
+    } else {
+        None
+    }
+}
+
+/// Whether `request` is one S3 may answer `200` and fail in the body: a multipart
+/// upload's completion (`POST ?uploadId=`) or a copy (a `PUT` with `x-amz-copy-source`,
+/// of an object or of a part).
+fn may_fail_in_a_success(request: &HttpRequest) -> bool {
+    match request.method().as_str() {
+        "POST" => request.uri().query().is_some_and(|query| {
+            query
+                .split('&')
+                .any(|pair| pair.split('=').next() == Some("uploadId"))
+        }),
+        "PUT" => request.headers().contains_key("x-amz-copy-source"),
+        _ => false,
+    }
+}
+
+/// A 2xx answer to a completion or a copy, read: as it came when it is a result; a
+/// [`ServerRefusal`] when it is an `<Error>` for want of space; otherwise the error as a
+/// `500`, for the object store to retry and then fail (never taken for done).
+async fn error_in_a_success(response: HttpResponse) -> Result<HttpResponse, HttpError> {
+    let (mut parts, body) = response.into_parts();
+    let (body, cut) = read_bounded(body, MAX_RESULT_BODY_BYTES).await?;
+    if cut {
+        return Err(HttpError::new(
+            HttpErrorKind::Unknown,
+            std::io::Error::other(format!(
+                "the S3 server answered a write 2xx with a body of over {MAX_RESULT_BODY_BYTES} bytes"
+            )),
+        ));
+    }
+    let text = String::from_utf8_lossy(&body);
+    if !is_error_document(&text) {
+        return Ok(HttpResponse::from_parts(parts, body.into()));
+    }
+    let code = xml_element(&text, "Code").unwrap_or_default();
+    tracing::warn!(
+        status = parts.status.as_u16(),
+        %code,
+        "the S3 server answered a write 2xx with an error for its body: the write failed"
+    );
+    if let Some(reason) = refusal_reason(&code) {
+        return Err(ServerRefusal::of(reason, parts.status.as_u16(), &text).into_http_error());
+    }
+    parts.status = INTERNAL_SERVER_ERROR
+        .try_into()
+        .map_err(|error| HttpError::new(HttpErrorKind::Unknown, error))?;
+    Ok(HttpResponse::from_parts(parts, body.into()))
+}
+
+/// HTTP 500: what a `200` carrying an error that is not for space is answered as.
+const INTERNAL_SERVER_ERROR: u16 = 500;
+
+/// Whether an XML body's root element is `<Error>`, after the whitespace a server sends
+/// while it works and the XML declaration.
+fn is_error_document(body: &str) -> bool {
+    let mut rest = body.trim_start();
+    if let Some(declared) = rest.strip_prefix("<?xml") {
+        let Some(end) = declared.find("?>") else {
+            return false;
+        };
+        rest = declared[end + 2..].trim_start();
+    }
+    rest.strip_prefix("<Error").is_some_and(|after| {
+        after.starts_with(['>', '/']) || after.starts_with(char::is_whitespace)
+    })
+}
+
+/// At most `bound` bytes of an answer's body, cut at a character's boundary (the object
+/// store reads it as UTF-8 text), and whether it was cut.
+async fn read_bounded(
+    body: HttpResponseBody,
+    bound: usize,
+) -> Result<(bytes::Bytes, bool), HttpError> {
     use futures::StreamExt as _;
     let mut chunks = body.bytes_stream();
     let mut read = Vec::new();
+    let mut cut = false;
     while let Some(chunk) = chunks.next().await {
         // `Unknown`: a body that broke off is not a reason to send the write again.
         let chunk = chunk.map_err(|error| HttpError::new(HttpErrorKind::Unknown, error))?;
         read.extend_from_slice(&chunk);
-        if read.len() > MAX_ERROR_BODY_BYTES {
-            read.truncate(MAX_ERROR_BODY_BYTES);
+        if read.len() > bound {
+            read.truncate(bound);
             if let Err(error) = std::str::from_utf8(&read) {
                 read.truncate(error.valid_up_to());
             }
+            cut = true;
             break;
         }
     }
-    Ok(read.into())
+    Ok((read.into(), cut))
 }
 
 /// An S3-compatible server's refusal of a write for want of space: out of space (507) or
@@ -395,6 +503,126 @@ mod tests {
         let passed = cut.into_body().bytes().await.expect("the body");
         assert!(passed.len() <= MAX_ERROR_BODY_BYTES, "{}", passed.len());
         assert!(std::str::from_utf8(&passed).is_ok(), "cut at a boundary");
+    }
+
+    /// S3's "error in a 200": a completion's or a copy's `200` whose body (after
+    /// whitespace) is an `<Error>` is a refusal when its code is for space (a quota's, a
+    /// full MinIO's), a `500` with the same body otherwise (retried, then a failure); a
+    /// result passes as it came, and so does every other request's `200`, whatever its
+    /// body holds.
+    #[tokio::test]
+    async fn an_error_in_a_200_to_a_completion_or_a_copy_is_not_taken_for_done() {
+        let error = |code: &str| {
+            format!(
+                "\n  \n<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>\
+                 <Message>m</Message></Error>"
+            )
+        };
+        let result = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult>\
+            <ETag>\"e\"</ETag></CompleteMultipartUploadResult>";
+        let completion = ("POST", "http://s3/b/tmp/k?uploadId=u1", false);
+        let copy = ("PUT", "http://s3/b/blobs/k", true);
+        let part_copy = ("PUT", "http://s3/b/k?partNumber=1&uploadId=u1", true);
+        for (target, body, expected) in [
+            (
+                completion,
+                error("QuotaExceeded"),
+                Err(FullStorage::StorageQuota),
+            ),
+            (
+                completion,
+                error("XMinioStorageFull"),
+                Err(FullStorage::NoSpace),
+            ),
+            (
+                copy,
+                error("XMinioAdminBucketQuotaExceeded"),
+                Err(FullStorage::StorageQuota),
+            ),
+            (
+                part_copy,
+                error("QuotaExceeded"),
+                Err(FullStorage::StorageQuota),
+            ),
+            (completion, error("AccessDenied"), Ok(500)),
+            (copy, error("InternalError"), Ok(500)),
+            (completion, result.to_owned(), Ok(200)),
+            (
+                copy,
+                "<CopyObjectResult><ETag>e</ETag></CopyObjectResult>".to_owned(),
+                Ok(200),
+            ),
+            // Not requests S3 answers so: passed untouched.
+            (
+                ("PUT", "http://s3/b/k", false),
+                error("QuotaExceeded"),
+                Ok(200),
+            ),
+            (
+                ("POST", "http://s3/b?delete", false),
+                error("QuotaExceeded"),
+                Ok(200),
+            ),
+            (
+                ("POST", "http://s3/b/k?uploads", false),
+                error("QuotaExceeded"),
+                Ok(200),
+            ),
+        ] {
+            let (method, uri, is_copy) = target;
+            let client = FullAwareClient(HttpClient::new(Canned {
+                status: 200,
+                body: body.clone().into_bytes(),
+                declared: false,
+            }));
+            let mut request = HttpRequest::new(Vec::<u8>::new().into());
+            *request.method_mut() = method.parse().expect("a method");
+            *request.uri_mut() = uri.parse().expect("a URI");
+            if is_copy {
+                request
+                    .headers_mut()
+                    .insert("x-amz-copy-source", "b/tmp/k".parse().expect("a header"));
+            }
+            match (client.call(request).await, expected) {
+                (Err(error), Err(reason)) => {
+                    assert_eq!(error.kind(), HttpErrorKind::Unknown, "not retried");
+                    let refusal = std::error::Error::source(&error)
+                        .and_then(|source| source.downcast_ref::<std::io::Error>())
+                        .and_then(|io| io.get_ref())
+                        .and_then(|inner| inner.downcast_ref::<ServerRefusal>())
+                        .expect("the refusal");
+                    assert_eq!((refusal.reason, refusal.status), (reason, 200), "{body}");
+                }
+                (Ok(response), Ok(status)) => {
+                    assert_eq!(response.status().as_u16(), status, "{method} {uri} {body}");
+                    let passed = response.into_body().bytes().await.expect("the body");
+                    assert_eq!(passed.as_ref(), body.as_bytes(), "the body as it came");
+                }
+                (answer, expected) => panic!(
+                    "{method} {uri} {body}: {:?}, expected {expected:?}",
+                    answer.map(|response| response.status())
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn an_error_document_is_told_by_its_root_element() {
+        for (body, is_error) in [
+            ("<Error><Code>X</Code></Error>", true),
+            ("  \n \n<?xml version=\"1.0\"?>\n<Error>", true),
+            ("<Error xmlns=\"x\">", true),
+            ("<Errors>", false),
+            ("<CompleteMultipartUploadResult><Error>", false),
+            (
+                "<DeleteResult><Error><Code>AccessDenied</Code></Error></DeleteResult>",
+                false,
+            ),
+            ("<?xml version=\"1.0\"", false),
+            ("", false),
+        ] {
+            assert_eq!(is_error_document(body), is_error, "{body:?}");
+        }
     }
 
     /// A connection whose answer is `status` with `body` (its length declared in a

@@ -441,7 +441,8 @@ pub(crate) async fn serve_file(
     let mut stream = state.services.download_file(download).await?;
     let header = stream
         .message()
-        .await?
+        .await
+        .map_err(ApiError::from_media)?
         .and_then(|first| first.header)
         .ok_or_else(|| ApiError::internal("the media service sent no header"))?;
     if !header.range_satisfiable {
@@ -565,7 +566,8 @@ pub async fn preview(
         .await?;
     let header = stream
         .message()
-        .await?
+        .await
+        .map_err(ApiError::from_media)?
         .and_then(|first| first.header)
         .ok_or_else(|| ApiError::internal("the media service sent no header"))?;
     let mut builder = HttpResponse::Ok();

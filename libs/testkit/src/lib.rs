@@ -20,7 +20,8 @@
 //! - [`s3_full`]: [`FullS3Proxy`], an HTTP proxy in front of an S3-compatible server that
 //!   answers object writes as a full MinIO does (507 `XMinioStorageFull`), or as a server
 //!   over its quota ([`Refusal`]: Ceph's 403 `QuotaExceeded`, MinIO's 400
-//!   `XMinioAdminBucketQuotaExceeded`), while told to.
+//!   `XMinioAdminBucketQuotaExceeded`), while told to; or a completion or a copy with a
+//!   `200` whose body is an error ([`InBody`]).
 //! - [`tmpfs`]: [`Tmpfs`], a small filesystem mounted for a test to fill up (root only).
 //! - [`voice`]: long voice notes made by `ffmpeg`, loud in the minutes a test picks.
 //! - this file: free ports, temporary directories, waiting for a port.
@@ -42,7 +43,7 @@ pub use postgres::PrivatePostgres;
 pub use proxy::StallingProxy;
 pub use rabbitmq::PrivateRabbitMq;
 pub use redis::PrivateRedis;
-pub use s3_full::{FullS3Proxy, Refusal};
+pub use s3_full::{FullS3Proxy, InBody, Refusal};
 pub use tmpfs::Tmpfs;
 
 /// A loopback port nobody listens on (at the moment of asking).

@@ -9,9 +9,11 @@
 //! over a hard bucket quota, a 400 `XMinioAdminBucketQuotaExceeded`; and, to tell those
 //! apart from it, an access denied (a 403 `AccessDenied`). It answers so every `PUT` of
 //! an object (a whole object, a multipart upload's part, a copy) whose key starts with
-//! the prefix given to [`FullS3Proxy::refuse`] (or [`FullS3Proxy::fill_up`]). The client
-//! under test is the real one (object_store's S3 client, signing and all): only the
-//! answer is made up.
+//! the prefix given to [`FullS3Proxy::refuse`] (or [`FullS3Proxy::fill_up`]). It can also
+//! answer a multipart upload's completion or a copy as S3 documents they may fail once
+//! started ([`FullS3Proxy::fail_in_200`]): `200 OK` first, then an `<Error>` for a body
+//! (AWS's "200 InternalError"). The client under test is the real one (object_store's S3
+//! client, signing and all): only the answer is made up.
 //!
 //! It speaks just enough HTTP/1.1 for that client: one request per connection (every
 //! answer says `Connection: close`), bodies by `Content-Length` or chunked. Path-style
@@ -46,6 +48,15 @@ pub enum Refusal {
     MinioBucketQuota,
     /// Not space at all: 403 `AccessDenied` (a key without the right to write).
     AccessDenied,
+}
+
+/// The requests S3 may answer `200 OK` and then fail in the body ([`FullS3Proxy::fail_in_200`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InBody {
+    /// A multipart upload's completion (`POST /<bucket>/<key>?uploadId=...`).
+    Completion,
+    /// A copy (`PUT /<bucket>/<key>` with `x-amz-copy-source`).
+    Copy,
 }
 
 impl Refusal {
@@ -85,11 +96,48 @@ pub struct FullS3Proxy {
 struct State {
     /// The key prefix whose writes are refused, and how; `None`: none is.
     full_under: Mutex<Option<(String, Refusal)>>,
+    /// The requests answered `200` with an error for a body ([`FullS3Proxy::fail_in_200`]).
+    in_body: Mutex<Option<InBodyRule>>,
     refused: AtomicU64,
     passed: AtomicU64,
 }
 
+/// Which requests are answered `200` with an error for a body, and how many more.
+#[derive(Clone)]
+struct InBodyRule {
+    prefix: String,
+    requests: InBody,
+    refusal: Refusal,
+    remaining: Option<u64>,
+}
+
+/// How a request is answered in place of the server.
+enum Answer {
+    /// The refusal's status and error.
+    Refused(Refusal),
+    /// `200 OK`, whitespace, then the refusal's error.
+    ErrorIn200(Refusal),
+}
+
+/// The object key of a path-style target (`/<bucket>/<key>?<query>`), when it names one
+/// (a bucket's own requests, its creation, have none).
+fn key_of(target: &str) -> Option<&str> {
+    let path = target.split('?').next().unwrap_or_default();
+    let mut segments = path.trim_start_matches('/').splitn(2, '/');
+    let _bucket = segments.next();
+    segments.next().filter(|key| !key.is_empty())
+}
+
 impl State {
+    /// How a request is answered in place of the server, if it is.
+    fn answer(&self, head: &Head) -> Option<Answer> {
+        if let Some(refusal) = self.error_in_200(head) {
+            return Some(Answer::ErrorIn200(refusal));
+        }
+        self.refuses(&head.method, &head.target)
+            .map(Answer::Refused)
+    }
+
     /// How a request is refused, if it is.
     fn refuses(&self, method: &str, target: &str) -> Option<Refusal> {
         if method != "PUT" {
@@ -100,14 +148,36 @@ impl State {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()?;
-        // `/<bucket>/<key>?<query>`: a bucket's own PUT (its creation) has no key.
-        let path = target.split('?').next().unwrap_or_default();
-        let mut segments = path.trim_start_matches('/').splitn(2, '/');
-        let _bucket = segments.next();
-        segments
-            .next()
-            .is_some_and(|key| !key.is_empty() && key.starts_with(&prefix))
+        key_of(target)
+            .is_some_and(|key| key.starts_with(&prefix))
             .then_some(refusal)
+    }
+
+    /// The error a request is answered with in a `200`, if it is (counting it).
+    fn error_in_200(&self, head: &Head) -> Option<Refusal> {
+        let mut rule = self.in_body.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = rule.as_mut()?;
+        let is_one = match current.requests {
+            InBody::Completion => {
+                head.method == "POST"
+                    && head.target.split_once('?').is_some_and(|(_, query)| {
+                        query
+                            .split('&')
+                            .any(|pair| pair.split('=').next() == Some("uploadId"))
+                    })
+            }
+            InBody::Copy => head.method == "PUT" && head.header("x-amz-copy-source").is_some(),
+        };
+        if !is_one || !key_of(&head.target).is_some_and(|key| key.starts_with(&current.prefix)) {
+            return None;
+        }
+        let refusal = current.refusal;
+        match &mut current.remaining {
+            Some(0) => return None,
+            Some(remaining) => *remaining -= 1,
+            None => {}
+        }
+        Some(refusal)
     }
 }
 
@@ -166,11 +236,41 @@ impl FullS3Proxy {
             .unwrap_or_else(PoisonError::into_inner) = Some((key_prefix.to_owned(), refusal));
     }
 
+    /// From now on the `requests` (completions or copies) of objects whose key starts
+    /// with `key_prefix` are answered as S3 may answer them when they fail once started:
+    /// `200 OK` and its headers at once, whitespace a moment later, then the XML error of
+    /// `refusal` (its code and message, not its status) for the rest of the body. Only
+    /// the next `times` of them when given (then they pass), else every one. The server
+    /// does not see them.
+    pub fn fail_in_200(
+        &self,
+        key_prefix: &str,
+        requests: InBody,
+        refusal: Refusal,
+        times: Option<u64>,
+    ) {
+        *self
+            .state
+            .in_body
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(InBodyRule {
+            prefix: key_prefix.to_owned(),
+            requests,
+            refusal,
+            remaining: times,
+        });
+    }
+
     /// Space (or the right to write) again: everything passes.
     pub fn free_space(&self) {
         *self
             .state
             .full_under
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        *self
+            .state
+            .in_body
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = None;
     }
@@ -213,26 +313,38 @@ async fn serve(client: TcpStream, upstream: &str, state: &State) -> std::io::Res
     let mut client = BufReader::new(client);
     let head = read_head(&mut client).await?;
     let body = read_body(&mut client, &head).await?;
-    if let Some(refusal) = state.refuses(&head.method, &head.target) {
+    if let Some(answer) = state.answer(&head) {
         state.refused.fetch_add(1, Ordering::Relaxed);
-        let (status, reason, code, message) = refusal.answer();
-        let resource = head.target.split('?').next().unwrap_or_default();
-        let message = message
-            .map(|message| format!("<Message>{message}</Message>"))
-            .unwrap_or_default();
-        let xml = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>{message}\
-             <Resource>{resource}</Resource><RequestId>{}</RequestId>\
-             <HostId>talkapp-testkit</HostId></Error>",
-            uuid::Uuid::new_v4().simple()
-        );
-        let answer = format!(
-            "HTTP/1.1 {status} {reason}\r\ncontent-type: application/xml\r\n\
-             content-length: {}\r\nconnection: close\r\n\r\n{xml}",
-            xml.len()
-        );
         let client = client.get_mut();
-        client.write_all(answer.as_bytes()).await?;
+        match answer {
+            Answer::Refused(refusal) => {
+                let (status, reason, _, _) = refusal.answer();
+                let xml = error_xml(refusal, &head.target);
+                let answer = format!(
+                    "HTTP/1.1 {status} {reason}\r\ncontent-type: application/xml\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{xml}",
+                    xml.len()
+                );
+                client.write_all(answer.as_bytes()).await?;
+            }
+            Answer::ErrorIn200(refusal) => {
+                // As S3 does: the status and headers first (chunked: the length is not
+                // known yet), whitespace while it works, the error last.
+                client
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: application/xml\r\n\
+                          transfer-encoding: chunked\r\nconnection: close\r\n\r\n",
+                    )
+                    .await?;
+                client.write_all(b"1\r\n \r\n").await?;
+                client.flush().await?;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                let xml = error_xml(refusal, &head.target);
+                client
+                    .write_all(format!("{:x}\r\n{xml}\r\n0\r\n\r\n", xml.len()).as_bytes())
+                    .await?;
+            }
+        }
         client.shutdown().await?;
         return Ok(());
     }
@@ -287,6 +399,21 @@ async fn serve(client: TcpStream, upstream: &str, state: &State) -> std::io::Res
     tokio::io::copy(&mut server, client).await?;
     client.shutdown().await?;
     Ok(())
+}
+
+/// The XML error `refusal` sends for a request to `target`.
+fn error_xml(refusal: Refusal, target: &str) -> String {
+    let (_, _, code, message) = refusal.answer();
+    let resource = target.split('?').next().unwrap_or_default();
+    let message = message
+        .map(|message| format!("<Message>{message}</Message>"))
+        .unwrap_or_default();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code>{message}\
+         <Resource>{resource}</Resource><RequestId>{}</RequestId>\
+         <HostId>talkapp-testkit</HostId></Error>",
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 async fn read_head(client: &mut BufReader<TcpStream>) -> std::io::Result<Head> {

@@ -21,7 +21,7 @@ const MIB: u64 = 1024 * 1024;
 
 /// `talkapp_media_write_failures_total{reason}` as this process's recorder has it now
 /// (the counter is the process's: tests compare it before and after).
-fn write_failures(reason: &str) -> u64 {
+pub(crate) fn write_failures(reason: &str) -> u64 {
     let rendered = talkapp_common::telemetry::prometheus().render();
     let series = format!("talkapp_media_write_failures_total{{reason=\"{reason}\"}} ");
     rendered
@@ -204,25 +204,50 @@ async fn a_disk_with_room_for_a_photo_but_not_its_preview_refuses_the_upload_and
 async fn service_on_a_full_s3(
     overrides: &[(&str, &str)],
 ) -> (TestService, FullS3Proxy, object_store::aws::AmazonS3) {
-    let Objects::S3 { endpoint, bucket } = bucket().await else {
-        unreachable!("bucket() is S3")
-    };
-    let proxy = FullS3Proxy::start(endpoint.trim_start_matches("http://")).await;
-    let direct = crate::s3::direct_client(&endpoint, &bucket);
-    let service = TestService::start_with(
-        Database::Sqlite,
-        Objects::S3 {
-            endpoint: proxy.endpoint(),
+    let on = ProxiedS3::start(overrides).await;
+    (on.service, on.proxy, on.direct)
+}
+
+/// A media service on S3 through a [`FullS3Proxy`], with where the server and the bucket
+/// are.
+pub(crate) struct ProxiedS3 {
+    pub(crate) service: TestService,
+    pub(crate) proxy: FullS3Proxy,
+    /// A client of the bucket on the server itself (for what is left in it).
+    pub(crate) direct: object_store::aws::AmazonS3,
+    /// The server's endpoint (`http://127.0.0.1:9900`), past the proxy.
+    pub(crate) endpoint: String,
+    pub(crate) bucket: String,
+}
+
+impl ProxiedS3 {
+    pub(crate) async fn start(overrides: &[(&str, &str)]) -> Self {
+        let Objects::S3 { endpoint, bucket } = bucket().await else {
+            unreachable!("bucket() is S3")
+        };
+        let proxy = FullS3Proxy::start(endpoint.trim_start_matches("http://")).await;
+        let direct = crate::s3::direct_client(&endpoint, &bucket);
+        let service = TestService::start_with(
+            Database::Sqlite,
+            Objects::S3 {
+                endpoint: proxy.endpoint(),
+                bucket: bucket.clone(),
+            },
+            overrides,
+        )
+        .await;
+        Self {
+            service,
+            proxy,
+            direct,
+            endpoint,
             bucket,
-        },
-        overrides,
-    )
-    .await;
-    (service, proxy, direct)
+        }
+    }
 }
 
 /// The keys in the bucket under `prefix`.
-async fn keys_under(bucket: &object_store::aws::AmazonS3, prefix: &str) -> Vec<String> {
+pub(crate) async fn keys_under(bucket: &object_store::aws::AmazonS3, prefix: &str) -> Vec<String> {
     use futures::TryStreamExt as _;
     use object_store::ObjectStore as _;
     bucket
@@ -235,7 +260,7 @@ async fn keys_under(bucket: &object_store::aws::AmazonS3, prefix: &str) -> Vec<S
 
 /// Nothing of `user`'s refused uploads is left: no object under the bucket's prefixes,
 /// no usage charged.
-async fn assert_nothing_left(
+pub(crate) async fn assert_nothing_left(
     direct: &object_store::aws::AmazonS3,
     service: &TestService,
     user: Uuid,
@@ -252,7 +277,7 @@ async fn assert_nothing_left(
 
 /// `files` uploaded again once the storage takes writes: each stored whole, one blob
 /// each, no temporary object left.
-async fn assert_stored_once_there_is_room(
+pub(crate) async fn assert_stored_once_there_is_room(
     direct: &object_store::aws::AmazonS3,
     service: &TestService,
     user: Uuid,
@@ -485,6 +510,11 @@ async fn an_access_denied_write_stays_unavailable_and_is_not_counted_as_a_full_s
         (status.code(), code_of(&status).as_str()),
         (Code::Unavailable, "service_unavailable"),
         "{status:?}"
+    );
+    assert_eq!(
+        status.message(),
+        talkapp_media_service::error::UNAVAILABLE_MESSAGE,
+        "the cause (the endpoint, the bucket) is logged, not answered"
     );
     assert_eq!(proxy.refused(), 1, "a 4xx is not retried");
     assert_eq!(

@@ -8,4 +8,5 @@ mod helpers;
 mod pins;
 mod replicas;
 mod s3;
+mod s3_errors;
 mod uploads;

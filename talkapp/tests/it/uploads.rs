@@ -995,3 +995,98 @@ async fn a_disk_that_fills_up_before_a_videos_preview_is_written_makes_the_previ
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_dir_all(tools);
 }
+
+/// The embedded default on S3 (moto behind `talkapp-testkit`'s `FullS3Proxy`), the
+/// proxy, where the server is and the bucket.
+async fn app_on_a_proxied_s3() -> (TestApp, talkapp_testkit::FullS3Proxy, String, String) {
+    let s3_server = std::env::var("TALKAPP_TEST_S3_ENDPOINT")
+        .unwrap_or_else(|_| "http://127.0.0.1:9900".to_owned());
+    let bucket = format!("talkapp-it-{}", uuid::Uuid::new_v4().simple());
+    let created = reqwest::Client::new()
+        .put(format!("{s3_server}/{bucket}"))
+        .send()
+        .await
+        .unwrap_or_else(|error| {
+            panic!(
+                "no S3-compatible server at {s3_server} ({error}): start one with \
+                 `python3 -m moto.server -p 9900`, as .ci/run does"
+            )
+        });
+    assert!(created.status().is_success(), "{}", created.status());
+    let proxy = talkapp_testkit::FullS3Proxy::start(s3_server.trim_start_matches("http://")).await;
+    let endpoint = proxy.endpoint();
+    let app = spawn_app_with(&[
+        ("storage.backend", "s3"),
+        ("storage.s3_endpoint", &endpoint),
+        ("storage.s3_bucket", &bucket),
+        ("storage.s3_allow_http", "true"),
+        ("storage.s3_access_key_id", "testing"),
+        ("storage.s3_secret_access_key", "testing"),
+    ])
+    .await;
+    (app, proxy, s3_server, bucket)
+}
+
+/// A storage error's problem+json says what is away, never where (ADR 0069, amended): an
+/// S3 server that refuses an upload (`AccessDenied`), then one that cannot be reached
+/// under a download, is 503 `service_unavailable`, "the file storage is unavailable; try
+/// again later", with `Retry-After`, and neither the endpoint nor the bucket in the
+/// body. And a copy into place that S3 refuses for its quota inside a `200` (an error
+/// body) is 507 `insufficient_storage`, not a 201 for a file whose bytes are gone.
+#[tokio::test]
+async fn a_storage_errors_problem_names_neither_the_s3_endpoint_nor_the_bucket() {
+    let (app, proxy, s3_server, bucket) = app_on_a_proxied_s3().await;
+    let ada = Uploader::new(&app, "ada@example.com").await;
+    let internals = [
+        bucket.clone(),
+        s3_server.trim_start_matches("http://").to_owned(),
+        proxy.endpoint().trim_start_matches("http://").to_owned(),
+        "tmp/".to_owned(),
+    ];
+    let assert_generic = |problem: &Value| {
+        let body = problem.to_string();
+        for internal in &internals {
+            assert!(!body.contains(internal.as_str()), "{internal} in {body}");
+        }
+        assert_eq!(
+            problem["detail"], "the file storage is unavailable; try again later",
+            "{problem}"
+        );
+    };
+
+    let stored = ada
+        .upload_raw("application/zip", "", incompressible_zip(64 * 1024))
+        .await;
+    assert_eq!(stored.status(), 201);
+    let stored: Value = stored.json().await.expect("json");
+
+    proxy.fail_in_200(
+        "blobs/",
+        talkapp_testkit::InBody::Copy,
+        talkapp_testkit::Refusal::CephQuota,
+        None,
+    );
+    let refused = ada
+        .upload_raw("application/zip", "", incompressible_zip(64 * 1024 + 1))
+        .await;
+    crate::helpers::assert_storage_full(refused).await;
+
+    proxy.free_space();
+    proxy.refuse("", talkapp_testkit::Refusal::AccessDenied);
+    let denied = ada
+        .upload_raw("application/zip", "", incompressible_zip(64 * 1024 + 2))
+        .await;
+    assert!(denied.headers().contains_key("retry-after"));
+    assert_generic(&assert_problem(denied, 503, "service_unavailable").await);
+
+    drop(proxy);
+    let file_id = stored["file_id"].as_str().expect("file_id");
+    let away = app
+        .client
+        .get(app.url(&format!("/media/{file_id}")))
+        .bearer_auth(&ada.token)
+        .send()
+        .await
+        .expect("sent");
+    assert_generic(&assert_problem(away, 503, "service_unavailable").await);
+}

@@ -11,8 +11,9 @@
 //! - [`audit`]: which requests the audit log records, and its batching writer.
 //! - [`auth`]: password hashing, tokens, the verifier, the extractors.
 //! - [`problem`]: the error type and the problem+json rewriting.
-//! - [`clients`]: typed gRPC clients of the services; [`per_thread`]: what each HTTP
-//!   worker thread keeps its own copy of (its connections, ADR 0055).
+//! - [`clients`]: typed gRPC clients of the services; [`per_thread`] (from
+//!   `talkapp-common`): what each HTTP worker thread keeps its own copy of (its
+//!   connections, ADR 0055, 0075).
 //! - [`middleware`]: request spans and metrics; [`route_metrics`]: their handles per route;
 //!   [`request_ids`]: the ids of requests that bring none.
 //! - [`media_links`]: signed, short-lived links to media for `<img>` / `<video>`.
@@ -35,7 +36,7 @@ pub mod media_links;
 pub mod middleware;
 pub mod openapi;
 pub mod openapi_responses;
-pub mod per_thread;
+pub use talkapp_common::per_thread;
 pub mod problem;
 pub mod rate_limit;
 pub mod redis_connections;
@@ -193,11 +194,21 @@ impl Application {
         } else {
             config.gateway.max_connections_per_client
         };
+        let workers = match config.gateway.workers {
+            // Actix's own default.
+            0 => std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            workers => workers,
+        };
+        // The database connections, shared out among the workers (ADR 0075).
+        let store_connections_per_worker = config.database.max_connections.div_ceil(workers).max(2);
         let mut server = HttpServer::new(move || {
             // Actix runs this on each worker's thread, inside its runtime: the worker's own
-            // connections are made here, so its calls stay on its thread (ADR 0055).
+            // connections are made here, so its calls stay on its thread (ADR 0055, 0075).
             state.services.open_on_this_thread();
             state.rate_limiter.open_on_this_thread();
+            state
+                .store
+                .open_on_this_thread(store_connections_per_worker);
             App::new()
                 .app_data(state.clone())
                 .app_data(problem::extractor_config::json(json_limit))
@@ -223,9 +234,7 @@ impl Application {
         // Stop signals are ours to handle (run_until_stopped), not actix's.
         .disable_signals()
         .shutdown_timeout(config.gateway.shutdown_grace_secs);
-        if config.gateway.workers > 0 {
-            server = server.workers(config.gateway.workers);
-        }
+        server = server.workers(workers);
         Ok(Self {
             server: server.run(),
             port,

@@ -8,6 +8,8 @@
 //! - [`grpc`]: serving a tonic service with health, `/metrics`, request metrics and
 //!   trace-context extraction; the client-side trace-context interceptor.
 //! - [`grpc_server`]: one gRPC service with health and `/metrics` on one listener.
+//! - [`per_thread`]: values each HTTP worker thread keeps a copy of its own (its
+//!   connections: ADR 0055, 0075).
 //! - [`probe`]: dependency probes (Redis, RabbitMQ, ...) used by health and `/readyz`.
 //! - [`process`]: the shared thin `main` (config, telemetry, run, flush).
 //! - [`secrets`]: configured secrets, or ones the embedded default generates and keeps.
@@ -17,6 +19,7 @@ pub mod config;
 pub mod error_code;
 pub mod grpc;
 pub mod grpc_server;
+pub mod per_thread;
 pub mod probe;
 pub mod process;
 pub mod secrets;

@@ -101,6 +101,13 @@ pub trait StoreHealth: Send + Sync + 'static {
 
     /// Answers when the database is reachable.
     async fn ping(&self) -> Result<()>;
+
+    /// Gives the calling thread connections of its own, at most `max_connections`, which
+    /// its later calls use (ADR 0075: the gateway's HTTP workers, each on a runtime of
+    /// its own). Nothing for a store without connection tasks (SQLite).
+    fn open_on_this_thread(&self, max_connections: usize) {
+        let _ = max_connections;
+    }
 }
 
 /// The areas the gateway uses, and nothing else: built-in accounts and their sign-in

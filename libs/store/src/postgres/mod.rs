@@ -1,10 +1,12 @@
 //! The PostgreSQL store (production): a deadpool pool and versioned migrations.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use talkapp_common::per_thread::PerThread;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -204,11 +206,21 @@ impl_prepared!(
 /// up the one way every user of the main database sets it up (this store, search-service's
 /// index). No connection is opened yet: the first checkout opens one.
 pub fn connection_pool(url: &str, max_connections: usize, timeout: Duration) -> Result<Pool> {
-    let pg_config: tokio_postgres::Config = url
-        .parse()
-        .map_err(|error| StoreError::Internal(format!("database.url: {error}")))?;
+    pool_of(&parse_url(url)?, max_connections, timeout)
+}
+
+fn parse_url(url: &str) -> Result<tokio_postgres::Config> {
+    url.parse()
+        .map_err(|error| StoreError::Internal(format!("database.url: {error}")))
+}
+
+fn pool_of(
+    pg_config: &tokio_postgres::Config,
+    max_connections: usize,
+    timeout: Duration,
+) -> Result<Pool> {
     let manager = Manager::from_config(
-        pg_config,
+        pg_config.clone(),
         // Without TLS, as the store has always connected; TLS, once wanted, goes here for
         // every user of the database at once.
         NoTls,
@@ -235,26 +247,51 @@ pub fn connection_pool(url: &str, max_connections: usize, timeout: Duration) -> 
 const MIGRATION_LOCK_KEY: i64 = 0x0074_616c_6b61_7070;
 
 /// The PostgreSQL implementation of [`Store`].
+///
+/// A thread may be given connections of its own ([`StoreHealth::open_on_this_thread`],
+/// ADR 0075): a connection's task runs on the runtime that opened it, so the gateway's
+/// HTTP workers, each on a runtime of its own, each read through a pool opened on their
+/// thread, and a read stays on its thread from the handler to the socket and back. Every
+/// other thread uses the shared pool.
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// What the threads' own pools are opened with.
+    pg_config: tokio_postgres::Config,
+    timeout: Duration,
+    /// The pools of the threads that have one.
+    thread_pools: Arc<PerThread<Pool>>,
 }
 
 impl PostgresStore {
     /// Connects to `url`, with up to `max_connections` pooled connections, and migrates.
     pub async fn connect(url: &str, max_connections: usize, timeout: Duration) -> Result<Self> {
+        let pg_config = parse_url(url)?;
         let store = Self {
-            pool: connection_pool(url, max_connections, timeout)?,
+            pool: pool_of(&pg_config, max_connections, timeout)?,
+            pg_config,
+            timeout,
+            thread_pools: Arc::new(PerThread::new()),
         };
         store.migrate().await?;
         Ok(store)
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object> {
-        self.pool
-            .get()
-            .await
-            .map_err(|error| StoreError::Unavailable(error.to_string()))
+        match self.thread_pools.get() {
+            Some(own) => own.get().await,
+            None => self.pool.get().await,
+        }
+        .map_err(|error| StoreError::Unavailable(error.to_string()))
+    }
+
+    /// The connections open in the shared pool, and in this thread's own (`None` when it
+    /// has none).
+    pub fn open_connections(&self) -> (usize, Option<usize>) {
+        (
+            self.pool.status().size,
+            self.thread_pools.get().map(|own| own.status().size),
+        )
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -370,6 +407,15 @@ impl Store for PostgresStore {}
 impl StoreHealth for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    fn open_on_this_thread(&self, max_connections: usize) {
+        match pool_of(&self.pg_config, max_connections, self.timeout) {
+            Ok(pool) => self.thread_pools.set(pool),
+            // The shared pool was made from the same settings, so this cannot fail; if it
+            // did, the thread would still read through the shared pool.
+            Err(error) => tracing::error!(%error, "a thread's own connection pool not made"),
+        }
     }
 
     async fn ping(&self) -> Result<()> {

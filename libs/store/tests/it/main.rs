@@ -10,6 +10,7 @@ mod helpers;
 mod media;
 mod migration_runner;
 mod sqlite_migrations;
+mod thread_pools;
 
 /// Generates, for each named test in [`conformance`], one `#[tokio::test]` per backend,
 /// grouped in the modules `postgres` and `sqlite` (`macro_rules!` cannot build the

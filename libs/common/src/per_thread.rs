@@ -1,8 +1,8 @@
-//! Values each HTTP worker thread keeps a copy of its own (ADR 0055).
+//! Values each HTTP worker thread keeps a copy of its own (ADR 0055, ADR 0075).
 //!
 //! A client whose connection is driven by tasks (tonic's `Channel`: its buffer worker and
-//! the HTTP/2 connection; a Redis connection's driver) runs those tasks on the runtime it
-//! was made on. Made once at start, that is not the HTTP worker's: every call then goes
+//! the HTTP/2 connection; a Redis connection's driver; a PostgreSQL connection) runs those
+//! tasks on the runtime it was made on. Made once at start, that is not the HTTP worker's: every call then goes
 //! from the worker's thread to another and back. A [`PerThread`] holds, for each worker
 //! thread, a copy made on that thread (by [`PerThread::set`] from the app factory, which
 //! actix runs on each worker's thread inside its runtime), so a call made there stays

@@ -287,3 +287,82 @@ async fn a_redis_that_restarts_empty_costs_sockets_a_resync_never_a_silent_gap()
     );
     split.finish().await;
 }
+
+/// The gateway's own reads (the chat list, a cached history page, the session list: ADRs
+/// 0072, 0073, each HTTP worker on connections of its own: ADR 0075) while PostgreSQL is
+/// away: each a clear 503 `service_unavailable` with `Retry-After` within the connect
+/// timeout, never a hang nor a 500; and each read the same as before once PostgreSQL is
+/// back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateways_reads_are_503_while_postgresql_is_away_and_the_same_once_it_is_back() {
+    crate::helpers::init_test_tracing();
+    let postgres = PrivatePostgres::start().await;
+    let mut split = SplitSetUp::on(&postgres.url("postgres")).await;
+    split.set(&[("TALKAPP_DATABASE__CONNECT_TIMEOUT_MS", "1000")]);
+    let (user, index) = split
+        .alice_on_chat_a(false, "postgres-reads@example.com")
+        .await;
+    let (_, replicas, _, bob) = split.parts();
+    let (user_id, token) = &user;
+    let reads = [
+        format!("/me/chats/{user_id}/{index}"),
+        format!("/me/chat/messages/{user_id}/{index}/{bob}?limit=2"),
+        format!("/me/sessions/{user_id}"),
+    ];
+    // The backfill caches the chats before their messages: wait for Bob's.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while replicas.get(&reads[1], token).await["messages"]
+        .as_array()
+        .is_none_or(Vec::is_empty)
+    {
+        assert!(Instant::now() < deadline, "Bob's chat never cached");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut before = Vec::new();
+    for path in &reads {
+        before.push(replicas.get(path, token).await);
+    }
+
+    let client = reqwest::Client::new();
+    let read = |path: &str| {
+        let request = client
+            .get(replicas.url(path))
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(10));
+        async move {
+            let started = Instant::now();
+            let response = request.send().await.expect("answered");
+            let retry_after = response.headers().get("retry-after").cloned();
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.expect("json");
+            (status, retry_after, body, started.elapsed())
+        }
+    };
+    postgres.stop().await;
+    // Every worker's own pool is asked: more requests than workers, each read.
+    for _ in 0..4 {
+        for path in &reads {
+            let (status, retry_after, body, took) = read(path).await;
+            assert_eq!(status, 503, "{path} with PostgreSQL away: {body}");
+            assert_eq!(body["code"], "service_unavailable", "{body}");
+            assert!(retry_after.is_some(), "{path}: no Retry-After");
+            assert!(took < Duration::from_secs(5), "{path} took {took:?}");
+        }
+    }
+
+    postgres.start_again().await;
+    for (path, before) in reads.iter().zip(&before) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, _, body, _) = read(path).await;
+            if status == 200 {
+                assert_eq!(&body, before, "{path} once PostgreSQL is back");
+                break;
+            }
+            assert_eq!(status, 503, "{path}: {body}");
+            assert!(Instant::now() < deadline, "{path} never served again");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    split.finish().await;
+}

@@ -713,38 +713,81 @@ impl TempCopy {
                 );
             }
             if let Needs::MatroskaFrame { at_ms, budget } = needs {
-                let mut window = crate::analyze::window::Window::new(objects, path, size);
-                let keyframe = crate::analyze::matroska::keyframe_cluster(&mut window, at_ms)
-                    .await
-                    .map_err(|error| error.to_string())?;
-                if let Some(keyframe) = keyframe {
-                    // What the head and the tail hold already is not copied again.
-                    let middle = |range: std::ops::Range<u64>| {
-                        range.start.max(head)..range.end.min(size - tail)
-                    };
-                    let cluster = middle(keyframe.cluster);
-                    let ranges: Vec<_> = [middle(keyframe.cues), cluster.clone()]
-                        .into_iter()
-                        .filter(|range| range.start < range.end)
-                        .collect();
-                    let bytes: u64 = ranges.iter().map(|range| range.end - range.start).sum();
-                    if bytes <= budget {
-                        copy_ranges_in_place(objects, path, ranges, &mut file).await?;
-                        if cluster.start < cluster.end {
-                            copy.frame_at_ms = Some(keyframe.time_ms);
-                        }
-                        tracing::debug!(
-                            bytes,
-                            time_ms = keyframe.time_ms,
-                            "a Matroska keyframe's Cluster and Cues copied between its head and tail"
-                        );
-                    }
-                }
+                copy.frame_at_ms = copy_matroska_keyframe(
+                    objects,
+                    path,
+                    size,
+                    head..size - tail,
+                    at_ms,
+                    budget,
+                    &mut file,
+                )
+                .await?;
             }
         }
         file.flush().await.map_err(copy_write_failed)?;
         Ok(copy)
     }
+}
+
+/// Copies into `file`, at its offset, the Cluster of a WebM's or Matroska file's video
+/// keyframe for a frame at `at_ms` where it lies in `hole` (the part of the sparse copy
+/// not copied yet), found in its Cues, else by walking its Clusters from the first over at
+/// most `budget` bytes (a live recording has no Cues), with the Cues when they lie there
+/// too; at most `budget` bytes. Answers the time of the frame the copy then holds, or
+/// `None`: nothing found, too large, or the frame at `at_ms` already in the head (the
+/// walk saw it end there).
+async fn copy_matroska_keyframe(
+    objects: &dyn ObjectStore,
+    path: &Path,
+    size: u64,
+    hole: std::ops::Range<u64>,
+    at_ms: u64,
+    budget: u64,
+    file: &mut tokio::fs::File,
+) -> Result<Option<u64>, CopyFailure> {
+    use crate::analyze::matroska::{keyframe_cluster, walked_keyframe_cluster};
+    let mut window = crate::analyze::window::Window::new(objects, path, size);
+    let mut keyframe = keyframe_cluster(&mut window, at_ms)
+        .await
+        .map_err(|error| error.to_string())?;
+    if keyframe.is_none() {
+        keyframe = walked_keyframe_cluster(&mut window, at_ms, budget)
+            .await
+            .map_err(|error| error.to_string())?;
+    }
+    let Some(keyframe) = keyframe else {
+        return Ok(None);
+    };
+    if keyframe.cluster.end <= hole.start && keyframe.frame_end.is_some_and(|end| end <= hole.start)
+    {
+        // The keyframe and the frame at its usual time both lie in the head.
+        return Ok(None);
+    }
+    // What the head and the tail hold already is not copied again.
+    let middle = |range: std::ops::Range<u64>| range.start.max(hole.start)..range.end.min(hole.end);
+    let cluster = middle(keyframe.cluster);
+    let from_cues = keyframe.cues.is_some();
+    let ranges: Vec<_> = [keyframe.cues.map(middle), Some(cluster.clone())]
+        .into_iter()
+        .flatten()
+        .filter(|range| range.start < range.end)
+        .collect();
+    let bytes: u64 = ranges.iter().map(|range| range.end - range.start).sum();
+    if bytes > budget {
+        return Ok(None);
+    }
+    copy_ranges_in_place(objects, path, ranges, file).await?;
+    tracing::debug!(
+        bytes,
+        time_ms = keyframe.time_ms,
+        "a Matroska keyframe's Cluster copied into the sparse copy"
+    );
+    // Found in the Cues, a keyframe in the head or the tail leaves the frame's time as it
+    // is (ffmpeg seeks by the Cues); found by the walk, ffmpeg is asked for it (it reads
+    // on from the start, and the frame at the usual time is not in the copy).
+    let copied = cluster.start < cluster.end;
+    Ok((copied || !from_cues).then_some(keyframe.time_ms))
 }
 
 /// Writes the object's bytes in `range` (all of them: `None`) at `file`'s position,

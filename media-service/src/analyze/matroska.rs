@@ -508,6 +508,9 @@ struct Segment {
     found: Found,
     /// Where its Cues element is, when it was passed or the SeekHead says.
     cues_at: Option<u64>,
+    /// Where the walk of its children stopped: its first Cluster, or the child after
+    /// Info and Tracks; `None` when a child did not parse or had no size.
+    walked_to: Option<u64>,
 }
 
 /// Reads the EBML header, the Segment's header, and its children up to Info and Tracks
@@ -534,9 +537,11 @@ async fn read_segment(window: &mut Window<'_>) -> Result<Option<Segment>> {
     let mut found = Found::default();
     let mut seeks = Vec::new();
     let mut cues_at = None;
+    let mut walked_to = None;
     let mut offset = segment_start;
     for _ in 0..MAX_SEGMENT_CHILDREN {
         if found.complete() || offset >= segment_end {
+            walked_to = Some(offset);
             break;
         }
         let Some(child) = header_at(window, offset).await? else {
@@ -554,7 +559,10 @@ async fn read_segment(window: &mut Window<'_>) -> Result<Option<Segment>> {
                 }
             }
             CUES => cues_at = Some(offset),
-            CLUSTER => break,
+            CLUSTER => {
+                walked_to = Some(offset);
+                break;
+            }
             _ => {}
         }
         let Some(size) = child.size else {
@@ -589,6 +597,7 @@ async fn read_segment(window: &mut Window<'_>) -> Result<Option<Segment>> {
         end: segment_end,
         found,
         cues_at,
+        walked_to,
     }))
 }
 
@@ -626,10 +635,13 @@ pub(super) async fn analyze_matroska(
 pub(crate) struct KeyframeCluster {
     /// The Cluster holding it.
     pub(crate) cluster: Range<u64>,
-    /// The Cues element (a demuxer seeks by it).
-    pub(crate) cues: Range<u64>,
+    /// The Cues element (a demuxer seeks by it), when it was found there.
+    pub(crate) cues: Option<Range<u64>>,
     /// Its time from the start.
     pub(crate) time_ms: u64,
+    /// Where the first video block at or after the frame's time ends, when a walk of the
+    /// Clusters ([`walked_keyframe_cluster`]) reached it.
+    pub(crate) frame_end: Option<u64>,
 }
 
 /// The cue points of `track` as `(time in ticks, Cluster position)`, and the Cluster
@@ -735,8 +747,157 @@ pub(crate) async fn keyframe_cluster(
     };
     Ok(Some(KeyframeCluster {
         cluster: start..end.min(segment.end),
-        cues: cues_at..cues_at + cues.header_len + cues_size,
+        cues: Some(cues_at..cues_at + cues.header_len + cues_size),
         time_ms,
+        frame_end: None,
+    }))
+}
+
+/// The first Cluster at or after the Segment's child at `offset`, the others (Tags,
+/// Chapters, Void, ...) skipped by their sizes, at most [`MAX_SEGMENT_CHILDREN`].
+async fn first_cluster_from(
+    window: &mut Window<'_>,
+    mut offset: u64,
+    end: u64,
+) -> Result<Option<u64>> {
+    for _ in 0..MAX_SEGMENT_CHILDREN {
+        if offset >= end {
+            break;
+        }
+        let Some(child) = header_at(window, offset).await? else {
+            break;
+        };
+        if child.id == CLUSTER {
+            return Ok(Some(offset));
+        }
+        let Some(size) = child.size else {
+            break;
+        };
+        offset = offset.saturating_add(child.header_len).saturating_add(size);
+    }
+    Ok(None)
+}
+
+/// A video block met on a walk of the Clusters.
+struct VideoBlock {
+    /// Its time from the start.
+    time_ms: u64,
+    keyframe: bool,
+    /// Where it ends.
+    end: u64,
+}
+
+/// The video block of `track` that a Cluster's child is, when it is a SimpleBlock of
+/// that track (a BlockGroup's block is not looked into: its keyframe flag lies in the
+/// children after the block).
+fn simple_block_of(child: &Header, payload: &[u8], track: u64) -> Option<(i64, bool)> {
+    if child.id != SIMPLE_BLOCK {
+        return None;
+    }
+    let (number, number_len) = element_size(payload)?;
+    if number != Some(track) {
+        return None;
+    }
+    let relative = block_timecode(payload)?;
+    let flags = *payload.get(number_len + 2)?;
+    Some((relative, flags & 0x80 != 0))
+}
+
+/// The Cluster of the first video track's keyframe at or before `at_ms` (or its first
+/// keyframe, when none is that early) in a file without Cues (a live recording), found
+/// by walking the Clusters from the first one, child by child (a SimpleBlock's flags say
+/// whether it is a keyframe), over at most `span` bytes of the file. The range is the
+/// Cluster's start through the keyframe's block (what a demuxer needs of it);
+/// `frame_end` says where the first video block at or after `at_ms` ends, when the walk
+/// got there. `None` when the file has no video track, no Cluster where its children
+/// end, no keyframe within the span, or anything on the way does not parse.
+pub(crate) async fn walked_keyframe_cluster(
+    window: &mut Window<'_>,
+    at_ms: u64,
+    span: u64,
+) -> Result<Option<KeyframeCluster>> {
+    let Some(segment) = read_segment(window).await? else {
+        return Ok(None);
+    };
+    let (Some(track), Some(scale), Some(walked_to)) = (
+        segment.found.video_track,
+        segment.found.timecode_scale,
+        segment.walked_to,
+    ) else {
+        return Ok(None);
+    };
+    let Some(first_cluster) = first_cluster_from(window, walked_to, segment.end).await? else {
+        return Ok(None);
+    };
+    let limit = first_cluster.saturating_add(span).min(segment.end);
+    let mut chosen: Option<KeyframeCluster> = None;
+    let mut frame_end = None;
+    let mut offset = first_cluster;
+    let mut children_left = MAX_CLUSTER_CHILDREN;
+    'clusters: while offset < limit {
+        let Some((cluster, base)) = cluster_start(&window.read(offset, CLUSTER_HEAD_BYTES).await?)
+        else {
+            break;
+        };
+        let cluster_at = offset;
+        let body_start = offset.saturating_add(cluster.header_len);
+        let body_end = cluster.size.map_or(segment.end, |size| {
+            body_start.saturating_add(size).min(segment.end)
+        });
+        offset = body_start;
+        while offset < body_end {
+            let bytes = window.read(offset, CHILD_HEAD_BYTES).await?;
+            let Some(child) = header(&bytes) else {
+                break 'clusters;
+            };
+            // A Cluster of unknown size ends where the next one begins.
+            if child.id == CLUSTER && cluster.size.is_none() {
+                continue 'clusters;
+            }
+            let (Some(size), Some(left)) = (child.size, children_left.checked_sub(1)) else {
+                break 'clusters;
+            };
+            children_left = left;
+            let end = offset.saturating_add(child.header_len).saturating_add(size);
+            if end > limit {
+                break 'clusters;
+            }
+            let payload = bytes
+                .get(usize::try_from(child.header_len).unwrap_or(usize::MAX)..)
+                .unwrap_or_default();
+            if let Some((relative, keyframe)) = simple_block_of(&child, payload, track) {
+                let block = VideoBlock {
+                    time_ms: u64::try_from(base.saturating_add(relative))
+                        .ok()
+                        .and_then(|ticks| ticks_to_ms(ticks as f64, scale))
+                        .unwrap_or(0),
+                    keyframe,
+                    end,
+                };
+                if block.time_ms >= at_ms && frame_end.is_none() {
+                    frame_end = Some(block.end);
+                }
+                if block.keyframe {
+                    let later = block.time_ms > at_ms;
+                    if !(later && chosen.is_some()) {
+                        chosen = Some(KeyframeCluster {
+                            cluster: cluster_at..block.end,
+                            cues: None,
+                            time_ms: block.time_ms,
+                            frame_end: None,
+                        });
+                    }
+                    if later {
+                        break 'clusters;
+                    }
+                }
+            }
+            offset = end;
+        }
+    }
+    Ok(chosen.map(|keyframe| KeyframeCluster {
+        frame_end,
+        ..keyframe
     }))
 }
 
@@ -960,7 +1121,11 @@ mod tests {
             .expect("the first video keyframe, after the frame's time");
         assert_eq!(found.cluster, video);
         assert_eq!(found.time_ms, 3000);
-        assert_eq!(found.cues.end, size, "the Cues, last");
+        assert_eq!(
+            found.cues.map(|cues| cues.end),
+            Some(size),
+            "the Cues, last"
+        );
         assert_eq!(
             keyframe_of(file, 5000).await.map(|found| found.time_ms),
             Some(3000),
@@ -975,6 +1140,130 @@ mod tests {
         let (file, video) = indexed_file(None);
         let cut = file[..usize::try_from(video.end).expect("small")].to_vec();
         assert_eq!(keyframe_of(cut, 500).await, None);
+    }
+
+    /// A SimpleBlock of `track` at `relative` ticks, a keyframe or not.
+    fn block(track: u8, relative: i16, len: usize, keyframe: bool) -> Vec<u8> {
+        let mut payload = vec![0x80 | track];
+        payload.extend(relative.to_be_bytes());
+        payload.push(if keyframe { 0x80 } else { 0 });
+        payload.resize(len, 0x5A);
+        element(SIMPLE_BLOCK, &payload)
+    }
+
+    /// A live file (no Cues, a Segment of unknown size): Info, Tracks (audio 2, video 1),
+    /// a sized Cluster at 0 ms (sound, a video keyframe, a frame at 400 ms), then two of
+    /// unknown size, at 800 ms (sound, a keyframe, a frame at 1200 ms) and at 1600 ms (a
+    /// keyframe). Returns the file and, for each Cluster, where it starts and where its
+    /// video blocks end.
+    fn live_file_with_keyframes() -> (Vec<u8>, Vec<(u64, Vec<u64>)>) {
+        let info = element(INFO, &element(TIMECODE_SCALE, &1_000_000_u32.to_be_bytes()));
+        let track = |number: u8, kind: u8| {
+            element(
+                TRACK_ENTRY,
+                &[
+                    element(TRACK_NUMBER, &[number]),
+                    element(TRACK_TYPE, &[kind]),
+                ]
+                .concat(),
+            )
+        };
+        let tracks = element(TRACKS, &[track(2, 2), track(1, 1)].concat());
+        let clusters: [(u16, bool, Vec<Vec<u8>>); 3] = [
+            (
+                0,
+                true,
+                vec![
+                    block(2, 0, 1000, true),
+                    block(1, 0, 2000, true),
+                    block(1, 400, 2000, false),
+                ],
+            ),
+            (
+                800,
+                false,
+                vec![
+                    block(2, 0, 1000, true),
+                    block(1, 0, 3000, true),
+                    block(1, 400, 2000, false),
+                ],
+            ),
+            (1600, false, vec![block(1, 0, 3000, true)]),
+        ];
+        let header = ebml_header();
+        let mut at = (header.len() + 12 + info.len() + tracks.len()) as u64;
+        let mut segment = [info, tracks].concat();
+        let mut layout = Vec::new();
+        for (timecode, sized, blocks) in clusters {
+            let timecode = element(CLUSTER_TIMECODE, &timecode.to_be_bytes());
+            let mut ends = Vec::new();
+            let mut end = at + 12 + timecode.len() as u64;
+            for block in &blocks {
+                end += block.len() as u64;
+                if block[9] == 0x81 {
+                    ends.push(end);
+                }
+            }
+            let body = [vec![timecode], blocks].concat().concat();
+            let cluster = if sized {
+                element(CLUSTER, &body)
+            } else {
+                open_element(CLUSTER, &body)
+            };
+            layout.push((at, ends));
+            at += cluster.len() as u64;
+            segment.extend(cluster);
+        }
+        ([header, open_element(SEGMENT, &segment)].concat(), layout)
+    }
+
+    async fn walked_keyframe_of(bytes: Vec<u8>, at_ms: u64, span: u64) -> Option<KeyframeCluster> {
+        let size = bytes.len() as u64;
+        let (objects, path) = stored(bytes).await;
+        walked_keyframe_cluster(&mut Window::new(&objects, &path, size), at_ms, span)
+            .await
+            .expect("read")
+    }
+
+    #[tokio::test]
+    async fn a_live_files_keyframe_cluster_is_found_by_walking_its_clusters() {
+        let (file, clusters) = live_file_with_keyframes();
+        let [
+            (first, first_ends),
+            (second, second_ends),
+            (third, third_ends),
+        ] = <[_; 3]>::try_from(clusters).expect("three");
+        let found = |keyframe: Option<KeyframeCluster>| {
+            keyframe.map(|found| (found.cluster, found.time_ms, found.frame_end))
+        };
+        // The keyframe at or before 1 s opens the second Cluster (of unknown size); the
+        // frame at 1 s (at 1200 ms) ends after it.
+        assert_eq!(
+            found(walked_keyframe_of(file.clone(), 1000, u64::MAX).await),
+            Some((second..second_ends[0], 800, Some(second_ends[1])))
+        );
+        assert_eq!(
+            found(walked_keyframe_of(file.clone(), 0, u64::MAX).await),
+            Some((first..first_ends[0], 0, Some(first_ends[0])))
+        );
+        // Past the last keyframe: the last one; the walk ends with the file.
+        assert_eq!(
+            found(walked_keyframe_of(file.clone(), 5000, u64::MAX).await),
+            Some((third..third_ends[0], 1600, None))
+        );
+        // A walk over the first Cluster only: its keyframe, the nearest before the time.
+        assert_eq!(
+            found(walked_keyframe_of(file.clone(), 1000, second - first).await),
+            Some((first..first_ends[0], 0, None))
+        );
+        // Not even the first keyframe within the span: none.
+        assert_eq!(walked_keyframe_of(file.clone(), 1000, 100).await, None);
+        // Cut in the middle of the second Cluster: what was found before it.
+        let cut = file[..usize::try_from(second_ends[0]).expect("small") - 10].to_vec();
+        assert_eq!(
+            found(walked_keyframe_of(cut, 1000, u64::MAX).await),
+            Some((first..first_ends[0], 0, None))
+        );
     }
 
     #[test]

@@ -658,13 +658,15 @@ async fn an_mp4_on_s3_with_its_index_in_the_middle_gets_a_preview_from_a_bounded
 /// its sound: 5 s of PCM noise (96 kB a second) and 2 s of H.264 (`testsrc`, 96 x 160, 10
 /// frames a second) delayed by 3 s, so its media data open with about 290 kB of sound
 /// before the first video sample; its index (an MP4's `moov`, Matroska's Cues) at the end,
-/// as ffmpeg writes it by default. Returns the file and the offset of its first video
-/// packet (by ffprobe).
-fn video_after_seconds_of_sound(format: &str) -> (Vec<u8>, u64) {
+/// as ffmpeg writes it by default, or none when `live` (written to a pipe, as a live
+/// recording is: Matroska without Cues). Returns the file and the offset of its first
+/// video packet (by ffprobe).
+fn video_after_seconds_of_sound(format: &str, live: bool) -> (Vec<u8>, u64) {
     let dir = std::env::temp_dir().join(format!("talkapp-late-video-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("dir");
     let output = dir.join(format!("late.{format}"));
-    let status = std::process::Command::new(which("ffmpeg"))
+    let mut ffmpeg = std::process::Command::new(which("ffmpeg"));
+    ffmpeg
         .args(["-nostdin", "-loglevel", "error"])
         .args(["-f", "lavfi", "-i", "anoisesrc=d=5:r=48000:a=0.5"])
         .args([
@@ -684,11 +686,15 @@ fn video_after_seconds_of_sound(format: &str) -> (Vec<u8>, u64) {
             "-pix_fmt",
             "yuv420p",
         ])
-        .args(["-f", format])
-        .arg(&output)
-        .status()
-        .expect("ffmpeg ran");
-    assert!(status.success());
+        .args(["-f", format]);
+    if live {
+        let made = ffmpeg.arg("pipe:1").output().expect("ffmpeg ran");
+        assert!(made.status.success(), "{made:?}");
+        std::fs::write(&output, made.stdout).expect("written");
+    } else {
+        let status = ffmpeg.arg(&output).status().expect("ffmpeg ran");
+        assert!(status.success());
+    }
     let probe = std::process::Command::new(which("ffprobe"))
         .args([
             "-v",
@@ -781,7 +787,7 @@ async fn preview_from_a_bounded_copy(
 /// copy is made as before (head and index only) and the file gets no preview.
 #[tokio::test]
 async fn an_mp4_on_s3_whose_first_frame_lies_beyond_the_head_gets_a_preview() {
-    let (video, first_video_sample) = video_after_seconds_of_sound("mov");
+    let (video, first_video_sample) = video_after_seconds_of_sound("mov", false);
     assert!(
         first_video_sample > 4 * 65536,
         "the first video sample at {first_video_sample}"
@@ -797,9 +803,26 @@ async fn an_mp4_on_s3_whose_first_frame_lies_beyond_the_head_gets_a_preview() {
 async fn a_matroska_video_on_s3_whose_keyframe_lies_in_the_middle_gets_a_preview() {
     // Its first Cluster holds some 290 kB of sound, the video's first keyframe opens the
     // second, and its Cues (the index) come last.
-    let (video, _) = video_after_seconds_of_sound("matroska");
+    let (video, _) = video_after_seconds_of_sound("matroska", false);
     assert!(video.len() > 6 * 65536, "{} bytes", video.len());
     previewed_only_with_its_middle("late.mkv", &video, "video/x-matroska").await;
+}
+
+/// A large live Matroska recording in S3 (no Cues: written to a pipe) whose first video
+/// keyframe lies in neither the head nor the tail of the bounded copy: its Cluster is
+/// found by walking the Clusters from the first (over at most
+/// `media.frame_max_extra_bytes`), copied where it is, and ffmpeg takes that keyframe.
+/// With that budget 0 the copy is its head and tail only and the file gets no preview.
+#[tokio::test]
+async fn a_live_matroska_video_on_s3_whose_keyframe_lies_in_the_middle_gets_a_preview() {
+    let (video, first_video_sample) = video_after_seconds_of_sound("matroska", true);
+    let cues_id = [0x1C, 0x53, 0xBB, 0x6B];
+    assert!(!video.windows(4).any(|window| window == cues_id), "no Cues");
+    assert!(
+        first_video_sample > 4 * 65536,
+        "the first video sample at {first_video_sample}"
+    );
+    previewed_only_with_its_middle("live.mkv", &video, "video/x-matroska").await;
 }
 
 /// A live Matroska recording (written to a pipe: no Duration, nor Cues) of 3 s of

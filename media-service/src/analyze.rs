@@ -23,6 +23,7 @@ use crate::error::{MediaError, Result};
 
 pub(crate) mod matroska;
 mod mpeg_audio;
+pub(crate) mod theora;
 mod waveform;
 pub(crate) mod window;
 
@@ -359,6 +360,13 @@ async fn analyze_ogg(
     let Some(packet) = packet_start.and_then(|start| head.get(start..)) else {
         return Ok(None);
     };
+    if packet.starts_with(b"\x80theora") {
+        let serial = head.get(14..18).and_then(|bytes| bytes.try_into().ok());
+        let tail = read_range(objects, path, size.saturating_sub(OGG_TAIL_BYTES), size).await?;
+        return Ok(serial.and_then(|serial| {
+            theora::theora_findings(packet, u32::from_le_bytes(serial), &tail)
+        }));
+    }
     let opus_head = waveform::OpusHead::parse(packet);
     let (rate, pre_skip) = if packet.starts_with(b"OpusHead") {
         let pre_skip = packet

@@ -248,6 +248,7 @@ impl FrameTools {
                                 at_ms,
                                 budget: self.max_extra_bytes,
                             },
+                            Source::Video("ogg") => Needs::OggFrame { at_ms },
                             Source::Video(_) => Needs::HeadAndTail,
                             Source::Pdf => Needs::PdfPage {
                                 budget: self.max_extra_bytes,
@@ -590,6 +591,8 @@ enum Needs {
     /// A WebM's or Matroska file's tail, and the Cluster of its video keyframe at or
     /// before `at_ms` with its Cues (at most `budget` bytes of them beyond head and tail).
     MatroskaFrame { at_ms: u64, budget: u64 },
+    /// An Ogg video's tail, and to know whether its head holds the frame at `at_ms`.
+    OggFrame { at_ms: u64 },
 }
 
 /// Objects of a PDF looked for, at most, for its first page.
@@ -712,6 +715,10 @@ impl TempCopy {
                     "a PDF's first page's objects copied between its head and its tail"
                 );
             }
+            if let Needs::OggFrame { at_ms } = needs {
+                file.flush().await.map_err(copy_write_failed)?;
+                copy.frame_at_ms = theora_frame_in_head(&copy.path, head, at_ms).await?;
+            }
             if let Needs::MatroskaFrame { at_ms, budget } = needs {
                 copy.frame_at_ms = copy_matroska_keyframe(
                     objects,
@@ -788,6 +795,37 @@ async fn copy_matroska_keyframe(
     // on from the start, and the frame at the usual time is not in the copy).
     let copied = cluster.start < cluster.end;
     Ok((copied || !from_cues).then_some(keyframe.time_ms))
+}
+
+/// Bytes of a copy's head read at a time while its Ogg pages are followed.
+const OGG_READ_BYTES: usize = 64 * 1024;
+
+/// The time of the frame to ask ffmpeg for in a sparse copy of an Ogg video whose first
+/// `head` bytes were copied: `None` when the frame at `at_ms` lies in them, else the
+/// latest Theora keyframe they hold, or the first frame (Ogg has no index, and its middle
+/// is not copied; [`crate::analyze::theora`]). The head is read from the copy, up to that
+/// frame.
+async fn theora_frame_in_head(
+    copy: &FsPath,
+    head: u64,
+    at_ms: u64,
+) -> Result<Option<u64>, CopyFailure> {
+    let file = tokio::fs::File::open(copy)
+        .await
+        .map_err(|error| CopyFailure::Other(format!("reading the copy: {error}")))?;
+    let mut reader = file.take(head);
+    let mut frames = crate::analyze::theora::TheoraFrames::new(at_ms);
+    let mut buffer = vec![0_u8; OGG_READ_BYTES];
+    loop {
+        let read = reader
+            .read(&mut buffer)
+            .await
+            .map_err(|error| CopyFailure::Other(format!("reading the copy: {error}")))?;
+        if read == 0 || !frames.push(&buffer[..read]) {
+            break;
+        }
+    }
+    Ok(frames.frame_at_ms())
 }
 
 /// Writes the object's bytes in `range` (all of them: `None`) at `file`'s position,

@@ -825,6 +825,55 @@ async fn a_live_matroska_video_on_s3_whose_keyframe_lies_in_the_middle_gets_a_pr
     previewed_only_with_its_middle("live.mkv", &video, "video/x-matroska").await;
 }
 
+/// An Ogg video (Theora, 96 x 160, 10 frames a second for 6 s, some 24 kB a frame of
+/// noise over `testsrc`), made by ffmpeg.
+fn theora_video() -> Vec<u8> {
+    let made = std::process::Command::new(which("ffmpeg"))
+        .args(["-nostdin", "-loglevel", "error"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=96x160:rate=10:duration=6",
+        ])
+        .args(["-vf", "noise=alls=60:allf=t"])
+        .args(["-c:v", "libtheora", "-q:v", "7", "-f", "ogg", "pipe:1"])
+        .output()
+        .expect("ffmpeg ran");
+    assert!(made.status.success(), "{made:?}");
+    made.stdout
+}
+
+/// An Ogg video is timed by its last Theora page's granule position and sized by its
+/// header; stored on S3 over the copy limit, its frame at 600 ms lies beyond the head of
+/// the bounded copy (Ogg has no index to find it by): the head's pages are followed and
+/// ffmpeg is asked for the latest keyframe they hold (here the first frame), so it gets
+/// a preview, with no extra bytes, rather than none.
+#[tokio::test]
+async fn an_ogg_video_on_s3_whose_frame_lies_beyond_the_head_gets_one_from_the_head() {
+    let video = theora_video();
+    assert!(video.len() > 16 * 65536, "{} bytes", video.len());
+    let service = TestService::start_with(Database::Sqlite, bucket().await, &[]).await;
+    let info = service
+        .upload(Uuid::new_v4(), "clip.ogv", &video)
+        .await
+        .expect("stored");
+    assert_eq!(info.mime, "video/ogg");
+    assert_eq!(info.duration_ms, Some(6000), "{info:?}");
+    assert_eq!((info.width, info.height), (Some(96), Some(160)));
+    service.stop().await;
+
+    let image = preview_from_a_bounded_copy("clip.ogv", &video, "video/ogg", "0")
+        .await
+        .expect("a preview from the head");
+    assert_eq!((image.width(), image.height()), (96, 160));
+    let colours: std::collections::HashSet<[u8; 3]> = image
+        .pixels()
+        .map(|pixel| pixel.0.map(|channel| channel / 32))
+        .collect();
+    assert!(colours.len() >= 8, "{} colours", colours.len());
+}
+
 /// A live Matroska recording (written to a pipe: no Duration, nor Cues) of 3 s of
 /// lossless H.264 noise, some 12 MB in one Cluster: stored on S3, it is timed by that
 /// Cluster's last block although the Cluster starts far more than 4 MiB before the end.

@@ -1,0 +1,181 @@
+//! An Ogg video's Theora frames as far as a part of it read from its start holds them,
+//! for the preview of a large file copied in part (`crate::frames`): Ogg has no index, so
+//! ffmpeg finds a time by a bisection on the pages' granule positions, and a frame whose
+//! pages were not copied comes out broken or not at all. The pages are checked as the
+//! waveform's seeking checks them (capture pattern, version, lengths, CRC); the stream is
+//! the first whose first packet is a Theora identification header, whose frame rate and
+//! granule shift turn a page's granule position into the time of the last frame it
+//! completes and of the keyframe that frame follows (counted as ffmpeg counts them).
+
+use super::waveform::{PageCheck, check_page};
+
+/// The time of a frame in a part of an Ogg file read from its start.
+pub(crate) struct TheoraFrames {
+    /// The frame's usual time.
+    at_ms: u64,
+    buffered: Vec<u8>,
+    stream: Option<Stream>,
+    /// The latest keyframe whose frames so far were all in the bytes fed.
+    keyframe_ms: Option<u64>,
+    /// A frame at or after `at_ms` was completed in the bytes fed.
+    reached: bool,
+    /// Nothing more is needed: the frame was reached, or the bytes are not Ogg.
+    done: bool,
+}
+
+/// The Theora stream's serial number and what turns its granule positions into times.
+#[derive(Debug, Clone, Copy)]
+struct Stream {
+    serial: u32,
+    /// Frames per `rate_den` seconds.
+    rate_num: u64,
+    rate_den: u64,
+    /// Bits of a granule position counting frames since the last keyframe.
+    shift: u32,
+    /// Bitstreams before 3.2.1 count keyframes from 0, later ones from 1.
+    before_3_2_1: bool,
+}
+
+impl Stream {
+    /// From a Theora identification header packet.
+    fn parse(serial: u32, packet: &[u8]) -> Option<Self> {
+        if !packet.starts_with(b"\x80theora") || packet.len() < 42 {
+            return None;
+        }
+        let version =
+            (u32::from(packet[7]) << 16) | (u32::from(packet[8]) << 8) | u32::from(packet[9]);
+        let rate_num = u64::from(u32::from_be_bytes(packet[22..26].try_into().ok()?));
+        let rate_den = u64::from(u32::from_be_bytes(packet[26..30].try_into().ok()?));
+        let shift = (u32::from(packet[40] & 0x03) << 3) | u32::from(packet[41] >> 5);
+        (rate_num > 0 && rate_den > 0).then_some(Self {
+            serial,
+            rate_num,
+            rate_den,
+            shift,
+            before_3_2_1: version < 0x03_0201,
+        })
+    }
+
+    /// The index of the last frame a page of granule position `granule` completes and of
+    /// the keyframe before it; `None` for the header pages (no frame yet).
+    fn frames(&self, granule: u64) -> Option<(u64, u64)> {
+        let keyframes = granule.checked_shr(self.shift).unwrap_or(0) + u64::from(self.before_3_2_1);
+        let since = granule & ((1_u64 << self.shift) - 1);
+        let keyframe = keyframes.checked_sub(1)?;
+        Some((keyframe.saturating_add(since), keyframe))
+    }
+
+    fn ms(&self, frame: u64) -> u64 {
+        let ms = u128::from(frame) * u128::from(self.rate_den) * 1000 / u128::from(self.rate_num);
+        u64::try_from(ms).unwrap_or(u64::MAX)
+    }
+}
+
+impl TheoraFrames {
+    pub(crate) fn new(at_ms: u64) -> Self {
+        Self {
+            at_ms,
+            buffered: Vec::new(),
+            stream: None,
+            keyframe_ms: None,
+            reached: false,
+            done: false,
+        }
+    }
+
+    /// Feeds the next bytes of the file; `false` once no more are needed.
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> bool {
+        if self.done {
+            return false;
+        }
+        self.buffered.extend_from_slice(bytes);
+        let mut at = 0;
+        while !self.done {
+            match check_page(&self.buffered[at..]) {
+                PageCheck::Valid {
+                    len,
+                    serial,
+                    granule,
+                } => {
+                    self.page(&self.buffered[at..at + len].to_vec(), serial, granule);
+                    at += len;
+                }
+                PageCheck::Incomplete(_) => break,
+                PageCheck::Invalid => self.done = true,
+            }
+        }
+        self.buffered.drain(..at);
+        !self.done
+    }
+
+    fn page(&mut self, page: &[u8], serial: u32, granule: u64) {
+        let beginning = page[5] & 2 != 0;
+        let Some(stream) = self.stream else {
+            // The first packet of a stream's first page names its codec.
+            let body = 27 + usize::from(page[26]);
+            if beginning
+                && let Some(stream) = page
+                    .get(body..)
+                    .and_then(|packet| Stream::parse(serial, packet))
+            {
+                self.stream = Some(stream);
+            } else if !beginning {
+                // The streams' first pages come first: no Theora stream here.
+                self.done = true;
+            }
+            return;
+        };
+        if serial != stream.serial || granule == u64::MAX {
+            return;
+        }
+        let Some((last, keyframe)) = stream.frames(granule) else {
+            return;
+        };
+        self.keyframe_ms = Some(stream.ms(keyframe));
+        if stream.ms(last) >= self.at_ms {
+            self.reached = true;
+            self.done = true;
+        }
+    }
+
+    /// The time to ask ffmpeg for: `None` when the frame at its usual time was in the
+    /// bytes fed; else that of the latest keyframe they held all of, or the first frame.
+    pub(crate) fn frame_at_ms(&self) -> Option<u64> {
+        (!self.reached).then(|| self.keyframe_ms.unwrap_or(0))
+    }
+}
+
+/// The duration and picture size of an Ogg video whose first page (of stream `serial`)
+/// holds the Theora identification header `packet`, from the last page of that stream
+/// in `tail` (the end of the file): the frames its granule position counts.
+pub(crate) fn theora_findings(packet: &[u8], serial: u32, tail: &[u8]) -> Option<super::Findings> {
+    let stream = Stream::parse(serial, packet)?;
+    let be24 = |at: usize| {
+        packet
+            .get(at..at + 3)
+            .map(|bytes| {
+                (u32::from(bytes[0]) << 16) | (u32::from(bytes[1]) << 8) | u32::from(bytes[2])
+            })
+            .filter(|value| *value > 0)
+    };
+    // The last page of the stream with a granule position whose bytes check.
+    let frames = tail
+        .windows(4)
+        .enumerate()
+        .rev()
+        .filter(|(_, window)| *window == b"OggS")
+        .find_map(|(at, _)| match check_page(&tail[at..]) {
+            PageCheck::Valid {
+                serial: page_serial,
+                granule,
+                ..
+            } if page_serial == serial && granule != u64::MAX => stream.frames(granule),
+            _ => None,
+        });
+    Some(super::Findings {
+        duration_ms: frames.map(|(last, _)| stream.ms(last.saturating_add(1))),
+        width: be24(14),
+        height: be24(17),
+        ..super::Findings::default()
+    })
+}

@@ -5,7 +5,8 @@
 //! Done: JPEG/PNG/GIF/WebP (dimensions from the header, decompression bombs refused
 //! before decoding, a downscaled JPEG preview with the EXIF orientation applied and no
 //! metadata), MP4/M4A/QuickTime (`mvhd` duration, `tkhd` dimensions), Ogg Opus and
-//! Vorbis (duration from the last granule position), FLAC (STREAMINFO), WAV (`fmt ` and
+//! Vorbis (duration from the last granule position), Ogg Theora (duration from the last
+//! video page's granule position, picture size from its header, [`theora`]), FLAC (STREAMINFO), WAV (`fmt ` and
 //! `data`), WebM/Matroska (duration and video dimensions, [`matroska`]), MP3 (duration,
 //! [`mpeg_audio`]), and the waveform of an Ogg Opus voice note (decoded with libopus,
 //! [`waveform`]). The previews of videos and PDFs are made by external tools after this

@@ -567,9 +567,14 @@ async fn read_head(
 /// keyframe at or before the frame's time (or its first keyframe), found in its Cues
 /// (`crate::analyze::matroska::keyframe_cluster`), and with the Cues themselves when they
 /// lie in the middle, when the two fit in `max_extra_bytes`: the preview then takes that
-/// keyframe ([`TempCopy::frame_at_ms`]). Any other file whose preview needs bytes from
-/// the middle (an Ogg video, a WebM without Cues) gets a broken frame or none, which the
-/// tool reports as any corrupt input (no preview, never a failed upload).
+/// keyframe ([`TempCopy::frame_at_ms`]); a file without Cues (a live recording) has its
+/// Clusters walked from the first instead, over at most `max_extra_bytes`
+/// (`crate::analyze::matroska::walked_keyframe_cluster`). An Ogg video's head is
+/// followed page by page (read from the copy) to the frame's time; when it does not
+/// reach it, the preview takes the latest Theora keyframe the head holds (Ogg has no
+/// index; `crate::analyze::theora`). Any other file whose preview needs bytes from the
+/// middle gets a broken frame or none, which the tool reports as any corrupt input (no
+/// preview, never a failed upload).
 struct TempCopy {
     path: PathBuf,
     /// The time of the frame the copy holds, when not (only) the one at the frame's

@@ -16,7 +16,9 @@
 //!
 //! For the preview of a large file copied in part (`crate::frames`), [`keyframe_cluster`]
 //! finds, in the Cues (the index, found through the SeekHead), the Cluster of the first
-//! video track's keyframe at or before the frame's time.
+//! video track's keyframe at or before the frame's time; in a file without Cues (a live
+//! recording), [`walked_keyframe_cluster`] finds it by walking the Clusters from the
+//! first, over a bounded span.
 
 use std::ops::Range;
 

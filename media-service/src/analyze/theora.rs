@@ -88,23 +88,25 @@ impl TheoraFrames {
         if self.done {
             return false;
         }
-        self.buffered.extend_from_slice(bytes);
+        let mut buffered = std::mem::take(&mut self.buffered);
+        buffered.extend_from_slice(bytes);
         let mut at = 0;
         while !self.done {
-            match check_page(&self.buffered[at..]) {
+            match check_page(&buffered[at..]) {
                 PageCheck::Valid {
                     len,
                     serial,
                     granule,
                 } => {
-                    self.page(&self.buffered[at..at + len].to_vec(), serial, granule);
+                    self.page(&buffered[at..at + len], serial, granule);
                     at += len;
                 }
                 PageCheck::Incomplete(_) => break,
                 PageCheck::Invalid => self.done = true,
             }
         }
-        self.buffered.drain(..at);
+        buffered.drain(..at);
+        self.buffered = buffered;
         !self.done
     }
 
@@ -178,4 +180,68 @@ pub(crate) fn theora_findings(packet: &[u8], serial: u32, tail: &[u8]) -> Option
         height: be24(17),
         ..super::Findings::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 6 s of Theora from ffmpeg, 10 frames a second, a keyframe every `keyframes` frames.
+    fn theora(keyframes: u32) -> Vec<u8> {
+        let output = std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-loglevel", "error", "-f", "lavfi", "-i"])
+            .arg("testsrc=size=96x160:rate=10:duration=6")
+            .args([
+                "-vf",
+                "noise=alls=60:allf=t",
+                "-c:v",
+                "libtheora",
+                "-q:v",
+                "7",
+            ])
+            .args(["-g", &keyframes.to_string(), "-f", "ogg", "pipe:1"])
+            .output()
+            .expect("ffmpeg ran");
+        assert!(output.status.success(), "{output:?}");
+        output.stdout
+    }
+
+    fn frame_at(bytes: &[u8], at_ms: u64) -> Option<u64> {
+        let mut frames = TheoraFrames::new(at_ms);
+        for chunk in bytes.chunks(1000) {
+            if !frames.push(chunk) {
+                break;
+            }
+        }
+        frames.frame_at_ms()
+    }
+
+    #[test]
+    fn the_head_of_an_ogg_video_tells_its_latest_keyframe_or_that_it_holds_the_frame() {
+        let video = theora(20);
+        let serial = u32::from_le_bytes(video[14..18].try_into().expect("4"));
+        let packet = &video[28..];
+        let findings =
+            theora_findings(packet, serial, &video[video.len() - 70_000..]).expect("theora");
+        assert_eq!(findings.duration_ms, Some(6000));
+        assert_eq!((findings.width, findings.height), (Some(96), Some(160)));
+        // The whole file holds the frame at 3 s; so does a head through it.
+        assert_eq!(frame_at(&video, 3000), None);
+        // A head of 2.5 s (some 24 kB a frame) does not: its latest keyframe (libtheora
+        // may place more keyframes than asked for in noise), a frame's time.
+        let head = &video[..video.len() * 25 / 60];
+        let keyframe = frame_at(head, 3000).expect("a keyframe of the head");
+        assert!(
+            (1..=2500).contains(&keyframe) && keyframe.is_multiple_of(100),
+            "{keyframe}"
+        );
+        // A head of the headers and no whole frame: the first frame.
+        assert_eq!(frame_at(&video[..5000], 3000), Some(0));
+        // Not Ogg, or no Theora: the first frame, and no panic.
+        assert_eq!(
+            frame_at(b"not an ogg file at all, but long enough to check", 0),
+            Some(0)
+        );
+        assert_eq!(frame_at(&video[..100], 0), Some(0));
+    }
 }

@@ -1268,6 +1268,29 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_walk_over_a_cut_or_damaged_live_file_ends_without_a_panic() {
+        let (file, _) = live_file_with_keyframes();
+        let size = file.len() as u64;
+        for cut in (0..file.len()).step_by(7) {
+            if let Some(found) = walked_keyframe_of(file[..cut].to_vec(), 1000, u64::MAX).await {
+                assert!(found.cluster.end <= cut as u64, "cut at {cut}: {found:?}");
+            }
+        }
+        for at in (0..file.len()).step_by(5) {
+            for byte in [0x00, 0x01, 0xFF] {
+                let mut damaged = file.clone();
+                damaged[at] = byte;
+                if let Some(found) = walked_keyframe_of(damaged, 1000, u64::MAX).await {
+                    assert!(
+                        found.cluster.start < found.cluster.end && found.cluster.end <= size,
+                        "{byte} at {at}: {found:?}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_damaged_duration_is_no_duration() {
         let info_with = |duration: f64| {

@@ -59,7 +59,10 @@ impl Stream {
     /// The index of the last frame a page of granule position `granule` completes and of
     /// the keyframe before it; `None` for the header pages (no frame yet).
     fn frames(&self, granule: u64) -> Option<(u64, u64)> {
-        let keyframes = granule.checked_shr(self.shift).unwrap_or(0) + u64::from(self.before_3_2_1);
+        let keyframes = granule
+            .checked_shr(self.shift)
+            .unwrap_or(0)
+            .saturating_add(u64::from(self.before_3_2_1));
         let since = granule & ((1_u64 << self.shift) - 1);
         let keyframe = keyframes.checked_sub(1)?;
         Some((keyframe.saturating_add(since), keyframe))
@@ -243,5 +246,30 @@ mod tests {
             Some(0)
         );
         assert_eq!(frame_at(&video[..100], 0), Some(0));
+    }
+
+    #[test]
+    fn lying_headers_and_granule_positions_cost_no_panic() {
+        // Version 3.2.0 (keyframes counted from 0), every other field all ones.
+        let mut ident = b"\x80theora".to_vec();
+        ident.extend([3, 2, 0]);
+        ident.resize(42, 0xFF);
+        let stream = Stream::parse(7, &ident).expect("parsed");
+        assert_eq!(stream.shift, 31);
+        let mut no_shift = ident.clone();
+        no_shift[40] = 0;
+        no_shift[41] = 0;
+        let no_shift = Stream::parse(7, &no_shift).expect("parsed");
+        for stream in [stream, no_shift] {
+            for granule in [0, 1, 1 << 31, u64::MAX >> 1, u64::MAX - 1, u64::MAX] {
+                if let Some((last, keyframe)) = stream.frames(granule) {
+                    assert!(keyframe <= last);
+                    let _ = (stream.ms(last), stream.ms(keyframe));
+                }
+            }
+        }
+        ident[22..30].fill(0);
+        assert!(Stream::parse(7, &ident).is_none(), "a frame rate of 0");
+        assert!(Stream::parse(7, &ident[..41]).is_none(), "too short");
     }
 }

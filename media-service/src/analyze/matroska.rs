@@ -379,6 +379,98 @@ async fn last_cluster_ticks(
     Ok(None)
 }
 
+/// Clusters hopped over by their sizes, at most, looking for the last one.
+const MAX_CLUSTER_HOPS: usize = 1024;
+/// The last blocks of a Cluster whose times are looked at (a decoder's reordering).
+const LAST_BLOCKS: usize = 16;
+/// Children read, at most, looking for the chain that ends a Cluster.
+const MAX_CHAIN_STEPS: usize = 1_000_000;
+
+/// The latest block time (ticks) of the Segment's last Cluster when it starts too long
+/// before the end to be found from there (a live recording's one long Cluster): the
+/// Clusters are hopped over from the first by their sizes (one read each, at most
+/// [`MAX_CLUSTER_HOPS`]) to the one that reaches the Segment's end, and its last blocks
+/// are found in its last [`MAX_TAIL_BYTES`] as the chain of children that ends exactly
+/// where it ends (the first such chain from the front of those bytes). `None` for a
+/// Cluster of unknown size on the way (its end is only found by walking it), or when
+/// nothing parses.
+async fn hopped_last_cluster_ticks(
+    window: &mut Window<'_>,
+    walked_to: u64,
+    segment_end: u64,
+) -> Result<Option<u64>> {
+    let Some(mut offset) = first_cluster_from(window, walked_to, segment_end).await? else {
+        return Ok(None);
+    };
+    let mut hopper = window.with_chunk(CLUSTER_HEAD_BYTES);
+    let mut last = None;
+    for _ in 0..MAX_CLUSTER_HOPS {
+        if offset >= segment_end {
+            break;
+        }
+        let bytes = hopper.read(offset, CLUSTER_HEAD_BYTES).await?;
+        let Some(element) = header(&bytes) else {
+            break;
+        };
+        let Some(size) = element.size else {
+            return Ok(None);
+        };
+        let body_start = offset.saturating_add(element.header_len);
+        let end = body_start.saturating_add(size);
+        if element.id == CLUSTER {
+            let Some((_, base)) = cluster_start(&bytes) else {
+                return Ok(None);
+            };
+            last = Some((body_start, end, base));
+        }
+        offset = end;
+    }
+    let Some((body_start, end, base)) = last.filter(|(_, end, _)| *end == segment_end) else {
+        return Ok(None);
+    };
+    let tail_start = end.saturating_sub(MAX_TAIL_BYTES).max(body_start);
+    let tail = window.read(tail_start, end - tail_start).await?;
+    Ok(last_blocks_relative(&tail)
+        .map(|relative| u64::try_from(base.saturating_add(relative)).unwrap_or(0)))
+}
+
+/// The latest relative time of the last [`LAST_BLOCKS`] blocks of a Cluster whose last
+/// bytes are `tail` (cut anywhere in its children): the first offset from which a chain
+/// of children (blocks, block groups, CRC-32, Void) ends exactly at the end. At most
+/// [`MAX_CHAIN_STEPS`] children are read in all (bytes made of tiny look-alike elements
+/// would otherwise cost a walk from every offset).
+fn last_blocks_relative(tail: &[u8]) -> Option<i64> {
+    const VOID: u32 = 0xEC;
+    let mut steps = 0_usize;
+    (0..tail.len()).find_map(|start| {
+        let mut at = start;
+        let mut times = std::collections::VecDeque::with_capacity(LAST_BLOCKS);
+        while at < tail.len() {
+            steps += 1;
+            if steps > MAX_CHAIN_STEPS {
+                return None;
+            }
+            let child = header(&tail[at..])?;
+            if ![SIMPLE_BLOCK, BLOCK_GROUP, CRC_32, VOID].contains(&child.id) {
+                return None;
+            }
+            let payload_start = at.checked_add(usize::try_from(child.header_len).ok()?)?;
+            let next = payload_start.checked_add(usize::try_from(child.size?).ok()?)?;
+            if next > tail.len() {
+                return None;
+            }
+            if let Some(relative) = child_block_timecode(child.id, &tail[payload_start..next]) {
+                if times.len() == LAST_BLOCKS {
+                    times.pop_front();
+                }
+                times.push_back(relative);
+            }
+            at = next;
+        }
+        times.into_iter().max()
+    })
+}
+
 /// The first video track's pixel size from a Tracks element's payload.
 fn tracks_video_size(tracks: &[u8]) -> Option<(u32, u32)> {
     children(tracks)
@@ -610,7 +702,11 @@ pub(super) async fn analyze_matroska(
     search_bytes: u64,
 ) -> Result<Option<Findings>> {
     let Some(Segment {
-        start, end, found, ..
+        start,
+        end,
+        found,
+        walked_to,
+        ..
     }) = read_segment(window).await?
     else {
         return Ok(None);
@@ -619,9 +715,13 @@ pub(super) async fn analyze_matroska(
     if found.duration_ms.is_none()
         && let Some(scale) = found.timecode_scale
     {
-        found.duration_ms = last_cluster_ticks(window, start, end, search_bytes)
-            .await?
-            .and_then(|ticks| ticks_to_ms(ticks as f64, scale));
+        let mut ticks = last_cluster_ticks(window, start, end, search_bytes).await?;
+        if ticks.is_none()
+            && let Some(walked_to) = walked_to
+        {
+            ticks = hopped_last_cluster_ticks(window, walked_to, end).await?;
+        }
+        found.duration_ms = ticks.and_then(|ticks| ticks_to_ms(ticks as f64, scale));
     }
 
     Ok(Some(Findings {
@@ -1023,6 +1123,47 @@ mod tests {
         // A child that does not parse on the way: not a Cluster to trust, no duration
         // (and no panic).
         assert_eq!(duration_of(live_file(12, Some(9))).await, None);
+    }
+
+    /// A live file (no Duration, a Segment of unknown size) of one sized Cluster of
+    /// `blocks` × 512 KiB, its blocks 40 ms apart from 1000 ms, preceded by `filler`.
+    fn live_file_of_one_sized_cluster(blocks: i16, filler: &[u8]) -> Vec<u8> {
+        let mut cluster = element(CLUSTER_TIMECODE, &1000_u16.to_be_bytes());
+        cluster.extend_from_slice(filler);
+        for index in 0..blocks {
+            cluster.extend(simple_block(1, index * 40, 512 * 1024));
+        }
+        let info = element(INFO, &element(TIMECODE_SCALE, &1_000_000_u32.to_be_bytes()));
+        let segment = [info, element(CLUSTER, &cluster)].concat();
+        [ebml_header(), open_element(SEGMENT, &segment)].concat()
+    }
+
+    async fn duration_searching(bytes: Vec<u8>, search_bytes: u64) -> Option<u64> {
+        let size = bytes.len() as u64;
+        let (objects, path) = stored(bytes).await;
+        analyze_matroska(&mut Window::new(&objects, &path, size), search_bytes)
+            .await
+            .expect("read")
+            .expect("matroska")
+            .duration_ms
+    }
+
+    #[tokio::test]
+    async fn a_live_files_sized_cluster_starting_before_the_search_is_found_by_hopping() {
+        // 12 blocks of 512 KiB: the Cluster starts 6 MiB before the end, beyond a search
+        // of 4 MiB; hopped to from the first Cluster, its last blocks end it.
+        let file = live_file_of_one_sized_cluster(12, &[]);
+        assert_eq!(duration_searching(file, 4 << 20).await, Some(1440));
+        // Of unknown size, it cannot be hopped over: no duration, as before.
+        assert_eq!(duration_searching(live_file(12, None), 4 << 20).await, None);
+        // Tiny look-alike elements (Voids of no bytes) before the last blocks: bounded
+        // work, and the blocks after them still end the Cluster.
+        let voids = [0xEC, 0x80].repeat(2 << 20);
+        let file = live_file_of_one_sized_cluster(2, &voids);
+        let started = std::time::Instant::now();
+        let found = duration_searching(file, 4 << 20).await;
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        assert!(found.is_none() || found == Some(1040), "{found:?}");
     }
 
     /// A Matroska file: SeekHead (to its Cues), Info, Tracks (audio 2, video 1), an audio

@@ -10,9 +10,12 @@
 //! long Cluster of a high-rate video), it is looked for backwards in ranges of as much,
 //! at most `media.live_webm_search_bytes` (64 MiB by default) before the end, and its
 //! children's headers are walked from its start (ranged reads of [`WALK_CHUNK_BYTES`],
-//! the walks bounded by as many bytes too). Not done: a file whose last Cluster starts before
-//! that gets no duration, and the last block's own length is not added (a frame, some 20
-//! to 40 ms, short).
+//! the walks bounded by as many bytes too). A last Cluster that starts before that, when it
+//! has a size, is found by hopping the Clusters from the first by their sizes, and its
+//! last blocks in its last [`MAX_TAIL_BYTES`] as the chain of children that ends exactly
+//! at its end ([`hopped_last_cluster_ticks`]). Not done: such a Cluster of unknown size
+//! gets no duration, and the last block's own length is not added (a frame, some 20 to
+//! 40 ms, short).
 //!
 //! For the preview of a large file copied in part (`crate::frames`), [`keyframe_cluster`]
 //! finds, in the Cues (the index, found through the SeekHead), the Cluster of the first

@@ -5,7 +5,8 @@
 //! Done: JPEG/PNG/GIF/WebP (dimensions from the header, decompression bombs refused
 //! before decoding, a downscaled JPEG preview with the EXIF orientation applied and no
 //! metadata), MP4/M4A/QuickTime (`mvhd` duration, `tkhd` dimensions), Ogg Opus and
-//! Vorbis (duration from the last granule position), FLAC (STREAMINFO), WAV (`fmt ` and
+//! Vorbis (duration from the last granule position), Ogg Theora (duration from the last
+//! video page's granule position, picture size from its header, [`theora`]), FLAC (STREAMINFO), WAV (`fmt ` and
 //! `data`), WebM/Matroska (duration and video dimensions, [`matroska`]), MP3 (duration,
 //! [`mpeg_audio`]), and the waveform of an Ogg Opus voice note (decoded with libopus,
 //! [`waveform`]). The previews of videos and PDFs are made by external tools after this
@@ -23,6 +24,7 @@ use crate::error::{MediaError, Result};
 
 pub(crate) mod matroska;
 mod mpeg_audio;
+pub(crate) mod theora;
 mod waveform;
 pub(crate) mod window;
 
@@ -359,6 +361,13 @@ async fn analyze_ogg(
     let Some(packet) = packet_start.and_then(|start| head.get(start..)) else {
         return Ok(None);
     };
+    if packet.starts_with(b"\x80theora") {
+        let serial = head.get(14..18).and_then(|bytes| bytes.try_into().ok());
+        let tail = read_range(objects, path, size.saturating_sub(OGG_TAIL_BYTES), size).await?;
+        return Ok(serial.and_then(|serial| {
+            theora::theora_findings(packet, u32::from_le_bytes(serial), &tail)
+        }));
+    }
     let opus_head = waveform::OpusHead::parse(packet);
     let (rate, pre_skip) = if packet.starts_with(b"OpusHead") {
         let pre_skip = packet

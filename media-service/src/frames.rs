@@ -248,6 +248,7 @@ impl FrameTools {
                                 at_ms,
                                 budget: self.max_extra_bytes,
                             },
+                            Source::Video("ogg") => Needs::OggFrame { at_ms },
                             Source::Video(_) => Needs::HeadAndTail,
                             Source::Pdf => Needs::PdfPage {
                                 budget: self.max_extra_bytes,
@@ -566,9 +567,14 @@ async fn read_head(
 /// keyframe at or before the frame's time (or its first keyframe), found in its Cues
 /// (`crate::analyze::matroska::keyframe_cluster`), and with the Cues themselves when they
 /// lie in the middle, when the two fit in `max_extra_bytes`: the preview then takes that
-/// keyframe ([`TempCopy::frame_at_ms`]). Any other file whose preview needs bytes from
-/// the middle (an Ogg video, a WebM without Cues) gets a broken frame or none, which the
-/// tool reports as any corrupt input (no preview, never a failed upload).
+/// keyframe ([`TempCopy::frame_at_ms`]); a file without Cues (a live recording) has its
+/// Clusters walked from the first instead, over at most `max_extra_bytes`
+/// (`crate::analyze::matroska::walked_keyframe_cluster`). An Ogg video's head is
+/// followed page by page (read from the copy) to the frame's time; when it does not
+/// reach it, the preview takes the latest Theora keyframe the head holds (Ogg has no
+/// index; `crate::analyze::theora`). Any other file whose preview needs bytes from the
+/// middle gets a broken frame or none, which the tool reports as any corrupt input (no
+/// preview, never a failed upload).
 struct TempCopy {
     path: PathBuf,
     /// The time of the frame the copy holds, when not (only) the one at the frame's
@@ -590,6 +596,8 @@ enum Needs {
     /// A WebM's or Matroska file's tail, and the Cluster of its video keyframe at or
     /// before `at_ms` with its Cues (at most `budget` bytes of them beyond head and tail).
     MatroskaFrame { at_ms: u64, budget: u64 },
+    /// An Ogg video's tail, and to know whether its head holds the frame at `at_ms`.
+    OggFrame { at_ms: u64 },
 }
 
 /// Objects of a PDF looked for, at most, for its first page.
@@ -712,39 +720,117 @@ impl TempCopy {
                     "a PDF's first page's objects copied between its head and its tail"
                 );
             }
+            if let Needs::OggFrame { at_ms } = needs {
+                file.flush().await.map_err(copy_write_failed)?;
+                copy.frame_at_ms = theora_frame_in_head(&copy.path, head, at_ms).await?;
+            }
             if let Needs::MatroskaFrame { at_ms, budget } = needs {
-                let mut window = crate::analyze::window::Window::new(objects, path, size);
-                let keyframe = crate::analyze::matroska::keyframe_cluster(&mut window, at_ms)
-                    .await
-                    .map_err(|error| error.to_string())?;
-                if let Some(keyframe) = keyframe {
-                    // What the head and the tail hold already is not copied again.
-                    let middle = |range: std::ops::Range<u64>| {
-                        range.start.max(head)..range.end.min(size - tail)
-                    };
-                    let cluster = middle(keyframe.cluster);
-                    let ranges: Vec<_> = [middle(keyframe.cues), cluster.clone()]
-                        .into_iter()
-                        .filter(|range| range.start < range.end)
-                        .collect();
-                    let bytes: u64 = ranges.iter().map(|range| range.end - range.start).sum();
-                    if bytes <= budget {
-                        copy_ranges_in_place(objects, path, ranges, &mut file).await?;
-                        if cluster.start < cluster.end {
-                            copy.frame_at_ms = Some(keyframe.time_ms);
-                        }
-                        tracing::debug!(
-                            bytes,
-                            time_ms = keyframe.time_ms,
-                            "a Matroska keyframe's Cluster and Cues copied between its head and tail"
-                        );
-                    }
-                }
+                copy.frame_at_ms = copy_matroska_keyframe(
+                    objects,
+                    path,
+                    size,
+                    head..size - tail,
+                    at_ms,
+                    budget,
+                    &mut file,
+                )
+                .await?;
             }
         }
         file.flush().await.map_err(copy_write_failed)?;
         Ok(copy)
     }
+}
+
+/// Copies into `file`, at its offset, the Cluster of a WebM's or Matroska file's video
+/// keyframe for a frame at `at_ms` where it lies in `hole` (the part of the sparse copy
+/// not copied yet), found in its Cues, else by walking its Clusters from the first over at
+/// most `budget` bytes (a live recording has no Cues), with the Cues when they lie there
+/// too; at most `budget` bytes. Answers the time of the frame the copy then holds, or
+/// `None`: nothing found, too large, or the frame at `at_ms` already in the head (the
+/// walk saw it end there).
+async fn copy_matroska_keyframe(
+    objects: &dyn ObjectStore,
+    path: &Path,
+    size: u64,
+    hole: std::ops::Range<u64>,
+    at_ms: u64,
+    budget: u64,
+    file: &mut tokio::fs::File,
+) -> Result<Option<u64>, CopyFailure> {
+    use crate::analyze::matroska::{keyframe_cluster, walked_keyframe_cluster};
+    let mut window = crate::analyze::window::Window::new(objects, path, size);
+    let mut keyframe = keyframe_cluster(&mut window, at_ms)
+        .await
+        .map_err(|error| error.to_string())?;
+    if keyframe.is_none() {
+        keyframe = walked_keyframe_cluster(&mut window, at_ms, budget)
+            .await
+            .map_err(|error| error.to_string())?;
+    }
+    let Some(keyframe) = keyframe else {
+        return Ok(None);
+    };
+    if keyframe.cluster.end <= hole.start && keyframe.frame_end.is_some_and(|end| end <= hole.start)
+    {
+        // The keyframe and the frame at its usual time both lie in the head.
+        return Ok(None);
+    }
+    // What the head and the tail hold already is not copied again.
+    let middle = |range: std::ops::Range<u64>| range.start.max(hole.start)..range.end.min(hole.end);
+    let cluster = middle(keyframe.cluster);
+    let from_cues = keyframe.cues.is_some();
+    let ranges: Vec<_> = [keyframe.cues.map(middle), Some(cluster.clone())]
+        .into_iter()
+        .flatten()
+        .filter(|range| range.start < range.end)
+        .collect();
+    let bytes: u64 = ranges.iter().map(|range| range.end - range.start).sum();
+    if bytes > budget {
+        return Ok(None);
+    }
+    copy_ranges_in_place(objects, path, ranges, file).await?;
+    tracing::debug!(
+        bytes,
+        time_ms = keyframe.time_ms,
+        "a Matroska keyframe's Cluster copied into the sparse copy"
+    );
+    // Found in the Cues, a keyframe in the head or the tail leaves the frame's time as it
+    // is (ffmpeg seeks by the Cues); found by the walk, ffmpeg is asked for it (it reads
+    // on from the start, and the frame at the usual time is not in the copy).
+    let copied = cluster.start < cluster.end;
+    Ok((copied || !from_cues).then_some(keyframe.time_ms))
+}
+
+/// Bytes of a copy's head read at a time while its Ogg pages are followed.
+const OGG_READ_BYTES: usize = 64 * 1024;
+
+/// The time of the frame to ask ffmpeg for in a sparse copy of an Ogg video whose first
+/// `head` bytes were copied: `None` when the frame at `at_ms` lies in them, else the
+/// latest Theora keyframe they hold, or the first frame (Ogg has no index, and its middle
+/// is not copied; [`crate::analyze::theora`]). The head is read from the copy, up to that
+/// frame.
+async fn theora_frame_in_head(
+    copy: &FsPath,
+    head: u64,
+    at_ms: u64,
+) -> Result<Option<u64>, CopyFailure> {
+    let file = tokio::fs::File::open(copy)
+        .await
+        .map_err(|error| CopyFailure::Other(format!("reading the copy: {error}")))?;
+    let mut reader = file.take(head);
+    let mut frames = crate::analyze::theora::TheoraFrames::new(at_ms);
+    let mut buffer = vec![0_u8; OGG_READ_BYTES];
+    loop {
+        let read = reader
+            .read(&mut buffer)
+            .await
+            .map_err(|error| CopyFailure::Other(format!("reading the copy: {error}")))?;
+        if read == 0 || !frames.push(&buffer[..read]) {
+            break;
+        }
+    }
+    Ok(frames.frame_at_ms())
 }
 
 /// Writes the object's bytes in `range` (all of them: `None`) at `file`'s position,

@@ -216,7 +216,9 @@ pub struct MediaConfig {
     /// Most bytes copied besides, for a file larger than `frame_max_source_bytes`, of
     /// what its preview needs from its middle, found in its own index: an MP4's first
     /// video samples (when only the first frames fit, the first frame is taken), a PDF's
-    /// first page's objects. 0: none (head and tail, or an MP4's index, only).
+    /// first page's objects, a WebM's or Matroska file's keyframe Cluster (from its Cues,
+    /// or, without, from a walk of its Clusters over at most as many bytes). 0: none
+    /// (head and tail, or an MP4's index, only).
     pub frame_max_extra_bytes: u64,
     /// Where those temporary copies go; empty: the system's (`TMPDIR`). Found full
     /// (`ENOSPC`, `EDQUOT`), the preview is skipped and counted as the media storage being
@@ -224,9 +226,10 @@ pub struct MediaConfig {
     pub frame_temp_dir: String,
     /// How far before its end a live WebM/Matroska file (no duration in its header) is
     /// searched for its last Cluster, whose last block gives the duration; its blocks'
-    /// headers are walked within as many bytes. A file whose last Cluster starts further
-    /// back gets no duration. Read in ranges of 4 MiB (never held whole); at least that,
-    /// at most 1 GiB.
+    /// headers are walked within as many bytes. A last Cluster that starts further back
+    /// is found by hopping the Clusters from the first by their sizes (ADR 0027,
+    /// amended); one of unknown size there gives no duration. Read in ranges of 4 MiB
+    /// (never held whole); at least that, at most 1 GiB.
     #[serde(default = "default_live_webm_search_bytes")]
     pub live_webm_search_bytes: u64,
     /// Largest MP4 index (`moov` box) read for a video's duration and dimensions; it is

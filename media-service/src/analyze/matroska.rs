@@ -10,13 +10,18 @@
 //! long Cluster of a high-rate video), it is looked for backwards in ranges of as much,
 //! at most `media.live_webm_search_bytes` (64 MiB by default) before the end, and its
 //! children's headers are walked from its start (ranged reads of [`WALK_CHUNK_BYTES`],
-//! the walks bounded by as many bytes too). Not done: a file whose last Cluster starts before
-//! that gets no duration, and the last block's own length is not added (a frame, some 20
-//! to 40 ms, short).
+//! the walks bounded by as many bytes too). A last Cluster that starts before that, when it
+//! has a size, is found by hopping the Clusters from the first by their sizes, and its
+//! last blocks in its last [`MAX_TAIL_BYTES`] as the chain of children that ends exactly
+//! at its end ([`hopped_last_cluster_ticks`]). Not done: such a Cluster of unknown size
+//! gets no duration, and the last block's own length is not added (a frame, some 20 to
+//! 40 ms, short).
 //!
 //! For the preview of a large file copied in part (`crate::frames`), [`keyframe_cluster`]
 //! finds, in the Cues (the index, found through the SeekHead), the Cluster of the first
-//! video track's keyframe at or before the frame's time.
+//! video track's keyframe at or before the frame's time; in a file without Cues (a live
+//! recording), [`walked_keyframe_cluster`] finds it by walking the Clusters from the
+//! first, over a bounded span.
 
 use std::ops::Range;
 
@@ -377,6 +382,98 @@ async fn last_cluster_ticks(
     Ok(None)
 }
 
+/// Clusters hopped over by their sizes, at most, looking for the last one.
+const MAX_CLUSTER_HOPS: usize = 1024;
+/// The last blocks of a Cluster whose times are looked at (a decoder's reordering).
+const LAST_BLOCKS: usize = 16;
+/// Children read, at most, looking for the chain that ends a Cluster.
+const MAX_CHAIN_STEPS: usize = 1_000_000;
+
+/// The latest block time (ticks) of the Segment's last Cluster when it starts too long
+/// before the end to be found from there (a live recording's one long Cluster): the
+/// Clusters are hopped over from the first by their sizes (one read each, at most
+/// [`MAX_CLUSTER_HOPS`]) to the one that reaches the Segment's end, and its last blocks
+/// are found in its last [`MAX_TAIL_BYTES`] as the chain of children that ends exactly
+/// where it ends (the first such chain from the front of those bytes). `None` for a
+/// Cluster of unknown size on the way (its end is only found by walking it), or when
+/// nothing parses.
+async fn hopped_last_cluster_ticks(
+    window: &mut Window<'_>,
+    walked_to: u64,
+    segment_end: u64,
+) -> Result<Option<u64>> {
+    let Some(mut offset) = first_cluster_from(window, walked_to, segment_end).await? else {
+        return Ok(None);
+    };
+    let mut hopper = window.with_chunk(CLUSTER_HEAD_BYTES);
+    let mut last = None;
+    for _ in 0..MAX_CLUSTER_HOPS {
+        if offset >= segment_end {
+            break;
+        }
+        let bytes = hopper.read(offset, CLUSTER_HEAD_BYTES).await?;
+        let Some(element) = header(&bytes) else {
+            break;
+        };
+        let Some(size) = element.size else {
+            return Ok(None);
+        };
+        let body_start = offset.saturating_add(element.header_len);
+        let end = body_start.saturating_add(size);
+        if element.id == CLUSTER {
+            let Some((_, base)) = cluster_start(&bytes) else {
+                return Ok(None);
+            };
+            last = Some((body_start, end, base));
+        }
+        offset = end;
+    }
+    let Some((body_start, end, base)) = last.filter(|(_, end, _)| *end == segment_end) else {
+        return Ok(None);
+    };
+    let tail_start = end.saturating_sub(MAX_TAIL_BYTES).max(body_start);
+    let tail = window.read(tail_start, end - tail_start).await?;
+    Ok(last_blocks_relative(&tail)
+        .map(|relative| u64::try_from(base.saturating_add(relative)).unwrap_or(0)))
+}
+
+/// The latest relative time of the last [`LAST_BLOCKS`] blocks of a Cluster whose last
+/// bytes are `tail` (cut anywhere in its children): the first offset from which a chain
+/// of children (blocks, block groups, CRC-32, Void) ends exactly at the end. At most
+/// [`MAX_CHAIN_STEPS`] children are read in all (bytes made of tiny look-alike elements
+/// would otherwise cost a walk from every offset).
+fn last_blocks_relative(tail: &[u8]) -> Option<i64> {
+    const VOID: u32 = 0xEC;
+    let mut steps = 0_usize;
+    (0..tail.len()).find_map(|start| {
+        let mut at = start;
+        let mut times = std::collections::VecDeque::with_capacity(LAST_BLOCKS);
+        while at < tail.len() {
+            steps += 1;
+            if steps > MAX_CHAIN_STEPS {
+                return None;
+            }
+            let child = header(&tail[at..])?;
+            if ![SIMPLE_BLOCK, BLOCK_GROUP, CRC_32, VOID].contains(&child.id) {
+                return None;
+            }
+            let payload_start = at.checked_add(usize::try_from(child.header_len).ok()?)?;
+            let next = payload_start.checked_add(usize::try_from(child.size?).ok()?)?;
+            if next > tail.len() {
+                return None;
+            }
+            if let Some(relative) = child_block_timecode(child.id, &tail[payload_start..next]) {
+                if times.len() == LAST_BLOCKS {
+                    times.pop_front();
+                }
+                times.push_back(relative);
+            }
+            at = next;
+        }
+        times.into_iter().max()
+    })
+}
+
 /// The first video track's pixel size from a Tracks element's payload.
 fn tracks_video_size(tracks: &[u8]) -> Option<(u32, u32)> {
     children(tracks)
@@ -508,6 +605,9 @@ struct Segment {
     found: Found,
     /// Where its Cues element is, when it was passed or the SeekHead says.
     cues_at: Option<u64>,
+    /// Where the walk of its children stopped: its first Cluster, or the child after
+    /// Info and Tracks; `None` when a child did not parse or had no size.
+    walked_to: Option<u64>,
 }
 
 /// Reads the EBML header, the Segment's header, and its children up to Info and Tracks
@@ -534,9 +634,11 @@ async fn read_segment(window: &mut Window<'_>) -> Result<Option<Segment>> {
     let mut found = Found::default();
     let mut seeks = Vec::new();
     let mut cues_at = None;
+    let mut walked_to = None;
     let mut offset = segment_start;
     for _ in 0..MAX_SEGMENT_CHILDREN {
         if found.complete() || offset >= segment_end {
+            walked_to = Some(offset);
             break;
         }
         let Some(child) = header_at(window, offset).await? else {
@@ -554,7 +656,10 @@ async fn read_segment(window: &mut Window<'_>) -> Result<Option<Segment>> {
                 }
             }
             CUES => cues_at = Some(offset),
-            CLUSTER => break,
+            CLUSTER => {
+                walked_to = Some(offset);
+                break;
+            }
             _ => {}
         }
         let Some(size) = child.size else {
@@ -589,6 +694,7 @@ async fn read_segment(window: &mut Window<'_>) -> Result<Option<Segment>> {
         end: segment_end,
         found,
         cues_at,
+        walked_to,
     }))
 }
 
@@ -599,7 +705,11 @@ pub(super) async fn analyze_matroska(
     search_bytes: u64,
 ) -> Result<Option<Findings>> {
     let Some(Segment {
-        start, end, found, ..
+        start,
+        end,
+        found,
+        walked_to,
+        ..
     }) = read_segment(window).await?
     else {
         return Ok(None);
@@ -608,9 +718,13 @@ pub(super) async fn analyze_matroska(
     if found.duration_ms.is_none()
         && let Some(scale) = found.timecode_scale
     {
-        found.duration_ms = last_cluster_ticks(window, start, end, search_bytes)
-            .await?
-            .and_then(|ticks| ticks_to_ms(ticks as f64, scale));
+        let mut ticks = last_cluster_ticks(window, start, end, search_bytes).await?;
+        if ticks.is_none()
+            && let Some(walked_to) = walked_to
+        {
+            ticks = hopped_last_cluster_ticks(window, walked_to, end).await?;
+        }
+        found.duration_ms = ticks.and_then(|ticks| ticks_to_ms(ticks as f64, scale));
     }
 
     Ok(Some(Findings {
@@ -626,10 +740,13 @@ pub(super) async fn analyze_matroska(
 pub(crate) struct KeyframeCluster {
     /// The Cluster holding it.
     pub(crate) cluster: Range<u64>,
-    /// The Cues element (a demuxer seeks by it).
-    pub(crate) cues: Range<u64>,
+    /// The Cues element (a demuxer seeks by it), when it was found there.
+    pub(crate) cues: Option<Range<u64>>,
     /// Its time from the start.
     pub(crate) time_ms: u64,
+    /// Where the first video block at or after the frame's time ends, when a walk of the
+    /// Clusters ([`walked_keyframe_cluster`]) reached it.
+    pub(crate) frame_end: Option<u64>,
 }
 
 /// The cue points of `track` as `(time in ticks, Cluster position)`, and the Cluster
@@ -735,8 +852,157 @@ pub(crate) async fn keyframe_cluster(
     };
     Ok(Some(KeyframeCluster {
         cluster: start..end.min(segment.end),
-        cues: cues_at..cues_at + cues.header_len + cues_size,
+        cues: Some(cues_at..cues_at + cues.header_len + cues_size),
         time_ms,
+        frame_end: None,
+    }))
+}
+
+/// The first Cluster at or after the Segment's child at `offset`, the others (Tags,
+/// Chapters, Void, ...) skipped by their sizes, at most [`MAX_SEGMENT_CHILDREN`].
+async fn first_cluster_from(
+    window: &mut Window<'_>,
+    mut offset: u64,
+    end: u64,
+) -> Result<Option<u64>> {
+    for _ in 0..MAX_SEGMENT_CHILDREN {
+        if offset >= end {
+            break;
+        }
+        let Some(child) = header_at(window, offset).await? else {
+            break;
+        };
+        if child.id == CLUSTER {
+            return Ok(Some(offset));
+        }
+        let Some(size) = child.size else {
+            break;
+        };
+        offset = offset.saturating_add(child.header_len).saturating_add(size);
+    }
+    Ok(None)
+}
+
+/// A video block met on a walk of the Clusters.
+struct VideoBlock {
+    /// Its time from the start.
+    time_ms: u64,
+    keyframe: bool,
+    /// Where it ends.
+    end: u64,
+}
+
+/// The video block of `track` that a Cluster's child is, when it is a SimpleBlock of
+/// that track (a BlockGroup's block is not looked into: its keyframe flag lies in the
+/// children after the block).
+fn simple_block_of(child: &Header, payload: &[u8], track: u64) -> Option<(i64, bool)> {
+    if child.id != SIMPLE_BLOCK {
+        return None;
+    }
+    let (number, number_len) = element_size(payload)?;
+    if number != Some(track) {
+        return None;
+    }
+    let relative = block_timecode(payload)?;
+    let flags = *payload.get(number_len + 2)?;
+    Some((relative, flags & 0x80 != 0))
+}
+
+/// The Cluster of the first video track's keyframe at or before `at_ms` (or its first
+/// keyframe, when none is that early) in a file without Cues (a live recording), found
+/// by walking the Clusters from the first one, child by child (a SimpleBlock's flags say
+/// whether it is a keyframe), over at most `span` bytes of the file. The range is the
+/// Cluster's start through the keyframe's block (what a demuxer needs of it);
+/// `frame_end` says where the first video block at or after `at_ms` ends, when the walk
+/// got there. `None` when the file has no video track, no Cluster where its children
+/// end, no keyframe within the span, or anything on the way does not parse.
+pub(crate) async fn walked_keyframe_cluster(
+    window: &mut Window<'_>,
+    at_ms: u64,
+    span: u64,
+) -> Result<Option<KeyframeCluster>> {
+    let Some(segment) = read_segment(window).await? else {
+        return Ok(None);
+    };
+    let (Some(track), Some(scale), Some(walked_to)) = (
+        segment.found.video_track,
+        segment.found.timecode_scale,
+        segment.walked_to,
+    ) else {
+        return Ok(None);
+    };
+    let Some(first_cluster) = first_cluster_from(window, walked_to, segment.end).await? else {
+        return Ok(None);
+    };
+    let limit = first_cluster.saturating_add(span).min(segment.end);
+    let mut chosen: Option<KeyframeCluster> = None;
+    let mut frame_end = None;
+    let mut offset = first_cluster;
+    let mut children_left = MAX_CLUSTER_CHILDREN;
+    'clusters: while offset < limit {
+        let Some((cluster, base)) = cluster_start(&window.read(offset, CLUSTER_HEAD_BYTES).await?)
+        else {
+            break;
+        };
+        let cluster_at = offset;
+        let body_start = offset.saturating_add(cluster.header_len);
+        let body_end = cluster.size.map_or(segment.end, |size| {
+            body_start.saturating_add(size).min(segment.end)
+        });
+        offset = body_start;
+        while offset < body_end {
+            let bytes = window.read(offset, CHILD_HEAD_BYTES).await?;
+            let Some(child) = header(&bytes) else {
+                break 'clusters;
+            };
+            // A Cluster of unknown size ends where the next one begins.
+            if child.id == CLUSTER && cluster.size.is_none() {
+                continue 'clusters;
+            }
+            let (Some(size), Some(left)) = (child.size, children_left.checked_sub(1)) else {
+                break 'clusters;
+            };
+            children_left = left;
+            let end = offset.saturating_add(child.header_len).saturating_add(size);
+            if end > limit {
+                break 'clusters;
+            }
+            let payload = bytes
+                .get(usize::try_from(child.header_len).unwrap_or(usize::MAX)..)
+                .unwrap_or_default();
+            if let Some((relative, keyframe)) = simple_block_of(&child, payload, track) {
+                let block = VideoBlock {
+                    time_ms: u64::try_from(base.saturating_add(relative))
+                        .ok()
+                        .and_then(|ticks| ticks_to_ms(ticks as f64, scale))
+                        .unwrap_or(0),
+                    keyframe,
+                    end,
+                };
+                if block.time_ms >= at_ms && frame_end.is_none() {
+                    frame_end = Some(block.end);
+                }
+                if block.keyframe {
+                    let later = block.time_ms > at_ms;
+                    if !(later && chosen.is_some()) {
+                        chosen = Some(KeyframeCluster {
+                            cluster: cluster_at..block.end,
+                            cues: None,
+                            time_ms: block.time_ms,
+                            frame_end: None,
+                        });
+                    }
+                    if later {
+                        break 'clusters;
+                    }
+                }
+            }
+            offset = end;
+        }
+    }
+    Ok(chosen.map(|keyframe| KeyframeCluster {
+        frame_end,
+        ..keyframe
     }))
 }
 
@@ -862,6 +1128,47 @@ mod tests {
         assert_eq!(duration_of(live_file(12, Some(9))).await, None);
     }
 
+    /// A live file (no Duration, a Segment of unknown size) of one sized Cluster of
+    /// `blocks` × 512 KiB, its blocks 40 ms apart from 1000 ms, preceded by `filler`.
+    fn live_file_of_one_sized_cluster(blocks: i16, filler: &[u8]) -> Vec<u8> {
+        let mut cluster = element(CLUSTER_TIMECODE, &1000_u16.to_be_bytes());
+        cluster.extend_from_slice(filler);
+        for index in 0..blocks {
+            cluster.extend(simple_block(1, index * 40, 512 * 1024));
+        }
+        let info = element(INFO, &element(TIMECODE_SCALE, &1_000_000_u32.to_be_bytes()));
+        let segment = [info, element(CLUSTER, &cluster)].concat();
+        [ebml_header(), open_element(SEGMENT, &segment)].concat()
+    }
+
+    async fn duration_searching(bytes: Vec<u8>, search_bytes: u64) -> Option<u64> {
+        let size = bytes.len() as u64;
+        let (objects, path) = stored(bytes).await;
+        analyze_matroska(&mut Window::new(&objects, &path, size), search_bytes)
+            .await
+            .expect("read")
+            .expect("matroska")
+            .duration_ms
+    }
+
+    #[tokio::test]
+    async fn a_live_files_sized_cluster_starting_before_the_search_is_found_by_hopping() {
+        // 12 blocks of 512 KiB: the Cluster starts 6 MiB before the end, beyond a search
+        // of 4 MiB; hopped to from the first Cluster, its last blocks end it.
+        let file = live_file_of_one_sized_cluster(12, &[]);
+        assert_eq!(duration_searching(file, 4 << 20).await, Some(1440));
+        // Of unknown size, it cannot be hopped over: no duration, as before.
+        assert_eq!(duration_searching(live_file(12, None), 4 << 20).await, None);
+        // Tiny look-alike elements (Voids of no bytes) before the last blocks: bounded
+        // work, and the blocks after them still end the Cluster.
+        let voids = [0xEC, 0x80].repeat(2 << 20);
+        let file = live_file_of_one_sized_cluster(2, &voids);
+        let started = std::time::Instant::now();
+        let found = duration_searching(file, 4 << 20).await;
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        assert!(found.is_none() || found == Some(1040), "{found:?}");
+    }
+
     /// A Matroska file: SeekHead (to its Cues), Info, Tracks (audio 2, video 1), an audio
     /// Cluster at 0, a video Cluster at 3000 ms, Cues pointing the video track there.
     /// `cue_position` overrides the Cue's Cluster position.
@@ -960,7 +1267,11 @@ mod tests {
             .expect("the first video keyframe, after the frame's time");
         assert_eq!(found.cluster, video);
         assert_eq!(found.time_ms, 3000);
-        assert_eq!(found.cues.end, size, "the Cues, last");
+        assert_eq!(
+            found.cues.map(|cues| cues.end),
+            Some(size),
+            "the Cues, last"
+        );
         assert_eq!(
             keyframe_of(file, 5000).await.map(|found| found.time_ms),
             Some(3000),
@@ -975,6 +1286,153 @@ mod tests {
         let (file, video) = indexed_file(None);
         let cut = file[..usize::try_from(video.end).expect("small")].to_vec();
         assert_eq!(keyframe_of(cut, 500).await, None);
+    }
+
+    /// A SimpleBlock of `track` at `relative` ticks, a keyframe or not.
+    fn block(track: u8, relative: i16, len: usize, keyframe: bool) -> Vec<u8> {
+        let mut payload = vec![0x80 | track];
+        payload.extend(relative.to_be_bytes());
+        payload.push(if keyframe { 0x80 } else { 0 });
+        payload.resize(len, 0x5A);
+        element(SIMPLE_BLOCK, &payload)
+    }
+
+    /// A live file (no Cues, a Segment of unknown size): Info, Tracks (audio 2, video 1),
+    /// a sized Cluster at 0 ms (sound, a video keyframe, a frame at 400 ms), then two of
+    /// unknown size, at 800 ms (sound, a keyframe, a frame at 1200 ms) and at 1600 ms (a
+    /// keyframe). Returns the file and, for each Cluster, where it starts and where its
+    /// video blocks end.
+    fn live_file_with_keyframes() -> (Vec<u8>, Vec<(u64, Vec<u64>)>) {
+        let info = element(INFO, &element(TIMECODE_SCALE, &1_000_000_u32.to_be_bytes()));
+        let track = |number: u8, kind: u8| {
+            element(
+                TRACK_ENTRY,
+                &[
+                    element(TRACK_NUMBER, &[number]),
+                    element(TRACK_TYPE, &[kind]),
+                ]
+                .concat(),
+            )
+        };
+        let tracks = element(TRACKS, &[track(2, 2), track(1, 1)].concat());
+        let clusters: [(u16, bool, Vec<Vec<u8>>); 3] = [
+            (
+                0,
+                true,
+                vec![
+                    block(2, 0, 1000, true),
+                    block(1, 0, 2000, true),
+                    block(1, 400, 2000, false),
+                ],
+            ),
+            (
+                800,
+                false,
+                vec![
+                    block(2, 0, 1000, true),
+                    block(1, 0, 3000, true),
+                    block(1, 400, 2000, false),
+                ],
+            ),
+            (1600, false, vec![block(1, 0, 3000, true)]),
+        ];
+        let header = ebml_header();
+        let mut at = (header.len() + 12 + info.len() + tracks.len()) as u64;
+        let mut segment = [info, tracks].concat();
+        let mut layout = Vec::new();
+        for (timecode, sized, blocks) in clusters {
+            let timecode = element(CLUSTER_TIMECODE, &timecode.to_be_bytes());
+            let mut ends = Vec::new();
+            let mut end = at + 12 + timecode.len() as u64;
+            for block in &blocks {
+                end += block.len() as u64;
+                if block[9] == 0x81 {
+                    ends.push(end);
+                }
+            }
+            let body = [vec![timecode], blocks].concat().concat();
+            let cluster = if sized {
+                element(CLUSTER, &body)
+            } else {
+                open_element(CLUSTER, &body)
+            };
+            layout.push((at, ends));
+            at += cluster.len() as u64;
+            segment.extend(cluster);
+        }
+        ([header, open_element(SEGMENT, &segment)].concat(), layout)
+    }
+
+    async fn walked_keyframe_of(bytes: Vec<u8>, at_ms: u64, span: u64) -> Option<KeyframeCluster> {
+        let size = bytes.len() as u64;
+        let (objects, path) = stored(bytes).await;
+        walked_keyframe_cluster(&mut Window::new(&objects, &path, size), at_ms, span)
+            .await
+            .expect("read")
+    }
+
+    #[tokio::test]
+    async fn a_live_files_keyframe_cluster_is_found_by_walking_its_clusters() {
+        let (file, clusters) = live_file_with_keyframes();
+        let [
+            (first, first_ends),
+            (second, second_ends),
+            (third, third_ends),
+        ] = <[_; 3]>::try_from(clusters).expect("three");
+        let found = |keyframe: Option<KeyframeCluster>| {
+            keyframe.map(|found| (found.cluster, found.time_ms, found.frame_end))
+        };
+        // The keyframe at or before 1 s opens the second Cluster (of unknown size); the
+        // frame at 1 s (at 1200 ms) ends after it.
+        assert_eq!(
+            found(walked_keyframe_of(file.clone(), 1000, u64::MAX).await),
+            Some((second..second_ends[0], 800, Some(second_ends[1])))
+        );
+        assert_eq!(
+            found(walked_keyframe_of(file.clone(), 0, u64::MAX).await),
+            Some((first..first_ends[0], 0, Some(first_ends[0])))
+        );
+        // Past the last keyframe: the last one; the walk ends with the file.
+        assert_eq!(
+            found(walked_keyframe_of(file.clone(), 5000, u64::MAX).await),
+            Some((third..third_ends[0], 1600, None))
+        );
+        // A walk over the first Cluster only: its keyframe, the nearest before the time.
+        assert_eq!(
+            found(walked_keyframe_of(file.clone(), 1000, second - first).await),
+            Some((first..first_ends[0], 0, None))
+        );
+        // Not even the first keyframe within the span: none.
+        assert_eq!(walked_keyframe_of(file.clone(), 1000, 100).await, None);
+        // Cut in the middle of the second Cluster: what was found before it.
+        let cut = file[..usize::try_from(second_ends[0]).expect("small") - 10].to_vec();
+        assert_eq!(
+            found(walked_keyframe_of(cut, 1000, u64::MAX).await),
+            Some((first..first_ends[0], 0, None))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_walk_over_a_cut_or_damaged_live_file_ends_without_a_panic() {
+        let (file, _) = live_file_with_keyframes();
+        let size = file.len() as u64;
+        for cut in (0..file.len()).step_by(7) {
+            if let Some(found) = walked_keyframe_of(file[..cut].to_vec(), 1000, u64::MAX).await {
+                assert!(found.cluster.end <= cut as u64, "cut at {cut}: {found:?}");
+            }
+        }
+        for at in (0..file.len()).step_by(5) {
+            for byte in [0x00, 0x01, 0xFF] {
+                let mut damaged = file.clone();
+                damaged[at] = byte;
+                if let Some(found) = walked_keyframe_of(damaged, 1000, u64::MAX).await {
+                    assert!(
+                        found.cluster.start < found.cluster.end && found.cluster.end <= size,
+                        "{byte} at {at}: {found:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -295,7 +295,7 @@ fn checksum_matches(page: &[u8]) -> bool {
 
 /// What the bytes at a candidate page start are.
 #[derive(Debug, PartialEq, Eq)]
-enum PageCheck {
+pub(super) enum PageCheck {
     /// A whole page, its checksum right.
     Valid {
         len: usize,
@@ -310,7 +310,7 @@ enum PageCheck {
 
 /// Checks the page that `bytes` start with: capture pattern, version, flags, lengths and
 /// checksum.
-fn check_page(bytes: &[u8]) -> PageCheck {
+pub(super) fn check_page(bytes: &[u8]) -> PageCheck {
     if bytes.len() < 27 {
         return if b"OggS".starts_with(&bytes[..bytes.len().min(4)]) {
             PageCheck::Incomplete(27)

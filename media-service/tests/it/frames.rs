@@ -658,13 +658,15 @@ async fn an_mp4_on_s3_with_its_index_in_the_middle_gets_a_preview_from_a_bounded
 /// its sound: 5 s of PCM noise (96 kB a second) and 2 s of H.264 (`testsrc`, 96 x 160, 10
 /// frames a second) delayed by 3 s, so its media data open with about 290 kB of sound
 /// before the first video sample; its index (an MP4's `moov`, Matroska's Cues) at the end,
-/// as ffmpeg writes it by default. Returns the file and the offset of its first video
-/// packet (by ffprobe).
-fn video_after_seconds_of_sound(format: &str) -> (Vec<u8>, u64) {
+/// as ffmpeg writes it by default, or none when `live` (written to a pipe, as a live
+/// recording is: Matroska without Cues). Returns the file and the offset of its first
+/// video packet (by ffprobe).
+fn video_after_seconds_of_sound(format: &str, live: bool) -> (Vec<u8>, u64) {
     let dir = std::env::temp_dir().join(format!("talkapp-late-video-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("dir");
     let output = dir.join(format!("late.{format}"));
-    let status = std::process::Command::new(which("ffmpeg"))
+    let mut ffmpeg = std::process::Command::new(which("ffmpeg"));
+    ffmpeg
         .args(["-nostdin", "-loglevel", "error"])
         .args(["-f", "lavfi", "-i", "anoisesrc=d=5:r=48000:a=0.5"])
         .args([
@@ -684,11 +686,15 @@ fn video_after_seconds_of_sound(format: &str) -> (Vec<u8>, u64) {
             "-pix_fmt",
             "yuv420p",
         ])
-        .args(["-f", format])
-        .arg(&output)
-        .status()
-        .expect("ffmpeg ran");
-    assert!(status.success());
+        .args(["-f", format]);
+    if live {
+        let made = ffmpeg.arg("pipe:1").output().expect("ffmpeg ran");
+        assert!(made.status.success(), "{made:?}");
+        std::fs::write(&output, made.stdout).expect("written");
+    } else {
+        let status = ffmpeg.arg(&output).status().expect("ffmpeg ran");
+        assert!(status.success());
+    }
     let probe = std::process::Command::new(which("ffprobe"))
         .args([
             "-v",
@@ -781,7 +787,7 @@ async fn preview_from_a_bounded_copy(
 /// copy is made as before (head and index only) and the file gets no preview.
 #[tokio::test]
 async fn an_mp4_on_s3_whose_first_frame_lies_beyond_the_head_gets_a_preview() {
-    let (video, first_video_sample) = video_after_seconds_of_sound("mov");
+    let (video, first_video_sample) = video_after_seconds_of_sound("mov", false);
     assert!(
         first_video_sample > 4 * 65536,
         "the first video sample at {first_video_sample}"
@@ -797,9 +803,75 @@ async fn an_mp4_on_s3_whose_first_frame_lies_beyond_the_head_gets_a_preview() {
 async fn a_matroska_video_on_s3_whose_keyframe_lies_in_the_middle_gets_a_preview() {
     // Its first Cluster holds some 290 kB of sound, the video's first keyframe opens the
     // second, and its Cues (the index) come last.
-    let (video, _) = video_after_seconds_of_sound("matroska");
+    let (video, _) = video_after_seconds_of_sound("matroska", false);
     assert!(video.len() > 6 * 65536, "{} bytes", video.len());
     previewed_only_with_its_middle("late.mkv", &video, "video/x-matroska").await;
+}
+
+/// A large live Matroska recording in S3 (no Cues: written to a pipe) whose first video
+/// keyframe lies in neither the head nor the tail of the bounded copy: its Cluster is
+/// found by walking the Clusters from the first (over at most
+/// `media.frame_max_extra_bytes`), copied where it is, and ffmpeg takes that keyframe.
+/// With that budget 0 the copy is its head and tail only and the file gets no preview.
+#[tokio::test]
+async fn a_live_matroska_video_on_s3_whose_keyframe_lies_in_the_middle_gets_a_preview() {
+    let (video, first_video_sample) = video_after_seconds_of_sound("matroska", true);
+    let cues_id = [0x1C, 0x53, 0xBB, 0x6B];
+    assert!(!video.windows(4).any(|window| window == cues_id), "no Cues");
+    assert!(
+        first_video_sample > 4 * 65536,
+        "the first video sample at {first_video_sample}"
+    );
+    previewed_only_with_its_middle("live.mkv", &video, "video/x-matroska").await;
+}
+
+/// An Ogg video (Theora, 96 x 160, 10 frames a second for 6 s, some 24 kB a frame of
+/// noise over `testsrc`), made by ffmpeg.
+fn theora_video() -> Vec<u8> {
+    let made = std::process::Command::new(which("ffmpeg"))
+        .args(["-nostdin", "-loglevel", "error"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=96x160:rate=10:duration=6",
+        ])
+        .args(["-vf", "noise=alls=60:allf=t"])
+        .args(["-c:v", "libtheora", "-q:v", "7", "-f", "ogg", "pipe:1"])
+        .output()
+        .expect("ffmpeg ran");
+    assert!(made.status.success(), "{made:?}");
+    made.stdout
+}
+
+/// An Ogg video is timed by its last Theora page's granule position and sized by its
+/// header; stored on S3 over the copy limit, its frame at 600 ms lies beyond the head of
+/// the bounded copy (Ogg has no index to find it by): the head's pages are followed and
+/// ffmpeg is asked for the latest keyframe they hold (here the first frame), so it gets
+/// a preview, with no extra bytes, rather than none.
+#[tokio::test]
+async fn an_ogg_video_on_s3_whose_frame_lies_beyond_the_head_gets_one_from_the_head() {
+    let video = theora_video();
+    assert!(video.len() > 16 * 65536, "{} bytes", video.len());
+    let service = TestService::start_with(Database::Sqlite, bucket().await, &[]).await;
+    let info = service
+        .upload(Uuid::new_v4(), "clip.ogv", &video)
+        .await
+        .expect("stored");
+    assert_eq!(info.mime, "video/ogg");
+    assert_eq!(info.duration_ms, Some(6000), "{info:?}");
+    assert_eq!((info.width, info.height), (Some(96), Some(160)));
+    service.stop().await;
+
+    let image = preview_from_a_bounded_copy("clip.ogv", &video, "video/ogg", "0")
+        .await
+        .expect("a preview from the head");
+    assert_eq!((image.width(), image.height()), (96, 160));
+    let colours: std::collections::HashSet<[u8; 3]> = image
+        .pixels()
+        .map(|pixel| pixel.0.map(|channel| channel / 32))
+        .collect();
+    assert!(colours.len() >= 8, "{} colours", colours.len());
 }
 
 /// A live Matroska recording (written to a pipe: no Duration, nor Cues) of 3 s of
@@ -852,7 +924,9 @@ async fn a_live_matroska_on_s3_whose_last_cluster_starts_long_before_its_end_is_
     service.stop().await;
 
     // With `media.live_webm_search_bytes` at its least (the 4 MiB tail the search
-    // starts from), the Cluster, which starts further back, is not found: no duration.
+    // starts from), the Cluster, which starts further back, is not found that way: it is
+    // hopped to from the first Cluster by the sizes (it is the first), and its last
+    // blocks found at its end.
     let bounded = TestService::start_with(
         Database::Sqlite,
         bucket().await,
@@ -864,7 +938,7 @@ async fn a_live_matroska_on_s3_whose_last_cluster_starts_long_before_its_end_is_
         .await
         .expect("stored");
     assert_eq!(info.mime, "video/x-matroska");
-    assert_eq!(info.duration_ms, None, "{info:?}");
+    assert_eq!(info.duration_ms, Some(2960), "{info:?}");
     assert_eq!((info.width, info.height), (Some(320), Some(240)));
     bounded.stop().await;
 }

@@ -103,6 +103,7 @@ fi
 
 # BARE=1: the chats and history runs also time their store calls directly (loadgen --store).
 STORE_URL=$DATABASE_URL
+ANALYZE_URL=$DATABASE_URL
 source "$ROOT/loadgen/bench-scenarios.sh"
 
 # Each TalkApp process's memory once the scenarios are done: resident now and at its peak.

@@ -274,7 +274,27 @@ impl PostgresStore {
             thread_pools: Arc::new(PerThread::new()),
         };
         store.migrate().await?;
+        store.warn_without_autovacuum().await;
         Ok(store)
+    }
+
+    /// Logs a warning when the server's autovacuum is off: nothing then gathers the
+    /// planner's statistics of the tables the chat cache fills, and its reads are planned
+    /// as for empty tables (a filter over an account's messages instead of a key lookup).
+    async fn warn_without_autovacuum(&self) {
+        let Ok(client) = self.client().await else {
+            return;
+        };
+        if let Ok(Some(row)) = client.query_opt("SHOW autovacuum", &[]).await
+            && row
+                .try_get::<_, String>(0)
+                .is_ok_and(|value| value == "off")
+        {
+            tracing::warn!(
+                "PostgreSQL's autovacuum is off: the planner's statistics go stale as the cache \
+                 fills; turn it on, or run ANALYZE regularly"
+            );
+        }
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object> {

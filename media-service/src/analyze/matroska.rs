@@ -1169,10 +1169,8 @@ mod tests {
         assert!(found.is_none() || found == Some(1040), "{found:?}");
     }
 
-    /// A Matroska file: SeekHead (to its Cues), Info, Tracks (audio 2, video 1), an audio
-    /// Cluster at 0, a video Cluster at 3000 ms, Cues pointing the video track there.
-    /// `cue_position` overrides the Cue's Cluster position.
-    fn indexed_file(cue_position: Option<u64>) -> (Vec<u8>, std::ops::Range<u64>) {
+    /// The test files' Info (millisecond timecodes) and Tracks (audio 2, video 1).
+    fn info_and_tracks() -> (Vec<u8>, Vec<u8>) {
         let info = element(INFO, &element(TIMECODE_SCALE, &1_000_000_u32.to_be_bytes()));
         let track = |number: u8, kind: u8| {
             element(
@@ -1185,6 +1183,14 @@ mod tests {
             )
         };
         let tracks = element(TRACKS, &[track(2, 2), track(1, 1)].concat());
+        (info, tracks)
+    }
+
+    /// A Matroska file: SeekHead (to its Cues), Info, Tracks (audio 2, video 1), an audio
+    /// Cluster at 0, a video Cluster at 3000 ms, Cues pointing the video track there.
+    /// `cue_position` overrides the Cue's Cluster position.
+    fn indexed_file(cue_position: Option<u64>) -> (Vec<u8>, std::ops::Range<u64>) {
+        let (info, tracks) = info_and_tracks();
         let audio = element(
             CLUSTER,
             &[element(CLUSTER_TIMECODE, &[0]), simple_block(2, 0, 100_000)].concat(),
@@ -1303,18 +1309,7 @@ mod tests {
     /// keyframe). Returns the file and, for each Cluster, where it starts and where its
     /// video blocks end.
     fn live_file_with_keyframes() -> (Vec<u8>, Vec<(u64, Vec<u64>)>) {
-        let info = element(INFO, &element(TIMECODE_SCALE, &1_000_000_u32.to_be_bytes()));
-        let track = |number: u8, kind: u8| {
-            element(
-                TRACK_ENTRY,
-                &[
-                    element(TRACK_NUMBER, &[number]),
-                    element(TRACK_TYPE, &[kind]),
-                ]
-                .concat(),
-            )
-        };
-        let tracks = element(TRACKS, &[track(2, 2), track(1, 1)].concat());
+        let (info, tracks) = info_and_tracks();
         let clusters: [(u16, bool, Vec<Vec<u8>>); 3] = [
             (
                 0,

@@ -441,3 +441,25 @@ pub(crate) fn free_port() -> u16 {
         .expect("free port")
         .port()
 }
+
+/// A new bucket on the test S3 server (`TALKAPP_TEST_S3_ENDPOINT`, moto at
+/// 127.0.0.1:9900 by default) and a `FullS3Proxy` in front of that server: the proxy, the
+/// server's URL and the bucket.
+pub(crate) async fn bucket_behind_a_proxy() -> (talkapp_testkit::FullS3Proxy, String, String) {
+    let s3_server = std::env::var("TALKAPP_TEST_S3_ENDPOINT")
+        .unwrap_or_else(|_| "http://127.0.0.1:9900".to_owned());
+    let bucket = format!("talkapp-it-{}", uuid::Uuid::new_v4().simple());
+    let created = reqwest::Client::new()
+        .put(format!("{s3_server}/{bucket}"))
+        .send()
+        .await
+        .unwrap_or_else(|error| {
+            panic!(
+                "no S3-compatible server at {s3_server} ({error}): start one with \
+                 `python3 -m moto.server -p 9900`, as .ci/run does"
+            )
+        });
+    assert!(created.status().is_success(), "{}", created.status());
+    let proxy = talkapp_testkit::FullS3Proxy::start(s3_server.trim_start_matches("http://")).await;
+    (proxy, s3_server, bucket)
+}

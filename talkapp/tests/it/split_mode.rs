@@ -634,21 +634,7 @@ async fn a_full_disk_under_the_media_service_is_507_insufficient_storage_through
 async fn an_s3_server_out_of_space_under_the_media_service_is_507_insufficient_storage_through_the_gateway()
  {
     crate::helpers::init_test_tracing();
-    let s3_server = std::env::var("TALKAPP_TEST_S3_ENDPOINT")
-        .unwrap_or_else(|_| "http://127.0.0.1:9900".to_owned());
-    let bucket = format!("talkapp-it-{}", uuid::Uuid::new_v4().simple());
-    let created = reqwest::Client::new()
-        .put(format!("{s3_server}/{bucket}"))
-        .send()
-        .await
-        .unwrap_or_else(|error| {
-            panic!(
-                "no S3-compatible server at {s3_server} ({error}): start one with \
-                 `python3 -m moto.server -p 9900`, as .ci/run does"
-            )
-        });
-    assert!(created.status().is_success(), "{}", created.status());
-    let proxy = talkapp_testkit::FullS3Proxy::start(s3_server.trim_start_matches("http://")).await;
+    let (proxy, _, bucket) = crate::helpers::bucket_behind_a_proxy().await;
     proxy.fill_up("");
     let endpoint = proxy.endpoint();
     let database = TestDatabase::create().await;

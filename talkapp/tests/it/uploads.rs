@@ -999,21 +999,7 @@ async fn a_disk_that_fills_up_before_a_videos_preview_is_written_makes_the_previ
 /// The embedded default on S3 (moto behind `talkapp-testkit`'s `FullS3Proxy`), the
 /// proxy, where the server is and the bucket.
 async fn app_on_a_proxied_s3() -> (TestApp, talkapp_testkit::FullS3Proxy, String, String) {
-    let s3_server = std::env::var("TALKAPP_TEST_S3_ENDPOINT")
-        .unwrap_or_else(|_| "http://127.0.0.1:9900".to_owned());
-    let bucket = format!("talkapp-it-{}", uuid::Uuid::new_v4().simple());
-    let created = reqwest::Client::new()
-        .put(format!("{s3_server}/{bucket}"))
-        .send()
-        .await
-        .unwrap_or_else(|error| {
-            panic!(
-                "no S3-compatible server at {s3_server} ({error}): start one with \
-                 `python3 -m moto.server -p 9900`, as .ci/run does"
-            )
-        });
-    assert!(created.status().is_success(), "{}", created.status());
-    let proxy = talkapp_testkit::FullS3Proxy::start(s3_server.trim_start_matches("http://")).await;
+    let (proxy, s3_server, bucket) = crate::helpers::bucket_behind_a_proxy().await;
     let endpoint = proxy.endpoint();
     let app = spawn_app_with(&[
         ("storage.backend", "s3"),

@@ -718,6 +718,17 @@ fn video_after_seconds_of_sound(format: &str, live: bool) -> (Vec<u8>, u64) {
     (video, first_video_sample)
 }
 
+/// Asserts that `image` is a 96×160 preview of testsrc's colour bars, not the grey of a
+/// decoder fed zeros.
+fn assert_testsrc_bars(image: &image::RgbImage) {
+    assert_eq!((image.width(), image.height()), (96, 160));
+    let colours: std::collections::HashSet<[u8; 3]> = image
+        .pixels()
+        .map(|pixel| pixel.0.map(|channel| channel / 32))
+        .collect();
+    assert!(colours.len() >= 8, "{} colours", colours.len());
+}
+
 /// Asserts that `video` (named `name`, of type `mime`) stored on S3 is previewed from a
 /// bounded copy given 16 MiB of extra bytes (testsrc's colour bars, not the grey of a
 /// decoder fed zeros), and not at all with none: what its first frame needs (an MP4's first
@@ -726,12 +737,7 @@ async fn previewed_only_with_its_middle(name: &str, video: &[u8], mime: &str) {
     let image = preview_from_a_bounded_copy(name, video, mime, "16777216")
         .await
         .expect("a preview from the head, the tail and what the index points to");
-    assert_eq!((image.width(), image.height()), (96, 160));
-    let colours: std::collections::HashSet<[u8; 3]> = image
-        .pixels()
-        .map(|pixel| pixel.0.map(|channel| channel / 32))
-        .collect();
-    assert!(colours.len() >= 8, "{} colours", colours.len());
+    assert_testsrc_bars(&image);
 
     let without = preview_from_a_bounded_copy(name, video, mime, "0").await;
     assert!(
@@ -866,12 +872,7 @@ async fn an_ogg_video_on_s3_whose_frame_lies_beyond_the_head_gets_one_from_the_h
     let image = preview_from_a_bounded_copy("clip.ogv", &video, "video/ogg", "0")
         .await
         .expect("a preview from the head");
-    assert_eq!((image.width(), image.height()), (96, 160));
-    let colours: std::collections::HashSet<[u8; 3]> = image
-        .pixels()
-        .map(|pixel| pixel.0.map(|channel| channel / 32))
-        .collect();
-    assert!(colours.len() >= 8, "{} colours", colours.len());
+    assert_testsrc_bars(&image);
 }
 
 /// A live Matroska recording (written to a pipe: no Duration, nor Cues) of 3 s of

@@ -52,6 +52,7 @@ const CLUSTER_TIMECODE: u32 = 0xE7;
 const SIMPLE_BLOCK: u32 = 0xA3;
 const BLOCK_GROUP: u32 = 0xA0;
 const BLOCK: u32 = 0xA1;
+const REFERENCE_BLOCK: u32 = 0xFB;
 const CRC_32: u32 = 0xBF;
 const CUES: u32 = 0x1C53_BB6B;
 const CUE_POINT: u32 = 0xBB;
@@ -893,8 +894,7 @@ struct VideoBlock {
 }
 
 /// The video block of `track` that a Cluster's child is, when it is a SimpleBlock of
-/// that track (a BlockGroup's block is not looked into: its keyframe flag lies in the
-/// children after the block).
+/// that track (its flags say whether it is a keyframe).
 fn simple_block_of(child: &Header, payload: &[u8], track: u64) -> Option<(i64, bool)> {
     if child.id != SIMPLE_BLOCK {
         return None;
@@ -908,10 +908,74 @@ fn simple_block_of(child: &Header, payload: &[u8], track: u64) -> Option<(i64, b
     Some((relative, flags & 0x80 != 0))
 }
 
+/// Children of a BlockGroup looked at, at most (a Block, its duration, additions and
+/// references: a handful).
+const MAX_GROUP_CHILDREN: usize = 64;
+
+/// The video block of `track` in the BlockGroup whose payload spans `body`: its relative
+/// time, and whether it is a keyframe, which a Block's flags do not say: it is one when
+/// the group has no ReferenceBlock (a block it depends on). The group's children are
+/// walked by their headers (one read each, the Block's bytes skipped), at most
+/// [`MAX_GROUP_CHILDREN`] of them and each taken off `children_left`. `None` when it is
+/// another track's, has no Block, or a child does not parse, has no size or runs past
+/// the group: a group that lies is no keyframe.
+async fn block_group_of(
+    window: &mut Window<'_>,
+    body: Range<u64>,
+    track: u64,
+    children_left: &mut usize,
+) -> Result<Option<(i64, bool)>> {
+    let mut block = None;
+    let mut referenced = false;
+    let mut offset = body.start;
+    for _ in 0..MAX_GROUP_CHILDREN {
+        if offset >= body.end {
+            return Ok(block.map(|relative| (relative, !referenced)));
+        }
+        let Some(left) = children_left.checked_sub(1) else {
+            return Ok(None);
+        };
+        *children_left = left;
+        let bytes = window.read(offset, CHILD_HEAD_BYTES).await?;
+        let Some(Header {
+            id,
+            size: Some(size),
+            header_len,
+        }) = header(&bytes)
+        else {
+            return Ok(None);
+        };
+        let end = offset.saturating_add(header_len).saturating_add(size);
+        if end > body.end {
+            return Ok(None);
+        }
+        match id {
+            BLOCK if block.is_none() => {
+                let payload = bytes
+                    .get(usize::try_from(header_len).unwrap_or(usize::MAX)..)
+                    .unwrap_or_default();
+                let (number, _) = element_size(payload).unwrap_or((None, 0));
+                if number != Some(track) {
+                    return Ok(None);
+                }
+                let Some(relative) = block_timecode(payload) else {
+                    return Ok(None);
+                };
+                block = Some(relative);
+            }
+            REFERENCE_BLOCK => referenced = true,
+            _ => {}
+        }
+        offset = end;
+    }
+    Ok(None)
+}
+
 /// The Cluster of the first video track's keyframe at or before `at_ms` (or its first
 /// keyframe, when none is that early) in a file without Cues (a live recording), found
 /// by walking the Clusters from the first one, child by child (a SimpleBlock's flags say
-/// whether it is a keyframe), over at most `span` bytes of the file. The range is the
+/// whether it is a keyframe; a BlockGroup's Block is one when the group has no
+/// ReferenceBlock, [`block_group_of`]), over at most `span` bytes of the file. The range is the
 /// Cluster's start through the keyframe's block (what a demuxer needs of it);
 /// `frame_end` says where the first video block at or after `at_ms` ends, when the walk
 /// got there. `None` when the file has no video track, no Cluster where its children
@@ -970,7 +1034,13 @@ pub(crate) async fn walked_keyframe_cluster(
             let payload = bytes
                 .get(usize::try_from(child.header_len).unwrap_or(usize::MAX)..)
                 .unwrap_or_default();
-            if let Some((relative, keyframe)) = simple_block_of(&child, payload, track) {
+            let video = if child.id == BLOCK_GROUP {
+                let body = offset.saturating_add(child.header_len)..end;
+                block_group_of(window, body, track, &mut children_left).await?
+            } else {
+                simple_block_of(&child, payload, track)
+            };
+            if let Some((relative, keyframe)) = video {
                 let block = VideoBlock {
                     time_ms: u64::try_from(base.saturating_add(relative))
                         .ok()
@@ -1303,33 +1373,53 @@ mod tests {
         element(SIMPLE_BLOCK, &payload)
     }
 
+    /// A BlockGroup of `track` at `relative` ticks: its Block, and a ReferenceBlock (the
+    /// frame before) unless it is a keyframe.
+    fn group(track: u8, relative: i16, len: usize, keyframe: bool) -> Vec<u8> {
+        let mut payload = vec![0x80 | track];
+        payload.extend(relative.to_be_bytes());
+        // A Block's flags have no keyframe bit.
+        payload.push(0);
+        payload.resize(len, 0x5A);
+        let mut children = element(BLOCK, &payload);
+        if !keyframe {
+            children.extend(element(REFERENCE_BLOCK, &(-40_i8).to_be_bytes()));
+        }
+        element(BLOCK_GROUP, &children)
+    }
+
     /// A live file (no Cues, a Segment of unknown size): Info, Tracks (audio 2, video 1),
     /// a sized Cluster at 0 ms (sound, a video keyframe, a frame at 400 ms), then two of
     /// unknown size, at 800 ms (sound, a keyframe, a frame at 1200 ms) and at 1600 ms (a
-    /// keyframe). Returns the file and, for each Cluster, where it starts and where its
-    /// video blocks end.
-    fn live_file_with_keyframes() -> (Vec<u8>, Vec<(u64, Vec<u64>)>) {
+    /// keyframe); each block made by `make` (`block` or `group`). Returns the file and,
+    /// for each Cluster, where it starts and where its video blocks end.
+    fn live_file_with_keyframes_of(
+        make: fn(u8, i16, usize, bool) -> Vec<u8>,
+    ) -> (Vec<u8>, Vec<(u64, Vec<u64>)>) {
         let (info, tracks) = info_and_tracks();
-        let clusters: [(u16, bool, Vec<Vec<u8>>); 3] = [
+        // Each Cluster's timecode, whether it is sized, and its blocks: track, relative
+        // time, length, keyframe.
+        type Blocks = Vec<(u8, i16, usize, bool)>;
+        let clusters: [(u16, bool, Blocks); 3] = [
             (
                 0,
                 true,
                 vec![
-                    block(2, 0, 1000, true),
-                    block(1, 0, 2000, true),
-                    block(1, 400, 2000, false),
+                    (2, 0, 1000, true),
+                    (1, 0, 2000, true),
+                    (1, 400, 2000, false),
                 ],
             ),
             (
                 800,
                 false,
                 vec![
-                    block(2, 0, 1000, true),
-                    block(1, 0, 3000, true),
-                    block(1, 400, 2000, false),
+                    (2, 0, 1000, true),
+                    (1, 0, 3000, true),
+                    (1, 400, 2000, false),
                 ],
             ),
-            (1600, false, vec![block(1, 0, 3000, true)]),
+            (1600, false, vec![(1, 0, 3000, true)]),
         ];
         let header = ebml_header();
         let mut at = (header.len() + 12 + info.len() + tracks.len()) as u64;
@@ -1339,13 +1429,15 @@ mod tests {
             let timecode = element(CLUSTER_TIMECODE, &timecode.to_be_bytes());
             let mut ends = Vec::new();
             let mut end = at + 12 + timecode.len() as u64;
-            for block in &blocks {
+            let mut body = timecode;
+            for (track, relative, len, keyframe) in blocks {
+                let block = make(track, relative, len, keyframe);
                 end += block.len() as u64;
-                if block[9] == 0x81 {
+                if track == 1 {
                     ends.push(end);
                 }
+                body.extend(block);
             }
-            let body = [vec![timecode], blocks].concat().concat();
             let cluster = if sized {
                 element(CLUSTER, &body)
             } else {
@@ -1356,6 +1448,11 @@ mod tests {
             segment.extend(cluster);
         }
         ([header, open_element(SEGMENT, &segment)].concat(), layout)
+    }
+
+    /// [`live_file_with_keyframes_of`] in SimpleBlocks.
+    fn live_file_with_keyframes() -> (Vec<u8>, Vec<(u64, Vec<u64>)>) {
+        live_file_with_keyframes_of(block)
     }
 
     async fn walked_keyframe_of(bytes: Vec<u8>, at_ms: u64, span: u64) -> Option<KeyframeCluster> {
@@ -1418,6 +1515,89 @@ mod tests {
         }
         for at in (0..file.len()).step_by(5) {
             for byte in [0x00, 0x01, 0xFF] {
+                let mut damaged = file.clone();
+                damaged[at] = byte;
+                if let Some(found) = walked_keyframe_of(damaged, 1000, u64::MAX).await {
+                    assert!(
+                        found.cluster.start < found.cluster.end && found.cluster.end <= size,
+                        "{byte} at {at}: {found:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_live_files_keyframe_in_a_block_group_is_found_by_walking_its_clusters() {
+        // The same file with every block in a BlockGroup: a keyframe is a group without a
+        // ReferenceBlock (a Block's flags do not say).
+        let (file, clusters) = live_file_with_keyframes_of(group);
+        let [
+            (first, first_ends),
+            (second, second_ends),
+            (third, third_ends),
+        ] = <[_; 3]>::try_from(clusters).expect("three");
+        let found = |keyframe: Option<KeyframeCluster>| {
+            keyframe.map(|found| (found.cluster, found.time_ms, found.frame_end))
+        };
+        assert_eq!(
+            found(walked_keyframe_of(file.clone(), 1000, u64::MAX).await),
+            Some((second..second_ends[0], 800, Some(second_ends[1])))
+        );
+        // The frame at 400 ms has a ReferenceBlock: not a keyframe, so the one at 0 is
+        // taken for 500 ms.
+        assert_eq!(
+            found(walked_keyframe_of(file.clone(), 500, u64::MAX).await),
+            Some((first..first_ends[0], 0, Some(second_ends[0])))
+        );
+        assert_eq!(
+            found(walked_keyframe_of(file.clone(), 5000, u64::MAX).await),
+            Some((third..third_ends[0], 1600, None))
+        );
+        assert_eq!(walked_keyframe_of(file.clone(), 1000, 100).await, None);
+
+        // Groups that lie: a ReferenceBlock running past its group, a child of unknown
+        // size, no Block, the Block of another track, a group of many tiny children
+        // before a keyframe's: none of them a keyframe, no panic, bounded work.
+        let (info, tracks) = info_and_tracks();
+        let key = group(1, 0, 500, true);
+        let payload = |group: &[u8]| group[9..].to_vec();
+        let mut past = payload(&group(1, 0, 500, true));
+        past.extend([0xFB, 0x88, 0x00]);
+        let mut open = payload(&group(1, 0, 500, true));
+        open.extend([0xFB, 0xFF, 0x00]);
+        let no_block = element(REFERENCE_BLOCK, &[0x00]);
+        let other_track = payload(&group(2, 0, 500, true));
+        let voids = [0xEC, 0x80].repeat(100_000);
+        for (name, lying) in [
+            ("past", past),
+            ("open", open),
+            ("no block", no_block),
+            ("other track", other_track),
+            ("voids", [voids, payload(&key)].concat()),
+        ] {
+            let cluster = [
+                element(CLUSTER_TIMECODE, &[0]),
+                element(BLOCK_GROUP, &lying),
+            ]
+            .concat();
+            let segment = [info.clone(), tracks.clone(), element(CLUSTER, &cluster)].concat();
+            let file = [ebml_header(), open_element(SEGMENT, &segment)].concat();
+            assert_eq!(walked_keyframe_of(file, 0, u64::MAX).await, None, "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_walk_over_a_cut_or_damaged_file_of_block_groups_ends_without_a_panic() {
+        let (file, _) = live_file_with_keyframes_of(group);
+        let size = file.len() as u64;
+        for cut in (0..file.len()).step_by(7) {
+            if let Some(found) = walked_keyframe_of(file[..cut].to_vec(), 1000, u64::MAX).await {
+                assert!(found.cluster.end <= cut as u64, "cut at {cut}: {found:?}");
+            }
+        }
+        for at in (0..file.len()).step_by(5) {
+            for byte in [0x00, 0x01, 0xFB, 0xFF] {
                 let mut damaged = file.clone();
                 damaged[at] = byte;
                 if let Some(found) = walked_keyframe_of(damaged, 1000, u64::MAX).await {

@@ -662,6 +662,21 @@ async fn an_mp4_on_s3_with_its_index_in_the_middle_gets_a_preview_from_a_bounded
 /// recording is: Matroska without Cues). Returns the file and the offset of its first
 /// video packet (by ffprobe).
 fn video_after_seconds_of_sound(format: &str, live: bool) -> (Vec<u8>, u64) {
+    late_video(format, live, LateVideo::H264)
+}
+
+/// The picture of [`late_video`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LateVideo {
+    H264,
+    /// VP8 with an alpha channel: ffmpeg's Matroska muxer writes each frame in a
+    /// BlockGroup (for the alpha's BlockAdditions), a keyframe's without a
+    /// ReferenceBlock, as a browser's transparent WebM is written.
+    Vp8WithAlpha,
+}
+
+/// [`video_after_seconds_of_sound`] with the picture coded as `video` says.
+fn late_video(format: &str, live: bool, video: LateVideo) -> (Vec<u8>, u64) {
     let dir = std::env::temp_dir().join(format!("talkapp-late-video-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("dir");
     let output = dir.join(format!("late.{format}"));
@@ -676,17 +691,22 @@ fn video_after_seconds_of_sound(format: &str, live: bool) -> (Vec<u8>, u64) {
             "testsrc=size=96x160:rate=10:duration=2",
         ])
         // Delayed on the way out (ffmpeg takes an input's own start off its timestamps).
-        .args(["-map", "0:a", "-map", "1:v", "-filter:v", "setpts=PTS+3/TB"])
-        .args(["-c:a", "pcm_s16le"])
-        .args([
+        .args(["-map", "0:a", "-map", "1:v"])
+        .args(["-c:a", "pcm_s16le"]);
+    match video {
+        LateVideo::H264 => ffmpeg.args(["-filter:v", "setpts=PTS+3/TB"]).args([
             "-c:v",
             "libx264",
             "-preset",
             "ultrafast",
             "-pix_fmt",
             "yuv420p",
-        ])
-        .args(["-f", format]);
+        ]),
+        LateVideo::Vp8WithAlpha => ffmpeg
+            .args(["-filter:v", "setpts=PTS+3/TB,format=yuva420p"])
+            .args(["-c:v", "libvpx", "-auto-alt-ref", "0"]),
+    };
+    ffmpeg.args(["-f", format]);
     if live {
         let made = ffmpeg.arg("pipe:1").output().expect("ffmpeg ran");
         assert!(made.status.success(), "{made:?}");
@@ -829,6 +849,30 @@ async fn a_live_matroska_video_on_s3_whose_keyframe_lies_in_the_middle_gets_a_pr
         "the first video sample at {first_video_sample}"
     );
     previewed_only_with_its_middle("live.mkv", &video, "video/x-matroska").await;
+}
+
+/// A large live Matroska recording in S3 whose video frames are each in a BlockGroup
+/// (VP8 with alpha, as ffmpeg writes it), its first keyframe in neither the head nor the
+/// tail of the bounded copy: the walk of its Clusters takes a group without a
+/// ReferenceBlock for a keyframe, its Cluster is copied where it is, and ffmpeg takes
+/// that keyframe. With the budget 0 the file gets no preview.
+#[tokio::test]
+async fn a_live_matroska_video_on_s3_whose_keyframes_lie_in_block_groups_gets_a_preview() {
+    let (video, first_video_sample) = late_video("matroska", true, LateVideo::Vp8WithAlpha);
+    let cues_id = [0x1C, 0x53, 0xBB, 0x6B];
+    assert!(!video.windows(4).any(|window| window == cues_id), "no Cues");
+    assert!(
+        first_video_sample > 4 * 65536,
+        "the first video sample at {first_video_sample}"
+    );
+    // A BlockGroup (0xA0, an 8-byte size) with its Block (0xA1) holds the first frame.
+    let at = usize::try_from(first_video_sample).expect("small");
+    assert_eq!(
+        (video[at - 6], video[at - 3]),
+        (0xA0, 0xA1),
+        "the first video frame in a BlockGroup"
+    );
+    previewed_only_with_its_middle("alpha.mkv", &video, "video/x-matroska").await;
 }
 
 /// An Ogg video (Theora, 96 x 160, 10 frames a second for 6 s, some 24 kB a frame of

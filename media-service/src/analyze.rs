@@ -24,6 +24,7 @@ use crate::error::{MediaError, Result};
 
 pub(crate) mod matroska;
 mod mpeg_audio;
+mod ogg;
 pub(crate) mod theora;
 mod waveform;
 pub(crate) mod window;

@@ -248,7 +248,10 @@ impl FrameTools {
                                 at_ms,
                                 budget: self.max_extra_bytes,
                             },
-                            Source::Video("ogg") => Needs::OggFrame { at_ms },
+                            Source::Video("ogg") => Needs::OggFrame {
+                                at_ms,
+                                budget: self.max_extra_bytes,
+                            },
                             Source::Video(_) => Needs::HeadAndTail,
                             Source::Pdf => Needs::PdfPage {
                                 budget: self.max_extra_bytes,
@@ -596,8 +599,9 @@ enum Needs {
     /// A WebM's or Matroska file's tail, and the Cluster of its video keyframe at or
     /// before `at_ms` with its Cues (at most `budget` bytes of them beyond head and tail).
     MatroskaFrame { at_ms: u64, budget: u64 },
-    /// An Ogg video's tail, and to know whether its head holds the frame at `at_ms`.
-    OggFrame { at_ms: u64 },
+    /// An Ogg video's head, and the pages of its frame at `at_ms` when they lie beyond it
+    /// (at most `budget` bytes of them), else its tail.
+    OggFrame { at_ms: u64, budget: u64 },
 }
 
 /// Objects of a PDF looked for, at most, for its first page.
@@ -720,9 +724,17 @@ impl TempCopy {
                     "a PDF's first page's objects copied between its head and its tail"
                 );
             }
-            if let Needs::OggFrame { at_ms } = needs {
+            if let Needs::OggFrame { at_ms, budget } = needs {
                 file.flush().await.map_err(copy_write_failed)?;
-                copy.frame_at_ms = theora_frame_in_head(&copy.path, head, at_ms).await?;
+                let frames = theora_frames_in_head(&copy.path, head, at_ms).await?;
+                copy.frame_at_ms = frames.frame_at_ms();
+                if copy.frame_at_ms.is_some()
+                    && budget > 0
+                    && copy_theora_middle(objects, path, size, &frames, budget, &mut file).await?
+                {
+                    // The frame at its usual time is in the copy.
+                    copy.frame_at_ms = None;
+                }
             }
             if let Needs::MatroskaFrame { at_ms, budget } = needs {
                 copy.frame_at_ms = copy_matroska_keyframe(
@@ -805,16 +817,17 @@ async fn copy_matroska_keyframe(
 /// Bytes of a copy's head read at a time while its Ogg pages are followed.
 const OGG_READ_BYTES: usize = 64 * 1024;
 
-/// The time of the frame to ask ffmpeg for in a sparse copy of an Ogg video whose first
-/// `head` bytes were copied: `None` when the frame at `at_ms` lies in them, else the
-/// latest Theora keyframe they hold, or the first frame (Ogg has no index, and its middle
-/// is not copied; [`crate::analyze::theora`]). The head is read from the copy, up to that
-/// frame.
-async fn theora_frame_in_head(
+/// The Theora frames in the first `head` bytes of a sparse copy of an Ogg video, read
+/// from the copy up to the frame at `at_ms` (its [`TheoraFrames::frame_at_ms`]: `None`
+/// when that frame lies in them, else the latest keyframe they hold, or the first
+/// frame; [`crate::analyze::theora`]).
+///
+/// [`TheoraFrames::frame_at_ms`]: crate::analyze::theora::TheoraFrames::frame_at_ms
+async fn theora_frames_in_head(
     copy: &FsPath,
     head: u64,
     at_ms: u64,
-) -> Result<Option<u64>, CopyFailure> {
+) -> Result<crate::analyze::theora::TheoraFrames, CopyFailure> {
     let file = tokio::fs::File::open(copy)
         .await
         .map_err(|error| CopyFailure::Other(format!("reading the copy: {error}")))?;
@@ -830,7 +843,48 @@ async fn theora_frame_in_head(
             break;
         }
     }
-    Ok(frames.frame_at_ms())
+    Ok(frames)
+}
+
+/// Puts into the sparse copy of an Ogg video whose head's Theora `frames` do not reach
+/// the frame's time the pages that frame needs, found by seeking
+/// ([`crate::analyze::theora::middle_frames`], at most `budget` bytes): right after the
+/// head's last whole page, the copy then cut there. ffmpeg finds a time in an Ogg file by
+/// a bisection on its pages, which fails when it probes into a hole of zeros (a frame at
+/// 61 s of a 16 MB file came out as the first frame from a sparse copy of the file's
+/// length, as the right one from the same pages put together); so the copy holds no hole
+/// (and no tail: ffmpeg takes the last page it reads for the end). Answers whether the
+/// pages were copied.
+async fn copy_theora_middle(
+    objects: &dyn ObjectStore,
+    path: &Path,
+    size: u64,
+    frames: &crate::analyze::theora::TheoraFrames,
+    budget: u64,
+    file: &mut tokio::fs::File,
+) -> Result<bool, CopyFailure> {
+    let middle = crate::analyze::theora::middle_frames(objects, path, size, frames, budget)
+        .await
+        .map_err(|error| error.to_string())?;
+    let Some(middle) = middle else {
+        return Ok(false);
+    };
+    file.seek(std::io::SeekFrom::Start(middle.head_end))
+        .await
+        .map_err(copy_write_failed)?;
+    let length = middle.range.end - middle.range.start;
+    copy_range(objects, path, Some(middle.range.clone()), length, file).await?;
+    file.set_len(middle.head_end + length)
+        .await
+        .map_err(copy_write_failed)?;
+    tracing::debug!(
+        bytes = length,
+        read = middle.read,
+        frame = middle.frame,
+        keyframe = middle.keyframe,
+        "an Ogg video's frame copied after its head"
+    );
+    Ok(true)
 }
 
 /// Writes the object's bytes in `range` (all of them: `None`) at `file`'s position,

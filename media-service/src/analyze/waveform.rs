@@ -20,7 +20,7 @@
 //! around it at first, then halving the range; from that page the packets are counted
 //! to the drawn part and decoded through it. A slice close after the one before is read
 //! on to rather than searched. The reads stay bounded for a file of any size, or one that
-//! lies: at most [`SLICE_MAX_READ_BYTES`] per slice (probes, at most [`MAX_PROBES`], and
+//! lies: at most [`SLICE_MAX_READ_BYTES`] per slice (probes, at most `ogg::MAX_PROBES`, and
 //! pages), [`SEEK_MAX_READ_BYTES`] for all slices, so [`MAX_READ_BYTES`] + 32 MiB = 80 MiB
 //! in all; a page found out of order with those known (granule positions that go back)
 //! ends the seeking, as do [`MAX_FAILED_SLICES`] slices not found. A slice not found
@@ -37,6 +37,7 @@
 
 use opus::{Channels, Decoder};
 
+use super::ogg::{Halt, NEAR_BYTES, NO_GRANULE, PageSearch, SearchBudget, checksum_matches};
 use super::read_range;
 use crate::error::{MediaError, Result};
 use object_store::ObjectStore;
@@ -148,9 +149,6 @@ struct Page {
     packets: Vec<Vec<u8>>,
 }
 
-/// The granule position of a page on which no packet ends (-1).
-const NO_GRANULE: u64 = u64::MAX;
-
 /// Reassembles the packets of the first logical stream from Ogg pages.
 #[derive(Default)]
 struct OggPackets {
@@ -254,92 +252,6 @@ impl OggPackets {
         self.buffered.drain(..consumed);
         self.base += consumed as u64;
         Ok(pages)
-    }
-}
-
-/// Ogg's CRC-32 (polynomial 0x04c11db7, unreflected, no initial or final inversion).
-const CRC_TABLE: [u32; 256] = {
-    let mut table = [0_u32; 256];
-    let mut index = 0;
-    while index < 256 {
-        let mut value = (index as u32) << 24;
-        let mut bit = 0;
-        while bit < 8 {
-            value = if value & 0x8000_0000 != 0 {
-                (value << 1) ^ 0x04c1_1db7
-            } else {
-                value << 1
-            };
-            bit += 1;
-        }
-        table[index] = value;
-        index += 1;
-    }
-    table
-};
-
-/// The checksum of a whole page, its own checksum field (bytes 22..26) counted as zero.
-fn page_checksum(page: &[u8]) -> u32 {
-    page.iter().enumerate().fold(0_u32, |crc, (at, byte)| {
-        let byte = if (22..26).contains(&at) { 0 } else { *byte };
-        (crc << 8) ^ CRC_TABLE[usize::from((crc >> 24) as u8 ^ byte)]
-    })
-}
-
-/// Whether a whole page's checksum field matches its bytes.
-fn checksum_matches(page: &[u8]) -> bool {
-    page.get(22..26).is_some_and(|field| {
-        u32::from_le_bytes([field[0], field[1], field[2], field[3]]) == page_checksum(page)
-    })
-}
-
-/// What the bytes at a candidate page start are.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum PageCheck {
-    /// A whole page, its checksum right.
-    Valid {
-        len: usize,
-        serial: u32,
-        granule: u64,
-    },
-    /// Not a page.
-    Invalid,
-    /// A page header so far: this many bytes are needed to check it.
-    Incomplete(usize),
-}
-
-/// Checks the page that `bytes` start with: capture pattern, version, flags, lengths and
-/// checksum.
-pub(super) fn check_page(bytes: &[u8]) -> PageCheck {
-    if bytes.len() < 27 {
-        return if b"OggS".starts_with(&bytes[..bytes.len().min(4)]) {
-            PageCheck::Incomplete(27)
-        } else {
-            PageCheck::Invalid
-        };
-    }
-    if &bytes[..4] != b"OggS" || bytes[4] != 0 || bytes[5] & !7 != 0 {
-        return PageCheck::Invalid;
-    }
-    let header_len = 27 + usize::from(bytes[26]);
-    let Some(lacing) = bytes.get(27..header_len) else {
-        return PageCheck::Incomplete(header_len);
-    };
-    let len = header_len
-        + lacing
-            .iter()
-            .map(|value| usize::from(*value))
-            .sum::<usize>();
-    let Some(page) = bytes.get(..len) else {
-        return PageCheck::Incomplete(len);
-    };
-    if !checksum_matches(page) {
-        return PageCheck::Invalid;
-    }
-    PageCheck::Valid {
-        len,
-        serial: u32::from_le_bytes([page[14], page[15], page[16], page[17]]),
-        granule: u64::from_le_bytes(page[6..14].try_into().unwrap_or([0xff; 8])),
     }
 }
 
@@ -514,15 +426,18 @@ pub(super) async fn voice_waveform(
         && let (Some(serial), Some(last_audio_page)) = (pages.serial, last_audio_page)
     {
         let mut seeking = Seeking {
-            objects,
-            path,
-            size,
+            search: PageSearch::new(
+                objects,
+                path,
+                size,
+                serial,
+                Some as fn(u64) -> Option<u64>,
+                total_samples.saturating_add(head.pre_skip),
+                last_audio_page,
+                SEEK_BUDGET,
+            ),
             serial,
             pre_skip: head.pre_skip,
-            end_granule: total_samples.saturating_add(head.pre_skip),
-            known: vec![last_audio_page],
-            read: 0,
-            slice_read: 0,
             decoding: Some(decoding),
         };
         pages.checked = true;
@@ -572,27 +487,6 @@ const SEEK_MAX_READ_BYTES: u64 = 32 * 1024 * 1024;
 /// pages up to its drawn part and those of its 6 s: 6 s at Opus's highest rate are
 /// 383 kB). A slice that needs more stays silent.
 const SLICE_MAX_READ_BYTES: u64 = 1024 * 1024;
-/// Probes of the search for one slice's page, at most (interpolated, then bisecting:
-/// 2 GiB narrowed to [`NEAR_BYTES`] take 15 bisections).
-const MAX_PROBES: usize = 20;
-/// The first probes of a search are placed by the byte rate between the pages known
-/// around it; the later ones halve the range.
-const INTERPOLATED_PROBES: usize = 3;
-/// A probe is placed this much before where the byte rate puts the page looked for, so
-/// that it more likely lands just before than just after it.
-const PROBE_BACKOFF_BYTES: u64 = 4 * 1024;
-/// Bytes read at a time by a probe looking for a page (a voice note's pages are of a
-/// few KiB: a second of audio each, as ffmpeg and opusenc write them).
-const PROBE_READ_BYTES: u64 = 8 * 1024;
-/// The longest Ogg page (a 27-byte header, 255 lacing values, 255 segments of 255).
-const MAX_PAGE_BYTES: u64 = 27 + 255 + 255 * 255;
-/// How far after a probe a page of the stream is looked for: a valid stream has a page
-/// starting within any [`MAX_PAGE_BYTES`].
-const MAX_SCAN_BYTES: u64 = 2 * MAX_PAGE_BYTES;
-/// A page this close (in bytes, by the byte rate) before the audio wanted is read on
-/// from rather than searched further; a run of pages this close to the next slice is
-/// read on rather than left for a search.
-const NEAR_BYTES: u64 = 64 * 1024;
 /// Bytes read at a time from a page found, through a slice's drawn part, at most; at
 /// least what the byte rate says is left to read and [`FORWARD_MARGIN_BYTES`].
 const FORWARD_READ_BYTES: u64 = 32 * 1024;
@@ -602,22 +496,6 @@ const FORWARD_MARGIN_BYTES: u64 = 4 * 1024;
 /// Slices given up (no page found, damaged pages, over their budget) before the rest
 /// are too.
 const MAX_FAILED_SLICES: usize = 3;
-
-/// Why the seeking for a slice stopped.
-enum Halt {
-    /// A read failed: the analysis fails, as it does for a read in order.
-    Store(MediaError),
-    /// This slice stays silent.
-    Slice(&'static str),
-    /// The slices left stay silent.
-    All(&'static str),
-}
-
-impl From<MediaError> for Halt {
-    fn from(error: MediaError) -> Self {
-        Self::Store(error)
-    }
-}
 
 /// Pages read in order from somewhere in the file.
 struct Run {
@@ -633,25 +511,22 @@ struct Run {
 
 /// The slices past the bytes read in order, each found by seeking: a bisection on the
 /// granule positions of pages found at probed offsets (each checked: capture pattern,
-/// version, lengths, checksum, the stream's serial), then the pages from there decoded
-/// through the slice's drawn part.
+/// version, lengths, checksum, the stream's serial; [`PageSearch`]), then the pages from
+/// there decoded through the slice's drawn part.
 struct Seeking<'a> {
-    objects: &'a dyn ObjectStore,
-    path: &'a Path,
-    size: u64,
+    /// Positions are granule positions (samples).
+    search: PageSearch<'a, fn(u64) -> Option<u64>>,
     serial: u32,
     pre_skip: u64,
-    /// The granule position at the end of the audio (from the last page).
-    end_granule: u64,
-    /// Pages found, `(offset, granule)`, in order of both (a page out of order is a file
-    /// that lies: seeking stops).
-    known: Vec<(u64, u64)>,
-    /// Bytes read while seeking, in all and for the slice at hand.
-    read: u64,
-    slice_read: u64,
     /// `None` once the decoder panicked.
     decoding: Option<Decoding>,
 }
+
+/// A voice note's budget of reads while seeking.
+const SEEK_BUDGET: SearchBudget = SearchBudget {
+    all: SEEK_MAX_READ_BYTES,
+    search: SLICE_MAX_READ_BYTES,
+};
 
 impl Seeking<'_> {
     /// Draws each slice not drawn yet, continuing `run` (the pages read in order).
@@ -676,22 +551,22 @@ impl Seeking<'_> {
                 // Drawn already (by the pages read in order, or by the run before).
                 continue;
             }
-            self.slice_read = 0;
+            self.search.start_search();
             // The granule position of the page wanted: the decoder's pre-roll before.
             let goal = start
                 .saturating_add(self.pre_skip)
                 .saturating_sub(PRE_ROLL_SAMPLES);
             let here = seen.saturating_add(self.pre_skip);
-            let near = positioned && self.bytes_for(goal.saturating_sub(here)) <= NEAR_BYTES;
+            let near = positioned && self.search.bytes_for(goal.saturating_sub(here)) <= NEAR_BYTES;
             let outcome = if near {
                 self.draw(run.as_mut(), end).await
             } else {
                 if let Some(last) = run.take().and_then(|run| run.pages.last_page)
-                    && let Err(halt) = self.remember(last)
+                    && let Err(halt) = self.search.remember(last)
                 {
                     return self.stop(halt);
                 }
-                match self.locate(goal).await {
+                match self.search.locate(goal).await {
                     Ok((offset, granule)) => {
                         run = Some(Run {
                             pages: OggPackets::at(offset, self.serial),
@@ -727,147 +602,10 @@ impl Seeking<'_> {
             Halt::Slice(why) | Halt::All(why) => {
                 tracing::info!(
                     why,
-                    read = self.read,
+                    read = self.search.read,
                     "the waveform's later slices left silent"
                 );
                 Ok(())
-            }
-        }
-    }
-
-    /// Bytes that `granules` of audio take, by the file's mean byte rate.
-    fn bytes_for(&self, granules: u64) -> u64 {
-        rate_scaled(granules, self.size, self.end_granule.max(1))
-    }
-
-    /// Reads `start..end` (cut at the end of the object) within the budgets.
-    async fn read(&mut self, start: u64, end: u64) -> Result<bytes::Bytes, Halt> {
-        let end = end.min(self.size);
-        let len = end.saturating_sub(start);
-        if self.read.saturating_add(len) > SEEK_MAX_READ_BYTES {
-            return Err(Halt::All("the budget of reads for seeking is spent"));
-        }
-        if self.slice_read.saturating_add(len) > SLICE_MAX_READ_BYTES {
-            return Err(Halt::Slice("the budget of reads for a slice is spent"));
-        }
-        self.read += len;
-        self.slice_read += len;
-        Ok(read_range(self.objects, self.path, start, end).await?)
-    }
-
-    /// Adds a page found to those known; a page out of order with them is a file that
-    /// lies about its positions.
-    fn remember(&mut self, (offset, granule): (u64, u64)) -> Result<(), Halt> {
-        let at = self.known.partition_point(|(known, _)| *known < offset);
-        let before = at.checked_sub(1).and_then(|at| self.known.get(at));
-        if before.is_some_and(|(_, earlier)| *earlier > granule)
-            || self
-                .known
-                .get(at)
-                .is_some_and(|(_, later)| *later < granule)
-        {
-            return Err(Halt::All("granule positions out of order"));
-        }
-        if self.known.get(at) != Some(&(offset, granule)) {
-            self.known.insert(at, (offset, granule));
-        }
-        Ok(())
-    }
-
-    /// The offset of a checked page whose granule position is at most `goal`, close
-    /// before it: a bisection between the pages known around it, each probe placed by
-    /// the byte rate between them at first, then halving.
-    async fn locate(&mut self, goal: u64) -> Result<(u64, u64), Halt> {
-        // The pages known are in order of granule: the last at most `goal`, the first
-        // after (or the end of the file).
-        let after = self.known.partition_point(|(_, granule)| *granule <= goal);
-        let mut low = *after
-            .checked_sub(1)
-            .and_then(|at| self.known.get(at))
-            .ok_or(Halt::All("no page known before the slice"))?;
-        let mut high = self
-            .known
-            .get(after)
-            .copied()
-            .unwrap_or((self.size, self.end_granule.max(goal + 1)));
-        for probe_number in 0..MAX_PROBES {
-            let span = high.0.saturating_sub(low.0);
-            let ahead = rate_scaled(goal - low.1, span, high.1 - low.1);
-            if span <= NEAR_BYTES || ahead <= NEAR_BYTES {
-                return Ok(low);
-            }
-            let guess = if probe_number < INTERPOLATED_PROBES {
-                low.0 + ahead.saturating_sub(PROBE_BACKOFF_BYTES)
-            } else {
-                low.0 + span / 2
-            };
-            let probe = guess.clamp(low.0 + 1, high.0 - 1);
-            match self.find_page(probe, high.0).await? {
-                None => high.0 = probe,
-                Some((offset, granule)) => {
-                    if granule < low.1 || granule > high.1 {
-                        return Err(Halt::All("granule positions out of order"));
-                    }
-                    self.remember((offset, granule))?;
-                    if granule <= goal {
-                        low = (offset, granule);
-                    } else {
-                        high = (probe, granule);
-                    }
-                }
-            }
-        }
-        Err(Halt::Slice("no page found within the probes"))
-    }
-
-    /// The first checked page of the stream with a granule position that starts in
-    /// `from..until` (looked for over [`MAX_SCAN_BYTES`] at most): `(offset, granule)`.
-    async fn find_page(&mut self, from: u64, until: u64) -> Result<Option<(u64, u64)>, Halt> {
-        let scan_end = until
-            .min(from.saturating_add(MAX_SCAN_BYTES))
-            .min(self.size);
-        let mut buffer = Vec::new();
-        let mut at = 0;
-        loop {
-            let buffer_end = from + buffer.len() as u64;
-            let candidate = buffer[at..]
-                .windows(4)
-                .position(|window| window == b"OggS")
-                .map(|found| at + found);
-            let Some(candidate) = candidate else {
-                if buffer_end >= scan_end {
-                    return Ok(None);
-                }
-                // "OggS" may straddle two reads.
-                at = buffer.len().saturating_sub(3);
-                let more = self
-                    .read(buffer_end, buffer_end.saturating_add(PROBE_READ_BYTES))
-                    .await?;
-                buffer.extend_from_slice(&more);
-                continue;
-            };
-            if from + candidate as u64 >= scan_end {
-                return Ok(None);
-            }
-            match check_page(&buffer[candidate..]) {
-                PageCheck::Incomplete(needed) => {
-                    let needed_end = from + (candidate + needed) as u64;
-                    if needed_end > self.size {
-                        at = candidate + 1;
-                        continue;
-                    }
-                    let more = self.read(buffer_end, needed_end).await?;
-                    buffer.extend_from_slice(&more);
-                }
-                PageCheck::Valid {
-                    len: _,
-                    serial,
-                    granule,
-                } if serial == self.serial && granule != NO_GRANULE => {
-                    return Ok(Some((from + candidate as u64, granule)));
-                }
-                PageCheck::Valid { len, .. } => at = candidate + len,
-                PageCheck::Invalid => at = candidate + 1,
             }
         }
     }
@@ -885,7 +623,7 @@ impl Seeking<'_> {
                 return Err(Halt::All("packets that do not decode"));
             }
             if run.positioned && (decoding.peaks.seen_samples >= end || decoding.peaks.full())
-                || run.next >= self.size
+                || run.next >= self.search.size()
             {
                 return Ok(());
             }
@@ -898,10 +636,14 @@ impl Seeking<'_> {
             };
             let left = end.saturating_add(self.pre_skip).saturating_sub(here);
             let chunk = self
+                .search
                 .bytes_for(left)
                 .saturating_add(FORWARD_MARGIN_BYTES)
                 .min(FORWARD_READ_BYTES);
-            let bytes = self.read(run.next, run.next.saturating_add(chunk)).await?;
+            let bytes = self
+                .search
+                .read(run.next, run.next.saturating_add(chunk))
+                .await?;
             run.next += bytes.len() as u64;
             let pages = run
                 .pages
@@ -948,15 +690,10 @@ impl Seeking<'_> {
     }
 }
 
-/// `value × numerator / denominator`, without overflow (saturating).
-fn rate_scaled(value: u64, numerator: u64, denominator: u64) -> u64 {
-    let scaled = u128::from(value) * u128::from(numerator) / u128::from(denominator.max(1));
-    u64::try_from(scaled).unwrap_or(u64::MAX)
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+    use crate::analyze::ogg::{PageCheck, check_page, page_checksum};
 
     #[test]
     fn peaks_are_scaled_against_their_mean_and_clipped() {
@@ -1125,12 +862,13 @@ mod tests {
         assert_eq!(packets.push(&bad).err(), Some(Damaged::BadChecksum));
     }
 
-    /// Counts the bytes read through it, and the reads.
+    /// Counts the bytes read through it, and the reads (also for `super::theora`'s
+    /// tests).
     #[derive(Debug)]
-    struct Counting {
-        inner: object_store::memory::InMemory,
-        bytes: std::sync::atomic::AtomicU64,
-        reads: std::sync::atomic::AtomicU64,
+    pub(crate) struct Counting {
+        pub(crate) inner: object_store::memory::InMemory,
+        pub(crate) bytes: std::sync::atomic::AtomicU64,
+        pub(crate) reads: std::sync::atomic::AtomicU64,
     }
 
     impl std::fmt::Display for Counting {

@@ -919,6 +919,66 @@ async fn an_ogg_video_on_s3_whose_frame_lies_beyond_the_head_gets_one_from_the_h
     assert_testsrc_bars(&image);
 }
 
+/// An Ogg video (Theora, 96 x 160, 10 frames a second for 12 s, some 13 kB a frame of
+/// noise) whose first 0.8 s are red and the rest `testsrc`'s bars; a keyframe every 7
+/// frames (and where libtheora sees fit: at the change), made by ffmpeg.
+fn theora_video_turning_from_red_to_bars() -> Vec<u8> {
+    let made = std::process::Command::new(which("ffmpeg"))
+        .args(["-nostdin", "-loglevel", "error", "-filter_complex"])
+        .arg(
+            "color=c=red:s=96x160:r=10:d=0.8[red];testsrc=s=96x160:r=10:d=11.2[bars];\
+             [red][bars]concat=n=2:v=1:a=0,noise=alls=50,noise=alls=15:allf=t",
+        )
+        .args([
+            "-c:v",
+            "libtheora",
+            "-q:v",
+            "7",
+            "-g",
+            "7",
+            "-f",
+            "ogg",
+            "pipe:1",
+        ])
+        .output()
+        .expect("ffmpeg ran");
+    assert!(made.status.success(), "{made:?}");
+    made.stdout
+}
+
+/// Whether most of `image` is red (the mean of its pixels).
+fn mostly_red(image: &image::RgbImage) -> bool {
+    let mut sums = [0_u64; 3];
+    for pixel in image.pixels() {
+        for (sum, channel) in sums.iter_mut().zip(pixel.0) {
+            *sum += u64::from(channel);
+        }
+    }
+    let [red, green, blue] = sums;
+    red > 2 * green && red > 2 * blue
+}
+
+/// An Ogg video on S3 over the copy limit whose frame at 1 s (and the keyframe before it)
+/// lies beyond the head of the bounded copy: the pages it needs are found by a bisection
+/// on the pages' granule positions and copied after the head (within
+/// `media.frame_max_extra_bytes`), and ffmpeg makes the frame at 1 s, the bars. With that
+/// budget 0 the preview is the head's keyframe, as before: the first frame, red.
+#[tokio::test]
+async fn an_ogg_video_on_s3_whose_frame_lies_in_the_middle_gets_that_frame() {
+    let video = theora_video_turning_from_red_to_bars();
+    assert!(video.len() > 16 * 65536, "{} bytes", video.len());
+    let image = preview_from_a_bounded_copy("turn.ogv", &video, "video/ogg", "16777216")
+        .await
+        .expect("a preview from the head and the pages found");
+    assert!(!mostly_red(&image), "the frame at 1 s, not the first");
+    assert_testsrc_bars(&image);
+
+    let image = preview_from_a_bounded_copy("turn.ogv", &video, "video/ogg", "0")
+        .await
+        .expect("a preview from the head");
+    assert!(mostly_red(&image), "the head's keyframe: the first frame");
+}
+
 /// A live Matroska recording (written to a pipe: no Duration, nor Cues) of 3 s of
 /// lossless H.264 noise, some 12 MB in one Cluster: stored on S3, it is timed by that
 /// Cluster's last block although the Cluster starts far more than 4 MiB before the end.

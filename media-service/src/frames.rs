@@ -7,7 +7,9 @@
 //!   `media.frame_max_source_bytes`: a larger object is copied as its head and its tail
 //!   in a sparse file of its size ([`TempCopy`]), with an MP4's index and first video
 //!   samples, a WebM's or Matroska file's keyframe Cluster and Cues, or a PDF's first
-//!   page's objects, where they are (at most `media.frame_max_extra_bytes` more);
+//!   page's objects, where they are (at most `media.frame_max_extra_bytes` more); an Ogg
+//!   video's frame beyond its head is copied as the head's whole pages followed by the
+//!   pages found for it (no hole);
 //! - ffmpeg is told the demuxer the bytes were sniffed as (no probing into playlists or
 //!   other formats) and reads only `file:` URLs;
 //! - `prlimit` caps the child's address space, CPU time, core dumps and the size of any
@@ -572,17 +574,22 @@ async fn read_head(
 /// lie in the middle, when the two fit in `max_extra_bytes`: the preview then takes that
 /// keyframe ([`TempCopy::frame_at_ms`]); a file without Cues (a live recording) has its
 /// Clusters walked from the first instead, over at most `max_extra_bytes`
-/// (`crate::analyze::matroska::walked_keyframe_cluster`). An Ogg video's head is
-/// followed page by page (read from the copy) to the frame's time; when it does not
-/// reach it, the preview takes the latest Theora keyframe the head holds (Ogg has no
-/// index; `crate::analyze::theora`). Any other file whose preview needs bytes from the
+/// (`crate::analyze::matroska::walked_keyframe_cluster`; a SimpleBlock's flag or a
+/// BlockGroup without a ReferenceBlock tells a keyframe). An Ogg video's head is followed
+/// page by page (read from the copy) to the frame's time; when it does not reach it, the
+/// pages of that frame and of the Theora keyframe it follows are found by seeking (Ogg has
+/// no index; `crate::analyze::theora::middle_frames`) and, within `max_extra_bytes`, the
+/// copy becomes the head's whole pages followed by them, with no hole (ffmpeg's Ogg
+/// seeking fails in holes; [`copy_theora_middle`]); else the preview takes the latest
+/// Theora keyframe the head holds. Any other file whose preview needs bytes from the
 /// middle gets a broken frame or none, which the tool reports as any corrupt input (no
 /// preview, never a failed upload).
 struct TempCopy {
     path: PathBuf,
     /// The time of the frame the copy holds, when not (only) the one at the frame's
     /// usual time: an MP4's first frame (0) when its samples beyond the head do not reach
-    /// that time; a Matroska keyframe copied from the middle.
+    /// that time; a Matroska keyframe copied from the middle; an Ogg video's keyframe in
+    /// its head when the frame's pages were not copied.
     frame_at_ms: Option<u64>,
 }
 

@@ -12,8 +12,8 @@
 //! decoded, the decoder reset [`PRE_ROLL_SAMPLES`] before the next drawn part. At most
 //! [`MAX_READ_BYTES`] of the file are read in order (some three hours at 32 kbit/s).
 //!
-//! The slices beyond are found by seeking ([`Seeking`]), not by reading what lies before
-//! them: the page where a slice's drawn part (less the pre-roll) starts is found by a
+//! The slices beyond are found by seeking ([`Seeking`], through [`PageSearch`], shared
+//! with the preview of a large Ogg video), not by reading what lies before them: the page where a slice's drawn part (less the pre-roll) starts is found by a
 //! bisection on the granule positions of pages found at probed offsets (a few KiB read
 //! there, the first page of the stream after it checked: capture pattern, version,
 //! lengths, CRC, serial), each probe placed by the byte rate between the pages known

@@ -1266,6 +1266,76 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A frame 61.3 s into 70 s of Theora (some 9 MB) beyond the copy's head: the copy is
+    /// the head's whole pages followed by the pages found for it, and ffmpeg makes from it
+    /// the very frame it makes from the whole file. (From a sparse copy of the file's
+    /// length with the same pages at their offsets, ffmpeg's bisection on the pages probes
+    /// into the holes and gives the first frame instead.)
+    #[tokio::test]
+    async fn a_frame_far_into_a_large_ogg_video_is_made_from_the_pages_found_as_from_the_whole_file()
+     {
+        let dir = scratch();
+        let made = std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-loglevel", "error", "-f", "lavfi", "-i"])
+            .arg("testsrc=size=96x160:rate=10:duration=70")
+            .args(["-vf", "noise=alls=50,noise=alls=15:allf=t"])
+            .args(["-c:v", "libtheora", "-q:v", "7", "-g", "7"])
+            .args(["-f", "ogg", "pipe:1"])
+            .output()
+            .expect("ffmpeg ran");
+        assert!(made.status.success(), "{made:?}");
+        let video = made.stdout;
+        let size = video.len() as u64;
+        let whole = dir.join("whole.ogv");
+        std::fs::write(&whole, &video).expect("written");
+        let objects = object_store::memory::InMemory::new();
+        let path = Path::from("video.ogv");
+        objects.put(&path, video.into()).await.expect("stored");
+
+        let at_ms = 61_300;
+        let copy = TempCopy::of(
+            &objects,
+            &path,
+            &dir,
+            size,
+            64 * 1024,
+            Needs::OggFrame {
+                at_ms,
+                budget: 16 * 1024 * 1024,
+            },
+        )
+        .await
+        .expect("copied");
+        assert_eq!(copy.frame_at_ms, None, "the frame's pages are in the copy");
+        let copied = std::fs::metadata(&copy.path).expect("the copy").len();
+        assert!(copied < 512 * 1024, "{copied} of {size} bytes");
+
+        let tools = tools(&[]);
+        let (Some(prlimit), Some(ffmpeg)) = (tools.prlimit.clone(), tools.ffmpeg.clone()) else {
+            panic!("ffmpeg and prlimit on PATH");
+        };
+        let frame = async |input: &FsPath| {
+            run_tool(
+                &prlimit,
+                &ffmpeg,
+                &ffmpeg_args("ogg", input, at_ms, 320),
+                &dir,
+                tools.limits,
+                Instant::now() + Duration::from_secs(60),
+            )
+            .await
+            .expect("a frame")
+        };
+        let from_the_copy = frame(&copy.path).await;
+        let from_the_whole_file = frame(&whole).await;
+        assert!(
+            from_the_copy == from_the_whole_file,
+            "the same frame as from the whole file"
+        );
+        drop(copy);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[tokio::test]
     async fn a_corrupt_video_or_pdf_gets_no_preview() {
         let dir = scratch();

@@ -975,11 +975,16 @@ async fn block_group_of(
 /// keyframe, when none is that early) in a file without Cues (a live recording), found
 /// by walking the Clusters from the first one, child by child (a SimpleBlock's flags say
 /// whether it is a keyframe; a BlockGroup's Block is one when the group has no
-/// ReferenceBlock, [`block_group_of`]), over at most `span` bytes of the file. The range is the
-/// Cluster's start through the keyframe's block (what a demuxer needs of it);
+/// ReferenceBlock, [`block_group_of`]), over at most `span` bytes of the file. The range
+/// is the Cluster's start through the keyframe's block (what a demuxer needs of it);
 /// `frame_end` says where the first video block at or after `at_ms` ends, when the walk
-/// got there. `None` when the file has no video track, no Cluster where its children
-/// end, no keyframe within the span, or anything on the way does not parse.
+/// got there. When the span ends before the walk gets to `at_ms`, the Clusters are
+/// hopped over by their sizes instead, reading only each one's head (its Timecode), to
+/// the last that starts at or before `at_ms`, and walked from there
+/// ([`hopped_keyframe_cluster`]); what that finds at or before `at_ms` is taken over an
+/// earlier keyframe of the first walk. `None` when the file has no video track, no
+/// Cluster where its children end, no keyframe within the span, or anything on the way
+/// does not parse.
 pub(crate) async fn walked_keyframe_cluster(
     window: &mut Window<'_>,
     at_ms: u64,
@@ -998,82 +1003,204 @@ pub(crate) async fn walked_keyframe_cluster(
     let Some(first_cluster) = first_cluster_from(window, walked_to, segment.end).await? else {
         return Ok(None);
     };
-    let limit = first_cluster.saturating_add(span).min(segment.end);
-    let mut chosen: Option<KeyframeCluster> = None;
-    let mut frame_end = None;
+    let walk = Walk {
+        track,
+        scale,
+        segment_end: segment.end,
+        at_ms,
+        span,
+    };
+    let walked = walk.from(window, first_cluster).await?;
+    let reached = walked
+        .as_ref()
+        .is_some_and(|found| found.frame_end.is_some());
+    if reached || first_cluster.saturating_add(span) >= segment.end {
+        return Ok(walked);
+    }
+    let hopped = hopped_keyframe_cluster(window, &walk, first_cluster).await?;
+    Ok(match hopped {
+        Some(found) if found.time_ms <= at_ms => Some(found),
+        // No keyframe at or before the time where the hops led: the first walk's (an
+        // earlier one), else the first after the time.
+        hopped => walked.or(hopped),
+    })
+}
+
+/// Clusters walked from, at most, going back from the one at the frame's time for a
+/// keyframe at or before it.
+const MAX_HOPPED_WALKS: usize = 4;
+
+/// The keyframe for the frame at `walk.at_ms` found by hopping over the Clusters from
+/// `first_cluster` by their sizes (one read of a Cluster's head each, at most
+/// [`MAX_CLUSTER_HOPS`]; other elements between them skipped by their sizes) to the last
+/// one starting at or before that time, then walking from it (over `walk.span`, as the
+/// walk from the first does); when that walk finds no keyframe at or before the time,
+/// from the Clusters before it, at most [`MAX_HOPPED_WALKS`] in all and none that the
+/// walk from the first covered. The hops stop at a Cluster of unknown size (its end is
+/// only found by walking it), a Timecode that goes back, or anything that does not
+/// parse. The nearest keyframe after the time when none is found before it.
+async fn hopped_keyframe_cluster(
+    window: &mut Window<'_>,
+    walk: &Walk,
+    first_cluster: u64,
+) -> Result<Option<KeyframeCluster>> {
+    let mut hopper = window.with_chunk(CLUSTER_HEAD_BYTES);
+    let mut starts: Vec<u64> = Vec::new();
+    let mut previous_time = 0;
     let mut offset = first_cluster;
-    let mut children_left = MAX_CLUSTER_CHILDREN;
-    'clusters: while offset < limit {
-        let Some((cluster, base)) = cluster_start(&window.read(offset, CLUSTER_HEAD_BYTES).await?)
-        else {
+    for _ in 0..MAX_CLUSTER_HOPS {
+        if offset >= walk.segment_end {
+            break;
+        }
+        let bytes = hopper.read(offset, CLUSTER_HEAD_BYTES).await?;
+        let Some(element) = header(&bytes) else {
             break;
         };
-        let cluster_at = offset;
-        let body_start = offset.saturating_add(cluster.header_len);
-        let body_end = cluster.size.map_or(segment.end, |size| {
-            body_start.saturating_add(size).min(segment.end)
-        });
-        offset = body_start;
-        while offset < body_end {
-            let bytes = window.read(offset, CHILD_HEAD_BYTES).await?;
-            let Some(child) = header(&bytes) else {
-                break 'clusters;
+        if element.id == CLUSTER {
+            let Some((_, base)) = cluster_start(&bytes) else {
+                break;
             };
-            // A Cluster of unknown size ends where the next one begins.
-            if child.id == CLUSTER && cluster.size.is_none() {
-                continue 'clusters;
-            }
-            let (Some(size), Some(left)) = (child.size, children_left.checked_sub(1)) else {
-                break 'clusters;
+            let time = u64::try_from(base)
+                .ok()
+                .and_then(|ticks| ticks_to_ms(ticks as f64, walk.scale));
+            let Some(time) = time.filter(|time| *time >= previous_time) else {
+                break;
             };
-            children_left = left;
-            let end = offset.saturating_add(child.header_len).saturating_add(size);
-            if end > limit {
-                break 'clusters;
+            if time > walk.at_ms {
+                break;
             }
-            let payload = bytes
-                .get(usize::try_from(child.header_len).unwrap_or(usize::MAX)..)
-                .unwrap_or_default();
-            let video = if child.id == BLOCK_GROUP {
-                let body = offset.saturating_add(child.header_len)..end;
-                block_group_of(window, body, track, &mut children_left).await?
-            } else {
-                simple_block_of(&child, payload, track)
-            };
-            if let Some((relative, keyframe)) = video {
-                let block = VideoBlock {
-                    time_ms: u64::try_from(base.saturating_add(relative))
-                        .ok()
-                        .and_then(|ticks| ticks_to_ms(ticks as f64, scale))
-                        .unwrap_or(0),
-                    keyframe,
-                    end,
-                };
-                if block.time_ms >= at_ms && frame_end.is_none() {
-                    frame_end = Some(block.end);
-                }
-                if block.keyframe {
-                    let later = block.time_ms > at_ms;
-                    if !(later && chosen.is_some()) {
-                        chosen = Some(KeyframeCluster {
-                            cluster: cluster_at..block.end,
-                            cues: None,
-                            time_ms: block.time_ms,
-                            frame_end: None,
-                        });
-                    }
-                    if later {
-                        break 'clusters;
-                    }
-                }
-            }
-            offset = end;
+            previous_time = time;
+            starts.push(offset);
+        }
+        let Some(size) = element.size else {
+            break;
+        };
+        offset = offset
+            .saturating_add(element.header_len)
+            .saturating_add(size);
+    }
+    let covered = first_cluster.saturating_add(walk.span);
+    let mut later = None;
+    for start in starts
+        .into_iter()
+        .rev()
+        .take(MAX_HOPPED_WALKS)
+        .take_while(|start| *start >= covered)
+    {
+        match walk.from(window, start).await? {
+            Some(found) if found.time_ms <= walk.at_ms => return Ok(Some(found)),
+            Some(found) => later = Some(found),
+            None => {}
         }
     }
-    Ok(chosen.map(|keyframe| KeyframeCluster {
-        frame_end,
-        ..keyframe
-    }))
+    Ok(later)
+}
+
+/// A walk of the Clusters for the first video track's keyframe at or before `at_ms`.
+struct Walk {
+    track: u64,
+    /// Nanoseconds a tick.
+    scale: u64,
+    segment_end: u64,
+    at_ms: u64,
+    /// Bytes of the file walked over, at most.
+    span: u64,
+}
+
+impl Walk {
+    /// Walks the Clusters from the one at `first_cluster`, child by child, over at most
+    /// `span` bytes (see [`walked_keyframe_cluster`]).
+    async fn from(
+        &self,
+        window: &mut Window<'_>,
+        first_cluster: u64,
+    ) -> Result<Option<KeyframeCluster>> {
+        let &Self {
+            track,
+            scale,
+            at_ms,
+            span,
+            ..
+        } = self;
+        let segment_end = self.segment_end;
+        let limit = first_cluster.saturating_add(span).min(segment_end);
+        let mut chosen: Option<KeyframeCluster> = None;
+        let mut frame_end = None;
+        let mut offset = first_cluster;
+        let mut children_left = MAX_CLUSTER_CHILDREN;
+        'clusters: while offset < limit {
+            let Some((cluster, base)) =
+                cluster_start(&window.read(offset, CLUSTER_HEAD_BYTES).await?)
+            else {
+                break;
+            };
+            let cluster_at = offset;
+            let body_start = offset.saturating_add(cluster.header_len);
+            let body_end = cluster.size.map_or(segment_end, |size| {
+                body_start.saturating_add(size).min(segment_end)
+            });
+            offset = body_start;
+            while offset < body_end {
+                let bytes = window.read(offset, CHILD_HEAD_BYTES).await?;
+                let Some(child) = header(&bytes) else {
+                    break 'clusters;
+                };
+                // A Cluster of unknown size ends where the next one begins.
+                if child.id == CLUSTER && cluster.size.is_none() {
+                    continue 'clusters;
+                }
+                let (Some(size), Some(left)) = (child.size, children_left.checked_sub(1)) else {
+                    break 'clusters;
+                };
+                children_left = left;
+                let end = offset.saturating_add(child.header_len).saturating_add(size);
+                if end > limit {
+                    break 'clusters;
+                }
+                let payload = bytes
+                    .get(usize::try_from(child.header_len).unwrap_or(usize::MAX)..)
+                    .unwrap_or_default();
+                let video = if child.id == BLOCK_GROUP {
+                    let body = offset.saturating_add(child.header_len)..end;
+                    block_group_of(window, body, track, &mut children_left).await?
+                } else {
+                    simple_block_of(&child, payload, track)
+                };
+                if let Some((relative, keyframe)) = video {
+                    let block = VideoBlock {
+                        time_ms: u64::try_from(base.saturating_add(relative))
+                            .ok()
+                            .and_then(|ticks| ticks_to_ms(ticks as f64, scale))
+                            .unwrap_or(0),
+                        keyframe,
+                        end,
+                    };
+                    if block.time_ms >= at_ms && frame_end.is_none() {
+                        frame_end = Some(block.end);
+                    }
+                    if block.keyframe {
+                        let later = block.time_ms > at_ms;
+                        if !(later && chosen.is_some()) {
+                            chosen = Some(KeyframeCluster {
+                                cluster: cluster_at..block.end,
+                                cues: None,
+                                time_ms: block.time_ms,
+                                frame_end: None,
+                            });
+                        }
+                        if later {
+                            break 'clusters;
+                        }
+                    }
+                }
+                offset = end;
+            }
+        }
+        Ok(chosen.map(|keyframe| KeyframeCluster {
+            frame_end,
+            ..keyframe
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -1489,9 +1616,16 @@ mod tests {
             found(walked_keyframe_of(file.clone(), 5000, u64::MAX).await),
             Some((third..third_ends[0], 1600, None))
         );
-        // A walk over the first Cluster only: its keyframe, the nearest before the time.
+        // A walk over the first Cluster's length only: the second Cluster (at 800 ms, of
+        // unknown size) is hopped to by the first's size and walked as far: its
+        // keyframe, the nearest before the time.
         assert_eq!(
             found(walked_keyframe_of(file.clone(), 1000, second - first).await),
+            Some((second..second_ends[0], 800, None))
+        );
+        // Before the second Cluster's time, the first's keyframe (no hop past the time).
+        assert_eq!(
+            found(walked_keyframe_of(file.clone(), 700, second - first).await),
             Some((first..first_ends[0], 0, None))
         );
         // Not even the first keyframe within the span: none.
@@ -1605,6 +1739,121 @@ mod tests {
                         found.cluster.start < found.cluster.end && found.cluster.end <= size,
                         "{byte} at {at}: {found:?}"
                     );
+                }
+            }
+        }
+    }
+
+    /// A live file (no Cues, a Segment of unknown size) of `clusters` sized Clusters 100 ms
+    /// apart, each a video block (a keyframe in every `keyframes`-th) and 100 kB of sound.
+    /// Returns the file and where each Cluster starts.
+    fn live_file_of_many_clusters(clusters: u16, keyframes: u16) -> (Vec<u8>, Vec<u64>) {
+        let (info, tracks) = info_and_tracks();
+        let header = ebml_header();
+        let mut at = (header.len() + 12 + info.len() + tracks.len()) as u64;
+        let mut segment = [info, tracks].concat();
+        let mut starts = Vec::new();
+        for index in 0..clusters {
+            let body = [
+                element(CLUSTER_TIMECODE, &(index * 100).to_be_bytes()),
+                block(1, 0, 3000, index % keyframes == 0),
+                block(2, 0, 100_000, true),
+            ]
+            .concat();
+            let cluster = element(CLUSTER, &body);
+            starts.push(at);
+            at += cluster.len() as u64;
+            segment.extend(cluster);
+        }
+        ([header, open_element(SEGMENT, &segment)].concat(), starts)
+    }
+
+    /// The keyframe a walk over `span` finds for `at_ms`, and the bytes it read.
+    async fn walked_keyframe_reading(
+        bytes: &[u8],
+        at_ms: u64,
+        span: u64,
+    ) -> (Option<KeyframeCluster>, u64) {
+        use crate::analyze::waveform::tests::Counting;
+        let objects = Counting {
+            inner: object_store::memory::InMemory::new(),
+            bytes: 0.into(),
+            reads: 0.into(),
+        };
+        let path = object_store::path::Path::from("file");
+        object_store::ObjectStoreExt::put(&objects.inner, &path, bytes.to_vec().into())
+            .await
+            .expect("stored");
+        let found = walked_keyframe_cluster(
+            &mut Window::new(&objects, &path, bytes.len() as u64),
+            at_ms,
+            span,
+        )
+        .await
+        .expect("read");
+        (
+            found,
+            objects.bytes.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_keyframe_beyond_the_span_of_the_walk_is_reached_by_hopping_the_clusters() {
+        // 50 Clusters of 103 kB (5 MB), a keyframe every second (10 Clusters).
+        let (file, starts) = live_file_of_many_clusters(50, 10);
+        let size = file.len() as u64;
+        // The Cluster's header, its Timecode, the video block.
+        let keyframe_at = |index: usize| starts[index]..starts[index] + 12 + 11 + 9 + 3000;
+        let found = |keyframe: &Option<KeyframeCluster>| {
+            keyframe
+                .as_ref()
+                .map(|found| (found.cluster.clone(), found.time_ms))
+        };
+        // Walked over 150 kB from the first Cluster, only its keyframe is seen; hopped
+        // to the Cluster at 3.3 s and walked back from it, the keyframe at 3 s.
+        let (keyframe, read) = walked_keyframe_reading(&file, 3350, 150_000).await;
+        assert_eq!(found(&keyframe), Some((keyframe_at(30), 3000)));
+        println!("{read} bytes of {size} read");
+        assert!(read < 1024 * 1024, "{read} bytes of {size} read");
+        // At a keyframe's own Cluster, that one.
+        let (keyframe, _) = walked_keyframe_reading(&file, 2000, 150_000).await;
+        assert_eq!(found(&keyframe), Some((keyframe_at(20), 2000)));
+        // No keyframe within the walks back from there (four Clusters): the first walk's.
+        let (keyframe, _) = walked_keyframe_reading(&file, 2450, 150_000).await;
+        assert_eq!(found(&keyframe), Some((keyframe_at(0), 0)));
+        // A span that covers the time: walked as before, never hopped.
+        let (keyframe, _) = walked_keyframe_reading(&file, 500, 2_000_000).await;
+        assert_eq!(found(&keyframe), Some((keyframe_at(0), 0)));
+    }
+
+    #[tokio::test]
+    async fn hops_over_clusters_that_lie_end_without_a_panic() {
+        let (file, starts) = live_file_of_many_clusters(30, 10);
+        let at = |index: usize| usize::try_from(starts[index]).expect("small");
+        // A Cluster's size past the end, of unknown size, a Timecode that goes back, and
+        // one byte changed anywhere in the Clusters' heads.
+        let mut past = file.clone();
+        past[at(5) + 4..at(5) + 12]
+            .copy_from_slice(&[0x01, 0x0F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE]);
+        let mut open = file.clone();
+        open[at(5) + 4..at(5) + 12].fill(0xFF);
+        open[at(5) + 4] = 0x01;
+        let mut back = file.clone();
+        back[at(12) + 15..at(12) + 17].copy_from_slice(&100_u16.to_be_bytes());
+        for (name, bytes) in [("past", past), ("open", open), ("back", back)] {
+            let (keyframe, _) = walked_keyframe_reading(&bytes, 2350, 150_000).await;
+            let keyframe = keyframe.unwrap_or_else(|| panic!("{name}: the first walk's"));
+            assert!(keyframe.time_ms <= 2350, "{name}: {keyframe:?}");
+        }
+        for index in [3, 10, 20] {
+            for offset in 0..20 {
+                for byte in [0x00, 0x01, 0xFF] {
+                    let mut damaged = file.clone();
+                    damaged[at(index) + offset] = byte;
+                    let (keyframe, _) = walked_keyframe_reading(&damaged, 2350, 150_000).await;
+                    if let Some(found) = keyframe {
+                        assert!(found.cluster.end <= file.len() as u64, "{found:?}");
+                    }
                 }
             }
         }

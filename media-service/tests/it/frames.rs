@@ -875,6 +875,57 @@ async fn a_live_matroska_video_on_s3_whose_keyframes_lie_in_block_groups_gets_a_
     previewed_only_with_its_middle("alpha.mkv", &video, "video/x-matroska").await;
 }
 
+/// A live Matroska recording (written to a pipe: no Cues) of 10 s: PCM noise (96 kB a
+/// second) and H.264 (96 x 160, 10 frames a second, a keyframe every 0.9 s), red for its
+/// first 0.8 s and `testsrc`'s bars after. (Timed by its last block, at 9.98 s, its frame
+/// is taken at 998 ms: the keyframe before it is the one at 0.9 s.)
+fn live_matroska_turning_from_red_to_bars() -> Vec<u8> {
+    let made = std::process::Command::new(which("ffmpeg"))
+        .args(["-nostdin", "-loglevel", "error"])
+        .args(["-f", "lavfi", "-i", "anoisesrc=d=10:r=48000:a=0.5"])
+        .args(["-filter_complex"])
+        .arg(
+            "color=c=red:s=96x160:r=10:d=0.8[red];testsrc=s=96x160:r=10:d=9.2[bars];\
+             [red][bars]concat=n=2:v=1:a=0[video]",
+        )
+        .args(["-map", "0:a", "-map", "[video]", "-c:a", "pcm_s16le"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(["-g", "9", "-f", "matroska", "pipe:1"])
+        .output()
+        .expect("ffmpeg ran");
+    assert!(made.status.success(), "{made:?}");
+    made.stdout
+}
+
+/// A large live Matroska recording in S3 whose keyframe before its frame's time (0.9 s)
+/// lies more than `media.frame_max_extra_bytes` (64 KiB here) after its first Cluster: the
+/// walk of the Clusters from the first does not get there, so they are hopped over by
+/// their sizes (each one's head read) to the one at that time, which is walked and
+/// copied, and ffmpeg takes that keyframe: the bars, not the first walk's keyframe, the
+/// red first frame (as before).
+#[tokio::test]
+async fn a_live_matroska_video_on_s3_whose_keyframe_lies_beyond_the_walk_gets_it_by_hopping() {
+    let video = live_matroska_turning_from_red_to_bars();
+    let cues_id = [0x1C, 0x53, 0xBB, 0x6B];
+    assert!(!video.windows(4).any(|window| window == cues_id), "no Cues");
+    assert!(video.len() > 10 * 65536, "{} bytes", video.len());
+    let image = preview_from_a_bounded_copy("hops.mkv", &video, "video/x-matroska", "65536")
+        .await
+        .expect("a preview from the head and the Cluster hopped to");
+    assert!(
+        !mostly_red(&image),
+        "the keyframe at 0.9 s, not the first frame"
+    );
+    assert_testsrc_bars(&image);
+}
+
 /// An Ogg video (Theora, 96 x 160, 10 frames a second for 6 s, some 24 kB a frame of
 /// noise over `testsrc`), made by ffmpeg.
 fn theora_video() -> Vec<u8> {

@@ -21,7 +21,10 @@
 //! finds, in the Cues (the index, found through the SeekHead), the Cluster of the first
 //! video track's keyframe at or before the frame's time; in a file without Cues (a live
 //! recording), [`walked_keyframe_cluster`] finds it by walking the Clusters from the
-//! first, over a bounded span.
+//! first, over a bounded span (a SimpleBlock's flag, or a BlockGroup without a
+//! ReferenceBlock, telling a keyframe), and beyond that span by hopping the sized
+//! Clusters by their sizes to the one at the frame's time and walking from there. Not
+//! done: hops past a Cluster of unknown size.
 
 use std::ops::Range;
 

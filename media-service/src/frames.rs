@@ -573,7 +573,8 @@ async fn read_head(
 /// (`crate::analyze::matroska::keyframe_cluster`), and with the Cues themselves when they
 /// lie in the middle, when the two fit in `max_extra_bytes`: the preview then takes that
 /// keyframe ([`TempCopy::frame_at_ms`]); a file without Cues (a live recording) has its
-/// Clusters walked from the first instead, over at most `max_extra_bytes`
+/// Clusters walked from the first instead, over at most `max_extra_bytes`, and beyond
+/// that hopped over by their sizes to the one at the frame's time and walked from there
 /// (`crate::analyze::matroska::walked_keyframe_cluster`; a SimpleBlock's flag or a
 /// BlockGroup without a ReferenceBlock tells a keyframe). An Ogg video's head is followed
 /// page by page (read from the copy) to the frame's time; when it does not reach it, the
@@ -764,7 +765,8 @@ impl TempCopy {
 /// Copies into `file`, at its offset, the Cluster of a WebM's or Matroska file's video
 /// keyframe for a frame at `at_ms` where it lies in `hole` (the part of the sparse copy
 /// not copied yet), found in its Cues, else by walking its Clusters from the first over at
-/// most `budget` bytes (a live recording has no Cues), with the Cues when they lie there
+/// most `budget` bytes, or hopping them by their sizes past that (a live recording has no
+/// Cues), with the Cues when they lie there
 /// too; at most `budget` bytes. Answers the time of the frame the copy then holds, or
 /// `None`: nothing found, too large, or the frame at `at_ms` already in the head (the
 /// walk saw it end there).

@@ -217,8 +217,10 @@ pub struct MediaConfig {
     /// what its preview needs from its middle, found in its own index: an MP4's first
     /// video samples (when only the first frames fit, the first frame is taken), a PDF's
     /// first page's objects, a WebM's or Matroska file's keyframe Cluster (from its Cues,
-    /// or, without, from a walk of its Clusters over at most as many bytes). 0: none
-    /// (head and tail, or an MP4's index, only).
+    /// or, without, from a walk of its Clusters over at most as many bytes, hopping them
+    /// by their sizes past that), an Ogg video's pages from the keyframe through the
+    /// frame (found by seeking on its pages' granule positions). 0: none (head and tail,
+    /// or an MP4's index, only).
     pub frame_max_extra_bytes: u64,
     /// Where those temporary copies go; empty: the system's (`TMPDIR`). Found full
     /// (`ENOSPC`, `EDQUOT`), the preview is skipped and counted as the media storage being

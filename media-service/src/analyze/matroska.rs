@@ -1039,15 +1039,18 @@ const MAX_HOPPED_WALKS: usize = 4;
 /// one starting at or before that time, then walking from it (over `walk.span`, as the
 /// walk from the first does); when that walk finds no keyframe at or before the time,
 /// from the Clusters before it, at most [`MAX_HOPPED_WALKS`] in all and none that the
-/// walk from the first covered. The hops stop at a Cluster of unknown size (its end is
-/// only found by walking it), a Timecode that goes back, or anything that does not
-/// parse. The nearest keyframe after the time when none is found before it.
+/// walk from the first covered. A Cluster of unknown size is hopped over by its children's
+/// sizes to the next top-level element ([`open_cluster_end`], one read each, at most
+/// [`MAX_HOPPED_CHILDREN`] in all). The hops stop at a Timecode that goes back, too many
+/// children, or anything that does not parse. The nearest keyframe after the time when
+/// none is found before it.
 async fn hopped_keyframe_cluster(
     window: &mut Window<'_>,
     walk: &Walk,
     first_cluster: u64,
 ) -> Result<Option<KeyframeCluster>> {
     let mut hopper = window.with_chunk(CLUSTER_HEAD_BYTES);
+    let mut children_left = MAX_HOPPED_CHILDREN;
     let mut starts: Vec<u64> = Vec::new();
     let mut previous_time = 0;
     let mut offset = first_cluster;
@@ -1075,12 +1078,21 @@ async fn hopped_keyframe_cluster(
             previous_time = time;
             starts.push(offset);
         }
-        let Some(size) = element.size else {
-            break;
+        let body = offset.saturating_add(element.header_len);
+        offset = match element.size {
+            Some(size) => body.saturating_add(size),
+            // A Cluster of unknown size (a browser's live recording) ends where the next
+            // top-level element begins: found by hopping its children by their sizes.
+            None if element.id == CLUSTER => {
+                match open_cluster_end(&mut hopper, body, walk.segment_end, &mut children_left)
+                    .await?
+                {
+                    Some(end) => end,
+                    None => break,
+                }
+            }
+            None => break,
         };
-        offset = offset
-            .saturating_add(element.header_len)
-            .saturating_add(size);
     }
     let covered = first_cluster.saturating_add(walk.span);
     let mut later = None;
@@ -1097,6 +1109,49 @@ async fn hopped_keyframe_cluster(
         }
     }
     Ok(later)
+}
+
+/// Children of Clusters of unknown size hopped over, at most, in one search (a second of
+/// a live recording has some 80 blocks: 30 frames, 50 of sound).
+const MAX_HOPPED_CHILDREN: usize = 4096;
+
+/// Top-level elements of a Segment, which end a Cluster of unknown size.
+const TOP_LEVEL: [u32; 8] = [
+    CLUSTER,
+    CUES,
+    INFO,
+    TRACKS,
+    SEEK_HEAD,
+    0x1254_C367, // Tags
+    0x1043_A770, // Chapters
+    0x1941_A469, // Attachments
+];
+
+/// Where a Cluster of unknown size whose children start at `body` ends: the next
+/// top-level element (or `end`), found by hopping its children by their sizes, one read
+/// of a header each, each taken off `children_left`. `None` when a child does not parse,
+/// has no size, or the children left run out.
+async fn open_cluster_end(
+    hopper: &mut Window<'_>,
+    body: u64,
+    end: u64,
+    children_left: &mut usize,
+) -> Result<Option<u64>> {
+    let mut offset = body;
+    while offset < end {
+        let Some(child) = header(&hopper.read(offset, CLUSTER_HEAD_BYTES).await?) else {
+            return Ok(None);
+        };
+        if TOP_LEVEL.contains(&child.id) {
+            return Ok(Some(offset));
+        }
+        let (Some(size), Some(left)) = (child.size, children_left.checked_sub(1)) else {
+            return Ok(None);
+        };
+        *children_left = left;
+        offset = offset.saturating_add(child.header_len).saturating_add(size);
+    }
+    Ok(Some(end))
 }
 
 /// A walk of the Clusters for the first video track's keyframe at or before `at_ms`.
@@ -1751,6 +1806,15 @@ mod tests {
     /// apart, each a video block (a keyframe in every `keyframes`-th) and 100 kB of sound.
     /// Returns the file and where each Cluster starts.
     fn live_file_of_many_clusters(clusters: u16, keyframes: u16) -> (Vec<u8>, Vec<u64>) {
+        live_file_of_many_clusters_sized(clusters, keyframes, true)
+    }
+
+    /// [`live_file_of_many_clusters`], its Clusters of unknown size unless `sized`.
+    fn live_file_of_many_clusters_sized(
+        clusters: u16,
+        keyframes: u16,
+        sized: bool,
+    ) -> (Vec<u8>, Vec<u64>) {
         let (info, tracks) = info_and_tracks();
         let header = ebml_header();
         let mut at = (header.len() + 12 + info.len() + tracks.len()) as u64;
@@ -1763,7 +1827,11 @@ mod tests {
                 block(2, 0, 100_000, true),
             ]
             .concat();
-            let cluster = element(CLUSTER, &body);
+            let cluster = if sized {
+                element(CLUSTER, &body)
+            } else {
+                open_element(CLUSTER, &body)
+            };
             starts.push(at);
             at += cluster.len() as u64;
             segment.extend(cluster);
@@ -1827,6 +1895,33 @@ mod tests {
         // A span that covers the time: walked as before, never hopped.
         let (keyframe, _) = walked_keyframe_reading(&file, 500, 2_000_000).await;
         assert_eq!(found(&keyframe), Some((keyframe_at(0), 0)));
+
+        // Clusters of unknown size (as a browser writes them): each hopped over by its
+        // children's sizes (one read of a header each).
+        let (file, starts) = live_file_of_many_clusters_sized(50, 10, false);
+        let keyframe_at = |index: usize| starts[index]..starts[index] + 12 + 11 + 9 + 3000;
+        let (keyframe, read) = walked_keyframe_reading(&file, 3350, 150_000).await;
+        assert_eq!(found(&keyframe), Some((keyframe_at(30), 3000)));
+        println!("{read} bytes of {size} read (Clusters of unknown size)");
+        assert!(read < 1024 * 1024, "{read} bytes of {size} read");
+        // Too many children to hop over (1,000 tiny Voids before each Cluster's blocks):
+        // the hops stop after four Clusters, none with a keyframe, so the first walk's
+        // keyframe (not the one at 1 s), and no more work.
+        let (info, tracks) = info_and_tracks();
+        let mut segment = [info, tracks].concat();
+        for index in 0..20_u16 {
+            let body = [
+                element(CLUSTER_TIMECODE, &(index * 100).to_be_bytes()),
+                [0xEC, 0x80].repeat(1000),
+                block(1, 0, 3000, index % 10 == 0),
+                block(2, 0, 100_000, true),
+            ]
+            .concat();
+            segment.extend(open_element(CLUSTER, &body));
+        }
+        let file = [ebml_header(), open_element(SEGMENT, &segment)].concat();
+        let (keyframe, _) = walked_keyframe_reading(&file, 1200, 150_000).await;
+        assert_eq!(keyframe.map(|found| found.time_ms), Some(0));
     }
 
     #[tokio::test]
@@ -1847,6 +1942,22 @@ mod tests {
             let (keyframe, _) = walked_keyframe_reading(&bytes, 2350, 150_000).await;
             let keyframe = keyframe.unwrap_or_else(|| panic!("{name}: the first walk's"));
             assert!(keyframe.time_ms <= 2350, "{name}: {keyframe:?}");
+        }
+        // Also with Clusters of unknown size, hopped over by their children: a byte
+        // changed in a Cluster's head or a block's.
+        let (open_file, open_starts) = live_file_of_many_clusters_sized(30, 10, false);
+        for index in [3, 10, 20] {
+            let start = usize::try_from(open_starts[index]).expect("small");
+            for offset in (0..40).chain(3030..3045) {
+                for byte in [0x00, 0x01, 0xFF] {
+                    let mut damaged = open_file.clone();
+                    damaged[start + offset] = byte;
+                    let (keyframe, _) = walked_keyframe_reading(&damaged, 2350, 150_000).await;
+                    if let Some(found) = keyframe {
+                        assert!(found.cluster.end <= open_file.len() as u64, "{found:?}");
+                    }
+                }
+            }
         }
         for index in [3, 10, 20] {
             for offset in 0..20 {

@@ -926,6 +926,54 @@ async fn a_live_matroska_video_on_s3_whose_keyframe_lies_beyond_the_walk_gets_it
     assert_testsrc_bars(&image);
 }
 
+/// `matroska` with each of its Clusters' sizes made unknown (all ones, of the same
+/// length), as a browser's `MediaRecorder` writes a live recording.
+fn with_clusters_of_unknown_size(mut file: Vec<u8>) -> Vec<u8> {
+    // An element's id length, size length and size (a size of all ones read as is).
+    let element = |file: &[u8], at: usize| -> (usize, usize, u64) {
+        let id_len = file[at].leading_zeros() as usize + 1;
+        let size_at = at + id_len;
+        let size_len = file[size_at].leading_zeros() as usize + 1;
+        let size = file[size_at + 1..size_at + size_len].iter().fold(
+            u64::from(file[size_at]) & (0xFF >> size_len),
+            |size, byte| (size << 8) | u64::from(*byte),
+        );
+        (id_len, size_len, size)
+    };
+    let (id_len, size_len, size) = element(&file, 0);
+    let segment = id_len + size_len + usize::try_from(size).expect("small");
+    let (id_len, size_len, _) = element(&file, segment);
+    let mut at = segment + id_len + size_len;
+    let mut clusters = 0;
+    while at < file.len() {
+        let (id_len, size_len, size) = element(&file, at);
+        if file[at..at + 4] == [0x1F, 0x43, 0xB6, 0x75] {
+            let size_at = at + id_len;
+            file[size_at] = 0xFF >> (size_len - 1);
+            file[size_at + 1..size_at + size_len].fill(0xFF);
+            clusters += 1;
+        }
+        at += id_len + size_len + usize::try_from(size).expect("small");
+    }
+    assert!(clusters > 10, "{clusters} Clusters");
+    file
+}
+
+/// The recording above with Clusters of unknown size, as a browser writes them: each is
+/// hopped over by its children's sizes (a read of each one's header) to the next.
+#[tokio::test]
+async fn a_live_matroska_video_on_s3_with_clusters_of_unknown_size_gets_its_keyframe_by_hopping() {
+    let video = with_clusters_of_unknown_size(live_matroska_turning_from_red_to_bars());
+    let image = preview_from_a_bounded_copy("open.mkv", &video, "video/x-matroska", "65536")
+        .await
+        .expect("a preview from the head and the Cluster hopped to");
+    assert!(
+        !mostly_red(&image),
+        "the keyframe at 0.9 s, not the first frame"
+    );
+    assert_testsrc_bars(&image);
+}
+
 /// An Ogg video (Theora, 96 x 160, 10 frames a second for 6 s, some 24 kB a frame of
 /// noise over `testsrc`), made by ffmpeg.
 fn theora_video() -> Vec<u8> {

@@ -22,9 +22,9 @@
 //! video track's keyframe at or before the frame's time; in a file without Cues (a live
 //! recording), [`walked_keyframe_cluster`] finds it by walking the Clusters from the
 //! first, over a bounded span (a SimpleBlock's flag, or a BlockGroup without a
-//! ReferenceBlock, telling a keyframe), and beyond that span by hopping the sized
-//! Clusters by their sizes to the one at the frame's time and walking from there. Not
-//! done: hops past a Cluster of unknown size.
+//! ReferenceBlock, telling a keyframe), and beyond that span by hopping the Clusters by
+//! their sizes (one of unknown size by its children's) to the one at the frame's time
+//! and walking from there.
 
 use std::ops::Range;
 

@@ -159,7 +159,13 @@ impl Application {
             ws_tickets,
             ws_connections: Arc::clone(&ws_connections),
             revocations: Arc::clone(&revocations),
-            rate_limiter: rate_limit::RateLimiter::new(&config.rate_limit, Some(limiter_store)),
+            rate_limiter: rate_limit::RateLimiter::new(&config.rate_limit, Some(limiter_store))
+                .with_local_shares(if config.redis.url.expose_secret().is_empty() {
+                    // In memory, asking is as cheap as a share (ADR 0076).
+                    std::time::Duration::ZERO
+                } else {
+                    std::time::Duration::from_millis(config.rate_limit.api_local_share_ms)
+                }),
             config: Arc::new(config.clone()),
             verifier: TokenVerifier::new(
                 &config.auth,

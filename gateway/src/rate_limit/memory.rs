@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
-use super::{Decision, LimiterStore, Quota, gcra};
+use super::{Grant, LimiterStore, Quota, gcra_share};
 
 /// Entries are swept when the map grows past this, dropping the ones already refilled.
 const SWEEP_AT_ENTRIES: usize = 100_000;
@@ -28,7 +28,13 @@ impl Default for MemoryLimiter {
 
 #[async_trait]
 impl LimiterStore for MemoryLimiter {
-    async fn acquire(&self, key: &str, quota: Quota) -> anyhow::Result<Decision> {
+    async fn acquire_share(
+        &self,
+        key: &str,
+        quota: Quota,
+        want: u32,
+        unused: u32,
+    ) -> anyhow::Result<Grant> {
         let now = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX / 4);
         let mut state = self
             .state
@@ -38,18 +44,17 @@ impl LimiterStore for MemoryLimiter {
             // A key whose tat has passed is as good as absent.
             state.retain(|_, tat| *tat > now);
         }
-        match gcra(now, state.get(key).copied(), quota) {
-            Ok(new_tat) => {
-                // A known key is updated in place: no copy of it per request.
-                match state.get_mut(key) {
-                    Some(tat) => *tat = new_tat,
-                    None => {
-                        state.insert(key.to_owned(), new_tat);
-                    }
+        let stored = state.get(key).copied();
+        let (new_tat, grant) = gcra_share(now, stored, quota, want, unused);
+        if grant.granted > 0 || stored.is_some_and(|tat| tat != new_tat) {
+            // A known key is updated in place: no copy of it per request.
+            match state.get_mut(key) {
+                Some(tat) => *tat = new_tat,
+                None => {
+                    state.insert(key.to_owned(), new_tat);
                 }
-                Ok(Decision::Allowed)
             }
-            Err(retry_after) => Ok(Decision::Limited { retry_after }),
         }
+        Ok(grant)
     }
 }

@@ -8,10 +8,13 @@
 //! # Layout
 //! - [`Bucket`], [`Quota`]: what is limited and how much.
 //! - [`memory::MemoryLimiter`], [`redis::RedisLimiter`]: the two stores.
+//! - [`share::LocalShares`]: API requests spent from a share of the allowance taken from a
+//!   shared store in advance, so most requests ask no one (ADR 0076).
 //! - [`RateLimiter`]: the facade handlers use; it turns a refusal into `429 rate_limited`.
 
 pub mod memory;
 pub mod redis;
+pub mod share;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,11 +87,41 @@ pub enum Decision {
     },
 }
 
+/// What a store granted of a share asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    /// Requests taken from the allowance, at most the number asked for; 0 when limited.
+    pub granted: u32,
+    /// When nothing was granted: wait at least this long for one request.
+    pub retry_after: Duration,
+}
+
 /// Where GCRA state is kept.
 #[async_trait]
 pub trait LimiterStore: Send + Sync {
+    /// Takes up to `want` requests at once from `key`'s allowance under `quota`, as many
+    /// as it holds now, after giving back `unused`: requests an earlier grant took and
+    /// nobody made (their time is returned to the allowance, never past the present).
+    /// One request is the same decision as GCRA's.
+    async fn acquire_share(
+        &self,
+        key: &str,
+        quota: Quota,
+        want: u32,
+        unused: u32,
+    ) -> anyhow::Result<Grant>;
+
     /// Takes one request from `key`'s allowance under `quota`.
-    async fn acquire(&self, key: &str, quota: Quota) -> anyhow::Result<Decision>;
+    async fn acquire(&self, key: &str, quota: Quota) -> anyhow::Result<Decision> {
+        let grant = self.acquire_share(key, quota, 1, 0).await?;
+        Ok(if grant.granted > 0 {
+            Decision::Allowed
+        } else {
+            Decision::Limited {
+                retry_after: grant.retry_after,
+            }
+        })
+    }
 
     /// Opens this thread's own connection to the store, if it has one (ADR 0055); called
     /// on each HTTP worker's thread as it starts.
@@ -102,6 +135,8 @@ pub struct RateLimiter {
     auth: Quota,
     api: Quota,
     telegram_login: Quota,
+    /// API requests spent from shares taken in advance (a shared store only, ADR 0076).
+    api_shares: Option<Arc<share::LocalShares>>,
 }
 
 impl RateLimiter {
@@ -115,7 +150,19 @@ impl RateLimiter {
                 config.telegram_login_per_hour,
                 config.telegram_login_burst,
             ),
+            api_shares: None,
         }
+    }
+
+    /// Spends API requests from local shares of each user's allowance, each meant to last
+    /// about `share_for` (ADR 0076): for a store shared by replicas (Redis), where asking
+    /// costs a round trip. Sign-ins and Telegram login steps are still asked one by one.
+    /// A zero `share_for` keeps asking the store for every request.
+    #[must_use]
+    pub fn with_local_shares(mut self, share_for: Duration) -> Self {
+        self.api_shares =
+            (!share_for.is_zero()).then(|| Arc::new(share::LocalShares::new(share_for)));
+        self
     }
 
     /// Opens this thread's own connection to the store (each HTTP worker's, ADR 0055).
@@ -159,7 +206,11 @@ impl RateLimiter {
             Bucket::TelegramLogin => self.telegram_login,
         };
         let key = format!("{}:{subject}", bucket.as_str());
-        match store.acquire(&key, quota).await {
+        let decision = match (&self.api_shares, bucket) {
+            (Some(shares), Bucket::Api) => shares.spend(store.as_ref(), &key, quota).await,
+            _ => store.acquire(&key, quota).await,
+        };
+        match decision {
             Ok(Decision::Allowed) => Ok(()),
             Ok(Decision::Limited { retry_after }) => {
                 metrics::counter!("talkapp_rate_limited_total", "bucket" => bucket.as_str())
@@ -184,23 +235,60 @@ impl RateLimiter {
     }
 }
 
-/// GCRA on one key. `tat` is the theoretical arrival time of the next request (in any
-/// monotonic unit, here microseconds); returns the new `tat` when allowed.
-pub(crate) fn gcra(now: u64, stored_tat: Option<u64>, quota: Quota) -> Result<u64, Duration> {
-    let interval = u64::try_from(quota.interval.as_micros()).unwrap_or(u64::MAX / 4);
+/// GCRA on one key for up to `want` requests at once, after `unused` given back. `tat` is
+/// the theoretical arrival time of the next request (in any monotonic unit, here
+/// microseconds): a request is allowed when `tat + interval - tolerance <= now`, so `n` are
+/// when `tat + n * interval - tolerance <= now`. Answers the new `tat` (to store when it
+/// differs from the stored one) and the grant. `redis.rs`'s script is the same arithmetic.
+pub(crate) fn gcra_share(
+    now: u64,
+    stored_tat: Option<u64>,
+    quota: Quota,
+    want: u32,
+    unused: u32,
+) -> (u64, Grant) {
+    let interval = u64::try_from(quota.interval.as_micros())
+        .unwrap_or(u64::MAX / 4)
+        .max(1);
     let tolerance = interval.saturating_mul(u64::from(quota.burst));
-    let tat = stored_tat.unwrap_or(now).max(now);
-    let new_tat = tat.saturating_add(interval);
-    let allow_at = new_tat.saturating_sub(tolerance);
-    if now < allow_at {
-        return Err(Duration::from_micros(allow_at - now));
+    let tat = stored_tat
+        .unwrap_or(now)
+        .saturating_sub(interval.saturating_mul(u64::from(unused)))
+        .max(now);
+    let fits = now.saturating_add(tolerance).saturating_sub(tat) / interval;
+    let granted = u32::try_from(fits.min(u64::from(want))).unwrap_or(want);
+    if granted == 0 {
+        let allow_at = tat.saturating_add(interval).saturating_sub(tolerance);
+        return (
+            tat,
+            Grant {
+                granted: 0,
+                retry_after: Duration::from_micros(allow_at.saturating_sub(now)),
+            },
+        );
     }
-    Ok(new_tat)
+    (
+        tat.saturating_add(interval.saturating_mul(u64::from(granted))),
+        Grant {
+            granted,
+            retry_after: Duration::ZERO,
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One request at a time through the share arithmetic.
+    fn one(now: u64, tat: Option<u64>, quota: Quota) -> Result<u64, Duration> {
+        let (new_tat, grant) = gcra_share(now, tat, quota, 1, 0);
+        if grant.granted == 1 {
+            Ok(new_tat)
+        } else {
+            Err(grant.retry_after)
+        }
+    }
 
     #[test]
     fn gcra_allows_the_burst_then_one_per_interval() {
@@ -210,10 +298,32 @@ mod tests {
         };
         let mut tat = None;
         for _ in 0..3 {
-            tat = Some(gcra(0, tat, quota).expect("within burst"));
+            tat = Some(one(0, tat, quota).expect("within burst"));
         }
-        let wait = gcra(0, tat, quota).expect_err("burst spent");
+        let wait = one(0, tat, quota).expect_err("burst spent");
         assert_eq!(wait, Duration::from_secs(1));
-        assert!(gcra(1_000_000, tat, quota).is_ok());
+        assert!(one(1_000_000, tat, quota).is_ok());
+    }
+
+    #[test]
+    fn a_share_takes_what_fits_and_lies_cost_no_overflow() {
+        let quota = Quota {
+            interval: Duration::from_secs(1),
+            burst: 3,
+        };
+        let (tat, grant) = gcra_share(10_000_000, None, quota, 5, 0);
+        assert_eq!(grant.granted, 3);
+        assert_eq!(tat, 13_000_000);
+        // Half an interval later, nothing; the wait is the other half.
+        let (_, grant) = gcra_share(10_500_000, Some(tat), quota, 5, 0);
+        assert_eq!(
+            (grant.granted, grant.retry_after),
+            (0, Duration::from_millis(500))
+        );
+        // A stored time far ahead (another quota, a clock that jumped), huge counts.
+        let (_, grant) = gcra_share(0, Some(u64::MAX), quota, u32::MAX, u32::MAX);
+        assert_eq!(grant.granted, 0);
+        let (_, grant) = gcra_share(u64::MAX / 2, None, quota, u32::MAX, u32::MAX);
+        assert_eq!(grant.granted, 3);
     }
 }

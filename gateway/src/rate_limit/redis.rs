@@ -6,25 +6,34 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 
-use super::{Decision, LimiterStore, Quota};
+use super::{Grant, LimiterStore, Quota};
 use crate::per_thread::PerThread;
 
-/// KEYS[1]: the key. ARGV: interval and burst tolerance in microseconds.
-/// Returns {1, 0} when allowed, {0, wait_micros} when limited.
+/// KEYS[1]: the key. ARGV: interval and burst tolerance in microseconds, the requests
+/// wanted, the requests given back. Returns {granted, 0}, or {0, wait_micros} when limited:
+/// [`super::gcra_share`]'s arithmetic (microseconds since 1970 are exact in Lua's doubles).
 const GCRA_SCRIPT: &str = r"
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+local want = tonumber(ARGV[3])
+local unused = tonumber(ARGV[4])
+local stored = redis.call('GET', KEYS[1])
+local tat = tonumber(stored or now) - unused * interval
 if tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - tolerance
-if now < allow_at then
-  return {0, allow_at - now}
+local fits = math.floor((now + tolerance - tat) / interval)
+if fits < 0 then fits = 0 end
+local granted = math.min(fits, want)
+if granted == 0 then
+  if stored and unused > 0 then
+    redis.call('SET', KEYS[1], tat, 'PX', math.ceil((tat - now) / 1000) + 1)
+  end
+  return {0, tat + interval - tolerance - now}
 end
+local new_tat = tat + granted * interval
 redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1)
-return {1, 0}
+return {granted, 0}
 ";
 
 /// Redis-backed limiter state.
@@ -57,24 +66,32 @@ impl RedisLimiter {
 
 #[async_trait]
 impl LimiterStore for RedisLimiter {
-    async fn acquire(&self, key: &str, quota: Quota) -> anyhow::Result<Decision> {
-        let interval = u64::try_from(quota.interval.as_micros()).unwrap_or(u64::MAX / 4);
+    async fn acquire_share(
+        &self,
+        key: &str,
+        quota: Quota,
+        want: u32,
+        unused: u32,
+    ) -> anyhow::Result<Grant> {
+        let interval = u64::try_from(quota.interval.as_micros())
+            .unwrap_or(u64::MAX / 4)
+            .max(1);
         let tolerance = interval.saturating_mul(u64::from(quota.burst));
         let mut connection = self
             .worker_connection
             .get()
             .unwrap_or_else(|| self.connection.clone());
-        let (allowed, wait_micros): (i64, i64) = self
+        let (granted, wait_micros): (i64, i64) = self
             .script
             .key(format!("{}{key}", self.key_prefix))
             .arg(interval)
             .arg(tolerance)
+            .arg(want)
+            .arg(unused)
             .invoke_async(&mut connection)
             .await?;
-        if allowed == 1 {
-            return Ok(Decision::Allowed);
-        }
-        Ok(Decision::Limited {
+        Ok(Grant {
+            granted: u32::try_from(granted).unwrap_or(0).min(want),
             retry_after: Duration::from_micros(u64::try_from(wait_micros).unwrap_or(0)),
         })
     }

@@ -97,6 +97,53 @@ async fn the_allowance_refills_after_an_interval(store: Arc<dyn LimiterStore>) {
     );
 }
 
+async fn a_share_is_what_the_allowance_holds_and_what_was_not_spent_comes_back(
+    store: Arc<dyn LimiterStore>,
+) {
+    let quota = Quota {
+        interval: Duration::from_secs(10),
+        burst: 5,
+    };
+    let key = unique_key("share");
+    let share = |want, unused| {
+        let store = Arc::clone(&store);
+        let key = key.clone();
+        async move {
+            store
+                .acquire_share(&key, quota, want, unused)
+                .await
+                .expect("store answers")
+        }
+    };
+    assert_eq!(share(3, 0).await.granted, 3);
+    // Two are left of the five.
+    assert_eq!(share(3, 0).await.granted, 2);
+    let refused = share(1, 0).await;
+    assert_eq!(refused.granted, 0);
+    assert!(refused.retry_after > Duration::from_secs(9), "{refused:?}");
+    // Two given back, one taken: one more is left, then none.
+    assert_eq!(share(1, 2).await.granted, 1);
+    assert_eq!(
+        store.acquire(&key, quota).await.expect("answers"),
+        Decision::Allowed
+    );
+    assert!(matches!(
+        store.acquire(&key, quota).await.expect("answers"),
+        Decision::Limited { .. }
+    ));
+    // Given back while refused: kept.
+    assert_eq!(share(1, 1).await.granted, 1);
+    assert_eq!(share(1, 0).await.granted, 0);
+    // What is given back never reaches past the present: a fresh key's allowance is the
+    // burst, however much is given back.
+    let fresh = unique_key("fresh");
+    let grant = store
+        .acquire_share(&fresh, quota, 100, 100)
+        .await
+        .expect("answers");
+    assert_eq!(grant.granted, 5);
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -112,7 +159,80 @@ conformance!(
     the_burst_passes_and_the_next_request_waits_about_one_interval,
     keys_are_limited_independently,
     the_allowance_refills_after_an_interval,
+    a_share_is_what_the_allowance_holds_and_what_was_not_spent_comes_back,
 );
+
+/// A store that counts the calls made to it.
+struct Counted {
+    inner: Arc<dyn LimiterStore>,
+    calls: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl LimiterStore for Counted {
+    async fn acquire_share(
+        &self,
+        key: &str,
+        quota: Quota,
+        want: u32,
+        unused: u32,
+    ) -> anyhow::Result<talkapp_gateway::rate_limit::Grant> {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.acquire_share(key, quota, want, unused).await
+    }
+}
+
+/// ADR 0076: two gateways sharing Redis spend a user's API requests from shares taken in
+/// advance. Together they never allow more than the allowance, they refuse with the
+/// allowance spent, and they ask Redis for far fewer requests than they decide.
+#[tokio::test]
+async fn two_gateways_spend_the_api_allowance_from_local_shares_and_never_beyond_it() {
+    use talkapp_gateway::rate_limit::{Bucket, RateLimiter};
+    let mut config = talkapp_common::config::Config::embedded_defaults().expect("defaults");
+    // One request a minute sustained: nothing refills during the test.
+    config.rate_limit.api_per_minute = 1;
+    config.rate_limit.api_burst = 160;
+    let store = Arc::new(Counted {
+        inner: redis_store(),
+        calls: std::sync::atomic::AtomicU32::new(0),
+    });
+    let gateway = || {
+        RateLimiter::new(
+            &config.rate_limit,
+            Some(Arc::clone(&store) as Arc<dyn LimiterStore>),
+        )
+        .with_local_shares(Duration::from_secs(30))
+    };
+    let (first, second) = (gateway(), gateway());
+    let user = uuid::Uuid::new_v4().to_string();
+    let (mut allowed, mut refused) = (0_u32, 0_u32);
+    for request in 0..400 {
+        let gateway = if request % 3 == 0 { &first } else { &second };
+        match gateway.check(Bucket::Api, &user).await {
+            Ok(()) => allowed += 1,
+            Err(error) => {
+                assert_eq!(
+                    error.code,
+                    talkapp_common::ErrorCode::RateLimited,
+                    "{error:?}"
+                );
+                assert!(error.retry_after_secs.is_some());
+                refused += 1;
+            }
+        }
+    }
+    // Each gateway spends its last share before refusing: the allowance, exactly.
+    assert_eq!(allowed, 160, "allowed of 160");
+    assert_eq!(allowed + refused, 400);
+    let calls = store.calls.load(std::sync::atomic::Ordering::Relaxed);
+    // Up to the allowance, shares of up to 20: a few calls; then a refusal is repeated
+    // by each gateway without asking.
+    assert!(
+        calls <= 30,
+        "{calls} calls to Redis for {allowed} allowed, {refused} refused"
+    );
+}
 
 #[tokio::test]
 async fn an_unreachable_redis_is_an_error_the_facade_turns_into_a_pass() {

@@ -400,6 +400,11 @@ pub struct RateLimitConfig {
     pub api_per_minute: u32,
     /// How many of those may come at once.
     pub api_burst: u32,
+    /// With the limits in Redis: a gateway takes several of a user's API requests at once
+    /// and spends them without asking, each share meant to last about this long (ADR
+    /// 0076; at most an eighth of `api_burst`, what it did not spend given back). 0 asks
+    /// Redis for every request; at most 60,000.
+    pub api_local_share_ms: u64,
     /// Prefix of the limiter's Redis keys (separates deployments sharing one Redis).
     pub redis_key_prefix: String,
     /// Trust the first address of `X-Forwarded-For` as the client's (only behind a proxy
@@ -839,6 +844,12 @@ impl Config {
         if limits.auth_burst == 0 || limits.api_burst == 0 {
             return invalid("rate_limit.auth_burst", "bursts must be at least 1");
         }
+        if limits.api_local_share_ms > 60_000 {
+            return invalid(
+                "rate_limit.api_local_share_ms",
+                "must be at most 60000 (a minute)",
+            );
+        }
         let telegram = &self.telegram;
         if telegram.api_id <= 0 {
             return invalid("telegram.api_id", "must be a positive number");
@@ -1074,6 +1085,18 @@ mod tests {
     fn a_bad_value_is_refused_with_its_key_named() {
         let error = load_with(&[("database.url", "mysql://x")]).expect_err("refused");
         assert!(error.to_string().contains("`database.url`"), "{error}");
+    }
+
+    #[test]
+    fn the_api_limits_local_shares_last_two_seconds_and_a_minute_at_most() {
+        let config = load_with(&[]).expect("defaults load");
+        assert_eq!(config.rate_limit.api_local_share_ms, 2_000);
+        load_with(&[("rate_limit.api_local_share_ms", "0")]).expect("0 turns them off");
+        let error = load_with(&[("rate_limit.api_local_share_ms", "60001")]).expect_err("refused");
+        assert!(
+            error.to_string().contains("rate_limit.api_local_share_ms"),
+            "{error}"
+        );
     }
 
     #[test]

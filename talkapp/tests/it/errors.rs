@@ -164,3 +164,63 @@ async fn api_calls_beyond_a_users_burst_are_refused_for_that_user_only() {
     assert_eq!(other_user.status(), 200);
     app.stop().await;
 }
+
+/// With the limits in Redis, a gateway takes a user's API requests in shares (ADR 0076):
+/// after two requests Redis holds three taken (a share of one, then one of two), and the
+/// user is still refused once the allowance is spent, no sooner and no later.
+#[tokio::test]
+async fn with_redis_api_requests_are_taken_in_shares_and_refused_once_the_allowance_is_spent() {
+    let prefix = format!("talkapp-test-{}", uuid::Uuid::new_v4().simple());
+    let redis =
+        std::env::var("TALKAPP_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let app = crate::helpers::spawn_app_with(&[
+        ("redis.url", &redis),
+        ("redis.prefix", &prefix),
+        ("rate_limit.redis_key_prefix", &prefix),
+        // One a minute sustained: nothing refills during the test; shares of up to 2.
+        ("rate_limit.api_burst", "16"),
+        ("rate_limit.api_per_minute", "1"),
+    ])
+    .await;
+    let user = app.signed_in_user("shares@example.com").await;
+    let token = user["access_token"].as_str().expect("token");
+    let user_id = user["user"]["id"].as_str().expect("user id");
+    for _ in 0..2 {
+        assert_eq!(app.get_with_token("/auth/me", token).await.status(), 200);
+    }
+    // The key's lifetime is the time its taken requests stand for: a minute each.
+    let taken_ms = redis_pttl(&redis, &format!("{prefix}:ratelimit:api:{user_id}")).await;
+    assert!(
+        (170_000..=181_000).contains(&taken_ms),
+        "{taken_ms} ms taken: three requests are 180,000"
+    );
+    for request in 2..16 {
+        let response = app.get_with_token("/auth/me", token).await;
+        assert_eq!(response.status(), 200, "request {request}");
+    }
+    let refused = app.get_with_token("/auth/me", token).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_problem(refused, 429, "rate_limited").await;
+    app.stop().await;
+}
+
+/// `PTTL key` on the Redis at `url`, by its inline protocol.
+async fn redis_pttl(url: &str, key: &str) -> i64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = url.trim_start_matches("redis://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("redis reachable");
+    stream
+        .write_all(format!("PTTL {key}\r\n").as_bytes())
+        .await
+        .expect("written");
+    let mut reply = vec![0_u8; 64];
+    let read = stream.read(&mut reply).await.expect("read");
+    let reply = String::from_utf8_lossy(&reply[..read]);
+    reply
+        .trim()
+        .trim_start_matches(':')
+        .parse()
+        .unwrap_or_else(|_| panic!("PTTL's reply: {reply}"))
+}

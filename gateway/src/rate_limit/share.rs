@@ -47,6 +47,8 @@ impl Share {
 #[derive(Debug)]
 pub struct LocalShares {
     share_for: Duration,
+    /// Shares kept before the ended ones are swept ([`SWEEP_AT_ENTRIES`]).
+    sweep_at: usize,
     shares: Mutex<HashMap<String, Share>>,
 }
 
@@ -55,6 +57,7 @@ impl LocalShares {
     pub fn new(share_for: Duration) -> Self {
         Self {
             share_for,
+            sweep_at: SWEEP_AT_ENTRIES,
             shares: Mutex::new(HashMap::new()),
         }
     }
@@ -109,10 +112,14 @@ impl LocalShares {
         };
         let grant = store.acquire_share(key, quota, want, unused).await?;
         let mut shares = self.lock()?;
-        if shares.len() >= SWEEP_AT_ENTRIES {
+        if shares.len() >= self.sweep_at {
             // An ended share's requests are lost to the allowance for at most
-            // `cap × interval`: the rate refills them.
+            // `cap × interval`: the rate refills them. Still full of current shares, all are
+            // forgotten, so that a sweep is not made again on every request.
             shares.retain(|_, share| share.current(now, self.share_for));
+            if shares.len() >= self.sweep_at / 2 {
+                shares.clear();
+            }
         }
         let share = shares.entry(key.to_owned()).or_insert(Share {
             left: 0,
@@ -223,6 +230,37 @@ mod tests {
             .await
             .expect("answers");
         assert_eq!(rest.granted, 75);
+    }
+
+    #[tokio::test]
+    async fn a_full_map_drops_its_ended_shares_and_when_still_half_full_all() {
+        let store = Counted::default();
+        let mut shares = LocalShares::new(Duration::from_millis(100));
+        shares.sweep_at = 6;
+        let spend = async |shares: &LocalShares, key: &str| {
+            assert_eq!(
+                shares.spend(&store, key, quota()).await.expect("answers"),
+                Decision::Allowed
+            );
+        };
+        // Four shares that will have ended, then two current ones: full at six.
+        for key in ["old-1", "old-2", "old-3", "old-4"] {
+            spend(&shares, key).await;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        for key in ["new-1", "new-2", "new-3"] {
+            spend(&shares, key).await;
+        }
+        // The ended ones were dropped, the current ones kept.
+        let mut kept: Vec<String> = shares.lock().expect("lock").keys().cloned().collect();
+        kept.sort();
+        assert_eq!(kept, ["new-1", "new-2", "new-3"]);
+        for key in ["new-4", "new-5", "new-6", "new-7"] {
+            spend(&shares, key).await;
+        }
+        // Full again of current shares: all forgotten but the one just taken.
+        let kept: Vec<String> = shares.lock().expect("lock").keys().cloned().collect();
+        assert_eq!(kept, vec!["new-7".to_owned()]);
     }
 
     #[tokio::test]

@@ -13,9 +13,13 @@
 //! the walks bounded by as many bytes too). A last Cluster that starts before that, when it
 //! has a size, is found by hopping the Clusters from the first by their sizes, and its
 //! last blocks in its last [`MAX_TAIL_BYTES`] as the chain of children that ends exactly
-//! at its end ([`hopped_last_cluster_ticks`]). Not done: such a Cluster of unknown size
-//! gets no duration, and the last block's own length is not added (a frame, some 20 to
-//! 40 ms, short).
+//! at its end ([`hopped_last_cluster_ticks`]); when it, or one before it, is of unknown
+//! size (as a browser's `MediaRecorder` writes them), it is hopped over by its children's
+//! sizes, the hop the keyframe search uses ([`open_cluster_end`]), and the last one's
+//! blocks' times are read on the way. Not done: the last block's own length is not added
+//! (a frame, some 20 to 40 ms, short), and a last Cluster behind more than
+//! [`MAX_CLUSTER_HOPS`] Clusters or [`MAX_HOPPED_CHILDREN`] children of Clusters of
+//! unknown size gets no duration.
 //!
 //! For the preview of a large file copied in part (`crate::frames`), [`keyframe_cluster`]
 //! finds, in the Cues (the index, found through the SeekHead), the Cluster of the first
@@ -396,20 +400,40 @@ const MAX_CHAIN_STEPS: usize = 1_000_000;
 /// The latest block time (ticks) of the Segment's last Cluster when it starts too long
 /// before the end to be found from there (a live recording's one long Cluster): the
 /// Clusters are hopped over from the first by their sizes (one read each, at most
-/// [`MAX_CLUSTER_HOPS`]) to the one that reaches the Segment's end, and its last blocks
-/// are found in its last [`MAX_TAIL_BYTES`] as the chain of children that ends exactly
-/// where it ends (the first such chain from the front of those bytes). `None` for a
-/// Cluster of unknown size on the way (its end is only found by walking it), or when
-/// nothing parses.
+/// [`MAX_CLUSTER_HOPS`]) to the one that reaches the Segment's end. A sized last Cluster's
+/// last blocks are found in its last [`MAX_TAIL_BYTES`] as the chain of children that ends
+/// exactly where it ends (the first such chain from the front of those bytes). A Cluster
+/// of unknown size (as a browser's `MediaRecorder` writes them) is hopped over by its
+/// children's sizes to the next top-level element ([`open_cluster_end`], the keyframe
+/// search's hop: one read of a header each, at most [`MAX_HOPPED_CHILDREN`] in all), and
+/// when it is the last, its blocks' times were read on the way. `None` when nothing
+/// parses, the children or the hops run out, or the last Cluster does not end at the
+/// Segment's end.
 async fn hopped_last_cluster_ticks(
     window: &mut Window<'_>,
     walked_to: u64,
     segment_end: u64,
 ) -> Result<Option<u64>> {
+    /// The last Cluster hopped to.
+    enum Last {
+        /// Sized: where its children start and where it ends, its Timecode.
+        Sized {
+            body_start: u64,
+            end: u64,
+            base: i64,
+        },
+        /// Of unknown size: where it ends, its Timecode, its latest block's time.
+        Open {
+            end: u64,
+            base: i64,
+            latest_block: Option<i64>,
+        },
+    }
     let Some(mut offset) = first_cluster_from(window, walked_to, segment_end).await? else {
         return Ok(None);
     };
     let mut hopper = window.with_chunk(CLUSTER_HEAD_BYTES);
+    let mut children_left = MAX_HOPPED_CHILDREN;
     let mut last = None;
     for _ in 0..MAX_CLUSTER_HOPS {
         if offset >= segment_end {
@@ -419,26 +443,65 @@ async fn hopped_last_cluster_ticks(
         let Some(element) = header(&bytes) else {
             break;
         };
-        let Some(size) = element.size else {
-            return Ok(None);
-        };
-        let body_start = offset.saturating_add(element.header_len);
-        let end = body_start.saturating_add(size);
-        if element.id == CLUSTER {
+        let base = if element.id == CLUSTER {
             let Some((_, base)) = cluster_start(&bytes) else {
                 return Ok(None);
             };
-            last = Some((body_start, end, base));
-        }
-        offset = end;
+            Some(base)
+        } else {
+            None
+        };
+        let body_start = offset.saturating_add(element.header_len);
+        offset = match (element.size, base) {
+            (Some(size), _) => {
+                let end = body_start.saturating_add(size);
+                if let Some(base) = base {
+                    last = Some(Last::Sized {
+                        body_start,
+                        end,
+                        base,
+                    });
+                }
+                end
+            }
+            (None, Some(base)) => {
+                let Some(open) =
+                    open_cluster_end(&mut hopper, body_start, segment_end, &mut children_left)
+                        .await?
+                else {
+                    return Ok(None);
+                };
+                last = Some(Last::Open {
+                    end: open.end,
+                    base,
+                    latest_block: open.latest_block,
+                });
+                open.end
+            }
+            (None, None) => return Ok(None),
+        };
     }
-    let Some((body_start, end, base)) = last.filter(|(_, end, _)| *end == segment_end) else {
-        return Ok(None);
+    let latest = match last {
+        Some(Last::Sized {
+            body_start,
+            end,
+            base,
+        }) if end == segment_end => {
+            let tail_start = end.saturating_sub(MAX_TAIL_BYTES).max(body_start);
+            let tail = window.read(tail_start, end - tail_start).await?;
+            last_blocks_relative(&tail).map(|relative| base.saturating_add(relative))
+        }
+        Some(Last::Open {
+            end,
+            base,
+            latest_block,
+        }) if end == segment_end => {
+            // As a walk from its start counts them ([`walk_cluster`]).
+            Some(latest_block.map_or(base, |relative| base.saturating_add(relative).max(base)))
+        }
+        _ => None,
     };
-    let tail_start = end.saturating_sub(MAX_TAIL_BYTES).max(body_start);
-    let tail = window.read(tail_start, end - tail_start).await?;
-    Ok(last_blocks_relative(&tail)
-        .map(|relative| u64::try_from(base.saturating_add(relative)).unwrap_or(0)))
+    Ok(latest.map(|ticks| u64::try_from(ticks).unwrap_or(0)))
 }
 
 /// The latest relative time of the last [`LAST_BLOCKS`] blocks of a Cluster whose last
@@ -1087,7 +1150,7 @@ async fn hopped_keyframe_cluster(
                 match open_cluster_end(&mut hopper, body, walk.segment_end, &mut children_left)
                     .await?
                 {
-                    Some(end) => end,
+                    Some(open) => open.end,
                     None => break,
                 }
             }
@@ -1127,31 +1190,53 @@ const TOP_LEVEL: [u32; 8] = [
     0x1941_A469, // Attachments
 ];
 
+/// A Cluster of unknown size hopped over by its children ([`open_cluster_end`]).
+struct OpenCluster {
+    /// Where it ends: the next top-level element, or the end given (also when its last
+    /// child runs past it: a recording cut short).
+    end: u64,
+    /// The latest relative time (ticks) of the blocks among its children (a SimpleBlock,
+    /// or a BlockGroup whose Block's head is in the bytes read of it).
+    latest_block: Option<i64>,
+}
+
 /// Where a Cluster of unknown size whose children start at `body` ends: the next
 /// top-level element (or `end`), found by hopping its children by their sizes, one read
-/// of a header each, each taken off `children_left`. `None` when a child does not parse,
-/// has no size, or the children left run out.
+/// of a header each, each taken off `children_left`; the blocks' times are taken from the
+/// same reads. `None` when a child does not parse, has no size, or the children left run
+/// out.
 async fn open_cluster_end(
     hopper: &mut Window<'_>,
     body: u64,
     end: u64,
     children_left: &mut usize,
-) -> Result<Option<u64>> {
+) -> Result<Option<OpenCluster>> {
+    let mut latest_block: Option<i64> = None;
     let mut offset = body;
     while offset < end {
-        let Some(child) = header(&hopper.read(offset, CLUSTER_HEAD_BYTES).await?) else {
+        let bytes = hopper.read(offset, CLUSTER_HEAD_BYTES).await?;
+        let Some(child) = header(&bytes) else {
             return Ok(None);
         };
         if TOP_LEVEL.contains(&child.id) {
-            return Ok(Some(offset));
+            return Ok(Some(OpenCluster {
+                end: offset,
+                latest_block,
+            }));
         }
         let (Some(size), Some(left)) = (child.size, children_left.checked_sub(1)) else {
             return Ok(None);
         };
         *children_left = left;
+        let payload = bytes
+            .get(usize::try_from(child.header_len).unwrap_or(usize::MAX)..)
+            .unwrap_or_default();
+        if let Some(relative) = child_block_timecode(child.id, payload) {
+            latest_block = Some(latest_block.map_or(relative, |latest| latest.max(relative)));
+        }
         offset = offset.saturating_add(child.header_len).saturating_add(size);
     }
-    Ok(Some(end))
+    Ok(Some(OpenCluster { end, latest_block }))
 }
 
 /// A walk of the Clusters for the first video track's keyframe at or before `at_ms`.
@@ -1412,8 +1497,6 @@ mod tests {
         // of 4 MiB; hopped to from the first Cluster, its last blocks end it.
         let file = live_file_of_one_sized_cluster(12, &[]);
         assert_eq!(duration_searching(file, 4 << 20).await, Some(1440));
-        // Of unknown size, it cannot be hopped over: no duration, as before.
-        assert_eq!(duration_searching(live_file(12, None), 4 << 20).await, None);
         // Tiny look-alike elements (Voids of no bytes) before the last blocks: bounded
         // work, and the blocks after them still end the Cluster.
         let voids = [0xEC, 0x80].repeat(2 << 20);
@@ -1422,6 +1505,151 @@ mod tests {
         let found = duration_searching(file, 4 << 20).await;
         assert!(started.elapsed() < std::time::Duration::from_secs(20));
         assert!(found.is_none() || found == Some(1040), "{found:?}");
+    }
+
+    /// The duration found with the search at `search_bytes`, and the bytes read.
+    async fn duration_reading(bytes: Vec<u8>, search_bytes: u64) -> (Option<u64>, u64) {
+        use crate::analyze::waveform::tests::Counting;
+        let objects = Counting {
+            inner: object_store::memory::InMemory::new(),
+            bytes: 0.into(),
+            reads: 0.into(),
+        };
+        let path = object_store::path::Path::from("file");
+        let size = bytes.len() as u64;
+        object_store::ObjectStoreExt::put(&objects.inner, &path, bytes.into())
+            .await
+            .expect("stored");
+        let found = analyze_matroska(&mut Window::new(&objects, &path, size), search_bytes)
+            .await
+            .expect("read")
+            .map(|found| found.duration_ms);
+        (
+            found.flatten(),
+            objects.bytes.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    /// A live file as a browser writes it (no Duration, a Segment and Clusters of unknown
+    /// size): `short` Clusters of a Timecode and two blocks 100 ms apart from 0, then one
+    /// of unknown size at 1000 ms of `blocks` × 512 KiB blocks 40 ms apart (its `filler`
+    /// first).
+    fn live_file_ending_in_a_long_open_cluster(short: u16, blocks: i16, filler: &[u8]) -> Vec<u8> {
+        let mut segment = element(INFO, &element(TIMECODE_SCALE, &1_000_000_u32.to_be_bytes()));
+        for index in 0..short {
+            let body = [
+                element(CLUSTER_TIMECODE, &(index * 100).to_be_bytes()),
+                simple_block(1, 0, 300),
+                simple_block(2, 50, 200),
+            ]
+            .concat();
+            segment.extend(open_element(CLUSTER, &body));
+        }
+        let mut last = element(CLUSTER_TIMECODE, &1000_u16.to_be_bytes());
+        last.extend_from_slice(filler);
+        for index in 0..blocks {
+            last.extend(simple_block(1, index * 40, 512 * 1024));
+        }
+        segment.extend(open_element(CLUSTER, &last));
+        [ebml_header(), open_element(SEGMENT, &segment)].concat()
+    }
+
+    #[tokio::test]
+    async fn a_live_files_cluster_of_unknown_size_starting_before_the_search_is_found_by_hopping() {
+        // 12 blocks of 512 KiB in one Cluster of unknown size: it starts 6 MiB before the
+        // end, beyond a search of 4 MiB; hopped over by its children's sizes from its
+        // start, it ends at the Segment's end, its last block at 1000 + 11 × 40 ms.
+        assert_eq!(
+            duration_searching(live_file(12, None), 4 << 20).await,
+            Some(1440)
+        );
+        // Behind 30 short Clusters of unknown size, each hopped over by its children: the
+        // tail of 4 MiB and one read of 64 bytes a Cluster or child, no more.
+        let file = live_file_ending_in_a_long_open_cluster(30, 12, &[]);
+        let size = file.len() as u64;
+        let (found, read) = duration_reading(file, 4 << 20).await;
+        assert_eq!(found, Some(1440));
+        println!("{read} bytes of {size} read");
+        assert!(
+            read < (4 << 20) + (256 << 10),
+            "{read} bytes of {size} read"
+        );
+        // A search that reaches the Cluster's start finds it so, as before.
+        let file = live_file_ending_in_a_long_open_cluster(30, 12, &[]);
+        assert_eq!(duration_searching(file, 64 << 20).await, Some(1440));
+        // A child that does not parse on the way: not a Cluster to trust, no duration.
+        assert_eq!(
+            duration_searching(live_file(12, Some(9)), 4 << 20).await,
+            None
+        );
+        // More children than the hops may read (5,000 tiny Voids before the blocks): no
+        // duration, and no more reads.
+        let voids = [0xEC, 0x80].repeat(5000);
+        let file = live_file_ending_in_a_long_open_cluster(3, 12, &voids);
+        let (found, read) = duration_reading(file, 4 << 20).await;
+        assert_eq!(found, None);
+        assert!(read < (4 << 20) + (512 << 10), "{read} bytes read");
+    }
+
+    #[tokio::test]
+    async fn hops_to_a_last_cluster_of_unknown_size_that_lies_end_without_a_panic() {
+        let file = live_file_ending_in_a_long_open_cluster(20, 12, &[]);
+        let size = file.len();
+        // Where the last Cluster starts: the 12 blocks, its Timecode and header before them.
+        let last = size - 12 * (512 * 1024 + 9) - 11 - 12;
+        assert_eq!(file[last..last + 4], CLUSTER_ID_BYTES);
+        let bound = (4 << 20) + (512 << 10);
+        let check = |name: String, (found, read): (Option<u64>, u64)| {
+            assert!(read < bound, "{name}: {read} bytes read");
+            if let Some(found) = found {
+                assert!(found < 32_000_000_000, "{name}: {found}");
+            }
+        };
+        // One byte changed anywhere in the heads of the last Cluster and its first
+        // children, and of a short Cluster before it.
+        let short = live_file_ending_in_a_long_open_cluster(5, 0, &[]).len() - 23;
+        for (start, bytes) in [(short, &[0xFF][..]), (last, &[0x00, 0xFF][..])] {
+            for offset in 0..36 {
+                for &byte in bytes {
+                    let mut damaged = file.clone();
+                    damaged[start + offset] = byte;
+                    let name = format!("byte {byte:#x} at {start} + {offset}");
+                    check(name, duration_reading(damaged, 4 << 20).await);
+                }
+            }
+        }
+        // A child of unknown size in the last Cluster: no duration.
+        let mut open_child = file.clone();
+        let child = last + 12 + 11;
+        open_child[child + 1..child + 9]
+            .copy_from_slice(&[0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+        assert_eq!(duration_reading(open_child, 4 << 20).await.0, None);
+        // A child whose size runs past the end (a recording cut short): timed by the
+        // blocks before it and its own head.
+        let mut past = file.clone();
+        let child = last + 12 + 11 + 3 * (512 * 1024 + 9);
+        past[child + 1..child + 9]
+            .copy_from_slice(&[0x01, 0x0F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE]);
+        assert_eq!(duration_reading(past, 4 << 20).await.0, Some(1120));
+        // Garbage after the last Cluster's Timecode; and 10,000 empty Clusters of unknown
+        // size before it: the hops run out, no duration.
+        let mut state = 0x2545_F491_u32;
+        let garbage: Vec<u8> = (0..6 << 20)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state.to_be_bytes()[0]
+            })
+            .collect();
+        let mut noisy = file[..last + 12 + 11].to_vec();
+        noisy.extend(&garbage);
+        check("garbage".to_owned(), duration_reading(noisy, 4 << 20).await);
+        let empty = open_element(CLUSTER, &element(CLUSTER_TIMECODE, &[0x10])).repeat(10_000);
+        let many = [&file[..last], &empty, &file[last..]].concat();
+        let (found, read) = duration_reading(many, 4 << 20).await;
+        assert_eq!(found, None);
+        assert!(read < bound, "{read} bytes read");
     }
 
     /// The test files' Info (millisecond timecodes) and Tracks (audio 2, video 1).

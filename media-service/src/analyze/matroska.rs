@@ -16,8 +16,10 @@
 //! at its end ([`hopped_last_cluster_ticks`]); when it, or one before it, is of unknown
 //! size (as a browser's `MediaRecorder` writes them), it is hopped over by its children's
 //! sizes, the hop the keyframe search uses ([`open_cluster_end`]), and the last one's
-//! blocks' times are read on the way. Not done: the last block's own length is not added
-//! (a frame, some 20 to 40 ms, short), and a last Cluster behind more than
+//! blocks' times are read on the way. Each way, a block counts to its end: its time plus
+//! its duration ([`BlockDurations`]: a BlockGroup's BlockDuration, else its track's
+//! DefaultDuration, else none), so the duration is the last frame's end, as a muxer
+//! writes it in a file's header. Not done: a last Cluster behind more than
 //! [`MAX_CLUSTER_HOPS`] Clusters or [`MAX_HOPPED_CHILDREN`] children of Clusters of
 //! unknown size gets no duration.
 //!
@@ -60,6 +62,8 @@ const SIMPLE_BLOCK: u32 = 0xA3;
 const BLOCK_GROUP: u32 = 0xA0;
 const BLOCK: u32 = 0xA1;
 const REFERENCE_BLOCK: u32 = 0xFB;
+const BLOCK_DURATION: u32 = 0x9B;
+const TRACK_DEFAULT_DURATION: u32 = 0x23_E383;
 const CRC_32: u32 = 0xBF;
 const CUES: u32 = 0x1C53_BB6B;
 const CUE_POINT: u32 = 0xBB;
@@ -274,9 +278,117 @@ fn child_block_timecode(id: u32, payload: &[u8]) -> Option<i64> {
     }
 }
 
-/// The latest block time (ticks) of the last Cluster in `tail`: the last occurrence of the
-/// Cluster id whose first child is its Timecode, then its blocks.
-fn last_cluster_end_ticks(tail: &[u8]) -> Option<u64> {
+/// The track of a SimpleBlock's or a BlockGroup's block, from the start of its payload.
+fn child_block_track(id: u32, payload: &[u8]) -> Option<u64> {
+    let block = match id {
+        SIMPLE_BLOCK => payload,
+        BLOCK_GROUP => {
+            let block = header(payload).filter(|block| block.id == BLOCK)?;
+            payload.get(usize::try_from(block.header_len).ok()?..)?
+        }
+        _ => return None,
+    };
+    element_size(block)?.0
+}
+
+/// A block's duration past which it is not believed (a frame, a sound packet or a
+/// subtitle lasts less than a minute): a header that lies rather than a fact.
+const MAX_BLOCK_DURATION_NS: u64 = 60_000_000_000;
+
+/// How long blocks last, in ticks: a BlockGroup's BlockDuration, else the block's track's
+/// DefaultDuration (Tracks › TrackEntry, nanoseconds), else not known (0 added).
+#[derive(Debug, Default)]
+struct BlockDurations {
+    /// Nanoseconds a tick.
+    scale: u64,
+    /// Each track's DefaultDuration, in ticks.
+    defaults: Vec<(u64, i64)>,
+}
+
+impl BlockDurations {
+    /// From the tracks' DefaultDurations (`(track, nanoseconds)`) at `scale` nanoseconds a
+    /// tick; one over [`MAX_BLOCK_DURATION_NS`] is not known.
+    fn new(defaults: &[(u64, u64)], scale: u64) -> Self {
+        let defaults = defaults
+            .iter()
+            .filter(|(_, nanoseconds)| *nanoseconds <= MAX_BLOCK_DURATION_NS)
+            .filter_map(|&(track, nanoseconds)| {
+                let ticks = (nanoseconds as f64 / scale.max(1) as f64).round();
+                Some((track, ticks as i64)).filter(|_| ticks.is_finite())
+            })
+            .collect();
+        Self { scale, defaults }
+    }
+
+    /// The ticks of a BlockGroup's BlockDuration, when believed.
+    fn block_duration(&self, ticks: u64) -> Option<i64> {
+        (ticks.saturating_mul(self.scale) <= MAX_BLOCK_DURATION_NS)
+            .then(|| i64::try_from(ticks).ok())
+            .flatten()
+    }
+
+    /// The duration of a block of `track` that says none of its own.
+    fn default_of(&self, track: Option<u64>) -> i64 {
+        track
+            .and_then(|track| self.defaults.iter().find(|(number, _)| *number == track))
+            .map_or(0, |(_, ticks)| *ticks)
+    }
+}
+
+/// The relative time (ticks) a SimpleBlock's or a BlockGroup's block ends: its time plus
+/// its duration ([`BlockDurations`]; a BlockGroup's BlockDuration when `payload`, the
+/// child's payload from its start, holds it whole), from the start of its payload.
+fn child_block_end(id: u32, payload: &[u8], durations: &BlockDurations) -> Option<i64> {
+    let relative = child_block_timecode(id, payload)?;
+    let own = (id == BLOCK_GROUP)
+        .then(|| {
+            child_elements(payload)
+                .take(MAX_GROUP_CHILDREN)
+                .find(|(id, _)| *id == BLOCK_DURATION)
+                .and_then(|(_, ticks)| unsigned(ticks))
+                .and_then(|ticks| durations.block_duration(ticks))
+        })
+        .flatten();
+    let duration = own.unwrap_or_else(|| durations.default_of(child_block_track(id, payload)));
+    Some(relative.saturating_add(duration))
+}
+
+/// [`child_block_end`] of the Cluster's child at `offset` whose header is `child` and
+/// whose first bytes are `head` (its header, then the start of its payload): a
+/// BlockGroup's children are walked by their headers for its BlockDuration
+/// ([`group_fields`], each taken off `children_left`), which follows its Block.
+async fn read_block_end(
+    window: &mut Window<'_>,
+    offset: u64,
+    child: Header,
+    head: &[u8],
+    durations: &BlockDurations,
+    children_left: &mut usize,
+) -> Result<Option<i64>> {
+    let payload = head
+        .get(usize::try_from(child.header_len).unwrap_or(usize::MAX)..)
+        .unwrap_or_default();
+    let (BLOCK_GROUP, Some(size)) = (child.id, child.size) else {
+        return Ok(child_block_end(child.id, payload, durations));
+    };
+    let Some(relative) = child_block_timecode(BLOCK_GROUP, payload) else {
+        return Ok(None);
+    };
+    let body_start = offset.saturating_add(child.header_len);
+    let body = body_start..body_start.saturating_add(size);
+    let own = group_fields(window, body, None, children_left)
+        .await?
+        .and_then(|group| group.duration)
+        .and_then(|ticks| durations.block_duration(ticks));
+    let duration =
+        own.unwrap_or_else(|| durations.default_of(child_block_track(BLOCK_GROUP, payload)));
+    Ok(Some(relative.saturating_add(duration)))
+}
+
+/// The latest time (ticks) a block of the last Cluster in `tail` ends: the last
+/// occurrence of the Cluster id whose first child is its Timecode, then its blocks' times
+/// and durations ([`child_block_end`]).
+fn last_cluster_end_ticks(tail: &[u8], durations: &BlockDurations) -> Option<u64> {
     // The first child decides, before any walk: the children are walked once, for the
     // one Cluster taken, whatever the tail holds.
     let (at, cluster, base) = cluster_candidates(tail).next()?;
@@ -289,16 +401,17 @@ fn last_cluster_end_ticks(tail: &[u8]) -> Option<u64> {
         });
     let body = tail.get(start..end)?;
     let latest = child_elements(body)
-        .filter_map(|(id, payload)| child_block_timecode(id, payload))
+        .filter_map(|(id, payload)| child_block_end(id, payload, durations))
         .map(|relative| base.saturating_add(relative))
         .max()
         .unwrap_or(base);
     Some(u64::try_from(latest).unwrap_or(0))
 }
 
-/// The latest block time (ticks) of the Cluster at `at`, whose children are walked by
-/// their headers up to `end` (the Segment's end, or the Cluster's when it has a size),
-/// taking at most `budget` bytes of the object in steps (what it walks is taken off).
+/// The latest time (ticks) a block of the Cluster at `at` ends ([`read_block_end`]), whose
+/// children are walked by their headers up to `end` (the Segment's end, or the Cluster's
+/// when it has a size), taking at most `budget` bytes of the object in steps (what it
+/// walks is taken off; a BlockGroup's children read count as children walked).
 /// `None` unless the walk reaches the end (the last child may run past it: a recording
 /// cut short) through children that parse: not a Cluster, or not the last one.
 async fn walk_cluster(
@@ -306,6 +419,7 @@ async fn walk_cluster(
     at: u64,
     end: u64,
     budget: &mut u64,
+    durations: &BlockDurations,
 ) -> Result<Option<u64>> {
     let Some((cluster, base)) = cluster_start(&window.read(at, CLUSTER_HEAD_BYTES).await?) else {
         return Ok(None);
@@ -316,7 +430,9 @@ async fn walk_cluster(
         .map_or(end, |size| body_start.saturating_add(size).min(end));
     let mut latest = base;
     let mut offset = body_start;
-    for _ in 0..MAX_CLUSTER_CHILDREN {
+    let mut children_left = MAX_CLUSTER_CHILDREN;
+    while let Some(left) = children_left.checked_sub(1) {
+        children_left = left;
         if offset >= body_end {
             return Ok(u64::try_from(latest).ok());
         }
@@ -329,10 +445,9 @@ async fn walk_cluster(
         let (Some(size), false) = (child.size, child.id == CLUSTER) else {
             return Ok(None);
         };
-        let payload = bytes
-            .get(usize::try_from(child.header_len).unwrap_or(usize::MAX)..)
-            .unwrap_or_default();
-        if let Some(relative) = child_block_timecode(child.id, payload) {
+        let block_end =
+            read_block_end(window, offset, child, &bytes, durations, &mut children_left).await?;
+        if let Some(relative) = block_end {
             latest = latest.max(base.saturating_add(relative));
         }
         let step = child.header_len.saturating_add(size);
@@ -345,12 +460,14 @@ async fn walk_cluster(
     Ok(None)
 }
 
-/// The latest block time (ticks) of the Segment's last Cluster (see the module's notes).
+/// The latest time (ticks) a block of the Segment's last Cluster ends (see the module's
+/// notes).
 async fn last_cluster_ticks(
     window: &mut Window<'_>,
     segment_start: u64,
     segment_end: u64,
     search_bytes: u64,
+    durations: &BlockDurations,
 ) -> Result<Option<u64>> {
     let tail_start = segment_end
         .saturating_sub(MAX_TAIL_BYTES)
@@ -358,7 +475,7 @@ async fn last_cluster_ticks(
     let tail = window
         .read(tail_start, segment_end.saturating_sub(tail_start))
         .await?;
-    if let Some(ticks) = last_cluster_end_ticks(&tail) {
+    if let Some(ticks) = last_cluster_end_ticks(&tail, durations) {
         return Ok(Some(ticks));
     }
     // Its start lies further back: searched for in ranges, its children then walked.
@@ -381,7 +498,8 @@ async fn last_cluster_ticks(
         for at in candidates {
             tried += 1;
             let at = range_start + at as u64;
-            if let Some(ticks) = walk_cluster(&mut walker, at, segment_end, &mut budget).await? {
+            let walked = walk_cluster(&mut walker, at, segment_end, &mut budget, durations).await?;
+            if let Some(ticks) = walked {
                 return Ok(Some(ticks));
             }
         }
@@ -397,8 +515,8 @@ const LAST_BLOCKS: usize = 16;
 /// Children read, at most, looking for the chain that ends a Cluster.
 const MAX_CHAIN_STEPS: usize = 1_000_000;
 
-/// The latest block time (ticks) of the Segment's last Cluster when it starts too long
-/// before the end to be found from there (a live recording's one long Cluster): the
+/// The latest time (ticks) a block of the Segment's last Cluster ends when that Cluster
+/// starts too long before the end to be found from there (a live recording's): the
 /// Clusters are hopped over from the first by their sizes (one read each, at most
 /// [`MAX_CLUSTER_HOPS`]) to the one that reaches the Segment's end. A sized last Cluster's
 /// last blocks are found in its last [`MAX_TAIL_BYTES`] as the chain of children that ends
@@ -413,6 +531,7 @@ async fn hopped_last_cluster_ticks(
     window: &mut Window<'_>,
     walked_to: u64,
     segment_end: u64,
+    durations: &BlockDurations,
 ) -> Result<Option<u64>> {
     /// The last Cluster hopped to.
     enum Last {
@@ -465,10 +584,15 @@ async fn hopped_last_cluster_ticks(
                 end
             }
             (None, Some(base)) => {
-                let Some(open) =
-                    open_cluster_end(&mut hopper, body_start, segment_end, &mut children_left)
-                        .await?
-                else {
+                let open = open_cluster_end(
+                    &mut hopper,
+                    body_start,
+                    segment_end,
+                    &mut children_left,
+                    Some(durations),
+                )
+                .await?;
+                let Some(open) = open else {
                     return Ok(None);
                 };
                 last = Some(Last::Open {
@@ -489,7 +613,7 @@ async fn hopped_last_cluster_ticks(
         }) if end == segment_end => {
             let tail_start = end.saturating_sub(MAX_TAIL_BYTES).max(body_start);
             let tail = window.read(tail_start, end - tail_start).await?;
-            last_blocks_relative(&tail).map(|relative| base.saturating_add(relative))
+            last_blocks_relative(&tail, durations).map(|relative| base.saturating_add(relative))
         }
         Some(Last::Open {
             end,
@@ -504,12 +628,13 @@ async fn hopped_last_cluster_ticks(
     Ok(latest.map(|ticks| u64::try_from(ticks).unwrap_or(0)))
 }
 
-/// The latest relative time of the last [`LAST_BLOCKS`] blocks of a Cluster whose last
-/// bytes are `tail` (cut anywhere in its children): the first offset from which a chain
-/// of children (blocks, block groups, CRC-32, Void) ends exactly at the end. At most
+/// The latest relative time the last [`LAST_BLOCKS`] blocks end ([`child_block_end`]) of
+/// a Cluster whose last bytes are `tail` (cut anywhere in its children): the first offset
+/// from which a chain of children (blocks, block groups, CRC-32, Void) ends exactly at the
+/// end. At most
 /// [`MAX_CHAIN_STEPS`] children are read in all (bytes made of tiny look-alike elements
 /// would otherwise cost a walk from every offset).
-fn last_blocks_relative(tail: &[u8]) -> Option<i64> {
+fn last_blocks_relative(tail: &[u8], durations: &BlockDurations) -> Option<i64> {
     const VOID: u32 = 0xEC;
     let mut steps = 0_usize;
     (0..tail.len()).find_map(|start| {
@@ -529,7 +654,8 @@ fn last_blocks_relative(tail: &[u8]) -> Option<i64> {
             if next > tail.len() {
                 return None;
             }
-            if let Some(relative) = child_block_timecode(child.id, &tail[payload_start..next]) {
+            let payload = &tail[payload_start..next];
+            if let Some(relative) = child_block_end(child.id, payload, durations) {
                 if times.len() == LAST_BLOCKS {
                     times.pop_front();
                 }
@@ -587,6 +713,24 @@ fn tracks_video_number(tracks: &[u8]) -> Option<u64> {
         })
 }
 
+/// Each track's DefaultDuration (nanoseconds a block lasts) from a Tracks element's
+/// payload: `(track, nanoseconds)`.
+fn tracks_default_durations(tracks: &[u8]) -> Vec<(u64, u64)> {
+    child_elements(tracks)
+        .filter(|(id, _)| *id == TRACK_ENTRY)
+        .filter_map(|(_, entry)| {
+            let fields = children(entry);
+            let field = |wanted: u32| {
+                fields
+                    .iter()
+                    .find(|(id, _)| *id == wanted)
+                    .and_then(|(_, payload)| unsigned(payload))
+            };
+            Some((field(TRACK_NUMBER)?, field(TRACK_DEFAULT_DURATION)?))
+        })
+        .collect()
+}
+
 /// Where the SeekHead says Info, Tracks and Cues are, relative to the Segment's payload.
 fn seek_positions(seek_head: &[u8]) -> Vec<(u32, u64)> {
     children(seek_head)
@@ -617,6 +761,8 @@ struct Found {
     video_size: Option<(u32, u32)>,
     /// The first video track's number.
     video_track: Option<u64>,
+    /// The tracks' DefaultDurations: `(track, nanoseconds)`.
+    default_durations: Vec<(u64, u64)>,
     info_seen: bool,
     tracks_seen: bool,
 }
@@ -633,6 +779,7 @@ impl Found {
                 self.tracks_seen = true;
                 self.video_size = tracks_video_size(payload);
                 self.video_track = tracks_video_number(payload);
+                self.default_durations = tracks_default_durations(payload);
             }
             _ => {}
         }
@@ -785,11 +932,12 @@ pub(super) async fn analyze_matroska(
     if found.duration_ms.is_none()
         && let Some(scale) = found.timecode_scale
     {
-        let mut ticks = last_cluster_ticks(window, start, end, search_bytes).await?;
+        let durations = BlockDurations::new(&found.default_durations, scale);
+        let mut ticks = last_cluster_ticks(window, start, end, search_bytes, &durations).await?;
         if ticks.is_none()
             && let Some(walked_to) = walked_to
         {
-            ticks = hopped_last_cluster_ticks(window, walked_to, end).await?;
+            ticks = hopped_last_cluster_ticks(window, walked_to, end, &durations).await?;
         }
         found.duration_ms = ticks.and_then(|ticks| ticks_to_ms(ticks as f64, scale));
     }
@@ -978,25 +1126,38 @@ fn simple_block_of(child: &Header, payload: &[u8], track: u64) -> Option<(i64, b
 /// references: a handful).
 const MAX_GROUP_CHILDREN: usize = 64;
 
-/// The video block of `track` in the BlockGroup whose payload spans `body`: its relative
-/// time, and whether it is a keyframe, which a Block's flags do not say: it is one when
-/// the group has no ReferenceBlock (a block it depends on). The group's children are
-/// walked by their headers (one read each, the Block's bytes skipped), at most
-/// [`MAX_GROUP_CHILDREN`] of them and each taken off `children_left`. `None` when it is
-/// another track's, has no Block, or a child does not parse, has no size or runs past
-/// the group: a group that lies is no keyframe.
-async fn block_group_of(
+/// What a BlockGroup holds ([`group_fields`]).
+struct GroupFields {
+    /// Its Block's relative time (ticks).
+    relative: i64,
+    /// Whether it has a ReferenceBlock (a block it depends on: not a keyframe).
+    referenced: bool,
+    /// Its BlockDuration (ticks), when it has one.
+    duration: Option<u64>,
+}
+
+/// The BlockGroup whose payload spans `body`, its children walked by their headers (one
+/// read each, the Block's bytes skipped), at most [`MAX_GROUP_CHILDREN`] of them and each
+/// taken off `children_left`. `None` when it has no Block, its Block is not of `track`
+/// (when one is asked for: the walk stops there), or a child does not parse, has no size
+/// or runs past the group: a group that lies.
+async fn group_fields(
     window: &mut Window<'_>,
     body: Range<u64>,
-    track: u64,
+    track: Option<u64>,
     children_left: &mut usize,
-) -> Result<Option<(i64, bool)>> {
+) -> Result<Option<GroupFields>> {
     let mut block = None;
     let mut referenced = false;
+    let mut duration = None;
     let mut offset = body.start;
     for _ in 0..MAX_GROUP_CHILDREN {
         if offset >= body.end {
-            return Ok(block.map(|relative| (relative, !referenced)));
+            return Ok(block.map(|relative| GroupFields {
+                relative,
+                referenced,
+                duration,
+            }));
         }
         let Some(left) = children_left.checked_sub(1) else {
             return Ok(None);
@@ -1015,13 +1176,13 @@ async fn block_group_of(
         if end > body.end {
             return Ok(None);
         }
+        let payload = bytes
+            .get(usize::try_from(header_len).unwrap_or(usize::MAX)..)
+            .unwrap_or_default();
         match id {
             BLOCK if block.is_none() => {
-                let payload = bytes
-                    .get(usize::try_from(header_len).unwrap_or(usize::MAX)..)
-                    .unwrap_or_default();
                 let (number, _) = element_size(payload).unwrap_or((None, 0));
-                if number != Some(track) {
+                if track.is_some_and(|track| number != Some(track)) {
                     return Ok(None);
                 }
                 let Some(relative) = block_timecode(payload) else {
@@ -1030,11 +1191,35 @@ async fn block_group_of(
                 block = Some(relative);
             }
             REFERENCE_BLOCK => referenced = true,
+            BLOCK_DURATION => {
+                duration = usize::try_from(size)
+                    .ok()
+                    .and_then(|size| payload.get(..size))
+                    .and_then(unsigned);
+            }
             _ => {}
         }
         offset = end;
     }
     Ok(None)
+}
+
+/// The video block of `track` in the BlockGroup whose payload spans `body`: its relative
+/// time, and whether it is a keyframe, which a Block's flags do not say: it is one when
+/// the group has no ReferenceBlock (a block it depends on). The group's children are
+/// walked by their headers ([`group_fields`]: one read each, at most
+/// [`MAX_GROUP_CHILDREN`] of them and each taken off `children_left`). `None` when it is
+/// another track's, has no Block, or a child does not parse, has no size or runs past
+/// the group: a group that lies is no keyframe.
+async fn block_group_of(
+    window: &mut Window<'_>,
+    body: Range<u64>,
+    track: u64,
+    children_left: &mut usize,
+) -> Result<Option<(i64, bool)>> {
+    Ok(group_fields(window, body, Some(track), children_left)
+        .await?
+        .map(|group| (group.relative, !group.referenced)))
 }
 
 /// The Cluster of the first video track's keyframe at or before `at_ms` (or its first
@@ -1147,8 +1332,14 @@ async fn hopped_keyframe_cluster(
             // A Cluster of unknown size (a browser's live recording) ends where the next
             // top-level element begins: found by hopping its children by their sizes.
             None if element.id == CLUSTER => {
-                match open_cluster_end(&mut hopper, body, walk.segment_end, &mut children_left)
-                    .await?
+                match open_cluster_end(
+                    &mut hopper,
+                    body,
+                    walk.segment_end,
+                    &mut children_left,
+                    None,
+                )
+                .await?
                 {
                     Some(open) => open.end,
                     None => break,
@@ -1195,21 +1386,23 @@ struct OpenCluster {
     /// Where it ends: the next top-level element, or the end given (also when its last
     /// child runs past it: a recording cut short).
     end: u64,
-    /// The latest relative time (ticks) of the blocks among its children (a SimpleBlock,
-    /// or a BlockGroup whose Block's head is in the bytes read of it).
+    /// The latest relative time (ticks) a block among its children ends (a SimpleBlock, or
+    /// a BlockGroup's Block: [`read_block_end`]), when asked for.
     latest_block: Option<i64>,
 }
 
 /// Where a Cluster of unknown size whose children start at `body` ends: the next
 /// top-level element (or `end`), found by hopping its children by their sizes, one read
-/// of a header each, each taken off `children_left`; the blocks' times are taken from the
-/// same reads. `None` when a child does not parse, has no size, or the children left run
-/// out.
+/// of a header each, each taken off `children_left`. With `durations`, the latest time a
+/// block ends too: a SimpleBlock's time from the same read, a BlockGroup's children read
+/// for its BlockDuration ([`read_block_end`], taken off `children_left` too). `None` when
+/// a child does not parse, has no size, or the children left run out.
 async fn open_cluster_end(
     hopper: &mut Window<'_>,
     body: u64,
     end: u64,
     children_left: &mut usize,
+    durations: Option<&BlockDurations>,
 ) -> Result<Option<OpenCluster>> {
     let mut latest_block: Option<i64> = None;
     let mut offset = body;
@@ -1228,10 +1421,10 @@ async fn open_cluster_end(
             return Ok(None);
         };
         *children_left = left;
-        let payload = bytes
-            .get(usize::try_from(child.header_len).unwrap_or(usize::MAX)..)
-            .unwrap_or_default();
-        if let Some(relative) = child_block_timecode(child.id, payload) {
+        if let Some(durations) = durations
+            && let Some(relative) =
+                read_block_end(hopper, offset, child, &bytes, durations, children_left).await?
+        {
             latest_block = Some(latest_block.map_or(relative, |latest| latest.max(relative)));
         }
         offset = offset.saturating_add(child.header_len).saturating_add(size);
@@ -1381,10 +1574,16 @@ mod tests {
         tail.extend([0xA3, 0x85, 0x81, 0x00, 0x28, 0x80, 0x00]);
         tail.extend([0xA0, 0x87, 0xA1, 0x85, 0x81, 0x00, 0x3C, 0x80, 0x00]);
         tail.extend([0xA3, 0x88, 0x81, 0x00, 0x14, 0x80, 0x1F, 0x43, 0xB6, 0x75]);
-        assert_eq!(last_cluster_end_ticks(&tail), Some(5060));
+        assert_eq!(
+            last_cluster_end_ticks(&tail, &BlockDurations::default()),
+            Some(5060)
+        );
         // No Timecode first: not a Cluster.
         assert_eq!(
-            last_cluster_end_ticks(&[0x1F, 0x43, 0xB6, 0x75, 0x83, 0xA3, 0x81, 0x00]),
+            last_cluster_end_ticks(
+                &[0x1F, 0x43, 0xB6, 0x75, 0x83, 0xA3, 0x81, 0x00],
+                &BlockDurations::default()
+            ),
             None
         );
         assert_eq!(block_timecode(&[0x81, 0xFF, 0xF6, 0x80]), Some(-10));
@@ -1650,6 +1849,82 @@ mod tests {
         let (found, read) = duration_reading(many, 4 << 20).await;
         assert_eq!(found, None);
         assert!(read < bound, "{read} bytes read");
+    }
+
+    /// A live file (no Duration, a Segment of unknown size) whose Tracks give video 1 a
+    /// DefaultDuration of 40 ms and sound 2 one of 20 ms, and whose one Cluster (sized or
+    /// not) at 1000 ms holds `blocks` video SimpleBlocks of 512 KiB 40 ms apart, then a
+    /// BlockGroup of sound 10 ms after the last, its Block 300 kB (so that a read of the
+    /// group's head does not hold what follows it) and its BlockDuration `duration` (ms)
+    /// when given.
+    fn live_file_with_durations(blocks: i16, sized: bool, duration: Option<u8>) -> Vec<u8> {
+        let info = element(INFO, &element(TIMECODE_SCALE, &1_000_000_u32.to_be_bytes()));
+        let track = |number: u8, kind: u8, nanoseconds: u32| {
+            element(
+                TRACK_ENTRY,
+                &[
+                    element(TRACK_NUMBER, &[number]),
+                    element(TRACK_TYPE, &[kind]),
+                    element(TRACK_DEFAULT_DURATION, &nanoseconds.to_be_bytes()),
+                ]
+                .concat(),
+            )
+        };
+        let tracks = element(
+            TRACKS,
+            &[track(1, 1, 40_000_000), track(2, 2, 20_000_000)].concat(),
+        );
+        let mut cluster = element(CLUSTER_TIMECODE, &1000_u16.to_be_bytes());
+        for index in 0..blocks {
+            cluster.extend(simple_block(1, index * 40, 512 * 1024));
+        }
+        let mut sound = vec![0x82];
+        sound.extend(((blocks - 1) * 40 + 10).to_be_bytes());
+        sound.push(0);
+        sound.resize(300_000, 0x5A);
+        let mut group = element(BLOCK, &sound);
+        if let Some(duration) = duration {
+            group.extend(element(BLOCK_DURATION, &[duration]));
+        }
+        cluster.extend(element(BLOCK_GROUP, &group));
+        let cluster = if sized {
+            element(CLUSTER, &cluster)
+        } else {
+            open_element(CLUSTER, &cluster)
+        };
+        let segment = [info, tracks, cluster].concat();
+        [ebml_header(), open_element(SEGMENT, &segment)].concat()
+    }
+
+    #[tokio::test]
+    async fn a_live_files_duration_counts_its_last_blocks_own_length() {
+        // Each way the last Cluster is found: in the 4 MiB tail (4 blocks), walked from
+        // its start within the search (12 blocks, 6 MiB), hopped to by its size or by its
+        // children's (12 blocks, the search at 4 MiB).
+        for (way, blocks, sized, search) in [
+            ("tail", 4, false, 64 << 20),
+            ("walk", 12, false, 64 << 20),
+            ("hop sized", 12, true, 4 << 20),
+            ("hop open", 12, false, 4 << 20),
+        ] {
+            let last_video = 1000 + (u64::try_from(blocks).expect("few") - 1) * 40;
+            // The sound group's BlockDuration (70 ms) outlasts the last video frame.
+            let file = live_file_with_durations(blocks, sized, Some(70));
+            let found = duration_searching(file, search).await;
+            assert_eq!(found, Some(last_video + 10 + 70), "{way}");
+            // Without one, the sound's DefaultDuration (20 ms) ends before the video's
+            // last frame (40 ms).
+            let file = live_file_with_durations(blocks, sized, None);
+            let found = duration_searching(file, search).await;
+            assert_eq!(found, Some(last_video + 40), "{way}");
+        }
+        // A BlockDuration or DefaultDuration that lies (over a minute) is not believed.
+        let durations = BlockDurations::new(&[(1, 40_000_000), (2, 61_000_000_000)], 1_000_000);
+        assert_eq!(durations.default_of(Some(1)), 40);
+        assert_eq!(durations.default_of(Some(2)), 0);
+        assert_eq!(durations.default_of(None), 0);
+        assert_eq!(durations.block_duration(70), Some(70));
+        assert_eq!(durations.block_duration(u64::MAX), None);
     }
 
     /// The test files' Info (millisecond timecodes) and Tracks (audio 2, video 1).

@@ -1133,8 +1133,9 @@ async fn a_live_matroska_on_s3_whose_last_cluster_starts_long_before_its_end_is_
         .await
         .expect("stored");
     assert_eq!(info.mime, "video/x-matroska");
-    // The last frame's time: 74 frames of 40 ms after the first.
-    assert_eq!(info.duration_ms, Some(2960), "{info:?}");
+    // The last frame's end: 75 frames of 40 ms (the track's DefaultDuration), as ffmpeg
+    // writes in the header of the same video made into a file (3.000 s).
+    assert_eq!(info.duration_ms, Some(3000), "{info:?}");
     assert_eq!((info.width, info.height), (Some(320), Some(240)));
     service.stop().await;
 
@@ -1153,7 +1154,7 @@ async fn a_live_matroska_on_s3_whose_last_cluster_starts_long_before_its_end_is_
         .await
         .expect("stored");
     assert_eq!(info.mime, "video/x-matroska");
-    assert_eq!(info.duration_ms, Some(2960), "{info:?}");
+    assert_eq!(info.duration_ms, Some(3000), "{info:?}");
     assert_eq!((info.width, info.height), (Some(320), Some(240)));
     bounded.stop().await;
 }
@@ -1162,7 +1163,7 @@ async fn a_live_matroska_on_s3_whose_last_cluster_starts_long_before_its_end_is_
 /// `MediaRecorder` writes one: with `media.live_webm_search_bytes` at its least (4 MiB),
 /// the Cluster, which starts some 8 MB before that, is hopped to from the first and over
 /// by its children's sizes (a read of each one's header) to the Segment's end, and timed
-/// by the latest block read on the way. Before, no duration.
+/// by the latest block read on the way (and its length). Before, no duration.
 #[tokio::test]
 async fn a_live_matroska_on_s3_whose_last_cluster_of_unknown_size_starts_long_before_its_end_is_timed()
  {
@@ -1181,8 +1182,8 @@ async fn a_live_matroska_on_s3_whose_last_cluster_of_unknown_size_starts_long_be
             .await
             .expect("stored");
         assert_eq!(info.mime, "video/x-matroska");
-        // The last frame's time: 74 frames of 40 ms after the first.
-        assert_eq!(info.duration_ms, Some(2960), "search {search}: {info:?}");
+        // The last frame's end: 75 frames of 40 ms.
+        assert_eq!(info.duration_ms, Some(3000), "search {search}: {info:?}");
         assert_eq!((info.width, info.height), (Some(320), Some(240)));
         service.stop().await;
     }

@@ -1844,6 +1844,24 @@ mod tests {
         let mut noisy = file[..last + 12 + 11].to_vec();
         noisy.extend(&garbage);
         check("garbage".to_owned(), duration_reading(noisy, 4 << 20).await);
+        // A last BlockGroup (with a BlockDuration after a 300 kB Block) damaged in its head,
+        // its Block's head or its BlockDuration.
+        let grouped = live_file_with_durations(12, false, Some(70));
+        let group = grouped.len() - (9 + 9 + 300_000 + 10);
+        assert_eq!(grouped[group], 0xA0, "a BlockGroup's id");
+        for offset in (0..24)
+            .map(|offset| group + offset)
+            .chain(grouped.len() - 12..grouped.len())
+        {
+            for byte in [0x00, 0xFF] {
+                let mut damaged = grouped.clone();
+                damaged[offset] = byte;
+                check(
+                    format!("group: byte {byte:#x} at {offset}"),
+                    duration_reading(damaged, 4 << 20).await,
+                );
+            }
+        }
         let empty = open_element(CLUSTER, &element(CLUSTER_TIMECODE, &[0x10])).repeat(10_000);
         let many = [&file[..last], &empty, &file[last..]].concat();
         let (found, read) = duration_reading(many, 4 << 20).await;

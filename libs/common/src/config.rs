@@ -229,9 +229,10 @@ pub struct MediaConfig {
     /// How far before its end a live WebM/Matroska file (no duration in its header) is
     /// searched for its last Cluster, whose last block gives the duration; its blocks'
     /// headers are walked within as many bytes. A last Cluster that starts further back
-    /// is found by hopping the Clusters from the first by their sizes (ADR 0027,
-    /// amended); one of unknown size there gives no duration. Read in ranges of 4 MiB
-    /// (never held whole); at least that, at most 1 GiB.
+    /// is found by hopping the Clusters from the first by their sizes, one of unknown
+    /// size by its children's (ADR 0027, amended; at most 1,024 Clusters and 4,096
+    /// children). Read in ranges of 4 MiB (never held whole); at least that, at most
+    /// 1 GiB.
     #[serde(default = "default_live_webm_search_bytes")]
     pub live_webm_search_bytes: u64,
     /// Largest MP4 index (`moov` box) read for a video's duration and dimensions; it is

@@ -13,9 +13,15 @@
 //! the walks bounded by as many bytes too). A last Cluster that starts before that, when it
 //! has a size, is found by hopping the Clusters from the first by their sizes, and its
 //! last blocks in its last [`MAX_TAIL_BYTES`] as the chain of children that ends exactly
-//! at its end ([`hopped_last_cluster_ticks`]). Not done: such a Cluster of unknown size
-//! gets no duration, and the last block's own length is not added (a frame, some 20 to
-//! 40 ms, short).
+//! at its end ([`hopped_last_cluster_ticks`]); when it, or one before it, is of unknown
+//! size (as a browser's `MediaRecorder` writes them), it is hopped over by its children's
+//! sizes, the hop the keyframe search uses ([`open_cluster_end`]), and the last one's
+//! blocks' times are read on the way. Each way, a block counts to its end: its time plus
+//! its duration ([`BlockDurations`]: a BlockGroup's BlockDuration, else its track's
+//! DefaultDuration, else none), so the duration is the last frame's end, as a muxer
+//! writes it in a file's header. Not done: a last Cluster behind more than
+//! [`MAX_CLUSTER_HOPS`] Clusters or [`MAX_HOPPED_CHILDREN`] children of Clusters of
+//! unknown size gets no duration.
 //!
 //! For the preview of a large file copied in part (`crate::frames`), [`keyframe_cluster`]
 //! finds, in the Cues (the index, found through the SeekHead), the Cluster of the first
@@ -56,6 +62,8 @@ const SIMPLE_BLOCK: u32 = 0xA3;
 const BLOCK_GROUP: u32 = 0xA0;
 const BLOCK: u32 = 0xA1;
 const REFERENCE_BLOCK: u32 = 0xFB;
+const BLOCK_DURATION: u32 = 0x9B;
+const TRACK_DEFAULT_DURATION: u32 = 0x23_E383;
 const CRC_32: u32 = 0xBF;
 const CUES: u32 = 0x1C53_BB6B;
 const CUE_POINT: u32 = 0xBB;
@@ -270,9 +278,117 @@ fn child_block_timecode(id: u32, payload: &[u8]) -> Option<i64> {
     }
 }
 
-/// The latest block time (ticks) of the last Cluster in `tail`: the last occurrence of the
-/// Cluster id whose first child is its Timecode, then its blocks.
-fn last_cluster_end_ticks(tail: &[u8]) -> Option<u64> {
+/// The track of a SimpleBlock's or a BlockGroup's block, from the start of its payload.
+fn child_block_track(id: u32, payload: &[u8]) -> Option<u64> {
+    let block = match id {
+        SIMPLE_BLOCK => payload,
+        BLOCK_GROUP => {
+            let block = header(payload).filter(|block| block.id == BLOCK)?;
+            payload.get(usize::try_from(block.header_len).ok()?..)?
+        }
+        _ => return None,
+    };
+    element_size(block)?.0
+}
+
+/// A block's duration past which it is not believed (a frame, a sound packet or a
+/// subtitle lasts less than a minute): a header that lies rather than a fact.
+const MAX_BLOCK_DURATION_NS: u64 = 60_000_000_000;
+
+/// How long blocks last, in ticks: a BlockGroup's BlockDuration, else the block's track's
+/// DefaultDuration (Tracks › TrackEntry, nanoseconds), else not known (0 added).
+#[derive(Debug, Default)]
+struct BlockDurations {
+    /// Nanoseconds a tick.
+    scale: u64,
+    /// Each track's DefaultDuration, in ticks.
+    defaults: Vec<(u64, i64)>,
+}
+
+impl BlockDurations {
+    /// From the tracks' DefaultDurations (`(track, nanoseconds)`) at `scale` nanoseconds a
+    /// tick; one over [`MAX_BLOCK_DURATION_NS`] is not known.
+    fn new(defaults: &[(u64, u64)], scale: u64) -> Self {
+        let defaults = defaults
+            .iter()
+            .filter(|(_, nanoseconds)| *nanoseconds <= MAX_BLOCK_DURATION_NS)
+            .filter_map(|&(track, nanoseconds)| {
+                let ticks = (nanoseconds as f64 / scale.max(1) as f64).round();
+                Some((track, ticks as i64)).filter(|_| ticks.is_finite())
+            })
+            .collect();
+        Self { scale, defaults }
+    }
+
+    /// The ticks of a BlockGroup's BlockDuration, when believed.
+    fn block_duration(&self, ticks: u64) -> Option<i64> {
+        (ticks.saturating_mul(self.scale) <= MAX_BLOCK_DURATION_NS)
+            .then(|| i64::try_from(ticks).ok())
+            .flatten()
+    }
+
+    /// The duration of a block of `track` that says none of its own.
+    fn default_of(&self, track: Option<u64>) -> i64 {
+        track
+            .and_then(|track| self.defaults.iter().find(|(number, _)| *number == track))
+            .map_or(0, |(_, ticks)| *ticks)
+    }
+}
+
+/// The relative time (ticks) a SimpleBlock's or a BlockGroup's block ends: its time plus
+/// its duration ([`BlockDurations`]; a BlockGroup's BlockDuration when `payload`, the
+/// child's payload from its start, holds it whole), from the start of its payload.
+fn child_block_end(id: u32, payload: &[u8], durations: &BlockDurations) -> Option<i64> {
+    let relative = child_block_timecode(id, payload)?;
+    let own = (id == BLOCK_GROUP)
+        .then(|| {
+            child_elements(payload)
+                .take(MAX_GROUP_CHILDREN)
+                .find(|(id, _)| *id == BLOCK_DURATION)
+                .and_then(|(_, ticks)| unsigned(ticks))
+                .and_then(|ticks| durations.block_duration(ticks))
+        })
+        .flatten();
+    let duration = own.unwrap_or_else(|| durations.default_of(child_block_track(id, payload)));
+    Some(relative.saturating_add(duration))
+}
+
+/// [`child_block_end`] of the Cluster's child at `offset` whose header is `child` and
+/// whose first bytes are `head` (its header, then the start of its payload): a
+/// BlockGroup's children are walked by their headers for its BlockDuration
+/// ([`group_fields`], each taken off `children_left`), which follows its Block.
+async fn read_block_end(
+    window: &mut Window<'_>,
+    offset: u64,
+    child: Header,
+    head: &[u8],
+    durations: &BlockDurations,
+    children_left: &mut usize,
+) -> Result<Option<i64>> {
+    let payload = head
+        .get(usize::try_from(child.header_len).unwrap_or(usize::MAX)..)
+        .unwrap_or_default();
+    let (BLOCK_GROUP, Some(size)) = (child.id, child.size) else {
+        return Ok(child_block_end(child.id, payload, durations));
+    };
+    let Some(relative) = child_block_timecode(BLOCK_GROUP, payload) else {
+        return Ok(None);
+    };
+    let body_start = offset.saturating_add(child.header_len);
+    let body = body_start..body_start.saturating_add(size);
+    let own = group_fields(window, body, None, children_left)
+        .await?
+        .and_then(|group| group.duration)
+        .and_then(|ticks| durations.block_duration(ticks));
+    let duration =
+        own.unwrap_or_else(|| durations.default_of(child_block_track(BLOCK_GROUP, payload)));
+    Ok(Some(relative.saturating_add(duration)))
+}
+
+/// The latest time (ticks) a block of the last Cluster in `tail` ends: the last
+/// occurrence of the Cluster id whose first child is its Timecode, then its blocks' times
+/// and durations ([`child_block_end`]).
+fn last_cluster_end_ticks(tail: &[u8], durations: &BlockDurations) -> Option<u64> {
     // The first child decides, before any walk: the children are walked once, for the
     // one Cluster taken, whatever the tail holds.
     let (at, cluster, base) = cluster_candidates(tail).next()?;
@@ -285,16 +401,17 @@ fn last_cluster_end_ticks(tail: &[u8]) -> Option<u64> {
         });
     let body = tail.get(start..end)?;
     let latest = child_elements(body)
-        .filter_map(|(id, payload)| child_block_timecode(id, payload))
+        .filter_map(|(id, payload)| child_block_end(id, payload, durations))
         .map(|relative| base.saturating_add(relative))
         .max()
         .unwrap_or(base);
     Some(u64::try_from(latest).unwrap_or(0))
 }
 
-/// The latest block time (ticks) of the Cluster at `at`, whose children are walked by
-/// their headers up to `end` (the Segment's end, or the Cluster's when it has a size),
-/// taking at most `budget` bytes of the object in steps (what it walks is taken off).
+/// The latest time (ticks) a block of the Cluster at `at` ends ([`read_block_end`]), whose
+/// children are walked by their headers up to `end` (the Segment's end, or the Cluster's
+/// when it has a size), taking at most `budget` bytes of the object in steps (what it
+/// walks is taken off; a BlockGroup's children read count as children walked).
 /// `None` unless the walk reaches the end (the last child may run past it: a recording
 /// cut short) through children that parse: not a Cluster, or not the last one.
 async fn walk_cluster(
@@ -302,6 +419,7 @@ async fn walk_cluster(
     at: u64,
     end: u64,
     budget: &mut u64,
+    durations: &BlockDurations,
 ) -> Result<Option<u64>> {
     let Some((cluster, base)) = cluster_start(&window.read(at, CLUSTER_HEAD_BYTES).await?) else {
         return Ok(None);
@@ -312,7 +430,9 @@ async fn walk_cluster(
         .map_or(end, |size| body_start.saturating_add(size).min(end));
     let mut latest = base;
     let mut offset = body_start;
-    for _ in 0..MAX_CLUSTER_CHILDREN {
+    let mut children_left = MAX_CLUSTER_CHILDREN;
+    while let Some(left) = children_left.checked_sub(1) {
+        children_left = left;
         if offset >= body_end {
             return Ok(u64::try_from(latest).ok());
         }
@@ -325,10 +445,9 @@ async fn walk_cluster(
         let (Some(size), false) = (child.size, child.id == CLUSTER) else {
             return Ok(None);
         };
-        let payload = bytes
-            .get(usize::try_from(child.header_len).unwrap_or(usize::MAX)..)
-            .unwrap_or_default();
-        if let Some(relative) = child_block_timecode(child.id, payload) {
+        let block_end =
+            read_block_end(window, offset, child, &bytes, durations, &mut children_left).await?;
+        if let Some(relative) = block_end {
             latest = latest.max(base.saturating_add(relative));
         }
         let step = child.header_len.saturating_add(size);
@@ -341,12 +460,14 @@ async fn walk_cluster(
     Ok(None)
 }
 
-/// The latest block time (ticks) of the Segment's last Cluster (see the module's notes).
+/// The latest time (ticks) a block of the Segment's last Cluster ends (see the module's
+/// notes).
 async fn last_cluster_ticks(
     window: &mut Window<'_>,
     segment_start: u64,
     segment_end: u64,
     search_bytes: u64,
+    durations: &BlockDurations,
 ) -> Result<Option<u64>> {
     let tail_start = segment_end
         .saturating_sub(MAX_TAIL_BYTES)
@@ -354,7 +475,7 @@ async fn last_cluster_ticks(
     let tail = window
         .read(tail_start, segment_end.saturating_sub(tail_start))
         .await?;
-    if let Some(ticks) = last_cluster_end_ticks(&tail) {
+    if let Some(ticks) = last_cluster_end_ticks(&tail, durations) {
         return Ok(Some(ticks));
     }
     // Its start lies further back: searched for in ranges, its children then walked.
@@ -377,7 +498,8 @@ async fn last_cluster_ticks(
         for at in candidates {
             tried += 1;
             let at = range_start + at as u64;
-            if let Some(ticks) = walk_cluster(&mut walker, at, segment_end, &mut budget).await? {
+            let walked = walk_cluster(&mut walker, at, segment_end, &mut budget, durations).await?;
+            if let Some(ticks) = walked {
                 return Ok(Some(ticks));
             }
         }
@@ -393,23 +515,44 @@ const LAST_BLOCKS: usize = 16;
 /// Children read, at most, looking for the chain that ends a Cluster.
 const MAX_CHAIN_STEPS: usize = 1_000_000;
 
-/// The latest block time (ticks) of the Segment's last Cluster when it starts too long
-/// before the end to be found from there (a live recording's one long Cluster): the
+/// The latest time (ticks) a block of the Segment's last Cluster ends when that Cluster
+/// starts too long before the end to be found from there (a live recording's): the
 /// Clusters are hopped over from the first by their sizes (one read each, at most
-/// [`MAX_CLUSTER_HOPS`]) to the one that reaches the Segment's end, and its last blocks
-/// are found in its last [`MAX_TAIL_BYTES`] as the chain of children that ends exactly
-/// where it ends (the first such chain from the front of those bytes). `None` for a
-/// Cluster of unknown size on the way (its end is only found by walking it), or when
-/// nothing parses.
+/// [`MAX_CLUSTER_HOPS`]) to the one that reaches the Segment's end. A sized last Cluster's
+/// last blocks are found in its last [`MAX_TAIL_BYTES`] as the chain of children that ends
+/// exactly where it ends (the first such chain from the front of those bytes). A Cluster
+/// of unknown size (as a browser's `MediaRecorder` writes them) is hopped over by its
+/// children's sizes to the next top-level element ([`open_cluster_end`], the keyframe
+/// search's hop: one read of a header each, at most [`MAX_HOPPED_CHILDREN`] in all), and
+/// when it is the last, its blocks' times were read on the way. `None` when nothing
+/// parses, the children or the hops run out, or the last Cluster does not end at the
+/// Segment's end.
 async fn hopped_last_cluster_ticks(
     window: &mut Window<'_>,
     walked_to: u64,
     segment_end: u64,
+    durations: &BlockDurations,
 ) -> Result<Option<u64>> {
+    /// The last Cluster hopped to.
+    enum Last {
+        /// Sized: where its children start and where it ends, its Timecode.
+        Sized {
+            body_start: u64,
+            end: u64,
+            base: i64,
+        },
+        /// Of unknown size: where it ends, its Timecode, its latest block's time.
+        Open {
+            end: u64,
+            base: i64,
+            latest_block: Option<i64>,
+        },
+    }
     let Some(mut offset) = first_cluster_from(window, walked_to, segment_end).await? else {
         return Ok(None);
     };
     let mut hopper = window.with_chunk(CLUSTER_HEAD_BYTES);
+    let mut children_left = MAX_HOPPED_CHILDREN;
     let mut last = None;
     for _ in 0..MAX_CLUSTER_HOPS {
         if offset >= segment_end {
@@ -419,34 +562,79 @@ async fn hopped_last_cluster_ticks(
         let Some(element) = header(&bytes) else {
             break;
         };
-        let Some(size) = element.size else {
-            return Ok(None);
-        };
-        let body_start = offset.saturating_add(element.header_len);
-        let end = body_start.saturating_add(size);
-        if element.id == CLUSTER {
+        let base = if element.id == CLUSTER {
             let Some((_, base)) = cluster_start(&bytes) else {
                 return Ok(None);
             };
-            last = Some((body_start, end, base));
-        }
-        offset = end;
+            Some(base)
+        } else {
+            None
+        };
+        let body_start = offset.saturating_add(element.header_len);
+        offset = match (element.size, base) {
+            (Some(size), _) => {
+                let end = body_start.saturating_add(size);
+                if let Some(base) = base {
+                    last = Some(Last::Sized {
+                        body_start,
+                        end,
+                        base,
+                    });
+                }
+                end
+            }
+            (None, Some(base)) => {
+                let open = open_cluster_end(
+                    &mut hopper,
+                    body_start,
+                    segment_end,
+                    &mut children_left,
+                    Some(durations),
+                )
+                .await?;
+                let Some(open) = open else {
+                    return Ok(None);
+                };
+                last = Some(Last::Open {
+                    end: open.end,
+                    base,
+                    latest_block: open.latest_block,
+                });
+                open.end
+            }
+            (None, None) => return Ok(None),
+        };
     }
-    let Some((body_start, end, base)) = last.filter(|(_, end, _)| *end == segment_end) else {
-        return Ok(None);
+    let latest = match last {
+        Some(Last::Sized {
+            body_start,
+            end,
+            base,
+        }) if end == segment_end => {
+            let tail_start = end.saturating_sub(MAX_TAIL_BYTES).max(body_start);
+            let tail = window.read(tail_start, end - tail_start).await?;
+            last_blocks_relative(&tail, durations).map(|relative| base.saturating_add(relative))
+        }
+        Some(Last::Open {
+            end,
+            base,
+            latest_block,
+        }) if end == segment_end => {
+            // As a walk from its start counts them ([`walk_cluster`]).
+            Some(latest_block.map_or(base, |relative| base.saturating_add(relative).max(base)))
+        }
+        _ => None,
     };
-    let tail_start = end.saturating_sub(MAX_TAIL_BYTES).max(body_start);
-    let tail = window.read(tail_start, end - tail_start).await?;
-    Ok(last_blocks_relative(&tail)
-        .map(|relative| u64::try_from(base.saturating_add(relative)).unwrap_or(0)))
+    Ok(latest.map(|ticks| u64::try_from(ticks).unwrap_or(0)))
 }
 
-/// The latest relative time of the last [`LAST_BLOCKS`] blocks of a Cluster whose last
-/// bytes are `tail` (cut anywhere in its children): the first offset from which a chain
-/// of children (blocks, block groups, CRC-32, Void) ends exactly at the end. At most
+/// The latest relative time the last [`LAST_BLOCKS`] blocks end ([`child_block_end`]) of
+/// a Cluster whose last bytes are `tail` (cut anywhere in its children): the first offset
+/// from which a chain of children (blocks, block groups, CRC-32, Void) ends exactly at the
+/// end. At most
 /// [`MAX_CHAIN_STEPS`] children are read in all (bytes made of tiny look-alike elements
 /// would otherwise cost a walk from every offset).
-fn last_blocks_relative(tail: &[u8]) -> Option<i64> {
+fn last_blocks_relative(tail: &[u8], durations: &BlockDurations) -> Option<i64> {
     const VOID: u32 = 0xEC;
     let mut steps = 0_usize;
     (0..tail.len()).find_map(|start| {
@@ -466,7 +654,8 @@ fn last_blocks_relative(tail: &[u8]) -> Option<i64> {
             if next > tail.len() {
                 return None;
             }
-            if let Some(relative) = child_block_timecode(child.id, &tail[payload_start..next]) {
+            let payload = &tail[payload_start..next];
+            if let Some(relative) = child_block_end(child.id, payload, durations) {
                 if times.len() == LAST_BLOCKS {
                     times.pop_front();
                 }
@@ -524,6 +713,24 @@ fn tracks_video_number(tracks: &[u8]) -> Option<u64> {
         })
 }
 
+/// Each track's DefaultDuration (nanoseconds a block lasts) from a Tracks element's
+/// payload: `(track, nanoseconds)`.
+fn tracks_default_durations(tracks: &[u8]) -> Vec<(u64, u64)> {
+    child_elements(tracks)
+        .filter(|(id, _)| *id == TRACK_ENTRY)
+        .filter_map(|(_, entry)| {
+            let fields = children(entry);
+            let field = |wanted: u32| {
+                fields
+                    .iter()
+                    .find(|(id, _)| *id == wanted)
+                    .and_then(|(_, payload)| unsigned(payload))
+            };
+            Some((field(TRACK_NUMBER)?, field(TRACK_DEFAULT_DURATION)?))
+        })
+        .collect()
+}
+
 /// Where the SeekHead says Info, Tracks and Cues are, relative to the Segment's payload.
 fn seek_positions(seek_head: &[u8]) -> Vec<(u32, u64)> {
     children(seek_head)
@@ -554,6 +761,8 @@ struct Found {
     video_size: Option<(u32, u32)>,
     /// The first video track's number.
     video_track: Option<u64>,
+    /// The tracks' DefaultDurations: `(track, nanoseconds)`.
+    default_durations: Vec<(u64, u64)>,
     info_seen: bool,
     tracks_seen: bool,
 }
@@ -570,6 +779,7 @@ impl Found {
                 self.tracks_seen = true;
                 self.video_size = tracks_video_size(payload);
                 self.video_track = tracks_video_number(payload);
+                self.default_durations = tracks_default_durations(payload);
             }
             _ => {}
         }
@@ -722,11 +932,12 @@ pub(super) async fn analyze_matroska(
     if found.duration_ms.is_none()
         && let Some(scale) = found.timecode_scale
     {
-        let mut ticks = last_cluster_ticks(window, start, end, search_bytes).await?;
+        let durations = BlockDurations::new(&found.default_durations, scale);
+        let mut ticks = last_cluster_ticks(window, start, end, search_bytes, &durations).await?;
         if ticks.is_none()
             && let Some(walked_to) = walked_to
         {
-            ticks = hopped_last_cluster_ticks(window, walked_to, end).await?;
+            ticks = hopped_last_cluster_ticks(window, walked_to, end, &durations).await?;
         }
         found.duration_ms = ticks.and_then(|ticks| ticks_to_ms(ticks as f64, scale));
     }
@@ -915,25 +1126,38 @@ fn simple_block_of(child: &Header, payload: &[u8], track: u64) -> Option<(i64, b
 /// references: a handful).
 const MAX_GROUP_CHILDREN: usize = 64;
 
-/// The video block of `track` in the BlockGroup whose payload spans `body`: its relative
-/// time, and whether it is a keyframe, which a Block's flags do not say: it is one when
-/// the group has no ReferenceBlock (a block it depends on). The group's children are
-/// walked by their headers (one read each, the Block's bytes skipped), at most
-/// [`MAX_GROUP_CHILDREN`] of them and each taken off `children_left`. `None` when it is
-/// another track's, has no Block, or a child does not parse, has no size or runs past
-/// the group: a group that lies is no keyframe.
-async fn block_group_of(
+/// What a BlockGroup holds ([`group_fields`]).
+struct GroupFields {
+    /// Its Block's relative time (ticks).
+    relative: i64,
+    /// Whether it has a ReferenceBlock (a block it depends on: not a keyframe).
+    referenced: bool,
+    /// Its BlockDuration (ticks), when it has one.
+    duration: Option<u64>,
+}
+
+/// The BlockGroup whose payload spans `body`, its children walked by their headers (one
+/// read each, the Block's bytes skipped), at most [`MAX_GROUP_CHILDREN`] of them and each
+/// taken off `children_left`. `None` when it has no Block, its Block is not of `track`
+/// (when one is asked for: the walk stops there), or a child does not parse, has no size
+/// or runs past the group: a group that lies.
+async fn group_fields(
     window: &mut Window<'_>,
     body: Range<u64>,
-    track: u64,
+    track: Option<u64>,
     children_left: &mut usize,
-) -> Result<Option<(i64, bool)>> {
+) -> Result<Option<GroupFields>> {
     let mut block = None;
     let mut referenced = false;
+    let mut duration = None;
     let mut offset = body.start;
     for _ in 0..MAX_GROUP_CHILDREN {
         if offset >= body.end {
-            return Ok(block.map(|relative| (relative, !referenced)));
+            return Ok(block.map(|relative| GroupFields {
+                relative,
+                referenced,
+                duration,
+            }));
         }
         let Some(left) = children_left.checked_sub(1) else {
             return Ok(None);
@@ -952,13 +1176,13 @@ async fn block_group_of(
         if end > body.end {
             return Ok(None);
         }
+        let payload = bytes
+            .get(usize::try_from(header_len).unwrap_or(usize::MAX)..)
+            .unwrap_or_default();
         match id {
             BLOCK if block.is_none() => {
-                let payload = bytes
-                    .get(usize::try_from(header_len).unwrap_or(usize::MAX)..)
-                    .unwrap_or_default();
                 let (number, _) = element_size(payload).unwrap_or((None, 0));
-                if number != Some(track) {
+                if track.is_some_and(|track| number != Some(track)) {
                     return Ok(None);
                 }
                 let Some(relative) = block_timecode(payload) else {
@@ -967,11 +1191,35 @@ async fn block_group_of(
                 block = Some(relative);
             }
             REFERENCE_BLOCK => referenced = true,
+            BLOCK_DURATION => {
+                duration = usize::try_from(size)
+                    .ok()
+                    .and_then(|size| payload.get(..size))
+                    .and_then(unsigned);
+            }
             _ => {}
         }
         offset = end;
     }
     Ok(None)
+}
+
+/// The video block of `track` in the BlockGroup whose payload spans `body`: its relative
+/// time, and whether it is a keyframe, which a Block's flags do not say: it is one when
+/// the group has no ReferenceBlock (a block it depends on). The group's children are
+/// walked by their headers ([`group_fields`]: one read each, at most
+/// [`MAX_GROUP_CHILDREN`] of them and each taken off `children_left`). `None` when it is
+/// another track's, has no Block, or a child does not parse, has no size or runs past
+/// the group: a group that lies is no keyframe.
+async fn block_group_of(
+    window: &mut Window<'_>,
+    body: Range<u64>,
+    track: u64,
+    children_left: &mut usize,
+) -> Result<Option<(i64, bool)>> {
+    Ok(group_fields(window, body, Some(track), children_left)
+        .await?
+        .map(|group| (group.relative, !group.referenced)))
 }
 
 /// The Cluster of the first video track's keyframe at or before `at_ms` (or its first
@@ -1084,10 +1332,16 @@ async fn hopped_keyframe_cluster(
             // A Cluster of unknown size (a browser's live recording) ends where the next
             // top-level element begins: found by hopping its children by their sizes.
             None if element.id == CLUSTER => {
-                match open_cluster_end(&mut hopper, body, walk.segment_end, &mut children_left)
-                    .await?
+                match open_cluster_end(
+                    &mut hopper,
+                    body,
+                    walk.segment_end,
+                    &mut children_left,
+                    None,
+                )
+                .await?
                 {
-                    Some(end) => end,
+                    Some(open) => open.end,
                     None => break,
                 }
             }
@@ -1127,31 +1381,55 @@ const TOP_LEVEL: [u32; 8] = [
     0x1941_A469, // Attachments
 ];
 
+/// A Cluster of unknown size hopped over by its children ([`open_cluster_end`]).
+struct OpenCluster {
+    /// Where it ends: the next top-level element, or the end given (also when its last
+    /// child runs past it: a recording cut short).
+    end: u64,
+    /// The latest relative time (ticks) a block among its children ends (a SimpleBlock, or
+    /// a BlockGroup's Block: [`read_block_end`]), when asked for.
+    latest_block: Option<i64>,
+}
+
 /// Where a Cluster of unknown size whose children start at `body` ends: the next
 /// top-level element (or `end`), found by hopping its children by their sizes, one read
-/// of a header each, each taken off `children_left`. `None` when a child does not parse,
-/// has no size, or the children left run out.
+/// of a header each, each taken off `children_left`. With `durations`, the latest time a
+/// block ends too: a SimpleBlock's time from the same read, a BlockGroup's children read
+/// for its BlockDuration ([`read_block_end`], taken off `children_left` too). `None` when
+/// a child does not parse, has no size, or the children left run out.
 async fn open_cluster_end(
     hopper: &mut Window<'_>,
     body: u64,
     end: u64,
     children_left: &mut usize,
-) -> Result<Option<u64>> {
+    durations: Option<&BlockDurations>,
+) -> Result<Option<OpenCluster>> {
+    let mut latest_block: Option<i64> = None;
     let mut offset = body;
     while offset < end {
-        let Some(child) = header(&hopper.read(offset, CLUSTER_HEAD_BYTES).await?) else {
+        let bytes = hopper.read(offset, CLUSTER_HEAD_BYTES).await?;
+        let Some(child) = header(&bytes) else {
             return Ok(None);
         };
         if TOP_LEVEL.contains(&child.id) {
-            return Ok(Some(offset));
+            return Ok(Some(OpenCluster {
+                end: offset,
+                latest_block,
+            }));
         }
         let (Some(size), Some(left)) = (child.size, children_left.checked_sub(1)) else {
             return Ok(None);
         };
         *children_left = left;
+        if let Some(durations) = durations
+            && let Some(relative) =
+                read_block_end(hopper, offset, child, &bytes, durations, children_left).await?
+        {
+            latest_block = Some(latest_block.map_or(relative, |latest| latest.max(relative)));
+        }
         offset = offset.saturating_add(child.header_len).saturating_add(size);
     }
-    Ok(Some(end))
+    Ok(Some(OpenCluster { end, latest_block }))
 }
 
 /// A walk of the Clusters for the first video track's keyframe at or before `at_ms`.
@@ -1296,10 +1574,16 @@ mod tests {
         tail.extend([0xA3, 0x85, 0x81, 0x00, 0x28, 0x80, 0x00]);
         tail.extend([0xA0, 0x87, 0xA1, 0x85, 0x81, 0x00, 0x3C, 0x80, 0x00]);
         tail.extend([0xA3, 0x88, 0x81, 0x00, 0x14, 0x80, 0x1F, 0x43, 0xB6, 0x75]);
-        assert_eq!(last_cluster_end_ticks(&tail), Some(5060));
+        assert_eq!(
+            last_cluster_end_ticks(&tail, &BlockDurations::default()),
+            Some(5060)
+        );
         // No Timecode first: not a Cluster.
         assert_eq!(
-            last_cluster_end_ticks(&[0x1F, 0x43, 0xB6, 0x75, 0x83, 0xA3, 0x81, 0x00]),
+            last_cluster_end_ticks(
+                &[0x1F, 0x43, 0xB6, 0x75, 0x83, 0xA3, 0x81, 0x00],
+                &BlockDurations::default()
+            ),
             None
         );
         assert_eq!(block_timecode(&[0x81, 0xFF, 0xF6, 0x80]), Some(-10));
@@ -1412,8 +1696,6 @@ mod tests {
         // of 4 MiB; hopped to from the first Cluster, its last blocks end it.
         let file = live_file_of_one_sized_cluster(12, &[]);
         assert_eq!(duration_searching(file, 4 << 20).await, Some(1440));
-        // Of unknown size, it cannot be hopped over: no duration, as before.
-        assert_eq!(duration_searching(live_file(12, None), 4 << 20).await, None);
         // Tiny look-alike elements (Voids of no bytes) before the last blocks: bounded
         // work, and the blocks after them still end the Cluster.
         let voids = [0xEC, 0x80].repeat(2 << 20);
@@ -1422,6 +1704,245 @@ mod tests {
         let found = duration_searching(file, 4 << 20).await;
         assert!(started.elapsed() < std::time::Duration::from_secs(20));
         assert!(found.is_none() || found == Some(1040), "{found:?}");
+    }
+
+    /// The duration found with the search at `search_bytes`, and the bytes read.
+    async fn duration_reading(bytes: Vec<u8>, search_bytes: u64) -> (Option<u64>, u64) {
+        use crate::analyze::waveform::tests::Counting;
+        let objects = Counting {
+            inner: object_store::memory::InMemory::new(),
+            bytes: 0.into(),
+            reads: 0.into(),
+        };
+        let path = object_store::path::Path::from("file");
+        let size = bytes.len() as u64;
+        object_store::ObjectStoreExt::put(&objects.inner, &path, bytes.into())
+            .await
+            .expect("stored");
+        let found = analyze_matroska(&mut Window::new(&objects, &path, size), search_bytes)
+            .await
+            .expect("read")
+            .map(|found| found.duration_ms);
+        (
+            found.flatten(),
+            objects.bytes.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+
+    /// A live file as a browser writes it (no Duration, a Segment and Clusters of unknown
+    /// size): `short` Clusters of a Timecode and two blocks 100 ms apart from 0, then one
+    /// of unknown size at 1000 ms of `blocks` × 512 KiB blocks 40 ms apart (its `filler`
+    /// first).
+    fn live_file_ending_in_a_long_open_cluster(short: u16, blocks: i16, filler: &[u8]) -> Vec<u8> {
+        let mut segment = element(INFO, &element(TIMECODE_SCALE, &1_000_000_u32.to_be_bytes()));
+        for index in 0..short {
+            let body = [
+                element(CLUSTER_TIMECODE, &(index * 100).to_be_bytes()),
+                simple_block(1, 0, 300),
+                simple_block(2, 50, 200),
+            ]
+            .concat();
+            segment.extend(open_element(CLUSTER, &body));
+        }
+        let mut last = element(CLUSTER_TIMECODE, &1000_u16.to_be_bytes());
+        last.extend_from_slice(filler);
+        for index in 0..blocks {
+            last.extend(simple_block(1, index * 40, 512 * 1024));
+        }
+        segment.extend(open_element(CLUSTER, &last));
+        [ebml_header(), open_element(SEGMENT, &segment)].concat()
+    }
+
+    #[tokio::test]
+    async fn a_live_files_cluster_of_unknown_size_starting_before_the_search_is_found_by_hopping() {
+        // 12 blocks of 512 KiB in one Cluster of unknown size: it starts 6 MiB before the
+        // end, beyond a search of 4 MiB; hopped over by its children's sizes from its
+        // start, it ends at the Segment's end, its last block at 1000 + 11 × 40 ms.
+        assert_eq!(
+            duration_searching(live_file(12, None), 4 << 20).await,
+            Some(1440)
+        );
+        // Behind 30 short Clusters of unknown size, each hopped over by its children: the
+        // tail of 4 MiB and one read of 64 bytes a Cluster or child, no more.
+        let file = live_file_ending_in_a_long_open_cluster(30, 12, &[]);
+        let size = file.len() as u64;
+        let (found, read) = duration_reading(file, 4 << 20).await;
+        assert_eq!(found, Some(1440));
+        println!("{read} bytes of {size} read");
+        assert!(
+            read < (4 << 20) + (256 << 10),
+            "{read} bytes of {size} read"
+        );
+        // A search that reaches the Cluster's start finds it so, as before.
+        let file = live_file_ending_in_a_long_open_cluster(30, 12, &[]);
+        assert_eq!(duration_searching(file, 64 << 20).await, Some(1440));
+        // A child that does not parse on the way: not a Cluster to trust, no duration.
+        assert_eq!(
+            duration_searching(live_file(12, Some(9)), 4 << 20).await,
+            None
+        );
+        // More children than the hops may read (5,000 tiny Voids before the blocks): no
+        // duration, and no more reads.
+        let voids = [0xEC, 0x80].repeat(5000);
+        let file = live_file_ending_in_a_long_open_cluster(3, 12, &voids);
+        let (found, read) = duration_reading(file, 4 << 20).await;
+        assert_eq!(found, None);
+        assert!(read < (4 << 20) + (512 << 10), "{read} bytes read");
+    }
+
+    #[tokio::test]
+    async fn hops_to_a_last_cluster_of_unknown_size_that_lies_end_without_a_panic() {
+        let file = live_file_ending_in_a_long_open_cluster(20, 12, &[]);
+        let size = file.len();
+        // Where the last Cluster starts: the 12 blocks, its Timecode and header before them.
+        let last = size - 12 * (512 * 1024 + 9) - 11 - 12;
+        assert_eq!(file[last..last + 4], CLUSTER_ID_BYTES);
+        let bound = (4 << 20) + (512 << 10);
+        let check = |name: String, (found, read): (Option<u64>, u64)| {
+            assert!(read < bound, "{name}: {read} bytes read");
+            if let Some(found) = found {
+                assert!(found < 32_000_000_000, "{name}: {found}");
+            }
+        };
+        // One byte changed anywhere in the heads of the last Cluster and its first
+        // children, and of a short Cluster before it.
+        let short = live_file_ending_in_a_long_open_cluster(5, 0, &[]).len() - 23;
+        for (start, bytes) in [(short, &[0xFF][..]), (last, &[0x00, 0xFF][..])] {
+            for offset in 0..36 {
+                for &byte in bytes {
+                    let mut damaged = file.clone();
+                    damaged[start + offset] = byte;
+                    let name = format!("byte {byte:#x} at {start} + {offset}");
+                    check(name, duration_reading(damaged, 4 << 20).await);
+                }
+            }
+        }
+        // A child of unknown size in the last Cluster: no duration.
+        let mut open_child = file.clone();
+        let child = last + 12 + 11;
+        open_child[child + 1..child + 9]
+            .copy_from_slice(&[0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+        assert_eq!(duration_reading(open_child, 4 << 20).await.0, None);
+        // A child whose size runs past the end (a recording cut short): timed by the
+        // blocks before it and its own head.
+        let mut past = file.clone();
+        let child = last + 12 + 11 + 3 * (512 * 1024 + 9);
+        past[child + 1..child + 9]
+            .copy_from_slice(&[0x01, 0x0F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE]);
+        assert_eq!(duration_reading(past, 4 << 20).await.0, Some(1120));
+        // Garbage after the last Cluster's Timecode; and 10,000 empty Clusters of unknown
+        // size before it: the hops run out, no duration.
+        let mut state = 0x2545_F491_u32;
+        let garbage: Vec<u8> = (0..6 << 20)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state.to_be_bytes()[0]
+            })
+            .collect();
+        let mut noisy = file[..last + 12 + 11].to_vec();
+        noisy.extend(&garbage);
+        check("garbage".to_owned(), duration_reading(noisy, 4 << 20).await);
+        // A last BlockGroup (with a BlockDuration after a 300 kB Block) damaged in its head,
+        // its Block's head or its BlockDuration.
+        let grouped = live_file_with_durations(12, false, Some(70));
+        let group = grouped.len() - (9 + 9 + 300_000 + 10);
+        assert_eq!(grouped[group], 0xA0, "a BlockGroup's id");
+        for offset in (0..24)
+            .map(|offset| group + offset)
+            .chain(grouped.len() - 12..grouped.len())
+        {
+            for byte in [0x00, 0xFF] {
+                let mut damaged = grouped.clone();
+                damaged[offset] = byte;
+                check(
+                    format!("group: byte {byte:#x} at {offset}"),
+                    duration_reading(damaged, 4 << 20).await,
+                );
+            }
+        }
+        let empty = open_element(CLUSTER, &element(CLUSTER_TIMECODE, &[0x10])).repeat(10_000);
+        let many = [&file[..last], &empty, &file[last..]].concat();
+        let (found, read) = duration_reading(many, 4 << 20).await;
+        assert_eq!(found, None);
+        assert!(read < bound, "{read} bytes read");
+    }
+
+    /// A live file (no Duration, a Segment of unknown size) whose Tracks give video 1 a
+    /// DefaultDuration of 40 ms and sound 2 one of 20 ms, and whose one Cluster (sized or
+    /// not) at 1000 ms holds `blocks` video SimpleBlocks of 512 KiB 40 ms apart, then a
+    /// BlockGroup of sound 10 ms after the last, its Block 300 kB (so that a read of the
+    /// group's head does not hold what follows it) and its BlockDuration `duration` (ms)
+    /// when given.
+    fn live_file_with_durations(blocks: i16, sized: bool, duration: Option<u8>) -> Vec<u8> {
+        let info = element(INFO, &element(TIMECODE_SCALE, &1_000_000_u32.to_be_bytes()));
+        let track = |number: u8, kind: u8, nanoseconds: u32| {
+            element(
+                TRACK_ENTRY,
+                &[
+                    element(TRACK_NUMBER, &[number]),
+                    element(TRACK_TYPE, &[kind]),
+                    element(TRACK_DEFAULT_DURATION, &nanoseconds.to_be_bytes()),
+                ]
+                .concat(),
+            )
+        };
+        let tracks = element(
+            TRACKS,
+            &[track(1, 1, 40_000_000), track(2, 2, 20_000_000)].concat(),
+        );
+        let mut cluster = element(CLUSTER_TIMECODE, &1000_u16.to_be_bytes());
+        for index in 0..blocks {
+            cluster.extend(simple_block(1, index * 40, 512 * 1024));
+        }
+        let mut sound = vec![0x82];
+        sound.extend(((blocks - 1) * 40 + 10).to_be_bytes());
+        sound.push(0);
+        sound.resize(300_000, 0x5A);
+        let mut group = element(BLOCK, &sound);
+        if let Some(duration) = duration {
+            group.extend(element(BLOCK_DURATION, &[duration]));
+        }
+        cluster.extend(element(BLOCK_GROUP, &group));
+        let cluster = if sized {
+            element(CLUSTER, &cluster)
+        } else {
+            open_element(CLUSTER, &cluster)
+        };
+        let segment = [info, tracks, cluster].concat();
+        [ebml_header(), open_element(SEGMENT, &segment)].concat()
+    }
+
+    #[tokio::test]
+    async fn a_live_files_duration_counts_its_last_blocks_own_length() {
+        // Each way the last Cluster is found: in the 4 MiB tail (4 blocks), walked from
+        // its start within the search (12 blocks, 6 MiB), hopped to by its size or by its
+        // children's (12 blocks, the search at 4 MiB).
+        for (way, blocks, sized, search) in [
+            ("tail", 4, false, 64 << 20),
+            ("walk", 12, false, 64 << 20),
+            ("hop sized", 12, true, 4 << 20),
+            ("hop open", 12, false, 4 << 20),
+        ] {
+            let last_video = 1000 + (u64::try_from(blocks).expect("few") - 1) * 40;
+            // The sound group's BlockDuration (70 ms) outlasts the last video frame.
+            let file = live_file_with_durations(blocks, sized, Some(70));
+            let found = duration_searching(file, search).await;
+            assert_eq!(found, Some(last_video + 10 + 70), "{way}");
+            // Without one, the sound's DefaultDuration (20 ms) ends before the video's
+            // last frame (40 ms).
+            let file = live_file_with_durations(blocks, sized, None);
+            let found = duration_searching(file, search).await;
+            assert_eq!(found, Some(last_video + 40), "{way}");
+        }
+        // A BlockDuration or DefaultDuration that lies (over a minute) is not believed.
+        let durations = BlockDurations::new(&[(1, 40_000_000), (2, 61_000_000_000)], 1_000_000);
+        assert_eq!(durations.default_of(Some(1)), 40);
+        assert_eq!(durations.default_of(Some(2)), 0);
+        assert_eq!(durations.default_of(None), 0);
+        assert_eq!(durations.block_duration(70), Some(70));
+        assert_eq!(durations.block_duration(u64::MAX), None);
     }
 
     /// The test files' Info (millisecond timecodes) and Tracks (audio 2, video 1).

@@ -928,7 +928,14 @@ async fn a_live_matroska_video_on_s3_whose_keyframe_lies_beyond_the_walk_gets_it
 
 /// `matroska` with each of its Clusters' sizes made unknown (all ones, of the same
 /// length), as a browser's `MediaRecorder` writes a live recording.
-fn with_clusters_of_unknown_size(mut file: Vec<u8>) -> Vec<u8> {
+fn with_clusters_of_unknown_size(file: Vec<u8>) -> Vec<u8> {
+    let (file, clusters) = with_cluster_sizes_unknown(file);
+    assert!(clusters > 10, "{clusters} Clusters");
+    file
+}
+
+/// [`with_clusters_of_unknown_size`], and how many Clusters it changed.
+fn with_cluster_sizes_unknown(mut file: Vec<u8>) -> (Vec<u8>, usize) {
     // An element's id length, size length and size (a size of all ones read as is).
     let element = |file: &[u8], at: usize| -> (usize, usize, u64) {
         let id_len = file[at].leading_zeros() as usize + 1;
@@ -955,8 +962,7 @@ fn with_clusters_of_unknown_size(mut file: Vec<u8>) -> Vec<u8> {
         }
         at += id_len + size_len + usize::try_from(size).expect("small");
     }
-    assert!(clusters > 10, "{clusters} Clusters");
-    file
+    (file, clusters)
 }
 
 /// The recording above with Clusters of unknown size, as a browser writes them: each is
@@ -1079,10 +1085,8 @@ async fn an_ogg_video_on_s3_whose_frame_lies_in_the_middle_gets_that_frame() {
 }
 
 /// A live Matroska recording (written to a pipe: no Duration, nor Cues) of 3 s of
-/// lossless H.264 noise, some 12 MB in one Cluster: stored on S3, it is timed by that
-/// Cluster's last block although the Cluster starts far more than 4 MiB before the end.
-#[tokio::test]
-async fn a_live_matroska_on_s3_whose_last_cluster_starts_long_before_its_end_is_timed() {
+/// lossless H.264 noise at 25 frames a second, some 12 MB in one Cluster.
+fn live_matroska_of_one_long_cluster() -> Vec<u8> {
     let output = std::process::Command::new(which("ffmpeg"))
         .args(["-nostdin", "-loglevel", "error"])
         .args([
@@ -1114,7 +1118,14 @@ async fn a_live_matroska_on_s3_whose_last_cluster_starts_long_before_its_end_is_
     assert!(output.status.success(), "{output:?}");
     let live = output.stdout;
     assert!(live.len() > 8 * 1024 * 1024, "{} bytes", live.len());
+    live
+}
 
+/// [`live_matroska_of_one_long_cluster`] stored on S3 is timed by its Cluster's last
+/// block although the Cluster starts far more than 4 MiB before the end.
+#[tokio::test]
+async fn a_live_matroska_on_s3_whose_last_cluster_starts_long_before_its_end_is_timed() {
+    let live = live_matroska_of_one_long_cluster();
     let service = TestService::start_with(Database::Sqlite, bucket().await, &[]).await;
     let user = Uuid::new_v4();
     let info = service
@@ -1122,8 +1133,9 @@ async fn a_live_matroska_on_s3_whose_last_cluster_starts_long_before_its_end_is_
         .await
         .expect("stored");
     assert_eq!(info.mime, "video/x-matroska");
-    // The last frame's time: 74 frames of 40 ms after the first.
-    assert_eq!(info.duration_ms, Some(2960), "{info:?}");
+    // The last frame's end: 75 frames of 40 ms (the track's DefaultDuration), as ffmpeg
+    // writes in the header of the same video made into a file (3.000 s).
+    assert_eq!(info.duration_ms, Some(3000), "{info:?}");
     assert_eq!((info.width, info.height), (Some(320), Some(240)));
     service.stop().await;
 
@@ -1142,9 +1154,39 @@ async fn a_live_matroska_on_s3_whose_last_cluster_starts_long_before_its_end_is_
         .await
         .expect("stored");
     assert_eq!(info.mime, "video/x-matroska");
-    assert_eq!(info.duration_ms, Some(2960), "{info:?}");
+    assert_eq!(info.duration_ms, Some(3000), "{info:?}");
     assert_eq!((info.width, info.height), (Some(320), Some(240)));
     bounded.stop().await;
+}
+
+/// The recording above with its Cluster's size made unknown, as a browser's
+/// `MediaRecorder` writes one: with `media.live_webm_search_bytes` at its least (4 MiB),
+/// the Cluster, which starts some 8 MB before that, is hopped to from the first and over
+/// by its children's sizes (a read of each one's header) to the Segment's end, and timed
+/// by the latest block read on the way (and its length). Before, no duration.
+#[tokio::test]
+async fn a_live_matroska_on_s3_whose_last_cluster_of_unknown_size_starts_long_before_its_end_is_timed()
+ {
+    let (live, clusters) = with_cluster_sizes_unknown(live_matroska_of_one_long_cluster());
+    assert_eq!(clusters, 1);
+    let user = Uuid::new_v4();
+    for search in ["4194304", "67108864"] {
+        let service = TestService::start_with(
+            Database::Sqlite,
+            bucket().await,
+            &[("media.live_webm_search_bytes", search)],
+        )
+        .await;
+        let info = service
+            .upload(user, "open.mkv", &live)
+            .await
+            .expect("stored");
+        assert_eq!(info.mime, "video/x-matroska");
+        // The last frame's end: 75 frames of 40 ms.
+        assert_eq!(info.duration_ms, Some(3000), "search {search}: {info:?}");
+        assert_eq!((info.width, info.height), (Some(320), Some(240)));
+        service.stop().await;
+    }
 }
 
 /// A PDF, not linearised, whose catalog, page and contents lie between two 300 kB

@@ -75,6 +75,17 @@ impl Quota {
     }
 }
 
+impl Quota {
+    /// The interval and the burst's tolerance (`burst` intervals) in microseconds, the
+    /// units of GCRA's arithmetic here and in Redis's script; the interval at least 1.
+    pub(crate) fn micros(self) -> (u64, u64) {
+        let interval = u64::try_from(self.interval.as_micros())
+            .unwrap_or(u64::MAX / 4)
+            .max(1);
+        (interval, interval.saturating_mul(u64::from(self.burst)))
+    }
+}
+
 /// The answer of a limiter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -247,10 +258,7 @@ pub(crate) fn gcra_share(
     want: u32,
     unused: u32,
 ) -> (u64, Grant) {
-    let interval = u64::try_from(quota.interval.as_micros())
-        .unwrap_or(u64::MAX / 4)
-        .max(1);
-    let tolerance = interval.saturating_mul(u64::from(quota.burst));
+    let (interval, tolerance) = quota.micros();
     let tat = stored_tat
         .unwrap_or(now)
         .saturating_sub(interval.saturating_mul(u64::from(unused)))

@@ -73,10 +73,7 @@ impl LimiterStore for RedisLimiter {
         want: u32,
         unused: u32,
     ) -> anyhow::Result<Grant> {
-        let interval = u64::try_from(quota.interval.as_micros())
-            .unwrap_or(u64::MAX / 4)
-            .max(1);
-        let tolerance = interval.saturating_mul(u64::from(quota.burst));
+        let (interval, tolerance) = quota.micros();
         let mut connection = self
             .worker_connection
             .get()

@@ -298,3 +298,63 @@ async fn a_workers_own_connection_spends_the_allowance_the_shared_one_sees() {
         Decision::Limited { .. }
     ));
 }
+
+/// A store that can be taken away: its calls fail while `down` is set.
+struct Flaky {
+    inner: Arc<dyn LimiterStore>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl LimiterStore for Flaky {
+    async fn acquire_share(
+        &self,
+        key: &str,
+        quota: Quota,
+        want: u32,
+        unused: u32,
+    ) -> anyhow::Result<talkapp_gateway::rate_limit::Grant> {
+        if self.down.load(std::sync::atomic::Ordering::Relaxed) {
+            anyhow::bail!("the limiter's store is away");
+        }
+        self.inner.acquire_share(key, quota, want, unused).await
+    }
+}
+
+/// ADR 0076 with Redis away: API requests spent from local shares pass (the limiter fails
+/// open, as without shares), and once Redis is back the allowance is spent exactly: the
+/// failed calls left no share and no refusal behind.
+#[tokio::test]
+async fn with_redis_away_api_requests_pass_and_once_back_the_allowance_is_spent_exactly() {
+    use talkapp_gateway::rate_limit::{Bucket, RateLimiter};
+    let mut config = talkapp_common::config::Config::embedded_defaults().expect("defaults");
+    config.rate_limit.api_per_minute = 1;
+    config.rate_limit.api_burst = 16;
+    let store = Arc::new(Flaky {
+        inner: redis_store(),
+        down: std::sync::atomic::AtomicBool::new(true),
+    });
+    let gateway = RateLimiter::new(
+        &config.rate_limit,
+        Some(Arc::clone(&store) as Arc<dyn LimiterStore>),
+    )
+    .with_local_shares(Duration::from_secs(30));
+    let user = uuid::Uuid::new_v4().to_string();
+    for request in 0..40 {
+        gateway
+            .check(Bucket::Api, &user)
+            .await
+            .unwrap_or_else(|error| panic!("request {request} while away: {error:?}"));
+    }
+    store
+        .down
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    let mut allowed = 0;
+    for _ in 0..40 {
+        match gateway.check(Bucket::Api, &user).await {
+            Ok(()) => allowed += 1,
+            Err(error) => assert_eq!(error.code, talkapp_common::ErrorCode::RateLimited),
+        }
+    }
+    assert_eq!(allowed, 16, "the burst, once the store is back");
+}
